@@ -87,9 +87,18 @@ $(LIBNETC): $(CC_OBJ)
 $(NETC): $(BUILD)/compiler/main.o $(LIBNETC) $(LIBNETRT)
 	$(CC) $(CFLAGS) -o $@ $^ $(JITLIBS) $(LDLIBS)
 
+# test_rt_* suites test the runtime alone and link only libnetrt.
+$(BUILD)/tests/test_rt_%: tests/test_rt_%.c $(LIBNETRT) tests/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(LIBNETRT) $(CHECKLIBS) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/%.c $(LIBNETC) $(LIBNETRT) tests/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(CHECKLIBS) $(JITLIBS) $(LDLIBS)
+
+$(BUILD)/bench/bench_rt_%: bench/bench_rt_%.c $(LIBNETRT)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIBNETRT) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIBNETC) $(LIBNETRT)
 	@mkdir -p $(dir $@)
