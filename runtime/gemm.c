@@ -1,0 +1,400 @@
+/* gemm.c — single-precision GEMM: dispatch, packing, blocking, threading
+ * and the fused epilogue. The micro-kernels live in gemm_avx512.c,
+ * gemm_avx2.c and (portable) here.
+ *
+ * Layout (GotoBLAS/BLIS, mirrored for row-major C so the vector dimension
+ * is N): for each NC-wide column block of C, for each KC-deep slice of K,
+ * a KC x NC block of op(B) is packed into NR-wide micro-panels that stay
+ * in L2; then for each MR-row micro-panel of op(A), packed just in time and
+ * kept in L1, the micro-kernel sweeps every B micro-panel of the block.
+ * Packing A per micro-panel instead of per MC block costs nothing extra
+ * (A is read once per (NC, KC) block either way) and needs a buffer of
+ * only MR x KC floats.
+ *
+ * Determinism: K is cut into slices that depend on K alone, every output
+ * element is computed by exactly one thread, and the micro-kernels do the
+ * same arithmetic for edge and interior tiles, so results are bitwise the
+ * same for any thread count (but differ between ISA paths).
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm_internal.h"
+#include "netrt.h"
+
+/* Deepest K slice. 384 keeps the AVX-512 A micro-panel (12 x 384 x 4 =
+ * 18 KiB) in the 32 KiB L1 next to the B micro-panel streaming through. */
+#define KC_MAX 384
+/* Bytes of packed B per block: half of Zen 4's 1 MiB L2, leaving room for
+ * the C tiles and the A stream. */
+#define B_BLOCK_BYTES (512 * 1024)
+/* Below this many multiply-adds a GEMM runs on the calling thread: waking
+ * the pool (a few microseconds when workers sleep) costs more than it
+ * saves. */
+#define PARALLEL_MIN_MACS (256 * 1024)
+/* Cost of packing one element, in multiply-adds, for choosing how to split
+ * work between threads (each thread packs what it uses). */
+#define PACK_COST_MACS 16
+
+typedef struct gemm_path {
+    int mr, nr;
+    rt_gemm_kernel_fn kernel;
+} gemm_path;
+
+typedef struct gemm_problem {
+    bool trans_a, trans_b;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    int64_t lda, ldb, ldc;
+    float *C;
+    const rt_epilogue *ep; /* NULL when it would do nothing */
+    gemm_path path;
+    int64_t kc_step;
+    bool split_n;   /* threads take column ranges (else row ranges) */
+    int64_t units;  /* NR-wide column or MR-tall row units to share out */
+    int64_t parts;
+} gemm_problem;
+
+/* ------------------------------------------------------------ reference */
+
+void rt_sgemm_reference(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                        const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                        int ldc)
+{
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            double sum = 0.0;
+            for (int64_t k = 0; k < K; k++) {
+                double a = trans_a ? A[k * lda + m] : A[m * lda + k];
+                double b = trans_b ? B[n * ldb + k] : B[k * ldb + n];
+                sum += a * b;
+            }
+            double v = (double)alpha * sum;
+            if (beta != 0.0f)
+                v += (double)beta * C[m * ldc + n];
+            C[m * ldc + n] = (float)v;
+        }
+}
+
+/* ---------------------------------------------------- portable kernel */
+
+static void kernel_portable(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                            int mr, int nr, float alpha, float beta)
+{
+    enum { MR = RT_GEMM_MR_PORTABLE, NR = RT_GEMM_NR_PORTABLE };
+    float acc[MR][NR] = {{0}};
+    for (int64_t k = 0; k < kc; k++, a += MR, b += NR)
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++)
+                acc[i][j] += a[i] * b[j];
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        for (int j = 0; j < nr; j++)
+            ci[j] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * ci[j];
+    }
+}
+
+/* ------------------------------------------------------------ epilogue */
+
+static float activate(rt_act act, float slope, float v)
+{
+    switch (act) {
+    case RT_ACT_NONE: return v;
+    case RT_ACT_RELU: return v < 0.0f ? 0.0f : v; /* NaN passes, as in PyTorch */
+    case RT_ACT_LEAKY_RELU: return v < 0.0f ? slope * v : v;
+    case RT_ACT_GELU: {
+        const float sqrt_2_over_pi = 0.7978845608028654f;
+        return 0.5f * v * (1.0f + tanhf(sqrt_2_over_pi * (v + 0.044715f * v * v * v)));
+    }
+    case RT_ACT_TANH: return tanhf(v);
+    case RT_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
+    }
+    return v;
+}
+
+static void epilogue_portable(float *c, int64_t ldc, int mr, int nr, const float *bias,
+                              float *preact, rt_act act, float act_alpha)
+{
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        for (int j = 0; j < nr; j++) {
+            float v = bias ? ci[j] + bias[j] : ci[j];
+            if (preact)
+                preact[i * ldc + j] = v;
+            ci[j] = activate(act, act_alpha, v);
+        }
+    }
+}
+
+/* ------------------------------------------------------------- buffers */
+
+/* Packing buffers belong to the thread that packs into them: allocated on
+ * its first GEMM, grown when a deeper K slice or wider block needs it,
+ * freed when the thread exits. */
+typedef struct gemm_buffers {
+    float *a, *b;
+    size_t a_cap, b_cap; /* floats */
+} gemm_buffers;
+
+static _Thread_local gemm_buffers thread_buffers;
+static pthread_key_t buffers_key;
+static pthread_once_t buffers_once = PTHREAD_ONCE_INIT;
+
+static void free_buffers(void *arg)
+{
+    gemm_buffers *buf = arg;
+    free(buf->a);
+    free(buf->b);
+    *buf = (gemm_buffers){0};
+}
+
+static void make_buffers_key(void)
+{
+    if (pthread_key_create(&buffers_key, free_buffers) != 0) {
+        fprintf(stderr, "%s:%d: netrt: pthread_key_create failed\n", __FILE__, __LINE__);
+        abort();
+    }
+}
+
+static float *grow(float **p, size_t *cap, size_t need)
+{
+    if (*cap >= need)
+        return *p;
+    free(*p);
+    size_t bytes = (need * sizeof(float) + 63) / 64 * 64;
+    *p = aligned_alloc(64, bytes);
+    if (!*p) {
+        fprintf(stderr, "%s:%d: netrt: out of memory for a %zu-byte GEMM packing buffer\n",
+                __FILE__, __LINE__, bytes);
+        abort();
+    }
+    *cap = need;
+    return *p;
+}
+
+static gemm_buffers *get_buffers(size_t a_need, size_t b_need)
+{
+    pthread_once(&buffers_once, make_buffers_key);
+    gemm_buffers *buf = &thread_buffers;
+    if (!buf->a)
+        pthread_setspecific(buffers_key, buf); /* so the thread's exit frees it */
+    grow(&buf->a, &buf->a_cap, a_need);
+    grow(&buf->b, &buf->b_cap, b_need);
+    return buf;
+}
+
+/* ------------------------------------------------------------- packing */
+
+/* op(A)[m0 .. m0+mr) x [k0 .. k0+kc) into one micro-panel: k-major, MR
+ * values per k, rows past mr zero. */
+static void pack_a(const gemm_problem *p, int64_t m0, int mr, int64_t k0, int64_t kc, float *dst)
+{
+    const int MR = p->path.mr;
+    if (p->trans_a) {
+        /* A is (K,M): each k gives mr contiguous values. */
+        for (int64_t k = 0; k < kc; k++) {
+            const float *src = p->A + (k0 + k) * p->lda + m0;
+            float *d = dst + k * MR;
+            int i = 0;
+            for (; i < mr; i++)
+                d[i] = src[i];
+            for (; i < MR; i++)
+                d[i] = 0.0f;
+        }
+    } else {
+        /* A is (M,K): each row is contiguous in k; the strided writes land
+         * in a buffer small enough for L1. */
+        for (int i = 0; i < mr; i++) {
+            const float *src = p->A + (m0 + i) * p->lda + k0;
+            for (int64_t k = 0; k < kc; k++)
+                dst[k * MR + i] = src[k];
+        }
+        for (int i = mr; i < MR; i++)
+            for (int64_t k = 0; k < kc; k++)
+                dst[k * MR + i] = 0.0f;
+    }
+}
+
+/* op(B)[k0 .. k0+kc) x [n0 .. n0+nc) into ceil(nc/NR) micro-panels of
+ * kc x NR, columns past nc zero. */
+static void pack_b(const gemm_problem *p, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
+                   float *dst)
+{
+    const int NR = p->path.nr;
+    for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += kc * NR) {
+        int nr = nc - j0 < NR ? (int)(nc - j0) : NR;
+        if (!p->trans_b) {
+            /* B is (K,N): each k gives nr contiguous values. */
+            for (int64_t k = 0; k < kc; k++) {
+                const float *src = p->B + (k0 + k) * p->ldb + n0 + j0;
+                float *d = dst + k * NR;
+                int j = 0;
+                for (; j < nr; j++)
+                    d[j] = src[j];
+                for (; j < NR; j++)
+                    d[j] = 0.0f;
+            }
+        } else {
+            /* B is (N,K): read each column of op(B) along its row of B. */
+            for (int j = 0; j < nr; j++) {
+                const float *src = p->B + (n0 + j0 + j) * p->ldb + k0;
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * NR + j] = src[k];
+            }
+            for (int j = nr; j < NR; j++)
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * NR + j] = 0.0f;
+        }
+    }
+}
+
+/* ---------------------------------------------------------- the driver */
+
+static rt_gemm_epilogue_fn epilogue_for(rt_isa isa)
+{
+    (void)isa;
+    return epilogue_portable;
+}
+
+/* C[m0..m1) x [n0..n1) on the calling thread. */
+static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+    const int MR = p->path.mr, NR = p->path.nr;
+    const int64_t kc_step = p->kc_step;
+    int64_t nc_step = B_BLOCK_BYTES / (int64_t)sizeof(float) / kc_step / NR * NR;
+    if (nc_step < NR)
+        nc_step = NR;
+    int64_t width = n1 - n0;
+    /* Equal blocks, so the last is not a sliver. */
+    int64_t nblocks = (width + nc_step - 1) / nc_step;
+    nc_step = ((width + nblocks - 1) / nblocks + NR - 1) / NR * NR;
+
+    gemm_buffers *buf = get_buffers((size_t)MR * kc_step, (size_t)kc_step * nc_step);
+    rt_gemm_epilogue_fn epilogue = epilogue_for(rt_isa_current());
+    const rt_epilogue *ep = p->ep;
+
+    for (int64_t nb = n0; nb < n1; nb += nc_step) {
+        int64_t nc = n1 - nb < nc_step ? n1 - nb : nc_step;
+        for (int64_t k0 = 0; k0 < p->K; k0 += kc_step) {
+            int64_t kc = p->K - k0 < kc_step ? p->K - k0 : kc_step;
+            float beta = k0 == 0 ? p->beta : 1.0f;
+            bool last = k0 + kc == p->K;
+            pack_b(p, k0, kc, nb, nc, buf->b);
+            for (int64_t mb = m0; mb < m1; mb += MR) {
+                int mr = m1 - mb < MR ? (int)(m1 - mb) : MR;
+                pack_a(p, mb, mr, k0, kc, buf->a);
+                for (int64_t j = 0; j < nc; j += NR) {
+                    int nr = nc - j < NR ? (int)(nc - j) : NR;
+                    float *c = p->C + mb * p->ldc + nb + j;
+                    p->path.kernel(kc, buf->a, buf->b + j * kc, c, p->ldc, mr, nr, p->alpha,
+                                   beta);
+                    /* While the tile is still in L1. */
+                    if (last && ep)
+                        epilogue(c, p->ldc, mr, nr, ep->bias ? ep->bias + nb + j : NULL,
+                                 ep->preact ? ep->preact + mb * p->ldc + nb + j : NULL, ep->act,
+                                 ep->act_alpha);
+                }
+            }
+        }
+    }
+}
+
+static void gemm_task(void *ctx, int64_t part)
+{
+    const gemm_problem *p = ctx;
+    int64_t u0 = part * p->units / p->parts, u1 = (part + 1) * p->units / p->parts;
+    if (p->split_n) {
+        int64_t n0 = u0 * p->path.nr, n1 = u1 * p->path.nr;
+        gemm_region(p, 0, p->M, n0, n1 < p->N ? n1 : p->N);
+    } else {
+        int64_t m0 = u0 * p->path.mr, m1 = u1 * p->path.mr;
+        gemm_region(p, m0, m1 < p->M ? m1 : p->M, 0, p->N);
+    }
+}
+
+static gemm_path path_for(rt_isa isa)
+{
+    switch (isa) {
+    case RT_ISA_AVX512:
+        return (gemm_path){RT_GEMM_MR_AVX512, RT_GEMM_NR_AVX512, rt_gemm_kernel_avx512};
+    case RT_ISA_AVX2:
+        return (gemm_path){RT_GEMM_MR_AVX2, RT_GEMM_NR_AVX2, rt_gemm_kernel_avx2};
+    case RT_ISA_PORTABLE:
+        break;
+    }
+    return (gemm_path){RT_GEMM_MR_PORTABLE, RT_GEMM_NR_PORTABLE, kernel_portable};
+}
+
+/* How to share the work among `threads`: split the dimension that leaves
+ * the least to do on the busiest thread, counting the tile padding its
+ * units bring and the packing each thread repeats (splitting N repacks A
+ * on every thread, splitting M repacks B). */
+static void choose_split(gemm_problem *p, int threads)
+{
+    const int64_t MR = p->path.mr, NR = p->path.nr, M = p->M, N = p->N, K = p->K;
+    int64_t units_n = (N + NR - 1) / NR, units_m = (M + MR - 1) / MR;
+    int64_t parts_n = units_n < threads ? units_n : threads;
+    int64_t parts_m = units_m < threads ? units_m : threads;
+    int64_t mpad = units_m * MR, npad = units_n * NR;
+    int64_t cols = (units_n + parts_n - 1) / parts_n * NR;
+    int64_t rows = (units_m + parts_m - 1) / parts_m * MR;
+    int64_t cost_n = cols * mpad * K + PACK_COST_MACS * (M * K + cols * K);
+    int64_t cost_m = rows * npad * K + PACK_COST_MACS * (rows * K + N * K);
+    p->split_n = cost_n <= cost_m;
+    p->units = p->split_n ? units_n : units_m;
+    p->parts = p->split_n ? parts_n : parts_m;
+}
+
+/* C = beta * C, then the epilogue: what is left when K or alpha is 0. */
+static void scale_only(const gemm_problem *p)
+{
+    for (int64_t m = 0; m < p->M; m++) {
+        float *c = p->C + m * p->ldc;
+        for (int64_t n = 0; n < p->N; n++)
+            c[n] = p->beta == 0.0f ? 0.0f : p->beta * c[n];
+        if (p->ep)
+            epilogue_portable(c, p->ldc, 1, (int)p->N, p->ep->bias,
+                              p->ep->preact ? p->ep->preact + m * p->ldc : NULL, p->ep->act,
+                              p->ep->act_alpha);
+    }
+}
+
+void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                 const rt_epilogue *ep)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (ep && !ep->bias && !ep->preact && ep->act == RT_ACT_NONE)
+        ep = NULL;
+    gemm_problem p = {
+        .trans_a = trans_a, .trans_b = trans_b, .M = M, .N = N, .K = K,
+        .alpha = alpha, .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc,
+        .C = C, .ep = ep, .path = path_for(rt_isa_current()),
+    };
+    if (K <= 0 || alpha == 0.0f) {
+        scale_only(&p);
+        return;
+    }
+    /* Equal slices no deeper than KC_MAX, so K = 784 is 3 x 262 rather
+     * than 384 + 384 + 16. Depends on K alone (determinism). */
+    int64_t kslices = (K + KC_MAX - 1) / KC_MAX;
+    p.kc_step = (K + kslices - 1) / kslices;
+
+    int threads = (int64_t)M * N * K < PARALLEL_MIN_MACS ? 1 : rt_threads_count();
+    choose_split(&p, threads);
+    if (p.parts <= 1)
+        gemm_region(&p, 0, p.M, 0, p.N);
+    else
+        rt_parallel_for(p.parts, gemm_task, &p);
+}
+
+void rt_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+              int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    rt_sgemm_ex(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}

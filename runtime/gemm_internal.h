@@ -1,0 +1,50 @@
+/* gemm_internal.h — what gemm.c shares with the per-ISA micro-kernel files
+ * (gemm_avx512.c, gemm_avx2.c). Not installed; not part of the contract.
+ */
+#ifndef GEMM_INTERNAL_H
+#define GEMM_INTERNAL_H
+
+#include <stdint.h>
+
+#include "netrt.h"
+
+/* Micro-tile sizes per path. The AVX-512 tile is BLIS's skx sgemm tile
+ * mirrored for row-major C: 12 rows of two zmm (24 accumulators, 2 B
+ * registers, 1 broadcast: 27 of 32 registers). AVX2 is the classic 6x16
+ * (12 of 16 ymm). The portable tile keeps 8 accumulators in SSE registers. */
+#define RT_GEMM_MR_AVX512 12
+#define RT_GEMM_NR_AVX512 32
+#define RT_GEMM_MR_AVX2 6
+#define RT_GEMM_NR_AVX2 16
+#define RT_GEMM_MR_PORTABLE 4
+#define RT_GEMM_NR_PORTABLE 8
+#define RT_GEMM_MR_MAX 12
+#define RT_GEMM_NR_MAX 32
+
+/* One micro-tile: with acc[i][j] = sum_{k<kc} a[k*MR + i] * b[k*NR + j]
+ * (a and b packed, zero-padded to MR and NR), writes the top-left mr x nr
+ * corner of the tile at c (row stride ldc):
+ *     c[i][j] = alpha * acc[i][j] + beta * c[i][j]   (beta != 0)
+ *     c[i][j] = alpha * acc[i][j]                    (beta == 0: c is not read)
+ * Every element goes through the same arithmetic whatever mr and nr are,
+ * so results do not depend on where tile edges fall. */
+typedef void (*rt_gemm_kernel_fn)(int64_t kc, const float *a, const float *b, float *c,
+                                  int64_t ldc, int mr, int nr, float alpha, float beta);
+
+void rt_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                           int mr, int nr, float alpha, float beta);
+void rt_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                         int mr, int nr, float alpha, float beta);
+
+/* The epilogue on an mr x nr tile of C that holds its final
+ * alpha*AB + beta*C: adds bias[n0 + j], stores preact, applies the
+ * activation (see rt_epilogue). preact and bias already point at the tile's
+ * row 0 / column 0. Vectorized per path because GELU and friends cost more
+ * than the tile's multiply when done with libm one element at a time. */
+typedef void (*rt_gemm_epilogue_fn)(float *c, int64_t ldc, int mr, int nr, const float *bias,
+                                    float *preact, rt_act act, float act_alpha);
+
+void rt_gemm_epilogue_avx512(float *c, int64_t ldc, int mr, int nr, const float *bias,
+                             float *preact, rt_act act, float act_alpha);
+
+#endif

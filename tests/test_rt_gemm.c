@@ -1,0 +1,432 @@
+/* test_rt_gemm.c — GEMM against the double-accumulated reference on every
+ * ISA path this CPU runs, with 1 and 2 threads; the thread pool; CPU
+ * dispatch.
+ *
+ * Tolerance of a GEMM result c against the reference r (double sums,
+ * rounded once): |c - r| <= 8 * FLT_EPSILON * sqrt(K + 2) * s, where
+ * s = |alpha| * sum_k |a_mk b_kn| + |beta c_mn| is the magnitude the sum
+ * passed through. Float rounding errors of a K-term sum grow like sqrt(K)
+ * when they do not conspire; 8 ulps of headroom covers the alpha/beta
+ * roundings. The epilogue adds the activation's own error: 2e-6 relative
+ * plus 1e-6 absolute (vectorized tanh/exp are within a few ulps; the
+ * absolute part covers tanh near 0 computed through exp).
+ */
+#include <fcntl.h>
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "netrt.h"
+#include "testutil.h"
+
+extern char **environ;
+
+/* ------------------------------------------------------------- helpers */
+
+typedef struct gemm_case {
+    bool ta, tb;
+    int M, N, K;
+    float alpha, beta;
+    int pad;      /* added to every leading dimension */
+    bool use_ep;
+    rt_act act;
+    bool bias, preact;
+} gemm_case;
+
+static double act_ref(rt_act act, double slope, double v)
+{
+    switch (act) {
+    case RT_ACT_NONE: return v;
+    case RT_ACT_RELU: return v < 0 ? 0 : v;
+    case RT_ACT_LEAKY_RELU: return v < 0 ? slope * v : v;
+    case RT_ACT_GELU: return 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+    case RT_ACT_TANH: return tanh(v);
+    case RT_ACT_SIGMOID: return 1 / (1 + exp(-v));
+    }
+    return v;
+}
+
+static float *alloc_floats(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+/* Runs one case on every ISA path with 1 and 2 threads; checks each result
+ * against the reference and that thread counts agree bit for bit. */
+static void check_case(const gemm_case *g)
+{
+    const int M = g->M, N = g->N, K = g->K;
+    /* Stored shapes: A is (M,K) or (K,M), B is (K,N) or (N,K). */
+    int a_rows = g->ta ? K : M, a_cols = g->ta ? M : K;
+    int b_rows = g->tb ? N : K, b_cols = g->tb ? K : N;
+    int lda = a_cols + g->pad, ldb = b_cols + g->pad, ldc = N + g->pad;
+    size_t a_n = (size_t)a_rows * lda, b_n = (size_t)b_rows * ldb, c_n = (size_t)M * ldc;
+
+    /* NaN everywhere a correct GEMM never reads (padding, and C when
+     * beta == 0), so reading it shows up in the result. */
+    float *A = alloc_floats(a_n), *B = alloc_floats(b_n), *C0 = alloc_floats(c_n);
+    float *absA = alloc_floats(a_n), *absB = alloc_floats(b_n), *absC = alloc_floats(c_n);
+    for (size_t i = 0; i < a_n; i++) A[i] = NAN;
+    for (size_t i = 0; i < b_n; i++) B[i] = NAN;
+    for (size_t i = 0; i < c_n; i++) C0[i] = NAN;
+    for (int r = 0; r < a_rows; r++) test_fill(A + (size_t)r * lda, a_cols, 1000 + r);
+    for (int r = 0; r < b_rows; r++) test_fill(B + (size_t)r * ldb, b_cols, 2000 + r);
+    if (g->beta != 0.0f)
+        for (int r = 0; r < M; r++) test_fill(C0 + (size_t)r * ldc, N, 3000 + r);
+    for (size_t i = 0; i < a_n; i++) absA[i] = fabsf(A[i]);
+    for (size_t i = 0; i < b_n; i++) absB[i] = fabsf(B[i]);
+    for (size_t i = 0; i < c_n; i++) absC[i] = fabsf(C0[i]);
+    float *bias = alloc_floats((size_t)N);
+    test_fill(bias, N, 77);
+
+    float *ref = alloc_floats(c_n), *mag = alloc_floats(c_n);
+    memcpy(ref, C0, c_n * sizeof(float));
+    memcpy(mag, absC, c_n * sizeof(float));
+    rt_sgemm_reference(g->ta, g->tb, M, N, K, g->alpha, A, lda, B, ldb, g->beta, ref, ldc);
+    rt_sgemm_reference(g->ta, g->tb, M, N, K, fabsf(g->alpha), absA, lda, absB, ldb,
+                       fabsf(g->beta), mag, ldc);
+
+    rt_epilogue ep = {g->bias ? bias : NULL, NULL, g->act, 0.1f};
+    float *C = alloc_floats(c_n), *first = alloc_floats(c_n);
+    float *pre = alloc_floats(c_n), *pre_first = alloc_floats(c_n);
+    double gemm_tol_scale = 8.0 * FLT_EPSILON * sqrt(K + 2.0);
+
+    for (int isa = RT_ISA_PORTABLE; isa <= (int)rt_cpu_best_isa(); isa++) {
+        ck_assert(rt_isa_set((rt_isa)isa));
+        for (int threads = 1; threads <= 2; threads++) {
+            rt_threads_init(threads);
+            memcpy(C, C0, c_n * sizeof(float));
+            for (size_t i = 0; i < c_n; i++) pre[i] = -7.0f;
+            ep.preact = g->preact ? pre : NULL;
+            if (g->use_ep)
+                rt_sgemm_ex(g->ta, g->tb, M, N, K, g->alpha, A, lda, B, ldb, g->beta, C, ldc, &ep);
+            else
+                rt_sgemm(g->ta, g->tb, M, N, K, g->alpha, A, lda, B, ldb, g->beta, C, ldc);
+
+            for (int m = 0; m < M; m++) {
+                for (int n = 0; n < N; n++) {
+                    size_t i = (size_t)m * ldc + n;
+                    double tol = gemm_tol_scale * mag[i] + 1e-30;
+                    double v = (double)ref[i] + (g->use_ep && g->bias ? bias[n] : 0.0);
+                    double want = g->use_ep ? act_ref(g->act, 0.1, v) : v;
+                    /* Every activation here has slope <= 1.13. */
+                    double act_tol = g->use_ep ? 1.13 * tol + 2e-6 * fabs(want) + 1e-6 : tol;
+                    if (!(fabs(C[i] - want) <= act_tol))
+                        ck_abort_msg("%s %d thr: ta=%d tb=%d M=%d N=%d K=%d alpha=%g beta=%g "
+                                     "pad=%d act=%d bias=%d: C[%d,%d] = %.9g, want %.9g (tol %.3g)",
+                                     rt_isa_name((rt_isa)isa), threads, g->ta, g->tb, M, N, K,
+                                     g->alpha, g->beta, g->pad, g->act, g->bias, m, n, C[i],
+                                     want, act_tol);
+                    if (g->use_ep && g->preact && !(fabs(pre[i] - v) <= tol + 1e-6 * fabs(v)))
+                        ck_abort_msg("%s: preact[%d,%d] = %.9g, want %.9g", rt_isa_name((rt_isa)isa),
+                                     m, n, pre[i], v);
+                }
+                /* Padding of C is not C. */
+                for (int n = N; n < ldc; n++)
+                    ck_assert(isnan(C[(size_t)m * ldc + n]));
+            }
+            if (threads == 1) {
+                memcpy(first, C, c_n * sizeof(float));
+                memcpy(pre_first, pre, c_n * sizeof(float));
+            } else {
+                for (int m = 0; m < M; m++)
+                    ck_assert_msg(memcmp(first + (size_t)m * ldc, C + (size_t)m * ldc,
+                                         (size_t)N * sizeof(float)) == 0,
+                                  "%s: 1 and 2 threads differ in row %d (M=%d N=%d K=%d ta=%d tb=%d)",
+                                  rt_isa_name((rt_isa)isa), m, M, N, K, g->ta, g->tb);
+                if (g->use_ep && g->preact)
+                    ck_assert(memcmp(pre_first, pre, c_n * sizeof(float)) == 0);
+            }
+        }
+    }
+    rt_isa_set(rt_cpu_best_isa());
+    free(A); free(B); free(C0); free(absA); free(absB); free(absC); free(bias);
+    free(ref); free(mag); free(C); free(first); free(pre); free(pre_first);
+}
+
+/* ---------------------------------------------------------- GEMM tests */
+
+static const int tail_dims[] = {1, 7, 10, 17, 129};
+#define NDIMS ((int)(sizeof tail_dims / sizeof tail_dims[0]))
+
+/* Every (M, N, K) from the tail sizes, with every transpose; padded
+ * leading dimensions on half of them. _i picks the transpose pair. */
+START_TEST(test_tails_cross)
+{
+    bool ta = _i & 1, tb = _i & 2;
+    for (int im = 0; im < NDIMS; im++)
+        for (int in = 0; in < NDIMS; in++)
+            for (int ik = 0; ik < NDIMS; ik++) {
+                gemm_case g = {ta, tb, tail_dims[im], tail_dims[in], tail_dims[ik], 1.0f, 0.0f,
+                               (im + in + ik) % 2 ? 3 : 0, false, RT_ACT_NONE, false, false};
+                check_case(&g);
+            }
+}
+END_TEST
+
+START_TEST(test_alpha_beta)
+{
+    static const float ab[][2] = {{1, 0}, {1, 1}, {-0.5f, 2}, {2, -1}, {0, 0.5f}, {0, 0}, {3, 0}};
+    static const int shapes[][3] = {{17, 129, 10}, {129, 17, 129}, {10, 7, 400}, {1, 1, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (size_t i = 0; i < sizeof ab / sizeof ab[0]; i++)
+            for (int t = 0; t < 4; t++) {
+                gemm_case g = {t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2], ab[i][0],
+                               ab[i][1], (int)(s + i) % 3 * 5, false, RT_ACT_NONE, false, false};
+                check_case(&g);
+            }
+}
+END_TEST
+
+/* K = 0: C = beta * C, then the epilogue. */
+START_TEST(test_k_zero)
+{
+    gemm_case g = {false, false, 7, 10, 0, 1.0f, 0.5f, 2, false, RT_ACT_NONE, false, false};
+    check_case(&g);
+    g.beta = 0.0f;
+    check_case(&g);
+    g = (gemm_case){false, true, 7, 10, 0, 1.0f, 2.0f, 0, true, RT_ACT_SIGMOID, true, true};
+    check_case(&g);
+}
+END_TEST
+
+/* Every activation, with and without bias and preact; K = 800 needs three
+ * K slices, so an epilogue applied before the last one would show. */
+START_TEST(test_epilogue)
+{
+    static const int shapes[][3] = {{17, 129, 10}, {129, 33, 800}, {7, 10, 1}};
+    for (int act = RT_ACT_NONE; act <= RT_ACT_SIGMOID; act++)
+        for (int variant = 0; variant < 4; variant++)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+                gemm_case g = {s == 1, s == 2, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f,
+                               s == 0 ? 0.5f : 0.0f, (int)s, true, (rt_act)act, variant & 1,
+                               variant & 2};
+                check_case(&g);
+            }
+}
+END_TEST
+
+/* The MLP's shapes (batch 128, 784-512-256-10): forward, dW = X^T dY and
+ * dX = dY W^T; big enough that both threads get work. */
+START_TEST(test_mlp_shapes)
+{
+    static const gemm_case cases[] = {
+        {false, false, 128, 512, 784, 1, 0, 0, true, RT_ACT_RELU, true, true},
+        {false, false, 128, 256, 512, 1, 0, 0, true, RT_ACT_RELU, true, false},
+        {false, false, 128, 10, 256, 1, 0, 0, true, RT_ACT_NONE, true, false},
+        {true, false, 784, 512, 128, 1, 0, 0, false, RT_ACT_NONE, false, false},
+        {true, false, 512, 256, 128, 1, 1, 0, false, RT_ACT_NONE, false, false},
+        {false, true, 128, 784, 512, 1, 0, 0, false, RT_ACT_NONE, false, false},
+        {false, true, 128, 512, 256, 1, 0, 0, false, RT_ACT_NONE, false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_case(&cases[i]);
+}
+END_TEST
+
+/* ------------------------------------------------------- thread pool */
+
+typedef struct count_ctx {
+    _Atomic int *hits;
+    int64_t inner;
+} count_ctx;
+
+static void count_task(void *ctx, int64_t i)
+{
+    count_ctx *c = ctx;
+    atomic_fetch_add(&c->hits[i], 1);
+}
+
+static void nested_task(void *ctx, int64_t i)
+{
+    count_ctx *c = ctx;
+    count_ctx inner = {c->hits + i * c->inner, 0};
+    rt_parallel_for(c->inner, count_task, &inner);
+}
+
+START_TEST(test_parallel_for_once)
+{
+    enum { N = 1000 };
+    static _Atomic int hits[N];
+    for (int threads = 1; threads <= 4; threads++) {
+        rt_threads_init(threads);
+        ck_assert_int_eq(rt_threads_count(), threads);
+        for (int64_t n = 0; n <= N; n = n ? n * 3 : 1) {
+            for (int i = 0; i < N; i++) hits[i] = 0;
+            count_ctx c = {hits, 0};
+            rt_parallel_for(n, count_task, &c);
+            for (int i = 0; i < N; i++)
+                ck_assert_int_eq(hits[i], i < n ? 1 : 0);
+        }
+    }
+    rt_threads_shutdown();
+    /* Lazily restarted by the next call. */
+    for (int i = 0; i < N; i++) hits[i] = 0;
+    count_ctx c = {hits, 0};
+    rt_parallel_for(N, count_task, &c);
+    for (int i = 0; i < N; i++) ck_assert_int_eq(hits[i], 1);
+}
+END_TEST
+
+START_TEST(test_parallel_for_nested)
+{
+    enum { OUTER = 13, INNER = 17 };
+    static _Atomic int hits[OUTER * INNER];
+    rt_threads_init(2);
+    count_ctx c = {hits, INNER};
+    rt_parallel_for(OUTER, nested_task, &c);
+    for (int i = 0; i < OUTER * INNER; i++) ck_assert_int_eq(hits[i], 1);
+}
+END_TEST
+
+/* Several user threads calling into the pool (and GEMM) at once. */
+enum { USERS = 4, ROUNDS = 200, USER_N = 64 };
+static _Atomic int user_hits[USERS][USER_N];
+
+static void *user_thread(void *arg)
+{
+    int u = (int)(intptr_t)arg;
+    count_ctx c = {user_hits[u], 0};
+    for (int r = 0; r < ROUNDS; r++)
+        rt_parallel_for(USER_N, count_task, &c);
+    float A[64 * 64], B[64 * 64], C[64 * 64];
+    test_fill(A, 64 * 64, 5);
+    test_fill(B, 64 * 64, 6);
+    for (int r = 0; r < 20; r++)
+        rt_sgemm(false, false, 64, 64, 64, 1.0f, A, 64, B, 64, 0.0f, C, 64);
+    return NULL;
+}
+
+START_TEST(test_parallel_for_concurrent_callers)
+{
+    rt_threads_init(2);
+    pthread_t t[USERS];
+    for (int u = 0; u < USERS; u++)
+        ck_assert_int_eq(pthread_create(&t[u], NULL, user_thread, (void *)(intptr_t)u), 0);
+    for (int u = 0; u < USERS; u++)
+        pthread_join(t[u], NULL);
+    for (int u = 0; u < USERS; u++)
+        for (int i = 0; i < USER_N; i++) ck_assert_int_eq(user_hits[u][i], ROUNDS);
+}
+END_TEST
+
+START_TEST(test_threads_env)
+{
+    setenv("NETRT_THREADS", "3", 1);
+    rt_threads_init(0);
+    ck_assert_int_eq(rt_threads_count(), 3);
+    unsetenv("NETRT_THREADS");
+    rt_threads_init(0);
+    ck_assert_int_eq(rt_threads_count(), (int)sysconf(_SC_NPROCESSORS_ONLN));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ CPU */
+
+START_TEST(test_cpu_march_accepted)
+{
+    const char *march = rt_cpu_march();
+    ck_assert(strcmp(march, "x86-64") == 0 || strcmp(march, "x86-64-v2") == 0 ||
+              strcmp(march, "x86-64-v3") == 0 || strcmp(march, "x86-64-v4") == 0);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "cc -march=%s -x c -c /dev/null -o /dev/null", march);
+    ck_assert_msg(system(cmd) == 0, "`%s` failed", cmd);
+    /* The AVX-512 path needs a v4 CPU in practice and vice versa for AVX2/v3. */
+    if (rt_cpu_best_isa() == RT_ISA_AVX512)
+        ck_assert(strcmp(march, "x86-64-v3") == 0 || strcmp(march, "x86-64-v4") == 0);
+}
+END_TEST
+
+START_TEST(test_isa_set)
+{
+    rt_isa best = rt_cpu_best_isa();
+    ck_assert_str_eq(rt_isa_name(RT_ISA_PORTABLE), "portable");
+    ck_assert_str_eq(rt_isa_name(RT_ISA_AVX2), "avx2");
+    ck_assert_str_eq(rt_isa_name(RT_ISA_AVX512), "avx512");
+    for (int isa = RT_ISA_PORTABLE; isa <= RT_ISA_AVX512; isa++) {
+        bool ok = rt_isa_set((rt_isa)isa);
+        ck_assert_int_eq(ok, isa <= (int)best);
+        ck_assert_int_eq(rt_isa_current(), isa <= (int)best ? isa : (int)best);
+        rt_isa_set(best);
+    }
+}
+END_TEST
+
+/* NETRT_ISA is read once per process, so each value is tried in a fresh
+ * copy of this program that runs only test_isa_env_probe. */
+START_TEST(test_isa_env_probe)
+{
+    const char *expect = getenv("NETRT_ISA_EXPECT");
+    if (expect)
+        ck_assert_str_eq(rt_isa_name(rt_isa_current()), expect);
+}
+END_TEST
+
+START_TEST(test_isa_env)
+{
+    static const char *values[] = {"portable", "avx2", "avx512", "bogus"};
+    static const rt_isa wanted[] = {RT_ISA_PORTABLE, RT_ISA_AVX2, RT_ISA_AVX512, RT_ISA_AVX512};
+    rt_isa best = rt_cpu_best_isa();
+    for (int v = 0; v < 4; v++) {
+        rt_isa expect = wanted[v] > best ? best : wanted[v];
+        char isa_var[64], expect_var[64];
+        snprintf(isa_var, sizeof isa_var, "NETRT_ISA=%s", values[v]);
+        snprintf(expect_var, sizeof expect_var, "NETRT_ISA_EXPECT=%s", rt_isa_name(expect));
+        char *env[] = {isa_var, expect_var, (char *)"CK_RUN_CASE=isa_env_probe", NULL};
+        char *argv[] = {(char *)"test_rt_gemm", NULL};
+        /* The child's own report would only be noise here. */
+        posix_spawn_file_actions_t quiet;
+        posix_spawn_file_actions_init(&quiet);
+        posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
+        pid_t pid;
+        ck_assert_int_eq(posix_spawn(&pid, "/proc/self/exe", &quiet, NULL, argv, env), 0);
+        posix_spawn_file_actions_destroy(&quiet);
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "NETRT_ISA=%s did not select %s", values[v], rt_isa_name(expect));
+    }
+}
+END_TEST
+
+static Suite *gemm_suite(void)
+{
+    Suite *s = suite_create("rt_gemm");
+    TCase *tc = test_case("gemm");
+    tcase_add_loop_test(tc, test_tails_cross, 0, 4);
+    tcase_add_test(tc, test_alpha_beta);
+    tcase_add_test(tc, test_k_zero);
+    tcase_add_test(tc, test_epilogue);
+    tcase_add_test(tc, test_mlp_shapes);
+    suite_add_tcase(s, tc);
+
+    tc = test_case("threads");
+    tcase_add_test(tc, test_parallel_for_once);
+    tcase_add_test(tc, test_parallel_for_nested);
+    tcase_add_test(tc, test_parallel_for_concurrent_callers);
+    tcase_add_test(tc, test_threads_env);
+    suite_add_tcase(s, tc);
+
+    tc = test_case("cpu");
+    tcase_add_test(tc, test_cpu_march_accepted);
+    tcase_add_test(tc, test_isa_set);
+    tcase_add_test(tc, test_isa_env);
+    suite_add_tcase(s, tc);
+
+    tc = test_case("isa_env_probe");
+    tcase_add_test(tc, test_isa_env_probe);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TEST_MAIN(gemm_suite)
