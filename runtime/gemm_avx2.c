@@ -65,3 +65,72 @@ void rt_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c, i
     __m256 valpha = _mm256_set1_ps(alpha), vbeta = _mm256_set1_ps(beta);
     ROW_STORE(0); ROW_STORE(1); ROW_STORE(2); ROW_STORE(3); ROW_STORE(4); ROW_STORE(5);
 }
+
+/* Transposes 8 rows x 8 columns: row r of `in` becomes column r of the 8
+ * output vectors. */
+static inline void transpose8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* The scalar version of this loop was a fifth of the run time of
+ * C(128x512) = X(128x784) W (perf annotate: one movss per element, stride
+ * 4*width). Eight rows at a time through 8x8 register transposes writes
+ * whole vectors instead. */
+void rt_gemm_pack_transposed_avx2(const float *src, int64_t ld, int rows, int64_t kc, int width,
+                                  float *dst)
+{
+    int r0 = 0;
+    for (; r0 + 8 <= rows; r0 += 8) {
+        const float *s = src + r0 * ld;
+        int64_t k = 0;
+        for (; k + 8 <= kc; k += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = _mm256_loadu_ps(s + i * ld + k);
+            transpose8(r);
+            for (int t = 0; t < 8; t++)
+                _mm256_storeu_ps(dst + (k + t) * width + r0, r[t]);
+        }
+        for (; k < kc; k++)
+            for (int i = 0; i < 8; i++)
+                dst[k * width + r0 + i] = s[i * ld + k];
+    }
+    for (; r0 + 4 <= rows; r0 += 4) {
+        const float *s = src + r0 * ld;
+        int64_t k = 0;
+        for (; k + 4 <= kc; k += 4) {
+            __m128 a = _mm_loadu_ps(s + k), b = _mm_loadu_ps(s + ld + k);
+            __m128 c = _mm_loadu_ps(s + 2 * ld + k), d = _mm_loadu_ps(s + 3 * ld + k);
+            _MM_TRANSPOSE4_PS(a, b, c, d);
+            _mm_storeu_ps(dst + k * width + r0, a);
+            _mm_storeu_ps(dst + (k + 1) * width + r0, b);
+            _mm_storeu_ps(dst + (k + 2) * width + r0, c);
+            _mm_storeu_ps(dst + (k + 3) * width + r0, d);
+        }
+        for (; k < kc; k++)
+            for (int i = 0; i < 4; i++)
+                dst[k * width + r0 + i] = s[i * ld + k];
+    }
+    for (; r0 < rows; r0++)
+        for (int64_t k = 0; k < kc; k++)
+            dst[k * width + r0] = src[r0 * ld + k];
+    for (int64_t k = 0; k < kc; k++)
+        for (int i = rows; i < width; i++)
+            dst[k * width + i] = 0.0f;
+}

@@ -36,6 +36,12 @@ void rt_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c,
 void rt_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                          int mr, int nr, float alpha, float beta);
 
+/* dst[k * width + r] = src[r * ld + k] for r < rows, k < kc, and zero for
+ * rows <= r < width: how a micro-panel is packed from rows that run along
+ * K (A not transposed, B transposed). Needs AVX2 (any AVX-512 CPU has it). */
+void rt_gemm_pack_transposed_avx2(const float *src, int64_t ld, int rows, int64_t kc, int width,
+                                  float *dst);
+
 /* The epilogue on an mr x nr tile of C that holds its final
  * alpha*AB + beta*C: adds bias[n0 + j], stores preact, applies the
  * activation (see rt_epilogue). preact and bias already point at the tile's
