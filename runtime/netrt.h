@@ -214,7 +214,7 @@ typedef enum rt_source_kind {
     RT_SRC_NONE,
     RT_SRC_IDX,  /* images (+ labels) in IDX format, gzip'd or not */
     RT_SRC_CSV,  /* one sample per row, numbers; optional label column */
-    RT_SRC_RAW,  /* raw little-endian f32, sample_size floats per sample */
+    RT_SRC_RAW,  /* raw little-endian f32, `seq` floats per sample */
     RT_SRC_TEXT, /* a text file read as bytes: windows of seq tokens, labels shifted by one */
 } rt_source_kind;
 
@@ -225,7 +225,7 @@ typedef struct rt_source {
     float scale, shift;      /* x = raw * scale + shift (idx, csv, raw) */
     int label_column;        /* csv: column holding the label, -1 for none */
     bool header;             /* csv: skip the first row */
-    int64_t seq;             /* text: tokens per sample */
+    int64_t seq;             /* text: tokens per sample; raw: floats per sample */
 } rt_source;
 
 typedef struct rt_dataset {
@@ -245,7 +245,8 @@ typedef struct rt_dataset {
 /* Finds `name`: absolute as is; otherwise relative to base_dir (the .net
  * file's folder), then each folder of the environment variable
  * NETC_DATA_PATH (colon-separated), then /usr/share/datasets and each of its
- * subfolders. Writes the found path into out. Returns 0 if found. */
+ * subfolders. Writes the found path into out. Returns 0 if found; if not,
+ * out holds `name` as given, so loading it names the file the user wrote. */
 int rt_data_resolve(const char *name, const char *base_dir, char *out, size_t outlen);
 /* Loads a whole data source into memory (paths already resolved). */
 int rt_dataset_load(const rt_source *src, rt_dataset *out, char *err, size_t errlen);
