@@ -1,0 +1,88 @@
+/* compile.c — a compilation's life: load the source, run the front end's
+ * passes in order, free everything at once. */
+#include "compiler.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void compiler_init(Compiler *c, const char *path, const char *text, size_t len, FILE *diag_out)
+{
+    memset(c, 0, sizeof *c);
+    c->arena = arena_new();
+    c->src.path = arena_strdup(c->arena, path);
+    char *copy = arena_alloc(c->arena, len + 1);
+    memcpy(copy, text, len);
+    c->src.text = copy;
+    c->src.len = len;
+    diag_init(&c->diag, &c->src, diag_out);
+}
+
+void compiler_free(Compiler *c)
+{
+    arena_free(c->arena);
+    memset(c, 0, sizeof *c);
+}
+
+/* Reads the whole file, refusing what cannot be a .net file before the
+ * lexer sees it: directories, unreadable files and anything over the size
+ * limit (a 100 MB line is refused here, in a line). */
+bool source_load(Compiler *c, const char *path, FILE *errout)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(errout, "netc: error: %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        die("out of memory");
+    for (;;) {
+        if (len == cap) {
+            if (cap > SOURCE_MAX_BYTES) {
+                fprintf(errout, "netc: error: %s: file is larger than %u MiB; a .net file is a short program, not data\n",
+                        path, SOURCE_MAX_BYTES >> 20);
+                free(buf);
+                fclose(f);
+                return false;
+            }
+            cap *= 2;
+            char *nb = realloc(buf, cap);
+            if (!nb)
+                die("out of memory");
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f)) {
+                fprintf(errout, "netc: error: %s: %s\n", path, strerror(errno ? errno : EIO));
+                free(buf);
+                fclose(f);
+                return false;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (len > SOURCE_MAX_BYTES) {
+        fprintf(errout, "netc: error: %s: file is larger than %u MiB; a .net file is a short program, not data\n",
+                path, SOURCE_MAX_BYTES >> 20);
+        free(buf);
+        return false;
+    }
+    compiler_init(c, path, buf, len, errout);
+    free(buf);
+    return true;
+}
+
+/* The front end, one pass a line. */
+bool compile_front(Compiler *c)
+{
+    if (!parse_source(c))
+        return false;
+    if (!sema_run(c))
+        return false;
+    return shape_verify(c, c->prog);
+}

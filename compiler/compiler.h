@@ -1,0 +1,428 @@
+/* compiler.h — the compiler's internals: arena, diagnostics, AST, graph IR,
+ * and the passes' entry points. Exported names carry their module's prefix:
+ * arena_, diag_, ast_, sema_, ir_, shape_, summary_, graph_, driver_.
+ */
+#ifndef COMPILER_H
+#define COMPILER_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MAX_RANK 6
+
+/* Internal bugs, never user errors (QBE's die_, chibicc's unreachable). */
+_Noreturn void die_at(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define die(...) die_at(__FILE__, __LINE__, __VA_ARGS__)
+#define unreachable() die_at(__FILE__, __LINE__, "unreachable")
+
+/* ---------------------------------------------------------------- arena */
+
+/* One arena per compilation; everything a compilation makes lives in it and
+ * goes with arena_free. Allocation never fails silently: out of memory dies. */
+typedef struct Arena Arena;
+Arena *arena_new(void);
+void arena_free(Arena *a);
+void *arena_alloc(Arena *a, size_t size);          /* zeroed, 16-aligned */
+char *arena_strdup(Arena *a, const char *s);
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A growable array in the arena: old storage is abandoned, not freed. */
+void *arena_grow(Arena *a, void *old, size_t old_count, size_t new_count, size_t elem);
+
+/* ---------------------------------------------------------- diagnostics */
+
+/* A span of source: byte offsets [begin, end) in the one source file. */
+typedef struct Span {
+    uint32_t begin, end;
+} Span;
+
+typedef struct Source {
+    const char *path; /* as given on the command line */
+    const char *text; /* NUL-terminated copy of the whole file */
+    size_t len;       /* bytes, excluding the terminating NUL */
+} Source;
+
+typedef struct Diag {
+    const Source *src;
+    FILE *out;
+    int errors;
+    int warnings;
+    int max_errors; /* stop reporting after this many (the run still fails) */
+    bool color;
+} Diag;
+
+void diag_init(Diag *d, const Source *src, FILE *out);
+/* `file:line:col: error: message`, the source line, and a caret span. */
+void diag_error(Diag *d, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void diag_warning(Diag *d, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void diag_note(Diag *d, Span at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* An error with no place in the source (file-level problems). */
+void diag_file_error(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void diag_line_col(const Source *src, uint32_t offset, int *line, int *col);
+Span span_join(Span a, Span b);
+/* The closest of `candidates` to `name` by edit distance, or NULL if none is
+ * close enough to suggest ("did you mean ...?"). */
+const char *diag_suggest(const char *name, const char *const *candidates, int n);
+
+/* ------------------------------------------------------------------ AST */
+
+typedef enum AstKind {
+    /* expressions */
+    AST_INT,      /* ival */
+    AST_FLOAT,    /* fval */
+    AST_STRING,   /* str (unescaped) */
+    AST_BOOL,     /* ival 0/1 */
+    AST_NAME,     /* name */
+    AST_CALL,     /* name(args); label if `label: name(...)` */
+    AST_BINARY,   /* lhs op rhs, op in + - * / */
+    AST_NEG,      /* -lhs */
+    AST_CHAIN,    /* list[0] -> list[1] -> ...; stages are AST_NAME, AST_CALL or AST_REPEAT */
+    AST_REPEAT,   /* repeat lhs rhs: rhs is the stage (name or call) applied lhs times */
+    AST_LIST,     /* [list...] */
+    AST_KWARG,    /* name = lhs, in call arguments */
+    /* types */
+    AST_TYPE,     /* name (f32, i32, int, float, bool, string); list = dims if has_dims */
+    /* statements */
+    AST_LET,      /* name = lhs */
+    AST_RETURN,   /* return lhs */
+    AST_EXPR,     /* lhs */
+    /* declarations */
+    AST_PARAM,    /* name: type [= lhs] */
+    AST_MODEL,    /* model name(params) [-> type] { body } */
+    AST_LAYER,    /* layer name(params) [-> type] { body } */
+    AST_CONST,    /* const name = lhs */
+    AST_TRAIN,    /* train name { items } */
+    AST_ITEM,     /* key value: name = key, lhs = value */
+    AST_STEP,     /* key target { items }: name = key ("step"), label = model */
+    AST_AUGMENT,  /* key { list of expressions } */
+} AstKind;
+
+typedef struct Ast Ast;
+typedef struct AstList {
+    Ast **items;
+    int count;
+} AstList;
+
+struct Ast {
+    AstKind kind;
+    Span span;
+    const char *name;  /* NAME, CALL callee, KWARG key, LET, PARAM, decl names, ITEM key */
+    const char *label; /* CALL label; STEP model name */
+    Span name_span;    /* where `name` is written */
+    Span label_span;
+    Ast *lhs, *rhs;
+    Ast *type;         /* PARAM type, MODEL/LAYER return type (may be NULL) */
+    AstList list;      /* CALL args, CHAIN stages, LIST items, TYPE dims, decl params, TRAIN items */
+    AstList body;      /* MODEL/LAYER statements, STEP/AUGMENT items */
+    int64_t ival;
+    double fval;
+    const char *str;
+    char op;           /* BINARY */
+    bool has_dims;     /* TYPE */
+    int depth;         /* expression nesting depth, bounded by the parser */
+};
+
+typedef struct Program Program;
+
+/* A whole compilation: one arena, one source, its diagnostics, the AST and
+ * the IR made from it. */
+typedef struct Compiler {
+    Arena *arena;
+    Source src;
+    Diag diag;
+    AstList decls; /* top-level declarations, in source order */
+    Program *prog;
+    bool too_deep; /* the nesting error was reported once */
+} Compiler;
+
+/* Builders called from grammar actions (one line each in netc.y). */
+Ast *ast_new(Compiler *c, AstKind kind, Span span);
+Ast *ast_int(Compiler *c, Span at, const char *text);
+Ast *ast_float(Compiler *c, Span at, const char *text);
+Ast *ast_string(Compiler *c, Span at, const char *text);
+Ast *ast_bool(Compiler *c, Span at, bool v);
+Ast *ast_name(Compiler *c, Span at, const char *name);
+Ast *ast_call(Compiler *c, Span at, Ast *callee, AstList args);
+Ast *ast_label(Compiler *c, Span at, Ast *label, Ast *call);
+Ast *ast_binary(Compiler *c, Span at, char op, Ast *lhs, Ast *rhs);
+Ast *ast_neg(Compiler *c, Span at, Ast *e);
+Ast *ast_chain(Compiler *c, Span at, Ast *chain, Ast *stage);
+Ast *ast_repeat(Compiler *c, Span at, Ast *count, Ast *stage);
+Ast *ast_list_expr(Compiler *c, Span at, AstList items);
+Ast *ast_kwarg(Compiler *c, Span at, Ast *key, Ast *value);
+Ast *ast_type(Compiler *c, Span at, Ast *name, bool has_dims, AstList dims);
+Ast *ast_let(Compiler *c, Span at, Ast *name, Ast *value);
+Ast *ast_return(Compiler *c, Span at, Ast *value);
+Ast *ast_expr_stmt(Compiler *c, Ast *e);
+Ast *ast_param(Compiler *c, Span at, Ast *name, Ast *type, Ast *dflt);
+Ast *ast_model(Compiler *c, AstKind kind, Span at, Ast *name, AstList params, Ast *ret, AstList body);
+Ast *ast_const(Compiler *c, Span at, Ast *name, Ast *value);
+Ast *ast_train(Compiler *c, Span at, Ast *name, AstList items);
+Ast *ast_item(Compiler *c, Span at, Ast *key, Ast *value);
+Ast *ast_step(Compiler *c, Span at, Ast *key, Ast *target, AstList items);
+Ast *ast_augment(Compiler *c, Span at, Ast *key, AstList items);
+AstList ast_list_new(void);
+AstList ast_list_push(Compiler *c, AstList l, Ast *item);
+void ast_dump(FILE *out, const AstList *decls);
+
+/* Parses c->src into c->decls; reports syntax errors to c->diag. */
+bool parse_source(Compiler *c);
+
+/* ------------------------------------------------------------- graph IR */
+
+typedef enum OpKind { OPK_SURFACE, OPK_INTERNAL } OpKind;
+
+typedef enum Op {
+#define OP(name, kind, sig) OP_##name,
+#include "ops.def"
+#undef OP
+    OP_COUNT
+} Op;
+
+typedef enum DType { DT_F32, DT_I32 } DType;
+
+/* One sample's shape: the batch dimension is implicit everywhere. */
+typedef struct Shape {
+    int rank;
+    int64_t dim[MAX_RANK];
+} Shape;
+
+/* Kinds of op arguments, from the signature strings of ops.def. */
+typedef enum ArgKind {
+    ARG_TENSOR, ARG_TENSORS, ARG_OPERAND, ARG_INT, ARG_INTS, ARG_FLOAT, ARG_BOOL,
+    ARG_STRING, ARG_PADDING,
+} ArgKind;
+
+typedef struct ArgSpec {
+    const char *name;
+    ArgKind kind;
+    bool has_default;
+    int64_t dint; /* default of int/bool/padding */
+    double dfloat;
+    const char *dstr;
+} ArgSpec;
+
+typedef struct OpInfo {
+    const char *name;
+    OpKind kind;
+    const char *signature;
+    int nargs;
+    ArgSpec args[10];
+} OpInfo;
+
+/* Parsed op table, filled once (ir_ops_init) and read-only after. */
+extern OpInfo ir_ops[OP_COUNT];
+void ir_ops_init(void);
+bool ir_parse_signature(const char *sig, ArgSpec *args, int *nargs, int max);
+
+/* A non-tensor argument as an op keeps it. */
+typedef struct Attr {
+    int64_t i;       /* int, bool, padding (-1 for "same", -2 for "valid") */
+    double f;        /* float, operand number */
+    const char *s;   /* string */
+    int64_t *ints;   /* ints */
+    int nints;
+    bool is_number;  /* operand given as a number (bce(z, 1)) */
+} Attr;
+
+#define PAD_SAME (-1)
+#define PAD_VALID (-2)
+
+typedef enum Init {
+    INIT_ZEROS, INIT_ONES, INIT_HE, INIT_GLOROT, INIT_NORMAL_002,
+} Init;
+
+/* A trainable tensor (or a running statistic when !trainable). */
+typedef struct Param {
+    const char *name; /* stable: "fc1.weight", "block1.0.attention1.qkv_weight" */
+    Shape shape;
+    Init init;
+    int64_t fan_in, fan_out;
+    bool trainable;
+    Span span;        /* the layer call that owns it */
+} Param;
+
+/* A node of the graph IR: an SSA value with a static shape. Inputs refer to
+ * earlier nodes by index (topological order). For layers, the inputs are
+ * the data inputs followed by the parameter nodes the layer owns. */
+typedef struct Node {
+    Op op;
+    DType dtype;
+    Shape shape;
+    uint32_t *inputs;
+    int ninputs;
+    int ndata;          /* inputs[0..ndata) are data, the rest parameters */
+    Attr *attrs;        /* one per signature argument that is not a tensor */
+    const char *name;   /* "dense1", "block1.0.relu1"; inputs: their name */
+    uint32_t param;     /* OP_param: index into the program's params */
+    uint32_t model;     /* OP_model_call: index into the program's graphs */
+    Span span;          /* the source it came from */
+} Node;
+
+typedef struct Graph {
+    const char *name;
+    Span span;
+    Node *nodes;
+    uint32_t nnodes, cap;
+    uint32_t *inputs; /* node indices of OP_input nodes, in signature order */
+    int ninputs;
+    uint32_t output;  /* node index of the result (loss graphs: the loss) */
+    bool has_output;
+    uint32_t *params; /* program param indices this graph uses */
+    int nparams;
+} Graph;
+
+typedef enum SourceKind { SRC_NONE, SRC_IDX, SRC_CSV, SRC_RAW, SRC_TEXT } SourceKind;
+
+typedef struct DataSpec {
+    SourceKind kind;
+    const char *path, *labels;
+    double scale, shift;
+    int64_t label_column, size, seq;
+    bool header;
+    Span span;
+} DataSpec;
+
+typedef enum OptKind { OPTK_SGD, OPTK_ADAM, OPTK_ADAMW, OPTK_RMSPROP } OptKind;
+
+typedef struct OptSpec {
+    OptKind kind;
+    double lr, momentum, beta1, beta2, eps, alpha, weight_decay;
+    bool nesterov;
+    Span span;
+} OptSpec;
+
+typedef enum SchedKind { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } SchedKind;
+
+typedef struct SchedSpec {
+    SchedKind kind;
+    int64_t warmup, every;
+    double gamma, min_lr;
+} SchedSpec;
+
+typedef enum AugKind { AUG_FLIP_H, AUG_FLIP_V, AUG_SHIFT, AUG_ROTATE, AUG_SCALE, AUG_NOISE } AugKind;
+
+typedef struct AugSpec {
+    AugKind kind;
+    double a, b;
+    Span span;
+} AugSpec;
+
+/* One optimisation step of a train block: a loss graph and its optimizer.
+ * A plain train block has one step whose loss is `loss(model(x), labels)`. */
+typedef struct StepSpec {
+    const char *model;  /* the model whose parameters this step updates */
+    uint32_t graph;     /* loss graph index in the program */
+    OptSpec opt;
+    Span span;
+} StepSpec;
+
+typedef struct TrainSpec {
+    const char *name;
+    Span span;
+    DataSpec data, test;
+    int64_t batch, epochs, steps, seed;
+    double clip;
+    SchedSpec sched;
+    AugSpec *aug;
+    int naug;
+    int64_t noise_dim;
+    bool noise_uniform;
+    StepSpec *steps_list;
+    int nsteps;
+} TrainSpec;
+
+struct Program {
+    Graph *graphs; /* models first (in source order), then loss graphs */
+    int ngraphs, nmodels, graphs_cap;
+    Param *params;
+    uint32_t nparams, params_cap;
+    TrainSpec *trains;
+    int ntrains;
+};
+
+Graph *ir_new_graph(Compiler *c, const char *name, Span at);
+uint32_t ir_add_node(Compiler *c, Graph *g, const Node *n);
+uint32_t ir_add_param(Compiler *c, const Param *p);
+const char *ir_dtype_name(DType t);
+/* A node's attribute by its signature name (compile-time lookup). */
+const Attr *ir_attr(const Node *n, const char *name);
+/* "f32[64, 7, 7]"; into an arena string. */
+const char *ir_type_str(Compiler *c, DType t, const Shape *s);
+int64_t ir_shape_elems(const Shape *s);
+bool ir_shape_eq(const Shape *a, const Shape *b);
+void ir_dump(FILE *out, const Program *p);
+void ir_dump_graph(FILE *out, const Program *p, const Graph *g);
+
+/* ---------------------------------------------------------------- passes */
+
+/* Resolves names, expands layers and repeats, folds dimensions and builds
+ * the graph IR, calling each op's shape rule as it goes (parameter shapes
+ * and a user layer's named dimensions depend on the shapes of its inputs).
+ * Reports every error it can recover from. */
+bool sema_run(Compiler *c);
+
+/* The shape rules, one per op: given the node's data inputs and attrs, sets
+ * its output shape and dtype and declares the parameters it owns. On a user
+ * error writes a message (the text after "error: ") into err and returns
+ * false. */
+typedef struct ShapeParamDecl {
+    const char *suffix; /* "weight", "bias", ... */
+    Shape shape;
+    Init init;
+    int64_t fan_in, fan_out;
+    bool trainable;
+} ShapeParamDecl;
+
+typedef struct ShapeCtx {
+    Compiler *c;
+    Op op;
+    const char *call;       /* "dense(10)" as written, for messages */
+    const Shape *in;        /* data input shapes */
+    const DType *in_dtype;
+    int nin;
+    const Attr *attrs;      /* by signature position */
+    Shape out;
+    DType out_dtype;
+    ShapeParamDecl params[6];
+    int nparams;
+    char err[512];
+    char warn[512];         /* a warning that does not stop compilation */
+} ShapeCtx;
+
+bool shape_infer(ShapeCtx *s);
+/* Re-derives every node's shape from its rule and compares it with what the
+ * node holds: the IR verifier run after sema and after later passes. */
+bool shape_verify(Compiler *c, const Program *p);
+/* Attribute of a signature argument by name (compile-time lookup). */
+const Attr *shape_attr(const ShapeCtx *s, const char *name);
+
+/* `netc check`'s table: one row per layer call, then totals. */
+typedef struct Summary {
+    int64_t params;        /* trainable */
+    int64_t buffers;       /* running statistics */
+    int64_t flops;         /* forward, per sample */
+    int64_t activation_bytes;
+} Summary;
+int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n);
+int64_t summary_node_params(const Program *p, const Graph *g, const Node *n);
+Summary summary_graph(const Program *p, const Graph *g);
+void summary_print(FILE *out, Compiler *c, const Graph *g);
+
+/* Graphviz dot of every model. */
+void graph_dot(FILE *out, Compiler *c);
+
+/* Reads a file into a NUL-terminated buffer; refuses files over the limit. */
+#define SOURCE_MAX_BYTES (16u << 20)
+bool source_load(Compiler *c, const char *path, FILE *errout);
+/* Sets up a compilation of an in-memory text (tests). */
+void compiler_init(Compiler *c, const char *path, const char *text, size_t len, FILE *diag_out);
+void compiler_free(Compiler *c);
+/* Front end: parse + sema + verify. true when no errors. */
+bool compile_front(Compiler *c);
+
+#endif

@@ -1,0 +1,1891 @@
+/* sema.c — from AST to graph IR.
+ * Requires: c->decls from the parser. Produces: c->prog with one graph per
+ * model (inputs, parameters and ops in topological order, every shape
+ * checked by its rule), one loss graph per train step and the train specs.
+ * Resolves names, expands user layers and `repeat`, folds integer
+ * expressions on dimensions and gives every parameter a stable name.
+ * Recovers from errors by producing a poison value that silences the
+ * errors that would follow from it, so one run reports every root cause. */
+#include "compiler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Per-sample tensors larger than this are refused: the batch multiplies it
+ * and offsets must stay far from overflow. */
+#define MAX_ELEMS ((int64_t)1 << 40)
+#define MAX_DIM ((int64_t)INT32_MAX)
+#define MAX_REPEAT 4096
+#define MAX_LAYER_DEPTH 64
+
+typedef enum VKind {
+    V_POISON, /* an error was reported; everything built on it stays quiet */
+    V_INT, V_FLOAT, V_BOOL, V_STRING, V_TENSOR, V_LIST,
+} VKind;
+
+typedef struct Value {
+    VKind kind;
+    int64_t i;
+    double f;
+    const char *s;
+    uint32_t node; /* V_TENSOR: node index in the current graph */
+    struct Value *items;
+    int nitems;
+} Value;
+
+typedef struct Binding {
+    const char *name;
+    Value v;
+    Span span;
+    struct Binding *next;
+} Binding;
+
+typedef struct Scope {
+    Binding *head;
+    struct Scope *parent;
+} Scope;
+
+typedef struct NameCount {
+    const char *key; /* prefix + callee */
+    int count;
+    struct NameCount *next;
+} NameCount;
+
+typedef struct UsedName {
+    const char *name;
+    Span span;
+    struct UsedName *next;
+} UsedName;
+
+typedef struct Sema {
+    Compiler *c;
+    Graph *g;
+    Scope globals;
+    const char *prefix;     /* "" in a model body, "block1." inside a layer call */
+    NameCount *counts;      /* derived-name counters of the current graph */
+    UsedName *used;         /* layer-call names taken in the current graph */
+    const Ast *stack[MAX_LAYER_DEPTH]; /* user layers being expanded */
+    int depth;
+    bool allow_model_calls; /* train-step losses call models */
+    uint32_t deferred_input; /* `real` whose shape the first model call fixes */
+    bool has_deferred;
+    Ast **layers, **models;
+    int nlayers, nmodels;
+} Sema;
+
+static Value poison(void) { Value v = { .kind = V_POISON }; return v; }
+static Value int_value(int64_t i) { Value v = { .kind = V_INT, .i = i }; return v; }
+static Value float_value(double f) { Value v = { .kind = V_FLOAT, .f = f }; return v; }
+static Value tensor_value(uint32_t node) { Value v = { .kind = V_TENSOR, .node = node }; return v; }
+
+static Value eval(Sema *s, Scope *sc, const Ast *e);
+static Value eval_call(Sema *s, Scope *sc, const Ast *call, const Value *piped, Span piped_span,
+                       const char *forced_name);
+
+/* ------------------------------------------------------------ helpers */
+
+static Node *node_at(Sema *s, uint32_t i) { return &s->g->nodes[i]; }
+
+static const char *type_of(Sema *s, uint32_t node)
+{
+    return ir_type_str(s->c, node_at(s, node)->dtype, &node_at(s, node)->shape);
+}
+
+/* How a value reads in a message: "the number 2.5", "f32[784]". */
+static const char *describe(Sema *s, const Value *v)
+{
+    switch (v->kind) {
+    case V_POISON: return "an invalid value";
+    case V_INT: return arena_printf(s->c->arena, "the integer %lld", (long long)v->i);
+    case V_FLOAT: return arena_printf(s->c->arena, "the number %g", v->f);
+    case V_BOOL: return v->i ? "true" : "false";
+    case V_STRING: return arena_printf(s->c->arena, "the string \"%s\"", v->s);
+    case V_TENSOR: return arena_printf(s->c->arena, "a tensor %s", type_of(s, v->node));
+    case V_LIST: return "a list";
+    }
+    unreachable();
+}
+
+static void bind(Sema *s, Scope *sc, const char *name, Value v, Span at)
+{
+    Binding *b = arena_alloc(s->c->arena, sizeof *b);
+    b->name = name;
+    b->v = v;
+    b->span = at;
+    b->next = sc->head;
+    sc->head = b;
+}
+
+static Binding *lookup(Scope *sc, const char *name)
+{
+    for (; sc; sc = sc->parent)
+        for (Binding *b = sc->head; b; b = b->next)
+            if (strcmp(b->name, name) == 0)
+                return b;
+    return NULL;
+}
+
+static const Ast *find_decl(Ast **list, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i]->name, name) == 0)
+            return list[i];
+    return NULL;
+}
+
+static int find_op(const char *name)
+{
+    for (int op = 0; op < OP_COUNT; op++)
+        if (ir_ops[op].kind == OPK_SURFACE && strcmp(ir_ops[op].name, name) == 0)
+            return op;
+    return -1;
+}
+
+static int model_graph(Sema *s, const char *name)
+{
+    for (int i = 0; i < s->c->prog->nmodels; i++)
+        if (strcmp(s->c->prog->graphs[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* The source text of a span for messages, if short and on one line. */
+static const char *source_text(Sema *s, Span at, const char *fallback)
+{
+    uint32_t len = at.end - at.begin;
+    const char *p = s->c->src.text + at.begin;
+    if (len == 0 || len > 48 || memchr(p, '\n', len))
+        return fallback;
+    return arena_strndup(s->c->arena, p, len);
+}
+
+/* Candidates for "did you mean": everything callable, and names in scope. */
+static const char **callable_names(Sema *s, Scope *sc, int *n)
+{
+    int cap = OP_COUNT + s->nlayers + s->nmodels + 64, k = 0;
+    const char **names = arena_alloc(s->c->arena, sizeof *names * (size_t)cap);
+    for (int op = 0; op < OP_COUNT; op++)
+        if (ir_ops[op].kind == OPK_SURFACE)
+            names[k++] = ir_ops[op].name;
+    for (int i = 0; i < s->nlayers; i++)
+        names[k++] = s->layers[i]->name;
+    if (s->allow_model_calls)
+        for (int i = 0; i < s->nmodels; i++)
+            names[k++] = s->models[i]->name;
+    for (Scope *q = sc; q; q = q->parent)
+        for (Binding *b = q->head; b && k < cap; b = b->next)
+            names[k++] = b->name;
+    *n = k;
+    return names;
+}
+
+/* ------------------------------------------------- integer arithmetic */
+
+/* Integer expressions on dimensions are exact: overflow is an error, and
+ * `/` gives an integer only when it divides (1/255 is a fraction). */
+static Value arith(Sema *s, char op, Value a, Value b, Span at)
+{
+    if (a.kind == V_INT && b.kind == V_INT) {
+        int64_t r;
+        bool over = false;
+        switch (op) {
+        case '+': over = __builtin_add_overflow(a.i, b.i, &r); break;
+        case '-': over = __builtin_sub_overflow(a.i, b.i, &r); break;
+        case '*': over = __builtin_mul_overflow(a.i, b.i, &r); break;
+        case '/':
+            if (b.i == 0) {
+                diag_error(&s->c->diag, at, "division by zero");
+                return poison();
+            }
+            if (a.i == INT64_MIN && b.i == -1) {
+                over = true;
+                break;
+            }
+            if (a.i % b.i)
+                return float_value((double)a.i / (double)b.i);
+            r = a.i / b.i;
+            break;
+        default: unreachable();
+        }
+        if (over) {
+            diag_error(&s->c->diag, at, "integer overflow: %lld %c %lld does not fit in 64 bits",
+                       (long long)a.i, op, (long long)b.i);
+            return poison();
+        }
+        return int_value(r);
+    }
+    double x = a.kind == V_INT ? (double)a.i : a.f, y = b.kind == V_INT ? (double)b.i : b.f;
+    switch (op) {
+    case '+': return float_value(x + y);
+    case '-': return float_value(x - y);
+    case '*': return float_value(x * y);
+    case '/':
+        if (y == 0) {
+            diag_error(&s->c->diag, at, "division by zero");
+            return poison();
+        }
+        return float_value(x / y);
+    default: unreachable();
+    }
+}
+
+static bool is_number(const Value *v) { return v->kind == V_INT || v->kind == V_FLOAT; }
+static double number_of(const Value *v) { return v->kind == V_INT ? (double)v->i : v->f; }
+
+/* ----------------------------------------------------- node creation */
+
+/* Stable names: a label wins; otherwise the callee and a 1-based count per
+ * scope ("dense1", "block2.relu1"), skipping names a label already took. */
+static bool name_taken(Sema *s, const char *name)
+{
+    for (UsedName *u = s->used; u; u = u->next)
+        if (strcmp(u->name, name) == 0)
+            return true;
+    return false;
+}
+
+static void take_name(Sema *s, const char *name, Span at)
+{
+    UsedName *u = arena_alloc(s->c->arena, sizeof *u);
+    u->name = name;
+    u->span = at;
+    u->next = s->used;
+    s->used = u;
+}
+
+static const char *derive_name(Sema *s, const char *callee, const char *label, Span label_span)
+{
+    Arena *a = s->c->arena;
+    if (label) {
+        const char *name = arena_printf(a, "%s%s", s->prefix, label);
+        for (UsedName *u = s->used; u; u = u->next)
+            if (strcmp(u->name, name) == 0) {
+                diag_error(&s->c->diag, label_span, "duplicate layer name '%s'", label);
+                diag_note(&s->c->diag, u->span, "'%s' first named here", label);
+                return arena_printf(a, "%s%s#dup", s->prefix, label);
+            }
+        take_name(s, name, label_span);
+        return name;
+    }
+    const char *key = arena_printf(a, "%s%s", s->prefix, callee);
+    NameCount *nc = s->counts;
+    while (nc && strcmp(nc->key, key) != 0)
+        nc = nc->next;
+    if (!nc) {
+        nc = arena_alloc(a, sizeof *nc);
+        nc->key = key;
+        nc->next = s->counts;
+        s->counts = nc;
+    }
+    const char *name;
+    do
+        name = arena_printf(a, "%s%d", key, ++nc->count);
+    while (name_taken(s, name));
+    take_name(s, name, label_span);
+    return name;
+}
+
+static uint32_t add_node(Sema *s, Op op, DType dt, Shape sh, const uint32_t *inputs, int ninputs, int ndata,
+                         Attr *attrs, const char *name, Span at)
+{
+    Node n = { 0 };
+    n.op = op;
+    n.dtype = dt;
+    n.shape = sh;
+    n.ninputs = ninputs;
+    n.ndata = ndata;
+    if (ninputs) {
+        n.inputs = arena_alloc(s->c->arena, sizeof *n.inputs * (size_t)ninputs);
+        memcpy(n.inputs, inputs, sizeof *n.inputs * (size_t)ninputs);
+    }
+    n.attrs = attrs;
+    n.name = name;
+    n.span = at;
+    return ir_add_node(s->c, s->g, &n);
+}
+
+/* Runs the op's shape rule; on success adds its parameters and the node. */
+static Value build_op(Sema *s, Op op, const uint32_t *data, int ndata, Attr *attrs, const char *call_text,
+                      const char *name, Span at)
+{
+    Shape in[64];
+    DType dt[64];
+    if (ndata > 64) {
+        diag_error(&s->c->diag, at, "%s: too many inputs (%d); the limit is 64", call_text, ndata);
+        return poison();
+    }
+    for (int i = 0; i < ndata; i++) {
+        in[i] = node_at(s, data[i])->shape;
+        dt[i] = node_at(s, data[i])->dtype;
+    }
+    ShapeCtx ctx = { .c = s->c, .op = op, .call = call_text, .in = in, .in_dtype = dt, .nin = ndata,
+                     .attrs = attrs };
+    if (!shape_infer(&ctx)) {
+        diag_error(&s->c->diag, at, "%s", ctx.err);
+        return poison();
+    }
+    if (ctx.warn[0])
+        diag_warning(&s->c->diag, at, "%s", ctx.warn);
+    if (ir_shape_elems(&ctx.out) > MAX_ELEMS) {
+        diag_error(&s->c->diag, at, "%s gives %s, more than 2^40 values per sample",
+                   call_text, ir_type_str(s->c, ctx.out_dtype, &ctx.out));
+        return poison();
+    }
+    uint32_t inputs[64 + 6];
+    memcpy(inputs, data, sizeof *data * (size_t)ndata);
+    for (int k = 0; k < ctx.nparams; k++) {
+        const ShapeParamDecl *d = &ctx.params[k];
+        Param p = { .name = arena_printf(s->c->arena, "%s.%s", name, d->suffix), .shape = d->shape,
+                    .init = d->init, .fan_in = d->fan_in, .fan_out = d->fan_out,
+                    .trainable = d->trainable, .span = at };
+        uint32_t pi = ir_add_param(s->c, &p);
+        Node pn = { .op = OP_param, .dtype = DT_F32, .shape = d->shape, .param = pi, .name = p.name, .span = at };
+        inputs[ndata + k] = ir_add_node(s->c, s->g, &pn);
+    }
+    return tensor_value(add_node(s, op, ctx.out_dtype, ctx.out, inputs, ndata + ctx.nparams, ndata, attrs,
+                                 name, at));
+}
+
+/* Arithmetic with a number: x * k, x + k, k - x, x / k become one scale op. */
+static Value scale_op(Sema *s, uint32_t x, double factor, double offset, Span at, const char *what)
+{
+    Attr *attrs = arena_alloc(s->c->arena, sizeof *attrs * 3);
+    attrs[1].f = factor;
+    attrs[2].f = offset;
+    return build_op(s, OP_scale, &x, 1, attrs, what, derive_name(s, "scale", NULL, at), at);
+}
+
+static Value tensor_arith(Sema *s, char op, Value a, Value b, Span at)
+{
+    Arena *ar = s->c->arena;
+    const char *sym = arena_printf(ar, "'%c'", op);
+    if (a.kind == V_TENSOR && b.kind == V_TENSOR) {
+        if (op == '/') {
+            diag_error(&s->c->diag, at, "dividing a tensor by a tensor is not supported; multiply by a number instead");
+            return poison();
+        }
+        Op o = op == '+' ? OP_add : op == '-' ? OP_sub : OP_mul;
+        uint32_t in[2] = { a.node, b.node };
+        Attr *attrs = arena_alloc(ar, sizeof *attrs * 2);
+        return build_op(s, o, in, 2, attrs, sym, derive_name(s, ir_ops[o].name, NULL, at), at);
+    }
+    bool left = a.kind == V_TENSOR;
+    const Value *t = left ? &a : &b, *k = left ? &b : &a;
+    if (!is_number(k)) {
+        diag_error(&s->c->diag, at, "cannot apply %s to %s and %s", sym, describe(s, &a), describe(s, &b));
+        return poison();
+    }
+    double v = number_of(k);
+    switch (op) {
+    case '+': return scale_op(s, t->node, 1, v, at, sym);
+    case '-': return left ? scale_op(s, t->node, 1, -v, at, sym) : scale_op(s, t->node, -1, v, at, sym);
+    case '*': return scale_op(s, t->node, v, 0, at, sym);
+    case '/':
+        if (!left) {
+            diag_error(&s->c->diag, at, "dividing a number by a tensor is not supported");
+            return poison();
+        }
+        if (v == 0) {
+            diag_error(&s->c->diag, at, "division by zero");
+            return poison();
+        }
+        return scale_op(s, t->node, 1 / v, 0, at, sym);
+    default: unreachable();
+    }
+}
+
+/* ------------------------------------------------------- expressions */
+
+static Value eval_name(Sema *s, Scope *sc, const Ast *e)
+{
+    Binding *b = lookup(sc, e->name);
+    if (b)
+        return b->v;
+    if (find_op(e->name) >= 0 || find_decl(s->layers, s->nlayers, e->name)) {
+        diag_error(&s->c->diag, e->span, "'%s' is a layer; call it as %s(x) or put it in a chain: x -> %s",
+                   e->name, e->name, e->name);
+        return poison();
+    }
+    int n;
+    const char **cands = callable_names(s, sc, &n);
+    const char *hint = diag_suggest(e->name, cands, n);
+    if (hint)
+        diag_error(&s->c->diag, e->span, "unknown name '%s'; did you mean '%s'?", e->name, hint);
+    else
+        diag_error(&s->c->diag, e->span, "unknown name '%s'", e->name);
+    return poison();
+}
+
+/* A chain stage: `relu`, `dense(10)`, `fc: dense(10)`, `repeat 4 block()`. */
+static Value apply_stage(Sema *s, Scope *sc, Value v, Span v_span, const Ast *stage, const char *forced_name)
+{
+    switch (stage->kind) {
+    case AST_NAME: {
+        Binding *b = lookup(sc, stage->name);
+        if (b && b->v.kind == V_TENSOR) {
+            diag_error(&s->c->diag, stage->span, "'%s' is a tensor, not a layer; a chain stage must be a layer such as relu or dense(10)",
+                       stage->name);
+            return poison();
+        }
+        Ast call = *stage;
+        call.kind = AST_CALL;
+        call.name_span = stage->span;
+        call.list = ast_list_new();
+        return eval_call(s, sc, &call, &v, v_span, forced_name);
+    }
+    case AST_CALL:
+        return eval_call(s, sc, stage, &v, v_span, forced_name);
+    case AST_REPEAT: {
+        Value n = eval(s, sc, stage->lhs);
+        if (n.kind == V_POISON)
+            return poison();
+        if (n.kind != V_INT || n.i < 1 || n.i > MAX_REPEAT) {
+            diag_error(&s->c->diag, stage->lhs->span, "repeat count must be an integer from 1 to %d, got %s",
+                       MAX_REPEAT, describe(s, &n));
+            return poison();
+        }
+        const Ast *inner = stage->rhs;
+        if (inner->kind == AST_REPEAT) {
+            diag_error(&s->c->diag, inner->span, "nested repeat; wrap the inner one in a layer");
+            return poison();
+        }
+        /* The copies share one name with an index: block1.0, block1.1, ... */
+        const char *base = derive_name(s, inner->name, inner->kind == AST_CALL ? inner->label : NULL,
+                                       inner->kind == AST_CALL && inner->label ? inner->label_span : inner->span);
+        for (int64_t i = 0; i < n.i && v.kind != V_POISON; i++)
+            v = apply_stage(s, sc, v, v_span, inner, arena_printf(s->c->arena, "%s.%lld", base, (long long)i));
+        return v;
+    }
+    default:
+        diag_error(&s->c->diag, stage->span, "a chain stage must be a layer call");
+        return poison();
+    }
+}
+
+static Value eval(Sema *s, Scope *sc, const Ast *e)
+{
+    switch (e->kind) {
+    case AST_INT: return int_value(e->ival);
+    case AST_FLOAT: return float_value(e->fval);
+    case AST_BOOL: { Value v = { .kind = V_BOOL, .i = e->ival }; return v; }
+    case AST_STRING: { Value v = { .kind = V_STRING, .s = e->str }; return v; }
+    case AST_NAME: return eval_name(s, sc, e);
+    case AST_CALL: return eval_call(s, sc, e, NULL, e->span, NULL);
+    case AST_BINARY: {
+        Value a = eval(s, sc, e->lhs), b = eval(s, sc, e->rhs);
+        if (a.kind == V_POISON || b.kind == V_POISON)
+            return poison();
+        if (is_number(&a) && is_number(&b))
+            return arith(s, e->op, a, b, e->span);
+        if (a.kind == V_TENSOR || b.kind == V_TENSOR)
+            return tensor_arith(s, e->op, a, b, e->span);
+        diag_error(&s->c->diag, e->span, "cannot apply '%c' to %s and %s", e->op, describe(s, &a), describe(s, &b));
+        return poison();
+    }
+    case AST_NEG: {
+        Value a = eval(s, sc, e->lhs);
+        if (a.kind == V_POISON)
+            return a;
+        if (a.kind == V_INT)
+            return arith(s, '-', int_value(0), a, e->span);
+        if (a.kind == V_FLOAT)
+            return float_value(-a.f);
+        if (a.kind == V_TENSOR)
+            return scale_op(s, a.node, -1, 0, e->span, "'-'");
+        diag_error(&s->c->diag, e->span, "cannot negate %s", describe(s, &a));
+        return poison();
+    }
+    case AST_CHAIN: {
+        Value v = eval(s, sc, e->list.items[0]);
+        Span at = e->list.items[0]->span;
+        for (int i = 1; i < e->list.count && v.kind != V_POISON; i++) {
+            if (v.kind != V_TENSOR) {
+                diag_error(&s->c->diag, at, "a chain starts from a tensor, not %s", describe(s, &v));
+                return poison();
+            }
+            v = apply_stage(s, sc, v, at, e->list.items[i], NULL);
+            at = span_join(at, e->list.items[i]->span);
+        }
+        return v;
+    }
+    case AST_REPEAT:
+        diag_error(&s->c->diag, e->span, "repeat is a chain stage: write x -> repeat N layer(...)");
+        return poison();
+    case AST_LIST: {
+        Value v = { .kind = V_LIST, .nitems = e->list.count };
+        v.items = arena_alloc(s->c->arena, sizeof *v.items * (size_t)(e->list.count + 1));
+        for (int i = 0; i < e->list.count; i++) {
+            v.items[i] = eval(s, sc, e->list.items[i]);
+            if (v.items[i].kind == V_POISON)
+                return poison();
+        }
+        return v;
+    }
+    case AST_KWARG:
+        diag_error(&s->c->diag, e->span, "'%s = ...' is only allowed as a call argument", e->name);
+        return poison();
+    case AST_TYPE: case AST_LET: case AST_RETURN: case AST_EXPR: case AST_PARAM: case AST_MODEL:
+    case AST_LAYER: case AST_CONST: case AST_TRAIN: case AST_ITEM: case AST_STEP: case AST_AUGMENT:
+        break;
+    }
+    die("eval of a non-expression");
+}
+
+/* ---------------------------------------------------- argument binding */
+
+typedef struct Bound {
+    Value v;
+    Span span;
+    bool set;
+    Value *many; /* ARG_TENSORS / ARG_INTS collect several */
+    int nmany;
+} Bound;
+
+static const char *kind_name(ArgKind k)
+{
+    switch (k) {
+    case ARG_TENSOR: return "a tensor";
+    case ARG_TENSORS: return "tensors";
+    case ARG_OPERAND: return "a tensor or a number";
+    case ARG_INT: return "an integer";
+    case ARG_INTS: return "integers";
+    case ARG_FLOAT: return "a number";
+    case ARG_BOOL: return "true or false";
+    case ARG_STRING: return "a string";
+    case ARG_PADDING: return "an integer, \"same\" or \"valid\"";
+    }
+    unreachable();
+}
+
+static bool value_fits(const Value *v, ArgKind k)
+{
+    switch (k) {
+    case ARG_TENSOR: case ARG_TENSORS: return v->kind == V_TENSOR;
+    case ARG_OPERAND: return v->kind == V_TENSOR || is_number(v);
+    case ARG_INT: case ARG_INTS: return v->kind == V_INT;
+    case ARG_FLOAT: return is_number(v);
+    case ARG_BOOL: return v->kind == V_BOOL;
+    case ARG_STRING: return v->kind == V_STRING;
+    case ARG_PADDING:
+        return v->kind == V_INT || (v->kind == V_STRING && (!strcmp(v->s, "same") || !strcmp(v->s, "valid")));
+    }
+    unreachable();
+}
+
+static const char *signature_text(Sema *s, const char *callee, const ArgSpec *args, int nargs)
+{
+    char buf[512];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "%s(", callee);
+    for (int i = 0; i < nargs && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s%s", i ? ", " : "", args[i].name,
+                              args[i].kind == ARG_TENSORS || args[i].kind == ARG_INTS ? "..." : "");
+    if (n < sizeof buf)
+        snprintf(buf + n, sizeof buf - n, ")");
+    return arena_strdup(s->c->arena, buf);
+}
+
+/* Fills slots from the piped value, positional and keyword arguments,
+ * checking each against its kind. Reports and returns false on error. */
+static bool bind_args(Sema *s, Scope *sc, const Ast *call, const char *callee, const ArgSpec *args, int nargs,
+                      const Value *piped, Span piped_span, Bound *slots)
+{
+    Diag *d = &s->c->diag;
+    bool ok = true;
+    int next = 0;
+    if (piped) {
+        if (nargs == 0 || (args[0].kind != ARG_TENSOR && args[0].kind != ARG_TENSORS)) {
+            diag_error(d, call->span, "%s cannot be a chain stage: its first argument is not a tensor", callee);
+            return false;
+        }
+        slots[0].v = *piped;
+        slots[0].span = piped_span;
+        slots[0].set = true;
+        if (args[0].kind == ARG_TENSORS) {
+            slots[0].many = arena_alloc(s->c->arena, sizeof(Value) * (size_t)(call->list.count + 1));
+            slots[0].many[slots[0].nmany++] = *piped;
+        } else {
+            next = 1;
+        }
+    }
+    for (int ai = 0; ai < call->list.count; ai++) {
+        const Ast *arg = call->list.items[ai];
+        if (arg->kind == AST_KWARG) {
+            int k = 0;
+            while (k < nargs && strcmp(args[k].name, arg->name) != 0)
+                k++;
+            if (k == nargs) {
+                const char *names[16];
+                for (int j = 0; j < nargs && j < 16; j++)
+                    names[j] = args[j].name;
+                const char *hint = diag_suggest(arg->name, names, nargs < 16 ? nargs : 16);
+                if (hint)
+                    diag_error(d, arg->name_span, "%s has no argument '%s'; did you mean '%s'?", callee, arg->name, hint);
+                else
+                    diag_error(d, arg->name_span, "%s has no argument '%s'; it takes %s", callee, arg->name,
+                               signature_text(s, callee, args, nargs));
+                ok = false;
+                continue;
+            }
+            if (slots[k].set) {
+                diag_error(d, arg->span, "argument '%s' of %s is given twice", arg->name, callee);
+                ok = false;
+                continue;
+            }
+            slots[k].v = eval(s, sc, arg->lhs);
+            slots[k].span = arg->lhs->span;
+            slots[k].set = true;
+            continue;
+        }
+        /* A bare name that is not a value but names a flag: attention(4, causal). */
+        if (arg->kind == AST_NAME && !lookup(sc, arg->name)) {
+            int k = 0;
+            while (k < nargs && !(args[k].kind == ARG_BOOL && strcmp(args[k].name, arg->name) == 0))
+                k++;
+            if (k < nargs) {
+                Value t = { .kind = V_BOOL, .i = 1 };
+                slots[k].v = t;
+                slots[k].span = arg->span;
+                slots[k].set = true;
+                continue;
+            }
+        }
+        Value v = eval(s, sc, arg);
+        while (next < nargs && slots[next].set && args[next].kind != ARG_TENSORS && args[next].kind != ARG_INTS)
+            next++;
+        if (next >= nargs) {
+            diag_error(d, arg->span, "too many arguments to %s; it takes %s", callee, signature_text(s, callee, args, nargs));
+            return false;
+        }
+        ArgKind k = args[next].kind;
+        if ((k == ARG_TENSORS || k == ARG_INTS) && !(k == ARG_INTS && v.kind == V_LIST)) {
+            Bound *b = &slots[next];
+            if (!b->many)
+                b->many = arena_alloc(s->c->arena, sizeof(Value) * (size_t)(call->list.count + 1));
+            b->many[b->nmany++] = v;
+            if (!b->set)
+                b->span = arg->span;
+            else
+                b->span = span_join(b->span, arg->span);
+            b->set = true;
+            /* The variadic slot takes every following positional argument
+             * of its kind. */
+            if (ai + 1 < call->list.count && call->list.items[ai + 1]->kind != AST_KWARG)
+                continue;
+            next++;
+            continue;
+        }
+        slots[next].v = v;
+        slots[next].span = arg->span;
+        slots[next].set = true;
+        next++;
+    }
+    for (int k = 0; k < nargs; k++) {
+        Bound *b = &slots[k];
+        if (!b->set) {
+            if (!args[k].has_default) {
+                diag_error(d, call->span, "%s needs argument '%s' (%s); it takes %s", callee, args[k].name,
+                           kind_name(args[k].kind), signature_text(s, callee, args, nargs));
+                ok = false;
+            }
+            continue;
+        }
+        if (b->many) {
+            for (int j = 0; j < b->nmany; j++) {
+                if (b->many[j].kind == V_POISON) {
+                    ok = false;
+                } else if (!value_fits(&b->many[j], args[k].kind)) {
+                    diag_error(d, b->span, "argument '%s' of %s expects %s, got %s", args[k].name, callee,
+                               kind_name(args[k].kind), describe(s, &b->many[j]));
+                    ok = false;
+                    break;
+                }
+            }
+            continue;
+        }
+        if (b->v.kind == V_POISON) {
+            ok = false;
+        } else if (args[k].kind == ARG_INTS && b->v.kind == V_LIST) {
+            b->many = b->v.items;
+            b->nmany = b->v.nitems;
+            for (int j = 0; j < b->nmany; j++)
+                if (b->many[j].kind != V_INT) {
+                    diag_error(d, b->span, "argument '%s' of %s expects integers, got %s", args[k].name, callee,
+                               describe(s, &b->many[j]));
+                    ok = false;
+                    break;
+                }
+        } else if (!value_fits(&b->v, args[k].kind)) {
+            const char *hint = "";
+            if (args[k].kind == ARG_INT && b->v.kind == V_FLOAT)
+                hint = "; dimensions and counts are whole numbers";
+            diag_error(d, b->span, "argument '%s' of %s expects %s, got %s%s", args[k].name, callee,
+                       kind_name(args[k].kind), describe(s, &b->v), hint);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* Non-tensor slots become the node's attrs, by signature position. */
+static Attr *make_attrs(Sema *s, const ArgSpec *args, int nargs, const Bound *slots)
+{
+    Attr *attrs = arena_alloc(s->c->arena, sizeof *attrs * (size_t)(nargs + 1));
+    for (int k = 0; k < nargs; k++) {
+        const ArgSpec *a = &args[k];
+        const Bound *b = &slots[k];
+        Attr *at = &attrs[k];
+        if (!b->set) {
+            at->i = a->dint;
+            at->f = a->dfloat;
+            at->s = a->dstr;
+            if (a->kind == ARG_OPERAND)
+                at->is_number = false;
+            continue;
+        }
+        switch (a->kind) {
+        case ARG_TENSOR: case ARG_TENSORS: break;
+        case ARG_OPERAND:
+            if (is_number(&b->v)) {
+                at->is_number = true;
+                at->f = number_of(&b->v);
+            }
+            break;
+        case ARG_INT: case ARG_BOOL: at->i = b->v.i; break;
+        case ARG_FLOAT: at->f = number_of(&b->v); break;
+        case ARG_STRING: at->s = b->v.s; break;
+        case ARG_PADDING:
+            at->i = b->v.kind == V_INT ? b->v.i : !strcmp(b->v.s, "same") ? PAD_SAME : PAD_VALID;
+            break;
+        case ARG_INTS:
+            at->nints = b->nmany;
+            at->ints = arena_alloc(s->c->arena, sizeof *at->ints * (size_t)(b->nmany + 1));
+            for (int j = 0; j < b->nmany; j++)
+                at->ints[j] = b->many[j].i;
+            break;
+        }
+    }
+    return attrs;
+}
+
+/* ------------------------------------------------------------- calls */
+
+static Value call_builtin(Sema *s, Scope *sc, const Ast *call, Op op, const Value *piped, Span piped_span,
+                          const char *forced_name)
+{
+    const OpInfo *info = &ir_ops[op];
+    Bound slots[16];
+    memset(slots, 0, sizeof slots);
+    /* The call's name is taken first so names follow source order. */
+    const char *name = forced_name ? forced_name : derive_name(s, info->name, call->label,
+                                                                call->label ? call->label_span : call->name_span);
+    if (!bind_args(s, sc, call, info->name, info->args, info->nargs, piped, piped_span, slots))
+        return poison();
+    uint32_t data[64];
+    int ndata = 0;
+    for (int k = 0; k < info->nargs; k++) {
+        const Bound *b = &slots[k];
+        if (info->args[k].kind == ARG_TENSOR || (info->args[k].kind == ARG_OPERAND && b->set && b->v.kind == V_TENSOR)) {
+            data[ndata++] = b->v.node;
+        } else if (info->args[k].kind == ARG_TENSORS) {
+            for (int j = 0; j < b->nmany && ndata < 64; j++)
+                data[ndata++] = b->many[j].node;
+        }
+    }
+    const char *text = source_text(s, call->span, arena_printf(s->c->arena, "%s(...)", info->name));
+    return build_op(s, op, data, ndata, make_attrs(s, info->args, info->nargs, slots), text, name, call->span);
+}
+
+/* Matches an actual tensor against a declared type `f32[T, D]`: literal
+ * dimensions must be equal, unbound names are bound to the actual size. */
+static bool match_type(Sema *s, Scope *sc, const Ast *type, uint32_t actual, Span at, const char *what)
+{
+    Node *n = node_at(s, actual);
+    const char *want = source_text(s, type->span, type->name);
+    DType dt = strcmp(type->name, "i32") == 0 ? DT_I32 : DT_F32;
+    bool ok = n->dtype == dt && (!type->has_dims || n->shape.rank == type->list.count);
+    for (int i = 0; ok && type->has_dims && i < type->list.count; i++) {
+        const Ast *dim = type->list.items[i];
+        if (dim->kind == AST_NAME && !lookup(sc, dim->name)) {
+            bind(s, sc, dim->name, int_value(n->shape.dim[i]), dim->span);
+            continue;
+        }
+        Value v = eval(s, sc, dim);
+        if (v.kind == V_POISON)
+            return false;
+        if (v.kind != V_INT) {
+            diag_error(&s->c->diag, dim->span, "a dimension must be an integer, got %s", describe(s, &v));
+            return false;
+        }
+        ok = v.i == n->shape.dim[i];
+    }
+    if (!ok) {
+        diag_error(&s->c->diag, at, "%s expects %s, got %s", what, want, type_of(s, actual));
+        return false;
+    }
+    return true;
+}
+
+static bool known_type(Sema *s, const Ast *type, bool tensor_only)
+{
+    static const char *const tensors[] = { "f32", "i32" };
+    static const char *const all[] = { "f32", "i32", "int", "float", "bool", "string" };
+    bool is_tensor = !strcmp(type->name, "f32") || !strcmp(type->name, "i32");
+    bool is_scalar = !strcmp(type->name, "int") || !strcmp(type->name, "float") ||
+                     !strcmp(type->name, "bool") || !strcmp(type->name, "string");
+    if (is_tensor || (is_scalar && !tensor_only)) {
+        if (is_scalar && type->has_dims) {
+            diag_error(&s->c->diag, type->span, "'%s' takes no dimensions", type->name);
+            return false;
+        }
+        return true;
+    }
+    const char *hint = tensor_only ? diag_suggest(type->name, tensors, 2) : diag_suggest(type->name, all, 6);
+    if (hint)
+        diag_error(&s->c->diag, type->name_span, "unknown type '%s'; did you mean '%s'?", type->name, hint);
+    else
+        diag_error(&s->c->diag, type->name_span, "unknown type '%s'; %s", type->name,
+                   tensor_only ? "tensors are f32[...] or i32[...]" : "use f32[...], i32[...], int, float, bool or string");
+    return false;
+}
+
+static Value eval_body(Sema *s, Scope *sc, const Ast *decl, const char *what);
+
+static ArgKind param_kind(const Ast *type)
+{
+    if (!strcmp(type->name, "int"))
+        return ARG_INT;
+    if (!strcmp(type->name, "float"))
+        return ARG_FLOAT;
+    if (!strcmp(type->name, "bool"))
+        return ARG_BOOL;
+    if (!strcmp(type->name, "string"))
+        return ARG_STRING;
+    return ARG_TENSOR;
+}
+
+static Value call_layer(Sema *s, Scope *sc, const Ast *call, const Ast *layer, const Value *piped, Span piped_span,
+                        const char *forced_name)
+{
+    Diag *d = &s->c->diag;
+    for (int i = 0; i < s->depth; i++)
+        if (s->stack[i] == layer) {
+            diag_error(d, call->span, "layer '%s' calls itself; a network has a fixed depth (use repeat N)", layer->name);
+            return poison();
+        }
+    if (s->depth == MAX_LAYER_DEPTH) {
+        diag_error(d, call->span, "layers nested more than %d deep", MAX_LAYER_DEPTH);
+        return poison();
+    }
+    int nargs = layer->list.count;
+    ArgSpec *args = arena_alloc(s->c->arena, sizeof *args * (size_t)(nargs + 1));
+    for (int i = 0; i < nargs; i++) {
+        const Ast *p = layer->list.items[i];
+        args[i].name = p->name;
+        args[i].kind = param_kind(p->type);
+        args[i].has_default = p->lhs != NULL;
+    }
+    const char *name = forced_name ? forced_name : derive_name(s, layer->name, call->label,
+                                                                call->label ? call->label_span : call->name_span);
+    Bound *slots = arena_alloc(s->c->arena, sizeof *slots * (size_t)(nargs + 1));
+    if (!bind_args(s, sc, call, layer->name, args, nargs, piped, piped_span, slots))
+        return poison();
+    Scope inner = { NULL, &s->globals };
+    for (int i = 0; i < nargs; i++) {
+        const Ast *p = layer->list.items[i];
+        Value v = slots[i].set ? slots[i].v : eval(s, &inner, p->lhs);
+        if (v.kind == V_POISON)
+            return poison();
+        if (!slots[i].set && !value_fits(&v, args[i].kind)) {
+            diag_error(d, p->lhs->span, "default of '%s' must be %s, got %s", p->name, kind_name(args[i].kind),
+                       describe(s, &v));
+            return poison();
+        }
+        if (args[i].kind == ARG_TENSOR &&
+            !match_type(s, &inner, p->type, v.node, slots[i].set ? slots[i].span : call->span,
+                        arena_printf(s->c->arena, "%s's '%s'", layer->name, p->name))) {
+            diag_note(d, p->span, "'%s' declared here", p->name);
+            return poison();
+        }
+        if (args[i].kind == ARG_FLOAT && v.kind == V_INT)
+            v = float_value((double)v.i);
+        bind(s, &inner, p->name, v, p->span);
+    }
+    const char *saved = s->prefix;
+    s->prefix = arena_printf(s->c->arena, "%s.", name);
+    s->stack[s->depth++] = layer;
+    Value r = eval_body(s, &inner, layer, "layer");
+    s->depth--;
+    s->prefix = saved;
+    if (r.kind == V_TENSOR && layer->type &&
+        !match_type(s, &inner, layer->type, r.node, call->span,
+                    arena_printf(s->c->arena, "the result of layer '%s'", layer->name))) {
+        diag_note(d, layer->type->span, "return type declared here");
+        return poison();
+    }
+    return r;
+}
+
+static Value call_model(Sema *s, Scope *sc, const Ast *call, int gi, const Value *piped, Span piped_span)
+{
+    Program *p = s->c->prog;
+    Graph *m = &p->graphs[gi];
+    if (m == s->g || !m->has_output)
+        return poison(); /* the model itself had errors */
+    Bound slots[16];
+    memset(slots, 0, sizeof slots);
+    ArgSpec args[16] = { { 0 } };
+    int nargs = m->ninputs < 16 ? m->ninputs : 16;
+    for (int i = 0; i < nargs; i++) {
+        args[i].name = m->nodes[m->inputs[i]].name;
+        args[i].kind = ARG_TENSOR;
+    }
+    if (!bind_args(s, sc, call, m->name, args, nargs, piped, piped_span, slots))
+        return poison();
+    uint32_t in[16];
+    for (int i = 0; i < nargs; i++) {
+        const Node *want = &m->nodes[m->inputs[i]];
+        Node *got = node_at(s, slots[i].v.node);
+        if (s->has_deferred && slots[i].v.node == s->deferred_input) {
+            got->shape = want->shape;
+            got->dtype = want->dtype;
+            s->has_deferred = false;
+        }
+        /* Data samples are reshaped to what the model takes when the
+         * number of values agrees (28x28 images feed f32[784]). */
+        bool data = got->op == OP_input;
+        bool ok = got->dtype == want->dtype &&
+                  (ir_shape_eq(&got->shape, &want->shape) ||
+                   (data && ir_shape_elems(&got->shape) == ir_shape_elems(&want->shape)));
+        if (!ok) {
+            diag_error(&s->c->diag, slots[i].span, "model '%s' takes %s: %s, got %s", m->name, want->name,
+                       ir_type_str(s->c, want->dtype, &want->shape), type_of(s, slots[i].v.node));
+            return poison();
+        }
+        in[i] = slots[i].v.node;
+    }
+    const Node *out = &m->nodes[m->output];
+    Node n = { .op = OP_model_call, .dtype = out->dtype, .shape = out->shape, .model = (uint32_t)gi,
+               .name = derive_name(s, m->name, NULL, call->name_span), .span = call->span };
+    n.inputs = arena_alloc(s->c->arena, sizeof *n.inputs * (size_t)(nargs + 1));
+    memcpy(n.inputs, in, sizeof *in * (size_t)nargs);
+    n.ninputs = n.ndata = nargs;
+    return tensor_value(ir_add_node(s->c, s->g, &n));
+}
+
+static Value eval_call(Sema *s, Scope *sc, const Ast *call, const Value *piped, Span piped_span,
+                       const char *forced_name)
+{
+    const Ast *layer = find_decl(s->layers, s->nlayers, call->name);
+    if (layer)
+        return call_layer(s, sc, call, layer, piped, piped_span, forced_name);
+    int op = find_op(call->name);
+    if (op >= 0)
+        return call_builtin(s, sc, call, (Op)op, piped, piped_span, forced_name);
+    if (s->allow_model_calls) {
+        int gi = model_graph(s, call->name);
+        if (gi >= 0)
+            return call_model(s, sc, call, gi, piped, piped_span);
+    }
+    Diag *d = &s->c->diag;
+    Binding *b = lookup(sc, call->name);
+    if (b) {
+        diag_error(d, call->name_span, "'%s' is %s, not a layer", call->name, describe(s, &b->v));
+        return poison();
+    }
+    if (model_graph(s, call->name) >= 0) {
+        diag_error(d, call->name_span, "model '%s' cannot be called here; models are called only in train-step losses",
+                   call->name);
+        return poison();
+    }
+    int n;
+    const char **cands = callable_names(s, sc, &n);
+    const char *hint = diag_suggest(call->name, cands, n);
+    if (hint)
+        diag_error(d, call->name_span, "unknown layer '%s'; did you mean '%s'?", call->name, hint);
+    else
+        diag_error(d, call->name_span, "unknown layer '%s'; define it with 'layer %s(x: f32[N]) { ... }'",
+                   call->name, call->name);
+    return poison();
+}
+
+/* ------------------------------------------------------------- bodies */
+
+/* Statements in order; the value is the `return`, or else the last bare
+ * expression. */
+static Value eval_body(Sema *s, Scope *sc, const Ast *decl, const char *what)
+{
+    Diag *d = &s->c->diag;
+    Value result = poison();
+    bool have = false, failed = false;
+    const AstList *body = &decl->body;
+    for (int i = 0; i < body->count; i++) {
+        const Ast *st = body->items[i];
+        switch (st->kind) {
+        case AST_LET: {
+            Value v = eval(s, sc, st->lhs);
+            failed |= v.kind == V_POISON;
+            bind(s, sc, st->name, v, st->name_span);
+            break;
+        }
+        case AST_RETURN:
+        case AST_EXPR: {
+            Value v = eval(s, sc, st->lhs);
+            failed |= v.kind == V_POISON;
+            if (st->kind == AST_RETURN || i == body->count - 1) {
+                if (i != body->count - 1)
+                    diag_warning(d, body->items[i + 1]->span, "statement after return is never used");
+                result = v;
+                have = true;
+                i = body->count;
+            } else if (v.kind != V_POISON) {
+                diag_warning(d, st->span, "result of this expression is unused; bind it with 'name = ...'");
+            }
+            break;
+        }
+        default:
+            die("statement kind %d", st->kind);
+        }
+    }
+    if (!have) {
+        if (!failed) {
+            if (body->count && body->items[body->count - 1]->kind == AST_LET)
+                diag_error(d, decl->name_span, "%s '%s' produces no result; its last statement binds '%s', end the body with '%s' or 'return ...'",
+                           what, decl->name, body->items[body->count - 1]->name, body->items[body->count - 1]->name);
+            else
+                diag_error(d, decl->name_span, "%s '%s' produces no result; end its body with an expression or 'return ...'",
+                           what, decl->name);
+        }
+        return poison();
+    }
+    if (result.kind != V_TENSOR && result.kind != V_POISON) {
+        diag_error(d, body->items[body->count - 1]->span, "%s '%s' must produce a tensor, got %s", what, decl->name,
+                   describe(s, &result));
+        return poison();
+    }
+    return result;
+}
+
+/* Evaluates a declared tensor type's dimensions in scope to a Shape. */
+static bool eval_type(Sema *s, Scope *sc, const Ast *type, DType *dt, Shape *sh)
+{
+    if (!known_type(s, type, true))
+        return false;
+    *dt = strcmp(type->name, "i32") == 0 ? DT_I32 : DT_F32;
+    if (!type->has_dims) {
+        diag_error(&s->c->diag, type->span, "a tensor type needs its dimensions: %s[...]", type->name);
+        return false;
+    }
+    if (type->list.count > MAX_RANK) {
+        diag_error(&s->c->diag, type->span, "a sample has at most %d dimensions, got %d", MAX_RANK, type->list.count);
+        return false;
+    }
+    sh->rank = type->list.count;
+    int64_t elems = 1;
+    for (int i = 0; i < type->list.count; i++) {
+        const Ast *dim = type->list.items[i];
+        Value v = eval(s, sc, dim);
+        if (v.kind == V_POISON)
+            return false;
+        if (v.kind != V_INT) {
+            diag_error(&s->c->diag, dim->span, "a dimension must be an integer, got %s", describe(s, &v));
+            return false;
+        }
+        if (v.i < 1 || v.i > MAX_DIM) {
+            diag_error(&s->c->diag, dim->span, "a dimension must be between 1 and %lld, got %lld",
+                       (long long)MAX_DIM, (long long)v.i);
+            return false;
+        }
+        if (__builtin_mul_overflow(elems, v.i, &elems) || elems > MAX_ELEMS) {
+            diag_error(&s->c->diag, type->span, "%s has more than 2^40 values per sample", source_text(s, type->span, "this type"));
+            return false;
+        }
+        sh->dim[i] = v.i;
+    }
+    return true;
+}
+
+static void begin_graph(Sema *s, const char *name, Span at)
+{
+    s->g = ir_new_graph(s->c, name, at);
+    s->prefix = "";
+    s->counts = NULL;
+    s->used = NULL;
+}
+
+static uint32_t add_input(Sema *s, const char *name, DType dt, Shape sh, Span at)
+{
+    Node n = { .op = OP_input, .dtype = dt, .shape = sh, .name = name, .span = at };
+    uint32_t id = ir_add_node(s->c, s->g, &n);
+    Graph *g = s->g;
+    g->inputs = arena_grow(s->c->arena, g->inputs, (size_t)g->ninputs, (size_t)g->ninputs + 1, sizeof *g->inputs);
+    g->inputs[g->ninputs++] = id;
+    return id;
+}
+
+static void collect_params(Sema *s, Graph *g)
+{
+    g->params = arena_alloc(s->c->arena, sizeof *g->params * (g->nnodes + 1));
+    for (uint32_t i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].op == OP_param)
+            g->params[g->nparams++] = g->nodes[i].param;
+}
+
+static void sema_model(Sema *s, const Ast *m)
+{
+    Diag *d = &s->c->diag;
+    begin_graph(s, m->name, m->span);
+    Scope sc = { NULL, &s->globals };
+    bool ok = true;
+    for (int i = 0; i < m->list.count; i++) {
+        const Ast *p = m->list.items[i];
+        if (p->lhs) {
+            diag_error(d, p->lhs->span, "model inputs take no default");
+            ok = false;
+        }
+        if (lookup(&sc, p->name) && lookup(&sc, p->name) != lookup(&s->globals, p->name)) {
+            diag_error(d, p->name_span, "duplicate input '%s'", p->name);
+            ok = false;
+            continue;
+        }
+        DType dt;
+        Shape sh;
+        if (!eval_type(s, &s->globals, p->type, &dt, &sh)) {
+            ok = false;
+            continue;
+        }
+        bind(s, &sc, p->name, tensor_value(add_input(s, p->name, dt, sh, p->span)), p->name_span);
+    }
+    if (m->list.count == 0) {
+        diag_error(d, m->name_span, "model '%s' has no inputs; declare one such as (x: f32[784])", m->name);
+        ok = false;
+    }
+    if (!ok)
+        return;
+    Value r = eval_body(s, &sc, m, "model");
+    if (r.kind != V_TENSOR)
+        return;
+    if (m->type) {
+        DType dt;
+        Shape sh;
+        if (!eval_type(s, &s->globals, m->type, &dt, &sh))
+            return;
+        Node *out = node_at(s, r.node);
+        if (dt != out->dtype || !ir_shape_eq(&sh, &out->shape)) {
+            const Ast *last = m->body.items[m->body.count - 1];
+            diag_error(d, last->span, "model '%s' returns %s but its body produces %s", m->name,
+                       ir_type_str(s->c, dt, &sh), type_of(s, r.node));
+            diag_note(d, m->type->span, "return type declared here");
+            return;
+        }
+    }
+    s->g->output = r.node;
+    s->g->has_output = true;
+    collect_params(s, s->g);
+}
+
+/* ------------------------------------------------------- declarations */
+
+static void check_layer_decl(Sema *s, const Ast *l)
+{
+    Diag *d = &s->c->diag;
+    for (int i = 0; i < l->list.count; i++) {
+        const Ast *p = l->list.items[i];
+        if (!known_type(s, p->type, false))
+            continue;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(l->list.items[j]->name, p->name)) {
+                diag_error(d, p->name_span, "duplicate parameter '%s' in layer '%s'", p->name, l->name);
+                diag_note(d, l->list.items[j]->name_span, "first declared here");
+            }
+        if (i == 0 && param_kind(p->type) != ARG_TENSOR)
+            diag_error(d, p->span, "the first parameter of layer '%s' must be a tensor (the chain feeds it), got '%s'",
+                       l->name, p->type->name);
+    }
+    if (l->list.count == 0)
+        diag_error(d, l->name_span, "layer '%s' has no parameters; its first must be a tensor such as (x: f32[N])", l->name);
+}
+
+static void sema_const(Sema *s, const Ast *k)
+{
+    Binding *b = lookup(&s->globals, k->name);
+    if (b) {
+        diag_error(&s->c->diag, k->name_span, "redefinition of '%s'", k->name);
+        diag_note(&s->c->diag, b->span, "previous definition here");
+        return;
+    }
+    Value v = eval(s, &s->globals, k->lhs);
+    if (v.kind == V_TENSOR) {
+        diag_error(&s->c->diag, k->lhs->span, "a const must be a number, bool or string");
+        v = poison();
+    }
+    bind(s, &s->globals, k->name, v, k->name_span);
+}
+
+/* Declarations of one kind share a namespace with the others and with the
+ * built-in layers. */
+static bool check_unique(Sema *s, const Ast *decl, Ast **seen, int nseen)
+{
+    Diag *d = &s->c->diag;
+    if ((decl->kind == AST_LAYER || decl->kind == AST_MODEL) && find_op(decl->name) >= 0) {
+        diag_error(d, decl->name_span, "'%s' is the name of a built-in layer; choose another name", decl->name);
+        return false;
+    }
+    for (int i = 0; i < nseen; i++)
+        if (!strcmp(seen[i]->name, decl->name)) {
+            diag_error(d, decl->name_span, "redefinition of '%s'", decl->name);
+            diag_note(d, seen[i]->name_span, "previous definition here");
+            return false;
+        }
+    return true;
+}
+
+/* ------------------------------------------------------- train blocks */
+
+/* What a train-block key accepts: a name from a table, called like a layer
+ * with its signature ("idx(images, labels, scale = 1/255)"). */
+typedef struct Callable {
+    const char *name;
+    int code;
+    const char *sig;
+    ArgSpec args[8];
+    int nargs;
+} Callable;
+
+static Callable sources[] = {
+    { "idx", SRC_IDX, "images: string, labels: string = \"\", scale: float = 1, shift: float = 0", {{0}}, -1 },
+    { "csv", SRC_CSV, "path: string, label_column: int = -1, header: bool = false, scale: float = 1, shift: float = 0", {{0}}, -1 },
+    { "raw", SRC_RAW, "path: string, size: int, scale: float = 1, shift: float = 0", {{0}}, -1 },
+    { "text", SRC_TEXT, "path: string, seq: int", {{0}}, -1 },
+};
+static Callable optimizers[] = {
+    { "sgd", OPTK_SGD, "lr: float = 0.01, momentum: float = 0, nesterov: bool = false, weight_decay: float = 0", {{0}}, -1 },
+    { "adam", OPTK_ADAM, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0", {{0}}, -1 },
+    { "adamw", OPTK_ADAMW, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01", {{0}}, -1 },
+    { "rmsprop", OPTK_RMSPROP, "lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0, weight_decay: float = 0", {{0}}, -1 },
+};
+static Callable schedules[] = {
+    { "constant", SCHED_CONSTANT, "warmup: int = 0", {{0}}, -1 },
+    { "step", SCHED_STEP, "every: int, gamma: float = 0.1, warmup: int = 0", {{0}}, -1 },
+    { "cosine", SCHED_COSINE, "warmup: int = 0, min_lr: float = 0", {{0}}, -1 },
+};
+static Callable augments[] = {
+    { "flip_horizontal", AUG_FLIP_H, "", {{0}}, -1 },
+    { "flip_vertical", AUG_FLIP_V, "", {{0}}, -1 },
+    { "shift", AUG_SHIFT, "pixels: int", {{0}}, -1 },
+    { "rotate", AUG_ROTATE, "degrees: float", {{0}}, -1 },
+    { "scale", AUG_SCALE, "min: float, max: float", {{0}}, -1 },
+    { "noise", AUG_NOISE, "std: float", {{0}}, -1 },
+};
+static Callable noises[] = {
+    { "normal", 0, "dim: int", {{0}}, -1 },
+    { "uniform", 1, "dim: int", {{0}}, -1 },
+};
+static Callable losses[] = {
+    { "cross_entropy", OP_cross_entropy, "", {{0}}, -1 },
+    { "mse", OP_mse, "", {{0}}, -1 },
+    { "bce", OP_bce, "", {{0}}, -1 },
+};
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static const char *const train_keys[] = {
+    "data", "test", "loss", "optimizer", "schedule", "batch", "epochs", "steps", "seed", "clip",
+    "augment", "noise", "step",
+};
+static const char *const step_keys[] = { "loss", "optimizer" };
+
+/* A call (or bare name) of one of the table's entries, bound to its
+ * signature. Returns the entry or NULL after reporting. */
+static Callable *spec_call(Sema *s, Scope *sc, const Ast *v, Callable *table, int n, const char *what, Bound *slots)
+{
+    Diag *d = &s->c->diag;
+    if (v->kind != AST_CALL && v->kind != AST_NAME) {
+        diag_error(d, v->span, "%s expects one of %s%s%s%s%s%s%s", what, table[0].name, n > 1 ? ", " : "",
+                   n > 1 ? table[1].name : "", n > 2 ? ", " : "", n > 2 ? table[2].name : "", n > 3 ? ", ..." : "",
+                   "");
+        return NULL;
+    }
+    Callable *k = NULL;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(table[i].name, v->name))
+            k = &table[i];
+    if (!k) {
+        const char *names[16];
+        for (int i = 0; i < n; i++)
+            names[i] = table[i].name;
+        const char *hint = diag_suggest(v->name, names, n);
+        char list[256];
+        size_t len = 0;
+        for (int i = 0; i < n && len < sizeof list; i++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? (i == n - 1 ? " or " : ", ") : "", names[i]);
+        if (hint)
+            diag_error(d, v->name_span, "unknown %s '%s'; did you mean '%s'?", what, v->name, hint);
+        else
+            diag_error(d, v->name_span, "unknown %s '%s'; use %s", what, v->name, list);
+        return NULL;
+    }
+    if (k->nargs < 0 && !ir_parse_signature(k->sig, k->args, &k->nargs, COUNT(k->args)))
+        die("malformed signature of %s", k->name);
+    if (v->kind == AST_NAME) {
+        Ast call = *v;
+        call.kind = AST_CALL;
+        call.list = ast_list_new();
+        return bind_args(s, sc, &call, k->name, k->args, k->nargs, NULL, v->span, slots) ? k : NULL;
+    }
+    return bind_args(s, sc, v, k->name, k->args, k->nargs, NULL, v->span, slots) ? k : NULL;
+}
+
+static const Bound *slot(const Callable *k, const Bound *slots, const char *name, const ArgSpec **spec)
+{
+    for (int i = 0; i < k->nargs; i++)
+        if (!strcmp(k->args[i].name, name)) {
+            *spec = &k->args[i];
+            return &slots[i];
+        }
+    die("%s has no argument %s", k->name, name);
+}
+
+static double slot_float(const Callable *k, const Bound *slots, const char *name)
+{
+    const ArgSpec *a;
+    const Bound *b = slot(k, slots, name, &a);
+    return b->set ? number_of(&b->v) : a->dfloat;
+}
+
+static int64_t slot_int(const Callable *k, const Bound *slots, const char *name)
+{
+    const ArgSpec *a;
+    const Bound *b = slot(k, slots, name, &a);
+    return b->set ? b->v.i : a->dint;
+}
+
+static const char *slot_str(const Callable *k, const Bound *slots, const char *name)
+{
+    const ArgSpec *a;
+    const Bound *b = slot(k, slots, name, &a);
+    return b->set ? b->v.s : a->dstr;
+}
+
+static Span slot_span(const Callable *k, const Bound *slots, const char *name, Span dflt)
+{
+    const ArgSpec *a;
+    const Bound *b = slot(k, slots, name, &a);
+    return b->set ? b->span : dflt;
+}
+
+static bool positive_int(Sema *s, const Ast *item, Value v, int64_t *out)
+{
+    if (v.kind == V_POISON)
+        return false;
+    if (v.kind != V_INT || v.i < 1) {
+        diag_error(&s->c->diag, item->lhs->span, "'%s' expects a positive integer, got %s", item->name, describe(s, &v));
+        return false;
+    }
+    *out = v.i;
+    return true;
+}
+
+static void data_spec(Sema *s, Scope *sc, const Ast *item, DataSpec *ds)
+{
+    Bound slots[8];
+    memset(slots, 0, sizeof slots);
+    Callable *k = spec_call(s, sc, item->lhs, sources, COUNT(sources), "data source", slots);
+    if (!k)
+        return;
+    ds->kind = (SourceKind)k->code;
+    ds->span = item->lhs->span;
+    ds->scale = 1;
+    switch (ds->kind) {
+    case SRC_IDX:
+        ds->path = slot_str(k, slots, "images");
+        ds->labels = slot_str(k, slots, "labels");
+        if (ds->labels && !ds->labels[0])
+            ds->labels = NULL;
+        break;
+    case SRC_CSV:
+        ds->path = slot_str(k, slots, "path");
+        ds->label_column = slot_int(k, slots, "label_column");
+        ds->header = slot_int(k, slots, "header");
+        if (ds->label_column < -1) {
+            diag_error(&s->c->diag, slot_span(k, slots, "label_column", ds->span),
+                       "label_column is a 0-based column index, or -1 for none");
+            ds->kind = SRC_NONE;
+        }
+        break;
+    case SRC_RAW:
+        ds->path = slot_str(k, slots, "path");
+        ds->size = slot_int(k, slots, "size");
+        if (ds->size < 1) {
+            diag_error(&s->c->diag, slot_span(k, slots, "size", ds->span), "size (values per sample) must be positive");
+            ds->kind = SRC_NONE;
+        }
+        break;
+    case SRC_TEXT:
+        ds->path = slot_str(k, slots, "path");
+        ds->seq = slot_int(k, slots, "seq");
+        if (ds->seq < 1) {
+            diag_error(&s->c->diag, slot_span(k, slots, "seq", ds->span), "seq (tokens per sample) must be positive");
+            ds->kind = SRC_NONE;
+        }
+        break;
+    case SRC_NONE:
+        break;
+    }
+    if (ds->kind == SRC_IDX || ds->kind == SRC_CSV || ds->kind == SRC_RAW) {
+        ds->scale = slot_float(k, slots, "scale");
+        ds->shift = slot_float(k, slots, "shift");
+    }
+    if (ds->path && !ds->path[0]) {
+        diag_error(&s->c->diag, ds->span, "the data file name is empty");
+        ds->kind = SRC_NONE;
+    }
+}
+
+static void opt_spec(Sema *s, Scope *sc, const Ast *value, OptSpec *o)
+{
+    Bound slots[8];
+    memset(slots, 0, sizeof slots);
+    Callable *k = spec_call(s, sc, value, optimizers, COUNT(optimizers), "optimizer", slots);
+    if (!k)
+        return;
+    Diag *d = &s->c->diag;
+    o->kind = (OptKind)k->code;
+    o->span = value->span;
+    o->lr = slot_float(k, slots, "lr");
+    o->weight_decay = slot_float(k, slots, "weight_decay");
+    if (o->kind == OPTK_ADAM || o->kind == OPTK_ADAMW) {
+        o->beta1 = slot_float(k, slots, "beta1");
+        o->beta2 = slot_float(k, slots, "beta2");
+        o->eps = slot_float(k, slots, "eps");
+        if (o->beta1 < 0 || o->beta1 >= 1 || o->beta2 < 0 || o->beta2 >= 1)
+            diag_error(d, value->span, "%s: beta1 and beta2 must be in [0, 1)", k->name);
+    }
+    if (o->kind == OPTK_SGD || o->kind == OPTK_RMSPROP)
+        o->momentum = slot_float(k, slots, "momentum");
+    if (o->kind == OPTK_SGD) {
+        o->nesterov = slot_int(k, slots, "nesterov");
+        if (o->nesterov && o->momentum <= 0)
+            diag_error(d, slot_span(k, slots, "nesterov", value->span), "nesterov needs momentum > 0");
+    }
+    if (o->kind == OPTK_RMSPROP) {
+        o->alpha = slot_float(k, slots, "alpha");
+        o->eps = slot_float(k, slots, "eps");
+    }
+    if (!(o->lr > 0))
+        diag_error(d, slot_span(k, slots, "lr", value->span), "the learning rate must be positive, got %g", o->lr);
+    if (o->weight_decay < 0 || o->momentum < 0)
+        diag_error(d, value->span, "%s: weight_decay and momentum must be >= 0", k->name);
+}
+
+static const char *graph_input_desc(Sema *s, const Graph *m)
+{
+    const Node *in = &m->nodes[m->inputs[0]];
+    return arena_printf(s->c->arena, "%s: %s", in->name, ir_type_str(s->c, in->dtype, &in->shape));
+}
+
+/* The shape of one sample of the data, as far as the block says it: text
+ * and raw sources declare it; idx and csv shapes come from the file when
+ * the runtime loads it (and are checked against the model there). */
+static bool data_sample(const DataSpec *ds, DType *dt, Shape *sh, bool *known)
+{
+    *known = false;
+    *dt = DT_F32;
+    sh->rank = 1;
+    switch (ds->kind) {
+    case SRC_TEXT: *dt = DT_I32; sh->dim[0] = ds->seq; *known = true; return true;
+    case SRC_RAW: sh->dim[0] = ds->size; *known = true; return true;
+    case SRC_IDX: case SRC_CSV: return true;
+    case SRC_NONE: return false;
+    }
+    unreachable();
+}
+
+/* Labels: idx and csv give one class per sample, text the next token at
+ * each position; raw has none. */
+static bool data_labels(const DataSpec *ds, Shape *sh)
+{
+    sh->rank = 0;
+    switch (ds->kind) {
+    case SRC_IDX: return ds->labels != NULL;
+    case SRC_CSV: return ds->label_column >= 0;
+    case SRC_TEXT: sh->rank = 1; sh->dim[0] = ds->seq; return true;
+    case SRC_RAW: case SRC_NONE: return false;
+    }
+    unreachable();
+}
+
+static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *loss_item, int gi)
+{
+    Diag *d = &s->c->diag;
+    Program *p = s->c->prog;
+    Graph *m = &p->graphs[gi];
+    if (!m->has_output)
+        return;
+    if (m->ninputs != 1) {
+        diag_error(d, t->name_span, "model '%s' takes %d inputs; a train block without step blocks feeds exactly one",
+                   m->name, m->ninputs);
+        return;
+    }
+    const Node *in = &m->nodes[m->inputs[0]];
+    DType xdt;
+    Shape xs;
+    bool known;
+    if (!data_sample(&ts->data, &xdt, &xs, &known))
+        return;
+    if (xdt != in->dtype || (known && ir_shape_elems(&xs) != ir_shape_elems(&in->shape))) {
+        diag_error(d, ts->data.span, "model '%s' takes %s but this source gives %s samples", m->name,
+                   graph_input_desc(s, m), ir_type_str(s->c, xdt, &xs));
+        return;
+    }
+    Bound none[1];
+    Callable *k = spec_call(s, &s->globals, loss_item->lhs, losses, COUNT(losses), "loss", none);
+    if (!k)
+        return;
+    Shape ls;
+    if (!data_labels(&ts->data, &ls)) {
+        diag_error(d, ts->data.span, "the %s loss needs labels, but this data source has none%s", k->name,
+                   ts->data.kind == SRC_IDX ? "; give idx(images, labels)" : ts->data.kind == SRC_CSV ? "; set label_column" : "");
+        return;
+    }
+    const Node *out = &m->nodes[m->output];
+    DType ldt = DT_I32;
+    if (k->code != OP_cross_entropy) {
+        /* Real-valued targets: one label per sample, for an output of one value. */
+        if (ir_shape_elems(&out->shape) != ir_shape_elems(&ls)) {
+            diag_error(d, loss_item->lhs->span, "%s compares %s with the labels, but the data gives %s per sample; use cross_entropy for class labels",
+                       k->name, ir_type_str(s->c, out->dtype, &out->shape), ls.rank ? "a sequence" : "one label");
+            return;
+        }
+        ls = out->shape;
+        ldt = DT_F32;
+    }
+    StepSpec *st = &ts->steps_list[ts->nsteps++];
+    st->model = m->name;
+    st->span = t->span;
+    begin_graph(s, arena_printf(s->c->arena, "%s.loss", ts->name), loss_item->span);
+    st->graph = (uint32_t)(s->g - p->graphs);
+    uint32_t x = add_input(s, in->name, in->dtype, in->shape, in->span);
+    uint32_t y = add_input(s, "labels", ldt, ls, ts->data.span);
+    Node call = { .op = OP_model_call, .dtype = out->dtype, .shape = out->shape, .model = (uint32_t)gi,
+                  .name = m->name, .span = t->name_span, .ninputs = 1, .ndata = 1 };
+    call.inputs = arena_alloc(s->c->arena, sizeof *call.inputs);
+    call.inputs[0] = x;
+    uint32_t z = ir_add_node(s->c, s->g, &call);
+    uint32_t in2[2] = { z, y };
+    Attr *attrs = arena_alloc(s->c->arena, sizeof *attrs * 3);
+    Value v = build_op(s, (Op)k->code, in2, 2, attrs, k->name, k->name, loss_item->lhs->span);
+    if (v.kind == V_TENSOR) {
+        s->g->output = v.node;
+        s->g->has_output = true;
+    }
+}
+
+static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
+{
+    Diag *d = &s->c->diag;
+    Program *p = s->c->prog;
+    int gi = model_graph(s, step->label);
+    if (gi < 0) {
+        const char *names[64];
+        int n = 0;
+        for (int i = 0; i < p->nmodels && n < 64; i++)
+            names[n++] = p->graphs[i].name;
+        const char *hint = diag_suggest(step->label, names, n);
+        diag_error(d, step->label_span, "step names no model '%s'%s%s%s", step->label, hint ? "; did you mean '" : "",
+                   hint ? hint : "", hint ? "'?" : "");
+        return;
+    }
+    const Ast *loss = NULL, *opt = NULL;
+    for (int i = 0; i < step->body.count; i++) {
+        const Ast *it = step->body.items[i];
+        if (it->kind != AST_ITEM || (strcmp(it->name, "loss") && strcmp(it->name, "optimizer"))) {
+            const char *hint = diag_suggest(it->name, step_keys, 2);
+            diag_error(d, it->name_span, "unknown key '%s' in step block%s%s%s; a step has 'loss' and 'optimizer'", it->name,
+                       hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
+            continue;
+        }
+        const Ast **slotp = !strcmp(it->name, "loss") ? &loss : &opt;
+        if (*slotp) {
+            diag_error(d, it->name_span, "duplicate key '%s' in step block", it->name);
+            diag_note(d, (*slotp)->name_span, "first given here");
+            continue;
+        }
+        *slotp = it;
+    }
+    StepSpec *st = &ts->steps_list[ts->nsteps++];
+    st->model = p->graphs[gi].name;
+    st->span = step->span;
+    st->opt = (OptSpec){ .kind = OPTK_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
+    if (opt)
+        opt_spec(s, &s->globals, opt->lhs, &st->opt);
+    if (!loss) {
+        diag_error(d, step->name_span, "step %s has no 'loss'", step->label);
+        return;
+    }
+    /* The loss graph: `real` is a data sample, `noise` a draw of the noise
+     * source; models are called by name. */
+    begin_graph(s, arena_printf(s->c->arena, "%s.step%d.%s", ts->name, ts->nsteps, step->label), loss->span);
+    st->graph = (uint32_t)(s->g - p->graphs);
+    Scope sc = { NULL, &s->globals };
+    DType dt;
+    Shape sh;
+    bool known;
+    if (data_sample(&ts->data, &dt, &sh, &known)) {
+        uint32_t real = add_input(s, "real", dt, sh, ts->data.span);
+        s->deferred_input = real;
+        s->has_deferred = !known;
+        bind(s, &sc, "real", tensor_value(real), ts->data.span);
+    }
+    if (ts->noise_dim > 0) {
+        Shape ns = { 1, { ts->noise_dim } };
+        bind(s, &sc, "noise", tensor_value(add_input(s, "noise", DT_F32, ns, t->span)), t->span);
+    }
+    s->allow_model_calls = true;
+    Value v = eval(s, &sc, loss->lhs);
+    s->allow_model_calls = false;
+    s->has_deferred = false;
+    if (v.kind == V_POISON)
+        return;
+    if (v.kind != V_TENSOR || node_at(s, v.node)->shape.rank != 0) {
+        diag_error(d, loss->lhs->span, "a loss must be one number per sample, got %s; use a loss such as bce(...) or mse(...)",
+                   describe(s, &v));
+        return;
+    }
+    s->g->output = v.node;
+    s->g->has_output = true;
+}
+
+static void sema_train(Sema *s, const Ast *t)
+{
+    Diag *d = &s->c->diag;
+    Program *p = s->c->prog;
+    p->trains = arena_grow(s->c->arena, p->trains, (size_t)p->ntrains, (size_t)p->ntrains + 1, sizeof *p->trains);
+    TrainSpec *ts = &p->trains[p->ntrains++];
+    memset(ts, 0, sizeof *ts);
+    ts->name = t->name;
+    ts->span = t->span;
+    ts->batch = 32;
+    ts->seed = 0;
+    int nstep_items = 0;
+    const Ast *seen[COUNT(train_keys)] = { 0 };
+    for (int i = 0; i < t->list.count; i++) {
+        const Ast *it = t->list.items[i];
+        int k = 0;
+        while (k < COUNT(train_keys) && strcmp(train_keys[k], it->name))
+            k++;
+        if (k == COUNT(train_keys)) {
+            const char *hint = diag_suggest(it->name, train_keys, COUNT(train_keys));
+            if (hint)
+                diag_error(d, it->name_span, "unknown key '%s' in train block; did you mean '%s'?", it->name, hint);
+            else
+                diag_error(d, it->name_span, "unknown key '%s' in train block", it->name);
+            continue;
+        }
+        bool is_step = !strcmp(it->name, "step"), is_aug = !strcmp(it->name, "augment");
+        if (is_step != (it->kind == AST_STEP) || is_aug != (it->kind == AST_AUGMENT)) {
+            diag_error(d, it->span, "'%s' %s", it->name,
+                       is_step ? "takes a model and a block: step D { loss ... optimizer ... }"
+                       : is_aug ? "takes a block: augment { flip_horizontal; shift(2) }"
+                                : "takes a value, not a block");
+            continue;
+        }
+        if (is_step) {
+            nstep_items++;
+            continue;
+        }
+        if (seen[k]) {
+            diag_error(d, it->name_span, "duplicate key '%s' in train block", it->name);
+            diag_note(d, seen[k]->name_span, "first given here");
+            continue;
+        }
+        seen[k] = it;
+    }
+#define ITEM(key) seen[key]
+    enum { K_DATA, K_TEST, K_LOSS, K_OPT, K_SCHED, K_BATCH, K_EPOCHS, K_STEPS, K_SEED, K_CLIP, K_AUG, K_NOISE };
+    Scope *g = &s->globals;
+    if (ITEM(K_DATA))
+        data_spec(s, g, ITEM(K_DATA), &ts->data);
+    else
+        diag_error(d, t->name_span, "train block '%s' has no 'data'; add e.g. data idx(\"train-images-idx3-ubyte.gz\", \"train-labels-idx1-ubyte.gz\")",
+                   t->name);
+    if (ITEM(K_TEST))
+        data_spec(s, g, ITEM(K_TEST), &ts->test);
+    if (ITEM(K_BATCH))
+        positive_int(s, ITEM(K_BATCH), eval(s, g, ITEM(K_BATCH)->lhs), &ts->batch);
+    if (ITEM(K_EPOCHS))
+        positive_int(s, ITEM(K_EPOCHS), eval(s, g, ITEM(K_EPOCHS)->lhs), &ts->epochs);
+    if (ITEM(K_STEPS))
+        positive_int(s, ITEM(K_STEPS), eval(s, g, ITEM(K_STEPS)->lhs), &ts->steps);
+    if (ITEM(K_EPOCHS) && ITEM(K_STEPS)) {
+        diag_error(d, ITEM(K_STEPS)->name_span, "give either 'epochs' or 'steps', not both");
+        diag_note(d, ITEM(K_EPOCHS)->name_span, "'epochs' given here");
+    }
+    if (!ITEM(K_EPOCHS) && !ITEM(K_STEPS))
+        ts->epochs = 1;
+    if (ITEM(K_SEED)) {
+        Value v = eval(s, g, ITEM(K_SEED)->lhs);
+        if (v.kind == V_INT && v.i >= 0)
+            ts->seed = v.i;
+        else if (v.kind != V_POISON)
+            diag_error(d, ITEM(K_SEED)->lhs->span, "'seed' expects a non-negative integer, got %s", describe(s, &v));
+    }
+    if (ITEM(K_CLIP)) {
+        Value v = eval(s, g, ITEM(K_CLIP)->lhs);
+        if (is_number(&v) && number_of(&v) > 0)
+            ts->clip = number_of(&v);
+        else if (v.kind != V_POISON)
+            diag_error(d, ITEM(K_CLIP)->lhs->span, "'clip' expects a positive number (the largest global gradient norm), got %s",
+                       describe(s, &v));
+    }
+    if (ITEM(K_SCHED)) {
+        Bound slots[8];
+    memset(slots, 0, sizeof slots);
+        Callable *k = spec_call(s, g, ITEM(K_SCHED)->lhs, schedules, COUNT(schedules), "schedule", slots);
+        if (k) {
+            ts->sched.kind = (SchedKind)k->code;
+            ts->sched.warmup = slot_int(k, slots, "warmup");
+            if (ts->sched.warmup < 0)
+                diag_error(d, ITEM(K_SCHED)->lhs->span, "warmup must be >= 0 steps");
+            if (k->code == SCHED_STEP) {
+                ts->sched.every = slot_int(k, slots, "every");
+                ts->sched.gamma = slot_float(k, slots, "gamma");
+                if (ts->sched.every < 1)
+                    diag_error(d, ITEM(K_SCHED)->lhs->span, "step(every = N) needs N >= 1");
+            }
+            if (k->code == SCHED_COSINE)
+                ts->sched.min_lr = slot_float(k, slots, "min_lr");
+        }
+    }
+    if (ITEM(K_NOISE)) {
+        Bound slots[8];
+    memset(slots, 0, sizeof slots);
+        Callable *k = spec_call(s, g, ITEM(K_NOISE)->lhs, noises, COUNT(noises), "noise", slots);
+        if (k) {
+            ts->noise_dim = slot_int(k, slots, "dim");
+            ts->noise_uniform = k->code == 1;
+            if (ts->noise_dim < 1) {
+                diag_error(d, ITEM(K_NOISE)->lhs->span, "noise dimension must be positive");
+                ts->noise_dim = 0;
+            }
+        }
+    }
+    if (ITEM(K_AUG)) {
+        const Ast *a = ITEM(K_AUG);
+        if (ts->data.kind != SRC_IDX && ts->data.kind != SRC_NONE)
+            diag_error(d, a->name_span, "augment needs image data; this train block reads %s",
+                       ts->data.kind == SRC_CSV ? "csv rows" : ts->data.kind == SRC_TEXT ? "text" : "raw values");
+        ts->aug = arena_alloc(s->c->arena, sizeof *ts->aug * (size_t)(a->body.count + 1));
+        for (int i = 0; i < a->body.count; i++) {
+            Bound slots[8];
+    memset(slots, 0, sizeof slots);
+            const Ast *e = a->body.items[i];
+            Callable *k = spec_call(s, g, e, augments, COUNT(augments), "augmentation", slots);
+            if (!k)
+                continue;
+            AugSpec *as = &ts->aug[ts->naug++];
+            as->kind = (AugKind)k->code;
+            as->span = e->span;
+            switch (as->kind) {
+            case AUG_FLIP_H: case AUG_FLIP_V: break;
+            case AUG_SHIFT:
+                as->a = (double)slot_int(k, slots, "pixels");
+                if (as->a < 0)
+                    diag_error(d, e->span, "shift(pixels) needs pixels >= 0");
+                break;
+            case AUG_ROTATE:
+                as->a = slot_float(k, slots, "degrees");
+                if (as->a < 0 || as->a > 180)
+                    diag_error(d, e->span, "rotate(degrees) needs degrees in [0, 180]");
+                break;
+            case AUG_SCALE:
+                as->a = slot_float(k, slots, "min");
+                as->b = slot_float(k, slots, "max");
+                if (!(as->a > 0 && as->a <= as->b))
+                    diag_error(d, e->span, "scale(min, max) needs 0 < min <= max");
+                break;
+            case AUG_NOISE:
+                as->a = slot_float(k, slots, "std");
+                if (as->a < 0)
+                    diag_error(d, e->span, "noise(std) needs std >= 0");
+                break;
+            }
+        }
+    }
+    ts->steps_list = arena_alloc(s->c->arena, sizeof *ts->steps_list * (size_t)(nstep_items + 1));
+    OptSpec opt = { .kind = OPTK_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
+    if (nstep_items) {
+        if (ITEM(K_LOSS))
+            diag_error(d, ITEM(K_LOSS)->name_span, "with step blocks, each step has its own 'loss'; move it into a step");
+        if (ITEM(K_OPT))
+            diag_error(d, ITEM(K_OPT)->name_span, "with step blocks, each step has its own 'optimizer'; move it into a step");
+        for (int i = 0; i < t->list.count; i++)
+            if (t->list.items[i]->kind == AST_STEP && !strcmp(t->list.items[i]->name, "step"))
+                step_block(s, t, ts, t->list.items[i]);
+        return;
+    }
+    if (ITEM(K_OPT))
+        opt_spec(s, g, ITEM(K_OPT)->lhs, &opt);
+    int gi = model_graph(s, t->name);
+    if (gi < 0) {
+        const char *names[64];
+        int n = 0;
+        for (int i = 0; i < p->nmodels && n < 64; i++)
+            names[n++] = p->graphs[i].name;
+        const char *hint = diag_suggest(t->name, names, n);
+        if (hint)
+            diag_error(d, t->name_span, "train block names no model '%s'; did you mean '%s'?", t->name, hint);
+        else
+            diag_error(d, t->name_span, "train block names no model '%s'; name a model, or train several with step blocks",
+                       t->name);
+        return;
+    }
+    if (!ITEM(K_LOSS)) {
+        diag_error(d, t->name_span, "train block '%s' has no 'loss'; add e.g. loss cross_entropy", t->name);
+        return;
+    }
+    if (ts->data.kind == SRC_NONE)
+        return;
+    single_model_loss(s, t, ts, ITEM(K_LOSS), gi);
+    if (ts->nsteps)
+        ts->steps_list[0].opt = opt;
+#undef ITEM
+}
+
+
+bool sema_run(Compiler *c)
+{
+    ir_ops_init();
+    c->prog = arena_alloc(c->arena, sizeof *c->prog);
+    Sema s = { .c = c, .prefix = "" };
+    int n = c->decls.count;
+    s.layers = arena_alloc(c->arena, sizeof *s.layers * (size_t)(n + 1));
+    s.models = arena_alloc(c->arena, sizeof *s.models * (size_t)(n + 1));
+    Ast **seen = arena_alloc(c->arena, sizeof *seen * (size_t)(n + 1));
+    int nseen = 0;
+    for (int i = 0; i < n; i++) {
+        Ast *dcl = c->decls.items[i];
+        if (dcl->kind == AST_TRAIN || dcl->kind == AST_CONST)
+            continue;
+        if (!check_unique(&s, dcl, seen, nseen))
+            continue;
+        seen[nseen++] = dcl;
+        if (dcl->kind == AST_LAYER) {
+            s.layers[s.nlayers++] = dcl;
+            check_layer_decl(&s, dcl);
+        } else {
+            s.models[s.nmodels++] = dcl;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (c->decls.items[i]->kind == AST_CONST)
+            sema_const(&s, c->decls.items[i]);
+    for (int i = 0; i < s.nmodels; i++)
+        sema_model(&s, s.models[i]);
+    c->prog->nmodels = c->prog->ngraphs;
+    if (s.nmodels == 0 && c->diag.errors == 0)
+        diag_file_error(&c->diag, "no model is declared; a .net file needs at least one 'model NAME(x: f32[N]) { ... }'");
+    for (int i = 0; i < n; i++)
+        if (c->decls.items[i]->kind == AST_TRAIN)
+            sema_train(&s, c->decls.items[i]);
+    return c->diag.errors == 0;
+}
