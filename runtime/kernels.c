@@ -1,0 +1,578 @@
+/* kernels.c — elementwise, softmax and loss kernels of libnetrt: the
+ * portable C path, the dispatch to the SIMD paths (kernels_avx2.c,
+ * kernels_avx512.c) and the threading.
+ *
+ * Determinism: work is cut into chunks whose bounds depend only on the
+ * sizes, never on the thread count, and every reduction adds its per-chunk
+ * partial sums in chunk order; so a result has the same bits for 1 thread or
+ * 64. Which ISA path runs is read once per call, on the calling thread.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels_internal.h"
+
+/* Elements per task of an elementwise kernel: large enough to amortise a
+ * wake-up, small enough to spread a 1M-element tensor over many cores. */
+enum { ELEMENT_CHUNK = 1 << 15 };
+/* Reductions keep one partial sum per chunk on the stack. */
+enum { MAX_REDUCE_CHUNKS = 64 };
+/* Columns per task of rt_sum_rows: the double accumulators live on the stack. */
+enum { SUM_ROWS_COLUMNS = 256 };
+
+/* gelu's tanh approximation: 0.5 x (1 + tanh(GELU_K (x + GELU_C x^3))). */
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_C 0.044715f
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static int64_t min_i64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Runs fn over [0, ntasks) on the pool, or inline when there is one task
+ * (the pool's hand-off would cost more than the work). */
+static void run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx)
+{
+    if (ntasks == 1)
+        fn(ctx, 0);
+    else if (ntasks > 1)
+        rt_parallel_for(ntasks, fn, ctx);
+}
+
+/* How many chunks a reduction over `work` elements uses: a function of the
+ * size only, at most MAX_REDUCE_CHUNKS. */
+static int64_t reduce_chunks(int64_t work)
+{
+    int64_t chunks = ceil_div(work, ELEMENT_CHUNK);
+    if (chunks < 1)
+        chunks = 1;
+    return min_i64(chunks, MAX_REDUCE_CHUNKS);
+}
+
+/* ---------------------------------------------------------- activations */
+
+/* Stable logistic: exp of a non-positive number never overflows, and for
+ * x < 0 the result keeps full relative precision instead of 1 - (1 - s). */
+static float sigmoid_scalar(float x)
+{
+    float t = expf(-fabsf(x));
+    return x >= 0.0f ? 1.0f / (1.0f + t) : t / (1.0f + t);
+}
+
+/* gelu(x) = x * sigmoid(2u), since 0.5 (1 + tanh u) = sigmoid(2u); this form
+ * does not cancel for large negative x where 1 + tanh(u) would. */
+static float gelu_inner(float x)
+{
+    return 2.0f * GELU_K * (x + GELU_C * x * x * x);
+}
+
+// x (n), y (n)
+static void act_forward_portable(rt_act act, float alpha, int64_t n, const float *x, float *y)
+{
+    switch (act) {
+    case RT_ACT_NONE:
+        if (x != y)
+            memmove(y, x, (size_t)n * sizeof *y);
+        break;
+    case RT_ACT_RELU:
+        /* Written as max(0, x) with x second so NaN propagates, as in the
+         * SIMD paths' maxps. */
+        for (int64_t i = 0; i < n; i++)
+            y[i] = 0.0f > x[i] ? 0.0f : x[i];
+        break;
+    case RT_ACT_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
+        break;
+    case RT_ACT_GELU:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] * sigmoid_scalar(gelu_inner(x[i]));
+        break;
+    case RT_ACT_TANH:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = tanhf(x[i]);
+        break;
+    case RT_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = sigmoid_scalar(x[i]);
+        break;
+    }
+}
+
+/* x, y, dy, dx (n). ReLU's derivative at 0 is 0 and leaky ReLU's is alpha,
+ * as in PyTorch. tanh and sigmoid use the output y, as PyTorch does. */
+static void act_backward_portable(rt_act act, float alpha, int64_t n, const float *x,
+                                  const float *y, const float *dy, float *dx)
+{
+    switch (act) {
+    case RT_ACT_NONE:
+        if (dy != dx)
+            memmove(dx, dy, (size_t)n * sizeof *dx);
+        break;
+    case RT_ACT_RELU:
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        break;
+    case RT_ACT_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = x[i] > 0.0f ? dy[i] : alpha * dy[i];
+        break;
+    case RT_ACT_GELU:
+        /* d/dx [x s(2u)] = s + x * s (1 - s) * 2u'(x), with 1 - s taken as
+         * s(-2u) so it keeps its precision where s is near 1. */
+        for (int64_t i = 0; i < n; i++) {
+            float v = gelu_inner(x[i]);
+            float t = expf(-fabsf(v));
+            float s_pos = 1.0f / (1.0f + t), s_neg = t / (1.0f + t);
+            float s = v >= 0.0f ? s_pos : s_neg;
+            float one_minus_s = v >= 0.0f ? s_neg : s_pos;
+            float dv = 2.0f * GELU_K * (1.0f + 3.0f * GELU_C * x[i] * x[i]);
+            dx[i] = dy[i] * (s + x[i] * s * one_minus_s * dv);
+        }
+        break;
+    case RT_ACT_TANH:
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    case RT_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    }
+}
+
+typedef struct act_task {
+    rt_isa isa;
+    rt_act act;
+    float alpha;
+    int64_t n;
+    const float *x, *y, *dy;
+    float *out; /* y for forward, dx for backward */
+} act_task;
+
+static void act_forward_chunk(void *ctx, int64_t chunk)
+{
+    const act_task *t = ctx;
+    int64_t begin = chunk * ELEMENT_CHUNK;
+    int64_t len = min_i64(ELEMENT_CHUNK, t->n - begin);
+    const float *x = t->x + begin;
+    float *y = t->out + begin;
+    switch (t->isa) {
+    case RT_ISA_AVX512:
+        rt_avx512_act_forward(t->act, t->alpha, len, x, y);
+        break;
+    case RT_ISA_AVX2:
+        rt_avx2_act_forward(t->act, t->alpha, len, x, y);
+        break;
+    case RT_ISA_PORTABLE:
+        act_forward_portable(t->act, t->alpha, len, x, y);
+        break;
+    }
+}
+
+static void act_backward_chunk(void *ctx, int64_t chunk)
+{
+    const act_task *t = ctx;
+    int64_t begin = chunk * ELEMENT_CHUNK;
+    int64_t len = min_i64(ELEMENT_CHUNK, t->n - begin);
+    const float *x = t->x + begin, *y = t->y + begin, *dy = t->dy + begin;
+    float *dx = t->out + begin;
+    switch (t->isa) {
+    case RT_ISA_AVX512:
+        rt_avx512_act_backward(t->act, t->alpha, len, x, y, dy, dx);
+        break;
+    case RT_ISA_AVX2:
+        rt_avx2_act_backward(t->act, t->alpha, len, x, y, dy, dx);
+        break;
+    case RT_ISA_PORTABLE:
+        act_backward_portable(t->act, t->alpha, len, x, y, dy, dx);
+        break;
+    }
+}
+
+// x (n), y (n)
+void rt_act_forward(rt_act act, float alpha, int64_t n, const float *x, float *y)
+{
+    act_task t = { .isa = rt_isa_current(), .act = act, .alpha = alpha, .n = n,
+                   .x = x, .out = y };
+    run_tasks(ceil_div(n, ELEMENT_CHUNK), act_forward_chunk, &t);
+}
+
+// x (n), y (n), dy (n), dx (n)
+void rt_act_backward(rt_act act, float alpha, int64_t n, const float *x,
+                     const float *y, const float *dy, float *dx)
+{
+    act_task t = { .isa = rt_isa_current(), .act = act, .alpha = alpha, .n = n,
+                   .x = x, .y = y, .dy = dy, .out = dx };
+    run_tasks(ceil_div(n, ELEMENT_CHUNK), act_backward_chunk, &t);
+}
+
+/* -------------------------------------------------------------- softmax */
+
+/* x (cols) -> y (cols); returns log(sum(exp(x))) = max + log(sum exp(x - max)).
+ * Subtracting the max keeps every exp in (0, 1]; the sum is in double so a
+ * row of many small terms loses nothing. */
+static double softmax_row_portable(int64_t cols, const float *x, float *y)
+{
+    float max = x[0];
+    for (int64_t j = 1; j < cols; j++)
+        max = x[j] > max ? x[j] : max;
+    double sum = 0.0;
+    for (int64_t j = 0; j < cols; j++) {
+        y[j] = expf(x[j] - max);
+        sum += y[j];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t j = 0; j < cols; j++)
+        y[j] *= inv;
+    return (double)max + log(sum);
+}
+
+static double softmax_row(rt_isa isa, int64_t cols, const float *x, float *y)
+{
+    switch (isa) {
+    case RT_ISA_AVX512:
+        return rt_avx512_softmax_row(cols, x, y);
+    case RT_ISA_AVX2:
+        return rt_avx2_softmax_row(cols, x, y);
+    case RT_ISA_PORTABLE:
+        return softmax_row_portable(cols, x, y);
+    }
+    return 0.0;
+}
+
+typedef struct softmax_task {
+    rt_isa isa;
+    int64_t rows, cols, rows_per_chunk;
+    const float *x;
+    float *y;
+    const int32_t *labels; /* NULL for plain softmax */
+    double partial[MAX_REDUCE_CHUNKS];
+} softmax_task;
+
+static void softmax_chunk(void *ctx, int64_t chunk)
+{
+    softmax_task *t = ctx;
+    int64_t begin = chunk * t->rows_per_chunk;
+    int64_t end = min_i64(begin + t->rows_per_chunk, t->rows);
+    double loss = 0.0;
+    for (int64_t r = begin; r < end; r++) {
+        const float *x = t->x + r * t->cols;
+        double lse = softmax_row(t->isa, t->cols, x, t->y + r * t->cols);
+        if (t->labels)
+            loss += lse - (double)x[t->labels[r]];
+    }
+    t->partial[chunk] = loss;
+}
+
+/* Splits rows into at most MAX_REDUCE_CHUNKS chunks of whole rows, runs them
+ * and adds the per-chunk losses in order. */
+static double softmax_rows(int64_t rows, int64_t cols, const float *x, float *y,
+                           const int32_t *labels)
+{
+    if (rows <= 0 || cols <= 0)
+        return 0.0;
+    softmax_task t = { .isa = rt_isa_current(), .rows = rows, .cols = cols,
+                       .x = x, .y = y, .labels = labels };
+    int64_t chunks = min_i64(reduce_chunks(rows * cols), rows);
+    t.rows_per_chunk = ceil_div(rows, chunks);
+    chunks = ceil_div(rows, t.rows_per_chunk);
+    run_tasks(chunks, softmax_chunk, &t);
+    double loss = 0.0;
+    for (int64_t c = 0; c < chunks; c++)
+        loss += t.partial[c];
+    return loss;
+}
+
+// x (rows,cols), y (rows,cols)
+void rt_softmax_forward(int64_t rows, int64_t cols, const float *x, float *y)
+{
+    softmax_rows(rows, cols, x, y, NULL);
+}
+
+// y (rows,cols), dy (rows,cols), dx (rows,cols)
+void rt_softmax_backward(int64_t rows, int64_t cols, const float *y,
+                         const float *dy, float *dx)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float *yr = y + r * cols, *dyr = dy + r * cols;
+        float *dxr = dx + r * cols;
+        double dot = 0.0;
+        for (int64_t j = 0; j < cols; j++)
+            dot += (double)dyr[j] * yr[j];
+        float d = (float)dot;
+        for (int64_t j = 0; j < cols; j++)
+            dxr[j] = yr[j] * (dyr[j] - d);
+    }
+}
+
+static void check_labels(const char *who, int64_t rows, int64_t classes,
+                         const int32_t *labels)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        if (labels[r] < 0 || labels[r] >= classes) {
+            fprintf(stderr, "%s: label %d of row %lld is outside [0, %lld)\n", who,
+                    (int)labels[r], (long long)r, (long long)classes);
+            abort();
+        }
+    }
+}
+
+// logits (rows,classes), labels (rows), probs (rows,classes)
+double rt_softmax_xent_forward(int64_t rows, int64_t classes, const float *logits,
+                               const int32_t *labels, float *probs)
+{
+    check_labels("rt_softmax_xent_forward", rows, classes, labels);
+    return softmax_rows(rows, classes, logits, probs, labels);
+}
+
+// probs (rows,classes), labels (rows), dlogits (rows,classes)
+void rt_softmax_xent_backward(int64_t rows, int64_t classes, const float *probs,
+                              const int32_t *labels, float scale, float *dlogits)
+{
+    check_labels("rt_softmax_xent_backward", rows, classes, labels);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *p = probs + r * classes;
+        float *d = dlogits + r * classes;
+        /* read before the row is overwritten: d may alias p */
+        float at_label = p[labels[r]];
+        for (int64_t j = 0; j < classes; j++)
+            d[j] = scale * p[j];
+        d[labels[r]] = scale * (at_label - 1.0f);
+    }
+}
+
+/* scores (rows,classes), labels (rows). Ties go to the first maximum, as
+ * torch.argmax does. */
+int64_t rt_count_correct(int64_t rows, int64_t classes, const float *scores,
+                         const int32_t *labels)
+{
+    int64_t correct = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *s = scores + r * classes;
+        int64_t best = 0;
+        for (int64_t j = 1; j < classes; j++)
+            if (s[j] > s[best])
+                best = j;
+        correct += best == labels[r];
+    }
+    return correct;
+}
+
+/* ---------------------------------------------------------------- losses */
+
+typedef struct loss_task {
+    int64_t n, per_chunk;
+    const float *a, *b; /* pred/logits, target */
+    float scale;
+    float *out;
+    double partial[MAX_REDUCE_CHUNKS];
+} loss_task;
+
+static double run_reduction(loss_task *t, rt_task_fn fn)
+{
+    if (t->n <= 0)
+        return 0.0;
+    int64_t chunks = reduce_chunks(t->n);
+    t->per_chunk = ceil_div(t->n, chunks);
+    chunks = ceil_div(t->n, t->per_chunk);
+    run_tasks(chunks, fn, t);
+    double sum = 0.0;
+    for (int64_t c = 0; c < chunks; c++)
+        sum += t->partial[c];
+    return sum;
+}
+
+static void mse_forward_chunk(void *ctx, int64_t chunk)
+{
+    loss_task *t = ctx;
+    int64_t begin = chunk * t->per_chunk, end = min_i64(begin + t->per_chunk, t->n);
+    double sum = 0.0;
+    for (int64_t i = begin; i < end; i++) {
+        double d = (double)t->a[i] - t->b[i];
+        sum += d * d;
+    }
+    t->partial[chunk] = sum;
+}
+
+// pred (n), target (n)
+double rt_mse_forward(int64_t n, const float *pred, const float *target)
+{
+    loss_task t = { .n = n, .a = pred, .b = target };
+    return run_reduction(&t, mse_forward_chunk);
+}
+
+static void mse_backward_chunk(void *ctx, int64_t chunk)
+{
+    const loss_task *t = ctx;
+    int64_t begin = chunk * ELEMENT_CHUNK, end = min_i64(begin + ELEMENT_CHUNK, t->n);
+    float s = 2.0f * t->scale;
+    for (int64_t i = begin; i < end; i++)
+        t->out[i] = s * (t->a[i] - t->b[i]);
+}
+
+// pred (n), target (n), dpred (n)
+void rt_mse_backward(int64_t n, const float *pred, const float *target,
+                     float scale, float *dpred)
+{
+    loss_task t = { .n = n, .a = pred, .b = target, .scale = scale, .out = dpred };
+    run_tasks(ceil_div(n, ELEMENT_CHUNK), mse_backward_chunk, &t);
+}
+
+/* max(z,0) - z t + log(1 + exp(-|z|)): the exp never overflows and log1p
+ * keeps the small tail, as PyTorch's BCEWithLogits. In double: it is a sum. */
+static void bce_forward_chunk(void *ctx, int64_t chunk)
+{
+    loss_task *t = ctx;
+    int64_t begin = chunk * t->per_chunk, end = min_i64(begin + t->per_chunk, t->n);
+    double sum = 0.0;
+    for (int64_t i = begin; i < end; i++) {
+        double z = t->a[i], target = t->b[i];
+        sum += (z > 0.0 ? z : 0.0) - z * target + log1p(exp(-fabs(z)));
+    }
+    t->partial[chunk] = sum;
+}
+
+// logits (n), target (n)
+double rt_bce_forward(int64_t n, const float *logits, const float *target)
+{
+    loss_task t = { .n = n, .a = logits, .b = target };
+    return run_reduction(&t, bce_forward_chunk);
+}
+
+static void bce_backward_chunk(void *ctx, int64_t chunk)
+{
+    const loss_task *t = ctx;
+    int64_t begin = chunk * ELEMENT_CHUNK, end = min_i64(begin + ELEMENT_CHUNK, t->n);
+    /* sigmoid in double: s - t cancels when s is near the target 1, and
+     * float s would leave only a few correct bits of the difference. */
+    for (int64_t i = begin; i < end; i++) {
+        double s = 1.0 / (1.0 + exp(-(double)t->a[i]));
+        t->out[i] = t->scale * (float)(s - (double)t->b[i]);
+    }
+}
+
+// logits (n), target (n), dlogits (n)
+void rt_bce_backward(int64_t n, const float *logits, const float *target,
+                     float scale, float *dlogits)
+{
+    loss_task t = { .n = n, .a = logits, .b = target, .scale = scale, .out = dlogits };
+    run_tasks(ceil_div(n, ELEMENT_CHUNK), bce_backward_chunk, &t);
+}
+
+/* --------------------------------------------------------------- dropout */
+
+typedef struct dropout_task {
+    rt_isa isa;
+    int64_t n;
+    uint64_t key;
+    uint32_t threshold;
+    float scale;
+    const float *in;
+    float *out;
+} dropout_task;
+
+// in [begin,end) -> out [begin,end)
+static void dropout_portable(int64_t begin, int64_t end, uint64_t key, uint32_t threshold,
+                             float scale, const float *in, float *out)
+{
+    for (int64_t i = begin; i < end; i++) {
+        uint64_t k = rt_rng_mix(key + (uint64_t)i * RT_RNG_WEYL) >> 40;
+        out[i] = k >= threshold ? in[i] * scale : 0.0f;
+    }
+}
+
+static void dropout_chunk(void *ctx, int64_t chunk)
+{
+    const dropout_task *t = ctx;
+    int64_t begin = chunk * ELEMENT_CHUNK, end = min_i64(begin + ELEMENT_CHUNK, t->n);
+    switch (t->isa) {
+    case RT_ISA_AVX512:
+        rt_avx512_dropout(begin, end, t->key, t->threshold, t->scale, t->in, t->out);
+        break;
+    case RT_ISA_AVX2:
+        rt_avx2_dropout(begin, end, t->key, t->threshold, t->scale, t->in, t->out);
+        break;
+    case RT_ISA_PORTABLE:
+        dropout_portable(begin, end, t->key, t->threshold, t->scale, t->in, t->out);
+        break;
+    }
+}
+
+/* Forward and backward are the same map (multiply the kept elements by
+ * 1/(1-rate), zero the rest), so they share it and the mask cannot differ.
+ * keep(i) is rt_rand_uniform(seed, i) >= rate, tested on the integer
+ * 24 bits: u = k / 2^24 >= rate exactly when k >= ceil(rate * 2^24), and
+ * rate * 2^24 is exact in double. rate <= 0 copies; rate >= 1 drops all, as
+ * PyTorch does for p = 1. */
+static void dropout_apply(int64_t n, float rate, uint64_t seed, const float *in, float *out)
+{
+    if (n <= 0)
+        return;
+    if (!(rate > 0.0f)) {
+        if (in != out)
+            memmove(out, in, (size_t)n * sizeof *out);
+        return;
+    }
+    if (rate >= 1.0f) {
+        memset(out, 0, (size_t)n * sizeof *out);
+        return;
+    }
+    dropout_task t = { .isa = rt_isa_current(), .n = n, .key = rt_rng_key(seed),
+                       .threshold = (uint32_t)ceil((double)rate * 0x1p24),
+                       .scale = (float)(1.0 / (1.0 - (double)rate)), .in = in, .out = out };
+    run_tasks(ceil_div(n, ELEMENT_CHUNK), dropout_chunk, &t);
+}
+
+// x (n), y (n)
+void rt_dropout_forward(int64_t n, float rate, uint64_t seed, const float *x, float *y)
+{
+    dropout_apply(n, rate, seed, x, y);
+}
+
+// dy (n), dx (n)
+void rt_dropout_backward(int64_t n, float rate, uint64_t seed, const float *dy, float *dx)
+{
+    dropout_apply(n, rate, seed, dy, dx);
+}
+
+/* ------------------------------------------------------------- sum_rows */
+
+typedef struct sum_rows_task {
+    int64_t M, N;
+    const float *dy;
+    float *db;
+    bool accumulate;
+} sum_rows_task;
+
+/* Each task owns a block of columns and walks every row, so no two tasks
+ * write the same db element and the addition order is fixed. */
+static void sum_rows_chunk(void *ctx, int64_t chunk)
+{
+    const sum_rows_task *t = ctx;
+    int64_t c0 = chunk * SUM_ROWS_COLUMNS, width = min_i64(SUM_ROWS_COLUMNS, t->N - c0);
+    double acc[SUM_ROWS_COLUMNS];
+    for (int64_t j = 0; j < width; j++)
+        acc[j] = t->accumulate ? (double)t->db[c0 + j] : 0.0;
+    for (int64_t m = 0; m < t->M; m++) {
+        const float *row = t->dy + m * t->N + c0;
+        for (int64_t j = 0; j < width; j++)
+            acc[j] += row[j];
+    }
+    for (int64_t j = 0; j < width; j++)
+        t->db[c0 + j] = (float)acc[j];
+}
+
+// dy (M,N), db (N)
+void rt_sum_rows(int64_t M, int64_t N, const float *dy, float *db, bool accumulate)
+{
+    sum_rows_task t = { .M = M, .N = N, .dy = dy, .db = db, .accumulate = accumulate };
+    run_tasks(ceil_div(N, SUM_ROWS_COLUMNS), sum_rows_chunk, &t);
+}
