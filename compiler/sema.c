@@ -155,7 +155,7 @@ static const char *source_text(Sema *s, Span at, const char *fallback)
 {
     uint32_t len = at.end - at.begin;
     const char *p = s->c->src.text + at.begin;
-    if (len == 0 || len > 48 || memchr(p, '\n', len))
+    if (len == 0 || len > 72 || memchr(p, '\n', len))
         return fallback;
     return arena_strndup(s->c->arena, p, len);
 }
@@ -914,9 +914,12 @@ static Value call_layer(Sema *s, Scope *sc, const Ast *call, const Ast *layer, c
     const char *saved = s->prefix;
     s->prefix = arena_printf(s->c->arena, "%s.", name);
     s->stack[s->depth++] = layer;
+    int errors_before = d->errors;
     Value r = eval_body(s, &inner, layer, "layer");
     s->depth--;
     s->prefix = saved;
+    if (d->errors > errors_before)
+        diag_note(d, call->span, "in layer '%s' called here", layer->name);
     if (r.kind == V_TENSOR && layer->type &&
         !match_type(s, &inner, layer->type, r.node, call->span,
                     arena_printf(s->c->arena, "the result of layer '%s'", layer->name))) {

@@ -101,8 +101,10 @@ static bool need_image(ShapeCtx *s, const char *hint)
     return true;
 }
 
-/* out = floor((in + pad_total - extent) / stride) + 1, with a warning when
- * the stride leaves input rows unused, since that is usually a mistake. */
+/* out = floor((in + pad_total - extent) / stride) + 1. When the windows
+ * tile the input (extent >= stride) yet stop short of real rows at the end,
+ * that is usually a mistake, so it gets a warning; strided subsampling with
+ * smaller windows (a 1x1 stride-2 shortcut) skips rows by design. */
 static bool window_out(ShapeCtx *s, const char *what, int64_t in, int64_t pad_total, int64_t extent,
                        int64_t stride, int64_t *out)
 {
@@ -111,10 +113,11 @@ static bool window_out(ShapeCtx *s, const char *what, int64_t in, int64_t pad_to
         FAIL("%s: the %s (%lld) is larger than the %sinput (%lld); use a smaller %s or padding",
              s->call, what, (long long)extent, pad_total ? "padded " : "", (long long)(in + pad_total), what);
     *out = span / stride + 1;
-    if (span % stride && !s->warn[0])
-        WARN("%s: stride %lld does not divide the input of %lld (after padding); the last %lld row%s and column%s are ignored",
-             s->call, (long long)stride, (long long)(in + pad_total), (long long)(span % stride),
-             span % stride == 1 ? "" : "s", span % stride == 1 ? "" : "s");
+    int64_t ignored = span % stride - (pad_total - pad_total / 2);
+    if (extent >= stride && ignored > 0 && !s->warn[0])
+        WARN("%s: stride %lld does not divide the input of %lld; the last %lld row%s and column%s are ignored (pad the input or change the stride)",
+             s->call, (long long)stride, (long long)in, (long long)ignored,
+             ignored == 1 ? "" : "s", ignored == 1 ? "" : "s");
     return true;
 }
 
