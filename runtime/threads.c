@@ -1,11 +1,20 @@
 /* threads.c — the runtime's thread pool.
  *
- * One job at a time: rt_parallel_for publishes (fn, ctx, ntasks), the
- * calling thread and nthreads-1 workers claim task indices from one atomic
- * counter, and the caller returns once every worker has checked in for
- * that job. Concurrent callers are serialized by `submit_lock`; a call made
- * from inside a task (on a worker or on the caller) runs serially, so
- * kernels may call kernels.
+ * One job at a time: rt_parallel_for publishes (fn, ctx, ntasks), and the
+ * calling thread and nthreads-1 workers claim task indices until none are
+ * left; the call returns when every task has run. Concurrent callers are
+ * serialized by `submit_lock`; a call made from inside a task (on a worker
+ * or on the caller) runs serially, so kernels may call kernels.
+ *
+ * The caller waits for tasks, not for workers: a worker that has not been
+ * scheduled yet (the other core busy with another process) must not hold
+ * the job up. The first version waited for every worker to check in, and
+ * with a test hogging the second core each 2-thread GEMM took a whole
+ * scheduler tick (~1 ms) longer while the caller had done all the work.
+ * So a late worker must never run a task of a job that is over, nor mix
+ * the fields of two jobs: the job is published seqlock-style, and a task
+ * is claimed by a compare-and-swap on a word holding (generation, next
+ * index), which fails once the job has been replaced or is being replaced.
  *
  * Idle workers spin for a short while and then sleep on a condition
  * variable. The spin covers the gap between the kernels of one training
@@ -29,22 +38,21 @@
 typedef struct pool {
     pthread_mutex_t lock;
     pthread_cond_t wake;    /* workers sleep here waiting for a new generation */
-    pthread_cond_t done;    /* the caller sleeps here waiting for `pending` == 0 */
+    pthread_cond_t done;    /* the caller sleeps here waiting for the last task */
     pthread_t *workers;
     int nthreads;           /* workers + the calling thread; 0 = not started */
     int sleepers;           /* workers waiting on `wake`, under `lock` */
     bool caller_sleeping;   /* under `lock` */
-    bool stop;              /* under `lock`, and read by spinning workers */
+    bool stop;              /* under `lock` */
+    _Atomic bool stopping;  /* `stop`, for spinning workers */
 
-    /* The job. Written by the caller before `generation` moves on,
-     * read by workers after they see it move (release/acquire). */
-    rt_task_fn fn;
-    void *ctx;
-    int64_t ntasks;
-    _Atomic int64_t next;      /* next task index to claim */
-    _Atomic int pending;       /* workers that have not finished this job */
-    _Atomic uint64_t generation;
-    _Atomic bool stopping;
+    /* (generation << 32) | next task index. An odd generation means the
+     * caller is writing the job fields below; an even one names a job. */
+    _Atomic uint64_t claim;
+    _Atomic(rt_task_fn) fn;
+    _Atomic(void *) ctx;
+    _Atomic int64_t ntasks;
+    _Atomic int64_t finished; /* tasks of the current job that have run */
 } pool;
 
 static pool the_pool = {
@@ -57,6 +65,11 @@ static pthread_mutex_t submit_lock = PTHREAD_MUTEX_INITIALIZER;
 /* True while this thread runs a task, so nested calls go serial. */
 static _Thread_local bool in_task;
 
+static inline uint32_t generation_of(uint64_t claim)
+{
+    return (uint32_t)(claim >> 32);
+}
+
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -64,14 +77,34 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void run_tasks(pool *p)
+/* Runs tasks of job `gen` until none is left or the job is no longer
+ * current. The field loads may see a newer job's values, but then the
+ * compare-and-swap fails, because the caller makes the generation odd
+ * before it writes a field. */
+static void run_tasks(pool *p, uint32_t gen)
 {
     in_task = true;
     for (;;) {
-        int64_t i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-        if (i >= p->ntasks)
+        uint64_t claim = atomic_load_explicit(&p->claim, memory_order_acquire);
+        if (generation_of(claim) != gen)
             break;
-        p->fn(p->ctx, i);
+        rt_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
+        int64_t ntasks = atomic_load_explicit(&p->ntasks, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        int64_t index = (int64_t)(claim & 0xFFFFFFFFu);
+        if (index >= ntasks)
+            break;
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &claim, claim + 1,
+                                                   memory_order_acq_rel, memory_order_relaxed))
+            continue;
+        fn(ctx, index);
+        if (atomic_fetch_add_explicit(&p->finished, 1, memory_order_acq_rel) + 1 == ntasks) {
+            pthread_mutex_lock(&p->lock);
+            if (p->caller_sleeping)
+                pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->lock);
+        }
     }
     in_task = false;
 }
@@ -79,34 +112,30 @@ static void run_tasks(pool *p)
 static void *worker_main(void *arg)
 {
     pool *p = arg;
-    uint64_t seen = 0;
+    uint32_t seen = generation_of(atomic_load(&p->claim));
     for (;;) {
-        uint64_t gen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        for (int spin = 0; gen == seen && spin < SPIN_ITERATIONS; spin++) {
+        uint32_t gen = generation_of(atomic_load_explicit(&p->claim, memory_order_acquire));
+        for (int spin = 0; (gen == seen || gen % 2) && spin < SPIN_ITERATIONS; spin++) {
             if (atomic_load_explicit(&p->stopping, memory_order_relaxed))
                 break;
             cpu_relax();
-            gen = atomic_load_explicit(&p->generation, memory_order_acquire);
+            gen = generation_of(atomic_load_explicit(&p->claim, memory_order_acquire));
         }
-        if (gen == seen) {
+        if (gen == seen || gen % 2) {
             pthread_mutex_lock(&p->lock);
             p->sleepers++;
-            while ((gen = atomic_load(&p->generation)) == seen && !p->stop)
+            /* Jobs are published under the lock, so an odd generation is
+             * never seen here. */
+            while ((gen = generation_of(atomic_load(&p->claim))) == seen && !p->stop)
                 pthread_cond_wait(&p->wake, &p->lock);
             p->sleepers--;
             bool stop = p->stop;
             pthread_mutex_unlock(&p->lock);
-            if (stop && gen == seen)
+            if (stop)
                 return NULL;
         }
         seen = gen;
-        run_tasks(p);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->lock);
-            if (p->caller_sleeping)
-                pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->lock);
-        }
+        run_tasks(p, gen);
     }
 }
 
@@ -196,6 +225,39 @@ static void run_serially(int64_t ntasks, rt_task_fn fn, void *ctx)
     in_task = outer;
 }
 
+/* Runs fn over [0, ntasks) on the pool; submit_lock held. */
+static void run_on_pool(pool *p, int64_t ntasks, rt_task_fn fn, void *ctx)
+{
+    uint32_t gen = generation_of(atomic_load_explicit(&p->claim, memory_order_relaxed));
+    pthread_mutex_lock(&p->lock);
+    /* Odd: late workers of the last job stop claiming before fields change. */
+    atomic_store_explicit(&p->claim, (uint64_t)(gen + 1) << 32, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&p->ntasks, ntasks, memory_order_relaxed);
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    gen += 2;
+    atomic_store_explicit(&p->claim, (uint64_t)gen << 32, memory_order_release);
+    if (p->sleepers)
+        pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+
+    run_tasks(p, gen);
+
+    for (int spin = 0; spin < SPIN_ITERATIONS; spin++) {
+        if (atomic_load_explicit(&p->finished, memory_order_acquire) == ntasks)
+            return;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&p->lock);
+    p->caller_sleeping = true;
+    while (atomic_load(&p->finished) != ntasks)
+        pthread_cond_wait(&p->done, &p->lock);
+    p->caller_sleeping = false;
+    pthread_mutex_unlock(&p->lock);
+}
+
 void rt_parallel_for(int64_t ntasks, rt_task_fn fn, void *ctx)
 {
     if (ntasks <= 0)
@@ -208,39 +270,12 @@ void rt_parallel_for(int64_t ntasks, rt_task_fn fn, void *ctx)
     pthread_mutex_lock(&submit_lock);
     if (p->nthreads == 0)
         pool_start(p, default_threads());
-    if (p->nthreads == 1) {
+    if (p->nthreads == 1 || ntasks > INT32_MAX) {
+        /* Task indices are claimed in 32 bits; nobody needs 2^31 tasks. */
         pthread_mutex_unlock(&submit_lock);
         run_serially(ntasks, fn, ctx);
         return;
     }
-
-    p->fn = fn;
-    p->ctx = ctx;
-    p->ntasks = ntasks;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->pending, p->nthreads - 1, memory_order_relaxed);
-    /* Bumped under the lock so a worker between its check and its
-     * cond_wait cannot miss the wake-up. */
-    pthread_mutex_lock(&p->lock);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-    if (p->sleepers)
-        pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-
-    run_tasks(p);
-
-    for (int spin = 0; spin < SPIN_ITERATIONS; spin++) {
-        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
-            break;
-        cpu_relax();
-    }
-    if (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
-        pthread_mutex_lock(&p->lock);
-        p->caller_sleeping = true;
-        while (atomic_load(&p->pending) != 0)
-            pthread_cond_wait(&p->done, &p->lock);
-        p->caller_sleeping = false;
-        pthread_mutex_unlock(&p->lock);
-    }
+    run_on_pool(p, ntasks, fn, ctx);
     pthread_mutex_unlock(&submit_lock);
 }
