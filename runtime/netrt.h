@@ -284,4 +284,83 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
 /* Writes len bytes to path atomically; returns 0 or fills err. */
 int rt_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
+
+/* ---------------------------------------------------- generated programs */
+
+/* What netc generates for a model, in C (netc build / emit) or in memory
+ * (the JIT); everything else (command line, data, epochs, optimizer,
+ * progress, checkpoints) is the runtime's, shared by every model. */
+
+typedef struct rt_param_desc {
+    const char *name;            /* stable: "dense1.weight" */
+    int rank;
+    int64_t dims[RT_MAX_RANK];
+    int64_t offset;              /* floats from the start of the parameter block */
+    int64_t count;
+    rt_init init;
+    int64_t fan_in, fan_out;
+    bool trainable;              /* false: running statistics; these follow all trainable ones */
+} rt_param_desc;
+
+typedef enum rt_loss_kind {
+    RT_LOSS_CROSS_ENTROPY, /* labels are class ids (i32); accuracy is reported */
+    RT_LOSS_MSE,           /* labels are f32 targets */
+    RT_LOSS_BCE,           /* labels are f32 targets in [0, 1]; outputs are logits */
+} rt_loss_kind;
+
+typedef struct rt_train_config {
+    const char *base_dir;        /* folder of the .net file: data names resolve against it */
+    rt_source data, test;        /* paths as written in the .net file; test.kind may be RT_SRC_NONE */
+    rt_optimizer opt;
+    rt_schedule sched;
+    int64_t batch;
+    int64_t epochs;              /* 0 when steps is given */
+    int64_t steps;               /* 0 when epochs is given */
+    uint64_t seed;
+    float clip;                  /* max global gradient norm, 0 = off */
+} rt_train_config;
+
+typedef struct rt_program {
+    const char *name;            /* the model's name */
+    const char *source;          /* the .net file it came from */
+    int64_t param_floats;        /* the whole parameter block */
+    int64_t trainable_floats;    /* its first trainable_floats are trained */
+    int nparams;
+    const rt_param_desc *params;
+    rt_dtype x_dtype;            /* one input sample */
+    int x_rank;
+    int64_t x_dims[RT_MAX_RANK];
+    int64_t x_size;
+    rt_dtype y_dtype;            /* one sample's labels */
+    int y_rank;
+    int64_t y_dims[RT_MAX_RANK];
+    int64_t y_size;
+    int out_rank;                /* one sample's output (scores or logits) */
+    int64_t out_dims[RT_MAX_RANK];
+    int64_t out_size;
+    rt_loss_kind loss;
+    int64_t train_arena_floats;  /* activation arena per sample for train_step */
+    int64_t eval_arena_floats;   /* ... and for forward */
+    /* One training step on `batch` samples: x holds batch*x_size elements,
+     * y batch*y_size. Overwrites grads (param_floats) with the gradient of
+     * the MEAN loss over the batch and returns the SUM of the per-sample
+     * losses. May update running statistics in params. `seed` drives
+     * dropout: the same seed gives the same masks. arena holds at least
+     * batch*train_arena_floats floats, 64-byte aligned. */
+    double (*train_step)(float *params, float *grads, const void *x, const void *y, int64_t batch,
+                         float *arena, uint64_t seed);
+    /* Inference (no dropout, running statistics): out gets batch*out_size
+     * floats; arena holds batch*eval_arena_floats floats. */
+    void (*forward)(const float *params, const void *x, float *out, int64_t batch, float *arena);
+    rt_train_config config;
+} rt_program;
+
+/* The command line of a built model binary, shared by `netc train`:
+ *   train [--epochs N] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N]
+ *         [--data FILE] [--test FILE] [--save FILE] [--resume FILE] [--log FILE.csv]
+ *   eval --load FILE [--test FILE] [--batch N]
+ *   predict --load FILE INPUT   (an IDX file, gzip'd or not, or a CSV: one prediction per line)
+ * Returns the process exit code (0, 1 on bad input/files, 2 on usage). */
+int rt_main(const rt_program *p, int argc, char **argv);
+
 #endif
