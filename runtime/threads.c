@@ -41,6 +41,9 @@ typedef struct pool {
     pthread_cond_t done;    /* the caller sleeps here waiting for the last task */
     pthread_t *workers;
     int nthreads;           /* workers + the calling thread; 0 = not started */
+    /* nthreads for rt_threads_count, which must not take submit_lock: a
+     * GEMM inside a task asks for it while the task's caller holds it. */
+    _Atomic int count;
     int sleepers;           /* workers waiting on `wake`, under `lock` */
     bool caller_sleeping;   /* under `lock` */
     bool stop;              /* under `lock` */
@@ -168,6 +171,7 @@ static void pool_stop(pool *p)
     free(p->workers);
     p->workers = NULL;
     p->nthreads = 0;
+    atomic_store(&p->count, 0);
     p->stop = false;
     atomic_store(&p->stopping, false);
 }
@@ -175,6 +179,7 @@ static void pool_stop(pool *p)
 static void pool_start(pool *p, int nthreads)
 {
     p->nthreads = 1;
+    atomic_store(&p->count, 1);
     if (nthreads <= 1)
         return;
     p->workers = calloc((size_t)nthreads - 1, sizeof *p->workers);
@@ -191,6 +196,7 @@ static void pool_start(pool *p, int nthreads)
         }
         p->nthreads++;
     }
+    atomic_store(&p->count, p->nthreads);
 }
 
 void rt_threads_init(int nthreads)
@@ -203,10 +209,8 @@ void rt_threads_init(int nthreads)
 
 int rt_threads_count(void)
 {
-    pthread_mutex_lock(&submit_lock);
-    int n = the_pool.nthreads ? the_pool.nthreads : default_threads();
-    pthread_mutex_unlock(&submit_lock);
-    return n;
+    int n = atomic_load_explicit(&the_pool.count, memory_order_relaxed);
+    return n ? n : default_threads();
 }
 
 void rt_threads_shutdown(void)

@@ -200,16 +200,17 @@ START_TEST(test_k_zero)
 END_TEST
 
 /* Every activation, with and without bias and preact; K = 800 needs three
- * K slices, so an epilogue applied before the last one would show. */
+ * K slices, so an epilogue applied before the last one would show; the
+ * 129 x 10 shape takes the transposed narrow path. */
 START_TEST(test_epilogue)
 {
-    static const int shapes[][3] = {{17, 129, 10}, {129, 33, 800}, {7, 10, 1}};
+    static const int shapes[][3] = {{17, 129, 10}, {129, 33, 800}, {7, 10, 1}, {129, 10, 300}};
     for (int act = RT_ACT_NONE; act <= RT_ACT_SIGMOID; act++)
         for (int variant = 0; variant < 4; variant++)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-                gemm_case g = {s == 1, s == 2, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f,
-                               s == 0 ? 0.5f : 0.0f, (int)s, true, (rt_act)act, variant & 1,
-                               variant & 2};
+                gemm_case g = {s == 1, s >= 2, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f,
+                               s == 0 || s == 3 ? 0.5f : 0.0f, (int)s, true, (rt_act)act,
+                               variant & 1, variant & 2};
                 check_case(&g);
             }
 }
@@ -274,6 +275,33 @@ START_TEST(test_parallel_for_once)
     count_ctx c = {hits, 0};
     rt_parallel_for(N, count_task, &c);
     for (int i = 0; i < N; i++) ck_assert_int_eq(hits[i], 1);
+}
+END_TEST
+
+/* A GEMM inside a task: runs serially on that thread, must not deadlock
+ * on the pool the task is running on, and gives the same bits. */
+typedef struct nested_gemm_ctx {
+    const float *A, *B;
+    float *C; /* one 64x64 result per task */
+} nested_gemm_ctx;
+
+static void nested_gemm_task(void *ctx, int64_t i)
+{
+    nested_gemm_ctx *g = ctx;
+    rt_sgemm(false, false, 64, 64, 64, 1.0f, g->A, 64, g->B, 64, 0.0f, g->C + i * 64 * 64, 64);
+}
+
+START_TEST(test_gemm_inside_task)
+{
+    static float A[64 * 64], B[64 * 64], C[4 * 64 * 64], want[64 * 64];
+    test_fill(A, 64 * 64, 11);
+    test_fill(B, 64 * 64, 12);
+    rt_threads_init(2);
+    rt_sgemm(false, false, 64, 64, 64, 1.0f, A, 64, B, 64, 0.0f, want, 64);
+    nested_gemm_ctx g = {A, B, C};
+    rt_parallel_for(4, nested_gemm_task, &g);
+    for (int i = 0; i < 4; i++)
+        ck_assert(memcmp(C + i * 64 * 64, want, sizeof want) == 0);
 }
 END_TEST
 
@@ -413,6 +441,7 @@ static Suite *gemm_suite(void)
     tc = test_case("threads");
     tcase_add_test(tc, test_parallel_for_once);
     tcase_add_test(tc, test_parallel_for_nested);
+    tcase_add_test(tc, test_gemm_inside_task);
     tcase_add_test(tc, test_parallel_for_concurrent_callers);
     tcase_add_test(tc, test_threads_env);
     suite_add_tcase(s, tc);
