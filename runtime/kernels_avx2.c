@@ -370,3 +370,142 @@ void rt_avx2_dropout(int64_t begin, int64_t end, uint64_t key, uint32_t threshol
         memcpy(out + i, buf, bytes);
     }
 }
+
+/* ---------------------------------------------------------- optimizers */
+
+/* The optimizer updates mirror optim.c's portable loops operation for
+ * operation (no FMA), so every path gives the same bits. Each update is
+ * written for 8 elements at pointers that hold 8; the tail runs the same
+ * code on padded stack copies. */
+
+typedef struct sgd_consts {
+    __m256 lr, wd, mu;
+    bool with_momentum, first_step, nesterov;
+} sgd_consts;
+
+static inline void sgd8(const sgd_consts *c, float *p, const float *g, float *buf)
+{
+    __m256 pi = _mm256_loadu_ps(p);
+    __m256 grad = _mm256_add_ps(_mm256_loadu_ps(g), _mm256_mul_ps(c->wd, pi));
+    __m256 d = grad;
+    if (c->with_momentum) {
+        __m256 b = c->first_step ? grad
+                                 : _mm256_add_ps(_mm256_mul_ps(c->mu, _mm256_loadu_ps(buf)), grad);
+        _mm256_storeu_ps(buf, b);
+        d = c->nesterov ? _mm256_add_ps(grad, _mm256_mul_ps(c->mu, b)) : b;
+    }
+    _mm256_storeu_ps(p, _mm256_sub_ps(pi, _mm256_mul_ps(c->lr, d)));
+}
+
+// p, g, buf (n)
+void rt_avx2_sgd(const rt_update *u, int64_t n, float *p, const float *g, float *buf)
+{
+    const sgd_consts c = { .lr = _mm256_set1_ps(u->lr), .wd = _mm256_set1_ps(u->weight_decay),
+                           .mu = _mm256_set1_ps(u->momentum), .with_momentum = u->momentum != 0.0f,
+                           .first_step = u->first_step, .nesterov = u->nesterov };
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        sgd8(&c, p + i, g + i, c.with_momentum ? buf + i : NULL);
+    if (i < n) {
+        float bp[8] = { 0 }, bg[8] = { 0 }, bb[8] = { 0 };
+        size_t bytes = (size_t)(n - i) * sizeof(float);
+        memcpy(bp, p + i, bytes);
+        memcpy(bg, g + i, bytes);
+        if (c.with_momentum)
+            memcpy(bb, buf + i, bytes);
+        sgd8(&c, bp, bg, bb);
+        memcpy(p + i, bp, bytes);
+        if (c.with_momentum)
+            memcpy(buf + i, bb, bytes);
+    }
+}
+
+typedef struct adam_consts {
+    __m256 wd, keep, b1c, b2, b2c, step, bc2, eps;
+} adam_consts;
+
+static inline void adam8(const adam_consts *c, float *p, const float *g, float *m, float *v)
+{
+    __m256 pi = _mm256_loadu_ps(p), mi = _mm256_loadu_ps(m), vi = _mm256_loadu_ps(v);
+    __m256 grad = _mm256_add_ps(_mm256_loadu_ps(g), _mm256_mul_ps(c->wd, pi));
+    __m256 decayed = _mm256_mul_ps(pi, c->keep);
+    mi = _mm256_add_ps(mi, _mm256_mul_ps(c->b1c, _mm256_sub_ps(grad, mi)));
+    vi = _mm256_add_ps(_mm256_mul_ps(c->b2, vi), _mm256_mul_ps(_mm256_mul_ps(c->b2c, grad), grad));
+    _mm256_storeu_ps(m, mi);
+    _mm256_storeu_ps(v, vi);
+    __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), c->bc2), c->eps);
+    __m256 upd = _mm256_mul_ps(c->step, _mm256_div_ps(mi, denom));
+    _mm256_storeu_ps(p, _mm256_sub_ps(decayed, upd));
+}
+
+// p, g, m, v (n)
+void rt_avx2_adam(const rt_update *u, int64_t n, float *p, const float *g, float *m, float *v)
+{
+    const adam_consts c = {
+        .wd = _mm256_set1_ps(u->weight_decay), .keep = _mm256_set1_ps(u->keep),
+        .b1c = _mm256_set1_ps(u->one_minus_beta1), .b2 = _mm256_set1_ps(u->beta2),
+        .b2c = _mm256_set1_ps(u->one_minus_beta2), .step = _mm256_set1_ps(u->step_size),
+        .bc2 = _mm256_set1_ps(u->bc2_sqrt), .eps = _mm256_set1_ps(u->eps),
+    };
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        adam8(&c, p + i, g + i, m + i, v + i);
+    if (i < n) {
+        float bp[8] = { 0 }, bg[8] = { 0 }, bm[8] = { 0 }, bv[8] = { 0 };
+        size_t bytes = (size_t)(n - i) * sizeof(float);
+        memcpy(bp, p + i, bytes);
+        memcpy(bg, g + i, bytes);
+        memcpy(bm, m + i, bytes);
+        memcpy(bv, v + i, bytes);
+        adam8(&c, bp, bg, bm, bv);
+        memcpy(p + i, bp, bytes);
+        memcpy(m + i, bm, bytes);
+        memcpy(v + i, bv, bytes);
+    }
+}
+
+typedef struct rmsprop_consts {
+    __m256 lr, wd, a, ac, eps, mu;
+    bool with_momentum;
+} rmsprop_consts;
+
+static inline void rmsprop8(const rmsprop_consts *c, float *p, const float *g, float *sq, float *buf)
+{
+    __m256 pi = _mm256_loadu_ps(p);
+    __m256 grad = _mm256_add_ps(_mm256_loadu_ps(g), _mm256_mul_ps(c->wd, pi));
+    __m256 s = _mm256_add_ps(_mm256_mul_ps(c->a, _mm256_loadu_ps(sq)),
+                             _mm256_mul_ps(_mm256_mul_ps(c->ac, grad), grad));
+    _mm256_storeu_ps(sq, s);
+    __m256 d = _mm256_div_ps(grad, _mm256_add_ps(_mm256_sqrt_ps(s), c->eps));
+    if (c->with_momentum) {
+        d = _mm256_add_ps(_mm256_mul_ps(c->mu, _mm256_loadu_ps(buf)), d);
+        _mm256_storeu_ps(buf, d);
+    }
+    _mm256_storeu_ps(p, _mm256_sub_ps(pi, _mm256_mul_ps(c->lr, d)));
+}
+
+// p, g, sq, buf (n)
+void rt_avx2_rmsprop(const rt_update *u, int64_t n, float *p, const float *g, float *sq, float *buf)
+{
+    const rmsprop_consts c = { .lr = _mm256_set1_ps(u->lr), .wd = _mm256_set1_ps(u->weight_decay),
+                               .a = _mm256_set1_ps(u->alpha), .ac = _mm256_set1_ps(u->one_minus_alpha),
+                               .eps = _mm256_set1_ps(u->eps), .mu = _mm256_set1_ps(u->momentum),
+                               .with_momentum = u->momentum > 0.0f };
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        rmsprop8(&c, p + i, g + i, sq + i, c.with_momentum ? buf + i : NULL);
+    if (i < n) {
+        float bp[8] = { 0 }, bg[8] = { 0 }, bs[8] = { 0 }, bb[8] = { 0 };
+        size_t bytes = (size_t)(n - i) * sizeof(float);
+        memcpy(bp, p + i, bytes);
+        memcpy(bg, g + i, bytes);
+        memcpy(bs, sq + i, bytes);
+        if (c.with_momentum)
+            memcpy(bb, buf + i, bytes);
+        rmsprop8(&c, bp, bg, bs, bb);
+        memcpy(p + i, bp, bytes);
+        memcpy(sq + i, bs, bytes);
+        if (c.with_momentum)
+            memcpy(buf + i, bb, bytes);
+    }
+}

@@ -337,3 +337,81 @@ void rt_avx512_dropout(int64_t begin, int64_t end, uint64_t key, uint32_t thresh
                               _mm512_maskz_mul_ps(keep & m, _mm512_maskz_loadu_ps(m, in + i), vscale));
     }
 }
+
+/* ---------------------------------------------------------- optimizers */
+
+/* The optimizer updates mirror optim.c's portable loops operation for
+ * operation (no FMA), so every path gives the same bits. Tails are masked. */
+
+static inline __mmask16 block_mask(int64_t remaining)
+{
+    return remaining >= 16 ? (__mmask16)0xffff : tail_mask(remaining);
+}
+
+// p, g, buf (n)
+void rt_avx512_sgd(const rt_update *u, int64_t n, float *p, const float *g, float *buf)
+{
+    const __m512 lr = _mm512_set1_ps(u->lr), wd = _mm512_set1_ps(u->weight_decay);
+    const __m512 mu = _mm512_set1_ps(u->momentum);
+    const bool with_momentum = u->momentum != 0.0f;
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = block_mask(n - i);
+        __m512 pi = _mm512_maskz_loadu_ps(m, p + i);
+        __m512 grad = _mm512_add_ps(_mm512_maskz_loadu_ps(m, g + i), _mm512_mul_ps(wd, pi));
+        __m512 d = grad;
+        if (with_momentum) {
+            __m512 b = u->first_step
+                           ? grad
+                           : _mm512_add_ps(_mm512_mul_ps(mu, _mm512_maskz_loadu_ps(m, buf + i)), grad);
+            _mm512_mask_storeu_ps(buf + i, m, b);
+            d = u->nesterov ? _mm512_add_ps(grad, _mm512_mul_ps(mu, b)) : b;
+        }
+        _mm512_mask_storeu_ps(p + i, m, _mm512_sub_ps(pi, _mm512_mul_ps(lr, d)));
+    }
+}
+
+// p, g, m, v (n)
+void rt_avx512_adam(const rt_update *u, int64_t n, float *p, const float *g, float *m, float *v)
+{
+    const __m512 wd = _mm512_set1_ps(u->weight_decay), keep = _mm512_set1_ps(u->keep);
+    const __m512 b1c = _mm512_set1_ps(u->one_minus_beta1), b2 = _mm512_set1_ps(u->beta2);
+    const __m512 b2c = _mm512_set1_ps(u->one_minus_beta2), step = _mm512_set1_ps(u->step_size);
+    const __m512 bc2 = _mm512_set1_ps(u->bc2_sqrt), eps = _mm512_set1_ps(u->eps);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 k = block_mask(n - i);
+        __m512 pi = _mm512_maskz_loadu_ps(k, p + i);
+        __m512 mi = _mm512_maskz_loadu_ps(k, m + i), vi = _mm512_maskz_loadu_ps(k, v + i);
+        __m512 grad = _mm512_add_ps(_mm512_maskz_loadu_ps(k, g + i), _mm512_mul_ps(wd, pi));
+        __m512 decayed = _mm512_mul_ps(pi, keep);
+        mi = _mm512_add_ps(mi, _mm512_mul_ps(b1c, _mm512_sub_ps(grad, mi)));
+        vi = _mm512_add_ps(_mm512_mul_ps(b2, vi), _mm512_mul_ps(_mm512_mul_ps(b2c, grad), grad));
+        _mm512_mask_storeu_ps(m + i, k, mi);
+        _mm512_mask_storeu_ps(v + i, k, vi);
+        __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vi), bc2), eps);
+        __m512 upd = _mm512_mul_ps(step, _mm512_div_ps(mi, denom));
+        _mm512_mask_storeu_ps(p + i, k, _mm512_sub_ps(decayed, upd));
+    }
+}
+
+// p, g, sq, buf (n)
+void rt_avx512_rmsprop(const rt_update *u, int64_t n, float *p, const float *g, float *sq, float *buf)
+{
+    const __m512 lr = _mm512_set1_ps(u->lr), wd = _mm512_set1_ps(u->weight_decay);
+    const __m512 a = _mm512_set1_ps(u->alpha), ac = _mm512_set1_ps(u->one_minus_alpha);
+    const __m512 eps = _mm512_set1_ps(u->eps), mu = _mm512_set1_ps(u->momentum);
+    const bool with_momentum = u->momentum > 0.0f;
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 k = block_mask(n - i);
+        __m512 pi = _mm512_maskz_loadu_ps(k, p + i);
+        __m512 grad = _mm512_add_ps(_mm512_maskz_loadu_ps(k, g + i), _mm512_mul_ps(wd, pi));
+        __m512 s = _mm512_add_ps(_mm512_mul_ps(a, _mm512_maskz_loadu_ps(k, sq + i)),
+                                 _mm512_mul_ps(_mm512_mul_ps(ac, grad), grad));
+        _mm512_mask_storeu_ps(sq + i, k, s);
+        __m512 d = _mm512_div_ps(grad, _mm512_add_ps(_mm512_sqrt_ps(s), eps));
+        if (with_momentum) {
+            d = _mm512_add_ps(_mm512_mul_ps(mu, _mm512_maskz_loadu_ps(k, buf + i)), d);
+            _mm512_mask_storeu_ps(buf + i, k, d);
+        }
+        _mm512_mask_storeu_ps(p + i, k, _mm512_sub_ps(pi, _mm512_mul_ps(lr, d)));
+    }
+}

@@ -1,10 +1,10 @@
 /* kernels_internal.h — private to libnetrt: what the portable kernels
- * (kernels.c, rng.c) share with their instruction-set variants
+ * (kernels.c, rng.c, optim.c) share with their instruction-set variants
  * (kernels_avx2.c, kernels_avx512.c). Not installed, not for generated code.
  *
- * The SIMD entry points below are only called after kernels.c has checked
- * rt_isa_current(); each works on one contiguous chunk, so the threading and
- * the chunking (which decide the results' bits) stay in kernels.c.
+ * The SIMD entry points below are only called after the portable file has
+ * checked rt_isa_current(); each works on one contiguous chunk, so the
+ * threading and the chunking (which decide the results' bits) stay there.
  */
 #ifndef KERNELS_INTERNAL_H
 #define KERNELS_INTERNAL_H
@@ -53,5 +53,30 @@ void rt_avx512_dropout(int64_t begin, int64_t end, uint64_t key, uint32_t thresh
                        float scale, const float *in, float *out);
 void rt_avx2_dropout(int64_t begin, int64_t end, uint64_t key, uint32_t threshold,
                      float scale, const float *in, float *out);
+
+/* ---------------------------------------------------------- optimizers */
+
+/* The per-call constants of one optimizer update (optim.c works them out
+ * from rt_optimizer and the step). Every path performs the same float
+ * operations in the same order, with no fused multiply-add, so all paths
+ * give the same bits; optim.c's portable loops spell the order out. */
+typedef struct rt_update {
+    float lr, weight_decay, momentum;
+    bool first_step, nesterov;          /* sgd */
+    float keep;                         /* adamw: 1 - lr * wd; adam: 1 */
+    float one_minus_beta1, beta2, one_minus_beta2;
+    float step_size, bc2_sqrt, eps;     /* adam: lr / (1 - beta1^t), sqrt(1 - beta2^t) */
+    float alpha, one_minus_alpha;       /* rmsprop */
+} rt_update;
+
+// p, g, buf (n)
+void rt_avx512_sgd(const rt_update *u, int64_t n, float *p, const float *g, float *buf);
+void rt_avx2_sgd(const rt_update *u, int64_t n, float *p, const float *g, float *buf);
+// p, g, m, v (n)
+void rt_avx512_adam(const rt_update *u, int64_t n, float *p, const float *g, float *m, float *v);
+void rt_avx2_adam(const rt_update *u, int64_t n, float *p, const float *g, float *m, float *v);
+// p, g, sq, buf (n); buf unused without momentum
+void rt_avx512_rmsprop(const rt_update *u, int64_t n, float *p, const float *g, float *sq, float *buf);
+void rt_avx2_rmsprop(const rt_update *u, int64_t n, float *p, const float *g, float *sq, float *buf);
 
 #endif
