@@ -2,9 +2,10 @@
  * both backward products of each dense layer, batch 128) and a few square
  * sizes, per ISA path, with 1 and 2 threads.
  *
- * Each figure is the median of 7 timed samples after a warm-up call; a
- * sample repeats the call until it lasts at least 2 ms, so the small
- * shapes are not timer noise. Operands are allocated once per shape and
+ * Each figure is the median of 7 timed samples after 30 ms of warm-up; a
+ * sample repeats the call until it lasts at least 5 ms, so the small
+ * shapes are not timer noise. The machine is shared: a figure far below
+ * its neighbours usually means another process took a core. Operands are allocated once per shape and
  * stay in cache the way they would in a training step.
  */
 #include <stdio.h>
@@ -18,7 +19,11 @@
  * one 512-bit FMA (or two 256-bit) per cycle = 32 FLOP/cycle. */
 #define PEAK_GFLOPS_PER_CORE 116.0
 #define SAMPLES 7
-#define MIN_SAMPLE_SECONDS 0.002
+#define MIN_SAMPLE_SECONDS 0.005
+/* The first milliseconds after a switch of ISA or thread count ran 20-50%
+ * slow (clock ramp, pool start, cold caches): with a single warm-up call
+ * the 2 ms samples of the small shapes read half what a longer run does. */
+#define WARMUP_SECONDS 0.03
 
 typedef struct shape {
     const char *name;
@@ -66,10 +71,13 @@ static void fill(float *x, size_t n, unsigned seed)
 static double time_gemm(const shape *s, const float *A, const float *B, float *C)
 {
     int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
-    rt_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
-    double t0 = now();
-    rt_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
-    double once = now() - t0;
+    double t0 = now(), once = 0;
+    for (int calls = 1;; calls++) {
+        rt_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
+        once = (now() - t0) / calls;
+        if (now() - t0 >= WARMUP_SECONDS)
+            break;
+    }
     int reps = once >= MIN_SAMPLE_SECONDS ? 1 : (int)(MIN_SAMPLE_SECONDS / (once + 1e-9)) + 1;
     double samples[SAMPLES];
     for (int i = 0; i < SAMPLES; i++) {
