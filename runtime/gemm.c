@@ -35,6 +35,7 @@
  * the pool (a few microseconds when workers sleep) costs more than it
  * saves. */
 #define PARALLEL_MIN_MACS (256 * 1024)
+#define PARALLEL_MIN_K 32
 /* Cost of packing one element, in multiply-adds, for choosing how to split
  * work between threads (each thread packs what it uses). */
 #define PACK_COST_MACS 16
@@ -468,7 +469,9 @@ void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
     rt_isa isa = rt_isa_current();
     /* A 32-wide AVX-512 tile would be mostly padding on a narrow C (the
      * 10-class output layer: 22 GFLOP/s against 30 with the 16-wide AVX2
-     * tile). Depends on the shape alone, so still deterministic. */
+     * tile). Narrow and tall C goes through narrow_gemm below; this is for
+     * narrow C that is short too. Depends on the shape alone, so still
+     * deterministic. */
     if (isa == RT_ISA_AVX512 && N <= RT_GEMM_NR_AVX2)
         isa = RT_ISA_AVX2;
     p.path = path_for(isa);
@@ -487,7 +490,11 @@ void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
     int64_t kslices = (K + KC_MAX - 1) / KC_MAX;
     p.kc_step = (K + kslices - 1) / kslices;
 
-    int threads = (int64_t)M * N * K < PARALLEL_MIN_MACS ? 1 : rt_threads_count();
+    /* With K this shallow packing outweighs the product, and splitting
+     * repeats it: C(128x256) = dY(128x10) W^T ran at 75 GFLOP/s on one
+     * thread and 57 on two. */
+    bool small = (int64_t)M * N * K < PARALLEL_MIN_MACS || K < PARALLEL_MIN_K;
+    int threads = small ? 1 : rt_threads_count();
     choose_split(&p, threads);
     if (p.parts <= 1)
         gemm_region(&p, 0, p.M, 0, p.N);
