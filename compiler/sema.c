@@ -261,7 +261,7 @@ static const char *derive_name(Sema *s, const char *callee, const char *label, S
         const char *name = arena_printf(a, "%s%s", s->prefix, label);
         for (UsedName *u = s->used; u; u = u->next)
             if (strcmp(u->name, name) == 0) {
-                diag_error(&s->c->diag, label_span, "duplicate layer name '%s'", label);
+                diag_error(&s->c->diag, label_span, "duplicate layer name '%s'; each layer call needs its own name, as its parameters are saved under it", label);
                 diag_note(&s->c->diag, u->span, "'%s' first named here", label);
                 return arena_printf(a, "%s%s#dup", s->prefix, label);
             }
@@ -402,6 +402,15 @@ static Value eval_name(Sema *s, Scope *sc, const Ast *e)
     Binding *b = lookup(sc, e->name);
     if (b)
         return b->v;
+    if (!s->allow_model_calls && (!strcmp(e->name, "real") || !strcmp(e->name, "noise"))) {
+        diag_error(&s->c->diag, e->span, "'%s' exists only in the loss of a train step, as in step D { loss bce(D(real), 1) }",
+                   e->name);
+        return poison();
+    }
+    if (!strcmp(e->name, "noise")) {
+        diag_error(&s->c->diag, e->span, "this train block has no noise source; add e.g. 'noise normal(64)'");
+        return poison();
+    }
     if (find_op(e->name) >= 0 || find_decl(s->layers, s->nlayers, e->name)) {
         diag_error(&s->c->diag, e->span, "'%s' is a layer; call it as %s(x) or put it in a chain: x -> %s",
                    e->name, e->name, e->name);
@@ -629,6 +638,8 @@ static bool bind_args(Sema *s, Scope *sc, const Ast *call, const char *callee, c
             }
             if (slots[k].set) {
                 diag_error(d, arg->span, "argument '%s' of %s is given twice", arg->name, callee);
+                diag_note(d, slots[k].span, "'%s' is %s here%s", arg->name,
+                          piped && k == 0 ? "the chain's input" : "given", piped && k == 0 ? "" : "; remove one of them");
                 ok = false;
                 continue;
             }
@@ -654,7 +665,8 @@ static bool bind_args(Sema *s, Scope *sc, const Ast *call, const char *callee, c
         while (next < nargs && slots[next].set && args[next].kind != ARG_TENSORS && args[next].kind != ARG_INTS)
             next++;
         if (next >= nargs) {
-            diag_error(d, arg->span, "too many arguments to %s; it takes %s", callee, signature_text(s, callee, args, nargs));
+            diag_error(d, arg->span, "too many arguments to %s; it takes %s%s", callee, signature_text(s, callee, args, nargs),
+                       piped ? arena_printf(s->c->arena, ", and in a chain '%s' is the value before '->'", args[0].name) : "");
             return false;
         }
         ArgKind k = args[next].kind;
@@ -820,7 +832,11 @@ static bool match_type(Sema *s, Scope *sc, const Ast *type, uint32_t actual, Spa
         ok = v.i == n->shape.dim[i];
     }
     if (!ok) {
-        diag_error(&s->c->diag, at, "%s expects %s, got %s", what, want, type_of(s, actual));
+        /* `what` is "proj's 'x'" (an argument) or "layer 'half'" (a result). */
+        if (strncmp(what, "layer '", 7) == 0)
+            diag_error(&s->c->diag, at, "%s should return %s, but its body produces %s", what, want, type_of(s, actual));
+        else
+            diag_error(&s->c->diag, at, "%s expects %s, got %s", what, want, type_of(s, actual));
         return false;
     }
     return true;
@@ -922,7 +938,7 @@ static Value call_layer(Sema *s, Scope *sc, const Ast *call, const Ast *layer, c
         diag_note(d, call->span, "in layer '%s' called here", layer->name);
     if (r.kind == V_TENSOR && layer->type &&
         !match_type(s, &inner, layer->type, r.node, call->span,
-                    arena_printf(s->c->arena, "the result of layer '%s'", layer->name))) {
+                    arena_printf(s->c->arena, "layer '%s'", layer->name))) {
         diag_note(d, layer->type->span, "return type declared here");
         return poison();
     }
@@ -996,8 +1012,10 @@ static Value eval_call(Sema *s, Scope *sc, const Ast *call, const Value *piped, 
         diag_error(d, call->name_span, "'%s' is %s, not a layer", call->name, describe(s, &b->v));
         return poison();
     }
-    if (model_graph(s, call->name) >= 0) {
-        diag_error(d, call->name_span, "model '%s' cannot be called here; models are called only in train-step losses",
+    /* The models' AST, not their graphs: a model may call one declared
+     * later, and the graph count is final only after every model. */
+    if (find_decl(s->models, s->nmodels, call->name)) {
+        diag_error(d, call->name_span, "model '%s' cannot be called here; models are called only in train-step losses (to share layers, declare them with 'layer')",
                    call->name);
         return poison();
     }
@@ -1547,7 +1565,8 @@ static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *l
     Shape ls;
     if (!data_labels(&ts->data, &ls)) {
         diag_error(d, ts->data.span, "the %s loss needs labels, but this data source has none%s", k->name,
-                   ts->data.kind == SRC_IDX ? "; give idx(images, labels)" : ts->data.kind == SRC_CSV ? "; set label_column" : "");
+                   ts->data.kind == SRC_IDX ? "; give idx(images, labels)" : ts->data.kind == SRC_CSV ? "; set label_column"
+                   : "; raw files hold no labels: use idx(images, labels) or csv(path, label_column = 0)");
         return;
     }
     const Node *out = &m->nodes[m->output];
@@ -1603,8 +1622,10 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
         const Ast *it = step->body.items[i];
         if (it->kind != AST_ITEM || (strcmp(it->name, "loss") && strcmp(it->name, "optimizer"))) {
             const char *hint = diag_suggest(it->name, step_keys, 2);
-            diag_error(d, it->name_span, "unknown key '%s' in step block%s%s%s; a step has 'loss' and 'optimizer'", it->name,
-                       hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
+            if (hint)
+                diag_error(d, it->name_span, "unknown key '%s' in step block; did you mean '%s'?", it->name, hint);
+            else
+                diag_error(d, it->name_span, "unknown key '%s' in step block; a step has 'loss' and 'optimizer'", it->name);
             continue;
         }
         const Ast **slotp = !strcmp(it->name, "loss") ? &loss : &opt;
@@ -1681,7 +1702,8 @@ static void sema_train(Sema *s, const Ast *t)
             if (hint)
                 diag_error(d, it->name_span, "unknown key '%s' in train block; did you mean '%s'?", it->name, hint);
             else
-                diag_error(d, it->name_span, "unknown key '%s' in train block", it->name);
+                diag_error(d, it->name_span, "unknown key '%s' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise and step",
+                           it->name);
             continue;
         }
         bool is_step = !strcmp(it->name, "step"), is_aug = !strcmp(it->name, "augment");

@@ -287,7 +287,7 @@ static bool shape_recurrent(ShapeCtx *s, int gates)
     const Shape *x = &s->in[0];
     if (x->rank != 2)
         FAIL("%s expects a sequence f32[T, D], got %s%s", s->call, ty(s, 0),
-             x->rank == 1 ? "; token ids go through embed first" : "");
+             x->rank == 1 ? "; make it a sequence with reshape(T, D) first" : "");
     int64_t d = x->dim[1], h = attr_int(s, "units");
     s->out = attr_int(s, "sequences") ? shape2(x->dim[0], h) : shape1(h);
     s->out_dtype = DT_F32;

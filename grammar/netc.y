@@ -20,6 +20,7 @@
 #include <string.h>
 int yylex(union YYSTYPE *lval, Span *lloc, void *scanner);
 static void yyerror(Span *loc, void *scanner, Compiler *c, const char *msg);
+static bool unclosed_bracket(Compiler *c, Span *at);
 #define YYLLOC_DEFAULT(cur, rhs, n)                                      \
     do {                                                                 \
         if (n) { (cur).begin = YYRHSLOC(rhs, 1).begin; (cur).end = YYRHSLOC(rhs, n).end; } \
@@ -189,12 +190,54 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, Compile
                                     yysymbol_name(expected[i]));
     }
     uint32_t width = at->end - at->begin;
-    if (yypcontext_token(ctx) == YYSYMBOL_YYEOF)
-        diag_error(&c->diag, *at, "%s at end of input", want);
-    else if (width > 0 && width <= 40)
-        diag_error(&c->diag, *at, "%s %s '%.*s'", want, n > 0 && n < MAX_EXPECTED ? "before" : "token",
-                   (int)width, c->src.text + at->begin);
-    else
-        diag_error(&c->diag, *at, "%s %s", want, yysymbol_name(yypcontext_token(ctx)));
+    yysymbol_kind_t tok = yypcontext_token(ctx);
+    /* `repeat` anywhere but after `->` is the usual slip; say how to write it. */
+    const char *hint = tok == YYSYMBOL_REPEAT ? "; repeat is a chain stage: x -> repeat N layer(...)" : "";
+    Span open;
+    if (tok == YYSYMBOL_YYEOF) {
+        if (n > 0 && n < MAX_EXPECTED)
+            diag_error(&c->diag, *at, "%s at end of input", want);
+        else
+            diag_error(&c->diag, *at, "unexpected end of input");
+        if (unclosed_bracket(c, &open))
+            diag_note(&c->diag, open, "this '%c' is never closed", c->src.text[open.begin]);
+    } else if (width > 0 && width <= 40) {
+        diag_error(&c->diag, *at, "%s %s '%.*s'%s", want, n > 0 && n < MAX_EXPECTED ? "before" : "token",
+                   (int)width, c->src.text + at->begin, hint);
+    } else {
+        diag_error(&c->diag, *at, "%s %s%s", want, yysymbol_name(tok), hint);
+    }
     return 0;
+}
+
+/* The innermost bracket still open at the end of the file, skipping
+ * comments and strings, for the note under "unexpected end of input". */
+static bool unclosed_bracket(Compiler *c, Span *at)
+{
+    enum { MAX_OPEN = 4096 };
+    static uint32_t stack[MAX_OPEN];
+    int depth = 0;
+    const char *t = c->src.text;
+    for (size_t i = 0; i < c->src.len; i++) {
+        char ch = t[i];
+        if (ch == '#') {
+            while (i + 1 < c->src.len && t[i + 1] != '\n')
+                i++;
+        } else if (ch == '"') {
+            while (i + 1 < c->src.len && t[i + 1] != '"' && t[i + 1] != '\n')
+                i += t[i + 1] == '\\' ? 2 : 1;
+            i++;
+        } else if (ch == '(' || ch == '[' || ch == '{') {
+            if (depth == MAX_OPEN)
+                return false;
+            stack[depth++] = (uint32_t)i;
+        } else if ((ch == ')' || ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    if (depth == 0)
+        return false;
+    at->begin = stack[depth - 1];
+    at->end = at->begin + 1;
+    return true;
 }
