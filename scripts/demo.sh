@@ -1,0 +1,51 @@
+#!/bin/sh
+# Runs the examples through netc: `netc check` on each (its table of
+# layers, shapes, parameters and FLOPs), then `netc graph` on LeNet,
+# rendered to an SVG next to the netc binary when Graphviz is installed.
+# Called by `make demo` as: sh scripts/demo.sh build/netc
+# Exits non-zero if any example fails to check.
+set -eu
+
+if [ $# -ne 1 ]; then
+    echo "usage: sh scripts/demo.sh path/to/netc" >&2
+    exit 2
+fi
+netc=$1
+if [ ! -x "$netc" ]; then
+    echo "demo: $netc is not an executable; run 'make' first" >&2
+    exit 2
+fi
+# Paths in messages read best relative to the project root, so run there.
+netc=$(cd "$(dirname "$netc")" && pwd)/$(basename "$netc")
+cd "$(dirname "$0")/.."
+outdir=$(dirname "$netc")
+case $outdir in "$(pwd)"/*) outdir=${outdir#"$(pwd)"/} ;; esac
+
+failed=""
+for f in examples/*.net; do
+    echo "== netc check $f"
+    if ! "$netc" check "$f"; then
+        failed="$failed $f"
+    fi
+    echo
+done
+
+echo "== netc graph examples/lenet.net"
+dotfile=$outdir/lenet.dot
+if "$netc" graph -o "$dotfile" examples/lenet.net; then
+    if command -v dot >/dev/null 2>&1; then
+        dot -Tsvg "$dotfile" -o "$outdir/lenet.svg"
+        echo "LeNet's graph is in $outdir/lenet.svg (Graphviz source: $dotfile)"
+    else
+        echo "Graphviz source in $dotfile; install graphviz and run: dot -Tsvg $dotfile -o lenet.svg"
+    fi
+else
+    failed="$failed examples/lenet.net(graph)"
+fi
+
+if [ -n "$failed" ]; then
+    echo "demo: failed:$failed" >&2
+    exit 1
+fi
+echo
+echo "demo: every example checks."
