@@ -261,6 +261,8 @@ typedef struct Node {
     uint32_t param;     /* OP_param: index into the program's params */
     uint32_t model;     /* OP_model_call: index into the program's graphs */
     Span span;          /* the source it came from */
+    bool unbatched;     /* parameters and their gradients: no batch dimension */
+    bool writes_grad;   /* a parameter gradient: it lands in the gradient block at `param` */
 } Node;
 
 typedef struct Graph {
@@ -388,6 +390,7 @@ typedef struct ShapeCtx {
     const Attr *attrs;      /* by signature position */
     Shape out;
     DType out_dtype;
+    bool out_unbatched;     /* parameter gradients */
     ShapeParamDecl params[6];
     int nparams;
     char err[512];
@@ -398,6 +401,7 @@ bool shape_infer(ShapeCtx *s);
 /* Re-derives every node's shape from its rule and compares it with what the
  * node holds: the IR verifier run after sema and after later passes. */
 bool shape_verify(Compiler *c, const Program *p);
+bool shape_verify_graph(Compiler *c, const Program *p, const Graph *g);
 /* Attribute of a signature argument by name (compile-time lookup). */
 const Attr *shape_attr(const ShapeCtx *s, const char *name);
 
@@ -424,5 +428,180 @@ void compiler_init(Compiler *c, const char *path, const char *text, size_t len, 
 void compiler_free(Compiler *c);
 /* Front end: parse + sema + verify. true when no errors. */
 bool compile_front(Compiler *c);
+
+
+/* ------------------------------------------------------------- training */
+
+/* A training graph: one step's loss graph with every model call inlined,
+ * followed by the backward nodes autodiff appends (so execution order is
+ * node order). The total loss is sum over loss ops of coef * (mean of the
+ * op's per-sample loss over the batch). */
+typedef struct TrainGraph {
+    Graph *g;
+    const TrainSpec *train;
+    const StepSpec *step;
+    int model;              /* the graph index of the model being trained */
+    double *loss_coef;      /* per node: weight of a loss op, 0 for others */
+    bool *combine;          /* per node: add/sub/scale of per-sample losses, never executed */
+    uint32_t x_input, y_input;
+    bool has_y;
+} TrainGraph;
+
+/* Inlines the step's model calls and appends the backward pass for the
+ * trainable parameters of the step's model. */
+bool autodiff_build(Compiler *c, const TrainSpec *ts, int step, TrainGraph *out);
+
+/* Where a value lives when the step runs. */
+typedef enum Base {
+    BASE_NONE,   /* no storage: fused into another node, or not executed */
+    BASE_ARENA,  /* the activation arena, per sample */
+    BASE_PARAMS, /* the parameter block */
+    BASE_GRADS,  /* the gradient block */
+    BASE_X,      /* the batch of inputs */
+    BASE_Y,      /* the batch of labels */
+    BASE_OUT,    /* forward's output */
+} Base;
+
+/* What fusion and planning decide for one node of a unit. */
+typedef struct NodeInfo {
+    int32_t fused_into;  /* -1, or the dense node whose epilogue computes this activation */
+    int32_t act;         /* dense: the activation fused into its epilogue, or -1 */
+    int32_t alias_of;    /* -1, or the node whose storage holds this value (reshape, eval dropout) */
+    bool dead;           /* not executed */
+    bool needs_preact;   /* dense with a fused activation whose backward reads the pre-activation */
+    double loss_coef;    /* loss ops: weight in the total loss */
+    Base base;
+    int64_t offset;      /* floats from the base; times the batch size for per-sample bases */
+    int64_t floats;      /* per sample (or total when unbatched) */
+    uint32_t first, last;/* lifetime in node order */
+    int users;
+} NodeInfo;
+
+/* One function to generate: the training step, or inference. */
+typedef struct Unit {
+    const char *name;       /* "train_step", "forward" */
+    Graph *g;
+    NodeInfo *info;
+    bool training;
+    uint32_t x_node, y_node, out_node;
+    bool has_y, has_out;
+    int64_t arena_floats;   /* per sample */
+} Unit;
+
+/* The parameter block: trainable tensors first, then running statistics. */
+typedef struct ParamLayout {
+    int64_t *offset;        /* per program param: floats into the block, -1 if unused */
+    uint32_t *order;        /* program param indices in block order */
+    int n;
+    int64_t total, trainable;
+} ParamLayout;
+
+void layout_params(Compiler *c, const Graph *model, ParamLayout *pl);
+void unit_init(Compiler *c, Unit *u, Graph *g, const char *name, const TrainGraph *tg);
+/* Marks activations that ride in a dense epilogue, aliases and dead nodes. */
+void fuse_unit(Compiler *c, Unit *u);
+void fuse_dump(FILE *out, const Unit *u);
+/* Assigns every value a base and offset: lifetimes -> one arena. */
+void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl);
+void plan_dump(FILE *out, const Unit *u);
+
+/* ------------------------------------------------------------------ LIR */
+
+/* A pointer: base + offset floats, the offset scaled by the batch size for
+ * per-sample storage. */
+typedef struct LPtr {
+    Base base;
+    int64_t offset;
+    bool per_sample;
+} LPtr;
+
+typedef enum LArgKind {
+    LA_PTR, LA_NULL,
+    LA_INT,    /* i + i_batch * batch */
+    LA_FLOAT,  /* f, divided by the batch size when f_div_batch */
+    LA_BOOL, LA_ACT,
+    LA_SEED,   /* the step's seed mixed with a per-node salt (i) */
+    LA_EPILOGUE,
+} LArgKind;
+
+typedef struct LArg {
+    LArgKind kind;
+    LPtr ptr;
+    int64_t i, i_batch;
+    double f;
+    bool f_div_batch;
+    /* LA_EPILOGUE */
+    LPtr bias, preact;
+    bool has_bias, has_preact;
+    int act;        /* rt_act value */
+    double alpha;
+} LArg;
+
+typedef enum LExprKind { LE_LOAD, LE_CONST, LE_ADD, LE_SUB, LE_MUL, LE_ACT } LExprKind;
+
+/* Elementwise expressions of a fused loop over i in [0, n * batch). A load
+ * with period > 0 reads p[i % period] (a broadcast row). */
+typedef struct LExpr {
+    LExprKind kind;
+    LPtr ptr;
+    int64_t period;
+    double c;
+    int act;
+    double alpha;
+    struct LExpr *a, *b;
+} LExpr;
+
+typedef enum LKind {
+    LI_CALL,       /* fn(args) */
+    LI_LOSS_CALL,  /* loss += coef * fn(args) */
+    LI_LOOP,       /* dst[i] = expr, i < n * batch */
+    LI_ZERO,       /* memset dst to 0 for n floats (times batch when per-sample) */
+} LKind;
+
+typedef struct LInstr {
+    LKind kind;
+    const char *fn;
+    LArg args[16];
+    int nargs;
+    double coef;
+    LPtr dst;
+    int64_t n;
+    LExpr *expr;
+    const char *comment;
+    Span span;
+} LInstr;
+
+typedef struct LFunc {
+    const char *name;
+    bool training;
+    LInstr *code;
+    int n, cap;
+    int64_t arena_floats;
+} LFunc;
+
+/* Everything a backend needs to produce a model's program. */
+typedef struct LProgram {
+    const char *name;       /* the model */
+    const char *source;     /* the .net path */
+    const char *base_dir;   /* absolute folder of the .net file */
+    const Graph *model;
+    const TrainSpec *train; /* NULL if the file has no train block for the model */
+    ParamLayout layout;
+    LFunc train_step, forward;
+    DType x_dtype, y_dtype;
+    Shape x_shape, y_shape, out_shape;
+    int loss_kind;          /* rt_loss_kind */
+} LProgram;
+
+/* Front end to LIR for one model: autodiff, fusion, planning, lowering. */
+bool lower_program(Compiler *c, const char *model, LProgram *lp);
+void lir_dump(FILE *out, const LProgram *lp);
+
+/* The C backend: the program as C text, with a main() for a standalone
+ * binary (emit_main) or as a library with mlp.h's API. */
+void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main);
+void emit_c_header(FILE *out, const LProgram *lp);
+/* Writes a C string literal, escaping everything that could end it. */
+void emit_c_string(FILE *out, const char *s);
 
 #endif

@@ -470,6 +470,58 @@ static bool shape_pairwise_loss(ShapeCtx *s)
 static bool shape_mse(ShapeCtx *s) { return shape_pairwise_loss(s); }
 static bool shape_bce(ShapeCtx *s) { return shape_pairwise_loss(s); }
 
+/* ------------------------------------------------------ backward ops */
+
+static bool shape_dense_grad_x(ShapeCtx *s)
+{
+    const Shape *dy = &s->in[0], *w = &s->in[1];
+    if (w->rank != 2 || dy->rank < 1 || dy->dim[dy->rank - 1] != w->dim[0])
+        FAIL("dense_grad_x: dy %s does not match weight %s", ty(s, 0), ty(s, 1));
+    s->out = *dy;
+    s->out.dim[dy->rank - 1] = w->dim[1];
+    s->out_dtype = DT_F32;
+    return true;
+}
+
+static bool shape_dense_grad_w(ShapeCtx *s)
+{
+    const Shape *dy = &s->in[0], *x = &s->in[1];
+    if (dy->rank < 1 || dy->rank != x->rank)
+        FAIL("dense_grad_w: dy %s does not match x %s", ty(s, 0), ty(s, 1));
+    s->out = shape2(dy->dim[dy->rank - 1], x->dim[x->rank - 1]);
+    s->out_dtype = DT_F32;
+    s->out_unbatched = true;
+    return true;
+}
+
+static bool shape_bias_grad(ShapeCtx *s)
+{
+    if (s->in[0].rank < 1)
+        FAIL("bias_grad: dy %s has no features", ty(s, 0));
+    s->out = shape1(s->in[0].dim[s->in[0].rank - 1]);
+    s->out_dtype = DT_F32;
+    s->out_unbatched = true;
+    return true;
+}
+
+/* Gradients of elementwise ops have the shape of the incoming gradient,
+ * which must agree with the saved forward values they read. */
+static bool same_as_dy(ShapeCtx *s, int check_input)
+{
+    if (check_input >= 0 && !ir_shape_eq(&s->in[0], &s->in[check_input]))
+        FAIL("%s: dy %s does not match %s", s->call, ty(s, 0), ty(s, check_input));
+    s->out = s->in[0];
+    s->out_dtype = DT_F32;
+    return true;
+}
+
+static bool shape_act_grad(ShapeCtx *s) { return same_as_dy(s, 1); }
+static bool shape_dropout_grad(ShapeCtx *s) { return same_as_dy(s, -1); }
+static bool shape_softmax_grad(ShapeCtx *s) { return same_as_dy(s, 1); }
+static bool shape_cross_entropy_grad(ShapeCtx *s) { return same_as_dy(s, -1); }
+static bool shape_mse_grad(ShapeCtx *s) { return same_as_dy(s, s->nin > 1 ? 1 : -1); }
+static bool shape_bce_grad(ShapeCtx *s) { return same_as_dy(s, s->nin > 1 ? 1 : -1); }
+
 /* ------------------------------------------------------------ dispatch */
 
 /* Values that are not computations have no rule: sema gives them their
@@ -501,8 +553,15 @@ bool shape_infer(ShapeCtx *s)
  * the shapes their layer declares. A mismatch is a compiler bug. */
 bool shape_verify(Compiler *c, const Program *p)
 {
-    for (int gi = 0; gi < p->ngraphs; gi++) {
-        const Graph *g = &p->graphs[gi];
+    for (int gi = 0; gi < p->ngraphs; gi++)
+        shape_verify_graph(c, p, &p->graphs[gi]);
+    return true;
+}
+
+bool shape_verify_graph(Compiler *c, const Program *p, const Graph *g)
+{
+    (void)p;
+    {
         for (uint32_t i = 0; i < g->nnodes; i++) {
             const Node *n = &g->nodes[i];
             if (n->op == OP_input || n->op == OP_param || n->op == OP_model_call)
@@ -521,7 +580,7 @@ bool shape_verify(Compiler *c, const Program *p)
                            .in_dtype = dt, .nin = n->ndata, .attrs = n->attrs };
             if (!shape_infer(&s))
                 die("%s: node %u (%s) fails its shape rule: %s", g->name, i, ir_ops[n->op].name, s.err);
-            if (!ir_shape_eq(&s.out, &n->shape) || s.out_dtype != n->dtype)
+            if (!ir_shape_eq(&s.out, &n->shape) || s.out_dtype != n->dtype || s.out_unbatched != n->unbatched)
                 die("%s: node %u (%s) holds %s, its rule gives %s", g->name, i, ir_ops[n->op].name,
                     ir_type_str(c, n->dtype, &n->shape), ir_type_str(c, s.out_dtype, &s.out));
             if (s.nparams != n->ninputs - n->ndata)

@@ -66,6 +66,18 @@ int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n)
     case OP_dropout: case OP_add: case OP_sub: case OP_mul: case OP_scale: case OP_relu: case OP_leaky_relu:
     case OP_gelu: case OP_tanh: case OP_sigmoid:
         return elems(n);
+    case OP_dense_grad_x: {
+        const Node *dy = in0(g, n);
+        return 2 * elems(n) * dy->shape.dim[dy->shape.rank - 1];
+    }
+    case OP_dense_grad_w: {
+        /* per sample: the outer products that sum to dW */
+        const Node *x = &g->nodes[n->inputs[1]];
+        return 2 * elems(in0(g, n)) * x->shape.dim[x->shape.rank - 1];
+    }
+    case OP_bias_grad: case OP_act_grad: case OP_dropout_grad: return elems(in0(g, n));
+    case OP_softmax_grad: return 3 * elems(n);
+    case OP_cross_entropy_grad: case OP_mse_grad: case OP_bce_grad: return 2 * elems(n);
     case OP_cross_entropy: return 5 * elems(in0(g, n));
     case OP_mse: case OP_bce: return 3 * elems(in0(g, n));
     case OP_COUNT: break;

@@ -1,0 +1,371 @@
+/* autodiff.c — reverse-mode differentiation on the graph IR.
+ * Requires: a checked program and a train step (its loss graph).
+ * Produces: a TrainGraph whose nodes are the loss graph with every model
+ * call inlined (parameters shared by program index), then the backward
+ * nodes in execution order, each verified by its shape rule. Parameter
+ * gradients are nodes marked writes_grad: they land in the gradient block,
+ * and a parameter used twice accumulates there.
+ * The loss must be a linear combination of loss ops (cross_entropy, mse,
+ * bce), so each loss op's gradient is a constant per sample: its weight in
+ * the total divided by the batch size. */
+#include "compiler.h"
+
+#include <string.h>
+
+#define NONE UINT32_MAX
+
+typedef struct Ad {
+    Compiler *c;
+    Graph *g;
+    uint32_t *param_node; /* per program param: its node in g, or NONE */
+    bool *needs;          /* per node: depends on a parameter being trained */
+    uint32_t *grad;       /* per node: the node holding d(loss)/d(value), or NONE */
+    uint32_t cap;
+} Ad;
+
+static Attr *attrs_for(Compiler *c, Op op)
+{
+    return arena_alloc(c->arena, sizeof(Attr) * (size_t)(ir_ops[op].nargs + 1));
+}
+
+static Attr *attr_slot(Op op, Attr *attrs, const char *name)
+{
+    Node n = { .op = op, .attrs = attrs };
+    return (Attr *)ir_attr(&n, name);
+}
+
+static uint32_t copy_node(Ad *a, const Node *src, const uint32_t *inputs)
+{
+    Node n = *src;
+    n.inputs = arena_alloc(a->c->arena, sizeof *n.inputs * (size_t)(src->ninputs + 1));
+    memcpy(n.inputs, inputs, sizeof *inputs * (size_t)src->ninputs);
+    return ir_add_node(a->c, a->g, &n);
+}
+
+/* A new node whose shape its rule gives; a failing rule here is our bug. */
+static uint32_t make(Ad *a, Op op, const uint32_t *inputs, int n, Attr *attrs, const char *name, Span at)
+{
+    Shape in[8];
+    DType dt[8];
+    for (int i = 0; i < n; i++) {
+        in[i] = a->g->nodes[inputs[i]].shape;
+        dt[i] = a->g->nodes[inputs[i]].dtype;
+    }
+    if (!attrs)
+        attrs = attrs_for(a->c, op);
+    ShapeCtx s = { .c = a->c, .op = op, .call = ir_ops[op].name, .in = in, .in_dtype = dt, .nin = n, .attrs = attrs };
+    if (!shape_infer(&s))
+        die("autodiff made an ill-shaped %s: %s", ir_ops[op].name, s.err);
+    Node node = { .op = op, .dtype = s.out_dtype, .shape = s.out, .ninputs = n, .ndata = n, .attrs = attrs,
+                  .name = name, .span = at, .unbatched = s.out_unbatched };
+    node.inputs = arena_alloc(a->c->arena, sizeof *node.inputs * (size_t)(n + 1));
+    memcpy(node.inputs, inputs, sizeof *inputs * (size_t)n);
+    return ir_add_node(a->c, a->g, &node);
+}
+
+static uint32_t param_ref(Ad *a, const Node *src)
+{
+    if (a->param_node[src->param] == NONE)
+        a->param_node[src->param] = ir_add_node(a->c, a->g, src);
+    return a->param_node[src->param];
+}
+
+/* Copies model m's nodes into g with its inputs bound to args; returns the
+ * node of m's output. */
+static uint32_t inline_model(Ad *a, const Graph *m, const uint32_t *args)
+{
+    uint32_t *map = arena_alloc(a->c->arena, sizeof *map * (m->nnodes + 1));
+    int next_input = 0;
+    for (uint32_t i = 0; i < m->nnodes; i++) {
+        const Node *n = &m->nodes[i];
+        if (n->op == OP_input) {
+            map[i] = args[next_input++];
+            continue;
+        }
+        if (n->op == OP_param) {
+            map[i] = param_ref(a, n);
+            continue;
+        }
+        uint32_t in[64];
+        for (int k = 0; k < n->ninputs; k++)
+            in[k] = map[n->inputs[k]];
+        map[i] = copy_node(a, n, in);
+    }
+    return map[m->output];
+}
+
+static void accumulate(Ad *a, uint32_t value, uint32_t g)
+{
+    if (a->grad[value] == NONE) {
+        a->grad[value] = g;
+        return;
+    }
+    uint32_t in[2] = { a->grad[value], g };
+    a->grad[value] = make(a, OP_add, in, 2, NULL, "grad_sum", a->g->nodes[value].span);
+}
+
+/* Grows the per-node tables as backward nodes are appended. */
+static void reserve(Ad *a)
+{
+    if (a->g->nnodes + 64 < a->cap)
+        return;
+    uint32_t cap = a->cap * 2 + 256;
+    a->needs = arena_grow(a->c->arena, a->needs, a->cap, cap, sizeof *a->needs);
+    uint32_t *grad = arena_grow(a->c->arena, a->grad, a->cap, cap, sizeof *grad);
+    for (uint32_t i = a->cap; i < cap; i++)
+        grad[i] = NONE;
+    a->grad = grad;
+    a->cap = cap;
+}
+
+static int64_t positions(const Node *logits)
+{
+    /* cross_entropy over f32[T, C] averages over the T positions */
+    return ir_shape_elems(&logits->shape) / logits->shape.dim[logits->shape.rank - 1];
+}
+
+/* The gradient rule of one forward node, given d(loss)/d(node) in gy. */
+static bool backward_node(Ad *a, uint32_t id)
+{
+    const Node n = a->g->nodes[id]; /* a copy: appending may move the array */
+    uint32_t gy = a->grad[id];
+    const char *name = n.name;
+    Span at = n.span;
+    switch (n.op) {
+    case OP_input: case OP_param:
+        return true;
+    case OP_dense: {
+        uint32_t x = n.inputs[0], w = n.inputs[1];
+        if (a->needs[x]) {
+            uint32_t in[2] = { gy, w };
+            accumulate(a, x, make(a, OP_dense_grad_x, in, 2, NULL, name, at));
+        }
+        for (int k = 1; k < n.ninputs; k++) {
+            uint32_t pn = n.inputs[k];
+            if (!a->needs[pn])
+                continue;
+            uint32_t in[2] = { gy, x };
+            uint32_t gw = k == 1 ? make(a, OP_dense_grad_w, in, 2, NULL, name, at) : make(a, OP_bias_grad, in, 1, NULL, name, at);
+            a->g->nodes[gw].writes_grad = true;
+            a->g->nodes[gw].param = a->g->nodes[pn].param;
+        }
+        return true;
+    }
+    case OP_relu: case OP_leaky_relu: case OP_gelu: case OP_tanh: case OP_sigmoid: {
+        Attr *attrs = attrs_for(a->c, OP_act_grad);
+        attr_slot(OP_act_grad, attrs, "act")->i = n.op;
+        attr_slot(OP_act_grad, attrs, "alpha")->f = n.op == OP_leaky_relu ? ir_attr(&n, "alpha")->f : 0;
+        /* gelu's derivative needs its input; the others read their output
+         * (for ReLU and leaky ReLU, y > 0 exactly when x > 0). */
+        uint32_t in[2] = { gy, n.op == OP_gelu ? n.inputs[0] : id };
+        accumulate(a, n.inputs[0], make(a, OP_act_grad, in, 2, attrs, name, at));
+        return true;
+    }
+    case OP_dropout: {
+        Attr *attrs = attrs_for(a->c, OP_dropout_grad);
+        attr_slot(OP_dropout_grad, attrs, "rate")->f = ir_attr(&n, "rate")->f;
+        attr_slot(OP_dropout_grad, attrs, "salt")->i = id; /* the forward node's id seeds both masks */
+        accumulate(a, n.inputs[0], make(a, OP_dropout_grad, &gy, 1, attrs, name, at));
+        return true;
+    }
+    case OP_softmax: {
+        uint32_t in[2] = { gy, id };
+        accumulate(a, n.inputs[0], make(a, OP_softmax_grad, in, 2, NULL, name, at));
+        return true;
+    }
+    case OP_scale: {
+        Attr *attrs = attrs_for(a->c, OP_scale);
+        attr_slot(OP_scale, attrs, "factor")->f = ir_attr(&n, "factor")->f;
+        accumulate(a, n.inputs[0], make(a, OP_scale, &gy, 1, attrs, name, at));
+        return true;
+    }
+    case OP_add: case OP_sub: case OP_mul: {
+        uint32_t x = n.inputs[0], y = n.inputs[1];
+        const Shape *sx = &a->g->nodes[x].shape, *sy = &a->g->nodes[y].shape;
+        if (!ir_shape_eq(sx, &n.shape) || !ir_shape_eq(sy, &n.shape)) {
+            diag_error(&a->c->diag, at, "training through a broadcasting '%s' is not supported yet; make both operands %s",
+                       ir_ops[n.op].name, ir_type_str(a->c, n.dtype, &n.shape));
+            return false;
+        }
+        for (int side = 0; side < 2; side++) {
+            uint32_t v = side ? y : x, other = side ? x : y;
+            if (!a->needs[v])
+                continue;
+            uint32_t gv = gy;
+            if (n.op == OP_mul) {
+                uint32_t in[2] = { gy, other };
+                gv = make(a, OP_mul, in, 2, NULL, name, at);
+            } else if (n.op == OP_sub && side) {
+                Attr *attrs = attrs_for(a->c, OP_scale);
+                attr_slot(OP_scale, attrs, "factor")->f = -1;
+                gv = make(a, OP_scale, &gy, 1, attrs, name, at);
+            }
+            accumulate(a, v, gv);
+        }
+        return true;
+    }
+    case OP_flatten: case OP_reshape: {
+        const Node *x = &a->g->nodes[n.inputs[0]];
+        Attr *attrs = attrs_for(a->c, OP_reshape);
+        Attr *sh = attr_slot(OP_reshape, attrs, "shape");
+        sh->nints = x->shape.rank;
+        sh->ints = arena_alloc(a->c->arena, sizeof *sh->ints * (size_t)(x->shape.rank + 1));
+        memcpy(sh->ints, x->shape.dim, sizeof *sh->ints * (size_t)x->shape.rank);
+        accumulate(a, n.inputs[0], make(a, OP_reshape, &gy, 1, attrs, name, at));
+        return true;
+    }
+    case OP_model_call:
+        die("model call left after inlining");
+    case OP_conv2d: case OP_batchnorm: case OP_layernorm: case OP_embed: case OP_position: case OP_attention:
+    case OP_rnn: case OP_lstm: case OP_gru: case OP_maxpool: case OP_avgpool: case OP_global_avgpool:
+    case OP_concat: case OP_cross_entropy: case OP_mse: case OP_bce:
+    case OP_dense_grad_x: case OP_dense_grad_w: case OP_bias_grad: case OP_act_grad: case OP_dropout_grad:
+    case OP_softmax_grad: case OP_cross_entropy_grad: case OP_mse_grad: case OP_bce_grad: case OP_COUNT:
+        break;
+    }
+    diag_error(&a->c->diag, at, "training through %s is not supported yet (it has no kernel); netc trains dense networks today",
+               ir_ops[n.op].name);
+    return false;
+}
+
+/* Walks back from the loss graph's output through add/sub/scale of
+ * per-sample losses, giving each loss op its weight. */
+static bool loss_weights(Ad *a, TrainGraph *tg, uint32_t out, uint32_t nforward)
+{
+    double *coef = tg->loss_coef;
+    bool *reached = arena_alloc(a->c->arena, sizeof *reached * (nforward + 1));
+    double *w = arena_alloc(a->c->arena, sizeof *w * (nforward + 1));
+    reached[out] = true;
+    w[out] = 1;
+    for (uint32_t i = nforward; i-- > 0;) {
+        if (!reached[i])
+            continue;
+        const Node *n = &a->g->nodes[i];
+        if (n->op == OP_cross_entropy || n->op == OP_mse || n->op == OP_bce) {
+            coef[i] += w[i];
+            continue;
+        }
+        if ((n->op == OP_add || n->op == OP_sub || n->op == OP_scale) && n->shape.rank == 0) {
+            tg->combine[i] = true;
+            for (int k = 0; k < n->ndata; k++) {
+                uint32_t v = n->inputs[k];
+                double f = n->op == OP_scale ? ir_attr(n, "factor")->f : n->op == OP_sub && k ? -1 : 1;
+                reached[v] = true;
+                w[v] += w[i] * f;
+            }
+            continue;
+        }
+        diag_error(&a->c->diag, n->span, "a loss must be a sum of losses (cross_entropy, mse, bce), each possibly times a number; %s is not one",
+                   ir_ops[n->op].name);
+        return false;
+    }
+    return true;
+}
+
+static bool seed_losses(Ad *a, TrainGraph *tg, uint32_t nforward)
+{
+    for (uint32_t i = 0; i < nforward; i++) {
+        if (tg->loss_coef[i] == 0)
+            continue;
+        const Node n = a->g->nodes[i];
+        uint32_t z = n.inputs[0];
+        if (n.ndata > 1 && a->needs[n.inputs[1]]) {
+            diag_error(&a->c->diag, n.span, "%s: the target depends on the parameters being trained; netc differentiates the first argument only",
+                       ir_ops[n.op].name);
+            return false;
+        }
+        if (!a->needs[z])
+            continue;
+        double per = n.op == OP_cross_entropy ? (double)positions(&a->g->nodes[z])
+                                              : (double)ir_shape_elems(&a->g->nodes[z].shape);
+        Op gop = n.op == OP_cross_entropy ? OP_cross_entropy_grad : n.op == OP_mse ? OP_mse_grad : OP_bce_grad;
+        Attr *attrs = attrs_for(a->c, gop);
+        attr_slot(gop, attrs, "scale")->f = tg->loss_coef[i] / per;
+        uint32_t in[3] = { z, n.ndata > 1 ? n.inputs[1] : 0, i };
+        int nin = n.op == OP_cross_entropy ? 3 : n.ndata;
+        if (n.op != OP_cross_entropy && n.ndata == 1)
+            *attr_slot(gop, attrs, "target") = *ir_attr(&n, "target");
+        accumulate(a, z, make(a, gop, in, nin, attrs, n.name, n.span));
+    }
+    return true;
+}
+
+bool autodiff_build(Compiler *c, const TrainSpec *ts, int step_index, TrainGraph *tg)
+{
+    Program *p = c->prog;
+    const StepSpec *st = &ts->steps_list[step_index];
+    const Graph *loss = &p->graphs[st->graph];
+    memset(tg, 0, sizeof *tg);
+    tg->train = ts;
+    tg->step = st;
+    for (int i = 0; i < p->nmodels; i++)
+        if (!strcmp(p->graphs[i].name, st->model))
+            tg->model = i;
+    Ad a = { .c = c };
+    a.g = tg->g = arena_alloc(c->arena, sizeof *tg->g);
+    a.g->name = arena_printf(c->arena, "%s.train", ts->name);
+    a.g->span = ts->span;
+    a.param_node = arena_alloc(c->arena, sizeof *a.param_node * (p->nparams + 1));
+    for (uint32_t i = 0; i < p->nparams; i++)
+        a.param_node[i] = NONE;
+
+    /* Inline: the loss graph's nodes, each model call replaced by the model. */
+    uint32_t *map = arena_alloc(c->arena, sizeof *map * (loss->nnodes + 1));
+    for (uint32_t i = 0; i < loss->nnodes; i++) {
+        const Node *n = &loss->nodes[i];
+        uint32_t in[64];
+        for (int k = 0; k < n->ninputs; k++)
+            in[k] = map[n->inputs[k]];
+        if (n->op == OP_model_call) {
+            map[i] = inline_model(&a, &p->graphs[n->model], in);
+        } else if (n->op == OP_param) {
+            map[i] = param_ref(&a, n);
+        } else {
+            map[i] = copy_node(&a, n, in);
+            if (n->op == OP_input) {
+                Graph *g = a.g;
+                g->inputs = arena_grow(c->arena, g->inputs, (size_t)g->ninputs, (size_t)g->ninputs + 1, sizeof *g->inputs);
+                g->inputs[g->ninputs++] = map[i];
+            }
+        }
+    }
+    a.g->output = map[loss->output];
+    a.g->has_output = true;
+    uint32_t nforward = a.g->nnodes;
+    tg->x_input = a.g->inputs[0];
+    tg->has_y = a.g->ninputs > 1;
+    tg->y_input = tg->has_y ? a.g->inputs[1] : 0;
+
+    /* Which values depend on the parameters this step trains. */
+    a.cap = 0;
+    reserve(&a);
+    const Graph *model = &p->graphs[tg->model];
+    for (uint32_t i = 0; i < nforward; i++) {
+        const Node *n = &a.g->nodes[i];
+        if (n->op == OP_param) {
+            a.needs[i] = false;
+            for (int k = 0; k < model->nparams; k++)
+                if (model->params[k] == n->param && p->params[n->param].trainable)
+                    a.needs[i] = true;
+            continue;
+        }
+        for (int k = 0; k < n->ninputs; k++)
+            a.needs[i] |= a.needs[n->inputs[k]];
+    }
+
+    tg->loss_coef = arena_alloc(c->arena, sizeof *tg->loss_coef * (nforward + 1));
+    tg->combine = arena_alloc(c->arena, sizeof *tg->combine * (nforward + 1));
+    if (!loss_weights(&a, tg, a.g->output, nforward) || !seed_losses(&a, tg, nforward))
+        return false;
+    for (uint32_t i = nforward; i-- > 0;) {
+        reserve(&a);
+        if (a.grad[i] == NONE || !a.needs[i] || tg->combine[i])
+            continue;
+        if (!backward_node(&a, i))
+            return false;
+    }
+    /* The per-node tables cover the backward nodes too (all zero). */
+    tg->loss_coef = arena_grow(c->arena, tg->loss_coef, nforward, a.g->nnodes + 1, sizeof *tg->loss_coef);
+    tg->combine = arena_grow(c->arena, tg->combine, nforward, a.g->nnodes + 1, sizeof *tg->combine);
+    return shape_verify_graph(c, p, a.g);
+}

@@ -1,0 +1,136 @@
+/* fuse.c — decides what runs as one kernel.
+ * Requires: a unit (a training graph or a model graph) in node order.
+ * Produces: per node, in NodeInfo: dead nodes (not needed for the loss,
+ * the gradients or the output), aliases (flatten and reshape share their
+ * input's storage; so does dropout at inference), and activations that
+ * ride in the epilogue of the dense before them, so the GEMM writes the
+ * activated values once instead of writing, reading and writing again.
+ * Softmax and cross-entropy are one kernel by construction (the op). */
+#include "compiler.h"
+
+#include <string.h>
+
+static bool is_activation(Op op)
+{
+    return op == OP_relu || op == OP_leaky_relu || op == OP_gelu || op == OP_tanh || op == OP_sigmoid;
+}
+
+void unit_init(Compiler *c, Unit *u, Graph *g, const char *name, const TrainGraph *tg)
+{
+    memset(u, 0, sizeof *u);
+    u->name = name;
+    u->g = g;
+    u->training = tg != NULL;
+    u->info = arena_alloc(c->arena, sizeof *u->info * (g->nnodes + 1));
+    for (uint32_t i = 0; i < g->nnodes; i++) {
+        NodeInfo *in = &u->info[i];
+        in->fused_into = in->act = in->alias_of = -1;
+        in->offset = -1;
+        if (tg) {
+            in->loss_coef = tg->loss_coef[i];
+            in->dead = tg->combine[i];
+        }
+    }
+    if (tg) {
+        u->x_node = tg->x_input;
+        u->y_node = tg->y_input;
+        u->has_y = tg->has_y;
+    } else {
+        u->x_node = g->inputs[0];
+        u->out_node = g->output;
+        u->has_out = true;
+    }
+}
+
+/* Live values: what the loss, the parameter gradients or the output need.
+ * Additions and scalings of per-sample losses are used by nothing live, so
+ * they die here: their effect is already in the loss weights. */
+static void mark_live(Unit *u)
+{
+    Graph *g = u->g;
+    uint32_t n = g->nnodes;
+    for (uint32_t i = 0; i < n; i++) {
+        NodeInfo *in = &u->info[i];
+        in->dead = u->training ? !(in->loss_coef != 0 || g->nodes[i].writes_grad) : i != u->out_node;
+        in->users = 0;
+    }
+    for (uint32_t i = n; i-- > 0;) {
+        if (u->info[i].dead)
+            continue;
+        const Node *node = &g->nodes[i];
+        for (int k = 0; k < node->ninputs; k++) {
+            u->info[node->inputs[k]].dead = false;
+            u->info[node->inputs[k]].users++;
+        }
+    }
+}
+
+void fuse_unit(Compiler *c, Unit *u)
+{
+    (void)c;
+    Graph *g = u->g;
+    mark_live(u);
+    for (uint32_t i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        NodeInfo *in = &u->info[i];
+        if (in->dead)
+            continue;
+        if (n->op == OP_flatten || n->op == OP_reshape || (n->op == OP_dropout && !u->training))
+            in->alias_of = (int32_t)n->inputs[0];
+    }
+    /* dense -> activation: the activation rides in the epilogue when every
+     * other live reader of the dense output is that activation's gradient
+     * (which then needs the pre-activation kept: gelu). */
+    for (uint32_t i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (u->info[i].dead || !is_activation(n->op))
+            continue;
+        uint32_t d = n->inputs[0];
+        if (g->nodes[d].op != OP_dense || u->info[d].act >= 0 || (!u->training && d == u->out_node))
+            continue;
+        int others = 0, grads = 0;
+        for (uint32_t j = d + 1; j < g->nnodes; j++) {
+            const Node *m = &g->nodes[j];
+            if (u->info[j].dead || j == i)
+                continue;
+            for (int k = 0; k < m->ninputs; k++)
+                if (m->inputs[k] == d) {
+                    if (m->op == OP_act_grad && k == 1)
+                        grads++;
+                    else
+                        others++;
+                }
+        }
+        if (others)
+            continue;
+        u->info[i].fused_into = (int32_t)d;
+        u->info[d].act = (int32_t)i;
+        u->info[d].needs_preact = grads > 0;
+    }
+}
+
+void fuse_dump(FILE *out, const Unit *u)
+{
+    const Graph *g = u->g;
+    fprintf(out, "fused %s (%s) {\n", u->name, g->name);
+    for (uint32_t i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        const NodeInfo *in = &u->info[i];
+        if (in->dead || n->op == OP_param || n->op == OP_input || in->fused_into >= 0)
+            continue;
+        fprintf(out, "  %%%u %s", i, ir_ops[n->op].name);
+        if (in->act >= 0)
+            fprintf(out, " + bias + %s (epilogue%s)", ir_ops[g->nodes[in->act].op].name,
+                    in->needs_preact ? ", keeps the pre-activation" : "");
+        if (n->op == OP_cross_entropy)
+            fputs(" (softmax + cross-entropy, one kernel)", out);
+        if (in->alias_of >= 0)
+            fprintf(out, " = %%%d (alias, no copy)", in->alias_of);
+        if (in->loss_coef != 0)
+            fprintf(out, " (loss weight %g)", in->loss_coef);
+        if (n->writes_grad)
+            fputs(" (into the gradient block)", out);
+        fprintf(out, "  # %s\n", n->name ? n->name : "");
+    }
+    fputs("}\n", out);
+}
