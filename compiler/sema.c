@@ -1652,7 +1652,7 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
     st->graph = (uint32_t)(s->g - p->graphs);
     Scope sc = { NULL, &s->globals };
     DType dt;
-    Shape sh;
+    Shape sh = { 0 }; /* f32[0] until a model call fixes it (fix_unused_real) */
     bool known;
     if (data_sample(&ts->data, &dt, &sh, &known)) {
         uint32_t real = add_input(s, "real", dt, sh, ts->data.span);
@@ -1677,6 +1677,29 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
     }
     s->g->output = v.node;
     s->g->has_output = true;
+}
+
+/* A step whose loss never reads `real` (the generator's, in a GAN) still
+ * has the input, and its shape is the one another step's model call gave
+ * the same data; without this it would keep the f32[0] placeholder. */
+static void fix_unused_real(Sema *s, TrainSpec *ts)
+{
+    Program *p = s->c->prog;
+    const Node *known = NULL;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < ts->nsteps; i++) {
+            Graph *g = &p->graphs[ts->steps_list[i].graph];
+            if (g->ninputs == 0 || strcmp(g->nodes[g->inputs[0]].name, "real"))
+                continue;
+            Node *real = &g->nodes[g->inputs[0]];
+            bool placeholder = real->shape.rank == 1 && real->shape.dim[0] == 0;
+            if (pass == 0 && !placeholder && !known)
+                known = real;
+            else if (pass == 1 && placeholder && known) {
+                real->shape = known->shape;
+                real->dtype = known->dtype;
+            }
+        }
 }
 
 static void sema_train(Sema *s, const Ast *t)
@@ -1846,6 +1869,7 @@ static void sema_train(Sema *s, const Ast *t)
         for (int i = 0; i < t->list.count; i++)
             if (t->list.items[i]->kind == AST_STEP && !strcmp(t->list.items[i]->name, "step"))
                 step_block(s, t, ts, t->list.items[i]);
+        fix_unused_real(s, ts);
         return;
     }
     if (ITEM(K_OPT))
