@@ -297,20 +297,47 @@ void rt_softmax_forward(int64_t rows, int64_t cols, const float *x, float *y)
     softmax_rows(rows, cols, x, y, NULL);
 }
 
+/* Row-wise backward kernels split rows into chunks of about ELEMENT_CHUNK
+ * elements; rows are independent, so the split never changes a bit. */
+typedef struct rows_task {
+    int64_t rows, cols, rows_per_chunk;
+    const float *a, *b; /* softmax: y, dy; xent: probs, unused */
+    const int32_t *labels;
+    float scale;
+    float *out;
+} rows_task;
+
+static void run_row_chunks(rows_task *t, rt_task_fn fn)
+{
+    if (t->rows <= 0 || t->cols <= 0)
+        return;
+    t->rows_per_chunk = ELEMENT_CHUNK / t->cols > 0 ? ELEMENT_CHUNK / t->cols : 1;
+    run_tasks(ceil_div(t->rows, t->rows_per_chunk), fn, t);
+}
+
+/* dx = y (dy - <dy, y>), the dot product in double. */
+static void softmax_backward_chunk(void *ctx, int64_t chunk)
+{
+    const rows_task *t = ctx;
+    int64_t begin = chunk * t->rows_per_chunk, end = min_i64(begin + t->rows_per_chunk, t->rows);
+    for (int64_t r = begin; r < end; r++) {
+        const float *y = t->a + r * t->cols, *dy = t->b + r * t->cols;
+        float *dx = t->out + r * t->cols;
+        double dot = 0.0;
+        for (int64_t j = 0; j < t->cols; j++)
+            dot += (double)dy[j] * y[j];
+        float d = (float)dot;
+        for (int64_t j = 0; j < t->cols; j++)
+            dx[j] = y[j] * (dy[j] - d);
+    }
+}
+
 // y (rows,cols), dy (rows,cols), dx (rows,cols)
 void rt_softmax_backward(int64_t rows, int64_t cols, const float *y,
                          const float *dy, float *dx)
 {
-    for (int64_t r = 0; r < rows; r++) {
-        const float *yr = y + r * cols, *dyr = dy + r * cols;
-        float *dxr = dx + r * cols;
-        double dot = 0.0;
-        for (int64_t j = 0; j < cols; j++)
-            dot += (double)dyr[j] * yr[j];
-        float d = (float)dot;
-        for (int64_t j = 0; j < cols; j++)
-            dxr[j] = yr[j] * (dyr[j] - d);
-    }
+    rows_task t = { .rows = rows, .cols = cols, .a = y, .b = dy, .out = dx };
+    run_row_chunks(&t, softmax_backward_chunk);
 }
 
 static void check_labels(const char *who, int64_t rows, int64_t classes,
@@ -333,20 +360,29 @@ double rt_softmax_xent_forward(int64_t rows, int64_t classes, const float *logit
     return softmax_rows(rows, classes, logits, probs, labels);
 }
 
+static void xent_backward_chunk(void *ctx, int64_t chunk)
+{
+    const rows_task *t = ctx;
+    int64_t begin = chunk * t->rows_per_chunk, end = min_i64(begin + t->rows_per_chunk, t->rows);
+    for (int64_t r = begin; r < end; r++) {
+        const float *p = t->a + r * t->cols;
+        float *d = t->out + r * t->cols;
+        /* read before the row is overwritten: d may alias p */
+        float at_label = p[t->labels[r]];
+        for (int64_t j = 0; j < t->cols; j++)
+            d[j] = t->scale * p[j];
+        d[t->labels[r]] = t->scale * (at_label - 1.0f);
+    }
+}
+
 // probs (rows,classes), labels (rows), dlogits (rows,classes)
 void rt_softmax_xent_backward(int64_t rows, int64_t classes, const float *probs,
                               const int32_t *labels, float scale, float *dlogits)
 {
     check_labels("rt_softmax_xent_backward", rows, classes, labels);
-    for (int64_t r = 0; r < rows; r++) {
-        const float *p = probs + r * classes;
-        float *d = dlogits + r * classes;
-        /* read before the row is overwritten: d may alias p */
-        float at_label = p[labels[r]];
-        for (int64_t j = 0; j < classes; j++)
-            d[j] = scale * p[j];
-        d[labels[r]] = scale * (at_label - 1.0f);
-    }
+    rows_task t = { .rows = rows, .cols = classes, .a = probs, .labels = labels,
+                    .scale = scale, .out = dlogits };
+    run_row_chunks(&t, xent_backward_chunk);
 }
 
 /* scores (rows,classes), labels (rows). Ties go to the first maximum, as
