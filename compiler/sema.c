@@ -562,7 +562,7 @@ static const char *kind_name(ArgKind k)
     case ARG_FLOAT: return "a number";
     case ARG_BOOL: return "true or false";
     case ARG_STRING: return "a string";
-    case ARG_PADDING: return "an integer, \"same\" or \"valid\"";
+    case ARG_PADDING: return "an integer >= 0, \"same\" or \"valid\"";
     }
     unreachable();
 }
@@ -577,7 +577,8 @@ static bool value_fits(const Value *v, ArgKind k)
     case ARG_BOOL: return v->kind == V_BOOL;
     case ARG_STRING: return v->kind == V_STRING;
     case ARG_PADDING:
-        return v->kind == V_INT || (v->kind == V_STRING && (!strcmp(v->s, "same") || !strcmp(v->s, "valid")));
+        /* Negative integers would alias PAD_SAME and PAD_VALID. */
+        return (v->kind == V_INT && v->i >= 0) || (v->kind == V_STRING && (!strcmp(v->s, "same") || !strcmp(v->s, "valid")));
     }
     unreachable();
 }
