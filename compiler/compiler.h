@@ -137,6 +137,8 @@ typedef struct Compiler {
     AstList decls; /* top-level declarations, in source order */
     Program *prog;
     bool too_deep; /* the nesting error was reported once */
+    const char *dumps; /* -d letters: passes print what they made to dump_out */
+    FILE *dump_out;
 } Compiler;
 
 /* Builders called from grammar actions (one line each in netc.y). */
@@ -603,5 +605,11 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main);
 void emit_c_header(FILE *out, const LProgram *lp);
 /* Writes a C string literal, escaping everything that could end it. */
 void emit_c_string(FILE *out, const char *s);
+
+/* netc build / emit: the C file compiled with cc into a binary, or written
+ * with its header into a folder. */
+bool build_find_runtime(char *inc, char *lib, size_t len);
+bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FILE *err);
+bool build_emit(Compiler *c, LProgram *lp, const char *dir, FILE *err);
 
 #endif

@@ -12,11 +12,19 @@ static const char usage[] =
     "commands:\n"
     "  check      parse, resolve and shape-check; print a summary of every model\n"
     "  graph      print every model as a Graphviz graph (netc graph m.net | dot -Tsvg > m.svg)\n"
+    "  build      compile a model and its training into a standalone binary (-o FILE)\n"
+    "  emit       write the model as C for embedding: NAME.c and NAME.h in a folder (-o DIR)\n"
     "\n"
     "options:\n"
     "  -dA        dump the AST after parsing\n"
     "  -dS        dump the graph IR after shape checking\n"
-    "  -o FILE    write the output to FILE instead of standard output\n"
+    "  -dD        dump the training graph after autodiff (build, emit)\n"
+    "  -dF        dump the fused groups (build, emit)\n"
+    "  -dP        dump the memory plan (build, emit)\n"
+    "  -dL        dump the LIR (build, emit)\n"
+    "  -o FILE    check, graph: write to FILE; build: the binary; emit: the folder\n"
+    "  -m NAME    build, emit: the model to compile (default: the first)\n"
+    "  --keep-c   build: keep the generated C next to the binary (FILE.c)\n"
     "  -h, --help     print this help\n"
     "  --version      print the version\n"
     "\n"
@@ -29,7 +37,9 @@ typedef struct Options {
     const char *command;
     const char *file;
     const char *output;
-    bool dump_ast, dump_ir;
+    const char *model;
+    char dumps[16];
+    bool keep_c;
 } Options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -42,7 +52,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 static int parse_args(int argc, char **argv, Options *o)
 {
-    static const char *const commands[] = { "check", "graph" };
+    static const char *const commands[] = { "check", "graph", "build", "emit" };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -53,13 +63,20 @@ static int parse_args(int argc, char **argv, Options *o)
             exit(0);
         } else if (!strncmp(a, "-d", 2) && a[2]) {
             for (const char *p = a + 2; *p; p++) {
-                if (*p == 'A')
-                    o->dump_ast = true;
-                else if (*p == 'S')
-                    o->dump_ir = true;
-                else
-                    return usage_error("unknown dump letter in '%s' (A: AST, S: IR after shape checking)", a);
+                if (!strchr("ASDFPL", *p))
+                    return usage_error("unknown dump letter in '%s' (A, S, D, F, P or L; see --help)", a);
+                size_t n = strlen(o->dumps);
+                if (!strchr(o->dumps, *p) && n + 1 < sizeof o->dumps) {
+                    o->dumps[n] = *p;
+                    o->dumps[n + 1] = '\0';
+                }
             }
+        } else if (!strcmp(a, "--keep-c")) {
+            o->keep_c = true;
+        } else if (!strcmp(a, "-m")) {
+            if (++i == argc)
+                return usage_error("%s needs a model name", a);
+            o->model = argv[i];
         } else if (!strcmp(a, "-o")) {
             if (++i == argc)
                 return usage_error("%s needs a file name", a);
@@ -75,7 +92,7 @@ static int parse_args(int argc, char **argv, Options *o)
             } else if (strstr(a, ".net") || strchr(a, '/')) {
                 o->file = a;
             } else {
-                const char *hint = diag_suggest(a, commands, 2);
+                const char *hint = diag_suggest(a, commands, 4);
                 if (hint) {
                     fprintf(stderr, "netc: unknown command '%s'; did you mean '%s'?\n", a, hint);
                     return EXIT_USAGE;
@@ -90,8 +107,12 @@ static int parse_args(int argc, char **argv, Options *o)
     }
     if (!o->file)
         return usage_error("%s", o->command ? "no input file" : "no command and no input file");
-    if (!o->command && !o->dump_ast && !o->dump_ir)
+    if (!o->command && !o->dumps[0])
         o->command = "check";
+    if (o->command && !strcmp(o->command, "build") && !o->output)
+        return usage_error("%s", "build needs -o FILE, the binary to write");
+    if (o->command && !strcmp(o->command, "emit") && !o->output)
+        return usage_error("%s", "emit needs -o DIR, the folder to write NAME.c and NAME.h into");
     return 0;
 }
 
@@ -102,19 +123,32 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
     FILE *out = stdout;
-    if (o.output && !(out = fopen(o.output, "w"))) {
+    bool generating = o.command && (!strcmp(o.command, "build") || !strcmp(o.command, "emit"));
+    if (o.output && !generating && !(out = fopen(o.output, "w"))) {
         perror(o.output);
         return EXIT_INPUT;
     }
     Compiler c;
     if (!source_load(&c, o.file, stderr))
         return EXIT_INPUT;
+    c.dumps = o.dumps;
+    c.dump_out = out;
     bool ok = parse_source(&c);
-    if (ok && o.dump_ast)
+    if (ok && strchr(o.dumps, 'A'))
         ast_dump(out, &c.decls);
     ok = ok && sema_run(&c) && shape_verify(&c, c.prog);
-    if (ok && o.dump_ir)
+    if (ok && strchr(o.dumps, 'S'))
         ir_dump(out, c.prog);
+    if (ok && generating) {
+        LProgram lp;
+        ok = lower_program(&c, o.model, &lp);
+        if (ok && strchr(o.dumps, 'L'))
+            lir_dump(out, &lp);
+        if (ok && !strcmp(o.command, "build"))
+            ok = build_binary(&c, &lp, o.output, o.keep_c, stderr);
+        else if (ok)
+            ok = build_emit(&c, &lp, o.output, stderr);
+    }
     if (ok && o.command && !strcmp(o.command, "check")) {
         for (int i = 0; i < c.prog->nmodels; i++) {
             if (i)

@@ -363,4 +363,21 @@ typedef struct rt_program {
  * Returns the process exit code (0, 1 on bad input/files, 2 on usage). */
 int rt_main(const rt_program *p, int argc, char **argv);
 
+
+/* ------------------------------------------------ embedding a model */
+
+/* A generated program with its memory: what NAME.h of `netc emit` wraps.
+ * Training uses the program's own optimizer and schedule (from its train
+ * block); one step per call. */
+typedef struct rt_model rt_model;
+rt_model *rt_model_new(const rt_program *p, uint64_t seed, int64_t max_batch, char *err, size_t errlen);
+void rt_model_free(rt_model *m);
+/* Returns 0, or -1 if batch is not in [1, max_batch]. */
+int rt_model_forward(rt_model *m, const void *x, float *out, int64_t batch);
+double rt_model_train_step(rt_model *m, const void *x, const void *y, int64_t batch);
+int rt_model_load(rt_model *m, const char *path, char *err, size_t errlen);
+int rt_model_save(rt_model *m, const char *path, char *err, size_t errlen);
+/* The parameter block (param_floats floats, laid out as p->params says). */
+float *rt_model_params(rt_model *m);
+
 #endif

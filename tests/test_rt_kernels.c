@@ -758,6 +758,34 @@ START_TEST(test_dropout_deterministic_and_threads)
 }
 END_TEST
 
+/* The keep test is u >= rate, exactly: with rate set to element i's own u
+ * (k / 2^24, exact in float) element i is kept, and with the next float
+ * up it is dropped; an off-by-one in any path's integer threshold shows. */
+START_TEST(test_dropout_threshold_edge)
+{
+    const uint64_t seed = 99;
+    const int64_t n = 17;
+    float x[17], y[17];
+    for (int i = 0; i < n; i++)
+        x[i] = 1.0f;
+    FOR_EACH_ISA(isa) {
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t k = rt_rand_u64(seed, (uint64_t)i) >> 40;
+            if (k == 0 || k + 1 >= (1u << 24))
+                continue;
+            float rate = (float)k * 0x1p-24f;
+            rt_dropout_forward(n, rate, seed, x, y);
+            CHECK_MSG(y[i] != 0.0f, "%s: element %lld with u == rate dropped",
+                      rt_isa_name((rt_isa)isa), (long long)i);
+            rate = (float)(k + 1) * 0x1p-24f;
+            rt_dropout_forward(n, rate, seed, x, y);
+            CHECK_MSG(y[i] == 0.0f, "%s: element %lld with u < rate kept",
+                      rt_isa_name((rt_isa)isa), (long long)i);
+        }
+    }
+}
+END_TEST
+
 /* backward applies the forward's mask and scale to dy. */
 START_TEST(test_dropout_backward)
 {
@@ -951,6 +979,7 @@ static Suite *kernels_suite(void)
     tc = test_case("dropout");
     tcase_add_test(tc, test_dropout_forward);
     tcase_add_test(tc, test_dropout_deterministic_and_threads);
+    tcase_add_test(tc, test_dropout_threshold_edge);
     tcase_add_test(tc, test_dropout_backward);
     suite_add_tcase(s, tc);
 

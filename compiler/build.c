@@ -1,0 +1,169 @@
+/* build.c — `netc build` and `netc emit`: LIR to C, and C to a binary.
+ * Requires: a lowered program. Produces: NAME.c (+ NAME.h) in a folder,
+ * or a standalone binary linked against libnetrt. Files are written to a
+ * temporary name and renamed, so a failed run leaves nothing half-written. */
+#include "compiler.h"
+#include "netrt.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The runtime's header and library: $NETC_RUNTIME, else next to this
+ * executable in the build tree (build/netc, runtime/netrt.h,
+ * build/libnetrt.a), else an installed prefix (bin/, include/, lib/). */
+bool build_find_runtime(char *inc, char *lib, size_t len)
+{
+    const char *env = getenv("NETC_RUNTIME");
+    char self[PATH_MAX];
+    if (env && *env) {
+        snprintf(inc, len, "%s", env);
+        snprintf(lib, len, "%s/libnetrt.a", env);
+        char h[PATH_MAX];
+        snprintf(h, sizeof h, "%s/netrt.h", env);
+        return access(h, R_OK) == 0 && access(lib, R_OK) == 0;
+    }
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return false;
+    self[n] = '\0';
+    char *dir = dirname(self);
+    const char *layouts[][2] = { { "%s/../runtime", "%s/libnetrt.a" }, { "%s/../include", "%s/../lib/libnetrt.a" } };
+    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+        char h[PATH_MAX + 16];
+        snprintf(inc, len, layouts[i][0], dir);
+        snprintf(lib, len, layouts[i][1], dir);
+        snprintf(h, sizeof h, "%s/netrt.h", inc);
+        if (access(h, R_OK) == 0 && access(lib, R_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Runs argv, waits, and reports how it failed. */
+static bool run(char *const argv[], FILE *err)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(err, "netc: error: cannot start %s: %s\n", argv[0], strerror(errno));
+        return false;
+    }
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "netc: error: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return false;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return true;
+    fprintf(err, "netc: error: %s failed (%s %d)\n", argv[0], WIFEXITED(status) ? "exit status" : "signal",
+            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return false;
+}
+
+/* The .net file's folder, absolute: data names resolve against it. */
+static const char *source_dir(Compiler *c)
+{
+    char path[PATH_MAX];
+    if (!realpath(c->src.path, path))
+        return arena_strdup(c->arena, ".");
+    return arena_strdup(c->arena, dirname(path));
+}
+
+static bool write_c(Compiler *c, LProgram *lp, const char *path, bool with_main, FILE *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        die("open_memstream");
+    emit_c(mem, c, lp, with_main);
+    fclose(mem);
+    char msg[512];
+    int rc = rt_write_file_atomic(path, text, len, msg, sizeof msg);
+    free(text);
+    if (rc) {
+        fprintf(err, "netc: error: %s\n", msg);
+        return false;
+    }
+    return true;
+}
+
+bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FILE *err)
+{
+    char inc[PATH_MAX], lib[PATH_MAX];
+    if (!build_find_runtime(inc, lib, sizeof inc)) {
+        fprintf(err, "netc: error: cannot find the runtime (netrt.h and libnetrt.a); set NETC_RUNTIME to their folder\n");
+        return false;
+    }
+    lp->base_dir = source_dir(c);
+    char tmpdir[] = "/tmp/netc-build-XXXXXX";
+    if (!mkdtemp(tmpdir)) {
+        fprintf(err, "netc: error: cannot create a temporary folder: %s\n", strerror(errno));
+        return false;
+    }
+    char cfile[PATH_MAX], tmpout[PATH_MAX + 16], march[64], incflag[PATH_MAX + 2];
+    snprintf(cfile, sizeof cfile, "%s/%s.c", tmpdir, lp->name);
+    snprintf(tmpout, sizeof tmpout, "%s.tmp-%d", output, (int)getpid());
+    snprintf(march, sizeof march, "-march=%s", rt_cpu_march());
+    snprintf(incflag, sizeof incflag, "-I%s", inc);
+    bool ok = write_c(c, lp, cfile, true, err);
+    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    /* -O2 without fast-math: the same numbers as the JIT and the tests */
+    char *argv[] = { (char *)cc, (char *)"-std=c11", (char *)"-O2", march, (char *)"-ffp-contract=off", incflag,
+                     cfile, lib, (char *)"-ljansson", (char *)"-lz", (char *)"-lpng", (char *)"-lm", (char *)"-lpthread",
+                     (char *)"-o", tmpout, NULL };
+    ok = ok && run(argv, err);
+    if (ok && rename(tmpout, output) != 0) {
+        fprintf(err, "netc: error: %s: %s\n", output, strerror(errno));
+        ok = false;
+    }
+    if (!ok)
+        unlink(tmpout);
+    if (keep_c && ok) {
+        char kept[PATH_MAX + 4];
+        snprintf(kept, sizeof kept, "%s.c", output);
+        ok = write_c(c, lp, kept, true, err);
+    }
+    unlink(cfile);
+    rmdir(tmpdir);
+    return ok;
+}
+
+static bool write_header(const LProgram *lp, const char *path, FILE *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        die("open_memstream");
+    emit_c_header(mem, lp);
+    fclose(mem);
+    char msg[512];
+    int rc = rt_write_file_atomic(path, text, len, msg, sizeof msg);
+    free(text);
+    if (rc)
+        fprintf(err, "netc: error: %s\n", msg);
+    return rc == 0;
+}
+
+bool build_emit(Compiler *c, LProgram *lp, const char *dir, FILE *err)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(err, "netc: error: %s: %s\n", dir, strerror(errno));
+        return false;
+    }
+    lp->base_dir = source_dir(c);
+    char cpath[PATH_MAX], hpath[PATH_MAX];
+    snprintf(cpath, sizeof cpath, "%s/%s.c", dir, lp->name);
+    snprintf(hpath, sizeof hpath, "%s/%s.h", dir, lp->name);
+    return write_c(c, lp, cpath, false, err) && write_header(lp, hpath, err);
+}

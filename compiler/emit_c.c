@@ -1,0 +1,396 @@
+/* emit_c.c — the C backend: LIR printed as a readable C file.
+ * Requires: an LProgram. Produces: C11 with constant shapes and restrict
+ * pointers that includes netrt.h and fills an rt_program; with a main()
+ * for a standalone binary, or with the documented NAME.h API for embedding.
+ * Every string that comes from the .net file goes through emit_c_string. */
+#include "compiler.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static const char *const act_names[] = { "RT_ACT_NONE", "RT_ACT_RELU", "RT_ACT_LEAKY_RELU", "RT_ACT_GELU",
+                                         "RT_ACT_TANH", "RT_ACT_SIGMOID" };
+static const char *const init_names[] = { "RT_INIT_ZEROS", "RT_INIT_ONES", "RT_INIT_HE_NORMAL",
+                                          "RT_INIT_GLOROT_UNIFORM", "RT_INIT_NORMAL_002" };
+static const char *const loss_names[] = { "RT_LOSS_CROSS_ENTROPY", "RT_LOSS_MSE", "RT_LOSS_BCE" };
+
+/* Octal escapes for anything but plain printable ASCII, and '?' escaped
+ * too so no trigraph can form: a path cannot end the literal or inject. */
+void emit_c_string(FILE *out, const char *s)
+{
+    if (!s) {
+        fputs("NULL", out);
+        return;
+    }
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\' || *p == '?')
+            fprintf(out, "\\%c", *p);
+        else if (*p >= 0x20 && *p < 0x7f)
+            fputc(*p, out);
+        else
+            fprintf(out, "\\%03o", *p);
+    }
+    fputc('"', out);
+}
+
+/* A C identifier from a model name (they are identifiers already; this
+ * guards the property). */
+static const char *c_ident(Compiler *c, const char *name)
+{
+    char *s = arena_strdup(c->arena, name);
+    for (char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            *p = '_';
+    return s;
+}
+
+static const char *base_expr(Base b)
+{
+    switch (b) {
+    case BASE_ARENA: return "arena";
+    case BASE_PARAMS: return "params";
+    case BASE_GRADS: return "grads";
+    case BASE_X: return "x";
+    case BASE_Y: return "y";
+    case BASE_OUT: return "out";
+    case BASE_NONE: break;
+    }
+    die("pointer without storage");
+}
+
+static void print_ptr(FILE *out, LPtr p)
+{
+    if (p.offset == 0)
+        fputs(base_expr(p.base), out);
+    else if (p.per_sample)
+        fprintf(out, "%s + %lld * batch", base_expr(p.base), (long long)p.offset);
+    else
+        fprintf(out, "%s + %lld", base_expr(p.base), (long long)p.offset);
+}
+
+/* %.9g round-trips a float; the f suffix keeps arithmetic in float, and a
+ * '.' keeps "1" from being read as an int with a bad suffix. */
+static const char *cfloat(char buf[48], double f)
+{
+    snprintf(buf, 40, "%.9g", f);
+    strcat(buf, strpbrk(buf, ".eni") ? "f" : ".0f");
+    return buf;
+}
+
+static void print_float(FILE *out, double f)
+{
+    char buf[48];
+    fputs(cfloat(buf, f), out);
+}
+
+static void print_arg(FILE *out, const LArg *a)
+{
+    switch (a->kind) {
+    case LA_PTR: print_ptr(out, a->ptr); break;
+    case LA_NULL: fputs("NULL", out); break;
+    case LA_INT:
+        if (a->i_batch && a->i)
+            fprintf(out, "%lld + %lld * batch", (long long)a->i, (long long)a->i_batch);
+        else if (a->i_batch == 1)
+            fputs("batch", out);
+        else if (a->i_batch)
+            fprintf(out, "%lld * batch", (long long)a->i_batch);
+        else
+            fprintf(out, "%lld", (long long)a->i);
+        break;
+    case LA_FLOAT:
+        if (a->f_div_batch) {
+            fputs("(float)(", out);
+            fprintf(out, "%.17g", a->f);
+            fputs(" / (double)batch)", out);
+        } else {
+            print_float(out, a->f);
+        }
+        break;
+    case LA_BOOL: fputs(a->i ? "true" : "false", out); break;
+    case LA_ACT: fputs(act_names[a->i], out); break;
+    case LA_SEED: fprintf(out, "rt_rand_u64(seed, %lld)", (long long)a->i); break;
+    case LA_EPILOGUE:
+        fputs("&(rt_epilogue){ ", out);
+        if (a->has_bias)
+            print_ptr(out, a->bias);
+        else
+            fputs("NULL", out);
+        fputs(", ", out);
+        if (a->has_preact)
+            print_ptr(out, a->preact);
+        else
+            fputs("NULL", out);
+        fprintf(out, ", %s, ", act_names[a->act]);
+        print_float(out, a->alpha);
+        fputs(" }", out);
+        break;
+    }
+}
+
+/* GEMM dimensions are int in netrt.h; the batch is int64_t here. */
+static bool int_param(const char *fn, int k)
+{
+    return !strncmp(fn, "rt_sgemm", 8) && (k == 2 || k == 3 || k == 4 || k == 7 || k == 9 || k == 12);
+}
+
+static void print_expr(FILE *out, const LExpr *e, int *load_no)
+{
+    switch (e->kind) {
+    case LE_LOAD:
+        if (e->period)
+            fprintf(out, "in%d[(i / %lld) * %lld + i %% %lld]", (*load_no)++, (long long)e->c, (long long)e->period,
+                    (long long)e->period);
+        else
+            fprintf(out, "in%d[i]", (*load_no)++);
+        break;
+    case LE_CONST: print_float(out, e->c); break;
+    case LE_ADD: case LE_SUB: case LE_MUL:
+        fputc('(', out);
+        print_expr(out, e->a, load_no);
+        fprintf(out, " %c ", e->kind == LE_ADD ? '+' : e->kind == LE_SUB ? '-' : '*');
+        print_expr(out, e->b, load_no);
+        fputc(')', out);
+        break;
+    case LE_ACT: die("activation in a loop");
+    }
+}
+
+static void declare_loads(FILE *out, const LExpr *e, int *load_no)
+{
+    if (e->kind == LE_LOAD) {
+        fprintf(out, "        const float *restrict in%d = ", (*load_no)++);
+        print_ptr(out, e->ptr);
+        fputs(";\n", out);
+    }
+    if (e->a)
+        declare_loads(out, e->a, load_no);
+    if (e->b)
+        declare_loads(out, e->b, load_no);
+}
+
+static void print_body(FILE *out, const LFunc *f)
+{
+    for (int i = 0; i < f->n; i++) {
+        const LInstr *in = &f->code[i];
+        fputs("    /* ", out);
+        for (const char *p = in->comment; *p; p++) /* never close the comment early */
+            if (!(p[0] == '*' && p[1] == '/'))
+                fputc(*p, out);
+        fputs(" */\n", out);
+        switch (in->kind) {
+        case LI_CALL: case LI_LOSS_CALL:
+            fputs("    ", out);
+            if (in->kind == LI_LOSS_CALL) {
+                fputs("loss += ", out);
+                fprintf(out, "%.17g * ", in->coef);
+            }
+            fprintf(out, "%s(", in->fn);
+            for (int k = 0; k < in->nargs; k++) {
+                if (k)
+                    fputs(", ", out);
+                bool cast = int_param(in->fn, k) && in->args[k].kind == LA_INT && in->args[k].i_batch;
+                if (cast)
+                    fputs("(int)(", out);
+                print_arg(out, &in->args[k]);
+                if (cast)
+                    fputc(')', out);
+            }
+            fputs(");\n", out);
+            break;
+        case LI_LOOP: {
+            int n = 0;
+            fputs("    {\n        float *restrict dst = ", out);
+            print_ptr(out, in->dst);
+            fputs(";\n", out);
+            declare_loads(out, in->expr, &n);
+            fprintf(out, "        for (int64_t i = 0; i < %lld * batch; i++)\n            dst[i] = ", (long long)in->n);
+            n = 0;
+            print_expr(out, in->expr, &n);
+            fputs(";\n    }\n", out);
+            break;
+        }
+        case LI_ZERO:
+            fputs("    memset(", out);
+            print_ptr(out, in->dst);
+            fprintf(out, ", 0, %lld * sizeof(float)%s);\n", (long long)in->n, in->dst.per_sample ? " * batch" : "");
+            break;
+        }
+    }
+}
+
+static void print_dims(FILE *out, DType t, const Shape *s, const char *prefix)
+{
+    fprintf(out, "    .%s_rank = %d,\n    .%s_dims = {", prefix, s->rank, prefix);
+    for (int i = 0; i < s->rank; i++)
+        fprintf(out, "%s%lld", i ? ", " : " ", (long long)s->dim[i]);
+    fprintf(out, "%s},\n    .%s_size = %lld,\n", s->rank ? " " : "", prefix, (long long)ir_shape_elems(s));
+    if (strcmp(prefix, "out"))
+        fprintf(out, "    .%s_dtype = %s,\n", prefix, t == DT_I32 ? "RT_I32" : "RT_F32");
+}
+
+static void print_source(FILE *out, const char *field, const DataSpec *d)
+{
+    static const char *const kinds[] = { "RT_SRC_NONE", "RT_SRC_IDX", "RT_SRC_CSV", "RT_SRC_RAW", "RT_SRC_TEXT" };
+    fprintf(out, "        .%s = { .kind = %s, .path = ", field, kinds[d->kind]);
+    emit_c_string(out, d->path);
+    fputs(", .labels_path = ", out);
+    emit_c_string(out, d->labels);
+    char b1[48], b2[48];
+    fprintf(out, ", .scale = %s, .shift = %s, .label_column = %d, .header = %s, .seq = %lld },\n",
+            cfloat(b1, d->kind == SRC_NONE ? 1.0 : d->scale), cfloat(b2, d->shift), (int)d->label_column,
+            d->header ? "true" : "false", (long long)(d->kind == SRC_RAW ? d->size : d->seq));
+}
+
+static void print_config(FILE *out, const LProgram *lp)
+{
+    static const char *const opts[] = { "RT_OPT_SGD", "RT_OPT_ADAM", "RT_OPT_ADAMW", "RT_OPT_RMSPROP" };
+    static const char *const scheds[] = { "RT_SCHED_CONSTANT", "RT_SCHED_STEP", "RT_SCHED_COSINE" };
+    const TrainSpec *t = lp->train;
+    fputs("    .config = {\n        .base_dir = ", out);
+    emit_c_string(out, lp->base_dir);
+    fputs(",\n", out);
+    if (!t) {
+        fputs("        .data = { .kind = RT_SRC_NONE, .scale = 1 },\n        .test = { .kind = RT_SRC_NONE, .scale = 1 },\n"
+              "        .opt = { .kind = RT_OPT_ADAM, .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f },\n"
+              "        .batch = 32, .epochs = 1,\n    },\n", out);
+        return;
+    }
+    const OptSpec *o = &t->steps_list[0].opt;
+    print_source(out, "data", &t->data);
+    print_source(out, "test", &t->test);
+    char b[8][48];
+    fprintf(out, "        .opt = { .kind = %s, .lr = %s, .momentum = %s, .nesterov = %s, .beta1 = %s, "
+                 ".beta2 = %s, .eps = %s, .alpha = %s, .weight_decay = %s },\n",
+            opts[o->kind], cfloat(b[0], o->lr), cfloat(b[1], o->momentum), o->nesterov ? "true" : "false",
+            cfloat(b[2], o->beta1), cfloat(b[3], o->beta2), cfloat(b[4], o->eps), cfloat(b[5], o->alpha),
+            cfloat(b[6], o->weight_decay));
+    fprintf(out, "        .sched = { .kind = %s, .warmup = %lld, .every = %lld, .gamma = %s, .min_lr = %s },\n",
+            scheds[t->sched.kind], (long long)t->sched.warmup, (long long)t->sched.every, cfloat(b[0], t->sched.gamma),
+            cfloat(b[1], t->sched.min_lr));
+    fprintf(out, "        .batch = %lld, .epochs = %lld, .steps = %lld, .seed = %lluu, .clip = %s,\n    },\n",
+            (long long)t->batch, (long long)t->epochs, (long long)t->steps, (unsigned long long)t->seed,
+            cfloat(b[2], t->clip));
+}
+
+void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
+{
+    const char *id = c_ident(c, lp->name);
+    fprintf(out, "/* %s.c — generated by netc %s from ", id, NETC_VERSION);
+    for (const char *p = lp->source; *p; p++)
+        if (!(p[0] == '*' && p[1] == '/') && (unsigned char)*p >= 0x20)
+            fputc(*p, out);
+    fputs(". Do not edit: change the .net file and run netc again.\n"
+          " * Shapes are constants; the batch size is the only run-time dimension. */\n"
+          "#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"netrt.h\"\n\n", out);
+    const char *xt = lp->x_dtype == DT_I32 ? "int32_t" : "float";
+    const char *yt = lp->y_dtype == DT_I32 ? "int32_t" : "float";
+    if (lp->train) {
+        fprintf(out, "static double %s_train_step(float *restrict params, float *restrict grads, const void *x_in,\n"
+                     "                            const void *y_in, int64_t batch, float *restrict arena, uint64_t seed)\n{\n"
+                     "    const %s *restrict x = x_in;\n    const %s *restrict y = y_in;\n    double loss = 0;\n    (void)seed;\n",
+                id, xt, yt);
+        print_body(out, &lp->train_step);
+        fputs("    return loss;\n}\n\n", out);
+    }
+    fprintf(out, "static void %s_forward(const float *restrict params, const void *x_in, float *restrict out,\n"
+                 "                        int64_t batch, float *restrict arena)\n{\n"
+                 "    const %s *restrict x = x_in;\n    (void)arena;\n",
+            id, xt);
+    print_body(out, &lp->forward);
+    fputs("}\n\n", out);
+
+    const Program *p = c->prog;
+    fprintf(out, "static const rt_param_desc %s_params[] = {\n", id);
+    for (int k = 0; k < lp->layout.n; k++) {
+        const Param *prm = &p->params[lp->layout.order[k]];
+        fputs("    { ", out);
+        emit_c_string(out, prm->name);
+        fprintf(out, ", %d, {", prm->shape.rank);
+        for (int i = 0; i < prm->shape.rank; i++)
+            fprintf(out, "%s%lld", i ? ", " : " ", (long long)prm->shape.dim[i]);
+        fprintf(out, " }, %lld, %lld, %s, %lld, %lld, %s },\n", (long long)lp->layout.offset[lp->layout.order[k]],
+                (long long)ir_shape_elems(&prm->shape), init_names[prm->init], (long long)prm->fan_in,
+                (long long)prm->fan_out, prm->trainable ? "true" : "false");
+    }
+    fputs("};\n\n", out);
+    fprintf(out, "const rt_program %s_program = {\n    .name = ", id);
+    emit_c_string(out, lp->name);
+    fputs(",\n    .source = ", out);
+    emit_c_string(out, lp->source);
+    fprintf(out, ",\n    .param_floats = %lld,\n    .trainable_floats = %lld,\n    .nparams = %d,\n    .params = %s_params,\n",
+            (long long)lp->layout.total, (long long)lp->layout.trainable, lp->layout.n, id);
+    print_dims(out, lp->x_dtype, &lp->x_shape, "x");
+    if (lp->train)
+        print_dims(out, lp->y_dtype, &lp->y_shape, "y");
+    print_dims(out, DT_F32, &lp->out_shape, "out");
+    fprintf(out, "    .loss = %s,\n    .train_arena_floats = %lld,\n    .eval_arena_floats = %lld,\n",
+            loss_names[lp->loss_kind], (long long)lp->train_step.arena_floats, (long long)lp->forward.arena_floats);
+    if (lp->train)
+        fprintf(out, "    .train_step = %s_train_step,\n", id);
+    fprintf(out, "    .forward = %s_forward,\n", id);
+    print_config(out, lp);
+    fputs("};\n", out);
+    if (emit_main)
+        fprintf(out, "\nint main(int argc, char **argv)\n{\n    return rt_main(&%s_program, argc, argv);\n}\n", id);
+}
+
+/* NAME.h: the embedding API, thin names over libnetrt's rt_model. */
+void emit_c_header(FILE *out, const LProgram *lp)
+{
+    const char *id = lp->name; /* model names are identifiers (the grammar's) */
+    char guard[300];
+    size_t k = 0;
+    for (const char *p = id; *p && k + 3 < sizeof guard; p++)
+        guard[k++] = (char)((*p >= 'a' && *p <= 'z') ? *p - 32 : *p);
+    guard[k] = '\0';
+    fprintf(out,
+            "/* %s.h — the C API of model '%s', generated by netc %s. Link %s.c with libnetrt.a\n"
+            " * (cc app.c %s.c -I<netrt.h folder> libnetrt.a -ljansson -lz -lpng -lm -lpthread).\n"
+            " *\n"
+            " * Shapes, one sample each (a batch is `batch` samples back to back):\n",
+            id, id, NETC_VERSION, id, id);
+    fprintf(out, " *   input  %s[", lp->x_dtype == DT_I32 ? "int32_t" : "float");
+    for (int i = 0; i < lp->x_shape.rank; i++)
+        fprintf(out, "%s%lld", i ? "][" : "", (long long)lp->x_shape.dim[i]);
+    fputs("]\n *   output float[", out);
+    for (int i = 0; i < lp->out_shape.rank; i++)
+        fprintf(out, "%s%lld", i ? "][" : "", (long long)lp->out_shape.dim[i]);
+    fputs("]\n", out);
+    if (lp->train) {
+        fprintf(out, " *   labels %s[", lp->y_dtype == DT_I32 ? "int32_t" : "float");
+        for (int i = 0; i < lp->y_shape.rank; i++)
+            fprintf(out, "%s%lld", i ? "][" : "", (long long)lp->y_shape.dim[i]);
+        fputs("]\n", out);
+    }
+    fprintf(out,
+            " *\n"
+            " * Functions that can fail return 0 on success or write a message into err. */\n"
+            "#ifndef %s_H\n#define %s_H\n\n#include \"netrt.h\"\n\n"
+            "extern const rt_program %s_program;\n\n"
+            "typedef rt_model %s_model;\n\n"
+            "/* A model with parameters initialised from seed, able to run batches of up\n"
+            " * to max_batch samples. NULL (and a message in err) if memory is short. */\n"
+            "static inline %s_model *%s_init(uint64_t seed, int64_t max_batch, char *err, size_t errlen)\n"
+            "{\n    return rt_model_new(&%s_program, seed, max_batch, err, errlen);\n}\n\n"
+            "/* Inference: out receives batch * output values. */\n"
+            "static inline int %s_forward(%s_model *m, const %s *x, float *out, int64_t batch)\n"
+            "{\n    return rt_model_forward(m, x, out, batch);\n}\n\n",
+            guard, guard, id, id, id, id, id, id, id, lp->x_dtype == DT_I32 ? "int32_t" : "float");
+    if (lp->train)
+        fprintf(out,
+                "/* One optimizer step on a batch with the train block's optimizer and\n"
+                " * schedule; returns the batch's mean loss (NaN on a bad batch size). */\n"
+                "static inline double %s_train_step(%s_model *m, const %s *x, const %s *labels, int64_t batch)\n"
+                "{\n    return rt_model_train_step(m, x, labels, batch);\n}\n\n",
+                id, id, lp->x_dtype == DT_I32 ? "int32_t" : "float", lp->y_dtype == DT_I32 ? "int32_t" : "float");
+    fprintf(out,
+            "/* Weights from / to a safetensors checkpoint (the files `train --save` writes). */\n"
+            "static inline int %s_load(%s_model *m, const char *path, char *err, size_t errlen)\n"
+            "{\n    return rt_model_load(m, path, err, errlen);\n}\n\n"
+            "static inline int %s_save(%s_model *m, const char *path, char *err, size_t errlen)\n"
+            "{\n    return rt_model_save(m, path, err, errlen);\n}\n\n"
+            "static inline void %s_free(%s_model *m)\n{\n    rt_model_free(m);\n}\n\n#endif\n",
+            id, id, id, id, id, id);
+}

@@ -1,0 +1,581 @@
+/* lower.c — from planned graph IR to LIR.
+ * Requires: units that fuse.c and plan.c have run over.
+ * Produces: an LProgram: the parameter layout, and two LIR functions,
+ * train_step and forward, each a list of kernel calls into libnetrt and
+ * fused elementwise loops with constant shapes. The C emitter prints it,
+ * the JIT builds it; neither looks at the graph IR. */
+#include "compiler.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* rt_act values, as netrt.h numbers them (RT_ACT_NONE = 0, ...). */
+enum { ACT_NONE, ACT_RELU, ACT_LEAKY_RELU, ACT_GELU, ACT_TANH, ACT_SIGMOID };
+/* rt_loss_kind */
+enum { LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_BCE };
+
+typedef struct Lower {
+    Compiler *c;
+    Unit *u;
+    LFunc *f;
+    const ParamLayout *pl;
+    bool *grad_written; /* per program param: a gradient writer ran already */
+} Lower;
+
+static int act_of(Op op)
+{
+    return op == OP_relu ? ACT_RELU : op == OP_leaky_relu ? ACT_LEAKY_RELU : op == OP_gelu ? ACT_GELU
+         : op == OP_tanh ? ACT_TANH : op == OP_sigmoid ? ACT_SIGMOID : ACT_NONE;
+}
+
+static LInstr *emit(Lower *l, LKind kind, const char *fn, const Node *n)
+{
+    LFunc *f = l->f;
+    if (f->n == f->cap) {
+        int cap = f->cap ? f->cap * 2 : 32;
+        f->code = arena_grow(l->c->arena, f->code, (size_t)f->n, (size_t)cap, sizeof *f->code);
+        f->cap = cap;
+    }
+    LInstr *in = &f->code[f->n++];
+    memset(in, 0, sizeof *in);
+    in->kind = kind;
+    in->fn = fn;
+    in->span = n->span;
+    in->comment = arena_printf(l->c->arena, "%s: %s -> %s", n->name ? n->name : "", ir_ops[n->op].name,
+                               ir_type_str(l->c, n->dtype, &n->shape));
+    return in;
+}
+
+static LPtr ptr_of(Lower *l, uint32_t node)
+{
+    const NodeInfo *in = &l->u->info[node];
+    if (in->base == BASE_NONE)
+        die("%s: value %%%u (%s) has no storage", l->u->name, node, ir_ops[l->u->g->nodes[node].op].name);
+    LPtr p = { in->base, in->offset, in->base != BASE_PARAMS && in->base != BASE_GRADS };
+    return p;
+}
+
+static void arg_ptr(LInstr *in, LPtr p) { in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = p }; }
+static void arg_val(Lower *l, LInstr *in, uint32_t node) { arg_ptr(in, ptr_of(l, node)); }
+static void arg_bool(LInstr *in, bool b) { in->args[in->nargs++] = (LArg){ .kind = LA_BOOL, .i = b }; }
+static void arg_act(LInstr *in, int act) { in->args[in->nargs++] = (LArg){ .kind = LA_ACT, .i = act }; }
+static void arg_seed(LInstr *in, int64_t salt) { in->args[in->nargs++] = (LArg){ .kind = LA_SEED, .i = salt }; }
+
+/* An int argument: k + per_batch * batch. */
+static void arg_int(LInstr *in, int64_t k, int64_t per_batch)
+{
+    in->args[in->nargs++] = (LArg){ .kind = LA_INT, .i = k, .i_batch = per_batch };
+}
+
+static void arg_float(LInstr *in, double f, bool div_batch)
+{
+    in->args[in->nargs++] = (LArg){ .kind = LA_FLOAT, .f = f, .f_div_batch = div_batch };
+}
+
+static const Node *node_at(Lower *l, uint32_t i) { return &l->u->g->nodes[i]; }
+static int64_t elems(const Node *n) { return ir_shape_elems(&n->shape); }
+static int64_t last_dim(const Node *n) { return n->shape.rank ? n->shape.dim[n->shape.rank - 1] : 1; }
+/* Rows of a value seen as a matrix over its last dimension, per sample. */
+static int64_t rows(const Node *n) { return elems(n) / last_dim(n); }
+
+/* --------------------------------------------------------- elementwise */
+
+static LExpr *expr_new(Lower *l, LExprKind kind)
+{
+    LExpr *e = arena_alloc(l->c->arena, sizeof *e);
+    e->kind = kind;
+    return e;
+}
+
+/* A load of `node` inside a loop over the elements of `out`. A per-sample
+ * operand whose shape is a suffix of out's repeats across the leading
+ * dimensions (NumPy broadcasting of the common case). */
+static LExpr *load(Lower *l, uint32_t node, const Node *out)
+{
+    const Node *n = node_at(l, node);
+    LExpr *e = expr_new(l, LE_LOAD);
+    e->ptr = ptr_of(l, node);
+    int64_t E = elems(out), e_n = elems(n);
+    if (e_n == E)
+        return e;
+    bool suffix = n->shape.rank <= out->shape.rank;
+    for (int i = 0; suffix && i < n->shape.rank; i++)
+        suffix = n->shape.dim[n->shape.rank - 1 - i] == out->shape.dim[out->shape.rank - 1 - i];
+    if (!suffix)
+        return NULL;
+    e->period = e_n; /* index (i / E) * e_n + i % e_n */
+    e->c = (double)E;
+    return e;
+}
+
+static bool lower_loop(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LExpr *e = NULL;
+    switch (n->op) {
+    case OP_scale: {
+        LExpr *x = load(l, n->inputs[0], n), *f = expr_new(l, LE_CONST), *o = expr_new(l, LE_CONST);
+        f->c = ir_attr(n, "factor")->f;
+        o->c = ir_attr(n, "offset")->f;
+        e = expr_new(l, LE_MUL);
+        e->a = x;
+        e->b = f;
+        if (o->c != 0) {
+            LExpr *s = expr_new(l, LE_ADD);
+            s->a = e;
+            s->b = o;
+            e = s;
+        }
+        break;
+    }
+    case OP_add: case OP_sub: case OP_mul: {
+        LExpr *a = load(l, n->inputs[0], n), *b = load(l, n->inputs[1], n);
+        if (!a || !b) {
+            diag_error(&l->c->diag, n->span, "broadcasting %s to %s is not supported by the code generator yet",
+                       ir_type_str(l->c, node_at(l, a ? n->inputs[1] : n->inputs[0])->dtype,
+                                   &node_at(l, a ? n->inputs[1] : n->inputs[0])->shape),
+                       ir_type_str(l->c, n->dtype, &n->shape));
+            return false;
+        }
+        e = expr_new(l, n->op == OP_add ? LE_ADD : n->op == OP_sub ? LE_SUB : LE_MUL);
+        e->a = a;
+        e->b = b;
+        break;
+    }
+    default:
+        die("no loop for %s", ir_ops[n->op].name);
+    }
+    LInstr *in = emit(l, LI_LOOP, NULL, n);
+    in->dst = ptr_of(l, id);
+    in->n = elems(n);
+    in->expr = e;
+    return true;
+}
+
+/* ------------------------------------------------------------- kernels */
+
+static void lower_dense(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    const NodeInfo *info = &l->u->info[id];
+    uint32_t x = n->inputs[0], w = n->inputs[1];
+    int64_t k = last_dim(node_at(l, x)), units = last_dim(n), r = rows(n);
+    LInstr *in = emit(l, LI_CALL, "rt_sgemm_ex", n);
+    if (info->act >= 0)
+        in->comment = arena_printf(l->c->arena, "%s + %s", in->comment, ir_ops[node_at(l, (uint32_t)info->act)->op].name);
+    arg_bool(in, false);
+    arg_bool(in, true);
+    arg_int(in, 0, r);
+    arg_int(in, units, 0);
+    arg_int(in, k, 0);
+    arg_float(in, 1, false);
+    arg_val(l, in, x);
+    arg_int(in, k, 0);
+    arg_val(l, in, w);
+    arg_int(in, k, 0);
+    arg_float(in, 0, false);
+    arg_ptr(in, ptr_of(l, info->act >= 0 ? (uint32_t)info->act : id));
+    arg_int(in, units, 0);
+    LArg ep = { .kind = LA_EPILOGUE };
+    if (n->ninputs > 2) {
+        ep.has_bias = true;
+        ep.bias = ptr_of(l, n->inputs[2]);
+    }
+    if (info->act >= 0) {
+        const Node *a = node_at(l, (uint32_t)info->act);
+        ep.act = act_of(a->op);
+        ep.alpha = a->op == OP_leaky_relu ? ir_attr(a, "alpha")->f : 0;
+        if (info->needs_preact) {
+            ep.has_preact = true;
+            ep.preact = ptr_of(l, id);
+        }
+    }
+    in->args[in->nargs++] = ep;
+}
+
+static void lower_param_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    uint32_t dy = n->inputs[0];
+    const Node *dyn = node_at(l, dy);
+    bool accumulate = l->grad_written[n->param];
+    l->grad_written[n->param] = true;
+    if (n->op == OP_bias_grad) {
+        LInstr *in = emit(l, LI_CALL, "rt_sum_rows", n);
+        arg_int(in, 0, rows(dyn));
+        arg_int(in, last_dim(dyn), 0);
+        arg_val(l, in, dy);
+        arg_val(l, in, id);
+        arg_bool(in, accumulate);
+        return;
+    }
+    /* dW (N,K) = dy^T (N, rows) x (rows, K), rows = batch * rows per sample */
+    uint32_t x = n->inputs[1];
+    int64_t units = last_dim(dyn), k = last_dim(node_at(l, x));
+    LInstr *in = emit(l, LI_CALL, "rt_sgemm", n);
+    arg_bool(in, true);
+    arg_bool(in, false);
+    arg_int(in, units, 0);
+    arg_int(in, k, 0);
+    arg_int(in, 0, rows(dyn));
+    arg_float(in, 1, false);
+    arg_val(l, in, dy);
+    arg_int(in, units, 0);
+    arg_val(l, in, x);
+    arg_int(in, k, 0);
+    arg_float(in, accumulate ? 1 : 0, false);
+    arg_val(l, in, id);
+    arg_int(in, k, 0);
+}
+
+static bool lower_node(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    const NodeInfo *info = &l->u->info[id];
+    if (info->dead || info->alias_of >= 0 || info->fused_into >= 0)
+        return true;
+    LInstr *in;
+    switch (n->op) {
+    case OP_input: case OP_param: case OP_flatten: case OP_reshape:
+        return true;
+    case OP_dense:
+        lower_dense(l, id);
+        return true;
+    case OP_relu: case OP_leaky_relu: case OP_gelu: case OP_tanh: case OP_sigmoid:
+        in = emit(l, LI_CALL, "rt_act_forward", n);
+        arg_act(in, act_of(n->op));
+        arg_float(in, n->op == OP_leaky_relu ? ir_attr(n, "alpha")->f : 0, false);
+        arg_int(in, 0, elems(n));
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    case OP_dropout:
+        in = emit(l, LI_CALL, "rt_dropout_forward", n);
+        arg_int(in, 0, elems(n));
+        arg_float(in, ir_attr(n, "rate")->f, false);
+        arg_seed(in, id);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    case OP_softmax:
+        in = emit(l, LI_CALL, "rt_softmax_forward", n);
+        arg_int(in, 0, rows(n));
+        arg_int(in, last_dim(n), 0);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    case OP_scale: case OP_add: case OP_sub: case OP_mul:
+        return lower_loop(l, id);
+    case OP_cross_entropy: {
+        const Node *z = node_at(l, n->inputs[0]);
+        in = emit(l, LI_LOSS_CALL, "rt_softmax_xent_forward", n);
+        in->coef = info->loss_coef / (double)rows(z);
+        arg_int(in, 0, rows(z));
+        arg_int(in, last_dim(z), 0);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, n->inputs[1]);
+        arg_val(l, in, id);
+        return true;
+    }
+    case OP_mse: case OP_bce: {
+        const Node *z = node_at(l, n->inputs[0]);
+        if (n->ndata < 2) {
+            diag_error(&l->c->diag, n->span, "%s with a number as its target is not supported by the code generator yet",
+                       ir_ops[n->op].name);
+            return false;
+        }
+        in = emit(l, LI_LOSS_CALL, n->op == OP_mse ? "rt_mse_forward" : "rt_bce_forward", n);
+        in->coef = info->loss_coef / (double)elems(z);
+        arg_int(in, 0, elems(z));
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, n->inputs[1]);
+        return true;
+    }
+    case OP_dense_grad_x: {
+        /* dx (rows, K) = dy (rows, N) W (N, K) */
+        const Node *dy = node_at(l, n->inputs[0]);
+        int64_t units = last_dim(dy), k = last_dim(n);
+        in = emit(l, LI_CALL, "rt_sgemm", n);
+        arg_bool(in, false);
+        arg_bool(in, false);
+        arg_int(in, 0, rows(n));
+        arg_int(in, k, 0);
+        arg_int(in, units, 0);
+        arg_float(in, 1, false);
+        arg_val(l, in, n->inputs[0]);
+        arg_int(in, units, 0);
+        arg_val(l, in, n->inputs[1]);
+        arg_int(in, k, 0);
+        arg_float(in, 0, false);
+        arg_val(l, in, id);
+        arg_int(in, k, 0);
+        return true;
+    }
+    case OP_dense_grad_w: case OP_bias_grad:
+        lower_param_grad(l, id);
+        return true;
+    case OP_act_grad: {
+        uint32_t saved = n->inputs[1];
+        in = emit(l, LI_CALL, "rt_act_backward", n);
+        arg_act(in, act_of((Op)ir_attr(n, "act")->i));
+        arg_float(in, ir_attr(n, "alpha")->f, false);
+        arg_int(in, 0, elems(n));
+        arg_val(l, in, saved);
+        arg_val(l, in, saved);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    }
+    case OP_dropout_grad:
+        in = emit(l, LI_CALL, "rt_dropout_backward", n);
+        arg_int(in, 0, elems(n));
+        arg_float(in, ir_attr(n, "rate")->f, false);
+        arg_seed(in, ir_attr(n, "salt")->i);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    case OP_softmax_grad:
+        in = emit(l, LI_CALL, "rt_softmax_backward", n);
+        arg_int(in, 0, rows(n));
+        arg_int(in, last_dim(n), 0);
+        arg_val(l, in, n->inputs[1]);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    case OP_cross_entropy_grad:
+        in = emit(l, LI_CALL, "rt_softmax_xent_backward", n);
+        arg_int(in, 0, rows(n));
+        arg_int(in, last_dim(n), 0);
+        arg_val(l, in, n->inputs[2]);
+        arg_val(l, in, n->inputs[1]);
+        arg_float(in, ir_attr(n, "scale")->f, true);
+        arg_val(l, in, id);
+        return true;
+    case OP_mse_grad: case OP_bce_grad:
+        if (n->ndata < 2) {
+            diag_error(&l->c->diag, n->span, "a loss with a number as its target is not supported by the code generator yet");
+            return false;
+        }
+        in = emit(l, LI_CALL, n->op == OP_mse_grad ? "rt_mse_backward" : "rt_bce_backward", n);
+        arg_int(in, 0, elems(n));
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, n->inputs[1]);
+        arg_float(in, ir_attr(n, "scale")->f, true);
+        arg_val(l, in, id);
+        return true;
+    case OP_model_call:
+        die("model call in a unit");
+    case OP_conv2d: case OP_batchnorm: case OP_layernorm: case OP_embed: case OP_position: case OP_attention:
+    case OP_rnn: case OP_lstm: case OP_gru: case OP_maxpool: case OP_avgpool: case OP_global_avgpool:
+    case OP_concat: case OP_COUNT:
+        break;
+    }
+    diag_error(&l->c->diag, n->span, "%s has no kernel yet; netc generates code for dense networks today",
+               ir_ops[n->op].name);
+    return false;
+}
+
+static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
+{
+    memset(f, 0, sizeof *f);
+    f->name = u->name;
+    f->training = u->training;
+    f->arena_floats = u->arena_floats;
+    Lower l = { .c = c, .u = u, .f = f, .pl = pl };
+    l.grad_written = arena_alloc(c->arena, sizeof *l.grad_written * (c->prog->nparams + 1));
+    for (uint32_t i = 0; i < u->g->nnodes; i++)
+        if (!lower_node(&l, i))
+            return false;
+    if (!u->training)
+        return true;
+    /* A trainable parameter no gradient reaches still gets a defined
+     * gradient: zero. */
+    for (int k = 0; k < pl->n; k++) {
+        uint32_t pi = pl->order[k];
+        const Param *p = &c->prog->params[pi];
+        if (!p->trainable || l.grad_written[pi])
+            continue;
+        Node fake = { .op = OP_param, .name = p->name, .shape = p->shape, .span = p->span };
+        LInstr *in = emit(&l, LI_ZERO, NULL, &fake);
+        in->dst = (LPtr){ BASE_GRADS, pl->offset[pi], false };
+        in->n = ir_shape_elems(&p->shape);
+    }
+    return true;
+}
+
+static void dump_unit(Compiler *c, const Unit *u)
+{
+    if (c->dumps && strchr(c->dumps, 'F'))
+        fuse_dump(c->dump_out, u);
+    if (c->dumps && strchr(c->dumps, 'P'))
+        plan_dump(c->dump_out, u);
+}
+
+static int find_model(Compiler *c, const char *name)
+{
+    for (int i = 0; i < c->prog->nmodels; i++)
+        if (!strcmp(c->prog->graphs[i].name, name))
+            return i;
+    return -1;
+}
+
+bool lower_program(Compiler *c, const char *model, LProgram *lp)
+{
+    Program *p = c->prog;
+    memset(lp, 0, sizeof *lp);
+    int mi = model ? find_model(c, model) : 0;
+    if (mi < 0) {
+        diag_file_error(&c->diag, "no model named '%s'", model);
+        return false;
+    }
+    Graph *m = &p->graphs[mi];
+    lp->name = m->name;
+    lp->model = m;
+    lp->source = c->src.path;
+    const Node *x = &m->nodes[m->inputs[0]], *out = &m->nodes[m->output];
+    if (m->ninputs != 1) {
+        diag_error(&c->diag, m->span, "model '%s' takes %d inputs; built programs take exactly one", m->name, m->ninputs);
+        return false;
+    }
+    lp->x_dtype = x->dtype;
+    lp->x_shape = x->shape;
+    lp->out_shape = out->shape;
+    layout_params(c, m, &lp->layout);
+
+    Unit fwd;
+    unit_init(c, &fwd, m, "forward", NULL);
+    fuse_unit(c, &fwd);
+    plan_unit(c, &fwd, &lp->layout);
+    dump_unit(c, &fwd);
+    if (!lower_unit(c, &fwd, &lp->layout, &lp->forward))
+        return false;
+
+    for (int t = 0; t < p->ntrains; t++) {
+        const TrainSpec *ts = &p->trains[t];
+        if (ts->nsteps != 1 || strcmp(ts->steps_list[0].model, m->name))
+            continue;
+        if (strcmp(ts->name, m->name)) {
+            diag_error(&c->diag, ts->span, "train blocks with step blocks (GANs) are not supported by the code generator yet");
+            return false;
+        }
+        lp->train = ts;
+    }
+    if (!lp->train)
+        return true;
+    TrainGraph tg;
+    if (!autodiff_build(c, lp->train, 0, &tg))
+        return false;
+    if (c->dumps && strchr(c->dumps, 'D'))
+        ir_dump_graph(c->dump_out, p, tg.g);
+    const Graph *loss = &p->graphs[lp->train->steps_list[0].graph];
+    const Node *lossop = &loss->nodes[loss->output];
+    lp->loss_kind = lossop->op == OP_cross_entropy ? LOSS_CROSS_ENTROPY : lossop->op == OP_mse ? LOSS_MSE : LOSS_BCE;
+    const Node *y = &tg.g->nodes[tg.y_input];
+    lp->y_dtype = y->dtype;
+    lp->y_shape = y->shape;
+    Unit tr;
+    unit_init(c, &tr, tg.g, "train_step", &tg);
+    fuse_unit(c, &tr);
+    plan_unit(c, &tr, &lp->layout);
+    dump_unit(c, &tr);
+    return lower_unit(c, &tr, &lp->layout, &lp->train_step);
+}
+
+/* ---------------------------------------------------------------- dump */
+
+static void dump_ptr(FILE *out, LPtr p)
+{
+    static const char *const names[] = { "none", "arena", "params", "grads", "x", "y", "out" };
+    fprintf(out, "%s+%lld%s", names[p.base], (long long)p.offset, p.per_sample ? "*B" : "");
+}
+
+static void dump_expr(FILE *out, const LExpr *e)
+{
+    switch (e->kind) {
+    case LE_LOAD:
+        dump_ptr(out, e->ptr);
+        fputs(e->period ? "[bcast i]" : "[i]", out);
+        break;
+    case LE_CONST: fprintf(out, "%g", e->c); break;
+    case LE_ADD: case LE_SUB: case LE_MUL:
+        fputc('(', out);
+        dump_expr(out, e->a);
+        fprintf(out, " %c ", e->kind == LE_ADD ? '+' : e->kind == LE_SUB ? '-' : '*');
+        dump_expr(out, e->b);
+        fputc(')', out);
+        break;
+    case LE_ACT: fputs("act(", out); dump_expr(out, e->a); fputc(')', out); break;
+    }
+}
+
+static void dump_func(FILE *out, const LFunc *f)
+{
+    fprintf(out, "func %s (arena %lld floats per sample) {\n", f->name, (long long)f->arena_floats);
+    for (int i = 0; i < f->n; i++) {
+        const LInstr *in = &f->code[i];
+        fprintf(out, "  # %s\n  ", in->comment);
+        switch (in->kind) {
+        case LI_CALL: case LI_LOSS_CALL:
+            if (in->kind == LI_LOSS_CALL)
+                fprintf(out, "loss += %g * ", in->coef);
+            fprintf(out, "%s(", in->fn);
+            for (int k = 0; k < in->nargs; k++) {
+                const LArg *a = &in->args[k];
+                if (k)
+                    fputs(", ", out);
+                switch (a->kind) {
+                case LA_PTR: dump_ptr(out, a->ptr); break;
+                case LA_NULL: fputs("null", out); break;
+                case LA_INT:
+                    if (a->i_batch)
+                        fprintf(out, "%lld*B%s", (long long)a->i_batch, a->i ? "+" : "");
+                    if (a->i || !a->i_batch)
+                        fprintf(out, "%lld", (long long)a->i);
+                    break;
+                case LA_FLOAT: fprintf(out, "%g%s", a->f, a->f_div_batch ? "/B" : ""); break;
+                case LA_BOOL: fputs(a->i ? "true" : "false", out); break;
+                case LA_ACT: fprintf(out, "act%lld", (long long)a->i); break;
+                case LA_SEED: fprintf(out, "seed(%lld)", (long long)a->i); break;
+                case LA_EPILOGUE:
+                    fputs("{bias ", out);
+                    if (a->has_bias)
+                        dump_ptr(out, a->bias);
+                    else
+                        fputs("none", out);
+                    fprintf(out, ", act%d", a->act);
+                    if (a->has_preact) {
+                        fputs(", preact ", out);
+                        dump_ptr(out, a->preact);
+                    }
+                    fputc('}', out);
+                    break;
+                }
+            }
+            fputs(")\n", out);
+            break;
+        case LI_LOOP:
+            fprintf(out, "for i < %lld*B: ", (long long)in->n);
+            dump_ptr(out, in->dst);
+            fputs("[i] = ", out);
+            dump_expr(out, in->expr);
+            fputc('\n', out);
+            break;
+        case LI_ZERO:
+            fprintf(out, "zero %lld floats at ", (long long)in->n);
+            dump_ptr(out, in->dst);
+            fputc('\n', out);
+            break;
+        }
+    }
+    fputs("}\n", out);
+}
+
+void lir_dump(FILE *out, const LProgram *lp)
+{
+    fprintf(out, "program %s: %lld parameters (%lld trainable floats)\n", lp->name, (long long)lp->layout.total,
+            (long long)lp->layout.trainable);
+    dump_func(out, &lp->forward);
+    if (lp->train)
+        dump_func(out, &lp->train_step);
+}

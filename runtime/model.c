@@ -1,0 +1,135 @@
+/* model.c — a generated program with its memory, for embedding (the API
+ * behind NAME.h of `netc emit`). Everything is allocated in rt_model_new;
+ * steps allocate nothing. */
+#include "netrt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rt_model {
+    const rt_program *p;
+    int64_t max_batch;
+    int64_t step;
+    float *params, *grads, *state, *arena;
+};
+
+static void *alloc_floats(int64_t n)
+{
+    size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64;
+    void *p = aligned_alloc(64, bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
+rt_model *rt_model_new(const rt_program *p, uint64_t seed, int64_t max_batch, char *err, size_t errlen)
+{
+    if (max_batch < 1) {
+        snprintf(err, errlen, "%s: max_batch must be at least 1", p->name);
+        return NULL;
+    }
+    rt_model *m = calloc(1, sizeof *m);
+    int64_t arena = p->train_arena_floats > p->eval_arena_floats ? p->train_arena_floats : p->eval_arena_floats;
+    if (m) {
+        m->p = p;
+        m->max_batch = max_batch;
+        m->params = alloc_floats(p->param_floats);
+        m->grads = alloc_floats(p->param_floats);
+        m->state = alloc_floats(p->trainable_floats * rt_optimizer_state_per_param(&p->config.opt));
+        m->arena = alloc_floats(arena * max_batch);
+    }
+    if (!m || !m->params || !m->grads || !m->state || !m->arena) {
+        snprintf(err, errlen, "%s: out of memory for a model of %lld parameters and batches of %lld", p->name,
+                 (long long)p->param_floats, (long long)max_batch);
+        rt_model_free(m);
+        return NULL;
+    }
+    for (int i = 0; i < p->nparams; i++) {
+        const rt_param_desc *d = &p->params[i];
+        rt_init_tensor(d->init, d->fan_in, d->fan_out, rt_rand_u64(seed, (uint64_t)i), d->count, m->params + d->offset);
+    }
+    return m;
+}
+
+void rt_model_free(rt_model *m)
+{
+    if (!m)
+        return;
+    free(m->params);
+    free(m->grads);
+    free(m->state);
+    free(m->arena);
+    free(m);
+}
+
+float *rt_model_params(rt_model *m) { return m->params; }
+
+int rt_model_forward(rt_model *m, const void *x, float *out, int64_t batch)
+{
+    if (batch < 1 || batch > m->max_batch)
+        return -1;
+    m->p->forward(m->params, x, out, batch, m->arena);
+    return 0;
+}
+
+double rt_model_train_step(rt_model *m, const void *x, const void *y, int64_t batch)
+{
+    const rt_program *p = m->p;
+    if (!p->train_step || batch < 1 || batch > m->max_batch)
+        return NAN;
+    m->step++;
+    double loss = p->train_step(m->params, m->grads, x, y, batch, m->arena, rt_rand_u64(p->config.seed, (uint64_t)m->step));
+    if (p->config.clip > 0)
+        rt_clip_grad_norm(p->trainable_floats, m->grads, p->config.clip);
+    /* Without a known run length, a schedule that needs one sees a run
+     * that never ends (its warm-up still applies). */
+    float lr = rt_schedule_lr(&p->config.sched, p->config.opt.lr, m->step, INT64_MAX);
+    rt_optimizer_step(&p->config.opt, lr, m->step, p->trainable_floats, m->params, m->grads, m->state);
+    return loss / (double)batch;
+}
+
+static rt_named_tensor *tensors_of(rt_model *m)
+{
+    const rt_program *p = m->p;
+    rt_named_tensor *t = calloc((size_t)p->nparams + 1, sizeof *t);
+    if (!t)
+        return NULL;
+    for (int i = 0; i < p->nparams; i++) {
+        t[i].name = p->params[i].name;
+        t[i].dtype = RT_F32;
+        t[i].rank = p->params[i].rank;
+        memcpy(t[i].dims, p->params[i].dims, sizeof t[i].dims);
+        t[i].data = m->params + p->params[i].offset;
+    }
+    return t;
+}
+
+int rt_model_load(rt_model *m, const char *path, char *err, size_t errlen)
+{
+    rt_named_tensor *t = tensors_of(m);
+    if (!t) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    /* optimizer state saved by `train` is there too, and not needed here */
+    int rc = rt_checkpoint_load(path, t, m->p->nparams, true, NULL, 0, NULL, err, errlen);
+    free(t);
+    return rc;
+}
+
+int rt_model_save(rt_model *m, const char *path, char *err, size_t errlen)
+{
+    rt_named_tensor *t = tensors_of(m);
+    if (!t) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    char step[32];
+    snprintf(step, sizeof step, "%lld", (long long)m->step);
+    rt_meta meta[] = { { "netc.model", m->p->name }, { "netc.step", step }, { "netc.format", "1" } };
+    int rc = rt_checkpoint_save(path, t, m->p->nparams, meta, 3, err, errlen);
+    free(t);
+    return rc;
+}
