@@ -190,7 +190,7 @@ void rt_optimizer_step(const rt_optimizer *opt, float lr, int64_t step, int64_t 
 
 typedef enum rt_sched_kind {
     RT_SCHED_CONSTANT,
-    RT_SCHED_STEP,   /* lr * gamma^(floor(step / every)) */
+    RT_SCHED_STEP,   /* lr * gamma^(floor(s / every)), s = steps done since warm-up (see optim.c) */
     RT_SCHED_COSINE, /* from lr to min_lr over the run */
 } rt_sched_kind;
 
