@@ -1,0 +1,103 @@
+/* progress.c — the live progress line of `train` and the number formats the
+ * command line prints (thousands separators, durations).
+ *
+ * The line is redrawn with a carriage return and an erase-to-end-of-line
+ * escape, which every terminal emulator in use understands; it is only used
+ * when stderr is a terminal, so logs and pipes never see escapes. */
+#include "train_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+enum { BAR_WIDTH = 24 };
+#define REDRAW_SECONDS 0.1
+
+double rt_seconds(void)
+{
+    struct timespec ts;
+    /* CLOCK_MONOTONIC cannot fail on Linux with a valid pointer; 0 keeps the
+     * rates finite should it ever. */
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0.0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void rt_format_thousands(double value, char *buf, size_t len)
+{
+    if (!isfinite(value) || value < 0 || value >= 9e18) {
+        snprintf(buf, len, "%.3g", value);
+        return;
+    }
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)llround(value));
+    char out[48];
+    int o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+    snprintf(buf, len, "%s", out);
+}
+
+void rt_format_duration(double seconds, char *buf, size_t len)
+{
+    if (!isfinite(seconds) || seconds < 0) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    long long s = llround(seconds);
+    if (s >= 3600)
+        snprintf(buf, len, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(buf, len, "%lld:%02lld", s / 60, s % 60);
+}
+
+void rt_progress_init(rt_progress *pg, bool live)
+{
+    pg->live = live;
+    pg->drawn = false;
+    pg->last_draw = 0.0;
+}
+
+void rt_progress_update(rt_progress *pg, const rt_progress_state *s, bool force)
+{
+    if (!pg->live)
+        return;
+    double now = rt_seconds();
+    if (!force && pg->drawn && now - pg->last_draw < REDRAW_SECONDS)
+        return;
+    pg->last_draw = now;
+
+    char bar[BAR_WIDTH + 1];
+    int filled = s->steps > 0 ? (int)(BAR_WIDTH * s->step / s->steps) : 0;
+    for (int i = 0; i < BAR_WIDTH; i++)
+        bar[i] = i < filled ? '=' : i == filled ? '>' : ' ';
+    bar[BAR_WIDTH] = '\0';
+
+    char rate[48], eta[32];
+    rt_format_thousands(s->samples_per_s, rate, sizeof rate);
+    if (s->steps_per_s > 0)
+        rt_format_duration((double)s->run_steps_left / s->steps_per_s, eta, sizeof eta);
+    else
+        snprintf(eta, sizeof eta, "?");
+    /* \r returns to the start; \033[K erases what a longer previous line
+     * left behind. */
+    fprintf(stderr, "\r\033[Kepoch %lld/%lld [%s] %lld/%lld  loss %.4f  %s samples/s  ETA %s",
+            (long long)s->epoch, (long long)s->epochs, bar, (long long)s->step,
+            (long long)s->steps, s->mean_loss, rate, eta);
+    fflush(stderr);
+    pg->drawn = true;
+}
+
+void rt_progress_clear(rt_progress *pg)
+{
+    if (!pg->live || !pg->drawn)
+        return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    pg->drawn = false;
+}

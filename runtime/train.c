@@ -1,0 +1,1662 @@
+/* train.c — rt_main, the command line every model binary shares:
+ * `train`, `eval`, `predict`, `info` and `--help`.
+ *
+ * Requires an rt_program from netc (parameter layout, train_step, forward
+ * and the train block's config); produces trained weights in a safetensors
+ * checkpoint, a CSV log, and evaluation and prediction output.
+ *
+ * Determinism. Every random choice is a pure function of the seed and a
+ * counter: tensor i is initialised from (seed, i); epoch e's order is a
+ * Fisher–Yates shuffle of the identity driven by (seed, e); the dropout seed
+ * of a step comes from (seed, global step). Nothing depends on what the
+ * process did before, so a run resumed from a checkpoint replays what the
+ * uninterrupted run would have done, and the same seed with the same thread
+ * count gives the same loss trace bit for bit.
+ *
+ * Partial batches. Training drops the last n % batch samples of each
+ * shuffled epoch: a smaller batch would change the gradient's noise and
+ * every generated train_step would need a second shape; reshuffling means
+ * every sample is still seen. Evaluation and prediction run every sample,
+ * the last batch smaller.
+ *
+ * Data flags. --data/--test FILE keep the kind, scale, shift and CSV
+ * columns of the train block's source and replace its file. For IDX sources
+ * the labels file is the same path with "images-idx3" replaced by
+ * "labels-idx1" (train-images-idx3-ubyte.gz -> train-labels-idx1-ubyte.gz).
+ * A path on the command line is looked up as written (relative to the
+ * working folder), then in $NETC_DATA_PATH and /usr/share/datasets; a name
+ * in the train block is looked up next to the .net file first.
+ *
+ * Losses. train_step returns the sum of per-sample losses; the reported
+ * train loss is its mean per sample. Test loss is the kernel's sum divided
+ * by the rows it covers (cross-entropy: samples * rows per sample; MSE and
+ * BCE: samples * outputs), which is the same number when a sample's loss is
+ * the mean over its rows or outputs, as PyTorch's default reduction.
+ */
+#include "netrt.h"
+#include "train_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#ifndef NETC_VERSION
+#define NETC_VERSION "unknown"
+#endif
+
+/* Exit codes, as netrt.h promises them. */
+enum { RC_OK = 0, RC_INPUT = 1, RC_USAGE = 2 };
+
+enum { ERRLEN = 1024, PATHLEN = 4096, FLOAT_ALIGN = 16 /* floats in 64 bytes */ };
+
+/* Domains keep the streams of different uses of one seed apart. */
+#define INIT_DOMAIN 0x243f6a8885a308d3ull
+#define SHUFFLE_DOMAIN 0x13198a2e03707344ull
+#define STEP_DOMAIN 0xa4093822299f31d0ull
+
+#define CHECKPOINT_FORMAT "1"
+#define LOG_HEADER "epoch,step,lr,train_loss,test_loss,test_accuracy,samples_per_s,seconds\n"
+
+static void report(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One line on stderr, prefixed by the program's name like any Unix tool. */
+static void report(const char *prog, const char *fmt, ...)
+{
+    fprintf(stderr, "%s: ", prog);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* a * b, or -1 if it does not fit in int64_t (a, b >= 0). */
+static int64_t mul_checked(int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a))
+        return -1;
+    return a * b;
+}
+
+static const char *dtype_name(rt_dtype t)
+{
+    return t == RT_I32 ? "i32" : "f32";
+}
+
+/* "f32[1, 28, 28]", or "i32" for one value per sample. */
+static void format_type(rt_dtype t, const int64_t *dims, int rank, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s", dtype_name(t));
+    for (int d = 0; d < rank && n >= 0 && (size_t)n < len; d++)
+        n += snprintf(buf + n, len - (size_t)n, "%s%lld%s", d ? ", " : "[", (long long)dims[d],
+                      d == rank - 1 ? "]" : "");
+}
+
+/* "32x32", as people say image sizes. */
+static void format_dims_x(const int64_t *dims, int rank, char *buf, size_t len)
+{
+    int n = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < rank && n >= 0 && (size_t)n < len; d++)
+        n += snprintf(buf + n, len - (size_t)n, "%s%lld", d ? "x" : "", (long long)dims[d]);
+}
+
+static void format_bytes(double bytes, char *buf, size_t len)
+{
+    if (bytes < 1e3)
+        snprintf(buf, len, "%.0f bytes", bytes);
+    else if (bytes < 1e6)
+        snprintf(buf, len, "%.1f kB", bytes / 1e3);
+    else if (bytes < 1e9)
+        snprintf(buf, len, "%.1f MB", bytes / 1e6);
+    else
+        snprintf(buf, len, "%.1f GB", bytes / 1e9);
+}
+
+static const char *optimizer_name(rt_opt_kind k)
+{
+    switch (k) {
+    case RT_OPT_SGD: return "sgd";
+    case RT_OPT_ADAM: return "adam";
+    case RT_OPT_ADAMW: return "adamw";
+    case RT_OPT_RMSPROP: return "rmsprop";
+    }
+    return "unknown";
+}
+
+static const char *loss_name(rt_loss_kind k)
+{
+    switch (k) {
+    case RT_LOSS_CROSS_ENTROPY: return "cross_entropy";
+    case RT_LOSS_MSE: return "mse";
+    case RT_LOSS_BCE: return "bce";
+    }
+    return "unknown";
+}
+
+static const char *init_name(rt_init k)
+{
+    switch (k) {
+    case RT_INIT_ZEROS: return "zeros";
+    case RT_INIT_ONES: return "ones";
+    case RT_INIT_HE_NORMAL: return "he_normal";
+    case RT_INIT_GLOROT_UNIFORM: return "glorot_uniform";
+    case RT_INIT_NORMAL_002: return "normal(0.02)";
+    }
+    return "unknown";
+}
+
+/* -------------------------------------------------------------- options */
+
+typedef enum command {
+    CMD_TRAIN = 1,
+    CMD_EVAL = 2,
+    CMD_PREDICT = 4,
+} command;
+
+typedef enum flag_id {
+    FLAG_EPOCHS, FLAG_STEPS, FLAG_BATCH, FLAG_LR, FLAG_SEED, FLAG_THREADS,
+    FLAG_DATA, FLAG_TEST, FLAG_SAVE, FLAG_RESUME, FLAG_LOG, FLAG_LOAD,
+    NFLAG
+} flag_id;
+
+typedef enum value_kind {
+    V_COUNT,   /* a whole number >= 1 */
+    V_RATE,    /* a finite number > 0 */
+    V_SEED,    /* a whole number >= 0, up to 2^64 - 1 */
+    V_THREADS, /* 0 (every core) to MAX_THREADS */
+    V_PATH,
+} value_kind;
+
+enum { MAX_THREADS = 4096 };
+
+typedef struct flag_spec {
+    const char *name;
+    unsigned commands; /* the commands that take it */
+    value_kind kind;
+    const char *example; /* a value shown in messages */
+} flag_spec;
+
+static const flag_spec flag_specs[NFLAG] = {
+    [FLAG_EPOCHS] = { "--epochs", CMD_TRAIN, V_COUNT, "5" },
+    [FLAG_STEPS] = { "--steps", CMD_TRAIN, V_COUNT, "1000" },
+    [FLAG_BATCH] = { "--batch", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_COUNT, "128" },
+    [FLAG_LR] = { "--lr", CMD_TRAIN, V_RATE, "0.001" },
+    [FLAG_SEED] = { "--seed", CMD_TRAIN, V_SEED, "42" },
+    [FLAG_THREADS] = { "--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_THREADS, "4" },
+    [FLAG_DATA] = { "--data", CMD_TRAIN, V_PATH, "train-images-idx3-ubyte.gz" },
+    [FLAG_TEST] = { "--test", CMD_TRAIN | CMD_EVAL, V_PATH, "t10k-images-idx3-ubyte.gz" },
+    [FLAG_SAVE] = { "--save", CMD_TRAIN, V_PATH, "model.safetensors" },
+    [FLAG_RESUME] = { "--resume", CMD_TRAIN, V_PATH, "model.safetensors" },
+    [FLAG_LOG] = { "--log", CMD_TRAIN, V_PATH, "train.csv" },
+    [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT, V_PATH, "model.safetensors" },
+};
+
+typedef struct options {
+    const char *prog;
+    command cmd;
+    const char *cmd_name;
+    bool given[NFLAG];
+    int64_t count[NFLAG]; /* V_COUNT flags */
+    float lr;
+    uint64_t seed;
+    int threads;
+    const char *path[NFLAG]; /* V_PATH flags */
+    const char *input;        /* predict's INPUT */
+} options;
+
+static int parse_value(options *o, flag_id id, const char *text)
+{
+    const flag_spec *f = &flag_specs[id];
+    char *end;
+    errno = 0;
+    switch (f->kind) {
+    case V_PATH:
+        if (!text[0]) {
+            report(o->prog, "%s needs a file name, as in %s %s", f->name, f->name, f->example);
+            return RC_USAGE;
+        }
+        o->path[id] = text;
+        return RC_OK;
+    case V_RATE: {
+        float v = strtof(text, &end);
+        if (end == text || *end || errno == ERANGE || !isfinite(v) || v <= 0) {
+            report(o->prog, "%s: '%s' is not a positive number, as in %s %s", f->name, text,
+                   f->name, f->example);
+            return RC_USAGE;
+        }
+        o->lr = v;
+        return RC_OK;
+    }
+    case V_COUNT:
+    case V_SEED:
+    case V_THREADS: {
+        /* strtoull accepts a sign and wraps negatives around; only digits
+         * are a count. */
+        bool digits = text[0] != '\0';
+        for (const char *c = text; *c; c++)
+            digits = digits && *c >= '0' && *c <= '9';
+        unsigned long long v = digits ? strtoull(text, &end, 10) : 0;
+        const char *what = f->kind == V_COUNT ? "a whole number of at least 1"
+                           : f->kind == V_SEED ? "a whole number of at least 0"
+                                               : "a number of threads (0 for every core)";
+        bool ok = digits && errno != ERANGE;
+        if (ok && f->kind == V_COUNT)
+            ok = v >= 1 && v <= (unsigned long long)1 << 40;
+        if (ok && f->kind == V_THREADS)
+            ok = v <= MAX_THREADS;
+        if (!ok) {
+            report(o->prog, "%s: '%s' is not %s, as in %s %s", f->name, text, what, f->name,
+                   f->example);
+            return RC_USAGE;
+        }
+        if (f->kind == V_COUNT)
+            o->count[id] = (int64_t)v;
+        else if (f->kind == V_SEED)
+            o->seed = (uint64_t)v;
+        else
+            o->threads = (int)v;
+        return RC_OK;
+    }
+    }
+    return RC_USAGE;
+}
+
+/* Flags take their value as the next argument or after '=':
+ * `--epochs 5` and `--epochs=5` are the same. */
+static int parse_flags(options *o, int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || arg[1] == '\0') {
+            if (o->cmd == CMD_PREDICT && !o->input) {
+                o->input = arg;
+                continue;
+            }
+            report(o->prog, "unexpected argument '%s' for %s; '%s --help' lists the arguments",
+                   arg, o->cmd_name, o->prog);
+            return RC_USAGE;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t namelen = eq ? (size_t)(eq - arg) : strlen(arg);
+        int id = -1;
+        for (int f = 0; f < NFLAG; f++)
+            if (strlen(flag_specs[f].name) == namelen &&
+                strncmp(flag_specs[f].name, arg, namelen) == 0)
+                id = f;
+        if (id < 0 || !(flag_specs[id].commands & o->cmd)) {
+            report(o->prog, "unknown flag '%.*s' for %s; '%s --help' lists the flags of each command",
+                   (int)namelen, arg, o->cmd_name, o->prog);
+            return RC_USAGE;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            /* `--save --epochs 3` forgot the file; taking "--epochs" as its
+             * name would hide that. */
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
+                report(o->prog, "%s needs a value, as in %s %s", flag_specs[id].name,
+                       flag_specs[id].name, flag_specs[id].example);
+                return RC_USAGE;
+            }
+            value = argv[++i];
+        }
+        int rc = parse_value(o, (flag_id)id, value);
+        if (rc != RC_OK)
+            return rc;
+        o->given[id] = true;
+    }
+    if (o->cmd == CMD_PREDICT && !o->input) {
+        report(o->prog, "predict needs an INPUT file (IDX or CSV), as in %s predict --load "
+               "model.safetensors images.idx", o->prog);
+        return RC_USAGE;
+    }
+    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT) && !o->given[FLAG_LOAD]) {
+        report(o->prog, "%s needs the trained weights: --load FILE (a checkpoint saved by "
+               "train --save)", o->cmd_name);
+        return RC_USAGE;
+    }
+    if (o->given[FLAG_EPOCHS] && o->given[FLAG_STEPS]) {
+        report(o->prog, "--epochs and --steps both given; use one of them");
+        return RC_USAGE;
+    }
+    return RC_OK;
+}
+
+static void print_usage(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "usage: %s COMMAND [flags]\n"
+            "\n"
+            "  train    [--epochs N] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
+            "           [--data FILE] [--test FILE] [--save FILE] [--resume FILE] [--log FILE.csv]\n"
+            "  eval     --load FILE [--test FILE] [--batch N] [--threads N]\n"
+            "  predict  --load FILE [--batch N] [--threads N] INPUT\n"
+            "  info     the model's parameters, shapes and train block\n"
+            "  --help   this text;  --version  the model's and netc's version\n"
+            "\n"
+            "Flags override the train block. --epochs counts the whole run, so with\n"
+            "--resume it is the epoch to stop after. --data/--test FILE replace the train\n"
+            "block's files and keep its kind and scale; for IDX files the labels file is\n"
+            "FILE with 'images-idx3' replaced by 'labels-idx1'. INPUT is an IDX file\n"
+            "(gzip'd or not) or a CSV of samples, one per row; predict prints one line per\n"
+            "sample. Exit status: 0 done, 1 bad data or checkpoint, 2 bad command line.\n",
+            prog);
+}
+
+/* --------------------------------------------------------- the program */
+
+/* The program comes from netc, so anything wrong here is a compiler bug,
+ * but a clear message beats a crash in generated code. */
+static int check_program(const char *prog, const rt_program *p)
+{
+    const char *name = p->name ? p->name : "?";
+    if (!p->forward || p->x_size <= 0 || p->out_size <= 0 || p->nparams < 0 ||
+        (p->nparams > 0 && !p->params) || p->trainable_floats < 0 ||
+        p->trainable_floats > p->param_floats || p->train_arena_floats < 0 ||
+        p->eval_arena_floats < 0 || p->out_rank < 0 || p->out_rank > RT_MAX_RANK ||
+        p->x_rank < 0 || p->x_rank > RT_MAX_RANK || p->y_rank < 0 || p->y_rank > RT_MAX_RANK) {
+        report(prog, "internal error: program '%s' is malformed (sizes or functions missing)",
+               name);
+        return RC_INPUT;
+    }
+    for (int i = 0; i < p->nparams; i++) {
+        const rt_param_desc *d = &p->params[i];
+        int64_t end = d->offset + d->count;
+        if (!d->name || d->offset < 0 || d->count < 0 || end > p->param_floats ||
+            d->rank < 0 || d->rank > RT_MAX_RANK ||
+            (d->trainable && end > p->trainable_floats)) {
+            report(prog, "internal error: program '%s': parameter %d (%s) lies outside the "
+                   "parameter block", name, i, d->name ? d->name : "unnamed");
+            return RC_INPUT;
+        }
+    }
+    if (p->loss == RT_LOSS_CROSS_ENTROPY) {
+        int64_t classes = p->out_rank > 0 ? p->out_dims[p->out_rank - 1] : p->out_size;
+        if (classes <= 0 || p->out_size % classes != 0 || p->y_size != p->out_size / classes ||
+            p->y_dtype != RT_I32) {
+            report(prog, "internal error: program '%s': cross_entropy needs one i32 label per "
+                   "row of the output", name);
+            return RC_INPUT;
+        }
+    } else if (p->y_size != p->out_size || p->y_dtype != RT_F32) {
+        report(prog, "internal error: program '%s': %s needs f32 targets shaped like the output",
+               name, loss_name(p->loss));
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
+static int64_t class_count(const rt_program *p)
+{
+    return p->out_rank > 0 ? p->out_dims[p->out_rank - 1] : p->out_size;
+}
+
+/* ----------------------------------------------------------------- data */
+
+typedef struct source_files {
+    rt_source src; /* with the paths below */
+    char path[PATHLEN];
+    char labels[PATHLEN];
+    const char *shown; /* the name the user wrote, for messages */
+} source_files;
+
+static void not_found_in_search(const char *prog, const char *name, const rt_program *p,
+                                const char *flag)
+{
+    const char *base = p->config.base_dir && p->config.base_dir[0] ? p->config.base_dir : ".";
+    report(prog, "%s: not found in %s, $NETC_DATA_PATH or /usr/share/datasets; give its path "
+           "with %s FILE", name, base, flag);
+}
+
+/* Fills f from the train block's source `config` or, when flag_path is
+ * given, from that file with config's kind and scale (or `fallback`'s when
+ * config has no source). Returns RC_OK, or a code after a message. */
+static int resolve_source(const char *prog, const rt_program *p, const rt_source *config,
+                          const rt_source *fallback, const char *flag, const char *flag_path,
+                          source_files *f)
+{
+    memset(f, 0, sizeof *f);
+    if (!flag_path) {
+        f->src = *config;
+        f->shown = config->path;
+        if (rt_data_resolve(config->path, p->config.base_dir, f->path, sizeof f->path) != 0) {
+            not_found_in_search(prog, config->path, p, flag);
+            return RC_INPUT;
+        }
+        f->src.path = f->path;
+        if (config->labels_path) {
+            if (rt_data_resolve(config->labels_path, p->config.base_dir, f->labels,
+                                sizeof f->labels) != 0) {
+                not_found_in_search(prog, config->labels_path, p, flag);
+                return RC_INPUT;
+            }
+            f->src.labels_path = f->labels;
+        }
+        return RC_OK;
+    }
+
+    const rt_source *like = config->kind != RT_SRC_NONE ? config : fallback;
+    if (like && like->kind != RT_SRC_NONE) {
+        f->src = *like;
+    } else {
+        /* No train block source to copy: an IDX file by its name, else CSV
+         * without a label column. */
+        f->src = (rt_source){ .kind = strstr(flag_path, "idx") ? RT_SRC_IDX : RT_SRC_CSV,
+                              .scale = 1.0f, .label_column = -1 };
+    }
+    f->shown = flag_path;
+    if (rt_data_resolve(flag_path, NULL, f->path, sizeof f->path) != 0) {
+        report(prog, "%s: no such file (given with %s)", flag_path, flag);
+        return RC_INPUT;
+    }
+    f->src.path = f->path;
+    f->src.labels_path = NULL;
+    if (f->src.kind == RT_SRC_IDX && like && like->labels_path) {
+        const char *slash = strrchr(f->path, '/');
+        char *at = strstr(slash ? slash + 1 : f->path, "images-idx3");
+        if (!at) {
+            report(prog, "%s %s: cannot tell its labels file: the name holds no 'images-idx3' to "
+                   "replace with 'labels-idx1' (name the files like train-images-idx3-ubyte.gz "
+                   "and train-labels-idx1-ubyte.gz)", flag, flag_path);
+            return RC_USAGE;
+        }
+        size_t prefix = (size_t)(at - f->path);
+        snprintf(f->labels, sizeof f->labels, "%.*slabels-idx1%s", (int)prefix, f->path,
+                 at + strlen("images-idx3"));
+        if (access(f->labels, F_OK) != 0) {
+            report(prog, "%s: no such file (the labels for %s %s: its name with 'images-idx3' "
+                   "replaced by 'labels-idx1')", f->labels, flag, flag_path);
+            return RC_INPUT;
+        }
+        f->src.labels_path = f->labels;
+    }
+    return RC_OK;
+}
+
+/* Integer labels become f32 targets in place (both are 4 bytes). */
+static void labels_to_float(rt_dataset *d)
+{
+    int64_t n = d->n * d->y_size;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t v;
+        memcpy(&v, (char *)d->y + 4 * i, 4);
+        float f = (float)v;
+        memcpy((char *)d->y + 4 * i, &f, 4);
+    }
+    d->y_dtype = RT_F32;
+}
+
+/* Checks a loaded data set against what the program takes. */
+static int check_dataset(const char *prog, const rt_program *p, const source_files *f,
+                         rt_dataset *d, bool need_labels)
+{
+    const char *xfile = f->src.path;
+    const char *yfile = f->src.labels_path ? f->src.labels_path : f->src.path;
+    char want[128], have[128];
+    format_type(p->x_dtype, p->x_dims, p->x_rank, want, sizeof want);
+    if (d->x_size != p->x_size) {
+        char dims[128] = "";
+        if (d->x_rank > 1) {
+            char x[120];
+            format_dims_x(d->x_dims, d->x_rank, x, sizeof x);
+            snprintf(dims, sizeof dims, " (%s)", x);
+        }
+        report(prog, "%s: samples hold %lld values%s but model '%s' takes x: %s", xfile,
+               (long long)d->x_size, dims, p->name, want);
+        return RC_INPUT;
+    }
+    if (d->x_dtype != p->x_dtype) {
+        report(prog, "%s: samples are %s but model '%s' takes x: %s", xfile,
+               dtype_name(d->x_dtype), p->name, want);
+        return RC_INPUT;
+    }
+    if (!need_labels)
+        return RC_OK;
+
+    format_type(p->y_dtype, p->y_dims, p->y_rank, want, sizeof want);
+    if (!d->y || d->y_size == 0) {
+        report(prog, "%s: no labels, but model '%s' needs y: %s for its %s loss; name a labels "
+               "file in the train block's source", xfile, p->name, want, loss_name(p->loss));
+        return RC_INPUT;
+    }
+    if (d->y_size != p->y_size) {
+        format_type(d->y_dtype, d->y_dims, d->y_rank, have, sizeof have);
+        report(prog, "%s: labels are %s per sample but model '%s' takes y: %s", yfile, have,
+               p->name, want);
+        return RC_INPUT;
+    }
+    if (p->loss == RT_LOSS_CROSS_ENTROPY) {
+        if (d->y_dtype != RT_I32) {
+            report(prog, "%s: labels are numbers, but cross_entropy needs class ids (whole "
+                   "numbers)", yfile);
+            return RC_INPUT;
+        }
+        /* Checked here because the kernel treats a bad label as a bug and
+         * aborts. */
+        int64_t classes = class_count(p), n = d->n * d->y_size;
+        const int32_t *y = d->y;
+        for (int64_t i = 0; i < n; i++)
+            if (y[i] < 0 || y[i] >= classes) {
+                report(prog, "%s: label %d of sample %lld is outside [0, %lld): model '%s' has "
+                       "%lld classes", yfile, (int)y[i], (long long)(i / d->y_size),
+                       (long long)classes, p->name, (long long)classes);
+                return RC_INPUT;
+            }
+    } else if (d->y_dtype == RT_I32) {
+        labels_to_float(d);
+    }
+    return RC_OK;
+}
+
+static int load_source(const char *prog, const rt_program *p, const source_files *f,
+                       bool need_labels, rt_dataset *d)
+{
+    char err[ERRLEN];
+    if (rt_dataset_load(&f->src, d, err, sizeof err) != 0) {
+        report(prog, "%s", err);
+        return RC_INPUT;
+    }
+    int rc = check_dataset(prog, p, f, d, need_labels);
+    if (rc != RC_OK)
+        rt_dataset_free(d);
+    return rc;
+}
+
+/* -------------------------------------------------------------- memory */
+
+/* Every buffer of a run in one 64-byte-aligned block, allocated once. */
+typedef struct buffers {
+    void *block;
+    float *params, *grads, *state, *arena, *out, *probs;
+    void *x, *y; /* one batch, 4-byte elements (f32 or i32) */
+} buffers;
+
+static int64_t round_floats(int64_t n)
+{
+    return (n + FLOAT_ALIGN - 1) / FLOAT_ALIGN * FLOAT_ALIGN;
+}
+
+static int alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int state_blocks,
+                         bool training, buffers *b)
+{
+    memset(b, 0, sizeof *b);
+    int64_t arena_per = p->eval_arena_floats;
+    if (training && p->train_arena_floats > arena_per)
+        arena_per = p->train_arena_floats;
+    int64_t sizes[8] = {
+        p->param_floats,
+        training ? p->param_floats : 0,
+        training ? mul_checked(p->trainable_floats, state_blocks) : 0,
+        mul_checked(arena_per, batch),
+        mul_checked(p->out_size, batch),
+        mul_checked(p->out_size, batch),
+        mul_checked(p->x_size, batch),
+        mul_checked(p->y_size, batch),
+    };
+    int64_t total = 0, offsets[8];
+    for (int i = 0; i < 8; i++) {
+        if (sizes[i] < 0 || total < 0) {
+            total = -1;
+            break;
+        }
+        offsets[i] = total;
+        total += round_floats(sizes[i]);
+    }
+    int64_t bytes = mul_checked(total < 0 ? -1 : total, 4);
+    if (bytes < 0 || (uint64_t)bytes > SIZE_MAX / 2) {
+        report(prog, "model '%s' with batch %lld needs more memory than can be addressed; "
+               "lower --batch", p->name, (long long)batch);
+        return RC_INPUT;
+    }
+    b->block = aligned_alloc(64, bytes > 0 ? (size_t)bytes : 64);
+    if (!b->block) {
+        char size[32];
+        format_bytes((double)bytes, size, sizeof size);
+        report(prog, "cannot allocate %s for model '%s' with batch %lld; lower --batch", size,
+               p->name, (long long)batch);
+        return RC_INPUT;
+    }
+    /* Zero: the optimizer state must start at zero, and no buffer should
+     * hold garbage that a bug could read. */
+    memset(b->block, 0, (size_t)bytes);
+    float *base = b->block;
+    b->params = base + offsets[0];
+    b->grads = base + offsets[1];
+    b->state = base + offsets[2];
+    b->arena = base + offsets[3];
+    b->out = base + offsets[4];
+    b->probs = base + offsets[5];
+    b->x = base + offsets[6];
+    b->y = base + offsets[7];
+    return RC_OK;
+}
+
+static void init_params(const rt_program *p, uint64_t seed, float *params)
+{
+    for (int i = 0; i < p->nparams; i++) {
+        const rt_param_desc *d = &p->params[i];
+        rt_init_tensor(d->init, d->fan_in, d->fan_out, rt_rand_u64(seed ^ INIT_DOMAIN, (uint64_t)i),
+                       d->count, params + d->offset);
+    }
+}
+
+/* --------------------------------------------------------- checkpoints */
+
+/* Names of the optimizer's state blocks, in the order rt_optimizer_step
+ * lays them out (block b at state + b * trainable_floats); PyTorch's names. */
+static const char *state_block_name(rt_opt_kind k, int block)
+{
+    switch (k) {
+    case RT_OPT_SGD: return "momentum";
+    case RT_OPT_ADAM:
+    case RT_OPT_ADAMW: return block == 0 ? "m" : "v";
+    case RT_OPT_RMSPROP: return block == 0 ? "square_avg" : "momentum";
+    }
+    return "state";
+}
+
+typedef struct tensor_list {
+    rt_named_tensor *t;
+    int n;
+    char *names; /* storage for the optimizer tensors' names */
+} tensor_list;
+
+static void free_tensors(tensor_list *l)
+{
+    free(l->t);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+/* Parameters by their names, then (when state_blocks > 0) the optimizer
+ * state of each trainable one as `optimizer.<name>.<block>`. */
+static int build_tensors(const char *prog, const rt_program *p, float *params, float *state,
+                         rt_opt_kind kind, int state_blocks, tensor_list *l)
+{
+    memset(l, 0, sizeof *l);
+    int trainable = 0;
+    size_t name_bytes = 1;
+    for (int i = 0; i < p->nparams; i++)
+        if (p->params[i].trainable) {
+            trainable++;
+            name_bytes += strlen(p->params[i].name) + 32;
+        }
+    int n = p->nparams + trainable * state_blocks;
+    l->t = calloc((size_t)(n > 0 ? n : 1), sizeof *l->t);
+    l->names = malloc(name_bytes * (size_t)(state_blocks > 0 ? state_blocks : 1));
+    if (!l->t || !l->names) {
+        free_tensors(l);
+        report(prog, "out of memory");
+        return RC_INPUT;
+    }
+    for (int i = 0; i < p->nparams; i++) {
+        const rt_param_desc *d = &p->params[i];
+        l->t[i] = (rt_named_tensor){ .name = d->name, .dtype = RT_F32, .rank = d->rank,
+                                     .data = params + d->offset };
+        memcpy(l->t[i].dims, d->dims, sizeof d->dims);
+    }
+    l->n = p->nparams;
+    char *next = l->names;
+    for (int b = 0; b < state_blocks; b++)
+        for (int i = 0; i < p->nparams; i++) {
+            const rt_param_desc *d = &p->params[i];
+            if (!d->trainable)
+                continue;
+            int len = sprintf(next, "optimizer.%s.%s", d->name, state_block_name(kind, b));
+            rt_named_tensor *t = &l->t[l->n++];
+            *t = l->t[i];
+            t->name = next;
+            t->data = state + (int64_t)b * p->trainable_floats + d->offset;
+            next += len + 1;
+        }
+    return RC_OK;
+}
+
+/* Where a run stands: enough to continue it exactly. */
+typedef struct position {
+    int64_t step;     /* optimizer steps done */
+    int64_t epoch;    /* epochs finished (0-based index of the current one) */
+    int64_t in_epoch; /* steps done in the current epoch */
+    int64_t batch;
+    uint64_t seed;
+} position;
+
+enum { META_FORMAT, META_MODEL, META_STEP, META_EPOCH, META_POSITION, META_BATCH, META_SEED,
+       META_OPTIMIZER, NMETA };
+static const char *const meta_keys[NMETA] = {
+    "netc.format", "netc.model", "netc.step", "netc.epoch", "netc.position", "netc.batch",
+    "netc.seed", "netc.optimizer",
+};
+
+static int save_checkpoint(const char *prog, const char *path, const rt_program *p,
+                           const tensor_list *l, const rt_optimizer *opt, const position *at)
+{
+    char step[24], epoch[24], pos[24], batch[24], seed[24];
+    snprintf(step, sizeof step, "%lld", (long long)at->step);
+    snprintf(epoch, sizeof epoch, "%lld", (long long)at->epoch);
+    snprintf(pos, sizeof pos, "%lld", (long long)at->in_epoch);
+    snprintf(batch, sizeof batch, "%lld", (long long)at->batch);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)at->seed);
+    const rt_meta meta[NMETA] = {
+        { meta_keys[META_FORMAT], CHECKPOINT_FORMAT },
+        { meta_keys[META_MODEL], p->name },
+        { meta_keys[META_STEP], step },
+        { meta_keys[META_EPOCH], epoch },
+        { meta_keys[META_POSITION], pos },
+        { meta_keys[META_BATCH], batch },
+        { meta_keys[META_SEED], seed },
+        { meta_keys[META_OPTIMIZER], optimizer_name(opt->kind) },
+    };
+    char err[ERRLEN];
+    if (rt_checkpoint_save(path, l->t, l->n, meta, NMETA, err, sizeof err) != 0) {
+        report(prog, "%s", err);
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
+static void free_meta(char **values)
+{
+    for (int i = 0; i < NMETA; i++)
+        free(values[i]);
+}
+
+static int meta_number(const char *prog, const char *path, char **values, int key,
+                       uint64_t *out)
+{
+    const char *v = values[key];
+    if (!v) {
+        *out = 0;
+        return RC_OK;
+    }
+    bool digits = v[0] != '\0';
+    for (const char *c = v; *c; c++)
+        digits = digits && *c >= '0' && *c <= '9';
+    errno = 0;
+    unsigned long long n = digits ? strtoull(v, NULL, 10) : 0;
+    if (!digits || errno == ERANGE || (key != META_SEED && n > (unsigned long long)INT64_MAX)) {
+        report(prog, "%s: metadata %s = '%s' is not a whole number", path, meta_keys[key], v);
+        return RC_INPUT;
+    }
+    *out = n;
+    return RC_OK;
+}
+
+/* A checkpoint's metadata alone (no tensor is read), checked for a format
+ * this program understands. */
+static int read_meta(const char *prog, const char *path, char **values)
+{
+    char err[ERRLEN];
+    if (rt_checkpoint_load(path, NULL, 0, true, meta_keys, NMETA, values, err, sizeof err) != 0) {
+        report(prog, "%s", err);
+        return RC_INPUT;
+    }
+    if (values[META_FORMAT] && strcmp(values[META_FORMAT], CHECKPOINT_FORMAT) != 0) {
+        report(prog, "%s: checkpoint format '%s'; this program reads format " CHECKPOINT_FORMAT,
+               path, values[META_FORMAT]);
+        free_meta(values);
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
+/* Loads the tensors of l; when they do not match and the file says it holds
+ * another model, the message says so, since that is the likely reason. */
+static int load_tensors(const char *prog, const char *path, const rt_program *p,
+                        const tensor_list *l, bool allow_extra, char **values)
+{
+    char err[ERRLEN];
+    if (rt_checkpoint_load(path, l->t, l->n, allow_extra, NULL, 0, NULL, err, sizeof err) != 0) {
+        if (values[META_MODEL] && strcmp(values[META_MODEL], p->name) != 0)
+            report(prog, "%s (the checkpoint holds model '%s', this is '%s')", err,
+                   values[META_MODEL], p->name);
+        else
+            report(prog, "%s", err);
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
+/* Weights only, for eval and predict: optimizer tensors in the file are
+ * ignored. */
+static int load_weights(const char *prog, const char *path, const rt_program *p, float *params)
+{
+    char *values[NMETA];
+    int rc = read_meta(prog, path, values);
+    if (rc != RC_OK)
+        return rc;
+    tensor_list l;
+    rc = build_tensors(prog, p, params, NULL, RT_OPT_SGD, 0, &l);
+    if (rc == RC_OK)
+        rc = load_tensors(prog, path, p, &l, true, values);
+    free_meta(values);
+    free_tensors(&l);
+    return rc;
+}
+
+/* --resume: weights, optimizer state (when the optimizer is the same: the
+ * file then must hold exactly the model and its state) and the position. */
+static int resume_from(const char *prog, const char *path, const rt_program *p,
+                       const rt_optimizer *opt, const tensor_list *with_state,
+                       const tensor_list *weights_only, position *at)
+{
+    char *values[NMETA];
+    int rc = read_meta(prog, path, values);
+    if (rc != RC_OK)
+        return rc;
+    bool same_opt = values[META_OPTIMIZER] &&
+                    strcmp(values[META_OPTIMIZER], optimizer_name(opt->kind)) == 0;
+    rc = load_tensors(prog, path, p, same_opt ? with_state : weights_only, !same_opt, values);
+    uint64_t step = 0, epoch = 0, pos = 0, batch = 0, seed = 0;
+    if (rc == RC_OK)
+        rc = meta_number(prog, path, values, META_STEP, &step);
+    if (rc == RC_OK)
+        rc = meta_number(prog, path, values, META_EPOCH, &epoch);
+    if (rc == RC_OK)
+        rc = meta_number(prog, path, values, META_POSITION, &pos);
+    if (rc == RC_OK)
+        rc = meta_number(prog, path, values, META_BATCH, &batch);
+    if (rc == RC_OK)
+        rc = meta_number(prog, path, values, META_SEED, &seed);
+    if (rc == RC_OK && !values[META_SEED])
+        seed = at->seed;
+    if (rc == RC_OK && !same_opt && with_state->n > weights_only->n)
+        fprintf(stderr, "%s: note: %s holds no %s state (optimizer: %s); it starts from zero\n",
+                prog, path, optimizer_name(opt->kind),
+                values[META_OPTIMIZER] ? values[META_OPTIMIZER] : "none");
+    free_meta(values);
+    if (rc != RC_OK)
+        return rc;
+    at->step = (int64_t)step;
+    at->epoch = (int64_t)epoch;
+    at->in_epoch = (int64_t)pos;
+    at->batch = (int64_t)batch;
+    at->seed = seed;
+    return RC_OK;
+}
+
+/* ------------------------------------------------------------ evaluation */
+
+typedef struct metrics {
+    double loss;     /* mean per row (cross-entropy) or per output (mse, bce) */
+    double accuracy; /* fraction of rows whose argmax is the label; cross-entropy only */
+    int64_t samples;
+} metrics;
+
+/* Forward over the whole data set in batches, the last one smaller. */
+static void evaluate(const rt_program *p, const rt_dataset *d, int64_t batch,
+                     const float *params, const buffers *b, metrics *m)
+{
+    size_t xbytes = (size_t)p->x_size * 4, ybytes = (size_t)p->y_size * 4;
+    int64_t classes = class_count(p);
+    double sum = 0;
+    int64_t correct = 0;
+    for (int64_t i = 0; i < d->n; i += batch) {
+        int64_t bn = d->n - i < batch ? d->n - i : batch;
+        /* Copied so generated code always sees 64-byte-aligned rows. */
+        memcpy(b->x, (const char *)d->x + (size_t)i * xbytes, (size_t)bn * xbytes);
+        memcpy(b->y, (const char *)d->y + (size_t)i * ybytes, (size_t)bn * ybytes);
+        p->forward(params, b->x, b->out, bn, b->arena);
+        int64_t outputs = bn * p->out_size;
+        switch (p->loss) {
+        case RT_LOSS_CROSS_ENTROPY:
+            sum += rt_softmax_xent_forward(outputs / classes, classes, b->out, b->y, b->probs);
+            correct += rt_count_correct(outputs / classes, classes, b->out, b->y);
+            break;
+        case RT_LOSS_MSE:
+            sum += rt_mse_forward(outputs, b->out, b->y);
+            break;
+        case RT_LOSS_BCE:
+            sum += rt_bce_forward(outputs, b->out, b->y);
+            break;
+        }
+    }
+    double units = (double)d->n * (double)(p->loss == RT_LOSS_CROSS_ENTROPY
+                                               ? p->out_size / classes
+                                               : p->out_size);
+    m->loss = units > 0 ? sum / units : 0;
+    m->accuracy = units > 0 ? (double)correct / units : 0;
+    m->samples = d->n;
+}
+
+/* "  test loss 0.3710  test accuracy 86.41%" */
+static void format_metrics(const rt_program *p, const metrics *m, char *buf, size_t len)
+{
+    if (p->loss == RT_LOSS_CROSS_ENTROPY)
+        snprintf(buf, len, "test loss %.4f  test accuracy %.2f%%", m->loss, 100.0 * m->accuracy);
+    else
+        snprintf(buf, len, "test loss %.4f", m->loss);
+}
+
+/* ------------------------------------------------------------------ log */
+
+/* The CSV log lives in memory and is rewritten whole, atomically, after
+ * every epoch, so a reader never sees half a row. */
+typedef struct csv_log {
+    const char *path;
+    char *text;
+    size_t len, cap;
+} csv_log;
+
+/* Keeps the rows of a previous run's log up to epoch `upto` when resuming,
+ * so the log covers the whole run. */
+static void keep_previous_rows(csv_log *log, const char *old, size_t oldlen, int64_t upto)
+{
+    size_t header = strlen(LOG_HEADER);
+    if (oldlen < header || memcmp(old, LOG_HEADER, header) != 0)
+        return;
+    const char *p = old + header, *end = old + oldlen;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            break; /* a torn last row: the file was never written that way, skip it */
+        if (strtoll(p, NULL, 10) <= upto && log->len + (size_t)(nl + 1 - p) < log->cap) {
+            memcpy(log->text + log->len, p, (size_t)(nl + 1 - p));
+            log->len += (size_t)(nl + 1 - p);
+        }
+        p = nl + 1;
+    }
+}
+
+static int log_open(const char *prog, csv_log *log, const char *path, int64_t rows,
+                    bool resuming, int64_t upto)
+{
+    memset(log, 0, sizeof *log);
+    log->path = path;
+    char *old = NULL;
+    size_t oldlen = 0;
+    if (resuming) {
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            /* A log of a run that long would be absurd; beyond it, start anew. */
+            enum { MAX_OLD = 16 << 20 };
+            old = malloc(MAX_OLD);
+            if (old)
+                oldlen = fread(old, 1, MAX_OLD, f);
+            if (ferror(f) || oldlen == MAX_OLD)
+                oldlen = 0;
+            fclose(f);
+        }
+    }
+    log->cap = strlen(LOG_HEADER) + oldlen + (size_t)(rows + 1) * 256;
+    log->text = malloc(log->cap);
+    if (!log->text) {
+        free(old);
+        report(prog, "out of memory");
+        return RC_INPUT;
+    }
+    memcpy(log->text, LOG_HEADER, strlen(LOG_HEADER));
+    log->len = strlen(LOG_HEADER);
+    if (old)
+        keep_previous_rows(log, old, oldlen, upto);
+    free(old);
+    return RC_OK;
+}
+
+static int log_row(const char *prog, csv_log *log, int64_t epoch, int64_t step, float lr,
+                   double train_loss, const metrics *test, bool has_test, bool accuracy,
+                   double samples_per_s, double seconds)
+{
+    if (!log->path)
+        return RC_OK;
+    char loss[32] = "", acc[32] = "";
+    if (has_test)
+        snprintf(loss, sizeof loss, "%.9g", test->loss);
+    if (has_test && accuracy)
+        snprintf(acc, sizeof acc, "%.6f", test->accuracy);
+    if (log->cap - log->len < 256)
+        return RC_OK; /* cannot happen: room for every row was reserved */
+    log->len += (size_t)snprintf(log->text + log->len, log->cap - log->len,
+                                 "%lld,%lld,%.9g,%.9g,%s,%s,%.1f,%.3f\n", (long long)epoch,
+                                 (long long)step, (double)lr, train_loss, loss, acc,
+                                 samples_per_s, seconds);
+    char err[ERRLEN];
+    if (rt_write_file_atomic(log->path, log->text, log->len, err, sizeof err) != 0) {
+        report(prog, "%s", err);
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
+/* ---------------------------------------------------------------- train */
+
+/* Epoch e's order: a Fisher–Yates shuffle of the identity, so it depends
+ * on (seed, e) alone. The modulo's bias is below n / 2^64. */
+static void shuffle(int64_t *order, int64_t n, uint64_t seed, int64_t epoch)
+{
+    for (int64_t i = 0; i < n; i++)
+        order[i] = i;
+    uint64_t key = rt_rand_u64(seed ^ SHUFFLE_DOMAIN, (uint64_t)epoch);
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(rt_rand_u64(key, (uint64_t)i) % (uint64_t)(i + 1));
+        int64_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+static void gather(const rt_program *p, const rt_dataset *d, const int64_t *rows, int64_t batch,
+                   const buffers *b)
+{
+    size_t xbytes = (size_t)p->x_size * 4, ybytes = (size_t)p->y_size * 4;
+    for (int64_t i = 0; i < batch; i++) {
+        memcpy((char *)b->x + (size_t)i * xbytes, (const char *)d->x + (size_t)rows[i] * xbytes,
+               xbytes);
+        memcpy((char *)b->y + (size_t)i * ybytes, (const char *)d->y + (size_t)rows[i] * ybytes,
+               ybytes);
+    }
+}
+
+typedef struct train_run {
+    const options *o;
+    const rt_program *p;
+    rt_optimizer opt;
+    rt_schedule sched;
+    int64_t batch, epochs, steps; /* epochs or steps is 0 */
+    int64_t steps_per_epoch, total_steps, last_epoch;
+    source_files data_files, test_files;
+    rt_dataset data, test;
+    bool has_test;
+    buffers buf;
+    int64_t *order;
+    tensor_list tensors, weights;
+    csv_log log;
+    position at;
+} train_run;
+
+static int train_settings(train_run *r)
+{
+    const options *o = r->o;
+    const rt_train_config *c = &r->p->config;
+    r->opt = c->opt;
+    if (o->given[FLAG_LR])
+        r->opt.lr = o->lr;
+    r->sched = c->sched;
+    r->batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH] : c->batch;
+    r->epochs = c->epochs;
+    r->steps = c->steps;
+    if (o->given[FLAG_EPOCHS]) {
+        r->epochs = o->count[FLAG_EPOCHS];
+        r->steps = 0;
+    }
+    if (o->given[FLAG_STEPS]) {
+        r->steps = o->count[FLAG_STEPS];
+        r->epochs = 0;
+    }
+    r->at.seed = o->given[FLAG_SEED] ? o->seed : c->seed;
+    if (r->batch <= 0) {
+        report(o->prog, "model '%s' has no batch size; give one with --batch N", r->p->name);
+        return RC_USAGE;
+    }
+    if (r->epochs <= 0 && r->steps <= 0) {
+        report(o->prog, "model '%s' has no epochs or steps to train; give --epochs N or --steps N",
+               r->p->name);
+        return RC_USAGE;
+    }
+    if (!r->p->train_step) {
+        report(o->prog, "internal error: program '%s' has no train_step", r->p->name);
+        return RC_INPUT;
+    }
+    if (c->data.kind == RT_SRC_NONE && !o->given[FLAG_DATA]) {
+        report(o->prog, "model '%s' has no training data; give it with --data FILE", r->p->name);
+        return RC_USAGE;
+    }
+    return RC_OK;
+}
+
+static int train_load_data(train_run *r)
+{
+    const options *o = r->o;
+    const rt_program *p = r->p;
+    int rc = resolve_source(o->prog, p, &p->config.data, NULL, "--data", o->path[FLAG_DATA],
+                            &r->data_files);
+    if (rc == RC_OK)
+        rc = load_source(o->prog, p, &r->data_files, true, &r->data);
+    if (rc != RC_OK)
+        return rc;
+    r->has_test = p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST];
+    if (r->has_test) {
+        rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
+                            o->path[FLAG_TEST], &r->test_files);
+        if (rc == RC_OK)
+            rc = load_source(o->prog, p, &r->test_files, true, &r->test);
+        if (rc != RC_OK)
+            return rc;
+    }
+    if (r->data.n < r->batch) {
+        report(o->prog, "%s: holds %lld samples, fewer than one batch of %lld; lower --batch",
+               r->data_files.src.path, (long long)r->data.n, (long long)r->batch);
+        return RC_INPUT;
+    }
+    r->steps_per_epoch = r->data.n / r->batch;
+    return RC_OK;
+}
+
+/* Where to start and how far to go, after --resume. `total_steps` is what
+ * the schedule spans: for epochs, the steps of the whole run had it never
+ * stopped (so a resumed cosine schedule continues on the same curve). */
+static int train_plan(train_run *r)
+{
+    const options *o = r->o;
+    position *at = &r->at;
+    if (at->in_epoch > 0 && at->batch != r->batch) {
+        report(o->prog, "%s stopped in the middle of epoch %lld with batch %lld; resume with "
+               "--batch %lld", o->path[FLAG_RESUME], (long long)at->epoch + 1, (long long)at->batch,
+               (long long)at->batch);
+        return RC_USAGE;
+    }
+    if (at->in_epoch >= r->steps_per_epoch && at->in_epoch > 0) {
+        report(o->prog, "%s: position %lld is past the %lld steps of an epoch; the data set "
+               "changed since it was saved", o->path[FLAG_RESUME], (long long)at->in_epoch,
+               (long long)r->steps_per_epoch);
+        return RC_INPUT;
+    }
+    if (r->epochs > 0) {
+        if (at->epoch >= r->epochs) {
+            printf("%s already finished epoch %lld of %lld; nothing to train (raise --epochs to "
+                   "train longer)\n", o->path[FLAG_RESUME], (long long)at->epoch,
+                   (long long)r->epochs);
+            return -1;
+        }
+        r->total_steps = at->step - at->in_epoch + (r->epochs - at->epoch) * r->steps_per_epoch;
+        r->last_epoch = r->epochs;
+    } else {
+        if (at->step >= r->steps) {
+            printf("%s already reached step %lld of %lld; nothing to train (raise --steps to "
+                   "train longer)\n", o->path[FLAG_RESUME], (long long)at->step,
+                   (long long)r->steps);
+            return -1;
+        }
+        r->total_steps = r->steps;
+        int64_t left = r->steps - at->step + at->in_epoch;
+        r->last_epoch = at->epoch + (left + r->steps_per_epoch - 1) / r->steps_per_epoch;
+    }
+    return RC_OK;
+}
+
+/* One epoch from at->in_epoch to its end (or to total_steps). */
+static int train_epoch(train_run *r, rt_progress *pg)
+{
+    const rt_program *p = r->p;
+    const options *o = r->o;
+    position *at = &r->at;
+    int64_t epoch = at->epoch;
+    shuffle(r->order, r->data.n, at->seed, epoch);
+
+    double start = rt_seconds(), loss_sum = 0;
+    int64_t samples = 0, first_step = at->step;
+    float lr = 0;
+    rt_progress_state ps = { .epoch = epoch + 1, .epochs = r->last_epoch,
+                             .steps = r->steps_per_epoch };
+    while (at->in_epoch < r->steps_per_epoch && at->step < r->total_steps) {
+        gather(p, &r->data, r->order + at->in_epoch * r->batch, r->batch, &r->buf);
+        double loss = p->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->batch,
+                                    r->buf.arena, rt_rand_u64(at->seed ^ STEP_DOMAIN,
+                                                              (uint64_t)at->step));
+        if (!isfinite(loss)) {
+            rt_progress_clear(pg);
+            report(o->prog, "the loss became %s at step %lld (epoch %lld); lower the learning "
+                   "rate (--lr) or clip gradients in the train block", isnan(loss) ? "NaN" : "infinite",
+                   (long long)at->step + 1, (long long)epoch + 1);
+            return RC_INPUT;
+        }
+        at->step++;
+        at->in_epoch++;
+        if (p->config.clip > 0)
+            rt_clip_grad_norm(p->trainable_floats, r->buf.grads, p->config.clip);
+        lr = rt_schedule_lr(&r->sched, r->opt.lr, at->step, r->total_steps);
+        rt_optimizer_step(&r->opt, lr, at->step, p->trainable_floats, r->buf.params,
+                          r->buf.grads, r->buf.state);
+        loss_sum += loss;
+        samples += r->batch;
+
+        if (pg->live) {
+            double elapsed = rt_seconds() - start;
+            ps.step = at->in_epoch;
+            ps.run_steps_left = r->total_steps - at->step;
+            ps.mean_loss = loss_sum / (double)samples;
+            ps.samples_per_s = elapsed > 0 ? (double)samples / elapsed : 0;
+            ps.steps_per_s = elapsed > 0 ? (double)(at->step - first_step) / elapsed : 0;
+            rt_progress_update(pg, &ps, false);
+        }
+    }
+    double seconds = rt_seconds() - start;
+    double train_loss = samples ? loss_sum / (double)samples : 0;
+    double rate = seconds > 0 ? (double)samples / seconds : 0;
+    if (at->in_epoch == r->steps_per_epoch) {
+        at->epoch++;
+        at->in_epoch = 0;
+    }
+    rt_progress_clear(pg);
+
+    metrics m = { 0 };
+    char test[128] = "", rate_text[48];
+    if (r->has_test) {
+        evaluate(p, &r->test, r->batch, r->buf.params, &r->buf, &m);
+        test[0] = ' ';
+        test[1] = ' ';
+        format_metrics(p, &m, test + 2, sizeof test - 2);
+    }
+    rt_format_thousands(rate, rate_text, sizeof rate_text);
+    printf("epoch %lld/%lld  loss %.4f  train %.1fs  %s samples/s%s\n", (long long)epoch + 1,
+           (long long)r->last_epoch, train_loss, seconds, rate_text, test);
+    fflush(stdout);
+
+    int rc = log_row(o->prog, &r->log, epoch + 1, at->step, lr, train_loss, &m, r->has_test,
+                     p->loss == RT_LOSS_CROSS_ENTROPY, rate, seconds);
+    if (rc == RC_OK && o->given[FLAG_SAVE])
+        rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->opt, at);
+    return rc;
+}
+
+static int cmd_train(const options *o, const rt_program *p)
+{
+    train_run r = { .o = o, .p = p };
+    int rc = train_settings(&r);
+    if (rc == RC_OK)
+        rc = train_load_data(&r);
+    int blocks = rt_optimizer_state_per_param(&r.opt);
+    if (rc == RC_OK)
+        rc = alloc_buffers(o->prog, p, r.batch, blocks, true, &r.buf);
+    if (rc == RC_OK) {
+        r.order = malloc((size_t)r.data.n * sizeof *r.order);
+        if (!r.order) {
+            report(o->prog, "out of memory");
+            rc = RC_INPUT;
+        }
+    }
+    if (rc == RC_OK)
+        rc = build_tensors(o->prog, p, r.buf.params, r.buf.state, r.opt.kind, blocks, &r.tensors);
+    if (rc == RC_OK)
+        rc = build_tensors(o->prog, p, r.buf.params, NULL, r.opt.kind, 0, &r.weights);
+    if (rc != RC_OK)
+        goto done;
+
+    r.at.batch = r.batch;
+    init_params(p, r.at.seed, r.buf.params);
+    if (o->given[FLAG_RESUME]) {
+        uint64_t flag_seed = r.at.seed;
+        rc = resume_from(o->prog, o->path[FLAG_RESUME], p, &r.opt, &r.tensors, &r.weights, &r.at);
+        if (rc != RC_OK)
+            goto done;
+        /* The checkpoint's seed keeps the shuffles of the run it continues,
+         * unless the user asks for another. */
+        if (o->given[FLAG_SEED])
+            r.at.seed = flag_seed;
+    }
+    rc = train_plan(&r);
+    if (rc < 0) {
+        rc = RC_OK;
+        goto done;
+    }
+    if (rc != RC_OK)
+        goto done;
+    r.at.batch = r.batch;
+    if (o->given[FLAG_LOG]) {
+        rc = log_open(o->prog, &r.log, o->path[FLAG_LOG], r.last_epoch - r.at.epoch,
+                      o->given[FLAG_RESUME], r.at.epoch);
+        if (rc != RC_OK)
+            goto done;
+    }
+
+    rt_progress pg;
+    rt_progress_init(&pg, isatty(STDERR_FILENO) == 1);
+    while (rc == RC_OK && r.at.step < r.total_steps)
+        rc = train_epoch(&r, &pg);
+    if (rc == RC_OK && o->given[FLAG_SAVE])
+        printf("saved %s (epoch %lld, step %lld)\n", o->path[FLAG_SAVE], (long long)r.at.epoch,
+               (long long)r.at.step);
+
+done:
+    if (fflush(stdout) != 0 && rc == RC_OK) {
+        report(o->prog, "writing to stdout: %s", strerror(errno));
+        rc = RC_INPUT;
+    }
+    free(r.log.text);
+    free_tensors(&r.tensors);
+    free_tensors(&r.weights);
+    free(r.order);
+    free(r.buf.block);
+    rt_dataset_free(&r.data);
+    rt_dataset_free(&r.test);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- eval */
+
+static int cmd_eval(const options *o, const rt_program *p)
+{
+    int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
+                    : p->config.batch > 0 ? p->config.batch : 128;
+    if (p->config.test.kind == RT_SRC_NONE && !o->given[FLAG_TEST]) {
+        report(o->prog, "model '%s' has no test set in its train block; give one with --test FILE",
+               p->name);
+        return RC_USAGE;
+    }
+    source_files files;
+    rt_dataset test = { 0 };
+    buffers buf = { 0 };
+    int rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
+                            o->path[FLAG_TEST], &files);
+    if (rc == RC_OK)
+        rc = load_source(o->prog, p, &files, true, &test);
+    if (rc == RC_OK)
+        rc = alloc_buffers(o->prog, p, batch, 0, false, &buf);
+    if (rc == RC_OK)
+        rc = load_weights(o->prog, o->path[FLAG_LOAD], p, buf.params);
+    if (rc == RC_OK) {
+        metrics m;
+        char text[128], count[48];
+        evaluate(p, &test, batch, buf.params, &buf, &m);
+        format_metrics(p, &m, text, sizeof text);
+        rt_format_thousands((double)m.samples, count, sizeof count);
+        printf("%s  (%s samples)\n", text, count);
+        if (fflush(stdout) != 0) {
+            report(o->prog, "writing to stdout: %s", strerror(errno));
+            rc = RC_INPUT;
+        }
+    }
+    free(buf.block);
+    rt_dataset_free(&test);
+    return rc;
+}
+
+/* -------------------------------------------------------------- predict */
+
+static bool is_idx_magic(const unsigned char *h, size_t n)
+{
+    /* IDX: two zero bytes, a type code, then the number of dimensions. */
+    return n >= 4 && h[0] == 0 && h[1] == 0 &&
+           (h[2] == 0x08 || h[2] == 0x09 || (h[2] >= 0x0B && h[2] <= 0x0E)) && h[3] >= 1 &&
+           h[3] <= RT_MAX_RANK + 1;
+}
+
+/* True when every comma-separated field of the line parses as a number. */
+static bool numeric_row(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        char field[64];
+        size_t len = (size_t)(stop - p);
+        if (len >= sizeof field)
+            return false;
+        memcpy(field, p, len);
+        field[len] = '\0';
+        char *after;
+        strtod(field, &after);
+        if (after == field)
+            return false;
+        while (*after == ' ' || *after == '\t' || *after == '\r')
+            after++;
+        if (*after)
+            return false;
+        p = comma ? comma + 1 : end;
+    }
+    return true;
+}
+
+/* Tells an IDX file from a CSV (zlib reads gzip'd and plain alike) and
+ * whether a CSV starts with a header: a first row that is not all numbers. */
+static int sniff_input(const char *prog, const char *path, rt_source_kind *kind, bool *header)
+{
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        report(prog, "%s: %s", path, errno ? strerror(errno) : "cannot open");
+        return RC_INPUT;
+    }
+    char head[4096];
+    int n = gzread(f, head, sizeof head - 1);
+    int errnum = 0;
+    const char *msg = n < 0 ? gzerror(f, &errnum) : NULL;
+    char text[256];
+    snprintf(text, sizeof text, "%s", msg ? msg : "");
+    gzclose(f);
+    if (n < 0) {
+        report(prog, "%s: %s", path, errnum == Z_ERRNO ? strerror(errno) : text);
+        return RC_INPUT;
+    }
+    if (n == 0) {
+        report(prog, "%s: is empty", path);
+        return RC_INPUT;
+    }
+    if (is_idx_magic((const unsigned char *)head, (size_t)n)) {
+        *kind = RT_SRC_IDX;
+        *header = false;
+        return RC_OK;
+    }
+    head[n] = '\0';
+    *kind = RT_SRC_CSV;
+    const char *line = head;
+    while (*line == '\n' || *line == '\r')
+        line++;
+    const char *nl = strchr(line, '\n');
+    *header = !numeric_row(line, nl ? nl : head + n);
+    return RC_OK;
+}
+
+static void print_prediction(const rt_program *p, const float *out)
+{
+    if (p->loss == RT_LOSS_CROSS_ENTROPY) {
+        int64_t classes = class_count(p), rows = p->out_size / classes;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *row = out + r * classes;
+            int64_t best = 0;
+            for (int64_t c = 1; c < classes; c++)
+                if (row[c] > row[best])
+                    best = c;
+            printf(r ? " %lld" : "%lld", (long long)best);
+        }
+    } else {
+        for (int64_t i = 0; i < p->out_size; i++)
+            printf(i ? ",%.6g" : "%.6g", (double)out[i]);
+    }
+    putchar('\n');
+}
+
+static int cmd_predict(const options *o, const rt_program *p)
+{
+    int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
+                    : p->config.batch > 0 ? p->config.batch : 128;
+    /* Inputs get the preprocessing the model was tested (or trained) with. */
+    const rt_source *like = p->config.test.kind != RT_SRC_NONE ? &p->config.test
+                            : p->config.data.kind != RT_SRC_NONE ? &p->config.data : NULL;
+    source_files files;
+    memset(&files, 0, sizeof files);
+    files.src.scale = like ? like->scale : 1.0f;
+    files.src.shift = like ? like->shift : 0.0f;
+    files.src.label_column = -1;
+    files.shown = o->input;
+    if (rt_data_resolve(o->input, NULL, files.path, sizeof files.path) != 0) {
+        report(o->prog, "%s: no such file", o->input);
+        return RC_INPUT;
+    }
+    files.src.path = files.path;
+    int rc = sniff_input(o->prog, files.path, &files.src.kind, &files.src.header);
+    rt_dataset in = { 0 };
+    buffers buf = { 0 };
+    if (rc == RC_OK)
+        rc = load_source(o->prog, p, &files, false, &in);
+    if (rc == RC_OK)
+        rc = alloc_buffers(o->prog, p, batch, 0, false, &buf);
+    if (rc == RC_OK)
+        rc = load_weights(o->prog, o->path[FLAG_LOAD], p, buf.params);
+    if (rc == RC_OK) {
+        size_t xbytes = (size_t)p->x_size * 4;
+        for (int64_t i = 0; i < in.n; i += batch) {
+            int64_t bn = in.n - i < batch ? in.n - i : batch;
+            memcpy(buf.x, (const char *)in.x + (size_t)i * xbytes, (size_t)bn * xbytes);
+            p->forward(buf.params, buf.x, buf.out, bn, buf.arena);
+            for (int64_t s = 0; s < bn; s++)
+                print_prediction(p, buf.out + s * p->out_size);
+        }
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            report(o->prog, "writing to stdout: %s", strerror(errno));
+            rc = RC_INPUT;
+        }
+    }
+    free(buf.block);
+    rt_dataset_free(&in);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- info */
+
+static void print_source(const char *what, const rt_source *s)
+{
+    static const char *const kinds[] = { "none", "idx", "csv", "raw", "text" };
+    if (s->kind == RT_SRC_NONE)
+        return;
+    printf("  %-9s %s(\"%s\"", what, (unsigned)s->kind < 5 ? kinds[s->kind] : "?",
+           s->path ? s->path : "");
+    if (s->labels_path)
+        printf(", \"%s\"", s->labels_path);
+    if (s->kind != RT_SRC_TEXT && (s->scale != 1.0f || s->shift != 0.0f))
+        printf(", scale = %g, shift = %g", (double)s->scale, (double)s->shift);
+    if (s->kind == RT_SRC_CSV && s->label_column >= 0)
+        printf(", label_column = %d", s->label_column);
+    if (s->kind == RT_SRC_RAW || s->kind == RT_SRC_TEXT)
+        printf(", seq = %lld", (long long)s->seq);
+    printf(")\n");
+}
+
+static int cmd_info(const rt_program *p)
+{
+    char x[128], y[128], out[128], size[32], count[48];
+    format_type(p->x_dtype, p->x_dims, p->x_rank, x, sizeof x);
+    format_type(p->y_dtype, p->y_dims, p->y_rank, y, sizeof y);
+    format_type(RT_F32, p->out_dims, p->out_rank, out, sizeof out);
+    printf("model %s", p->name);
+    if (p->source)
+        printf(" (%s)", p->source);
+    printf("\n  x: %s -> out: %s   y: %s   loss %s\n\nparameters\n", x, out, y, loss_name(p->loss));
+    for (int i = 0; i < p->nparams; i++) {
+        const rt_param_desc *d = &p->params[i];
+        char shape[128];
+        format_type(RT_F32, d->dims, d->rank, shape, sizeof shape);
+        rt_format_thousands((double)d->count, count, sizeof count);
+        printf("  %-28s %-20s %12s  %s%s\n", d->name, shape, count, init_name(d->init),
+               d->trainable ? "" : "  (not trained)");
+    }
+    rt_format_thousands((double)p->param_floats, count, sizeof count);
+    format_bytes(4.0 * (double)p->param_floats, size, sizeof size);
+    printf("  total %s floats (%s)", count, size);
+    rt_format_thousands((double)p->trainable_floats, count, sizeof count);
+    printf(", %s trainable\n", count);
+    char tr[48], ev[48];
+    rt_format_thousands((double)p->train_arena_floats, tr, sizeof tr);
+    rt_format_thousands((double)p->eval_arena_floats, ev, sizeof ev);
+    printf("  activations: %s floats per sample to train, %s to infer\n\ntrain\n", tr, ev);
+
+    const rt_train_config *c = &p->config;
+    print_source("data", &c->data);
+    print_source("test", &c->test);
+    const rt_optimizer *opt = &c->opt;
+    printf("  optimizer %s(lr = %g", optimizer_name(opt->kind), (double)opt->lr);
+    switch (opt->kind) {
+    case RT_OPT_SGD:
+        if (opt->momentum != 0)
+            printf(", momentum = %g%s", (double)opt->momentum, opt->nesterov ? ", nesterov" : "");
+        break;
+    case RT_OPT_ADAM:
+    case RT_OPT_ADAMW:
+        printf(", beta1 = %g, beta2 = %g, eps = %g", (double)opt->beta1, (double)opt->beta2,
+               (double)opt->eps);
+        break;
+    case RT_OPT_RMSPROP:
+        printf(", alpha = %g, eps = %g, momentum = %g", (double)opt->alpha, (double)opt->eps,
+               (double)opt->momentum);
+        break;
+    }
+    if (opt->weight_decay != 0)
+        printf(", weight_decay = %g", (double)opt->weight_decay);
+    printf(")\n");
+    const rt_schedule *s = &c->sched;
+    static const char *const scheds[] = { "constant", "step", "cosine" };
+    printf("  schedule  %s(", (unsigned)s->kind < 3 ? scheds[s->kind] : "?");
+    if (s->kind == RT_SCHED_STEP)
+        printf("every = %lld, gamma = %g%s", (long long)s->every, (double)s->gamma,
+               s->warmup ? ", " : "");
+    if (s->kind == RT_SCHED_COSINE)
+        printf("min_lr = %g%s", (double)s->min_lr, s->warmup ? ", " : "");
+    if (s->warmup)
+        printf("warmup = %lld", (long long)s->warmup);
+    printf(")\n  batch     %lld\n", (long long)c->batch);
+    if (c->steps > 0)
+        printf("  steps     %lld\n", (long long)c->steps);
+    else
+        printf("  epochs    %lld\n", (long long)c->epochs);
+    printf("  seed      %llu\n", (unsigned long long)c->seed);
+    if (c->clip > 0)
+        printf("  clip      %g\n", (double)c->clip);
+    if (fflush(stdout) != 0)
+        return RC_INPUT;
+    return RC_OK;
+}
+
+/* ----------------------------------------------------------------- main */
+
+int rt_main(const rt_program *p, int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    const char *slash = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+    o.prog = argc > 0 && argv[0] && argv[0][0] ? (slash ? slash + 1 : argv[0])
+             : p && p->name ? p->name : "model";
+    if (!p || !p->name) {
+        report(o.prog, "internal error: no program");
+        return RC_INPUT;
+    }
+    if (argc < 2) {
+        print_usage(stderr, o.prog);
+        return RC_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        print_usage(stdout, o.prog);
+        return fflush(stdout) == 0 ? RC_OK : RC_INPUT;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("%s (model '%s' from %s), netc " NETC_VERSION "\n", o.prog, p->name,
+               p->source ? p->source : "?");
+        return fflush(stdout) == 0 ? RC_OK : RC_INPUT;
+    }
+    int rc = check_program(o.prog, p);
+    if (rc != RC_OK)
+        return rc;
+    if (strcmp(cmd, "info") == 0) {
+        if (argc > 2) {
+            report(o.prog, "info takes no arguments");
+            return RC_USAGE;
+        }
+        return cmd_info(p);
+    }
+    o.cmd_name = cmd;
+    if (strcmp(cmd, "train") == 0)
+        o.cmd = CMD_TRAIN;
+    else if (strcmp(cmd, "eval") == 0)
+        o.cmd = CMD_EVAL;
+    else if (strcmp(cmd, "predict") == 0)
+        o.cmd = CMD_PREDICT;
+    else {
+        report(o.prog, "unknown command '%s'; the commands are train, eval, predict and info "
+               "('%s --help' for more)", cmd, o.prog);
+        return RC_USAGE;
+    }
+    rc = parse_flags(&o, argc, argv);
+    if (rc != RC_OK)
+        return rc;
+
+    rt_threads_init(o.given[FLAG_THREADS] ? o.threads : 0);
+    switch (o.cmd) {
+    case CMD_TRAIN: return cmd_train(&o, p);
+    case CMD_EVAL: return cmd_eval(&o, p);
+    case CMD_PREDICT: return cmd_predict(&o, p);
+    }
+    return RC_USAGE;
+}

@@ -1,0 +1,745 @@
+/* test_rt_train.c — rt_main, the command line of model binaries, driven
+ * with a hand-written program (softmax regression, no compiler involved) on
+ * a small synthetic IDX data set: accuracy, determinism, resume
+ * equivalence, the exact refusal messages and exit codes, predict.
+ *
+ * rt_main runs in a forked child with stdout and stderr sent to files, so
+ * exit paths and the thread pool never touch the test process. */
+#include "netrt.h"
+#include "testutil.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------- the program */
+
+enum { SIDE = 8, FEATURES = SIDE * SIDE, CLASSES = 4, NTRAIN = 512, NTEST = 256, BATCH = 32 };
+
+/* x (B,F) -> logits (B,C) = x W^T + b; W (C,F), b (C). */
+static void logits_of(const float *params, const float *x, float *logits, int64_t batch)
+{
+    const float *w = params, *b = params + CLASSES * FEATURES;
+    rt_epilogue ep = { .bias = b, .act = RT_ACT_NONE };
+    rt_sgemm_ex(false, true, (int)batch, CLASSES, FEATURES, 1.0f, x, FEATURES, w, FEATURES, 0.0f,
+                logits, CLASSES, &ep);
+}
+
+/* A test sets this to make the child stop dead after that many steps, as
+ * a killed run would: whatever was saved by then is all that is left. */
+static int64_t stop_after_steps = -1;
+
+/* arena per sample: logits (C), probs (C). */
+static double softmax_train_step(float *params, float *grads, const void *xv, const void *yv,
+                                 int64_t batch, float *arena, uint64_t seed)
+{
+    (void)seed; /* no dropout */
+    if (stop_after_steps >= 0 && stop_after_steps-- == 0)
+        _exit(3);
+    const float *x = xv;
+    const int32_t *y = yv;
+    float *logits = arena, *probs = arena + batch * CLASSES;
+    logits_of(params, x, logits, batch);
+    double loss = rt_softmax_xent_forward(batch, CLASSES, logits, y, probs);
+    /* dlogits = (probs - onehot) / B, the gradient of the mean loss */
+    rt_softmax_xent_backward(batch, CLASSES, probs, y, 1.0f / (float)batch, probs);
+    /* dW (C,F) = dlogits^T (C,B) x (B,F); db (C) = column sums of dlogits */
+    rt_sgemm(true, false, CLASSES, FEATURES, (int)batch, 1.0f, probs, CLASSES, x, FEATURES, 0.0f,
+             grads, FEATURES);
+    rt_sum_rows(batch, CLASSES, probs, grads + CLASSES * FEATURES, false);
+    return loss;
+}
+
+static void softmax_forward(const float *params, const void *x, float *out, int64_t batch,
+                            float *arena)
+{
+    (void)arena;
+    logits_of(params, x, out, batch);
+}
+
+static const rt_param_desc softmax_params[] = {
+    { .name = "fc.weight", .rank = 2, .dims = { CLASSES, FEATURES }, .offset = 0,
+      .count = CLASSES * FEATURES, .init = RT_INIT_GLOROT_UNIFORM, .fan_in = FEATURES,
+      .fan_out = CLASSES, .trainable = true },
+    { .name = "fc.bias", .rank = 1, .dims = { CLASSES }, .offset = CLASSES * FEATURES,
+      .count = CLASSES, .init = RT_INIT_ZEROS, .fan_in = FEATURES, .fan_out = CLASSES,
+      .trainable = true },
+};
+
+static char tmpdir[256];
+static rt_program program;
+
+static void make_program(void)
+{
+    memset(&program, 0, sizeof program);
+    program.name = "softmax";
+    program.source = "softmax.net";
+    program.param_floats = CLASSES * FEATURES + CLASSES;
+    program.trainable_floats = program.param_floats;
+    program.nparams = 2;
+    program.params = softmax_params;
+    program.x_dtype = RT_F32;
+    program.x_rank = 1;
+    program.x_dims[0] = FEATURES;
+    program.x_size = FEATURES;
+    program.y_dtype = RT_I32;
+    program.y_rank = 0;
+    program.y_size = 1;
+    program.out_rank = 1;
+    program.out_dims[0] = CLASSES;
+    program.out_size = CLASSES;
+    program.loss = RT_LOSS_CROSS_ENTROPY;
+    program.train_arena_floats = 2 * CLASSES;
+    program.eval_arena_floats = 0;
+    program.train_step = softmax_train_step;
+    program.forward = softmax_forward;
+
+    rt_train_config *c = &program.config;
+    c->base_dir = tmpdir;
+    c->data = (rt_source){ .kind = RT_SRC_IDX, .path = "train-images-idx3-ubyte",
+                           .labels_path = "train-labels-idx1-ubyte", .scale = 1.0f / 255,
+                           .label_column = -1 };
+    c->test = (rt_source){ .kind = RT_SRC_IDX, .path = "t10k-images-idx3-ubyte.gz",
+                           .labels_path = "t10k-labels-idx1-ubyte.gz", .scale = 1.0f / 255,
+                           .label_column = -1 };
+    c->opt = (rt_optimizer){ .kind = RT_OPT_ADAMW, .lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f,
+                             .eps = 1e-8f, .weight_decay = 1e-4f };
+    c->sched = (rt_schedule){ .kind = RT_SCHED_COSINE, .warmup = 4 };
+    c->batch = BATCH;
+    c->epochs = 3;
+    c->seed = 1;
+}
+
+/* ------------------------------------------------------------ files */
+
+static void remove_tree(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (!dir)
+        return;
+    struct dirent *d;
+    while ((d = readdir(dir)) != NULL) {
+        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+            continue;
+        char child[1024];
+        snprintf(child, sizeof child, "%s/%s", path, d->d_name);
+        unlink(child);
+    }
+    closedir(dir);
+    rmdir(path);
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char bufs[16][512];
+    static int next;
+    char *buf = bufs[next++ % 16];
+    snprintf(buf, 512, "%s/%s", tmpdir, name);
+    return buf;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap)
+            buf = realloc(buf, (cap *= 2) + 1);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+static void put_u32_be(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* An IDX file of unsigned bytes: count samples of dims. */
+static void write_idx(const char *path, int ndims_sample, const uint32_t *dims, uint32_t count,
+                      const unsigned char *values, size_t nvalues)
+{
+    size_t head = 4 + 4 * (size_t)(ndims_sample + 1);
+    unsigned char *buf = malloc(head + nvalues);
+    buf[0] = buf[1] = 0;
+    buf[2] = 0x08;
+    buf[3] = (unsigned char)(ndims_sample + 1);
+    put_u32_be(buf + 4, count);
+    for (int d = 0; d < ndims_sample; d++)
+        put_u32_be(buf + 8 + 4 * d, dims[d]);
+    memcpy(buf + head, values, nvalues);
+    write_file(path, buf, head + nvalues);
+    free(buf);
+}
+
+/* Class c lights quadrant c of an side x side image over dim noise, so the
+ * classes are linearly separable. labels_max lets a test plant a bad label. */
+static void write_synthetic(const char *images, const char *labels, int n, int side,
+                            uint32_t seed, int bad_label)
+{
+    unsigned char *x = malloc((size_t)n * side * side), *y = malloc((size_t)n);
+    uint32_t s = seed * 2654435761u + 7;
+    for (int i = 0; i < n; i++) {
+        int c = i % CLASSES;
+        y[i] = (unsigned char)c;
+        for (int r = 0; r < side; r++)
+            for (int col = 0; col < side; col++) {
+                s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+                int quadrant = (r >= side / 2) * 2 + (col >= side / 2);
+                int v = (int)(s % 90) + (quadrant == c ? 140 : 0);
+                x[(size_t)i * side * side + (size_t)r * side + (size_t)col] = (unsigned char)v;
+            }
+    }
+    if (bad_label >= 0)
+        y[n / 2] = (unsigned char)bad_label;
+    uint32_t dims[2] = { (uint32_t)side, (uint32_t)side };
+    write_idx(images, 2, dims, (uint32_t)n, x, (size_t)n * side * side);
+    write_idx(labels, 0, NULL, (uint32_t)n, y, (size_t)n);
+    free(x);
+    free(y);
+}
+
+/* The test set gzip'd, as real data sets come. */
+static void gzip_file(const char *path)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "gzip -f '%s'", path);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/netc-test-train-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    make_program();
+    write_synthetic(tmp_path("train-images-idx3-ubyte"), tmp_path("train-labels-idx1-ubyte"),
+                    NTRAIN, SIDE, 1, -1);
+    write_synthetic(tmp_path("t10k-images-idx3-ubyte"), tmp_path("t10k-labels-idx1-ubyte"),
+                    NTEST, SIDE, 2, -1);
+    gzip_file(tmp_path("t10k-images-idx3-ubyte"));
+    gzip_file(tmp_path("t10k-labels-idx1-ubyte"));
+}
+
+static void teardown(void)
+{
+    remove_tree(tmpdir);
+}
+
+/* ------------------------------------------------------- running it */
+
+static char *out_text, *err_text;
+
+/* Runs rt_main(&program, "softmax", args...) in a child; returns its exit
+ * code and leaves its stdout and stderr in out_text and err_text. */
+static int run(const char *first, ...)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = (char *)"softmax";
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+
+    const char *out_path = tmp_path("stdout.txt"), *err_path = tmp_path("stderr.txt");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+            _exit(99);
+        int rc = rt_main(&program, argc, argv);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    free(out_text);
+    free(err_text);
+    out_text = read_file(out_path, NULL);
+    err_text = read_file(err_path, NULL);
+    ck_assert_msg(WIFEXITED(status), "rt_main died from signal %d; stderr:\n%s",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : 0, err_text);
+    return WEXITSTATUS(status);
+}
+
+/* The accuracy on the last "test accuracy X%" of stdout. */
+static double last_accuracy(void)
+{
+    const char *p = out_text, *last = NULL;
+    while ((p = strstr(p, "test accuracy ")) != NULL)
+        last = p++;
+    ck_assert_msg(last != NULL, "no accuracy in:\n%s", out_text);
+    return strtod(last + strlen("test accuracy "), NULL);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+#define ASSERT_RUN(expected_rc, ...)                                                       \
+    do {                                                                                   \
+        int rc_ = run(__VA_ARGS__, (const char *)NULL);                                    \
+        ck_assert_msg(rc_ == (expected_rc), "exit %d, expected %d\nstdout:\n%s\nstderr:\n%s", \
+                      rc_, (expected_rc), out_text, err_text);                             \
+    } while (0)
+
+#define ASSERT_ERR(text)                                                                   \
+    ck_assert_msg(strcmp(err_text, text) == 0, "stderr:\n%s\nexpected:\n%s", err_text, text)
+
+/* ------------------------------------------------------------ tests */
+
+START_TEST(train_reaches_accuracy)
+{
+    ASSERT_RUN(0, "train", "--threads", "2");
+    ck_assert_int_eq(count_lines(out_text), 3);
+    ck_assert_msg(strncmp(out_text, "epoch 1/3  loss ", 16) == 0, "%s", out_text);
+    ck_assert_ptr_nonnull(strstr(out_text, " samples/s  test loss "));
+    ck_assert_msg(last_accuracy() > 90.0, "accuracy %.2f%%:\n%s", last_accuracy(), out_text);
+    ck_assert_str_eq(err_text, "");
+}
+END_TEST
+
+/* Columns 4 and 5 (train_loss, test_loss) of every row. */
+static void loss_columns(const char *csv, char *out, size_t len)
+{
+    size_t n = 0;
+    const char *line = strchr(csv, '\n');
+    while (line && line[1]) {
+        line++;
+        const char *field = line;
+        for (int i = 0; i < 3; i++)
+            field = strchr(field, ',') + 1;
+        const char *end = strchr(field, ',');
+        end = strchr(end + 1, ',');
+        n += (size_t)snprintf(out + n, len - n, "%.*s\n", (int)(end - field), field);
+        line = strchr(line, '\n');
+    }
+}
+
+START_TEST(same_seed_same_loss_trace)
+{
+    ASSERT_RUN(0, "train", "--seed", "5", "--threads", "2", "--log", tmp_path("a.csv"));
+    ASSERT_RUN(0, "train", "--seed", "5", "--threads", "2", "--log", tmp_path("b.csv"));
+    ASSERT_RUN(0, "train", "--seed", "6", "--threads", "2", "--log", tmp_path("c.csv"));
+    char *a = read_file(tmp_path("a.csv"), NULL), *b = read_file(tmp_path("b.csv"), NULL);
+    char *c = read_file(tmp_path("c.csv"), NULL);
+    static const char header[] =
+        "epoch,step,lr,train_loss,test_loss,test_accuracy,samples_per_s,seconds\n1,16,";
+    ck_assert_msg(strncmp(a, header, strlen(header)) == 0, "%s", a);
+    ck_assert_int_eq(count_lines(a), 4);
+    char la[1024], lb[1024], lc[1024];
+    loss_columns(a, la, sizeof la);
+    loss_columns(b, lb, sizeof lb);
+    loss_columns(c, lc, sizeof lc);
+    ck_assert_str_eq(la, lb);
+    ck_assert_str_ne(la, lc); /* the seed matters */
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
+
+static void load_params(const char *path, float *params)
+{
+    rt_named_tensor t[2] = {
+        { .name = "fc.weight", .dtype = RT_F32, .rank = 2, .dims = { CLASSES, FEATURES },
+          .data = params },
+        { .name = "fc.bias", .dtype = RT_F32, .rank = 1, .dims = { CLASSES },
+          .data = params + CLASSES * FEATURES },
+    };
+    char err[1024];
+    ck_assert_msg(rt_checkpoint_load(path, t, 2, true, NULL, 0, NULL, err, sizeof err) == 0, "%s",
+                  err);
+}
+
+/* The parameters bit for bit, then the whole files (optimizer state and
+ * metadata too). */
+static void assert_same_checkpoints(const char *a_path, const char *b_path)
+{
+    float a_params[CLASSES * FEATURES + CLASSES], b_params[CLASSES * FEATURES + CLASSES];
+    load_params(a_path, a_params);
+    load_params(b_path, b_params);
+    ck_assert_int_eq(memcmp(a_params, b_params, sizeof a_params), 0);
+    size_t la, lb;
+    char *a = read_file(a_path, &la), *b = read_file(b_path, &lb);
+    ck_assert_uint_eq(la, lb);
+    ck_assert_int_eq(memcmp(a, b, la), 0);
+    free(a);
+    free(b);
+}
+
+/* A run killed in its second epoch resumes from the checkpoint of its
+ * first and ends where the uninterrupted run ends, under a cosine schedule
+ * that spans the whole run. */
+START_TEST(resume_after_a_kill_is_exact)
+{
+    ASSERT_RUN(0, "train", "--epochs", "2", "--threads", "2", "--save", tmp_path("straight.st"),
+               "--log", tmp_path("straight.csv"));
+    ck_assert_ptr_nonnull(strstr(out_text, "saved "));
+    stop_after_steps = 16 + 5;
+    int rc = run("train", "--epochs", "2", "--threads", "2", "--save", tmp_path("killed.st"),
+                 "--log", tmp_path("killed.csv"), (const char *)NULL);
+    stop_after_steps = -1;
+    ck_assert_int_eq(rc, 3);
+    ASSERT_RUN(0, "train", "--epochs", "2", "--threads", "2", "--resume", tmp_path("killed.st"),
+               "--save", tmp_path("killed.st"), "--log", tmp_path("killed.csv"));
+    ck_assert_msg(strncmp(out_text, "epoch 2/2  loss ", 16) == 0, "%s", out_text);
+    assert_same_checkpoints(tmp_path("straight.st"), tmp_path("killed.st"));
+
+    /* the log of the resumed run continues the killed one's */
+    char straight[1024], resumed[1024];
+    char *a = read_file(tmp_path("straight.csv"), NULL), *b = read_file(tmp_path("killed.csv"), NULL);
+    ck_assert_int_eq(count_lines(b), 3);
+    loss_columns(a, straight, sizeof straight);
+    loss_columns(b, resumed, sizeof resumed);
+    ck_assert_str_eq(straight, resumed);
+    free(a);
+    free(b);
+
+    size_t len;
+    char *bytes = read_file(tmp_path("straight.st"), &len);
+    ck_assert_ptr_nonnull(strstr(bytes + 8, "\"optimizer.fc.weight.m\""));
+    ck_assert_ptr_nonnull(strstr(bytes + 8, "\"optimizer.fc.bias.v\""));
+    ck_assert(strstr(bytes + 8, "\"netc.format\":\"1\"") || strstr(bytes + 8, "\"netc.format\": \"1\""));
+    free(bytes);
+
+    /* nothing left to do */
+    ASSERT_RUN(0, "train", "--epochs", "2", "--resume", tmp_path("straight.st"));
+    ck_assert_ptr_nonnull(strstr(out_text, "already finished epoch 2 of 2"));
+}
+END_TEST
+
+/* 2 epochs == 1 epoch, save, resume for 1 more, when the schedule does not
+ * depend on the run's length (a cosine spans the run each command asks for). */
+START_TEST(resume_is_exact)
+{
+    program.config.sched = (rt_schedule){ .kind = RT_SCHED_CONSTANT, .warmup = 4 };
+    ASSERT_RUN(0, "train", "--epochs", "2", "--threads", "2", "--save", tmp_path("straight.st"));
+    ASSERT_RUN(0, "train", "--epochs", "1", "--threads", "2", "--save", tmp_path("half.st"));
+    ASSERT_RUN(0, "train", "--epochs", "2", "--threads", "2", "--resume", tmp_path("half.st"),
+               "--save", tmp_path("resumed.st"));
+    assert_same_checkpoints(tmp_path("straight.st"), tmp_path("resumed.st"));
+    /* SGD with momentum: its one state block is saved and restored too */
+    program.config.opt = (rt_optimizer){ .kind = RT_OPT_SGD, .lr = 0.05f, .momentum = 0.9f };
+    ASSERT_RUN(0, "train", "--epochs", "2", "--threads", "2", "--save", tmp_path("straight.st"));
+    ASSERT_RUN(0, "train", "--epochs", "1", "--threads", "2", "--save", tmp_path("half.st"));
+    ASSERT_RUN(0, "train", "--epochs", "2", "--threads", "2", "--resume", tmp_path("half.st"),
+               "--save", tmp_path("resumed.st"));
+    assert_same_checkpoints(tmp_path("straight.st"), tmp_path("resumed.st"));
+    size_t len;
+    char *bytes = read_file(tmp_path("resumed.st"), &len);
+    ck_assert_ptr_nonnull(strstr(bytes + 8, "\"optimizer.fc.weight.momentum\""));
+    free(bytes);
+    /* a checkpoint of another optimizer gives its weights; the state
+     * starts from zero, with a note */
+    program.config.opt = (rt_optimizer){ .kind = RT_OPT_ADAMW, .lr = 0.01f, .beta1 = 0.9f,
+                                         .beta2 = 0.999f, .eps = 1e-8f };
+    ASSERT_RUN(0, "train", "--epochs", "2", "--resume", tmp_path("half.st"));
+    char expected[1024];
+    snprintf(expected, sizeof expected,
+             "softmax: note: %s holds no adamw state (optimizer: sgd); it starts from zero\n",
+             tmp_path("half.st"));
+    ASSERT_ERR(expected);
+}
+END_TEST
+
+START_TEST(eval_matches_training)
+{
+    ASSERT_RUN(0, "train", "--threads", "2", "--save", tmp_path("m.st"));
+    const char *last = strstr(out_text, "epoch 3/3");
+    ck_assert_ptr_nonnull(last);
+    char expected[128];
+    snprintf(expected, sizeof expected, "%.*s", (int)(strchr(last, '\n') - strstr(last, "test loss")),
+             strstr(last, "test loss"));
+    ASSERT_RUN(0, "eval", "--load", tmp_path("m.st"), "--threads", "2");
+    ck_assert_msg(strncmp(out_text, expected, strlen(expected)) == 0, "%s vs %s", out_text,
+                  expected);
+    ck_assert_ptr_nonnull(strstr(out_text, "  (256 samples)\n"));
+    /* a different batch, the last one partial, evaluates the same samples */
+    ASSERT_RUN(0, "eval", "--load", tmp_path("m.st"), "--batch", "100");
+    ck_assert_ptr_nonnull(strstr(out_text, "(256 samples)"));
+}
+END_TEST
+
+START_TEST(bad_checkpoints_are_refused)
+{
+    ASSERT_RUN(0, "train", "--epochs", "1", "--save", tmp_path("good.st"));
+    size_t len;
+    char *bytes = read_file(tmp_path("good.st"), &len);
+    write_file(tmp_path("short.st"), bytes, len - 100);
+    free(bytes);
+    ASSERT_RUN(1, "eval", "--load", tmp_path("short.st"));
+    ck_assert_msg(strstr(err_text, "short.st: truncated: header says ") != NULL, "%s", err_text);
+    ASSERT_RUN(1, "train", "--resume", tmp_path("short.st"));
+    ck_assert_ptr_nonnull(strstr(err_text, "short.st: truncated"));
+
+    /* the right names with a wrong shape */
+    float w[CLASSES * 63] = { 0 }, b[CLASSES] = { 0 };
+    rt_named_tensor t[2] = {
+        { .name = "fc.weight", .dtype = RT_F32, .rank = 2, .dims = { CLASSES, 63 }, .data = w },
+        { .name = "fc.bias", .dtype = RT_F32, .rank = 1, .dims = { CLASSES }, .data = b },
+    };
+    rt_meta meta[1] = { { "netc.model", "softmax" } };
+    char err[1024];
+    ck_assert_int_eq(rt_checkpoint_save(tmp_path("shape.st"), t, 2, meta, 1, err, sizeof err), 0);
+    ASSERT_RUN(1, "eval", "--load", tmp_path("shape.st"));
+    char expected[1024];
+    snprintf(expected, sizeof expected,
+             "softmax: %s: tensor 'fc.weight' has shape [4, 63], the model expects [4, 64]\n",
+             tmp_path("shape.st"));
+    ASSERT_ERR(expected);
+
+    /* another model's checkpoint says so */
+    meta[0].value = "mlp";
+    t[0].name = "dense1.weight";
+    ck_assert_int_eq(rt_checkpoint_save(tmp_path("mlp.st"), t, 2, meta, 1, err, sizeof err), 0);
+    ASSERT_RUN(1, "predict", "--load", tmp_path("mlp.st"), tmp_path("t10k-images-idx3-ubyte.gz"));
+    snprintf(expected, sizeof expected,
+             "softmax: %s: missing tensor 'fc.weight' (the checkpoint holds model 'mlp', this is "
+             "'softmax')\n", tmp_path("mlp.st"));
+    ASSERT_ERR(expected);
+
+    /* without netc.optimizer, resume asks for the weights only, and the
+     * shape is still refused */
+    ASSERT_RUN(1, "train", "--resume", tmp_path("shape.st"));
+    ck_assert_ptr_nonnull(strstr(err_text, "has shape [4, 63]"));
+
+    ASSERT_RUN(1, "eval", "--load", tmp_path("nothing.st"));
+    snprintf(expected, sizeof expected, "softmax: %s: No such file or directory\n",
+             tmp_path("nothing.st"));
+    ASSERT_ERR(expected);
+}
+END_TEST
+
+START_TEST(bad_data_is_refused)
+{
+    char expected[2048];
+    ASSERT_RUN(1, "train", "--data", "/nonexistent/train-images-idx3-ubyte.gz");
+    ASSERT_ERR("softmax: /nonexistent/train-images-idx3-ubyte.gz: no such file (given with "
+               "--data)\n");
+
+    /* a name in the train block that is nowhere */
+    program.config.data.path = "missing-images-idx3-ubyte.gz";
+    ASSERT_RUN(1, "train");
+    snprintf(expected, sizeof expected,
+             "softmax: missing-images-idx3-ubyte.gz: not found in %s, $NETC_DATA_PATH or "
+             "/usr/share/datasets; give its path with --data FILE\n", tmpdir);
+    ASSERT_ERR(expected);
+    make_program();
+
+    /* 10x10 images for a model of 64 inputs */
+    write_synthetic(tmp_path("wide-images-idx3-ubyte"), tmp_path("wide-labels-idx1-ubyte"), 64,
+                    10, 3, -1);
+    ASSERT_RUN(1, "train", "--data", tmp_path("wide-images-idx3-ubyte"));
+    snprintf(expected, sizeof expected,
+             "softmax: %s: samples hold 100 values (10x10) but model 'softmax' takes x: f32[64]\n",
+             tmp_path("wide-images-idx3-ubyte"));
+    ASSERT_ERR(expected);
+
+    /* a label beyond the 4 classes */
+    write_synthetic(tmp_path("bad-images-idx3-ubyte"), tmp_path("bad-labels-idx1-ubyte"), 64,
+                    SIDE, 3, 7);
+    ASSERT_RUN(1, "train", "--data", tmp_path("bad-images-idx3-ubyte"));
+    snprintf(expected, sizeof expected,
+             "softmax: %s: label 7 of sample 32 is outside [0, 4): model 'softmax' has 4 classes\n",
+             tmp_path("bad-labels-idx1-ubyte"));
+    ASSERT_ERR(expected);
+
+    /* --data without a labels file next to it */
+    write_synthetic(tmp_path("lone-images-idx3-ubyte"), tmp_path("other-labels"), 64, SIDE, 3, -1);
+    ASSERT_RUN(1, "train", "--data", tmp_path("lone-images-idx3-ubyte"));
+    snprintf(expected, sizeof expected,
+             "softmax: %s: no such file (the labels for --data %s: its name with 'images-idx3' "
+             "replaced by 'labels-idx1')\n", tmp_path("lone-labels-idx1-ubyte"),
+             tmp_path("lone-images-idx3-ubyte"));
+    ASSERT_ERR(expected);
+
+    /* fewer samples than a batch */
+    write_synthetic(tmp_path("small-images-idx3-ubyte"), tmp_path("small-labels-idx1-ubyte"), 64,
+                    SIDE, 3, -1);
+    ASSERT_RUN(1, "train", "--data", tmp_path("small-images-idx3-ubyte"), "--batch", "100");
+    ck_assert_msg(strstr(err_text, "holds 64 samples, fewer than one batch of 100; lower --batch") !=
+                  NULL, "%s", err_text);
+
+    /* a corrupt IDX file: the loader's message comes through */
+    write_file(tmp_path("junk-images-idx3-ubyte"), "hello world", 11);
+    write_file(tmp_path("junk-labels-idx1-ubyte"), "hello world", 11);
+    ASSERT_RUN(1, "train", "--data", tmp_path("junk-images-idx3-ubyte"));
+    ck_assert_msg(strstr(err_text, "junk-images-idx3-ubyte: not an IDX file") != NULL, "%s",
+                  err_text);
+}
+END_TEST
+
+START_TEST(bad_flags_exit_2)
+{
+    ASSERT_RUN(2, "train", "--epochs", "abc");
+    ASSERT_ERR("softmax: --epochs: 'abc' is not a whole number of at least 1, as in --epochs 5\n");
+    ASSERT_RUN(2, "train", "--epochs=0");
+    ASSERT_ERR("softmax: --epochs: '0' is not a whole number of at least 1, as in --epochs 5\n");
+    ASSERT_RUN(2, "train", "--batch", "-3");
+    ASSERT_ERR("softmax: --batch: '-3' is not a whole number of at least 1, as in --batch 128\n");
+    ASSERT_RUN(2, "train", "--lr", "fast");
+    ASSERT_ERR("softmax: --lr: 'fast' is not a positive number, as in --lr 0.001\n");
+    ASSERT_RUN(2, "train", "--save");
+    ASSERT_ERR("softmax: --save needs a value, as in --save model.safetensors\n");
+    ASSERT_RUN(2, "train", "--save", "--epochs", "2");
+    ASSERT_ERR("softmax: --save needs a value, as in --save model.safetensors\n");
+    ASSERT_RUN(2, "train", "--bogus");
+    ASSERT_ERR("softmax: unknown flag '--bogus' for train; 'softmax --help' lists the flags of "
+               "each command\n");
+    ASSERT_RUN(2, "eval", "--epochs", "3", "--load", "x");
+    ASSERT_ERR("softmax: unknown flag '--epochs' for eval; 'softmax --help' lists the flags of "
+               "each command\n");
+    ASSERT_RUN(2, "train", "--epochs", "2", "--steps", "10");
+    ASSERT_ERR("softmax: --epochs and --steps both given; use one of them\n");
+    ASSERT_RUN(2, "eval");
+    ASSERT_ERR("softmax: eval needs the trained weights: --load FILE (a checkpoint saved by "
+               "train --save)\n");
+    ASSERT_RUN(2, "predict", "--load", "m.st");
+    ASSERT_ERR("softmax: predict needs an INPUT file (IDX or CSV), as in softmax predict --load "
+               "model.safetensors images.idx\n");
+    ASSERT_RUN(2, "train", "extra");
+    ASSERT_ERR("softmax: unexpected argument 'extra' for train; 'softmax --help' lists the "
+               "arguments\n");
+    ASSERT_RUN(2, "fit");
+    ASSERT_ERR("softmax: unknown command 'fit'; the commands are train, eval, predict and info "
+               "('softmax --help' for more)\n");
+    ASSERT_RUN(2, "train", "--threads", "many");
+    ASSERT_ERR("softmax: --threads: 'many' is not a number of threads (0 for every core), as in "
+               "--threads 4\n");
+    int rc = run(NULL);
+    ck_assert_int_eq(rc, 2);
+    ck_assert_ptr_nonnull(strstr(err_text, "usage: softmax COMMAND"));
+
+    ASSERT_RUN(0, "--help");
+    ck_assert_ptr_nonnull(strstr(out_text, "usage: softmax COMMAND"));
+    ASSERT_RUN(0, "info");
+    ck_assert_ptr_nonnull(strstr(out_text, "model softmax (softmax.net)"));
+    ck_assert_ptr_nonnull(strstr(out_text, "fc.weight"));
+    ck_assert_ptr_nonnull(strstr(out_text, "f32[4, 64]"));
+    ck_assert_ptr_nonnull(strstr(out_text, "optimizer adamw(lr = 0.01"));
+}
+END_TEST
+
+START_TEST(steps_and_flags_override_config)
+{
+    ASSERT_RUN(0, "train", "--steps", "20", "--batch", "64", "--lr", "0.02", "--log",
+               tmp_path("s.csv"), "--save", tmp_path("s.st"));
+    /* 512 / 64 = 8 steps an epoch: 20 steps end in the third */
+    ck_assert_int_eq(count_lines(out_text), 4);
+    ck_assert_ptr_nonnull(strstr(out_text, "epoch 3/3"));
+    char *log = read_file(tmp_path("s.csv"), NULL);
+    ck_assert_ptr_nonnull(strstr(log, "\n3,20,"));
+    free(log);
+    /* continuing mid-epoch with another batch would skip or repeat samples */
+    ASSERT_RUN(2, "train", "--steps", "30", "--resume", tmp_path("s.st"));
+    char expected[1024];
+    snprintf(expected, sizeof expected,
+             "softmax: %s stopped in the middle of epoch 3 with batch 64; resume with --batch 64\n",
+             tmp_path("s.st"));
+    ASSERT_ERR(expected);
+    ASSERT_RUN(0, "train", "--steps", "30", "--batch", "64", "--resume", tmp_path("s.st"));
+    ck_assert_msg(strncmp(out_text, "epoch 3/4", 9) == 0, "%s", out_text);
+}
+END_TEST
+
+START_TEST(predict_prints_one_line_per_sample)
+{
+    ASSERT_RUN(0, "train", "--save", tmp_path("p.st"));
+    ASSERT_RUN(0, "predict", "--load", tmp_path("p.st"), tmp_path("t10k-images-idx3-ubyte.gz"));
+    ck_assert_int_eq(count_lines(out_text), NTEST);
+    /* the synthetic labels cycle 0,1,2,3 */
+    int right = 0;
+    const char *p = out_text;
+    for (int i = 0; i < NTEST; i++) {
+        ck_assert(*p >= '0' && *p <= '3' && p[1] == '\n');
+        right += *p - '0' == i % CLASSES;
+        p += 2;
+    }
+    ck_assert_int_gt(right, NTEST * 9 / 10);
+
+    /* CSV, with a header and without: raw pixels, scaled like the test set */
+    char csv[4096];
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < FEATURES; j++) {
+            int quadrant = (j / SIDE >= SIDE / 2) * 2 + (j % SIDE >= SIDE / 2);
+            n += (size_t)snprintf(csv + n, sizeof csv - n, "%s%d", j ? "," : "",
+                                  quadrant == i ? 200 : 20);
+        }
+        n += (size_t)snprintf(csv + n, sizeof csv - n, "\n");
+    }
+    write_file(tmp_path("three.csv"), csv, n);
+    ASSERT_RUN(0, "predict", "--load", tmp_path("p.st"), tmp_path("three.csv"));
+    ck_assert_str_eq(out_text, "0\n1\n2\n");
+    char with_header[4200];
+    int hn = snprintf(with_header, sizeof with_header, "p0,p1,p2\n%s", csv);
+    write_file(tmp_path("header.csv"), with_header, (size_t)hn);
+    ASSERT_RUN(0, "predict", "--load", tmp_path("p.st"), tmp_path("header.csv"));
+    ck_assert_str_eq(out_text, "0\n1\n2\n");
+
+    /* a CSV of the wrong width */
+    write_file(tmp_path("narrow.csv"), "1,2,3\n4,5,6\n", 12);
+    ASSERT_RUN(1, "predict", "--load", tmp_path("p.st"), tmp_path("narrow.csv"));
+    char expected[1024];
+    snprintf(expected, sizeof expected,
+             "softmax: %s: samples hold 3 values but model 'softmax' takes x: f32[64]\n",
+             tmp_path("narrow.csv"));
+    ASSERT_ERR(expected);
+}
+END_TEST
+
+static Suite *train_suite(void)
+{
+    Suite *s = suite_create("rt_train");
+    TCase *tc = test_case("rt_main");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, train_reaches_accuracy);
+    tcase_add_test(tc, same_seed_same_loss_trace);
+    tcase_add_test(tc, resume_is_exact);
+    tcase_add_test(tc, resume_after_a_kill_is_exact);
+    tcase_add_test(tc, eval_matches_training);
+    tcase_add_test(tc, bad_checkpoints_are_refused);
+    tcase_add_test(tc, bad_data_is_refused);
+    tcase_add_test(tc, bad_flags_exit_2);
+    tcase_add_test(tc, steps_and_flags_override_config);
+    tcase_add_test(tc, predict_prints_one_line_per_sample);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TEST_MAIN(train_suite)
