@@ -265,9 +265,11 @@ static void softmax_chunk(void *ctx, int64_t chunk)
     double loss = 0.0;
     for (int64_t r = begin; r < end; r++) {
         const float *x = t->x + r * t->cols;
+        /* read first, so probs may overwrite the logits in place */
+        double at_label = t->labels ? (double)x[t->labels[r]] : 0.0;
         double lse = softmax_row(t->isa, t->cols, x, t->y + r * t->cols);
         if (t->labels)
-            loss += lse - (double)x[t->labels[r]];
+            loss += lse - at_label;
     }
     t->partial[chunk] = loss;
 }

@@ -468,6 +468,13 @@ START_TEST(test_softmax_xent_forward)
             }
             CHECK_MSG(test_close(loss, ref, 1e-9, 1e-6), "%s cols=%lld: loss %.12g, want %.12g",
                           rt_isa_name((rt_isa)isa), (long long)cols, loss, ref);
+            /* in place: probs over the logits */
+            float *inplace = alloc_floats(n);
+            memcpy(inplace, x, (size_t)n * sizeof *x);
+            double loss_inplace = rt_softmax_xent_forward(rows, cols, inplace, labels, inplace);
+            CHECK(memcmp(&loss, &loss_inplace, sizeof loss) == 0);
+            CHECK(memcmp(inplace, p, (size_t)n * sizeof *p) == 0);
+            free(inplace);
             CHECK_MSG(test_close(loss, from_probs, 1e-6, 1e-5),
                           "%s cols=%lld: loss %.12g, -log probs %.12g",
                           rt_isa_name((rt_isa)isa), (long long)cols, loss, from_probs);
