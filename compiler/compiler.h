@@ -469,6 +469,7 @@ typedef struct NodeInfo {
     int32_t fused_into;  /* -1, or the dense node whose epilogue computes this activation */
     int32_t act;         /* dense: the activation fused into its epilogue, or -1 */
     int32_t alias_of;    /* -1, or the node whose storage holds this value (reshape, eval dropout) */
+    int32_t loop_into;   /* -1, or the elementwise node whose loop computes this value inline */
     bool dead;           /* not executed */
     bool needs_preact;   /* dense with a fused activation whose backward reads the pre-activation */
     double loss_coef;    /* loss ops: weight in the total loss */

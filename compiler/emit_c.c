@@ -153,7 +153,20 @@ static void print_expr(FILE *out, const LExpr *e, int *load_no)
         print_expr(out, e->b, load_no);
         fputc(')', out);
         break;
-    case LE_ACT: die("activation in a loop");
+    case LE_ACT: {
+        /* the same formulas as the runtime's portable kernels */
+        static const char *const open[] = { "(", "fmaxf(", "nc_leaky(", "nc_gelu(", "tanhf(", "nc_sigmoid(" };
+        fputs(open[e->act], out);
+        print_expr(out, e->a, load_no);
+        if (e->act == 2) {
+            fputs(", ", out);
+            print_float(out, e->alpha);
+        } else if (e->act == 1) {
+            fputs(", 0.0f", out);
+        }
+        fputc(')', out);
+        break;
+    }
     }
 }
 
@@ -283,7 +296,12 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
             fputc(*p, out);
     fputs(". Do not edit: change the .net file and run netc again.\n"
           " * Shapes are constants; the batch size is the only run-time dimension. */\n"
-          "#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"netrt.h\"\n\n", out);
+          "#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"netrt.h\"\n\n"
+          "/* Activations inside fused loops. */\n"
+          "static inline float nc_leaky(float x, float a) { return x > 0.0f ? x : a * x; }\n"
+          "static inline float nc_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }\n"
+          "static inline float nc_gelu(float x)\n"
+          "{\n    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));\n}\n\n", out);
     const char *xt = lp->x_dtype == DT_I32 ? "int32_t" : "float";
     const char *yt = lp->y_dtype == DT_I32 ? "int32_t" : "float";
     if (lp->train) {

@@ -15,6 +15,38 @@ static bool is_activation(Op op)
     return op == OP_relu || op == OP_leaky_relu || op == OP_gelu || op == OP_tanh || op == OP_sigmoid;
 }
 
+/* Ops a generated loop computes one element at a time. */
+static bool is_elementwise(Op op)
+{
+    return is_activation(op) || op == OP_add || op == OP_sub || op == OP_mul || op == OP_scale;
+}
+
+/* An elementwise value read once, by another elementwise op of the same
+ * size, is computed inside that op's loop and never stored: a chain such
+ * as relu(a * 0.5 + b) is one pass over memory. Values read twice (an
+ * activation its gradient reads again) are stored, by the same rule. */
+static void fuse_loops(Unit *u)
+{
+    Graph *g = u->g;
+    for (uint32_t i = 0; i < g->nnodes; i++) {
+        NodeInfo *in = &u->info[i];
+        const Node *n = &g->nodes[i];
+        if (in->dead || in->users != 1 || in->fused_into >= 0 || in->alias_of >= 0 || !is_elementwise(n->op))
+            continue;
+        for (uint32_t j = i + 1; j < g->nnodes; j++) {
+            const Node *m = &g->nodes[j];
+            bool reads = false;
+            for (int k = 0; k < m->ninputs; k++)
+                reads |= m->inputs[k] == i;
+            if (u->info[j].dead || !reads)
+                continue;
+            if (is_elementwise(m->op) && u->info[j].fused_into < 0 && ir_shape_elems(&m->shape) == ir_shape_elems(&n->shape))
+                in->loop_into = (int32_t)j;
+            break;
+        }
+    }
+}
+
 void unit_init(Compiler *c, Unit *u, Graph *g, const char *name, const TrainGraph *tg)
 {
     memset(u, 0, sizeof *u);
@@ -24,7 +56,7 @@ void unit_init(Compiler *c, Unit *u, Graph *g, const char *name, const TrainGrap
     u->info = arena_alloc(c->arena, sizeof *u->info * (g->nnodes + 1));
     for (uint32_t i = 0; i < g->nnodes; i++) {
         NodeInfo *in = &u->info[i];
-        in->fused_into = in->act = in->alias_of = -1;
+        in->fused_into = in->act = in->alias_of = in->loop_into = -1;
         in->offset = -1;
         if (tg) {
             in->loss_coef = tg->loss_coef[i];
@@ -107,6 +139,7 @@ void fuse_unit(Compiler *c, Unit *u)
         u->info[d].act = (int32_t)i;
         u->info[d].needs_preact = grads > 0;
     }
+    fuse_loops(u);
 }
 
 void fuse_dump(FILE *out, const Unit *u)
@@ -118,6 +151,11 @@ void fuse_dump(FILE *out, const Unit *u)
         const NodeInfo *in = &u->info[i];
         if (in->dead || n->op == OP_param || n->op == OP_input || in->fused_into >= 0)
             continue;
+        if (in->loop_into >= 0) {
+            fprintf(out, "  %%%u %s (inside the loop of %%%d)  # %s\n", i, ir_ops[n->op].name, in->loop_into,
+                    n->name ? n->name : "");
+            continue;
+        }
         fprintf(out, "  %%%u %s", i, ir_ops[n->op].name);
         if (in->act >= 0)
             fprintf(out, " + bias + %s (epilogue%s)", ir_ops[g->nodes[in->act].op].name,

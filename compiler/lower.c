@@ -109,48 +109,86 @@ static LExpr *load(Lower *l, uint32_t node, const Node *out)
     return e;
 }
 
-static bool lower_loop(Lower *l, uint32_t id)
+/* The expression of value v inside the loop of `root`: values fused into
+ * the loop are computed inline, the rest are loaded. */
+static LExpr *loop_expr(Lower *l, uint32_t v, uint32_t root)
 {
-    const Node *n = node_at(l, id);
-    LExpr *e = NULL;
+    const Node *n = node_at(l, v), *out = node_at(l, root);
+    if (v != root && l->u->info[v].loop_into < 0) {
+        LExpr *e = load(l, v, out);
+        if (!e)
+            diag_error(&l->c->diag, out->span, "broadcasting %s to %s is not supported by the code generator yet",
+                       ir_type_str(l->c, n->dtype, &n->shape), ir_type_str(l->c, out->dtype, &out->shape));
+        return e;
+    }
+    LExpr *e, *a = loop_expr(l, n->inputs[0], root);
+    if (!a)
+        return NULL;
     switch (n->op) {
     case OP_scale: {
-        LExpr *x = load(l, n->inputs[0], n), *f = expr_new(l, LE_CONST), *o = expr_new(l, LE_CONST);
+        LExpr *f = expr_new(l, LE_CONST), *o = expr_new(l, LE_CONST);
         f->c = ir_attr(n, "factor")->f;
         o->c = ir_attr(n, "offset")->f;
         e = expr_new(l, LE_MUL);
-        e->a = x;
+        e->a = a;
         e->b = f;
         if (o->c != 0) {
-            LExpr *s = expr_new(l, LE_ADD);
-            s->a = e;
-            s->b = o;
-            e = s;
+            LExpr *sum = expr_new(l, LE_ADD);
+            sum->a = e;
+            sum->b = o;
+            e = sum;
         }
-        break;
+        return e;
     }
     case OP_add: case OP_sub: case OP_mul: {
-        LExpr *a = load(l, n->inputs[0], n), *b = load(l, n->inputs[1], n);
-        if (!a || !b) {
-            diag_error(&l->c->diag, n->span, "broadcasting %s to %s is not supported by the code generator yet",
-                       ir_type_str(l->c, node_at(l, a ? n->inputs[1] : n->inputs[0])->dtype,
-                                   &node_at(l, a ? n->inputs[1] : n->inputs[0])->shape),
-                       ir_type_str(l->c, n->dtype, &n->shape));
-            return false;
-        }
+        LExpr *b = loop_expr(l, n->inputs[1], root);
+        if (!b)
+            return NULL;
         e = expr_new(l, n->op == OP_add ? LE_ADD : n->op == OP_sub ? LE_SUB : LE_MUL);
         e->a = a;
         e->b = b;
-        break;
+        return e;
     }
+    case OP_relu: case OP_leaky_relu: case OP_gelu: case OP_tanh: case OP_sigmoid:
+        e = expr_new(l, LE_ACT);
+        e->act = act_of(n->op);
+        e->alpha = n->op == OP_leaky_relu ? ir_attr(n, "alpha")->f : 0;
+        e->a = a;
+        return e;
     default:
-        die("no loop for %s", ir_ops[n->op].name);
+        die("no loop expression for %s", ir_ops[n->op].name);
     }
+}
+
+static bool lower_loop(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LExpr *e = loop_expr(l, id, id);
+    if (!e)
+        return false;
     LInstr *in = emit(l, LI_LOOP, NULL, n);
     in->dst = ptr_of(l, id);
     in->n = elems(n);
     in->expr = e;
+    for (uint32_t i = 0; i < id; i++)
+        if (l->u->info[i].loop_into >= 0 && !l->u->info[i].dead) {
+            uint32_t r = i;
+            while (l->u->info[r].loop_into >= 0)
+                r = (uint32_t)l->u->info[r].loop_into;
+            if (r == id)
+                in->comment = arena_printf(l->c->arena, "%s, with %s", in->comment, node_at(l, i)->name);
+        }
     return true;
+}
+
+/* Whether some value is computed inside this node's loop. */
+static bool has_loop_inputs(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    for (int k = 0; k < n->ndata; k++)
+        if (l->u->info[n->inputs[k]].loop_into == (int32_t)id)
+            return true;
+    return false;
 }
 
 /* ------------------------------------------------------------- kernels */
@@ -233,7 +271,7 @@ static bool lower_node(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     const NodeInfo *info = &l->u->info[id];
-    if (info->dead || info->alias_of >= 0 || info->fused_into >= 0)
+    if (info->dead || info->alias_of >= 0 || info->fused_into >= 0 || info->loop_into >= 0)
         return true;
     LInstr *in;
     switch (n->op) {
@@ -243,6 +281,8 @@ static bool lower_node(Lower *l, uint32_t id)
         lower_dense(l, id);
         return true;
     case OP_relu: case OP_leaky_relu: case OP_gelu: case OP_tanh: case OP_sigmoid:
+        if (has_loop_inputs(l, id))
+            return lower_loop(l, id);
         in = emit(l, LI_CALL, "rt_act_forward", n);
         arg_act(in, act_of(n->op));
         arg_float(in, n->op == OP_leaky_relu ? ir_attr(n, "alpha")->f : 0, false);

@@ -43,7 +43,7 @@ static int64_t arena_need(const Unit *u, uint32_t i)
 {
     const Node *n = &u->g->nodes[i];
     const NodeInfo *in = &u->info[i];
-    if (in->dead || in->alias_of >= 0 || n->op == OP_input || n->op == OP_param || n->writes_grad)
+    if (in->dead || in->alias_of >= 0 || in->loop_into >= 0 || n->op == OP_input || n->op == OP_param || n->writes_grad)
         return 0;
     if (n->op == OP_dense && in->act >= 0 && !in->needs_preact)
         return 0; /* the activation after it holds the result */
@@ -74,27 +74,41 @@ static int by_size(const void *a, const void *b)
     return x->first < y->first ? -1 : x->first > y->first;
 }
 
+/* Where a node's work runs: a fused activation in its dense's GEMM, a
+ * loop-fused value in its consumer's loop. */
+static uint32_t exec_pos(const Unit *u, uint32_t i)
+{
+    for (;;) {
+        if (u->info[i].fused_into >= 0)
+            i = (uint32_t)u->info[i].fused_into;
+        else if (u->info[i].loop_into >= 0)
+            i = (uint32_t)u->info[i].loop_into;
+        else
+            return i;
+    }
+}
+
 void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
 {
     Graph *g = u->g;
     const Program *p = c->prog;
     uint32_t n = g->nnodes;
-    /* lifetimes: a value is born where it is computed (a fused activation
-     * where its dense runs) and dies at its last live reader, through
-     * aliases */
+    /* lifetimes: a value is born where its work runs and dies at its last
+     * live reader's work, through aliases */
     for (uint32_t i = 0; i < n; i++) {
         NodeInfo *in = &u->info[i];
-        in->first = in->fused_into >= 0 ? (uint32_t)in->fused_into : i;
+        in->first = exec_pos(u, i);
         in->last = in->first;
     }
     for (uint32_t i = 0; i < n; i++) {
         if (u->info[i].dead)
             continue;
         const Node *node = &g->nodes[i];
+        uint32_t at = exec_pos(u, i);
         for (int k = 0; k < node->ninputs; k++) {
             uint32_t r = root_of(u, node->inputs[k]);
-            if (u->info[r].last < i)
-                u->info[r].last = i;
+            if (u->info[r].last < at)
+                u->info[r].last = at;
         }
     }
     Interval *iv = arena_alloc(c->arena, sizeof *iv * (n + 1));
