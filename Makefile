@@ -108,7 +108,7 @@ $(BUILD)/bench/%: bench/%.c $(LIBNETC) $(LIBNETRT)
 # tests/data/ there); NETC points them at the compiler under test.
 check: deps
 	@$(MAKE) --no-print-directory all
-	@NETC=$(abspath $(NETC)) BUILD=$(BUILD) sh scripts/run-tests.sh $(TESTS)
+	@NETC=$(abspath $(NETC)) BUILD=$(BUILD) NETC_CFLAGS="$(SAN)" sh scripts/run-tests.sh $(TESTS)
 
 asan:
 	@$(MAKE) --no-print-directory deps

@@ -118,9 +118,18 @@ bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FI
     bool ok = write_c(c, lp, cfile, true, err);
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     /* -O2 without fast-math: the same numbers as the JIT and the tests */
-    char *argv[] = { (char *)cc, (char *)"-std=c11", (char *)"-O2", march, (char *)"-ffp-contract=off", incflag,
-                     cfile, lib, (char *)"-ljansson", (char *)"-lz", (char *)"-lpng", (char *)"-lm", (char *)"-lpthread",
-                     (char *)"-o", tmpout, NULL };
+    /* $NETC_CFLAGS: extra words for cc, e.g. the sanitizers the runtime
+     * was built with (make asan), or -g to debug the generated code. */
+    char *argv[64] = { (char *)cc, (char *)"-std=c11", (char *)"-O2", march, (char *)"-ffp-contract=off", incflag };
+    int argc = 6;
+    char *extra = getenv("NETC_CFLAGS") ? arena_strdup(c->arena, getenv("NETC_CFLAGS")) : NULL;
+    for (char *save = NULL, *w = extra ? strtok_r(extra, " \t", &save) : NULL; w && argc < 48;
+         w = strtok_r(NULL, " \t", &save))
+        argv[argc++] = w;
+    const char *tail[] = { cfile, lib, "-ljansson", "-lz", "-lpng", "-lm", "-lpthread", "-o", tmpout };
+    for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
+        argv[argc++] = (char *)tail[i];
+    argv[argc] = NULL;
     ok = ok && run(argv, err);
     if (ok && rename(tmpout, output) != 0) {
         fprintf(err, "netc: error: %s: %s\n", output, strerror(errno));
