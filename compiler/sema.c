@@ -64,7 +64,8 @@ typedef struct Sema {
     Scope globals;
     const char *prefix;     /* "" in a model body, "block1." inside a layer call */
     NameCount *counts;      /* derived-name counters of the current graph */
-    UsedName *used;         /* layer-call names taken in the current graph */
+    UsedName *used[1024];   /* layer-call names taken in the current graph, by hash:
+                             * a 100k-stage chain must not be quadratic */
     const Ast *stack[MAX_LAYER_DEPTH]; /* user layers being expanded */
     int depth;
     bool allow_model_calls; /* train-step losses call models */
@@ -237,9 +238,17 @@ static double number_of(const Value *v) { return v->kind == V_INT ? (double)v->i
 
 /* Stable names: a label wins; otherwise the callee and a 1-based count per
  * scope ("dense1", "block2.relu1"), skipping names a label already took. */
+static unsigned name_hash(const char *name)
+{
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (; *name; name++)
+        h = (h ^ (unsigned char)*name) * 16777619u;
+    return h % 1024;
+}
+
 static bool name_taken(Sema *s, const char *name)
 {
-    for (UsedName *u = s->used; u; u = u->next)
+    for (UsedName *u = s->used[name_hash(name)]; u; u = u->next)
         if (strcmp(u->name, name) == 0)
             return true;
     return false;
@@ -250,8 +259,8 @@ static void take_name(Sema *s, const char *name, Span at)
     UsedName *u = arena_alloc(s->c->arena, sizeof *u);
     u->name = name;
     u->span = at;
-    u->next = s->used;
-    s->used = u;
+    u->next = s->used[name_hash(name)];
+    s->used[name_hash(name)] = u;
 }
 
 static const char *derive_name(Sema *s, const char *callee, const char *label, Span label_span)
@@ -259,7 +268,7 @@ static const char *derive_name(Sema *s, const char *callee, const char *label, S
     Arena *a = s->c->arena;
     if (label) {
         const char *name = arena_printf(a, "%s%s", s->prefix, label);
-        for (UsedName *u = s->used; u; u = u->next)
+        for (UsedName *u = s->used[name_hash(name)]; u; u = u->next)
             if (strcmp(u->name, name) == 0) {
                 diag_error(&s->c->diag, label_span, "duplicate layer name '%s'; each layer call needs its own name, as its parameters are saved under it", label);
                 diag_note(&s->c->diag, u->span, "'%s' first named here", label);
@@ -1132,7 +1141,7 @@ static void begin_graph(Sema *s, const char *name, Span at)
     s->g = ir_new_graph(s->c, name, at);
     s->prefix = "";
     s->counts = NULL;
-    s->used = NULL;
+    memset(s->used, 0, sizeof s->used);
 }
 
 static uint32_t add_input(Sema *s, const char *name, DType dt, Shape sh, Span at)
