@@ -547,8 +547,19 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
                        (long long)classes, p->name, (long long)classes);
                 return RC_INPUT;
             }
-    } else if (d->y_dtype == RT_I32) {
-        labels_to_float(d);
+    } else {
+        if (d->y_dtype == RT_I32)
+            labels_to_float(d);
+        /* BCE's targets are probabilities; a class id of 3 would train
+         * towards a logit of infinity without complaint. */
+        int64_t n = d->n * d->y_size;
+        const float *y = d->y;
+        for (int64_t i = 0; p->loss == RT_LOSS_BCE && i < n; i++)
+            if (!(y[i] >= 0.0f && y[i] <= 1.0f)) {
+                report(prog, "%s: target %g of sample %lld is outside [0, 1], which bce needs",
+                       yfile, (double)y[i], (long long)(i / d->y_size));
+                return RC_INPUT;
+            }
     }
     return RC_OK;
 }

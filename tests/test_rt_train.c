@@ -71,6 +71,41 @@ static const rt_param_desc softmax_params[] = {
       .trainable = true },
 };
 
+/* A second program: one logit, binary cross-entropy (is the right half
+ * of the image the bright one?). x (B,F) -> z (B,1); w (1,F), b (1). */
+static double bce_train_step(float *params, float *grads, const void *xv, const void *yv,
+                             int64_t batch, float *arena, uint64_t seed)
+{
+    (void)seed;
+    const float *x = xv, *y = yv;
+    float *z = arena, *dz = arena + batch;
+    rt_epilogue ep = { .bias = params + FEATURES, .act = RT_ACT_NONE };
+    rt_sgemm_ex(false, true, (int)batch, 1, FEATURES, 1.0f, x, FEATURES, params, FEATURES, 0.0f,
+                z, 1, &ep);
+    double loss = rt_bce_forward(batch, z, y);
+    rt_bce_backward(batch, z, y, 1.0f / (float)batch, dz);
+    rt_sgemm(true, false, 1, FEATURES, (int)batch, 1.0f, dz, 1, x, FEATURES, 0.0f, grads,
+             FEATURES);
+    rt_sum_rows(batch, 1, dz, grads + FEATURES, false);
+    return loss;
+}
+
+static void bce_forward(const float *params, const void *x, float *out, int64_t batch,
+                        float *arena)
+{
+    (void)arena;
+    rt_epilogue ep = { .bias = params + FEATURES, .act = RT_ACT_NONE };
+    rt_sgemm_ex(false, true, (int)batch, 1, FEATURES, 1.0f, x, FEATURES, params, FEATURES, 0.0f,
+                out, 1, &ep);
+}
+
+static const rt_param_desc bce_params[] = {
+    { .name = "out.weight", .rank = 2, .dims = { 1, FEATURES }, .offset = 0, .count = FEATURES,
+      .init = RT_INIT_GLOROT_UNIFORM, .fan_in = FEATURES, .fan_out = 1, .trainable = true },
+    { .name = "out.bias", .rank = 1, .dims = { 1 }, .offset = FEATURES, .count = 1,
+      .init = RT_INIT_ZEROS, .fan_in = FEATURES, .fan_out = 1, .trainable = true },
+};
+
 static char tmpdir[256];
 static rt_program program;
 
@@ -197,14 +232,14 @@ static void write_idx(const char *path, int ndims_sample, const uint32_t *dims, 
 
 /* Class c lights quadrant c of an side x side image over dim noise, so the
  * classes are linearly separable. labels_max lets a test plant a bad label. */
-static void write_synthetic(const char *images, const char *labels, int n, int side,
-                            uint32_t seed, int bad_label)
+static void write_labeled(const char *images, const char *labels, int n, int side,
+                          uint32_t seed, int bad_label, int label_mod)
 {
     unsigned char *x = malloc((size_t)n * side * side), *y = malloc((size_t)n);
     uint32_t s = seed * 2654435761u + 7;
     for (int i = 0; i < n; i++) {
         int c = i % CLASSES;
-        y[i] = (unsigned char)c;
+        y[i] = (unsigned char)(c % label_mod);
         for (int r = 0; r < side; r++)
             for (int col = 0; col < side; col++) {
                 s ^= s << 13; s ^= s >> 17; s ^= s << 5;
@@ -220,6 +255,12 @@ static void write_synthetic(const char *images, const char *labels, int n, int s
     write_idx(labels, 0, NULL, (uint32_t)n, y, (size_t)n);
     free(x);
     free(y);
+}
+
+static void write_synthetic(const char *images, const char *labels, int n, int side,
+                            uint32_t seed, int bad_label)
+{
+    write_labeled(images, labels, n, side, seed, bad_label, CLASSES);
 }
 
 /* The test set gzip'd, as real data sets come. */
@@ -277,9 +318,7 @@ static int run(const char *first, ...)
         if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
             _exit(99);
         int rc = rt_main(&program, argc, argv);
-        fflush(stdout);
-        fflush(stderr);
-        _exit(rc);
+        exit(rc); /* flushes what rt_main printed */
     }
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -723,6 +762,60 @@ START_TEST(predict_prints_one_line_per_sample)
 }
 END_TEST
 
+/* BCE: integer labels become f32 targets; no test set in the train block. */
+START_TEST(bce_without_test_set)
+{
+    rt_program *p = &program;
+    p->name = "halves";
+    p->param_floats = p->trainable_floats = FEATURES + 1;
+    p->params = bce_params;
+    p->y_dtype = RT_F32;
+    p->out_dims[0] = 1;
+    p->out_size = 1;
+    p->loss = RT_LOSS_BCE;
+    p->train_arena_floats = 2;
+    p->train_step = bce_train_step;
+    p->forward = bce_forward;
+    p->config.data.path = "bin-images-idx3-ubyte";
+    p->config.data.labels_path = "bin-labels-idx1-ubyte";
+    p->config.test.kind = RT_SRC_NONE;
+    write_labeled(tmp_path("bin-images-idx3-ubyte"), tmp_path("bin-labels-idx1-ubyte"), NTRAIN,
+                  SIDE, 4, -1, 2);
+
+    ASSERT_RUN(0, "train", "--save", tmp_path("bce.st"));
+    ck_assert_int_eq(count_lines(out_text), 4);
+    ck_assert_msg(strstr(out_text, "test loss") == NULL, "%s", out_text);
+    ASSERT_RUN(0, "predict", "--load", tmp_path("bce.st"), tmp_path("t10k-images-idx3-ubyte.gz"));
+    ck_assert_int_eq(count_lines(out_text), NTEST);
+    int right = 0;
+    char *line = out_text;
+    for (int i = 0; i < NTEST; i++) {
+        char *end;
+        double z = strtod(line, &end);
+        ck_assert(end != line && *end == '\n');
+        right += (z > 0) == (i % 2 == 1);
+        line = end + 1;
+    }
+    ck_assert_int_gt(right, NTEST * 9 / 10);
+
+    ASSERT_RUN(2, "eval", "--load", tmp_path("bce.st"));
+    ASSERT_ERR("softmax: model 'halves' has no test set in its train block; give one with --test "
+               "FILE\n");
+    ASSERT_RUN(0, "eval", "--load", tmp_path("bce.st"), "--test",
+               tmp_path("bin-images-idx3-ubyte"));
+    ck_assert_msg(strncmp(out_text, "test loss ", 10) == 0 && !strstr(out_text, "accuracy"), "%s",
+                  out_text);
+
+    /* class ids 0..3 are no probabilities */
+    ASSERT_RUN(1, "train", "--data", tmp_path("train-images-idx3-ubyte"));
+    char expected[1024];
+    snprintf(expected, sizeof expected,
+             "softmax: %s: target 2 of sample 2 is outside [0, 1], which bce needs\n",
+             tmp_path("train-labels-idx1-ubyte"));
+    ASSERT_ERR(expected);
+}
+END_TEST
+
 static Suite *train_suite(void)
 {
     Suite *s = suite_create("rt_train");
@@ -738,6 +831,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, bad_flags_exit_2);
     tcase_add_test(tc, steps_and_flags_override_config);
     tcase_add_test(tc, predict_prints_one_line_per_sample);
+    tcase_add_test(tc, bce_without_test_set);
     suite_add_tcase(s, tc);
     return s;
 }
