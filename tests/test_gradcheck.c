@@ -1,0 +1,150 @@
+/* test_gradcheck.c — the generated training step's gradients against
+ * finite differences, one small model per op and per fused group, through
+ * the C backend, on every instruction-set path this CPU runs.
+ * Each case: compile the .net text in process, emit C, cc it with
+ * tests/gradcheck_main.c and libnetrt, run it under NETRT_ISA=each path. */
+#include "front.h"
+#include "netrt.h"
+
+#include <stdlib.h>
+
+static const char *build_dir(void)
+{
+    const char *b = getenv("BUILD");
+    return b && *b ? b : "build";
+}
+
+/* Compiles `net` into a checker binary in dir; returns its path. */
+static void make_checker(const char *net, const char *dir, char *exe, size_t len)
+{
+    FeRun r;
+    fe_open(&r, net);
+    if (!r.ok)
+        ck_abort_msg("front end failed:\n%.*s", (int)r.len, r.out);
+    LProgram lp;
+    bool ok = lower_program(&r.c, "m", &lp);
+    fflush(r.diag);
+    if (!ok)
+        ck_abort_msg("lowering failed:\n%.*s", (int)r.len, r.out);
+    lp.base_dir = dir;
+    char cpath[512];
+    snprintf(cpath, sizeof cpath, "%s/m.c", dir);
+    FILE *f = fopen(cpath, "w");
+    ck_assert_ptr_nonnull(f);
+    emit_c(f, &r.c, &lp, false);
+    fclose(f);
+    fe_close(&r);
+    snprintf(exe, len, "%s/check", dir);
+    char cmd[4096];
+    const char *extra = getenv("NETC_CFLAGS") ? getenv("NETC_CFLAGS") : "";
+    snprintf(cmd, sizeof cmd,
+             "cc -std=c11 -O2 -march=%s -ffp-contract=off %s -Iruntime %s tests/gradcheck_main.c %s/libnetrt.a "
+             "-ljansson -lz -lpng -lm -lpthread -o %s",
+             rt_cpu_march(), extra, cpath, build_dir(), exe);
+    ck_assert_msg(system(cmd) == 0, "cc failed: %s", cmd);
+}
+
+static void check_net(const char *net)
+{
+    char dir[] = "/tmp/netc-gradcheck-XXXXXX", exe[600], cmd[800];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    make_checker(net, dir, exe, sizeof exe);
+    static const char *const isa[] = { "portable", "avx2", "avx512" };
+    for (int i = 0; i <= (int)rt_cpu_best_isa(); i++) {
+        snprintf(cmd, sizeof cmd, "NETRT_ISA=%s NETRT_THREADS=2 %s", isa[i], exe);
+        int rc = system(cmd);
+        ck_assert_msg(rc == 0, "gradient check failed on the %s path for:\n%s", isa[i], net);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+#define TRAIN_XENT "train m { data idx(\"a.gz\", \"b.gz\") loss cross_entropy }\n"
+#define TRAIN_MSE "train m { data csv(\"a.csv\", label_column = 0) loss mse }\n"
+#define TRAIN_BCE "train m { data csv(\"a.csv\", label_column = 0) loss bce }\n"
+
+/* dense + bias + relu in the epilogue, backward through both */
+START_TEST(dense_relu)
+{
+    check_net("model m(x: f32[12]) { x -> dense(9) -> relu -> dense(4) }\n" TRAIN_XENT);
+}
+END_TEST
+
+/* every activation in a GEMM epilogue (gelu keeps its pre-activation) */
+START_TEST(epilogue_activations)
+{
+    static const char *const acts[] = { "leaky_relu(0.1)", "gelu", "tanh", "sigmoid" };
+    char net[512];
+    snprintf(net, sizeof net, "model m(x: f32[10]) { x -> dense(7) -> %s -> dense(3) }\n" TRAIN_XENT, acts[_i]);
+    check_net(net);
+}
+END_TEST
+
+/* activations inside a fused loop (after an add, not after a dense) */
+START_TEST(loop_activations)
+{
+    static const char *const acts[] = { "relu", "leaky_relu(0.2)", "gelu", "tanh", "sigmoid" };
+    char net[512];
+    snprintf(net, sizeof net,
+             "model m(x: f32[8]) { a = x -> dense(6)\n b = x -> dense(6)\n (a * 0.5 + b) -> %s -> dense(3) }\n" TRAIN_XENT,
+             acts[_i]);
+    check_net(net);
+}
+END_TEST
+
+/* add, sub, mul of tensors, numbers on both sides, a value used twice */
+START_TEST(elementwise)
+{
+    check_net("model m(x: f32[8]) {\n"
+              "  a = x -> dense(6) -> tanh\n  b = x -> dense(6)\n"
+              "  c = a * b - (b * 2 + 1) + (1 - a)\n"
+              "  c -> dense(3)\n}\n" TRAIN_XENT);
+}
+END_TEST
+
+/* residual blocks through a user layer and repeat */
+START_TEST(residual_repeat)
+{
+    check_net("layer blk(x: f32[N]) { return x + (x -> dense(N) -> tanh) }\n"
+              "model m(x: f32[6]) { x -> dense(5) -> repeat 2 blk -> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
+START_TEST(dropout_softmax_reshape)
+{
+    check_net("model m(x: f32[2, 6]) { x -> flatten -> dense(8) -> dropout(0.3) -> softmax -> reshape(2, 4) -> flatten -> dense(3) }\n"
+              TRAIN_XENT);
+}
+END_TEST
+
+/* sequences: dense over the last axis of f32[T, D] */
+START_TEST(sequence_dense)
+{
+    check_net("model m(x: f32[3, 5]) { x -> dense(4) -> gelu -> dense(2) -> flatten -> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
+START_TEST(mse_and_bce)
+{
+    check_net("model m(x: f32[7]) { x -> dense(5) -> sigmoid -> dense(1) }\n" TRAIN_MSE);
+    check_net("model m(x: f32[7]) { x -> dense(5) -> relu -> dense(1) }\n" TRAIN_BCE);
+}
+END_TEST
+
+static Suite *gradcheck_suite(void)
+{
+    Suite *s = suite_create("gradcheck");
+    TCase *tc = test_case("generated train_step vs finite differences");
+    tcase_add_test(tc, dense_relu);
+    tcase_add_loop_test(tc, epilogue_activations, 0, 4);
+    tcase_add_loop_test(tc, loop_activations, 0, 5);
+    tcase_add_test(tc, elementwise);
+    tcase_add_test(tc, residual_repeat);
+    tcase_add_test(tc, dropout_softmax_reshape);
+    tcase_add_test(tc, sequence_dense);
+    tcase_add_test(tc, mse_and_bce);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TEST_MAIN(gradcheck_suite)
