@@ -1341,7 +1341,7 @@ static Callable *spec_call(Sema *s, Scope *sc, const Ast *v, Callable *table, in
         if (!strcmp(table[i].name, v->name))
             k = &table[i];
     if (!k) {
-        const char *names[16];
+        const char *names[16] = { 0 }; /* initialised: gcc -O1 (make asan) warns otherwise */
         for (int i = 0; i < n; i++)
             names[i] = table[i].name;
         const char *hint = diag_suggest(v->name, names, n);
