@@ -506,8 +506,8 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
             format_dims_x(d->x_dims, d->x_rank, x, sizeof x);
             snprintf(dims, sizeof dims, " (%s)", x);
         }
-        report(prog, "%s: samples hold %lld values%s but model '%s' takes x: %s", xfile,
-               (long long)d->x_size, dims, p->name, want);
+        report(prog, "%s: samples hold %lld value%s%s but model '%s' takes x: %s", xfile,
+               (long long)d->x_size, d->x_size == 1 ? "" : "s", dims, p->name, want);
         return RC_INPUT;
     }
     if (d->x_dtype != p->x_dtype) {
@@ -1120,6 +1120,25 @@ static int train_settings(train_run *r)
     return RC_OK;
 }
 
+/* The log and the checkpoint are first written after an epoch; a folder
+ * that is missing or read-only is reported now, not after that work. */
+static int check_writable(const char *prog, const char *flag, const char *path)
+{
+    char dir[PATHLEN];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (access(dir, W_OK | X_OK) != 0) {
+        report(prog, "%s (%s): folder %s: %s", path, flag, dir, strerror(errno));
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
 static int train_load_data(train_run *r)
 {
     const options *o = r->o;
@@ -1269,6 +1288,10 @@ static int cmd_train(const options *o, const rt_program *p)
 {
     train_run r = { .o = o, .p = p };
     int rc = train_settings(&r);
+    if (rc == RC_OK && o->given[FLAG_SAVE])
+        rc = check_writable(o->prog, "--save", o->path[FLAG_SAVE]);
+    if (rc == RC_OK && o->given[FLAG_LOG])
+        rc = check_writable(o->prog, "--log", o->path[FLAG_LOG]);
     if (rc == RC_OK)
         rc = train_load_data(&r);
     int blocks = rt_optimizer_state_per_param(&r.opt);

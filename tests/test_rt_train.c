@@ -634,6 +634,12 @@ START_TEST(bad_data_is_refused)
     ck_assert_msg(strstr(err_text, "holds 64 samples, fewer than one batch of 100; lower --batch") !=
                   NULL, "%s", err_text);
 
+    /* an output folder that is not there is reported before any training */
+    ASSERT_RUN(1, "train", "--log", "/nonexistent/log.csv");
+    ASSERT_ERR("softmax: /nonexistent/log.csv (--log): folder /nonexistent: No such file or "
+               "directory\n");
+    ck_assert_str_eq(out_text, "");
+
     /* a corrupt IDX file: the loader's message comes through */
     write_file(tmp_path("junk-images-idx3-ubyte"), "hello world", 11);
     write_file(tmp_path("junk-labels-idx1-ubyte"), "hello world", 11);
