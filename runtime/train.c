@@ -49,8 +49,9 @@
 #define NETC_VERSION "unknown"
 #endif
 
-/* Exit codes, as netrt.h promises them. */
-enum { RC_OK = 0, RC_INPUT = 1, RC_USAGE = 2 };
+/* Exit codes, as netrt.h promises them; RC_NOTHING_TO_DO (internal) is a
+ * resumed run that already reached its end, which exits 0. */
+enum { RC_NOTHING_TO_DO = -1, RC_OK = 0, RC_INPUT = 1, RC_USAGE = 2 };
 
 enum { ERRLEN = 1024, PATHLEN = 4096, FLOAT_ALIGN = 16 /* floats in 64 bytes */ };
 
@@ -1191,7 +1192,7 @@ static int train_plan(train_run *r)
             printf("%s already finished epoch %lld of %lld; nothing to train (raise --epochs to "
                    "train longer)\n", o->path[FLAG_RESUME], (long long)at->epoch,
                    (long long)r->epochs);
-            return -1;
+            return RC_NOTHING_TO_DO;
         }
         r->total_steps = at->step - at->in_epoch + (r->epochs - at->epoch) * r->steps_per_epoch;
         r->last_epoch = r->epochs;
@@ -1200,7 +1201,7 @@ static int train_plan(train_run *r)
             printf("%s already reached step %lld of %lld; nothing to train (raise --steps to "
                    "train longer)\n", o->path[FLAG_RESUME], (long long)at->step,
                    (long long)r->steps);
-            return -1;
+            return RC_NOTHING_TO_DO;
         }
         r->total_steps = r->steps;
         int64_t left = r->steps - at->step + at->in_epoch;
@@ -1324,11 +1325,9 @@ static int cmd_train(const options *o, const rt_program *p)
             r.at.seed = flag_seed;
     }
     rc = train_plan(&r);
-    if (rc < 0) {
+    if (rc == RC_NOTHING_TO_DO)
         rc = RC_OK;
-        goto done;
-    }
-    if (rc != RC_OK)
+    if (rc != RC_OK || r.at.step >= r.total_steps)
         goto done;
     r.at.batch = r.batch;
     if (o->given[FLAG_LOG]) {
