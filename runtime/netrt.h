@@ -360,7 +360,10 @@ typedef struct rt_program {
  *         [--data FILE] [--test FILE] [--save FILE] [--resume FILE] [--log FILE.csv]
  *   eval --load FILE [--test FILE] [--batch N]
  *   predict --load FILE INPUT   (an IDX file, gzip'd or not, or a CSV: one prediction per line)
- * Returns the process exit code (0, 1 on bad input/files, 2 on usage). */
+ * Ctrl-C or SIGTERM during train stops after the current step and, with
+ * --save, saves the exact position so --resume continues from it.
+ * Returns the process exit code (0, 1 on bad input/files, 2 on usage, 130
+ * when stopped by a signal). */
 int rt_main(const rt_program *p, int argc, char **argv);
 
 

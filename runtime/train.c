@@ -37,6 +37,7 @@
 #include "train_internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@
 
 /* Exit codes, as netrt.h promises them; RC_NOTHING_TO_DO (internal) is a
  * resumed run that already reached its end, which exits 0. */
-enum { RC_NOTHING_TO_DO = -1, RC_OK = 0, RC_INPUT = 1, RC_USAGE = 2 };
+enum { RC_NOTHING_TO_DO = -1, RC_OK = 0, RC_INPUT = 1, RC_USAGE = 2, RC_INTERRUPTED = 130 };
 
 enum { ERRLEN = 1024, PATHLEN = 4096, FLOAT_ALIGN = 16 /* floats in 64 bytes */ };
 
@@ -1210,6 +1211,17 @@ static int train_plan(train_run *r)
     return RC_OK;
 }
 
+/* Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after the current step
+ * and save where it is, so `--resume` continues exactly there; a second
+ * Ctrl-C kills as usual. */
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int sig)
+{
+    stop_requested = 1;
+    signal(sig, SIG_DFL);
+}
+
 /* One epoch from at->in_epoch to its end (or to total_steps). */
 static int train_epoch(train_run *r, rt_progress *pg)
 {
@@ -1224,7 +1236,7 @@ static int train_epoch(train_run *r, rt_progress *pg)
     float lr = 0;
     rt_progress_state ps = { .epoch = epoch + 1, .epochs = r->last_epoch,
                              .steps = r->steps_per_epoch };
-    while (at->in_epoch < r->steps_per_epoch && at->step < r->total_steps) {
+    while (at->in_epoch < r->steps_per_epoch && at->step < r->total_steps && !stop_requested) {
         gather(p, &r->data, r->order + at->in_epoch * r->batch, r->batch, &r->buf);
         double loss = p->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->batch,
                                     r->buf.arena, rt_rand_u64(at->seed ^ STEP_DOMAIN,
@@ -1255,6 +1267,21 @@ static int train_epoch(train_run *r, rt_progress *pg)
             ps.steps_per_s = elapsed > 0 ? (double)(at->step - first_step) / elapsed : 0;
             rt_progress_update(pg, &ps, false);
         }
+    }
+    if (stop_requested) {
+        rt_progress_clear(pg);
+        printf("stopped at step %lld (epoch %lld, %lld of %lld steps into it)\n", (long long)at->step,
+               (long long)epoch + 1, (long long)at->in_epoch, (long long)r->steps_per_epoch);
+        int rc = RC_INTERRUPTED;
+        if (o->given[FLAG_SAVE]) {
+            rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->opt, at);
+            if (rc == RC_OK) {
+                printf("saved %s; continue with --resume %s\n", o->path[FLAG_SAVE], o->path[FLAG_SAVE]);
+                rc = RC_INTERRUPTED;
+            }
+        }
+        fflush(stdout);
+        return rc;
     }
     double seconds = rt_seconds() - start;
     double train_loss = samples ? loss_sum / (double)samples : 0;
@@ -1339,8 +1366,15 @@ static int cmd_train(const options *o, const rt_program *p)
 
     rt_progress pg;
     rt_progress_init(&pg, isatty(STDERR_FILENO) == 1);
+    stop_requested = 0;
+    struct sigaction stop = { .sa_handler = request_stop }, old_int, old_term;
+    sigemptyset(&stop.sa_mask);
+    sigaction(SIGINT, &stop, &old_int);
+    sigaction(SIGTERM, &stop, &old_term);
     while (rc == RC_OK && r.at.step < r.total_steps)
         rc = train_epoch(&r, &pg);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (rc == RC_OK && o->given[FLAG_SAVE])
         printf("saved %s (epoch %lld, step %lld)\n", o->path[FLAG_SAVE], (long long)r.at.epoch,
                (long long)r.at.step);
