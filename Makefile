@@ -20,7 +20,9 @@ SAN     ?=
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(SAN) $(WARN) \
            -DNETC_VERSION='"$(VERSION)"' -Iruntime -Icompiler -I$(BUILD)/grammar
 LDLIBS  := -ljansson -lz -lpng -lm -lpthread
-JITLIBS := -lgccjit
+# -rdynamic: code the JIT compiles imports the runtime kernels from the
+# executable itself, so their symbols must be in its dynamic table.
+JITLIBS := -rdynamic -lgccjit
 CHECKLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
 # Kernel files that hold one instruction-set path each get its flags; the

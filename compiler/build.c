@@ -45,6 +45,22 @@ bool build_find_runtime(char *inc, char *lib, size_t len)
     return false;
 }
 
+/* One list of code generation flags for both backends, so `netc build`
+ * and `netc train` compute the same numbers: -O2 without fast-math, a
+ * concrete -march (libgccjit refuses -march=native), and no FMA
+ * contraction, which gcc could otherwise apply to a * b + c in fused loops
+ * under an -march with FMA. */
+int build_codegen_flags(const char *flags[BUILD_MAX_FLAGS])
+{
+    static char march[64];
+    snprintf(march, sizeof march, "-march=%s", rt_cpu_march());
+    int n = 0;
+    flags[n++] = "-O2";
+    flags[n++] = march;
+    flags[n++] = "-ffp-contract=off";
+    return n;
+}
+
 /* Runs argv, waits, and reports how it failed. */
 static bool run(char *const argv[], FILE *err)
 {
@@ -70,7 +86,7 @@ static bool run(char *const argv[], FILE *err)
 }
 
 /* The .net file's folder, absolute: data names resolve against it. */
-static const char *source_dir(Compiler *c)
+const char *build_source_dir(Compiler *c)
 {
     char path[PATH_MAX];
     if (!realpath(c->src.path, path))
@@ -104,24 +120,26 @@ bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FI
         fprintf(err, "netc: error: cannot find the runtime (netrt.h and libnetrt.a); set NETC_RUNTIME to their folder\n");
         return false;
     }
-    lp->base_dir = source_dir(c);
+    lp->base_dir = build_source_dir(c);
     char tmpdir[] = "/tmp/netc-build-XXXXXX";
     if (!mkdtemp(tmpdir)) {
         fprintf(err, "netc: error: cannot create a temporary folder: %s\n", strerror(errno));
         return false;
     }
-    char cfile[PATH_MAX], tmpout[PATH_MAX + 16], march[64], incflag[PATH_MAX + 2];
+    char cfile[PATH_MAX], tmpout[PATH_MAX + 16], incflag[PATH_MAX + 2];
     snprintf(cfile, sizeof cfile, "%s/%s.c", tmpdir, lp->name);
     snprintf(tmpout, sizeof tmpout, "%s.tmp-%d", output, (int)getpid());
-    snprintf(march, sizeof march, "-march=%s", rt_cpu_march());
     snprintf(incflag, sizeof incflag, "-I%s", inc);
     bool ok = write_c(c, lp, cfile, true, err);
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-    /* -O2 without fast-math: the same numbers as the JIT and the tests */
     /* $NETC_CFLAGS: extra words for cc, e.g. the sanitizers the runtime
      * was built with (make asan), or -g to debug the generated code. */
-    char *argv[64] = { (char *)cc, (char *)"-std=c11", (char *)"-O2", march, (char *)"-ffp-contract=off", incflag };
-    int argc = 6;
+    char *argv[64] = { (char *)cc, (char *)"-std=c11" };
+    int argc = 2;
+    const char *flags[BUILD_MAX_FLAGS];
+    for (int i = 0, n = build_codegen_flags(flags); i < n; i++)
+        argv[argc++] = (char *)flags[i];
+    argv[argc++] = incflag;
     char *extra = getenv("NETC_CFLAGS") ? arena_strdup(c->arena, getenv("NETC_CFLAGS")) : NULL;
     for (char *save = NULL, *w = extra ? strtok_r(extra, " \t", &save) : NULL; w && argc < 48;
          w = strtok_r(NULL, " \t", &save))
@@ -170,7 +188,7 @@ bool build_emit(Compiler *c, LProgram *lp, const char *dir, FILE *err)
         fprintf(err, "netc: error: %s: %s\n", dir, strerror(errno));
         return false;
     }
-    lp->base_dir = source_dir(c);
+    lp->base_dir = build_source_dir(c);
     char cpath[PATH_MAX], hpath[PATH_MAX];
     snprintf(cpath, sizeof cpath, "%s/%s.c", dir, lp->name);
     snprintf(hpath, sizeof hpath, "%s/%s.h", dir, lp->name);

@@ -612,5 +612,31 @@ void emit_c_string(FILE *out, const char *s);
 bool build_find_runtime(char *inc, char *lib, size_t len);
 bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FILE *err);
 bool build_emit(Compiler *c, LProgram *lp, const char *dir, FILE *err);
+/* The .net file's absolute folder (LProgram.base_dir), for both backends. */
+const char *build_source_dir(Compiler *c);
+/* The flags gcc gets from both backends (cc for build, libgccjit for the
+ * JIT): -O2, -march=<rt_cpu_march()>, -ffp-contract=off. Returns the count. */
+#define BUILD_MAX_FLAGS 8
+int build_codegen_flags(const char *flags[BUILD_MAX_FLAGS]);
+
+/* The runtime's description of a lowered program (netrt.h's rt_program),
+ * without its two function pointers; both backends start from it. */
+struct rt_program;
+void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p);
+
+/* ------------------------------------------------------------------ JIT */
+
+/* The LIR compiled in memory by libgccjit. jit_compile returns NULL after
+ * writing "netc: error: JIT compilation failed: ..." to err; dump_dir, if
+ * not NULL, receives libgccjit's dumps (NAME.jit.c, NAME.reproducer.c,
+ * NAME.s). The program's functions live until jit_free. */
+typedef struct JitProgram JitProgram;
+JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *err);
+const struct rt_program *jit_program(const JitProgram *jp);
+void jit_free(JitProgram *jp);
+/* netc train / eval / predict: compiles, then runs rt_main with argv
+ * {"netc FILE", command, argv...}; returns its exit code (1 if the JIT
+ * failed). */
+int jit_run(Compiler *c, LProgram *lp, const char *command, int argc, char **argv, const char *dump_dir, FILE *err);
 
 #endif

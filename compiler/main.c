@@ -14,6 +14,9 @@ static const char usage[] =
     "  graph      print every model as a Graphviz graph (netc graph m.net | dot -Tsvg > m.svg)\n"
     "  build      compile a model and its training into a standalone binary (-o FILE)\n"
     "  emit       write the model as C for embedding: NAME.c and NAME.h in a folder (-o DIR)\n"
+    "  train      compile a model in memory (libgccjit) and train it at once: no cc, no files\n"
+    "  eval       the same, then evaluate a checkpoint on the test set (--load FILE)\n"
+    "  predict    the same, then predict INPUT with a checkpoint (--load FILE INPUT)\n"
     "\n"
     "options:\n"
     "  -dA        dump the AST after parsing\n"
@@ -23,12 +26,17 @@ static const char usage[] =
     "  -dP        dump the memory plan (build, emit)\n"
     "  -dL        dump the LIR (build, emit)\n"
     "  -o FILE    check, graph: write to FILE; build: the binary; emit: the folder\n"
-    "  -m NAME    build, emit: the model to compile (default: the first)\n"
+    "  -m NAME    build, emit, train, eval, predict: the model to compile (default: the first)\n"
+    "  --dump-jit DIR  train, eval, predict: write libgccjit's dumps of the program into DIR\n"
     "  --keep-c   build: keep the generated C next to the binary (FILE.c)\n"
     "  -h, --help     print this help\n"
     "  --version      print the version\n"
     "\n"
     "`netc -dS m.net` (no command) runs the front end and prints the dumps only.\n"
+    "train, eval and predict pass every other flag after the file to the model's\n"
+    "command line, the one a built binary has (`netc train m.net --help` lists it):\n"
+    "`netc train m.net --epochs 2 --save m.safetensors` trains as `./m train --epochs 2\n"
+    "--save m.safetensors` would, without building.\n"
     "See docs/cli.md and docs/language.md, or `man netc`.\n";
 
 enum { EXIT_INPUT = 1, EXIT_USAGE = 2 };
@@ -40,6 +48,9 @@ typedef struct Options {
     const char *model;
     char dumps[16];
     bool keep_c;
+    const char *dump_jit;
+    char **pass; /* train, eval, predict: the flags for the model's command line */
+    int npass;
 } Options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -52,10 +63,18 @@ static int usage_error(const char *fmt, const char *arg)
 
 static int parse_args(int argc, char **argv, Options *o)
 {
-    static const char *const commands[] = { "check", "graph", "build", "emit" };
+    static const char *const commands[] = { "check", "graph", "build", "emit", "train", "eval", "predict" };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        bool running = o->command && (!strcmp(o->command, "train") || !strcmp(o->command, "eval") ||
+                                      !strcmp(o->command, "predict"));
+        if (!strcmp(a, "--dump-jit")) {
+            if (++i == argc)
+                return usage_error("%s needs a folder name", a);
+            o->dump_jit = argv[i];
+        } else if (running && o->file && strcmp(a, "-m") && !(a[0] == '-' && a[1] == 'd' && a[2])) {
+            o->pass[o->npass++] = argv[i]; /* the model's command line: --help too */
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage, stdout);
             exit(0);
         } else if (!strcmp(a, "--version")) {
@@ -92,7 +111,7 @@ static int parse_args(int argc, char **argv, Options *o)
             } else if (strstr(a, ".net") || strchr(a, '/')) {
                 o->file = a;
             } else {
-                const char *hint = diag_suggest(a, commands, 4);
+                const char *hint = diag_suggest(a, commands, (int)(sizeof commands / sizeof commands[0]));
                 if (hint) {
                     fprintf(stderr, "netc: unknown command '%s'; did you mean '%s'?\n", a, hint);
                     return EXIT_USAGE;
@@ -119,11 +138,16 @@ static int parse_args(int argc, char **argv, Options *o)
 int main(int argc, char **argv)
 {
     Options o = { 0 };
-    int rc = parse_args(argc, argv, &o);
-    if (rc)
+    o.pass = calloc((size_t)argc, sizeof *o.pass);
+    int rc = o.pass ? parse_args(argc, argv, &o) : EXIT_INPUT;
+    if (rc) {
+        free(o.pass);
         return rc;
+    }
     FILE *out = stdout;
-    bool generating = o.command && (!strcmp(o.command, "build") || !strcmp(o.command, "emit"));
+    bool running = o.command && (!strcmp(o.command, "train") || !strcmp(o.command, "eval") ||
+                                 !strcmp(o.command, "predict"));
+    bool generating = running || (o.command && (!strcmp(o.command, "build") || !strcmp(o.command, "emit")));
     if (o.output && !generating && !(out = fopen(o.output, "w"))) {
         perror(o.output);
         return EXIT_INPUT;
@@ -144,7 +168,9 @@ int main(int argc, char **argv)
         ok = lower_program(&c, o.model, &lp);
         if (ok && strchr(o.dumps, 'L'))
             lir_dump(out, &lp);
-        if (ok && !strcmp(o.command, "build"))
+        if (ok && running)
+            rc = jit_run(&c, &lp, o.command, o.npass, o.pass, o.dump_jit, stderr);
+        else if (ok && !strcmp(o.command, "build"))
             ok = build_binary(&c, &lp, o.output, o.keep_c, stderr);
         else if (ok)
             ok = build_emit(&c, &lp, o.output, stderr);
@@ -161,6 +187,9 @@ int main(int argc, char **argv)
     if (c.diag.errors)
         fprintf(stderr, "%d error%s generated.\n", c.diag.errors, c.diag.errors == 1 ? "" : "s");
     compiler_free(&c);
+    free(o.pass);
+    if (rc)
+        return rc; /* the model's command line decided: 1 or 2 */
     if (out != stdout && fclose(out) != 0) {
         perror(o.output);
         return EXIT_INPUT;

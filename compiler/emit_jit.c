@@ -1,0 +1,667 @@
+/* emit_jit.c — the JIT backend: LIR built straight into libgccjit and run
+ * in this process (netc train / eval / predict).
+ * Requires: an LProgram (the one emit_c prints; nothing is lowered twice and
+ * no C text is compiled). Produces: a JitProgram, an rt_program from
+ * rtprogram_fill whose train_step and forward point into code compiled in
+ * memory with the flags `netc build` gives cc (build_codegen_flags), so both
+ * backends compute the same numbers. The kernels are imported functions
+ * resolved against libnetrt, linked into this executable (and exported from
+ * it with -rdynamic); the kernel table below keeps every one of them linked.
+ * One gcc_jit_context per compilation, released with the result. */
+#include "compiler.h"
+#include "netrt.h"
+
+#include <errno.h>
+#include <libgccjit.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* --------------------------------------------------------- kernel table */
+
+/* A runtime function the LIR may call, with its C signature in one letter
+ * per type: the return type, then each parameter.
+ *   v void  b bool  i int  a rt_act  l int64_t  u uint64_t  z size_t
+ *   f float  d double  p any pointer */
+typedef struct Kernel {
+    const char *name;
+    const char *sig;
+    void (*addr)(void); /* unused at run time: keeps the kernel linked in */
+} Kernel;
+
+#define KERNEL(fn, sig) { #fn, sig, (void (*)(void))fn }
+static const Kernel kernels[] = {
+    KERNEL(rt_sgemm, "vbbiiifpipifpi"),
+    KERNEL(rt_sgemm_ex, "vbbiiifpipifpip"),
+    KERNEL(rt_act_forward, "vaflpp"),
+    KERNEL(rt_act_backward, "vaflpppp"),
+    KERNEL(rt_dropout_forward, "vlfupp"),
+    KERNEL(rt_dropout_backward, "vlfupp"),
+    KERNEL(rt_softmax_forward, "vllpp"),
+    KERNEL(rt_softmax_backward, "vllppp"),
+    KERNEL(rt_softmax_xent_forward, "dllppp"),
+    KERNEL(rt_softmax_xent_backward, "vllppfp"),
+    KERNEL(rt_mse_forward, "dlpp"),
+    KERNEL(rt_mse_backward, "vlppfp"),
+    KERNEL(rt_bce_forward, "dlpp"),
+    KERNEL(rt_bce_backward, "vlppfp"),
+    KERNEL(rt_sum_rows, "vllppb"),
+    KERNEL(rt_rand_u64, "uuu"),
+    KERNEL(memset, "ppiz"),
+};
+#undef KERNEL
+enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
+
+/* ------------------------------------------------------------ the state */
+
+struct JitProgram {
+    gcc_jit_context *ctx;
+    gcc_jit_result *result;
+    rt_program program;
+};
+
+typedef struct Jit {
+    Compiler *c;
+    gcc_jit_context *ctx;
+    gcc_jit_type *t_void, *t_bool, *t_int, *t_i64, *t_u64, *t_size, *t_float, *t_double, *t_voidp, *t_floatp;
+    gcc_jit_type *t_epilogue;
+    gcc_jit_field *ep_bias, *ep_preact, *ep_act, *ep_alpha;
+    gcc_jit_function *imported[NKERNELS];
+    gcc_jit_function *tanhf_fn, *expf_fn;
+    char error[256]; /* an internal error found before libgccjit could see it */
+    /* the function being built */
+    gcc_jit_function *fn;
+    gcc_jit_block *block;
+    gcc_jit_location *loc;
+    gcc_jit_rvalue *base[BASE_OUT + 1];
+    gcc_jit_rvalue *batch, *seed;
+    gcc_jit_lvalue *loss;
+    gcc_jit_lvalue **loads; /* the current loop's input pointers, in load order */
+    int nlocals;
+} Jit;
+
+static void jit_fail(Jit *j, const char *fmt, const char *arg)
+{
+    if (!j->error[0])
+        snprintf(j->error, sizeof j->error, fmt, arg);
+}
+
+static gcc_jit_lvalue *new_local(Jit *j, gcc_jit_type *t, const char *what)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s%d", what, j->nlocals++);
+    return gcc_jit_function_new_local(j->fn, j->loc, t, name);
+}
+
+static gcc_jit_block *new_block(Jit *j, const char *what)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s%d", what, j->nlocals++);
+    return gcc_jit_function_new_block(j->fn, name);
+}
+
+static gcc_jit_type *sig_type(Jit *j, char t)
+{
+    switch (t) {
+    case 'v': return j->t_void;
+    case 'b': return j->t_bool;
+    case 'i': case 'a': return j->t_int;
+    case 'l': return j->t_i64;
+    case 'u': return j->t_u64;
+    case 'z': return j->t_size;
+    case 'f': return j->t_float;
+    case 'd': return j->t_double;
+    case 'p': return j->t_voidp;
+    }
+    die("bad kernel signature letter '%c'", t);
+}
+
+static int kernel_index(const char *name)
+{
+    for (int k = 0; k < NKERNELS; k++)
+        if (!strcmp(kernels[k].name, name))
+            return k;
+    return -1;
+}
+
+/* The imported declaration of a kernel, made on first use. */
+static gcc_jit_function *kernel(Jit *j, int k)
+{
+    if (j->imported[k])
+        return j->imported[k];
+    const char *sig = kernels[k].sig;
+    int n = (int)strlen(sig) - 1;
+    gcc_jit_param *params[16];
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "a%d", i);
+        params[i] = gcc_jit_context_new_param(j->ctx, NULL, sig_type(j, sig[i + 1]), name);
+    }
+    j->imported[k] = gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_IMPORTED, sig_type(j, sig[0]),
+                                                  kernels[k].name, n, params, 0);
+    return j->imported[k];
+}
+
+static void make_types(Jit *j)
+{
+    gcc_jit_context *ctx = j->ctx;
+    j->t_void = gcc_jit_context_get_type(ctx, GCC_JIT_TYPE_VOID);
+    j->t_bool = gcc_jit_context_get_type(ctx, GCC_JIT_TYPE_BOOL);
+    j->t_int = gcc_jit_context_get_type(ctx, GCC_JIT_TYPE_INT);
+    j->t_i64 = gcc_jit_context_get_type(ctx, GCC_JIT_TYPE_INT64_T);
+    j->t_u64 = gcc_jit_context_get_type(ctx, GCC_JIT_TYPE_UINT64_T);
+    j->t_size = gcc_jit_context_get_type(ctx, GCC_JIT_TYPE_SIZE_T);
+    j->t_float = gcc_jit_context_get_type(ctx, GCC_JIT_TYPE_FLOAT);
+    j->t_double = gcc_jit_context_get_type(ctx, GCC_JIT_TYPE_DOUBLE);
+    j->t_voidp = gcc_jit_context_get_type(ctx, GCC_JIT_TYPE_VOID_PTR);
+    j->t_floatp = gcc_jit_type_get_pointer(j->t_float);
+    /* rt_epilogue, field for field as netrt.h declares it */
+    gcc_jit_type *cfloatp = gcc_jit_type_get_pointer(gcc_jit_type_get_const(j->t_float));
+    j->ep_bias = gcc_jit_context_new_field(ctx, NULL, cfloatp, "bias");
+    j->ep_preact = gcc_jit_context_new_field(ctx, NULL, j->t_floatp, "preact");
+    j->ep_act = gcc_jit_context_new_field(ctx, NULL, j->t_int, "act");
+    j->ep_alpha = gcc_jit_context_new_field(ctx, NULL, j->t_float, "act_alpha");
+    gcc_jit_field *fields[] = { j->ep_bias, j->ep_preact, j->ep_act, j->ep_alpha };
+    j->t_epilogue = gcc_jit_struct_as_type(gcc_jit_context_new_struct_type(ctx, NULL, "rt_epilogue", 4, fields));
+    j->tanhf_fn = gcc_jit_context_get_builtin_function(ctx, "tanhf");
+    j->expf_fn = gcc_jit_context_get_builtin_function(ctx, "expf");
+}
+
+/* ------------------------------------------------------------- values */
+
+static gcc_jit_rvalue *int_const(Jit *j, gcc_jit_type *t, int64_t v)
+{
+    return gcc_jit_context_new_rvalue_from_long(j->ctx, t, (long)v);
+}
+
+/* The value emit_c's float literals have: the double printed with %.9g,
+ * read back as a float. Going through the same text rounds the same way
+ * (a direct (float) cast could differ in the last bit after the decimal
+ * rounding), so both backends see the same constants. */
+static float c_float_literal(double f)
+{
+    char buf[48];
+    snprintf(buf, sizeof buf, "%.9g", f);
+    return strtof(buf, NULL);
+}
+
+static gcc_jit_rvalue *float_const(Jit *j, double f)
+{
+    return gcc_jit_context_new_rvalue_from_double(j->ctx, j->t_float, c_float_literal(f));
+}
+
+/* k + k_batch * batch as an int64_t. */
+static gcc_jit_rvalue *batch_expr(Jit *j, int64_t k, int64_t k_batch)
+{
+    if (!k_batch)
+        return int_const(j, j->t_i64, k);
+    gcc_jit_rvalue *v = k_batch == 1 ? j->batch
+                                     : gcc_jit_context_new_binary_op(j->ctx, j->loc, GCC_JIT_BINARY_OP_MULT, j->t_i64,
+                                                                     int_const(j, j->t_i64, k_batch), j->batch);
+    if (k)
+        v = gcc_jit_context_new_binary_op(j->ctx, j->loc, GCC_JIT_BINARY_OP_PLUS, j->t_i64, int_const(j, j->t_i64, k), v);
+    return v;
+}
+
+/* &base[offset (* batch)] as a float pointer. */
+static gcc_jit_rvalue *pointer(Jit *j, LPtr p)
+{
+    gcc_jit_rvalue *b = p.base <= BASE_OUT ? j->base[p.base] : NULL;
+    if (!b) {
+        static const char *const names[] = { "none", "arena", "params", "grads", "x", "y", "out" };
+        jit_fail(j, "internal error: %s has no such storage in this function", names[p.base]);
+        return gcc_jit_context_null(j->ctx, j->t_floatp);
+    }
+    if (p.offset == 0)
+        return b;
+    gcc_jit_rvalue *index = p.per_sample ? batch_expr(j, 0, p.offset) : int_const(j, j->t_i64, p.offset);
+    return gcc_jit_lvalue_get_address(gcc_jit_context_new_array_access(j->ctx, j->loc, b, index), j->loc);
+}
+
+static gcc_jit_rvalue *void_pointer(Jit *j, LPtr p)
+{
+    return gcc_jit_context_new_cast(j->ctx, j->loc, pointer(j, p), j->t_voidp);
+}
+
+/* The rt_epilogue of a GEMM call: a local struct, filled, passed by address. */
+static gcc_jit_rvalue *epilogue(Jit *j, const LArg *a)
+{
+    gcc_jit_lvalue *ep = new_local(j, j->t_epilogue, "ep");
+    gcc_jit_type *cfloatp = gcc_jit_type_get_pointer(gcc_jit_type_get_const(j->t_float));
+    gcc_jit_rvalue *bias = a->has_bias ? gcc_jit_context_new_cast(j->ctx, j->loc, pointer(j, a->bias), cfloatp)
+                                       : gcc_jit_context_null(j->ctx, cfloatp);
+    gcc_jit_rvalue *preact = a->has_preact ? pointer(j, a->preact) : gcc_jit_context_null(j->ctx, j->t_floatp);
+    gcc_jit_block_add_assignment(j->block, j->loc, gcc_jit_lvalue_access_field(ep, j->loc, j->ep_bias), bias);
+    gcc_jit_block_add_assignment(j->block, j->loc, gcc_jit_lvalue_access_field(ep, j->loc, j->ep_preact), preact);
+    gcc_jit_block_add_assignment(j->block, j->loc, gcc_jit_lvalue_access_field(ep, j->loc, j->ep_act),
+                                 int_const(j, j->t_int, a->act));
+    gcc_jit_block_add_assignment(j->block, j->loc, gcc_jit_lvalue_access_field(ep, j->loc, j->ep_alpha),
+                                 float_const(j, a->alpha));
+    return gcc_jit_context_new_cast(j->ctx, j->loc, gcc_jit_lvalue_get_address(ep, j->loc), j->t_voidp);
+}
+
+/* One argument, converted to the kernel's parameter type as C converts it. */
+static gcc_jit_rvalue *argument(Jit *j, const LArg *a, char type)
+{
+    gcc_jit_type *t = sig_type(j, type);
+    switch (a->kind) {
+    case LA_PTR: return void_pointer(j, a->ptr);
+    case LA_NULL: return gcc_jit_context_null(j->ctx, j->t_voidp);
+    case LA_INT:
+        if (!a->i_batch)
+            return int_const(j, t, a->i);
+        return gcc_jit_context_new_cast(j->ctx, j->loc, batch_expr(j, a->i, a->i_batch), t);
+    case LA_FLOAT:
+        if (a->f_div_batch) {
+            /* (float)(f / (double)batch), as emit_c prints it */
+            gcc_jit_rvalue *q = gcc_jit_context_new_binary_op(
+                j->ctx, j->loc, GCC_JIT_BINARY_OP_DIVIDE, j->t_double,
+                gcc_jit_context_new_rvalue_from_double(j->ctx, j->t_double, a->f),
+                gcc_jit_context_new_cast(j->ctx, j->loc, j->batch, j->t_double));
+            return gcc_jit_context_new_cast(j->ctx, j->loc, q, t);
+        }
+        return t == j->t_float ? float_const(j, a->f) : gcc_jit_context_new_rvalue_from_double(j->ctx, t, a->f);
+    case LA_BOOL: return gcc_jit_context_new_rvalue_from_int(j->ctx, t, a->i != 0);
+    case LA_ACT: return int_const(j, t, a->i);
+    case LA_SEED: {
+        if (!j->seed) {
+            jit_fail(j, "internal error: %s draws random numbers but has no seed", "forward");
+            return int_const(j, t, 0);
+        }
+        gcc_jit_rvalue *args[] = { j->seed, int_const(j, j->t_u64, a->i) };
+        return gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, kernel_index("rt_rand_u64")), 2, args);
+    }
+    case LA_EPILOGUE: return epilogue(j, a);
+    }
+    unreachable();
+}
+
+/* ------------------------------------------------------- elementwise */
+
+static gcc_jit_rvalue *binop(Jit *j, enum gcc_jit_binary_op op, gcc_jit_rvalue *a, gcc_jit_rvalue *b)
+{
+    return gcc_jit_context_new_binary_op(j->ctx, j->loc, op, j->t_float, a, b);
+}
+
+/* cond ? a : b, with blocks (libgccjit 12 has no conditional expression);
+ * leaves j->block at the join. */
+static gcc_jit_rvalue *choose(Jit *j, gcc_jit_rvalue *cond, gcc_jit_rvalue *a, gcc_jit_rvalue *b)
+{
+    gcc_jit_lvalue *v = new_local(j, j->t_float, "sel");
+    gcc_jit_block *yes = new_block(j, "then"), *no = new_block(j, "else"), *join = new_block(j, "join");
+    gcc_jit_block_end_with_conditional(j->block, j->loc, cond, yes, no);
+    gcc_jit_block_add_assignment(yes, j->loc, v, a);
+    gcc_jit_block_end_with_jump(yes, j->loc, join);
+    gcc_jit_block_add_assignment(no, j->loc, v, b);
+    gcc_jit_block_end_with_jump(no, j->loc, join);
+    j->block = join;
+    return gcc_jit_lvalue_as_rvalue(v);
+}
+
+static gcc_jit_rvalue *call1(Jit *j, gcc_jit_function *f, gcc_jit_rvalue *x)
+{
+    return gcc_jit_context_new_call(j->ctx, j->loc, f, 1, &x);
+}
+
+/* The activations of a fused loop, written as the formulas of netrt.h's
+ * rt_act in float arithmetic: relu max(x, 0), leaky_relu x > 0 ? x :
+ * alpha x, tanh, sigmoid 1 / (1 + e^-x), gelu's tanh approximation. */
+static gcc_jit_rvalue *activation(Jit *j, int act, double alpha, gcc_jit_rvalue *in)
+{
+    gcc_jit_lvalue *xv = new_local(j, j->t_float, "act");
+    gcc_jit_block_add_assignment(j->block, j->loc, xv, in);
+    gcc_jit_rvalue *x = gcc_jit_lvalue_as_rvalue(xv), *zero = float_const(j, 0), *one = float_const(j, 1);
+    gcc_jit_rvalue *positive = gcc_jit_context_new_comparison(j->ctx, j->loc, GCC_JIT_COMPARISON_GT, x, zero);
+    switch ((rt_act)act) {
+    case RT_ACT_NONE: return x;
+    case RT_ACT_RELU: return choose(j, positive, x, zero);
+    case RT_ACT_LEAKY_RELU: return choose(j, positive, x, binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, alpha), x));
+    case RT_ACT_TANH: return call1(j, j->tanhf_fn, x);
+    case RT_ACT_SIGMOID: {
+        gcc_jit_rvalue *neg = gcc_jit_context_new_unary_op(j->ctx, j->loc, GCC_JIT_UNARY_OP_MINUS, j->t_float, x);
+        return binop(j, GCC_JIT_BINARY_OP_DIVIDE, one, binop(j, GCC_JIT_BINARY_OP_PLUS, one, call1(j, j->expf_fn, neg)));
+    }
+    case RT_ACT_GELU: {
+        /* 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))) */
+        gcc_jit_rvalue *cube = binop(j, GCC_JIT_BINARY_OP_MULT,
+                                     binop(j, GCC_JIT_BINARY_OP_MULT,
+                                           binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, 0.044715), x), x), x);
+        gcc_jit_rvalue *inner = binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, 0.7978845608028654),
+                                      binop(j, GCC_JIT_BINARY_OP_PLUS, x, cube));
+        return binop(j, GCC_JIT_BINARY_OP_MULT, binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, 0.5), x),
+                     binop(j, GCC_JIT_BINARY_OP_PLUS, one, call1(j, j->tanhf_fn, inner)));
+    }
+    }
+    jit_fail(j, "internal error: activation %s in a loop", "out of range");
+    return x;
+}
+
+/* The loop's input pointers, one per load, numbered in the order
+ * expression() reaches the loads (emit_c numbers them the same way). */
+static void declare_loads(Jit *j, const LExpr *e, int *n)
+{
+    if (e->kind == LE_LOAD) {
+        gcc_jit_lvalue *p = new_local(j, j->t_floatp, "in");
+        gcc_jit_block_add_assignment(j->block, j->loc, p, pointer(j, e->ptr));
+        j->loads[(*n)++] = p;
+    }
+    if (e->a)
+        declare_loads(j, e->a, n);
+    if (e->b)
+        declare_loads(j, e->b, n);
+}
+
+static int count_loads(const LExpr *e)
+{
+    return (e->kind == LE_LOAD) + (e->a ? count_loads(e->a) : 0) + (e->b ? count_loads(e->b) : 0);
+}
+
+static gcc_jit_rvalue *expression(Jit *j, const LExpr *e, gcc_jit_rvalue *i, int *n)
+{
+    switch (e->kind) {
+    case LE_LOAD: {
+        gcc_jit_rvalue *index = i;
+        if (e->period) {
+            /* (i / c) * period + i % period: a row repeated across samples */
+            gcc_jit_rvalue *c = int_const(j, j->t_i64, (int64_t)e->c), *period = int_const(j, j->t_i64, e->period);
+            gcc_jit_rvalue *row = gcc_jit_context_new_binary_op(j->ctx, j->loc, GCC_JIT_BINARY_OP_DIVIDE, j->t_i64, i, c);
+            index = gcc_jit_context_new_binary_op(
+                j->ctx, j->loc, GCC_JIT_BINARY_OP_PLUS, j->t_i64,
+                gcc_jit_context_new_binary_op(j->ctx, j->loc, GCC_JIT_BINARY_OP_MULT, j->t_i64, row, period),
+                gcc_jit_context_new_binary_op(j->ctx, j->loc, GCC_JIT_BINARY_OP_MODULO, j->t_i64, i, period));
+        }
+        gcc_jit_rvalue *p = gcc_jit_lvalue_as_rvalue(j->loads[(*n)++]);
+        return gcc_jit_lvalue_as_rvalue(gcc_jit_context_new_array_access(j->ctx, j->loc, p, index));
+    }
+    case LE_CONST: return float_const(j, e->c);
+    case LE_ADD: case LE_SUB: case LE_MUL: {
+        gcc_jit_rvalue *a = expression(j, e->a, i, n);
+        gcc_jit_rvalue *b = expression(j, e->b, i, n);
+        return binop(j, e->kind == LE_ADD ? GCC_JIT_BINARY_OP_PLUS : e->kind == LE_SUB ? GCC_JIT_BINARY_OP_MINUS
+                                                                                      : GCC_JIT_BINARY_OP_MULT, a, b);
+    }
+    case LE_ACT: return activation(j, e->act, e->alpha, expression(j, e->a, i, n));
+    }
+    unreachable();
+}
+
+/* for (int64_t i = 0; i < n * batch; i++) dst[i] = expr; */
+static void loop(Jit *j, const LInstr *in)
+{
+    int nloads = count_loads(in->expr), n = 0;
+    j->loads = arena_alloc(j->c->arena, sizeof *j->loads * (size_t)(nloads ? nloads : 1));
+    gcc_jit_lvalue *dst = new_local(j, j->t_floatp, "dst");
+    gcc_jit_block_add_assignment(j->block, j->loc, dst, pointer(j, in->dst));
+    declare_loads(j, in->expr, &n);
+    gcc_jit_lvalue *i = new_local(j, j->t_i64, "i"), *end = new_local(j, j->t_i64, "end");
+    gcc_jit_block_add_assignment(j->block, j->loc, i, int_const(j, j->t_i64, 0));
+    gcc_jit_block_add_assignment(j->block, j->loc, end, batch_expr(j, 0, in->n));
+    gcc_jit_block *cond = new_block(j, "loop"), *body = new_block(j, "body"), *after = new_block(j, "done");
+    gcc_jit_block_end_with_jump(j->block, j->loc, cond);
+    gcc_jit_block_end_with_conditional(
+        cond, j->loc,
+        gcc_jit_context_new_comparison(j->ctx, j->loc, GCC_JIT_COMPARISON_LT, gcc_jit_lvalue_as_rvalue(i),
+                                       gcc_jit_lvalue_as_rvalue(end)),
+        body, after);
+    j->block = body;
+    n = 0;
+    gcc_jit_rvalue *v = expression(j, in->expr, gcc_jit_lvalue_as_rvalue(i), &n);
+    gcc_jit_block_add_assignment(
+        j->block, j->loc,
+        gcc_jit_context_new_array_access(j->ctx, j->loc, gcc_jit_lvalue_as_rvalue(dst), gcc_jit_lvalue_as_rvalue(i)), v);
+    gcc_jit_block_add_assignment_op(j->block, j->loc, i, GCC_JIT_BINARY_OP_PLUS, int_const(j, j->t_i64, 1));
+    gcc_jit_block_end_with_jump(j->block, j->loc, cond);
+    j->block = after;
+}
+
+/* ------------------------------------------------------ instructions */
+
+static void call(Jit *j, const LInstr *in)
+{
+    int k = kernel_index(in->fn);
+    if (k < 0) {
+        jit_fail(j, "internal error: no runtime kernel '%s' in the JIT's import table", in->fn);
+        return;
+    }
+    const char *sig = kernels[k].sig;
+    int nparams = (int)strlen(sig) - 1;
+    gcc_jit_rvalue *args[16];
+    /* a wrong argument count is libgccjit's to report, with the names */
+    for (int a = 0; a < in->nargs; a++)
+        args[a] = argument(j, &in->args[a], a < nparams ? sig[a + 1] : 'p');
+    gcc_jit_rvalue *r = gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, k), in->nargs, args);
+    if (in->kind == LI_LOSS_CALL) {
+        if (!j->loss) {
+            jit_fail(j, "internal error: loss call '%s' outside train_step", in->fn);
+            return;
+        }
+        /* loss += coef * fn(...), in double as emit_c's text computes it */
+        gcc_jit_rvalue *term = gcc_jit_context_new_binary_op(
+            j->ctx, j->loc, GCC_JIT_BINARY_OP_MULT, j->t_double,
+            gcc_jit_context_new_rvalue_from_double(j->ctx, j->t_double, in->coef), r);
+        gcc_jit_block_add_assignment_op(j->block, j->loc, j->loss, GCC_JIT_BINARY_OP_PLUS, term);
+    } else {
+        gcc_jit_block_add_eval(j->block, j->loc, r);
+    }
+}
+
+static void zero(Jit *j, const LInstr *in)
+{
+    /* memset(dst, 0, n * sizeof(float) (* batch)) */
+    gcc_jit_rvalue *bytes = int_const(j, j->t_size, in->n * (int64_t)sizeof(float));
+    if (in->dst.per_sample)
+        bytes = gcc_jit_context_new_binary_op(j->ctx, j->loc, GCC_JIT_BINARY_OP_MULT, j->t_size, bytes,
+                                              gcc_jit_context_new_cast(j->ctx, j->loc, j->batch, j->t_size));
+    gcc_jit_rvalue *args[] = { void_pointer(j, in->dst), int_const(j, j->t_int, 0), bytes };
+    gcc_jit_block_add_eval(j->block, j->loc, gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, kernel_index("memset")), 3, args));
+}
+
+static void body(Jit *j, const LFunc *f)
+{
+    for (int i = 0; i < f->n && !j->error[0]; i++) {
+        const LInstr *in = &f->code[i];
+        int line, col;
+        diag_line_col(&j->c->src, in->span.begin, &line, &col);
+        j->loc = gcc_jit_context_new_location(j->ctx, j->c->src.path, line, col);
+        if (in->comment)
+            gcc_jit_block_add_comment(j->block, j->loc, in->comment);
+        switch (in->kind) {
+        case LI_CALL: case LI_LOSS_CALL: call(j, in); break;
+        case LI_LOOP: loop(j, in); break;
+        case LI_ZERO: zero(j, in); break;
+        }
+    }
+    j->loc = NULL;
+}
+
+static gcc_jit_lvalue *float_pointer_local(Jit *j, gcc_jit_param *p, const char *name)
+{
+    gcc_jit_lvalue *v = gcc_jit_function_new_local(j->fn, NULL, j->t_floatp, name);
+    gcc_jit_block_add_assignment(j->block, NULL, v,
+                                 gcc_jit_context_new_cast(j->ctx, NULL, gcc_jit_param_as_rvalue(p), j->t_floatp));
+    return v;
+}
+
+static void begin(Jit *j, gcc_jit_function *fn)
+{
+    j->fn = fn;
+    j->block = gcc_jit_function_new_block(fn, "entry");
+    memset(j->base, 0, sizeof j->base);
+    j->seed = NULL;
+    j->loss = NULL;
+}
+
+/* double NAME_train_step(float *params, float *grads, const void *x, const void *y,
+ *                        int64_t batch, float *arena, uint64_t seed) */
+static void build_train_step(Jit *j, const LProgram *lp, const char *name)
+{
+    gcc_jit_param *p[] = {
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "grads"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "y_in"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_u64, "seed"),
+    };
+    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_double, name, 7, p, 0));
+    j->base[BASE_PARAMS] = gcc_jit_param_as_rvalue(p[0]);
+    j->base[BASE_GRADS] = gcc_jit_param_as_rvalue(p[1]);
+    /* labels may be int32_t: the same 4-byte stride as float, and the
+     * kernels take them as pointers, so one pointer type serves */
+    j->base[BASE_X] = gcc_jit_lvalue_as_rvalue(float_pointer_local(j, p[2], "x"));
+    j->base[BASE_Y] = gcc_jit_lvalue_as_rvalue(float_pointer_local(j, p[3], "y"));
+    j->batch = gcc_jit_param_as_rvalue(p[4]);
+    j->base[BASE_ARENA] = gcc_jit_param_as_rvalue(p[5]);
+    j->seed = gcc_jit_param_as_rvalue(p[6]);
+    j->loss = gcc_jit_function_new_local(j->fn, NULL, j->t_double, "loss");
+    gcc_jit_block_add_assignment(j->block, NULL, j->loss, gcc_jit_context_zero(j->ctx, j->t_double));
+    body(j, &lp->train_step);
+    gcc_jit_block_end_with_return(j->block, NULL, gcc_jit_lvalue_as_rvalue(j->loss));
+}
+
+/* void NAME_forward(const float *params, const void *x, float *out, int64_t batch, float *arena) */
+static void build_forward(Jit *j, const LProgram *lp, const char *name)
+{
+    gcc_jit_param *p[] = {
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "out"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena"),
+    };
+    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, 5, p, 0));
+    j->base[BASE_PARAMS] = gcc_jit_param_as_rvalue(p[0]);
+    j->base[BASE_X] = gcc_jit_lvalue_as_rvalue(float_pointer_local(j, p[1], "x"));
+    j->base[BASE_OUT] = gcc_jit_param_as_rvalue(p[2]);
+    j->batch = gcc_jit_param_as_rvalue(p[3]);
+    j->base[BASE_ARENA] = gcc_jit_param_as_rvalue(p[4]);
+    body(j, &lp->forward);
+    gcc_jit_block_end_with_void_return(j->block, NULL);
+}
+
+/* ----------------------------------------------------------- the driver */
+
+static void set_flags(gcc_jit_context *ctx)
+{
+    const char *flags[BUILD_MAX_FLAGS];
+    int n = build_codegen_flags(flags);
+    for (int i = 0; i < n; i++) {
+        int level;
+        if (sscanf(flags[i], "-O%d", &level) == 1)
+            gcc_jit_context_set_int_option(ctx, GCC_JIT_INT_OPTION_OPTIMIZATION_LEVEL, level);
+        else
+            gcc_jit_context_add_command_line_option(ctx, flags[i]);
+    }
+}
+
+/* --dump-jit DIR: libgccjit's C-like dump of the context, a reproducer
+ * (a C program that rebuilds the context through the API) and the
+ * assembly, named after the model. */
+static bool dump(gcc_jit_context *ctx, const char *dir, const char *name, FILE *err)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(err, "netc: error: %s: %s\n", dir, strerror(errno));
+        return false;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s.jit.c", dir, name);
+    gcc_jit_context_dump_to_file(ctx, path, 0);
+    snprintf(path, sizeof path, "%s/%s.reproducer.c", dir, name);
+    gcc_jit_context_dump_reproducer_to_file(ctx, path);
+    snprintf(path, sizeof path, "%s/%s.s", dir, name);
+    gcc_jit_context_compile_to_file(ctx, GCC_JIT_OUTPUT_KIND_ASSEMBLER, path);
+    return true;
+}
+
+static JitProgram *fail(JitProgram *jp, FILE *err, const char *msg)
+{
+    fprintf(err, "netc: error: JIT compilation failed: %s\n", msg ? msg : "no message from libgccjit");
+    jit_free(jp);
+    return NULL;
+}
+
+JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *err)
+{
+    if (!lp->base_dir)
+        lp->base_dir = build_source_dir(c);
+    JitProgram *jp = calloc(1, sizeof *jp);
+    if (!jp)
+        die("out of memory");
+    rtprogram_fill(c, lp, &jp->program);
+    jp->ctx = gcc_jit_context_acquire();
+    if (!jp->ctx)
+        return fail(jp, err, "cannot create a libgccjit context");
+    gcc_jit_context_set_bool_print_errors_to_stderr(jp->ctx, 0);
+    set_flags(jp->ctx);
+    Jit j = { .c = c, .ctx = jp->ctx };
+    make_types(&j);
+    /* model names are identifiers (the grammar's), so they make symbol names */
+    const char *train_name = arena_printf(c->arena, "%s_train_step", lp->name);
+    const char *forward_name = arena_printf(c->arena, "%s_forward", lp->name);
+    if (lp->train)
+        build_train_step(&j, lp, train_name);
+    if (!j.error[0])
+        build_forward(&j, lp, forward_name);
+    if (j.error[0])
+        return fail(jp, err, j.error);
+    if (gcc_jit_context_get_first_error(jp->ctx))
+        return fail(jp, err, gcc_jit_context_get_first_error(jp->ctx));
+    if (dump_dir && !dump(jp->ctx, dump_dir, lp->name, err)) {
+        jit_free(jp);
+        return NULL;
+    }
+    jp->result = gcc_jit_context_compile(jp->ctx);
+    if (!jp->result || gcc_jit_context_get_first_error(jp->ctx))
+        return fail(jp, err, gcc_jit_context_get_first_error(jp->ctx));
+    if (lp->train) {
+        void *code = gcc_jit_result_get_code(jp->result, train_name);
+        if (!code)
+            return fail(jp, err, "train_step is missing from the compiled code");
+        memcpy(&jp->program.train_step, &code, sizeof code); /* object to function pointer */
+    }
+    void *code = gcc_jit_result_get_code(jp->result, forward_name);
+    if (!code)
+        return fail(jp, err, "forward is missing from the compiled code");
+    memcpy(&jp->program.forward, &code, sizeof code);
+    return jp;
+}
+
+const rt_program *jit_program(const JitProgram *jp)
+{
+    return &jp->program;
+}
+
+void jit_free(JitProgram *jp)
+{
+    if (!jp)
+        return;
+    if (jp->result)
+        gcc_jit_result_release(jp->result);
+    if (jp->ctx)
+        gcc_jit_context_release(jp->ctx);
+    free(jp);
+}
+
+int jit_run(Compiler *c, LProgram *lp, const char *command, int argc, char **argv, const char *dump_dir, FILE *err)
+{
+    JitProgram *jp = jit_compile(c, lp, dump_dir, err);
+    if (!jp)
+        return 1;
+    /* rt_main's argv: a program name for its messages, the command, the
+     * flags. Its messages name the program by what follows the last '/',
+     * so the name holds the file's base name. */
+    const char *slash = strrchr(c->src.path, '/');
+    char *name = arena_printf(c->arena, "netc %s", slash ? slash + 1 : c->src.path);
+    char **args = arena_alloc(c->arena, sizeof *args * (size_t)(argc + 3));
+    int n = 0;
+    args[n++] = name;
+    args[n++] = (char *)command;
+    for (int i = 0; i < argc; i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+    int rc = rt_main(&jp->program, n, args);
+    jit_free(jp);
+    return rc;
+}

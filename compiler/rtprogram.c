@@ -1,0 +1,105 @@
+/* rtprogram.c — the runtime's description of a lowered program.
+ * Requires: an LProgram (with base_dir set). Produces: the rt_program that
+ * rt_main and rt_model run, minus its two function pointers. Both backends
+ * start from it: emit_c prints it as an initializer, emit_jit hands it to
+ * rt_main with the JIT's function pointers, so the two cannot drift apart.
+ * Everything it points to lives in the compiler's arena. */
+#include "compiler.h"
+#include "netrt.h"
+
+#include <string.h>
+
+/* The compiler's enums name the same things in the same order as the
+ * runtime's; these tables make the mapping explicit instead of a cast. */
+static const rt_init inits[] = { [INIT_ZEROS] = RT_INIT_ZEROS, [INIT_ONES] = RT_INIT_ONES,
+                                 [INIT_HE] = RT_INIT_HE_NORMAL, [INIT_GLOROT] = RT_INIT_GLOROT_UNIFORM,
+                                 [INIT_NORMAL_002] = RT_INIT_NORMAL_002 };
+static const rt_source_kind sources[] = { [SRC_NONE] = RT_SRC_NONE, [SRC_IDX] = RT_SRC_IDX, [SRC_CSV] = RT_SRC_CSV,
+                                          [SRC_RAW] = RT_SRC_RAW, [SRC_TEXT] = RT_SRC_TEXT };
+static const rt_opt_kind opts[] = { [OPTK_SGD] = RT_OPT_SGD, [OPTK_ADAM] = RT_OPT_ADAM, [OPTK_ADAMW] = RT_OPT_ADAMW,
+                                    [OPTK_RMSPROP] = RT_OPT_RMSPROP };
+static const rt_sched_kind scheds[] = { [SCHED_CONSTANT] = RT_SCHED_CONSTANT, [SCHED_STEP] = RT_SCHED_STEP,
+                                        [SCHED_COSINE] = RT_SCHED_COSINE };
+
+static void dims(const Shape *s, int *rank, int64_t out[RT_MAX_RANK], int64_t *size)
+{
+    *rank = s->rank;
+    for (int i = 0; i < s->rank; i++)
+        out[i] = s->dim[i];
+    *size = ir_shape_elems(s);
+}
+
+static rt_source source(const DataSpec *d)
+{
+    return (rt_source){
+        .kind = sources[d->kind],
+        .path = d->path,
+        .labels_path = d->labels,
+        .scale = d->kind == SRC_NONE ? 1.0f : (float)d->scale,
+        .shift = (float)d->shift,
+        .label_column = (int)d->label_column,
+        .header = d->header,
+        .seq = d->kind == SRC_RAW ? d->size : d->seq,
+    };
+}
+
+/* Defaults for a model without a train block: rt_model can still be made
+ * from it, and eval/predict need only the data kind. */
+static void config(const LProgram *lp, rt_train_config *cf)
+{
+    cf->base_dir = lp->base_dir;
+    const TrainSpec *t = lp->train;
+    if (!t) {
+        cf->data = cf->test = (rt_source){ .kind = RT_SRC_NONE, .scale = 1 };
+        cf->opt = (rt_optimizer){ .kind = RT_OPT_ADAM, .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f };
+        cf->batch = 32;
+        cf->epochs = 1;
+        return;
+    }
+    const OptSpec *o = &t->steps_list[0].opt;
+    cf->data = source(&t->data);
+    cf->test = source(&t->test);
+    cf->opt = (rt_optimizer){ .kind = opts[o->kind], .lr = (float)o->lr, .momentum = (float)o->momentum,
+                              .nesterov = o->nesterov, .beta1 = (float)o->beta1, .beta2 = (float)o->beta2,
+                              .eps = (float)o->eps, .alpha = (float)o->alpha, .weight_decay = (float)o->weight_decay };
+    cf->sched = (rt_schedule){ .kind = scheds[t->sched.kind], .warmup = t->sched.warmup, .every = t->sched.every,
+                               .gamma = (float)t->sched.gamma, .min_lr = (float)t->sched.min_lr };
+    cf->batch = t->batch;
+    cf->epochs = t->epochs;
+    cf->steps = t->steps;
+    cf->seed = (uint64_t)t->seed;
+    cf->clip = (float)t->clip;
+}
+
+void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
+{
+    memset(p, 0, sizeof *p);
+    const ParamLayout *pl = &lp->layout;
+    rt_param_desc *d = arena_alloc(c->arena, sizeof *d * (size_t)(pl->n ? pl->n : 1));
+    for (int k = 0; k < pl->n; k++) {
+        uint32_t pi = pl->order[k];
+        const Param *prm = &c->prog->params[pi];
+        int64_t count;
+        d[k] = (rt_param_desc){ .name = prm->name, .offset = pl->offset[pi], .init = inits[prm->init],
+                                .fan_in = prm->fan_in, .fan_out = prm->fan_out, .trainable = prm->trainable };
+        dims(&prm->shape, &d[k].rank, d[k].dims, &count);
+        d[k].count = count;
+    }
+    p->name = lp->name;
+    p->source = lp->source;
+    p->param_floats = pl->total;
+    p->trainable_floats = pl->trainable;
+    p->nparams = pl->n;
+    p->params = d;
+    p->x_dtype = lp->x_dtype == DT_I32 ? RT_I32 : RT_F32;
+    dims(&lp->x_shape, &p->x_rank, p->x_dims, &p->x_size);
+    if (lp->train) {
+        p->y_dtype = lp->y_dtype == DT_I32 ? RT_I32 : RT_F32;
+        dims(&lp->y_shape, &p->y_rank, p->y_dims, &p->y_size);
+    }
+    dims(&lp->out_shape, &p->out_rank, p->out_dims, &p->out_size);
+    p->loss = (rt_loss_kind)lp->loss_kind;
+    p->train_arena_floats = lp->train_step.arena_floats;
+    p->eval_arena_floats = lp->forward.arena_floats;
+    config(lp, &p->config);
+}
