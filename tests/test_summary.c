@@ -232,7 +232,12 @@ START_TEST(test_check_mlp_text)
         "  dense3    dense    f32[10]           2,570            5,130\n"
         "  parameters: 535,818 (2.04 MiB as f32)\n"
         "  forward: 1,072,138 per sample (1.07 MFLOP)\n"
-        "  activations: 11.10 KiB per sample (every layer output, before memory planning)\n");
+        "  activations: 11.10 KiB per sample (every layer output, before memory planning)\n"
+        /* the plan (netc -dP build): 1,792 floats per sample to train,
+         * 768 to infer (relu1's 512 and relu2's 256; dropout is an alias
+         * there and the logits go to the caller's buffer) */
+        "  memory plan: parameters 2.04 MiB, gradients 2.04 MiB, optimizer state 4.09 MiB\n"
+        "  activation arena: 7168 bytes per sample to train (0.88 MiB at batch 128), 3072 bytes per sample to infer\n");
     fe_proc_free(&p);
 }
 END_TEST
