@@ -4,8 +4,10 @@
  * for a standalone binary, or with the documented NAME.h API for embedding.
  * Every string that comes from the .net file goes through emit_c_string. */
 #include "compiler.h"
+#include "netrt.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const act_names[] = { "RT_ACT_NONE", "RT_ACT_RELU", "RT_ACT_LEAKY_RELU", "RT_ACT_GELU",
@@ -233,58 +235,65 @@ static void print_body(FILE *out, const LFunc *f)
     }
 }
 
-static void print_dims(FILE *out, DType t, const Shape *s, const char *prefix)
+/* The rt_program initializer is printed from the struct rtprogram_fill
+ * makes, the one the JIT runs, so the two backends describe a program
+ * alike by construction. */
+
+/* A float field: the shortest text that reads back as the same float. */
+static const char *float_field(char buf[48], float f)
 {
-    fprintf(out, "    .%s_rank = %d,\n    .%s_dims = {", prefix, s->rank, prefix);
-    for (int i = 0; i < s->rank; i++)
-        fprintf(out, "%s%lld", i ? ", " : " ", (long long)s->dim[i]);
-    fprintf(out, "%s},\n    .%s_size = %lld,\n", s->rank ? " " : "", prefix, (long long)ir_shape_elems(s));
-    if (strcmp(prefix, "out"))
-        fprintf(out, "    .%s_dtype = %s,\n", prefix, t == DT_I32 ? "RT_I32" : "RT_F32");
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, 40, "%.*g", digits, (double)f);
+        if (strtof(buf, NULL) == f)
+            break;
+    }
+    strcat(buf, strpbrk(buf, ".eni") ? "f" : ".0f");
+    return buf;
 }
 
-static void print_source(FILE *out, const char *field, const DataSpec *d)
+static void print_dims(FILE *out, const char *prefix, int rank, const int64_t *dims, int64_t size)
+{
+    fprintf(out, "    .%s_rank = %d,\n    .%s_dims = {", prefix, rank, prefix);
+    for (int i = 0; i < rank; i++)
+        fprintf(out, "%s%lld", i ? ", " : " ", (long long)dims[i]);
+    fprintf(out, "%s},\n    .%s_size = %lld,\n", rank ? " " : "", prefix, (long long)size);
+}
+
+static void print_source(FILE *out, const char *field, const rt_source *d)
 {
     static const char *const kinds[] = { "RT_SRC_NONE", "RT_SRC_IDX", "RT_SRC_CSV", "RT_SRC_RAW", "RT_SRC_TEXT" };
     fprintf(out, "        .%s = { .kind = %s, .path = ", field, kinds[d->kind]);
     emit_c_string(out, d->path);
     fputs(", .labels_path = ", out);
-    emit_c_string(out, d->labels);
+    emit_c_string(out, d->labels_path);
     char b1[48], b2[48];
     fprintf(out, ", .scale = %s, .shift = %s, .label_column = %d, .header = %s, .seq = %lld },\n",
-            cfloat(b1, d->kind == SRC_NONE ? 1.0 : d->scale), cfloat(b2, d->shift), (int)d->label_column,
-            d->header ? "true" : "false", (long long)(d->kind == SRC_RAW ? d->size : d->seq));
+            float_field(b1, d->scale), float_field(b2, d->shift), d->label_column, d->header ? "true" : "false",
+            (long long)d->seq);
 }
 
-static void print_config(FILE *out, const LProgram *lp)
+static void print_config(FILE *out, const rt_train_config *t)
 {
     static const char *const opts[] = { "RT_OPT_SGD", "RT_OPT_ADAM", "RT_OPT_ADAMW", "RT_OPT_RMSPROP" };
     static const char *const scheds[] = { "RT_SCHED_CONSTANT", "RT_SCHED_STEP", "RT_SCHED_COSINE" };
-    const TrainSpec *t = lp->train;
     fputs("    .config = {\n        .base_dir = ", out);
-    emit_c_string(out, lp->base_dir);
+    emit_c_string(out, t->base_dir);
     fputs(",\n", out);
-    if (!t) {
-        fputs("        .data = { .kind = RT_SRC_NONE, .scale = 1 },\n        .test = { .kind = RT_SRC_NONE, .scale = 1 },\n"
-              "        .opt = { .kind = RT_OPT_ADAM, .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f },\n"
-              "        .batch = 32, .epochs = 1,\n    },\n", out);
-        return;
-    }
-    const OptSpec *o = &t->steps_list[0].opt;
+    const rt_optimizer *o = &t->opt;
     print_source(out, "data", &t->data);
     print_source(out, "test", &t->test);
     char b[8][48];
     fprintf(out, "        .opt = { .kind = %s, .lr = %s, .momentum = %s, .nesterov = %s, .beta1 = %s, "
                  ".beta2 = %s, .eps = %s, .alpha = %s, .weight_decay = %s },\n",
-            opts[o->kind], cfloat(b[0], o->lr), cfloat(b[1], o->momentum), o->nesterov ? "true" : "false",
-            cfloat(b[2], o->beta1), cfloat(b[3], o->beta2), cfloat(b[4], o->eps), cfloat(b[5], o->alpha),
-            cfloat(b[6], o->weight_decay));
+            opts[o->kind], float_field(b[0], o->lr), float_field(b[1], o->momentum), o->nesterov ? "true" : "false",
+            float_field(b[2], o->beta1), float_field(b[3], o->beta2), float_field(b[4], o->eps), float_field(b[5], o->alpha),
+            float_field(b[6], o->weight_decay));
     fprintf(out, "        .sched = { .kind = %s, .warmup = %lld, .every = %lld, .gamma = %s, .min_lr = %s },\n",
-            scheds[t->sched.kind], (long long)t->sched.warmup, (long long)t->sched.every, cfloat(b[0], t->sched.gamma),
-            cfloat(b[1], t->sched.min_lr));
+            scheds[t->sched.kind], (long long)t->sched.warmup, (long long)t->sched.every, float_field(b[0], t->sched.gamma),
+            float_field(b[1], t->sched.min_lr));
     fprintf(out, "        .batch = %lld, .epochs = %lld, .steps = %lld, .seed = %lluu, .clip = %s,\n    },\n",
             (long long)t->batch, (long long)t->epochs, (long long)t->steps, (unsigned long long)t->seed,
-            cfloat(b[2], t->clip));
+            float_field(b[2], t->clip));
 }
 
 void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
@@ -319,36 +328,39 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
     print_body(out, &lp->forward);
     fputs("}\n\n", out);
 
-    const Program *p = c->prog;
+    rt_program rp;
+    rtprogram_fill(c, lp, &rp);
     fprintf(out, "static const rt_param_desc %s_params[] = {\n", id);
-    for (int k = 0; k < lp->layout.n; k++) {
-        const Param *prm = &p->params[lp->layout.order[k]];
+    for (int k = 0; k < rp.nparams; k++) {
+        const rt_param_desc *d = &rp.params[k];
         fputs("    { ", out);
-        emit_c_string(out, prm->name);
-        fprintf(out, ", %d, {", prm->shape.rank);
-        for (int i = 0; i < prm->shape.rank; i++)
-            fprintf(out, "%s%lld", i ? ", " : " ", (long long)prm->shape.dim[i]);
-        fprintf(out, " }, %lld, %lld, %s, %lld, %lld, %s },\n", (long long)lp->layout.offset[lp->layout.order[k]],
-                (long long)ir_shape_elems(&prm->shape), init_names[prm->init], (long long)prm->fan_in,
-                (long long)prm->fan_out, prm->trainable ? "true" : "false");
+        emit_c_string(out, d->name);
+        fprintf(out, ", %d, {", d->rank);
+        for (int i = 0; i < d->rank; i++)
+            fprintf(out, "%s%lld", i ? ", " : " ", (long long)d->dims[i]);
+        fprintf(out, " }, %lld, %lld, %s, %lld, %lld, %s },\n", (long long)d->offset, (long long)d->count,
+                init_names[d->init], (long long)d->fan_in, (long long)d->fan_out, d->trainable ? "true" : "false");
     }
     fputs("};\n\n", out);
     fprintf(out, "const rt_program %s_program = {\n    .name = ", id);
-    emit_c_string(out, lp->name);
+    emit_c_string(out, rp.name);
     fputs(",\n    .source = ", out);
-    emit_c_string(out, lp->source);
+    emit_c_string(out, rp.source);
     fprintf(out, ",\n    .param_floats = %lld,\n    .trainable_floats = %lld,\n    .nparams = %d,\n    .params = %s_params,\n",
-            (long long)lp->layout.total, (long long)lp->layout.trainable, lp->layout.n, id);
-    print_dims(out, lp->x_dtype, &lp->x_shape, "x");
-    if (lp->train)
-        print_dims(out, lp->y_dtype, &lp->y_shape, "y");
-    print_dims(out, DT_F32, &lp->out_shape, "out");
+            (long long)rp.param_floats, (long long)rp.trainable_floats, rp.nparams, id);
+    print_dims(out, "x", rp.x_rank, rp.x_dims, rp.x_size);
+    fprintf(out, "    .x_dtype = %s,\n", rp.x_dtype == RT_I32 ? "RT_I32" : "RT_F32");
+    if (lp->train) {
+        print_dims(out, "y", rp.y_rank, rp.y_dims, rp.y_size);
+        fprintf(out, "    .y_dtype = %s,\n", rp.y_dtype == RT_I32 ? "RT_I32" : "RT_F32");
+    }
+    print_dims(out, "out", rp.out_rank, rp.out_dims, rp.out_size);
     fprintf(out, "    .loss = %s,\n    .train_arena_floats = %lld,\n    .eval_arena_floats = %lld,\n",
-            loss_names[lp->loss_kind], (long long)lp->train_step.arena_floats, (long long)lp->forward.arena_floats);
+            loss_names[rp.loss], (long long)rp.train_arena_floats, (long long)rp.eval_arena_floats);
     if (lp->train)
         fprintf(out, "    .train_step = %s_train_step,\n", id);
     fprintf(out, "    .forward = %s_forward,\n", id);
-    print_config(out, lp);
+    print_config(out, &rp.config);
     fputs("};\n", out);
     if (emit_main)
         fprintf(out, "\nint main(int argc, char **argv)\n{\n    return rt_main(&%s_program, argc, argv);\n}\n", id);
