@@ -1,7 +1,9 @@
 #!/bin/sh
 # Runs the examples through netc: `netc check` on each (its table of
 # layers, shapes, parameters and FLOPs), then `netc graph` on LeNet,
-# rendered to an SVG next to the netc binary when Graphviz is installed.
+# rendered to an SVG next to the netc binary when Graphviz is installed,
+# then builds examples/mlp.net into a standalone binary and trains it on
+# Fashion-MNIST with its train block (5 epochs), saving the weights.
 # Called by `make demo` as: sh scripts/demo.sh build/netc
 # Exits non-zero if any example fails to check.
 set -eu
@@ -49,3 +51,13 @@ if [ -n "$failed" ]; then
 fi
 echo
 echo "demo: every example checks."
+
+echo
+echo "== netc build examples/mlp.net -o $outdir/mlp"
+"$netc" build examples/mlp.net -o "$outdir/mlp"
+echo "== $outdir/mlp train --save $outdir/mlp.safetensors --log $outdir/mlp-log.csv"
+"$outdir/mlp" train --save "$outdir/mlp.safetensors" --log "$outdir/mlp-log.csv"
+echo "== $outdir/mlp eval --load $outdir/mlp.safetensors"
+"$outdir/mlp" eval --load "$outdir/mlp.safetensors"
+echo
+echo "demo: examples/mlp.net trained; weights in $outdir/mlp.safetensors, metrics in $outdir/mlp-log.csv"
