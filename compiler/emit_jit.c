@@ -260,9 +260,11 @@ static gcc_jit_rvalue *argument(Jit *j, const LArg *a, char type)
                 j->ctx, j->loc, GCC_JIT_BINARY_OP_DIVIDE, j->t_double,
                 gcc_jit_context_new_rvalue_from_double(j->ctx, j->t_double, a->f),
                 gcc_jit_context_new_cast(j->ctx, j->loc, j->batch, j->t_double));
-            return gcc_jit_context_new_cast(j->ctx, j->loc, q, t);
+            return gcc_jit_context_new_cast(j->ctx, j->loc, q, j->t_float);
         }
-        return t == j->t_float ? float_const(j, a->f) : gcc_jit_context_new_rvalue_from_double(j->ctx, t, a->f);
+        /* a float where the kernel takes something else is left for
+         * gcc_jit_context_new_call to report, naming the argument */
+        return t == j->t_double ? gcc_jit_context_new_rvalue_from_double(j->ctx, t, a->f) : float_const(j, a->f);
     case LA_BOOL: return gcc_jit_context_new_rvalue_from_int(j->ctx, t, a->i != 0);
     case LA_ACT: return int_const(j, t, a->i);
     case LA_SEED: {

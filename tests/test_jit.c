@@ -1,0 +1,420 @@
+/* test_jit.c — the JIT backend against the C backend.
+ * Both compile the same LProgram with the same gcc flags
+ * (build_codegen_flags: -O2, the same -march, -ffp-contract=off) and call
+ * the same libnetrt kernels, and gcc 12 is behind both cc and libgccjit, so
+ * every float operation happens in the same order with the same rounding:
+ * training must agree BITWISE, not within a tolerance. The cases:
+ *  - parity in process: each small model's generated C is compiled into a
+ *    shared object and dlopen'd, its JIT twin built with jit_compile; both
+ *    train N steps through rt_model on the same batches; parameters, losses
+ *    and forward outputs are compared with memcmp;
+ *  - parity through the driver: `netc train examples/mlp.net --steps N
+ *    --save` against the binary of `netc build`, on a small synthetic IDX
+ *    dataset, checkpoints compared byte for byte, and each side evaluating
+ *    the other's checkpoint (the round trip);
+ *  - a JIT compile failure (hand-broken LIR) is an error message with
+ *    libgccjit's first error, not a crash; --dump-jit writes the dumps. */
+#include "front.h"
+#include "netrt.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+
+static char *temp_dir(void)
+{
+    char tmpl[] = "/tmp/netc-jit-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    return strdup(tmpl);
+}
+
+static void remove_dir(char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+
+/* Front end and lowering of model "m" (or the first) of `net`. */
+static void lower_ok(FeRun *r, const char *net, LProgram *lp)
+{
+    fe_open(r, net);
+    ck_assert_msg(r->ok, "front end failed:\n%.*s", (int)r->len, r->out);
+    bool ok = lower_program(&r->c, NULL, lp);
+    fflush(r->diag);
+    ck_assert_msg(ok, "lowering failed:\n%.*s", (int)r->len, r->out);
+}
+
+/* The C backend's program: NAME.c from emit_c, compiled by cc with the
+ * codegen flags into a shared object, loaded here. */
+static const rt_program *aot_program(Compiler *c, LProgram *lp, const char *dir, void **handle)
+{
+    char cpath[512], so[512], cmd[2048];
+    snprintf(cpath, sizeof cpath, "%s/%s.c", dir, lp->name);
+    snprintf(so, sizeof so, "%s/%s.so", dir, lp->name);
+    FILE *f = fopen(cpath, "w");
+    ck_assert_ptr_nonnull(f);
+    emit_c(f, c, lp, false);
+    ck_assert_int_eq(fclose(f), 0);
+    const char *flags[BUILD_MAX_FLAGS];
+    int n = build_codegen_flags(flags);
+    int len = snprintf(cmd, sizeof cmd, "cc -std=c11");
+    for (int i = 0; i < n; i++)
+        len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s", flags[i]);
+    snprintf(cmd + len, sizeof cmd - (size_t)len, " -fPIC -shared -Iruntime %s -o %s", cpath, so);
+    ck_assert_msg(system(cmd) == 0, "cc failed: %s", cmd);
+    *handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(*handle, "dlopen: %s", dlerror());
+    char sym[300];
+    snprintf(sym, sizeof sym, "%s_program", lp->name);
+    const rt_program *p = dlsym(*handle, sym);
+    ck_assert_msg(p, "dlsym %s: %s", sym, dlerror());
+    return p;
+}
+
+/* A batch for program p: inputs in [-1, 1), labels that fit its loss. */
+static void make_batch(const rt_program *p, int64_t batch, uint32_t seed, float *x, void *y)
+{
+    test_fill(x, batch * p->x_size, seed);
+    if (p->loss == RT_LOSS_CROSS_ENTROPY) {
+        int64_t classes = p->out_dims[p->out_rank - 1];
+        for (int64_t i = 0; i < batch * p->y_size; i++)
+            ((int32_t *)y)[i] = (int32_t)((i * 7 + seed) % (uint32_t)classes);
+    } else {
+        float *t = y;
+        test_fill(t, batch * p->y_size, seed + 1000);
+        for (int64_t i = 0; i < batch * p->y_size; i++)
+            t[i] = t[i] * 0.5f + 0.5f; /* [0, 1): valid for bce and mse */
+    }
+}
+
+enum { STEPS = 5, BATCH = 16 };
+
+/* Trains both programs STEPS steps from the same seed on the same batches
+ * and requires identical bits in every loss, parameter and output. */
+static void check_parity(const char *net)
+{
+    char *dir = temp_dir();
+    FeRun r;
+    LProgram lp;
+    lower_ok(&r, net, &lp);
+    lp.base_dir = dir;
+    void *handle;
+    const rt_program *aot = aot_program(&r.c, &lp, dir, &handle);
+    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
+    fflush(r.diag);
+    ck_assert_msg(jp, "JIT failed:\n%.*s", (int)r.len, r.out);
+    const rt_program *jit = jit_program(jp);
+    ck_assert_int_eq(jit->param_floats, aot->param_floats);
+    ck_assert_int_eq(jit->nparams, aot->nparams);
+    for (int i = 0; i < jit->nparams; i++)
+        ck_assert_str_eq(jit->params[i].name, aot->params[i].name);
+
+    char err[256];
+    rt_model *ma = rt_model_new(aot, 7, BATCH, err, sizeof err), *mj = rt_model_new(jit, 7, BATCH, err, sizeof err);
+    ck_assert_msg(ma && mj, "%s", err);
+    float *x = malloc(sizeof(float) * BATCH * (size_t)aot->x_size);
+    float *y = malloc(sizeof(float) * BATCH * (size_t)(aot->y_size ? aot->y_size : 1));
+    float *oa = malloc(sizeof(float) * BATCH * (size_t)aot->out_size), *oj = malloc(sizeof(float) * BATCH * (size_t)aot->out_size);
+    ck_assert(x && y && oa && oj);
+    for (int s = 0; s < STEPS; s++) {
+        make_batch(aot, BATCH, (uint32_t)s + 1, x, y);
+        double la = rt_model_train_step(ma, x, y, BATCH), lj = rt_model_train_step(mj, x, y, BATCH);
+        ck_assert_msg(isfinite(la), "step %d: loss %g", s, la);
+        ck_assert_msg(memcmp(&la, &lj, sizeof la) == 0, "step %d: loss %.17g (C) vs %.17g (JIT) for:\n%s", s, la, lj, net);
+    }
+    const float *pa = rt_model_params(ma), *pj = rt_model_params(mj);
+    for (int64_t i = 0; i < aot->param_floats; i++)
+        ck_assert_msg(memcmp(&pa[i], &pj[i], sizeof(float)) == 0, "param %lld: %.9g (C) vs %.9g (JIT) for:\n%s",
+                      (long long)i, (double)pa[i], (double)pj[i], net);
+    ck_assert_int_eq(rt_model_forward(ma, x, oa, BATCH), 0);
+    ck_assert_int_eq(rt_model_forward(mj, x, oj, BATCH), 0);
+    ck_assert_msg(memcmp(oa, oj, sizeof(float) * BATCH * (size_t)aot->out_size) == 0, "forward differs for:\n%s", net);
+    free(x);
+    free(y);
+    free(oa);
+    free(oj);
+    rt_model_free(ma);
+    rt_model_free(mj);
+    jit_free(jp);
+    dlclose(handle);
+    fe_close(&r);
+    remove_dir(dir);
+}
+
+#define TRAIN_XENT "train m { data idx(\"a.gz\", \"b.gz\") loss cross_entropy optimizer adamw(lr = 1e-2) }\n"
+#define TRAIN_MSE "train m { data csv(\"a.csv\", label_column = 0) loss mse optimizer sgd(lr = 0.1, momentum = 0.9) }\n"
+#define TRAIN_BCE "train m { data csv(\"a.csv\", label_column = 0) loss bce }\n"
+
+START_TEST(parity_mlp)
+{
+    size_t len;
+    char *text = fe_slurp("examples/mlp.net", &len);
+    check_parity(text);
+    free(text);
+}
+END_TEST
+
+/* every activation as a GEMM epilogue and as a kernel call */
+START_TEST(parity_epilogue_activations)
+{
+    static const char *const acts[] = { "relu", "leaky_relu(0.1)", "gelu", "tanh", "sigmoid" };
+    char net[512];
+    snprintf(net, sizeof net, "model m(x: f32[10]) { x -> dense(7) -> %s -> dense(3) }\n" TRAIN_XENT, acts[_i]);
+    check_parity(net);
+}
+END_TEST
+
+/* every activation inside a fused elementwise loop (LE_ACT) */
+START_TEST(parity_loop_activations)
+{
+    static const char *const acts[] = { "relu", "leaky_relu(0.2)", "gelu", "tanh", "sigmoid" };
+    char net[512];
+    snprintf(net, sizeof net,
+             "model m(x: f32[8]) { a = x -> dense(6)\n b = x -> dense(6)\n (a * 0.5 + b) -> %s -> dense(3) }\n" TRAIN_XENT,
+             acts[_i]);
+    check_parity(net);
+}
+END_TEST
+
+/* loops: add, sub, mul, numbers on both sides, broadcasting, residuals */
+START_TEST(parity_loops)
+{
+    check_parity("model m(x: f32[8]) {\n"
+                 "  a = x -> dense(6) -> tanh\n  b = x -> dense(6)\n"
+                 "  c = a * b - (b * 2 + 1) + (1 - a)\n"
+                 "  c -> dense(3)\n}\n" TRAIN_XENT);
+    check_parity("layer blk(x: f32[N]) { return x + (x -> dense(N) -> tanh) }\n"
+                 "model m(x: f32[6]) { x -> dense(5) -> repeat 2 blk -> dense(3) }\n" TRAIN_XENT);
+    check_parity("model m(x: f32[3, 5]) { x -> dense(4) -> gelu -> dense(2) -> flatten -> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
+START_TEST(parity_dropout_softmax)
+{
+    check_parity("model m(x: f32[2, 6]) { x -> flatten -> dense(8) -> dropout(0.3) -> softmax -> reshape(2, 4) -> flatten "
+                 "-> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
+START_TEST(parity_mse_bce)
+{
+    check_parity("model m(x: f32[7]) { x -> dense(5) -> sigmoid -> dense(1) }\n" TRAIN_MSE);
+    check_parity("model m(x: f32[7]) { x -> dense(5) -> relu -> dense(1) }\n" TRAIN_BCE);
+}
+END_TEST
+
+/* ------------------------------------------------------ through the driver */
+
+static void write_idx(const char *path, uint32_t magic, const uint32_t *dims, int ndims, uint32_t seed)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char be[4];
+    uint32_t words[4] = { magic };
+    size_t n = 1;
+    for (int i = 0; i < ndims; i++) {
+        words[i + 1] = dims[i];
+        n *= dims[i];
+    }
+    for (int i = 0; i <= ndims; i++) {
+        be[0] = (unsigned char)(words[i] >> 24), be[1] = (unsigned char)(words[i] >> 16);
+        be[2] = (unsigned char)(words[i] >> 8), be[3] = (unsigned char)words[i];
+        ck_assert_int_eq(fwrite(be, 1, 4, f), 4);
+    }
+    uint32_t s = seed;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        fputc(magic == 0x801 ? (int)((s >> 16) % 10) : (int)(s >> 24), f);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void write_dataset(const char *dir, const char *prefix, uint32_t count, uint32_t seed)
+{
+    char path[600];
+    uint32_t img[] = { count, 28, 28 }, lab[] = { count };
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
+    write_idx(path, 0x803, img, 3, seed);
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix);
+    write_idx(path, 0x801, lab, 1, seed + 1);
+}
+
+static void run_ok(FeProc *p, const char *const argv[])
+{
+    fe_spawn(p, (char *const *)argv, 120);
+    ck_assert_msg(fe_exit_code(p) == 0, "%s %s failed:\n%s%s", argv[0], argv[1], p->out, p->err);
+}
+
+/* netc train against the built binary on mlp.net: same checkpoint, byte
+ * for byte; each evaluates the other's checkpoint to the same numbers. */
+START_TEST(driver_mlp_checkpoints)
+{
+    char *dir = temp_dir();
+    write_dataset(dir, "train", 300, 11);
+    write_dataset(dir, "t10k", 100, 22);
+    char data[600], test[600], exe[600], jit_ck[600], aot_ck[600];
+    snprintf(data, sizeof data, "%s/train-images-idx3-ubyte", dir);
+    snprintf(test, sizeof test, "%s/t10k-images-idx3-ubyte", dir);
+    snprintf(exe, sizeof exe, "%s/mlp", dir);
+    snprintf(jit_ck, sizeof jit_ck, "%s/jit.safetensors", dir);
+    snprintf(aot_ck, sizeof aot_ck, "%s/aot.safetensors", dir);
+    const char *netc = fe_netc();
+    FeProc p;
+    const char *build[] = { netc, "build", "examples/mlp.net", "-o", exe, NULL };
+    run_ok(&p, build);
+    fe_proc_free(&p);
+    /* 300 samples at batch 128: a partial last batch is trained too */
+    const char *jit_train[] = { netc, "train", "examples/mlp.net", "--steps", "4", "--threads", "2", "--data", data,
+                          "--test", test, "--save", jit_ck, NULL };
+    run_ok(&p, jit_train);
+    fe_proc_free(&p);
+    const char *aot_train[] = { exe, "train", "--steps", "4", "--threads", "2", "--data", data, "--test", test, "--save",
+                          aot_ck, NULL };
+    run_ok(&p, aot_train);
+    fe_proc_free(&p);
+    size_t na, nj;
+    char *a = fe_slurp(aot_ck, &na), *j = fe_slurp(jit_ck, &nj);
+    ck_assert_msg(na == nj && memcmp(a, j, na) == 0, "checkpoints of netc train and the built binary differ");
+    free(a);
+    free(j);
+
+    /* the round trip: each side loads the other's checkpoint */
+    FeProc ea, ej;
+    const char *aot_eval[] = { exe, "eval", "--load", jit_ck, "--test", test, NULL };
+    run_ok(&ea, aot_eval);
+    const char *jit_eval[] = { netc, "eval", "examples/mlp.net", "--load", aot_ck, "--test", test, NULL };
+    run_ok(&ej, jit_eval);
+    ck_assert_msg(strstr(ea.out, "accuracy"), "eval printed:\n%s", ea.out);
+    ck_assert_str_eq(ea.out, ej.out);
+    fe_proc_free(&ea);
+    fe_proc_free(&ej);
+    const char *jit_predict[] = { netc, "predict", "examples/mlp.net", "--load", aot_ck, test, NULL };
+    const char *aot_predict[] = { exe, "predict", "--load", jit_ck, test, NULL };
+    run_ok(&ej, jit_predict);
+    run_ok(&ea, aot_predict);
+    ck_assert_str_eq(ea.out, ej.out);
+    fe_proc_free(&ea);
+    fe_proc_free(&ej);
+    remove_dir(dir);
+}
+END_TEST
+
+/* The model's own flags reach rt_main; its usage errors keep exit code 2. */
+START_TEST(driver_flags)
+{
+    FeProc p;
+    fe_netc_run(&p, "train", "examples/mlp.net", "--epochs", NULL);
+    ck_assert_int_eq(fe_exit_code(&p), 2);
+    ck_assert_msg(strstr(p.err, "--epochs needs a value"), "stderr:\n%s", p.err);
+    fe_proc_free(&p);
+    fe_netc_run(&p, "eval", "examples/mlp.net", NULL, NULL);
+    ck_assert_int_eq(fe_exit_code(&p), 2);
+    ck_assert_msg(strstr(p.err, "--load"), "stderr:\n%s", p.err);
+    fe_proc_free(&p);
+    fe_netc_run(&p, "--help", NULL, NULL, NULL);
+    ck_assert_int_eq(fe_exit_code(&p), 0);
+    ck_assert_msg(strstr(p.out, "  train ") && strstr(p.out, "--dump-jit"), "help:\n%s", p.out);
+    fe_proc_free(&p);
+}
+END_TEST
+
+/* ------------------------------------------------------------ failures */
+
+static const char *small_net = "model m(x: f32[10]) { x -> dense(7) -> relu -> dense(3) }\n" TRAIN_XENT;
+
+/* Compiles lp, expecting failure; returns the message (malloc'd). */
+static char *jit_error(FeRun *r, LProgram *lp)
+{
+    char *msg = NULL;
+    size_t len = 0;
+    FILE *err = open_memstream(&msg, &len);
+    ck_assert_ptr_nonnull(err);
+    JitProgram *jp = jit_compile(&r->c, lp, NULL, err);
+    fclose(err);
+    ck_assert_msg(!jp, "a broken program compiled");
+    return msg;
+}
+
+START_TEST(broken_lir_is_an_error)
+{
+    FeRun r;
+    LProgram lp;
+    lower_ok(&r, small_net, &lp);
+    /* a GEMM call with three arguments: libgccjit's error, passed on */
+    LInstr saved = lp.forward.code[0];
+    ck_assert_str_eq(saved.fn, "rt_sgemm_ex");
+    lp.forward.code[0].nargs = 3;
+    char *msg = jit_error(&r, &lp);
+    ck_assert_msg(!strncmp(msg, "netc: error: JIT compilation failed: ", 37) && strstr(msg, "rt_sgemm_ex") &&
+                      strstr(msg, "arguments"),
+                  "got: %s", msg);
+    free(msg);
+    /* a float where a pointer goes: a type error from libgccjit */
+    lp.forward.code[0] = saved;
+    lp.forward.code[0].args[6] = (LArg){ .kind = LA_FLOAT, .f = 1 };
+    msg = jit_error(&r, &lp);
+    ck_assert_msg(!strncmp(msg, "netc: error: JIT compilation failed: ", 37) && strstr(msg, "rt_sgemm_ex"), "got: %s", msg);
+    free(msg);
+    /* a kernel the runtime does not have */
+    lp.forward.code[0] = saved;
+    lp.forward.code[0].fn = "rt_no_such_kernel";
+    msg = jit_error(&r, &lp);
+    ck_assert_msg(strstr(msg, "JIT compilation failed: internal error: no runtime kernel 'rt_no_such_kernel'"), "got: %s", msg);
+    free(msg);
+    /* and the intact program still compiles in a fresh context */
+    lp.forward.code[0] = saved;
+    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
+    ck_assert_ptr_nonnull(jp);
+    jit_free(jp);
+    fe_close(&r);
+}
+END_TEST
+
+START_TEST(dump_jit)
+{
+    char *dir = temp_dir();
+    char sub[600], path[700];
+    snprintf(sub, sizeof sub, "%s/dumps", dir);
+    FeRun r;
+    LProgram lp;
+    lower_ok(&r, small_net, &lp);
+    JitProgram *jp = jit_compile(&r.c, &lp, sub, r.diag);
+    ck_assert_ptr_nonnull(jp);
+    jit_free(jp);
+    snprintf(path, sizeof path, "%s/m.jit.c", sub);
+    char *text = fe_slurp(path, NULL);
+    ck_assert_msg(strstr(text, "m_train_step") && strstr(text, "rt_sgemm_ex") && strstr(text, "dense"), "%s", text);
+    free(text);
+    snprintf(path, sizeof path, "%s/m.reproducer.c", sub);
+    ck_assert_int_eq(access(path, R_OK), 0);
+    snprintf(path, sizeof path, "%s/m.s", sub);
+    ck_assert_int_eq(access(path, R_OK), 0);
+    fe_close(&r);
+    remove_dir(dir);
+}
+END_TEST
+
+static Suite *jit_suite(void)
+{
+    Suite *s = suite_create("jit");
+    TCase *tc = test_case("JIT vs C backend, bitwise");
+    tcase_add_test(tc, parity_mlp);
+    tcase_add_loop_test(tc, parity_epilogue_activations, 0, 5);
+    tcase_add_loop_test(tc, parity_loop_activations, 0, 5);
+    tcase_add_test(tc, parity_loops);
+    tcase_add_test(tc, parity_dropout_softmax);
+    tcase_add_test(tc, parity_mse_bce);
+    suite_add_tcase(s, tc);
+    tc = test_case("driver");
+    tcase_add_test(tc, driver_mlp_checkpoints);
+    tcase_add_test(tc, driver_flags);
+    suite_add_tcase(s, tc);
+    tc = test_case("failures and dumps");
+    tcase_add_test(tc, broken_lir_is_an_error);
+    tcase_add_test(tc, dump_jit);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TEST_MAIN(jit_suite)
