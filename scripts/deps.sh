@@ -3,7 +3,9 @@
 # As root it installs what is missing; otherwise it prints the exact
 # apt-get line and fails, so nothing is half-installed silently.
 set -u
+# With arguments, installs those packages instead (make bench-compare).
 PKGS="gcc make flex bison libgccjit-12-dev check pkg-config zlib1g-dev libjansson-dev libpng-dev graphviz valgrind dataset-fashion-mnist"
+[ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
