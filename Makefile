@@ -43,7 +43,7 @@ NETC     := $(BUILD)/netc
 LIBNETRT := $(BUILD)/libnetrt.a
 LIBNETC  := $(BUILD)/libnetc.a
 
-.PHONY: all deps check asan demo bench install clean
+.PHONY: all deps check asan demo bench bench-compare install clean
 .SUFFIXES:
 .DELETE_ON_ERROR:
 
@@ -123,7 +123,19 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(BENCHES); do echo "== $$b"; BUILD=$(BUILD) $$b || exit 1; done
+
+# PyTorch and OpenBLAS on the same cores in the same run. They are
+# benchmark-only dependencies, installed here and nowhere else. OpenBLAS's
+# core-type overrides are unset for this command alone, so it runs its
+# best kernels.
+bench-compare: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/deps.sh python3-torch libopenblas-dev
+	$(CC) $(CFLAGS) -o $(BUILD)/bench/openblas_gemm bench/openblas_gemm.c $(LIBNETRT) -lopenblas $(LDLIBS)
+	@$(BUILD)/netc build examples/mlp.net -o $(BUILD)/bench/mlp
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bench/openblas_gemm
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare_torch.py $(BUILD)/bench/mlp
 
 install: $(NETC) $(LIBNETRT)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
