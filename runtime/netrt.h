@@ -284,6 +284,112 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
 /* Writes len bytes to path atomically; returns 0 or fills err. */
 int rt_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
+/* --------------------------------- convolution, pooling, normalisation */
+
+/* Images are NCHW, batch-major: x (B,C,H,W) holds B samples of C channels
+ * of H x W floats. Every kernel here is threaded over samples or channels
+ * with bounds that depend on the sizes only, so its results are bitwise the
+ * same for any thread count; none allocates in the steady state (scratch is
+ * per thread, grown on demand and kept). */
+
+/* One 2-D convolution layer, per sample. Output size:
+ *   ho = (h + pad_top + pad_bottom - dilation*(kh-1) - 1) / stride + 1
+ *   wo = (w + pad_left + pad_right - dilation*(kw-1) - 1) / stride + 1
+ * "same" padding may be asymmetric: TensorFlow puts the odd pixel at the
+ * bottom/right. c and f must be multiples of groups. */
+typedef struct rt_conv2d {
+    int64_t c, h, w;          /* input channels and size, one sample */
+    int64_t f, kh, kw;        /* filters, kernel size */
+    int64_t stride, dilation, groups;
+    int64_t pad_top, pad_left, pad_bottom, pad_right;
+    int64_t ho, wo;           /* output size (checked by the kernels) */
+} rt_conv2d;
+
+/* y (B,F,Ho,Wo) = act(conv(x (B,C,H,W), w (F,C/groups,KH,KW)) + bias (F));
+ * bias may be NULL; if preact != NULL (B,F,Ho,Wo) it receives the value
+ * before the activation. alpha is leaky_relu's slope. */
+void rt_conv2d_forward(const rt_conv2d *cv, int64_t batch, const float *x, const float *w,
+                       const float *bias, rt_act act, float alpha, float *preact, float *y);
+/* dx (B,C,H,W) = conv^T(dy (B,F,Ho,Wo), w): the gradient wrt x; overwrites dx. */
+void rt_conv2d_backward_data(const rt_conv2d *cv, int64_t batch, const float *dy,
+                             const float *w, float *dx);
+/* dw (F,C/groups,KH,KW) = sum over the batch of the correlation of dy with x;
+ * db (F) = sum of dy over batch and pixels (db may be NULL). With
+ * accumulate, both are added to instead of overwritten. */
+void rt_conv2d_backward_filter(const rt_conv2d *cv, int64_t batch, const float *x,
+                               const float *dy, float *dw, float *db, bool accumulate);
+
+/* 2-D pooling over size x size windows, stride, symmetric padding pad.
+ * ho = (h + 2*pad - size) / stride + 1, likewise wo. */
+typedef struct rt_pool2d {
+    int64_t c, h, w, size, stride, pad, ho, wo;
+} rt_pool2d;
+
+/* y (B,C,Ho,Wo) = max over each window of x (B,C,H,W); padding never wins. */
+void rt_maxpool_forward(const rt_pool2d *p, int64_t batch, const float *x, float *y);
+/* dx (B,C,H,W) = dy routed to the argmax of each window, recomputed from x
+ * (the first maximum in row-major window order wins, as in PyTorch);
+ * y is the forward output. Overwrites dx. */
+void rt_maxpool_backward(const rt_pool2d *p, int64_t batch, const float *x, const float *y,
+                         const float *dy, float *dx);
+/* Average over size*size, padding counting as zeros (PyTorch's
+ * count_include_pad=True). x (B,C,H,W) -> y (B,C,Ho,Wo). */
+void rt_avgpool_forward(const rt_pool2d *p, int64_t batch, const float *x, float *y);
+/* dx (B,C,H,W) from dy (B,C,Ho,Wo); overwrites dx. */
+void rt_avgpool_backward(const rt_pool2d *p, int64_t batch, const float *dy, float *dx);
+/* y (B,C) = mean over hw of x (B,C,HW); backward spreads dy / hw; overwrites dx. */
+void rt_global_avgpool_forward(int64_t batch, int64_t c, int64_t hw, const float *x, float *y);
+void rt_global_avgpool_backward(int64_t batch, int64_t c, int64_t hw, const float *dy,
+                                float *dx);
+
+/* Batch normalisation per channel c over (batch, hw) of x (B,C,HW); a dense
+ * input [C] uses hw = 1. y = gamma * (x - mean) * invstd + beta.
+ * Training uses the batch statistics (sums in double), saves mean and
+ * invstd = 1/sqrt(var + eps) (biased var) per channel for the backward
+ * pass, and moves the running statistics like PyTorch:
+ *   running = (1 - momentum) * running + momentum * batch_stat
+ * where running_var takes the UNBIASED variance (n/(n-1) var). */
+void rt_batchnorm_forward_train(int64_t batch, int64_t c, int64_t hw, const float *x,
+                                const float *gamma, const float *beta, float *running_mean,
+                                float *running_var, float momentum, float eps,
+                                float *save_mean, float *save_invstd, float *y);
+/* Inference: the running statistics instead of the batch's. */
+void rt_batchnorm_forward_eval(int64_t batch, int64_t c, int64_t hw, const float *x,
+                               const float *gamma, const float *beta,
+                               const float *running_mean, const float *running_var, float eps,
+                               float *y);
+/* Gradients of the training forward. dx (B,C,HW) is overwritten; dgamma and
+ * dbeta (C) are overwritten, or added to with accumulate. */
+void rt_batchnorm_backward(int64_t batch, int64_t c, int64_t hw, const float *x,
+                           const float *dy, const float *gamma, const float *save_mean,
+                           const float *save_invstd, float *dx, float *dgamma, float *dbeta,
+                           bool accumulate);
+
+/* --------------------------------------------------------- augmentation */
+
+typedef enum rt_aug_kind {
+    RT_AUG_FLIP_H, /* mirror left-right with probability 1/2 */
+    RT_AUG_FLIP_V, /* mirror top-bottom with probability 1/2 */
+    RT_AUG_SHIFT,  /* translate by a uniform integer in [-a, a] per axis */
+    RT_AUG_ROTATE, /* rotate by a uniform angle in [-a, a] degrees about the centre */
+    RT_AUG_SCALE,  /* zoom by a uniform factor in [a, b] about the centre */
+    RT_AUG_NOISE,  /* add Gaussian noise of standard deviation a */
+} rt_aug_kind;
+
+typedef struct rt_augment {
+    rt_aug_kind kind;
+    float a, b;
+} rt_augment;
+
+/* Applies list[0..n) in order to one sample in (C,H,W) -> out (C,H,W);
+ * in and out must not alias. Every random choice is a pure function of
+ * (seed, sample_counter), so a run is reproducible for any thread count or
+ * batch split. Rotation and scale sample bilinearly; pixels from outside
+ * the image take the value `fill` (shift and rotate too). */
+void rt_augment_sample(const rt_augment *list, int n, int64_t c, int64_t h, int64_t w,
+                       float fill, uint64_t seed, uint64_t sample_counter, const float *in,
+                       float *out);
+
 
 /* ---------------------------------------------------- generated programs */
 
