@@ -243,7 +243,7 @@ static void write_dataset(const char *dir, const char *prefix, uint32_t count, u
 static void run_ok(FeProc *p, const char *const argv[])
 {
     fe_spawn(p, (char *const *)argv, 120);
-    ck_assert_msg(fe_exit_code(p) == 0, "%s %s failed:\n%s%s", argv[0], argv[1], p->out, p->err);
+    ck_assert_msg(fe_exit_code(p) == 0, "%s %s failed:\n%.1500s%.1500s", argv[0], argv[1], p->out, p->err);
 }
 
 /* netc train against the built binary on mlp.net: same checkpoint, byte
