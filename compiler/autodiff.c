@@ -124,6 +124,29 @@ static int64_t positions(const Node *logits)
     return ir_shape_elems(&logits->shape) / logits->shape.dim[logits->shape.rank - 1];
 }
 
+/* Copies the named attrs of src into a new attrs array for op. */
+static Attr *copy_attrs(Ad *a, Op op, const Node *src, const char *const *names, int n)
+{
+    Attr *attrs = attrs_for(a->c, op);
+    for (int i = 0; i < n; i++)
+        *attr_slot(op, attrs, names[i]) = *ir_attr(src, names[i]);
+    return attrs;
+}
+
+/* A parameter gradient computed by the kernel of `owner`: it reads the
+ * owner so liveness keeps the owner, and lowers to nothing itself. */
+static void param_grad(Ad *a, Op op, uint32_t owner, uint32_t param_node, int which, const char *name, Span at)
+{
+    Attr *attrs = NULL;
+    if (op == OP_batchnorm_grad_param) {
+        attrs = attrs_for(a->c, op);
+        attr_slot(op, attrs, "which")->i = which;
+    }
+    uint32_t g = make(a, op, &owner, 1, attrs, name, at);
+    a->g->nodes[g].writes_grad = true;
+    a->g->nodes[g].param = a->g->nodes[param_node].param;
+}
+
 /* The gradient rule of one forward node, given d(loss)/d(node) in gy. */
 static bool backward_node(Ad *a, uint32_t id)
 {
@@ -166,6 +189,46 @@ static bool backward_node(Ad *a, uint32_t id)
         attr_slot(OP_dropout_grad, attrs, "rate")->f = ir_attr(&n, "rate")->f;
         attr_slot(OP_dropout_grad, attrs, "salt")->i = id; /* the forward node's id seeds both masks */
         accumulate(a, n.inputs[0], make(a, OP_dropout_grad, &gy, 1, attrs, name, at));
+        return true;
+    }
+    case OP_conv2d: {
+        static const char *const geom[] = { "filters", "kernel", "stride", "padding", "dilation", "groups" };
+        uint32_t x = n.inputs[0], w = n.inputs[1];
+        if (a->needs[x]) {
+            uint32_t in[3] = { gy, w, x };
+            accumulate(a, x, make(a, OP_conv2d_grad_x, in, 3, copy_attrs(a, OP_conv2d_grad_x, &n, geom, 6), name, at));
+        }
+        if (a->needs[w]) {
+            uint32_t in[2] = { gy, x };
+            uint32_t gw = make(a, OP_conv2d_grad_w, in, 2, copy_attrs(a, OP_conv2d_grad_w, &n, geom, 6), name, at);
+            a->g->nodes[gw].writes_grad = true;
+            a->g->nodes[gw].param = a->g->nodes[w].param;
+            if (n.ninputs > 2 && a->needs[n.inputs[2]])
+                param_grad(a, OP_conv2d_grad_b, gw, n.inputs[2], 0, name, at);
+        }
+        return true;
+    }
+    case OP_maxpool: case OP_avgpool: {
+        static const char *const win[] = { "size", "stride", "padding" };
+        Op gop = n.op == OP_maxpool ? OP_maxpool_grad : OP_avgpool_grad;
+        uint32_t in[3] = { gy, n.inputs[0], id };
+        accumulate(a, n.inputs[0], make(a, gop, in, n.op == OP_maxpool ? 3 : 2, copy_attrs(a, gop, &n, win, 3), name, at));
+        return true;
+    }
+    case OP_global_avgpool: {
+        uint32_t in[2] = { gy, n.inputs[0] };
+        accumulate(a, n.inputs[0], make(a, OP_global_avgpool_grad, in, 2, NULL, name, at));
+        return true;
+    }
+    case OP_batchnorm: {
+        static const char *const eps[] = { "eps" };
+        uint32_t in[3] = { gy, n.inputs[0], id };
+        uint32_t g = make(a, OP_batchnorm_grad, in, 3, copy_attrs(a, OP_batchnorm_grad, &n, eps, 1), name, at);
+        if (a->needs[n.inputs[0]])
+            accumulate(a, n.inputs[0], g);
+        for (int k = 0; k < 2; k++)
+            if (a->needs[n.inputs[1 + k]])
+                param_grad(a, OP_batchnorm_grad_param, g, n.inputs[1 + k], k, name, at);
         return true;
     }
     case OP_softmax: {
@@ -216,14 +279,16 @@ static bool backward_node(Ad *a, uint32_t id)
     }
     case OP_model_call:
         die("model call left after inlining");
-    case OP_conv2d: case OP_batchnorm: case OP_layernorm: case OP_embed: case OP_position: case OP_attention:
-    case OP_rnn: case OP_lstm: case OP_gru: case OP_maxpool: case OP_avgpool: case OP_global_avgpool:
+    case OP_layernorm: case OP_embed: case OP_position: case OP_attention:
+    case OP_rnn: case OP_lstm: case OP_gru:
     case OP_concat: case OP_cross_entropy: case OP_mse: case OP_bce:
+    case OP_conv2d_grad_x: case OP_conv2d_grad_w: case OP_conv2d_grad_b: case OP_maxpool_grad: case OP_avgpool_grad:
+    case OP_global_avgpool_grad: case OP_batchnorm_grad: case OP_batchnorm_grad_param:
     case OP_dense_grad_x: case OP_dense_grad_w: case OP_bias_grad: case OP_act_grad: case OP_dropout_grad:
     case OP_softmax_grad: case OP_cross_entropy_grad: case OP_mse_grad: case OP_bce_grad: case OP_COUNT:
         break;
     }
-    diag_error(&a->c->diag, at, "training through %s is not supported yet (it has no kernel); netc trains dense networks today",
+    diag_error(&a->c->diag, at, "training through %s is not supported yet (it has no gradient rule); netc trains dense and convolutional networks today",
                ir_ops[n.op].name);
     return false;
 }

@@ -400,6 +400,16 @@ typedef struct ShapeCtx {
 } ShapeCtx;
 
 bool shape_infer(ShapeCtx *s);
+
+/* Where a convolution or pooling window goes: TensorFlow's "same" puts the
+ * odd padding pixel at the bottom and right. */
+typedef struct ConvGeom {
+    int64_t c, h, w, f, k, stride, dilation, groups;
+    int64_t pad_top, pad_left, pad_bottom, pad_right, ho, wo;
+} ConvGeom;
+/* From a conv2d-like node's attrs (filters, kernel, stride, padding,
+ * dilation, groups) and its input shape (C, H, W). */
+ConvGeom shape_conv_geometry(const Node *n, const Shape *x);
 /* Re-derives every node's shape from its rule and compares it with what the
  * node holds: the IR verifier run after sema and after later passes. */
 bool shape_verify(Compiler *c, const Program *p);
@@ -519,12 +529,14 @@ typedef struct LPtr {
 } LPtr;
 
 typedef enum LArgKind {
-    LA_PTR, LA_NULL,
+    LA_PTR,    /* ptr, plus i floats not scaled by the batch size */
+    LA_NULL,
     LA_INT,    /* i + i_batch * batch */
     LA_FLOAT,  /* f, divided by the batch size when f_div_batch */
     LA_BOOL, LA_ACT,
     LA_SEED,   /* the step's seed mixed with a per-node salt (i) */
     LA_EPILOGUE,
+    LA_STRUCT, /* a pointer to a constant struct `type` with fields[k] = vals[k] (geometry of conv, pool) */
 } LArgKind;
 
 typedef struct LArg {
@@ -538,6 +550,11 @@ typedef struct LArg {
     bool has_bias, has_preact;
     int act;        /* rt_act value */
     double alpha;
+    /* LA_STRUCT */
+    const char *type;
+    const char *const *fields;
+    const int64_t *vals;
+    int nvals;
 } LArg;
 
 typedef enum LExprKind { LE_LOAD, LE_CONST, LE_ADD, LE_SUB, LE_MUL, LE_ACT } LExprKind;

@@ -89,7 +89,11 @@ static void print_float(FILE *out, double f)
 static void print_arg(FILE *out, const LArg *a)
 {
     switch (a->kind) {
-    case LA_PTR: print_ptr(out, a->ptr); break;
+    case LA_PTR:
+        print_ptr(out, a->ptr);
+        if (a->i)
+            fprintf(out, " + %lld", (long long)a->i);
+        break;
     case LA_NULL: fputs("NULL", out); break;
     case LA_INT:
         if (a->i_batch && a->i)
@@ -113,6 +117,12 @@ static void print_arg(FILE *out, const LArg *a)
     case LA_BOOL: fputs(a->i ? "true" : "false", out); break;
     case LA_ACT: fputs(act_names[a->i], out); break;
     case LA_SEED: fprintf(out, "rt_rand_u64(seed, %lld)", (long long)a->i); break;
+    case LA_STRUCT:
+        fprintf(out, "&(const %s){ ", a->type);
+        for (int k = 0; k < a->nvals; k++)
+            fprintf(out, "%s.%s = %lld", k ? ", " : "", a->fields[k], (long long)a->vals[k]);
+        fputs(" }", out);
+        break;
     case LA_EPILOGUE:
         fputs("&(rt_epilogue){ ", out);
         if (a->has_bias)
@@ -272,7 +282,7 @@ static void print_source(FILE *out, const char *field, const rt_source *d)
             (long long)d->seq);
 }
 
-static void print_config(FILE *out, const rt_train_config *t)
+static void print_config(FILE *out, const rt_train_config *t, const char *id)
 {
     static const char *const opts[] = { "RT_OPT_SGD", "RT_OPT_ADAM", "RT_OPT_ADAMW", "RT_OPT_RMSPROP" };
     static const char *const scheds[] = { "RT_SCHED_CONSTANT", "RT_SCHED_STEP", "RT_SCHED_COSINE" };
@@ -291,9 +301,12 @@ static void print_config(FILE *out, const rt_train_config *t)
     fprintf(out, "        .sched = { .kind = %s, .warmup = %lld, .every = %lld, .gamma = %s, .min_lr = %s },\n",
             scheds[t->sched.kind], (long long)t->sched.warmup, (long long)t->sched.every, float_field(b[0], t->sched.gamma),
             float_field(b[1], t->sched.min_lr));
-    fprintf(out, "        .batch = %lld, .epochs = %lld, .steps = %lld, .seed = %lluu, .clip = %s,\n    },\n",
+    fprintf(out, "        .batch = %lld, .epochs = %lld, .steps = %lld, .seed = %lluu, .clip = %s,\n",
             (long long)t->batch, (long long)t->epochs, (long long)t->steps, (unsigned long long)t->seed,
             float_field(b[2], t->clip));
+    if (t->naugment)
+        fprintf(out, "        .augment = %s_augment,\n        .naugment = %d,\n", id, t->naugment);
+    fputs("    },\n", out);
 }
 
 void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
@@ -342,6 +355,17 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
                 init_names[d->init], (long long)d->fan_in, (long long)d->fan_out, d->trainable ? "true" : "false");
     }
     fputs("};\n\n", out);
+    if (rp.config.naugment) {
+        static const char *const kinds[] = { "RT_AUG_FLIP_H", "RT_AUG_FLIP_V", "RT_AUG_SHIFT", "RT_AUG_ROTATE",
+                                             "RT_AUG_SCALE", "RT_AUG_NOISE" };
+        char b1[48], b2[48];
+        fprintf(out, "static const rt_augment %s_augment[] = {\n", id);
+        for (int k = 0; k < rp.config.naugment; k++) {
+            const rt_augment *a = &rp.config.augment[k];
+            fprintf(out, "    { %s, %s, %s },\n", kinds[a->kind], float_field(b1, a->a), float_field(b2, a->b));
+        }
+        fputs("};\n\n", out);
+    }
     fprintf(out, "const rt_program %s_program = {\n    .name = ", id);
     emit_c_string(out, rp.name);
     fputs(",\n    .source = ", out);
@@ -360,7 +384,7 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
     if (lp->train)
         fprintf(out, "    .train_step = %s_train_step,\n", id);
     fprintf(out, "    .forward = %s_forward,\n", id);
-    print_config(out, &rp.config);
+    print_config(out, &rp.config, id);
     fputs("};\n", out);
     if (emit_main)
         fprintf(out, "\nint main(int argc, char **argv)\n{\n    return rt_main(&%s_program, argc, argv);\n}\n", id);

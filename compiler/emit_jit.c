@@ -266,7 +266,26 @@ static gcc_jit_rvalue *argument(Jit *j, const LArg *a, char type)
 {
     gcc_jit_type *t = sig_type(j, type);
     switch (a->kind) {
-    case LA_PTR: return void_pointer(j, a->ptr);
+    case LA_PTR:
+        if (a->i) /* plus i floats, not scaled by the batch */
+            return gcc_jit_context_new_cast(
+                j->ctx, j->loc,
+                gcc_jit_lvalue_get_address(gcc_jit_context_new_array_access(j->ctx, j->loc, pointer(j, a->ptr),
+                                                                            int_const(j, j->t_i64, a->i)), j->loc),
+                j->t_voidp);
+        return void_pointer(j, a->ptr);
+    case LA_STRUCT: {
+        /* rt_conv2d and rt_pool2d are all int64_t fields, laid out as an
+         * array of them: a local array, filled, passed by address */
+        gcc_jit_type *arr = gcc_jit_context_new_array_type(j->ctx, j->loc, j->t_i64, a->nvals);
+        gcc_jit_lvalue *v = new_local(j, arr, a->type);
+        for (int k = 0; k < a->nvals; k++)
+            gcc_jit_block_add_assignment(
+                j->block, j->loc,
+                gcc_jit_context_new_array_access(j->ctx, j->loc, gcc_jit_lvalue_as_rvalue(v), int_const(j, j->t_i64, k)),
+                int_const(j, j->t_i64, a->vals[k]));
+        return gcc_jit_context_new_cast(j->ctx, j->loc, gcc_jit_lvalue_get_address(v, j->loc), j->t_voidp);
+    }
     case LA_NULL: return gcc_jit_context_null(j->ctx, j->t_voidp);
     case LA_INT:
         if (!a->i_batch)

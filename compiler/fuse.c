@@ -110,7 +110,7 @@ void fuse_unit(Compiler *c, Unit *u)
         if (n->op == OP_flatten || n->op == OP_reshape || (n->op == OP_dropout && !u->training))
             in->alias_of = (int32_t)n->inputs[0];
     }
-    /* dense -> activation: the activation rides in the epilogue when every
+    /* dense or conv2d -> activation: the activation rides in the epilogue when every
      * other live reader of the dense output is that activation's gradient
      * (which then needs the pre-activation kept: gelu). */
     for (uint32_t i = 0; i < g->nnodes; i++) {
@@ -118,7 +118,8 @@ void fuse_unit(Compiler *c, Unit *u)
         if (u->info[i].dead || !is_activation(n->op))
             continue;
         uint32_t d = n->inputs[0];
-        if (g->nodes[d].op != OP_dense || u->info[d].act >= 0 || (!u->training && d == u->out_node))
+        if ((g->nodes[d].op != OP_dense && g->nodes[d].op != OP_conv2d) || u->info[d].act >= 0 ||
+            (!u->training && d == u->out_node))
             continue;
         int others = 0, grads = 0;
         for (uint32_t j = d + 1; j < g->nnodes; j++) {

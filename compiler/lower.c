@@ -232,6 +232,92 @@ static void lower_dense(Lower *l, uint32_t id)
     in->args[in->nargs++] = ep;
 }
 
+static const char *const conv_fields[] = { "c", "h", "w", "f", "kh", "kw", "stride", "dilation", "groups",
+                                           "pad_top", "pad_left", "pad_bottom", "pad_right", "ho", "wo" };
+static const char *const pool_fields[] = { "c", "h", "w", "size", "stride", "pad", "ho", "wo" };
+
+/* The geometry of a conv2d-like node whose input is `x` as rt_conv2d. */
+static void arg_conv(Lower *l, LInstr *in, const Node *n, uint32_t x)
+{
+    ConvGeom g = shape_conv_geometry(n, &node_at(l, x)->shape);
+    int64_t *v = arena_alloc(l->c->arena, sizeof *v * 15);
+    int64_t vals[15] = { g.c, g.h, g.w, g.f, g.k, g.k, g.stride, g.dilation, g.groups,
+                         g.pad_top, g.pad_left, g.pad_bottom, g.pad_right, g.ho, g.wo };
+    memcpy(v, vals, sizeof vals);
+    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_conv2d", .fields = conv_fields, .vals = v, .nvals = 15 };
+}
+
+static void arg_pool(Lower *l, LInstr *in, const Node *n, uint32_t x)
+{
+    const Shape *s = &node_at(l, x)->shape;
+    int64_t size = ir_attr(n, "size")->i, stride = ir_attr(n, "stride")->i, pad = ir_attr(n, "padding")->i;
+    if (stride == 0)
+        stride = size;
+    int64_t *v = arena_alloc(l->c->arena, sizeof *v * 8);
+    int64_t vals[8] = { s->dim[0], s->dim[1], s->dim[2], size, stride, pad,
+                        (s->dim[1] + 2 * pad - size) / stride + 1, (s->dim[2] + 2 * pad - size) / stride + 1 };
+    memcpy(v, vals, sizeof vals);
+    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_pool2d", .fields = pool_fields, .vals = v, .nvals = 8 };
+}
+
+static void lower_conv(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    const NodeInfo *info = &l->u->info[id];
+    LInstr *in = emit(l, LI_CALL, "rt_conv2d_forward", n);
+    int act = ACT_NONE;
+    double alpha = 0;
+    if (info->act >= 0) {
+        const Node *a = node_at(l, (uint32_t)info->act);
+        in->comment = arena_printf(l->c->arena, "%s + %s", in->comment, ir_ops[a->op].name);
+        act = act_of(a->op);
+        alpha = a->op == OP_leaky_relu ? ir_attr(a, "alpha")->f : 0;
+    }
+    arg_conv(l, in, n, n->inputs[0]);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, n->inputs[1]);
+    if (n->ninputs > 2)
+        arg_val(l, in, n->inputs[2]);
+    else
+        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+    arg_act(in, act);
+    arg_float(in, alpha, false);
+    if (info->needs_preact)
+        arg_val(l, in, id);
+    else
+        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+    arg_ptr(in, ptr_of(l, info->act >= 0 ? (uint32_t)info->act : id));
+}
+
+/* The companion node of `owner` that holds a parameter gradient the
+ * owner's kernel computes (conv bias, batchnorm gamma and beta). */
+static int32_t companion(Lower *l, uint32_t owner, int which)
+{
+    const Graph *g = l->u->g;
+    for (uint32_t j = owner + 1; j < g->nnodes; j++) {
+        const Node *m = &g->nodes[j];
+        if (l->u->info[j].dead || m->ninputs != 1 || m->inputs[0] != owner)
+            continue;
+        if (m->op == OP_conv2d_grad_b || (m->op == OP_batchnorm_grad_param && ir_attr(m, "which")->i == which))
+            return (int32_t)j;
+    }
+    return -1;
+}
+
+/* A gradient pointer for a parameter gradient node, and whether to add to it. */
+static void arg_grad_or_null(Lower *l, LInstr *in, int32_t node, bool *accumulate)
+{
+    if (node < 0) {
+        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        return;
+    }
+    const Node *n = node_at(l, (uint32_t)node);
+    *accumulate |= l->grad_written[n->param];
+    l->grad_written[n->param] = true;
+    arg_val(l, in, (uint32_t)node);
+}
+
 static void lower_param_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
@@ -404,11 +490,125 @@ static bool lower_node(Lower *l, uint32_t id)
         arg_float(in, ir_attr(n, "scale")->f, true);
         arg_val(l, in, id);
         return true;
+    case OP_conv2d:
+        lower_conv(l, id);
+        return true;
+    case OP_maxpool: case OP_avgpool:
+        in = emit(l, LI_CALL, n->op == OP_maxpool ? "rt_maxpool_forward" : "rt_avgpool_forward", n);
+        arg_pool(l, in, n, n->inputs[0]);
+        arg_int(in, 0, 1);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    case OP_global_avgpool: {
+        const Shape *s = &node_at(l, n->inputs[0])->shape;
+        in = emit(l, LI_CALL, "rt_global_avgpool_forward", n);
+        arg_int(in, 0, 1);
+        arg_int(in, s->dim[0], 0);
+        arg_int(in, s->dim[1] * s->dim[2], 0);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    }
+    case OP_batchnorm: {
+        int64_t c = n->shape.dim[0], hw = elems(n) / c;
+        in = emit(l, LI_CALL, l->u->training ? "rt_batchnorm_forward_train" : "rt_batchnorm_forward_eval", n);
+        arg_int(in, 0, 1);
+        arg_int(in, c, 0);
+        arg_int(in, hw, 0);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, n->inputs[1]);
+        arg_val(l, in, n->inputs[2]);
+        arg_val(l, in, n->inputs[3]);
+        arg_val(l, in, n->inputs[4]);
+        if (l->u->training)
+            arg_float(in, ir_attr(n, "momentum")->f, false);
+        arg_float(in, ir_attr(n, "eps")->f, false);
+        if (l->u->training) {
+            /* mean and 1/std after y in the node's slot: c floats each */
+            LPtr stats = ptr_of(l, id);
+            stats.offset += elems(n);
+            arg_ptr(in, stats);
+            in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = stats, .i = c };
+        }
+        arg_val(l, in, id);
+        return true;
+    }
+    case OP_conv2d_grad_x: {
+        in = emit(l, LI_CALL, "rt_conv2d_backward_data", n);
+        arg_conv(l, in, n, n->inputs[2]);
+        arg_int(in, 0, 1);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, n->inputs[1]);
+        arg_val(l, in, id);
+        return true;
+    }
+    case OP_conv2d_grad_w: {
+        bool accumulate = l->grad_written[n->param];
+        l->grad_written[n->param] = true;
+        in = emit(l, LI_CALL, "rt_conv2d_backward_filter", n);
+        arg_conv(l, in, n, n->inputs[1]);
+        arg_int(in, 0, 1);
+        arg_val(l, in, n->inputs[1]);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
+        arg_bool(in, accumulate);
+        return true;
+    }
+    case OP_conv2d_grad_b: case OP_batchnorm_grad_param:
+        return true; /* computed by the kernel of the node they read */
+    case OP_maxpool_grad:
+        in = emit(l, LI_CALL, "rt_maxpool_backward", n);
+        arg_pool(l, in, n, n->inputs[1]);
+        arg_int(in, 0, 1);
+        arg_val(l, in, n->inputs[1]);
+        arg_val(l, in, n->inputs[2]);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    case OP_avgpool_grad:
+        in = emit(l, LI_CALL, "rt_avgpool_backward", n);
+        arg_pool(l, in, n, n->inputs[1]);
+        arg_int(in, 0, 1);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    case OP_global_avgpool_grad: {
+        const Shape *s = &n->shape;
+        in = emit(l, LI_CALL, "rt_global_avgpool_backward", n);
+        arg_int(in, 0, 1);
+        arg_int(in, s->dim[0], 0);
+        arg_int(in, s->dim[1] * s->dim[2], 0);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    }
+    case OP_batchnorm_grad: {
+        const Node *fwd = node_at(l, n->inputs[2]);
+        int64_t c = n->shape.dim[0], hw = elems(n) / c;
+        bool accumulate = false;
+        in = emit(l, LI_CALL, "rt_batchnorm_backward", n);
+        arg_int(in, 0, 1);
+        arg_int(in, c, 0);
+        arg_int(in, hw, 0);
+        arg_val(l, in, n->inputs[1]);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, fwd->inputs[1]);
+        LPtr stats = ptr_of(l, n->inputs[2]);
+        stats.offset += elems(n);
+        arg_ptr(in, stats);
+        in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = stats, .i = c };
+        arg_val(l, in, id);
+        arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
+        arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
+        arg_bool(in, accumulate);
+        return true;
+    }
     case OP_model_call:
         die("model call in a unit");
-    case OP_conv2d: case OP_batchnorm: case OP_layernorm: case OP_embed: case OP_position: case OP_attention:
-    case OP_rnn: case OP_lstm: case OP_gru: case OP_maxpool: case OP_avgpool: case OP_global_avgpool:
-    case OP_concat: case OP_COUNT:
+    case OP_layernorm: case OP_embed: case OP_position: case OP_attention:
+    case OP_rnn: case OP_lstm: case OP_gru: case OP_concat: case OP_COUNT:
         break;
     }
     diag_error(&l->c->diag, n->span, "%s has no kernel yet; netc generates code for dense networks today",
@@ -605,7 +805,17 @@ static void dump_func(FILE *out, const LFunc *f)
                 if (k)
                     fputs(", ", out);
                 switch (a->kind) {
-                case LA_PTR: dump_ptr(out, a->ptr); break;
+                case LA_PTR:
+                    dump_ptr(out, a->ptr);
+                    if (a->i)
+                        fprintf(out, "+%lld", (long long)a->i);
+                    break;
+                case LA_STRUCT:
+                    fprintf(out, "%s{", a->type);
+                    for (int v = 0; v < a->nvals; v++)
+                        fprintf(out, "%s%lld", v ? "," : "", (long long)a->vals[v]);
+                    fputc('}', out);
+                    break;
                 case LA_NULL: fputs("null", out); break;
                 case LA_INT:
                     if (a->i_batch)

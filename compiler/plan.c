@@ -45,8 +45,10 @@ static int64_t arena_need(const Unit *u, uint32_t i)
     const NodeInfo *in = &u->info[i];
     if (in->dead || in->alias_of >= 0 || in->loop_into >= 0 || n->op == OP_input || n->op == OP_param || n->writes_grad)
         return 0;
-    if (n->op == OP_dense && in->act >= 0 && !in->needs_preact)
+    if ((n->op == OP_dense || n->op == OP_conv2d) && in->act >= 0 && !in->needs_preact)
         return 0; /* the activation after it holds the result */
+    if (n->op == OP_batchnorm && u->training)
+        return ir_shape_elems(&n->shape) + 2 * n->shape.dim[0]; /* y, then the batch mean and 1/std (a batch-scaled slot, used 2C floats of) */
     if (n->op == OP_cross_entropy)
         return ir_shape_elems(&u->g->nodes[n->inputs[0]].shape); /* the probabilities, for backward */
     if (n->op == OP_mse || n->op == OP_bce)

@@ -18,6 +18,8 @@ static const rt_source_kind sources[] = { [SRC_NONE] = RT_SRC_NONE, [SRC_IDX] = 
                                           [SRC_RAW] = RT_SRC_RAW, [SRC_TEXT] = RT_SRC_TEXT };
 static const rt_opt_kind opts[] = { [OPTK_SGD] = RT_OPT_SGD, [OPTK_ADAM] = RT_OPT_ADAM, [OPTK_ADAMW] = RT_OPT_ADAMW,
                                     [OPTK_RMSPROP] = RT_OPT_RMSPROP };
+static const rt_aug_kind augs[] = { [AUG_FLIP_H] = RT_AUG_FLIP_H, [AUG_FLIP_V] = RT_AUG_FLIP_V, [AUG_SHIFT] = RT_AUG_SHIFT,
+                                     [AUG_ROTATE] = RT_AUG_ROTATE, [AUG_SCALE] = RT_AUG_SCALE, [AUG_NOISE] = RT_AUG_NOISE };
 static const rt_sched_kind scheds[] = { [SCHED_CONSTANT] = RT_SCHED_CONSTANT, [SCHED_STEP] = RT_SCHED_STEP,
                                         [SCHED_COSINE] = RT_SCHED_COSINE };
 
@@ -45,7 +47,7 @@ static rt_source source(const DataSpec *d)
 
 /* Defaults for a model without a train block: rt_model can still be made
  * from it, and eval/predict need only the data kind. */
-static void config(const LProgram *lp, rt_train_config *cf)
+static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
 {
     cf->base_dir = lp->base_dir;
     const TrainSpec *t = lp->train;
@@ -69,6 +71,11 @@ static void config(const LProgram *lp, rt_train_config *cf)
     cf->steps = t->steps;
     cf->seed = (uint64_t)t->seed;
     cf->clip = (float)t->clip;
+    rt_augment *aug = arena_alloc(c->arena, sizeof *aug * (size_t)(t->naug + 1));
+    for (int k = 0; k < t->naug; k++)
+        aug[k] = (rt_augment){ .kind = augs[t->aug[k].kind], .a = (float)t->aug[k].a, .b = (float)t->aug[k].b };
+    cf->augment = aug;
+    cf->naugment = t->naug;
 }
 
 void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
@@ -101,5 +108,5 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     p->loss = (rt_loss_kind)lp->loss_kind;
     p->train_arena_floats = lp->train_step.arena_floats;
     p->eval_arena_floats = lp->forward.arena_floats;
-    config(lp, &p->config);
+    config(c, lp, &p->config);
 }

@@ -522,6 +522,71 @@ static bool shape_cross_entropy_grad(ShapeCtx *s) { return same_as_dy(s, -1); }
 static bool shape_mse_grad(ShapeCtx *s) { return same_as_dy(s, s->nin > 1 ? 1 : -1); }
 static bool shape_bce_grad(ShapeCtx *s) { return same_as_dy(s, s->nin > 1 ? 1 : -1); }
 
+ConvGeom shape_conv_geometry(const Node *n, const Shape *x)
+{
+    ConvGeom g = { .c = x->dim[0], .h = x->dim[1], .w = x->dim[2], .f = ir_attr(n, "filters")->i,
+                   .k = ir_attr(n, "kernel")->i, .stride = ir_attr(n, "stride")->i,
+                   .dilation = ir_attr(n, "dilation")->i, .groups = ir_attr(n, "groups")->i };
+    int64_t pad = ir_attr(n, "padding")->i, extent = g.dilation * (g.k - 1) + 1;
+    if (pad == PAD_SAME) {
+        g.ho = (g.h + g.stride - 1) / g.stride;
+        g.wo = (g.w + g.stride - 1) / g.stride;
+        int64_t th = (g.ho - 1) * g.stride + extent - g.h, tw = (g.wo - 1) * g.stride + extent - g.w;
+        th = th > 0 ? th : 0;
+        tw = tw > 0 ? tw : 0;
+        g.pad_top = th / 2;
+        g.pad_bottom = th - g.pad_top;
+        g.pad_left = tw / 2;
+        g.pad_right = tw - g.pad_left;
+        return g;
+    }
+    if (pad == PAD_VALID)
+        pad = 0;
+    g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = pad;
+    g.ho = (g.h + 2 * pad - extent) / g.stride + 1;
+    g.wo = (g.w + 2 * pad - extent) / g.stride + 1;
+    return g;
+}
+
+static bool shape_conv2d_grad_x(ShapeCtx *s)
+{
+    s->out = s->in[2];
+    s->out_dtype = DT_F32;
+    return true;
+}
+
+static bool shape_conv2d_grad_w(ShapeCtx *s)
+{
+    int64_t f = attr_int(s, "filters"), k = attr_int(s, "kernel"), g = attr_int(s, "groups");
+    if (s->in[1].rank != 3 || s->in[0].rank != 3 || s->in[0].dim[0] != f)
+        FAIL("conv2d_grad_w: dy %s and x %s do not match %lld filters", ty(s, 0), ty(s, 1), (long long)f);
+    s->out = shape_of(4, (int64_t[]){ f, s->in[1].dim[0] / g, k, k });
+    s->out_dtype = DT_F32;
+    s->out_unbatched = true;
+    return true;
+}
+
+static bool shape_conv2d_grad_b(ShapeCtx *s)
+{
+    s->out = shape1(s->in[0].dim[0]);
+    s->out_dtype = DT_F32;
+    s->out_unbatched = true;
+    return true;
+}
+
+static bool shape_maxpool_grad(ShapeCtx *s) { s->out = s->in[1]; s->out_dtype = DT_F32; return true; }
+static bool shape_avgpool_grad(ShapeCtx *s) { s->out = s->in[1]; s->out_dtype = DT_F32; return true; }
+static bool shape_global_avgpool_grad(ShapeCtx *s) { s->out = s->in[1]; s->out_dtype = DT_F32; return true; }
+static bool shape_batchnorm_grad(ShapeCtx *s) { s->out = s->in[1]; s->out_dtype = DT_F32; return true; }
+
+static bool shape_batchnorm_grad_param(ShapeCtx *s)
+{
+    s->out = shape1(s->in[0].dim[0]);
+    s->out_dtype = DT_F32;
+    s->out_unbatched = true;
+    return true;
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 /* Values that are not computations have no rule: sema gives them their

@@ -76,6 +76,15 @@ int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n)
         return 2 * elems(in0(g, n)) * x->shape.dim[x->shape.rank - 1];
     }
     case OP_bias_grad: case OP_act_grad: case OP_dropout_grad: return elems(in0(g, n));
+    case OP_conv2d_grad_x: case OP_conv2d_grad_w: {
+        /* the forward's multiply-adds, once more: each dy element meets C/g*k*k inputs */
+        const Node *x = &g->nodes[n->inputs[n->op == OP_conv2d_grad_x ? 2 : 1]];
+        int64_t k = ir_attr(n, "kernel")->i, groups = ir_attr(n, "groups")->i;
+        return 2 * elems(in0(g, n)) * (x->shape.dim[0] / groups) * k * k;
+    }
+    case OP_conv2d_grad_b: case OP_batchnorm_grad_param: return 0;
+    case OP_maxpool_grad: case OP_avgpool_grad: case OP_global_avgpool_grad: return elems(n);
+    case OP_batchnorm_grad: return 6 * elems(n);
     case OP_softmax_grad: return 3 * elems(n);
     case OP_cross_entropy_grad: case OP_mse_grad: case OP_bce_grad: return 2 * elems(n);
     case OP_cross_entropy: return 5 * elems(in0(g, n));

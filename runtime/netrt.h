@@ -424,6 +424,8 @@ typedef struct rt_train_config {
     int64_t steps;               /* 0 when epochs is given */
     uint64_t seed;
     float clip;                  /* max global gradient norm, 0 = off */
+    const rt_augment *augment;   /* applied in order to each training sample (not test) */
+    int naugment;
 } rt_train_config;
 
 typedef struct rt_program {
