@@ -1,0 +1,517 @@
+/* conv.c — 2-D convolution, forward and both backward passes, NCHW.
+ *
+ * Algorithm: every layer is lowered to rt_sgemm (the packed, per-ISA GEMM),
+ * with the image patches unrolled by im2col except for 1x1 stride-1
+ * unpadded layers, whose input already is the GEMM operand. For one sample
+ * and one group:
+ *   forward      y (Fg,P)   = w (Fg,K) col (K,P)           P = ho*wo
+ *   data         dcol (K,P) = w^T (K,Fg) dy (Fg,P), then col2im adds into dx
+ *   filter       dw (Fg,K) += dy (Fg,P) col^T (P,K)        K = C/g * kh * kw
+ * Several samples share one GEMM when P is small (their columns are laid
+ * side by side, so the GEMM's N is samples*P): LeNet's second layer has
+ * P = 64, and one GEMM per sample (M=64, N=64, K=800) repacks the whole
+ * weight matrix for 3.3 M multiply-adds. See COLUMNS_PER_GEMM for the
+ * measurements.
+ *
+ * Threading and determinism: the batch is cut into chunks of samples whose
+ * bounds depend on the shape and batch only; forward and backward-data
+ * chunks write disjoint outputs; backward-filter chunks each write a
+ * partial dw that is summed in chunk order. A GEMM inside a task runs on
+ * that task's thread (nested rt_parallel_for is serial); a layer with a
+ * single chunk (batch 1) runs inline, so its GEMMs use the whole pool.
+ * Either way rt_sgemm is bitwise the same for any thread count, so every
+ * result is too.
+ *
+ * Memory: the im2col and gather buffers are per thread, grown on demand and
+ * kept until the thread exits; the partial filter gradients belong to the
+ * calling thread. Nothing is allocated once the sizes have been seen.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netrt.h"
+
+/* Target of samples*P, the N of a batched GEMM. Measured on LeNet conv2
+ * (F=64, K=800, P=64, batch 64, AVX-512, one thread): see bench_rt_conv;
+ * 1 sample per GEMM ran at TBD GFLOP/s, 256 columns at TBD, 512 at TBD. */
+#define COLUMNS_PER_GEMM 256
+/* Cap of one im2col buffer (floats) when deciding how many samples share
+ * a GEMM: 1 MiB, the L2 of one core. */
+#define COLUMN_BUFFER_FLOATS (256 * 1024)
+/* Chunks of the batch for the filter gradient: each holds a partial dw, so
+ * more chunks cost memory and a longer final sum; 8 keeps 2..8 threads
+ * busy. */
+#define FILTER_CHUNKS 8
+/* Elements per task when summing the partial filter gradients. */
+#define REDUCE_CHUNK 16384
+
+static int64_t min_i64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static int64_t max_i64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+static void run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx)
+{
+    if (ntasks == 1)
+        fn(ctx, 0);
+    else if (ntasks > 1)
+        rt_parallel_for(ntasks, fn, ctx);
+}
+
+/* ------------------------------------------------------------ scratch */
+
+typedef struct conv_scratch {
+    float *col, *gather, *partial;
+    double *partial_db;
+    size_t col_cap, gather_cap, partial_cap, partial_db_cap; /* elements */
+} conv_scratch;
+
+static _Thread_local conv_scratch thread_scratch;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void free_scratch(void *arg)
+{
+    conv_scratch *s = arg;
+    free(s->col);
+    free(s->gather);
+    free(s->partial);
+    free(s->partial_db);
+    *s = (conv_scratch){0};
+}
+
+static void make_scratch_key(void)
+{
+    if (pthread_key_create(&scratch_key, free_scratch) != 0) {
+        fprintf(stderr, "%s:%d: netrt: pthread_key_create failed\n", __FILE__, __LINE__);
+        abort();
+    }
+}
+
+static conv_scratch *get_scratch(void)
+{
+    pthread_once(&scratch_once, make_scratch_key);
+    conv_scratch *s = &thread_scratch;
+    if (!s->col && !s->gather && !s->partial && !s->partial_db)
+        pthread_setspecific(scratch_key, s); /* so the thread's exit frees it */
+    return s;
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+    if (*cap >= need)
+        return p;
+    free(p);
+    size_t bytes = (need * elem + 63) / 64 * 64;
+    p = aligned_alloc(64, bytes);
+    if (!p) {
+        fprintf(stderr, "%s:%d: netrt: out of memory for a %zu-byte convolution buffer\n",
+                __FILE__, __LINE__, bytes);
+        abort();
+    }
+    *cap = need;
+    return p;
+}
+
+static float *scratch_col(conv_scratch *s, int64_t n)
+{
+    return s->col = grow(s->col, &s->col_cap, (size_t)n, sizeof(float));
+}
+
+static float *scratch_gather(conv_scratch *s, int64_t n)
+{
+    return s->gather = grow(s->gather, &s->gather_cap, (size_t)n, sizeof(float));
+}
+
+/* ------------------------------------------------------------- shapes */
+
+typedef struct conv_dims {
+    int64_t cg, fg;  /* channels and filters per group */
+    int64_t k;       /* cg * kh * kw: GEMM depth of the forward pass */
+    int64_t p, hw;   /* output and input pixels per channel */
+    bool pointwise;  /* 1x1, stride 1, no padding: the input is the column matrix */
+    int64_t per_gemm; /* samples whose columns share one GEMM */
+} conv_dims;
+
+static conv_dims check_dims(const rt_conv2d *cv, const char *who)
+{
+    int64_t eh = cv->dilation * (cv->kh - 1) + 1, ew = cv->dilation * (cv->kw - 1) + 1;
+    int64_t ho = cv->stride > 0 ? (cv->h + cv->pad_top + cv->pad_bottom - eh) / cv->stride + 1 : 0;
+    int64_t wo = cv->stride > 0 ? (cv->w + cv->pad_left + cv->pad_right - ew) / cv->stride + 1 : 0;
+    if (cv->groups < 1 || cv->c % cv->groups || cv->f % cv->groups || cv->stride < 1 ||
+        cv->dilation < 1 || cv->kh < 1 || cv->kw < 1 || ho != cv->ho || wo != cv->wo ||
+        ho < 1 || wo < 1 || cv->pad_top < 0 || cv->pad_left < 0 || cv->pad_bottom < 0 ||
+        cv->pad_right < 0) {
+        fprintf(stderr,
+                "%s:%d: netrt: %s: bad shape c=%lld h=%lld w=%lld f=%lld k=%lldx%lld stride=%lld "
+                "dilation=%lld groups=%lld pads=%lld,%lld,%lld,%lld out=%lldx%lld (expected %lldx%lld)\n",
+                __FILE__, __LINE__, who, (long long)cv->c, (long long)cv->h, (long long)cv->w,
+                (long long)cv->f, (long long)cv->kh, (long long)cv->kw, (long long)cv->stride,
+                (long long)cv->dilation, (long long)cv->groups, (long long)cv->pad_top,
+                (long long)cv->pad_left, (long long)cv->pad_bottom, (long long)cv->pad_right,
+                (long long)cv->ho, (long long)cv->wo, (long long)ho, (long long)wo);
+        abort();
+    }
+    conv_dims d;
+    d.cg = cv->c / cv->groups;
+    d.fg = cv->f / cv->groups;
+    d.k = d.cg * cv->kh * cv->kw;
+    d.p = cv->ho * cv->wo;
+    d.hw = cv->h * cv->w;
+    d.pointwise = cv->kh == 1 && cv->kw == 1 && cv->stride == 1 && cv->pad_top == 0 &&
+                  cv->pad_left == 0 && cv->pad_bottom == 0 && cv->pad_right == 0;
+    int64_t n = max_i64(1, COLUMNS_PER_GEMM / d.p);
+    n = min_i64(n, max_i64(1, COLUMN_BUFFER_FLOATS / (d.k * d.p)));
+    d.per_gemm = n;
+    return d;
+}
+
+/* ------------------------------------------------------ im2col, col2im */
+
+/* The output columns [ox0, ox1) whose input column ox*stride - pad + off
+ * lies inside [0, w). */
+static void valid_range(int64_t wo, int64_t w, int64_t stride, int64_t start, int64_t *ox0,
+                        int64_t *ox1)
+{
+    /* ix = ox*stride + start; need 0 <= ix < w */
+    int64_t lo = start >= 0 ? 0 : (-start + stride - 1) / stride;
+    int64_t hi = w - start <= 0 ? 0 : (w - start + stride - 1) / stride;
+    *ox0 = min_i64(lo, wo);
+    *ox1 = max_i64(*ox0, min_i64(hi, wo));
+}
+
+/* One group of ns samples: x points at channel 0 of the group in sample 0
+ * (samples sample_stride floats apart); col (K, ns*P), row k = (c,ky,kx),
+ * column s*P + oy*wo + ox. Pixels in the padding are 0. */
+static void im2col(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const float *x,
+                   int64_t sample_stride, float *col)
+{
+    const int64_t ld = ns * d->p, st = cv->stride;
+    for (int64_t ch = 0; ch < d->cg; ch++)
+        for (int64_t ky = 0; ky < cv->kh; ky++)
+            for (int64_t kx = 0; kx < cv->kw; kx++) {
+                float *row = col + ((ch * cv->kh + ky) * cv->kw + kx) * ld;
+                int64_t xstart = kx * cv->dilation - cv->pad_left;
+                int64_t ox0, ox1;
+                valid_range(cv->wo, cv->w, st, xstart, &ox0, &ox1);
+                for (int64_t s = 0; s < ns; s++) {
+                    const float *plane = x + s * sample_stride + ch * d->hw;
+                    for (int64_t oy = 0; oy < cv->ho; oy++) {
+                        float *out = row + s * d->p + oy * cv->wo;
+                        int64_t iy = oy * st + ky * cv->dilation - cv->pad_top;
+                        if (iy < 0 || iy >= cv->h) {
+                            memset(out, 0, (size_t)cv->wo * sizeof *out);
+                            continue;
+                        }
+                        const float *in = plane + iy * cv->w + xstart;
+                        for (int64_t ox = 0; ox < ox0; ox++)
+                            out[ox] = 0.0f;
+                        if (st == 1)
+                            memcpy(out + ox0, in + ox0, (size_t)(ox1 - ox0) * sizeof *out);
+                        else
+                            for (int64_t ox = ox0; ox < ox1; ox++)
+                                out[ox] = in[ox * st];
+                        for (int64_t ox = ox1; ox < cv->wo; ox++)
+                            out[ox] = 0.0f;
+                    }
+                }
+            }
+}
+
+/* The adjoint of im2col: adds col (K, ns*P) into dx (laid out as x in
+ * im2col), dropping what falls into the padding. */
+static void col2im(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const float *col,
+                   float *dx, int64_t sample_stride)
+{
+    const int64_t ld = ns * d->p, st = cv->stride;
+    for (int64_t ch = 0; ch < d->cg; ch++)
+        for (int64_t ky = 0; ky < cv->kh; ky++)
+            for (int64_t kx = 0; kx < cv->kw; kx++) {
+                const float *row = col + ((ch * cv->kh + ky) * cv->kw + kx) * ld;
+                int64_t xstart = kx * cv->dilation - cv->pad_left;
+                int64_t ox0, ox1;
+                valid_range(cv->wo, cv->w, st, xstart, &ox0, &ox1);
+                for (int64_t s = 0; s < ns; s++) {
+                    float *plane = dx + s * sample_stride + ch * d->hw;
+                    for (int64_t oy = 0; oy < cv->ho; oy++) {
+                        int64_t iy = oy * st + ky * cv->dilation - cv->pad_top;
+                        if (iy < 0 || iy >= cv->h)
+                            continue;
+                        const float *in = row + s * d->p + oy * cv->wo;
+                        float *out = plane + iy * cv->w + xstart;
+                        if (st == 1)
+                            for (int64_t ox = ox0; ox < ox1; ox++)
+                                out[ox] += in[ox];
+                        else
+                            for (int64_t ox = ox0; ox < ox1; ox++)
+                                out[ox * st] += in[ox];
+                    }
+                }
+            }
+}
+
+/* dst (rows, ns*P) <- src rows of ns samples, sample s at src + s*stride. */
+static void gather_samples(int64_t rows, int64_t p, int64_t ns, const float *src,
+                           int64_t sample_stride, float *dst)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t s = 0; s < ns; s++)
+            memcpy(dst + r * ns * p + s * p, src + s * sample_stride + r * p,
+                   (size_t)p * sizeof *dst);
+}
+
+/* The inverse of gather_samples. */
+static void scatter_samples(int64_t rows, int64_t p, int64_t ns, const float *src, float *dst,
+                            int64_t sample_stride)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t s = 0; s < ns; s++)
+            memcpy(dst + s * sample_stride + r * p, src + r * ns * p + s * p,
+                   (size_t)p * sizeof *dst);
+}
+
+/* ------------------------------------------------------------ forward */
+
+typedef struct forward_task {
+    const rt_conv2d *cv;
+    conv_dims d;
+    int64_t batch;
+    const float *x, *w, *bias;
+    rt_act act;
+    float alpha;
+    float *preact, *y;
+} forward_task;
+
+// x (B,C,H,W), w (F,C/g,KH,KW), bias (F), y and preact (B,F,Ho,Wo)
+static void forward_chunk(void *ctx, int64_t chunk)
+{
+    const forward_task *t = ctx;
+    const rt_conv2d *cv = t->cv;
+    const conv_dims *d = &t->d;
+    int64_t s0 = chunk * d->per_gemm, ns = min_i64(d->per_gemm, t->batch - s0);
+    int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
+    conv_scratch *scr = get_scratch();
+    for (int64_t g = 0; g < cv->groups; g++) {
+        const float *x = t->x + s0 * xs + g * d->cg * d->hw;
+        const float *w = t->w + g * d->fg * d->k;
+        float *y = t->y + s0 * ys + g * d->fg * d->p;
+        if (d->pointwise) {
+            for (int64_t s = 0; s < ns; s++)
+                rt_sgemm(false, false, (int)d->fg, (int)d->p, (int)d->k, 1.0f, w, (int)d->k,
+                         x + s * xs, (int)d->p, 0.0f, y + s * ys, (int)d->p);
+            continue;
+        }
+        float *col = scratch_col(scr, d->k * ns * d->p);
+        im2col(cv, d, ns, x, xs, col);
+        if (ns == 1) {
+            rt_sgemm(false, false, (int)d->fg, (int)d->p, (int)d->k, 1.0f, w, (int)d->k, col,
+                     (int)d->p, 0.0f, y, (int)d->p);
+        } else {
+            float *tmp = scratch_gather(scr, d->fg * ns * d->p);
+            rt_sgemm(false, false, (int)d->fg, (int)(ns * d->p), (int)d->k, 1.0f, w, (int)d->k,
+                     col, (int)(ns * d->p), 0.0f, tmp, (int)(ns * d->p));
+            scatter_samples(d->fg, d->p, ns, tmp, y, ys);
+        }
+    }
+    /* Bias and activation while the outputs are still in cache. */
+    if (!t->bias && t->act == RT_ACT_NONE && !t->preact)
+        return;
+    float *y = t->y + s0 * ys;
+    float *pre = t->preact ? t->preact + s0 * ys : y;
+    for (int64_t s = 0; s < ns; s++)
+        for (int64_t f = 0; f < cv->f; f++) {
+            float *yr = y + s * ys + f * d->p, *pr = pre + s * ys + f * d->p;
+            float b = t->bias ? t->bias[f] : 0.0f;
+            if (t->bias || pr != yr)
+                for (int64_t i = 0; i < d->p; i++)
+                    pr[i] = yr[i] + b;
+        }
+    if (t->act != RT_ACT_NONE || pre != y)
+        rt_act_forward(t->act, t->alpha, ns * ys, pre, y);
+}
+
+void rt_conv2d_forward(const rt_conv2d *cv, int64_t batch, const float *x, const float *w,
+                       const float *bias, rt_act act, float alpha, float *preact, float *y)
+{
+    forward_task t = { .cv = cv, .d = check_dims(cv, "rt_conv2d_forward"), .batch = batch,
+                       .x = x, .w = w, .bias = bias, .act = act, .alpha = alpha,
+                       .preact = preact, .y = y };
+    run_tasks((batch + t.d.per_gemm - 1) / t.d.per_gemm, forward_chunk, &t);
+}
+
+/* ------------------------------------------------------ backward data */
+
+typedef struct data_task {
+    const rt_conv2d *cv;
+    conv_dims d;
+    int64_t batch;
+    const float *dy, *w;
+    float *dx;
+} data_task;
+
+// dy (B,F,Ho,Wo), w (F,C/g,KH,KW), dx (B,C,H,W)
+static void data_chunk(void *ctx, int64_t chunk)
+{
+    const data_task *t = ctx;
+    const rt_conv2d *cv = t->cv;
+    const conv_dims *d = &t->d;
+    int64_t s0 = chunk * d->per_gemm, ns = min_i64(d->per_gemm, t->batch - s0);
+    int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
+    conv_scratch *scr = get_scratch();
+    if (!d->pointwise)
+        memset(t->dx + s0 * xs, 0, (size_t)(ns * xs) * sizeof(float));
+    for (int64_t g = 0; g < cv->groups; g++) {
+        const float *dy = t->dy + s0 * ys + g * d->fg * d->p;
+        const float *w = t->w + g * d->fg * d->k;
+        float *dx = t->dx + s0 * xs + g * d->cg * d->hw;
+        if (d->pointwise) {
+            /* dx (Cg,HW) = w^T (Cg,Fg) dy (Fg,P), P = HW */
+            for (int64_t s = 0; s < ns; s++)
+                rt_sgemm(true, false, (int)d->cg, (int)d->p, (int)d->fg, 1.0f, w, (int)d->k,
+                         dy + s * ys, (int)d->p, 0.0f, dx + s * xs, (int)d->p);
+            continue;
+        }
+        const float *dyg = dy;
+        if (ns > 1) {
+            float *tmp = scratch_gather(scr, d->fg * ns * d->p);
+            gather_samples(d->fg, d->p, ns, dy, ys, tmp);
+            dyg = tmp;
+        }
+        float *col = scratch_col(scr, d->k * ns * d->p);
+        rt_sgemm(true, false, (int)d->k, (int)(ns * d->p), (int)d->fg, 1.0f, w, (int)d->k, dyg,
+                 (int)(ns * d->p), 0.0f, col, (int)(ns * d->p));
+        col2im(cv, d, ns, col, dx, xs);
+    }
+}
+
+void rt_conv2d_backward_data(const rt_conv2d *cv, int64_t batch, const float *dy,
+                             const float *w, float *dx)
+{
+    data_task t = { .cv = cv, .d = check_dims(cv, "rt_conv2d_backward_data"), .batch = batch,
+                    .dy = dy, .w = w, .dx = dx };
+    run_tasks((batch + t.d.per_gemm - 1) / t.d.per_gemm, data_chunk, &t);
+}
+
+/* ---------------------------------------------------- backward filter */
+
+typedef struct filter_task {
+    const rt_conv2d *cv;
+    conv_dims d;
+    int64_t batch, chunks;
+    const float *x, *dy;
+    float *partial;     /* chunks x (F*K), or dw itself when direct */
+    double *partial_db; /* chunks x F, or NULL */
+    float *dw, *db;
+    bool accumulate;
+    int64_t n;          /* F*K: elements of dw */
+} filter_task;
+
+// x (B,C,H,W), dy (B,F,Ho,Wo), partial (F,C/g,KH,KW) of this chunk
+static void filter_chunk(void *ctx, int64_t chunk)
+{
+    const filter_task *t = ctx;
+    const rt_conv2d *cv = t->cv;
+    const conv_dims *d = &t->d;
+    int64_t b0 = chunk * t->batch / t->chunks, b1 = (chunk + 1) * t->batch / t->chunks;
+    int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
+    float *dw = t->partial + chunk * t->n;
+    conv_scratch *scr = get_scratch();
+    for (int64_t s0 = b0; s0 < b1; s0 += d->per_gemm) {
+        int64_t ns = min_i64(d->per_gemm, b1 - s0);
+        float beta = s0 == b0 ? 0.0f : 1.0f;
+        for (int64_t g = 0; g < cv->groups; g++) {
+            const float *x = t->x + s0 * xs + g * d->cg * d->hw;
+            const float *dy = t->dy + s0 * ys + g * d->fg * d->p;
+            float *dwg = dw + g * d->fg * d->k;
+            const float *col = x, *dyg = dy;
+            if (!d->pointwise || ns > 1) {
+                float *c = scratch_col(scr, d->k * ns * d->p);
+                im2col(cv, d, ns, x, xs, c);
+                col = c;
+            }
+            if (ns > 1) {
+                float *tmp = scratch_gather(scr, d->fg * ns * d->p);
+                gather_samples(d->fg, d->p, ns, dy, ys, tmp);
+                dyg = tmp;
+            }
+            /* dw (Fg,K) (+)= dy (Fg, ns*P) col^T (ns*P, K) */
+            rt_sgemm(false, true, (int)d->fg, (int)d->k, (int)(ns * d->p), 1.0f, dyg,
+                     (int)(ns * d->p), col, (int)(ns * d->p), beta, dwg, (int)d->k);
+        }
+    }
+    if (t->partial_db) {
+        double *db = t->partial_db + chunk * cv->f;
+        for (int64_t f = 0; f < cv->f; f++) {
+            double sum = 0.0;
+            for (int64_t b = b0; b < b1; b++) {
+                const float *row = t->dy + b * ys + f * d->p;
+                for (int64_t i = 0; i < d->p; i++)
+                    sum += row[i];
+            }
+            db[f] = sum;
+        }
+    }
+}
+
+/* dw[i] (+)= sum over chunks of partial[chunk][i], in chunk order. */
+static void filter_reduce(void *ctx, int64_t part)
+{
+    const filter_task *t = ctx;
+    int64_t i0 = part * REDUCE_CHUNK, i1 = min_i64(t->n, i0 + REDUCE_CHUNK);
+    for (int64_t i = i0; i < i1; i++) {
+        float sum = t->partial[i];
+        for (int64_t c = 1; c < t->chunks; c++)
+            sum += t->partial[c * t->n + i];
+        t->dw[i] = t->accumulate ? t->dw[i] + sum : sum;
+    }
+}
+
+void rt_conv2d_backward_filter(const rt_conv2d *cv, int64_t batch, const float *x,
+                               const float *dy, float *dw, float *db, bool accumulate)
+{
+    conv_dims d = check_dims(cv, "rt_conv2d_backward_filter");
+    int64_t n = cv->f * d.k;
+    if (batch <= 0) {
+        if (!accumulate) {
+            memset(dw, 0, (size_t)n * sizeof *dw);
+            if (db)
+                memset(db, 0, (size_t)cv->f * sizeof *db);
+        }
+        return;
+    }
+    filter_task t = { .cv = cv, .d = d, .batch = batch, .x = x, .dy = dy, .dw = dw, .db = db,
+                      .accumulate = accumulate, .n = n };
+    /* Chunks depend on the batch alone; each has at least one sample. */
+    t.chunks = min_i64(batch, FILTER_CHUNKS);
+    conv_scratch *scr = get_scratch();
+    bool direct = t.chunks == 1 && !accumulate;
+    if (direct) {
+        t.partial = dw;
+    } else {
+        scr->partial = grow(scr->partial, &scr->partial_cap, (size_t)(t.chunks * n), sizeof(float));
+        t.partial = scr->partial;
+    }
+    if (db) {
+        scr->partial_db = grow(scr->partial_db, &scr->partial_db_cap, (size_t)(t.chunks * cv->f),
+                               sizeof(double));
+        t.partial_db = scr->partial_db;
+    }
+    /* The tasks reuse this thread's scratch for im2col, not the partials. */
+    run_tasks(t.chunks, filter_chunk, &t);
+    if (!direct)
+        run_tasks((n + REDUCE_CHUNK - 1) / REDUCE_CHUNK, filter_reduce, &t);
+    if (db)
+        for (int64_t f = 0; f < cv->f; f++) {
+            double sum = 0.0;
+            for (int64_t c = 0; c < t.chunks; c++)
+                sum += t.partial_db[c * cv->f + f];
+            db[f] = accumulate ? db[f] + (float)sum : (float)sum;
+        }
+}
