@@ -696,15 +696,19 @@ int jit_run(Compiler *c, LProgram *lp, const char *command, int argc, char **arg
     if (!jp)
         return 1;
     /* rt_main's argv: a program name for its messages, the command, the
-     * flags. Its messages name the program by what follows the last '/',
-     * so the name holds the file's base name. */
+     * flags. Its messages name the program by what follows the last '/'
+     * and suggest "<name> --help", so the name is "netc train mlp.net",
+     * which with --help below is a command that works. */
     const char *slash = strrchr(c->src.path, '/');
-    char *name = arena_printf(c->arena, "netc %s", slash ? slash + 1 : c->src.path);
+    char *name = arena_printf(c->arena, "netc %s %s", command, slash ? slash + 1 : c->src.path);
     char **args = arena_alloc(c->arena, sizeof *args * (size_t)(argc + 3));
+    bool help = false;
+    for (int i = 0; i < argc; i++)
+        help |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
     int n = 0;
     args[n++] = name;
-    args[n++] = (char *)command;
-    for (int i = 0; i < argc; i++)
+    args[n++] = help ? (char *)"--help" : (char *)command;
+    for (int i = 0; i < argc && !help; i++)
         args[n++] = argv[i];
     args[n] = NULL;
     int rc = rt_main(&jp->program, n, args);

@@ -312,6 +312,10 @@ START_TEST(driver_flags)
     ck_assert_int_eq(fe_exit_code(&p), 2);
     ck_assert_msg(strstr(p.err, "--load"), "stderr:\n%s", p.err);
     fe_proc_free(&p);
+    fe_netc_run(&p, "train", "examples/mlp.net", "--help", NULL);
+    ck_assert_int_eq(fe_exit_code(&p), 0);
+    ck_assert_msg(strstr(p.out, "--save FILE"), "stdout:\n%s", p.out);
+    fe_proc_free(&p);
     fe_netc_run(&p, "--help", NULL, NULL, NULL);
     ck_assert_int_eq(fe_exit_code(&p), 0);
     ck_assert_msg(strstr(p.out, "  train ") && strstr(p.out, "--dump-jit"), "help:\n%s", p.out);
