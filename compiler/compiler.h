@@ -480,6 +480,7 @@ typedef struct NodeInfo {
     int32_t act;         /* dense: the activation fused into its epilogue, or -1 */
     int32_t alias_of;    /* -1, or the node whose storage holds this value (reshape, eval dropout) */
     int32_t loop_into;   /* -1, or the elementwise node whose loop computes this value inline */
+    int32_t fold_bn;     /* conv2d at inference: the batchnorm folded into its weights, or -1 */
     bool dead;           /* not executed */
     bool needs_preact;   /* dense with a fused activation whose backward reads the pre-activation */
     double loss_coef;    /* loss ops: weight in the total loss */
@@ -499,6 +500,7 @@ typedef struct Unit {
     uint32_t x_node, y_node, out_node;
     bool has_y, has_out;
     int64_t arena_floats;   /* per sample */
+    int64_t scratch_floats; /* after the per-sample arena, not scaled by the batch: folded weights */
 } Unit;
 
 /* The parameter block: trainable tensors first, then running statistics. */
@@ -597,6 +599,7 @@ typedef struct LFunc {
     LInstr *code;
     int n, cap;
     int64_t arena_floats;
+    int64_t scratch_floats;
 } LFunc;
 
 /* Everything a backend needs to produce a model's program. */

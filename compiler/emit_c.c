@@ -381,6 +381,8 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
     print_dims(out, "out", rp.out_rank, rp.out_dims, rp.out_size);
     fprintf(out, "    .loss = %s,\n    .train_arena_floats = %lld,\n    .eval_arena_floats = %lld,\n",
             loss_names[rp.loss], (long long)rp.train_arena_floats, (long long)rp.eval_arena_floats);
+    if (rp.eval_scratch_floats)
+        fprintf(out, "    .eval_scratch_floats = %lld,\n", (long long)rp.eval_scratch_floats);
     if (lp->train)
         fprintf(out, "    .train_step = %s_train_step,\n", id);
     fprintf(out, "    .forward = %s_forward,\n", id);

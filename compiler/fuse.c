@@ -56,7 +56,7 @@ void unit_init(Compiler *c, Unit *u, Graph *g, const char *name, const TrainGrap
     u->info = arena_alloc(c->arena, sizeof *u->info * (g->nnodes + 1));
     for (uint32_t i = 0; i < g->nnodes; i++) {
         NodeInfo *in = &u->info[i];
-        in->fused_into = in->act = in->alias_of = in->loop_into = -1;
+        in->fused_into = in->act = in->alias_of = in->loop_into = in->fold_bn = -1;
         in->offset = -1;
         if (tg) {
             in->loss_coef = tg->loss_coef[i];
@@ -110,6 +110,19 @@ void fuse_unit(Compiler *c, Unit *u)
         if (n->op == OP_flatten || n->op == OP_reshape || (n->op == OP_dropout && !u->training))
             in->alias_of = (int32_t)n->inputs[0];
     }
+    /* conv2d -> batchnorm at inference: the normalisation is an affine map
+     * per filter, so it folds into the convolution's weights and bias
+     * (computed at the start of each forward from the running statistics)
+     * and the conv writes normalised values directly. */
+    for (uint32_t i = 0; i < g->nnodes && !u->training; i++) {
+        const Node *n = &g->nodes[i];
+        uint32_t cv = n->inputs ? n->inputs[0] : 0;
+        if (u->info[i].dead || n->op != OP_batchnorm || g->nodes[cv].op != OP_conv2d || u->info[cv].users != 1 ||
+            i == u->out_node)
+            continue;
+        u->info[i].fused_into = (int32_t)cv;
+        u->info[cv].fold_bn = (int32_t)i;
+    }
     /* dense or conv2d -> activation: the activation rides in the epilogue when every
      * other live reader of the dense output is that activation's gradient
      * (which then needs the pre-activation kept: gelu). */
@@ -118,11 +131,18 @@ void fuse_unit(Compiler *c, Unit *u)
         if (u->info[i].dead || !is_activation(n->op))
             continue;
         uint32_t d = n->inputs[0];
+        bool via_bn = false;
+        if (u->info[d].fused_into >= 0 && g->nodes[d].op == OP_batchnorm) {
+            if (u->info[d].users != 1)
+                continue;
+            d = (uint32_t)u->info[d].fused_into; /* conv -> folded batchnorm -> activation */
+            via_bn = true;
+        }
         if ((g->nodes[d].op != OP_dense && g->nodes[d].op != OP_conv2d) || u->info[d].act >= 0 ||
             (!u->training && d == u->out_node))
             continue;
         int others = 0, grads = 0;
-        for (uint32_t j = d + 1; j < g->nnodes; j++) {
+        for (uint32_t j = d + 1; j < g->nnodes && !via_bn; j++) {
             const Node *m = &g->nodes[j];
             if (u->info[j].dead || j == i)
                 continue;
@@ -158,6 +178,8 @@ void fuse_dump(FILE *out, const Unit *u)
             continue;
         }
         fprintf(out, "  %%%u %s", i, ir_ops[n->op].name);
+        if (in->fold_bn >= 0)
+            fprintf(out, " + batchnorm %%%d (folded into the weights)", in->fold_bn);
         if (in->act >= 0)
             fprintf(out, " + bias + %s (epilogue%s)", ir_ops[g->nodes[in->act].op].name,
                     in->needs_preact ? ", keeps the pre-activation" : "");

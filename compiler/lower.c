@@ -260,10 +260,41 @@ static void arg_pool(Lower *l, LInstr *in, const Node *n, uint32_t x)
     in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_pool2d", .fields = pool_fields, .vals = v, .nvals = 8 };
 }
 
+/* The scratch region after the per-sample arena, k floats in. */
+static LPtr scratch(Lower *l, int64_t k, LArg *arg)
+{
+    *arg = (LArg){ .kind = LA_PTR, .ptr = { BASE_ARENA, l->u->arena_floats, true }, .i = k };
+    return arg->ptr;
+}
+
 static void lower_conv(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     const NodeInfo *info = &l->u->info[id];
+    LArg w_arg = { .kind = LA_NULL }, b_arg = { .kind = LA_NULL };
+    uint32_t out = id;
+    if (info->fold_bn >= 0) {
+        /* w' = w * s, b' = (b - mean) * s + beta, s = gamma / sqrt(var + eps) */
+        const Node *bn = node_at(l, (uint32_t)info->fold_bn), *w = node_at(l, n->inputs[1]);
+        int64_t wsize = elems(w), k = wsize / w->shape.dim[0];
+        LInstr *f = emit(l, LI_CALL, "rt_batchnorm_fold", bn);
+        f->comment = arena_printf(l->c->arena, "%s folded into %s", bn->name, n->name);
+        arg_int(f, w->shape.dim[0], 0);
+        arg_int(f, k, 0);
+        arg_val(l, f, n->inputs[1]);
+        if (n->ninputs > 2)
+            arg_val(l, f, n->inputs[2]);
+        else
+            f->args[f->nargs++] = (LArg){ .kind = LA_NULL };
+        for (int j = 1; j <= 4; j++)
+            arg_val(l, f, bn->inputs[j]);
+        arg_float(f, ir_attr(bn, "eps")->f, false);
+        scratch(l, 0, &w_arg);
+        scratch(l, (wsize + 15) / 16 * 16, &b_arg);
+        f->args[f->nargs++] = w_arg;
+        f->args[f->nargs++] = b_arg;
+        out = (uint32_t)info->fold_bn;
+    }
     LInstr *in = emit(l, LI_CALL, "rt_conv2d_forward", n);
     int act = ACT_NONE;
     double alpha = 0;
@@ -276,18 +307,23 @@ static void lower_conv(Lower *l, uint32_t id)
     arg_conv(l, in, n, n->inputs[0]);
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[0]);
-    arg_val(l, in, n->inputs[1]);
-    if (n->ninputs > 2)
-        arg_val(l, in, n->inputs[2]);
-    else
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+    if (info->fold_bn >= 0) {
+        in->args[in->nargs++] = w_arg;
+        in->args[in->nargs++] = b_arg;
+    } else {
+        arg_val(l, in, n->inputs[1]);
+        if (n->ninputs > 2)
+            arg_val(l, in, n->inputs[2]);
+        else
+            in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+    }
     arg_act(in, act);
     arg_float(in, alpha, false);
     if (info->needs_preact)
         arg_val(l, in, id);
     else
         in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
-    arg_ptr(in, ptr_of(l, info->act >= 0 ? (uint32_t)info->act : id));
+    arg_ptr(in, ptr_of(l, info->act >= 0 ? (uint32_t)info->act : out));
 }
 
 /* The companion node of `owner` that holds a parameter gradient the
@@ -622,6 +658,7 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
     f->name = u->name;
     f->training = u->training;
     f->arena_floats = u->arena_floats;
+    f->scratch_floats = u->scratch_floats;
     Lower l = { .c = c, .u = u, .f = f, .pl = pl };
     l.grad_written = arena_alloc(c->arena, sizeof *l.grad_written * (c->prog->nparams + 1));
     for (uint32_t i = 0; i < u->g->nnodes; i++)

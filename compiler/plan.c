@@ -45,8 +45,10 @@ static int64_t arena_need(const Unit *u, uint32_t i)
     const NodeInfo *in = &u->info[i];
     if (in->dead || in->alias_of >= 0 || in->loop_into >= 0 || n->op == OP_input || n->op == OP_param || n->writes_grad)
         return 0;
-    if ((n->op == OP_dense || n->op == OP_conv2d) && in->act >= 0 && !in->needs_preact)
-        return 0; /* the activation after it holds the result */
+    if ((n->op == OP_dense || n->op == OP_conv2d) && (in->act >= 0 || in->fold_bn >= 0) && !in->needs_preact)
+        return 0; /* the activation or batchnorm after it holds the result */
+    if (in->fused_into >= 0 && n->op == OP_batchnorm) /* folded: it holds the conv's output, unless an activation does */
+        return u->info[in->fused_into].act >= 0 ? 0 : ir_shape_elems(&n->shape);
     if (n->op == OP_batchnorm && u->training)
         return ir_shape_elems(&n->shape) + 2 * n->shape.dim[0]; /* y, then the batch mean and 1/std (a batch-scaled slot, used 2C floats of) */
     if (n->op == OP_cross_entropy)
@@ -167,6 +169,16 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
         u->info[iv[a].node].offset = off;
     }
     u->arena_floats = top;
+    /* folded conv weights and biases: one region, reused by every fold */
+    u->scratch_floats = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (u->info[i].fold_bn < 0 || u->info[i].dead)
+            continue;
+        const Node *w = &g->nodes[g->nodes[i].inputs[1]];
+        int64_t need = (ir_shape_elems(&w->shape) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS + w->shape.dim[0];
+        if (need > u->scratch_floats)
+            u->scratch_floats = need;
+    }
     /* aliases take their root's place */
     for (uint32_t i = 0; i < n; i++) {
         NodeInfo *in = &u->info[i];

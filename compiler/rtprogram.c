@@ -108,5 +108,6 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     p->loss = (rt_loss_kind)lp->loss_kind;
     p->train_arena_floats = lp->train_step.arena_floats;
     p->eval_arena_floats = lp->forward.arena_floats;
+    p->eval_scratch_floats = lp->forward.scratch_floats;
     config(c, lp, &p->config);
 }

@@ -38,7 +38,7 @@ rt_model *rt_model_new(const rt_program *p, uint64_t seed, int64_t max_batch, ch
         m->params = alloc_floats(p->param_floats);
         m->grads = alloc_floats(p->param_floats);
         m->state = alloc_floats(p->trainable_floats * rt_optimizer_state_per_param(&p->config.opt));
-        m->arena = alloc_floats(arena * max_batch);
+        m->arena = alloc_floats(arena * max_batch + p->eval_scratch_floats);
     }
     if (!m || !m->params || !m->grads || !m->state || !m->arena) {
         snprintf(err, errlen, "%s: out of memory for a model of %lld parameters and batches of %lld", p->name,

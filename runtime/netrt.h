@@ -391,6 +391,13 @@ void rt_augment_sample(const rt_augment *list, int n, int64_t c, int64_t h, int6
                        float *out);
 
 
+/* A batchnorm after a convolution or dense layer, folded into it for
+ * inference: w_out (f,k) = w * s, b_out (f) = (b - mean) * s + beta with
+ * s = gamma / sqrt(var + eps) per output f; b may be NULL (zero). */
+void rt_batchnorm_fold(int64_t f, int64_t k, const float *w, const float *b, const float *gamma,
+                       const float *beta, const float *mean, const float *var, float eps, float *w_out,
+                       float *b_out);
+
 /* ---------------------------------------------------- generated programs */
 
 /* What netc generates for a model, in C (netc build / emit) or in memory
@@ -449,6 +456,8 @@ typedef struct rt_program {
     rt_loss_kind loss;
     int64_t train_arena_floats;  /* activation arena per sample for train_step */
     int64_t eval_arena_floats;   /* ... and for forward */
+    int64_t eval_scratch_floats; /* forward also uses this many floats after the batch's
+                                  * arena (folded weights), whatever the batch size */
     /* One training step on `batch` samples: x holds batch*x_size elements,
      * y batch*y_size. Overwrites grads (param_floats) with the gradient of
      * the MEAN loss over the batch and returns the SUM of the per-sample

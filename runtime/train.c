@@ -605,7 +605,7 @@ static int alloc_buffers(const char *prog, const rt_program *p, int64_t batch, i
         p->param_floats,
         training ? p->param_floats : 0,
         training ? mul_checked(p->trainable_floats, state_blocks) : 0,
-        mul_checked(arena_per, batch),
+        mul_checked(arena_per, batch) + p->eval_scratch_floats,
         mul_checked(p->out_size, batch),
         mul_checked(p->out_size, batch),
         mul_checked(p->x_size, batch),
