@@ -197,6 +197,16 @@ START_TEST(parity_dropout_softmax)
 }
 END_TEST
 
+/* convolution, pooling, batchnorm (folded into the conv at inference) */
+START_TEST(parity_cnn)
+{
+    check_parity("model m(x: f32[2, 8, 8]) { x -> conv2d(4, 3) -> relu -> maxpool(2) -> flatten -> dense(3) }\n" TRAIN_XENT);
+    check_parity("model m(x: f32[2, 8, 8]) {\n"
+                 "  x -> conv2d(4, 3, padding = \"same\", bias = false) -> batchnorm -> relu -> avgpool(2)\n"
+                 "    -> conv2d(6, 3, stride = 2, padding = 1) -> gelu -> global_avgpool -> dense(3)\n}\n" TRAIN_XENT);
+}
+END_TEST
+
 START_TEST(parity_mse_bce)
 {
     check_parity("model m(x: f32[7]) { x -> dense(5) -> sigmoid -> dense(1) }\n" TRAIN_MSE);
@@ -409,6 +419,7 @@ static Suite *jit_suite(void)
     tcase_add_test(tc, parity_loops);
     tcase_add_test(tc, parity_dropout_softmax);
     tcase_add_test(tc, parity_mse_bce);
+    tcase_add_test(tc, parity_cnn);
     suite_add_tcase(s, tc);
     tc = test_case("driver");
     tcase_add_test(tc, driver_mlp_checkpoints);
