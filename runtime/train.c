@@ -60,6 +60,7 @@ enum { ERRLEN = 1024, PATHLEN = 4096, FLOAT_ALIGN = 16 /* floats in 64 bytes */ 
 #define INIT_DOMAIN 0x243f6a8885a308d3ull
 #define SHUFFLE_DOMAIN 0x13198a2e03707344ull
 #define STEP_DOMAIN 0xa4093822299f31d0ull
+#define AUGMENT_DOMAIN 0x082efa98ec4e6c89ull
 
 #define CHECKPOINT_FORMAT "1"
 #define LOG_HEADER "epoch,step,lr,train_loss,test_loss,test_accuracy,samples_per_s,seconds\n"
@@ -1053,13 +1054,28 @@ static void shuffle(int64_t *order, int64_t n, uint64_t seed, int64_t epoch)
     }
 }
 
+/* Copies the batch's samples into contiguous x and y. With augmentation,
+ * each training sample is transformed on the way: its random choices come
+ * from (seed, its slot in the run: step * batch + i), so a resumed run
+ * augments exactly as the uninterrupted one. The sample's own shape is the
+ * data file's (C,H,W or H,W); the background is what a 0 pixel became
+ * after scale and shift. */
 static void gather(const rt_program *p, const rt_dataset *d, const int64_t *rows, int64_t batch,
-                   const buffers *b)
+                   const buffers *b, uint64_t seed, int64_t step)
 {
     size_t xbytes = (size_t)p->x_size * 4, ybytes = (size_t)p->y_size * 4;
+    const rt_train_config *c = &p->config;
+    bool augment = c->naugment > 0 && d->x_dtype == RT_F32 && d->x_rank >= 2;
+    int64_t ch = d->x_rank >= 3 ? d->x_dims[d->x_rank - 3] : 1;
+    int64_t h = d->x_rank >= 2 ? d->x_dims[d->x_rank - 2] : 1, w = d->x_dims[d->x_rank - 1];
     for (int64_t i = 0; i < batch; i++) {
-        memcpy((char *)b->x + (size_t)i * xbytes, (const char *)d->x + (size_t)rows[i] * xbytes,
-               xbytes);
+        const char *src = (const char *)d->x + (size_t)rows[i] * xbytes;
+        char *dst = (char *)b->x + (size_t)i * xbytes;
+        if (augment)
+            rt_augment_sample(c->augment, c->naugment, ch, h, w, c->data.shift, seed ^ AUGMENT_DOMAIN,
+                              (uint64_t)(step * batch + i), (const float *)src, (float *)dst);
+        else
+            memcpy(dst, src, xbytes);
         memcpy((char *)b->y + (size_t)i * ybytes, (const char *)d->y + (size_t)rows[i] * ybytes,
                ybytes);
     }
@@ -1237,7 +1253,7 @@ static int train_epoch(train_run *r, rt_progress *pg)
     rt_progress_state ps = { .epoch = epoch + 1, .epochs = r->last_epoch,
                              .steps = r->steps_per_epoch };
     while (at->in_epoch < r->steps_per_epoch && at->step < r->total_steps && !stop_requested) {
-        gather(p, &r->data, r->order + at->in_epoch * r->batch, r->batch, &r->buf);
+        gather(p, &r->data, r->order + at->in_epoch * r->batch, r->batch, &r->buf, at->seed, at->step);
         double loss = p->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->batch,
                                     r->buf.arena, rt_rand_u64(at->seed ^ STEP_DOMAIN,
                                                               (uint64_t)at->step));
