@@ -48,6 +48,7 @@
 typedef struct gemm_path {
     int mr, nr;
     rt_gemm_kernel_fn kernel;
+    rt_gemm_kernel_direct_fn kernel_direct; /* NULL: always pack B */
 } gemm_path;
 
 typedef struct gemm_problem {
@@ -344,6 +345,13 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
     gemm_buffers *buf = get_buffers((size_t)MR * kc_step, (size_t)kc_step * nc_step);
     rt_gemm_epilogue_fn epilogue = p->epilogue;
     const rt_epilogue *ep = p->ep;
+    /* Rows that fit one micro-panel would use each packed B panel once:
+     * packing then copies all of B to read it once more, and for C(10x256)
+     * = X^T(10x128) dY (the output layer's weight gradient) it was 30% of
+     * the time (perf: gemm_region, where pack_b is inlined), 65 GFLOP/s
+     * against OpenBLAS's 96. The kernel reads those rows of B in place
+     * instead (whole panels; the ragged last one is still packed). */
+    bool direct_b = p->path.kernel_direct && !p->trans_b && m1 - m0 <= MR;
 
     for (int64_t nb = n0; nb < n1; nb += nc_step) {
         int64_t nc = n1 - nb < nc_step ? n1 - nb : nc_step;
@@ -351,15 +359,23 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
             int64_t kc = p->K - k0 < kc_step ? p->K - k0 : kc_step;
             float beta = k0 == 0 ? p->beta : 1.0f;
             bool last = k0 + kc == p->K;
-            pack_b(p, k0, kc, nb, nc, buf->b);
+            if (!direct_b)
+                pack_b(p, k0, kc, nb, nc, buf->b);
             for (int64_t mb = m0; mb < m1; mb += MR) {
                 int mr = m1 - mb < MR ? (int)(m1 - mb) : MR;
                 pack_a(p, mb, mr, k0, kc, buf->a);
                 for (int64_t j = 0; j < nc; j += NR) {
                     int nr = nc - j < NR ? (int)(nc - j) : NR;
                     float *c = p->C + mb * p->ldc + nb + j;
-                    p->path.kernel(kc, buf->a, buf->b + j * kc, c, p->ldc, mr, nr, p->alpha,
-                                   beta);
+                    if (direct_b && nr == NR)
+                        p->path.kernel_direct(kc, buf->a, p->B + k0 * p->ldb + nb + j, p->ldb, c,
+                                              p->ldc, mr, nr, p->alpha, beta);
+                    else if (direct_b) {
+                        pack_b(p, k0, kc, nb + j, nr, buf->b);
+                        p->path.kernel(kc, buf->a, buf->b, c, p->ldc, mr, nr, p->alpha, beta);
+                    } else
+                        p->path.kernel(kc, buf->a, buf->b + j * kc, c, p->ldc, mr, nr, p->alpha,
+                                       beta);
                     /* While the tile is still in L1. */
                     if (last && ep)
                         epilogue(c, p->ldc, mr, nr, ep->bias ? ep->bias + nb + j : NULL,
@@ -388,13 +404,15 @@ static gemm_path path_for(rt_isa isa)
 {
     switch (isa) {
     case RT_ISA_AVX512:
-        return (gemm_path){RT_GEMM_MR_AVX512, RT_GEMM_NR_AVX512, rt_gemm_kernel_avx512};
+        return (gemm_path){RT_GEMM_MR_AVX512, RT_GEMM_NR_AVX512, rt_gemm_kernel_avx512,
+                           rt_gemm_kernel_avx512_direct};
     case RT_ISA_AVX2:
-        return (gemm_path){RT_GEMM_MR_AVX2, RT_GEMM_NR_AVX2, rt_gemm_kernel_avx2};
+        return (gemm_path){RT_GEMM_MR_AVX2, RT_GEMM_NR_AVX2, rt_gemm_kernel_avx2,
+                           rt_gemm_kernel_avx2_direct};
     case RT_ISA_PORTABLE:
         break;
     }
-    return (gemm_path){RT_GEMM_MR_PORTABLE, RT_GEMM_NR_PORTABLE, kernel_portable};
+    return (gemm_path){RT_GEMM_MR_PORTABLE, RT_GEMM_NR_PORTABLE, kernel_portable, NULL};
 }
 
 /* How to share the work among `threads`: split the dimension that leaves

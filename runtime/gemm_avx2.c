@@ -12,17 +12,21 @@
 #define KERNEL_MR RT_GEMM_MR_AVX2
 #define KERNEL_NR RT_GEMM_NR_AVX2
 
+/* Rows at or past `rows` (a constant in each instance) compile to
+ * nothing. */
 #define ROW_FMA(i)                                                     \
     do {                                                               \
-        __m256 ai = _mm256_broadcast_ss(a + i);                        \
-        c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0);                    \
-        c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1);                    \
+        if (i < rows) {                                                \
+            __m256 ai = _mm256_broadcast_ss(a + i);                    \
+            c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0);                \
+            c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1);                \
+        }                                                              \
     } while (0)
 
 /* Same arithmetic for full and partial tiles (see gemm_internal.h). */
 #define ROW_STORE(i)                                                            \
     do {                                                                        \
-        if (i < mr) {                                                           \
+        if (i < rows) {                                                         \
             float *ci = c + (int64_t)(i) * ldc;                                 \
             if (beta == 0.0f) {                                                 \
                 _mm256_maskstore_ps(ci, m0, _mm256_mul_ps(c##i##0, valpha));    \
@@ -36,8 +40,12 @@
         }                                                                       \
     } while (0)
 
-void rt_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                         int mr, int nr, float alpha, float beta)
+/* b_stride: NR for a packed micro-panel, ldb for op(B) read in place;
+ * rows: the tile's mr, one instance per value (see kernel_12x32 in
+ * gemm_avx512.c for both). */
+static inline __attribute__((always_inline)) void
+kernel_6x16(int64_t kc, const float *a, const float *b, int64_t b_stride, float *c, int64_t ldc,
+            const int rows, int nr, float alpha, float beta)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -46,16 +54,16 @@ void rt_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c, i
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
 
-    for (int i = 0; i < mr; i++)
+    for (int i = 0; i < rows; i++)
         _mm_prefetch((const char *)(c + (int64_t)i * ldc), _MM_HINT_T0);
 
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(b);
-        __m256 b1 = _mm256_load_ps(b + 8);
+        __m256 b0 = _mm256_loadu_ps(b);
+        __m256 b1 = _mm256_loadu_ps(b + 8);
         ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3); ROW_FMA(4); ROW_FMA(5);
         a += KERNEL_MR;
-        b += KERNEL_NR;
+        b += b_stride;
     }
 
     /* Lane j of a mask is on when its sign bit is set. */
@@ -64,6 +72,28 @@ void rt_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c, i
     __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
     __m256 valpha = _mm256_set1_ps(alpha), vbeta = _mm256_set1_ps(beta);
     ROW_STORE(0); ROW_STORE(1); ROW_STORE(2); ROW_STORE(3); ROW_STORE(4); ROW_STORE(5);
+}
+
+#define KERNEL_FOR_ROWS(stride)                                               \
+    switch (mr) {                                                             \
+    case 1: kernel_6x16(kc, a, b, stride, c, ldc, 1, nr, alpha, beta); return; \
+    case 2: kernel_6x16(kc, a, b, stride, c, ldc, 2, nr, alpha, beta); return; \
+    case 3: kernel_6x16(kc, a, b, stride, c, ldc, 3, nr, alpha, beta); return; \
+    case 4: kernel_6x16(kc, a, b, stride, c, ldc, 4, nr, alpha, beta); return; \
+    case 5: kernel_6x16(kc, a, b, stride, c, ldc, 5, nr, alpha, beta); return; \
+    }                                                                         \
+    kernel_6x16(kc, a, b, stride, c, ldc, KERNEL_MR, nr, alpha, beta)
+
+void rt_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                         int mr, int nr, float alpha, float beta)
+{
+    KERNEL_FOR_ROWS(KERNEL_NR);
+}
+
+void rt_gemm_kernel_avx2_direct(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                                int64_t ldc, int mr, int nr, float alpha, float beta)
+{
+    KERNEL_FOR_ROWS(ldb);
 }
 
 /* Transposes 8 rows x 8 columns: row r of `in` becomes column r of the 8

@@ -15,19 +15,22 @@
 #define KERNEL_MR RT_GEMM_MR_AVX512
 #define KERNEL_NR RT_GEMM_NR_AVX512
 
-/* Row i of the tile: two accumulators. */
+/* Row i of the tile: two accumulators. Rows at or past `rows` (a
+ * constant in each instance) compile to nothing. */
 #define ROW_FMA(i)                                                             \
     do {                                                                       \
-        __m512 ai = _mm512_set1_ps(a[i]);                                      \
-        c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                            \
-        c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                            \
+        if (i < rows) {                                                        \
+            __m512 ai = _mm512_set1_ps(a[i]);                                  \
+            c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                        \
+            c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                        \
+        }                                                                      \
     } while (0)
 
 /* Stores row i through the masks; the same arithmetic for full and partial
  * tiles, so tile edges never change a result. */
 #define ROW_STORE(i)                                                           \
     do {                                                                       \
-        if (i < mr) {                                                          \
+        if (i < rows) {                                                        \
             float *ci = c + (int64_t)(i) * ldc;                                \
             if (beta == 0.0f) {                                                \
                 _mm512_mask_storeu_ps(ci, m0, _mm512_mul_ps(c##i##0, valpha)); \
@@ -41,8 +44,17 @@
         }                                                                      \
     } while (0)
 
-void rt_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                           int mr, int nr, float alpha, float beta)
+/* b_stride is the distance between the B rows of consecutive k: NR for a
+ * packed micro-panel, ldb when the kernel reads op(B) where it lies (see
+ * rt_gemm_kernel_avx512_direct). `rows` is the tile's mr, instantiated for
+ * each value: a short edge panel (M = 10, the output layer's weight
+ * gradient; the last 8 rows of M = 128) then costs its own rows and not
+ * twelve; at M = 10 the padded tile capped the kernel at 10/12 of peak.
+ * Every element still goes through the same FMA chain, so results do not
+ * change with the instance. */
+static inline __attribute__((always_inline)) void
+kernel_12x32(int64_t kc, const float *a, const float *b, int64_t b_stride, float *c,
+             int64_t ldc, const int rows, int nr, float alpha, float beta)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
     __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
@@ -59,20 +71,20 @@ void rt_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c,
 
     /* The C tile is written once at the end; fetching its lines now hides
      * the miss behind the k loop. */
-    for (int i = 0; i < mr; i++) {
+    for (int i = 0; i < rows; i++) {
         _mm_prefetch((const char *)(c + (int64_t)i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + (int64_t)i * ldc + 16), _MM_HINT_T0);
     }
 
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_load_ps(b);
-        __m512 b1 = _mm512_load_ps(b + 16);
+        __m512 b0 = _mm512_loadu_ps(b);
+        __m512 b1 = _mm512_loadu_ps(b + 16);
         ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3);
         ROW_FMA(4); ROW_FMA(5); ROW_FMA(6); ROW_FMA(7);
         ROW_FMA(8); ROW_FMA(9); ROW_FMA(10); ROW_FMA(11);
         a += KERNEL_MR;
-        b += KERNEL_NR;
+        b += b_stride;
     }
 
     __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
@@ -81,6 +93,34 @@ void rt_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c,
     ROW_STORE(0); ROW_STORE(1); ROW_STORE(2); ROW_STORE(3);
     ROW_STORE(4); ROW_STORE(5); ROW_STORE(6); ROW_STORE(7);
     ROW_STORE(8); ROW_STORE(9); ROW_STORE(10); ROW_STORE(11);
+}
+
+#define KERNEL_FOR_ROWS(stride)                                                 \
+    switch (mr) {                                                               \
+    case 1: kernel_12x32(kc, a, b, stride, c, ldc, 1, nr, alpha, beta); return;   \
+    case 2: kernel_12x32(kc, a, b, stride, c, ldc, 2, nr, alpha, beta); return;   \
+    case 3: kernel_12x32(kc, a, b, stride, c, ldc, 3, nr, alpha, beta); return;   \
+    case 4: kernel_12x32(kc, a, b, stride, c, ldc, 4, nr, alpha, beta); return;   \
+    case 5: kernel_12x32(kc, a, b, stride, c, ldc, 5, nr, alpha, beta); return;   \
+    case 6: kernel_12x32(kc, a, b, stride, c, ldc, 6, nr, alpha, beta); return;   \
+    case 7: kernel_12x32(kc, a, b, stride, c, ldc, 7, nr, alpha, beta); return;   \
+    case 8: kernel_12x32(kc, a, b, stride, c, ldc, 8, nr, alpha, beta); return;   \
+    case 9: kernel_12x32(kc, a, b, stride, c, ldc, 9, nr, alpha, beta); return;   \
+    case 10: kernel_12x32(kc, a, b, stride, c, ldc, 10, nr, alpha, beta); return; \
+    case 11: kernel_12x32(kc, a, b, stride, c, ldc, 11, nr, alpha, beta); return; \
+    }                                                                           \
+    kernel_12x32(kc, a, b, stride, c, ldc, KERNEL_MR, nr, alpha, beta)
+
+void rt_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                           int mr, int nr, float alpha, float beta)
+{
+    KERNEL_FOR_ROWS(KERNEL_NR);
+}
+
+void rt_gemm_kernel_avx512_direct(int64_t kc, const float *a, const float *b, int64_t ldb,
+                                  float *c, int64_t ldc, int mr, int nr, float alpha, float beta)
+{
+    KERNEL_FOR_ROWS(ldb);
 }
 
 /* ------------------------------------------------------------ epilogue */

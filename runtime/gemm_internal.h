@@ -36,6 +36,18 @@ void rt_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c,
 void rt_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                          int mr, int nr, float alpha, float beta);
 
+/* The same product with b not packed: row k of the NR-wide panel starts at
+ * b + k * ldb (op(B) = B in place, all NR columns inside the matrix).
+ * Bitwise the same results as the packed kernel. */
+typedef void (*rt_gemm_kernel_direct_fn)(int64_t kc, const float *a, const float *b, int64_t ldb,
+                                         float *c, int64_t ldc, int mr, int nr, float alpha,
+                                         float beta);
+
+void rt_gemm_kernel_avx512_direct(int64_t kc, const float *a, const float *b, int64_t ldb,
+                                  float *c, int64_t ldc, int mr, int nr, float alpha, float beta);
+void rt_gemm_kernel_avx2_direct(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                                int64_t ldc, int mr, int nr, float alpha, float beta);
+
 /* dst[k * width + r] = src[r * ld + k] for r < rows, k < kc, and zero for
  * rows <= r < width: how a micro-panel is packed from rows that run along
  * K (A not transposed, B transposed). Needs AVX2 (any AVX-512 CPU has it). */

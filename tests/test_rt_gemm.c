@@ -234,6 +234,58 @@ START_TEST(test_mlp_shapes)
 }
 END_TEST
 
+/* Products whose rows fit one micro-panel, where the kernel reads B in
+ * place instead of packing it (op(B) = B only): big enough for two
+ * threads, K over one K slice, a ragged last column panel, beta and the
+ * epilogue. */
+START_TEST(test_short_rows)
+{
+    static const gemm_case cases[] = {
+        {true, false, 10, 256, 128, 1, 0, 0, false, RT_ACT_NONE, false, false},
+        {false, false, 12, 1001, 400, 1, 0.5f, 3, true, RT_ACT_GELU, true, true},
+        {true, false, 5, 777, 129, -1, 1, 1, true, RT_ACT_RELU, true, false},
+        {false, false, 1, 4099, 65, 2, 0, 0, false, RT_ACT_NONE, false, false},
+        {false, true, 10, 300, 200, 1, 0, 0, false, RT_ACT_NONE, false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_case(&cases[i]);
+}
+END_TEST
+
+/* A row of C does not depend on which rows come with it: rows 0..9 of a
+ * 40-row product (full micro-panels, B packed) and the same rows computed
+ * alone (a 10-row tile, B read in place) agree bit for bit on every path,
+ * so the kernel chosen for a shape never changes results. */
+START_TEST(test_rows_independent)
+{
+    enum { M = 40, N = 333, K = 300, ROWS = 10 };
+    float *A = alloc_floats((size_t)M * K), *B = alloc_floats((size_t)K * N);
+    float *C = alloc_floats((size_t)M * N), *C_rows = alloc_floats((size_t)ROWS * N);
+    test_fill(A, M * K, 5);
+    test_fill(B, K * N, 6);
+    for (int isa = RT_ISA_PORTABLE; isa <= (int)rt_cpu_best_isa(); isa++) {
+        ck_assert(rt_isa_set((rt_isa)isa));
+        for (int ta = 0; ta < 2; ta++) {
+            /* A as (M,K), or as (K,M) holding the same op(A). */
+            float *At = alloc_floats((size_t)M * K);
+            for (int m = 0; m < M; m++)
+                for (int k = 0; k < K; k++)
+                    At[k * M + m] = A[m * K + k];
+            const float *a = ta ? At : A;
+            int lda = ta ? M : K;
+            rt_sgemm(ta, false, M, N, K, 1.0f, a, lda, B, N, 0.0f, C, N);
+            rt_sgemm(ta, false, ROWS, N, K, 1.0f, a, lda, B, N, 0.0f, C_rows, N);
+            ck_assert_msg(memcmp(C, C_rows, (size_t)ROWS * N * sizeof(float)) == 0,
+                          "%s ta=%d: rows of a short product differ from a tall one's",
+                          rt_isa_name((rt_isa)isa), ta);
+            free(At);
+        }
+    }
+    rt_isa_set(rt_cpu_best_isa());
+    free(A); free(B); free(C); free(C_rows);
+}
+END_TEST
+
 /* ------------------------------------------------------- thread pool */
 
 typedef struct count_ctx {
@@ -436,6 +488,8 @@ static Suite *gemm_suite(void)
     tcase_add_test(tc, test_k_zero);
     tcase_add_test(tc, test_epilogue);
     tcase_add_test(tc, test_mlp_shapes);
+    tcase_add_test(tc, test_short_rows);
+    tcase_add_test(tc, test_rows_independent);
     suite_add_tcase(s, tc);
 
     tc = test_case("threads");
