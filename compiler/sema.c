@@ -826,6 +826,8 @@ static bool match_type(Sema *s, Scope *sc, const Ast *type, uint32_t actual, Spa
     const char *want = source_text(s, type->span, type->name);
     DType dt = strcmp(type->name, "i32") == 0 ? DT_I32 : DT_F32;
     bool ok = n->dtype == dt && (!type->has_dims || n->shape.rank == type->list.count);
+    const Binding *fixed = NULL; /* a name in the type that already had a value */
+    int64_t fixed_value = 0;
     for (int i = 0; ok && type->has_dims && i < type->list.count; i++) {
         const Ast *dim = type->list.items[i];
         if (dim->kind == AST_NAME && !lookup(sc, dim->name)) {
@@ -840,13 +842,24 @@ static bool match_type(Sema *s, Scope *sc, const Ast *type, uint32_t actual, Spa
             return false;
         }
         ok = v.i == n->shape.dim[i];
+        if (!ok && dim->kind == AST_NAME) {
+            fixed = lookup(sc, dim->name);
+            fixed_value = v.i;
+        }
     }
     if (!ok) {
-        /* `what` is "proj's 'x'" (an argument) or "layer 'half'" (a result). */
+        /* `what` is "proj's 'x'" (an argument) or "layer 'half'" (a result). A
+         * dimension name that already has a value (a const, an earlier
+         * parameter) is a check, not a new name: say which value it had. */
+        const char *with = fixed ? arena_printf(s->c->arena, " with %s = %lld", fixed->name, (long long)fixed_value) : "";
         if (strncmp(what, "layer '", 7) == 0)
-            diag_error(&s->c->diag, at, "%s should return %s, but its body produces %s", what, want, type_of(s, actual));
+            diag_error(&s->c->diag, at, "%s should return %s%s, but its body produces %s", what, want, with,
+                       type_of(s, actual));
         else
-            diag_error(&s->c->diag, at, "%s expects %s, got %s", what, want, type_of(s, actual));
+            diag_error(&s->c->diag, at, "%s expects %s%s, got %s", what, want, with, type_of(s, actual));
+        if (fixed && lookup(&s->globals, fixed->name) == fixed)
+            diag_note(&s->c->diag, fixed->span, "'%s' is this const; rename the dimension in the layer's type to let it take any size",
+                      fixed->name);
         return false;
     }
     return true;

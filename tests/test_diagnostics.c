@@ -391,6 +391,19 @@ static const DiagCase cases[] = {
         "t.net:1:12: note: 'x' declared here\n"
         "    1 | layer proj(x: f32[T, 64]) { x -> dense(64) }\n"
         "      |            ^~~~~~~~~~~~~\n" },
+    { "layer_dim_is_a_const", 93,
+        "const W = 16\n"
+        "layer blk(x: f32[C, W]) { x }\n"
+        "model m(x: f32[4, 28]) -> f32[4, 28] { x -> blk }\n",
+        "t.net:3:40: error: blk's 'x' expects f32[C, W] with W = 16, got f32[4, 28]\n"
+        "    3 | model m(x: f32[4, 28]) -> f32[4, 28] { x -> blk }\n"
+        "      |                                        ^\n"
+        "t.net:1:7: note: 'W' is this const; rename the dimension in the layer's type to let it take any size\n"
+        "    1 | const W = 16\n"
+        "      |       ^\n"
+        "t.net:2:11: note: 'x' declared here\n"
+        "    2 | layer blk(x: f32[C, W]) { x }\n"
+        "      |           ^~~~~~~~~~~~\n" },
     { "dropout_rate", 55,
         "model m(x: f32[784]) -> f32[784] { x -> dropout(1.5) }\n",
         "t.net:1:41: error: dropout(1.5): rate must be in [0, 1), got 1.5\n"
@@ -583,7 +596,7 @@ static const DiagCase cases[] = {
     { "layer_return_mismatch", 97,
         "layer half(x: f32[N]) -> f32[N] { x -> dense(N / 2) }\n"
         "model m(x: f32[8]) -> f32[4] { x -> half }\n",
-        "t.net:2:37: error: layer 'half' should return f32[N], but its body produces f32[4]\n"
+        "t.net:2:37: error: layer 'half' should return f32[N] with N = 8, but its body produces f32[4]\n"
         "    2 | model m(x: f32[8]) -> f32[4] { x -> half }\n"
         "      |                                     ^~~~\n"
         "t.net:1:26: note: return type declared here\n"
