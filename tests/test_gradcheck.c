@@ -131,6 +131,31 @@ START_TEST(mse_and_bce)
 }
 END_TEST
 
+/* convolutions: stride, "same" padding (asymmetric at stride 2), dilation,
+ * groups, a fused activation; then max pooling and flatten */
+START_TEST(conv_pool)
+{
+    check_net("model m(x: f32[2, 9, 9]) { x -> conv2d(4, 3, stride = 2, padding = \"same\") -> tanh\n"
+              "  -> conv2d(4, 3, padding = 1, dilation = 2, groups = 2) -> relu -> maxpool(2) -> flatten -> dense(3) }\n"
+              TRAIN_XENT);
+}
+END_TEST
+
+/* batchnorm on images and on vectors, average and global pooling, a
+ * residual add over convolutions. A smooth activation follows the first
+ * batchnorm: its gamma moves every value of a channel at once, so with a
+ * ReLU some of 192 values would cross the kink inside +-h and the finite
+ * difference would be wrong, not the gradient. */
+START_TEST(batchnorm_avgpool_residual)
+{
+    check_net("model m(x: f32[3, 8, 8]) {\n"
+              "  h = x -> conv2d(4, 3, padding = \"same\", bias = false) -> batchnorm -> tanh\n"
+              "  h = h + (h -> conv2d(4, 1) -> batchnorm)\n"
+              "  a = h -> avgpool(2, padding = 1) -> global_avgpool\n"
+              "  a -> dense(5) -> batchnorm -> sigmoid -> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
 static Suite *gradcheck_suite(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -143,6 +168,8 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, dropout_softmax_reshape);
     tcase_add_test(tc, sequence_dense);
     tcase_add_test(tc, mse_and_bce);
+    tcase_add_test(tc, conv_pool);
+    tcase_add_test(tc, batchnorm_avgpool_residual);
     suite_add_tcase(s, tc);
     return s;
 }
