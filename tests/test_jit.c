@@ -207,6 +207,18 @@ START_TEST(parity_cnn)
 }
 END_TEST
 
+/* The issue's examples themselves: lenet.net and resnet.net, through the
+ * JIT and through the C backend, to the same bits. */
+START_TEST(parity_lenet_resnet)
+{
+    static const char *const files[] = { "examples/lenet.net", "examples/resnet.net" };
+    size_t len;
+    char *text = fe_slurp(files[_i], &len);
+    check_parity(text);
+    free(text);
+}
+END_TEST
+
 START_TEST(parity_mse_bce)
 {
     check_parity("model m(x: f32[7]) { x -> dense(5) -> sigmoid -> dense(1) }\n" TRAIN_MSE);
@@ -420,6 +432,7 @@ static Suite *jit_suite(void)
     tcase_add_test(tc, parity_dropout_softmax);
     tcase_add_test(tc, parity_mse_bce);
     tcase_add_test(tc, parity_cnn);
+    tcase_add_loop_test(tc, parity_lenet_resnet, 0, 2);
     suite_add_tcase(s, tc);
     tc = test_case("driver");
     tcase_add_test(tc, driver_mlp_checkpoints);
