@@ -1,0 +1,147 @@
+/* bench_train.c — training throughput of the examples as a user gets it:
+ * `netc build` each, run `./NAME train --steps N` on Fashion-MNIST with 1
+ * and 2 threads, and read the samples/s the binary reports (batch
+ * gathering, forward, backward and the optimizer; data loading and the
+ * test pass excluded). FLOPs per training sample come from the compiler's
+ * cost model over the training graph, so GFLOP/s and the fraction of the
+ * machine's FMA peak follow. Then batch-1 inference latency: the emitted C
+ * linked with bench/latency_main.c, timing single forward calls.
+ *
+ * References (the issues' figures for PyTorch 1.13 on these two cores, best
+ * configuration; `make bench-compare` measures PyTorch again in the same
+ * run): MLP 42,000 samples/s; LeNet 2,700 samples/s and 160 us batch-1
+ * latency. Peak: about 116 GFLOP/s FP32 FMA per core. */
+#include "compiler.h"
+#include "netrt.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PEAK_PER_CORE 116.0
+
+typedef struct Example {
+    const char *name;
+    int steps;             /* enough for a stable rate, short enough to be quick */
+    double torch_rate;     /* samples/s, the PyTorch figure */
+    double torch_latency;  /* us, batch 1; 0 if none given */
+} Example;
+
+static const Example examples[] = {
+    { "mlp", 1200, 42000, 0 },
+    { "lenet", 240, 2700, 160 },
+};
+
+static int64_t train_flops_per_sample(const char *path)
+{
+    Compiler c;
+    if (!source_load(&c, path, stderr) || !compile_front(&c))
+        exit(1);
+    TrainGraph tg;
+    if (!autodiff_build(&c, &c.prog->trains[0], 0, &tg))
+        exit(1);
+    int64_t flops = 0;
+    for (uint32_t i = 0; i < tg.g->nnodes; i++)
+        flops += summary_node_flops(c.prog, tg.g, &tg.g->nodes[i]);
+    compiler_free(&c);
+    return flops;
+}
+
+/* The best of three runs' reported samples/s. */
+static double measure(const char *exe, int threads, int steps)
+{
+    double best = 0;
+    for (int r = 0; r < 3; r++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "%s train --steps %d --threads %d 2>&1", exe, steps, threads);
+        FILE *p = popen(cmd, "r");
+        if (!p)
+            exit(1);
+        char line[512];
+        double rate = 0;
+        while (fgets(line, sizeof line, p)) {
+            char *at = strstr(line, " samples/s");
+            if (!at)
+                continue;
+            char *start = at;
+            while (start > line && start[-1] != ' ')
+                start--;
+            char digits[64];
+            size_t k = 0;
+            for (char *q = start; q < at && k + 1 < sizeof digits; q++)
+                if (*q != ',')
+                    digits[k++] = *q;
+            digits[k] = '\0';
+            rate = strtod(digits, NULL);
+        }
+        if (pclose(p) != 0 || rate <= 0) {
+            fprintf(stderr, "bench_mlp: '%s' failed\n", cmd);
+            exit(1);
+        }
+        if (rate > best)
+            best = rate;
+    }
+    return best;
+}
+
+static void latency(const char *build, const char *name, double torch_us)
+{
+    char cmd[4096], dir[256];
+    snprintf(dir, sizeof dir, "%s/bench/%s-emit", build, name);
+    snprintf(cmd, sizeof cmd,
+             "%s/netc emit examples/%s.net -o %s && cc -std=c11 -O2 -march=%s -ffp-contract=off -Iruntime -I%s "
+             "-DPROGRAM=%s_program bench/latency_main.c %s/%s.c %s/libnetrt.a -ljansson -lz -lpng -lm -lpthread -o %s/latency",
+             build, name, dir, rt_cpu_march(), dir, name, dir, name, build, dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "bench_train: %s failed\n", cmd);
+        exit(1);
+    }
+    for (int t = 1; t <= 2; t++) {
+        snprintf(cmd, sizeof cmd, "%s/latency %d", dir, t);
+        FILE *p = popen(cmd, "r");
+        double median = 0, p10 = 0;
+        if (!p || fscanf(p, "%lf %lf", &median, &p10) != 2 || pclose(p) != 0) {
+            fprintf(stderr, "bench_train: %s failed\n", cmd);
+            exit(1);
+        }
+        printf("%-8s batch-1 predict, %d thread%s: median %.1f us, 10th percentile %.1f us", name, t, t > 1 ? "s" : "",
+               median, p10);
+        if (torch_us > 0)
+            printf("   (PyTorch %.0f us: %.2fx faster)", torch_us, torch_us / median);
+        putchar('\n');
+    }
+}
+
+int main(void)
+{
+    const char *build = getenv("BUILD") && *getenv("BUILD") ? getenv("BUILD") : "build";
+    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    printf("training on Fashion-MNIST as `./NAME train --steps N` reports it; %s kernels; peak %.0f GFLOP/s per core\n\n",
+           rt_isa_name(rt_cpu_best_isa()), PEAK_PER_CORE);
+    printf("%-8s %-8s %12s %10s %10s %12s %14s\n", "model", "threads", "samples/s", "MFLOP/smp", "GFLOP/s",
+           "% of peak", "vs PyTorch");
+    for (size_t e = 0; e < sizeof examples / sizeof examples[0]; e++) {
+        const Example *ex = &examples[e];
+        char exe[256], cmd[1024], path[256];
+        snprintf(path, sizeof path, "examples/%s.net", ex->name);
+        snprintf(exe, sizeof exe, "%s/bench/%s", build, ex->name);
+        snprintf(cmd, sizeof cmd, "%s/netc build %s -o %s", build, path, exe);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "bench_train: %s failed\n", cmd);
+            return 1;
+        }
+        int64_t flops = train_flops_per_sample(path);
+        for (int t = 1; t <= cores && t <= 2; t++) {
+            double rate = measure(exe, t, ex->steps);
+            double gflops = rate * (double)flops / 1e9;
+            printf("%-8s %-8d %12.0f %10.2f %10.1f %11.1f%% %13.2fx\n", ex->name, t, rate, (double)flops / 1e6, gflops,
+                   100.0 * gflops / (PEAK_PER_CORE * t), rate / ex->torch_rate);
+        }
+    }
+    printf("\n");
+    for (size_t e = 0; e < sizeof examples / sizeof examples[0]; e++)
+        latency(build, examples[e].name, examples[e].torch_latency);
+    printf("\nvs PyTorch: the issues' figures for PyTorch 1.13 on these cores (MLP 42,000 and LeNet 2,700 samples/s);\n"
+           "make bench-compare measures PyTorch in the same run.\n");
+    return 0;
+}

@@ -1,0 +1,52 @@
+/* latency_main.c — batch-1 inference latency of one generated program,
+ * linked by bench_train.c with the program's emitted C (-DPROGRAM=name_program).
+ * Prints the median and the 10th percentile of single forward calls in
+ * microseconds, after warm-up, with the thread count given. */
+#include "netrt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+extern const rt_program PROGRAM;
+
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec * 1e-3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = argc > 1 ? atoi(argv[1]) : 1;
+    rt_threads_init(threads);
+    char err[256];
+    rt_model *m = rt_model_new(&PROGRAM, 1, 1, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    float *x = calloc((size_t)PROGRAM.x_size, sizeof *x), *out = calloc((size_t)PROGRAM.out_size, sizeof *out);
+    for (int64_t i = 0; i < PROGRAM.x_size; i++)
+        x[i] = (float)(i % 29) / 29.0f;
+    enum { RUNS = 3000 };
+    static double t[RUNS];
+    for (int i = 0; i < 300; i++)
+        rt_model_forward(m, x, out, 1);
+    for (int i = 0; i < RUNS; i++) {
+        double t0 = now_us();
+        rt_model_forward(m, x, out, 1);
+        t[i] = now_us() - t0;
+    }
+    qsort(t, RUNS, sizeof t[0], cmp);
+    printf("%.1f %.1f\n", t[RUNS / 2], t[RUNS / 10]);
+    rt_model_free(m);
+    return 0;
+}
