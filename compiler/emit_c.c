@@ -263,10 +263,15 @@ static const char *float_field(char buf[48], float f)
 
 static void print_dims(FILE *out, const char *prefix, int rank, const int64_t *dims, int64_t size)
 {
-    fprintf(out, "    .%s_rank = %d,\n    .%s_dims = {", prefix, rank, prefix);
-    for (int i = 0; i < rank; i++)
-        fprintf(out, "%s%lld", i ? ", " : " ", (long long)dims[i]);
-    fprintf(out, "%s},\n    .%s_size = %lld,\n", rank ? " " : "", prefix, (long long)size);
+    /* rank 0 (one label per sample) leaves dims zero: `{}` is not C11 */
+    fprintf(out, "    .%s_rank = %d,\n", prefix, rank);
+    if (rank) {
+        fprintf(out, "    .%s_dims = {", prefix);
+        for (int i = 0; i < rank; i++)
+            fprintf(out, "%s%lld", i ? ", " : " ", (long long)dims[i]);
+        fputs(" },\n", out);
+    }
+    fprintf(out, "    .%s_size = %lld,\n", prefix, (long long)size);
 }
 
 static void print_source(FILE *out, const char *field, const rt_source *d)

@@ -2,9 +2,11 @@
  * verify; each later command adds its passes in order.
  * Exit codes: 0 fine, 1 errors in the input, 2 wrong usage. */
 #include "compiler.h"
+#include "netrt.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: netc [options] <command> <file.net>\n"
@@ -106,9 +108,11 @@ static int parse_args(int argc, char **argv, Options *o)
             bool known = false;
             for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
                 known |= !strcmp(a, commands[k]);
+            /* a command by name; otherwise a file if it exists or looks
+             * like one; otherwise a mistyped command */
             if (known) {
                 o->command = a;
-            } else if (strstr(a, ".net") || strchr(a, '/')) {
+            } else if (strstr(a, ".net") || strchr(a, '/') || access(a, F_OK) == 0) {
                 o->file = a;
             } else {
                 const char *hint = diag_suggest(a, commands, (int)(sizeof commands / sizeof commands[0]));
@@ -144,14 +148,17 @@ int main(int argc, char **argv)
         free(o.pass);
         return rc;
     }
+    /* -o FILE for check, graph and dumps: the output is gathered in memory
+     * and written atomically at the end, only if the run succeeds, so a
+     * failed run never truncates what was there. */
     FILE *out = stdout;
+    char *text = NULL;
+    size_t text_len = 0;
     bool running = o.command && (!strcmp(o.command, "train") || !strcmp(o.command, "eval") ||
                                  !strcmp(o.command, "predict"));
     bool generating = running || (o.command && (!strcmp(o.command, "build") || !strcmp(o.command, "emit")));
-    if (o.output && !generating && !(out = fopen(o.output, "w"))) {
-        perror(o.output);
-        return EXIT_INPUT;
-    }
+    if (o.output && !generating && !(out = open_memstream(&text, &text_len)))
+        die("open_memstream");
     Compiler c;
     if (!source_load(&c, o.file, stderr))
         return EXIT_INPUT;
@@ -185,15 +192,22 @@ int main(int argc, char **argv)
     } else if (ok && o.command && !strcmp(o.command, "graph")) {
         graph_dot(out, &c);
     }
-    if (c.diag.errors)
+    if (c.diag.errors > c.diag.max_errors)
+        fprintf(stderr, "%d errors generated (the first %d shown).\n", c.diag.errors, c.diag.max_errors);
+    else if (c.diag.errors)
         fprintf(stderr, "%d error%s generated.\n", c.diag.errors, c.diag.errors == 1 ? "" : "s");
     compiler_free(&c);
     free(o.pass);
+    if (out != stdout) {
+        fclose(out);
+        char err[512];
+        if (ok && !rc && rt_write_file_atomic(o.output, text, text_len, err, sizeof err) != 0) {
+            fprintf(stderr, "netc: error: %s\n", err);
+            ok = false;
+        }
+        free(text);
+    }
     if (rc)
         return rc; /* the model's command line decided: 1 or 2 */
-    if (out != stdout && fclose(out) != 0) {
-        perror(o.output);
-        return EXIT_INPUT;
-    }
     return ok ? 0 : EXIT_INPUT;
 }

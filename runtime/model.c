@@ -12,6 +12,7 @@ struct rt_model {
     const rt_program *p;
     int64_t max_batch;
     int64_t step;
+    uint64_t seed;
     float *params, *grads, *state, *arena;
 };
 
@@ -46,10 +47,8 @@ rt_model *rt_model_new(const rt_program *p, uint64_t seed, int64_t max_batch, ch
         rt_model_free(m);
         return NULL;
     }
-    for (int i = 0; i < p->nparams; i++) {
-        const rt_param_desc *d = &p->params[i];
-        rt_init_tensor(d->init, d->fan_in, d->fan_out, rt_rand_u64(seed, (uint64_t)i), d->count, m->params + d->offset);
-    }
+    m->seed = seed;
+    rt_init_params(p, seed, m->params);
     return m;
 }
 
@@ -79,8 +78,9 @@ double rt_model_train_step(rt_model *m, const void *x, const void *y, int64_t ba
     const rt_program *p = m->p;
     if (!p->train_step || batch < 1 || batch > m->max_batch)
         return NAN;
+    /* the same seeds as `train --seed` uses for the same step */
+    double loss = p->train_step(m->params, m->grads, x, y, batch, m->arena, rt_step_seed(m->seed, m->step));
     m->step++;
-    double loss = p->train_step(m->params, m->grads, x, y, batch, m->arena, rt_rand_u64(p->config.seed, (uint64_t)m->step));
     if (p->config.clip > 0)
         rt_clip_grad_norm(p->trainable_floats, m->grads, p->config.clip);
     /* Without a known run length, a schedule that needs one sees a run

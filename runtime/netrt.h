@@ -482,6 +482,11 @@ typedef struct rt_program {
  * Returns the process exit code (0, 1 on bad input/files, 2 on usage, 130
  * when stopped by a signal). */
 int rt_main(const rt_program *p, int argc, char **argv);
+/* What rt_main does with a seed, for anyone driving a program themselves
+ * (rt_model does): parameter initialisation, and the seed of the dropout
+ * masks of 0-based training step `step`. */
+void rt_init_params(const rt_program *p, uint64_t seed, float *params);
+uint64_t rt_step_seed(uint64_t seed, int64_t step);
 
 
 /* ------------------------------------------------ embedding a model */

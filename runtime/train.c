@@ -378,6 +378,10 @@ static int check_program(const char *prog, const rt_program *p)
             return RC_INPUT;
         }
     }
+    /* A model without a train block has no loss and no labels: it can
+     * still predict and describe itself. */
+    if (!p->train_step)
+        return RC_OK;
     if (p->loss == RT_LOSS_CROSS_ENTROPY) {
         int64_t classes = p->out_rank > 0 ? p->out_dims[p->out_rank - 1] : p->out_size;
         if (classes <= 0 || p->out_size % classes != 0 || p->y_size != p->out_size / classes ||
@@ -650,13 +654,18 @@ static int alloc_buffers(const char *prog, const rt_program *p, int64_t batch, i
     return RC_OK;
 }
 
-static void init_params(const rt_program *p, uint64_t seed, float *params)
+void rt_init_params(const rt_program *p, uint64_t seed, float *params)
 {
     for (int i = 0; i < p->nparams; i++) {
         const rt_param_desc *d = &p->params[i];
         rt_init_tensor(d->init, d->fan_in, d->fan_out, rt_rand_u64(seed ^ INIT_DOMAIN, (uint64_t)i),
                        d->count, params + d->offset);
     }
+}
+
+uint64_t rt_step_seed(uint64_t seed, int64_t step)
+{
+    return rt_rand_u64(seed ^ STEP_DOMAIN, (uint64_t)step);
 }
 
 /* --------------------------------------------------------- checkpoints */
@@ -1255,8 +1264,7 @@ static int train_epoch(train_run *r, rt_progress *pg)
     while (at->in_epoch < r->steps_per_epoch && at->step < r->total_steps && !stop_requested) {
         gather(p, &r->data, r->order + at->in_epoch * r->batch, r->batch, &r->buf, at->seed, at->step);
         double loss = p->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->batch,
-                                    r->buf.arena, rt_rand_u64(at->seed ^ STEP_DOMAIN,
-                                                              (uint64_t)at->step));
+                                    r->buf.arena, rt_step_seed(at->seed, at->step));
         if (!isfinite(loss)) {
             rt_progress_clear(pg);
             report(o->prog, "the loss became %s at step %lld (epoch %lld); lower the learning "
@@ -1356,7 +1364,7 @@ static int cmd_train(const options *o, const rt_program *p)
         goto done;
 
     r.at.batch = r.batch;
-    init_params(p, r.at.seed, r.buf.params);
+    rt_init_params(p, r.at.seed, r.buf.params);
     if (o->given[FLAG_RESUME]) {
         uint64_t flag_seed = r.at.seed;
         rc = resume_from(o->prog, o->path[FLAG_RESUME], p, &r.opt, &r.tensors, &r.weights, &r.at);
@@ -1416,6 +1424,11 @@ static int cmd_eval(const options *o, const rt_program *p)
 {
     int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
                     : p->config.batch > 0 ? p->config.batch : 128;
+    if (!p->train_step) {
+        report(o->prog, "model '%s' has no train block, so no loss to evaluate; add `train %s { ... }` "
+               "to its .net file", p->name, p->name);
+        return RC_USAGE;
+    }
     if (p->config.test.kind == RT_SRC_NONE && !o->given[FLAG_TEST]) {
         report(o->prog, "model '%s' has no test set in its train block; give one with --test FILE",
                p->name);
@@ -1617,7 +1630,10 @@ static int cmd_info(const rt_program *p)
     printf("model %s", p->name);
     if (p->source)
         printf(" (%s)", p->source);
-    printf("\n  x: %s -> out: %s   y: %s   loss %s\n\nparameters\n", x, out, y, loss_name(p->loss));
+    if (p->train_step)
+        printf("\n  x: %s -> out: %s   y: %s   loss %s\n\nparameters\n", x, out, y, loss_name(p->loss));
+    else
+        printf("\n  x: %s -> out: %s   (no train block: predict only)\n\nparameters\n", x, out);
     for (int i = 0; i < p->nparams; i++) {
         const rt_param_desc *d = &p->params[i];
         char shape[128];
@@ -1626,15 +1642,24 @@ static int cmd_info(const rt_program *p)
         printf("  %-28s %-20s %12s  %s%s\n", d->name, shape, count, init_name(d->init),
                d->trainable ? "" : "  (not trained)");
     }
-    rt_format_thousands((double)p->param_floats, count, sizeof count);
+    /* counts of the tensors themselves; the block pads each to 64 bytes */
+    int64_t total = 0, trainable = 0;
+    for (int i = 0; i < p->nparams; i++) {
+        total += p->params[i].count;
+        trainable += p->params[i].trainable ? p->params[i].count : 0;
+    }
+    rt_format_thousands((double)total, count, sizeof count);
     format_bytes(4.0 * (double)p->param_floats, size, sizeof size);
-    printf("  total %s floats (%s)", count, size);
-    rt_format_thousands((double)p->trainable_floats, count, sizeof count);
+    printf("  total %s parameters (a %s block)", count, size);
+    rt_format_thousands((double)trainable, count, sizeof count);
     printf(", %s trainable\n", count);
     char tr[48], ev[48];
     rt_format_thousands((double)p->train_arena_floats, tr, sizeof tr);
     rt_format_thousands((double)p->eval_arena_floats, ev, sizeof ev);
-    printf("  activations: %s floats per sample to train, %s to infer\n\ntrain\n", tr, ev);
+    printf("  activations: %s floats per sample to train, %s to infer\n", tr, ev);
+    if (!p->train_step)
+        return fflush(stdout) != 0 ? RC_INPUT : RC_OK;
+    printf("\ntrain\n");
 
     const rt_train_config *c = &p->config;
     print_source("data", &c->data);
