@@ -36,7 +36,12 @@
 /* Target of samples*P, the N of a batched GEMM. Measured on LeNet conv2
  * (F=64, K=800, P=64, batch 64, AVX-512, one thread): see bench_rt_conv;
  * 1 sample per GEMM ran at TBD GFLOP/s, 256 columns at TBD, 512 at TBD. */
+#ifndef COLUMNS_PER_GEMM
 #define COLUMNS_PER_GEMM 256
+#endif
+#ifndef FILTER_COLUMNS
+#define FILTER_COLUMNS 4096
+#endif
 /* Cap of one im2col buffer (floats) when deciding how many samples share
  * a GEMM: 1 MiB, the L2 of one core. */
 #define COLUMN_BUFFER_FLOATS (256 * 1024)
@@ -44,8 +49,19 @@
  * more chunks cost memory and a longer final sum; 8 keeps 2..8 threads
  * busy. */
 #define FILTER_CHUNKS 8
+/* Shortest reduction (samples x pixels) for which the filter gradient uses
+ * the dot-product kernel of conv_avx512.c rather than rt_sgemm: each output
+ * ends with a horizontal sum of 16 lanes, which a short reduction does not
+ * amortise. Measured (one thread, AVX-512): LeNet conv1, L = 8 x 576:
+ * 23 GFLOP/s with rt_sgemm, 96 with dot products; LeNet conv2, L = 5 x 64:
+ * 65 with rt_sgemm, 57 with dot products. */
+#define DOT_MIN_DEPTH 1024
 /* Elements per task when summing the partial filter gradients. */
 #define REDUCE_CHUNK 16384
+
+/* conv_avx512.c: c (M,N) (+)= a (M,L) b (N,L)^T as dot products. */
+void rt_conv_avx512_dot_nt(int64_t m, int64_t n, int64_t l, const float *a, int64_t lda,
+                           const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate);
 
 static int64_t min_i64(int64_t a, int64_t b)
 {
@@ -138,6 +154,7 @@ typedef struct conv_dims {
     int64_t p, hw;   /* output and input pixels per channel */
     bool pointwise;  /* 1x1, stride 1, no padding: the input is the column matrix */
     int64_t per_gemm; /* samples whose columns share one GEMM */
+    int64_t per_filter_gemm; /* ... in the filter gradient, where they make its depth */
 } conv_dims;
 
 static conv_dims check_dims(const rt_conv2d *cv, const char *who)
@@ -170,6 +187,8 @@ static conv_dims check_dims(const rt_conv2d *cv, const char *who)
     int64_t n = max_i64(1, COLUMNS_PER_GEMM / d.p);
     n = min_i64(n, max_i64(1, COLUMN_BUFFER_FLOATS / (d.k * d.p)));
     d.per_gemm = n;
+    n = max_i64(1, FILTER_COLUMNS / d.p);
+    d.per_filter_gemm = min_i64(n, max_i64(1, COLUMN_BUFFER_FLOATS / (d.k * d.p)));
     return d;
 }
 
@@ -405,6 +424,7 @@ typedef struct filter_task {
     const rt_conv2d *cv;
     conv_dims d;
     int64_t batch, chunks;
+    rt_isa isa;
     const float *x, *dy;
     float *partial;     /* chunks x (F*K), or dw itself when direct */
     double *partial_db; /* chunks x F, or NULL */
@@ -412,6 +432,26 @@ typedef struct filter_task {
     bool accumulate;
     int64_t n;          /* F*K: elements of dw */
 } filter_task;
+
+/* Sum of a row of n floats. One double accumulator was a chain of
+ * dependent adds that took a third of LeNet conv1's filter gradient
+ * (perf); 16 float lanes, added in double at the end, vectorize and keep
+ * 24 bits per lane over rows of up to a few thousand pixels. */
+static double row_sum(const float *row, int64_t n)
+{
+    enum { LANES = 16 };
+    float acc[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++)
+            acc[j] += row[i + j];
+    double sum = 0.0;
+    for (; i < n; i++)
+        sum += row[i];
+    for (int j = 0; j < LANES; j++)
+        sum += acc[j];
+    return sum;
+}
 
 // x (B,C,H,W), dy (B,F,Ho,Wo), partial (F,C/g,KH,KW) of this chunk
 static void filter_chunk(void *ctx, int64_t chunk)
@@ -423,8 +463,8 @@ static void filter_chunk(void *ctx, int64_t chunk)
     int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
     float *dw = t->partial + chunk * t->n;
     conv_scratch *scr = get_scratch();
-    for (int64_t s0 = b0; s0 < b1; s0 += d->per_gemm) {
-        int64_t ns = min_i64(d->per_gemm, b1 - s0);
+    for (int64_t s0 = b0; s0 < b1; s0 += d->per_filter_gemm) {
+        int64_t ns = min_i64(d->per_filter_gemm, b1 - s0);
         float beta = s0 == b0 ? 0.0f : 1.0f;
         for (int64_t g = 0; g < cv->groups; g++) {
             const float *x = t->x + s0 * xs + g * d->cg * d->hw;
@@ -442,7 +482,11 @@ static void filter_chunk(void *ctx, int64_t chunk)
                 dyg = tmp;
             }
             /* dw (Fg,K) (+)= dy (Fg, ns*P) col^T (ns*P, K) */
-            rt_sgemm(false, true, (int)d->fg, (int)d->k, (int)(ns * d->p), 1.0f, dyg,
+            if (t->isa == RT_ISA_AVX512 && ns * d->p >= DOT_MIN_DEPTH)
+                rt_conv_avx512_dot_nt(d->fg, d->k, ns * d->p, dyg, ns * d->p, col, ns * d->p,
+                                      dwg, d->k, s0 != b0);
+            else
+                rt_sgemm(false, true, (int)d->fg, (int)d->k, (int)(ns * d->p), 1.0f, dyg,
                      (int)(ns * d->p), col, (int)(ns * d->p), beta, dwg, (int)d->k);
         }
     }
@@ -450,11 +494,8 @@ static void filter_chunk(void *ctx, int64_t chunk)
         double *db = t->partial_db + chunk * cv->f;
         for (int64_t f = 0; f < cv->f; f++) {
             double sum = 0.0;
-            for (int64_t b = b0; b < b1; b++) {
-                const float *row = t->dy + b * ys + f * d->p;
-                for (int64_t i = 0; i < d->p; i++)
-                    sum += row[i];
-            }
+            for (int64_t b = b0; b < b1; b++)
+                sum += row_sum(t->dy + b * ys + f * d->p, d->p);
             db[f] = sum;
         }
     }
@@ -486,7 +527,7 @@ void rt_conv2d_backward_filter(const rt_conv2d *cv, int64_t batch, const float *
         }
         return;
     }
-    filter_task t = { .cv = cv, .d = d, .batch = batch, .x = x, .dy = dy, .dw = dw, .db = db,
+    filter_task t = { .cv = cv, .d = d, .batch = batch, .isa = rt_isa_current(), .x = x, .dy = dy, .dw = dw, .db = db,
                       .accumulate = accumulate, .n = n };
     /* Chunks depend on the batch alone; each has at least one sample. */
     t.chunks = min_i64(batch, FILTER_CHUNKS);

@@ -230,29 +230,47 @@ START_TEST(test_forward)
 }
 END_TEST
 
-/* LeNet's layers at batch 8 (several samples share a GEMM, several chunks). */
-START_TEST(test_forward_lenet_shapes)
+/* LeNet's layers at batch 16: several samples share a GEMM, several
+ * chunks; conv1's filter gradient reduces over 2 x 576 pixels per chunk,
+ * long enough for the AVX-512 dot-product kernel. */
+START_TEST(test_lenet_shapes)
 {
     static const conv_case lenet[] = {
         { "lenet conv1", 1, 28, 28, 32, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
         { "lenet conv2", 32, 12, 12, 64, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
     };
-    const int64_t batch = 8;
+    const int64_t batch = 16;
     FOR_EACH_ISA(isa) {
         for (int ci = 0; ci < 2; ci++) {
             rt_conv2d cv = make_conv(&lenet[ci]);
             sizes n = sizes_of(&cv, batch);
             float *x = alloc_floats(n.x), *w = alloc_floats(n.w), *y = alloc_floats(n.y);
+            float *dy = alloc_floats(n.y), *dx = alloc_floats(n.x), *dw = alloc_floats(n.w);
             test_fill(x, n.x, 7);
             test_fill(w, n.w, 8);
-            double *xd = to_double(x, n.x), *wd = to_double(w, n.w);
+            test_fill(dy, n.y, 9);
+            double *xd = to_double(x, n.x), *wd = to_double(w, n.w), *dyd = to_double(dy, n.y);
             double *ref = alloc_doubles(n.y), *mag = alloc_doubles(n.y);
+            double *rdx = alloc_doubles(n.x), *mdx = alloc_doubles(n.x);
+            double *rdw = alloc_doubles(n.w), *mdw = alloc_doubles(n.w);
             ref_forward(&cv, batch, xd, wd, NULL, ref, mag);
+            ref_backward_data(&cv, batch, dyd, wd, rdx, mdx);
+            ref_backward_filter(&cv, batch, xd, dyd, rdw, mdw);
             rt_conv2d_forward(&cv, batch, x, w, NULL, RT_ACT_NONE, 0.0f, NULL, y);
+            rt_conv2d_backward_data(&cv, batch, dy, w, dx);
+            rt_conv2d_backward_filter(&cv, batch, x, dy, dw, NULL, false);
             for (int64_t i = 0; i < n.y; i++)
                 CHECK_MSG(close_to(y[i], ref[i], mag[i]), "%s isa %d y[%lld]: %.9g want %.9g",
                           lenet[ci].name, isa, (long long)i, (double)y[i], ref[i]);
-            free(x), free(w), free(y), free(xd), free(wd), free(ref), free(mag);
+            for (int64_t i = 0; i < n.x; i++)
+                CHECK_MSG(close_to(dx[i], rdx[i], mdx[i]), "%s isa %d dx[%lld]: %.9g want %.9g",
+                          lenet[ci].name, isa, (long long)i, (double)dx[i], rdx[i]);
+            for (int64_t i = 0; i < n.w; i++)
+                CHECK_MSG(close_to(dw[i], rdw[i], mdw[i]), "%s isa %d dw[%lld]: %.9g want %.9g",
+                          lenet[ci].name, isa, (long long)i, (double)dw[i], rdw[i]);
+            free(x), free(w), free(y), free(dy), free(dx), free(dw);
+            free(xd), free(wd), free(dyd), free(ref), free(mag), free(rdx), free(mdx), free(rdw),
+                free(mdw);
         }
     }
 }
@@ -433,10 +451,11 @@ START_TEST(test_threads_identical)
         { "resnet 3x3", 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1 },
         { "1x1", 32, 8, 8, 48, 1, 1, 1, 1, 1, 0, 0, 0, 0 },
         { "grouped strided", 8, 15, 13, 8, 3, 3, 2, 1, 4, 1, 1, 1, 1 },
+        { "lenet conv1", 1, 28, 28, 32, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
     };
     static const int64_t batches[] = { 1, 20 };
     FOR_EACH_ISA(isa) {
-        for (int ci = 0; ci < 4; ci++)
+        for (int ci = 0; ci < 5; ci++)
             for (int bi = 0; bi < 2; bi++) {
                 int64_t batch = batches[bi];
                 rt_conv2d cv = make_conv(&big[ci]);
@@ -486,7 +505,7 @@ static Suite *conv_suite(void)
     Suite *s = suite_create("rt_conv");
     TCase *tc = test_case("conv");
     tcase_add_test(tc, test_forward);
-    tcase_add_test(tc, test_forward_lenet_shapes);
+    tcase_add_test(tc, test_lenet_shapes);
     tcase_add_test(tc, test_backward);
     tcase_add_test(tc, test_backward_finite_differences);
     tcase_add_test(tc, test_filter_accumulate);
