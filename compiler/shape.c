@@ -115,9 +115,9 @@ static bool window_out(ShapeCtx *s, const char *what, int64_t in, int64_t pad_to
     *out = span / stride + 1;
     int64_t ignored = span % stride - (pad_total - pad_total / 2);
     if (extent >= stride && ignored > 0 && !s->warn[0])
-        WARN("%s: stride %lld does not divide the input of %lld; the last %lld row%s and column%s are ignored (pad the input or change the stride)",
-             s->call, (long long)stride, (long long)in, (long long)ignored,
-             ignored == 1 ? "" : "s", ignored == 1 ? "" : "s");
+        WARN("%s: at stride %lld the windows stop %lld row%s short of the input's %lld, so the last %s ignored (pad the input or change the stride)",
+             s->call, (long long)stride, (long long)ignored, ignored == 1 ? "" : "s", (long long)in,
+             ignored == 1 ? "row and column are" : "rows and columns are");
     return true;
 }
 
