@@ -55,6 +55,34 @@ static int deeper(const Ast *a, const Ast *b)
     return (da > db ? da : db) + 1;
 }
 
+/* Newlines are white space, so `a = b` then a line `-c` is one statement,
+ * `a = b - c`; and `f` then a line `(x)` is a call. Both are legal and
+ * almost never meant: say so where a newline stands between the two. */
+static void warn_if_joined(Compiler *c, uint32_t from, char what, const char *how)
+{
+    const char *t = c->src.text;
+    bool newline = false;
+    for (uint32_t i = from; i < c->src.len; i++) {
+        if (t[i] == '#')
+            while (i < c->src.len && t[i] != '\n')
+                i++;
+        if (i >= c->src.len)
+            return;
+        if (t[i] == '\n')
+            newline = true;
+        else if (t[i] == what) {
+            if (newline) {
+                Span s = { i, i + 1 };
+                diag_warning(&c->diag, s, "this '%c' on a new line %s the line above; end that line with ';' if a new statement starts here",
+                             what, how);
+            }
+            return;
+        } else if (t[i] != ' ' && t[i] != '\t' && t[i] != '\r') {
+            return;
+        }
+    }
+}
+
 Ast *ast_int(Compiler *c, Span at, const char *text)
 {
     Ast *n = ast_new(c, AST_INT, at);
@@ -128,6 +156,7 @@ Ast *ast_name(Compiler *c, Span at, const char *name)
 
 Ast *ast_call(Compiler *c, Span at, Ast *callee, AstList args)
 {
+    warn_if_joined(c, callee->span.end, '(', "calls the name that ends");
     Ast *n = ast_new(c, AST_CALL, at);
     n->name = callee->name;
     n->name_span = callee->span;
@@ -153,6 +182,8 @@ Ast *ast_label(Compiler *c, Span at, Ast *label, Ast *call)
 
 Ast *ast_binary(Compiler *c, Span at, char op, Ast *lhs, Ast *rhs)
 {
+    if (op == '-')
+        warn_if_joined(c, lhs->span.end, '-', "subtracts from the expression on");
     Ast *n = ast_new(c, AST_BINARY, at);
     n->op = op;
     n->lhs = lhs;

@@ -185,11 +185,16 @@ const char *diag_suggest(const char *name, const char *const *candidates, int n)
 {
     const char *best = NULL;
     int best_d = 99;
+    /* one or two letters are little evidence of a typo: 'y' is not 'x',
+     * but 'mm' may well be 'm' */
+    bool short_name = strlen(name) < 3;
     int limit = (int)strlen(name) / 3 + 1; /* about one typo in three letters */
     if (limit > 3)
         limit = 3;
     for (int i = 0; i < n; i++) {
         if (!candidates[i] || strcmp(candidates[i], name) == 0)
+            continue;
+        if (short_name && candidates[i][0] != name[0])
             continue;
         int dist = edit_distance(name, candidates[i]);
         if (dist < best_d) {

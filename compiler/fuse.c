@@ -25,13 +25,22 @@ static bool is_elementwise(Op op)
  * size, is computed inside that op's loop and never stored: a chain such
  * as relu(a * 0.5 + b) is one pass over memory. Values read twice (an
  * activation its gradient reads again) are stored, by the same rule. */
-static void fuse_loops(Unit *u)
+static void fuse_loops(Compiler *c, Unit *u)
 {
+    /* A loop's expression is built recursively, and a hundred operations
+     * already fill a loop body: longer chains split into several loops. */
+    enum { MAX_LOOP_DEPTH = 64 };
     Graph *g = u->g;
+    int *depth = arena_alloc(c->arena, sizeof *depth * (g->nnodes + 1));
     for (uint32_t i = 0; i < g->nnodes; i++) {
         NodeInfo *in = &u->info[i];
         const Node *n = &g->nodes[i];
-        if (in->dead || in->users != 1 || in->fused_into >= 0 || in->alias_of >= 0 || !is_elementwise(n->op))
+        depth[i] = 1;
+        for (int k = 0; k < n->ndata; k++)
+            if (u->info[n->inputs[k]].loop_into == (int32_t)i && depth[n->inputs[k]] + 1 > depth[i])
+                depth[i] = depth[n->inputs[k]] + 1;
+        if (in->dead || in->users != 1 || in->fused_into >= 0 || in->alias_of >= 0 || !is_elementwise(n->op) ||
+            depth[i] >= MAX_LOOP_DEPTH)
             continue;
         for (uint32_t j = i + 1; j < g->nnodes; j++) {
             const Node *m = &g->nodes[j];
@@ -99,7 +108,6 @@ static void mark_live(Unit *u)
 
 void fuse_unit(Compiler *c, Unit *u)
 {
-    (void)c;
     Graph *g = u->g;
     mark_live(u);
     for (uint32_t i = 0; i < g->nnodes; i++) {
@@ -160,7 +168,7 @@ void fuse_unit(Compiler *c, Unit *u)
         u->info[d].act = (int32_t)i;
         u->info[d].needs_preact = grads > 0;
     }
-    fuse_loops(u);
+    fuse_loops(c, u);
 }
 
 void fuse_dump(FILE *out, const Unit *u)

@@ -404,6 +404,17 @@ static const DiagCase cases[] = {
         "t.net:2:11: note: 'x' declared here\n"
         "    2 | layer blk(x: f32[C, W]) { x }\n"
         "      |           ^~~~~~~~~~~~\n" },
+    { "newline_joins_statements", 54,
+        "model m(x: f32[4]) -> f32[4] {\n"
+        "    y = x * 2\n"
+        "    -y\n"
+        "}\n",
+        "t.net:3:5: warning: this '-' on a new line subtracts from the expression on the line above; end that line with ';' if a new statement starts here\n"
+        "    3 |     -y\n"
+        "      |     ^\n"
+        "t.net:3:6: error: unknown name 'y'\n"
+        "    3 |     -y\n"
+        "      |      ^\n" },
     { "dropout_rate", 55,
         "model m(x: f32[784]) -> f32[784] { x -> dropout(1.5) }\n",
         "t.net:1:41: error: dropout(1.5): rate must be in [0, 1), got 1.5\n"
@@ -529,7 +540,7 @@ static const DiagCase cases[] = {
         "    data raw(\"a.bin\", size = 4)\n"
         "    step H { loss mse(G(real), 0) }\n"
         "}\n",
-        "t.net:4:10: error: step names no model 'H'; did you mean 'G'?\n"
+        "t.net:4:10: error: step names no model 'H'\n"
         "    4 |     step H { loss mse(G(real), 0) }\n"
         "      |          ^\n" },
     { "loss_with_steps", 140,
