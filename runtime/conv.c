@@ -271,36 +271,53 @@ static void im2col(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const fl
         }
 }
 
+/* out[0..n) += in[0..n), vectorized like copy_floats. */
+static void add_floats(const float *in, int64_t n, float *out)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float v[8];
+        for (int j = 0; j < 8; j++)
+            v[j] = out[i + j] + in[i + j];
+        for (int j = 0; j < 8; j++)
+            out[i + j] = v[j];
+    }
+    for (; i < n; i++)
+        out[i] += in[i];
+}
+
 /* The adjoint of im2col: adds col (K, ns*P) into dx (laid out as x in
- * im2col), dropping what falls into the padding. */
+ * im2col), dropping what falls into the padding. Bounds are hoisted as in
+ * im2col: the per-row version with a scalar add took 35% of LeNet conv2's
+ * data gradient. */
 static void col2im(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const float *col,
                    float *dx, int64_t sample_stride)
 {
-    const int64_t ld = ns * d->p, st = cv->stride;
+    const int64_t ld = ns * d->p, st = cv->stride, wo = cv->wo;
     for (int64_t ch = 0; ch < d->cg; ch++)
-        for (int64_t ky = 0; ky < cv->kh; ky++)
+        for (int64_t ky = 0; ky < cv->kh; ky++) {
+            int64_t oy0, oy1;
+            valid_range(cv->ho, cv->h, st, ky * cv->dilation - cv->pad_top, &oy0, &oy1);
             for (int64_t kx = 0; kx < cv->kw; kx++) {
                 const float *row = col + ((ch * cv->kh + ky) * cv->kw + kx) * ld;
                 int64_t xstart = kx * cv->dilation - cv->pad_left;
                 int64_t ox0, ox1;
-                valid_range(cv->wo, cv->w, st, xstart, &ox0, &ox1);
+                valid_range(wo, cv->w, st, xstart, &ox0, &ox1);
                 for (int64_t s = 0; s < ns; s++) {
-                    float *plane = dx + s * sample_stride + ch * d->hw;
-                    for (int64_t oy = 0; oy < cv->ho; oy++) {
-                        int64_t iy = oy * st + ky * cv->dilation - cv->pad_top;
-                        if (iy < 0 || iy >= cv->h)
-                            continue;
-                        const float *in = row + s * d->p + oy * cv->wo;
-                        float *out = plane + iy * cv->w + xstart;
+                    float *out = dx + s * sample_stride + ch * d->hw +
+                                 (oy0 * st + ky * cv->dilation - cv->pad_top) * cv->w + xstart;
+                    const float *in = row + s * d->p;
+                    for (int64_t oy = oy0; oy < oy1; oy++, out += st * cv->w) {
+                        const float *i = in + oy * wo;
                         if (st == 1)
-                            for (int64_t ox = ox0; ox < ox1; ox++)
-                                out[ox] += in[ox];
+                            add_floats(i + ox0, ox1 - ox0, out + ox0);
                         else
                             for (int64_t ox = ox0; ox < ox1; ox++)
-                                out[ox * st] += in[ox];
+                                out[ox * st] += i[ox];
                     }
                 }
             }
+        }
 }
 
 /* dst (rows, ns*P) <- src rows of ns samples, sample s at src + s*stride. */
