@@ -49,6 +49,10 @@
  * more chunks cost memory and a longer final sum; 8 keeps 2..8 threads
  * busy. */
 #define FILTER_CHUNKS 8
+/* Output columns per unit when one sample is split over threads: the
+ * AVX-512 GEMM tile's width, and more than the 16 below which rt_sgemm
+ * changes path (which would change the bits). */
+#define PART_COLUMNS 32
 /* Shortest reduction (samples x pixels) for which the filter gradient uses
  * the dot-product kernel of conv_avx512.c rather than rt_sgemm: each output
  * ends with a horizontal sum of 16 lanes, which a short reduction does not
@@ -271,6 +275,35 @@ static void im2col(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const fl
         }
 }
 
+/* im2col of one sample's output pixels [p0, p1) only: col (K, p1-p0).
+ * For splitting one sample's forward pass over threads. */
+static void im2col_range(const rt_conv2d *cv, const conv_dims *d, const float *x, int64_t p0,
+                         int64_t p1, float *col)
+{
+    const int64_t ld = p1 - p0, st = cv->stride, wo = cv->wo;
+    for (int64_t ch = 0; ch < d->cg; ch++)
+        for (int64_t ky = 0; ky < cv->kh; ky++)
+            for (int64_t kx = 0; kx < cv->kw; kx++) {
+                float *row = col + ((ch * cv->kh + ky) * cv->kw + kx) * ld - p0;
+                int64_t xstart = kx * cv->dilation - cv->pad_left;
+                int64_t ox0, ox1;
+                valid_range(wo, cv->w, st, xstart, &ox0, &ox1);
+                for (int64_t oy = p0 / wo; oy * wo < p1; oy++) {
+                    int64_t a = max_i64(p0 - oy * wo, 0), b = min_i64(p1 - oy * wo, wo);
+                    float *o = row + oy * wo;
+                    int64_t iy = oy * st + ky * cv->dilation - cv->pad_top;
+                    if (iy < 0 || iy >= cv->h) {
+                        for (int64_t ox = a; ox < b; ox++)
+                            o[ox] = 0.0f;
+                        continue;
+                    }
+                    const float *in = x + ch * d->hw + iy * cv->w + xstart;
+                    for (int64_t ox = a; ox < b; ox++)
+                        o[ox] = ox >= ox0 && ox < ox1 ? in[ox * st] : 0.0f;
+                }
+            }
+}
+
 /* out[0..n) += in[0..n), vectorized like copy_floats. */
 static void add_floats(const float *in, int64_t n, float *out)
 {
@@ -368,6 +401,7 @@ typedef struct forward_task {
     rt_act act;
     float alpha;
     float *preact, *y;
+    int64_t parts; /* forward_part: column ranges per sample */
 } forward_task;
 
 // x (B,C,H,W), w (F,C/g,KH,KW), bias (F), y and preact (B,F,Ho,Wo)
@@ -415,13 +449,64 @@ static void forward_chunk(void *ctx, int64_t chunk)
         rt_act_forward(t->act, t->alpha, ns * ys, pre, y);
 }
 
+/* One sample's output pixels [p0, p1) for every filter: how a batch too
+ * small to keep the pool busy (batch-1 prediction) is split. Each output
+ * goes through the same GEMM arithmetic as in forward_chunk (the parts are
+ * wider than 16 columns, so rt_sgemm takes the same path), so the results
+ * do not depend on the split. */
+static void forward_part(void *ctx, int64_t index)
+{
+    const forward_task *t = ctx;
+    const rt_conv2d *cv = t->cv;
+    const conv_dims *d = &t->d;
+    int64_t b = index / t->parts, part = index % t->parts;
+    int64_t units = (d->p + PART_COLUMNS - 1) / PART_COLUMNS;
+    int64_t p0 = part * units / t->parts * PART_COLUMNS;
+    int64_t p1 = min_i64(d->p, (part + 1) * units / t->parts * PART_COLUMNS);
+    int64_t n = p1 - p0, xs = cv->c * d->hw, ys = cv->f * d->p;
+    conv_scratch *scr = get_scratch();
+    for (int64_t g = 0; g < cv->groups; g++) {
+        const float *x = t->x + b * xs + g * d->cg * d->hw;
+        const float *w = t->w + g * d->fg * d->k;
+        float *y = t->y + b * ys + g * d->fg * d->p + p0;
+        const float *col = x + p0;
+        int64_t ldcol = d->p;
+        if (!d->pointwise) {
+            float *c = scratch_col(scr, d->k * n);
+            im2col_range(cv, d, x, p0, p1, c);
+            col = c;
+            ldcol = n;
+        }
+        rt_sgemm(false, false, (int)d->fg, (int)n, (int)d->k, 1.0f, w, (int)d->k, col,
+                 (int)ldcol, 0.0f, y, (int)d->p);
+    }
+    if (!t->bias && t->act == RT_ACT_NONE && !t->preact)
+        return;
+    for (int64_t f = 0; f < cv->f; f++) {
+        float *y = t->y + b * ys + f * d->p + p0;
+        float *pre = t->preact ? t->preact + b * ys + f * d->p + p0 : y;
+        if (t->bias || pre != y)
+            add_bias(y, t->bias ? t->bias[f] : 0.0f, n, pre);
+        if (t->act != RT_ACT_NONE || pre != y)
+            rt_act_forward(t->act, t->alpha, n, pre, y);
+    }
+}
+
 void rt_conv2d_forward(const rt_conv2d *cv, int64_t batch, const float *x, const float *w,
                        const float *bias, rt_act act, float alpha, float *preact, float *y)
 {
     forward_task t = { .cv = cv, .d = check_dims(cv, "rt_conv2d_forward"), .batch = batch,
                        .x = x, .w = w, .bias = bias, .act = act, .alpha = alpha,
                        .preact = preact, .y = y };
-    run_tasks((batch + t.d.per_gemm - 1) / t.d.per_gemm, forward_chunk, &t);
+    int64_t chunks = (batch + t.d.per_gemm - 1) / t.d.per_gemm;
+    int threads = rt_threads_count();
+    int64_t units = t.d.p / PART_COLUMNS;
+    if (chunks < threads && units >= 2) {
+        t.parts = min_i64(threads, units);
+        run_tasks(batch * t.parts, forward_part, &t);
+        return;
+    }
+    run_tasks(chunks, forward_chunk, &t);
 }
 
 /* ------------------------------------------------------ backward data */
