@@ -320,13 +320,17 @@ static void pack_b(const gemm_problem *p, int64_t k0, int64_t kc, int64_t n0, in
 
 /* ---------------------------------------------------------- the driver */
 
-/* The AVX2 path keeps the portable epilogue. The AVX-512 one exists
- * because GELU through libm's tanhf made C(128x3072) = X(128x768) W 23%
- * slower (9.4 ms against 7.6 ms, one thread); vectorized it costs nothing
- * measurable. */
+/* Vectorized epilogues because GELU through libm's tanhf made
+ * C(128x3072) = X(128x768) W 23% slower (9.4 ms against 7.6 ms, one
+ * thread); vectorized it costs nothing measurable. */
 static rt_gemm_epilogue_fn epilogue_for(rt_isa isa)
 {
-    return isa == RT_ISA_AVX512 ? rt_gemm_epilogue_avx512 : epilogue_portable;
+    switch (isa) {
+    case RT_ISA_AVX512: return rt_gemm_epilogue_avx512;
+    case RT_ISA_AVX2: return rt_gemm_epilogue_avx2;
+    case RT_ISA_PORTABLE: break;
+    }
+    return epilogue_portable;
 }
 
 /* C[m0..m1) x [n0..n1) on the calling thread. */

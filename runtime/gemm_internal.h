@@ -64,5 +64,7 @@ typedef void (*rt_gemm_epilogue_fn)(float *c, int64_t ldc, int mr, int nr, const
 
 void rt_gemm_epilogue_avx512(float *c, int64_t ldc, int mr, int nr, const float *bias,
                              float *preact, rt_act act, float act_alpha);
+void rt_gemm_epilogue_avx2(float *c, int64_t ldc, int mr, int nr, const float *bias,
+                           float *preact, rt_act act, float act_alpha);
 
 #endif
