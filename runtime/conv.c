@@ -53,6 +53,9 @@
  * AVX-512 GEMM tile's width, and more than the 16 below which rt_sgemm
  * changes path (which would change the bits). */
 #define PART_COLUMNS 32
+/* Multiply-adds per sample below which a small batch is not split over
+ * threads: LeNet conv1 (0.46 M) took 16 us on one thread and 21 on two. */
+#define SPLIT_MIN_MACS (1 << 20)
 /* Shortest reduction (samples x pixels) for which the filter gradient uses
  * the dot-product kernel of conv_avx512.c rather than rt_sgemm: each output
  * ends with a horizontal sum of 16 lanes, which a short reduction does not
@@ -215,7 +218,7 @@ static void valid_range(int64_t wo, int64_t w, int64_t stride, int64_t start, in
 /* out[0..n) = in[0..n), 8 at a time through a temporary so gcc -O2
  * vectorizes it: LeNet conv2's rows are 8 floats, and a libc memcpy call
  * per row took 15% of its forward pass (perf). */
-static void copy_floats(const float *in, int64_t n, float *out)
+static inline void copy_floats(const float *in, int64_t n, float *out)
 {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -250,7 +253,8 @@ static void im2col(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const fl
                 valid_range(wo, cv->w, st, xstart, &ox0, &ox1);
                 for (int64_t s = 0; s < ns; s++) {
                     float *out = row + s * d->p;
-                    memset(out, 0, (size_t)(oy0 * wo) * sizeof *out);
+                    if (oy0 > 0)
+                        memset(out, 0, (size_t)(oy0 * wo) * sizeof *out);
                     const float *in = x + s * sample_stride + ch * d->hw +
                                       (oy0 * st + ky * cv->dilation - cv->pad_top) * cv->w +
                                       xstart;
@@ -271,7 +275,8 @@ static void im2col(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const fl
                                 o[ox] = 0.0f;
                         }
                     }
-                    memset(out + oy1 * wo, 0, (size_t)((cv->ho - oy1) * wo) * sizeof *out);
+                    if (oy1 < cv->ho)
+                        memset(out + oy1 * wo, 0, (size_t)((cv->ho - oy1) * wo) * sizeof *out);
                 }
             }
         }
@@ -307,7 +312,7 @@ static void im2col_range(const rt_conv2d *cv, const conv_dims *d, const float *x
 }
 
 /* out[0..n) += in[0..n), vectorized like copy_floats. */
-static void add_floats(const float *in, int64_t n, float *out)
+static inline void add_floats(const float *in, int64_t n, float *out)
 {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -381,7 +386,7 @@ static void scatter_samples(int64_t rows, int64_t p, int64_t ns, const float *sr
  * before storing, so gcc -O2 vectorizes it (SLP) even when the two alias:
  * the plain loop stayed scalar and took 40% of LeNet conv1's forward
  * (perf annotate: one movss per element). */
-static void add_bias(const float *in, float b, int64_t n, float *out)
+static inline void add_bias(const float *in, float b, int64_t n, float *out)
 {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -452,7 +457,12 @@ static void forward_chunk(void *ctx, int64_t chunk)
 }
 
 /* One sample's output pixels [p0, p1) for every filter: how a batch too
- * small to keep the pool busy (batch-1 prediction) is split. Each output
+ * small to keep the pool busy (batch-1 prediction) is split. LeNet conv2
+ * at batch 1: 85 us on one thread, 65 us on two this way; im2col split by
+ * channels followed by one rt_sgemm threaded over the pool took 71 us.
+ * Both repeat the packing of w per thread, on a GEMM too small (N = 64)
+ * to hide it; packing w once per call would need a GEMM driver of our own
+ * (implicit GEMM), not written yet. Each output
  * goes through the same GEMM arithmetic as in forward_chunk (the parts are
  * wider than 16 columns, so rt_sgemm takes the same path), so the results
  * do not depend on the split. */
@@ -513,7 +523,7 @@ void rt_conv2d_forward(const rt_conv2d *cv, int64_t batch, const float *x, const
     int64_t chunks = (batch + t.d.per_gemm - 1) / t.d.per_gemm;
     int threads = rt_threads_count();
     int64_t units = t.d.p / PART_COLUMNS;
-    if (chunks < threads && units >= 2) {
+    if (chunks < threads && units >= 2 && t.d.fg * t.d.k * t.d.p >= SPLIT_MIN_MACS) {
         t.parts = min_i64(threads, units);
         run_tasks(batch * t.parts, forward_part, &t);
         return;
@@ -684,7 +694,7 @@ static void filter_reduce(void *ctx, int64_t part)
  * output columns, which gcc vectorizes. */
 
 /* out[i] += a * in[i * stride] for i < n. */
-static void axpy_strided(float a, const float *in, int64_t stride, int64_t n, float *out)
+static inline void axpy_strided(float a, const float *in, int64_t stride, int64_t n, float *out)
 {
     if (stride != 1) {
         for (int64_t i = 0; i < n; i++)
