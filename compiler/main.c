@@ -157,11 +157,13 @@ int main(int argc, char **argv)
     bool running = o.command && (!strcmp(o.command, "train") || !strcmp(o.command, "eval") ||
                                  !strcmp(o.command, "predict"));
     bool generating = running || (o.command && (!strcmp(o.command, "build") || !strcmp(o.command, "emit")));
+    Compiler c;
+    if (!source_load(&c, o.file, stderr)) {
+        free(o.pass);
+        return EXIT_INPUT;
+    }
     if (o.output && !generating && !(out = open_memstream(&text, &text_len)))
         die("open_memstream");
-    Compiler c;
-    if (!source_load(&c, o.file, stderr))
-        return EXIT_INPUT;
     c.dumps = o.dumps;
     c.dump_out = out;
     bool ok = parse_source(&c);

@@ -82,5 +82,12 @@ int main(void)
         }
     }
     printf("%d gradients checked, %d off\n", checked, failed);
+    free(params);
+    free(grads);
+    free(scratch);
+    free(arena);
+    free(x);
+    free(y);
+    rt_threads_shutdown();
     return failed ? 1 : 0;
 }
