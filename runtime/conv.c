@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_internal.h"
 #include "netrt.h"
 
 /* Target of samples*P, the N of a batched GEMM. Measured on LeNet conv2
@@ -91,9 +92,9 @@ static void run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx)
 /* ------------------------------------------------------------ scratch */
 
 typedef struct conv_scratch {
-    float *col, *gather, *partial;
+    float *col, *gather, *partial, *wpack;
     double *partial_db;
-    size_t col_cap, gather_cap, partial_cap, partial_db_cap; /* elements */
+    size_t col_cap, gather_cap, partial_cap, partial_db_cap, wpack_cap; /* elements */
 } conv_scratch;
 
 static _Thread_local conv_scratch thread_scratch;
@@ -107,6 +108,7 @@ static void free_scratch(void *arg)
     free(s->gather);
     free(s->partial);
     free(s->partial_db);
+    free(s->wpack);
     *s = (conv_scratch){0};
 }
 
@@ -122,7 +124,7 @@ static conv_scratch *get_scratch(void)
 {
     pthread_once(&scratch_once, make_scratch_key);
     conv_scratch *s = &thread_scratch;
-    if (!s->col && !s->gather && !s->partial && !s->partial_db)
+    if (!s->col && !s->gather && !s->partial && !s->partial_db && !s->wpack)
         pthread_setspecific(scratch_key, s); /* so the thread's exit frees it */
     return s;
 }
@@ -305,8 +307,16 @@ static void im2col_range(const rt_conv2d *cv, const conv_dims *d, const float *x
                         continue;
                     }
                     const float *in = x + ch * d->hw + iy * cv->w + xstart;
-                    for (int64_t ox = a; ox < b; ox++)
-                        o[ox] = ox >= ox0 && ox < ox1 ? in[ox * st] : 0.0f;
+                    int64_t c0 = min_i64(max_i64(a, ox0), b), c1 = max_i64(c0, min_i64(b, ox1));
+                    for (int64_t ox = a; ox < c0; ox++)
+                        o[ox] = 0.0f;
+                    if (st == 1)
+                        copy_floats(in + c0, c1 - c0, o + c0);
+                    else
+                        for (int64_t ox = c0; ox < c1; ox++)
+                            o[ox] = in[ox * st];
+                    for (int64_t ox = c1; ox < b; ox++)
+                        o[ox] = 0.0f;
                 }
             }
 }
@@ -409,6 +419,11 @@ typedef struct forward_task {
     float alpha;
     float *preact, *y;
     int64_t parts; /* forward_part: column ranges per sample */
+    /* forward_packed: the SIMD micro-kernel and w packed for it */
+    int mr, nr;
+    rt_gemm_kernel_direct_fn kernel;
+    int64_t kc_step, mpanels;
+    const float *wpack;
 } forward_task;
 
 // x (B,C,H,W), w (F,C/g,KH,KW), bias (F), y and preact (B,F,Ho,Wo)
@@ -504,6 +519,116 @@ static void forward_part(void *ctx, int64_t index)
     }
 }
 
+/* ------------------------------------------------ forward, packed w */
+
+/* The SIMD paths run the forward pass on rt_sgemm's micro-kernels
+ * directly: w is packed into MR-row micro-panels once per call (rt_sgemm
+ * packed it again for every sample's GEMM: 64 x 800 floats for LeNet
+ * conv2's 64 x 64 outputs), and the kernel reads the im2col matrix in
+ * place (rt_gemm_kernel_*_direct), so nothing else is copied. K is cut into
+ * slices as rt_sgemm cuts it, deepest 384, so a w micro-panel stays in L1.
+ * One task per sample, or per range of one sample's output pixels when the
+ * batch is smaller than the pool; every output goes through the same FMA
+ * chain however the work is split, so results do not depend on the thread
+ * count. Measured on LeNet conv2 (one thread): forward TBD; batch 1 TBD. */
+#define PACK_KC_MAX 384
+
+/* w (F,K) -> per group, per K slice, per micro-panel of MR filters:
+ * kc x MR, k-major, zero rows past the group's filters. Task `panel` packs
+ * micro-panel panel % mpanels of group panel / mpanels, every slice. */
+static void pack_weights_task(void *ctx, int64_t panel)
+{
+    const forward_task *t = ctx;
+    const conv_dims *d = &t->d;
+    int64_t g = panel / t->mpanels, i = panel % t->mpanels;
+    int64_t f0 = i * t->mr;
+    int rows = (int)min_i64(t->mr, d->fg - f0);
+    float *dst = (float *)t->wpack + g * t->mpanels * t->mr * d->k;
+    for (int64_t k0 = 0; k0 < d->k; k0 += t->kc_step) {
+        int64_t kc = min_i64(t->kc_step, d->k - k0);
+        rt_gemm_pack_transposed_avx2(t->w + (g * d->fg + f0) * d->k + k0, d->k, rows, kc, t->mr,
+                                     dst + t->mpanels * k0 * t->mr + i * kc * t->mr);
+    }
+}
+
+static void forward_packed_task(void *ctx, int64_t index)
+{
+    const forward_task *t = ctx;
+    const rt_conv2d *cv = t->cv;
+    const conv_dims *d = &t->d;
+    int64_t b = index / t->parts, part = index % t->parts;
+    int64_t units = (d->p + PART_COLUMNS - 1) / PART_COLUMNS;
+    int64_t p0 = part * units / t->parts * PART_COLUMNS;
+    int64_t p1 = min_i64(d->p, (part + 1) * units / t->parts * PART_COLUMNS);
+    int64_t n = p1 - p0, xs = cv->c * d->hw, ys = cv->f * d->p;
+    /* The kernel loads whole NR-wide rows: the last panel reads past the
+     * matrix into this zeroed pad. */
+    float *col = scratch_col(get_scratch(), d->k * n + t->nr);
+    memset(col + d->k * n, 0, (size_t)t->nr * sizeof *col);
+    const float *wg = t->wpack;
+    for (int64_t g = 0; g < cv->groups; g++, wg += t->mpanels * t->mr * d->k) {
+        const float *x = t->x + b * xs + g * d->cg * d->hw;
+        float *y = t->y + b * ys + g * d->fg * d->p + p0;
+        if (n == d->p)
+            im2col(cv, d, 1, x, xs, col);
+        else
+            im2col_range(cv, d, x, p0, p1, col);
+        for (int64_t j0 = 0; j0 < n; j0 += t->nr) {
+            int nr = (int)min_i64(t->nr, n - j0);
+            const float *wslice = wg;
+            for (int64_t k0 = 0; k0 < d->k; k0 += t->kc_step) {
+                int64_t kc = min_i64(t->kc_step, d->k - k0);
+                float beta = k0 == 0 ? 0.0f : 1.0f;
+                for (int64_t i = 0; i < t->mpanels; i++) {
+                    int mr = (int)min_i64(t->mr, d->fg - i * t->mr);
+                    t->kernel(kc, wslice + i * kc * t->mr, col + k0 * n + j0, n,
+                              y + i * t->mr * d->p + j0, d->p, mr, nr, 1.0f, beta);
+                }
+                wslice += t->mpanels * kc * t->mr;
+            }
+        }
+    }
+    if (!t->bias && t->act == RT_ACT_NONE && !t->preact)
+        return;
+    for (int64_t f = 0; f < cv->f; f++) {
+        float *y = t->y + b * ys + f * d->p + p0;
+        float *pre = t->preact ? t->preact + b * ys + f * d->p + p0 : y;
+        if (t->bias || pre != y)
+            add_bias(y, t->bias ? t->bias[f] : 0.0f, n, pre);
+        if (t->act != RT_ACT_NONE || pre != y)
+            rt_act_forward(t->act, t->alpha, n, pre, y);
+    }
+}
+
+static void forward_packed(forward_task *t, rt_isa isa, int64_t batch)
+{
+    const conv_dims *d = &t->d;
+    t->mr = isa == RT_ISA_AVX512 ? RT_GEMM_MR_AVX512 : RT_GEMM_MR_AVX2;
+    t->nr = isa == RT_ISA_AVX512 ? RT_GEMM_NR_AVX512 : RT_GEMM_NR_AVX2;
+    t->kernel = isa == RT_ISA_AVX512 ? rt_gemm_kernel_avx512_direct : rt_gemm_kernel_avx2_direct;
+    int64_t slices = (d->k + PACK_KC_MAX - 1) / PACK_KC_MAX;
+    t->kc_step = (d->k + slices - 1) / slices;
+    t->mpanels = (d->fg + t->mr - 1) / t->mr;
+    conv_scratch *scr = get_scratch();
+    size_t need = (size_t)(t->cv->groups * t->mpanels * t->mr * d->k);
+    scr->wpack = grow(scr->wpack, &scr->wpack_cap, need, sizeof(float));
+    t->wpack = scr->wpack;
+    int threads = rt_threads_count();
+    int64_t units = d->p / PART_COLUMNS;
+    t->parts = 1;
+    if (batch < threads && units >= 2 && d->fg * d->k * d->p >= SPLIT_MIN_MACS)
+        t->parts = min_i64(threads, units);
+    /* Packing w is a tenth of a batch-1 forward pass: shared out when the
+     * sample is, inline otherwise. */
+    int64_t panels = t->cv->groups * t->mpanels;
+    if (t->parts > 1)
+        run_tasks(panels, pack_weights_task, t);
+    else
+        for (int64_t i = 0; i < panels; i++)
+            pack_weights_task(t, i);
+    run_tasks(batch * t->parts, forward_packed_task, t);
+}
+
 /* Depthwise layers, below. */
 static int64_t planes_per_task(const conv_dims *d);
 static void depthwise_forward_task(void *ctx, int64_t task);
@@ -518,6 +643,11 @@ void rt_conv2d_forward(const rt_conv2d *cv, int64_t batch, const float *x, const
     if (t.d.depthwise) {
         int64_t per = planes_per_task(&t.d);
         run_tasks((batch * cv->f + per - 1) / per, depthwise_forward_task, &t);
+        return;
+    }
+    rt_isa isa = rt_isa_current();
+    if (isa != RT_ISA_PORTABLE && !t.d.pointwise) {
+        forward_packed(&t, isa, batch);
         return;
     }
     int64_t chunks = (batch + t.d.per_gemm - 1) / t.d.per_gemm;

@@ -453,10 +453,13 @@ START_TEST(test_threads_identical)
         { "grouped strided", 8, 15, 13, 8, 3, 3, 2, 1, 4, 1, 1, 1, 1 },
         { "lenet conv1", 1, 28, 28, 32, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
         { "depthwise x2 strided", 16, 14, 14, 32, 3, 3, 2, 1, 16, 1, 1, 1, 1 },
+        /* big enough that batch 1 is split over threads by output pixels */
+        { "3x3 padded, split", 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1 },
+        { "5x5 stride 2 asymmetric, split", 16, 31, 29, 64, 5, 5, 2, 1, 1, 1, 2, 2, 1 },
     };
     static const int64_t batches[] = { 1, 20 };
     FOR_EACH_ISA(isa) {
-        for (int ci = 0; ci < 6; ci++)
+        for (int ci = 0; ci < (int)(sizeof big / sizeof big[0]); ci++)
             for (int bi = 0; bi < 2; bi++) {
                 int64_t batch = batches[bi];
                 rt_conv2d cv = make_conv(&big[ci]);
