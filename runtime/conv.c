@@ -532,6 +532,8 @@ static void forward_part(void *ctx, int64_t index)
  * chain however the work is split, so results do not depend on the thread
  * count. Measured on LeNet conv2 (one thread): forward TBD; batch 1 TBD. */
 #define PACK_KC_MAX 384
+/* Floats of one im2col block (512 KiB, rt_sgemm's B block). */
+#define BLOCK_FLOATS (128 * 1024)
 
 /* w (F,K) -> per group, per K slice, per micro-panel of MR filters:
  * kc x MR, k-major, zero rows past the group's filters. Task `panel` packs
@@ -561,30 +563,36 @@ static void forward_packed_task(void *ctx, int64_t index)
     int64_t p0 = part * units / t->parts * PART_COLUMNS;
     int64_t p1 = min_i64(d->p, (part + 1) * units / t->parts * PART_COLUMNS);
     int64_t n = p1 - p0, xs = cv->c * d->hw, ys = cv->f * d->p;
+    /* Output columns per im2col block: the block stays in L2 while every
+     * w panel sweeps it. */
+    int64_t block = max_i64(t->nr, BLOCK_FLOATS / d->k / t->nr * t->nr);
     /* The kernel loads whole NR-wide rows: the last panel reads past the
-     * matrix into this zeroed pad. */
-    float *col = scratch_col(get_scratch(), d->k * n + t->nr);
-    memset(col + d->k * n, 0, (size_t)t->nr * sizeof *col);
+     * matrix into a zeroed pad. */
+    float *col = scratch_col(get_scratch(), d->k * min_i64(block, n) + t->nr);
     const float *wg = t->wpack;
     for (int64_t g = 0; g < cv->groups; g++, wg += t->mpanels * t->mr * d->k) {
         const float *x = t->x + b * xs + g * d->cg * d->hw;
-        float *y = t->y + b * ys + g * d->fg * d->p + p0;
-        if (n == d->p)
-            im2col(cv, d, 1, x, xs, col);
-        else
-            im2col_range(cv, d, x, p0, p1, col);
-        for (int64_t j0 = 0; j0 < n; j0 += t->nr) {
-            int nr = (int)min_i64(t->nr, n - j0);
-            const float *wslice = wg;
-            for (int64_t k0 = 0; k0 < d->k; k0 += t->kc_step) {
-                int64_t kc = min_i64(t->kc_step, d->k - k0);
-                float beta = k0 == 0 ? 0.0f : 1.0f;
-                for (int64_t i = 0; i < t->mpanels; i++) {
-                    int mr = (int)min_i64(t->mr, d->fg - i * t->mr);
-                    t->kernel(kc, wslice + i * kc * t->mr, col + k0 * n + j0, n,
-                              y + i * t->mr * d->p + j0, d->p, mr, nr, 1.0f, beta);
+        for (int64_t q0 = p0; q0 < p1; q0 += block) {
+            int64_t q1 = min_i64(p1, q0 + block), m = q1 - q0;
+            float *y = t->y + b * ys + g * d->fg * d->p + q0;
+            if (m == d->p)
+                im2col(cv, d, 1, x, xs, col);
+            else
+                im2col_range(cv, d, x, q0, q1, col);
+            memset(col + d->k * m, 0, (size_t)t->nr * sizeof *col);
+            for (int64_t j0 = 0; j0 < m; j0 += t->nr) {
+                int nr = (int)min_i64(t->nr, m - j0);
+                const float *wslice = wg;
+                for (int64_t k0 = 0; k0 < d->k; k0 += t->kc_step) {
+                    int64_t kc = min_i64(t->kc_step, d->k - k0);
+                    float beta = k0 == 0 ? 0.0f : 1.0f;
+                    for (int64_t i = 0; i < t->mpanels; i++) {
+                        int mr = (int)min_i64(t->mr, d->fg - i * t->mr);
+                        t->kernel(kc, wslice + i * kc * t->mr, col + k0 * m + j0, m,
+                                  y + i * t->mr * d->p + j0, d->p, mr, nr, 1.0f, beta);
+                    }
+                    wslice += t->mpanels * kc * t->mr;
                 }
-                wslice += t->mpanels * kc * t->mr;
             }
         }
     }
