@@ -1,30 +1,44 @@
 /* conv.c — 2-D convolution, forward and both backward passes, NCHW.
  *
- * Algorithm: every layer is lowered to rt_sgemm (the packed, per-ISA GEMM),
- * with the image patches unrolled by im2col except for 1x1 stride-1
- * unpadded layers, whose input already is the GEMM operand. For one sample
- * and one group:
- *   forward      y (Fg,P)   = w (Fg,K) col (K,P)           P = ho*wo
- *   data         dcol (K,P) = w^T (K,Fg) dy (Fg,P), then col2im adds into dx
- *   filter       dw (Fg,K) += dy (Fg,P) col^T (P,K)        K = C/g * kh * kw
- * Several samples share one GEMM when P is small (their columns are laid
- * side by side, so the GEMM's N is samples*P): LeNet's second layer has
- * P = 64, and one GEMM per sample (M=64, N=64, K=800) repacks the whole
- * weight matrix for 3.3 M multiply-adds. See COLUMNS_PER_GEMM for the
- * measurements.
+ * Algorithms, per layer shape (K = C/g * kh * kw, P = ho * wo):
+ *  - forward, AVX-512/AVX2: im2col per sample (in L2-sized blocks of
+ *    output pixels) and rt_sgemm's micro-kernel run directly on it, with w
+ *    packed once per call (forward_packed). rt_sgemm packed w again for
+ *    every sample and copied im2col into its B panels: LeNet conv2 went
+ *    from 78 to 87 GFLOP/s on one thread (batch 64).
+ *  - forward, portable; data gradient: im2col + rt_sgemm
+ *      y (Fg,P) = w (Fg,K) col (K,P);  dcol (K,P) = w^T (K,Fg) dy (Fg,P),
+ *    then col2im adds dcol into dx. Several samples share one GEMM when P
+ *    is small (COLUMNS_PER_GEMM).
+ *  - 1x1 stride-1 unpadded layers are plain GEMMs on x itself, no im2col
+ *    (ResNet 1x1 256->64 at 56x56: 92 GFLOP/s data gradient, 80 forward).
+ *  - filter gradient: dw (Fg,K) += dy (Fg,L) col^T (L,K) with L the pixels
+ *    of a chunk of samples; by dot products (conv_avx512.c) when L is long,
+ *    else rt_sgemm (DOT_MIN_DEPTH).
+ *  - depthwise layers (one input channel per group): direct loops, no GEMM.
+ *
+ * Measured with bench_rt_conv on this 2-core Zen 4 (one thread, batch 64,
+ * GFLOP/s forward / data / filter): LeNet conv1 55 / 62 / 47, conv2
+ * 87 / 83 / 74; ResNet 3x3 layers 80-94 / 85-99 / 86-93; with two threads
+ * the batch splits over samples and each figure nearly doubles. The LeNet
+ * convolution + pooling training step (batch 64, two threads) took 10.6 ms
+ * (6060 samples/s) before the packed forward.
  *
  * Threading and determinism: the batch is cut into chunks of samples whose
  * bounds depend on the shape and batch only; forward and backward-data
  * chunks write disjoint outputs; backward-filter chunks each write a
- * partial dw that is summed in chunk order. A GEMM inside a task runs on
- * that task's thread (nested rt_parallel_for is serial); a layer with a
- * single chunk (batch 1) runs inline, so its GEMMs use the whole pool.
- * Either way rt_sgemm is bitwise the same for any thread count, so every
- * result is too.
+ * partial dw that is summed in chunk order. A batch smaller than the pool
+ * (prediction) splits each sample's output pixels instead; every output
+ * goes through the same FMA chain however the pixels are split. A GEMM
+ * inside a task runs on that task's thread (nested rt_parallel_for is
+ * serial); a layer with a single chunk runs inline, so its GEMMs use the
+ * whole pool, and rt_sgemm is bitwise the same for any thread count. So
+ * every result is the same bits for any thread count (test_rt_conv).
  *
- * Memory: the im2col and gather buffers are per thread, grown on demand and
- * kept until the thread exits; the partial filter gradients belong to the
- * calling thread. Nothing is allocated once the sizes have been seen.
+ * Memory: the im2col, gather and packed-w buffers are per thread, grown on
+ * demand and kept until the thread exits; the partial filter gradients
+ * belong to the calling thread. Nothing is allocated once the sizes have
+ * been seen.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -34,9 +48,12 @@
 #include "gemm_internal.h"
 #include "netrt.h"
 
-/* Target of samples*P, the N of a batched GEMM. Measured on LeNet conv2
- * (F=64, K=800, P=64, batch 64, AVX-512, one thread): see bench_rt_conv;
- * 1 sample per GEMM ran at TBD GFLOP/s, 256 columns at TBD, 512 at TBD. */
+/* Target of samples*P, the N of a batched rt_sgemm (portable forward, data
+ * gradient). On LeNet conv2 (F=64, K=800, P=64, one thread) 64, 128, 256,
+ * 512 and 1024 columns were within the noise of this shared machine
+ * (forward 69-71 GFLOP/s with rt_sgemm); 256 keeps the GEMM's N a few
+ * tiles wide. FILTER_COLUMNS is the same for the filter gradient, where
+ * the columns are the GEMM's depth: deeper is better, up to the buffer cap. */
 #ifndef COLUMNS_PER_GEMM
 #define COLUMNS_PER_GEMM 256
 #endif
@@ -530,7 +547,8 @@ static void forward_part(void *ctx, int64_t index)
  * One task per sample, or per range of one sample's output pixels when the
  * batch is smaller than the pool; every output goes through the same FMA
  * chain however the work is split, so results do not depend on the thread
- * count. Measured on LeNet conv2 (one thread): forward TBD; batch 1 TBD. */
+ * count. Measured on LeNet conv2, one thread: batch 64 forward 78 -> 87
+ * GFLOP/s; batch 1, 85 us on one thread, 65 -> 55 us on two. */
 #define PACK_KC_MAX 384
 /* Floats of one im2col block (512 KiB, rt_sgemm's B block). */
 #define BLOCK_FLOATS (128 * 1024)
