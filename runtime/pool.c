@@ -131,11 +131,34 @@ static void maxpool_backward_task(void *ctx, int64_t task)
     const rt_pool2d *p = t->p;
     int64_t q0 = task * t->planes_per_task, q1 = q0 + t->planes_per_task;
     q1 = q1 < t->planes ? q1 : t->planes;
+    bool fast = p->size == 2 && p->stride == 2 && p->pad == 0;
     for (int64_t q = q0; q < q1; q++) {
         const float *plane = t->x + q * p->h * p->w;
         const float *dy = t->dy + q * p->ho * p->wo;
         float *dx = t->out + q * p->h * p->w;
         memset(dx, 0, (size_t)(p->h * p->w) * sizeof *dx);
+        if (fast) {
+            /* 2x2/2: disjoint windows, the same comparisons in the same
+             * order as the forward pass's fast path. The generic search
+             * was 3% of a LeNet training step (perf). */
+            for (int64_t oy = 0; oy < p->ho; oy++) {
+                const float *r0 = plane + 2 * oy * p->w, *r1 = r0 + p->w;
+                float *d0 = dx + 2 * oy * p->w, *d1 = d0 + p->w;
+                for (int64_t ox = 0; ox < p->wo; ox++) {
+                    float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+                    float *at = &d0[2 * ox];
+                    float m = a;
+                    if (b > m)
+                        m = b, at = &d0[2 * ox + 1];
+                    if (c > m)
+                        m = c, at = &d1[2 * ox];
+                    if (d > m)
+                        at = &d1[2 * ox + 1];
+                    *at = dy[oy * p->wo + ox];
+                }
+            }
+            continue;
+        }
         for (int64_t oy = 0; oy < p->ho; oy++)
             for (int64_t ox = 0; ox < p->wo; ox++)
                 dx[window_argmax(p, plane, oy, ox)] += dy[oy * p->wo + ox];
