@@ -343,7 +343,8 @@ void rt_global_avgpool_backward(int64_t batch, int64_t c, int64_t hw, const floa
                                 float *dx);
 
 /* Batch normalisation per channel c over (batch, hw) of x (B,C,HW); a dense
- * input [C] uses hw = 1. y = gamma * (x - mean) * invstd + beta.
+ * input [C] uses hw = 1. y = gamma * (x - mean) * invstd + beta; gamma and
+ * beta may be NULL (1 and 0), and so may the running and saved statistics.
  * Training uses the batch statistics (sums in double), saves mean and
  * invstd = 1/sqrt(var + eps) (biased var) per channel for the backward
  * pass, and moves the running statistics like PyTorch:
