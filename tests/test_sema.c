@@ -108,20 +108,20 @@ START_TEST(test_resnet_names)
 {
     FeRun r;
     open_file(&r, "examples/resnet.net");
-    param_is(&r, "stem.weight", "f32[32, 1, 3, 3]", true);
-    param_is(&r, "batchnorm1.running_mean", "f32[32]", false);
-    param_is(&r, "residual1.0.conv2d1.weight", "f32[32, 32, 3, 3]", true);
-    param_is(&r, "residual1.1.batchnorm2.running_var", "f32[32]", false);
-    param_is(&r, "downsample1.conv2d3.weight", "f32[64, 32, 1, 1]", true);
-    param_is(&r, "residual2.1.conv2d2.weight", "f32[64, 64, 3, 3]", true);
-    param_is(&r, "downsample2.conv2d1.weight", "f32[128, 64, 3, 3]", true);
-    param_is(&r, "residual3.conv2d2.weight", "f32[128, 128, 3, 3]", true);
-    param_is(&r, "head.weight", "f32[10, 128]", true);
+    param_is(&r, "stem.weight", "f32[16, 1, 3, 3]", true);
+    param_is(&r, "batchnorm1.running_mean", "f32[16]", false);
+    param_is(&r, "residual1.0.conv2d1.weight", "f32[16, 16, 3, 3]", true);
+    param_is(&r, "residual1.1.batchnorm2.running_var", "f32[16]", false);
+    param_is(&r, "downsample1.conv2d3.weight", "f32[32, 16, 1, 1]", true);
+    param_is(&r, "residual2.1.conv2d2.weight", "f32[32, 32, 3, 3]", true);
+    param_is(&r, "downsample2.conv2d1.weight", "f32[64, 32, 3, 3]", true);
+    param_is(&r, "residual3.conv2d2.weight", "f32[64, 64, 3, 3]", true);
+    param_is(&r, "head.weight", "f32[10, 64]", true);
     ck_assert_ptr_null(fe_param(r.c.prog, "stem.bias")); /* bias = false */
     const Graph *g = &r.c.prog->graphs[0];
-    shape_is(&r.c, fe_node(g, "downsample1.relu2"), "f32[64, 14, 14]");
-    shape_is(&r.c, fe_node(g, "residual3.relu2"), "f32[128, 7, 7]");
-    shape_is(&r.c, fe_node(g, "global_avgpool1"), "f32[128]");
+    shape_is(&r.c, fe_node(g, "downsample1.relu2"), "f32[32, 14, 14]");
+    shape_is(&r.c, fe_node(g, "residual3.relu2"), "f32[64, 7, 7]");
+    shape_is(&r.c, fe_node(g, "global_avgpool1"), "f32[64]");
     fe_close(&r);
 }
 END_TEST
@@ -340,7 +340,7 @@ START_TEST(test_train_resnet_charlstm)
     const OptSpec *o = &t->steps_list[0].opt;
     ck_assert_int_eq(o->kind, OPTK_SGD);
     ck_assert(o->lr == 0.05 && o->momentum == 0.9 && o->nesterov && o->weight_decay == 5e-4);
-    ck_assert_int_eq(t->epochs, 8);
+    ck_assert_int_eq(t->epochs, 10);
     fe_close(&r);
     open_file(&r, "examples/charlstm.net");
     t = only_train(&r);

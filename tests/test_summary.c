@@ -99,39 +99,40 @@ START_TEST(test_resnet)
 {
     FeRun r;
     open_example(&r, "resnet");
-    /* Trainable: stem 32*1*9 = 288, its batchnorm 64;
-     * residual(32): 2 * 32*32*9 + 2 * 64 = 18,560, twice = 37,120
-     * downsample(64): 64*32*9 + 64*64*9 + 64*32*1 + 3 * 128 = 57,728
-     * residual(64): 2 * 36,864 + 2 * 128 = 73,984, twice = 147,968
-     * downsample(128): 128*64*9 + 128*128*9 + 128*64 + 3 * 256 = 230,144
-     * residual(128): 2 * 147,456 + 2 * 256 = 295,424; head 128*10+10 = 1,290
-     * total 770,026. Running statistics 2 per channel of each of the
-     * 17 batchnorms: 64 + 4*64 + 3*128 + 4*128 + 3*256 + 2*256 = 2,496. */
-    layer_is(&r, 0, "stem", 288, conv_cost(1, 32, 3, 28));
-    layer_is(&r, 0, "batchnorm1", 64, 2 * 32 * 28 * 28);
-    layer_is(&r, 0, "residual1.1.conv2d2", 9216, conv_cost(32, 32, 3, 28));
-    layer_is(&r, 0, "downsample1.conv2d1", 18432, conv_cost(32, 64, 3, 14));
-    layer_is(&r, 0, "downsample1.conv2d3", 2048, conv_cost(32, 64, 1, 14));
-    layer_is(&r, 0, "residual3.conv2d1", 147456, conv_cost(128, 128, 3, 7));
-    layer_is(&r, 0, "residual3.add1", 0, 128 * 49);
-    layer_is(&r, 0, "global_avgpool1", 0, 128 * 49);
-    layer_is(&r, 0, "head", 1290, 10 * 2 * 128 + 10);
+    /* Widths 16, 32, 64 (WIDTH = 16). Trainable: stem 16*1*9 = 144, its
+     * batchnorm 32;
+     * residual(16): 2 * 16*16*9 + 2 * 32 = 4,672, twice = 9,344
+     * downsample(32): 32*16*9 + 32*32*9 + 32*16*1 + 3 * 64 = 14,528
+     * residual(32): 2 * 9,216 + 2 * 64 = 18,560, twice = 37,120
+     * downsample(64): 64*32*9 + 64*64*9 + 64*32 + 3 * 128 = 57,728
+     * residual(64): 2 * 36,864 + 2 * 128 = 73,984; head 64*10+10 = 650
+     * total 193,530. Running statistics 2 per channel of each of the
+     * 17 batchnorms: 32 + 4*32 + 3*64 + 4*64 + 3*128 + 2*128 = 1,248. */
+    layer_is(&r, 0, "stem", 144, conv_cost(1, 16, 3, 28));
+    layer_is(&r, 0, "batchnorm1", 32, 2 * 16 * 28 * 28);
+    layer_is(&r, 0, "residual1.1.conv2d2", 2304, conv_cost(16, 16, 3, 28));
+    layer_is(&r, 0, "downsample1.conv2d1", 4608, conv_cost(16, 32, 3, 14));
+    layer_is(&r, 0, "downsample1.conv2d3", 512, conv_cost(16, 32, 1, 14));
+    layer_is(&r, 0, "residual3.conv2d1", 36864, conv_cost(64, 64, 3, 7));
+    layer_is(&r, 0, "residual3.add1", 0, 64 * 49);
+    layer_is(&r, 0, "global_avgpool1", 0, 64 * 49);
+    layer_is(&r, 0, "head", 650, 10 * 2 * 64 + 10);
     /* FLOPs: per 28x28 stage with C channels, a residual is 2 convs,
      * 2 batchnorms (2 per value), 2 relus and an add (1 per value). */
-    int64_t v28 = 32 * 28 * 28, v14 = 64 * 14 * 14, v7 = 128 * 7 * 7;
-    int64_t stem = conv_cost(1, 32, 3, 28) + 2 * v28 + v28;
-    int64_t res28 = 2 * conv_cost(32, 32, 3, 28) + 2 * 2 * v28 + 3 * v28;
-    int64_t down14 = conv_cost(32, 64, 3, 14) + conv_cost(64, 64, 3, 14) + conv_cost(32, 64, 1, 14) + 3 * 2 * v14 + 3 * v14;
-    int64_t res14 = 2 * conv_cost(64, 64, 3, 14) + 2 * 2 * v14 + 3 * v14;
-    int64_t down7 = conv_cost(64, 128, 3, 7) + conv_cost(128, 128, 3, 7) + conv_cost(64, 128, 1, 7) + 3 * 2 * v7 + 3 * v7;
-    int64_t res7 = 2 * conv_cost(128, 128, 3, 7) + 2 * 2 * v7 + 3 * v7;
-    int64_t flops = stem + 2 * res28 + down14 + 2 * res14 + down7 + res7 + v7 + (10 * 2 * 128 + 10);
-    /* By hand: stem 451,584 + 50,176 + 25,088 = 526,848; res28 2 * 14,450,688
-     * + 100,352 + 75,264 = 29,076,992 (x2); down14 7,225,344 + 14,450,688 +
-     * 802,816 + 75,264 + 37,632 = 22,591,744; res14 28,989,184 (x2); down7
-     * 22,535,296; res7 28,945,280; pool 6,272; head 2,570: 190,740,362. */
-    ck_assert_int_eq(flops, 190740362);
-    totals_are(&r, 0, 770026, 2496, flops);
+    int64_t v28 = 16 * 28 * 28, v14 = 32 * 14 * 14, v7 = 64 * 7 * 7;
+    int64_t stem = conv_cost(1, 16, 3, 28) + 2 * v28 + v28;
+    int64_t res28 = 2 * conv_cost(16, 16, 3, 28) + 2 * 2 * v28 + 3 * v28;
+    int64_t down14 = conv_cost(16, 32, 3, 14) + conv_cost(32, 32, 3, 14) + conv_cost(16, 32, 1, 14) + 3 * 2 * v14 + 3 * v14;
+    int64_t res14 = 2 * conv_cost(32, 32, 3, 14) + 2 * 2 * v14 + 3 * v14;
+    int64_t down7 = conv_cost(32, 64, 3, 7) + conv_cost(64, 64, 3, 7) + conv_cost(32, 64, 1, 7) + 3 * 2 * v7 + 3 * v7;
+    int64_t res7 = 2 * conv_cost(64, 64, 3, 7) + 2 * 2 * v7 + 3 * v7;
+    int64_t flops = stem + 2 * res28 + down14 + 2 * res14 + down7 + res7 + v7 + (10 * 2 * 64 + 10);
+    /* By hand: stem 225,792 + 25,088 + 12,544 = 263,424; res28 2 * 3,612,672
+     * + 50,176 + 37,632 = 7,313,152 (x2); down14 1,806,336 + 3,612,672 +
+     * 200,704 + 37,632 + 18,816 = 5,676,160; res14 7,300,608 (x2); down7
+     * 5,660,032; res7 7,294,336; pool 3,136; head 1,290: 48,004,042. */
+    ck_assert_int_eq(flops, 48004042);
+    totals_are(&r, 0, 193530, 1248, flops);
     fe_close(&r);
 }
 END_TEST
@@ -254,7 +255,7 @@ START_TEST(test_check_every_example)
         ck_assert_msg(fe_exit_code(&p) == 0, "%s: %s", path, p.err);
         ck_assert_msg(p.err_len == 0, "%s: %s", path, p.err);
         if (!strcmp(names[i], "resnet"))
-            ck_assert_ptr_nonnull(strstr(p.out, "  parameters: 770,026 (2.94 MiB as f32), plus 2,496 running statistics\n"));
+            ck_assert_ptr_nonnull(strstr(p.out, "  parameters: 193,530 (755.98 KiB as f32), plus 1,248 running statistics\n"));
         if (!strcmp(names[i], "gan"))
             ck_assert_ptr_nonnull(strstr(p.out, "model G\n") && strstr(p.out, "\n\nmodel D\n") ? p.out : NULL);
         fe_proc_free(&p);
