@@ -17,33 +17,8 @@
 #include "netrt.h"
 #include "testutil.h"
 
-#define CHECK(cond)                 \
-    do {                            \
-        if (!(cond))                \
-            ck_assert(cond);        \
-    } while (0)
-#define CHECK_MSG(cond, ...)                      \
-    do {                                          \
-        if (!(cond))                              \
-            ck_assert_msg(cond, __VA_ARGS__);     \
-    } while (0)
 
-static bool use_isa(int isa)
-{
-    if (isa > (int)rt_cpu_best_isa())
-        return false;
-    CHECK_MSG(rt_isa_set((rt_isa)isa), "cannot set isa %d", isa);
-    return true;
-}
 
-#define FOR_EACH_ISA(isa) for (int isa = RT_ISA_PORTABLE; use_isa(isa); isa++)
-
-static float *alloc_floats(int64_t n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
 
 static double *alloc_doubles(int64_t n)
 {

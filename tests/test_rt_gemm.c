@@ -53,13 +53,6 @@ static double act_ref(rt_act act, double slope, double v)
     return v;
 }
 
-static float *alloc_floats(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
 /* Runs one case on every ISA path with 1 and 2 threads; checks each result
  * against the reference and that thread counts agree bit for bit. */
 static void check_case(const gemm_case *g)

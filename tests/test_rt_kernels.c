@@ -27,35 +27,8 @@ static const int64_t sizes[] = { 1, 7, 17, 1000, 4099 };
 
 /* Check's ck_assert writes to a pipe even when it passes, which costs
  * seconds over a million-element loop; these only call it on failure. */
-#define CHECK(cond)                 \
-    do {                            \
-        if (!(cond))                \
-            ck_assert(cond);        \
-    } while (0)
-#define CHECK_MSG(cond, ...)                      \
-    do {                                          \
-        if (!(cond))                              \
-            ck_assert_msg(cond, __VA_ARGS__);     \
-    } while (0)
 
-/* Switches to path `isa` if this CPU has it; false past the best one. */
-static bool use_isa(int isa)
-{
-    if (isa > (int)rt_cpu_best_isa())
-        return false;
-    CHECK_MSG(rt_isa_set((rt_isa)isa), "cannot set isa %d", isa);
-    return true;
-}
 
-/* Runs the enclosed block once per ISA path this CPU can run. */
-#define FOR_EACH_ISA(isa) for (int isa = RT_ISA_PORTABLE; use_isa(isa); isa++)
-
-static float *alloc_floats(int64_t n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
 
 /* ------------------------------------------------------------ references */
 

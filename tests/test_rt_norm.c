@@ -12,23 +12,7 @@
 #include "netrt.h"
 #include "testutil.h"
 
-#define CHECK(cond)                 \
-    do {                            \
-        if (!(cond))                \
-            ck_assert(cond);        \
-    } while (0)
-#define CHECK_MSG(cond, ...)                      \
-    do {                                          \
-        if (!(cond))                              \
-            ck_assert_msg(cond, __VA_ARGS__);     \
-    } while (0)
 
-static float *alloc_floats(int64_t n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
 
 /* batch, c, hw */
 static const int64_t shapes[][3] = { { 4, 3, 25 }, { 7, 5, 1 }, { 2, 2, 9 }, { 1, 3, 6 } };

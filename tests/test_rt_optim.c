@@ -28,17 +28,6 @@ static const float grads[3][3] = {
     { 0.2f, 0.1f, -0.3f },
 };
 
-/* Switches to path `isa` if this CPU has it; false past the best one. */
-static bool use_isa(int isa)
-{
-    if (isa > (int)rt_cpu_best_isa())
-        return false;
-    ck_assert_msg(rt_isa_set((rt_isa)isa), "cannot set isa %d", isa);
-    return true;
-}
-
-/* Runs the enclosed block once per ISA path this CPU can run. */
-#define FOR_EACH_ISA(isa) for (int isa = RT_ISA_PORTABLE; use_isa(isa); isa++)
 
 /* Runs 3 steps of opt at constant lr on every path and compares each
  * step's parameters. */

@@ -11,23 +11,7 @@
 #include "netrt.h"
 #include "testutil.h"
 
-#define CHECK(cond)                 \
-    do {                            \
-        if (!(cond))                \
-            ck_assert(cond);        \
-    } while (0)
-#define CHECK_MSG(cond, ...)                      \
-    do {                                          \
-        if (!(cond))                              \
-            ck_assert_msg(cond, __VA_ARGS__);     \
-    } while (0)
 
-static float *alloc_floats(int64_t n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
 
 /* c, h, w, size, stride, pad */
 static const int64_t pool_cases[][6] = {

@@ -32,6 +32,40 @@ static inline int test_close(double a, double b, double atol, double rtol)
     return fabs(a - b) <= atol + rtol * fabs(b);
 }
 
+/* Check's assertions cost a function call each even when they pass,
+ * which shows in loops over millions of elements: test first. */
+#define CHECK(cond)              \
+    do {                         \
+        if (!(cond))             \
+            ck_assert(cond);     \
+    } while (0)
+#define CHECK_MSG(cond, ...)                  \
+    do {                                      \
+        if (!(cond))                          \
+            ck_assert_msg(cond, __VA_ARGS__); \
+    } while (0)
+
+static inline float *alloc_floats(int64_t n)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+#ifdef NETRT_H
+/* Runs the loop body once per instruction-set path this CPU can run,
+ * with that path selected. */
+static inline bool use_isa(int isa)
+{
+    if (isa > (int)rt_cpu_best_isa())
+        return false;
+    CHECK_MSG(rt_isa_set((rt_isa)isa), "cannot set isa %d", isa);
+    return true;
+}
+
+#define FOR_EACH_ISA(isa) for (int isa = RT_ISA_PORTABLE; use_isa(isa); isa++)
+#endif
+
 #define TEST_MAIN(make_suite)                                   \
     int main(void)                                              \
     {                                                           \
