@@ -89,7 +89,7 @@ static void latency(const char *build, const char *name, double torch_us)
     char cmd[4096], dir[256];
     snprintf(dir, sizeof dir, "%s/bench/%s-emit", build, name);
     snprintf(cmd, sizeof cmd,
-             "%s/netc emit examples/%s.net -o %s && cc -std=c11 -O2 -march=%s -ffp-contract=off -Iruntime -I%s "
+             "%s/netc emit examples/%s.net -o %s && cc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -march=%s -ffp-contract=off -Iruntime -I%s "
              "-DPROGRAM=%s_program bench/latency_main.c %s/%s.c %s/libnetrt.a -ljansson -lz -lpng -lm -lpthread -o %s/latency",
              build, name, dir, rt_cpu_march(), dir, name, dir, name, build, dir);
     if (system(cmd) != 0) {
