@@ -453,6 +453,40 @@ static void scale_only(const gemm_problem *p)
     }
 }
 
+/* A few rows of C (inference on a few samples) on the AVX-512 path: B read
+ * in place (gemm_avx512.c), 64-column tasks whose bounds depend on the
+ * shape alone, the epilogue on each task's columns. */
+typedef struct short_task {
+    const gemm_problem *p;
+    int64_t chunk;
+} short_task;
+
+static void short_columns(const gemm_problem *p, int64_t n0, int64_t n1)
+{
+    rt_gemm_short_avx512(p->trans_b, p->M, p->K, p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C, p->ldc, n0, n1);
+    if (p->ep)
+        for (int64_t m = 0; m < p->M; m++)
+            p->epilogue(p->C + m * p->ldc + n0, p->ldc, 1, (int)(n1 - n0), p->ep->bias ? p->ep->bias + n0 : NULL,
+                        p->ep->preact ? p->ep->preact + m * p->ldc + n0 : NULL, p->ep->act, p->ep->act_alpha);
+}
+
+static void short_task_run(void *ctx, int64_t i)
+{
+    const short_task *t = ctx;
+    int64_t n0 = i * t->chunk, n1 = n0 + t->chunk < t->p->N ? n0 + t->chunk : t->p->N;
+    short_columns(t->p, n0, n1);
+}
+
+static void short_gemm(const gemm_problem *p)
+{
+    short_task t = { p, 64 };
+    int64_t tasks = (p->N + t.chunk - 1) / t.chunk;
+    if (tasks <= 1 || p->M * p->N * p->K < PARALLEL_MIN_MACS)
+        short_columns(p, 0, p->N);
+    else
+        rt_parallel_for(tasks, short_task_run, &t);
+}
+
 /* C (M,N) with N much smaller than M (the 10-class output layer and its
  * weight gradient): computed as C^T = op(B)^T op(A)^T into a scratch
  * buffer, so the long M dimension runs along the vector lanes, then added
@@ -504,6 +538,10 @@ void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
     p.epilogue = epilogue_for(rt_isa_current());
     if (K <= 0 || alpha == 0.0f) {
         scale_only(&p);
+        return;
+    }
+    if (M <= RT_GEMM_SHORT_M && !trans_a && rt_isa_current() == RT_ISA_AVX512) {
+        short_gemm(&p);
         return;
     }
     if (N <= NARROW_N && M >= 4 * N) {

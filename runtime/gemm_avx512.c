@@ -222,3 +222,89 @@ void rt_gemm_epilogue_avx512(float *c, int64_t ldc, int mr, int nr, const float 
         }
     }
 }
+
+/* ------------------------------------------------------- short products */
+
+/* C (M,N) for M <= RT_GEMM_SHORT_M rows, A not transposed, columns [n0, n1):
+ * inference on a few samples. Packing B would read and write all of B for
+ * a product that reads it once (mlp.net at batch 1: 126 us, the
+ * arithmetic about 15), so B is read where it lies. Each output has its
+ * own accumulator, summed over K in 16-lane blocks then reduced by a fixed
+ * tree, whatever the column blocking or the thread: deterministic. */
+void rt_gemm_short_avx512(bool trans_b, int64_t M, int64_t K, float alpha, const float *A, int64_t lda,
+                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int64_t n0, int64_t n1)
+{
+    if (trans_b) {
+        /* C[m,n] = dot(A row m, B row n): four B rows at a time for
+         * independent FMA chains, each A block loaded once for them */
+        int64_t n = n0;
+        __mmask16 tail = (__mmask16)((1u << (K % 16)) - 1u);
+        int64_t kfull = K - K % 16;
+        for (; n < n1; n += 4) {
+            int cols = n1 - n < 4 ? (int)(n1 - n) : 4;
+            __m512 acc[RT_GEMM_SHORT_M][4];
+            for (int64_t m = 0; m < M; m++)
+                for (int j = 0; j < 4; j++)
+                    acc[m][j] = _mm512_setzero_ps();
+            for (int64_t k = 0; k < kfull; k += 16) {
+                __m512 w[4];
+                for (int j = 0; j < cols; j++)
+                    w[j] = _mm512_loadu_ps(B + (n + j) * ldb + k);
+                for (int64_t m = 0; m < M; m++) {
+                    __m512 a = _mm512_loadu_ps(A + m * lda + k);
+                    for (int j = 0; j < cols; j++)
+                        acc[m][j] = _mm512_fmadd_ps(a, w[j], acc[m][j]);
+                }
+            }
+            if (tail) {
+                __m512 w[4];
+                for (int j = 0; j < cols; j++)
+                    w[j] = _mm512_maskz_loadu_ps(tail, B + (n + j) * ldb + kfull);
+                for (int64_t m = 0; m < M; m++) {
+                    __m512 a = _mm512_maskz_loadu_ps(tail, A + m * lda + kfull);
+                    for (int j = 0; j < cols; j++)
+                        acc[m][j] = _mm512_fmadd_ps(a, w[j], acc[m][j]);
+                }
+            }
+            for (int64_t m = 0; m < M; m++)
+                for (int j = 0; j < cols; j++) {
+                    float s = alpha * _mm512_reduce_add_ps(acc[m][j]);
+                    float *c = C + m * ldc + n + j;
+                    *c = beta == 0.0f ? s : s + beta * *c;
+                }
+        }
+        return;
+    }
+    /* C row m = sum over k of A[m,k] B row k, 64 columns at a time */
+    for (int64_t n = n0; n < n1; n += 64) {
+        int64_t width = n1 - n < 64 ? n1 - n : 64;
+        __mmask16 mask[4];
+        for (int v = 0; v < 4; v++) {
+            int64_t left = width - 16 * v;
+            mask[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
+        }
+        __m512 acc[RT_GEMM_SHORT_M][4];
+        for (int64_t m = 0; m < M; m++)
+            for (int v = 0; v < 4; v++)
+                acc[m][v] = _mm512_setzero_ps();
+        for (int64_t k = 0; k < K; k++) {
+            __m512 b[4];
+            for (int v = 0; v < 4; v++)
+                b[v] = _mm512_maskz_loadu_ps(mask[v], B + k * ldb + n + 16 * v);
+            for (int64_t m = 0; m < M; m++) {
+                __m512 a = _mm512_set1_ps(A[m * lda + k]);
+                for (int v = 0; v < 4; v++)
+                    acc[m][v] = _mm512_fmadd_ps(a, b[v], acc[m][v]);
+            }
+        }
+        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+        for (int64_t m = 0; m < M; m++)
+            for (int v = 0; v < 4; v++) {
+                float *c = C + m * ldc + n + 16 * v;
+                __m512 r = _mm512_mul_ps(va, acc[m][v]);
+                if (beta != 0.0f)
+                    r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], c), r);
+                _mm512_mask_storeu_ps(c, mask[v], r);
+            }
+    }
+}

@@ -67,4 +67,10 @@ void rt_gemm_epilogue_avx512(float *c, int64_t ldc, int mr, int nr, const float 
 void rt_gemm_epilogue_avx2(float *c, int64_t ldc, int mr, int nr, const float *bias,
                            float *preact, rt_act act, float act_alpha);
 
+/* C (M,N) for M <= RT_GEMM_SHORT_M, A not transposed, columns [n0, n1),
+ * reading B in place (gemm_avx512.c); no epilogue. */
+#define RT_GEMM_SHORT_M 4
+void rt_gemm_short_avx512(bool trans_b, int64_t M, int64_t K, float alpha, const float *A, int64_t lda,
+                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int64_t n0, int64_t n1);
+
 #endif

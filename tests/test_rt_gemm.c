@@ -245,6 +245,26 @@ START_TEST(test_short_rows)
 }
 END_TEST
 
+/* One to four rows (inference on a few samples): on AVX-512 B is read in
+ * place by its own kernel, both layouts of B, K not a multiple of 16, N
+ * over several 64-column tasks with a ragged last one, beta, padding and
+ * every epilogue piece; checked on every path and thread count like the
+ * rest. Such rows may differ in their last bits from the same rows inside
+ * a taller product (another kernel), but never between thread counts. */
+START_TEST(test_few_rows)
+{
+    for (int m = 1; m <= 4; m++)
+        for (int tb = 0; tb < 2; tb++) {
+            gemm_case a = {false, tb, m, 517, 791, 1, 0, 1, true, RT_ACT_GELU, true, true};
+            gemm_case b = {false, tb, m, 70, 33, -0.5f, 0.25f, 0, true, RT_ACT_RELU, true, false};
+            gemm_case c = {false, tb, m, 5, 16, 2, 0, 2, false, RT_ACT_NONE, false, false};
+            check_case(&a);
+            check_case(&b);
+            check_case(&c);
+        }
+}
+END_TEST
+
 /* A row of C does not depend on which rows come with it: rows 0..9 of a
  * 40-row product (full micro-panels, B packed) and the same rows computed
  * alone (a 10-row tile, B read in place) agree bit for bit on every path,
@@ -482,6 +502,7 @@ static Suite *gemm_suite(void)
     tcase_add_test(tc, test_epilogue);
     tcase_add_test(tc, test_mlp_shapes);
     tcase_add_test(tc, test_short_rows);
+    tcase_add_test(tc, test_few_rows);
     tcase_add_test(tc, test_rows_independent);
     suite_add_tcase(s, tc);
 
