@@ -23,10 +23,10 @@ static const char usage[] =
     "options:\n"
     "  -dA        dump the AST after parsing\n"
     "  -dS        dump the graph IR after shape checking\n"
-    "  -dD        dump the training graph after autodiff (build, emit)\n"
-    "  -dF        dump the fused groups (build, emit)\n"
-    "  -dP        dump the memory plan (build, emit)\n"
-    "  -dL        dump the LIR (build, emit)\n"
+    "  -dD        dump the training graph after autodiff (build, emit, train, eval, predict)\n"
+    "  -dF        dump the fused groups (build, emit, train, eval, predict)\n"
+    "  -dP        dump the memory plan (build, emit, train, eval, predict)\n"
+    "  -dL        dump the LIR (build, emit, train, eval, predict)\n"
     "  -o FILE    check, graph: write to FILE; build: the binary; emit: the folder\n"
     "  -m NAME    build, emit, train, eval, predict: the model to compile (default: the first)\n"
     "  --dump-jit DIR  train, eval, predict: write libgccjit's dumps of the program into DIR\n"
@@ -61,6 +61,14 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputs("\nTry 'netc --help'.\n", stderr);
     return EXIT_USAGE;
+}
+
+static bool is_command(const char *const *commands, size_t n, const char *a)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp(a, commands[k]))
+            return true;
+    return false;
 }
 
 static int parse_args(int argc, char **argv, Options *o)
@@ -124,6 +132,8 @@ static int parse_args(int argc, char **argv, Options *o)
             }
         } else if (!o->file) {
             o->file = a;
+        } else if (!o->command && o->dumps[0] == '\0' && is_command(commands, sizeof commands / sizeof commands[0], a)) {
+            o->command = a; /* `netc m.net check` reads as well as `netc check m.net` */
         } else {
             return usage_error("unexpected argument '%s'", a);
         }
