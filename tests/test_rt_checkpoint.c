@@ -21,40 +21,15 @@ static void make_tmpdir(void)
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
-static void remove_tree(const char *path)
-{
-    DIR *dir = opendir(path);
-    if (!dir)
-        return;
-    chmod(path, 0755);
-    struct dirent *d;
-    while ((d = readdir(dir)) != NULL) {
-        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-            continue;
-        char child[1024];
-        struct stat st;
-        snprintf(child, sizeof child, "%s/%s", path, d->d_name);
-        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(child);
-        else
-            unlink(child);
-    }
-    closedir(dir);
-    rmdir(path);
-}
 
 static void remove_tmpdir(void)
 {
-    remove_tree(tmpdir);
+    test_remove_tree(tmpdir);
 }
 
 static const char *tmp_path(const char *name)
 {
-    static char bufs[8][512];
-    static int next;
-    char *buf = bufs[next++ % 8];
-    snprintf(buf, 512, "%s/%s", tmpdir, name);
-    return buf;
+    return test_path_in(tmpdir, name);
 }
 
 /* Entries of a folder, sorted and joined by spaces, for checking that no

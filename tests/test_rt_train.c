@@ -152,30 +152,10 @@ static void make_program(void)
 
 /* ------------------------------------------------------------ files */
 
-static void remove_tree(const char *path)
-{
-    DIR *dir = opendir(path);
-    if (!dir)
-        return;
-    struct dirent *d;
-    while ((d = readdir(dir)) != NULL) {
-        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-            continue;
-        char child[1024];
-        snprintf(child, sizeof child, "%s/%s", path, d->d_name);
-        unlink(child);
-    }
-    closedir(dir);
-    rmdir(path);
-}
 
 static const char *tmp_path(const char *name)
 {
-    static char bufs[16][512];
-    static int next;
-    char *buf = bufs[next++ % 16];
-    snprintf(buf, 512, "%s/%s", tmpdir, name);
-    return buf;
+    return test_path_in(tmpdir, name);
 }
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -286,7 +266,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    remove_tree(tmpdir);
+    test_remove_tree(tmpdir);
 }
 
 /* ------------------------------------------------------- running it */

@@ -3,9 +3,14 @@
 #define TESTUTIL_H
 
 #include <check.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* A test case with a timeout generous enough for -fsanitize builds. */
 static inline TCase *test_case(const char *name)
@@ -65,6 +70,42 @@ static inline bool use_isa(int isa)
 
 #define FOR_EACH_ISA(isa) for (int isa = RT_ISA_PORTABLE; use_isa(isa); isa++)
 #endif
+
+/* Removes a folder and all it holds; read-only folders (tests make them)
+ * are made writable first. */
+static inline void test_remove_tree(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (!dir)
+        return;
+    chmod(path, 0755);
+    struct dirent *d;
+    while ((d = readdir(dir)) != NULL) {
+        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+            continue;
+        char child[4096];
+        struct stat st;
+        if (snprintf(child, sizeof child, "%s/%s", path, d->d_name) >= (int)sizeof child)
+            continue;
+        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
+            test_remove_tree(child);
+        else
+            unlink(child);
+    }
+    closedir(dir);
+    rmdir(path);
+}
+
+/* dir/name in one of 16 rotating buffers, so several can be alive in one
+ * expression. */
+static inline const char *test_path_in(const char *dir, const char *name)
+{
+    static char bufs[16][512];
+    static int next;
+    char *buf = bufs[next++ % 16];
+    snprintf(buf, 512, "%s/%s", dir, name);
+    return buf;
+}
 
 #define TEST_MAIN(make_suite)                                   \
     int main(void)                                              \
