@@ -48,6 +48,16 @@ void rt_gemm_kernel_avx512_direct(int64_t kc, const float *a, const float *b, in
 void rt_gemm_kernel_avx2_direct(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
                                 int64_t ldc, int mr, int nr, float alpha, float beta);
 
+/* Neither operand packed: the tile's MR values of A for step k are
+ * a[k * lda + i] (i < mr, all MR inside the matrix), its B row is
+ * b + k * ldb. The A values are broadcast one at a time, so reading them in
+ * place costs what reading a packed panel costs; conv.c runs its forward
+ * pass with A = im2col (pixels along a row) and B = w transposed. Bitwise
+ * the same results as the packed kernel. */
+void rt_gemm_kernel_avx512_direct_ab(int64_t kc, const float *a, int64_t lda, const float *b,
+                                     int64_t ldb, float *c, int64_t ldc, int mr, int nr,
+                                     float alpha, float beta);
+
 /* dst[k * width + r] = src[r * ld + k] for r < rows, k < kc, and zero for
  * rows <= r < width: how a micro-panel is packed from rows that run along
  * K (A not transposed, B transposed). Needs AVX2 (any AVX-512 CPU has it). */

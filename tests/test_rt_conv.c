@@ -218,10 +218,15 @@ START_TEST(test_lenet_shapes)
     static const conv_case lenet[] = {
         { "lenet conv1", 1, 28, 28, 32, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
         { "lenet conv2", 32, 12, 12, 64, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
+        /* lenet.net's conv2: 100 output pixels, not a whole number of
+         * 32-wide tiles; on AVX-512 the pixels are the GEMM's rows */
+        { "lenet.net conv2", 32, 14, 14, 64, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
+        /* two groups of 32 filters, K = 144: the same path per group */
+        { "grouped 2x32 filters", 32, 9, 9, 64, 3, 3, 1, 1, 2, 1, 1, 1, 1 },
     };
     const int64_t batch = 16;
     FOR_EACH_ISA(isa) {
-        for (int ci = 0; ci < 2; ci++) {
+        for (int ci = 0; ci < (int)(sizeof lenet / sizeof lenet[0]); ci++) {
             rt_conv2d cv = make_conv(&lenet[ci]);
             sizes n = sizes_of(&cv, batch);
             float *x = alloc_floats(n.x), *w = alloc_floats(n.w), *y = alloc_floats(n.y);
@@ -441,6 +446,7 @@ START_TEST(test_threads_identical)
         /* big enough that batch 1 is split over threads by output pixels */
         { "3x3 padded, split", 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1 },
         { "5x5 stride 2 asymmetric, split", 16, 31, 29, 64, 5, 5, 2, 1, 1, 1, 2, 2, 1 },
+        { "lenet.net conv2, split", 32, 14, 14, 64, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
     };
     static const int64_t batches[] = { 1, 20 };
     FOR_EACH_ISA(isa) {
