@@ -257,23 +257,25 @@ static inline void copy_floats(const float *in, int64_t n, float *out)
  * rows and columns of each kernel tap are worked out once per row of col,
  * so the inner loop is a plain copy: with the bounds tested per output row
  * im2col took 28% of LeNet conv2's forward pass (8-pixel rows). */
-static void im2col(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const float *x,
-                   int64_t sample_stride, float *col)
+static void im2col_rows(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const float *x,
+                        int64_t sample_stride, int64_t ya, int64_t yb, float *col)
 {
-    const int64_t ld = ns * d->p, st = cv->stride, wo = cv->wo;
+    const int64_t p = (yb - ya) * cv->wo, ld = ns * p, st = cv->stride, wo = cv->wo;
     for (int64_t ch = 0; ch < d->cg; ch++)
         for (int64_t ky = 0; ky < cv->kh; ky++) {
             int64_t oy0, oy1;
             valid_range(cv->ho, cv->h, st, ky * cv->dilation - cv->pad_top, &oy0, &oy1);
+            oy0 = min_i64(max_i64(oy0, ya), yb);
+            oy1 = max_i64(oy0, min_i64(oy1, yb));
             for (int64_t kx = 0; kx < cv->kw; kx++) {
-                float *row = col + ((ch * cv->kh + ky) * cv->kw + kx) * ld;
+                float *row = col + ((ch * cv->kh + ky) * cv->kw + kx) * ld - ya * wo;
                 int64_t xstart = kx * cv->dilation - cv->pad_left;
                 int64_t ox0, ox1;
                 valid_range(wo, cv->w, st, xstart, &ox0, &ox1);
                 for (int64_t s = 0; s < ns; s++) {
-                    float *out = row + s * d->p;
-                    if (oy0 > 0)
-                        memset(out, 0, (size_t)(oy0 * wo) * sizeof *out);
+                    float *out = row + s * p;
+                    if (oy0 > ya)
+                        memset(out + ya * wo, 0, (size_t)((oy0 - ya) * wo) * sizeof *out);
                     const float *in = x + s * sample_stride + ch * d->hw +
                                       (oy0 * st + ky * cv->dilation - cv->pad_top) * cv->w +
                                       xstart;
@@ -294,11 +296,18 @@ static void im2col(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const fl
                                 o[ox] = 0.0f;
                         }
                     }
-                    if (oy1 < cv->ho)
-                        memset(out + oy1 * wo, 0, (size_t)((cv->ho - oy1) * wo) * sizeof *out);
+                    if (oy1 < yb)
+                        memset(out + oy1 * wo, 0, (size_t)((yb - oy1) * wo) * sizeof *out);
                 }
             }
         }
+}
+
+/* Every output row: col (K, ns*P). */
+static void im2col(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const float *x,
+                   int64_t sample_stride, float *col)
+{
+    im2col_rows(cv, d, ns, x, sample_stride, 0, cv->ho, col);
 }
 
 /* im2col of one sample's output pixels [p0, p1) only: col (K, p1-p0).
@@ -694,27 +703,26 @@ static void forward_t_task(void *ctx, int64_t index)
     const forward_task *t = ctx;
     const rt_conv2d *cv = t->cv;
     const conv_dims *d = &t->d;
-    const int64_t mr = RT_GEMM_MR_AVX512;
+    const int64_t mr = RT_GEMM_MR_AVX512, wo = cv->wo;
     int64_t b = index / t->parts, part = index % t->parts;
-    int64_t units = (d->p + mr - 1) / mr;
-    int64_t p0 = part * units / t->parts * mr;
-    int64_t p1 = min_i64(d->p, (part + 1) * units / t->parts * mr);
+    /* Parts and blocks are whole output rows, so im2col copies whole rows
+     * (im2col_range's per-row bounds took 16% of a batch-1 forward pass on
+     * two threads); a tile may start anywhere, the arithmetic of each
+     * output does not depend on it. */
+    int64_t y0 = part * cv->ho / t->parts, y1 = (part + 1) * cv->ho / t->parts;
     int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
-    /* Pixels per im2col block, whole tiles, so the block stays in L2. */
-    int64_t block = max_i64(mr, BLOCK_FLOATS / d->k / mr * mr);
+    /* Output rows per im2col block, so the block stays in L2. */
+    int64_t block = max_i64(1, BLOCK_FLOATS / d->k / wo);
     conv_scratch *scr = get_scratch();
-    int64_t m_max = min_i64(block, p1 - p0);
+    int64_t m_max = min_i64(block, y1 - y0) * wo;
     float *col = scratch_col(scr, d->k * m_max);
     float *tile = scratch_gather(scr, m_max * d->fg);
     for (int64_t g = 0; g < cv->groups; g++) {
         const float *x = t->x + b * xs + g * d->cg * d->hw;
         const float *wg = t->wpack + g * d->fg * d->k;
-        for (int64_t q0 = p0; q0 < p1; q0 += block) {
-            int64_t q1 = min_i64(p1, q0 + block), m = q1 - q0;
-            if (m == d->p)
-                im2col(cv, d, 1, x, xs, col);
-            else
-                im2col_range(cv, d, x, q0, q1, col);
+        for (int64_t ya = y0; ya < y1; ya += block) {
+            int64_t yb = min_i64(y1, ya + block), q0 = ya * wo, m = (yb - ya) * wo;
+            im2col_rows(cv, d, 1, x, xs, ya, yb, col);
             for (int64_t i0 = 0; i0 < m; i0 += mr) {
                 int rows = (int)min_i64(mr, m - i0);
                 for (int64_t k0 = 0; k0 < d->k; k0 += t->kc_step) {
@@ -754,10 +762,9 @@ static void forward_transposed(forward_task *t, int64_t batch)
     scr->wpack = grow(scr->wpack, &scr->wpack_cap, need, sizeof(float));
     t->wpack = scr->wpack;
     int threads = rt_threads_count();
-    int64_t units = (d->p + RT_GEMM_MR_AVX512 - 1) / RT_GEMM_MR_AVX512;
     t->parts = 1;
-    if (batch < threads && units >= 2 && d->fg * d->k * d->p >= SPLIT_MIN_MACS)
-        t->parts = min_i64(threads, units);
+    if (batch < threads && t->cv->ho >= 2 && d->fg * d->k * d->p >= SPLIT_MIN_MACS)
+        t->parts = min_i64(threads, t->cv->ho);
     int64_t panels = t->cv->groups * t->mpanels;
     if (t->parts > 1)
         run_tasks(panels, pack_weights_t_task, t);
