@@ -63,6 +63,8 @@
 /* Cap of one im2col buffer (floats) when deciding how many samples share
  * a GEMM: 1 MiB, the L2 of one core. */
 #define COLUMN_BUFFER_FLOATS (256 * 1024)
+/* Target of samples*P for data_direct (AVX-512 data gradient). */
+#define DATA_COLUMNS 512
 /* Chunks of the batch for the filter gradient: each holds a partial dw, so
  * more chunks cost memory and a longer final sum; 8 keeps 2..8 threads
  * busy. */
@@ -679,7 +681,9 @@ static void forward_packed(forward_task *t, rt_isa isa, int64_t batch)
  * the bias and the activation. Every output goes through the FMA chain of
  * forward_packed (same K slices, alpha, beta), so the bits are the same.
  * LeNet conv2 (32x14x14 -> 64x10x10, batch 64, one thread, im2col
- * included): 72-74 -> 83-88 GFLOP/s. */
+ * included): 72-74 -> 83-88 GFLOP/s. Not below K = 64: the transposed
+ * store costs as much as the product there (LeNet conv1, K = 25:
+ * 57 -> 33 GFLOP/s). */
 #define TRANSPOSED_MIN_DEPTH 64
 
 /* Task `panel`: micro-panel panel % mpanels of group panel / mpanels,
@@ -817,9 +821,40 @@ typedef struct data_task {
     const rt_conv2d *cv;
     conv_dims d;
     int64_t batch;
+    rt_isa isa;
     const float *dy, *w;
     float *dx;
 } data_task;
+
+/* dcol (K, ns*P) = w^T (K,Fg) dy (Fg, ns*P) into scr->col on the AVX-512
+ * micro-kernel with neither operand packed: the kernel broadcasts its A
+ * values, w^T's column panel is w's rows read in place (lda = K), and dy,
+ * gathered with a zero pad, is read in place as B. rt_sgemm packed w^T for
+ * every group of samples and copied dy into panels (measurements at
+ * rt_conv2d_backward_data). Each output is the same FMA chain over
+ * the filters as in rt_sgemm (slices of at most 384, alpha 1). */
+static void data_direct(const conv_dims *d, int64_t ns, const float *dy, int64_t ys,
+                        const float *w, conv_scratch *scr)
+{
+    const int64_t mr = RT_GEMM_MR_AVX512, nr = RT_GEMM_NR_AVX512, n = ns * d->p;
+    float *dyg = scratch_gather(scr, d->fg * n + nr);
+    gather_samples(d->fg, d->p, ns, dy, ys, dyg);
+    memset(dyg + d->fg * n, 0, (size_t)nr * sizeof *dyg); /* the last tile reads past */
+    float *col = scratch_col(scr, d->k * n);
+    int64_t slices = (d->fg + PACK_KC_MAX - 1) / PACK_KC_MAX;
+    int64_t kc_step = (d->fg + slices - 1) / slices;
+    for (int64_t j0 = 0; j0 < n; j0 += nr) {
+        int cols = (int)min_i64(nr, n - j0);
+        for (int64_t f0 = 0; f0 < d->fg; f0 += kc_step) {
+            int64_t kc = min_i64(kc_step, d->fg - f0);
+            float beta = f0 == 0 ? 0.0f : 1.0f;
+            for (int64_t i0 = 0; i0 < d->k; i0 += mr)
+                rt_gemm_kernel_avx512_direct_ab(kc, w + f0 * d->k + i0, d->k,
+                                                dyg + f0 * n + j0, n, col + i0 * n + j0, n,
+                                                (int)min_i64(mr, d->k - i0), cols, 1.0f, beta);
+        }
+    }
+}
 
 // dy (B,F,Ho,Wo), w (F,C/g,KH,KW), dx (B,C,H,W)
 static void data_chunk(void *ctx, int64_t chunk)
@@ -843,6 +878,11 @@ static void data_chunk(void *ctx, int64_t chunk)
                          dy + s * ys, (int)d->p, 0.0f, dx + s * xs, (int)d->p);
             continue;
         }
+        if (t->isa == RT_ISA_AVX512) {
+            data_direct(d, ns, dy, ys, w, scr);
+            col2im(cv, d, ns, scr->col, dx, xs);
+            continue;
+        }
         const float *dyg = dy;
         if (ns > 1) {
             float *tmp = scratch_gather(scr, d->fg * ns * d->p);
@@ -860,7 +900,18 @@ void rt_conv2d_backward_data(const rt_conv2d *cv, int64_t batch, const float *dy
                              const float *w, float *dx)
 {
     data_task t = { .cv = cv, .d = check_dims(cv, "rt_conv2d_backward_data"), .batch = batch,
-                    .dy = dy, .w = w, .dx = dx };
+                    .isa = rt_isa_current(), .dy = dy, .w = w, .dx = dx };
+    if (t.isa == RT_ISA_AVX512 && !t.d.pointwise && !t.d.depthwise) {
+        /* data_direct: wider GEMMs (no packing to amortise, fewer columns
+         * lost to the last 32-wide tile), a power of two of samples so
+         * power-of-two batches split evenly over the pool. LeNet conv2
+         * (P = 100, batch 64, one thread) with 1, 2, 4, 8, 16 samples:
+         * 57-70, 79, 84-85, 84-88, 84-86 GFLOP/s (rt_sgemm, 2: 70-73). */
+        int64_t ns = 1;
+        while (2 * ns * t.d.p <= DATA_COLUMNS && 2 * ns * t.d.k * t.d.p <= 2 * COLUMN_BUFFER_FLOATS)
+            ns *= 2;
+        t.d.per_gemm = ns;
+    }
     if (t.d.depthwise) {
         int64_t per = max_i64(1, 16384 / max_i64(1, t.d.hw));
         run_tasks((batch * cv->c + per - 1) / per, depthwise_data_task, &t);
