@@ -20,7 +20,7 @@
 #define ROW_FMA(i)                                                             \
     do {                                                                       \
         if (i < rows) {                                                        \
-            __m512 ai = _mm512_set1_ps(a[i]);                                  \
+            __m512 ai = _mm512_set1_ps(a[(i) * a_row]);                                \
             c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                        \
             c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                        \
         }                                                                      \
@@ -53,7 +53,7 @@
  * Every element still goes through the same FMA chain, so results do not
  * change with the instance. */
 static inline __attribute__((always_inline)) void
-kernel_12x32(int64_t kc, const float *a, int64_t a_stride, const float *b, int64_t b_stride, float *c,
+kernel_12x32(int64_t kc, const float *a, int64_t a_row, int64_t a_stride, const float *b, int64_t b_stride, float *c,
              int64_t ldc, const int rows, int nr, float alpha, float beta)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
@@ -95,39 +95,46 @@ kernel_12x32(int64_t kc, const float *a, int64_t a_stride, const float *b, int64
     ROW_STORE(8); ROW_STORE(9); ROW_STORE(10); ROW_STORE(11);
 }
 
-#define KERNEL_FOR_ROWS(astride, stride)                                               \
+#define KERNEL_FOR_ROWS(arow, astride, stride)                                               \
     switch (mr) {                                                               \
-    case 1: kernel_12x32(kc, a, astride, b, stride, c, ldc, 1, nr, alpha, beta); return;   \
-    case 2: kernel_12x32(kc, a, astride, b, stride, c, ldc, 2, nr, alpha, beta); return;   \
-    case 3: kernel_12x32(kc, a, astride, b, stride, c, ldc, 3, nr, alpha, beta); return;   \
-    case 4: kernel_12x32(kc, a, astride, b, stride, c, ldc, 4, nr, alpha, beta); return;   \
-    case 5: kernel_12x32(kc, a, astride, b, stride, c, ldc, 5, nr, alpha, beta); return;   \
-    case 6: kernel_12x32(kc, a, astride, b, stride, c, ldc, 6, nr, alpha, beta); return;   \
-    case 7: kernel_12x32(kc, a, astride, b, stride, c, ldc, 7, nr, alpha, beta); return;   \
-    case 8: kernel_12x32(kc, a, astride, b, stride, c, ldc, 8, nr, alpha, beta); return;   \
-    case 9: kernel_12x32(kc, a, astride, b, stride, c, ldc, 9, nr, alpha, beta); return;   \
-    case 10: kernel_12x32(kc, a, astride, b, stride, c, ldc, 10, nr, alpha, beta); return; \
-    case 11: kernel_12x32(kc, a, astride, b, stride, c, ldc, 11, nr, alpha, beta); return; \
+    case 1: kernel_12x32(kc, a, arow, astride, b, stride, c, ldc, 1, nr, alpha, beta); return;   \
+    case 2: kernel_12x32(kc, a, arow, astride, b, stride, c, ldc, 2, nr, alpha, beta); return;   \
+    case 3: kernel_12x32(kc, a, arow, astride, b, stride, c, ldc, 3, nr, alpha, beta); return;   \
+    case 4: kernel_12x32(kc, a, arow, astride, b, stride, c, ldc, 4, nr, alpha, beta); return;   \
+    case 5: kernel_12x32(kc, a, arow, astride, b, stride, c, ldc, 5, nr, alpha, beta); return;   \
+    case 6: kernel_12x32(kc, a, arow, astride, b, stride, c, ldc, 6, nr, alpha, beta); return;   \
+    case 7: kernel_12x32(kc, a, arow, astride, b, stride, c, ldc, 7, nr, alpha, beta); return;   \
+    case 8: kernel_12x32(kc, a, arow, astride, b, stride, c, ldc, 8, nr, alpha, beta); return;   \
+    case 9: kernel_12x32(kc, a, arow, astride, b, stride, c, ldc, 9, nr, alpha, beta); return;   \
+    case 10: kernel_12x32(kc, a, arow, astride, b, stride, c, ldc, 10, nr, alpha, beta); return; \
+    case 11: kernel_12x32(kc, a, arow, astride, b, stride, c, ldc, 11, nr, alpha, beta); return; \
     }                                                                           \
-    kernel_12x32(kc, a, astride, b, stride, c, ldc, KERNEL_MR, nr, alpha, beta)
+    kernel_12x32(kc, a, arow, astride, b, stride, c, ldc, KERNEL_MR, nr, alpha, beta)
 
 void rt_gemm_kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                            int mr, int nr, float alpha, float beta)
 {
-    KERNEL_FOR_ROWS(KERNEL_MR, KERNEL_NR);
+    KERNEL_FOR_ROWS(1, KERNEL_MR, KERNEL_NR);
 }
 
 void rt_gemm_kernel_avx512_direct(int64_t kc, const float *a, const float *b, int64_t ldb,
                                   float *c, int64_t ldc, int mr, int nr, float alpha, float beta)
 {
-    KERNEL_FOR_ROWS(KERNEL_MR, ldb);
+    KERNEL_FOR_ROWS(1, KERNEL_MR, ldb);
 }
 
 void rt_gemm_kernel_avx512_direct_ab(int64_t kc, const float *a, int64_t lda, const float *b,
                                      int64_t ldb, float *c, int64_t ldc, int mr, int nr,
                                      float alpha, float beta)
 {
-    KERNEL_FOR_ROWS(lda, ldb);
+    KERNEL_FOR_ROWS(1, lda, ldb);
+}
+
+void rt_gemm_kernel_avx512_direct_at(int64_t kc, const float *a, int64_t lda, const float *b,
+                                     int64_t ldb, float *c, int64_t ldc, int mr, int nr,
+                                     float alpha, float beta)
+{
+    KERNEL_FOR_ROWS(lda, 1, ldb);
 }
 
 /* ------------------------------------------------------------ epilogue */

@@ -58,6 +58,13 @@ void rt_gemm_kernel_avx512_direct_ab(int64_t kc, const float *a, int64_t lda, co
                                      int64_t ldb, float *c, int64_t ldc, int mr, int nr,
                                      float alpha, float beta);
 
+/* The same with A's rows running along K: the tile's A value (i, k) is
+ * a[i * lda + k], read as 12 streams (conv.c's filter gradient, A = the
+ * im2col matrix). */
+void rt_gemm_kernel_avx512_direct_at(int64_t kc, const float *a, int64_t lda, const float *b,
+                                     int64_t ldb, float *c, int64_t ldc, int mr, int nr,
+                                     float alpha, float beta);
+
 /* dst[k * width + r] = src[r * ld + k] for r < rows, k < kc, and zero for
  * rows <= r < width: how a micro-panel is packed from rows that run along
  * K (A not transposed, B transposed). Needs AVX2 (any AVX-512 CPU has it). */

@@ -223,6 +223,9 @@ START_TEST(test_lenet_shapes)
         { "lenet.net conv2", 32, 14, 14, 64, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
         /* two groups of 32 filters, K = 144: the same path per group */
         { "grouped 2x32 filters", 32, 9, 9, 64, 3, 3, 1, 1, 2, 1, 1, 1, 1 },
+        /* short reduction, 24 filters per group: on AVX-512 the filter
+         * gradient runs as dw^T = col dy^T with dy^T padded to 32 columns */
+        { "grouped 2x24 filters, 2x2 out", 64, 6, 6, 48, 5, 5, 1, 1, 2, 0, 0, 0, 0 },
     };
     const int64_t batch = 16;
     FOR_EACH_ISA(isa) {
