@@ -30,6 +30,10 @@ typedef struct layer {
 static const layer layers[] = {
     {"lenet conv1 1x28x28 5x5x32", 64, 1, 28, 28, 32, 5, 1, 0, 1},
     {"lenet conv2 32x12x12 5x5x64", 64, 32, 12, 12, 64, 5, 1, 0, 1},
+    /* examples/lenet.net: conv1 keeps 28x28 ("same"), so conv2 sees 14x14
+     * and has 100 output pixels, not a whole number of 32-wide tiles */
+    {"lenet.net conv1 1x28x28 5x5x32 same", 64, 1, 28, 28, 32, 5, 1, 2, 1},
+    {"lenet.net conv2 32x14x14 5x5x64", 64, 32, 14, 14, 64, 5, 1, 0, 1},
     {"resnet 64x56x56 3x3x64", 4, 64, 56, 56, 64, 3, 1, 1, 1},
     {"resnet 64x56x56 3x3x128 /2", 4, 64, 56, 56, 128, 3, 2, 1, 1},
     {"resnet 128x28x28 3x3x128", 8, 128, 28, 28, 128, 3, 1, 1, 1},

@@ -6,6 +6,12 @@
  *    packed once per call (forward_packed). rt_sgemm packed w again for
  *    every sample and copied im2col into its B panels: LeNet conv2 went
  *    from 78 to 87 GFLOP/s on one thread (batch 64).
+ *  - forward, AVX-512, filters a multiple of 32 and K >= 64: pixels are
+ *    the micro-tile's rows and filters its columns (forward_transposed),
+ *    so a pixel count like LeNet conv2's 100 wastes no 32-wide tile.
+ *  - data gradient, AVX-512: the micro-kernel on w and dy in place
+ *    (data_direct), then col2im; filter gradient with a short reduction,
+ *    AVX-512: dw^T = col dy^T with col read in place (filter_direct).
  *  - forward, portable; data gradient: im2col + rt_sgemm
  *      y (Fg,P) = w (Fg,K) col (K,P);  dcol (K,P) = w^T (K,Fg) dy (Fg,P),
  *    then col2im adds dcol into dx. Several samples share one GEMM when P
