@@ -113,9 +113,7 @@ static int parse_args(int argc, char **argv, Options *o)
         } else if (a[0] == '-' && a[1]) {
             return usage_error("unknown option '%s'", a);
         } else if (!o->command && !o->file) {
-            bool known = false;
-            for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
-                known |= !strcmp(a, commands[k]);
+            bool known = is_command(commands, sizeof commands / sizeof commands[0], a);
             /* a command by name; otherwise a file if it exists or looks
              * like one; otherwise a mistyped command */
             if (known) {
