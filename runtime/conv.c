@@ -505,6 +505,16 @@ static void forward_chunk(void *ctx, int64_t chunk)
         rt_act_forward(t->act, t->alpha, ns * ys, pre, y);
 }
 
+/* Task `index` of a split forward: sample b, output pixels [p0, p1) in
+ * whole PART_COLUMNS units, so the bounds depend on the shape alone. */
+static void part_columns(const forward_task *t, int64_t index, int64_t *b, int64_t *p0, int64_t *p1)
+{
+    int64_t part = index % t->parts, units = (t->d.p + PART_COLUMNS - 1) / PART_COLUMNS;
+    *b = index / t->parts;
+    *p0 = part * units / t->parts * PART_COLUMNS;
+    *p1 = min_i64(t->d.p, (part + 1) * units / t->parts * PART_COLUMNS);
+}
+
 /* One sample's output pixels [p0, p1) for every filter: how a batch too
  * small to keep the pool busy (batch-1 prediction) is split. LeNet conv2
  * at batch 1: 85 us on one thread, 65 us on two this way; im2col split by
@@ -520,10 +530,8 @@ static void forward_part(void *ctx, int64_t index)
     const forward_task *t = ctx;
     const rt_conv2d *cv = t->cv;
     const conv_dims *d = &t->d;
-    int64_t b = index / t->parts, part = index % t->parts;
-    int64_t units = (d->p + PART_COLUMNS - 1) / PART_COLUMNS;
-    int64_t p0 = part * units / t->parts * PART_COLUMNS;
-    int64_t p1 = min_i64(d->p, (part + 1) * units / t->parts * PART_COLUMNS);
+    int64_t b, p0, p1;
+    part_columns(t, index, &b, &p0, &p1);
     int64_t n = p1 - p0, xs = cv->c * d->hw, ys = cv->f * d->p;
     conv_scratch *scr = get_scratch();
     for (int64_t g = 0; g < cv->groups; g++) {
@@ -593,10 +601,8 @@ static void forward_packed_task(void *ctx, int64_t index)
     const forward_task *t = ctx;
     const rt_conv2d *cv = t->cv;
     const conv_dims *d = &t->d;
-    int64_t b = index / t->parts, part = index % t->parts;
-    int64_t units = (d->p + PART_COLUMNS - 1) / PART_COLUMNS;
-    int64_t p0 = part * units / t->parts * PART_COLUMNS;
-    int64_t p1 = min_i64(d->p, (part + 1) * units / t->parts * PART_COLUMNS);
+    int64_t b, p0, p1;
+    part_columns(t, index, &b, &p0, &p1);
     int64_t n = p1 - p0, xs = cv->c * d->hw, ys = cv->f * d->p;
     /* Output columns per im2col block: the block stays in L2 while every
      * w panel sweeps it. */

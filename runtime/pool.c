@@ -25,6 +25,13 @@ typedef struct pool_task {
     float *out;
 } pool_task;
 
+/* The (image, channel) planes [q0, q1) that task `task` owns. */
+static void task_planes(const pool_task *t, int64_t task, int64_t *q0, int64_t *q1)
+{
+    *q0 = task * t->planes_per_task;
+    *q1 = *q0 + t->planes_per_task < t->planes ? *q0 + t->planes_per_task : t->planes;
+}
+
 static void check_pool(const rt_pool2d *p, const char *who)
 {
     int64_t ho = p->stride > 0 ? (p->h + 2 * p->pad - p->size) / p->stride + 1 : 0;
@@ -92,8 +99,8 @@ static void maxpool_forward_task(void *ctx, int64_t task)
 {
     const pool_task *t = ctx;
     const rt_pool2d *p = t->p;
-    int64_t q0 = task * t->planes_per_task, q1 = q0 + t->planes_per_task;
-    q1 = q1 < t->planes ? q1 : t->planes;
+    int64_t q0, q1;
+    task_planes(t, task, &q0, &q1);
     bool fast = p->size == 2 && p->stride == 2 && p->pad == 0;
     for (int64_t q = q0; q < q1; q++) {
         const float *plane = t->x + q * p->h * p->w;
@@ -129,8 +136,8 @@ static void maxpool_backward_task(void *ctx, int64_t task)
 {
     const pool_task *t = ctx;
     const rt_pool2d *p = t->p;
-    int64_t q0 = task * t->planes_per_task, q1 = q0 + t->planes_per_task;
-    q1 = q1 < t->planes ? q1 : t->planes;
+    int64_t q0, q1;
+    task_planes(t, task, &q0, &q1);
     bool fast = p->size == 2 && p->stride == 2 && p->pad == 0;
     for (int64_t q = q0; q < q1; q++) {
         const float *plane = t->x + q * p->h * p->w;
@@ -191,8 +198,8 @@ static void avgpool_forward_task(void *ctx, int64_t task)
 {
     const pool_task *t = ctx;
     const rt_pool2d *p = t->p;
-    int64_t q0 = task * t->planes_per_task, q1 = q0 + t->planes_per_task;
-    q1 = q1 < t->planes ? q1 : t->planes;
+    int64_t q0, q1;
+    task_planes(t, task, &q0, &q1);
     /* With floor rounding no window reaches past the padding, so the
      * divisor is always size*size (count_include_pad). */
     float inv = 1.0f / (float)(p->size * p->size);
@@ -224,8 +231,8 @@ static void avgpool_backward_task(void *ctx, int64_t task)
 {
     const pool_task *t = ctx;
     const rt_pool2d *p = t->p;
-    int64_t q0 = task * t->planes_per_task, q1 = q0 + t->planes_per_task;
-    q1 = q1 < t->planes ? q1 : t->planes;
+    int64_t q0, q1;
+    task_planes(t, task, &q0, &q1);
     float inv = 1.0f / (float)(p->size * p->size);
     for (int64_t q = q0; q < q1; q++) {
         const float *dy = t->dy + q * p->ho * p->wo;
