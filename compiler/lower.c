@@ -5,6 +5,7 @@
  * fused elementwise loops with constant shapes. The C emitter prints it,
  * the JIT builds it; neither looks at the graph IR. */
 #include "compiler.h"
+#include "netrt.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -233,18 +234,29 @@ static void lower_dense(Lower *l, uint32_t id)
 }
 
 static const char *const conv_fields[] = { "c", "h", "w", "f", "kh", "kw", "stride", "dilation", "groups",
-                                           "pad_top", "pad_left", "pad_bottom", "pad_right", "ho", "wo" };
+                                           "pad_top", "pad_left", "pad_bottom", "pad_right", "ho", "wo", "algo" };
+#define CONV_FIELDS 16
 static const char *const pool_fields[] = { "c", "h", "w", "size", "stride", "pad", "ho", "wo" };
 
-/* The geometry of a conv2d-like node whose input is `x` as rt_conv2d. */
+/* The geometry of a conv2d-like node whose input is `x` as rt_conv2d,
+ * with its algorithm chosen here, at compile time, from the shape by the
+ * runtime's own rule (rt_conv2d_choose says why each shape gets what); the
+ * instruction's comment names it. */
 static void arg_conv(Lower *l, LInstr *in, const Node *n, uint32_t x)
 {
     ConvGeom g = shape_conv_geometry(n, &node_at(l, x)->shape);
-    int64_t *v = arena_alloc(l->c->arena, sizeof *v * 15);
-    int64_t vals[15] = { g.c, g.h, g.w, g.f, g.k, g.k, g.stride, g.dilation, g.groups,
-                         g.pad_top, g.pad_left, g.pad_bottom, g.pad_right, g.ho, g.wo };
+    rt_conv2d cv = { .c = g.c, .h = g.h, .w = g.w, .f = g.f, .kh = g.k, .kw = g.k, .stride = g.stride,
+                     .dilation = g.dilation, .groups = g.groups, .pad_top = g.pad_top,
+                     .pad_left = g.pad_left, .pad_bottom = g.pad_bottom, .pad_right = g.pad_right,
+                     .ho = g.ho, .wo = g.wo };
+    rt_conv_algo algo = rt_conv2d_choose(&cv);
+    int64_t *v = arena_alloc(l->c->arena, sizeof *v * CONV_FIELDS);
+    int64_t vals[CONV_FIELDS] = { cv.c, cv.h, cv.w, cv.f, cv.kh, cv.kw, cv.stride, cv.dilation, cv.groups,
+                                  cv.pad_top, cv.pad_left, cv.pad_bottom, cv.pad_right, cv.ho, cv.wo, algo };
     memcpy(v, vals, sizeof vals);
-    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_conv2d", .fields = conv_fields, .vals = v, .nvals = 15 };
+    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_conv2d", .fields = conv_fields, .vals = v,
+                                    .nvals = CONV_FIELDS };
+    in->comment = arena_printf(l->c->arena, "%s [%s]", in->comment, rt_conv_algo_name(algo));
 }
 
 static void arg_pool(Lower *l, LInstr *in, const Node *n, uint32_t x)

@@ -91,6 +91,8 @@
 #define DOT_MIN_DEPTH 1024
 /* Elements per task when summing the partial filter gradients. */
 #define REDUCE_CHUNK 16384
+/* Shortest depth K for RT_CONV_PIXEL_ROWS (why: at forward_transposed). */
+#define TRANSPOSED_MIN_DEPTH 64
 
 /* conv_avx512.c: c (M,N) (+)= a (M,L) b (N,L)^T as dot products. */
 void rt_conv_avx512_dot_nt(int64_t m, int64_t n, int64_t l, const float *a, int64_t lda,
@@ -188,9 +190,74 @@ typedef struct conv_dims {
     int64_t p, hw;   /* output and input pixels per channel */
     bool pointwise;  /* 1x1, stride 1, no padding: the input is the column matrix */
     bool depthwise;  /* one input channel per group, several groups: direct loops */
+    bool pixel_rows; /* AVX-512 forward with pixels as the GEMM's rows */
     int64_t per_gemm; /* samples whose columns share one GEMM */
     int64_t per_filter_gemm; /* ... in the filter gradient, where they make its depth */
 } conv_dims;
+
+static bool is_pointwise(const rt_conv2d *cv)
+{
+    return cv->kh == 1 && cv->kw == 1 && cv->stride == 1 && cv->pad_top == 0 && cv->pad_left == 0 &&
+           cv->pad_bottom == 0 && cv->pad_right == 0;
+}
+
+static bool is_depthwise(const rt_conv2d *cv)
+{
+    return cv->groups > 1 && cv->c == cv->groups;
+}
+
+/* The algorithm is a function of the layer's shape alone, so the compiler
+ * calls this when it lowers a layer and writes the answer into the code:
+ *  - one input channel per group (depthwise, groups > 1): direct loops.
+ *    Each output reads kh*kw inputs, too little work for a GEMM's packing.
+ *  - 1x1, stride 1, unpadded (pointwise): x is already the column matrix;
+ *    a GEMM on it in place (ResNet 1x1 256->64 at 56x56: 92 GFLOP/s data
+ *    gradient, 80 forward).
+ *  - filters per group a multiple of 32 and K >= TRANSPOSED_MIN_DEPTH:
+ *    output pixels as the GEMM's rows, so a pixel count like LeNet conv2's
+ *    100 wastes no 32-wide tile (72-74 -> 83-88 GFLOP/s); see
+ *    forward_transposed.
+ *  - otherwise im2col + GEMM with the filters as rows, which fits any
+ *    shape; a short K (LeNet conv1, K = 25) stays here because the
+ *    transposed store would cost as much as the product.
+ * Only the forward pass differs between GEMM and PIXEL_ROWS; both give the
+ * same bits. */
+rt_conv_algo rt_conv2d_choose(const rt_conv2d *cv)
+{
+    if (is_depthwise(cv))
+        return RT_CONV_DEPTHWISE;
+    if (is_pointwise(cv))
+        return RT_CONV_POINTWISE;
+    int64_t fg = cv->groups > 0 ? cv->f / cv->groups : 0;
+    int64_t k = cv->groups > 0 ? cv->c / cv->groups * cv->kh * cv->kw : 0;
+    if (fg % RT_GEMM_NR_AVX512 == 0 && k >= TRANSPOSED_MIN_DEPTH)
+        return RT_CONV_PIXEL_ROWS;
+    return RT_CONV_GEMM;
+}
+
+const char *rt_conv_algo_name(rt_conv_algo algo)
+{
+    switch (algo) {
+    case RT_CONV_AUTO: return "auto";
+    case RT_CONV_GEMM: return "im2col+gemm";
+    case RT_CONV_PIXEL_ROWS: return "im2col+gemm, pixel rows";
+    case RT_CONV_POINTWISE: return "pointwise gemm";
+    case RT_CONV_DEPTHWISE: return "depthwise direct";
+    }
+    return "unknown";
+}
+
+static bool algo_admits(const rt_conv2d *cv, rt_conv_algo algo)
+{
+    switch (algo) {
+    case RT_CONV_GEMM: return true;
+    case RT_CONV_PIXEL_ROWS: return rt_conv2d_choose(cv) == RT_CONV_PIXEL_ROWS;
+    case RT_CONV_POINTWISE: return is_pointwise(cv);
+    case RT_CONV_DEPTHWISE: return is_depthwise(cv);
+    case RT_CONV_AUTO: break;
+    }
+    return false;
+}
 
 static conv_dims check_dims(const rt_conv2d *cv, const char *who)
 {
@@ -217,9 +284,15 @@ static conv_dims check_dims(const rt_conv2d *cv, const char *who)
     d.k = d.cg * cv->kh * cv->kw;
     d.p = cv->ho * cv->wo;
     d.hw = cv->h * cv->w;
-    d.pointwise = cv->kh == 1 && cv->kw == 1 && cv->stride == 1 && cv->pad_top == 0 &&
-                  cv->pad_left == 0 && cv->pad_bottom == 0 && cv->pad_right == 0;
-    d.depthwise = d.cg == 1 && cv->groups > 1;
+    rt_conv_algo algo = cv->algo ? (rt_conv_algo)cv->algo : rt_conv2d_choose(cv);
+    if (!algo_admits(cv, algo)) {
+        fprintf(stderr, "%s:%d: netrt: %s: algorithm %lld (%s) does not fit this layer's shape\n",
+                __FILE__, __LINE__, who, (long long)cv->algo, rt_conv_algo_name(algo));
+        abort();
+    }
+    d.pointwise = algo == RT_CONV_POINTWISE;
+    d.depthwise = algo == RT_CONV_DEPTHWISE;
+    d.pixel_rows = algo == RT_CONV_PIXEL_ROWS;
     int64_t n = max_i64(1, COLUMNS_PER_GEMM / d.p);
     n = min_i64(n, max_i64(1, COLUMN_BUFFER_FLOATS / (d.k * d.p)));
     d.per_gemm = n;
@@ -695,8 +768,7 @@ static void forward_packed(forward_task *t, rt_isa isa, int64_t batch)
  * LeNet conv2 (32x14x14 -> 64x10x10, batch 64, one thread, im2col
  * included): 72-74 -> 83-88 GFLOP/s. Not below K = 64: the transposed
  * store costs as much as the product there (LeNet conv1, K = 25:
- * 57 -> 33 GFLOP/s). */
-#define TRANSPOSED_MIN_DEPTH 64
+ * 57 -> 33 GFLOP/s). TRANSPOSED_MIN_DEPTH is defined with the other limits. */
 
 /* Task `panel`: micro-panel panel % mpanels of group panel / mpanels,
  * every K slice: kc x NR, k-major, at wpack + group * Fg*K + panel*NR*K +
@@ -807,8 +879,7 @@ void rt_conv2d_forward(const rt_conv2d *cv, int64_t batch, const float *x, const
         return;
     }
     rt_isa isa = rt_isa_current();
-    if (isa == RT_ISA_AVX512 && !t.d.pointwise && t.d.fg % RT_GEMM_NR_AVX512 == 0 &&
-        t.d.k >= TRANSPOSED_MIN_DEPTH) {
+    if (isa == RT_ISA_AVX512 && t.d.pixel_rows) {
         forward_transposed(&t, batch);
         return;
     }

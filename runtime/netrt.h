@@ -303,7 +303,26 @@ typedef struct rt_conv2d {
     int64_t stride, dilation, groups;
     int64_t pad_top, pad_left, pad_bottom, pad_right;
     int64_t ho, wo;           /* output size (checked by the kernels) */
+    int64_t algo;             /* an rt_conv_algo; 0 (RT_CONV_AUTO) lets the kernels choose */
 } rt_conv2d;
+
+/* How a layer is computed. The compiler fixes it per layer when it lowers
+ * the program (rt_conv2d_choose, called at compile time, so the generated
+ * code names its algorithm); the instruction set is still picked at run
+ * time, and each algorithm has a path on every ISA. An algorithm the shape
+ * does not admit aborts the kernel with a message (a compiler bug). */
+typedef enum rt_conv_algo {
+    RT_CONV_AUTO = 0,        /* rt_conv2d_choose at each call */
+    RT_CONV_GEMM = 1,        /* im2col + GEMM, filters as the GEMM's rows: any shape */
+    RT_CONV_PIXEL_ROWS = 2,  /* im2col + GEMM, output pixels as the rows (AVX-512; else as GEMM) */
+    RT_CONV_POINTWISE = 3,   /* 1x1, stride 1, unpadded: GEMM on x itself, no im2col */
+    RT_CONV_DEPTHWISE = 4,   /* one input channel per group: direct loops, no GEMM */
+} rt_conv_algo;
+
+/* The algorithm for a layer's shape (the rules and their measurements are
+ * at its definition in conv.c), and its name for dumps and comments. */
+rt_conv_algo rt_conv2d_choose(const rt_conv2d *cv);
+const char *rt_conv_algo_name(rt_conv_algo algo);
 
 /* y (B,F,Ho,Wo) = act(conv(x (B,C,H,W), w (F,C/groups,KH,KW)) + bias (F));
  * bias may be NULL; if preact != NULL (B,F,Ho,Wo) it receives the value

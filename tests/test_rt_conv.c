@@ -226,11 +226,18 @@ START_TEST(test_lenet_shapes)
         /* short reduction, 24 filters per group: on AVX-512 the filter
          * gradient runs as dw^T = col dy^T with dy^T padded to 32 columns */
         { "grouped 2x24 filters, 2x2 out", 64, 6, 6, 48, 5, 5, 1, 1, 2, 0, 0, 0, 0 },
+        /* the two shapes with algorithms of their own */
+        { "depthwise 3x3, 32 channels", 32, 9, 9, 32, 3, 3, 1, 1, 32, 1, 1, 1, 1 },
+        { "pointwise 32 -> 64", 32, 9, 9, 64, 1, 1, 1, 1, 1, 0, 0, 0, 0 },
     };
     const int64_t batch = 16;
     FOR_EACH_ISA(isa) {
-        for (int ci = 0; ci < (int)(sizeof lenet / sizeof lenet[0]); ci++) {
+        for (int run = 0; run < 2 * (int)(sizeof lenet / sizeof lenet[0]); run++) {
+            /* each shape with the algorithm the compiler would choose, then
+             * with im2col + GEMM, which every shape admits */
+            int ci = run / 2;
             rt_conv2d cv = make_conv(&lenet[ci]);
+            cv.algo = run % 2 ? RT_CONV_GEMM : rt_conv2d_choose(&cv);
             sizes n = sizes_of(&cv, batch);
             float *x = alloc_floats(n.x), *w = alloc_floats(n.w), *y = alloc_floats(n.y);
             float *dy = alloc_floats(n.y), *dx = alloc_floats(n.x), *dw = alloc_floats(n.w);
@@ -248,14 +255,14 @@ START_TEST(test_lenet_shapes)
             rt_conv2d_backward_data(&cv, batch, dy, w, dx);
             rt_conv2d_backward_filter(&cv, batch, x, dy, dw, NULL, false);
             for (int64_t i = 0; i < n.y; i++)
-                CHECK_MSG(close_to(y[i], ref[i], mag[i]), "%s isa %d y[%lld]: %.9g want %.9g",
-                          lenet[ci].name, isa, (long long)i, (double)y[i], ref[i]);
+                CHECK_MSG(close_to(y[i], ref[i], mag[i]), "%s (%s) isa %d y[%lld]: %.9g want %.9g",
+                          lenet[ci].name, rt_conv_algo_name(cv.algo), isa, (long long)i, (double)y[i], ref[i]);
             for (int64_t i = 0; i < n.x; i++)
-                CHECK_MSG(close_to(dx[i], rdx[i], mdx[i]), "%s isa %d dx[%lld]: %.9g want %.9g",
-                          lenet[ci].name, isa, (long long)i, (double)dx[i], rdx[i]);
+                CHECK_MSG(close_to(dx[i], rdx[i], mdx[i]), "%s (%s) isa %d dx[%lld]: %.9g want %.9g",
+                          lenet[ci].name, rt_conv_algo_name(cv.algo), isa, (long long)i, (double)dx[i], rdx[i]);
             for (int64_t i = 0; i < n.w; i++)
-                CHECK_MSG(close_to(dw[i], rdw[i], mdw[i]), "%s isa %d dw[%lld]: %.9g want %.9g",
-                          lenet[ci].name, isa, (long long)i, (double)dw[i], rdw[i]);
+                CHECK_MSG(close_to(dw[i], rdw[i], mdw[i]), "%s (%s) isa %d dw[%lld]: %.9g want %.9g",
+                          lenet[ci].name, rt_conv_algo_name(cv.algo), isa, (long long)i, (double)dw[i], rdw[i]);
             free(x), free(w), free(y), free(dy), free(dx), free(dw);
             free(xd), free(wd), free(dyd), free(ref), free(mag), free(rdx), free(mdx), free(rdw),
                 free(mdw);
@@ -498,6 +505,16 @@ START_TEST(test_bad_output_size_aborts)
 }
 END_TEST
 
+/* A 5x5 layer told to run as a pointwise GEMM: the kernel refuses. */
+START_TEST(test_wrong_algorithm_aborts)
+{
+    rt_conv2d cv = make_conv(&cases[0]);
+    cv.algo = RT_CONV_POINTWISE;
+    float x[144] = {0}, w[100] = {0}, y[256] = {0};
+    rt_conv2d_forward(&cv, 1, x, w, NULL, RT_ACT_NONE, 0.0f, NULL, y);
+}
+END_TEST
+
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("rt_conv");
@@ -509,6 +526,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, test_filter_accumulate);
     tcase_add_test(tc, test_threads_identical);
     tcase_add_test_raise_signal(tc, test_bad_output_size_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, test_wrong_algorithm_aborts, SIGABRT);
     suite_add_tcase(s, tc);
     return s;
 }
