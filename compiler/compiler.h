@@ -481,6 +481,7 @@ typedef struct NodeInfo {
     int32_t alias_of;    /* -1, or the node whose storage holds this value (reshape, eval dropout) */
     int32_t loop_into;   /* -1, or the elementwise node whose loop computes this value inline */
     int32_t fold_bn;     /* conv2d at inference: the batchnorm folded into its weights, or -1 */
+    int32_t pool;        /* conv2d: the max-pool its kernel computes from its output, or -1 */
     bool dead;           /* not executed */
     bool needs_preact;   /* dense with a fused activation whose backward reads the pre-activation */
     double loss_coef;    /* loss ops: weight in the total loss */

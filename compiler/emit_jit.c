@@ -48,6 +48,7 @@ static const Kernel kernels[] = {
     KERNEL(rt_bce_backward, "vlppfp"),
     KERNEL(rt_sum_rows, "vllppb"),
     KERNEL(rt_conv2d_forward, "vplpppafpp"),
+    KERNEL(rt_conv2d_forward_maxpool, "vpplpppafppp"),
     KERNEL(rt_conv2d_backward_data, "vplppp"),
     KERNEL(rt_conv2d_backward_filter, "vplppppb"),
     KERNEL(rt_maxpool_forward, "vplpp"),

@@ -307,7 +307,7 @@ static void lower_conv(Lower *l, uint32_t id)
         f->args[f->nargs++] = b_arg;
         out = (uint32_t)info->fold_bn;
     }
-    LInstr *in = emit(l, LI_CALL, "rt_conv2d_forward", n);
+    LInstr *in = emit(l, LI_CALL, info->pool >= 0 ? "rt_conv2d_forward_maxpool" : "rt_conv2d_forward", n);
     int act = ACT_NONE;
     double alpha = 0;
     if (info->act >= 0) {
@@ -317,6 +317,11 @@ static void lower_conv(Lower *l, uint32_t id)
         alpha = a->op == OP_leaky_relu ? ir_attr(a, "alpha")->f : 0;
     }
     arg_conv(l, in, n, n->inputs[0]);
+    if (info->pool >= 0) {
+        const Node *pl = node_at(l, (uint32_t)info->pool);
+        in->comment = arena_printf(l->c->arena, "%s + %s", in->comment, pl->name ? pl->name : "maxpool");
+        arg_pool(l, in, pl, pl->inputs[0]);
+    }
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[0]);
     if (info->fold_bn >= 0) {
@@ -336,6 +341,8 @@ static void lower_conv(Lower *l, uint32_t id)
     else
         in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
     arg_ptr(in, ptr_of(l, info->act >= 0 ? (uint32_t)info->act : out));
+    if (info->pool >= 0)
+        arg_ptr(in, ptr_of(l, (uint32_t)info->pool));
 }
 
 /* The companion node of `owner` that holds a parameter gradient the

@@ -53,6 +53,7 @@
 
 #include "gemm_internal.h"
 #include "netrt.h"
+#include "pool_internal.h"
 
 /* Target of samples*P, the N of a batched rt_sgemm (portable forward, data
  * gradient). On LeNet conv2 (F=64, K=800, P=64, one thread) 64, 128, 256,
@@ -531,6 +532,11 @@ typedef struct forward_task {
     rt_gemm_kernel_direct_fn kernel;
     int64_t kc_step, mpanels;
     const float *wpack;
+    /* rt_conv2d_forward_maxpool: the pool, its output, and the task that
+     * computes the rows pooled_task pools */
+    const rt_pool2d *pool;
+    float *pooled;
+    rt_task_fn inner;
 } forward_task;
 
 // x (B,C,H,W), w (F,C/g,KH,KW), bias (F), y and preact (B,F,Ho,Wo)
@@ -582,10 +588,26 @@ static void forward_chunk(void *ctx, int64_t chunk)
  * whole PART_COLUMNS units, so the bounds depend on the shape alone. */
 static void part_columns(const forward_task *t, int64_t index, int64_t *b, int64_t *p0, int64_t *p1)
 {
-    int64_t part = index % t->parts, units = (t->d.p + PART_COLUMNS - 1) / PART_COLUMNS;
+    /* With a fused pool, units are whole rows of pooling windows, at least
+     * PART_COLUMNS wide, so no window straddles two tasks. */
+    int64_t unit = PART_COLUMNS;
+    if (t->pool) {
+        int64_t band = t->pool->size * t->cv->wo;
+        unit = band * ((PART_COLUMNS + band - 1) / band);
+    }
+    int64_t part = index % t->parts, units = (t->d.p + unit - 1) / unit;
     *b = index / t->parts;
-    *p0 = part * units / t->parts * PART_COLUMNS;
-    *p1 = min_i64(t->d.p, (part + 1) * units / t->parts * PART_COLUMNS);
+    *p0 = part * units / t->parts * unit;
+    *p1 = min_i64(t->d.p, (part + 1) * units / t->parts * unit);
+}
+
+/* forward_t_task's output rows [y0, y1) of part `part`: whole pooling
+ * windows when a pool is fused. */
+static void part_rows(const forward_task *t, int64_t part, int64_t *y0, int64_t *y1)
+{
+    int64_t band = t->pool ? t->pool->size : 1, units = t->cv->ho / band;
+    *y0 = part * units / t->parts * band;
+    *y1 = part == t->parts - 1 ? t->cv->ho : (part + 1) * units / t->parts * band;
 }
 
 /* One sample's output pixels [p0, p1) for every filter: how a batch too
@@ -632,6 +654,62 @@ static void forward_part(void *ctx, int64_t index)
         if (t->act != RT_ACT_NONE || pre != y)
             rt_act_forward(t->act, t->alpha, n, pre, y);
     }
+}
+
+/* ------------------------------------------- forward with a max-pool */
+
+static void forward_t_task(void *ctx, int64_t index);
+
+/* The samples [s0, s1) and output rows [r0, r1) that forward task `index`
+ * computes. */
+static void task_span(const forward_task *t, int64_t index, int64_t *s0, int64_t *s1, int64_t *r0,
+                      int64_t *r1)
+{
+    if (t->inner == forward_chunk) {
+        *s0 = index * t->d.per_gemm;
+        *s1 = min_i64(t->batch, *s0 + t->d.per_gemm);
+        *r0 = 0;
+        *r1 = t->cv->ho;
+        return;
+    }
+    *s0 = index / t->parts;
+    *s1 = *s0 + 1;
+    if (t->inner == forward_t_task) {
+        part_rows(t, index % t->parts, r0, r1);
+        return;
+    }
+    int64_t b, p0, p1;
+    part_columns(t, index, &b, &p0, &p1);
+    *r0 = (p0 + t->cv->wo - 1) / t->cv->wo;
+    *r1 = p1 == t->d.p ? t->cv->ho : p1 / t->cv->wo;
+}
+
+/* Runs forward task `index`, then max-pools the rows it has just written,
+ * while they are still in cache: the pooling windows inside them, which
+ * part_columns and part_rows make all of the task's windows. */
+static void pooled_task(void *ctx, int64_t index)
+{
+    const forward_task *t = ctx;
+    t->inner(ctx, index);
+    const rt_pool2d *pl = t->pool;
+    int64_t s0, s1, r0, r1;
+    task_span(t, index, &s0, &s1, &r0, &r1);
+    int64_t oy0 = (r0 + pl->size - 1) / pl->size, oy1 = min_i64(pl->ho, r1 / pl->size);
+    for (int64_t s = s0; s < s1; s++)
+        for (int64_t f = 0; f < t->cv->f; f++) {
+            int64_t plane = s * t->cv->f + f;
+            rt_maxpool_plane_rows(pl, t->y + plane * t->d.p, oy0, oy1, t->pooled + plane * pl->ho * pl->wo);
+        }
+}
+
+static void run_forward(forward_task *t, int64_t ntasks, rt_task_fn fn)
+{
+    if (!t->pool) {
+        run_tasks(ntasks, fn, t);
+        return;
+    }
+    t->inner = fn;
+    run_tasks(ntasks, pooled_task, t);
 }
 
 /* ------------------------------------------------ forward, packed w */
@@ -752,7 +830,7 @@ static void forward_packed(forward_task *t, rt_isa isa, int64_t batch)
     if (isa == RT_ISA_AVX512 && batch * d->p <= INPLACE_MAX_COLUMNS) {
         /* few columns: the micro-kernel reads w where it lies */
         t->wpack = NULL;
-        run_tasks(batch * t->parts, forward_packed_task, t);
+        run_forward(t, batch * t->parts, forward_packed_task);
         return;
     }
     conv_scratch *scr = get_scratch();
@@ -767,7 +845,7 @@ static void forward_packed(forward_task *t, rt_isa isa, int64_t batch)
     else
         for (int64_t i = 0; i < panels; i++)
             pack_weights_task(t, i);
-    run_tasks(batch * t->parts, forward_packed_task, t);
+    run_forward(t, batch * t->parts, forward_packed_task);
 }
 
 /* ------------------------------------- forward, pixels as GEMM rows */
@@ -816,7 +894,8 @@ static void forward_t_task(void *ctx, int64_t index)
      * (im2col_range's per-row bounds took 16% of a batch-1 forward pass on
      * two threads); a tile may start anywhere, the arithmetic of each
      * output does not depend on it. */
-    int64_t y0 = part * cv->ho / t->parts, y1 = (part + 1) * cv->ho / t->parts;
+    int64_t y0, y1;
+    part_rows(t, part, &y0, &y1);
     int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
     /* Output rows per im2col block, so the block stays in L2. */
     int64_t block = max_i64(1, BLOCK_FLOATS / d->k / wo);
@@ -870,15 +949,16 @@ static void forward_transposed(forward_task *t, int64_t batch)
     t->wpack = scr->wpack;
     int threads = rt_threads_count();
     t->parts = 1;
-    if (batch < threads && t->cv->ho >= 2 && d->fg * d->k * d->p >= SPLIT_MIN_MACS)
-        t->parts = min_i64(threads, t->cv->ho);
+    int64_t bands = t->pool ? t->cv->ho / t->pool->size : t->cv->ho;
+    if (batch < threads && bands >= 2 && d->fg * d->k * d->p >= SPLIT_MIN_MACS)
+        t->parts = min_i64(threads, bands);
     int64_t panels = t->cv->groups * t->mpanels;
     if (t->parts > 1)
         run_tasks(panels, pack_weights_t_task, t);
     else
         for (int64_t i = 0; i < panels; i++)
             pack_weights_t_task(t, i);
-    run_tasks(batch * t->parts, forward_t_task, t);
+    run_forward(t, batch * t->parts, forward_t_task);
 }
 
 /* Depthwise layers, below. */
@@ -886,15 +966,15 @@ static int64_t planes_per_task(const conv_dims *d);
 static void depthwise_forward_task(void *ctx, int64_t task);
 static void depthwise_data_task(void *ctx, int64_t task);
 
-void rt_conv2d_forward(const rt_conv2d *cv, int64_t batch, const float *x, const float *w,
-                       const float *bias, rt_act act, float alpha, float *preact, float *y)
+static void conv_forward(forward_task t)
 {
-    forward_task t = { .cv = cv, .d = check_dims(cv, "rt_conv2d_forward"), .batch = batch,
-                       .x = x, .w = w, .bias = bias, .act = act, .alpha = alpha,
-                       .preact = preact, .y = y };
+    const rt_conv2d *cv = t.cv;
+    int64_t batch = t.batch;
     if (t.d.depthwise) {
         int64_t per = planes_per_task(&t.d);
         run_tasks((batch * cv->f + per - 1) / per, depthwise_forward_task, &t);
+        if (t.pool)
+            rt_maxpool_forward(t.pool, batch, t.y, t.pooled);
         return;
     }
     rt_isa isa = rt_isa_current();
@@ -911,10 +991,40 @@ void rt_conv2d_forward(const rt_conv2d *cv, int64_t batch, const float *x, const
     int64_t units = t.d.p / PART_COLUMNS;
     if (chunks < threads && units >= 2 && t.d.fg * t.d.k * t.d.p >= SPLIT_MIN_MACS) {
         t.parts = min_i64(threads, units);
-        run_tasks(batch * t.parts, forward_part, &t);
+        run_forward(&t, batch * t.parts, forward_part);
         return;
     }
-    run_tasks(chunks, forward_chunk, &t);
+    run_forward(&t, chunks, forward_chunk);
+}
+
+void rt_conv2d_forward(const rt_conv2d *cv, int64_t batch, const float *x, const float *w,
+                       const float *bias, rt_act act, float alpha, float *preact, float *y)
+{
+    conv_forward((forward_task){ .cv = cv, .d = check_dims(cv, "rt_conv2d_forward"), .batch = batch,
+                                 .x = x, .w = w, .bias = bias, .act = act, .alpha = alpha,
+                                 .preact = preact, .y = y });
+}
+
+void rt_conv2d_forward_maxpool(const rt_conv2d *cv, const rt_pool2d *pool, int64_t batch,
+                               const float *x, const float *w, const float *bias, rt_act act,
+                               float alpha, float *preact, float *y, float *pooled)
+{
+    rt_maxpool_check(pool, "rt_conv2d_forward_maxpool");
+    if (pool->c != cv->f || pool->h != cv->ho || pool->w != cv->wo || pool->pad != 0 ||
+        pool->stride != pool->size) {
+        fprintf(stderr,
+                "%s:%d: netrt: rt_conv2d_forward_maxpool: the pool (c=%lld h=%lld w=%lld size=%lld "
+                "stride=%lld pad=%lld) must cover the conv's %lldx%lldx%lld output with disjoint, "
+                "unpadded windows\n",
+                __FILE__, __LINE__, (long long)pool->c, (long long)pool->h, (long long)pool->w,
+                (long long)pool->size, (long long)pool->stride, (long long)pool->pad,
+                (long long)cv->f, (long long)cv->ho, (long long)cv->wo);
+        abort();
+    }
+    conv_forward((forward_task){ .cv = cv, .d = check_dims(cv, "rt_conv2d_forward_maxpool"),
+                                 .batch = batch, .x = x, .w = w, .bias = bias, .act = act,
+                                 .alpha = alpha, .preact = preact, .y = y, .pool = pool,
+                                 .pooled = pooled });
 }
 
 /* ------------------------------------------------------ backward data */

@@ -346,6 +346,16 @@ typedef struct rt_pool2d {
 
 /* y (B,C,Ho,Wo) = max over each window of x (B,C,H,W); padding never wins. */
 void rt_maxpool_forward(const rt_pool2d *p, int64_t batch, const float *x, float *y);
+
+/* rt_conv2d_forward, then pooled = rt_maxpool_forward(pool, y) in the same
+ * call: each task pools the output rows it has just computed while they
+ * are in cache, and the pooling needs no pass of its own. y is still
+ * written (the backward pass reads it). The pool must take the conv's
+ * output (c = f, h = ho, w = wo) in disjoint unpadded windows (stride =
+ * size, pad 0); anything else aborts. Bitwise the same as the two calls. */
+void rt_conv2d_forward_maxpool(const rt_conv2d *cv, const rt_pool2d *pool, int64_t batch,
+                               const float *x, const float *w, const float *bias, rt_act act,
+                               float alpha, float *preact, float *y, float *pooled);
 /* dx (B,C,H,W) = dy routed to the argmax of each window, recomputed from x
  * (the first maximum in row-major window order wins, as in PyTorch);
  * y is the forward output. Overwrites dx. */

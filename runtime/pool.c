@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "netrt.h"
+#include "pool_internal.h"
 
 /* Input elements per task: enough to amortise waking a worker. */
 #define POOL_TASK_ELEMENTS 16384
@@ -32,7 +33,7 @@ static void task_planes(const pool_task *t, int64_t task, int64_t *q0, int64_t *
     *q1 = *q0 + t->planes_per_task < t->planes ? *q0 + t->planes_per_task : t->planes;
 }
 
-static void check_pool(const rt_pool2d *p, const char *who)
+void rt_maxpool_check(const rt_pool2d *p, const char *who)
 {
     int64_t ho = p->stride > 0 ? (p->h + 2 * p->pad - p->size) / p->stride + 1 : 0;
     int64_t wo = p->stride > 0 ? (p->w + 2 * p->pad - p->size) / p->stride + 1 : 0;
@@ -94,6 +95,26 @@ static int64_t window_argmax(const rt_pool2d *p, const float *plane, int64_t oy,
     return best;
 }
 
+void rt_maxpool_plane_rows(const rt_pool2d *p, const float *plane, int64_t oy0, int64_t oy1, float *y)
+{
+    if (p->size == 2 && p->stride == 2 && p->pad == 0) {
+        /* 2x2/2, the usual case: no clipping, so a plain loop gcc vectorizes. */
+        for (int64_t oy = oy0; oy < oy1; oy++) {
+            const float *r0 = plane + 2 * oy * p->w, *r1 = r0 + p->w;
+            for (int64_t ox = 0; ox < p->wo; ox++) {
+                float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+                float m = b > a ? b : a;
+                m = c > m ? c : m;
+                y[oy * p->wo + ox] = d > m ? d : m;
+            }
+        }
+        return;
+    }
+    for (int64_t oy = oy0; oy < oy1; oy++)
+        for (int64_t ox = 0; ox < p->wo; ox++)
+            y[oy * p->wo + ox] = plane[window_argmax(p, plane, oy, ox)];
+}
+
 // x (B,C,H,W) -> y (B,C,Ho,Wo)
 static void maxpool_forward_task(void *ctx, int64_t task)
 {
@@ -101,32 +122,13 @@ static void maxpool_forward_task(void *ctx, int64_t task)
     const rt_pool2d *p = t->p;
     int64_t q0, q1;
     task_planes(t, task, &q0, &q1);
-    bool fast = p->size == 2 && p->stride == 2 && p->pad == 0;
-    for (int64_t q = q0; q < q1; q++) {
-        const float *plane = t->x + q * p->h * p->w;
-        float *y = t->out + q * p->ho * p->wo;
-        if (fast) {
-            /* 2x2/2, the usual case: no clipping, so a plain loop gcc vectorizes. */
-            for (int64_t oy = 0; oy < p->ho; oy++) {
-                const float *r0 = plane + 2 * oy * p->w, *r1 = r0 + p->w;
-                for (int64_t ox = 0; ox < p->wo; ox++) {
-                    float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-                    float m = b > a ? b : a;
-                    m = c > m ? c : m;
-                    y[oy * p->wo + ox] = d > m ? d : m;
-                }
-            }
-            continue;
-        }
-        for (int64_t oy = 0; oy < p->ho; oy++)
-            for (int64_t ox = 0; ox < p->wo; ox++)
-                y[oy * p->wo + ox] = plane[window_argmax(p, plane, oy, ox)];
-    }
+    for (int64_t q = q0; q < q1; q++)
+        rt_maxpool_plane_rows(p, t->x + q * p->h * p->w, 0, p->ho, t->out + q * p->ho * p->wo);
 }
 
 void rt_maxpool_forward(const rt_pool2d *p, int64_t batch, const float *x, float *y)
 {
-    check_pool(p, "rt_maxpool_forward");
+    rt_maxpool_check(p, "rt_maxpool_forward");
     pool_task t = { .x = x, .out = y };
     run_planes(p, batch, &t, maxpool_forward_task);
 }
@@ -188,7 +190,7 @@ void rt_maxpool_backward(const rt_pool2d *p, int64_t batch, const float *x, cons
                          const float *dy, float *dx)
 {
     (void)y; /* the argmax is recomputed from x, so ties resolve as in the forward pass */
-    check_pool(p, "rt_maxpool_backward");
+    rt_maxpool_check(p, "rt_maxpool_backward");
     pool_task t = { .x = x, .dy = dy, .out = dx };
     run_planes(p, batch, &t, maxpool_backward_task);
 }
@@ -221,7 +223,7 @@ static void avgpool_forward_task(void *ctx, int64_t task)
 
 void rt_avgpool_forward(const rt_pool2d *p, int64_t batch, const float *x, float *y)
 {
-    check_pool(p, "rt_avgpool_forward");
+    rt_maxpool_check(p, "rt_avgpool_forward");
     pool_task t = { .x = x, .out = y };
     run_planes(p, batch, &t, avgpool_forward_task);
 }
@@ -252,7 +254,7 @@ static void avgpool_backward_task(void *ctx, int64_t task)
 
 void rt_avgpool_backward(const rt_pool2d *p, int64_t batch, const float *dy, float *dx)
 {
-    check_pool(p, "rt_avgpool_backward");
+    rt_maxpool_check(p, "rt_avgpool_backward");
     pool_task t = { .dy = dy, .out = dx };
     run_planes(p, batch, &t, avgpool_backward_task);
 }

@@ -138,6 +138,12 @@ START_TEST(conv_pool)
     check_net("model m(x: f32[2, 9, 9]) { x -> conv2d(4, 3, stride = 2, padding = \"same\") -> tanh\n"
               "  -> conv2d(4, 3, padding = 1, dilation = 2, groups = 2) -> relu -> maxpool(2) -> flatten -> dense(3) }\n"
               TRAIN_XENT);
+    /* pooled in the conv's kernel with no activation between (3x3 windows
+     * over a 6x6 output); then an overlapping pool, which stays a kernel
+     * of its own */
+    check_net("model m(x: f32[2, 8, 8]) { x -> conv2d(3, 3) -> maxpool(3) -> conv2d(4, 1) -> tanh\n"
+              "  -> maxpool(2, stride = 1) -> flatten -> dense(3) }\n"
+              TRAIN_XENT);
 }
 END_TEST
 

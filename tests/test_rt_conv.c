@@ -496,6 +496,77 @@ START_TEST(test_threads_identical)
 }
 END_TEST
 
+/* The fused convolution + max-pool gives the bits of rt_conv2d_forward
+ * followed by rt_maxpool_forward, on every path, for one and two threads:
+ * batch 1 splits a sample over the threads (the parts must keep pooling
+ * windows whole), batch 5 runs samples whole. */
+START_TEST(test_forward_maxpool)
+{
+    static const struct {
+        conv_case k;
+        int64_t size;
+    } fused[] = {
+        { { "lenet conv1 valid, pool 2", 1, 28, 28, 32, 5, 5, 1, 1, 1, 0, 0, 0, 0 }, 2 },
+        { { "lenet conv2 valid, pool 2", 32, 12, 12, 64, 5, 5, 1, 1, 1, 0, 0, 0, 0 }, 2 },
+        { { "lenet.net conv2, pool 2", 32, 14, 14, 64, 5, 5, 1, 1, 1, 0, 0, 0, 0 }, 2 },
+        /* 15x13 output: the last row and column are outside every window */
+        { { "odd output, pool 2", 8, 17, 15, 16, 3, 3, 1, 1, 1, 0, 0, 0, 0 }, 2 },
+        { { "3x3 same, pool 3", 16, 18, 18, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1 }, 3 },
+        { { "pointwise, pool 2", 32, 16, 16, 64, 1, 1, 1, 1, 1, 0, 0, 0, 0 }, 2 },
+        { { "depthwise, pool 2", 16, 16, 16, 16, 3, 3, 1, 1, 16, 1, 1, 1, 1 }, 2 },
+    };
+    static const int64_t batches[] = { 1, 5 };
+    FOR_EACH_ISA(isa) {
+        for (int ci = 0; ci < (int)(sizeof fused / sizeof fused[0]); ci++)
+            for (int bi = 0; bi < 2; bi++)
+                for (int threads = 1; threads <= 2; threads++) {
+                    int64_t batch = batches[bi];
+                    rt_threads_init(threads);
+                    rt_conv2d cv = make_conv(&fused[ci].k);
+                    cv.algo = rt_conv2d_choose(&cv);
+                    int64_t size = fused[ci].size;
+                    rt_pool2d pl = { .c = cv.f, .h = cv.ho, .w = cv.wo, .size = size, .stride = size,
+                                     .pad = 0, .ho = cv.ho / size, .wo = cv.wo / size };
+                    sizes n = sizes_of(&cv, batch);
+                    int64_t np = batch * pl.c * pl.ho * pl.wo;
+                    float *x = alloc_floats(n.x), *w = alloc_floats(n.w), *bias = alloc_floats(cv.f);
+                    float *y[2] = { alloc_floats(n.y), alloc_floats(n.y) };
+                    float *pooled[2] = { alloc_floats(np), alloc_floats(np) };
+                    test_fill(x, n.x, 51);
+                    test_fill(w, n.w, 52);
+                    test_fill(bias, cv.f, 53);
+                    for (int64_t i = 0; i < np; i++)
+                        pooled[1][i] = NAN;
+                    rt_conv2d_forward(&cv, batch, x, w, bias, RT_ACT_RELU, 0.0f, NULL, y[0]);
+                    rt_maxpool_forward(&pl, batch, y[0], pooled[0]);
+                    rt_conv2d_forward_maxpool(&cv, &pl, batch, x, w, bias, RT_ACT_RELU, 0.0f, NULL, y[1],
+                                              pooled[1]);
+                    CHECK_MSG(memcmp(y[0], y[1], (size_t)n.y * sizeof(float)) == 0,
+                              "%s isa %d batch %lld threads %d: y differs", fused[ci].k.name, isa,
+                              (long long)batch, threads);
+                    CHECK_MSG(memcmp(pooled[0], pooled[1], (size_t)np * sizeof(float)) == 0,
+                              "%s isa %d batch %lld threads %d: pooled differs", fused[ci].k.name, isa,
+                              (long long)batch, threads);
+                    free(x), free(w), free(bias);
+                    for (int t = 0; t < 2; t++)
+                        free(y[t]), free(pooled[t]);
+                }
+    }
+    rt_threads_init(0);
+}
+END_TEST
+
+/* A pool with overlapping windows cannot ride in the conv's tasks. */
+START_TEST(test_forward_maxpool_overlapping_aborts)
+{
+    rt_conv2d cv = make_conv(&cases[0]);
+    rt_pool2d pl = { .c = cv.f, .h = cv.ho, .w = cv.wo, .size = 3, .stride = 2, .pad = 0,
+                     .ho = (cv.ho - 3) / 2 + 1, .wo = (cv.wo - 3) / 2 + 1 };
+    float x[144] = {0}, w[100] = {0}, y[256] = {0}, p[64] = {0};
+    rt_conv2d_forward_maxpool(&cv, &pl, 1, x, w, NULL, RT_ACT_NONE, 0.0f, NULL, y, p);
+}
+END_TEST
+
 START_TEST(test_bad_output_size_aborts)
 {
     rt_conv2d cv = make_conv(&cases[0]);
@@ -527,6 +598,8 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, test_threads_identical);
     tcase_add_test_raise_signal(tc, test_bad_output_size_aborts, SIGABRT);
     tcase_add_test_raise_signal(tc, test_wrong_algorithm_aborts, SIGABRT);
+    tcase_add_test(tc, test_forward_maxpool);
+    tcase_add_test_raise_signal(tc, test_forward_maxpool_overlapping_aborts, SIGABRT);
     suite_add_tcase(s, tc);
     return s;
 }
