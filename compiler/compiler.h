@@ -484,6 +484,7 @@ typedef struct NodeInfo {
     int32_t pool;        /* conv2d: the max-pool its kernel computes from its output, or -1 */
     bool dead;           /* not executed */
     bool needs_preact;   /* dense with a fused activation whose backward reads the pre-activation */
+    bool through_relu;   /* maxpool_grad: also applies the ReLU gradient after it (that act_grad aliases it) */
     double loss_coef;    /* loss ops: weight in the total loss */
     Base base;
     int64_t offset;      /* floats from the base; times the batch size for per-sample bases */

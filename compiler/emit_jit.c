@@ -53,6 +53,7 @@ static const Kernel kernels[] = {
     KERNEL(rt_conv2d_backward_filter, "vplppppb"),
     KERNEL(rt_maxpool_forward, "vplpp"),
     KERNEL(rt_maxpool_backward, "vplpppp"),
+    KERNEL(rt_maxpool_relu_backward, "vplppp"),
     KERNEL(rt_avgpool_forward, "vplpp"),
     KERNEL(rt_avgpool_backward, "vplpp"),
     KERNEL(rt_global_avgpool_forward, "vlllpp"),

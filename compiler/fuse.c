@@ -149,6 +149,28 @@ static void fuse_pools(Unit *u)
     }
 }
 
+/* maxpool_grad -> the gradient of the ReLU whose output was pooled: one
+ * pass (rt_maxpool_relu_backward) routes each window's gradient to its
+ * argmax and drops it where the maximum is not positive, instead of
+ * writing the full-size gradient and reading it back with the ReLU's
+ * output to mask it. The act_grad becomes an alias of the maxpool_grad,
+ * which nothing else reads. */
+static void fuse_pool_grads(Unit *u)
+{
+    const Graph *g = u->g;
+    for (uint32_t i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (u->info[i].dead || n->op != OP_act_grad || ir_attr(n, "act")->i != OP_relu)
+            continue;
+        uint32_t mg = n->inputs[0];
+        const Node *m = &g->nodes[mg];
+        if (m->op != OP_maxpool_grad || u->info[mg].users != 1 || m->inputs[1] != n->inputs[1])
+            continue;
+        u->info[i].alias_of = (int32_t)mg;
+        u->info[mg].through_relu = true;
+    }
+}
+
 void fuse_unit(Compiler *c, Unit *u)
 {
     Graph *g = u->g;
@@ -212,6 +234,7 @@ void fuse_unit(Compiler *c, Unit *u)
         u->info[d].needs_preact = grads > 0;
     }
     fuse_pools(u);
+    fuse_pool_grads(u);
     fuse_loops(c, u);
 }
 
@@ -239,6 +262,8 @@ void fuse_dump(FILE *out, const Unit *u)
             fprintf(out, " + maxpool %%%d (pooled in its tasks)", in->pool);
         if (n->op == OP_cross_entropy)
             fputs(" (softmax + cross-entropy, one kernel)", out);
+        if (in->through_relu)
+            fputs(" + relu gradient (one pass)", out);
         if (in->alias_of >= 0)
             fprintf(out, " = %%%d (alias, no copy)", in->alias_of);
         if (in->loss_coef != 0)

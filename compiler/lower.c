@@ -614,11 +614,14 @@ static bool lower_node(Lower *l, uint32_t id)
     case OP_conv2d_grad_b: case OP_batchnorm_grad_param:
         return true; /* computed by the kernel of the node they read */
     case OP_maxpool_grad:
-        in = emit(l, LI_CALL, "rt_maxpool_backward", n);
+        in = emit(l, LI_CALL, info->through_relu ? "rt_maxpool_relu_backward" : "rt_maxpool_backward", n);
+        if (info->through_relu)
+            in->comment = arena_printf(l->c->arena, "%s + relu gradient", in->comment);
         arg_pool(l, in, n, n->inputs[1]);
         arg_int(in, 0, 1);
         arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, n->inputs[2]);
+        if (!info->through_relu)
+            arg_val(l, in, n->inputs[2]);
         arg_val(l, in, n->inputs[0]);
         arg_val(l, in, id);
         return true;

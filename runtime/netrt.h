@@ -361,6 +361,11 @@ void rt_conv2d_forward_maxpool(const rt_conv2d *cv, const rt_pool2d *pool, int64
  * y is the forward output. Overwrites dx. */
 void rt_maxpool_backward(const rt_pool2d *p, int64_t batch, const float *x, const float *y,
                          const float *dy, float *dx);
+/* The same through the ReLU whose output x is: dx = relu'(x) * maxpool'(dy),
+ * the gradient with respect to the ReLU's input, in one pass instead of
+ * rt_maxpool_backward then rt_act_backward. Bitwise the same. */
+void rt_maxpool_relu_backward(const rt_pool2d *p, int64_t batch, const float *x, const float *dy,
+                              float *dx);
 /* Average over size*size, padding counting as zeros (PyTorch's
  * count_include_pad=True). x (B,C,H,W) -> y (B,C,Ho,Wo). */
 void rt_avgpool_forward(const rt_pool2d *p, int64_t batch, const float *x, float *y);

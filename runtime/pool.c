@@ -24,6 +24,7 @@ typedef struct pool_task {
     int64_t planes, planes_per_task;
     const float *x, *y, *dy;
     float *out;
+    bool relu; /* maxpool backward: x is a ReLU's output; route through it too */
 } pool_task;
 
 /* The (image, channel) planes [q0, q1) that task `task` owns. */
@@ -165,7 +166,9 @@ static void maxpool_backward_task(void *ctx, int64_t task)
                     if (c > m)
                         m = c, at = 2;
                     if (d > m)
-                        at = 3;
+                        m = d, at = 3;
+                    if (t->relu && !(m > 0.0f))
+                        g = 0.0f;
                     d0[2 * ox] = at == 0 ? g : 0.0f;
                     d0[2 * ox + 1] = at == 1 ? g : 0.0f;
                     d1[2 * ox] = at == 2 ? g : 0.0f;
@@ -181,8 +184,11 @@ static void maxpool_backward_task(void *ctx, int64_t task)
         }
         memset(dx, 0, (size_t)(p->h * p->w) * sizeof *dx);
         for (int64_t oy = 0; oy < p->ho; oy++)
-            for (int64_t ox = 0; ox < p->wo; ox++)
-                dx[window_argmax(p, plane, oy, ox)] += dy[oy * p->wo + ox];
+            for (int64_t ox = 0; ox < p->wo; ox++) {
+                int64_t at = window_argmax(p, plane, oy, ox);
+                if (!t->relu || plane[at] > 0.0f)
+                    dx[at] += dy[oy * p->wo + ox];
+            }
     }
 }
 
@@ -192,6 +198,14 @@ void rt_maxpool_backward(const rt_pool2d *p, int64_t batch, const float *x, cons
     (void)y; /* the argmax is recomputed from x, so ties resolve as in the forward pass */
     rt_maxpool_check(p, "rt_maxpool_backward");
     pool_task t = { .x = x, .dy = dy, .out = dx };
+    run_planes(p, batch, &t, maxpool_backward_task);
+}
+
+void rt_maxpool_relu_backward(const rt_pool2d *p, int64_t batch, const float *x, const float *dy,
+                              float *dx)
+{
+    rt_maxpool_check(p, "rt_maxpool_relu_backward");
+    pool_task t = { .x = x, .dy = dy, .out = dx, .relu = true };
     run_planes(p, batch, &t, maxpool_backward_task);
 }
 

@@ -102,6 +102,33 @@ START_TEST(test_maxpool)
 }
 END_TEST
 
+/* The max-pool gradient through the ReLU that produced x, in one call:
+ * the bits of rt_maxpool_backward followed by rt_act_backward(RELU), on
+ * every pool shape, with ties and values at and below zero (x = relu(...)
+ * holds many exact zeros, whole windows of them). */
+START_TEST(test_maxpool_relu_backward)
+{
+    const int64_t batch = 3;
+    for (int ci = 0; ci < NPOOL; ci++) {
+        rt_pool2d p = make_pool(ci);
+        int64_t hw = p.h * p.w, ohw = p.ho * p.wo, planes = batch * p.c;
+        float *x = alloc_floats(planes * hw), *dy = alloc_floats(planes * ohw);
+        float *want = alloc_floats(planes * hw), *got = alloc_floats(planes * hw);
+        fill_with_ties(x, planes * hw, (uint32_t)ci + 7);
+        for (int64_t i = 0; i < planes * hw; i++)
+            x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        test_fill(dy, planes * ohw, (uint32_t)ci + 70);
+        for (int64_t i = 0; i < planes * hw; i++)
+            got[i] = NAN; /* overwritten */
+        rt_maxpool_backward(&p, batch, x, NULL, dy, want);
+        rt_act_backward(RT_ACT_RELU, 0.0f, planes * hw, x, x, want, want);
+        rt_maxpool_relu_backward(&p, batch, x, dy, got);
+        CHECK_MSG(memcmp(want, got, (size_t)(planes * hw) * sizeof *got) == 0, "case %d", ci);
+        free(x), free(dy), free(want), free(got);
+    }
+}
+END_TEST
+
 /* All-equal windows: the gradient goes to the top-left element only. */
 START_TEST(test_maxpool_ties_first_wins)
 {
@@ -220,6 +247,7 @@ static Suite *pool_suite(void)
     TCase *tc = test_case("pool");
     tcase_add_test(tc, test_maxpool);
     tcase_add_test(tc, test_maxpool_ties_first_wins);
+    tcase_add_test(tc, test_maxpool_relu_backward);
     tcase_add_test(tc, test_avgpool);
     tcase_add_test(tc, test_global_avgpool);
     tcase_add_test(tc, test_threads_identical);
