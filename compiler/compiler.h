@@ -248,6 +248,10 @@ typedef struct Param {
     Span span;        /* the layer call that owns it */
 } Param;
 
+/* Data inputs one node may have (concat's are variadic): sema refuses more
+ * with a message, and every pass sizes its per-node arrays by it. */
+#define MAX_DATA_INPUTS 64
+
 /* A node of the graph IR: an SSA value with a static shape. Inputs refer to
  * earlier nodes by index (topological order). For layers, the inputs are
  * the data inputs followed by the parameter nodes the layer owns. */

@@ -631,9 +631,9 @@ bool shape_verify_graph(Compiler *c, const Program *p, const Graph *g)
             const Node *n = &g->nodes[i];
             if (n->op == OP_input || n->op == OP_param || n->op == OP_model_call)
                 continue;
-            Shape in[16];
-            DType dt[16];
-            if (n->ndata > 16)
+            Shape in[MAX_DATA_INPUTS];
+            DType dt[MAX_DATA_INPUTS];
+            if (n->ndata > MAX_DATA_INPUTS)
                 die("node with %d inputs", n->ndata);
             for (int k = 0; k < n->ndata; k++) {
                 if (n->inputs[k] >= i)
