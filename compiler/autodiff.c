@@ -147,6 +147,26 @@ static void param_grad(Ad *a, Op op, uint32_t owner, uint32_t param_node, int wh
     a->g->nodes[g].param = a->g->nodes[param_node].param;
 }
 
+/* Each input of a concat gets its slice of the output's gradient. An input
+ * given twice (concat(h, h)) gets both slices, summed by accumulate. */
+static void concat_backward(Ad *a, const Node *n, uint32_t gy)
+{
+    int axis = shape_concat_axis(n);
+    int64_t start = 0;
+    for (int k = 0; k < n->ndata; k++) {
+        uint32_t x = n->inputs[k];
+        int64_t size = a->g->nodes[x].shape.dim[axis];
+        if (a->needs[x]) {
+            Attr *attrs = attrs_for(a->c, OP_concat_grad);
+            attr_slot(OP_concat_grad, attrs, "axis")->i = axis;
+            attr_slot(OP_concat_grad, attrs, "start")->i = start;
+            attr_slot(OP_concat_grad, attrs, "size")->i = size;
+            accumulate(a, x, make(a, OP_concat_grad, &gy, 1, attrs, n->name, n->span));
+        }
+        start += size;
+    }
+}
+
 /* The gradient rule of one forward node, given d(loss)/d(node) in gy. */
 static bool backward_node(Ad *a, uint32_t id)
 {
@@ -277,11 +297,14 @@ static bool backward_node(Ad *a, uint32_t id)
         accumulate(a, n.inputs[0], make(a, OP_reshape, &gy, 1, attrs, name, at));
         return true;
     }
+    case OP_concat:
+        concat_backward(a, &n, gy);
+        return true;
     case OP_model_call:
         die("model call left after inlining");
     case OP_layernorm: case OP_embed: case OP_position: case OP_attention:
     case OP_rnn: case OP_lstm: case OP_gru:
-    case OP_concat: case OP_cross_entropy: case OP_mse: case OP_bce:
+    case OP_cross_entropy: case OP_mse: case OP_bce: case OP_concat_grad:
     case OP_conv2d_grad_x: case OP_conv2d_grad_w: case OP_conv2d_grad_b: case OP_maxpool_grad: case OP_avgpool_grad:
     case OP_global_avgpool_grad: case OP_batchnorm_grad: case OP_batchnorm_grad_param:
     case OP_dense_grad_x: case OP_dense_grad_w: case OP_bias_grad: case OP_act_grad: case OP_dropout_grad:
