@@ -104,12 +104,15 @@ static void accumulate(Ad *a, uint32_t value, uint32_t g)
     a->grad[value] = make(a, OP_add, in, 2, NULL, "grad_sum", a->g->nodes[value].span);
 }
 
-/* Grows the per-node tables as backward nodes are appended. */
+/* Grows the per-node tables as backward nodes are appended; the first call
+ * sizes them for the whole forward graph, however long. */
 static void reserve(Ad *a)
 {
     if (a->g->nnodes + 64 < a->cap)
         return;
-    uint32_t cap = a->cap * 2 + 256;
+    uint32_t cap = a->cap;
+    while (a->g->nnodes + 64 >= cap)
+        cap = cap * 2 + 256;
     a->needs = arena_grow(a->c->arena, a->needs, a->cap, cap, sizeof *a->needs);
     uint32_t *grad = arena_grow(a->c->arena, a->grad, a->cap, cap, sizeof *grad);
     for (uint32_t i = a->cap; i < cap; i++)

@@ -156,6 +156,15 @@ START_TEST(batchnorm_avgpool_residual)
 }
 END_TEST
 
+/* a graph longer than autodiff's first table size (256 nodes, which once
+ * overran with a long forward graph): 60 residual blocks of 6 nodes */
+START_TEST(deep_graph)
+{
+    check_net("layer blk(x: f32[N]) { return x + (x -> dense(N) -> tanh) * 0.25 }\n"
+              "model m(x: f32[6]) { x -> dense(4) -> repeat 60 blk -> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
 /* concat along the channels of an image: two conv branches (one with its
  * activation in the conv's epilogue), then a value beside its own tanh,
  * whose gradient sums the slice and the path through tanh */
@@ -215,6 +224,7 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, mse_and_bce);
     tcase_add_test(tc, conv_pool);
     tcase_add_test(tc, batchnorm_avgpool_residual);
+    tcase_add_test(tc, deep_graph);
     tcase_add_test(tc, concat_channels);
     tcase_add_test(tc, concat_last_axis);
     tcase_add_test(tc, concat_self);
