@@ -104,12 +104,15 @@ static void accumulate(Ad *a, uint32_t value, uint32_t g)
     a->grad[value] = make(a, OP_add, in, 2, NULL, "grad_sum", a->g->nodes[value].span);
 }
 
-/* Grows the per-node tables as backward nodes are appended. */
+/* Grows the per-node tables as backward nodes are appended; the first call
+ * sizes them for the whole forward graph, however long. */
 static void reserve(Ad *a)
 {
     if (a->g->nnodes + 64 < a->cap)
         return;
-    uint32_t cap = a->cap * 2 + 256;
+    uint32_t cap = a->cap;
+    while (a->g->nnodes + 64 >= cap)
+        cap = cap * 2 + 256;
     a->needs = arena_grow(a->c->arena, a->needs, a->cap, cap, sizeof *a->needs);
     uint32_t *grad = arena_grow(a->c->arena, a->grad, a->cap, cap, sizeof *grad);
     for (uint32_t i = a->cap; i < cap; i++)
@@ -145,6 +148,26 @@ static void param_grad(Ad *a, Op op, uint32_t owner, uint32_t param_node, int wh
     uint32_t g = make(a, op, &owner, 1, attrs, name, at);
     a->g->nodes[g].writes_grad = true;
     a->g->nodes[g].param = a->g->nodes[param_node].param;
+}
+
+/* Each input of a concat gets its slice of the output's gradient. An input
+ * given twice (concat(h, h)) gets both slices, summed by accumulate. */
+static void concat_backward(Ad *a, const Node *n, uint32_t gy)
+{
+    int axis = shape_concat_axis(n);
+    int64_t start = 0;
+    for (int k = 0; k < n->ndata; k++) {
+        uint32_t x = n->inputs[k];
+        int64_t size = a->g->nodes[x].shape.dim[axis];
+        if (a->needs[x]) {
+            Attr *attrs = attrs_for(a->c, OP_concat_grad);
+            attr_slot(OP_concat_grad, attrs, "axis")->i = axis;
+            attr_slot(OP_concat_grad, attrs, "start")->i = start;
+            attr_slot(OP_concat_grad, attrs, "size")->i = size;
+            accumulate(a, x, make(a, OP_concat_grad, &gy, 1, attrs, n->name, n->span));
+        }
+        start += size;
+    }
 }
 
 /* The gradient rule of one forward node, given d(loss)/d(node) in gy. */
@@ -277,11 +300,14 @@ static bool backward_node(Ad *a, uint32_t id)
         accumulate(a, n.inputs[0], make(a, OP_reshape, &gy, 1, attrs, name, at));
         return true;
     }
+    case OP_concat:
+        concat_backward(a, &n, gy);
+        return true;
     case OP_model_call:
         die("model call left after inlining");
     case OP_layernorm: case OP_embed: case OP_position: case OP_attention:
     case OP_rnn: case OP_lstm: case OP_gru:
-    case OP_concat: case OP_cross_entropy: case OP_mse: case OP_bce:
+    case OP_cross_entropy: case OP_mse: case OP_bce: case OP_concat_grad:
     case OP_conv2d_grad_x: case OP_conv2d_grad_w: case OP_conv2d_grad_b: case OP_maxpool_grad: case OP_avgpool_grad:
     case OP_global_avgpool_grad: case OP_batchnorm_grad: case OP_batchnorm_grad_param:
     case OP_dense_grad_x: case OP_dense_grad_w: case OP_bias_grad: case OP_act_grad: case OP_dropout_grad:

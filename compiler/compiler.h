@@ -248,6 +248,10 @@ typedef struct Param {
     Span span;        /* the layer call that owns it */
 } Param;
 
+/* Data inputs one node may have (concat's are variadic): sema refuses more
+ * with a message, and every pass sizes its per-node arrays by it. */
+#define MAX_DATA_INPUTS 64
+
 /* A node of the graph IR: an SSA value with a static shape. Inputs refer to
  * earlier nodes by index (topological order). For layers, the inputs are
  * the data inputs followed by the parameter nodes the layer owns. */
@@ -410,6 +414,8 @@ typedef struct ConvGeom {
 /* From a conv2d-like node's attrs (filters, kernel, stride, padding,
  * dilation, groups) and its input shape (C, H, W). */
 ConvGeom shape_conv_geometry(const Node *n, const Shape *x);
+/* A concat node's axis counted from 0 (its attr may count from the end). */
+int shape_concat_axis(const Node *n);
 /* Re-derives every node's shape from its rule and compares it with what the
  * node holds: the IR verifier run after sema and after later passes. */
 bool shape_verify(Compiler *c, const Program *p);

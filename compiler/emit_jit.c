@@ -47,6 +47,7 @@ static const Kernel kernels[] = {
     KERNEL(rt_bce_forward, "dlpp"),
     KERNEL(rt_bce_backward, "vlppfp"),
     KERNEL(rt_sum_rows, "vllppb"),
+    KERNEL(rt_copy_rows, "vllplpl"),
     KERNEL(rt_conv2d_forward, "vplpppafpp"),
     KERNEL(rt_conv2d_forward_maxpool, "vpplpppafppp"),
     KERNEL(rt_conv2d_backward_data, "vplppp"),

@@ -5,7 +5,8 @@
  * input's storage; so does dropout at inference), and activations that
  * ride in the epilogue of the dense before them, so the GEMM writes the
  * activated values once instead of writing, reading and writing again.
- * Softmax and cross-entropy are one kernel by construction (the op). */
+ * Softmax and cross-entropy are one kernel by construction (the op). A
+ * concat is never an alias: lower.c's copy_slice says why. */
 #include "compiler.h"
 
 #include <string.h>

@@ -408,6 +408,50 @@ static void lower_param_grad(Lower *l, uint32_t id)
     arg_int(in, k, 0);
 }
 
+/* concat and its gradient copy between a part (an input, or its gradient)
+ * and its slice of a whole (the output, or the output's gradient): per
+ * sample the whole is `outer` rows of `total` floats, the part columns
+ * [start, start + width) of each, so with the batch it is one rt_copy_rows
+ * over batch * outer rows.
+ * Why copies and not a free concat, each input written in place into its
+ * slice: values are batch-major, so a slice along a per-sample axis is not
+ * a dense (batch, ...) tensor but strided rows, and every kernel that can
+ * produce an input (GEMM epilogues, convolutions, pooling, fused loops)
+ * writes dense output. A free concat needs an output stride in all of
+ * them and a planner that places each input inside the output's lifetime;
+ * the copy costs one pass over memory that the layers feeding it already
+ * make several times over. */
+static void copy_slice(Lower *l, const Node *n, int axis, uint32_t whole, uint32_t part, int64_t start, bool into_whole)
+{
+    const Shape *s = &node_at(l, whole)->shape;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++)
+        outer *= s->dim[d];
+    for (int d = axis + 1; d < s->rank; d++)
+        inner *= s->dim[d];
+    int64_t total = s->dim[axis] * inner, width = node_at(l, part)->shape.dim[axis] * inner;
+    LArg slice = { .kind = LA_PTR, .ptr = ptr_of(l, whole), .i = start * inner };
+    LArg dense = { .kind = LA_PTR, .ptr = ptr_of(l, part) };
+    LInstr *in = emit(l, LI_CALL, "rt_copy_rows", n);
+    arg_int(in, 0, outer);
+    arg_int(in, width, 0);
+    in->args[in->nargs++] = into_whole ? dense : slice;
+    arg_int(in, into_whole ? width : total, 0);
+    in->args[in->nargs++] = into_whole ? slice : dense;
+    arg_int(in, into_whole ? total : width, 0);
+}
+
+static void lower_concat(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    int axis = shape_concat_axis(n);
+    int64_t start = 0;
+    for (int k = 0; k < n->ndata; k++) {
+        copy_slice(l, n, axis, id, n->inputs[k], start, true);
+        start += node_at(l, n->inputs[k])->shape.dim[axis];
+    }
+}
+
 static bool lower_node(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
@@ -663,10 +707,16 @@ static bool lower_node(Lower *l, uint32_t id)
         arg_bool(in, accumulate);
         return true;
     }
+    case OP_concat:
+        lower_concat(l, id);
+        return true;
+    case OP_concat_grad:
+        copy_slice(l, n, (int)ir_attr(n, "axis")->i, n->inputs[0], id, ir_attr(n, "start")->i, false);
+        return true;
     case OP_model_call:
         die("model call in a unit");
     case OP_layernorm: case OP_embed: case OP_position: case OP_attention:
-    case OP_rnn: case OP_lstm: case OP_gru: case OP_concat: case OP_COUNT:
+    case OP_rnn: case OP_lstm: case OP_gru: case OP_COUNT:
         break;
     }
     diag_error(&l->c->diag, n->span, "%s has no kernel yet; netc generates code for dense networks today",

@@ -318,12 +318,10 @@ static uint32_t add_node(Sema *s, Op op, DType dt, Shape sh, const uint32_t *inp
 static Value build_op(Sema *s, Op op, const uint32_t *data, int ndata, Attr *attrs, const char *call_text,
                       const char *name, Span at)
 {
-    Shape in[64];
-    DType dt[64];
-    if (ndata > 64) {
-        diag_error(&s->c->diag, at, "%s: too many inputs (%d); the limit is 64", call_text, ndata);
-        return poison();
-    }
+    Shape in[MAX_DATA_INPUTS];
+    DType dt[MAX_DATA_INPUTS];
+    if (ndata > MAX_DATA_INPUTS)
+        die("%s: %d inputs", call_text, ndata); /* call_builtin refuses them */
     for (int i = 0; i < ndata; i++) {
         in[i] = node_at(s, data[i])->shape;
         dt[i] = node_at(s, data[i])->dtype;
@@ -341,7 +339,7 @@ static Value build_op(Sema *s, Op op, const uint32_t *data, int ndata, Attr *att
                    call_text, ir_type_str(s->c, ctx.out_dtype, &ctx.out));
         return poison();
     }
-    uint32_t inputs[64 + 6];
+    uint32_t inputs[MAX_DATA_INPUTS + 6];
     memcpy(inputs, data, sizeof *data * (size_t)ndata);
     for (int k = 0; k < ctx.nparams; k++) {
         const ShapeParamDecl *d = &ctx.params[k];
@@ -803,18 +801,23 @@ static Value call_builtin(Sema *s, Scope *sc, const Ast *call, Op op, const Valu
                                                                 call->label ? call->label_span : call->name_span);
     if (!bind_args(s, sc, call, info->name, info->args, info->nargs, piped, piped_span, slots))
         return poison();
-    uint32_t data[64];
+    const char *text = source_text(s, call->span, arena_printf(s->c->arena, "%s(...)", info->name));
+    uint32_t data[MAX_DATA_INPUTS];
     int ndata = 0;
     for (int k = 0; k < info->nargs; k++) {
         const Bound *b = &slots[k];
         if (info->args[k].kind == ARG_TENSOR || (info->args[k].kind == ARG_OPERAND && b->set && b->v.kind == V_TENSOR)) {
             data[ndata++] = b->v.node;
         } else if (info->args[k].kind == ARG_TENSORS) {
-            for (int j = 0; j < b->nmany && ndata < 64; j++)
+            if (ndata + b->nmany > MAX_DATA_INPUTS) {
+                diag_error(&s->c->diag, call->span, "%s: too many inputs (%d); the limit is %d, so nest the calls: %s(%s(a, b), c)",
+                           text, ndata + b->nmany, MAX_DATA_INPUTS, info->name, info->name);
+                return poison();
+            }
+            for (int j = 0; j < b->nmany; j++)
                 data[ndata++] = b->many[j].node;
         }
     }
-    const char *text = source_text(s, call->span, arena_printf(s->c->arena, "%s(...)", info->name));
     return build_op(s, op, data, ndata, make_attrs(s, info->args, info->nargs, slots), text, name, call->span);
 }
 

@@ -343,14 +343,23 @@ static bool shape_reshape(ShapeCtx *s)
     return true;
 }
 
+/* A negative axis counts from the end, as in NumPy. */
+static int64_t from_end(int64_t axis, int rank)
+{
+    return axis < 0 ? axis + rank : axis;
+}
+
+int shape_concat_axis(const Node *n)
+{
+    return (int)from_end(ir_attr(n, "axis")->i, n->shape.rank);
+}
+
 static bool shape_concat(ShapeCtx *s)
 {
     const Shape *x0 = &s->in[0];
-    int64_t axis = attr_int(s, "axis");
+    int64_t axis = from_end(attr_int(s, "axis"), x0->rank);
     if (x0->rank == 0)
         FAIL("%s: cannot concatenate numbers (rank 0)", s->call);
-    if (axis < 0)
-        axis += x0->rank;
     if (axis < 0 || axis >= x0->rank)
         FAIL("%s: axis %lld is out of range for %s", s->call, (long long)attr_int(s, "axis"), ty(s, 0));
     s->out = *x0;
@@ -587,6 +596,19 @@ static bool shape_batchnorm_grad_param(ShapeCtx *s)
     return true;
 }
 
+static bool shape_concat_grad(ShapeCtx *s)
+{
+    const Shape *dy = &s->in[0];
+    int64_t axis = attr_int(s, "axis"), start = attr_int(s, "start"), size = attr_int(s, "size");
+    if (axis < 0 || axis >= dy->rank || start < 0 || size < 1 || start + size > dy->dim[axis])
+        FAIL("concat_grad: [%lld, %lld) along axis %lld is not a slice of dy %s", (long long)start,
+             (long long)(start + size), (long long)axis, ty(s, 0));
+    s->out = *dy;
+    s->out.dim[axis] = size;
+    s->out_dtype = s->in_dtype[0];
+    return true;
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 /* Values that are not computations have no rule: sema gives them their
@@ -631,9 +653,9 @@ bool shape_verify_graph(Compiler *c, const Program *p, const Graph *g)
             const Node *n = &g->nodes[i];
             if (n->op == OP_input || n->op == OP_param || n->op == OP_model_call)
                 continue;
-            Shape in[16];
-            DType dt[16];
-            if (n->ndata > 16)
+            Shape in[MAX_DATA_INPUTS];
+            DType dt[MAX_DATA_INPUTS];
+            if (n->ndata > MAX_DATA_INPUTS)
                 die("node with %d inputs", n->ndata);
             for (int k = 0; k < n->ndata; k++) {
                 if (n->inputs[k] >= i)

@@ -1,4 +1,4 @@
-/* kernels.c — elementwise, softmax and loss kernels of libnetrt: the
+/* kernels.c — elementwise, softmax, loss and copy kernels of libnetrt: the
  * portable C path, the dispatch to the SIMD paths (kernels_avx2.c,
  * kernels_avx512.c) and the threading.
  *
@@ -613,4 +613,37 @@ void rt_sum_rows(int64_t M, int64_t N, const float *dy, float *db, bool accumula
 {
     sum_rows_task t = { .M = M, .N = N, .dy = dy, .db = db, .accumulate = accumulate };
     run_tasks(ceil_div(N, SUM_ROWS_COLUMNS), sum_rows_chunk, &t);
+}
+
+/* ----------------------------------------------------------------- copies */
+
+typedef struct copy_rows_task {
+    int64_t rows, cols, rows_per_task;
+    const char *src;
+    int64_t src_ld;
+    char *dst;
+    int64_t dst_ld;
+} copy_rows_task;
+
+enum { COPY_ELEMENT = 4 }; /* bytes: a float or an int32 */
+
+static void copy_rows_chunk(void *ctx, int64_t chunk)
+{
+    const copy_rows_task *t = ctx;
+    int64_t begin = chunk * t->rows_per_task, end = min_i64(begin + t->rows_per_task, t->rows);
+    for (int64_t r = begin; r < end; r++)
+        memcpy(t->dst + r * t->dst_ld * COPY_ELEMENT, t->src + r * t->src_ld * COPY_ELEMENT,
+               (size_t)(t->cols * COPY_ELEMENT));
+}
+
+// src (rows, src_ld), dst (rows, dst_ld): the first cols of each row
+void rt_copy_rows(int64_t rows, int64_t cols, const void *src, int64_t src_ld, void *dst, int64_t dst_ld)
+{
+    if (rows <= 0 || cols <= 0)
+        return;
+    /* whole rows per task, about ELEMENT_CHUNK elements of them */
+    int64_t per_task = cols >= ELEMENT_CHUNK ? 1 : ELEMENT_CHUNK / cols;
+    copy_rows_task t = { .rows = rows, .cols = cols, .rows_per_task = per_task, .src = src, .src_ld = src_ld,
+                         .dst = dst, .dst_ld = dst_ld };
+    run_tasks(ceil_div(rows, per_task), copy_rows_chunk, &t);
 }

@@ -140,6 +140,17 @@ void rt_dropout_backward(int64_t n, float rate, uint64_t seed, const float *dy, 
 /* db (N) = sum over rows of dy (M,N): the bias gradient of dense. */
 void rt_sum_rows(int64_t M, int64_t N, const float *dy, float *db, bool accumulate);
 
+/* Copies `rows` rows of `cols` 4-byte elements (floats, or int32 token
+ * ids: the bits move unchanged) from src, whose rows start src_ld elements
+ * apart, to dst, whose rows start dst_ld apart. Concatenation along the
+ * columns, y (R,total) from x_k (R,w_k) with x_k at column start_k, is one
+ * call per input, and its gradient one per input the other way:
+ *   forward   rt_copy_rows(R, w_k, x_k, w_k, y + start_k, total)
+ *   backward  rt_copy_rows(R, w_k, dy + start_k, total, dx_k, w_k)
+ * src and dst must not overlap. */
+void rt_copy_rows(int64_t rows, int64_t cols, const void *src, int64_t src_ld, void *dst,
+                  int64_t dst_ld);
+
 /* ----------------------------------------------------------- random */
 
 /* Counter-based generator (a Philox- or SplitMix-style hash): the value at

@@ -760,6 +760,33 @@ START_TEST(test_utf8_columns)
 }
 END_TEST
 
+/* concat takes at most 64 inputs: 64 pass the front end and its verifier
+ * (which once stopped at 16 with an internal error), 65 are refused with a
+ * message instead of losing the last input. */
+static char *concat_of(int n, bool *ok)
+{
+    char src[1024];
+    size_t len = (size_t)snprintf(src, sizeof src, "model m(x: f32[2]) { concat(x");
+    for (int i = 1; i < n; i++)
+        len += (size_t)snprintf(src + len, sizeof src - len, ", x");
+    snprintf(src + len, sizeof src - len, ") }\n");
+    return fe_diags(src, ok);
+}
+
+START_TEST(test_concat_input_limit)
+{
+    bool ok;
+    char *out = concat_of(64, &ok);
+    ck_assert_msg(ok && !*out, "64 inputs:\n%s", out);
+    free(out);
+    out = concat_of(65, &ok);
+    ck_assert(!ok);
+    const char *want = "t.net:1:22: error: concat(...): too many inputs (65); the limit is 64, so nest the calls: concat(concat(a, b), c)\n";
+    ck_assert_msg(!strncmp(out, want, strlen(want)), "65 inputs:\n%s", out);
+    free(out);
+}
+END_TEST
+
 static Suite *diagnostics_suite(void)
 {
     Suite *s = suite_create("diagnostics");
@@ -771,6 +798,7 @@ static Suite *diagnostics_suite(void)
     tcase_add_test(tc, test_error_limit);
     tcase_add_test(tc, test_error_limit_drops_notes);
     tcase_add_test(tc, test_utf8_columns);
+    tcase_add_test(tc, test_concat_input_limit);
     suite_add_tcase(s, tc);
     tc = test_case("cli");
     tcase_add_test(tc, test_cli_footer);

@@ -162,6 +162,60 @@ START_TEST(batchnorm_avgpool_residual)
 }
 END_TEST
 
+/* a graph longer than autodiff's first table size (256 nodes, which once
+ * overran with a long forward graph): 60 residual blocks of 6 nodes */
+START_TEST(deep_graph)
+{
+    check_net("layer blk(x: f32[N]) { return x + (x -> dense(N) -> tanh) * 0.25 }\n"
+              "model m(x: f32[6]) { x -> dense(4) -> repeat 60 blk -> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
+/* concat along the channels of an image: two conv branches (one with its
+ * activation in the conv's epilogue), then a value beside its own tanh,
+ * whose gradient sums the slice and the path through tanh */
+START_TEST(concat_channels)
+{
+    check_net("model m(x: f32[2, 6, 6]) {\n"
+              "  a = x -> conv2d(3, 3, padding = 1) -> tanh\n  b = x -> conv2d(2, 1)\n"
+              "  h = concat(a, b) -> conv2d(3, 3, stride = 2)\n"
+              "  concat(h, tanh(h)) -> flatten -> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
+/* along the last axis of a sequence, strided rows on both sides; the input
+ * x is a part that needs no gradient, so the slices after it start late */
+START_TEST(concat_last_axis)
+{
+    check_net("model m(x: f32[3, 5]) {\n"
+              "  a = x -> dense(4)\n  b = x -> dense(2) -> tanh\n"
+              "  concat(x, a, b, axis = -1) -> dense(3) -> flatten -> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
+/* a value concatenated with itself: both slices of the gradient add up;
+ * along axis 0 of a vector, along the time axis of a sequence, and as the
+ * logits themselves */
+START_TEST(concat_self)
+{
+    check_net("model m(x: f32[6]) { h = x -> dense(5) -> tanh\n concat(h, h) -> dense(3) }\n" TRAIN_XENT);
+    check_net("model m(x: f32[3, 4]) { h = x -> dense(2) -> sigmoid\n concat(h, h, h, axis = 0) -> flatten -> dense(3) }\n"
+              TRAIN_XENT);
+    check_net("model m(x: f32[6]) { h = x -> dense(2)\n concat(h, h -> dense(1)) }\n" TRAIN_XENT);
+}
+END_TEST
+
+/* three inputs along a middle axis (the height of an image): outer and
+ * inner extents both above one */
+START_TEST(concat_three_middle_axis)
+{
+    check_net("model m(x: f32[2, 4, 5]) {\n"
+              "  a = x -> conv2d(2, 3, padding = 1) -> tanh\n  b = x -> conv2d(2, 1)\n"
+              "  c = x -> conv2d(2, 3, padding = \"same\") -> sigmoid\n"
+              "  concat(a, b, c, axis = 1) -> conv2d(2, 3) -> flatten -> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
 static Suite *gradcheck_suite(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -176,6 +230,11 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, mse_and_bce);
     tcase_add_test(tc, conv_pool);
     tcase_add_test(tc, batchnorm_avgpool_residual);
+    tcase_add_test(tc, deep_graph);
+    tcase_add_test(tc, concat_channels);
+    tcase_add_test(tc, concat_last_axis);
+    tcase_add_test(tc, concat_self);
+    tcase_add_test(tc, concat_three_middle_axis);
     suite_add_tcase(s, tc);
     return s;
 }

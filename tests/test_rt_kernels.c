@@ -1,4 +1,4 @@
-/* test_rt_kernels.c — elementwise, softmax, loss and dropout kernels, the
+/* test_rt_kernels.c — elementwise, softmax, loss, copy and dropout kernels, the
  * counter-based RNG and parameter initialisation of libnetrt.
  *
  * Forward kernels are compared with double-precision references written
@@ -665,6 +665,90 @@ START_TEST(test_sum_rows)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- copies */
+
+#define COPY_GUARD -7.5f
+
+/* Three blocks of widths w[0..3) concatenated along the columns of y
+ * (rows, total) with rt_copy_rows and split back, against index
+ * arithmetic. A guard float after each buffer must survive. Sizes cover
+ * one element, narrow and wide rows, and enough rows to use several tasks. */
+START_TEST(test_copy_rows_concat)
+{
+    static const int64_t shapes[][4] = {
+        { 1, 1, 1, 1 }, { 3, 5, 1, 7 }, { 1000, 17, 4, 9 }, { 20000, 3, 16, 2 }, { 2, 40000, 1, 3 },
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t rows = shapes[s][0], total = 0, start[3];
+        float *x[3], *back[3];
+        for (int k = 0; k < 3; k++) {
+            int64_t w = shapes[s][1 + k];
+            start[k] = total;
+            total += w;
+            x[k] = alloc_floats(rows * w);
+            back[k] = alloc_floats(rows * w + 1);
+            test_fill(x[k], rows * w, (uint32_t)(10 * s + k));
+            back[k][rows * w] = COPY_GUARD;
+        }
+        float *y = alloc_floats(rows * total + 1);
+        y[rows * total] = COPY_GUARD;
+        for (int k = 0; k < 3; k++)
+            rt_copy_rows(rows, shapes[s][1 + k], x[k], shapes[s][1 + k], y + start[k], total);
+        for (int k = 0; k < 3; k++) {
+            int64_t w = shapes[s][1 + k];
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t c = 0; c < w; c++)
+                    CHECK_MSG(y[r * total + start[k] + c] == x[k][r * w + c], "shape %zu: y[%lld][%lld] is not x%d[%lld][%lld]",
+                              s, (long long)r, (long long)(start[k] + c), k, (long long)r, (long long)c);
+            rt_copy_rows(rows, w, y + start[k], total, back[k], w);
+            CHECK_MSG(memcmp(back[k], x[k], sizeof(float) * (size_t)(rows * w)) == 0, "shape %zu: split %d differs", s, k);
+            CHECK(back[k][rows * w] == COPY_GUARD);
+        }
+        CHECK(y[rows * total] == COPY_GUARD);
+        for (int k = 0; k < 3; k++)
+            free(x[k]), free(back[k]);
+        free(y);
+    }
+}
+END_TEST
+
+/* Strided on both sides: a (rows, cols) block from inside one matrix into
+ * the middle of another leaves every other float of the target alone;
+ * zero rows or columns write nothing. */
+START_TEST(test_copy_rows_strided)
+{
+    enum { ROWS = 7, COLS = 3, SRC_LD = 10, DST_LD = 5, AT = 2 };
+    float src[ROWS * SRC_LD], dst[ROWS * DST_LD];
+    test_fill(src, ROWS * SRC_LD, 3);
+    for (int i = 0; i < ROWS * DST_LD; i++)
+        dst[i] = COPY_GUARD;
+    rt_copy_rows(ROWS, COLS, src + 4, SRC_LD, dst + AT, DST_LD);
+    for (int r = 0; r < ROWS; r++)
+        for (int c = 0; c < DST_LD; c++) {
+            bool inside = c >= AT && c < AT + COLS;
+            CHECK_MSG(dst[r * DST_LD + c] == (inside ? src[r * SRC_LD + 4 + c - AT] : COPY_GUARD), "dst[%d][%d] = %g", r, c,
+                      (double)dst[r * DST_LD + c]);
+        }
+    rt_copy_rows(0, COLS, src, SRC_LD, dst, DST_LD);
+    rt_copy_rows(ROWS, 0, src, SRC_LD, dst, DST_LD);
+    CHECK(dst[0] == COPY_GUARD && dst[DST_LD] == COPY_GUARD);
+}
+END_TEST
+
+/* int32 token ids go through bit for bit, even those whose bits would be
+ * a float NaN (a float load and store may quiet a signalling NaN). */
+START_TEST(test_copy_rows_int32)
+{
+    const int32_t ids[2][3] = { { 0, -1, 0x7f800001 }, { 0x7fc00000, INT32_MIN, 12345 } };
+    int32_t joined[2][6] = { { 0 } };
+    rt_copy_rows(2, 3, ids, 3, &joined[0][3], 6);
+    rt_copy_rows(2, 3, ids, 3, &joined[0][0], 6);
+    for (int r = 0; r < 2; r++)
+        for (int c = 0; c < 6; c++)
+            CHECK(joined[r][c] == ids[r][c % 3]);
+}
+END_TEST
+
 /* --------------------------------------------------------------- dropout */
 
 /* Every ISA keeps exactly the elements with rt_rand_uniform(seed, i) >=
@@ -954,6 +1038,12 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_mse);
     tcase_add_test(tc, test_bce);
     tcase_add_test(tc, test_sum_rows);
+    suite_add_tcase(s, tc);
+
+    tc = test_case("copies");
+    tcase_add_test(tc, test_copy_rows_concat);
+    tcase_add_test(tc, test_copy_rows_strided);
+    tcase_add_test(tc, test_copy_rows_int32);
     suite_add_tcase(s, tc);
 
     tc = test_case("dropout");

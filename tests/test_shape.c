@@ -1,5 +1,6 @@
 /* test_shape.c — the shape rule of every surface op in compiler/ops.def,
- * valid and invalid, through small .net snippets. Each expectation is
+ * valid and invalid, through small .net snippets (and concat_grad's, which
+ * no snippet can reach, directly). Each expectation is
  * worked out by hand from the op's definition (a comment says how when it
  * is not obvious); parameters are listed as "suffix type", with "(state)"
  * for running statistics that are not trained. */
@@ -278,6 +279,38 @@ START_TEST(test_losses)
 }
 END_TEST
 
+/* concat_grad, the rule autodiff's slices are verified by: dy's shape with
+ * the slice's size along the axis, and a range outside dy refused. Attrs
+ * by signature position: dy, axis, start, size. */
+static bool concat_grad_rule(const Shape *dy, int64_t axis, int64_t start, int64_t size, Shape *out, FeRun *r)
+{
+    Attr attrs[4] = { { 0 }, { .i = axis }, { .i = start }, { .i = size } };
+    DType dt = DT_F32;
+    ShapeCtx s = { .c = &r->c, .op = OP_concat_grad, .call = "concat_grad", .in = dy, .in_dtype = &dt, .nin = 1,
+                   .attrs = attrs };
+    bool ok = shape_infer(&s);
+    *out = s.out;
+    return ok;
+}
+
+START_TEST(test_concat_grad)
+{
+    FeRun r;
+    fe_open_ok(&r, "model m(x: f32[2, 9, 5]) { concat(x, x, axis = -2) }\n");
+    const Graph *g = &r.c.prog->graphs[0];
+    ck_assert_int_eq(shape_concat_axis(&g->nodes[g->output]), 1);
+    Shape dy = { 3, { 2, 9, 5 } }, out;
+    ck_assert(concat_grad_rule(&dy, 1, 3, 4, &out, &r));
+    ck_assert_str_eq(ir_type_str(&r.c, DT_F32, &out), "f32[2, 4, 5]");
+    ck_assert(concat_grad_rule(&dy, 2, 0, 5, &out, &r));
+    ck_assert_str_eq(ir_type_str(&r.c, DT_F32, &out), "f32[2, 9, 5]");
+    ck_assert(!concat_grad_rule(&dy, 1, 6, 4, &out, &r));
+    ck_assert(!concat_grad_rule(&dy, 3, 0, 1, &out, &r));
+    ck_assert(!concat_grad_rule(&dy, 0, 0, 0, &out, &r));
+    fe_close(&r);
+}
+END_TEST
+
 /* Every surface op of the table has a case in this file. */
 START_TEST(test_every_surface_op_covered)
 {
@@ -311,6 +344,7 @@ static Suite *shape_suite(void)
     tcase_add_test(tc, test_recurrent);
     tcase_add_test(tc, test_shape_ops);
     tcase_add_test(tc, test_concat);
+    tcase_add_test(tc, test_concat_grad);
     tcase_add_test(tc, test_elementwise);
     tcase_add_test(tc, test_losses);
     tcase_add_test(tc, test_every_surface_op_covered);
