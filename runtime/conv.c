@@ -81,8 +81,13 @@
  * changes path (which would change the bits). */
 #define PART_COLUMNS 32
 /* Multiply-adds per sample below which a small batch is not split over
- * threads: LeNet conv1 (0.46 M) took 16 us on one thread and 21 on two. */
-#define SPLIT_MIN_MACS (1 << 20)
+ * threads. With per-row im2col bounds, LeNet conv1 (0.46 M) took 16 us on
+ * one thread and 21 on two; with whole-row parts (im2col_rows), splitting
+ * it takes the valid LeNet's batch-1 prediction on two threads from 75.0
+ * to 73.8 us (median of 3000 calls, quiet machine). */
+#ifndef SPLIT_MIN_MACS
+#define SPLIT_MIN_MACS (1 << 18)
+#endif
 /* Shortest reduction (samples x pixels) for which the filter gradient uses
  * the dot-product kernel of conv_avx512.c rather than rt_sgemm: each output
  * ends with a horizontal sum of 16 lanes, which a short reduction does not
@@ -393,11 +398,17 @@ static void im2col(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const fl
 }
 
 /* im2col of one sample's output pixels [p0, p1) only: col (K, p1-p0).
- * For splitting one sample's forward pass over threads. */
+ * For splitting one sample's forward pass over threads. Whole output rows
+ * go to im2col_rows: these per-row bounds took 16% of LeNet's batch-1
+ * prediction on two threads (perf). */
 static void im2col_range(const rt_conv2d *cv, const conv_dims *d, const float *x, int64_t p0,
                          int64_t p1, float *col)
 {
     const int64_t ld = p1 - p0, st = cv->stride, wo = cv->wo;
+    if (p0 % wo == 0 && p1 % wo == 0) {
+        im2col_rows(cv, d, 1, x, 0, p0 / wo, p1 / wo, col);
+        return;
+    }
     for (int64_t ch = 0; ch < d->cg; ch++)
         for (int64_t ky = 0; ky < cv->kh; ky++)
             for (int64_t kx = 0; kx < cv->kw; kx++) {
@@ -585,16 +596,14 @@ static void forward_chunk(void *ctx, int64_t chunk)
 }
 
 /* Task `index` of a split forward: sample b, output pixels [p0, p1) in
- * whole PART_COLUMNS units, so the bounds depend on the shape alone. */
+ * whole units (below), so the bounds depend on the shape alone. */
 static void part_columns(const forward_task *t, int64_t index, int64_t *b, int64_t *p0, int64_t *p1)
 {
-    /* With a fused pool, units are whole rows of pooling windows, at least
-     * PART_COLUMNS wide, so no window straddles two tasks. */
-    int64_t unit = PART_COLUMNS;
-    if (t->pool) {
-        int64_t band = t->pool->size * t->cv->wo;
-        unit = band * ((PART_COLUMNS + band - 1) / band);
-    }
+    /* Units are whole output rows (im2col copies whole rows fast), and with
+     * a fused pool whole rows of pooling windows, so no window straddles two
+     * tasks; at least PART_COLUMNS wide. */
+    int64_t band = t->cv->wo * (t->pool ? t->pool->size : 1);
+    int64_t unit = band * ((PART_COLUMNS + band - 1) / band);
     int64_t part = index % t->parts, units = (t->d.p + unit - 1) / unit;
     *b = index / t->parts;
     *p0 = part * units / t->parts * unit;
@@ -763,8 +772,8 @@ static void forward_packed_task(void *ctx, int64_t index)
     part_columns(t, index, &b, &p0, &p1);
     int64_t n = p1 - p0, xs = cv->c * d->hw, ys = cv->f * d->p;
     /* Output columns per im2col block: the block stays in L2 while every
-     * w panel sweeps it. */
-    int64_t block = max_i64(t->nr, BLOCK_FLOATS / d->k / t->nr * t->nr);
+     * w panel sweeps it. Whole output rows, as the parts are. */
+    int64_t block = max_i64(1, BLOCK_FLOATS / d->k / cv->wo) * cv->wo;
     /* The kernel loads whole NR-wide rows: the last panel reads past the
      * matrix into a zeroed pad. */
     float *col = scratch_col(get_scratch(), d->k * min_i64(block, n) + t->nr);
