@@ -67,27 +67,27 @@ START_TEST(test_lenet)
 {
     FeRun r;
     open_example(&r, "lenet");
-    /* conv1 ("same") f32[32, 28, 28] = 25,088 outputs: params 32*1*25+32 = 832,
-     *   flops 25,088 * 2*1*25 + 25,088 = 1,279,488
-     * maxpool1 f32[32, 14, 14] = 6,272 outputs * 2*2 = 25,088
-     * conv2 f32[64, 10, 10] = 6,400 outputs: params 64*32*25+64 = 51,264,
-     *   flops 6,400 * 2*32*25 + 6,400 = 10,246,400
-     * maxpool2 f32[64, 5, 5] = 1,600 * 4 = 6,400; flatten 0
-     * fc1 1600 -> 128: 204,928 params, 128*2*1600+128 = 409,728
+    /* conv1 f32[32, 24, 24] = 18,432 outputs: params 32*1*25+32 = 832,
+     *   flops 18,432 * 2*1*25 + 18,432 = 940,032
+     * maxpool1 f32[32, 12, 12] = 4,608 outputs * 2*2 = 18,432
+     * conv2 f32[64, 8, 8] = 4,096 outputs: params 64*32*25+64 = 51,264,
+     *   flops 4,096 * 2*32*25 + 4,096 = 6,557,696
+     * maxpool2 f32[64, 4, 4] = 1,024 * 4 = 4,096; flatten 0
+     * fc1 1024 -> 128: 131,200 params, 128*2*1024+128 = 262,272
      * fc2 128 -> 10: 1,290 params, 10*2*128+10 = 2,570 */
-    layer_is(&r, 0, "conv1", 832, 1279488);
-    layer_is(&r, 0, "relu1", 0, 25088);
-    layer_is(&r, 0, "maxpool1", 0, 25088);
-    layer_is(&r, 0, "conv2", 51264, 10246400);
-    layer_is(&r, 0, "relu2", 0, 6400);
-    layer_is(&r, 0, "maxpool2", 0, 6400);
+    layer_is(&r, 0, "conv1", 832, 940032);
+    layer_is(&r, 0, "relu1", 0, 18432);
+    layer_is(&r, 0, "maxpool1", 0, 18432);
+    layer_is(&r, 0, "conv2", 51264, 6557696);
+    layer_is(&r, 0, "relu2", 0, 4096);
+    layer_is(&r, 0, "maxpool2", 0, 4096);
     layer_is(&r, 0, "flatten1", 0, 0);
-    layer_is(&r, 0, "fc1", 204928, 409728);
+    layer_is(&r, 0, "fc1", 131200, 262272);
     layer_is(&r, 0, "relu3", 0, 128);
     layer_is(&r, 0, "fc2", 1290, 2570);
-    /* 832 + 51,264 + 204,928 + 1,290 = 258,314;
-     * 1,279,488 + 25,088 + 25,088 + 10,246,400 + 6,400 + 6,400 + 409,728 + 128 + 2,570 = 12,001,290 */
-    totals_are(&r, 0, 258314, 0, 12001290);
+    /* 832 + 51,264 + 131,200 + 1,290 = 184,586;
+     * 940,032 + 18,432 + 18,432 + 6,557,696 + 4,096 + 4,096 + 262,272 + 128 + 2,570 = 7,807,754 */
+    totals_are(&r, 0, 184586, 0, 7807754);
     fe_close(&r);
 }
 END_TEST
@@ -269,7 +269,7 @@ START_TEST(test_graph_is_dot)
     fe_netc_run(&p, "graph", "examples/lenet.net", NULL, NULL);
     ck_assert_int_eq(fe_exit_code(&p), 0);
     ck_assert(strncmp(p.out, "digraph netc {\n", 15) == 0);
-    ck_assert_ptr_nonnull(strstr(p.out, "[label=\"conv1\\nconv2d\\nf32[32, 28, 28]\\n832 params\"];\n"));
+    ck_assert_ptr_nonnull(strstr(p.out, "[label=\"conv1\\nconv2d\\nf32[32, 24, 24]\\n832 params\"];\n"));
     ck_assert(p.out_len > 2 && strcmp(p.out + p.out_len - 2, "}\n") == 0);
     if (access("/usr/bin/dot", X_OK) != 0) {
         fprintf(stderr, "test_graph_is_dot: /usr/bin/dot not found; not running dot on the output\n");
