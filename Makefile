@@ -6,6 +6,7 @@
 #   make asan       the test suite under -fsanitize=address,undefined
 #   make demo       install, build, run the examples
 #   make bench      benchmarks (tables on stdout)
+#   make bench-compare  the same work in PyTorch and OpenBLAS, in the same run
 #   make install    PREFIX=/usr/local DESTDIR=
 
 BUILD   ?= build
@@ -125,17 +126,19 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@for b in $(BENCHES); do echo "== $$b"; BUILD=$(BUILD) $$b || exit 1; done
 
-# PyTorch and OpenBLAS on the same cores in the same run. They are
-# benchmark-only dependencies, installed here and nowhere else. OpenBLAS's
-# core-type overrides are unset for this command alone, so it runs its
-# best kernels.
+# PyTorch and OpenBLAS on the same cores in the same run: GEMM against
+# OpenBLAS, then mlp.net and lenet.net training and LeNet's batch-1 latency
+# against PyTorch (bench/compare_torch.py). They are benchmark-only
+# dependencies, installed here and nowhere else. OpenBLAS's core-type
+# overrides are unset for this command alone, so it runs its best kernels.
 bench-compare: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/deps.sh python3-torch libopenblas-dev
 	$(CC) $(CFLAGS) -o $(BUILD)/bench/openblas_gemm bench/openblas_gemm.c $(LIBNETRT) -lopenblas $(LDLIBS)
 	@$(BUILD)/netc build examples/mlp.net -o $(BUILD)/bench/mlp
+	@$(BUILD)/netc build examples/lenet.net -o $(BUILD)/bench/lenet
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bench/openblas_gemm
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare_torch.py $(BUILD)/bench/mlp
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare_torch.py $(BUILD)
 
 install: $(NETC) $(LIBNETRT)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

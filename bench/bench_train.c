@@ -5,7 +5,8 @@
  * test pass excluded). FLOPs per training sample come from the compiler's
  * cost model over the training graph, so GFLOP/s and the fraction of the
  * machine's FMA peak follow. Then batch-1 inference latency: the emitted C
- * linked with bench/latency_main.c, timing single forward calls.
+ * linked with bench/latency_main.c, timing single forward calls
+ * (`bench_train --latency NAME` does only that, for bench/compare_torch.py).
  *
  * References (the issues' figures for PyTorch 1.13 on these two cores, best
  * configuration; `make bench-compare` measures PyTorch again in the same
@@ -75,7 +76,7 @@ static double measure(const char *exe, int threads, int steps)
             rate = strtod(digits, NULL);
         }
         if (pclose(p) != 0 || rate <= 0) {
-            fprintf(stderr, "bench_mlp: '%s' failed\n", cmd);
+            fprintf(stderr, "bench_train: '%s' failed\n", cmd);
             exit(1);
         }
         if (rate > best)
@@ -84,26 +85,43 @@ static double measure(const char *exe, int threads, int steps)
     return best;
 }
 
-static void latency(const char *build, const char *name, double torch_us)
+/* Emits examples/NAME.net as C and links it with bench/latency_main.c into
+ * BUILD/bench/NAME-emit/latency (whose path goes to exe), as a user
+ * embedding the model would build it. */
+static void latency_build(const char *build, const char *name, char *exe, size_t size)
 {
     char cmd[4096], dir[256];
     snprintf(dir, sizeof dir, "%s/bench/%s-emit", build, name);
+    snprintf(exe, size, "%s/latency", dir);
     snprintf(cmd, sizeof cmd,
              "%s/netc emit examples/%s.net -o %s && cc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -march=%s -ffp-contract=off -Iruntime -I%s "
-             "-DPROGRAM=%s_program bench/latency_main.c %s/%s.c %s/libnetrt.a -ljansson -lz -lpng -lm -lpthread -o %s/latency",
-             build, name, dir, rt_cpu_march(), dir, name, dir, name, build, dir);
+             "-DPROGRAM=%s_program bench/latency_main.c %s/%s.c %s/libnetrt.a -ljansson -lz -lpng -lm -lpthread -o %s",
+             build, name, dir, rt_cpu_march(), dir, name, dir, name, build, exe);
     if (system(cmd) != 0) {
         fprintf(stderr, "bench_train: %s failed\n", cmd);
         exit(1);
     }
+}
+
+/* The median and 10th percentile, in microseconds, of batch-1 forward calls. */
+static void latency_measure(const char *exe, int threads, double *median, double *p10)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s %d", exe, threads);
+    FILE *p = popen(cmd, "r");
+    if (!p || fscanf(p, "%lf %lf", median, p10) != 2 || pclose(p) != 0) {
+        fprintf(stderr, "bench_train: %s failed\n", cmd);
+        exit(1);
+    }
+}
+
+static void latency(const char *build, const char *name, double torch_us)
+{
+    char exe[512];
+    latency_build(build, name, exe, sizeof exe);
     for (int t = 1; t <= 2; t++) {
-        snprintf(cmd, sizeof cmd, "%s/latency %d", dir, t);
-        FILE *p = popen(cmd, "r");
-        double median = 0, p10 = 0;
-        if (!p || fscanf(p, "%lf %lf", &median, &p10) != 2 || pclose(p) != 0) {
-            fprintf(stderr, "bench_train: %s failed\n", cmd);
-            exit(1);
-        }
+        double median, p10;
+        latency_measure(exe, t, &median, &p10);
         printf("%-8s batch-1 predict, %d thread%s: median %.1f us, 10th percentile %.1f us", name, t, t > 1 ? "s" : "",
                median, p10);
         if (torch_us > 0)
@@ -112,9 +130,30 @@ static void latency(const char *build, const char *name, double torch_us)
     }
 }
 
-int main(void)
+/* `bench_train --latency NAME`: only the batch-1 latency of examples/NAME.net,
+ * one line `THREADS MEDIAN_US P10_US` for 1 and 2 threads, for
+ * bench/compare_torch.py to read. */
+static int latency_only(const char *build, const char *name)
+{
+    char exe[512];
+    latency_build(build, name, exe, sizeof exe);
+    for (int t = 1; t <= 2; t++) {
+        double median, p10;
+        latency_measure(exe, t, &median, &p10);
+        printf("%d %.1f %.1f\n", t, median, p10);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     const char *build = getenv("BUILD") && *getenv("BUILD") ? getenv("BUILD") : "build";
+    if (argc == 3 && strcmp(argv[1], "--latency") == 0)
+        return latency_only(build, argv[2]);
+    if (argc != 1) {
+        fprintf(stderr, "usage: bench_train [--latency NAME]\n");
+        return 2;
+    }
     int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
     printf("training on Fashion-MNIST as `./NAME train --steps N` reports it; %s kernels; peak %.0f GFLOP/s per core\n\n",
            rt_isa_name(rt_cpu_best_isa()), PEAK_PER_CORE);
