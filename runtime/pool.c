@@ -98,6 +98,10 @@ static int64_t window_argmax(const rt_pool2d *p, const float *plane, int64_t oy,
 
 void rt_maxpool_plane_rows(const rt_pool2d *p, const float *plane, int64_t oy0, int64_t oy1, float *y)
 {
+    if (p->size == 2 && p->stride == 2 && p->pad == 0 && rt_isa_current() == RT_ISA_AVX512) {
+        rt_pool_avx512_max2x2_rows(plane, p->w, p->wo, oy0, oy1, y);
+        return;
+    }
     if (p->size == 2 && p->stride == 2 && p->pad == 0) {
         /* 2x2/2, the usual case: no clipping, so a plain loop gcc vectorizes. */
         for (int64_t oy = oy0; oy < oy1; oy++) {
@@ -134,6 +138,17 @@ void rt_maxpool_forward(const rt_pool2d *p, int64_t batch, const float *x, float
     run_planes(p, batch, &t, maxpool_forward_task);
 }
 
+/* Zeroes the odd last column and row of a 2x2/2 backward plane, which no
+ * window covers. */
+static void clear_outside_windows(const rt_pool2d *p, float *dx)
+{
+    for (int64_t iy = 0; iy < 2 * p->ho; iy++)
+        for (int64_t ix = 2 * p->wo; ix < p->w; ix++)
+            dx[iy * p->w + ix] = 0.0f;
+    if (2 * p->ho < p->h)
+        memset(dx + 2 * p->ho * p->w, 0, (size_t)((p->h - 2 * p->ho) * p->w) * sizeof *dx);
+}
+
 // x (B,C,H,W), dy (B,C,Ho,Wo) -> dx (B,C,H,W)
 static void maxpool_backward_task(void *ctx, int64_t task)
 {
@@ -142,10 +157,16 @@ static void maxpool_backward_task(void *ctx, int64_t task)
     int64_t q0, q1;
     task_planes(t, task, &q0, &q1);
     bool fast = p->size == 2 && p->stride == 2 && p->pad == 0;
+    bool avx512 = fast && rt_isa_current() == RT_ISA_AVX512;
     for (int64_t q = q0; q < q1; q++) {
         const float *plane = t->x + q * p->h * p->w;
         const float *dy = t->dy + q * p->ho * p->wo;
         float *dx = t->out + q * p->h * p->w;
+        if (avx512) {
+            rt_pool_avx512_max2x2_backward(plane, p->w, p->wo, p->ho, dy, t->relu, dx);
+            clear_outside_windows(p, dx);
+            continue;
+        }
         if (fast) {
             /* 2x2/2: disjoint windows, the same comparisons in the same
              * order as the forward pass's fast path. The generic search
@@ -174,12 +195,8 @@ static void maxpool_backward_task(void *ctx, int64_t task)
                     d1[2 * ox] = at == 2 ? g : 0.0f;
                     d1[2 * ox + 1] = at == 3 ? g : 0.0f;
                 }
-                for (int64_t ix = 2 * p->wo; ix < p->w; ix++)
-                    d0[ix] = d1[ix] = 0.0f;
             }
-            if (2 * p->ho < p->h)
-                memset(dx + 2 * p->ho * p->w, 0,
-                       (size_t)((p->h - 2 * p->ho) * p->w) * sizeof *dx);
+            clear_outside_windows(p, dx);
             continue;
         }
         memset(dx, 0, (size_t)(p->h * p->w) * sizeof *dx);

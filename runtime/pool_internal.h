@@ -5,6 +5,7 @@
 #ifndef POOL_INTERNAL_H
 #define POOL_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "netrt.h"
@@ -16,5 +17,15 @@ void rt_maxpool_check(const rt_pool2d *p, const char *who);
  * the max over each window of plane (H,W), with rt_maxpool_forward's
  * comparisons in its order, so fused and separate pooling agree bitwise. */
 void rt_maxpool_plane_rows(const rt_pool2d *p, const float *plane, int64_t oy0, int64_t oy1, float *y);
+
+/* pool_avx512.c: the 2x2/2 max pool's forward rows [oy0, oy1) and whole
+ * backward pass of one plane (w wide; wo x ho windows), with
+ * rt_maxpool_plane_rows's and the scalar backward's comparisons. The
+ * backward pass writes each window's four pixels, and not the odd last
+ * row and column. */
+void rt_pool_avx512_max2x2_rows(const float *plane, int64_t w, int64_t wo, int64_t oy0, int64_t oy1,
+                                float *y);
+void rt_pool_avx512_max2x2_backward(const float *plane, int64_t w, int64_t wo, int64_t ho,
+                                    const float *dy, bool relu, float *dx);
 
 #endif

@@ -3,7 +3,8 @@
  * Forward passes against direct references written here (max pooling is
  * exact; averages within 1e-6 relative); backward passes against the
  * references' adjoints and the tie rule (the first maximum in row-major
- * window order gets the gradient, as in PyTorch); 1 vs 2 threads bitwise.
+ * window order gets the gradient, as in PyTorch); max pooling on every
+ * instruction-set path (2x2/2 has an AVX-512 kernel); 1 vs 2 threads bitwise.
  */
 #include <float.h>
 #include <string.h>
@@ -21,6 +22,8 @@ static const int64_t pool_cases[][6] = {
     { 1, 9, 6, 3, 1, 1 },  /* stride 1 */
     { 2, 5, 7, 3, 3, 0 },
     { 1, 4, 4, 4, 1, 2 },  /* pad = size/2 */
+    { 2, 8, 40, 2, 2, 0 }, /* 2x2/2, 20 windows a row: 16 + a masked 4 on AVX-512 */
+    { 1, 9, 35, 2, 2, 0 }, /* 17 windows a row, odd last row and column */
 };
 #define NPOOL (int)(sizeof pool_cases / sizeof pool_cases[0])
 
@@ -75,29 +78,31 @@ static void fill_with_ties(float *x, int64_t n, uint32_t seed)
 START_TEST(test_maxpool)
 {
     const int64_t batch = 3;
-    for (int ci = 0; ci < NPOOL; ci++) {
-        rt_pool2d p = make_pool(ci);
-        int64_t hw = p.h * p.w, ohw = p.ho * p.wo, planes = batch * p.c;
-        float *x = alloc_floats(planes * hw), *y = alloc_floats(planes * ohw);
-        float *dy = alloc_floats(planes * ohw), *dx = alloc_floats(planes * hw);
-        double *ref_dx = calloc((size_t)(planes * hw), sizeof *ref_dx);
-        fill_with_ties(x, planes * hw, (uint32_t)ci + 1);
-        test_fill(dy, planes * ohw, (uint32_t)ci + 50);
-        for (int64_t i = 0; i < planes * hw; i++)
-            dx[i] = 1e6f; /* overwritten */
-        rt_maxpool_forward(&p, batch, x, y);
-        rt_maxpool_backward(&p, batch, x, y, dy, dx);
-        for (int64_t q = 0; q < planes; q++)
-            for (int64_t oy = 0; oy < p.ho; oy++)
-                for (int64_t ox = 0; ox < p.wo; ox++) {
-                    int64_t a = ref_argmax(&p, x + q * hw, oy, ox);
-                    CHECK_MSG(y[q * ohw + oy * p.wo + ox] == x[q * hw + a], "case %d y", ci);
-                    ref_dx[q * hw + a] += dy[q * ohw + oy * p.wo + ox];
-                }
-        for (int64_t i = 0; i < planes * hw; i++)
-            CHECK_MSG(test_close(dx[i], ref_dx[i], 1e-6, 1e-6), "case %d dx[%lld]: %g want %g",
-                      ci, (long long)i, (double)dx[i], ref_dx[i]);
-        free(x), free(y), free(dy), free(dx), free(ref_dx);
+    FOR_EACH_ISA(isa) {
+        for (int ci = 0; ci < NPOOL; ci++) {
+            rt_pool2d p = make_pool(ci);
+            int64_t hw = p.h * p.w, ohw = p.ho * p.wo, planes = batch * p.c;
+            float *x = alloc_floats(planes * hw), *y = alloc_floats(planes * ohw);
+            float *dy = alloc_floats(planes * ohw), *dx = alloc_floats(planes * hw);
+            double *ref_dx = calloc((size_t)(planes * hw), sizeof *ref_dx);
+            fill_with_ties(x, planes * hw, (uint32_t)ci + 1);
+            test_fill(dy, planes * ohw, (uint32_t)ci + 50);
+            for (int64_t i = 0; i < planes * hw; i++)
+                dx[i] = 1e6f; /* overwritten */
+            rt_maxpool_forward(&p, batch, x, y);
+            rt_maxpool_backward(&p, batch, x, y, dy, dx);
+            for (int64_t q = 0; q < planes; q++)
+                for (int64_t oy = 0; oy < p.ho; oy++)
+                    for (int64_t ox = 0; ox < p.wo; ox++) {
+                        int64_t a = ref_argmax(&p, x + q * hw, oy, ox);
+                        CHECK_MSG(y[q * ohw + oy * p.wo + ox] == x[q * hw + a], "isa %d case %d y", isa, ci);
+                        ref_dx[q * hw + a] += dy[q * ohw + oy * p.wo + ox];
+                    }
+            for (int64_t i = 0; i < planes * hw; i++)
+                CHECK_MSG(test_close(dx[i], ref_dx[i], 1e-6, 1e-6), "isa %d case %d dx[%lld]: %g want %g",
+                          isa, ci, (long long)i, (double)dx[i], ref_dx[i]);
+            free(x), free(y), free(dy), free(dx), free(ref_dx);
+        }
     }
 }
 END_TEST
@@ -109,22 +114,36 @@ END_TEST
 START_TEST(test_maxpool_relu_backward)
 {
     const int64_t batch = 3;
-    for (int ci = 0; ci < NPOOL; ci++) {
-        rt_pool2d p = make_pool(ci);
-        int64_t hw = p.h * p.w, ohw = p.ho * p.wo, planes = batch * p.c;
-        float *x = alloc_floats(planes * hw), *dy = alloc_floats(planes * ohw);
-        float *want = alloc_floats(planes * hw), *got = alloc_floats(planes * hw);
-        fill_with_ties(x, planes * hw, (uint32_t)ci + 7);
-        for (int64_t i = 0; i < planes * hw; i++)
-            x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        test_fill(dy, planes * ohw, (uint32_t)ci + 70);
-        for (int64_t i = 0; i < planes * hw; i++)
-            got[i] = NAN; /* overwritten */
-        rt_maxpool_backward(&p, batch, x, NULL, dy, want);
-        rt_act_backward(RT_ACT_RELU, 0.0f, planes * hw, x, x, want, want);
-        rt_maxpool_relu_backward(&p, batch, x, dy, got);
-        CHECK_MSG(memcmp(want, got, (size_t)(planes * hw) * sizeof *got) == 0, "case %d", ci);
-        free(x), free(dy), free(want), free(got);
+    FOR_EACH_ISA(isa) {
+        for (int ci = 0; ci < NPOOL; ci++) {
+            rt_pool2d p = make_pool(ci);
+            int64_t hw = p.h * p.w, ohw = p.ho * p.wo, planes = batch * p.c;
+            float *x = alloc_floats(planes * hw), *dy = alloc_floats(planes * ohw);
+            float *want = alloc_floats(planes * hw), *got = alloc_floats(planes * hw);
+            fill_with_ties(x, planes * hw, (uint32_t)ci + 7);
+            for (int64_t i = 0; i < planes * hw; i++)
+                x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+            test_fill(dy, planes * ohw, (uint32_t)ci + 70);
+            for (int64_t i = 0; i < planes * hw; i++)
+                got[i] = NAN; /* overwritten */
+            rt_maxpool_backward(&p, batch, x, NULL, dy, want);
+            rt_act_backward(RT_ACT_RELU, 0.0f, planes * hw, x, x, want, want);
+            rt_maxpool_relu_backward(&p, batch, x, dy, got);
+            CHECK_MSG(memcmp(want, got, (size_t)(planes * hw) * sizeof *got) == 0, "isa %d case %d", isa, ci);
+            /* and against the reference: the window's gradient where its first
+             * maximum is positive */
+            for (int64_t q = 0; q < planes; q++)
+                for (int64_t oy = 0; oy < p.ho; oy++)
+                    for (int64_t ox = 0; ox < p.wo; ox++) {
+                        int64_t a = ref_argmax(&p, x + q * hw, oy, ox);
+                        if (x[q * hw + a] > 0.0f)
+                            want[q * hw + a] -= dy[q * ohw + oy * p.wo + ox];
+                    }
+            for (int64_t i = 0; i < planes * hw; i++)
+                CHECK_MSG(fabsf(want[i]) <= 1e-6f, "isa %d case %d dx[%lld] off by %g", isa, ci, (long long)i,
+                          (double)want[i]);
+            free(x), free(dy), free(want), free(got);
+        }
     }
 }
 END_TEST
@@ -132,29 +151,31 @@ END_TEST
 /* All-equal windows: the gradient goes to the top-left element only. */
 START_TEST(test_maxpool_ties_first_wins)
 {
-    rt_pool2d p = { .c = 1, .h = 4, .w = 4, .size = 2, .stride = 2, .ho = 2, .wo = 2 };
-    float x[16], y[4], dy[4] = { 1, 2, 3, 4 }, dx[16];
-    for (int i = 0; i < 16; i++)
-        x[i] = 0.5f;
-    rt_maxpool_forward(&p, 1, x, y);
-    rt_maxpool_backward(&p, 1, x, y, dy, dx);
-    static const float want[16] = { 1, 0, 2, 0, 0, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0 };
-    for (int i = 0; i < 16; i++)
-        ck_assert_float_eq(dx[i], want[i]);
-    /* Same through the general (3x3/1 padded) path. */
-    rt_pool2d q = { .c = 1, .h = 4, .w = 4, .size = 3, .stride = 1, .pad = 1, .ho = 4, .wo = 4 };
-    float y2[16], dy2[16], dx2[16];
-    for (int i = 0; i < 16; i++)
-        dy2[i] = 1.0f;
-    rt_maxpool_forward(&q, 1, x, y2);
-    rt_maxpool_backward(&q, 1, x, y2, dy2, dx2);
-    /* window of (oy,ox) starts at (max(oy-1,0), max(ox-1,0)) */
-    float want2[16] = { 0 };
-    for (int oy = 0; oy < 4; oy++)
-        for (int ox = 0; ox < 4; ox++)
-            want2[(oy > 0 ? oy - 1 : 0) * 4 + (ox > 0 ? ox - 1 : 0)] += 1.0f;
-    for (int i = 0; i < 16; i++)
-        ck_assert_float_eq(dx2[i], want2[i]);
+    FOR_EACH_ISA(isa) {
+        rt_pool2d p = { .c = 1, .h = 4, .w = 4, .size = 2, .stride = 2, .ho = 2, .wo = 2 };
+        float x[16], y[4], dy[4] = { 1, 2, 3, 4 }, dx[16];
+        for (int i = 0; i < 16; i++)
+            x[i] = 0.5f;
+        rt_maxpool_forward(&p, 1, x, y);
+        rt_maxpool_backward(&p, 1, x, y, dy, dx);
+        static const float want[16] = { 1, 0, 2, 0, 0, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0 };
+        for (int i = 0; i < 16; i++)
+            ck_assert_float_eq(dx[i], want[i]);
+        /* Same through the general (3x3/1 padded) path. */
+        rt_pool2d q = { .c = 1, .h = 4, .w = 4, .size = 3, .stride = 1, .pad = 1, .ho = 4, .wo = 4 };
+        float y2[16], dy2[16], dx2[16];
+        for (int i = 0; i < 16; i++)
+            dy2[i] = 1.0f;
+        rt_maxpool_forward(&q, 1, x, y2);
+        rt_maxpool_backward(&q, 1, x, y2, dy2, dx2);
+        /* window of (oy,ox) starts at (max(oy-1,0), max(ox-1,0)) */
+        float want2[16] = { 0 };
+        for (int oy = 0; oy < 4; oy++)
+            for (int ox = 0; ox < 4; ox++)
+                want2[(oy > 0 ? oy - 1 : 0) * 4 + (ox > 0 ? ox - 1 : 0)] += 1.0f;
+        for (int i = 0; i < 16; i++)
+            ck_assert_float_eq(dx2[i], want2[i]);
+    }
 }
 END_TEST
 
