@@ -167,14 +167,12 @@ static void print_expr(FILE *out, const LExpr *e, int *load_no)
         break;
     case LE_ACT: {
         /* the same formulas as the runtime's portable kernels */
-        static const char *const open[] = { "(", "fmaxf(", "nc_leaky(", "nc_gelu(", "tanhf(", "nc_sigmoid(" };
+        static const char *const open[] = { "(", "nc_relu(", "nc_leaky(", "nc_gelu(", "tanhf(", "nc_sigmoid(" };
         fputs(open[e->act], out);
         print_expr(out, e->a, load_no);
         if (e->act == 2) {
             fputs(", ", out);
             print_float(out, e->alpha);
-        } else if (e->act == 1) {
-            fputs(", 0.0f", out);
         }
         fputc(')', out);
         break;
@@ -324,7 +322,9 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
     fputs(". Do not edit: change the .net file and run netc again.\n"
           " * Shapes are constants; the batch size is the only run-time dimension. */\n"
           "#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"netrt.h\"\n\n"
-          "/* Activations inside fused loops. */\n"
+          "/* Activations inside fused loops, as the runtime's kernels compute them\n"
+          " * (relu keeps NaN and -0). */\n"
+          "static inline float nc_relu(float x) { return 0.0f > x ? 0.0f : x; }\n"
           "static inline float nc_leaky(float x, float a) { return x > 0.0f ? x : a * x; }\n"
           "static inline float nc_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }\n"
           "static inline float nc_gelu(float x)\n"

@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_internal.h"
 #include "gemm_internal.h"
 #include "netrt.h"
 #include "pool_internal.h"
@@ -100,13 +101,6 @@
 /* Shortest depth K for RT_CONV_PIXEL_ROWS (why: at forward_transposed). */
 #define TRANSPOSED_MIN_DEPTH 64
 
-/* conv_avx512.c: c (M,N) (+)= a (M,L) b (N,L)^T as dot products; im2col
- * of a stride-1 unpadded layer. */
-void rt_conv_avx512_dot_nt(int64_t m, int64_t n, int64_t l, const float *a, int64_t lda,
-                           const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate);
-void rt_conv_avx512_im2col_dense(int64_t ns, int64_t cg, int64_t kh, int64_t kw, int64_t h, int64_t w,
-                                 int64_t wo, const float *x, int64_t sample_stride, int64_t ya,
-                                 int64_t yb, float *col);
 
 static int64_t min_i64(int64_t a, int64_t b)
 {
@@ -351,10 +345,11 @@ static inline void copy_floats(const float *in, int64_t n, float *out)
 static void im2col_rows(const rt_conv2d *cv, const conv_dims *d, int64_t ns, const float *x,
                         int64_t sample_stride, int64_t ya, int64_t yb, float *col)
 {
-    if (cv->stride == 1 && cv->dilation == 1 && cv->pad_top == 0 && cv->pad_left == 0 &&
-        cv->pad_bottom == 0 && cv->pad_right == 0 && rt_isa_current() == RT_ISA_AVX512) {
-        rt_conv_avx512_im2col_dense(ns, d->cg, cv->kh, cv->kw, cv->h, cv->w, cv->wo, x, sample_stride,
-                                    ya, yb, col);
+    if (cv->stride == 1 && rt_isa_current() == RT_ISA_AVX512) {
+        rt_conv_s1 g = { .cg = d->cg, .h = cv->h, .w = cv->w, .kh = cv->kh, .kw = cv->kw,
+                         .dilation = cv->dilation, .pad_top = cv->pad_top, .pad_left = cv->pad_left,
+                         .wo = cv->wo };
+        rt_conv_avx512_im2col_s1(&g, ns, x, sample_stride, ya, yb, col);
         return;
     }
     const int64_t p = (yb - ya) * cv->wo, ld = ns * p, st = cv->stride, wo = cv->wo;

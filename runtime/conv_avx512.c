@@ -14,9 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Declared again in conv.c, its only caller (no shared private header). */
-void rt_conv_avx512_dot_nt(int64_t m, int64_t n, int64_t l, const float *a, int64_t lda,
-                           const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate);
+#include "conv_internal.h"
+
 
 enum { MB = 4, NB = 6 };
 
@@ -81,36 +80,49 @@ void rt_conv_avx512_dot_nt(int64_t m, int64_t n, int64_t l, const float *a, int6
                   b + j * ldb, ldb, c + i * ldc + j, ldc, accumulate);
 }
 
-/* im2col of a stride-1, dilation-1, unpadded layer (conv.c's im2col_rows
- * for that case): every tap (ch, ky, kx) of the ns samples' output rows
- * [ya, yb) is whole rows of x, wo floats each, copied with one masked load
- * and store per 16. The generic loop, built for baseline x86-64, spent
- * more on each 8-float row of LeNet conv2 than on its copy: im2col was 15%
- * of a batch-1 prediction (perf). col row k = (ch*kh + ky)*kw + kx holds
- * sample s's pixels at s*p, p = (yb-ya)*wo. */
-void rt_conv_avx512_im2col_dense(int64_t ns, int64_t cg, int64_t kh, int64_t kw, int64_t h, int64_t w,
-                                 int64_t wo, const float *x, int64_t sample_stride, int64_t ya,
-                                 int64_t yb, float *col);
-
-void rt_conv_avx512_im2col_dense(int64_t ns, int64_t cg, int64_t kh, int64_t kw, int64_t h, int64_t w,
-                                 int64_t wo, const float *x, int64_t sample_stride, int64_t ya,
-                                 int64_t yb, float *col)
+/* Lanes [lo, hi) of 16, clipped. */
+static inline __mmask16 lanes(int64_t lo, int64_t hi)
 {
-    const int64_t rows = yb - ya, p = rows * wo, ld = ns * p, full = wo / 16 * 16;
-    const __mmask16 tail = (__mmask16)((1u << (wo % 16)) - 1);
-    float *out = col;
-    for (int64_t ch = 0; ch < cg; ch++)
-        for (int64_t ky = 0; ky < kh; ky++)
-            for (int64_t kx = 0; kx < kw; kx++, col += ld) {
-                out = col;
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    if (hi <= lo)
+        return 0;
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* im2col of a stride-1 layer (conv.c's im2col_rows for that case): every
+ * tap (ch, ky, kx) of the ns samples' output rows [ya, yb) is a run of
+ * input rows, wo floats each shifted by kx*dilation - pad_left, copied
+ * with one masked load and store per 16; the mask zeroes the columns in
+ * the padding, and rows in the padding are stored as zeros. The generic
+ * loop, built for baseline x86-64, spent more on each short row than on
+ * its copy: im2col was 15% of LeNet's batch-1 prediction and 29% of a
+ * ResNet training step (perf). col row k = (ch*kh + ky)*kw + kx holds
+ * sample s's pixels at s*p, p = (yb-ya)*wo. */
+void rt_conv_avx512_im2col_s1(const rt_conv_s1 *g, int64_t ns, const float *x, int64_t sample_stride,
+                              int64_t ya, int64_t yb, float *col)
+{
+    const int64_t rows = yb - ya, wo = g->wo, p = rows * wo, ld = ns * p;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t ch = 0; ch < g->cg; ch++)
+        for (int64_t ky = 0; ky < g->kh; ky++)
+            for (int64_t kx = 0; kx < g->kw; kx++, col += ld) {
+                int64_t dy = ky * g->dilation - g->pad_top, dx = kx * g->dilation - g->pad_left;
+                /* output columns whose input column ox + dx is inside the row */
+                int64_t ox_lo = dx < 0 ? -dx : 0, ox_hi = g->w - dx < wo ? g->w - dx : wo;
+                float *out = col;
                 for (int64_t s = 0; s < ns; s++) {
-                    const float *in = x + s * sample_stride + (ch * h + ya + ky) * w + kx;
-                    for (int64_t r = 0; r < rows; r++, in += w, out += wo) {
-                        int64_t j = 0;
-                        for (; j < full; j += 16)
-                            _mm512_storeu_ps(out + j, _mm512_loadu_ps(in + j));
-                        if (tail)
-                            _mm512_mask_storeu_ps(out + j, tail, _mm512_maskz_loadu_ps(tail, in + j));
+                    const float *plane = x + s * sample_stride + ch * g->h * g->w;
+                    for (int64_t oy = ya; oy < yb; oy++, out += wo) {
+                        int64_t iy = oy + dy;
+                        bool inside = iy >= 0 && iy < g->h;
+                        const float *in = plane + iy * g->w + dx;
+                        for (int64_t j = 0; j < wo; j += 16) {
+                            __mmask16 store = lanes(0, wo - j);
+                            __mmask16 load = inside ? (__mmask16)(store & lanes(ox_lo - j, ox_hi - j)) : 0;
+                            _mm512_mask_storeu_ps(out + j, store,
+                                                  load ? _mm512_maskz_loadu_ps(load, in + j) : zero);
+                        }
                     }
                 }
             }

@@ -260,6 +260,33 @@ static void ref_concat(int64_t batch, const int64_t dims[3], int axis, int npart
         }
 }
 
+/* The forward pass of `net` on x (batch samples) through the C backend
+ * into outs[0] and the JIT into outs[1], each out_size floats a sample. */
+static void forward_both(const char *net, const float *x, int64_t batch, int64_t out_size, float *outs[2])
+{
+    char *dir = temp_dir();
+    FeRun r;
+    LProgram lp;
+    lower_ok(&r, net, &lp);
+    lp.base_dir = dir;
+    void *handle;
+    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
+    ck_assert_ptr_nonnull(jp);
+    const rt_program *progs[2] = { aot_program(&r.c, &lp, dir, &handle), jit_program(jp) };
+    for (int k = 0; k < 2; k++) {
+        char err[256];
+        rt_model *m = rt_model_new(progs[k], 1, batch, err, sizeof err);
+        ck_assert_msg(m, "%s", err);
+        ck_assert_int_eq(progs[k]->out_size, out_size);
+        ck_assert_int_eq(rt_model_forward(m, x, outs[k], batch), 0);
+        rt_model_free(m);
+    }
+    jit_free(jp);
+    dlclose(handle);
+    fe_close(&r);
+    remove_dir(dir);
+}
+
 /* concat's forward against the reference, through both backends: parts of
  * two widths (x - 1, then the inner concat of x and x * 2, twice as wide),
  * along each axis of f32[2, 3, 4] and along -1. A forward and backward that
@@ -272,7 +299,7 @@ START_TEST(concat_forward_reference)
     char net[256];
     snprintf(net, sizeof net, "model m(x: f32[2, 3, 4]) { concat(x - 1, concat(x, x * 2, axis = %d), axis = %d) }\n",
              axes[_i], axes[_i]);
-    float x[B * N], lower[B * N], twice[B * N], inner[2 * B * N], want[3 * B * N], got[3 * B * N];
+    float x[B * N], lower[B * N], twice[B * N], inner[2 * B * N], want[3 * B * N], got[2 * 3 * B * N];
     test_fill(x, B * N, 5);
     for (int i = 0; i < B * N; i++) {
         lower[i] = x[i] - 1.0f;
@@ -284,30 +311,35 @@ START_TEST(concat_forward_reference)
     dims[axis] = 3 * w;
     ref_concat(B, dims, axis, 2, (const float *const[]){ lower, inner }, (const int64_t[]){ w, 2 * w }, want);
 
-    char *dir = temp_dir();
-    FeRun r;
-    LProgram lp;
-    lower_ok(&r, net, &lp);
-    lp.base_dir = dir;
-    void *handle;
-    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
-    ck_assert_ptr_nonnull(jp);
-    const rt_program *progs[2] = { aot_program(&r.c, &lp, dir, &handle), jit_program(jp) };
-    for (int k = 0; k < 2; k++) {
-        char err[256];
-        rt_model *m = rt_model_new(progs[k], 1, B, err, sizeof err);
-        ck_assert_msg(m, "%s", err);
-        ck_assert_int_eq(progs[k]->out_size, 3 * N);
-        ck_assert_int_eq(rt_model_forward(m, x, got, B), 0);
+    float *outs[2] = { got, got + 3 * B * N };
+    forward_both(net, x, B, 3 * N, outs);
+    for (int k = 0; k < 2; k++)
         for (int i = 0; i < 3 * B * N; i++)
-            ck_assert_msg(got[i] == want[i], "%s, axis %d: out[%d] = %g, want %g", k ? "JIT" : "C", axes[_i], i,
-                          (double)got[i], (double)want[i]);
-        rt_model_free(m);
+            ck_assert_msg(outs[k][i] == want[i], "%s, axis %d: out[%d] = %g, want %g", k ? "JIT" : "C", axes[_i], i,
+                          (double)outs[k][i], (double)want[i]);
+}
+END_TEST
+
+/* A ReLU inside a fused loop computes what the runtime's ReLU kernel does,
+ * in both backends: NaN passes (it used to be fmaxf, which returned 0) and
+ * negatives give 0. */
+START_TEST(relu_in_loop_like_kernel)
+{
+    enum { B = 2, N = 8 };
+    const char *net = "model m(x: f32[8]) { relu(x * 2 + 1) }\n";
+    float x[B * N] = { NAN, -0.5f, -1.0f, 0.25f, -3.0f, INFINITY, -INFINITY, 2.0f,
+                       1.0f, -0.75f, 0.0f, -0.5f, 5.0f, -2.0f, NAN, 0.5f };
+    float want[B * N], got[2 * B * N];
+    for (int i = 0; i < B * N; i++) {
+        float v = x[i] * 2 + 1;
+        rt_act_forward(RT_ACT_RELU, 0.0f, 1, &v, &want[i]);
     }
-    jit_free(jp);
-    dlclose(handle);
-    fe_close(&r);
-    remove_dir(dir);
+    float *outs[2] = { got, got + B * N };
+    forward_both(net, x, B, N, outs);
+    for (int k = 0; k < 2; k++)
+        ck_assert_msg(memcmp(outs[k], want, sizeof want) == 0, "%s backend: relu in a loop differs from the kernel",
+                      k ? "JIT" : "C");
+    ck_assert(isnan(got[0]) && isnan(got[B * N]));
 }
 END_TEST
 
@@ -520,6 +552,7 @@ static Suite *jit_suite(void)
     tcase_add_loop_test(tc, parity_lenet_resnet, 0, 2);
     tcase_add_test(tc, parity_concat);
     tcase_add_loop_test(tc, concat_forward_reference, 0, 4);
+    tcase_add_test(tc, relu_in_loop_like_kernel);
     suite_add_tcase(s, tc);
     tc = test_case("driver");
     tcase_add_test(tc, driver_mlp_checkpoints);
