@@ -724,6 +724,27 @@ static bool lower_node(Lower *l, uint32_t id)
     return false;
 }
 
+/* A model whose output is its input, reshaped or through inference
+ * dropout (`x -> flatten`), computes nothing: the plan gives the output
+ * the input's storage, so copy it into `out`. */
+static void copy_input_to_out(Lower *l)
+{
+    uint32_t r = l->u->out_node;
+    while (l->u->info[r].alias_of >= 0)
+        r = (uint32_t)l->u->info[r].alias_of;
+    const Node *n = node_at(l, r);
+    if (n->op != OP_input)
+        return;
+    LInstr *in = emit(l, LI_CALL, "rt_copy_rows", node_at(l, l->u->out_node));
+    int64_t k = elems(n);
+    arg_int(in, 0, 1);
+    arg_int(in, k, 0);
+    arg_val(l, in, r);
+    arg_int(in, k, 0);
+    arg_ptr(in, (LPtr){ BASE_OUT, 0, true });
+    arg_int(in, k, 0);
+}
+
 static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
 {
     memset(f, 0, sizeof *f);
@@ -736,6 +757,8 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
     for (uint32_t i = 0; i < u->g->nnodes; i++)
         if (!lower_node(&l, i))
             return false;
+    if (u->has_out)
+        copy_input_to_out(&l);
     if (!u->training)
         return true;
     /* A trainable parameter no gradient reaches still gets a defined
@@ -785,6 +808,12 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
     const Node *x = &m->nodes[m->inputs[0]], *out = &m->nodes[m->output];
     if (m->ninputs != 1) {
         diag_error(&c->diag, m->span, "model '%s' takes %d inputs; built programs take exactly one", m->name, m->ninputs);
+        return false;
+    }
+    if (out->dtype != DT_F32) {
+        diag_error(&c->diag, m->span,
+                   "model '%s' returns %s; built programs return floats: end the model with f32 values",
+                   m->name, ir_type_str(c, out->dtype, &out->shape));
         return false;
     }
     lp->x_dtype = x->dtype;

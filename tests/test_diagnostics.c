@@ -727,6 +727,26 @@ START_TEST(test_cli_footer)
 }
 END_TEST
 
+/* What the code generator refuses, through `netc build`: a model whose
+ * output is not f32 (it would be copied as raw bits into a float output). */
+START_TEST(test_build_refuses_integer_output)
+{
+    const char *src = "model m(t: i32[4]) -> i32[4] { t }\n";
+    char *path = fe_temp_file(src, strlen(src));
+    FeProc p;
+    fe_netc_run(&p, "build", path, "-o", "/dev/null");
+    ck_assert_int_eq(fe_exit_code(&p), 1);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "%s:1:1: error: model 'm' returns i32[4]; built programs return floats: end the model with f32 values\n",
+             path);
+    ck_assert_msg(strncmp(p.err, want, strlen(want)) == 0, "got: %s", p.err);
+    fe_proc_free(&p);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
 /* A warning alone does not fail the command. */
 START_TEST(test_cli_warning_exit_zero)
 {
@@ -802,6 +822,7 @@ static Suite *diagnostics_suite(void)
     suite_add_tcase(s, tc);
     tc = test_case("cli");
     tcase_add_test(tc, test_cli_footer);
+    tcase_add_test(tc, test_build_refuses_integer_output);
     tcase_add_test(tc, test_cli_warning_exit_zero);
     suite_add_tcase(s, tc);
     return s;
