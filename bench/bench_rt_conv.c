@@ -41,6 +41,11 @@ static const layer layers[] = {
     {"resnet 256x56x56 1x1x64", 4, 256, 56, 56, 64, 1, 1, 0, 1},
     {"resnet 64x56x56 1x1x256", 4, 64, 56, 56, 256, 1, 1, 0, 1},
     {"mobilenet dw 128x28x28 3x3", 8, 128, 28, 28, 128, 3, 1, 1, 128},
+    /* examples/resnet.net's stages: few filters, so the im2col matrix is
+     * read by only 16-64 filters' worth of FMAs */
+    {"resnet.net 16x28x28 3x3x16", 32, 16, 28, 28, 16, 3, 1, 1, 1},
+    {"resnet.net 32x14x14 3x3x32", 32, 32, 14, 14, 32, 3, 1, 1, 1},
+    {"resnet.net 64x7x7 3x3x64", 32, 64, 7, 7, 64, 3, 1, 1, 1},
 };
 
 static double now(void)
@@ -146,12 +151,15 @@ static void free_ctx(conv_ctx *c)
     free(c->y), free(c->pre), free(c->dy);
 }
 
-static void layer_table(void)
+/* Every layer, or those whose name holds `only`. */
+static void layer_table(const char *only)
 {
     printf("%-30s %5s  %-8s %9s %9s %9s   %s\n", "layer", "batch", "threads", "fwd", "data",
            "filter", "GFLOP/s (% of peak of the cores used)");
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
         const layer *l = &layers[i];
+        if (only && !strstr(l->name, only))
+            continue;
         conv_ctx c;
         rt_conv2d cv = conv_of(l);
         alloc_ctx(&c, &cv, l->batch);
@@ -242,12 +250,12 @@ static void lenet_table(void)
 
 int main(int argc, char **argv)
 {
-    (void)argv;
     printf("rt_conv2d on the %s path; peak %.0f GFLOP/s per core\n\n", rt_isa_name(rt_isa_current()),
            PEAK_GFLOPS_PER_CORE);
+    /* bench_rt_conv NAME: only the layers whose name holds NAME */
+    layer_table(argc > 1 ? argv[1] : NULL);
     if (argc < 2)
-        layer_table();
-    lenet_table();
+        lenet_table();
     rt_threads_shutdown();
     return 0;
 }
