@@ -92,21 +92,44 @@ static void make_batch(const rt_program *p, int64_t batch, uint32_t seed, float 
 
 enum { STEPS = 5, BATCH = 16 };
 
+/* A net compiled by both backends in a temporary folder: progs[0] is the C
+ * backend's (built and loaded), progs[1] the JIT's. */
+typedef struct Both {
+    char *dir;
+    FeRun r;
+    LProgram lp;
+    void *handle;
+    JitProgram *jp;
+    const rt_program *progs[2];
+} Both;
+
+static void both_open(Both *b, const char *net)
+{
+    b->dir = temp_dir();
+    lower_ok(&b->r, net, &b->lp);
+    b->lp.base_dir = b->dir;
+    b->progs[0] = aot_program(&b->r.c, &b->lp, b->dir, &b->handle);
+    b->jp = jit_compile(&b->r.c, &b->lp, NULL, b->r.diag);
+    fflush(b->r.diag);
+    ck_assert_msg(b->jp, "JIT failed:\n%.*s", (int)b->r.len, b->r.out);
+    b->progs[1] = jit_program(b->jp);
+}
+
+static void both_close(Both *b)
+{
+    jit_free(b->jp);
+    dlclose(b->handle);
+    fe_close(&b->r);
+    remove_dir(b->dir);
+}
+
 /* Trains both programs STEPS steps from the same seed on the same batches
  * and requires identical bits in every loss, parameter and output. */
 static void check_parity(const char *net)
 {
-    char *dir = temp_dir();
-    FeRun r;
-    LProgram lp;
-    lower_ok(&r, net, &lp);
-    lp.base_dir = dir;
-    void *handle;
-    const rt_program *aot = aot_program(&r.c, &lp, dir, &handle);
-    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
-    fflush(r.diag);
-    ck_assert_msg(jp, "JIT failed:\n%.*s", (int)r.len, r.out);
-    const rt_program *jit = jit_program(jp);
+    Both both;
+    both_open(&both, net);
+    const rt_program *aot = both.progs[0], *jit = both.progs[1];
     ck_assert_int_eq(jit->param_floats, aot->param_floats);
     ck_assert_int_eq(jit->nparams, aot->nparams);
     for (int i = 0; i < jit->nparams; i++)
@@ -138,10 +161,7 @@ static void check_parity(const char *net)
     free(oj);
     rt_model_free(ma);
     rt_model_free(mj);
-    jit_free(jp);
-    dlclose(handle);
-    fe_close(&r);
-    remove_dir(dir);
+    both_close(&both);
 }
 
 #define TRAIN_XENT "train m { data idx(\"a.gz\", \"b.gz\") loss cross_entropy optimizer adamw(lr = 1e-2) }\n"
@@ -264,27 +284,17 @@ static void ref_concat(int64_t batch, const int64_t dims[3], int axis, int npart
  * into outs[0] and the JIT into outs[1], each out_size floats a sample. */
 static void forward_both(const char *net, const float *x, int64_t batch, int64_t out_size, float *outs[2])
 {
-    char *dir = temp_dir();
-    FeRun r;
-    LProgram lp;
-    lower_ok(&r, net, &lp);
-    lp.base_dir = dir;
-    void *handle;
-    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
-    ck_assert_ptr_nonnull(jp);
-    const rt_program *progs[2] = { aot_program(&r.c, &lp, dir, &handle), jit_program(jp) };
+    Both both;
+    both_open(&both, net);
     for (int k = 0; k < 2; k++) {
         char err[256];
-        rt_model *m = rt_model_new(progs[k], 1, batch, err, sizeof err);
+        rt_model *m = rt_model_new(both.progs[k], 1, batch, err, sizeof err);
         ck_assert_msg(m, "%s", err);
-        ck_assert_int_eq(progs[k]->out_size, out_size);
+        ck_assert_int_eq(both.progs[k]->out_size, out_size);
         ck_assert_int_eq(rt_model_forward(m, x, outs[k], batch), 0);
         rt_model_free(m);
     }
-    jit_free(jp);
-    dlclose(handle);
-    fe_close(&r);
-    remove_dir(dir);
+    both_close(&both);
 }
 
 /* concat's forward against the reference, through both backends: parts of
