@@ -1127,6 +1127,12 @@ static int train_settings(train_run *r)
         r->epochs = 0;
     }
     r->at.seed = o->given[FLAG_SEED] ? o->seed : c->seed;
+    if (!r->p->train_step) {
+        report(o->prog, "model '%s' has no train block, so this binary predicts and evaluates only; "
+               "add 'train %s { ... }' to %s to train it", r->p->name, r->p->name,
+               r->p->source ? r->p->source : "its .net file");
+        return RC_USAGE;
+    }
     if (r->batch <= 0) {
         report(o->prog, "model '%s' has no batch size; give one with --batch N", r->p->name);
         return RC_USAGE;
@@ -1135,10 +1141,6 @@ static int train_settings(train_run *r)
         report(o->prog, "model '%s' has no epochs or steps to train; give --epochs N or --steps N",
                r->p->name);
         return RC_USAGE;
-    }
-    if (!r->p->train_step) {
-        report(o->prog, "internal error: program '%s' has no train_step", r->p->name);
-        return RC_INPUT;
     }
     if (c->data.kind == RT_SRC_NONE && !o->given[FLAG_DATA]) {
         report(o->prog, "model '%s' has no training data; give it with --data FILE", r->p->name);

@@ -205,6 +205,30 @@ START_TEST(paths_cannot_inject)
 }
 END_TEST
 
+/* A model without a train block builds a binary that says, on train,
+ * which block to add (usage error), and still describes itself. */
+START_TEST(no_train_block)
+{
+    FILE *f = fopen(path_in("nt.net"), "w");
+    fputs("model m(x: f32[4]) -> f32[2] { x -> dense(2) }\n", f);
+    fclose(f);
+    FeProc p;
+    int rc = run(&p, 120, fe_netc(), "build", path_in("nt.net"), "-o", path_in("nt"), NULL);
+    ck_assert_msg(rc == 0, "build failed:\n%s", p.err);
+    fe_proc_free(&p);
+    ck_assert_int_eq(run(&p, 60, path_in("nt"), "info", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(p.out, "(no train block: predict only)"));
+    fe_proc_free(&p);
+    ck_assert_int_eq(run(&p, 60, path_in("nt"), "train", NULL), 2);
+    char want[512];
+    snprintf(want, sizeof want,
+             "nt: model 'm' has no train block, so this binary predicts and evaluates only; "
+             "add 'train m { ... }' to %s to train it\n", path_in("nt.net"));
+    ck_assert_str_eq(p.err, want);
+    fe_proc_free(&p);
+}
+END_TEST
+
 /* netc emit: NAME.c and NAME.h build into someone else's program. */
 START_TEST(emit_embeds)
 {
@@ -250,6 +274,7 @@ static Suite *e2e_suite(void)
     tcase_add_test(tc, damaged_files);
     tcase_add_test(tc, paths_cannot_inject);
     tcase_add_test(tc, emit_embeds);
+    tcase_add_test(tc, no_train_block);
     suite_add_tcase(s, tc);
     return s;
 }
