@@ -41,6 +41,13 @@ static const layer layers[] = {
     {"resnet 256x56x56 1x1x64", 4, 256, 56, 56, 64, 1, 1, 0, 1},
     {"resnet 64x56x56 1x1x256", 4, 64, 56, 56, 256, 1, 1, 0, 1},
     {"mobilenet dw 128x28x28 3x3", 8, 128, 28, 28, 128, 3, 1, 1, 128},
+    /* the rest of MobileNet's depthwise shapes: stride 2, 14- and 7-wide
+     * rows (one partial 16-lane vector each), and a 5x5 kernel as in
+     * MobileNetV3 */
+    {"mobilenet dw 128x56x56 3x3 /2", 8, 128, 56, 56, 128, 3, 2, 1, 128},
+    {"mobilenet dw 512x14x14 3x3", 8, 512, 14, 14, 512, 3, 1, 1, 512},
+    {"mobilenet dw 1024x7x7 3x3", 8, 1024, 7, 7, 1024, 3, 1, 1, 1024},
+    {"mobilenetv3 dw 240x14x14 5x5", 8, 240, 14, 14, 240, 5, 1, 2, 240},
 };
 
 static double now(void)
@@ -146,12 +153,15 @@ static void free_ctx(conv_ctx *c)
     free(c->y), free(c->pre), free(c->dy);
 }
 
-static void layer_table(void)
+/* The rows whose names contain `only` (every row if NULL). */
+static void layer_table(const char *only)
 {
     printf("%-30s %5s  %-8s %9s %9s %9s   %s\n", "layer", "batch", "threads", "fwd", "data",
            "filter", "GFLOP/s (% of peak of the cores used)");
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
         const layer *l = &layers[i];
+        if (only && !strstr(l->name, only))
+            continue;
         conv_ctx c;
         rt_conv2d cv = conv_of(l);
         alloc_ctx(&c, &cv, l->batch);
@@ -240,14 +250,16 @@ static void lenet_table(void)
     }
 }
 
+/* bench_rt_conv [WORD]: with WORD, only the layer rows whose names contain
+ * it (say "dw"), and the LeNet part only if WORD is "lenet". */
 int main(int argc, char **argv)
 {
-    (void)argv;
+    const char *only = argc > 1 ? argv[1] : NULL;
     printf("rt_conv2d on the %s path; peak %.0f GFLOP/s per core\n\n", rt_isa_name(rt_isa_current()),
            PEAK_GFLOPS_PER_CORE);
-    if (argc < 2)
-        layer_table();
-    lenet_table();
+    layer_table(only);
+    if (!only || strcmp(only, "lenet") == 0)
+        lenet_table();
     rt_threads_shutdown();
     return 0;
 }

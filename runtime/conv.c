@@ -542,6 +542,7 @@ typedef struct forward_task {
     rt_act act;
     float alpha;
     float *preact, *y;
+    rt_isa isa;    /* the depthwise path: which instruction set */
     int64_t parts; /* forward_part: column ranges per sample */
     /* forward_packed: the SIMD micro-kernel and w packed for it */
     int mr, nr;
@@ -985,6 +986,7 @@ static void conv_forward(forward_task t)
     const rt_conv2d *cv = t.cv;
     int64_t batch = t.batch;
     if (t.d.depthwise) {
+        t.isa = rt_isa_current();
         int64_t per = planes_per_task(&t.d);
         run_tasks((batch * cv->f + per - 1) / per, depthwise_forward_task, &t);
         if (t.pool)
@@ -1305,8 +1307,10 @@ static void filter_reduce(void *ctx, int64_t part)
 /* Depthwise layers (one input channel per group, MobileNet's 3x3) are
  * direct loops: lowered to GEMMs they are one GEMM per channel with M = the
  * channel multiplier (1 or 2) and K = 9, and ran at 1-7 GFLOP/s (see
- * bench_rt_conv). Here each kernel tap is a scaled row add over the valid
- * output columns, which gcc vectorizes. */
+ * bench_rt_conv). On AVX-512 each plane goes to depthwise_avx512.c (the
+ * algorithm and its measurements are there); the portable and AVX2 paths
+ * take each kernel tap as a scaled row add over the valid output columns,
+ * which gcc vectorizes for SSE2. Tasks are whole planes in both. */
 
 /* out[i] += a * in[i * stride] for i < n. */
 static inline void axpy_strided(float a, const float *in, int64_t stride, int64_t n, float *out)
@@ -1366,6 +1370,25 @@ static int64_t planes_per_task(const conv_dims *d)
     return max_i64(1, 16384 / max_i64(1, d->p));
 }
 
+/* Whether depthwise_avx512.c takes the layer's planes. */
+static bool depthwise_avx512(const rt_conv2d *cv, rt_isa isa)
+{
+    return isa == RT_ISA_AVX512 && cv->kw <= RT_CONV_DW_MAX_KW;
+}
+
+static rt_conv_dw depthwise_plane(const rt_conv2d *cv)
+{
+    return (rt_conv_dw){ .h = cv->h, .w = cv->w, .ho = cv->ho, .wo = cv->wo, .kh = cv->kh,
+                         .kw = cv->kw, .stride = cv->stride, .dilation = cv->dilation,
+                         .pad_top = cv->pad_top, .pad_left = cv->pad_left };
+}
+
+/* This thread's scratch for the planes of depthwise_avx512.c. */
+static float *depthwise_scratch(const conv_dims *d, const rt_conv_dw *g)
+{
+    return scratch_col(get_scratch(), rt_conv_avx512_dw_scratch(g, d->fg));
+}
+
 // x (B,C,H,W), w (F,1,KH,KW), y (B,F,Ho,Wo): planes [q0, q1) of (b, f)
 static void depthwise_forward_task(void *ctx, int64_t task)
 {
@@ -1374,6 +1397,8 @@ static void depthwise_forward_task(void *ctx, int64_t task)
     const conv_dims *d = &t->d;
     int64_t per = planes_per_task(d), q0 = task * per;
     int64_t q1 = min_i64(t->batch * cv->f, q0 + per);
+    rt_conv_dw g = depthwise_plane(cv);
+    float *scratch = depthwise_avx512(cv, t->isa) ? depthwise_scratch(d, &g) : NULL;
     for (int64_t q = q0; q < q1; q++) {
         int64_t b = q / cv->f, f = q % cv->f;
         const float *x = t->x + (b * cv->c + f / d->fg) * d->hw;
@@ -1381,6 +1406,18 @@ static void depthwise_forward_task(void *ctx, int64_t task)
         float *y = t->y + q * d->p;
         float *pre = t->preact ? t->preact + q * d->p : y;
         float bias = t->bias ? t->bias[f] : 0.0f;
+        if (scratch && (t->act == RT_ACT_NONE || t->act == RT_ACT_RELU)) {
+            /* the ReLU on the way out: rt_act_forward re-read the plane
+             * (10% of the forward pass) */
+            rt_conv_avx512_dw_forward(&g, x, w, bias, t->act == RT_ACT_RELU,
+                                      pre != y ? pre : NULL, y, scratch);
+            continue;
+        }
+        if (scratch) {
+            rt_conv_avx512_dw_forward(&g, x, w, bias, false, NULL, pre, scratch);
+            rt_act_forward(t->act, t->alpha, d->p, pre, y);
+            continue;
+        }
         for (int64_t i = 0; i < d->p; i++)
             pre[i] = bias;
         for (int64_t ky = 0; ky < cv->kh; ky++)
@@ -1403,9 +1440,16 @@ static void depthwise_data_task(void *ctx, int64_t task)
     const conv_dims *d = &t->d;
     int64_t per = max_i64(1, 16384 / max_i64(1, d->hw)), q0 = task * per;
     int64_t q1 = min_i64(t->batch * cv->c, q0 + per);
+    rt_conv_dw plane = depthwise_plane(cv);
+    float *scratch = depthwise_avx512(cv, t->isa) ? depthwise_scratch(d, &plane) : NULL;
     for (int64_t q = q0; q < q1; q++) {
         int64_t b = q / cv->c, g = q % cv->c;
         float *dx = t->dx + q * d->hw;
+        if (scratch) {
+            rt_conv_avx512_dw_data(&plane, d->fg, t->dy + (b * cv->f + g * d->fg) * d->p,
+                                   t->w + g * d->fg * cv->kh * cv->kw, dx, scratch);
+            continue;
+        }
         memset(dx, 0, (size_t)d->hw * sizeof *dx);
         for (int64_t f = g * d->fg; f < (g + 1) * d->fg; f++) {
             const float *dy = t->dy + (b * cv->f + f) * d->p;
@@ -1427,6 +1471,15 @@ static void depthwise_data_task(void *ctx, int64_t task)
     }
 }
 
+/* sum of the 16 lanes at lanes, in order. */
+static double lane_sum(const double *lanes)
+{
+    double sum = 0.0;
+    for (int i = 0; i < 16; i++)
+        sum += lanes[i];
+    return sum;
+}
+
 /* One task per filter, over the whole batch: no partial sums to merge. */
 // x (B,C,H,W), dy (B,F,Ho,Wo), dw (F,1,KH,KW), db (F)
 static void depthwise_filter_task(void *ctx, int64_t f)
@@ -1435,6 +1488,30 @@ static void depthwise_filter_task(void *ctx, int64_t f)
     const rt_conv2d *cv = t->cv;
     const conv_dims *d = &t->d;
     int64_t g = f / d->fg;
+    if (depthwise_avx512(cv, t->isa)) {
+        /* per tap 16 lanes of double: depthwise_avx512.c adds each plane's
+         * float lanes into them */
+        rt_conv_dw plane = depthwise_plane(cv);
+        float *scratch = depthwise_scratch(d, &plane);
+        int64_t taps = cv->kh * cv->kw;
+        conv_scratch *scr = get_scratch();
+        double *sums = scr->partial_db = grow(scr->partial_db, &scr->partial_db_cap,
+                                              (size_t)(16 * (taps + 1)), sizeof(double));
+        memset(sums, 0, (size_t)(16 * (taps + 1)) * sizeof *sums);
+        for (int64_t b = 0; b < t->batch; b++)
+            rt_conv_avx512_dw_filter(&plane, t->x + (b * cv->c + g) * d->hw,
+                                     t->dy + (b * cv->f + f) * d->p, sums, scratch);
+        float *dw = t->dw + f * taps;
+        for (int64_t i = 0; i < taps; i++) {
+            float sum = (float)lane_sum(sums + 16 * i);
+            dw[i] = t->accumulate ? dw[i] + sum : sum;
+        }
+        if (t->db) {
+            float sum = (float)lane_sum(sums + 16 * taps);
+            t->db[f] = t->accumulate ? t->db[f] + sum : sum;
+        }
+        return;
+    }
     for (int64_t ky = 0; ky < cv->kh; ky++)
         for (int64_t kx = 0; kx < cv->kw; kx++) {
             double sum = 0.0;

@@ -1,5 +1,6 @@
 /* conv_internal.h — what conv.c shares with its AVX-512 kernels
- * (conv_avx512.c). Not installed; not part of the contract.
+ * (conv_avx512.c, depthwise_avx512.c). Not installed; not part of the
+ * contract.
  */
 #ifndef CONV_INTERNAL_H
 #define CONV_INTERNAL_H
@@ -13,6 +14,17 @@ typedef struct rt_conv_s1 {
     int64_t cg, h, w, kh, kw, dilation, pad_top, pad_left, wo;
 } rt_conv_s1;
 
+/* The bit mask of lanes [lo, hi) of 16, clipped to [0, 16): the mask
+ * type of AVX-512's masked loads and stores. */
+static inline uint16_t rt_conv_lanes(int64_t lo, int64_t hi)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    if (hi <= lo)
+        return 0;
+    return (uint16_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
 /* c (M,N) (+)= a (M,L) b (N,L)^T as dot products (the filter gradient). */
 void rt_conv_avx512_dot_nt(int64_t m, int64_t n, int64_t l, const float *a, int64_t lda,
                            const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate);
@@ -21,5 +33,34 @@ void rt_conv_avx512_dot_nt(int64_t m, int64_t n, int64_t l, const float *a, int6
  * (conv.c's im2col_rows). */
 void rt_conv_avx512_im2col_s1(const rt_conv_s1 *g, int64_t ns, const float *x, int64_t sample_stride,
                               int64_t ya, int64_t yb, float *col);
+
+/* One plane of a depthwise layer (depthwise_avx512.c): an h x w input
+ * channel, a kh x kw kernel, an ho x wo output channel. */
+typedef struct rt_conv_dw {
+    int64_t h, w, ho, wo, kh, kw, stride, dilation, pad_top, pad_left;
+} rt_conv_dw;
+
+/* The widest kernel the AVX-512 depthwise planes take (their per-column
+ * tables are this long); conv.c's loops take the rest. */
+#define RT_CONV_DW_MAX_KW 32
+
+/* Floats of scratch (64-byte aligned) any of the three plane functions
+ * needs for this geometry with fg filters per channel. */
+int64_t rt_conv_avx512_dw_scratch(const rt_conv_dw *g, int64_t fg);
+
+/* y (Ho,Wo) = bias + the correlation of x (H,W) with w (KH,KW), then
+ * 0 > y ? 0 : y if relu; pre (if not NULL) gets y before the ReLU. */
+void rt_conv_avx512_dw_forward(const rt_conv_dw *g, const float *x, const float *w, float bias,
+                               bool relu, float *pre, float *y, float *scratch);
+
+/* dx (H,W) = the sum over the channel's fg filters of dy (fg,Ho,Wo)
+ * through the transposed convolution with w (fg,KH,KW). */
+void rt_conv_avx512_dw_data(const rt_conv_dw *g, int64_t fg, const float *dy, const float *w,
+                            float *dx, float *scratch);
+
+/* sums ((KH*KW + 1) x 16 lanes) += the products of dy (Ho,Wo) with x (H,W)
+ * under each tap, then dy itself (the bias gradient), lane by lane. */
+void rt_conv_avx512_dw_filter(const rt_conv_dw *g, const float *x, const float *dy, double *sums,
+                              float *scratch);
 
 #endif

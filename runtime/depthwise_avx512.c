@@ -1,0 +1,592 @@
+/* depthwise_avx512.c — depthwise convolution on AVX-512, one plane at a
+ * time: forward, data gradient, filter gradient (conv.c's depthwise path).
+ *
+ * Every pass is a correlation of a source plane with a small kernel,
+ * computed 16 output columns at a time with a vector per output row:
+ *  - forward: y = bias + x * w, at the layer's stride;
+ *  - data gradient: dx = the sum over the channel's filters of dy * w
+ *    rotated by 180 degrees, at stride 1 (dy is first spread out with
+ *    stride-1 zeros between its pixels when the layer is strided);
+ *  - filter gradient: dw[ky][kx] is the dot product of dy with the x
+ *    pixels under tap (ky, kx), in 16 float lanes per tap.
+ * The kernel's columns become shifted masked loads of the same source
+ * row: the mask drops the columns that fall into the padding (and a masked
+ * lane is never read, so rows need no margin), and the same mask keeps
+ * those lanes out of the FMA, so a padded tap adds nothing, as in the
+ * reference. A tile of TILE_ROWS output rows loads each source row it
+ * needs once per kernel column and feeds it to every output row that uses
+ * it (a 3x3 tile of 4 rows: 18 loads for 36 FMAs, and 4 independent FMA
+ * chains). At stride s, the source's columns are first split into s phase
+ * planes (columns p, p + s, ...), so every load is contiguous.
+ *
+ * Each output's FMA chain is fixed by the shape: kernel rows in order
+ * (rotated for the data gradient), kernel columns in order, whichever tile
+ * or instance computes it; the filter gradient's lanes go to double once
+ * per plane. conv.c splits work by whole planes, so the bits do not depend
+ * on the thread count.
+ */
+#include <immintrin.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "conv_internal.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Output rows per tile. */
+enum { TILE_ROWS = 4 };
+
+/* Source planes seen from the output: output row o under kernel row ky
+ * reads source row o*stride + ky*dilation - top; under kernel column kx,
+ * output column o reads element off[kx] + o of that row, when
+ * lo[kx] <= o < hi[kx] (elsewhere the tap is in the padding). */
+typedef struct dw_view {
+    const float *src;
+    int64_t rows, ld, plane; /* rows, row pitch, floats from one source plane to the next */
+    int64_t top;
+    int64_t out_rows, out_cols;
+    int64_t kh, kw, stride, dilation;
+    int64_t off[RT_CONV_DW_MAX_KW], lo[RT_CONV_DW_MAX_KW], hi[RT_CONV_DW_MAX_KW];
+} dw_view;
+
+/* What the output columns c0 .. c0 + 15 need of a view: per kernel column
+ * the source element of column c0 in row 0 of plane 0, and the lanes whose
+ * source column exists (and whose output column does: `exists`). */
+typedef struct dw_block {
+    int64_t c0;
+    __mmask16 exists;
+    const float *col[RT_CONV_DW_MAX_KW];
+    __mmask16 m[RT_CONV_DW_MAX_KW];
+} dw_block;
+
+static int64_t round16(int64_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+
+/* The view of source planes of rows x cols floats read at column stride
+ * cs: when cs > 1 they are phase planes (split_phases) of ld floats a row,
+ * phase p at src + p*rows*ld; left is the padding before source column 0. */
+static void view_init(dw_view *v, const float *src, int64_t rows, int64_t cols, int64_t cs,
+                      int64_t ld, int64_t plane, int64_t top, int64_t left, int64_t out_rows,
+                      int64_t out_cols, int64_t kh, int64_t kw, int64_t stride, int64_t dilation)
+{
+    v->src = src, v->rows = rows, v->ld = ld, v->plane = plane, v->top = top;
+    v->out_rows = out_rows, v->out_cols = out_cols;
+    v->kh = kh, v->kw = kw, v->stride = stride, v->dilation = dilation;
+    for (int64_t kx = 0; kx < kw; kx++) {
+        int64_t c = kx * dilation - left; /* source column of output column 0 */
+        int64_t phase = 0, shift = c, width = cols;
+        if (cs > 1) { /* the divisions took 7% of a 28x28 plane's forward pass */
+            phase = (c % cs + cs) % cs;
+            shift = (c - phase) / cs;
+            width = (cols - phase + cs - 1) / cs;
+        }
+        v->off[kx] = phase * rows * ld + shift;
+        v->lo[kx] = -shift;
+        v->hi[kx] = width - shift;
+    }
+}
+
+ALWAYS_INLINE void block_init(const dw_view *v, const int KW, int64_t c0, dw_block *b)
+{
+    b->c0 = c0;
+    b->exists = rt_conv_lanes(0, v->out_cols - c0);
+#pragma GCC unroll 8
+    for (int kx = 0; kx < KW; kx++) {
+        b->col[kx] = v->src + v->off[kx] + c0;
+        b->m[kx] = (__mmask16)(rt_conv_lanes(v->lo[kx] - c0, v->hi[kx] - c0) & b->exists);
+    }
+}
+
+/* out (cs planes of rows x ld): plane p row r holds columns p, p + cs, ...
+ * of in's row r (rows x cols). Stride 2 by two permutes per 32 columns:
+ * when cols is even, the phase planes are those of the whole plane taken
+ * as one row, so the loop runs over the plane without per-row masks and
+ * bounds (row by row, they took 60% of a stride-2 forward pass). */
+static void split_phases(const float *in, int64_t rows, int64_t cols, int64_t cs, int64_t ld,
+                         float *out)
+{
+    if (cs == 2) {
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        int64_t n = cols, lines = rows;
+        if (cols % 2 == 0)
+            n = rows * cols, lines = 1;
+        for (int64_t r = 0; r < lines; r++) {
+            const float *row = in + r * cols;
+            float *e = out + r * ld, *o = out + rows * ld + r * ld;
+            int64_t c = 0;
+            for (; c + 32 <= n; c += 32) {
+                __m512 a = _mm512_loadu_ps(row + c), b = _mm512_loadu_ps(row + c + 16);
+                _mm512_storeu_ps(e + c / 2, _mm512_permutex2var_ps(a, even, b));
+                _mm512_storeu_ps(o + c / 2, _mm512_permutex2var_ps(a, odd, b));
+            }
+            if (c < n) {
+                __m512 a = _mm512_maskz_loadu_ps(rt_conv_lanes(0, n - c), row + c);
+                __m512 b = _mm512_maskz_loadu_ps(rt_conv_lanes(0, n - c - 16), row + c + 16);
+                _mm512_mask_storeu_ps(e + c / 2, rt_conv_lanes(0, (n + 1) / 2 - c / 2),
+                                      _mm512_permutex2var_ps(a, even, b));
+                _mm512_mask_storeu_ps(o + c / 2, rt_conv_lanes(0, n / 2 - c / 2),
+                                      _mm512_permutex2var_ps(a, odd, b));
+            }
+        }
+        return;
+    }
+    for (int64_t p = 0; p < cs; p++)
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t m = 0; m * cs + p < cols; m++)
+                out[(p * rows + r) * ld + m] = in[r * cols + m * cs + p];
+}
+
+/* ---------------------------------------------------- forward and data */
+
+/* The weight of plane p, tap (ky, kx): from wv, the one plane's kernel
+ * broadcast once per call, or broadcast from w (KH*KW floats a plane). */
+#define WEIGHT(p, ky, kx) \
+    (wv ? wv[(ky) * KW + (kx)] : _mm512_set1_ps(w[((p) * KH + (ky)) * KW + (kx)]))
+
+/* acc[r] += the taps of source planes [0, planes) for output row o0 + r,
+ * r < R, in block b. KH, KW, S (stride), D (dilation) and R are constants
+ * in the tuned instances (REUSE), so the loops unroll and the test of
+ * which (output row, kernel row) pairs a source row serves folds away.
+ * The generic instance (runtime KH, ...) walks the taps and loads each
+ * output row's source rows itself. */
+ALWAYS_INLINE void correlate_tile(const dw_view *v, const dw_block *b, int64_t planes,
+                                  const float *w, const __m512 *wv, const int KH, const int KW,
+                                  const int S, const int D, const bool REUSE, const int R,
+                                  int64_t o0, __m512 *acc)
+{
+    const int64_t ld = v->ld, rows = v->rows, top = v->top;
+    for (int64_t p = 0; p < planes; p++) {
+        const int64_t base = p * v->plane;
+        if (!REUSE || R == 1) {
+#pragma GCC unroll 8
+            for (int ky = 0; ky < KH; ky++)
+#pragma GCC unroll 8
+                for (int kx = 0; kx < KW; kx++) {
+                    __m512 wk = WEIGHT(p, ky, kx);
+#pragma GCC unroll 8
+                    for (int r = 0; r < R; r++) {
+                        int64_t sr = (o0 + r) * S + ky * D - top;
+                        if (sr < 0 || sr >= rows)
+                            continue;
+                        __m512 x = _mm512_maskz_loadu_ps(b->m[kx], b->col[kx] + base + sr * ld);
+                        acc[r] = _mm512_mask3_fmadd_ps(wk, x, acc[r], b->m[kx]);
+                    }
+                }
+            continue;
+        }
+        /* source row o0*S + i - top serves output row o0 + r under kernel
+         * row (i - r*S) / D; for each output row, i ascending is ky
+         * ascending, the order of the walk above */
+        const int span = (R - 1) * S + (KH - 1) * D + 1;
+#pragma GCC unroll 16
+        for (int i = 0; i < span; i++) {
+            int64_t sr = o0 * S + i - top;
+            if (sr < 0 || sr >= rows)
+                continue;
+#pragma GCC unroll 8
+            for (int kx = 0; kx < KW; kx++) {
+                __m512 x = _mm512_maskz_loadu_ps(b->m[kx], b->col[kx] + base + sr * ld);
+#pragma GCC unroll 8
+                for (int r = 0; r < R; r++) {
+                    int t = i - r * S;
+                    if (t >= 0 && t % D == 0 && t / D < KH)
+                        acc[r] = _mm512_mask3_fmadd_ps(WEIGHT(p, t / D, kx), x, acc[r], b->m[kx]);
+                }
+            }
+        }
+    }
+}
+
+/* Output rows [o0, o0 + R) of block b: pre (if not NULL) gets the sums,
+ * out the sums or, with relu, 0 > sum ? 0 : sum (max with 0 first: a NaN
+ * sum stays NaN, as in rt_act_forward). */
+ALWAYS_INLINE void correlate_rows(const dw_view *v, const dw_block *b, int64_t planes,
+                                  const float *w, const __m512 *wv, const int KH, const int KW,
+                                  const int S, const int D, const bool REUSE, const int R,
+                                  int64_t o0, float init, bool relu, float *pre, float *out)
+{
+    __m512 acc[TILE_ROWS];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        acc[r] = _mm512_set1_ps(init);
+    correlate_tile(v, b, planes, w, wv, KH, KW, S, D, REUSE, R, o0, acc);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        int64_t at = (o0 + r) * v->out_cols + b->c0;
+        if (pre)
+            _mm512_mask_storeu_ps(pre + at, b->exists, acc[r]);
+        _mm512_mask_storeu_ps(out + at, b->exists,
+                              relu ? _mm512_max_ps(_mm512_setzero_ps(), acc[r]) : acc[r]);
+    }
+}
+
+/* The whole output, a column block at a time (its masks stay in
+ * registers), in tiles of TILE_ROWS rows and one of the rows left. */
+ALWAYS_INLINE void correlate_plane(const dw_view *restrict v, int64_t planes,
+                                   const float *restrict w, const __m512 *wv, const int KH,
+                                   const int KW, const int S, const int D, const bool REUSE,
+                                   float init, bool relu, float *restrict pre,
+                                   float *restrict out)
+{
+    for (int64_t c0 = 0; c0 < v->out_cols; c0 += 16) {
+        dw_block b;
+        block_init(v, KW, c0, &b);
+        int64_t o0 = 0;
+        for (; o0 + TILE_ROWS <= v->out_rows; o0 += TILE_ROWS)
+            correlate_rows(v, &b, planes, w, wv, KH, KW, S, D, REUSE, TILE_ROWS, o0, init, relu,
+                           pre, out);
+        switch (v->out_rows - o0) {
+        case 3: correlate_rows(v, &b, planes, w, wv, KH, KW, S, D, REUSE, 3, o0, init, relu, pre, out); break;
+        case 2: correlate_rows(v, &b, planes, w, wv, KH, KW, S, D, REUSE, 2, o0, init, relu, pre, out); break;
+        case 1: correlate_rows(v, &b, planes, w, wv, KH, KW, S, D, REUSE, 1, o0, init, relu, pre, out); break;
+        }
+    }
+}
+
+/* The tuned instances: 3x3 undilated at stride 1 and 2, with one plane's
+ * kernel in registers, or several planes' (the data gradient of a channel
+ * multiplier > 1) read as they come. */
+ALWAYS_INLINE void correlate_3x3_at(const dw_view *v, int64_t planes, const float *w,
+                                    const int S, float init, bool relu, float *pre, float *out)
+{
+    if (planes == 1) {
+        __m512 wv[9];
+#pragma GCC unroll 16
+        for (int i = 0; i < 9; i++)
+            wv[i] = _mm512_set1_ps(w[i]);
+        correlate_plane(v, 1, w, wv, 3, 3, S, 1, true, init, relu, pre, out);
+    } else {
+        correlate_plane(v, planes, w, NULL, 3, 3, S, 1, true, init, relu, pre, out);
+    }
+}
+
+static void correlate_3x3(const dw_view *v, int64_t planes, const float *w, float init,
+                          bool relu, float *pre, float *out)
+{
+    correlate_3x3_at(v, planes, w, 1, init, relu, pre, out);
+}
+
+static void correlate_3x3_stride2(const dw_view *v, int64_t planes, const float *w, float init,
+                                  bool relu, float *pre, float *out)
+{
+    correlate_3x3_at(v, planes, w, 2, init, relu, pre, out);
+}
+
+static void correlate_generic(const dw_view *v, int64_t planes, const float *w, float init,
+                              bool relu, float *pre, float *out)
+{
+    correlate_plane(v, planes, w, NULL, (int)v->kh, (int)v->kw, (int)v->stride,
+                    (int)v->dilation, false, init, relu, pre, out);
+}
+
+static void correlate(const dw_view *v, int64_t planes, const float *w, float init, bool relu,
+                      float *pre, float *out)
+{
+    if (v->kh == 3 && v->kw == 3 && v->dilation == 1 && v->stride == 1)
+        correlate_3x3(v, planes, w, init, relu, pre, out);
+    else if (v->kh == 3 && v->kw == 3 && v->dilation == 1 && v->stride == 2)
+        correlate_3x3_stride2(v, planes, w, init, relu, pre, out);
+    else
+        correlate_generic(v, planes, w, init, relu, pre, out);
+}
+
+/* ------------------------------------------------------ filter gradient */
+
+/* acc[ky*KW + kx] += dy * x under tap (ky, kx) and acc[KH*KW] += dy, for
+ * output rows o0 + r, r < R, in block b. */
+ALWAYS_INLINE void filter_tile(const dw_view *v, const dw_block *b, const float *dy,
+                               const int KH, const int KW, const int S, const int D,
+                               const bool REUSE, const int R, int64_t o0, __m512 *acc)
+{
+    const int64_t ld = v->ld, rows = v->rows, top = v->top;
+    __m512 g[TILE_ROWS];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        g[r] = _mm512_maskz_loadu_ps(b->exists, dy + (o0 + r) * v->out_cols + b->c0);
+        acc[KH * KW] = _mm512_add_ps(acc[KH * KW], g[r]);
+    }
+    if (!REUSE || R == 1) {
+#pragma GCC unroll 8
+        for (int ky = 0; ky < KH; ky++)
+#pragma GCC unroll 8
+            for (int kx = 0; kx < KW; kx++) {
+                __m512 a = acc[ky * KW + kx];
+#pragma GCC unroll 8
+                for (int r = 0; r < R; r++) {
+                    int64_t sr = (o0 + r) * S + ky * D - top;
+                    if (sr < 0 || sr >= rows)
+                        continue;
+                    __m512 x = _mm512_maskz_loadu_ps(b->m[kx], b->col[kx] + sr * ld);
+                    a = _mm512_mask3_fmadd_ps(g[r], x, a, b->m[kx]);
+                }
+                acc[ky * KW + kx] = a;
+            }
+        return;
+    }
+    const int span = (R - 1) * S + (KH - 1) * D + 1;
+#pragma GCC unroll 16
+    for (int i = 0; i < span; i++) {
+        int64_t sr = o0 * S + i - top;
+        if (sr < 0 || sr >= rows)
+            continue;
+#pragma GCC unroll 8
+        for (int kx = 0; kx < KW; kx++) {
+            __m512 x = _mm512_maskz_loadu_ps(b->m[kx], b->col[kx] + sr * ld);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) {
+                int t = i - r * S;
+                if (t >= 0 && t % D == 0 && t / D < KH)
+                    acc[t / D * KW + kx] =
+                        _mm512_mask3_fmadd_ps(g[r], x, acc[t / D * KW + kx], b->m[kx]);
+            }
+        }
+    }
+}
+
+ALWAYS_INLINE void filter_plane(const dw_view *restrict v, const float *restrict dy, const int KH,
+                                const int KW, const int S, const int D, const bool REUSE,
+                                __m512 *acc)
+{
+    for (int64_t c0 = 0; c0 < v->out_cols; c0 += 16) {
+        dw_block b;
+        block_init(v, KW, c0, &b);
+        int64_t o0 = 0;
+        for (; o0 + TILE_ROWS <= v->out_rows; o0 += TILE_ROWS)
+            filter_tile(v, &b, dy, KH, KW, S, D, REUSE, TILE_ROWS, o0, acc);
+        switch (v->out_rows - o0) {
+        case 3: filter_tile(v, &b, dy, KH, KW, S, D, REUSE, 3, o0, acc); break;
+        case 2: filter_tile(v, &b, dy, KH, KW, S, D, REUSE, 2, o0, acc); break;
+        case 1: filter_tile(v, &b, dy, KH, KW, S, D, REUSE, 1, o0, acc); break;
+        }
+    }
+}
+
+/* sums[16*i ..] += acc[i]'s lanes, in double. Inlined, so that the tuned
+ * instances' accumulators stay in registers. */
+ALWAYS_INLINE void flush(const __m512 *acc, int64_t n, double *sums)
+{
+#pragma GCC unroll 16
+    for (int64_t i = 0; i < n; i++) {
+        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(acc[i]));
+        __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(acc[i], 1));
+        _mm512_storeu_pd(sums + 16 * i, _mm512_add_pd(_mm512_loadu_pd(sums + 16 * i), lo));
+        _mm512_storeu_pd(sums + 16 * i + 8, _mm512_add_pd(_mm512_loadu_pd(sums + 16 * i + 8), hi));
+    }
+}
+
+ALWAYS_INLINE void filter_3x3_at(const dw_view *v, const float *dy, const int S, double *sums)
+{
+    __m512 acc[10];
+#pragma GCC unroll 16
+    for (int i = 0; i < 10; i++)
+        acc[i] = _mm512_setzero_ps();
+    filter_plane(v, dy, 3, 3, S, 1, true, acc);
+    flush(acc, 10, sums);
+}
+
+static void filter_3x3(const dw_view *v, const float *dy, double *sums)
+{
+    filter_3x3_at(v, dy, 1, sums);
+}
+
+static void filter_3x3_stride2(const dw_view *v, const float *dy, double *sums)
+{
+    filter_3x3_at(v, dy, 2, sums);
+}
+
+/* acc: kh*kw + 1 vectors of scratch */
+static void filter_generic(const dw_view *v, const float *dy, double *sums, __m512 *acc)
+{
+    int64_t n = v->kh * v->kw + 1;
+    for (int64_t i = 0; i < n; i++)
+        acc[i] = _mm512_setzero_ps();
+    filter_plane(v, dy, (int)v->kh, (int)v->kw, (int)v->stride, (int)v->dilation, false, acc);
+    flush(acc, n, sums);
+}
+
+/* ---------------------------------------------------------- entry points */
+
+/* Scratch layout: the phase planes of x (forward, filter) or of dx (data),
+ * then the data gradient's kernels, then the generic filter gradient's
+ * accumulators. */
+static int64_t source_floats(const rt_conv_dw *g)
+{
+    int64_t s = g->stride;
+    if (s == 1)
+        return 0;
+    int64_t x_phases = s * g->h * ((g->w + s - 1) / s);
+    int64_t dx_phases = s * ((g->h + s - 1) / s) * ((g->w + s - 1) / s);
+    return round16(x_phases > dx_phases ? x_phases : dx_phases);
+}
+
+int64_t rt_conv_avx512_dw_scratch(const rt_conv_dw *g, int64_t fg)
+{
+    return source_floats(g) + round16(fg * g->kh * g->kw) + 16 * (g->kh * g->kw + 1);
+}
+
+// x (H,W), w (KH,KW), pre and y (Ho,Wo)
+void rt_conv_avx512_dw_forward(const rt_conv_dw *g, const float *x, const float *w, float bias,
+                               bool relu, float *pre, float *y, float *scratch)
+{
+    int64_t s = g->stride, ld = g->w;
+    const float *src = x;
+    if (s > 1) {
+        ld = (g->w + s - 1) / s;
+        split_phases(x, g->h, g->w, s, ld, scratch);
+        src = scratch;
+    }
+    dw_view v;
+    view_init(&v, src, g->h, g->w, s, ld, 0, g->pad_top, g->pad_left, g->ho, g->wo, g->kh, g->kw,
+              s, g->dilation);
+    correlate(&v, 1, w, bias, relu, pre, y);
+}
+
+static int64_t gcd(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b, b = t;
+    }
+    return a;
+}
+
+/* The kernel taps k (rows or columns) that reach output phase `phase` of
+ * a stride-s layer's data gradient, those with (phase + pad - k*dilation)
+ * a multiple of s: first, every step-th after it, count of them. */
+static void phase_taps(int64_t phase, int64_t pad, int64_t k, int64_t s, int64_t dilation,
+                       int64_t *first, int64_t *step, int64_t *count)
+{
+    int64_t t = 0;
+    while (t < k && ((phase + pad - t * dilation) % s + s) % s != 0)
+        t++;
+    *first = t;
+    *step = s / gcd(s, dilation);
+    *count = t < k ? (k - 1 - t) / *step + 1 : 0;
+}
+
+/* dx's rows phase, phase + s, ... (rows of them) from its s column phase
+ * planes (phase b: cols_b = (w - b + s - 1) / s columns a row, at
+ * planes + b*pitch). Stride 2 by two permutes per 32 columns. */
+static void merge_phases(const float *planes, int64_t pitch, int64_t rows, int64_t w, int64_t s,
+                         int64_t phase, float *dx)
+{
+    if (s == 2) {
+        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        int64_t even_cols = (w + 1) / 2, odd_cols = w / 2;
+        for (int64_t i = 0; i < rows; i++) {
+            const float *e = planes + i * even_cols, *o = planes + pitch + i * odd_cols;
+            float *out = dx + (i * 2 + phase) * w;
+            for (int64_t j = 0; j < even_cols; j += 16) {
+                __m512 a = _mm512_maskz_loadu_ps(rt_conv_lanes(0, even_cols - j), e + j);
+                __m512 b = _mm512_maskz_loadu_ps(rt_conv_lanes(0, odd_cols - j), o + j);
+                _mm512_mask_storeu_ps(out + 2 * j, rt_conv_lanes(0, w - 2 * j),
+                                      _mm512_permutex2var_ps(a, lo, b));
+                _mm512_mask_storeu_ps(out + 2 * j + 16, rt_conv_lanes(0, w - 2 * j - 16),
+                                      _mm512_permutex2var_ps(a, hi, b));
+            }
+        }
+        return;
+    }
+    for (int64_t b = 0; b < s; b++) {
+        int64_t cols = (w - b + s - 1) / s;
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++)
+                dx[(i * s + phase) * w + j * s + b] = planes[b * pitch + i * cols + j];
+    }
+}
+
+/* The data gradient of a strided layer, one phase of dx at a time: the
+ * pixels (s*i + a, s*j + b) take dy through the taps k with
+ * (a + pad_top - ky*dilation) and (b + pad_left - kx*dilation) multiples
+ * of s, at dy row i + (a + pad_top - ky*dilation)/s (and so on for the
+ * columns), which is a stride-1 correlation of dy with that sub-kernel,
+ * rotated, at dilation dilation/gcd(s, dilation). A 3x3 kernel at stride
+ * 2 splits into 2x2, 2x1, 1x2 and 1x1 sub-kernels: a quarter of the FMAs
+ * of the correlation with dy spread out by zeros. */
+static void data_strided(const rt_conv_dw *g, int64_t fg, const float *dy, const float *w,
+                         float *dx, float *scratch)
+{
+    const int64_t s = g->stride, d = g->dilation, taps = g->kh * g->kw;
+    const int64_t pitch = ((g->h + s - 1) / s) * ((g->w + s - 1) / s);
+    float *planes = scratch, *sub = scratch + source_floats(g);
+    for (int64_t a = 0; a < s && a < g->h; a++) {
+        int64_t rows = (g->h - a + s - 1) / s, ky0, ystep, nky;
+        phase_taps(a, g->pad_top, g->kh, s, d, &ky0, &ystep, &nky);
+        for (int64_t b = 0; b < s; b++) {
+            int64_t cols = (g->w - b + s - 1) / s, kx0, xstep, nkx;
+            float *out = planes + b * pitch;
+            phase_taps(b, g->pad_left, g->kw, s, d, &kx0, &xstep, &nkx);
+            if (cols <= 0)
+                continue;
+            if (nky == 0 || nkx == 0) {
+                memset(out, 0, (size_t)(rows * cols) * sizeof *out);
+                continue;
+            }
+            /* the sub-kernel rotated: tap (j, i) is (first + (n-1-j)*step) */
+            for (int64_t f = 0; f < fg; f++)
+                for (int64_t j = 0; j < nky; j++)
+                    for (int64_t i = 0; i < nkx; i++)
+                        sub[(f * nky + j) * nkx + i] =
+                            w[f * taps + (ky0 + (nky - 1 - j) * ystep) * g->kw + kx0 +
+                              (nkx - 1 - i) * xstep];
+            int64_t sd = d / gcd(s, d);
+            int64_t top = (nky - 1) * sd - (a + g->pad_top - ky0 * d) / s;
+            int64_t left = (nkx - 1) * sd - (b + g->pad_left - kx0 * d) / s;
+            dw_view v;
+            view_init(&v, dy, g->ho, g->wo, 1, g->wo, g->ho * g->wo, top, left, rows, cols, nky,
+                      nkx, 1, sd);
+            correlate(&v, fg, sub, 0.0f, false, NULL, out);
+        }
+        merge_phases(planes, pitch, rows, g->w, s, a, dx);
+    }
+}
+
+// dy (fg,Ho,Wo), w (fg,KH,KW), dx (H,W)
+void rt_conv_avx512_dw_data(const rt_conv_dw *g, int64_t fg, const float *dy, const float *w,
+                            float *dx, float *scratch)
+{
+    if (g->stride > 1) {
+        data_strided(g, fg, dy, w, dx, scratch);
+        return;
+    }
+    int64_t taps = g->kh * g->kw;
+    /* rotated by 180 degrees: tap t reads t's mirror, taps - 1 - t */
+    float *rotated = scratch;
+    for (int64_t f = 0; f < fg; f++)
+        for (int64_t t = 0; t < taps; t++)
+            rotated[f * taps + t] = w[f * taps + taps - 1 - t];
+    /* dx[iy] takes dy row iy + pad_top - ky*dilation: with the kernel
+     * rotated, row iy + ky'*dilation - ((kh-1)*dilation - pad_top) */
+    dw_view v;
+    view_init(&v, dy, g->ho, g->wo, 1, g->wo, g->ho * g->wo,
+              (g->kh - 1) * g->dilation - g->pad_top, (g->kw - 1) * g->dilation - g->pad_left,
+              g->h, g->w, g->kh, g->kw, 1, g->dilation);
+    correlate(&v, fg, rotated, 0.0f, false, NULL, dx);
+}
+
+// x (H,W), dy (Ho,Wo), sums (KH*KW + 1, 16)
+void rt_conv_avx512_dw_filter(const rt_conv_dw *g, const float *x, const float *dy, double *sums,
+                              float *scratch)
+{
+    int64_t s = g->stride, ld = g->w;
+    const float *src = x;
+    if (s > 1) {
+        ld = (g->w + s - 1) / s;
+        split_phases(x, g->h, g->w, s, ld, scratch);
+        src = scratch;
+    }
+    dw_view v;
+    view_init(&v, src, g->h, g->w, s, ld, 0, g->pad_top, g->pad_left, g->ho, g->wo, g->kh, g->kw,
+              s, g->dilation);
+    if (g->kh == 3 && g->kw == 3 && g->dilation == 1 && s == 1)
+        filter_3x3(&v, dy, sums);
+    else if (g->kh == 3 && g->kw == 3 && g->dilation == 1 && s == 2)
+        filter_3x3_stride2(&v, dy, sums);
+    else
+        filter_generic(&v, dy, sums, (__m512 *)(scratch + source_floats(g) + round16(g->kh * g->kw)));
+}
