@@ -1,29 +1,60 @@
-/* depthwise_avx512.c — depthwise convolution on AVX-512, one plane at a
- * time: forward, data gradient, filter gradient (conv.c's depthwise path).
+/* depthwise_avx512.c — depthwise convolution on AVX-512 (conv.c's
+ * depthwise path): forward, data gradient, filter gradient, over ranges
+ * of planes.
  *
  * Every pass is a correlation of a source plane with a small kernel,
  * computed 16 output columns at a time with a vector per output row:
- *  - forward: y = bias + x * w, at the layer's stride;
+ *  - forward: y = bias + x * w at the layer's stride, with the ReLU (if
+ *    any) applied on the way out;
  *  - data gradient: dx = the sum over the channel's filters of dy * w
- *    rotated by 180 degrees, at stride 1 (dy is first spread out with
- *    stride-1 zeros between its pixels when the layer is strided);
+ *    rotated by 180 degrees; at stride s, each of dx's s x s phases is a
+ *    stride-1 correlation with a sub-kernel (data_strided);
  *  - filter gradient: dw[ky][kx] is the dot product of dy with the x
  *    pixels under tap (ky, kx), in 16 float lanes per tap.
- * The kernel's columns become shifted masked loads of the same source
- * row: the mask drops the columns that fall into the padding (and a masked
- * lane is never read, so rows need no margin), and the same mask keeps
+ * A kernel column is a shifted masked load of the source row: the mask
+ * drops the columns in the padding (a masked lane is never read, so rows
+ * need no margin, and "same" padding may differ on each side) and keeps
  * those lanes out of the FMA, so a padded tap adds nothing, as in the
  * reference. A tile of TILE_ROWS output rows loads each source row it
  * needs once per kernel column and feeds it to every output row that uses
- * it (a 3x3 tile of 4 rows: 18 loads for 36 FMAs, and 4 independent FMA
- * chains). At stride s, the source's columns are first split into s phase
- * planes (columns p, p + s, ...), so every load is contiguous.
+ * it: a 3x3 tile of 4 rows makes 18 loads for 36 FMAs, in 4 independent
+ * chains, with the kernel in registers. At stride s the source's columns
+ * are first split into s phase planes (columns p, p + s, ...), so every
+ * load is contiguous. 3x3 and 5x5 at strides 1 and 2 (and the sub-kernels
+ * of a 3x3 stride-2 data gradient) are unrolled instances; any other
+ * shape takes a generic one with the same loops at run time.
+ *
+ * What the profile taught: gcc kept a kernel array indexed in loops in
+ * memory until the loop that filled it was unrolled too (28x28 forward,
+ * in L2: 27 -> 51 GFLOP/s); the filter gradient's accumulators lived on
+ * the stack as long as the function that sums them was not inlined (with
+ * the masks hoisted out of the row loop in the same step, 128x28x28:
+ * 17 -> 50); a stride-2 plane split row by row spent more on masks and
+ * bounds than on its loads (see split_phases). A stride-2 layer reads
+ * four times the input per output: bench_rt_conv's, 12.8 MB of input,
+ * runs at the speed of memory (about 20 GB/s on one core here), and a
+ * prefetch of the next plane did not help. R = 6 or 8 rows per tile were
+ * within the noise of 4 or slower.
+ *
+ * bench_rt_conv, batch 8, GFLOP/s forward / data / filter, before (the
+ * loops in conv.c) and after, on this shared 2-core Zen 4 (the best of
+ * two runs each; numbers vary by +-20% with the other tenant's load):
+ *   128x28x28 3x3, 1 thread    7.9 / 10.0 / 6.2  ->  55 / 65 / 73
+ *                  2 threads  15.4 / 19.5 / 12.9 -> 108 / 128 / 134
+ *   128x56x56 3x3 /2, 1        4.1 / 3.1 / 2.0   ->  14 / 14 / 21
+ *                     2        8.3 / 6.2 / 4.2   ->  38 / 27 / 45
+ *   512x14x14 3x3, 1           5.7 / 6.7 / 3.5   ->  49 / 57 / 54
+ *   1024x7x7 3x3, 1            3.8 / 3.9 / 1.9   ->  25 / 23 / 22
+ *   240x14x14 5x5, 1           7.0 / 7.5 / 4.0   ->  78 / 76 / 31
+ * A 7-wide row fills 7 of 16 lanes, and a 7x7 plane is two tiles, so
+ * those layers stay far from the others.
  *
  * Each output's FMA chain is fixed by the shape: kernel rows in order
  * (rotated for the data gradient), kernel columns in order, whichever tile
- * or instance computes it; the filter gradient's lanes go to double once
- * per plane. conv.c splits work by whole planes, so the bits do not depend
- * on the thread count.
+ * or instance computes it; the filter gradient's float lanes go into
+ * double after groups of samples that depend on the shape alone. conv.c
+ * splits the work by whole planes (the filter gradient by filters), so
+ * the bits do not depend on the thread count.
  */
 #include <immintrin.h>
 #include <stdbool.h>
@@ -34,7 +65,7 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* Output rows per tile. */
+/* Output rows per tile (why 4: in the file comment). */
 enum { TILE_ROWS = 4 };
 
 /* Source planes seen from the output: output row o under kernel row ky
@@ -104,7 +135,8 @@ ALWAYS_INLINE void block_init(const dw_view *v, const int KW, int64_t c0, dw_blo
  * of in's row r (rows x cols). Stride 2 by two permutes per 32 columns:
  * when cols is even, the phase planes are those of the whole plane taken
  * as one row, so the loop runs over the plane without per-row masks and
- * bounds (row by row, they took 60% of a stride-2 forward pass). */
+ * bounds. Row by row, 1024 planes of 56x56 (in L3) took 300-590 us, as
+ * one row 170 us. */
 static void split_phases(const float *in, int64_t rows, int64_t cols, int64_t cs, int64_t ld,
                          float *out)
 {
@@ -247,34 +279,43 @@ ALWAYS_INLINE void correlate_plane(const dw_view *restrict v, int64_t planes,
     }
 }
 
-/* The tuned instances: 3x3 undilated at stride 1 and 2, with one plane's
+/* The tuned instances (KH x KW undilated at stride S), with one plane's
  * kernel in registers, or several planes' (the data gradient of a channel
  * multiplier > 1) read as they come. */
-ALWAYS_INLINE void correlate_3x3_at(const dw_view *v, int64_t planes, const float *w,
-                                    const int S, float init, bool relu, float *pre, float *out)
+ALWAYS_INLINE void correlate_tuned(const dw_view *v, int64_t planes, const float *w,
+                                   const int KH, const int KW, const int S, float init, bool relu,
+                                   float *pre, float *out)
 {
     if (planes == 1) {
-        __m512 wv[9];
-#pragma GCC unroll 16
-        for (int i = 0; i < 9; i++)
+        __m512 wv[25];
+#pragma GCC unroll 32
+        for (int i = 0; i < KH * KW; i++)
             wv[i] = _mm512_set1_ps(w[i]);
-        correlate_plane(v, 1, w, wv, 3, 3, S, 1, true, init, relu, pre, out);
+        correlate_plane(v, 1, w, wv, KH, KW, S, 1, true, init, relu, pre, out);
     } else {
-        correlate_plane(v, planes, w, NULL, 3, 3, S, 1, true, init, relu, pre, out);
+        correlate_plane(v, planes, w, NULL, KH, KW, S, 1, true, init, relu, pre, out);
     }
 }
 
-static void correlate_3x3(const dw_view *v, int64_t planes, const float *w, float init,
-                          bool relu, float *pre, float *out)
-{
-    correlate_3x3_at(v, planes, w, 1, init, relu, pre, out);
-}
+typedef void correlate_fn(const dw_view *v, int64_t planes, const float *w, float init, bool relu,
+                          float *pre, float *out);
 
-static void correlate_3x3_stride2(const dw_view *v, int64_t planes, const float *w, float init,
-                                  bool relu, float *pre, float *out)
-{
-    correlate_3x3_at(v, planes, w, 2, init, relu, pre, out);
-}
+#define CORRELATE_TUNED(name, KH, KW, S)                                                      \
+    static void name(const dw_view *v, int64_t planes, const float *w, float init, bool relu, \
+                     float *pre, float *out)                                                  \
+    {                                                                                         \
+        correlate_tuned(v, planes, w, KH, KW, S, init, relu, pre, out);                       \
+    }
+/* MobileNet's and EfficientNet's kernels at both strides; the 2x2, 2x1,
+ * 1x2 and 1x1 ones are the sub-kernels of a 3x3 stride-2 data gradient */
+CORRELATE_TUNED(correlate_3x3, 3, 3, 1)
+CORRELATE_TUNED(correlate_3x3_stride2, 3, 3, 2)
+CORRELATE_TUNED(correlate_5x5, 5, 5, 1)
+CORRELATE_TUNED(correlate_5x5_stride2, 5, 5, 2)
+CORRELATE_TUNED(correlate_2x2, 2, 2, 1)
+CORRELATE_TUNED(correlate_2x1, 2, 1, 1)
+CORRELATE_TUNED(correlate_1x2, 1, 2, 1)
+CORRELATE_TUNED(correlate_1x1, 1, 1, 1)
 
 static void correlate_generic(const dw_view *v, int64_t planes, const float *w, float init,
                               bool relu, float *pre, float *out)
@@ -283,15 +324,28 @@ static void correlate_generic(const dw_view *v, int64_t planes, const float *w, 
                     (int)v->dilation, false, init, relu, pre, out);
 }
 
+static correlate_fn *correlate_choose(const dw_view *v)
+{
+    static const struct {
+        int64_t kh, kw, stride;
+        correlate_fn *fn;
+    } tuned[] = {
+        { 3, 3, 1, correlate_3x3 }, { 3, 3, 2, correlate_3x3_stride2 },
+        { 5, 5, 1, correlate_5x5 }, { 5, 5, 2, correlate_5x5_stride2 },
+        { 2, 2, 1, correlate_2x2 }, { 2, 1, 1, correlate_2x1 },
+        { 1, 2, 1, correlate_1x2 }, { 1, 1, 1, correlate_1x1 },
+    };
+    if (v->dilation == 1)
+        for (size_t i = 0; i < sizeof tuned / sizeof tuned[0]; i++)
+            if (tuned[i].kh == v->kh && tuned[i].kw == v->kw && tuned[i].stride == v->stride)
+                return tuned[i].fn;
+    return correlate_generic;
+}
+
 static void correlate(const dw_view *v, int64_t planes, const float *w, float init, bool relu,
                       float *pre, float *out)
 {
-    if (v->kh == 3 && v->kw == 3 && v->dilation == 1 && v->stride == 1)
-        correlate_3x3(v, planes, w, init, relu, pre, out);
-    else if (v->kh == 3 && v->kw == 3 && v->dilation == 1 && v->stride == 2)
-        correlate_3x3_stride2(v, planes, w, init, relu, pre, out);
-    else
-        correlate_generic(v, planes, w, init, relu, pre, out);
+    correlate_choose(v)(v, planes, w, init, relu, pre, out);
 }
 
 /* ------------------------------------------------------ filter gradient */
@@ -378,34 +432,80 @@ ALWAYS_INLINE void flush(const __m512 *acc, int64_t n, double *sums)
     }
 }
 
-ALWAYS_INLINE void filter_3x3_at(const dw_view *v, const float *dy, const int S, double *sums)
+/* Terms each float lane of the filter gradient takes before it is added
+ * into the double sums. A flush per plane cost as much as a small plane's
+ * products: batch 8, one thread, 512x14x14: 41-46 -> 55-56 GFLOP/s,
+ * 1024x7x7: 16-17 -> 22, 128x28x28 unchanged (69-74). */
+enum { FLUSH_TERMS = 256 };
+
+static void x_plane(const rt_conv_dw *g, dw_view *v, const float *x, float *scratch);
+
+/* Filter `filter` over samples [0, batch) into sums: acc (KH*KW + 1
+ * vectors) runs over FLUSH_TERMS-term groups of samples, which depend on
+ * the shape alone. */
+ALWAYS_INLINE void filter_samples(const rt_conv_dw *g, dw_view *v, int64_t filter, int64_t batch,
+                                  const float *x, const float *dy, double *sums, float *scratch,
+                                  __m512 *acc, const int KH, const int KW, const int S,
+                                  const int D, const bool REUSE)
 {
-    __m512 acc[10];
-#pragma GCC unroll 16
-    for (int i = 0; i < 10; i++)
-        acc[i] = _mm512_setzero_ps();
-    filter_plane(v, dy, 3, 3, S, 1, true, acc);
-    flush(acc, 10, sums);
+    const int64_t fg = g->f / g->c, p = g->ho * g->wo, hw = g->h * g->w, n = KH * KW + 1;
+    int64_t per = FLUSH_TERMS / (g->ho * ((g->wo + 15) / 16));
+    per = per < 1 ? 1 : per;
+    for (int64_t s0 = 0; s0 < batch; s0 += per) {
+#pragma GCC unroll 32
+        for (int64_t i = 0; i < n; i++)
+            acc[i] = _mm512_setzero_ps();
+        for (int64_t s = s0; s < batch && s < s0 + per; s++) {
+            x_plane(g, v, x + (s * g->c + filter / fg) * hw, scratch);
+            filter_plane(v, dy + (s * g->f + filter) * p, KH, KW, S, D, REUSE, acc);
+        }
+        flush(acc, n, sums);
+    }
 }
 
-static void filter_3x3(const dw_view *v, const float *dy, double *sums)
+typedef void filter_fn(const rt_conv_dw *g, dw_view *v, int64_t filter, int64_t batch,
+                       const float *x, const float *dy, double *sums, float *scratch,
+                       __m512 *acc);
+
+/* The tuned instances keep their accumulators in registers (acc, for the
+ * generic one's in scratch, is unused). */
+#define FILTER_TUNED(name, KH, KW, S)                                                          \
+    static void name(const rt_conv_dw *g, dw_view *v, int64_t filter, int64_t batch,          \
+                     const float *x, const float *dy, double *sums, float *scratch,            \
+                     __m512 *acc)                                                              \
+    {                                                                                          \
+        __m512 in_registers[KH * KW + 1];                                                      \
+        (void)acc;                                                                             \
+        filter_samples(g, v, filter, batch, x, dy, sums, scratch, in_registers, KH, KW, S, 1, \
+                       true);                                                                  \
+    }
+FILTER_TUNED(filter_3x3, 3, 3, 1)
+FILTER_TUNED(filter_3x3_stride2, 3, 3, 2)
+FILTER_TUNED(filter_5x5, 5, 5, 1)
+FILTER_TUNED(filter_5x5_stride2, 5, 5, 2)
+
+static void filter_generic(const rt_conv_dw *g, dw_view *v, int64_t filter, int64_t batch,
+                           const float *x, const float *dy, double *sums, float *scratch,
+                           __m512 *acc)
 {
-    filter_3x3_at(v, dy, 1, sums);
+    filter_samples(g, v, filter, batch, x, dy, sums, scratch, acc, (int)v->kh, (int)v->kw,
+                   (int)v->stride, (int)v->dilation, false);
 }
 
-static void filter_3x3_stride2(const dw_view *v, const float *dy, double *sums)
+static filter_fn *filter_choose(const dw_view *v)
 {
-    filter_3x3_at(v, dy, 2, sums);
-}
-
-/* acc: kh*kw + 1 vectors of scratch */
-static void filter_generic(const dw_view *v, const float *dy, double *sums, __m512 *acc)
-{
-    int64_t n = v->kh * v->kw + 1;
-    for (int64_t i = 0; i < n; i++)
-        acc[i] = _mm512_setzero_ps();
-    filter_plane(v, dy, (int)v->kh, (int)v->kw, (int)v->stride, (int)v->dilation, false, acc);
-    flush(acc, n, sums);
+    static const struct {
+        int64_t kh, kw, stride;
+        filter_fn *fn;
+    } tuned[] = {
+        { 3, 3, 1, filter_3x3 }, { 3, 3, 2, filter_3x3_stride2 },
+        { 5, 5, 1, filter_5x5 }, { 5, 5, 2, filter_5x5_stride2 },
+    };
+    if (v->dilation == 1)
+        for (size_t i = 0; i < sizeof tuned / sizeof tuned[0]; i++)
+            if (tuned[i].kh == v->kh && tuned[i].kw == v->kw && tuned[i].stride == v->stride)
+                return tuned[i].fn;
+    return filter_generic;
 }
 
 /* ---------------------------------------------------------- entry points */
@@ -423,26 +523,47 @@ static int64_t source_floats(const rt_conv_dw *g)
     return round16(x_phases > dx_phases ? x_phases : dx_phases);
 }
 
-int64_t rt_conv_avx512_dw_scratch(const rt_conv_dw *g, int64_t fg)
+int64_t rt_conv_avx512_dw_scratch(const rt_conv_dw *g)
 {
-    return source_floats(g) + round16(fg * g->kh * g->kw) + 16 * (g->kh * g->kw + 1);
+    int64_t taps = g->kh * g->kw;
+    return source_floats(g) + round16(g->f / g->c * taps) + 16 * (taps + 1);
 }
 
-// x (H,W), w (KH,KW), pre and y (Ho,Wo)
-void rt_conv_avx512_dw_forward(const rt_conv_dw *g, const float *x, const float *w, float bias,
-                               bool relu, float *pre, float *y, float *scratch)
+/* The view of x's planes at the layer's stride; its source is set per
+ * plane by x_plane. */
+static void x_view(const rt_conv_dw *g, dw_view *v)
 {
-    int64_t s = g->stride, ld = g->w;
-    const float *src = x;
-    if (s > 1) {
-        ld = (g->w + s - 1) / s;
-        split_phases(x, g->h, g->w, s, ld, scratch);
-        src = scratch;
+    int64_t s = g->stride;
+    view_init(v, NULL, g->h, g->w, s, s > 1 ? (g->w + s - 1) / s : g->w, 0, g->pad_top,
+              g->pad_left, g->ho, g->wo, g->kh, g->kw, s, g->dilation);
+}
+
+/* Points v at input plane x (split into phase planes in scratch first at
+ * stride > 1). */
+static void x_plane(const rt_conv_dw *g, dw_view *v, const float *x, float *scratch)
+{
+    if (g->stride == 1) {
+        v->src = x;
+        return;
     }
+    split_phases(x, g->h, g->w, g->stride, v->ld, scratch);
+    v->src = scratch;
+}
+
+// x (B,C,H,W), w (F,1,KH,KW), bias (F), pre and y (B,F,Ho,Wo)
+void rt_conv_avx512_dw_forward(const rt_conv_dw *g, int64_t q0, int64_t q1, const float *x,
+                               const float *w, const float *bias, bool relu, float *pre, float *y,
+                               float *scratch)
+{
+    const int64_t fg = g->f / g->c, taps = g->kh * g->kw, p = g->ho * g->wo;
     dw_view v;
-    view_init(&v, src, g->h, g->w, s, ld, 0, g->pad_top, g->pad_left, g->ho, g->wo, g->kh, g->kw,
-              s, g->dilation);
-    correlate(&v, 1, w, bias, relu, pre, y);
+    x_view(g, &v);
+    correlate_fn *fn = correlate_choose(&v);
+    for (int64_t q = q0; q < q1; q++) {
+        int64_t b = q / g->f, f = q % g->f;
+        x_plane(g, &v, x + (b * g->c + f / fg) * g->h * g->w, scratch);
+        fn(&v, 1, w + f * taps, bias ? bias[f] : 0.0f, relu, pre ? pre + q * p : NULL, y + q * p);
+    }
 }
 
 static int64_t gcd(int64_t a, int64_t b)
@@ -456,21 +577,21 @@ static int64_t gcd(int64_t a, int64_t b)
 
 /* The kernel taps k (rows or columns) that reach output phase `phase` of
  * a stride-s layer's data gradient, those with (phase + pad - k*dilation)
- * a multiple of s: first, every step-th after it, count of them. */
+ * a multiple of s: the first, and how many (every s/gcd(s, dilation)-th
+ * after it). */
 static void phase_taps(int64_t phase, int64_t pad, int64_t k, int64_t s, int64_t dilation,
-                       int64_t *first, int64_t *step, int64_t *count)
+                       int64_t *first, int64_t *count)
 {
     int64_t t = 0;
     while (t < k && ((phase + pad - t * dilation) % s + s) % s != 0)
         t++;
     *first = t;
-    *step = s / gcd(s, dilation);
-    *count = t < k ? (k - 1 - t) / *step + 1 : 0;
+    *count = t < k ? (k - 1 - t) / (s / gcd(s, dilation)) + 1 : 0;
 }
 
 /* dx's rows phase, phase + s, ... (rows of them) from its s column phase
- * planes (phase b: cols_b = (w - b + s - 1) / s columns a row, at
- * planes + b*pitch). Stride 2 by two permutes per 32 columns. */
+ * planes (phase b: (w - b + s - 1) / s columns a row, at planes +
+ * b*pitch). Stride 2 by two permutes per 32 columns. */
 static void merge_phases(const float *planes, int64_t pitch, int64_t rows, int64_t w, int64_t s,
                          int64_t phase, float *dx)
 {
@@ -481,7 +602,13 @@ static void merge_phases(const float *planes, int64_t pitch, int64_t rows, int64
         for (int64_t i = 0; i < rows; i++) {
             const float *e = planes + i * even_cols, *o = planes + pitch + i * odd_cols;
             float *out = dx + (i * 2 + phase) * w;
-            for (int64_t j = 0; j < even_cols; j += 16) {
+            int64_t j = 0;
+            for (; j + 16 <= odd_cols; j += 16) {
+                __m512 a = _mm512_loadu_ps(e + j), b = _mm512_loadu_ps(o + j);
+                _mm512_storeu_ps(out + 2 * j, _mm512_permutex2var_ps(a, lo, b));
+                _mm512_storeu_ps(out + 2 * j + 16, _mm512_permutex2var_ps(a, hi, b));
+            }
+            if (j < even_cols) {
                 __m512 a = _mm512_maskz_loadu_ps(rt_conv_lanes(0, even_cols - j), e + j);
                 __m512 b = _mm512_maskz_loadu_ps(rt_conv_lanes(0, odd_cols - j), o + j);
                 _mm512_mask_storeu_ps(out + 2 * j, rt_conv_lanes(0, w - 2 * j),
@@ -507,86 +634,88 @@ static void merge_phases(const float *planes, int64_t pitch, int64_t rows, int64
  * columns), which is a stride-1 correlation of dy with that sub-kernel,
  * rotated, at dilation dilation/gcd(s, dilation). A 3x3 kernel at stride
  * 2 splits into 2x2, 2x1, 1x2 and 1x1 sub-kernels: a quarter of the FMAs
- * of the correlation with dy spread out by zeros. */
-static void data_strided(const rt_conv_dw *g, int64_t fg, const float *dy, const float *w,
-                         float *dx, float *scratch)
+ * of a correlation with dy spread out by zeros. */
+static void data_strided(const rt_conv_dw *g, int64_t q0, int64_t q1, const float *dy,
+                         const float *w, float *dx, float *scratch)
 {
-    const int64_t s = g->stride, d = g->dilation, taps = g->kh * g->kw;
+    const int64_t s = g->stride, d = g->dilation, sd = d / gcd(s, d), step = s / gcd(s, d);
+    const int64_t fg = g->f / g->c, taps = g->kh * g->kw, p = g->ho * g->wo;
     const int64_t pitch = ((g->h + s - 1) / s) * ((g->w + s - 1) / s);
     float *planes = scratch, *sub = scratch + source_floats(g);
-    for (int64_t a = 0; a < s && a < g->h; a++) {
-        int64_t rows = (g->h - a + s - 1) / s, ky0, ystep, nky;
-        phase_taps(a, g->pad_top, g->kh, s, d, &ky0, &ystep, &nky);
-        for (int64_t b = 0; b < s; b++) {
-            int64_t cols = (g->w - b + s - 1) / s, kx0, xstep, nkx;
-            float *out = planes + b * pitch;
-            phase_taps(b, g->pad_left, g->kw, s, d, &kx0, &xstep, &nkx);
-            if (cols <= 0)
-                continue;
-            if (nky == 0 || nkx == 0) {
-                memset(out, 0, (size_t)(rows * cols) * sizeof *out);
-                continue;
+    int64_t ky0[RT_CONV_DW_MAX_STRIDE], nky[RT_CONV_DW_MAX_STRIDE];
+    int64_t kx0[RT_CONV_DW_MAX_STRIDE], nkx[RT_CONV_DW_MAX_STRIDE];
+    for (int64_t a = 0; a < s; a++) {
+        phase_taps(a, g->pad_top, g->kh, s, d, &ky0[a], &nky[a]);
+        phase_taps(a, g->pad_left, g->kw, s, d, &kx0[a], &nkx[a]);
+    }
+    for (int64_t q = q0; q < q1; q++) {
+        int64_t n = q / g->c, ch = q % g->c;
+        const float *dyq = dy + (n * g->f + ch * fg) * p, *wq = w + ch * fg * taps;
+        float *dxq = dx + q * g->h * g->w;
+        for (int64_t a = 0; a < s && a < g->h; a++) {
+            int64_t rows = (g->h - a + s - 1) / s;
+            for (int64_t b = 0; b < s && b < g->w; b++) {
+                int64_t cols = (g->w - b + s - 1) / s, kh = nky[a], kw = nkx[b];
+                float *out = planes + b * pitch;
+                if (kh == 0 || kw == 0) {
+                    memset(out, 0, (size_t)(rows * cols) * sizeof *out);
+                    continue;
+                }
+                /* the sub-kernel rotated: tap (j, i) is kernel tap
+                 * (first + (count-1-j)*step) in each direction */
+                for (int64_t f = 0; f < fg; f++)
+                    for (int64_t j = 0; j < kh; j++)
+                        for (int64_t i = 0; i < kw; i++)
+                            sub[(f * kh + j) * kw + i] =
+                                wq[f * taps + (ky0[a] + (kh - 1 - j) * step) * g->kw + kx0[b] +
+                                   (kw - 1 - i) * step];
+                int64_t top = (kh - 1) * sd - (a + g->pad_top - ky0[a] * d) / s;
+                int64_t left = (kw - 1) * sd - (b + g->pad_left - kx0[b] * d) / s;
+                dw_view v;
+                view_init(&v, dyq, g->ho, g->wo, 1, g->wo, p, top, left, rows, cols, kh, kw, 1,
+                          sd);
+                correlate(&v, fg, sub, 0.0f, false, NULL, out);
             }
-            /* the sub-kernel rotated: tap (j, i) is (first + (n-1-j)*step) */
-            for (int64_t f = 0; f < fg; f++)
-                for (int64_t j = 0; j < nky; j++)
-                    for (int64_t i = 0; i < nkx; i++)
-                        sub[(f * nky + j) * nkx + i] =
-                            w[f * taps + (ky0 + (nky - 1 - j) * ystep) * g->kw + kx0 +
-                              (nkx - 1 - i) * xstep];
-            int64_t sd = d / gcd(s, d);
-            int64_t top = (nky - 1) * sd - (a + g->pad_top - ky0 * d) / s;
-            int64_t left = (nkx - 1) * sd - (b + g->pad_left - kx0 * d) / s;
-            dw_view v;
-            view_init(&v, dy, g->ho, g->wo, 1, g->wo, g->ho * g->wo, top, left, rows, cols, nky,
-                      nkx, 1, sd);
-            correlate(&v, fg, sub, 0.0f, false, NULL, out);
+            merge_phases(planes, pitch, rows, g->w, s, a, dxq);
         }
-        merge_phases(planes, pitch, rows, g->w, s, a, dx);
     }
 }
 
-// dy (fg,Ho,Wo), w (fg,KH,KW), dx (H,W)
-void rt_conv_avx512_dw_data(const rt_conv_dw *g, int64_t fg, const float *dy, const float *w,
-                            float *dx, float *scratch)
+// dy (B,F,Ho,Wo), w (F,1,KH,KW), dx (B,C,H,W)
+void rt_conv_avx512_dw_data(const rt_conv_dw *g, int64_t q0, int64_t q1, const float *dy,
+                            const float *w, float *dx, float *scratch)
 {
     if (g->stride > 1) {
-        data_strided(g, fg, dy, w, dx, scratch);
+        data_strided(g, q0, q1, dy, w, dx, scratch);
         return;
     }
-    int64_t taps = g->kh * g->kw;
-    /* rotated by 180 degrees: tap t reads t's mirror, taps - 1 - t */
-    float *rotated = scratch;
-    for (int64_t f = 0; f < fg; f++)
-        for (int64_t t = 0; t < taps; t++)
-            rotated[f * taps + t] = w[f * taps + taps - 1 - t];
+    const int64_t fg = g->f / g->c, taps = g->kh * g->kw, p = g->ho * g->wo;
     /* dx[iy] takes dy row iy + pad_top - ky*dilation: with the kernel
-     * rotated, row iy + ky'*dilation - ((kh-1)*dilation - pad_top) */
+     * rotated by 180 degrees, row iy + ky'*dilation - ((kh-1)*dilation -
+     * pad_top) */
     dw_view v;
-    view_init(&v, dy, g->ho, g->wo, 1, g->wo, g->ho * g->wo,
-              (g->kh - 1) * g->dilation - g->pad_top, (g->kw - 1) * g->dilation - g->pad_left,
-              g->h, g->w, g->kh, g->kw, 1, g->dilation);
-    correlate(&v, fg, rotated, 0.0f, false, NULL, dx);
+    view_init(&v, NULL, g->ho, g->wo, 1, g->wo, p, (g->kh - 1) * g->dilation - g->pad_top,
+              (g->kw - 1) * g->dilation - g->pad_left, g->h, g->w, g->kh, g->kw, 1, g->dilation);
+    correlate_fn *fn = correlate_choose(&v);
+    float *rotated = scratch;
+    for (int64_t q = q0; q < q1; q++) {
+        int64_t n = q / g->c, ch = q % g->c;
+        const float *wq = w + ch * fg * taps;
+        /* tap t of the rotated kernel is tap taps - 1 - t */
+        for (int64_t f = 0; f < fg; f++)
+            for (int64_t t = 0; t < taps; t++)
+                rotated[f * taps + t] = wq[f * taps + taps - 1 - t];
+        v.src = dy + (n * g->f + ch * fg) * p;
+        fn(&v, fg, rotated, 0.0f, false, NULL, dx + q * g->h * g->w);
+    }
 }
 
-// x (H,W), dy (Ho,Wo), sums (KH*KW + 1, 16)
-void rt_conv_avx512_dw_filter(const rt_conv_dw *g, const float *x, const float *dy, double *sums,
-                              float *scratch)
+// x (B,C,H,W), dy (B,F,Ho,Wo), sums (KH*KW + 1, 16)
+void rt_conv_avx512_dw_filter(const rt_conv_dw *g, int64_t filter, int64_t batch, const float *x,
+                              const float *dy, double *sums, float *scratch)
 {
-    int64_t s = g->stride, ld = g->w;
-    const float *src = x;
-    if (s > 1) {
-        ld = (g->w + s - 1) / s;
-        split_phases(x, g->h, g->w, s, ld, scratch);
-        src = scratch;
-    }
     dw_view v;
-    view_init(&v, src, g->h, g->w, s, ld, 0, g->pad_top, g->pad_left, g->ho, g->wo, g->kh, g->kw,
-              s, g->dilation);
-    if (g->kh == 3 && g->kw == 3 && g->dilation == 1 && s == 1)
-        filter_3x3(&v, dy, sums);
-    else if (g->kh == 3 && g->kw == 3 && g->dilation == 1 && s == 2)
-        filter_3x3_stride2(&v, dy, sums);
-    else
-        filter_generic(&v, dy, sums, (__m512 *)(scratch + source_floats(g) + round16(g->kh * g->kw)));
+    x_view(g, &v);
+    __m512 *acc = (__m512 *)(scratch + source_floats(g) + round16(g->f / g->c * g->kh * g->kw));
+    filter_choose(&v)(g, &v, filter, batch, x, dy, sums, scratch, acc);
 }
