@@ -46,11 +46,15 @@ static const conv_case cases[] = {
     { "3x3 groups 2 pad 1", 4, 7, 5, 6, 3, 3, 1, 1, 2, 1, 1, 1, 1 },
     { "3x3 depthwise pad 1", 4, 7, 5, 4, 3, 3, 1, 1, 4, 1, 1, 1, 1 },
     { "5x5 depthwise x2 pad 2 stride 2", 3, 7, 5, 6, 5, 5, 2, 1, 3, 2, 2, 2, 2 },
-    /* The AVX-512 depthwise planes take 16 output columns at a time with
-     * masks at both edges and 4 output rows at a time: rows wider than 16
-     * and not a multiple of it, row counts that leave 1-3 rows over. */
+    /* The SIMD depthwise planes take 16 (AVX-512) or 8 (AVX2) output
+     * columns at a time with masks at both edges and 4 output rows at a
+     * time: rows wider than 16 and not a multiple of 8, row counts that
+     * leave 1-3 rows over; 3x3 and 5x5 have unrolled instances of their
+     * own, also for a channel multiplier of 2. */
     { "3x3 depthwise 37 wide, 23 rows", 3, 23, 37, 3, 3, 3, 1, 1, 3, 1, 1, 1, 1 },
     { "3x3 depthwise valid, 18 wide", 2, 6, 18, 2, 3, 3, 1, 1, 2, 0, 0, 0, 0 },
+    { "3x3 depthwise x2 pad 1, 19 wide", 2, 6, 19, 4, 3, 3, 1, 1, 2, 1, 1, 1, 1 },
+    { "5x5 depthwise pad 2, 21 wide", 2, 10, 21, 2, 5, 5, 1, 1, 2, 2, 2, 2, 2 },
     /* stride 2: odd width (row by row phase split), even width (the plane
      * as one row), "same" padding only at the bottom and right, a channel
      * multiplier of 2 */
