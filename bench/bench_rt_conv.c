@@ -46,6 +46,13 @@ static const layer layers[] = {
     {"resnet.net 16x28x28 3x3x16", 32, 16, 28, 28, 16, 3, 1, 1, 1},
     {"resnet.net 32x14x14 3x3x32", 32, 32, 14, 14, 32, 3, 1, 1, 1},
     {"resnet.net 64x7x7 3x3x64", 32, 64, 7, 7, 64, 3, 1, 1, 1},
+    /* the rest of MobileNet's depthwise shapes: stride 2, 14- and 7-wide
+     * rows (one partial 16-lane vector each), and a 5x5 kernel as in
+     * MobileNetV3 */
+    {"mobilenet dw 128x56x56 3x3 /2", 8, 128, 56, 56, 128, 3, 2, 1, 128},
+    {"mobilenet dw 512x14x14 3x3", 8, 512, 14, 14, 512, 3, 1, 1, 512},
+    {"mobilenet dw 1024x7x7 3x3", 8, 1024, 7, 7, 1024, 3, 1, 1, 1024},
+    {"mobilenetv3 dw 240x14x14 5x5", 8, 240, 14, 14, 240, 5, 1, 2, 240},
 };
 
 static double now(void)
@@ -151,7 +158,7 @@ static void free_ctx(conv_ctx *c)
     free(c->y), free(c->pre), free(c->dy);
 }
 
-/* Every layer, or those whose name holds `only`. */
+/* The rows whose names contain `only` (every row if NULL). */
 static void layer_table(const char *only)
 {
     printf("%-30s %5s  %-8s %9s %9s %9s   %s\n", "layer", "batch", "threads", "fwd", "data",
@@ -248,13 +255,15 @@ static void lenet_table(void)
     }
 }
 
+/* bench_rt_conv [WORD]: with WORD, only the layer rows whose names contain
+ * it (say "dw"), and the LeNet part only if WORD is "lenet". */
 int main(int argc, char **argv)
 {
+    const char *only = argc > 1 ? argv[1] : NULL;
     printf("rt_conv2d on the %s path; peak %.0f GFLOP/s per core\n\n", rt_isa_name(rt_isa_current()),
            PEAK_GFLOPS_PER_CORE);
-    /* bench_rt_conv NAME: only the layers whose name holds NAME */
-    layer_table(argc > 1 ? argv[1] : NULL);
-    if (argc < 2)
+    layer_table(only);
+    if (!only || strcmp(only, "lenet") == 0)
         lenet_table();
     rt_threads_shutdown();
     return 0;

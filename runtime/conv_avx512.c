@@ -80,16 +80,6 @@ void rt_conv_avx512_dot_nt(int64_t m, int64_t n, int64_t l, const float *a, int6
                   b + j * ldb, ldb, c + i * ldc + j, ldc, accumulate);
 }
 
-/* Lanes [lo, hi) of 16, clipped. */
-static inline __mmask16 lanes(int64_t lo, int64_t hi)
-{
-    lo = lo < 0 ? 0 : lo;
-    hi = hi > 16 ? 16 : hi;
-    if (hi <= lo)
-        return 0;
-    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
 /* im2col of a stride-1 layer (conv.c's im2col_rows for that case): every
  * tap (ch, ky, kx) of the ns samples' output rows [ya, yb) is a run of
  * input rows, wo floats each shifted by kx*dilation - pad_left, copied
@@ -118,8 +108,8 @@ void rt_conv_avx512_im2col_s1(const rt_conv_s1 *g, int64_t ns, const float *x, i
                         bool inside = iy >= 0 && iy < g->h;
                         const float *in = plane + iy * g->w + dx;
                         for (int64_t j = 0; j < wo; j += 16) {
-                            __mmask16 store = lanes(0, wo - j);
-                            __mmask16 load = inside ? (__mmask16)(store & lanes(ox_lo - j, ox_hi - j)) : 0;
+                            __mmask16 store = rt_conv_lanes(0, wo - j);
+                            __mmask16 load = inside ? (__mmask16)(store & rt_conv_lanes(ox_lo - j, ox_hi - j)) : 0;
                             _mm512_mask_storeu_ps(out + j, store,
                                                   load ? _mm512_maskz_loadu_ps(load, in + j) : zero);
                         }

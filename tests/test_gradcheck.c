@@ -147,6 +147,22 @@ START_TEST(conv_pool)
 }
 END_TEST
 
+/* depthwise convolutions (groups = channels), as in MobileNet: 3x3 on
+ * rows wider than a 16-float vector and not a multiple of it, then at
+ * stride 2 with "same" padding at the bottom and right only and a channel
+ * multiplier of 2, then dilated. Smooth activations: a ReLU after the
+ * second layer put some of its 120 values per channel within h of the
+ * kink, and the finite difference of that channel's bias was off by 25%
+ * on every path. */
+START_TEST(depthwise)
+{
+    check_net("model m(x: f32[3, 8, 20]) { x -> conv2d(3, 3, padding = 1, groups = 3) -> tanh\n"
+              "  -> conv2d(6, 3, stride = 2, padding = \"same\", groups = 3) -> sigmoid\n"
+              "  -> conv2d(6, 3, padding = 2, dilation = 2, groups = 6) -> flatten -> dense(3) }\n"
+              TRAIN_XENT);
+}
+END_TEST
+
 /* batchnorm on images and on vectors, average and global pooling, a
  * residual add over convolutions. A smooth activation follows the first
  * batchnorm: its gamma moves every value of a channel at once, so with a
@@ -229,6 +245,7 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, sequence_dense);
     tcase_add_test(tc, mse_and_bce);
     tcase_add_test(tc, conv_pool);
+    tcase_add_test(tc, depthwise);
     tcase_add_test(tc, batchnorm_avgpool_residual);
     tcase_add_test(tc, deep_graph);
     tcase_add_test(tc, concat_channels);

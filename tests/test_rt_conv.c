@@ -46,6 +46,33 @@ static const conv_case cases[] = {
     { "3x3 groups 2 pad 1", 4, 7, 5, 6, 3, 3, 1, 1, 2, 1, 1, 1, 1 },
     { "3x3 depthwise pad 1", 4, 7, 5, 4, 3, 3, 1, 1, 4, 1, 1, 1, 1 },
     { "5x5 depthwise x2 pad 2 stride 2", 3, 7, 5, 6, 5, 5, 2, 1, 3, 2, 2, 2, 2 },
+    /* The SIMD depthwise planes take 16 (AVX-512) or 8 (AVX2) output
+     * columns at a time with masks at both edges and 4 output rows at a
+     * time: rows wider than 16 and not a multiple of 8, row counts that
+     * leave 1-3 rows over; 3x3 and 5x5 have unrolled instances of their
+     * own, also for a channel multiplier of 2. */
+    { "3x3 depthwise 37 wide, 23 rows", 3, 23, 37, 3, 3, 3, 1, 1, 3, 1, 1, 1, 1 },
+    { "3x3 depthwise valid, 18 wide", 2, 6, 18, 2, 3, 3, 1, 1, 2, 0, 0, 0, 0 },
+    { "3x3 depthwise x2 pad 1, 19 wide", 2, 6, 19, 4, 3, 3, 1, 1, 2, 1, 1, 1, 1 },
+    { "5x5 depthwise pad 2, 21 wide", 2, 10, 21, 2, 5, 5, 1, 1, 2, 2, 2, 2, 2 },
+    /* stride 2: odd width (row by row phase split), even width (the plane
+     * as one row), "same" padding only at the bottom and right, a channel
+     * multiplier of 2 */
+    { "3x3 depthwise stride 2 same asymmetric, 33 wide", 2, 10, 33, 2, 3, 3, 2, 1, 2, 0, 0, 1, 1 },
+    { "3x3 depthwise stride 2 pad 1, 34 wide", 2, 9, 34, 2, 3, 3, 2, 1, 2, 1, 1, 1, 1 },
+    { "3x3 depthwise x2 stride 2, 18 wide", 2, 7, 18, 4, 3, 3, 2, 1, 2, 1, 1, 1, 1 },
+    { "3x3 depthwise x2 dilation 2 pad 2", 2, 11, 21, 4, 3, 3, 1, 2, 2, 2, 2, 2, 2 },
+    { "5x5 depthwise dilation 2 stride 2 asymmetric", 2, 13, 19, 2, 5, 5, 2, 2, 2, 3, 1, 4, 2 },
+    { "7x7 depthwise pad 3, 20 wide", 2, 9, 20, 2, 7, 7, 1, 1, 2, 3, 3, 3, 3 },
+    { "3x3 depthwise stride 3", 2, 10, 23, 2, 3, 3, 3, 1, 2, 1, 1, 1, 1 },
+    { "3x3 depthwise on a 2x1 input", 2, 2, 1, 2, 3, 3, 1, 1, 2, 1, 1, 1, 1 },
+    /* a kernel narrower than the stride: dx columns no tap reaches */
+    { "1x1 depthwise stride 2", 3, 7, 9, 3, 1, 1, 2, 1, 3, 0, 0, 0, 0 },
+    { "2x4 depthwise stride 2 dilation 3", 2, 9, 26, 4, 2, 4, 2, 3, 2, 1, 2, 0, 1 },
+    /* wider or more strided than the AVX-512 path takes: conv.c's loops on
+     * every path */
+    { "1x33 depthwise", 2, 3, 40, 2, 1, 33, 1, 1, 2, 0, 0, 0, 0 },
+    { "3x3 depthwise stride 9", 2, 20, 21, 2, 3, 3, 9, 1, 2, 0, 0, 0, 0 },
     { "1x1 pointwise", 5, 7, 5, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0 },
     { "1x1 pointwise groups 5", 5, 7, 5, 10, 1, 1, 1, 1, 5, 0, 0, 0, 0 },
     { "1x1 stride 2", 5, 7, 5, 3, 1, 1, 2, 1, 1, 0, 0, 0, 0 },
@@ -169,7 +196,9 @@ static double ref_act(rt_act act, double x)
 
 START_TEST(test_forward)
 {
-    static const rt_act acts[] = { RT_ACT_NONE, RT_ACT_RELU, RT_ACT_TANH };
+    /* the last: ReLU with no pre-activation (AVX-512 depthwise applies it
+     * as it stores) */
+    static const rt_act acts[] = { RT_ACT_NONE, RT_ACT_RELU, RT_ACT_TANH, RT_ACT_RELU };
     FOR_EACH_ISA(isa) {
         for (int ci = 0; ci < NCASES; ci++)
             for (int64_t batch = 1; batch <= 3; batch += 2) {
@@ -182,16 +211,17 @@ START_TEST(test_forward)
                 test_fill(bias, cv.f, (uint32_t)(ci + 201));
                 double *xd = to_double(x, n.x), *wd = to_double(w, n.w), *bd = to_double(bias, cv.f);
                 double *ref = alloc_doubles(n.y), *mag = alloc_doubles(n.y);
-                for (int a = 0; a < 3; a++) {
+                for (int a = 0; a < 4; a++) {
                     bool with_bias = a != 1;
+                    bool with_pre = a == 1 || a == 2;
                     ref_forward(&cv, batch, xd, wd, with_bias ? bd : NULL, ref, mag);
                     /* every output must be written: no stale values pass */
                     for (int64_t i = 0; i < n.y; i++)
                         y[i] = pre[i] = NAN;
                     rt_conv2d_forward(&cv, batch, x, w, with_bias ? bias : NULL, acts[a], 0.0f,
-                                      a == 0 ? NULL : pre, y);
+                                      with_pre ? pre : NULL, y);
                     for (int64_t i = 0; i < n.y; i++) {
-                        if (a != 0)
+                        if (with_pre)
                             CHECK_MSG(close_to(pre[i], ref[i], mag[i]),
                                       "%s isa %d batch %lld preact[%lld]: %.9g want %.9g",
                                       cases[ci].name, isa, (long long)batch, (long long)i,
@@ -453,6 +483,9 @@ START_TEST(test_threads_identical)
         { "grouped strided", 8, 15, 13, 8, 3, 3, 2, 1, 4, 1, 1, 1, 1 },
         { "lenet conv1", 1, 28, 28, 32, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
         { "depthwise x2 strided", 16, 14, 14, 32, 3, 3, 2, 1, 16, 1, 1, 1, 1 },
+        { "depthwise 3x3, 37 wide", 24, 21, 37, 24, 3, 3, 1, 1, 24, 1, 1, 1, 1 },
+        { "depthwise 5x5 x2 stride 2 asymmetric", 8, 19, 30, 16, 5, 5, 2, 1, 8, 1, 2, 2, 1 },
+        { "depthwise 3x3 dilation 2", 12, 16, 20, 12, 3, 3, 1, 2, 12, 2, 2, 2, 2 },
         /* big enough that batch 1 is split over threads by output pixels */
         { "3x3 padded, split", 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1 },
         { "5x5 stride 2 asymmetric, split", 16, 31, 29, 64, 5, 5, 2, 1, 1, 1, 2, 2, 1 },
