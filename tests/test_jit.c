@@ -241,6 +241,16 @@ START_TEST(parity_concat)
 }
 END_TEST
 
+/* recurrent layers: stacked lstms (the lower one's kernel computes dx,
+ * the upper's does not), a gru and an rnn each keeping the last step */
+START_TEST(parity_recurrent)
+{
+    check_parity("model m(x: f32[6, 4]) { x -> lstm(8) -> dropout(0.1) -> lstm(7, sequences = false) -> dense(3) }\n"
+                 TRAIN_XENT);
+    check_parity("model m(x: f32[5, 3]) { x -> gru(6) -> rnn(4, sequences = false) -> dense(1) }\n" TRAIN_MSE);
+}
+END_TEST
+
 /* Reference concatenation of parts (batch, ..., widths[k] along axis, ...)
  * of a rank-3 sample shape `dims` whose axis extent is their sum: each
  * output element found from its coordinates. */
@@ -567,6 +577,7 @@ static Suite *jit_suite(void)
     tcase_add_test(tc, parity_cnn);
     tcase_add_loop_test(tc, parity_lenet_resnet, 0, 2);
     tcase_add_test(tc, parity_concat);
+    tcase_add_test(tc, parity_recurrent);
     tcase_add_loop_test(tc, concat_forward_reference, 0, 4);
     tcase_add_test(tc, relu_in_loop_like_kernel);
     tcase_add_test(tc, output_is_reshaped_input);
