@@ -239,6 +239,8 @@ START_TEST(recurrent_stacked)
               TRAIN_XENT);
     check_net("model m(x: f32[4, 2]) { h = x -> dense(3) -> rnn(4)\n (h + tanh(h)) -> gru(3) -> flatten -> dense(1) }\n"
               TRAIN_MSE);
+    /* the layer's output is the loss's input */
+    check_net("model m(x: f32[3, 2]) { x -> lstm(3) -> gru(1, sequences = false) }\n" TRAIN_BCE);
 }
 END_TEST
 
