@@ -377,8 +377,7 @@ static void arg_grad_or_null(Lower *l, LInstr *in, int32_t node, bool *accumulat
 
 static const char *const recurrent_fields[] = { "cell", "steps", "inputs", "units", "sequences" };
 
-/* A recurrent layer as rt_recurrent, and the node's aux storage (its
- * state, or its gradient's working space), NULL when it needs none. */
+/* A recurrent layer as rt_recurrent. */
 static void arg_recurrent(Lower *l, LInstr *in, const Node *layer)
 {
     rt_recurrent r;
@@ -390,6 +389,8 @@ static void arg_recurrent(Lower *l, LInstr *in, const Node *layer)
                                     .nvals = 5 };
 }
 
+/* A node's aux storage (a recurrent layer's state, its gradient's working
+ * space), NULL when it needs none. */
 static void arg_aux(Lower *l, LInstr *in, uint32_t node)
 {
     const NodeInfo *info = &l->u->info[node];

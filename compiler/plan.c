@@ -3,9 +3,11 @@
  * Produces: for every value, where it lives: the parameter or gradient
  * block at its tensor's offset, the caller's input/label/output buffers,
  * or one activation arena at a fixed per-sample offset (scaled by the batch
- * size at run time, so one plan serves every batch size). Offsets come
- * from lifetimes: two values share arena bytes only if one is dead before
- * the other is written. The training step allocates nothing. */
+ * size at run time, so one plan serves every batch size); and for a node
+ * whose kernel needs more than its value (a recurrent layer's state, its
+ * gradient's working space), that aux storage in the arena too. Offsets
+ * come from lifetimes: two buffers share arena bytes only if one is dead
+ * before the other is written. The training step allocates nothing. */
 #include "compiler.h"
 #include "netrt.h"
 
