@@ -137,7 +137,8 @@ static Attr *copy_attrs(Ad *a, Op op, const Node *src, const char *const *names,
 }
 
 /* A parameter gradient computed by the kernel of `owner`: it reads the
- * owner so liveness keeps the owner, and lowers to nothing itself. */
+ * owner so liveness keeps the owner, and lowers to nothing itself. A
+ * recurrent layer's also reads the parameter, which gives its shape. */
 static void param_grad(Ad *a, Op op, uint32_t owner, uint32_t param_node, int which, const char *name, Span at)
 {
     Attr *attrs = NULL;
@@ -145,7 +146,8 @@ static void param_grad(Ad *a, Op op, uint32_t owner, uint32_t param_node, int wh
         attrs = attrs_for(a->c, op);
         attr_slot(op, attrs, "which")->i = which;
     }
-    uint32_t g = make(a, op, &owner, 1, attrs, name, at);
+    uint32_t in[2] = { owner, param_node };
+    uint32_t g = make(a, op, in, op == OP_recurrent_grad_param ? 2 : 1, attrs, name, at);
     a->g->nodes[g].writes_grad = true;
     a->g->nodes[g].param = a->g->nodes[param_node].param;
 }
@@ -168,6 +170,20 @@ static void concat_backward(Ad *a, const Node *n, uint32_t gy)
         }
         start += size;
     }
+}
+
+/* Backpropagation through time is one kernel, as the forward pass is: it
+ * reads the forward node (its output and the state it kept) and computes
+ * dx, its value, and the parameter gradients, companions that read it. */
+static void recurrent_backward(Ad *a, const Node *n, uint32_t id, uint32_t gy)
+{
+    uint32_t in[3] = { gy, n->inputs[0], id };
+    uint32_t g = make(a, OP_recurrent_grad, in, 3, NULL, n->name, n->span);
+    if (a->needs[n->inputs[0]])
+        accumulate(a, n->inputs[0], g);
+    for (int k = n->ndata; k < n->ninputs; k++)
+        if (a->needs[n->inputs[k]])
+            param_grad(a, OP_recurrent_grad_param, g, n->inputs[k], 0, n->name, n->span);
 }
 
 /* The gradient rule of one forward node, given d(loss)/d(node) in gy. */
@@ -303,10 +319,13 @@ static bool backward_node(Ad *a, uint32_t id)
     case OP_concat:
         concat_backward(a, &n, gy);
         return true;
+    case OP_rnn: case OP_lstm: case OP_gru:
+        recurrent_backward(a, &n, id, gy);
+        return true;
     case OP_model_call:
         die("model call left after inlining");
     case OP_layernorm: case OP_embed: case OP_position: case OP_attention:
-    case OP_rnn: case OP_lstm: case OP_gru:
+    case OP_recurrent_grad: case OP_recurrent_grad_param:
     case OP_cross_entropy: case OP_mse: case OP_bce: case OP_concat_grad:
     case OP_conv2d_grad_x: case OP_conv2d_grad_w: case OP_conv2d_grad_b: case OP_maxpool_grad: case OP_avgpool_grad:
     case OP_global_avgpool_grad: case OP_batchnorm_grad: case OP_batchnorm_grad_param:
@@ -314,7 +333,7 @@ static bool backward_node(Ad *a, uint32_t id)
     case OP_softmax_grad: case OP_cross_entropy_grad: case OP_mse_grad: case OP_bce_grad: case OP_COUNT:
         break;
     }
-    diag_error(&a->c->diag, at, "training through %s is not supported yet (it has no gradient rule); netc trains dense and convolutional networks today",
+    diag_error(&a->c->diag, at, "training through %s is not supported yet (it has no gradient rule); netc trains dense, convolutional and recurrent networks today",
                ir_ops[n.op].name);
     return false;
 }

@@ -491,10 +491,13 @@ typedef struct NodeInfo {
     bool dead;           /* not executed */
     bool needs_preact;   /* dense with a fused activation whose backward reads the pre-activation */
     bool through_relu;   /* maxpool_grad: also applies the ReLU gradient after it (that act_grad aliases it) */
+    bool value_unused;   /* recurrent_grad read only by its parameter gradients: dx is neither computed nor stored */
     double loss_coef;    /* loss ops: weight in the total loss */
     Base base;
     int64_t offset;      /* floats from the base; times the batch size for per-sample bases */
     int64_t floats;      /* per sample (or total when unbatched) */
+    int64_t aux_floats;  /* per sample: arena storage the kernel needs besides the value (a recurrent */
+    int64_t aux_offset;  /* layer's state, its gradient's working space), and where it is */
     uint32_t first, last;/* lifetime in node order */
     int users;
 } NodeInfo;
@@ -526,6 +529,10 @@ void fuse_unit(Compiler *c, Unit *u);
 void fuse_dump(FILE *out, const Unit *u);
 /* Assigns every value a base and offset: lifetimes -> one arena. */
 void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl);
+/* An rnn, lstm or gru node as the runtime's recurrent kernels take it
+ * (netrt.h's rt_recurrent): the kernels size its state and working space. */
+struct rt_recurrent;
+void plan_recurrent(const Graph *g, const Node *layer, struct rt_recurrent *r);
 void plan_dump(FILE *out, const Unit *u);
 
 /* ------------------------------------------------------------------ LIR */

@@ -63,6 +63,8 @@ static const Kernel kernels[] = {
     KERNEL(rt_batchnorm_forward_eval, "vlllpppppfp"),
     KERNEL(rt_batchnorm_backward, "vlllppppppppb"),
     KERNEL(rt_batchnorm_fold, "vllppppppfpp"),
+    KERNEL(rt_recurrent_forward, "vplbpppppp"),
+    KERNEL(rt_recurrent_backward, "vplpppppppppppb"),
     KERNEL(rt_rand_u64, "uuu"),
     KERNEL(memset, "ppiz"),
 };
@@ -290,8 +292,9 @@ static gcc_jit_rvalue *argument(Jit *j, const LArg *a, char type)
                 j->t_voidp);
         return void_pointer(j, a->ptr);
     case LA_STRUCT: {
-        /* rt_conv2d and rt_pool2d are all int64_t fields, laid out as an
-         * array of them: a local array, filled, passed by address */
+        /* rt_conv2d, rt_pool2d and rt_recurrent are all int64_t fields,
+         * laid out as an array of them: a local array, filled, passed by
+         * address */
         gcc_jit_type *arr = gcc_jit_context_new_array_type(j->ctx, j->loc, j->t_i64, a->nvals);
         gcc_jit_lvalue *v = new_local(j, arr, a->type);
         for (int k = 0; k < a->nvals; k++)

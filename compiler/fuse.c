@@ -67,7 +67,7 @@ void unit_init(Compiler *c, Unit *u, Graph *g, const char *name, const TrainGrap
     for (uint32_t i = 0; i < g->nnodes; i++) {
         NodeInfo *in = &u->info[i];
         in->fused_into = in->act = in->alias_of = in->loop_into = in->fold_bn = in->pool = -1;
-        in->offset = -1;
+        in->offset = in->aux_offset = -1;
         if (tg) {
             in->loss_coef = tg->loss_coef[i];
             in->dead = tg->combine[i];
@@ -172,6 +172,26 @@ static void fuse_pool_grads(Unit *u)
     }
 }
 
+/* A recurrent layer's gradient whose input needs none (a first layer over
+ * the model's input) stays for the parameter gradients its kernel
+ * computes, but skips dx, a GEMM as large as the input projection, and
+ * stores nothing. */
+static void mark_unused_values(Unit *u)
+{
+    const Graph *g = u->g;
+    for (uint32_t i = 0; i < g->nnodes; i++) {
+        if (u->info[i].dead || g->nodes[i].op != OP_recurrent_grad)
+            continue;
+        bool read = false;
+        for (uint32_t j = i + 1; j < g->nnodes && !read; j++) {
+            const Node *m = &g->nodes[j];
+            for (int k = 0; k < m->ninputs && !u->info[j].dead; k++)
+                read |= m->inputs[k] == i && m->op != OP_recurrent_grad_param;
+        }
+        u->info[i].value_unused = !read;
+    }
+}
+
 void fuse_unit(Compiler *c, Unit *u)
 {
     Graph *g = u->g;
@@ -237,6 +257,7 @@ void fuse_unit(Compiler *c, Unit *u)
     fuse_pools(u);
     fuse_pool_grads(u);
     fuse_loops(c, u);
+    mark_unused_values(u);
 }
 
 void fuse_dump(FILE *out, const Unit *u)
@@ -265,6 +286,8 @@ void fuse_dump(FILE *out, const Unit *u)
             fputs(" (softmax + cross-entropy, one kernel)", out);
         if (in->through_relu)
             fputs(" + relu gradient (one pass)", out);
+        if (in->value_unused)
+            fputs(" (parameter gradients only)", out);
         if (in->alias_of >= 0)
             fprintf(out, " = %%%d (alias, no copy)", in->alias_of);
         if (in->loss_coef != 0)

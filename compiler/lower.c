@@ -346,15 +346,17 @@ static void lower_conv(Lower *l, uint32_t id)
 }
 
 /* The companion node of `owner` that holds a parameter gradient the
- * owner's kernel computes (conv bias, batchnorm gamma and beta). */
-static int32_t companion(Lower *l, uint32_t owner, int which)
+ * owner's kernel computes: a conv's bias, a batchnorm's gamma (which 0) or
+ * beta (1), or a recurrent layer's parameter whose node is `which`. */
+static int32_t companion(Lower *l, uint32_t owner, int64_t which)
 {
     const Graph *g = l->u->g;
     for (uint32_t j = owner + 1; j < g->nnodes; j++) {
         const Node *m = &g->nodes[j];
-        if (l->u->info[j].dead || m->ninputs != 1 || m->inputs[0] != owner)
+        if (l->u->info[j].dead || m->ninputs < 1 || m->inputs[0] != owner)
             continue;
-        if (m->op == OP_conv2d_grad_b || (m->op == OP_batchnorm_grad_param && ir_attr(m, "which")->i == which))
+        if (m->op == OP_conv2d_grad_b || (m->op == OP_batchnorm_grad_param && ir_attr(m, "which")->i == which) ||
+            (m->op == OP_recurrent_grad_param && m->inputs[1] == which))
             return (int32_t)j;
     }
     return -1;
@@ -371,6 +373,73 @@ static void arg_grad_or_null(Lower *l, LInstr *in, int32_t node, bool *accumulat
     *accumulate |= l->grad_written[n->param];
     l->grad_written[n->param] = true;
     arg_val(l, in, (uint32_t)node);
+}
+
+static const char *const recurrent_fields[] = { "cell", "steps", "inputs", "units", "sequences" };
+
+/* A recurrent layer as rt_recurrent. */
+static void arg_recurrent(Lower *l, LInstr *in, const Node *layer)
+{
+    rt_recurrent r;
+    plan_recurrent(l->u->g, layer, &r);
+    int64_t *v = arena_alloc(l->c->arena, sizeof *v * 5);
+    int64_t vals[5] = { r.cell, r.steps, r.inputs, r.units, r.sequences };
+    memcpy(v, vals, sizeof vals);
+    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_recurrent", .fields = recurrent_fields, .vals = v,
+                                    .nvals = 5 };
+}
+
+/* A node's aux storage (a recurrent layer's state, its gradient's working
+ * space), NULL when it needs none. */
+static void arg_aux(Lower *l, LInstr *in, uint32_t node)
+{
+    const NodeInfo *info = &l->u->info[node];
+    if (info->aux_floats > 0)
+        arg_ptr(in, (LPtr){ BASE_ARENA, info->aux_offset, true });
+    else
+        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+}
+
+/* x, weight_ih, weight_hh, bias -> y; in training the state keeps what
+ * the gradient reads. */
+static void lower_recurrent(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, "rt_recurrent_forward", n);
+    arg_recurrent(l, in, n);
+    arg_int(in, 0, 1);
+    arg_bool(in, l->u->training);
+    for (int k = 0; k < 4; k++)
+        arg_val(l, in, n->inputs[k]);
+    arg_aux(l, in, id);
+    arg_val(l, in, id);
+}
+
+/* Backpropagation through time: dx (unless nothing reads it) and the
+ * three parameter gradients in one kernel. */
+static void lower_recurrent_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
+    bool accumulate = false;
+    LInstr *in = emit(l, LI_CALL, "rt_recurrent_backward", n);
+    arg_recurrent(l, in, fwd);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, fwd->inputs[1]);
+    arg_val(l, in, fwd->inputs[2]);
+    arg_aux(l, in, n->inputs[2]);
+    arg_val(l, in, n->inputs[2]);
+    arg_val(l, in, n->inputs[0]);
+    arg_aux(l, in, id);
+    if (l->u->info[id].value_unused) {
+        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        in->comment = arena_printf(l->c->arena, "%s (no dx: its input needs no gradient)", in->comment);
+    } else {
+        arg_val(l, in, id);
+    }
+    for (int k = 1; k < fwd->ninputs; k++)
+        arg_grad_or_null(l, in, companion(l, id, fwd->inputs[k]), &accumulate);
+    arg_bool(in, accumulate);
 }
 
 static void lower_param_grad(Lower *l, uint32_t id)
@@ -713,10 +782,17 @@ static bool lower_node(Lower *l, uint32_t id)
     case OP_concat_grad:
         copy_slice(l, n, (int)ir_attr(n, "axis")->i, n->inputs[0], id, ir_attr(n, "start")->i, false);
         return true;
+    case OP_rnn: case OP_lstm: case OP_gru:
+        lower_recurrent(l, id);
+        return true;
+    case OP_recurrent_grad:
+        lower_recurrent_grad(l, id);
+        return true;
+    case OP_recurrent_grad_param:
+        return true; /* computed by the recurrent_grad it reads */
     case OP_model_call:
         die("model call in a unit");
-    case OP_layernorm: case OP_embed: case OP_position: case OP_attention:
-    case OP_rnn: case OP_lstm: case OP_gru: case OP_COUNT:
+    case OP_layernorm: case OP_embed: case OP_position: case OP_attention: case OP_COUNT:
         break;
     }
     diag_error(&l->c->diag, n->span, "%s has no kernel yet; netc generates code for dense networks today",

@@ -3,10 +3,13 @@
  * Produces: for every value, where it lives: the parameter or gradient
  * block at its tensor's offset, the caller's input/label/output buffers,
  * or one activation arena at a fixed per-sample offset (scaled by the batch
- * size at run time, so one plan serves every batch size). Offsets come
- * from lifetimes: two values share arena bytes only if one is dead before
- * the other is written. The training step allocates nothing. */
+ * size at run time, so one plan serves every batch size); and for a node
+ * whose kernel needs more than its value (a recurrent layer's state, its
+ * gradient's working space), that aux storage in the arena too. Offsets
+ * come from lifetimes: two buffers share arena bytes only if one is dead
+ * before the other is written. The training step allocates nothing. */
 #include "compiler.h"
+#include "netrt.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,12 +41,45 @@ void layout_params(Compiler *c, const Graph *model, ParamLayout *pl)
     }
 }
 
+void plan_recurrent(const Graph *g, const Node *layer, rt_recurrent *r)
+{
+    if (layer->op != OP_rnn && layer->op != OP_lstm && layer->op != OP_gru)
+        die("plan_recurrent on %s", ir_ops[layer->op].name);
+    const Node *x = &g->nodes[layer->inputs[0]];
+    rt_cell cell = layer->op == OP_rnn ? RT_CELL_RNN : layer->op == OP_lstm ? RT_CELL_LSTM : RT_CELL_GRU;
+    *r = (rt_recurrent){ .cell = cell, .steps = x->shape.dim[0], .inputs = x->shape.dim[1],
+                         .units = ir_attr(layer, "units")->i, .sequences = ir_attr(layer, "sequences")->i != 0 };
+}
+
+/* What a node's kernel needs in the arena besides its value, per sample,
+ * as the runtime sizes it: a recurrent layer's state (in training what its
+ * gradient reads, at inference working space) and its gradient's working
+ * space. */
+static int64_t aux_need(const Unit *u, uint32_t i)
+{
+    const Graph *g = u->g;
+    const Node *n = &g->nodes[i];
+    rt_recurrent r;
+    if (u->info[i].dead)
+        return 0;
+    if (n->op == OP_rnn || n->op == OP_lstm || n->op == OP_gru) {
+        plan_recurrent(g, n, &r);
+        return rt_recurrent_state_floats(&r, u->training);
+    }
+    if (n->op == OP_recurrent_grad) {
+        plan_recurrent(g, &g->nodes[n->inputs[2]], &r);
+        return rt_recurrent_work_floats(&r);
+    }
+    return 0;
+}
+
 /* What a node needs in the arena, per sample; 0 if it needs no storage. */
 static int64_t arena_need(const Unit *u, uint32_t i)
 {
     const Node *n = &u->g->nodes[i];
     const NodeInfo *in = &u->info[i];
-    if (in->dead || in->alias_of >= 0 || in->loop_into >= 0 || n->op == OP_input || n->op == OP_param || n->writes_grad)
+    if (in->dead || in->alias_of >= 0 || in->loop_into >= 0 || n->op == OP_input || n->op == OP_param ||
+        n->writes_grad || in->value_unused)
         return 0;
     if ((n->op == OP_dense || n->op == OP_conv2d) && (in->act >= 0 || in->fold_bn >= 0) && !in->needs_preact)
         return 0; /* the activation or batchnorm after it holds the result */
@@ -68,6 +104,7 @@ static uint32_t root_of(const Unit *u, uint32_t i)
 typedef struct Interval {
     uint32_t node, first, last;
     int64_t floats, offset;
+    bool aux; /* the node's aux storage, not its value */
 } Interval;
 
 static int by_size(const void *a, const void *b)
@@ -115,15 +152,21 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
                 u->info[r].last = at;
         }
     }
-    Interval *iv = arena_alloc(c->arena, sizeof *iv * (n + 1));
+    Interval *iv = arena_alloc(c->arena, sizeof *iv * (2 * n + 1));
     int count = 0;
     for (uint32_t i = 0; i < n; i++) {
         const Node *node = &g->nodes[i];
         NodeInfo *in = &u->info[i];
         in->base = BASE_NONE;
         in->floats = arena_need(u, i);
+        in->aux_floats = aux_need(u, i);
         if (in->dead)
             continue;
+        /* a layer's state lives as long as its value when its gradient
+         * reads it; working space only while the kernel runs */
+        bool kept = u->training && node->op != OP_recurrent_grad;
+        if (in->aux_floats > 0)
+            iv[count++] = (Interval){ i, in->first, kept ? in->last : in->first, in->aux_floats, -1, true };
         if (node->op == OP_param) {
             in->base = BASE_PARAMS;
             in->offset = pl->offset[node->param];
@@ -140,7 +183,7 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
             in->base = BASE_OUT;
             in->offset = 0;
         } else if (in->floats > 0) {
-            iv[count++] = (Interval){ i, in->first, in->last, in->floats, -1 };
+            iv[count++] = (Interval){ i, in->first, in->last, in->floats, -1, false };
         }
     }
     /* Greedy by size: each buffer takes the lowest offset that no buffer
@@ -165,6 +208,10 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
         iv[a].offset = off;
         if (off + size > top)
             top = off + size;
+        if (iv[a].aux) {
+            u->info[iv[a].node].aux_offset = off;
+            continue;
+        }
         u->info[iv[a].node].base = BASE_ARENA;
         u->info[iv[a].node].offset = off;
     }
@@ -211,9 +258,12 @@ void plan_dump(FILE *out, const Unit *u)
             (long long)u->arena_floats * 4);
     for (uint32_t i = 0; i < g->nnodes; i++) {
         const NodeInfo *in = &u->info[i];
-        if (in->dead || g->nodes[i].op == OP_param || in->base == BASE_NONE)
+        if (in->dead || g->nodes[i].op == OP_param || (in->base == BASE_NONE && in->aux_floats == 0))
             continue;
         fprintf(out, "  %%%-4u %-18s %-6s +%-8lld %8lld floats  live [%u, %u]\n", i, ir_ops[g->nodes[i].op].name,
                 base_name(in->base), (long long)in->offset, (long long)in->floats, in->first, in->last);
+        if (in->aux_floats > 0)
+            fprintf(out, "        %-18s arena  +%-8lld %8lld floats\n", "(its kernel's aux)", (long long)in->aux_offset,
+                    (long long)in->aux_floats);
     }
 }

@@ -609,6 +609,26 @@ static bool shape_concat_grad(ShapeCtx *s)
     return true;
 }
 
+/* dy has the forward's shape, f32[T, H] or f32[H] from x f32[T, D]. */
+static bool shape_recurrent_grad(ShapeCtx *s)
+{
+    const Shape *dy = &s->in[0], *x = &s->in[1], *y = &s->in[2];
+    if (x->rank != 2 || !ir_shape_eq(dy, y) || (y->rank != 1 && y->rank != 2) ||
+        (y->rank == 2 && y->dim[0] != x->dim[0]))
+        FAIL("recurrent_grad: dy %s and the layer's output %s do not fit x %s", ty(s, 0), ty(s, 2), ty(s, 1));
+    s->out = *x;
+    s->out_dtype = DT_F32;
+    return true;
+}
+
+static bool shape_recurrent_grad_param(ShapeCtx *s)
+{
+    s->out = s->in[1];
+    s->out_dtype = DT_F32;
+    s->out_unbatched = true;
+    return true;
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 /* Values that are not computations have no rule: sema gives them their

@@ -82,7 +82,9 @@ int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n)
         int64_t k = ir_attr(n, "kernel")->i, groups = ir_attr(n, "groups")->i;
         return 2 * elems(in0(g, n)) * (x->shape.dim[0] / groups) * k * k;
     }
-    case OP_conv2d_grad_b: case OP_batchnorm_grad_param: case OP_concat_grad: return 0;
+    case OP_conv2d_grad_b: case OP_batchnorm_grad_param: case OP_concat_grad: case OP_recurrent_grad_param: return 0;
+    case OP_recurrent_grad: /* every product of the forward twice: for dx and h, and for the weights */
+        return 2 * summary_node_flops(p, g, &g->nodes[n->inputs[2]]);
     case OP_maxpool_grad: case OP_avgpool_grad: case OP_global_avgpool_grad: return elems(n);
     case OP_batchnorm_grad: return 6 * elems(n);
     case OP_softmax_grad: return 3 * elems(n);

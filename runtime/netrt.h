@@ -411,6 +411,57 @@ void rt_batchnorm_backward(int64_t batch, int64_t c, int64_t hw, const float *x,
                            const float *save_invstd, float *dx, float *dgamma, float *dbeta,
                            bool accumulate);
 
+/* ---------------------------------------------------- recurrent layers */
+
+/* rnn, lstm and gru over sequences x (B,T,D) with H hidden units, in
+ * PyTorch's gate order, with one bias of G*H (G = 1, 4, 3 gates):
+ *   pre = W_ih x_t + bias + W_hh h_{t-1}      (h_{-1} = c_{-1} = 0)
+ *   rnn   h_t = tanh(pre)
+ *   lstm  i, f, g, o = sigmoid, sigmoid, tanh, sigmoid of pre's H-blocks
+ *         c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
+ *   gru   r, z = sigmoid of pre's first two H-blocks
+ *         n = tanh((W_ih x_t + bias)_n + r * (W_hh h_{t-1})_n)
+ *         h_t = (1 - z) * n + z * h_{t-1}
+ * The gru's n-block bias sits outside the reset gate: PyTorch's GRU with
+ * bias_ih = bias and bias_hh = 0. Weights: w_ih (G*H,D), w_hh (G*H,H). */
+typedef enum rt_cell {
+    RT_CELL_RNN,
+    RT_CELL_LSTM,
+    RT_CELL_GRU,
+} rt_cell;
+
+typedef struct rt_recurrent {
+    int64_t cell;      /* an rt_cell */
+    int64_t steps;     /* T */
+    int64_t inputs;    /* D */
+    int64_t units;     /* H */
+    int64_t sequences; /* 1: y (B,T,H) holds every step's h; 0: y (B,H) the last */
+} rt_recurrent;
+
+/* Floats per sample of the forward pass's state buffer: in training what
+ * the backward pass reads (gate values, cell states, the hidden states that
+ * y does not hold), at inference only working space (the input
+ * projections of every step and the running cell). May be 0. */
+int64_t rt_recurrent_state_floats(const rt_recurrent *r, bool training);
+/* Floats per sample of the backward pass's working space. */
+int64_t rt_recurrent_work_floats(const rt_recurrent *r);
+
+/* y from x for `batch` samples; state holds batch * state_floats(training)
+ * floats (NULL when that is 0), and in training keeps what
+ * rt_recurrent_backward reads. y is the same bits whether training or not. */
+void rt_recurrent_forward(const rt_recurrent *r, int64_t batch, bool training, const float *x,
+                          const float *w_ih, const float *w_hh, const float *bias, float *state,
+                          float *y);
+/* Backpropagation through time from dy (y's shape), given the training
+ * forward's x, state and y: dx (B,T,D) is overwritten; dw_ih, dw_hh and
+ * dbias are overwritten, or added to with accumulate. Any of dx, dw_ih,
+ * dw_hh, dbias may be NULL (not wanted). work holds batch *
+ * rt_recurrent_work_floats floats. */
+void rt_recurrent_backward(const rt_recurrent *r, int64_t batch, const float *x, const float *w_ih,
+                           const float *w_hh, const float *state, const float *y, const float *dy,
+                           float *work, float *dx, float *dw_ih, float *dw_hh, float *dbias,
+                           bool accumulate);
+
 /* --------------------------------------------------------- augmentation */
 
 typedef enum rt_aug_kind {

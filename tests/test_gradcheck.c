@@ -232,6 +232,34 @@ START_TEST(concat_three_middle_axis)
 }
 END_TEST
 
+/* rnn, lstm and gru, with every step's hidden state (a dense over the
+ * sequence, then one over all of it) or the last (a dense), then the loss.
+ * The layer reads the model's input, which needs no gradient: its kernel
+ * skips dx. */
+START_TEST(recurrent_layers)
+{
+    static const char *const layers[] = { "rnn", "lstm", "gru" };
+    char net[512];
+    snprintf(net, sizeof net, "model m(x: f32[4, 3]) { x -> %s(5%s) -> dense(3)%s }\n" TRAIN_XENT, layers[_i / 2],
+             _i % 2 ? ", sequences = false" : "", _i % 2 ? "" : " -> flatten -> dense(3)");
+    check_net(net);
+}
+END_TEST
+
+/* stacked layers: dx of the upper layer flows into the lower one's
+ * gradient, through dropout, and a sequence read twice sums two gradients */
+START_TEST(recurrent_stacked)
+{
+    check_net("model m(x: f32[4, 3]) { x -> lstm(5) -> lstm(4) -> dense(3) -> flatten -> dense(3) }\n" TRAIN_XENT);
+    check_net("model m(x: f32[5, 3]) { x -> gru(4) -> dropout(0.2) -> lstm(5, sequences = false) -> dense(3) }\n"
+              TRAIN_XENT);
+    check_net("model m(x: f32[4, 2]) { h = x -> dense(3) -> rnn(4)\n (h + tanh(h)) -> gru(3) -> flatten -> dense(1) }\n"
+              TRAIN_MSE);
+    /* the layer's output is the loss's input */
+    check_net("model m(x: f32[3, 2]) { x -> lstm(3) -> gru(1, sequences = false) }\n" TRAIN_BCE);
+}
+END_TEST
+
 static Suite *gradcheck_suite(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -252,6 +280,8 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, concat_last_axis);
     tcase_add_test(tc, concat_self);
     tcase_add_test(tc, concat_three_middle_axis);
+    tcase_add_loop_test(tc, recurrent_layers, 0, 6);
+    tcase_add_test(tc, recurrent_stacked);
     suite_add_tcase(s, tc);
     return s;
 }

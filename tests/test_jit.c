@@ -261,6 +261,17 @@ START_TEST(parity_concat)
 }
 END_TEST
 
+/* recurrent layers: stacked lstms (the upper one's kernel computes dx,
+ * the lower's does not), a gru under an rnn that is the model's output
+ * (its value in the caller's buffer, its state in the arena) */
+START_TEST(parity_recurrent)
+{
+    check_parity("model m(x: f32[6, 4]) { x -> lstm(8) -> dropout(0.1) -> lstm(7, sequences = false) -> dense(3) }\n"
+                 TRAIN_XENT);
+    check_parity("model m(x: f32[5, 3]) { x -> gru(6) -> rnn(1, sequences = false) }\n" TRAIN_MSE);
+}
+END_TEST
+
 /* Reference concatenation of parts (batch, ..., widths[k] along axis, ...)
  * of a rank-3 sample shape `dims` whose axis extent is their sum: each
  * output element found from its coordinates. */
@@ -577,6 +588,7 @@ static Suite *jit_suite(void)
     tcase_add_test(tc, parity_cnn);
     tcase_add_loop_test(tc, parity_lenet_resnet, 0, 2);
     tcase_add_test(tc, parity_concat);
+    tcase_add_test(tc, parity_recurrent);
     tcase_add_loop_test(tc, concat_forward_reference, 0, 4);
     tcase_add_test(tc, relu_in_loop_like_kernel);
     tcase_add_test(tc, output_is_reshaped_input);

@@ -1,9 +1,9 @@
 /* test_shape.c — the shape rule of every surface op in compiler/ops.def,
- * valid and invalid, through small .net snippets (and concat_grad's, which
- * no snippet can reach, directly). Each expectation is
- * worked out by hand from the op's definition (a comment says how when it
- * is not obvious); parameters are listed as "suffix type", with "(state)"
- * for running statistics that are not trained. */
+ * valid and invalid, through small .net snippets (and concat_grad's and
+ * the recurrent gradients', which no snippet can reach, directly). Each
+ * expectation is worked out by hand from the op's definition (a comment
+ * says how when it is not obvious); parameters are listed as "suffix
+ * type", with "(state)" for running statistics that are not trained. */
 #include "front.h"
 
 /* The last node's output type and its parameters, as one line:
@@ -311,6 +311,41 @@ START_TEST(test_concat_grad)
 }
 END_TEST
 
+/* recurrent_grad: dx has x's shape; dy must have the layer's output shape,
+ * every step's f32[T, H] or the last f32[H]. recurrent_grad_param: the
+ * parameter's shape, without a batch. Inputs by signature position. */
+static bool backward_rule(Op op, const Shape *in, int n, Shape *out, bool *unbatched, FeRun *r)
+{
+    DType dt[3] = { DT_F32, DT_F32, DT_F32 };
+    ShapeCtx s = { .c = &r->c, .op = op, .call = ir_ops[op].name, .in = in, .in_dtype = dt, .nin = n };
+    bool ok = shape_infer(&s);
+    *out = s.out;
+    *unbatched = s.out_unbatched;
+    return ok;
+}
+
+START_TEST(test_recurrent_grad)
+{
+    FeRun r;
+    fe_open_ok(&r, "model m(x: f32[5, 3]) { x -> lstm(8) }\n");
+    Shape out, seq[3] = { { 2, { 5, 8 } }, { 2, { 5, 3 } }, { 2, { 5, 8 } } };
+    Shape last[3] = { { 1, { 8 } }, { 2, { 5, 3 } }, { 1, { 8 } } };
+    bool unbatched;
+    ck_assert(backward_rule(OP_recurrent_grad, seq, 3, &out, &unbatched, &r) && !unbatched);
+    ck_assert_str_eq(ir_type_str(&r.c, DT_F32, &out), "f32[5, 3]");
+    ck_assert(backward_rule(OP_recurrent_grad, last, 3, &out, &unbatched, &r));
+    ck_assert_str_eq(ir_type_str(&r.c, DT_F32, &out), "f32[5, 3]");
+    Shape mismatch[3] = { { 1, { 8 } }, { 2, { 5, 3 } }, { 2, { 5, 8 } } };
+    ck_assert(!backward_rule(OP_recurrent_grad, mismatch, 3, &out, &unbatched, &r));
+    Shape steps[3] = { { 2, { 4, 8 } }, { 2, { 5, 3 } }, { 2, { 4, 8 } } };
+    ck_assert(!backward_rule(OP_recurrent_grad, steps, 3, &out, &unbatched, &r));
+    Shape param[2] = { { 2, { 5, 3 } }, { 2, { 32, 3 } } };
+    ck_assert(backward_rule(OP_recurrent_grad_param, param, 2, &out, &unbatched, &r) && unbatched);
+    ck_assert_str_eq(ir_type_str(&r.c, DT_F32, &out), "f32[32, 3]");
+    fe_close(&r);
+}
+END_TEST
+
 /* Every surface op of the table has a case in this file. */
 START_TEST(test_every_surface_op_covered)
 {
@@ -345,6 +380,7 @@ static Suite *shape_suite(void)
     tcase_add_test(tc, test_shape_ops);
     tcase_add_test(tc, test_concat);
     tcase_add_test(tc, test_concat_grad);
+    tcase_add_test(tc, test_recurrent_grad);
     tcase_add_test(tc, test_elementwise);
     tcase_add_test(tc, test_losses);
     tcase_add_test(tc, test_every_surface_op_covered);

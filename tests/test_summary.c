@@ -243,6 +243,32 @@ START_TEST(test_check_mlp_text)
 }
 END_TEST
 
+/* A recurrent layer's state is planned with it: in training what its
+ * gradient reads, at inference only working space. Per sample (floats,
+ * buffers rounded up to 16), lstm(8) over f32[10, 3] keeping the last step:
+ *   infer: h 16 + state (gates 10*32 + one running cell row 8 = 328 -> 336)
+ *          live together = 352 floats = 1408 bytes; the logits go out.
+ *   train: at the lstm's gradient, h 16 + state (gates 320 + every step's
+ *          cell 80 and hidden 80 = 480) + dense_grad_x 16 + the gradient's
+ *          work (dgates 320 + dh, dc, tanh c 8 each = 344 -> 352) = 864
+ *          floats = 3456 bytes; its dx is not planned (x needs none). */
+START_TEST(test_check_lstm_memory)
+{
+    const char *net = "model m(x: f32[10, 3]) { x -> lstm(8, sequences = false) -> dense(2) }\n"
+                      "train m { data idx(\"a.gz\", \"b.gz\") loss cross_entropy batch 32 }\n";
+    char *path = fe_temp_file(net, strlen(net));
+    FeProc p;
+    fe_netc_run(&p, "check", path, NULL, NULL);
+    ck_assert_int_eq(fe_exit_code(&p), 0);
+    ck_assert_msg(strstr(p.out, "  activation arena: 3456 bytes per sample to train (0.11 MiB at batch 32), "
+                                "1408 bytes per sample to infer\n"),
+                  "%s", p.out);
+    fe_proc_free(&p);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
 /* Every example checks cleanly, and resnet mentions its running statistics. */
 START_TEST(test_check_every_example)
 {
@@ -377,6 +403,7 @@ static Suite *summary_suite(void)
     suite_add_tcase(s, tc);
     tc = test_case("cli");
     tcase_add_test(tc, test_check_mlp_text);
+    tcase_add_test(tc, test_check_lstm_memory);
     tcase_add_test(tc, test_check_every_example);
     tcase_add_test(tc, test_graph_is_dot);
     tcase_add_test(tc, test_dump_ir);
