@@ -64,7 +64,7 @@ static const Kernel kernels[] = {
     KERNEL(rt_batchnorm_backward, "vlllppppppppb"),
     KERNEL(rt_batchnorm_fold, "vllppppppfpp"),
     KERNEL(rt_attention_forward, "vplppppppppp"),
-    KERNEL(rt_attention_backward, "vplppppppppppppppb"),
+    KERNEL(rt_attention_backward, "vplpppppppppppppb"),
     KERNEL(rt_rand_u64, "uuu"),
     KERNEL(memset, "ppiz"),
 };
