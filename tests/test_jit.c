@@ -357,19 +357,20 @@ START_TEST(parity_attention)
 }
 END_TEST
 
-/* The forward pass of a model that is h + attention(h), h = x * 2, on
- * test parameters, through both backends: the same bits as the runtime's
- * kernel (checked against a double reference in test_rt_attention) on the
- * parameters found by name, so lowering passes each one in its place and
- * the kernel's workspace does not clobber h, which the add reads after. */
+/* The forward pass of a model that is h + attention(h), h = x * 2, or
+ * attention(h) alone, on test parameters, through both backends: the same
+ * bits as the runtime's kernel (checked against a double reference in
+ * test_rt_attention) on the parameters found by name, so lowering passes
+ * each one in its place, the kernel's workspace does not clobber h, which
+ * the add reads after, and a layer can write the model's output. */
 START_TEST(attention_forward_kernel)
 {
-    static const int64_t configs[][3] = { { 2, 1 }, { 4, 0 } }; /* heads, causal */
+    static const int64_t configs[][3] = { { 2, 1, 1 }, { 4, 0, 0 } }; /* heads, causal, residual */
     enum { B = 3, T = 19, D = 8, N = T * D };
-    int64_t heads = configs[_i][0], causal = configs[_i][1];
+    int64_t heads = configs[_i][0], causal = configs[_i][1], residual = configs[_i][2];
     char net[256];
-    snprintf(net, sizeof net, "model m(x: f32[%d, %d]) { h = x * 2\n h + (h -> att: attention(%lld, causal = %s)) }\n",
-             T, D, (long long)heads, causal ? "true" : "false");
+    snprintf(net, sizeof net, "model m(x: f32[%d, %d]) { h = x * 2\n %s(h -> att: attention(%lld, causal = %s)) }\n",
+             T, D, residual ? "h + " : "", (long long)heads, causal ? "true" : "false");
     static const char *const names[] = { "att.qkv_weight", "att.qkv_bias", "att.out_weight", "att.out_bias" };
     float x[B * N], h[B * N], want[B * N], got[2 * B * N], qkv[B * 3 * N], ctx[B * N], *p[4];
     test_fill(x, B * N, 11);
@@ -379,7 +380,7 @@ START_TEST(attention_forward_kernel)
         h[i] = x[i] * 2;
     rt_attention a = { .t = T, .d = D, .heads = heads, .causal = causal };
     rt_attention_forward(&a, B, h, p[0], p[1], p[2], p[3], qkv, ctx, NULL, want);
-    for (int i = 0; i < B * N; i++)
+    for (int i = 0; residual && i < B * N; i++)
         want[i] = h[i] + want[i];
     for (int k = 0; k < 2; k++)
         ck_assert_msg(memcmp(outs[k], want, sizeof want) == 0, "%s backend: attention's forward is not the kernel's",
