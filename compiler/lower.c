@@ -550,7 +550,7 @@ static void lower_attention_grad(Lower *l, uint32_t id)
     else
         in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
     bool accumulate = false;
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < fwd->ninputs - fwd->ndata; k++) /* qkv_weight, qkv_bias, out_weight, out_bias */
         arg_grad_or_null(l, in, companion(l, id, k), &accumulate);
     arg_bool(in, accumulate);
 }
