@@ -142,7 +142,7 @@ static Attr *copy_attrs(Ad *a, Op op, const Node *src, const char *const *names,
 static void param_grad(Ad *a, Op op, uint32_t owner, uint32_t param_node, int which, const char *name, Span at)
 {
     Attr *attrs = NULL;
-    if (op == OP_batchnorm_grad_param) {
+    if (op == OP_batchnorm_grad_param || op == OP_attention_grad_param) {
         attrs = attrs_for(a->c, op);
         attr_slot(op, attrs, "which")->i = which;
     }
@@ -270,6 +270,19 @@ static bool backward_node(Ad *a, uint32_t id)
                 param_grad(a, OP_batchnorm_grad_param, g, n.inputs[1 + k], k, name, at);
         return true;
     }
+    case OP_attention: {
+        /* One backward node whose kernel computes dx and the four
+         * parameter gradients (its companions), from x and what the
+         * forward kept in its slot. */
+        uint32_t in[3] = { gy, n.inputs[0], id };
+        uint32_t g = make(a, OP_attention_grad, in, 3, NULL, name, at);
+        if (a->needs[n.inputs[0]])
+            accumulate(a, n.inputs[0], g);
+        for (int k = 1; k < n.ninputs; k++)
+            if (a->needs[n.inputs[k]])
+                param_grad(a, OP_attention_grad_param, g, n.inputs[k], k - 1, name, at);
+        return true;
+    }
     case OP_softmax: {
         uint32_t in[2] = { gy, id };
         accumulate(a, n.inputs[0], make(a, OP_softmax_grad, in, 2, NULL, name, at));
@@ -324,9 +337,10 @@ static bool backward_node(Ad *a, uint32_t id)
         return true;
     case OP_model_call:
         die("model call left after inlining");
-    case OP_layernorm: case OP_embed: case OP_position: case OP_attention:
+    case OP_layernorm: case OP_embed: case OP_position:
     case OP_recurrent_grad: case OP_recurrent_grad_param:
     case OP_cross_entropy: case OP_mse: case OP_bce: case OP_concat_grad:
+    case OP_attention_grad: case OP_attention_grad_param:
     case OP_conv2d_grad_x: case OP_conv2d_grad_w: case OP_conv2d_grad_b: case OP_maxpool_grad: case OP_avgpool_grad:
     case OP_global_avgpool_grad: case OP_batchnorm_grad: case OP_batchnorm_grad_param:
     case OP_dense_grad_x: case OP_dense_grad_w: case OP_bias_grad: case OP_act_grad: case OP_dropout_grad:

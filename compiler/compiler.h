@@ -498,6 +498,8 @@ typedef struct NodeInfo {
     int64_t floats;      /* per sample (or total when unbatched) */
     int64_t aux_floats;  /* per sample: arena storage the kernel needs besides the value (a recurrent */
     int64_t aux_offset;  /* layer's state, its gradient's working space), and where it is */
+    int64_t work_offset; /* arena workspace the node's kernel uses only while it runs: */
+    int64_t work_floats; /* per sample, 0 for none (attention's projections at inference) */
     uint32_t first, last;/* lifetime in node order */
     int users;
 } NodeInfo;
@@ -533,6 +535,19 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl);
  * (netrt.h's rt_recurrent): the kernels size its state and working space. */
 struct rt_recurrent;
 void plan_recurrent(const Graph *g, const Node *layer, struct rt_recurrent *r);
+/* Where an attention kernel puts its projections qkv, its heads' output
+ * ctx and the softmax probabilities, in floats per sample from the start
+ * of the node's slot: in training after y (the backward pass reads them),
+ * at inference in the node's workspace with no probabilities (nothing
+ * outlives the kernel). Each part starts on a 16-float boundary. */
+typedef struct AttentionParts {
+    int64_t qkv, ctx, probs; /* probs < 0 at inference */
+    int64_t floats;          /* the slot in training, the workspace at inference */
+} AttentionParts;
+AttentionParts plan_attention_parts(const Node *n, bool training);
+/* The workspace of an attention_grad, per sample (rt_attention_backward's
+ * `work`: the gradients of qkv and ctx). */
+int64_t plan_attention_grad_work(const Node *n);
 void plan_dump(FILE *out, const Unit *u);
 
 /* ------------------------------------------------------------------ LIR */

@@ -65,6 +65,8 @@ static const Kernel kernels[] = {
     KERNEL(rt_batchnorm_fold, "vllppppppfpp"),
     KERNEL(rt_recurrent_forward, "vplbpppppp"),
     KERNEL(rt_recurrent_backward, "vplpppppppppppb"),
+    KERNEL(rt_attention_forward, "vplppppppppp"),
+    KERNEL(rt_attention_backward, "vplpppppppppppppb"),
     KERNEL(rt_rand_u64, "uuu"),
     KERNEL(memset, "ppiz"),
 };

@@ -347,7 +347,8 @@ static void lower_conv(Lower *l, uint32_t id)
 
 /* The companion node of `owner` that holds a parameter gradient the
  * owner's kernel computes: a conv's bias, a batchnorm's gamma (which 0) or
- * beta (1), or a recurrent layer's parameter whose node is `which`. */
+ * beta (1), attention's four parameters (which 0-3), or a recurrent
+ * layer's parameter whose node is `which`. */
 static int32_t companion(Lower *l, uint32_t owner, int64_t which)
 {
     const Graph *g = l->u->g;
@@ -355,7 +356,8 @@ static int32_t companion(Lower *l, uint32_t owner, int64_t which)
         const Node *m = &g->nodes[j];
         if (l->u->info[j].dead || m->ninputs < 1 || m->inputs[0] != owner)
             continue;
-        if (m->op == OP_conv2d_grad_b || (m->op == OP_batchnorm_grad_param && ir_attr(m, "which")->i == which) ||
+        bool numbered = m->op == OP_batchnorm_grad_param || m->op == OP_attention_grad_param;
+        if (m->op == OP_conv2d_grad_b || (numbered && ir_attr(m, "which")->i == which) ||
             (m->op == OP_recurrent_grad_param && m->inputs[1] == which))
             return (int32_t)j;
     }
@@ -519,6 +521,107 @@ static void lower_concat(Lower *l, uint32_t id)
         copy_slice(l, n, axis, id, n->inputs[k], start, true);
         start += node_at(l, n->inputs[k])->shape.dim[axis];
     }
+}
+
+/* --------------------------------------------------------- attention */
+
+static const char *const attention_fields[] = { "t", "d", "heads", "causal" };
+
+/* An attention node's rt_attention. */
+static void arg_attention(Lower *l, LInstr *in, const Node *fwd)
+{
+    int64_t *v = arena_alloc(l->c->arena, sizeof *v * 4);
+    v[0] = fwd->shape.dim[0];
+    v[1] = fwd->shape.dim[1];
+    v[2] = ir_attr(fwd, "heads")->i;
+    v[3] = ir_attr(fwd, "causal")->i;
+    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_attention", .fields = attention_fields, .vals = v,
+                                    .nvals = 4 };
+}
+
+/* k floats per sample past a per-sample pointer. */
+static LPtr past(LPtr p, int64_t k)
+{
+    p.offset += k;
+    return p;
+}
+
+static LPtr work_of(Lower *l, uint32_t id)
+{
+    return (LPtr){ BASE_ARENA, l->u->info[id].work_offset, true };
+}
+
+/* The training forward keeps qkv, ctx and the probabilities after y in the
+ * node's slot, where its gradient finds them (plan_attention_parts); at
+ * inference they go to the node's workspace, without the probabilities.
+ * Why one op and not dense, attention core, dense: the graph keeps the
+ * layer as the user wrote it (its parameters and their names are the
+ * layer's), and the kernel owns the loop over heads, as DESIGN.md has it
+ * for composite layers; lowering would gain nothing from three nodes, as
+ * the projections are the same rt_sgemm calls either way. */
+static void lower_attention(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    AttentionParts parts = plan_attention_parts(n, l->u->training);
+    LPtr base = l->u->training ? ptr_of(l, id) : work_of(l, id);
+    if (base.base != BASE_ARENA)
+        die("attention %s: its saved values are not in the arena", n->name);
+    LInstr *in = emit(l, LI_CALL, "rt_attention_forward", n);
+    arg_attention(l, in, n);
+    arg_int(in, 0, 1);
+    for (int k = 0; k < n->ninputs; k++) /* x, qkv_weight, qkv_bias, out_weight, out_bias */
+        arg_val(l, in, n->inputs[k]);
+    arg_ptr(in, past(base, parts.qkv));
+    arg_ptr(in, past(base, parts.ctx));
+    if (l->u->training)
+        arg_ptr(in, past(base, parts.probs));
+    else
+        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+    arg_val(l, in, id);
+}
+
+/* Whether a live node other than the parameter gradients computed by
+ * `owner`'s kernel reads owner's value. */
+static bool read_beyond_companions(Lower *l, uint32_t owner)
+{
+    const Graph *g = l->u->g;
+    for (uint32_t j = owner + 1; j < g->nnodes; j++) {
+        const Node *m = &g->nodes[j];
+        if (l->u->info[j].dead || m->op == OP_attention_grad_param)
+            continue;
+        for (int k = 0; k < m->ninputs; k++)
+            if (m->inputs[k] == owner)
+                return true;
+    }
+    return false;
+}
+
+/* dx (when something reads it: not for a model input) and the parameter
+ * gradients, from what the forward kept. */
+static void lower_attention_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
+    AttentionParts parts = plan_attention_parts(fwd, true);
+    LPtr saved = ptr_of(l, n->inputs[2]);
+    LInstr *in = emit(l, LI_CALL, "rt_attention_backward", n);
+    arg_attention(l, in, fwd);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, fwd->inputs[1]);
+    arg_val(l, in, fwd->inputs[3]);
+    arg_ptr(in, past(saved, parts.qkv));
+    arg_ptr(in, past(saved, parts.ctx));
+    arg_ptr(in, past(saved, parts.probs));
+    arg_val(l, in, n->inputs[0]);
+    arg_ptr(in, work_of(l, id));
+    if (read_beyond_companions(l, id))
+        arg_val(l, in, id);
+    else
+        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+    bool accumulate = false;
+    for (int k = 0; k < fwd->ninputs - fwd->ndata; k++) /* qkv_weight, qkv_bias, out_weight, out_bias */
+        arg_grad_or_null(l, in, companion(l, id, k), &accumulate);
+    arg_bool(in, accumulate);
 }
 
 static bool lower_node(Lower *l, uint32_t id)
@@ -724,8 +827,14 @@ static bool lower_node(Lower *l, uint32_t id)
         arg_bool(in, accumulate);
         return true;
     }
-    case OP_conv2d_grad_b: case OP_batchnorm_grad_param:
+    case OP_conv2d_grad_b: case OP_batchnorm_grad_param: case OP_attention_grad_param:
         return true; /* computed by the kernel of the node they read */
+    case OP_attention:
+        lower_attention(l, id);
+        return true;
+    case OP_attention_grad:
+        lower_attention_grad(l, id);
+        return true;
     case OP_maxpool_grad:
         in = emit(l, LI_CALL, info->through_relu ? "rt_maxpool_relu_backward" : "rt_maxpool_backward", n);
         if (info->through_relu)
@@ -792,10 +901,10 @@ static bool lower_node(Lower *l, uint32_t id)
         return true; /* computed by the recurrent_grad it reads */
     case OP_model_call:
         die("model call in a unit");
-    case OP_layernorm: case OP_embed: case OP_position: case OP_attention: case OP_COUNT:
+    case OP_layernorm: case OP_embed: case OP_position: case OP_COUNT:
         break;
     }
-    diag_error(&l->c->diag, n->span, "%s has no kernel yet; netc generates code for dense networks today",
+    diag_error(&l->c->diag, n->span, "%s has no kernel yet",
                ir_ops[n->op].name);
     return false;
 }

@@ -7,7 +7,10 @@
  * whose kernel needs more than its value (a recurrent layer's state, its
  * gradient's working space), that aux storage in the arena too. Offsets
  * come from lifetimes: two buffers share arena bytes only if one is dead
- * before the other is written. The training step allocates nothing. */
+ * before the other is written. A kernel that needs memory only while it
+ * runs (an attention's projections at inference, its gradient's scratch)
+ * gets a workspace that lives at the node's own position, beside its
+ * inputs and output. The training step allocates nothing. */
 #include "compiler.h"
 #include "netrt.h"
 
@@ -16,6 +19,11 @@
 
 /* 16 floats: every buffer starts on a 64-byte line for any batch size. */
 #define ALIGN_FLOATS 16
+
+static int64_t aligned(int64_t floats)
+{
+    return (floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+}
 
 void layout_params(Compiler *c, const Graph *model, ParamLayout *pl)
 {
@@ -34,7 +42,7 @@ void layout_params(Compiler *c, const Graph *model, ParamLayout *pl)
                 continue;
             pl->offset[pi] = pl->total;
             pl->order[pl->n++] = pi;
-            pl->total += (ir_shape_elems(&p->params[pi].shape) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+            pl->total += aligned(ir_shape_elems(&p->params[pi].shape));
         }
         if (pass == 0)
             pl->trainable = pl->total;
@@ -73,6 +81,37 @@ static int64_t aux_need(const Unit *u, uint32_t i)
     return 0;
 }
 
+AttentionParts plan_attention_parts(const Node *n, bool training)
+{
+    int64_t t = n->shape.dim[0], d = n->shape.dim[1], heads = ir_attr(n, "heads")->i;
+    AttentionParts p = { .qkv = training ? aligned(t * d) : 0, .probs = -1 };
+    p.ctx = p.qkv + aligned(3 * t * d);
+    p.floats = p.ctx + aligned(t * d);
+    if (training) {
+        p.probs = p.floats;
+        p.floats += heads * t * t;
+    }
+    return p;
+}
+
+int64_t plan_attention_grad_work(const Node *n)
+{
+    return 4 * ir_shape_elems(&n->shape);
+}
+
+/* Workspace a node's kernel needs while it runs, per sample. */
+static int64_t work_need(const Unit *u, uint32_t i)
+{
+    const Node *n = &u->g->nodes[i];
+    if (u->info[i].dead)
+        return 0;
+    if (n->op == OP_attention && !u->training)
+        return plan_attention_parts(n, false).floats;
+    if (n->op == OP_attention_grad)
+        return plan_attention_grad_work(n);
+    return 0;
+}
+
 /* What a node needs in the arena, per sample; 0 if it needs no storage. */
 static int64_t arena_need(const Unit *u, uint32_t i)
 {
@@ -87,6 +126,8 @@ static int64_t arena_need(const Unit *u, uint32_t i)
         return u->info[in->fused_into].act >= 0 ? 0 : ir_shape_elems(&n->shape);
     if (n->op == OP_batchnorm && u->training)
         return ir_shape_elems(&n->shape) + 2 * n->shape.dim[0]; /* y, then the batch mean and 1/std (a batch-scaled slot, used 2C floats of) */
+    if (n->op == OP_attention && u->training)
+        return plan_attention_parts(n, true).floats; /* y, then what its backward reads */
     if (n->op == OP_cross_entropy)
         return ir_shape_elems(&u->g->nodes[n->inputs[0]].shape); /* the probabilities, for backward */
     if (n->op == OP_mse || n->op == OP_bce)
@@ -104,7 +145,8 @@ static uint32_t root_of(const Unit *u, uint32_t i)
 typedef struct Interval {
     uint32_t node, first, last;
     int64_t floats, offset;
-    bool aux; /* the node's aux storage, not its value */
+    bool aux;  /* the node's aux storage, not its value */
+    bool work; /* the node's workspace, not its value */
 } Interval;
 
 static int by_size(const void *a, const void *b)
@@ -152,7 +194,7 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
                 u->info[r].last = at;
         }
     }
-    Interval *iv = arena_alloc(c->arena, sizeof *iv * (2 * n + 1));
+    Interval *iv = arena_alloc(c->arena, sizeof *iv * (3 * n + 1));
     int count = 0;
     for (uint32_t i = 0; i < n; i++) {
         const Node *node = &g->nodes[i];
@@ -160,13 +202,16 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
         in->base = BASE_NONE;
         in->floats = arena_need(u, i);
         in->aux_floats = aux_need(u, i);
+        in->work_floats = work_need(u, i);
         if (in->dead)
             continue;
         /* a layer's state lives as long as its value when its gradient
          * reads it; working space only while the kernel runs */
         bool kept = u->training && node->op != OP_recurrent_grad;
         if (in->aux_floats > 0)
-            iv[count++] = (Interval){ i, in->first, kept ? in->last : in->first, in->aux_floats, -1, true };
+            iv[count++] = (Interval){ i, in->first, kept ? in->last : in->first, in->aux_floats, -1, .aux = true };
+        if (in->work_floats > 0) /* alive only while its node runs */
+            iv[count++] = (Interval){ i, in->first, in->first, in->work_floats, -1, .work = true };
         if (node->op == OP_param) {
             in->base = BASE_PARAMS;
             in->offset = pl->offset[node->param];
@@ -183,7 +228,7 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
             in->base = BASE_OUT;
             in->offset = 0;
         } else if (in->floats > 0) {
-            iv[count++] = (Interval){ i, in->first, in->last, in->floats, -1, false };
+            iv[count++] = (Interval){ i, in->first, in->last, in->floats, -1, false, false };
         }
     }
     /* Greedy by size: each buffer takes the lowest offset that no buffer
@@ -192,13 +237,13 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
     qsort(iv, (size_t)count, sizeof *iv, by_size);
     int64_t top = 0;
     for (int a = 0; a < count; a++) {
-        int64_t size = (iv[a].floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+        int64_t size = aligned(iv[a].floats);
         int64_t off = 0;
         for (bool moved = true; moved;) {
             moved = false;
             for (int b = 0; b < a; b++) {
                 bool overlap_time = iv[b].first <= iv[a].last && iv[a].first <= iv[b].last;
-                int64_t bsize = (iv[b].floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+                int64_t bsize = aligned(iv[b].floats);
                 if (overlap_time && iv[b].offset < off + size && off < iv[b].offset + bsize) {
                     off = iv[b].offset + bsize;
                     moved = true;
@@ -208,12 +253,15 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
         iv[a].offset = off;
         if (off + size > top)
             top = off + size;
+        NodeInfo *in = &u->info[iv[a].node];
         if (iv[a].aux) {
-            u->info[iv[a].node].aux_offset = off;
-            continue;
+            in->aux_offset = off;
+        } else if (iv[a].work) {
+            in->work_offset = off;
+        } else {
+            in->base = BASE_ARENA;
+            in->offset = off;
         }
-        u->info[iv[a].node].base = BASE_ARENA;
-        u->info[iv[a].node].offset = off;
     }
     u->arena_floats = top;
     /* folded conv weights and biases: one region, reused by every fold */
@@ -222,7 +270,7 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
         if (u->info[i].fold_bn < 0 || u->info[i].dead)
             continue;
         const Node *w = &g->nodes[g->nodes[i].inputs[1]];
-        int64_t need = (ir_shape_elems(&w->shape) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS + w->shape.dim[0];
+        int64_t need = aligned(ir_shape_elems(&w->shape)) + w->shape.dim[0];
         if (need > u->scratch_floats)
             u->scratch_floats = need;
     }
@@ -258,12 +306,15 @@ void plan_dump(FILE *out, const Unit *u)
             (long long)u->arena_floats * 4);
     for (uint32_t i = 0; i < g->nnodes; i++) {
         const NodeInfo *in = &u->info[i];
-        if (in->dead || g->nodes[i].op == OP_param || (in->base == BASE_NONE && in->aux_floats == 0))
+        if (in->dead || g->nodes[i].op == OP_param || (in->base == BASE_NONE && in->aux_floats == 0 && in->work_floats == 0))
             continue;
         fprintf(out, "  %%%-4u %-18s %-6s +%-8lld %8lld floats  live [%u, %u]\n", i, ir_ops[g->nodes[i].op].name,
                 base_name(in->base), (long long)in->offset, (long long)in->floats, in->first, in->last);
         if (in->aux_floats > 0)
             fprintf(out, "        %-18s arena  +%-8lld %8lld floats\n", "(its kernel's aux)", (long long)in->aux_offset,
                     (long long)in->aux_floats);
+        if (in->work_floats > 0)
+            fprintf(out, "        %-18s %-6s +%-8lld %8lld floats  while it runs\n", "(workspace)", "arena",
+                    (long long)in->work_offset, (long long)in->work_floats);
     }
 }

@@ -259,6 +259,19 @@ static bool shape_position(ShapeCtx *s)
     return true;
 }
 
+/* An attention layer's parameters on width d, in declaration order (the
+ * order attention_grad_param's `which` counts in): qkv_weight [3d, d]
+ * (query rows, then key rows, then value rows), qkv_bias [3d],
+ * out_weight [d, d], out_bias [d]. */
+enum { ATTENTION_PARAMS = 4 };
+static void attention_param_shapes(int64_t d, Shape p[ATTENTION_PARAMS])
+{
+    p[0] = shape2(3 * d, d);
+    p[1] = shape1(3 * d);
+    p[2] = shape2(d, d);
+    p[3] = shape1(d);
+}
+
 static bool shape_attention(ShapeCtx *s)
 {
     if (!need_f32(s, 0) || !positive(s, "heads"))
@@ -272,10 +285,12 @@ static bool shape_attention(ShapeCtx *s)
              s->call, (long long)d, (long long)h, (long long)d);
     s->out = *x;
     s->out_dtype = DT_F32;
-    declare(s, "qkv_weight", shape2(3 * d, d), INIT_NORMAL_002, d, 3 * d, true);
-    declare(s, "qkv_bias", shape1(3 * d), INIT_ZEROS, d, 3 * d, true);
-    declare(s, "out_weight", shape2(d, d), INIT_NORMAL_002, d, d, true);
-    declare(s, "out_bias", shape1(d), INIT_ZEROS, d, d, true);
+    Shape p[ATTENTION_PARAMS];
+    attention_param_shapes(d, p);
+    declare(s, "qkv_weight", p[0], INIT_NORMAL_002, d, 3 * d, true);
+    declare(s, "qkv_bias", p[1], INIT_ZEROS, d, 3 * d, true);
+    declare(s, "out_weight", p[2], INIT_NORMAL_002, d, d, true);
+    declare(s, "out_bias", p[3], INIT_ZEROS, d, d, true);
     return true;
 }
 
@@ -621,9 +636,34 @@ static bool shape_recurrent_grad(ShapeCtx *s)
     return true;
 }
 
+static bool shape_attention_grad(ShapeCtx *s)
+{
+    const Shape *dy = &s->in[0];
+    if (dy->rank != 2 || !ir_shape_eq(dy, &s->in[1]) || !ir_shape_eq(dy, &s->in[2]))
+        FAIL("attention_grad: dy %s, x %s and the forward value %s must be one sequence shape f32[T, D]", ty(s, 0),
+             ty(s, 1), ty(s, 2));
+    s->out = *dy;
+    s->out_dtype = DT_F32;
+    return true;
+}
+
 static bool shape_recurrent_grad_param(ShapeCtx *s)
 {
     s->out = s->in[1];
+    s->out_dtype = DT_F32;
+    s->out_unbatched = true;
+    return true;
+}
+
+static bool shape_attention_grad_param(ShapeCtx *s)
+{
+    int64_t which = attr_int(s, "which");
+    if (s->in[0].rank != 2 || which < 0 || which >= ATTENTION_PARAMS)
+        FAIL("attention_grad_param: which must be 0 to %d and g a sequence f32[T, D], got %lld and %s",
+             ATTENTION_PARAMS - 1, (long long)which, ty(s, 0));
+    Shape p[ATTENTION_PARAMS];
+    attention_param_shapes(s->in[0].dim[1], p);
+    s->out = p[which];
     s->out_dtype = DT_F32;
     s->out_unbatched = true;
     return true;

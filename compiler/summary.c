@@ -35,6 +35,15 @@ static int64_t recurrent_flops(const Graph *g, const Node *n, int gates, int64_t
     return t * (2 * (d + h) * gates * h + gates * h + cell * h);
 }
 
+/* The forward's cost over x: f32[T, D] (n's shape); see language.md. */
+static int64_t attention_flops(const Node *n, int64_t heads)
+{
+    int64_t t = n->shape.dim[0], d = n->shape.dim[1];
+    int64_t proj = 2 * t * d * 3 * d + 3 * t * d + 2 * t * d * d + t * d;
+    int64_t scores = 2 * t * t * d, mix = 2 * t * t * d, soft = 5 * heads * t * t;
+    return proj + scores + mix + soft;
+}
+
 int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n)
 {
     (void)p;
@@ -53,13 +62,7 @@ int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n)
     case OP_layernorm: return 8 * elems(n);          /* mean, variance, normalise, scale, shift */
     case OP_softmax: return 5 * elems(n);            /* max, exp, sum, divide */
     case OP_position: return elems(n);
-    case OP_attention: {
-        const Node *x = in0(g, n);
-        int64_t t = x->shape.dim[0], d = x->shape.dim[1], heads = ir_attr(n, "heads")->i;
-        int64_t proj = 2 * t * d * 3 * d + 3 * t * d + 2 * t * d * d + t * d;
-        int64_t scores = 2 * t * t * d, mix = 2 * t * t * d, soft = 5 * heads * t * t;
-        return proj + scores + mix + soft;
-    }
+    case OP_attention: return attention_flops(n, ir_attr(n, "heads")->i);
     case OP_rnn: return recurrent_flops(g, n, 1, 1);
     case OP_lstm: return recurrent_flops(g, n, 4, 8);
     case OP_gru: return recurrent_flops(g, n, 3, 8);
@@ -82,9 +85,16 @@ int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n)
         int64_t k = ir_attr(n, "kernel")->i, groups = ir_attr(n, "groups")->i;
         return 2 * elems(in0(g, n)) * (x->shape.dim[0] / groups) * k * k;
     }
-    case OP_conv2d_grad_b: case OP_batchnorm_grad_param: case OP_concat_grad: case OP_recurrent_grad_param: return 0;
+    case OP_conv2d_grad_b: case OP_batchnorm_grad_param: case OP_concat_grad: case OP_recurrent_grad_param:
+    case OP_attention_grad_param: return 0;
     case OP_recurrent_grad: /* every product of the forward twice: for dx and h, and for the weights */
         return 2 * summary_node_flops(p, g, &g->nodes[n->inputs[2]]);
+    case OP_attention_grad: {
+        /* about twice the forward: each product once per operand's
+         * gradient (dx is skipped when nothing reads it) */
+        const Node *fwd = &g->nodes[n->inputs[2]];
+        return 2 * attention_flops(n, ir_attr(fwd, "heads")->i);
+    }
     case OP_maxpool_grad: case OP_avgpool_grad: case OP_global_avgpool_grad: return elems(n);
     case OP_batchnorm_grad: return 6 * elems(n);
     case OP_softmax_grad: return 3 * elems(n);

@@ -235,7 +235,7 @@ static double softmax_row_portable(int64_t cols, const float *x, float *y)
     return (double)max + log(sum);
 }
 
-static double softmax_row(rt_isa isa, int64_t cols, const float *x, float *y)
+double rt_softmax_row(rt_isa isa, int64_t cols, const float *x, float *y)
 {
     switch (isa) {
     case RT_ISA_AVX512:
@@ -267,7 +267,7 @@ static void softmax_chunk(void *ctx, int64_t chunk)
         const float *x = t->x + r * t->cols;
         /* read first, so probs may overwrite the logits in place */
         double at_label = t->labels ? (double)x[t->labels[r]] : 0.0;
-        double lse = softmax_row(t->isa, t->cols, x, t->y + r * t->cols);
+        double lse = rt_softmax_row(t->isa, t->cols, x, t->y + r * t->cols);
         if (t->labels)
             loss += lse - at_label;
     }

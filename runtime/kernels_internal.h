@@ -46,6 +46,11 @@ void rt_avx2_act_backward(rt_act act, float alpha, int64_t n, const float *x,
 double rt_avx512_softmax_row(int64_t cols, const float *x, float *y);
 double rt_avx2_softmax_row(int64_t cols, const float *x, float *y);
 
+/* The same on the path `isa` names (kernels.c dispatches): what
+ * rt_softmax_forward does to each row, for kernels that softmax rows of
+ * their own (attention's scores). y may alias x. */
+double rt_softmax_row(rt_isa isa, int64_t cols, const float *x, float *y);
+
 /* out[i] = keep(i) ? in[i] * scale : 0 for i in [begin, end), where keep(i)
  * tests the top 24 bits of rt_rng_mix(key + i * RT_RNG_WEYL) against
  * threshold; in and out point at element 0 of the whole call. */

@@ -462,6 +462,45 @@ void rt_recurrent_backward(const rt_recurrent *r, int64_t batch, const float *x,
                            float *work, float *dx, float *dw_ih, float *dw_hh, float *dbias,
                            bool accumulate);
 
+/* ------------------------------------------------------------ attention */
+
+/* Multi-head self-attention over sequences x (B,T,D), batch-major, with
+ * heads of width Dh = D / heads (d must be a multiple of heads):
+ *   qkv = x w_qkv^T + b_qkv               (B,T,3D); w_qkv (3D,D), b_qkv (3D)
+ *     columns [0,D) are the queries Q, [D,2D) the keys K, [2D,3D) the
+ *     values V; head h owns columns [h*Dh, (h+1)*Dh) of each
+ *   P_h = softmax(Q_h K_h^T / sqrt(Dh))   row-wise over the keys, (T,T);
+ *     causal: row i is the softmax of its first i+1 scores and 0 after
+ *   ctx[:, h*Dh + c] = (P_h V_h)[:, c]    (B,T,D)
+ *   y = ctx w_out^T + b_out               (B,T,D); w_out (D,D), b_out (D)
+ * which is PyTorch's nn.MultiheadAttention with in_proj_weight = w_qkv.
+ * The kernels run the projections as GEMMs over all B*T rows and each
+ * (sample, head) as one task; results are the same bits for any thread
+ * count. Each task keeps a T x T buffer of its own (per thread, grown on
+ * demand and kept). */
+typedef struct rt_attention {
+    int64_t t, d, heads;
+    int64_t causal;           /* 0 or 1 */
+} rt_attention;
+
+/* Writes y, and qkv (B,T,3D) and ctx (B,T,D) on the way; probs (B,H,T,T),
+ * if not NULL, receives every P_h (training keeps qkv, ctx and probs for
+ * the backward pass; inference passes NULL and scratch for qkv and ctx).
+ * Biases may be NULL (zero). */
+void rt_attention_forward(const rt_attention *a, int64_t batch, const float *x, const float *w_qkv,
+                          const float *b_qkv, const float *w_out, const float *b_out, float *qkv,
+                          float *ctx, float *probs, float *y);
+/* The gradients of the forward above, given dy (B,T,D) and what the
+ * forward kept (qkv, ctx, probs). work (B,4TD) is scratch the kernel
+ * overwrites (the gradients of qkv and ctx). dx (B,T,D) is overwritten;
+ * the parameter gradients are overwritten, or added to with accumulate.
+ * Any of dx and the parameter gradients may be NULL: not computed. */
+void rt_attention_backward(const rt_attention *a, int64_t batch, const float *x,
+                           const float *w_qkv, const float *w_out, const float *qkv,
+                           const float *ctx, const float *probs, const float *dy, float *work,
+                           float *dx, float *dw_qkv, float *db_qkv, float *dw_out, float *db_out,
+                           bool accumulate);
+
 /* --------------------------------------------------------- augmentation */
 
 typedef enum rt_aug_kind {

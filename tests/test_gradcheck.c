@@ -260,6 +260,39 @@ START_TEST(recurrent_stacked)
 }
 END_TEST
 
+/* attention on a model input (its dx is not computed) with one head,
+ * then one with two causal heads inside a residual over a dense, so its
+ * dx and the residual's add up; dense on the sequence before the loss */
+START_TEST(attention_heads_residual)
+{
+    check_net("model m(x: f32[5, 4]) { x -> attention(1) -> dense(3) -> flatten -> dense(3) }\n" TRAIN_XENT);
+    check_net("model m(x: f32[6, 6]) {\n"
+              "  h = x -> dense(8)\n  h = h + attention(h, 2, causal)\n"
+              "  h -> dense(3) -> tanh -> flatten -> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
+/* two attention layers on residual paths through a user layer (causal,
+ * then not; 2 and 4 heads), T = 19, not a multiple of 16; per-position
+ * labels need token inputs, so the positions are flattened before the
+ * loss */
+START_TEST(attention_stack)
+{
+    check_net("layer blk(x: f32[T, D], heads: int, causal: bool) { return x + attention(x, heads, causal) }\n"
+              "model m(x: f32[19, 8]) {\n"
+              "  x -> blk(2, true) -> blk(4, false) -> dense(2) -> flatten -> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
+/* a causal sequence of 35 rows spans two 32-row blocks of the kernel's
+ * heads; an mse loss */
+START_TEST(attention_causal_blocks)
+{
+    check_net("model m(x: f32[35, 4]) { x -> dense(4) -> attention(2, causal) -> dense(1) -> flatten -> dense(1) }\n"
+              TRAIN_MSE);
+}
+END_TEST
+
 static Suite *gradcheck_suite(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -282,6 +315,9 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, concat_three_middle_axis);
     tcase_add_loop_test(tc, recurrent_layers, 0, 6);
     tcase_add_test(tc, recurrent_stacked);
+    tcase_add_test(tc, attention_heads_residual);
+    tcase_add_test(tc, attention_stack);
+    tcase_add_test(tc, attention_causal_blocks);
     suite_add_tcase(s, tc);
     return s;
 }

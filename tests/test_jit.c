@@ -12,8 +12,10 @@
  *    --save` against the binary of `netc build`, on a small synthetic IDX
  *    dataset, checkpoints compared byte for byte, and each side evaluating
  *    the other's checkpoint (the round trip);
- *  - concat's forward, through both backends, against index arithmetic
- *    (the other ops' forwards are checked in the runtime's own suites);
+ *  - concat's forward, through both backends, against index arithmetic,
+ *    and attention's against the runtime kernel on the parameters found by
+ *    name (the other ops' forwards are checked in the runtime's own
+ *    suites);
  *  - a JIT compile failure (hand-broken LIR) is an error message with
  *    libgccjit's first error, not a crash; --dump-jit writes the dumps. */
 #include "front.h"
@@ -291,9 +293,30 @@ static void ref_concat(int64_t batch, const int64_t dims[3], int axis, int npart
         }
 }
 
+/* Fills the parameter block of m with test values (the same for every
+ * model of one program) and, if fetched is not NULL, copies out the
+ * tensors called names[i] into fetched[i] (malloc'd). */
+static void set_params(rt_model *m, const rt_program *p, const char *const *names, int nnames, float **fetched)
+{
+    float *block = rt_model_params(m);
+    test_fill(block, p->param_floats, 77);
+    for (int i = 0; fetched && i < nnames; i++) {
+        const rt_param_desc *d = NULL;
+        for (int k = 0; k < p->nparams; k++)
+            if (!strcmp(p->params[k].name, names[i]))
+                d = &p->params[k];
+        ck_assert_msg(d, "no parameter %s", names[i]);
+        fetched[i] = alloc_floats(d->count);
+        memcpy(fetched[i], block + d->offset, sizeof(float) * (size_t)d->count);
+    }
+}
+
 /* The forward pass of `net` on x (batch samples) through the C backend
- * into outs[0] and the JIT into outs[1], each out_size floats a sample. */
-static void forward_both(const char *net, const float *x, int64_t batch, int64_t out_size, float *outs[2])
+ * into outs[0] and the JIT into outs[1], each out_size floats a sample.
+ * With names, the parameters are test values, not an initialisation, and
+ * fetched[i] receives a copy of the one called names[i]. */
+static void forward_both(const char *net, const float *x, int64_t batch, int64_t out_size, float *outs[2],
+                         const char *const *names, int nnames, float **fetched)
 {
     Both both;
     both_open(&both, net);
@@ -302,6 +325,8 @@ static void forward_both(const char *net, const float *x, int64_t batch, int64_t
         rt_model *m = rt_model_new(both.progs[k], 1, batch, err, sizeof err);
         ck_assert_msg(m, "%s", err);
         ck_assert_int_eq(both.progs[k]->out_size, out_size);
+        if (names)
+            set_params(m, both.progs[k], names, nnames, k == 0 ? fetched : NULL);
         ck_assert_int_eq(rt_model_forward(m, x, outs[k], batch), 0);
         rt_model_free(m);
     }
@@ -333,11 +358,56 @@ START_TEST(concat_forward_reference)
     ref_concat(B, dims, axis, 2, (const float *const[]){ lower, inner }, (const int64_t[]){ w, 2 * w }, want);
 
     float *outs[2] = { got, got + 3 * B * N };
-    forward_both(net, x, B, 3 * N, outs);
+    forward_both(net, x, B, 3 * N, outs, NULL, 0, NULL);
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 3 * B * N; i++)
             ck_assert_msg(outs[k][i] == want[i], "%s, axis %d: out[%d] = %g, want %g", k ? "JIT" : "C", axes[_i], i,
                           (double)outs[k][i], (double)want[i]);
+}
+END_TEST
+
+/* attention: trained through both backends to the same bits, causal and
+ * not, inside a residual, stacked, on a sequence whose length is not a
+ * multiple of 16 */
+START_TEST(parity_attention)
+{
+    check_parity("layer blk(x: f32[T, D], heads: int, causal: bool) { return x + attention(x, heads, causal) }\n"
+                 "model m(x: f32[19, 8]) { x -> dense(8) -> blk(2, true) -> blk(4, false) -> dense(2) -> flatten -> dense(3) }\n"
+                 TRAIN_XENT);
+    check_parity("model m(x: f32[35, 4]) { x -> attention(1, causal) -> gelu -> flatten -> dense(1) }\n" TRAIN_MSE);
+}
+END_TEST
+
+/* The forward pass of a model that is h + attention(h), h = x * 2, or
+ * attention(h) alone, on test parameters, through both backends: the same
+ * bits as the runtime's kernel (checked against a double reference in
+ * test_rt_attention) on the parameters found by name, so lowering passes
+ * each one in its place, the kernel's workspace does not clobber h, which
+ * the add reads after, and a layer can write the model's output. */
+START_TEST(attention_forward_kernel)
+{
+    static const int64_t configs[][3] = { { 2, 1, 1 }, { 4, 0, 0 } }; /* heads, causal, residual */
+    enum { B = 3, T = 19, D = 8, N = T * D };
+    int64_t heads = configs[_i][0], causal = configs[_i][1], residual = configs[_i][2];
+    char net[256];
+    snprintf(net, sizeof net, "model m(x: f32[%d, %d]) { h = x * 2\n %s(h -> att: attention(%lld, causal = %s)) }\n",
+             T, D, residual ? "h + " : "", (long long)heads, causal ? "true" : "false");
+    static const char *const names[] = { "att.qkv_weight", "att.qkv_bias", "att.out_weight", "att.out_bias" };
+    float x[B * N], h[B * N], want[B * N], got[2 * B * N], qkv[B * 3 * N], ctx[B * N], *p[4];
+    test_fill(x, B * N, 11);
+    float *outs[2] = { got, got + B * N };
+    forward_both(net, x, B, N, outs, names, 4, p);
+    for (int i = 0; i < B * N; i++)
+        h[i] = x[i] * 2;
+    rt_attention a = { .t = T, .d = D, .heads = heads, .causal = causal };
+    rt_attention_forward(&a, B, h, p[0], p[1], p[2], p[3], qkv, ctx, NULL, want);
+    for (int i = 0; residual && i < B * N; i++)
+        want[i] = h[i] + want[i];
+    for (int k = 0; k < 2; k++)
+        ck_assert_msg(memcmp(outs[k], want, sizeof want) == 0, "%s backend: attention's forward is not the kernel's",
+                      k ? "JIT" : "C");
+    for (int i = 0; i < 4; i++)
+        free(p[i]);
 }
 END_TEST
 
@@ -356,7 +426,7 @@ START_TEST(relu_in_loop_like_kernel)
         rt_act_forward(RT_ACT_RELU, 0.0f, 1, &v, &want[i]);
     }
     float *outs[2] = { got, got + B * N };
-    forward_both(net, x, B, N, outs);
+    forward_both(net, x, B, N, outs, NULL, 0, NULL);
     for (int k = 0; k < 2; k++)
         ck_assert_msg(memcmp(outs[k], want, sizeof want) == 0, "%s backend: relu in a loop differs from the kernel",
                       k ? "JIT" : "C");
@@ -374,7 +444,7 @@ START_TEST(output_is_reshaped_input)
     float *outs[2] = { got, got + B * N };
     for (int i = 0; i < 2 * B * N; i++)
         got[i] = NAN;
-    forward_both("model m(x: f32[2, 3]) -> f32[6] { x -> flatten }\n", x, B, N, outs);
+    forward_both("model m(x: f32[2, 3]) -> f32[6] { x -> flatten }\n", x, B, N, outs, NULL, 0, NULL);
     for (int k = 0; k < 2; k++)
         ck_assert_msg(memcmp(outs[k], x, sizeof x) == 0, "%s backend: the output is not the input", k ? "JIT" : "C");
 }
@@ -590,6 +660,8 @@ static Suite *jit_suite(void)
     tcase_add_test(tc, parity_concat);
     tcase_add_test(tc, parity_recurrent);
     tcase_add_loop_test(tc, concat_forward_reference, 0, 4);
+    tcase_add_test(tc, parity_attention);
+    tcase_add_loop_test(tc, attention_forward_kernel, 0, 2);
     tcase_add_test(tc, relu_in_loop_like_kernel);
     tcase_add_test(tc, output_is_reshaped_input);
     suite_add_tcase(s, tc);

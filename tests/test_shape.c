@@ -1,9 +1,10 @@
 /* test_shape.c — the shape rule of every surface op in compiler/ops.def,
- * valid and invalid, through small .net snippets (and concat_grad's and
- * the recurrent gradients', which no snippet can reach, directly). Each
- * expectation is worked out by hand from the op's definition (a comment
- * says how when it is not obvious); parameters are listed as "suffix
- * type", with "(state)" for running statistics that are not trained. */
+ * valid and invalid, through small .net snippets (and those of the backward
+ * ops concat_grad, attention_grad and the recurrent gradients, which no
+ * snippet can reach, directly). Each expectation is worked out by hand
+ * from the op's definition (a comment says how when it is not obvious);
+ * parameters are listed as "suffix type", with "(state)" for running
+ * statistics that are not trained. */
 #include "front.h"
 
 /* The last node's output type and its parameters, as one line:
@@ -279,18 +280,26 @@ START_TEST(test_losses)
 }
 END_TEST
 
+/* The rule of an op autodiff makes, called directly: f32 inputs, attrs by
+ * signature position (tensors' slots unused). */
+static bool internal_rule(Op op, const Shape *in, int nin, const Attr *attrs, Shape *out, bool *unbatched, FeRun *r)
+{
+    DType dt[3] = { DT_F32, DT_F32, DT_F32 };
+    ShapeCtx s = { .c = &r->c, .op = op, .call = ir_ops[op].name, .in = in, .in_dtype = dt, .nin = nin, .attrs = attrs };
+    bool ok = shape_infer(&s);
+    *out = s.out;
+    *unbatched = s.out_unbatched;
+    return ok;
+}
+
 /* concat_grad, the rule autodiff's slices are verified by: dy's shape with
  * the slice's size along the axis, and a range outside dy refused. Attrs
  * by signature position: dy, axis, start, size. */
 static bool concat_grad_rule(const Shape *dy, int64_t axis, int64_t start, int64_t size, Shape *out, FeRun *r)
 {
     Attr attrs[4] = { { 0 }, { .i = axis }, { .i = start }, { .i = size } };
-    DType dt = DT_F32;
-    ShapeCtx s = { .c = &r->c, .op = OP_concat_grad, .call = "concat_grad", .in = dy, .in_dtype = &dt, .nin = 1,
-                   .attrs = attrs };
-    bool ok = shape_infer(&s);
-    *out = s.out;
-    return ok;
+    bool unbatched;
+    return internal_rule(OP_concat_grad, dy, 1, attrs, out, &unbatched, r);
 }
 
 START_TEST(test_concat_grad)
@@ -346,6 +355,34 @@ START_TEST(test_recurrent_grad)
 }
 END_TEST
 
+/* attention_grad: dx has the sequence's shape, and dy, x and the forward
+ * value must agree; attention_grad_param: the shape of parameter `which`
+ * (qkv_weight, qkv_bias, out_weight, out_bias), with no batch dimension,
+ * as the layer declares them (test_sequence_layers). */
+START_TEST(test_attention_grad)
+{
+    FeRun r;
+    fe_open_ok(&r, "model m(x: f32[4]) { x }\n");
+    Shape seq = { 2, { 10, 16 } }, other = { 2, { 10, 8 } }, out;
+    bool unbatched;
+    Attr none[4] = { { 0 } };
+    ck_assert(internal_rule(OP_attention_grad, (Shape[]){ seq, seq, seq }, 3, none, &out, &unbatched, &r));
+    ck_assert_str_eq(ir_type_str(&r.c, DT_F32, &out), "f32[10, 16]");
+    ck_assert(!unbatched);
+    ck_assert(!internal_rule(OP_attention_grad, (Shape[]){ seq, other, seq }, 3, none, &out, &unbatched, &r));
+    static const char *const want[] = { "f32[48, 16]", "f32[48]", "f32[16, 16]", "f32[16]" };
+    for (int which = 0; which < 4; which++) {
+        Attr attrs[2] = { { 0 }, { .i = which } };
+        ck_assert(internal_rule(OP_attention_grad_param, &seq, 1, attrs, &out, &unbatched, &r));
+        ck_assert_str_eq(ir_type_str(&r.c, DT_F32, &out), want[which]);
+        ck_assert(unbatched);
+    }
+    Attr bad[2] = { { 0 }, { .i = 4 } };
+    ck_assert(!internal_rule(OP_attention_grad_param, &seq, 1, bad, &out, &unbatched, &r));
+    fe_close(&r);
+}
+END_TEST
+
 /* Every surface op of the table has a case in this file. */
 START_TEST(test_every_surface_op_covered)
 {
@@ -381,6 +418,7 @@ static Suite *shape_suite(void)
     tcase_add_test(tc, test_concat);
     tcase_add_test(tc, test_concat_grad);
     tcase_add_test(tc, test_recurrent_grad);
+    tcase_add_test(tc, test_attention_grad);
     tcase_add_test(tc, test_elementwise);
     tcase_add_test(tc, test_losses);
     tcase_add_test(tc, test_every_surface_op_covered);
