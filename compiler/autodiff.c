@@ -142,7 +142,7 @@ static Attr *copy_attrs(Ad *a, Op op, const Node *src, const char *const *names,
 static void param_grad(Ad *a, Op op, uint32_t owner, uint32_t param_node, int which, const char *name, Span at)
 {
     Attr *attrs = NULL;
-    if (op == OP_batchnorm_grad_param || op == OP_attention_grad_param) {
+    if (op == OP_batchnorm_grad_param || op == OP_attention_grad_param || op == OP_layernorm_grad_param) {
         attrs = attrs_for(a->c, op);
         attr_slot(op, attrs, "which")->i = which;
     }
@@ -283,6 +283,44 @@ static bool backward_node(Ad *a, uint32_t id)
                 param_grad(a, OP_attention_grad_param, g, n.inputs[k], k - 1, name, at);
         return true;
     }
+    case OP_layernorm: {
+        /* one kernel gives dx and the partial sums of dgamma and dbeta,
+         * from the mean and 1/std per row the forward saved */
+        static const char *const eps[] = { "eps" };
+        uint32_t in[3] = { gy, n.inputs[0], id };
+        uint32_t g = make(a, OP_layernorm_grad, in, 3, copy_attrs(a, OP_layernorm_grad, &n, eps, 1), name, at);
+        if (a->needs[n.inputs[0]])
+            accumulate(a, n.inputs[0], g);
+        for (int k = 0; k < 2; k++)
+            if (a->needs[n.inputs[1 + k]])
+                param_grad(a, OP_layernorm_grad_param, g, n.inputs[1 + k], k, name, at);
+        return true;
+    }
+    case OP_embed: {
+        /* the table's rows named by the ids collect dy; the ids, integers,
+         * have no gradient */
+        static const char *const vocab[] = { "vocab" };
+        uint32_t w = n.inputs[1];
+        if (a->needs[w]) {
+            uint32_t in[2] = { gy, n.inputs[0] };
+            uint32_t gw = make(a, OP_embed_grad, in, 2, copy_attrs(a, OP_embed_grad, &n, vocab, 1), name, at);
+            a->g->nodes[gw].writes_grad = true;
+            a->g->nodes[gw].param = a->g->nodes[w].param;
+        }
+        return true;
+    }
+    case OP_position: {
+        /* y = x + w: x's gradient is dy itself, w's the sum over the batch */
+        uint32_t x = n.inputs[0], w = n.inputs[1];
+        if (a->needs[x])
+            accumulate(a, x, gy);
+        if (a->needs[w]) {
+            uint32_t gw = make(a, OP_position_grad, &gy, 1, NULL, name, at);
+            a->g->nodes[gw].writes_grad = true;
+            a->g->nodes[gw].param = a->g->nodes[w].param;
+        }
+        return true;
+    }
     case OP_softmax: {
         uint32_t in[2] = { gy, id };
         accumulate(a, n.inputs[0], make(a, OP_softmax_grad, in, 2, NULL, name, at));
@@ -337,8 +375,8 @@ static bool backward_node(Ad *a, uint32_t id)
         return true;
     case OP_model_call:
         die("model call left after inlining");
-    case OP_layernorm: case OP_embed: case OP_position:
     case OP_recurrent_grad: case OP_recurrent_grad_param:
+    case OP_embed_grad: case OP_position_grad: case OP_layernorm_grad: case OP_layernorm_grad_param:
     case OP_cross_entropy: case OP_mse: case OP_bce: case OP_concat_grad:
     case OP_attention_grad: case OP_attention_grad_param:
     case OP_conv2d_grad_x: case OP_conv2d_grad_w: case OP_conv2d_grad_b: case OP_maxpool_grad: case OP_avgpool_grad:
@@ -347,7 +385,7 @@ static bool backward_node(Ad *a, uint32_t id)
     case OP_softmax_grad: case OP_cross_entropy_grad: case OP_mse_grad: case OP_bce_grad: case OP_COUNT:
         break;
     }
-    diag_error(&a->c->diag, at, "training through %s is not supported yet (it has no gradient rule); netc trains dense, convolutional and recurrent networks today",
+    diag_error(&a->c->diag, at, "training through %s is not supported yet (it has no gradient rule)",
                ir_ops[n.op].name);
     return false;
 }

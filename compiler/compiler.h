@@ -574,6 +574,7 @@ typedef enum LArgKind {
 typedef struct LArg {
     LArgKind kind;
     LPtr ptr;
+    bool ints;      /* LA_PTR: the pointer is to int32 values (token ids), whatever its base holds */
     int64_t i, i_batch;
     double f;
     bool f_div_batch;
@@ -592,7 +593,10 @@ typedef struct LArg {
 typedef enum LExprKind { LE_LOAD, LE_CONST, LE_ADD, LE_SUB, LE_MUL, LE_ACT } LExprKind;
 
 /* Elementwise expressions of a fused loop over i in [0, n * batch). A load
- * with period > 0 reads p[i % period] (a broadcast row). */
+ * with period > 0 broadcasts: with c > 0 (the loop's values per sample) it
+ * reads p[(i / c) * period + i % period] (a row repeated within each
+ * sample); with c = 0, p[i % period] (a parameter, one copy for the whole
+ * batch). */
 typedef struct LExpr {
     LExprKind kind;
     LPtr ptr;
@@ -643,6 +647,7 @@ typedef struct LProgram {
     LFunc train_step, forward;
     DType x_dtype, y_dtype;
     Shape x_shape, y_shape, out_shape;
+    int64_t x_vocab;        /* i32 x read by embed: ids must be below this (the smallest vocab); 0: no bound */
     int loss_kind;          /* rt_loss_kind */
 } LProgram;
 

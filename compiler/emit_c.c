@@ -90,9 +90,13 @@ static void print_arg(FILE *out, const LArg *a)
 {
     switch (a->kind) {
     case LA_PTR:
+        if (a->ints)
+            fputs("(const int32_t *)(", out);
         print_ptr(out, a->ptr);
         if (a->i)
             fprintf(out, " + %lld", (long long)a->i);
+        if (a->ints)
+            fputc(')', out);
         break;
     case LA_NULL: fputs("NULL", out); break;
     case LA_INT:
@@ -151,7 +155,9 @@ static void print_expr(FILE *out, const LExpr *e, int *load_no)
 {
     switch (e->kind) {
     case LE_LOAD:
-        if (e->period)
+        if (e->period && e->c == 0)
+            fprintf(out, "in%d[i %% %lld]", (*load_no)++, (long long)e->period);
+        else if (e->period)
             fprintf(out, "in%d[(i / %lld) * %lld + i %% %lld]", (*load_no)++, (long long)e->c, (long long)e->period,
                     (long long)e->period);
         else
@@ -379,6 +385,8 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
             (long long)rp.param_floats, (long long)rp.trainable_floats, rp.nparams, id);
     print_dims(out, "x", rp.x_rank, rp.x_dims, rp.x_size);
     fprintf(out, "    .x_dtype = %s,\n", rp.x_dtype == RT_I32 ? "RT_I32" : "RT_F32");
+    if (rp.x_vocab)
+        fprintf(out, "    .x_vocab = %lld,\n", (long long)rp.x_vocab);
     if (lp->train) {
         print_dims(out, "y", rp.y_rank, rp.y_dims, rp.y_size);
         fprintf(out, "    .y_dtype = %s,\n", rp.y_dtype == RT_I32 ? "RT_I32" : "RT_F32");

@@ -67,6 +67,10 @@ static const Kernel kernels[] = {
     KERNEL(rt_recurrent_backward, "vplpppppppppppb"),
     KERNEL(rt_attention_forward, "vplppppppppp"),
     KERNEL(rt_attention_backward, "vplpppppppppppppb"),
+    KERNEL(rt_embed_forward, "vlllppp"),
+    KERNEL(rt_embed_backward, "vlllpppb"),
+    KERNEL(rt_layernorm_forward, "vllpppfppp"),
+    KERNEL(rt_layernorm_backward, "vllppppppppb"),
     KERNEL(rt_rand_u64, "uuu"),
     KERNEL(memset, "ppiz"),
 };
@@ -428,7 +432,11 @@ static gcc_jit_rvalue *expression(Jit *j, const LExpr *e, gcc_jit_rvalue *i, int
     switch (e->kind) {
     case LE_LOAD: {
         gcc_jit_rvalue *index = i;
-        if (e->period) {
+        if (e->period && e->c == 0) {
+            /* i % period: a parameter, the same for every sample */
+            index = gcc_jit_context_new_binary_op(j->ctx, j->loc, GCC_JIT_BINARY_OP_MODULO, j->t_i64, i,
+                                                  int_const(j, j->t_i64, e->period));
+        } else if (e->period) {
             /* (i / c) * period + i % period: a row repeated across samples */
             gcc_jit_rvalue *c = int_const(j, j->t_i64, (int64_t)e->c), *period = int_const(j, j->t_i64, e->period);
             gcc_jit_rvalue *row = gcc_jit_context_new_binary_op(j->ctx, j->loc, GCC_JIT_BINARY_OP_DIVIDE, j->t_i64, i, c);

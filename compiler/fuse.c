@@ -16,10 +16,11 @@ static bool is_activation(Op op)
     return op == OP_relu || op == OP_leaky_relu || op == OP_gelu || op == OP_tanh || op == OP_sigmoid;
 }
 
-/* Ops a generated loop computes one element at a time. */
+/* Ops a generated loop computes one element at a time (position adds its
+ * table, a parameter read at i modulo its size). */
 static bool is_elementwise(Op op)
 {
-    return is_activation(op) || op == OP_add || op == OP_sub || op == OP_mul || op == OP_scale;
+    return is_activation(op) || op == OP_add || op == OP_sub || op == OP_mul || op == OP_scale || op == OP_position;
 }
 
 /* An elementwise value read once, by another elementwise op of the same

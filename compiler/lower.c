@@ -59,6 +59,12 @@ static LPtr ptr_of(Lower *l, uint32_t node)
 
 static void arg_ptr(LInstr *in, LPtr p) { in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = p }; }
 static void arg_val(Lower *l, LInstr *in, uint32_t node) { arg_ptr(in, ptr_of(l, node)); }
+/* A pointer to int32 values (token ids), which the C backend casts: they
+ * may sit in the float arena (a concat of ids). */
+static void arg_ids(Lower *l, LInstr *in, uint32_t node)
+{
+    in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = ptr_of(l, node), .ints = true };
+}
 static void arg_bool(LInstr *in, bool b) { in->args[in->nargs++] = (LArg){ .kind = LA_BOOL, .i = b }; }
 static void arg_act(LInstr *in, int act) { in->args[in->nargs++] = (LArg){ .kind = LA_ACT, .i = act }; }
 static void arg_seed(LInstr *in, int64_t salt) { in->args[in->nargs++] = (LArg){ .kind = LA_SEED, .i = salt }; }
@@ -98,15 +104,17 @@ static LExpr *load(Lower *l, uint32_t node, const Node *out)
     LExpr *e = expr_new(l, LE_LOAD);
     e->ptr = ptr_of(l, node);
     int64_t E = elems(out), e_n = elems(n);
-    if (e_n == E)
+    if (e_n == E && e->ptr.per_sample)
         return e;
     bool suffix = n->shape.rank <= out->shape.rank;
     for (int i = 0; suffix && i < n->shape.rank; i++)
         suffix = n->shape.dim[n->shape.rank - 1 - i] == out->shape.dim[out->shape.rank - 1 - i];
     if (!suffix)
         return NULL;
-    e->period = e_n; /* index (i / E) * e_n + i % e_n */
-    e->c = (double)E;
+    /* per sample: index (i / E) * e_n + i % e_n; a parameter, which has
+     * no batch dimension (position's table): i % e_n */
+    e->period = e_n;
+    e->c = e->ptr.per_sample ? (double)E : 0;
     return e;
 }
 
@@ -141,11 +149,11 @@ static LExpr *loop_expr(Lower *l, uint32_t v, uint32_t root)
         }
         return e;
     }
-    case OP_add: case OP_sub: case OP_mul: {
+    case OP_add: case OP_sub: case OP_mul: case OP_position: {
         LExpr *b = loop_expr(l, n->inputs[1], root);
         if (!b)
             return NULL;
-        e = expr_new(l, n->op == OP_add ? LE_ADD : n->op == OP_sub ? LE_SUB : LE_MUL);
+        e = expr_new(l, n->op == OP_sub ? LE_SUB : n->op == OP_mul ? LE_MUL : LE_ADD);
         e->a = a;
         e->b = b;
         return e;
@@ -356,7 +364,8 @@ static int32_t companion(Lower *l, uint32_t owner, int64_t which)
         const Node *m = &g->nodes[j];
         if (l->u->info[j].dead || m->ninputs < 1 || m->inputs[0] != owner)
             continue;
-        bool numbered = m->op == OP_batchnorm_grad_param || m->op == OP_attention_grad_param;
+        bool numbered = m->op == OP_batchnorm_grad_param || m->op == OP_attention_grad_param ||
+                        m->op == OP_layernorm_grad_param;
         if (m->op == OP_conv2d_grad_b || (numbered && ir_attr(m, "which")->i == which) ||
             (m->op == OP_recurrent_grad_param && m->inputs[1] == which))
             return (int32_t)j;
@@ -624,6 +633,78 @@ static void lower_attention_grad(Lower *l, uint32_t id)
     arg_bool(in, accumulate);
 }
 
+/* embed: one table row per id; its gradient, the scatter-add of dy's rows
+ * into the table's, deterministic in the runtime (rt_embed_backward). */
+static void lower_embed(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    const Node *w = node_at(l, n->op == OP_embed ? n->inputs[1] : id);
+    uint32_t ids = n->op == OP_embed ? n->inputs[0] : n->inputs[1];
+    LInstr *in = emit(l, LI_CALL, n->op == OP_embed ? "rt_embed_forward" : "rt_embed_backward", n);
+    arg_int(in, 0, elems(node_at(l, ids)));
+    arg_int(in, w->shape.dim[0], 0);
+    arg_int(in, w->shape.dim[1], 0);
+    arg_ids(l, in, ids);
+    if (n->op == OP_embed) {
+        arg_val(l, in, n->inputs[1]);
+        arg_val(l, in, id);
+        return;
+    }
+    bool accumulate = l->grad_written[n->param];
+    l->grad_written[n->param] = true;
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    arg_bool(in, accumulate);
+}
+
+/* layernorm over the last axis: every row of every sample is one row of
+ * the kernel. In training the node's slot holds y, then the mean and the
+ * 1/std of each row (batch * rows floats each), which the gradient reads. */
+static void lower_layernorm(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    int64_t d = last_dim(n), r = rows(n);
+    if (n->op == OP_layernorm) {
+        LInstr *in = emit(l, LI_CALL, "rt_layernorm_forward", n);
+        arg_int(in, 0, r);
+        arg_int(in, d, 0);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, n->inputs[1]);
+        arg_val(l, in, n->inputs[2]);
+        arg_float(in, ir_attr(n, "eps")->f, false);
+        if (l->u->training) {
+            LPtr mean = ptr_of(l, id), rstd = mean;
+            mean.offset += elems(n);
+            rstd.offset += elems(n) + r;
+            arg_ptr(in, mean);
+            arg_ptr(in, rstd);
+        } else {
+            in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+            in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        }
+        arg_val(l, in, id);
+        return;
+    }
+    /* layernorm_grad (dy, x, fwd) */
+    const Node *fwd = node_at(l, n->inputs[2]);
+    bool accumulate = false;
+    LInstr *in = emit(l, LI_CALL, "rt_layernorm_backward", n);
+    arg_int(in, 0, r);
+    arg_int(in, d, 0);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, fwd->inputs[1]);
+    LPtr mean = ptr_of(l, n->inputs[2]), rstd = mean;
+    mean.offset += elems(n);
+    rstd.offset += elems(n) + r;
+    arg_ptr(in, mean);
+    arg_ptr(in, rstd);
+    arg_val(l, in, id);
+    arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
+    arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
+    arg_bool(in, accumulate);
+}
+
 static bool lower_node(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
@@ -662,8 +743,26 @@ static bool lower_node(Lower *l, uint32_t id)
         arg_val(l, in, n->inputs[0]);
         arg_val(l, in, id);
         return true;
-    case OP_scale: case OP_add: case OP_sub: case OP_mul:
+    case OP_scale: case OP_add: case OP_sub: case OP_mul: case OP_position:
         return lower_loop(l, id);
+    case OP_embed: case OP_embed_grad:
+        lower_embed(l, id);
+        return true;
+    case OP_layernorm: case OP_layernorm_grad:
+        lower_layernorm(l, id);
+        return true;
+    case OP_position_grad: {
+        /* the table's gradient: dy (batch, T*D) summed over the batch */
+        bool accumulate = l->grad_written[n->param];
+        l->grad_written[n->param] = true;
+        in = emit(l, LI_CALL, "rt_sum_rows", n);
+        arg_int(in, 0, 1);
+        arg_int(in, elems(n), 0);
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        arg_bool(in, accumulate);
+        return true;
+    }
     case OP_cross_entropy: {
         const Node *z = node_at(l, n->inputs[0]);
         in = emit(l, LI_LOSS_CALL, "rt_softmax_xent_forward", n);
@@ -828,6 +927,7 @@ static bool lower_node(Lower *l, uint32_t id)
         return true;
     }
     case OP_conv2d_grad_b: case OP_batchnorm_grad_param: case OP_attention_grad_param:
+    case OP_layernorm_grad_param:
         return true; /* computed by the kernel of the node they read */
     case OP_attention:
         lower_attention(l, id);
@@ -901,12 +1001,10 @@ static bool lower_node(Lower *l, uint32_t id)
         return true; /* computed by the recurrent_grad it reads */
     case OP_model_call:
         die("model call in a unit");
-    case OP_layernorm: case OP_embed: case OP_position: case OP_COUNT:
+    case OP_COUNT:
         break;
     }
-    diag_error(&l->c->diag, n->span, "%s has no kernel yet",
-               ir_ops[n->op].name);
-    return false;
+    die("lowering: node %u has no op", id);
 }
 
 /* A model whose output is its input, reshaped or through inference
@@ -969,6 +1067,28 @@ static void dump_unit(Compiler *c, const Unit *u)
         plan_dump(c->dump_out, u);
 }
 
+/* The bound on the model input's token ids: the smallest vocabulary of
+ * the embeds that read them (through reshapes and concats), 0 if none
+ * does. The runtime checks data against it before the kernel sees it. */
+static int64_t input_vocab(Compiler *c, const Graph *m)
+{
+    bool *ids = arena_alloc(c->arena, sizeof *ids * (m->nnodes + 1));
+    int64_t vocab = 0;
+    for (uint32_t i = 0; i < m->nnodes; i++) {
+        const Node *n = &m->nodes[i];
+        if (n->op == OP_input)
+            ids[i] = i == m->inputs[0] && n->dtype == DT_I32;
+        else if ((n->op == OP_flatten || n->op == OP_reshape || n->op == OP_concat) && n->dtype == DT_I32)
+            for (int k = 0; k < n->ndata; k++)
+                ids[i] |= ids[n->inputs[k]];
+        else if (n->op == OP_embed && ids[n->inputs[0]]) {
+            int64_t v = ir_attr(n, "vocab")->i;
+            vocab = vocab == 0 || v < vocab ? v : vocab;
+        }
+    }
+    return vocab;
+}
+
 static int find_model(Compiler *c, const char *name)
 {
     for (int i = 0; i < c->prog->nmodels; i++)
@@ -1003,6 +1123,7 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
     }
     lp->x_dtype = x->dtype;
     lp->x_shape = x->shape;
+    lp->x_vocab = input_vocab(c, m);
     lp->out_shape = out->shape;
     layout_params(c, m, &lp->layout);
 
@@ -1098,7 +1219,10 @@ static void dump_expr(FILE *out, const LExpr *e)
     switch (e->kind) {
     case LE_LOAD:
         dump_ptr(out, e->ptr);
-        fputs(e->period ? "[bcast i]" : "[i]", out);
+        if (e->period && e->c == 0)
+            fprintf(out, "[i %% %lld]", (long long)e->period);
+        else
+            fputs(e->period ? "[bcast i]" : "[i]", out);
         break;
     case LE_CONST: fprintf(out, "%g", e->c); break;
     case LE_ADD: case LE_SUB: case LE_MUL:

@@ -128,6 +128,8 @@ static int64_t arena_need(const Unit *u, uint32_t i)
         return ir_shape_elems(&n->shape) + 2 * n->shape.dim[0]; /* y, then the batch mean and 1/std (a batch-scaled slot, used 2C floats of) */
     if (n->op == OP_attention && u->training)
         return plan_attention_parts(n, true).floats; /* y, then what its backward reads */
+    if (n->op == OP_layernorm && u->training) /* y, then the mean and 1/std of each row */
+        return ir_shape_elems(&n->shape) + 2 * (ir_shape_elems(&n->shape) / n->shape.dim[n->shape.rank - 1]);
     if (n->op == OP_cross_entropy)
         return ir_shape_elems(&u->g->nodes[n->inputs[0]].shape); /* the probabilities, for backward */
     if (n->op == OP_mse || n->op == OP_bce)

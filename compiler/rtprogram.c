@@ -100,6 +100,7 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     p->params = d;
     p->x_dtype = lp->x_dtype == DT_I32 ? RT_I32 : RT_F32;
     dims(&lp->x_shape, &p->x_rank, p->x_dims, &p->x_size);
+    p->x_vocab = lp->x_vocab;
     if (lp->train) {
         p->y_dtype = lp->y_dtype == DT_I32 ? RT_I32 : RT_F32;
         dims(&lp->y_shape, &p->y_rank, p->y_dims, &p->y_size);

@@ -669,6 +669,45 @@ static bool shape_attention_grad_param(ShapeCtx *s)
     return true;
 }
 
+static bool shape_embed_grad(ShapeCtx *s)
+{
+    const Shape *dy = &s->in[0], *ids = &s->in[1];
+    bool ok = s->in_dtype[1] == DT_I32 && dy->rank == ids->rank + 1;
+    for (int i = 0; ok && i < ids->rank; i++)
+        ok = dy->dim[i] == ids->dim[i];
+    if (!ok || attr_int(s, "vocab") < 1)
+        FAIL("embed_grad: dy %s does not match ids %s", ty(s, 0), ty(s, 1));
+    s->out = shape2(attr_int(s, "vocab"), dy->dim[dy->rank - 1]);
+    s->out_dtype = DT_F32;
+    s->out_unbatched = true;
+    return true;
+}
+
+static bool shape_position_grad(ShapeCtx *s)
+{
+    s->out = s->in[0];
+    s->out_dtype = DT_F32;
+    s->out_unbatched = true;
+    return true;
+}
+
+static bool shape_layernorm_grad(ShapeCtx *s)
+{
+    if (!ir_shape_eq(&s->in[0], &s->in[1]) || !ir_shape_eq(&s->in[1], &s->in[2]) || s->in[1].rank < 1)
+        FAIL("layernorm_grad: dy %s, x %s and the forward value %s differ", ty(s, 0), ty(s, 1), ty(s, 2));
+    s->out = s->in[1];
+    s->out_dtype = DT_F32;
+    return true;
+}
+
+static bool shape_layernorm_grad_param(ShapeCtx *s)
+{
+    s->out = shape1(s->in[0].dim[s->in[0].rank - 1]);
+    s->out_dtype = DT_F32;
+    s->out_unbatched = true;
+    return true;
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 /* Values that are not computations have no rule: sema gives them their

@@ -99,6 +99,9 @@ int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n)
     case OP_batchnorm_grad: return 6 * elems(n);
     case OP_softmax_grad: return 3 * elems(n);
     case OP_cross_entropy_grad: case OP_mse_grad: case OP_bce_grad: return 2 * elems(n);
+    case OP_embed_grad: case OP_position_grad: return elems(in0(g, n)); /* one addition per dy value */
+    case OP_layernorm_grad: return 12 * elems(n);
+    case OP_layernorm_grad_param: return 0;
     case OP_cross_entropy: return 5 * elems(in0(g, n));
     case OP_mse: case OP_bce: return 3 * elems(in0(g, n));
     case OP_COUNT: break;

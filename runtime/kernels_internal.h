@@ -59,6 +59,48 @@ void rt_avx512_dropout(int64_t begin, int64_t end, uint64_t key, uint32_t thresh
 void rt_avx2_dropout(int64_t begin, int64_t end, uint64_t key, uint32_t threshold,
                      float scale, const float *in, float *out);
 
+/* ------------------------------------------------- layer normalisation */
+
+/* One row of rt_layernorm_forward and rt_layernorm_backward (layernorm.c
+ * owns the threading and the chunks of rows). Every path computes the
+ * same float and double operations in the same order, so all give the
+ * portable path's bits:
+ *  - a row sum goes into RT_LN_LANES double lanes, element j into lane
+ *    j % RT_LN_LANES in increasing j (vector code keeps the lanes in
+ *    registers, tails are scalar and continue the same lanes), and the
+ *    lanes are then added as a pairwise tree: lane k + lane k + 8 for
+ *    k < 8, then k + (k + 4) for k < 4, then k + (k + 2), then the two;
+ *  - mean = (float)(sum x / d); the variance sums (double)(x - mean)^2;
+ *    rstd = (float)(1 / sqrt(var + eps));
+ *  - y = ((x - mean) * rstd) * gamma + beta in float, never fused;
+ *  - backward: xhat = (x - mean) * rstd, g = dy * gamma (float); the row
+ *    sums of (double)g and (double)g * xhat give a = (float)(sum / d) and
+ *    b likewise; dx = rstd * ((g - a) - xhat * b); when pg is not NULL,
+ *    pg[j] += (double)dy * xhat and pb[j] += (double)dy. */
+#define RT_LN_LANES 16
+// x, gamma, beta, y (d); *mean, *rstd: the row's statistics
+void rt_avx512_layernorm_row(int64_t d, const float *x, const float *gamma, const float *beta,
+                             float eps, float *y, float *mean, float *rstd);
+void rt_avx2_layernorm_row(int64_t d, const float *x, const float *gamma, const float *beta,
+                           float eps, float *y, float *mean, float *rstd);
+// x, dy, gamma, dx (d); pg, pb (d) doubles or NULL
+void rt_avx512_layernorm_row_backward(int64_t d, const float *x, const float *dy,
+                                      const float *gamma, float mean, float rstd, float *dx,
+                                      double *pg, double *pb);
+void rt_avx2_layernorm_row_backward(int64_t d, const float *x, const float *dy,
+                                    const float *gamma, float mean, float rstd, float *dx,
+                                    double *pg, double *pb);
+
+/* ------------------------------------------------------------ scratch */
+
+/* A buffer of at least `bytes` bytes, 64-byte aligned, private to the
+ * calling thread: one per slot, grown on demand (its contents are lost when
+ * it grows) and kept until the thread exits. Kernels take it on the thread
+ * that called them, before they hand tasks to the pool. Out of memory
+ * aborts with a message. */
+enum { RT_SCRATCH_EMBED, RT_SCRATCH_LAYERNORM, RT_SCRATCH_SLOTS };
+void *rt_thread_scratch(int slot, size_t bytes);
+
 /* ---------------------------------------------------------- optimizers */
 
 /* The per-call constants of one optimizer update (optim.c works them out

@@ -65,9 +65,22 @@ void rt_model_free(rt_model *m)
 
 float *rt_model_params(rt_model *m) { return m->params; }
 
+/* Token ids out of the embedding's range would make the kernel abort: a
+ * batch holding one is refused here instead. */
+static bool ids_ok(const rt_program *p, const void *x, int64_t batch)
+{
+    if (p->x_dtype != RT_I32 || p->x_vocab <= 0)
+        return true;
+    const int32_t *ids = x;
+    for (int64_t i = 0; i < batch * p->x_size; i++)
+        if (ids[i] < 0 || ids[i] >= p->x_vocab)
+            return false;
+    return true;
+}
+
 int rt_model_forward(rt_model *m, const void *x, float *out, int64_t batch)
 {
-    if (batch < 1 || batch > m->max_batch)
+    if (batch < 1 || batch > m->max_batch || !ids_ok(m->p, x, batch))
         return -1;
     m->p->forward(m->params, x, out, batch, m->arena);
     return 0;
@@ -76,7 +89,7 @@ int rt_model_forward(rt_model *m, const void *x, float *out, int64_t batch)
 double rt_model_train_step(rt_model *m, const void *x, const void *y, int64_t batch)
 {
     const rt_program *p = m->p;
-    if (!p->train_step || batch < 1 || batch > m->max_batch)
+    if (!p->train_step || batch < 1 || batch > m->max_batch || !ids_ok(p, x, batch))
         return NAN;
     /* the same seeds as `train --seed` uses for the same step */
     double loss = p->train_step(m->params, m->grads, x, y, batch, m->arena, rt_step_seed(m->seed, m->step));

@@ -501,6 +501,46 @@ void rt_attention_backward(const rt_attention *a, int64_t batch, const float *x,
                            float *dx, float *dw_qkv, float *db_qkv, float *dw_out, float *db_out,
                            bool accumulate);
 
+/* ------------------------------------ embeddings, layer normalisation */
+
+/* Embedding lookup: row r of out (n,dim) is row ids[r] of weight
+ * (vocab,dim), for r in [0, n). Every id must be in [0, vocab). One that is
+ * not is a caller bug (rt_main refuses such data when it loads it, and
+ * rt_model's calls refuse such a batch): before writing anything the kernel
+ * prints the id, its position and the vocabulary size to stderr and aborts,
+ * so it never reads outside the table. Copies only, threaded over rows. */
+void rt_embed_forward(int64_t n, int64_t vocab, int64_t dim, const int32_t *ids,
+                      const float *weight, float *out);
+/* The gradient of the table: row v of dweight (vocab,dim) = the sum of the
+ * rows r of dy (n,dim) with ids[r] == v (a scatter-add; rows no id names
+ * are zero). Overwritten, or added to with accumulate. Threaded over runs
+ * of vocabulary rows, each row's sum taken in position order, so the bits
+ * are the same for any thread count. Ids outside [0, vocab) add nothing;
+ * nothing outside dweight is written. ids carries no gradient. */
+void rt_embed_backward(int64_t n, int64_t vocab, int64_t dim, const int32_t *ids,
+                       const float *dy, float *dweight, bool accumulate);
+
+/* Layer normalisation over the last axis: each row of x (rows,d) becomes
+ *   y = (x - mean) * rstd * gamma + beta,   rstd = 1 / sqrt(var + eps)
+ * with the row's mean and biased variance (sums in double, the variance in
+ * a second pass over x - mean). gamma and beta (d) are required. When mean
+ * and rstd (rows) are not NULL they receive the statistics the backward
+ * pass needs (training); inference passes NULL. Threaded over rows; the
+ * AVX2 and AVX-512 paths give the portable path's bits. */
+void rt_layernorm_forward(int64_t rows, int64_t d, const float *x, const float *gamma,
+                          const float *beta, float eps, float *mean, float *rstd, float *y);
+/* Gradients of the training forward, with xhat = (x - mean) * rstd and
+ * g = dy * gamma per row:
+ *   dx = rstd * (g - mean(g) - xhat * mean(g * xhat))     (overwritten)
+ *   dgamma = sum over rows of dy * xhat,  dbeta = sum over rows of dy
+ * dgamma and dbeta (d) are overwritten, or added to with accumulate; either
+ * may be NULL. Their sums run over chunks of rows whose bounds depend on
+ * (rows, d) only and are added in chunk order: the same bits for any
+ * thread count, and on every instruction-set path. */
+void rt_layernorm_backward(int64_t rows, int64_t d, const float *x, const float *dy,
+                           const float *gamma, const float *mean, const float *rstd, float *dx,
+                           float *dgamma, float *dbeta, bool accumulate);
+
 /* --------------------------------------------------------- augmentation */
 
 typedef enum rt_aug_kind {
@@ -582,6 +622,8 @@ typedef struct rt_program {
     int x_rank;
     int64_t x_dims[RT_MAX_RANK];
     int64_t x_size;
+    int64_t x_vocab;             /* token ids (i32 x) that embed reads must be in [0, x_vocab),
+                                  * the smallest such embedding's vocabulary; 0: no bound */
     rt_dtype y_dtype;            /* one sample's labels */
     int y_rank;
     int64_t y_dims[RT_MAX_RANK];
@@ -633,8 +675,11 @@ uint64_t rt_step_seed(uint64_t seed, int64_t step);
 typedef struct rt_model rt_model;
 rt_model *rt_model_new(const rt_program *p, uint64_t seed, int64_t max_batch, char *err, size_t errlen);
 void rt_model_free(rt_model *m);
-/* Returns 0, or -1 if batch is not in [1, max_batch]. */
+/* Returns 0, or -1 if batch is not in [1, max_batch] or x holds a token id
+ * outside [0, x_vocab) (out is then untouched). */
 int rt_model_forward(rt_model *m, const void *x, float *out, int64_t batch);
+/* Returns the batch's mean loss, or NaN (and no step taken) for the same
+ * reasons, or when the program has no training step. */
 double rt_model_train_step(rt_model *m, const void *x, const void *y, int64_t batch);
 int rt_model_load(rt_model *m, const char *path, char *err, size_t errlen);
 int rt_model_save(rt_model *m, const char *path, char *err, size_t errlen);

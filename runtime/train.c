@@ -522,6 +522,19 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
                dtype_name(d->x_dtype), p->name, want);
         return RC_INPUT;
     }
+    if (d->x_dtype == RT_I32 && p->x_vocab > 0) {
+        /* The embedding kernel aborts on an id outside its table; data is
+         * where such an id comes from, so it is refused here, named. */
+        const int32_t *ids = d->x;
+        for (int64_t i = 0; i < d->n * d->x_size; i++)
+            if (ids[i] < 0 || ids[i] >= p->x_vocab) {
+                report(prog, "%s: token id %d of sample %lld is outside [0, %lld): model '%s' embeds "
+                       "%lld token ids; make the embed's vocab larger or map the data's ids into it",
+                       xfile, (int)ids[i], (long long)(i / d->x_size), (long long)p->x_vocab, p->name,
+                       (long long)p->x_vocab);
+                return RC_INPUT;
+            }
+    }
     if (!need_labels)
         return RC_OK;
 

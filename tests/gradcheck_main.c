@@ -1,6 +1,10 @@
 /* gradcheck_main.c — linked with one generated program (model `m`) by
  * test_gradcheck.c: compares every parameter gradient that train_step
- * returns with central finite differences of the loss it returns.
+ * returns with central finite differences of the loss it returns: eight
+ * entries of each tensor, or every entry with GRADCHECK_ALL=1 in the
+ * environment. A model that takes token ids (i32) gets ids drawn from
+ * [0, x_vocab), which repeat within and across its samples when there are
+ * more positions than ids.
  * Not a suite of its own: the Makefile builds tests/test_*.c only. */
 #include "netrt.h"
 
@@ -36,15 +40,20 @@ int main(void)
     float *grads = calloc((size_t)p->param_floats, sizeof *grads);
     float *scratch = calloc((size_t)p->param_floats, sizeof *scratch);
     float *arena = aligned_alloc(64, ((size_t)p->train_arena_floats * BATCH * 4 + 63) / 64 * 64 + 64);
-    float *x = calloc((size_t)p->x_size * BATCH, sizeof *x);
+    void *x = calloc((size_t)p->x_size * BATCH, 4);
     void *y = calloc((size_t)p->y_size * BATCH, 4);
     if (!params || !grads || !scratch || !arena || !x || !y)
         return 2;
     for (int i = 0; i < p->nparams; i++)
         for (int64_t k = 0; k < p->params[i].count; k++)
             params[p->params[i].offset + k] = 0.5f * fill(&s);
-    for (int64_t i = 0; i < p->x_size * BATCH; i++)
-        x[i] = fill(&s);
+    int64_t vocab = p->x_vocab > 0 ? p->x_vocab : 1;
+    for (int64_t i = 0; i < p->x_size * BATCH; i++) {
+        if (p->x_dtype == RT_I32)
+            ((int32_t *)x)[i] = (int32_t)((fill(&s) * 0.5f + 0.5f) * (float)vocab) % (int32_t)vocab;
+        else
+            ((float *)x)[i] = fill(&s);
+    }
     int64_t classes = p->out_dims[p->out_rank - 1];
     for (int64_t i = 0; i < p->y_size * BATCH; i++) {
         if (p->y_dtype == RT_I32)
@@ -62,8 +71,9 @@ int main(void)
         if (!d->trainable)
             continue;
         int64_t picks[8] = { 0, d->count - 1, d->count / 2, d->count / 3, (d->count * 2) / 3, d->count / 5, 1, d->count / 7 };
-        for (int k = 0; k < 8; k++) {
-            int64_t idx = d->offset + (picks[k] < d->count ? picks[k] : 0);
+        bool all = getenv("GRADCHECK_ALL") != NULL;
+        for (int64_t k = 0; k < (all ? d->count : 8); k++) {
+            int64_t idx = d->offset + (all ? k : picks[k] < d->count ? picks[k] : 0);
             float keep = params[idx];
             params[idx] = keep + (float)h;
             double up = loss_at(p, params, scratch, x, y, arena);

@@ -44,14 +44,16 @@ static void make_checker(const char *net, const char *dir, char *exe, size_t len
     ck_assert_msg(system(cmd) == 0, "cc failed: %s", cmd);
 }
 
-static void check_net(const char *net)
+/* env: assignments put before the checker's command ("GRADCHECK_ALL=1"
+ * checks every entry of every parameter instead of eight). */
+static void check_net_env(const char *net, const char *env)
 {
     char dir[] = "/tmp/netc-gradcheck-XXXXXX", exe[600], cmd[800];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     make_checker(net, dir, exe, sizeof exe);
     static const char *const isa[] = { "portable", "avx2", "avx512" };
     for (int i = 0; i <= (int)rt_cpu_best_isa(); i++) {
-        snprintf(cmd, sizeof cmd, "NETRT_ISA=%s NETRT_THREADS=2 %s", isa[i], exe);
+        snprintf(cmd, sizeof cmd, "%s NETRT_ISA=%s NETRT_THREADS=2 %s", env, isa[i], exe);
         int rc = system(cmd);
         ck_assert_msg(rc == 0, "gradient check failed on the %s path for:\n%s", isa[i], net);
     }
@@ -59,9 +61,16 @@ static void check_net(const char *net)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+static void check_net(const char *net)
+{
+    check_net_env(net, "");
+}
+
 #define TRAIN_XENT "train m { data idx(\"a.gz\", \"b.gz\") loss cross_entropy }\n"
 #define TRAIN_MSE "train m { data csv(\"a.csv\", label_column = 0) loss mse }\n"
 #define TRAIN_BCE "train m { data csv(\"a.csv\", label_column = 0) loss bce }\n"
+/* token ids in, the next token's scores at each of 6 positions out */
+#define TRAIN_TEXT "train m { data text(\"a.txt\", seq = 6) loss cross_entropy }\n"
 
 /* dense + bias + relu in the epilogue, backward through both */
 START_TEST(dense_relu)
@@ -293,6 +302,66 @@ START_TEST(attention_causal_blocks)
 }
 END_TEST
 
+/* layernorm on vectors: after a dense (x's gradient flows on to it), on
+ * the model's input (no gradient to x is needed), with a settable eps;
+ * 37 values make two full vectors and a tail on the AVX-512 and AVX2
+ * paths, the widths under 16 only their scalar tails */
+START_TEST(layernorm_vector)
+{
+    check_net("model m(x: f32[8]) { x -> dense(6) -> layernorm -> tanh -> dense(3) }\n" TRAIN_XENT);
+    check_net("model m(x: f32[8]) { x -> dense(37) -> layernorm -> tanh -> dense(3) }\n" TRAIN_XENT);
+    check_net("model m(x: f32[7]) { x -> layernorm(eps = 0.5) -> dense(5) -> layernorm(eps = 1e-2) -> dense(3) }\n"
+              TRAIN_XENT);
+}
+END_TEST
+
+/* layernorm over the last axis of a sequence and of a rank-3 tensor: every
+ * row its own statistics, gamma and beta summed over rows and batch; a
+ * pre-norm residual block as a transformer has them */
+START_TEST(layernorm_sequence)
+{
+    check_net("model m(x: f32[3, 5]) {\n"
+              "  h = x -> dense(4)\n"
+              "  h = h + (h -> layernorm(eps = 1e-3) -> dense(4) -> gelu)\n"
+              "  h -> layernorm -> dense(3) -> flatten -> dense(3) }\n" TRAIN_XENT);
+    check_net("model m(x: f32[2, 3]) { x -> dense(40) -> layernorm(eps = 1e-3) -> gelu -> dense(2) -> flatten -> dense(3) }\n"
+              TRAIN_XENT);
+    check_net("model m(x: f32[2, 3, 4]) { x -> layernorm(eps = 0.1) -> flatten -> dense(5) -> tanh -> dense(1) }\n"
+              TRAIN_MSE);
+}
+END_TEST
+
+/* token ids through embed: 18 ids of 5 in a batch of 3, so ids repeat
+ * within each sample and across samples and their rows' gradients are
+ * sums; rows no id names get zero. Every entry of every table is checked. */
+START_TEST(embed_repeated_ids)
+{
+    check_net_env("model m(tok: i32[6]) { tok -> embed(5, 4) -> dense(3) }\n" TRAIN_TEXT, "GRADCHECK_ALL=1");
+    /* two tables over the same ids, and a value used twice */
+    check_net_env("model m(tok: i32[6]) {\n"
+                  "  a = tok -> embed(5, 3)\n  b = tok -> embed(7, 3)\n"
+                  "  (a * b + a) -> dense(4) }\n" TRAIN_TEXT, "GRADCHECK_ALL=1");
+}
+END_TEST
+
+/* learned positions: the table's gradient is dy summed over the batch, x's
+ * is dy; then the transformer's skeleton without attention: embed ->
+ * position -> pre-norm residual blocks -> layernorm -> dense, with
+ * cross_entropy over f32[T, V] against i32[T] labels */
+START_TEST(embed_position_layernorm)
+{
+    check_net_env("model m(tok: i32[6]) { tok -> embed(5, 4) -> position -> tanh -> dense(3) }\n" TRAIN_TEXT,
+                  "GRADCHECK_ALL=1");
+    check_net("model m(x: f32[4, 3]) { x -> dense(5) -> position -> layernorm -> dense(3) -> flatten -> dense(2) }\n"
+              TRAIN_XENT);
+    check_net("layer blk(x: f32[T, D]) {\n"
+              "  x = x + (x -> layernorm -> dense(D))\n"
+              "  return x + (x -> layernorm -> dense(2 * D) -> gelu -> dense(D))\n}\n"
+              "model m(tok: i32[6]) { tok -> embed(5, 4) -> position -> repeat 2 blk -> layernorm -> dense(5) }\n"
+              TRAIN_TEXT);
+}
+END_TEST
+
 static Suite *gradcheck_suite(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -318,6 +387,10 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, attention_heads_residual);
     tcase_add_test(tc, attention_stack);
     tcase_add_test(tc, attention_causal_blocks);
+    tcase_add_test(tc, layernorm_vector);
+    tcase_add_test(tc, layernorm_sequence);
+    tcase_add_test(tc, embed_repeated_ids);
+    tcase_add_test(tc, embed_position_layernorm);
     suite_add_tcase(s, tc);
     return s;
 }
