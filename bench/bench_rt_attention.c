@@ -17,13 +17,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "netrt.h"
 
 /* FP32 FMA peak of one core (Zen 4, ~3.6 GHz, 32 FLOP/cycle). */
-#define PEAK_GFLOPS_PER_CORE 116.0
-#define SAMPLES 7
-#define MIN_SAMPLE_SECONDS 0.005
-#define WARMUP_SECONDS 0.03
 
 typedef struct shape {
     const char *name;
@@ -38,19 +35,6 @@ static const shape shapes[] = {
     { "T=19 D=32 1 head", 64, 19, 32, 1, 0 },
 };
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static float *make(int64_t n, unsigned seed, float scale)
 {
     float *x = aligned_alloc(64, ((size_t)n * sizeof(float) + 63) / 64 * 64);
@@ -63,29 +47,6 @@ static float *make(int64_t n, unsigned seed, float scale)
         x[i] = ((float)(seed >> 8) / 16777216.0f - 0.5f) * scale;
     }
     return x;
-}
-
-typedef void (*bench_fn)(void *ctx);
-
-/* Median seconds of one call of fn. */
-static double time_it(bench_fn fn, void *ctx)
-{
-    double t0 = now();
-    while (now() - t0 < WARMUP_SECONDS)
-        fn(ctx);
-    double samples[SAMPLES];
-    for (int s = 0; s < SAMPLES; s++) {
-        int64_t calls = 0;
-        double start = now(), elapsed;
-        do {
-            fn(ctx);
-            calls++;
-            elapsed = now() - start;
-        } while (elapsed < MIN_SAMPLE_SECONDS);
-        samples[s] = elapsed / (double)calls;
-    }
-    qsort(samples, SAMPLES, sizeof samples[0], compare_doubles);
-    return samples[SAMPLES / 2];
 }
 
 typedef struct layer {

@@ -17,11 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "netrt.h"
 
-#define SAMPLES 7
-#define MIN_SAMPLE_SECONDS 0.005
-#define WARMUP_SECONDS 0.03
 
 typedef struct layer {
     const char *name;
@@ -35,19 +33,6 @@ static const layer layers[] = {
     { "gru, D 256", RT_CELL_GRU, 32, 64, 256, 256 },
     { "rnn, D 256", RT_CELL_RNN, 32, 64, 256, 256 },
 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static float *make(int64_t n, unsigned seed, float scale)
 {
@@ -69,41 +54,23 @@ typedef struct ctx {
     float *x, *w_ih, *w_hh, *bias, *y, *state, *work, *dy, *dx, *dw_ih, *dw_hh, *db;
 } ctx;
 
-static void run_train_forward(ctx *c)
+static void run_train_forward(void *arg)
 {
+    ctx *c = arg;
     rt_recurrent_forward(&c->r, c->batch, true, c->x, c->w_ih, c->w_hh, c->bias, c->state, c->y);
 }
 
-static void run_infer(ctx *c)
+static void run_infer(void *arg)
 {
+    ctx *c = arg;
     rt_recurrent_forward(&c->r, c->batch, false, c->x, c->w_ih, c->w_hh, c->bias, c->state, c->y);
 }
 
-static void run_backward(ctx *c)
+static void run_backward(void *arg)
 {
+    ctx *c = arg;
     rt_recurrent_backward(&c->r, c->batch, c->x, c->w_ih, c->w_hh, c->state, c->y, c->dy, c->work, c->dx, c->dw_ih,
                           c->dw_hh, c->db, false);
-}
-
-/* Median seconds of one call of fn. */
-static double time_it(void (*fn)(ctx *), ctx *c)
-{
-    double t0 = now();
-    while (now() - t0 < WARMUP_SECONDS)
-        fn(c);
-    double samples[SAMPLES];
-    for (int s = 0; s < SAMPLES; s++) {
-        int64_t calls = 0;
-        double start = now(), elapsed;
-        do {
-            fn(c);
-            calls++;
-            elapsed = now() - start;
-        } while (elapsed < MIN_SAMPLE_SECONDS);
-        samples[s] = elapsed / (double)calls;
-    }
-    qsort(samples, SAMPLES, sizeof samples[0], compare_doubles);
-    return samples[SAMPLES / 2];
 }
 
 static void make_ctx(ctx *c, const layer *l)
