@@ -38,14 +38,6 @@ static int64_t min_i64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-static void run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx)
-{
-    if (ntasks == 1)
-        fn(ctx, 0);
-    else if (ntasks > 1)
-        rt_parallel_for(ntasks, fn, ctx);
-}
-
 /* ------------------------------------------------------------- scratch */
 
 /* One T x T buffer per thread (the scores of a head at inference, the
@@ -235,7 +227,7 @@ void rt_attention_forward(const rt_attention *a, int64_t batch, const float *x, 
     t.qkv = qkv;
     t.probs = probs;
     t.ctx = ctx;
-    run_tasks(batch * t.heads, forward_head, &t);
+    rt_run_tasks(batch * t.heads, forward_head, &t);
     ep.bias = b_out;
     rt_sgemm_ex(false, true, rows, d, d, 1.0f, ctx, d, w_out, d, 0.0f, y, d, &ep);
 }
@@ -264,7 +256,7 @@ void rt_attention_backward(const rt_attention *a, int64_t batch, const float *x,
     t.saved_probs = probs;
     t.dctx = dctx;
     t.dqkv = dqkv;
-    run_tasks(batch * t.heads, backward_head, &t);
+    rt_run_tasks(batch * t.heads, backward_head, &t);
     /* through the input projection */
     if (dw_qkv)
         rt_sgemm(true, false, 3 * d, d, rows, 1.0f, dqkv, 3 * d, x, d, beta, dw_qkv, d);

@@ -115,14 +115,6 @@ static int64_t max_i64(int64_t a, int64_t b)
     return a > b ? a : b;
 }
 
-static void run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx)
-{
-    if (ntasks == 1)
-        fn(ctx, 0);
-    else if (ntasks > 1)
-        rt_parallel_for(ntasks, fn, ctx);
-}
-
 /* ------------------------------------------------------------ scratch */
 
 typedef struct conv_scratch {
@@ -723,11 +715,11 @@ static void pooled_task(void *ctx, int64_t index)
 static void run_forward(forward_task *t, int64_t ntasks, rt_task_fn fn)
 {
     if (!t->pool) {
-        run_tasks(ntasks, fn, t);
+        rt_run_tasks(ntasks, fn, t);
         return;
     }
     t->inner = fn;
-    run_tasks(ntasks, pooled_task, t);
+    rt_run_tasks(ntasks, pooled_task, t);
 }
 
 /* ------------------------------------------------ forward, packed w */
@@ -859,7 +851,7 @@ static void forward_packed(forward_task *t, rt_isa isa, int64_t batch)
      * sample is, inline otherwise. */
     int64_t panels = t->cv->groups * t->mpanels;
     if (t->parts > 1)
-        run_tasks(panels, pack_weights_task, t);
+        rt_run_tasks(panels, pack_weights_task, t);
     else
         for (int64_t i = 0; i < panels; i++)
             pack_weights_task(t, i);
@@ -972,7 +964,7 @@ static void forward_transposed(forward_task *t, int64_t batch)
         t->parts = min_i64(threads, bands);
     int64_t panels = t->cv->groups * t->mpanels;
     if (t->parts > 1)
-        run_tasks(panels, pack_weights_t_task, t);
+        rt_run_tasks(panels, pack_weights_t_task, t);
     else
         for (int64_t i = 0; i < panels; i++)
             pack_weights_t_task(t, i);
@@ -991,7 +983,7 @@ static void conv_forward(forward_task t)
     if (t.d.depthwise) {
         t.isa = rt_isa_current();
         int64_t per = planes_per_task(&t.d);
-        run_tasks((batch * cv->f + per - 1) / per, depthwise_forward_task, &t);
+        rt_run_tasks((batch * cv->f + per - 1) / per, depthwise_forward_task, &t);
         if (t.pool)
             rt_maxpool_forward(t.pool, batch, t.y, t.pooled);
         return;
@@ -1145,10 +1137,10 @@ void rt_conv2d_backward_data(const rt_conv2d *cv, int64_t batch, const float *dy
     }
     if (t.d.depthwise) {
         int64_t per = max_i64(1, 16384 / max_i64(1, t.d.hw));
-        run_tasks((batch * cv->c + per - 1) / per, depthwise_data_task, &t);
+        rt_run_tasks((batch * cv->c + per - 1) / per, depthwise_data_task, &t);
         return;
     }
-    run_tasks((batch + t.d.per_gemm - 1) / t.d.per_gemm, data_chunk, &t);
+    rt_run_tasks((batch + t.d.per_gemm - 1) / t.d.per_gemm, data_chunk, &t);
 }
 
 /* ---------------------------------------------------- backward filter */
@@ -1576,7 +1568,7 @@ void rt_conv2d_backward_filter(const rt_conv2d *cv, int64_t batch, const float *
     filter_task t = { .cv = cv, .d = d, .batch = batch, .isa = rt_isa_current(), .x = x, .dy = dy, .dw = dw, .db = db,
                       .accumulate = accumulate, .n = n };
     if (d.depthwise) {
-        run_tasks(cv->f, depthwise_filter_task, &t);
+        rt_run_tasks(cv->f, depthwise_filter_task, &t);
         return;
     }
     /* Chunks depend on the batch alone; each has at least one sample. */
@@ -1597,9 +1589,9 @@ void rt_conv2d_backward_filter(const rt_conv2d *cv, int64_t batch, const float *
         t.partial_db = scr->partial_db;
     }
     /* The tasks reuse this thread's scratch for im2col, not the partials. */
-    run_tasks(t.chunks, filter_chunk, &t);
+    rt_run_tasks(t.chunks, filter_chunk, &t);
     if (!direct)
-        run_tasks((n + REDUCE_CHUNK - 1) / REDUCE_CHUNK, filter_reduce, &t);
+        rt_run_tasks((n + REDUCE_CHUNK - 1) / REDUCE_CHUNK, filter_reduce, &t);
     if (db)
         for (int64_t f = 0; f < cv->f; f++) {
             double sum = 0.0;

@@ -32,14 +32,6 @@ static int64_t ceil_div(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
-static void run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx)
-{
-    if (ntasks == 1)
-        fn(ctx, 0);
-    else if (ntasks > 1)
-        rt_parallel_for(ntasks, fn, ctx);
-}
-
 /* Rows of `dim` floats per task, at least one. */
 static int64_t rows_per_task(int64_t dim)
 {
@@ -78,7 +70,7 @@ void rt_embed_forward(int64_t n, int64_t vocab, int64_t dim, const int32_t *ids,
         }
     embed_task t = { .n = n, .vocab = vocab, .dim = dim, .per_task = rows_per_task(dim), .ids = ids,
                      .weight = weight, .out = out };
-    run_tasks(ceil_div(n, t.per_task), forward_task, &t);
+    rt_run_tasks(ceil_div(n, t.per_task), forward_task, &t);
 }
 
 static void backward_task(void *ctx, int64_t task)
@@ -134,5 +126,5 @@ void rt_embed_backward(int64_t n, int64_t vocab, int64_t dim, const int32_t *ids
     start[0] = 0;
     embed_task t = { .n = n, .vocab = vocab, .dim = dim, .per_task = rows_per_task(dim), .ids = ids,
                      .dy = dy, .dweight = dweight, .start = start, .order = order, .accumulate = accumulate };
-    run_tasks(ceil_div(vocab, t.per_task), backward_task, &t);
+    rt_run_tasks(ceil_div(vocab, t.per_task), backward_task, &t);
 }

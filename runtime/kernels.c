@@ -37,16 +37,6 @@ static int64_t min_i64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-/* Runs fn over [0, ntasks) on the pool, or inline when there is one task
- * (the pool's hand-off would cost more than the work). */
-static void run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx)
-{
-    if (ntasks == 1)
-        fn(ctx, 0);
-    else if (ntasks > 1)
-        rt_parallel_for(ntasks, fn, ctx);
-}
-
 /* How many chunks a reduction over `work` elements uses: a function of the
  * size only, at most MAX_REDUCE_CHUNKS. */
 static int64_t reduce_chunks(int64_t work)
@@ -203,7 +193,7 @@ void rt_act_forward(rt_act act, float alpha, int64_t n, const float *x, float *y
 {
     act_task t = { .isa = rt_isa_current(), .act = act, .alpha = alpha, .n = n,
                    .x = x, .out = y };
-    run_tasks(ceil_div(n, ELEMENT_CHUNK), act_forward_chunk, &t);
+    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), act_forward_chunk, &t);
 }
 
 // x (n), y (n), dy (n), dx (n)
@@ -212,7 +202,7 @@ void rt_act_backward(rt_act act, float alpha, int64_t n, const float *x,
 {
     act_task t = { .isa = rt_isa_current(), .act = act, .alpha = alpha, .n = n,
                    .x = x, .y = y, .dy = dy, .out = dx };
-    run_tasks(ceil_div(n, ELEMENT_CHUNK), act_backward_chunk, &t);
+    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), act_backward_chunk, &t);
 }
 
 /* -------------------------------------------------------------- softmax */
@@ -287,7 +277,7 @@ static double softmax_rows(int64_t rows, int64_t cols, const float *x, float *y,
     int64_t chunks = min_i64(reduce_chunks(rows * cols), rows);
     t.rows_per_chunk = ceil_div(rows, chunks);
     chunks = ceil_div(rows, t.rows_per_chunk);
-    run_tasks(chunks, softmax_chunk, &t);
+    rt_run_tasks(chunks, softmax_chunk, &t);
     double loss = 0.0;
     for (int64_t c = 0; c < chunks; c++)
         loss += t.partial[c];
@@ -315,7 +305,7 @@ static void run_row_chunks(rows_task *t, rt_task_fn fn)
     if (t->rows <= 0 || t->cols <= 0)
         return;
     t->rows_per_chunk = ELEMENT_CHUNK / t->cols > 0 ? ELEMENT_CHUNK / t->cols : 1;
-    run_tasks(ceil_div(t->rows, t->rows_per_chunk), fn, t);
+    rt_run_tasks(ceil_div(t->rows, t->rows_per_chunk), fn, t);
 }
 
 /* dx = y (dy - <dy, y>), the dot product in double. */
@@ -422,7 +412,7 @@ static double run_reduction(loss_task *t, rt_task_fn fn)
     int64_t chunks = reduce_chunks(t->n);
     t->per_chunk = ceil_div(t->n, chunks);
     chunks = ceil_div(t->n, t->per_chunk);
-    run_tasks(chunks, fn, t);
+    rt_run_tasks(chunks, fn, t);
     double sum = 0.0;
     for (int64_t c = 0; c < chunks; c++)
         sum += t->partial[c];
@@ -462,7 +452,7 @@ void rt_mse_backward(int64_t n, const float *pred, const float *target,
                      float scale, float *dpred)
 {
     loss_task t = { .n = n, .a = pred, .b = target, .scale = scale, .out = dpred };
-    run_tasks(ceil_div(n, ELEMENT_CHUNK), mse_backward_chunk, &t);
+    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), mse_backward_chunk, &t);
 }
 
 /* max(z,0) - z t + log(1 + exp(-|z|)): the exp never overflows and log1p
@@ -503,7 +493,7 @@ void rt_bce_backward(int64_t n, const float *logits, const float *target,
                      float scale, float *dlogits)
 {
     loss_task t = { .n = n, .a = logits, .b = target, .scale = scale, .out = dlogits };
-    run_tasks(ceil_div(n, ELEMENT_CHUNK), bce_backward_chunk, &t);
+    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), bce_backward_chunk, &t);
 }
 
 /* --------------------------------------------------------------- dropout */
@@ -567,7 +557,7 @@ static void dropout_apply(int64_t n, float rate, uint64_t seed, const float *in,
     dropout_task t = { .isa = rt_isa_current(), .n = n, .key = rt_rng_key(seed),
                        .threshold = (uint32_t)ceil((double)rate * 0x1p24),
                        .scale = (float)(1.0 / (1.0 - (double)rate)), .in = in, .out = out };
-    run_tasks(ceil_div(n, ELEMENT_CHUNK), dropout_chunk, &t);
+    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), dropout_chunk, &t);
 }
 
 // x (n), y (n)
@@ -613,7 +603,7 @@ static void sum_rows_chunk(void *ctx, int64_t chunk)
 void rt_sum_rows(int64_t M, int64_t N, const float *dy, float *db, bool accumulate)
 {
     sum_rows_task t = { .M = M, .N = N, .dy = dy, .db = db, .accumulate = accumulate };
-    run_tasks(ceil_div(N, SUM_ROWS_COLUMNS), sum_rows_chunk, &t);
+    rt_run_tasks(ceil_div(N, SUM_ROWS_COLUMNS), sum_rows_chunk, &t);
 }
 
 /* ----------------------------------------------------------------- copies */
@@ -646,7 +636,7 @@ void rt_copy_rows(int64_t rows, int64_t cols, const void *src, int64_t src_ld, v
     int64_t per_task = cols >= ELEMENT_CHUNK ? 1 : ELEMENT_CHUNK / cols;
     copy_rows_task t = { .rows = rows, .cols = cols, .rows_per_task = per_task, .src = src, .src_ld = src_ld,
                          .dst = dst, .dst_ld = dst_ld };
-    run_tasks(ceil_div(rows, per_task), copy_rows_chunk, &t);
+    rt_run_tasks(ceil_div(rows, per_task), copy_rows_chunk, &t);
 }
 
 /* ---------------------------------------------------------------- scratch */

@@ -33,14 +33,6 @@ static int64_t min_i64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-static void run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx)
-{
-    if (ntasks == 1)
-        fn(ctx, 0);
-    else if (ntasks > 1)
-        rt_parallel_for(ntasks, fn, ctx);
-}
-
 static double lane_total(const double lane[RT_LN_LANES])
 {
     /* a pairwise tree (kernels_internal.h): lanes k and k + 8, then k and
@@ -144,7 +136,7 @@ void rt_layernorm_forward(int64_t rows, int64_t d, const float *x, const float *
     ln_task t = { .isa = rt_isa_current(), .rows = rows, .d = d, .x = x, .gamma = gamma, .beta = beta,
                   .eps = eps, .y = y, .mean_out = stats ? mean : NULL, .rstd_out = stats ? rstd : NULL };
     t.per_task = d >= LN_TASK_ELEMENTS ? 1 : LN_TASK_ELEMENTS / d;
-    run_tasks(ceil_div(rows, t.per_task), forward_task, &t);
+    rt_run_tasks(ceil_div(rows, t.per_task), forward_task, &t);
 }
 
 /* One chunk of rows: dx for each, and its partial dgamma/dbeta. */
@@ -196,7 +188,7 @@ void rt_layernorm_backward(int64_t rows, int64_t d, const float *x, const float 
     bool params = dgamma || dbeta;
     if (params)
         t.partial = rt_thread_scratch(RT_SCRATCH_LAYERNORM, (size_t)(chunks * 2 * d) * sizeof(double));
-    run_tasks(rows > 0 ? chunks : 0, backward_task, &t);
+    rt_run_tasks(rows > 0 ? chunks : 0, backward_task, &t);
     if (!params)
         return;
     for (int64_t j = 0; j < d; j++) {

@@ -52,6 +52,10 @@ void rt_threads_shutdown(void);
  * all are done. Nested calls from inside a task run serially. */
 typedef void (*rt_task_fn)(void *ctx, int64_t index);
 void rt_parallel_for(int64_t ntasks, rt_task_fn fn, void *ctx);
+/* The same for a kernel that splits its own work: one task runs inline on
+ * the caller and outside any task, so what it nests (a GEMM) still uses the
+ * pool; more go to rt_parallel_for. */
+void rt_run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx);
 
 /* ----------------------------------------------------------------- GEMM */
 

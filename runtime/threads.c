@@ -335,3 +335,11 @@ void rt_parallel_for(int64_t ntasks, rt_task_fn fn, void *ctx)
     run_on_pool(p, ntasks, fn, ctx);
     pthread_mutex_unlock(&submit_lock);
 }
+
+void rt_run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx)
+{
+    if (ntasks == 1)
+        fn(ctx, 0);
+    else if (ntasks > 1)
+        rt_parallel_for(ntasks, fn, ctx);
+}
