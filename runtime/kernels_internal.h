@@ -78,6 +78,20 @@ void rt_avx2_dropout(int64_t begin, int64_t end, uint64_t key, uint32_t threshol
  *    b likewise; dx = rstd * ((g - a) - xhat * b); when pg is not NULL,
  *    pg[j] += (double)dy * xhat and pb[j] += (double)dy. */
 #define RT_LN_LANES 16
+
+/* The lanes' total by the pairwise tree above: lanes k and k + 8, then k
+ * and k + 4, k and k + 2, and the last two. */
+static inline double rt_ln_lane_total(const double lane[RT_LN_LANES])
+{
+    double t[8];
+    for (int k = 0; k < 8; k++)
+        t[k] = lane[k] + lane[k + 8];
+    for (int k = 0; k < 4; k++)
+        t[k] += t[k + 4];
+    for (int k = 0; k < 2; k++)
+        t[k] += t[k + 2];
+    return t[0] + t[1];
+}
 // x, gamma, beta, y (d); *mean, *rstd: the row's statistics
 void rt_avx512_layernorm_row(int64_t d, const float *x, const float *gamma, const float *beta,
                              float eps, float *y, float *mean, float *rstd);

@@ -33,20 +33,6 @@ static int64_t min_i64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-static double lane_total(const double lane[RT_LN_LANES])
-{
-    /* a pairwise tree (kernels_internal.h): lanes k and k + 8, then k and
-     * k + 4, k and k + 2, and the last two */
-    double t[8];
-    for (int k = 0; k < 8; k++)
-        t[k] = lane[k] + lane[k + 8];
-    for (int k = 0; k < 4; k++)
-        t[k] += t[k + 4];
-    for (int k = 0; k < 2; k++)
-        t[k] += t[k + 2];
-    return t[0] + t[1];
-}
-
 // x, gamma, beta, y (d)
 static void row_portable(int64_t d, const float *x, const float *gamma, const float *beta, float eps,
                          float *y, float *mean_out, float *rstd_out)
@@ -55,14 +41,14 @@ static void row_portable(int64_t d, const float *x, const float *gamma, const fl
     for (int64_t j0 = 0; j0 < d; j0 += RT_LN_LANES)
         for (int64_t k = 0; k < RT_LN_LANES && j0 + k < d; k++)
             lane[k] += (double)x[j0 + k];
-    float mean = (float)(lane_total(lane) / (double)d);
+    float mean = (float)(rt_ln_lane_total(lane) / (double)d);
     memset(lane, 0, sizeof lane);
     for (int64_t j0 = 0; j0 < d; j0 += RT_LN_LANES)
         for (int64_t k = 0; k < RT_LN_LANES && j0 + k < d; k++) {
             double e = (double)(x[j0 + k] - mean);
             lane[k] += e * e;
         }
-    float rstd = (float)(1.0 / sqrt(lane_total(lane) / (double)d + (double)eps));
+    float rstd = (float)(1.0 / sqrt(rt_ln_lane_total(lane) / (double)d + (double)eps));
     for (int64_t j = 0; j < d; j++)
         y[j] = (x[j] - mean) * rstd * gamma[j] + beta[j];
     *mean_out = mean;
@@ -85,7 +71,7 @@ static void row_backward_portable(int64_t d, const float *x, const float *dy, co
                 pb[j] += (double)dy[j];
             }
         }
-    float a = (float)(lane_total(sg) / (double)d), b = (float)(lane_total(sgx) / (double)d);
+    float a = (float)(rt_ln_lane_total(sg) / (double)d), b = (float)(rt_ln_lane_total(sgx) / (double)d);
     for (int64_t j = 0; j < d; j++) {
         float xhat = (x[j] - mean) * rstd, g = dy[j] * gamma[j];
         dx[j] = rstd * ((g - a) - xhat * b);

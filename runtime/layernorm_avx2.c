@@ -47,20 +47,6 @@ static inline void spill(const __m256d acc[4], double lane[RT_LN_LANES])
         _mm256_storeu_pd(lane + 4 * k, acc[k]);
 }
 
-static double lane_total(const double lane[RT_LN_LANES])
-{
-    /* a pairwise tree (kernels_internal.h): lanes k and k + 8, then k and
-     * k + 4, k and k + 2, and the last two */
-    double t[8];
-    for (int k = 0; k < 8; k++)
-        t[k] = lane[k] + lane[k + 8];
-    for (int k = 0; k < 4; k++)
-        t[k] += t[k + 4];
-    for (int k = 0; k < 2; k++)
-        t[k] += t[k + 2];
-    return t[0] + t[1];
-}
-
 /* p[k] += (double)a[k] * (double)b[k] (or += a[k] when b is NULL) for the 8 floats of a */
 static inline void add_to_doubles(double *p, __m256 a, const __m256 *b)
 {
@@ -86,7 +72,7 @@ void rt_avx2_layernorm_row(int64_t d, const float *x, const float *gamma, const 
     spill(acc, lane);
     for (; j < d; j++)
         lane[j - full] += (double)x[j];
-    float mean = (float)(lane_total(lane) / (double)d);
+    float mean = (float)(rt_ln_lane_total(lane) / (double)d);
     __m256 vm = _mm256_set1_ps(mean);
 
     zero(acc);
@@ -100,7 +86,7 @@ void rt_avx2_layernorm_row(int64_t d, const float *x, const float *gamma, const 
         double e = (double)(x[j] - mean);
         lane[j - full] += e * e;
     }
-    float rstd = (float)(1.0 / sqrt(lane_total(lane) / (double)d + (double)eps));
+    float rstd = (float)(1.0 / sqrt(rt_ln_lane_total(lane) / (double)d + (double)eps));
     __m256 vr = _mm256_set1_ps(rstd);
 
     int64_t full8 = d / 8 * 8;
@@ -152,7 +138,7 @@ void rt_avx2_layernorm_row_backward(int64_t d, const float *x, const float *dy,
             pb[j] += (double)dy[j];
         }
     }
-    float a = (float)(lane_total(sg) / (double)d), b = (float)(lane_total(sgx) / (double)d);
+    float a = (float)(rt_ln_lane_total(sg) / (double)d), b = (float)(rt_ln_lane_total(sgx) / (double)d);
     __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
     int64_t full8 = d / 8 * 8;
     for (j = 0; j < full8; j += 8) {

@@ -37,20 +37,6 @@ static inline void spill(__m512d lo, __m512d hi, double lane[RT_LN_LANES])
     _mm512_storeu_pd(lane + 8, hi);
 }
 
-static double lane_total(const double lane[RT_LN_LANES])
-{
-    /* a pairwise tree (kernels_internal.h): lanes k and k + 8, then k and
-     * k + 4, k and k + 2, and the last two */
-    double t[8];
-    for (int k = 0; k < 8; k++)
-        t[k] = lane[k] + lane[k + 8];
-    for (int k = 0; k < 4; k++)
-        t[k] += t[k + 4];
-    for (int k = 0; k < 2; k++)
-        t[k] += t[k + 2];
-    return t[0] + t[1];
-}
-
 // x, gamma, beta, y (d)
 void rt_avx512_layernorm_row(int64_t d, const float *x, const float *gamma, const float *beta,
                              float eps, float *y, float *mean_out, float *rstd_out)
@@ -63,7 +49,7 @@ void rt_avx512_layernorm_row(int64_t d, const float *x, const float *gamma, cons
     spill(lo, hi, lane);
     for (; j < d; j++)
         lane[j - full] += (double)x[j];
-    float mean = (float)(lane_total(lane) / (double)d);
+    float mean = (float)(rt_ln_lane_total(lane) / (double)d);
     __m512 vm = _mm512_set1_ps(mean);
 
     lo = hi = _mm512_setzero_pd();
@@ -76,7 +62,7 @@ void rt_avx512_layernorm_row(int64_t d, const float *x, const float *gamma, cons
         double e = (double)(x[j] - mean);
         lane[j - full] += e * e;
     }
-    float rstd = (float)(1.0 / sqrt(lane_total(lane) / (double)d + (double)eps));
+    float rstd = (float)(1.0 / sqrt(rt_ln_lane_total(lane) / (double)d + (double)eps));
     __m512 vr = _mm512_set1_ps(rstd);
 
     for (j = 0; j < full; j += 16) {
@@ -126,7 +112,7 @@ void rt_avx512_layernorm_row_backward(int64_t d, const float *x, const float *dy
             pb[j] += (double)dy[j];
         }
     }
-    float a = (float)(lane_total(sg) / (double)d), b = (float)(lane_total(sgx) / (double)d);
+    float a = (float)(rt_ln_lane_total(sg) / (double)d), b = (float)(rt_ln_lane_total(sgx) / (double)d);
     __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
     for (j = 0; j < full; j += 16) {
         __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm), vr);
