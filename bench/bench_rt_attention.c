@@ -35,20 +35,6 @@ static const shape shapes[] = {
     { "T=19 D=32 1 head", 64, 19, 32, 1, 0 },
 };
 
-static float *make(int64_t n, unsigned seed, float scale)
-{
-    float *x = aligned_alloc(64, ((size_t)n * sizeof(float) + 63) / 64 * 64);
-    if (!x) {
-        fprintf(stderr, "bench_rt_attention: out of memory\n");
-        exit(1);
-    }
-    for (int64_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        x[i] = ((float)(seed >> 8) / 16777216.0f - 0.5f) * scale;
-    }
-    return x;
-}
-
 typedef struct layer {
     rt_attention a;
     int64_t batch;
@@ -89,12 +75,14 @@ static layer make_layer(const shape *s)
     layer l = { .a = { .t = s->t, .d = s->d, .heads = s->heads, .causal = s->causal }, .batch = s->batch };
     int64_t n = s->batch * s->t * s->d, d = s->d;
     float w = 2.0f / (float)d;
-    l.x = make(n, 1, 2.0f), l.dy = make(n, 2, 2.0f), l.dx = make(n, 3, 1.0f);
-    l.wq = make(3 * d * d, 4, w), l.bq = make(3 * d, 5, 0.1f), l.wo = make(d * d, 6, w), l.bo = make(d, 7, 0.1f);
-    l.dwq = make(3 * d * d, 8, 1.0f), l.dbq = make(3 * d, 9, 1.0f), l.dwo = make(d * d, 10, 1.0f),
-    l.dbo = make(d, 11, 1.0f);
-    l.qkv = make(3 * n, 12, 1.0f), l.ctx = make(n, 13, 1.0f), l.y = make(n, 14, 1.0f), l.work = make(4 * n, 15, 1.0f);
-    l.probs = make(s->batch * s->heads * s->t * s->t, 16, 1.0f);
+    l.x = bench_floats(n, 1, 2.0f), l.dy = bench_floats(n, 2, 2.0f), l.dx = bench_floats(n, 3, 1.0f);
+    l.wq = bench_floats(3 * d * d, 4, w), l.bq = bench_floats(3 * d, 5, 0.1f);
+    l.wo = bench_floats(d * d, 6, w), l.bo = bench_floats(d, 7, 0.1f);
+    l.dwq = bench_floats(3 * d * d, 8, 1.0f), l.dbq = bench_floats(3 * d, 9, 1.0f);
+    l.dwo = bench_floats(d * d, 10, 1.0f), l.dbo = bench_floats(d, 11, 1.0f);
+    l.qkv = bench_floats(3 * n, 12, 1.0f), l.ctx = bench_floats(n, 13, 1.0f);
+    l.y = bench_floats(n, 14, 1.0f), l.work = bench_floats(4 * n, 15, 1.0f);
+    l.probs = bench_floats(s->batch * s->heads * s->t * s->t, 16, 1.0f);
     return l;
 }
 

@@ -52,20 +52,6 @@ static const layer layers[] = {
     {"mobilenetv3 dw 240x14x14 5x5", 8, 240, 14, 14, 240, 5, 1, 2, 240},
 };
 
-static float *make(int64_t n, unsigned seed)
-{
-    float *x = aligned_alloc(64, ((size_t)n * sizeof(float) + 63) / 64 * 64);
-    if (!x) {
-        fprintf(stderr, "bench_rt_conv: out of memory\n");
-        exit(1);
-    }
-    for (int64_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        x[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
-    }
-    return x;
-}
-
 typedef struct conv_ctx {
     rt_conv2d cv;
     int64_t batch;
@@ -107,10 +93,10 @@ static void alloc_ctx(conv_ctx *c, const rt_conv2d *cv, int64_t batch)
     c->batch = batch;
     int64_t nx = batch * cv->c * cv->h * cv->w, ny = batch * cv->f * cv->ho * cv->wo;
     int64_t nw = cv->f * cv->c / cv->groups * cv->kh * cv->kw;
-    c->x = make(nx, 1), c->dx = make(nx, 2);
-    c->w = make(nw, 3), c->dw = make(nw, 4);
-    c->b = make(cv->f, 5), c->db = make(cv->f, 6);
-    c->y = make(ny, 7), c->pre = make(ny, 8), c->dy = make(ny, 9);
+    c->x = bench_floats(nx, 1, 1.0f), c->dx = bench_floats(nx, 2, 1.0f);
+    c->w = bench_floats(nw, 3, 1.0f), c->dw = bench_floats(nw, 4, 1.0f);
+    c->b = bench_floats(cv->f, 5, 1.0f), c->db = bench_floats(cv->f, 6, 1.0f);
+    c->y = bench_floats(ny, 7, 1.0f), c->pre = bench_floats(ny, 8, 1.0f), c->dy = bench_floats(ny, 9, 1.0f);
 }
 
 static void free_ctx(conv_ctx *c)
@@ -196,9 +182,9 @@ static void lenet_table(void)
         alloc_ctx(&n.c2, &cv2, n.batch);
         n.p1 = (rt_pool2d){ .c = 32, .h = 24, .w = 24, .size = 2, .stride = 2, .ho = 12, .wo = 12 };
         n.p2 = (rt_pool2d){ .c = 64, .h = 8, .w = 8, .size = 2, .stride = 2, .ho = 4, .wo = 4 };
-        n.p2y = make(n.batch * 64 * 16, 10);
-        n.dp2 = make(n.batch * 64 * 16, 11);
-        n.dp1 = make(n.batch * 32 * 144, 12);
+        n.p2y = bench_floats(n.batch * 64 * 16, 10, 1.0f);
+        n.dp2 = bench_floats(n.batch * 64 * 16, 11, 1.0f);
+        n.dp1 = bench_floats(n.batch * 32 * 144, 12, 1.0f);
         for (int threads = 1; threads <= 2; threads++) {
             rt_threads_init(threads);
             double fwd = time_it(lenet_predict, &n);

@@ -34,20 +34,6 @@ static const layer layers[] = {
     { "rnn, D 256", RT_CELL_RNN, 32, 64, 256, 256 },
 };
 
-static float *make(int64_t n, unsigned seed, float scale)
-{
-    float *x = aligned_alloc(64, ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64);
-    if (!x) {
-        fprintf(stderr, "bench_rt_recurrent: out of memory\n");
-        exit(1);
-    }
-    for (int64_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        x[i] = ((float)(seed >> 8) / 16777216.0f - 0.5f) * scale;
-    }
-    return x;
-}
-
 typedef struct ctx {
     rt_recurrent r;
     int64_t batch;
@@ -79,12 +65,13 @@ static void make_ctx(ctx *c, const layer *l)
     int64_t nx = l->batch * l->steps * l->inputs, ny = l->batch * l->steps * l->units;
     c->r = (rt_recurrent){ l->cell, l->steps, l->inputs, l->units, 1 };
     c->batch = l->batch;
-    c->x = make(nx, 1, 2.0f), c->dy = make(ny, 2, 0.02f), c->bias = make(gh, 3, 0.2f);
-    c->w_ih = make(gh * l->inputs, 4, 0.2f), c->w_hh = make(gh * l->units, 5, 0.2f);
-    c->y = make(ny, 6, 0), c->dx = make(nx, 7, 0);
-    c->dw_ih = make(gh * l->inputs, 8, 0), c->dw_hh = make(gh * l->units, 9, 0), c->db = make(gh, 10, 0);
-    c->state = make(l->batch * rt_recurrent_state_floats(&c->r, true), 11, 0);
-    c->work = make(l->batch * rt_recurrent_work_floats(&c->r), 12, 0);
+    c->x = bench_floats(nx, 1, 2.0f), c->dy = bench_floats(ny, 2, 0.02f), c->bias = bench_floats(gh, 3, 0.2f);
+    c->w_ih = bench_floats(gh * l->inputs, 4, 0.2f), c->w_hh = bench_floats(gh * l->units, 5, 0.2f);
+    c->y = bench_floats(ny, 6, 0), c->dx = bench_floats(nx, 7, 0);
+    c->dw_ih = bench_floats(gh * l->inputs, 8, 0), c->dw_hh = bench_floats(gh * l->units, 9, 0);
+    c->db = bench_floats(gh, 10, 0);
+    c->state = bench_floats(l->batch * rt_recurrent_state_floats(&c->r, true), 11, 0);
+    c->work = bench_floats(l->batch * rt_recurrent_work_floats(&c->r), 12, 0);
 }
 
 static void free_ctx(ctx *c)

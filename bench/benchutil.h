@@ -4,6 +4,7 @@
 #define BENCHUTIL_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -47,6 +48,23 @@ static inline double time_it(bench_fn fn, void *ctx)
     }
     qsort(samples, SAMPLES, sizeof samples[0], compare_doubles);
     return samples[SAMPLES / 2];
+}
+
+/* n floats, 64-byte aligned (at least one), uniform in [-scale/2,
+ * scale/2) from a linear congruential generator seeded with seed; exits
+ * when memory runs out. */
+static inline float *bench_floats(int64_t n, unsigned seed, float scale)
+{
+    float *x = aligned_alloc(64, ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64);
+    if (!x) {
+        fprintf(stderr, "benchmark: out of memory\n");
+        exit(1);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = ((float)(seed >> 8) / 16777216.0f - 0.5f) * scale;
+    }
+    return x;
 }
 
 #endif
