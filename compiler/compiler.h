@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "netrt.h"
+
 #define MAX_RANK 6
 
 /* Internal bugs, never user errors (QBE's die_, chibicc's unreachable). */
@@ -178,8 +180,20 @@ bool parse_source(Compiler *c);
 
 typedef enum OpKind { OPK_SURFACE, OPK_INTERNAL } OpKind;
 
+/* The sets of ops the passes ask about: ops.def's flags column says what
+ * each one means. */
+typedef enum OpFlag {
+    OPF_ELEMENTWISE = 1 << 0,
+    OPF_ACTIVATION = 1 << 1,
+    OPF_LOSS = 1 << 2,
+    OPF_COMPANION = 1 << 3,
+    OPF_RECURRENT = 1 << 4,
+    OPF_VIEW = 1 << 5,
+    OPF_GRAD_OF_X = 1 << 6,
+} OpFlag;
+
 typedef enum Op {
-#define OP(name, kind, sig) OP_##name,
+#define OP(name, kind, flags, act, sig) OP_##name,
 #include "ops.def"
 #undef OP
     OP_COUNT
@@ -211,6 +225,8 @@ typedef struct ArgSpec {
 typedef struct OpInfo {
     const char *name;
     OpKind kind;
+    unsigned flags;       /* OpFlag */
+    rt_act act;           /* OPF_ACTIVATION: the runtime's activation */
     const char *signature;
     int nargs;
     ArgSpec args[10];
@@ -219,6 +235,11 @@ typedef struct OpInfo {
 /* Parsed op table, filled once (ir_ops_init) and read-only after. */
 extern OpInfo ir_ops[OP_COUNT];
 void ir_ops_init(void);
+static inline bool ir_op_is(Op op, unsigned flags) { return (ir_ops[op].flags & flags) != 0; }
+/* The index of a signature argument by name, or -1 if the op has none. */
+int ir_arg_index(Op op, const char *name);
+/* The op's tensor arguments (its data inputs unless variadic). */
+int ir_tensor_args(Op op);
 bool ir_parse_signature(const char *sig, ArgSpec *args, int *nargs, int max);
 
 /* A non-tensor argument as an op keeps it. */

@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* rt_act values, as netrt.h numbers them (RT_ACT_NONE = 0, ...). */
-enum { ACT_NONE, ACT_RELU, ACT_LEAKY_RELU, ACT_GELU, ACT_TANH, ACT_SIGMOID };
 /* rt_loss_kind */
 enum { LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_BCE };
 
@@ -24,10 +22,10 @@ typedef struct Lower {
     bool *grad_written; /* per program param: a gradient writer ran already */
 } Lower;
 
-static int act_of(Op op)
+/* An activation node's slope parameter (leaky_relu's alpha), 0 if none. */
+static double act_alpha(const Node *n)
 {
-    return op == OP_relu ? ACT_RELU : op == OP_leaky_relu ? ACT_LEAKY_RELU : op == OP_gelu ? ACT_GELU
-         : op == OP_tanh ? ACT_TANH : op == OP_sigmoid ? ACT_SIGMOID : ACT_NONE;
+    return ir_arg_index(n->op, "alpha") >= 0 ? ir_attr(n, "alpha")->f : 0;
 }
 
 static LInstr *emit(Lower *l, LKind kind, const char *fn, const Node *n)
@@ -133,8 +131,16 @@ static LExpr *loop_expr(Lower *l, uint32_t v, uint32_t root)
     LExpr *e, *a = loop_expr(l, n->inputs[0], root);
     if (!a)
         return NULL;
-    switch (n->op) {
-    case OP_scale: {
+    if (!ir_op_is(n->op, OPF_ELEMENTWISE))
+        die("no loop expression for %s", ir_ops[n->op].name);
+    if (ir_op_is(n->op, OPF_ACTIVATION)) {
+        e = expr_new(l, LE_ACT);
+        e->act = ir_ops[n->op].act;
+        e->alpha = act_alpha(n);
+        e->a = a;
+        return e;
+    }
+    if (n->op == OP_scale) {
         LExpr *f = expr_new(l, LE_CONST), *o = expr_new(l, LE_CONST);
         f->c = ir_attr(n, "factor")->f;
         o->c = ir_attr(n, "offset")->f;
@@ -149,24 +155,14 @@ static LExpr *loop_expr(Lower *l, uint32_t v, uint32_t root)
         }
         return e;
     }
-    case OP_add: case OP_sub: case OP_mul: case OP_position: {
-        LExpr *b = loop_expr(l, n->inputs[1], root);
-        if (!b)
-            return NULL;
-        e = expr_new(l, n->op == OP_sub ? LE_SUB : n->op == OP_mul ? LE_MUL : LE_ADD);
-        e->a = a;
-        e->b = b;
-        return e;
-    }
-    case OP_relu: case OP_leaky_relu: case OP_gelu: case OP_tanh: case OP_sigmoid:
-        e = expr_new(l, LE_ACT);
-        e->act = act_of(n->op);
-        e->alpha = n->op == OP_leaky_relu ? ir_attr(n, "alpha")->f : 0;
-        e->a = a;
-        return e;
-    default:
-        die("no loop expression for %s", ir_ops[n->op].name);
-    }
+    /* add, sub, mul, position (x plus its table) */
+    LExpr *b = loop_expr(l, n->inputs[1], root);
+    if (!b)
+        return NULL;
+    e = expr_new(l, n->op == OP_sub ? LE_SUB : n->op == OP_mul ? LE_MUL : LE_ADD);
+    e->a = a;
+    e->b = b;
+    return e;
 }
 
 static bool lower_loop(Lower *l, uint32_t id)
@@ -202,7 +198,7 @@ static bool has_loop_inputs(Lower *l, uint32_t id)
 
 /* ------------------------------------------------------------- kernels */
 
-static void lower_dense(Lower *l, uint32_t id)
+static bool lower_dense(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     const NodeInfo *info = &l->u->info[id];
@@ -231,14 +227,15 @@ static void lower_dense(Lower *l, uint32_t id)
     }
     if (info->act >= 0) {
         const Node *a = node_at(l, (uint32_t)info->act);
-        ep.act = act_of(a->op);
-        ep.alpha = a->op == OP_leaky_relu ? ir_attr(a, "alpha")->f : 0;
+        ep.act = ir_ops[a->op].act;
+        ep.alpha = act_alpha(a);
         if (info->needs_preact) {
             ep.has_preact = true;
             ep.preact = ptr_of(l, id);
         }
     }
     in->args[in->nargs++] = ep;
+    return true;
 }
 
 static const char *const conv_fields[] = { "c", "h", "w", "f", "kh", "kw", "stride", "dilation", "groups",
@@ -287,7 +284,7 @@ static LPtr scratch(Lower *l, int64_t k, LArg *arg)
     return arg->ptr;
 }
 
-static void lower_conv(Lower *l, uint32_t id)
+static bool lower_conv2d(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     const NodeInfo *info = &l->u->info[id];
@@ -316,13 +313,13 @@ static void lower_conv(Lower *l, uint32_t id)
         out = (uint32_t)info->fold_bn;
     }
     LInstr *in = emit(l, LI_CALL, info->pool >= 0 ? "rt_conv2d_forward_maxpool" : "rt_conv2d_forward", n);
-    int act = ACT_NONE;
+    rt_act act = RT_ACT_NONE;
     double alpha = 0;
     if (info->act >= 0) {
         const Node *a = node_at(l, (uint32_t)info->act);
         in->comment = arena_printf(l->c->arena, "%s + %s", in->comment, ir_ops[a->op].name);
-        act = act_of(a->op);
-        alpha = a->op == OP_leaky_relu ? ir_attr(a, "alpha")->f : 0;
+        act = ir_ops[a->op].act;
+        alpha = act_alpha(a);
     }
     arg_conv(l, in, n, n->inputs[0]);
     if (info->pool >= 0) {
@@ -351,6 +348,7 @@ static void lower_conv(Lower *l, uint32_t id)
     arg_ptr(in, ptr_of(l, info->act >= 0 ? (uint32_t)info->act : out));
     if (info->pool >= 0)
         arg_ptr(in, ptr_of(l, (uint32_t)info->pool));
+    return true;
 }
 
 /* The companion node of `owner` that holds a parameter gradient the
@@ -362,12 +360,10 @@ static int32_t companion(Lower *l, uint32_t owner, int64_t which)
     const Graph *g = l->u->g;
     for (uint32_t j = owner + 1; j < g->nnodes; j++) {
         const Node *m = &g->nodes[j];
-        if (l->u->info[j].dead || m->ninputs < 1 || m->inputs[0] != owner)
+        if (l->u->info[j].dead || !ir_op_is(m->op, OPF_COMPANION) || m->inputs[0] != owner)
             continue;
-        bool numbered = m->op == OP_batchnorm_grad_param || m->op == OP_attention_grad_param ||
-                        m->op == OP_layernorm_grad_param;
-        if (m->op == OP_conv2d_grad_b || (numbered && ir_attr(m, "which")->i == which) ||
-            (m->op == OP_recurrent_grad_param && m->inputs[1] == which))
+        bool numbered = ir_arg_index(m->op, "which") >= 0, by_param = ir_tensor_args(m->op) == 2;
+        if (numbered ? ir_attr(m, "which")->i == which : by_param ? m->inputs[1] == which : true)
             return (int32_t)j;
     }
     return -1;
@@ -413,7 +409,7 @@ static void arg_aux(Lower *l, LInstr *in, uint32_t node)
 
 /* x, weight_ih, weight_hh, bias -> y; in training the state keeps what
  * the gradient reads. */
-static void lower_recurrent(Lower *l, uint32_t id)
+static bool lower_recurrent(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     LInstr *in = emit(l, LI_CALL, "rt_recurrent_forward", n);
@@ -424,11 +420,12 @@ static void lower_recurrent(Lower *l, uint32_t id)
         arg_val(l, in, n->inputs[k]);
     arg_aux(l, in, id);
     arg_val(l, in, id);
+    return true;
 }
 
 /* Backpropagation through time: dx (unless nothing reads it) and the
  * three parameter gradients in one kernel. */
-static void lower_recurrent_grad(Lower *l, uint32_t id)
+static bool lower_recurrent_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
     bool accumulate = false;
@@ -451,9 +448,10 @@ static void lower_recurrent_grad(Lower *l, uint32_t id)
     for (int k = 1; k < fwd->ninputs; k++)
         arg_grad_or_null(l, in, companion(l, id, fwd->inputs[k]), &accumulate);
     arg_bool(in, accumulate);
+    return true;
 }
 
-static void lower_param_grad(Lower *l, uint32_t id)
+static bool lower_param_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     uint32_t dy = n->inputs[0];
@@ -467,7 +465,7 @@ static void lower_param_grad(Lower *l, uint32_t id)
         arg_val(l, in, dy);
         arg_val(l, in, id);
         arg_bool(in, accumulate);
-        return;
+        return true;
     }
     /* dW (N,K) = dy^T (N, rows) x (rows, K), rows = batch * rows per sample */
     uint32_t x = n->inputs[1];
@@ -486,6 +484,7 @@ static void lower_param_grad(Lower *l, uint32_t id)
     arg_float(in, accumulate ? 1 : 0, false);
     arg_val(l, in, id);
     arg_int(in, k, 0);
+    return true;
 }
 
 /* concat and its gradient copy between a part (an input, or its gradient)
@@ -521,7 +520,7 @@ static void copy_slice(Lower *l, const Node *n, int axis, uint32_t whole, uint32
     arg_int(in, into_whole ? total : width, 0);
 }
 
-static void lower_concat(Lower *l, uint32_t id)
+static bool lower_concat(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     int axis = shape_concat_axis(n);
@@ -530,6 +529,7 @@ static void lower_concat(Lower *l, uint32_t id)
         copy_slice(l, n, axis, id, n->inputs[k], start, true);
         start += node_at(l, n->inputs[k])->shape.dim[axis];
     }
+    return true;
 }
 
 /* --------------------------------------------------------- attention */
@@ -568,7 +568,7 @@ static LPtr work_of(Lower *l, uint32_t id)
  * layer's), and the kernel owns the loop over heads, as DESIGN.md has it
  * for composite layers; lowering would gain nothing from three nodes, as
  * the projections are the same rt_sgemm calls either way. */
-static void lower_attention(Lower *l, uint32_t id)
+static bool lower_attention(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     AttentionParts parts = plan_attention_parts(n, l->u->training);
@@ -587,6 +587,7 @@ static void lower_attention(Lower *l, uint32_t id)
     else
         in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
     arg_val(l, in, id);
+    return true;
 }
 
 /* Whether a live node other than the parameter gradients computed by
@@ -596,7 +597,7 @@ static bool read_beyond_companions(Lower *l, uint32_t owner)
     const Graph *g = l->u->g;
     for (uint32_t j = owner + 1; j < g->nnodes; j++) {
         const Node *m = &g->nodes[j];
-        if (l->u->info[j].dead || m->op == OP_attention_grad_param)
+        if (l->u->info[j].dead || ir_op_is(m->op, OPF_COMPANION))
             continue;
         for (int k = 0; k < m->ninputs; k++)
             if (m->inputs[k] == owner)
@@ -607,7 +608,7 @@ static bool read_beyond_companions(Lower *l, uint32_t owner)
 
 /* dx (when something reads it: not for a model input) and the parameter
  * gradients, from what the forward kept. */
-static void lower_attention_grad(Lower *l, uint32_t id)
+static bool lower_attention_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
     AttentionParts parts = plan_attention_parts(fwd, true);
@@ -631,11 +632,12 @@ static void lower_attention_grad(Lower *l, uint32_t id)
     for (int k = 0; k < fwd->ninputs - fwd->ndata; k++) /* qkv_weight, qkv_bias, out_weight, out_bias */
         arg_grad_or_null(l, in, companion(l, id, k), &accumulate);
     arg_bool(in, accumulate);
+    return true;
 }
 
 /* embed: one table row per id; its gradient, the scatter-add of dy's rows
  * into the table's, deterministic in the runtime (rt_embed_backward). */
-static void lower_embed(Lower *l, uint32_t id)
+static bool lower_embed(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     const Node *w = node_at(l, n->op == OP_embed ? n->inputs[1] : id);
@@ -648,19 +650,20 @@ static void lower_embed(Lower *l, uint32_t id)
     if (n->op == OP_embed) {
         arg_val(l, in, n->inputs[1]);
         arg_val(l, in, id);
-        return;
+        return true;
     }
     bool accumulate = l->grad_written[n->param];
     l->grad_written[n->param] = true;
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, id);
     arg_bool(in, accumulate);
+    return true;
 }
 
 /* layernorm over the last axis: every row of every sample is one row of
  * the kernel. In training the node's slot holds y, then the mean and the
  * 1/std of each row (batch * rows floats each), which the gradient reads. */
-static void lower_layernorm(Lower *l, uint32_t id)
+static bool lower_layernorm(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     int64_t d = last_dim(n), r = rows(n);
@@ -683,7 +686,7 @@ static void lower_layernorm(Lower *l, uint32_t id)
             in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
         }
         arg_val(l, in, id);
-        return;
+        return true;
     }
     /* layernorm_grad (dy, x, fwd) */
     const Node *fwd = node_at(l, n->inputs[2]);
@@ -703,308 +706,393 @@ static void lower_layernorm(Lower *l, uint32_t id)
     arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
     arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
     arg_bool(in, accumulate);
+    return true;
 }
 
-static bool lower_node(Lower *l, uint32_t id)
+/* ----------------------------------------------- per-op lowering (ops.def) */
+
+/* The kernel calls of node `id`; false after a user error. A row of
+ * ops.def without its function here fails to compile. */
+typedef bool LowerRule(Lower *l, uint32_t id);
+
+/* Values with no code of their own: inputs, parameters, views of their
+ * input, and parameter gradients their owner's kernel computes. */
+static bool lower_nothing(Lower *l, uint32_t id)
+{
+    (void)l, (void)id;
+    return true;
+}
+#define lower_input lower_nothing
+#define lower_param lower_nothing
+#define lower_flatten lower_nothing
+#define lower_reshape lower_nothing
+#define lower_conv2d_grad_b lower_nothing
+#define lower_batchnorm_grad_param lower_nothing
+#define lower_recurrent_grad_param lower_nothing
+#define lower_attention_grad_param lower_nothing
+#define lower_layernorm_grad_param lower_nothing
+
+static bool lower_model_call(Lower *l, uint32_t id)
+{
+    (void)l, (void)id;
+    die("model call in a unit");
+}
+
+/* An activation is a loop when other elementwise values ride in it, the
+ * runtime's kernel otherwise. */
+static bool lower_activation(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    if (has_loop_inputs(l, id))
+        return lower_loop(l, id);
+    LInstr *in = emit(l, LI_CALL, "rt_act_forward", n);
+    arg_act(in, ir_ops[n->op].act);
+    arg_float(in, act_alpha(n), false);
+    arg_int(in, 0, elems(n));
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+#define lower_relu lower_activation
+#define lower_leaky_relu lower_activation
+#define lower_gelu lower_activation
+#define lower_tanh lower_activation
+#define lower_sigmoid lower_activation
+
+#define lower_scale lower_loop
+#define lower_add lower_loop
+#define lower_sub lower_loop
+#define lower_mul lower_loop
+#define lower_position lower_loop
+#define lower_rnn lower_recurrent
+#define lower_lstm lower_recurrent
+#define lower_gru lower_recurrent
+#define lower_embed_grad lower_embed
+#define lower_layernorm_grad lower_layernorm
+#define lower_dense_grad_w lower_param_grad
+#define lower_bias_grad lower_param_grad
+
+static bool lower_dropout(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, "rt_dropout_forward", n);
+    arg_int(in, 0, elems(n));
+    arg_float(in, ir_attr(n, "rate")->f, false);
+    arg_seed(in, id);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_softmax(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, "rt_softmax_forward", n);
+    arg_int(in, 0, rows(n));
+    arg_int(in, last_dim(n), 0);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+/* the table's gradient: dy (batch, T*D) summed over the batch */
+static bool lower_position_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    bool accumulate = l->grad_written[n->param];
+    l->grad_written[n->param] = true;
+    LInstr *in = emit(l, LI_CALL, "rt_sum_rows", n);
+    arg_int(in, 0, 1);
+    arg_int(in, elems(n), 0);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    arg_bool(in, accumulate);
+    return true;
+}
+
+static bool lower_cross_entropy(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id), *z = node_at(l, n->inputs[0]);
+    LInstr *in = emit(l, LI_LOSS_CALL, "rt_softmax_xent_forward", n);
+    in->coef = l->u->info[id].loss_coef / (double)rows(z);
+    arg_int(in, 0, rows(z));
+    arg_int(in, last_dim(z), 0);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_mse(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id), *z = node_at(l, n->inputs[0]);
+    if (n->ndata < 2) {
+        diag_error(&l->c->diag, n->span, "%s with a number as its target is not supported by the code generator yet",
+                   ir_ops[n->op].name);
+        return false;
+    }
+    LInstr *in = emit(l, LI_LOSS_CALL, n->op == OP_mse ? "rt_mse_forward" : "rt_bce_forward", n);
+    in->coef = l->u->info[id].loss_coef / (double)elems(z);
+    arg_int(in, 0, elems(z));
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, n->inputs[1]);
+    return true;
+}
+#define lower_bce lower_mse
+
+/* dx (rows, K) = dy (rows, N) W (N, K) */
+static bool lower_dense_grad_x(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id), *dy = node_at(l, n->inputs[0]);
+    int64_t units = last_dim(dy), k = last_dim(n);
+    LInstr *in = emit(l, LI_CALL, "rt_sgemm", n);
+    arg_bool(in, false);
+    arg_bool(in, false);
+    arg_int(in, 0, rows(n));
+    arg_int(in, k, 0);
+    arg_int(in, units, 0);
+    arg_float(in, 1, false);
+    arg_val(l, in, n->inputs[0]);
+    arg_int(in, units, 0);
+    arg_val(l, in, n->inputs[1]);
+    arg_int(in, k, 0);
+    arg_float(in, 0, false);
+    arg_val(l, in, id);
+    arg_int(in, k, 0);
+    return true;
+}
+
+static bool lower_act_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    uint32_t saved = n->inputs[1];
+    LInstr *in = emit(l, LI_CALL, "rt_act_backward", n);
+    arg_act(in, ir_ops[ir_attr(n, "act")->i].act);
+    arg_float(in, ir_attr(n, "alpha")->f, false);
+    arg_int(in, 0, elems(n));
+    arg_val(l, in, saved);
+    arg_val(l, in, saved);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_dropout_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, "rt_dropout_backward", n);
+    arg_int(in, 0, elems(n));
+    arg_float(in, ir_attr(n, "rate")->f, false);
+    arg_seed(in, ir_attr(n, "salt")->i);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_softmax_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, "rt_softmax_backward", n);
+    arg_int(in, 0, rows(n));
+    arg_int(in, last_dim(n), 0);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_cross_entropy_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, "rt_softmax_xent_backward", n);
+    arg_int(in, 0, rows(n));
+    arg_int(in, last_dim(n), 0);
+    arg_val(l, in, n->inputs[2]);
+    arg_val(l, in, n->inputs[1]);
+    arg_float(in, ir_attr(n, "scale")->f, true);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_mse_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    if (n->ndata < 2) {
+        diag_error(&l->c->diag, n->span, "a loss with a number as its target is not supported by the code generator yet");
+        return false;
+    }
+    LInstr *in = emit(l, LI_CALL, n->op == OP_mse_grad ? "rt_mse_backward" : "rt_bce_backward", n);
+    arg_int(in, 0, elems(n));
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, n->inputs[1]);
+    arg_float(in, ir_attr(n, "scale")->f, true);
+    arg_val(l, in, id);
+    return true;
+}
+#define lower_bce_grad lower_mse_grad
+
+static bool lower_pool(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, n->op == OP_maxpool ? "rt_maxpool_forward" : "rt_avgpool_forward", n);
+    arg_pool(l, in, n, n->inputs[0]);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+#define lower_maxpool lower_pool
+#define lower_avgpool lower_pool
+
+/* global_avgpool and its gradient: (C, H*W) per sample, s the shape of x */
+static void global_avgpool_call(Lower *l, uint32_t id, const char *fn, const Shape *s)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, fn, n);
+    arg_int(in, 0, 1);
+    arg_int(in, s->dim[0], 0);
+    arg_int(in, s->dim[1] * s->dim[2], 0);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+}
+
+static bool lower_global_avgpool(Lower *l, uint32_t id)
+{
+    global_avgpool_call(l, id, "rt_global_avgpool_forward", &node_at(l, node_at(l, id)->inputs[0])->shape);
+    return true;
+}
+
+static bool lower_global_avgpool_grad(Lower *l, uint32_t id)
+{
+    global_avgpool_call(l, id, "rt_global_avgpool_backward", &node_at(l, id)->shape);
+    return true;
+}
+
+/* The mean and 1/std after y in a batchnorm's slot: c floats each. */
+static void arg_batchnorm_stats(Lower *l, LInstr *in, uint32_t fwd, int64_t c)
+{
+    LPtr stats = ptr_of(l, fwd);
+    stats.offset += elems(node_at(l, fwd));
+    arg_ptr(in, stats);
+    in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = stats, .i = c };
+}
+
+static bool lower_batchnorm(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    int64_t c = n->shape.dim[0], hw = elems(n) / c;
+    LInstr *in = emit(l, LI_CALL, l->u->training ? "rt_batchnorm_forward_train" : "rt_batchnorm_forward_eval", n);
+    arg_int(in, 0, 1);
+    arg_int(in, c, 0);
+    arg_int(in, hw, 0);
+    for (int k = 0; k < 5; k++) /* x, gamma, beta, running mean, running variance */
+        arg_val(l, in, n->inputs[k]);
+    if (l->u->training)
+        arg_float(in, ir_attr(n, "momentum")->f, false);
+    arg_float(in, ir_attr(n, "eps")->f, false);
+    if (l->u->training)
+        arg_batchnorm_stats(l, in, id, c);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_batchnorm_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
+    int64_t c = n->shape.dim[0], hw = elems(n) / c;
+    bool accumulate = false;
+    LInstr *in = emit(l, LI_CALL, "rt_batchnorm_backward", n);
+    arg_int(in, 0, 1);
+    arg_int(in, c, 0);
+    arg_int(in, hw, 0);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, fwd->inputs[1]);
+    arg_batchnorm_stats(l, in, n->inputs[2], c);
+    arg_val(l, in, id);
+    arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
+    arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
+    arg_bool(in, accumulate);
+    return true;
+}
+
+static bool lower_conv2d_grad_x(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, "rt_conv2d_backward_data", n);
+    arg_conv(l, in, n, n->inputs[2]);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_conv2d_grad_w(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    bool accumulate = l->grad_written[n->param];
+    l->grad_written[n->param] = true;
+    LInstr *in = emit(l, LI_CALL, "rt_conv2d_backward_filter", n);
+    arg_conv(l, in, n, n->inputs[1]);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
+    arg_bool(in, accumulate);
+    return true;
+}
+
+static bool lower_maxpool_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     const NodeInfo *info = &l->u->info[id];
+    LInstr *in = emit(l, LI_CALL, info->through_relu ? "rt_maxpool_relu_backward" : "rt_maxpool_backward", n);
+    if (info->through_relu)
+        in->comment = arena_printf(l->c->arena, "%s + relu gradient", in->comment);
+    arg_pool(l, in, n, n->inputs[1]);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[1]);
+    if (!info->through_relu)
+        arg_val(l, in, n->inputs[2]);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_avgpool_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, "rt_avgpool_backward", n);
+    arg_pool(l, in, n, n->inputs[1]);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_concat_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    copy_slice(l, n, (int)ir_attr(n, "axis")->i, n->inputs[0], id, ir_attr(n, "start")->i, false);
+    return true;
+}
+
+static LowerRule *const lower_rules[OP_COUNT] = {
+#define OP(name, kind, flags, act, sig) [OP_##name] = lower_##name,
+#include "ops.def"
+#undef OP
+};
+
+/* Nodes fused into another's kernel or loop, aliases and dead values have
+ * no code of their own. */
+static bool lower_node(Lower *l, uint32_t id)
+{
+    const NodeInfo *info = &l->u->info[id];
     if (info->dead || info->alias_of >= 0 || info->fused_into >= 0 || info->loop_into >= 0)
         return true;
-    LInstr *in;
-    switch (n->op) {
-    case OP_input: case OP_param: case OP_flatten: case OP_reshape:
-        return true;
-    case OP_dense:
-        lower_dense(l, id);
-        return true;
-    case OP_relu: case OP_leaky_relu: case OP_gelu: case OP_tanh: case OP_sigmoid:
-        if (has_loop_inputs(l, id))
-            return lower_loop(l, id);
-        in = emit(l, LI_CALL, "rt_act_forward", n);
-        arg_act(in, act_of(n->op));
-        arg_float(in, n->op == OP_leaky_relu ? ir_attr(n, "alpha")->f : 0, false);
-        arg_int(in, 0, elems(n));
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_dropout:
-        in = emit(l, LI_CALL, "rt_dropout_forward", n);
-        arg_int(in, 0, elems(n));
-        arg_float(in, ir_attr(n, "rate")->f, false);
-        arg_seed(in, id);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_softmax:
-        in = emit(l, LI_CALL, "rt_softmax_forward", n);
-        arg_int(in, 0, rows(n));
-        arg_int(in, last_dim(n), 0);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_scale: case OP_add: case OP_sub: case OP_mul: case OP_position:
-        return lower_loop(l, id);
-    case OP_embed: case OP_embed_grad:
-        lower_embed(l, id);
-        return true;
-    case OP_layernorm: case OP_layernorm_grad:
-        lower_layernorm(l, id);
-        return true;
-    case OP_position_grad: {
-        /* the table's gradient: dy (batch, T*D) summed over the batch */
-        bool accumulate = l->grad_written[n->param];
-        l->grad_written[n->param] = true;
-        in = emit(l, LI_CALL, "rt_sum_rows", n);
-        arg_int(in, 0, 1);
-        arg_int(in, elems(n), 0);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        arg_bool(in, accumulate);
-        return true;
-    }
-    case OP_cross_entropy: {
-        const Node *z = node_at(l, n->inputs[0]);
-        in = emit(l, LI_LOSS_CALL, "rt_softmax_xent_forward", n);
-        in->coef = info->loss_coef / (double)rows(z);
-        arg_int(in, 0, rows(z));
-        arg_int(in, last_dim(z), 0);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_mse: case OP_bce: {
-        const Node *z = node_at(l, n->inputs[0]);
-        if (n->ndata < 2) {
-            diag_error(&l->c->diag, n->span, "%s with a number as its target is not supported by the code generator yet",
-                       ir_ops[n->op].name);
-            return false;
-        }
-        in = emit(l, LI_LOSS_CALL, n->op == OP_mse ? "rt_mse_forward" : "rt_bce_forward", n);
-        in->coef = info->loss_coef / (double)elems(z);
-        arg_int(in, 0, elems(z));
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, n->inputs[1]);
-        return true;
-    }
-    case OP_dense_grad_x: {
-        /* dx (rows, K) = dy (rows, N) W (N, K) */
-        const Node *dy = node_at(l, n->inputs[0]);
-        int64_t units = last_dim(dy), k = last_dim(n);
-        in = emit(l, LI_CALL, "rt_sgemm", n);
-        arg_bool(in, false);
-        arg_bool(in, false);
-        arg_int(in, 0, rows(n));
-        arg_int(in, k, 0);
-        arg_int(in, units, 0);
-        arg_float(in, 1, false);
-        arg_val(l, in, n->inputs[0]);
-        arg_int(in, units, 0);
-        arg_val(l, in, n->inputs[1]);
-        arg_int(in, k, 0);
-        arg_float(in, 0, false);
-        arg_val(l, in, id);
-        arg_int(in, k, 0);
-        return true;
-    }
-    case OP_dense_grad_w: case OP_bias_grad:
-        lower_param_grad(l, id);
-        return true;
-    case OP_act_grad: {
-        uint32_t saved = n->inputs[1];
-        in = emit(l, LI_CALL, "rt_act_backward", n);
-        arg_act(in, act_of((Op)ir_attr(n, "act")->i));
-        arg_float(in, ir_attr(n, "alpha")->f, false);
-        arg_int(in, 0, elems(n));
-        arg_val(l, in, saved);
-        arg_val(l, in, saved);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_dropout_grad:
-        in = emit(l, LI_CALL, "rt_dropout_backward", n);
-        arg_int(in, 0, elems(n));
-        arg_float(in, ir_attr(n, "rate")->f, false);
-        arg_seed(in, ir_attr(n, "salt")->i);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_softmax_grad:
-        in = emit(l, LI_CALL, "rt_softmax_backward", n);
-        arg_int(in, 0, rows(n));
-        arg_int(in, last_dim(n), 0);
-        arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_cross_entropy_grad:
-        in = emit(l, LI_CALL, "rt_softmax_xent_backward", n);
-        arg_int(in, 0, rows(n));
-        arg_int(in, last_dim(n), 0);
-        arg_val(l, in, n->inputs[2]);
-        arg_val(l, in, n->inputs[1]);
-        arg_float(in, ir_attr(n, "scale")->f, true);
-        arg_val(l, in, id);
-        return true;
-    case OP_mse_grad: case OP_bce_grad:
-        if (n->ndata < 2) {
-            diag_error(&l->c->diag, n->span, "a loss with a number as its target is not supported by the code generator yet");
-            return false;
-        }
-        in = emit(l, LI_CALL, n->op == OP_mse_grad ? "rt_mse_backward" : "rt_bce_backward", n);
-        arg_int(in, 0, elems(n));
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, n->inputs[1]);
-        arg_float(in, ir_attr(n, "scale")->f, true);
-        arg_val(l, in, id);
-        return true;
-    case OP_conv2d:
-        lower_conv(l, id);
-        return true;
-    case OP_maxpool: case OP_avgpool:
-        in = emit(l, LI_CALL, n->op == OP_maxpool ? "rt_maxpool_forward" : "rt_avgpool_forward", n);
-        arg_pool(l, in, n, n->inputs[0]);
-        arg_int(in, 0, 1);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_global_avgpool: {
-        const Shape *s = &node_at(l, n->inputs[0])->shape;
-        in = emit(l, LI_CALL, "rt_global_avgpool_forward", n);
-        arg_int(in, 0, 1);
-        arg_int(in, s->dim[0], 0);
-        arg_int(in, s->dim[1] * s->dim[2], 0);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_batchnorm: {
-        int64_t c = n->shape.dim[0], hw = elems(n) / c;
-        in = emit(l, LI_CALL, l->u->training ? "rt_batchnorm_forward_train" : "rt_batchnorm_forward_eval", n);
-        arg_int(in, 0, 1);
-        arg_int(in, c, 0);
-        arg_int(in, hw, 0);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, n->inputs[2]);
-        arg_val(l, in, n->inputs[3]);
-        arg_val(l, in, n->inputs[4]);
-        if (l->u->training)
-            arg_float(in, ir_attr(n, "momentum")->f, false);
-        arg_float(in, ir_attr(n, "eps")->f, false);
-        if (l->u->training) {
-            /* mean and 1/std after y in the node's slot: c floats each */
-            LPtr stats = ptr_of(l, id);
-            stats.offset += elems(n);
-            arg_ptr(in, stats);
-            in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = stats, .i = c };
-        }
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_conv2d_grad_x: {
-        in = emit(l, LI_CALL, "rt_conv2d_backward_data", n);
-        arg_conv(l, in, n, n->inputs[2]);
-        arg_int(in, 0, 1);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_conv2d_grad_w: {
-        bool accumulate = l->grad_written[n->param];
-        l->grad_written[n->param] = true;
-        in = emit(l, LI_CALL, "rt_conv2d_backward_filter", n);
-        arg_conv(l, in, n, n->inputs[1]);
-        arg_int(in, 0, 1);
-        arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
-        arg_bool(in, accumulate);
-        return true;
-    }
-    case OP_conv2d_grad_b: case OP_batchnorm_grad_param: case OP_attention_grad_param:
-    case OP_layernorm_grad_param:
-        return true; /* computed by the kernel of the node they read */
-    case OP_attention:
-        lower_attention(l, id);
-        return true;
-    case OP_attention_grad:
-        lower_attention_grad(l, id);
-        return true;
-    case OP_maxpool_grad:
-        in = emit(l, LI_CALL, info->through_relu ? "rt_maxpool_relu_backward" : "rt_maxpool_backward", n);
-        if (info->through_relu)
-            in->comment = arena_printf(l->c->arena, "%s + relu gradient", in->comment);
-        arg_pool(l, in, n, n->inputs[1]);
-        arg_int(in, 0, 1);
-        arg_val(l, in, n->inputs[1]);
-        if (!info->through_relu)
-            arg_val(l, in, n->inputs[2]);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_avgpool_grad:
-        in = emit(l, LI_CALL, "rt_avgpool_backward", n);
-        arg_pool(l, in, n, n->inputs[1]);
-        arg_int(in, 0, 1);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_global_avgpool_grad: {
-        const Shape *s = &n->shape;
-        in = emit(l, LI_CALL, "rt_global_avgpool_backward", n);
-        arg_int(in, 0, 1);
-        arg_int(in, s->dim[0], 0);
-        arg_int(in, s->dim[1] * s->dim[2], 0);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_batchnorm_grad: {
-        const Node *fwd = node_at(l, n->inputs[2]);
-        int64_t c = n->shape.dim[0], hw = elems(n) / c;
-        bool accumulate = false;
-        in = emit(l, LI_CALL, "rt_batchnorm_backward", n);
-        arg_int(in, 0, 1);
-        arg_int(in, c, 0);
-        arg_int(in, hw, 0);
-        arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, fwd->inputs[1]);
-        LPtr stats = ptr_of(l, n->inputs[2]);
-        stats.offset += elems(n);
-        arg_ptr(in, stats);
-        in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = stats, .i = c };
-        arg_val(l, in, id);
-        arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
-        arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
-        arg_bool(in, accumulate);
-        return true;
-    }
-    case OP_concat:
-        lower_concat(l, id);
-        return true;
-    case OP_concat_grad:
-        copy_slice(l, n, (int)ir_attr(n, "axis")->i, n->inputs[0], id, ir_attr(n, "start")->i, false);
-        return true;
-    case OP_rnn: case OP_lstm: case OP_gru:
-        lower_recurrent(l, id);
-        return true;
-    case OP_recurrent_grad:
-        lower_recurrent_grad(l, id);
-        return true;
-    case OP_recurrent_grad_param:
-        return true; /* computed by the recurrent_grad it reads */
-    case OP_model_call:
-        die("model call in a unit");
-    case OP_COUNT:
-        break;
-    }
-    die("lowering: node %u has no op", id);
+    return lower_rules[node_at(l, id)->op](l, id);
 }
 
 /* A model whose output is its input, reshaped or through inference
@@ -1078,7 +1166,7 @@ static int64_t input_vocab(Compiler *c, const Graph *m)
         const Node *n = &m->nodes[i];
         if (n->op == OP_input)
             ids[i] = i == m->inputs[0] && n->dtype == DT_I32;
-        else if ((n->op == OP_flatten || n->op == OP_reshape || n->op == OP_concat) && n->dtype == DT_I32)
+        else if ((ir_op_is(n->op, OPF_VIEW) || n->op == OP_concat) && n->dtype == DT_I32)
             for (int k = 0; k < n->ndata; k++)
                 ids[i] |= ids[n->inputs[k]];
         else if (n->op == OP_embed && ids[n->inputs[0]]) {

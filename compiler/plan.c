@@ -51,7 +51,7 @@ void layout_params(Compiler *c, const Graph *model, ParamLayout *pl)
 
 void plan_recurrent(const Graph *g, const Node *layer, rt_recurrent *r)
 {
-    if (layer->op != OP_rnn && layer->op != OP_lstm && layer->op != OP_gru)
+    if (!ir_op_is(layer->op, OPF_RECURRENT))
         die("plan_recurrent on %s", ir_ops[layer->op].name);
     const Node *x = &g->nodes[layer->inputs[0]];
     rt_cell cell = layer->op == OP_rnn ? RT_CELL_RNN : layer->op == OP_lstm ? RT_CELL_LSTM : RT_CELL_GRU;
@@ -70,7 +70,7 @@ static int64_t aux_need(const Unit *u, uint32_t i)
     rt_recurrent r;
     if (u->info[i].dead)
         return 0;
-    if (n->op == OP_rnn || n->op == OP_lstm || n->op == OP_gru) {
+    if (ir_op_is(n->op, OPF_RECURRENT)) {
         plan_recurrent(g, n, &r);
         return rt_recurrent_state_floats(&r, u->training);
     }

@@ -722,7 +722,7 @@ static bool no_rule(ShapeCtx *s)
 
 /* A row of ops.def without its rule here fails to compile. */
 static bool (*const rules[OP_COUNT])(ShapeCtx *) = {
-#define OP(name, kind, sig) [OP_##name] = shape_##name,
+#define OP(name, kind, flags, act, sig) [OP_##name] = shape_##name,
 #include "ops.def"
 #undef OP
 };
