@@ -635,10 +635,31 @@ typedef enum LKind {
     LI_ZERO,       /* memset dst to 0 for n floats (times batch when per-sample) */
 } LKind;
 
+/* The runtime functions the LIR calls: kernels.def's rows. */
+typedef enum Kernel {
+#define KERNEL(name, ...) K_##name,
+#include "kernels.def"
+#undef KERNEL
+    K_COUNT,
+    K_NONE = K_COUNT, /* loops and zeroing call no kernel */
+} Kernel;
+
+#define LIR_MAX_ARGS 16
+
+/* A kernel's row: its name, and its return and parameter types as C text
+ * ("const float *"), from which the backends build calls. */
+typedef struct KernelInfo {
+    const char *name;
+    char ret[32];
+    char params[LIR_MAX_ARGS][32];
+    int nparams;
+} KernelInfo;
+const KernelInfo *kernel_info(Kernel k);
+
 typedef struct LInstr {
     LKind kind;
-    const char *fn;
-    LArg args[16];
+    Kernel fn;            /* LI_CALL, LI_LOSS_CALL */
+    LArg args[LIR_MAX_ARGS];
     int nargs;
     double coef;
     LPtr dst;

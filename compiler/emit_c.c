@@ -145,10 +145,11 @@ static void print_arg(FILE *out, const LArg *a)
     }
 }
 
-/* GEMM dimensions are int in netrt.h; the batch is int64_t here. */
-static bool int_param(const char *fn, int k)
+/* Parameters that are int in netrt.h (GEMM dimensions) get a cast where
+ * the argument involves the batch, an int64_t here. */
+static bool int_param(Kernel fn, int k)
 {
-    return !strncmp(fn, "rt_sgemm", 8) && (k == 2 || k == 3 || k == 4 || k == 7 || k == 9 || k == 12);
+    return !strcmp(kernel_info(fn)->params[k], "int");
 }
 
 static void print_expr(FILE *out, const LExpr *e, int *load_no)
@@ -215,7 +216,7 @@ static void print_body(FILE *out, const LFunc *f)
                 fputs("loss += ", out);
                 fprintf(out, "%.17g * ", in->coef);
             }
-            fprintf(out, "%s(", in->fn);
+            fprintf(out, "%s(", kernel_info(in->fn)->name);
             for (int k = 0; k < in->nargs; k++) {
                 if (k)
                     fputs(", ", out);

@@ -6,7 +6,7 @@
  * memory with the flags `netc build` gives cc (build_codegen_flags), so both
  * backends compute the same numbers. The kernels are imported functions
  * resolved against libnetrt, linked into this executable (and exported from
- * it with -rdynamic); the kernel table below keeps every one of them linked.
+ * it with -rdynamic); kernels.c's table keeps every one of them linked.
  * One gcc_jit_context per compilation, released with the result. */
 #include "compiler.h"
 #include "netrt.h"
@@ -18,64 +18,24 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* --------------------------------------------------------- kernel table */
+/* --------------------------------------------------------- kernel types */
 
-/* A runtime function the LIR may call, with its C signature in one letter
- * per type: the return type, then each parameter.
+/* The JIT's view of a C type of kernels.def, one letter each:
  *   v void  b bool  i int  a rt_act  l int64_t  u uint64_t  z size_t
  *   f float  d double  p any pointer */
-typedef struct Kernel {
-    const char *name;
-    const char *sig;
-    void (*addr)(void); /* unused at run time: keeps the kernel linked in */
-} Kernel;
-
-#define KERNEL(fn, sig) { #fn, sig, (void (*)(void))fn }
-static const Kernel kernels[] = {
-    KERNEL(rt_sgemm, "vbbiiifpipifpi"),
-    KERNEL(rt_sgemm_ex, "vbbiiifpipifpip"),
-    KERNEL(rt_act_forward, "vaflpp"),
-    KERNEL(rt_act_backward, "vaflpppp"),
-    KERNEL(rt_dropout_forward, "vlfupp"),
-    KERNEL(rt_dropout_backward, "vlfupp"),
-    KERNEL(rt_softmax_forward, "vllpp"),
-    KERNEL(rt_softmax_backward, "vllppp"),
-    KERNEL(rt_softmax_xent_forward, "dllppp"),
-    KERNEL(rt_softmax_xent_backward, "vllppfp"),
-    KERNEL(rt_mse_forward, "dlpp"),
-    KERNEL(rt_mse_backward, "vlppfp"),
-    KERNEL(rt_bce_forward, "dlpp"),
-    KERNEL(rt_bce_backward, "vlppfp"),
-    KERNEL(rt_sum_rows, "vllppb"),
-    KERNEL(rt_copy_rows, "vllplpl"),
-    KERNEL(rt_conv2d_forward, "vplpppafpp"),
-    KERNEL(rt_conv2d_forward_maxpool, "vpplpppafppp"),
-    KERNEL(rt_conv2d_backward_data, "vplppp"),
-    KERNEL(rt_conv2d_backward_filter, "vplppppb"),
-    KERNEL(rt_maxpool_forward, "vplpp"),
-    KERNEL(rt_maxpool_backward, "vplpppp"),
-    KERNEL(rt_maxpool_relu_backward, "vplppp"),
-    KERNEL(rt_avgpool_forward, "vplpp"),
-    KERNEL(rt_avgpool_backward, "vplpp"),
-    KERNEL(rt_global_avgpool_forward, "vlllpp"),
-    KERNEL(rt_global_avgpool_backward, "vlllpp"),
-    KERNEL(rt_batchnorm_forward_train, "vlllpppppffppp"),
-    KERNEL(rt_batchnorm_forward_eval, "vlllpppppfp"),
-    KERNEL(rt_batchnorm_backward, "vlllppppppppb"),
-    KERNEL(rt_batchnorm_fold, "vllppppppfpp"),
-    KERNEL(rt_recurrent_forward, "vplbpppppp"),
-    KERNEL(rt_recurrent_backward, "vplpppppppppppb"),
-    KERNEL(rt_attention_forward, "vplppppppppp"),
-    KERNEL(rt_attention_backward, "vplpppppppppppppb"),
-    KERNEL(rt_embed_forward, "vlllppp"),
-    KERNEL(rt_embed_backward, "vlllpppb"),
-    KERNEL(rt_layernorm_forward, "vllpppfppp"),
-    KERNEL(rt_layernorm_backward, "vllppppppppb"),
-    KERNEL(rt_rand_u64, "uuu"),
-    KERNEL(memset, "ppiz"),
-};
-#undef KERNEL
-enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
+static char type_letter(const char *ctype)
+{
+    static const struct { const char *type; char letter; } types[] = {
+        { "void", 'v' }, { "bool", 'b' }, { "int", 'i' }, { "rt_act", 'a' }, { "int64_t", 'l' },
+        { "uint64_t", 'u' }, { "size_t", 'z' }, { "float", 'f' }, { "double", 'd' },
+    };
+    if (strchr(ctype, '*'))
+        return 'p';
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(types[i].type, ctype))
+            return types[i].letter;
+    die("kernels.def: no JIT type for '%s'", ctype);
+}
 
 #ifdef __SANITIZE_ADDRESS__
 /* libgccjit 12 itself leaks a few hundred small blocks per compilation
@@ -110,7 +70,7 @@ typedef struct Jit {
     gcc_jit_type *t_void, *t_bool, *t_int, *t_i64, *t_u64, *t_size, *t_float, *t_double, *t_voidp, *t_floatp;
     gcc_jit_type *t_epilogue;
     gcc_jit_field *ep_bias, *ep_preact, *ep_act, *ep_alpha;
-    gcc_jit_function *imported[NKERNELS];
+    gcc_jit_function *imported[K_COUNT];
     gcc_jit_function *tanhf_fn, *expf_fn;
     char error[256]; /* an internal error found before libgccjit could see it */
     /* the function being built */
@@ -160,29 +120,20 @@ static gcc_jit_type *sig_type(Jit *j, char t)
     die("bad kernel signature letter '%c'", t);
 }
 
-static int kernel_index(const char *name)
-{
-    for (int k = 0; k < NKERNELS; k++)
-        if (!strcmp(kernels[k].name, name))
-            return k;
-    return -1;
-}
-
 /* The imported declaration of a kernel, made on first use. */
-static gcc_jit_function *kernel(Jit *j, int k)
+static gcc_jit_function *kernel(Jit *j, Kernel k)
 {
     if (j->imported[k])
         return j->imported[k];
-    const char *sig = kernels[k].sig;
-    int n = (int)strlen(sig) - 1;
-    gcc_jit_param *params[16];
-    for (int i = 0; i < n; i++) {
+    const KernelInfo *ki = kernel_info(k);
+    gcc_jit_param *params[LIR_MAX_ARGS];
+    for (int i = 0; i < ki->nparams; i++) {
         char name[16];
         snprintf(name, sizeof name, "a%d", i);
-        params[i] = gcc_jit_context_new_param(j->ctx, NULL, sig_type(j, sig[i + 1]), name);
+        params[i] = gcc_jit_context_new_param(j->ctx, NULL, sig_type(j, type_letter(ki->params[i])), name);
     }
-    j->imported[k] = gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_IMPORTED, sig_type(j, sig[0]),
-                                                  kernels[k].name, n, params, 0);
+    j->imported[k] = gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_IMPORTED,
+                                                  sig_type(j, type_letter(ki->ret)), ki->name, ki->nparams, params, 0);
     return j->imported[k];
 }
 
@@ -335,7 +286,7 @@ static gcc_jit_rvalue *argument(Jit *j, const LArg *a, char type)
             return int_const(j, t, 0);
         }
         gcc_jit_rvalue *args[] = { j->seed, int_const(j, j->t_u64, a->i) };
-        return gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, kernel_index("rt_rand_u64")), 2, args);
+        return gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, K_rt_rand_u64), 2, args);
     }
     case LA_EPILOGUE: return epilogue(j, a);
     }
@@ -493,21 +444,24 @@ static void loop(Jit *j, const LInstr *in)
 
 static void call(Jit *j, const LInstr *in)
 {
-    int k = kernel_index(in->fn);
-    if (k < 0) {
-        jit_fail(j, "internal error: no runtime kernel '%s' in the JIT's import table", in->fn);
+    if ((unsigned)in->fn >= K_COUNT) {
+        jit_fail(j, "internal error: a call of no runtime kernel%s", "");
         return;
     }
-    const char *sig = kernels[k].sig;
-    int nparams = (int)strlen(sig) - 1;
-    gcc_jit_rvalue *args[16];
-    /* a wrong argument count is libgccjit's to report, with the names */
+    const KernelInfo *ki = kernel_info(in->fn);
+    if (in->nargs != ki->nparams) { /* lower.c checks this; a hand-made LIR may not */
+        char what[160];
+        snprintf(what, sizeof what, "%d arguments for %s, which takes %d", in->nargs, ki->name, ki->nparams);
+        jit_fail(j, "internal error: %s", what);
+        return;
+    }
+    gcc_jit_rvalue *args[LIR_MAX_ARGS];
     for (int a = 0; a < in->nargs; a++)
-        args[a] = argument(j, &in->args[a], a < nparams ? sig[a + 1] : 'p');
-    gcc_jit_rvalue *r = gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, k), in->nargs, args);
+        args[a] = argument(j, &in->args[a], type_letter(ki->params[a]));
+    gcc_jit_rvalue *r = gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, in->fn), in->nargs, args);
     if (in->kind == LI_LOSS_CALL) {
         if (!j->loss) {
-            jit_fail(j, "internal error: loss call '%s' outside train_step", in->fn);
+            jit_fail(j, "internal error: loss call '%s' outside train_step", ki->name);
             return;
         }
         /* loss += coef * fn(...), in double as emit_c's text computes it */
@@ -528,7 +482,7 @@ static void zero(Jit *j, const LInstr *in)
         bytes = gcc_jit_context_new_binary_op(j->ctx, j->loc, GCC_JIT_BINARY_OP_MULT, j->t_size, bytes,
                                               gcc_jit_context_new_cast(j->ctx, j->loc, j->batch, j->t_size));
     gcc_jit_rvalue *args[] = { void_pointer(j, in->dst), int_const(j, j->t_int, 0), bytes };
-    gcc_jit_block_add_eval(j->block, j->loc, gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, kernel_index("memset")), 3, args));
+    gcc_jit_block_add_eval(j->block, j->loc, gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, K_memset), 3, args));
 }
 
 static void body(Jit *j, const LFunc *f)

@@ -28,7 +28,7 @@ static double act_alpha(const Node *n)
     return ir_arg_index(n->op, "alpha") >= 0 ? ir_attr(n, "alpha")->f : 0;
 }
 
-static LInstr *emit(Lower *l, LKind kind, const char *fn, const Node *n)
+static LInstr *emit(Lower *l, LKind kind, Kernel fn, const Node *n)
 {
     LFunc *f = l->f;
     if (f->n == f->cap) {
@@ -55,27 +55,35 @@ static LPtr ptr_of(Lower *l, uint32_t node)
     return p;
 }
 
-static void arg_ptr(LInstr *in, LPtr p) { in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = p }; }
+/* Appends an argument; lower_unit checks the count against the kernel's. */
+static void push(LInstr *in, LArg a)
+{
+    if (in->nargs == LIR_MAX_ARGS)
+        die("lowering: more than %d arguments for %s", LIR_MAX_ARGS, kernel_info(in->fn)->name);
+    in->args[in->nargs++] = a;
+}
+
+static void arg_ptr(LInstr *in, LPtr p) { push(in, (LArg){ .kind = LA_PTR, .ptr = p }); }
 static void arg_val(Lower *l, LInstr *in, uint32_t node) { arg_ptr(in, ptr_of(l, node)); }
 /* A pointer to int32 values (token ids), which the C backend casts: they
  * may sit in the float arena (a concat of ids). */
 static void arg_ids(Lower *l, LInstr *in, uint32_t node)
 {
-    in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = ptr_of(l, node), .ints = true };
+    push(in, (LArg){ .kind = LA_PTR, .ptr = ptr_of(l, node), .ints = true });
 }
-static void arg_bool(LInstr *in, bool b) { in->args[in->nargs++] = (LArg){ .kind = LA_BOOL, .i = b }; }
-static void arg_act(LInstr *in, int act) { in->args[in->nargs++] = (LArg){ .kind = LA_ACT, .i = act }; }
-static void arg_seed(LInstr *in, int64_t salt) { in->args[in->nargs++] = (LArg){ .kind = LA_SEED, .i = salt }; }
+static void arg_bool(LInstr *in, bool b) { push(in, (LArg){ .kind = LA_BOOL, .i = b }); }
+static void arg_act(LInstr *in, int act) { push(in, (LArg){ .kind = LA_ACT, .i = act }); }
+static void arg_seed(LInstr *in, int64_t salt) { push(in, (LArg){ .kind = LA_SEED, .i = salt }); }
 
 /* An int argument: k + per_batch * batch. */
 static void arg_int(LInstr *in, int64_t k, int64_t per_batch)
 {
-    in->args[in->nargs++] = (LArg){ .kind = LA_INT, .i = k, .i_batch = per_batch };
+    push(in, (LArg){ .kind = LA_INT, .i = k, .i_batch = per_batch });
 }
 
 static void arg_float(LInstr *in, double f, bool div_batch)
 {
-    in->args[in->nargs++] = (LArg){ .kind = LA_FLOAT, .f = f, .f_div_batch = div_batch };
+    push(in, (LArg){ .kind = LA_FLOAT, .f = f, .f_div_batch = div_batch });
 }
 
 static const Node *node_at(Lower *l, uint32_t i) { return &l->u->g->nodes[i]; }
@@ -171,7 +179,7 @@ static bool lower_loop(Lower *l, uint32_t id)
     LExpr *e = loop_expr(l, id, id);
     if (!e)
         return false;
-    LInstr *in = emit(l, LI_LOOP, NULL, n);
+    LInstr *in = emit(l, LI_LOOP, K_NONE, n);
     in->dst = ptr_of(l, id);
     in->n = elems(n);
     in->expr = e;
@@ -204,7 +212,7 @@ static bool lower_dense(Lower *l, uint32_t id)
     const NodeInfo *info = &l->u->info[id];
     uint32_t x = n->inputs[0], w = n->inputs[1];
     int64_t k = last_dim(node_at(l, x)), units = last_dim(n), r = rows(n);
-    LInstr *in = emit(l, LI_CALL, "rt_sgemm_ex", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_sgemm_ex, n);
     if (info->act >= 0)
         in->comment = arena_printf(l->c->arena, "%s + %s", in->comment, ir_ops[node_at(l, (uint32_t)info->act)->op].name);
     arg_bool(in, false);
@@ -234,7 +242,7 @@ static bool lower_dense(Lower *l, uint32_t id)
             ep.preact = ptr_of(l, id);
         }
     }
-    in->args[in->nargs++] = ep;
+    push(in, ep);
     return true;
 }
 
@@ -259,8 +267,8 @@ static void arg_conv(Lower *l, LInstr *in, const Node *n, uint32_t x)
     int64_t vals[CONV_FIELDS] = { cv.c, cv.h, cv.w, cv.f, cv.kh, cv.kw, cv.stride, cv.dilation, cv.groups,
                                   cv.pad_top, cv.pad_left, cv.pad_bottom, cv.pad_right, cv.ho, cv.wo, algo };
     memcpy(v, vals, sizeof vals);
-    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_conv2d", .fields = conv_fields, .vals = v,
-                                    .nvals = CONV_FIELDS };
+    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_conv2d", .fields = conv_fields, .vals = v,
+                                    .nvals = CONV_FIELDS });
     in->comment = arena_printf(l->c->arena, "%s [%s]", in->comment, rt_conv_algo_name(algo));
 }
 
@@ -274,7 +282,7 @@ static void arg_pool(Lower *l, LInstr *in, const Node *n, uint32_t x)
     int64_t vals[8] = { s->dim[0], s->dim[1], s->dim[2], size, stride, pad,
                         (s->dim[1] + 2 * pad - size) / stride + 1, (s->dim[2] + 2 * pad - size) / stride + 1 };
     memcpy(v, vals, sizeof vals);
-    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_pool2d", .fields = pool_fields, .vals = v, .nvals = 8 };
+    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_pool2d", .fields = pool_fields, .vals = v, .nvals = 8 });
 }
 
 /* The scratch region after the per-sample arena, k floats in. */
@@ -294,7 +302,7 @@ static bool lower_conv2d(Lower *l, uint32_t id)
         /* w' = w * s, b' = (b - mean) * s + beta, s = gamma / sqrt(var + eps) */
         const Node *bn = node_at(l, (uint32_t)info->fold_bn), *w = node_at(l, n->inputs[1]);
         int64_t wsize = elems(w), k = wsize / w->shape.dim[0];
-        LInstr *f = emit(l, LI_CALL, "rt_batchnorm_fold", bn);
+        LInstr *f = emit(l, LI_CALL, K_rt_batchnorm_fold, bn);
         f->comment = arena_printf(l->c->arena, "%s folded into %s", bn->name, n->name);
         arg_int(f, w->shape.dim[0], 0);
         arg_int(f, k, 0);
@@ -302,17 +310,17 @@ static bool lower_conv2d(Lower *l, uint32_t id)
         if (n->ninputs > 2)
             arg_val(l, f, n->inputs[2]);
         else
-            f->args[f->nargs++] = (LArg){ .kind = LA_NULL };
+            push(f, (LArg){ .kind = LA_NULL });
         for (int j = 1; j <= 4; j++)
             arg_val(l, f, bn->inputs[j]);
         arg_float(f, ir_attr(bn, "eps")->f, false);
         scratch(l, 0, &w_arg);
         scratch(l, (wsize + 15) / 16 * 16, &b_arg);
-        f->args[f->nargs++] = w_arg;
-        f->args[f->nargs++] = b_arg;
+        push(f, w_arg);
+        push(f, b_arg);
         out = (uint32_t)info->fold_bn;
     }
-    LInstr *in = emit(l, LI_CALL, info->pool >= 0 ? "rt_conv2d_forward_maxpool" : "rt_conv2d_forward", n);
+    LInstr *in = emit(l, LI_CALL, info->pool >= 0 ? K_rt_conv2d_forward_maxpool : K_rt_conv2d_forward, n);
     rt_act act = RT_ACT_NONE;
     double alpha = 0;
     if (info->act >= 0) {
@@ -330,21 +338,21 @@ static bool lower_conv2d(Lower *l, uint32_t id)
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[0]);
     if (info->fold_bn >= 0) {
-        in->args[in->nargs++] = w_arg;
-        in->args[in->nargs++] = b_arg;
+        push(in, w_arg);
+        push(in, b_arg);
     } else {
         arg_val(l, in, n->inputs[1]);
         if (n->ninputs > 2)
             arg_val(l, in, n->inputs[2]);
         else
-            in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+            push(in, (LArg){ .kind = LA_NULL });
     }
     arg_act(in, act);
     arg_float(in, alpha, false);
     if (info->needs_preact)
         arg_val(l, in, id);
     else
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        push(in, (LArg){ .kind = LA_NULL });
     arg_ptr(in, ptr_of(l, info->act >= 0 ? (uint32_t)info->act : out));
     if (info->pool >= 0)
         arg_ptr(in, ptr_of(l, (uint32_t)info->pool));
@@ -373,7 +381,7 @@ static int32_t companion(Lower *l, uint32_t owner, int64_t which)
 static void arg_grad_or_null(Lower *l, LInstr *in, int32_t node, bool *accumulate)
 {
     if (node < 0) {
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        push(in, (LArg){ .kind = LA_NULL });
         return;
     }
     const Node *n = node_at(l, (uint32_t)node);
@@ -392,8 +400,8 @@ static void arg_recurrent(Lower *l, LInstr *in, const Node *layer)
     int64_t *v = arena_alloc(l->c->arena, sizeof *v * 5);
     int64_t vals[5] = { r.cell, r.steps, r.inputs, r.units, r.sequences };
     memcpy(v, vals, sizeof vals);
-    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_recurrent", .fields = recurrent_fields, .vals = v,
-                                    .nvals = 5 };
+    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_recurrent", .fields = recurrent_fields, .vals = v,
+                                    .nvals = 5 });
 }
 
 /* A node's aux storage (a recurrent layer's state, its gradient's working
@@ -404,7 +412,7 @@ static void arg_aux(Lower *l, LInstr *in, uint32_t node)
     if (info->aux_floats > 0)
         arg_ptr(in, (LPtr){ BASE_ARENA, info->aux_offset, true });
     else
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        push(in, (LArg){ .kind = LA_NULL });
 }
 
 /* x, weight_ih, weight_hh, bias -> y; in training the state keeps what
@@ -412,7 +420,7 @@ static void arg_aux(Lower *l, LInstr *in, uint32_t node)
 static bool lower_recurrent(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, "rt_recurrent_forward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_recurrent_forward, n);
     arg_recurrent(l, in, n);
     arg_int(in, 0, 1);
     arg_bool(in, l->u->training);
@@ -429,7 +437,7 @@ static bool lower_recurrent_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
     bool accumulate = false;
-    LInstr *in = emit(l, LI_CALL, "rt_recurrent_backward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_recurrent_backward, n);
     arg_recurrent(l, in, fwd);
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[1]);
@@ -440,7 +448,7 @@ static bool lower_recurrent_grad(Lower *l, uint32_t id)
     arg_val(l, in, n->inputs[0]);
     arg_aux(l, in, id);
     if (l->u->info[id].value_unused) {
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        push(in, (LArg){ .kind = LA_NULL });
         in->comment = arena_printf(l->c->arena, "%s (no dx: its input needs no gradient)", in->comment);
     } else {
         arg_val(l, in, id);
@@ -459,7 +467,7 @@ static bool lower_param_grad(Lower *l, uint32_t id)
     bool accumulate = l->grad_written[n->param];
     l->grad_written[n->param] = true;
     if (n->op == OP_bias_grad) {
-        LInstr *in = emit(l, LI_CALL, "rt_sum_rows", n);
+        LInstr *in = emit(l, LI_CALL, K_rt_sum_rows, n);
         arg_int(in, 0, rows(dyn));
         arg_int(in, last_dim(dyn), 0);
         arg_val(l, in, dy);
@@ -470,7 +478,7 @@ static bool lower_param_grad(Lower *l, uint32_t id)
     /* dW (N,K) = dy^T (N, rows) x (rows, K), rows = batch * rows per sample */
     uint32_t x = n->inputs[1];
     int64_t units = last_dim(dyn), k = last_dim(node_at(l, x));
-    LInstr *in = emit(l, LI_CALL, "rt_sgemm", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_sgemm, n);
     arg_bool(in, true);
     arg_bool(in, false);
     arg_int(in, units, 0);
@@ -511,12 +519,12 @@ static void copy_slice(Lower *l, const Node *n, int axis, uint32_t whole, uint32
     int64_t total = s->dim[axis] * inner, width = node_at(l, part)->shape.dim[axis] * inner;
     LArg slice = { .kind = LA_PTR, .ptr = ptr_of(l, whole), .i = start * inner };
     LArg dense = { .kind = LA_PTR, .ptr = ptr_of(l, part) };
-    LInstr *in = emit(l, LI_CALL, "rt_copy_rows", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_copy_rows, n);
     arg_int(in, 0, outer);
     arg_int(in, width, 0);
-    in->args[in->nargs++] = into_whole ? dense : slice;
+    push(in, into_whole ? dense : slice);
     arg_int(in, into_whole ? width : total, 0);
-    in->args[in->nargs++] = into_whole ? slice : dense;
+    push(in, into_whole ? slice : dense);
     arg_int(in, into_whole ? total : width, 0);
 }
 
@@ -544,8 +552,8 @@ static void arg_attention(Lower *l, LInstr *in, const Node *fwd)
     v[1] = fwd->shape.dim[1];
     v[2] = ir_attr(fwd, "heads")->i;
     v[3] = ir_attr(fwd, "causal")->i;
-    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_attention", .fields = attention_fields, .vals = v,
-                                    .nvals = 4 };
+    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_attention", .fields = attention_fields, .vals = v,
+                                    .nvals = 4 });
 }
 
 /* k floats per sample past a per-sample pointer. */
@@ -575,7 +583,7 @@ static bool lower_attention(Lower *l, uint32_t id)
     LPtr base = l->u->training ? ptr_of(l, id) : work_of(l, id);
     if (base.base != BASE_ARENA)
         die("attention %s: its saved values are not in the arena", n->name);
-    LInstr *in = emit(l, LI_CALL, "rt_attention_forward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_attention_forward, n);
     arg_attention(l, in, n);
     arg_int(in, 0, 1);
     for (int k = 0; k < n->ninputs; k++) /* x, qkv_weight, qkv_bias, out_weight, out_bias */
@@ -585,7 +593,7 @@ static bool lower_attention(Lower *l, uint32_t id)
     if (l->u->training)
         arg_ptr(in, past(base, parts.probs));
     else
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        push(in, (LArg){ .kind = LA_NULL });
     arg_val(l, in, id);
     return true;
 }
@@ -613,7 +621,7 @@ static bool lower_attention_grad(Lower *l, uint32_t id)
     const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
     AttentionParts parts = plan_attention_parts(fwd, true);
     LPtr saved = ptr_of(l, n->inputs[2]);
-    LInstr *in = emit(l, LI_CALL, "rt_attention_backward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_attention_backward, n);
     arg_attention(l, in, fwd);
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[1]);
@@ -627,7 +635,7 @@ static bool lower_attention_grad(Lower *l, uint32_t id)
     if (read_beyond_companions(l, id))
         arg_val(l, in, id);
     else
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        push(in, (LArg){ .kind = LA_NULL });
     bool accumulate = false;
     for (int k = 0; k < fwd->ninputs - fwd->ndata; k++) /* qkv_weight, qkv_bias, out_weight, out_bias */
         arg_grad_or_null(l, in, companion(l, id, k), &accumulate);
@@ -642,7 +650,7 @@ static bool lower_embed(Lower *l, uint32_t id)
     const Node *n = node_at(l, id);
     const Node *w = node_at(l, n->op == OP_embed ? n->inputs[1] : id);
     uint32_t ids = n->op == OP_embed ? n->inputs[0] : n->inputs[1];
-    LInstr *in = emit(l, LI_CALL, n->op == OP_embed ? "rt_embed_forward" : "rt_embed_backward", n);
+    LInstr *in = emit(l, LI_CALL, n->op == OP_embed ? K_rt_embed_forward : K_rt_embed_backward, n);
     arg_int(in, 0, elems(node_at(l, ids)));
     arg_int(in, w->shape.dim[0], 0);
     arg_int(in, w->shape.dim[1], 0);
@@ -668,7 +676,7 @@ static bool lower_layernorm(Lower *l, uint32_t id)
     const Node *n = node_at(l, id);
     int64_t d = last_dim(n), r = rows(n);
     if (n->op == OP_layernorm) {
-        LInstr *in = emit(l, LI_CALL, "rt_layernorm_forward", n);
+        LInstr *in = emit(l, LI_CALL, K_rt_layernorm_forward, n);
         arg_int(in, 0, r);
         arg_int(in, d, 0);
         arg_val(l, in, n->inputs[0]);
@@ -682,8 +690,8 @@ static bool lower_layernorm(Lower *l, uint32_t id)
             arg_ptr(in, mean);
             arg_ptr(in, rstd);
         } else {
-            in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
-            in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+            push(in, (LArg){ .kind = LA_NULL });
+            push(in, (LArg){ .kind = LA_NULL });
         }
         arg_val(l, in, id);
         return true;
@@ -691,7 +699,7 @@ static bool lower_layernorm(Lower *l, uint32_t id)
     /* layernorm_grad (dy, x, fwd) */
     const Node *fwd = node_at(l, n->inputs[2]);
     bool accumulate = false;
-    LInstr *in = emit(l, LI_CALL, "rt_layernorm_backward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_layernorm_backward, n);
     arg_int(in, 0, r);
     arg_int(in, d, 0);
     arg_val(l, in, n->inputs[1]);
@@ -745,7 +753,7 @@ static bool lower_activation(Lower *l, uint32_t id)
     const Node *n = node_at(l, id);
     if (has_loop_inputs(l, id))
         return lower_loop(l, id);
-    LInstr *in = emit(l, LI_CALL, "rt_act_forward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_act_forward, n);
     arg_act(in, ir_ops[n->op].act);
     arg_float(in, act_alpha(n), false);
     arg_int(in, 0, elems(n));
@@ -775,7 +783,7 @@ static bool lower_activation(Lower *l, uint32_t id)
 static bool lower_dropout(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, "rt_dropout_forward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_dropout_forward, n);
     arg_int(in, 0, elems(n));
     arg_float(in, ir_attr(n, "rate")->f, false);
     arg_seed(in, id);
@@ -787,7 +795,7 @@ static bool lower_dropout(Lower *l, uint32_t id)
 static bool lower_softmax(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, "rt_softmax_forward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_softmax_forward, n);
     arg_int(in, 0, rows(n));
     arg_int(in, last_dim(n), 0);
     arg_val(l, in, n->inputs[0]);
@@ -801,7 +809,7 @@ static bool lower_position_grad(Lower *l, uint32_t id)
     const Node *n = node_at(l, id);
     bool accumulate = l->grad_written[n->param];
     l->grad_written[n->param] = true;
-    LInstr *in = emit(l, LI_CALL, "rt_sum_rows", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_sum_rows, n);
     arg_int(in, 0, 1);
     arg_int(in, elems(n), 0);
     arg_val(l, in, n->inputs[0]);
@@ -813,7 +821,7 @@ static bool lower_position_grad(Lower *l, uint32_t id)
 static bool lower_cross_entropy(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id), *z = node_at(l, n->inputs[0]);
-    LInstr *in = emit(l, LI_LOSS_CALL, "rt_softmax_xent_forward", n);
+    LInstr *in = emit(l, LI_LOSS_CALL, K_rt_softmax_xent_forward, n);
     in->coef = l->u->info[id].loss_coef / (double)rows(z);
     arg_int(in, 0, rows(z));
     arg_int(in, last_dim(z), 0);
@@ -831,7 +839,7 @@ static bool lower_mse(Lower *l, uint32_t id)
                    ir_ops[n->op].name);
         return false;
     }
-    LInstr *in = emit(l, LI_LOSS_CALL, n->op == OP_mse ? "rt_mse_forward" : "rt_bce_forward", n);
+    LInstr *in = emit(l, LI_LOSS_CALL, n->op == OP_mse ? K_rt_mse_forward : K_rt_bce_forward, n);
     in->coef = l->u->info[id].loss_coef / (double)elems(z);
     arg_int(in, 0, elems(z));
     arg_val(l, in, n->inputs[0]);
@@ -845,7 +853,7 @@ static bool lower_dense_grad_x(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id), *dy = node_at(l, n->inputs[0]);
     int64_t units = last_dim(dy), k = last_dim(n);
-    LInstr *in = emit(l, LI_CALL, "rt_sgemm", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_sgemm, n);
     arg_bool(in, false);
     arg_bool(in, false);
     arg_int(in, 0, rows(n));
@@ -866,7 +874,7 @@ static bool lower_act_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     uint32_t saved = n->inputs[1];
-    LInstr *in = emit(l, LI_CALL, "rt_act_backward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_act_backward, n);
     arg_act(in, ir_ops[ir_attr(n, "act")->i].act);
     arg_float(in, ir_attr(n, "alpha")->f, false);
     arg_int(in, 0, elems(n));
@@ -880,7 +888,7 @@ static bool lower_act_grad(Lower *l, uint32_t id)
 static bool lower_dropout_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, "rt_dropout_backward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_dropout_backward, n);
     arg_int(in, 0, elems(n));
     arg_float(in, ir_attr(n, "rate")->f, false);
     arg_seed(in, ir_attr(n, "salt")->i);
@@ -892,7 +900,7 @@ static bool lower_dropout_grad(Lower *l, uint32_t id)
 static bool lower_softmax_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, "rt_softmax_backward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_softmax_backward, n);
     arg_int(in, 0, rows(n));
     arg_int(in, last_dim(n), 0);
     arg_val(l, in, n->inputs[1]);
@@ -904,7 +912,7 @@ static bool lower_softmax_grad(Lower *l, uint32_t id)
 static bool lower_cross_entropy_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, "rt_softmax_xent_backward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_softmax_xent_backward, n);
     arg_int(in, 0, rows(n));
     arg_int(in, last_dim(n), 0);
     arg_val(l, in, n->inputs[2]);
@@ -921,7 +929,7 @@ static bool lower_mse_grad(Lower *l, uint32_t id)
         diag_error(&l->c->diag, n->span, "a loss with a number as its target is not supported by the code generator yet");
         return false;
     }
-    LInstr *in = emit(l, LI_CALL, n->op == OP_mse_grad ? "rt_mse_backward" : "rt_bce_backward", n);
+    LInstr *in = emit(l, LI_CALL, n->op == OP_mse_grad ? K_rt_mse_backward : K_rt_bce_backward, n);
     arg_int(in, 0, elems(n));
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, n->inputs[1]);
@@ -934,7 +942,7 @@ static bool lower_mse_grad(Lower *l, uint32_t id)
 static bool lower_pool(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, n->op == OP_maxpool ? "rt_maxpool_forward" : "rt_avgpool_forward", n);
+    LInstr *in = emit(l, LI_CALL, n->op == OP_maxpool ? K_rt_maxpool_forward : K_rt_avgpool_forward, n);
     arg_pool(l, in, n, n->inputs[0]);
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[0]);
@@ -945,7 +953,7 @@ static bool lower_pool(Lower *l, uint32_t id)
 #define lower_avgpool lower_pool
 
 /* global_avgpool and its gradient: (C, H*W) per sample, s the shape of x */
-static void global_avgpool_call(Lower *l, uint32_t id, const char *fn, const Shape *s)
+static void global_avgpool_call(Lower *l, uint32_t id, Kernel fn, const Shape *s)
 {
     const Node *n = node_at(l, id);
     LInstr *in = emit(l, LI_CALL, fn, n);
@@ -958,13 +966,13 @@ static void global_avgpool_call(Lower *l, uint32_t id, const char *fn, const Sha
 
 static bool lower_global_avgpool(Lower *l, uint32_t id)
 {
-    global_avgpool_call(l, id, "rt_global_avgpool_forward", &node_at(l, node_at(l, id)->inputs[0])->shape);
+    global_avgpool_call(l, id, K_rt_global_avgpool_forward, &node_at(l, node_at(l, id)->inputs[0])->shape);
     return true;
 }
 
 static bool lower_global_avgpool_grad(Lower *l, uint32_t id)
 {
-    global_avgpool_call(l, id, "rt_global_avgpool_backward", &node_at(l, id)->shape);
+    global_avgpool_call(l, id, K_rt_global_avgpool_backward, &node_at(l, id)->shape);
     return true;
 }
 
@@ -974,14 +982,14 @@ static void arg_batchnorm_stats(Lower *l, LInstr *in, uint32_t fwd, int64_t c)
     LPtr stats = ptr_of(l, fwd);
     stats.offset += elems(node_at(l, fwd));
     arg_ptr(in, stats);
-    in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = stats, .i = c };
+    push(in, (LArg){ .kind = LA_PTR, .ptr = stats, .i = c });
 }
 
 static bool lower_batchnorm(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     int64_t c = n->shape.dim[0], hw = elems(n) / c;
-    LInstr *in = emit(l, LI_CALL, l->u->training ? "rt_batchnorm_forward_train" : "rt_batchnorm_forward_eval", n);
+    LInstr *in = emit(l, LI_CALL, l->u->training ? K_rt_batchnorm_forward_train : K_rt_batchnorm_forward_eval, n);
     arg_int(in, 0, 1);
     arg_int(in, c, 0);
     arg_int(in, hw, 0);
@@ -1001,7 +1009,7 @@ static bool lower_batchnorm_grad(Lower *l, uint32_t id)
     const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
     int64_t c = n->shape.dim[0], hw = elems(n) / c;
     bool accumulate = false;
-    LInstr *in = emit(l, LI_CALL, "rt_batchnorm_backward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_batchnorm_backward, n);
     arg_int(in, 0, 1);
     arg_int(in, c, 0);
     arg_int(in, hw, 0);
@@ -1019,7 +1027,7 @@ static bool lower_batchnorm_grad(Lower *l, uint32_t id)
 static bool lower_conv2d_grad_x(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, "rt_conv2d_backward_data", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_conv2d_backward_data, n);
     arg_conv(l, in, n, n->inputs[2]);
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[0]);
@@ -1033,7 +1041,7 @@ static bool lower_conv2d_grad_w(Lower *l, uint32_t id)
     const Node *n = node_at(l, id);
     bool accumulate = l->grad_written[n->param];
     l->grad_written[n->param] = true;
-    LInstr *in = emit(l, LI_CALL, "rt_conv2d_backward_filter", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_conv2d_backward_filter, n);
     arg_conv(l, in, n, n->inputs[1]);
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[1]);
@@ -1048,7 +1056,7 @@ static bool lower_maxpool_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     const NodeInfo *info = &l->u->info[id];
-    LInstr *in = emit(l, LI_CALL, info->through_relu ? "rt_maxpool_relu_backward" : "rt_maxpool_backward", n);
+    LInstr *in = emit(l, LI_CALL, info->through_relu ? K_rt_maxpool_relu_backward : K_rt_maxpool_backward, n);
     if (info->through_relu)
         in->comment = arena_printf(l->c->arena, "%s + relu gradient", in->comment);
     arg_pool(l, in, n, n->inputs[1]);
@@ -1064,7 +1072,7 @@ static bool lower_maxpool_grad(Lower *l, uint32_t id)
 static bool lower_avgpool_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, "rt_avgpool_backward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_avgpool_backward, n);
     arg_pool(l, in, n, n->inputs[1]);
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[0]);
@@ -1106,7 +1114,7 @@ static void copy_input_to_out(Lower *l)
     const Node *n = node_at(l, r);
     if (n->op != OP_input)
         return;
-    LInstr *in = emit(l, LI_CALL, "rt_copy_rows", node_at(l, l->u->out_node));
+    LInstr *in = emit(l, LI_CALL, K_rt_copy_rows, node_at(l, l->u->out_node));
     int64_t k = elems(n);
     arg_int(in, 0, 1);
     arg_int(in, k, 0);
@@ -1128,6 +1136,12 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
     for (uint32_t i = 0; i < u->g->nnodes; i++)
         if (!lower_node(&l, i))
             return false;
+    for (int i = 0; i < f->n; i++) {
+        const LInstr *in = &f->code[i];
+        if ((in->kind == LI_CALL || in->kind == LI_LOSS_CALL) && in->nargs != kernel_info(in->fn)->nparams)
+            die("lowering %s: %d arguments for %s, which takes %d", in->comment, in->nargs, kernel_info(in->fn)->name,
+                kernel_info(in->fn)->nparams);
+    }
     if (u->has_out)
         copy_input_to_out(&l);
     if (!u->training)
@@ -1140,7 +1154,7 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
         if (!p->trainable || l.grad_written[pi])
             continue;
         Node fake = { .op = OP_param, .name = p->name, .shape = p->shape, .span = p->span };
-        LInstr *in = emit(&l, LI_ZERO, NULL, &fake);
+        LInstr *in = emit(&l, LI_ZERO, K_NONE, &fake);
         in->dst = (LPtr){ BASE_GRADS, pl->offset[pi], false };
         in->n = ir_shape_elems(&p->shape);
     }
@@ -1334,7 +1348,7 @@ static void dump_func(FILE *out, const LFunc *f)
         case LI_CALL: case LI_LOSS_CALL:
             if (in->kind == LI_LOSS_CALL)
                 fprintf(out, "loss += %g * ", in->coef);
-            fprintf(out, "%s(", in->fn);
+            fprintf(out, "%s(", kernel_info(in->fn)->name);
             for (int k = 0; k < in->nargs; k++) {
                 const LArg *a = &in->args[k];
                 if (k)
