@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The runtime's enums (rt_act, rt_init, rt_opt_kind, ...) are the
+ * compiler's too: no mirrored copies. */
 #include "netrt.h"
 
 #define MAX_RANK 6
@@ -255,15 +257,11 @@ typedef struct Attr {
 #define PAD_SAME (-1)
 #define PAD_VALID (-2)
 
-typedef enum Init {
-    INIT_ZEROS, INIT_ONES, INIT_HE, INIT_GLOROT, INIT_NORMAL_002,
-} Init;
-
 /* A trainable tensor (or a running statistic when !trainable). */
 typedef struct Param {
     const char *name; /* stable: "fc1.weight", "block1.0.attention1.qkv_weight" */
     Shape shape;
-    Init init;
+    rt_init init;
     int64_t fan_in, fan_out;
     bool trainable;
     Span span;        /* the layer call that owns it */
@@ -305,10 +303,8 @@ typedef struct Graph {
     int nparams;
 } Graph;
 
-typedef enum SourceKind { SRC_NONE, SRC_IDX, SRC_CSV, SRC_RAW, SRC_TEXT } SourceKind;
-
 typedef struct DataSpec {
-    SourceKind kind;
+    rt_source_kind kind;
     const char *path, *labels;
     double scale, shift;
     int64_t label_column, size, seq;
@@ -316,27 +312,21 @@ typedef struct DataSpec {
     Span span;
 } DataSpec;
 
-typedef enum OptKind { OPTK_SGD, OPTK_ADAM, OPTK_ADAMW, OPTK_RMSPROP } OptKind;
-
 typedef struct OptSpec {
-    OptKind kind;
+    rt_opt_kind kind;
     double lr, momentum, beta1, beta2, eps, alpha, weight_decay;
     bool nesterov;
     Span span;
 } OptSpec;
 
-typedef enum SchedKind { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } SchedKind;
-
 typedef struct SchedSpec {
-    SchedKind kind;
+    rt_sched_kind kind;
     int64_t warmup, every;
     double gamma, min_lr;
 } SchedSpec;
 
-typedef enum AugKind { AUG_FLIP_H, AUG_FLIP_V, AUG_SHIFT, AUG_ROTATE, AUG_SCALE, AUG_NOISE } AugKind;
-
 typedef struct AugSpec {
-    AugKind kind;
+    rt_aug_kind kind;
     double a, b;
     Span span;
 } AugSpec;
@@ -402,7 +392,7 @@ bool sema_run(Compiler *c);
 typedef struct ShapeParamDecl {
     const char *suffix; /* "weight", "bias", ... */
     Shape shape;
-    Init init;
+    rt_init init;
     int64_t fan_in, fan_out;
     bool trainable;
 } ShapeParamDecl;
@@ -690,7 +680,7 @@ typedef struct LProgram {
     DType x_dtype, y_dtype;
     Shape x_shape, y_shape, out_shape;
     int64_t x_vocab;        /* i32 x read by embed: ids must be below this (the smallest vocab); 0: no bound */
-    int loss_kind;          /* rt_loss_kind */
+    rt_loss_kind loss_kind;
 } LProgram;
 
 /* Front end to LIR for one model: autodiff, fusion, planning, lowering. */
@@ -722,6 +712,9 @@ int build_codegen_flags(const char *flags[BUILD_MAX_FLAGS]);
  * without its two function pointers; both backends start from it. */
 struct rt_program;
 void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p);
+/* A step's optimizer as the runtime takes it: derived figures (its state
+ * per parameter) come from the runtime's own functions on this. */
+rt_optimizer rtprogram_optimizer(const OptSpec *o);
 
 /* ------------------------------------------------------------------ JIT */
 

@@ -10,11 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const act_names[] = { "RT_ACT_NONE", "RT_ACT_RELU", "RT_ACT_LEAKY_RELU", "RT_ACT_GELU",
-                                         "RT_ACT_TANH", "RT_ACT_SIGMOID" };
-static const char *const init_names[] = { "RT_INIT_ZEROS", "RT_INIT_ONES", "RT_INIT_HE_NORMAL",
-                                          "RT_INIT_GLOROT_UNIFORM", "RT_INIT_NORMAL_002" };
-static const char *const loss_names[] = { "RT_LOSS_CROSS_ENTROPY", "RT_LOSS_MSE", "RT_LOSS_BCE" };
+/* The runtime's enumerators by value, from netrt.h's lists. */
+#define NAME(prefix, name) #prefix #name,
+#define ACT_NAME(name) NAME(RT_ACT_, name)
+#define INIT_NAME(name) NAME(RT_INIT_, name)
+#define LOSS_NAME(name) NAME(RT_LOSS_, name)
+static const char *const act_names[] = { RT_ACT_LIST(ACT_NAME) };
+static const char *const init_names[] = { RT_INIT_LIST(INIT_NAME) };
+static const char *const loss_names[] = { RT_LOSS_LIST(LOSS_NAME) };
+#undef NAME
+#undef ACT_NAME
+#undef INIT_NAME
+#undef LOSS_NAME
 
 /* Octal escapes for anything but plain printable ASCII, and '?' escaped
  * too so no trigraph can form: a path cannot end the literal or inject. */

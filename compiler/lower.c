@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* rt_loss_kind */
-enum { LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_BCE };
 
 typedef struct Lower {
     Compiler *c;
@@ -1256,7 +1254,7 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
         ir_dump_graph(c->dump_out, p, tg.g);
     const Graph *loss = &p->graphs[lp->train->steps_list[0].graph];
     const Node *lossop = &loss->nodes[loss->output];
-    lp->loss_kind = lossop->op == OP_cross_entropy ? LOSS_CROSS_ENTROPY : lossop->op == OP_mse ? LOSS_MSE : LOSS_BCE;
+    lp->loss_kind = lossop->op == OP_cross_entropy ? RT_LOSS_CROSS_ENTROPY : lossop->op == OP_mse ? RT_LOSS_MSE : RT_LOSS_BCE;
     const Node *y = &tg.g->nodes[tg.y_input];
     lp->y_dtype = y->dtype;
     lp->y_shape = y->shape;
@@ -1295,8 +1293,8 @@ void lower_memory_report(FILE *out, Compiler *c, const char *model)
     double mib = 1.0 / (1024 * 1024);
     fprintf(out, "  memory plan: parameters %.2f MiB", (double)lp.layout.total * 4 * mib);
     if (lp.train) {
-        int state = lp.train->steps_list[0].opt.kind == OPTK_ADAM || lp.train->steps_list[0].opt.kind == OPTK_ADAMW ? 2
-                  : lp.train->steps_list[0].opt.kind == OPTK_SGD && lp.train->steps_list[0].opt.momentum == 0 ? 0 : 1;
+        rt_optimizer opt = rtprogram_optimizer(&lp.train->steps_list[0].opt);
+        int state = rt_optimizer_state_per_param(&opt); /* what the runtime allocates */
         fprintf(out, ", gradients %.2f MiB, optimizer state %.2f MiB\n", (double)lp.layout.total * 4 * mib,
                 (double)lp.layout.trainable * 4 * state * mib);
         fprintf(out, "  activation arena: %lld bytes per sample to train (%.2f MiB at batch %lld), %lld bytes per sample to infer\n",

@@ -22,29 +22,29 @@ typedef struct Callable {
 } Callable;
 
 static Callable sources[] = {
-    { "idx", SRC_IDX, "images: string, labels: string = \"\", scale: float = 1, shift: float = 0", {{0}}, -1 },
-    { "csv", SRC_CSV, "path: string, label_column: int = -1, header: bool = false, scale: float = 1, shift: float = 0", {{0}}, -1 },
-    { "raw", SRC_RAW, "path: string, size: int, scale: float = 1, shift: float = 0", {{0}}, -1 },
-    { "text", SRC_TEXT, "path: string, seq: int", {{0}}, -1 },
+    { "idx", RT_SRC_IDX, "images: string, labels: string = \"\", scale: float = 1, shift: float = 0", {{0}}, -1 },
+    { "csv", RT_SRC_CSV, "path: string, label_column: int = -1, header: bool = false, scale: float = 1, shift: float = 0", {{0}}, -1 },
+    { "raw", RT_SRC_RAW, "path: string, size: int, scale: float = 1, shift: float = 0", {{0}}, -1 },
+    { "text", RT_SRC_TEXT, "path: string, seq: int", {{0}}, -1 },
 };
 static Callable optimizers[] = {
-    { "sgd", OPTK_SGD, "lr: float = 0.01, momentum: float = 0, nesterov: bool = false, weight_decay: float = 0", {{0}}, -1 },
-    { "adam", OPTK_ADAM, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0", {{0}}, -1 },
-    { "adamw", OPTK_ADAMW, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01", {{0}}, -1 },
-    { "rmsprop", OPTK_RMSPROP, "lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0, weight_decay: float = 0", {{0}}, -1 },
+    { "sgd", RT_OPT_SGD, "lr: float = 0.01, momentum: float = 0, nesterov: bool = false, weight_decay: float = 0", {{0}}, -1 },
+    { "adam", RT_OPT_ADAM, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0", {{0}}, -1 },
+    { "adamw", RT_OPT_ADAMW, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01", {{0}}, -1 },
+    { "rmsprop", RT_OPT_RMSPROP, "lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0, weight_decay: float = 0", {{0}}, -1 },
 };
 static Callable schedules[] = {
-    { "constant", SCHED_CONSTANT, "warmup: int = 0", {{0}}, -1 },
-    { "step", SCHED_STEP, "every: int, gamma: float = 0.1, warmup: int = 0", {{0}}, -1 },
-    { "cosine", SCHED_COSINE, "warmup: int = 0, min_lr: float = 0", {{0}}, -1 },
+    { "constant", RT_SCHED_CONSTANT, "warmup: int = 0", {{0}}, -1 },
+    { "step", RT_SCHED_STEP, "every: int, gamma: float = 0.1, warmup: int = 0", {{0}}, -1 },
+    { "cosine", RT_SCHED_COSINE, "warmup: int = 0, min_lr: float = 0", {{0}}, -1 },
 };
 static Callable augments[] = {
-    { "flip_horizontal", AUG_FLIP_H, "", {{0}}, -1 },
-    { "flip_vertical", AUG_FLIP_V, "", {{0}}, -1 },
-    { "shift", AUG_SHIFT, "pixels: int", {{0}}, -1 },
-    { "rotate", AUG_ROTATE, "degrees: float", {{0}}, -1 },
-    { "scale", AUG_SCALE, "min: float, max: float", {{0}}, -1 },
-    { "noise", AUG_NOISE, "std: float", {{0}}, -1 },
+    { "flip_horizontal", RT_AUG_FLIP_H, "", {{0}}, -1 },
+    { "flip_vertical", RT_AUG_FLIP_V, "", {{0}}, -1 },
+    { "shift", RT_AUG_SHIFT, "pixels: int", {{0}}, -1 },
+    { "rotate", RT_AUG_ROTATE, "degrees: float", {{0}}, -1 },
+    { "scale", RT_AUG_SCALE, "min: float, max: float", {{0}}, -1 },
+    { "noise", RT_AUG_NOISE, "std: float", {{0}}, -1 },
 };
 static Callable noises[] = {
     { "normal", 0, "dim: int", {{0}}, -1 },
@@ -161,52 +161,52 @@ static void data_spec(Sema *s, Scope *sc, const Ast *item, DataSpec *ds)
     Callable *k = spec_call(s, sc, item->lhs, sources, COUNT(sources), "data source", slots);
     if (!k)
         return;
-    ds->kind = (SourceKind)k->code;
+    ds->kind = (rt_source_kind)k->code;
     ds->span = item->lhs->span;
     ds->scale = 1;
     switch (ds->kind) {
-    case SRC_IDX:
+    case RT_SRC_IDX:
         ds->path = slot_str(k, slots, "images");
         ds->labels = slot_str(k, slots, "labels");
         if (ds->labels && !ds->labels[0])
             ds->labels = NULL;
         break;
-    case SRC_CSV:
+    case RT_SRC_CSV:
         ds->path = slot_str(k, slots, "path");
         ds->label_column = slot_int(k, slots, "label_column");
         ds->header = slot_int(k, slots, "header");
         if (ds->label_column < -1) {
             diag_error(&s->c->diag, slot_span(k, slots, "label_column", ds->span),
                        "label_column is a 0-based column index, or -1 for none");
-            ds->kind = SRC_NONE;
+            ds->kind = RT_SRC_NONE;
         }
         break;
-    case SRC_RAW:
+    case RT_SRC_RAW:
         ds->path = slot_str(k, slots, "path");
         ds->size = slot_int(k, slots, "size");
         if (ds->size < 1) {
             diag_error(&s->c->diag, slot_span(k, slots, "size", ds->span), "size (values per sample) must be positive");
-            ds->kind = SRC_NONE;
+            ds->kind = RT_SRC_NONE;
         }
         break;
-    case SRC_TEXT:
+    case RT_SRC_TEXT:
         ds->path = slot_str(k, slots, "path");
         ds->seq = slot_int(k, slots, "seq");
         if (ds->seq < 1) {
             diag_error(&s->c->diag, slot_span(k, slots, "seq", ds->span), "seq (tokens per sample) must be positive");
-            ds->kind = SRC_NONE;
+            ds->kind = RT_SRC_NONE;
         }
         break;
-    case SRC_NONE:
+    case RT_SRC_NONE:
         break;
     }
-    if (ds->kind == SRC_IDX || ds->kind == SRC_CSV || ds->kind == SRC_RAW) {
+    if (ds->kind == RT_SRC_IDX || ds->kind == RT_SRC_CSV || ds->kind == RT_SRC_RAW) {
         ds->scale = slot_float(k, slots, "scale");
         ds->shift = slot_float(k, slots, "shift");
     }
     if (ds->path && !ds->path[0]) {
         diag_error(&s->c->diag, ds->span, "the data file name is empty");
-        ds->kind = SRC_NONE;
+        ds->kind = RT_SRC_NONE;
     }
 }
 
@@ -218,25 +218,25 @@ static void opt_spec(Sema *s, Scope *sc, const Ast *value, OptSpec *o)
     if (!k)
         return;
     Diag *d = &s->c->diag;
-    o->kind = (OptKind)k->code;
+    o->kind = (rt_opt_kind)k->code;
     o->span = value->span;
     o->lr = slot_float(k, slots, "lr");
     o->weight_decay = slot_float(k, slots, "weight_decay");
-    if (o->kind == OPTK_ADAM || o->kind == OPTK_ADAMW) {
+    if (o->kind == RT_OPT_ADAM || o->kind == RT_OPT_ADAMW) {
         o->beta1 = slot_float(k, slots, "beta1");
         o->beta2 = slot_float(k, slots, "beta2");
         o->eps = slot_float(k, slots, "eps");
         if (o->beta1 < 0 || o->beta1 >= 1 || o->beta2 < 0 || o->beta2 >= 1)
             diag_error(d, value->span, "%s: beta1 and beta2 must be in [0, 1)", k->name);
     }
-    if (o->kind == OPTK_SGD || o->kind == OPTK_RMSPROP)
+    if (o->kind == RT_OPT_SGD || o->kind == RT_OPT_RMSPROP)
         o->momentum = slot_float(k, slots, "momentum");
-    if (o->kind == OPTK_SGD) {
+    if (o->kind == RT_OPT_SGD) {
         o->nesterov = slot_int(k, slots, "nesterov");
         if (o->nesterov && o->momentum <= 0)
             diag_error(d, slot_span(k, slots, "nesterov", value->span), "nesterov needs momentum > 0");
     }
-    if (o->kind == OPTK_RMSPROP) {
+    if (o->kind == RT_OPT_RMSPROP) {
         o->alpha = slot_float(k, slots, "alpha");
         o->eps = slot_float(k, slots, "eps");
     }
@@ -261,10 +261,10 @@ static bool data_sample(const DataSpec *ds, DType *dt, Shape *sh, bool *known)
     *dt = DT_F32;
     sh->rank = 1;
     switch (ds->kind) {
-    case SRC_TEXT: *dt = DT_I32; sh->dim[0] = ds->seq; *known = true; return true;
-    case SRC_RAW: sh->dim[0] = ds->size; *known = true; return true;
-    case SRC_IDX: case SRC_CSV: return true;
-    case SRC_NONE: return false;
+    case RT_SRC_TEXT: *dt = DT_I32; sh->dim[0] = ds->seq; *known = true; return true;
+    case RT_SRC_RAW: sh->dim[0] = ds->size; *known = true; return true;
+    case RT_SRC_IDX: case RT_SRC_CSV: return true;
+    case RT_SRC_NONE: return false;
     }
     unreachable();
 }
@@ -275,10 +275,10 @@ static bool data_labels(const DataSpec *ds, Shape *sh)
 {
     sh->rank = 0;
     switch (ds->kind) {
-    case SRC_IDX: return ds->labels != NULL;
-    case SRC_CSV: return ds->label_column >= 0;
-    case SRC_TEXT: sh->rank = 1; sh->dim[0] = ds->seq; return true;
-    case SRC_RAW: case SRC_NONE: return false;
+    case RT_SRC_IDX: return ds->labels != NULL;
+    case RT_SRC_CSV: return ds->label_column >= 0;
+    case RT_SRC_TEXT: sh->rank = 1; sh->dim[0] = ds->seq; return true;
+    case RT_SRC_RAW: case RT_SRC_NONE: return false;
     }
     unreachable();
 }
@@ -313,7 +313,7 @@ static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *l
     Shape ls;
     if (!data_labels(&ts->data, &ls)) {
         diag_error(d, ts->data.span, "the %s loss needs labels, but this data source has none%s", k->name,
-                   ts->data.kind == SRC_IDX ? "; give idx(images, labels)" : ts->data.kind == SRC_CSV ? "; set label_column"
+                   ts->data.kind == RT_SRC_IDX ? "; give idx(images, labels)" : ts->data.kind == RT_SRC_CSV ? "; set label_column"
                    : "; raw files hold no labels: use idx(images, labels) or csv(path, label_column = 0)");
         return;
     }
@@ -387,7 +387,7 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
     StepSpec *st = &ts->steps_list[ts->nsteps++];
     st->model = p->graphs[gi].name;
     st->span = step->span;
-    st->opt = (OptSpec){ .kind = OPTK_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
+    st->opt = (OptSpec){ .kind = RT_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
     if (opt)
         opt_spec(s, &s->globals, opt->lhs, &st->opt);
     if (!loss) {
@@ -538,17 +538,17 @@ void sema_train(Sema *s, const Ast *t)
     memset(slots, 0, sizeof slots);
         Callable *k = spec_call(s, g, ITEM(K_SCHED)->lhs, schedules, COUNT(schedules), "schedule", slots);
         if (k) {
-            ts->sched.kind = (SchedKind)k->code;
+            ts->sched.kind = (rt_sched_kind)k->code;
             ts->sched.warmup = slot_int(k, slots, "warmup");
             if (ts->sched.warmup < 0)
                 diag_error(d, ITEM(K_SCHED)->lhs->span, "warmup must be >= 0 steps");
-            if (k->code == SCHED_STEP) {
+            if (k->code == RT_SCHED_STEP) {
                 ts->sched.every = slot_int(k, slots, "every");
                 ts->sched.gamma = slot_float(k, slots, "gamma");
                 if (ts->sched.every < 1)
                     diag_error(d, ITEM(K_SCHED)->lhs->span, "step(every = N) needs N >= 1");
             }
-            if (k->code == SCHED_COSINE)
+            if (k->code == RT_SCHED_COSINE)
                 ts->sched.min_lr = slot_float(k, slots, "min_lr");
         }
     }
@@ -567,9 +567,9 @@ void sema_train(Sema *s, const Ast *t)
     }
     if (ITEM(K_AUG)) {
         const Ast *a = ITEM(K_AUG);
-        if (ts->data.kind != SRC_IDX && ts->data.kind != SRC_NONE)
+        if (ts->data.kind != RT_SRC_IDX && ts->data.kind != RT_SRC_NONE)
             diag_error(d, a->name_span, "augment needs image data; this train block reads %s",
-                       ts->data.kind == SRC_CSV ? "csv rows" : ts->data.kind == SRC_TEXT ? "text" : "raw values");
+                       ts->data.kind == RT_SRC_CSV ? "csv rows" : ts->data.kind == RT_SRC_TEXT ? "text" : "raw values");
         ts->aug = arena_alloc(s->c->arena, sizeof *ts->aug * (size_t)(a->body.count + 1));
         for (int i = 0; i < a->body.count; i++) {
             Bound slots[8];
@@ -579,27 +579,27 @@ void sema_train(Sema *s, const Ast *t)
             if (!k)
                 continue;
             AugSpec *as = &ts->aug[ts->naug++];
-            as->kind = (AugKind)k->code;
+            as->kind = (rt_aug_kind)k->code;
             as->span = e->span;
             switch (as->kind) {
-            case AUG_FLIP_H: case AUG_FLIP_V: break;
-            case AUG_SHIFT:
+            case RT_AUG_FLIP_H: case RT_AUG_FLIP_V: break;
+            case RT_AUG_SHIFT:
                 as->a = (double)slot_int(k, slots, "pixels");
                 if (as->a < 0)
                     diag_error(d, e->span, "shift(pixels) needs pixels >= 0");
                 break;
-            case AUG_ROTATE:
+            case RT_AUG_ROTATE:
                 as->a = slot_float(k, slots, "degrees");
                 if (as->a < 0 || as->a > 180)
                     diag_error(d, e->span, "rotate(degrees) needs degrees in [0, 180]");
                 break;
-            case AUG_SCALE:
+            case RT_AUG_SCALE:
                 as->a = slot_float(k, slots, "min");
                 as->b = slot_float(k, slots, "max");
                 if (!(as->a > 0 && as->a <= as->b))
                     diag_error(d, e->span, "scale(min, max) needs 0 < min <= max");
                 break;
-            case AUG_NOISE:
+            case RT_AUG_NOISE:
                 as->a = slot_float(k, slots, "std");
                 if (as->a < 0)
                     diag_error(d, e->span, "noise(std) needs std >= 0");
@@ -608,7 +608,7 @@ void sema_train(Sema *s, const Ast *t)
         }
     }
     ts->steps_list = arena_alloc(s->c->arena, sizeof *ts->steps_list * (size_t)(nstep_items + 1));
-    OptSpec opt = { .kind = OPTK_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
+    OptSpec opt = { .kind = RT_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
     if (nstep_items) {
         if (ITEM(K_LOSS))
             diag_error(d, ITEM(K_LOSS)->name_span, "with step blocks, each step has its own 'loss'; move it into a step");
@@ -640,7 +640,7 @@ void sema_train(Sema *s, const Ast *t)
         diag_error(d, t->name_span, "train block '%s' has no 'loss'; add e.g. loss cross_entropy", t->name);
         return;
     }
-    if (ts->data.kind == SRC_NONE)
+    if (ts->data.kind == RT_SRC_NONE)
         return;
     single_model_loss(s, t, ts, ITEM(K_LOSS), gi);
     if (ts->nsteps)
