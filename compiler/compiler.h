@@ -192,6 +192,7 @@ typedef enum OpFlag {
     OPF_RECURRENT = 1 << 4,
     OPF_VIEW = 1 << 5,
     OPF_GRAD_OF_X = 1 << 6,
+    OPF_EXACT_INLINE = 1 << 7,
 } OpFlag;
 
 typedef enum Op {

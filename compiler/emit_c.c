@@ -179,18 +179,17 @@ static void print_expr(FILE *out, const LExpr *e, int *load_no)
         print_expr(out, e->b, load_no);
         fputc(')', out);
         break;
-    case LE_ACT: {
-        /* the same formulas as the runtime's portable kernels */
-        static const char *const open[] = { "(", "nc_relu(", "nc_leaky(", "nc_gelu(", "tanhf(", "nc_sigmoid(" };
-        fputs(open[e->act], out);
+    case LE_ACT: /* relu and leaky_relu only (OPF_EXACT_INLINE): the kernels' bits */
+        if (e->act != RT_ACT_RELU && e->act != RT_ACT_LEAKY_RELU)
+            die("activation %d inside a loop", e->act);
+        fputs(e->act == RT_ACT_RELU ? "nc_relu(" : "nc_leaky(", out);
         print_expr(out, e->a, load_no);
-        if (e->act == 2) {
+        if (e->act == RT_ACT_LEAKY_RELU) {
             fputs(", ", out);
             print_float(out, e->alpha);
         }
         fputc(')', out);
         break;
-    }
     }
 }
 
@@ -336,13 +335,10 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
     fputs(". Do not edit: change the .net file and run netc again.\n"
           " * Shapes are constants; the batch size is the only run-time dimension. */\n"
           "#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"netrt.h\"\n\n"
-          "/* Activations inside fused loops, as the runtime's kernels compute them\n"
-          " * (relu keeps NaN and -0). */\n"
+          "/* Activations inside fused loops, to the bits of the runtime's kernels\n"
+          " * (relu keeps NaN and -0); other activations run the kernels. */\n"
           "static inline float nc_relu(float x) { return 0.0f > x ? 0.0f : x; }\n"
-          "static inline float nc_leaky(float x, float a) { return x > 0.0f ? x : a * x; }\n"
-          "static inline float nc_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }\n"
-          "static inline float nc_gelu(float x)\n"
-          "{\n    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));\n}\n\n", out);
+          "static inline float nc_leaky(float x, float a) { return x > 0.0f ? x : a * x; }\n\n", out);
     const char *xt = lp->x_dtype == DT_I32 ? "int32_t" : "float";
     const char *yt = lp->y_dtype == DT_I32 ? "int32_t" : "float";
     if (lp->train) {

@@ -71,7 +71,6 @@ typedef struct Jit {
     gcc_jit_type *t_epilogue;
     gcc_jit_field *ep_bias, *ep_preact, *ep_act, *ep_alpha;
     gcc_jit_function *imported[K_COUNT];
-    gcc_jit_function *tanhf_fn, *expf_fn;
     char error[256]; /* an internal error found before libgccjit could see it */
     /* the function being built */
     gcc_jit_function *fn;
@@ -158,8 +157,6 @@ static void make_types(Jit *j)
     j->ep_alpha = gcc_jit_context_new_field(ctx, NULL, j->t_float, "act_alpha");
     gcc_jit_field *fields[] = { j->ep_bias, j->ep_preact, j->ep_act, j->ep_alpha };
     j->t_epilogue = gcc_jit_struct_as_type(gcc_jit_context_new_struct_type(ctx, NULL, "rt_epilogue", 4, fields));
-    j->tanhf_fn = gcc_jit_context_get_builtin_function(ctx, "tanhf");
-    j->expf_fn = gcc_jit_context_get_builtin_function(ctx, "expf");
 }
 
 /* ------------------------------------------------------------- values */
@@ -315,46 +312,23 @@ static gcc_jit_rvalue *choose(Jit *j, gcc_jit_rvalue *cond, gcc_jit_rvalue *a, g
     return gcc_jit_lvalue_as_rvalue(v);
 }
 
-static gcc_jit_rvalue *call1(Jit *j, gcc_jit_function *f, gcc_jit_rvalue *x)
-{
-    return gcc_jit_context_new_call(j->ctx, j->loc, f, 1, &x);
-}
-
-/* The activations of a fused loop in float arithmetic, operation for
- * operation as emit_c writes them (nc_relu, nc_leaky, tanhf, nc_sigmoid,
- * nc_gelu), so the two backends round alike: relu 0 > x ? 0 : x (NaN and
- * -0 pass, as in the runtime's kernels; fmaxf(x, 0) turned NaN into 0 and
- * was a libm call per element, 6% of a ResNet training step), leaky_relu
- * x > 0 ? x : alpha x, tanh, sigmoid 1 / (1 + e^-x), gelu's tanh
- * approximation. */
+/* The activations a fused loop computes inline (OPF_EXACT_INLINE), operation
+ * for operation as emit_c writes them (nc_relu, nc_leaky), to the bits of
+ * the runtime's kernels: relu 0 > x ? 0 : x (NaN and -0 pass; fmaxf(x, 0)
+ * turned NaN into 0 and was a libm call per element, 6% of a ResNet
+ * training step), leaky_relu x > 0 ? x : alpha x. The other activations run
+ * the kernels after the loop. */
 static gcc_jit_rvalue *activation(Jit *j, int act, double alpha, gcc_jit_rvalue *in)
 {
     gcc_jit_lvalue *xv = new_local(j, j->t_float, "act");
     gcc_jit_block_add_assignment(j->block, j->loc, xv, in);
-    gcc_jit_rvalue *x = gcc_jit_lvalue_as_rvalue(xv), *zero = float_const(j, 0), *one = float_const(j, 1);
-    gcc_jit_rvalue *positive = gcc_jit_context_new_comparison(j->ctx, j->loc, GCC_JIT_COMPARISON_GT, x, zero);
-    switch ((rt_act)act) {
-    case RT_ACT_NONE: return x;
-    case RT_ACT_RELU:
+    gcc_jit_rvalue *x = gcc_jit_lvalue_as_rvalue(xv), *zero = float_const(j, 0);
+    if (act == RT_ACT_RELU)
         return choose(j, gcc_jit_context_new_comparison(j->ctx, j->loc, GCC_JIT_COMPARISON_GT, zero, x), zero, x);
-    case RT_ACT_LEAKY_RELU: return choose(j, positive, x, binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, alpha), x));
-    case RT_ACT_TANH: return call1(j, j->tanhf_fn, x);
-    case RT_ACT_SIGMOID: {
-        gcc_jit_rvalue *neg = gcc_jit_context_new_unary_op(j->ctx, j->loc, GCC_JIT_UNARY_OP_MINUS, j->t_float, x);
-        return binop(j, GCC_JIT_BINARY_OP_DIVIDE, one, binop(j, GCC_JIT_BINARY_OP_PLUS, one, call1(j, j->expf_fn, neg)));
-    }
-    case RT_ACT_GELU: {
-        /* 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))) */
-        gcc_jit_rvalue *cube = binop(j, GCC_JIT_BINARY_OP_MULT,
-                                     binop(j, GCC_JIT_BINARY_OP_MULT,
-                                           binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, 0.044715), x), x), x);
-        gcc_jit_rvalue *inner = binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, 0.7978845608028654),
-                                      binop(j, GCC_JIT_BINARY_OP_PLUS, x, cube));
-        return binop(j, GCC_JIT_BINARY_OP_MULT, binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, 0.5), x),
-                     binop(j, GCC_JIT_BINARY_OP_PLUS, one, call1(j, j->tanhf_fn, inner)));
-    }
-    }
-    jit_fail(j, "internal error: activation %s in a loop", "out of range");
+    if (act == RT_ACT_LEAKY_RELU)
+        return choose(j, gcc_jit_context_new_comparison(j->ctx, j->loc, GCC_JIT_COMPARISON_GT, x, zero), x,
+                      binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, alpha), x));
+    jit_fail(j, "internal error: activation %s in a loop", "that is not inline");
     return x;
 }
 

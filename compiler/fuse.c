@@ -38,6 +38,10 @@ static void fuse_loops(Compiler *c, Unit *u)
         if (in->dead || in->users != 1 || in->fused_into >= 0 || in->alias_of >= 0 || !is_elementwise(n->op) ||
             depth[i] >= MAX_LOOP_DEPTH)
             continue;
+        /* gelu, tanh, sigmoid are computed by the runtime's kernel, never
+         * inside another node's loop (ops.def's OPF_EXACT_INLINE) */
+        if (is_activation(n->op) && !ir_op_is(n->op, OPF_EXACT_INLINE))
+            continue;
         for (uint32_t j = i + 1; j < g->nnodes; j++) {
             const Node *m = &g->nodes[j];
             bool reads = false;

@@ -140,6 +140,8 @@ static LExpr *loop_expr(Lower *l, uint32_t v, uint32_t root)
     if (!ir_op_is(n->op, OPF_ELEMENTWISE))
         die("no loop expression for %s", ir_ops[n->op].name);
     if (ir_op_is(n->op, OPF_ACTIVATION)) {
+        if (!ir_op_is(n->op, OPF_EXACT_INLINE))
+            die("%s inside a loop: fuse.c keeps it out", ir_ops[n->op].name);
         e = expr_new(l, LE_ACT);
         e->act = ir_ops[n->op].act;
         e->alpha = act_alpha(n);
@@ -174,7 +176,10 @@ static LExpr *loop_expr(Lower *l, uint32_t v, uint32_t root)
 static bool lower_loop(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LExpr *e = loop_expr(l, id, id);
+    /* an activation the loop cannot compute inline: the loop writes its
+     * input, then the kernel runs over it in place */
+    bool kernel_act = ir_op_is(n->op, OPF_ACTIVATION) && !ir_op_is(n->op, OPF_EXACT_INLINE);
+    LExpr *e = loop_expr(l, kernel_act ? n->inputs[0] : id, id);
     if (!e)
         return false;
     LInstr *in = emit(l, LI_LOOP, K_NONE, n);
@@ -189,6 +194,14 @@ static bool lower_loop(Lower *l, uint32_t id)
             if (r == id)
                 in->comment = arena_printf(l->c->arena, "%s, with %s", in->comment, node_at(l, i)->name);
         }
+    if (kernel_act) {
+        LInstr *act = emit(l, LI_CALL, K_rt_act_forward, n);
+        arg_act(act, ir_ops[n->op].act);
+        arg_float(act, act_alpha(n), false);
+        arg_int(act, 0, elems(n));
+        arg_val(l, act, id);
+        arg_val(l, act, id);
+    }
     return true;
 }
 

@@ -22,6 +22,8 @@
 #include "netrt.h"
 
 #include <dlfcn.h>
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 
 static char *temp_dir(void)
@@ -456,6 +458,50 @@ START_TEST(relu_in_loop_like_kernel)
 }
 END_TEST
 
+/* Every activation inside a fused loop gives the runtime kernel's bits,
+ * in both backends and on every instruction-set path the CPU runs, over a
+ * sweep of [-8, 8] and the special values: +-0, denormals, the largest
+ * floats, +-inf and NaN. A fused and an unfused graph of the same model
+ * compute the same numbers. */
+START_TEST(activations_in_loops_like_kernels)
+{
+    enum { N = 2048 };
+    static const char *const acts[] = { "relu", "leaky_relu(0.1)", "gelu", "tanh", "sigmoid" };
+    static const rt_act kinds[] = { RT_ACT_RELU, RT_ACT_LEAKY_RELU, RT_ACT_GELU, RT_ACT_TANH, RT_ACT_SIGMOID };
+    static const float special[] = { 0.0f, -0.0f, 1e-40f, -1e-40f, 1.4e-45f, -1.4e-45f, FLT_MIN, -FLT_MIN,
+                                     FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN, -NAN, 1e-20f, -1e-20f,
+                                     20.0f, -20.0f, 89.0f, -89.0f, 1e10f, -1e10f };
+    enum { NSPECIAL = sizeof special / sizeof special[0] };
+    float *x = alloc_floats(N), *want = alloc_floats(N), *got = alloc_floats(2 * N);
+    for (int i = 0; i < N; i++) /* the sweep, then the specials over its end */
+        x[i] = -8.0f + 16.0f * (float)i / (float)(N - 1);
+    memcpy(x + N - NSPECIAL, special, sizeof special);
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+        char net[128];
+        snprintf(net, sizeof net, "model m(x: f32[%d]) { (x * 1) -> %s }\n", N, acts[a]);
+        FOR_EACH_ISA(isa) {
+            rt_act_forward(kinds[a], a == 1 ? 0.1f : 0.0f, N, x, want);
+            float *outs[2] = { got, got + N };
+            forward_both(net, x, 1, N, outs, NULL, 0, NULL);
+            for (int k = 0; k < 2; k++) {
+                int differ = 0, first = -1;
+                for (int i = 0; i < N; i++)
+                    if (memcmp(&outs[k][i], &want[i], sizeof(float)) != 0 && !(isnan(outs[k][i]) && isnan(want[i]))) {
+                        differ++;
+                        first = first < 0 ? i : first;
+                    }
+                ck_assert_msg(differ == 0, "%s, %s backend, isa %d: %d of %d values differ from the kernel's, first at x = %g: %a against %a",
+                              acts[a], k ? "JIT" : "C", isa, differ, N, first >= 0 ? x[first] : 0.0,
+                              first >= 0 ? outs[k][first] : 0.0, first >= 0 ? want[first] : 0.0);
+            }
+        }
+    }
+    free(x);
+    free(want);
+    free(got);
+}
+END_TEST
+
 /* A model that only reshapes its input still writes its output: the plan
  * gives the output the input's storage, and lowering copies it out. */
 START_TEST(output_is_reshaped_input)
@@ -814,6 +860,7 @@ static Suite *jit_suite(void)
     tcase_add_test(tc, parity_attention);
     tcase_add_loop_test(tc, attention_forward_kernel, 0, 2);
     tcase_add_test(tc, relu_in_loop_like_kernel);
+    tcase_add_test(tc, activations_in_loops_like_kernels);
     tcase_add_test(tc, output_is_reshaped_input);
     suite_add_tcase(s, tc);
     tc = test_case("driver");
