@@ -564,11 +564,9 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
     char *header = NULL;
     json_t *root = NULL;
     entry *entries = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fail(err, errlen, path, "%s", strerror(errno));
+    int fd = rt_open_regular(path, err, errlen);
+    if (fd < 0)
         return -1;
-    }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         fail(err, errlen, path, "%s", strerror(errno));

@@ -298,6 +298,20 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
 /* Small file helpers shared by the runtime and the compiler. */
 /* Writes len bytes to path atomically; returns 0 or fills err. */
 int rt_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+/* Removes PATH.tmp-XXXXXX files that a killed writer of PATH left behind. */
+void rt_remove_stale_temps(const char *path);
+/* Opens a regular file for reading (O_CLOEXEC); a folder, device, FIFO or
+ * socket is refused without blocking. Returns the descriptor or -1 with err
+ * filled ("PATH: what is wrong"). Every reader of user-named files uses it. */
+int rt_open_regular(const char *path, char *err, size_t errlen);
+/* 0 if a file may be written at path: not a folder, not a device or FIFO,
+ * in a folder that exists; else -1 with err filled. */
+int rt_check_output(const char *path, char *err, size_t errlen);
+/* Whether two names denote the same file (same inode, or for a file not
+ * yet written the same resolved name). */
+bool rt_same_file(const char *a, const char *b);
+/* Replaces control characters other than newline and tab with '?'. */
+void rt_sanitize_text(char *s);
 
 /* --------------------------------- convolution, pooling, normalisation */
 
