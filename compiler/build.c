@@ -68,7 +68,7 @@ int build_codegen_flags(const char *flags[BUILD_MAX_FLAGS])
  * handler uses only async-signal-safe calls, then dies of the signal as
  * the shell expects. */
 static volatile sig_atomic_t build_child;
-static char build_tmpdir[64], build_cfile[PATH_MAX], build_tmpout[PATH_MAX + 16];
+static char build_tmpdir[PATH_MAX], build_cfile[PATH_MAX + 8], build_tmpout[PATH_MAX + 16];
 
 static void build_on_signal(int sig)
 {
@@ -169,7 +169,8 @@ bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FI
      * a legal 255-character name would not fit a file name with ".c". */
     char *tmpdir = build_tmpdir, *cfile = build_cfile, *tmpout = build_tmpout;
     build_tmpout[0] = build_cfile[0] = '\0';
-    snprintf(build_tmpdir, sizeof build_tmpdir, "/tmp/netc-build-XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(build_tmpdir, sizeof build_tmpdir, "%s/netc-build-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     build_signals(true);
     if (!mkdtemp(tmpdir)) {
         fprintf(err, "netc: error: cannot create a temporary folder: %s\n", strerror(errno));
