@@ -25,12 +25,15 @@
 /* One line on stderr, prefixed by the program's name like any Unix tool. */
 void rt_report(const char *prog, const char *fmt, ...)
 {
-    fprintf(stderr, "%s: ", prog);
+    /* Messages quote file names the user gave: control characters in
+     * them must not reach the terminal as escape sequences. */
+    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    rt_sanitize_text(msg);
+    fprintf(stderr, "%s: %s\n", prog, msg);
 }
 
 const char *rt_dtype_name(rt_dtype t)

@@ -109,6 +109,15 @@ static int resolve_source(const char *prog, const rt_program *p, const rt_source
     }
     f->shown = flag_path;
     if (rt_data_resolve(flag_path, NULL, f->path, sizeof f->path) != 0) {
+        /* there, but not a file (a folder, a device): say which */
+        char err[ERRLEN];
+        int fd = access(flag_path, F_OK) == 0 ? rt_open_regular(flag_path, err, sizeof err) : 0;
+        if (fd < 0) {
+            rt_report(prog, "%s (given with %s)", err, flag);
+            return RC_INPUT;
+        }
+        if (fd > 0)
+            close(fd);
         rt_report(prog, "%s: no such file (given with %s)", flag_path, flag);
         return RC_INPUT;
     }
@@ -545,6 +554,13 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
         rc = meta_number(prog, path, values, META_SEED, &seed);
     if (rc == RC_OK && !values[META_SEED])
         seed = at->seed;
+    /* every epoch takes at least one step: a file claiming more epochs
+     * than steps was not written by a run */
+    if (rc == RC_OK && epoch > step) {
+        rt_report(prog, "%s: metadata says epoch %llu at step %llu, but every epoch takes at least one step; "
+                  "the checkpoint is damaged", path, (unsigned long long)epoch, (unsigned long long)step);
+        rc = RC_INPUT;
+    }
     if (rc == RC_OK && !same_opt && with_state->n > weights_only->n)
         fprintf(stderr, "%s: note: %s holds no %s state (optimizer: %s); it starts from zero\n",
                 prog, path, rt_optimizer_name(opt->kind),
@@ -818,8 +834,32 @@ static int check_writable(const char *prog, const char *flag, const char *path)
         snprintf(dir, sizeof dir, "/");
     else
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    char err[ERRLEN];
+    if (rt_check_output(path, err, sizeof err) != 0) {
+        rt_report(prog, "%s (%s)", err, flag);
+        return RC_INPUT;
+    }
     if (access(dir, W_OK | X_OK) != 0) {
         rt_report(prog, "%s (%s): folder %s: %s", path, flag, dir, strerror(errno));
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
+/* An output of this run must not be one of its inputs: the training or
+ * test data, the program itself, or the other output. (--save onto the
+ * --resume checkpoint is allowed: continuing a run in place is usual.) */
+static int check_not_an_input(const char *prog, const char *flag, const char *path, const train_run *r)
+{
+    const char *inputs[] = { r->data_files.path, r->data_files.labels, r->has_test ? r->test_files.path : "",
+                             r->has_test ? r->test_files.labels : "" };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
+        if (inputs[i][0] && rt_same_file(path, inputs[i])) {
+            rt_report(prog, "%s %s would overwrite the data file %s; choose another name", flag, path, inputs[i]);
+            return RC_INPUT;
+        }
+    if (rt_same_file(path, "/proc/self/exe")) {
+        rt_report(prog, "%s %s would overwrite this program; choose another name", flag, path);
         return RC_INPUT;
     }
     return RC_OK;
@@ -1003,8 +1043,16 @@ int rt_cmd_train(const options *o, const rt_program *p)
         rc = check_writable(o->prog, "--save", o->path[FLAG_SAVE]);
     if (rc == RC_OK && o->given[FLAG_LOG])
         rc = check_writable(o->prog, "--log", o->path[FLAG_LOG]);
+    if (rc == RC_OK && o->given[FLAG_SAVE] && o->given[FLAG_LOG] && rt_same_file(o->path[FLAG_SAVE], o->path[FLAG_LOG])) {
+        rt_report(o->prog, "--save and --log both name %s; give them different files", o->path[FLAG_SAVE]);
+        rc = RC_INPUT;
+    }
     if (rc == RC_OK)
         rc = train_load_data(&r);
+    if (rc == RC_OK && o->given[FLAG_SAVE])
+        rc = check_not_an_input(o->prog, "--save", o->path[FLAG_SAVE], &r);
+    if (rc == RC_OK && o->given[FLAG_LOG])
+        rc = check_not_an_input(o->prog, "--log", o->path[FLAG_LOG], &r);
     int blocks = rt_optimizer_state_per_param(&r.opt);
     if (rc == RC_OK)
         rc = rt_alloc_buffers(o->prog, p, r.batch, blocks, true, &r.buf);
