@@ -268,6 +268,182 @@ START_TEST(build_interrupted_cleans_up)
 }
 END_TEST
 
+/* ------------------------------------------------------------ runtime */
+
+static const char csv_net[] = "model m(x: f32[4]) -> f32[3] {\n"
+                              "    x -> dense(3)\n"
+                              "}\n"
+                              "train m {\n"
+                              "    data      csv(\"d.csv\", label_column = 4)\n"
+                              "    test      csv(\"d.csv\", label_column = 4)\n"
+                              "    loss      cross_entropy\n"
+                              "    optimizer adam(lr = 1e-2)\n"
+                              "    batch     2\n"
+                              "    epochs    1\n"
+                              "}\n";
+
+static const char *setup_csv_model(void)
+{
+    write_text(in_dir("d.csv"), "1,2,3,4,0\n2,3,4,5,1\n3,4,5,6,2\n4,5,6,7,1\n");
+    write_text(in_dir("m.net"), csv_net);
+    return in_dir("m.net");
+}
+
+/* What `netc train m.net ...` prints before its message. */
+static void expect_train_fail(FeProc *p, int rc, const char *cmd, const char *net, const char *msg)
+{
+    char want[2400];
+    const char *slash = strrchr(net, '/');
+    snprintf(want, sizeof want, "netc %s %s: %s\n", cmd, slash ? slash + 1 : net, msg);
+    expect_fail(p, rc, want);
+}
+
+START_TEST(runtime_inputs_refused_not_read)
+{
+    const char *net = setup_csv_model();
+    const char *fifo = in_dir("fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    FeProc p;
+    char msg[1200];
+    const char *n = fe_netc();
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--data", "/dev/zero", NULL), "train", net,
+                      "/dev/zero: is not a regular file (a device, FIFO or socket); give a file");
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--data", "/dev/urandom", NULL), "train", net,
+                      "/dev/urandom: is not a regular file (a device, FIFO or socket); give a file");
+    snprintf(msg, sizeof msg, "%s: is not a regular file (a device, FIFO or socket); give a file", fifo);
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--data", fifo, NULL), "train", net, msg);
+    expect_train_fail(&p, run(&p, 60, n, "eval", net, "--load", fifo, NULL), "eval", net, msg);
+    ck_assert_int_eq(run(&p, 60, n, "train", net, "--save", in_dir("w.st"), NULL), 0);
+    fe_proc_free(&p);
+    expect_train_fail(&p, run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), "/dev/zero", NULL), "predict",
+                      net, "/dev/zero: is not a regular file (a device, FIFO or socket); give a file");
+    expect_train_fail(&p, run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), fifo, NULL), "predict", net, msg);
+    /* a folder is a folder, not a missing file */
+    snprintf(msg, sizeof msg, "%s: is a folder, not a file (given with --data)", dir);
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--data", dir, NULL), "train", net, msg);
+    /* an escape sequence in a file name reaches the terminal defused */
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--data", "\033[31mred", NULL), "train", net,
+                      "?[31mred: no such file (given with --data)");
+}
+END_TEST
+
+START_TEST(runtime_outputs_never_replace_inputs)
+{
+    const char *net = setup_csv_model();
+    FeProc p;
+    char msg[1200];
+    const char *n = fe_netc();
+    snprintf(msg, sizeof msg, "--save %s would overwrite the data file %s; choose another name", in_dir("d.csv"),
+             in_dir("d.csv"));
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--save", in_dir("d.csv"), NULL), "train", net, msg);
+    snprintf(msg, sizeof msg, "--save and --log both name %s; give them different files", in_dir("x"));
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--save", in_dir("x"), "--log", in_dir("x"), NULL), "train",
+                      net, msg);
+    snprintf(msg, sizeof msg, "%s: is a folder; give a file name (--save)", dir);
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--save", dir, NULL), "train", net, msg);
+    snprintf(msg, sizeof msg, "%s: is a folder; give a file name (--log)", dir);
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--log", dir, NULL), "train", net, msg);
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--save", "/dev/null", NULL), "train", net,
+                      "/dev/null: is not a regular file (a device, FIFO or socket); refusing to replace it (--save)");
+    snprintf(msg, sizeof msg, "--save %s would overwrite this program; choose another name", n);
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--save", n, NULL), "train", net, msg);
+    ck_assert_str_eq(fe_slurp(in_dir("d.csv"), NULL), "1,2,3,4,0\n2,3,4,5,1\n3,4,5,6,2\n4,5,6,7,1\n");
+}
+END_TEST
+
+/* A checkpoint for csv_net's model, written directly. */
+static void save_weights(const char *path, float bad, const char *epoch, const char *step)
+{
+    float w[12], b[3] = { 0 };
+    test_fill(w, 12, 3);
+    w[5] = bad;
+    rt_named_tensor t[2] = { { "dense1.weight", RT_F32, 2, { 3, 4 }, w }, { "dense1.bias", RT_F32, 1, { 3 }, b } };
+    rt_meta meta[4] = { { "netc.format", "1" }, { "netc.model", "m" }, { "netc.epoch", epoch }, { "netc.step", step } };
+    char err[512];
+    ck_assert_msg(rt_checkpoint_save(path, t, 2, meta, 4, err, sizeof err) == 0, "%s", err);
+}
+
+START_TEST(damaged_checkpoints_refused)
+{
+    const char *net = setup_csv_model();
+    FeProc p;
+    char msg[1200];
+    const char *n = fe_netc();
+    save_weights(in_dir("nan.st"), NAN, "1", "2");
+    snprintf(msg, sizeof msg,
+             "%s: tensor 'dense1.weight' holds NaN at index 5; the file is damaged or was saved by a run that "
+             "diverged, so it cannot be used", in_dir("nan.st"));
+    expect_train_fail(&p, run(&p, 60, n, "eval", net, "--load", in_dir("nan.st"), NULL), "eval", net, msg);
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--resume", in_dir("nan.st"), NULL), "train", net, msg);
+    save_weights(in_dir("inf.st"), -INFINITY, "1", "2");
+    snprintf(msg, sizeof msg,
+             "%s: tensor 'dense1.weight' holds an infinity at index 5; the file is damaged or was saved by a run "
+             "that diverged, so it cannot be used", in_dir("inf.st"));
+    write_text(in_dir("in.csv"), "1,2,3,4\n");
+    expect_train_fail(&p, run(&p, 60, n, "predict", net, "--load", in_dir("inf.st"), in_dir("in.csv"), NULL),
+                      "predict", net, msg);
+    save_weights(in_dir("epoch.st"), 0.5f, "1000000", "20");
+    snprintf(msg, sizeof msg,
+             "%s: metadata says epoch 1000000 at step 20, but every epoch takes at least one step; the "
+             "checkpoint is damaged", in_dir("epoch.st"));
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--resume", in_dir("epoch.st"), "--epochs", "2", NULL),
+                      "train", net, msg);
+}
+END_TEST
+
+START_TEST(data_files_checked_not_guessed)
+{
+    const char *net = setup_csv_model();
+    FeProc p;
+    char msg[1200];
+    const char *n = fe_netc();
+    ck_assert_int_eq(run(&p, 60, n, "train", net, "--save", in_dir("w.st"), NULL), 0);
+    fe_proc_free(&p);
+    /* a malformed first row is data, refused; not a header, dropped */
+    write_text(in_dir("p1.csv"), "1,2,x,4\n1,2,3,4\n");
+    snprintf(msg, sizeof msg, "%s: 1: column 3: 'x' is not a number", in_dir("p1.csv"));
+    expect_train_fail(&p, run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p1.csv"), NULL),
+                      "predict", net, msg);
+    write_text(in_dir("p2.csv"), "1,2,,4\n1,2,3,4\n");
+    snprintf(msg, sizeof msg, "%s: 1: column 3 is empty", in_dir("p2.csv"));
+    expect_train_fail(&p, run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p2.csv"), NULL),
+                      "predict", net, msg);
+    /* a real header, a byte order mark and CR LF or CR-only line ends */
+    write_text(in_dir("p3.csv"), "\xEF\xBB\xBF" "a,b,c,d\r\n1,2,3,4\r\n");
+    ck_assert_int_eq(run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p3.csv"), NULL), 0);
+    ck_assert_int_eq((int)strlen(p.out), 2);
+    fe_proc_free(&p);
+    write_text(in_dir("p4.csv"), "1,2,3,4\r2,3,4,5\r");
+    ck_assert_int_eq(run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p4.csv"), NULL), 0);
+    ck_assert_int_eq((int)strlen(p.out), 4);
+    fe_proc_free(&p);
+}
+END_TEST
+
+/* NaN in a float IDX is refused like CSV refuses it. */
+START_TEST(idx_nan_refused)
+{
+    unsigned char buf[8 + 4 * 6];
+    const unsigned char head[8] = { 0, 0, 0x0D, 1, 0, 0, 0, 6 };
+    memcpy(buf, head, 8);
+    for (int i = 0; i < 6; i++) {
+        uint32_t bits = i == 4 ? 0x7fc00000u : 0x3f800000u;
+        for (int k = 0; k < 4; k++)
+            buf[8 + 4 * i + k] = (unsigned char)(bits >> (24 - 8 * k));
+    }
+    const char *path = in_dir("x.idx");
+    FILE *f = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(buf, 1, sizeof buf, f), sizeof buf);
+    fclose(f);
+    rt_source src = { .kind = RT_SRC_IDX, .path = path, .scale = 1 };
+    rt_dataset d;
+    char err[512], want[600];
+    ck_assert_int_ne(rt_dataset_load(&src, &d, err, sizeof err), 0);
+    snprintf(want, sizeof want, "%s: value 5 (in sample 5) is nan, not a finite number", path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
 static Suite *reliability_suite(void)
 {
     Suite *s = suite_create("reliability");
@@ -281,6 +457,11 @@ static Suite *reliability_suite(void)
     tcase_add_test(tc, atomic_writer_refuses_non_files_and_sweeps_temps);
     tcase_add_test(tc, check_to_a_full_disk_fails);
     tcase_add_test(tc, build_interrupted_cleans_up);
+    tcase_add_test(tc, runtime_inputs_refused_not_read);
+    tcase_add_test(tc, runtime_outputs_never_replace_inputs);
+    tcase_add_test(tc, damaged_checkpoints_refused);
+    tcase_add_test(tc, data_files_checked_not_guessed);
+    tcase_add_test(tc, idx_nan_refused);
     suite_add_tcase(s, tc);
     return s;
 }
