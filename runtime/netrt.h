@@ -654,6 +654,9 @@ typedef struct rt_program {
     int64_t eval_arena_floats;   /* ... and for forward */
     int64_t eval_scratch_floats; /* forward also uses this many floats after the batch's
                                   * arena (folded weights), whatever the batch size */
+    int64_t max_batch;           /* the largest batch whose every batch-dependent size fits
+                                  * the kernels' int parameters; 0: no bound */
+    const char *max_batch_layer; /* the layer that sets max_batch, for messages */
     /* One training step on `batch` samples: x holds batch*x_size elements,
      * y batch*y_size. Overwrites grads (param_floats) with the gradient of
      * the MEAN loss over the batch and returns the SUM of the per-sample

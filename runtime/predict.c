@@ -143,16 +143,16 @@ int rt_cmd_predict(const options *o, const rt_program *p)
     files.src.shift = like ? like->shift : 0.0f;
     files.src.label_column = -1;
     files.shown = o->input;
-    if (rt_data_resolve(o->input, NULL, files.path, sizeof files.path) != 0) {
-        rt_report(o->prog, "%s: no such file", o->input);
-        return RC_INPUT;
-    }
+    if (rt_data_resolve(o->input, NULL, files.path, sizeof files.path) != 0)
+        return rt_report_unresolved(o->prog, o->input, NULL);
     files.src.path = files.path;
     int rc = sniff_input(o->prog, files.path, &files.src.kind, &files.src.header);
     rt_dataset in = { 0 };
     buffers buf = { 0 };
     if (rc == RC_OK)
         rc = rt_load_source(o->prog, p, &files, false, &in);
+    if (rc == RC_OK && batch > in.n)
+        batch = in.n;
     if (rc == RC_OK)
         rc = rt_alloc_buffers(o->prog, p, batch, 0, false, &buf);
     if (rc == RC_OK)

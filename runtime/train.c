@@ -74,6 +74,24 @@ static void not_found_in_search(const char *prog, const char *name, const rt_pro
 /* Fills f from the train block's source `config` or, when flag_path is
  * given, from that file with config's kind and scale (or `fallback`'s when
  * config has no source). Returns RC_OK, or a code after a message. */
+/* A data file named on the command line was not found as a file: say
+ * whether it is missing or there but not a file (a folder, a device). */
+int rt_report_unresolved(const char *prog, const char *path, const char *flag)
+{
+    char err[ERRLEN], with[64] = "";
+    if (flag)
+        snprintf(with, sizeof with, " (given with %s)", flag);
+    int fd = access(path, F_OK) == 0 ? rt_open_regular(path, err, sizeof err) : 0;
+    if (fd < 0) {
+        rt_report(prog, "%s%s", err, with);
+        return RC_INPUT;
+    }
+    if (fd > 0)
+        close(fd);
+    rt_report(prog, "%s: no such file%s", path, with);
+    return RC_INPUT;
+}
+
 static int resolve_source(const char *prog, const rt_program *p, const rt_source *config,
                           const rt_source *fallback, const char *flag, const char *flag_path,
                           source_files *f)
@@ -108,19 +126,8 @@ static int resolve_source(const char *prog, const rt_program *p, const rt_source
                               .scale = 1.0f, .label_column = -1 };
     }
     f->shown = flag_path;
-    if (rt_data_resolve(flag_path, NULL, f->path, sizeof f->path) != 0) {
-        /* there, but not a file (a folder, a device): say which */
-        char err[ERRLEN];
-        int fd = access(flag_path, F_OK) == 0 ? rt_open_regular(flag_path, err, sizeof err) : 0;
-        if (fd < 0) {
-            rt_report(prog, "%s (given with %s)", err, flag);
-            return RC_INPUT;
-        }
-        if (fd > 0)
-            close(fd);
-        rt_report(prog, "%s: no such file (given with %s)", flag_path, flag);
-        return RC_INPUT;
-    }
+    if (rt_data_resolve(flag_path, NULL, f->path, sizeof f->path) != 0)
+        return rt_report_unresolved(prog, flag_path, flag);
     f->src.path = f->path;
     f->src.labels_path = NULL;
     if (f->src.kind == RT_SRC_IDX && like && like->labels_path) {
@@ -269,6 +276,16 @@ int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int s
                          bool training, buffers *b)
 {
     memset(b, 0, sizeof *b);
+    /* The batch-dependent half of netc's size rule (the compiler checks
+     * per-sample sizes): the generated code passes k * batch to int
+     * parameters of the kernels, so the batch is bounded here, once, for
+     * every command. */
+    if (p->max_batch > 0 && batch > p->max_batch) {
+        rt_report(prog, "--batch %lld is too large for model '%s': layer %s would pass the kernels more than "
+                  "2^31 - 1 values at once; the largest batch is %lld", (long long)batch, p->name,
+                  p->max_batch_layer ? p->max_batch_layer : "?", (long long)p->max_batch);
+        return RC_USAGE;
+    }
     int64_t arena_per = p->eval_arena_floats;
     if (training && p->train_arena_floats > arena_per)
         arena_per = p->train_arena_floats;
@@ -1148,6 +1165,8 @@ int rt_cmd_eval(const options *o, const rt_program *p)
                             o->path[FLAG_TEST], &files);
     if (rc == RC_OK)
         rc = rt_load_source(o->prog, p, &files, true, &test);
+    if (rc == RC_OK && batch > test.n)
+        batch = test.n; /* --batch 1000000 on 10 samples needs memory for 10 */
     if (rc == RC_OK)
         rc = rt_alloc_buffers(o->prog, p, batch, 0, false, &buf);
     if (rc == RC_OK)

@@ -120,6 +120,9 @@ int64_t rt_class_count(const rt_program *p);
  * when with_labels). Returns RC_OK, or a code after a message. */
 int rt_load_source(const char *prog, const rt_program *p, const source_files *f, bool with_labels,
                    rt_dataset *d);
+/* Reports a command-line data file that rt_data_resolve did not find as a
+ * file (missing, a folder, a device); flag may be NULL. Returns RC_INPUT. */
+int rt_report_unresolved(const char *prog, const char *path, const char *flag);
 int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int state_blocks,
                      bool training, buffers *b);
 /* Weights only, from a checkpoint, into params. */

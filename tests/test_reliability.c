@@ -444,6 +444,28 @@ START_TEST(idx_nan_refused)
 }
 END_TEST
 
+/* The batch-dependent half of the size rule: the program carries the
+ * largest batch its int kernel arguments allow, and the layer that sets
+ * it; eval clamps --batch to the data it has. */
+START_TEST(batch_bounds)
+{
+    write_text(in_dir("big.net"), "model m(x: f32[65536, 32]) -> f32[65536, 16] {\n    x -> dense(16)\n}\n");
+    FeProc p;
+    ck_assert_int_eq(run(&p, 60, fe_netc(), "emit", in_dir("big.net"), "-o", in_dir("out"), NULL), 0);
+    fe_proc_free(&p);
+    char *c = fe_slurp(in_dir("out/m.c"), NULL);
+    ck_assert_ptr_nonnull(strstr(c, "    .max_batch = 32767,\n    .max_batch_layer = \"dense1\",\n"));
+    free(c);
+
+    const char *net = setup_csv_model();
+    ck_assert_int_eq(run(&p, 60, fe_netc(), "train", net, "--save", in_dir("w.st"), NULL), 0);
+    fe_proc_free(&p);
+    ck_assert_int_eq(run(&p, 60, fe_netc(), "eval", net, "--load", in_dir("w.st"), "--batch", "1000000000", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(p.out, "(4 samples)"));
+    fe_proc_free(&p);
+}
+END_TEST
+
 static Suite *reliability_suite(void)
 {
     Suite *s = suite_create("reliability");
@@ -462,6 +484,7 @@ static Suite *reliability_suite(void)
     tcase_add_test(tc, damaged_checkpoints_refused);
     tcase_add_test(tc, data_files_checked_not_guessed);
     tcase_add_test(tc, idx_nan_refused);
+    tcase_add_test(tc, batch_bounds);
     suite_add_tcase(s, tc);
     return s;
 }
