@@ -240,8 +240,9 @@ static int parse_flags(options *o, int argc, char **argv)
         o->given[id] = true;
     }
     if (o->cmd == CMD_PREDICT && !o->input) {
-        rt_report(o->prog, "predict needs an INPUT file (IDX or CSV), as in %s predict --load "
-               "model.safetensors images.idx", o->prog);
+        /* under `netc predict m.net` the program's name already holds the command */
+        rt_report(o->prog, "predict needs an INPUT file (IDX or CSV), as in %s%s --load "
+               "model.safetensors images.idx", o->prog, strstr(o->prog, " predict") ? "" : " predict");
         return RC_USAGE;
     }
     if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT) && !o->given[FLAG_LOAD]) {

@@ -803,8 +803,9 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
                     goto failed_xy;
                 if (c == label) {
                     if (v != floor(v) || v < INT32_MIN || v > INT32_MAX) {
-                        fail(err, errlen, path, "%lld: label %g in column %lld is not an integer",
-                             (long long)line, v, (long long)c + 1);
+                        fail(err, errlen, path, "%lld: label %g in column %lld %s", (long long)line, v,
+                             (long long)c + 1,
+                             v != floor(v) ? "is not an integer" : "is out of range for a class label");
                         goto failed_xy;
                     }
                     y[row] = (int32_t)v;

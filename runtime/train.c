@@ -917,6 +917,11 @@ static int train_plan(train_run *r)
 {
     const options *o = r->o;
     position *at = &r->at;
+    if (at->in_epoch > 0 && at->batch < 1) {
+        rt_report(o->prog, "%s: metadata gives position %lld in epoch %lld but no batch size; the checkpoint is "
+                  "damaged", o->path[FLAG_RESUME], (long long)at->in_epoch, (long long)at->epoch + 1);
+        return RC_INPUT;
+    }
     if (at->in_epoch > 0 && at->batch != r->batch) {
         rt_report(o->prog, "%s stopped in the middle of epoch %lld with batch %lld; resume with "
                "--batch %lld", o->path[FLAG_RESUME], (long long)at->epoch + 1, (long long)at->batch,
