@@ -82,6 +82,12 @@ bool source_load(Compiler *c, const char *path, FILE *errout)
     /* A UTF-8 byte order mark (some Windows editors write one) is not
      * part of the program; columns count from after it, as gcc's do. */
     size_t skip = len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    /* Old Mac line ends (a lone CR) become LF, byte for byte, so that a
+     * comment ends at its line and diagnostics count lines as an editor
+     * does; CR LF stays (CR is blank space to the lexer). */
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '\r' && (i + 1 == len || buf[i + 1] != '\n'))
+            buf[i] = '\n';
     compiler_init(c, path, buf + skip, len - skip, errout);
     free(buf);
     return true;

@@ -466,6 +466,82 @@ START_TEST(batch_bounds)
 }
 END_TEST
 
+/* ------------------------------------------------------ names, messages */
+
+START_TEST(runtime_names_refused)
+{
+    static const char *const names[] = { "rt", "rt_model", "rt_act", "netrt", "NETRT" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char text[256], want[512];
+        snprintf(text, sizeof text, "model %s(x: f32[4]) -> f32[2] {\n    x -> dense(2)\n}\n", names[i]);
+        snprintf(want, sizeof want,
+                 "t.net:1:7: error: '%s' is reserved for the runtime (rt, rt_* and netrt name its symbols and "
+                 "header); choose another model name\n", names[i]);
+        expect_diag(text, want);
+    }
+}
+END_TEST
+
+/* A legal 255-character model name builds (its temporary C file is not
+ * named after it). */
+START_TEST(long_model_name_builds)
+{
+    char name[256], text[512];
+    memset(name, 'm', 255);
+    name[255] = '\0';
+    snprintf(text, sizeof text, "model %s(x: f32[4]) -> f32[2] {\n    x -> dense(2)\n}\n", name);
+    write_text(in_dir("long.net"), text);
+    FeProc p;
+    int rc = run(&p, 120, fe_netc(), "build", in_dir("long.net"), "-o", in_dir("long"), NULL);
+    ck_assert_msg(rc == 0, "%s", p.err);
+    fe_proc_free(&p);
+}
+END_TEST
+
+/* A byte order mark is skipped; CR-only line ends end comments and lines. */
+START_TEST(bom_and_cr_in_source)
+{
+    bool ok;
+    char *out = fe_diags("model m(x: f32[4]) -> f32[2] {\r    x -> dense(2) # a comment\r}\r", &ok);
+    free(out);
+    ck_assert(!ok); /* in process the text is taken as is: CR is blank space, the comment runs on */
+    write_text(in_dir("cr.net"), "model m(x: f32[4]) -> f32[2] {\r    x -> dense(2) # a comment\r    $\r}\r");
+    FeProc p;
+    char want[800];
+    snprintf(want, sizeof want,
+             "%s:3:5: error: unexpected character '$'\n    3 |     $\n      |     ^\n1 error generated.\n",
+             in_dir("cr.net"));
+    expect_fail(&p, run(&p, 60, fe_netc(), "check", in_dir("cr.net"), NULL), want);
+    write_text(in_dir("bom.net"), "\xEF\xBB\xBFmodel m(x: f32[4]) -> f32[2] {\n    x -> dense(2)\n}\n");
+    ck_assert_int_eq(run(&p, 60, fe_netc(), "check", in_dir("bom.net"), NULL), 0);
+    fe_proc_free(&p);
+}
+END_TEST
+
+START_TEST(runtime_messages)
+{
+    const char *net = setup_csv_model();
+    FeProc p;
+    char msg[1200];
+    const char *n = fe_netc();
+    ck_assert_int_eq(run(&p, 60, n, "train", net, "--save", in_dir("w.st"), NULL), 0);
+    fe_proc_free(&p);
+    /* wrong usage: exit code 2, and the example does not repeat 'predict' */
+    ck_assert_int_eq(run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), NULL), 2);
+    ck_assert_str_eq(p.err, "netc predict m.net: predict needs an INPUT file (IDX or CSV), as in netc predict m.net "
+                            "--load model.safetensors images.idx\n");
+    fe_proc_free(&p);
+    write_text(in_dir("big.csv"), "1,2,3,4,1e+11\n2,3,4,5,1\n");
+    snprintf(msg, sizeof msg, "%s: 1: label 1e+11 in column 5 is out of range for a class label", "big.csv");
+    char netc[4096], here[4096];
+    ck_assert_ptr_nonnull(realpath(n, netc));
+    ck_assert_ptr_nonnull(getcwd(here, sizeof here));
+    ck_assert_int_eq(chdir(dir), 0);
+    expect_train_fail(&p, run(&p, 60, netc, "train", "m.net", "--data", "big.csv", NULL), "train", "m.net", msg);
+    ck_assert_int_eq(chdir(here), 0);
+}
+END_TEST
+
 static Suite *reliability_suite(void)
 {
     Suite *s = suite_create("reliability");
@@ -485,6 +561,10 @@ static Suite *reliability_suite(void)
     tcase_add_test(tc, data_files_checked_not_guessed);
     tcase_add_test(tc, idx_nan_refused);
     tcase_add_test(tc, batch_bounds);
+    tcase_add_test(tc, runtime_names_refused);
+    tcase_add_test(tc, long_model_name_builds);
+    tcase_add_test(tc, bom_and_cr_in_source);
+    tcase_add_test(tc, runtime_messages);
     suite_add_tcase(s, tc);
     return s;
 }
