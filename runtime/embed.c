@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "kernels_internal.h"
+#include "util.h"
 
 typedef float v4sf __attribute__((vector_size(16)));
 

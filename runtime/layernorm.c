@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kernels_internal.h"
+#include "util.h"
 
 /* Elements per task: enough to amortise a worker's wake-up. */
 enum { LN_TASK_ELEMENTS = 1 << 14 };
