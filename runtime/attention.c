@@ -33,11 +33,6 @@
  * their packing. A constant, so the blocks depend on T alone. */
 enum { CAUSAL_ROWS = 32 };
 
-static int64_t min_i64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
-
 /* ------------------------------------------------------------- scratch */
 
 /* A T x T buffer for this thread (the scores of a head at inference, the

@@ -105,16 +105,6 @@
 #define TRANSPOSED_MIN_DEPTH 64
 
 
-static int64_t min_i64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
-
-static int64_t max_i64(int64_t a, int64_t b)
-{
-    return a > b ? a : b;
-}
-
 /* ------------------------------------------------------------ scratch */
 
 /* This thread's buffers (util.h): im2col columns, and gathered dy or

@@ -27,16 +27,6 @@ enum { SUM_ROWS_COLUMNS = 256 };
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 #define GELU_C 0.044715f
 
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-    return (a + b - 1) / b;
-}
-
-static int64_t min_i64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
-
 /* How many chunks a reduction over `work` elements uses: a function of the
  * size only, at most MAX_REDUCE_CHUNKS. */
 static int64_t reduce_chunks(int64_t work)

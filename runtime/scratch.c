@@ -6,21 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char *const slot_names[RT_SCRATCH_SLOTS] = {
-    [RT_SCRATCH_EMBED] = "embedding",
-    [RT_SCRATCH_LAYERNORM] = "layernorm",
-    [RT_SCRATCH_ATTENTION] = "attention",
-    [RT_SCRATCH_AUGMENT] = "augmentation",
-    [RT_SCRATCH_GEMM_A] = "GEMM packing",
-    [RT_SCRATCH_GEMM_B] = "GEMM packing",
-    [RT_SCRATCH_GEMM_T] = "GEMM transpose",
-    [RT_SCRATCH_CONV_COL] = "convolution",
-    [RT_SCRATCH_CONV_GATHER] = "convolution",
-    [RT_SCRATCH_CONV_WPACK] = "convolution",
-    [RT_SCRATCH_CONV_PARTIAL] = "convolution",
-    [RT_SCRATCH_CONV_PARTIAL_DB] = "convolution",
-};
-
 typedef struct thread_scratch {
     void *buf[RT_SCRATCH_SLOTS];
     size_t cap[RT_SCRATCH_SLOTS]; /* bytes */
@@ -61,8 +46,8 @@ void *rt_thread_scratch(rt_scratch_slot slot, size_t bytes)
     size_t size = (bytes + 63) / 64 * 64;
     s->buf[slot] = aligned_alloc(64, size ? size : 64);
     if (!s->buf[slot]) {
-        fprintf(stderr, "%s:%d: netrt: out of memory for a %zu-byte %s scratch buffer\n", __FILE__, __LINE__,
-                size, slot_names[slot]);
+        fprintf(stderr, "%s:%d: netrt: out of memory for a %zu-byte scratch buffer (slot %d)\n", __FILE__,
+                __LINE__, size, (int)slot);
         abort();
     }
     s->cap[slot] = size;

@@ -1,5 +1,5 @@
 /* util.h — private to libnetrt: the small helpers every runtime file may
- * use (per-thread scratch).
+ * use (integer arithmetic on sizes, sizes for people, per-thread scratch).
  * Not installed, not for generated code. Each is defined here once; a file
  * that needs one includes this header rather than keeping a copy.
  */
@@ -8,6 +8,47 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+static inline int64_t min_i64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static inline int64_t max_i64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* a / b rounded up; a >= 0, b > 0. */
+static inline int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* a * b, or -1 if it does not fit in int64_t or either is negative (so a
+ * -1 from an earlier overflow stays -1 through a chain of products). */
+static inline int64_t rt_mul_checked(int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a))
+        return -1;
+    return a * b;
+}
+
+/* "812 bytes", "3.1 kB", "3.1 MB", "3.1 GB" (powers of 1000): sizes in
+ * messages are for people. bytes is a whole number (a double so that
+ * computed totals fit); buf gets at most len bytes, NUL included. */
+static inline void rt_format_size(double bytes, char *buf, size_t len)
+{
+    if (bytes < 1e3)
+        snprintf(buf, len, "%.0f bytes", bytes);
+    else if (bytes < 1e6)
+        snprintf(buf, len, "%.1f kB", bytes / 1e3);
+    else if (bytes < 1e9)
+        snprintf(buf, len, "%.1f MB", bytes / 1e6);
+    else
+        snprintf(buf, len, "%.1f GB", bytes / 1e9);
+}
 
 /* ------------------------------------------------------------ scratch */
 
@@ -24,7 +65,7 @@
  *    thread first; a task takes its own on the worker that runs it.
  * Each slot has one owner, so the buffers of a kernel that calls another
  * (conv calling the GEMM micro-kernels, attention calling softmax) never
- * alias. Out of memory aborts with a message naming the slot. The steady
+ * alias. Out of memory aborts with a message. The steady
  * state allocates nothing. */
 typedef enum rt_scratch_slot {
     RT_SCRATCH_EMBED,          /* embed backward: the ids' counting sort */
