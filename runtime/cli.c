@@ -59,18 +59,6 @@ void rt_format_dims_x(const int64_t *dims, int rank, char *buf, size_t len)
         n += snprintf(buf + n, len - (size_t)n, "%s%lld", d ? "x" : "", (long long)dims[d]);
 }
 
-void rt_format_bytes(double bytes, char *buf, size_t len)
-{
-    if (bytes < 1e3)
-        snprintf(buf, len, "%.0f bytes", bytes);
-    else if (bytes < 1e6)
-        snprintf(buf, len, "%.1f kB", bytes / 1e3);
-    else if (bytes < 1e9)
-        snprintf(buf, len, "%.1f MB", bytes / 1e6);
-    else
-        snprintf(buf, len, "%.1f GB", bytes / 1e9);
-}
-
 const char *rt_optimizer_name(rt_opt_kind k)
 {
     switch (k) {
@@ -373,7 +361,7 @@ static int cmd_info(const rt_program *p)
         trainable += p->params[i].trainable ? p->params[i].count : 0;
     }
     rt_format_thousands((double)total, count, sizeof count);
-    rt_format_bytes(4.0 * (double)p->param_floats, size, sizeof size);
+    rt_format_size(4.0 * (double)p->param_floats, size, sizeof size);
     printf("  total %s parameters (a %s block)", count, size);
     rt_format_thousands((double)trainable, count, sizeof count);
     printf(", %s trainable\n", count);

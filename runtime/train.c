@@ -317,7 +317,7 @@ int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int s
     b->block = aligned_alloc(64, bytes > 0 ? (size_t)bytes : 64);
     if (!b->block) {
         char size[32];
-        rt_format_bytes((double)bytes, size, sizeof size);
+        rt_format_size((double)bytes, size, sizeof size);
         rt_report(prog, "cannot allocate %s for model '%s' with batch %lld; lower --batch", size,
                p->name, (long long)batch);
         return RC_INPUT;
