@@ -1197,6 +1197,14 @@ static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
 
     lp->loss_kind = LOSS_BCE;
     lp->y_dtype = DT_F32;
+    const Graph *first = &p->graphs[ts->steps_list[0].graph];
+    for (int k = 0; k < first->ninputs; k++) {
+        const Node *in = &first->nodes[first->inputs[k]];
+        if (!strcmp(in->name, "real")) {
+            lp->data_dtype = in->dtype;
+            lp->data_shape = in->shape;
+        }
+    }
     lp->nsteps = ts->nsteps;
     lp->steps = arena_alloc(c->arena, sizeof *lp->steps * (size_t)(ts->nsteps + 1));
     for (int k = 0; k < ts->nsteps; k++) {

@@ -301,8 +301,21 @@ static int check_program(const char *prog, const rt_program *p)
             return RC_INPUT;
         }
     }
+    if (p->nsteps < 0 || p->nsteps > RT_MAX_STEPS || (p->nsteps > 0 && !p->steps)) {
+        rt_report(prog, "internal error: program '%s' has %d steps (at most %d)", name, p->nsteps, RT_MAX_STEPS);
+        return RC_INPUT;
+    }
+    for (int k = 0; k < p->nsteps; k++) {
+        const rt_step *st = &p->steps[k];
+        if (!st->train_step || st->begin < 0 || st->begin > st->end || st->end > p->trainable_floats ||
+            st->arena_floats > p->train_arena_floats) {
+            rt_report(prog, "internal error: program '%s': step %d is malformed", name, k);
+            return RC_INPUT;
+        }
+    }
     /* A model without a train block has no loss and no labels: it can
-     * still predict and describe itself. */
+     * still predict and describe itself. A train block of steps has its
+     * losses inside its steps. */
     if (!p->train_step)
         return RC_OK;
     if (p->loss == RT_LOSS_CROSS_ENTROPY) {

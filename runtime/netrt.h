@@ -689,6 +689,12 @@ typedef struct rt_program {
     /* forward's input is a noise source (a generator): x_size values of
      * N(0, 1), or uniform in [-1, 1), that `sample` draws. */
     bool noise_input, noise_uniform;
+    /* With steps: one sample of the training data (`real`), which need not
+     * be forward's x (a generator's x is noise). */
+    rt_dtype data_dtype;
+    int data_rank;
+    int64_t data_dims[RT_MAX_RANK];
+    int64_t data_size;
 } rt_program;
 
 /* The command line of a built model binary, shared by `netc train`:

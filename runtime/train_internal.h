@@ -114,13 +114,27 @@ typedef struct buffers {
     void *x, *y; /* one batch, 4-byte elements (f32 or i32) */
 } buffers;
 
+/* The steps of one training iteration (rt_plan_steps, train.c): a program
+ * without step blocks is one step over all its trainable floats; each
+ * step's optimizer state is `blocks` blocks of (end - begin) floats at
+ * state_offset. */
+enum { RT_MAX_STEPS = 16 };
+typedef struct step_plan {
+    int n;
+    rt_step step[RT_MAX_STEPS];
+    int blocks[RT_MAX_STEPS];
+    int64_t state_offset[RT_MAX_STEPS];
+    int64_t state_floats;
+} step_plan;
+void rt_plan_steps(const rt_program *p, step_plan *sp);
+
 /* Classes of a cross-entropy model: the output's last dimension. */
 int64_t rt_class_count(const rt_program *p);
 /* Loads a resolved source and checks it against the model (labels only
  * when with_labels). Returns RC_OK, or a code after a message. */
 int rt_load_source(const char *prog, const rt_program *p, const source_files *f, bool with_labels,
                    rt_dataset *d);
-int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int state_blocks,
+int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64_t state_floats,
                      bool training, buffers *b);
 /* Weights only, from a checkpoint, into params. */
 int rt_load_weights(const char *prog, const char *path, const rt_program *p, float *params);
