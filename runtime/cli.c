@@ -126,14 +126,17 @@ static const flag_spec flag_specs[NFLAG] = {
     [FLAG_STEPS] = { "--steps", CMD_TRAIN, V_COUNT, "1000" },
     [FLAG_BATCH] = { "--batch", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_COUNT, "128" },
     [FLAG_LR] = { "--lr", CMD_TRAIN, V_RATE, "0.001" },
-    [FLAG_SEED] = { "--seed", CMD_TRAIN, V_SEED, "42" },
+    [FLAG_SEED] = { "--seed", CMD_TRAIN | CMD_SAMPLE, V_SEED, "42" },
     [FLAG_THREADS] = { "--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_THREADS, "4" },
     [FLAG_DATA] = { "--data", CMD_TRAIN, V_PATH, "train-images-idx3-ubyte.gz" },
     [FLAG_TEST] = { "--test", CMD_TRAIN | CMD_EVAL, V_PATH, "t10k-images-idx3-ubyte.gz" },
     [FLAG_SAVE] = { "--save", CMD_TRAIN, V_PATH, "model.safetensors" },
     [FLAG_RESUME] = { "--resume", CMD_TRAIN, V_PATH, "model.safetensors" },
     [FLAG_LOG] = { "--log", CMD_TRAIN, V_PATH, "train.csv" },
-    [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT, V_PATH, "model.safetensors" },
+    [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT | CMD_SAMPLE, V_PATH, "model.safetensors" },
+    [FLAG_GRID] = { "--grid", CMD_SAMPLE, V_PATH, "8x8" },
+    [FLAG_OUTPUT] = { "-o", CMD_SAMPLE, V_PATH, "samples.png" },
+    [FLAG_SAMPLES] = { "--samples", CMD_TRAIN, V_PATH, "samples" },
 };
 
 static int parse_value(options *o, flag_id id, const char *text)
@@ -241,7 +244,7 @@ static int parse_flags(options *o, int argc, char **argv)
                "model.safetensors images.idx", o->prog);
         return RC_USAGE;
     }
-    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT) && !o->given[FLAG_LOAD]) {
+    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT || o->cmd == CMD_SAMPLE) && !o->given[FLAG_LOAD]) {
         rt_report(o->prog, "%s needs the trained weights: --load FILE (a checkpoint saved by "
                "train --save)", o->cmd_name);
         return RC_USAGE;
@@ -260,8 +263,10 @@ static void print_usage(FILE *f, const char *prog)
             "\n"
             "  train    [--epochs N] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
             "           [--data FILE] [--test FILE] [--save FILE] [--resume FILE] [--log FILE.csv]\n"
+            "           [--samples DIR]   (generators: a PNG grid of samples after each epoch)\n"
             "  eval     --load FILE [--test FILE] [--batch N] [--threads N]\n"
             "  predict  --load FILE [--batch N] [--threads N] INPUT\n"
+            "  sample   --load FILE [--grid 8x8] [-o samples.png] [--seed N]   (generators)\n"
             "  info     the model's parameters, shapes and train block\n"
             "  --help   this text;  --version  the model's and netc's version\n"
             "\n"
@@ -484,8 +489,10 @@ int rt_main(const rt_program *p, int argc, char **argv)
         o.cmd = CMD_EVAL;
     else if (strcmp(cmd, "predict") == 0)
         o.cmd = CMD_PREDICT;
+    else if (strcmp(cmd, "sample") == 0)
+        o.cmd = CMD_SAMPLE;
     else {
-        rt_report(o.prog, "unknown command '%s'; the commands are train, eval, predict and info "
+        rt_report(o.prog, "unknown command '%s'; the commands are train, eval, predict, sample and info "
                "('%s --help' for more)", cmd, o.prog);
         return RC_USAGE;
     }
@@ -498,6 +505,7 @@ int rt_main(const rt_program *p, int argc, char **argv)
     case CMD_TRAIN: return rt_cmd_train(&o, p);
     case CMD_EVAL: return rt_cmd_eval(&o, p);
     case CMD_PREDICT: return rt_cmd_predict(&o, p);
+    case CMD_SAMPLE: return rt_cmd_sample(&o, p);
     }
     return RC_USAGE;
 }

@@ -855,6 +855,11 @@ static int train_settings(train_run *r)
                r->p->name);
         return RC_USAGE;
     }
+    if (o->given[FLAG_SAMPLES]) {
+        int rc = rt_sample_check(o->prog, r->p);
+        if (rc != RC_OK)
+            return rc;
+    }
     if (c->data.kind == RT_SRC_NONE && !o->given[FLAG_DATA]) {
         rt_report(o->prog, "model '%s' has no training data; give it with --data FILE", r->p->name);
         return RC_USAGE;
@@ -1065,6 +1070,13 @@ static int train_epoch(train_run *r, rt_progress *pg)
                      p->loss == RT_LOSS_CROSS_ENTROPY, rate, seconds);
     if (rc == RC_OK && o->given[FLAG_SAVE])
         rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->sp, at);
+    if (rc == RC_OK && o->given[FLAG_SAMPLES]) {
+        /* the same noise every epoch (the run's seed), so the grids show
+         * the generator learning, not new draws */
+        char path[PATHLEN];
+        snprintf(path, sizeof path, "%s/epoch-%03lld.png", o->path[FLAG_SAMPLES], (long long)epoch + 1);
+        rc = rt_sample_grid(o->prog, p, r->buf.params, 8, 8, at->seed, path);
+    }
     return rc;
 }
 
@@ -1076,6 +1088,10 @@ int rt_cmd_train(const options *o, const rt_program *p)
         rc = check_writable(o->prog, "--save", o->path[FLAG_SAVE]);
     if (rc == RC_OK && o->given[FLAG_LOG])
         rc = check_writable(o->prog, "--log", o->path[FLAG_LOG]);
+    if (rc == RC_OK && o->given[FLAG_SAMPLES] && access(o->path[FLAG_SAMPLES], W_OK | X_OK) != 0) {
+        rt_report(o->prog, "%s (--samples): %s; make the folder first", o->path[FLAG_SAMPLES], strerror(errno));
+        rc = RC_INPUT;
+    }
     if (rc == RC_OK)
         rc = train_load_data(&r);
     if (rc == RC_OK)

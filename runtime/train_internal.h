@@ -78,11 +78,13 @@ typedef enum command {
     CMD_TRAIN = 1,
     CMD_EVAL = 2,
     CMD_PREDICT = 4,
+    CMD_SAMPLE = 8,
 } command;
 
 typedef enum flag_id {
     FLAG_EPOCHS, FLAG_STEPS, FLAG_BATCH, FLAG_LR, FLAG_SEED, FLAG_THREADS,
     FLAG_DATA, FLAG_TEST, FLAG_SAVE, FLAG_RESUME, FLAG_LOG, FLAG_LOAD,
+    FLAG_GRID, FLAG_OUTPUT, FLAG_SAMPLES,
     NFLAG
 } flag_id;
 
@@ -143,5 +145,12 @@ int rt_load_weights(const char *prog, const char *path, const rt_program *p, flo
 int rt_cmd_train(const options *o, const rt_program *p);
 int rt_cmd_eval(const options *o, const rt_program *p);
 int rt_cmd_predict(const options *o, const rt_program *p);
+int rt_cmd_sample(const options *o, const rt_program *p);
+/* sample.c: RC_OK when the program's forward is a generator of pictures,
+ * else a message and RC_USAGE; and one grid of rows x cols of its outputs
+ * from noise drawn from seed, written to path as a PNG. */
+int rt_sample_check(const char *prog, const rt_program *p);
+int rt_sample_grid(const char *prog, const rt_program *p, const float *params, int rows, int cols,
+                   uint64_t seed, const char *path);
 
 #endif
