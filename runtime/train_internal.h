@@ -69,11 +69,13 @@ typedef enum command {
     CMD_TRAIN = 1,
     CMD_EVAL = 2,
     CMD_PREDICT = 4,
+    CMD_SAMPLE = 8,
 } command;
 
 typedef enum flag_id {
     FLAG_EPOCHS, FLAG_STEPS, FLAG_BATCH, FLAG_LR, FLAG_SEED, FLAG_THREADS,
     FLAG_DATA, FLAG_TEST, FLAG_SAVE, FLAG_RESUME, FLAG_LOG, FLAG_LOAD,
+    FLAG_GRID, FLAG_OUTPUT, FLAG_SAMPLES,
     NFLAG
 } flag_id;
 
@@ -105,6 +107,20 @@ typedef struct buffers {
     void *x, *y; /* one batch, 4-byte elements (f32 or i32) */
 } buffers;
 
+/* The steps of one training iteration (rt_plan_steps, train.c): a program
+ * without step blocks is one step over all its trainable floats; each
+ * step's optimizer state is `blocks` blocks of (end - begin) floats at
+ * state_offset. */
+enum { RT_MAX_STEPS = 16 };
+typedef struct step_plan {
+    int n;
+    rt_step step[RT_MAX_STEPS];
+    int blocks[RT_MAX_STEPS];
+    int64_t state_offset[RT_MAX_STEPS];
+    int64_t state_floats;
+} step_plan;
+void rt_plan_steps(const rt_program *p, step_plan *sp);
+
 /* Classes of a cross-entropy model: the output's last dimension. */
 int64_t rt_class_count(const rt_program *p);
 /* Loads a resolved source and checks it against the model (labels only
@@ -114,7 +130,7 @@ int rt_load_source(const char *prog, const rt_program *p, const source_files *f,
 /* Reports a command-line data file that rt_data_resolve did not find as a
  * file (missing, a folder, a device); flag may be NULL. Returns RC_INPUT. */
 int rt_report_unresolved(const char *prog, const char *path, const char *flag);
-int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int state_blocks,
+int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64_t state_floats,
                      bool training, buffers *b);
 /* Weights only, from a checkpoint, into params. */
 int rt_load_weights(const char *prog, const char *path, const rt_program *p, float *params);
@@ -123,5 +139,12 @@ int rt_load_weights(const char *prog, const char *path, const rt_program *p, flo
 int rt_cmd_train(const options *o, const rt_program *p);
 int rt_cmd_eval(const options *o, const rt_program *p);
 int rt_cmd_predict(const options *o, const rt_program *p);
+int rt_cmd_sample(const options *o, const rt_program *p);
+/* sample.c: RC_OK when the program's forward is a generator of pictures,
+ * else a message and RC_USAGE; and one grid of rows x cols of its outputs
+ * from noise drawn from seed, written to path as a PNG. */
+int rt_sample_check(const char *prog, const rt_program *p);
+int rt_sample_grid(const char *prog, const rt_program *p, const float *params, int rows, int cols,
+                   uint64_t seed, const char *path);
 
 #endif
