@@ -277,8 +277,9 @@ static bool grad_global_avgpool(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 }
 
 /* One backward node (gop: dy, x, the forward node) whose kernel computes
- * dx and the parameters' gradients, companions (cop, numbered by `which`)
- * that read it: batchnorm, layernorm, attention. */
+ * dx and the parameters' gradients, companions (cop, numbered by `which`
+ * when cop has one) that read it: batchnorm, layernorm, attention, the
+ * recurrent layers. */
 static void fused_backward(Ad *a, uint32_t id, const Node *n, uint32_t gy, Op gop, Attr *attrs, Op cop)
 {
     uint32_t in[3] = { gy, n->inputs[0], id };
@@ -433,13 +434,7 @@ static bool grad_concat(Ad *a, uint32_t id, const Node *n, uint32_t gy)
  * dx, its value, and the parameter gradients, companions that read it. */
 static bool grad_recurrent(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 {
-    uint32_t in[3] = { gy, n->inputs[0], id };
-    uint32_t g = make(a, OP_recurrent_grad, in, 3, NULL, n->name, n->span);
-    if (a->needs[n->inputs[0]])
-        accumulate(a, n->inputs[0], g);
-    for (int k = n->ndata; k < n->ninputs; k++)
-        if (a->needs[n->inputs[k]])
-            param_grad(a, OP_recurrent_grad_param, g, n->inputs[k], 0, n->name, n->span);
+    fused_backward(a, id, n, gy, OP_recurrent_grad, NULL, OP_recurrent_grad_param);
     return true;
 }
 #define grad_rnn grad_recurrent

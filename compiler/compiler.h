@@ -451,6 +451,9 @@ int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n);
 int64_t summary_node_params(const Program *p, const Graph *g, const Node *n);
 Summary summary_graph(const Program *p, const Graph *g);
 void summary_print(FILE *out, Compiler *c, const Graph *g);
+/* The planned memory of a model (it runs the passes to the LIR quietly),
+ * for `netc check`; a line saying so if the code generator cannot. */
+void summary_memory_report(FILE *out, Compiler *c, const char *model);
 
 /* Graphviz dot of every model. */
 void graph_dot(FILE *out, Compiler *c);
@@ -709,11 +712,13 @@ typedef struct LProgram {
     Shape data_shape;
 } LProgram;
 
+/* One unit's LIR (lower.c); compile_unit (compile.c) runs fusion and
+ * planning before it. */
+bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f);
+bool compile_unit(Compiler *c, Graph *g, const char *name, const TrainGraph *tg, const ParamLayout *pl, LFunc *out);
 /* Front end to LIR for one model: autodiff, fusion, planning, lowering. */
 bool lower_program(Compiler *c, const char *model, LProgram *lp);
 void lir_dump(FILE *out, const LProgram *lp);
-/* The planned memory of a model, for `netc check` (quiet if unsupported). */
-void lower_memory_report(FILE *out, Compiler *c, const char *model);
 
 /* The C backend: the program as C text, with a main() for a standalone
  * binary (emit_main) or as a library with mlp.h's API. */
@@ -727,12 +732,13 @@ void emit_c_string(FILE *out, const char *s);
 bool build_find_runtime(char *inc, char *lib, size_t len);
 bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FILE *err);
 bool build_emit(Compiler *c, LProgram *lp, const char *dir, FILE *err);
-/* The .net file's absolute folder (LProgram.base_dir), for both backends. */
-const char *build_source_dir(Compiler *c);
+/* What both backends share (backend.c). The .net file's absolute folder
+ * (LProgram.base_dir). */
+const char *backend_source_dir(Compiler *c);
 /* The flags gcc gets from both backends (cc for build, libgccjit for the
  * JIT): -O2, -march=<rt_cpu_march()>, -ffp-contract=off. Returns the count. */
-#define BUILD_MAX_FLAGS 8
-int build_codegen_flags(const char *flags[BUILD_MAX_FLAGS]);
+#define BACKEND_MAX_FLAGS 8
+int backend_codegen_flags(const char *flags[BACKEND_MAX_FLAGS]);
 
 /* The runtime's description of a lowered program (netrt.h's rt_program),
  * without its two function pointers; both backends start from it. */

@@ -3,7 +3,7 @@
  * Requires: an LProgram (the one emit_c prints; nothing is lowered twice and
  * no C text is compiled). Produces: a JitProgram, an rt_program from
  * rtprogram_fill whose train_step and forward point into code compiled in
- * memory with the flags `netc build` gives cc (build_codegen_flags), so both
+ * memory with the flags `netc build` gives cc (backend_codegen_flags), so both
  * backends compute the same numbers. The kernels are imported functions
  * resolved against libnetrt, linked into this executable (and exported from
  * it with -rdynamic); kernels.c's table keeps every one of them linked.
@@ -547,8 +547,8 @@ static void build_forward(Jit *j, const LProgram *lp, const char *name)
 
 static void set_flags(gcc_jit_context *ctx)
 {
-    const char *flags[BUILD_MAX_FLAGS];
-    int n = build_codegen_flags(flags);
+    const char *flags[BACKEND_MAX_FLAGS];
+    int n = backend_codegen_flags(flags);
     for (int i = 0; i < n; i++) {
         int level;
         if (sscanf(flags[i], "-O%d", &level) == 1)
@@ -587,7 +587,7 @@ static JitProgram *fail(JitProgram *jp, FILE *err, const char *msg)
 JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *err)
 {
     if (!lp->base_dir)
-        lp->base_dir = build_source_dir(c);
+        lp->base_dir = backend_source_dir(c);
     JitProgram *jp = calloc(1, sizeof *jp);
     if (!jp)
         die("out of memory");

@@ -1144,7 +1144,7 @@ static bool graph_uses_param(const Graph *g, uint32_t pi)
     return false;
 }
 
-static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
+bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
 {
     memset(f, 0, sizeof *f);
     f->name = u->name;
@@ -1189,14 +1189,6 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
         in->n = ir_shape_elems(&p->shape);
     }
     return true;
-}
-
-static void dump_unit(Compiler *c, const Unit *u)
-{
-    if (c->dumps && strchr(c->dumps, 'F'))
-        fuse_dump(c->dump_out, u);
-    if (c->dumps && strchr(c->dumps, 'P'))
-        plan_dump(c->dump_out, u);
 }
 
 /* The bound on the model input's token ids: the smallest vocabulary of
@@ -1299,12 +1291,7 @@ static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
     int64_t (*range)[2] = arena_alloc(c->arena, sizeof *range * (size_t)(nm + 1));
     layout_models(c, models, nm, &lp->layout, range);
 
-    Unit fwd;
-    unit_init(c, &fwd, m, "forward", NULL);
-    fuse_unit(c, &fwd);
-    plan_unit(c, &fwd, &lp->layout);
-    dump_unit(c, &fwd);
-    if (!lower_unit(c, &fwd, &lp->layout, &lp->forward))
+    if (!compile_unit(c, m, "forward", NULL, &lp->layout, &lp->forward))
         return false;
 
     lp->loss_kind = RT_LOSS_BCE;
@@ -1333,12 +1320,7 @@ static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
             return false;
         if (c->dumps && strchr(c->dumps, 'D'))
             ir_dump_graph(c->dump_out, p, tg.g);
-        Unit tr;
-        unit_init(c, &tr, tg.g, arena_printf(c->arena, "train_step%d", k), &tg);
-        fuse_unit(c, &tr);
-        plan_unit(c, &tr, &lp->layout);
-        dump_unit(c, &tr);
-        if (!lower_unit(c, &tr, &lp->layout, &st->fn))
+        if (!compile_unit(c, tg.g, arena_printf(c->arena, "train_step%d", k), &tg, &lp->layout, &st->fn))
             return false;
     }
     return true;
@@ -1390,12 +1372,7 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
     lp->out_shape = out->shape;
     layout_params(c, m, &lp->layout);
 
-    Unit fwd;
-    unit_init(c, &fwd, m, "forward", NULL);
-    fuse_unit(c, &fwd);
-    plan_unit(c, &fwd, &lp->layout);
-    dump_unit(c, &fwd);
-    if (!lower_unit(c, &fwd, &lp->layout, &lp->forward))
+    if (!compile_unit(c, m, "forward", NULL, &lp->layout, &lp->forward))
         return false;
 
     for (int t = 0; t < p->ntrains; t++) {
@@ -1417,52 +1394,7 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
     const Node *y = &tg.g->nodes[tg.y_input];
     lp->y_dtype = y->dtype;
     lp->y_shape = y->shape;
-    Unit tr;
-    unit_init(c, &tr, tg.g, "train_step", &tg);
-    fuse_unit(c, &tr);
-    plan_unit(c, &tr, &lp->layout);
-    dump_unit(c, &tr);
-    return lower_unit(c, &tr, &lp->layout, &lp->train_step);
-}
-
-/* `netc check`'s memory lines: the plan for one model, when the code
- * generator supports every op in it. Runs the passes quietly: what they
- * cannot do yet is not an error of the .net file. */
-void lower_memory_report(FILE *out, Compiler *c, const char *model)
-{
-    FILE *devnull = fopen("/dev/null", "w");
-    if (!devnull)
-        return;
-    FILE *saved_out = c->diag.out;
-    int saved_errors = c->diag.errors, saved_warnings = c->diag.warnings;
-    const char *saved_dumps = c->dumps;
-    c->diag.out = devnull;
-    c->dumps = NULL;
-    LProgram lp;
-    bool ok = lower_program(c, model, &lp);
-    c->diag.out = saved_out;
-    c->diag.errors = saved_errors;
-    c->diag.warnings = saved_warnings;
-    c->dumps = saved_dumps;
-    fclose(devnull);
-    if (!ok) {
-        fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
-        return;
-    }
-    double mib = 1.0 / (1024 * 1024);
-    fprintf(out, "  memory plan: parameters %.2f MiB", (double)lp.layout.total * 4 * mib);
-    if (lp.train) {
-        rt_optimizer opt = rtprogram_optimizer(&lp.train->steps_list[0].opt);
-        int state = rt_optimizer_state_per_param(&opt); /* what the runtime allocates */
-        fprintf(out, ", gradients %.2f MiB, optimizer state %.2f MiB\n", (double)lp.layout.total * 4 * mib,
-                (double)lp.layout.trainable * 4 * state * mib);
-        fprintf(out, "  activation arena: %lld bytes per sample to train (%.2f MiB at batch %lld), %lld bytes per sample to infer\n",
-                (long long)lp.train_step.arena_floats * 4,
-                (double)lp.train_step.arena_floats * 4 * (double)lp.train->batch * mib, (long long)lp.train->batch,
-                (long long)lp.forward.arena_floats * 4);
-    } else {
-        fprintf(out, "\n  activation arena: %lld bytes per sample to infer\n", (long long)lp.forward.arena_floats * 4);
-    }
+    return compile_unit(c, tg.g, "train_step", &tg, &lp->layout, &lp->train_step);
 }
 
 /* ---------------------------------------------------------------- dump */

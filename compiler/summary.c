@@ -298,3 +298,43 @@ void summary_print(FILE *out, Compiler *c, const Graph *g)
     fprintf(out, "  activations: %s per sample (every layer output, before memory planning)\n",
             human_bytes(b3, (double)s.activation_bytes));
 }
+
+/* `netc check`'s memory lines: the plan for one model, when the code
+ * generator supports every op in it. Runs the passes quietly: what they
+ * cannot do yet is not an error of the .net file. */
+void summary_memory_report(FILE *out, Compiler *c, const char *model)
+{
+    FILE *devnull = fopen("/dev/null", "w");
+    if (!devnull)
+        return;
+    FILE *saved_out = c->diag.out;
+    int saved_errors = c->diag.errors, saved_warnings = c->diag.warnings;
+    const char *saved_dumps = c->dumps;
+    c->diag.out = devnull;
+    c->dumps = NULL;
+    LProgram lp;
+    bool ok = lower_program(c, model, &lp);
+    c->diag.out = saved_out;
+    c->diag.errors = saved_errors;
+    c->diag.warnings = saved_warnings;
+    c->dumps = saved_dumps;
+    fclose(devnull);
+    if (!ok) {
+        fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
+        return;
+    }
+    double mib = 1.0 / (1024 * 1024);
+    fprintf(out, "  memory plan: parameters %.2f MiB", (double)lp.layout.total * 4 * mib);
+    if (lp.train) {
+        rt_optimizer opt = rtprogram_optimizer(&lp.train->steps_list[0].opt);
+        int state = rt_optimizer_state_per_param(&opt); /* what the runtime allocates */
+        fprintf(out, ", gradients %.2f MiB, optimizer state %.2f MiB\n", (double)lp.layout.total * 4 * mib,
+                (double)lp.layout.trainable * 4 * state * mib);
+        fprintf(out, "  activation arena: %lld bytes per sample to train (%.2f MiB at batch %lld), %lld bytes per sample to infer\n",
+                (long long)lp.train_step.arena_floats * 4,
+                (double)lp.train_step.arena_floats * 4 * (double)lp.train->batch * mib, (long long)lp.train->batch,
+                (long long)lp.forward.arena_floats * 4);
+    } else {
+        fprintf(out, "\n  activation arena: %lld bytes per sample to infer\n", (long long)lp.forward.arena_floats * 4);
+    }
+}

@@ -1,6 +1,6 @@
 /* test_jit.c — the JIT backend against the C backend.
  * Both compile the same LProgram with the same gcc flags
- * (build_codegen_flags: -O2, the same -march, -ffp-contract=off) and call
+ * (backend_codegen_flags: -O2, the same -march, -ffp-contract=off) and call
  * the same libnetrt kernels, and gcc 12 is behind both cc and libgccjit, so
  * every float operation happens in the same order with the same rounding:
  * training must agree BITWISE, not within a tolerance. The cases:
@@ -62,8 +62,8 @@ static const rt_program *aot_program(Compiler *c, LProgram *lp, const char *dir,
     ck_assert_ptr_nonnull(f);
     emit_c(f, c, lp, false);
     ck_assert_int_eq(fclose(f), 0);
-    const char *flags[BUILD_MAX_FLAGS];
-    int n = build_codegen_flags(flags);
+    const char *flags[BACKEND_MAX_FLAGS];
+    int n = backend_codegen_flags(flags);
     int len = snprintf(cmd, sizeof cmd, "cc -std=c11");
     for (int i = 0; i < n; i++)
         len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s", flags[i]);
