@@ -227,6 +227,7 @@ static bool grad_activation(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 #define grad_gelu grad_activation
 #define grad_tanh grad_activation
 #define grad_sigmoid grad_activation
+#define grad_silu grad_activation
 
 static bool grad_dropout(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 {

@@ -777,6 +777,7 @@ static bool lower_activation(Lower *l, uint32_t id)
 #define lower_gelu lower_activation
 #define lower_tanh lower_activation
 #define lower_sigmoid lower_activation
+#define lower_silu lower_activation
 
 #define lower_scale lower_loop
 #define lower_add lower_loop

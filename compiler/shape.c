@@ -452,6 +452,7 @@ static bool shape_relu(ShapeCtx *s) { return same_as_input(s); }
 static bool shape_gelu(ShapeCtx *s) { return same_as_input(s); }
 static bool shape_tanh(ShapeCtx *s) { return same_as_input(s); }
 static bool shape_sigmoid(ShapeCtx *s) { return same_as_input(s); }
+static bool shape_silu(ShapeCtx *s) { return same_as_input(s); }
 
 static bool shape_leaky_relu(ShapeCtx *s)
 {

@@ -115,6 +115,7 @@ static int64_t flops_gru(const Program *p, const Graph *g, const Node *n) { (voi
 #define flops_gelu flops_per_output
 #define flops_tanh flops_per_output
 #define flops_sigmoid flops_per_output
+#define flops_silu flops_per_output
 
 static int64_t flops_cross_entropy(const Program *p, const Graph *g, const Node *n) { (void)p; return 5 * elems(in0(g, n)); }
 static int64_t flops_mse(const Program *p, const Graph *g, const Node *n) { (void)p; return 3 * elems(in0(g, n)); }

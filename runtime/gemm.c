@@ -121,6 +121,7 @@ static float activate(rt_act act, float slope, float v)
     }
     case RT_ACT_TANH: return tanhf(v);
     case RT_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
+    case RT_ACT_SILU: return v / (1.0f + expf(-v));
     }
     return v;
 }

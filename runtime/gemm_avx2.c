@@ -237,6 +237,7 @@ static inline __m256 activate8(rt_act act, __m256 slope, __m256 v)
     }
     case RT_ACT_TANH: return tanh8(v);
     case RT_ACT_SIGMOID: return sigmoid8(v);
+    case RT_ACT_SILU: return _mm256_mul_ps(v, sigmoid8(v));
     }
     return v;
 }

@@ -215,6 +215,7 @@ static inline __m512 activate_ps(rt_act act, __m512 slope, __m512 v)
     }
     case RT_ACT_TANH: return tanh_ps(v);
     case RT_ACT_SIGMOID: return sigmoid_ps(v);
+    case RT_ACT_SILU: return _mm512_mul_ps(v, sigmoid_ps(v));
     }
     return v;
 }

@@ -84,6 +84,10 @@ static void act_forward_portable(rt_act act, float alpha, int64_t n, const float
         for (int64_t i = 0; i < n; i++)
             y[i] = sigmoid_scalar(x[i]);
         break;
+    case RT_ACT_SILU:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] * sigmoid_scalar(x[i]);
+        break;
     }
 }
 
@@ -125,6 +129,16 @@ static void act_backward_portable(rt_act act, float alpha, int64_t n, const floa
     case RT_ACT_SIGMOID:
         for (int64_t i = 0; i < n; i++)
             dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case RT_ACT_SILU:
+        /* d/dx [x s(x)] = s + x s (1 - s), from x; 1 - s is s(-x), which
+         * keeps its precision where s is near 1 */
+        for (int64_t i = 0; i < n; i++) {
+            float t = expf(-fabsf(x[i]));
+            float s_pos = 1.0f / (1.0f + t), s_neg = t / (1.0f + t);
+            float s = x[i] >= 0.0f ? s_pos : s_neg, one_minus_s = x[i] >= 0.0f ? s_neg : s_pos;
+            dx[i] = dy[i] * (s + x[i] * s * one_minus_s);
+        }
         break;
     }
 }

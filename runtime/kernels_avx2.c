@@ -136,6 +136,12 @@ static inline __m256 fwd_sigmoid(__m256 x, float alpha)
     return sigmoid8(x, NULL);
 }
 
+static inline __m256 fwd_silu(__m256 x, float alpha)
+{
+    (void)alpha;
+    return _mm256_mul_ps(x, sigmoid8(x, NULL));
+}
+
 #define FORWARD_LOOP(op)                                                   \
     do {                                                                   \
         int64_t i = 0;                                                     \
@@ -172,6 +178,9 @@ void rt_avx2_act_forward(rt_act act, float alpha, int64_t n, const float *x, flo
         break;
     case RT_ACT_SIGMOID:
         FORWARD_LOOP(fwd_sigmoid);
+        break;
+    case RT_ACT_SILU:
+        FORWARD_LOOP(fwd_silu);
         break;
     }
 }
@@ -212,6 +221,15 @@ static inline __m256 bwd_sigmoid(__m256 x, __m256 y, __m256 dy, float alpha)
 {
     (void)x, (void)alpha;
     return _mm256_mul_ps(_mm256_mul_ps(dy, y), _mm256_sub_ps(_mm256_set1_ps(1.0f), y));
+}
+
+/* s + x s (1 - s), from x */
+static inline __m256 bwd_silu(__m256 x, __m256 y, __m256 dy, float alpha)
+{
+    (void)y, (void)alpha;
+    __m256 one_minus;
+    __m256 s = sigmoid8(x, &one_minus);
+    return _mm256_mul_ps(dy, _mm256_add_ps(s, _mm256_mul_ps(_mm256_mul_ps(x, s), one_minus)));
 }
 
 #define BACKWARD_LOOP(op)                                                          \
@@ -255,6 +273,9 @@ void rt_avx2_act_backward(rt_act act, float alpha, int64_t n, const float *x,
         break;
     case RT_ACT_SIGMOID:
         BACKWARD_LOOP(bwd_sigmoid);
+        break;
+    case RT_ACT_SILU:
+        BACKWARD_LOOP(bwd_silu);
         break;
     }
 }

@@ -149,6 +149,12 @@ static inline __m512 fwd_sigmoid(__m512 x, float alpha)
     return sigmoid16(x, NULL);
 }
 
+static inline __m512 fwd_silu(__m512 x, float alpha)
+{
+    (void)alpha;
+    return _mm512_mul_ps(x, sigmoid16(x, NULL));
+}
+
 #define FORWARD_LOOP(op)                                                          \
     do {                                                                          \
         int64_t i = 0;                                                            \
@@ -182,6 +188,9 @@ void rt_avx512_act_forward(rt_act act, float alpha, int64_t n, const float *x, f
         break;
     case RT_ACT_SIGMOID:
         FORWARD_LOOP(fwd_sigmoid);
+        break;
+    case RT_ACT_SILU:
+        FORWARD_LOOP(fwd_silu);
         break;
     }
 }
@@ -225,6 +234,15 @@ static inline __m512 bwd_sigmoid(__m512 x, __m512 y, __m512 dy, float alpha)
     return _mm512_mul_ps(_mm512_mul_ps(dy, y), _mm512_sub_ps(_mm512_set1_ps(1.0f), y));
 }
 
+/* s + x s (1 - s), from x */
+static inline __m512 bwd_silu(__m512 x, __m512 y, __m512 dy, float alpha)
+{
+    (void)y, (void)alpha;
+    __m512 one_minus;
+    __m512 s = sigmoid16(x, &one_minus);
+    return _mm512_mul_ps(dy, _mm512_add_ps(s, _mm512_mul_ps(_mm512_mul_ps(x, s), one_minus)));
+}
+
 #define BACKWARD_LOOP(op)                                                         \
     do {                                                                          \
         int64_t i = 0;                                                            \
@@ -262,6 +280,9 @@ void rt_avx512_act_backward(rt_act act, float alpha, int64_t n, const float *x,
         break;
     case RT_ACT_SIGMOID:
         BACKWARD_LOOP(bwd_sigmoid);
+        break;
+    case RT_ACT_SILU:
+        BACKWARD_LOOP(bwd_silu);
         break;
     }
 }

@@ -68,7 +68,8 @@ void rt_run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx);
     X(LEAKY_RELU) /* slope for x < 0 in `alpha` of the epilogue */               \
     X(GELU)       /* tanh approximation, as GPT-2 and PyTorch's approximate='tanh' */ \
     X(TANH)                                                                      \
-    X(SIGMOID)
+    X(SIGMOID)                                                                   \
+    X(SILU)       /* x * sigmoid(x), also called swish */
 typedef enum rt_act {
 #define RT_X(name) RT_ACT_##name,
     RT_ACT_LIST(RT_X)

@@ -188,7 +188,7 @@ END_TEST
 /* every activation as a GEMM epilogue and as a kernel call */
 START_TEST(parity_epilogue_activations)
 {
-    static const char *const acts[] = { "relu", "leaky_relu(0.1)", "gelu", "tanh", "sigmoid" };
+    static const char *const acts[] = { "relu", "leaky_relu(0.1)", "gelu", "tanh", "sigmoid", "silu" };
     char net[512];
     snprintf(net, sizeof net, "model m(x: f32[10]) { x -> dense(7) -> %s -> dense(3) }\n" TRAIN_XENT, acts[_i]);
     check_parity(net);
@@ -198,7 +198,7 @@ END_TEST
 /* every activation inside a fused elementwise loop (LE_ACT) */
 START_TEST(parity_loop_activations)
 {
-    static const char *const acts[] = { "relu", "leaky_relu(0.2)", "gelu", "tanh", "sigmoid" };
+    static const char *const acts[] = { "relu", "leaky_relu(0.2)", "gelu", "tanh", "sigmoid", "silu" };
     char net[512];
     snprintf(net, sizeof net,
              "model m(x: f32[8]) { a = x -> dense(6)\n b = x -> dense(6)\n (a * 0.5 + b) -> %s -> dense(3) }\n" TRAIN_XENT,
@@ -466,8 +466,8 @@ END_TEST
 START_TEST(activations_in_loops_like_kernels)
 {
     enum { N = 2048 };
-    static const char *const acts[] = { "relu", "leaky_relu(0.1)", "gelu", "tanh", "sigmoid" };
-    static const rt_act kinds[] = { RT_ACT_RELU, RT_ACT_LEAKY_RELU, RT_ACT_GELU, RT_ACT_TANH, RT_ACT_SIGMOID };
+    static const char *const acts[] = { "relu", "leaky_relu(0.1)", "gelu", "tanh", "sigmoid", "silu" };
+    static const rt_act kinds[] = { RT_ACT_RELU, RT_ACT_LEAKY_RELU, RT_ACT_GELU, RT_ACT_TANH, RT_ACT_SIGMOID, RT_ACT_SILU };
     static const float special[] = { 0.0f, -0.0f, 1e-40f, -1e-40f, 1.4e-45f, -1.4e-45f, FLT_MIN, -FLT_MIN,
                                      FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN, -NAN, 1e-20f, -1e-20f,
                                      20.0f, -20.0f, 89.0f, -89.0f, 1e10f, -1e10f };
@@ -845,8 +845,8 @@ static Suite *jit_suite(void)
     Suite *s = suite_create("jit");
     TCase *tc = test_case("JIT vs C backend, bitwise");
     tcase_add_test(tc, parity_mlp);
-    tcase_add_loop_test(tc, parity_epilogue_activations, 0, 5);
-    tcase_add_loop_test(tc, parity_loop_activations, 0, 5);
+    tcase_add_loop_test(tc, parity_epilogue_activations, 0, 6);
+    tcase_add_loop_test(tc, parity_loop_activations, 0, 6);
     tcase_add_test(tc, parity_loops);
     tcase_add_test(tc, parity_dropout_softmax);
     tcase_add_test(tc, parity_mse_bce);

@@ -49,6 +49,7 @@ static double act_ref(rt_act act, double slope, double v)
     case RT_ACT_GELU: return 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
     case RT_ACT_TANH: return tanh(v);
     case RT_ACT_SIGMOID: return 1 / (1 + exp(-v));
+    case RT_ACT_SILU: return v / (1 + exp(-v));
     }
     return v;
 }
@@ -198,7 +199,7 @@ END_TEST
 START_TEST(test_epilogue)
 {
     static const int shapes[][3] = {{17, 129, 10}, {129, 33, 800}, {7, 10, 1}, {129, 10, 300}};
-    for (int act = RT_ACT_NONE; act <= RT_ACT_SIGMOID; act++)
+    for (int act = RT_ACT_NONE; act <= RT_ACT_SILU; act++)
         for (int variant = 0; variant < 4; variant++)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
                 gemm_case g = {s == 1, s >= 2, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f,
