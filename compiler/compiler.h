@@ -573,6 +573,21 @@ typedef struct AttentionParts {
     int64_t floats;          /* the slot in training, the workspace at inference */
 } AttentionParts;
 AttentionParts plan_attention_parts(const Node *n, bool training);
+/* What a forward node's arena slot holds in training, in floats per sample
+ * from its start: its value, then the parts its backward reads, which
+ * lowering addresses by these offsets (the forward writes them, the
+ * gradient reads them): batchnorm and layernorm the mean and the 1/std
+ * (of each channel, of each row), attention qkv, ctx and the softmax
+ * probabilities (plan_attention_parts). Other ops: the value alone. A
+ * batchnorm's statistics are per batch, not per sample: both start at
+ * `elems` per sample, the second `fixed` floats (C) further, unscaled. */
+typedef struct SlotLayout {
+    int64_t part[3];        /* floats per sample */
+    int64_t part_fixed[3];  /* and floats not scaled by the batch size */
+    int nparts;
+    int64_t floats; /* the whole slot */
+} SlotLayout;
+SlotLayout plan_slot(const Node *n);
 /* The workspace of an attention_grad, per sample (rt_attention_backward's
  * `work`: the gradients of qkv and ctx). */
 int64_t plan_attention_grad_work(const Node *n);

@@ -574,6 +574,15 @@ static LPtr past(LPtr p, int64_t k)
     return p;
 }
 
+/* The saved parts of a forward node's slot (plan_slot): the mean and
+ * 1/std of a batchnorm or layernorm, in training. */
+static void arg_saved_parts(Lower *l, LInstr *in, uint32_t fwd)
+{
+    SlotLayout slot = plan_slot(node_at(l, fwd));
+    for (int k = 0; k < slot.nparts; k++)
+        push(in, (LArg){ .kind = LA_PTR, .ptr = past(ptr_of(l, fwd), slot.part[k]), .i = slot.part_fixed[k] });
+}
+
 static LPtr work_of(Lower *l, uint32_t id)
 {
     return (LPtr){ BASE_ARENA, l->u->info[id].work_offset, true };
@@ -630,7 +639,7 @@ static bool read_beyond_companions(Lower *l, uint32_t owner)
 static bool lower_attention_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
-    AttentionParts parts = plan_attention_parts(fwd, true);
+    SlotLayout slot = plan_slot(fwd); /* qkv, ctx, probs */
     LPtr saved = ptr_of(l, n->inputs[2]);
     LInstr *in = emit(l, LI_CALL, K_rt_attention_backward, n);
     arg_attention(l, in, fwd);
@@ -638,9 +647,8 @@ static bool lower_attention_grad(Lower *l, uint32_t id)
     arg_val(l, in, n->inputs[1]);
     arg_val(l, in, fwd->inputs[1]);
     arg_val(l, in, fwd->inputs[3]);
-    arg_ptr(in, past(saved, parts.qkv));
-    arg_ptr(in, past(saved, parts.ctx));
-    arg_ptr(in, past(saved, parts.probs));
+    for (int k = 0; k < slot.nparts; k++)
+        arg_ptr(in, past(saved, slot.part[k]));
     arg_val(l, in, n->inputs[0]);
     arg_ptr(in, work_of(l, id));
     if (read_beyond_companions(l, id))
@@ -695,11 +703,7 @@ static bool lower_layernorm(Lower *l, uint32_t id)
         arg_val(l, in, n->inputs[2]);
         arg_float(in, ir_attr(n, "eps")->f, false);
         if (l->u->training) {
-            LPtr mean = ptr_of(l, id), rstd = mean;
-            mean.offset += elems(n);
-            rstd.offset += elems(n) + r;
-            arg_ptr(in, mean);
-            arg_ptr(in, rstd);
+            arg_saved_parts(l, in, id);
         } else {
             push(in, (LArg){ .kind = LA_NULL });
             push(in, (LArg){ .kind = LA_NULL });
@@ -716,11 +720,7 @@ static bool lower_layernorm(Lower *l, uint32_t id)
     arg_val(l, in, n->inputs[1]);
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, fwd->inputs[1]);
-    LPtr mean = ptr_of(l, n->inputs[2]), rstd = mean;
-    mean.offset += elems(n);
-    rstd.offset += elems(n) + r;
-    arg_ptr(in, mean);
-    arg_ptr(in, rstd);
+    arg_saved_parts(l, in, n->inputs[2]);
     arg_val(l, in, id);
     arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
     arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
@@ -989,15 +989,6 @@ static bool lower_global_avgpool_grad(Lower *l, uint32_t id)
     return true;
 }
 
-/* The mean and 1/std after y in a batchnorm's slot: c floats each. */
-static void arg_batchnorm_stats(Lower *l, LInstr *in, uint32_t fwd, int64_t c)
-{
-    LPtr stats = ptr_of(l, fwd);
-    stats.offset += elems(node_at(l, fwd));
-    arg_ptr(in, stats);
-    push(in, (LArg){ .kind = LA_PTR, .ptr = stats, .i = c });
-}
-
 static bool lower_batchnorm(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
@@ -1012,7 +1003,7 @@ static bool lower_batchnorm(Lower *l, uint32_t id)
         arg_float(in, ir_attr(n, "momentum")->f, false);
     arg_float(in, ir_attr(n, "eps")->f, false);
     if (l->u->training)
-        arg_batchnorm_stats(l, in, id, c);
+        arg_saved_parts(l, in, id);
     arg_val(l, in, id);
     return true;
 }
@@ -1029,7 +1020,7 @@ static bool lower_batchnorm_grad(Lower *l, uint32_t id)
     arg_val(l, in, n->inputs[1]);
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, fwd->inputs[1]);
-    arg_batchnorm_stats(l, in, n->inputs[2], c);
+    arg_saved_parts(l, in, n->inputs[2]);
     arg_val(l, in, id);
     arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
     arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
