@@ -473,19 +473,13 @@ static void fix_unused_real(Sema *s, TrainSpec *ts)
         }
 }
 
-void sema_train(Sema *s, const Ast *t)
+/* Each item of a train block against the keys it may use: unknown,
+ * misplaced and duplicate keys are reported; seen[k] is the item of key
+ * k. Returns how many step blocks there are. */
+static int train_items(Sema *s, const Ast *t, const Ast **seen)
 {
     Diag *d = &s->c->diag;
-    Program *p = s->c->prog;
-    p->trains = arena_grow(s->c->arena, p->trains, (size_t)p->ntrains, (size_t)p->ntrains + 1, sizeof *p->trains);
-    TrainSpec *ts = &p->trains[p->ntrains++];
-    memset(ts, 0, sizeof *ts);
-    ts->name = t->name;
-    ts->span = t->span;
-    ts->batch = 32;
-    ts->seed = 0;
     int nstep_items = 0;
-    const Ast *seen[COUNT(train_keys)] = { 0 };
     for (int i = 0; i < t->list.count; i++) {
         const Ast *it = t->list.items[i];
         int k = 0;
@@ -519,6 +513,105 @@ void sema_train(Sema *s, const Ast *t)
         }
         seen[k] = it;
     }
+    return nstep_items;
+}
+
+static void schedule_spec(Sema *s, Scope *g, const Ast *item, TrainSpec *ts)
+{
+    Diag *d = &s->c->diag;
+    Bound slots[8];
+    memset(slots, 0, sizeof slots);
+    Callable *k = spec_call(s, g, item->lhs, schedules, COUNT(schedules), "schedule", slots);
+    if (k) {
+        ts->sched.kind = (rt_sched_kind)k->code;
+        ts->sched.warmup = slot_int(k, slots, "warmup");
+        if (ts->sched.warmup < 0)
+            diag_error(d, item->lhs->span, "warmup must be >= 0 steps");
+        if (k->code == RT_SCHED_STEP) {
+            ts->sched.every = slot_int(k, slots, "every");
+            ts->sched.gamma = slot_float(k, slots, "gamma");
+            if (ts->sched.every < 1)
+                diag_error(d, item->lhs->span, "step(every = N) needs N >= 1");
+        }
+        if (k->code == RT_SCHED_COSINE)
+            ts->sched.min_lr = slot_float(k, slots, "min_lr");
+    }
+}
+
+static void noise_spec(Sema *s, Scope *g, const Ast *item, TrainSpec *ts)
+{
+    Diag *d = &s->c->diag;
+    Bound slots[8];
+    memset(slots, 0, sizeof slots);
+    Callable *k = spec_call(s, g, item->lhs, noises, COUNT(noises), "noise", slots);
+    if (k) {
+        ts->noise_dim = slot_int(k, slots, "dim");
+        ts->noise_uniform = k->code == 1;
+        if (ts->noise_dim < 1) {
+            diag_error(d, item->lhs->span, "noise dimension must be positive");
+            ts->noise_dim = 0;
+        }
+    }
+}
+
+/* augment { flip_horizontal; shift(2); ... }: image data only. */
+static void augment_spec(Sema *s, Scope *g, const Ast *a, TrainSpec *ts)
+{
+    Diag *d = &s->c->diag;
+    if (ts->data.kind != RT_SRC_IDX && ts->data.kind != RT_SRC_NONE)
+        diag_error(d, a->name_span, "augment needs image data; this train block reads %s",
+                   ts->data.kind == RT_SRC_CSV ? "csv rows" : ts->data.kind == RT_SRC_TEXT ? "text" : "raw values");
+    ts->aug = arena_alloc(s->c->arena, sizeof *ts->aug * (size_t)(a->body.count + 1));
+    for (int i = 0; i < a->body.count; i++) {
+        Bound slots[8];
+    memset(slots, 0, sizeof slots);
+        const Ast *e = a->body.items[i];
+        Callable *k = spec_call(s, g, e, augments, COUNT(augments), "augmentation", slots);
+        if (!k)
+            continue;
+        AugSpec *as = &ts->aug[ts->naug++];
+        as->kind = (rt_aug_kind)k->code;
+        as->span = e->span;
+        switch (as->kind) {
+        case RT_AUG_FLIP_H: case RT_AUG_FLIP_V: break;
+        case RT_AUG_SHIFT:
+            as->a = (double)slot_int(k, slots, "pixels");
+            if (as->a < 0)
+                diag_error(d, e->span, "shift(pixels) needs pixels >= 0");
+            break;
+        case RT_AUG_ROTATE:
+            as->a = slot_float(k, slots, "degrees");
+            if (as->a < 0 || as->a > 180)
+                diag_error(d, e->span, "rotate(degrees) needs degrees in [0, 180]");
+            break;
+        case RT_AUG_SCALE:
+            as->a = slot_float(k, slots, "min");
+            as->b = slot_float(k, slots, "max");
+            if (!(as->a > 0 && as->a <= as->b))
+                diag_error(d, e->span, "scale(min, max) needs 0 < min <= max");
+            break;
+        case RT_AUG_NOISE:
+            as->a = slot_float(k, slots, "std");
+            if (as->a < 0)
+                diag_error(d, e->span, "noise(std) needs std >= 0");
+            break;
+        }
+    }
+}
+
+void sema_train(Sema *s, const Ast *t)
+{
+    Diag *d = &s->c->diag;
+    Program *p = s->c->prog;
+    p->trains = arena_grow(s->c->arena, p->trains, (size_t)p->ntrains, (size_t)p->ntrains + 1, sizeof *p->trains);
+    TrainSpec *ts = &p->trains[p->ntrains++];
+    memset(ts, 0, sizeof *ts);
+    ts->name = t->name;
+    ts->span = t->span;
+    ts->batch = 32;
+    ts->seed = 0;
+    const Ast *seen[COUNT(train_keys)] = { 0 };
+    int nstep_items = train_items(s, t, seen);
 #define ITEM(key) seen[key]
     enum { K_DATA, K_TEST, K_LOSS, K_OPT, K_SCHED, K_BATCH, K_EPOCHS, K_STEPS, K_SEED, K_CLIP, K_AUG, K_NOISE };
     Scope *g = &s->globals;
@@ -556,80 +649,12 @@ void sema_train(Sema *s, const Ast *t)
             diag_error(d, ITEM(K_CLIP)->lhs->span, "'clip' expects a positive number (the largest global gradient norm), got %s",
                        sema_describe(s, &v));
     }
-    if (ITEM(K_SCHED)) {
-        Bound slots[8];
-    memset(slots, 0, sizeof slots);
-        Callable *k = spec_call(s, g, ITEM(K_SCHED)->lhs, schedules, COUNT(schedules), "schedule", slots);
-        if (k) {
-            ts->sched.kind = (rt_sched_kind)k->code;
-            ts->sched.warmup = slot_int(k, slots, "warmup");
-            if (ts->sched.warmup < 0)
-                diag_error(d, ITEM(K_SCHED)->lhs->span, "warmup must be >= 0 steps");
-            if (k->code == RT_SCHED_STEP) {
-                ts->sched.every = slot_int(k, slots, "every");
-                ts->sched.gamma = slot_float(k, slots, "gamma");
-                if (ts->sched.every < 1)
-                    diag_error(d, ITEM(K_SCHED)->lhs->span, "step(every = N) needs N >= 1");
-            }
-            if (k->code == RT_SCHED_COSINE)
-                ts->sched.min_lr = slot_float(k, slots, "min_lr");
-        }
-    }
-    if (ITEM(K_NOISE)) {
-        Bound slots[8];
-    memset(slots, 0, sizeof slots);
-        Callable *k = spec_call(s, g, ITEM(K_NOISE)->lhs, noises, COUNT(noises), "noise", slots);
-        if (k) {
-            ts->noise_dim = slot_int(k, slots, "dim");
-            ts->noise_uniform = k->code == 1;
-            if (ts->noise_dim < 1) {
-                diag_error(d, ITEM(K_NOISE)->lhs->span, "noise dimension must be positive");
-                ts->noise_dim = 0;
-            }
-        }
-    }
-    if (ITEM(K_AUG)) {
-        const Ast *a = ITEM(K_AUG);
-        if (ts->data.kind != RT_SRC_IDX && ts->data.kind != RT_SRC_NONE)
-            diag_error(d, a->name_span, "augment needs image data; this train block reads %s",
-                       ts->data.kind == RT_SRC_CSV ? "csv rows" : ts->data.kind == RT_SRC_TEXT ? "text" : "raw values");
-        ts->aug = arena_alloc(s->c->arena, sizeof *ts->aug * (size_t)(a->body.count + 1));
-        for (int i = 0; i < a->body.count; i++) {
-            Bound slots[8];
-    memset(slots, 0, sizeof slots);
-            const Ast *e = a->body.items[i];
-            Callable *k = spec_call(s, g, e, augments, COUNT(augments), "augmentation", slots);
-            if (!k)
-                continue;
-            AugSpec *as = &ts->aug[ts->naug++];
-            as->kind = (rt_aug_kind)k->code;
-            as->span = e->span;
-            switch (as->kind) {
-            case RT_AUG_FLIP_H: case RT_AUG_FLIP_V: break;
-            case RT_AUG_SHIFT:
-                as->a = (double)slot_int(k, slots, "pixels");
-                if (as->a < 0)
-                    diag_error(d, e->span, "shift(pixels) needs pixels >= 0");
-                break;
-            case RT_AUG_ROTATE:
-                as->a = slot_float(k, slots, "degrees");
-                if (as->a < 0 || as->a > 180)
-                    diag_error(d, e->span, "rotate(degrees) needs degrees in [0, 180]");
-                break;
-            case RT_AUG_SCALE:
-                as->a = slot_float(k, slots, "min");
-                as->b = slot_float(k, slots, "max");
-                if (!(as->a > 0 && as->a <= as->b))
-                    diag_error(d, e->span, "scale(min, max) needs 0 < min <= max");
-                break;
-            case RT_AUG_NOISE:
-                as->a = slot_float(k, slots, "std");
-                if (as->a < 0)
-                    diag_error(d, e->span, "noise(std) needs std >= 0");
-                break;
-            }
-        }
-    }
+    if (ITEM(K_SCHED))
+        schedule_spec(s, g, ITEM(K_SCHED), ts);
+    if (ITEM(K_NOISE))
+        noise_spec(s, g, ITEM(K_NOISE), ts);
+    if (ITEM(K_AUG))
+        augment_spec(s, g, ITEM(K_AUG), ts);
     ts->steps_list = arena_alloc(s->c->arena, sizeof *ts->steps_list * (size_t)(nstep_items + 1));
     OptSpec opt = { .kind = RT_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
     if (nstep_items) {
