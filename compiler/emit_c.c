@@ -315,6 +315,11 @@ static void print_config(FILE *out, const rt_train_config *t, const char *id)
             float_field(b[2], t->clip));
     if (t->naugment)
         fprintf(out, "        .augment = %s_augment,\n        .naugment = %d,\n", id, t->naugment);
+    if (t->init_path) {
+        fputs("        .init_path = ", out);
+        emit_c_string(out, t->init_path);
+        fputs(",\n", out);
+    }
     fputs("    },\n", out);
 }
 
@@ -362,8 +367,14 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         fprintf(out, ", %d, {", d->rank);
         for (int i = 0; i < d->rank; i++)
             fprintf(out, "%s%lld", i ? ", " : " ", (long long)d->dims[i]);
-        fprintf(out, " }, %lld, %lld, %s, %lld, %lld, %s },\n", (long long)d->offset, (long long)d->count,
+        fprintf(out, " }, %lld, %lld, %s, %lld, %lld, %s", (long long)d->offset, (long long)d->count,
                 init_names[d->init], (long long)d->fan_in, (long long)d->fan_out, d->trainable ? "true" : "false");
+        if (d->init_from) {
+            fputs(", ", out);
+            emit_c_string(out, d->init_from);
+            fprintf(out, ", %s", d->frozen ? "true" : "false");
+        }
+        fputs(" },\n", out);
     }
     fputs("};\n\n", out);
     if (rp.config.naugment) {

@@ -198,6 +198,7 @@ int main(int argc, char **argv)
                 fputc('\n', out);
             summary_print(out, &c, &c.prog->graphs[i]);
             lower_memory_report(out, &c, c.prog->graphs[i].name);
+            transfer_report(out, &c, c.prog->graphs[i].name);
         }
     } else if (ok && o.command && !strcmp(o.command, "graph")) {
         graph_dot(out, &c);

@@ -553,39 +553,53 @@ failed:
     return -1;
 }
 
-int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
-                       bool allow_extra, const char *const *meta_keys, int nmeta,
-                       char **meta_values, char *err, size_t errlen)
-{
-    for (int i = 0; i < nmeta; i++)
-        meta_values[i] = NULL;
+/* An open checkpoint whose header has been parsed and checked in full. */
+typedef struct opened {
+    int fd;
+    char *header;
+    json_t *root, *metadata;
+    entry *entries;
+    size_t nentries;
+    int64_t data_offset;
+} opened;
 
-    int rc = -1;
-    char *header = NULL;
-    json_t *root = NULL;
-    entry *entries = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+static void close_checkpoint(opened *o)
+{
+    free(o->entries);
+    json_decref(o->root);
+    free(o->header);
+    o->entries = NULL;
+    o->root = NULL;
+    o->header = NULL;
+}
+
+/* Opens path and checks its header (entries, metadata, coverage of the
+ * data); returns 0 with o->fd open, or -1 with err filled and nothing open. */
+static int open_checkpoint(const char *path, opened *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    o->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (o->fd < 0) {
         fail(err, errlen, path, "%s", strerror(errno));
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(o->fd, &st) != 0) {
         fail(err, errlen, path, "%s", strerror(errno));
-        goto done;
+        goto failed;
     }
     if (!S_ISREG(st.st_mode)) {
         fail(err, errlen, path, "%s", strerror(S_ISDIR(st.st_mode) ? EISDIR : EINVAL));
-        goto done;
+        goto failed;
     }
     int64_t file_size = (int64_t)st.st_size;
     unsigned char lenbuf[8];
-    if (file_size < 8 || read_at(fd, lenbuf, 8, 0) != 0) {
+    if (file_size < 8 || read_at(o->fd, lenbuf, 8, 0) != 0) {
         fail(err, errlen, path,
              "truncated: file holds %lld bytes, a safetensors file starts with an 8-byte "
              "header length",
              (long long)file_size);
-        goto done;
+        goto failed;
     }
     uint64_t header_len = get_u64_le(lenbuf);
     if (header_len > (uint64_t)(file_size - 8) || header_len > MAX_HEADER_BYTES) {
@@ -593,32 +607,32 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
              "corrupt header length %llu: the file holds %lld bytes after it%s",
              (unsigned long long)header_len, (long long)(file_size - 8),
              header_len > MAX_HEADER_BYTES ? " and the limit is 100 MB" : "");
-        goto done;
+        goto failed;
     }
-    header = malloc(header_len ? header_len : 1);
-    if (!header) {
+    o->header = malloc(header_len ? header_len : 1);
+    if (!o->header) {
         fail(err, errlen, path, "%s", strerror(ENOMEM));
-        goto done;
+        goto failed;
     }
-    if (read_at(fd, header, header_len, 8) != 0) {
+    if (read_at(o->fd, o->header, header_len, 8) != 0) {
         fail(err, errlen, path, "reading the header: %s",
              errno ? strerror(errno) : "file shrank while being read");
-        goto done;
+        goto failed;
     }
 
     json_error_t jerr;
-    root = json_loadb(header, header_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
+    o->root = json_loadb(o->header, header_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o->root) {
         fail(err, errlen, path, "malformed JSON header: %s (line %d, column %d)", jerr.text,
              jerr.line, jerr.column);
-        goto done;
+        goto failed;
     }
-    if (!json_is_object(root)) {
+    if (!json_is_object(o->root)) {
         fail(err, errlen, path, "malformed header: the JSON is not an object");
-        goto done;
+        goto failed;
     }
 
-    json_t *metadata = json_object_get(root, "__metadata__");
+    json_t *metadata = o->metadata = json_object_get(o->root, "__metadata__");
     if (metadata) {
         const char *key;
         json_t *value;
@@ -627,36 +641,59 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
             json_object_foreach(metadata, key, value) ok = ok && json_is_string(value);
         if (!ok) {
             fail(err, errlen, path, "malformed header: \"__metadata__\" must map strings to strings");
-            goto done;
+            goto failed;
         }
     }
 
-    size_t nentries = json_object_size(root) - (metadata ? 1 : 0);
-    entries = malloc((nentries ? nentries : 1) * sizeof *entries);
-    if (!entries) {
+    o->nentries = json_object_size(o->root) - (metadata ? 1 : 0);
+    o->entries = malloc((o->nentries ? o->nentries : 1) * sizeof *o->entries);
+    if (!o->entries) {
         fail(err, errlen, path, "%s", strerror(ENOMEM));
-        goto done;
+        goto failed;
     }
     {
         size_t i = 0;
         const char *key;
         json_t *value;
-        json_object_foreach(root, key, value) {
+        json_object_foreach(o->root, key, value) {
             if (value == metadata)
                 continue;
-            if (parse_entry(path, key, value, &entries[i++], err, errlen) != 0)
-                goto done;
+            if (parse_entry(path, key, value, &o->entries[i++], err, errlen) != 0)
+                goto failed;
         }
     }
-    int64_t data_offset = 8 + (int64_t)header_len;
-    if (check_coverage(path, entries, nentries, file_size - data_offset, err, errlen) != 0)
-        goto done;
+    o->data_offset = 8 + (int64_t)header_len;
+    if (check_coverage(path, o->entries, o->nentries, file_size - o->data_offset, err, errlen) != 0)
+        goto failed;
+    return 0;
+failed:
+    close_checkpoint(o);
+    close(o->fd);
+    return -1;
+}
+
+int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
+                       bool allow_extra, const char *const *meta_keys, int nmeta,
+                       char **meta_values, char *err, size_t errlen)
+{
+    for (int i = 0; i < nmeta; i++)
+        meta_values[i] = NULL;
+
+    opened o;
+    if (open_checkpoint(path, &o, err, errlen) != 0)
+        return -1;
+    int rc = -1;
+    int fd = o.fd;
+    entry *entries = o.entries;
+    size_t nentries = o.nentries;
+    int64_t data_offset = o.data_offset;
+    json_t *metadata = o.metadata;
 
     /* Every check before any data moves, so a refused file changes nothing. */
     int *found = malloc((ntensors > 0 ? (size_t)ntensors : 1) * sizeof *found);
     if (!found) {
         fail(err, errlen, path, "%s", strerror(ENOMEM));
-        goto done;
+        goto free_found;
     }
     for (int t = 0; t < ntensors; t++) {
         const char *name = tensors[t].name ? tensors[t].name : "";
@@ -717,10 +754,7 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
 
 free_found:
     free(found);
-done:
-    free(entries);
-    json_decref(root);
-    free(header);
+    close_checkpoint(&o);
     if (close(fd) != 0 && rc == 0) {
         fail(err, errlen, path, "%s", strerror(errno));
         for (int i = 0; i < nmeta; i++) {
@@ -730,4 +764,56 @@ done:
         rc = -1;
     }
     return rc;
+}
+
+int rt_checkpoint_list(const char *path, rt_tensor_info **out, int *n, char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    opened o;
+    if (open_checkpoint(path, &o, err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    rt_tensor_info *list = calloc(o.nentries ? o.nentries : 1, sizeof *list);
+    if (!list) {
+        fail(err, errlen, path, "%s", strerror(ENOMEM));
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i < o.nentries; i++) {
+        const entry *e = &o.entries[i];
+        rt_tensor_info *t = &list[i];
+        size_t rank = json_array_size(e->shape);
+        if (rank > RT_MAX_RANK) {
+            fail(err, errlen, path, "tensor '%s' has rank %zu; netc tensors have at most %d dimensions",
+                 e->name, rank, RT_MAX_RANK);
+            rc = -1;
+            break;
+        }
+        t->name = strdup(e->name);
+        snprintf(t->dtype, sizeof t->dtype, "%s", e->dtype);
+        t->rank = (int)rank;
+        for (size_t d = 0; d < rank; d++)
+            t->dims[d] = json_integer_value(json_array_get(e->shape, d));
+        if (!t->name) {
+            fail(err, errlen, path, "%s", strerror(ENOMEM));
+            rc = -1;
+        }
+        (*n)++;
+    }
+    close_checkpoint(&o);
+    close(o.fd);
+    if (rc != 0) {
+        rt_checkpoint_list_free(list, *n);
+        *n = 0;
+        return -1;
+    }
+    *out = list;
+    return 0;
+}
+
+void rt_checkpoint_list_free(rt_tensor_info *list, int n)
+{
+    for (int i = 0; list && i < n; i++)
+        free(list[i].name);
+    free(list);
 }

@@ -295,6 +295,18 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
                        bool allow_extra, const char *const *meta_keys, int nmeta,
                        char **meta_values, char *err, size_t errlen);
 
+/* What a checkpoint holds, from its header alone (checked as load checks
+ * it): one entry per tensor, in the header's order. Returns 0, or -1 with a
+ * message; free the list with rt_checkpoint_list_free. */
+typedef struct rt_tensor_info {
+    char *name;
+    char dtype[8];  /* "F32", "F16", "I64", ... as the file says */
+    int rank;
+    int64_t dims[RT_MAX_RANK];
+} rt_tensor_info;
+int rt_checkpoint_list(const char *path, rt_tensor_info **out, int *n, char *err, size_t errlen);
+void rt_checkpoint_list_free(rt_tensor_info *list, int n);
+
 /* Small file helpers shared by the runtime and the compiler. */
 /* Writes len bytes to path atomically; returns 0 or fills err. */
 int rt_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
@@ -592,7 +604,9 @@ typedef struct rt_param_desc {
     int64_t count;
     rt_init init;
     int64_t fan_in, fan_out;
-    bool trainable;              /* false: running statistics; these follow all trainable ones */
+    bool trainable;              /* false: running statistics or frozen; these follow all trainable ones */
+    const char *init_from;       /* the tensor of config.init_path this one starts from, or NULL */
+    bool frozen;                 /* loaded and never trained (init ... { freeze }) */
 } rt_param_desc;
 
 typedef enum rt_loss_kind {
@@ -613,6 +627,8 @@ typedef struct rt_train_config {
     float clip;                  /* max global gradient norm, 0 = off */
     const rt_augment *augment;   /* applied in order to each training sample (not test) */
     int naugment;
+    const char *init_path;       /* `init from(FILE)`: the checkpoint parameters with init_from
+                                  * start from (resolved like data files), or NULL */
 } rt_train_config;
 
 typedef struct rt_program {

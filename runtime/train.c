@@ -1024,6 +1024,13 @@ int rt_cmd_train(const options *o, const rt_program *p)
 
     r.at.batch = r.batch;
     rt_init_params(p, r.at.seed, r.buf.params);
+    if (p->config.init_path && !o->given[FLAG_RESUME]) {
+        char path[PATHLEN];
+        rt_data_resolve(p->config.init_path, p->config.base_dir, path, sizeof path);
+        rc = rt_init_from(o->prog, p, path, r.buf.params, stdout);
+        if (rc != RC_OK)
+            goto done;
+    }
     if (o->given[FLAG_RESUME]) {
         uint64_t flag_seed = r.at.seed;
         rc = resume_from(o->prog, o->path[FLAG_RESUME], p, &r.opt, &r.tensors, &r.weights, &r.at);

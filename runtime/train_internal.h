@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "netrt.h"
 
@@ -113,6 +114,13 @@ typedef struct buffers {
     float *params, *grads, *state, *arena, *out, *probs;
     void *x, *y; /* one batch, 4-byte elements (f32 or i32) */
 } buffers;
+
+/* `init from(FILE)` (transfer.c): loads every parameter with init_from
+ * from the checkpoint at path (resolved) into params, checking each name
+ * and shape first; then prints to report (unless NULL) what was loaded,
+ * frozen, left fresh, and what in the file went unused. RC_OK or
+ * RC_INPUT after a message. */
+int rt_init_from(const char *prog, const rt_program *p, const char *path, float *params, FILE *report);
 
 /* Classes of a cross-entropy model: the output's last dimension. */
 int64_t rt_class_count(const rt_program *p);
