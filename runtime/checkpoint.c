@@ -11,8 +11,10 @@
  * caller's tensors, so a refused file leaves the model as it was.
  */
 #include "netrt.h"
+#include "util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -72,35 +74,12 @@ static int dtype_size(const char *name)
     return 0;
 }
 
-/* a * b, or -1 if it does not fit in int64_t (a, b >= 0). */
-static int64_t mul_checked(int64_t a, int64_t b)
-{
-    if (a < 0 || b < 0)
-        return -1;
-    if (a != 0 && b > INT64_MAX / a)
-        return -1;
-    return a * b;
-}
-
-/* "3.1 MB" — sizes in messages are for people. */
-static void format_size(uint64_t bytes, char *buf, size_t len)
-{
-    if (bytes < 1000)
-        snprintf(buf, len, "%llu bytes", (unsigned long long)bytes);
-    else if (bytes < 1000000)
-        snprintf(buf, len, "%.1f kB", (double)bytes / 1e3);
-    else if (bytes < 1000000000)
-        snprintf(buf, len, "%.1f MB", (double)bytes / 1e6);
-    else
-        snprintf(buf, len, "%.1f GB", (double)bytes / 1e9);
-}
-
 /* Two sizes that round to the same text would make a message that says
  * nothing, so those are given in exact bytes. */
 static void format_size_pair(uint64_t a, uint64_t b, char *abuf, char *bbuf, size_t len)
 {
-    format_size(a, abuf, len);
-    format_size(b, bbuf, len);
+    rt_format_size((double)a, abuf, len);
+    rt_format_size((double)b, bbuf, len);
     if (strcmp(abuf, bbuf) == 0) {
         snprintf(abuf, len, "%llu bytes", (unsigned long long)a);
         snprintf(bbuf, len, "%llu bytes", (unsigned long long)b);
@@ -162,11 +141,11 @@ static int64_t tensor_bytes(const char *path, const rt_named_tensor *t, char *er
             fail(err, errlen, path, "tensor '%s' has a negative dimension", t->name);
             return -1;
         }
-        elems = mul_checked(elems, t->dims[d]);
+        elems = rt_mul_checked(elems, t->dims[d]);
         if (elems < 0)
             break;
     }
-    int64_t bytes = elems < 0 ? -1 : mul_checked(elems, 4);
+    int64_t bytes = elems < 0 ? -1 : rt_mul_checked(elems, 4);
     if (bytes < 0) {
         fail(err, errlen, path, "tensor '%s' is too large", t->name);
         return -1;
@@ -371,7 +350,7 @@ static int parse_entry(const char *path, const char *name, json_t *value, entry 
         json_t *dim = json_array_get(shape, i);
         shape_ok = json_is_integer(dim) && json_integer_value(dim) >= 0;
         if (shape_ok && elems >= 0)
-            elems = mul_checked(elems, json_integer_value(dim));
+            elems = rt_mul_checked(elems, json_integer_value(dim));
     }
     if (!shape_ok) {
         fail(err, errlen, path, "tensor '%s': \"shape\" must be an array of non-negative integers",
@@ -379,7 +358,7 @@ static int parse_entry(const char *path, const char *name, json_t *value, entry 
         return -1;
     }
     e->shape = shape;
-    int64_t bytes = elems < 0 ? -1 : mul_checked(elems, size);
+    int64_t bytes = elems < 0 ? -1 : rt_mul_checked(elems, size);
     if (bytes < 0) {
         fail(err, errlen, path, "tensor '%s': shape is too large", name);
         return -1;
@@ -553,123 +532,20 @@ failed:
     return -1;
 }
 
-/* An open checkpoint whose header has been parsed and checked in full. */
-typedef struct opened {
-    int fd;
-    char *header;
-    json_t *root, *metadata;
-    entry *entries;
-    size_t nentries;
-    int64_t data_offset;
-} opened;
-
-static void close_checkpoint(opened *o)
+/* A NaN or an infinity in a checkpoint would evaluate to "loss nan" and
+ * predict class 0 for everything, or train on from garbage: refused at
+ * load, naming the tensor and the first bad value. */
+static bool all_finite(const char *path, const rt_named_tensor *t, size_t n, char *err, size_t errlen)
 {
-    free(o->entries);
-    json_decref(o->root);
-    free(o->header);
-    o->entries = NULL;
-    o->root = NULL;
-    o->header = NULL;
-}
-
-/* Opens path and checks its header (entries, metadata, coverage of the
- * data); returns 0 with o->fd open, or -1 with err filled and nothing open. */
-static int open_checkpoint(const char *path, opened *o, char *err, size_t errlen)
-{
-    memset(o, 0, sizeof *o);
-    o->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (o->fd < 0) {
-        fail(err, errlen, path, "%s", strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(o->fd, &st) != 0) {
-        fail(err, errlen, path, "%s", strerror(errno));
-        goto failed;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fail(err, errlen, path, "%s", strerror(S_ISDIR(st.st_mode) ? EISDIR : EINVAL));
-        goto failed;
-    }
-    int64_t file_size = (int64_t)st.st_size;
-    unsigned char lenbuf[8];
-    if (file_size < 8 || read_at(o->fd, lenbuf, 8, 0) != 0) {
-        fail(err, errlen, path,
-             "truncated: file holds %lld bytes, a safetensors file starts with an 8-byte "
-             "header length",
-             (long long)file_size);
-        goto failed;
-    }
-    uint64_t header_len = get_u64_le(lenbuf);
-    if (header_len > (uint64_t)(file_size - 8) || header_len > MAX_HEADER_BYTES) {
-        fail(err, errlen, path,
-             "corrupt header length %llu: the file holds %lld bytes after it%s",
-             (unsigned long long)header_len, (long long)(file_size - 8),
-             header_len > MAX_HEADER_BYTES ? " and the limit is 100 MB" : "");
-        goto failed;
-    }
-    o->header = malloc(header_len ? header_len : 1);
-    if (!o->header) {
-        fail(err, errlen, path, "%s", strerror(ENOMEM));
-        goto failed;
-    }
-    if (read_at(o->fd, o->header, header_len, 8) != 0) {
-        fail(err, errlen, path, "reading the header: %s",
-             errno ? strerror(errno) : "file shrank while being read");
-        goto failed;
-    }
-
-    json_error_t jerr;
-    o->root = json_loadb(o->header, header_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!o->root) {
-        fail(err, errlen, path, "malformed JSON header: %s (line %d, column %d)", jerr.text,
-             jerr.line, jerr.column);
-        goto failed;
-    }
-    if (!json_is_object(o->root)) {
-        fail(err, errlen, path, "malformed header: the JSON is not an object");
-        goto failed;
-    }
-
-    json_t *metadata = o->metadata = json_object_get(o->root, "__metadata__");
-    if (metadata) {
-        const char *key;
-        json_t *value;
-        bool ok = json_is_object(metadata);
-        if (ok)
-            json_object_foreach(metadata, key, value) ok = ok && json_is_string(value);
-        if (!ok) {
-            fail(err, errlen, path, "malformed header: \"__metadata__\" must map strings to strings");
-            goto failed;
+    const float *v = t->data;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            fail(err, errlen, path,
+                 "tensor '%s' holds %s at index %zu; the file is damaged or was saved by a run that "
+                 "diverged, so it cannot be used", t->name, isnan(v[i]) ? "NaN" : "an infinity", i);
+            return false;
         }
-    }
-
-    o->nentries = json_object_size(o->root) - (metadata ? 1 : 0);
-    o->entries = malloc((o->nentries ? o->nentries : 1) * sizeof *o->entries);
-    if (!o->entries) {
-        fail(err, errlen, path, "%s", strerror(ENOMEM));
-        goto failed;
-    }
-    {
-        size_t i = 0;
-        const char *key;
-        json_t *value;
-        json_object_foreach(o->root, key, value) {
-            if (value == metadata)
-                continue;
-            if (parse_entry(path, key, value, &o->entries[i++], err, errlen) != 0)
-                goto failed;
-        }
-    }
-    o->data_offset = 8 + (int64_t)header_len;
-    if (check_coverage(path, o->entries, o->nentries, file_size - o->data_offset, err, errlen) != 0)
-        goto failed;
-    return 0;
-failed:
-    close_checkpoint(o);
-    close(o->fd);
-    return -1;
+    return true;
 }
 
 int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
@@ -679,21 +555,101 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
     for (int i = 0; i < nmeta; i++)
         meta_values[i] = NULL;
 
-    opened o;
-    if (open_checkpoint(path, &o, err, errlen) != 0)
-        return -1;
     int rc = -1;
-    int fd = o.fd;
-    entry *entries = o.entries;
-    size_t nentries = o.nentries;
-    int64_t data_offset = o.data_offset;
-    json_t *metadata = o.metadata;
+    char *header = NULL;
+    json_t *root = NULL;
+    entry *entries = NULL;
+    int fd = rt_open_regular(path, err, errlen);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        fail(err, errlen, path, "%s", strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fail(err, errlen, path, "%s", strerror(S_ISDIR(st.st_mode) ? EISDIR : EINVAL));
+        goto done;
+    }
+    int64_t file_size = (int64_t)st.st_size;
+    unsigned char lenbuf[8];
+    if (file_size < 8 || read_at(fd, lenbuf, 8, 0) != 0) {
+        fail(err, errlen, path,
+             "truncated: file holds %lld bytes, a safetensors file starts with an 8-byte "
+             "header length",
+             (long long)file_size);
+        goto done;
+    }
+    uint64_t header_len = get_u64_le(lenbuf);
+    if (header_len > (uint64_t)(file_size - 8) || header_len > MAX_HEADER_BYTES) {
+        fail(err, errlen, path,
+             "corrupt header length %llu: the file holds %lld bytes after it%s",
+             (unsigned long long)header_len, (long long)(file_size - 8),
+             header_len > MAX_HEADER_BYTES ? " and the limit is 100 MB" : "");
+        goto done;
+    }
+    header = malloc(header_len ? header_len : 1);
+    if (!header) {
+        fail(err, errlen, path, "%s", strerror(ENOMEM));
+        goto done;
+    }
+    if (read_at(fd, header, header_len, 8) != 0) {
+        fail(err, errlen, path, "reading the header: %s",
+             errno ? strerror(errno) : "file shrank while being read");
+        goto done;
+    }
+
+    json_error_t jerr;
+    root = json_loadb(header, header_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        fail(err, errlen, path, "malformed JSON header: %s (line %d, column %d)", jerr.text,
+             jerr.line, jerr.column);
+        goto done;
+    }
+    if (!json_is_object(root)) {
+        fail(err, errlen, path, "malformed header: the JSON is not an object");
+        goto done;
+    }
+
+    json_t *metadata = json_object_get(root, "__metadata__");
+    if (metadata) {
+        const char *key;
+        json_t *value;
+        bool ok = json_is_object(metadata);
+        if (ok)
+            json_object_foreach(metadata, key, value) ok = ok && json_is_string(value);
+        if (!ok) {
+            fail(err, errlen, path, "malformed header: \"__metadata__\" must map strings to strings");
+            goto done;
+        }
+    }
+
+    size_t nentries = json_object_size(root) - (metadata ? 1 : 0);
+    entries = malloc((nentries ? nentries : 1) * sizeof *entries);
+    if (!entries) {
+        fail(err, errlen, path, "%s", strerror(ENOMEM));
+        goto done;
+    }
+    {
+        size_t i = 0;
+        const char *key;
+        json_t *value;
+        json_object_foreach(root, key, value) {
+            if (value == metadata)
+                continue;
+            if (parse_entry(path, key, value, &entries[i++], err, errlen) != 0)
+                goto done;
+        }
+    }
+    int64_t data_offset = 8 + (int64_t)header_len;
+    if (check_coverage(path, entries, nentries, file_size - data_offset, err, errlen) != 0)
+        goto done;
 
     /* Every check before any data moves, so a refused file changes nothing. */
     int *found = malloc((ntensors > 0 ? (size_t)ntensors : 1) * sizeof *found);
     if (!found) {
         fail(err, errlen, path, "%s", strerror(ENOMEM));
-        goto free_found;
+        goto done;
     }
     for (int t = 0; t < ntensors; t++) {
         const char *name = tensors[t].name ? tensors[t].name : "";
@@ -734,6 +690,8 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
         if (bytes && read_tensor(path, fd, data_offset + e->begin, &tensors[t], bytes, err,
                                  errlen) != 0)
             goto free_found;
+        if (tensors[t].dtype == RT_F32 && !all_finite(path, &tensors[t], bytes / 4, err, errlen))
+            goto free_found;
     }
 
     for (int i = 0; i < nmeta; i++) {
@@ -754,7 +712,10 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
 
 free_found:
     free(found);
-    close_checkpoint(&o);
+done:
+    free(entries);
+    json_decref(root);
+    free(header);
     if (close(fd) != 0 && rc == 0) {
         fail(err, errlen, path, "%s", strerror(errno));
         for (int i = 0; i < nmeta; i++) {
@@ -766,42 +727,68 @@ free_found:
     return rc;
 }
 
+/* The header is checked in full by rt_checkpoint_load asking for nothing;
+ * then read once more for the names and shapes it holds. */
 int rt_checkpoint_list(const char *path, rt_tensor_info **out, int *n, char *err, size_t errlen)
 {
     *out = NULL;
     *n = 0;
-    opened o;
-    if (open_checkpoint(path, &o, err, errlen) != 0)
+    if (rt_checkpoint_load(path, NULL, 0, true, NULL, 0, NULL, err, errlen) != 0)
         return -1;
-    int rc = 0;
-    rt_tensor_info *list = calloc(o.nentries ? o.nentries : 1, sizeof *list);
-    if (!list) {
-        fail(err, errlen, path, "%s", strerror(ENOMEM));
-        rc = -1;
+    int fd = rt_open_regular(path, err, errlen);
+    if (fd < 0)
+        return -1;
+    int rc = -1;
+    unsigned char lenbuf[8];
+    char *header = NULL;
+    json_t *root = NULL;
+    rt_tensor_info *list = NULL;
+    if (read_at(fd, lenbuf, 8, 0) != 0) {
+        fail(err, errlen, path, "file shrank while being read");
+        goto done;
     }
-    for (size_t i = 0; rc == 0 && i < o.nentries; i++) {
-        const entry *e = &o.entries[i];
-        rt_tensor_info *t = &list[i];
-        size_t rank = json_array_size(e->shape);
+    uint64_t header_len = get_u64_le(lenbuf);
+    header = malloc(header_len ? header_len : 1);
+    if (!header || read_at(fd, header, header_len, 8) != 0) {
+        fail(err, errlen, path, "%s", header ? "file shrank while being read" : strerror(ENOMEM));
+        goto done;
+    }
+    json_error_t jerr;
+    root = json_loadb(header, header_len, JSON_REJECT_DUPLICATES, &jerr);
+    list = calloc(json_object_size(root) + 1, sizeof *list);
+    if (!root || !list) {
+        fail(err, errlen, path, "%s", root ? strerror(ENOMEM) : "file changed while being read");
+        goto done;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value) {
+        if (!strcmp(key, "__metadata__"))
+            continue;
+        json_t *shape = json_object_get(value, "shape");
+        size_t rank = json_array_size(shape);
         if (rank > RT_MAX_RANK) {
-            fail(err, errlen, path, "tensor '%s' has rank %zu; netc tensors have at most %d dimensions",
-                 e->name, rank, RT_MAX_RANK);
-            rc = -1;
-            break;
+            fail(err, errlen, path, "tensor '%s' has rank %zu; netc tensors have at most %d dimensions", key, rank,
+                 RT_MAX_RANK);
+            goto done;
         }
-        t->name = strdup(e->name);
-        snprintf(t->dtype, sizeof t->dtype, "%s", e->dtype);
-        t->rank = (int)rank;
-        for (size_t d = 0; d < rank; d++)
-            t->dims[d] = json_integer_value(json_array_get(e->shape, d));
+        rt_tensor_info *t = &list[*n];
+        t->name = strdup(key);
         if (!t->name) {
             fail(err, errlen, path, "%s", strerror(ENOMEM));
-            rc = -1;
+            goto done;
         }
         (*n)++;
+        snprintf(t->dtype, sizeof t->dtype, "%s", json_string_value(json_object_get(value, "dtype")));
+        t->rank = (int)rank;
+        for (size_t d = 0; d < rank; d++)
+            t->dims[d] = json_integer_value(json_array_get(shape, d));
     }
-    close_checkpoint(&o);
-    close(o.fd);
+    rc = 0;
+done:
+    json_decref(root);
+    free(header);
+    close(fd);
     if (rc != 0) {
         rt_checkpoint_list_free(list, *n);
         *n = 0;
