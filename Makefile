@@ -44,7 +44,7 @@ NETC     := $(BUILD)/netc
 LIBNETRT := $(BUILD)/libnetrt.a
 LIBNETC  := $(BUILD)/libnetc.a
 
-.PHONY: all deps check asan demo bench bench-compare install clean
+.PHONY: all deps check asan demo bench bench-compare install clean finetune
 .SUFFIXES:
 .DELETE_ON_ERROR:
 
@@ -139,6 +139,19 @@ bench-compare: deps
 	@$(BUILD)/netc build examples/lenet.net -o $(BUILD)/bench/lenet
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bench/openblas_gemm
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare_torch.py $(BUILD)
+
+# examples/finetune.net: LeNet pretrained on Fashion-MNIST (kept in
+# $(BUILD)/lenet.safetensors once trained), then a 4-way task learnt from
+# 1,000 samples, fine-tuned against from scratch.
+$(BUILD)/fashion4: scripts/fashion4.c $(LIBNETRT)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBNETRT) $(LDLIBS)
+
+finetune: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/fashion4
+	$(BUILD)/fashion4 $(BUILD)
+	test -f $(BUILD)/lenet.safetensors || $(NETC) train examples/lenet.net --save $(BUILD)/lenet.safetensors
+	NETC_DATA_PATH=$(BUILD) $(NETC) train examples/finetune.net -m finetune
+	NETC_DATA_PATH=$(BUILD) $(NETC) train examples/finetune.net -m scratch
 
 install: $(NETC) $(LIBNETRT)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

@@ -705,6 +705,10 @@ typedef struct LProgram {
     bool noise_input;       /* forward's input is the train block's noise source */
     DType data_dtype;       /* with steps: a sample of the training data (`real`) */
     Shape data_shape;
+    /* netc build / emit flags (emit_infer.c): */
+    bool inference;         /* --inference: the forward pass only, no training step */
+    const float *weights;   /* --weights FILE: the parameter block, embedded in the C */
+    bool link_static, strip;/* --static, --strip: cc's -static and -s */
 } LProgram;
 
 /* Front end to LIR for one model: autodiff, fusion, planning, lowering. */
@@ -717,6 +721,19 @@ void lower_memory_report(FILE *out, Compiler *c, const char *model);
  * binary (emit_main) or as a library with mlp.h's API. */
 void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main);
 void emit_c_header(FILE *out, const LProgram *lp);
+/* Pieces of emit_c that the inference emitter shares: the opening
+ * comment, includes and scalar helpers; `static void NAME_forward(...)`;
+ * the parameter block as a constant `NAME_weights.f`. */
+void emit_c_preamble(FILE *out, Compiler *c, const LProgram *lp);
+void emit_c_forward(FILE *out, Compiler *c, const LProgram *lp);
+void emit_c_weights(FILE *out, const char *id, const float *w, int64_t n);
+/* netc emit --inference (emit_infer.c): NAME.c with the forward pass and
+ * NAME_create / NAME_predict / NAME_destroy, and its NAME.h. */
+void emit_infer_c(FILE *out, Compiler *c, const LProgram *lp);
+void emit_infer_header(FILE *out, Compiler *c, const LProgram *lp);
+/* --weights FILE: reads the model's tensors from a checkpoint into a
+ * parameter block that lp->weights then points at. */
+bool infer_load_weights(Compiler *c, LProgram *lp, const char *path, FILE *err);
 /* Writes a C string literal, escaping everything that could end it. */
 void emit_c_string(FILE *out, const char *s);
 

@@ -34,6 +34,10 @@ static const char usage[] =
     "  -m NAME    build, emit, train, eval, predict: the model to compile (default: the first)\n"
     "  --dump-jit DIR  train, eval, predict: write libgccjit's dumps of the program into DIR\n"
     "  --keep-c   build: keep the generated C next to the binary (FILE.c)\n"
+    "  --inference     build, emit: the forward pass only (emit: NAME_create/_predict/_destroy)\n"
+    "  --weights FILE  build, emit: embed FILE's weights; build: a single-file predictor (./m INPUT)\n"
+    "  --static   build: link statically (the binary needs no shared library)\n"
+    "  -s, --strip     build: strip the binary's symbols and debugging sections\n"
     "  -h, --help     print this help\n"
     "  --version      print the version\n"
     "\n"
@@ -56,6 +60,8 @@ typedef struct Options {
     const char *dump_jit;
     char **pass; /* train, eval, predict: the flags for the model's command line */
     int npass;
+    bool inference, link_static, strip; /* build, emit: --inference, --static, --strip */
+    const char *weights;                /* build, emit: --weights FILE */
 } Options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -105,6 +111,16 @@ static int parse_args(int argc, char **argv, Options *o)
             }
         } else if (!strcmp(a, "--keep-c")) {
             o->keep_c = true;
+        } else if (!strcmp(a, "--inference")) {
+            o->inference = true;
+        } else if (!strcmp(a, "--static")) {
+            o->link_static = true;
+        } else if (!strcmp(a, "--strip") || !strcmp(a, "-s")) {
+            o->strip = true;
+        } else if (!strcmp(a, "--weights")) {
+            if (++i == argc)
+                return usage_error("%s needs a checkpoint, as in --weights m.safetensors", a);
+            o->weights = argv[i];
         } else if (!strcmp(a, "-m")) {
             if (++i == argc)
                 return usage_error("%s needs a model name", a);
@@ -147,6 +163,11 @@ static int parse_args(int argc, char **argv, Options *o)
         return usage_error("%s", "build needs -o FILE, the binary to write");
     if (o->command && !strcmp(o->command, "emit") && !o->output)
         return usage_error("%s", "emit needs -o DIR, the folder to write NAME.c and NAME.h into");
+    bool building = o->command && (!strcmp(o->command, "build") || !strcmp(o->command, "emit"));
+    if (!building && (o->inference || o->weights || o->link_static || o->strip))
+        return usage_error("%s", "--inference, --weights, --static and --strip are flags of build and emit");
+    if ((o->link_static || o->strip) && strcmp(o->command, "build"))
+        return usage_error("%s", "--static and --strip are flags of build (emit writes C, not a binary)");
     return 0;
 }
 
@@ -241,6 +262,11 @@ int main(int argc, char **argv)
     if (ok && generating) {
         LProgram lp;
         ok = lower_program(&c, o.model, &lp);
+        lp.inference = o.inference;
+        lp.link_static = o.link_static;
+        lp.strip = o.strip;
+        if (ok && o.weights)
+            ok = infer_load_weights(&c, &lp, o.weights, stderr);
         if (ok && strchr(o.dumps, 'L'))
             lir_dump(out, &lp);
         if (ok && running)

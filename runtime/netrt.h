@@ -728,6 +728,9 @@ typedef struct rt_program {
     int data_rank;
     int64_t data_dims[RT_MAX_RANK];
     int64_t data_size;
+    /* netc build --inference --weights FILE: the parameter block, embedded;
+     * eval, predict and sample use it when no --load is given. */
+    const float *weights;
 } rt_program;
 
 /* The command line of a built model binary, shared by `netc train`:
@@ -740,6 +743,12 @@ typedef struct rt_program {
  * Returns the process exit code (0, 1 on bad input/files, 2 on usage, 130
  * when stopped by a signal). */
 int rt_main(const rt_program *p, int argc, char **argv);
+/* The command line of a single-file predictor (netc build --inference
+ * --weights FILE, a program with weights): `NAME INPUT` is `NAME predict
+ * INPUT` with the embedded weights, so it prints what `predict --load FILE
+ * INPUT` prints; predict's flags (--batch, --threads) work, and the other
+ * commands (eval, info, --help) are rt_main's. */
+int rt_predict_main(const rt_program *p, int argc, char **argv);
 /* What rt_main does with a seed, for anyone driving a program themselves
  * (rt_model does): parameter initialisation, and the seed of the dropout
  * masks of 0-based training step `step`. */

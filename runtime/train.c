@@ -585,6 +585,11 @@ static int load_tensors(const char *prog, const char *path, const rt_program *p,
  * ignored. */
 int rt_load_weights(const char *prog, const char *path, const rt_program *p, float *params)
 {
+    if (!path && p->weights) {
+        /* netc build --inference --weights: the weights are in the binary */
+        memcpy(params, p->weights, sizeof *params * (size_t)p->param_floats);
+        return RC_OK;
+    }
     char *values[NMETA];
     int rc = read_meta(prog, path, values);
     if (rc != RC_OK)

@@ -92,6 +92,7 @@ typedef struct options {
     int threads;
     const char *path[NFLAG]; /* V_PATH flags */
     const char *input;        /* predict's INPUT */
+    bool embedded;            /* the program holds its weights: --load is optional */
 } options;
 
 typedef struct source_files {
