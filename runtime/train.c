@@ -1253,7 +1253,9 @@ int rt_cmd_eval(const options *o, const rt_program *p)
 {
     int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
                     : p->config.batch > 0 ? p->config.batch : 128;
-    if (!p->train_step) {
+    /* a predictor (netc build --inference) keeps its train block's labels
+     * and loss, but not the training step */
+    if (!p->train_step && !(p->weights && p->y_size > 0 && !p->nsteps)) {
         rt_report(o->prog, "model '%s' has no train block, so no loss to evaluate; add `train %s { ... }` "
                "to its .net file", p->name, p->name);
         return RC_USAGE;
