@@ -677,6 +677,8 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp);
 void lir_dump(FILE *out, const LProgram *lp);
 /* The planned memory of a model, for `netc check` (quiet if unsupported). */
 void lower_memory_report(FILE *out, Compiler *c, const char *model);
+/* `netc check`'s plan of a free-form train block, step by step. */
+void lower_train_report(FILE *out, Compiler *c, const TrainSpec *ts);
 
 /* The C backend: the program as C text, with a main() for a standalone
  * binary (emit_main) or as a library with mlp.h's API. */
