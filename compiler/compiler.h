@@ -668,6 +668,7 @@ typedef struct LProgram {
     LStep *steps;           /* a free-form train block (train != NULL): its steps, */
     int nsteps;             /* and train_step is unused; 0 otherwise */
     bool noise_input;       /* forward's input is the train block's noise source */
+    bool reconstructs;      /* an autoencoder: eval compares forward's output with its input */
     DType data_dtype;       /* with steps: a sample of the training data (`real`) */
     Shape data_shape;
 } LProgram;

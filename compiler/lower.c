@@ -1205,6 +1205,9 @@ static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
             lp->data_shape = in->shape;
         }
     }
+    lp->reconstructs = ts->nsteps == 1 && !on_noise && x->dtype == DT_F32 && lp->data_dtype == DT_F32 &&
+                       ir_shape_elems(&lp->data_shape) == ir_shape_elems(&x->shape) &&
+                       ir_shape_elems(&out->shape) == ir_shape_elems(&x->shape);
     lp->nsteps = ts->nsteps;
     lp->steps = arena_alloc(c->arena, sizeof *lp->steps * (size_t)(ts->nsteps + 1));
     for (int k = 0; k < ts->nsteps; k++) {

@@ -251,6 +251,7 @@ typedef struct rt_source {
     int label_column;        /* csv: column holding the label, -1 for none */
     bool header;             /* csv: skip the first row */
     int64_t seq;             /* text: tokens per sample; raw: floats per sample */
+    bool real_labels;        /* csv: the label column holds real numbers (regression), read as f32 */
 } rt_source;
 
 typedef struct rt_dataset {
@@ -695,6 +696,10 @@ typedef struct rt_program {
     int data_rank;
     int64_t data_dims[RT_MAX_RANK];
     int64_t data_size;
+    /* With one step whose model maps a data sample to one of its size (an
+     * autoencoder): eval reports the mean squared error of forward(x)
+     * against x. */
+    bool reconstructs;
 } rt_program;
 
 /* The command line of a built model binary, shared by `netc train`:
