@@ -1001,6 +1001,27 @@ static bool lower_node(Lower *l, uint32_t id)
         return true;
     case OP_recurrent_grad_param:
         return true; /* computed by the recurrent_grad it reads */
+    case OP_reduce_to: case OP_expand: {
+        /* the smaller shape padded to the larger's rank: 1 where it is repeated */
+        static const char *const fields[] = { "rank", "out[0]", "out[1]", "out[2]", "out[3]", "out[4]", "out[5]",
+                                              "keep[0]", "keep[1]", "keep[2]", "keep[3]", "keep[4]", "keep[5]" };
+        bool expand = n->op == OP_expand;
+        const Shape *big = expand ? &n->shape : &node_at(l, n->inputs[0])->shape;
+        const Shape *small = expand ? &node_at(l, n->inputs[0])->shape : &n->shape;
+        int64_t *vals = arena_alloc(l->c->arena, sizeof *vals * 13);
+        vals[0] = big->rank;
+        for (int d = 0; d < 6; d++) {
+            int pad = big->rank - small->rank;
+            vals[1 + d] = d < big->rank ? big->dim[d] : 1;
+            vals[7 + d] = d < pad || d >= big->rank ? 1 : small->dim[d - pad];
+        }
+        in = emit(l, LI_CALL, expand ? "rt_broadcast_copy" : "rt_sum_broadcast", n);
+        arg_int(in, 0, 1);
+        in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_broadcast", .fields = fields, .vals = vals, .nvals = 13 };
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    }
     case OP_model_call:
         die("model call in a unit");
     case OP_COUNT:

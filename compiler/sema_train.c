@@ -401,6 +401,13 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
         }
         *slotp = it;
     }
+    for (int k = 0; k < ts->nsteps; k++)
+        if (!strcmp(ts->steps_list[k].model, p->graphs[gi].name)) {
+            diag_error(d, step->label_span, "model '%s' already has a step; one step per model (write its losses as one sum)",
+                       step->label);
+            diag_note(d, ts->steps_list[k].span, "its first step is here");
+            return;
+        }
     StepSpec *st = &ts->steps_list[ts->nsteps++];
     st->model = p->graphs[gi].name;
     st->span = step->span;

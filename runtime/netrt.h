@@ -134,6 +134,19 @@ void rt_mse_backward(int64_t n, const float *pred, const float *target,
 double rt_bce_forward(int64_t n, const float *logits, const float *target);
 void rt_bce_backward(int64_t n, const float *logits, const float *target,
                      float scale, float *dlogits);
+/* The gradient of an operand that a broadcasting add, sub or mul repeated:
+ * dx (batch, prod keep) = dy (batch, prod out) summed over the dimensions
+ * where keep is 1 and out is not. keep is the operand's shape padded on the
+ * left with 1s to the result's rank; per sample. */
+typedef struct rt_broadcast {
+    int64_t rank;
+    int64_t out[RT_MAX_RANK];
+    int64_t keep[RT_MAX_RANK];
+} rt_broadcast;
+void rt_sum_broadcast(int64_t batch, const rt_broadcast *b, const float *dy, float *dx);
+/* Its forward: y (batch, prod out) = x (batch, prod keep) repeated. */
+void rt_broadcast_copy(int64_t batch, const rt_broadcast *b, const float *x, float *y);
+
 /* The two losses against one number for every element (bce(D(x), 1), label
  * smoothing by bce(D(x), 0.9)): the same sums and gradients. */
 double rt_mse_forward_const(int64_t n, const float *pred, float target);
