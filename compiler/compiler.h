@@ -387,6 +387,10 @@ typedef struct ShapeParamDecl {
     bool trainable;
 } ShapeParamDecl;
 
+/* The most values one layer output (per sample) or one parameter may
+ * hold: every size formed from them fits an int (see shape_infer). */
+#define SHAPE_MAX_VALUES ((int64_t)INT32_MAX)
+
 typedef struct ShapeCtx {
     Compiler *c;
     Op op;

@@ -424,6 +424,11 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
             loss_names[rp.loss], (long long)rp.train_arena_floats, (long long)rp.eval_arena_floats);
     if (rp.eval_scratch_floats)
         fprintf(out, "    .eval_scratch_floats = %lld,\n", (long long)rp.eval_scratch_floats);
+    if (rp.max_batch) {
+        fprintf(out, "    .max_batch = %lld,\n    .max_batch_layer = ", (long long)rp.max_batch);
+        emit_c_string(out, rp.max_batch_layer);
+        fputs(",\n", out);
+    }
     if (lp->train && !lp->nsteps)
         fprintf(out, "    .train_step = %s_train_step,\n", id);
     fprintf(out, "    .forward = %s_forward,\n", id);

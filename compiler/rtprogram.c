@@ -52,6 +52,33 @@ static rt_source source(const DataSpec *d)
     };
 }
 
+/* The batch-dependent half of the size rule: every int argument of a
+ * kernel call is k + per_batch * batch, and must fit an int; the
+ * smallest batch bound over all calls, and the layer that sets it (the
+ * instruction's comment starts with its name). */
+static void batch_bound(Compiler *c, const LFunc *f, rt_program *p)
+{
+    for (int i = 0; i < f->n; i++) {
+        const LInstr *in = &f->code[i];
+        if (in->kind != LI_CALL && in->kind != LI_LOSS_CALL)
+            continue;
+        for (int k = 0; k < in->nargs; k++) {
+            const LArg *a = &in->args[k];
+            if (a->kind != LA_INT || a->i_batch <= 0)
+                continue;
+            int64_t bound = a->i >= INT32_MAX ? 1 : (INT32_MAX - a->i) / a->i_batch;
+            if (bound < 1)
+                bound = 1;
+            if (p->max_batch == 0 || bound < p->max_batch) {
+                p->max_batch = bound;
+                const char *colon = strchr(in->comment, ':');
+                p->max_batch_layer = colon ? arena_strndup(c->arena, in->comment, (size_t)(colon - in->comment))
+                                           : in->comment;
+            }
+        }
+    }
+}
+
 /* Defaults for a model without a train block: rt_model can still be made
  * from it, and eval/predict need only the data kind. */
 static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
@@ -123,6 +150,9 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     p->train_arena_floats = lp->train_step.arena_floats;
     p->eval_arena_floats = lp->forward.arena_floats;
     p->eval_scratch_floats = lp->forward.scratch_floats;
+    batch_bound(c, &lp->forward, p);
+    if (lp->train)
+        batch_bound(c, &lp->train_step, p);
     config(c, lp, &p->config);
     if (lp->nsteps) {
         rt_step *st = arena_alloc(c->arena, sizeof *st * (size_t)lp->nsteps);

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 
 static Value poison(void) { Value v = { .kind = V_POISON }; return v; }
@@ -1241,6 +1242,16 @@ static bool check_unique(Sema *s, const Ast *decl, Ast **seen, int nseen)
     Diag *d = &s->c->diag;
     if ((decl->kind == AST_LAYER || decl->kind == AST_MODEL) && find_op(decl->name) >= 0) {
         diag_error(d, decl->name_span, "'%s' is the name of a built-in layer; choose another name", decl->name);
+        return false;
+    }
+    /* A model's name becomes C symbols (NAME_forward, NAME_program) and
+     * file names (NAME.c, NAME.h) beside the runtime's: rt_*, netrt.h
+     * are the runtime's, and such a model's C would not compile. */
+    if (decl->kind == AST_MODEL && (!strcmp(decl->name, "rt") || !strncmp(decl->name, "rt_", 3) ||
+                                    !strcasecmp(decl->name, "netrt"))) {
+        diag_error(d, decl->name_span,
+                   "'%s' is reserved for the runtime (rt, rt_* and netrt name its symbols and header); "
+                   "choose another model name", decl->name);
         return false;
     }
     for (int i = 0; i < nseen; i++)

@@ -25,12 +25,15 @@
 /* One line on stderr, prefixed by the program's name like any Unix tool. */
 void rt_report(const char *prog, const char *fmt, ...)
 {
-    fprintf(stderr, "%s: ", prog);
+    /* Messages quote file names the user gave: control characters in
+     * them must not reach the terminal as escape sequences. */
+    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    rt_sanitize_text(msg);
+    fprintf(stderr, "%s: %s\n", prog, msg);
 }
 
 const char *rt_dtype_name(rt_dtype t)
@@ -54,18 +57,6 @@ void rt_format_dims_x(const int64_t *dims, int rank, char *buf, size_t len)
     buf[0] = '\0';
     for (int d = 0; d < rank && n >= 0 && (size_t)n < len; d++)
         n += snprintf(buf + n, len - (size_t)n, "%s%lld", d ? "x" : "", (long long)dims[d]);
-}
-
-void rt_format_bytes(double bytes, char *buf, size_t len)
-{
-    if (bytes < 1e3)
-        snprintf(buf, len, "%.0f bytes", bytes);
-    else if (bytes < 1e6)
-        snprintf(buf, len, "%.1f kB", bytes / 1e3);
-    else if (bytes < 1e9)
-        snprintf(buf, len, "%.1f MB", bytes / 1e6);
-    else
-        snprintf(buf, len, "%.1f GB", bytes / 1e9);
 }
 
 const char *rt_optimizer_name(rt_opt_kind k)
@@ -240,8 +231,9 @@ static int parse_flags(options *o, int argc, char **argv)
         o->given[id] = true;
     }
     if (o->cmd == CMD_PREDICT && !o->input) {
-        rt_report(o->prog, "predict needs an INPUT file (IDX or CSV), as in %s predict --load "
-               "model.safetensors images.idx", o->prog);
+        /* under `netc predict m.net` the program's name already holds the command */
+        rt_report(o->prog, "predict needs an INPUT file (IDX or CSV), as in %s%s --load "
+               "model.safetensors images.idx", o->prog, strstr(o->prog, " predict") ? "" : " predict");
         return RC_USAGE;
     }
     if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT || o->cmd == CMD_SAMPLE) && !o->given[FLAG_LOAD]) {
@@ -387,7 +379,7 @@ static int cmd_info(const rt_program *p)
         trainable += p->params[i].trainable ? p->params[i].count : 0;
     }
     rt_format_thousands((double)total, count, sizeof count);
-    rt_format_bytes(4.0 * (double)p->param_floats, size, sizeof size);
+    rt_format_size(4.0 * (double)p->param_floats, size, sizeof size);
     printf("  total %s parameters (a %s block)", count, size);
     rt_format_thousands((double)trainable, count, sizeof count);
     printf(", %s trainable\n", count);

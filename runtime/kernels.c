@@ -8,12 +8,12 @@
  * 64. Which ISA path runs is read once per call, on the calling thread.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels_internal.h"
+#include "util.h"
 
 /* Elements per task of an elementwise kernel: large enough to amortise a
  * wake-up, small enough to spread a 1M-element tensor over many cores. */
@@ -26,16 +26,6 @@ enum { SUM_ROWS_COLUMNS = 256 };
 /* gelu's tanh approximation: 0.5 x (1 + tanh(GELU_K (x + GELU_C x^3))). */
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 #define GELU_C 0.044715f
-
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-    return (a + b - 1) / b;
-}
-
-static int64_t min_i64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
 
 /* How many chunks a reduction over `work` elements uses: a function of the
  * size only, at most MAX_REDUCE_CHUNKS. */
@@ -727,53 +717,4 @@ void rt_copy_rows(int64_t rows, int64_t cols, const void *src, int64_t src_ld, v
     copy_rows_task t = { .rows = rows, .cols = cols, .rows_per_task = per_task, .src = src, .src_ld = src_ld,
                          .dst = dst, .dst_ld = dst_ld };
     rt_run_tasks(ceil_div(rows, per_task), copy_rows_chunk, &t);
-}
-
-/* ---------------------------------------------------------------- scratch */
-
-typedef struct thread_scratch {
-    void *buf[RT_SCRATCH_SLOTS];
-    size_t cap[RT_SCRATCH_SLOTS];
-    bool registered;
-} thread_scratch;
-
-static _Thread_local thread_scratch scratch;
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void free_thread_scratch(void *arg)
-{
-    thread_scratch *s = arg;
-    for (int k = 0; k < RT_SCRATCH_SLOTS; k++)
-        free(s->buf[k]);
-    *s = (thread_scratch){ 0 };
-}
-
-static void make_scratch_key(void)
-{
-    if (pthread_key_create(&scratch_key, free_thread_scratch) != 0) {
-        fprintf(stderr, "%s:%d: netrt: pthread_key_create failed\n", __FILE__, __LINE__);
-        abort();
-    }
-}
-
-void *rt_thread_scratch(int slot, size_t bytes)
-{
-    thread_scratch *s = &scratch;
-    if (!s->registered) {
-        pthread_once(&scratch_once, make_scratch_key);
-        pthread_setspecific(scratch_key, s); /* so the thread's exit frees it */
-        s->registered = true;
-    }
-    if (s->cap[slot] >= bytes && s->buf[slot])
-        return s->buf[slot];
-    free(s->buf[slot]);
-    size_t size = (bytes + 63) / 64 * 64;
-    s->buf[slot] = aligned_alloc(64, size ? size : 64);
-    if (!s->buf[slot]) {
-        fprintf(stderr, "%s:%d: netrt: out of memory for a %zu-byte scratch buffer\n", __FILE__, __LINE__, size);
-        abort();
-    }
-    s->cap[slot] = size;
-    return s->buf[slot];
 }

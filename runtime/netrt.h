@@ -322,6 +322,20 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
 /* Small file helpers shared by the runtime and the compiler. */
 /* Writes len bytes to path atomically; returns 0 or fills err. */
 int rt_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+/* Removes PATH.tmp-XXXXXX files that a killed writer of PATH left behind. */
+void rt_remove_stale_temps(const char *path);
+/* Opens a regular file for reading (O_CLOEXEC); a folder, device, FIFO or
+ * socket is refused without blocking. Returns the descriptor or -1 with err
+ * filled ("PATH: what is wrong"). Every reader of user-named files uses it. */
+int rt_open_regular(const char *path, char *err, size_t errlen);
+/* 0 if a file may be written at path: not a folder, not a device or FIFO,
+ * in a folder that exists; else -1 with err filled. */
+int rt_check_output(const char *path, char *err, size_t errlen);
+/* Whether two names denote the same file (same inode, or for a file not
+ * yet written the same resolved name). */
+bool rt_same_file(const char *a, const char *b);
+/* Replaces control characters other than newline and tab with '?'. */
+void rt_sanitize_text(char *s);
 
 /* --------------------------------- convolution, pooling, normalisation */
 
@@ -682,6 +696,9 @@ typedef struct rt_program {
     int64_t eval_arena_floats;   /* ... and for forward */
     int64_t eval_scratch_floats; /* forward also uses this many floats after the batch's
                                   * arena (folded weights), whatever the batch size */
+    int64_t max_batch;           /* the largest batch whose every batch-dependent size fits
+                                  * the kernels' int parameters; 0: no bound */
+    const char *max_batch_layer; /* the layer that sets max_batch, for messages */
     /* One training step on `batch` samples: x holds batch*x_size elements,
      * y batch*y_size. Overwrites grads (param_floats) with the gradient of
      * the MEAN loss over the batch and returns the SUM of the per-sample

@@ -74,6 +74,24 @@ static void not_found_in_search(const char *prog, const char *name, const rt_pro
 /* Fills f from the train block's source `config` or, when flag_path is
  * given, from that file with config's kind and scale (or `fallback`'s when
  * config has no source). Returns RC_OK, or a code after a message. */
+/* A data file named on the command line was not found as a file: say
+ * whether it is missing or there but not a file (a folder, a device). */
+int rt_report_unresolved(const char *prog, const char *path, const char *flag)
+{
+    char err[ERRLEN], with[64] = "";
+    if (flag)
+        snprintf(with, sizeof with, " (given with %s)", flag);
+    int fd = access(path, F_OK) == 0 ? rt_open_regular(path, err, sizeof err) : 0;
+    if (fd < 0) {
+        rt_report(prog, "%s%s", err, with);
+        return RC_INPUT;
+    }
+    if (fd > 0)
+        close(fd);
+    rt_report(prog, "%s: no such file%s", path, with);
+    return RC_INPUT;
+}
+
 static int resolve_source(const char *prog, const rt_program *p, const rt_source *config,
                           const rt_source *fallback, const char *flag, const char *flag_path,
                           source_files *f)
@@ -108,10 +126,8 @@ static int resolve_source(const char *prog, const rt_program *p, const rt_source
                               .scale = 1.0f, .label_column = -1 };
     }
     f->shown = flag_path;
-    if (rt_data_resolve(flag_path, NULL, f->path, sizeof f->path) != 0) {
-        rt_report(prog, "%s: no such file (given with %s)", flag_path, flag);
-        return RC_INPUT;
-    }
+    if (rt_data_resolve(flag_path, NULL, f->path, sizeof f->path) != 0)
+        return rt_report_unresolved(prog, flag_path, flag);
     f->src.path = f->path;
     f->src.labels_path = NULL;
     if (f->src.kind == RT_SRC_IDX && like && like->labels_path) {
@@ -265,6 +281,16 @@ int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64
                          bool training, buffers *b)
 {
     memset(b, 0, sizeof *b);
+    /* The batch-dependent half of netc's size rule (the compiler checks
+     * per-sample sizes): the generated code passes k * batch to int
+     * parameters of the kernels, so the batch is bounded here, once, for
+     * every command. */
+    if (p->max_batch > 0 && batch > p->max_batch) {
+        rt_report(prog, "--batch %lld is too large for model '%s': layer %s would pass the kernels more than "
+                  "2^31 - 1 values at once; the largest batch is %lld", (long long)batch, p->name,
+                  p->max_batch_layer ? p->max_batch_layer : "?", (long long)p->max_batch);
+        return RC_USAGE;
+    }
     int64_t arena_per = p->eval_arena_floats;
     if (training && p->train_arena_floats > arena_per)
         arena_per = p->train_arena_floats;
@@ -296,7 +322,7 @@ int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64
     b->block = aligned_alloc(64, bytes > 0 ? (size_t)bytes : 64);
     if (!b->block) {
         char size[32];
-        rt_format_bytes((double)bytes, size, sizeof size);
+        rt_format_size((double)bytes, size, sizeof size);
         rt_report(prog, "cannot allocate %s for model '%s' with batch %lld; lower --batch", size,
                p->name, (long long)batch);
         return RC_INPUT;
@@ -599,6 +625,13 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
         rc = meta_number(prog, path, values, META_SEED, &seed);
     if (rc == RC_OK && !values[META_SEED])
         seed = at->seed;
+    /* every epoch takes at least one step: a file claiming more epochs
+     * than steps was not written by a run */
+    if (rc == RC_OK && epoch > step) {
+        rt_report(prog, "%s: metadata says epoch %llu at step %llu, but every epoch takes at least one step; "
+                  "the checkpoint is damaged", path, (unsigned long long)epoch, (unsigned long long)step);
+        rc = RC_INPUT;
+    }
     if (rc == RC_OK && !same_opt && with_state->n > weights_only->n)
         fprintf(stderr, "%s: note: %s holds no %s state (optimizer: %s); it starts from zero\n",
                 prog, path, opt,
@@ -897,8 +930,32 @@ static int check_writable(const char *prog, const char *flag, const char *path)
         snprintf(dir, sizeof dir, "/");
     else
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    char err[ERRLEN];
+    if (rt_check_output(path, err, sizeof err) != 0) {
+        rt_report(prog, "%s (%s)", err, flag);
+        return RC_INPUT;
+    }
     if (access(dir, W_OK | X_OK) != 0) {
         rt_report(prog, "%s (%s): folder %s: %s", path, flag, dir, strerror(errno));
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
+/* An output of this run must not be one of its inputs: the training or
+ * test data, the program itself, or the other output. (--save onto the
+ * --resume checkpoint is allowed: continuing a run in place is usual.) */
+static int check_not_an_input(const char *prog, const char *flag, const char *path, const train_run *r)
+{
+    const char *inputs[] = { r->data_files.path, r->data_files.labels, r->has_test ? r->test_files.path : "",
+                             r->has_test ? r->test_files.labels : "" };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
+        if (inputs[i][0] && rt_same_file(path, inputs[i])) {
+            rt_report(prog, "%s %s would overwrite the data file %s; choose another name", flag, path, inputs[i]);
+            return RC_INPUT;
+        }
+    if (rt_same_file(path, "/proc/self/exe")) {
+        rt_report(prog, "%s %s would overwrite this program; choose another name", flag, path);
         return RC_INPUT;
     }
     return RC_OK;
@@ -940,6 +997,11 @@ static int train_plan(train_run *r)
 {
     const options *o = r->o;
     position *at = &r->at;
+    if (at->in_epoch > 0 && at->batch < 1) {
+        rt_report(o->prog, "%s: metadata gives position %lld in epoch %lld but no batch size; the checkpoint is "
+                  "damaged", o->path[FLAG_RESUME], (long long)at->in_epoch, (long long)at->epoch + 1);
+        return RC_INPUT;
+    }
     if (at->in_epoch > 0 && at->batch != r->batch) {
         rt_report(o->prog, "%s stopped in the middle of epoch %lld with batch %lld; resume with "
                "--batch %lld", o->path[FLAG_RESUME], (long long)at->epoch + 1, (long long)at->batch,
@@ -986,6 +1048,46 @@ static void request_stop(int sig)
     signal(sig, SIG_DFL);
 }
 
+/* The loss of a step came out NaN or infinite: say where it came from
+ * instead of always blaming the learning rate. Loaded weights and data
+ * are refused at load when not finite, so a non-finite weight now was made
+ * by an earlier update; with finite weights and inputs, this step's
+ * computation overflowed, and the largest values show which. */
+static void report_non_finite(const char *prog, const rt_program *p, const buffers *b, int64_t batch, double loss,
+                              int64_t step, int64_t epoch)
+{
+    const char *what = isnan(loss) ? "NaN" : "infinite";
+    const char *fix = "lower the learning rate (--lr) or clip gradients in the train block";
+    const rt_param_desc *big = NULL;
+    float big_value = 0;
+    for (int k = 0; k < p->nparams; k++) {
+        const rt_param_desc *d = &p->params[k];
+        const float *v = b->params + d->offset;
+        for (int64_t i = 0; i < d->count; i++) {
+            if (!isfinite(v[i])) {
+                rt_report(prog, "the loss became %s at step %lld (epoch %lld): parameter %s holds %s at index %lld, "
+                          "made so by the update after step %lld; %s", what,
+                          (long long)step, (long long)epoch, d->name, isnan(v[i]) ? "NaN" : "an infinity",
+                          (long long)i, (long long)step - 1, fix);
+                return;
+            }
+            if (fabsf(v[i]) > big_value) {
+                big_value = fabsf(v[i]);
+                big = d;
+            }
+        }
+    }
+    float big_x = 0;
+    if (p->x_dtype == RT_F32) {
+        const float *x = b->x;
+        for (int64_t i = 0; i < batch * p->x_size; i++)
+            big_x = fabsf(x[i]) > big_x ? fabsf(x[i]) : big_x;
+    }
+    rt_report(prog, "the loss became %s at step %lld (epoch %lld) with finite weights and inputs: the model's "
+              "computation overflowed (largest weight %g in %s, largest input %g); %s, or scale the inputs",
+              what, (long long)step, (long long)epoch, (double)big_value, big ? big->name : "none", (double)big_x, fix);
+}
+
 /* One epoch from at->in_epoch to its end (or to total_steps). */
 static int train_epoch(train_run *r, rt_progress *pg)
 {
@@ -1010,6 +1112,11 @@ static int train_epoch(train_run *r, rt_progress *pg)
             uint64_t seed = p->nsteps ? rt_step_seed_of(at->seed, at->step, k) : rt_step_seed(at->seed, at->step);
             double step_loss = st->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->batch,
                                               r->buf.arena, seed);
+            if (!isfinite(step_loss) && !p->nsteps) {
+                rt_progress_clear(pg);
+                report_non_finite(o->prog, p, &r->buf, r->batch, step_loss, at->step + 1, epoch + 1);
+                return RC_INPUT;
+            }
             if (!isfinite(step_loss)) {
                 rt_progress_clear(pg);
                 rt_report(o->prog, "the loss%s%s became %s at step %lld (epoch %lld); lower the learning "
@@ -1107,12 +1214,20 @@ int rt_cmd_train(const options *o, const rt_program *p)
         rc = check_writable(o->prog, "--save", o->path[FLAG_SAVE]);
     if (rc == RC_OK && o->given[FLAG_LOG])
         rc = check_writable(o->prog, "--log", o->path[FLAG_LOG]);
+    if (rc == RC_OK && o->given[FLAG_SAVE] && o->given[FLAG_LOG] && rt_same_file(o->path[FLAG_SAVE], o->path[FLAG_LOG])) {
+        rt_report(o->prog, "--save and --log both name %s; give them different files", o->path[FLAG_SAVE]);
+        rc = RC_INPUT;
+    }
     if (rc == RC_OK && o->given[FLAG_SAMPLES] && access(o->path[FLAG_SAMPLES], W_OK | X_OK) != 0) {
         rt_report(o->prog, "%s (--samples): %s; make the folder first", o->path[FLAG_SAMPLES], strerror(errno));
         rc = RC_INPUT;
     }
     if (rc == RC_OK)
         rc = train_load_data(&r);
+    if (rc == RC_OK && o->given[FLAG_SAVE])
+        rc = check_not_an_input(o->prog, "--save", o->path[FLAG_SAVE], &r);
+    if (rc == RC_OK && o->given[FLAG_LOG])
+        rc = check_not_an_input(o->prog, "--log", o->path[FLAG_LOG], &r);
     if (rc == RC_OK)
         rc = rt_alloc_buffers(o->prog, p, r.batch, r.sp.state_floats, true, &r.buf);
     if (rc == RC_OK) {
@@ -1212,6 +1327,8 @@ int rt_cmd_eval(const options *o, const rt_program *p)
                             o->path[FLAG_TEST], &files);
     if (rc == RC_OK)
         rc = rt_load_source(o->prog, p, &files, !p->nsteps, &test);
+    if (rc == RC_OK && batch > test.n)
+        batch = test.n; /* --batch 1000000 on 10 samples needs memory for 10 */
     if (rc == RC_OK)
         rc = rt_alloc_buffers(o->prog, p, batch, 0, false, &buf);
     if (rc == RC_OK)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "netrt.h"
+#include "util.h" /* rt_mul_checked, rt_format_size */
 
 /* Seconds on a monotonic clock, for rates and durations only. */
 double rt_seconds(void);
@@ -54,21 +55,11 @@ enum { ERRLEN = 1024, PATHLEN = 4096, FLOAT_ALIGN = 16 /* floats in 64 bytes */ 
 /* One line on stderr, prefixed by the program's name like any Unix tool. */
 void rt_report(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* a * b, or -1 if it does not fit in int64_t (a, b >= 0). */
-static inline int64_t rt_mul_checked(int64_t a, int64_t b)
-{
-    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a))
-        return -1;
-    return a * b;
-}
-
-
 const char *rt_dtype_name(rt_dtype t);
 /* "f32[1, 28, 28]", or "i32" for one value per sample. */
 void rt_format_type(rt_dtype t, const int64_t *dims, int rank, char *buf, size_t len);
 /* "32x32", as people say image sizes. */
 void rt_format_dims_x(const int64_t *dims, int rank, char *buf, size_t len);
-void rt_format_bytes(double bytes, char *buf, size_t len);
 const char *rt_optimizer_name(rt_opt_kind k);
 const char *rt_loss_name(rt_loss_kind k);
 const char *rt_init_name(rt_init k);
@@ -136,6 +127,9 @@ int64_t rt_class_count(const rt_program *p);
  * when with_labels). Returns RC_OK, or a code after a message. */
 int rt_load_source(const char *prog, const rt_program *p, const source_files *f, bool with_labels,
                    rt_dataset *d);
+/* Reports a command-line data file that rt_data_resolve did not find as a
+ * file (missing, a folder, a device); flag may be NULL. Returns RC_INPUT. */
+int rt_report_unresolved(const char *prog, const char *path, const char *flag);
 int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64_t state_floats,
                      bool training, buffers *b);
 /* Weights only, from a checkpoint, into params. */
