@@ -21,6 +21,7 @@ static const char usage[] =
     "  train      compile a model in memory (libgccjit) and train it at once: no cc, no files\n"
     "  eval       the same, then evaluate a checkpoint on the test set (--load FILE)\n"
     "  predict    the same, then predict INPUT with a checkpoint (--load FILE INPUT)\n"
+    "  sample     the same, then write a PNG grid of a generator's samples (--load FILE --grid 8x8 -o F.png)\n"
     "\n"
     "options:\n"
     "  -dA        dump the AST after parsing\n"
@@ -75,10 +76,10 @@ static bool is_command(const char *const *commands, size_t n, const char *a)
 
 static int parse_args(int argc, char **argv, Options *o)
 {
-    static const char *const commands[] = { "check", "graph", "build", "emit", "train", "eval", "predict" };
+    static const char *const commands[] = { "check", "graph", "build", "emit", "train", "eval", "predict", "sample" };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        bool running = o->command && (!strcmp(o->command, "train") || !strcmp(o->command, "eval") ||
+        bool running = o->command && (!strcmp(o->command, "train") || !strcmp(o->command, "eval") || !strcmp(o->command, "sample") ||
                                       !strcmp(o->command, "predict"));
         if (!strcmp(a, "--dump-jit")) {
             if (++i == argc)
@@ -215,7 +216,7 @@ int main(int argc, char **argv)
     FILE *out = stdout;
     char *text = NULL;
     size_t text_len = 0;
-    bool running = o.command && (!strcmp(o.command, "train") || !strcmp(o.command, "eval") ||
+    bool running = o.command && (!strcmp(o.command, "train") || !strcmp(o.command, "eval") || !strcmp(o.command, "sample") ||
                                  !strcmp(o.command, "predict"));
     bool generating = running || (o.command && (!strcmp(o.command, "build") || !strcmp(o.command, "emit")));
     if ((o.dump_jit && running && !dump_folder_ok(o.dump_jit)) || (o.output && !output_ok(&o))) {

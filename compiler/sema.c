@@ -928,6 +928,14 @@ static Value call_model(Sema *s, Scope *sc, const Ast *call, int gi, const Value
         bool ok = got->dtype == want->dtype &&
                   (ir_shape_eq(&got->shape, &want->shape) ||
                    (data && ir_shape_elems(&got->shape) == ir_shape_elems(&want->shape)));
+        if (!ok && got->op == OP_model_call) {
+            /* a generator feeding a discriminator: the fix is in one of the two models */
+            const Graph *from = &s->c->prog->graphs[got->model];
+            diag_error(&s->c->diag, slots[i].span, "model '%s' returns %s but model '%s' takes %s: %s; make %s's output fit %s's input",
+                       from->name, type_of(s, slots[i].v.node), m->name, want->name,
+                       ir_type_str(s->c, want->dtype, &want->shape), from->name, m->name);
+            return poison();
+        }
         if (!ok) {
             diag_error(&s->c->diag, slots[i].span, "model '%s' takes %s: %s, got %s", m->name, want->name,
                        ir_type_str(s->c, want->dtype, &want->shape), type_of(s, slots[i].v.node));

@@ -9,6 +9,7 @@
  * gigabyte allocation.
  */
 #include "netrt.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -45,33 +46,11 @@ static void fail(char *err, size_t errlen, const char *path, const char *fmt, ..
     va_end(ap);
 }
 
-/* a * b, or -1 if it does not fit in int64_t (a, b >= 0). */
-static int64_t mul_checked(int64_t a, int64_t b)
-{
-    if (a < 0 || b < 0)
-        return -1;
-    if (a != 0 && b > INT64_MAX / a)
-        return -1;
-    return a * b;
-}
-
-static void format_size(int64_t bytes, char *buf, size_t len)
-{
-    if (bytes < 1000)
-        snprintf(buf, len, "%lld bytes", (long long)bytes);
-    else if (bytes < 1000000)
-        snprintf(buf, len, "%.1f kB", (double)bytes / 1e3);
-    else if (bytes < 1000000000)
-        snprintf(buf, len, "%.1f MB", (double)bytes / 1e6);
-    else
-        snprintf(buf, len, "%.1f GB", (double)bytes / 1e9);
-}
-
 static int too_large(const char *path, int64_t bytes, char *err, size_t errlen)
 {
     char have[32], limit[32];
-    format_size(bytes, have, sizeof have);
-    format_size(MAX_DATA_BYTES, limit, sizeof limit);
+    rt_format_size((double)bytes, have, sizeof have);
+    rt_format_size((double)MAX_DATA_BYTES, limit, sizeof limit);
     if (bytes < 0)
         fail(err, errlen, path, "data too large: its size overflows 64 bits");
     else
@@ -409,7 +388,7 @@ static int idx_open(const char *path, bool labels, idx_file *idx, char *err, siz
             fail(err, errlen, path, "IDX dimension %d of %d is 0", d + 2, ndims);
             goto failed;
         }
-        idx->sample_elems = mul_checked(idx->sample_elems, idx->dims[d]);
+        idx->sample_elems = rt_mul_checked(idx->sample_elems, idx->dims[d]);
     }
     idx->noun = labels ? "labels" : idx->rank >= 2 ? "images" : "samples";
     if (idx->count == 0) {
@@ -418,7 +397,7 @@ static int idx_open(const char *path, bool labels, idx_file *idx, char *err, siz
     }
     /* Both the file's bytes and the 4-byte values they become must fit. */
     int out_bytes = idx->elem_bytes > 4 ? idx->elem_bytes : 4;
-    int64_t total = mul_checked(mul_checked(idx->count, idx->sample_elems), out_bytes);
+    int64_t total = rt_mul_checked(rt_mul_checked(idx->count, idx->sample_elems), out_bytes);
     if (total < 0 || total > MAX_DATA_BYTES) {
         too_large(path, total, err, errlen);
         goto failed;
@@ -859,7 +838,7 @@ static int load_raw(const rt_source *src, rt_dataset *out, char *err, size_t err
              (long long)src->seq);
         return -1;
     }
-    int64_t sample_bytes = mul_checked(src->seq, 4);
+    int64_t sample_bytes = rt_mul_checked(src->seq, 4);
     if (sample_bytes < 0 || sample_bytes > MAX_DATA_BYTES)
         return too_large(path, sample_bytes, err, errlen);
 
@@ -939,7 +918,7 @@ static int load_text(const rt_source *src, rt_dataset *out, char *err, size_t er
         free(data);
         return -1;
     }
-    int64_t total = mul_checked(mul_checked(n, src->seq), 8);
+    int64_t total = rt_mul_checked(rt_mul_checked(n, src->seq), 8);
     if (total < 0 || total > MAX_DATA_BYTES) {
         free(data);
         return too_large(path, total, err, errlen);
