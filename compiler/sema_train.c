@@ -422,7 +422,7 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
      * source; models are called by name. */
     sema_begin_graph(s, arena_printf(s->c->arena, "%s.step%d.%s", ts->name, ts->nsteps, step->label), loss->span);
     st->graph = (uint32_t)(s->g - p->graphs);
-    Scope sc = { NULL, &s->globals };
+    Scope sc = { .parent = &s->globals };
     DType dt;
     Shape sh = { 0 }; /* f32[0] until a model call fixes it (fix_unused_real) */
     bool known;

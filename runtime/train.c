@@ -1054,9 +1054,11 @@ static void request_stop(int sig)
  * by an earlier update; with finite weights and inputs, this step's
  * computation overflowed, and the largest values show which. */
 static void report_non_finite(const char *prog, const rt_program *p, const buffers *b, int64_t batch, double loss,
-                              int64_t step, int64_t epoch)
+                              const char *step_model, int64_t step, int64_t epoch)
 {
-    const char *what = isnan(loss) ? "NaN" : "infinite";
+    char what[300];
+    snprintf(what, sizeof what, "%s%s became %s", step_model ? " of step " : "", step_model ? step_model : "",
+             isnan(loss) ? "NaN" : "infinite");
     const char *fix = "lower the learning rate (--lr) or clip gradients in the train block";
     const rt_param_desc *big = NULL;
     float big_value = 0;
@@ -1065,7 +1067,7 @@ static void report_non_finite(const char *prog, const rt_program *p, const buffe
         const float *v = b->params + d->offset;
         for (int64_t i = 0; i < d->count; i++) {
             if (!isfinite(v[i])) {
-                rt_report(prog, "the loss became %s at step %lld (epoch %lld): parameter %s holds %s at index %lld, "
+                rt_report(prog, "the loss%s at step %lld (epoch %lld): parameter %s holds %s at index %lld, "
                           "made so by the update after step %lld; %s", what,
                           (long long)step, (long long)epoch, d->name, isnan(v[i]) ? "NaN" : "an infinity",
                           (long long)i, (long long)step - 1, fix);
@@ -1083,7 +1085,7 @@ static void report_non_finite(const char *prog, const rt_program *p, const buffe
         for (int64_t i = 0; i < batch * p->x_size; i++)
             big_x = fabsf(x[i]) > big_x ? fabsf(x[i]) : big_x;
     }
-    rt_report(prog, "the loss became %s at step %lld (epoch %lld) with finite weights and inputs: the model's "
+    rt_report(prog, "the loss%s at step %lld (epoch %lld) with finite weights and inputs: the model's "
               "computation overflowed (largest weight %g in %s, largest input %g); %s, or scale the inputs",
               what, (long long)step, (long long)epoch, (double)big_value, big ? big->name : "none", (double)big_x, fix);
 }
@@ -1119,10 +1121,8 @@ static int train_epoch(train_run *r, rt_progress *pg)
             }
             if (!isfinite(step_loss)) {
                 rt_progress_clear(pg);
-                rt_report(o->prog, "the loss%s%s became %s at step %lld (epoch %lld); lower the learning "
-                       "rate (--lr) or clip gradients in the train block", p->nsteps ? " of step " : "",
-                       p->nsteps ? st->model : "", isnan(step_loss) ? "NaN" : "infinite",
-                       (long long)at->step + 1, (long long)epoch + 1);
+                report_non_finite(o->prog, p, &r->buf, r->batch, step_loss, p->nsteps ? st->model : NULL,
+                                  at->step + 1, epoch + 1);
                 return RC_INPUT;
             }
             int64_t n = st->end - st->begin;
