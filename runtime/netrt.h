@@ -259,8 +259,9 @@ typedef struct rt_dataset {
 
 /* Finds `name`: absolute as is; otherwise relative to base_dir (the .net
  * file's folder), then each folder of the environment variable
- * NETC_DATA_PATH (colon-separated), then /usr/share/datasets and each of its
- * subfolders. Writes the found path into out. Returns 0 if found; if not,
+ * NETC_DATA_PATH (colon-separated), then the data folder of the build this
+ * runtime was compiled in (build/data, where the text corpus is written),
+ * then /usr/share/datasets and each of its subfolders. Writes the found path into out. Returns 0 if found; if not,
  * out holds `name` as given, so loading it names the file the user wrote. */
 int rt_data_resolve(const char *name, const char *base_dir, char *out, size_t outlen);
 /* Loads a whole data source into memory (paths already resolved). */
