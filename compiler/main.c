@@ -19,6 +19,7 @@ static const char usage[] =
     "  train      compile a model in memory (libgccjit) and train it at once: no cc, no files\n"
     "  eval       the same, then evaluate a checkpoint on the test set (--load FILE)\n"
     "  predict    the same, then predict INPUT with a checkpoint (--load FILE INPUT)\n"
+    "  sample     the same, then generate text from a checkpoint (--load FILE --prompt TEXT)\n"
     "\n"
     "options:\n"
     "  -dA        dump the AST after parsing\n"
@@ -73,11 +74,11 @@ static bool is_command(const char *const *commands, size_t n, const char *a)
 
 static int parse_args(int argc, char **argv, Options *o)
 {
-    static const char *const commands[] = { "check", "graph", "build", "emit", "train", "eval", "predict" };
+    static const char *const commands[] = { "check", "graph", "build", "emit", "train", "eval", "predict", "sample" };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool running = o->command && (!strcmp(o->command, "train") || !strcmp(o->command, "eval") ||
-                                      !strcmp(o->command, "predict"));
+                                      !strcmp(o->command, "predict") || !strcmp(o->command, "sample"));
         if (!strcmp(a, "--dump-jit")) {
             if (++i == argc)
                 return usage_error("%s needs a folder name", a);
@@ -163,7 +164,7 @@ int main(int argc, char **argv)
     char *text = NULL;
     size_t text_len = 0;
     bool running = o.command && (!strcmp(o.command, "train") || !strcmp(o.command, "eval") ||
-                                 !strcmp(o.command, "predict"));
+                                 !strcmp(o.command, "predict") || !strcmp(o.command, "sample"));
     bool generating = running || (o.command && (!strcmp(o.command, "build") || !strcmp(o.command, "emit")));
     Compiler c;
     if (!source_load(&c, o.file, stderr)) {

@@ -110,5 +110,14 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     p->train_arena_floats = lp->train_step.arena_floats;
     p->eval_arena_floats = lp->forward.arena_floats;
     p->eval_scratch_floats = lp->forward.scratch_floats;
+    if (lp->has_step) { /* the function pointer is the backend's */
+        p->step_arena_floats = lp->step.arena_floats;
+        p->step_state_floats = lp->step_state_floats;
+        p->step_x_size = lp->step_x_size;
+        p->step_out_size = lp->step_out_size;
+        p->step_context = lp->step_context;
+    } else {
+        p->step_missing = lp->step_refusal;
+    }
     config(c, lp, &p->config);
 }

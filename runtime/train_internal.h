@@ -78,11 +78,14 @@ typedef enum command {
     CMD_TRAIN = 1,
     CMD_EVAL = 2,
     CMD_PREDICT = 4,
+    CMD_SAMPLE = 8,
 } command;
 
 typedef enum flag_id {
     FLAG_EPOCHS, FLAG_STEPS, FLAG_BATCH, FLAG_LR, FLAG_SEED, FLAG_THREADS,
     FLAG_DATA, FLAG_TEST, FLAG_SAVE, FLAG_RESUME, FLAG_LOG, FLAG_LOAD,
+    FLAG_PROMPT, FLAG_TOKENS, FLAG_TEMPERATURE, FLAG_TOP_K, /* sample */
+    FLAG_PROBS, FLAG_TOP,                                   /* predict */
     NFLAG
 } flag_id;
 
@@ -98,6 +101,7 @@ typedef struct options {
     int threads;
     const char *path[NFLAG]; /* V_PATH flags */
     const char *input;        /* predict's INPUT */
+    float temperature;        /* sample */
 } options;
 
 typedef struct source_files {
@@ -129,5 +133,6 @@ int rt_load_weights(const char *prog, const char *path, const rt_program *p, flo
 int rt_cmd_train(const options *o, const rt_program *p);
 int rt_cmd_eval(const options *o, const rt_program *p);
 int rt_cmd_predict(const options *o, const rt_program *p);
+int rt_cmd_sample(const options *o, const rt_program *p);
 
 #endif
