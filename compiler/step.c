@@ -48,6 +48,8 @@ typedef struct Stepper {
     int64_t state, slots, work; /* per-sample floats: the state and the slots so far, the largest workspace */
     int64_t work_base;          /* where the workspace starts */
     int64_t context;   /* > 0 once a layer bounds the position */
+    int *users;        /* per node: how many nodes read it */
+    uint32_t *fused;   /* per dense node: the activation its epilogue applies, or 0 */
     const char *refusal;
 } Stepper;
 
@@ -124,6 +126,12 @@ static void need_work(Stepper *s, int64_t floats)
 
 /* ------------------------------------------------------------- ops */
 
+static int act_of(Op op)
+{
+    return op == OP_relu ? RT_ACT_RELU : op == OP_leaky_relu ? RT_ACT_LEAKY_RELU : op == OP_gelu ? RT_ACT_GELU
+         : op == OP_tanh ? RT_ACT_TANH : RT_ACT_SIGMOID;
+}
+
 static void lower_dense(Stepper *s, uint32_t id)
 {
     const Node *n = &s->g->nodes[id], *x = &s->g->nodes[n->inputs[0]];
@@ -146,6 +154,11 @@ static void lower_dense(Stepper *s, uint32_t id)
     if (n->ninputs > 2) {
         ep.has_bias = true;
         ep.bias = val(s, n->inputs[2]);
+    }
+    if (s->fused[id]) {
+        const Node *a = &s->g->nodes[s->fused[id]];
+        ep.act = act_of(a->op);
+        ep.alpha = a->op == OP_leaky_relu ? ir_attr(a, "alpha")->f : 0;
     }
     arg(in, ep);
 }
@@ -174,12 +187,6 @@ static LExpr *node_expr(Stepper *s, LExprKind kind, LExpr *a, LExpr *b)
     e->a = a;
     e->b = b;
     return e;
-}
-
-static int act_of(Op op)
-{
-    return op == OP_relu ? RT_ACT_RELU : op == OP_leaky_relu ? RT_ACT_LEAKY_RELU : op == OP_gelu ? RT_ACT_GELU
-         : op == OP_tanh ? RT_ACT_TANH : RT_ACT_SIGMOID;
 }
 
 static bool lower_elementwise(Stepper *s, uint32_t id)
@@ -306,6 +313,10 @@ static bool lower_node(Stepper *s, uint32_t id)
         s->at[id] = (LPtr){ BASE_X, 0, true };
         return true;
     }
+    if (s->fused[n->inputs[0]] == id && n->op != OP_param) {
+        s->at[id] = s->at[n->inputs[0]]; /* the dense before it applied it */
+        return true;
+    }
     if (n->op == OP_dropout || n->op == OP_flatten || n->op == OP_reshape) {
         if ((n->op != OP_dropout && n->shape.rank < 2) ||
             per_position(s, n) != per_position(s, &s->g->nodes[n->inputs[0]]))
@@ -402,6 +413,21 @@ bool step_lower(Compiler *c, const Graph *m, LProgram *lp)
         return false;
     }
     s.at = arena_alloc(c->arena, sizeof *s.at * (m->nnodes + 1));
+    /* A dense layer whose one reader is an activation applies it in its
+     * GEMM's epilogue (the runtime's vectorised formulas, as forward's
+     * fusion does), and the activation takes the dense's slot. */
+    s.users = arena_alloc(c->arena, sizeof *s.users * (m->nnodes + 1));
+    s.fused = arena_alloc(c->arena, sizeof *s.fused * (m->nnodes + 1));
+    for (uint32_t i = 0; i < m->nnodes; i++)
+        for (int k = 0; k < m->nodes[i].ninputs; k++)
+            s.users[m->nodes[i].inputs[k]]++;
+    for (uint32_t i = 0; i < m->nnodes; i++) {
+        const Node *n = &m->nodes[i];
+        bool act = n->op == OP_relu || n->op == OP_leaky_relu || n->op == OP_gelu || n->op == OP_tanh ||
+                   n->op == OP_sigmoid;
+        if (act && m->nodes[n->inputs[0]].op == OP_dense && s.users[n->inputs[0]] == 1 && n->inputs[0] != m->output)
+            s.fused[n->inputs[0]] = i;
+    }
     /* The arena holds the carried state, then the values, then the
      * workspace: the first pass measures the state and the values, the
      * second places them. */

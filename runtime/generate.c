@@ -122,28 +122,17 @@ int64_t rt_attention_step_work_floats(const rt_attention *a)
 }
 
 /* The new position's query against keys [0, t] of one sample's cache
- * (T, 2D): k_j at row j, v_j D floats after it. Scores in `p`. */
+ * (T, 2D): k_j at row j, v_j D floats after it. As the full forward does
+ * it per head, two products: scores (1, t+1) = scale q K^T, softmax, then
+ * ctx (1, Dh) = P V, here with one query row (rt_sgemm's short path). */
 static void attend(const rt_attention *a, int64_t t, float scale, const float *q, const float *cache, float *p,
                    float *ctx, rt_isa isa)
 {
-    int64_t D = a->d, dh = D / a->heads;
-    for (int64_t h = 0; h < a->heads; h++) {
-        const float *qh = q + h * dh;
-        for (int64_t j = 0; j <= t; j++) {
-            const float *k = cache + j * 2 * D + h * dh;
-            float s = 0.0f;
-            for (int64_t c = 0; c < dh; c++)
-                s += qh[c] * k[c];
-            p[j] = scale * s;
-        }
-        rt_softmax_row(isa, t + 1, p, p);
-        float *out = ctx + h * dh;
-        memset(out, 0, sizeof(float) * (size_t)dh);
-        for (int64_t j = 0; j <= t; j++) {
-            const float *v = cache + j * 2 * D + D + h * dh;
-            for (int64_t c = 0; c < dh; c++)
-                out[c] += p[j] * v[c];
-        }
+    int D = (int)a->d, dh = (int)(a->d / a->heads), keys = (int)t + 1;
+    for (int h = 0; h < (int)a->heads; h++) {
+        rt_sgemm(false, true, 1, keys, dh, scale, q + h * dh, dh, cache + h * dh, 2 * D, 0.0f, p, keys);
+        rt_softmax_row(isa, keys, p, p);
+        rt_sgemm(false, false, 1, dh, keys, 1.0f, p, keys, cache + D + h * dh, 2 * D, 0.0f, ctx + h * dh, dh);
     }
 }
 
