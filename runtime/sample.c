@@ -1,208 +1,214 @@
-/* sample.c — text generation: rt_generator (a model's step function with
- * its state, one token at a time) and the `sample` command of rt_main.
+/* sample.c — pictures of what a generator makes: the `sample` command of
+ * rt_main (cli.c) and the grids `train --samples DIR` writes after each
+ * epoch. A program whose forward input is a noise source (a GAN's
+ * generator) draws rows * cols noise vectors, runs forward once and writes
+ * the outputs as one PNG grid (libpng), atomically.
  *
- * Each token costs one call of the step function, which carries the
- * recurrent layers' state and attention's key/value cache (generate.c), so
- * generating n tokens costs n positions of work, not n windows.
- *
- * When the context fills. A model with attention or learned positions
- * (step_context > 0) cannot see more than step_context positions. When the
- * next token would be position step_context, the generator slides: it
- * starts afresh from position 0 with the last step_context / 2 tokens
- * (fed again, which rebuilds the cache for them) and continues. Sliding by
- * half the window rather than by one token keeps the average cost per
- * token at about one extra position instead of a whole window's. A purely
- * recurrent model has no bound: its state carries on for as long as it
- * generates.
+ * An output is a picture when its shape is [C, H, W] with C 1 or 3, [H, W],
+ * or [N] with N a square (784 -> 28 x 28, gray). Its values are mapped back
+ * to pixels by undoing the train block's data scale and shift, so a model
+ * trained on idx(..., scale = 1/127.5, shift = -1) shows tanh's -1 as black
+ * and 1 as white.
  */
 #include "netrt.h"
 #include "train_internal.h"
 
-#include <errno.h>
+#include <math.h>
+#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-struct rt_generator {
-    const rt_program *p;
-    const float *params;
-    float *arena, *logits;
-    int32_t *history; /* the last tokens fed, oldest first (bounded models) */
-    int64_t pos, held;
-};
+#define SAMPLE_DOMAIN 0x452821e638d01377ull
 
-static void *alloc_floats(int64_t n)
+enum { GAP = 2 }; /* pixels of black between the grid's pictures */
+
+/* The output's picture geometry; false if it is not a picture. */
+static bool picture_shape(const rt_program *p, int64_t *c, int64_t *h, int64_t *w)
 {
-    size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64;
-    void *q = aligned_alloc(64, bytes);
-    if (q)
-        memset(q, 0, bytes);
-    return q;
+    *c = 1;
+    if (p->out_rank == 3 && (p->out_dims[0] == 1 || p->out_dims[0] == 3)) {
+        *c = p->out_dims[0];
+        *h = p->out_dims[1];
+        *w = p->out_dims[2];
+        return true;
+    }
+    if (p->out_rank == 2) {
+        *h = p->out_dims[0];
+        *w = p->out_dims[1];
+        return true;
+    }
+    int64_t side = (int64_t)llround(sqrt((double)p->out_size));
+    if (p->out_rank == 1 && side * side == p->out_size && side > 1) {
+        *h = *w = side;
+        return true;
+    }
+    return false;
 }
 
-rt_generator *rt_generator_new(const rt_program *p, const float *params, char *err, size_t errlen)
+int rt_sample_check(const char *prog, const rt_program *p)
 {
-    if (!p->step) {
-        snprintf(err, errlen, "model '%s' cannot generate one token at a time: %s", p->name,
-                 p->step_missing ? p->step_missing : "it has no step function");
-        return NULL;
+    int64_t c, h, w;
+    if (!p->noise_input) {
+        rt_report(prog, "model '%s' does not take a noise source as its input, so there is nothing "
+               "to sample; sample draws from a generator (the model a train block calls on 'noise')",
+               p->name);
+        return RC_USAGE;
     }
-    if (p->x_dtype != RT_I32 || p->step_x_size != 1) {
-        snprintf(err, errlen, "model '%s' does not read one token id per position", p->name);
-        return NULL;
+    if (!picture_shape(p, &c, &h, &w)) {
+        char out[128];
+        rt_format_type(RT_F32, p->out_dims, p->out_rank, out, sizeof out);
+        rt_report(prog, "model '%s' returns %s, not a picture; sample writes outputs shaped "
+               "[C, H, W] (C = 1 or 3), [H, W] or [N] with N a square", p->name, out);
+        return RC_USAGE;
     }
-    rt_generator *g = calloc(1, sizeof *g);
-    if (g) {
-        g->p = p;
-        g->params = params;
-        g->arena = alloc_floats(p->step_arena_floats);
-        g->logits = alloc_floats(p->step_out_size);
-        g->history = calloc((size_t)(p->step_context > 0 ? p->step_context : 1), sizeof *g->history);
-    }
-    if (!g || !g->arena || !g->logits || !g->history) {
-        snprintf(err, errlen, "%s: out of memory for generation", p->name);
-        rt_generator_free(g);
-        return NULL;
-    }
-    return g;
+    return RC_OK;
 }
 
-void rt_generator_free(rt_generator *g)
+typedef struct png_buffer {
+    unsigned char *data;
+    size_t len, cap;
+    bool failed;
+} png_buffer;
+
+static void png_append(png_structp png, png_bytep data, size_t len)
 {
-    if (!g)
+    png_buffer *b = png_get_io_ptr(png);
+    if (b->failed)
         return;
-    free(g->arena);
-    free(g->logits);
-    free(g->history);
-    free(g);
-}
-
-void rt_generator_reset(rt_generator *g)
-{
-    g->pos = 0;
-    g->held = 0;
-}
-
-int64_t rt_generator_position(const rt_generator *g)
-{
-    return g->pos;
-}
-
-static void run_step(rt_generator *g, int32_t token)
-{
-    g->p->step(g->params, &token, g->logits, 1, g->arena, g->pos);
-    g->pos++;
-}
-
-const float *rt_generator_feed(rt_generator *g, int32_t token)
-{
-    int64_t context = g->p->step_context;
-    if (context > 0 && g->pos == context) {
-        /* slide: start again with the newest half of the window */
-        int64_t keep = context / 2;
-        memmove(g->history, g->history + (g->held - keep), sizeof *g->history * (size_t)keep);
-        g->held = keep;
-        g->pos = 0;
-        for (int64_t i = 0; i < keep; i++)
-            run_step(g, g->history[i]);
+    if (b->len + len > b->cap) {
+        size_t cap = (b->len + len) * 2;
+        unsigned char *grown = realloc(b->data, cap);
+        if (!grown) {
+            b->failed = true;
+            return;
+        }
+        b->data = grown;
+        b->cap = cap;
     }
-    if (context > 0)
-        g->history[g->held++] = token;
-    run_step(g, token);
-    return g->logits;
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
 }
 
-/* --------------------------------------------------------------- sample */
-
-/* The tokens a byte model can read back: its vocabulary, and never past a
- * byte. */
-static int64_t readable_tokens(const rt_program *p)
+static void png_flush_nothing(png_structp png)
 {
-    int64_t v = p->step_out_size;
-    if (p->x_vocab > 0 && p->x_vocab < v)
-        v = p->x_vocab;
-    return v < 256 ? v : 256;
+    (void)png;
+}
+
+/* Encodes an 8-bit image (gray or RGB) into memory; returns 0 or -1. */
+static int encode_png(const unsigned char *pixels, int64_t width, int64_t height, int channels,
+                      png_buffer *out)
+{
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_write_struct(&png, &info);
+        return -1;
+    }
+    png_bytep *rows = malloc((size_t)height * sizeof *rows);
+    if (!rows || setjmp(png_jmpbuf(png))) {
+        free(rows);
+        png_destroy_write_struct(&png, &info);
+        return -1;
+    }
+    for (int64_t y = 0; y < height; y++)
+        rows[y] = (png_bytep)(pixels + (size_t)(y * width * channels));
+    png_set_write_fn(png, out, png_append, png_flush_nothing);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
+                 channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_rows(png, info, rows);
+    png_write_png(png, info, PNG_TRANSFORM_IDENTITY, NULL);
+    free(rows);
+    png_destroy_write_struct(&png, &info);
+    return out->failed ? -1 : 0;
+}
+
+int rt_sample_grid(const char *prog, const rt_program *p, const float *params, int rows, int cols,
+                   uint64_t seed, const char *path)
+{
+    int64_t c = 1, h = 0, w = 0;
+    if (rt_sample_check(prog, p) != RC_OK || !picture_shape(p, &c, &h, &w))
+        return RC_USAGE;
+    int64_t n = (int64_t)rows * cols;
+    int64_t width = cols * w + (cols - 1) * GAP, height = rows * h + (rows - 1) * GAP;
+    buffers b;
+    int rc = rt_alloc_buffers(prog, p, n, 0, false, &b);
+    if (rc != RC_OK)
+        return rc;
+    /* forward reads params read-only; the block's copy is the one used */
+    memcpy(b.params, params, (size_t)p->param_floats * sizeof *b.params);
+    unsigned char *pixels = calloc((size_t)(width * height * c), 1);
+    png_buffer png = { 0 };
+    if (!pixels) {
+        free(b.block);
+        rt_report(prog, "out of memory");
+        return RC_INPUT;
+    }
+    rt_noise(n * p->x_size, p->noise_uniform, rt_rand_u64(seed ^ SAMPLE_DOMAIN, 0), b.x);
+    p->forward(b.params, b.x, b.out, n, b.arena);
+    float scale = p->config.data.scale != 0 ? p->config.data.scale : 1.0f, shift = p->config.data.shift;
+    for (int64_t k = 0; k < n; k++) {
+        const float *img = b.out + k * p->out_size;
+        int64_t x0 = (k % cols) * (w + GAP), y0 = (k / cols) * (h + GAP);
+        for (int64_t y = 0; y < h; y++)
+            for (int64_t x = 0; x < w; x++)
+                for (int64_t ch = 0; ch < c; ch++) {
+                    double v = ((double)img[(ch * h + y) * w + x] - shift) / scale;
+                    v = v < 0 ? 0 : v > 255 ? 255 : v;
+                    pixels[((y0 + y) * width + x0 + x) * c + ch] = (unsigned char)lround(v);
+                }
+    }
+    char err[ERRLEN];
+    rc = RC_OK;
+    if (encode_png(pixels, width, height, (int)c, &png) != 0) {
+        rt_report(prog, "%s: cannot encode the PNG (out of memory)", path);
+        rc = RC_INPUT;
+    } else if (rt_write_file_atomic(path, png.data, png.len, err, sizeof err) != 0) {
+        rt_report(prog, "%s", err);
+        rc = RC_INPUT;
+    }
+    free(png.data);
+    free(pixels);
+    free(b.block);
+    return rc;
+}
+
+/* --grid 8x8 */
+static int parse_grid(const char *prog, const char *text, int *rows, int *cols)
+{
+    char *end;
+    long r = strtol(text, &end, 10);
+    long c = *end == 'x' ? strtol(end + 1, &end, 10) : 0;
+    if (*end || r < 1 || c < 1 || r > 64 || c > 64) {
+        rt_report(prog, "--grid: '%s' is not ROWSxCOLS with each 1 to 64, as in --grid 8x8", text);
+        return RC_USAGE;
+    }
+    *rows = (int)r;
+    *cols = (int)c;
+    return RC_OK;
 }
 
 int rt_cmd_sample(const options *o, const rt_program *p)
 {
-    char err[ERRLEN];
-    if (!p->step || p->x_dtype != RT_I32 || p->step_x_size != 1) {
-        if (!p->step)
-            rt_report(o->prog, "model '%s' cannot generate text one token at a time: %s", p->name,
-                      p->step_missing ? p->step_missing : "it has no step function");
-        else
-            rt_report(o->prog, "sample needs a model that reads one token id per position (i32[T]); "
-                      "'%s' reads %s", p->name, p->x_dtype == RT_I32 ? "several per position" : "floats");
-        return RC_USAGE;
-    }
-    const char *prompt = o->given[FLAG_PROMPT] ? o->path[FLAG_PROMPT] : NULL;
-    if (!prompt || !prompt[0]) {
-        rt_report(o->prog, "sample needs a prompt of at least one byte to start from: --prompt %s",
-                  "'In the beginning'");
-        return RC_USAGE;
-    }
-    int64_t vocab = readable_tokens(p), len = (int64_t)strlen(prompt);
-    for (int64_t i = 0; i < len; i++) {
-        unsigned char b = (unsigned char)prompt[i];
-        if (b >= vocab) {
-            rt_report(o->prog, "--prompt: byte %d (0x%02X) at offset %lld is outside the vocabulary of "
-                      "model '%s', which reads bytes 0 to %lld; use only those", b, b, (long long)i, p->name,
-                      (long long)vocab - 1);
-            return RC_USAGE;
-        }
-    }
-    if (p->step_context > 0 && len > p->step_context) {
-        rt_report(o->prog, "--prompt is %lld bytes, longer than the context of model '%s' (%lld tokens); "
-                  "give at most its last %lld bytes", (long long)len, p->name, (long long)p->step_context,
-                  (long long)p->step_context);
-        return RC_USAGE;
-    }
-    int64_t tokens = o->given[FLAG_TOKENS] ? o->count[FLAG_TOKENS] : 400;
-    float temperature = o->given[FLAG_TEMPERATURE] ? o->temperature : 1.0f;
-    int64_t top_k = o->given[FLAG_TOP_K] ? o->count[FLAG_TOP_K] : 0;
-    uint64_t seed = o->given[FLAG_SEED] ? o->seed : 0;
-
-    float *params = alloc_floats(p->param_floats), *work = alloc_floats(vocab);
-    rt_generator *g = NULL;
-    int rc = params && work ? RC_OK : RC_INPUT;
+    int rows = 8, cols = 8;
+    int rc = rt_sample_check(o->prog, p);
+    if (rc == RC_OK && o->given[FLAG_GRID])
+        rc = parse_grid(o->prog, o->path[FLAG_GRID], &rows, &cols);
     if (rc != RC_OK)
-        rt_report(o->prog, "out of memory for the parameters");
+        return rc;
+    float *params = malloc((size_t)(p->param_floats > 0 ? p->param_floats : 1) * sizeof *params);
+    if (!params) {
+        rt_report(o->prog, "out of memory");
+        return RC_INPUT;
+    }
+    rc = rt_load_weights(o->prog, o->path[FLAG_LOAD], p, params);
+    uint64_t seed = o->given[FLAG_SEED] ? o->seed : p->config.seed;
+    const char *path = o->given[FLAG_OUTPUT] ? o->path[FLAG_OUTPUT] : "samples.png";
     if (rc == RC_OK)
-        rc = rt_load_weights(o->prog, o->path[FLAG_LOAD], p, params);
-    if (rc == RC_OK && !(g = rt_generator_new(p, params, err, sizeof err))) {
-        rt_report(o->prog, "%s", err);
-        rc = RC_INPUT;
-    }
-    if (rc == RC_OK) {
-        const float *logits = NULL;
-        for (int64_t i = 0; i < len; i++)
-            logits = rt_generator_feed(g, (unsigned char)prompt[i]);
-        fwrite(prompt, 1, (size_t)len, stdout);
-        double t0 = rt_seconds();
-        int last = (unsigned char)prompt[len - 1];
-        for (int64_t i = 0; i < tokens; i++) {
-            int32_t t = rt_sample_logits(vocab, logits, temperature, top_k, seed, (uint64_t)i, work);
-            putchar(t);
-            last = t;
-            if (i + 1 < tokens)
-                logits = rt_generator_feed(g, t);
-        }
-        double secs = rt_seconds() - t0;
-        if (last != '\n')
-            putchar('\n');
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            rt_report(o->prog, "writing to stdout: %s", strerror(errno));
-            rc = RC_INPUT;
-        } else if (isatty(2)) {
-            char rate[32];
-            rt_format_thousands(secs > 0 ? (double)tokens / secs : 0, rate, sizeof rate);
-            fprintf(stderr, "%lld tokens in %.2f s (%s tokens/s)\n", (long long)tokens, secs, rate);
-        }
-    }
-    rt_generator_free(g);
+        rc = rt_sample_grid(o->prog, p, params, rows, cols, seed, path);
+    if (rc == RC_OK)
+        printf("wrote %s (%dx%d samples)\n", path, rows, cols);
     free(params);
-    free(work);
     return rc;
 }
