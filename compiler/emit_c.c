@@ -424,6 +424,11 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
             (long long)rp.param_floats, (long long)rp.trainable_floats, rp.nparams, id);
     print_dims(out, "x", rp.x_rank, rp.x_dims, rp.x_size);
     fprintf(out, "    .x_dtype = %s,\n", rp.x_dtype == RT_I32 ? "RT_I32" : "RT_F32");
+    if (rp.x_name) {
+        fputs("    .x_name = ", out);
+        emit_c_string(out, rp.x_name);
+        fputs(",\n", out);
+    }
     if (rp.x_vocab)
         fprintf(out, "    .x_vocab = %lld,\n", (long long)rp.x_vocab);
     if (lp->train) {

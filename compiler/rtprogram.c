@@ -136,6 +136,7 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     p->trainable_floats = pl->trainable;
     p->nparams = pl->n;
     p->params = d;
+    p->x_name = lp->model->nodes[lp->model->inputs[0]].name;
     p->x_dtype = lp->x_dtype == DT_I32 ? RT_I32 : RT_F32;
     dims(&lp->x_shape, &p->x_rank, p->x_dims, &p->x_size);
     p->x_vocab = lp->x_vocab;

@@ -699,6 +699,7 @@ typedef struct rt_program {
     int64_t trainable_floats;    /* its first trainable_floats are trained */
     int nparams;
     const rt_param_desc *params;
+    const char *x_name;          /* the input's name in the .net file ("tok"), for messages; NULL: "x" */
     rt_dtype x_dtype;            /* one input sample */
     int x_rank;
     int64_t x_dims[RT_MAX_RANK];

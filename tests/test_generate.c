@@ -319,6 +319,123 @@ START_TEST(sample_bad_prompts)
 }
 END_TEST
 
+/* ------------------------------------------------ token inputs */
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* predict and eval of a sequence classifier whose input goes through
+ * embed, from a CSV of whole numbers; --probs and --top K; a value that is
+ * not a token id is refused naming the input by its name. */
+START_TEST(token_csv_predict_eval)
+{
+    char dir[] = "/tmp/netc-tokens-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    write_text(dir, "m.net", "model m(tok: i32[4]) -> f32[3] { tok -> embed(10, 4) -> flatten -> dense(3) }\n"
+                             "train m { data csv(\"d.csv\", label_column = 0) loss cross_entropy batch 2 steps 4 }\n");
+    write_text(dir, "d.csv", "0,1,2,3,4\n1,5,6,7,8\n2,9,0,1,2\n0,3,4,5,6\n");
+    write_text(dir, "p.csv", "1,2,3,4\n9,9,9,9\n");
+    write_text(dir, "bad.csv", "1,2,3.5,4\n");
+    write_text(dir, "far.csv", "1,2,3,10\n");
+    char net[128], ck[128], in[128], bad[128], far[128], data[128];
+    snprintf(net, sizeof net, "%s/m.net", dir);
+    snprintf(ck, sizeof ck, "%s/m.safetensors", dir);
+    snprintf(in, sizeof in, "%s/p.csv", dir);
+    snprintf(bad, sizeof bad, "%s/bad.csv", dir);
+    snprintf(far, sizeof far, "%s/far.csv", dir);
+    snprintf(data, sizeof data, "%s/d.csv", dir);
+    FeProc p;
+    run(&p, (const char *[]){ fe_netc(), "train", net, "--save", ck, "--threads", "1", NULL });
+    ck_assert_msg(fe_exit_code(&p) == 0, "%s", p.err);
+    fe_proc_free(&p);
+    /* classes: two lines of one id each */
+    run(&p, (const char *[]){ fe_netc(), "predict", net, "--load", ck, in, NULL });
+    ck_assert_msg(fe_exit_code(&p) == 0, "%s", p.err);
+    int a, b;
+    ck_assert_int_eq(sscanf(p.out, "%d\n%d\n", &a, &b), 2);
+    ck_assert(a >= 0 && a < 3 && b >= 0 && b < 3);
+    fe_proc_free(&p);
+    /* --probs: three probabilities per line that sum to 1 */
+    run(&p, (const char *[]){ fe_netc(), "predict", net, "--load", ck, "--probs", in, NULL });
+    ck_assert_msg(fe_exit_code(&p) == 0, "%s", p.err);
+    double q[3];
+    ck_assert_int_eq(sscanf(p.out, "%lf,%lf,%lf\n", &q[0], &q[1], &q[2]), 3);
+    ck_assert(fabs(q[0] + q[1] + q[2] - 1) < 1e-5);
+    int best = q[1] > q[0] ? (q[2] > q[1] ? 2 : 1) : (q[2] > q[0] ? 2 : 0);
+    ck_assert_int_eq(best, a);
+    fe_proc_free(&p);
+    /* --top 2: class:probability, likeliest first, the same numbers */
+    run(&p, (const char *[]){ fe_netc(), "predict", net, "--load", ck, "--top", "2", in, NULL });
+    ck_assert_msg(fe_exit_code(&p) == 0, "%s", p.err);
+    int c1, c2;
+    double p1, p2;
+    ck_assert_int_eq(sscanf(p.out, "%d:%lf %d:%lf\n", &c1, &p1, &c2, &p2), 4);
+    ck_assert_int_eq(c1, a);
+    ck_assert(p1 >= p2 && fabs(p1 - q[c1]) < 1e-5 && fabs(p2 - q[c2]) < 1e-5);
+    fe_proc_free(&p);
+    /* eval reads the same kind of file */
+    run(&p, (const char *[]){ fe_netc(), "eval", net, "--load", ck, "--test", data, NULL });
+    ck_assert_msg(fe_exit_code(&p) == 0, "%s", p.err);
+    ck_assert_msg(strstr(p.out, "test loss ") && strstr(p.out, "(4 samples)"), "%s", p.out);
+    fe_proc_free(&p);
+    /* not whole numbers; an id outside the embedding */
+    char want[512];
+    run(&p, (const char *[]){ fe_netc(), "predict", net, "--load", ck, bad, NULL });
+    ck_assert_int_eq(fe_exit_code(&p), 1);
+    snprintf(want, sizeof want, "netc predict m.net: %s: value 3.5 of sample 0 is not a token id: model 'm' takes "
+             "tok: i32 (whole numbers, ids of its embedding)\n", bad);
+    ck_assert_str_eq(p.err, want);
+    fe_proc_free(&p);
+    run(&p, (const char *[]){ fe_netc(), "predict", net, "--load", ck, far, NULL });
+    ck_assert_int_eq(fe_exit_code(&p), 1);
+    ck_assert_msg(strstr(p.err, "token id 10 of sample 0 is outside [0, 10)"), "%s", p.err);
+    fe_proc_free(&p);
+    test_remove_tree(dir);
+}
+END_TEST
+
+/* A byte model predicts plain text (windows of its T bytes, as text()
+ * makes them); --probs on a model that is not a classifier is refused. */
+START_TEST(token_text_predict)
+{
+    SampleDir d;
+    sample_setup(&d);
+    write_text(d.dir, "q.txt", "AND GOD SAID, LET THERE BE LIGHT: AND\n"); /* 38 bytes: two windows of 16 */
+    char q[160];
+    snprintf(q, sizeof q, "%s/q.txt", d.dir);
+    FeProc p;
+    run(&p, (const char *[]){ d.bin, "predict", "--load", d.ck, q, NULL });
+    ck_assert_msg(fe_exit_code(&p) == 0, "%s", p.err);
+    int lines = 0, ids = 0;
+    for (char *c = p.out; *c; c++) {
+        lines += *c == '\n';
+        ids += (*c >= '0' && *c <= '9') && (c == p.out || c[-1] == ' ' || c[-1] == '\n');
+    }
+    ck_assert_int_eq(lines, 2);
+    ck_assert_int_eq(ids, 32);
+    fe_proc_free(&p);
+    write_text(d.dir, "r.net", "model r(x: f32[3]) -> f32[1] { x -> dense(1) }\n"
+                               "train r { data csv(\"r.csv\", label_column = 0) loss mse }\n");
+    char rnet[160], rck[160], rin[160];
+    snprintf(rnet, sizeof rnet, "%s/r.net", d.dir);
+    snprintf(rck, sizeof rck, "%s/r.safetensors", d.dir);
+    snprintf(rin, sizeof rin, "%s/r.csv", d.dir);
+    run(&p, (const char *[]){ fe_netc(), "predict", rnet, "--load", rck, "--probs", rin, NULL });
+    ck_assert_int_eq(fe_exit_code(&p), 2);
+    ck_assert_str_eq(p.err, "netc predict r.net: --probs is for classifiers (cross_entropy); model 'r' trains with "
+                            "mse, and predict prints its outputs as they are (values)\n");
+    fe_proc_free(&p);
+    sample_teardown(&d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("generate");
@@ -334,6 +451,10 @@ static Suite *suite(void)
     tc = test_case("sample command");
     tcase_add_test(tc, sample_jit_equals_binary);
     tcase_add_test(tc, sample_bad_prompts);
+    suite_add_tcase(s, tc);
+    tc = test_case("token inputs");
+    tcase_add_test(tc, token_csv_predict_eval);
+    tcase_add_test(tc, token_text_predict);
     suite_add_tcase(s, tc);
     return s;
 }
