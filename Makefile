@@ -58,8 +58,14 @@ all: $(NETC) $(LIBNETRT) $(TESTS) $(BENCHES) $(REPLAYS)
 deps: $(BUILD)/.deps
 $(BUILD)/.deps: scripts/deps.sh
 	@mkdir -p $(BUILD)
-	@sh scripts/deps.sh
+	@BUILD=$(BUILD) sh scripts/deps.sh
 	@touch $@
+
+# The runtime searches this build's data folder for data files, after the
+# .net file's folder and $$NETC_DATA_PATH: deps.sh writes the text corpus
+# there (build/data/kjv.txt).
+$(BUILD)/runtime/data.o: CFLAGS += -DNETRT_DATA_DIR='"$(abspath $(BUILD))/data"'
+
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -1309,6 +1309,7 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
     dump_unit(c, &fwd);
     if (!lower_unit(c, &fwd, &lp->layout, &lp->forward))
         return false;
+    step_lower(c, m, lp);
 
     for (int t = 0; t < p->ntrains; t++) {
         const TrainSpec *ts = &p->trains[t];
@@ -1477,6 +1478,7 @@ static void dump_func(FILE *out, const LFunc *f)
                 case LA_BOOL: fputs(a->i ? "true" : "false", out); break;
                 case LA_ACT: fprintf(out, "act%lld", (long long)a->i); break;
                 case LA_SEED: fprintf(out, "seed(%lld)", (long long)a->i); break;
+                case LA_POS: fputs("pos", out); break;
                 case LA_EPILOGUE:
                     fputs("{bias ", out);
                     if (a->has_bias)
@@ -1518,4 +1520,8 @@ void lir_dump(FILE *out, const LProgram *lp)
     dump_func(out, &lp->forward);
     if (lp->train)
         dump_func(out, &lp->train_step);
+    if (lp->has_step)
+        dump_func(out, &lp->step);
+    else
+        fprintf(out, "no step function: %s\n", lp->step_refusal ? lp->step_refusal : "?");
 }

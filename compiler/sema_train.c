@@ -301,6 +301,10 @@ static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *l
     bool known;
     if (!data_sample(&ts->data, &xdt, &xs, &known))
         return;
+    /* a CSV's numbers feed token ids too: the runtime checks that each is
+     * a whole number */
+    if (ts->data.kind == SRC_CSV && in->dtype == DT_I32)
+        xdt = DT_I32;
     if (xdt != in->dtype || (known && ir_shape_elems(&xs) != ir_shape_elems(&in->shape))) {
         diag_error(d, ts->data.span, "model '%s' takes %s but this source gives %s samples", m->name,
                    graph_input_desc(s, m), ir_type_str(s->c, xdt, &xs));

@@ -153,6 +153,12 @@ int rt_data_resolve(const char *name, const char *base_dir, char *out, size_t ou
         path = colon ? colon + 1 : NULL;
     }
 
+#ifdef NETRT_DATA_DIR
+    /* The data folder of the build this runtime came from (the Makefile
+     * sets it): where scripts/deps.sh writes the text corpus. */
+    if (try_in(NETRT_DATA_DIR, strlen(NETRT_DATA_DIR), name, out, outlen))
+        return 0;
+#endif
     if (try_in(DATASETS_ROOT, strlen(DATASETS_ROOT), name, out, outlen))
         return 0;
     if (try_dataset_subfolders(name, out, outlen))

@@ -166,6 +166,27 @@ static void labels_to_float(rt_dataset *d)
 }
 
 /* Checks a loaded data set against what the program takes. */
+/* Token ids from a source that reads numbers (a CSV): every value must be
+ * a whole number that fits an id; they become i32 in place. Returns
+ * RC_OK, or RC_INPUT after a message naming the value, its sample and the
+ * input. */
+static int numbers_to_ids(const char *prog, const rt_program *p, const char *file, const char *input, rt_dataset *d)
+{
+    float *v = d->x;
+    int32_t *ids = d->x;
+    for (int64_t i = 0; i < d->n * d->x_size; i++) {
+        if (!(v[i] == floorf(v[i]) && v[i] >= -2147483648.0f && v[i] < 2147483648.0f)) {
+            rt_report(prog, "%s: value %g of sample %lld is not a token id: model '%s' takes %s: i32 (whole "
+                      "numbers, ids of its embedding)", file, (double)v[i], (long long)(i / d->x_size), p->name,
+                      input);
+            return RC_INPUT;
+        }
+        ids[i] = (int32_t)v[i];
+    }
+    d->x_dtype = RT_I32;
+    return RC_OK;
+}
+
 static int check_dataset(const char *prog, const rt_program *p, const source_files *f,
                          rt_dataset *d, bool need_labels)
 {
@@ -177,6 +198,7 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
     int x_rank = p->nsteps ? p->data_rank : p->x_rank;
     const int64_t *x_dims = p->nsteps ? p->data_dims : p->x_dims;
     int64_t x_size = p->nsteps ? p->data_size : p->x_size;
+    const char *input = p->nsteps ? "real" : p->x_name ? p->x_name : "x";
     rt_format_type(x_dtype, x_dims, x_rank, want, sizeof want);
     if (d->x_size != x_size) {
         char dims[128] = "";
@@ -185,13 +207,17 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
             rt_format_dims_x(d->x_dims, d->x_rank, x, sizeof x);
             snprintf(dims, sizeof dims, " (%s)", x);
         }
-        rt_report(prog, "%s: samples hold %lld value%s%s but model '%s' takes x: %s", xfile,
-               (long long)d->x_size, d->x_size == 1 ? "" : "s", dims, p->name, want);
+        rt_report(prog, "%s: samples hold %lld value%s%s but model '%s' takes %s: %s", xfile,
+               (long long)d->x_size, d->x_size == 1 ? "" : "s", dims, p->name, input, want);
         return RC_INPUT;
     }
+    if (d->x_dtype == RT_F32 && x_dtype == RT_I32 && f->src.kind == RT_SRC_CSV &&
+        numbers_to_ids(prog, p, xfile, input, d) != RC_OK)
+        return RC_INPUT;
     if (d->x_dtype != x_dtype) {
-        rt_report(prog, "%s: samples are %s but model '%s' takes x: %s", xfile,
-               rt_dtype_name(d->x_dtype), p->name, want);
+        rt_report(prog, "%s: samples are %s but model '%s' takes %s: %s%s", xfile,
+               rt_dtype_name(d->x_dtype), p->name, input, want,
+               x_dtype == RT_I32 ? " (token ids: give a CSV of whole numbers, or text for a byte model)" : "");
         return RC_INPUT;
     }
     if (d->x_dtype == RT_I32 && p->x_vocab > 0) {
