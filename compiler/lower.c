@@ -776,16 +776,16 @@ static bool lower_node(Lower *l, uint32_t id)
     }
     case OP_mse: case OP_bce: {
         const Node *z = node_at(l, n->inputs[0]);
-        if (n->ndata < 2) {
-            diag_error(&l->c->diag, n->span, "%s with a number as its target is not supported by the code generator yet",
-                       ir_ops[n->op].name);
-            return false;
-        }
-        in = emit(l, LI_LOSS_CALL, n->op == OP_mse ? "rt_mse_forward" : "rt_bce_forward", n);
+        bool number = n->ndata < 2; /* bce(D(real), 1): one target for every element */
+        in = emit(l, LI_LOSS_CALL, n->op == OP_mse ? number ? "rt_mse_forward_const" : "rt_mse_forward"
+                                                  : number ? "rt_bce_forward_const" : "rt_bce_forward", n);
         in->coef = info->loss_coef / (double)elems(z);
         arg_int(in, 0, elems(z));
         arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, n->inputs[1]);
+        if (number)
+            arg_float(in, ir_attr(n, "target")->f, false);
+        else
+            arg_val(l, in, n->inputs[1]);
         return true;
     }
     case OP_dense_grad_x: {
@@ -848,18 +848,20 @@ static bool lower_node(Lower *l, uint32_t id)
         arg_float(in, ir_attr(n, "scale")->f, true);
         arg_val(l, in, id);
         return true;
-    case OP_mse_grad: case OP_bce_grad:
-        if (n->ndata < 2) {
-            diag_error(&l->c->diag, n->span, "a loss with a number as its target is not supported by the code generator yet");
-            return false;
-        }
-        in = emit(l, LI_CALL, n->op == OP_mse_grad ? "rt_mse_backward" : "rt_bce_backward", n);
+    case OP_mse_grad: case OP_bce_grad: {
+        bool number = n->ndata < 2;
+        in = emit(l, LI_CALL, n->op == OP_mse_grad ? number ? "rt_mse_backward_const" : "rt_mse_backward"
+                                                   : number ? "rt_bce_backward_const" : "rt_bce_backward", n);
         arg_int(in, 0, elems(n));
         arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, n->inputs[1]);
+        if (number)
+            arg_float(in, ir_attr(n, "target")->f, false);
+        else
+            arg_val(l, in, n->inputs[1]);
         arg_float(in, ir_attr(n, "scale")->f, true);
         arg_val(l, in, id);
         return true;
+    }
     case OP_conv2d:
         lower_conv(l, id);
         return true;
@@ -999,6 +1001,27 @@ static bool lower_node(Lower *l, uint32_t id)
         return true;
     case OP_recurrent_grad_param:
         return true; /* computed by the recurrent_grad it reads */
+    case OP_reduce_to: case OP_expand: {
+        /* the smaller shape padded to the larger's rank: 1 where it is repeated */
+        static const char *const fields[] = { "rank", "out[0]", "out[1]", "out[2]", "out[3]", "out[4]", "out[5]",
+                                              "keep[0]", "keep[1]", "keep[2]", "keep[3]", "keep[4]", "keep[5]" };
+        bool expand = n->op == OP_expand;
+        const Shape *big = expand ? &n->shape : &node_at(l, n->inputs[0])->shape;
+        const Shape *small = expand ? &node_at(l, n->inputs[0])->shape : &n->shape;
+        int64_t *vals = arena_alloc(l->c->arena, sizeof *vals * 13);
+        vals[0] = big->rank;
+        for (int d = 0; d < 6; d++) {
+            int pad = big->rank - small->rank;
+            vals[1 + d] = d < big->rank ? big->dim[d] : 1;
+            vals[7 + d] = d < pad || d >= big->rank ? 1 : small->dim[d - pad];
+        }
+        in = emit(l, LI_CALL, expand ? "rt_broadcast_copy" : "rt_sum_broadcast", n);
+        arg_int(in, 0, 1);
+        in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_broadcast", .fields = fields, .vals = vals, .nvals = 13 };
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    }
     case OP_model_call:
         die("model call in a unit");
     case OP_COUNT:
@@ -1028,6 +1051,14 @@ static void copy_input_to_out(Lower *l)
     arg_int(in, k, 0);
 }
 
+static bool graph_uses_param(const Graph *g, uint32_t pi)
+{
+    for (int k = 0; k < g->nparams; k++)
+        if (g->params[k] == pi)
+            return true;
+    return false;
+}
+
 static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
 {
     memset(f, 0, sizeof *f);
@@ -1037,9 +1068,19 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
     f->scratch_floats = u->scratch_floats;
     Lower l = { .c = c, .u = u, .f = f, .pl = pl };
     l.grad_written = arena_alloc(c->arena, sizeof *l.grad_written * (c->prog->nparams + 1));
-    for (uint32_t i = 0; i < u->g->nnodes; i++)
+    for (uint32_t i = 0; i < u->g->nnodes; i++) {
+        if (u->has_noise && i == u->noise_node && !u->info[i].dead) {
+            /* the step's noise source, drawn afresh from its seed */
+            const Node *n = node_at(&l, i);
+            LInstr *in = emit(&l, LI_CALL, "rt_noise", n);
+            arg_int(in, 0, elems(n));
+            arg_bool(in, u->noise_uniform);
+            arg_seed(in, i);
+            arg_val(&l, in, i);
+        }
         if (!lower_node(&l, i))
             return false;
+    }
     if (u->has_out)
         copy_input_to_out(&l);
     if (!u->training)
@@ -1049,7 +1090,7 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
     for (int k = 0; k < pl->n; k++) {
         uint32_t pi = pl->order[k];
         const Param *p = &c->prog->params[pi];
-        if (!p->trainable || l.grad_written[pi])
+        if (!p->trainable || l.grad_written[pi] || (u->trains && !graph_uses_param(u->trains, pi)))
             continue;
         Node fake = { .op = OP_param, .name = p->name, .shape = p->shape, .span = p->span };
         LInstr *in = emit(&l, LI_ZERO, NULL, &fake);
@@ -1097,10 +1138,144 @@ static int find_model(Compiler *c, const char *name)
     return -1;
 }
 
+/* The model a free-form train block's program runs forward: the one its
+ * losses call on `noise` (a GAN's generator, for `sample`), else the model
+ * of its first step (an autoencoder). */
+static int forward_model(Compiler *c, const TrainSpec *ts, bool *on_noise)
+{
+    const Program *p = c->prog;
+    for (int k = 0; k < ts->nsteps; k++) {
+        const Graph *loss = &p->graphs[ts->steps_list[k].graph];
+        for (uint32_t i = 0; i < loss->nnodes; i++) {
+            const Node *n = &loss->nodes[i];
+            if (n->op == OP_model_call && loss->nodes[n->inputs[0]].op == OP_input &&
+                !strcmp(loss->nodes[n->inputs[0]].name, "noise")) {
+                *on_noise = true;
+                return (int)n->model;
+            }
+        }
+    }
+    *on_noise = false;
+    return find_model(c, ts->steps_list[0].model);
+}
+
+/* A train block of steps: one parameter block for every model its losses
+ * call (each stepped model's trainable tensors contiguous, so its step's
+ * optimizer runs over one span), the forward model's inference, and one
+ * train_step per step. */
+static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
+{
+    Program *p = c->prog;
+    bool on_noise;
+    int fm = forward_model(c, ts, &on_noise);
+    Graph *m = &p->graphs[fm];
+    const Node *x = &m->nodes[m->inputs[0]], *out = &m->nodes[m->output];
+    if (m->ninputs != 1 || out->dtype != DT_F32) {
+        diag_error(&c->diag, m->span, "model '%s' must take one input and return floats to be run by the program of train block '%s'",
+                   m->name, ts->name);
+        return false;
+    }
+    lp->name = ts->name;
+    lp->model = m;
+    lp->source = c->src.path;
+    lp->train = ts;
+    lp->noise_input = on_noise;
+    lp->x_dtype = x->dtype;
+    lp->x_shape = x->shape;
+    lp->x_vocab = input_vocab(c, m);
+    lp->out_shape = out->shape;
+    /* the models, stepped ones first in step order, then the ones only called */
+    const Graph **models = arena_alloc(c->arena, sizeof *models * (size_t)(p->nmodels + 1));
+    int nm = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < ts->nsteps; k++) {
+            const Graph *loss = &p->graphs[ts->steps_list[k].graph];
+            for (uint32_t i = 0; i < (pass ? loss->nnodes : 1); i++) {
+                const Graph *g = pass ? (loss->nodes[i].op == OP_model_call ? &p->graphs[loss->nodes[i].model] : NULL)
+                                      : &p->graphs[find_model(c, ts->steps_list[k].model)];
+                bool seen = g == NULL;
+                for (int j = 0; j < nm && !seen; j++)
+                    seen = models[j] == g;
+                if (!seen)
+                    models[nm++] = g;
+            }
+        }
+    bool forward_seen = false;
+    for (int j = 0; j < nm; j++)
+        forward_seen |= models[j] == m;
+    if (!forward_seen)
+        models[nm++] = m;
+    int64_t (*range)[2] = arena_alloc(c->arena, sizeof *range * (size_t)(nm + 1));
+    layout_models(c, models, nm, &lp->layout, range);
+
+    Unit fwd;
+    unit_init(c, &fwd, m, "forward", NULL);
+    fuse_unit(c, &fwd);
+    plan_unit(c, &fwd, &lp->layout);
+    dump_unit(c, &fwd);
+    if (!lower_unit(c, &fwd, &lp->layout, &lp->forward))
+        return false;
+
+    lp->loss_kind = LOSS_BCE;
+    lp->y_dtype = DT_F32;
+    const Graph *first = &p->graphs[ts->steps_list[0].graph];
+    for (int k = 0; k < first->ninputs; k++) {
+        const Node *in = &first->nodes[first->inputs[k]];
+        if (!strcmp(in->name, "real")) {
+            lp->data_dtype = in->dtype;
+            lp->data_shape = in->shape;
+        }
+    }
+    lp->reconstructs = ts->nsteps == 1 && !on_noise && x->dtype == DT_F32 && lp->data_dtype == DT_F32 &&
+                       ir_shape_elems(&lp->data_shape) == ir_shape_elems(&x->shape) &&
+                       ir_shape_elems(&out->shape) == ir_shape_elems(&x->shape);
+    lp->nsteps = ts->nsteps;
+    lp->steps = arena_alloc(c->arena, sizeof *lp->steps * (size_t)(ts->nsteps + 1));
+    for (int k = 0; k < ts->nsteps; k++) {
+        LStep *st = &lp->steps[k];
+        st->spec = &ts->steps_list[k];
+        const Graph *sm = &p->graphs[find_model(c, st->spec->model)];
+        for (int j = 0; j < nm; j++)
+            if (models[j] == sm) {
+                st->begin = range[j][0];
+                st->end = range[j][1];
+            }
+        TrainGraph tg;
+        if (!autodiff_build(c, ts, k, &tg))
+            return false;
+        if (c->dumps && strchr(c->dumps, 'D'))
+            ir_dump_graph(c->dump_out, p, tg.g);
+        Unit tr;
+        unit_init(c, &tr, tg.g, arena_printf(c->arena, "train_step%d", k), &tg);
+        fuse_unit(c, &tr);
+        plan_unit(c, &tr, &lp->layout);
+        dump_unit(c, &tr);
+        if (!lower_unit(c, &tr, &lp->layout, &st->fn))
+            return false;
+    }
+    return true;
+}
+
+/* The free-form train block a compilation of `model` means: the one named
+ * so, or with no name given the file's first one, if it comes before any
+ * plain train block. */
+static const TrainSpec *free_form_train(Compiler *c, const char *model)
+{
+    for (int t = 0; t < c->prog->ntrains; t++) {
+        const TrainSpec *ts = &c->prog->trains[t];
+        if (model ? !strcmp(ts->name, model) && ts->free_form : true)
+            return ts->free_form ? ts : NULL;
+    }
+    return NULL;
+}
+
 bool lower_program(Compiler *c, const char *model, LProgram *lp)
 {
     Program *p = c->prog;
     memset(lp, 0, sizeof *lp);
+    const TrainSpec *free_form = free_form_train(c, model);
+    if (free_form)
+        return lower_steps(c, free_form, lp);
     int mi = model ? find_model(c, model) : 0;
     if (mi < 0) {
         diag_file_error(&c->diag, "no model named '%s'", model);
@@ -1134,15 +1309,12 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
     dump_unit(c, &fwd);
     if (!lower_unit(c, &fwd, &lp->layout, &lp->forward))
         return false;
+    step_lower(c, m, lp);
 
     for (int t = 0; t < p->ntrains; t++) {
         const TrainSpec *ts = &p->trains[t];
-        if (ts->nsteps != 1 || strcmp(ts->steps_list[0].model, m->name))
+        if (ts->free_form || ts->nsteps != 1 || strcmp(ts->steps_list[0].model, m->name))
             continue;
-        if (strcmp(ts->name, m->name)) {
-            diag_error(&c->diag, ts->span, "train blocks with step blocks (GANs) are not supported by the code generator yet");
-            return false;
-        }
         lp->train = ts;
     }
     if (!lp->train)
@@ -1169,23 +1341,56 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
 /* `netc check`'s memory lines: the plan for one model, when the code
  * generator supports every op in it. Runs the passes quietly: what they
  * cannot do yet is not an error of the .net file. */
-void lower_memory_report(FILE *out, Compiler *c, const char *model)
+static bool lower_quietly(Compiler *c, const char *model, LProgram *lp)
 {
     FILE *devnull = fopen("/dev/null", "w");
     if (!devnull)
-        return;
+        return false;
     FILE *saved_out = c->diag.out;
     int saved_errors = c->diag.errors, saved_warnings = c->diag.warnings;
     const char *saved_dumps = c->dumps;
     c->diag.out = devnull;
     c->dumps = NULL;
-    LProgram lp;
-    bool ok = lower_program(c, model, &lp);
+    bool ok = lower_program(c, model, lp);
     c->diag.out = saved_out;
     c->diag.errors = saved_errors;
     c->diag.warnings = saved_warnings;
     c->dumps = saved_dumps;
     fclose(devnull);
+    return ok;
+}
+
+static int state_blocks(const OptSpec *o)
+{
+    return o->kind == OPTK_ADAM || o->kind == OPTK_ADAMW ? 2 : o->kind == OPTK_SGD && o->momentum == 0 ? 0 : 1;
+}
+
+void lower_train_report(FILE *out, Compiler *c, const TrainSpec *ts)
+{
+    LProgram lp;
+    fprintf(out, "train %s: %d step%s, run in this order each iteration\n", ts->name, ts->nsteps, ts->nsteps == 1 ? "" : "s");
+    if (!lower_quietly(c, ts->name, &lp)) {
+        fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
+        return;
+    }
+    double mib = 1.0 / (1024 * 1024);
+    fprintf(out, "  memory plan: parameters %.2f MiB (every model the steps call), gradients %.2f MiB\n",
+            (double)lp.layout.total * 4 * mib, (double)lp.layout.total * 4 * mib);
+    for (int k = 0; k < lp.nsteps; k++) {
+        const LStep *st = &lp.steps[k];
+        int64_t n = st->end - st->begin;
+        fprintf(out, "  step %s: updates %.2f MiB of parameters, optimizer state %.2f MiB, activation arena %lld bytes per sample (%.2f MiB at batch %lld)\n",
+                st->spec->model, (double)n * 4 * mib, (double)n * 4 * state_blocks(&st->spec->opt) * mib,
+                (long long)st->fn.arena_floats * 4, (double)st->fn.arena_floats * 4 * (double)ts->batch * mib,
+                (long long)ts->batch);
+    }
+    fprintf(out, "  inference (%s): %lld bytes per sample\n", lp.model->name, (long long)lp.forward.arena_floats * 4);
+}
+
+void lower_memory_report(FILE *out, Compiler *c, const char *model)
+{
+    LProgram lp;
+    bool ok = lower_quietly(c, model, &lp);
     if (!ok) {
         fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
         return;
@@ -1193,8 +1398,7 @@ void lower_memory_report(FILE *out, Compiler *c, const char *model)
     double mib = 1.0 / (1024 * 1024);
     fprintf(out, "  memory plan: parameters %.2f MiB", (double)lp.layout.total * 4 * mib);
     if (lp.train) {
-        int state = lp.train->steps_list[0].opt.kind == OPTK_ADAM || lp.train->steps_list[0].opt.kind == OPTK_ADAMW ? 2
-                  : lp.train->steps_list[0].opt.kind == OPTK_SGD && lp.train->steps_list[0].opt.momentum == 0 ? 0 : 1;
+        int state = state_blocks(&lp.train->steps_list[0].opt);
         fprintf(out, ", gradients %.2f MiB, optimizer state %.2f MiB\n", (double)lp.layout.total * 4 * mib,
                 (double)lp.layout.trainable * 4 * state * mib);
         fprintf(out, "  activation arena: %lld bytes per sample to train (%.2f MiB at batch %lld), %lld bytes per sample to infer\n",
@@ -1274,6 +1478,7 @@ static void dump_func(FILE *out, const LFunc *f)
                 case LA_BOOL: fputs(a->i ? "true" : "false", out); break;
                 case LA_ACT: fprintf(out, "act%lld", (long long)a->i); break;
                 case LA_SEED: fprintf(out, "seed(%lld)", (long long)a->i); break;
+                case LA_POS: fputs("pos", out); break;
                 case LA_EPILOGUE:
                     fputs("{bias ", out);
                     if (a->has_bias)
@@ -1315,4 +1520,8 @@ void lir_dump(FILE *out, const LProgram *lp)
     dump_func(out, &lp->forward);
     if (lp->train)
         dump_func(out, &lp->train_step);
+    if (lp->has_step)
+        dump_func(out, &lp->step);
+    else
+        fprintf(out, "no step function: %s\n", lp->step_refusal ? lp->step_refusal : "?");
 }

@@ -14,6 +14,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -531,6 +532,22 @@ failed:
     return -1;
 }
 
+/* A NaN or an infinity in a checkpoint would evaluate to "loss nan" and
+ * predict class 0 for everything, or train on from garbage: refused at
+ * load, naming the tensor and the first bad value. */
+static bool all_finite(const char *path, const rt_named_tensor *t, size_t n, char *err, size_t errlen)
+{
+    const float *v = t->data;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            fail(err, errlen, path,
+                 "tensor '%s' holds %s at index %zu; the file is damaged or was saved by a run that "
+                 "diverged, so it cannot be used", t->name, isnan(v[i]) ? "NaN" : "an infinity", i);
+            return false;
+        }
+    return true;
+}
+
 int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
                        bool allow_extra, const char *const *meta_keys, int nmeta,
                        char **meta_values, char *err, size_t errlen)
@@ -542,11 +559,9 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
     char *header = NULL;
     json_t *root = NULL;
     entry *entries = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fail(err, errlen, path, "%s", strerror(errno));
+    int fd = rt_open_regular(path, err, errlen);
+    if (fd < 0)
         return -1;
-    }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         fail(err, errlen, path, "%s", strerror(errno));
@@ -674,6 +689,8 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
         size_t bytes = (size_t)(e->end - e->begin);
         if (bytes && read_tensor(path, fd, data_offset + e->begin, &tensors[t], bytes, err,
                                  errlen) != 0)
+            goto free_found;
+        if (tensors[t].dtype == RT_F32 && !all_finite(path, &tensors[t], bytes / 4, err, errlen))
             goto free_found;
     }
 

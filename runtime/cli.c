@@ -25,12 +25,15 @@
 /* One line on stderr, prefixed by the program's name like any Unix tool. */
 void rt_report(const char *prog, const char *fmt, ...)
 {
-    fprintf(stderr, "%s: ", prog);
+    /* Messages quote file names the user gave: control characters in
+     * them must not reach the terminal as escape sequences. */
+    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    rt_sanitize_text(msg);
+    fprintf(stderr, "%s: %s\n", prog, msg);
 }
 
 const char *rt_dtype_name(rt_dtype t)
@@ -98,6 +101,9 @@ typedef enum value_kind {
     V_SEED,    /* a whole number >= 0, up to 2^64 - 1 */
     V_THREADS, /* 0 (every core) to MAX_THREADS */
     V_PATH,
+    V_TEXT,    /* any text, kept in path[] (sample's --prompt) */
+    V_SCALE,   /* a finite number >= 0 (sample's --temperature) */
+    V_SWITCH,  /* no value (predict's --probs) */
 } value_kind;
 
 enum { MAX_THREADS = 4096 };
@@ -114,14 +120,23 @@ static const flag_spec flag_specs[NFLAG] = {
     [FLAG_STEPS] = { "--steps", CMD_TRAIN, V_COUNT, "1000" },
     [FLAG_BATCH] = { "--batch", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_COUNT, "128" },
     [FLAG_LR] = { "--lr", CMD_TRAIN, V_RATE, "0.001" },
-    [FLAG_SEED] = { "--seed", CMD_TRAIN, V_SEED, "42" },
-    [FLAG_THREADS] = { "--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_THREADS, "4" },
+    [FLAG_SEED] = { "--seed", CMD_TRAIN | CMD_SAMPLE, V_SEED, "42" },
+    [FLAG_THREADS] = { "--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT | CMD_SAMPLE, V_THREADS, "4" },
     [FLAG_DATA] = { "--data", CMD_TRAIN, V_PATH, "train-images-idx3-ubyte.gz" },
     [FLAG_TEST] = { "--test", CMD_TRAIN | CMD_EVAL, V_PATH, "t10k-images-idx3-ubyte.gz" },
     [FLAG_SAVE] = { "--save", CMD_TRAIN, V_PATH, "model.safetensors" },
     [FLAG_RESUME] = { "--resume", CMD_TRAIN, V_PATH, "model.safetensors" },
     [FLAG_LOG] = { "--log", CMD_TRAIN, V_PATH, "train.csv" },
-    [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT, V_PATH, "model.safetensors" },
+    [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT | CMD_SAMPLE, V_PATH, "model.safetensors" },
+    [FLAG_PROMPT] = { "--prompt", CMD_SAMPLE, V_TEXT, "'In the beginning'" },
+    [FLAG_TOKENS] = { "--tokens", CMD_SAMPLE, V_COUNT, "400" },
+    [FLAG_TEMPERATURE] = { "--temperature", CMD_SAMPLE, V_SCALE, "0.8" },
+    [FLAG_TOP_K] = { "--top-k", CMD_SAMPLE, V_COUNT, "40" },
+    [FLAG_PROBS] = { "--probs", CMD_PREDICT, V_SWITCH, "" },
+    [FLAG_TOP] = { "--top", CMD_PREDICT, V_COUNT, "5" },
+    [FLAG_GRID] = { "--grid", CMD_SAMPLE, V_PATH, "8x8" },
+    [FLAG_OUTPUT] = { "-o", CMD_SAMPLE, V_PATH, "samples.png" },
+    [FLAG_SAMPLES] = { "--samples", CMD_TRAIN, V_PATH, "samples" },
 };
 
 static int parse_value(options *o, flag_id id, const char *text)
@@ -137,6 +152,21 @@ static int parse_value(options *o, flag_id id, const char *text)
         }
         o->path[id] = text;
         return RC_OK;
+    case V_TEXT:
+        o->path[id] = text;
+        return RC_OK;
+    case V_SWITCH:
+        return RC_OK;
+    case V_SCALE: {
+        float v = strtof(text, &end);
+        if (end == text || *end || errno == ERANGE || !isfinite(v) || v < 0) {
+            rt_report(o->prog, "%s: '%s' is not a number of at least 0, as in %s %s", f->name, text,
+                   f->name, f->example);
+            return RC_USAGE;
+        }
+        o->temperature = v;
+        return RC_OK;
+    }
     case V_RATE: {
         float v = strtof(text, &end);
         if (end == text || *end || errno == ERANGE || !isfinite(v) || v <= 0) {
@@ -209,7 +239,14 @@ static int parse_flags(options *o, int argc, char **argv)
             return RC_USAGE;
         }
         const char *value = eq ? eq + 1 : NULL;
-        if (!value) {
+        if (flag_specs[id].kind == V_SWITCH && value) {
+            rt_report(o->prog, "%s takes no value", flag_specs[id].name);
+            return RC_USAGE;
+        }
+        /* a prompt may start with "--" or be empty: it is the next argument, whatever it is */
+        if (!value && flag_specs[id].kind == V_TEXT && i + 1 < argc)
+            value = argv[++i];
+        if (!value && flag_specs[id].kind != V_SWITCH) {
             /* `--save --epochs 3` forgot the file; taking "--epochs" as its
              * name would hide that. */
             if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
@@ -225,11 +262,12 @@ static int parse_flags(options *o, int argc, char **argv)
         o->given[id] = true;
     }
     if (o->cmd == CMD_PREDICT && !o->input) {
-        rt_report(o->prog, "predict needs an INPUT file (IDX or CSV), as in %s predict --load "
-               "model.safetensors images.idx", o->prog);
+        /* under `netc predict m.net` the program's name already holds the command */
+        rt_report(o->prog, "predict needs an INPUT file (IDX or CSV), as in %s%s --load "
+               "model.safetensors images.idx", o->prog, strstr(o->prog, " predict") ? "" : " predict");
         return RC_USAGE;
     }
-    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT) && !o->given[FLAG_LOAD]) {
+    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT || o->cmd == CMD_SAMPLE) && !o->given[FLAG_LOAD]) {
         rt_report(o->prog, "%s needs the trained weights: --load FILE (a checkpoint saved by "
                "train --save)", o->cmd_name);
         return RC_USAGE;
@@ -248,8 +286,12 @@ static void print_usage(FILE *f, const char *prog)
             "\n"
             "  train    [--epochs N] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
             "           [--data FILE] [--test FILE] [--save FILE] [--resume FILE] [--log FILE.csv]\n"
+            "           [--samples DIR]   (generators: a PNG grid of samples after each epoch)\n"
             "  eval     --load FILE [--test FILE] [--batch N] [--threads N]\n"
-            "  predict  --load FILE [--batch N] [--threads N] INPUT\n"
+            "  predict  --load FILE [--batch N] [--threads N] [--probs | --top K] INPUT\n"
+            "  sample   --load FILE --prompt TEXT [--tokens N] [--temperature X] [--top-k K]\n"
+            "           [--seed N] [--threads N]   (language models)\n"
+            "  sample   --load FILE [--grid 8x8] [-o samples.png] [--seed N]   (generators)\n"
             "  info     the model's parameters, shapes and train block\n"
             "  --help   this text;  --version  the model's and netc's version\n"
             "\n"
@@ -258,7 +300,10 @@ static void print_usage(FILE *f, const char *prog)
             "block's files and keep its kind and scale; for IDX files the labels file is\n"
             "FILE with 'images-idx3' replaced by 'labels-idx1'. INPUT is an IDX file\n"
             "(gzip'd or not) or a CSV of samples, one per row; predict prints one line per\n"
-            "sample. Exit status: 0 done, 1 bad data or checkpoint, 2 bad command line.\n",
+            "sample (--probs: the softmax probabilities; --top K: the K likeliest classes).\n"
+            "sample prints the prompt and N generated bytes (default 400; temperature 1,\n"
+            "every token; --temperature 0 takes the likeliest). Exit status: 0 done,\n"
+            "1 bad data or checkpoint, 2 bad command line.\n",
             prog);
 }
 
@@ -289,8 +334,21 @@ static int check_program(const char *prog, const rt_program *p)
             return RC_INPUT;
         }
     }
+    if (p->nsteps < 0 || p->nsteps > RT_MAX_STEPS || (p->nsteps > 0 && !p->steps)) {
+        rt_report(prog, "internal error: program '%s' has %d steps (at most %d)", name, p->nsteps, RT_MAX_STEPS);
+        return RC_INPUT;
+    }
+    for (int k = 0; k < p->nsteps; k++) {
+        const rt_step *st = &p->steps[k];
+        if (!st->train_step || st->begin < 0 || st->begin > st->end || st->end > p->trainable_floats ||
+            st->arena_floats > p->train_arena_floats) {
+            rt_report(prog, "internal error: program '%s': step %d is malformed", name, k);
+            return RC_INPUT;
+        }
+    }
     /* A model without a train block has no loss and no labels: it can
-     * still predict and describe itself. */
+     * still predict and describe itself. A train block of steps has its
+     * losses inside its steps. */
     if (!p->train_step)
         return RC_OK;
     if (p->loss == RT_LOSS_CROSS_ENTROPY) {
@@ -459,8 +517,10 @@ int rt_main(const rt_program *p, int argc, char **argv)
         o.cmd = CMD_EVAL;
     else if (strcmp(cmd, "predict") == 0)
         o.cmd = CMD_PREDICT;
+    else if (strcmp(cmd, "sample") == 0)
+        o.cmd = CMD_SAMPLE;
     else {
-        rt_report(o.prog, "unknown command '%s'; the commands are train, eval, predict and info "
+        rt_report(o.prog, "unknown command '%s'; the commands are train, eval, predict, sample and info "
                "('%s --help' for more)", cmd, o.prog);
         return RC_USAGE;
     }
@@ -473,6 +533,7 @@ int rt_main(const rt_program *p, int argc, char **argv)
     case CMD_TRAIN: return rt_cmd_train(&o, p);
     case CMD_EVAL: return rt_cmd_eval(&o, p);
     case CMD_PREDICT: return rt_cmd_predict(&o, p);
+    case CMD_SAMPLE: return p->noise_input ? rt_cmd_sample(&o, p) : rt_cmd_generate(&o, p);
     }
     return RC_USAGE;
 }

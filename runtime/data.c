@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* No data set in memory may exceed this; a header claiming more is corrupt
@@ -152,6 +153,12 @@ int rt_data_resolve(const char *name, const char *base_dir, char *out, size_t ou
         path = colon ? colon + 1 : NULL;
     }
 
+#ifdef NETRT_DATA_DIR
+    /* The data folder of the build this runtime came from (the Makefile
+     * sets it): where scripts/deps.sh writes the text corpus. */
+    if (try_in(NETRT_DATA_DIR, strlen(NETRT_DATA_DIR), name, out, outlen))
+        return 0;
+#endif
     if (try_in(DATASETS_ROOT, strlen(DATASETS_ROOT), name, out, outlen))
         return 0;
     if (try_dataset_subfolders(name, out, outlen))
@@ -166,10 +173,14 @@ not_found:
 
 static gzFile open_input(const char *path, char *err, size_t errlen)
 {
+    int fd = rt_open_regular(path, err, errlen);
+    if (fd < 0)
+        return NULL;
     errno = 0;
-    gzFile f = gzopen(path, "rbe");
+    gzFile f = gzdopen(fd, "rb");
     if (!f) {
         fail(err, errlen, path, "%s", errno ? strerror(errno) : strerror(ENOMEM));
+        close(fd);
         return NULL;
     }
     /* Large reads keep the system calls few on a 26 MB gzip file. */
@@ -477,6 +488,27 @@ static void convert(const converter *c, const unsigned char *raw, size_t n, void
     }
 }
 
+/* Floating-point IDX payloads may hold NaN or infinity, which would train
+ * to NaN (or index labels with garbage): refused like CSV refuses them,
+ * naming the sample. Values are numbered from `first` in the file. */
+static int check_finite(const idx_file *idx, const unsigned char *raw, size_t n, size_t first, char *err,
+                        size_t errlen)
+{
+    if (idx->type != IDX_F32 && idx->type != IDX_F64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = idx_value(raw, idx->type, i);
+        if (!isfinite(v) || (idx->noun[0] == 'l' && (v != floor(v) || v < INT32_MIN || v > INT32_MAX))) {
+            int64_t at = (int64_t)(first + i);
+            fail(err, errlen, idx->path, "value %lld (in sample %lld) is %g, not a %s", (long long)at + 1,
+                 (long long)(at / idx->sample_elems) + 1, v,
+                 idx->noun[0] == 'l' ? "whole number (a class label)" : "finite number");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Reads the payload the header announced into 4-byte values, refusing
  * short and long files; closes the file either way. The payload is
  * inflated a cache-sized chunk at a time and converted at once, so the raw
@@ -507,6 +539,8 @@ static int idx_read_values(idx_file *idx, const converter *conv, void **values, 
         if (read_upto(idx->f, idx->path, chunk, want, &got, err, errlen) != 0)
             goto failed;
         size_t n = got / (size_t)idx->elem_bytes;
+        if (check_finite(idx, chunk, n, done, err, errlen) != 0)
+            goto failed;
         convert(conv, chunk, n, out + done * 4);
         done += n;
         if (got < want) {
@@ -611,10 +645,18 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
+/* Lines end in LF, CR LF or a lone CR (old Mac files, which would
+ * otherwise read as one line of many columns). */
 static const char *line_end(const char *p)
 {
-    const char *nl = strchr(p, '\n');
-    return nl ? nl : p + strlen(p);
+    return p + strcspn(p, "\r\n");
+}
+
+static const char *next_line(const char *end)
+{
+    if (end[0] == '\r' && end[1] == '\n')
+        return end + 2;
+    return *end ? end + 1 : end;
 }
 
 static bool blank_line(const char *p, const char *end)
@@ -674,18 +716,23 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
     if (read_whole_file(path, &data, &len, err, errlen) != 0)
         return -1;
     if (memchr(data, 0, len)) {
-        fail(err, errlen, path, "not a CSV file (it contains NUL bytes)");
+        if (len >= 4 && data[0] == 0 && data[1] == 0) /* starts as an IDX file does */
+            fail(err, errlen, path, "neither a CSV file nor an IDX file: its magic 0x%08x is not an IDX type",
+                 (unsigned)get_u32_be(data));
+        else
+            fail(err, errlen, path, "not a CSV file (it contains NUL bytes)");
         goto failed;
     }
 
     /* First pass: rows and columns, so the second pass writes into
      * buffers of the right size. */
     const char *text = (const char *)data;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        text += 3; /* a UTF-8 byte order mark, as spreadsheets write */
     const char *first = text;
     int64_t first_line = 1;
     if (src->header && *first) {
-        first = line_end(first);
-        first += *first == '\n';
+        first = next_line(line_end(first));
         first_line++;
     }
     int64_t rows = 0, cols = 0, cols_line = 0, line = first_line;
@@ -703,7 +750,7 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
             }
             rows++;
         }
-        p = *end ? end + 1 : end;
+        p = next_line(end);
     }
     if (rows == 0) {
         fail(err, errlen, path, "no data rows");
@@ -743,10 +790,14 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
                 double v;
                 if (parse_field(path, line, c + 1, field, stop, &v, err, errlen) != 0)
                     goto failed_xy;
-                if (c == label) {
+                if (c == label && src->real_labels) {
+                    float f = (float)v;
+                    memcpy(&y[row], &f, sizeof f); /* f32 labels in the same 4 bytes */
+                } else if (c == label) {
                     if (v != floor(v) || v < INT32_MIN || v > INT32_MAX) {
-                        fail(err, errlen, path, "%lld: label %g in column %lld is not an integer",
-                             (long long)line, v, (long long)c + 1);
+                        fail(err, errlen, path, "%lld: label %g in column %lld %s", (long long)line, v,
+                             (long long)c + 1,
+                             v != floor(v) ? "is not an integer" : "is out of range for a class label");
                         goto failed_xy;
                     }
                     y[row] = (int32_t)v;
@@ -757,7 +808,7 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
             }
             row++;
         }
-        p = *end ? end + 1 : end;
+        p = next_line(end);
     }
     free(data);
 
@@ -768,7 +819,7 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
     out->x_size = features;
     out->x = x;
     if (y) {
-        out->y_dtype = RT_I32;
+        out->y_dtype = src->real_labels ? RT_F32 : RT_I32;
         out->y_rank = 0;
         out->y_size = 1;
         out->y = y;

@@ -389,7 +389,8 @@ int64_t rt_count_correct(int64_t rows, int64_t classes, const float *scores,
 
 typedef struct loss_task {
     int64_t n, per_chunk;
-    const float *a, *b; /* pred/logits, target */
+    const float *a, *b; /* pred/logits, target (NULL: every target is `target`) */
+    float target;
     float scale;
     float *out;
     double partial[MAX_REDUCE_CHUNKS];
@@ -415,7 +416,7 @@ static void mse_forward_chunk(void *ctx, int64_t chunk)
     int64_t begin = chunk * t->per_chunk, end = min_i64(begin + t->per_chunk, t->n);
     double sum = 0.0;
     for (int64_t i = begin; i < end; i++) {
-        double d = (double)t->a[i] - t->b[i];
+        double d = (double)t->a[i] - (t->b ? t->b[i] : t->target);
         sum += d * d;
     }
     t->partial[chunk] = sum;
@@ -434,7 +435,7 @@ static void mse_backward_chunk(void *ctx, int64_t chunk)
     int64_t begin = chunk * ELEMENT_CHUNK, end = min_i64(begin + ELEMENT_CHUNK, t->n);
     float s = 2.0f * t->scale;
     for (int64_t i = begin; i < end; i++)
-        t->out[i] = s * (t->a[i] - t->b[i]);
+        t->out[i] = s * (t->a[i] - (t->b ? t->b[i] : t->target));
 }
 
 // pred (n), target (n), dpred (n)
@@ -453,7 +454,7 @@ static void bce_forward_chunk(void *ctx, int64_t chunk)
     int64_t begin = chunk * t->per_chunk, end = min_i64(begin + t->per_chunk, t->n);
     double sum = 0.0;
     for (int64_t i = begin; i < end; i++) {
-        double z = t->a[i], target = t->b[i];
+        double z = t->a[i], target = t->b ? t->b[i] : t->target;
         sum += (z > 0.0 ? z : 0.0) - z * target + log1p(exp(-fabs(z)));
     }
     t->partial[chunk] = sum;
@@ -474,7 +475,7 @@ static void bce_backward_chunk(void *ctx, int64_t chunk)
      * float s would leave only a few correct bits of the difference. */
     for (int64_t i = begin; i < end; i++) {
         double s = 1.0 / (1.0 + exp(-(double)t->a[i]));
-        t->out[i] = t->scale * (float)(s - (double)t->b[i]);
+        t->out[i] = t->scale * (float)(s - (double)(t->b ? t->b[i] : t->target));
     }
 }
 
@@ -483,6 +484,95 @@ void rt_bce_backward(int64_t n, const float *logits, const float *target,
                      float scale, float *dlogits)
 {
     loss_task t = { .n = n, .a = logits, .b = target, .scale = scale, .out = dlogits };
+    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), bce_backward_chunk, &t);
+}
+
+typedef struct broadcast_task {
+    const rt_broadcast *b;
+    const float *dy;
+    float *dx;
+    int64_t n_out, n_keep;
+    bool copy; /* forward: dy is x (n_keep), dx is y (n_out) */
+} broadcast_task;
+
+/* One sample: dy's values in order, each added into the dx value it was
+ * repeated from, so the sum's order is fixed. */
+static void sum_broadcast_sample(void *ctx, int64_t s)
+{
+    const broadcast_task *t = ctx;
+    const rt_broadcast *b = t->b;
+    int rank = (int)b->rank;
+    int64_t idx[RT_MAX_RANK] = { 0 }, stride[RT_MAX_RANK];
+    int64_t k = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        stride[d] = b->keep[d] == 1 ? 0 : k;
+        k *= b->keep[d];
+    }
+    const float *dy = t->dy + s * (t->copy ? t->n_keep : t->n_out);
+    float *dx = t->dx + s * (t->copy ? t->n_out : t->n_keep);
+    if (!t->copy)
+        memset(dx, 0, (size_t)t->n_keep * sizeof *dx);
+    for (int64_t i = 0; i < t->n_out; i++) {
+        int64_t j = 0;
+        for (int d = 0; d < rank; d++)
+            j += idx[d] * stride[d];
+        if (t->copy)
+            dx[i] = dy[j];
+        else
+            dx[j] += dy[i];
+        for (int d = rank - 1; d >= 0; d--) {
+            if (++idx[d] < b->out[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+}
+
+// dy (batch, prod out), dx (batch, prod keep)
+void rt_sum_broadcast(int64_t batch, const rt_broadcast *b, const float *dy, float *dx)
+{
+    broadcast_task t = { .b = b, .dy = dy, .dx = dx, .n_out = 1, .n_keep = 1 };
+    for (int d = 0; d < b->rank; d++) {
+        t.n_out *= b->out[d];
+        t.n_keep *= b->keep[d];
+    }
+    rt_run_tasks(batch, sum_broadcast_sample, &t);
+}
+
+// x (batch, prod keep), y (batch, prod out)
+void rt_broadcast_copy(int64_t batch, const rt_broadcast *b, const float *x, float *y)
+{
+    broadcast_task t = { .b = b, .dy = x, .dx = y, .n_out = 1, .n_keep = 1, .copy = true };
+    for (int d = 0; d < b->rank; d++) {
+        t.n_out *= b->out[d];
+        t.n_keep *= b->keep[d];
+    }
+    rt_run_tasks(batch, sum_broadcast_sample, &t);
+}
+
+/* The same losses against one number for every element (bce(D(x), 1),
+ * label smoothing bce(D(x), 0.9), mse(y, 0)): no target buffer. */
+double rt_mse_forward_const(int64_t n, const float *pred, float target)
+{
+    loss_task t = { .n = n, .a = pred, .target = target };
+    return run_reduction(&t, mse_forward_chunk);
+}
+
+void rt_mse_backward_const(int64_t n, const float *pred, float target, float scale, float *dpred)
+{
+    loss_task t = { .n = n, .a = pred, .target = target, .scale = scale, .out = dpred };
+    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), mse_backward_chunk, &t);
+}
+
+double rt_bce_forward_const(int64_t n, const float *logits, float target)
+{
+    loss_task t = { .n = n, .a = logits, .target = target };
+    return run_reduction(&t, bce_forward_chunk);
+}
+
+void rt_bce_backward_const(int64_t n, const float *logits, float target, float scale, float *dlogits)
+{
+    loss_task t = { .n = n, .a = logits, .target = target, .scale = scale, .out = dlogits };
     rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), bce_backward_chunk, &t);
 }
 

@@ -25,25 +25,39 @@ static bool is_idx_magic(const unsigned char *h, size_t n)
            h[3] <= RT_MAX_RANK + 1;
 }
 
-/* True when every comma-separated field of the line parses as a number. */
-static bool numeric_row(const char *p, const char *end)
+/* Whether the field [p, end) holds a number (spaces around allowed). */
+static bool number_field(const char *p, const char *end)
+{
+    char field[64];
+    size_t len = (size_t)(end - p);
+    if (len >= sizeof field)
+        return false;
+    memcpy(field, p, len);
+    field[len] = '\0';
+    char *after;
+    strtod(field, &after);
+    if (after == field)
+        return false;
+    while (*after == ' ' || *after == '\t' || *after == '\r')
+        after++;
+    return *after == '\0';
+}
+
+/* A header names every column: no field of the line is a number or
+ * empty. A row that mixes numbers with something else (1,2,x,4 or 1,2,,4)
+ * is a malformed data row, left for the CSV reader to refuse with its
+ * line and column, never silently dropped as a header. */
+static bool header_row(const char *p, const char *end)
 {
     while (p < end) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *stop = comma ? comma : end;
-        char field[64];
-        size_t len = (size_t)(stop - p);
-        if (len >= sizeof field)
-            return false;
-        memcpy(field, p, len);
-        field[len] = '\0';
-        char *after;
-        strtod(field, &after);
-        if (after == field)
-            return false;
-        while (*after == ' ' || *after == '\t' || *after == '\r')
-            after++;
-        if (*after)
+        const char *a = p, *b = stop;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
+            b--;
+        if (a == b || number_field(a, b))
             return false;
         p = comma ? comma + 1 : end;
     }
@@ -51,11 +65,20 @@ static bool numeric_row(const char *p, const char *end)
 }
 
 /* Tells an IDX file from a CSV (zlib reads gzip'd and plain alike) and
- * whether a CSV starts with a header: a first row that is not all numbers. */
-static int sniff_input(const char *prog, const char *path, rt_source_kind *kind, bool *header)
+ * whether a CSV starts with a header: a first row that is not all numbers.
+ * With `text` (a model that reads bytes as tokens), a file whose first two
+ * lines are both not numbers (or whose only line is not) is text. */
+static int sniff_input(const char *prog, const char *path, bool text_ok, rt_source_kind *kind, bool *header)
 {
-    gzFile f = gzopen(path, "rb");
+    char err[ERRLEN];
+    int fd = rt_open_regular(path, err, sizeof err);
+    if (fd < 0) {
+        rt_report(prog, "%s", err);
+        return RC_INPUT;
+    }
+    gzFile f = gzdopen(fd, "rb");
     if (!f) {
+        close(fd);
         rt_report(prog, "%s: %s", path, errno ? strerror(errno) : "cannot open");
         return RC_INPUT;
     }
@@ -82,11 +105,46 @@ static int sniff_input(const char *prog, const char *path, rt_source_kind *kind,
     head[n] = '\0';
     *kind = RT_SRC_CSV;
     const char *line = head;
+    if (n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+        line += 3; /* a UTF-8 byte order mark: the CSV reader skips it too */
     while (*line == '\n' || *line == '\r')
         line++;
-    const char *nl = strchr(line, '\n');
-    *header = !numeric_row(line, nl ? nl : head + n);
+    *header = header_row(line, line + strcspn(line, "\r\n"));
+    if (text_ok && *header) {
+        const char *next = line + strcspn(line, "\r\n");
+        while (*next == '\n' || *next == '\r')
+            next++;
+        if (!*next || header_row(next, next + strcspn(next, "\r\n")))
+            *kind = RT_SRC_TEXT;
+    }
     return RC_OK;
+}
+
+/* --probs: every class's softmax probability; --top K: the K likeliest
+ * classes as class:probability, likeliest first. Rows of an f32[T, C]
+ * output are separated by "; ". */
+static void print_probabilities(const rt_program *p, const float *out, int64_t top, float *probs)
+{
+    int64_t classes = rt_class_count(p), rows = p->out_size / classes;
+    for (int64_t r = 0; r < rows; r++) {
+        if (r)
+            fputs("; ", stdout);
+        rt_softmax_forward(1, classes, out + r * classes, probs);
+        if (top == 0) {
+            for (int64_t c = 0; c < classes; c++)
+                printf(c ? ",%.6g" : "%.6g", (double)probs[c]);
+            continue;
+        }
+        for (int64_t k = 0; k < top && k < classes; k++) {
+            int64_t best = -1;
+            for (int64_t c = 0; c < classes; c++)
+                if (probs[c] >= 0 && (best < 0 || probs[c] > probs[best]))
+                    best = c;
+            printf(k ? " %lld:%.6g" : "%lld:%.6g", (long long)best, (double)probs[best]);
+            probs[best] = -1; /* taken */
+        }
+    }
+    putchar('\n');
 }
 
 static void print_prediction(const rt_program *p, const float *out)
@@ -112,25 +170,43 @@ int rt_cmd_predict(const options *o, const rt_program *p)
 {
     int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
                     : p->config.batch > 0 ? p->config.batch : 128;
+    bool probs = o->given[FLAG_PROBS] || o->given[FLAG_TOP];
+    if (probs && p->loss != RT_LOSS_CROSS_ENTROPY) {
+        rt_report(o->prog, "%s is for classifiers (cross_entropy); model '%s' trains with %s, and predict "
+                  "prints its outputs as they are (%s)", o->given[FLAG_PROBS] ? "--probs" : "--top", p->name,
+                  rt_loss_name(p->loss), p->loss == RT_LOSS_BCE ? "logits" : "values");
+        return RC_USAGE;
+    }
+    if (o->given[FLAG_PROBS] && o->given[FLAG_TOP]) {
+        rt_report(o->prog, "--probs and --top both given; use one of them");
+        return RC_USAGE;
+    }
     /* Inputs get the preprocessing the model was tested (or trained) with. */
     const rt_source *like = p->config.test.kind != RT_SRC_NONE ? &p->config.test
                             : p->config.data.kind != RT_SRC_NONE ? &p->config.data : NULL;
     source_files files;
     memset(&files, 0, sizeof files);
-    files.src.scale = like ? like->scale : 1.0f;
-    files.src.shift = like ? like->shift : 0.0f;
+    /* token ids are never scaled */
+    files.src.scale = like && p->x_dtype != RT_I32 ? like->scale : 1.0f;
+    files.src.shift = like && p->x_dtype != RT_I32 ? like->shift : 0.0f;
     files.src.label_column = -1;
     files.shown = o->input;
-    if (rt_data_resolve(o->input, NULL, files.path, sizeof files.path) != 0) {
-        rt_report(o->prog, "%s: no such file", o->input);
-        return RC_INPUT;
-    }
+    if (rt_data_resolve(o->input, NULL, files.path, sizeof files.path) != 0)
+        return rt_report_unresolved(o->prog, o->input, NULL);
     files.src.path = files.path;
-    int rc = sniff_input(o->prog, files.path, &files.src.kind, &files.src.header);
+    /* a model that reads bytes as tokens (an i32 input whose ids are
+     * below 256) also takes plain text: windows of its T bytes, as text()
+     * makes them for training */
+    bool bytes = p->x_dtype == RT_I32 && p->x_vocab > 0 && p->x_vocab <= 256;
+    int rc = sniff_input(o->prog, files.path, bytes, &files.src.kind, &files.src.header);
+    if (files.src.kind == RT_SRC_TEXT)
+        files.src.seq = p->x_size;
     rt_dataset in = { 0 };
     buffers buf = { 0 };
     if (rc == RC_OK)
         rc = rt_load_source(o->prog, p, &files, false, &in);
+    if (rc == RC_OK && batch > in.n)
+        batch = in.n;
     if (rc == RC_OK)
         rc = rt_alloc_buffers(o->prog, p, batch, 0, false, &buf);
     if (rc == RC_OK)
@@ -142,7 +218,11 @@ int rt_cmd_predict(const options *o, const rt_program *p)
             memcpy(buf.x, (const char *)in.x + (size_t)i * xbytes, (size_t)bn * xbytes);
             p->forward(buf.params, buf.x, buf.out, bn, buf.arena);
             for (int64_t s = 0; s < bn; s++)
-                print_prediction(p, buf.out + s * p->out_size);
+                if (probs)
+                    print_probabilities(p, buf.out + s * p->out_size, o->given[FLAG_TOP] ? o->count[FLAG_TOP] : 0,
+                                        buf.probs);
+                else
+                    print_prediction(p, buf.out + s * p->out_size);
         }
         if (fflush(stdout) != 0 || ferror(stdout)) {
             rt_report(o->prog, "writing to stdout: %s", strerror(errno));

@@ -69,11 +69,15 @@ typedef enum command {
     CMD_TRAIN = 1,
     CMD_EVAL = 2,
     CMD_PREDICT = 4,
+    CMD_SAMPLE = 8,
 } command;
 
 typedef enum flag_id {
     FLAG_EPOCHS, FLAG_STEPS, FLAG_BATCH, FLAG_LR, FLAG_SEED, FLAG_THREADS,
     FLAG_DATA, FLAG_TEST, FLAG_SAVE, FLAG_RESUME, FLAG_LOG, FLAG_LOAD,
+    FLAG_PROMPT, FLAG_TOKENS, FLAG_TEMPERATURE, FLAG_TOP_K, /* sample */
+    FLAG_PROBS, FLAG_TOP,                                   /* predict */
+    FLAG_GRID, FLAG_OUTPUT, FLAG_SAMPLES,
     NFLAG
 } flag_id;
 
@@ -89,6 +93,7 @@ typedef struct options {
     int threads;
     const char *path[NFLAG]; /* V_PATH flags */
     const char *input;        /* predict's INPUT */
+    float temperature;        /* sample */
 } options;
 
 typedef struct source_files {
@@ -105,13 +110,30 @@ typedef struct buffers {
     void *x, *y; /* one batch, 4-byte elements (f32 or i32) */
 } buffers;
 
+/* The steps of one training iteration (rt_plan_steps, train.c): a program
+ * without step blocks is one step over all its trainable floats; each
+ * step's optimizer state is `blocks` blocks of (end - begin) floats at
+ * state_offset. */
+enum { RT_MAX_STEPS = 16 };
+typedef struct step_plan {
+    int n;
+    rt_step step[RT_MAX_STEPS];
+    int blocks[RT_MAX_STEPS];
+    int64_t state_offset[RT_MAX_STEPS];
+    int64_t state_floats;
+} step_plan;
+void rt_plan_steps(const rt_program *p, step_plan *sp);
+
 /* Classes of a cross-entropy model: the output's last dimension. */
 int64_t rt_class_count(const rt_program *p);
 /* Loads a resolved source and checks it against the model (labels only
  * when with_labels). Returns RC_OK, or a code after a message. */
 int rt_load_source(const char *prog, const rt_program *p, const source_files *f, bool with_labels,
                    rt_dataset *d);
-int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int state_blocks,
+/* Reports a command-line data file that rt_data_resolve did not find as a
+ * file (missing, a folder, a device); flag may be NULL. Returns RC_INPUT. */
+int rt_report_unresolved(const char *prog, const char *path, const char *flag);
+int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64_t state_floats,
                      bool training, buffers *b);
 /* Weights only, from a checkpoint, into params. */
 int rt_load_weights(const char *prog, const char *path, const rt_program *p, float *params);
@@ -120,5 +142,15 @@ int rt_load_weights(const char *prog, const char *path, const rt_program *p, flo
 int rt_cmd_train(const options *o, const rt_program *p);
 int rt_cmd_eval(const options *o, const rt_program *p);
 int rt_cmd_predict(const options *o, const rt_program *p);
+int rt_cmd_sample(const options *o, const rt_program *p);
+/* sample.c: RC_OK when the program's forward is a generator of pictures,
+ * else a message and RC_USAGE; and one grid of rows x cols of its outputs
+ * from noise drawn from seed, written to path as a PNG. */
+int rt_sample_check(const char *prog, const rt_program *p);
+/* textgen.c: `sample` for a model that is not a generator of pictures:
+ * text from a prompt through the step function. */
+int rt_cmd_generate(const options *o, const rt_program *p);
+int rt_sample_grid(const char *prog, const rt_program *p, const float *params, int rows, int cols,
+                   uint64_t seed, const char *path);
 
 #endif
