@@ -530,7 +530,7 @@ void emit_c_header(FILE *out, const LProgram *lp)
     for (int i = 0; i < lp->out_shape.rank; i++)
         fprintf(out, "%s%lld", i ? "][" : "", (long long)lp->out_shape.dim[i]);
     fputs("]\n", out);
-    if (lp->train) {
+    if (lp->train && !lp->nsteps) {
         fprintf(out, " *   labels %s[", lp->y_dtype == DT_I32 ? "int32_t" : "float");
         for (int i = 0; i < lp->y_shape.rank; i++)
             fprintf(out, "%s%lld", i ? "][" : "", (long long)lp->y_shape.dim[i]);
@@ -550,7 +550,8 @@ void emit_c_header(FILE *out, const LProgram *lp)
             "static inline int %s_forward(%s_model *m, const %s *x, float *out, int64_t batch)\n"
             "{\n    return rt_model_forward(m, x, out, batch);\n}\n\n",
             guard, guard, id, id, id, id, id, id, id, lp->x_dtype == DT_I32 ? "int32_t" : "float");
-    if (lp->train)
+    /* a train block of steps trains through rt_main (the built binary) only */
+    if (lp->train && !lp->nsteps)
         fprintf(out,
                 "/* One optimizer step on a batch with the train block's optimizer and\n"
                 " * schedule; returns the batch's mean loss (NaN on a bad batch size). */\n"
