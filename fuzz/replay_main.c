@@ -63,12 +63,9 @@ int main(int argc, char **argv)
         if (d)
             closedir(d);
     }
-    char scratch[128];
-    snprintf(scratch, sizeof scratch, "/tmp/netc-fuzz-%d", (int)getpid());
     const char *suffixes[] = { ".safetensors", ".data" };
     for (int i = 0; i < 2; i++) {
-        char p[160];
-        snprintf(p, sizeof p, "%s%s", scratch, suffixes[i]);
+        const char *p = fuzz_file(NULL, 0, suffixes[i]); /* its name, emptied */
         unlink(p);
     }
     printf("%d inputs\n", count);

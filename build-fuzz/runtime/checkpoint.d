@@ -1,3 +1,6 @@
-build-fuzz/runtime/checkpoint.o: runtime/checkpoint.c runtime/netrt.h
+build-fuzz/runtime/checkpoint.o: runtime/checkpoint.c runtime/netrt.h \
+  runtime/util.h
 
 runtime/netrt.h:
+
+runtime/util.h:

@@ -1,0 +1,3 @@
+build-fuzz/runtime/file.o: runtime/file.c runtime/netrt.h
+
+runtime/netrt.h:
