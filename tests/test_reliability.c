@@ -486,6 +486,13 @@ START_TEST(batch_bounds)
     ck_assert_ptr_nonnull(strstr(c, "    .max_batch = 32767,\n    .max_batch_layer = \"dense1\",\n"));
     free(c);
 
+    /* the embedding API checks the same bound */
+    rt_program prog = { .name = "m", .max_batch = 32767, .max_batch_layer = "dense1" };
+    char err[512];
+    ck_assert_ptr_null(rt_model_new(&prog, 1, 32768, err, sizeof err));
+    ck_assert_str_eq(err, "m: max_batch 32768 is too large: layer dense1 would pass the kernels more than 2^31 - 1 "
+                          "values at once; the largest batch is 32767");
+
     const char *net = setup_csv_model();
     ck_assert_int_eq(run(&p, 60, fe_netc(), "train", net, "--save", in_dir("w.st"), NULL), 0);
     fe_proc_free(&p);
