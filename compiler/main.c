@@ -197,6 +197,10 @@ static bool output_ok(const Options *o)
             driver_error("-o %s: is a file; emit writes NAME.c and NAME.h into a folder", o->output);
             return false;
         }
+        if (stat(o->output, &st) != 0 && rt_check_output(o->output, err, sizeof err) != 0) {
+            driver_error("-o %s", err); /* the folder to create it in is missing */
+            return false;
+        }
         return true;
     }
     if (rt_check_output(o->output, err, sizeof err) != 0) {
