@@ -5,6 +5,7 @@
 #include "netrt.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -173,21 +174,35 @@ static int parse_args(int argc, char **argv, Options *o)
     return 0;
 }
 
+/* "netc: error: ..." with control characters in the names it quotes
+ * replaced, so a file name cannot drive the terminal. */
+static void driver_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void driver_error(const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rt_sanitize_text(msg);
+    fprintf(stderr, "netc: error: %s\n", msg);
+}
+
 /* --dump-jit DIR: made now, before any compiling, and refused when it is
  * a file or cannot be written (libgccjit would write through a NULL FILE). */
 static bool dump_folder_ok(const char *dir)
 {
     struct stat st;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "netc: error: --dump-jit %s: %s\n", dir, strerror(errno));
+        driver_error("--dump-jit %s: %s", dir, strerror(errno));
         return false;
     }
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "netc: error: --dump-jit %s: is not a folder\n", dir);
+        driver_error("--dump-jit %s: is not a folder", dir);
         return false;
     }
     if (access(dir, W_OK | X_OK) != 0) {
-        fprintf(stderr, "netc: error: --dump-jit %s: cannot write into this folder: %s\n", dir, strerror(errno));
+        driver_error("--dump-jit %s: cannot write into this folder: %s", dir, strerror(errno));
         return false;
     }
     return true;
@@ -202,22 +217,26 @@ static bool output_ok(const Options *o)
     if (o->command && !strcmp(o->command, "emit")) {
         struct stat st;
         if (stat(o->output, &st) == 0 && !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "netc: error: -o %s: is a file; emit writes NAME.c and NAME.h into a folder\n", o->output);
+            driver_error("-o %s: is a file; emit writes NAME.c and NAME.h into a folder", o->output);
+            return false;
+        }
+        if (stat(o->output, &st) != 0 && rt_check_output(o->output, err, sizeof err) != 0) {
+            driver_error("-o %s", err); /* the folder to create it in is missing */
             return false;
         }
         return true;
     }
     if (rt_check_output(o->output, err, sizeof err) != 0) {
-        fprintf(stderr, "netc: error: -o %s\n", err);
+        driver_error("-o %s", err);
         return false;
     }
     if (rt_same_file(o->output, o->file)) {
-        fprintf(stderr, "netc: error: -o %s would overwrite the input file %s; choose another output name\n",
+        driver_error("-o %s would overwrite the input file %s; choose another output name",
                 o->output, o->file);
         return false;
     }
     if (rt_same_file(o->output, "/proc/self/exe")) {
-        fprintf(stderr, "netc: error: -o %s would overwrite the netc executable; choose another output name\n",
+        driver_error("-o %s would overwrite the netc executable; choose another output name",
                 o->output);
         return false;
     }
@@ -312,7 +331,7 @@ int main(int argc, char **argv)
     /* `netc check m.net > /dev/full`: output that never arrived is an
      * error, not a success. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "netc: error: writing to standard output: %s\n", strerror(errno ? errno : EIO));
+        driver_error("writing to standard output: %s", strerror(errno ? errno : EIO));
         return EXIT_INPUT;
     }
     if (rc)
