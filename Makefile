@@ -181,6 +181,7 @@ bench-compare: deps
 	$(CC) $(CFLAGS) -o $(BUILD)/bench/openblas_gemm bench/openblas_gemm.c $(LIBNETRT) -lopenblas $(LDLIBS)
 	@$(BUILD)/netc build examples/mlp.net -o $(BUILD)/bench/mlp
 	@$(BUILD)/netc build examples/lenet.net -o $(BUILD)/bench/lenet
+	@$(BUILD)/netc build examples/gan.net -o $(BUILD)/bench/gan
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bench/openblas_gemm
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare_torch.py $(BUILD)
 

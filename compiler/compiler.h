@@ -678,6 +678,7 @@ typedef struct LProgram {
     LStep *steps;           /* a free-form train block (train != NULL): its steps, */
     int nsteps;             /* and train_step is unused; 0 otherwise */
     bool noise_input;       /* forward's input is the train block's noise source */
+    bool reconstructs;      /* an autoencoder: eval compares forward's output with its input */
     DType data_dtype;       /* with steps: a sample of the training data (`real`) */
     Shape data_shape;
 } LProgram;
@@ -692,6 +693,8 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp);
 void lir_dump(FILE *out, const LProgram *lp);
 /* The planned memory of a model, for `netc check` (quiet if unsupported). */
 void lower_memory_report(FILE *out, Compiler *c, const char *model);
+/* `netc check`'s plan of a free-form train block, step by step. */
+void lower_train_report(FILE *out, Compiler *c, const TrainSpec *ts);
 
 /* The C backend: the program as C text, with a main() for a standalone
  * binary (emit_main) or as a library with mlp.h's API. */

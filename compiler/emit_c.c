@@ -298,9 +298,9 @@ static void print_source(FILE *out, const char *field, const rt_source *d)
     fputs(", .labels_path = ", out);
     emit_c_string(out, d->labels_path);
     char b1[48], b2[48];
-    fprintf(out, ", .scale = %s, .shift = %s, .label_column = %d, .header = %s, .seq = %lld },\n",
+    fprintf(out, ", .scale = %s, .shift = %s, .label_column = %d, .header = %s, .seq = %lld%s },\n",
             float_field(b1, d->scale), float_field(b2, d->shift), d->label_column, d->header ? "true" : "false",
-            (long long)d->seq);
+            (long long)d->seq, d->real_labels ? ", .real_labels = true" : "");
 }
 
 static void print_optimizer(FILE *out, const rt_optimizer *o)
@@ -465,6 +465,8 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         print_dims(out, "data", rp.data_rank, rp.data_dims, rp.data_size);
         fprintf(out, "    .data_dtype = %s,\n", rp.data_dtype == RT_I32 ? "RT_I32" : "RT_F32");
     }
+    if (rp.reconstructs)
+        fputs("    .reconstructs = true,\n", out);
     if (rp.noise_input)
         fprintf(out, "    .noise_input = true,\n    .noise_uniform = %s,\n", rp.noise_uniform ? "true" : "false");
     fputs("};\n", out);

@@ -51,6 +51,8 @@ static const Kernel kernels[] = {
     KERNEL(rt_bce_forward_const, "dlpf"),
     KERNEL(rt_bce_backward_const, "vlpffp"),
     KERNEL(rt_noise, "vlbup"),
+    KERNEL(rt_sum_broadcast, "vlppp"),
+    KERNEL(rt_broadcast_copy, "vlppp"),
     KERNEL(rt_sum_rows, "vllppb"),
     KERNEL(rt_copy_rows, "vllplpl"),
     KERNEL(rt_conv2d_forward, "vplpppafpp"),

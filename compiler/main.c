@@ -259,6 +259,11 @@ int main(int argc, char **argv)
             summary_print(out, &c, &c.prog->graphs[i]);
             lower_memory_report(out, &c, c.prog->graphs[i].name);
         }
+        for (int t = 0; t < c.prog->ntrains; t++)
+            if (c.prog->trains[t].free_form) {
+                fputc('\n', out);
+                lower_train_report(out, &c, &c.prog->trains[t]);
+            }
     } else if (ok && o.command && !strcmp(o.command, "graph")) {
         graph_dot(out, &c);
     }

@@ -95,6 +95,8 @@ static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
     const OptSpec *o = &t->steps_list[0].opt;
     cf->data = source(&t->data);
     cf->test = source(&t->test);
+    /* mse and bce learn real-valued targets: a CSV's labels are read as such */
+    cf->data.real_labels = cf->test.real_labels = lp->loss_kind != 0 && !lp->nsteps;
     cf->opt = optimizer(o);
     cf->sched = (rt_schedule){ .kind = scheds[t->sched.kind], .warmup = t->sched.warmup, .every = t->sched.every,
                                .gamma = (float)t->sched.gamma, .min_lr = (float)t->sched.min_lr };
@@ -180,5 +182,6 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
         p->y_size = 0;
     }
     p->noise_input = lp->noise_input;
+    p->reconstructs = lp->reconstructs;
     p->noise_uniform = lp->train && lp->train->noise_uniform;
 }

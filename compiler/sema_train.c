@@ -405,6 +405,13 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
         }
         *slotp = it;
     }
+    for (int k = 0; k < ts->nsteps; k++)
+        if (!strcmp(ts->steps_list[k].model, p->graphs[gi].name)) {
+            diag_error(d, step->label_span, "model '%s' already has a step; one step per model (write its losses as one sum)",
+                       step->label);
+            diag_note(d, ts->steps_list[k].span, "its first step is here");
+            return;
+        }
     StepSpec *st = &ts->steps_list[ts->nsteps++];
     st->model = p->graphs[gi].name;
     st->span = step->span;
@@ -419,7 +426,7 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
      * source; models are called by name. */
     sema_begin_graph(s, arena_printf(s->c->arena, "%s.step%d.%s", ts->name, ts->nsteps, step->label), loss->span);
     st->graph = (uint32_t)(s->g - p->graphs);
-    Scope sc = { NULL, &s->globals };
+    Scope sc = { .parent = &s->globals };
     DType dt;
     Shape sh = { 0 }; /* f32[0] until a model call fixes it (fix_unused_real) */
     bool known;

@@ -790,7 +790,10 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
                 double v;
                 if (parse_field(path, line, c + 1, field, stop, &v, err, errlen) != 0)
                     goto failed_xy;
-                if (c == label) {
+                if (c == label && src->real_labels) {
+                    float f = (float)v;
+                    memcpy(&y[row], &f, sizeof f); /* f32 labels in the same 4 bytes */
+                } else if (c == label) {
                     if (v != floor(v) || v < INT32_MIN || v > INT32_MAX) {
                         fail(err, errlen, path, "%lld: label %g in column %lld %s", (long long)line, v,
                              (long long)c + 1,
@@ -816,7 +819,7 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
     out->x_size = features;
     out->x = x;
     if (y) {
-        out->y_dtype = RT_I32;
+        out->y_dtype = src->real_labels ? RT_F32 : RT_I32;
         out->y_rank = 0;
         out->y_size = 1;
         out->y = y;

@@ -134,6 +134,19 @@ void rt_mse_backward(int64_t n, const float *pred, const float *target,
 double rt_bce_forward(int64_t n, const float *logits, const float *target);
 void rt_bce_backward(int64_t n, const float *logits, const float *target,
                      float scale, float *dlogits);
+/* The gradient of an operand that a broadcasting add, sub or mul repeated:
+ * dx (batch, prod keep) = dy (batch, prod out) summed over the dimensions
+ * where keep is 1 and out is not. keep is the operand's shape padded on the
+ * left with 1s to the result's rank; per sample. */
+typedef struct rt_broadcast {
+    int64_t rank;
+    int64_t out[RT_MAX_RANK];
+    int64_t keep[RT_MAX_RANK];
+} rt_broadcast;
+void rt_sum_broadcast(int64_t batch, const rt_broadcast *b, const float *dy, float *dx);
+/* Its forward: y (batch, prod out) = x (batch, prod keep) repeated. */
+void rt_broadcast_copy(int64_t batch, const rt_broadcast *b, const float *x, float *y);
+
 /* The two losses against one number for every element (bce(D(x), 1), label
  * smoothing by bce(D(x), 0.9)): the same sums and gradients. */
 double rt_mse_forward_const(int64_t n, const float *pred, float target);
@@ -251,6 +264,7 @@ typedef struct rt_source {
     int label_column;        /* csv: column holding the label, -1 for none */
     bool header;             /* csv: skip the first row */
     int64_t seq;             /* text: tokens per sample; raw: floats per sample */
+    bool real_labels;        /* csv: the label column holds real numbers (regression), read as f32 */
 } rt_source;
 
 typedef struct rt_dataset {
@@ -762,6 +776,10 @@ typedef struct rt_program {
     int data_rank;
     int64_t data_dims[RT_MAX_RANK];
     int64_t data_size;
+    /* With one step whose model maps a data sample to one of its size (an
+     * autoencoder): eval reports the mean squared error of forward(x)
+     * against x. */
+    bool reconstructs;
 } rt_program;
 
 /* The command line of a built model binary, shared by `netc train`:

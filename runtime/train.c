@@ -677,7 +677,9 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
 
 typedef struct metrics {
     double loss;     /* mean per row (cross-entropy) or per output (mse, bce) */
-    double accuracy; /* fraction of rows whose argmax is the label; cross-entropy only */
+    double accuracy; /* fraction of rows whose argmax is the label (cross-entropy), of outputs on
+                      * the target's side of 0.5 (bce) */
+    double mae;      /* mse: mean absolute error per output */
     int64_t samples;
 } metrics;
 
@@ -687,15 +689,28 @@ static void evaluate(const rt_program *p, const rt_dataset *d, int64_t batch,
 {
     size_t xbytes = (size_t)p->x_size * 4, ybytes = (size_t)p->y_size * 4;
     int64_t classes = rt_class_count(p);
-    double sum = 0;
+    double sum = 0, abs_sum = 0;
     int64_t correct = 0;
     for (int64_t i = 0; i < d->n; i += batch) {
         int64_t bn = d->n - i < batch ? d->n - i : batch;
         /* Copied so generated code always sees 64-byte-aligned rows. */
         memcpy(b->x, (const char *)d->x + (size_t)i * xbytes, (size_t)bn * xbytes);
-        memcpy(b->y, (const char *)d->y + (size_t)i * ybytes, (size_t)bn * ybytes);
+        if (ybytes)
+            memcpy(b->y, (const char *)d->y + (size_t)i * ybytes, (size_t)bn * ybytes);
         p->forward(params, b->x, b->out, bn, b->arena);
         int64_t outputs = bn * p->out_size;
+        /* an autoencoder's target is its input; a regression's or a bce
+         * model's the labels */
+        const float *target = p->reconstructs ? b->x : b->y;
+        if (p->loss != RT_LOSS_CROSS_ENTROPY)
+            for (int64_t k = 0; k < outputs; k++) {
+                abs_sum += fabs((double)b->out[k] - target[k]);
+                correct += (b->out[k] > 0.0f) == (target[k] >= 0.5f);
+            }
+        if (p->reconstructs) {
+            sum += rt_mse_forward(outputs, b->out, b->x);
+            continue;
+        }
         switch (p->loss) {
         case RT_LOSS_CROSS_ENTROPY:
             sum += rt_softmax_xent_forward(outputs / classes, classes, b->out, b->y, b->probs);
@@ -714,16 +729,19 @@ static void evaluate(const rt_program *p, const rt_dataset *d, int64_t batch,
                                                : p->out_size);
     m->loss = units > 0 ? sum / units : 0;
     m->accuracy = units > 0 ? (double)correct / units : 0;
+    m->mae = units > 0 ? abs_sum / units : 0;
     m->samples = d->n;
 }
 
 /* "  test loss 0.3710  test accuracy 86.41%" */
 static void format_metrics(const rt_program *p, const metrics *m, char *buf, size_t len)
 {
-    if (p->loss == RT_LOSS_CROSS_ENTROPY)
+    if (p->reconstructs)
+        snprintf(buf, len, "test reconstruction mse %.4f", m->loss);
+    else if (p->loss == RT_LOSS_CROSS_ENTROPY || p->loss == RT_LOSS_BCE)
         snprintf(buf, len, "test loss %.4f  test accuracy %.2f%%", m->loss, 100.0 * m->accuracy);
     else
-        snprintf(buf, len, "test loss %.4f", m->loss);
+        snprintf(buf, len, "test mse %.4f  test mae %.4f", m->loss, m->mae);
 }
 
 /* ------------------------------------------------------------------ log */
@@ -979,7 +997,8 @@ static int train_load_data(train_run *r)
         rc = rt_load_source(o->prog, p, &r->data_files, p->nsteps == 0, &r->data);
     if (rc != RC_OK)
         return rc;
-    r->has_test = p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST];
+    /* a GAN's steps have no one loss a test set could measure */
+    r->has_test = (p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST]) && (!p->nsteps || p->reconstructs);
     if (r->has_test) {
         rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
                             o->path[FLAG_TEST], &r->test_files);
@@ -1061,9 +1080,11 @@ static void request_stop(int sig)
  * by an earlier update; with finite weights and inputs, this step's
  * computation overflowed, and the largest values show which. */
 static void report_non_finite(const char *prog, const rt_program *p, const buffers *b, int64_t batch, double loss,
-                              int64_t step, int64_t epoch)
+                              const char *step_model, int64_t step, int64_t epoch)
 {
-    const char *what = isnan(loss) ? "NaN" : "infinite";
+    char what[300];
+    snprintf(what, sizeof what, "%s%s became %s", step_model ? " of step " : "", step_model ? step_model : "",
+             isnan(loss) ? "NaN" : "infinite");
     const char *fix = "lower the learning rate (--lr) or clip gradients in the train block";
     const rt_param_desc *big = NULL;
     float big_value = 0;
@@ -1072,7 +1093,7 @@ static void report_non_finite(const char *prog, const rt_program *p, const buffe
         const float *v = b->params + d->offset;
         for (int64_t i = 0; i < d->count; i++) {
             if (!isfinite(v[i])) {
-                rt_report(prog, "the loss became %s at step %lld (epoch %lld): parameter %s holds %s at index %lld, "
+                rt_report(prog, "the loss%s at step %lld (epoch %lld): parameter %s holds %s at index %lld, "
                           "made so by the update after step %lld; %s", what,
                           (long long)step, (long long)epoch, d->name, isnan(v[i]) ? "NaN" : "an infinity",
                           (long long)i, (long long)step - 1, fix);
@@ -1090,7 +1111,7 @@ static void report_non_finite(const char *prog, const rt_program *p, const buffe
         for (int64_t i = 0; i < batch * p->x_size; i++)
             big_x = fabsf(x[i]) > big_x ? fabsf(x[i]) : big_x;
     }
-    rt_report(prog, "the loss became %s at step %lld (epoch %lld) with finite weights and inputs: the model's "
+    rt_report(prog, "the loss%s at step %lld (epoch %lld) with finite weights and inputs: the model's "
               "computation overflowed (largest weight %g in %s, largest input %g); %s, or scale the inputs",
               what, (long long)step, (long long)epoch, (double)big_value, big ? big->name : "none", (double)big_x, fix);
 }
@@ -1126,10 +1147,8 @@ static int train_epoch(train_run *r, rt_progress *pg)
             }
             if (!isfinite(step_loss)) {
                 rt_progress_clear(pg);
-                rt_report(o->prog, "the loss%s%s became %s at step %lld (epoch %lld); lower the learning "
-                       "rate (--lr) or clip gradients in the train block", p->nsteps ? " of step " : "",
-                       p->nsteps ? st->model : "", isnan(step_loss) ? "NaN" : "infinite",
-                       (long long)at->step + 1, (long long)epoch + 1);
+                report_non_finite(o->prog, p, &r->buf, r->batch, step_loss, p->nsteps ? st->model : NULL,
+                                  at->step + 1, epoch + 1);
                 return RC_INPUT;
             }
             int64_t n = st->end - st->begin;
@@ -1312,9 +1331,14 @@ int rt_cmd_eval(const options *o, const rt_program *p)
 {
     int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
                     : p->config.batch > 0 ? p->config.batch : 128;
-    if (!p->train_step) {
+    if (!p->train_step && !p->nsteps) {
         rt_report(o->prog, "model '%s' has no train block, so no loss to evaluate; add `train %s { ... }` "
                "to its .net file", p->name, p->name);
+        return RC_USAGE;
+    }
+    if (p->nsteps && !p->reconstructs) {
+        rt_report(o->prog, "'%s' trains several models against each other, so it has no test loss to "
+               "evaluate; look at its samples instead (%s sample --load FILE)", p->name, o->prog);
         return RC_USAGE;
     }
     if (p->config.test.kind == RT_SRC_NONE && !o->given[FLAG_TEST]) {
@@ -1328,7 +1352,7 @@ int rt_cmd_eval(const options *o, const rt_program *p)
     int rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
                             o->path[FLAG_TEST], &files);
     if (rc == RC_OK)
-        rc = rt_load_source(o->prog, p, &files, true, &test);
+        rc = rt_load_source(o->prog, p, &files, !p->nsteps, &test);
     if (rc == RC_OK && batch > test.n)
         batch = test.n; /* --batch 1000000 on 10 samples needs memory for 10 */
     if (rc == RC_OK)
