@@ -1140,11 +1140,6 @@ static int train_epoch(train_run *r, rt_progress *pg)
             uint64_t seed = p->nsteps ? rt_step_seed_of(at->seed, at->step, k) : rt_step_seed(at->seed, at->step);
             double step_loss = st->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->batch,
                                               r->buf.arena, seed);
-            if (!isfinite(step_loss) && !p->nsteps) {
-                rt_progress_clear(pg);
-                report_non_finite(o->prog, p, &r->buf, r->batch, step_loss, at->step + 1, epoch + 1);
-                return RC_INPUT;
-            }
             if (!isfinite(step_loss)) {
                 rt_progress_clear(pg);
                 report_non_finite(o->prog, p, &r->buf, r->batch, step_loss, p->nsteps ? st->model : NULL,
