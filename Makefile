@@ -5,6 +5,7 @@
 #   make check      install missing packages, build, run every test
 #   make asan       the test suite under -fsanitize=address,undefined
 #   make demo       install, build, run the examples
+#   make demo-text  train charlstm on the King James Bible a few hundred steps and sample it
 #   make bench      benchmarks (tables on stdout)
 #   make bench-compare  the same work in PyTorch and OpenBLAS, in the same run
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -47,7 +48,7 @@ NETC     := $(BUILD)/netc
 LIBNETRT := $(BUILD)/libnetrt.a
 LIBNETC  := $(BUILD)/libnetc.a
 
-.PHONY: all deps check asan fuzz demo bench bench-compare install clean finetune
+.PHONY: all deps check asan fuzz demo demo-text bench bench-compare install clean finetune
 .SUFFIXES:
 .DELETE_ON_ERROR:
 
@@ -167,6 +168,10 @@ fuzz: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(NETC)
+
+demo-text: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo-text.sh $(NETC)
 
 bench: deps
 	@$(MAKE) --no-print-directory all

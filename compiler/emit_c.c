@@ -508,6 +508,15 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         fprintf(out, "\nint main(int argc, char **argv)\n{\n    return rt_main(&%s_program, argc, argv);\n}\n", id);
 }
 
+/* The header's sentence on a bounded context. */
+static const char *context_sentence(const LProgram *lp)
+{
+    static char buf[200];
+    snprintf(buf, sizeof buf, "After %lld positions\n * (the context) it slides: the newest %lld tokens are fed again.",
+             (long long)lp->step_context, (long long)lp->step_context / 2);
+    return buf;
+}
+
 /* NAME.h: the embedding API, thin names over libnetrt's rt_model. */
 void emit_c_header(FILE *out, const LProgram *lp)
 {
@@ -558,6 +567,24 @@ void emit_c_header(FILE *out, const LProgram *lp)
                 "static inline double %s_train_step(%s_model *m, const %s *x, const %s *labels, int64_t batch)\n"
                 "{\n    return rt_model_train_step(m, x, labels, batch);\n}\n\n",
                 id, id, lp->x_dtype == DT_I32 ? "int32_t" : "float", lp->y_dtype == DT_I32 ? "int32_t" : "float");
+    if (lp->has_step)
+        fprintf(out,
+                "/* Generation, one token at a time (docs/embedding.md): a generator holds the\n"
+                " * step function's state for one sequence (recurrent layers' h and c, attention's\n"
+                " * key/value cache) and reads m's parameters, so m must outlive it. %s_step feeds\n"
+                " * a token and returns the scores of the next (%lld floats, valid until the next\n"
+                " * call), or NULL for a token outside the vocabulary; it allocates nothing. %s\n"
+                " * %s_reset starts a new sequence. */\n"
+                "typedef rt_generator %s_generator;\n\n"
+                "static inline %s_generator *%s_generator_new(%s_model *m, char *err, size_t errlen)\n"
+                "{\n    return rt_generator_new(&%s_program, rt_model_params(m), err, errlen);\n}\n\n"
+                "static inline const float *%s_step(%s_generator *g, int32_t token)\n"
+                "{\n    return rt_generator_feed(g, token);\n}\n\n"
+                "static inline void %s_reset(%s_generator *g)\n{\n    rt_generator_reset(g);\n}\n\n"
+                "static inline void %s_generator_free(%s_generator *g)\n{\n    rt_generator_free(g);\n}\n\n",
+                id, (long long)lp->step_out_size,
+                lp->step_context ? context_sentence(lp) : "Recurrent state carries on without bound.",
+                id, id, id, id, id, id, id, id, id, id, id, id);
     fprintf(out,
             "/* Weights from / to a safetensors checkpoint (the files `train --save` writes). */\n"
             "static inline int %s_load(%s_model *m, const char *path, char *err, size_t errlen)\n"

@@ -841,9 +841,9 @@ void rt_generator_free(rt_generator *g);
 void rt_generator_reset(rt_generator *g);
 /* The position the next token will take. */
 int64_t rt_generator_position(const rt_generator *g);
-/* Feeds one token (in [0, x_vocab)) and returns the output's row at its
- * position (step_out_size floats: the next token's scores), valid until
- * the next call. When the context is full (step_context > 0 positions),
+/* Feeds one token and returns the output's row at its position
+ * (step_out_size floats: the next token's scores), valid until the next
+ * call; NULL (and nothing fed) for a token outside [0, x_vocab). When the context is full (step_context > 0 positions),
  * the generator slides: it restarts from the newest step_context / 2
  * tokens, fed again, then this one. */
 const float *rt_generator_feed(rt_generator *g, int32_t token);
