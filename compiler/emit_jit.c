@@ -72,6 +72,7 @@ static const Kernel kernels[] = {
     KERNEL(rt_layernorm_forward, "vllpppfppp"),
     KERNEL(rt_layernorm_backward, "vllppppppppb"),
     KERNEL(rt_rand_u64, "uuu"),
+    KERNEL(rt_grad_ready, "vll"),
     KERNEL(memset, "ppiz"),
 };
 #undef KERNEL

@@ -6,6 +6,7 @@
  * override the train block; see docs/binary.md.
  */
 #include "netrt.h"
+#include "dist.h"
 #include "train_internal.h"
 
 #include <errno.h>
@@ -25,7 +26,10 @@
 /* One line on stderr, prefixed by the program's name like any Unix tool. */
 void rt_report(const char *prog, const char *fmt, ...)
 {
-    fprintf(stderr, "%s: ", prog);
+    if (rt_dist_on())
+        fprintf(stderr, "%s: rank %d of %d: ", prog, rt_dist_rank(), rt_dist_size());
+    else
+        fprintf(stderr, "%s: ", prog);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -110,6 +114,7 @@ typedef enum value_kind {
     V_SEED,    /* a whole number >= 0, up to 2^64 - 1 */
     V_THREADS, /* 0 (every core) to MAX_THREADS */
     V_PATH,
+    V_SWITCH,  /* no value */
 } value_kind;
 
 enum { MAX_THREADS = 4096 };
@@ -134,6 +139,7 @@ static const flag_spec flag_specs[NFLAG] = {
     [FLAG_RESUME] = { "--resume", CMD_TRAIN, V_PATH, "model.safetensors" },
     [FLAG_LOG] = { "--log", CMD_TRAIN, V_PATH, "train.csv" },
     [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT, V_PATH, "model.safetensors" },
+    [FLAG_CHECK_REPLICAS] = { "--check-replicas", CMD_TRAIN, V_SWITCH, "" },
 };
 
 static int parse_value(options *o, flag_id id, const char *text)
@@ -142,6 +148,8 @@ static int parse_value(options *o, flag_id id, const char *text)
     char *end;
     errno = 0;
     switch (f->kind) {
+    case V_SWITCH:
+        return RC_OK;
     case V_PATH:
         if (!text[0]) {
             rt_report(o->prog, "%s needs a file name, as in %s %s", f->name, f->name, f->example);
@@ -221,6 +229,14 @@ static int parse_flags(options *o, int argc, char **argv)
             return RC_USAGE;
         }
         const char *value = eq ? eq + 1 : NULL;
+        if (flag_specs[id].kind == V_SWITCH) {
+            if (value) {
+                rt_report(o->prog, "%s takes no value", flag_specs[id].name);
+                return RC_USAGE;
+            }
+            o->given[id] = true;
+            continue;
+        }
         if (!value) {
             /* `--save --epochs 3` forgot the file; taking "--epochs" as its
              * name would hide that. */
@@ -260,6 +276,7 @@ static void print_usage(FILE *f, const char *prog)
             "\n"
             "  train    [--epochs N] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
             "           [--data FILE] [--test FILE] [--save FILE] [--resume FILE] [--log FILE.csv]\n"
+            "           [--check-replicas]\n"
             "  eval     --load FILE [--test FILE] [--batch N] [--threads N]\n"
             "  predict  --load FILE [--batch N] [--threads N] INPUT\n"
             "  info     the model's parameters, shapes and train block\n"
@@ -270,7 +287,11 @@ static void print_usage(FILE *f, const char *prog)
             "block's files and keep its kind and scale; for IDX files the labels file is\n"
             "FILE with 'images-idx3' replaced by 'labels-idx1'. INPUT is an IDX file\n"
             "(gzip'd or not) or a CSV of samples, one per row; predict prints one line per\n"
-            "sample. Exit status: 0 done, 1 bad data or checkpoint, 2 bad command line.\n",
+            "sample. Exit status: 0 done, 1 bad data or checkpoint, 2 bad command line.\n"
+            "\n"
+            "Under mpirun -np N, train and eval run data-parallel over N processes: each\n"
+            "takes its share of every batch, gradients are summed, rank 0 prints and\n"
+            "writes files; --check-replicas compares the ranks' weights after every step.\n",
             prog);
 }
 
@@ -480,12 +501,32 @@ int rt_main(const rt_program *p, int argc, char **argv)
     if (rc != RC_OK)
         return rc;
 
-    rt_threads_init(o.given[FLAG_THREADS] ? o.threads : 0);
+    if (o.cmd == CMD_PREDICT) {
+        if (getenv("OMPI_COMM_WORLD_SIZE") && strcmp(getenv("OMPI_COMM_WORLD_SIZE"), "1") != 0) {
+            rt_report(o.prog, "predict runs in one process; run it without mpirun");
+            return RC_USAGE;
+        }
+    } else {
+        rc = rt_dist_init(o.prog);
+        if (rc != RC_OK)
+            return rc;
+    }
+    /* Ranks sharing a machine share its cores, unless told otherwise. */
+    int threads = o.given[FLAG_THREADS] ? o.threads : 0;
+    if (threads == 0 && rt_dist_local_size() > 1) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > rt_dist_local_size() ? (int)(cores / rt_dist_local_size()) : 1;
+    }
+    rt_threads_init(threads);
+    /* Rank 0 alone prints; the others' errors still reach stderr. */
+    if (rt_dist_rank() != 0 && !freopen("/dev/null", "w", stdout))
+        rt_report(o.prog, "/dev/null: %s (this rank's output is lost)", strerror(errno));
     switch (o.cmd) {
-    case CMD_TRAIN: return rt_cmd_train(&o, p);
-    case CMD_EVAL: return rt_cmd_eval(&o, p);
+    case CMD_TRAIN: rc = rt_cmd_train(&o, p); break;
+    case CMD_EVAL: rc = rt_cmd_eval(&o, p); break;
     case CMD_PREDICT: return rt_cmd_predict(&o, p);
     }
-    return RC_USAGE;
+    rt_dist_finalize();
+    return rc;
 }
 

@@ -669,6 +669,12 @@ int rt_main(const rt_program *p, int argc, char **argv);
  * masks of 0-based training step `step`. */
 void rt_init_params(const rt_program *p, uint64_t seed, float *params);
 uint64_t rt_step_seed(uint64_t seed, int64_t step);
+/* Called by a generated train_step once the gradient of the parameter
+ * floats [offset, offset + count) is final (no later kernel of the step
+ * writes or reads it). Under mpirun it may start the all-reduce of the
+ * bucket that holds them, overlapped with the rest of the backward pass;
+ * otherwise it returns at once. */
+void rt_grad_ready(int64_t offset, int64_t count);
 
 
 /* ------------------------------------------------ embedding a model */

@@ -83,6 +83,7 @@ typedef enum command {
 typedef enum flag_id {
     FLAG_EPOCHS, FLAG_STEPS, FLAG_BATCH, FLAG_LR, FLAG_SEED, FLAG_THREADS,
     FLAG_DATA, FLAG_TEST, FLAG_SAVE, FLAG_RESUME, FLAG_LOG, FLAG_LOAD,
+    FLAG_CHECK_REPLICAS,
     NFLAG
 } flag_id;
 
