@@ -263,7 +263,17 @@ static struct {
     double wait_seconds;
 } g;
 
-int rt_dist_setup(const char *prog, const rt_program *p, float *params, float *grads)
+/* Is a parameter starting at `offset` the first of a step block's span? */
+static bool starts_span(const step_plan *sp, int64_t offset)
+{
+    for (int k = 0; k < sp->n; k++)
+        if (sp->step[k].begin == offset || sp->step[k].end == offset)
+            return true;
+    return false;
+}
+
+int rt_dist_setup(const char *prog, const rt_program *p, const step_plan *sp, float *params,
+                  float *grads)
 {
     if (!dist.on)
         return RC_OK;
@@ -274,7 +284,8 @@ int rt_dist_setup(const char *prog, const rt_program *p, float *params, float *g
     /* Buckets of about 256 Ki floats (1 MiB), cut at parameter starts in
      * layout order, so a parameter travels whole: small enough that the
      * last layers' buckets leave while earlier layers still compute, large
-     * enough that each message is far above the network's latency.
+     * enough that each message is far above the network's latency. A
+     * bucket never straddles two step blocks' spans (GANs).
      * NETC_BUCKET_FLOATS overrides it (for measurements). */
     int64_t target = env_count("NETC_BUCKET_FLOATS");
     if (target <= 0)
@@ -300,7 +311,7 @@ int rt_dist_setup(const char *prog, const rt_program *p, float *params, float *g
     for (int i = 0; i < n; i++) {
         const rt_param_desc *d = &p->params[order[i]];
         bucket *last = g.nb ? &g.b[g.nb - 1] : NULL;
-        if (!last || last->end - last->begin >= target) {
+        if (!last || last->end - last->begin >= target || starts_span(sp, d->offset)) {
             last = &g.b[g.nb++];
             last->begin = i == 0 ? 0 : d->offset;
         }
@@ -336,7 +347,7 @@ void rt_dist_teardown(void)
     memset(&g, 0, sizeof g);
 }
 
-void rt_dist_step_begin(int64_t offset, int64_t local, int64_t global)
+void rt_dist_step_begin(int64_t begin, int64_t end, int64_t offset, int64_t local, int64_t global)
 {
     if (!dist.on)
         return;
@@ -347,7 +358,8 @@ void rt_dist_step_begin(int64_t offset, int64_t local, int64_t global)
     g.scale = (float)((double)local / (double)global);
     for (int i = 0; i < g.nb; i++) {
         g.b[i].pending = g.b[i].expected;
-        g.b[i].started = false;
+        /* outside this step's span: nothing to reduce */
+        g.b[i].started = g.b[i].end <= begin || g.b[i].begin >= end;
     }
     if (g.stats_floats > 0)
         memcpy(g.stats_before, g.params + g.p->trainable_floats, (size_t)g.stats_floats * sizeof(float));
@@ -457,15 +469,16 @@ int rt_dist_check_replicas(const char *prog, const float *params, int64_t n, int
     (void)prog; (void)params; (void)n; (void)step; (void)hash_floats;
     return RC_OK;
 }
-int rt_dist_setup(const char *prog, const rt_program *p, float *params, float *grads)
+int rt_dist_setup(const char *prog, const rt_program *p, const struct step_plan *sp, float *params,
+                  float *grads)
 {
-    (void)prog; (void)p; (void)params; (void)grads;
+    (void)prog; (void)p; (void)sp; (void)params; (void)grads;
     return RC_OK;
 }
 void rt_dist_teardown(void) {}
-void rt_dist_step_begin(int64_t offset, int64_t local, int64_t global)
+void rt_dist_step_begin(int64_t begin, int64_t end, int64_t offset, int64_t local, int64_t global)
 {
-    (void)offset; (void)local; (void)global;
+    (void)begin; (void)end; (void)offset; (void)local; (void)global;
 }
 void rt_dist_step_end(double *loss, bool *stop) { (void)loss; (void)stop; }
 int64_t rt_dist_element_offset(int64_t n) { (void)n; return 0; }

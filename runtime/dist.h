@@ -39,8 +39,12 @@ int rt_dist_agree(int rc, int *worst_rank);
  * gradients become final, and step_end starts the rest, sums `loss` and
  * the stop flag, waits for everything, and averages the change of the
  * non-trainable parameters (batchnorm's running statistics). */
-int rt_dist_setup(const char *prog, const rt_program *p, float *params, float *grads);
-void rt_dist_step_begin(int64_t offset, int64_t local, int64_t global);
+struct step_plan;
+int rt_dist_setup(const char *prog, const rt_program *p, const struct step_plan *sp, float *params,
+                  float *grads);
+/* One step block trains [begin, end) of the parameter block: only the
+ * buckets there are reduced. */
+void rt_dist_step_begin(int64_t begin, int64_t end, int64_t offset, int64_t local, int64_t global);
 void rt_dist_step_end(double *loss, bool *stop);
 /* Seconds spent waiting for all-reduces to finish since the last call. */
 double rt_dist_wait_seconds(void);
