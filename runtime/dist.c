@@ -281,15 +281,16 @@ int rt_dist_setup(const char *prog, const rt_program *p, const step_plan *sp, fl
     g.p = p;
     g.params = params;
     g.grads = grads;
-    /* Buckets of about 256 Ki floats (1 MiB), cut at parameter starts in
-     * layout order, so a parameter travels whole: small enough that the
-     * last layers' buckets leave while earlier layers still compute, large
-     * enough that each message is far above the network's latency. A
-     * bucket never straddles two step blocks' spans (GANs).
-     * NETC_BUCKET_FLOATS overrides it (for measurements). */
+    /* About 8 buckets, of 16 Ki to 4 Mi floats (64 KiB to 16 MiB), cut at
+     * parameter starts in layout order, so a parameter travels whole:
+     * small enough that the last layers' buckets leave while earlier
+     * layers still compute, large enough that each message is far above
+     * the network's latency. A bucket never straddles two step blocks'
+     * spans (GANs). NETC_BUCKET_FLOATS overrides the size (to measure). */
     int64_t target = env_count("NETC_BUCKET_FLOATS");
     if (target <= 0)
-        target = 1 << 18;
+        target = p->trainable_floats / 8 < (1 << 14) ? 1 << 14
+                 : p->trainable_floats / 8 > (1 << 22) ? 1 << 22 : p->trainable_floats / 8;
     int np = p->nparams;
     g.b = calloc((size_t)(np > 0 ? np : 1), sizeof *g.b);
     int *order = calloc((size_t)(np > 0 ? np : 1), sizeof *order);
