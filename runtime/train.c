@@ -176,6 +176,27 @@ static void labels_to_float(rt_dataset *d)
 }
 
 /* Checks a loaded data set against what the program takes. */
+/* Token ids from a source that reads numbers (a CSV): every value must be
+ * a whole number that fits an id; they become i32 in place. Returns
+ * RC_OK, or RC_INPUT after a message naming the value, its sample and the
+ * input. */
+static int numbers_to_ids(const char *prog, const rt_program *p, const char *file, const char *input, rt_dataset *d)
+{
+    float *v = d->x;
+    int32_t *ids = d->x;
+    for (int64_t i = 0; i < d->n * d->x_size; i++) {
+        if (!(v[i] == floorf(v[i]) && v[i] >= -2147483648.0f && v[i] < 2147483648.0f)) {
+            rt_report(prog, "%s: value %g of sample %lld is not a token id: model '%s' takes %s: i32 (whole "
+                      "numbers, ids of its embedding)", file, (double)v[i], (long long)(i / d->x_size), p->name,
+                      input);
+            return RC_INPUT;
+        }
+        ids[i] = (int32_t)v[i];
+    }
+    d->x_dtype = RT_I32;
+    return RC_OK;
+}
+
 static int check_dataset(const char *prog, const rt_program *p, const source_files *f,
                          rt_dataset *d, bool need_labels)
 {
@@ -187,6 +208,7 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
     int x_rank = p->nsteps ? p->data_rank : p->x_rank;
     const int64_t *x_dims = p->nsteps ? p->data_dims : p->x_dims;
     int64_t x_size = p->nsteps ? p->data_size : p->x_size;
+    const char *input = p->nsteps ? "real" : p->x_name ? p->x_name : "x";
     rt_format_type(x_dtype, x_dims, x_rank, want, sizeof want);
     if (d->x_size != x_size) {
         char dims[128] = "";
@@ -195,13 +217,17 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
             rt_format_dims_x(d->x_dims, d->x_rank, x, sizeof x);
             snprintf(dims, sizeof dims, " (%s)", x);
         }
-        rt_report(prog, "%s: samples hold %lld value%s%s but model '%s' takes x: %s", xfile,
-               (long long)d->x_size, d->x_size == 1 ? "" : "s", dims, p->name, want);
+        rt_report(prog, "%s: samples hold %lld value%s%s but model '%s' takes %s: %s", xfile,
+               (long long)d->x_size, d->x_size == 1 ? "" : "s", dims, p->name, input, want);
         return RC_INPUT;
     }
+    if (d->x_dtype == RT_F32 && x_dtype == RT_I32 && f->src.kind == RT_SRC_CSV &&
+        numbers_to_ids(prog, p, xfile, input, d) != RC_OK)
+        return RC_INPUT;
     if (d->x_dtype != x_dtype) {
-        rt_report(prog, "%s: samples are %s but model '%s' takes x: %s", xfile,
-               rt_dtype_name(d->x_dtype), p->name, want);
+        rt_report(prog, "%s: samples are %s but model '%s' takes %s: %s%s", xfile,
+               rt_dtype_name(d->x_dtype), p->name, input, want,
+               x_dtype == RT_I32 ? " (token ids: give a CSV of whole numbers, or text for a byte model)" : "");
         return RC_INPUT;
     }
     if (d->x_dtype == RT_I32 && p->x_vocab > 0) {
@@ -661,7 +687,9 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
 
 typedef struct metrics {
     double loss;     /* mean per row (cross-entropy) or per output (mse, bce) */
-    double accuracy; /* fraction of rows whose argmax is the label; cross-entropy only */
+    double accuracy; /* fraction of rows whose argmax is the label (cross-entropy), of outputs on
+                      * the target's side of 0.5 (bce) */
+    double mae;      /* mse: mean absolute error per output */
     int64_t samples;
 } metrics;
 
@@ -673,7 +701,7 @@ static void evaluate(const rt_program *p, const rt_dataset *d, int64_t batch,
 {
     size_t xbytes = (size_t)p->x_size * 4, ybytes = (size_t)p->y_size * 4;
     int64_t classes = rt_class_count(p);
-    double sum = 0;
+    double sum = 0, abs_sum = 0;
     int64_t correct = 0;
     int64_t first, count;
     rt_dist_shard(d->n, &first, &count);
@@ -681,9 +709,22 @@ static void evaluate(const rt_program *p, const rt_dataset *d, int64_t batch,
         int64_t bn = first + count - i < batch ? first + count - i : batch;
         /* Copied so generated code always sees 64-byte-aligned rows. */
         memcpy(b->x, (const char *)d->x + (size_t)i * xbytes, (size_t)bn * xbytes);
-        memcpy(b->y, (const char *)d->y + (size_t)i * ybytes, (size_t)bn * ybytes);
+        if (ybytes)
+            memcpy(b->y, (const char *)d->y + (size_t)i * ybytes, (size_t)bn * ybytes);
         p->forward(params, b->x, b->out, bn, b->arena);
         int64_t outputs = bn * p->out_size;
+        /* an autoencoder's target is its input; a regression's or a bce
+         * model's the labels */
+        const float *target = p->reconstructs ? b->x : b->y;
+        if (p->loss != RT_LOSS_CROSS_ENTROPY)
+            for (int64_t k = 0; k < outputs; k++) {
+                abs_sum += fabs((double)b->out[k] - target[k]);
+                correct += (b->out[k] > 0.0f) == (target[k] >= 0.5f);
+            }
+        if (p->reconstructs) {
+            sum += rt_mse_forward(outputs, b->out, b->x);
+            continue;
+        }
         switch (p->loss) {
         case RT_LOSS_CROSS_ENTROPY:
             sum += rt_softmax_xent_forward(outputs / classes, classes, b->out, b->y, b->probs);
@@ -697,25 +738,29 @@ static void evaluate(const rt_program *p, const rt_dataset *d, int64_t batch,
             break;
         }
     }
-    double sums[2] = { sum, (double)correct };
-    rt_dist_sum(sums, 2);
+    double sums[3] = { sum, (double)correct, abs_sum };
+    rt_dist_sum(sums, 3);
     sum = sums[0];
     correct = (int64_t)sums[1];
+    abs_sum = sums[2];
     double units = (double)d->n * (double)(p->loss == RT_LOSS_CROSS_ENTROPY
                                                ? p->out_size / classes
                                                : p->out_size);
     m->loss = units > 0 ? sum / units : 0;
     m->accuracy = units > 0 ? (double)correct / units : 0;
+    m->mae = units > 0 ? abs_sum / units : 0;
     m->samples = d->n;
 }
 
 /* "  test loss 0.3710  test accuracy 86.41%" */
 static void format_metrics(const rt_program *p, const metrics *m, char *buf, size_t len)
 {
-    if (p->loss == RT_LOSS_CROSS_ENTROPY)
+    if (p->reconstructs)
+        snprintf(buf, len, "test reconstruction mse %.4f", m->loss);
+    else if (p->loss == RT_LOSS_CROSS_ENTROPY || p->loss == RT_LOSS_BCE)
         snprintf(buf, len, "test loss %.4f  test accuracy %.2f%%", m->loss, 100.0 * m->accuracy);
     else
-        snprintf(buf, len, "test loss %.4f", m->loss);
+        snprintf(buf, len, "test mse %.4f  test mae %.4f", m->loss, m->mae);
 }
 
 /* ------------------------------------------------------------------ log */
@@ -1000,7 +1045,8 @@ static int train_load_data(train_run *r)
         rc = rt_load_source(o->prog, p, &r->data_files, p->nsteps == 0, &r->data);
     if (rc != RC_OK)
         return rc;
-    r->has_test = p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST];
+    /* a GAN's steps have no one loss a test set could measure */
+    r->has_test = (p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST]) && (!p->nsteps || p->reconstructs);
     if (r->has_test) {
         rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
                             o->path[FLAG_TEST], &r->test_files);
@@ -1083,6 +1129,48 @@ static bool stopping(const train_run *r)
     return rt_dist_on() ? r->stop : stop_requested != 0;
 }
 
+/* The loss of a step came out NaN or infinite: say where it came from
+ * instead of always blaming the learning rate. Loaded weights and data
+ * are refused at load when not finite, so a non-finite weight now was made
+ * by an earlier update; with finite weights and inputs, this step's
+ * computation overflowed, and the largest values show which. */
+static void report_non_finite(const char *prog, const rt_program *p, const buffers *b, int64_t batch, double loss,
+                              const char *step_model, int64_t step, int64_t epoch)
+{
+    char what[300];
+    snprintf(what, sizeof what, "%s%s became %s", step_model ? " of step " : "", step_model ? step_model : "",
+             isnan(loss) ? "NaN" : "infinite");
+    const char *fix = "lower the learning rate (--lr) or clip gradients in the train block";
+    const rt_param_desc *big = NULL;
+    float big_value = 0;
+    for (int k = 0; k < p->nparams; k++) {
+        const rt_param_desc *d = &p->params[k];
+        const float *v = b->params + d->offset;
+        for (int64_t i = 0; i < d->count; i++) {
+            if (!isfinite(v[i])) {
+                rt_report(prog, "the loss%s at step %lld (epoch %lld): parameter %s holds %s at index %lld, "
+                          "made so by the update after step %lld; %s", what,
+                          (long long)step, (long long)epoch, d->name, isnan(v[i]) ? "NaN" : "an infinity",
+                          (long long)i, (long long)step - 1, fix);
+                return;
+            }
+            if (fabsf(v[i]) > big_value) {
+                big_value = fabsf(v[i]);
+                big = d;
+            }
+        }
+    }
+    float big_x = 0;
+    if (p->x_dtype == RT_F32) {
+        const float *x = b->x;
+        for (int64_t i = 0; i < batch * p->x_size; i++)
+            big_x = fabsf(x[i]) > big_x ? fabsf(x[i]) : big_x;
+    }
+    rt_report(prog, "the loss%s at step %lld (epoch %lld) with finite weights and inputs: the model's "
+              "computation overflowed (largest weight %g in %s, largest input %g); %s, or scale the inputs",
+              what, (long long)step, (long long)epoch, (double)big_value, big ? big->name : "none", (double)big_x, fix);
+}
+
 /* One epoch from at->in_epoch to its end (or to total_steps). */
 static int train_epoch(train_run *r, rt_progress *pg)
 {
@@ -1117,10 +1205,8 @@ static int train_epoch(train_run *r, rt_progress *pg)
             if (!isfinite(step_loss)) {
                 rt_progress_clear(pg);
                 if (rt_dist_rank() == 0) /* the summed loss: every rank sees it */
-                    rt_report(o->prog, "the loss%s%s became %s at step %lld (epoch %lld); lower the learning "
-                           "rate (--lr) or clip gradients in the train block", p->nsteps ? " of step " : "",
-                           p->nsteps ? st->model : "", isnan(step_loss) ? "NaN" : "infinite",
-                           (long long)at->step + 1, (long long)epoch + 1);
+                    report_non_finite(o->prog, p, &r->buf, r->local, step_loss, p->nsteps ? st->model : NULL,
+                                      at->step + 1, epoch + 1);
                 return RC_INPUT;
             }
             int64_t n = st->end - st->begin;
@@ -1327,9 +1413,14 @@ int rt_cmd_eval(const options *o, const rt_program *p)
 {
     int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
                     : p->config.batch > 0 ? p->config.batch : 128;
-    if (!p->train_step) {
+    if (!p->train_step && !p->nsteps) {
         rt_report(o->prog, "model '%s' has no train block, so no loss to evaluate; add `train %s { ... }` "
                "to its .net file", p->name, p->name);
+        return RC_USAGE;
+    }
+    if (p->nsteps && !p->reconstructs) {
+        rt_report(o->prog, "'%s' trains several models against each other, so it has no test loss to "
+               "evaluate; look at its samples instead (%s sample --load FILE)", p->name, o->prog);
         return RC_USAGE;
     }
     if (p->config.test.kind == RT_SRC_NONE && !o->given[FLAG_TEST]) {
@@ -1343,7 +1434,7 @@ int rt_cmd_eval(const options *o, const rt_program *p)
     int rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
                             o->path[FLAG_TEST], &files);
     if (rc == RC_OK)
-        rc = rt_load_source(o->prog, p, &files, true, &test);
+        rc = rt_load_source(o->prog, p, &files, !p->nsteps, &test);
     if (rc == RC_OK && batch > test.n)
         batch = test.n; /* --batch 1000000 on 10 samples needs memory for 10 */
     if (rc == RC_OK)
