@@ -1317,7 +1317,7 @@ int rt_cmd_train(const options *o, const rt_program *p)
         rt_report(o->prog, "--save and --log both name %s; give them different files", o->path[FLAG_SAVE]);
         rc = RC_INPUT;
     }
-    if (rc == RC_OK && o->given[FLAG_SAMPLES] && access(o->path[FLAG_SAMPLES], W_OK | X_OK) != 0) {
+    if (rc == RC_OK && o->given[FLAG_SAMPLES] && writes_files() && access(o->path[FLAG_SAMPLES], W_OK | X_OK) != 0) {
         rt_report(o->prog, "%s (--samples): %s; make the folder first", o->path[FLAG_SAMPLES], strerror(errno));
         rc = RC_INPUT;
     }
