@@ -25,6 +25,10 @@ LDLIBS  := -ljansson -lz -lpng -lm -lpthread
 # -rdynamic: code the JIT compiles imports the runtime kernels from the
 # executable itself, so their symbols must be in its dynamic table.
 JITLIBS := -rdynamic -lgccjit
+# Open MPI's mpi.h, for runtime/dist.c alone: libmpi itself is opened at
+# run time, under mpirun only, so nothing links against it.
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_DEFS   := $(if $(MPI_CFLAGS),-DNETC_HAVE_MPI=1 $(MPI_CFLAGS),-DNETC_HAVE_MPI=0)
 CHECKLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
 # Kernel files that hold one instruction-set path each get its flags; the
@@ -70,7 +74,7 @@ $(BUILD)/runtime/data.o: CFLAGS += -DNETRT_DATA_DIR='"$(abspath $(BUILD))/data"'
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(if $(findstring _avx512,$<),$(AVX512FLAGS)) $(if $(findstring _avx2,$<),$(AVX2FLAGS)) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(if $(findstring _avx512,$<),$(AVX512FLAGS)) $(if $(findstring _avx2,$<),$(AVX2FLAGS)) $(if $(findstring runtime/dist.c,$<),$(MPI_DEFS)) -MMD -MP -c $< -o $@
 
 $(BUILD)/grammar/parser.c $(BUILD)/grammar/parser.h: grammar/netc.y
 	@mkdir -p $(dir $@)

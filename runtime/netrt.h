@@ -825,6 +825,12 @@ uint64_t rt_step_seed(uint64_t seed, int64_t step);
 /* The seed of step block k (0-based) in iteration `step` of a program with
  * step blocks. */
 uint64_t rt_step_seed_of(uint64_t seed, int64_t step, int k);
+/* Called by a generated train_step once the gradient of the parameter
+ * floats [offset, offset + count) is final (no later kernel of the step
+ * writes or reads it). Under mpirun it may start the all-reduce of the
+ * bucket that holds them, overlapped with the rest of the backward pass;
+ * otherwise it returns at once. */
+void rt_grad_ready(int64_t offset, int64_t count);
 
 
 /* ------------------------------------------------------- generation */

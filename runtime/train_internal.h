@@ -79,6 +79,7 @@ typedef enum flag_id {
     FLAG_PROMPT, FLAG_TOKENS, FLAG_TEMPERATURE, FLAG_TOP_K, /* sample */
     FLAG_PROBS, FLAG_TOP,                                   /* predict */
     FLAG_GRID, FLAG_OUTPUT, FLAG_SAMPLES,
+    FLAG_CHECK_REPLICAS,
     NFLAG
 } flag_id;
 
