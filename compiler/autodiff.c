@@ -360,17 +360,24 @@ static bool grad_scale(Ad *a, uint32_t id, const Node *n, uint32_t gy)
     return true;
 }
 
-/* add, sub, mul of two same-shaped values */
+/* A reduce_to node: g summed back to the shape `to` of a broadcast operand. */
+static uint32_t reduce_to(Ad *a, uint32_t g, const Shape *to, const Node *n)
+{
+    Attr *attrs = attrs_for(a->c, OP_reduce_to);
+    Attr *sh = attr_slot(OP_reduce_to, attrs, "shape");
+    sh->nints = to->rank;
+    sh->ints = arena_alloc(a->c->arena, sizeof *sh->ints * (size_t)(to->rank + 1));
+    memcpy(sh->ints, to->dim, sizeof *sh->ints * (size_t)to->rank);
+    return make(a, OP_reduce_to, &g, 1, attrs, n->name, n->span);
+}
+
+/* add, sub, mul; a broadcast operand's gradient sums what it was repeated
+ * into */
 static bool grad_arith(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 {
     (void)id;
     uint32_t x = n->inputs[0], y = n->inputs[1];
     const Shape *sx = &a->g->nodes[x].shape, *sy = &a->g->nodes[y].shape;
-    if (!ir_shape_eq(sx, &n->shape) || !ir_shape_eq(sy, &n->shape)) {
-        diag_error(&a->c->diag, n->span, "training through a broadcasting '%s' is not supported yet; make both operands %s",
-                   ir_ops[n->op].name, ir_type_str(a->c, n->dtype, &n->shape));
-        return false;
-    }
     for (int side = 0; side < 2; side++) {
         uint32_t v = side ? y : x, other = side ? x : y;
         if (!a->needs[v])
@@ -384,6 +391,9 @@ static bool grad_arith(Ad *a, uint32_t id, const Node *n, uint32_t gy)
             attr_slot(OP_scale, attrs, "factor")->f = -1;
             gv = make(a, OP_scale, &gy, 1, attrs, n->name, n->span);
         }
+        const Shape *sv = side ? sy : sx;
+        if (!ir_shape_eq(sv, &n->shape))
+            gv = reduce_to(a, gv, sv, n);
         accumulate(a, v, gv);
     }
     return true;
@@ -438,6 +448,14 @@ static bool grad_recurrent(Ad *a, uint32_t id, const Node *n, uint32_t gy)
     fused_backward(a, id, n, gy, OP_recurrent_grad, NULL, OP_recurrent_grad_param);
     return true;
 }
+/* expand's gradient: dy summed back to x's shape */
+static bool grad_expand(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    (void)id;
+    accumulate(a, n->inputs[0], reduce_to(a, gy, &a->g->nodes[n->inputs[0]].shape, n));
+    return true;
+}
+
 #define grad_rnn grad_recurrent
 #define grad_lstm grad_recurrent
 #define grad_gru grad_recurrent
@@ -471,6 +489,7 @@ static bool grad_recurrent(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 #define grad_position_grad no_grad
 #define grad_layernorm_grad no_grad
 #define grad_layernorm_grad_param no_grad
+#define grad_reduce_to no_grad
 
 static GradRule *const grad_rules[OP_COUNT] = {
 #define OP(name, kind, flags, act, sig) [OP_##name] = grad_##name,

@@ -184,6 +184,8 @@ static int64_t flops_cross_entropy_grad(const Program *p, const Graph *g, const 
 #define flops_bce_grad flops_cross_entropy_grad
 #define flops_embed_grad flops_per_input /* one addition per dy value */
 #define flops_position_grad flops_per_input
+#define flops_reduce_to flops_per_input
+#define flops_expand flops_none
 static int64_t flops_layernorm_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 12 * elems(n); }
 
 /* A row of ops.def without its cost here fails to compile. */
@@ -204,7 +206,7 @@ int64_t summary_node_params(const Program *p, const Graph *g, const Node *n)
     int64_t total = 0;
     for (int i = n->ndata; i < n->ninputs; i++) {
         const Node *pn = &g->nodes[n->inputs[i]];
-        if (p->params[pn->param].trainable)
+        if (p->params[pn->param].trainable || p->params[pn->param].frozen)
             total += ir_shape_elems(&pn->shape);
     }
     return total;
@@ -216,9 +218,11 @@ Summary summary_graph(const Program *p, const Graph *g)
     for (uint32_t i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
         if (n->op == OP_param) {
-            if (p->params[n->param].trainable)
+            if (p->params[n->param].trainable || p->params[n->param].frozen)
                 s.params += elems(n);
-            else
+            if (p->params[n->param].frozen)
+                s.frozen += elems(n);
+            else if (!p->params[n->param].trainable)
                 s.buffers += elems(n);
             continue;
         }
@@ -293,6 +297,8 @@ void summary_print(FILE *out, Compiler *c, const Graph *g)
     }
     Summary s = summary_graph(p, g);
     fprintf(out, "  parameters: %s (%s as f32)", grouped(b1, s.params), human_bytes(b2, (double)s.params * 4));
+    if (s.frozen)
+        fprintf(out, ", %s of them frozen", grouped(b3, s.frozen));
     if (s.buffers)
         fprintf(out, ", plus %s running statistics", grouped(b3, s.buffers));
     fprintf(out, "\n  forward: %s per sample (%s)\n", grouped(b1, s.flops), human_flops(b2, (double)s.flops));
@@ -300,35 +306,70 @@ void summary_print(FILE *out, Compiler *c, const Graph *g)
             human_bytes(b3, (double)s.activation_bytes));
 }
 
-/* `netc check`'s memory lines: the plan for one model, when the code
- * generator supports every op in it. Runs the passes quietly: what they
+/* The passes to the LIR for `netc check`, quietly: what the code generator
  * cannot do yet is not an error of the .net file. */
-void summary_memory_report(FILE *out, Compiler *c, const char *model)
+static bool lower_quietly(Compiler *c, const char *model, LProgram *lp)
 {
     FILE *devnull = fopen("/dev/null", "w");
     if (!devnull)
-        return;
+        return false;
     FILE *saved_out = c->diag.out;
     int saved_errors = c->diag.errors, saved_warnings = c->diag.warnings;
     const char *saved_dumps = c->dumps;
     c->diag.out = devnull;
     c->dumps = NULL;
-    LProgram lp;
-    bool ok = lower_program(c, model, &lp);
+    bool ok = lower_program(c, model, lp);
     c->diag.out = saved_out;
     c->diag.errors = saved_errors;
     c->diag.warnings = saved_warnings;
     c->dumps = saved_dumps;
     fclose(devnull);
-    if (!ok) {
+    return ok;
+}
+
+/* Floats of optimizer state per parameter: what the runtime allocates. */
+static int state_per_param(const OptSpec *o)
+{
+    rt_optimizer opt = rtprogram_optimizer(o);
+    return rt_optimizer_state_per_param(&opt);
+}
+
+/* `netc check`'s lines for a train block of steps: the plan of each step. */
+void summary_train_report(FILE *out, Compiler *c, const TrainSpec *ts)
+{
+    LProgram lp;
+    fprintf(out, "train %s: %d step%s, run in this order each iteration\n", ts->name, ts->nsteps, ts->nsteps == 1 ? "" : "s");
+    if (!lower_quietly(c, ts->name, &lp)) {
+        fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
+        return;
+    }
+    double mib = 1.0 / (1024 * 1024);
+    fprintf(out, "  memory plan: parameters %.2f MiB (every model the steps call), gradients %.2f MiB\n",
+            (double)lp.layout.total * 4 * mib, (double)lp.layout.total * 4 * mib);
+    for (int k = 0; k < lp.nsteps; k++) {
+        const LStep *st = &lp.steps[k];
+        int64_t n = st->end - st->begin;
+        fprintf(out, "  step %s: updates %.2f MiB of parameters, optimizer state %.2f MiB, activation arena %lld bytes per sample (%.2f MiB at batch %lld)\n",
+                st->spec->model, (double)n * 4 * mib, (double)n * 4 * state_per_param(&st->spec->opt) * mib,
+                (long long)st->fn.arena_floats * 4, (double)st->fn.arena_floats * 4 * (double)ts->batch * mib,
+                (long long)ts->batch);
+    }
+    fprintf(out, "  inference (%s): %lld bytes per sample\n", lp.model->name, (long long)lp.forward.arena_floats * 4);
+}
+
+/* `netc check`'s memory lines: the plan for one model, when the code
+ * generator supports every op in it. */
+void summary_memory_report(FILE *out, Compiler *c, const char *model)
+{
+    LProgram lp;
+    if (!lower_quietly(c, model, &lp)) {
         fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
         return;
     }
     double mib = 1.0 / (1024 * 1024);
     fprintf(out, "  memory plan: parameters %.2f MiB", (double)lp.layout.total * 4 * mib);
     if (lp.train) {
-        rt_optimizer opt = rtprogram_optimizer(&lp.train->steps_list[0].opt);
-        int state = rt_optimizer_state_per_param(&opt); /* what the runtime allocates */
+        int state = state_per_param(&lp.train->steps_list[0].opt);
         fprintf(out, ", gradients %.2f MiB, optimizer state %.2f MiB\n", (double)lp.layout.total * 4 * mib,
                 (double)lp.layout.trainable * 4 * state * mib);
         fprintf(out, "  activation arena: %lld bytes per sample to train (%.2f MiB at batch %lld), %lld bytes per sample to infer\n",

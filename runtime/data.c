@@ -153,6 +153,12 @@ int rt_data_resolve(const char *name, const char *base_dir, char *out, size_t ou
         path = colon ? colon + 1 : NULL;
     }
 
+#ifdef NETRT_DATA_DIR
+    /* The data folder of the build this runtime came from (the Makefile
+     * sets it): where scripts/deps.sh writes the text corpus. */
+    if (try_in(NETRT_DATA_DIR, strlen(NETRT_DATA_DIR), name, out, outlen))
+        return 0;
+#endif
     if (try_in(DATASETS_ROOT, strlen(DATASETS_ROOT), name, out, outlen))
         return 0;
     if (try_dataset_subfolders(name, out, outlen))
@@ -177,8 +183,13 @@ static gzFile open_input(const char *path, char *err, size_t errlen)
         close(fd);
         return NULL;
     }
-    /* Large reads keep the system calls few on a 26 MB gzip file. */
-    gzbuffer(f, 1u << 18);
+    /* Large reads keep the system calls few on a 26 MB gzip file; a small
+     * file gets a small buffer. */
+    struct stat st;
+    unsigned buffer = 1u << 18;
+    if (fstat(fd, &st) == 0 && st.st_size < (off_t)buffer)
+        buffer = st.st_size < 8192 ? 8192 : (unsigned)st.st_size;
+    gzbuffer(f, buffer);
     return f;
 }
 
@@ -511,8 +522,12 @@ static int check_finite(const idx_file *idx, const unsigned char *raw, size_t n,
 static int idx_read_values(idx_file *idx, const converter *conv, void **values, char *err,
                            size_t errlen)
 {
-    const size_t chunk_bytes = (size_t)1 << 20; /* a multiple of every element size */
     size_t total = (size_t)(idx->count * idx->sample_elems);
+    /* 1 MiB (a multiple of every element size), or the whole payload
+     * when it is smaller: a 20-byte file needs no megabyte */
+    size_t chunk_bytes = (size_t)1 << 20;
+    if (total * (size_t)idx->elem_bytes < chunk_bytes)
+        chunk_bytes = total * (size_t)idx->elem_bytes;
     size_t cap = total < FIRST_VALUES ? total : FIRST_VALUES;
     unsigned char *chunk = malloc(chunk_bytes);
     char *out = malloc(cap * 4);
@@ -784,7 +799,10 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
                 double v;
                 if (parse_field(path, line, c + 1, field, stop, &v, err, errlen) != 0)
                     goto failed_xy;
-                if (c == label) {
+                if (c == label && src->real_labels) {
+                    float f = (float)v;
+                    memcpy(&y[row], &f, sizeof f); /* f32 labels in the same 4 bytes */
+                } else if (c == label) {
                     if (v != floor(v) || v < INT32_MIN || v > INT32_MAX) {
                         fail(err, errlen, path, "%lld: label %g in column %lld %s", (long long)line, v,
                              (long long)c + 1,
@@ -810,7 +828,7 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
     out->x_size = features;
     out->x = x;
     if (y) {
-        out->y_dtype = RT_I32;
+        out->y_dtype = src->real_labels ? RT_F32 : RT_I32;
         out->y_rank = 0;
         out->y_size = 1;
         out->y = y;

@@ -4,11 +4,17 @@
  * 12 ymm accumulators cover the 2 FMA pipes x 4-cycle latency of Zen and
  * Haswell-class cores with room to spare; per k: 2 B loads + 6 broadcasts
  * for 12 FMAs.
+ *
+ * The micro-kernel stays this file's own, deliberately, and so does
+ * gemm_avx512.c's: the two tiles are sized to their register files (12 of
+ * 16 ymm here, 27 of 32 zmm there), their accumulators are named registers
+ * that gcc must keep out of memory, and the AVX-512 one has strided-A
+ * variants conv.c needs; a shared body at two widths would be macros of
+ * macros for no shared line. The epilogue is shared (gemm_epilogue_simd.h).
  */
 #include <immintrin.h>
 
 #include "gemm_internal.h"
-#include "activations_avx2.h"
 
 #define KERNEL_MR RT_GEMM_MR_AVX2
 #define KERNEL_NR RT_GEMM_NR_AVX2
@@ -168,38 +174,6 @@ void rt_gemm_pack_transposed_avx2(const float *src, int64_t ld, int rows, int64_
 
 /* ------------------------------------------------------------ epilogue */
 
-/* The activation of the epilogue: the same arithmetic as rt_act_forward
- * on this path (activations_avx2.h), so fusing an activation changes no bit. */
-static inline __m256 activate8(rt_act act, float alpha, __m256 v)
-{
-    switch (act) {
-    case RT_ACT_NONE: return v;
-    case RT_ACT_RELU: return fwd_relu(v, alpha);
-    case RT_ACT_LEAKY_RELU: return fwd_leaky(v, alpha);
-    case RT_ACT_GELU: return fwd_gelu(v, alpha);
-    case RT_ACT_TANH: return fwd_tanh(v, alpha);
-    case RT_ACT_SIGMOID: return fwd_sigmoid(v, alpha);
-    case RT_ACT_SILU: return fwd_silu(v, alpha);
-    }
-    return v;
-}
+#include "simd_avx2.h"
 
-/* Was the portable (libm, one element at a time) epilogue; see
- * rt_gemm_epilogue_avx512 for what that cost with GELU. */
-void rt_gemm_epilogue_avx2(float *c, int64_t ldc, int mr, int nr, const float *bias,
-                           float *preact, rt_act act, float act_alpha)
-{
-    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int i = 0; i < mr; i++) {
-        float *ci = c + (int64_t)i * ldc;
-        for (int j = 0; j < nr; j += 8) {
-            __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - j), lane);
-            __m256 v = _mm256_maskload_ps(ci + j, m);
-            if (bias)
-                v = _mm256_add_ps(v, _mm256_maskload_ps(bias + j, m));
-            if (preact)
-                _mm256_maskstore_ps(preact + (int64_t)i * ldc + j, m, v);
-            _mm256_maskstore_ps(ci + j, m, activate8(act, act_alpha, v));
-        }
-    }
-}
+#include "gemm_epilogue_simd.h"

@@ -1,4 +1,6 @@
-/* gemm_avx512.c — the AVX-512 GEMM micro-kernel (12 x 32) and epilogue.
+/* gemm_avx512.c — the AVX-512 GEMM micro-kernel (12 x 32; why it is not
+ * shared with AVX2's: gemm_avx2.c), the epilogue (gemm_epilogue_simd.h)
+ * and the short products.
  * Compiled with -mavx512f/bw/dq/vl -mfma; gemm.c calls it only when
  * rt_isa_current() is RT_ISA_AVX512.
  *
@@ -11,7 +13,6 @@
 #include <immintrin.h>
 
 #include "gemm_internal.h"
-#include "activations_avx512.h"
 
 #define KERNEL_MR RT_GEMM_MR_AVX512
 #define KERNEL_NR RT_GEMM_NR_AVX512
@@ -140,38 +141,9 @@ void rt_gemm_kernel_avx512_direct_at(int64_t kc, const float *a, int64_t lda, co
 
 /* ------------------------------------------------------------ epilogue */
 
-/* The activation of the epilogue: the same arithmetic as rt_act_forward
- * on this path (activations_avx512.h), so fusing an activation changes no bit. */
-static inline __m512 activate_ps(rt_act act, float alpha, __m512 v)
-{
-    switch (act) {
-    case RT_ACT_NONE: return v;
-    case RT_ACT_RELU: return fwd_relu(v, alpha);
-    case RT_ACT_LEAKY_RELU: return fwd_leaky(v, alpha);
-    case RT_ACT_GELU: return fwd_gelu(v, alpha);
-    case RT_ACT_TANH: return fwd_tanh(v, alpha);
-    case RT_ACT_SIGMOID: return fwd_sigmoid(v, alpha);
-    case RT_ACT_SILU: return fwd_silu(v, alpha);
-    }
-    return v;
-}
+#include "simd_avx512.h"
 
-void rt_gemm_epilogue_avx512(float *c, int64_t ldc, int mr, int nr, const float *bias,
-                             float *preact, rt_act act, float act_alpha)
-{
-    for (int i = 0; i < mr; i++) {
-        float *ci = c + (int64_t)i * ldc;
-        for (int j = 0; j < nr; j += 16) {
-            __mmask16 m = nr - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nr - j)) - 1);
-            __m512 v = _mm512_maskz_loadu_ps(m, ci + j);
-            if (bias)
-                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + j));
-            if (preact)
-                _mm512_mask_storeu_ps(preact + (int64_t)i * ldc + j, m, v);
-            _mm512_mask_storeu_ps(ci + j, m, activate_ps(act, act_alpha, v));
-        }
-    }
-}
+#include "gemm_epilogue_simd.h"
 
 /* ------------------------------------------------------- short products */
 

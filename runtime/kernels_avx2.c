@@ -1,13 +1,7 @@
-/* kernels_avx2.c — the AVX2 + FMA path of the elementwise, softmax and
- * dropout kernels (kernels.c dispatches here when rt_isa_current() says
- * RT_ISA_AVX2). AVX2 has no masked loads for every case we need, so a tail
- * shorter than 8 is copied into a padded stack vector, run through the same
- * vector code, and copied back: every element sees the same arithmetic.
- *
- * exp and tanh are the same polynomials as the AVX-512 path (exp <= 1 ulp,
- * tanh <= 2.5 ulp, sigmoid <= 2.9 ulp; see kernels_avx512.c); only the 2^n
- * scaling differs, built from exponent bits in two halves because AVX2 has
- * no scalef, which gives the same bits wherever the result is normal.
+/* kernels_avx2.c — kernels_simd.h on AVX2 + FMA (kernels.c and optim.c
+ * dispatch here when rt_isa_current() says RT_ISA_AVX2), with the vector
+ * operations of simd_avx2.h. Softmax rows and dropout are this file's own
+ * (see kernels_simd.h).
  */
 #include <immintrin.h>
 #include <math.h>
@@ -15,145 +9,11 @@
 
 #include "kernels_internal.h"
 
-#include "activations_avx2.h"
+#include "simd_avx2.h"
 
-#define FORWARD_LOOP(op)                                                   \
-    do {                                                                   \
-        int64_t i = 0;                                                     \
-        for (; i + 8 <= n; i += 8)                                         \
-            _mm256_storeu_ps(y + i, op(_mm256_loadu_ps(x + i), alpha));    \
-        if (i < n) {                                                       \
-            float buf[8] = { 0 };                                          \
-            size_t bytes = (size_t)(n - i) * sizeof(float);                \
-            memcpy(buf, x + i, bytes);                                     \
-            _mm256_storeu_ps(buf, op(_mm256_loadu_ps(buf), alpha));        \
-            memcpy(y + i, buf, bytes);                                     \
-        }                                                                  \
-    } while (0)
+#include "kernels_simd.h"
 
-// x (n), y (n)
-void rt_avx2_act_forward(rt_act act, float alpha, int64_t n, const float *x, float *y)
-{
-    switch (act) {
-    case RT_ACT_NONE:
-        if (x != y)
-            memmove(y, x, (size_t)n * sizeof *y);
-        break;
-    case RT_ACT_RELU:
-        FORWARD_LOOP(fwd_relu);
-        break;
-    case RT_ACT_LEAKY_RELU:
-        FORWARD_LOOP(fwd_leaky);
-        break;
-    case RT_ACT_GELU:
-        FORWARD_LOOP(fwd_gelu);
-        break;
-    case RT_ACT_TANH:
-        FORWARD_LOOP(fwd_tanh);
-        break;
-    case RT_ACT_SIGMOID:
-        FORWARD_LOOP(fwd_sigmoid);
-        break;
-    case RT_ACT_SILU:
-        FORWARD_LOOP(fwd_silu);
-        break;
-    }
-}
-
-static inline __m256 bwd_relu(__m256 x, __m256 y, __m256 dy, float alpha)
-{
-    (void)y, (void)alpha;
-    return _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ), dy);
-}
-
-static inline __m256 bwd_leaky(__m256 x, __m256 y, __m256 dy, float alpha)
-{
-    (void)y;
-    __m256 pos = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
-    return _mm256_blendv_ps(_mm256_mul_ps(dy, _mm256_set1_ps(alpha)), dy, pos);
-}
-
-/* s + x s (1 - s) v'(x), v = gelu_inner8(x) */
-static inline __m256 bwd_gelu(__m256 x, __m256 y, __m256 dy, float alpha)
-{
-    (void)y, (void)alpha;
-    __m256 one_minus;
-    __m256 s = sigmoid8(gelu_inner8(x), &one_minus);
-    __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 dv = _mm256_fmadd_ps(x2, _mm256_set1_ps(2.0f * GELU_K * 3.0f * GELU_C),
-                                _mm256_set1_ps(2.0f * GELU_K));
-    __m256 g = _mm256_mul_ps(_mm256_mul_ps(x, s), _mm256_mul_ps(one_minus, dv));
-    return _mm256_mul_ps(dy, _mm256_add_ps(s, g));
-}
-
-static inline __m256 bwd_tanh(__m256 x, __m256 y, __m256 dy, float alpha)
-{
-    (void)x, (void)alpha;
-    return _mm256_mul_ps(dy, _mm256_fnmadd_ps(y, y, _mm256_set1_ps(1.0f)));
-}
-
-static inline __m256 bwd_sigmoid(__m256 x, __m256 y, __m256 dy, float alpha)
-{
-    (void)x, (void)alpha;
-    return _mm256_mul_ps(_mm256_mul_ps(dy, y), _mm256_sub_ps(_mm256_set1_ps(1.0f), y));
-}
-
-/* s + x s (1 - s), from x */
-static inline __m256 bwd_silu(__m256 x, __m256 y, __m256 dy, float alpha)
-{
-    (void)y, (void)alpha;
-    __m256 one_minus;
-    __m256 s = sigmoid8(x, &one_minus);
-    return _mm256_mul_ps(dy, _mm256_add_ps(s, _mm256_mul_ps(_mm256_mul_ps(x, s), one_minus)));
-}
-
-#define BACKWARD_LOOP(op)                                                          \
-    do {                                                                           \
-        int64_t i = 0;                                                             \
-        for (; i + 8 <= n; i += 8)                                                 \
-            _mm256_storeu_ps(dx + i, op(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), \
-                                        _mm256_loadu_ps(dy + i), alpha));          \
-        if (i < n) {                                                               \
-            float bx[8] = { 0 }, by[8] = { 0 }, bdy[8] = { 0 };                    \
-            size_t bytes = (size_t)(n - i) * sizeof(float);                        \
-            memcpy(bx, x + i, bytes);                                              \
-            memcpy(by, y + i, bytes);                                              \
-            memcpy(bdy, dy + i, bytes);                                            \
-            _mm256_storeu_ps(bdy, op(_mm256_loadu_ps(bx), _mm256_loadu_ps(by),     \
-                                     _mm256_loadu_ps(bdy), alpha));                \
-            memcpy(dx + i, bdy, bytes);                                            \
-        }                                                                          \
-    } while (0)
-
-// x, y, dy, dx (n)
-void rt_avx2_act_backward(rt_act act, float alpha, int64_t n, const float *x,
-                          const float *y, const float *dy, float *dx)
-{
-    switch (act) {
-    case RT_ACT_NONE:
-        if (dy != dx)
-            memmove(dx, dy, (size_t)n * sizeof *dx);
-        break;
-    case RT_ACT_RELU:
-        BACKWARD_LOOP(bwd_relu);
-        break;
-    case RT_ACT_LEAKY_RELU:
-        BACKWARD_LOOP(bwd_leaky);
-        break;
-    case RT_ACT_GELU:
-        BACKWARD_LOOP(bwd_gelu);
-        break;
-    case RT_ACT_TANH:
-        BACKWARD_LOOP(bwd_tanh);
-        break;
-    case RT_ACT_SIGMOID:
-        BACKWARD_LOOP(bwd_sigmoid);
-        break;
-    case RT_ACT_SILU:
-        BACKWARD_LOOP(bwd_silu);
-        break;
-    }
-}
+/* ------------------------------------------------------- softmax, dropout */
 
 static inline float hmax8(__m256 v)
 {
@@ -186,11 +46,11 @@ double rt_avx2_softmax_row(int64_t cols, const float *x, float *y)
 
     __m256d sum4 = _mm256_setzero_pd();
     for (int64_t j = 0; j < full; j += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm));
+        __m256 e = v_exp(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm));
         _mm256_storeu_ps(y + j, e);
         sum4 = add_halves_pd(sum4, e);
     }
-    __m256 e_tail = exp8(_mm256_sub_ps(_mm256_loadu_ps(tail), vm));
+    __m256 e_tail = v_exp(_mm256_sub_ps(_mm256_loadu_ps(tail), vm));
     sum4 = add_halves_pd(sum4, e_tail);
     double lanes[4];
     _mm256_storeu_pd(lanes, sum4);
@@ -264,144 +124,5 @@ void rt_avx2_dropout(int64_t begin, int64_t end, uint64_t key, uint32_t threshol
         __m256 keep = keep8(z, _mm256_add_epi64(z, step4), thr);
         _mm256_storeu_ps(buf, _mm256_and_ps(keep, _mm256_mul_ps(_mm256_loadu_ps(buf), vscale)));
         memcpy(out + i, buf, bytes);
-    }
-}
-
-/* ---------------------------------------------------------- optimizers */
-
-/* The optimizer updates mirror optim.c's portable loops operation for
- * operation (no FMA), so every path gives the same bits. Each update is
- * written for 8 elements at pointers that hold 8; the tail runs the same
- * code on padded stack copies. */
-
-typedef struct sgd_consts {
-    __m256 lr, wd, mu;
-    bool with_momentum, first_step, nesterov;
-} sgd_consts;
-
-static inline void sgd8(const sgd_consts *c, float *p, const float *g, float *buf)
-{
-    __m256 pi = _mm256_loadu_ps(p);
-    __m256 grad = _mm256_add_ps(_mm256_loadu_ps(g), _mm256_mul_ps(c->wd, pi));
-    __m256 d = grad;
-    if (c->with_momentum) {
-        __m256 b = c->first_step ? grad
-                                 : _mm256_add_ps(_mm256_mul_ps(c->mu, _mm256_loadu_ps(buf)), grad);
-        _mm256_storeu_ps(buf, b);
-        d = c->nesterov ? _mm256_add_ps(grad, _mm256_mul_ps(c->mu, b)) : b;
-    }
-    _mm256_storeu_ps(p, _mm256_sub_ps(pi, _mm256_mul_ps(c->lr, d)));
-}
-
-// p, g, buf (n)
-void rt_avx2_sgd(const rt_update *u, int64_t n, float *p, const float *g, float *buf)
-{
-    const sgd_consts c = { .lr = _mm256_set1_ps(u->lr), .wd = _mm256_set1_ps(u->weight_decay),
-                           .mu = _mm256_set1_ps(u->momentum), .with_momentum = u->momentum != 0.0f,
-                           .first_step = u->first_step, .nesterov = u->nesterov };
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        sgd8(&c, p + i, g + i, c.with_momentum ? buf + i : NULL);
-    if (i < n) {
-        float bp[8] = { 0 }, bg[8] = { 0 }, bb[8] = { 0 };
-        size_t bytes = (size_t)(n - i) * sizeof(float);
-        memcpy(bp, p + i, bytes);
-        memcpy(bg, g + i, bytes);
-        if (c.with_momentum)
-            memcpy(bb, buf + i, bytes);
-        sgd8(&c, bp, bg, bb);
-        memcpy(p + i, bp, bytes);
-        if (c.with_momentum)
-            memcpy(buf + i, bb, bytes);
-    }
-}
-
-typedef struct adam_consts {
-    __m256 wd, keep, b1c, b2, b2c, step, bc2, eps;
-} adam_consts;
-
-static inline void adam8(const adam_consts *c, float *p, const float *g, float *m, float *v)
-{
-    __m256 pi = _mm256_loadu_ps(p), mi = _mm256_loadu_ps(m), vi = _mm256_loadu_ps(v);
-    __m256 grad = _mm256_add_ps(_mm256_loadu_ps(g), _mm256_mul_ps(c->wd, pi));
-    __m256 decayed = _mm256_mul_ps(pi, c->keep);
-    mi = _mm256_add_ps(mi, _mm256_mul_ps(c->b1c, _mm256_sub_ps(grad, mi)));
-    vi = _mm256_add_ps(_mm256_mul_ps(c->b2, vi), _mm256_mul_ps(_mm256_mul_ps(c->b2c, grad), grad));
-    _mm256_storeu_ps(m, mi);
-    _mm256_storeu_ps(v, vi);
-    __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), c->bc2), c->eps);
-    __m256 upd = _mm256_mul_ps(c->step, _mm256_div_ps(mi, denom));
-    _mm256_storeu_ps(p, _mm256_sub_ps(decayed, upd));
-}
-
-// p, g, m, v (n)
-void rt_avx2_adam(const rt_update *u, int64_t n, float *p, const float *g, float *m, float *v)
-{
-    const adam_consts c = {
-        .wd = _mm256_set1_ps(u->weight_decay), .keep = _mm256_set1_ps(u->keep),
-        .b1c = _mm256_set1_ps(u->one_minus_beta1), .b2 = _mm256_set1_ps(u->beta2),
-        .b2c = _mm256_set1_ps(u->one_minus_beta2), .step = _mm256_set1_ps(u->step_size),
-        .bc2 = _mm256_set1_ps(u->bc2_sqrt), .eps = _mm256_set1_ps(u->eps),
-    };
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        adam8(&c, p + i, g + i, m + i, v + i);
-    if (i < n) {
-        float bp[8] = { 0 }, bg[8] = { 0 }, bm[8] = { 0 }, bv[8] = { 0 };
-        size_t bytes = (size_t)(n - i) * sizeof(float);
-        memcpy(bp, p + i, bytes);
-        memcpy(bg, g + i, bytes);
-        memcpy(bm, m + i, bytes);
-        memcpy(bv, v + i, bytes);
-        adam8(&c, bp, bg, bm, bv);
-        memcpy(p + i, bp, bytes);
-        memcpy(m + i, bm, bytes);
-        memcpy(v + i, bv, bytes);
-    }
-}
-
-typedef struct rmsprop_consts {
-    __m256 lr, wd, a, ac, eps, mu;
-    bool with_momentum;
-} rmsprop_consts;
-
-static inline void rmsprop8(const rmsprop_consts *c, float *p, const float *g, float *sq, float *buf)
-{
-    __m256 pi = _mm256_loadu_ps(p);
-    __m256 grad = _mm256_add_ps(_mm256_loadu_ps(g), _mm256_mul_ps(c->wd, pi));
-    __m256 s = _mm256_add_ps(_mm256_mul_ps(c->a, _mm256_loadu_ps(sq)),
-                             _mm256_mul_ps(_mm256_mul_ps(c->ac, grad), grad));
-    _mm256_storeu_ps(sq, s);
-    __m256 d = _mm256_div_ps(grad, _mm256_add_ps(_mm256_sqrt_ps(s), c->eps));
-    if (c->with_momentum) {
-        d = _mm256_add_ps(_mm256_mul_ps(c->mu, _mm256_loadu_ps(buf)), d);
-        _mm256_storeu_ps(buf, d);
-    }
-    _mm256_storeu_ps(p, _mm256_sub_ps(pi, _mm256_mul_ps(c->lr, d)));
-}
-
-// p, g, sq, buf (n)
-void rt_avx2_rmsprop(const rt_update *u, int64_t n, float *p, const float *g, float *sq, float *buf)
-{
-    const rmsprop_consts c = { .lr = _mm256_set1_ps(u->lr), .wd = _mm256_set1_ps(u->weight_decay),
-                               .a = _mm256_set1_ps(u->alpha), .ac = _mm256_set1_ps(u->one_minus_alpha),
-                               .eps = _mm256_set1_ps(u->eps), .mu = _mm256_set1_ps(u->momentum),
-                               .with_momentum = u->momentum > 0.0f };
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        rmsprop8(&c, p + i, g + i, sq + i, c.with_momentum ? buf + i : NULL);
-    if (i < n) {
-        float bp[8] = { 0 }, bg[8] = { 0 }, bs[8] = { 0 }, bb[8] = { 0 };
-        size_t bytes = (size_t)(n - i) * sizeof(float);
-        memcpy(bp, p + i, bytes);
-        memcpy(bg, g + i, bytes);
-        memcpy(bs, sq + i, bytes);
-        if (c.with_momentum)
-            memcpy(bb, buf + i, bytes);
-        rmsprop8(&c, bp, bg, bs, bb);
-        memcpy(p + i, bp, bytes);
-        memcpy(sq + i, bs, bytes);
-        if (c.with_momentum)
-            memcpy(buf + i, bb, bytes);
     }
 }
