@@ -5,6 +5,7 @@
 #   make check      install missing packages, build, run every test
 #   make asan       the test suite under -fsanitize=address,undefined
 #   make demo       install, build, run the examples
+#   make demo-text  train charlstm on the King James Bible a few hundred steps and sample it
 #   make bench      benchmarks (tables on stdout)
 #   make bench-compare  the same work in PyTorch and OpenBLAS, in the same run
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -24,6 +25,10 @@ LDLIBS  := -ljansson -lz -lpng -lm -lpthread
 # -rdynamic: code the JIT compiles imports the runtime kernels from the
 # executable itself, so their symbols must be in its dynamic table.
 JITLIBS := -rdynamic -lgccjit
+# Open MPI's mpi.h, for runtime/dist.c alone: libmpi itself is opened at
+# run time, under mpirun only, so nothing links against it.
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_DEFS   := $(if $(MPI_CFLAGS),-DNETC_HAVE_MPI=1 $(MPI_CFLAGS),-DNETC_HAVE_MPI=0)
 CHECKLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
 # Kernel files that hold one instruction-set path each get its flags; the
@@ -47,7 +52,7 @@ NETC     := $(BUILD)/netc
 LIBNETRT := $(BUILD)/libnetrt.a
 LIBNETC  := $(BUILD)/libnetc.a
 
-.PHONY: all deps check asan fuzz demo bench bench-compare install clean
+.PHONY: all deps check asan fuzz demo demo-text bench bench-compare install clean finetune
 .SUFFIXES:
 .DELETE_ON_ERROR:
 
@@ -58,12 +63,18 @@ all: $(NETC) $(LIBNETRT) $(TESTS) $(BENCHES) $(REPLAYS)
 deps: $(BUILD)/.deps
 $(BUILD)/.deps: scripts/deps.sh
 	@mkdir -p $(BUILD)
-	@sh scripts/deps.sh
+	@BUILD=$(BUILD) sh scripts/deps.sh
 	@touch $@
+
+# The runtime searches this build's data folder for data files, after the
+# .net file's folder and $$NETC_DATA_PATH: deps.sh writes the text corpus
+# there (build/data/kjv.txt).
+$(BUILD)/runtime/data.o: CFLAGS += -DNETRT_DATA_DIR='"$(abspath $(BUILD))/data"'
+
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(if $(findstring _avx512,$<),$(AVX512FLAGS)) $(if $(findstring _avx2,$<),$(AVX2FLAGS)) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(if $(findstring _avx512,$<),$(AVX512FLAGS)) $(if $(findstring _avx2,$<),$(AVX2FLAGS)) $(if $(findstring runtime/dist.c,$<),$(MPI_DEFS)) -MMD -MP -c $< -o $@
 
 $(BUILD)/grammar/parser.c $(BUILD)/grammar/parser.h: grammar/netc.y
 	@mkdir -p $(dir $@)
@@ -162,6 +173,10 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(NETC)
 
+demo-text: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo-text.sh $(NETC)
+
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@for b in $(BENCHES); do echo "== $$b"; BUILD=$(BUILD) $$b || exit 1; done
@@ -177,8 +192,22 @@ bench-compare: deps
 	$(CC) $(CFLAGS) -o $(BUILD)/bench/openblas_gemm bench/openblas_gemm.c $(LIBNETRT) -lopenblas $(LDLIBS)
 	@$(BUILD)/netc build examples/mlp.net -o $(BUILD)/bench/mlp
 	@$(BUILD)/netc build examples/lenet.net -o $(BUILD)/bench/lenet
+	@$(BUILD)/netc build examples/gan.net -o $(BUILD)/bench/gan
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bench/openblas_gemm
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare_torch.py $(BUILD)
+
+# examples/finetune.net: LeNet pretrained on Fashion-MNIST (kept in
+# $(BUILD)/lenet.safetensors once trained), then a 4-way task learnt from
+# 1,000 samples, fine-tuned against from scratch.
+$(BUILD)/fashion4: scripts/fashion4.c $(LIBNETRT)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBNETRT) $(LDLIBS)
+
+finetune: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/fashion4
+	$(BUILD)/fashion4 $(BUILD)
+	test -f $(BUILD)/lenet.safetensors || $(NETC) train examples/lenet.net --save $(BUILD)/lenet.safetensors
+	NETC_DATA_PATH=$(BUILD) $(NETC) train examples/finetune.net -m finetune
+	NETC_DATA_PATH=$(BUILD) $(NETC) train examples/finetune.net -m scratch
 
 install: $(NETC) $(LIBNETRT)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

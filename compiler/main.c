@@ -22,7 +22,9 @@ static const char usage[] =
     "  train      compile a model in memory (libgccjit) and train it at once: no cc, no files\n"
     "  eval       the same, then evaluate a checkpoint on the test set (--load FILE)\n"
     "  predict    the same, then predict INPUT with a checkpoint (--load FILE INPUT)\n"
-    "  sample     the same, then write a PNG grid of a generator's samples (--load FILE --grid 8x8 -o F.png)\n"
+    "  sample     the same, then generate from a checkpoint: text from a language model\n"
+    "             (--load FILE --prompt TEXT), or a PNG grid of a generator's samples\n"
+    "             (--load FILE --grid 8x8 -o F.png)\n"
     "\n"
     "options:\n"
     "  -dA        dump the AST after parsing\n"
@@ -35,6 +37,10 @@ static const char usage[] =
     "  -m NAME    build, emit, train, eval, predict: the model to compile (default: the first)\n"
     "  --dump-jit DIR  train, eval, predict: write libgccjit's dumps of the program into DIR\n"
     "  --keep-c   build: keep the generated C next to the binary (FILE.c)\n"
+    "  --inference     build, emit: the forward pass only (emit: NAME_create/_predict/_destroy)\n"
+    "  --weights FILE  build, emit: embed FILE's weights; build: a single-file predictor (./m INPUT)\n"
+    "  --static   build: link statically (the binary needs no shared library)\n"
+    "  -s, --strip     build: strip the binary's symbols and debugging sections\n"
     "  -h, --help     print this help\n"
     "  --version      print the version\n"
     "\n"
@@ -57,6 +63,8 @@ typedef struct Options {
     const char *dump_jit;
     char **pass; /* train, eval, predict: the flags for the model's command line */
     int npass;
+    bool inference, link_static, strip; /* build, emit: --inference, --static, --strip */
+    const char *weights;                /* build, emit: --weights FILE */
 } Options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -106,6 +114,16 @@ static int parse_args(int argc, char **argv, Options *o)
             }
         } else if (!strcmp(a, "--keep-c")) {
             o->keep_c = true;
+        } else if (!strcmp(a, "--inference")) {
+            o->inference = true;
+        } else if (!strcmp(a, "--static")) {
+            o->link_static = true;
+        } else if (!strcmp(a, "--strip") || !strcmp(a, "-s")) {
+            o->strip = true;
+        } else if (!strcmp(a, "--weights")) {
+            if (++i == argc)
+                return usage_error("%s needs a checkpoint, as in --weights m.safetensors", a);
+            o->weights = argv[i];
         } else if (!strcmp(a, "-m")) {
             if (++i == argc)
                 return usage_error("%s needs a model name", a);
@@ -148,6 +166,11 @@ static int parse_args(int argc, char **argv, Options *o)
         return usage_error("%s", "build needs -o FILE, the binary to write");
     if (o->command && !strcmp(o->command, "emit") && !o->output)
         return usage_error("%s", "emit needs -o DIR, the folder to write NAME.c and NAME.h into");
+    bool building = o->command && (!strcmp(o->command, "build") || !strcmp(o->command, "emit"));
+    if (!building && (o->inference || o->weights || o->link_static || o->strip))
+        return usage_error("%s", "--inference, --weights, --static and --strip are flags of build and emit");
+    if ((o->link_static || o->strip) && strcmp(o->command, "build"))
+        return usage_error("%s", "--static and --strip are flags of build (emit writes C, not a binary)");
     return 0;
 }
 
@@ -260,6 +283,11 @@ int main(int argc, char **argv)
     if (ok && generating) {
         LProgram lp;
         ok = lower_program(&c, o.model, &lp);
+        lp.inference = o.inference;
+        lp.link_static = o.link_static;
+        lp.strip = o.strip;
+        if (ok && o.weights)
+            ok = infer_load_weights(&c, &lp, o.weights, stderr);
         if (ok && strchr(o.dumps, 'L'))
             lir_dump(out, &lp);
         if (ok && running)
@@ -275,7 +303,13 @@ int main(int argc, char **argv)
                 fputc('\n', out);
             summary_print(out, &c, &c.prog->graphs[i]);
             lower_memory_report(out, &c, c.prog->graphs[i].name);
+            transfer_report(out, &c, c.prog->graphs[i].name);
         }
+        for (int t = 0; t < c.prog->ntrains; t++)
+            if (c.prog->trains[t].free_form) {
+                fputc('\n', out);
+                lower_train_report(out, &c, &c.prog->trains[t]);
+            }
     } else if (ok && o.command && !strcmp(o.command, "graph")) {
         graph_dot(out, &c);
     }

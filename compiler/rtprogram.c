@@ -95,6 +95,8 @@ static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
     const OptSpec *o = &t->steps_list[0].opt;
     cf->data = source(&t->data);
     cf->test = source(&t->test);
+    /* mse and bce learn real-valued targets: a CSV's labels are read as such */
+    cf->data.real_labels = cf->test.real_labels = lp->loss_kind != 0 && !lp->nsteps;
     cf->opt = optimizer(o);
     cf->sched = (rt_schedule){ .kind = scheds[t->sched.kind], .warmup = t->sched.warmup, .every = t->sched.every,
                                .gamma = (float)t->sched.gamma, .min_lr = (float)t->sched.min_lr };
@@ -108,6 +110,7 @@ static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
         aug[k] = (rt_augment){ .kind = augs[t->aug[k].kind], .a = (float)t->aug[k].a, .b = (float)t->aug[k].b };
     cf->augment = aug;
     cf->naugment = t->naug;
+    cf->init_path = t->init ? t->init->path : NULL;
 }
 
 void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
@@ -126,7 +129,8 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
                 if (c->prog->graphs[m].params[j] == pi)
                     name = arena_printf(c->arena, "%s.%s", c->prog->graphs[m].name, prm->name);
         d[k] = (rt_param_desc){ .name = name, .offset = pl->offset[pi], .init = inits[prm->init],
-                                .fan_in = prm->fan_in, .fan_out = prm->fan_out, .trainable = prm->trainable };
+                                .fan_in = prm->fan_in, .fan_out = prm->fan_out, .trainable = prm->trainable,
+                                .init_from = prm->init_from, .frozen = prm->frozen };
         dims(&prm->shape, &d[k].rank, d[k].dims, &count);
         d[k].count = count;
     }
@@ -136,6 +140,7 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     p->trainable_floats = pl->trainable;
     p->nparams = pl->n;
     p->params = d;
+    p->x_name = lp->model->nodes[lp->model->inputs[0]].name;
     p->x_dtype = lp->x_dtype == DT_I32 ? RT_I32 : RT_F32;
     dims(&lp->x_shape, &p->x_rank, p->x_dims, &p->x_size);
     p->x_vocab = lp->x_vocab;
@@ -148,6 +153,15 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     p->train_arena_floats = lp->train_step.arena_floats;
     p->eval_arena_floats = lp->forward.arena_floats;
     p->eval_scratch_floats = lp->forward.scratch_floats;
+    if (lp->has_step) { /* the function pointer is the backend's */
+        p->step_arena_floats = lp->step.arena_floats;
+        p->step_state_floats = lp->step_state_floats;
+        p->step_x_size = lp->step_x_size;
+        p->step_out_size = lp->step_out_size;
+        p->step_context = lp->step_context;
+    } else {
+        p->step_missing = lp->step_refusal;
+    }
     batch_bound(c, &lp->forward, p);
     if (lp->train)
         batch_bound(c, &lp->train_step, p);
@@ -170,5 +184,6 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
         p->y_size = 0;
     }
     p->noise_input = lp->noise_input;
+    p->reconstructs = lp->reconstructs;
     p->noise_uniform = lp->train && lp->train->noise_uniform;
 }

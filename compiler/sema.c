@@ -348,6 +348,37 @@ static Value scale_op(Sema *s, uint32_t x, double factor, double offset, Span at
     return sema_build_op(s, OP_scale, &x, 1, attrs, what, derive_name(s, "scale", NULL, at), at);
 }
 
+/* An operand of a broadcasting add, sub or mul whose shape is not a suffix
+ * of the result's (f32[3, 1] against f32[3, 4], f32[1] against f32[8]) is
+ * repeated to the result's shape first by an expand op, so the
+ * elementwise loop reads every operand whole or as a repeated row. Shapes
+ * that do not broadcast are left to the op's rule, which says why. */
+static void expand_operands(Sema *s, Op o, uint32_t in[2], Span at)
+{
+    Shape sh[2] = { node_at(s, in[0])->shape, node_at(s, in[1])->shape };
+    DType dt[2] = { node_at(s, in[0])->dtype, node_at(s, in[1])->dtype };
+    Attr none[2];
+    memset(none, 0, sizeof none);
+    ShapeCtx ctx = { .c = s->c, .op = o, .call = ir_ops[o].name, .in = sh, .in_dtype = dt, .nin = 2, .attrs = none };
+    if (!shape_infer(&ctx))
+        return;
+    for (int k = 0; k < 2; k++) {
+        const Shape *x = &sh[k];
+        bool suffix = x->rank <= ctx.out.rank;
+        for (int i = 0; suffix && i < x->rank; i++)
+            suffix = x->dim[x->rank - 1 - i] == ctx.out.dim[ctx.out.rank - 1 - i];
+        if (suffix)
+            continue;
+        Attr *attrs = arena_alloc(s->c->arena, sizeof *attrs * 2);
+        attrs[1].nints = ctx.out.rank;
+        attrs[1].ints = arena_alloc(s->c->arena, sizeof *attrs[1].ints * (size_t)(ctx.out.rank + 1));
+        memcpy(attrs[1].ints, ctx.out.dim, sizeof *attrs[1].ints * (size_t)ctx.out.rank);
+        Value v = sema_build_op(s, OP_expand, &in[k], 1, attrs, "broadcast", derive_name(s, "expand", NULL, at), at);
+        if (v.kind == V_TENSOR)
+            in[k] = v.node;
+    }
+}
+
 static Value tensor_arith(Sema *s, char op, Value a, Value b, Span at)
 {
     Arena *ar = s->c->arena;
@@ -359,6 +390,7 @@ static Value tensor_arith(Sema *s, char op, Value a, Value b, Span at)
         }
         Op o = op == '+' ? OP_add : op == '-' ? OP_sub : OP_mul;
         uint32_t in[2] = { a.node, b.node };
+        expand_operands(s, o, in, at);
         Attr *attrs = arena_alloc(ar, sizeof *attrs * 2);
         return sema_build_op(s, o, in, 2, attrs, sym, derive_name(s, ir_ops[o].name, NULL, at), at);
     }
@@ -528,6 +560,7 @@ Value sema_eval(Sema *s, Scope *sc, const Ast *e)
         return poison();
     case AST_TYPE: case AST_LET: case AST_RETURN: case AST_EXPR: case AST_PARAM: case AST_MODEL:
     case AST_LAYER: case AST_CONST: case AST_TRAIN: case AST_ITEM: case AST_STEP: case AST_AUGMENT:
+    case AST_INIT: case AST_MAP:
         break;
     }
     die("eval of a non-expression");

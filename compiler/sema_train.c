@@ -59,7 +59,7 @@ static Callable losses[] = {
 
 static const char *const train_keys[] = {
     "data", "test", "loss", "optimizer", "schedule", "batch", "epochs", "steps", "seed", "clip",
-    "augment", "noise", "step",
+    "augment", "noise", "step", "init",
 };
 static const char *const step_keys[] = { "loss", "optimizer" };
 
@@ -301,6 +301,10 @@ static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *l
     bool known;
     if (!data_sample(&ts->data, &xdt, &xs, &known))
         return;
+    /* a CSV's numbers feed token ids too: the runtime checks that each is
+     * a whole number */
+    if (ts->data.kind == SRC_CSV && in->dtype == DT_I32)
+        xdt = DT_I32;
     if (xdt != in->dtype || (known && ir_shape_elems(&xs) != ir_shape_elems(&in->shape))) {
         diag_error(d, ts->data.span, "model '%s' takes %s but this source gives %s samples", m->name,
                    graph_input_desc(s, m), ir_type_str(s->c, xdt, &xs));
@@ -401,6 +405,13 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
         }
         *slotp = it;
     }
+    for (int k = 0; k < ts->nsteps; k++)
+        if (!strcmp(ts->steps_list[k].model, p->graphs[gi].name)) {
+            diag_error(d, step->label_span, "model '%s' already has a step; one step per model (write its losses as one sum)",
+                       step->label);
+            diag_note(d, ts->steps_list[k].span, "its first step is here");
+            return;
+        }
     StepSpec *st = &ts->steps_list[ts->nsteps++];
     st->model = p->graphs[gi].name;
     st->span = step->span;
@@ -496,15 +507,18 @@ void sema_train(Sema *s, const Ast *t)
             if (hint)
                 diag_error(d, it->name_span, "unknown key '%s' in train block; did you mean '%s'?", it->name, hint);
             else
-                diag_error(d, it->name_span, "unknown key '%s' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise and step",
+                diag_error(d, it->name_span, "unknown key '%s' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step and init",
                            it->name);
             continue;
         }
         bool is_step = !strcmp(it->name, "step"), is_aug = !strcmp(it->name, "augment");
-        if (is_step != (it->kind == AST_STEP) || is_aug != (it->kind == AST_AUGMENT)) {
+        bool is_init = !strcmp(it->name, "init");
+        if (is_step != (it->kind == AST_STEP) || is_aug != (it->kind == AST_AUGMENT) ||
+            is_init != (it->kind == AST_INIT)) {
             diag_error(d, it->span, "'%s' %s", it->name,
                        is_step ? "takes a model and a block: step D { loss ... optimizer ... }"
                        : is_aug ? "takes a block: augment { flip_horizontal; shift(2) }"
+                       : is_init ? "takes a checkpoint and a block: init from(\"lenet.safetensors\") { conv1.* <- conv1.*; fresh fc2 }"
                                 : "takes a value, not a block");
             continue;
         }
@@ -520,7 +534,7 @@ void sema_train(Sema *s, const Ast *t)
         seen[k] = it;
     }
 #define ITEM(key) seen[key]
-    enum { K_DATA, K_TEST, K_LOSS, K_OPT, K_SCHED, K_BATCH, K_EPOCHS, K_STEPS, K_SEED, K_CLIP, K_AUG, K_NOISE };
+    enum { K_DATA, K_TEST, K_LOSS, K_OPT, K_SCHED, K_BATCH, K_EPOCHS, K_STEPS, K_SEED, K_CLIP, K_AUG, K_NOISE, K_STEP, K_INIT };
     Scope *g = &s->globals;
     if (ITEM(K_DATA))
         data_spec(s, g, ITEM(K_DATA), &ts->data);
@@ -637,6 +651,8 @@ void sema_train(Sema *s, const Ast *t)
             diag_error(d, ITEM(K_LOSS)->name_span, "with step blocks, each step has its own 'loss'; move it into a step");
         if (ITEM(K_OPT))
             diag_error(d, ITEM(K_OPT)->name_span, "with step blocks, each step has its own 'optimizer'; move it into a step");
+        if (ITEM(K_INIT))
+            diag_error(d, ITEM(K_INIT)->name_span, "'init' is for a one-model train block, not yet for step blocks");
         for (int i = 0; i < t->list.count; i++)
             if (t->list.items[i]->kind == AST_STEP && !strcmp(t->list.items[i]->name, "step"))
                 step_block(s, t, ts, t->list.items[i]);
@@ -660,6 +676,8 @@ void sema_train(Sema *s, const Ast *t)
                        t->name);
         return;
     }
+    if (ITEM(K_INIT))
+        transfer_spec(s->c, ts, ITEM(K_INIT), gi);
     if (!ITEM(K_LOSS)) {
         diag_error(d, t->name_span, "train block '%s' has no 'loss'; add e.g. loss cross_entropy", t->name);
         return;

@@ -6,6 +6,7 @@
  * override the train block; see docs/binary.md.
  */
 #include "netrt.h"
+#include "dist.h"
 #include "train_internal.h"
 
 #include <errno.h>
@@ -33,7 +34,10 @@ void rt_report(const char *prog, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     rt_sanitize_text(msg);
-    fprintf(stderr, "%s: %s\n", prog, msg);
+    if (rt_dist_on())
+        fprintf(stderr, "%s: rank %d of %d: %s\n", prog, rt_dist_rank(), rt_dist_size(), msg);
+    else
+        fprintf(stderr, "%s: %s\n", prog, msg);
 }
 
 const char *rt_dtype_name(rt_dtype t)
@@ -101,6 +105,9 @@ typedef enum value_kind {
     V_SEED,    /* a whole number >= 0, up to 2^64 - 1 */
     V_THREADS, /* 0 (every core) to MAX_THREADS */
     V_PATH,
+    V_TEXT,    /* any text, kept in path[] (sample's --prompt) */
+    V_SCALE,   /* a finite number >= 0 (sample's --temperature) */
+    V_SWITCH,  /* no value (predict's --probs) */
 } value_kind;
 
 enum { MAX_THREADS = 4096 };
@@ -118,16 +125,23 @@ static const flag_spec flag_specs[NFLAG] = {
     [FLAG_BATCH] = { "--batch", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_COUNT, "128" },
     [FLAG_LR] = { "--lr", CMD_TRAIN, V_RATE, "0.001" },
     [FLAG_SEED] = { "--seed", CMD_TRAIN | CMD_SAMPLE, V_SEED, "42" },
-    [FLAG_THREADS] = { "--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_THREADS, "4" },
+    [FLAG_THREADS] = { "--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT | CMD_SAMPLE, V_THREADS, "4" },
     [FLAG_DATA] = { "--data", CMD_TRAIN, V_PATH, "train-images-idx3-ubyte.gz" },
     [FLAG_TEST] = { "--test", CMD_TRAIN | CMD_EVAL, V_PATH, "t10k-images-idx3-ubyte.gz" },
     [FLAG_SAVE] = { "--save", CMD_TRAIN, V_PATH, "model.safetensors" },
     [FLAG_RESUME] = { "--resume", CMD_TRAIN, V_PATH, "model.safetensors" },
     [FLAG_LOG] = { "--log", CMD_TRAIN, V_PATH, "train.csv" },
     [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT | CMD_SAMPLE, V_PATH, "model.safetensors" },
+    [FLAG_PROMPT] = { "--prompt", CMD_SAMPLE, V_TEXT, "'In the beginning'" },
+    [FLAG_TOKENS] = { "--tokens", CMD_SAMPLE, V_COUNT, "400" },
+    [FLAG_TEMPERATURE] = { "--temperature", CMD_SAMPLE, V_SCALE, "0.8" },
+    [FLAG_TOP_K] = { "--top-k", CMD_SAMPLE, V_COUNT, "40" },
+    [FLAG_PROBS] = { "--probs", CMD_PREDICT, V_SWITCH, "" },
+    [FLAG_TOP] = { "--top", CMD_PREDICT, V_COUNT, "5" },
     [FLAG_GRID] = { "--grid", CMD_SAMPLE, V_PATH, "8x8" },
     [FLAG_OUTPUT] = { "-o", CMD_SAMPLE, V_PATH, "samples.png" },
     [FLAG_SAMPLES] = { "--samples", CMD_TRAIN, V_PATH, "samples" },
+    [FLAG_CHECK_REPLICAS] = { "--check-replicas", CMD_TRAIN, V_SWITCH, "" },
 };
 
 static int parse_value(options *o, flag_id id, const char *text)
@@ -143,6 +157,21 @@ static int parse_value(options *o, flag_id id, const char *text)
         }
         o->path[id] = text;
         return RC_OK;
+    case V_TEXT:
+        o->path[id] = text;
+        return RC_OK;
+    case V_SWITCH:
+        return RC_OK;
+    case V_SCALE: {
+        float v = strtof(text, &end);
+        if (end == text || *end || errno == ERANGE || !isfinite(v) || v < 0) {
+            rt_report(o->prog, "%s: '%s' is not a number of at least 0, as in %s %s", f->name, text,
+                   f->name, f->example);
+            return RC_USAGE;
+        }
+        o->temperature = v;
+        return RC_OK;
+    }
     case V_RATE: {
         float v = strtof(text, &end);
         if (end == text || *end || errno == ERANGE || !isfinite(v) || v <= 0) {
@@ -215,7 +244,14 @@ static int parse_flags(options *o, int argc, char **argv)
             return RC_USAGE;
         }
         const char *value = eq ? eq + 1 : NULL;
-        if (!value) {
+        if (flag_specs[id].kind == V_SWITCH && value) {
+            rt_report(o->prog, "%s takes no value", flag_specs[id].name);
+            return RC_USAGE;
+        }
+        /* a prompt may start with "--" or be empty: it is the next argument, whatever it is */
+        if (!value && flag_specs[id].kind == V_TEXT && i + 1 < argc)
+            value = argv[++i];
+        if (!value && flag_specs[id].kind != V_SWITCH) {
             /* `--save --epochs 3` forgot the file; taking "--epochs" as its
              * name would hide that. */
             if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
@@ -236,7 +272,8 @@ static int parse_flags(options *o, int argc, char **argv)
                "model.safetensors images.idx", o->prog, strstr(o->prog, " predict") ? "" : " predict");
         return RC_USAGE;
     }
-    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT || o->cmd == CMD_SAMPLE) && !o->given[FLAG_LOAD]) {
+    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT || o->cmd == CMD_SAMPLE) && !o->given[FLAG_LOAD] &&
+        !o->embedded) {
         rt_report(o->prog, "%s needs the trained weights: --load FILE (a checkpoint saved by "
                "train --save)", o->cmd_name);
         return RC_USAGE;
@@ -256,8 +293,11 @@ static void print_usage(FILE *f, const char *prog)
             "  train    [--epochs N] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
             "           [--data FILE] [--test FILE] [--save FILE] [--resume FILE] [--log FILE.csv]\n"
             "           [--samples DIR]   (generators: a PNG grid of samples after each epoch)\n"
+            "           [--check-replicas]\n"
             "  eval     --load FILE [--test FILE] [--batch N] [--threads N]\n"
-            "  predict  --load FILE [--batch N] [--threads N] INPUT\n"
+            "  predict  --load FILE [--batch N] [--threads N] [--probs | --top K] INPUT\n"
+            "  sample   --load FILE --prompt TEXT [--tokens N] [--temperature X] [--top-k K]\n"
+            "           [--seed N] [--threads N]   (language models)\n"
             "  sample   --load FILE [--grid 8x8] [-o samples.png] [--seed N]   (generators)\n"
             "  info     the model's parameters, shapes and train block\n"
             "  --help   this text;  --version  the model's and netc's version\n"
@@ -267,7 +307,14 @@ static void print_usage(FILE *f, const char *prog)
             "block's files and keep its kind and scale; for IDX files the labels file is\n"
             "FILE with 'images-idx3' replaced by 'labels-idx1'. INPUT is an IDX file\n"
             "(gzip'd or not) or a CSV of samples, one per row; predict prints one line per\n"
-            "sample. Exit status: 0 done, 1 bad data or checkpoint, 2 bad command line.\n",
+            "sample (--probs: the softmax probabilities; --top K: the K likeliest classes).\n"
+            "sample prints the prompt and N generated bytes (default 400; temperature 1,\n"
+            "every token; --temperature 0 takes the likeliest). Exit status: 0 done,\n"
+            "1 bad data or checkpoint, 2 bad command line.\n"
+            "\n"
+            "Under mpirun -np N, train and eval run data-parallel over N processes: each\n"
+            "takes its share of every batch, gradients are summed, rank 0 prints and\n"
+            "writes files; --check-replicas compares the ranks' weights after every step.\n",
             prog);
 }
 
@@ -488,17 +535,38 @@ int rt_main(const rt_program *p, int argc, char **argv)
                "('%s --help' for more)", cmd, o.prog);
         return RC_USAGE;
     }
+    o.embedded = p->weights != NULL;
     rc = parse_flags(&o, argc, argv);
     if (rc != RC_OK)
         return rc;
 
-    rt_threads_init(o.given[FLAG_THREADS] ? o.threads : 0);
-    switch (o.cmd) {
-    case CMD_TRAIN: return rt_cmd_train(&o, p);
-    case CMD_EVAL: return rt_cmd_eval(&o, p);
-    case CMD_PREDICT: return rt_cmd_predict(&o, p);
-    case CMD_SAMPLE: return rt_cmd_sample(&o, p);
+    if (o.cmd == CMD_PREDICT || o.cmd == CMD_SAMPLE) {
+        if (getenv("OMPI_COMM_WORLD_SIZE") && strcmp(getenv("OMPI_COMM_WORLD_SIZE"), "1") != 0) {
+            rt_report(o.prog, "%s runs in one process; run it without mpirun", o.cmd_name);
+            return RC_USAGE;
+        }
+    } else {
+        rc = rt_dist_init(o.prog);
+        if (rc != RC_OK)
+            return rc;
     }
-    return RC_USAGE;
+    /* Ranks sharing a machine share its cores, unless told otherwise. */
+    int threads = o.given[FLAG_THREADS] ? o.threads : 0;
+    if (threads == 0 && rt_dist_local_size() > 1) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > rt_dist_local_size() ? (int)(cores / rt_dist_local_size()) : 1;
+    }
+    rt_threads_init(threads);
+    /* Rank 0 alone prints; the others' errors still reach stderr. */
+    if (rt_dist_rank() != 0 && !freopen("/dev/null", "w", stdout))
+        rt_report(o.prog, "/dev/null: %s (this rank's output is lost)", strerror(errno));
+    switch (o.cmd) {
+    case CMD_TRAIN: rc = rt_cmd_train(&o, p); break;
+    case CMD_EVAL: rc = rt_cmd_eval(&o, p); break;
+    case CMD_PREDICT: return rt_cmd_predict(&o, p);
+    case CMD_SAMPLE: return p->noise_input ? rt_cmd_sample(&o, p) : rt_cmd_generate(&o, p);
+    }
+    rt_dist_finalize();
+    return rc;
 }
 

@@ -34,6 +34,7 @@
  * the mean over its rows or outputs, as PyTorch's default reduction.
  */
 #include "netrt.h"
+#include "dist.h"
 #include "train_internal.h"
 
 #include <errno.h>
@@ -53,6 +54,15 @@
 #define AUGMENT_DOMAIN 0x082efa98ec4e6c89ull
 
 #define CHECKPOINT_FORMAT "1"
+
+/* Under mpirun, the parameters of every rank are compared (a hash of their
+ * bits, gathered) at the start and every this many steps in builds without
+ * NDEBUG, and after every step with --check-replicas. */
+#ifdef NDEBUG
+#define REPLICA_CHECK_EVERY 0
+#else
+#define REPLICA_CHECK_EVERY 100
+#endif
 #define LOG_HEADER "epoch,step,lr,train_loss,test_loss,test_accuracy,samples_per_s,seconds\n"
 
 /* ----------------------------------------------------------------- data */
@@ -166,6 +176,27 @@ static void labels_to_float(rt_dataset *d)
 }
 
 /* Checks a loaded data set against what the program takes. */
+/* Token ids from a source that reads numbers (a CSV): every value must be
+ * a whole number that fits an id; they become i32 in place. Returns
+ * RC_OK, or RC_INPUT after a message naming the value, its sample and the
+ * input. */
+static int numbers_to_ids(const char *prog, const rt_program *p, const char *file, const char *input, rt_dataset *d)
+{
+    float *v = d->x;
+    int32_t *ids = d->x;
+    for (int64_t i = 0; i < d->n * d->x_size; i++) {
+        if (!(v[i] == floorf(v[i]) && v[i] >= -2147483648.0f && v[i] < 2147483648.0f)) {
+            rt_report(prog, "%s: value %g of sample %lld is not a token id: model '%s' takes %s: i32 (whole "
+                      "numbers, ids of its embedding)", file, (double)v[i], (long long)(i / d->x_size), p->name,
+                      input);
+            return RC_INPUT;
+        }
+        ids[i] = (int32_t)v[i];
+    }
+    d->x_dtype = RT_I32;
+    return RC_OK;
+}
+
 static int check_dataset(const char *prog, const rt_program *p, const source_files *f,
                          rt_dataset *d, bool need_labels)
 {
@@ -177,6 +208,7 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
     int x_rank = p->nsteps ? p->data_rank : p->x_rank;
     const int64_t *x_dims = p->nsteps ? p->data_dims : p->x_dims;
     int64_t x_size = p->nsteps ? p->data_size : p->x_size;
+    const char *input = p->nsteps ? "real" : p->x_name ? p->x_name : "x";
     rt_format_type(x_dtype, x_dims, x_rank, want, sizeof want);
     if (d->x_size != x_size) {
         char dims[128] = "";
@@ -185,13 +217,17 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
             rt_format_dims_x(d->x_dims, d->x_rank, x, sizeof x);
             snprintf(dims, sizeof dims, " (%s)", x);
         }
-        rt_report(prog, "%s: samples hold %lld value%s%s but model '%s' takes x: %s", xfile,
-               (long long)d->x_size, d->x_size == 1 ? "" : "s", dims, p->name, want);
+        rt_report(prog, "%s: samples hold %lld value%s%s but model '%s' takes %s: %s", xfile,
+               (long long)d->x_size, d->x_size == 1 ? "" : "s", dims, p->name, input, want);
         return RC_INPUT;
     }
+    if (d->x_dtype == RT_F32 && x_dtype == RT_I32 && f->src.kind == RT_SRC_CSV &&
+        numbers_to_ids(prog, p, xfile, input, d) != RC_OK)
+        return RC_INPUT;
     if (d->x_dtype != x_dtype) {
-        rt_report(prog, "%s: samples are %s but model '%s' takes x: %s", xfile,
-               rt_dtype_name(d->x_dtype), p->name, want);
+        rt_report(prog, "%s: samples are %s but model '%s' takes %s: %s%s", xfile,
+               rt_dtype_name(d->x_dtype), p->name, input, want,
+               x_dtype == RT_I32 ? " (token ids: give a CSV of whole numbers, or text for a byte model)" : "");
         return RC_INPUT;
     }
     if (d->x_dtype == RT_I32 && p->x_vocab > 0) {
@@ -585,6 +621,11 @@ static int load_tensors(const char *prog, const char *path, const rt_program *p,
  * ignored. */
 int rt_load_weights(const char *prog, const char *path, const rt_program *p, float *params)
 {
+    if (!path && p->weights) {
+        /* netc build --inference --weights: the weights are in the binary */
+        memcpy(params, p->weights, sizeof *params * (size_t)p->param_floats);
+        return RC_OK;
+    }
     char *values[NMETA];
     int rc = read_meta(prog, path, values);
     if (rc != RC_OK)
@@ -651,25 +692,44 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
 
 typedef struct metrics {
     double loss;     /* mean per row (cross-entropy) or per output (mse, bce) */
-    double accuracy; /* fraction of rows whose argmax is the label; cross-entropy only */
+    double accuracy; /* fraction of rows whose argmax is the label (cross-entropy), of outputs on
+                      * the target's side of 0.5 (bce) */
+    double mae;      /* mse: mean absolute error per output */
     int64_t samples;
 } metrics;
 
-/* Forward over the whole data set in batches, the last one smaller. */
+/* Forward over the whole data set in batches, the last one smaller. Under
+ * mpirun each rank runs a contiguous share of the samples and the sums are
+ * all-reduced, so every rank gets the metrics of the whole set. */
 static void evaluate(const rt_program *p, const rt_dataset *d, int64_t batch,
                      const float *params, const buffers *b, metrics *m)
 {
     size_t xbytes = (size_t)p->x_size * 4, ybytes = (size_t)p->y_size * 4;
     int64_t classes = rt_class_count(p);
-    double sum = 0;
+    double sum = 0, abs_sum = 0;
     int64_t correct = 0;
-    for (int64_t i = 0; i < d->n; i += batch) {
-        int64_t bn = d->n - i < batch ? d->n - i : batch;
+    int64_t first, count;
+    rt_dist_shard(d->n, &first, &count);
+    for (int64_t i = first; i < first + count; i += batch) {
+        int64_t bn = first + count - i < batch ? first + count - i : batch;
         /* Copied so generated code always sees 64-byte-aligned rows. */
         memcpy(b->x, (const char *)d->x + (size_t)i * xbytes, (size_t)bn * xbytes);
-        memcpy(b->y, (const char *)d->y + (size_t)i * ybytes, (size_t)bn * ybytes);
+        if (ybytes)
+            memcpy(b->y, (const char *)d->y + (size_t)i * ybytes, (size_t)bn * ybytes);
         p->forward(params, b->x, b->out, bn, b->arena);
         int64_t outputs = bn * p->out_size;
+        /* an autoencoder's target is its input; a regression's or a bce
+         * model's the labels */
+        const float *target = p->reconstructs ? b->x : b->y;
+        if (p->loss != RT_LOSS_CROSS_ENTROPY)
+            for (int64_t k = 0; k < outputs; k++) {
+                abs_sum += fabs((double)b->out[k] - target[k]);
+                correct += (b->out[k] > 0.0f) == (target[k] >= 0.5f);
+            }
+        if (p->reconstructs) {
+            sum += rt_mse_forward(outputs, b->out, b->x);
+            continue;
+        }
         switch (p->loss) {
         case RT_LOSS_CROSS_ENTROPY:
             sum += rt_softmax_xent_forward(outputs / classes, classes, b->out, b->y, b->probs);
@@ -683,21 +743,29 @@ static void evaluate(const rt_program *p, const rt_dataset *d, int64_t batch,
             break;
         }
     }
+    double sums[3] = { sum, (double)correct, abs_sum };
+    rt_dist_sum(sums, 3);
+    sum = sums[0];
+    correct = (int64_t)sums[1];
+    abs_sum = sums[2];
     double units = (double)d->n * (double)(p->loss == RT_LOSS_CROSS_ENTROPY
                                                ? p->out_size / classes
                                                : p->out_size);
     m->loss = units > 0 ? sum / units : 0;
     m->accuracy = units > 0 ? (double)correct / units : 0;
+    m->mae = units > 0 ? abs_sum / units : 0;
     m->samples = d->n;
 }
 
 /* "  test loss 0.3710  test accuracy 86.41%" */
 static void format_metrics(const rt_program *p, const metrics *m, char *buf, size_t len)
 {
-    if (p->loss == RT_LOSS_CROSS_ENTROPY)
+    if (p->reconstructs)
+        snprintf(buf, len, "test reconstruction mse %.4f", m->loss);
+    else if (p->loss == RT_LOSS_CROSS_ENTROPY || p->loss == RT_LOSS_BCE)
         snprintf(buf, len, "test loss %.4f  test accuracy %.2f%%", m->loss, 100.0 * m->accuracy);
     else
-        snprintf(buf, len, "test loss %.4f", m->loss);
+        snprintf(buf, len, "test mse %.4f  test mae %.4f", m->loss, m->mae);
 }
 
 /* ------------------------------------------------------------------ log */
@@ -814,7 +882,7 @@ static void shuffle(int64_t *order, int64_t n, uint64_t seed, int64_t epoch)
  * data file's (C,H,W or H,W); the background is what a 0 pixel became
  * after scale and shift. */
 static void gather(const rt_program *p, const rt_dataset *d, const int64_t *rows, int64_t batch,
-                   const buffers *b, uint64_t seed, int64_t step)
+                   const buffers *b, uint64_t seed, int64_t step, int64_t global_batch, int64_t first)
 {
     size_t xbytes = (size_t)(p->nsteps ? p->data_size : p->x_size) * 4, ybytes = (size_t)p->y_size * 4;
     const rt_train_config *c = &p->config;
@@ -826,7 +894,8 @@ static void gather(const rt_program *p, const rt_dataset *d, const int64_t *rows
         char *dst = (char *)b->x + (size_t)i * xbytes;
         if (augment)
             rt_augment_sample(c->augment, c->naugment, ch, h, w, c->data.shift, seed ^ AUGMENT_DOMAIN,
-                              (uint64_t)(step * batch + i), (const float *)src, (float *)dst);
+                              (uint64_t)(step * global_batch + first + i), (const float *)src,
+                              (float *)dst);
         else
             memcpy(dst, src, xbytes);
         if (ybytes)
@@ -842,6 +911,9 @@ typedef struct train_run {
     double step_loss[RT_MAX_STEPS]; /* this epoch's sum of each step's losses */
     rt_schedule sched;
     int64_t batch, epochs, steps; /* epochs or steps is 0 */
+    int64_t first, local;         /* this rank's samples of each batch (all of it in one process) */
+    int64_t local_max;            /* the most samples any rank takes: the buffers' batch */
+    bool stop;                    /* under mpirun: some rank was asked to stop */
     int64_t steps_per_epoch, total_steps, last_epoch;
     source_files data_files, test_files;
     rt_dataset data, test;
@@ -897,7 +969,32 @@ static int train_settings(train_run *r)
         rt_report(o->prog, "model '%s' has no training data; give it with --data FILE", r->p->name);
         return RC_USAGE;
     }
+    if (r->batch < rt_dist_size()) {
+        rt_report(o->prog, "a batch of %lld cannot be split over %d ranks; give --batch %d or more, or "
+                  "start fewer ranks", (long long)r->batch, rt_dist_size(), rt_dist_size());
+        return RC_USAGE;
+    }
+    rt_dist_shard(r->batch, &r->first, &r->local);
+    r->local_max = (r->batch + rt_dist_size() - 1) / rt_dist_size();
     return RC_OK;
+}
+
+/* Under mpirun, every rank learns the worst exit code of all of them at
+ * the same point; rank 0 says which rank failed when it was not itself
+ * (that rank's own message, with its rank, is above). */
+static int agree(const char *prog, int rc, const char *when)
+{
+    int worst;
+    int all = rt_dist_agree(rc, &worst);
+    if (all != RC_OK && rc == RC_OK && rt_dist_rank() == 0)
+        rt_report(prog, "stopping every rank: rank %d failed %s", worst, when);
+    return all;
+}
+
+/* Under mpirun rank 0 alone writes the log and the checkpoints. */
+static bool writes_files(void)
+{
+    return rt_dist_rank() == 0;
 }
 
 /* The log and the checkpoint are first written after an epoch; a folder
@@ -953,7 +1050,8 @@ static int train_load_data(train_run *r)
         rc = rt_load_source(o->prog, p, &r->data_files, p->nsteps == 0, &r->data);
     if (rc != RC_OK)
         return rc;
-    r->has_test = p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST];
+    /* a GAN's steps have no one loss a test set could measure */
+    r->has_test = (p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST]) && (!p->nsteps || p->reconstructs);
     if (r->has_test) {
         rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
                             o->path[FLAG_TEST], &r->test_files);
@@ -1029,6 +1127,13 @@ static void request_stop(int sig)
     signal(sig, SIG_DFL);
 }
 
+/* Under mpirun the ranks stop together: at a step whose all-reduce said
+ * that some rank was asked to. */
+static bool stopping(const train_run *r)
+{
+    return rt_dist_on() ? r->stop : stop_requested != 0;
+}
+
 /* The loss of a step came out NaN or infinite: say where it came from
  * instead of always blaming the learning rate. Loaded weights and data
  * are refused at load when not finite, so a non-finite weight now was made
@@ -1086,19 +1191,27 @@ static int train_epoch(train_run *r, rt_progress *pg)
     float lr = 0;
     rt_progress_state ps = { .epoch = epoch + 1, .epochs = r->last_epoch,
                              .steps = r->steps_per_epoch };
-    while (at->in_epoch < r->steps_per_epoch && at->step < r->total_steps && !stop_requested) {
-        gather(p, &r->data, r->order + at->in_epoch * r->batch, r->batch, &r->buf, at->seed, at->step);
+    while (at->in_epoch < r->steps_per_epoch && at->step < r->total_steps && !stopping(r)) {
+        gather(p, &r->data, r->order + at->in_epoch * r->batch + r->first, r->local, &r->buf,
+               at->seed, at->step, r->batch, r->first);
         /* the steps in order, each on the parameters the one before left */
         double loss = 0;
         for (int k = 0; k < r->sp.n; k++) {
             const rt_step *st = &r->sp.step[k];
             uint64_t seed = p->nsteps ? rt_step_seed_of(at->seed, at->step, k) : rt_step_seed(at->seed, at->step);
-            double step_loss = st->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->batch,
+            rt_dist_step_begin(st->begin, st->end, r->first, r->local, r->batch);
+            double step_loss = st->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->local,
                                               r->buf.arena, seed);
+            if (rt_dist_on()) {
+                bool stop = stop_requested;
+                rt_dist_step_end(&step_loss, &stop);
+                r->stop = r->stop || stop;
+            }
             if (!isfinite(step_loss)) {
                 rt_progress_clear(pg);
-                report_non_finite(o->prog, p, &r->buf, r->batch, step_loss, p->nsteps ? st->model : NULL,
-                                  at->step + 1, epoch + 1);
+                if (rt_dist_rank() == 0) /* the summed loss: every rank sees it */
+                    report_non_finite(o->prog, p, &r->buf, r->local, step_loss, p->nsteps ? st->model : NULL,
+                                      at->step + 1, epoch + 1);
                 return RC_INPUT;
             }
             int64_t n = st->end - st->begin;
@@ -1112,6 +1225,12 @@ static int train_epoch(train_run *r, rt_progress *pg)
         }
         at->step++;
         at->in_epoch++;
+        if (rt_dist_on() && (o->given[FLAG_CHECK_REPLICAS] || (REPLICA_CHECK_EVERY > 0 &&
+                                                              at->step % REPLICA_CHECK_EVERY == 0))) {
+            int rc = rt_dist_check_replicas(o->prog, r->buf.params, p->param_floats, at->step);
+            if (rc != RC_OK)
+                return rc;
+        }
         loss_sum += loss;
         samples += r->batch;
 
@@ -1125,13 +1244,15 @@ static int train_epoch(train_run *r, rt_progress *pg)
             rt_progress_update(pg, &ps, false);
         }
     }
-    if (stop_requested) {
+    if (stopping(r)) {
         rt_progress_clear(pg);
         printf("stopped at step %lld (epoch %lld, %lld of %lld steps into it)\n", (long long)at->step,
                (long long)epoch + 1, (long long)at->in_epoch, (long long)r->steps_per_epoch);
         int rc = RC_INTERRUPTED;
         if (o->given[FLAG_SAVE]) {
-            rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->sp, at);
+            rc = writes_files() ? save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors,
+                                                  &r->sp, at) : RC_OK;
+            rc = agree(o->prog, rc, "to save the checkpoint");
             if (rc == RC_OK) {
                 printf("saved %s; continue with --resume %s\n", o->path[FLAG_SAVE], o->path[FLAG_SAVE]);
                 rc = RC_INTERRUPTED;
@@ -1152,7 +1273,7 @@ static int train_epoch(train_run *r, rt_progress *pg)
     metrics m = { 0 };
     char test[128] = "", rate_text[48];
     if (r->has_test) {
-        evaluate(p, &r->test, r->batch, r->buf.params, &r->buf, &m);
+        evaluate(p, &r->test, r->local_max, r->buf.params, &r->buf, &m);
         test[0] = ' ';
         test[1] = ' ';
         format_metrics(p, &m, test + 2, sizeof test - 2);
@@ -1164,37 +1285,44 @@ static int train_epoch(train_run *r, rt_progress *pg)
                          samples ? r->step_loss[k] / (double)samples : 0);
     if (!p->nsteps)
         snprintf(per_step, sizeof per_step, " %.4f", train_loss);
-    printf("epoch %lld/%lld  loss%s  train %.1fs  %s samples/s%s\n", (long long)epoch + 1,
-           (long long)r->last_epoch, per_step, seconds, rate_text, test);
+    char wait[64] = "";
+    if (rt_dist_on())
+        snprintf(wait, sizeof wait, "  (%d ranks, %.1f%% waiting in all-reduce)", rt_dist_size(),
+                 seconds > 0 ? 100.0 * rt_dist_wait_seconds() / seconds : 0.0);
+    printf("epoch %lld/%lld  loss%s  train %.1fs  %s samples/s%s%s\n", (long long)epoch + 1,
+           (long long)r->last_epoch, per_step, seconds, rate_text, wait, test);
     fflush(stdout);
 
-    int rc = log_row(o->prog, &r->log, epoch + 1, at->step, lr, train_loss, &m, r->has_test,
+    int rc = RC_OK;
+    if (writes_files()) {
+        rc = log_row(o->prog, &r->log, epoch + 1, at->step, lr, train_loss, &m, r->has_test,
                      p->loss == RT_LOSS_CROSS_ENTROPY, rate, seconds);
-    if (rc == RC_OK && o->given[FLAG_SAVE])
-        rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->sp, at);
-    if (rc == RC_OK && o->given[FLAG_SAMPLES]) {
-        /* the same noise every epoch (the run's seed), so the grids show
-         * the generator learning, not new draws */
-        char path[PATHLEN];
-        snprintf(path, sizeof path, "%s/epoch-%03lld.png", o->path[FLAG_SAMPLES], (long long)epoch + 1);
-        rc = rt_sample_grid(o->prog, p, r->buf.params, 8, 8, at->seed, path);
+        if (rc == RC_OK && o->given[FLAG_SAVE])
+            rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->sp, at);
+        if (rc == RC_OK && o->given[FLAG_SAMPLES]) {
+            /* the same noise every epoch (the run's seed), so the grids show
+             * the generator learning, not new draws */
+            char path[PATHLEN];
+            snprintf(path, sizeof path, "%s/epoch-%03lld.png", o->path[FLAG_SAMPLES], (long long)epoch + 1);
+            rc = rt_sample_grid(o->prog, p, r->buf.params, 8, 8, at->seed, path);
+        }
     }
-    return rc;
+    return agree(o->prog, rc, "to write the log, the checkpoint or the samples");
 }
 
 int rt_cmd_train(const options *o, const rt_program *p)
 {
     train_run r = { .o = o, .p = p };
     int rc = train_settings(&r);
-    if (rc == RC_OK && o->given[FLAG_SAVE])
+    if (rc == RC_OK && o->given[FLAG_SAVE] && writes_files())
         rc = check_writable(o->prog, "--save", o->path[FLAG_SAVE]);
-    if (rc == RC_OK && o->given[FLAG_LOG])
+    if (rc == RC_OK && o->given[FLAG_LOG] && writes_files())
         rc = check_writable(o->prog, "--log", o->path[FLAG_LOG]);
     if (rc == RC_OK && o->given[FLAG_SAVE] && o->given[FLAG_LOG] && rt_same_file(o->path[FLAG_SAVE], o->path[FLAG_LOG])) {
         rt_report(o->prog, "--save and --log both name %s; give them different files", o->path[FLAG_SAVE]);
         rc = RC_INPUT;
     }
-    if (rc == RC_OK && o->given[FLAG_SAMPLES] && access(o->path[FLAG_SAMPLES], W_OK | X_OK) != 0) {
+    if (rc == RC_OK && o->given[FLAG_SAMPLES] && writes_files() && access(o->path[FLAG_SAMPLES], W_OK | X_OK) != 0) {
         rt_report(o->prog, "%s (--samples): %s; make the folder first", o->path[FLAG_SAMPLES], strerror(errno));
         rc = RC_INPUT;
     }
@@ -1205,7 +1333,7 @@ int rt_cmd_train(const options *o, const rt_program *p)
     if (rc == RC_OK && o->given[FLAG_LOG])
         rc = check_not_an_input(o->prog, "--log", o->path[FLAG_LOG], &r);
     if (rc == RC_OK)
-        rc = rt_alloc_buffers(o->prog, p, r.batch, r.sp.state_floats, true, &r.buf);
+        rc = rt_alloc_buffers(o->prog, p, r.local_max, r.sp.state_floats, true, &r.buf);
     if (rc == RC_OK) {
         r.order = malloc((size_t)r.data.n * sizeof *r.order);
         if (!r.order) {
@@ -1217,14 +1345,27 @@ int rt_cmd_train(const options *o, const rt_program *p)
         rc = build_tensors(o->prog, p, r.buf.params, r.buf.state, &r.sp, &r.tensors);
     if (rc == RC_OK)
         rc = build_tensors(o->prog, p, r.buf.params, NULL, NULL, &r.weights);
+    if (rc == RC_OK)
+        rc = rt_dist_setup(o->prog, p, &r.sp, r.buf.params, r.buf.grads);
+    rc = agree(o->prog, rc, "to start (its flags, data or memory)");
     if (rc != RC_OK)
         goto done;
 
     r.at.batch = r.batch;
     rt_init_params(p, r.at.seed, r.buf.params);
+    if (p->config.init_path && !o->given[FLAG_RESUME]) {
+        char path[PATHLEN];
+        rt_data_resolve(p->config.init_path, p->config.base_dir, path, sizeof path);
+        rc = rt_init_from(o->prog, p, path, r.buf.params, stdout);
+        if (rc != RC_OK)
+            goto done;
+    }
     if (o->given[FLAG_RESUME]) {
         uint64_t flag_seed = r.at.seed;
+        /* Every rank reads the checkpoint (so it must be readable on every
+         * machine); the replica check below holds them to the same bits. */
         rc = resume_from(o->prog, o->path[FLAG_RESUME], p, &r.sp, &r.tensors, &r.weights, &r.at);
+        rc = agree(o->prog, rc, "to read the checkpoint");
         if (rc != RC_OK)
             goto done;
         /* The checkpoint's seed keeps the shuffles of the run it continues,
@@ -1238,12 +1379,14 @@ int rt_cmd_train(const options *o, const rt_program *p)
     if (rc != RC_OK || r.at.step >= r.total_steps)
         goto done;
     r.at.batch = r.batch;
-    if (o->given[FLAG_LOG]) {
+    if (o->given[FLAG_LOG] && writes_files())
         rc = log_open(o->prog, &r.log, o->path[FLAG_LOG], r.last_epoch - r.at.epoch,
                       o->given[FLAG_RESUME], r.at.epoch);
-        if (rc != RC_OK)
-            goto done;
-    }
+    rc = agree(o->prog, rc, "to open the log");
+    if (rc == RC_OK && rt_dist_on())
+        rc = rt_dist_check_replicas(o->prog, r.buf.params, p->param_floats, r.at.step);
+    if (rc != RC_OK)
+        goto done;
 
     rt_progress pg;
     rt_progress_init(&pg, isatty(STDERR_FILENO) == 1);
@@ -1265,6 +1408,7 @@ done:
         rt_report(o->prog, "writing to stdout: %s", strerror(errno));
         rc = RC_INPUT;
     }
+    rt_dist_teardown();
     free(r.log.text);
     free_tensors(&r.tensors);
     free_tensors(&r.weights);
@@ -1281,9 +1425,16 @@ int rt_cmd_eval(const options *o, const rt_program *p)
 {
     int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
                     : p->config.batch > 0 ? p->config.batch : 128;
-    if (!p->train_step) {
+    /* a predictor (netc build --inference) keeps its train block's labels
+     * and loss, but not the training step */
+    if (!p->train_step && !p->nsteps && !(p->weights && p->y_size > 0)) {
         rt_report(o->prog, "model '%s' has no train block, so no loss to evaluate; add `train %s { ... }` "
                "to its .net file", p->name, p->name);
+        return RC_USAGE;
+    }
+    if (p->nsteps && !p->reconstructs) {
+        rt_report(o->prog, "'%s' trains several models against each other, so it has no test loss to "
+               "evaluate; look at its samples instead (%s sample --load FILE)", p->name, o->prog);
         return RC_USAGE;
     }
     if (p->config.test.kind == RT_SRC_NONE && !o->given[FLAG_TEST]) {
@@ -1297,13 +1448,14 @@ int rt_cmd_eval(const options *o, const rt_program *p)
     int rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
                             o->path[FLAG_TEST], &files);
     if (rc == RC_OK)
-        rc = rt_load_source(o->prog, p, &files, true, &test);
+        rc = rt_load_source(o->prog, p, &files, !p->nsteps, &test);
     if (rc == RC_OK && batch > test.n)
         batch = test.n; /* --batch 1000000 on 10 samples needs memory for 10 */
     if (rc == RC_OK)
         rc = rt_alloc_buffers(o->prog, p, batch, 0, false, &buf);
     if (rc == RC_OK)
         rc = rt_load_weights(o->prog, o->path[FLAG_LOAD], p, buf.params);
+    rc = agree(o->prog, rc, "to read the test set or the weights");
     if (rc == RC_OK) {
         metrics m;
         char text[128], count[48];

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "netrt.h"
 #include "util.h" /* rt_mul_checked, rt_format_size */
@@ -75,7 +76,10 @@ typedef enum command {
 typedef enum flag_id {
     FLAG_EPOCHS, FLAG_STEPS, FLAG_BATCH, FLAG_LR, FLAG_SEED, FLAG_THREADS,
     FLAG_DATA, FLAG_TEST, FLAG_SAVE, FLAG_RESUME, FLAG_LOG, FLAG_LOAD,
+    FLAG_PROMPT, FLAG_TOKENS, FLAG_TEMPERATURE, FLAG_TOP_K, /* sample */
+    FLAG_PROBS, FLAG_TOP,                                   /* predict */
     FLAG_GRID, FLAG_OUTPUT, FLAG_SAMPLES,
+    FLAG_CHECK_REPLICAS,
     NFLAG
 } flag_id;
 
@@ -91,6 +95,8 @@ typedef struct options {
     int threads;
     const char *path[NFLAG]; /* V_PATH flags */
     const char *input;        /* predict's INPUT */
+    bool embedded;            /* the program holds its weights: --load is optional */
+    float temperature;        /* sample */
 } options;
 
 typedef struct source_files {
@@ -107,6 +113,12 @@ typedef struct buffers {
     void *x, *y; /* one batch, 4-byte elements (f32 or i32) */
 } buffers;
 
+/* `init from(FILE)` (transfer.c): loads every parameter with init_from
+ * from the checkpoint at path (resolved) into params, checking each name
+ * and shape first; then prints to report (unless NULL) what was loaded,
+ * frozen, left fresh, and what in the file went unused. RC_OK or
+ * RC_INPUT after a message. */
+int rt_init_from(const char *prog, const rt_program *p, const char *path, float *params, FILE *report);
 /* The steps of one training iteration (rt_plan_steps, train.c): a program
  * without step blocks is one step over all its trainable floats; each
  * step's optimizer state is `blocks` blocks of (end - begin) floats at
@@ -144,6 +156,9 @@ int rt_cmd_sample(const options *o, const rt_program *p);
  * else a message and RC_USAGE; and one grid of rows x cols of its outputs
  * from noise drawn from seed, written to path as a PNG. */
 int rt_sample_check(const char *prog, const rt_program *p);
+/* textgen.c: `sample` for a model that is not a generator of pictures:
+ * text from a prompt through the step function. */
+int rt_cmd_generate(const options *o, const rt_program *p);
 int rt_sample_grid(const char *prog, const rt_program *p, const float *params, int rows, int cols,
                    uint64_t seed, const char *path);
 

@@ -1,3 +1,0 @@
-build-fuzz/runtime/file.o: runtime/file.c runtime/netrt.h
-
-runtime/netrt.h:
