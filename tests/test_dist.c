@@ -345,6 +345,23 @@ START_TEST(killed_rank_then_exact_resume)
     fe_proc_free(&p);
     compare(path_in("full.st"), path_in("resumed.st"), 0);
 
+    /* eval, sharded over 2 ranks and reduced, says what one process says */
+    rc = run(&p, 120, mlp, "eval", "--load", path_in("full.st"), "--test", path_in("subt-images-idx3-ubyte"),
+             "--threads", "1", NULL);
+    ck_assert_msg(rc == 0, "eval failed:\n%s", p.err);
+    char one[256];
+    snprintf(one, sizeof one, "%s", p.out);
+    fe_proc_free(&p);
+    rc = run(&p, 120, MPIRUN, mlp, "eval", "--load", path_in("full.st"), "--test",
+             path_in("subt-images-idx3-ubyte"), NULL);
+    ck_assert_msg(rc == 0, "eval under 2 ranks failed:\n%s", p.err);
+    ck_assert_msg(strstr(one, "test loss ") && strstr(p.out, "test loss ") && strstr(one, "test accuracy") &&
+                  strstr(p.out, "test accuracy"), "one process: %s2 ranks: %s", one, p.out);
+    double loss1 = strtod(strstr(one, "test loss ") + 10, NULL), loss2 = strtod(strstr(p.out, "test loss ") + 10, NULL);
+    ck_assert_msg(fabs(loss1 - loss2) <= 1e-4 && !strcmp(strstr(one, "test accuracy"), strstr(p.out, "test accuracy")),
+                  "one process: %s2 ranks: %s", one, p.out);
+    fe_proc_free(&p);
+
     rc = run(&p, 180, mlp, "train", "--epochs", "2", "--threads", "1", "--data", path_in("sub-images-idx3-ubyte"),
              "--test", path_in("subt-images-idx3-ubyte"), "--resume", part, NULL);
     ck_assert_msg(rc == 0, "resume of a 2-rank checkpoint in one process failed:\n%s", p.err);
