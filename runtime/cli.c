@@ -272,7 +272,8 @@ static int parse_flags(options *o, int argc, char **argv)
                "model.safetensors images.idx", o->prog, strstr(o->prog, " predict") ? "" : " predict");
         return RC_USAGE;
     }
-    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT || o->cmd == CMD_SAMPLE) && !o->given[FLAG_LOAD]) {
+    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT || o->cmd == CMD_SAMPLE) && !o->given[FLAG_LOAD] &&
+        !o->embedded) {
         rt_report(o->prog, "%s needs the trained weights: --load FILE (a checkpoint saved by "
                "train --save)", o->cmd_name);
         return RC_USAGE;
@@ -534,6 +535,7 @@ int rt_main(const rt_program *p, int argc, char **argv)
                "('%s --help' for more)", cmd, o.prog);
         return RC_USAGE;
     }
+    o.embedded = p->weights != NULL;
     rc = parse_flags(&o, argc, argv);
     if (rc != RC_OK)
         return rc;

@@ -320,6 +320,18 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
                        bool allow_extra, const char *const *meta_keys, int nmeta,
                        char **meta_values, char *err, size_t errlen);
 
+/* What a checkpoint holds, from its header alone (checked as load checks
+ * it): one entry per tensor, in the header's order. Returns 0, or -1 with a
+ * message; free the list with rt_checkpoint_list_free. */
+typedef struct rt_tensor_info {
+    char *name;
+    char dtype[8];  /* "F32", "F16", "I64", ... as the file says */
+    int rank;
+    int64_t dims[RT_MAX_RANK];
+} rt_tensor_info;
+int rt_checkpoint_list(const char *path, rt_tensor_info **out, int *n, char *err, size_t errlen);
+void rt_checkpoint_list_free(rt_tensor_info *list, int n);
+
 /* Small file helpers shared by the runtime and the compiler. */
 /* Writes len bytes to path atomically; returns 0 or fills err. */
 int rt_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
@@ -665,7 +677,9 @@ typedef struct rt_param_desc {
     int64_t count;
     rt_init init;
     int64_t fan_in, fan_out;
-    bool trainable;              /* false: running statistics; these follow all trainable ones */
+    bool trainable;              /* false: running statistics or frozen; these follow all trainable ones */
+    const char *init_from;       /* the tensor of config.init_path this one starts from, or NULL */
+    bool frozen;                 /* loaded and never trained (init ... { freeze }) */
 } rt_param_desc;
 
 typedef enum rt_loss_kind {
@@ -686,6 +700,8 @@ typedef struct rt_train_config {
     float clip;                  /* max global gradient norm, 0 = off */
     const rt_augment *augment;   /* applied in order to each training sample (not test) */
     int naugment;
+    const char *init_path;       /* `init from(FILE)`: the checkpoint parameters with init_from
+                                  * start from (resolved like data files), or NULL */
 } rt_train_config;
 
 /* One training step: see rt_program.train_step. */
@@ -780,6 +796,9 @@ typedef struct rt_program {
      * autoencoder): eval reports the mean squared error of forward(x)
      * against x. */
     bool reconstructs;
+    /* netc build --inference --weights FILE: the parameter block, embedded;
+     * eval, predict and sample use it when no --load is given. */
+    const float *weights;
 } rt_program;
 
 /* The command line of a built model binary, shared by `netc train`:
@@ -792,6 +811,12 @@ typedef struct rt_program {
  * Returns the process exit code (0, 1 on bad input/files, 2 on usage, 130
  * when stopped by a signal). */
 int rt_main(const rt_program *p, int argc, char **argv);
+/* The command line of a single-file predictor (netc build --inference
+ * --weights FILE, a program with weights): `NAME INPUT` is `NAME predict
+ * INPUT` with the embedded weights, so it prints what `predict --load FILE
+ * INPUT` prints; predict's flags (--batch, --threads) work, and the other
+ * commands (eval, info, --help) are rt_main's. */
+int rt_predict_main(const rt_program *p, int argc, char **argv);
 /* What rt_main does with a seed, for anyone driving a program themselves
  * (rt_model does): parameter initialisation, and the seed of the dropout
  * masks of 0-based training step `step`. */
@@ -822,9 +847,9 @@ void rt_generator_free(rt_generator *g);
 void rt_generator_reset(rt_generator *g);
 /* The position the next token will take. */
 int64_t rt_generator_position(const rt_generator *g);
-/* Feeds one token (in [0, x_vocab)) and returns the output's row at its
- * position (step_out_size floats: the next token's scores), valid until
- * the next call. When the context is full (step_context > 0 positions),
+/* Feeds one token and returns the output's row at its position
+ * (step_out_size floats: the next token's scores), valid until the next
+ * call; NULL (and nothing fed) for a token outside [0, x_vocab). When the context is full (step_context > 0 positions),
  * the generator slides: it restarts from the newest step_context / 2
  * tokens, fed again, then this one. */
 const float *rt_generator_feed(rt_generator *g, int32_t token);

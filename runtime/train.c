@@ -621,6 +621,11 @@ static int load_tensors(const char *prog, const char *path, const rt_program *p,
  * ignored. */
 int rt_load_weights(const char *prog, const char *path, const rt_program *p, float *params)
 {
+    if (!path && p->weights) {
+        /* netc build --inference --weights: the weights are in the binary */
+        memcpy(params, p->weights, sizeof *params * (size_t)p->param_floats);
+        return RC_OK;
+    }
     char *values[NMETA];
     int rc = read_meta(prog, path, values);
     if (rc != RC_OK)
@@ -1348,6 +1353,13 @@ int rt_cmd_train(const options *o, const rt_program *p)
 
     r.at.batch = r.batch;
     rt_init_params(p, r.at.seed, r.buf.params);
+    if (p->config.init_path && !o->given[FLAG_RESUME]) {
+        char path[PATHLEN];
+        rt_data_resolve(p->config.init_path, p->config.base_dir, path, sizeof path);
+        rc = rt_init_from(o->prog, p, path, r.buf.params, stdout);
+        if (rc != RC_OK)
+            goto done;
+    }
     if (o->given[FLAG_RESUME]) {
         uint64_t flag_seed = r.at.seed;
         /* Every rank reads the checkpoint (so it must be readable on every
@@ -1413,7 +1425,9 @@ int rt_cmd_eval(const options *o, const rt_program *p)
 {
     int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
                     : p->config.batch > 0 ? p->config.batch : 128;
-    if (!p->train_step && !p->nsteps) {
+    /* a predictor (netc build --inference) keeps its train block's labels
+     * and loss, but not the training step */
+    if (!p->train_step && !p->nsteps && !(p->weights && p->y_size > 0)) {
         rt_report(o->prog, "model '%s' has no train block, so no loss to evaluate; add `train %s { ... }` "
                "to its .net file", p->name, p->name);
         return RC_USAGE;

@@ -36,7 +36,7 @@ static const DiagCase cases[] = {
     { "unknown_train_key_plain", 109,
         "model m(x: f32[784]) -> f32[10] { x -> dense(10) }\n"
         "train m { data idx(\"a\", \"b\") loss cross_entropy turbo 5 }\n",
-        "t.net:2:49: error: unknown key 'turbo' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise and step\n"
+        "t.net:2:49: error: unknown key 'turbo' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step and init\n"
         "    2 | train m { data idx(\"a\", \"b\") loss cross_entropy turbo 5 }\n"
         "      |                                                 ^~~~~\n" },
     { "dense_after_conv", 77,
