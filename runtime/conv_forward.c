@@ -33,6 +33,23 @@ static inline void add_bias(const float *in, float b, int64_t n, float *out)
 }
 
 
+/* Bias and activation on output pixels [p0, p0 + n) of sample b, every
+ * filter, while a task's outputs are still in cache. */
+static void bias_act_columns(const forward_task *t, int64_t b, int64_t p0, int64_t n)
+{
+    if (!t->bias && t->act == RT_ACT_NONE && !t->preact)
+        return;
+    int64_t ys = t->cv->f * t->d.p;
+    for (int64_t f = 0; f < t->cv->f; f++) {
+        float *y = t->y + b * ys + f * t->d.p + p0;
+        float *pre = t->preact ? t->preact + b * ys + f * t->d.p + p0 : y;
+        if (t->bias || pre != y)
+            add_bias(y, t->bias ? t->bias[f] : 0.0f, n, pre);
+        if (t->act != RT_ACT_NONE || pre != y)
+            rt_act_forward(t->act, t->alpha, n, pre, y);
+    }
+}
+
 // x (B,C,H,W), w (F,C/g,KH,KW), bias (F), y and preact (B,F,Ho,Wo)
 static void forward_chunk(void *ctx, int64_t chunk)
 {
@@ -134,16 +151,7 @@ static void forward_part(void *ctx, int64_t index)
         rt_sgemm(false, false, (int)d->fg, (int)n, (int)d->k, 1.0f, w, (int)d->k, col,
                  (int)ldcol, 0.0f, y, (int)d->p);
     }
-    if (!t->bias && t->act == RT_ACT_NONE && !t->preact)
-        return;
-    for (int64_t f = 0; f < cv->f; f++) {
-        float *y = t->y + b * ys + f * d->p + p0;
-        float *pre = t->preact ? t->preact + b * ys + f * d->p + p0 : y;
-        if (t->bias || pre != y)
-            add_bias(y, t->bias ? t->bias[f] : 0.0f, n, pre);
-        if (t->act != RT_ACT_NONE || pre != y)
-            rt_act_forward(t->act, t->alpha, n, pre, y);
-    }
+    bias_act_columns(t, b, p0, n);
 }
 
 /* ------------------------------------------- forward with a max-pool */
@@ -290,16 +298,7 @@ static void forward_packed_task(void *ctx, int64_t index)
             }
         }
     }
-    if (!t->bias && t->act == RT_ACT_NONE && !t->preact)
-        return;
-    for (int64_t f = 0; f < cv->f; f++) {
-        float *y = t->y + b * ys + f * d->p + p0;
-        float *pre = t->preact ? t->preact + b * ys + f * d->p + p0 : y;
-        if (t->bias || pre != y)
-            add_bias(y, t->bias ? t->bias[f] : 0.0f, n, pre);
-        if (t->act != RT_ACT_NONE || pre != y)
-            rt_act_forward(t->act, t->alpha, n, pre, y);
-    }
+    bias_act_columns(t, b, p0, n);
 }
 
 static void forward_packed(forward_task *t, rt_isa isa, int64_t batch)

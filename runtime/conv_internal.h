@@ -76,23 +76,17 @@ typedef struct rt_conv_dw {
  * each tap, then dy itself (the bias gradient), lane by lane.
  *   x (B,C,H,W), dy (B,F,Ho,Wo)
  */
-int64_t rt_conv_avx512_dw_scratch(const rt_conv_dw *g);
-void rt_conv_avx512_dw_forward(const rt_conv_dw *g, int64_t q0, int64_t q1, const float *x,
-                               const float *w, const float *bias, bool relu, float *pre, float *y,
-                               float *scratch);
-void rt_conv_avx512_dw_data(const rt_conv_dw *g, int64_t q0, int64_t q1, const float *dy,
-                            const float *w, float *dx, float *scratch);
-void rt_conv_avx512_dw_filter(const rt_conv_dw *g, int64_t filter, int64_t batch, const float *x,
-                              const float *dy, double *sums, float *scratch);
-
-int64_t rt_conv_avx2_dw_scratch(const rt_conv_dw *g);
-void rt_conv_avx2_dw_forward(const rt_conv_dw *g, int64_t q0, int64_t q1, const float *x,
-                             const float *w, const float *bias, bool relu, float *pre, float *y,
-                             float *scratch);
-void rt_conv_avx2_dw_data(const rt_conv_dw *g, int64_t q0, int64_t q1, const float *dy,
-                          const float *w, float *dx, float *scratch);
-void rt_conv_avx2_dw_filter(const rt_conv_dw *g, int64_t filter, int64_t batch, const float *x,
-                            const float *dy, double *sums, float *scratch);
+#define RT_CONV_DW_DECLARE(isa)                                                                   \
+    int64_t rt_conv_##isa##_dw_scratch(const rt_conv_dw *g);                                      \
+    void rt_conv_##isa##_dw_forward(const rt_conv_dw *g, int64_t q0, int64_t q1, const float *x,  \
+                                    const float *w, const float *bias, bool relu, float *pre,     \
+                                    float *y, float *scratch);                                    \
+    void rt_conv_##isa##_dw_data(const rt_conv_dw *g, int64_t q0, int64_t q1, const float *dy,    \
+                                 const float *w, float *dx, float *scratch);                      \
+    void rt_conv_##isa##_dw_filter(const rt_conv_dw *g, int64_t filter, int64_t batch,            \
+                                   const float *x, const float *dy, double *sums, float *scratch)
+RT_CONV_DW_DECLARE(avx512);
+RT_CONV_DW_DECLARE(avx2);
 
 /* ------------------------------------------------ the passes' tuning */
 
