@@ -35,7 +35,7 @@ void rt_conv_avx512_dot_nt(int64_t m, int64_t n, int64_t l, const float *a, int6
                            const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate);
 
 /* im2col of output rows [ya, yb) of ns samples for a stride-1 layer
- * (conv.c's im2col_rows). */
+ * (conv_im2col.c's rt_conv_im2col_rows). */
 void rt_conv_avx512_im2col_s1(const rt_conv_s1 *g, int64_t ns, const float *x, int64_t sample_stride,
                               int64_t ya, int64_t yb, float *col);
 
@@ -47,8 +47,8 @@ typedef struct rt_conv_dw {
 } rt_conv_dw;
 
 /* The widest kernel and the largest stride the SIMD depthwise paths take
- * (they keep per-column and per-phase tables of these sizes); conv.c's
- * loops take the rest. */
+ * (they keep per-column and per-phase tables of these sizes);
+ * conv_depthwise.c's loops take the rest. */
 #define RT_CONV_DW_MAX_KW 32
 #define RT_CONV_DW_MAX_STRIDE 8
 /* Doubles per tap in the filter gradient's sums: a lane of the widest
