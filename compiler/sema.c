@@ -6,87 +6,22 @@
  * expressions on dimensions and gives every parameter a stable name.
  * Recovers from errors by producing a poison value that silences the
  * errors that would follow from it, so one run reports every root cause. */
-#include "compiler.h"
+#include "sema_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Per-sample tensors larger than this are refused: the batch multiplies it
- * and offsets must stay far from overflow. */
-#define MAX_ELEMS ((int64_t)1 << 40)
-#define MAX_DIM ((int64_t)INT32_MAX)
-#define MAX_REPEAT 4096
-#define MAX_LAYER_DEPTH 64
-
-typedef enum VKind {
-    V_POISON, /* an error was reported; everything built on it stays quiet */
-    V_INT, V_FLOAT, V_BOOL, V_STRING, V_TENSOR, V_LIST,
-} VKind;
-
-typedef struct Value {
-    VKind kind;
-    int64_t i;
-    double f;
-    const char *s;
-    uint32_t node; /* V_TENSOR: node index in the current graph */
-    struct Value *items;
-    int nitems;
-} Value;
-
-typedef struct Binding {
-    const char *name;
-    Value v;
-    Span span;
-    struct Binding *next;
-} Binding;
-
-typedef struct Scope {
-    Binding *head;
-    struct Scope *parent;
-} Scope;
-
-typedef struct NameCount {
-    const char *key; /* prefix + callee */
-    int count;
-    struct NameCount *next;
-} NameCount;
-
-typedef struct UsedName {
-    const char *name;
-    Span span;
-    struct UsedName *next;
-} UsedName;
-
-typedef struct Sema {
-    Compiler *c;
-    Graph *g;
-    Scope globals;
-    const char *prefix;     /* "" in a model body, "block1." inside a layer call */
-    NameCount *counts;      /* derived-name counters of the current graph */
-    UsedName *used[1024];   /* layer-call names taken in the current graph, by hash:
-                             * a 100k-stage chain must not be quadratic */
-    const Ast *stack[MAX_LAYER_DEPTH]; /* user layers being expanded */
-    int depth;
-    bool allow_model_calls; /* train-step losses call models */
-    uint32_t deferred_input; /* `real` whose shape the first model call fixes */
-    bool has_deferred;
-    Ast **layers, **models;
-    int nlayers, nmodels;
-} Sema;
 
 static Value poison(void) { Value v = { .kind = V_POISON }; return v; }
 static Value int_value(int64_t i) { Value v = { .kind = V_INT, .i = i }; return v; }
 static Value float_value(double f) { Value v = { .kind = V_FLOAT, .f = f }; return v; }
-static Value tensor_value(uint32_t node) { Value v = { .kind = V_TENSOR, .node = node }; return v; }
 
-static Value eval(Sema *s, Scope *sc, const Ast *e);
 static Value eval_call(Sema *s, Scope *sc, const Ast *call, const Value *piped, Span piped_span,
                        const char *forced_name);
 
 /* ------------------------------------------------------------ helpers */
 
-static Node *node_at(Sema *s, uint32_t i) { return &s->g->nodes[i]; }
 
 static const char *type_of(Sema *s, uint32_t node)
 {
@@ -94,7 +29,7 @@ static const char *type_of(Sema *s, uint32_t node)
 }
 
 /* How a value reads in a message: "the number 2.5", "f32[784]". */
-static const char *describe(Sema *s, const Value *v)
+const char *sema_describe(Sema *s, const Value *v)
 {
     switch (v->kind) {
     case V_POISON: return "an invalid value";
@@ -108,7 +43,7 @@ static const char *describe(Sema *s, const Value *v)
     unreachable();
 }
 
-static void bind(Sema *s, Scope *sc, const char *name, Value v, Span at)
+void sema_bind(Sema *s, Scope *sc, const char *name, Value v, Span at)
 {
     Binding *b = arena_alloc(s->c->arena, sizeof *b);
     b->name = name;
@@ -143,7 +78,7 @@ static int find_op(const char *name)
     return -1;
 }
 
-static int model_graph(Sema *s, const char *name)
+int sema_model_graph(Sema *s, const char *name)
 {
     for (int i = 0; i < s->c->prog->nmodels; i++)
         if (strcmp(s->c->prog->graphs[i].name, name) == 0)
@@ -231,8 +166,6 @@ static Value arith(Sema *s, char op, Value a, Value b, Span at)
     }
 }
 
-static bool is_number(const Value *v) { return v->kind == V_INT || v->kind == V_FLOAT; }
-static double number_of(const Value *v) { return v->kind == V_INT ? (double)v->i : v->f; }
 
 /* ----------------------------------------------------- node creation */
 
@@ -315,7 +248,7 @@ static uint32_t add_node(Sema *s, Op op, DType dt, Shape sh, const uint32_t *inp
 }
 
 /* Runs the op's shape rule; on success adds its parameters and the node. */
-static Value build_op(Sema *s, Op op, const uint32_t *data, int ndata, Attr *attrs, const char *call_text,
+Value sema_build_op(Sema *s, Op op, const uint32_t *data, int ndata, Attr *attrs, const char *call_text,
                       const char *name, Span at)
 {
     Shape in[MAX_DATA_INPUTS];
@@ -360,7 +293,7 @@ static Value scale_op(Sema *s, uint32_t x, double factor, double offset, Span at
     Attr *attrs = arena_alloc(s->c->arena, sizeof *attrs * 3);
     attrs[1].f = factor;
     attrs[2].f = offset;
-    return build_op(s, OP_scale, &x, 1, attrs, what, derive_name(s, "scale", NULL, at), at);
+    return sema_build_op(s, OP_scale, &x, 1, attrs, what, derive_name(s, "scale", NULL, at), at);
 }
 
 static Value tensor_arith(Sema *s, char op, Value a, Value b, Span at)
@@ -375,12 +308,12 @@ static Value tensor_arith(Sema *s, char op, Value a, Value b, Span at)
         Op o = op == '+' ? OP_add : op == '-' ? OP_sub : OP_mul;
         uint32_t in[2] = { a.node, b.node };
         Attr *attrs = arena_alloc(ar, sizeof *attrs * 2);
-        return build_op(s, o, in, 2, attrs, sym, derive_name(s, ir_ops[o].name, NULL, at), at);
+        return sema_build_op(s, o, in, 2, attrs, sym, derive_name(s, ir_ops[o].name, NULL, at), at);
     }
     bool left = a.kind == V_TENSOR;
     const Value *t = left ? &a : &b, *k = left ? &b : &a;
     if (!is_number(k)) {
-        diag_error(&s->c->diag, at, "cannot apply %s to %s and %s", sym, describe(s, &a), describe(s, &b));
+        diag_error(&s->c->diag, at, "cannot apply %s to %s and %s", sym, sema_describe(s, &a), sema_describe(s, &b));
         return poison();
     }
     double v = number_of(k);
@@ -453,12 +386,12 @@ static Value apply_stage(Sema *s, Scope *sc, Value v, Span v_span, const Ast *st
     case AST_CALL:
         return eval_call(s, sc, stage, &v, v_span, forced_name);
     case AST_REPEAT: {
-        Value n = eval(s, sc, stage->lhs);
+        Value n = sema_eval(s, sc, stage->lhs);
         if (n.kind == V_POISON)
             return poison();
         if (n.kind != V_INT || n.i < 1 || n.i > MAX_REPEAT) {
             diag_error(&s->c->diag, stage->lhs->span, "repeat count must be an integer from 1 to %d, got %s",
-                       MAX_REPEAT, describe(s, &n));
+                       MAX_REPEAT, sema_describe(s, &n));
             return poison();
         }
         const Ast *inner = stage->rhs;
@@ -479,7 +412,7 @@ static Value apply_stage(Sema *s, Scope *sc, Value v, Span v_span, const Ast *st
     }
 }
 
-static Value eval(Sema *s, Scope *sc, const Ast *e)
+Value sema_eval(Sema *s, Scope *sc, const Ast *e)
 {
     switch (e->kind) {
     case AST_INT: return int_value(e->ival);
@@ -489,18 +422,18 @@ static Value eval(Sema *s, Scope *sc, const Ast *e)
     case AST_NAME: return eval_name(s, sc, e);
     case AST_CALL: return eval_call(s, sc, e, NULL, e->span, NULL);
     case AST_BINARY: {
-        Value a = eval(s, sc, e->lhs), b = eval(s, sc, e->rhs);
+        Value a = sema_eval(s, sc, e->lhs), b = sema_eval(s, sc, e->rhs);
         if (a.kind == V_POISON || b.kind == V_POISON)
             return poison();
         if (is_number(&a) && is_number(&b))
             return arith(s, e->op, a, b, e->span);
         if (a.kind == V_TENSOR || b.kind == V_TENSOR)
             return tensor_arith(s, e->op, a, b, e->span);
-        diag_error(&s->c->diag, e->span, "cannot apply '%c' to %s and %s", e->op, describe(s, &a), describe(s, &b));
+        diag_error(&s->c->diag, e->span, "cannot apply '%c' to %s and %s", e->op, sema_describe(s, &a), sema_describe(s, &b));
         return poison();
     }
     case AST_NEG: {
-        Value a = eval(s, sc, e->lhs);
+        Value a = sema_eval(s, sc, e->lhs);
         if (a.kind == V_POISON)
             return a;
         if (a.kind == V_INT)
@@ -509,15 +442,15 @@ static Value eval(Sema *s, Scope *sc, const Ast *e)
             return float_value(-a.f);
         if (a.kind == V_TENSOR)
             return scale_op(s, a.node, -1, 0, e->span, "'-'");
-        diag_error(&s->c->diag, e->span, "cannot negate %s", describe(s, &a));
+        diag_error(&s->c->diag, e->span, "cannot negate %s", sema_describe(s, &a));
         return poison();
     }
     case AST_CHAIN: {
-        Value v = eval(s, sc, e->list.items[0]);
+        Value v = sema_eval(s, sc, e->list.items[0]);
         Span at = e->list.items[0]->span;
         for (int i = 1; i < e->list.count && v.kind != V_POISON; i++) {
             if (v.kind != V_TENSOR) {
-                diag_error(&s->c->diag, at, "a chain starts from a tensor, not %s", describe(s, &v));
+                diag_error(&s->c->diag, at, "a chain starts from a tensor, not %s", sema_describe(s, &v));
                 return poison();
             }
             v = apply_stage(s, sc, v, at, e->list.items[i], NULL);
@@ -532,7 +465,7 @@ static Value eval(Sema *s, Scope *sc, const Ast *e)
         Value v = { .kind = V_LIST, .nitems = e->list.count };
         v.items = arena_alloc(s->c->arena, sizeof *v.items * (size_t)(e->list.count + 1));
         for (int i = 0; i < e->list.count; i++) {
-            v.items[i] = eval(s, sc, e->list.items[i]);
+            v.items[i] = sema_eval(s, sc, e->list.items[i]);
             if (v.items[i].kind == V_POISON)
                 return poison();
         }
@@ -549,14 +482,6 @@ static Value eval(Sema *s, Scope *sc, const Ast *e)
 }
 
 /* ---------------------------------------------------- argument binding */
-
-typedef struct Bound {
-    Value v;
-    Span span;
-    bool set;
-    Value *many; /* ARG_TENSORS / ARG_INTS collect several */
-    int nmany;
-} Bound;
 
 static const char *kind_name(ArgKind k)
 {
@@ -604,8 +529,8 @@ static const char *signature_text(Sema *s, const char *callee, const ArgSpec *ar
 
 /* Fills slots from the piped value, positional and keyword arguments,
  * checking each against its kind. Reports and returns false on error. */
-static bool bind_args(Sema *s, Scope *sc, const Ast *call, const char *callee, const ArgSpec *args, int nargs,
-                      const Value *piped, Span piped_span, Bound *slots)
+bool sema_bind_args(Sema *s, Scope *sc, const Ast *call, const char *callee, const ArgSpec *args, int nargs,
+                    const Value *piped, Span piped_span, Bound *slots)
 {
     Diag *d = &s->c->diag;
     bool ok = true;
@@ -651,7 +576,7 @@ static bool bind_args(Sema *s, Scope *sc, const Ast *call, const char *callee, c
                 ok = false;
                 continue;
             }
-            slots[k].v = eval(s, sc, arg->lhs);
+            slots[k].v = sema_eval(s, sc, arg->lhs);
             slots[k].span = arg->lhs->span;
             slots[k].set = true;
             continue;
@@ -669,7 +594,7 @@ static bool bind_args(Sema *s, Scope *sc, const Ast *call, const char *callee, c
                 continue;
             }
         }
-        Value v = eval(s, sc, arg);
+        Value v = sema_eval(s, sc, arg);
         while (next < nargs && slots[next].set && args[next].kind != ARG_TENSORS && args[next].kind != ARG_INTS)
             next++;
         if (next >= nargs) {
@@ -716,7 +641,7 @@ static bool bind_args(Sema *s, Scope *sc, const Ast *call, const char *callee, c
                     ok = false;
                 } else if (!value_fits(&b->many[j], args[k].kind)) {
                     diag_error(d, b->span, "argument '%s' of %s expects %s, got %s", args[k].name, callee,
-                               kind_name(args[k].kind), describe(s, &b->many[j]));
+                               kind_name(args[k].kind), sema_describe(s, &b->many[j]));
                     ok = false;
                     break;
                 }
@@ -731,7 +656,7 @@ static bool bind_args(Sema *s, Scope *sc, const Ast *call, const char *callee, c
             for (int j = 0; j < b->nmany; j++)
                 if (b->many[j].kind != V_INT) {
                     diag_error(d, b->span, "argument '%s' of %s expects integers, got %s", args[k].name, callee,
-                               describe(s, &b->many[j]));
+                               sema_describe(s, &b->many[j]));
                     ok = false;
                     break;
                 }
@@ -740,7 +665,7 @@ static bool bind_args(Sema *s, Scope *sc, const Ast *call, const char *callee, c
             if (args[k].kind == ARG_INT && b->v.kind == V_FLOAT)
                 hint = "; dimensions and counts are whole numbers";
             diag_error(d, b->span, "argument '%s' of %s expects %s, got %s%s", args[k].name, callee,
-                       kind_name(args[k].kind), describe(s, &b->v), hint);
+                       kind_name(args[k].kind), sema_describe(s, &b->v), hint);
             ok = false;
         }
     }
@@ -799,7 +724,7 @@ static Value call_builtin(Sema *s, Scope *sc, const Ast *call, Op op, const Valu
     /* The call's name is taken first so names follow source order. */
     const char *name = forced_name ? forced_name : derive_name(s, info->name, call->label,
                                                                 call->label ? call->label_span : call->name_span);
-    if (!bind_args(s, sc, call, info->name, info->args, info->nargs, piped, piped_span, slots))
+    if (!sema_bind_args(s, sc, call, info->name, info->args, info->nargs, piped, piped_span, slots))
         return poison();
     const char *text = source_text(s, call->span, arena_printf(s->c->arena, "%s(...)", info->name));
     uint32_t data[MAX_DATA_INPUTS];
@@ -818,7 +743,7 @@ static Value call_builtin(Sema *s, Scope *sc, const Ast *call, Op op, const Valu
                 data[ndata++] = b->many[j].node;
         }
     }
-    return build_op(s, op, data, ndata, make_attrs(s, info->args, info->nargs, slots), text, name, call->span);
+    return sema_build_op(s, op, data, ndata, make_attrs(s, info->args, info->nargs, slots), text, name, call->span);
 }
 
 /* Matches an actual tensor against a declared type `f32[T, D]`: literal
@@ -834,14 +759,14 @@ static bool match_type(Sema *s, Scope *sc, const Ast *type, uint32_t actual, Spa
     for (int i = 0; ok && type->has_dims && i < type->list.count; i++) {
         const Ast *dim = type->list.items[i];
         if (dim->kind == AST_NAME && !lookup(sc, dim->name)) {
-            bind(s, sc, dim->name, int_value(n->shape.dim[i]), dim->span);
+            sema_bind(s, sc, dim->name, int_value(n->shape.dim[i]), dim->span);
             continue;
         }
-        Value v = eval(s, sc, dim);
+        Value v = sema_eval(s, sc, dim);
         if (v.kind == V_POISON)
             return false;
         if (v.kind != V_INT) {
-            diag_error(&s->c->diag, dim->span, "a dimension must be an integer, got %s", describe(s, &v));
+            diag_error(&s->c->diag, dim->span, "a dimension must be an integer, got %s", sema_describe(s, &v));
             return false;
         }
         ok = v.i == n->shape.dim[i];
@@ -930,17 +855,17 @@ static Value call_layer(Sema *s, Scope *sc, const Ast *call, const Ast *layer, c
     const char *name = forced_name ? forced_name : derive_name(s, layer->name, call->label,
                                                                 call->label ? call->label_span : call->name_span);
     Bound *slots = arena_alloc(s->c->arena, sizeof *slots * (size_t)(nargs + 1));
-    if (!bind_args(s, sc, call, layer->name, args, nargs, piped, piped_span, slots))
+    if (!sema_bind_args(s, sc, call, layer->name, args, nargs, piped, piped_span, slots))
         return poison();
     Scope inner = { NULL, &s->globals };
     for (int i = 0; i < nargs; i++) {
         const Ast *p = layer->list.items[i];
-        Value v = slots[i].set ? slots[i].v : eval(s, &inner, p->lhs);
+        Value v = slots[i].set ? slots[i].v : sema_eval(s, &inner, p->lhs);
         if (v.kind == V_POISON)
             return poison();
         if (!slots[i].set && !value_fits(&v, args[i].kind)) {
             diag_error(d, p->lhs->span, "default of '%s' must be %s, got %s", p->name, kind_name(args[i].kind),
-                       describe(s, &v));
+                       sema_describe(s, &v));
             return poison();
         }
         if (args[i].kind == ARG_TENSOR &&
@@ -951,7 +876,7 @@ static Value call_layer(Sema *s, Scope *sc, const Ast *call, const Ast *layer, c
         }
         if (args[i].kind == ARG_FLOAT && v.kind == V_INT)
             v = float_value((double)v.i);
-        bind(s, &inner, p->name, v, p->span);
+        sema_bind(s, &inner, p->name, v, p->span);
     }
     const char *saved = s->prefix;
     s->prefix = arena_printf(s->c->arena, "%s.", name);
@@ -985,7 +910,7 @@ static Value call_model(Sema *s, Scope *sc, const Ast *call, int gi, const Value
         args[i].name = m->nodes[m->inputs[i]].name;
         args[i].kind = ARG_TENSOR;
     }
-    if (!bind_args(s, sc, call, m->name, args, nargs, piped, piped_span, slots))
+    if (!sema_bind_args(s, sc, call, m->name, args, nargs, piped, piped_span, slots))
         return poison();
     uint32_t in[16];
     for (int i = 0; i < nargs; i++) {
@@ -1028,14 +953,14 @@ static Value eval_call(Sema *s, Scope *sc, const Ast *call, const Value *piped, 
     if (op >= 0)
         return call_builtin(s, sc, call, (Op)op, piped, piped_span, forced_name);
     if (s->allow_model_calls) {
-        int gi = model_graph(s, call->name);
+        int gi = sema_model_graph(s, call->name);
         if (gi >= 0)
             return call_model(s, sc, call, gi, piped, piped_span);
     }
     Diag *d = &s->c->diag;
     Binding *b = lookup(sc, call->name);
     if (b) {
-        diag_error(d, call->name_span, "'%s' is %s, not a layer", call->name, describe(s, &b->v));
+        diag_error(d, call->name_span, "'%s' is %s, not a layer", call->name, sema_describe(s, &b->v));
         return poison();
     }
     /* The models' AST, not their graphs: a model may call one declared
@@ -1070,14 +995,14 @@ static Value eval_body(Sema *s, Scope *sc, const Ast *decl, const char *what)
         const Ast *st = body->items[i];
         switch (st->kind) {
         case AST_LET: {
-            Value v = eval(s, sc, st->lhs);
+            Value v = sema_eval(s, sc, st->lhs);
             failed |= v.kind == V_POISON;
-            bind(s, sc, st->name, v, st->name_span);
+            sema_bind(s, sc, st->name, v, st->name_span);
             break;
         }
         case AST_RETURN:
         case AST_EXPR: {
-            Value v = eval(s, sc, st->lhs);
+            Value v = sema_eval(s, sc, st->lhs);
             failed |= v.kind == V_POISON;
             if (st->kind == AST_RETURN || i == body->count - 1) {
                 if (i != body->count - 1)
@@ -1107,7 +1032,7 @@ static Value eval_body(Sema *s, Scope *sc, const Ast *decl, const char *what)
     }
     if (result.kind != V_TENSOR && result.kind != V_POISON) {
         diag_error(d, body->items[body->count - 1]->span, "%s '%s' must produce a tensor, got %s", what, decl->name,
-                   describe(s, &result));
+                   sema_describe(s, &result));
         return poison();
     }
     return result;
@@ -1131,11 +1056,11 @@ static bool eval_type(Sema *s, Scope *sc, const Ast *type, DType *dt, Shape *sh)
     int64_t elems = 1;
     for (int i = 0; i < type->list.count; i++) {
         const Ast *dim = type->list.items[i];
-        Value v = eval(s, sc, dim);
+        Value v = sema_eval(s, sc, dim);
         if (v.kind == V_POISON)
             return false;
         if (v.kind != V_INT) {
-            diag_error(&s->c->diag, dim->span, "a dimension must be an integer, got %s", describe(s, &v));
+            diag_error(&s->c->diag, dim->span, "a dimension must be an integer, got %s", sema_describe(s, &v));
             return false;
         }
         if (v.i < 1 || v.i > MAX_DIM) {
@@ -1152,7 +1077,7 @@ static bool eval_type(Sema *s, Scope *sc, const Ast *type, DType *dt, Shape *sh)
     return true;
 }
 
-static void begin_graph(Sema *s, const char *name, Span at)
+void sema_begin_graph(Sema *s, const char *name, Span at)
 {
     s->g = ir_new_graph(s->c, name, at);
     s->prefix = "";
@@ -1160,7 +1085,7 @@ static void begin_graph(Sema *s, const char *name, Span at)
     memset(s->used, 0, sizeof s->used);
 }
 
-static uint32_t add_input(Sema *s, const char *name, DType dt, Shape sh, Span at)
+uint32_t sema_add_input(Sema *s, const char *name, DType dt, Shape sh, Span at)
 {
     Node n = { .op = OP_input, .dtype = dt, .shape = sh, .name = name, .span = at };
     uint32_t id = ir_add_node(s->c, s->g, &n);
@@ -1181,7 +1106,7 @@ static void collect_params(Sema *s, Graph *g)
 static void sema_model(Sema *s, const Ast *m)
 {
     Diag *d = &s->c->diag;
-    begin_graph(s, m->name, m->span);
+    sema_begin_graph(s, m->name, m->span);
     Scope sc = { NULL, &s->globals };
     bool ok = true;
     for (int i = 0; i < m->list.count; i++) {
@@ -1201,7 +1126,7 @@ static void sema_model(Sema *s, const Ast *m)
             ok = false;
             continue;
         }
-        bind(s, &sc, p->name, tensor_value(add_input(s, p->name, dt, sh, p->span)), p->name_span);
+        sema_bind(s, &sc, p->name, tensor_value(sema_add_input(s, p->name, dt, sh, p->span)), p->name_span);
     }
     if (m->list.count == 0) {
         diag_error(d, m->name_span, "model '%s' has no inputs; declare one such as (x: f32[784])", m->name);
@@ -1261,12 +1186,12 @@ static void sema_const(Sema *s, const Ast *k)
         diag_note(&s->c->diag, b->span, "previous definition here");
         return;
     }
-    Value v = eval(s, &s->globals, k->lhs);
+    Value v = sema_eval(s, &s->globals, k->lhs);
     if (v.kind == V_TENSOR) {
         diag_error(&s->c->diag, k->lhs->span, "a const must be a number, bool or string");
         v = poison();
     }
-    bind(s, &s->globals, k->name, v, k->name_span);
+    sema_bind(s, &s->globals, k->name, v, k->name_span);
 }
 
 /* Declarations of one kind share a namespace with the others and with the
@@ -1286,646 +1211,6 @@ static bool check_unique(Sema *s, const Ast *decl, Ast **seen, int nseen)
         }
     return true;
 }
-
-/* ------------------------------------------------------- train blocks */
-
-/* What a train-block key accepts: a name from a table, called like a layer
- * with its signature ("idx(images, labels, scale = 1/255)"). */
-typedef struct Callable {
-    const char *name;
-    int code;
-    const char *sig;
-    ArgSpec args[8];
-    int nargs;
-} Callable;
-
-static Callable sources[] = {
-    { "idx", SRC_IDX, "images: string, labels: string = \"\", scale: float = 1, shift: float = 0", {{0}}, -1 },
-    { "csv", SRC_CSV, "path: string, label_column: int = -1, header: bool = false, scale: float = 1, shift: float = 0", {{0}}, -1 },
-    { "raw", SRC_RAW, "path: string, size: int, scale: float = 1, shift: float = 0", {{0}}, -1 },
-    { "text", SRC_TEXT, "path: string, seq: int", {{0}}, -1 },
-};
-static Callable optimizers[] = {
-    { "sgd", OPTK_SGD, "lr: float = 0.01, momentum: float = 0, nesterov: bool = false, weight_decay: float = 0", {{0}}, -1 },
-    { "adam", OPTK_ADAM, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0", {{0}}, -1 },
-    { "adamw", OPTK_ADAMW, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01", {{0}}, -1 },
-    { "rmsprop", OPTK_RMSPROP, "lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0, weight_decay: float = 0", {{0}}, -1 },
-};
-static Callable schedules[] = {
-    { "constant", SCHED_CONSTANT, "warmup: int = 0", {{0}}, -1 },
-    { "step", SCHED_STEP, "every: int, gamma: float = 0.1, warmup: int = 0", {{0}}, -1 },
-    { "cosine", SCHED_COSINE, "warmup: int = 0, min_lr: float = 0", {{0}}, -1 },
-};
-static Callable augments[] = {
-    { "flip_horizontal", AUG_FLIP_H, "", {{0}}, -1 },
-    { "flip_vertical", AUG_FLIP_V, "", {{0}}, -1 },
-    { "shift", AUG_SHIFT, "pixels: int", {{0}}, -1 },
-    { "rotate", AUG_ROTATE, "degrees: float", {{0}}, -1 },
-    { "scale", AUG_SCALE, "min: float, max: float", {{0}}, -1 },
-    { "noise", AUG_NOISE, "std: float", {{0}}, -1 },
-};
-static Callable noises[] = {
-    { "normal", 0, "dim: int", {{0}}, -1 },
-    { "uniform", 1, "dim: int", {{0}}, -1 },
-};
-static Callable losses[] = {
-    { "cross_entropy", OP_cross_entropy, "", {{0}}, -1 },
-    { "mse", OP_mse, "", {{0}}, -1 },
-    { "bce", OP_bce, "", {{0}}, -1 },
-};
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-static const char *const train_keys[] = {
-    "data", "test", "loss", "optimizer", "schedule", "batch", "epochs", "steps", "seed", "clip",
-    "augment", "noise", "step",
-};
-static const char *const step_keys[] = { "loss", "optimizer" };
-
-/* A call (or bare name) of one of the table's entries, bound to its
- * signature. Returns the entry or NULL after reporting. */
-static Callable *spec_call(Sema *s, Scope *sc, const Ast *v, Callable *table, int n, const char *what, Bound *slots)
-{
-    Diag *d = &s->c->diag;
-    if (v->kind != AST_CALL && v->kind != AST_NAME) {
-        diag_error(d, v->span, "%s expects one of %s%s%s%s%s%s%s", what, table[0].name, n > 1 ? ", " : "",
-                   n > 1 ? table[1].name : "", n > 2 ? ", " : "", n > 2 ? table[2].name : "", n > 3 ? ", ..." : "",
-                   "");
-        return NULL;
-    }
-    Callable *k = NULL;
-    for (int i = 0; i < n; i++)
-        if (!strcmp(table[i].name, v->name))
-            k = &table[i];
-    if (!k) {
-        const char *names[16] = { 0 }; /* initialised: gcc -O1 (make asan) warns otherwise */
-        for (int i = 0; i < n; i++)
-            names[i] = table[i].name;
-        const char *hint = diag_suggest(v->name, names, n);
-        char list[256];
-        size_t len = 0;
-        for (int i = 0; i < n && len < sizeof list; i++)
-            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? (i == n - 1 ? " or " : ", ") : "", names[i]);
-        if (hint)
-            diag_error(d, v->name_span, "unknown %s '%s'; did you mean '%s'?", what, v->name, hint);
-        else
-            diag_error(d, v->name_span, "unknown %s '%s'; use %s", what, v->name, list);
-        return NULL;
-    }
-    if (k->nargs < 0 && !ir_parse_signature(k->sig, k->args, &k->nargs, COUNT(k->args)))
-        die("malformed signature of %s", k->name);
-    if (v->kind == AST_NAME) {
-        Ast call = *v;
-        call.kind = AST_CALL;
-        call.list = ast_list_new();
-        return bind_args(s, sc, &call, k->name, k->args, k->nargs, NULL, v->span, slots) ? k : NULL;
-    }
-    return bind_args(s, sc, v, k->name, k->args, k->nargs, NULL, v->span, slots) ? k : NULL;
-}
-
-static const Bound *slot(const Callable *k, const Bound *slots, const char *name, const ArgSpec **spec)
-{
-    for (int i = 0; i < k->nargs; i++)
-        if (!strcmp(k->args[i].name, name)) {
-            *spec = &k->args[i];
-            return &slots[i];
-        }
-    die("%s has no argument %s", k->name, name);
-}
-
-static double slot_float(const Callable *k, const Bound *slots, const char *name)
-{
-    const ArgSpec *a;
-    const Bound *b = slot(k, slots, name, &a);
-    return b->set ? number_of(&b->v) : a->dfloat;
-}
-
-static int64_t slot_int(const Callable *k, const Bound *slots, const char *name)
-{
-    const ArgSpec *a;
-    const Bound *b = slot(k, slots, name, &a);
-    return b->set ? b->v.i : a->dint;
-}
-
-static const char *slot_str(const Callable *k, const Bound *slots, const char *name)
-{
-    const ArgSpec *a;
-    const Bound *b = slot(k, slots, name, &a);
-    return b->set ? b->v.s : a->dstr;
-}
-
-static Span slot_span(const Callable *k, const Bound *slots, const char *name, Span dflt)
-{
-    const ArgSpec *a;
-    const Bound *b = slot(k, slots, name, &a);
-    return b->set ? b->span : dflt;
-}
-
-static bool positive_int(Sema *s, const Ast *item, Value v, int64_t *out)
-{
-    if (v.kind == V_POISON)
-        return false;
-    if (v.kind != V_INT || v.i < 1) {
-        diag_error(&s->c->diag, item->lhs->span, "'%s' expects a positive integer, got %s", item->name, describe(s, &v));
-        return false;
-    }
-    *out = v.i;
-    return true;
-}
-
-static void data_spec(Sema *s, Scope *sc, const Ast *item, DataSpec *ds)
-{
-    Bound slots[8];
-    memset(slots, 0, sizeof slots);
-    Callable *k = spec_call(s, sc, item->lhs, sources, COUNT(sources), "data source", slots);
-    if (!k)
-        return;
-    ds->kind = (SourceKind)k->code;
-    ds->span = item->lhs->span;
-    ds->scale = 1;
-    switch (ds->kind) {
-    case SRC_IDX:
-        ds->path = slot_str(k, slots, "images");
-        ds->labels = slot_str(k, slots, "labels");
-        if (ds->labels && !ds->labels[0])
-            ds->labels = NULL;
-        break;
-    case SRC_CSV:
-        ds->path = slot_str(k, slots, "path");
-        ds->label_column = slot_int(k, slots, "label_column");
-        ds->header = slot_int(k, slots, "header");
-        if (ds->label_column < -1) {
-            diag_error(&s->c->diag, slot_span(k, slots, "label_column", ds->span),
-                       "label_column is a 0-based column index, or -1 for none");
-            ds->kind = SRC_NONE;
-        }
-        break;
-    case SRC_RAW:
-        ds->path = slot_str(k, slots, "path");
-        ds->size = slot_int(k, slots, "size");
-        if (ds->size < 1) {
-            diag_error(&s->c->diag, slot_span(k, slots, "size", ds->span), "size (values per sample) must be positive");
-            ds->kind = SRC_NONE;
-        }
-        break;
-    case SRC_TEXT:
-        ds->path = slot_str(k, slots, "path");
-        ds->seq = slot_int(k, slots, "seq");
-        if (ds->seq < 1) {
-            diag_error(&s->c->diag, slot_span(k, slots, "seq", ds->span), "seq (tokens per sample) must be positive");
-            ds->kind = SRC_NONE;
-        }
-        break;
-    case SRC_NONE:
-        break;
-    }
-    if (ds->kind == SRC_IDX || ds->kind == SRC_CSV || ds->kind == SRC_RAW) {
-        ds->scale = slot_float(k, slots, "scale");
-        ds->shift = slot_float(k, slots, "shift");
-    }
-    if (ds->path && !ds->path[0]) {
-        diag_error(&s->c->diag, ds->span, "the data file name is empty");
-        ds->kind = SRC_NONE;
-    }
-}
-
-static void opt_spec(Sema *s, Scope *sc, const Ast *value, OptSpec *o)
-{
-    Bound slots[8];
-    memset(slots, 0, sizeof slots);
-    Callable *k = spec_call(s, sc, value, optimizers, COUNT(optimizers), "optimizer", slots);
-    if (!k)
-        return;
-    Diag *d = &s->c->diag;
-    o->kind = (OptKind)k->code;
-    o->span = value->span;
-    o->lr = slot_float(k, slots, "lr");
-    o->weight_decay = slot_float(k, slots, "weight_decay");
-    if (o->kind == OPTK_ADAM || o->kind == OPTK_ADAMW) {
-        o->beta1 = slot_float(k, slots, "beta1");
-        o->beta2 = slot_float(k, slots, "beta2");
-        o->eps = slot_float(k, slots, "eps");
-        if (o->beta1 < 0 || o->beta1 >= 1 || o->beta2 < 0 || o->beta2 >= 1)
-            diag_error(d, value->span, "%s: beta1 and beta2 must be in [0, 1)", k->name);
-    }
-    if (o->kind == OPTK_SGD || o->kind == OPTK_RMSPROP)
-        o->momentum = slot_float(k, slots, "momentum");
-    if (o->kind == OPTK_SGD) {
-        o->nesterov = slot_int(k, slots, "nesterov");
-        if (o->nesterov && o->momentum <= 0)
-            diag_error(d, slot_span(k, slots, "nesterov", value->span), "nesterov needs momentum > 0");
-    }
-    if (o->kind == OPTK_RMSPROP) {
-        o->alpha = slot_float(k, slots, "alpha");
-        o->eps = slot_float(k, slots, "eps");
-    }
-    if (!(o->lr > 0))
-        diag_error(d, slot_span(k, slots, "lr", value->span), "the learning rate must be positive, got %g", o->lr);
-    if (o->weight_decay < 0 || o->momentum < 0)
-        diag_error(d, value->span, "%s: weight_decay and momentum must be >= 0", k->name);
-}
-
-static const char *graph_input_desc(Sema *s, const Graph *m)
-{
-    const Node *in = &m->nodes[m->inputs[0]];
-    return arena_printf(s->c->arena, "%s: %s", in->name, ir_type_str(s->c, in->dtype, &in->shape));
-}
-
-/* The shape of one sample of the data, as far as the block says it: text
- * and raw sources declare it; idx and csv shapes come from the file when
- * the runtime loads it (and are checked against the model there). */
-static bool data_sample(const DataSpec *ds, DType *dt, Shape *sh, bool *known)
-{
-    *known = false;
-    *dt = DT_F32;
-    sh->rank = 1;
-    switch (ds->kind) {
-    case SRC_TEXT: *dt = DT_I32; sh->dim[0] = ds->seq; *known = true; return true;
-    case SRC_RAW: sh->dim[0] = ds->size; *known = true; return true;
-    case SRC_IDX: case SRC_CSV: return true;
-    case SRC_NONE: return false;
-    }
-    unreachable();
-}
-
-/* Labels: idx and csv give one class per sample, text the next token at
- * each position; raw has none. */
-static bool data_labels(const DataSpec *ds, Shape *sh)
-{
-    sh->rank = 0;
-    switch (ds->kind) {
-    case SRC_IDX: return ds->labels != NULL;
-    case SRC_CSV: return ds->label_column >= 0;
-    case SRC_TEXT: sh->rank = 1; sh->dim[0] = ds->seq; return true;
-    case SRC_RAW: case SRC_NONE: return false;
-    }
-    unreachable();
-}
-
-static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *loss_item, int gi)
-{
-    Diag *d = &s->c->diag;
-    Program *p = s->c->prog;
-    Graph *m = &p->graphs[gi];
-    if (!m->has_output)
-        return;
-    if (m->ninputs != 1) {
-        diag_error(d, t->name_span, "model '%s' takes %d inputs; a train block without step blocks feeds exactly one",
-                   m->name, m->ninputs);
-        return;
-    }
-    const Node *in = &m->nodes[m->inputs[0]];
-    DType xdt;
-    Shape xs;
-    bool known;
-    if (!data_sample(&ts->data, &xdt, &xs, &known))
-        return;
-    if (xdt != in->dtype || (known && ir_shape_elems(&xs) != ir_shape_elems(&in->shape))) {
-        diag_error(d, ts->data.span, "model '%s' takes %s but this source gives %s samples", m->name,
-                   graph_input_desc(s, m), ir_type_str(s->c, xdt, &xs));
-        return;
-    }
-    Bound none[1];
-    Callable *k = spec_call(s, &s->globals, loss_item->lhs, losses, COUNT(losses), "loss", none);
-    if (!k)
-        return;
-    Shape ls;
-    if (!data_labels(&ts->data, &ls)) {
-        diag_error(d, ts->data.span, "the %s loss needs labels, but this data source has none%s", k->name,
-                   ts->data.kind == SRC_IDX ? "; give idx(images, labels)" : ts->data.kind == SRC_CSV ? "; set label_column"
-                   : "; raw files hold no labels: use idx(images, labels) or csv(path, label_column = 0)");
-        return;
-    }
-    const Node *out = &m->nodes[m->output];
-    DType ldt = DT_I32;
-    if (k->code != OP_cross_entropy) {
-        /* Real-valued targets: one label per sample, for an output of one value. */
-        if (ir_shape_elems(&out->shape) != ir_shape_elems(&ls)) {
-            diag_error(d, loss_item->lhs->span, "%s compares %s with the labels, but the data gives %s per sample; use cross_entropy for class labels",
-                       k->name, ir_type_str(s->c, out->dtype, &out->shape), ls.rank ? "a sequence" : "one label");
-            return;
-        }
-        ls = out->shape;
-        ldt = DT_F32;
-    }
-    StepSpec *st = &ts->steps_list[ts->nsteps++];
-    st->model = m->name;
-    st->span = t->span;
-    begin_graph(s, arena_printf(s->c->arena, "%s.loss", ts->name), loss_item->span);
-    st->graph = (uint32_t)(s->g - p->graphs);
-    uint32_t x = add_input(s, in->name, in->dtype, in->shape, in->span);
-    uint32_t y = add_input(s, "labels", ldt, ls, ts->data.span);
-    Node call = { .op = OP_model_call, .dtype = out->dtype, .shape = out->shape, .model = (uint32_t)gi,
-                  .name = m->name, .span = t->name_span, .ninputs = 1, .ndata = 1 };
-    call.inputs = arena_alloc(s->c->arena, sizeof *call.inputs);
-    call.inputs[0] = x;
-    uint32_t z = ir_add_node(s->c, s->g, &call);
-    uint32_t in2[2] = { z, y };
-    Attr *attrs = arena_alloc(s->c->arena, sizeof *attrs * 3);
-    Value v = build_op(s, (Op)k->code, in2, 2, attrs, k->name, k->name, loss_item->lhs->span);
-    if (v.kind == V_TENSOR) {
-        s->g->output = v.node;
-        s->g->has_output = true;
-    }
-}
-
-static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
-{
-    Diag *d = &s->c->diag;
-    Program *p = s->c->prog;
-    int gi = model_graph(s, step->label);
-    if (gi < 0) {
-        const char *names[64];
-        int n = 0;
-        for (int i = 0; i < p->nmodels && n < 64; i++)
-            names[n++] = p->graphs[i].name;
-        const char *hint = diag_suggest(step->label, names, n);
-        diag_error(d, step->label_span, "step names no model '%s'%s%s%s", step->label, hint ? "; did you mean '" : "",
-                   hint ? hint : "", hint ? "'?" : "");
-        return;
-    }
-    const Ast *loss = NULL, *opt = NULL;
-    for (int i = 0; i < step->body.count; i++) {
-        const Ast *it = step->body.items[i];
-        if (it->kind != AST_ITEM || (strcmp(it->name, "loss") && strcmp(it->name, "optimizer"))) {
-            const char *hint = diag_suggest(it->name, step_keys, 2);
-            if (hint)
-                diag_error(d, it->name_span, "unknown key '%s' in step block; did you mean '%s'?", it->name, hint);
-            else
-                diag_error(d, it->name_span, "unknown key '%s' in step block; a step has 'loss' and 'optimizer'", it->name);
-            continue;
-        }
-        const Ast **slotp = !strcmp(it->name, "loss") ? &loss : &opt;
-        if (*slotp) {
-            diag_error(d, it->name_span, "duplicate key '%s' in step block", it->name);
-            diag_note(d, (*slotp)->name_span, "first given here");
-            continue;
-        }
-        *slotp = it;
-    }
-    StepSpec *st = &ts->steps_list[ts->nsteps++];
-    st->model = p->graphs[gi].name;
-    st->span = step->span;
-    st->opt = (OptSpec){ .kind = OPTK_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
-    if (opt)
-        opt_spec(s, &s->globals, opt->lhs, &st->opt);
-    if (!loss) {
-        diag_error(d, step->name_span, "step %s has no 'loss'", step->label);
-        return;
-    }
-    /* The loss graph: `real` is a data sample, `noise` a draw of the noise
-     * source; models are called by name. */
-    begin_graph(s, arena_printf(s->c->arena, "%s.step%d.%s", ts->name, ts->nsteps, step->label), loss->span);
-    st->graph = (uint32_t)(s->g - p->graphs);
-    Scope sc = { NULL, &s->globals };
-    DType dt;
-    Shape sh = { 0 }; /* f32[0] until a model call fixes it (fix_unused_real) */
-    bool known;
-    if (data_sample(&ts->data, &dt, &sh, &known)) {
-        uint32_t real = add_input(s, "real", dt, sh, ts->data.span);
-        s->deferred_input = real;
-        s->has_deferred = !known;
-        bind(s, &sc, "real", tensor_value(real), ts->data.span);
-    }
-    if (ts->noise_dim > 0) {
-        Shape ns = { 1, { ts->noise_dim } };
-        bind(s, &sc, "noise", tensor_value(add_input(s, "noise", DT_F32, ns, t->span)), t->span);
-    }
-    s->allow_model_calls = true;
-    Value v = eval(s, &sc, loss->lhs);
-    s->allow_model_calls = false;
-    s->has_deferred = false;
-    if (v.kind == V_POISON)
-        return;
-    if (v.kind != V_TENSOR || node_at(s, v.node)->shape.rank != 0) {
-        diag_error(d, loss->lhs->span, "a loss must be one number per sample, got %s; use a loss such as bce(...) or mse(...)",
-                   describe(s, &v));
-        return;
-    }
-    s->g->output = v.node;
-    s->g->has_output = true;
-}
-
-/* A step whose loss never reads `real` (the generator's, in a GAN) still
- * has the input, and its shape is the one another step's model call gave
- * the same data; without this it would keep the f32[0] placeholder. */
-static void fix_unused_real(Sema *s, TrainSpec *ts)
-{
-    Program *p = s->c->prog;
-    const Node *known = NULL;
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < ts->nsteps; i++) {
-            Graph *g = &p->graphs[ts->steps_list[i].graph];
-            if (g->ninputs == 0 || strcmp(g->nodes[g->inputs[0]].name, "real"))
-                continue;
-            Node *real = &g->nodes[g->inputs[0]];
-            bool placeholder = real->shape.rank == 1 && real->shape.dim[0] == 0;
-            if (pass == 0 && !placeholder && !known)
-                known = real;
-            else if (pass == 1 && placeholder && known) {
-                real->shape = known->shape;
-                real->dtype = known->dtype;
-            }
-        }
-}
-
-static void sema_train(Sema *s, const Ast *t)
-{
-    Diag *d = &s->c->diag;
-    Program *p = s->c->prog;
-    p->trains = arena_grow(s->c->arena, p->trains, (size_t)p->ntrains, (size_t)p->ntrains + 1, sizeof *p->trains);
-    TrainSpec *ts = &p->trains[p->ntrains++];
-    memset(ts, 0, sizeof *ts);
-    ts->name = t->name;
-    ts->span = t->span;
-    ts->batch = 32;
-    ts->seed = 0;
-    int nstep_items = 0;
-    const Ast *seen[COUNT(train_keys)] = { 0 };
-    for (int i = 0; i < t->list.count; i++) {
-        const Ast *it = t->list.items[i];
-        int k = 0;
-        while (k < COUNT(train_keys) && strcmp(train_keys[k], it->name))
-            k++;
-        if (k == COUNT(train_keys)) {
-            const char *hint = diag_suggest(it->name, train_keys, COUNT(train_keys));
-            if (hint)
-                diag_error(d, it->name_span, "unknown key '%s' in train block; did you mean '%s'?", it->name, hint);
-            else
-                diag_error(d, it->name_span, "unknown key '%s' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise and step",
-                           it->name);
-            continue;
-        }
-        bool is_step = !strcmp(it->name, "step"), is_aug = !strcmp(it->name, "augment");
-        if (is_step != (it->kind == AST_STEP) || is_aug != (it->kind == AST_AUGMENT)) {
-            diag_error(d, it->span, "'%s' %s", it->name,
-                       is_step ? "takes a model and a block: step D { loss ... optimizer ... }"
-                       : is_aug ? "takes a block: augment { flip_horizontal; shift(2) }"
-                                : "takes a value, not a block");
-            continue;
-        }
-        if (is_step) {
-            nstep_items++;
-            continue;
-        }
-        if (seen[k]) {
-            diag_error(d, it->name_span, "duplicate key '%s' in train block", it->name);
-            diag_note(d, seen[k]->name_span, "first given here");
-            continue;
-        }
-        seen[k] = it;
-    }
-#define ITEM(key) seen[key]
-    enum { K_DATA, K_TEST, K_LOSS, K_OPT, K_SCHED, K_BATCH, K_EPOCHS, K_STEPS, K_SEED, K_CLIP, K_AUG, K_NOISE };
-    Scope *g = &s->globals;
-    if (ITEM(K_DATA))
-        data_spec(s, g, ITEM(K_DATA), &ts->data);
-    else
-        diag_error(d, t->name_span, "train block '%s' has no 'data'; add e.g. data idx(\"train-images-idx3-ubyte.gz\", \"train-labels-idx1-ubyte.gz\")",
-                   t->name);
-    if (ITEM(K_TEST))
-        data_spec(s, g, ITEM(K_TEST), &ts->test);
-    if (ITEM(K_BATCH))
-        positive_int(s, ITEM(K_BATCH), eval(s, g, ITEM(K_BATCH)->lhs), &ts->batch);
-    if (ITEM(K_EPOCHS))
-        positive_int(s, ITEM(K_EPOCHS), eval(s, g, ITEM(K_EPOCHS)->lhs), &ts->epochs);
-    if (ITEM(K_STEPS))
-        positive_int(s, ITEM(K_STEPS), eval(s, g, ITEM(K_STEPS)->lhs), &ts->steps);
-    if (ITEM(K_EPOCHS) && ITEM(K_STEPS)) {
-        diag_error(d, ITEM(K_STEPS)->name_span, "give either 'epochs' or 'steps', not both");
-        diag_note(d, ITEM(K_EPOCHS)->name_span, "'epochs' given here");
-    }
-    if (!ITEM(K_EPOCHS) && !ITEM(K_STEPS))
-        ts->epochs = 1;
-    if (ITEM(K_SEED)) {
-        Value v = eval(s, g, ITEM(K_SEED)->lhs);
-        if (v.kind == V_INT && v.i >= 0)
-            ts->seed = v.i;
-        else if (v.kind != V_POISON)
-            diag_error(d, ITEM(K_SEED)->lhs->span, "'seed' expects a non-negative integer, got %s", describe(s, &v));
-    }
-    if (ITEM(K_CLIP)) {
-        Value v = eval(s, g, ITEM(K_CLIP)->lhs);
-        if (is_number(&v) && number_of(&v) > 0)
-            ts->clip = number_of(&v);
-        else if (v.kind != V_POISON)
-            diag_error(d, ITEM(K_CLIP)->lhs->span, "'clip' expects a positive number (the largest global gradient norm), got %s",
-                       describe(s, &v));
-    }
-    if (ITEM(K_SCHED)) {
-        Bound slots[8];
-    memset(slots, 0, sizeof slots);
-        Callable *k = spec_call(s, g, ITEM(K_SCHED)->lhs, schedules, COUNT(schedules), "schedule", slots);
-        if (k) {
-            ts->sched.kind = (SchedKind)k->code;
-            ts->sched.warmup = slot_int(k, slots, "warmup");
-            if (ts->sched.warmup < 0)
-                diag_error(d, ITEM(K_SCHED)->lhs->span, "warmup must be >= 0 steps");
-            if (k->code == SCHED_STEP) {
-                ts->sched.every = slot_int(k, slots, "every");
-                ts->sched.gamma = slot_float(k, slots, "gamma");
-                if (ts->sched.every < 1)
-                    diag_error(d, ITEM(K_SCHED)->lhs->span, "step(every = N) needs N >= 1");
-            }
-            if (k->code == SCHED_COSINE)
-                ts->sched.min_lr = slot_float(k, slots, "min_lr");
-        }
-    }
-    if (ITEM(K_NOISE)) {
-        Bound slots[8];
-    memset(slots, 0, sizeof slots);
-        Callable *k = spec_call(s, g, ITEM(K_NOISE)->lhs, noises, COUNT(noises), "noise", slots);
-        if (k) {
-            ts->noise_dim = slot_int(k, slots, "dim");
-            ts->noise_uniform = k->code == 1;
-            if (ts->noise_dim < 1) {
-                diag_error(d, ITEM(K_NOISE)->lhs->span, "noise dimension must be positive");
-                ts->noise_dim = 0;
-            }
-        }
-    }
-    if (ITEM(K_AUG)) {
-        const Ast *a = ITEM(K_AUG);
-        if (ts->data.kind != SRC_IDX && ts->data.kind != SRC_NONE)
-            diag_error(d, a->name_span, "augment needs image data; this train block reads %s",
-                       ts->data.kind == SRC_CSV ? "csv rows" : ts->data.kind == SRC_TEXT ? "text" : "raw values");
-        ts->aug = arena_alloc(s->c->arena, sizeof *ts->aug * (size_t)(a->body.count + 1));
-        for (int i = 0; i < a->body.count; i++) {
-            Bound slots[8];
-    memset(slots, 0, sizeof slots);
-            const Ast *e = a->body.items[i];
-            Callable *k = spec_call(s, g, e, augments, COUNT(augments), "augmentation", slots);
-            if (!k)
-                continue;
-            AugSpec *as = &ts->aug[ts->naug++];
-            as->kind = (AugKind)k->code;
-            as->span = e->span;
-            switch (as->kind) {
-            case AUG_FLIP_H: case AUG_FLIP_V: break;
-            case AUG_SHIFT:
-                as->a = (double)slot_int(k, slots, "pixels");
-                if (as->a < 0)
-                    diag_error(d, e->span, "shift(pixels) needs pixels >= 0");
-                break;
-            case AUG_ROTATE:
-                as->a = slot_float(k, slots, "degrees");
-                if (as->a < 0 || as->a > 180)
-                    diag_error(d, e->span, "rotate(degrees) needs degrees in [0, 180]");
-                break;
-            case AUG_SCALE:
-                as->a = slot_float(k, slots, "min");
-                as->b = slot_float(k, slots, "max");
-                if (!(as->a > 0 && as->a <= as->b))
-                    diag_error(d, e->span, "scale(min, max) needs 0 < min <= max");
-                break;
-            case AUG_NOISE:
-                as->a = slot_float(k, slots, "std");
-                if (as->a < 0)
-                    diag_error(d, e->span, "noise(std) needs std >= 0");
-                break;
-            }
-        }
-    }
-    ts->steps_list = arena_alloc(s->c->arena, sizeof *ts->steps_list * (size_t)(nstep_items + 1));
-    OptSpec opt = { .kind = OPTK_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
-    if (nstep_items) {
-        if (ITEM(K_LOSS))
-            diag_error(d, ITEM(K_LOSS)->name_span, "with step blocks, each step has its own 'loss'; move it into a step");
-        if (ITEM(K_OPT))
-            diag_error(d, ITEM(K_OPT)->name_span, "with step blocks, each step has its own 'optimizer'; move it into a step");
-        for (int i = 0; i < t->list.count; i++)
-            if (t->list.items[i]->kind == AST_STEP && !strcmp(t->list.items[i]->name, "step"))
-                step_block(s, t, ts, t->list.items[i]);
-        fix_unused_real(s, ts);
-        return;
-    }
-    if (ITEM(K_OPT))
-        opt_spec(s, g, ITEM(K_OPT)->lhs, &opt);
-    int gi = model_graph(s, t->name);
-    if (gi < 0) {
-        const char *names[64];
-        int n = 0;
-        for (int i = 0; i < p->nmodels && n < 64; i++)
-            names[n++] = p->graphs[i].name;
-        const char *hint = diag_suggest(t->name, names, n);
-        if (hint)
-            diag_error(d, t->name_span, "train block names no model '%s'; did you mean '%s'?", t->name, hint);
-        else
-            diag_error(d, t->name_span, "train block names no model '%s'; name a model, or train several with step blocks",
-                       t->name);
-        return;
-    }
-    if (!ITEM(K_LOSS)) {
-        diag_error(d, t->name_span, "train block '%s' has no 'loss'; add e.g. loss cross_entropy", t->name);
-        return;
-    }
-    if (ts->data.kind == SRC_NONE)
-        return;
-    single_model_loss(s, t, ts, ITEM(K_LOSS), gi);
-    if (ts->nsteps)
-        ts->steps_list[0].opt = opt;
-#undef ITEM
-}
-
 
 bool sema_run(Compiler *c)
 {

@@ -1,5 +1,5 @@
-/* train.c — rt_main, the command line every model binary shares:
- * `train`, `eval`, `predict`, `info` and `--help`.
+/* train.c — the `train` and `eval` commands of rt_main (cli.c): data, the
+ * memory block, checkpoints, evaluation, the CSV log and the training loop.
  *
  * Requires an rt_program from netc (parameter layout, train_step, forward
  * and the train block's config); produces trained weights in a safetensors
@@ -46,16 +46,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#ifndef NETC_VERSION
-#define NETC_VERSION "unknown"
-#endif
-
-/* Exit codes, as netrt.h promises them; RC_NOTHING_TO_DO (internal) is a
- * resumed run that already reached its end, which exits 0. */
-enum { RC_NOTHING_TO_DO = -1, RC_OK = 0, RC_INPUT = 1, RC_USAGE = 2, RC_INTERRUPTED = 130 };
-
-enum { ERRLEN = 1024, PATHLEN = 4096, FLOAT_ALIGN = 16 /* floats in 64 bytes */ };
-
 /* Domains keep the streams of different uses of one seed apart. */
 #define INIT_DOMAIN 0x243f6a8885a308d3ull
 #define SHUFFLE_DOMAIN 0x13198a2e03707344ull
@@ -65,358 +55,19 @@ enum { ERRLEN = 1024, PATHLEN = 4096, FLOAT_ALIGN = 16 /* floats in 64 bytes */ 
 #define CHECKPOINT_FORMAT "1"
 #define LOG_HEADER "epoch,step,lr,train_loss,test_loss,test_accuracy,samples_per_s,seconds\n"
 
-static void report(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ----------------------------------------------------------------- data */
 
-/* One line on stderr, prefixed by the program's name like any Unix tool. */
-static void report(const char *prog, const char *fmt, ...)
-{
-    fprintf(stderr, "%s: ", prog);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-/* a * b, or -1 if it does not fit in int64_t (a, b >= 0). */
-static int64_t mul_checked(int64_t a, int64_t b)
-{
-    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a))
-        return -1;
-    return a * b;
-}
-
-static const char *dtype_name(rt_dtype t)
-{
-    return t == RT_I32 ? "i32" : "f32";
-}
-
-/* "f32[1, 28, 28]", or "i32" for one value per sample. */
-static void format_type(rt_dtype t, const int64_t *dims, int rank, char *buf, size_t len)
-{
-    int n = snprintf(buf, len, "%s", dtype_name(t));
-    for (int d = 0; d < rank && n >= 0 && (size_t)n < len; d++)
-        n += snprintf(buf + n, len - (size_t)n, "%s%lld%s", d ? ", " : "[", (long long)dims[d],
-                      d == rank - 1 ? "]" : "");
-}
-
-/* "32x32", as people say image sizes. */
-static void format_dims_x(const int64_t *dims, int rank, char *buf, size_t len)
-{
-    int n = 0;
-    buf[0] = '\0';
-    for (int d = 0; d < rank && n >= 0 && (size_t)n < len; d++)
-        n += snprintf(buf + n, len - (size_t)n, "%s%lld", d ? "x" : "", (long long)dims[d]);
-}
-
-static void format_bytes(double bytes, char *buf, size_t len)
-{
-    if (bytes < 1e3)
-        snprintf(buf, len, "%.0f bytes", bytes);
-    else if (bytes < 1e6)
-        snprintf(buf, len, "%.1f kB", bytes / 1e3);
-    else if (bytes < 1e9)
-        snprintf(buf, len, "%.1f MB", bytes / 1e6);
-    else
-        snprintf(buf, len, "%.1f GB", bytes / 1e9);
-}
-
-static const char *optimizer_name(rt_opt_kind k)
-{
-    switch (k) {
-    case RT_OPT_SGD: return "sgd";
-    case RT_OPT_ADAM: return "adam";
-    case RT_OPT_ADAMW: return "adamw";
-    case RT_OPT_RMSPROP: return "rmsprop";
-    }
-    return "unknown";
-}
-
-static const char *loss_name(rt_loss_kind k)
-{
-    switch (k) {
-    case RT_LOSS_CROSS_ENTROPY: return "cross_entropy";
-    case RT_LOSS_MSE: return "mse";
-    case RT_LOSS_BCE: return "bce";
-    }
-    return "unknown";
-}
-
-static const char *init_name(rt_init k)
-{
-    switch (k) {
-    case RT_INIT_ZEROS: return "zeros";
-    case RT_INIT_ONES: return "ones";
-    case RT_INIT_HE_NORMAL: return "he_normal";
-    case RT_INIT_GLOROT_UNIFORM: return "glorot_uniform";
-    case RT_INIT_NORMAL_002: return "normal(0.02)";
-    }
-    return "unknown";
-}
-
-/* -------------------------------------------------------------- options */
-
-typedef enum command {
-    CMD_TRAIN = 1,
-    CMD_EVAL = 2,
-    CMD_PREDICT = 4,
-} command;
-
-typedef enum flag_id {
-    FLAG_EPOCHS, FLAG_STEPS, FLAG_BATCH, FLAG_LR, FLAG_SEED, FLAG_THREADS,
-    FLAG_DATA, FLAG_TEST, FLAG_SAVE, FLAG_RESUME, FLAG_LOG, FLAG_LOAD,
-    NFLAG
-} flag_id;
-
-typedef enum value_kind {
-    V_COUNT,   /* a whole number >= 1 */
-    V_RATE,    /* a finite number > 0 */
-    V_SEED,    /* a whole number >= 0, up to 2^64 - 1 */
-    V_THREADS, /* 0 (every core) to MAX_THREADS */
-    V_PATH,
-} value_kind;
-
-enum { MAX_THREADS = 4096 };
-
-typedef struct flag_spec {
-    const char *name;
-    unsigned commands; /* the commands that take it */
-    value_kind kind;
-    const char *example; /* a value shown in messages */
-} flag_spec;
-
-static const flag_spec flag_specs[NFLAG] = {
-    [FLAG_EPOCHS] = { "--epochs", CMD_TRAIN, V_COUNT, "5" },
-    [FLAG_STEPS] = { "--steps", CMD_TRAIN, V_COUNT, "1000" },
-    [FLAG_BATCH] = { "--batch", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_COUNT, "128" },
-    [FLAG_LR] = { "--lr", CMD_TRAIN, V_RATE, "0.001" },
-    [FLAG_SEED] = { "--seed", CMD_TRAIN, V_SEED, "42" },
-    [FLAG_THREADS] = { "--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_THREADS, "4" },
-    [FLAG_DATA] = { "--data", CMD_TRAIN, V_PATH, "train-images-idx3-ubyte.gz" },
-    [FLAG_TEST] = { "--test", CMD_TRAIN | CMD_EVAL, V_PATH, "t10k-images-idx3-ubyte.gz" },
-    [FLAG_SAVE] = { "--save", CMD_TRAIN, V_PATH, "model.safetensors" },
-    [FLAG_RESUME] = { "--resume", CMD_TRAIN, V_PATH, "model.safetensors" },
-    [FLAG_LOG] = { "--log", CMD_TRAIN, V_PATH, "train.csv" },
-    [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT, V_PATH, "model.safetensors" },
-};
-
-typedef struct options {
-    const char *prog;
-    command cmd;
-    const char *cmd_name;
-    bool given[NFLAG];
-    int64_t count[NFLAG]; /* V_COUNT flags */
-    float lr;
-    uint64_t seed;
-    int threads;
-    const char *path[NFLAG]; /* V_PATH flags */
-    const char *input;        /* predict's INPUT */
-} options;
-
-static int parse_value(options *o, flag_id id, const char *text)
-{
-    const flag_spec *f = &flag_specs[id];
-    char *end;
-    errno = 0;
-    switch (f->kind) {
-    case V_PATH:
-        if (!text[0]) {
-            report(o->prog, "%s needs a file name, as in %s %s", f->name, f->name, f->example);
-            return RC_USAGE;
-        }
-        o->path[id] = text;
-        return RC_OK;
-    case V_RATE: {
-        float v = strtof(text, &end);
-        if (end == text || *end || errno == ERANGE || !isfinite(v) || v <= 0) {
-            report(o->prog, "%s: '%s' is not a positive number, as in %s %s", f->name, text,
-                   f->name, f->example);
-            return RC_USAGE;
-        }
-        o->lr = v;
-        return RC_OK;
-    }
-    case V_COUNT:
-    case V_SEED:
-    case V_THREADS: {
-        /* strtoull accepts a sign and wraps negatives around; only digits
-         * are a count. */
-        bool digits = text[0] != '\0';
-        for (const char *c = text; *c; c++)
-            digits = digits && *c >= '0' && *c <= '9';
-        unsigned long long v = digits ? strtoull(text, &end, 10) : 0;
-        const char *what = f->kind == V_COUNT ? "a whole number of at least 1"
-                           : f->kind == V_SEED ? "a whole number of at least 0"
-                                               : "a number of threads (0 for every core)";
-        bool ok = digits && errno != ERANGE;
-        if (ok && f->kind == V_COUNT)
-            ok = v >= 1 && v <= (unsigned long long)1 << 40;
-        if (ok && f->kind == V_THREADS)
-            ok = v <= MAX_THREADS;
-        if (!ok) {
-            report(o->prog, "%s: '%s' is not %s, as in %s %s", f->name, text, what, f->name,
-                   f->example);
-            return RC_USAGE;
-        }
-        if (f->kind == V_COUNT)
-            o->count[id] = (int64_t)v;
-        else if (f->kind == V_SEED)
-            o->seed = (uint64_t)v;
-        else
-            o->threads = (int)v;
-        return RC_OK;
-    }
-    }
-    return RC_USAGE;
-}
-
-/* Flags take their value as the next argument or after '=':
- * `--epochs 5` and `--epochs=5` are the same. */
-static int parse_flags(options *o, int argc, char **argv)
-{
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        if (arg[0] != '-' || arg[1] == '\0') {
-            if (o->cmd == CMD_PREDICT && !o->input) {
-                o->input = arg;
-                continue;
-            }
-            report(o->prog, "unexpected argument '%s' for %s; '%s --help' lists the arguments",
-                   arg, o->cmd_name, o->prog);
-            return RC_USAGE;
-        }
-        const char *eq = strchr(arg, '=');
-        size_t namelen = eq ? (size_t)(eq - arg) : strlen(arg);
-        int id = -1;
-        for (int f = 0; f < NFLAG; f++)
-            if (strlen(flag_specs[f].name) == namelen &&
-                strncmp(flag_specs[f].name, arg, namelen) == 0)
-                id = f;
-        if (id < 0 || !(flag_specs[id].commands & o->cmd)) {
-            report(o->prog, "unknown flag '%.*s' for %s; '%s --help' lists the flags of each command",
-                   (int)namelen, arg, o->cmd_name, o->prog);
-            return RC_USAGE;
-        }
-        const char *value = eq ? eq + 1 : NULL;
-        if (!value) {
-            /* `--save --epochs 3` forgot the file; taking "--epochs" as its
-             * name would hide that. */
-            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
-                report(o->prog, "%s needs a value, as in %s %s", flag_specs[id].name,
-                       flag_specs[id].name, flag_specs[id].example);
-                return RC_USAGE;
-            }
-            value = argv[++i];
-        }
-        int rc = parse_value(o, (flag_id)id, value);
-        if (rc != RC_OK)
-            return rc;
-        o->given[id] = true;
-    }
-    if (o->cmd == CMD_PREDICT && !o->input) {
-        report(o->prog, "predict needs an INPUT file (IDX or CSV), as in %s predict --load "
-               "model.safetensors images.idx", o->prog);
-        return RC_USAGE;
-    }
-    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT) && !o->given[FLAG_LOAD]) {
-        report(o->prog, "%s needs the trained weights: --load FILE (a checkpoint saved by "
-               "train --save)", o->cmd_name);
-        return RC_USAGE;
-    }
-    if (o->given[FLAG_EPOCHS] && o->given[FLAG_STEPS]) {
-        report(o->prog, "--epochs and --steps both given; use one of them");
-        return RC_USAGE;
-    }
-    return RC_OK;
-}
-
-static void print_usage(FILE *f, const char *prog)
-{
-    fprintf(f,
-            "usage: %s COMMAND [flags]\n"
-            "\n"
-            "  train    [--epochs N] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
-            "           [--data FILE] [--test FILE] [--save FILE] [--resume FILE] [--log FILE.csv]\n"
-            "  eval     --load FILE [--test FILE] [--batch N] [--threads N]\n"
-            "  predict  --load FILE [--batch N] [--threads N] INPUT\n"
-            "  info     the model's parameters, shapes and train block\n"
-            "  --help   this text;  --version  the model's and netc's version\n"
-            "\n"
-            "Flags override the train block. --epochs counts the whole run, so with\n"
-            "--resume it is the epoch to stop after. --data/--test FILE replace the train\n"
-            "block's files and keep its kind and scale; for IDX files the labels file is\n"
-            "FILE with 'images-idx3' replaced by 'labels-idx1'. INPUT is an IDX file\n"
-            "(gzip'd or not) or a CSV of samples, one per row; predict prints one line per\n"
-            "sample. Exit status: 0 done, 1 bad data or checkpoint, 2 bad command line.\n",
-            prog);
-}
-
-/* --------------------------------------------------------- the program */
-
-/* The program comes from netc, so anything wrong here is a compiler bug,
- * but a clear message beats a crash in generated code. */
-static int check_program(const char *prog, const rt_program *p)
-{
-    const char *name = p->name ? p->name : "?";
-    if (!p->forward || p->x_size <= 0 || p->out_size <= 0 || p->nparams < 0 ||
-        (p->nparams > 0 && !p->params) || p->trainable_floats < 0 ||
-        p->trainable_floats > p->param_floats || p->train_arena_floats < 0 ||
-        p->eval_arena_floats < 0 || p->out_rank < 0 || p->out_rank > RT_MAX_RANK ||
-        p->x_rank < 0 || p->x_rank > RT_MAX_RANK || p->y_rank < 0 || p->y_rank > RT_MAX_RANK) {
-        report(prog, "internal error: program '%s' is malformed (sizes or functions missing)",
-               name);
-        return RC_INPUT;
-    }
-    for (int i = 0; i < p->nparams; i++) {
-        const rt_param_desc *d = &p->params[i];
-        int64_t end = d->offset + d->count;
-        if (!d->name || d->offset < 0 || d->count < 0 || end > p->param_floats ||
-            d->rank < 0 || d->rank > RT_MAX_RANK ||
-            (d->trainable && end > p->trainable_floats)) {
-            report(prog, "internal error: program '%s': parameter %d (%s) lies outside the "
-                   "parameter block", name, i, d->name ? d->name : "unnamed");
-            return RC_INPUT;
-        }
-    }
-    /* A model without a train block has no loss and no labels: it can
-     * still predict and describe itself. */
-    if (!p->train_step)
-        return RC_OK;
-    if (p->loss == RT_LOSS_CROSS_ENTROPY) {
-        int64_t classes = p->out_rank > 0 ? p->out_dims[p->out_rank - 1] : p->out_size;
-        if (classes <= 0 || p->out_size % classes != 0 || p->y_size != p->out_size / classes ||
-            p->y_dtype != RT_I32) {
-            report(prog, "internal error: program '%s': cross_entropy needs one i32 label per "
-                   "row of the output", name);
-            return RC_INPUT;
-        }
-    } else if (p->y_size != p->out_size || p->y_dtype != RT_F32) {
-        report(prog, "internal error: program '%s': %s needs f32 targets shaped like the output",
-               name, loss_name(p->loss));
-        return RC_INPUT;
-    }
-    return RC_OK;
-}
-
-static int64_t class_count(const rt_program *p)
+int64_t rt_class_count(const rt_program *p)
 {
     return p->out_rank > 0 ? p->out_dims[p->out_rank - 1] : p->out_size;
 }
 
-/* ----------------------------------------------------------------- data */
-
-typedef struct source_files {
-    rt_source src; /* with the paths below */
-    char path[PATHLEN];
-    char labels[PATHLEN];
-    const char *shown; /* the name the user wrote, for messages */
-} source_files;
 
 static void not_found_in_search(const char *prog, const char *name, const rt_program *p,
                                 const char *flag)
 {
     const char *base = p->config.base_dir && p->config.base_dir[0] ? p->config.base_dir : ".";
-    report(prog, "%s: not found in %s, $NETC_DATA_PATH or /usr/share/datasets; give its path "
+    rt_report(prog, "%s: not found in %s, $NETC_DATA_PATH or /usr/share/datasets; give its path "
            "with %s FILE", name, base, flag);
 }
 
@@ -458,7 +109,7 @@ static int resolve_source(const char *prog, const rt_program *p, const rt_source
     }
     f->shown = flag_path;
     if (rt_data_resolve(flag_path, NULL, f->path, sizeof f->path) != 0) {
-        report(prog, "%s: no such file (given with %s)", flag_path, flag);
+        rt_report(prog, "%s: no such file (given with %s)", flag_path, flag);
         return RC_INPUT;
     }
     f->src.path = f->path;
@@ -467,7 +118,7 @@ static int resolve_source(const char *prog, const rt_program *p, const rt_source
         const char *slash = strrchr(f->path, '/');
         char *at = strstr(slash ? slash + 1 : f->path, "images-idx3");
         if (!at) {
-            report(prog, "%s %s: cannot tell its labels file: the name holds no 'images-idx3' to "
+            rt_report(prog, "%s %s: cannot tell its labels file: the name holds no 'images-idx3' to "
                    "replace with 'labels-idx1' (name the files like train-images-idx3-ubyte.gz "
                    "and train-labels-idx1-ubyte.gz)", flag, flag_path);
             return RC_USAGE;
@@ -476,7 +127,7 @@ static int resolve_source(const char *prog, const rt_program *p, const rt_source
         snprintf(f->labels, sizeof f->labels, "%.*slabels-idx1%s", (int)prefix, f->path,
                  at + strlen("images-idx3"));
         if (access(f->labels, F_OK) != 0) {
-            report(prog, "%s: no such file (the labels for %s %s: its name with 'images-idx3' "
+            rt_report(prog, "%s: no such file (the labels for %s %s: its name with 'images-idx3' "
                    "replaced by 'labels-idx1')", f->labels, flag, flag_path);
             return RC_INPUT;
         }
@@ -505,21 +156,21 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
     const char *xfile = f->src.path;
     const char *yfile = f->src.labels_path ? f->src.labels_path : f->src.path;
     char want[128], have[128];
-    format_type(p->x_dtype, p->x_dims, p->x_rank, want, sizeof want);
+    rt_format_type(p->x_dtype, p->x_dims, p->x_rank, want, sizeof want);
     if (d->x_size != p->x_size) {
         char dims[128] = "";
         if (d->x_rank > 1) {
             char x[120];
-            format_dims_x(d->x_dims, d->x_rank, x, sizeof x);
+            rt_format_dims_x(d->x_dims, d->x_rank, x, sizeof x);
             snprintf(dims, sizeof dims, " (%s)", x);
         }
-        report(prog, "%s: samples hold %lld value%s%s but model '%s' takes x: %s", xfile,
+        rt_report(prog, "%s: samples hold %lld value%s%s but model '%s' takes x: %s", xfile,
                (long long)d->x_size, d->x_size == 1 ? "" : "s", dims, p->name, want);
         return RC_INPUT;
     }
     if (d->x_dtype != p->x_dtype) {
-        report(prog, "%s: samples are %s but model '%s' takes x: %s", xfile,
-               dtype_name(d->x_dtype), p->name, want);
+        rt_report(prog, "%s: samples are %s but model '%s' takes x: %s", xfile,
+               rt_dtype_name(d->x_dtype), p->name, want);
         return RC_INPUT;
     }
     if (d->x_dtype == RT_I32 && p->x_vocab > 0) {
@@ -528,7 +179,7 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
         const int32_t *ids = d->x;
         for (int64_t i = 0; i < d->n * d->x_size; i++)
             if (ids[i] < 0 || ids[i] >= p->x_vocab) {
-                report(prog, "%s: token id %d of sample %lld is outside [0, %lld): model '%s' embeds "
+                rt_report(prog, "%s: token id %d of sample %lld is outside [0, %lld): model '%s' embeds "
                        "%lld token ids; make the embed's vocab larger or map the data's ids into it",
                        xfile, (int)ids[i], (long long)(i / d->x_size), (long long)p->x_vocab, p->name,
                        (long long)p->x_vocab);
@@ -538,31 +189,31 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
     if (!need_labels)
         return RC_OK;
 
-    format_type(p->y_dtype, p->y_dims, p->y_rank, want, sizeof want);
+    rt_format_type(p->y_dtype, p->y_dims, p->y_rank, want, sizeof want);
     if (!d->y || d->y_size == 0) {
-        report(prog, "%s: no labels, but model '%s' needs y: %s for its %s loss; name a labels "
-               "file in the train block's source", xfile, p->name, want, loss_name(p->loss));
+        rt_report(prog, "%s: no labels, but model '%s' needs y: %s for its %s loss; name a labels "
+               "file in the train block's source", xfile, p->name, want, rt_loss_name(p->loss));
         return RC_INPUT;
     }
     if (d->y_size != p->y_size) {
-        format_type(d->y_dtype, d->y_dims, d->y_rank, have, sizeof have);
-        report(prog, "%s: labels are %s per sample but model '%s' takes y: %s", yfile, have,
+        rt_format_type(d->y_dtype, d->y_dims, d->y_rank, have, sizeof have);
+        rt_report(prog, "%s: labels are %s per sample but model '%s' takes y: %s", yfile, have,
                p->name, want);
         return RC_INPUT;
     }
     if (p->loss == RT_LOSS_CROSS_ENTROPY) {
         if (d->y_dtype != RT_I32) {
-            report(prog, "%s: labels are numbers, but cross_entropy needs class ids (whole "
+            rt_report(prog, "%s: labels are numbers, but cross_entropy needs class ids (whole "
                    "numbers)", yfile);
             return RC_INPUT;
         }
         /* Checked here because the kernel treats a bad label as a bug and
          * aborts. */
-        int64_t classes = class_count(p), n = d->n * d->y_size;
+        int64_t classes = rt_class_count(p), n = d->n * d->y_size;
         const int32_t *y = d->y;
         for (int64_t i = 0; i < n; i++)
             if (y[i] < 0 || y[i] >= classes) {
-                report(prog, "%s: label %d of sample %lld is outside [0, %lld): model '%s' has "
+                rt_report(prog, "%s: label %d of sample %lld is outside [0, %lld): model '%s' has "
                        "%lld classes", yfile, (int)y[i], (long long)(i / d->y_size),
                        (long long)classes, p->name, (long long)classes);
                 return RC_INPUT;
@@ -576,7 +227,7 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
         const float *y = d->y;
         for (int64_t i = 0; p->loss == RT_LOSS_BCE && i < n; i++)
             if (!(y[i] >= 0.0f && y[i] <= 1.0f)) {
-                report(prog, "%s: target %g of sample %lld is outside [0, 1], which bce needs",
+                rt_report(prog, "%s: target %g of sample %lld is outside [0, 1], which bce needs",
                        yfile, (double)y[i], (long long)(i / d->y_size));
                 return RC_INPUT;
             }
@@ -584,12 +235,12 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
     return RC_OK;
 }
 
-static int load_source(const char *prog, const rt_program *p, const source_files *f,
+int rt_load_source(const char *prog, const rt_program *p, const source_files *f,
                        bool need_labels, rt_dataset *d)
 {
     char err[ERRLEN];
     if (rt_dataset_load(&f->src, d, err, sizeof err) != 0) {
-        report(prog, "%s", err);
+        rt_report(prog, "%s", err);
         return RC_INPUT;
     }
     int rc = check_dataset(prog, p, f, d, need_labels);
@@ -600,19 +251,12 @@ static int load_source(const char *prog, const rt_program *p, const source_files
 
 /* -------------------------------------------------------------- memory */
 
-/* Every buffer of a run in one 64-byte-aligned block, allocated once. */
-typedef struct buffers {
-    void *block;
-    float *params, *grads, *state, *arena, *out, *probs;
-    void *x, *y; /* one batch, 4-byte elements (f32 or i32) */
-} buffers;
-
 static int64_t round_floats(int64_t n)
 {
     return (n + FLOAT_ALIGN - 1) / FLOAT_ALIGN * FLOAT_ALIGN;
 }
 
-static int alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int state_blocks,
+int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int state_blocks,
                          bool training, buffers *b)
 {
     memset(b, 0, sizeof *b);
@@ -622,12 +266,12 @@ static int alloc_buffers(const char *prog, const rt_program *p, int64_t batch, i
     int64_t sizes[8] = {
         p->param_floats,
         training ? p->param_floats : 0,
-        training ? mul_checked(p->trainable_floats, state_blocks) : 0,
-        mul_checked(arena_per, batch) + p->eval_scratch_floats,
-        mul_checked(p->out_size, batch),
-        mul_checked(p->out_size, batch),
-        mul_checked(p->x_size, batch),
-        mul_checked(p->y_size, batch),
+        training ? rt_mul_checked(p->trainable_floats, state_blocks) : 0,
+        rt_mul_checked(arena_per, batch) + p->eval_scratch_floats,
+        rt_mul_checked(p->out_size, batch),
+        rt_mul_checked(p->out_size, batch),
+        rt_mul_checked(p->x_size, batch),
+        rt_mul_checked(p->y_size, batch),
     };
     int64_t total = 0, offsets[8];
     for (int i = 0; i < 8; i++) {
@@ -638,17 +282,17 @@ static int alloc_buffers(const char *prog, const rt_program *p, int64_t batch, i
         offsets[i] = total;
         total += round_floats(sizes[i]);
     }
-    int64_t bytes = mul_checked(total < 0 ? -1 : total, 4);
+    int64_t bytes = rt_mul_checked(total < 0 ? -1 : total, 4);
     if (bytes < 0 || (uint64_t)bytes > SIZE_MAX / 2) {
-        report(prog, "model '%s' with batch %lld needs more memory than can be addressed; "
+        rt_report(prog, "model '%s' with batch %lld needs more memory than can be addressed; "
                "lower --batch", p->name, (long long)batch);
         return RC_INPUT;
     }
     b->block = aligned_alloc(64, bytes > 0 ? (size_t)bytes : 64);
     if (!b->block) {
         char size[32];
-        format_bytes((double)bytes, size, sizeof size);
-        report(prog, "cannot allocate %s for model '%s' with batch %lld; lower --batch", size,
+        rt_format_bytes((double)bytes, size, sizeof size);
+        rt_report(prog, "cannot allocate %s for model '%s' with batch %lld; lower --batch", size,
                p->name, (long long)batch);
         return RC_INPUT;
     }
@@ -727,7 +371,7 @@ static int build_tensors(const char *prog, const rt_program *p, float *params, f
     l->names = malloc(name_bytes * (size_t)(state_blocks > 0 ? state_blocks : 1));
     if (!l->t || !l->names) {
         free_tensors(l);
-        report(prog, "out of memory");
+        rt_report(prog, "out of memory");
         return RC_INPUT;
     }
     for (int i = 0; i < p->nparams; i++) {
@@ -786,11 +430,11 @@ static int save_checkpoint(const char *prog, const char *path, const rt_program 
         { meta_keys[META_POSITION], pos },
         { meta_keys[META_BATCH], batch },
         { meta_keys[META_SEED], seed },
-        { meta_keys[META_OPTIMIZER], optimizer_name(opt->kind) },
+        { meta_keys[META_OPTIMIZER], rt_optimizer_name(opt->kind) },
     };
     char err[ERRLEN];
     if (rt_checkpoint_save(path, l->t, l->n, meta, NMETA, err, sizeof err) != 0) {
-        report(prog, "%s", err);
+        rt_report(prog, "%s", err);
         return RC_INPUT;
     }
     return RC_OK;
@@ -816,7 +460,7 @@ static int meta_number(const char *prog, const char *path, char **values, int ke
     errno = 0;
     unsigned long long n = digits ? strtoull(v, NULL, 10) : 0;
     if (!digits || errno == ERANGE || (key != META_SEED && n > (unsigned long long)INT64_MAX)) {
-        report(prog, "%s: metadata %s = '%s' is not a whole number", path, meta_keys[key], v);
+        rt_report(prog, "%s: metadata %s = '%s' is not a whole number", path, meta_keys[key], v);
         return RC_INPUT;
     }
     *out = n;
@@ -829,11 +473,11 @@ static int read_meta(const char *prog, const char *path, char **values)
 {
     char err[ERRLEN];
     if (rt_checkpoint_load(path, NULL, 0, true, meta_keys, NMETA, values, err, sizeof err) != 0) {
-        report(prog, "%s", err);
+        rt_report(prog, "%s", err);
         return RC_INPUT;
     }
     if (values[META_FORMAT] && strcmp(values[META_FORMAT], CHECKPOINT_FORMAT) != 0) {
-        report(prog, "%s: checkpoint format '%s'; this program reads format " CHECKPOINT_FORMAT,
+        rt_report(prog, "%s: checkpoint format '%s'; this program reads format " CHECKPOINT_FORMAT,
                path, values[META_FORMAT]);
         free_meta(values);
         return RC_INPUT;
@@ -849,10 +493,10 @@ static int load_tensors(const char *prog, const char *path, const rt_program *p,
     char err[ERRLEN];
     if (rt_checkpoint_load(path, l->t, l->n, allow_extra, NULL, 0, NULL, err, sizeof err) != 0) {
         if (values[META_MODEL] && strcmp(values[META_MODEL], p->name) != 0)
-            report(prog, "%s (the checkpoint holds model '%s', this is '%s')", err,
+            rt_report(prog, "%s (the checkpoint holds model '%s', this is '%s')", err,
                    values[META_MODEL], p->name);
         else
-            report(prog, "%s", err);
+            rt_report(prog, "%s", err);
         return RC_INPUT;
     }
     return RC_OK;
@@ -860,7 +504,7 @@ static int load_tensors(const char *prog, const char *path, const rt_program *p,
 
 /* Weights only, for eval and predict: optimizer tensors in the file are
  * ignored. */
-static int load_weights(const char *prog, const char *path, const rt_program *p, float *params)
+int rt_load_weights(const char *prog, const char *path, const rt_program *p, float *params)
 {
     char *values[NMETA];
     int rc = read_meta(prog, path, values);
@@ -886,7 +530,7 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
     if (rc != RC_OK)
         return rc;
     bool same_opt = values[META_OPTIMIZER] &&
-                    strcmp(values[META_OPTIMIZER], optimizer_name(opt->kind)) == 0;
+                    strcmp(values[META_OPTIMIZER], rt_optimizer_name(opt->kind)) == 0;
     rc = load_tensors(prog, path, p, same_opt ? with_state : weights_only, !same_opt, values);
     uint64_t step = 0, epoch = 0, pos = 0, batch = 0, seed = 0;
     if (rc == RC_OK)
@@ -903,7 +547,7 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
         seed = at->seed;
     if (rc == RC_OK && !same_opt && with_state->n > weights_only->n)
         fprintf(stderr, "%s: note: %s holds no %s state (optimizer: %s); it starts from zero\n",
-                prog, path, optimizer_name(opt->kind),
+                prog, path, rt_optimizer_name(opt->kind),
                 values[META_OPTIMIZER] ? values[META_OPTIMIZER] : "none");
     free_meta(values);
     if (rc != RC_OK)
@@ -929,7 +573,7 @@ static void evaluate(const rt_program *p, const rt_dataset *d, int64_t batch,
                      const float *params, const buffers *b, metrics *m)
 {
     size_t xbytes = (size_t)p->x_size * 4, ybytes = (size_t)p->y_size * 4;
-    int64_t classes = class_count(p);
+    int64_t classes = rt_class_count(p);
     double sum = 0;
     int64_t correct = 0;
     for (int64_t i = 0; i < d->n; i += batch) {
@@ -1023,7 +667,7 @@ static int log_open(const char *prog, csv_log *log, const char *path, int64_t ro
     log->text = malloc(log->cap);
     if (!log->text) {
         free(old);
-        report(prog, "out of memory");
+        rt_report(prog, "out of memory");
         return RC_INPUT;
     }
     memcpy(log->text, LOG_HEADER, strlen(LOG_HEADER));
@@ -1053,7 +697,7 @@ static int log_row(const char *prog, csv_log *log, int64_t epoch, int64_t step, 
                                  samples_per_s, seconds);
     char err[ERRLEN];
     if (rt_write_file_atomic(log->path, log->text, log->len, err, sizeof err) != 0) {
-        report(prog, "%s", err);
+        rt_report(prog, "%s", err);
         return RC_INPUT;
     }
     return RC_OK;
@@ -1141,22 +785,22 @@ static int train_settings(train_run *r)
     }
     r->at.seed = o->given[FLAG_SEED] ? o->seed : c->seed;
     if (!r->p->train_step) {
-        report(o->prog, "model '%s' has no train block, so this binary predicts and evaluates only; "
+        rt_report(o->prog, "model '%s' has no train block, so this binary predicts and evaluates only; "
                "add 'train %s { ... }' to %s to train it", r->p->name, r->p->name,
                r->p->source ? r->p->source : "its .net file");
         return RC_USAGE;
     }
     if (r->batch <= 0) {
-        report(o->prog, "model '%s' has no batch size; give one with --batch N", r->p->name);
+        rt_report(o->prog, "model '%s' has no batch size; give one with --batch N", r->p->name);
         return RC_USAGE;
     }
     if (r->epochs <= 0 && r->steps <= 0) {
-        report(o->prog, "model '%s' has no epochs or steps to train; give --epochs N or --steps N",
+        rt_report(o->prog, "model '%s' has no epochs or steps to train; give --epochs N or --steps N",
                r->p->name);
         return RC_USAGE;
     }
     if (c->data.kind == RT_SRC_NONE && !o->given[FLAG_DATA]) {
-        report(o->prog, "model '%s' has no training data; give it with --data FILE", r->p->name);
+        rt_report(o->prog, "model '%s' has no training data; give it with --data FILE", r->p->name);
         return RC_USAGE;
     }
     return RC_OK;
@@ -1175,7 +819,7 @@ static int check_writable(const char *prog, const char *flag, const char *path)
     else
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
     if (access(dir, W_OK | X_OK) != 0) {
-        report(prog, "%s (%s): folder %s: %s", path, flag, dir, strerror(errno));
+        rt_report(prog, "%s (%s): folder %s: %s", path, flag, dir, strerror(errno));
         return RC_INPUT;
     }
     return RC_OK;
@@ -1188,7 +832,7 @@ static int train_load_data(train_run *r)
     int rc = resolve_source(o->prog, p, &p->config.data, NULL, "--data", o->path[FLAG_DATA],
                             &r->data_files);
     if (rc == RC_OK)
-        rc = load_source(o->prog, p, &r->data_files, true, &r->data);
+        rc = rt_load_source(o->prog, p, &r->data_files, true, &r->data);
     if (rc != RC_OK)
         return rc;
     r->has_test = p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST];
@@ -1196,12 +840,12 @@ static int train_load_data(train_run *r)
         rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
                             o->path[FLAG_TEST], &r->test_files);
         if (rc == RC_OK)
-            rc = load_source(o->prog, p, &r->test_files, true, &r->test);
+            rc = rt_load_source(o->prog, p, &r->test_files, true, &r->test);
         if (rc != RC_OK)
             return rc;
     }
     if (r->data.n < r->batch) {
-        report(o->prog, "%s: holds %lld samples, fewer than one batch of %lld; lower --batch",
+        rt_report(o->prog, "%s: holds %lld samples, fewer than one batch of %lld; lower --batch",
                r->data_files.src.path, (long long)r->data.n, (long long)r->batch);
         return RC_INPUT;
     }
@@ -1217,13 +861,13 @@ static int train_plan(train_run *r)
     const options *o = r->o;
     position *at = &r->at;
     if (at->in_epoch > 0 && at->batch != r->batch) {
-        report(o->prog, "%s stopped in the middle of epoch %lld with batch %lld; resume with "
+        rt_report(o->prog, "%s stopped in the middle of epoch %lld with batch %lld; resume with "
                "--batch %lld", o->path[FLAG_RESUME], (long long)at->epoch + 1, (long long)at->batch,
                (long long)at->batch);
         return RC_USAGE;
     }
     if (at->in_epoch >= r->steps_per_epoch && at->in_epoch > 0) {
-        report(o->prog, "%s: position %lld is past the %lld steps of an epoch; the data set "
+        rt_report(o->prog, "%s: position %lld is past the %lld steps of an epoch; the data set "
                "changed since it was saved", o->path[FLAG_RESUME], (long long)at->in_epoch,
                (long long)r->steps_per_epoch);
         return RC_INPUT;
@@ -1282,7 +926,7 @@ static int train_epoch(train_run *r, rt_progress *pg)
                                     r->buf.arena, rt_step_seed(at->seed, at->step));
         if (!isfinite(loss)) {
             rt_progress_clear(pg);
-            report(o->prog, "the loss became %s at step %lld (epoch %lld); lower the learning "
+            rt_report(o->prog, "the loss became %s at step %lld (epoch %lld); lower the learning "
                    "rate (--lr) or clip gradients in the train block", isnan(loss) ? "NaN" : "infinite",
                    (long long)at->step + 1, (long long)epoch + 1);
             return RC_INPUT;
@@ -1351,7 +995,7 @@ static int train_epoch(train_run *r, rt_progress *pg)
     return rc;
 }
 
-static int cmd_train(const options *o, const rt_program *p)
+int rt_cmd_train(const options *o, const rt_program *p)
 {
     train_run r = { .o = o, .p = p };
     int rc = train_settings(&r);
@@ -1363,11 +1007,11 @@ static int cmd_train(const options *o, const rt_program *p)
         rc = train_load_data(&r);
     int blocks = rt_optimizer_state_per_param(&r.opt);
     if (rc == RC_OK)
-        rc = alloc_buffers(o->prog, p, r.batch, blocks, true, &r.buf);
+        rc = rt_alloc_buffers(o->prog, p, r.batch, blocks, true, &r.buf);
     if (rc == RC_OK) {
         r.order = malloc((size_t)r.data.n * sizeof *r.order);
         if (!r.order) {
-            report(o->prog, "out of memory");
+            rt_report(o->prog, "out of memory");
             rc = RC_INPUT;
         }
     }
@@ -1420,7 +1064,7 @@ static int cmd_train(const options *o, const rt_program *p)
 
 done:
     if (fflush(stdout) != 0 && rc == RC_OK) {
-        report(o->prog, "writing to stdout: %s", strerror(errno));
+        rt_report(o->prog, "writing to stdout: %s", strerror(errno));
         rc = RC_INPUT;
     }
     free(r.log.text);
@@ -1435,17 +1079,17 @@ done:
 
 /* ----------------------------------------------------------------- eval */
 
-static int cmd_eval(const options *o, const rt_program *p)
+int rt_cmd_eval(const options *o, const rt_program *p)
 {
     int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
                     : p->config.batch > 0 ? p->config.batch : 128;
     if (!p->train_step) {
-        report(o->prog, "model '%s' has no train block, so no loss to evaluate; add `train %s { ... }` "
+        rt_report(o->prog, "model '%s' has no train block, so no loss to evaluate; add `train %s { ... }` "
                "to its .net file", p->name, p->name);
         return RC_USAGE;
     }
     if (p->config.test.kind == RT_SRC_NONE && !o->given[FLAG_TEST]) {
-        report(o->prog, "model '%s' has no test set in its train block; give one with --test FILE",
+        rt_report(o->prog, "model '%s' has no test set in its train block; give one with --test FILE",
                p->name);
         return RC_USAGE;
     }
@@ -1455,11 +1099,11 @@ static int cmd_eval(const options *o, const rt_program *p)
     int rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
                             o->path[FLAG_TEST], &files);
     if (rc == RC_OK)
-        rc = load_source(o->prog, p, &files, true, &test);
+        rc = rt_load_source(o->prog, p, &files, true, &test);
     if (rc == RC_OK)
-        rc = alloc_buffers(o->prog, p, batch, 0, false, &buf);
+        rc = rt_alloc_buffers(o->prog, p, batch, 0, false, &buf);
     if (rc == RC_OK)
-        rc = load_weights(o->prog, o->path[FLAG_LOAD], p, buf.params);
+        rc = rt_load_weights(o->prog, o->path[FLAG_LOAD], p, buf.params);
     if (rc == RC_OK) {
         metrics m;
         char text[128], count[48];
@@ -1468,7 +1112,7 @@ static int cmd_eval(const options *o, const rt_program *p)
         rt_format_thousands((double)m.samples, count, sizeof count);
         printf("%s  (%s samples)\n", text, count);
         if (fflush(stdout) != 0) {
-            report(o->prog, "writing to stdout: %s", strerror(errno));
+            rt_report(o->prog, "writing to stdout: %s", strerror(errno));
             rc = RC_INPUT;
         }
     }
@@ -1477,309 +1121,3 @@ static int cmd_eval(const options *o, const rt_program *p)
     return rc;
 }
 
-/* -------------------------------------------------------------- predict */
-
-static bool is_idx_magic(const unsigned char *h, size_t n)
-{
-    /* IDX: two zero bytes, a type code, then the number of dimensions. */
-    return n >= 4 && h[0] == 0 && h[1] == 0 &&
-           (h[2] == 0x08 || h[2] == 0x09 || (h[2] >= 0x0B && h[2] <= 0x0E)) && h[3] >= 1 &&
-           h[3] <= RT_MAX_RANK + 1;
-}
-
-/* True when every comma-separated field of the line parses as a number. */
-static bool numeric_row(const char *p, const char *end)
-{
-    while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *stop = comma ? comma : end;
-        char field[64];
-        size_t len = (size_t)(stop - p);
-        if (len >= sizeof field)
-            return false;
-        memcpy(field, p, len);
-        field[len] = '\0';
-        char *after;
-        strtod(field, &after);
-        if (after == field)
-            return false;
-        while (*after == ' ' || *after == '\t' || *after == '\r')
-            after++;
-        if (*after)
-            return false;
-        p = comma ? comma + 1 : end;
-    }
-    return true;
-}
-
-/* Tells an IDX file from a CSV (zlib reads gzip'd and plain alike) and
- * whether a CSV starts with a header: a first row that is not all numbers. */
-static int sniff_input(const char *prog, const char *path, rt_source_kind *kind, bool *header)
-{
-    gzFile f = gzopen(path, "rb");
-    if (!f) {
-        report(prog, "%s: %s", path, errno ? strerror(errno) : "cannot open");
-        return RC_INPUT;
-    }
-    char head[4096];
-    int n = gzread(f, head, sizeof head - 1);
-    int errnum = 0;
-    const char *msg = n < 0 ? gzerror(f, &errnum) : NULL;
-    char text[256];
-    snprintf(text, sizeof text, "%s", msg ? msg : "");
-    gzclose(f);
-    if (n < 0) {
-        report(prog, "%s: %s", path, errnum == Z_ERRNO ? strerror(errno) : text);
-        return RC_INPUT;
-    }
-    if (n == 0) {
-        report(prog, "%s: is empty", path);
-        return RC_INPUT;
-    }
-    if (is_idx_magic((const unsigned char *)head, (size_t)n)) {
-        *kind = RT_SRC_IDX;
-        *header = false;
-        return RC_OK;
-    }
-    head[n] = '\0';
-    *kind = RT_SRC_CSV;
-    const char *line = head;
-    while (*line == '\n' || *line == '\r')
-        line++;
-    const char *nl = strchr(line, '\n');
-    *header = !numeric_row(line, nl ? nl : head + n);
-    return RC_OK;
-}
-
-static void print_prediction(const rt_program *p, const float *out)
-{
-    if (p->loss == RT_LOSS_CROSS_ENTROPY) {
-        int64_t classes = class_count(p), rows = p->out_size / classes;
-        for (int64_t r = 0; r < rows; r++) {
-            const float *row = out + r * classes;
-            int64_t best = 0;
-            for (int64_t c = 1; c < classes; c++)
-                if (row[c] > row[best])
-                    best = c;
-            printf(r ? " %lld" : "%lld", (long long)best);
-        }
-    } else {
-        for (int64_t i = 0; i < p->out_size; i++)
-            printf(i ? ",%.6g" : "%.6g", (double)out[i]);
-    }
-    putchar('\n');
-}
-
-static int cmd_predict(const options *o, const rt_program *p)
-{
-    int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
-                    : p->config.batch > 0 ? p->config.batch : 128;
-    /* Inputs get the preprocessing the model was tested (or trained) with. */
-    const rt_source *like = p->config.test.kind != RT_SRC_NONE ? &p->config.test
-                            : p->config.data.kind != RT_SRC_NONE ? &p->config.data : NULL;
-    source_files files;
-    memset(&files, 0, sizeof files);
-    files.src.scale = like ? like->scale : 1.0f;
-    files.src.shift = like ? like->shift : 0.0f;
-    files.src.label_column = -1;
-    files.shown = o->input;
-    if (rt_data_resolve(o->input, NULL, files.path, sizeof files.path) != 0) {
-        report(o->prog, "%s: no such file", o->input);
-        return RC_INPUT;
-    }
-    files.src.path = files.path;
-    int rc = sniff_input(o->prog, files.path, &files.src.kind, &files.src.header);
-    rt_dataset in = { 0 };
-    buffers buf = { 0 };
-    if (rc == RC_OK)
-        rc = load_source(o->prog, p, &files, false, &in);
-    if (rc == RC_OK)
-        rc = alloc_buffers(o->prog, p, batch, 0, false, &buf);
-    if (rc == RC_OK)
-        rc = load_weights(o->prog, o->path[FLAG_LOAD], p, buf.params);
-    if (rc == RC_OK) {
-        size_t xbytes = (size_t)p->x_size * 4;
-        for (int64_t i = 0; i < in.n; i += batch) {
-            int64_t bn = in.n - i < batch ? in.n - i : batch;
-            memcpy(buf.x, (const char *)in.x + (size_t)i * xbytes, (size_t)bn * xbytes);
-            p->forward(buf.params, buf.x, buf.out, bn, buf.arena);
-            for (int64_t s = 0; s < bn; s++)
-                print_prediction(p, buf.out + s * p->out_size);
-        }
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            report(o->prog, "writing to stdout: %s", strerror(errno));
-            rc = RC_INPUT;
-        }
-    }
-    free(buf.block);
-    rt_dataset_free(&in);
-    return rc;
-}
-
-/* ----------------------------------------------------------------- info */
-
-static void print_source(const char *what, const rt_source *s)
-{
-    static const char *const kinds[] = { "none", "idx", "csv", "raw", "text" };
-    if (s->kind == RT_SRC_NONE)
-        return;
-    printf("  %-9s %s(\"%s\"", what, (unsigned)s->kind < 5 ? kinds[s->kind] : "?",
-           s->path ? s->path : "");
-    if (s->labels_path)
-        printf(", \"%s\"", s->labels_path);
-    if (s->kind != RT_SRC_TEXT && (s->scale != 1.0f || s->shift != 0.0f))
-        printf(", scale = %g, shift = %g", (double)s->scale, (double)s->shift);
-    if (s->kind == RT_SRC_CSV && s->label_column >= 0)
-        printf(", label_column = %d", s->label_column);
-    if (s->kind == RT_SRC_RAW || s->kind == RT_SRC_TEXT)
-        printf(", seq = %lld", (long long)s->seq);
-    printf(")\n");
-}
-
-static int cmd_info(const rt_program *p)
-{
-    char x[128], y[128], out[128], size[32], count[48];
-    format_type(p->x_dtype, p->x_dims, p->x_rank, x, sizeof x);
-    format_type(p->y_dtype, p->y_dims, p->y_rank, y, sizeof y);
-    format_type(RT_F32, p->out_dims, p->out_rank, out, sizeof out);
-    printf("model %s", p->name);
-    if (p->source)
-        printf(" (%s)", p->source);
-    if (p->train_step)
-        printf("\n  x: %s -> out: %s   y: %s   loss %s\n\nparameters\n", x, out, y, loss_name(p->loss));
-    else
-        printf("\n  x: %s -> out: %s   (no train block: predict only)\n\nparameters\n", x, out);
-    for (int i = 0; i < p->nparams; i++) {
-        const rt_param_desc *d = &p->params[i];
-        char shape[128];
-        format_type(RT_F32, d->dims, d->rank, shape, sizeof shape);
-        rt_format_thousands((double)d->count, count, sizeof count);
-        printf("  %-28s %-20s %12s  %s%s\n", d->name, shape, count, init_name(d->init),
-               d->trainable ? "" : "  (not trained)");
-    }
-    /* counts of the tensors themselves; the block pads each to 64 bytes */
-    int64_t total = 0, trainable = 0;
-    for (int i = 0; i < p->nparams; i++) {
-        total += p->params[i].count;
-        trainable += p->params[i].trainable ? p->params[i].count : 0;
-    }
-    rt_format_thousands((double)total, count, sizeof count);
-    format_bytes(4.0 * (double)p->param_floats, size, sizeof size);
-    printf("  total %s parameters (a %s block)", count, size);
-    rt_format_thousands((double)trainable, count, sizeof count);
-    printf(", %s trainable\n", count);
-    char tr[48], ev[48];
-    rt_format_thousands((double)p->train_arena_floats, tr, sizeof tr);
-    rt_format_thousands((double)p->eval_arena_floats, ev, sizeof ev);
-    printf("  activations: %s floats per sample to train, %s to infer\n", tr, ev);
-    if (!p->train_step)
-        return fflush(stdout) != 0 ? RC_INPUT : RC_OK;
-    printf("\ntrain\n");
-
-    const rt_train_config *c = &p->config;
-    print_source("data", &c->data);
-    print_source("test", &c->test);
-    const rt_optimizer *opt = &c->opt;
-    printf("  optimizer %s(lr = %g", optimizer_name(opt->kind), (double)opt->lr);
-    switch (opt->kind) {
-    case RT_OPT_SGD:
-        if (opt->momentum != 0)
-            printf(", momentum = %g%s", (double)opt->momentum, opt->nesterov ? ", nesterov" : "");
-        break;
-    case RT_OPT_ADAM:
-    case RT_OPT_ADAMW:
-        printf(", beta1 = %g, beta2 = %g, eps = %g", (double)opt->beta1, (double)opt->beta2,
-               (double)opt->eps);
-        break;
-    case RT_OPT_RMSPROP:
-        printf(", alpha = %g, eps = %g, momentum = %g", (double)opt->alpha, (double)opt->eps,
-               (double)opt->momentum);
-        break;
-    }
-    if (opt->weight_decay != 0)
-        printf(", weight_decay = %g", (double)opt->weight_decay);
-    printf(")\n");
-    const rt_schedule *s = &c->sched;
-    static const char *const scheds[] = { "constant", "step", "cosine" };
-    printf("  schedule  %s(", (unsigned)s->kind < 3 ? scheds[s->kind] : "?");
-    if (s->kind == RT_SCHED_STEP)
-        printf("every = %lld, gamma = %g%s", (long long)s->every, (double)s->gamma,
-               s->warmup ? ", " : "");
-    if (s->kind == RT_SCHED_COSINE)
-        printf("min_lr = %g%s", (double)s->min_lr, s->warmup ? ", " : "");
-    if (s->warmup)
-        printf("warmup = %lld", (long long)s->warmup);
-    printf(")\n  batch     %lld\n", (long long)c->batch);
-    if (c->steps > 0)
-        printf("  steps     %lld\n", (long long)c->steps);
-    else
-        printf("  epochs    %lld\n", (long long)c->epochs);
-    printf("  seed      %llu\n", (unsigned long long)c->seed);
-    if (c->clip > 0)
-        printf("  clip      %g\n", (double)c->clip);
-    if (fflush(stdout) != 0)
-        return RC_INPUT;
-    return RC_OK;
-}
-
-/* ----------------------------------------------------------------- main */
-
-int rt_main(const rt_program *p, int argc, char **argv)
-{
-    options o;
-    memset(&o, 0, sizeof o);
-    const char *slash = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
-    o.prog = argc > 0 && argv[0] && argv[0][0] ? (slash ? slash + 1 : argv[0])
-             : p && p->name ? p->name : "model";
-    if (!p || !p->name) {
-        report(o.prog, "internal error: no program");
-        return RC_INPUT;
-    }
-    if (argc < 2) {
-        print_usage(stderr, o.prog);
-        return RC_USAGE;
-    }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        print_usage(stdout, o.prog);
-        return fflush(stdout) == 0 ? RC_OK : RC_INPUT;
-    }
-    if (strcmp(cmd, "--version") == 0) {
-        printf("%s (model '%s' from %s), netc " NETC_VERSION "\n", o.prog, p->name,
-               p->source ? p->source : "?");
-        return fflush(stdout) == 0 ? RC_OK : RC_INPUT;
-    }
-    int rc = check_program(o.prog, p);
-    if (rc != RC_OK)
-        return rc;
-    if (strcmp(cmd, "info") == 0) {
-        if (argc > 2) {
-            report(o.prog, "info takes no arguments");
-            return RC_USAGE;
-        }
-        return cmd_info(p);
-    }
-    o.cmd_name = cmd;
-    if (strcmp(cmd, "train") == 0)
-        o.cmd = CMD_TRAIN;
-    else if (strcmp(cmd, "eval") == 0)
-        o.cmd = CMD_EVAL;
-    else if (strcmp(cmd, "predict") == 0)
-        o.cmd = CMD_PREDICT;
-    else {
-        report(o.prog, "unknown command '%s'; the commands are train, eval, predict and info "
-               "('%s --help' for more)", cmd, o.prog);
-        return RC_USAGE;
-    }
-    rc = parse_flags(&o, argc, argv);
-    if (rc != RC_OK)
-        return rc;
-
-    rt_threads_init(o.given[FLAG_THREADS] ? o.threads : 0);
-    switch (o.cmd) {
-    case CMD_TRAIN: return cmd_train(&o, p);
-    case CMD_EVAL: return cmd_eval(&o, p);
-    case CMD_PREDICT: return cmd_predict(&o, p);
-    }
-    return RC_USAGE;
-}

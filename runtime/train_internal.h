@@ -1,11 +1,14 @@
-/* train_internal.h — what train.c and progress.c share; not part of the
- * runtime's public interface (netrt.h). */
+/* train_internal.h — what the command line (cli.c), the training loop
+ * (train.c), predict.c and progress.c share; not part of the runtime's
+ * public interface (netrt.h). */
 #ifndef TRAIN_INTERNAL_H
 #define TRAIN_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "netrt.h"
 
 /* Seconds on a monotonic clock, for rates and durations only. */
 double rt_seconds(void);
@@ -39,5 +42,92 @@ void rt_progress_init(rt_progress *pg, bool live);
 void rt_progress_update(rt_progress *pg, const rt_progress_state *s, bool force);
 /* Erases the line, so what is printed next starts on a clean line. */
 void rt_progress_clear(rt_progress *pg);
+
+/* ---------------------------------------------- shared by the commands */
+
+/* Exit codes, as netrt.h promises them; RC_NOTHING_TO_DO (internal) is a
+ * resumed run that already reached its end, which exits 0. */
+enum { RC_NOTHING_TO_DO = -1, RC_OK = 0, RC_INPUT = 1, RC_USAGE = 2, RC_INTERRUPTED = 130 };
+
+enum { ERRLEN = 1024, PATHLEN = 4096, FLOAT_ALIGN = 16 /* floats in 64 bytes */ };
+
+/* One line on stderr, prefixed by the program's name like any Unix tool. */
+void rt_report(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* a * b, or -1 if it does not fit in int64_t (a, b >= 0). */
+static inline int64_t rt_mul_checked(int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a))
+        return -1;
+    return a * b;
+}
+
+
+const char *rt_dtype_name(rt_dtype t);
+/* "f32[1, 28, 28]", or "i32" for one value per sample. */
+void rt_format_type(rt_dtype t, const int64_t *dims, int rank, char *buf, size_t len);
+/* "32x32", as people say image sizes. */
+void rt_format_dims_x(const int64_t *dims, int rank, char *buf, size_t len);
+void rt_format_bytes(double bytes, char *buf, size_t len);
+const char *rt_optimizer_name(rt_opt_kind k);
+const char *rt_loss_name(rt_loss_kind k);
+const char *rt_init_name(rt_init k);
+
+/* The parsed command line (cli.c). */
+typedef enum command {
+    CMD_TRAIN = 1,
+    CMD_EVAL = 2,
+    CMD_PREDICT = 4,
+} command;
+
+typedef enum flag_id {
+    FLAG_EPOCHS, FLAG_STEPS, FLAG_BATCH, FLAG_LR, FLAG_SEED, FLAG_THREADS,
+    FLAG_DATA, FLAG_TEST, FLAG_SAVE, FLAG_RESUME, FLAG_LOG, FLAG_LOAD,
+    NFLAG
+} flag_id;
+
+
+typedef struct options {
+    const char *prog;
+    command cmd;
+    const char *cmd_name;
+    bool given[NFLAG];
+    int64_t count[NFLAG]; /* V_COUNT flags */
+    float lr;
+    uint64_t seed;
+    int threads;
+    const char *path[NFLAG]; /* V_PATH flags */
+    const char *input;        /* predict's INPUT */
+} options;
+
+typedef struct source_files {
+    rt_source src; /* with the paths below */
+    char path[PATHLEN];
+    char labels[PATHLEN];
+    const char *shown; /* the name the user wrote, for messages */
+} source_files;
+
+/* Every buffer of a run in one 64-byte-aligned block, allocated once. */
+typedef struct buffers {
+    void *block;
+    float *params, *grads, *state, *arena, *out, *probs;
+    void *x, *y; /* one batch, 4-byte elements (f32 or i32) */
+} buffers;
+
+/* Classes of a cross-entropy model: the output's last dimension. */
+int64_t rt_class_count(const rt_program *p);
+/* Loads a resolved source and checks it against the model (labels only
+ * when with_labels). Returns RC_OK, or a code after a message. */
+int rt_load_source(const char *prog, const rt_program *p, const source_files *f, bool with_labels,
+                   rt_dataset *d);
+int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int state_blocks,
+                     bool training, buffers *b);
+/* Weights only, from a checkpoint, into params. */
+int rt_load_weights(const char *prog, const char *path, const rt_program *p, float *params);
+
+/* The commands (train.c, predict.c); each returns an exit code. */
+int rt_cmd_train(const options *o, const rt_program *p);
+int rt_cmd_eval(const options *o, const rt_program *p);
+int rt_cmd_predict(const options *o, const rt_program *p);
 
 #endif

@@ -1,0 +1,651 @@
+/* sema_train.c — train blocks: from a `train NAME { ... }` declaration
+ * to a TrainSpec (sources, loss, optimizer, schedule, augmentation, noise
+ * and steps), each value checked against its signature, and the loss
+ * graph of every step built from calls of the file's models.
+ * Requires: the models' graphs from sema.c. Produces: c->prog's train specs. */
+#include "sema_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------- train blocks */
+
+/* What a train-block key accepts: a name from a table, called like a layer
+ * with its signature ("idx(images, labels, scale = 1/255)"). */
+typedef struct Callable {
+    const char *name;
+    int code;
+    const char *sig;
+    ArgSpec args[8];
+    int nargs;
+} Callable;
+
+static Callable sources[] = {
+    { "idx", SRC_IDX, "images: string, labels: string = \"\", scale: float = 1, shift: float = 0", {{0}}, -1 },
+    { "csv", SRC_CSV, "path: string, label_column: int = -1, header: bool = false, scale: float = 1, shift: float = 0", {{0}}, -1 },
+    { "raw", SRC_RAW, "path: string, size: int, scale: float = 1, shift: float = 0", {{0}}, -1 },
+    { "text", SRC_TEXT, "path: string, seq: int", {{0}}, -1 },
+};
+static Callable optimizers[] = {
+    { "sgd", OPTK_SGD, "lr: float = 0.01, momentum: float = 0, nesterov: bool = false, weight_decay: float = 0", {{0}}, -1 },
+    { "adam", OPTK_ADAM, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0", {{0}}, -1 },
+    { "adamw", OPTK_ADAMW, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01", {{0}}, -1 },
+    { "rmsprop", OPTK_RMSPROP, "lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0, weight_decay: float = 0", {{0}}, -1 },
+};
+static Callable schedules[] = {
+    { "constant", SCHED_CONSTANT, "warmup: int = 0", {{0}}, -1 },
+    { "step", SCHED_STEP, "every: int, gamma: float = 0.1, warmup: int = 0", {{0}}, -1 },
+    { "cosine", SCHED_COSINE, "warmup: int = 0, min_lr: float = 0", {{0}}, -1 },
+};
+static Callable augments[] = {
+    { "flip_horizontal", AUG_FLIP_H, "", {{0}}, -1 },
+    { "flip_vertical", AUG_FLIP_V, "", {{0}}, -1 },
+    { "shift", AUG_SHIFT, "pixels: int", {{0}}, -1 },
+    { "rotate", AUG_ROTATE, "degrees: float", {{0}}, -1 },
+    { "scale", AUG_SCALE, "min: float, max: float", {{0}}, -1 },
+    { "noise", AUG_NOISE, "std: float", {{0}}, -1 },
+};
+static Callable noises[] = {
+    { "normal", 0, "dim: int", {{0}}, -1 },
+    { "uniform", 1, "dim: int", {{0}}, -1 },
+};
+static Callable losses[] = {
+    { "cross_entropy", OP_cross_entropy, "", {{0}}, -1 },
+    { "mse", OP_mse, "", {{0}}, -1 },
+    { "bce", OP_bce, "", {{0}}, -1 },
+};
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static const char *const train_keys[] = {
+    "data", "test", "loss", "optimizer", "schedule", "batch", "epochs", "steps", "seed", "clip",
+    "augment", "noise", "step",
+};
+static const char *const step_keys[] = { "loss", "optimizer" };
+
+/* A call (or bare name) of one of the table's entries, bound to its
+ * signature. Returns the entry or NULL after reporting. */
+static Callable *spec_call(Sema *s, Scope *sc, const Ast *v, Callable *table, int n, const char *what, Bound *slots)
+{
+    Diag *d = &s->c->diag;
+    if (v->kind != AST_CALL && v->kind != AST_NAME) {
+        diag_error(d, v->span, "%s expects one of %s%s%s%s%s%s%s", what, table[0].name, n > 1 ? ", " : "",
+                   n > 1 ? table[1].name : "", n > 2 ? ", " : "", n > 2 ? table[2].name : "", n > 3 ? ", ..." : "",
+                   "");
+        return NULL;
+    }
+    Callable *k = NULL;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(table[i].name, v->name))
+            k = &table[i];
+    if (!k) {
+        const char *names[16] = { 0 }; /* initialised: gcc -O1 (make asan) warns otherwise */
+        for (int i = 0; i < n; i++)
+            names[i] = table[i].name;
+        const char *hint = diag_suggest(v->name, names, n);
+        char list[256];
+        size_t len = 0;
+        for (int i = 0; i < n && len < sizeof list; i++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? (i == n - 1 ? " or " : ", ") : "", names[i]);
+        if (hint)
+            diag_error(d, v->name_span, "unknown %s '%s'; did you mean '%s'?", what, v->name, hint);
+        else
+            diag_error(d, v->name_span, "unknown %s '%s'; use %s", what, v->name, list);
+        return NULL;
+    }
+    if (k->nargs < 0 && !ir_parse_signature(k->sig, k->args, &k->nargs, COUNT(k->args)))
+        die("malformed signature of %s", k->name);
+    if (v->kind == AST_NAME) {
+        Ast call = *v;
+        call.kind = AST_CALL;
+        call.list = ast_list_new();
+        return sema_bind_args(s, sc, &call, k->name, k->args, k->nargs, NULL, v->span, slots) ? k : NULL;
+    }
+    return sema_bind_args(s, sc, v, k->name, k->args, k->nargs, NULL, v->span, slots) ? k : NULL;
+}
+
+static const Bound *slot(const Callable *k, const Bound *slots, const char *name, const ArgSpec **spec)
+{
+    for (int i = 0; i < k->nargs; i++)
+        if (!strcmp(k->args[i].name, name)) {
+            *spec = &k->args[i];
+            return &slots[i];
+        }
+    die("%s has no argument %s", k->name, name);
+}
+
+static double slot_float(const Callable *k, const Bound *slots, const char *name)
+{
+    const ArgSpec *a;
+    const Bound *b = slot(k, slots, name, &a);
+    return b->set ? number_of(&b->v) : a->dfloat;
+}
+
+static int64_t slot_int(const Callable *k, const Bound *slots, const char *name)
+{
+    const ArgSpec *a;
+    const Bound *b = slot(k, slots, name, &a);
+    return b->set ? b->v.i : a->dint;
+}
+
+static const char *slot_str(const Callable *k, const Bound *slots, const char *name)
+{
+    const ArgSpec *a;
+    const Bound *b = slot(k, slots, name, &a);
+    return b->set ? b->v.s : a->dstr;
+}
+
+static Span slot_span(const Callable *k, const Bound *slots, const char *name, Span dflt)
+{
+    const ArgSpec *a;
+    const Bound *b = slot(k, slots, name, &a);
+    return b->set ? b->span : dflt;
+}
+
+static bool positive_int(Sema *s, const Ast *item, Value v, int64_t *out)
+{
+    if (v.kind == V_POISON)
+        return false;
+    if (v.kind != V_INT || v.i < 1) {
+        diag_error(&s->c->diag, item->lhs->span, "'%s' expects a positive integer, got %s", item->name, sema_describe(s, &v));
+        return false;
+    }
+    *out = v.i;
+    return true;
+}
+
+static void data_spec(Sema *s, Scope *sc, const Ast *item, DataSpec *ds)
+{
+    Bound slots[8];
+    memset(slots, 0, sizeof slots);
+    Callable *k = spec_call(s, sc, item->lhs, sources, COUNT(sources), "data source", slots);
+    if (!k)
+        return;
+    ds->kind = (SourceKind)k->code;
+    ds->span = item->lhs->span;
+    ds->scale = 1;
+    switch (ds->kind) {
+    case SRC_IDX:
+        ds->path = slot_str(k, slots, "images");
+        ds->labels = slot_str(k, slots, "labels");
+        if (ds->labels && !ds->labels[0])
+            ds->labels = NULL;
+        break;
+    case SRC_CSV:
+        ds->path = slot_str(k, slots, "path");
+        ds->label_column = slot_int(k, slots, "label_column");
+        ds->header = slot_int(k, slots, "header");
+        if (ds->label_column < -1) {
+            diag_error(&s->c->diag, slot_span(k, slots, "label_column", ds->span),
+                       "label_column is a 0-based column index, or -1 for none");
+            ds->kind = SRC_NONE;
+        }
+        break;
+    case SRC_RAW:
+        ds->path = slot_str(k, slots, "path");
+        ds->size = slot_int(k, slots, "size");
+        if (ds->size < 1) {
+            diag_error(&s->c->diag, slot_span(k, slots, "size", ds->span), "size (values per sample) must be positive");
+            ds->kind = SRC_NONE;
+        }
+        break;
+    case SRC_TEXT:
+        ds->path = slot_str(k, slots, "path");
+        ds->seq = slot_int(k, slots, "seq");
+        if (ds->seq < 1) {
+            diag_error(&s->c->diag, slot_span(k, slots, "seq", ds->span), "seq (tokens per sample) must be positive");
+            ds->kind = SRC_NONE;
+        }
+        break;
+    case SRC_NONE:
+        break;
+    }
+    if (ds->kind == SRC_IDX || ds->kind == SRC_CSV || ds->kind == SRC_RAW) {
+        ds->scale = slot_float(k, slots, "scale");
+        ds->shift = slot_float(k, slots, "shift");
+    }
+    if (ds->path && !ds->path[0]) {
+        diag_error(&s->c->diag, ds->span, "the data file name is empty");
+        ds->kind = SRC_NONE;
+    }
+}
+
+static void opt_spec(Sema *s, Scope *sc, const Ast *value, OptSpec *o)
+{
+    Bound slots[8];
+    memset(slots, 0, sizeof slots);
+    Callable *k = spec_call(s, sc, value, optimizers, COUNT(optimizers), "optimizer", slots);
+    if (!k)
+        return;
+    Diag *d = &s->c->diag;
+    o->kind = (OptKind)k->code;
+    o->span = value->span;
+    o->lr = slot_float(k, slots, "lr");
+    o->weight_decay = slot_float(k, slots, "weight_decay");
+    if (o->kind == OPTK_ADAM || o->kind == OPTK_ADAMW) {
+        o->beta1 = slot_float(k, slots, "beta1");
+        o->beta2 = slot_float(k, slots, "beta2");
+        o->eps = slot_float(k, slots, "eps");
+        if (o->beta1 < 0 || o->beta1 >= 1 || o->beta2 < 0 || o->beta2 >= 1)
+            diag_error(d, value->span, "%s: beta1 and beta2 must be in [0, 1)", k->name);
+    }
+    if (o->kind == OPTK_SGD || o->kind == OPTK_RMSPROP)
+        o->momentum = slot_float(k, slots, "momentum");
+    if (o->kind == OPTK_SGD) {
+        o->nesterov = slot_int(k, slots, "nesterov");
+        if (o->nesterov && o->momentum <= 0)
+            diag_error(d, slot_span(k, slots, "nesterov", value->span), "nesterov needs momentum > 0");
+    }
+    if (o->kind == OPTK_RMSPROP) {
+        o->alpha = slot_float(k, slots, "alpha");
+        o->eps = slot_float(k, slots, "eps");
+    }
+    if (!(o->lr > 0))
+        diag_error(d, slot_span(k, slots, "lr", value->span), "the learning rate must be positive, got %g", o->lr);
+    if (o->weight_decay < 0 || o->momentum < 0)
+        diag_error(d, value->span, "%s: weight_decay and momentum must be >= 0", k->name);
+}
+
+static const char *graph_input_desc(Sema *s, const Graph *m)
+{
+    const Node *in = &m->nodes[m->inputs[0]];
+    return arena_printf(s->c->arena, "%s: %s", in->name, ir_type_str(s->c, in->dtype, &in->shape));
+}
+
+/* The shape of one sample of the data, as far as the block says it: text
+ * and raw sources declare it; idx and csv shapes come from the file when
+ * the runtime loads it (and are checked against the model there). */
+static bool data_sample(const DataSpec *ds, DType *dt, Shape *sh, bool *known)
+{
+    *known = false;
+    *dt = DT_F32;
+    sh->rank = 1;
+    switch (ds->kind) {
+    case SRC_TEXT: *dt = DT_I32; sh->dim[0] = ds->seq; *known = true; return true;
+    case SRC_RAW: sh->dim[0] = ds->size; *known = true; return true;
+    case SRC_IDX: case SRC_CSV: return true;
+    case SRC_NONE: return false;
+    }
+    unreachable();
+}
+
+/* Labels: idx and csv give one class per sample, text the next token at
+ * each position; raw has none. */
+static bool data_labels(const DataSpec *ds, Shape *sh)
+{
+    sh->rank = 0;
+    switch (ds->kind) {
+    case SRC_IDX: return ds->labels != NULL;
+    case SRC_CSV: return ds->label_column >= 0;
+    case SRC_TEXT: sh->rank = 1; sh->dim[0] = ds->seq; return true;
+    case SRC_RAW: case SRC_NONE: return false;
+    }
+    unreachable();
+}
+
+static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *loss_item, int gi)
+{
+    Diag *d = &s->c->diag;
+    Program *p = s->c->prog;
+    Graph *m = &p->graphs[gi];
+    if (!m->has_output)
+        return;
+    if (m->ninputs != 1) {
+        diag_error(d, t->name_span, "model '%s' takes %d inputs; a train block without step blocks feeds exactly one",
+                   m->name, m->ninputs);
+        return;
+    }
+    const Node *in = &m->nodes[m->inputs[0]];
+    DType xdt;
+    Shape xs;
+    bool known;
+    if (!data_sample(&ts->data, &xdt, &xs, &known))
+        return;
+    if (xdt != in->dtype || (known && ir_shape_elems(&xs) != ir_shape_elems(&in->shape))) {
+        diag_error(d, ts->data.span, "model '%s' takes %s but this source gives %s samples", m->name,
+                   graph_input_desc(s, m), ir_type_str(s->c, xdt, &xs));
+        return;
+    }
+    Bound none[1];
+    Callable *k = spec_call(s, &s->globals, loss_item->lhs, losses, COUNT(losses), "loss", none);
+    if (!k)
+        return;
+    Shape ls;
+    if (!data_labels(&ts->data, &ls)) {
+        diag_error(d, ts->data.span, "the %s loss needs labels, but this data source has none%s", k->name,
+                   ts->data.kind == SRC_IDX ? "; give idx(images, labels)" : ts->data.kind == SRC_CSV ? "; set label_column"
+                   : "; raw files hold no labels: use idx(images, labels) or csv(path, label_column = 0)");
+        return;
+    }
+    const Node *out = &m->nodes[m->output];
+    DType ldt = DT_I32;
+    if (k->code != OP_cross_entropy) {
+        /* Real-valued targets: one label per sample, for an output of one value. */
+        if (ir_shape_elems(&out->shape) != ir_shape_elems(&ls)) {
+            diag_error(d, loss_item->lhs->span, "%s compares %s with the labels, but the data gives %s per sample; use cross_entropy for class labels",
+                       k->name, ir_type_str(s->c, out->dtype, &out->shape), ls.rank ? "a sequence" : "one label");
+            return;
+        }
+        ls = out->shape;
+        ldt = DT_F32;
+    }
+    StepSpec *st = &ts->steps_list[ts->nsteps++];
+    st->model = m->name;
+    st->span = t->span;
+    sema_begin_graph(s, arena_printf(s->c->arena, "%s.loss", ts->name), loss_item->span);
+    st->graph = (uint32_t)(s->g - p->graphs);
+    uint32_t x = sema_add_input(s, in->name, in->dtype, in->shape, in->span);
+    uint32_t y = sema_add_input(s, "labels", ldt, ls, ts->data.span);
+    Node call = { .op = OP_model_call, .dtype = out->dtype, .shape = out->shape, .model = (uint32_t)gi,
+                  .name = m->name, .span = t->name_span, .ninputs = 1, .ndata = 1 };
+    call.inputs = arena_alloc(s->c->arena, sizeof *call.inputs);
+    call.inputs[0] = x;
+    uint32_t z = ir_add_node(s->c, s->g, &call);
+    uint32_t in2[2] = { z, y };
+    Attr *attrs = arena_alloc(s->c->arena, sizeof *attrs * 3);
+    Value v = sema_build_op(s, (Op)k->code, in2, 2, attrs, k->name, k->name, loss_item->lhs->span);
+    if (v.kind == V_TENSOR) {
+        s->g->output = v.node;
+        s->g->has_output = true;
+    }
+}
+
+static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
+{
+    Diag *d = &s->c->diag;
+    Program *p = s->c->prog;
+    int gi = sema_model_graph(s, step->label);
+    if (gi < 0) {
+        const char *names[64];
+        int n = 0;
+        for (int i = 0; i < p->nmodels && n < 64; i++)
+            names[n++] = p->graphs[i].name;
+        const char *hint = diag_suggest(step->label, names, n);
+        diag_error(d, step->label_span, "step names no model '%s'%s%s%s", step->label, hint ? "; did you mean '" : "",
+                   hint ? hint : "", hint ? "'?" : "");
+        return;
+    }
+    const Ast *loss = NULL, *opt = NULL;
+    for (int i = 0; i < step->body.count; i++) {
+        const Ast *it = step->body.items[i];
+        if (it->kind != AST_ITEM || (strcmp(it->name, "loss") && strcmp(it->name, "optimizer"))) {
+            const char *hint = diag_suggest(it->name, step_keys, 2);
+            if (hint)
+                diag_error(d, it->name_span, "unknown key '%s' in step block; did you mean '%s'?", it->name, hint);
+            else
+                diag_error(d, it->name_span, "unknown key '%s' in step block; a step has 'loss' and 'optimizer'", it->name);
+            continue;
+        }
+        const Ast **slotp = !strcmp(it->name, "loss") ? &loss : &opt;
+        if (*slotp) {
+            diag_error(d, it->name_span, "duplicate key '%s' in step block", it->name);
+            diag_note(d, (*slotp)->name_span, "first given here");
+            continue;
+        }
+        *slotp = it;
+    }
+    StepSpec *st = &ts->steps_list[ts->nsteps++];
+    st->model = p->graphs[gi].name;
+    st->span = step->span;
+    st->opt = (OptSpec){ .kind = OPTK_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
+    if (opt)
+        opt_spec(s, &s->globals, opt->lhs, &st->opt);
+    if (!loss) {
+        diag_error(d, step->name_span, "step %s has no 'loss'", step->label);
+        return;
+    }
+    /* The loss graph: `real` is a data sample, `noise` a draw of the noise
+     * source; models are called by name. */
+    sema_begin_graph(s, arena_printf(s->c->arena, "%s.step%d.%s", ts->name, ts->nsteps, step->label), loss->span);
+    st->graph = (uint32_t)(s->g - p->graphs);
+    Scope sc = { NULL, &s->globals };
+    DType dt;
+    Shape sh = { 0 }; /* f32[0] until a model call fixes it (fix_unused_real) */
+    bool known;
+    if (data_sample(&ts->data, &dt, &sh, &known)) {
+        uint32_t real = sema_add_input(s, "real", dt, sh, ts->data.span);
+        s->deferred_input = real;
+        s->has_deferred = !known;
+        sema_bind(s, &sc, "real", tensor_value(real), ts->data.span);
+    }
+    if (ts->noise_dim > 0) {
+        Shape ns = { 1, { ts->noise_dim } };
+        sema_bind(s, &sc, "noise", tensor_value(sema_add_input(s, "noise", DT_F32, ns, t->span)), t->span);
+    }
+    s->allow_model_calls = true;
+    Value v = sema_eval(s, &sc, loss->lhs);
+    s->allow_model_calls = false;
+    s->has_deferred = false;
+    if (v.kind == V_POISON)
+        return;
+    if (v.kind != V_TENSOR || node_at(s, v.node)->shape.rank != 0) {
+        diag_error(d, loss->lhs->span, "a loss must be one number per sample, got %s; use a loss such as bce(...) or mse(...)",
+                   sema_describe(s, &v));
+        return;
+    }
+    s->g->output = v.node;
+    s->g->has_output = true;
+}
+
+/* A step whose loss never reads `real` (the generator's, in a GAN) still
+ * has the input, and its shape is the one another step's model call gave
+ * the same data; without this it would keep the f32[0] placeholder. */
+static void fix_unused_real(Sema *s, TrainSpec *ts)
+{
+    Program *p = s->c->prog;
+    const Node *known = NULL;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < ts->nsteps; i++) {
+            Graph *g = &p->graphs[ts->steps_list[i].graph];
+            if (g->ninputs == 0 || strcmp(g->nodes[g->inputs[0]].name, "real"))
+                continue;
+            Node *real = &g->nodes[g->inputs[0]];
+            bool placeholder = real->shape.rank == 1 && real->shape.dim[0] == 0;
+            if (pass == 0 && !placeholder && !known)
+                known = real;
+            else if (pass == 1 && placeholder && known) {
+                real->shape = known->shape;
+                real->dtype = known->dtype;
+            }
+        }
+}
+
+void sema_train(Sema *s, const Ast *t)
+{
+    Diag *d = &s->c->diag;
+    Program *p = s->c->prog;
+    p->trains = arena_grow(s->c->arena, p->trains, (size_t)p->ntrains, (size_t)p->ntrains + 1, sizeof *p->trains);
+    TrainSpec *ts = &p->trains[p->ntrains++];
+    memset(ts, 0, sizeof *ts);
+    ts->name = t->name;
+    ts->span = t->span;
+    ts->batch = 32;
+    ts->seed = 0;
+    int nstep_items = 0;
+    const Ast *seen[COUNT(train_keys)] = { 0 };
+    for (int i = 0; i < t->list.count; i++) {
+        const Ast *it = t->list.items[i];
+        int k = 0;
+        while (k < COUNT(train_keys) && strcmp(train_keys[k], it->name))
+            k++;
+        if (k == COUNT(train_keys)) {
+            const char *hint = diag_suggest(it->name, train_keys, COUNT(train_keys));
+            if (hint)
+                diag_error(d, it->name_span, "unknown key '%s' in train block; did you mean '%s'?", it->name, hint);
+            else
+                diag_error(d, it->name_span, "unknown key '%s' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise and step",
+                           it->name);
+            continue;
+        }
+        bool is_step = !strcmp(it->name, "step"), is_aug = !strcmp(it->name, "augment");
+        if (is_step != (it->kind == AST_STEP) || is_aug != (it->kind == AST_AUGMENT)) {
+            diag_error(d, it->span, "'%s' %s", it->name,
+                       is_step ? "takes a model and a block: step D { loss ... optimizer ... }"
+                       : is_aug ? "takes a block: augment { flip_horizontal; shift(2) }"
+                                : "takes a value, not a block");
+            continue;
+        }
+        if (is_step) {
+            nstep_items++;
+            continue;
+        }
+        if (seen[k]) {
+            diag_error(d, it->name_span, "duplicate key '%s' in train block", it->name);
+            diag_note(d, seen[k]->name_span, "first given here");
+            continue;
+        }
+        seen[k] = it;
+    }
+#define ITEM(key) seen[key]
+    enum { K_DATA, K_TEST, K_LOSS, K_OPT, K_SCHED, K_BATCH, K_EPOCHS, K_STEPS, K_SEED, K_CLIP, K_AUG, K_NOISE };
+    Scope *g = &s->globals;
+    if (ITEM(K_DATA))
+        data_spec(s, g, ITEM(K_DATA), &ts->data);
+    else
+        diag_error(d, t->name_span, "train block '%s' has no 'data'; add e.g. data idx(\"train-images-idx3-ubyte.gz\", \"train-labels-idx1-ubyte.gz\")",
+                   t->name);
+    if (ITEM(K_TEST))
+        data_spec(s, g, ITEM(K_TEST), &ts->test);
+    if (ITEM(K_BATCH))
+        positive_int(s, ITEM(K_BATCH), sema_eval(s, g, ITEM(K_BATCH)->lhs), &ts->batch);
+    if (ITEM(K_EPOCHS))
+        positive_int(s, ITEM(K_EPOCHS), sema_eval(s, g, ITEM(K_EPOCHS)->lhs), &ts->epochs);
+    if (ITEM(K_STEPS))
+        positive_int(s, ITEM(K_STEPS), sema_eval(s, g, ITEM(K_STEPS)->lhs), &ts->steps);
+    if (ITEM(K_EPOCHS) && ITEM(K_STEPS)) {
+        diag_error(d, ITEM(K_STEPS)->name_span, "give either 'epochs' or 'steps', not both");
+        diag_note(d, ITEM(K_EPOCHS)->name_span, "'epochs' given here");
+    }
+    if (!ITEM(K_EPOCHS) && !ITEM(K_STEPS))
+        ts->epochs = 1;
+    if (ITEM(K_SEED)) {
+        Value v = sema_eval(s, g, ITEM(K_SEED)->lhs);
+        if (v.kind == V_INT && v.i >= 0)
+            ts->seed = v.i;
+        else if (v.kind != V_POISON)
+            diag_error(d, ITEM(K_SEED)->lhs->span, "'seed' expects a non-negative integer, got %s", sema_describe(s, &v));
+    }
+    if (ITEM(K_CLIP)) {
+        Value v = sema_eval(s, g, ITEM(K_CLIP)->lhs);
+        if (is_number(&v) && number_of(&v) > 0)
+            ts->clip = number_of(&v);
+        else if (v.kind != V_POISON)
+            diag_error(d, ITEM(K_CLIP)->lhs->span, "'clip' expects a positive number (the largest global gradient norm), got %s",
+                       sema_describe(s, &v));
+    }
+    if (ITEM(K_SCHED)) {
+        Bound slots[8];
+    memset(slots, 0, sizeof slots);
+        Callable *k = spec_call(s, g, ITEM(K_SCHED)->lhs, schedules, COUNT(schedules), "schedule", slots);
+        if (k) {
+            ts->sched.kind = (SchedKind)k->code;
+            ts->sched.warmup = slot_int(k, slots, "warmup");
+            if (ts->sched.warmup < 0)
+                diag_error(d, ITEM(K_SCHED)->lhs->span, "warmup must be >= 0 steps");
+            if (k->code == SCHED_STEP) {
+                ts->sched.every = slot_int(k, slots, "every");
+                ts->sched.gamma = slot_float(k, slots, "gamma");
+                if (ts->sched.every < 1)
+                    diag_error(d, ITEM(K_SCHED)->lhs->span, "step(every = N) needs N >= 1");
+            }
+            if (k->code == SCHED_COSINE)
+                ts->sched.min_lr = slot_float(k, slots, "min_lr");
+        }
+    }
+    if (ITEM(K_NOISE)) {
+        Bound slots[8];
+    memset(slots, 0, sizeof slots);
+        Callable *k = spec_call(s, g, ITEM(K_NOISE)->lhs, noises, COUNT(noises), "noise", slots);
+        if (k) {
+            ts->noise_dim = slot_int(k, slots, "dim");
+            ts->noise_uniform = k->code == 1;
+            if (ts->noise_dim < 1) {
+                diag_error(d, ITEM(K_NOISE)->lhs->span, "noise dimension must be positive");
+                ts->noise_dim = 0;
+            }
+        }
+    }
+    if (ITEM(K_AUG)) {
+        const Ast *a = ITEM(K_AUG);
+        if (ts->data.kind != SRC_IDX && ts->data.kind != SRC_NONE)
+            diag_error(d, a->name_span, "augment needs image data; this train block reads %s",
+                       ts->data.kind == SRC_CSV ? "csv rows" : ts->data.kind == SRC_TEXT ? "text" : "raw values");
+        ts->aug = arena_alloc(s->c->arena, sizeof *ts->aug * (size_t)(a->body.count + 1));
+        for (int i = 0; i < a->body.count; i++) {
+            Bound slots[8];
+    memset(slots, 0, sizeof slots);
+            const Ast *e = a->body.items[i];
+            Callable *k = spec_call(s, g, e, augments, COUNT(augments), "augmentation", slots);
+            if (!k)
+                continue;
+            AugSpec *as = &ts->aug[ts->naug++];
+            as->kind = (AugKind)k->code;
+            as->span = e->span;
+            switch (as->kind) {
+            case AUG_FLIP_H: case AUG_FLIP_V: break;
+            case AUG_SHIFT:
+                as->a = (double)slot_int(k, slots, "pixels");
+                if (as->a < 0)
+                    diag_error(d, e->span, "shift(pixels) needs pixels >= 0");
+                break;
+            case AUG_ROTATE:
+                as->a = slot_float(k, slots, "degrees");
+                if (as->a < 0 || as->a > 180)
+                    diag_error(d, e->span, "rotate(degrees) needs degrees in [0, 180]");
+                break;
+            case AUG_SCALE:
+                as->a = slot_float(k, slots, "min");
+                as->b = slot_float(k, slots, "max");
+                if (!(as->a > 0 && as->a <= as->b))
+                    diag_error(d, e->span, "scale(min, max) needs 0 < min <= max");
+                break;
+            case AUG_NOISE:
+                as->a = slot_float(k, slots, "std");
+                if (as->a < 0)
+                    diag_error(d, e->span, "noise(std) needs std >= 0");
+                break;
+            }
+        }
+    }
+    ts->steps_list = arena_alloc(s->c->arena, sizeof *ts->steps_list * (size_t)(nstep_items + 1));
+    OptSpec opt = { .kind = OPTK_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
+    if (nstep_items) {
+        if (ITEM(K_LOSS))
+            diag_error(d, ITEM(K_LOSS)->name_span, "with step blocks, each step has its own 'loss'; move it into a step");
+        if (ITEM(K_OPT))
+            diag_error(d, ITEM(K_OPT)->name_span, "with step blocks, each step has its own 'optimizer'; move it into a step");
+        for (int i = 0; i < t->list.count; i++)
+            if (t->list.items[i]->kind == AST_STEP && !strcmp(t->list.items[i]->name, "step"))
+                step_block(s, t, ts, t->list.items[i]);
+        fix_unused_real(s, ts);
+        return;
+    }
+    if (ITEM(K_OPT))
+        opt_spec(s, g, ITEM(K_OPT)->lhs, &opt);
+    int gi = sema_model_graph(s, t->name);
+    if (gi < 0) {
+        const char *names[64];
+        int n = 0;
+        for (int i = 0; i < p->nmodels && n < 64; i++)
+            names[n++] = p->graphs[i].name;
+        const char *hint = diag_suggest(t->name, names, n);
+        if (hint)
+            diag_error(d, t->name_span, "train block names no model '%s'; did you mean '%s'?", t->name, hint);
+        else
+            diag_error(d, t->name_span, "train block names no model '%s'; name a model, or train several with step blocks",
+                       t->name);
+        return;
+    }
+    if (!ITEM(K_LOSS)) {
+        diag_error(d, t->name_span, "train block '%s' has no 'loss'; add e.g. loss cross_entropy", t->name);
+        return;
+    }
+    if (ts->data.kind == SRC_NONE)
+        return;
+    single_model_loss(s, t, ts, ITEM(K_LOSS), gi);
+    if (ts->nsteps)
+        ts->steps_list[0].opt = opt;
+#undef ITEM
+}
+
+

@@ -1,0 +1,491 @@
+/* cli.c — rt_main, the command line every model binary shares: `train`,
+ * `eval`, `predict`, `info`, `--help` and `--version`.
+ *
+ * Requires an rt_program from netc; parses and checks the flags, checks
+ * the program, and hands the command to train.c or predict.c. Flags
+ * override the train block; see docs/binary.md.
+ */
+#include "netrt.h"
+#include "train_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#ifndef NETC_VERSION
+#define NETC_VERSION "unknown"
+#endif
+
+/* One line on stderr, prefixed by the program's name like any Unix tool. */
+void rt_report(const char *prog, const char *fmt, ...)
+{
+    fprintf(stderr, "%s: ", prog);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+const char *rt_dtype_name(rt_dtype t)
+{
+    return t == RT_I32 ? "i32" : "f32";
+}
+
+/* "f32[1, 28, 28]", or "i32" for one value per sample. */
+void rt_format_type(rt_dtype t, const int64_t *dims, int rank, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s", rt_dtype_name(t));
+    for (int d = 0; d < rank && n >= 0 && (size_t)n < len; d++)
+        n += snprintf(buf + n, len - (size_t)n, "%s%lld%s", d ? ", " : "[", (long long)dims[d],
+                      d == rank - 1 ? "]" : "");
+}
+
+/* "32x32", as people say image sizes. */
+void rt_format_dims_x(const int64_t *dims, int rank, char *buf, size_t len)
+{
+    int n = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < rank && n >= 0 && (size_t)n < len; d++)
+        n += snprintf(buf + n, len - (size_t)n, "%s%lld", d ? "x" : "", (long long)dims[d]);
+}
+
+void rt_format_bytes(double bytes, char *buf, size_t len)
+{
+    if (bytes < 1e3)
+        snprintf(buf, len, "%.0f bytes", bytes);
+    else if (bytes < 1e6)
+        snprintf(buf, len, "%.1f kB", bytes / 1e3);
+    else if (bytes < 1e9)
+        snprintf(buf, len, "%.1f MB", bytes / 1e6);
+    else
+        snprintf(buf, len, "%.1f GB", bytes / 1e9);
+}
+
+const char *rt_optimizer_name(rt_opt_kind k)
+{
+    switch (k) {
+    case RT_OPT_SGD: return "sgd";
+    case RT_OPT_ADAM: return "adam";
+    case RT_OPT_ADAMW: return "adamw";
+    case RT_OPT_RMSPROP: return "rmsprop";
+    }
+    return "unknown";
+}
+
+const char *rt_loss_name(rt_loss_kind k)
+{
+    switch (k) {
+    case RT_LOSS_CROSS_ENTROPY: return "cross_entropy";
+    case RT_LOSS_MSE: return "mse";
+    case RT_LOSS_BCE: return "bce";
+    }
+    return "unknown";
+}
+
+const char *rt_init_name(rt_init k)
+{
+    switch (k) {
+    case RT_INIT_ZEROS: return "zeros";
+    case RT_INIT_ONES: return "ones";
+    case RT_INIT_HE_NORMAL: return "he_normal";
+    case RT_INIT_GLOROT_UNIFORM: return "glorot_uniform";
+    case RT_INIT_NORMAL_002: return "normal(0.02)";
+    }
+    return "unknown";
+}
+
+
+/* -------------------------------------------------------------- options */
+
+typedef enum value_kind {
+    V_COUNT,   /* a whole number >= 1 */
+    V_RATE,    /* a finite number > 0 */
+    V_SEED,    /* a whole number >= 0, up to 2^64 - 1 */
+    V_THREADS, /* 0 (every core) to MAX_THREADS */
+    V_PATH,
+} value_kind;
+
+enum { MAX_THREADS = 4096 };
+
+typedef struct flag_spec {
+    const char *name;
+    unsigned commands; /* the commands that take it */
+    value_kind kind;
+    const char *example; /* a value shown in messages */
+} flag_spec;
+
+static const flag_spec flag_specs[NFLAG] = {
+    [FLAG_EPOCHS] = { "--epochs", CMD_TRAIN, V_COUNT, "5" },
+    [FLAG_STEPS] = { "--steps", CMD_TRAIN, V_COUNT, "1000" },
+    [FLAG_BATCH] = { "--batch", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_COUNT, "128" },
+    [FLAG_LR] = { "--lr", CMD_TRAIN, V_RATE, "0.001" },
+    [FLAG_SEED] = { "--seed", CMD_TRAIN, V_SEED, "42" },
+    [FLAG_THREADS] = { "--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_THREADS, "4" },
+    [FLAG_DATA] = { "--data", CMD_TRAIN, V_PATH, "train-images-idx3-ubyte.gz" },
+    [FLAG_TEST] = { "--test", CMD_TRAIN | CMD_EVAL, V_PATH, "t10k-images-idx3-ubyte.gz" },
+    [FLAG_SAVE] = { "--save", CMD_TRAIN, V_PATH, "model.safetensors" },
+    [FLAG_RESUME] = { "--resume", CMD_TRAIN, V_PATH, "model.safetensors" },
+    [FLAG_LOG] = { "--log", CMD_TRAIN, V_PATH, "train.csv" },
+    [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT, V_PATH, "model.safetensors" },
+};
+
+static int parse_value(options *o, flag_id id, const char *text)
+{
+    const flag_spec *f = &flag_specs[id];
+    char *end;
+    errno = 0;
+    switch (f->kind) {
+    case V_PATH:
+        if (!text[0]) {
+            rt_report(o->prog, "%s needs a file name, as in %s %s", f->name, f->name, f->example);
+            return RC_USAGE;
+        }
+        o->path[id] = text;
+        return RC_OK;
+    case V_RATE: {
+        float v = strtof(text, &end);
+        if (end == text || *end || errno == ERANGE || !isfinite(v) || v <= 0) {
+            rt_report(o->prog, "%s: '%s' is not a positive number, as in %s %s", f->name, text,
+                   f->name, f->example);
+            return RC_USAGE;
+        }
+        o->lr = v;
+        return RC_OK;
+    }
+    case V_COUNT:
+    case V_SEED:
+    case V_THREADS: {
+        /* strtoull accepts a sign and wraps negatives around; only digits
+         * are a count. */
+        bool digits = text[0] != '\0';
+        for (const char *c = text; *c; c++)
+            digits = digits && *c >= '0' && *c <= '9';
+        unsigned long long v = digits ? strtoull(text, &end, 10) : 0;
+        const char *what = f->kind == V_COUNT ? "a whole number of at least 1"
+                           : f->kind == V_SEED ? "a whole number of at least 0"
+                                               : "a number of threads (0 for every core)";
+        bool ok = digits && errno != ERANGE;
+        if (ok && f->kind == V_COUNT)
+            ok = v >= 1 && v <= (unsigned long long)1 << 40;
+        if (ok && f->kind == V_THREADS)
+            ok = v <= MAX_THREADS;
+        if (!ok) {
+            rt_report(o->prog, "%s: '%s' is not %s, as in %s %s", f->name, text, what, f->name,
+                   f->example);
+            return RC_USAGE;
+        }
+        if (f->kind == V_COUNT)
+            o->count[id] = (int64_t)v;
+        else if (f->kind == V_SEED)
+            o->seed = (uint64_t)v;
+        else
+            o->threads = (int)v;
+        return RC_OK;
+    }
+    }
+    return RC_USAGE;
+}
+
+/* Flags take their value as the next argument or after '=':
+ * `--epochs 5` and `--epochs=5` are the same. */
+static int parse_flags(options *o, int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || arg[1] == '\0') {
+            if (o->cmd == CMD_PREDICT && !o->input) {
+                o->input = arg;
+                continue;
+            }
+            rt_report(o->prog, "unexpected argument '%s' for %s; '%s --help' lists the arguments",
+                   arg, o->cmd_name, o->prog);
+            return RC_USAGE;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t namelen = eq ? (size_t)(eq - arg) : strlen(arg);
+        int id = -1;
+        for (int f = 0; f < NFLAG; f++)
+            if (strlen(flag_specs[f].name) == namelen &&
+                strncmp(flag_specs[f].name, arg, namelen) == 0)
+                id = f;
+        if (id < 0 || !(flag_specs[id].commands & o->cmd)) {
+            rt_report(o->prog, "unknown flag '%.*s' for %s; '%s --help' lists the flags of each command",
+                   (int)namelen, arg, o->cmd_name, o->prog);
+            return RC_USAGE;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            /* `--save --epochs 3` forgot the file; taking "--epochs" as its
+             * name would hide that. */
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
+                rt_report(o->prog, "%s needs a value, as in %s %s", flag_specs[id].name,
+                       flag_specs[id].name, flag_specs[id].example);
+                return RC_USAGE;
+            }
+            value = argv[++i];
+        }
+        int rc = parse_value(o, (flag_id)id, value);
+        if (rc != RC_OK)
+            return rc;
+        o->given[id] = true;
+    }
+    if (o->cmd == CMD_PREDICT && !o->input) {
+        rt_report(o->prog, "predict needs an INPUT file (IDX or CSV), as in %s predict --load "
+               "model.safetensors images.idx", o->prog);
+        return RC_USAGE;
+    }
+    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT) && !o->given[FLAG_LOAD]) {
+        rt_report(o->prog, "%s needs the trained weights: --load FILE (a checkpoint saved by "
+               "train --save)", o->cmd_name);
+        return RC_USAGE;
+    }
+    if (o->given[FLAG_EPOCHS] && o->given[FLAG_STEPS]) {
+        rt_report(o->prog, "--epochs and --steps both given; use one of them");
+        return RC_USAGE;
+    }
+    return RC_OK;
+}
+
+static void print_usage(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "usage: %s COMMAND [flags]\n"
+            "\n"
+            "  train    [--epochs N] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
+            "           [--data FILE] [--test FILE] [--save FILE] [--resume FILE] [--log FILE.csv]\n"
+            "  eval     --load FILE [--test FILE] [--batch N] [--threads N]\n"
+            "  predict  --load FILE [--batch N] [--threads N] INPUT\n"
+            "  info     the model's parameters, shapes and train block\n"
+            "  --help   this text;  --version  the model's and netc's version\n"
+            "\n"
+            "Flags override the train block. --epochs counts the whole run, so with\n"
+            "--resume it is the epoch to stop after. --data/--test FILE replace the train\n"
+            "block's files and keep its kind and scale; for IDX files the labels file is\n"
+            "FILE with 'images-idx3' replaced by 'labels-idx1'. INPUT is an IDX file\n"
+            "(gzip'd or not) or a CSV of samples, one per row; predict prints one line per\n"
+            "sample. Exit status: 0 done, 1 bad data or checkpoint, 2 bad command line.\n",
+            prog);
+}
+
+/* --------------------------------------------------------- the program */
+
+/* The program comes from netc, so anything wrong here is a compiler bug,
+ * but a clear message beats a crash in generated code. */
+static int check_program(const char *prog, const rt_program *p)
+{
+    const char *name = p->name ? p->name : "?";
+    if (!p->forward || p->x_size <= 0 || p->out_size <= 0 || p->nparams < 0 ||
+        (p->nparams > 0 && !p->params) || p->trainable_floats < 0 ||
+        p->trainable_floats > p->param_floats || p->train_arena_floats < 0 ||
+        p->eval_arena_floats < 0 || p->out_rank < 0 || p->out_rank > RT_MAX_RANK ||
+        p->x_rank < 0 || p->x_rank > RT_MAX_RANK || p->y_rank < 0 || p->y_rank > RT_MAX_RANK) {
+        rt_report(prog, "internal error: program '%s' is malformed (sizes or functions missing)",
+               name);
+        return RC_INPUT;
+    }
+    for (int i = 0; i < p->nparams; i++) {
+        const rt_param_desc *d = &p->params[i];
+        int64_t end = d->offset + d->count;
+        if (!d->name || d->offset < 0 || d->count < 0 || end > p->param_floats ||
+            d->rank < 0 || d->rank > RT_MAX_RANK ||
+            (d->trainable && end > p->trainable_floats)) {
+            rt_report(prog, "internal error: program '%s': parameter %d (%s) lies outside the "
+                   "parameter block", name, i, d->name ? d->name : "unnamed");
+            return RC_INPUT;
+        }
+    }
+    /* A model without a train block has no loss and no labels: it can
+     * still predict and describe itself. */
+    if (!p->train_step)
+        return RC_OK;
+    if (p->loss == RT_LOSS_CROSS_ENTROPY) {
+        int64_t classes = p->out_rank > 0 ? p->out_dims[p->out_rank - 1] : p->out_size;
+        if (classes <= 0 || p->out_size % classes != 0 || p->y_size != p->out_size / classes ||
+            p->y_dtype != RT_I32) {
+            rt_report(prog, "internal error: program '%s': cross_entropy needs one i32 label per "
+                   "row of the output", name);
+            return RC_INPUT;
+        }
+    } else if (p->y_size != p->out_size || p->y_dtype != RT_F32) {
+        rt_report(prog, "internal error: program '%s': %s needs f32 targets shaped like the output",
+               name, rt_loss_name(p->loss));
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
+/* ----------------------------------------------------------------- info */
+
+static void print_source(const char *what, const rt_source *s)
+{
+    static const char *const kinds[] = { "none", "idx", "csv", "raw", "text" };
+    if (s->kind == RT_SRC_NONE)
+        return;
+    printf("  %-9s %s(\"%s\"", what, (unsigned)s->kind < 5 ? kinds[s->kind] : "?",
+           s->path ? s->path : "");
+    if (s->labels_path)
+        printf(", \"%s\"", s->labels_path);
+    if (s->kind != RT_SRC_TEXT && (s->scale != 1.0f || s->shift != 0.0f))
+        printf(", scale = %g, shift = %g", (double)s->scale, (double)s->shift);
+    if (s->kind == RT_SRC_CSV && s->label_column >= 0)
+        printf(", label_column = %d", s->label_column);
+    if (s->kind == RT_SRC_RAW || s->kind == RT_SRC_TEXT)
+        printf(", seq = %lld", (long long)s->seq);
+    printf(")\n");
+}
+
+static int cmd_info(const rt_program *p)
+{
+    char x[128], y[128], out[128], size[32], count[48];
+    rt_format_type(p->x_dtype, p->x_dims, p->x_rank, x, sizeof x);
+    rt_format_type(p->y_dtype, p->y_dims, p->y_rank, y, sizeof y);
+    rt_format_type(RT_F32, p->out_dims, p->out_rank, out, sizeof out);
+    printf("model %s", p->name);
+    if (p->source)
+        printf(" (%s)", p->source);
+    if (p->train_step)
+        printf("\n  x: %s -> out: %s   y: %s   loss %s\n\nparameters\n", x, out, y, rt_loss_name(p->loss));
+    else
+        printf("\n  x: %s -> out: %s   (no train block: predict only)\n\nparameters\n", x, out);
+    for (int i = 0; i < p->nparams; i++) {
+        const rt_param_desc *d = &p->params[i];
+        char shape[128];
+        rt_format_type(RT_F32, d->dims, d->rank, shape, sizeof shape);
+        rt_format_thousands((double)d->count, count, sizeof count);
+        printf("  %-28s %-20s %12s  %s%s\n", d->name, shape, count, rt_init_name(d->init),
+               d->trainable ? "" : "  (not trained)");
+    }
+    /* counts of the tensors themselves; the block pads each to 64 bytes */
+    int64_t total = 0, trainable = 0;
+    for (int i = 0; i < p->nparams; i++) {
+        total += p->params[i].count;
+        trainable += p->params[i].trainable ? p->params[i].count : 0;
+    }
+    rt_format_thousands((double)total, count, sizeof count);
+    rt_format_bytes(4.0 * (double)p->param_floats, size, sizeof size);
+    printf("  total %s parameters (a %s block)", count, size);
+    rt_format_thousands((double)trainable, count, sizeof count);
+    printf(", %s trainable\n", count);
+    char tr[48], ev[48];
+    rt_format_thousands((double)p->train_arena_floats, tr, sizeof tr);
+    rt_format_thousands((double)p->eval_arena_floats, ev, sizeof ev);
+    printf("  activations: %s floats per sample to train, %s to infer\n", tr, ev);
+    if (!p->train_step)
+        return fflush(stdout) != 0 ? RC_INPUT : RC_OK;
+    printf("\ntrain\n");
+
+    const rt_train_config *c = &p->config;
+    print_source("data", &c->data);
+    print_source("test", &c->test);
+    const rt_optimizer *opt = &c->opt;
+    printf("  optimizer %s(lr = %g", rt_optimizer_name(opt->kind), (double)opt->lr);
+    switch (opt->kind) {
+    case RT_OPT_SGD:
+        if (opt->momentum != 0)
+            printf(", momentum = %g%s", (double)opt->momentum, opt->nesterov ? ", nesterov" : "");
+        break;
+    case RT_OPT_ADAM:
+    case RT_OPT_ADAMW:
+        printf(", beta1 = %g, beta2 = %g, eps = %g", (double)opt->beta1, (double)opt->beta2,
+               (double)opt->eps);
+        break;
+    case RT_OPT_RMSPROP:
+        printf(", alpha = %g, eps = %g, momentum = %g", (double)opt->alpha, (double)opt->eps,
+               (double)opt->momentum);
+        break;
+    }
+    if (opt->weight_decay != 0)
+        printf(", weight_decay = %g", (double)opt->weight_decay);
+    printf(")\n");
+    const rt_schedule *s = &c->sched;
+    static const char *const scheds[] = { "constant", "step", "cosine" };
+    printf("  schedule  %s(", (unsigned)s->kind < 3 ? scheds[s->kind] : "?");
+    if (s->kind == RT_SCHED_STEP)
+        printf("every = %lld, gamma = %g%s", (long long)s->every, (double)s->gamma,
+               s->warmup ? ", " : "");
+    if (s->kind == RT_SCHED_COSINE)
+        printf("min_lr = %g%s", (double)s->min_lr, s->warmup ? ", " : "");
+    if (s->warmup)
+        printf("warmup = %lld", (long long)s->warmup);
+    printf(")\n  batch     %lld\n", (long long)c->batch);
+    if (c->steps > 0)
+        printf("  steps     %lld\n", (long long)c->steps);
+    else
+        printf("  epochs    %lld\n", (long long)c->epochs);
+    printf("  seed      %llu\n", (unsigned long long)c->seed);
+    if (c->clip > 0)
+        printf("  clip      %g\n", (double)c->clip);
+    if (fflush(stdout) != 0)
+        return RC_INPUT;
+    return RC_OK;
+}
+
+/* ----------------------------------------------------------------- main */
+
+int rt_main(const rt_program *p, int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    const char *slash = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+    o.prog = argc > 0 && argv[0] && argv[0][0] ? (slash ? slash + 1 : argv[0])
+             : p && p->name ? p->name : "model";
+    if (!p || !p->name) {
+        rt_report(o.prog, "internal error: no program");
+        return RC_INPUT;
+    }
+    if (argc < 2) {
+        print_usage(stderr, o.prog);
+        return RC_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        print_usage(stdout, o.prog);
+        return fflush(stdout) == 0 ? RC_OK : RC_INPUT;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("%s (model '%s' from %s), netc " NETC_VERSION "\n", o.prog, p->name,
+               p->source ? p->source : "?");
+        return fflush(stdout) == 0 ? RC_OK : RC_INPUT;
+    }
+    int rc = check_program(o.prog, p);
+    if (rc != RC_OK)
+        return rc;
+    if (strcmp(cmd, "info") == 0) {
+        if (argc > 2) {
+            rt_report(o.prog, "info takes no arguments");
+            return RC_USAGE;
+        }
+        return cmd_info(p);
+    }
+    o.cmd_name = cmd;
+    if (strcmp(cmd, "train") == 0)
+        o.cmd = CMD_TRAIN;
+    else if (strcmp(cmd, "eval") == 0)
+        o.cmd = CMD_EVAL;
+    else if (strcmp(cmd, "predict") == 0)
+        o.cmd = CMD_PREDICT;
+    else {
+        rt_report(o.prog, "unknown command '%s'; the commands are train, eval, predict and info "
+               "('%s --help' for more)", cmd, o.prog);
+        return RC_USAGE;
+    }
+    rc = parse_flags(&o, argc, argv);
+    if (rc != RC_OK)
+        return rc;
+
+    rt_threads_init(o.given[FLAG_THREADS] ? o.threads : 0);
+    switch (o.cmd) {
+    case CMD_TRAIN: return rt_cmd_train(&o, p);
+    case CMD_EVAL: return rt_cmd_eval(&o, p);
+    case CMD_PREDICT: return rt_cmd_predict(&o, p);
+    }
+    return RC_USAGE;
+}
+

@@ -1,0 +1,156 @@
+/* predict.c — the `predict` command of rt_main (cli.c): reads samples
+ * from an IDX or CSV file, runs the forward pass in batches and prints one
+ * line per sample (a class per row for classifiers, the outputs otherwise).
+ */
+#include "netrt.h"
+#include "train_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* -------------------------------------------------------------- predict */
+
+static bool is_idx_magic(const unsigned char *h, size_t n)
+{
+    /* IDX: two zero bytes, a type code, then the number of dimensions. */
+    return n >= 4 && h[0] == 0 && h[1] == 0 &&
+           (h[2] == 0x08 || h[2] == 0x09 || (h[2] >= 0x0B && h[2] <= 0x0E)) && h[3] >= 1 &&
+           h[3] <= RT_MAX_RANK + 1;
+}
+
+/* True when every comma-separated field of the line parses as a number. */
+static bool numeric_row(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        char field[64];
+        size_t len = (size_t)(stop - p);
+        if (len >= sizeof field)
+            return false;
+        memcpy(field, p, len);
+        field[len] = '\0';
+        char *after;
+        strtod(field, &after);
+        if (after == field)
+            return false;
+        while (*after == ' ' || *after == '\t' || *after == '\r')
+            after++;
+        if (*after)
+            return false;
+        p = comma ? comma + 1 : end;
+    }
+    return true;
+}
+
+/* Tells an IDX file from a CSV (zlib reads gzip'd and plain alike) and
+ * whether a CSV starts with a header: a first row that is not all numbers. */
+static int sniff_input(const char *prog, const char *path, rt_source_kind *kind, bool *header)
+{
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        rt_report(prog, "%s: %s", path, errno ? strerror(errno) : "cannot open");
+        return RC_INPUT;
+    }
+    char head[4096];
+    int n = gzread(f, head, sizeof head - 1);
+    int errnum = 0;
+    const char *msg = n < 0 ? gzerror(f, &errnum) : NULL;
+    char text[256];
+    snprintf(text, sizeof text, "%s", msg ? msg : "");
+    gzclose(f);
+    if (n < 0) {
+        rt_report(prog, "%s: %s", path, errnum == Z_ERRNO ? strerror(errno) : text);
+        return RC_INPUT;
+    }
+    if (n == 0) {
+        rt_report(prog, "%s: is empty", path);
+        return RC_INPUT;
+    }
+    if (is_idx_magic((const unsigned char *)head, (size_t)n)) {
+        *kind = RT_SRC_IDX;
+        *header = false;
+        return RC_OK;
+    }
+    head[n] = '\0';
+    *kind = RT_SRC_CSV;
+    const char *line = head;
+    while (*line == '\n' || *line == '\r')
+        line++;
+    const char *nl = strchr(line, '\n');
+    *header = !numeric_row(line, nl ? nl : head + n);
+    return RC_OK;
+}
+
+static void print_prediction(const rt_program *p, const float *out)
+{
+    if (p->loss == RT_LOSS_CROSS_ENTROPY) {
+        int64_t classes = rt_class_count(p), rows = p->out_size / classes;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *row = out + r * classes;
+            int64_t best = 0;
+            for (int64_t c = 1; c < classes; c++)
+                if (row[c] > row[best])
+                    best = c;
+            printf(r ? " %lld" : "%lld", (long long)best);
+        }
+    } else {
+        for (int64_t i = 0; i < p->out_size; i++)
+            printf(i ? ",%.6g" : "%.6g", (double)out[i]);
+    }
+    putchar('\n');
+}
+
+int rt_cmd_predict(const options *o, const rt_program *p)
+{
+    int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
+                    : p->config.batch > 0 ? p->config.batch : 128;
+    /* Inputs get the preprocessing the model was tested (or trained) with. */
+    const rt_source *like = p->config.test.kind != RT_SRC_NONE ? &p->config.test
+                            : p->config.data.kind != RT_SRC_NONE ? &p->config.data : NULL;
+    source_files files;
+    memset(&files, 0, sizeof files);
+    files.src.scale = like ? like->scale : 1.0f;
+    files.src.shift = like ? like->shift : 0.0f;
+    files.src.label_column = -1;
+    files.shown = o->input;
+    if (rt_data_resolve(o->input, NULL, files.path, sizeof files.path) != 0) {
+        rt_report(o->prog, "%s: no such file", o->input);
+        return RC_INPUT;
+    }
+    files.src.path = files.path;
+    int rc = sniff_input(o->prog, files.path, &files.src.kind, &files.src.header);
+    rt_dataset in = { 0 };
+    buffers buf = { 0 };
+    if (rc == RC_OK)
+        rc = rt_load_source(o->prog, p, &files, false, &in);
+    if (rc == RC_OK)
+        rc = rt_alloc_buffers(o->prog, p, batch, 0, false, &buf);
+    if (rc == RC_OK)
+        rc = rt_load_weights(o->prog, o->path[FLAG_LOAD], p, buf.params);
+    if (rc == RC_OK) {
+        size_t xbytes = (size_t)p->x_size * 4;
+        for (int64_t i = 0; i < in.n; i += batch) {
+            int64_t bn = in.n - i < batch ? in.n - i : batch;
+            memcpy(buf.x, (const char *)in.x + (size_t)i * xbytes, (size_t)bn * xbytes);
+            p->forward(buf.params, buf.x, buf.out, bn, buf.arena);
+            for (int64_t s = 0; s < bn; s++)
+                print_prediction(p, buf.out + s * p->out_size);
+        }
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            rt_report(o->prog, "writing to stdout: %s", strerror(errno));
+            rc = RC_INPUT;
+        }
+    }
+    free(buf.block);
+    rt_dataset_free(&in);
+    return rc;
+}
+
