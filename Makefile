@@ -24,6 +24,8 @@ LDLIBS  := -ljansson -lz -lpng -lm -lpthread
 # -rdynamic: code the JIT compiles imports the runtime kernels from the
 # executable itself, so their symbols must be in its dynamic table.
 JITLIBS := -rdynamic -lgccjit
+# nettle: the .net file's SHA-256 in a model's reproducibility record (rtprogram.c).
+NETCLIBS := $(JITLIBS) -lnettle
 CHECKLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
 # Kernel files that hold one instruction-set path each get its flags; the
@@ -88,7 +90,7 @@ $(LIBNETC): $(CC_OBJ)
 	ar rcs $@ $^
 
 $(NETC): $(BUILD)/compiler/main.o $(LIBNETC) $(LIBNETRT)
-	$(CC) $(CFLAGS) -o $@ $^ $(JITLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(NETCLIBS) $(LDLIBS)
 
 # test_rt_* suites test the runtime alone and link only libnetrt.
 $(BUILD)/tests/test_rt_%: tests/test_rt_%.c $(LIBNETRT) tests/testutil.h
@@ -97,7 +99,7 @@ $(BUILD)/tests/test_rt_%: tests/test_rt_%.c $(LIBNETRT) tests/testutil.h
 
 $(BUILD)/tests/%: tests/%.c $(LIBNETC) $(LIBNETRT) tests/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(CHECKLIBS) $(JITLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(CHECKLIBS) $(NETCLIBS) $(LDLIBS)
 
 $(BUILD)/bench/bench_rt_%: bench/bench_rt_%.c $(LIBNETRT)
 	@mkdir -p $(dir $@)
@@ -105,7 +107,7 @@ $(BUILD)/bench/bench_rt_%: bench/bench_rt_%.c $(LIBNETRT)
 
 $(BUILD)/bench/%: bench/%.c $(LIBNETC) $(LIBNETRT)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(JITLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(NETCLIBS) $(LDLIBS)
 
 # Every test binary runs from the project root (tests find examples/ and
 # tests/data/ there); NETC points them at the compiler under test.

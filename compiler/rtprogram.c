@@ -7,6 +7,8 @@
 #include "compiler.h"
 #include "netrt.h"
 
+#include <nettle/sha2.h>
+#include <stdio.h>
 #include <string.h>
 
 /* The compiler's enums name the same things in the same order as the
@@ -56,6 +58,7 @@ static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
         cf->opt = (rt_optimizer){ .kind = RT_OPT_ADAM, .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f };
         cf->batch = 32;
         cf->epochs = 1;
+        cf->val = cf->data;
         return;
     }
     const OptSpec *o = &t->steps_list[0].opt;
@@ -76,6 +79,26 @@ static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
         aug[k] = (rt_augment){ .kind = augs[t->aug[k].kind], .a = (float)t->aug[k].a, .b = (float)t->aug[k].b };
     cf->augment = aug;
     cf->naugment = t->naug;
+    cf->val = source(&t->val);
+    cf->val_fraction = (float)t->val_fraction;
+    cf->eval_every = t->eval_every;
+    cf->stop_after = t->stop_after;
+    cf->monitor = t->monitor_accuracy ? RT_MONITOR_VAL_ACCURACY : RT_MONITOR_VAL_LOSS;
+}
+
+/* The .net file's SHA-256 in hex, for the run's reproducibility record:
+ * `sha256sum model.net` prints the same. */
+static const char *source_sha256(Compiler *c)
+{
+    struct sha256_ctx ctx;
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    sha256_init(&ctx);
+    sha256_update(&ctx, c->src.len, (const uint8_t *)c->src.text);
+    sha256_digest(&ctx, sizeof digest, digest);
+    char *hex = arena_alloc(c->arena, 2 * SHA256_DIGEST_SIZE + 1);
+    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return hex;
 }
 
 void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
@@ -111,4 +134,5 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     p->eval_arena_floats = lp->forward.arena_floats;
     p->eval_scratch_floats = lp->forward.scratch_floats;
     config(c, lp, &p->config);
+    p->source_sha256 = c->src.text ? source_sha256(c) : NULL;
 }

@@ -601,6 +601,12 @@ typedef enum rt_loss_kind {
     RT_LOSS_BCE,           /* labels are f32 targets in [0, 1]; outputs are logits */
 } rt_loss_kind;
 
+/* The figure early stopping and --save-best watch. */
+typedef enum rt_monitor {
+    RT_MONITOR_VAL_LOSS,     /* lower is better */
+    RT_MONITOR_VAL_ACCURACY, /* higher is better; cross_entropy and bce only */
+} rt_monitor;
+
 typedef struct rt_train_config {
     const char *base_dir;        /* folder of the .net file: data names resolve against it */
     rt_source data, test;        /* paths as written in the .net file; test.kind may be RT_SRC_NONE */
@@ -613,6 +619,15 @@ typedef struct rt_train_config {
     float clip;                  /* max global gradient norm, 0 = off */
     const rt_augment *augment;   /* applied in order to each training sample (not test) */
     int naugment;
+    /* Validation (train only; the test set stays for eval): a file, or a
+     * fraction of `data` held out (for a text source the last part of the
+     * text, otherwise a subset fixed by the seed); neither when val.kind is
+     * RT_SRC_NONE and val_fraction is 0. */
+    rt_source val;
+    float val_fraction;          /* in (0, 1), or 0 */
+    int64_t eval_every;          /* steps between evaluations; 0: at the end of each epoch */
+    int64_t stop_after;          /* stop after this many evaluations without improvement; 0: never */
+    rt_monitor monitor;          /* what improves: the validation loss or accuracy */
 } rt_train_config;
 
 typedef struct rt_program {
@@ -652,6 +667,7 @@ typedef struct rt_program {
      * floats; arena holds batch*eval_arena_floats floats. */
     void (*forward)(const float *params, const void *x, float *out, int64_t batch, float *arena);
     rt_train_config config;
+    const char *source_sha256;   /* SHA-256 of the .net file compiled, in hex, or NULL */
 } rt_program;
 
 /* The command line of a built model binary, shared by `netc train`:

@@ -4,7 +4,7 @@
 # apt-get line and fails, so nothing is half-installed silently.
 set -u
 # With arguments, installs those packages instead (make bench-compare).
-PKGS="gcc make flex bison libgccjit-12-dev check pkg-config zlib1g-dev libjansson-dev libpng-dev graphviz valgrind dataset-fashion-mnist"
+PKGS="gcc make flex bison libgccjit-12-dev check pkg-config zlib1g-dev libjansson-dev libpng-dev nettle-dev graphviz gnuplot-nox valgrind dataset-fashion-mnist"
 [ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do
