@@ -110,6 +110,7 @@ typedef enum value_kind {
     V_SEED,    /* a whole number >= 0, up to 2^64 - 1 */
     V_THREADS, /* 0 (every core) to MAX_THREADS */
     V_PATH,
+    V_SWITCH,  /* no value: --json */
 } value_kind;
 
 enum { MAX_THREADS = 4096 };
@@ -134,6 +135,10 @@ static const flag_spec flag_specs[NFLAG] = {
     [FLAG_RESUME] = { "--resume", CMD_TRAIN, V_PATH, "model.safetensors" },
     [FLAG_LOG] = { "--log", CMD_TRAIN, V_PATH, "train.csv" },
     [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT, V_PATH, "model.safetensors" },
+    [FLAG_VAL] = { "--val", CMD_TRAIN, V_PATH, "val-images-idx3-ubyte.gz" },
+    [FLAG_SAVE_BEST] = { "--save-best", CMD_TRAIN, V_PATH, "best.safetensors" },
+    [FLAG_JSON] = { "--json", CMD_EVAL, V_SWITCH, "" },
+    [FLAG_CONFUSION] = { "--confusion", CMD_EVAL, V_SWITCH, "" },
 };
 
 static int parse_value(options *o, flag_id id, const char *text)
@@ -142,6 +147,8 @@ static int parse_value(options *o, flag_id id, const char *text)
     char *end;
     errno = 0;
     switch (f->kind) {
+    case V_SWITCH:
+        return RC_OK;
     case V_PATH:
         if (!text[0]) {
             rt_report(o->prog, "%s needs a file name, as in %s %s", f->name, f->name, f->example);
@@ -221,6 +228,14 @@ static int parse_flags(options *o, int argc, char **argv)
             return RC_USAGE;
         }
         const char *value = eq ? eq + 1 : NULL;
+        if (flag_specs[id].kind == V_SWITCH) {
+            if (value) {
+                rt_report(o->prog, "%s takes no value", flag_specs[id].name);
+                return RC_USAGE;
+            }
+            o->given[id] = true;
+            continue;
+        }
         if (!value) {
             /* `--save --epochs 3` forgot the file; taking "--epochs" as its
              * name would hide that. */
@@ -246,6 +261,12 @@ static int parse_flags(options *o, int argc, char **argv)
                "train --save)", o->cmd_name);
         return RC_USAGE;
     }
+    if (o->given[FLAG_SAVE_BEST] && o->given[FLAG_SAVE] &&
+        strcmp(o->path[FLAG_SAVE_BEST], o->path[FLAG_SAVE]) == 0) {
+        rt_report(o->prog, "--save and --save-best name the same file; the best checkpoint goes "
+                  "beside the last, as in --save model.safetensors --save-best best.safetensors");
+        return RC_USAGE;
+    }
     if (o->given[FLAG_EPOCHS] && o->given[FLAG_STEPS]) {
         rt_report(o->prog, "--epochs and --steps both given; use one of them");
         return RC_USAGE;
@@ -259,15 +280,18 @@ static void print_usage(FILE *f, const char *prog)
             "usage: %s COMMAND [flags]\n"
             "\n"
             "  train    [--epochs N] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
-            "           [--data FILE] [--test FILE] [--save FILE] [--resume FILE] [--log FILE.csv]\n"
-            "  eval     --load FILE [--test FILE] [--batch N] [--threads N]\n"
+            "           [--data FILE] [--test FILE] [--val FILE] [--save FILE] [--save-best FILE]\n"
+            "           [--resume FILE] [--log FILE.csv]\n"
+            "  eval     --load FILE [--test FILE] [--batch N] [--threads N] [--confusion] [--json]\n"
             "  predict  --load FILE [--batch N] [--threads N] INPUT\n"
+            "  plot     LOG.csv -o FILE.png   training curves from a --log file (gnuplot)\n"
             "  info     the model's parameters, shapes and train block\n"
             "  --help   this text;  --version  the model's and netc's version\n"
             "\n"
             "Flags override the train block. --epochs counts the whole run, so with\n"
             "--resume it is the epoch to stop after. --data/--test FILE replace the train\n"
-            "block's files and keep its kind and scale; for IDX files the labels file is\n"
+            "block's files (--val its validation file) and keep its kind and scale; for\n"
+            "IDX files the labels file is\n"
             "FILE with 'images-idx3' replaced by 'labels-idx1'. INPUT is an IDX file\n"
             "(gzip'd or not) or a CSV of samples, one per row; predict prints one line per\n"
             "sample. Exit status: 0 done, 1 bad data or checkpoint, 2 bad command line.\n",
@@ -464,7 +488,11 @@ int rt_main(const rt_program *p, int argc, char **argv)
         }
         return cmd_info(p);
     }
+    if (strcmp(cmd, "plot") == 0)
+        return rt_cmd_plot(o.prog, argc - 2, argv + 2);
     o.cmd_name = cmd;
+    o.argc = argc;
+    o.argv = argv;
     if (strcmp(cmd, "train") == 0)
         o.cmd = CMD_TRAIN;
     else if (strcmp(cmd, "eval") == 0)
@@ -472,7 +500,7 @@ int rt_main(const rt_program *p, int argc, char **argv)
     else if (strcmp(cmd, "predict") == 0)
         o.cmd = CMD_PREDICT;
     else {
-        rt_report(o.prog, "unknown command '%s'; the commands are train, eval, predict and info "
+        rt_report(o.prog, "unknown command '%s'; the commands are train, eval, predict, plot and info "
                "('%s --help' for more)", cmd, o.prog);
         return RC_USAGE;
     }

@@ -680,6 +680,10 @@ typedef struct rt_program {
  * Returns the process exit code (0, 1 on bad input/files, 2 on usage, 130
  * when stopped by a signal). */
 int rt_main(const rt_program *p, int argc, char **argv);
+/* Draws the curves of a CSV log written by train --log (loss, and accuracy
+ * when logged, against steps) into a PNG with gnuplot, atomically. Returns
+ * 0, or -1 with a message naming the file (gnuplot missing, no rows). */
+int rt_plot_log(const char *csv_path, const char *png_path, char *err, size_t errlen);
 /* What rt_main does with a seed, for anyone driving a program themselves
  * (rt_model does): parameter initialisation, and the seed of the dropout
  * masks of 0-based training step `step`. */

@@ -83,6 +83,7 @@ typedef enum command {
 typedef enum flag_id {
     FLAG_EPOCHS, FLAG_STEPS, FLAG_BATCH, FLAG_LR, FLAG_SEED, FLAG_THREADS,
     FLAG_DATA, FLAG_TEST, FLAG_SAVE, FLAG_RESUME, FLAG_LOG, FLAG_LOAD,
+    FLAG_VAL, FLAG_SAVE_BEST, FLAG_JSON, FLAG_CONFUSION,
     NFLAG
 } flag_id;
 
@@ -98,6 +99,8 @@ typedef struct options {
     int threads;
     const char *path[NFLAG]; /* V_PATH flags */
     const char *input;        /* predict's INPUT */
+    int argc;                 /* the whole command line, for the run's record */
+    char **argv;
 } options;
 
 typedef struct source_files {
@@ -129,5 +132,7 @@ int rt_load_weights(const char *prog, const char *path, const rt_program *p, flo
 int rt_cmd_train(const options *o, const rt_program *p);
 int rt_cmd_eval(const options *o, const rt_program *p);
 int rt_cmd_predict(const options *o, const rt_program *p);
+/* `plot LOG.csv -o FILE.png` (plot.c), argv holding what follows `plot`. */
+int rt_cmd_plot(const char *prog, int argc, char **argv);
 
 #endif
