@@ -18,30 +18,67 @@ void rt_format_thousands(double value, char *buf, size_t len);
 /* 75.2 -> "1:15", 3725 -> "1:02:05". */
 void rt_format_duration(double seconds, char *buf, size_t len);
 
-/* The live progress line of `train` on a terminal. Redrawn in place on
+/* The progress of `train`. On a terminal (live) a line redrawn in place on
  * stderr at most ten times a second, so drawing never costs the training
- * loop more than a few microseconds a step. With live false every call is
- * a no-op and the caller prints one plain line per epoch instead. */
+ * loop more than a few microseconds a step. Elsewhere (plain: a pipe, a
+ * file, nohup, CI) a plain line on stderr every few seconds
+ * ($NETRT_PROGRESS seconds, default 5; "off" for none), so a log shows
+ * life before an epoch ends. */
 typedef struct rt_progress {
     bool live;
+    bool plain;
+    double interval;  /* seconds between plain lines */
     bool drawn;       /* a line is on screen and must be cleared before other output */
-    double last_draw; /* rt_seconds() of the last redraw */
+    double last_draw; /* rt_seconds() of the last redraw or plain line */
 } rt_progress;
 
 typedef struct rt_progress_state {
     int64_t epoch, epochs;          /* 1-based epoch, of epochs */
     int64_t step, steps;            /* steps done in this epoch, of steps in it */
+    int64_t run_step, run_steps;    /* steps done in the whole run, of its steps */
+    bool by_steps;                  /* the run counts --steps: the bar counts to run_steps */
     int64_t run_steps_left;         /* optimizer steps left in the whole run, for the ETA */
     double mean_loss;               /* running mean over this epoch's samples */
     double samples_per_s;
     double steps_per_s;
 } rt_progress_state;
 
+/* live: stderr is a terminal; otherwise plain lines (unless NETRT_PROGRESS
+ * says off). */
 void rt_progress_init(rt_progress *pg, bool live);
-/* Redraws if 0.1 s passed since the last redraw, or always when force. */
+/* Redraws if 0.1 s passed since the last redraw (a plain line: the
+ * interval), or always when force. */
 void rt_progress_update(rt_progress *pg, const rt_progress_state *s, bool force);
 /* Erases the line, so what is printed next starts on a clean line. */
 void rt_progress_clear(rt_progress *pg);
+
+/* ----------------------------------------------- validation (validate.c) */
+
+/* Rows of n that `val = fraction` holds out: round(n * fraction), at least
+ * 1 and at most n - 1; 0 when n < 2 or the fraction is not in (0, 1). */
+int64_t rt_split_count(int64_t n, double fraction);
+/* Splits rows [0, n) into n - nval training rows and nval validation rows,
+ * each list in increasing order: the last nval rows when tail (text), else
+ * a subset fixed by the seed. Returns 0, or -1 when out of memory. */
+int rt_split_rows(int64_t n, int64_t nval, bool tail, uint64_t seed, int64_t *train_rows,
+                  int64_t *val_rows);
+
+/* The best evaluation so far and how long ago it was. */
+typedef struct rt_early_stop {
+    bool maximize;         /* accuracy: higher is better */
+    int64_t patience;      /* stop after this many evaluations without improvement; 0: never */
+    double best;           /* NaN before the first evaluation */
+    int64_t evals;         /* evaluations recorded */
+    int64_t best_eval;     /* 1-based evaluation of the best, 0: none yet */
+    int64_t best_step, best_epoch;
+    int64_t since_best;    /* evaluations since the best */
+} rt_early_stop;
+
+void rt_early_stop_init(rt_early_stop *e, bool maximize, int64_t patience);
+/* Records one evaluation; returns true when it is the best so far. */
+bool rt_early_stop_record(rt_early_stop *e, double value, int64_t step, int64_t epoch);
+/* patience evaluations in a row did not improve. */
+bool rt_early_stop_done(const rt_early_stop *e);
 
 /* ---------------------------------------------- shared by the commands */
 
