@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -1177,6 +1178,32 @@ static int train_epoch(train_run *r, rt_progress *pg)
     return rc;
 }
 
+/* LOG.json beside --log's CSV, with the run's status. */
+static int write_record(const train_run *r, const char *status, long long started)
+{
+    const options *o = r->o;
+    if (!o->given[FLAG_LOG])
+        return RC_OK;
+    const rt_train_config *c = &r->p->config;
+    rt_run_record rec = {
+        .p = r->p, .argc = o->argc, .argv = o->argv, .seed = r->at.seed, .batch = r->batch,
+        .epochs = r->epochs, .steps = r->steps, .data = r->data_files.src.path,
+        .test = r->has_test ? r->test_files.src.path : NULL,
+        .val = r->has_val && !r->val_rows ? r->val_files.src.path : NULL,
+        .val_fraction = r->val_rows ? c->val_fraction : 0, .train_samples = r->ntrain,
+        .val_samples = r->val_rows ? r->nval : r->val.n, .started = started, .status = status,
+        .step = r->at.step, .best = r->has_val ? &r->es : NULL,
+        .monitor = c->monitor == RT_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss",
+        .save_best = o->given[FLAG_SAVE_BEST] ? o->path[FLAG_SAVE_BEST] : NULL,
+    };
+    char err[ERRLEN];
+    if (rt_run_record_write(o->path[FLAG_LOG], &rec, err, sizeof err) != 0) {
+        rt_report(o->prog, "%s", err);
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
 /* The end of a run with validation: why it stopped early, and which
  * evaluation was best. */
 static void report_best(const train_run *r)
@@ -1203,6 +1230,7 @@ static void report_best(const train_run *r)
 int rt_cmd_train(const options *o, const rt_program *p)
 {
     train_run r = { .o = o, .p = p };
+    long long started = (long long)time(NULL);
     int rc = train_settings(&r);
     if (rc == RC_OK && o->given[FLAG_SAVE])
         rc = check_writable(o->prog, "--save", o->path[FLAG_SAVE]);
@@ -1254,6 +1282,8 @@ int rt_cmd_train(const options *o, const rt_program *p)
     if (o->given[FLAG_LOG]) {
         rc = log_open(o->prog, &r.log, o->path[FLAG_LOG], r.last_epoch - r.at.epoch,
                       o->given[FLAG_RESUME], r.at.step);
+        if (rc == RC_OK)
+            rc = write_record(&r, "running", started);
         if (rc != RC_OK)
             goto done;
     }
@@ -1272,6 +1302,13 @@ int rt_cmd_train(const options *o, const rt_program *p)
     sigaction(SIGTERM, &old_term, NULL);
     if (rc == RC_OK)
         report_best(&r);
+    if (r.log.path) {
+        const char *status = rc == RC_OK ? (r.stop_early ? "stopped early" : "finished")
+                             : rc == RC_INTERRUPTED ? "interrupted" : "failed";
+        int wrc = write_record(&r, status, started);
+        if (rc == RC_OK)
+            rc = wrc;
+    }
     if (rc == RC_OK && o->given[FLAG_SAVE])
         printf("saved %s (epoch %lld, step %lld)\n", o->path[FLAG_SAVE], (long long)r.at.epoch,
                (long long)r.at.step);

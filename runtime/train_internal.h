@@ -80,6 +80,27 @@ bool rt_early_stop_record(rt_early_stop *e, double value, int64_t step, int64_t 
 /* patience evaluations in a row did not improve. */
 bool rt_early_stop_done(const rt_early_stop *e);
 
+/* The reproducibility record of a run (record.c): LOG.json beside the
+ * CSV log, written atomically. */
+typedef struct rt_run_record {
+    const rt_program *p;
+    int argc;
+    char **argv;
+    uint64_t seed;
+    int64_t batch, epochs, steps;     /* epochs or steps is 0 */
+    const char *data, *test, *val;    /* files as found, or NULL */
+    double val_fraction;
+    int64_t train_samples, val_samples;
+    long long started;                /* time(), seconds since 1970 */
+    const char *status;               /* "running", "finished", "stopped early", ... */
+    int64_t step;                     /* steps done */
+    const rt_early_stop *best;        /* with validation, else NULL */
+    const char *monitor;              /* "val_loss" or "val_accuracy" */
+    const char *save_best;            /* --save-best FILE, or NULL */
+} rt_run_record;
+
+int rt_run_record_write(const char *log_path, const rt_run_record *rec, char *err, size_t errlen);
+
 /* ---------------------------------------------- shared by the commands */
 
 /* Exit codes, as netrt.h promises them; RC_NOTHING_TO_DO (internal) is a
