@@ -497,6 +497,20 @@ bool autodiff_build(Compiler *c, const TrainSpec *ts, int step_index, TrainGraph
     tg->x_input = a.g->inputs[0];
     tg->has_y = a.g->ninputs > 1;
     tg->y_input = tg->has_y ? a.g->inputs[1] : 0;
+    if (ts->free_form) {
+        /* a step's inputs are `real` (the data) and `noise`, which the
+         * step draws itself; it has no labels */
+        tg->has_y = false;
+        for (int k = 0; k < a.g->ninputs; k++) {
+            uint32_t in = a.g->inputs[k];
+            if (!strcmp(a.g->nodes[in].name, "noise")) {
+                tg->noise_input = in;
+                tg->has_noise = true;
+            } else {
+                tg->x_input = in;
+            }
+        }
+    }
 
     /* Which values depend on the parameters this step trains. */
     a.cap = 0;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -61,6 +62,42 @@ int build_codegen_flags(const char *flags[BUILD_MAX_FLAGS])
     return n;
 }
 
+/* What a Ctrl-C or kill during `netc build` must clean up: the cc child
+ * (and the cc1, as, ld it starts, all in the child's process group), the
+ * generated C, the half-written binary and the temporary folder. The
+ * handler uses only async-signal-safe calls, then dies of the signal as
+ * the shell expects. */
+static volatile sig_atomic_t build_child;
+static char build_tmpdir[PATH_MAX], build_cfile[PATH_MAX + 8], build_tmpout[PATH_MAX + 16];
+
+static void build_on_signal(int sig)
+{
+    pid_t child = (pid_t)build_child;
+    if (child > 0) {
+        kill(-child, SIGKILL);
+        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (build_tmpout[0])
+        unlink(build_tmpout);
+    if (build_cfile[0])
+        unlink(build_cfile);
+    if (build_tmpdir[0])
+        rmdir(build_tmpdir);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void build_signals(bool on)
+{
+    struct sigaction sa = { 0 };
+    sa.sa_handler = on ? build_on_signal : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
 /* Runs argv, waits, and reports how it failed. */
 static bool run(char *const argv[], FILE *err)
 {
@@ -70,14 +107,20 @@ static bool run(char *const argv[], FILE *err)
         return false;
     }
     if (pid == 0) {
+        setpgid(0, 0); /* one group for cc and its children, killed together */
         execvp(argv[0], argv);
         fprintf(stderr, "netc: error: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    setpgid(pid, pid);
+    build_child = pid;
     int status;
     while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
+        if (errno != EINTR) {
+            build_child = 0;
             return false;
+        }
+    build_child = 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return true;
     fprintf(err, "netc: error: %s failed (%s %d)\n", argv[0], WIFEXITED(status) ? "exit status" : "signal",
@@ -121,14 +164,41 @@ bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FI
         return false;
     }
     lp->base_dir = build_source_dir(c);
-    char tmpdir[] = "/tmp/netc-build-XXXXXX";
+    /* The signal handler needs the names in static storage before the
+     * files exist. The generated C is model.c whatever the model's name:
+     * a legal 255-character name would not fit a file name with ".c". */
+    char *tmpdir = build_tmpdir, *cfile = build_cfile, *tmpout = build_tmpout;
+    build_tmpout[0] = build_cfile[0] = '\0';
+    const char *tmp = getenv("TMPDIR");
+    snprintf(build_tmpdir, sizeof build_tmpdir, "%s/netc-build-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    build_signals(true);
     if (!mkdtemp(tmpdir)) {
         fprintf(err, "netc: error: cannot create a temporary folder: %s\n", strerror(errno));
+        build_tmpdir[0] = '\0';
+        build_signals(false);
         return false;
     }
-    char cfile[PATH_MAX], tmpout[PATH_MAX + 16], incflag[PATH_MAX + 2];
-    snprintf(cfile, sizeof cfile, "%s/%s.c", tmpdir, lp->name);
-    snprintf(tmpout, sizeof tmpout, "%s.tmp-%d", output, (int)getpid());
+    char incflag[PATH_MAX + 2];
+    snprintf(cfile, sizeof build_cfile, "%s/model.c", tmpdir);
+    /* named like rt_write_file_atomic's temporaries, so a build killed
+     * with SIGKILL leaves one the next write of this output removes */
+    snprintf(tmpout, sizeof build_tmpout, "%s.tmp-XXXXXX", output);
+    int tmpfd = mkstemp(tmpout);
+    if (tmpfd < 0) {
+        fprintf(err, "netc: error: %s: %s\n", output, strerror(errno));
+        tmpout[0] = '\0';
+        rmdir(tmpdir);
+        build_tmpdir[0] = '\0';
+        build_signals(false);
+        return false;
+    }
+    /* the linker keeps the mode of the file it overwrites: give it what
+     * cc -o would have created (netc is single-threaded here, so reading
+     * the umask by setting it is safe) */
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(tmpfd, 0777 & ~mask);
+    close(tmpfd);
     snprintf(incflag, sizeof incflag, "-I%s", inc);
     bool ok = write_c(c, lp, cfile, true, err);
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
@@ -155,6 +225,8 @@ bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FI
     }
     if (!ok)
         unlink(tmpout);
+    else
+        rt_remove_stale_temps(output);
     if (keep_c && ok) {
         char kept[PATH_MAX + 4];
         snprintf(kept, sizeof kept, "%s.c", output);
@@ -162,6 +234,8 @@ bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FI
     }
     unlink(cfile);
     rmdir(tmpdir);
+    build_signals(false);
+    build_tmpout[0] = build_cfile[0] = build_tmpdir[0] = '\0';
     return ok;
 }
 

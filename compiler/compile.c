@@ -1,10 +1,12 @@
 /* compile.c — a compilation's life: load the source, run the front end's
  * passes in order, free everything at once. */
 #include "compiler.h"
+#include "netrt.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void compiler_init(Compiler *c, const char *path, const char *text, size_t len, FILE *diag_out)
 {
@@ -29,9 +31,14 @@ void compiler_free(Compiler *c)
  * limit (a 100 MB line is refused here, in a line). */
 bool source_load(Compiler *c, const char *path, FILE *errout)
 {
-    FILE *f = fopen(path, "rb");
+    char err[512];
+    int fd = rt_open_regular(path, err, sizeof err);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
-        fprintf(errout, "netc: error: %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        rt_sanitize_text(err);
+        fprintf(errout, "netc: error: %s\n", fd < 0 ? err : strerror(errno));
         return false;
     }
     size_t cap = 1 << 16, len = 0;
@@ -72,7 +79,16 @@ bool source_load(Compiler *c, const char *path, FILE *errout)
         free(buf);
         return false;
     }
-    compiler_init(c, path, buf, len, errout);
+    /* A UTF-8 byte order mark (some Windows editors write one) is not
+     * part of the program; columns count from after it, as gcc's do. */
+    size_t skip = len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    /* Old Mac line ends (a lone CR) become LF, byte for byte, so that a
+     * comment ends at its line and diagnostics count lines as an editor
+     * does; CR LF stays (CR is blank space to the lexer). */
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '\r' && (i + 1 == len || buf[i + 1] != '\n'))
+            buf[i] = '\n';
+    compiler_init(c, path, buf + skip, len - skip, errout);
     free(buf);
     return true;
 }

@@ -346,6 +346,7 @@ typedef struct TrainSpec {
     double val_fraction;      /* or the held-out fraction of data, 0 for none */
     int64_t eval_every, stop_after;
     bool monitor_accuracy;    /* monitor val_accuracy (else val_loss) */
+    bool free_form;    /* step blocks, or a loss written over model calls: lowered as steps */
 } TrainSpec;
 
 struct Program {
@@ -389,6 +390,10 @@ typedef struct ShapeParamDecl {
     int64_t fan_in, fan_out;
     bool trainable;
 } ShapeParamDecl;
+
+/* The most values one layer output (per sample) or one parameter may
+ * hold: every size formed from them fits an int (see shape_infer). */
+#define SHAPE_MAX_VALUES ((int64_t)INT32_MAX)
 
 typedef struct ShapeCtx {
     Compiler *c;
@@ -465,8 +470,8 @@ typedef struct TrainGraph {
     int model;              /* the graph index of the model being trained */
     double *loss_coef;      /* per node: weight of a loss op, 0 for others */
     bool *combine;          /* per node: add/sub/scale of per-sample losses, never executed */
-    uint32_t x_input, y_input;
-    bool has_y;
+    uint32_t x_input, y_input, noise_input;
+    bool has_y, has_noise;
 } TrainGraph;
 
 /* Inlines the step's model calls and appends the backward pass for the
@@ -515,7 +520,10 @@ typedef struct Unit {
     NodeInfo *info;
     bool training;
     uint32_t x_node, y_node, out_node;
-    bool has_y, has_out;
+    uint32_t noise_node;    /* an input the step fills with its noise source (arena storage) */
+    bool has_y, has_out, has_noise;
+    bool noise_uniform;
+    const Graph *trains;    /* training: the model whose parameters get gradients (NULL: all) */
     int64_t arena_floats;   /* per sample */
     int64_t scratch_floats; /* after the per-sample arena, not scaled by the batch: folded weights */
 } Unit;
@@ -529,6 +537,11 @@ typedef struct ParamLayout {
 } ParamLayout;
 
 void layout_params(Compiler *c, const Graph *model, ParamLayout *pl);
+/* Several models in one block (a GAN's G and D): each model's trainable
+ * tensors contiguous, in the order given, then every running statistic;
+ * range[m] (if not NULL) gets model m's trainable floats [begin, end). A
+ * model listed twice gets its tensors at its first place. */
+void layout_models(Compiler *c, const Graph *const *models, int n, ParamLayout *pl, int64_t (*range)[2]);
 void unit_init(Compiler *c, Unit *u, Graph *g, const char *name, const TrainGraph *tg);
 /* Marks activations that ride in a dense epilogue, aliases and dead nodes. */
 void fuse_unit(Compiler *c, Unit *u);
@@ -640,6 +653,13 @@ typedef struct LFunc {
     int64_t scratch_floats;
 } LFunc;
 
+/* One step block lowered: its function and the parameters it updates. */
+typedef struct LStep {
+    const StepSpec *spec;
+    LFunc fn;
+    int64_t begin, end;     /* the step's model's trainable floats in the layout */
+} LStep;
+
 /* Everything a backend needs to produce a model's program. */
 typedef struct LProgram {
     const char *name;       /* the model */
@@ -653,6 +673,11 @@ typedef struct LProgram {
     Shape x_shape, y_shape, out_shape;
     int64_t x_vocab;        /* i32 x read by embed: ids must be below this (the smallest vocab); 0: no bound */
     int loss_kind;          /* rt_loss_kind */
+    LStep *steps;           /* a free-form train block (train != NULL): its steps, */
+    int nsteps;             /* and train_step is unused; 0 otherwise */
+    bool noise_input;       /* forward's input is the train block's noise source */
+    DType data_dtype;       /* with steps: a sample of the training data (`real`) */
+    Shape data_shape;
 } LProgram;
 
 /* Front end to LIR for one model: autodiff, fusion, planning, lowering. */

@@ -249,6 +249,17 @@ static void print_body(FILE *out, const LFunc *f)
     }
 }
 
+static void print_train_step(FILE *out, const char *name, const LFunc *f, const char *xt, const char *yt)
+{
+    fprintf(out, "static double %s(float *restrict params, float *restrict grads, const void *x_in,\n"
+                 "                            const void *y_in, int64_t batch, float *restrict arena, uint64_t seed)\n{\n"
+                 "    const %s *restrict x = x_in;\n    const %s *restrict y = y_in;\n    double loss = 0;\n"
+                 "    (void)seed;\n    (void)x;\n    (void)y;\n",
+            name, xt, yt);
+    print_body(out, f);
+    fputs("    return loss;\n}\n\n", out);
+}
+
 /* The rt_program initializer is printed from the struct rtprogram_fill
  * makes, the one the JIT runs, so the two backends describe a program
  * alike by construction. */
@@ -291,9 +302,19 @@ static void print_source(FILE *out, const char *field, const rt_source *d)
             (long long)d->seq);
 }
 
-static void print_config(FILE *out, const rt_train_config *t, const char *id)
+static void print_optimizer(FILE *out, const rt_optimizer *o)
 {
     static const char *const opts[] = { "RT_OPT_SGD", "RT_OPT_ADAM", "RT_OPT_ADAMW", "RT_OPT_RMSPROP" };
+    char b[8][48];
+    fprintf(out, "{ .kind = %s, .lr = %s, .momentum = %s, .nesterov = %s, .beta1 = %s, "
+                 ".beta2 = %s, .eps = %s, .alpha = %s, .weight_decay = %s }",
+            opts[o->kind], float_field(b[0], o->lr), float_field(b[1], o->momentum), o->nesterov ? "true" : "false",
+            float_field(b[2], o->beta1), float_field(b[3], o->beta2), float_field(b[4], o->eps), float_field(b[5], o->alpha),
+            float_field(b[6], o->weight_decay));
+}
+
+static void print_config(FILE *out, const rt_train_config *t, const char *id)
+{
     static const char *const scheds[] = { "RT_SCHED_CONSTANT", "RT_SCHED_STEP", "RT_SCHED_COSINE" };
     fputs("    .config = {\n        .base_dir = ", out);
     emit_c_string(out, t->base_dir);
@@ -302,11 +323,9 @@ static void print_config(FILE *out, const rt_train_config *t, const char *id)
     print_source(out, "data", &t->data);
     print_source(out, "test", &t->test);
     char b[8][48];
-    fprintf(out, "        .opt = { .kind = %s, .lr = %s, .momentum = %s, .nesterov = %s, .beta1 = %s, "
-                 ".beta2 = %s, .eps = %s, .alpha = %s, .weight_decay = %s },\n",
-            opts[o->kind], float_field(b[0], o->lr), float_field(b[1], o->momentum), o->nesterov ? "true" : "false",
-            float_field(b[2], o->beta1), float_field(b[3], o->beta2), float_field(b[4], o->eps), float_field(b[5], o->alpha),
-            float_field(b[6], o->weight_decay));
+    fputs("        .opt = ", out);
+    print_optimizer(out, o);
+    fputs(",\n", out);
     fprintf(out, "        .sched = { .kind = %s, .warmup = %lld, .every = %lld, .gamma = %s, .min_lr = %s },\n",
             scheds[t->sched.kind], (long long)t->sched.warmup, (long long)t->sched.every, float_field(b[0], t->sched.gamma),
             float_field(b[1], t->sched.min_lr));
@@ -341,14 +360,10 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
           "{\n    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));\n}\n\n", out);
     const char *xt = lp->x_dtype == DT_I32 ? "int32_t" : "float";
     const char *yt = lp->y_dtype == DT_I32 ? "int32_t" : "float";
-    if (lp->train) {
-        fprintf(out, "static double %s_train_step(float *restrict params, float *restrict grads, const void *x_in,\n"
-                     "                            const void *y_in, int64_t batch, float *restrict arena, uint64_t seed)\n{\n"
-                     "    const %s *restrict x = x_in;\n    const %s *restrict y = y_in;\n    double loss = 0;\n    (void)seed;\n",
-                id, xt, yt);
-        print_body(out, &lp->train_step);
-        fputs("    return loss;\n}\n\n", out);
-    }
+    if (lp->train && !lp->nsteps)
+        print_train_step(out, arena_printf(c->arena, "%s_train_step", id), &lp->train_step, xt, yt);
+    for (int k = 0; k < lp->nsteps; k++)
+        print_train_step(out, arena_printf(c->arena, "%s_train_step%d", id, k), &lp->steps[k].fn, xt, yt);
     fprintf(out, "static void %s_forward(const float *restrict params, const void *x_in, float *restrict out,\n"
                  "                        int64_t batch, float *restrict arena)\n{\n"
                  "    const %s *restrict x = x_in;\n    (void)arena;\n",
@@ -381,6 +396,19 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         }
         fputs("};\n\n", out);
     }
+    if (rp.nsteps) {
+        fprintf(out, "static const rt_step %s_steps[] = {\n", id);
+        for (int k = 0; k < rp.nsteps; k++) {
+            const rt_step *st = &rp.steps[k];
+            fputs("    { .model = ", out);
+            emit_c_string(out, st->model);
+            fprintf(out, ", .begin = %lld, .end = %lld, .arena_floats = %lld, .train_step = %s_train_step%d,\n      .opt = ",
+                    (long long)st->begin, (long long)st->end, (long long)st->arena_floats, id, k);
+            print_optimizer(out, &st->opt);
+            fputs(" },\n", out);
+        }
+        fputs("};\n\n", out);
+    }
     fprintf(out, "const rt_program %s_program = {\n    .name = ", id);
     emit_c_string(out, rp.name);
     fputs(",\n    .source = ", out);
@@ -400,10 +428,23 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
             loss_names[rp.loss], (long long)rp.train_arena_floats, (long long)rp.eval_arena_floats);
     if (rp.eval_scratch_floats)
         fprintf(out, "    .eval_scratch_floats = %lld,\n", (long long)rp.eval_scratch_floats);
-    if (lp->train)
+    if (rp.max_batch) {
+        fprintf(out, "    .max_batch = %lld,\n    .max_batch_layer = ", (long long)rp.max_batch);
+        emit_c_string(out, rp.max_batch_layer);
+        fputs(",\n", out);
+    }
+    if (lp->train && !lp->nsteps)
         fprintf(out, "    .train_step = %s_train_step,\n", id);
     fprintf(out, "    .forward = %s_forward,\n", id);
     print_config(out, &rp.config, id);
+    if (rp.nsteps)
+        fprintf(out, "    .nsteps = %d,\n    .steps = %s_steps,\n", rp.nsteps, id);
+    if (rp.nsteps) {
+        print_dims(out, "data", rp.data_rank, rp.data_dims, rp.data_size);
+        fprintf(out, "    .data_dtype = %s,\n", rp.data_dtype == RT_I32 ? "RT_I32" : "RT_F32");
+    }
+    if (rp.noise_input)
+        fprintf(out, "    .noise_input = true,\n    .noise_uniform = %s,\n", rp.noise_uniform ? "true" : "false");
     fputs("    .source_sha256 = ", out);
     emit_c_string(out, rp.source_sha256);
     fputs(",\n};\n", out);

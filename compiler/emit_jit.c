@@ -46,6 +46,11 @@ static const Kernel kernels[] = {
     KERNEL(rt_mse_backward, "vlppfp"),
     KERNEL(rt_bce_forward, "dlpp"),
     KERNEL(rt_bce_backward, "vlppfp"),
+    KERNEL(rt_mse_forward_const, "dlpf"),
+    KERNEL(rt_mse_backward_const, "vlpffp"),
+    KERNEL(rt_bce_forward_const, "dlpf"),
+    KERNEL(rt_bce_backward_const, "vlpffp"),
+    KERNEL(rt_noise, "vlbup"),
     KERNEL(rt_sum_rows, "vllppb"),
     KERNEL(rt_copy_rows, "vllplpl"),
     KERNEL(rt_conv2d_forward, "vplpppafpp"),
@@ -568,7 +573,7 @@ static void begin(Jit *j, gcc_jit_function *fn)
 
 /* double NAME_train_step(float *params, float *grads, const void *x, const void *y,
  *                        int64_t batch, float *arena, uint64_t seed) */
-static void build_train_step(Jit *j, const LProgram *lp, const char *name)
+static void build_train_step(Jit *j, const LFunc *f, const char *name)
 {
     gcc_jit_param *p[] = {
         gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params"),
@@ -591,7 +596,7 @@ static void build_train_step(Jit *j, const LProgram *lp, const char *name)
     j->seed = gcc_jit_param_as_rvalue(p[6]);
     j->loss = gcc_jit_function_new_local(j->fn, NULL, j->t_double, "loss");
     gcc_jit_block_add_assignment(j->block, NULL, j->loss, gcc_jit_context_zero(j->ctx, j->t_double));
-    body(j, &lp->train_step);
+    body(j, f);
     gcc_jit_block_end_with_return(j->block, NULL, gcc_jit_lvalue_as_rvalue(j->loss));
 }
 
@@ -674,8 +679,13 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
     /* model names are identifiers (the grammar's), so they make symbol names */
     const char *train_name = arena_printf(c->arena, "%s_train_step", lp->name);
     const char *forward_name = arena_printf(c->arena, "%s_forward", lp->name);
-    if (lp->train)
-        build_train_step(&j, lp, train_name);
+    if (lp->train && !lp->nsteps)
+        build_train_step(&j, &lp->train_step, train_name);
+    const char **step_names = arena_alloc(c->arena, sizeof *step_names * (size_t)(lp->nsteps + 1));
+    for (int k = 0; k < lp->nsteps && !j.error[0]; k++) {
+        step_names[k] = arena_printf(c->arena, "%s_train_step%d", lp->name, k);
+        build_train_step(&j, &lp->steps[k].fn, step_names[k]);
+    }
     if (!j.error[0])
         build_forward(&j, lp, forward_name);
     if (j.error[0])
@@ -689,7 +699,13 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
     jp->result = gcc_jit_context_compile(jp->ctx);
     if (!jp->result || gcc_jit_context_get_first_error(jp->ctx))
         return fail(jp, err, gcc_jit_context_get_first_error(jp->ctx));
-    if (lp->train) {
+    for (int k = 0; k < lp->nsteps; k++) {
+        void *code = gcc_jit_result_get_code(jp->result, step_names[k]);
+        if (!code)
+            return fail(jp, err, "a train step is missing from the compiled code");
+        memcpy((void *)&jp->program.steps[k].train_step, &code, sizeof code); /* the arena's steps, filled here */
+    }
+    if (lp->train && !lp->nsteps) {
         void *code = gcc_jit_result_get_code(jp->result, train_name);
         if (!code)
             return fail(jp, err, "train_step is missing from the compiled code");

@@ -78,6 +78,10 @@ void unit_init(Compiler *c, Unit *u, Graph *g, const char *name, const TrainGrap
         u->x_node = tg->x_input;
         u->y_node = tg->y_input;
         u->has_y = tg->has_y;
+        u->noise_node = tg->noise_input;
+        u->has_noise = tg->has_noise;
+        u->noise_uniform = tg->train->noise_uniform;
+        u->trains = tg->train->free_form ? &c->prog->graphs[tg->model] : NULL;
     } else {
         u->x_node = g->inputs[0];
         u->out_node = g->output;

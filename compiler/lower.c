@@ -776,16 +776,16 @@ static bool lower_node(Lower *l, uint32_t id)
     }
     case OP_mse: case OP_bce: {
         const Node *z = node_at(l, n->inputs[0]);
-        if (n->ndata < 2) {
-            diag_error(&l->c->diag, n->span, "%s with a number as its target is not supported by the code generator yet",
-                       ir_ops[n->op].name);
-            return false;
-        }
-        in = emit(l, LI_LOSS_CALL, n->op == OP_mse ? "rt_mse_forward" : "rt_bce_forward", n);
+        bool number = n->ndata < 2; /* bce(D(real), 1): one target for every element */
+        in = emit(l, LI_LOSS_CALL, n->op == OP_mse ? number ? "rt_mse_forward_const" : "rt_mse_forward"
+                                                  : number ? "rt_bce_forward_const" : "rt_bce_forward", n);
         in->coef = info->loss_coef / (double)elems(z);
         arg_int(in, 0, elems(z));
         arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, n->inputs[1]);
+        if (number)
+            arg_float(in, ir_attr(n, "target")->f, false);
+        else
+            arg_val(l, in, n->inputs[1]);
         return true;
     }
     case OP_dense_grad_x: {
@@ -848,18 +848,20 @@ static bool lower_node(Lower *l, uint32_t id)
         arg_float(in, ir_attr(n, "scale")->f, true);
         arg_val(l, in, id);
         return true;
-    case OP_mse_grad: case OP_bce_grad:
-        if (n->ndata < 2) {
-            diag_error(&l->c->diag, n->span, "a loss with a number as its target is not supported by the code generator yet");
-            return false;
-        }
-        in = emit(l, LI_CALL, n->op == OP_mse_grad ? "rt_mse_backward" : "rt_bce_backward", n);
+    case OP_mse_grad: case OP_bce_grad: {
+        bool number = n->ndata < 2;
+        in = emit(l, LI_CALL, n->op == OP_mse_grad ? number ? "rt_mse_backward_const" : "rt_mse_backward"
+                                                   : number ? "rt_bce_backward_const" : "rt_bce_backward", n);
         arg_int(in, 0, elems(n));
         arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, n->inputs[1]);
+        if (number)
+            arg_float(in, ir_attr(n, "target")->f, false);
+        else
+            arg_val(l, in, n->inputs[1]);
         arg_float(in, ir_attr(n, "scale")->f, true);
         arg_val(l, in, id);
         return true;
+    }
     case OP_conv2d:
         lower_conv(l, id);
         return true;
@@ -1028,6 +1030,14 @@ static void copy_input_to_out(Lower *l)
     arg_int(in, k, 0);
 }
 
+static bool graph_uses_param(const Graph *g, uint32_t pi)
+{
+    for (int k = 0; k < g->nparams; k++)
+        if (g->params[k] == pi)
+            return true;
+    return false;
+}
+
 static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
 {
     memset(f, 0, sizeof *f);
@@ -1037,9 +1047,19 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
     f->scratch_floats = u->scratch_floats;
     Lower l = { .c = c, .u = u, .f = f, .pl = pl };
     l.grad_written = arena_alloc(c->arena, sizeof *l.grad_written * (c->prog->nparams + 1));
-    for (uint32_t i = 0; i < u->g->nnodes; i++)
+    for (uint32_t i = 0; i < u->g->nnodes; i++) {
+        if (u->has_noise && i == u->noise_node && !u->info[i].dead) {
+            /* the step's noise source, drawn afresh from its seed */
+            const Node *n = node_at(&l, i);
+            LInstr *in = emit(&l, LI_CALL, "rt_noise", n);
+            arg_int(in, 0, elems(n));
+            arg_bool(in, u->noise_uniform);
+            arg_seed(in, i);
+            arg_val(&l, in, i);
+        }
         if (!lower_node(&l, i))
             return false;
+    }
     if (u->has_out)
         copy_input_to_out(&l);
     if (!u->training)
@@ -1049,7 +1069,7 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
     for (int k = 0; k < pl->n; k++) {
         uint32_t pi = pl->order[k];
         const Param *p = &c->prog->params[pi];
-        if (!p->trainable || l.grad_written[pi])
+        if (!p->trainable || l.grad_written[pi] || (u->trains && !graph_uses_param(u->trains, pi)))
             continue;
         Node fake = { .op = OP_param, .name = p->name, .shape = p->shape, .span = p->span };
         LInstr *in = emit(&l, LI_ZERO, NULL, &fake);
@@ -1097,10 +1117,141 @@ static int find_model(Compiler *c, const char *name)
     return -1;
 }
 
+/* The model a free-form train block's program runs forward: the one its
+ * losses call on `noise` (a GAN's generator, for `sample`), else the model
+ * of its first step (an autoencoder). */
+static int forward_model(Compiler *c, const TrainSpec *ts, bool *on_noise)
+{
+    const Program *p = c->prog;
+    for (int k = 0; k < ts->nsteps; k++) {
+        const Graph *loss = &p->graphs[ts->steps_list[k].graph];
+        for (uint32_t i = 0; i < loss->nnodes; i++) {
+            const Node *n = &loss->nodes[i];
+            if (n->op == OP_model_call && loss->nodes[n->inputs[0]].op == OP_input &&
+                !strcmp(loss->nodes[n->inputs[0]].name, "noise")) {
+                *on_noise = true;
+                return (int)n->model;
+            }
+        }
+    }
+    *on_noise = false;
+    return find_model(c, ts->steps_list[0].model);
+}
+
+/* A train block of steps: one parameter block for every model its losses
+ * call (each stepped model's trainable tensors contiguous, so its step's
+ * optimizer runs over one span), the forward model's inference, and one
+ * train_step per step. */
+static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
+{
+    Program *p = c->prog;
+    bool on_noise;
+    int fm = forward_model(c, ts, &on_noise);
+    Graph *m = &p->graphs[fm];
+    const Node *x = &m->nodes[m->inputs[0]], *out = &m->nodes[m->output];
+    if (m->ninputs != 1 || out->dtype != DT_F32) {
+        diag_error(&c->diag, m->span, "model '%s' must take one input and return floats to be run by the program of train block '%s'",
+                   m->name, ts->name);
+        return false;
+    }
+    lp->name = ts->name;
+    lp->model = m;
+    lp->source = c->src.path;
+    lp->train = ts;
+    lp->noise_input = on_noise;
+    lp->x_dtype = x->dtype;
+    lp->x_shape = x->shape;
+    lp->x_vocab = input_vocab(c, m);
+    lp->out_shape = out->shape;
+    /* the models, stepped ones first in step order, then the ones only called */
+    const Graph **models = arena_alloc(c->arena, sizeof *models * (size_t)(p->nmodels + 1));
+    int nm = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < ts->nsteps; k++) {
+            const Graph *loss = &p->graphs[ts->steps_list[k].graph];
+            for (uint32_t i = 0; i < (pass ? loss->nnodes : 1); i++) {
+                const Graph *g = pass ? (loss->nodes[i].op == OP_model_call ? &p->graphs[loss->nodes[i].model] : NULL)
+                                      : &p->graphs[find_model(c, ts->steps_list[k].model)];
+                bool seen = g == NULL;
+                for (int j = 0; j < nm && !seen; j++)
+                    seen = models[j] == g;
+                if (!seen)
+                    models[nm++] = g;
+            }
+        }
+    bool forward_seen = false;
+    for (int j = 0; j < nm; j++)
+        forward_seen |= models[j] == m;
+    if (!forward_seen)
+        models[nm++] = m;
+    int64_t (*range)[2] = arena_alloc(c->arena, sizeof *range * (size_t)(nm + 1));
+    layout_models(c, models, nm, &lp->layout, range);
+
+    Unit fwd;
+    unit_init(c, &fwd, m, "forward", NULL);
+    fuse_unit(c, &fwd);
+    plan_unit(c, &fwd, &lp->layout);
+    dump_unit(c, &fwd);
+    if (!lower_unit(c, &fwd, &lp->layout, &lp->forward))
+        return false;
+
+    lp->loss_kind = LOSS_BCE;
+    lp->y_dtype = DT_F32;
+    const Graph *first = &p->graphs[ts->steps_list[0].graph];
+    for (int k = 0; k < first->ninputs; k++) {
+        const Node *in = &first->nodes[first->inputs[k]];
+        if (!strcmp(in->name, "real")) {
+            lp->data_dtype = in->dtype;
+            lp->data_shape = in->shape;
+        }
+    }
+    lp->nsteps = ts->nsteps;
+    lp->steps = arena_alloc(c->arena, sizeof *lp->steps * (size_t)(ts->nsteps + 1));
+    for (int k = 0; k < ts->nsteps; k++) {
+        LStep *st = &lp->steps[k];
+        st->spec = &ts->steps_list[k];
+        const Graph *sm = &p->graphs[find_model(c, st->spec->model)];
+        for (int j = 0; j < nm; j++)
+            if (models[j] == sm) {
+                st->begin = range[j][0];
+                st->end = range[j][1];
+            }
+        TrainGraph tg;
+        if (!autodiff_build(c, ts, k, &tg))
+            return false;
+        if (c->dumps && strchr(c->dumps, 'D'))
+            ir_dump_graph(c->dump_out, p, tg.g);
+        Unit tr;
+        unit_init(c, &tr, tg.g, arena_printf(c->arena, "train_step%d", k), &tg);
+        fuse_unit(c, &tr);
+        plan_unit(c, &tr, &lp->layout);
+        dump_unit(c, &tr);
+        if (!lower_unit(c, &tr, &lp->layout, &st->fn))
+            return false;
+    }
+    return true;
+}
+
+/* The free-form train block a compilation of `model` means: the one named
+ * so, or with no name given the file's first one, if it comes before any
+ * plain train block. */
+static const TrainSpec *free_form_train(Compiler *c, const char *model)
+{
+    for (int t = 0; t < c->prog->ntrains; t++) {
+        const TrainSpec *ts = &c->prog->trains[t];
+        if (model ? !strcmp(ts->name, model) && ts->free_form : true)
+            return ts->free_form ? ts : NULL;
+    }
+    return NULL;
+}
+
 bool lower_program(Compiler *c, const char *model, LProgram *lp)
 {
     Program *p = c->prog;
     memset(lp, 0, sizeof *lp);
+    const TrainSpec *free_form = free_form_train(c, model);
+    if (free_form)
+        return lower_steps(c, free_form, lp);
     int mi = model ? find_model(c, model) : 0;
     if (mi < 0) {
         diag_file_error(&c->diag, "no model named '%s'", model);
@@ -1137,12 +1288,8 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
 
     for (int t = 0; t < p->ntrains; t++) {
         const TrainSpec *ts = &p->trains[t];
-        if (ts->nsteps != 1 || strcmp(ts->steps_list[0].model, m->name))
+        if (ts->free_form || ts->nsteps != 1 || strcmp(ts->steps_list[0].model, m->name))
             continue;
-        if (strcmp(ts->name, m->name)) {
-            diag_error(&c->diag, ts->span, "train blocks with step blocks (GANs) are not supported by the code generator yet");
-            return false;
-        }
         lp->train = ts;
     }
     if (!lp->train)

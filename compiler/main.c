@@ -4,8 +4,10 @@
 #include "compiler.h"
 #include "netrt.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -19,6 +21,7 @@ static const char usage[] =
     "  train      compile a model in memory (libgccjit) and train it at once: no cc, no files\n"
     "  eval       the same, then evaluate a checkpoint on the test set (--load FILE)\n"
     "  predict    the same, then predict INPUT with a checkpoint (--load FILE INPUT)\n"
+    "  sample     the same, then write a PNG grid of a generator's samples (--load FILE --grid 8x8 -o F.png)\n"
     "\n"
     "options:\n"
     "  -dA        dump the AST after parsing\n"
@@ -73,10 +76,10 @@ static bool is_command(const char *const *commands, size_t n, const char *a)
 
 static int parse_args(int argc, char **argv, Options *o)
 {
-    static const char *const commands[] = { "check", "graph", "build", "emit", "train", "eval", "predict" };
+    static const char *const commands[] = { "check", "graph", "build", "emit", "train", "eval", "predict", "sample" };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        bool running = o->command && (!strcmp(o->command, "train") || !strcmp(o->command, "eval") ||
+        bool running = o->command && (!strcmp(o->command, "train") || !strcmp(o->command, "eval") || !strcmp(o->command, "sample") ||
                                       !strcmp(o->command, "predict"));
         if (!strcmp(a, "--dump-jit")) {
             if (++i == argc)
@@ -147,6 +150,57 @@ static int parse_args(int argc, char **argv, Options *o)
     return 0;
 }
 
+/* --dump-jit DIR: made now, before any compiling, and refused when it is
+ * a file or cannot be written (libgccjit would write through a NULL FILE). */
+static bool dump_folder_ok(const char *dir)
+{
+    struct stat st;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "netc: error: --dump-jit %s: %s\n", dir, strerror(errno));
+        return false;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "netc: error: --dump-jit %s: is not a folder\n", dir);
+        return false;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "netc: error: --dump-jit %s: cannot write into this folder: %s\n", dir, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* -o is checked before the work that fills it: it must be a place a file
+ * can go (not a folder, device or FIFO; its folder exists), and never one
+ * of this run's inputs, the .net source or the netc executable itself. */
+static bool output_ok(const Options *o)
+{
+    char err[512];
+    if (o->command && !strcmp(o->command, "emit")) {
+        struct stat st;
+        if (stat(o->output, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "netc: error: -o %s: is a file; emit writes NAME.c and NAME.h into a folder\n", o->output);
+            return false;
+        }
+        return true;
+    }
+    if (rt_check_output(o->output, err, sizeof err) != 0) {
+        fprintf(stderr, "netc: error: -o %s\n", err);
+        return false;
+    }
+    if (rt_same_file(o->output, o->file)) {
+        fprintf(stderr, "netc: error: -o %s would overwrite the input file %s; choose another output name\n",
+                o->output, o->file);
+        return false;
+    }
+    if (rt_same_file(o->output, "/proc/self/exe")) {
+        fprintf(stderr, "netc: error: -o %s would overwrite the netc executable; choose another output name\n",
+                o->output);
+        return false;
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     Options o = { 0 };
@@ -162,9 +216,13 @@ int main(int argc, char **argv)
     FILE *out = stdout;
     char *text = NULL;
     size_t text_len = 0;
-    bool running = o.command && (!strcmp(o.command, "train") || !strcmp(o.command, "eval") ||
+    bool running = o.command && (!strcmp(o.command, "train") || !strcmp(o.command, "eval") || !strcmp(o.command, "sample") ||
                                  !strcmp(o.command, "predict"));
     bool generating = running || (o.command && (!strcmp(o.command, "build") || !strcmp(o.command, "emit")));
+    if ((o.dump_jit && running && !dump_folder_ok(o.dump_jit)) || (o.output && !output_ok(&o))) {
+        free(o.pass);
+        return EXIT_INPUT;
+    }
     Compiler c;
     if (!source_load(&c, o.file, stderr)) {
         free(o.pass);
@@ -216,6 +274,12 @@ int main(int argc, char **argv)
             ok = false;
         }
         free(text);
+    }
+    /* `netc check m.net > /dev/full`: output that never arrived is an
+     * error, not a success. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "netc: error: writing to standard output: %s\n", strerror(errno ? errno : EIO));
+        return EXIT_INPUT;
     }
     if (rc)
         return rc; /* the model's command line decided: 1 or 2 */

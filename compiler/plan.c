@@ -27,6 +27,11 @@ static int64_t aligned(int64_t floats)
 
 void layout_params(Compiler *c, const Graph *model, ParamLayout *pl)
 {
+    layout_models(c, &model, 1, pl, NULL);
+}
+
+void layout_models(Compiler *c, const Graph *const *models, int n, ParamLayout *pl, int64_t (*range)[2])
+{
     const Program *p = c->prog;
     pl->offset = arena_alloc(c->arena, sizeof *pl->offset * (p->nparams + 1));
     pl->order = arena_alloc(c->arena, sizeof *pl->order * (p->nparams + 1));
@@ -34,15 +39,23 @@ void layout_params(Compiler *c, const Graph *model, ParamLayout *pl)
         pl->offset[i] = -1;
     pl->n = 0;
     pl->total = pl->trainable = 0;
-    /* trainable tensors first, so optimizers run over one contiguous span */
+    /* trainable tensors first, model by model, so an optimizer runs over
+     * one contiguous span of one model */
     for (int pass = 0; pass < 2; pass++) {
-        for (int k = 0; k < model->nparams; k++) {
-            uint32_t pi = model->params[k];
-            if (p->params[pi].trainable != (pass == 0) || pl->offset[pi] >= 0)
-                continue;
-            pl->offset[pi] = pl->total;
-            pl->order[pl->n++] = pi;
-            pl->total += aligned(ir_shape_elems(&p->params[pi].shape));
+        for (int m = 0; m < n; m++) {
+            const Graph *model = models[m];
+            if (range && pass == 0)
+                range[m][0] = pl->total;
+            for (int k = 0; k < model->nparams; k++) {
+                uint32_t pi = model->params[k];
+                if (p->params[pi].trainable != (pass == 0) || pl->offset[pi] >= 0)
+                    continue;
+                pl->offset[pi] = pl->total;
+                pl->order[pl->n++] = pi;
+                pl->total += aligned(ir_shape_elems(&p->params[pi].shape));
+            }
+            if (range && pass == 0)
+                range[m][1] = pl->total;
         }
         if (pass == 0)
             pl->trainable = pl->total;
@@ -117,6 +130,8 @@ static int64_t arena_need(const Unit *u, uint32_t i)
 {
     const Node *n = &u->g->nodes[i];
     const NodeInfo *in = &u->info[i];
+    if (u->has_noise && i == u->noise_node && !in->dead)
+        return ir_shape_elems(&n->shape); /* the step draws it into the arena */
     if (in->dead || in->alias_of >= 0 || in->loop_into >= 0 || n->op == OP_input || n->op == OP_param ||
         n->writes_grad || in->value_unused)
         return 0;
@@ -223,6 +238,8 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
         } else if (node->writes_grad) {
             in->base = BASE_GRADS;
             in->offset = pl->offset[node->param];
+        } else if (u->has_noise && i == u->noise_node) {
+            iv[count++] = (Interval){ i, in->first, in->last, in->floats, -1, false, false };
         } else if (node->op == OP_input) {
             in->base = i == u->x_node ? BASE_X : BASE_Y;
             in->offset = 0;

@@ -33,6 +33,13 @@ static void dims(const Shape *s, int *rank, int64_t out[RT_MAX_RANK], int64_t *s
     *size = ir_shape_elems(s);
 }
 
+static rt_optimizer optimizer(const OptSpec *o)
+{
+    return (rt_optimizer){ .kind = opts[o->kind], .lr = (float)o->lr, .momentum = (float)o->momentum,
+                           .nesterov = o->nesterov, .beta1 = (float)o->beta1, .beta2 = (float)o->beta2,
+                           .eps = (float)o->eps, .alpha = (float)o->alpha, .weight_decay = (float)o->weight_decay };
+}
+
 static rt_source source(const DataSpec *d)
 {
     return (rt_source){
@@ -45,6 +52,33 @@ static rt_source source(const DataSpec *d)
         .header = d->header,
         .seq = d->kind == SRC_RAW ? d->size : d->seq,
     };
+}
+
+/* The batch-dependent half of the size rule: every int argument of a
+ * kernel call is k + per_batch * batch, and must fit an int; the
+ * smallest batch bound over all calls, and the layer that sets it (the
+ * instruction's comment starts with its name). */
+static void batch_bound(Compiler *c, const LFunc *f, rt_program *p)
+{
+    for (int i = 0; i < f->n; i++) {
+        const LInstr *in = &f->code[i];
+        if (in->kind != LI_CALL && in->kind != LI_LOSS_CALL)
+            continue;
+        for (int k = 0; k < in->nargs; k++) {
+            const LArg *a = &in->args[k];
+            if (a->kind != LA_INT || a->i_batch <= 0)
+                continue;
+            int64_t bound = a->i >= INT32_MAX ? 1 : (INT32_MAX - a->i) / a->i_batch;
+            if (bound < 1)
+                bound = 1;
+            if (p->max_batch == 0 || bound < p->max_batch) {
+                p->max_batch = bound;
+                const char *colon = strchr(in->comment, ':');
+                p->max_batch_layer = colon ? arena_strndup(c->arena, in->comment, (size_t)(colon - in->comment))
+                                           : in->comment;
+            }
+        }
+    }
 }
 
 /* Defaults for a model without a train block: rt_model can still be made
@@ -64,9 +98,7 @@ static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
     const OptSpec *o = &t->steps_list[0].opt;
     cf->data = source(&t->data);
     cf->test = source(&t->test);
-    cf->opt = (rt_optimizer){ .kind = opts[o->kind], .lr = (float)o->lr, .momentum = (float)o->momentum,
-                              .nesterov = o->nesterov, .beta1 = (float)o->beta1, .beta2 = (float)o->beta2,
-                              .eps = (float)o->eps, .alpha = (float)o->alpha, .weight_decay = (float)o->weight_decay };
+    cf->opt = optimizer(o);
     cf->sched = (rt_schedule){ .kind = scheds[t->sched.kind], .warmup = t->sched.warmup, .every = t->sched.every,
                                .gamma = (float)t->sched.gamma, .min_lr = (float)t->sched.min_lr };
     cf->batch = t->batch;
@@ -110,7 +142,13 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
         uint32_t pi = pl->order[k];
         const Param *prm = &c->prog->params[pi];
         int64_t count;
-        d[k] = (rt_param_desc){ .name = prm->name, .offset = pl->offset[pi], .init = inits[prm->init],
+        /* a program of several models names each tensor after its model too */
+        const char *name = prm->name;
+        for (int m = 0; lp->nsteps && m < c->prog->nmodels; m++)
+            for (int j = 0; j < c->prog->graphs[m].nparams; j++)
+                if (c->prog->graphs[m].params[j] == pi)
+                    name = arena_printf(c->arena, "%s.%s", c->prog->graphs[m].name, prm->name);
+        d[k] = (rt_param_desc){ .name = name, .offset = pl->offset[pi], .init = inits[prm->init],
                                 .fan_in = prm->fan_in, .fan_out = prm->fan_out, .trainable = prm->trainable };
         dims(&prm->shape, &d[k].rank, d[k].dims, &count);
         d[k].count = count;
@@ -133,6 +171,28 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     p->train_arena_floats = lp->train_step.arena_floats;
     p->eval_arena_floats = lp->forward.arena_floats;
     p->eval_scratch_floats = lp->forward.scratch_floats;
+    batch_bound(c, &lp->forward, p);
+    if (lp->train)
+        batch_bound(c, &lp->train_step, p);
     config(c, lp, &p->config);
     p->source_sha256 = c->src.text ? source_sha256(c) : NULL;
+    if (lp->nsteps) {
+        rt_step *st = arena_alloc(c->arena, sizeof *st * (size_t)lp->nsteps);
+        for (int k = 0; k < lp->nsteps; k++) {
+            const LStep *ls = &lp->steps[k];
+            st[k] = (rt_step){ .model = ls->spec->model, .begin = ls->begin, .end = ls->end, .opt = optimizer(&ls->spec->opt),
+                               .arena_floats = ls->fn.arena_floats };
+            if (ls->fn.arena_floats > p->train_arena_floats)
+                p->train_arena_floats = ls->fn.arena_floats;
+        }
+        p->nsteps = lp->nsteps;
+        p->data_dtype = lp->data_dtype == DT_I32 ? RT_I32 : RT_F32;
+        dims(&lp->data_shape, &p->data_rank, p->data_dims, &p->data_size);
+        p->steps = st;
+        p->y_dtype = RT_F32;
+        p->y_rank = 0;
+        p->y_size = 0;
+    }
+    p->noise_input = lp->noise_input;
+    p->noise_uniform = lp->train && lp->train->noise_uniform;
 }

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 
 static Value poison(void) { Value v = { .kind = V_POISON }; return v; }
@@ -927,6 +928,14 @@ static Value call_model(Sema *s, Scope *sc, const Ast *call, int gi, const Value
         bool ok = got->dtype == want->dtype &&
                   (ir_shape_eq(&got->shape, &want->shape) ||
                    (data && ir_shape_elems(&got->shape) == ir_shape_elems(&want->shape)));
+        if (!ok && got->op == OP_model_call) {
+            /* a generator feeding a discriminator: the fix is in one of the two models */
+            const Graph *from = &s->c->prog->graphs[got->model];
+            diag_error(&s->c->diag, slots[i].span, "model '%s' returns %s but model '%s' takes %s: %s; make %s's output fit %s's input",
+                       from->name, type_of(s, slots[i].v.node), m->name, want->name,
+                       ir_type_str(s->c, want->dtype, &want->shape), from->name, m->name);
+            return poison();
+        }
         if (!ok) {
             diag_error(&s->c->diag, slots[i].span, "model '%s' takes %s: %s, got %s", m->name, want->name,
                        ir_type_str(s->c, want->dtype, &want->shape), type_of(s, slots[i].v.node));
@@ -1201,6 +1210,16 @@ static bool check_unique(Sema *s, const Ast *decl, Ast **seen, int nseen)
     Diag *d = &s->c->diag;
     if ((decl->kind == AST_LAYER || decl->kind == AST_MODEL) && find_op(decl->name) >= 0) {
         diag_error(d, decl->name_span, "'%s' is the name of a built-in layer; choose another name", decl->name);
+        return false;
+    }
+    /* A model's name becomes C symbols (NAME_forward, NAME_program) and
+     * file names (NAME.c, NAME.h) beside the runtime's: rt_*, netrt.h
+     * are the runtime's, and such a model's C would not compile. */
+    if (decl->kind == AST_MODEL && (!strcmp(decl->name, "rt") || !strncmp(decl->name, "rt_", 3) ||
+                                    !strcasecmp(decl->name, "netrt"))) {
+        diag_error(d, decl->name_span,
+                   "'%s' is reserved for the runtime (rt, rt_* and netrt name its symbols and header); "
+                   "choose another model name", decl->name);
         return false;
     }
     for (int i = 0; i < nseen; i++)

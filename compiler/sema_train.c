@@ -350,6 +350,23 @@ static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *l
     }
 }
 
+/* The step a plain train block with a written loss stands for: as if it
+ * read step NAME { loss ... }. */
+static Ast *sema_ast_step_of(Sema *s, const Ast *t, const Ast *loss_item)
+{
+    Ast *step = arena_alloc(s->c->arena, sizeof *step);
+    step->kind = AST_STEP;
+    step->name = "step";
+    step->label = t->name;
+    step->span = t->span;
+    step->name_span = loss_item->name_span;
+    step->label_span = t->name_span;
+    step->body.items = arena_alloc(s->c->arena, sizeof *step->body.items);
+    step->body.items[0] = (Ast *)loss_item;
+    step->body.count = 1;
+    return step;
+}
+
 static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
 {
     Diag *d = &s->c->diag;
@@ -425,6 +442,12 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
     }
     s->g->output = v.node;
     s->g->has_output = true;
+    bool calls = false;
+    for (uint32_t i = 0; i < s->g->nnodes; i++)
+        calls |= s->g->nodes[i].op == OP_model_call && s->g->nodes[i].model == (uint32_t)gi;
+    if (!calls)
+        diag_error(d, loss->lhs->span, "this loss does not depend on the parameters of '%s', which step %s updates; call %s in it, as in bce(D(%s(noise)), 1)",
+                   step->label, step->label, step->label, step->label);
 }
 
 /* A step whose loss never reads `real` (the generator's, in a GAN) still
@@ -667,6 +690,7 @@ void sema_train(Sema *s, const Ast *t)
             if (t->list.items[i]->kind == AST_STEP && !strcmp(t->list.items[i]->name, "step"))
                 step_block(s, t, ts, t->list.items[i]);
         fix_unused_real(s, ts);
+        ts->free_form = true;
         return;
     }
     if (ITEM(K_OPT))
@@ -691,6 +715,18 @@ void sema_train(Sema *s, const Ast *t)
     }
     if (ts->data.kind == SRC_NONE)
         return;
+    const Ast *le = ITEM(K_LOSS)->lhs;
+    if (le->kind == AST_BINARY || le->kind == AST_NEG || (le->kind == AST_CALL && le->list.count > 0)) {
+        /* a loss written over model calls (mse(ae(real), real)): one step
+         * that updates the model the block names */
+        Ast *step = sema_ast_step_of(s, t, ITEM(K_LOSS));
+        step_block(s, t, ts, step);
+        fix_unused_real(s, ts);
+        ts->free_form = true;
+        if (ts->nsteps)
+            ts->steps_list[0].opt = opt;
+        return;
+    }
     single_model_loss(s, t, ts, ITEM(K_LOSS), gi);
     if (ts->nsteps)
         ts->steps_list[0].opt = opt;

@@ -121,6 +121,19 @@ static bool window_out(ShapeCtx *s, const char *what, int64_t in, int64_t pad_to
     return true;
 }
 
+/* A working buffer a layer's kernel sizes per sample (im2col columns,
+ * attention scores) obeys the same bound as its output: the product of
+ * the n factors must not pass SHAPE_MAX_VALUES. */
+static bool work_fits(ShapeCtx *s, const char *what, int n, const int64_t *factors)
+{
+    int64_t v = 1;
+    for (int i = 0; i < n; i++)
+        if (__builtin_mul_overflow(v, factors[i], &v) || v > SHAPE_MAX_VALUES)
+            FAIL("%s: its %s would be more than %lld values per sample (2^31 - 1, what one kernel call "
+                 "indexes); make the layer smaller", s->call, what, (long long)SHAPE_MAX_VALUES);
+    return true;
+}
+
 static bool shape_conv2d(ShapeCtx *s)
 {
     if (!need_image(s, "; a dense input needs reshape(C, H, W) first") || !positive(s, "filters") ||
@@ -148,6 +161,9 @@ static bool shape_conv2d(ShapeCtx *s)
             !window_out(s, "kernel", w, 2 * pad, extent, st, &wo))
             return false;
     }
+    if (!work_fits(s, "unfolded input (channels x kernel^2 x output pixels)", 5,
+                   (int64_t[]){ c / g, k, k, ho, wo }))
+        return false;
     s->out = shape_of(3, (int64_t[]){ f, ho, wo });
     s->out_dtype = DT_F32;
     int64_t fan_in = c / g * k * k;
@@ -283,6 +299,8 @@ static bool shape_attention(ShapeCtx *s)
     if (d % h)
         FAIL("%s: the width %lld is not divisible by %lld heads; use a head count that divides %lld",
              s->call, (long long)d, (long long)h, (long long)d);
+    if (!work_fits(s, "scores (heads x T x T)", 3, (int64_t[]){ h, x->dim[0], x->dim[0] }))
+        return false;
     s->out = *x;
     s->out_dtype = DT_F32;
     Shape p[ATTENTION_PARAMS];
@@ -727,12 +745,43 @@ static bool (*const rules[OP_COUNT])(ShapeCtx *) = {
 #undef OP
 };
 
+/* The values of a shape, or -1 past SHAPE_MAX_VALUES (no overflow on
+ * the way: dims may each be up to 2^31 - 1). */
+static int64_t bounded_elems(const Shape *sh)
+{
+    int64_t n = 1;
+    for (int i = 0; i < sh->rank; i++)
+        if (__builtin_mul_overflow(n, sh->dim[i], &n) || n > SHAPE_MAX_VALUES)
+            return -1;
+    return n;
+}
+
+/* The one size rule for per-sample sizes: a layer's output (per sample)
+ * and each of its parameters hold at most SHAPE_MAX_VALUES values, so
+ * every size the generated code and the kernels form from them (GEMM
+ * dimensions, per-sample offsets, loop bounds) fits an int. Sizes that
+ * grow with the batch are the runtime's to check (rt_main refuses a batch
+ * that would overflow one). Checked here, after every rule, so no op can
+ * forget it and sema reports it at the layer's source line. */
+static bool sizes_fit(ShapeCtx *s)
+{
+    if (bounded_elems(&s->out) < 0)
+        FAIL("%s gives %s, more than %lld values per sample (2^31 - 1, what one kernel call indexes); "
+             "make the layer smaller", s->call, ir_type_str(s->c, s->out_dtype, &s->out), (long long)SHAPE_MAX_VALUES);
+    for (int k = 0; k < s->nparams; k++)
+        if (bounded_elems(&s->params[k].shape) < 0)
+            FAIL("%s: its %s would be %s, more than %lld values (2^31 - 1, what one kernel call indexes); "
+                 "make the layer smaller", s->call, s->params[k].suffix,
+                 ir_type_str(s->c, DT_F32, &s->params[k].shape), (long long)SHAPE_MAX_VALUES);
+    return true;
+}
+
 bool shape_infer(ShapeCtx *s)
 {
     s->nparams = 0;
     s->err[0] = s->warn[0] = '\0';
     memset(&s->out, 0, sizeof s->out);
-    return rules[s->op](s);
+    return rules[s->op](s) && sizes_fit(s);
 }
 
 /* Every node's shape again from its rule and inputs; parameters must have

@@ -21,70 +21,25 @@
  * The probabilities beyond the diagonal inside a block are exact zeros.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels_internal.h"
+#include "util.h"
 
 /* Query rows per block of a causal head. At T = 128, 32-row blocks do 62%
  * of the full products; smaller blocks make GEMMs too short to pay for
  * their packing. A constant, so the blocks depend on T alone. */
 enum { CAUSAL_ROWS = 32 };
 
-static int64_t min_i64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
-
 /* ------------------------------------------------------------- scratch */
 
-/* One T x T buffer per thread (the scores of a head at inference, the
- * probabilities' gradient in the backward pass): allocated on first use,
- * grown when a longer sequence needs it, freed when the thread exits. */
-typedef struct attention_scratch {
-    float *buf;
-    size_t cap; /* floats */
-} attention_scratch;
-
-static _Thread_local attention_scratch thread_scratch;
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void free_scratch(void *arg)
-{
-    attention_scratch *s = arg;
-    free(s->buf);
-    *s = (attention_scratch){0};
-}
-
-static void make_scratch_key(void)
-{
-    if (pthread_key_create(&scratch_key, free_scratch) != 0) {
-        fprintf(stderr, "%s:%d: netrt: pthread_key_create failed\n", __FILE__, __LINE__);
-        abort();
-    }
-}
-
+/* A T x T buffer for this thread (the scores of a head at inference, the
+ * probabilities' gradient in the backward pass). */
 static float *scratch(int64_t floats)
 {
-    pthread_once(&scratch_once, make_scratch_key);
-    attention_scratch *s = &thread_scratch;
-    if (s->cap >= (size_t)floats)
-        return s->buf;
-    if (!s->buf)
-        pthread_setspecific(scratch_key, s); /* so the thread's exit frees it */
-    free(s->buf);
-    size_t bytes = ((size_t)floats * sizeof(float) + 63) / 64 * 64;
-    s->buf = aligned_alloc(64, bytes);
-    if (!s->buf) {
-        fprintf(stderr, "%s:%d: netrt: out of memory for a %zu-byte attention buffer\n", __FILE__, __LINE__,
-                bytes);
-        abort();
-    }
-    s->cap = (size_t)floats;
-    return s->buf;
+    return rt_thread_scratch(RT_SCRATCH_ATTENTION, (size_t)floats * sizeof(float));
 }
 
 /* --------------------------------------------------------------- heads */

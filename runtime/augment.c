@@ -12,12 +12,12 @@
  * previous one's output, ping-ponging between out and a scratch buffer.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "netrt.h"
+#include "util.h"
 
 /* Draws per transform reserved in the counter space, and transforms per
  * sample: counter = (sample * MAX_TRANSFORMS + index) * DRAWS + draw. */
@@ -151,48 +151,10 @@ static void apply(const rt_augment *a, int index, int64_t c, int64_t h, int64_t 
     }
 }
 
-/* Scratch for chains of two or more transforms: per thread, grown, kept,
- * freed when the thread exits. */
-typedef struct aug_scratch {
-    float *data;
-    int64_t cap;
-} aug_scratch;
-
-static _Thread_local aug_scratch thread_scratch;
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void free_scratch(void *arg)
-{
-    aug_scratch *s = arg;
-    free(s->data);
-    *s = (aug_scratch){0};
-}
-
-static void make_scratch_key(void)
-{
-    if (pthread_key_create(&scratch_key, free_scratch) != 0) {
-        fprintf(stderr, "%s:%d: netrt: pthread_key_create failed\n", __FILE__, __LINE__);
-        abort();
-    }
-}
-
+/* Scratch for chains of two or more transforms. */
 static float *scratch_for(int64_t size)
 {
-    aug_scratch *s = &thread_scratch;
-    if (s->cap >= size)
-        return s->data;
-    pthread_once(&scratch_once, make_scratch_key);
-    if (!s->data)
-        pthread_setspecific(scratch_key, s);
-    free(s->data);
-    s->data = malloc((size_t)size * sizeof *s->data);
-    if (!s->data) {
-        fprintf(stderr, "%s:%d: netrt: out of memory for augmentation\n", __FILE__, __LINE__);
-        abort();
-    }
-    s->cap = size;
-    return s->data;
+    return rt_thread_scratch(RT_SCRATCH_AUGMENT, (size_t)size * sizeof(float));
 }
 
 // in, out (C,H,W)

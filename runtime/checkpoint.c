@@ -11,8 +11,10 @@
  * caller's tensors, so a refused file leaves the model as it was.
  */
 #include "netrt.h"
+#include "util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -72,35 +74,12 @@ static int dtype_size(const char *name)
     return 0;
 }
 
-/* a * b, or -1 if it does not fit in int64_t (a, b >= 0). */
-static int64_t mul_checked(int64_t a, int64_t b)
-{
-    if (a < 0 || b < 0)
-        return -1;
-    if (a != 0 && b > INT64_MAX / a)
-        return -1;
-    return a * b;
-}
-
-/* "3.1 MB" — sizes in messages are for people. */
-static void format_size(uint64_t bytes, char *buf, size_t len)
-{
-    if (bytes < 1000)
-        snprintf(buf, len, "%llu bytes", (unsigned long long)bytes);
-    else if (bytes < 1000000)
-        snprintf(buf, len, "%.1f kB", (double)bytes / 1e3);
-    else if (bytes < 1000000000)
-        snprintf(buf, len, "%.1f MB", (double)bytes / 1e6);
-    else
-        snprintf(buf, len, "%.1f GB", (double)bytes / 1e9);
-}
-
 /* Two sizes that round to the same text would make a message that says
  * nothing, so those are given in exact bytes. */
 static void format_size_pair(uint64_t a, uint64_t b, char *abuf, char *bbuf, size_t len)
 {
-    format_size(a, abuf, len);
-    format_size(b, bbuf, len);
+    rt_format_size((double)a, abuf, len);
+    rt_format_size((double)b, bbuf, len);
     if (strcmp(abuf, bbuf) == 0) {
         snprintf(abuf, len, "%llu bytes", (unsigned long long)a);
         snprintf(bbuf, len, "%llu bytes", (unsigned long long)b);
@@ -162,11 +141,11 @@ static int64_t tensor_bytes(const char *path, const rt_named_tensor *t, char *er
             fail(err, errlen, path, "tensor '%s' has a negative dimension", t->name);
             return -1;
         }
-        elems = mul_checked(elems, t->dims[d]);
+        elems = rt_mul_checked(elems, t->dims[d]);
         if (elems < 0)
             break;
     }
-    int64_t bytes = elems < 0 ? -1 : mul_checked(elems, 4);
+    int64_t bytes = elems < 0 ? -1 : rt_mul_checked(elems, 4);
     if (bytes < 0) {
         fail(err, errlen, path, "tensor '%s' is too large", t->name);
         return -1;
@@ -371,7 +350,7 @@ static int parse_entry(const char *path, const char *name, json_t *value, entry 
         json_t *dim = json_array_get(shape, i);
         shape_ok = json_is_integer(dim) && json_integer_value(dim) >= 0;
         if (shape_ok && elems >= 0)
-            elems = mul_checked(elems, json_integer_value(dim));
+            elems = rt_mul_checked(elems, json_integer_value(dim));
     }
     if (!shape_ok) {
         fail(err, errlen, path, "tensor '%s': \"shape\" must be an array of non-negative integers",
@@ -379,7 +358,7 @@ static int parse_entry(const char *path, const char *name, json_t *value, entry 
         return -1;
     }
     e->shape = shape;
-    int64_t bytes = elems < 0 ? -1 : mul_checked(elems, size);
+    int64_t bytes = elems < 0 ? -1 : rt_mul_checked(elems, size);
     if (bytes < 0) {
         fail(err, errlen, path, "tensor '%s': shape is too large", name);
         return -1;
@@ -553,6 +532,22 @@ failed:
     return -1;
 }
 
+/* A NaN or an infinity in a checkpoint would evaluate to "loss nan" and
+ * predict class 0 for everything, or train on from garbage: refused at
+ * load, naming the tensor and the first bad value. */
+static bool all_finite(const char *path, const rt_named_tensor *t, size_t n, char *err, size_t errlen)
+{
+    const float *v = t->data;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            fail(err, errlen, path,
+                 "tensor '%s' holds %s at index %zu; the file is damaged or was saved by a run that "
+                 "diverged, so it cannot be used", t->name, isnan(v[i]) ? "NaN" : "an infinity", i);
+            return false;
+        }
+    return true;
+}
+
 int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
                        bool allow_extra, const char *const *meta_keys, int nmeta,
                        char **meta_values, char *err, size_t errlen)
@@ -564,11 +559,9 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
     char *header = NULL;
     json_t *root = NULL;
     entry *entries = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fail(err, errlen, path, "%s", strerror(errno));
+    int fd = rt_open_regular(path, err, errlen);
+    if (fd < 0)
         return -1;
-    }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         fail(err, errlen, path, "%s", strerror(errno));
@@ -696,6 +689,8 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
         size_t bytes = (size_t)(e->end - e->begin);
         if (bytes && read_tensor(path, fd, data_offset + e->begin, &tensors[t], bytes, err,
                                  errlen) != 0)
+            goto free_found;
+        if (tensors[t].dtype == RT_F32 && !all_finite(path, &tensors[t], bytes / 4, err, errlen))
             goto free_found;
     }
 

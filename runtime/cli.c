@@ -25,12 +25,15 @@
 /* One line on stderr, prefixed by the program's name like any Unix tool. */
 void rt_report(const char *prog, const char *fmt, ...)
 {
-    fprintf(stderr, "%s: ", prog);
+    /* Messages quote file names the user gave: control characters in
+     * them must not reach the terminal as escape sequences. */
+    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    rt_sanitize_text(msg);
+    fprintf(stderr, "%s: %s\n", prog, msg);
 }
 
 const char *rt_dtype_name(rt_dtype t)
@@ -54,18 +57,6 @@ void rt_format_dims_x(const int64_t *dims, int rank, char *buf, size_t len)
     buf[0] = '\0';
     for (int d = 0; d < rank && n >= 0 && (size_t)n < len; d++)
         n += snprintf(buf + n, len - (size_t)n, "%s%lld", d ? "x" : "", (long long)dims[d]);
-}
-
-void rt_format_bytes(double bytes, char *buf, size_t len)
-{
-    if (bytes < 1e3)
-        snprintf(buf, len, "%.0f bytes", bytes);
-    else if (bytes < 1e6)
-        snprintf(buf, len, "%.1f kB", bytes / 1e3);
-    else if (bytes < 1e9)
-        snprintf(buf, len, "%.1f MB", bytes / 1e6);
-    else
-        snprintf(buf, len, "%.1f GB", bytes / 1e9);
 }
 
 const char *rt_optimizer_name(rt_opt_kind k)
@@ -127,14 +118,17 @@ static const flag_spec flag_specs[NFLAG] = {
     [FLAG_STEPS] = { "--steps", CMD_TRAIN, V_COUNT, "1000" },
     [FLAG_BATCH] = { "--batch", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_COUNT, "128" },
     [FLAG_LR] = { "--lr", CMD_TRAIN, V_RATE, "0.001" },
-    [FLAG_SEED] = { "--seed", CMD_TRAIN, V_SEED, "42" },
+    [FLAG_SEED] = { "--seed", CMD_TRAIN | CMD_SAMPLE, V_SEED, "42" },
     [FLAG_THREADS] = { "--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_THREADS, "4" },
     [FLAG_DATA] = { "--data", CMD_TRAIN, V_PATH, "train-images-idx3-ubyte.gz" },
     [FLAG_TEST] = { "--test", CMD_TRAIN | CMD_EVAL, V_PATH, "t10k-images-idx3-ubyte.gz" },
     [FLAG_SAVE] = { "--save", CMD_TRAIN, V_PATH, "model.safetensors" },
     [FLAG_RESUME] = { "--resume", CMD_TRAIN, V_PATH, "model.safetensors" },
     [FLAG_LOG] = { "--log", CMD_TRAIN, V_PATH, "train.csv" },
-    [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT, V_PATH, "model.safetensors" },
+    [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT | CMD_SAMPLE, V_PATH, "model.safetensors" },
+    [FLAG_GRID] = { "--grid", CMD_SAMPLE, V_PATH, "8x8" },
+    [FLAG_OUTPUT] = { "-o", CMD_SAMPLE, V_PATH, "samples.png" },
+    [FLAG_SAMPLES] = { "--samples", CMD_TRAIN, V_PATH, "samples" },
     [FLAG_VAL] = { "--val", CMD_TRAIN, V_PATH, "val-images-idx3-ubyte.gz" },
     [FLAG_SAVE_BEST] = { "--save-best", CMD_TRAIN, V_PATH, "best.safetensors" },
     [FLAG_JSON] = { "--json", CMD_EVAL, V_SWITCH, "" },
@@ -252,11 +246,12 @@ static int parse_flags(options *o, int argc, char **argv)
         o->given[id] = true;
     }
     if (o->cmd == CMD_PREDICT && !o->input) {
-        rt_report(o->prog, "predict needs an INPUT file (IDX or CSV), as in %s predict --load "
-               "model.safetensors images.idx", o->prog);
+        /* under `netc predict m.net` the program's name already holds the command */
+        rt_report(o->prog, "predict needs an INPUT file (IDX or CSV), as in %s%s --load "
+               "model.safetensors images.idx", o->prog, strstr(o->prog, " predict") ? "" : " predict");
         return RC_USAGE;
     }
-    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT) && !o->given[FLAG_LOAD]) {
+    if ((o->cmd == CMD_EVAL || o->cmd == CMD_PREDICT || o->cmd == CMD_SAMPLE) && !o->given[FLAG_LOAD]) {
         rt_report(o->prog, "%s needs the trained weights: --load FILE (a checkpoint saved by "
                "train --save)", o->cmd_name);
         return RC_USAGE;
@@ -282,8 +277,10 @@ static void print_usage(FILE *f, const char *prog)
             "  train    [--epochs N] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N]\n"
             "           [--data FILE] [--test FILE] [--val FILE] [--save FILE] [--save-best FILE]\n"
             "           [--resume FILE] [--log FILE.csv]\n"
+            "           [--samples DIR]   (generators: a PNG grid of samples after each epoch)\n"
             "  eval     --load FILE [--test FILE] [--batch N] [--threads N] [--confusion] [--json]\n"
             "  predict  --load FILE [--batch N] [--threads N] INPUT\n"
+            "  sample   --load FILE [--grid 8x8] [-o samples.png] [--seed N]   (generators)\n"
             "  plot     LOG.csv -o FILE.png   training curves from a --log file (gnuplot)\n"
             "  info     the model's parameters, shapes and train block\n"
             "  --help   this text;  --version  the model's and netc's version\n"
@@ -325,8 +322,21 @@ static int check_program(const char *prog, const rt_program *p)
             return RC_INPUT;
         }
     }
+    if (p->nsteps < 0 || p->nsteps > RT_MAX_STEPS || (p->nsteps > 0 && !p->steps)) {
+        rt_report(prog, "internal error: program '%s' has %d steps (at most %d)", name, p->nsteps, RT_MAX_STEPS);
+        return RC_INPUT;
+    }
+    for (int k = 0; k < p->nsteps; k++) {
+        const rt_step *st = &p->steps[k];
+        if (!st->train_step || st->begin < 0 || st->begin > st->end || st->end > p->trainable_floats ||
+            st->arena_floats > p->train_arena_floats) {
+            rt_report(prog, "internal error: program '%s': step %d is malformed", name, k);
+            return RC_INPUT;
+        }
+    }
     /* A model without a train block has no loss and no labels: it can
-     * still predict and describe itself. */
+     * still predict and describe itself. A train block of steps has its
+     * losses inside its steps. */
     if (!p->train_step)
         return RC_OK;
     if (p->loss == RT_LOSS_CROSS_ENTROPY) {
@@ -393,7 +403,7 @@ static int cmd_info(const rt_program *p)
         trainable += p->params[i].trainable ? p->params[i].count : 0;
     }
     rt_format_thousands((double)total, count, sizeof count);
-    rt_format_bytes(4.0 * (double)p->param_floats, size, sizeof size);
+    rt_format_size(4.0 * (double)p->param_floats, size, sizeof size);
     printf("  total %s parameters (a %s block)", count, size);
     rt_format_thousands((double)trainable, count, sizeof count);
     printf(", %s trainable\n", count);
@@ -499,8 +509,10 @@ int rt_main(const rt_program *p, int argc, char **argv)
         o.cmd = CMD_EVAL;
     else if (strcmp(cmd, "predict") == 0)
         o.cmd = CMD_PREDICT;
+    else if (strcmp(cmd, "sample") == 0)
+        o.cmd = CMD_SAMPLE;
     else {
-        rt_report(o.prog, "unknown command '%s'; the commands are train, eval, predict, plot and info "
+        rt_report(o.prog, "unknown command '%s'; the commands are train, eval, predict, sample, plot and info "
                "('%s --help' for more)", cmd, o.prog);
         return RC_USAGE;
     }
@@ -513,6 +525,7 @@ int rt_main(const rt_program *p, int argc, char **argv)
     case CMD_TRAIN: return rt_cmd_train(&o, p);
     case CMD_EVAL: return rt_cmd_eval(&o, p);
     case CMD_PREDICT: return rt_cmd_predict(&o, p);
+    case CMD_SAMPLE: return rt_cmd_sample(&o, p);
     }
     return RC_USAGE;
 }

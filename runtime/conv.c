@@ -49,7 +49,6 @@
  * belong to the calling thread. Nothing is allocated once the sizes have
  * been seen.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +57,7 @@
 #include "gemm_internal.h"
 #include "netrt.h"
 #include "pool_internal.h"
+#include "util.h"
 
 /* Target of samples*P, the N of a batched rt_sgemm (portable forward, data
  * gradient). On LeNet conv2 (F=64, K=800, P=64, one thread) 64, 128, 256,
@@ -105,80 +105,18 @@
 #define TRANSPOSED_MIN_DEPTH 64
 
 
-static int64_t min_i64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
-
-static int64_t max_i64(int64_t a, int64_t b)
-{
-    return a > b ? a : b;
-}
-
 /* ------------------------------------------------------------ scratch */
 
-typedef struct conv_scratch {
-    float *col, *gather, *partial, *wpack;
-    double *partial_db;
-    size_t col_cap, gather_cap, partial_cap, partial_db_cap, wpack_cap; /* elements */
-} conv_scratch;
-
-static _Thread_local conv_scratch thread_scratch;
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void free_scratch(void *arg)
+/* This thread's buffers (util.h): im2col columns, and gathered dy or
+ * output tiles; n floats each. */
+static float *scratch_col(int64_t n)
 {
-    conv_scratch *s = arg;
-    free(s->col);
-    free(s->gather);
-    free(s->partial);
-    free(s->partial_db);
-    free(s->wpack);
-    *s = (conv_scratch){0};
+    return rt_thread_scratch(RT_SCRATCH_CONV_COL, (size_t)n * sizeof(float));
 }
 
-static void make_scratch_key(void)
+static float *scratch_gather(int64_t n)
 {
-    if (pthread_key_create(&scratch_key, free_scratch) != 0) {
-        fprintf(stderr, "%s:%d: netrt: pthread_key_create failed\n", __FILE__, __LINE__);
-        abort();
-    }
-}
-
-static conv_scratch *get_scratch(void)
-{
-    pthread_once(&scratch_once, make_scratch_key);
-    conv_scratch *s = &thread_scratch;
-    if (!s->col && !s->gather && !s->partial && !s->partial_db && !s->wpack)
-        pthread_setspecific(scratch_key, s); /* so the thread's exit frees it */
-    return s;
-}
-
-static void *grow(void *p, size_t *cap, size_t need, size_t elem)
-{
-    if (*cap >= need)
-        return p;
-    free(p);
-    size_t bytes = (need * elem + 63) / 64 * 64;
-    p = aligned_alloc(64, bytes);
-    if (!p) {
-        fprintf(stderr, "%s:%d: netrt: out of memory for a %zu-byte convolution buffer\n",
-                __FILE__, __LINE__, bytes);
-        abort();
-    }
-    *cap = need;
-    return p;
-}
-
-static float *scratch_col(conv_scratch *s, int64_t n)
-{
-    return s->col = grow(s->col, &s->col_cap, (size_t)n, sizeof(float));
-}
-
-static float *scratch_gather(conv_scratch *s, int64_t n)
-{
-    return s->gather = grow(s->gather, &s->gather_cap, (size_t)n, sizeof(float));
+    return rt_thread_scratch(RT_SCRATCH_CONV_GATHER, (size_t)n * sizeof(float));
 }
 
 /* ------------------------------------------------------------- shapes */
@@ -559,7 +497,6 @@ static void forward_chunk(void *ctx, int64_t chunk)
     const conv_dims *d = &t->d;
     int64_t s0 = chunk * d->per_gemm, ns = min_i64(d->per_gemm, t->batch - s0);
     int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
-    conv_scratch *scr = get_scratch();
     for (int64_t g = 0; g < cv->groups; g++) {
         const float *x = t->x + s0 * xs + g * d->cg * d->hw;
         const float *w = t->w + g * d->fg * d->k;
@@ -570,13 +507,13 @@ static void forward_chunk(void *ctx, int64_t chunk)
                          x + s * xs, (int)d->p, 0.0f, y + s * ys, (int)d->p);
             continue;
         }
-        float *col = scratch_col(scr, d->k * ns * d->p);
+        float *col = scratch_col(d->k * ns * d->p);
         im2col(cv, d, ns, x, xs, col);
         if (ns == 1) {
             rt_sgemm(false, false, (int)d->fg, (int)d->p, (int)d->k, 1.0f, w, (int)d->k, col,
                      (int)d->p, 0.0f, y, (int)d->p);
         } else {
-            float *tmp = scratch_gather(scr, d->fg * ns * d->p);
+            float *tmp = scratch_gather(d->fg * ns * d->p);
             rt_sgemm(false, false, (int)d->fg, (int)(ns * d->p), (int)d->k, 1.0f, w, (int)d->k,
                      col, (int)(ns * d->p), 0.0f, tmp, (int)(ns * d->p));
             scatter_samples(d->fg, d->p, ns, tmp, y, ys);
@@ -638,7 +575,6 @@ static void forward_part(void *ctx, int64_t index)
     int64_t b, p0, p1;
     part_columns(t, index, &b, &p0, &p1);
     int64_t n = p1 - p0, xs = cv->c * d->hw, ys = cv->f * d->p;
-    conv_scratch *scr = get_scratch();
     for (int64_t g = 0; g < cv->groups; g++) {
         const float *x = t->x + b * xs + g * d->cg * d->hw;
         const float *w = t->w + g * d->fg * d->k;
@@ -646,7 +582,7 @@ static void forward_part(void *ctx, int64_t index)
         const float *col = x + p0;
         int64_t ldcol = d->p;
         if (!d->pointwise) {
-            float *c = scratch_col(scr, d->k * n);
+            float *c = scratch_col(d->k * n);
             im2col_range(cv, d, x, p0, p1, c);
             col = c;
             ldcol = n;
@@ -777,7 +713,7 @@ static void forward_packed_task(void *ctx, int64_t index)
     int64_t block = max_i64(1, BLOCK_FLOATS / d->k / cv->wo) * cv->wo;
     /* The kernel loads whole NR-wide rows: the last panel reads past the
      * matrix into a zeroed pad. */
-    float *col = scratch_col(get_scratch(), d->k * min_i64(block, n) + t->nr);
+    float *col = scratch_col(d->k * min_i64(block, n) + t->nr);
     const float *wg = t->wpack;
     for (int64_t g = 0; g < cv->groups; g++, wg += t->mpanels * t->mr * d->k) {
         const float *x = t->x + b * xs + g * d->cg * d->hw;
@@ -843,10 +779,8 @@ static void forward_packed(forward_task *t, rt_isa isa, int64_t batch)
         run_forward(t, batch * t->parts, forward_packed_task);
         return;
     }
-    conv_scratch *scr = get_scratch();
     size_t need = (size_t)(t->cv->groups * t->mpanels * t->mr * d->k);
-    scr->wpack = grow(scr->wpack, &scr->wpack_cap, need, sizeof(float));
-    t->wpack = scr->wpack;
+    t->wpack = rt_thread_scratch(RT_SCRATCH_CONV_WPACK, need * sizeof(float));
     /* Packing w is a tenth of a batch-1 forward pass: shared out when the
      * sample is, inline otherwise. */
     int64_t panels = t->cv->groups * t->mpanels;
@@ -909,10 +843,9 @@ static void forward_t_task(void *ctx, int64_t index)
     int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
     /* Output rows per im2col block, so the block stays in L2. */
     int64_t block = max_i64(1, BLOCK_FLOATS / d->k / wo);
-    conv_scratch *scr = get_scratch();
     int64_t m_max = min_i64(block, y1 - y0) * wo;
-    float *col = scratch_col(scr, d->k * m_max);
-    float *tile = scratch_gather(scr, m_max * d->fg);
+    float *col = scratch_col(d->k * m_max);
+    float *tile = scratch_gather(m_max * d->fg);
     for (int64_t g = 0; g < cv->groups; g++) {
         const float *x = t->x + b * xs + g * d->cg * d->hw;
         const float *wg = t->wpack + g * d->fg * d->k;
@@ -953,10 +886,8 @@ static void forward_transposed(forward_task *t, int64_t batch)
     int64_t slices = (d->k + PACK_KC_MAX - 1) / PACK_KC_MAX;
     t->kc_step = (d->k + slices - 1) / slices;
     t->mpanels = d->fg / t->nr;
-    conv_scratch *scr = get_scratch();
     size_t need = (size_t)(t->cv->f * d->k);
-    scr->wpack = grow(scr->wpack, &scr->wpack_cap, need, sizeof(float));
-    t->wpack = scr->wpack;
+    t->wpack = rt_thread_scratch(RT_SCRATCH_CONV_WPACK, need * sizeof(float));
     int threads = rt_threads_count();
     t->parts = 1;
     int64_t bands = t->pool ? t->cv->ho / t->pool->size : t->cv->ho;
@@ -1049,21 +980,22 @@ typedef struct data_task {
     float *dx;
 } data_task;
 
-/* dcol (K, ns*P) = w^T (K,Fg) dy (Fg, ns*P) into scr->col on the AVX-512
+/* dcol (K, ns*P) = w^T (K,Fg) dy (Fg, ns*P), returned in this thread's
+ * column scratch, on the AVX-512
  * micro-kernel with neither operand packed: the kernel broadcasts its A
  * values, w^T's column panel is w's rows read in place (lda = K), and dy,
  * gathered with a zero pad, is read in place as B. rt_sgemm packed w^T for
  * every group of samples and copied dy into panels (measurements at
  * rt_conv2d_backward_data). Each output is the same FMA chain over
  * the filters as in rt_sgemm (slices of at most 384, alpha 1). */
-static void data_direct(const conv_dims *d, int64_t ns, const float *dy, int64_t ys,
-                        const float *w, conv_scratch *scr)
+static float *data_direct(const conv_dims *d, int64_t ns, const float *dy, int64_t ys,
+                          const float *w)
 {
     const int64_t mr = RT_GEMM_MR_AVX512, nr = RT_GEMM_NR_AVX512, n = ns * d->p;
-    float *dyg = scratch_gather(scr, d->fg * n + nr);
+    float *dyg = scratch_gather(d->fg * n + nr);
     gather_samples(d->fg, d->p, ns, dy, ys, dyg);
     memset(dyg + d->fg * n, 0, (size_t)nr * sizeof *dyg); /* the last tile reads past */
-    float *col = scratch_col(scr, d->k * n);
+    float *col = scratch_col(d->k * n);
     int64_t slices = (d->fg + PACK_KC_MAX - 1) / PACK_KC_MAX;
     int64_t kc_step = (d->fg + slices - 1) / slices;
     for (int64_t j0 = 0; j0 < n; j0 += nr) {
@@ -1077,6 +1009,7 @@ static void data_direct(const conv_dims *d, int64_t ns, const float *dy, int64_t
                                                 (int)min_i64(mr, d->k - i0), cols, 1.0f, beta);
         }
     }
+    return col;
 }
 
 // dy (B,F,Ho,Wo), w (F,C/g,KH,KW), dx (B,C,H,W)
@@ -1087,7 +1020,6 @@ static void data_chunk(void *ctx, int64_t chunk)
     const conv_dims *d = &t->d;
     int64_t s0 = chunk * d->per_gemm, ns = min_i64(d->per_gemm, t->batch - s0);
     int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
-    conv_scratch *scr = get_scratch();
     if (!d->pointwise)
         memset(t->dx + s0 * xs, 0, (size_t)(ns * xs) * sizeof(float));
     for (int64_t g = 0; g < cv->groups; g++) {
@@ -1102,17 +1034,16 @@ static void data_chunk(void *ctx, int64_t chunk)
             continue;
         }
         if (t->isa == RT_ISA_AVX512) {
-            data_direct(d, ns, dy, ys, w, scr);
-            col2im(cv, d, ns, scr->col, dx, xs);
+            col2im(cv, d, ns, data_direct(d, ns, dy, ys, w), dx, xs);
             continue;
         }
         const float *dyg = dy;
         if (ns > 1) {
-            float *tmp = scratch_gather(scr, d->fg * ns * d->p);
+            float *tmp = scratch_gather(d->fg * ns * d->p);
             gather_samples(d->fg, d->p, ns, dy, ys, tmp);
             dyg = tmp;
         }
-        float *col = scratch_col(scr, d->k * ns * d->p);
+        float *col = scratch_col(d->k * ns * d->p);
         rt_sgemm(true, false, (int)d->k, (int)(ns * d->p), (int)d->fg, 1.0f, w, (int)d->k, dyg,
                  (int)(ns * d->p), 0.0f, col, (int)(ns * d->p));
         col2im(cv, d, ns, col, dx, xs);
@@ -1215,7 +1146,6 @@ static void filter_chunk(void *ctx, int64_t chunk)
     int64_t b0 = chunk * t->batch / t->chunks, b1 = (chunk + 1) * t->batch / t->chunks;
     int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
     float *dw = t->partial + chunk * t->n;
-    conv_scratch *scr = get_scratch();
     for (int64_t s0 = b0; s0 < b1; s0 += d->per_filter_gemm) {
         int64_t ns = min_i64(d->per_filter_gemm, b1 - s0);
         float beta = s0 == b0 ? 0.0f : 1.0f;
@@ -1225,19 +1155,19 @@ static void filter_chunk(void *ctx, int64_t chunk)
             float *dwg = dw + g * d->fg * d->k;
             const float *col = x, *dyg = dy;
             if (!d->pointwise || ns > 1) {
-                float *c = scratch_col(scr, d->k * ns * d->p);
+                float *c = scratch_col(d->k * ns * d->p);
                 im2col(cv, d, ns, x, xs, c);
                 col = c;
             }
             if (ns > 1 && !t->transposed) {
-                float *tmp = scratch_gather(scr, d->fg * ns * d->p);
+                float *tmp = scratch_gather(d->fg * ns * d->p);
                 gather_samples(d->fg, d->p, ns, dy, ys, tmp);
                 dyg = tmp;
             }
             if (t->transposed) {
                 /* dy^T (ns*P, Fg) for filter_direct's B, columns padded to 32 */
                 int64_t l = ns * d->p, ld = (d->fg + 31) / 32 * 32;
-                float *tmp = scratch_gather(scr, l * ld);
+                float *tmp = scratch_gather(l * ld);
                 for (int64_t s = 0; s < ns; s++)
                     for (int64_t p = 0; p < d->p; p++) {
                         float *row = tmp + (s * d->p + p) * ld;
@@ -1404,7 +1334,7 @@ static rt_conv_dw depthwise_layer(const rt_conv2d *cv)
 /* This thread's scratch for depthwise_simd.h. */
 static float *depthwise_scratch(const depthwise_simd *k, const rt_conv_dw *g)
 {
-    return scratch_col(get_scratch(), k->scratch(g));
+    return scratch_col(k->scratch(g));
 }
 
 // x (B,C,H,W), w (F,1,KH,KW), y (B,F,Ho,Wo): planes [q0, q1) of (b, f)
@@ -1514,9 +1444,8 @@ static void depthwise_filter_task(void *ctx, int64_t f)
         const int64_t lanes = RT_CONV_DW_SUM_LANES, taps = cv->kh * cv->kw;
         rt_conv_dw layer = depthwise_layer(cv);
         float *scratch = depthwise_scratch(k, &layer);
-        conv_scratch *scr = get_scratch();
-        double *sums = scr->partial_db = grow(scr->partial_db, &scr->partial_db_cap,
-                                              (size_t)(lanes * (taps + 1)), sizeof(double));
+            double *sums = rt_thread_scratch(RT_SCRATCH_CONV_PARTIAL_DB,
+                                         (size_t)(lanes * (taps + 1)) * sizeof(double));
         memset(sums, 0, (size_t)(lanes * (taps + 1)) * sizeof *sums);
         k->filter(&layer, f, t->batch, t->x, t->dy, sums, scratch);
         float *dw = t->dw + f * taps;
@@ -1573,20 +1502,16 @@ void rt_conv2d_backward_filter(const rt_conv2d *cv, int64_t batch, const float *
     }
     /* Chunks depend on the batch alone; each has at least one sample. */
     t.chunks = min_i64(batch, FILTER_CHUNKS);
-    conv_scratch *scr = get_scratch();
     /* filter_direct where the dot-product kernel does not take over */
     t.transposed = t.isa == RT_ISA_AVX512 && d.per_filter_gemm * d.p < DOT_MIN_DEPTH;
     bool direct = t.chunks == 1 && !accumulate && !t.transposed;
     if (direct) {
         t.partial = dw;
     } else {
-        scr->partial = grow(scr->partial, &scr->partial_cap, (size_t)(t.chunks * n), sizeof(float));
-        t.partial = scr->partial;
+        t.partial = rt_thread_scratch(RT_SCRATCH_CONV_PARTIAL, (size_t)(t.chunks * n) * sizeof(float));
     }
     if (db) {
-        scr->partial_db = grow(scr->partial_db, &scr->partial_db_cap, (size_t)(t.chunks * cv->f),
-                               sizeof(double));
-        t.partial_db = scr->partial_db;
+        t.partial_db = rt_thread_scratch(RT_SCRATCH_CONV_PARTIAL_DB, (size_t)(t.chunks * cv->f) * sizeof(double));
     }
     /* The tasks reuse this thread's scratch for im2col, not the partials. */
     rt_run_tasks(t.chunks, filter_chunk, &t);

@@ -9,6 +9,7 @@
  * gigabyte allocation.
  */
 #include "netrt.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* No data set in memory may exceed this; a header claiming more is corrupt
@@ -44,33 +46,11 @@ static void fail(char *err, size_t errlen, const char *path, const char *fmt, ..
     va_end(ap);
 }
 
-/* a * b, or -1 if it does not fit in int64_t (a, b >= 0). */
-static int64_t mul_checked(int64_t a, int64_t b)
-{
-    if (a < 0 || b < 0)
-        return -1;
-    if (a != 0 && b > INT64_MAX / a)
-        return -1;
-    return a * b;
-}
-
-static void format_size(int64_t bytes, char *buf, size_t len)
-{
-    if (bytes < 1000)
-        snprintf(buf, len, "%lld bytes", (long long)bytes);
-    else if (bytes < 1000000)
-        snprintf(buf, len, "%.1f kB", (double)bytes / 1e3);
-    else if (bytes < 1000000000)
-        snprintf(buf, len, "%.1f MB", (double)bytes / 1e6);
-    else
-        snprintf(buf, len, "%.1f GB", (double)bytes / 1e9);
-}
-
 static int too_large(const char *path, int64_t bytes, char *err, size_t errlen)
 {
     char have[32], limit[32];
-    format_size(bytes, have, sizeof have);
-    format_size(MAX_DATA_BYTES, limit, sizeof limit);
+    rt_format_size((double)bytes, have, sizeof have);
+    rt_format_size((double)MAX_DATA_BYTES, limit, sizeof limit);
     if (bytes < 0)
         fail(err, errlen, path, "data too large: its size overflows 64 bits");
     else
@@ -187,10 +167,14 @@ not_found:
 
 static gzFile open_input(const char *path, char *err, size_t errlen)
 {
+    int fd = rt_open_regular(path, err, errlen);
+    if (fd < 0)
+        return NULL;
     errno = 0;
-    gzFile f = gzopen(path, "rbe");
+    gzFile f = gzdopen(fd, "rb");
     if (!f) {
         fail(err, errlen, path, "%s", errno ? strerror(errno) : strerror(ENOMEM));
+        close(fd);
         return NULL;
     }
     /* Large reads keep the system calls few on a 26 MB gzip file. */
@@ -404,7 +388,7 @@ static int idx_open(const char *path, bool labels, idx_file *idx, char *err, siz
             fail(err, errlen, path, "IDX dimension %d of %d is 0", d + 2, ndims);
             goto failed;
         }
-        idx->sample_elems = mul_checked(idx->sample_elems, idx->dims[d]);
+        idx->sample_elems = rt_mul_checked(idx->sample_elems, idx->dims[d]);
     }
     idx->noun = labels ? "labels" : idx->rank >= 2 ? "images" : "samples";
     if (idx->count == 0) {
@@ -413,7 +397,7 @@ static int idx_open(const char *path, bool labels, idx_file *idx, char *err, siz
     }
     /* Both the file's bytes and the 4-byte values they become must fit. */
     int out_bytes = idx->elem_bytes > 4 ? idx->elem_bytes : 4;
-    int64_t total = mul_checked(mul_checked(idx->count, idx->sample_elems), out_bytes);
+    int64_t total = rt_mul_checked(rt_mul_checked(idx->count, idx->sample_elems), out_bytes);
     if (total < 0 || total > MAX_DATA_BYTES) {
         too_large(path, total, err, errlen);
         goto failed;
@@ -498,6 +482,27 @@ static void convert(const converter *c, const unsigned char *raw, size_t n, void
     }
 }
 
+/* Floating-point IDX payloads may hold NaN or infinity, which would train
+ * to NaN (or index labels with garbage): refused like CSV refuses them,
+ * naming the sample. Values are numbered from `first` in the file. */
+static int check_finite(const idx_file *idx, const unsigned char *raw, size_t n, size_t first, char *err,
+                        size_t errlen)
+{
+    if (idx->type != IDX_F32 && idx->type != IDX_F64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = idx_value(raw, idx->type, i);
+        if (!isfinite(v) || (idx->noun[0] == 'l' && (v != floor(v) || v < INT32_MIN || v > INT32_MAX))) {
+            int64_t at = (int64_t)(first + i);
+            fail(err, errlen, idx->path, "value %lld (in sample %lld) is %g, not a %s", (long long)at + 1,
+                 (long long)(at / idx->sample_elems) + 1, v,
+                 idx->noun[0] == 'l' ? "whole number (a class label)" : "finite number");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Reads the payload the header announced into 4-byte values, refusing
  * short and long files; closes the file either way. The payload is
  * inflated a cache-sized chunk at a time and converted at once, so the raw
@@ -528,6 +533,8 @@ static int idx_read_values(idx_file *idx, const converter *conv, void **values, 
         if (read_upto(idx->f, idx->path, chunk, want, &got, err, errlen) != 0)
             goto failed;
         size_t n = got / (size_t)idx->elem_bytes;
+        if (check_finite(idx, chunk, n, done, err, errlen) != 0)
+            goto failed;
         convert(conv, chunk, n, out + done * 4);
         done += n;
         if (got < want) {
@@ -632,10 +639,18 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
+/* Lines end in LF, CR LF or a lone CR (old Mac files, which would
+ * otherwise read as one line of many columns). */
 static const char *line_end(const char *p)
 {
-    const char *nl = strchr(p, '\n');
-    return nl ? nl : p + strlen(p);
+    return p + strcspn(p, "\r\n");
+}
+
+static const char *next_line(const char *end)
+{
+    if (end[0] == '\r' && end[1] == '\n')
+        return end + 2;
+    return *end ? end + 1 : end;
 }
 
 static bool blank_line(const char *p, const char *end)
@@ -702,11 +717,12 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
     /* First pass: rows and columns, so the second pass writes into
      * buffers of the right size. */
     const char *text = (const char *)data;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        text += 3; /* a UTF-8 byte order mark, as spreadsheets write */
     const char *first = text;
     int64_t first_line = 1;
     if (src->header && *first) {
-        first = line_end(first);
-        first += *first == '\n';
+        first = next_line(line_end(first));
         first_line++;
     }
     int64_t rows = 0, cols = 0, cols_line = 0, line = first_line;
@@ -724,7 +740,7 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
             }
             rows++;
         }
-        p = *end ? end + 1 : end;
+        p = next_line(end);
     }
     if (rows == 0) {
         fail(err, errlen, path, "no data rows");
@@ -766,8 +782,9 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
                     goto failed_xy;
                 if (c == label) {
                     if (v != floor(v) || v < INT32_MIN || v > INT32_MAX) {
-                        fail(err, errlen, path, "%lld: label %g in column %lld is not an integer",
-                             (long long)line, v, (long long)c + 1);
+                        fail(err, errlen, path, "%lld: label %g in column %lld %s", (long long)line, v,
+                             (long long)c + 1,
+                             v != floor(v) ? "is not an integer" : "is out of range for a class label");
                         goto failed_xy;
                     }
                     y[row] = (int32_t)v;
@@ -778,7 +795,7 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
             }
             row++;
         }
-        p = *end ? end + 1 : end;
+        p = next_line(end);
     }
     free(data);
 
@@ -817,7 +834,7 @@ static int load_raw(const rt_source *src, rt_dataset *out, char *err, size_t err
              (long long)src->seq);
         return -1;
     }
-    int64_t sample_bytes = mul_checked(src->seq, 4);
+    int64_t sample_bytes = rt_mul_checked(src->seq, 4);
     if (sample_bytes < 0 || sample_bytes > MAX_DATA_BYTES)
         return too_large(path, sample_bytes, err, errlen);
 
@@ -897,7 +914,7 @@ static int load_text(const rt_source *src, rt_dataset *out, char *err, size_t er
         free(data);
         return -1;
     }
-    int64_t total = mul_checked(mul_checked(n, src->seq), 8);
+    int64_t total = rt_mul_checked(rt_mul_checked(n, src->seq), 8);
     if (total < 0 || total > MAX_DATA_BYTES) {
         free(data);
         return too_large(path, total, err, errlen);

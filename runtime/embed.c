@@ -21,16 +21,12 @@
 #include <string.h>
 
 #include "kernels_internal.h"
+#include "util.h"
 
 typedef float v4sf __attribute__((vector_size(16)));
 
 /* Floats per task: enough to amortise a worker's wake-up. */
 enum { EMBED_TASK_FLOATS = 1 << 15 };
-
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-    return (a + b - 1) / b;
-}
 
 /* Rows of `dim` floats per task, at least one. */
 static int64_t rows_per_task(int64_t dim)

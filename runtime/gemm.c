@@ -17,13 +17,13 @@
  * same for any thread count (but differ between ISA paths).
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gemm_internal.h"
 #include "netrt.h"
+#include "util.h"
 
 /* Deepest K slice. 384 keeps the AVX-512 A micro-panel (12 x 384 x 4 =
  * 18 KiB) in the 32 KiB L1 next to the B micro-panel streaming through.
@@ -141,61 +141,17 @@ static void epilogue_portable(float *c, int64_t ldc, int mr, int nr, const float
 
 /* ------------------------------------------------------------- buffers */
 
-/* Packing buffers belong to the thread that packs into them: allocated on
- * its first GEMM, grown when a deeper K slice or wider block needs it,
- * freed when the thread exits. */
+/* Packing buffers belong to the thread that packs into them (util.h's
+ * per-thread scratch): kept between GEMMs, grown when a deeper K slice or
+ * wider block needs it. */
 typedef struct gemm_buffers {
     float *a, *b;
-    float *t; /* C^T of a narrow product (see narrow_gemm) */
-    size_t a_cap, b_cap, t_cap; /* floats */
 } gemm_buffers;
 
-static _Thread_local gemm_buffers thread_buffers;
-static pthread_key_t buffers_key;
-static pthread_once_t buffers_once = PTHREAD_ONCE_INIT;
-
-static void free_buffers(void *arg)
+static gemm_buffers get_buffers(size_t a_need, size_t b_need)
 {
-    gemm_buffers *buf = arg;
-    free(buf->a);
-    free(buf->b);
-    free(buf->t);
-    *buf = (gemm_buffers){0};
-}
-
-static void make_buffers_key(void)
-{
-    if (pthread_key_create(&buffers_key, free_buffers) != 0) {
-        fprintf(stderr, "%s:%d: netrt: pthread_key_create failed\n", __FILE__, __LINE__);
-        abort();
-    }
-}
-
-static float *grow(float **p, size_t *cap, size_t need)
-{
-    if (*cap >= need)
-        return *p;
-    free(*p);
-    size_t bytes = (need * sizeof(float) + 63) / 64 * 64;
-    *p = aligned_alloc(64, bytes);
-    if (!*p) {
-        fprintf(stderr, "%s:%d: netrt: out of memory for a %zu-byte GEMM packing buffer\n",
-                __FILE__, __LINE__, bytes);
-        abort();
-    }
-    *cap = need;
-    return *p;
-}
-
-static gemm_buffers *get_buffers(size_t a_need, size_t b_need)
-{
-    pthread_once(&buffers_once, make_buffers_key);
-    gemm_buffers *buf = &thread_buffers;
-    if (!buf->a)
-        pthread_setspecific(buffers_key, buf); /* so the thread's exit frees it */
-    grow(&buf->a, &buf->a_cap, a_need);
-    grow(&buf->b, &buf->b_cap, b_need);
-    return buf;
+    return (gemm_buffers){ rt_thread_scratch(RT_SCRATCH_GEMM_A, a_need * sizeof(float)),
+                           rt_thread_scratch(RT_SCRATCH_GEMM_B, b_need * sizeof(float)) };
 }
 
 /* ------------------------------------------------------------- packing */
@@ -346,7 +302,7 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
     int64_t nblocks = (width + nc_step - 1) / nc_step;
     nc_step = ((width + nblocks - 1) / nblocks + NR - 1) / NR * NR;
 
-    gemm_buffers *buf = get_buffers((size_t)MR * kc_step, (size_t)kc_step * nc_step);
+    gemm_buffers buf = get_buffers((size_t)MR * kc_step, (size_t)kc_step * nc_step);
     rt_gemm_epilogue_fn epilogue = p->epilogue;
     const rt_epilogue *ep = p->ep;
     /* Rows that fit one micro-panel would use each packed B panel once:
@@ -364,21 +320,21 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
             float beta = k0 == 0 ? p->beta : 1.0f;
             bool last = k0 + kc == p->K;
             if (!direct_b)
-                pack_b(p, k0, kc, nb, nc, buf->b);
+                pack_b(p, k0, kc, nb, nc, buf.b);
             for (int64_t mb = m0; mb < m1; mb += MR) {
                 int mr = m1 - mb < MR ? (int)(m1 - mb) : MR;
-                pack_a(p, mb, mr, k0, kc, buf->a);
+                pack_a(p, mb, mr, k0, kc, buf.a);
                 for (int64_t j = 0; j < nc; j += NR) {
                     int nr = nc - j < NR ? (int)(nc - j) : NR;
                     float *c = p->C + mb * p->ldc + nb + j;
                     if (direct_b && nr == NR)
-                        p->path.kernel_direct(kc, buf->a, p->B + k0 * p->ldb + nb + j, p->ldb, c,
+                        p->path.kernel_direct(kc, buf.a, p->B + k0 * p->ldb + nb + j, p->ldb, c,
                                               p->ldc, mr, nr, p->alpha, beta);
                     else if (direct_b) {
-                        pack_b(p, k0, kc, nb + j, nr, buf->b);
-                        p->path.kernel(kc, buf->a, buf->b, c, p->ldc, mr, nr, p->alpha, beta);
+                        pack_b(p, k0, kc, nb + j, nr, buf.b);
+                        p->path.kernel(kc, buf.a, buf.b, c, p->ldc, mr, nr, p->alpha, beta);
                     } else
-                        p->path.kernel(kc, buf->a, buf->b + j * kc, c, p->ldc, mr, nr, p->alpha,
+                        p->path.kernel(kc, buf.a, buf.b + j * kc, c, p->ldc, mr, nr, p->alpha,
                                        beta);
                     /* While the tile is still in L1. */
                     if (last && ep)
@@ -494,11 +450,7 @@ static void short_gemm(const gemm_problem *p)
  * = H(128x256) W ran at 28 GFLOP/s against OpenBLAS's 70. */
 static void narrow_gemm(const gemm_problem *p)
 {
-    pthread_once(&buffers_once, make_buffers_key);
-    gemm_buffers *buf = &thread_buffers;
-    if (!buf->a && !buf->t)
-        pthread_setspecific(buffers_key, buf);
-    float *t = grow(&buf->t, &buf->t_cap, (size_t)(p->M * p->N));
+    float *t = rt_thread_scratch(RT_SCRATCH_GEMM_T, (size_t)(p->M * p->N) * sizeof(float));
     rt_sgemm(!p->trans_b, !p->trans_a, (int)p->N, (int)p->M, (int)p->K, p->alpha, p->B,
              (int)p->ldb, p->A, (int)p->lda, 0.0f, t, (int)p->M);
     for (int64_t m = 0; m < p->M; m++) {

@@ -8,12 +8,12 @@
  * 64. Which ISA path runs is read once per call, on the calling thread.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels_internal.h"
+#include "util.h"
 
 /* Elements per task of an elementwise kernel: large enough to amortise a
  * wake-up, small enough to spread a 1M-element tensor over many cores. */
@@ -26,16 +26,6 @@ enum { SUM_ROWS_COLUMNS = 256 };
 /* gelu's tanh approximation: 0.5 x (1 + tanh(GELU_K (x + GELU_C x^3))). */
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 #define GELU_C 0.044715f
-
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-    return (a + b - 1) / b;
-}
-
-static int64_t min_i64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
 
 /* How many chunks a reduction over `work` elements uses: a function of the
  * size only, at most MAX_REDUCE_CHUNKS. */
@@ -399,7 +389,8 @@ int64_t rt_count_correct(int64_t rows, int64_t classes, const float *scores,
 
 typedef struct loss_task {
     int64_t n, per_chunk;
-    const float *a, *b; /* pred/logits, target */
+    const float *a, *b; /* pred/logits, target (NULL: every target is `target`) */
+    float target;
     float scale;
     float *out;
     double partial[MAX_REDUCE_CHUNKS];
@@ -425,7 +416,7 @@ static void mse_forward_chunk(void *ctx, int64_t chunk)
     int64_t begin = chunk * t->per_chunk, end = min_i64(begin + t->per_chunk, t->n);
     double sum = 0.0;
     for (int64_t i = begin; i < end; i++) {
-        double d = (double)t->a[i] - t->b[i];
+        double d = (double)t->a[i] - (t->b ? t->b[i] : t->target);
         sum += d * d;
     }
     t->partial[chunk] = sum;
@@ -444,7 +435,7 @@ static void mse_backward_chunk(void *ctx, int64_t chunk)
     int64_t begin = chunk * ELEMENT_CHUNK, end = min_i64(begin + ELEMENT_CHUNK, t->n);
     float s = 2.0f * t->scale;
     for (int64_t i = begin; i < end; i++)
-        t->out[i] = s * (t->a[i] - t->b[i]);
+        t->out[i] = s * (t->a[i] - (t->b ? t->b[i] : t->target));
 }
 
 // pred (n), target (n), dpred (n)
@@ -463,7 +454,7 @@ static void bce_forward_chunk(void *ctx, int64_t chunk)
     int64_t begin = chunk * t->per_chunk, end = min_i64(begin + t->per_chunk, t->n);
     double sum = 0.0;
     for (int64_t i = begin; i < end; i++) {
-        double z = t->a[i], target = t->b[i];
+        double z = t->a[i], target = t->b ? t->b[i] : t->target;
         sum += (z > 0.0 ? z : 0.0) - z * target + log1p(exp(-fabs(z)));
     }
     t->partial[chunk] = sum;
@@ -484,7 +475,7 @@ static void bce_backward_chunk(void *ctx, int64_t chunk)
      * float s would leave only a few correct bits of the difference. */
     for (int64_t i = begin; i < end; i++) {
         double s = 1.0 / (1.0 + exp(-(double)t->a[i]));
-        t->out[i] = t->scale * (float)(s - (double)t->b[i]);
+        t->out[i] = t->scale * (float)(s - (double)(t->b ? t->b[i] : t->target));
     }
 }
 
@@ -493,6 +484,32 @@ void rt_bce_backward(int64_t n, const float *logits, const float *target,
                      float scale, float *dlogits)
 {
     loss_task t = { .n = n, .a = logits, .b = target, .scale = scale, .out = dlogits };
+    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), bce_backward_chunk, &t);
+}
+
+/* The same losses against one number for every element (bce(D(x), 1),
+ * label smoothing bce(D(x), 0.9), mse(y, 0)): no target buffer. */
+double rt_mse_forward_const(int64_t n, const float *pred, float target)
+{
+    loss_task t = { .n = n, .a = pred, .target = target };
+    return run_reduction(&t, mse_forward_chunk);
+}
+
+void rt_mse_backward_const(int64_t n, const float *pred, float target, float scale, float *dpred)
+{
+    loss_task t = { .n = n, .a = pred, .target = target, .scale = scale, .out = dpred };
+    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), mse_backward_chunk, &t);
+}
+
+double rt_bce_forward_const(int64_t n, const float *logits, float target)
+{
+    loss_task t = { .n = n, .a = logits, .target = target };
+    return run_reduction(&t, bce_forward_chunk);
+}
+
+void rt_bce_backward_const(int64_t n, const float *logits, float target, float scale, float *dlogits)
+{
+    loss_task t = { .n = n, .a = logits, .target = target, .scale = scale, .out = dlogits };
     rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), bce_backward_chunk, &t);
 }
 
@@ -637,53 +654,4 @@ void rt_copy_rows(int64_t rows, int64_t cols, const void *src, int64_t src_ld, v
     copy_rows_task t = { .rows = rows, .cols = cols, .rows_per_task = per_task, .src = src, .src_ld = src_ld,
                          .dst = dst, .dst_ld = dst_ld };
     rt_run_tasks(ceil_div(rows, per_task), copy_rows_chunk, &t);
-}
-
-/* ---------------------------------------------------------------- scratch */
-
-typedef struct thread_scratch {
-    void *buf[RT_SCRATCH_SLOTS];
-    size_t cap[RT_SCRATCH_SLOTS];
-    bool registered;
-} thread_scratch;
-
-static _Thread_local thread_scratch scratch;
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void free_thread_scratch(void *arg)
-{
-    thread_scratch *s = arg;
-    for (int k = 0; k < RT_SCRATCH_SLOTS; k++)
-        free(s->buf[k]);
-    *s = (thread_scratch){ 0 };
-}
-
-static void make_scratch_key(void)
-{
-    if (pthread_key_create(&scratch_key, free_thread_scratch) != 0) {
-        fprintf(stderr, "%s:%d: netrt: pthread_key_create failed\n", __FILE__, __LINE__);
-        abort();
-    }
-}
-
-void *rt_thread_scratch(int slot, size_t bytes)
-{
-    thread_scratch *s = &scratch;
-    if (!s->registered) {
-        pthread_once(&scratch_once, make_scratch_key);
-        pthread_setspecific(scratch_key, s); /* so the thread's exit frees it */
-        s->registered = true;
-    }
-    if (s->cap[slot] >= bytes && s->buf[slot])
-        return s->buf[slot];
-    free(s->buf[slot]);
-    size_t size = (bytes + 63) / 64 * 64;
-    s->buf[slot] = aligned_alloc(64, size ? size : 64);
-    if (!s->buf[slot]) {
-        fprintf(stderr, "%s:%d: netrt: out of memory for a %zu-byte scratch buffer\n", __FILE__, __LINE__, size);
-        abort();
-    }
-    s->cap[slot] = size;
-    return s->buf[slot];
 }

@@ -105,16 +105,6 @@ void rt_avx2_layernorm_row_backward(int64_t d, const float *x, const float *dy,
                                     const float *gamma, float mean, float rstd, float *dx,
                                     double *pg, double *pb);
 
-/* ------------------------------------------------------------ scratch */
-
-/* A buffer of at least `bytes` bytes, 64-byte aligned, private to the
- * calling thread: one per slot, grown on demand (its contents are lost when
- * it grows) and kept until the thread exits. Kernels take it on the thread
- * that called them, before they hand tasks to the pool. Out of memory
- * aborts with a message. */
-enum { RT_SCRATCH_EMBED, RT_SCRATCH_LAYERNORM, RT_SCRATCH_SLOTS };
-void *rt_thread_scratch(int slot, size_t bytes);
-
 /* ---------------------------------------------------------- optimizers */
 
 /* The per-call constants of one optimizer update (optim.c works them out

@@ -17,21 +17,12 @@
 #include <string.h>
 
 #include "kernels_internal.h"
+#include "util.h"
 
 /* Elements per task: enough to amortise a worker's wake-up. */
 enum { LN_TASK_ELEMENTS = 1 << 14 };
 /* dgamma/dbeta chunks: at most this many, each at least LN_TASK_ELEMENTS. */
 enum { LN_MAX_CHUNKS = 64 };
-
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-    return (a + b - 1) / b;
-}
-
-static int64_t min_i64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
 
 // x, gamma, beta, y (d)
 static void row_portable(int64_t d, const float *x, const float *gamma, const float *beta, float eps,

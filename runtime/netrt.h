@@ -134,6 +134,12 @@ void rt_mse_backward(int64_t n, const float *pred, const float *target,
 double rt_bce_forward(int64_t n, const float *logits, const float *target);
 void rt_bce_backward(int64_t n, const float *logits, const float *target,
                      float scale, float *dlogits);
+/* The two losses against one number for every element (bce(D(x), 1), label
+ * smoothing by bce(D(x), 0.9)): the same sums and gradients. */
+double rt_mse_forward_const(int64_t n, const float *pred, float target);
+void rt_mse_backward_const(int64_t n, const float *pred, float target, float scale, float *dpred);
+double rt_bce_forward_const(int64_t n, const float *logits, float target);
+void rt_bce_backward_const(int64_t n, const float *logits, float target, float scale, float *dlogits);
 
 /* Dropout with a counter-based RNG: element i of the call keeps or drops
  * depending only on (seed, i), never on thread count or call order.
@@ -162,6 +168,10 @@ void rt_copy_rows(int64_t rows, int64_t cols, const void *src, int64_t src_ld, v
 uint64_t rt_rand_u64(uint64_t seed, uint64_t counter);
 float rt_rand_uniform(uint64_t seed, uint64_t counter);  /* [0, 1) */
 float rt_rand_normal(uint64_t seed, uint64_t counter);   /* N(0, 1) */
+/* A train step's noise source: out[i] = N(0, 1) or uniform in [-1, 1) at
+ * (seed, i), so a draw depends on the step's seed and the slot's salt only,
+ * never on threads. */
+void rt_noise(int64_t n, bool uniform, uint64_t seed, float *out);
 
 /* Parameter initialisation, seeded and deterministic. */
 typedef enum rt_init {
@@ -298,6 +308,20 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
 /* Small file helpers shared by the runtime and the compiler. */
 /* Writes len bytes to path atomically; returns 0 or fills err. */
 int rt_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+/* Removes PATH.tmp-XXXXXX files that a killed writer of PATH left behind. */
+void rt_remove_stale_temps(const char *path);
+/* Opens a regular file for reading (O_CLOEXEC); a folder, device, FIFO or
+ * socket is refused without blocking. Returns the descriptor or -1 with err
+ * filled ("PATH: what is wrong"). Every reader of user-named files uses it. */
+int rt_open_regular(const char *path, char *err, size_t errlen);
+/* 0 if a file may be written at path: not a folder, not a device or FIFO,
+ * in a folder that exists; else -1 with err filled. */
+int rt_check_output(const char *path, char *err, size_t errlen);
+/* Whether two names denote the same file (same inode, or for a file not
+ * yet written the same resolved name). */
+bool rt_same_file(const char *a, const char *b);
+/* Replaces control characters other than newline and tab with '?'. */
+void rt_sanitize_text(char *s);
 
 /* --------------------------------- convolution, pooling, normalisation */
 
@@ -630,6 +654,24 @@ typedef struct rt_train_config {
     rt_monitor monitor;          /* what improves: the validation loss or accuracy */
 } rt_train_config;
 
+/* One training step: see rt_program.train_step. */
+typedef double (*rt_train_step_fn)(float *params, float *grads, const void *x, const void *y,
+                                   int64_t batch, float *arena, uint64_t seed);
+
+/* One step block of a train block (a GAN's `step D { ... }`): its loss's
+ * gradient reaches only the parameters of the model it names, floats
+ * [begin, end) of the block, and only those of grads are written; its
+ * optimizer keeps its own state for them. Steps run in declared order once
+ * per iteration, on the same batch of data, each with its own seed
+ * (rt_step_seed_of), so each draws its own noise. */
+typedef struct rt_step {
+    const char *model;           /* the model it updates */
+    int64_t begin, end;          /* its trainable floats in the parameter block */
+    rt_optimizer opt;
+    int64_t arena_floats;        /* activation arena per sample (<= train_arena_floats) */
+    rt_train_step_fn train_step;
+} rt_step;
+
 typedef struct rt_program {
     const char *name;            /* the model's name */
     const char *source;          /* the .net file it came from */
@@ -655,6 +697,9 @@ typedef struct rt_program {
     int64_t eval_arena_floats;   /* ... and for forward */
     int64_t eval_scratch_floats; /* forward also uses this many floats after the batch's
                                   * arena (folded weights), whatever the batch size */
+    int64_t max_batch;           /* the largest batch whose every batch-dependent size fits
+                                  * the kernels' int parameters; 0: no bound */
+    const char *max_batch_layer; /* the layer that sets max_batch, for messages */
     /* One training step on `batch` samples: x holds batch*x_size elements,
      * y batch*y_size. Overwrites grads (param_floats) with the gradient of
      * the MEAN loss over the batch and returns the SUM of the per-sample
@@ -667,6 +712,21 @@ typedef struct rt_program {
      * floats; arena holds batch*eval_arena_floats floats. */
     void (*forward)(const float *params, const void *x, float *out, int64_t batch, float *arena);
     rt_train_config config;
+    /* A train block of step blocks: nsteps steps, run in order per
+     * iteration, each over its part of the parameters (train_step and
+     * config.opt are then unused). 0: one step, train_step over the first
+     * trainable_floats with config.opt. */
+    int nsteps;
+    const rt_step *steps;
+    /* forward's input is a noise source (a generator): x_size values of
+     * N(0, 1), or uniform in [-1, 1), that `sample` draws. */
+    bool noise_input, noise_uniform;
+    /* With steps: one sample of the training data (`real`), which need not
+     * be forward's x (a generator's x is noise). */
+    rt_dtype data_dtype;
+    int data_rank;
+    int64_t data_dims[RT_MAX_RANK];
+    int64_t data_size;
     const char *source_sha256;   /* SHA-256 of the .net file compiled, in hex, or NULL */
 } rt_program;
 
@@ -689,6 +749,9 @@ int rt_plot_log(const char *csv_path, const char *png_path, char *err, size_t er
  * masks of 0-based training step `step`. */
 void rt_init_params(const rt_program *p, uint64_t seed, float *params);
 uint64_t rt_step_seed(uint64_t seed, int64_t step);
+/* The seed of step block k (0-based) in iteration `step` of a program with
+ * step blocks. */
+uint64_t rt_step_seed_of(uint64_t seed, int64_t step, int k);
 
 
 /* ------------------------------------------------ embedding a model */

@@ -25,25 +25,39 @@ static bool is_idx_magic(const unsigned char *h, size_t n)
            h[3] <= RT_MAX_RANK + 1;
 }
 
-/* True when every comma-separated field of the line parses as a number. */
-static bool numeric_row(const char *p, const char *end)
+/* Whether the field [p, end) holds a number (spaces around allowed). */
+static bool number_field(const char *p, const char *end)
+{
+    char field[64];
+    size_t len = (size_t)(end - p);
+    if (len >= sizeof field)
+        return false;
+    memcpy(field, p, len);
+    field[len] = '\0';
+    char *after;
+    strtod(field, &after);
+    if (after == field)
+        return false;
+    while (*after == ' ' || *after == '\t' || *after == '\r')
+        after++;
+    return *after == '\0';
+}
+
+/* A header names every column: no field of the line is a number or
+ * empty. A row that mixes numbers with something else (1,2,x,4 or 1,2,,4)
+ * is a malformed data row, left for the CSV reader to refuse with its
+ * line and column, never silently dropped as a header. */
+static bool header_row(const char *p, const char *end)
 {
     while (p < end) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *stop = comma ? comma : end;
-        char field[64];
-        size_t len = (size_t)(stop - p);
-        if (len >= sizeof field)
-            return false;
-        memcpy(field, p, len);
-        field[len] = '\0';
-        char *after;
-        strtod(field, &after);
-        if (after == field)
-            return false;
-        while (*after == ' ' || *after == '\t' || *after == '\r')
-            after++;
-        if (*after)
+        const char *a = p, *b = stop;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
+            b--;
+        if (a == b || number_field(a, b))
             return false;
         p = comma ? comma + 1 : end;
     }
@@ -54,8 +68,15 @@ static bool numeric_row(const char *p, const char *end)
  * whether a CSV starts with a header: a first row that is not all numbers. */
 static int sniff_input(const char *prog, const char *path, rt_source_kind *kind, bool *header)
 {
-    gzFile f = gzopen(path, "rb");
+    char err[ERRLEN];
+    int fd = rt_open_regular(path, err, sizeof err);
+    if (fd < 0) {
+        rt_report(prog, "%s", err);
+        return RC_INPUT;
+    }
+    gzFile f = gzdopen(fd, "rb");
     if (!f) {
+        close(fd);
         rt_report(prog, "%s: %s", path, errno ? strerror(errno) : "cannot open");
         return RC_INPUT;
     }
@@ -82,10 +103,11 @@ static int sniff_input(const char *prog, const char *path, rt_source_kind *kind,
     head[n] = '\0';
     *kind = RT_SRC_CSV;
     const char *line = head;
+    if (n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+        line += 3; /* a UTF-8 byte order mark: the CSV reader skips it too */
     while (*line == '\n' || *line == '\r')
         line++;
-    const char *nl = strchr(line, '\n');
-    *header = !numeric_row(line, nl ? nl : head + n);
+    *header = header_row(line, line + strcspn(line, "\r\n"));
     return RC_OK;
 }
 
@@ -121,16 +143,16 @@ int rt_cmd_predict(const options *o, const rt_program *p)
     files.src.shift = like ? like->shift : 0.0f;
     files.src.label_column = -1;
     files.shown = o->input;
-    if (rt_data_resolve(o->input, NULL, files.path, sizeof files.path) != 0) {
-        rt_report(o->prog, "%s: no such file", o->input);
-        return RC_INPUT;
-    }
+    if (rt_data_resolve(o->input, NULL, files.path, sizeof files.path) != 0)
+        return rt_report_unresolved(o->prog, o->input, NULL);
     files.src.path = files.path;
     int rc = sniff_input(o->prog, files.path, &files.src.kind, &files.src.header);
     rt_dataset in = { 0 };
     buffers buf = { 0 };
     if (rc == RC_OK)
         rc = rt_load_source(o->prog, p, &files, false, &in);
+    if (rc == RC_OK && batch > in.n)
+        batch = in.n;
     if (rc == RC_OK)
         rc = rt_alloc_buffers(o->prog, p, batch, 0, false, &buf);
     if (rc == RC_OK)

@@ -45,6 +45,16 @@ float rt_rand_normal(uint64_t seed, uint64_t counter)
     return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
 }
 
+void rt_noise(int64_t n, bool uniform, uint64_t seed, float *out)
+{
+    if (uniform)
+        for (int64_t i = 0; i < n; i++)
+            out[i] = 2.0f * rt_rand_uniform(seed, (uint64_t)i) - 1.0f;
+    else
+        for (int64_t i = 0; i < n; i++)
+            out[i] = rt_rand_normal(seed, (uint64_t)i);
+}
+
 typedef struct init_task {
     rt_init kind;
     float scale; /* std for the normal kinds, bound for the uniform one */

@@ -76,6 +76,24 @@ static void not_found_in_search(const char *prog, const char *name, const rt_pro
 /* Fills f from the train block's source `config` or, when flag_path is
  * given, from that file with config's kind and scale (or `fallback`'s when
  * config has no source). Returns RC_OK, or a code after a message. */
+/* A data file named on the command line was not found as a file: say
+ * whether it is missing or there but not a file (a folder, a device). */
+int rt_report_unresolved(const char *prog, const char *path, const char *flag)
+{
+    char err[ERRLEN], with[64] = "";
+    if (flag)
+        snprintf(with, sizeof with, " (given with %s)", flag);
+    int fd = access(path, F_OK) == 0 ? rt_open_regular(path, err, sizeof err) : 0;
+    if (fd < 0) {
+        rt_report(prog, "%s%s", err, with);
+        return RC_INPUT;
+    }
+    if (fd > 0)
+        close(fd);
+    rt_report(prog, "%s: no such file%s", path, with);
+    return RC_INPUT;
+}
+
 static int resolve_source(const char *prog, const rt_program *p, const rt_source *config,
                           const rt_source *fallback, const char *flag, const char *flag_path,
                           source_files *f)
@@ -110,10 +128,8 @@ static int resolve_source(const char *prog, const rt_program *p, const rt_source
                               .scale = 1.0f, .label_column = -1 };
     }
     f->shown = flag_path;
-    if (rt_data_resolve(flag_path, NULL, f->path, sizeof f->path) != 0) {
-        rt_report(prog, "%s: no such file (given with %s)", flag_path, flag);
-        return RC_INPUT;
-    }
+    if (rt_data_resolve(flag_path, NULL, f->path, sizeof f->path) != 0)
+        return rt_report_unresolved(prog, flag_path, flag);
     f->src.path = f->path;
     f->src.labels_path = NULL;
     if (f->src.kind == RT_SRC_IDX && like && like->labels_path) {
@@ -158,8 +174,13 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
     const char *xfile = f->src.path;
     const char *yfile = f->src.labels_path ? f->src.labels_path : f->src.path;
     char want[128], have[128];
-    rt_format_type(p->x_dtype, p->x_dims, p->x_rank, want, sizeof want);
-    if (d->x_size != p->x_size) {
+    /* a program of steps trains on `real`, which need not be forward's x */
+    rt_dtype x_dtype = p->nsteps ? p->data_dtype : p->x_dtype;
+    int x_rank = p->nsteps ? p->data_rank : p->x_rank;
+    const int64_t *x_dims = p->nsteps ? p->data_dims : p->x_dims;
+    int64_t x_size = p->nsteps ? p->data_size : p->x_size;
+    rt_format_type(x_dtype, x_dims, x_rank, want, sizeof want);
+    if (d->x_size != x_size) {
         char dims[128] = "";
         if (d->x_rank > 1) {
             char x[120];
@@ -170,7 +191,7 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
                (long long)d->x_size, d->x_size == 1 ? "" : "s", dims, p->name, want);
         return RC_INPUT;
     }
-    if (d->x_dtype != p->x_dtype) {
+    if (d->x_dtype != x_dtype) {
         rt_report(prog, "%s: samples are %s but model '%s' takes x: %s", xfile,
                rt_dtype_name(d->x_dtype), p->name, want);
         return RC_INPUT;
@@ -258,21 +279,31 @@ static int64_t round_floats(int64_t n)
     return (n + FLOAT_ALIGN - 1) / FLOAT_ALIGN * FLOAT_ALIGN;
 }
 
-int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int state_blocks,
+int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64_t state_floats,
                          bool training, buffers *b)
 {
     memset(b, 0, sizeof *b);
+    /* The batch-dependent half of netc's size rule (the compiler checks
+     * per-sample sizes): the generated code passes k * batch to int
+     * parameters of the kernels, so the batch is bounded here, once, for
+     * every command. */
+    if (p->max_batch > 0 && batch > p->max_batch) {
+        rt_report(prog, "--batch %lld is too large for model '%s': layer %s would pass the kernels more than "
+                  "2^31 - 1 values at once; the largest batch is %lld", (long long)batch, p->name,
+                  p->max_batch_layer ? p->max_batch_layer : "?", (long long)p->max_batch);
+        return RC_USAGE;
+    }
     int64_t arena_per = p->eval_arena_floats;
     if (training && p->train_arena_floats > arena_per)
         arena_per = p->train_arena_floats;
     int64_t sizes[8] = {
         p->param_floats,
         training ? p->param_floats : 0,
-        training ? rt_mul_checked(p->trainable_floats, state_blocks) : 0,
+        training ? state_floats : 0,
         rt_mul_checked(arena_per, batch) + p->eval_scratch_floats,
         rt_mul_checked(p->out_size, batch),
         rt_mul_checked(p->out_size, batch),
-        rt_mul_checked(p->x_size, batch),
+        rt_mul_checked(p->x_size > p->data_size ? p->x_size : p->data_size, batch),
         rt_mul_checked(p->y_size, batch),
     };
     int64_t total = 0, offsets[8];
@@ -293,7 +324,7 @@ int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int s
     b->block = aligned_alloc(64, bytes > 0 ? (size_t)bytes : 64);
     if (!b->block) {
         char size[32];
-        rt_format_bytes((double)bytes, size, sizeof size);
+        rt_format_size((double)bytes, size, sizeof size);
         rt_report(prog, "cannot allocate %s for model '%s' with batch %lld; lower --batch", size,
                p->name, (long long)batch);
         return RC_INPUT;
@@ -327,6 +358,45 @@ uint64_t rt_step_seed(uint64_t seed, int64_t step)
     return rt_rand_u64(seed ^ STEP_DOMAIN, (uint64_t)step);
 }
 
+uint64_t rt_step_seed_of(uint64_t seed, int64_t step, int k)
+{
+    return rt_rand_u64(rt_step_seed(seed, step), (uint64_t)k);
+}
+
+/* The steps of one iteration, as the training loop runs them: a program
+ * without step blocks is one step over every trainable float. Each step's
+ * optimizer state is its own: `blocks` blocks of (end - begin) floats at
+ * state_offset in the state buffer. */
+void rt_plan_steps(const rt_program *p, step_plan *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    if (p->nsteps == 0) {
+        sp->n = 1;
+        sp->step[0] = (rt_step){ .model = p->name, .begin = 0, .end = p->trainable_floats,
+                                 .opt = p->config.opt, .arena_floats = p->train_arena_floats,
+                                 .train_step = p->train_step };
+    } else {
+        sp->n = p->nsteps;
+        for (int k = 0; k < p->nsteps; k++)
+            sp->step[k] = p->steps[k];
+    }
+    for (int k = 0; k < sp->n; k++) {
+        sp->blocks[k] = rt_optimizer_state_per_param(&sp->step[k].opt);
+        sp->state_offset[k] = sp->state_floats;
+        sp->state_floats += (int64_t)sp->blocks[k] * (sp->step[k].end - sp->step[k].begin);
+    }
+}
+
+/* "adam", or "adam,adam" for two steps: what a checkpoint's state is. */
+static void optimizer_names(const step_plan *sp, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < sp->n && used < len; k++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", k ? "," : "",
+                                 rt_optimizer_name(sp->step[k].opt.kind));
+}
+
 /* --------------------------------------------------------- checkpoints */
 
 /* Names of the optimizer's state blocks, in the order rt_optimizer_step
@@ -355,11 +425,14 @@ static void free_tensors(tensor_list *l)
     memset(l, 0, sizeof *l);
 }
 
-/* Parameters by their names, then (when state_blocks > 0) the optimizer
- * state of each trainable one as `optimizer.<name>.<block>`. */
+/* Parameters by their names, then (with a step plan) the optimizer state
+ * of each trainable one its step updates as `optimizer.<name>.<block>`. */
 static int build_tensors(const char *prog, const rt_program *p, float *params, float *state,
-                         rt_opt_kind kind, int state_blocks, tensor_list *l)
+                         const step_plan *sp, tensor_list *l)
 {
+    int state_blocks = 0;
+    for (int k = 0; sp && k < sp->n; k++)
+        state_blocks = sp->blocks[k] > state_blocks ? sp->blocks[k] : state_blocks;
     memset(l, 0, sizeof *l);
     int trainable = 0;
     size_t name_bytes = 1;
@@ -387,13 +460,17 @@ static int build_tensors(const char *prog, const rt_program *p, float *params, f
     for (int b = 0; b < state_blocks; b++)
         for (int i = 0; i < p->nparams; i++) {
             const rt_param_desc *d = &p->params[i];
-            if (!d->trainable)
+            int k = 0;
+            while (k < sp->n && !(d->offset >= sp->step[k].begin && d->offset < sp->step[k].end))
+                k++;
+            if (!d->trainable || k == sp->n || b >= sp->blocks[k])
                 continue;
-            int len = sprintf(next, "optimizer.%s.%s", d->name, state_block_name(kind, b));
+            const rt_step *st = &sp->step[k];
+            int len = sprintf(next, "optimizer.%s.%s", d->name, state_block_name(st->opt.kind, b));
             rt_named_tensor *t = &l->t[l->n++];
             *t = l->t[i];
             t->name = next;
-            t->data = state + (int64_t)b * p->trainable_floats + d->offset;
+            t->data = state + sp->state_offset[k] + (int64_t)b * (st->end - st->begin) + (d->offset - st->begin);
             next += len + 1;
         }
     return RC_OK;
@@ -416,8 +493,10 @@ static const char *const meta_keys[NMETA] = {
 };
 
 static int save_checkpoint(const char *prog, const char *path, const rt_program *p,
-                           const tensor_list *l, const rt_optimizer *opt, const position *at)
+                           const tensor_list *l, const step_plan *sp, const position *at)
 {
+    char opt[256];
+    optimizer_names(sp, opt, sizeof opt);
     char step[24], epoch[24], pos[24], batch[24], seed[24];
     snprintf(step, sizeof step, "%lld", (long long)at->step);
     snprintf(epoch, sizeof epoch, "%lld", (long long)at->epoch);
@@ -432,7 +511,7 @@ static int save_checkpoint(const char *prog, const char *path, const rt_program 
         { meta_keys[META_POSITION], pos },
         { meta_keys[META_BATCH], batch },
         { meta_keys[META_SEED], seed },
-        { meta_keys[META_OPTIMIZER], rt_optimizer_name(opt->kind) },
+        { meta_keys[META_OPTIMIZER], opt },
     };
     char err[ERRLEN];
     if (rt_checkpoint_save(path, l->t, l->n, meta, NMETA, err, sizeof err) != 0) {
@@ -513,7 +592,7 @@ int rt_load_weights(const char *prog, const char *path, const rt_program *p, flo
     if (rc != RC_OK)
         return rc;
     tensor_list l;
-    rc = build_tensors(prog, p, params, NULL, RT_OPT_SGD, 0, &l);
+    rc = build_tensors(prog, p, params, NULL, NULL, &l);
     if (rc == RC_OK)
         rc = load_tensors(prog, path, p, &l, true, values);
     free_meta(values);
@@ -524,15 +603,16 @@ int rt_load_weights(const char *prog, const char *path, const rt_program *p, flo
 /* --resume: weights, optimizer state (when the optimizer is the same: the
  * file then must hold exactly the model and its state) and the position. */
 static int resume_from(const char *prog, const char *path, const rt_program *p,
-                       const rt_optimizer *opt, const tensor_list *with_state,
+                       const step_plan *sp, const tensor_list *with_state,
                        const tensor_list *weights_only, position *at)
 {
     char *values[NMETA];
     int rc = read_meta(prog, path, values);
     if (rc != RC_OK)
         return rc;
-    bool same_opt = values[META_OPTIMIZER] &&
-                    strcmp(values[META_OPTIMIZER], rt_optimizer_name(opt->kind)) == 0;
+    char opt[256];
+    optimizer_names(sp, opt, sizeof opt);
+    bool same_opt = values[META_OPTIMIZER] && strcmp(values[META_OPTIMIZER], opt) == 0;
     rc = load_tensors(prog, path, p, same_opt ? with_state : weights_only, !same_opt, values);
     uint64_t step = 0, epoch = 0, pos = 0, batch = 0, seed = 0;
     if (rc == RC_OK)
@@ -547,9 +627,16 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
         rc = meta_number(prog, path, values, META_SEED, &seed);
     if (rc == RC_OK && !values[META_SEED])
         seed = at->seed;
+    /* every epoch takes at least one step: a file claiming more epochs
+     * than steps was not written by a run */
+    if (rc == RC_OK && epoch > step) {
+        rt_report(prog, "%s: metadata says epoch %llu at step %llu, but every epoch takes at least one step; "
+                  "the checkpoint is damaged", path, (unsigned long long)epoch, (unsigned long long)step);
+        rc = RC_INPUT;
+    }
     if (rc == RC_OK && !same_opt && with_state->n > weights_only->n)
         fprintf(stderr, "%s: note: %s holds no %s state (optimizer: %s); it starts from zero\n",
-                prog, path, rt_optimizer_name(opt->kind),
+                prog, path, opt,
                 values[META_OPTIMIZER] ? values[META_OPTIMIZER] : "none");
     free_meta(values);
     if (rc != RC_OK)
@@ -750,7 +837,7 @@ static void shuffle(int64_t *order, int64_t n, uint64_t seed, int64_t epoch)
 static void gather(const rt_program *p, const rt_dataset *d, const int64_t *rows, int64_t batch,
                    const buffers *b, uint64_t seed, int64_t step)
 {
-    size_t xbytes = (size_t)p->x_size * 4, ybytes = (size_t)p->y_size * 4;
+    size_t xbytes = (size_t)(p->nsteps ? p->data_size : p->x_size) * 4, ybytes = (size_t)p->y_size * 4;
     const rt_train_config *c = &p->config;
     bool augment = c->naugment > 0 && d->x_dtype == RT_F32 && d->x_rank >= 2;
     int64_t ch = d->x_rank >= 3 ? d->x_dims[d->x_rank - 3] : 1;
@@ -763,15 +850,17 @@ static void gather(const rt_program *p, const rt_dataset *d, const int64_t *rows
                               (uint64_t)(step * batch + i), (const float *)src, (float *)dst);
         else
             memcpy(dst, src, xbytes);
-        memcpy((char *)b->y + (size_t)i * ybytes, (const char *)d->y + (size_t)rows[i] * ybytes,
-               ybytes);
+        if (ybytes)
+            memcpy((char *)b->y + (size_t)i * ybytes, (const char *)d->y + (size_t)rows[i] * ybytes,
+                   ybytes);
     }
 }
 
 typedef struct train_run {
     const options *o;
     const rt_program *p;
-    rt_optimizer opt;
+    step_plan sp;
+    double step_loss[RT_MAX_STEPS]; /* this epoch's sum of each step's losses */
     rt_schedule sched;
     int64_t batch, epochs, steps; /* epochs or steps is 0 */
     int64_t steps_per_epoch, total_steps, last_epoch;
@@ -805,9 +894,9 @@ static int train_settings(train_run *r)
 {
     const options *o = r->o;
     const rt_train_config *c = &r->p->config;
-    r->opt = c->opt;
-    if (o->given[FLAG_LR])
-        r->opt.lr = o->lr;
+    rt_plan_steps(r->p, &r->sp);
+    for (int k = 0; k < r->sp.n && o->given[FLAG_LR]; k++)
+        r->sp.step[k].opt.lr = o->lr;
     r->sched = c->sched;
     r->batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH] : c->batch;
     r->epochs = c->epochs;
@@ -821,7 +910,7 @@ static int train_settings(train_run *r)
         r->epochs = 0;
     }
     r->at.seed = o->given[FLAG_SEED] ? o->seed : c->seed;
-    if (!r->p->train_step) {
+    if (!r->sp.step[0].train_step) {
         rt_report(o->prog, "model '%s' has no train block, so this binary predicts and evaluates only; "
                "add 'train %s { ... }' to %s to train it", r->p->name, r->p->name,
                r->p->source ? r->p->source : "its .net file");
@@ -835,6 +924,11 @@ static int train_settings(train_run *r)
         rt_report(o->prog, "model '%s' has no epochs or steps to train; give --epochs N or --steps N",
                r->p->name);
         return RC_USAGE;
+    }
+    if (o->given[FLAG_SAMPLES]) {
+        int rc = rt_sample_check(o->prog, r->p);
+        if (rc != RC_OK)
+            return rc;
     }
     if (c->data.kind == RT_SRC_NONE && !o->given[FLAG_DATA]) {
         rt_report(o->prog, "model '%s' has no training data; give it with --data FILE", r->p->name);
@@ -855,8 +949,33 @@ static int check_writable(const char *prog, const char *flag, const char *path)
         snprintf(dir, sizeof dir, "/");
     else
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    char err[ERRLEN];
+    if (rt_check_output(path, err, sizeof err) != 0) {
+        rt_report(prog, "%s (%s)", err, flag);
+        return RC_INPUT;
+    }
     if (access(dir, W_OK | X_OK) != 0) {
         rt_report(prog, "%s (%s): folder %s: %s", path, flag, dir, strerror(errno));
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
+/* An output of this run must not be one of its inputs: the training or
+ * test data, the program itself, or the other output. (--save onto the
+ * --resume checkpoint is allowed: continuing a run in place is usual.) */
+static int check_not_an_input(const char *prog, const char *flag, const char *path, const train_run *r)
+{
+    const char *inputs[] = { r->data_files.path, r->data_files.labels, r->has_test ? r->test_files.path : "",
+                             r->has_test ? r->test_files.labels : "", r->has_val ? r->val_files.path : "",
+                             r->has_val ? r->val_files.labels : "" };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
+        if (inputs[i][0] && rt_same_file(path, inputs[i])) {
+            rt_report(prog, "%s %s would overwrite the data file %s; choose another name", flag, path, inputs[i]);
+            return RC_INPUT;
+        }
+    if (rt_same_file(path, "/proc/self/exe")) {
+        rt_report(prog, "%s %s would overwrite this program; choose another name", flag, path);
         return RC_INPUT;
     }
     return RC_OK;
@@ -869,7 +988,7 @@ static int train_load_data(train_run *r)
     int rc = resolve_source(o->prog, p, &p->config.data, NULL, "--data", o->path[FLAG_DATA],
                             &r->data_files);
     if (rc == RC_OK)
-        rc = rt_load_source(o->prog, p, &r->data_files, true, &r->data);
+        rc = rt_load_source(o->prog, p, &r->data_files, p->nsteps == 0, &r->data);
     if (rc != RC_OK)
         return rc;
     r->has_test = p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST];
@@ -877,7 +996,7 @@ static int train_load_data(train_run *r)
         rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
                             o->path[FLAG_TEST], &r->test_files);
         if (rc == RC_OK)
-            rc = rt_load_source(o->prog, p, &r->test_files, true, &r->test);
+            rc = rt_load_source(o->prog, p, &r->test_files, p->nsteps == 0, &r->test);
         if (rc != RC_OK)
             return rc;
     }
@@ -951,6 +1070,11 @@ static int train_plan(train_run *r)
 {
     const options *o = r->o;
     position *at = &r->at;
+    if (at->in_epoch > 0 && at->batch < 1) {
+        rt_report(o->prog, "%s: metadata gives position %lld in epoch %lld but no batch size; the checkpoint is "
+                  "damaged", o->path[FLAG_RESUME], (long long)at->in_epoch, (long long)at->epoch + 1);
+        return RC_INPUT;
+    }
     if (at->in_epoch > 0 && at->batch != r->batch) {
         rt_report(o->prog, "%s stopped in the middle of epoch %lld with batch %lld; resume with "
                "--batch %lld", o->path[FLAG_RESUME], (long long)at->epoch + 1, (long long)at->batch,
@@ -1029,7 +1153,7 @@ static int evaluate_held_out(train_run *r, char *line, size_t len, bool *best)
             n = strlen(line);
             snprintf(line + n, len - n, "  best");
             if (o->given[FLAG_SAVE_BEST])
-                rc = save_checkpoint(o->prog, o->path[FLAG_SAVE_BEST], p, &r->tensors, &r->opt, &r->at);
+                rc = save_checkpoint(o->prog, o->path[FLAG_SAVE_BEST], p, &r->tensors, &r->sp, &r->at);
         }
         r->stop_early = rt_early_stop_done(&r->es);
     }
@@ -1081,6 +1205,7 @@ static int train_epoch(train_run *r, rt_progress *pg)
     if (r->train_rows)
         for (int64_t i = 0; i < r->ntrain; i++)
             r->order[i] = r->train_rows[r->order[i]];
+    memset(r->step_loss, 0, sizeof r->step_loss);
 
     double start = rt_seconds(), loss_sum = 0;
     int64_t samples = 0, first_step = at->step;
@@ -1091,22 +1216,32 @@ static int train_epoch(train_run *r, rt_progress *pg)
     double eval_mark = r->eval_seconds;
     while (at->in_epoch < r->steps_per_epoch && at->step < r->total_steps && !stop_requested) {
         gather(p, &r->data, r->order + at->in_epoch * r->batch, r->batch, &r->buf, at->seed, at->step);
-        double loss = p->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->batch,
-                                    r->buf.arena, rt_step_seed(at->seed, at->step));
-        if (!isfinite(loss)) {
-            rt_progress_clear(pg);
-            rt_report(o->prog, "the loss became %s at step %lld (epoch %lld); lower the learning "
-                   "rate (--lr) or clip gradients in the train block", isnan(loss) ? "NaN" : "infinite",
-                   (long long)at->step + 1, (long long)epoch + 1);
-            return RC_INPUT;
+        /* the steps in order, each on the parameters the one before left */
+        double loss = 0;
+        for (int k = 0; k < r->sp.n; k++) {
+            const rt_step *st = &r->sp.step[k];
+            uint64_t seed = p->nsteps ? rt_step_seed_of(at->seed, at->step, k) : rt_step_seed(at->seed, at->step);
+            double step_loss = st->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->batch,
+                                              r->buf.arena, seed);
+            if (!isfinite(step_loss)) {
+                rt_progress_clear(pg);
+                rt_report(o->prog, "the loss%s%s became %s at step %lld (epoch %lld); lower the learning "
+                       "rate (--lr) or clip gradients in the train block", p->nsteps ? " of step " : "",
+                       p->nsteps ? st->model : "", isnan(step_loss) ? "NaN" : "infinite",
+                       (long long)at->step + 1, (long long)epoch + 1);
+                return RC_INPUT;
+            }
+            int64_t n = st->end - st->begin;
+            if (p->config.clip > 0)
+                rt_clip_grad_norm(n, r->buf.grads + st->begin, p->config.clip);
+            lr = rt_schedule_lr(&r->sched, st->opt.lr, at->step + 1, r->total_steps);
+            rt_optimizer_step(&st->opt, lr, at->step + 1, n, r->buf.params + st->begin,
+                              r->buf.grads + st->begin, r->buf.state + r->sp.state_offset[k]);
+            r->step_loss[k] += step_loss;
+            loss += step_loss;
         }
         at->step++;
         at->in_epoch++;
-        if (p->config.clip > 0)
-            rt_clip_grad_norm(p->trainable_floats, r->buf.grads, p->config.clip);
-        lr = rt_schedule_lr(&r->sched, r->opt.lr, at->step, r->total_steps);
-        rt_optimizer_step(&r->opt, lr, at->step, p->trainable_floats, r->buf.params,
-                          r->buf.grads, r->buf.state);
         loss_sum += loss;
         samples += r->batch;
         r->row_loss += loss;
@@ -1139,7 +1274,7 @@ static int train_epoch(train_run *r, rt_progress *pg)
                (long long)epoch + 1, (long long)at->in_epoch, (long long)r->steps_per_epoch);
         int rc = RC_INTERRUPTED;
         if (o->given[FLAG_SAVE]) {
-            rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->opt, at);
+            rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->sp, at);
             if (rc == RC_OK) {
                 printf("saved %s; continue with --resume %s\n", o->path[FLAG_SAVE], o->path[FLAG_SAVE]);
                 rc = RC_INTERRUPTED;
@@ -1163,8 +1298,14 @@ static int train_epoch(train_run *r, rt_progress *pg)
                     (r->eval_every == 0 || at->step % r->eval_every == 0 || at->step >= r->total_steps);
     char line[512], rate_text[48];
     rt_format_thousands(rate, rate_text, sizeof rate_text);
-    snprintf(line, sizeof line, "epoch %lld/%lld  loss %.4f  train %.1fs  %s samples/s", (long long)epoch + 1,
-             (long long)r->last_epoch, train_loss, seconds, rate_text);
+    char per_step[256] = "";
+    for (int k = 0, used = 0; p->nsteps && k < r->sp.n && used < (int)sizeof per_step; k++)
+        used += snprintf(per_step + used, sizeof per_step - (size_t)used, "%s %s %.4f", k ? "," : "", r->sp.step[k].model,
+                         samples ? r->step_loss[k] / (double)samples : 0);
+    if (!p->nsteps)
+        snprintf(per_step, sizeof per_step, " %.4f", train_loss);
+    snprintf(line, sizeof line, "epoch %lld/%lld  loss%s  train %.1fs  %s samples/s", (long long)epoch + 1,
+             (long long)r->last_epoch, per_step, seconds, rate_text);
     bool best = false;
     int rc = RC_OK;
     if (eval_now)
@@ -1174,7 +1315,14 @@ static int train_epoch(train_run *r, rt_progress *pg)
     if (rc == RC_OK && r->row_samples > 0)
         rc = write_row(r, epoch + 1, eval_now, best);
     if (rc == RC_OK && o->given[FLAG_SAVE])
-        rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->opt, at);
+        rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->sp, at);
+    if (rc == RC_OK && o->given[FLAG_SAMPLES]) {
+        /* the same noise every epoch (the run's seed), so the grids show
+         * the generator learning, not new draws */
+        char path[PATHLEN];
+        snprintf(path, sizeof path, "%s/epoch-%03lld.png", o->path[FLAG_SAMPLES], (long long)epoch + 1);
+        rc = rt_sample_grid(o->prog, p, r->buf.params, 8, 8, at->seed, path);
+    }
     return rc;
 }
 
@@ -1236,15 +1384,33 @@ int rt_cmd_train(const options *o, const rt_program *p)
         rc = check_writable(o->prog, "--save", o->path[FLAG_SAVE]);
     if (rc == RC_OK && o->given[FLAG_LOG])
         rc = check_writable(o->prog, "--log", o->path[FLAG_LOG]);
+    if (rc == RC_OK && o->given[FLAG_SAVE] && o->given[FLAG_LOG] && rt_same_file(o->path[FLAG_SAVE], o->path[FLAG_LOG])) {
+        rt_report(o->prog, "--save and --log both name %s; give them different files", o->path[FLAG_SAVE]);
+        rc = RC_INPUT;
+    }
+    if (rc == RC_OK && o->given[FLAG_SAMPLES] && access(o->path[FLAG_SAMPLES], W_OK | X_OK) != 0) {
+        rt_report(o->prog, "%s (--samples): %s; make the folder first", o->path[FLAG_SAMPLES], strerror(errno));
+        rc = RC_INPUT;
+    }
+    if (rc == RC_OK)
+        rc = train_load_data(&r);
+    if (rc == RC_OK && o->given[FLAG_SAVE])
+        rc = check_not_an_input(o->prog, "--save", o->path[FLAG_SAVE], &r);
+    if (rc == RC_OK && o->given[FLAG_LOG])
+        rc = check_not_an_input(o->prog, "--log", o->path[FLAG_LOG], &r);
+    if (rc == RC_OK && o->given[FLAG_SAVE_BEST])
+        rc = check_not_an_input(o->prog, "--save-best", o->path[FLAG_SAVE_BEST], &r);
+    if (rc == RC_OK && o->given[FLAG_SAVE_BEST] && o->given[FLAG_LOG] &&
+        rt_same_file(o->path[FLAG_SAVE_BEST], o->path[FLAG_LOG])) {
+        rt_report(o->prog, "--save-best and --log both name %s; give them different files", o->path[FLAG_LOG]);
+        rc = RC_INPUT;
+    }
     if (rc == RC_OK && o->given[FLAG_SAVE_BEST])
         rc = check_writable(o->prog, "--save-best", o->path[FLAG_SAVE_BEST]);
     if (rc == RC_OK)
-        rc = train_load_data(&r);
-    if (rc == RC_OK)
         rc = metrics_init(o->prog, p, &r.held);
-    int blocks = rt_optimizer_state_per_param(&r.opt);
     if (rc == RC_OK)
-        rc = rt_alloc_buffers(o->prog, p, r.batch, blocks, true, &r.buf);
+        rc = rt_alloc_buffers(o->prog, p, r.batch, r.sp.state_floats, true, &r.buf);
     if (rc == RC_OK) {
         r.order = malloc((size_t)r.data.n * sizeof *r.order);
         if (!r.order) {
@@ -1253,9 +1419,9 @@ int rt_cmd_train(const options *o, const rt_program *p)
         }
     }
     if (rc == RC_OK)
-        rc = build_tensors(o->prog, p, r.buf.params, r.buf.state, r.opt.kind, blocks, &r.tensors);
+        rc = build_tensors(o->prog, p, r.buf.params, r.buf.state, &r.sp, &r.tensors);
     if (rc == RC_OK)
-        rc = build_tensors(o->prog, p, r.buf.params, NULL, r.opt.kind, 0, &r.weights);
+        rc = build_tensors(o->prog, p, r.buf.params, NULL, NULL, &r.weights);
     if (rc != RC_OK)
         goto done;
 
@@ -1263,7 +1429,7 @@ int rt_cmd_train(const options *o, const rt_program *p)
     rt_init_params(p, r.at.seed, r.buf.params);
     if (o->given[FLAG_RESUME]) {
         uint64_t flag_seed = r.at.seed;
-        rc = resume_from(o->prog, o->path[FLAG_RESUME], p, &r.opt, &r.tensors, &r.weights, &r.at);
+        rc = resume_from(o->prog, o->path[FLAG_RESUME], p, &r.sp, &r.tensors, &r.weights, &r.at);
         if (rc != RC_OK)
             goto done;
         /* The checkpoint's seed keeps the shuffles of the run it continues,
@@ -1355,6 +1521,8 @@ int rt_cmd_eval(const options *o, const rt_program *p)
                             o->path[FLAG_TEST], &files);
     if (rc == RC_OK)
         rc = rt_load_source(o->prog, p, &files, true, &test);
+    if (rc == RC_OK && batch > test.n)
+        batch = test.n; /* --batch 1000000 on 10 samples needs memory for 10 */
     if (rc == RC_OK)
         rc = rt_alloc_buffers(o->prog, p, batch, 0, false, &buf);
     if (rc == RC_OK)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "netrt.h"
+#include "util.h" /* rt_mul_checked, rt_format_size */
 
 /* Seconds on a monotonic clock, for rates and durations only. */
 double rt_seconds(void);
@@ -112,21 +113,11 @@ enum { ERRLEN = 1024, PATHLEN = 4096, FLOAT_ALIGN = 16 /* floats in 64 bytes */ 
 /* One line on stderr, prefixed by the program's name like any Unix tool. */
 void rt_report(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* a * b, or -1 if it does not fit in int64_t (a, b >= 0). */
-static inline int64_t rt_mul_checked(int64_t a, int64_t b)
-{
-    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a))
-        return -1;
-    return a * b;
-}
-
-
 const char *rt_dtype_name(rt_dtype t);
 /* "f32[1, 28, 28]", or "i32" for one value per sample. */
 void rt_format_type(rt_dtype t, const int64_t *dims, int rank, char *buf, size_t len);
 /* "32x32", as people say image sizes. */
 void rt_format_dims_x(const int64_t *dims, int rank, char *buf, size_t len);
-void rt_format_bytes(double bytes, char *buf, size_t len);
 const char *rt_optimizer_name(rt_opt_kind k);
 const char *rt_loss_name(rt_loss_kind k);
 const char *rt_init_name(rt_init k);
@@ -136,12 +127,13 @@ typedef enum command {
     CMD_TRAIN = 1,
     CMD_EVAL = 2,
     CMD_PREDICT = 4,
+    CMD_SAMPLE = 8,
 } command;
 
 typedef enum flag_id {
     FLAG_EPOCHS, FLAG_STEPS, FLAG_BATCH, FLAG_LR, FLAG_SEED, FLAG_THREADS,
     FLAG_DATA, FLAG_TEST, FLAG_SAVE, FLAG_RESUME, FLAG_LOG, FLAG_LOAD,
-    FLAG_VAL, FLAG_SAVE_BEST, FLAG_JSON, FLAG_CONFUSION,
+    FLAG_VAL, FLAG_SAVE_BEST, FLAG_JSON, FLAG_CONFUSION, FLAG_GRID, FLAG_OUTPUT, FLAG_SAMPLES,
     NFLAG
 } flag_id;
 
@@ -175,13 +167,30 @@ typedef struct buffers {
     void *x, *y; /* one batch, 4-byte elements (f32 or i32) */
 } buffers;
 
+/* The steps of one training iteration (rt_plan_steps, train.c): a program
+ * without step blocks is one step over all its trainable floats; each
+ * step's optimizer state is `blocks` blocks of (end - begin) floats at
+ * state_offset. */
+enum { RT_MAX_STEPS = 16 };
+typedef struct step_plan {
+    int n;
+    rt_step step[RT_MAX_STEPS];
+    int blocks[RT_MAX_STEPS];
+    int64_t state_offset[RT_MAX_STEPS];
+    int64_t state_floats;
+} step_plan;
+void rt_plan_steps(const rt_program *p, step_plan *sp);
+
 /* Classes of a cross-entropy model: the output's last dimension. */
 int64_t rt_class_count(const rt_program *p);
 /* Loads a resolved source and checks it against the model (labels only
  * when with_labels). Returns RC_OK, or a code after a message. */
 int rt_load_source(const char *prog, const rt_program *p, const source_files *f, bool with_labels,
                    rt_dataset *d);
-int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int state_blocks,
+/* Reports a command-line data file that rt_data_resolve did not find as a
+ * file (missing, a folder, a device); flag may be NULL. Returns RC_INPUT. */
+int rt_report_unresolved(const char *prog, const char *path, const char *flag);
+int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64_t state_floats,
                      bool training, buffers *b);
 /* Weights only, from a checkpoint, into params. */
 int rt_load_weights(const char *prog, const char *path, const rt_program *p, float *params);
@@ -190,6 +199,13 @@ int rt_load_weights(const char *prog, const char *path, const rt_program *p, flo
 int rt_cmd_train(const options *o, const rt_program *p);
 int rt_cmd_eval(const options *o, const rt_program *p);
 int rt_cmd_predict(const options *o, const rt_program *p);
+int rt_cmd_sample(const options *o, const rt_program *p);
+/* sample.c: RC_OK when the program's forward is a generator of pictures,
+ * else a message and RC_USAGE; and one grid of rows x cols of its outputs
+ * from noise drawn from seed, written to path as a PNG. */
+int rt_sample_check(const char *prog, const rt_program *p);
+int rt_sample_grid(const char *prog, const rt_program *p, const float *params, int rows, int cols,
+                   uint64_t seed, const char *path);
 /* `plot LOG.csv -o FILE.png` (plot.c), argv holding what follows `plot`. */
 int rt_cmd_plot(const char *prog, int argc, char **argv);
 

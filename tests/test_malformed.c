@@ -215,7 +215,7 @@ START_TEST(test_not_a_file)
     FeProc p;
     fe_netc_run(&p, "check", "tests/", NULL, NULL);
     ck_assert_int_eq(fe_exit_code(&p), 1);
-    ck_assert_str_eq(p.err, "netc: error: tests/: Is a directory\n");
+    ck_assert_str_eq(p.err, "netc: error: tests/: is a folder, not a file\n");
     fe_proc_free(&p);
     fe_netc_run(&p, "check", "no-such-file.net", NULL, NULL);
     ck_assert_int_eq(fe_exit_code(&p), 1);

@@ -429,7 +429,7 @@ START_TEST(idx_bad_files)
                           &d), 0);
     expect_error(missing, "No such file or directory");
     ck_assert_int_ne(load((rt_source){.kind = RT_SRC_IDX, .path = tmpdir, .scale = 1}, &d), 0);
-    expect_error(tmpdir, "Is a directory");
+    expect_error(tmpdir, "is a folder, not a file");
     ck_assert_ptr_null(d.x);
 }
 END_TEST

@@ -1,0 +1,88 @@
+/* util.h — private to libnetrt: the small helpers every runtime file may
+ * use (integer arithmetic on sizes, sizes for people, per-thread scratch).
+ * Not installed, not for generated code. Each is defined here once; a file
+ * that needs one includes this header rather than keeping a copy.
+ */
+#ifndef RT_UTIL_H
+#define RT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+static inline int64_t min_i64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static inline int64_t max_i64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* a / b rounded up; a >= 0, b > 0. */
+static inline int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* a * b, or -1 if it does not fit in int64_t or either is negative (so a
+ * -1 from an earlier overflow stays -1 through a chain of products). */
+static inline int64_t rt_mul_checked(int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a))
+        return -1;
+    return a * b;
+}
+
+/* "812 bytes", "3.1 kB", "3.1 MB", "3.1 GB" (powers of 1000): sizes in
+ * messages are for people. bytes is a whole number (a double so that
+ * computed totals fit); buf gets at most len bytes, NUL included. */
+static inline void rt_format_size(double bytes, char *buf, size_t len)
+{
+    if (bytes < 1e3)
+        snprintf(buf, len, "%.0f bytes", bytes);
+    else if (bytes < 1e6)
+        snprintf(buf, len, "%.1f kB", bytes / 1e3);
+    else if (bytes < 1e9)
+        snprintf(buf, len, "%.1f MB", bytes / 1e6);
+    else
+        snprintf(buf, len, "%.1f GB", bytes / 1e9);
+}
+
+/* ------------------------------------------------------------ scratch */
+
+/* rt_thread_scratch(slot, bytes): a buffer of at least `bytes` bytes,
+ * private to the calling thread (scratch.c).
+ *  - alignment: 64 bytes (a cache line, a whole AVX-512 vector);
+ *  - growth: a slot keeps its buffer between calls and reallocates it only
+ *    when a larger size is asked for; its contents are then lost (never
+ *    copied), so a caller treats a buffer as uninitialised on every call;
+ *  - lifetime: valid until the same thread asks the same slot again for
+ *    more bytes, freed when the thread exits (a pthread key's destructor);
+ *  - thread safety: none needed, nothing is shared between threads. A
+ *    kernel that hands a buffer to its pool tasks takes it on the calling
+ *    thread first; a task takes its own on the worker that runs it.
+ * Each slot has one owner, so the buffers of a kernel that calls another
+ * (conv calling the GEMM micro-kernels, attention calling softmax) never
+ * alias. Out of memory aborts with a message. The steady
+ * state allocates nothing. */
+typedef enum rt_scratch_slot {
+    RT_SCRATCH_EMBED,          /* embed backward: the ids' counting sort */
+    RT_SCRATCH_LAYERNORM,      /* layernorm backward: per-chunk gamma/beta sums */
+    RT_SCRATCH_ATTENTION,      /* a head's T x T scores or their gradient */
+    RT_SCRATCH_AUGMENT,        /* the middle image of an augmentation chain */
+    RT_SCRATCH_GEMM_A,         /* GEMM: packed A panel */
+    RT_SCRATCH_GEMM_B,         /* GEMM: packed B block */
+    RT_SCRATCH_GEMM_T,         /* GEMM: C^T of a narrow product */
+    RT_SCRATCH_CONV_COL,       /* conv: im2col columns, depthwise scratch */
+    RT_SCRATCH_CONV_GATHER,    /* conv: gathered dy / output tiles */
+    RT_SCRATCH_CONV_WPACK,     /* conv: packed filters, shared with the tasks */
+    RT_SCRATCH_CONV_PARTIAL,   /* conv: per-chunk filter gradients */
+    RT_SCRATCH_CONV_PARTIAL_DB, /* conv: per-chunk bias gradients (double) */
+    RT_SCRATCH_SLOTS
+} rt_scratch_slot;
+
+void *rt_thread_scratch(rt_scratch_slot slot, size_t bytes);
+
+#endif
