@@ -664,7 +664,7 @@ START_TEST(bad_flags_exit_2)
     ASSERT_ERR("softmax: unexpected argument 'extra' for train; 'softmax --help' lists the "
                "arguments\n");
     ASSERT_RUN(2, "fit");
-    ASSERT_ERR("softmax: unknown command 'fit'; the commands are train, eval, predict and info "
+    ASSERT_ERR("softmax: unknown command 'fit'; the commands are train, eval, predict, sample, plot and info "
                "('softmax --help' for more)\n");
     ASSERT_RUN(2, "train", "--threads", "many");
     ASSERT_ERR("softmax: --threads: 'many' is not a number of threads (0 for every core), as in "
