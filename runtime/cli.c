@@ -418,6 +418,9 @@ static int cmd_info(const rt_program *p)
     const rt_train_config *c = &p->config;
     print_source("data", &c->data);
     print_source("test", &c->test);
+    print_source("val", &c->val);
+    if (c->val_fraction > 0)
+        printf("  val       %g (held out of data)\n", (double)c->val_fraction);
     const rt_optimizer *opt = &c->opt;
     printf("  optimizer %s(lr = %g", rt_optimizer_name(opt->kind), (double)opt->lr);
     switch (opt->kind) {
@@ -456,6 +459,12 @@ static int cmd_info(const rt_program *p)
     printf("  seed      %llu\n", (unsigned long long)c->seed);
     if (c->clip > 0)
         printf("  clip      %g\n", (double)c->clip);
+    if (c->eval_every > 0)
+        printf("  eval_every %lld\n", (long long)c->eval_every);
+    if (c->stop_after > 0)
+        printf("  stop_after %lld\n", (long long)c->stop_after);
+    if (c->stop_after > 0 || c->monitor != RT_MONITOR_VAL_LOSS)
+        printf("  monitor   %s\n", c->monitor == RT_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss");
     if (fflush(stdout) != 0)
         return RC_INPUT;
     return RC_OK;

@@ -8,7 +8,8 @@
  * is renamed into place once it holds a PNG. The points go to gnuplot as
  * inline data blocks, one per curve holding only the rows where that curve
  * has a value, so a curve evaluated every few rows is one unbroken line and
- * no file name ever appears in the script except the output's. */
+ * no file name ever appears in the script except the output's. A dashed
+ * line marks the best validation evaluation (the log's last `best` row). */
 #include "netrt.h"
 #include "train_internal.h"
 
@@ -148,10 +149,23 @@ static int write_script(FILE *f, const char *text, size_t len, const char *title
     }
     if (!panel[0])
         return fail(err, errlen, "%s: no rows with a loss to draw (the run wrote no row yet)%s", csv, "");
+    /* the best validation evaluation: the last row marked best */
+    int best_col = column_of(text, nl, "best");
+    char best_step[64] = "";
+    for (const char *line = nl + 1; best_col >= 0 && line < end;) {
+        const char *le = memchr(line, '\n', (size_t)(end - line));
+        if (!le)
+            le = end;
+        char mark[8], xs[64];
+        if (field(line, le, best_col, mark, sizeof mark) && strcmp(mark, "1") == 0 &&
+            field(line, le, step_col, xs, sizeof xs) && strspn(xs, "0123456789") == strlen(xs))
+            snprintf(best_step, sizeof best_step, "%s", xs);
+        line = le + 1;
+    }
     int panels = panel[1] ? 2 : 1;
     fprintf(f, "set terminal pngcairo size %d,400 font ',10'\nset output ", panels == 2 ? 960 : 640);
     put_quoted(f, out);
-    fputs("\nset grid\nset key top right\nset xlabel 'step'\nset border 3\nset tics nomirror\n"
+    fputs("\nset grid\nset xlabel 'step'\nset border 3\nset tics nomirror\n"
           "set style line 1 lw 2 lc rgb '#1f77b4'\nset style line 2 lw 2 pt 7 ps 0.6 lc rgb '#d62728'\n"
           "set style line 3 lw 2 pt 5 ps 0.6 lc rgb '#2ca02c'\n", f);
     fputs("set multiplot layout 1,", f);
@@ -160,10 +174,13 @@ static int write_script(FILE *f, const char *text, size_t len, const char *title
     fputc('\n', f);
     for (int pnl = 0; pnl < panels; pnl++) {
         fprintf(f, "set ylabel '%s'\n", pnl == 0 ? "loss" : "accuracy (%)");
-        if (pnl == 0)
-            fputs("set logscale y\n", f);
-        else
-            fputs("unset logscale y\n", f);
+        /* loss falls and accuracy rises: the key goes where the curve is
+         * not, the best mark's label opposite it */
+        fputs(pnl == 0 ? "set key top right\n" : "set key bottom right\n", f);
+        if (best_step[0])
+            fprintf(f, "set arrow 1 from %s, graph 0 to %s, graph 1 nohead dt 2 lc rgb '#888888'\n"
+                    "set label 1 'best' at %s, graph %s offset 0.5,0 tc rgb '#666666'\n",
+                    best_step, best_step, best_step, pnl == 0 ? "0.04" : "0.96");
         const char *sep = "plot ";
         for (int k = 0; k < NCURVES; k++) {
             if (curves[k].panel != pnl || points[k] == 0)
@@ -211,12 +228,25 @@ int rt_plot_log(const char *csv, const char *png, char *err, size_t errlen)
     }
     close(fd);
     const char *slash = strrchr(csv, '/');
+    /* gnuplot's messages go to a file, shown only when it fails: its
+     * warnings about a one-point curve's empty range are noise. */
+    char errfile[] = "/tmp/netc-gnuplot-XXXXXX";
+    int efd = mkstemp(errfile);
+    if (efd < 0) {
+        free(text);
+        unlink(tmp);
+        return fail(err, errlen, "cannot make a temporary file: %s%s", strerror(errno), "");
+    }
+    close(efd);
+    char shell[64];
+    snprintf(shell, sizeof shell, "gnuplot 2>%s", errfile);
     fflush(stdout);
     fflush(stderr);
-    FILE *gp = popen("gnuplot", "w");
+    FILE *gp = popen(shell, "w");
     if (!gp) {
         free(text);
         unlink(tmp);
+        unlink(errfile);
         return fail(err, errlen, "cannot run gnuplot: %s%s", strerror(errno), "");
     }
     int rc = write_script(gp, text, len, slash ? slash + 1 : csv, tmp, err, errlen, csv);
@@ -225,13 +255,25 @@ int rt_plot_log(const char *csv, const char *png, char *err, size_t errlen)
         /* gnuplot gets a script that does nothing */
         pclose(gp);
         unlink(tmp);
+        unlink(errfile);
         return -1;
     }
     int status = pclose(gp);
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char said[512] = "";
+        FILE *ef = fopen(errfile, "r");
+        size_t n = ef ? fread(said, 1, sizeof said - 1, ef) : 0;
+        if (ef)
+            fclose(ef);
+        said[n] = '\0';
+        for (char *c = said; *c; c++)
+            if (*c == '\n')
+                *c = ' ';
         unlink(tmp);
-        return fail(err, errlen, "%s: gnuplot failed drawing it (its message is above)%s", csv, "");
+        unlink(errfile);
+        return fail(err, errlen, "%s: gnuplot failed drawing it: %s", csv, said[0] ? said : "(no message)");
     }
+    unlink(errfile);
     unsigned char magic[8] = { 0 };
     FILE *check = fopen(tmp, "rb");
     size_t got = check ? fread(magic, 1, sizeof magic, check) : 0;
