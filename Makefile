@@ -39,6 +39,9 @@ CC_SRC   := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 CC_OBJ   := $(CC_SRC:%.c=$(BUILD)/%.o) $(BUILD)/grammar/parser.o $(BUILD)/grammar/lexer.o
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_TARGETS := $(FUZZ_SRC:fuzz/fuzz_%.c=%)
+REPLAYS  := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -46,11 +49,11 @@ NETC     := $(BUILD)/netc
 LIBNETRT := $(BUILD)/libnetrt.a
 LIBNETC  := $(BUILD)/libnetc.a
 
-.PHONY: all deps check asan demo bench bench-compare install clean
+.PHONY: all deps check asan fuzz demo bench bench-compare install clean
 .SUFFIXES:
 .DELETE_ON_ERROR:
 
-all: $(NETC) $(LIBNETRT) $(TESTS) $(BENCHES)
+all: $(NETC) $(LIBNETRT) $(TESTS) $(BENCHES) $(REPLAYS)
 
 # Installs missing Debian packages when run as root; otherwise prints the
 # exact apt-get line and fails. A stamp keeps it from running each time.
@@ -101,6 +104,12 @@ $(BUILD)/tests/%: tests/%.c $(LIBNETC) $(LIBNETRT) tests/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(CHECKLIBS) $(NETCLIBS) $(LDLIBS)
 
+# Each fuzz target as a plain program over files (gcc, no libFuzzer):
+# test_fuzz_replay runs it over fuzz/corpus/NAME in `make check`.
+$(BUILD)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay_main.c fuzz/fuzz.h $(LIBNETC) $(LIBNETRT)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ifuzz -o $@ fuzz/fuzz_$*.c fuzz/replay_main.c $(LIBNETC) $(LIBNETRT) $(JITLIBS) $(LDLIBS)
+
 $(BUILD)/bench/bench_rt_%: bench/bench_rt_%.c $(LIBNETRT)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIBNETRT) $(LDLIBS)
@@ -119,6 +128,30 @@ asan:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory check BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+
+# Coverage-guided fuzzing with libFuzzer (clang from Debian, installed
+# here only): the libraries are rebuilt with clang under ASan and UBSan in
+# build-fuzz/, then each target runs FUZZ_SECONDS over a working corpus
+# seeded from fuzz/corpus/NAME. Inputs that crash are written to
+# build-fuzz/; copy them into fuzz/corpus/NAME so `make check` replays them.
+# The JIT backend is left out: no target reaches it, and libgccjit.h is
+# gcc's, not clang's.
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CC_OBJ := $(filter-out build-fuzz/compiler/emit_jit.o,$(CC_OBJ:$(BUILD)/%=build-fuzz/%))
+fuzz: deps
+	@sh scripts/deps.sh clang-14 libclang-rt-14-dev
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang-14 OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" build-fuzz/libnetrt.a $(FUZZ_CC_OBJ)
+	@rm -f build-fuzz/libnetc-fuzz.a && ar rcs build-fuzz/libnetc-fuzz.a $(FUZZ_CC_OBJ)
+	@for t in $(FUZZ_TARGETS); do \
+		clang-14 $(subst -I$(BUILD)/grammar,-Ibuild-fuzz/grammar,$(CFLAGS)) -O1 -g -Ifuzz -fsanitize=fuzzer $(FUZZ_SAN) \
+			-o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c build-fuzz/libnetc-fuzz.a build-fuzz/libnetrt.a $(LDLIBS) || exit 1; \
+		mkdir -p build-fuzz/corpus/$$t; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+		(cd build-fuzz && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+			-print_final_stats=1 corpus/$$t ../fuzz/corpus/$$t) || exit 1; \
+	done
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -151,6 +184,6 @@ install: $(NETC) $(LIBNETRT)
 	install -m 644 docs/netc.1 $(DESTDIR)$(PREFIX)/share/man/man1/netc.1
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

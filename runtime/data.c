@@ -710,7 +710,11 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
     if (read_whole_file(path, &data, &len, err, errlen) != 0)
         return -1;
     if (memchr(data, 0, len)) {
-        fail(err, errlen, path, "not a CSV file (it contains NUL bytes)");
+        if (len >= 4 && data[0] == 0 && data[1] == 0) /* starts as an IDX file does */
+            fail(err, errlen, path, "neither a CSV file nor an IDX file: its magic 0x%08x is not an IDX type",
+                 (unsigned)get_u32_be(data));
+        else
+            fail(err, errlen, path, "not a CSV file (it contains NUL bytes)");
         goto failed;
     }
 

@@ -1194,6 +1194,46 @@ static int evaluation_row(train_run *r, int64_t epoch)
     return rc;
 }
 
+/* The loss of a step came out NaN or infinite: say where it came from
+ * instead of always blaming the learning rate. Loaded weights and data
+ * are refused at load when not finite, so a non-finite weight now was made
+ * by an earlier update; with finite weights and inputs, this step's
+ * computation overflowed, and the largest values show which. */
+static void report_non_finite(const char *prog, const rt_program *p, const buffers *b, int64_t batch, double loss,
+                              int64_t step, int64_t epoch)
+{
+    const char *what = isnan(loss) ? "NaN" : "infinite";
+    const char *fix = "lower the learning rate (--lr) or clip gradients in the train block";
+    const rt_param_desc *big = NULL;
+    float big_value = 0;
+    for (int k = 0; k < p->nparams; k++) {
+        const rt_param_desc *d = &p->params[k];
+        const float *v = b->params + d->offset;
+        for (int64_t i = 0; i < d->count; i++) {
+            if (!isfinite(v[i])) {
+                rt_report(prog, "the loss became %s at step %lld (epoch %lld): parameter %s holds %s at index %lld, "
+                          "made so by the update after step %lld; %s", what,
+                          (long long)step, (long long)epoch, d->name, isnan(v[i]) ? "NaN" : "an infinity",
+                          (long long)i, (long long)step - 1, fix);
+                return;
+            }
+            if (fabsf(v[i]) > big_value) {
+                big_value = fabsf(v[i]);
+                big = d;
+            }
+        }
+    }
+    float big_x = 0;
+    if (p->x_dtype == RT_F32) {
+        const float *x = b->x;
+        for (int64_t i = 0; i < batch * p->x_size; i++)
+            big_x = fabsf(x[i]) > big_x ? fabsf(x[i]) : big_x;
+    }
+    rt_report(prog, "the loss became %s at step %lld (epoch %lld) with finite weights and inputs: the model's "
+              "computation overflowed (largest weight %g in %s, largest input %g); %s, or scale the inputs",
+              what, (long long)step, (long long)epoch, (double)big_value, big ? big->name : "none", (double)big_x, fix);
+}
+
 /* One epoch from at->in_epoch to its end (or to total_steps). */
 static int train_epoch(train_run *r, rt_progress *pg)
 {
@@ -1223,6 +1263,11 @@ static int train_epoch(train_run *r, rt_progress *pg)
             uint64_t seed = p->nsteps ? rt_step_seed_of(at->seed, at->step, k) : rt_step_seed(at->seed, at->step);
             double step_loss = st->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->batch,
                                               r->buf.arena, seed);
+            if (!isfinite(step_loss) && !p->nsteps) {
+                rt_progress_clear(pg);
+                report_non_finite(o->prog, p, &r->buf, r->batch, step_loss, at->step + 1, epoch + 1);
+                return RC_INPUT;
+            }
             if (!isfinite(step_loss)) {
                 rt_progress_clear(pg);
                 rt_report(o->prog, "the loss%s%s became %s at step %lld (epoch %lld); lower the learning "

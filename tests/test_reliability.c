@@ -542,6 +542,31 @@ START_TEST(runtime_messages)
 }
 END_TEST
 
+/* Training that goes non-finite says where: a weight an update made
+ * infinite, or an overflow with finite weights and inputs. */
+START_TEST(nan_in_training_is_located)
+{
+    const char *net = setup_csv_model();
+    FeProc p;
+    const char *n = fe_netc();
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--lr", "1e38", "--epochs", "3", NULL), "train", net,
+                      "the loss became NaN at step 2 (epoch 1): parameter dense1.weight holds an infinity at index 0, "
+                      "made so by the update after step 1; lower the learning rate (--lr) or clip gradients in the "
+                      "train block");
+    char sgd[sizeof csv_net + 16];
+    snprintf(sgd, sizeof sgd, "%s", csv_net);
+    memcpy(strstr(sgd, "adam"), "sgd ", 4);
+    write_text(in_dir("sgd.net"), sgd);
+    ck_assert_int_eq(run(&p, 60, n, "train", in_dir("sgd.net"), "--lr", "1e38", "--epochs", "3", NULL), 1);
+    const char *want = "netc train sgd.net: the loss became NaN at step 2 (epoch 1) with finite weights and inputs: "
+                       "the model's computation overflowed (largest weight ";
+    ck_assert_msg(strncmp(p.err, want, strlen(want)) == 0, "%s", p.err);
+    ck_assert_ptr_nonnull(strstr(p.err, " in dense1.weight, largest input 7); lower the learning rate (--lr) or clip "
+                                        "gradients in the train block, or scale the inputs\n"));
+    fe_proc_free(&p);
+}
+END_TEST
+
 static Suite *reliability_suite(void)
 {
     Suite *s = suite_create("reliability");
@@ -565,6 +590,7 @@ static Suite *reliability_suite(void)
     tcase_add_test(tc, long_model_name_builds);
     tcase_add_test(tc, bom_and_cr_in_source);
     tcase_add_test(tc, runtime_messages);
+    tcase_add_test(tc, nan_in_training_is_located);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -619,8 +619,7 @@ START_TEST(bad_data_is_refused)
 
     /* an output folder that is not there is reported before any training */
     ASSERT_RUN(1, "train", "--log", "/nonexistent/log.csv");
-    ASSERT_ERR("softmax: /nonexistent/log.csv (--log): folder /nonexistent: No such file or "
-               "directory\n");
+    ASSERT_ERR("softmax: /nonexistent/log.csv: the folder /nonexistent does not exist (--log)\n");
     ck_assert_str_eq(out_text, "");
 
     /* a corrupt IDX file: the loader's message comes through */
