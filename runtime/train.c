@@ -483,13 +483,14 @@ typedef struct position {
     int64_t in_epoch; /* steps done in the current epoch */
     int64_t batch;
     uint64_t seed;
+    rt_early_stop es; /* the best validation evaluation so far, and since when */
 } position;
 
 enum { META_FORMAT, META_MODEL, META_STEP, META_EPOCH, META_POSITION, META_BATCH, META_SEED,
-       META_OPTIMIZER, NMETA };
+       META_OPTIMIZER, META_VALIDATION, NMETA };
 static const char *const meta_keys[NMETA] = {
     "netc.format", "netc.model", "netc.step", "netc.epoch", "netc.position", "netc.batch",
-    "netc.seed", "netc.optimizer",
+    "netc.seed", "netc.optimizer", "netc.validation",
 };
 
 static int save_checkpoint(const char *prog, const char *path, const rt_program *p,
@@ -503,6 +504,15 @@ static int save_checkpoint(const char *prog, const char *path, const rt_program 
     snprintf(pos, sizeof pos, "%lld", (long long)at->in_epoch);
     snprintf(batch, sizeof batch, "%lld", (long long)at->batch);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)at->seed);
+    /* early stopping's count, so a resumed run neither forgets its best
+     * nor lets --save-best overwrite it with a worse one */
+    char validation[256] = "none";
+    const rt_early_stop *e = &at->es;
+    if (e->evals > 0)
+        snprintf(validation, sizeof validation,
+                 "evals=%lld,since=%lld,best_eval=%lld,best_step=%lld,best_epoch=%lld,maximize=%d,best=%.17g",
+                 (long long)e->evals, (long long)e->since_best, (long long)e->best_eval,
+                 (long long)e->best_step, (long long)e->best_epoch, e->maximize ? 1 : 0, e->best);
     const rt_meta meta[NMETA] = {
         { meta_keys[META_FORMAT], CHECKPOINT_FORMAT },
         { meta_keys[META_MODEL], p->name },
@@ -512,6 +522,7 @@ static int save_checkpoint(const char *prog, const char *path, const rt_program 
         { meta_keys[META_BATCH], batch },
         { meta_keys[META_SEED], seed },
         { meta_keys[META_OPTIMIZER], opt },
+        { meta_keys[META_VALIDATION], validation },
     };
     char err[ERRLEN];
     if (rt_checkpoint_save(path, l->t, l->n, meta, NMETA, err, sizeof err) != 0) {
@@ -634,6 +645,24 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
                   "the checkpoint is damaged", path, (unsigned long long)epoch, (unsigned long long)step);
         rc = RC_INPUT;
     }
+    rt_early_stop es;
+    memset(&es, 0, sizeof es);
+    const char *v = values[META_VALIDATION];
+    if (rc == RC_OK && v && strcmp(v, "none") != 0) {
+        long long evals, since, best_eval, best_step, best_epoch;
+        int maximize, used = 0;
+        double best;
+        if (sscanf(v, "evals=%lld,since=%lld,best_eval=%lld,best_step=%lld,best_epoch=%lld,maximize=%d,best=%lf%n",
+                   &evals, &since, &best_eval, &best_step, &best_epoch, &maximize, &best, &used) != 7 ||
+            v[used] != '\0' || evals < 1 || since < 0 || since >= evals || best_eval < 1 || best_eval > evals) {
+            rt_report(prog, "%s: metadata netc.validation = '%s' is damaged", path, v);
+            rc = RC_INPUT;
+        } else {
+            es = (rt_early_stop){ .maximize = maximize != 0, .best = best, .evals = evals,
+                                  .best_eval = best_eval, .best_step = best_step,
+                                  .best_epoch = best_epoch, .since_best = since };
+        }
+    }
     if (rc == RC_OK && !same_opt && with_state->n > weights_only->n)
         fprintf(stderr, "%s: note: %s holds no %s state (optimizer: %s); it starts from zero\n",
                 prog, path, opt,
@@ -646,6 +675,7 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
     at->in_epoch = (int64_t)pos;
     at->batch = (int64_t)batch;
     at->seed = seed;
+    at->es = es;
     return RC_OK;
 }
 
@@ -1058,7 +1088,13 @@ static int split_validation(train_run *r)
         return RC_USAGE;
     }
     r->eval_every = c->eval_every;
-    rt_early_stop_init(&r->es, c->monitor == RT_MONITOR_VAL_ACCURACY, r->has_val ? c->stop_after : 0);
+    /* a resumed run continues its early stopping when it watches the same */
+    rt_early_stop saved = r->at.es;
+    rt_early_stop_init(&r->at.es, c->monitor == RT_MONITOR_VAL_ACCURACY, r->has_val ? c->stop_after : 0);
+    if (r->has_val && saved.evals > 0 && saved.maximize == r->at.es.maximize) {
+        saved.patience = r->at.es.patience;
+        r->at.es = saved;
+    }
     r->last_eval_step = -1;
     return RC_OK;
 }
@@ -1148,14 +1184,14 @@ static int evaluate_held_out(train_run *r, char *line, size_t len, bool *best)
         bool acc = p->config.monitor == RT_MONITOR_VAL_ACCURACY;
         double v = acc ? rt_metrics_accuracy(&r->held) : rt_metrics_loss(&r->held);
         int64_t epoch = r->at.in_epoch > 0 ? r->at.epoch + 1 : r->at.epoch;
-        *best = rt_early_stop_record(&r->es, v, r->at.step, epoch);
+        *best = rt_early_stop_record(&r->at.es, v, r->at.step, epoch);
         if (*best) {
             n = strlen(line);
             snprintf(line + n, len - n, "  best");
             if (o->given[FLAG_SAVE_BEST])
                 rc = save_checkpoint(o->prog, o->path[FLAG_SAVE_BEST], p, &r->tensors, &r->sp, &r->at);
         }
-        r->stop_early = rt_early_stop_done(&r->es);
+        r->stop_early = rt_early_stop_done(&r->at.es);
     }
     r->eval_seconds += rt_seconds() - t0;
     return rc;
@@ -1385,7 +1421,7 @@ static int write_record(const train_run *r, const char *status, long long starte
         .val = r->has_val && !r->val_rows ? r->val_files.src.path : NULL,
         .val_fraction = r->val_rows ? c->val_fraction : 0, .train_samples = r->ntrain,
         .val_samples = r->val_rows ? r->nval : r->val.n, .started = started, .status = status,
-        .step = r->at.step, .best = r->has_val ? &r->es : NULL,
+        .step = r->at.step, .best = r->has_val ? &r->at.es : NULL,
         .monitor = c->monitor == RT_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss",
         .save_best = o->given[FLAG_SAVE_BEST] ? o->path[FLAG_SAVE_BEST] : NULL,
     };
@@ -1401,7 +1437,7 @@ static int write_record(const train_run *r, const char *status, long long starte
  * evaluation was best. */
 static void report_best(const train_run *r)
 {
-    const rt_early_stop *e = &r->es;
+    const rt_early_stop *e = &r->at.es;
     const char *name = r->p->config.monitor == RT_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss";
     if (r->stop_early)
         printf("stopped early: %s did not improve for %lld evaluations\n", name,

@@ -978,6 +978,17 @@ START_TEST(early_stopping_stops_at_the_right_evaluation)
     char *rec = read_file(tmp_path("c.csv.json"), NULL);
     ck_assert_ptr_nonnull(strstr(rec, "\"status\": \"stopped early\""));
     free(rec);
+
+    /* stopped after 4 evaluations and resumed, the count goes on: the
+     * checkpoint keeps the best (the 3rd) and one evaluation since */
+    curve_evals = 0;
+    ASSERT_RUN(0, "train", "--steps", "4", "--save", tmp_path("c.st"));
+    ck_assert_ptr_null(strstr(out_text, "stopped early"));
+    curve_evals = 4;
+    ASSERT_RUN(0, "train", "--resume", tmp_path("c.st"));
+    ck_assert_msg(strstr(out_text, "stopped early: val_loss did not improve for 3 evaluations\n"
+                               "best: evaluation 3 of 6 (step 3, epoch 2), val_loss 0.7000\n"),
+                  "%s", out_text);
 }
 END_TEST
 
