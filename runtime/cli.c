@@ -288,8 +288,9 @@ static void print_usage(FILE *f, const char *prog)
             "Flags override the train block. --epochs counts the whole run, so with\n"
             "--resume it is the epoch to stop after. --data/--test FILE replace the train\n"
             "block's files (--val its validation file) and keep its kind and scale; for\n"
-            "IDX files the labels file is\n"
-            "FILE with 'images-idx3' replaced by 'labels-idx1'. INPUT is an IDX file\n"
+            "IDX files the labels file is FILE with 'images-idx3' replaced by\n"
+            "'labels-idx1'. --save-best FILE keeps the best validation evaluation's\n"
+            "weights beside --save's last. INPUT is an IDX file\n"
             "(gzip'd or not) or a CSV of samples, one per row; predict prints one line per\n"
             "sample. Exit status: 0 done, 1 bad data or checkpoint, 2 bad command line.\n",
             prog);

@@ -1,9 +1,10 @@
-/* progress.c — the live progress line of `train` and the number formats the
- * command line prints (thousands separators, durations).
+/* progress.c — the progress of `train` and the number formats the command
+ * line prints (thousands separators, durations).
  *
- * The line is redrawn with a carriage return and an erase-to-end-of-line
- * escape, which every terminal emulator in use understands; it is only used
- * when stderr is a terminal, so logs and pipes never see escapes. */
+ * On a terminal the line is redrawn with a carriage return and an
+ * erase-to-end-of-line escape, which every terminal emulator in use
+ * understands. Elsewhere (pipes, files, nohup, CI) no escapes are written:
+ * a plain line every NETRT_PROGRESS seconds instead. */
 #include "train_internal.h"
 
 #include <math.h>
