@@ -1329,7 +1329,7 @@ static int train_epoch(train_run *r, rt_progress *pg)
         r->row_samples += r->batch;
         r->lr = lr;
         if (r->eval_every > 0 && at->step % r->eval_every == 0 && at->in_epoch < r->steps_per_epoch &&
-            at->step < r->total_steps) {
+            at->step < r->total_steps && (r->has_val || r->has_test)) {
             rt_progress_clear(pg);
             int rc = evaluation_row(r, epoch + 1);
             if (rc != RC_OK)
