@@ -1038,6 +1038,11 @@ static int train_load_data(train_run *r)
     r->ntrain = r->data.n;
     r->steps_per_epoch = r->data.n / r->batch;
     const rt_train_config *c = &p->config;
+    if (o->given[FLAG_VAL] && p->nsteps > 0) {
+        rt_report(o->prog, "--val: model '%s' trains through step blocks, which have no validation yet",
+                  p->name);
+        return RC_USAGE;
+    }
     if (o->given[FLAG_VAL] || c->val.kind != RT_SRC_NONE) {
         rc = resolve_source(o->prog, p, &c->val, &c->data, "--val", o->path[FLAG_VAL], &r->val_files);
         if (rc == RC_OK)
