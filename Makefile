@@ -60,8 +60,14 @@ all: $(NETC) $(LIBNETRT) $(TESTS) $(BENCHES) $(REPLAYS)
 deps: $(BUILD)/.deps
 $(BUILD)/.deps: scripts/deps.sh
 	@mkdir -p $(BUILD)
-	@sh scripts/deps.sh
+	@BUILD=$(BUILD) sh scripts/deps.sh
 	@touch $@
+
+# The runtime searches this build's data folder for data files, after the
+# .net file's folder and $$NETC_DATA_PATH: deps.sh writes the text corpus
+# there (build/data/kjv.txt).
+$(BUILD)/runtime/data.o: CFLAGS += -DNETRT_DATA_DIR='"$(abspath $(BUILD))/data"'
+
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -172,6 +178,7 @@ bench-compare: deps
 	$(CC) $(CFLAGS) -o $(BUILD)/bench/openblas_gemm bench/openblas_gemm.c $(LIBNETRT) -lopenblas $(LDLIBS)
 	@$(BUILD)/netc build examples/mlp.net -o $(BUILD)/bench/mlp
 	@$(BUILD)/netc build examples/lenet.net -o $(BUILD)/bench/lenet
+	@$(BUILD)/netc build examples/gan.net -o $(BUILD)/bench/gan
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bench/openblas_gemm
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare_torch.py $(BUILD)
 

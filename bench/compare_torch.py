@@ -49,6 +49,8 @@ import time
 DATA = "/usr/share/datasets/fashion-mnist"
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 LENET = os.path.join(ROOT, "examples", "lenet.net")
+GAN = os.path.join(ROOT, "examples", "gan.net")
+GAN_RATE_TARGET = 2.5   # netc iterations/s over PyTorch's best
 CONFIGS = [("default", 2, {}), ("passive", 2, {"OMP_WAIT_POLICY": "PASSIVE"}),
            ("1+2 blas", 1, {"OPENBLAS_NUM_THREADS": "2"})]
 NETC_LENET_STEPS = 240   # as bench/bench_train.c
@@ -268,6 +270,98 @@ def lenet_latency(threads):
     return eager + measure(frozen)
 
 
+def model_layers(text, name):
+    """The chain of model NAME in a .net file as (op, argument) pairs:
+    dense(N), leaky_relu(a), relu, tanh, sigmoid; anything else is an error."""
+    match = re.search(r"model\s+%s\s*\(\s*\w+\s*:\s*f32\[(\d+)\]\s*\)\s*->\s*f32\[(\d+)\]\s*\{([^}]*)\}" % name, text)
+    if not match:
+        fail("%s: model %s(x: f32[N]) -> f32[M] { ... } not found" % (GAN, name))
+    stages = [st.strip() for st in match.group(3).split("->")][1:]
+    layers = []
+    for st in stages:
+        m = re.fullmatch(r"(\w+)(?:\(([^)]*)\))?", st)
+        if not m or m.group(1) not in ("dense", "leaky_relu", "relu", "tanh", "sigmoid"):
+            fail("%s: model %s: stage '%s' is not mirrored by the PyTorch twin" % (GAN, name, st))
+        layers.append((m.group(1), m.group(2)))
+    return int(match.group(1)), layers
+
+
+def gan_spec(path):
+    """gan.net's two models, noise, batch and the two steps' adam settings
+    and losses, read from the file; what the twin does not mirror is an error."""
+    text = re.sub(r"#[^\n]*", "", open(path).read())
+    spec = {"G": model_layers(text, "G"), "D": model_layers(text, "D")}
+    match = re.search(r"^\s*noise\s+(normal|uniform)\((\d+)\)", text, re.M)
+    spec["noise"] = (match.group(1), int(match.group(2))) if match else fail("%s: no noise line" % path)
+    match = re.search(r"^\s*batch\s+(\d+)", text, re.M)
+    spec["batch"] = int(match.group(1)) if match else fail("%s: no batch line" % path)
+    for step, want in (("D", "bce(D(real), 1) + bce(D(G(noise)), 0)"), ("G", "bce(D(G(noise)), 1)")):
+        m = re.search(r"step\s+%s\s*\{\s*loss\s+(.*?)\s+optimizer\s+adam\(([^)]*)\)\s*\}" % step, text)
+        if not m or re.sub(r"\s+", " ", m.group(1)) != want:
+            fail("%s: step %s must be { loss %s optimizer adam(...) } to be mirrored" % (path, step, want))
+        _, hyper = call_args(m.group(2))
+        spec["adam_" + step] = {"lr": float(hyper.pop("lr", 1e-3)),
+                                "betas": (float(hyper.pop("beta1", 0.9)), float(hyper.pop("beta2", 0.999))),
+                                "eps": float(hyper.pop("eps", 1e-8))}
+        if hyper:
+            fail("%s: step %s: adam arguments %s are not mirrored" % (path, step, sorted(hyper)))
+    return spec
+
+
+def gan_model(torch, inputs, layers):
+    nn = torch.nn
+    out, features = [], inputs
+    for op, arg in layers:
+        if op == "dense":
+            out.append(nn.Linear(features, int(arg)))
+            features = int(arg)
+        elif op == "leaky_relu":
+            out.append(nn.LeakyReLU(float(arg) if arg else 0.01))
+        else:
+            out.append({"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[op]())
+    return nn.Sequential(*out)
+
+
+def gan_train(threads, iterations):
+    """Iterations/s of gan.net's loop, the usual PyTorch GAN loop: D's step
+    on real and detached fakes, then G's step on fresh noise."""
+    import torch
+    torch.set_num_threads(threads)
+    spec = gan_spec(GAN)
+    x, _ = load_train(torch, (784,))
+    x = x * 2 - 1  # scale 1/127.5, shift -1
+    torch.manual_seed(1)
+    g = gan_model(torch, *spec["G"])
+    d = gan_model(torch, *spec["D"])
+    opt_g = torch.optim.Adam(g.parameters(), **spec["adam_G"])
+    opt_d = torch.optim.Adam(d.parameters(), **spec["adam_D"])
+    bce = torch.nn.BCEWithLogitsLoss()
+    batch, dim = spec["batch"], spec["noise"][1]
+    draw = torch.randn if spec["noise"][0] == "normal" else (lambda *s: torch.rand(*s) * 2 - 1)
+    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+    order = torch.randperm(x.shape[0])
+
+    def iteration(i):
+        real = x[order[(i * batch) % (x.shape[0] - batch):][:batch]]
+        opt_d.zero_grad(set_to_none=True)
+        loss_d = bce(d(real), ones) + bce(d(g(draw(batch, dim)).detach()), zeros)
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g = bce(d(g(draw(batch, dim))), ones)
+        loss_g.backward()
+        opt_g.step()
+
+    for i in range(30):
+        iteration(i)
+    start = time.perf_counter()
+    done = 0
+    while done < iterations and (done < 30 or time.perf_counter() - start < 15):
+        iteration(30 + done)
+        done += 1
+    return done / (time.perf_counter() - start)
+
+
 def netc_run(binary, steps):
     out = subprocess.run([binary, "train", "--steps", str(steps), "--threads", "2"],
                          capture_output=True, text=True, check=True).stdout
@@ -302,6 +396,8 @@ def main():
             print(mlp_train(int(sys.argv[3]), int(sys.argv[4])))
         elif what == "lenet":
             print(lenet_train(int(sys.argv[3]), int(sys.argv[4])))
+        elif what == "gan":
+            print(gan_train(int(sys.argv[3]), int(sys.argv[4])))
         else:
             print(*lenet_latency(int(sys.argv[3])))
         return
@@ -335,6 +431,23 @@ def main():
     training_table("LeNet training on 2 cores, batch %d, Adam lr %g%s: PyTorch %s vs netc"
                    % (spec["batch"], adam["lr"], ", cosine schedule" if spec["cosine"] else "", torch.__version__),
                    results, ours, LENET_RATE_TARGET)
+    print(flush=True)
+
+    gan = gan_spec(GAN)
+    print("gan.net's twin: G %s, D %s, noise %s(%d), batch %d, adam per step (D %s, G %s)"
+          % (" -> ".join(op + ("(%s)" % a if a else "") for op, a in gan["G"][1]),
+             " -> ".join(op + ("(%s)" % a if a else "") for op, a in gan["D"][1]),
+             gan["noise"][0], gan["noise"][1], gan["batch"], gan["adam_D"], gan["adam_G"]))
+    results = [(name, torch_process(env, "gan", threads, 400)[0]) for name, threads, env in CONFIGS]
+    ours = max(netc_run(os.path.join(build, "bench", "gan"), 600) for _ in range(3)) / gan["batch"]
+    best = max(r for _, r in results)
+    print("GAN training on 2 cores (one D step and one G step per iteration): PyTorch %s vs netc" % torch.__version__)
+    print("%-22s %12s %10s" % ("", "iterations/s", "netc is"))
+    for name, rate in results:
+        print("%-22s %12.1f %9.2fx" % ("pytorch " + name, rate, ours / rate))
+    print("%-22s %12.1f %9s" % ("netc (built binary)", ours, ""))
+    print("netc vs PyTorch's best: %.2fx (target >= %.1fx: %s)"
+          % (ours / best, GAN_RATE_TARGET, "met" if ours / best >= GAN_RATE_TARGET else "not met"))
     print(flush=True)
 
     rows = []

@@ -335,11 +335,6 @@ static bool backward_node(Ad *a, uint32_t id)
     case OP_add: case OP_sub: case OP_mul: {
         uint32_t x = n.inputs[0], y = n.inputs[1];
         const Shape *sx = &a->g->nodes[x].shape, *sy = &a->g->nodes[y].shape;
-        if (!ir_shape_eq(sx, &n.shape) || !ir_shape_eq(sy, &n.shape)) {
-            diag_error(&a->c->diag, at, "training through a broadcasting '%s' is not supported yet; make both operands %s",
-                       ir_ops[n.op].name, ir_type_str(a->c, n.dtype, &n.shape));
-            return false;
-        }
         for (int side = 0; side < 2; side++) {
             uint32_t v = side ? y : x, other = side ? x : y;
             if (!a->needs[v])
@@ -352,6 +347,16 @@ static bool backward_node(Ad *a, uint32_t id)
                 Attr *attrs = attrs_for(a->c, OP_scale);
                 attr_slot(OP_scale, attrs, "factor")->f = -1;
                 gv = make(a, OP_scale, &gy, 1, attrs, name, at);
+            }
+            const Shape *sv = side ? sy : sx;
+            if (!ir_shape_eq(sv, &n.shape)) {
+                /* a broadcast operand: its gradient sums what it was repeated into */
+                Attr *attrs = attrs_for(a->c, OP_reduce_to);
+                Attr *sh = attr_slot(OP_reduce_to, attrs, "shape");
+                sh->nints = sv->rank;
+                sh->ints = arena_alloc(a->c->arena, sizeof *sh->ints * (size_t)(sv->rank + 1));
+                memcpy(sh->ints, sv->dim, sizeof *sh->ints * (size_t)sv->rank);
+                gv = make(a, OP_reduce_to, &gv, 1, attrs, name, at);
             }
             accumulate(a, v, gv);
         }
@@ -370,13 +375,23 @@ static bool backward_node(Ad *a, uint32_t id)
     case OP_concat:
         concat_backward(a, &n, gy);
         return true;
+    case OP_expand: {
+        const Shape *sx = &a->g->nodes[n.inputs[0]].shape;
+        Attr *attrs = attrs_for(a->c, OP_reduce_to);
+        Attr *sh = attr_slot(OP_reduce_to, attrs, "shape");
+        sh->nints = sx->rank;
+        sh->ints = arena_alloc(a->c->arena, sizeof *sh->ints * (size_t)(sx->rank + 1));
+        memcpy(sh->ints, sx->dim, sizeof *sh->ints * (size_t)sx->rank);
+        accumulate(a, n.inputs[0], make(a, OP_reduce_to, &gy, 1, attrs, name, at));
+        return true;
+    }
     case OP_rnn: case OP_lstm: case OP_gru:
         recurrent_backward(a, &n, id, gy);
         return true;
     case OP_model_call:
         die("model call left after inlining");
     case OP_recurrent_grad: case OP_recurrent_grad_param:
-    case OP_embed_grad: case OP_position_grad: case OP_layernorm_grad: case OP_layernorm_grad_param:
+    case OP_embed_grad: case OP_position_grad: case OP_layernorm_grad: case OP_layernorm_grad_param: case OP_reduce_to:
     case OP_cross_entropy: case OP_mse: case OP_bce: case OP_concat_grad:
     case OP_attention_grad: case OP_attention_grad_param:
     case OP_conv2d_grad_x: case OP_conv2d_grad_w: case OP_conv2d_grad_b: case OP_maxpool_grad: case OP_avgpool_grad:

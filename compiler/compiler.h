@@ -586,6 +586,7 @@ typedef enum LArgKind {
     LA_SEED,   /* the step's seed mixed with a per-node salt (i) */
     LA_EPILOGUE,
     LA_STRUCT, /* a pointer to a constant struct `type` with fields[k] = vals[k] (geometry of conv, pool) */
+    LA_POS,    /* the step function's position (int64_t pos) */
 } LArgKind;
 
 typedef struct LArg {
@@ -673,18 +674,31 @@ typedef struct LProgram {
     Shape x_shape, y_shape, out_shape;
     int64_t x_vocab;        /* i32 x read by embed: ids must be below this (the smallest vocab); 0: no bound */
     int loss_kind;          /* rt_loss_kind */
+    /* The incremental forward (step.c): one position of the sequence. */
+    LFunc step;
+    bool has_step;
+    const char *step_refusal; /* why there is none, when !has_step */
+    int64_t step_state_floats, step_x_size, step_out_size, step_context;
     LStep *steps;           /* a free-form train block (train != NULL): its steps, */
     int nsteps;             /* and train_step is unused; 0 otherwise */
     bool noise_input;       /* forward's input is the train block's noise source */
+    bool reconstructs;      /* an autoencoder: eval compares forward's output with its input */
     DType data_dtype;       /* with steps: a sample of the training data (`real`) */
     Shape data_shape;
 } LProgram;
+
+/* The model lowered to one position of its sequence (lp->step), for
+ * generation; false with lp->step_refusal when it has none. Needs the
+ * parameter layout. */
+bool step_lower(Compiler *c, const Graph *m, LProgram *lp);
 
 /* Front end to LIR for one model: autodiff, fusion, planning, lowering. */
 bool lower_program(Compiler *c, const char *model, LProgram *lp);
 void lir_dump(FILE *out, const LProgram *lp);
 /* The planned memory of a model, for `netc check` (quiet if unsupported). */
 void lower_memory_report(FILE *out, Compiler *c, const char *model);
+/* `netc check`'s plan of a free-form train block, step by step. */
+void lower_train_report(FILE *out, Compiler *c, const TrainSpec *ts);
 
 /* The C backend: the program as C text, with a main() for a standalone
  * binary (emit_main) or as a library with mlp.h's API. */

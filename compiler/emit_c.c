@@ -121,6 +121,7 @@ static void print_arg(FILE *out, const LArg *a)
     case LA_BOOL: fputs(a->i ? "true" : "false", out); break;
     case LA_ACT: fputs(act_names[a->i], out); break;
     case LA_SEED: fprintf(out, "rt_rand_u64(seed, %lld)", (long long)a->i); break;
+    case LA_POS: fputs("pos", out); break;
     case LA_STRUCT:
         fprintf(out, "&(const %s){ ", a->type);
         for (int k = 0; k < a->nvals; k++)
@@ -297,9 +298,9 @@ static void print_source(FILE *out, const char *field, const rt_source *d)
     fputs(", .labels_path = ", out);
     emit_c_string(out, d->labels_path);
     char b1[48], b2[48];
-    fprintf(out, ", .scale = %s, .shift = %s, .label_column = %d, .header = %s, .seq = %lld },\n",
+    fprintf(out, ", .scale = %s, .shift = %s, .label_column = %d, .header = %s, .seq = %lld%s },\n",
             float_field(b1, d->scale), float_field(b2, d->shift), d->label_column, d->header ? "true" : "false",
-            (long long)d->seq);
+            (long long)d->seq, d->real_labels ? ", .real_labels = true" : "");
 }
 
 static void print_optimizer(FILE *out, const rt_optimizer *o)
@@ -370,6 +371,16 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
             id, xt);
     print_body(out, &lp->forward);
     fputs("}\n\n", out);
+    if (lp->has_step) {
+        fprintf(out, "/* One position of the sequence (compiler/step.c): the arena's first\n"
+                     " * %lld floats per sample carry the layers' state to the next call. */\n"
+                     "static void %s_step(const float *restrict params, const void *x_in, float *restrict out,\n"
+                     "                     int64_t batch, float *restrict arena, int64_t pos)\n{\n"
+                     "    const %s *restrict x = x_in;\n    (void)pos;\n",
+                (long long)lp->step_state_floats, id, xt);
+        print_body(out, &lp->step);
+        fputs("}\n\n", out);
+    }
 
     rt_program rp;
     rtprogram_fill(c, lp, &rp);
@@ -417,6 +428,11 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
             (long long)rp.param_floats, (long long)rp.trainable_floats, rp.nparams, id);
     print_dims(out, "x", rp.x_rank, rp.x_dims, rp.x_size);
     fprintf(out, "    .x_dtype = %s,\n", rp.x_dtype == RT_I32 ? "RT_I32" : "RT_F32");
+    if (rp.x_name) {
+        fputs("    .x_name = ", out);
+        emit_c_string(out, rp.x_name);
+        fputs(",\n", out);
+    }
     if (rp.x_vocab)
         fprintf(out, "    .x_vocab = %lld,\n", (long long)rp.x_vocab);
     if (lp->train) {
@@ -436,6 +452,16 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
     if (lp->train && !lp->nsteps)
         fprintf(out, "    .train_step = %s_train_step,\n", id);
     fprintf(out, "    .forward = %s_forward,\n", id);
+    if (lp->has_step)
+        fprintf(out, "    .step = %s_step,\n    .step_arena_floats = %lld,\n    .step_state_floats = %lld,\n"
+                     "    .step_x_size = %lld,\n    .step_out_size = %lld,\n    .step_context = %lld,\n",
+                id, (long long)rp.step_arena_floats, (long long)rp.step_state_floats, (long long)rp.step_x_size,
+                (long long)rp.step_out_size, (long long)rp.step_context);
+    else if (rp.step_missing) {
+        fputs("    .step_missing = ", out);
+        emit_c_string(out, rp.step_missing);
+        fputs(",\n", out);
+    }
     print_config(out, &rp.config, id);
     if (rp.nsteps)
         fprintf(out, "    .nsteps = %d,\n    .steps = %s_steps,\n", rp.nsteps, id);
@@ -443,6 +469,8 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         print_dims(out, "data", rp.data_rank, rp.data_dims, rp.data_size);
         fprintf(out, "    .data_dtype = %s,\n", rp.data_dtype == RT_I32 ? "RT_I32" : "RT_F32");
     }
+    if (rp.reconstructs)
+        fputs("    .reconstructs = true,\n", out);
     if (rp.noise_input)
         fprintf(out, "    .noise_input = true,\n    .noise_uniform = %s,\n", rp.noise_uniform ? "true" : "false");
     fputs("    .source_sha256 = ", out);

@@ -51,6 +51,8 @@ static const Kernel kernels[] = {
     KERNEL(rt_bce_forward_const, "dlpf"),
     KERNEL(rt_bce_backward_const, "vlpffp"),
     KERNEL(rt_noise, "vlbup"),
+    KERNEL(rt_sum_broadcast, "vlppp"),
+    KERNEL(rt_broadcast_copy, "vlppp"),
     KERNEL(rt_sum_rows, "vllppb"),
     KERNEL(rt_copy_rows, "vllplpl"),
     KERNEL(rt_conv2d_forward, "vplpppafpp"),
@@ -76,6 +78,9 @@ static const Kernel kernels[] = {
     KERNEL(rt_embed_backward, "vlllpppb"),
     KERNEL(rt_layernorm_forward, "vllpppfppp"),
     KERNEL(rt_layernorm_backward, "vllppppppppb"),
+    KERNEL(rt_recurrent_step, "vpllppppppp"),
+    KERNEL(rt_attention_step, "vpllpppppppp"),
+    KERNEL(rt_position_step, "vlllppp"),
     KERNEL(rt_rand_u64, "uuu"),
     KERNEL(memset, "ppiz"),
 };
@@ -123,7 +128,7 @@ typedef struct Jit {
     gcc_jit_block *block;
     gcc_jit_location *loc;
     gcc_jit_rvalue *base[BASE_OUT + 1];
-    gcc_jit_rvalue *batch, *seed;
+    gcc_jit_rvalue *batch, *seed, *pos;
     gcc_jit_lvalue *loss;
     gcc_jit_lvalue **loads; /* the current loop's input pointers, in load order */
     int nlocals;
@@ -343,6 +348,12 @@ static gcc_jit_rvalue *argument(Jit *j, const LArg *a, char type)
         return gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, kernel_index("rt_rand_u64")), 2, args);
     }
     case LA_EPILOGUE: return epilogue(j, a);
+    case LA_POS:
+        if (!j->pos) {
+            jit_fail(j, "internal error: %s reads a position it does not have", "forward");
+            return int_const(j, t, 0);
+        }
+        return gcc_jit_context_new_cast(j->ctx, j->loc, j->pos, t);
     }
     unreachable();
 }
@@ -568,6 +579,7 @@ static void begin(Jit *j, gcc_jit_function *fn)
     j->block = gcc_jit_function_new_block(fn, "entry");
     memset(j->base, 0, sizeof j->base);
     j->seed = NULL;
+    j->pos = NULL;
     j->loss = NULL;
 }
 
@@ -617,6 +629,29 @@ static void build_forward(Jit *j, const LProgram *lp, const char *name)
     j->batch = gcc_jit_param_as_rvalue(p[3]);
     j->base[BASE_ARENA] = gcc_jit_param_as_rvalue(p[4]);
     body(j, &lp->forward);
+    gcc_jit_block_end_with_void_return(j->block, NULL);
+}
+
+/* void NAME_step(const float *params, const void *x, float *out, int64_t batch, float *arena,
+ *                int64_t pos) */
+static void build_step(Jit *j, const LProgram *lp, const char *name)
+{
+    gcc_jit_param *p[] = {
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "out"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena"),
+        gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "pos"),
+    };
+    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, 6, p, 0));
+    j->base[BASE_PARAMS] = gcc_jit_param_as_rvalue(p[0]);
+    j->base[BASE_X] = gcc_jit_lvalue_as_rvalue(float_pointer_local(j, p[1], "x"));
+    j->base[BASE_OUT] = gcc_jit_param_as_rvalue(p[2]);
+    j->batch = gcc_jit_param_as_rvalue(p[3]);
+    j->base[BASE_ARENA] = gcc_jit_param_as_rvalue(p[4]);
+    j->pos = gcc_jit_param_as_rvalue(p[5]);
+    body(j, &lp->step);
     gcc_jit_block_end_with_void_return(j->block, NULL);
 }
 
@@ -688,6 +723,9 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
     }
     if (!j.error[0])
         build_forward(&j, lp, forward_name);
+    const char *step_name = arena_printf(c->arena, "%s_step", lp->name);
+    if (!j.error[0] && lp->has_step)
+        build_step(&j, lp, step_name);
     if (j.error[0])
         return fail(jp, err, j.error);
     if (gcc_jit_context_get_first_error(jp->ctx))
@@ -715,6 +753,12 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
     if (!code)
         return fail(jp, err, "forward is missing from the compiled code");
     memcpy(&jp->program.forward, &code, sizeof code);
+    if (lp->has_step) {
+        code = gcc_jit_result_get_code(jp->result, step_name);
+        if (!code)
+            return fail(jp, err, "step is missing from the compiled code");
+        memcpy(&jp->program.step, &code, sizeof code);
+    }
     return jp;
 }
 

@@ -1001,6 +1001,27 @@ static bool lower_node(Lower *l, uint32_t id)
         return true;
     case OP_recurrent_grad_param:
         return true; /* computed by the recurrent_grad it reads */
+    case OP_reduce_to: case OP_expand: {
+        /* the smaller shape padded to the larger's rank: 1 where it is repeated */
+        static const char *const fields[] = { "rank", "out[0]", "out[1]", "out[2]", "out[3]", "out[4]", "out[5]",
+                                              "keep[0]", "keep[1]", "keep[2]", "keep[3]", "keep[4]", "keep[5]" };
+        bool expand = n->op == OP_expand;
+        const Shape *big = expand ? &n->shape : &node_at(l, n->inputs[0])->shape;
+        const Shape *small = expand ? &node_at(l, n->inputs[0])->shape : &n->shape;
+        int64_t *vals = arena_alloc(l->c->arena, sizeof *vals * 13);
+        vals[0] = big->rank;
+        for (int d = 0; d < 6; d++) {
+            int pad = big->rank - small->rank;
+            vals[1 + d] = d < big->rank ? big->dim[d] : 1;
+            vals[7 + d] = d < pad || d >= big->rank ? 1 : small->dim[d - pad];
+        }
+        in = emit(l, LI_CALL, expand ? "rt_broadcast_copy" : "rt_sum_broadcast", n);
+        arg_int(in, 0, 1);
+        in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_broadcast", .fields = fields, .vals = vals, .nvals = 13 };
+        arg_val(l, in, n->inputs[0]);
+        arg_val(l, in, id);
+        return true;
+    }
     case OP_model_call:
         die("model call in a unit");
     case OP_COUNT:
@@ -1205,6 +1226,9 @@ static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
             lp->data_shape = in->shape;
         }
     }
+    lp->reconstructs = ts->nsteps == 1 && !on_noise && x->dtype == DT_F32 && lp->data_dtype == DT_F32 &&
+                       ir_shape_elems(&lp->data_shape) == ir_shape_elems(&x->shape) &&
+                       ir_shape_elems(&out->shape) == ir_shape_elems(&x->shape);
     lp->nsteps = ts->nsteps;
     lp->steps = arena_alloc(c->arena, sizeof *lp->steps * (size_t)(ts->nsteps + 1));
     for (int k = 0; k < ts->nsteps; k++) {
@@ -1285,6 +1309,7 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
     dump_unit(c, &fwd);
     if (!lower_unit(c, &fwd, &lp->layout, &lp->forward))
         return false;
+    step_lower(c, m, lp);
 
     for (int t = 0; t < p->ntrains; t++) {
         const TrainSpec *ts = &p->trains[t];
@@ -1316,23 +1341,56 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
 /* `netc check`'s memory lines: the plan for one model, when the code
  * generator supports every op in it. Runs the passes quietly: what they
  * cannot do yet is not an error of the .net file. */
-void lower_memory_report(FILE *out, Compiler *c, const char *model)
+static bool lower_quietly(Compiler *c, const char *model, LProgram *lp)
 {
     FILE *devnull = fopen("/dev/null", "w");
     if (!devnull)
-        return;
+        return false;
     FILE *saved_out = c->diag.out;
     int saved_errors = c->diag.errors, saved_warnings = c->diag.warnings;
     const char *saved_dumps = c->dumps;
     c->diag.out = devnull;
     c->dumps = NULL;
-    LProgram lp;
-    bool ok = lower_program(c, model, &lp);
+    bool ok = lower_program(c, model, lp);
     c->diag.out = saved_out;
     c->diag.errors = saved_errors;
     c->diag.warnings = saved_warnings;
     c->dumps = saved_dumps;
     fclose(devnull);
+    return ok;
+}
+
+static int state_blocks(const OptSpec *o)
+{
+    return o->kind == OPTK_ADAM || o->kind == OPTK_ADAMW ? 2 : o->kind == OPTK_SGD && o->momentum == 0 ? 0 : 1;
+}
+
+void lower_train_report(FILE *out, Compiler *c, const TrainSpec *ts)
+{
+    LProgram lp;
+    fprintf(out, "train %s: %d step%s, run in this order each iteration\n", ts->name, ts->nsteps, ts->nsteps == 1 ? "" : "s");
+    if (!lower_quietly(c, ts->name, &lp)) {
+        fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
+        return;
+    }
+    double mib = 1.0 / (1024 * 1024);
+    fprintf(out, "  memory plan: parameters %.2f MiB (every model the steps call), gradients %.2f MiB\n",
+            (double)lp.layout.total * 4 * mib, (double)lp.layout.total * 4 * mib);
+    for (int k = 0; k < lp.nsteps; k++) {
+        const LStep *st = &lp.steps[k];
+        int64_t n = st->end - st->begin;
+        fprintf(out, "  step %s: updates %.2f MiB of parameters, optimizer state %.2f MiB, activation arena %lld bytes per sample (%.2f MiB at batch %lld)\n",
+                st->spec->model, (double)n * 4 * mib, (double)n * 4 * state_blocks(&st->spec->opt) * mib,
+                (long long)st->fn.arena_floats * 4, (double)st->fn.arena_floats * 4 * (double)ts->batch * mib,
+                (long long)ts->batch);
+    }
+    fprintf(out, "  inference (%s): %lld bytes per sample\n", lp.model->name, (long long)lp.forward.arena_floats * 4);
+}
+
+void lower_memory_report(FILE *out, Compiler *c, const char *model)
+{
+    LProgram lp;
+    bool ok = lower_quietly(c, model, &lp);
     if (!ok) {
         fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
         return;
@@ -1340,8 +1398,7 @@ void lower_memory_report(FILE *out, Compiler *c, const char *model)
     double mib = 1.0 / (1024 * 1024);
     fprintf(out, "  memory plan: parameters %.2f MiB", (double)lp.layout.total * 4 * mib);
     if (lp.train) {
-        int state = lp.train->steps_list[0].opt.kind == OPTK_ADAM || lp.train->steps_list[0].opt.kind == OPTK_ADAMW ? 2
-                  : lp.train->steps_list[0].opt.kind == OPTK_SGD && lp.train->steps_list[0].opt.momentum == 0 ? 0 : 1;
+        int state = state_blocks(&lp.train->steps_list[0].opt);
         fprintf(out, ", gradients %.2f MiB, optimizer state %.2f MiB\n", (double)lp.layout.total * 4 * mib,
                 (double)lp.layout.trainable * 4 * state * mib);
         fprintf(out, "  activation arena: %lld bytes per sample to train (%.2f MiB at batch %lld), %lld bytes per sample to infer\n",
@@ -1421,6 +1478,7 @@ static void dump_func(FILE *out, const LFunc *f)
                 case LA_BOOL: fputs(a->i ? "true" : "false", out); break;
                 case LA_ACT: fprintf(out, "act%lld", (long long)a->i); break;
                 case LA_SEED: fprintf(out, "seed(%lld)", (long long)a->i); break;
+                case LA_POS: fputs("pos", out); break;
                 case LA_EPILOGUE:
                     fputs("{bias ", out);
                     if (a->has_bias)
@@ -1462,4 +1520,8 @@ void lir_dump(FILE *out, const LProgram *lp)
     dump_func(out, &lp->forward);
     if (lp->train)
         dump_func(out, &lp->train_step);
+    if (lp->has_step)
+        dump_func(out, &lp->step);
+    else
+        fprintf(out, "no step function: %s\n", lp->step_refusal ? lp->step_refusal : "?");
 }

@@ -21,7 +21,9 @@ static const char usage[] =
     "  train      compile a model in memory (libgccjit) and train it at once: no cc, no files\n"
     "  eval       the same, then evaluate a checkpoint on the test set (--load FILE)\n"
     "  predict    the same, then predict INPUT with a checkpoint (--load FILE INPUT)\n"
-    "  sample     the same, then write a PNG grid of a generator's samples (--load FILE --grid 8x8 -o F.png)\n"
+    "  sample     the same, then generate from a checkpoint: text from a language model\n"
+    "             (--load FILE --prompt TEXT), or a PNG grid of a generator's samples\n"
+    "             (--load FILE --grid 8x8 -o F.png)\n"
     "  plot       draw a training log's curves: netc plot LOG.csv -o FILE.png (gnuplot)\n"
     "\n"
     "options:\n"
@@ -283,6 +285,11 @@ int main(int argc, char **argv)
             summary_print(out, &c, &c.prog->graphs[i]);
             lower_memory_report(out, &c, c.prog->graphs[i].name);
         }
+        for (int t = 0; t < c.prog->ntrains; t++)
+            if (c.prog->trains[t].free_form) {
+                fputc('\n', out);
+                lower_train_report(out, &c, &c.prog->trains[t]);
+            }
     } else if (ok && o.command && !strcmp(o.command, "graph")) {
         graph_dot(out, &c);
     }

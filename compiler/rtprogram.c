@@ -98,6 +98,8 @@ static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
     const OptSpec *o = &t->steps_list[0].opt;
     cf->data = source(&t->data);
     cf->test = source(&t->test);
+    /* mse and bce learn real-valued targets: a CSV's labels are read as such */
+    cf->data.real_labels = cf->test.real_labels = lp->loss_kind != 0 && !lp->nsteps;
     cf->opt = optimizer(o);
     cf->sched = (rt_schedule){ .kind = scheds[t->sched.kind], .warmup = t->sched.warmup, .every = t->sched.every,
                                .gamma = (float)t->sched.gamma, .min_lr = (float)t->sched.min_lr };
@@ -159,6 +161,7 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     p->trainable_floats = pl->trainable;
     p->nparams = pl->n;
     p->params = d;
+    p->x_name = lp->model->nodes[lp->model->inputs[0]].name;
     p->x_dtype = lp->x_dtype == DT_I32 ? RT_I32 : RT_F32;
     dims(&lp->x_shape, &p->x_rank, p->x_dims, &p->x_size);
     p->x_vocab = lp->x_vocab;
@@ -171,6 +174,15 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     p->train_arena_floats = lp->train_step.arena_floats;
     p->eval_arena_floats = lp->forward.arena_floats;
     p->eval_scratch_floats = lp->forward.scratch_floats;
+    if (lp->has_step) { /* the function pointer is the backend's */
+        p->step_arena_floats = lp->step.arena_floats;
+        p->step_state_floats = lp->step_state_floats;
+        p->step_x_size = lp->step_x_size;
+        p->step_out_size = lp->step_out_size;
+        p->step_context = lp->step_context;
+    } else {
+        p->step_missing = lp->step_refusal;
+    }
     batch_bound(c, &lp->forward, p);
     if (lp->train)
         batch_bound(c, &lp->train_step, p);
@@ -194,5 +206,6 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
         p->y_size = 0;
     }
     p->noise_input = lp->noise_input;
+    p->reconstructs = lp->reconstructs;
     p->noise_uniform = lp->train && lp->train->noise_uniform;
 }

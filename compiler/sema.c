@@ -44,6 +44,41 @@ const char *sema_describe(Sema *s, const Value *v)
     unreachable();
 }
 
+enum { SCOPE_INDEX_AFTER = 32 };
+
+static uint32_t str_hash(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *name; name++)
+        h = (h ^ (unsigned char)*name) * 16777619u;
+    return h;
+}
+
+static void index_add(Scope *sc, Binding *b)
+{
+    uint32_t k = str_hash(b->name) & (sc->index_cap - 1);
+    b->hnext = sc->index[k];
+    sc->index[k] = b;
+}
+
+/* (Re)builds the index at twice the bindings' count or more; the oldest
+ * go in first, so each bucket lists the newest first, as head does. */
+static void index_rebuild(Arena *a, Scope *sc)
+{
+    uint32_t cap = 64;
+    while (cap < 2 * sc->count)
+        cap *= 2;
+    sc->index = arena_alloc(a, sizeof *sc->index * cap);
+    memset(sc->index, 0, sizeof *sc->index * cap);
+    sc->index_cap = cap;
+    Binding **all = arena_alloc(a, sizeof *all * sc->count);
+    uint32_t n = 0;
+    for (Binding *b = sc->head; b && n < sc->count; b = b->next)
+        all[n++] = b;
+    while (n > 0)
+        index_add(sc, all[--n]);
+}
+
 void sema_bind(Sema *s, Scope *sc, const char *name, Value v, Span at)
 {
     Binding *b = arena_alloc(s->c->arena, sizeof *b);
@@ -51,24 +86,40 @@ void sema_bind(Sema *s, Scope *sc, const char *name, Value v, Span at)
     b->v = v;
     b->span = at;
     b->next = sc->head;
+    b->hnext = NULL;
     sc->head = b;
+    sc->count++;
+    if (sc->index && sc->count <= sc->index_cap / 2)
+        index_add(sc, b);
+    else if (sc->count > SCOPE_INDEX_AFTER)
+        index_rebuild(s->c->arena, sc);
 }
 
 static Binding *lookup(Scope *sc, const char *name)
 {
-    for (; sc; sc = sc->parent)
+    for (; sc; sc = sc->parent) {
+        if (sc->index) {
+            for (Binding *b = sc->index[str_hash(name) & (sc->index_cap - 1)]; b; b = b->hnext)
+                if (strcmp(b->name, name) == 0)
+                    return b;
+            continue;
+        }
         for (Binding *b = sc->head; b; b = b->next)
             if (strcmp(b->name, name) == 0)
                 return b;
+    }
     return NULL;
 }
 
-static const Ast *find_decl(Ast **list, int n, const char *name)
+/* The layer or model declared as name (decl_names holds both, by their
+ * index among the declarations), if it is of this kind. */
+static const Ast *find_decl(Sema *s, AstKind kind, const char *name)
 {
-    for (int i = 0; i < n; i++)
-        if (strcmp(list[i]->name, name) == 0)
-            return list[i];
-    return NULL;
+    const Binding *b = lookup(&s->decl_names, name);
+    if (!b)
+        return NULL;
+    const Ast *decl = s->c->decls.items[b->v.nitems];
+    return decl->kind == kind ? decl : NULL;
 }
 
 static int find_op(const char *name)
@@ -297,6 +348,37 @@ static Value scale_op(Sema *s, uint32_t x, double factor, double offset, Span at
     return sema_build_op(s, OP_scale, &x, 1, attrs, what, derive_name(s, "scale", NULL, at), at);
 }
 
+/* An operand of a broadcasting add, sub or mul whose shape is not a suffix
+ * of the result's (f32[3, 1] against f32[3, 4], f32[1] against f32[8]) is
+ * repeated to the result's shape first by an expand op, so the
+ * elementwise loop reads every operand whole or as a repeated row. Shapes
+ * that do not broadcast are left to the op's rule, which says why. */
+static void expand_operands(Sema *s, Op o, uint32_t in[2], Span at)
+{
+    Shape sh[2] = { node_at(s, in[0])->shape, node_at(s, in[1])->shape };
+    DType dt[2] = { node_at(s, in[0])->dtype, node_at(s, in[1])->dtype };
+    Attr none[2];
+    memset(none, 0, sizeof none);
+    ShapeCtx ctx = { .c = s->c, .op = o, .call = ir_ops[o].name, .in = sh, .in_dtype = dt, .nin = 2, .attrs = none };
+    if (!shape_infer(&ctx))
+        return;
+    for (int k = 0; k < 2; k++) {
+        const Shape *x = &sh[k];
+        bool suffix = x->rank <= ctx.out.rank;
+        for (int i = 0; suffix && i < x->rank; i++)
+            suffix = x->dim[x->rank - 1 - i] == ctx.out.dim[ctx.out.rank - 1 - i];
+        if (suffix)
+            continue;
+        Attr *attrs = arena_alloc(s->c->arena, sizeof *attrs * 2);
+        attrs[1].nints = ctx.out.rank;
+        attrs[1].ints = arena_alloc(s->c->arena, sizeof *attrs[1].ints * (size_t)(ctx.out.rank + 1));
+        memcpy(attrs[1].ints, ctx.out.dim, sizeof *attrs[1].ints * (size_t)ctx.out.rank);
+        Value v = sema_build_op(s, OP_expand, &in[k], 1, attrs, "broadcast", derive_name(s, "expand", NULL, at), at);
+        if (v.kind == V_TENSOR)
+            in[k] = v.node;
+    }
+}
+
 static Value tensor_arith(Sema *s, char op, Value a, Value b, Span at)
 {
     Arena *ar = s->c->arena;
@@ -308,6 +390,7 @@ static Value tensor_arith(Sema *s, char op, Value a, Value b, Span at)
         }
         Op o = op == '+' ? OP_add : op == '-' ? OP_sub : OP_mul;
         uint32_t in[2] = { a.node, b.node };
+        expand_operands(s, o, in, at);
         Attr *attrs = arena_alloc(ar, sizeof *attrs * 2);
         return sema_build_op(s, o, in, 2, attrs, sym, derive_name(s, ir_ops[o].name, NULL, at), at);
     }
@@ -352,7 +435,7 @@ static Value eval_name(Sema *s, Scope *sc, const Ast *e)
         diag_error(&s->c->diag, e->span, "this train block has no noise source; add e.g. 'noise normal(64)'");
         return poison();
     }
-    if (find_op(e->name) >= 0 || find_decl(s->layers, s->nlayers, e->name)) {
+    if (find_op(e->name) >= 0 || find_decl(s, AST_LAYER, e->name)) {
         diag_error(&s->c->diag, e->span, "'%s' is a layer; call it as %s(x) or put it in a chain: x -> %s",
                    e->name, e->name, e->name);
         return poison();
@@ -858,7 +941,7 @@ static Value call_layer(Sema *s, Scope *sc, const Ast *call, const Ast *layer, c
     Bound *slots = arena_alloc(s->c->arena, sizeof *slots * (size_t)(nargs + 1));
     if (!sema_bind_args(s, sc, call, layer->name, args, nargs, piped, piped_span, slots))
         return poison();
-    Scope inner = { NULL, &s->globals };
+    Scope inner = { .parent = &s->globals };
     for (int i = 0; i < nargs; i++) {
         const Ast *p = layer->list.items[i];
         Value v = slots[i].set ? slots[i].v : sema_eval(s, &inner, p->lhs);
@@ -955,7 +1038,7 @@ static Value call_model(Sema *s, Scope *sc, const Ast *call, int gi, const Value
 static Value eval_call(Sema *s, Scope *sc, const Ast *call, const Value *piped, Span piped_span,
                        const char *forced_name)
 {
-    const Ast *layer = find_decl(s->layers, s->nlayers, call->name);
+    const Ast *layer = find_decl(s, AST_LAYER, call->name);
     if (layer)
         return call_layer(s, sc, call, layer, piped, piped_span, forced_name);
     int op = find_op(call->name);
@@ -974,7 +1057,7 @@ static Value eval_call(Sema *s, Scope *sc, const Ast *call, const Value *piped, 
     }
     /* The models' AST, not their graphs: a model may call one declared
      * later, and the graph count is final only after every model. */
-    if (find_decl(s->models, s->nmodels, call->name)) {
+    if (find_decl(s, AST_MODEL, call->name)) {
         diag_error(d, call->name_span, "model '%s' cannot be called here; models are called only in train-step losses (to share layers, declare them with 'layer')",
                    call->name);
         return poison();
@@ -1116,7 +1199,7 @@ static void sema_model(Sema *s, const Ast *m)
 {
     Diag *d = &s->c->diag;
     sema_begin_graph(s, m->name, m->span);
-    Scope sc = { NULL, &s->globals };
+    Scope sc = { .parent = &s->globals };
     bool ok = true;
     for (int i = 0; i < m->list.count; i++) {
         const Ast *p = m->list.items[i];
@@ -1205,7 +1288,7 @@ static void sema_const(Sema *s, const Ast *k)
 
 /* Declarations of one kind share a namespace with the others and with the
  * built-in layers. */
-static bool check_unique(Sema *s, const Ast *decl, Ast **seen, int nseen)
+static bool check_unique(Sema *s, const Ast *decl, int decl_at, Ast **seen, int nseen)
 {
     Diag *d = &s->c->diag;
     if ((decl->kind == AST_LAYER || decl->kind == AST_MODEL) && find_op(decl->name) >= 0) {
@@ -1222,12 +1305,13 @@ static bool check_unique(Sema *s, const Ast *decl, Ast **seen, int nseen)
                    "choose another model name", decl->name);
         return false;
     }
-    for (int i = 0; i < nseen; i++)
-        if (!strcmp(seen[i]->name, decl->name)) {
-            diag_error(d, decl->name_span, "redefinition of '%s'", decl->name);
-            diag_note(d, seen[i]->name_span, "previous definition here");
-            return false;
-        }
+    const Binding *b = lookup(&s->decl_names, decl->name);
+    if (b) {
+        diag_error(d, decl->name_span, "redefinition of '%s'", decl->name);
+        diag_note(d, seen[b->v.i]->name_span, "previous definition here");
+        return false;
+    }
+    sema_bind(s, &s->decl_names, decl->name, (Value){ .kind = V_INT, .i = nseen, .nitems = decl_at }, decl->name_span);
     return true;
 }
 
@@ -1245,7 +1329,7 @@ bool sema_run(Compiler *c)
         Ast *dcl = c->decls.items[i];
         if (dcl->kind == AST_TRAIN || dcl->kind == AST_CONST)
             continue;
-        if (!check_unique(&s, dcl, seen, nseen))
+        if (!check_unique(&s, dcl, i, seen, nseen))
             continue;
         seen[nseen++] = dcl;
         if (dcl->kind == AST_LAYER) {

@@ -34,11 +34,18 @@ typedef struct Binding {
     Value v;
     Span span;
     struct Binding *next;
+    struct Binding *hnext; /* the next binding in the same bucket of the scope's index */
 } Binding;
 
+/* Bindings, newest first. A scope that grows past a few dozen names (the
+ * globals of a file with 50k consts) also keeps a hash index of them, so
+ * lookup stays constant time and the front end linear. */
 typedef struct Scope {
     Binding *head;
     struct Scope *parent;
+    Binding **index;      /* NULL until the scope holds SCOPE_INDEX_AFTER names */
+    uint32_t index_cap;   /* buckets, a power of two */
+    uint32_t count;
 } Scope;
 
 typedef struct NameCount {
@@ -57,6 +64,8 @@ typedef struct Sema {
     Compiler *c;
     Graph *g;
     Scope globals;
+    Scope decl_names;       /* layers and models by name: .i their index in `seen`,
+                             * .nitems in the file's declarations */
     const char *prefix;     /* "" in a model body, "block1." inside a layer call */
     NameCount *counts;      /* derived-name counters of the current graph */
     UsedName *used[1024];   /* layer-call names taken in the current graph, by hash:

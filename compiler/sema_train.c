@@ -301,6 +301,10 @@ static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *l
     bool known;
     if (!data_sample(&ts->data, &xdt, &xs, &known))
         return;
+    /* a CSV's numbers feed token ids too: the runtime checks that each is
+     * a whole number */
+    if (ts->data.kind == SRC_CSV && in->dtype == DT_I32)
+        xdt = DT_I32;
     if (xdt != in->dtype || (known && ir_shape_elems(&xs) != ir_shape_elems(&in->shape))) {
         diag_error(d, ts->data.span, "model '%s' takes %s but this source gives %s samples", m->name,
                    graph_input_desc(s, m), ir_type_str(s->c, xdt, &xs));
@@ -401,6 +405,13 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
         }
         *slotp = it;
     }
+    for (int k = 0; k < ts->nsteps; k++)
+        if (!strcmp(ts->steps_list[k].model, p->graphs[gi].name)) {
+            diag_error(d, step->label_span, "model '%s' already has a step; one step per model (write its losses as one sum)",
+                       step->label);
+            diag_note(d, ts->steps_list[k].span, "its first step is here");
+            return;
+        }
     StepSpec *st = &ts->steps_list[ts->nsteps++];
     st->model = p->graphs[gi].name;
     st->span = step->span;
@@ -415,7 +426,7 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
      * source; models are called by name. */
     sema_begin_graph(s, arena_printf(s->c->arena, "%s.step%d.%s", ts->name, ts->nsteps, step->label), loss->span);
     st->graph = (uint32_t)(s->g - p->graphs);
-    Scope sc = { NULL, &s->globals };
+    Scope sc = { .parent = &s->globals };
     DType dt;
     Shape sh = { 0 }; /* f32[0] until a model call fixes it (fix_unused_real) */
     bool known;

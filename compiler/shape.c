@@ -726,6 +726,26 @@ static bool shape_layernorm_grad_param(ShapeCtx *s)
     return true;
 }
 
+static bool shape_expand(ShapeCtx *s)
+{
+    const Attr *shape = shape_attr(s, "shape");
+    s->out.rank = shape->nints;
+    for (int i = 0; i < shape->nints; i++)
+        s->out.dim[i] = shape->ints[i];
+    s->out_dtype = s->in_dtype[0];
+    return true;
+}
+
+static bool shape_reduce_to(ShapeCtx *s)
+{
+    const Attr *shape = shape_attr(s, "shape");
+    s->out.rank = shape->nints;
+    for (int i = 0; i < shape->nints; i++)
+        s->out.dim[i] = shape->ints[i];
+    s->out_dtype = DT_F32;
+    return true;
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 /* Values that are not computations have no rule: sema gives them their

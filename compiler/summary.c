@@ -102,6 +102,8 @@ int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n)
     case OP_embed_grad: case OP_position_grad: return elems(in0(g, n)); /* one addition per dy value */
     case OP_layernorm_grad: return 12 * elems(n);
     case OP_layernorm_grad_param: return 0;
+    case OP_reduce_to: return elems(in0(g, n));
+    case OP_expand: return 0;
     case OP_cross_entropy: return 5 * elems(in0(g, n));
     case OP_mse: case OP_bce: return 3 * elems(in0(g, n));
     case OP_COUNT: break;

@@ -101,7 +101,9 @@ typedef enum value_kind {
     V_SEED,    /* a whole number >= 0, up to 2^64 - 1 */
     V_THREADS, /* 0 (every core) to MAX_THREADS */
     V_PATH,
-    V_SWITCH,  /* no value: --json */
+    V_TEXT,    /* any text, kept in path[] (sample's --prompt) */
+    V_SCALE,   /* a finite number >= 0 (sample's --temperature) */
+    V_SWITCH,  /* no value (predict's --probs) */
 } value_kind;
 
 enum { MAX_THREADS = 4096 };
@@ -119,13 +121,19 @@ static const flag_spec flag_specs[NFLAG] = {
     [FLAG_BATCH] = { "--batch", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_COUNT, "128" },
     [FLAG_LR] = { "--lr", CMD_TRAIN, V_RATE, "0.001" },
     [FLAG_SEED] = { "--seed", CMD_TRAIN | CMD_SAMPLE, V_SEED, "42" },
-    [FLAG_THREADS] = { "--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, V_THREADS, "4" },
+    [FLAG_THREADS] = { "--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT | CMD_SAMPLE, V_THREADS, "4" },
     [FLAG_DATA] = { "--data", CMD_TRAIN, V_PATH, "train-images-idx3-ubyte.gz" },
     [FLAG_TEST] = { "--test", CMD_TRAIN | CMD_EVAL, V_PATH, "t10k-images-idx3-ubyte.gz" },
     [FLAG_SAVE] = { "--save", CMD_TRAIN, V_PATH, "model.safetensors" },
     [FLAG_RESUME] = { "--resume", CMD_TRAIN, V_PATH, "model.safetensors" },
     [FLAG_LOG] = { "--log", CMD_TRAIN, V_PATH, "train.csv" },
     [FLAG_LOAD] = { "--load", CMD_EVAL | CMD_PREDICT | CMD_SAMPLE, V_PATH, "model.safetensors" },
+    [FLAG_PROMPT] = { "--prompt", CMD_SAMPLE, V_TEXT, "'In the beginning'" },
+    [FLAG_TOKENS] = { "--tokens", CMD_SAMPLE, V_COUNT, "400" },
+    [FLAG_TEMPERATURE] = { "--temperature", CMD_SAMPLE, V_SCALE, "0.8" },
+    [FLAG_TOP_K] = { "--top-k", CMD_SAMPLE, V_COUNT, "40" },
+    [FLAG_PROBS] = { "--probs", CMD_PREDICT, V_SWITCH, "" },
+    [FLAG_TOP] = { "--top", CMD_PREDICT, V_COUNT, "5" },
     [FLAG_GRID] = { "--grid", CMD_SAMPLE, V_PATH, "8x8" },
     [FLAG_OUTPUT] = { "-o", CMD_SAMPLE, V_PATH, "samples.png" },
     [FLAG_SAMPLES] = { "--samples", CMD_TRAIN, V_PATH, "samples" },
@@ -141,8 +149,6 @@ static int parse_value(options *o, flag_id id, const char *text)
     char *end;
     errno = 0;
     switch (f->kind) {
-    case V_SWITCH:
-        return RC_OK;
     case V_PATH:
         if (!text[0]) {
             rt_report(o->prog, "%s needs a file name, as in %s %s", f->name, f->name, f->example);
@@ -150,6 +156,21 @@ static int parse_value(options *o, flag_id id, const char *text)
         }
         o->path[id] = text;
         return RC_OK;
+    case V_TEXT:
+        o->path[id] = text;
+        return RC_OK;
+    case V_SWITCH:
+        return RC_OK;
+    case V_SCALE: {
+        float v = strtof(text, &end);
+        if (end == text || *end || errno == ERANGE || !isfinite(v) || v < 0) {
+            rt_report(o->prog, "%s: '%s' is not a number of at least 0, as in %s %s", f->name, text,
+                   f->name, f->example);
+            return RC_USAGE;
+        }
+        o->temperature = v;
+        return RC_OK;
+    }
     case V_RATE: {
         float v = strtof(text, &end);
         if (end == text || *end || errno == ERANGE || !isfinite(v) || v <= 0) {
@@ -222,15 +243,14 @@ static int parse_flags(options *o, int argc, char **argv)
             return RC_USAGE;
         }
         const char *value = eq ? eq + 1 : NULL;
-        if (flag_specs[id].kind == V_SWITCH) {
-            if (value) {
-                rt_report(o->prog, "%s takes no value", flag_specs[id].name);
-                return RC_USAGE;
-            }
-            o->given[id] = true;
-            continue;
+        if (flag_specs[id].kind == V_SWITCH && value) {
+            rt_report(o->prog, "%s takes no value", flag_specs[id].name);
+            return RC_USAGE;
         }
-        if (!value) {
+        /* a prompt may start with "--" or be empty: it is the next argument, whatever it is */
+        if (!value && flag_specs[id].kind == V_TEXT && i + 1 < argc)
+            value = argv[++i];
+        if (!value && flag_specs[id].kind != V_SWITCH) {
             /* `--save --epochs 3` forgot the file; taking "--epochs" as its
              * name would hide that. */
             if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
@@ -279,7 +299,9 @@ static void print_usage(FILE *f, const char *prog)
             "           [--resume FILE] [--log FILE.csv]\n"
             "           [--samples DIR]   (generators: a PNG grid of samples after each epoch)\n"
             "  eval     --load FILE [--test FILE] [--batch N] [--threads N] [--confusion] [--json]\n"
-            "  predict  --load FILE [--batch N] [--threads N] INPUT\n"
+            "  predict  --load FILE [--batch N] [--threads N] [--probs | --top K] INPUT\n"
+            "  sample   --load FILE --prompt TEXT [--tokens N] [--temperature X] [--top-k K]\n"
+            "           [--seed N] [--threads N]   (language models)\n"
             "  sample   --load FILE [--grid 8x8] [-o samples.png] [--seed N]   (generators)\n"
             "  plot     LOG.csv -o FILE.png   training curves from a --log file (gnuplot)\n"
             "  info     the model's parameters, shapes and train block\n"
@@ -292,7 +314,10 @@ static void print_usage(FILE *f, const char *prog)
             "'labels-idx1'. --save-best FILE keeps the best validation evaluation's\n"
             "weights beside --save's last. INPUT is an IDX file\n"
             "(gzip'd or not) or a CSV of samples, one per row; predict prints one line per\n"
-            "sample. Exit status: 0 done, 1 bad data or checkpoint, 2 bad command line.\n",
+            "sample (--probs: the softmax probabilities; --top K: the K likeliest classes).\n"
+            "sample prints the prompt and N generated bytes (default 400; temperature 1,\n"
+            "every token; --temperature 0 takes the likeliest). Exit status: 0 done,\n"
+            "1 bad data or checkpoint, 2 bad command line.\n",
             prog);
 }
 
@@ -535,7 +560,7 @@ int rt_main(const rt_program *p, int argc, char **argv)
     case CMD_TRAIN: return rt_cmd_train(&o, p);
     case CMD_EVAL: return rt_cmd_eval(&o, p);
     case CMD_PREDICT: return rt_cmd_predict(&o, p);
-    case CMD_SAMPLE: return rt_cmd_sample(&o, p);
+    case CMD_SAMPLE: return p->noise_input ? rt_cmd_sample(&o, p) : rt_cmd_generate(&o, p);
     }
     return RC_USAGE;
 }

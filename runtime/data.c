@@ -153,6 +153,12 @@ int rt_data_resolve(const char *name, const char *base_dir, char *out, size_t ou
         path = colon ? colon + 1 : NULL;
     }
 
+#ifdef NETRT_DATA_DIR
+    /* The data folder of the build this runtime came from (the Makefile
+     * sets it): where scripts/deps.sh writes the text corpus. */
+    if (try_in(NETRT_DATA_DIR, strlen(NETRT_DATA_DIR), name, out, outlen))
+        return 0;
+#endif
     if (try_in(DATASETS_ROOT, strlen(DATASETS_ROOT), name, out, outlen))
         return 0;
     if (try_dataset_subfolders(name, out, outlen))
@@ -784,7 +790,10 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
                 double v;
                 if (parse_field(path, line, c + 1, field, stop, &v, err, errlen) != 0)
                     goto failed_xy;
-                if (c == label) {
+                if (c == label && src->real_labels) {
+                    float f = (float)v;
+                    memcpy(&y[row], &f, sizeof f); /* f32 labels in the same 4 bytes */
+                } else if (c == label) {
                     if (v != floor(v) || v < INT32_MIN || v > INT32_MAX) {
                         fail(err, errlen, path, "%lld: label %g in column %lld %s", (long long)line, v,
                              (long long)c + 1,
@@ -810,7 +819,7 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
     out->x_size = features;
     out->x = x;
     if (y) {
-        out->y_dtype = RT_I32;
+        out->y_dtype = src->real_labels ? RT_F32 : RT_I32;
         out->y_rank = 0;
         out->y_size = 1;
         out->y = y;

@@ -487,6 +487,69 @@ void rt_bce_backward(int64_t n, const float *logits, const float *target,
     rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), bce_backward_chunk, &t);
 }
 
+typedef struct broadcast_task {
+    const rt_broadcast *b;
+    const float *dy;
+    float *dx;
+    int64_t n_out, n_keep;
+    bool copy; /* forward: dy is x (n_keep), dx is y (n_out) */
+} broadcast_task;
+
+/* One sample: dy's values in order, each added into the dx value it was
+ * repeated from, so the sum's order is fixed. */
+static void sum_broadcast_sample(void *ctx, int64_t s)
+{
+    const broadcast_task *t = ctx;
+    const rt_broadcast *b = t->b;
+    int rank = (int)b->rank;
+    int64_t idx[RT_MAX_RANK] = { 0 }, stride[RT_MAX_RANK];
+    int64_t k = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        stride[d] = b->keep[d] == 1 ? 0 : k;
+        k *= b->keep[d];
+    }
+    const float *dy = t->dy + s * (t->copy ? t->n_keep : t->n_out);
+    float *dx = t->dx + s * (t->copy ? t->n_out : t->n_keep);
+    if (!t->copy)
+        memset(dx, 0, (size_t)t->n_keep * sizeof *dx);
+    for (int64_t i = 0; i < t->n_out; i++) {
+        int64_t j = 0;
+        for (int d = 0; d < rank; d++)
+            j += idx[d] * stride[d];
+        if (t->copy)
+            dx[i] = dy[j];
+        else
+            dx[j] += dy[i];
+        for (int d = rank - 1; d >= 0; d--) {
+            if (++idx[d] < b->out[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+}
+
+// dy (batch, prod out), dx (batch, prod keep)
+void rt_sum_broadcast(int64_t batch, const rt_broadcast *b, const float *dy, float *dx)
+{
+    broadcast_task t = { .b = b, .dy = dy, .dx = dx, .n_out = 1, .n_keep = 1 };
+    for (int d = 0; d < b->rank; d++) {
+        t.n_out *= b->out[d];
+        t.n_keep *= b->keep[d];
+    }
+    rt_run_tasks(batch, sum_broadcast_sample, &t);
+}
+
+// x (batch, prod keep), y (batch, prod out)
+void rt_broadcast_copy(int64_t batch, const rt_broadcast *b, const float *x, float *y)
+{
+    broadcast_task t = { .b = b, .dy = x, .dx = y, .n_out = 1, .n_keep = 1, .copy = true };
+    for (int d = 0; d < b->rank; d++) {
+        t.n_out *= b->out[d];
+        t.n_keep *= b->keep[d];
+    }
+    rt_run_tasks(batch, sum_broadcast_sample, &t);
+}
+
 /* The same losses against one number for every element (bce(D(x), 1),
  * label smoothing bce(D(x), 0.9), mse(y, 0)): no target buffer. */
 double rt_mse_forward_const(int64_t n, const float *pred, float target)

@@ -1,13 +1,12 @@
-/* kernels_avx2.c — the AVX2 + FMA path of the elementwise, softmax and
- * dropout kernels (kernels.c dispatches here when rt_isa_current() says
- * RT_ISA_AVX2). AVX2 has no masked loads for every case we need, so a tail
- * shorter than 8 is copied into a padded stack vector, run through the same
- * vector code, and copied back: every element sees the same arithmetic.
- *
- * exp and tanh are the same polynomials as the AVX-512 path (exp <= 1 ulp,
- * tanh <= 2.5 ulp, sigmoid <= 2.9 ulp; see kernels_avx512.c); only the 2^n
- * scaling differs, built from exponent bits in two halves because AVX2 has
- * no scalef, which gives the same bits wherever the result is normal.
+/* kernels_avx2.c — kernels_simd.h on AVX2 + FMA (kernels.c and optim.c
+ * dispatch here when rt_isa_current() says RT_ISA_AVX2): 8 lanes, masks as
+ * vectors of all-ones lanes. AVX2 has no masked loads for every case we
+ * need, so a tail shorter than 8 is copied into a zero-padded stack
+ * vector, run through the same vector code, and copied back. It has no
+ * scalef either: 2^n is built from exponent bits, in two halves for exp
+ * (whose n leaves one exponent field's range), which gives AVX-512's bits
+ * wherever the result is normal. Softmax rows and dropout are this file's
+ * own (see kernels_simd.h).
  */
 #include <immintrin.h>
 #include <math.h>
@@ -15,31 +14,44 @@
 
 #include "kernels_internal.h"
 
-#define LOG2E 1.44269502162933349609375f
-#define LN2_HI 0.693147182464599609375f
-#define LN2_LO -1.904654323148236e-09f
+#define VEC __m256
+#define VMASK __m256
+#define LANES 8
+#define SIMD_EXPORT(name) rt_avx2_##name
 
-#define GELU_K 0.7978845608028654f
-#define GELU_C 0.044715f
+#define v_set1(f) _mm256_set1_ps(f)
+#define v_zero() _mm256_setzero_ps()
+#define v_loadu(p) _mm256_loadu_ps(p)
+#define v_storeu(p, v) _mm256_storeu_ps((p), (v))
+#define v_add(a, b) _mm256_add_ps((a), (b))
+#define v_sub(a, b) _mm256_sub_ps((a), (b))
+#define v_mul(a, b) _mm256_mul_ps((a), (b))
+#define v_div(a, b) _mm256_div_ps((a), (b))
+#define v_min(a, b) _mm256_min_ps((a), (b))
+#define v_max(a, b) _mm256_max_ps((a), (b))
+#define v_sqrt(a) _mm256_sqrt_ps(a)
+#define v_fmadd(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define v_fnmadd(a, b, c) _mm256_fnmadd_ps((a), (b), (c))
+#define v_abs(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), (x))
+#define v_or_sign(t, x) _mm256_or_ps((t), _mm256_and_ps(_mm256_set1_ps(-0.0f), (x)))
+#define v_round(x) _mm256_round_ps((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define v_gt0(x) _mm256_cmp_ps((x), _mm256_setzero_ps(), _CMP_GT_OQ)
+#define v_lt0(x) _mm256_cmp_ps((x), _mm256_setzero_ps(), _CMP_LT_OQ)
+#define v_blend(m, a, b) _mm256_blendv_ps((a), (b), (m))
+#define v_and_mask(m, v) _mm256_and_ps((m), (v))
 
-static inline __m256 reduce_ln2(__m256 x, __m256 *n)
+static inline __m256 v_load_n(const float *p, int64_t n)
 {
-    *n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)),
-                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(*n, _mm256_set1_ps(LN2_HI), x);
-    return _mm256_fnmadd_ps(*n, _mm256_set1_ps(LN2_LO), r);
+    float buf[8] = { 0 };
+    memcpy(buf, p, (size_t)n * sizeof(float));
+    return _mm256_loadu_ps(buf);
 }
 
-/* (exp(r) - 1 - r) / r^2, Taylor to r^8 (see kernels_avx512.c). */
-static inline __m256 expm1_tail(__m256 r)
+static inline void v_store_n(float *p, int64_t n, __m256 v)
 {
-    __m256 p = _mm256_set1_ps(2.4801587642286904e-05f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.9841270113829523e-04f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3888889225199819e-03f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3333337679505350e-03f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1666667908430100e-02f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666667163372040e-01f));
-    return _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    float buf[8];
+    _mm256_storeu_ps(buf, v);
+    memcpy(p, buf, (size_t)n * sizeof(float));
 }
 
 /* 2^n for integral n in [-126, 127], from the exponent field. */
@@ -48,216 +60,25 @@ static inline __m256 pow2i(__m256i n)
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
 }
 
-/* exp(x) = 2^n exp(r). n lies in [-150, 128] after the clamp, outside one
- * exponent field's range, so 2^n is applied as 2^(n/2) * 2^(n - n/2): the
- * overflow then gives inf and the underflow a correctly rounded subnormal.
- * NaN passes through the clamps (x is the second operand). */
-static inline __m256 exp8(__m256 x)
+static inline __m256 v_pow2(__m256 n)
 {
-    x = _mm256_min_ps(_mm256_set1_ps(89.0f), x);
-    x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
-    __m256 n;
-    __m256 r = reduce_ln2(x, &n);
-    __m256 p = _mm256_fmadd_ps(expm1_tail(r), _mm256_mul_ps(r, r), r);
-    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+    return pow2i(_mm256_cvtps_epi32(n));
+}
+
+/* p * 2^n for n in [-150, 128], outside one exponent field's range: as
+ * p * 2^(n/2) * 2^(n - n/2), so an overflow gives inf and an underflow a
+ * correctly rounded subnormal. */
+static inline __m256 v_scale2(__m256 p, __m256 n)
+{
     __m256i ni = _mm256_cvtps_epi32(n);
     __m256i n1 = _mm256_srai_epi32(ni, 1);
     __m256i n2 = _mm256_sub_epi32(ni, n1);
     return _mm256_mul_ps(_mm256_mul_ps(p, pow2i(n1)), pow2i(n2));
 }
 
-/* tanh|x| = -expm1(-2|x|) / (2 + expm1(-2|x|)), expm1 formed as
- * fma(2^n, q, 2^n - 1) (see kernels_avx512.c); |x| clamped to 10, where the
- * float result is already 1, keeps n in [-29, 0]. */
-static inline __m256 tanh8(__m256 x)
-{
-    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
-    __m256 a = _mm256_andnot_ps(sign_bit, x);
-    a = _mm256_min_ps(_mm256_set1_ps(10.0f), a);
-    __m256 y = _mm256_mul_ps(a, _mm256_set1_ps(-2.0f));
-    __m256 n;
-    __m256 r = reduce_ln2(y, &n);
-    __m256 q = _mm256_fmadd_ps(expm1_tail(r), _mm256_mul_ps(r, r), r);
-    __m256 scale = pow2i(_mm256_cvtps_epi32(n));
-    __m256 em = _mm256_fmadd_ps(scale, q, _mm256_sub_ps(scale, _mm256_set1_ps(1.0f)));
-    __m256 t = _mm256_div_ps(_mm256_sub_ps(_mm256_setzero_ps(), em),
-                             _mm256_add_ps(_mm256_set1_ps(2.0f), em));
-    return _mm256_or_ps(t, _mm256_and_ps(sign_bit, x));
-}
+#include "kernels_simd.h"
 
-/* 1/(1+t) for x >= 0, t/(1+t) for x < 0, t = exp(-|x|). */
-static inline __m256 sigmoid8(__m256 x, __m256 *one_minus)
-{
-    __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
-    __m256 t = exp8(_mm256_sub_ps(_mm256_setzero_ps(), a));
-    __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), t));
-    __m256 small = _mm256_mul_ps(t, inv);
-    __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
-    if (one_minus)
-        *one_minus = _mm256_blendv_ps(small, inv, neg);
-    return _mm256_blendv_ps(inv, small, neg);
-}
-
-static inline __m256 gelu_inner8(__m256 x)
-{
-    __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 k = _mm256_fmadd_ps(x2, _mm256_set1_ps(2.0f * GELU_K * GELU_C),
-                               _mm256_set1_ps(2.0f * GELU_K));
-    return _mm256_mul_ps(x, k);
-}
-
-static inline __m256 fwd_relu(__m256 x, float alpha)
-{
-    (void)alpha;
-    return _mm256_max_ps(_mm256_setzero_ps(), x);
-}
-
-static inline __m256 fwd_leaky(__m256 x, float alpha)
-{
-    __m256 pos = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
-    return _mm256_blendv_ps(_mm256_mul_ps(x, _mm256_set1_ps(alpha)), x, pos);
-}
-
-static inline __m256 fwd_gelu(__m256 x, float alpha)
-{
-    (void)alpha;
-    return _mm256_mul_ps(x, sigmoid8(gelu_inner8(x), NULL));
-}
-
-static inline __m256 fwd_tanh(__m256 x, float alpha)
-{
-    (void)alpha;
-    return tanh8(x);
-}
-
-static inline __m256 fwd_sigmoid(__m256 x, float alpha)
-{
-    (void)alpha;
-    return sigmoid8(x, NULL);
-}
-
-#define FORWARD_LOOP(op)                                                   \
-    do {                                                                   \
-        int64_t i = 0;                                                     \
-        for (; i + 8 <= n; i += 8)                                         \
-            _mm256_storeu_ps(y + i, op(_mm256_loadu_ps(x + i), alpha));    \
-        if (i < n) {                                                       \
-            float buf[8] = { 0 };                                          \
-            size_t bytes = (size_t)(n - i) * sizeof(float);                \
-            memcpy(buf, x + i, bytes);                                     \
-            _mm256_storeu_ps(buf, op(_mm256_loadu_ps(buf), alpha));        \
-            memcpy(y + i, buf, bytes);                                     \
-        }                                                                  \
-    } while (0)
-
-// x (n), y (n)
-void rt_avx2_act_forward(rt_act act, float alpha, int64_t n, const float *x, float *y)
-{
-    switch (act) {
-    case RT_ACT_NONE:
-        if (x != y)
-            memmove(y, x, (size_t)n * sizeof *y);
-        break;
-    case RT_ACT_RELU:
-        FORWARD_LOOP(fwd_relu);
-        break;
-    case RT_ACT_LEAKY_RELU:
-        FORWARD_LOOP(fwd_leaky);
-        break;
-    case RT_ACT_GELU:
-        FORWARD_LOOP(fwd_gelu);
-        break;
-    case RT_ACT_TANH:
-        FORWARD_LOOP(fwd_tanh);
-        break;
-    case RT_ACT_SIGMOID:
-        FORWARD_LOOP(fwd_sigmoid);
-        break;
-    }
-}
-
-static inline __m256 bwd_relu(__m256 x, __m256 y, __m256 dy, float alpha)
-{
-    (void)y, (void)alpha;
-    return _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ), dy);
-}
-
-static inline __m256 bwd_leaky(__m256 x, __m256 y, __m256 dy, float alpha)
-{
-    (void)y;
-    __m256 pos = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
-    return _mm256_blendv_ps(_mm256_mul_ps(dy, _mm256_set1_ps(alpha)), dy, pos);
-}
-
-/* s + x s (1 - s) v'(x), v = gelu_inner8(x) */
-static inline __m256 bwd_gelu(__m256 x, __m256 y, __m256 dy, float alpha)
-{
-    (void)y, (void)alpha;
-    __m256 one_minus;
-    __m256 s = sigmoid8(gelu_inner8(x), &one_minus);
-    __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 dv = _mm256_fmadd_ps(x2, _mm256_set1_ps(2.0f * GELU_K * 3.0f * GELU_C),
-                                _mm256_set1_ps(2.0f * GELU_K));
-    __m256 g = _mm256_mul_ps(_mm256_mul_ps(x, s), _mm256_mul_ps(one_minus, dv));
-    return _mm256_mul_ps(dy, _mm256_add_ps(s, g));
-}
-
-static inline __m256 bwd_tanh(__m256 x, __m256 y, __m256 dy, float alpha)
-{
-    (void)x, (void)alpha;
-    return _mm256_mul_ps(dy, _mm256_fnmadd_ps(y, y, _mm256_set1_ps(1.0f)));
-}
-
-static inline __m256 bwd_sigmoid(__m256 x, __m256 y, __m256 dy, float alpha)
-{
-    (void)x, (void)alpha;
-    return _mm256_mul_ps(_mm256_mul_ps(dy, y), _mm256_sub_ps(_mm256_set1_ps(1.0f), y));
-}
-
-#define BACKWARD_LOOP(op)                                                          \
-    do {                                                                           \
-        int64_t i = 0;                                                             \
-        for (; i + 8 <= n; i += 8)                                                 \
-            _mm256_storeu_ps(dx + i, op(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), \
-                                        _mm256_loadu_ps(dy + i), alpha));          \
-        if (i < n) {                                                               \
-            float bx[8] = { 0 }, by[8] = { 0 }, bdy[8] = { 0 };                    \
-            size_t bytes = (size_t)(n - i) * sizeof(float);                        \
-            memcpy(bx, x + i, bytes);                                              \
-            memcpy(by, y + i, bytes);                                              \
-            memcpy(bdy, dy + i, bytes);                                            \
-            _mm256_storeu_ps(bdy, op(_mm256_loadu_ps(bx), _mm256_loadu_ps(by),     \
-                                     _mm256_loadu_ps(bdy), alpha));                \
-            memcpy(dx + i, bdy, bytes);                                            \
-        }                                                                          \
-    } while (0)
-
-// x, y, dy, dx (n)
-void rt_avx2_act_backward(rt_act act, float alpha, int64_t n, const float *x,
-                          const float *y, const float *dy, float *dx)
-{
-    switch (act) {
-    case RT_ACT_NONE:
-        if (dy != dx)
-            memmove(dx, dy, (size_t)n * sizeof *dx);
-        break;
-    case RT_ACT_RELU:
-        BACKWARD_LOOP(bwd_relu);
-        break;
-    case RT_ACT_LEAKY_RELU:
-        BACKWARD_LOOP(bwd_leaky);
-        break;
-    case RT_ACT_GELU:
-        BACKWARD_LOOP(bwd_gelu);
-        break;
-    case RT_ACT_TANH:
-        BACKWARD_LOOP(bwd_tanh);
-        break;
-    case RT_ACT_SIGMOID:
-        BACKWARD_LOOP(bwd_sigmoid);
-        break;
-    }
-}
+/* ------------------------------------------------------- softmax, dropout */
 
 static inline float hmax8(__m256 v)
 {
@@ -290,11 +111,11 @@ double rt_avx2_softmax_row(int64_t cols, const float *x, float *y)
 
     __m256d sum4 = _mm256_setzero_pd();
     for (int64_t j = 0; j < full; j += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm));
+        __m256 e = v_exp(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm));
         _mm256_storeu_ps(y + j, e);
         sum4 = add_halves_pd(sum4, e);
     }
-    __m256 e_tail = exp8(_mm256_sub_ps(_mm256_loadu_ps(tail), vm));
+    __m256 e_tail = v_exp(_mm256_sub_ps(_mm256_loadu_ps(tail), vm));
     sum4 = add_halves_pd(sum4, e_tail);
     double lanes[4];
     _mm256_storeu_pd(lanes, sum4);
@@ -368,144 +189,5 @@ void rt_avx2_dropout(int64_t begin, int64_t end, uint64_t key, uint32_t threshol
         __m256 keep = keep8(z, _mm256_add_epi64(z, step4), thr);
         _mm256_storeu_ps(buf, _mm256_and_ps(keep, _mm256_mul_ps(_mm256_loadu_ps(buf), vscale)));
         memcpy(out + i, buf, bytes);
-    }
-}
-
-/* ---------------------------------------------------------- optimizers */
-
-/* The optimizer updates mirror optim.c's portable loops operation for
- * operation (no FMA), so every path gives the same bits. Each update is
- * written for 8 elements at pointers that hold 8; the tail runs the same
- * code on padded stack copies. */
-
-typedef struct sgd_consts {
-    __m256 lr, wd, mu;
-    bool with_momentum, first_step, nesterov;
-} sgd_consts;
-
-static inline void sgd8(const sgd_consts *c, float *p, const float *g, float *buf)
-{
-    __m256 pi = _mm256_loadu_ps(p);
-    __m256 grad = _mm256_add_ps(_mm256_loadu_ps(g), _mm256_mul_ps(c->wd, pi));
-    __m256 d = grad;
-    if (c->with_momentum) {
-        __m256 b = c->first_step ? grad
-                                 : _mm256_add_ps(_mm256_mul_ps(c->mu, _mm256_loadu_ps(buf)), grad);
-        _mm256_storeu_ps(buf, b);
-        d = c->nesterov ? _mm256_add_ps(grad, _mm256_mul_ps(c->mu, b)) : b;
-    }
-    _mm256_storeu_ps(p, _mm256_sub_ps(pi, _mm256_mul_ps(c->lr, d)));
-}
-
-// p, g, buf (n)
-void rt_avx2_sgd(const rt_update *u, int64_t n, float *p, const float *g, float *buf)
-{
-    const sgd_consts c = { .lr = _mm256_set1_ps(u->lr), .wd = _mm256_set1_ps(u->weight_decay),
-                           .mu = _mm256_set1_ps(u->momentum), .with_momentum = u->momentum != 0.0f,
-                           .first_step = u->first_step, .nesterov = u->nesterov };
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        sgd8(&c, p + i, g + i, c.with_momentum ? buf + i : NULL);
-    if (i < n) {
-        float bp[8] = { 0 }, bg[8] = { 0 }, bb[8] = { 0 };
-        size_t bytes = (size_t)(n - i) * sizeof(float);
-        memcpy(bp, p + i, bytes);
-        memcpy(bg, g + i, bytes);
-        if (c.with_momentum)
-            memcpy(bb, buf + i, bytes);
-        sgd8(&c, bp, bg, bb);
-        memcpy(p + i, bp, bytes);
-        if (c.with_momentum)
-            memcpy(buf + i, bb, bytes);
-    }
-}
-
-typedef struct adam_consts {
-    __m256 wd, keep, b1c, b2, b2c, step, bc2, eps;
-} adam_consts;
-
-static inline void adam8(const adam_consts *c, float *p, const float *g, float *m, float *v)
-{
-    __m256 pi = _mm256_loadu_ps(p), mi = _mm256_loadu_ps(m), vi = _mm256_loadu_ps(v);
-    __m256 grad = _mm256_add_ps(_mm256_loadu_ps(g), _mm256_mul_ps(c->wd, pi));
-    __m256 decayed = _mm256_mul_ps(pi, c->keep);
-    mi = _mm256_add_ps(mi, _mm256_mul_ps(c->b1c, _mm256_sub_ps(grad, mi)));
-    vi = _mm256_add_ps(_mm256_mul_ps(c->b2, vi), _mm256_mul_ps(_mm256_mul_ps(c->b2c, grad), grad));
-    _mm256_storeu_ps(m, mi);
-    _mm256_storeu_ps(v, vi);
-    __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), c->bc2), c->eps);
-    __m256 upd = _mm256_mul_ps(c->step, _mm256_div_ps(mi, denom));
-    _mm256_storeu_ps(p, _mm256_sub_ps(decayed, upd));
-}
-
-// p, g, m, v (n)
-void rt_avx2_adam(const rt_update *u, int64_t n, float *p, const float *g, float *m, float *v)
-{
-    const adam_consts c = {
-        .wd = _mm256_set1_ps(u->weight_decay), .keep = _mm256_set1_ps(u->keep),
-        .b1c = _mm256_set1_ps(u->one_minus_beta1), .b2 = _mm256_set1_ps(u->beta2),
-        .b2c = _mm256_set1_ps(u->one_minus_beta2), .step = _mm256_set1_ps(u->step_size),
-        .bc2 = _mm256_set1_ps(u->bc2_sqrt), .eps = _mm256_set1_ps(u->eps),
-    };
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        adam8(&c, p + i, g + i, m + i, v + i);
-    if (i < n) {
-        float bp[8] = { 0 }, bg[8] = { 0 }, bm[8] = { 0 }, bv[8] = { 0 };
-        size_t bytes = (size_t)(n - i) * sizeof(float);
-        memcpy(bp, p + i, bytes);
-        memcpy(bg, g + i, bytes);
-        memcpy(bm, m + i, bytes);
-        memcpy(bv, v + i, bytes);
-        adam8(&c, bp, bg, bm, bv);
-        memcpy(p + i, bp, bytes);
-        memcpy(m + i, bm, bytes);
-        memcpy(v + i, bv, bytes);
-    }
-}
-
-typedef struct rmsprop_consts {
-    __m256 lr, wd, a, ac, eps, mu;
-    bool with_momentum;
-} rmsprop_consts;
-
-static inline void rmsprop8(const rmsprop_consts *c, float *p, const float *g, float *sq, float *buf)
-{
-    __m256 pi = _mm256_loadu_ps(p);
-    __m256 grad = _mm256_add_ps(_mm256_loadu_ps(g), _mm256_mul_ps(c->wd, pi));
-    __m256 s = _mm256_add_ps(_mm256_mul_ps(c->a, _mm256_loadu_ps(sq)),
-                             _mm256_mul_ps(_mm256_mul_ps(c->ac, grad), grad));
-    _mm256_storeu_ps(sq, s);
-    __m256 d = _mm256_div_ps(grad, _mm256_add_ps(_mm256_sqrt_ps(s), c->eps));
-    if (c->with_momentum) {
-        d = _mm256_add_ps(_mm256_mul_ps(c->mu, _mm256_loadu_ps(buf)), d);
-        _mm256_storeu_ps(buf, d);
-    }
-    _mm256_storeu_ps(p, _mm256_sub_ps(pi, _mm256_mul_ps(c->lr, d)));
-}
-
-// p, g, sq, buf (n)
-void rt_avx2_rmsprop(const rt_update *u, int64_t n, float *p, const float *g, float *sq, float *buf)
-{
-    const rmsprop_consts c = { .lr = _mm256_set1_ps(u->lr), .wd = _mm256_set1_ps(u->weight_decay),
-                               .a = _mm256_set1_ps(u->alpha), .ac = _mm256_set1_ps(u->one_minus_alpha),
-                               .eps = _mm256_set1_ps(u->eps), .mu = _mm256_set1_ps(u->momentum),
-                               .with_momentum = u->momentum > 0.0f };
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        rmsprop8(&c, p + i, g + i, sq + i, c.with_momentum ? buf + i : NULL);
-    if (i < n) {
-        float bp[8] = { 0 }, bg[8] = { 0 }, bs[8] = { 0 }, bb[8] = { 0 };
-        size_t bytes = (size_t)(n - i) * sizeof(float);
-        memcpy(bp, p + i, bytes);
-        memcpy(bg, g + i, bytes);
-        memcpy(bs, sq + i, bytes);
-        if (c.with_momentum)
-            memcpy(bb, buf + i, bytes);
-        rmsprop8(&c, bp, bg, bs, bb);
-        memcpy(p + i, bp, bytes);
-        memcpy(sq + i, bs, bytes);
-        if (c.with_momentum)
-            memcpy(buf + i, bb, bytes);
     }
 }

@@ -1,20 +1,7 @@
-/* kernels_avx512.c — the AVX-512 path of the elementwise, softmax and
- * dropout kernels (kernels.c dispatches here when rt_isa_current() says
- * RT_ISA_AVX512). Tails use masked loads and stores, so every element goes
- * through the same vector code.
- *
- * exp and tanh are polynomial (see exp16 and tanh16). Measured on every
- * float of each range against the double-precision result of libm:
- *   exp      [-87.3, 88.7]  <= 0.98 ulp   (relative 8.3e-8)
- *   tanh     [-10, 10]      <= 2.5 ulp    (relative 1.8e-7)
- *   sigmoid  [-87, 20]      <= 2.9 ulp    (relative 2.0e-7)
- *   gelu     [-3, 10]       <= 14 ulp     (relative 9.2e-7)
- * gelu below -3 loses relative precision in proportion to |2u|, because
- * u = sqrt(2/pi)(x + 0.044715 x^3) is rounded to float before exp(-2u)
- * (relative 1.3e-5 at x = -10, where gelu is 1e-37); its absolute error
- * stays below 4e-9 everywhere. The AVX2 path gives the same bits for
- * normal results. tests/test_rt_kernels.c pins relative 1e-6 for tanh and
- * sigmoid on sampled sweeps.
+/* kernels_avx512.c — kernels_simd.h on AVX-512 (kernels.c and optim.c
+ * dispatch here when rt_isa_current() says RT_ISA_AVX512): 16 lanes, masks
+ * in k registers, tails by masked loads and stores, 2^n by scalef. Softmax
+ * rows and dropout are this file's own (see kernels_simd.h).
  */
 #include <immintrin.h>
 #include <math.h>
@@ -22,249 +9,50 @@
 
 #include "kernels_internal.h"
 
-/* log(2) split so n * LN2_HI is exact enough under FMA and LN2_LO mops up
- * the rest (Cody & Waite). */
-#define LOG2E 1.44269502162933349609375f
-#define LN2_HI 0.693147182464599609375f
-#define LN2_LO -1.904654323148236e-09f
-
-#define GELU_K 0.7978845608028654f
-#define GELU_C 0.044715f
+#define VEC __m512
+#define VMASK __mmask16
+#define LANES 16
+#define SIMD_EXPORT(name) rt_avx512_##name
 
 static inline __mmask16 tail_mask(int64_t remaining)
 {
     return (__mmask16)((1u << remaining) - 1u);
 }
 
-/* Reduces x = n ln2 + r with |r| <= ln2/2 (and a little more when the
- * product rounds); returns r and n. */
-static inline __m512 reduce_ln2(__m512 x, __m512 *n)
-{
-    *n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)),
-                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(*n, _mm512_set1_ps(LN2_HI), x);
-    return _mm512_fnmadd_ps(*n, _mm512_set1_ps(LN2_LO), r);
-}
+#define v_set1(f) _mm512_set1_ps(f)
+#define v_zero() _mm512_setzero_ps()
+#define v_loadu(p) _mm512_loadu_ps(p)
+#define v_storeu(p, v) _mm512_storeu_ps((p), (v))
+#define v_load_n(p, n) _mm512_maskz_loadu_ps(tail_mask(n), (p))
+#define v_store_n(p, n, v) _mm512_mask_storeu_ps((p), tail_mask(n), (v))
+#define v_add(a, b) _mm512_add_ps((a), (b))
+#define v_sub(a, b) _mm512_sub_ps((a), (b))
+#define v_mul(a, b) _mm512_mul_ps((a), (b))
+#define v_div(a, b) _mm512_div_ps((a), (b))
+#define v_min(a, b) _mm512_min_ps((a), (b))
+#define v_max(a, b) _mm512_max_ps((a), (b))
+#define v_sqrt(a) _mm512_sqrt_ps(a)
+#define v_fmadd(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define v_fnmadd(a, b, c) _mm512_fnmadd_ps((a), (b), (c))
+#define v_abs(x) _mm512_abs_ps(x)
+#define v_round(x) _mm512_roundscale_ps((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+/* scalef applies 2^n without building an exponent field */
+#define v_scale2(p, n) _mm512_scalef_ps((p), (n))
+#define v_pow2(n) _mm512_scalef_ps(_mm512_set1_ps(1.0f), (n))
+#define v_gt0(x) _mm512_cmp_ps_mask((x), _mm512_setzero_ps(), _CMP_GT_OQ)
+#define v_lt0(x) _mm512_cmp_ps_mask((x), _mm512_setzero_ps(), _CMP_LT_OQ)
+#define v_blend(m, a, b) _mm512_mask_blend_ps((m), (a), (b))
+#define v_and_mask(m, v) _mm512_maskz_mov_ps((m), (v))
 
-/* exp(r) - 1 - r for |r| <= 0.35, divided by r^2: Taylor to r^8, whose
- * truncation error (|r|^9/9! < 2e-10) is far below float's rounding. */
-static inline __m512 expm1_tail(__m512 r)
+static inline __m512 v_or_sign(__m512 t, __m512 x)
 {
-    __m512 p = _mm512_set1_ps(2.4801587642286904e-05f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.9841270113829523e-04f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3888889225199819e-03f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3333337679505350e-03f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1666667908430100e-02f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666667163372040e-01f));
-    return _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-}
-
-/* exp(x) = 2^n exp(r). scalef applies 2^n without building an exponent
- * field, so results that overflow give inf and results below FLT_MIN
- * become correctly rounded subnormals. The clamp keeps n an integer that
- * scalef takes exactly; NaN passes through (minps/maxps return their second
- * operand on NaN, and x is second). */
-static inline __m512 exp16(__m512 x)
-{
-    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
-    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
-    __m512 n;
-    __m512 r = reduce_ln2(x, &n);
-    __m512 r2 = _mm512_mul_ps(r, r);
-    __m512 p = _mm512_fmadd_ps(expm1_tail(r), r2, r);
-    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
-/* tanh|x| = -expm1(-2|x|) / (2 + expm1(-2|x|)). expm1(y) = 2^n (1 + q) - 1
- * is formed as fma(2^n, q, 2^n - 1) with q = expm1(r), so near 0 (n = 0) it
- * is q itself and keeps full relative precision where 1 - exp(-2|x|) would
- * cancel. Beyond |x| = 9.1 the float result is 1, so |x| is clamped to 10. */
-static inline __m512 tanh16(__m512 x)
-{
-    __m512 a = _mm512_abs_ps(x);
-    a = _mm512_min_ps(_mm512_set1_ps(10.0f), a);
-    __m512 y = _mm512_mul_ps(a, _mm512_set1_ps(-2.0f));
-    __m512 n;
-    __m512 r = reduce_ln2(y, &n);
-    __m512 q = _mm512_fmadd_ps(expm1_tail(r), _mm512_mul_ps(r, r), r);
-    __m512 scale = _mm512_scalef_ps(_mm512_set1_ps(1.0f), n);
-    __m512 em = _mm512_fmadd_ps(scale, q, _mm512_sub_ps(scale, _mm512_set1_ps(1.0f)));
-    __m512 t = _mm512_div_ps(_mm512_sub_ps(_mm512_setzero_ps(), em),
-                             _mm512_add_ps(_mm512_set1_ps(2.0f), em));
-    /* copy x's sign onto t (t >= 0) */
     __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN));
     return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t), sign));
 }
 
-/* 1/(1+t) for x >= 0 and t/(1+t) for x < 0, t = exp(-|x|) in (0, 1]: no
- * overflow and full relative precision in the small tail. */
-static inline __m512 sigmoid16(__m512 x, __m512 *one_minus)
-{
-    __m512 t = exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)));
-    __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), t));
-    __m512 small = _mm512_mul_ps(t, inv);
-    __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-    if (one_minus)
-        *one_minus = _mm512_mask_blend_ps(neg, small, inv);
-    return _mm512_mask_blend_ps(neg, inv, small);
-}
+#include "kernels_simd.h"
 
-/* 2 sqrt(2/pi) (x + 0.044715 x^3): gelu(x) = x * sigmoid of this. */
-static inline __m512 gelu_inner16(__m512 x)
-{
-    __m512 x2 = _mm512_mul_ps(x, x);
-    __m512 k = _mm512_fmadd_ps(x2, _mm512_set1_ps(2.0f * GELU_K * GELU_C),
-                               _mm512_set1_ps(2.0f * GELU_K));
-    return _mm512_mul_ps(x, k);
-}
-
-static inline __m512 fwd_relu(__m512 x, float alpha)
-{
-    (void)alpha;
-    return _mm512_max_ps(_mm512_setzero_ps(), x);
-}
-
-static inline __m512 fwd_leaky(__m512 x, float alpha)
-{
-    __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
-    return _mm512_mask_blend_ps(pos, _mm512_mul_ps(x, _mm512_set1_ps(alpha)), x);
-}
-
-static inline __m512 fwd_gelu(__m512 x, float alpha)
-{
-    (void)alpha;
-    return _mm512_mul_ps(x, sigmoid16(gelu_inner16(x), NULL));
-}
-
-static inline __m512 fwd_tanh(__m512 x, float alpha)
-{
-    (void)alpha;
-    return tanh16(x);
-}
-
-static inline __m512 fwd_sigmoid(__m512 x, float alpha)
-{
-    (void)alpha;
-    return sigmoid16(x, NULL);
-}
-
-#define FORWARD_LOOP(op)                                                          \
-    do {                                                                          \
-        int64_t i = 0;                                                            \
-        for (; i + 16 <= n; i += 16)                                              \
-            _mm512_storeu_ps(y + i, op(_mm512_loadu_ps(x + i), alpha));           \
-        if (i < n) {                                                              \
-            __mmask16 m = tail_mask(n - i);                                       \
-            _mm512_mask_storeu_ps(y + i, m, op(_mm512_maskz_loadu_ps(m, x + i), alpha)); \
-        }                                                                         \
-    } while (0)
-
-// x (n), y (n)
-void rt_avx512_act_forward(rt_act act, float alpha, int64_t n, const float *x, float *y)
-{
-    switch (act) {
-    case RT_ACT_NONE:
-        if (x != y)
-            memmove(y, x, (size_t)n * sizeof *y);
-        break;
-    case RT_ACT_RELU:
-        FORWARD_LOOP(fwd_relu);
-        break;
-    case RT_ACT_LEAKY_RELU:
-        FORWARD_LOOP(fwd_leaky);
-        break;
-    case RT_ACT_GELU:
-        FORWARD_LOOP(fwd_gelu);
-        break;
-    case RT_ACT_TANH:
-        FORWARD_LOOP(fwd_tanh);
-        break;
-    case RT_ACT_SIGMOID:
-        FORWARD_LOOP(fwd_sigmoid);
-        break;
-    }
-}
-
-static inline __m512 bwd_relu(__m512 x, __m512 y, __m512 dy, float alpha)
-{
-    (void)y, (void)alpha;
-    __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
-    return _mm512_maskz_mov_ps(pos, dy);
-}
-
-static inline __m512 bwd_leaky(__m512 x, __m512 y, __m512 dy, float alpha)
-{
-    (void)y;
-    __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
-    return _mm512_mask_blend_ps(pos, _mm512_mul_ps(dy, _mm512_set1_ps(alpha)), dy);
-}
-
-/* s + x s (1 - s) v'(x), v = gelu_inner16(x) */
-static inline __m512 bwd_gelu(__m512 x, __m512 y, __m512 dy, float alpha)
-{
-    (void)y, (void)alpha;
-    __m512 one_minus;
-    __m512 s = sigmoid16(gelu_inner16(x), &one_minus);
-    __m512 x2 = _mm512_mul_ps(x, x);
-    __m512 dv = _mm512_fmadd_ps(x2, _mm512_set1_ps(2.0f * GELU_K * 3.0f * GELU_C),
-                                _mm512_set1_ps(2.0f * GELU_K));
-    __m512 g = _mm512_mul_ps(_mm512_mul_ps(x, s), _mm512_mul_ps(one_minus, dv));
-    return _mm512_mul_ps(dy, _mm512_add_ps(s, g));
-}
-
-static inline __m512 bwd_tanh(__m512 x, __m512 y, __m512 dy, float alpha)
-{
-    (void)x, (void)alpha;
-    return _mm512_mul_ps(dy, _mm512_fnmadd_ps(y, y, _mm512_set1_ps(1.0f)));
-}
-
-static inline __m512 bwd_sigmoid(__m512 x, __m512 y, __m512 dy, float alpha)
-{
-    (void)x, (void)alpha;
-    return _mm512_mul_ps(_mm512_mul_ps(dy, y), _mm512_sub_ps(_mm512_set1_ps(1.0f), y));
-}
-
-#define BACKWARD_LOOP(op)                                                         \
-    do {                                                                          \
-        int64_t i = 0;                                                            \
-        for (; i + 16 <= n; i += 16)                                              \
-            _mm512_storeu_ps(dx + i, op(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), \
-                                        _mm512_loadu_ps(dy + i), alpha));         \
-        if (i < n) {                                                              \
-            __mmask16 m = tail_mask(n - i);                                       \
-            __m512 v = op(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i), \
-                          _mm512_maskz_loadu_ps(m, dy + i), alpha);               \
-            _mm512_mask_storeu_ps(dx + i, m, v);                                  \
-        }                                                                         \
-    } while (0)
-
-// x, y, dy, dx (n)
-void rt_avx512_act_backward(rt_act act, float alpha, int64_t n, const float *x,
-                            const float *y, const float *dy, float *dx)
-{
-    switch (act) {
-    case RT_ACT_NONE:
-        if (dy != dx)
-            memmove(dx, dy, (size_t)n * sizeof *dx);
-        break;
-    case RT_ACT_RELU:
-        BACKWARD_LOOP(bwd_relu);
-        break;
-    case RT_ACT_LEAKY_RELU:
-        BACKWARD_LOOP(bwd_leaky);
-        break;
-    case RT_ACT_GELU:
-        BACKWARD_LOOP(bwd_gelu);
-        break;
-    case RT_ACT_TANH:
-        BACKWARD_LOOP(bwd_tanh);
-        break;
-    case RT_ACT_SIGMOID:
-        BACKWARD_LOOP(bwd_sigmoid);
-        break;
-    }
-}
+/* ------------------------------------------------------- softmax, dropout */
 
 /* x (cols) -> y (cols); returns max + log(sum exp(x - max)), sum in double. */
 double rt_avx512_softmax_row(int64_t cols, const float *x, float *y)
@@ -281,7 +69,7 @@ double rt_avx512_softmax_row(int64_t cols, const float *x, float *y)
 
     __m512d sum_lo = _mm512_setzero_pd(), sum_hi = _mm512_setzero_pd();
     for (j = 0; j + 16 <= cols; j += 16) {
-        __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
+        __m512 e = v_exp(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
         _mm512_storeu_ps(y + j, e);
         sum_lo = _mm512_add_pd(sum_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
         sum_hi = _mm512_add_pd(sum_hi, _mm512_cvtps_pd(_mm256_castpd_ps(
@@ -289,7 +77,7 @@ double rt_avx512_softmax_row(int64_t cols, const float *x, float *y)
     }
     if (j < cols) {
         __mmask16 m = tail_mask(cols - j);
-        __m512 e = _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), vm)));
+        __m512 e = _mm512_maskz_mov_ps(m, v_exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), vm)));
         _mm512_mask_storeu_ps(y + j, m, e);
         sum_lo = _mm512_add_pd(sum_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
         sum_hi = _mm512_add_pd(sum_hi, _mm512_cvtps_pd(_mm256_castpd_ps(
@@ -343,83 +131,5 @@ void rt_avx512_dropout(int64_t begin, int64_t end, uint64_t key, uint32_t thresh
         __mmask16 keep = (__mmask16)(keep8(z, thr) | ((unsigned)keep8(z_hi, thr) << 8));
         _mm512_mask_storeu_ps(out + i, m,
                               _mm512_maskz_mul_ps(keep & m, _mm512_maskz_loadu_ps(m, in + i), vscale));
-    }
-}
-
-/* ---------------------------------------------------------- optimizers */
-
-/* The optimizer updates mirror optim.c's portable loops operation for
- * operation (no FMA), so every path gives the same bits. Tails are masked. */
-
-static inline __mmask16 block_mask(int64_t remaining)
-{
-    return remaining >= 16 ? (__mmask16)0xffff : tail_mask(remaining);
-}
-
-// p, g, buf (n)
-void rt_avx512_sgd(const rt_update *u, int64_t n, float *p, const float *g, float *buf)
-{
-    const __m512 lr = _mm512_set1_ps(u->lr), wd = _mm512_set1_ps(u->weight_decay);
-    const __m512 mu = _mm512_set1_ps(u->momentum);
-    const bool with_momentum = u->momentum != 0.0f;
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = block_mask(n - i);
-        __m512 pi = _mm512_maskz_loadu_ps(m, p + i);
-        __m512 grad = _mm512_add_ps(_mm512_maskz_loadu_ps(m, g + i), _mm512_mul_ps(wd, pi));
-        __m512 d = grad;
-        if (with_momentum) {
-            __m512 b = u->first_step
-                           ? grad
-                           : _mm512_add_ps(_mm512_mul_ps(mu, _mm512_maskz_loadu_ps(m, buf + i)), grad);
-            _mm512_mask_storeu_ps(buf + i, m, b);
-            d = u->nesterov ? _mm512_add_ps(grad, _mm512_mul_ps(mu, b)) : b;
-        }
-        _mm512_mask_storeu_ps(p + i, m, _mm512_sub_ps(pi, _mm512_mul_ps(lr, d)));
-    }
-}
-
-// p, g, m, v (n)
-void rt_avx512_adam(const rt_update *u, int64_t n, float *p, const float *g, float *m, float *v)
-{
-    const __m512 wd = _mm512_set1_ps(u->weight_decay), keep = _mm512_set1_ps(u->keep);
-    const __m512 b1c = _mm512_set1_ps(u->one_minus_beta1), b2 = _mm512_set1_ps(u->beta2);
-    const __m512 b2c = _mm512_set1_ps(u->one_minus_beta2), step = _mm512_set1_ps(u->step_size);
-    const __m512 bc2 = _mm512_set1_ps(u->bc2_sqrt), eps = _mm512_set1_ps(u->eps);
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = block_mask(n - i);
-        __m512 pi = _mm512_maskz_loadu_ps(k, p + i);
-        __m512 mi = _mm512_maskz_loadu_ps(k, m + i), vi = _mm512_maskz_loadu_ps(k, v + i);
-        __m512 grad = _mm512_add_ps(_mm512_maskz_loadu_ps(k, g + i), _mm512_mul_ps(wd, pi));
-        __m512 decayed = _mm512_mul_ps(pi, keep);
-        mi = _mm512_add_ps(mi, _mm512_mul_ps(b1c, _mm512_sub_ps(grad, mi)));
-        vi = _mm512_add_ps(_mm512_mul_ps(b2, vi), _mm512_mul_ps(_mm512_mul_ps(b2c, grad), grad));
-        _mm512_mask_storeu_ps(m + i, k, mi);
-        _mm512_mask_storeu_ps(v + i, k, vi);
-        __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vi), bc2), eps);
-        __m512 upd = _mm512_mul_ps(step, _mm512_div_ps(mi, denom));
-        _mm512_mask_storeu_ps(p + i, k, _mm512_sub_ps(decayed, upd));
-    }
-}
-
-// p, g, sq, buf (n)
-void rt_avx512_rmsprop(const rt_update *u, int64_t n, float *p, const float *g, float *sq, float *buf)
-{
-    const __m512 lr = _mm512_set1_ps(u->lr), wd = _mm512_set1_ps(u->weight_decay);
-    const __m512 a = _mm512_set1_ps(u->alpha), ac = _mm512_set1_ps(u->one_minus_alpha);
-    const __m512 eps = _mm512_set1_ps(u->eps), mu = _mm512_set1_ps(u->momentum);
-    const bool with_momentum = u->momentum > 0.0f;
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 k = block_mask(n - i);
-        __m512 pi = _mm512_maskz_loadu_ps(k, p + i);
-        __m512 grad = _mm512_add_ps(_mm512_maskz_loadu_ps(k, g + i), _mm512_mul_ps(wd, pi));
-        __m512 s = _mm512_add_ps(_mm512_mul_ps(a, _mm512_maskz_loadu_ps(k, sq + i)),
-                                 _mm512_mul_ps(_mm512_mul_ps(ac, grad), grad));
-        _mm512_mask_storeu_ps(sq + i, k, s);
-        __m512 d = _mm512_div_ps(grad, _mm512_add_ps(_mm512_sqrt_ps(s), eps));
-        if (with_momentum) {
-            d = _mm512_add_ps(_mm512_mul_ps(mu, _mm512_maskz_loadu_ps(k, buf + i)), d);
-            _mm512_mask_storeu_ps(buf + i, k, d);
-        }
-        _mm512_mask_storeu_ps(p + i, k, _mm512_sub_ps(pi, _mm512_mul_ps(lr, d)));
     }
 }

@@ -75,7 +75,7 @@ void rt_metrics_add(rt_metrics *m, int64_t rows, int64_t samples, const float *o
     case RT_LOSS_BCE: {
         const float *t = labels;
         for (int64_t r = 0; r < rows; r++) {
-            bool said = out[r] >= 0.0f, is = t[r] >= 0.5f;
+            bool said = out[r] > 0.0f, is = t[r] >= 0.5f;
             m->correct += said == is;
             m->tp += said && is;
             m->fp += said && !is;
@@ -178,7 +178,7 @@ void rt_metrics_summary(const rt_metrics *m, const char *prefix, char *buf, size
         snprintf(buf, len, "%sloss %.4f  %saccuracy %s", prefix, rt_metrics_loss(m), prefix, acc);
         return;
     case RT_LOSS_MSE:
-        snprintf(buf, len, "%sloss %.4f  %sMAE %.4f", prefix, rt_metrics_loss(m), prefix,
+        snprintf(buf, len, "%smse %.4f  %smae %.4f", prefix, rt_metrics_loss(m), prefix,
                  rt_metrics_mae(m));
         return;
     }

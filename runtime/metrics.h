@@ -3,8 +3,8 @@
  *                  confusion matrix from which per-class precision and
  *                  recall follow;
  *   bce            accuracy, precision and recall with the decision at
- *                  probability 0.5 (a logit of 0 or more says "positive";
- *                  a target of 0.5 or more is a positive);
+ *                  probability 0.5 (a logit above 0 says "positive"; a
+ *                  target of 0.5 or more is a positive);
  *   mse            mean squared and mean absolute error.
  * Everything is counted per row: a cross-entropy row is one label (a
  * sequence model has several per sample), a bce or mse row one output.
@@ -57,8 +57,9 @@ double rt_metrics_mae(const rt_metrics *m);
 /* Per-class figures exist: cross_entropy with a confusion matrix. */
 bool rt_metrics_per_class(const rt_metrics *m);
 
-/* "loss 0.3710  accuracy 86.41%" with each name after `prefix` ("test ",
- * "val "): the short summary of training lines and eval's first line. */
+/* "loss 0.3710  accuracy 86.41%" (cross_entropy, bce) or "mse 0.0123  mae
+ * 0.0810" (mse), each name after `prefix` ("test ", "val "): the short
+ * summary of training lines and eval's first line. */
 void rt_metrics_summary(const rt_metrics *m, const char *prefix, char *buf, size_t len);
 /* eval's full report after the summary: top-5, per-class precision and
  * recall (up to `max_classes` classes), bce's precision and recall, mse's

@@ -134,6 +134,19 @@ void rt_mse_backward(int64_t n, const float *pred, const float *target,
 double rt_bce_forward(int64_t n, const float *logits, const float *target);
 void rt_bce_backward(int64_t n, const float *logits, const float *target,
                      float scale, float *dlogits);
+/* The gradient of an operand that a broadcasting add, sub or mul repeated:
+ * dx (batch, prod keep) = dy (batch, prod out) summed over the dimensions
+ * where keep is 1 and out is not. keep is the operand's shape padded on the
+ * left with 1s to the result's rank; per sample. */
+typedef struct rt_broadcast {
+    int64_t rank;
+    int64_t out[RT_MAX_RANK];
+    int64_t keep[RT_MAX_RANK];
+} rt_broadcast;
+void rt_sum_broadcast(int64_t batch, const rt_broadcast *b, const float *dy, float *dx);
+/* Its forward: y (batch, prod out) = x (batch, prod keep) repeated. */
+void rt_broadcast_copy(int64_t batch, const rt_broadcast *b, const float *x, float *y);
+
 /* The two losses against one number for every element (bce(D(x), 1), label
  * smoothing by bce(D(x), 0.9)): the same sums and gradients. */
 double rt_mse_forward_const(int64_t n, const float *pred, float target);
@@ -251,6 +264,7 @@ typedef struct rt_source {
     int label_column;        /* csv: column holding the label, -1 for none */
     bool header;             /* csv: skip the first row */
     int64_t seq;             /* text: tokens per sample; raw: floats per sample */
+    bool real_labels;        /* csv: the label column holds real numbers (regression), read as f32 */
 } rt_source;
 
 typedef struct rt_dataset {
@@ -269,8 +283,9 @@ typedef struct rt_dataset {
 
 /* Finds `name`: absolute as is; otherwise relative to base_dir (the .net
  * file's folder), then each folder of the environment variable
- * NETC_DATA_PATH (colon-separated), then /usr/share/datasets and each of its
- * subfolders. Writes the found path into out. Returns 0 if found; if not,
+ * NETC_DATA_PATH (colon-separated), then the data folder of the build this
+ * runtime was compiled in (build/data, where the text corpus is written),
+ * then /usr/share/datasets and each of its subfolders. Writes the found path into out. Returns 0 if found; if not,
  * out holds `name` as given, so loading it names the file the user wrote. */
 int rt_data_resolve(const char *name, const char *base_dir, char *out, size_t outlen);
 /* Loads a whole data source into memory (paths already resolved). */
@@ -529,6 +544,40 @@ void rt_attention_backward(const rt_attention *a, int64_t batch, const float *x,
                            float *dx, float *dw_qkv, float *db_qkv, float *dw_out, float *db_out,
                            bool accumulate);
 
+/* ---------------------------------------- one position at a time */
+
+/* The kernels of a model's step function (netc's incremental forward,
+ * generate.c): position t of `batch` sequences in lockstep, each call
+ * carrying what the next one needs. Every position of a sequence goes
+ * through in order from t = 0; t = 0 starts afresh whatever the state
+ * holds. The results equal the full-window kernels' row t to rounding.
+ *
+ * Recurrent layers: carry (B, carry_floats) holds h (B,H), and for lstm c
+ * (B,H) after it; work (B, step_work_floats) is scratch. x (B,D), y (B,H)
+ * (y = h_t; y must not alias carry). O(1) per position: t has no bound. */
+int64_t rt_recurrent_carry_floats(const rt_recurrent *r);
+int64_t rt_recurrent_step_work_floats(const rt_recurrent *r);
+void rt_recurrent_step(const rt_recurrent *r, int64_t batch, int64_t t, const float *x, const float *w_ih,
+                       const float *w_hh, const float *bias, float *carry, float *work, float *y);
+/* Causal attention with a key/value cache: cache (B,T,2D) holds k_j then
+ * v_j at row j; the call writes row t and attends to rows [0, t]. x (B,D),
+ * y (B,D), work (B, step_work_floats). O(t) per position, t < a->t (the
+ * caller slides or stops when the context is full). */
+int64_t rt_attention_cache_floats(const rt_attention *a);
+int64_t rt_attention_step_work_floats(const rt_attention *a);
+void rt_attention_step(const rt_attention *a, int64_t batch, int64_t t, const float *x, const float *w_qkv,
+                       const float *b_qkv, const float *w_out, const float *b_out, float *cache, float *work,
+                       float *y);
+/* Learned positions: y (B,D) = x (B,D) + table[t] (table (T,D)), t < T. */
+void rt_position_step(int64_t batch, int64_t d, int64_t t, const float *x, const float *table, float *y);
+/* A token drawn from logits (vocab): temperature <= 1e-6 takes the argmax
+ * (the first on ties); otherwise softmax(logits / temperature), in double,
+ * over the top_k highest logits (every logit equal to the k-th is kept;
+ * top_k 0 or >= vocab: all), sampled with rt_rand_uniform(seed, counter).
+ * work holds vocab floats. */
+int32_t rt_sample_logits(int64_t vocab, const float *logits, float temperature, int64_t top_k, uint64_t seed,
+                         uint64_t counter, float *work);
+
 /* ------------------------------------ embeddings, layer normalisation */
 
 /* Embedding lookup: row r of out (n,dim) is row ids[r] of weight
@@ -679,6 +728,7 @@ typedef struct rt_program {
     int64_t trainable_floats;    /* its first trainable_floats are trained */
     int nparams;
     const rt_param_desc *params;
+    const char *x_name;          /* the input's name in the .net file ("tok"), for messages; NULL: "x" */
     rt_dtype x_dtype;            /* one input sample */
     int x_rank;
     int64_t x_dims[RT_MAX_RANK];
@@ -711,6 +761,20 @@ typedef struct rt_program {
     /* Inference (no dropout, running statistics): out gets batch*out_size
      * floats; arena holds batch*eval_arena_floats floats. */
     void (*forward)(const float *params, const void *x, float *out, int64_t batch, float *arena);
+    /* Incremental inference, for generation (NULL when the model has no
+     * step function: see `netc check`): position `pos` of `batch`
+     * sequences in lockstep. x holds batch * step_x_size elements (one
+     * position's input: a token id each), out gets batch * step_out_size
+     * floats (the output's row at pos). arena holds batch *
+     * step_arena_floats floats, 64-byte aligned; its first batch *
+     * step_state_floats carry the layers' state (attention's key/value
+     * cache, recurrent h and c) from one call to the next, so keep it and
+     * the batch size for a whole sequence, and feed positions 0, 1, 2, ...
+     * in order (pos 0 starts afresh). When step_context > 0 (attention or
+     * learned positions) pos must stay below it; 0 means no bound. */
+    void (*step)(const float *params, const void *x, float *out, int64_t batch, float *arena, int64_t pos);
+    int64_t step_arena_floats, step_state_floats, step_x_size, step_out_size, step_context;
+    const char *step_missing;    /* without a step: why ("pool1 (maxpool) has no step kernel ...") */
     rt_train_config config;
     /* A train block of step blocks: nsteps steps, run in order per
      * iteration, each over its part of the parameters (train_step and
@@ -727,6 +791,10 @@ typedef struct rt_program {
     int data_rank;
     int64_t data_dims[RT_MAX_RANK];
     int64_t data_size;
+    /* With one step whose model maps a data sample to one of its size (an
+     * autoencoder): eval reports the mean squared error of forward(x)
+     * against x. */
+    bool reconstructs;
     const char *source_sha256;   /* SHA-256 of the .net file compiled, in hex, or NULL */
 } rt_program;
 
@@ -753,6 +821,27 @@ uint64_t rt_step_seed(uint64_t seed, int64_t step);
  * step blocks. */
 uint64_t rt_step_seed_of(uint64_t seed, int64_t step, int k);
 
+
+/* ------------------------------------------------------- generation */
+
+/* A program's step function with its state, for one sequence: feed a
+ * token, get the scores of the next (docs/embedding.md). Everything is
+ * allocated by rt_generator_new; feeding allocates nothing. params must
+ * outlive it. NULL (and a message) when the program has no step function
+ * or does not read one token id per position. */
+typedef struct rt_generator rt_generator;
+rt_generator *rt_generator_new(const rt_program *p, const float *params, char *err, size_t errlen);
+void rt_generator_free(rt_generator *g);
+/* Starts a new sequence: the next token fed is position 0. */
+void rt_generator_reset(rt_generator *g);
+/* The position the next token will take. */
+int64_t rt_generator_position(const rt_generator *g);
+/* Feeds one token (in [0, x_vocab)) and returns the output's row at its
+ * position (step_out_size floats: the next token's scores), valid until
+ * the next call. When the context is full (step_context > 0 positions),
+ * the generator slides: it restarts from the newest step_context / 2
+ * tokens, fed again, then this one. */
+const float *rt_generator_feed(rt_generator *g, int32_t token);
 
 /* ------------------------------------------------ embedding a model */
 

@@ -65,8 +65,10 @@ static bool header_row(const char *p, const char *end)
 }
 
 /* Tells an IDX file from a CSV (zlib reads gzip'd and plain alike) and
- * whether a CSV starts with a header: a first row that is not all numbers. */
-static int sniff_input(const char *prog, const char *path, rt_source_kind *kind, bool *header)
+ * whether a CSV starts with a header: a first row that is not all numbers.
+ * With `text` (a model that reads bytes as tokens), a file whose first two
+ * lines are both not numbers (or whose only line is not) is text. */
+static int sniff_input(const char *prog, const char *path, bool text_ok, rt_source_kind *kind, bool *header)
 {
     char err[ERRLEN];
     int fd = rt_open_regular(path, err, sizeof err);
@@ -108,7 +110,41 @@ static int sniff_input(const char *prog, const char *path, rt_source_kind *kind,
     while (*line == '\n' || *line == '\r')
         line++;
     *header = header_row(line, line + strcspn(line, "\r\n"));
+    if (text_ok && *header) {
+        const char *next = line + strcspn(line, "\r\n");
+        while (*next == '\n' || *next == '\r')
+            next++;
+        if (!*next || header_row(next, next + strcspn(next, "\r\n")))
+            *kind = RT_SRC_TEXT;
+    }
     return RC_OK;
+}
+
+/* --probs: every class's softmax probability; --top K: the K likeliest
+ * classes as class:probability, likeliest first. Rows of an f32[T, C]
+ * output are separated by "; ". */
+static void print_probabilities(const rt_program *p, const float *out, int64_t top, float *probs)
+{
+    int64_t classes = rt_class_count(p), rows = p->out_size / classes;
+    for (int64_t r = 0; r < rows; r++) {
+        if (r)
+            fputs("; ", stdout);
+        rt_softmax_forward(1, classes, out + r * classes, probs);
+        if (top == 0) {
+            for (int64_t c = 0; c < classes; c++)
+                printf(c ? ",%.6g" : "%.6g", (double)probs[c]);
+            continue;
+        }
+        for (int64_t k = 0; k < top && k < classes; k++) {
+            int64_t best = -1;
+            for (int64_t c = 0; c < classes; c++)
+                if (probs[c] >= 0 && (best < 0 || probs[c] > probs[best]))
+                    best = c;
+            printf(k ? " %lld:%.6g" : "%lld:%.6g", (long long)best, (double)probs[best]);
+            probs[best] = -1; /* taken */
+        }
+    }
+    putchar('\n');
 }
 
 static void print_prediction(const rt_program *p, const float *out)
@@ -134,19 +170,37 @@ int rt_cmd_predict(const options *o, const rt_program *p)
 {
     int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
                     : p->config.batch > 0 ? p->config.batch : 128;
+    bool probs = o->given[FLAG_PROBS] || o->given[FLAG_TOP];
+    if (probs && p->loss != RT_LOSS_CROSS_ENTROPY) {
+        rt_report(o->prog, "%s is for classifiers (cross_entropy); model '%s' trains with %s, and predict "
+                  "prints its outputs as they are (%s)", o->given[FLAG_PROBS] ? "--probs" : "--top", p->name,
+                  rt_loss_name(p->loss), p->loss == RT_LOSS_BCE ? "logits" : "values");
+        return RC_USAGE;
+    }
+    if (o->given[FLAG_PROBS] && o->given[FLAG_TOP]) {
+        rt_report(o->prog, "--probs and --top both given; use one of them");
+        return RC_USAGE;
+    }
     /* Inputs get the preprocessing the model was tested (or trained) with. */
     const rt_source *like = p->config.test.kind != RT_SRC_NONE ? &p->config.test
                             : p->config.data.kind != RT_SRC_NONE ? &p->config.data : NULL;
     source_files files;
     memset(&files, 0, sizeof files);
-    files.src.scale = like ? like->scale : 1.0f;
-    files.src.shift = like ? like->shift : 0.0f;
+    /* token ids are never scaled */
+    files.src.scale = like && p->x_dtype != RT_I32 ? like->scale : 1.0f;
+    files.src.shift = like && p->x_dtype != RT_I32 ? like->shift : 0.0f;
     files.src.label_column = -1;
     files.shown = o->input;
     if (rt_data_resolve(o->input, NULL, files.path, sizeof files.path) != 0)
         return rt_report_unresolved(o->prog, o->input, NULL);
     files.src.path = files.path;
-    int rc = sniff_input(o->prog, files.path, &files.src.kind, &files.src.header);
+    /* a model that reads bytes as tokens (an i32 input whose ids are
+     * below 256) also takes plain text: windows of its T bytes, as text()
+     * makes them for training */
+    bool bytes = p->x_dtype == RT_I32 && p->x_vocab > 0 && p->x_vocab <= 256;
+    int rc = sniff_input(o->prog, files.path, bytes, &files.src.kind, &files.src.header);
+    if (files.src.kind == RT_SRC_TEXT)
+        files.src.seq = p->x_size;
     rt_dataset in = { 0 };
     buffers buf = { 0 };
     if (rc == RC_OK)
@@ -164,7 +218,11 @@ int rt_cmd_predict(const options *o, const rt_program *p)
             memcpy(buf.x, (const char *)in.x + (size_t)i * xbytes, (size_t)bn * xbytes);
             p->forward(buf.params, buf.x, buf.out, bn, buf.arena);
             for (int64_t s = 0; s < bn; s++)
-                print_prediction(p, buf.out + s * p->out_size);
+                if (probs)
+                    print_probabilities(p, buf.out + s * p->out_size, o->given[FLAG_TOP] ? o->count[FLAG_TOP] : 0,
+                                        buf.probs);
+                else
+                    print_prediction(p, buf.out + s * p->out_size);
         }
         if (fflush(stdout) != 0 || ferror(stdout)) {
             rt_report(o->prog, "writing to stdout: %s", strerror(errno));

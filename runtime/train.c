@@ -168,6 +168,27 @@ static void labels_to_float(rt_dataset *d)
 }
 
 /* Checks a loaded data set against what the program takes. */
+/* Token ids from a source that reads numbers (a CSV): every value must be
+ * a whole number that fits an id; they become i32 in place. Returns
+ * RC_OK, or RC_INPUT after a message naming the value, its sample and the
+ * input. */
+static int numbers_to_ids(const char *prog, const rt_program *p, const char *file, const char *input, rt_dataset *d)
+{
+    float *v = d->x;
+    int32_t *ids = d->x;
+    for (int64_t i = 0; i < d->n * d->x_size; i++) {
+        if (!(v[i] == floorf(v[i]) && v[i] >= -2147483648.0f && v[i] < 2147483648.0f)) {
+            rt_report(prog, "%s: value %g of sample %lld is not a token id: model '%s' takes %s: i32 (whole "
+                      "numbers, ids of its embedding)", file, (double)v[i], (long long)(i / d->x_size), p->name,
+                      input);
+            return RC_INPUT;
+        }
+        ids[i] = (int32_t)v[i];
+    }
+    d->x_dtype = RT_I32;
+    return RC_OK;
+}
+
 static int check_dataset(const char *prog, const rt_program *p, const source_files *f,
                          rt_dataset *d, bool need_labels)
 {
@@ -179,6 +200,7 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
     int x_rank = p->nsteps ? p->data_rank : p->x_rank;
     const int64_t *x_dims = p->nsteps ? p->data_dims : p->x_dims;
     int64_t x_size = p->nsteps ? p->data_size : p->x_size;
+    const char *input = p->nsteps ? "real" : p->x_name ? p->x_name : "x";
     rt_format_type(x_dtype, x_dims, x_rank, want, sizeof want);
     if (d->x_size != x_size) {
         char dims[128] = "";
@@ -187,13 +209,17 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
             rt_format_dims_x(d->x_dims, d->x_rank, x, sizeof x);
             snprintf(dims, sizeof dims, " (%s)", x);
         }
-        rt_report(prog, "%s: samples hold %lld value%s%s but model '%s' takes x: %s", xfile,
-               (long long)d->x_size, d->x_size == 1 ? "" : "s", dims, p->name, want);
+        rt_report(prog, "%s: samples hold %lld value%s%s but model '%s' takes %s: %s", xfile,
+               (long long)d->x_size, d->x_size == 1 ? "" : "s", dims, p->name, input, want);
         return RC_INPUT;
     }
+    if (d->x_dtype == RT_F32 && x_dtype == RT_I32 && f->src.kind == RT_SRC_CSV &&
+        numbers_to_ids(prog, p, xfile, input, d) != RC_OK)
+        return RC_INPUT;
     if (d->x_dtype != x_dtype) {
-        rt_report(prog, "%s: samples are %s but model '%s' takes x: %s", xfile,
-               rt_dtype_name(d->x_dtype), p->name, want);
+        rt_report(prog, "%s: samples are %s but model '%s' takes %s: %s%s", xfile,
+               rt_dtype_name(d->x_dtype), p->name, input, want,
+               x_dtype == RT_I32 ? " (token ids: give a CSV of whole numbers, or text for a byte model)" : "");
         return RC_INPUT;
     }
     if (d->x_dtype == RT_I32 && p->x_vocab > 0) {
@@ -695,15 +721,25 @@ static void evaluate(const rt_program *p, const rt_dataset *d, const int64_t *ro
         if (rows) {
             for (int64_t k = 0; k < bn; k++) {
                 memcpy((char *)b->x + (size_t)k * xbytes, (const char *)d->x + (size_t)rows[i + k] * xbytes, xbytes);
-                memcpy((char *)b->y + (size_t)k * ybytes, (const char *)d->y + (size_t)rows[i + k] * ybytes, ybytes);
+                if (ybytes)
+                    memcpy((char *)b->y + (size_t)k * ybytes, (const char *)d->y + (size_t)rows[i + k] * ybytes,
+                           ybytes);
             }
         } else {
             memcpy(b->x, (const char *)d->x + (size_t)i * xbytes, (size_t)bn * xbytes);
-            memcpy(b->y, (const char *)d->y + (size_t)i * ybytes, (size_t)bn * ybytes);
+            if (ybytes)
+                memcpy(b->y, (const char *)d->y + (size_t)i * ybytes, (size_t)bn * ybytes);
         }
         p->forward(params, b->x, b->out, bn, b->arena);
         int64_t outputs = bn * p->out_size;
         double sum = 0;
+        /* an autoencoder's target is its input (its figures are mse's,
+         * metrics_init), a regression's or a bce model's the labels */
+        if (p->reconstructs) {
+            sum = rt_mse_forward(outputs, b->out, b->x);
+            rt_metrics_add(m, outputs, bn, b->out, b->x, sum);
+            continue;
+        }
         switch (p->loss) {
         case RT_LOSS_CROSS_ENTROPY:
             sum = rt_softmax_xent_forward(outputs / classes, classes, b->out, b->y, b->probs);
@@ -723,11 +759,21 @@ static void evaluate(const rt_program *p, const rt_dataset *d, const int64_t *ro
 
 static int metrics_init(const char *prog, const rt_program *p, rt_metrics *m)
 {
-    if (rt_metrics_init(m, p->loss, rt_class_count(p)) != 0) {
+    if (rt_metrics_init(m, p->reconstructs ? RT_LOSS_MSE : p->loss, rt_class_count(p)) != 0) {
         rt_report(prog, "out of memory");
         return RC_INPUT;
     }
     return RC_OK;
+}
+
+/* "test loss 0.3710  test accuracy 86.41%" (prefix "test "), and an
+ * autoencoder's "test reconstruction mse 0.0123". */
+static void summary(const rt_program *p, const rt_metrics *m, const char *prefix, char *buf, size_t len)
+{
+    if (p->reconstructs)
+        snprintf(buf, len, "%sreconstruction mse %.4f", prefix, rt_metrics_loss(m));
+    else
+        rt_metrics_summary(m, prefix, buf, len);
 }
 
 /* ------------------------------------------------------------------ log */
@@ -1021,7 +1067,8 @@ static int train_load_data(train_run *r)
         rc = rt_load_source(o->prog, p, &r->data_files, p->nsteps == 0, &r->data);
     if (rc != RC_OK)
         return rc;
-    r->has_test = p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST];
+    /* a GAN's steps have no one loss a test set could measure */
+    r->has_test = (p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST]) && (!p->nsteps || p->reconstructs);
     if (r->has_test) {
         rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
                             o->path[FLAG_TEST], &r->test_files);
@@ -1182,7 +1229,7 @@ static int evaluate_held_out(train_run *r, char *line, size_t len, bool *best)
     size_t n = strlen(line);
     if (n + 2 < len) {
         memcpy(line + n, "  ", 3);
-        rt_metrics_summary(&r->held, r->has_val ? "val " : "test ", line + n + 2, len - n - 2);
+        summary(p, &r->held, r->has_val ? "val " : "test ", line + n + 2, len - n - 2);
     }
     int rc = RC_OK;
     if (r->has_val) {
@@ -1241,9 +1288,11 @@ static int evaluation_row(train_run *r, int64_t epoch)
  * by an earlier update; with finite weights and inputs, this step's
  * computation overflowed, and the largest values show which. */
 static void report_non_finite(const char *prog, const rt_program *p, const buffers *b, int64_t batch, double loss,
-                              int64_t step, int64_t epoch)
+                              const char *step_model, int64_t step, int64_t epoch)
 {
-    const char *what = isnan(loss) ? "NaN" : "infinite";
+    char what[300];
+    snprintf(what, sizeof what, "%s%s became %s", step_model ? " of step " : "", step_model ? step_model : "",
+             isnan(loss) ? "NaN" : "infinite");
     const char *fix = "lower the learning rate (--lr) or clip gradients in the train block";
     const rt_param_desc *big = NULL;
     float big_value = 0;
@@ -1252,7 +1301,7 @@ static void report_non_finite(const char *prog, const rt_program *p, const buffe
         const float *v = b->params + d->offset;
         for (int64_t i = 0; i < d->count; i++) {
             if (!isfinite(v[i])) {
-                rt_report(prog, "the loss became %s at step %lld (epoch %lld): parameter %s holds %s at index %lld, "
+                rt_report(prog, "the loss%s at step %lld (epoch %lld): parameter %s holds %s at index %lld, "
                           "made so by the update after step %lld; %s", what,
                           (long long)step, (long long)epoch, d->name, isnan(v[i]) ? "NaN" : "an infinity",
                           (long long)i, (long long)step - 1, fix);
@@ -1270,7 +1319,7 @@ static void report_non_finite(const char *prog, const rt_program *p, const buffe
         for (int64_t i = 0; i < batch * p->x_size; i++)
             big_x = fabsf(x[i]) > big_x ? fabsf(x[i]) : big_x;
     }
-    rt_report(prog, "the loss became %s at step %lld (epoch %lld) with finite weights and inputs: the model's "
+    rt_report(prog, "the loss%s at step %lld (epoch %lld) with finite weights and inputs: the model's "
               "computation overflowed (largest weight %g in %s, largest input %g); %s, or scale the inputs",
               what, (long long)step, (long long)epoch, (double)big_value, big ? big->name : "none", (double)big_x, fix);
 }
@@ -1304,17 +1353,10 @@ static int train_epoch(train_run *r, rt_progress *pg)
             uint64_t seed = p->nsteps ? rt_step_seed_of(at->seed, at->step, k) : rt_step_seed(at->seed, at->step);
             double step_loss = st->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->batch,
                                               r->buf.arena, seed);
-            if (!isfinite(step_loss) && !p->nsteps) {
-                rt_progress_clear(pg);
-                report_non_finite(o->prog, p, &r->buf, r->batch, step_loss, at->step + 1, epoch + 1);
-                return RC_INPUT;
-            }
             if (!isfinite(step_loss)) {
                 rt_progress_clear(pg);
-                rt_report(o->prog, "the loss%s%s became %s at step %lld (epoch %lld); lower the learning "
-                       "rate (--lr) or clip gradients in the train block", p->nsteps ? " of step " : "",
-                       p->nsteps ? st->model : "", isnan(step_loss) ? "NaN" : "infinite",
-                       (long long)at->step + 1, (long long)epoch + 1);
+                report_non_finite(o->prog, p, &r->buf, r->batch, step_loss, p->nsteps ? st->model : NULL,
+                                  at->step + 1, epoch + 1);
                 return RC_INPUT;
             }
             int64_t n = st->end - st->begin;
@@ -1590,9 +1632,14 @@ int rt_cmd_eval(const options *o, const rt_program *p)
 {
     int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
                     : p->config.batch > 0 ? p->config.batch : 128;
-    if (!p->train_step) {
+    if (!p->train_step && !p->nsteps) {
         rt_report(o->prog, "model '%s' has no train block, so no loss to evaluate; add `train %s { ... }` "
                "to its .net file", p->name, p->name);
+        return RC_USAGE;
+    }
+    if (p->nsteps && !p->reconstructs) {
+        rt_report(o->prog, "'%s' trains several models against each other, so it has no test loss to "
+               "evaluate; look at its samples instead (%s sample --load FILE)", p->name, o->prog);
         return RC_USAGE;
     }
     if (p->config.test.kind == RT_SRC_NONE && !o->given[FLAG_TEST]) {
@@ -1606,7 +1653,7 @@ int rt_cmd_eval(const options *o, const rt_program *p)
     int rc = resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
                             o->path[FLAG_TEST], &files);
     if (rc == RC_OK)
-        rc = rt_load_source(o->prog, p, &files, true, &test);
+        rc = rt_load_source(o->prog, p, &files, !p->nsteps, &test);
     if (rc == RC_OK && batch > test.n)
         batch = test.n; /* --batch 1000000 on 10 samples needs memory for 10 */
     if (rc == RC_OK)
@@ -1625,7 +1672,7 @@ int rt_cmd_eval(const options *o, const rt_program *p)
             }
         } else {
             char text[160], count[48];
-            rt_metrics_summary(&m, "test ", text, sizeof text);
+            summary(p, &m, "test ", text, sizeof text);
             rt_format_thousands((double)m.samples, count, sizeof count);
             printf("%s  (%s samples)\n", text, count);
             rt_metrics_print(stdout, &m, 100, o->given[FLAG_CONFUSION]);

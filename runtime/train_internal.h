@@ -133,7 +133,10 @@ typedef enum command {
 typedef enum flag_id {
     FLAG_EPOCHS, FLAG_STEPS, FLAG_BATCH, FLAG_LR, FLAG_SEED, FLAG_THREADS,
     FLAG_DATA, FLAG_TEST, FLAG_SAVE, FLAG_RESUME, FLAG_LOG, FLAG_LOAD,
-    FLAG_VAL, FLAG_SAVE_BEST, FLAG_JSON, FLAG_CONFUSION, FLAG_GRID, FLAG_OUTPUT, FLAG_SAMPLES,
+    FLAG_PROMPT, FLAG_TOKENS, FLAG_TEMPERATURE, FLAG_TOP_K, /* sample */
+    FLAG_PROBS, FLAG_TOP,                                   /* predict */
+    FLAG_GRID, FLAG_OUTPUT, FLAG_SAMPLES,
+    FLAG_VAL, FLAG_SAVE_BEST, FLAG_JSON, FLAG_CONFUSION,
     NFLAG
 } flag_id;
 
@@ -149,6 +152,7 @@ typedef struct options {
     int threads;
     const char *path[NFLAG]; /* V_PATH flags */
     const char *input;        /* predict's INPUT */
+    float temperature;        /* sample */
     int argc;                 /* the whole command line, for the run's record */
     char **argv;
 } options;
@@ -204,6 +208,9 @@ int rt_cmd_sample(const options *o, const rt_program *p);
  * else a message and RC_USAGE; and one grid of rows x cols of its outputs
  * from noise drawn from seed, written to path as a PNG. */
 int rt_sample_check(const char *prog, const rt_program *p);
+/* textgen.c: `sample` for a model that is not a generator of pictures:
+ * text from a prompt through the step function. */
+int rt_cmd_generate(const options *o, const rt_program *p);
 int rt_sample_grid(const char *prog, const rt_program *p, const float *params, int rows, int cols,
                    uint64_t seed, const char *path);
 /* `plot LOG.csv -o FILE.png` (plot.c), argv holding what follows `plot`. */

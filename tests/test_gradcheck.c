@@ -331,6 +331,23 @@ START_TEST(layernorm_sequence)
 }
 END_TEST
 
+/* broadcasting add, sub and mul: the repeated operand's gradient sums what
+ * it was repeated into (a gate f32[1] over f32[8], a row f32[4] over
+ * f32[3, 4], a column f32[3, 1], and both sides broadcast) */
+START_TEST(broadcast_gradients)
+{
+    check_net("model m(x: f32[8]) { x * (x -> dense(1) -> sigmoid) -> dense(3) }\n" TRAIN_XENT);
+    check_net("model m(x: f32[3, 4]) { h = x -> dense(4) -> tanh\n"
+              "  r = x -> flatten -> dense(4)\n"
+              "  y = h - r\n  y -> flatten -> dense(3) }\n" TRAIN_XENT);
+    check_net("model m(x: f32[3, 4]) { c = x -> dense(1)\n"
+              "  y = x * c + c\n  y -> flatten -> dense(3) }\n" TRAIN_XENT);
+    check_net("model m(x: f32[3, 4]) { c = x -> dense(1) -> tanh\n"
+              "  r = x -> flatten -> dense(4) -> tanh\n"
+              "  y = c * r - r\n  y -> flatten -> dense(3) }\n" TRAIN_XENT);
+}
+END_TEST
+
 /* token ids through embed: 18 ids of 5 in a batch of 3, so ids repeat
  * within each sample and across samples and their rows' gradients are
  * sums; rows no id names get zero. Every entry of every table is checked. */
@@ -390,6 +407,7 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, layernorm_vector);
     tcase_add_test(tc, layernorm_sequence);
     tcase_add_test(tc, embed_repeated_ids);
+    tcase_add_test(tc, broadcast_gradients);
     tcase_add_test(tc, embed_position_layernorm);
     suite_add_tcase(s, tc);
     return s;

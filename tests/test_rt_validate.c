@@ -184,8 +184,8 @@ START_TEST(cross_entropy_metrics_by_hand)
 END_TEST
 
 /* logits 2, -1, 0, -3, 0.5 against targets 1, 1, 0, 0, 0: decisions (logit
- * >= 0) 1, 0, 1, 0, 1; tp 1, fn 1, fp 2, tn 1: accuracy 2/5, precision
- * 1/3, recall 1/2. */
+ * > 0, probability above 0.5) 1, 0, 0, 0, 1; tp 1, fn 1, fp 1, tn 2:
+ * accuracy 3/5, precision 1/2, recall 1/2. */
 START_TEST(bce_metrics_by_hand)
 {
     static const float logits[5] = { 2, -1, 0, -3, 0.5f };
@@ -193,14 +193,14 @@ START_TEST(bce_metrics_by_hand)
     rt_metrics m;
     ck_assert_int_eq(rt_metrics_init(&m, RT_LOSS_BCE, 1), 0);
     rt_metrics_add(&m, 5, 5, logits, targets, 3.0);
-    CLOSE(rt_metrics_accuracy(&m), 0.4);
-    CLOSE(rt_metrics_precision(&m, 0), 1.0 / 3);
+    CLOSE(rt_metrics_accuracy(&m), 0.6);
+    CLOSE(rt_metrics_precision(&m, 0), 0.5);
     CLOSE(rt_metrics_recall(&m, 0), 0.5);
     CLOSE(rt_metrics_loss(&m), 0.6);
     ck_assert(isnan(rt_metrics_top5(&m)));
     char text[128];
     rt_metrics_summary(&m, "val ", text, sizeof text);
-    ck_assert_str_eq(text, "val loss 0.6000  val accuracy 40.00%");
+    ck_assert_str_eq(text, "val loss 0.6000  val accuracy 60.00%");
     rt_metrics_free(&m);
 }
 END_TEST
@@ -218,7 +218,7 @@ START_TEST(mse_metrics_by_hand)
     ck_assert(isnan(rt_metrics_accuracy(&m)));
     char text[128];
     rt_metrics_summary(&m, "test ", text, sizeof text);
-    ck_assert_str_eq(text, "test loss 1.4167  test MAE 0.8333");
+    ck_assert_str_eq(text, "test mse 1.4167  test mae 0.8333");
     rt_metrics_free(&m);
 }
 END_TEST

@@ -345,7 +345,7 @@ START_TEST(test_train_resnet_charlstm)
     open_file(&r, "examples/charlstm.net");
     t = only_train(&r);
     ck_assert_int_eq(t->data.kind, SRC_TEXT);
-    ck_assert_str_eq(t->data.path, "corpus.txt");
+    ck_assert_str_eq(t->data.path, "kjv.txt");
     ck_assert_int_eq(t->data.seq, 64);
     ck_assert_int_eq(t->steps, 2000);
     ck_assert_int_eq(t->epochs, 0);

@@ -1,0 +1,398 @@
+/* kernels_simd.h — the activation and optimizer kernels in SIMD vectors,
+ * one body for two instruction sets: kernels_avx512.c and kernels_avx2.c
+ * each define the vector operations below and include this file once
+ * (depthwise_simd.h is organised the same way). kernels.c and optim.c
+ * dispatch on rt_isa_current(), which cpu.c resolves once.
+ *
+ * exp and tanh are polynomial (see v_exp and v_tanh). Measured on every
+ * float of each range against the double-precision result of libm:
+ *   exp      [-87.3, 88.7]  <= 0.98 ulp   (relative 8.3e-8)
+ *   tanh     [-10, 10]      <= 2.5 ulp    (relative 1.8e-7)
+ *   sigmoid  [-87, 20]      <= 2.9 ulp    (relative 2.0e-7)
+ *   gelu     [-3, 10]       <= 14 ulp     (relative 9.2e-7)
+ * gelu below -3 loses relative precision in proportion to |2u|, because
+ * u = sqrt(2/pi)(x + 0.044715 x^3) is rounded to float before exp(-2u)
+ * (relative 1.3e-5 at x = -10, where gelu is 1e-37); its absolute error
+ * stays below 4e-9 everywhere. Both instruction sets run the same float
+ * operations in the same order, and only 2^n is formed differently
+ * (v_scale2), so they give the same bits wherever the result is normal.
+ * tests/test_rt_kernels.c pins relative 1e-6 for tanh and sigmoid on
+ * sampled sweeps.
+ *
+ * A tail shorter than LANES goes through the same vector code as the full
+ * vectors (v_load_n / v_store_n: masked on AVX-512, a zero-padded stack
+ * copy on AVX2), so every element sees the same arithmetic.
+ *
+ * What stays in the instruction-set files: softmax_row (AVX-512 keeps 16
+ * double lanes, AVX2 4, summed in different orders) and dropout (AVX2 has
+ * no 64-bit multiply and builds the generator from 32-bit products).
+ */
+
+/* What the including file defines, for its instruction set:
+ *   VEC, VMASK, LANES      float vector, lane mask, lanes a vector
+ *   SIMD_EXPORT(name)      the exported name (rt_avx512_##name, ...)
+ *   v_set1(f), v_zero(), v_loadu(p), v_storeu(p, v)
+ *   v_load_n(p, n), v_store_n(p, n, v)  the first n < LANES lanes; loads
+ *                          give 0 in the others, stores leave memory there
+ *   v_add, v_sub, v_mul, v_div, v_min(a, b), v_max(a, b) (b on NaN), v_sqrt
+ *   v_fmadd(a, b, c) = a*b + c, v_fnmadd(a, b, c) = c - a*b (one rounding)
+ *   v_abs(x), v_or_sign(t, x) (t with x's sign bit or'ed in)
+ *   v_round(x)             to the nearest integer, ties to even
+ *   v_scale2(p, n)         p * 2^n for integral n in [-150, 128]
+ *   v_pow2(n)              2^n for integral n in [-29, 0]
+ *   v_gt0(x), v_lt0(x)     lanes with x > 0, x < 0 (ordered)
+ *   v_blend(m, a, b)       b in the lanes of m, a elsewhere
+ *   v_and_mask(m, v)       v in the lanes of m, +0 elsewhere
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels_internal.h"
+
+/* log(2) split so n * LN2_HI is exact enough under FMA and LN2_LO mops up
+ * the rest (Cody & Waite). */
+#define LOG2E 1.44269502162933349609375f
+#define LN2_HI 0.693147182464599609375f
+#define LN2_LO -1.904654323148236e-09f
+
+#define GELU_K 0.7978845608028654f
+#define GELU_C 0.044715f
+
+/* n lanes of p, n <= LANES: a full vector when n is LANES (a constant in
+ * the main loops, so the test folds away). */
+static inline VEC load_block(const float *p, int64_t n)
+{
+    return n == LANES ? v_loadu(p) : v_load_n(p, n);
+}
+
+static inline void store_block(float *p, int64_t n, VEC v)
+{
+    if (n == LANES)
+        v_storeu(p, v);
+    else
+        v_store_n(p, n, v);
+}
+
+/* Reduces x = n ln2 + r with |r| <= ln2/2 (and a little more when the
+ * product rounds); returns r and n. */
+static inline VEC reduce_ln2(VEC x, VEC *n)
+{
+    *n = v_round(v_mul(x, v_set1(LOG2E)));
+    VEC r = v_fnmadd(*n, v_set1(LN2_HI), x);
+    return v_fnmadd(*n, v_set1(LN2_LO), r);
+}
+
+/* exp(r) - 1 - r for |r| <= 0.35, divided by r^2: Taylor to r^8, whose
+ * truncation error (|r|^9/9! < 2e-10) is far below float's rounding. */
+static inline VEC expm1_tail(VEC r)
+{
+    VEC p = v_set1(2.4801587642286904e-05f);
+    p = v_fmadd(p, r, v_set1(1.9841270113829523e-04f));
+    p = v_fmadd(p, r, v_set1(1.3888889225199819e-03f));
+    p = v_fmadd(p, r, v_set1(8.3333337679505350e-03f));
+    p = v_fmadd(p, r, v_set1(4.1666667908430100e-02f));
+    p = v_fmadd(p, r, v_set1(1.6666667163372040e-01f));
+    return v_fmadd(p, r, v_set1(0.5f));
+}
+
+/* exp(x) = 2^n exp(r); v_scale2 gives inf on overflow and correctly
+ * rounded subnormals below FLT_MIN. The clamp keeps n in v_scale2's range;
+ * NaN passes through (min and max return their second operand on NaN, and
+ * x is second). */
+static inline VEC v_exp(VEC x)
+{
+    x = v_min(v_set1(89.0f), x);
+    x = v_max(v_set1(-104.0f), x);
+    VEC n;
+    VEC r = reduce_ln2(x, &n);
+    VEC p = v_fmadd(expm1_tail(r), v_mul(r, r), r);
+    p = v_add(p, v_set1(1.0f));
+    return v_scale2(p, n);
+}
+
+/* tanh|x| = -expm1(-2|x|) / (2 + expm1(-2|x|)). expm1(y) = 2^n (1 + q) - 1
+ * is formed as fma(2^n, q, 2^n - 1) with q = expm1(r), so near 0 (n = 0) it
+ * is q itself and keeps full relative precision where 1 - exp(-2|x|) would
+ * cancel. Beyond |x| = 9.1 the float result is 1, so |x| is clamped to 10,
+ * which keeps n in [-29, 0]. */
+static inline VEC v_tanh(VEC x)
+{
+    VEC a = v_min(v_set1(10.0f), v_abs(x));
+    VEC y = v_mul(a, v_set1(-2.0f));
+    VEC n;
+    VEC r = reduce_ln2(y, &n);
+    VEC q = v_fmadd(expm1_tail(r), v_mul(r, r), r);
+    VEC scale = v_pow2(n);
+    VEC em = v_fmadd(scale, q, v_sub(scale, v_set1(1.0f)));
+    VEC t = v_div(v_sub(v_zero(), em), v_add(v_set1(2.0f), em));
+    return v_or_sign(t, x); /* t >= 0 */
+}
+
+/* 1/(1+t) for x >= 0 and t/(1+t) for x < 0, t = exp(-|x|) in (0, 1]: no
+ * overflow and full relative precision in the small tail. */
+static inline VEC v_sigmoid(VEC x, VEC *one_minus)
+{
+    VEC t = v_exp(v_sub(v_zero(), v_abs(x)));
+    VEC inv = v_div(v_set1(1.0f), v_add(v_set1(1.0f), t));
+    VEC small = v_mul(t, inv);
+    VMASK neg = v_lt0(x);
+    if (one_minus)
+        *one_minus = v_blend(neg, small, inv);
+    return v_blend(neg, inv, small);
+}
+
+/* 2 sqrt(2/pi) (x + 0.044715 x^3): gelu(x) = x * sigmoid of this. */
+static inline VEC gelu_inner(VEC x)
+{
+    VEC x2 = v_mul(x, x);
+    VEC k = v_fmadd(x2, v_set1(2.0f * GELU_K * GELU_C), v_set1(2.0f * GELU_K));
+    return v_mul(x, k);
+}
+
+/* ---------------------------------------------------------- activations */
+
+static inline VEC fwd_relu(VEC x, float alpha)
+{
+    (void)alpha;
+    return v_max(v_zero(), x);
+}
+
+static inline VEC fwd_leaky(VEC x, float alpha)
+{
+    return v_blend(v_gt0(x), v_mul(x, v_set1(alpha)), x);
+}
+
+static inline VEC fwd_gelu(VEC x, float alpha)
+{
+    (void)alpha;
+    return v_mul(x, v_sigmoid(gelu_inner(x), NULL));
+}
+
+static inline VEC fwd_tanh(VEC x, float alpha)
+{
+    (void)alpha;
+    return v_tanh(x);
+}
+
+static inline VEC fwd_sigmoid(VEC x, float alpha)
+{
+    (void)alpha;
+    return v_sigmoid(x, NULL);
+}
+
+#define FORWARD_LOOP(op)                                                   \
+    do {                                                                   \
+        int64_t i = 0;                                                     \
+        for (; i + LANES <= n; i += LANES)                                 \
+            v_storeu(y + i, op(v_loadu(x + i), alpha));                    \
+        if (i < n)                                                         \
+            v_store_n(y + i, n - i, op(v_load_n(x + i, n - i), alpha));    \
+    } while (0)
+
+// x (n), y (n)
+void SIMD_EXPORT(act_forward)(rt_act act, float alpha, int64_t n, const float *x, float *y)
+{
+    switch (act) {
+    case RT_ACT_NONE:
+        if (x != y)
+            memmove(y, x, (size_t)n * sizeof *y);
+        break;
+    case RT_ACT_RELU:
+        FORWARD_LOOP(fwd_relu);
+        break;
+    case RT_ACT_LEAKY_RELU:
+        FORWARD_LOOP(fwd_leaky);
+        break;
+    case RT_ACT_GELU:
+        FORWARD_LOOP(fwd_gelu);
+        break;
+    case RT_ACT_TANH:
+        FORWARD_LOOP(fwd_tanh);
+        break;
+    case RT_ACT_SIGMOID:
+        FORWARD_LOOP(fwd_sigmoid);
+        break;
+    }
+}
+
+static inline VEC bwd_relu(VEC x, VEC y, VEC dy, float alpha)
+{
+    (void)y, (void)alpha;
+    return v_and_mask(v_gt0(x), dy);
+}
+
+static inline VEC bwd_leaky(VEC x, VEC y, VEC dy, float alpha)
+{
+    (void)y;
+    return v_blend(v_gt0(x), v_mul(dy, v_set1(alpha)), dy);
+}
+
+/* s + x s (1 - s) v'(x), v = gelu_inner(x) */
+static inline VEC bwd_gelu(VEC x, VEC y, VEC dy, float alpha)
+{
+    (void)y, (void)alpha;
+    VEC one_minus;
+    VEC s = v_sigmoid(gelu_inner(x), &one_minus);
+    VEC x2 = v_mul(x, x);
+    VEC dv = v_fmadd(x2, v_set1(2.0f * GELU_K * 3.0f * GELU_C), v_set1(2.0f * GELU_K));
+    VEC g = v_mul(v_mul(x, s), v_mul(one_minus, dv));
+    return v_mul(dy, v_add(s, g));
+}
+
+static inline VEC bwd_tanh(VEC x, VEC y, VEC dy, float alpha)
+{
+    (void)x, (void)alpha;
+    return v_mul(dy, v_fnmadd(y, y, v_set1(1.0f)));
+}
+
+static inline VEC bwd_sigmoid(VEC x, VEC y, VEC dy, float alpha)
+{
+    (void)x, (void)alpha;
+    return v_mul(v_mul(dy, y), v_sub(v_set1(1.0f), y));
+}
+
+#define BACKWARD_LOOP(op)                                                                  \
+    do {                                                                                   \
+        int64_t i = 0;                                                                     \
+        for (; i + LANES <= n; i += LANES)                                                 \
+            v_storeu(dx + i, op(v_loadu(x + i), v_loadu(y + i), v_loadu(dy + i), alpha));  \
+        if (i < n) {                                                                       \
+            int64_t k = n - i;                                                             \
+            v_store_n(dx + i, k,                                                           \
+                      op(v_load_n(x + i, k), v_load_n(y + i, k), v_load_n(dy + i, k), alpha)); \
+        }                                                                                  \
+    } while (0)
+
+// x, y, dy, dx (n)
+void SIMD_EXPORT(act_backward)(rt_act act, float alpha, int64_t n, const float *x,
+                               const float *y, const float *dy, float *dx)
+{
+    switch (act) {
+    case RT_ACT_NONE:
+        if (dy != dx)
+            memmove(dx, dy, (size_t)n * sizeof *dx);
+        break;
+    case RT_ACT_RELU:
+        BACKWARD_LOOP(bwd_relu);
+        break;
+    case RT_ACT_LEAKY_RELU:
+        BACKWARD_LOOP(bwd_leaky);
+        break;
+    case RT_ACT_GELU:
+        BACKWARD_LOOP(bwd_gelu);
+        break;
+    case RT_ACT_TANH:
+        BACKWARD_LOOP(bwd_tanh);
+        break;
+    case RT_ACT_SIGMOID:
+        BACKWARD_LOOP(bwd_sigmoid);
+        break;
+    }
+}
+
+/* ---------------------------------------------------------- optimizers */
+
+/* The optimizer updates mirror optim.c's portable loops operation for
+ * operation (no FMA), so every path gives the same bits. Each block is
+ * k <= LANES elements; the loops run full blocks, then the tail. */
+
+typedef struct sgd_consts {
+    VEC lr, wd, mu;
+    bool with_momentum, first_step, nesterov;
+} sgd_consts;
+
+static inline void sgd_block(const sgd_consts *c, int64_t k, float *p, const float *g, float *buf)
+{
+    VEC pi = load_block(p, k);
+    VEC grad = v_add(load_block(g, k), v_mul(c->wd, pi));
+    VEC d = grad;
+    if (c->with_momentum) {
+        VEC b = c->first_step ? grad : v_add(v_mul(c->mu, load_block(buf, k)), grad);
+        store_block(buf, k, b);
+        d = c->nesterov ? v_add(grad, v_mul(c->mu, b)) : b;
+    }
+    store_block(p, k, v_sub(pi, v_mul(c->lr, d)));
+}
+
+// p, g, buf (n)
+void SIMD_EXPORT(sgd)(const rt_update *u, int64_t n, float *p, const float *g, float *buf)
+{
+    const sgd_consts c = { .lr = v_set1(u->lr), .wd = v_set1(u->weight_decay),
+                           .mu = v_set1(u->momentum), .with_momentum = u->momentum != 0.0f,
+                           .first_step = u->first_step, .nesterov = u->nesterov };
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        sgd_block(&c, LANES, p + i, g + i, c.with_momentum ? buf + i : NULL);
+    if (i < n)
+        sgd_block(&c, n - i, p + i, g + i, c.with_momentum ? buf + i : NULL);
+}
+
+typedef struct adam_consts {
+    VEC wd, keep, b1c, b2, b2c, step, bc2, eps;
+} adam_consts;
+
+static inline void adam_block(const adam_consts *c, int64_t k, float *p, const float *g, float *m,
+                              float *v)
+{
+    VEC pi = load_block(p, k), mi = load_block(m, k), vi = load_block(v, k);
+    VEC grad = v_add(load_block(g, k), v_mul(c->wd, pi));
+    VEC decayed = v_mul(pi, c->keep);
+    mi = v_add(mi, v_mul(c->b1c, v_sub(grad, mi)));
+    vi = v_add(v_mul(c->b2, vi), v_mul(v_mul(c->b2c, grad), grad));
+    store_block(m, k, mi);
+    store_block(v, k, vi);
+    VEC denom = v_add(v_div(v_sqrt(vi), c->bc2), c->eps);
+    VEC upd = v_mul(c->step, v_div(mi, denom));
+    store_block(p, k, v_sub(decayed, upd));
+}
+
+// p, g, m, v (n)
+void SIMD_EXPORT(adam)(const rt_update *u, int64_t n, float *p, const float *g, float *m, float *v)
+{
+    const adam_consts c = {
+        .wd = v_set1(u->weight_decay), .keep = v_set1(u->keep),
+        .b1c = v_set1(u->one_minus_beta1), .b2 = v_set1(u->beta2),
+        .b2c = v_set1(u->one_minus_beta2), .step = v_set1(u->step_size),
+        .bc2 = v_set1(u->bc2_sqrt), .eps = v_set1(u->eps),
+    };
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        adam_block(&c, LANES, p + i, g + i, m + i, v + i);
+    if (i < n)
+        adam_block(&c, n - i, p + i, g + i, m + i, v + i);
+}
+
+typedef struct rmsprop_consts {
+    VEC lr, wd, a, ac, eps, mu;
+    bool with_momentum;
+} rmsprop_consts;
+
+static inline void rmsprop_block(const rmsprop_consts *c, int64_t k, float *p, const float *g,
+                                 float *sq, float *buf)
+{
+    VEC pi = load_block(p, k);
+    VEC grad = v_add(load_block(g, k), v_mul(c->wd, pi));
+    VEC s = v_add(v_mul(c->a, load_block(sq, k)), v_mul(v_mul(c->ac, grad), grad));
+    store_block(sq, k, s);
+    VEC d = v_div(grad, v_add(v_sqrt(s), c->eps));
+    if (c->with_momentum) {
+        d = v_add(v_mul(c->mu, load_block(buf, k)), d);
+        store_block(buf, k, d);
+    }
+    store_block(p, k, v_sub(pi, v_mul(c->lr, d)));
+}
+
+// p, g, sq, buf (n)
+void SIMD_EXPORT(rmsprop)(const rt_update *u, int64_t n, float *p, const float *g, float *sq, float *buf)
+{
+    const rmsprop_consts c = { .lr = v_set1(u->lr), .wd = v_set1(u->weight_decay),
+                               .a = v_set1(u->alpha), .ac = v_set1(u->one_minus_alpha),
+                               .eps = v_set1(u->eps), .mu = v_set1(u->momentum),
+                               .with_momentum = u->momentum > 0.0f };
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        rmsprop_block(&c, LANES, p + i, g + i, sq + i, c.with_momentum ? buf + i : NULL);
+    if (i < n)
+        rmsprop_block(&c, n - i, p + i, g + i, sq + i, c.with_momentum ? buf + i : NULL);
+}
