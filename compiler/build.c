@@ -144,7 +144,10 @@ static bool write_c(Compiler *c, LProgram *lp, const char *path, bool with_main,
     FILE *mem = open_memstream(&text, &len);
     if (!mem)
         die("open_memstream");
-    emit_c(mem, c, lp, with_main);
+    if (lp->inference && !with_main)
+        emit_infer_c(mem, c, lp);
+    else
+        emit_c(mem, c, lp, with_main);
     fclose(mem);
     char msg[512];
     int rc = rt_write_file_atomic(path, text, len, msg, sizeof msg);
@@ -214,6 +217,10 @@ bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FI
     for (char *save = NULL, *w = extra ? strtok_r(extra, " \t", &save) : NULL; w && argc < 48;
          w = strtok_r(NULL, " \t", &save))
         argv[argc++] = w;
+    if (lp->link_static)
+        argv[argc++] = (char *)"-static";
+    if (lp->strip)
+        argv[argc++] = (char *)"-s";
     const char *tail[] = { cfile, lib, "-ljansson", "-lz", "-lpng", "-lm", "-lpthread", "-o", tmpout };
     for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
         argv[argc++] = (char *)tail[i];
@@ -239,14 +246,17 @@ bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FI
     return ok;
 }
 
-static bool write_header(const LProgram *lp, const char *path, FILE *err)
+static bool write_header(Compiler *c, const LProgram *lp, const char *path, FILE *err)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     if (!mem)
         die("open_memstream");
-    emit_c_header(mem, lp);
+    if (lp->inference)
+        emit_infer_header(mem, c, lp);
+    else
+        emit_c_header(mem, lp);
     fclose(mem);
     char msg[512];
     int rc = rt_write_file_atomic(path, text, len, msg, sizeof msg);
@@ -266,5 +276,5 @@ bool build_emit(Compiler *c, LProgram *lp, const char *dir, FILE *err)
     char cpath[PATH_MAX], hpath[PATH_MAX];
     snprintf(cpath, sizeof cpath, "%s/%s.c", dir, lp->name);
     snprintf(hpath, sizeof hpath, "%s/%s.h", dir, lp->name);
-    return write_c(c, lp, cpath, false, err) && write_header(lp, hpath, err);
+    return write_c(c, lp, cpath, false, err) && write_header(c, lp, hpath, err);
 }

@@ -99,6 +99,8 @@ typedef enum AstKind {
     AST_ITEM,     /* key value: name = key, lhs = value */
     AST_STEP,     /* key target { items }: name = key ("step"), label = model */
     AST_AUGMENT,  /* key { list of expressions } */
+    AST_INIT,     /* key source { body }: `init from("a.safetensors") { map, freeze, fresh }`; lhs = source call */
+    AST_MAP,      /* lhs <- rhs in an init block: patterns (AST_NAME or AST_STRING) */
 } AstKind;
 
 typedef struct Ast Ast;
@@ -167,6 +169,8 @@ Ast *ast_train(Compiler *c, Span at, Ast *name, AstList items);
 Ast *ast_item(Compiler *c, Span at, Ast *key, Ast *value);
 Ast *ast_step(Compiler *c, Span at, Ast *key, Ast *target, AstList items);
 Ast *ast_augment(Compiler *c, Span at, Ast *key, AstList items);
+Ast *ast_init(Compiler *c, Span at, Ast *key, Ast *source, AstList items);
+Ast *ast_map(Compiler *c, Span at, Ast *dst, Ast *src);
 AstList ast_list_new(void);
 AstList ast_list_push(Compiler *c, AstList l, Ast *item);
 void ast_dump(FILE *out, const AstList *decls);
@@ -244,7 +248,9 @@ typedef struct Param {
     Shape shape;
     Init init;
     int64_t fan_in, fan_out;
-    bool trainable;
+    bool trainable;   /* false for running statistics and frozen parameters */
+    bool frozen;      /* loaded by `init from` and never trained */
+    const char *init_from; /* the checkpoint tensor it starts from (init from), or NULL */
     Span span;        /* the layer call that owns it */
 } Param;
 
@@ -329,6 +335,20 @@ typedef struct StepSpec {
     Span span;
 } StepSpec;
 
+/* `init from(FILE) { ... }` of a train block (transfer.c): the parameters'
+ * init_from and frozen say what it maps; this is the file and what its
+ * header holds (no tensors when it was not found at compile time). */
+typedef struct InitSpec {
+    const char *path;          /* as written */
+    const char *resolved;      /* the file read, or NULL */
+    Span span, from_span;
+    int model;                 /* graph index */
+    struct rt_tensor_info *tensors;
+    const char **tnames;
+    bool *tused;               /* some parameter loads it */
+    int ntensors;
+} InitSpec;
+
 typedef struct TrainSpec {
     const char *name;
     Span span;
@@ -346,6 +366,7 @@ typedef struct TrainSpec {
     double val_fraction;      /* or the held-out fraction of data, 0 for none */
     int64_t eval_every, stop_after;
     bool monitor_accuracy;    /* monitor val_accuracy (else val_loss) */
+    InitSpec *init;            /* NULL without an init block */
     bool free_form;    /* step blocks, or a loss written over model calls: lowered as steps */
 } TrainSpec;
 
@@ -434,7 +455,8 @@ const Attr *shape_attr(const ShapeCtx *s, const char *name);
 
 /* `netc check`'s table: one row per layer call, then totals. */
 typedef struct Summary {
-    int64_t params;        /* trainable */
+    int64_t params;        /* trainable or frozen */
+    int64_t frozen;        /* of them, frozen by an init block */
     int64_t buffers;       /* running statistics */
     int64_t flops;         /* forward, per sample */
     int64_t activation_bytes;
@@ -443,6 +465,15 @@ int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n);
 int64_t summary_node_params(const Program *p, const Graph *g, const Node *n);
 Summary summary_graph(const Program *p, const Graph *g);
 void summary_print(FILE *out, Compiler *c, const Graph *g);
+
+/* `init from(FILE) { maps; freeze ...; fresh ... }` of a one-model train
+ * block (transfer.c): resolves the map against the model's parameters and
+ * the checkpoint's header, reports what does not fit, marks Param.frozen
+ * and Param.init_from, and sets ts->init. */
+void transfer_spec(Compiler *c, TrainSpec *ts, const Ast *item, int model);
+/* `netc check`'s report of a model's init block: loaded, frozen, fresh,
+ * unused in the file, and the training FLOPs freezing saves. */
+void transfer_report(FILE *out, Compiler *c, const char *model);
 
 /* Graphviz dot of every model. */
 void graph_dot(FILE *out, Compiler *c);
@@ -685,6 +716,10 @@ typedef struct LProgram {
     bool reconstructs;      /* an autoencoder: eval compares forward's output with its input */
     DType data_dtype;       /* with steps: a sample of the training data (`real`) */
     Shape data_shape;
+    /* netc build / emit flags (emit_infer.c): */
+    bool inference;         /* --inference: the forward pass only, no training step */
+    const float *weights;   /* --weights FILE: the parameter block, embedded in the C */
+    bool link_static, strip;/* --static, --strip: cc's -static and -s */
 } LProgram;
 
 /* The model lowered to one position of its sequence (lp->step), for
@@ -704,6 +739,19 @@ void lower_train_report(FILE *out, Compiler *c, const TrainSpec *ts);
  * binary (emit_main) or as a library with mlp.h's API. */
 void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main);
 void emit_c_header(FILE *out, const LProgram *lp);
+/* Pieces of emit_c that the inference emitter shares: the opening
+ * comment, includes and scalar helpers; `static void NAME_forward(...)`;
+ * the parameter block as a constant `NAME_weights.f`. */
+void emit_c_preamble(FILE *out, Compiler *c, const LProgram *lp);
+void emit_c_forward(FILE *out, Compiler *c, const LProgram *lp);
+void emit_c_weights(FILE *out, const char *id, const float *w, int64_t n);
+/* netc emit --inference (emit_infer.c): NAME.c with the forward pass and
+ * NAME_create / NAME_predict / NAME_destroy, and its NAME.h. */
+void emit_infer_c(FILE *out, Compiler *c, const LProgram *lp);
+void emit_infer_header(FILE *out, Compiler *c, const LProgram *lp);
+/* --weights FILE: reads the model's tensors from a checkpoint into a
+ * parameter block that lp->weights then points at. */
+bool infer_load_weights(Compiler *c, LProgram *lp, const char *path, FILE *err);
 /* Writes a C string literal, escaping everything that could end it. */
 void emit_c_string(FILE *out, const char *s);
 

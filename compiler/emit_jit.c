@@ -82,6 +82,7 @@ static const Kernel kernels[] = {
     KERNEL(rt_attention_step, "vpllpppppppp"),
     KERNEL(rt_position_step, "vlllppp"),
     KERNEL(rt_rand_u64, "uuu"),
+    KERNEL(rt_grad_ready, "vll"),
     KERNEL(memset, "ppiz"),
 };
 #undef KERNEL

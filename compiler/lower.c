@@ -1051,6 +1051,81 @@ static void copy_input_to_out(Lower *l)
     arg_int(in, k, 0);
 }
 
+/* ---------------------------------------------- gradients made final */
+
+/* The trainable parameter whose gradient holds grads[offset], or -1. */
+static int grad_owner(Lower *l, LPtr p, int64_t extra)
+{
+    if (p.base != BASE_GRADS)
+        return -1;
+    int64_t at = p.offset + extra;
+    const Program *prog = l->c->prog;
+    for (int pi = 0; pi < (int)prog->nparams; pi++) {
+        int64_t off = l->pl->offset[pi];
+        if (prog->params[pi].trainable && off >= 0 && at >= off &&
+            at < off + ir_shape_elems(&prog->params[pi].shape))
+            return pi;
+    }
+    return -1;
+}
+
+static void touch_expr(Lower *l, const LExpr *e, int k, int *last)
+{
+    if (!e)
+        return;
+    int pi = e->kind == LE_LOAD ? grad_owner(l, e->ptr, 0) : -1;
+    if (pi >= 0)
+        last[pi] = k;
+    touch_expr(l, e->a, k, last);
+    touch_expr(l, e->b, k, last);
+}
+
+/* After the last instruction of train_step that writes or reads a trainable
+ * parameter's gradient, a call rt_grad_ready(offset, count): from there on
+ * the runtime may all-reduce it while the backward pass goes on (dist.c).
+ * It reads the finished LIR, so it knows nothing of any op. */
+static void mark_grads_ready(Lower *l)
+{
+    const Program *prog = l->c->prog;
+    LFunc *f = l->f;
+    int *last = arena_alloc(l->c->arena, sizeof *last * (size_t)(prog->nparams + 1));
+    for (int pi = 0; pi < (int)prog->nparams; pi++)
+        last[pi] = -1;
+    for (int k = 0; k < f->n; k++) {
+        const LInstr *in = &f->code[k];
+        int pi;
+        if ((in->kind == LI_LOOP || in->kind == LI_ZERO) && (pi = grad_owner(l, in->dst, 0)) >= 0)
+            last[pi] = k;
+        touch_expr(l, in->expr, k, last);
+        for (int a = 0; a < in->nargs; a++) {
+            const LArg *arg = &in->args[a];
+            if (arg->kind == LA_PTR && (pi = grad_owner(l, arg->ptr, arg->i)) >= 0)
+                last[pi] = k;
+            if (arg->kind == LA_EPILOGUE && arg->has_bias && (pi = grad_owner(l, arg->bias, 0)) >= 0)
+                last[pi] = k;
+            if (arg->kind == LA_EPILOGUE && arg->has_preact && (pi = grad_owner(l, arg->preact, 0)) >= 0)
+                last[pi] = k;
+        }
+    }
+    LInstr *code = f->code;
+    int n = f->n;
+    f->code = NULL;
+    f->n = f->cap = 0;
+    for (int k = 0; k < n; k++) {
+        Node fake = { .op = OP_param, .span = code[k].span };
+        *emit(l, code[k].kind, code[k].fn, &fake) = code[k];
+        for (int pi = 0; pi < (int)prog->nparams; pi++) {
+            if (last[pi] != k)
+                continue;
+            const Param *p = &prog->params[pi];
+            Node at = { .op = OP_param, .name = p->name, .shape = p->shape, .span = code[k].span };
+            LInstr *in = emit(l, LI_CALL, "rt_grad_ready", &at);
+            arg_int(in, l->pl->offset[pi], 0);
+            arg_int(in, ir_shape_elems(&p->shape), 0);
+        }
+    }
+}
+
 static bool graph_uses_param(const Graph *g, uint32_t pi)
 {
     for (int k = 0; k < g->nparams; k++)
@@ -1097,6 +1172,7 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
         in->dst = (LPtr){ BASE_GRADS, pl->offset[pi], false };
         in->n = ir_shape_elems(&p->shape);
     }
+    mark_grads_ready(&l);
     return true;
 }
 

@@ -5,6 +5,7 @@
 #include "netrt.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,10 @@ static const char usage[] =
     "  -m NAME    build, emit, train, eval, predict: the model to compile (default: the first)\n"
     "  --dump-jit DIR  train, eval, predict: write libgccjit's dumps of the program into DIR\n"
     "  --keep-c   build: keep the generated C next to the binary (FILE.c)\n"
+    "  --inference     build, emit: the forward pass only (emit: NAME_create/_predict/_destroy)\n"
+    "  --weights FILE  build, emit: embed FILE's weights; build: a single-file predictor (./m INPUT)\n"
+    "  --static   build: link statically (the binary needs no shared library)\n"
+    "  -s, --strip     build: strip the binary's symbols and debugging sections\n"
     "  -h, --help     print this help\n"
     "  --version      print the version\n"
     "\n"
@@ -59,6 +64,8 @@ typedef struct Options {
     const char *dump_jit;
     char **pass; /* train, eval, predict: the flags for the model's command line */
     int npass;
+    bool inference, link_static, strip; /* build, emit: --inference, --static, --strip */
+    const char *weights;                /* build, emit: --weights FILE */
 } Options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -108,6 +115,16 @@ static int parse_args(int argc, char **argv, Options *o)
             }
         } else if (!strcmp(a, "--keep-c")) {
             o->keep_c = true;
+        } else if (!strcmp(a, "--inference")) {
+            o->inference = true;
+        } else if (!strcmp(a, "--static")) {
+            o->link_static = true;
+        } else if (!strcmp(a, "--strip") || !strcmp(a, "-s")) {
+            o->strip = true;
+        } else if (!strcmp(a, "--weights")) {
+            if (++i == argc)
+                return usage_error("%s needs a checkpoint, as in --weights m.safetensors", a);
+            o->weights = argv[i];
         } else if (!strcmp(a, "-m")) {
             if (++i == argc)
                 return usage_error("%s needs a model name", a);
@@ -150,7 +167,26 @@ static int parse_args(int argc, char **argv, Options *o)
         return usage_error("%s", "build needs -o FILE, the binary to write");
     if (o->command && !strcmp(o->command, "emit") && !o->output)
         return usage_error("%s", "emit needs -o DIR, the folder to write NAME.c and NAME.h into");
+    bool building = o->command && (!strcmp(o->command, "build") || !strcmp(o->command, "emit"));
+    if (!building && (o->inference || o->weights || o->link_static || o->strip))
+        return usage_error("%s", "--inference, --weights, --static and --strip are flags of build and emit");
+    if ((o->link_static || o->strip) && strcmp(o->command, "build"))
+        return usage_error("%s", "--static and --strip are flags of build (emit writes C, not a binary)");
     return 0;
+}
+
+/* "netc: error: ..." with control characters in the names it quotes
+ * replaced, so a file name cannot drive the terminal. */
+static void driver_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void driver_error(const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rt_sanitize_text(msg);
+    fprintf(stderr, "netc: error: %s\n", msg);
 }
 
 /* --dump-jit DIR: made now, before any compiling, and refused when it is
@@ -159,15 +195,15 @@ static bool dump_folder_ok(const char *dir)
 {
     struct stat st;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "netc: error: --dump-jit %s: %s\n", dir, strerror(errno));
+        driver_error("--dump-jit %s: %s", dir, strerror(errno));
         return false;
     }
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "netc: error: --dump-jit %s: is not a folder\n", dir);
+        driver_error("--dump-jit %s: is not a folder", dir);
         return false;
     }
     if (access(dir, W_OK | X_OK) != 0) {
-        fprintf(stderr, "netc: error: --dump-jit %s: cannot write into this folder: %s\n", dir, strerror(errno));
+        driver_error("--dump-jit %s: cannot write into this folder: %s", dir, strerror(errno));
         return false;
     }
     return true;
@@ -182,22 +218,26 @@ static bool output_ok(const Options *o)
     if (o->command && !strcmp(o->command, "emit")) {
         struct stat st;
         if (stat(o->output, &st) == 0 && !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "netc: error: -o %s: is a file; emit writes NAME.c and NAME.h into a folder\n", o->output);
+            driver_error("-o %s: is a file; emit writes NAME.c and NAME.h into a folder", o->output);
+            return false;
+        }
+        if (stat(o->output, &st) != 0 && rt_check_output(o->output, err, sizeof err) != 0) {
+            driver_error("-o %s", err); /* the folder to create it in is missing */
             return false;
         }
         return true;
     }
     if (rt_check_output(o->output, err, sizeof err) != 0) {
-        fprintf(stderr, "netc: error: -o %s\n", err);
+        driver_error("-o %s", err);
         return false;
     }
     if (rt_same_file(o->output, o->file)) {
-        fprintf(stderr, "netc: error: -o %s would overwrite the input file %s; choose another output name\n",
+        driver_error("-o %s would overwrite the input file %s; choose another output name",
                 o->output, o->file);
         return false;
     }
     if (rt_same_file(o->output, "/proc/self/exe")) {
-        fprintf(stderr, "netc: error: -o %s would overwrite the netc executable; choose another output name\n",
+        driver_error("-o %s would overwrite the netc executable; choose another output name",
                 o->output);
         return false;
     }
@@ -269,6 +309,11 @@ int main(int argc, char **argv)
     if (ok && generating) {
         LProgram lp;
         ok = lower_program(&c, o.model, &lp);
+        lp.inference = o.inference;
+        lp.link_static = o.link_static;
+        lp.strip = o.strip;
+        if (ok && o.weights)
+            ok = infer_load_weights(&c, &lp, o.weights, stderr);
         if (ok && strchr(o.dumps, 'L'))
             lir_dump(out, &lp);
         if (ok && running)
@@ -284,6 +329,7 @@ int main(int argc, char **argv)
                 fputc('\n', out);
             summary_print(out, &c, &c.prog->graphs[i]);
             lower_memory_report(out, &c, c.prog->graphs[i].name);
+            transfer_report(out, &c, c.prog->graphs[i].name);
         }
         for (int t = 0; t < c.prog->ntrains; t++)
             if (c.prog->trains[t].free_form) {
@@ -311,7 +357,7 @@ int main(int argc, char **argv)
     /* `netc check m.net > /dev/full`: output that never arrived is an
      * error, not a success. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "netc: error: writing to standard output: %s\n", strerror(errno ? errno : EIO));
+        driver_error("writing to standard output: %s", strerror(errno ? errno : EIO));
         return EXIT_INPUT;
     }
     if (rc)

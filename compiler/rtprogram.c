@@ -113,6 +113,7 @@ static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
         aug[k] = (rt_augment){ .kind = augs[t->aug[k].kind], .a = (float)t->aug[k].a, .b = (float)t->aug[k].b };
     cf->augment = aug;
     cf->naugment = t->naug;
+    cf->init_path = t->init ? t->init->path : NULL;
     cf->val = source(&t->val);
     cf->val_fraction = (float)t->val_fraction;
     cf->eval_every = t->eval_every;
@@ -151,7 +152,8 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
                 if (c->prog->graphs[m].params[j] == pi)
                     name = arena_printf(c->arena, "%s.%s", c->prog->graphs[m].name, prm->name);
         d[k] = (rt_param_desc){ .name = name, .offset = pl->offset[pi], .init = inits[prm->init],
-                                .fan_in = prm->fan_in, .fan_out = prm->fan_out, .trainable = prm->trainable };
+                                .fan_in = prm->fan_in, .fan_out = prm->fan_out, .trainable = prm->trainable,
+                                .init_from = prm->init_from, .frozen = prm->frozen };
         dims(&prm->shape, &d[k].rank, d[k].dims, &count);
         d[k].count = count;
     }

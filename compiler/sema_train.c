@@ -59,7 +59,7 @@ static Callable losses[] = {
 
 static const char *const train_keys[] = {
     "data", "test", "loss", "optimizer", "schedule", "batch", "epochs", "steps", "seed", "clip",
-    "augment", "noise", "step", "val", "eval_every", "stop_after", "monitor",
+    "augment", "noise", "step", "init", "val", "eval_every", "stop_after", "monitor",
 };
 static const char *const step_keys[] = { "loss", "optimizer" };
 
@@ -553,15 +553,18 @@ void sema_train(Sema *s, const Ast *t)
             if (hint)
                 diag_error(d, it->name_span, "unknown key '%s' in train block; did you mean '%s'?", it->name, hint);
             else
-                diag_error(d, it->name_span, "unknown key '%s' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step, val, eval_every, stop_after and monitor",
+                diag_error(d, it->name_span, "unknown key '%s' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step, init, val, eval_every, stop_after and monitor",
                            it->name);
             continue;
         }
         bool is_step = !strcmp(it->name, "step"), is_aug = !strcmp(it->name, "augment");
-        if (is_step != (it->kind == AST_STEP) || is_aug != (it->kind == AST_AUGMENT)) {
+        bool is_init = !strcmp(it->name, "init");
+        if (is_step != (it->kind == AST_STEP) || is_aug != (it->kind == AST_AUGMENT) ||
+            is_init != (it->kind == AST_INIT)) {
             diag_error(d, it->span, "'%s' %s", it->name,
                        is_step ? "takes a model and a block: step D { loss ... optimizer ... }"
                        : is_aug ? "takes a block: augment { flip_horizontal; shift(2) }"
+                       : is_init ? "takes a checkpoint and a block: init from(\"lenet.safetensors\") { conv1.* <- conv1.*; fresh fc2 }"
                                 : "takes a value, not a block");
             continue;
         }
@@ -577,8 +580,8 @@ void sema_train(Sema *s, const Ast *t)
         seen[k] = it;
     }
 #define ITEM(key) seen[key]
-    enum { K_DATA, K_TEST, K_LOSS, K_OPT, K_SCHED, K_BATCH, K_EPOCHS, K_STEPS, K_SEED, K_CLIP, K_AUG, K_NOISE,
-           K_STEP, K_VAL, K_EVAL_EVERY, K_STOP_AFTER, K_MONITOR };
+    enum { K_DATA, K_TEST, K_LOSS, K_OPT, K_SCHED, K_BATCH, K_EPOCHS, K_STEPS, K_SEED, K_CLIP, K_AUG, K_NOISE, K_STEP, K_INIT,
+           K_VAL, K_EVAL_EVERY, K_STOP_AFTER, K_MONITOR };
     Scope *g = &s->globals;
     if (ITEM(K_DATA))
         data_spec(s, g, ITEM(K_DATA), &ts->data);
@@ -697,6 +700,8 @@ void sema_train(Sema *s, const Ast *t)
             diag_error(d, ITEM(K_LOSS)->name_span, "with step blocks, each step has its own 'loss'; move it into a step");
         if (ITEM(K_OPT))
             diag_error(d, ITEM(K_OPT)->name_span, "with step blocks, each step has its own 'optimizer'; move it into a step");
+        if (ITEM(K_INIT))
+            diag_error(d, ITEM(K_INIT)->name_span, "'init' is for a one-model train block, not yet for step blocks");
         for (int i = 0; i < t->list.count; i++)
             if (t->list.items[i]->kind == AST_STEP && !strcmp(t->list.items[i]->name, "step"))
                 step_block(s, t, ts, t->list.items[i]);
@@ -720,6 +725,8 @@ void sema_train(Sema *s, const Ast *t)
                        t->name);
         return;
     }
+    if (ITEM(K_INIT))
+        transfer_spec(s->c, ts, ITEM(K_INIT), gi);
     if (!ITEM(K_LOSS)) {
         diag_error(d, t->name_span, "train block '%s' has no 'loss'; add e.g. loss cross_entropy", t->name);
         return;

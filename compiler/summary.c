@@ -117,7 +117,7 @@ int64_t summary_node_params(const Program *p, const Graph *g, const Node *n)
     int64_t total = 0;
     for (int i = n->ndata; i < n->ninputs; i++) {
         const Node *pn = &g->nodes[n->inputs[i]];
-        if (p->params[pn->param].trainable)
+        if (p->params[pn->param].trainable || p->params[pn->param].frozen)
             total += ir_shape_elems(&pn->shape);
     }
     return total;
@@ -129,9 +129,11 @@ Summary summary_graph(const Program *p, const Graph *g)
     for (uint32_t i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
         if (n->op == OP_param) {
-            if (p->params[n->param].trainable)
+            if (p->params[n->param].trainable || p->params[n->param].frozen)
                 s.params += elems(n);
-            else
+            if (p->params[n->param].frozen)
+                s.frozen += elems(n);
+            else if (!p->params[n->param].trainable)
                 s.buffers += elems(n);
             continue;
         }
@@ -206,6 +208,8 @@ void summary_print(FILE *out, Compiler *c, const Graph *g)
     }
     Summary s = summary_graph(p, g);
     fprintf(out, "  parameters: %s (%s as f32)", grouped(b1, s.params), human_bytes(b2, (double)s.params * 4));
+    if (s.frozen)
+        fprintf(out, ", %s of them frozen", grouped(b3, s.frozen));
     if (s.buffers)
         fprintf(out, ", plus %s running statistics", grouped(b3, s.buffers));
     fprintf(out, "\n  forward: %s per sample (%s)\n", grouped(b1, s.flops), human_flops(b2, (double)s.flops));

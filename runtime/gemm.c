@@ -282,8 +282,8 @@ static void pack_b(const gemm_problem *p, int64_t k0, int64_t kc, int64_t n0, in
 static rt_gemm_epilogue_fn epilogue_for(rt_isa isa)
 {
     switch (isa) {
-    case RT_ISA_AVX512: return rt_gemm_epilogue_avx512;
-    case RT_ISA_AVX2: return rt_gemm_epilogue_avx2;
+    case RT_ISA_AVX512: return rt_avx512_gemm_epilogue;
+    case RT_ISA_AVX2: return rt_avx2_gemm_epilogue;
     case RT_ISA_PORTABLE: break;
     }
     return epilogue_portable;

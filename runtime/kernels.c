@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "kernels_internal.h"
 #include "util.h"
 
@@ -634,7 +635,11 @@ static void dropout_apply(int64_t n, float rate, uint64_t seed, const float *in,
         memset(out, 0, (size_t)n * sizeof *out);
         return;
     }
-    dropout_task t = { .isa = rt_isa_current(), .n = n, .key = rt_rng_key(seed),
+    /* Element i's draw is keyed on key + i * WEYL; a rank of a
+     * data-parallel run starts where its samples start in the global
+     * batch, so it draws the masks one process would. */
+    uint64_t key = rt_rng_key(seed) + (uint64_t)rt_dist_element_offset(n) * RT_RNG_WEYL;
+    dropout_task t = { .isa = rt_isa_current(), .n = n, .key = key,
                        .threshold = (uint32_t)ceil((double)rate * 0x1p24),
                        .scale = (float)(1.0 / (1.0 - (double)rate)), .in = in, .out = out };
     rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), dropout_chunk, &t);

@@ -20,15 +20,16 @@
  * sampled sweeps.
  *
  * A tail shorter than LANES goes through the same vector code as the full
- * vectors (v_load_n / v_store_n: masked on AVX-512, a zero-padded stack
- * copy on AVX2), so every element sees the same arithmetic.
+ * vectors (v_load_n / v_store_n: masked loads and stores, 0 in the lanes
+ * past the end), so every element sees the same arithmetic.
  *
  * What stays in the instruction-set files: softmax_row (AVX-512 keeps 16
  * double lanes, AVX2 4, summed in different orders) and dropout (AVX2 has
  * no 64-bit multiply and builds the generator from 32-bit products).
  */
 
-/* What the including file defines, for its instruction set:
+/* What the including file defines, for its instruction set (simd_avx512.h
+ * or simd_avx2.h, with load_block and store_block from simd_common.h):
  *   VEC, VMASK, LANES      float vector, lane mask, lanes a vector
  *   SIMD_EXPORT(name)      the exported name (rt_avx512_##name, ...)
  *   v_set1(f), v_zero(), v_loadu(p), v_storeu(p, v)
@@ -58,21 +59,6 @@
 
 #define GELU_K 0.7978845608028654f
 #define GELU_C 0.044715f
-
-/* n lanes of p, n <= LANES: a full vector when n is LANES (a constant in
- * the main loops, so the test folds away). */
-static inline VEC load_block(const float *p, int64_t n)
-{
-    return n == LANES ? v_loadu(p) : v_load_n(p, n);
-}
-
-static inline void store_block(float *p, int64_t n, VEC v)
-{
-    if (n == LANES)
-        v_storeu(p, v);
-    else
-        v_store_n(p, n, v);
-}
 
 /* Reduces x = n ln2 + r with |r| <= ln2/2 (and a little more when the
  * product rounds); returns r and n. */

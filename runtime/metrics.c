@@ -95,6 +95,36 @@ void rt_metrics_add(rt_metrics *m, int64_t rows, int64_t samples, const float *o
     }
 }
 
+void rt_metrics_sum_with(rt_metrics *m, void (*sum)(double *v, int n))
+{
+    enum { SCALARS = 10 };
+    int64_t cells = m->confusion ? m->classes * m->classes : 0;
+    double fixed[SCALARS], *v = cells ? malloc(sizeof *v * (size_t)(SCALARS + cells)) : fixed;
+    if (!v)
+        v = fixed, cells = 0; /* out of memory: the matrix stays this process's */
+    double scalars[SCALARS] = { m->loss_sum, (double)m->rows, (double)m->samples, (double)m->correct,
+                                (double)m->top5, (double)m->tp, (double)m->fp, (double)m->fn,
+                                m->sq_err, m->abs_err };
+    memcpy(v, scalars, sizeof scalars);
+    for (int64_t i = 0; i < cells; i++)
+        v[SCALARS + i] = (double)m->confusion[i];
+    sum(v, (int)(SCALARS + cells));
+    m->loss_sum = v[0];
+    m->rows = (int64_t)v[1];
+    m->samples = (int64_t)v[2];
+    m->correct = (int64_t)v[3];
+    m->top5 = (int64_t)v[4];
+    m->tp = (int64_t)v[5];
+    m->fp = (int64_t)v[6];
+    m->fn = (int64_t)v[7];
+    m->sq_err = v[8];
+    m->abs_err = v[9];
+    for (int64_t i = 0; i < cells; i++)
+        m->confusion[i] = (int64_t)v[SCALARS + i];
+    if (v != fixed)
+        free(v);
+}
+
 static double ratio(double a, double b)
 {
     return b > 0 ? a / b : NAN;

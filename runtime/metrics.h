@@ -44,6 +44,11 @@ void rt_metrics_free(rt_metrics *m);
 void rt_metrics_add(rt_metrics *m, int64_t rows, int64_t samples, const float *out,
                     const void *labels, double loss_sum);
 
+/* Adds up the counts of every process (data-parallel evaluation: each
+ * counted a share of the rows) with `sum`, an all-reduce of n doubles in
+ * place; counts stay exact up to 2^53. */
+void rt_metrics_sum_with(rt_metrics *m, void (*sum)(double *v, int n));
+
 /* The figures. Each is NaN where it is not defined: accuracy for mse, a
  * precision when nothing was predicted as that class, a recall when the
  * class never occurs, the mse figures for other losses. */

@@ -320,6 +320,18 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
                        bool allow_extra, const char *const *meta_keys, int nmeta,
                        char **meta_values, char *err, size_t errlen);
 
+/* What a checkpoint holds, from its header alone (checked as load checks
+ * it): one entry per tensor, in the header's order. Returns 0, or -1 with a
+ * message; free the list with rt_checkpoint_list_free. */
+typedef struct rt_tensor_info {
+    char *name;
+    char dtype[8];  /* "F32", "F16", "I64", ... as the file says */
+    int rank;
+    int64_t dims[RT_MAX_RANK];
+} rt_tensor_info;
+int rt_checkpoint_list(const char *path, rt_tensor_info **out, int *n, char *err, size_t errlen);
+void rt_checkpoint_list_free(rt_tensor_info *list, int n);
+
 /* Small file helpers shared by the runtime and the compiler. */
 /* Writes len bytes to path atomically; returns 0 or fills err. */
 int rt_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
@@ -665,7 +677,9 @@ typedef struct rt_param_desc {
     int64_t count;
     rt_init init;
     int64_t fan_in, fan_out;
-    bool trainable;              /* false: running statistics; these follow all trainable ones */
+    bool trainable;              /* false: running statistics or frozen; these follow all trainable ones */
+    const char *init_from;       /* the tensor of config.init_path this one starts from, or NULL */
+    bool frozen;                 /* loaded and never trained (init ... { freeze }) */
 } rt_param_desc;
 
 typedef enum rt_loss_kind {
@@ -701,6 +715,8 @@ typedef struct rt_train_config {
     int64_t eval_every;          /* steps between evaluations; 0: at the end of each epoch */
     int64_t stop_after;          /* stop after this many evaluations without improvement; 0: never */
     rt_monitor monitor;          /* what improves: the validation loss or accuracy */
+    const char *init_path;       /* `init from(FILE)`: the checkpoint parameters with init_from
+                                  * start from (resolved like data files), or NULL */
 } rt_train_config;
 
 /* One training step: see rt_program.train_step. */
@@ -796,6 +812,9 @@ typedef struct rt_program {
      * against x. */
     bool reconstructs;
     const char *source_sha256;   /* SHA-256 of the .net file compiled, in hex, or NULL */
+    /* netc build --inference --weights FILE: the parameter block, embedded;
+     * eval, predict and sample use it when no --load is given. */
+    const float *weights;
 } rt_program;
 
 /* The command line of a built model binary, shared by `netc train`:
@@ -812,6 +831,12 @@ int rt_main(const rt_program *p, int argc, char **argv);
  * when logged, against steps) into a PNG with gnuplot, atomically. Returns
  * 0, or -1 with a message naming the file (gnuplot missing, no rows). */
 int rt_plot_log(const char *csv_path, const char *png_path, char *err, size_t errlen);
+/* The command line of a single-file predictor (netc build --inference
+ * --weights FILE, a program with weights): `NAME INPUT` is `NAME predict
+ * INPUT` with the embedded weights, so it prints what `predict --load FILE
+ * INPUT` prints; predict's flags (--batch, --threads) work, and the other
+ * commands (eval, info, --help) are rt_main's. */
+int rt_predict_main(const rt_program *p, int argc, char **argv);
 /* What rt_main does with a seed, for anyone driving a program themselves
  * (rt_model does): parameter initialisation, and the seed of the dropout
  * masks of 0-based training step `step`. */
@@ -820,6 +845,12 @@ uint64_t rt_step_seed(uint64_t seed, int64_t step);
 /* The seed of step block k (0-based) in iteration `step` of a program with
  * step blocks. */
 uint64_t rt_step_seed_of(uint64_t seed, int64_t step, int k);
+/* Called by a generated train_step once the gradient of the parameter
+ * floats [offset, offset + count) is final (no later kernel of the step
+ * writes or reads it). Under mpirun it may start the all-reduce of the
+ * bucket that holds them, overlapped with the rest of the backward pass;
+ * otherwise it returns at once. */
+void rt_grad_ready(int64_t offset, int64_t count);
 
 
 /* ------------------------------------------------------- generation */
@@ -836,9 +867,9 @@ void rt_generator_free(rt_generator *g);
 void rt_generator_reset(rt_generator *g);
 /* The position the next token will take. */
 int64_t rt_generator_position(const rt_generator *g);
-/* Feeds one token (in [0, x_vocab)) and returns the output's row at its
- * position (step_out_size floats: the next token's scores), valid until
- * the next call. When the context is full (step_context > 0 positions),
+/* Feeds one token and returns the output's row at its position
+ * (step_out_size floats: the next token's scores), valid until the next
+ * call; NULL (and nothing fed) for a token outside [0, x_vocab). When the context is full (step_context > 0 positions),
  * the generator slides: it restarts from the newest step_context / 2
  * tokens, fed again, then this one. */
 const float *rt_generator_feed(rt_generator *g, int32_t token);

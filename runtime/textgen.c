@@ -98,6 +98,8 @@ static void run_step(rt_generator *g, int32_t token)
 
 const float *rt_generator_feed(rt_generator *g, int32_t token)
 {
+    if (token < 0 || (g->p->x_vocab > 0 && token >= g->p->x_vocab))
+        return NULL; /* the embedding kernel would abort on it */
     int64_t context = g->p->step_context;
     if (context > 0 && g->pos == context) {
         /* slide: start again with the newest half of the window */

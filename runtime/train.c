@@ -34,6 +34,7 @@
  * the mean over its rows or outputs, as PyTorch's default reduction.
  */
 #include "netrt.h"
+#include "dist.h"
 #include "train_internal.h"
 #include "metrics.h"
 
@@ -55,6 +56,15 @@
 #define AUGMENT_DOMAIN 0x082efa98ec4e6c89ull
 
 #define CHECKPOINT_FORMAT "1"
+
+/* Under mpirun, the parameters of every rank are compared (a hash of their
+ * bits, gathered) at the start and every this many steps in builds without
+ * NDEBUG, and after every step with --check-replicas. */
+#ifdef NDEBUG
+#define REPLICA_CHECK_EVERY 0
+#else
+#define REPLICA_CHECK_EVERY 100
+#endif
 #define LOG_HEADER "epoch,step,lr,train_loss,test_loss,test_accuracy,samples_per_s,seconds,val_loss,val_accuracy,best\n"
 
 /* ----------------------------------------------------------------- data */
@@ -624,6 +634,11 @@ static int load_tensors(const char *prog, const char *path, const rt_program *p,
  * ignored. */
 int rt_load_weights(const char *prog, const char *path, const rt_program *p, float *params)
 {
+    if (!path && p->weights) {
+        /* netc build --inference --weights: the weights are in the binary */
+        memcpy(params, p->weights, sizeof *params * (size_t)p->param_floats);
+        return RC_OK;
+    }
     char *values[NMETA];
     int rc = read_meta(prog, path, values);
     if (rc != RC_OK)
@@ -708,15 +723,19 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
 /* ------------------------------------------------------------ evaluation */
 
 /* Forward over the rows of d (every row when rows is NULL), in batches,
- * the last one smaller; m is reset and gets the figures. */
+ * the last one smaller; m is reset and gets the figures. Under mpirun each
+ * rank runs a contiguous share of the rows and the counts are all-reduced,
+ * so every rank gets the figures of the whole set. */
 static void evaluate(const rt_program *p, const rt_dataset *d, const int64_t *rows, int64_t n,
                      int64_t batch, const float *params, const buffers *b, rt_metrics *m)
 {
     size_t xbytes = (size_t)p->x_size * 4, ybytes = (size_t)p->y_size * 4;
     int64_t classes = rt_class_count(p);
     rt_metrics_reset(m);
-    for (int64_t i = 0; i < n; i += batch) {
-        int64_t bn = n - i < batch ? n - i : batch;
+    int64_t first, count;
+    rt_dist_shard(n, &first, &count);
+    for (int64_t i = first; i < first + count; i += batch) {
+        int64_t bn = first + count - i < batch ? first + count - i : batch;
         /* Copied so generated code always sees 64-byte-aligned rows. */
         if (rows) {
             for (int64_t k = 0; k < bn; k++) {
@@ -755,6 +774,8 @@ static void evaluate(const rt_program *p, const rt_dataset *d, const int64_t *ro
             break;
         }
     }
+    if (rt_dist_on())
+        rt_metrics_sum_with(m, rt_dist_sum);
 }
 
 static int metrics_init(const char *prog, const rt_program *p, rt_metrics *m)
@@ -911,7 +932,7 @@ static void shuffle(int64_t *order, int64_t n, uint64_t seed, int64_t epoch)
  * data file's (C,H,W or H,W); the background is what a 0 pixel became
  * after scale and shift. */
 static void gather(const rt_program *p, const rt_dataset *d, const int64_t *rows, int64_t batch,
-                   const buffers *b, uint64_t seed, int64_t step)
+                   const buffers *b, uint64_t seed, int64_t step, int64_t global_batch, int64_t first)
 {
     size_t xbytes = (size_t)(p->nsteps ? p->data_size : p->x_size) * 4, ybytes = (size_t)p->y_size * 4;
     const rt_train_config *c = &p->config;
@@ -923,7 +944,8 @@ static void gather(const rt_program *p, const rt_dataset *d, const int64_t *rows
         char *dst = (char *)b->x + (size_t)i * xbytes;
         if (augment)
             rt_augment_sample(c->augment, c->naugment, ch, h, w, c->data.shift, seed ^ AUGMENT_DOMAIN,
-                              (uint64_t)(step * batch + i), (const float *)src, (float *)dst);
+                              (uint64_t)(step * global_batch + first + i), (const float *)src,
+                              (float *)dst);
         else
             memcpy(dst, src, xbytes);
         if (ybytes)
@@ -939,6 +961,9 @@ typedef struct train_run {
     double step_loss[RT_MAX_STEPS]; /* this epoch's sum of each step's losses */
     rt_schedule sched;
     int64_t batch, epochs, steps; /* epochs or steps is 0 */
+    int64_t first, local;         /* this rank's samples of each batch (all of it in one process) */
+    int64_t local_max;            /* the most samples any rank takes: the buffers' batch */
+    bool stop;                    /* under mpirun: some rank was asked to stop */
     int64_t steps_per_epoch, total_steps, last_epoch;
     source_files data_files, test_files;
     rt_dataset data, test;
@@ -1010,7 +1035,32 @@ static int train_settings(train_run *r)
         rt_report(o->prog, "model '%s' has no training data; give it with --data FILE", r->p->name);
         return RC_USAGE;
     }
+    if (r->batch < rt_dist_size()) {
+        rt_report(o->prog, "a batch of %lld cannot be split over %d ranks; give --batch %d or more, or "
+                  "start fewer ranks", (long long)r->batch, rt_dist_size(), rt_dist_size());
+        return RC_USAGE;
+    }
+    rt_dist_shard(r->batch, &r->first, &r->local);
+    r->local_max = (r->batch + rt_dist_size() - 1) / rt_dist_size();
     return RC_OK;
+}
+
+/* Under mpirun, every rank learns the worst exit code of all of them at
+ * the same point; rank 0 says which rank failed when it was not itself
+ * (that rank's own message, with its rank, is above). */
+static int agree(const char *prog, int rc, const char *when)
+{
+    int worst;
+    int all = rt_dist_agree(rc, &worst);
+    if (all != RC_OK && rc == RC_OK && rt_dist_rank() == 0)
+        rt_report(prog, "stopping every rank: rank %d failed %s", worst, when);
+    return all;
+}
+
+/* Under mpirun rank 0 alone writes the log and the checkpoints. */
+static bool writes_files(void)
+{
+    return rt_dist_rank() == 0;
 }
 
 /* The log and the checkpoint are first written after an epoch; a folder
@@ -1220,11 +1270,11 @@ static int evaluate_held_out(train_run *r, char *line, size_t len, bool *best)
     double t0 = rt_seconds();
     *best = false;
     if (r->has_val && r->val_rows)
-        evaluate(p, &r->data, r->val_rows, r->nval, r->batch, r->buf.params, &r->buf, &r->held);
+        evaluate(p, &r->data, r->val_rows, r->nval, r->local_max, r->buf.params, &r->buf, &r->held);
     else if (r->has_val)
-        evaluate(p, &r->val, NULL, r->val.n, r->batch, r->buf.params, &r->buf, &r->held);
+        evaluate(p, &r->val, NULL, r->val.n, r->local_max, r->buf.params, &r->buf, &r->held);
     else
-        evaluate(p, &r->test, NULL, r->test.n, r->batch, r->buf.params, &r->buf, &r->held);
+        evaluate(p, &r->test, NULL, r->test.n, r->local_max, r->buf.params, &r->buf, &r->held);
     r->last_eval_step = r->at.step;
     size_t n = strlen(line);
     if (n + 2 < len) {
@@ -1240,7 +1290,7 @@ static int evaluate_held_out(train_run *r, char *line, size_t len, bool *best)
         if (*best) {
             n = strlen(line);
             snprintf(line + n, len - n, "  best");
-            if (o->given[FLAG_SAVE_BEST])
+            if (o->given[FLAG_SAVE_BEST] && writes_files())
                 rc = save_checkpoint(o->prog, o->path[FLAG_SAVE_BEST], p, &r->tensors, &r->sp, &r->at);
         }
         r->stop_early = rt_early_stop_done(&r->at.es);
@@ -1258,8 +1308,9 @@ static int write_row(train_run *r, int64_t epoch, bool evaluated, bool best)
     double rate = seconds > 0 ? (double)r->row_samples / seconds : 0;
     double loss = r->row_samples ? r->row_loss / (double)r->row_samples : 0;
     const rt_metrics *held = evaluated ? &r->held : NULL;
-    int rc = log_row(r->o->prog, &r->log, epoch, r->at.step, r->lr, loss, r->has_val ? NULL : held,
-                     r->has_val ? held : NULL, best, rate, seconds);
+    int rc = !writes_files() ? RC_OK
+             : log_row(r->o->prog, &r->log, epoch, r->at.step, r->lr, loss, r->has_val ? NULL : held,
+                       r->has_val ? held : NULL, best, rate, seconds);
     r->row_loss = 0;
     r->row_samples = 0;
     r->row_start = now;
@@ -1280,6 +1331,13 @@ static int evaluation_row(train_run *r, int64_t epoch)
     if (rc == RC_OK)
         rc = write_row(r, epoch, true, best);
     return rc;
+}
+
+/* Under mpirun the ranks stop together: at a step whose all-reduce said
+ * that some rank was asked to. */
+static bool stopping(const train_run *r)
+{
+    return rt_dist_on() ? r->stop : stop_requested != 0;
 }
 
 /* The loss of a step came out NaN or infinite: say where it came from
@@ -1344,19 +1402,27 @@ static int train_epoch(train_run *r, rt_progress *pg)
                              .steps = r->steps_per_epoch, .run_steps = r->total_steps,
                              .by_steps = r->steps > 0 };
     double eval_mark = r->eval_seconds;
-    while (at->in_epoch < r->steps_per_epoch && at->step < r->total_steps && !stop_requested) {
-        gather(p, &r->data, r->order + at->in_epoch * r->batch, r->batch, &r->buf, at->seed, at->step);
+    while (at->in_epoch < r->steps_per_epoch && at->step < r->total_steps && !stopping(r)) {
+        gather(p, &r->data, r->order + at->in_epoch * r->batch + r->first, r->local, &r->buf,
+               at->seed, at->step, r->batch, r->first);
         /* the steps in order, each on the parameters the one before left */
         double loss = 0;
         for (int k = 0; k < r->sp.n; k++) {
             const rt_step *st = &r->sp.step[k];
             uint64_t seed = p->nsteps ? rt_step_seed_of(at->seed, at->step, k) : rt_step_seed(at->seed, at->step);
-            double step_loss = st->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->batch,
+            rt_dist_step_begin(st->begin, st->end, r->first, r->local, r->batch);
+            double step_loss = st->train_step(r->buf.params, r->buf.grads, r->buf.x, r->buf.y, r->local,
                                               r->buf.arena, seed);
+            if (rt_dist_on()) {
+                bool stop = stop_requested;
+                rt_dist_step_end(&step_loss, &stop);
+                r->stop = r->stop || stop;
+            }
             if (!isfinite(step_loss)) {
                 rt_progress_clear(pg);
-                report_non_finite(o->prog, p, &r->buf, r->batch, step_loss, p->nsteps ? st->model : NULL,
-                                  at->step + 1, epoch + 1);
+                if (rt_dist_rank() == 0) /* the summed loss: every rank sees it */
+                    report_non_finite(o->prog, p, &r->buf, r->local, step_loss, p->nsteps ? st->model : NULL,
+                                      at->step + 1, epoch + 1);
                 return RC_INPUT;
             }
             int64_t n = st->end - st->begin;
@@ -1370,6 +1436,12 @@ static int train_epoch(train_run *r, rt_progress *pg)
         }
         at->step++;
         at->in_epoch++;
+        if (rt_dist_on() && (o->given[FLAG_CHECK_REPLICAS] || (REPLICA_CHECK_EVERY > 0 &&
+                                                              at->step % REPLICA_CHECK_EVERY == 0))) {
+            int rc = rt_dist_check_replicas(o->prog, r->buf.params, p->param_floats, at->step);
+            if (rc != RC_OK)
+                return rc;
+        }
         loss_sum += loss;
         samples += r->batch;
         r->row_loss += loss;
@@ -1396,13 +1468,15 @@ static int train_epoch(train_run *r, rt_progress *pg)
             rt_progress_update(pg, &ps, false);
         }
     }
-    if (stop_requested) {
+    if (stopping(r)) {
         rt_progress_clear(pg);
         printf("stopped at step %lld (epoch %lld, %lld of %lld steps into it)\n", (long long)at->step,
                (long long)epoch + 1, (long long)at->in_epoch, (long long)r->steps_per_epoch);
         int rc = RC_INTERRUPTED;
         if (o->given[FLAG_SAVE]) {
-            rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->sp, at);
+            rc = writes_files() ? save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors,
+                                                  &r->sp, at) : RC_OK;
+            rc = agree(o->prog, rc, "to save the checkpoint");
             if (rc == RC_OK) {
                 printf("saved %s; continue with --resume %s\n", o->path[FLAG_SAVE], o->path[FLAG_SAVE]);
                 rc = RC_INTERRUPTED;
@@ -1432,8 +1506,12 @@ static int train_epoch(train_run *r, rt_progress *pg)
                          samples ? r->step_loss[k] / (double)samples : 0);
     if (!p->nsteps)
         snprintf(per_step, sizeof per_step, " %.4f", train_loss);
-    snprintf(line, sizeof line, "epoch %lld/%lld  loss%s  train %.1fs  %s samples/s", (long long)epoch + 1,
-             (long long)r->last_epoch, per_step, seconds, rate_text);
+    char wait[64] = "";
+    if (rt_dist_on())
+        snprintf(wait, sizeof wait, "  (%d ranks, %.1f%% waiting in all-reduce)", rt_dist_size(),
+                 seconds > 0 ? 100.0 * rt_dist_wait_seconds() / seconds : 0.0);
+    snprintf(line, sizeof line, "epoch %lld/%lld  loss%s  train %.1fs  %s samples/s%s", (long long)epoch + 1,
+             (long long)r->last_epoch, per_step, seconds, rate_text, wait);
     bool best = false;
     int rc = RC_OK;
     if (eval_now)
@@ -1442,16 +1520,18 @@ static int train_epoch(train_run *r, rt_progress *pg)
     fflush(stdout);
     if (rc == RC_OK && r->row_samples > 0)
         rc = write_row(r, epoch + 1, eval_now, best);
-    if (rc == RC_OK && o->given[FLAG_SAVE])
-        rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->sp, at);
-    if (rc == RC_OK && o->given[FLAG_SAMPLES]) {
-        /* the same noise every epoch (the run's seed), so the grids show
-         * the generator learning, not new draws */
-        char path[PATHLEN];
-        snprintf(path, sizeof path, "%s/epoch-%03lld.png", o->path[FLAG_SAMPLES], (long long)epoch + 1);
-        rc = rt_sample_grid(o->prog, p, r->buf.params, 8, 8, at->seed, path);
+    if (writes_files()) {
+        if (rc == RC_OK && o->given[FLAG_SAVE])
+            rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->sp, at);
+        if (rc == RC_OK && o->given[FLAG_SAMPLES]) {
+            /* the same noise every epoch (the run's seed), so the grids show
+             * the generator learning, not new draws */
+            char path[PATHLEN];
+            snprintf(path, sizeof path, "%s/epoch-%03lld.png", o->path[FLAG_SAMPLES], (long long)epoch + 1);
+            rc = rt_sample_grid(o->prog, p, r->buf.params, 8, 8, at->seed, path);
+        }
     }
-    return rc;
+    return agree(o->prog, rc, "to write the log, the checkpoint or the samples");
 }
 
 /* LOG.json beside --log's CSV, with the run's status. */
@@ -1508,15 +1588,15 @@ int rt_cmd_train(const options *o, const rt_program *p)
     train_run r = { .o = o, .p = p };
     long long started = (long long)time(NULL);
     int rc = train_settings(&r);
-    if (rc == RC_OK && o->given[FLAG_SAVE])
+    if (rc == RC_OK && o->given[FLAG_SAVE] && writes_files())
         rc = check_writable(o->prog, "--save", o->path[FLAG_SAVE]);
-    if (rc == RC_OK && o->given[FLAG_LOG])
+    if (rc == RC_OK && o->given[FLAG_LOG] && writes_files())
         rc = check_writable(o->prog, "--log", o->path[FLAG_LOG]);
     if (rc == RC_OK && o->given[FLAG_SAVE] && o->given[FLAG_LOG] && rt_same_file(o->path[FLAG_SAVE], o->path[FLAG_LOG])) {
         rt_report(o->prog, "--save and --log both name %s; give them different files", o->path[FLAG_SAVE]);
         rc = RC_INPUT;
     }
-    if (rc == RC_OK && o->given[FLAG_SAMPLES] && access(o->path[FLAG_SAMPLES], W_OK | X_OK) != 0) {
+    if (rc == RC_OK && o->given[FLAG_SAMPLES] && writes_files() && access(o->path[FLAG_SAMPLES], W_OK | X_OK) != 0) {
         rt_report(o->prog, "%s (--samples): %s; make the folder first", o->path[FLAG_SAMPLES], strerror(errno));
         rc = RC_INPUT;
     }
@@ -1538,7 +1618,7 @@ int rt_cmd_train(const options *o, const rt_program *p)
     if (rc == RC_OK)
         rc = metrics_init(o->prog, p, &r.held);
     if (rc == RC_OK)
-        rc = rt_alloc_buffers(o->prog, p, r.batch, r.sp.state_floats, true, &r.buf);
+        rc = rt_alloc_buffers(o->prog, p, r.local_max, r.sp.state_floats, true, &r.buf);
     if (rc == RC_OK) {
         r.order = malloc((size_t)r.data.n * sizeof *r.order);
         if (!r.order) {
@@ -1550,14 +1630,27 @@ int rt_cmd_train(const options *o, const rt_program *p)
         rc = build_tensors(o->prog, p, r.buf.params, r.buf.state, &r.sp, &r.tensors);
     if (rc == RC_OK)
         rc = build_tensors(o->prog, p, r.buf.params, NULL, NULL, &r.weights);
+    if (rc == RC_OK)
+        rc = rt_dist_setup(o->prog, p, &r.sp, r.buf.params, r.buf.grads);
+    rc = agree(o->prog, rc, "to start (its flags, data or memory)");
     if (rc != RC_OK)
         goto done;
 
     r.at.batch = r.batch;
     rt_init_params(p, r.at.seed, r.buf.params);
+    if (p->config.init_path && !o->given[FLAG_RESUME]) {
+        char path[PATHLEN];
+        rt_data_resolve(p->config.init_path, p->config.base_dir, path, sizeof path);
+        rc = rt_init_from(o->prog, p, path, r.buf.params, stdout);
+        if (rc != RC_OK)
+            goto done;
+    }
     if (o->given[FLAG_RESUME]) {
         uint64_t flag_seed = r.at.seed;
+        /* Every rank reads the checkpoint (so it must be readable on every
+         * machine); the replica check below holds them to the same bits. */
         rc = resume_from(o->prog, o->path[FLAG_RESUME], p, &r.sp, &r.tensors, &r.weights, &r.at);
+        rc = agree(o->prog, rc, "to read the checkpoint");
         if (rc != RC_OK)
             goto done;
         /* The checkpoint's seed keeps the shuffles of the run it continues,
@@ -1573,14 +1666,16 @@ int rt_cmd_train(const options *o, const rt_program *p)
     if (rc != RC_OK || r.at.step >= r.total_steps)
         goto done;
     r.at.batch = r.batch;
-    if (o->given[FLAG_LOG]) {
+    if (o->given[FLAG_LOG] && writes_files())
         rc = log_open(o->prog, &r.log, o->path[FLAG_LOG], r.last_epoch - r.at.epoch,
                       o->given[FLAG_RESUME], r.at.step);
-        if (rc == RC_OK)
-            rc = write_record(&r, "running", started);
-        if (rc != RC_OK)
-            goto done;
-    }
+    if (rc == RC_OK && o->given[FLAG_LOG] && writes_files())
+        rc = write_record(&r, "running", started);
+    rc = agree(o->prog, rc, "to open the log");
+    if (rc == RC_OK && rt_dist_on())
+        rc = rt_dist_check_replicas(o->prog, r.buf.params, p->param_floats, r.at.step);
+    if (rc != RC_OK)
+        goto done;
 
     rt_progress pg;
     rt_progress_init(&pg, isatty(STDERR_FILENO) == 1);
@@ -1612,6 +1707,7 @@ done:
         rt_report(o->prog, "writing to stdout: %s", strerror(errno));
         rc = RC_INPUT;
     }
+    rt_dist_teardown();
     free(r.log.text);
     free_tensors(&r.tensors);
     free_tensors(&r.weights);
@@ -1632,7 +1728,9 @@ int rt_cmd_eval(const options *o, const rt_program *p)
 {
     int64_t batch = o->given[FLAG_BATCH] ? o->count[FLAG_BATCH]
                     : p->config.batch > 0 ? p->config.batch : 128;
-    if (!p->train_step && !p->nsteps) {
+    /* a predictor (netc build --inference) keeps its train block's labels
+     * and loss, but not the training step */
+    if (!p->train_step && !p->nsteps && !(p->weights && p->y_size > 0)) {
         rt_report(o->prog, "model '%s' has no train block, so no loss to evaluate; add `train %s { ... }` "
                "to its .net file", p->name, p->name);
         return RC_USAGE;
@@ -1663,6 +1761,7 @@ int rt_cmd_eval(const options *o, const rt_program *p)
     rt_metrics m = { 0 };
     if (rc == RC_OK)
         rc = metrics_init(o->prog, p, &m);
+    rc = agree(o->prog, rc, "to read the test set or the weights");
     if (rc == RC_OK) {
         evaluate(p, &test, NULL, test.n, batch, buf.params, &buf, &m);
         if (o->given[FLAG_JSON]) {

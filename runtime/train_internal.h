@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "netrt.h"
 #include "util.h" /* rt_mul_checked, rt_format_size */
@@ -137,6 +138,7 @@ typedef enum flag_id {
     FLAG_PROBS, FLAG_TOP,                                   /* predict */
     FLAG_GRID, FLAG_OUTPUT, FLAG_SAMPLES,
     FLAG_VAL, FLAG_SAVE_BEST, FLAG_JSON, FLAG_CONFUSION,
+    FLAG_CHECK_REPLICAS,
     NFLAG
 } flag_id;
 
@@ -152,6 +154,7 @@ typedef struct options {
     int threads;
     const char *path[NFLAG]; /* V_PATH flags */
     const char *input;        /* predict's INPUT */
+    bool embedded;            /* the program holds its weights: --load is optional */
     float temperature;        /* sample */
     int argc;                 /* the whole command line, for the run's record */
     char **argv;
@@ -171,6 +174,12 @@ typedef struct buffers {
     void *x, *y; /* one batch, 4-byte elements (f32 or i32) */
 } buffers;
 
+/* `init from(FILE)` (transfer.c): loads every parameter with init_from
+ * from the checkpoint at path (resolved) into params, checking each name
+ * and shape first; then prints to report (unless NULL) what was loaded,
+ * frozen, left fresh, and what in the file went unused. RC_OK or
+ * RC_INPUT after a message. */
+int rt_init_from(const char *prog, const rt_program *p, const char *path, float *params, FILE *report);
 /* The steps of one training iteration (rt_plan_steps, train.c): a program
  * without step blocks is one step over all its trainable floats; each
  * step's optimizer state is `blocks` blocks of (end - begin) floats at

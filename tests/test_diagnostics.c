@@ -36,7 +36,7 @@ static const DiagCase cases[] = {
     { "unknown_train_key_plain", 109,
         "model m(x: f32[784]) -> f32[10] { x -> dense(10) }\n"
         "train m { data idx(\"a\", \"b\") loss cross_entropy turbo 5 }\n",
-        "t.net:2:49: error: unknown key 'turbo' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step, val, eval_every, stop_after and monitor\n"
+        "t.net:2:49: error: unknown key 'turbo' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step, init, val, eval_every, stop_after and monitor\n"
         "    2 | train m { data idx(\"a\", \"b\") loss cross_entropy turbo 5 }\n"
         "      |                                                 ^~~~~\n" },
     { "dense_after_conv", 77,
