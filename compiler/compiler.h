@@ -374,6 +374,10 @@ typedef struct TrainSpec {
     bool noise_uniform;
     StepSpec *steps_list;
     int nsteps;
+    DataSpec val;             /* a validation file (kind SRC_NONE when none) */
+    double val_fraction;      /* or the held-out fraction of data, 0 for none */
+    int64_t eval_every, stop_after;
+    bool monitor_accuracy;    /* monitor val_accuracy (else val_loss) */
     InitSpec *init;            /* NULL without an init block */
     bool free_form;    /* step blocks, or a loss written over model calls: lowered as steps */
 } TrainSpec;

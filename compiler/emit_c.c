@@ -342,6 +342,10 @@ static void print_config(FILE *out, const rt_train_config *t, const char *id)
             float_field(b[2], t->clip));
     if (t->naugment)
         fprintf(out, "        .augment = %s_augment,\n        .naugment = %d,\n", id, t->naugment);
+    print_source(out, "val", &t->val);
+    fprintf(out, "        .val_fraction = %s, .eval_every = %lld, .stop_after = %lld, .monitor = %s,\n",
+            float_field(b[0], t->val_fraction), (long long)t->eval_every, (long long)t->stop_after,
+            t->monitor == RT_MONITOR_VAL_ACCURACY ? "RT_MONITOR_VAL_ACCURACY" : "RT_MONITOR_VAL_LOSS");
     if (t->init_path) {
         fputs("        .init_path = ", out);
         emit_c_string(out, t->init_path);
@@ -505,7 +509,9 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         fprintf(out, "    .noise_input = true,\n    .noise_uniform = %s,\n", rp.noise_uniform ? "true" : "false");
     if (lp->weights)
         fprintf(out, "    .weights = %s_weights.f,\n", id);
-    fputs("};\n", out);
+    fputs("    .source_sha256 = ", out);
+    emit_c_string(out, rp.source_sha256);
+    fputs(",\n};\n", out);
     if (emit_main && lp->weights)
         fprintf(out, "\nint main(int argc, char **argv)\n{\n    return rt_predict_main(&%s_program, argc, argv);\n}\n", id);
     else if (emit_main)

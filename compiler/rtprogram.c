@@ -7,6 +7,8 @@
 #include "compiler.h"
 #include "netrt.h"
 
+#include <nettle/sha2.h>
+#include <stdio.h>
 #include <string.h>
 
 rt_optimizer rtprogram_optimizer(const OptSpec *o)
@@ -77,6 +79,7 @@ static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
         cf->opt = (rt_optimizer){ .kind = RT_OPT_ADAM, .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f };
         cf->batch = 32;
         cf->epochs = 1;
+        cf->val = cf->data;
         return;
     }
     cf->data = source(&t->data);
@@ -97,6 +100,26 @@ static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
     cf->augment = aug;
     cf->naugment = t->naug;
     cf->init_path = t->init ? t->init->path : NULL;
+    cf->val = source(&t->val);
+    cf->val_fraction = (float)t->val_fraction;
+    cf->eval_every = t->eval_every;
+    cf->stop_after = t->stop_after;
+    cf->monitor = t->monitor_accuracy ? RT_MONITOR_VAL_ACCURACY : RT_MONITOR_VAL_LOSS;
+}
+
+/* The .net file's SHA-256 in hex, for the run's reproducibility record:
+ * `sha256sum model.net` prints the same. */
+static const char *source_sha256(Compiler *c)
+{
+    struct sha256_ctx ctx;
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    sha256_init(&ctx);
+    sha256_update(&ctx, c->src.len, (const uint8_t *)c->src.text);
+    sha256_digest(&ctx, sizeof digest, digest);
+    char *hex = arena_alloc(c->arena, 2 * SHA256_DIGEST_SIZE + 1);
+    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return hex;
 }
 
 void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
@@ -152,6 +175,7 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     if (lp->train)
         batch_bound(c, &lp->train_step, p);
     config(c, lp, &p->config);
+    p->source_sha256 = c->src.text ? source_sha256(c) : NULL;
     if (lp->nsteps) {
         rt_step *st = arena_alloc(c->arena, sizeof *st * (size_t)lp->nsteps);
         for (int k = 0; k < lp->nsteps; k++) {

@@ -59,7 +59,7 @@ static Callable losses[] = {
 
 static const char *const train_keys[] = {
     "data", "test", "loss", "optimizer", "schedule", "batch", "epochs", "steps", "seed", "clip",
-    "augment", "noise", "step", "init",
+    "augment", "noise", "step", "init", "val", "eval_every", "stop_after", "monitor",
 };
 static const char *const step_keys[] = { "loss", "optimizer" };
 
@@ -484,6 +484,52 @@ static void fix_unused_real(Sema *s, TrainSpec *ts)
         }
 }
 
+/* val = 0.1 | val idx(...), eval_every N, stop_after N, monitor val_loss|val_accuracy.
+ * Early stopping and the best checkpoint watch validation figures, so
+ * stop_after and monitor need a val; accuracy needs a classifying loss. */
+static void validation_keys(Sema *s, TrainSpec *ts, const Ast *val, const Ast *every, const Ast *stop,
+                            const Ast *monitor, const Ast *loss, bool steps)
+{
+    Diag *d = &s->c->diag;
+    Scope *g = &s->globals;
+    const Ast *any = val ? val : every ? every : stop ? stop : monitor;
+    if (any && steps) {
+        diag_error(d, any->name_span, "'%s' needs a train block with one model and a loss; step blocks have no validation yet",
+                   any->name);
+        return;
+    }
+    if (val && (val->lhs->kind == AST_CALL || val->lhs->kind == AST_NAME)) {
+        data_spec(s, g, val, &ts->val);
+    } else if (val) {
+        Value v = sema_eval(s, g, val->lhs);
+        if (is_number(&v) && number_of(&v) > 0 && number_of(&v) < 1)
+            ts->val_fraction = number_of(&v);
+        else if (v.kind != V_POISON)
+            diag_error(d, val->lhs->span,
+                       "'val' expects a fraction of the data to hold out, between 0 and 1 (val = 0.1), or a data source "
+                       "(val idx(\"images.gz\", \"labels.gz\")); got %s", sema_describe(s, &v));
+    }
+    if (every)
+        positive_int(s, every, sema_eval(s, g, every->lhs), &ts->eval_every);
+    if (stop)
+        positive_int(s, stop, sema_eval(s, g, stop->lhs), &ts->stop_after);
+    if (monitor) {
+        const Ast *m = monitor->lhs;
+        bool name = m->kind == AST_NAME;
+        if (name && !strcmp(m->name, "val_accuracy"))
+            ts->monitor_accuracy = true;
+        else if (!name || strcmp(m->name, "val_loss"))
+            diag_error(d, m->span, "'monitor' expects val_loss or val_accuracy");
+        const char *lname = loss && (loss->lhs->kind == AST_NAME || loss->lhs->kind == AST_CALL) ? loss->lhs->name : NULL;
+        if (ts->monitor_accuracy && lname && !strcmp(lname, "mse"))
+            diag_error(d, m->span, "val_accuracy needs a cross_entropy or bce loss; an mse model is monitored by val_loss");
+    }
+    const Ast *needs = stop ? stop : monitor;
+    if (needs && !val)
+        diag_error(d, needs->name_span, "'%s' watches the validation figures, but this train block has no 'val'; add val = 0.1 "
+                   "(a held-out tenth of the data) or val idx(...)/csv(...)", needs->name);
+}
+
 /* Each item of a train block against the keys it may use: unknown,
  * misplaced and duplicate keys are reported; seen[k] is the item of key
  * k. Returns how many step blocks there are. */
@@ -501,7 +547,7 @@ static int train_items(Sema *s, const Ast *t, const Ast **seen)
             if (hint)
                 diag_error(d, it->name_span, "unknown key '%s' in train block; did you mean '%s'?", it->name, hint);
             else
-                diag_error(d, it->name_span, "unknown key '%s' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step and init",
+                diag_error(d, it->name_span, "unknown key '%s' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step, init, val, eval_every, stop_after and monitor",
                            it->name);
             continue;
         }
@@ -627,7 +673,8 @@ void sema_train(Sema *s, const Ast *t)
     const Ast *seen[COUNT(train_keys)] = { 0 };
     int nstep_items = train_items(s, t, seen);
 #define ITEM(key) seen[key]
-    enum { K_DATA, K_TEST, K_LOSS, K_OPT, K_SCHED, K_BATCH, K_EPOCHS, K_STEPS, K_SEED, K_CLIP, K_AUG, K_NOISE, K_STEP, K_INIT };
+    enum { K_DATA, K_TEST, K_LOSS, K_OPT, K_SCHED, K_BATCH, K_EPOCHS, K_STEPS, K_SEED, K_CLIP, K_AUG, K_NOISE, K_STEP, K_INIT,
+           K_VAL, K_EVAL_EVERY, K_STOP_AFTER, K_MONITOR };
     Scope *g = &s->globals;
     if (ITEM(K_DATA))
         data_spec(s, g, ITEM(K_DATA), &ts->data);
@@ -636,6 +683,8 @@ void sema_train(Sema *s, const Ast *t)
                    t->name);
     if (ITEM(K_TEST))
         data_spec(s, g, ITEM(K_TEST), &ts->test);
+    validation_keys(s, ts, ITEM(K_VAL), ITEM(K_EVAL_EVERY), ITEM(K_STOP_AFTER), ITEM(K_MONITOR), ITEM(K_LOSS),
+                    nstep_items > 0);
     if (ITEM(K_BATCH))
         positive_int(s, ITEM(K_BATCH), sema_eval(s, g, ITEM(K_BATCH)->lhs), &ts->batch);
     if (ITEM(K_EPOCHS))

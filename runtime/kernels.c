@@ -1,6 +1,6 @@
 /* kernels.c — elementwise, softmax, loss and copy kernels of libnetrt: the
- * portable C path, the dispatch to the SIMD paths (kernels_avx2.c,
- * kernels_avx512.c) and the threading.
+ * portable C path, the dispatch to the SIMD paths (kernels_simd.h in
+ * kernels_avx2.c and kernels_avx512.c) and the threading.
  *
  * Determinism: work is cut into chunks whose bounds depend only on the
  * sizes, never on the thread count, and every reduction adds its per-chunk

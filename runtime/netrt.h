@@ -703,6 +703,12 @@ typedef enum rt_loss_kind {
 #undef RT_X
 } rt_loss_kind;
 
+/* The figure early stopping and --save-best watch. */
+typedef enum rt_monitor {
+    RT_MONITOR_VAL_LOSS,     /* lower is better */
+    RT_MONITOR_VAL_ACCURACY, /* higher is better; cross_entropy and bce only */
+} rt_monitor;
+
 typedef struct rt_train_config {
     const char *base_dir;        /* folder of the .net file: data names resolve against it */
     rt_source data, test;        /* paths as written in the .net file; test.kind may be RT_SRC_NONE */
@@ -715,6 +721,15 @@ typedef struct rt_train_config {
     float clip;                  /* max global gradient norm, 0 = off */
     const rt_augment *augment;   /* applied in order to each training sample (not test) */
     int naugment;
+    /* Validation (train only; the test set stays for eval): a file, or a
+     * fraction of `data` held out (for a text source the last part of the
+     * text, otherwise a subset fixed by the seed); neither when val.kind is
+     * RT_SRC_NONE and val_fraction is 0. */
+    rt_source val;
+    float val_fraction;          /* in (0, 1), or 0 */
+    int64_t eval_every;          /* steps between evaluations; 0: at the end of each epoch */
+    int64_t stop_after;          /* stop after this many evaluations without improvement; 0: never */
+    rt_monitor monitor;          /* what improves: the validation loss or accuracy */
     const char *init_path;       /* `init from(FILE)`: the checkpoint parameters with init_from
                                   * start from (resolved like data files), or NULL */
 } rt_train_config;
@@ -811,6 +826,7 @@ typedef struct rt_program {
      * autoencoder): eval reports the mean squared error of forward(x)
      * against x. */
     bool reconstructs;
+    const char *source_sha256;   /* SHA-256 of the .net file compiled, in hex, or NULL */
     /* netc build --inference --weights FILE: the parameter block, embedded;
      * eval, predict and sample use it when no --load is given. */
     const float *weights;
@@ -826,6 +842,10 @@ typedef struct rt_program {
  * Returns the process exit code (0, 1 on bad input/files, 2 on usage, 130
  * when stopped by a signal). */
 int rt_main(const rt_program *p, int argc, char **argv);
+/* Draws the curves of a CSV log written by train --log (loss, and accuracy
+ * when logged, against steps) into a PNG with gnuplot, atomically. Returns
+ * 0, or -1 with a message naming the file (gnuplot missing, no rows). */
+int rt_plot_log(const char *csv_path, const char *png_path, char *err, size_t errlen);
 /* The command line of a single-file predictor (netc build --inference
  * --weights FILE, a program with weights): `NAME INPUT` is `NAME predict
  * INPUT` with the embedded weights, so it prints what `predict --load FILE

@@ -741,6 +741,51 @@ START_TEST(driver_text_checkpoints)
 }
 END_TEST
 
+/* val = 0.25 on a text holds out its LAST quarter: a text whose last
+ * quarter is made of letters the rest never has is learnt on the rest
+ * (low training loss) and scores badly on the held-out part. A random
+ * pick of windows would have put "ab" windows in validation too. */
+START_TEST(text_validation_is_the_end_of_the_text)
+{
+    char *dir = temp_dir();
+    char corpus[600], net[600], log[600];
+    snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
+    snprintf(net, sizeof net, "%s/tail.net", dir);
+    snprintf(log, sizeof log, "%s/log.csv", dir);
+    /* 96 windows of 16 tokens: 72 of "abab...", then 24 of "xyxy..." */
+    FILE *f = fopen(corpus, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 72 * 16; i++)
+        fputc("ab"[i % 2], f);
+    for (int i = 0; i < 24 * 16 + 1; i++)
+        fputc("xy"[i % 2], f);
+    ck_assert_int_eq(fclose(f), 0);
+    f = fopen(net, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("model tail(tok: i32[16]) -> f32[16, 128] { tok -> embed(128, 16) -> dense(128) }\n"
+          "train tail { data text(\"corpus.txt\", seq = 16) loss cross_entropy optimizer adam(lr = 1e-2)\n"
+          "  batch 8 epochs 6 seed 1 val = 0.25 }\n", f);
+    ck_assert_int_eq(fclose(f), 0);
+    const char *train[] = { fe_netc(), "train", net, "--log", log, NULL };
+    FeProc p;
+    run_ok(&p, train);
+    const char *last = strstr(p.out, "epoch 6/6  loss ");
+    double train_loss = 9, val_loss = 0;
+    ck_assert_msg(last && sscanf(last, "epoch 6/6  loss %lf", &train_loss) == 1, "%s", p.out);
+    const char *v = strstr(last, "val loss ");
+    ck_assert_msg(v && sscanf(v, "val loss %lf", &val_loss) == 1, "%s", p.out);
+    ck_assert_msg(train_loss < 0.5 && val_loss > 2.0, "train loss %g, validation loss %g:\n%s", train_loss,
+                  val_loss, p.out);
+    fe_proc_free(&p);
+    char record[700];
+    snprintf(record, sizeof record, "%s.json", log);
+    char *rec = fe_slurp(record, NULL);
+    ck_assert_msg(strstr(rec, "\"train_samples\": 72") && strstr(rec, "\"val_samples\": 24"), "%s", rec);
+    free(rec);
+    remove_dir(dir);
+}
+END_TEST
+
 /* The model's own flags reach rt_main; its usage errors keep exit code 2. */
 START_TEST(driver_flags)
 {
@@ -867,6 +912,7 @@ static Suite *jit_suite(void)
     tcase_add_test(tc, driver_mlp_checkpoints);
     tcase_add_test(tc, driver_text_checkpoints);
     tcase_add_test(tc, driver_flags);
+    tcase_add_test(tc, text_validation_is_the_end_of_the_text);
     suite_add_tcase(s, tc);
     tc = test_case("failures and dumps");
     tcase_add_test(tc, broken_lir_is_an_error);

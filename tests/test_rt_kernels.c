@@ -204,7 +204,7 @@ END_TEST
  * ranges where the result is a normal float: relative error against libm's
  * double result at most 1e-6 on every path; the measured maxima are
  * printed (about 1.6e-7 for tanh and 2.0e-7 for sigmoid; an exhaustive
- * sweep of every float is quoted in runtime/kernels_avx512.c). */
+ * sweep of every float is quoted in runtime/kernels_simd.h). */
 START_TEST(test_act_accuracy_sweep)
 {
     const int64_t n = 1 << 21;
