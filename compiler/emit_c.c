@@ -383,6 +383,54 @@ void emit_c_forward(FILE *out, Compiler *c, const LProgram *lp)
     fputs("}\n\n", out);
 }
 
+/* The constant tables rt_program points to: the parameters, the
+ * augmentations, the steps of a train block of steps. */
+static void print_tables(FILE *out, const char *id, const rt_program *rp)
+{
+    fprintf(out, "static const rt_param_desc %s_params[] = {\n", id);
+    for (int k = 0; k < rp->nparams; k++) {
+        const rt_param_desc *d = &rp->params[k];
+        fputs("    { ", out);
+        emit_c_string(out, d->name);
+        fprintf(out, ", %d, {", d->rank);
+        for (int i = 0; i < d->rank; i++)
+            fprintf(out, "%s%lld", i ? ", " : " ", (long long)d->dims[i]);
+        fprintf(out, " }, %lld, %lld, %s, %lld, %lld, %s", (long long)d->offset, (long long)d->count,
+                init_names[d->init], (long long)d->fan_in, (long long)d->fan_out, d->trainable ? "true" : "false");
+        if (d->init_from) {
+            fputs(", ", out);
+            emit_c_string(out, d->init_from);
+            fprintf(out, ", %s", d->frozen ? "true" : "false");
+        }
+        fputs(" },\n", out);
+    }
+    fputs("};\n\n", out);
+    if (rp->config.naugment) {
+        static const char *const kinds[] = { "RT_AUG_FLIP_H", "RT_AUG_FLIP_V", "RT_AUG_SHIFT", "RT_AUG_ROTATE",
+                                             "RT_AUG_SCALE", "RT_AUG_NOISE" };
+        char b1[48], b2[48];
+        fprintf(out, "static const rt_augment %s_augment[] = {\n", id);
+        for (int k = 0; k < rp->config.naugment; k++) {
+            const rt_augment *a = &rp->config.augment[k];
+            fprintf(out, "    { %s, %s, %s },\n", kinds[a->kind], float_field(b1, a->a), float_field(b2, a->b));
+        }
+        fputs("};\n\n", out);
+    }
+    if (rp->nsteps) {
+        fprintf(out, "static const rt_step %s_steps[] = {\n", id);
+        for (int k = 0; k < rp->nsteps; k++) {
+            const rt_step *st = &rp->steps[k];
+            fputs("    { .model = ", out);
+            emit_c_string(out, st->model);
+            fprintf(out, ", .begin = %lld, .end = %lld, .arena_floats = %lld, .train_step = %s_train_step%d,\n      .opt = ",
+                    (long long)st->begin, (long long)st->end, (long long)st->arena_floats, id, k);
+            print_optimizer(out, &st->opt);
+            fputs(" },\n", out);
+        }
+        fputs("};\n\n", out);
+    }
+}
+
 void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
 {
     const char *id = c_ident(c, lp->name);
@@ -412,48 +460,7 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         rp.nsteps = 0;
     if (lp->weights)
         emit_c_weights(out, id, lp->weights, rp.param_floats);
-    fprintf(out, "static const rt_param_desc %s_params[] = {\n", id);
-    for (int k = 0; k < rp.nparams; k++) {
-        const rt_param_desc *d = &rp.params[k];
-        fputs("    { ", out);
-        emit_c_string(out, d->name);
-        fprintf(out, ", %d, {", d->rank);
-        for (int i = 0; i < d->rank; i++)
-            fprintf(out, "%s%lld", i ? ", " : " ", (long long)d->dims[i]);
-        fprintf(out, " }, %lld, %lld, %s, %lld, %lld, %s", (long long)d->offset, (long long)d->count,
-                init_names[d->init], (long long)d->fan_in, (long long)d->fan_out, d->trainable ? "true" : "false");
-        if (d->init_from) {
-            fputs(", ", out);
-            emit_c_string(out, d->init_from);
-            fprintf(out, ", %s", d->frozen ? "true" : "false");
-        }
-        fputs(" },\n", out);
-    }
-    fputs("};\n\n", out);
-    if (rp.config.naugment) {
-        static const char *const kinds[] = { "RT_AUG_FLIP_H", "RT_AUG_FLIP_V", "RT_AUG_SHIFT", "RT_AUG_ROTATE",
-                                             "RT_AUG_SCALE", "RT_AUG_NOISE" };
-        char b1[48], b2[48];
-        fprintf(out, "static const rt_augment %s_augment[] = {\n", id);
-        for (int k = 0; k < rp.config.naugment; k++) {
-            const rt_augment *a = &rp.config.augment[k];
-            fprintf(out, "    { %s, %s, %s },\n", kinds[a->kind], float_field(b1, a->a), float_field(b2, a->b));
-        }
-        fputs("};\n\n", out);
-    }
-    if (rp.nsteps) {
-        fprintf(out, "static const rt_step %s_steps[] = {\n", id);
-        for (int k = 0; k < rp.nsteps; k++) {
-            const rt_step *st = &rp.steps[k];
-            fputs("    { .model = ", out);
-            emit_c_string(out, st->model);
-            fprintf(out, ", .begin = %lld, .end = %lld, .arena_floats = %lld, .train_step = %s_train_step%d,\n      .opt = ",
-                    (long long)st->begin, (long long)st->end, (long long)st->arena_floats, id, k);
-            print_optimizer(out, &st->opt);
-            fputs(" },\n", out);
-        }
-        fputs("};\n\n", out);
-    }
+    print_tables(out, id, &rp);
     fprintf(out, "const rt_program %s_program = {\n    .name = ", id);
     emit_c_string(out, rp.name);
     fputs(",\n    .source = ", out);
