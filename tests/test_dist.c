@@ -316,7 +316,7 @@ START_TEST(killed_rank_then_exact_resume)
     for (ssize_t n; (n = read(out[0], text + len, sizeof text - 1 - len)) > 0;) {
         len += (size_t)n;
         text[len] = '\0';
-        if (!killed && strstr(text, "epoch 1/3")) {
+        if (!killed && strstr(text, "epoch 1/3  loss")) { /* the end of epoch 1, not a progress line */
             /* the checkpoint is renamed into place just after the line */
             for (int i = 0; i < 2000 && access(part, F_OK) != 0; i++)
                 usleep(1000);
