@@ -119,18 +119,23 @@ static double iterations_per_s(const rt_program *p)
     return best[2];
 }
 
-int main(void)
+/* bench_gan [GAN.net CHECKPOINT]: another generator's score (a variant of
+ * gan.net and its trained checkpoint) against the same classifier. */
+int main(int argc, char **argv)
 {
     const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+    const char *gan_net = argc == 3 ? argv[1] : "examples/gan.net";
     char gan_ck[4096], lenet_ck[4096];
-    snprintf(gan_ck, sizeof gan_ck, "%s/bench/gan.safetensors", build);
+    snprintf(gan_ck, sizeof gan_ck, "%s", argc == 3 ? argv[2] : "");
+    if (argc != 3)
+        snprintf(gan_ck, sizeof gan_ck, "%s/bench/gan.safetensors", build);
     snprintf(lenet_ck, sizeof lenet_ck, "%s/bench/lenet-classifier.safetensors", build);
     rt_threads_init(2);
     printf("gan.net: a classifier score of its generator (lenet.net classifies %d samples)\n", SAMPLES);
     Compiled gan, lenet;
     memset(&gan, 0, sizeof gan);
     memset(&lenet, 0, sizeof lenet);
-    compile("examples/gan.net", &gan);
+    compile(gan_net, &gan);
     compile("examples/lenet.net", &lenet);
     train_once(&gan, gan_ck);
     train_once(&lenet, lenet_ck);
