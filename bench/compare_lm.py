@@ -16,7 +16,8 @@ file that the twin does not follow is an error, not a comparison of
 different networks.
 
 Both train on windows of the King James Bible (build/data/kjv.txt, as the
-files' text() reads it) held in memory. PyTorch: torch.set_num_threads(2),
+files' text() reads it) held in memory. PyTorch: torch.set_num_threads(2)
+with OMP_WAIT_POLICY=PASSIVE,
 5 steps of warm-up, then STEPS timed steps (forward, cross-entropy,
 backward, clipping, the optimizer). netc: the best of two `./NAME train
 --steps N --threads 2` runs, whose samples/s covers the same work plus
@@ -36,6 +37,10 @@ import subprocess
 import sys
 import time
 
+# OpenMP's spinning workers fight the machine's other jobs for the two
+# cores; set before torch is imported (compare_torch.py found PASSIVE the
+# better configuration when the machine is shared).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 FLOORS = {"charlstm": 3.0, "gpt": 2.5}
 GPT_BLOCK = ("layer block(x: f32[T, D], heads: int) { x = x + (x -> layernorm -> attention(heads, causal)) "
