@@ -25,6 +25,12 @@ LDLIBS  := -ljansson -lz -lpng -lm -lpthread
 # -rdynamic: code the JIT compiles imports the runtime kernels from the
 # executable itself, so their symbols must be in its dynamic table.
 JITLIBS := -rdynamic -lgccjit
+# nettle: the .net file's SHA-256 in a model's reproducibility record (rtprogram.c).
+NETCLIBS := $(JITLIBS) -lnettle
+# Open MPI's mpi.h, for runtime/dist.c alone: libmpi itself is opened at
+# run time, under mpirun only, so nothing links against it.
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_DEFS   := $(if $(MPI_CFLAGS),-DNETC_HAVE_MPI=1 $(MPI_CFLAGS),-DNETC_HAVE_MPI=0)
 CHECKLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
 # Kernel files that hold one instruction-set path each get its flags; the
@@ -48,7 +54,7 @@ NETC     := $(BUILD)/netc
 LIBNETRT := $(BUILD)/libnetrt.a
 LIBNETC  := $(BUILD)/libnetc.a
 
-.PHONY: all deps check asan fuzz demo demo-text bench bench-compare install clean
+.PHONY: all deps check asan fuzz demo demo-text bench bench-compare install clean finetune
 .SUFFIXES:
 .DELETE_ON_ERROR:
 
@@ -70,7 +76,7 @@ $(BUILD)/runtime/data.o: CFLAGS += -DNETRT_DATA_DIR='"$(abspath $(BUILD))/data"'
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(if $(findstring _avx512,$<),$(AVX512FLAGS)) $(if $(findstring _avx2,$<),$(AVX2FLAGS)) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(if $(findstring _avx512,$<),$(AVX512FLAGS)) $(if $(findstring _avx2,$<),$(AVX2FLAGS)) $(if $(findstring runtime/dist.c,$<),$(MPI_DEFS)) -MMD -MP -c $< -o $@
 
 $(BUILD)/grammar/parser.c $(BUILD)/grammar/parser.h: grammar/netc.y
 	@mkdir -p $(dir $@)
@@ -98,7 +104,7 @@ $(LIBNETC): $(CC_OBJ)
 	ar rcs $@ $^
 
 $(NETC): $(BUILD)/compiler/main.o $(LIBNETC) $(LIBNETRT)
-	$(CC) $(CFLAGS) -o $@ $^ $(JITLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(NETCLIBS) $(LDLIBS)
 
 # test_rt_* suites test the runtime alone and link only libnetrt.
 $(BUILD)/tests/test_rt_%: tests/test_rt_%.c $(LIBNETRT) tests/testutil.h
@@ -107,13 +113,13 @@ $(BUILD)/tests/test_rt_%: tests/test_rt_%.c $(LIBNETRT) tests/testutil.h
 
 $(BUILD)/tests/%: tests/%.c $(LIBNETC) $(LIBNETRT) tests/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(CHECKLIBS) $(JITLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(CHECKLIBS) $(NETCLIBS) $(LDLIBS)
 
 # Each fuzz target as a plain program over files (gcc, no libFuzzer):
 # test_fuzz_replay runs it over fuzz/corpus/NAME in `make check`.
 $(BUILD)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay_main.c fuzz/fuzz.h $(LIBNETC) $(LIBNETRT)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ifuzz -o $@ fuzz/fuzz_$*.c fuzz/replay_main.c $(LIBNETC) $(LIBNETRT) $(JITLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Ifuzz -o $@ fuzz/fuzz_$*.c fuzz/replay_main.c $(LIBNETC) $(LIBNETRT) $(NETCLIBS) $(LDLIBS)
 
 $(BUILD)/bench/bench_rt_%: bench/bench_rt_%.c $(LIBNETRT)
 	@mkdir -p $(dir $@)
@@ -121,7 +127,7 @@ $(BUILD)/bench/bench_rt_%: bench/bench_rt_%.c $(LIBNETRT)
 
 $(BUILD)/bench/%: bench/%.c $(LIBNETC) $(LIBNETRT)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(JITLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(NETCLIBS) $(LDLIBS)
 
 # Every test binary runs from the project root (tests find examples/ and
 # tests/data/ there); NETC points them at the compiler under test.
@@ -139,19 +145,26 @@ asan:
 # build-fuzz/, then each target runs FUZZ_SECONDS over a working corpus
 # seeded from fuzz/corpus/NAME. Inputs that crash are written to
 # build-fuzz/; copy them into fuzz/corpus/NAME so `make check` replays them.
-# The JIT backend is left out: no target reaches it, and libgccjit.h is
-# gcc's, not clang's.
+# Instrumented (clang, coverage, ASan, UBSan): the compiler and the
+# runtime's readers (file.c, data.c, checkpoint.c). The JIT backend is left
+# out (no target reaches it, and libgccjit.h is gcc's), and the SIMD
+# kernels come from the gcc build uninstrumented: no target runs them, and
+# clang takes many minutes on them under ASan.
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CC_OBJ := $(filter-out build-fuzz/compiler/emit_jit.o,$(CC_OBJ:$(BUILD)/%=build-fuzz/%))
+FUZZ_RT_OBJ := build-fuzz/runtime/file.o build-fuzz/runtime/data.o build-fuzz/runtime/checkpoint.o
 fuzz: deps
 	@sh scripts/deps.sh clang-14 libclang-rt-14-dev
+	@$(MAKE) -s --no-print-directory $(RT_OBJ)
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang-14 OPT="-O1 -g -fno-omit-frame-pointer" \
-		SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" build-fuzz/libnetrt.a $(FUZZ_CC_OBJ)
-	@rm -f build-fuzz/libnetc-fuzz.a && ar rcs build-fuzz/libnetc-fuzz.a $(FUZZ_CC_OBJ)
+		SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_RT_OBJ) $(FUZZ_CC_OBJ)
+	@rm -f build-fuzz/libnetc-fuzz.a build-fuzz/libnetrt-fuzz.a
+	@ar rcs build-fuzz/libnetc-fuzz.a $(FUZZ_CC_OBJ)
+	@ar rcs build-fuzz/libnetrt-fuzz.a $(FUZZ_RT_OBJ) $(filter-out $(FUZZ_RT_OBJ:build-fuzz/%=$(BUILD)/%),$(RT_OBJ))
 	@for t in $(FUZZ_TARGETS); do \
 		clang-14 $(subst -I$(BUILD)/grammar,-Ibuild-fuzz/grammar,$(CFLAGS)) -O1 -g -Ifuzz -fsanitize=fuzzer $(FUZZ_SAN) \
-			-o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c build-fuzz/libnetc-fuzz.a build-fuzz/libnetrt.a $(LDLIBS) || exit 1; \
+			-o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c build-fuzz/libnetc-fuzz.a build-fuzz/libnetrt-fuzz.a -lnettle $(LDLIBS) || exit 1; \
 		mkdir -p build-fuzz/corpus/$$t; \
 		echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 		(cd build-fuzz && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
@@ -187,6 +200,19 @@ bench-compare: deps
 	@$(BUILD)/netc build examples/charlstm.net -o $(BUILD)/bench/charlstm
 	@$(BUILD)/netc build examples/gpt.net -o $(BUILD)/bench/gpt
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare_lm.py $(BUILD)
+
+# examples/finetune.net: LeNet pretrained on Fashion-MNIST (kept in
+# $(BUILD)/lenet.safetensors once trained), then a 4-way task learnt from
+# 1,000 samples, fine-tuned against from scratch.
+$(BUILD)/fashion4: scripts/fashion4.c $(LIBNETRT)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBNETRT) $(LDLIBS)
+
+finetune: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/fashion4
+	$(BUILD)/fashion4 $(BUILD)
+	test -f $(BUILD)/lenet.safetensors || $(NETC) train examples/lenet.net --save $(BUILD)/lenet.safetensors
+	NETC_DATA_PATH=$(BUILD) $(NETC) train examples/finetune.net -m finetune
+	NETC_DATA_PATH=$(BUILD) $(NETC) train examples/finetune.net -m scratch
 
 install: $(NETC) $(LIBNETRT)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

@@ -347,6 +347,24 @@ Ast *ast_augment(Compiler *c, Span at, Ast *key, AstList items)
     return n;
 }
 
+Ast *ast_init(Compiler *c, Span at, Ast *key, Ast *source, AstList items)
+{
+    Ast *n = ast_new(c, AST_INIT, at);
+    n->name = key->name;
+    n->name_span = key->span;
+    n->lhs = source;
+    n->body = items;
+    return n;
+}
+
+Ast *ast_map(Compiler *c, Span at, Ast *dst, Ast *src)
+{
+    Ast *n = ast_new(c, AST_MAP, at);
+    n->lhs = dst;
+    n->rhs = src;
+    return n;
+}
+
 /* ------------------------------------------------------------- dumping */
 
 static void dump_expr(FILE *out, const Ast *n);
@@ -404,8 +422,13 @@ static void dump_expr(FILE *out, const Ast *n)
         }
         break;
     case AST_LET: case AST_RETURN: case AST_EXPR: case AST_MODEL: case AST_LAYER:
-    case AST_CONST: case AST_TRAIN: case AST_ITEM: case AST_STEP: case AST_AUGMENT:
+    case AST_CONST: case AST_TRAIN: case AST_ITEM: case AST_STEP: case AST_AUGMENT: case AST_INIT:
         fputs("<not an expression>", out);
+        break;
+    case AST_MAP:
+        dump_expr(out, n->lhs);
+        fputs(" <- ", out);
+        dump_expr(out, n->rhs);
         break;
     }
 }
@@ -421,6 +444,13 @@ static void dump_block(FILE *out, const AstList *body, int indent)
         case AST_ITEM: fprintf(out, "%s ", s->name); dump_expr(out, s->lhs); break;
         case AST_STEP:
             fprintf(out, "%s %s {\n", s->name, s->label);
+            dump_block(out, &s->body, indent + 4);
+            fprintf(out, "%*s}", indent, "");
+            break;
+        case AST_INIT:
+            fprintf(out, "%s ", s->name);
+            dump_expr(out, s->lhs);
+            fputs(" {\n", out);
             dump_block(out, &s->body, indent + 4);
             fprintf(out, "%*s}", indent, "");
             break;

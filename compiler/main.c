@@ -5,6 +5,7 @@
 #include "netrt.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@ static const char usage[] =
     "  sample     the same, then generate from a checkpoint: text from a language model\n"
     "             (--load FILE --prompt TEXT), or a PNG grid of a generator's samples\n"
     "             (--load FILE --grid 8x8 -o F.png)\n"
+    "  plot       draw a training log's curves: netc plot LOG.csv -o FILE.png (gnuplot)\n"
     "\n"
     "options:\n"
     "  -dA        dump the AST after parsing\n"
@@ -36,6 +38,10 @@ static const char usage[] =
     "  -m NAME    build, emit, train, eval, predict: the model to compile (default: the first)\n"
     "  --dump-jit DIR  train, eval, predict: write libgccjit's dumps of the program into DIR\n"
     "  --keep-c   build: keep the generated C next to the binary (FILE.c)\n"
+    "  --inference     build, emit: the forward pass only (emit: NAME_create/_predict/_destroy)\n"
+    "  --weights FILE  build, emit: embed FILE's weights; build: a single-file predictor (./m INPUT)\n"
+    "  --static   build: link statically (the binary needs no shared library)\n"
+    "  -s, --strip     build: strip the binary's symbols and debugging sections\n"
     "  -h, --help     print this help\n"
     "  --version      print the version\n"
     "\n"
@@ -58,6 +64,8 @@ typedef struct Options {
     const char *dump_jit;
     char **pass; /* train, eval, predict: the flags for the model's command line */
     int npass;
+    bool inference, link_static, strip; /* build, emit: --inference, --static, --strip */
+    const char *weights;                /* build, emit: --weights FILE */
 } Options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -107,6 +115,16 @@ static int parse_args(int argc, char **argv, Options *o)
             }
         } else if (!strcmp(a, "--keep-c")) {
             o->keep_c = true;
+        } else if (!strcmp(a, "--inference")) {
+            o->inference = true;
+        } else if (!strcmp(a, "--static")) {
+            o->link_static = true;
+        } else if (!strcmp(a, "--strip") || !strcmp(a, "-s")) {
+            o->strip = true;
+        } else if (!strcmp(a, "--weights")) {
+            if (++i == argc)
+                return usage_error("%s needs a checkpoint, as in --weights m.safetensors", a);
+            o->weights = argv[i];
         } else if (!strcmp(a, "-m")) {
             if (++i == argc)
                 return usage_error("%s needs a model name", a);
@@ -149,7 +167,26 @@ static int parse_args(int argc, char **argv, Options *o)
         return usage_error("%s", "build needs -o FILE, the binary to write");
     if (o->command && !strcmp(o->command, "emit") && !o->output)
         return usage_error("%s", "emit needs -o DIR, the folder to write NAME.c and NAME.h into");
+    bool building = o->command && (!strcmp(o->command, "build") || !strcmp(o->command, "emit"));
+    if (!building && (o->inference || o->weights || o->link_static || o->strip))
+        return usage_error("%s", "--inference, --weights, --static and --strip are flags of build and emit");
+    if ((o->link_static || o->strip) && strcmp(o->command, "build"))
+        return usage_error("%s", "--static and --strip are flags of build (emit writes C, not a binary)");
     return 0;
+}
+
+/* "netc: error: ..." with control characters in the names it quotes
+ * replaced, so a file name cannot drive the terminal. */
+static void driver_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void driver_error(const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rt_sanitize_text(msg);
+    fprintf(stderr, "netc: error: %s\n", msg);
 }
 
 /* --dump-jit DIR: made now, before any compiling, and refused when it is
@@ -158,15 +195,15 @@ static bool dump_folder_ok(const char *dir)
 {
     struct stat st;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "netc: error: --dump-jit %s: %s\n", dir, strerror(errno));
+        driver_error("--dump-jit %s: %s", dir, strerror(errno));
         return false;
     }
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "netc: error: --dump-jit %s: is not a folder\n", dir);
+        driver_error("--dump-jit %s: is not a folder", dir);
         return false;
     }
     if (access(dir, W_OK | X_OK) != 0) {
-        fprintf(stderr, "netc: error: --dump-jit %s: cannot write into this folder: %s\n", dir, strerror(errno));
+        driver_error("--dump-jit %s: cannot write into this folder: %s", dir, strerror(errno));
         return false;
     }
     return true;
@@ -181,30 +218,59 @@ static bool output_ok(const Options *o)
     if (o->command && !strcmp(o->command, "emit")) {
         struct stat st;
         if (stat(o->output, &st) == 0 && !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "netc: error: -o %s: is a file; emit writes NAME.c and NAME.h into a folder\n", o->output);
+            driver_error("-o %s: is a file; emit writes NAME.c and NAME.h into a folder", o->output);
+            return false;
+        }
+        if (stat(o->output, &st) != 0 && rt_check_output(o->output, err, sizeof err) != 0) {
+            driver_error("-o %s", err); /* the folder to create it in is missing */
             return false;
         }
         return true;
     }
     if (rt_check_output(o->output, err, sizeof err) != 0) {
-        fprintf(stderr, "netc: error: -o %s\n", err);
+        driver_error("-o %s", err);
         return false;
     }
     if (rt_same_file(o->output, o->file)) {
-        fprintf(stderr, "netc: error: -o %s would overwrite the input file %s; choose another output name\n",
+        driver_error("-o %s would overwrite the input file %s; choose another output name",
                 o->output, o->file);
         return false;
     }
     if (rt_same_file(o->output, "/proc/self/exe")) {
-        fprintf(stderr, "netc: error: -o %s would overwrite the netc executable; choose another output name\n",
+        driver_error("-o %s would overwrite the netc executable; choose another output name",
                 o->output);
         return false;
     }
     return true;
 }
 
+/* `netc plot LOG.csv -o FILE.png`: a training log's curves, drawn by
+ * gnuplot through the runtime (the same as a built model's `plot`). */
+static int plot_command(int argc, char **argv)
+{
+    const char *csv = NULL, *png = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc && !png)
+            png = argv[++i];
+        else if (argv[i][0] != '-' && !csv)
+            csv = argv[i];
+        else
+            return usage_error("%s", "plot takes a CSV log and an output: netc plot LOG.csv -o FILE.png");
+    }
+    if (!csv || !png)
+        return usage_error("%s", "plot takes a CSV log and an output: netc plot LOG.csv -o FILE.png");
+    char err[4096];
+    if (rt_plot_log(csv, png, err, sizeof err) != 0) {
+        fprintf(stderr, "netc: error: %s\n", err);
+        return EXIT_INPUT;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "plot"))
+        return plot_command(argc - 2, argv + 2);
     Options o = { 0 };
     o.pass = calloc((size_t)argc, sizeof *o.pass);
     int rc = o.pass ? parse_args(argc, argv, &o) : EXIT_INPUT;
@@ -243,6 +309,11 @@ int main(int argc, char **argv)
     if (ok && generating) {
         LProgram lp;
         ok = lower_program(&c, o.model, &lp);
+        lp.inference = o.inference;
+        lp.link_static = o.link_static;
+        lp.strip = o.strip;
+        if (ok && o.weights)
+            ok = infer_load_weights(&c, &lp, o.weights, stderr);
         if (ok && strchr(o.dumps, 'L'))
             lir_dump(out, &lp);
         if (ok && running)
@@ -257,12 +328,13 @@ int main(int argc, char **argv)
             if (i)
                 fputc('\n', out);
             summary_print(out, &c, &c.prog->graphs[i]);
-            lower_memory_report(out, &c, c.prog->graphs[i].name);
+            summary_memory_report(out, &c, c.prog->graphs[i].name);
+            transfer_report(out, &c, c.prog->graphs[i].name);
         }
         for (int t = 0; t < c.prog->ntrains; t++)
             if (c.prog->trains[t].free_form) {
                 fputc('\n', out);
-                lower_train_report(out, &c, &c.prog->trains[t]);
+                summary_train_report(out, &c, &c.prog->trains[t]);
             }
     } else if (ok && o.command && !strcmp(o.command, "graph")) {
         graph_dot(out, &c);
@@ -285,7 +357,7 @@ int main(int argc, char **argv)
     /* `netc check m.net > /dev/full`: output that never arrived is an
      * error, not a success. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "netc: error: writing to standard output: %s\n", strerror(errno ? errno : EIO));
+        driver_error("writing to standard output: %s", strerror(errno ? errno : EIO));
         return EXIT_INPUT;
     }
     if (rc)

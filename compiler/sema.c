@@ -560,6 +560,7 @@ Value sema_eval(Sema *s, Scope *sc, const Ast *e)
         return poison();
     case AST_TYPE: case AST_LET: case AST_RETURN: case AST_EXPR: case AST_PARAM: case AST_MODEL:
     case AST_LAYER: case AST_CONST: case AST_TRAIN: case AST_ITEM: case AST_STEP: case AST_AUGMENT:
+    case AST_INIT: case AST_MAP:
         break;
     }
     die("eval of a non-expression");

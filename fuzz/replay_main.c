@@ -63,14 +63,6 @@ int main(int argc, char **argv)
         if (d)
             closedir(d);
     }
-    char scratch[128];
-    snprintf(scratch, sizeof scratch, "/tmp/netc-fuzz-%d", (int)getpid());
-    const char *suffixes[] = { ".safetensors", ".data" };
-    for (int i = 0; i < 2; i++) {
-        char p[160];
-        snprintf(p, sizeof p, "%s%s", scratch, suffixes[i]);
-        unlink(p);
-    }
     printf("%d inputs\n", count);
     return failed;
 }

@@ -36,12 +36,12 @@ static bool unclosed_bracket(Compiler *c, Span *at);
     const char *text;
 }
 
-%token <text> IDENT "identifier" INT "integer" FLOAT "number" STRING "string"
+%token <text> IDENT "identifier" INT "integer" FLOAT "number" STRING "string" GLOB "parameter pattern"
 %token MODEL "'model'" LAYER "'layer'" TRAIN "'train'" RETURN "'return'"
-%token REPEAT "'repeat'" CONST "'const'" TRUE "'true'" FALSE "'false'" ARROW "'->'"
+%token REPEAT "'repeat'" CONST "'const'" TRUE "'true'" FALSE "'false'" ARROW "'->'" LARROW "'<-'"
 
-%type <ast> decl model layer train const param type stmt expr stage primary call ident titem
-%type <list> decls params params_opt stmts exprs exprs_opt args args_opt titems aitems
+%type <ast> decl model layer train const param type stmt expr stage primary call ident titem mitem pattern
+%type <list> decls params params_opt stmts exprs exprs_opt args args_opt titems aitems mitems patterns
 %type <ast> arg ret_opt
 
 /* Newlines are white space, so a statement ends where its expression
@@ -105,9 +105,25 @@ titems: %empty                      { $$ = ast_list_new(); }
     | titems titem                  { $$ = $2 ? ast_list_push(c, $1, $2) : $1; }
     ;
 titem: ident expr                   { $$ = ast_item(c, @$, $1, $2); }
+    | ident '=' expr               { $$ = ast_item(c, @$, $1, $3); }
     | ident ident '{' titems '}'    { $$ = ast_step(c, @$, $1, $2, $4); }
     | ident '{' aitems '}'          { $$ = ast_augment(c, @$, $1, $3); }
+    | ident call '{' mitems '}'     { $$ = ast_init(c, @$, $1, $2, $4); }
     | ';'                           { $$ = NULL; }
+    ;
+mitems: %empty                      { $$ = ast_list_new(); }
+    | mitems mitem                  { $$ = ast_list_push(c, $1, $2); }
+    | mitems ';'                    { $$ = $1; }
+    ;
+mitem: pattern LARROW pattern       { $$ = ast_map(c, @$, $1, $3); }
+    | ident patterns                { $$ = ast_item(c, @$, $1, ast_list_expr(c, @2, $2)); }
+    ;
+patterns: pattern                   { $$ = ast_list_push(c, ast_list_new(), $1); }
+    | patterns ',' pattern          { $$ = ast_list_push(c, $1, $3); }
+    ;
+pattern: ident
+    | GLOB                          { $$ = ast_name(c, @$, $1); }
+    | STRING                        { $$ = ast_string(c, @$, $1); }
     ;
 aitems: %empty                      { $$ = ast_list_new(); }
     | aitems expr %prec STMT        { $$ = ast_list_push(c, $1, $2); }

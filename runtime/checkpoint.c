@@ -726,3 +726,81 @@ done:
     }
     return rc;
 }
+
+/* The header is checked in full by rt_checkpoint_load asking for nothing;
+ * then read once more for the names and shapes it holds. */
+int rt_checkpoint_list(const char *path, rt_tensor_info **out, int *n, char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    if (rt_checkpoint_load(path, NULL, 0, true, NULL, 0, NULL, err, errlen) != 0)
+        return -1;
+    int fd = rt_open_regular(path, err, errlen);
+    if (fd < 0)
+        return -1;
+    int rc = -1;
+    unsigned char lenbuf[8];
+    char *header = NULL;
+    json_t *root = NULL;
+    rt_tensor_info *list = NULL;
+    if (read_at(fd, lenbuf, 8, 0) != 0) {
+        fail(err, errlen, path, "file shrank while being read");
+        goto done;
+    }
+    uint64_t header_len = get_u64_le(lenbuf);
+    header = malloc(header_len ? header_len : 1);
+    if (!header || read_at(fd, header, header_len, 8) != 0) {
+        fail(err, errlen, path, "%s", header ? "file shrank while being read" : strerror(ENOMEM));
+        goto done;
+    }
+    json_error_t jerr;
+    root = json_loadb(header, header_len, JSON_REJECT_DUPLICATES, &jerr);
+    list = calloc(json_object_size(root) + 1, sizeof *list);
+    if (!root || !list) {
+        fail(err, errlen, path, "%s", root ? strerror(ENOMEM) : "file changed while being read");
+        goto done;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value) {
+        if (!strcmp(key, "__metadata__"))
+            continue;
+        json_t *shape = json_object_get(value, "shape");
+        size_t rank = json_array_size(shape);
+        if (rank > RT_MAX_RANK) {
+            fail(err, errlen, path, "tensor '%s' has rank %zu; netc tensors have at most %d dimensions", key, rank,
+                 RT_MAX_RANK);
+            goto done;
+        }
+        rt_tensor_info *t = &list[*n];
+        t->name = strdup(key);
+        if (!t->name) {
+            fail(err, errlen, path, "%s", strerror(ENOMEM));
+            goto done;
+        }
+        (*n)++;
+        snprintf(t->dtype, sizeof t->dtype, "%s", json_string_value(json_object_get(value, "dtype")));
+        t->rank = (int)rank;
+        for (size_t d = 0; d < rank; d++)
+            t->dims[d] = json_integer_value(json_array_get(shape, d));
+    }
+    rc = 0;
+done:
+    json_decref(root);
+    free(header);
+    close(fd);
+    if (rc != 0) {
+        rt_checkpoint_list_free(list, *n);
+        *n = 0;
+        return -1;
+    }
+    *out = list;
+    return 0;
+}
+
+void rt_checkpoint_list_free(rt_tensor_info *list, int n)
+{
+    for (int i = 0; list && i < n; i++)
+        free(list[i].name);
+    free(list);
+}

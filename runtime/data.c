@@ -183,8 +183,13 @@ static gzFile open_input(const char *path, char *err, size_t errlen)
         close(fd);
         return NULL;
     }
-    /* Large reads keep the system calls few on a 26 MB gzip file. */
-    gzbuffer(f, 1u << 18);
+    /* Large reads keep the system calls few on a 26 MB gzip file; a small
+     * file gets a small buffer. */
+    struct stat st;
+    unsigned buffer = 1u << 18;
+    if (fstat(fd, &st) == 0 && st.st_size < (off_t)buffer)
+        buffer = st.st_size < 8192 ? 8192 : (unsigned)st.st_size;
+    gzbuffer(f, buffer);
     return f;
 }
 
@@ -517,8 +522,12 @@ static int check_finite(const idx_file *idx, const unsigned char *raw, size_t n,
 static int idx_read_values(idx_file *idx, const converter *conv, void **values, char *err,
                            size_t errlen)
 {
-    const size_t chunk_bytes = (size_t)1 << 20; /* a multiple of every element size */
     size_t total = (size_t)(idx->count * idx->sample_elems);
+    /* 1 MiB (a multiple of every element size), or the whole payload
+     * when it is smaller: a 20-byte file needs no megabyte */
+    size_t chunk_bytes = (size_t)1 << 20;
+    if (total * (size_t)idx->elem_bytes < chunk_bytes)
+        chunk_bytes = total * (size_t)idx->elem_bytes;
     size_t cap = total < FIRST_VALUES ? total : FIRST_VALUES;
     unsigned char *chunk = malloc(chunk_bytes);
     char *out = malloc(cap * 4);

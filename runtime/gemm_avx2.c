@@ -4,6 +4,13 @@
  * 12 ymm accumulators cover the 2 FMA pipes x 4-cycle latency of Zen and
  * Haswell-class cores with room to spare; per k: 2 B loads + 6 broadcasts
  * for 12 FMAs.
+ *
+ * The micro-kernel stays this file's own, deliberately, and so does
+ * gemm_avx512.c's: the two tiles are sized to their register files (12 of
+ * 16 ymm here, 27 of 32 zmm there), their accumulators are named registers
+ * that gcc must keep out of memory, and the AVX-512 one has strided-A
+ * variants conv.c needs; a shared body at two widths would be macros of
+ * macros for no shared line. The epilogue is shared (gemm_epilogue_simd.h).
  */
 #include <immintrin.h>
 
@@ -167,97 +174,6 @@ void rt_gemm_pack_transposed_avx2(const float *src, int64_t ld, int rows, int64_
 
 /* ------------------------------------------------------------ epilogue */
 
-/* The AVX-512 epilogue's functions (gemm_avx512.c) in 8 lanes; the
- * comments there say why each is computed this way. AVX2 has no scalef,
- * so 2^n is built in the exponent field, in two halves so that each stays
- * a normal float over the clamped range (|n| <= 159). */
-static inline __m256 exp8(__m256 x)
-{
-    x = _mm256_min_ps(_mm256_set1_ps(100.0f), _mm256_max_ps(_mm256_set1_ps(-110.0f), x));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723e-6f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i ni = _mm256_cvtps_epi32(n); /* NaN x gives NaN p, whatever ni is */
-    __m256i half = _mm256_srai_epi32(ni, 1), rest = _mm256_sub_epi32(ni, half);
-    __m256i bias = _mm256_set1_epi32(127);
-    __m256 scale1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, bias), 23));
-    __m256 scale2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(rest, bias), 23));
-    return _mm256_mul_ps(_mm256_mul_ps(p, scale1), scale2);
-}
+#include "simd_avx2.h"
 
-static inline __m256 sigmoid8(__m256 x)
-{
-    __m256 one = _mm256_set1_ps(1.0f);
-    return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
-}
-
-static inline __m256 tanh8(__m256 x)
-{
-    __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 ax = _mm256_andnot_ps(sign, x);
-    __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 p = _mm256_set1_ps(21844.0f / 6081075);
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-1382.0f / 155925));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(62.0f / 2835));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-17.0f / 315));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.0f / 15));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-1.0f / 3));
-    __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, x2), x, x);
-    __m256 e = exp8(_mm256_add_ps(ax, ax));
-    __m256 one = _mm256_set1_ps(1.0f);
-    __m256 big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
-    big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
-    __m256 is_small = _mm256_cmp_ps(ax, _mm256_set1_ps(0.55f), _CMP_LT_OQ);
-    return _mm256_blendv_ps(big, small, is_small);
-}
-
-static inline __m256 activate8(rt_act act, __m256 slope, __m256 v)
-{
-    switch (act) {
-    case RT_ACT_NONE: return v;
-    case RT_ACT_RELU: /* v < 0 ? 0 : v, so NaN passes */
-        return _mm256_blendv_ps(v, _mm256_setzero_ps(),
-                                _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
-    case RT_ACT_LEAKY_RELU:
-        return _mm256_blendv_ps(v, _mm256_mul_ps(v, slope),
-                                _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
-    case RT_ACT_GELU: {
-        __m256 v3 = _mm256_mul_ps(_mm256_mul_ps(v, v), v);
-        __m256 u = _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), v3, v);
-        __m256 two_u = _mm256_mul_ps(u, _mm256_set1_ps(2.0f * 0.7978845608028654f));
-        return _mm256_mul_ps(v, sigmoid8(two_u));
-    }
-    case RT_ACT_TANH: return tanh8(v);
-    case RT_ACT_SIGMOID: return sigmoid8(v);
-    }
-    return v;
-}
-
-/* Was the portable (libm, one element at a time) epilogue; see
- * rt_gemm_epilogue_avx512 for what that cost with GELU. */
-void rt_gemm_epilogue_avx2(float *c, int64_t ldc, int mr, int nr, const float *bias,
-                           float *preact, rt_act act, float act_alpha)
-{
-    __m256 slope = _mm256_set1_ps(act_alpha);
-    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int i = 0; i < mr; i++) {
-        float *ci = c + (int64_t)i * ldc;
-        for (int j = 0; j < nr; j += 8) {
-            __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - j), lane);
-            __m256 v = _mm256_maskload_ps(ci + j, m);
-            if (bias)
-                v = _mm256_add_ps(v, _mm256_maskload_ps(bias + j, m));
-            if (preact)
-                _mm256_maskstore_ps(preact + (int64_t)i * ldc + j, m, v);
-            _mm256_maskstore_ps(ci + j, m, activate8(act, slope, v));
-        }
-    }
-}
+#include "gemm_epilogue_simd.h"

@@ -1,4 +1,6 @@
-/* gemm_avx512.c — the AVX-512 GEMM micro-kernel (12 x 32) and epilogue.
+/* gemm_avx512.c — the AVX-512 GEMM micro-kernel (12 x 32; why it is not
+ * shared with AVX2's: gemm_avx2.c), the epilogue (gemm_epilogue_simd.h)
+ * and the short products.
  * Compiled with -mavx512f/bw/dq/vl -mfma; gemm.c calls it only when
  * rt_isa_current() is RT_ISA_AVX512.
  *
@@ -139,103 +141,9 @@ void rt_gemm_kernel_avx512_direct_at(int64_t kc, const float *a, int64_t lda, co
 
 /* ------------------------------------------------------------ epilogue */
 
-/* e^x to about 2 ulp: x = n ln2 + r with |r| <= ln2/2, a degree-6 Taylor
- * polynomial for e^r (truncation below 1.2e-7 relative), and scalef for
- * the 2^n, which also gives inf and 0 at the ends. The clamp keeps
- * x - n ln2 finite; NaN passes through min/max as their second operand. */
-static inline __m512 exp_ps(__m512 x)
-{
-    x = _mm512_min_ps(_mm512_set1_ps(100.0f), _mm512_max_ps(_mm512_set1_ps(-110.0f), x));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-6f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
+#include "simd_avx512.h"
 
-/* 1 / (1 + e^-x) */
-static inline __m512 sigmoid_ps(__m512 x)
-{
-    __m512 one = _mm512_set1_ps(1.0f);
-    return _mm512_div_ps(one, _mm512_add_ps(one, exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x))));
-}
-
-/* Below |x| = 0.55 the odd Taylor series to x^13 (next term < 2e-7 of
- * the result); above, 1 - 2 / (e^2|x| + 1), whose cancellation is harmless
- * once tanh is past 0.5. */
-static inline __m512 tanh_ps(__m512 x)
-{
-    __m512 ax = _mm512_abs_ps(x);
-    __m512 x2 = _mm512_mul_ps(x, x);
-    __m512 p = _mm512_set1_ps(21844.0f / 6081075);
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-1382.0f / 155925));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(62.0f / 2835));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-17.0f / 315));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(2.0f / 15));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-1.0f / 3));
-    __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, x2), x, x);
-    __m512 e = exp_ps(_mm512_add_ps(ax, ax));
-    __m512 one = _mm512_set1_ps(1.0f);
-    __m512 big = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
-    /* copy the sign of x onto big */
-    big = _mm512_castsi512_ps(_mm512_or_si512(
-        _mm512_castps_si512(big),
-        _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))));
-    __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.55f), _CMP_LT_OQ);
-    return _mm512_mask_blend_ps(is_small, big, small);
-}
-
-static inline __m512 activate_ps(rt_act act, __m512 slope, __m512 v)
-{
-    switch (act) {
-    case RT_ACT_NONE: return v;
-    case RT_ACT_RELU: {
-        /* v < 0 ? 0 : v, so NaN passes as in PyTorch */
-        __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-        return _mm512_mask_blend_ps(neg, v, _mm512_setzero_ps());
-    }
-    case RT_ACT_LEAKY_RELU: {
-        __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-        return _mm512_mask_mul_ps(v, neg, v, slope);
-    }
-    case RT_ACT_GELU: {
-        /* 0.5 v (1 + tanh u) = v * sigmoid(2u): no cancellation for
-         * negative v, where 1 + tanh u would lose every digit. */
-        __m512 v3 = _mm512_mul_ps(_mm512_mul_ps(v, v), v);
-        __m512 u = _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), v3, v);
-        __m512 two_u = _mm512_mul_ps(u, _mm512_set1_ps(2.0f * 0.7978845608028654f));
-        return _mm512_mul_ps(v, sigmoid_ps(two_u));
-    }
-    case RT_ACT_TANH: return tanh_ps(v);
-    case RT_ACT_SIGMOID: return sigmoid_ps(v);
-    }
-    return v;
-}
-
-void rt_gemm_epilogue_avx512(float *c, int64_t ldc, int mr, int nr, const float *bias,
-                             float *preact, rt_act act, float act_alpha)
-{
-    __m512 slope = _mm512_set1_ps(act_alpha);
-    for (int i = 0; i < mr; i++) {
-        float *ci = c + (int64_t)i * ldc;
-        for (int j = 0; j < nr; j += 16) {
-            __mmask16 m = nr - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nr - j)) - 1);
-            __m512 v = _mm512_maskz_loadu_ps(m, ci + j);
-            if (bias)
-                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + j));
-            if (preact)
-                _mm512_mask_storeu_ps(preact + (int64_t)i * ldc + j, m, v);
-            _mm512_mask_storeu_ps(ci + j, m, activate_ps(act, slope, v));
-        }
-    }
-}
+#include "gemm_epilogue_simd.h"
 
 /* ------------------------------------------------------- short products */
 

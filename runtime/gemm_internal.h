@@ -51,7 +51,7 @@ void rt_gemm_kernel_avx2_direct(int64_t kc, const float *a, const float *b, int6
 /* Neither operand packed: the tile's MR values of A for step k are
  * a[k * lda + i] (i < mr, all MR inside the matrix), its B row is
  * b + k * ldb. The A values are broadcast one at a time, so reading them in
- * place costs what reading a packed panel costs; conv.c runs its forward
+ * place costs what reading a packed panel costs; conv_forward.c runs its forward
  * pass with A = im2col (pixels along a row) and B = w transposed. Bitwise
  * the same results as the packed kernel. */
 void rt_gemm_kernel_avx512_direct_ab(int64_t kc, const float *a, int64_t lda, const float *b,
@@ -59,7 +59,7 @@ void rt_gemm_kernel_avx512_direct_ab(int64_t kc, const float *a, int64_t lda, co
                                      float alpha, float beta);
 
 /* The same with A's rows running along K: the tile's A value (i, k) is
- * a[i * lda + k], read as 12 streams (conv.c's filter gradient, A = the
+ * a[i * lda + k], read as 12 streams (conv_backward.c's filter gradient, A = the
  * im2col matrix). */
 void rt_gemm_kernel_avx512_direct_at(int64_t kc, const float *a, int64_t lda, const float *b,
                                      int64_t ldb, float *c, int64_t ldc, int mr, int nr,
@@ -79,9 +79,10 @@ void rt_gemm_pack_transposed_avx2(const float *src, int64_t ld, int rows, int64_
 typedef void (*rt_gemm_epilogue_fn)(float *c, int64_t ldc, int mr, int nr, const float *bias,
                                     float *preact, rt_act act, float act_alpha);
 
-void rt_gemm_epilogue_avx512(float *c, int64_t ldc, int mr, int nr, const float *bias,
+/* gemm_epilogue_simd.h, in gemm_avx512.c and gemm_avx2.c */
+void rt_avx512_gemm_epilogue(float *c, int64_t ldc, int mr, int nr, const float *bias,
                              float *preact, rt_act act, float act_alpha);
-void rt_gemm_epilogue_avx2(float *c, int64_t ldc, int mr, int nr, const float *bias,
+void rt_avx2_gemm_epilogue(float *c, int64_t ldc, int mr, int nr, const float *bias,
                            float *preact, rt_act act, float act_alpha);
 
 /* C (M,N) for M <= RT_GEMM_SHORT_M, A not transposed, columns [n0, n1),

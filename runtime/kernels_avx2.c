@@ -1,12 +1,7 @@
 /* kernels_avx2.c — kernels_simd.h on AVX2 + FMA (kernels.c and optim.c
- * dispatch here when rt_isa_current() says RT_ISA_AVX2): 8 lanes, masks as
- * vectors of all-ones lanes. AVX2 has no masked loads for every case we
- * need, so a tail shorter than 8 is copied into a zero-padded stack
- * vector, run through the same vector code, and copied back. It has no
- * scalef either: 2^n is built from exponent bits, in two halves for exp
- * (whose n leaves one exponent field's range), which gives AVX-512's bits
- * wherever the result is normal. Softmax rows and dropout are this file's
- * own (see kernels_simd.h).
+ * dispatch here when rt_isa_current() says RT_ISA_AVX2), with the vector
+ * operations of simd_avx2.h. Softmax rows and dropout are this file's own
+ * (see kernels_simd.h).
  */
 #include <immintrin.h>
 #include <math.h>
@@ -14,67 +9,7 @@
 
 #include "kernels_internal.h"
 
-#define VEC __m256
-#define VMASK __m256
-#define LANES 8
-#define SIMD_EXPORT(name) rt_avx2_##name
-
-#define v_set1(f) _mm256_set1_ps(f)
-#define v_zero() _mm256_setzero_ps()
-#define v_loadu(p) _mm256_loadu_ps(p)
-#define v_storeu(p, v) _mm256_storeu_ps((p), (v))
-#define v_add(a, b) _mm256_add_ps((a), (b))
-#define v_sub(a, b) _mm256_sub_ps((a), (b))
-#define v_mul(a, b) _mm256_mul_ps((a), (b))
-#define v_div(a, b) _mm256_div_ps((a), (b))
-#define v_min(a, b) _mm256_min_ps((a), (b))
-#define v_max(a, b) _mm256_max_ps((a), (b))
-#define v_sqrt(a) _mm256_sqrt_ps(a)
-#define v_fmadd(a, b, c) _mm256_fmadd_ps((a), (b), (c))
-#define v_fnmadd(a, b, c) _mm256_fnmadd_ps((a), (b), (c))
-#define v_abs(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), (x))
-#define v_or_sign(t, x) _mm256_or_ps((t), _mm256_and_ps(_mm256_set1_ps(-0.0f), (x)))
-#define v_round(x) _mm256_round_ps((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-#define v_gt0(x) _mm256_cmp_ps((x), _mm256_setzero_ps(), _CMP_GT_OQ)
-#define v_lt0(x) _mm256_cmp_ps((x), _mm256_setzero_ps(), _CMP_LT_OQ)
-#define v_blend(m, a, b) _mm256_blendv_ps((a), (b), (m))
-#define v_and_mask(m, v) _mm256_and_ps((m), (v))
-
-static inline __m256 v_load_n(const float *p, int64_t n)
-{
-    float buf[8] = { 0 };
-    memcpy(buf, p, (size_t)n * sizeof(float));
-    return _mm256_loadu_ps(buf);
-}
-
-static inline void v_store_n(float *p, int64_t n, __m256 v)
-{
-    float buf[8];
-    _mm256_storeu_ps(buf, v);
-    memcpy(p, buf, (size_t)n * sizeof(float));
-}
-
-/* 2^n for integral n in [-126, 127], from the exponent field. */
-static inline __m256 pow2i(__m256i n)
-{
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
-}
-
-static inline __m256 v_pow2(__m256 n)
-{
-    return pow2i(_mm256_cvtps_epi32(n));
-}
-
-/* p * 2^n for n in [-150, 128], outside one exponent field's range: as
- * p * 2^(n/2) * 2^(n - n/2), so an overflow gives inf and an underflow a
- * correctly rounded subnormal. */
-static inline __m256 v_scale2(__m256 p, __m256 n)
-{
-    __m256i ni = _mm256_cvtps_epi32(n);
-    __m256i n1 = _mm256_srai_epi32(ni, 1);
-    __m256i n2 = _mm256_sub_epi32(ni, n1);
-    return _mm256_mul_ps(_mm256_mul_ps(p, pow2i(n1)), pow2i(n2));
-}
+#include "simd_avx2.h"
 
 #include "kernels_simd.h"
 

@@ -20,15 +20,16 @@
  * sampled sweeps.
  *
  * A tail shorter than LANES goes through the same vector code as the full
- * vectors (v_load_n / v_store_n: masked on AVX-512, a zero-padded stack
- * copy on AVX2), so every element sees the same arithmetic.
+ * vectors (v_load_n / v_store_n: masked loads and stores, 0 in the lanes
+ * past the end), so every element sees the same arithmetic.
  *
  * What stays in the instruction-set files: softmax_row (AVX-512 keeps 16
  * double lanes, AVX2 4, summed in different orders) and dropout (AVX2 has
  * no 64-bit multiply and builds the generator from 32-bit products).
  */
 
-/* What the including file defines, for its instruction set:
+/* What the including file defines, for its instruction set (simd_avx512.h
+ * or simd_avx2.h, with load_block and store_block from simd_common.h):
  *   VEC, VMASK, LANES      float vector, lane mask, lanes a vector
  *   SIMD_EXPORT(name)      the exported name (rt_avx512_##name, ...)
  *   v_set1(f), v_zero(), v_loadu(p), v_storeu(p, v)
@@ -58,21 +59,6 @@
 
 #define GELU_K 0.7978845608028654f
 #define GELU_C 0.044715f
-
-/* n lanes of p, n <= LANES: a full vector when n is LANES (a constant in
- * the main loops, so the test folds away). */
-static inline VEC load_block(const float *p, int64_t n)
-{
-    return n == LANES ? v_loadu(p) : v_load_n(p, n);
-}
-
-static inline void store_block(float *p, int64_t n, VEC v)
-{
-    if (n == LANES)
-        v_storeu(p, v);
-    else
-        v_store_n(p, n, v);
-}
 
 /* Reduces x = n ln2 + r with |r| <= ln2/2 (and a little more when the
  * product rounds); returns r and n. */
@@ -181,6 +167,12 @@ static inline VEC fwd_sigmoid(VEC x, float alpha)
     return v_sigmoid(x, NULL);
 }
 
+static inline VEC fwd_silu(VEC x, float alpha)
+{
+    (void)alpha;
+    return v_mul(x, v_sigmoid(x, NULL));
+}
+
 #define FORWARD_LOOP(op)                                                   \
     do {                                                                   \
         int64_t i = 0;                                                     \
@@ -212,6 +204,9 @@ void SIMD_EXPORT(act_forward)(rt_act act, float alpha, int64_t n, const float *x
         break;
     case RT_ACT_SIGMOID:
         FORWARD_LOOP(fwd_sigmoid);
+        break;
+    case RT_ACT_SILU:
+        FORWARD_LOOP(fwd_silu);
         break;
     }
 }
@@ -252,6 +247,15 @@ static inline VEC bwd_sigmoid(VEC x, VEC y, VEC dy, float alpha)
     return v_mul(v_mul(dy, y), v_sub(v_set1(1.0f), y));
 }
 
+/* s + x s (1 - s), from x */
+static inline VEC bwd_silu(VEC x, VEC y, VEC dy, float alpha)
+{
+    (void)y, (void)alpha;
+    VEC one_minus;
+    VEC s = v_sigmoid(x, &one_minus);
+    return v_mul(dy, v_add(s, v_mul(v_mul(x, s), one_minus)));
+}
+
 #define BACKWARD_LOOP(op)                                                                  \
     do {                                                                                   \
         int64_t i = 0;                                                                     \
@@ -287,6 +291,9 @@ void SIMD_EXPORT(act_backward)(rt_act act, float alpha, int64_t n, const float *
         break;
     case RT_ACT_SIGMOID:
         BACKWARD_LOOP(bwd_sigmoid);
+        break;
+    case RT_ACT_SILU:
+        BACKWARD_LOOP(bwd_silu);
         break;
     }
 }

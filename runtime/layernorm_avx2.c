@@ -1,20 +1,9 @@
 /* layernorm_avx2.c — layernorm_simd.h on AVX2: a block of 16 floats is
  * two vectors, and the sixteen double lanes four __m256d, acc[0] holding
  * lanes 0-3 up to acc[3] holding 12-15, fed from the two 8-float halves. */
-#include <immintrin.h>
-
 #include "kernels_internal.h"
 
-#define VEC __m256
-#define LANES 8
-#define SIMD_EXPORT(name) rt_avx2_##name
-
-#define v_set1(f) _mm256_set1_ps(f)
-#define v_loadu(p) _mm256_loadu_ps(p)
-#define v_storeu(p, v) _mm256_storeu_ps((p), (v))
-#define v_add(a, b) _mm256_add_ps((a), (b))
-#define v_sub(a, b) _mm256_sub_ps((a), (b))
-#define v_mul(a, b) _mm256_mul_ps((a), (b))
+#include "simd_avx2.h"
 
 static inline __m256d low_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
 static inline __m256d high_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }

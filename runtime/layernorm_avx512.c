@@ -1,20 +1,9 @@
 /* layernorm_avx512.c — layernorm_simd.h on AVX-512: a block of 16 floats
  * is one vector, and the sixteen double lanes two __m512d (`lo` lanes 0-7,
  * `hi` 8-15). */
-#include <immintrin.h>
-
 #include "kernels_internal.h"
 
-#define VEC __m512
-#define LANES 16
-#define SIMD_EXPORT(name) rt_avx512_##name
-
-#define v_set1(f) _mm512_set1_ps(f)
-#define v_loadu(p) _mm512_loadu_ps(p)
-#define v_storeu(p, v) _mm512_storeu_ps((p), (v))
-#define v_add(a, b) _mm512_add_ps((a), (b))
-#define v_sub(a, b) _mm512_sub_ps((a), (b))
-#define v_mul(a, b) _mm512_mul_ps((a), (b))
+#include "simd_avx512.h"
 
 static inline __m512d low_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
 static inline __m512d high_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }

@@ -13,8 +13,9 @@
  * whole vectors of LANES, then scalars.
  */
 
-/* What the including file defines, for its instruction set:
- *   VEC, LANES              the float vector and its lanes (16 / LANES = BLOCK)
+/* What the including file defines, for its instruction set (the vector
+ * operations from simd_avx512.h or simd_avx2.h):
+ *   VEC, LANES             the float vector and its lanes (16 / LANES = BLOCK)
  *   SIMD_EXPORT(name)      the exported name (rt_avx512_##name, ...)
  *   v_set1, v_loadu, v_storeu, v_add, v_sub, v_mul
  *   ln_acc                 16 double lanes in registers, with

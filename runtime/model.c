@@ -2,6 +2,7 @@
  * behind NAME.h of `netc emit`). Everything is allocated in rt_model_new;
  * steps allocate nothing. */
 #include "netrt.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -31,15 +32,29 @@ rt_model *rt_model_new(const rt_program *p, uint64_t seed, int64_t max_batch, ch
         snprintf(err, errlen, "%s: max_batch must be at least 1", p->name);
         return NULL;
     }
-    rt_model *m = calloc(1, sizeof *m);
+    /* the batch-dependent half of netc's size rule, as rt_main checks it */
+    if (p->max_batch > 0 && max_batch > p->max_batch) {
+        snprintf(err, errlen,
+                 "%s: max_batch %lld is too large: layer %s would pass the kernels more than 2^31 - 1 values at "
+                 "once; the largest batch is %lld", p->name, (long long)max_batch,
+                 p->max_batch_layer ? p->max_batch_layer : "?", (long long)p->max_batch);
+        return NULL;
+    }
     int64_t arena = p->train_arena_floats > p->eval_arena_floats ? p->train_arena_floats : p->eval_arena_floats;
+    int64_t arena_floats = rt_mul_checked(arena, max_batch);
+    if (arena_floats < 0 || arena_floats > INT64_MAX / 8 - p->eval_scratch_floats) {
+        snprintf(err, errlen, "%s: batches of %lld need more memory than can be addressed", p->name,
+                 (long long)max_batch);
+        return NULL;
+    }
+    rt_model *m = calloc(1, sizeof *m);
     if (m) {
         m->p = p;
         m->max_batch = max_batch;
         m->params = alloc_floats(p->param_floats);
         m->grads = alloc_floats(p->param_floats);
         m->state = alloc_floats(p->trainable_floats * rt_optimizer_state_per_param(&p->config.opt));
-        m->arena = alloc_floats(arena * max_batch + p->eval_scratch_floats);
+        m->arena = alloc_floats(arena_floats + p->eval_scratch_floats);
     }
     if (!m || !m->params || !m->grads || !m->state || !m->arena) {
         snprintf(err, errlen, "%s: out of memory for a model of %lld parameters and batches of %lld", p->name,

@@ -10,6 +10,7 @@
  */
 #include <math.h>
 
+#include "dist.h"
 #include "kernels_internal.h"
 
 uint64_t rt_rng_key(uint64_t seed)
@@ -47,12 +48,15 @@ float rt_rand_normal(uint64_t seed, uint64_t counter)
 
 void rt_noise(int64_t n, bool uniform, uint64_t seed, float *out)
 {
+    /* a rank of a data-parallel run draws its samples' part of the global
+     * batch's noise, as one process would */
+    uint64_t first = (uint64_t)rt_dist_element_offset(n);
     if (uniform)
         for (int64_t i = 0; i < n; i++)
-            out[i] = 2.0f * rt_rand_uniform(seed, (uint64_t)i) - 1.0f;
+            out[i] = 2.0f * rt_rand_uniform(seed, first + (uint64_t)i) - 1.0f;
     else
         for (int64_t i = 0; i < n; i++)
-            out[i] = rt_rand_normal(seed, (uint64_t)i);
+            out[i] = rt_rand_normal(seed, first + (uint64_t)i);
 }
 
 typedef struct init_task {

@@ -32,6 +32,14 @@ static void write_text(const char *path, const char *text)
     ck_assert_int_eq(fclose(f), 0);
 }
 
+/* The file must hold exactly text. */
+static void expect_file(const char *path, const char *text)
+{
+    char *got = fe_slurp(path, NULL);
+    ck_assert_str_eq(got, text);
+    free(got);
+}
+
 /* Runs a command of up to 14 words with a time bound; returns its exit
  * code (a hang or a crash fails the test). */
 static int run(FeProc *p, int timeout, const char *w0, ...)
@@ -144,7 +152,11 @@ START_TEST(outputs_never_replace_inputs)
     snprintf(want, sizeof want,
              "netc: error: -o %s would overwrite the input file %s; choose another output name\n", other, net);
     expect_fail(&p, run(&p, 60, fe_netc(), "check", net, "-o", other, NULL), want);
-    ck_assert_str_eq(fe_slurp(net, NULL), tiny_net);
+    expect_file(net, tiny_net);
+    /* a terminal escape in a name is defused in the message */
+    snprintf(other, sizeof other, "%s/\033[2Jx/m", dir);
+    snprintf(want, sizeof want, "netc: error: -o %s/?[2Jx/m: the folder %s/?[2Jx does not exist\n", dir, dir);
+    expect_fail(&p, run(&p, 60, fe_netc(), "check", net, "-o", other, NULL), want);
 
     /* the compiler itself, through a copy so a failure cannot break the
      * build tree */
@@ -216,8 +228,7 @@ START_TEST(check_to_a_full_disk_fails)
     int status = system(cmd);
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 1);
-    ck_assert_str_eq(fe_slurp(in_dir("err"), NULL),
-                     "netc: error: writing to standard output: No space left on device\n");
+    expect_file(in_dir("err"), "netc: error: writing to standard output: No space left on device\n");
 }
 END_TEST
 
@@ -286,7 +297,9 @@ static const char *setup_csv_model(void)
 {
     write_text(in_dir("d.csv"), "1,2,3,4,0\n2,3,4,5,1\n3,4,5,6,2\n4,5,6,7,1\n");
     write_text(in_dir("m.net"), csv_net);
-    return in_dir("m.net");
+    static char path[600]; /* in_dir's buffers rotate */
+    snprintf(path, sizeof path, "%s", in_dir("m.net"));
+    return path;
 }
 
 /* What `netc train m.net ...` prints before its message. */
@@ -347,20 +360,27 @@ START_TEST(runtime_outputs_never_replace_inputs)
                       "/dev/null: is not a regular file (a device, FIFO or socket); refusing to replace it (--save)");
     snprintf(msg, sizeof msg, "--save %s would overwrite this program; choose another name", n);
     expect_train_fail(&p, run(&p, 60, n, "train", net, "--save", n, NULL), "train", net, msg);
-    ck_assert_str_eq(fe_slurp(in_dir("d.csv"), NULL), "1,2,3,4,0\n2,3,4,5,1\n3,4,5,6,2\n4,5,6,7,1\n");
+    expect_file(in_dir("d.csv"), "1,2,3,4,0\n2,3,4,5,1\n3,4,5,6,2\n4,5,6,7,1\n");
 }
 END_TEST
 
-/* A checkpoint for csv_net's model, written directly. */
-static void save_weights(const char *path, float bad, const char *epoch, const char *step)
+/* A checkpoint for csv_net's model, written directly; position NULL
+ * leaves it out. */
+static void save_checkpoint_at(const char *path, float bad, const char *epoch, const char *step, const char *position)
 {
     float w[12], b[3] = { 0 };
     test_fill(w, 12, 3);
     w[5] = bad;
     rt_named_tensor t[2] = { { "dense1.weight", RT_F32, 2, { 3, 4 }, w }, { "dense1.bias", RT_F32, 1, { 3 }, b } };
-    rt_meta meta[4] = { { "netc.format", "1" }, { "netc.model", "m" }, { "netc.epoch", epoch }, { "netc.step", step } };
+    rt_meta meta[5] = { { "netc.format", "1" }, { "netc.model", "m" }, { "netc.epoch", epoch }, { "netc.step", step },
+                        { "netc.position", position } };
     char err[512];
-    ck_assert_msg(rt_checkpoint_save(path, t, 2, meta, 4, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(rt_checkpoint_save(path, t, 2, meta, position ? 5 : 4, err, sizeof err) == 0, "%s", err);
+}
+
+static void save_weights(const char *path, float bad, const char *epoch, const char *step)
+{
+    save_checkpoint_at(path, bad, epoch, step, NULL);
 }
 
 START_TEST(damaged_checkpoints_refused)
@@ -388,6 +408,14 @@ START_TEST(damaged_checkpoints_refused)
              "checkpoint is damaged", in_dir("epoch.st"));
     expect_train_fail(&p, run(&p, 60, n, "train", net, "--resume", in_dir("epoch.st"), "--epochs", "2", NULL),
                       "train", net, msg);
+    /* stopped inside an epoch, but no batch recorded: not "resume with --batch 0" */
+    save_checkpoint_at(in_dir("pos.st"), 0.5f, "0", "1", "1");
+    snprintf(msg, sizeof msg,
+             "note: %s holds no adam state (optimizer: none); it starts from zero\nnetc train m.net: "
+             "%s: metadata gives position 1 in epoch 1 but no batch size; the checkpoint is damaged", in_dir("pos.st"),
+             in_dir("pos.st"));
+    expect_train_fail(&p, run(&p, 60, n, "train", net, "--resume", in_dir("pos.st"), "--epochs", "2", NULL), "train",
+                      net, msg);
 }
 END_TEST
 
@@ -413,6 +441,14 @@ START_TEST(data_files_checked_not_guessed)
     ck_assert_int_eq(run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p3.csv"), NULL), 0);
     ck_assert_int_eq((int)strlen(p.out), 2);
     fe_proc_free(&p);
+    /* binary that starts as IDX does but is not: named as neither */
+    FILE *f = fopen(in_dir("bad.idx"), "wb");
+    ck_assert_uint_eq(fwrite("\0\0\x99\x03garbage\0", 1, 12, f), 12);
+    fclose(f);
+    snprintf(msg, sizeof msg, "%s: neither a CSV file nor an IDX file: its magic 0x00009903 is not an IDX type",
+             in_dir("bad.idx"));
+    expect_train_fail(&p, run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("bad.idx"), NULL),
+                      "predict", net, msg);
     write_text(in_dir("p4.csv"), "1,2,3,4\r2,3,4,5\r");
     ck_assert_int_eq(run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p4.csv"), NULL), 0);
     ck_assert_int_eq((int)strlen(p.out), 4);
@@ -456,6 +492,13 @@ START_TEST(batch_bounds)
     char *c = fe_slurp(in_dir("out/m.c"), NULL);
     ck_assert_ptr_nonnull(strstr(c, "    .max_batch = 32767,\n    .max_batch_layer = \"dense1\",\n"));
     free(c);
+
+    /* the embedding API checks the same bound */
+    rt_program prog = { .name = "m", .max_batch = 32767, .max_batch_layer = "dense1" };
+    char err[512];
+    ck_assert_ptr_null(rt_model_new(&prog, 1, 32768, err, sizeof err));
+    ck_assert_str_eq(err, "m: max_batch 32768 is too large: layer dense1 would pass the kernels more than 2^31 - 1 "
+                          "values at once; the largest batch is 32767");
 
     const char *net = setup_csv_model();
     ck_assert_int_eq(run(&p, 60, fe_netc(), "train", net, "--save", in_dir("w.st"), NULL), 0);

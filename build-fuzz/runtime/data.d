@@ -1,3 +1,0 @@
-build-fuzz/runtime/data.o: runtime/data.c runtime/netrt.h
-
-runtime/netrt.h:

@@ -1,0 +1,204 @@
+/* test_infer.c — inference artefacts. `netc emit --inference --weights`
+ * gives C that compiles with -Wall -Wextra -Werror -pedantic in a test
+ * program and computes, bit for bit, what the training program's forward
+ * computes with the same checkpoint, also from two threads with their own
+ * contexts; `netc build --inference --weights` gives a predictor that
+ * prints what `predict --load` prints, and still runs with the checkpoint
+ * deleted. The model has a batchnorm folded into its conv at inference, so
+ * the scratch region is exercised too. */
+#include "front.h"
+#include "netrt.h"
+
+#include <stdlib.h>
+
+static char dir[64];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/netc-infer-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static const char *in_dir(const char *name)
+{
+    static char buf[8][256];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static const char *net =
+    "model m(x: f32[1, 8, 8]) -> f32[4] {\n"
+    "    x -> c: conv2d(4, 3) -> bn: batchnorm -> relu -> flatten -> d: dense(4)\n"
+    "}\n"
+    "train m {\n"
+    "    data csv(\"none.csv\", label_column = 64)\n"
+    "    loss cross_entropy\n"
+    "}\n";
+
+/* Every tensor of m with values from a fixed generator (variances > 0). */
+static void write_checkpoint(const char *path)
+{
+    static const struct { const char *name; int rank; int64_t dims[4]; } t[] = {
+        { "c.weight", 4, { 4, 1, 3, 3 } }, { "c.bias", 1, { 4 } },        { "bn.weight", 1, { 4 } },
+        { "bn.bias", 1, { 4 } },           { "bn.running_mean", 1, { 4 } }, { "bn.running_var", 1, { 4 } },
+        { "d.weight", 2, { 4, 144 } },     { "d.bias", 1, { 4 } },
+    };
+    enum { N = sizeof t / sizeof t[0] };
+    static float v[N][576];
+    rt_named_tensor nt[N];
+    uint32_t s = 12345;
+    for (int k = 0; k < N; k++) {
+        for (int i = 0; i < 576; i++) {
+            s = s * 1664525u + 1013904223u;
+            v[k][i] = (float)(s >> 8) / (float)(1u << 24) - 0.5f;
+            if (!strcmp(t[k].name, "bn.running_var"))
+                v[k][i] += 1.0f;
+        }
+        nt[k] = (rt_named_tensor){ t[k].name, RT_F32, t[k].rank, { 0 }, v[k] };
+        memcpy(nt[k].dims, t[k].dims, sizeof t[k].dims);
+    }
+    char err[512];
+    ck_assert_msg(rt_checkpoint_save(path, nt, N, NULL, 0, err, sizeof err) == 0, "%s", err);
+}
+
+static int run(FeProc *p, int timeout, const char *w0, ...)
+{
+    char *argv[16] = { (char *)w0 };
+    va_list ap;
+    va_start(ap, w0);
+    int n = 1;
+    for (const char *w; n < 15 && (w = va_arg(ap, const char *));)
+        argv[n++] = (char *)w;
+    va_end(ap);
+    argv[n] = NULL;
+    fe_spawn(p, argv, timeout);
+    return fe_exit_code(p);
+}
+
+static void netc_ok(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5, const char *a6,
+                    const char *a7)
+{
+    FeProc p;
+    int rc = run(&p, 120, fe_netc(), a1, a2, a3, a4, a5, a6, a7, NULL);
+    ck_assert_msg(rc == 0, "netc %s failed:\n%s", a1, p.err);
+    fe_proc_free(&p);
+}
+
+static const char *app =
+    "#include <pthread.h>\n#include <stdio.h>\n#include <string.h>\n"
+    "#include \"netrt.h\"\n#include \"m.h\"\n"
+    "extern const rt_program m_program;\n"
+    "enum { B = 3 };\n"
+    "static float x[B * 64];\n"
+    "static void *worker(void *arg)\n{\n"
+    "    float *out = arg;\n    m_ctx *m = m_create(NULL, B);\n"
+    "    if (!m)\n        return arg;\n"
+    "    for (int r = 0; r < 200; r++)\n        if (m_predict(m, x, out, B) != 0)\n            return arg;\n"
+    "    m_destroy(m);\n    return NULL;\n}\n"
+    "int main(int argc, char **argv)\n{\n"
+    "    char err[256];\n    float want[B * 4], got[2][B * 4];\n"
+    "    (void)argc;\n"
+    "    for (int i = 0; i < B * 64; i++)\n        x[i] = (float)((i * 7) % 13) / 13.0f - 0.3f;\n"
+    "    rt_model *full = rt_model_new(&m_program, 1, B, err, sizeof err);\n"
+    "    if (!full || rt_model_load(full, argv[1], err, sizeof err) || rt_model_forward(full, x, want, B)) {\n"
+    "        puts(err);\n        return 1;\n    }\n"
+    "    pthread_t th[2];\n"
+    "    for (int k = 0; k < 2; k++)\n        pthread_create(&th[k], NULL, worker, got[k]);\n"
+    "    for (int k = 0; k < 2; k++) {\n        void *rc;\n        pthread_join(th[k], &rc);\n"
+    "        if (rc) {\n            puts(\"create or predict failed\");\n            return 1;\n        }\n"
+    "        if (memcmp(got[k], want, sizeof want)) {\n            puts(\"differs from the training program's forward\");\n            return 1;\n        }\n    }\n"
+    "    m_ctx *m = m_create(NULL, 2);\n"
+    "    if (m_predict(m, x, got[0], 3) != -1) {\n        puts(\"batch over max_batch accepted\");\n        return 1;\n    }\n"
+    "    m_destroy(m);\n    rt_model_free(full);\n    puts(\"ok\");\n    return 0;\n}\n";
+
+START_TEST(emit_inference_matches_training_forward)
+{
+    FILE *f = fopen(in_dir("m.net"), "w");
+    fputs(net, f);
+    fclose(f);
+    write_checkpoint(in_dir("ck.safetensors"));
+    netc_ok("emit", "--inference", "--weights", in_dir("ck.safetensors"), in_dir("m.net"), "-o", in_dir("inf"));
+    netc_ok("emit", in_dir("m.net"), "-o", in_dir("full"), NULL, NULL, NULL);
+    f = fopen(in_dir("app.c"), "w");
+    fputs(app, f);
+    fclose(f);
+    const char *build = getenv("BUILD") && *getenv("BUILD") ? getenv("BUILD") : "build";
+    const char *san = getenv("NETC_CFLAGS") ? getenv("NETC_CFLAGS") : "";
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cc -std=c11 -O2 %s -Iruntime -c %s/full/m.c -o %s/full.o && "
+             "cc -std=c11 -O2 -Wall -Wextra -Werror -pedantic -pthread %s -Iruntime -I%s/inf %s/app.c %s/inf/m.c "
+             "%s/full.o %s/libnetrt.a -ljansson -lz -lpng -lm -lpthread -o %s/app",
+             san, dir, dir, san, dir, dir, dir, dir, build, dir);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+    FeProc p;
+    int rc = run(&p, 60, in_dir("app"), in_dir("ck.safetensors"), NULL);
+    ck_assert_msg(rc == 0, "app failed:\n%s%s", p.out, p.err);
+    ck_assert_str_eq(p.out, "ok\n");
+    fe_proc_free(&p);
+}
+END_TEST
+
+START_TEST(single_file_predictor)
+{
+    FILE *f = fopen(in_dir("m.net"), "w");
+    fputs(net, f);
+    fclose(f);
+    write_checkpoint(in_dir("ck.safetensors"));
+    f = fopen(in_dir("in.csv"), "w");
+    for (int r = 0; r < 20; r++)
+        for (int i = 0; i < 64; i++)
+            fprintf(f, "%g%c", (double)((r * 31 + i * 7) % 17) / 17.0 - 0.4, i == 63 ? '\n' : ',');
+    fclose(f);
+    netc_ok("build", in_dir("m.net"), "-o", in_dir("m"), NULL, NULL, NULL);
+    netc_ok("build", "--inference", "--weights", in_dir("ck.safetensors"), in_dir("m.net"), "-o", in_dir("pred"));
+    FeProc want, got;
+    ck_assert_int_eq(run(&want, 60, in_dir("m"), "predict", "--load", in_dir("ck.safetensors"), in_dir("in.csv"), NULL), 0);
+    ck_assert_int_eq(unlink(in_dir("ck.safetensors")), 0);
+    int rc = run(&got, 60, in_dir("pred"), in_dir("in.csv"), NULL);
+    ck_assert_msg(rc == 0, "%s", got.err);
+    ck_assert_int_eq(want.out_len, 40);
+    ck_assert_str_eq(got.out, want.out);
+    fe_proc_free(&want);
+    fe_proc_free(&got);
+    /* the training command is not in the predictor */
+    rc = run(&got, 60, in_dir("pred"), "train", NULL);
+    ck_assert_int_ne(rc, 0);
+    fe_proc_free(&got);
+}
+END_TEST
+
+START_TEST(flags_outside_build_are_refused)
+{
+    FeProc p;
+    int rc = run(&p, 60, fe_netc(), "check", "--inference", "examples/mlp.net", NULL);
+    ck_assert_int_eq(rc, 2);
+    ck_assert_str_eq(p.err, "netc: --inference, --weights, --static and --strip are flags of build and emit\n"
+                            "Try 'netc --help'.\n");
+    fe_proc_free(&p);
+}
+END_TEST
+
+static Suite *infer_suite(void)
+{
+    Suite *s = suite_create("infer");
+    TCase *tc = test_case("inference artefacts");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, emit_inference_matches_training_forward);
+    tcase_add_test(tc, single_file_predictor);
+    tcase_add_test(tc, flags_outside_build_are_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TEST_MAIN(infer_suite)

@@ -1,0 +1,322 @@
+/* test_transfer.c — `init from(FILE) { map; freeze; fresh }`: a checkpoint
+ * in PyTorch's layout and names (nn.Sequential's features.0.weight, ...),
+ * written here by the test itself, loads through a map; loaded tensors
+ * equal the file's bit for bit, fresh ones equal the model's own
+ * initialisation, frozen ones are bit-identical after training and get no
+ * gradient work; a shape mismatch, a missing name, a rule that matches
+ * nothing and a parameter left out each give their pinned diagnostic, and
+ * tensors of the file nobody loads are reported. */
+#include "front.h"
+#include "netrt.h"
+#include "train_internal.h"
+
+#include <stdlib.h>
+
+static char dir[64];
+static char *old_cwd;
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/netc-transfer-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    old_cwd = getcwd(NULL, 0);
+    ck_assert_int_eq(chdir(dir), 0);
+}
+
+static void teardown(void)
+{
+    if (old_cwd && chdir(old_cwd) != 0)
+        fprintf(stderr, "could not go back to %s\n", old_cwd);
+    free(old_cwd);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* The tensors of a PyTorch nn.Sequential(Conv2d(1, 2, 3), ReLU, Flatten,
+ * Linear(32, 5), ReLU, Linear(5, 3)) split as features/classifier, as
+ * safetensors.torch.save_file(model.state_dict()) names and shapes them. */
+enum { NT = 6 };
+static const struct { const char *name; int rank; int64_t dims[4]; } torch[NT] = {
+    { "features.0.weight", 4, { 2, 1, 3, 3 } }, { "features.0.bias", 1, { 2 } },
+    { "classifier.0.weight", 2, { 5, 32 } },    { "classifier.0.bias", 1, { 5 } },
+    { "classifier.2.weight", 2, { 3, 5 } },     { "classifier.2.bias", 1, { 3 } },
+};
+static float values[NT][160];
+
+static int64_t count_of(int t)
+{
+    int64_t n = 1;
+    for (int d = 0; d < torch[t].rank; d++)
+        n *= torch[t].dims[d];
+    return n;
+}
+
+static void write_torch_checkpoint(const char *path)
+{
+    rt_named_tensor nt[NT];
+    for (int t = 0; t < NT; t++) {
+        for (int64_t i = 0; i < count_of(t); i++)
+            values[t][i] = (float)((t * 37 + i * 11) % 23 - 11) / 16.0f;
+        nt[t] = (rt_named_tensor){ torch[t].name, RT_F32, torch[t].rank, { 0 }, values[t] };
+        memcpy(nt[t].dims, torch[t].dims, sizeof torch[t].dims);
+    }
+    char err[512];
+    ck_assert_msg(rt_checkpoint_save(path, nt, NT, NULL, 0, err, sizeof err) == 0, "%s", err);
+}
+
+#define MODEL                                                                                   \
+    "model m(x: f32[1, 6, 6]) -> f32[3] {\n"                                                    \
+    "    x -> conv1: conv2d(2, 3) -> relu -> flatten -> fc1: dense(5) -> relu -> head: dense(3)\n" \
+    "}\n"
+#define TRAIN_HEAD                                                                               \
+    "train m {\n"                                                                                \
+    "    data csv(\"d.csv\", label_column = 36)\n"                                                      \
+    "    loss cross_entropy\n"                                                                   \
+    "    batch 4\n"
+#define INIT_OK                                                                                  \
+    "    init from(\"torch.safetensors\") {\n"                                                   \
+    "        conv1 <- features.0\n"                                                              \
+    "        fc1.* <- classifier.0.*\n"                                                          \
+    "        freeze conv1\n"                                                                     \
+    "        fresh head\n"                                                                       \
+    "    }\n"                                                                                    \
+    "}\n"
+
+static const char *ok_net = MODEL TRAIN_HEAD INIT_OK;
+
+static void write_csv(void)
+{
+    FILE *f = fopen("d.csv", "w");
+    ck_assert_ptr_nonnull(f);
+    for (int s = 0; s < 16; s++) {
+        for (int i = 0; i < 36; i++)
+            fprintf(f, "%g,", (double)((s * 7 + i * 3) % 10) / 10.0);
+        fprintf(f, "%d\n", s % 3);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static const Param *param_named(const Program *p, const char *name)
+{
+    const Param *prm = fe_param(p, name);
+    ck_assert_msg(prm != NULL, "no parameter %s", name);
+    return prm;
+}
+
+START_TEST(map_resolves_pytorch_names)
+{
+    write_torch_checkpoint("torch.safetensors");
+    FeRun r;
+    fe_open(&r, ok_net);
+    ck_assert_msg(r.ok, "%.*s", (int)r.len, r.out);
+    const Program *p = r.c.prog;
+    ck_assert_str_eq(param_named(p, "conv1.weight")->init_from, "features.0.weight");
+    ck_assert_str_eq(param_named(p, "conv1.bias")->init_from, "features.0.bias");
+    ck_assert_str_eq(param_named(p, "fc1.weight")->init_from, "classifier.0.weight");
+    ck_assert_ptr_null(param_named(p, "head.weight")->init_from);
+    ck_assert(param_named(p, "conv1.weight")->frozen && !param_named(p, "conv1.weight")->trainable);
+    ck_assert(!param_named(p, "fc1.weight")->frozen && param_named(p, "fc1.weight")->trainable);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    transfer_report(out, &r.c, "m");
+    fclose(out);
+    /* the FLOP counts are the cost model's: checked for what freezing saves,
+     * not pinned */
+    char *step = strstr(text, "  training step: ");
+    ck_assert_ptr_nonnull(step);
+    char digits[256];
+    size_t k = 0;
+    for (const char *q = step; *q && k + 1 < sizeof digits; q++)
+        if (*q != ',' || !(q[1] >= '0' && q[1] <= '9'))
+            digits[k++] = *q;
+    digits[k] = '\0';
+    long long with, without;
+    ck_assert_int_eq(sscanf(digits, "  training step: %lld FLOPs per sample with 2 tensors frozen, %lld with none", &with, &without), 2);
+    ck_assert_int_lt(with, without);
+    *step = '\0';
+    ck_assert_str_eq(text,
+                     "  init from torch.safetensors: 4 loaded (2 frozen), 2 fresh, 2 in the file unused\n"
+                     "    loaded  conv1.weight <- features.0.weight  f32[2, 1, 3, 3]  frozen\n"
+                     "    loaded  conv1.bias <- features.0.bias  f32[2]  frozen\n"
+                     "    loaded  fc1.weight <- classifier.0.weight  f32[5, 32]\n"
+                     "    loaded  fc1.bias <- classifier.0.bias  f32[5]\n"
+                     "    fresh   head.weight  f32[3, 5]\n"
+                     "    fresh   head.bias  f32[3]\n"
+                     "    unused  classifier.2.weight  f32[3, 5]\n"
+                     "    unused  classifier.2.bias  f32[3]\n");
+    free(text);
+    fe_close(&r);
+}
+END_TEST
+
+/* Loads through the runtime (rt_init_from, what `train` calls), checks
+ * every tensor, then trains a few steps and checks that the frozen ones
+ * did not move by a bit while the others did. */
+START_TEST(load_and_freeze_at_run_time)
+{
+    write_torch_checkpoint("torch.safetensors");
+    write_csv();
+    FeRun r;
+    fe_open(&r, ok_net);
+    ck_assert_msg(r.ok, "%.*s", (int)r.len, r.out);
+    LProgram lp;
+    ck_assert(lower_program(&r.c, NULL, &lp));
+    lp.base_dir = dir;
+    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
+    ck_assert_ptr_nonnull(jp);
+    const rt_program *p = jit_program(jp);
+    ck_assert_str_eq(p->config.init_path, "torch.safetensors");
+
+    /* Frozen tensors follow the trained span: no gradient, no optimizer state. */
+    for (int i = 0; i < p->nparams; i++) {
+        const rt_param_desc *d = &p->params[i];
+        bool frozen = !strncmp(d->name, "conv1.", 6);
+        ck_assert_int_eq(d->frozen, frozen);
+        ck_assert_int_eq(d->trainable, !frozen);
+        if (frozen)
+            ck_assert_int_ge(d->offset, p->trainable_floats);
+    }
+    /* fc1 and head, each tensor starting on a 16-float boundary */
+    ck_assert_int_eq(p->trainable_floats, 5 * 32 + 16 + 16 + 16);
+
+    float *params = calloc((size_t)p->param_floats, sizeof *params);
+    float *fresh = calloc((size_t)p->param_floats, sizeof *fresh);
+    rt_init_params(p, 7, fresh);
+    rt_init_params(p, 7, params);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    ck_assert_int_eq(rt_init_from("t", p, "torch.safetensors", params, out), 0);
+    fclose(out);
+    ck_assert_str_eq(text, "init from torch.safetensors: 4 tensors loaded (2 frozen), 2 fresh, 2 in the file unused\n"
+                           "  loaded  fc1.weight <- classifier.0.weight  f32[5, 32]\n"
+                           "  loaded  fc1.bias <- classifier.0.bias  f32[5]\n"
+                           "  fresh   head.weight  f32[3, 5]  he_normal\n"
+                           "  fresh   head.bias  f32[3]  zeros\n"
+                           "  loaded  conv1.weight <- features.0.weight  f32[2, 1, 3, 3]  frozen\n"
+                           "  loaded  conv1.bias <- features.0.bias  f32[2]  frozen\n"
+                           "  unused  classifier.2.weight  f32[3, 5]\n"
+                           "  unused  classifier.2.bias  f32[3]\n");
+    free(text);
+    for (int i = 0; i < p->nparams; i++) {
+        const rt_param_desc *d = &p->params[i];
+        const float *want = fresh + d->offset;
+        for (int t = 0; t < NT; t++)
+            if (d->init_from && !strcmp(d->init_from, torch[t].name))
+                want = values[t];
+        ck_assert_msg(!memcmp(params + d->offset, want, sizeof(float) * (size_t)d->count), "%s differs", d->name);
+    }
+
+    char a0[] = "m", a1[] = "train", a2[] = "--steps", a3[] = "3", a4[] = "--save", a5[] = "out.safetensors";
+    char *argv[] = { a0, a1, a2, a3, a4, a5, NULL };
+    ck_assert_int_eq(rt_main(p, 6, argv), 0);
+    float after[NT][160];
+    rt_named_tensor nt[4];
+    const char *names[4] = { "conv1.weight", "conv1.bias", "fc1.weight", "fc1.bias" };
+    for (int t = 0; t < 4; t++) {
+        nt[t] = (rt_named_tensor){ names[t], RT_F32, torch[t].rank, { 0 }, after[t] };
+        memcpy(nt[t].dims, torch[t].dims, sizeof torch[t].dims);
+    }
+    char err[512];
+    ck_assert_msg(rt_checkpoint_load("out.safetensors", nt, 4, true, NULL, 0, NULL, err, sizeof err) == 0, "%s", err);
+    ck_assert(!memcmp(after[0], values[0], sizeof(float) * (size_t)count_of(0)));
+    ck_assert(!memcmp(after[1], values[1], sizeof(float) * (size_t)count_of(1)));
+    ck_assert(memcmp(after[2], values[2], sizeof(float) * (size_t)count_of(2)) != 0);
+    free(params);
+    free(fresh);
+    jit_free(jp);
+    fe_close(&r);
+}
+END_TEST
+
+/* The diagnostics of ok_net with its init block replaced. */
+static char *diags_of(const char *init)
+{
+    write_torch_checkpoint("torch.safetensors");
+    char text[2048];
+    snprintf(text, sizeof text, "%s%s%s}\n", MODEL, TRAIN_HEAD, init);
+    bool ok;
+    char *d = fe_diags(text, &ok);
+    ck_assert(!ok);
+    return d;
+}
+
+START_TEST(shape_mismatch)
+{
+    char *d = diags_of("    init from(\"torch.safetensors\") {\n"
+                       "        conv1 <- features.0\n"
+                       "        fc1 <- classifier.2\n"
+                       "        fresh head\n"
+                       "    }\n");
+    ck_assert_str_eq(d, "t.net:10:9: error: fc1.weight is f32[5, 32] in model m but classifier.2.weight in torch.safetensors is f32[3, 5]\n"
+                        "   10 |         fc1 <- classifier.2\n"
+                        "      |         ^~~~~~~~~~~~~~~~~~~\n"
+                        "t.net:10:9: error: fc1.bias is f32[5] in model m but classifier.2.bias in torch.safetensors is f32[3]\n"
+                        "   10 |         fc1 <- classifier.2\n"
+                        "      |         ^~~~~~~~~~~~~~~~~~~\n"
+                        );
+    free(d);
+}
+END_TEST
+
+START_TEST(missing_name)
+{
+    char *d = diags_of("    init from(\"torch.safetensors\") {\n"
+                       "        conv1.* <- features.1.*\n"
+                       "        fc1.* <- classifier.0.*\n"
+                       "        fresh head\n"
+                       "    }\n");
+    ck_assert_str_eq(d, "t.net:9:9: error: torch.safetensors has no tensor 'features.1.weight' (for conv1.weight); did you mean 'features.0.weight'?\n"
+                        "    9 |         conv1.* <- features.1.*\n"
+                        "      |         ^~~~~~~~~~~~~~~~~~~~~~~\n"
+                        "t.net:9:9: error: torch.safetensors has no tensor 'features.1.bias' (for conv1.bias); did you mean 'features.0.bias'?\n"
+                        "    9 |         conv1.* <- features.1.*\n"
+                        "      |         ^~~~~~~~~~~~~~~~~~~~~~~\n"
+                        );
+    free(d);
+}
+END_TEST
+
+START_TEST(unmatched_and_left_out)
+{
+    char *d = diags_of("    init from(\"torch.safetensors\") {\n"
+                       "        conv1 <- features.0\n"
+                       "        fc2.* <- classifier.0.*\n"
+                       "        freeze fc1\n"
+                       "    }\n");
+    ck_assert_str_eq(d, "t.net:10:9: error: 'fc2.*' matches no parameter of model m\n"
+                        "   10 |         fc2.* <- classifier.0.*\n"
+                        "      |         ^~~~~\n"
+                        "t.net:11:16: error: 'fc1.weight' is frozen but not loaded: it would stay at its random initial values; map it from the checkpoint\n"
+                        "   11 |         freeze fc1\n"
+                        "      |                ^~~\n"
+                        "t.net:11:16: error: 'fc1.bias' is frozen but not loaded: it would stay at its random initial values; map it from the checkpoint\n"
+                        "   11 |         freeze fc1\n"
+                        "      |                ^~~\n"
+                        "t.net:8:5: error: fc1.weight, fc1.bias, head.weight and head.bias are neither loaded nor declared fresh; map them or add 'fresh fc1'\n"
+                        "    8 |     init from(\"torch.safetensors\") {\n"
+                        "      |     ^~~~\n"
+                        );
+    free(d);
+}
+END_TEST
+
+static Suite *transfer_suite(void)
+{
+    Suite *s = suite_create("transfer");
+    TCase *tc = test_case("init from");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, map_resolves_pytorch_names);
+    tcase_add_test(tc, load_and_freeze_at_run_time);
+    tcase_add_test(tc, shape_mismatch);
+    tcase_add_test(tc, missing_name);
+    tcase_add_test(tc, unmatched_and_left_out);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TEST_MAIN(transfer_suite)
