@@ -50,7 +50,12 @@ static void init_row(KernelInfo *k, int i)
             *comma = '\0';
         if (k->nparams == LIR_MAX_ARGS)
             die("kernels.def: %s has more than %d parameters", k->name, LIR_MAX_ARGS);
-        snprintf(k->params[k->nparams++], sizeof k->params[0], "%s", trim(p));
+        const char *type = trim(p);
+        size_t len = strlen(type);
+        if (len >= sizeof k->params[0])
+            die("kernels.def: %s: parameter type '%s' is longer than %zu characters", k->name, type,
+                sizeof k->params[0] - 1);
+        memcpy(k->params[k->nparams++], type, len + 1);
     }
 }
 
