@@ -197,6 +197,9 @@ bench-compare: deps
 	@$(BUILD)/netc build examples/gan.net -o $(BUILD)/bench/gan
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bench/openblas_gemm
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare_torch.py $(BUILD)
+	@$(BUILD)/netc build examples/charlstm.net -o $(BUILD)/bench/charlstm
+	@$(BUILD)/netc build examples/gpt.net -o $(BUILD)/bench/gpt
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare_lm.py $(BUILD)
 
 # examples/finetune.net: LeNet pretrained on Fashion-MNIST (kept in
 # $(BUILD)/lenet.safetensors once trained), then a 4-way task learnt from

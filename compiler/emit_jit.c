@@ -530,29 +530,9 @@ static void build_train_step(Jit *j, const LFunc *f, const char *name)
     gcc_jit_block_end_with_return(j->block, NULL, gcc_jit_lvalue_as_rvalue(j->loss));
 }
 
-/* void NAME_forward(const float *params, const void *x, float *out, int64_t batch, float *arena) */
-static void build_forward(Jit *j, const LProgram *lp, const char *name)
-{
-    gcc_jit_param *p[] = {
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "out"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena"),
-    };
-    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, 5, p, 0));
-    j->base[BASE_PARAMS] = gcc_jit_param_as_rvalue(p[0]);
-    j->base[BASE_X] = gcc_jit_lvalue_as_rvalue(float_pointer_local(j, p[1], "x"));
-    j->base[BASE_OUT] = gcc_jit_param_as_rvalue(p[2]);
-    j->batch = gcc_jit_param_as_rvalue(p[3]);
-    j->base[BASE_ARENA] = gcc_jit_param_as_rvalue(p[4]);
-    body(j, &lp->forward);
-    gcc_jit_block_end_with_void_return(j->block, NULL);
-}
-
-/* void NAME_step(const float *params, const void *x, float *out, int64_t batch, float *arena,
- *                int64_t pos) */
-static void build_step(Jit *j, const LProgram *lp, const char *name)
+/* void NAME_forward(const float *params, const void *x_in, float *out, int64_t batch, float *arena)
+ * and, for the step function (step.c), the same with a last int64_t pos. */
+static void build_inference(Jit *j, const LFunc *f, const char *name, bool with_pos)
 {
     gcc_jit_param *p[] = {
         gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params"),
@@ -562,14 +542,15 @@ static void build_step(Jit *j, const LProgram *lp, const char *name)
         gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena"),
         gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "pos"),
     };
-    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, 6, p, 0));
+    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, with_pos ? 6 : 5,
+                                          p, 0));
     j->base[BASE_PARAMS] = gcc_jit_param_as_rvalue(p[0]);
     j->base[BASE_X] = gcc_jit_lvalue_as_rvalue(float_pointer_local(j, p[1], "x"));
     j->base[BASE_OUT] = gcc_jit_param_as_rvalue(p[2]);
     j->batch = gcc_jit_param_as_rvalue(p[3]);
     j->base[BASE_ARENA] = gcc_jit_param_as_rvalue(p[4]);
-    j->pos = gcc_jit_param_as_rvalue(p[5]);
-    body(j, &lp->step);
+    j->pos = with_pos ? gcc_jit_param_as_rvalue(p[5]) : NULL;
+    body(j, f);
     gcc_jit_block_end_with_void_return(j->block, NULL);
 }
 
@@ -640,10 +621,10 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
         build_train_step(&j, &lp->steps[k].fn, step_names[k]);
     }
     if (!j.error[0])
-        build_forward(&j, lp, forward_name);
+        build_inference(&j, &lp->forward, forward_name, false);
     const char *step_name = arena_printf(c->arena, "%s_step", lp->name);
     if (!j.error[0] && lp->has_step)
-        build_step(&j, lp, step_name);
+        build_inference(&j, &lp->step, step_name, true);
     if (j.error[0])
         return fail(jp, err, j.error);
     if (gcc_jit_context_get_first_error(jp->ctx))

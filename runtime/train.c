@@ -791,10 +791,18 @@ static int metrics_init(const char *prog, const rt_program *p, rt_metrics *m)
  * autoencoder's "test reconstruction mse 0.0123". */
 static void summary(const rt_program *p, const rt_metrics *m, const char *prefix, char *buf, size_t len)
 {
-    if (p->reconstructs)
+    if (p->reconstructs) {
         snprintf(buf, len, "%sreconstruction mse %.4f", prefix, rt_metrics_loss(m));
-    else
-        rt_metrics_summary(m, prefix, buf, len);
+        return;
+    }
+    rt_metrics_summary(m, prefix, buf, len);
+    /* A model of text() bytes: its cross-entropy per position is nats per
+     * character; bits per character are what language models report. */
+    if (p->config.data.kind == RT_SRC_TEXT && p->loss == RT_LOSS_CROSS_ENTROPY) {
+        size_t n = strlen(buf);
+        if (n < len)
+            snprintf(buf + n, len - n, "  %s%.4f bits/char", prefix, rt_metrics_loss(m) / log(2.0));
+    }
 }
 
 /* ------------------------------------------------------------------ log */
