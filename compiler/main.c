@@ -328,13 +328,13 @@ int main(int argc, char **argv)
             if (i)
                 fputc('\n', out);
             summary_print(out, &c, &c.prog->graphs[i]);
-            lower_memory_report(out, &c, c.prog->graphs[i].name);
+            summary_memory_report(out, &c, c.prog->graphs[i].name);
             transfer_report(out, &c, c.prog->graphs[i].name);
         }
         for (int t = 0; t < c.prog->ntrains; t++)
             if (c.prog->trains[t].free_form) {
                 fputc('\n', out);
-                lower_train_report(out, &c, &c.prog->trains[t]);
+                summary_train_report(out, &c, &c.prog->trains[t]);
             }
     } else if (ok && o.command && !strcmp(o.command, "graph")) {
         graph_dot(out, &c);

@@ -422,9 +422,11 @@ static int cmd_info(const rt_program *p)
     if (p->source)
         printf(" (%s)", p->source);
     if (p->train_step)
-        printf("\n  x: %s -> out: %s   y: %s   loss %s\n\nparameters\n", x, out, y, rt_loss_name(p->loss));
+        printf("\n  %s: %s -> out: %s   y: %s   loss %s\n\nparameters\n", p->x_name ? p->x_name : "x", x, out, y,
+               rt_loss_name(p->loss));
     else
-        printf("\n  x: %s -> out: %s   (no train block: predict only)\n\nparameters\n", x, out);
+        printf("\n  %s: %s -> out: %s   (no train block: predict only)\n\nparameters\n", p->x_name ? p->x_name : "x", x,
+               out);
     for (int i = 0; i < p->nparams; i++) {
         const rt_param_desc *d = &p->params[i];
         char shape[128];
@@ -448,6 +450,17 @@ static int cmd_info(const rt_program *p)
     rt_format_thousands((double)p->train_arena_floats, tr, sizeof tr);
     rt_format_thousands((double)p->eval_arena_floats, ev, sizeof ev);
     printf("  activations: %s floats per sample to train, %s to infer\n", tr, ev);
+    if (p->step) {
+        char st[32], ar[32];
+        rt_format_thousands((double)p->step_state_floats, st, sizeof st);
+        rt_format_thousands((double)p->step_arena_floats, ar, sizeof ar);
+        if (p->step_context > 0)
+            printf("  generation: one token at a time (sample): %s floats of state in a %s-float arena, "
+                   "context %lld tokens\n", st, ar, (long long)p->step_context);
+        else
+            printf("  generation: one token at a time (sample): %s floats of state in a %s-float arena, "
+                   "no bound on the context\n", st, ar);
+    }
     if (!p->train_step)
         return fflush(stdout) != 0 ? RC_INPUT : RC_OK;
     printf("\ntrain\n");

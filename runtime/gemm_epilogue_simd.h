@@ -82,6 +82,7 @@ static inline VEC ep_activate(rt_act act, VEC slope, VEC v)
     }
     case RT_ACT_TANH: return ep_tanh(v);
     case RT_ACT_SIGMOID: return ep_sigmoid(v);
+    case RT_ACT_SILU: return v_mul(v, ep_sigmoid(v));
     }
     return v;
 }

@@ -167,6 +167,12 @@ static inline VEC fwd_sigmoid(VEC x, float alpha)
     return v_sigmoid(x, NULL);
 }
 
+static inline VEC fwd_silu(VEC x, float alpha)
+{
+    (void)alpha;
+    return v_mul(x, v_sigmoid(x, NULL));
+}
+
 #define FORWARD_LOOP(op)                                                   \
     do {                                                                   \
         int64_t i = 0;                                                     \
@@ -198,6 +204,9 @@ void SIMD_EXPORT(act_forward)(rt_act act, float alpha, int64_t n, const float *x
         break;
     case RT_ACT_SIGMOID:
         FORWARD_LOOP(fwd_sigmoid);
+        break;
+    case RT_ACT_SILU:
+        FORWARD_LOOP(fwd_silu);
         break;
     }
 }
@@ -238,6 +247,15 @@ static inline VEC bwd_sigmoid(VEC x, VEC y, VEC dy, float alpha)
     return v_mul(v_mul(dy, y), v_sub(v_set1(1.0f), y));
 }
 
+/* s + x s (1 - s), from x */
+static inline VEC bwd_silu(VEC x, VEC y, VEC dy, float alpha)
+{
+    (void)y, (void)alpha;
+    VEC one_minus;
+    VEC s = v_sigmoid(x, &one_minus);
+    return v_mul(dy, v_add(s, v_mul(v_mul(x, s), one_minus)));
+}
+
 #define BACKWARD_LOOP(op)                                                                  \
     do {                                                                                   \
         int64_t i = 0;                                                                     \
@@ -273,6 +291,9 @@ void SIMD_EXPORT(act_backward)(rt_act act, float alpha, int64_t n, const float *
         break;
     case RT_ACT_SIGMOID:
         BACKWARD_LOOP(bwd_sigmoid);
+        break;
+    case RT_ACT_SILU:
+        BACKWARD_LOOP(bwd_silu);
         break;
     }
 }

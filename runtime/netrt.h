@@ -59,14 +59,21 @@ void rt_run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx);
 
 /* ----------------------------------------------------------------- GEMM */
 
-/* Activations that ride in the GEMM epilogue and in elementwise kernels. */
+/* Activations that ride in the GEMM epilogue and in elementwise kernels.
+ * The list is an X-macro so the compiler can name them (RT_ACT_<name>)
+ * without a copy of the enum. */
+#define RT_ACT_LIST(X) \
+    X(NONE)                                                                      \
+    X(RELU)                                                                      \
+    X(LEAKY_RELU) /* slope for x < 0 in `alpha` of the epilogue */               \
+    X(GELU)       /* tanh approximation, as GPT-2 and PyTorch's approximate='tanh' */ \
+    X(TANH)                                                                      \
+    X(SIGMOID)                                                                   \
+    X(SILU)       /* x * sigmoid(x), also called swish */
 typedef enum rt_act {
-    RT_ACT_NONE,
-    RT_ACT_RELU,
-    RT_ACT_LEAKY_RELU, /* slope for x < 0 in `alpha` of the epilogue */
-    RT_ACT_GELU,       /* tanh approximation, as GPT-2 and PyTorch's approximate='tanh' */
-    RT_ACT_TANH,
-    RT_ACT_SIGMOID,
+#define RT_X(name) RT_ACT_##name,
+    RT_ACT_LIST(RT_X)
+#undef RT_X
 } rt_act;
 
 /* What happens to each output element after the product:
@@ -187,12 +194,16 @@ float rt_rand_normal(uint64_t seed, uint64_t counter);   /* N(0, 1) */
 void rt_noise(int64_t n, bool uniform, uint64_t seed, float *out);
 
 /* Parameter initialisation, seeded and deterministic. */
+#define RT_INIT_LIST(X) \
+    X(ZEROS)                                                               \
+    X(ONES)                                                                \
+    X(HE_NORMAL)      /* N(0, 2/fan_in): before ReLU-family activations */ \
+    X(GLOROT_UNIFORM) /* U(+-sqrt(6/(fan_in+fan_out))) */                  \
+    X(NORMAL_002)     /* N(0, 0.02): embeddings, GPT-2 style */
 typedef enum rt_init {
-    RT_INIT_ZEROS,
-    RT_INIT_ONES,
-    RT_INIT_HE_NORMAL,      /* N(0, 2/fan_in): before ReLU-family activations */
-    RT_INIT_GLOROT_UNIFORM, /* U(+-sqrt(6/(fan_in+fan_out))) */
-    RT_INIT_NORMAL_002,     /* N(0, 0.02): embeddings, GPT-2 style */
+#define RT_X(name) RT_INIT_##name,
+    RT_INIT_LIST(RT_X)
+#undef RT_X
 } rt_init;
 void rt_init_tensor(rt_init kind, int64_t fan_in, int64_t fan_out, uint64_t seed,
                     int64_t n, float *w);
@@ -682,10 +693,14 @@ typedef struct rt_param_desc {
     bool frozen;                 /* loaded and never trained (init ... { freeze }) */
 } rt_param_desc;
 
+#define RT_LOSS_LIST(X) \
+    X(CROSS_ENTROPY) /* labels are class ids (i32); accuracy is reported */ \
+    X(MSE)           /* labels are f32 targets */                           \
+    X(BCE)           /* labels are f32 targets in [0, 1]; outputs are logits */
 typedef enum rt_loss_kind {
-    RT_LOSS_CROSS_ENTROPY, /* labels are class ids (i32); accuracy is reported */
-    RT_LOSS_MSE,           /* labels are f32 targets */
-    RT_LOSS_BCE,           /* labels are f32 targets in [0, 1]; outputs are logits */
+#define RT_X(name) RT_LOSS_##name,
+    RT_LOSS_LIST(RT_X)
+#undef RT_X
 } rt_loss_kind;
 
 /* The figure early stopping and --save-best watch. */
