@@ -197,9 +197,9 @@ END_TEST
  * rt_act_forward over the pre-activations (both compute activations.h's
  * rt_act_scalar): fusing a dense or conv layer's activation changes no
  * number. Products a_i * 1 are exact, so the pre-activations are the sweep
- * itself: [-8, 8], +-0, denormals, the largest floats, +-inf, NaN. The
- * SIMD epilogues keep functions of their own (gemm_epilogue_simd.h says
- * why), which differ from the kernels' in the last bits. */
+ * itself: [-8, 8], +-0, denormals, the largest floats, +-inf, NaN. On
+ * every path: the SIMD epilogues apply the kernels' own vector formulas
+ * (activations_simd.h). */
 START_TEST(test_epilogue_like_kernels)
 {
     enum { M = 96, N = 16 };
@@ -211,9 +211,8 @@ START_TEST(test_epilogue_like_kernels)
     memcpy(a + M - sizeof special / sizeof special[0], special, sizeof special);
     for (int j = 0; j < N; j++)
         b[j] = 1.0f;
-    {
-        int isa = RT_ISA_PORTABLE;
-        CHECK(rt_isa_set(RT_ISA_PORTABLE));
+    FOR_EACH_ISA(isa) {
+        CHECK(rt_isa_set((rt_isa)isa));
         for (int act = RT_ACT_NONE; act <= RT_ACT_SILU; act++) {
             rt_epilogue ep = { NULL, pre, (rt_act)act, 0.1f };
             rt_sgemm_ex(false, false, M, N, 1, 1.0f, a, 1, b, N, 0.0f, c, N, &ep);
