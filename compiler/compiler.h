@@ -786,6 +786,9 @@ bool step_lower(Compiler *c, const Graph *m, LProgram *lp);
 /* Front end to LIR for one model: autodiff, fusion, planning, lowering. */
 bool lower_program(Compiler *c, const char *model, LProgram *lp);
 void lir_dump(FILE *out, const LProgram *lp);
+/* A zeroed instruction appended to f (lower.c); lowering and step.c fill
+ * its arguments. */
+LInstr *lir_append(Compiler *c, LFunc *f, LKind kind, Kernel fn, Span span);
 
 /* The C backend: the program as C text, with a main() for a standalone
  * binary (emit_main) or as a library with mlp.h's API. */

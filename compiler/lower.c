@@ -26,19 +26,24 @@ static double act_alpha(const Node *n)
     return ir_arg_index(n->op, "alpha") >= 0 ? ir_attr(n, "alpha")->f : 0;
 }
 
-static LInstr *emit(Lower *l, LKind kind, Kernel fn, const Node *n)
+LInstr *lir_append(Compiler *c, LFunc *f, LKind kind, Kernel fn, Span span)
 {
-    LFunc *f = l->f;
     if (f->n == f->cap) {
         int cap = f->cap ? f->cap * 2 : 32;
-        f->code = arena_grow(l->c->arena, f->code, (size_t)f->n, (size_t)cap, sizeof *f->code);
+        f->code = arena_grow(c->arena, f->code, (size_t)f->n, (size_t)cap, sizeof *f->code);
         f->cap = cap;
     }
     LInstr *in = &f->code[f->n++];
     memset(in, 0, sizeof *in);
     in->kind = kind;
     in->fn = fn;
-    in->span = n->span;
+    in->span = span;
+    return in;
+}
+
+static LInstr *emit(Lower *l, LKind kind, Kernel fn, const Node *n)
+{
+    LInstr *in = lir_append(l->c, l->f, kind, fn, n->span);
     in->comment = arena_printf(l->c->arena, "%s: %s -> %s", n->name ? n->name : "", ir_ops[n->op].name,
                                ir_type_str(l->c, n->dtype, &n->shape));
     return in;

@@ -70,17 +70,7 @@ static int64_t last_dim(const Node *n)
 
 static LInstr *emit(Stepper *s, LKind kind, Kernel fn, const Node *n)
 {
-    LFunc *f = s->f;
-    if (f->n == f->cap) {
-        int cap = f->cap ? f->cap * 2 : 32;
-        f->code = arena_grow(s->c->arena, f->code, (size_t)f->n, (size_t)cap, sizeof *f->code);
-        f->cap = cap;
-    }
-    LInstr *in = &f->code[f->n++];
-    memset(in, 0, sizeof *in);
-    in->kind = kind;
-    in->fn = fn;
-    in->span = n->span;
+    LInstr *in = lir_append(s->c, s->f, kind, fn, n->span);
     in->comment = arena_printf(s->c->arena, "%s: %s at one position", n->name ? n->name : "", ir_ops[n->op].name);
     return in;
 }
