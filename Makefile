@@ -25,6 +25,8 @@ LDLIBS  := -ljansson -lz -lpng -lm -lpthread
 # -rdynamic: code the JIT compiles imports the runtime kernels from the
 # executable itself, so their symbols must be in its dynamic table.
 JITLIBS := -rdynamic -lgccjit
+# nettle: the .net file's SHA-256 in a model's reproducibility record (rtprogram.c).
+NETCLIBS := $(JITLIBS) -lnettle
 # Open MPI's mpi.h, for runtime/dist.c alone: libmpi itself is opened at
 # run time, under mpirun only, so nothing links against it.
 MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
@@ -102,7 +104,7 @@ $(LIBNETC): $(CC_OBJ)
 	ar rcs $@ $^
 
 $(NETC): $(BUILD)/compiler/main.o $(LIBNETC) $(LIBNETRT)
-	$(CC) $(CFLAGS) -o $@ $^ $(JITLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(NETCLIBS) $(LDLIBS)
 
 # test_rt_* suites test the runtime alone and link only libnetrt.
 $(BUILD)/tests/test_rt_%: tests/test_rt_%.c $(LIBNETRT) tests/testutil.h
@@ -111,13 +113,13 @@ $(BUILD)/tests/test_rt_%: tests/test_rt_%.c $(LIBNETRT) tests/testutil.h
 
 $(BUILD)/tests/%: tests/%.c $(LIBNETC) $(LIBNETRT) tests/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(CHECKLIBS) $(JITLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(CHECKLIBS) $(NETCLIBS) $(LDLIBS)
 
 # Each fuzz target as a plain program over files (gcc, no libFuzzer):
 # test_fuzz_replay runs it over fuzz/corpus/NAME in `make check`.
 $(BUILD)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay_main.c fuzz/fuzz.h $(LIBNETC) $(LIBNETRT)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ifuzz -o $@ fuzz/fuzz_$*.c fuzz/replay_main.c $(LIBNETC) $(LIBNETRT) $(JITLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Ifuzz -o $@ fuzz/fuzz_$*.c fuzz/replay_main.c $(LIBNETC) $(LIBNETRT) $(NETCLIBS) $(LDLIBS)
 
 $(BUILD)/bench/bench_rt_%: bench/bench_rt_%.c $(LIBNETRT)
 	@mkdir -p $(dir $@)
@@ -125,7 +127,7 @@ $(BUILD)/bench/bench_rt_%: bench/bench_rt_%.c $(LIBNETRT)
 
 $(BUILD)/bench/%: bench/%.c $(LIBNETC) $(LIBNETRT)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(JITLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIBNETC) $(LIBNETRT) $(NETCLIBS) $(LDLIBS)
 
 # Every test binary runs from the project root (tests find examples/ and
 # tests/data/ there); NETC points them at the compiler under test.
@@ -162,7 +164,7 @@ fuzz: deps
 	@ar rcs build-fuzz/libnetrt-fuzz.a $(FUZZ_RT_OBJ) $(filter-out $(FUZZ_RT_OBJ:build-fuzz/%=$(BUILD)/%),$(RT_OBJ))
 	@for t in $(FUZZ_TARGETS); do \
 		clang-14 $(subst -I$(BUILD)/grammar,-Ibuild-fuzz/grammar,$(CFLAGS)) -O1 -g -Ifuzz -fsanitize=fuzzer $(FUZZ_SAN) \
-			-o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c build-fuzz/libnetc-fuzz.a build-fuzz/libnetrt-fuzz.a $(LDLIBS) || exit 1; \
+			-o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c build-fuzz/libnetc-fuzz.a build-fuzz/libnetrt-fuzz.a -lnettle $(LDLIBS) || exit 1; \
 		mkdir -p build-fuzz/corpus/$$t; \
 		echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 		(cd build-fuzz && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
@@ -195,6 +197,9 @@ bench-compare: deps
 	@$(BUILD)/netc build examples/gan.net -o $(BUILD)/bench/gan
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/bench/openblas_gemm
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare_torch.py $(BUILD)
+	@$(BUILD)/netc build examples/charlstm.net -o $(BUILD)/bench/charlstm
+	@$(BUILD)/netc build examples/gpt.net -o $(BUILD)/bench/gpt
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/compare_lm.py $(BUILD)
 
 # examples/finetune.net: LeNet pretrained on Fashion-MNIST (kept in
 # $(BUILD)/lenet.safetensors once trained), then a 4-way task learnt from

@@ -131,8 +131,8 @@ static const rt_program *aot_program(Compiler *c, LProgram *lp, const char *dir,
         exit(1);
     emit_c(f, c, lp, false);
     fclose(f);
-    const char *flags[BUILD_MAX_FLAGS];
-    int n = build_codegen_flags(flags);
+    const char *flags[BACKEND_MAX_FLAGS];
+    int n = backend_codegen_flags(flags);
     int len = snprintf(cmd, sizeof cmd, "cc -std=c11");
     for (int i = 0; i < n; i++)
         len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s", flags[i]);

@@ -142,20 +142,287 @@ static Attr *copy_attrs(Ad *a, Op op, const Node *src, const char *const *names,
 static void param_grad(Ad *a, Op op, uint32_t owner, uint32_t param_node, int which, const char *name, Span at)
 {
     Attr *attrs = NULL;
-    if (op == OP_batchnorm_grad_param || op == OP_attention_grad_param || op == OP_layernorm_grad_param) {
+    if (ir_arg_index(op, "which") >= 0) {
         attrs = attrs_for(a->c, op);
         attr_slot(op, attrs, "which")->i = which;
     }
     uint32_t in[2] = { owner, param_node };
-    uint32_t g = make(a, op, in, op == OP_recurrent_grad_param ? 2 : 1, attrs, name, at);
+    uint32_t g = make(a, op, in, ir_tensor_args(op), attrs, name, at);
     a->g->nodes[g].writes_grad = true;
     a->g->nodes[g].param = a->g->nodes[param_node].param;
 }
 
+/* ------------------------------------------- gradient rules (ops.def) */
+
+/* The gradient rule of one forward node `id` (n: a copy of it, since
+ * appending nodes may move the array), given d(loss)/d(node) in gy: it
+ * makes the backward nodes and accumulates the gradients of the inputs
+ * that need one. A row of ops.def without its rule here fails to compile. */
+typedef bool GradRule(Ad *a, uint32_t id, const Node *n, uint32_t gy);
+
+static bool grad_none(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    (void)a, (void)id, (void)n, (void)gy;
+    return true;
+}
+
+/* Ops that have no gradient rule: the backward ops themselves, and losses,
+ * whose gradients seed_losses makes. */
+static bool no_grad(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    (void)id, (void)gy;
+    diag_error(&a->c->diag, n->span, "training through %s is not supported yet (it has no gradient rule)",
+               ir_ops[n->op].name);
+    return false;
+}
+
+/* A parameter gradient node written by a kernel of its own. */
+static void param_grad_node(Ad *a, uint32_t g, uint32_t param_node)
+{
+    a->g->nodes[g].writes_grad = true;
+    a->g->nodes[g].param = a->g->nodes[param_node].param;
+}
+
+#define grad_input grad_none
+#define grad_param grad_none
+
+static bool grad_model_call(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    (void)a, (void)id, (void)n, (void)gy;
+    die("model call left after inlining");
+}
+
+static bool grad_dense(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    (void)id;
+    uint32_t x = n->inputs[0], w = n->inputs[1];
+    if (a->needs[x]) {
+        uint32_t in[2] = { gy, w };
+        accumulate(a, x, make(a, OP_dense_grad_x, in, 2, NULL, n->name, n->span));
+    }
+    for (int k = 1; k < n->ninputs; k++) {
+        uint32_t pn = n->inputs[k];
+        if (!a->needs[pn])
+            continue;
+        uint32_t in[2] = { gy, x };
+        param_grad_node(a, make(a, k == 1 ? OP_dense_grad_w : OP_bias_grad, in, k == 1 ? 2 : 1, NULL, n->name, n->span), pn);
+    }
+    return true;
+}
+
+/* Every activation: one act_grad. Most derivatives are computed from the
+ * output (for ReLU and leaky ReLU, y > 0 exactly when x > 0); gelu's needs
+ * its input (OPF_GRAD_OF_X). */
+static bool grad_activation(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    Attr *attrs = attrs_for(a->c, OP_act_grad);
+    attr_slot(OP_act_grad, attrs, "act")->i = n->op;
+    attr_slot(OP_act_grad, attrs, "alpha")->f = ir_arg_index(n->op, "alpha") >= 0 ? ir_attr(n, "alpha")->f : 0;
+    uint32_t in[2] = { gy, ir_op_is(n->op, OPF_GRAD_OF_X) ? n->inputs[0] : id };
+    accumulate(a, n->inputs[0], make(a, OP_act_grad, in, 2, attrs, n->name, n->span));
+    return true;
+}
+#define grad_relu grad_activation
+#define grad_leaky_relu grad_activation
+#define grad_gelu grad_activation
+#define grad_tanh grad_activation
+#define grad_sigmoid grad_activation
+#define grad_silu grad_activation
+
+static bool grad_dropout(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    Attr *attrs = attrs_for(a->c, OP_dropout_grad);
+    attr_slot(OP_dropout_grad, attrs, "rate")->f = ir_attr(n, "rate")->f;
+    attr_slot(OP_dropout_grad, attrs, "salt")->i = id; /* the forward node's id seeds both masks */
+    accumulate(a, n->inputs[0], make(a, OP_dropout_grad, &gy, 1, attrs, n->name, n->span));
+    return true;
+}
+
+static bool grad_conv2d(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    static const char *const geom[] = { "filters", "kernel", "stride", "padding", "dilation", "groups" };
+    (void)id;
+    uint32_t x = n->inputs[0], w = n->inputs[1];
+    if (a->needs[x]) {
+        uint32_t in[3] = { gy, w, x };
+        accumulate(a, x, make(a, OP_conv2d_grad_x, in, 3, copy_attrs(a, OP_conv2d_grad_x, n, geom, 6), n->name, n->span));
+    }
+    if (a->needs[w]) {
+        uint32_t in[2] = { gy, x };
+        uint32_t gw = make(a, OP_conv2d_grad_w, in, 2, copy_attrs(a, OP_conv2d_grad_w, n, geom, 6), n->name, n->span);
+        param_grad_node(a, gw, w);
+        if (n->ninputs > 2 && a->needs[n->inputs[2]])
+            param_grad(a, OP_conv2d_grad_b, gw, n->inputs[2], 0, n->name, n->span);
+    }
+    return true;
+}
+
+/* maxpool's gradient reads its output too (where the maximum was). */
+static bool grad_pool(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    static const char *const win[] = { "size", "stride", "padding" };
+    Op gop = n->op == OP_maxpool ? OP_maxpool_grad : OP_avgpool_grad;
+    uint32_t in[3] = { gy, n->inputs[0], id };
+    accumulate(a, n->inputs[0], make(a, gop, in, ir_tensor_args(gop), copy_attrs(a, gop, n, win, 3), n->name, n->span));
+    return true;
+}
+#define grad_maxpool grad_pool
+#define grad_avgpool grad_pool
+
+static bool grad_global_avgpool(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    (void)id;
+    uint32_t in[2] = { gy, n->inputs[0] };
+    accumulate(a, n->inputs[0], make(a, OP_global_avgpool_grad, in, 2, NULL, n->name, n->span));
+    return true;
+}
+
+/* One backward node (gop: dy, x, the forward node) whose kernel computes
+ * dx and the parameters' gradients, companions (cop, numbered by `which`
+ * when cop has one) that read it: batchnorm, layernorm, attention, the
+ * recurrent layers. */
+static void fused_backward(Ad *a, uint32_t id, const Node *n, uint32_t gy, Op gop, Attr *attrs, Op cop)
+{
+    uint32_t in[3] = { gy, n->inputs[0], id };
+    uint32_t g = make(a, gop, in, 3, attrs, n->name, n->span);
+    if (a->needs[n->inputs[0]])
+        accumulate(a, n->inputs[0], g);
+    for (int k = n->ndata; k < n->ninputs; k++)
+        if (a->needs[n->inputs[k]])
+            param_grad(a, cop, g, n->inputs[k], k - n->ndata, n->name, n->span);
+}
+
+static bool grad_batchnorm(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    /* the running statistics, not trained, need no gradient */
+    static const char *const eps[] = { "eps" };
+    fused_backward(a, id, n, gy, OP_batchnorm_grad, copy_attrs(a, OP_batchnorm_grad, n, eps, 1), OP_batchnorm_grad_param);
+    return true;
+}
+
+/* One backward node whose kernel computes dx and the four parameter
+ * gradients (its companions), from x and what the forward kept in its
+ * slot. */
+static bool grad_attention(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    fused_backward(a, id, n, gy, OP_attention_grad, NULL, OP_attention_grad_param);
+    return true;
+}
+
+/* one kernel gives dx and the partial sums of dgamma and dbeta, from the
+ * mean and 1/std per row the forward saved */
+static bool grad_layernorm(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    static const char *const eps[] = { "eps" };
+    fused_backward(a, id, n, gy, OP_layernorm_grad, copy_attrs(a, OP_layernorm_grad, n, eps, 1), OP_layernorm_grad_param);
+    return true;
+}
+
+/* the table's rows named by the ids collect dy; the ids, integers, have no
+ * gradient */
+static bool grad_embed(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    static const char *const vocab[] = { "vocab" };
+    (void)id;
+    uint32_t w = n->inputs[1];
+    if (a->needs[w]) {
+        uint32_t in[2] = { gy, n->inputs[0] };
+        param_grad_node(a, make(a, OP_embed_grad, in, 2, copy_attrs(a, OP_embed_grad, n, vocab, 1), n->name, n->span), w);
+    }
+    return true;
+}
+
+/* y = x + w: x's gradient is dy itself, w's the sum over the batch */
+static bool grad_position(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    (void)id;
+    uint32_t x = n->inputs[0], w = n->inputs[1];
+    if (a->needs[x])
+        accumulate(a, x, gy);
+    if (a->needs[w])
+        param_grad_node(a, make(a, OP_position_grad, &gy, 1, NULL, n->name, n->span), w);
+    return true;
+}
+
+static bool grad_softmax(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    uint32_t in[2] = { gy, id };
+    accumulate(a, n->inputs[0], make(a, OP_softmax_grad, in, 2, NULL, n->name, n->span));
+    return true;
+}
+
+static bool grad_scale(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    (void)id;
+    Attr *attrs = attrs_for(a->c, OP_scale);
+    attr_slot(OP_scale, attrs, "factor")->f = ir_attr(n, "factor")->f;
+    accumulate(a, n->inputs[0], make(a, OP_scale, &gy, 1, attrs, n->name, n->span));
+    return true;
+}
+
+/* A reduce_to node: g summed back to the shape `to` of a broadcast operand. */
+static uint32_t reduce_to(Ad *a, uint32_t g, const Shape *to, const Node *n)
+{
+    Attr *attrs = attrs_for(a->c, OP_reduce_to);
+    Attr *sh = attr_slot(OP_reduce_to, attrs, "shape");
+    sh->nints = to->rank;
+    sh->ints = arena_alloc(a->c->arena, sizeof *sh->ints * (size_t)(to->rank + 1));
+    memcpy(sh->ints, to->dim, sizeof *sh->ints * (size_t)to->rank);
+    return make(a, OP_reduce_to, &g, 1, attrs, n->name, n->span);
+}
+
+/* add, sub, mul; a broadcast operand's gradient sums what it was repeated
+ * into */
+static bool grad_arith(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    (void)id;
+    uint32_t x = n->inputs[0], y = n->inputs[1];
+    const Shape *sx = &a->g->nodes[x].shape, *sy = &a->g->nodes[y].shape;
+    for (int side = 0; side < 2; side++) {
+        uint32_t v = side ? y : x, other = side ? x : y;
+        if (!a->needs[v])
+            continue;
+        uint32_t gv = gy;
+        if (n->op == OP_mul) {
+            uint32_t in[2] = { gy, other };
+            gv = make(a, OP_mul, in, 2, NULL, n->name, n->span);
+        } else if (n->op == OP_sub && side) {
+            Attr *attrs = attrs_for(a->c, OP_scale);
+            attr_slot(OP_scale, attrs, "factor")->f = -1;
+            gv = make(a, OP_scale, &gy, 1, attrs, n->name, n->span);
+        }
+        const Shape *sv = side ? sy : sx;
+        if (!ir_shape_eq(sv, &n->shape))
+            gv = reduce_to(a, gv, sv, n);
+        accumulate(a, v, gv);
+    }
+    return true;
+}
+#define grad_add grad_arith
+#define grad_sub grad_arith
+#define grad_mul grad_arith
+
+/* flatten and reshape: the gradient reshaped back to x's shape */
+static bool grad_view(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    (void)id;
+    const Node *x = &a->g->nodes[n->inputs[0]];
+    Attr *attrs = attrs_for(a->c, OP_reshape);
+    Attr *sh = attr_slot(OP_reshape, attrs, "shape");
+    sh->nints = x->shape.rank;
+    sh->ints = arena_alloc(a->c->arena, sizeof *sh->ints * (size_t)(x->shape.rank + 1));
+    memcpy(sh->ints, x->shape.dim, sizeof *sh->ints * (size_t)x->shape.rank);
+    accumulate(a, n->inputs[0], make(a, OP_reshape, &gy, 1, attrs, n->name, n->span));
+    return true;
+}
+#define grad_flatten grad_view
+#define grad_reshape grad_view
+
 /* Each input of a concat gets its slice of the output's gradient. An input
  * given twice (concat(h, h)) gets both slices, summed by accumulate. */
-static void concat_backward(Ad *a, const Node *n, uint32_t gy)
+static bool grad_concat(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 {
+    (void)id;
     int axis = shape_concat_axis(n);
     int64_t start = 0;
     for (int k = 0; k < n->ndata; k++) {
@@ -170,239 +437,70 @@ static void concat_backward(Ad *a, const Node *n, uint32_t gy)
         }
         start += size;
     }
+    return true;
 }
 
 /* Backpropagation through time is one kernel, as the forward pass is: it
  * reads the forward node (its output and the state it kept) and computes
  * dx, its value, and the parameter gradients, companions that read it. */
-static void recurrent_backward(Ad *a, const Node *n, uint32_t id, uint32_t gy)
+static bool grad_recurrent(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 {
-    uint32_t in[3] = { gy, n->inputs[0], id };
-    uint32_t g = make(a, OP_recurrent_grad, in, 3, NULL, n->name, n->span);
-    if (a->needs[n->inputs[0]])
-        accumulate(a, n->inputs[0], g);
-    for (int k = n->ndata; k < n->ninputs; k++)
-        if (a->needs[n->inputs[k]])
-            param_grad(a, OP_recurrent_grad_param, g, n->inputs[k], 0, n->name, n->span);
+    fused_backward(a, id, n, gy, OP_recurrent_grad, NULL, OP_recurrent_grad_param);
+    return true;
+}
+/* expand's gradient: dy summed back to x's shape */
+static bool grad_expand(Ad *a, uint32_t id, const Node *n, uint32_t gy)
+{
+    (void)id;
+    accumulate(a, n->inputs[0], reduce_to(a, gy, &a->g->nodes[n->inputs[0]].shape, n));
+    return true;
 }
 
-/* The gradient rule of one forward node, given d(loss)/d(node) in gy. */
+#define grad_rnn grad_recurrent
+#define grad_lstm grad_recurrent
+#define grad_gru grad_recurrent
+
+#define grad_cross_entropy no_grad
+#define grad_mse no_grad
+#define grad_bce no_grad
+#define grad_dense_grad_x no_grad
+#define grad_dense_grad_w no_grad
+#define grad_bias_grad no_grad
+#define grad_act_grad no_grad
+#define grad_dropout_grad no_grad
+#define grad_softmax_grad no_grad
+#define grad_cross_entropy_grad no_grad
+#define grad_mse_grad no_grad
+#define grad_bce_grad no_grad
+#define grad_conv2d_grad_x no_grad
+#define grad_conv2d_grad_w no_grad
+#define grad_conv2d_grad_b no_grad
+#define grad_maxpool_grad no_grad
+#define grad_avgpool_grad no_grad
+#define grad_global_avgpool_grad no_grad
+#define grad_batchnorm_grad no_grad
+#define grad_batchnorm_grad_param no_grad
+#define grad_concat_grad no_grad
+#define grad_recurrent_grad no_grad
+#define grad_recurrent_grad_param no_grad
+#define grad_attention_grad no_grad
+#define grad_attention_grad_param no_grad
+#define grad_embed_grad no_grad
+#define grad_position_grad no_grad
+#define grad_layernorm_grad no_grad
+#define grad_layernorm_grad_param no_grad
+#define grad_reduce_to no_grad
+
+static GradRule *const grad_rules[OP_COUNT] = {
+#define OP(name, kind, flags, act, sig) [OP_##name] = grad_##name,
+#include "ops.def"
+#undef OP
+};
+
 static bool backward_node(Ad *a, uint32_t id)
 {
-    const Node n = a->g->nodes[id]; /* a copy: appending may move the array */
-    uint32_t gy = a->grad[id];
-    const char *name = n.name;
-    Span at = n.span;
-    switch (n.op) {
-    case OP_input: case OP_param:
-        return true;
-    case OP_dense: {
-        uint32_t x = n.inputs[0], w = n.inputs[1];
-        if (a->needs[x]) {
-            uint32_t in[2] = { gy, w };
-            accumulate(a, x, make(a, OP_dense_grad_x, in, 2, NULL, name, at));
-        }
-        for (int k = 1; k < n.ninputs; k++) {
-            uint32_t pn = n.inputs[k];
-            if (!a->needs[pn])
-                continue;
-            uint32_t in[2] = { gy, x };
-            uint32_t gw = k == 1 ? make(a, OP_dense_grad_w, in, 2, NULL, name, at) : make(a, OP_bias_grad, in, 1, NULL, name, at);
-            a->g->nodes[gw].writes_grad = true;
-            a->g->nodes[gw].param = a->g->nodes[pn].param;
-        }
-        return true;
-    }
-    case OP_relu: case OP_leaky_relu: case OP_gelu: case OP_tanh: case OP_sigmoid: {
-        Attr *attrs = attrs_for(a->c, OP_act_grad);
-        attr_slot(OP_act_grad, attrs, "act")->i = n.op;
-        attr_slot(OP_act_grad, attrs, "alpha")->f = n.op == OP_leaky_relu ? ir_attr(&n, "alpha")->f : 0;
-        /* gelu's derivative needs its input; the others read their output
-         * (for ReLU and leaky ReLU, y > 0 exactly when x > 0). */
-        uint32_t in[2] = { gy, n.op == OP_gelu ? n.inputs[0] : id };
-        accumulate(a, n.inputs[0], make(a, OP_act_grad, in, 2, attrs, name, at));
-        return true;
-    }
-    case OP_dropout: {
-        Attr *attrs = attrs_for(a->c, OP_dropout_grad);
-        attr_slot(OP_dropout_grad, attrs, "rate")->f = ir_attr(&n, "rate")->f;
-        attr_slot(OP_dropout_grad, attrs, "salt")->i = id; /* the forward node's id seeds both masks */
-        accumulate(a, n.inputs[0], make(a, OP_dropout_grad, &gy, 1, attrs, name, at));
-        return true;
-    }
-    case OP_conv2d: {
-        static const char *const geom[] = { "filters", "kernel", "stride", "padding", "dilation", "groups" };
-        uint32_t x = n.inputs[0], w = n.inputs[1];
-        if (a->needs[x]) {
-            uint32_t in[3] = { gy, w, x };
-            accumulate(a, x, make(a, OP_conv2d_grad_x, in, 3, copy_attrs(a, OP_conv2d_grad_x, &n, geom, 6), name, at));
-        }
-        if (a->needs[w]) {
-            uint32_t in[2] = { gy, x };
-            uint32_t gw = make(a, OP_conv2d_grad_w, in, 2, copy_attrs(a, OP_conv2d_grad_w, &n, geom, 6), name, at);
-            a->g->nodes[gw].writes_grad = true;
-            a->g->nodes[gw].param = a->g->nodes[w].param;
-            if (n.ninputs > 2 && a->needs[n.inputs[2]])
-                param_grad(a, OP_conv2d_grad_b, gw, n.inputs[2], 0, name, at);
-        }
-        return true;
-    }
-    case OP_maxpool: case OP_avgpool: {
-        static const char *const win[] = { "size", "stride", "padding" };
-        Op gop = n.op == OP_maxpool ? OP_maxpool_grad : OP_avgpool_grad;
-        uint32_t in[3] = { gy, n.inputs[0], id };
-        accumulate(a, n.inputs[0], make(a, gop, in, n.op == OP_maxpool ? 3 : 2, copy_attrs(a, gop, &n, win, 3), name, at));
-        return true;
-    }
-    case OP_global_avgpool: {
-        uint32_t in[2] = { gy, n.inputs[0] };
-        accumulate(a, n.inputs[0], make(a, OP_global_avgpool_grad, in, 2, NULL, name, at));
-        return true;
-    }
-    case OP_batchnorm: {
-        static const char *const eps[] = { "eps" };
-        uint32_t in[3] = { gy, n.inputs[0], id };
-        uint32_t g = make(a, OP_batchnorm_grad, in, 3, copy_attrs(a, OP_batchnorm_grad, &n, eps, 1), name, at);
-        if (a->needs[n.inputs[0]])
-            accumulate(a, n.inputs[0], g);
-        for (int k = 0; k < 2; k++)
-            if (a->needs[n.inputs[1 + k]])
-                param_grad(a, OP_batchnorm_grad_param, g, n.inputs[1 + k], k, name, at);
-        return true;
-    }
-    case OP_attention: {
-        /* One backward node whose kernel computes dx and the four
-         * parameter gradients (its companions), from x and what the
-         * forward kept in its slot. */
-        uint32_t in[3] = { gy, n.inputs[0], id };
-        uint32_t g = make(a, OP_attention_grad, in, 3, NULL, name, at);
-        if (a->needs[n.inputs[0]])
-            accumulate(a, n.inputs[0], g);
-        for (int k = 1; k < n.ninputs; k++)
-            if (a->needs[n.inputs[k]])
-                param_grad(a, OP_attention_grad_param, g, n.inputs[k], k - 1, name, at);
-        return true;
-    }
-    case OP_layernorm: {
-        /* one kernel gives dx and the partial sums of dgamma and dbeta,
-         * from the mean and 1/std per row the forward saved */
-        static const char *const eps[] = { "eps" };
-        uint32_t in[3] = { gy, n.inputs[0], id };
-        uint32_t g = make(a, OP_layernorm_grad, in, 3, copy_attrs(a, OP_layernorm_grad, &n, eps, 1), name, at);
-        if (a->needs[n.inputs[0]])
-            accumulate(a, n.inputs[0], g);
-        for (int k = 0; k < 2; k++)
-            if (a->needs[n.inputs[1 + k]])
-                param_grad(a, OP_layernorm_grad_param, g, n.inputs[1 + k], k, name, at);
-        return true;
-    }
-    case OP_embed: {
-        /* the table's rows named by the ids collect dy; the ids, integers,
-         * have no gradient */
-        static const char *const vocab[] = { "vocab" };
-        uint32_t w = n.inputs[1];
-        if (a->needs[w]) {
-            uint32_t in[2] = { gy, n.inputs[0] };
-            uint32_t gw = make(a, OP_embed_grad, in, 2, copy_attrs(a, OP_embed_grad, &n, vocab, 1), name, at);
-            a->g->nodes[gw].writes_grad = true;
-            a->g->nodes[gw].param = a->g->nodes[w].param;
-        }
-        return true;
-    }
-    case OP_position: {
-        /* y = x + w: x's gradient is dy itself, w's the sum over the batch */
-        uint32_t x = n.inputs[0], w = n.inputs[1];
-        if (a->needs[x])
-            accumulate(a, x, gy);
-        if (a->needs[w]) {
-            uint32_t gw = make(a, OP_position_grad, &gy, 1, NULL, name, at);
-            a->g->nodes[gw].writes_grad = true;
-            a->g->nodes[gw].param = a->g->nodes[w].param;
-        }
-        return true;
-    }
-    case OP_softmax: {
-        uint32_t in[2] = { gy, id };
-        accumulate(a, n.inputs[0], make(a, OP_softmax_grad, in, 2, NULL, name, at));
-        return true;
-    }
-    case OP_scale: {
-        Attr *attrs = attrs_for(a->c, OP_scale);
-        attr_slot(OP_scale, attrs, "factor")->f = ir_attr(&n, "factor")->f;
-        accumulate(a, n.inputs[0], make(a, OP_scale, &gy, 1, attrs, name, at));
-        return true;
-    }
-    case OP_add: case OP_sub: case OP_mul: {
-        uint32_t x = n.inputs[0], y = n.inputs[1];
-        const Shape *sx = &a->g->nodes[x].shape, *sy = &a->g->nodes[y].shape;
-        for (int side = 0; side < 2; side++) {
-            uint32_t v = side ? y : x, other = side ? x : y;
-            if (!a->needs[v])
-                continue;
-            uint32_t gv = gy;
-            if (n.op == OP_mul) {
-                uint32_t in[2] = { gy, other };
-                gv = make(a, OP_mul, in, 2, NULL, name, at);
-            } else if (n.op == OP_sub && side) {
-                Attr *attrs = attrs_for(a->c, OP_scale);
-                attr_slot(OP_scale, attrs, "factor")->f = -1;
-                gv = make(a, OP_scale, &gy, 1, attrs, name, at);
-            }
-            const Shape *sv = side ? sy : sx;
-            if (!ir_shape_eq(sv, &n.shape)) {
-                /* a broadcast operand: its gradient sums what it was repeated into */
-                Attr *attrs = attrs_for(a->c, OP_reduce_to);
-                Attr *sh = attr_slot(OP_reduce_to, attrs, "shape");
-                sh->nints = sv->rank;
-                sh->ints = arena_alloc(a->c->arena, sizeof *sh->ints * (size_t)(sv->rank + 1));
-                memcpy(sh->ints, sv->dim, sizeof *sh->ints * (size_t)sv->rank);
-                gv = make(a, OP_reduce_to, &gv, 1, attrs, name, at);
-            }
-            accumulate(a, v, gv);
-        }
-        return true;
-    }
-    case OP_flatten: case OP_reshape: {
-        const Node *x = &a->g->nodes[n.inputs[0]];
-        Attr *attrs = attrs_for(a->c, OP_reshape);
-        Attr *sh = attr_slot(OP_reshape, attrs, "shape");
-        sh->nints = x->shape.rank;
-        sh->ints = arena_alloc(a->c->arena, sizeof *sh->ints * (size_t)(x->shape.rank + 1));
-        memcpy(sh->ints, x->shape.dim, sizeof *sh->ints * (size_t)x->shape.rank);
-        accumulate(a, n.inputs[0], make(a, OP_reshape, &gy, 1, attrs, name, at));
-        return true;
-    }
-    case OP_concat:
-        concat_backward(a, &n, gy);
-        return true;
-    case OP_expand: {
-        const Shape *sx = &a->g->nodes[n.inputs[0]].shape;
-        Attr *attrs = attrs_for(a->c, OP_reduce_to);
-        Attr *sh = attr_slot(OP_reduce_to, attrs, "shape");
-        sh->nints = sx->rank;
-        sh->ints = arena_alloc(a->c->arena, sizeof *sh->ints * (size_t)(sx->rank + 1));
-        memcpy(sh->ints, sx->dim, sizeof *sh->ints * (size_t)sx->rank);
-        accumulate(a, n.inputs[0], make(a, OP_reduce_to, &gy, 1, attrs, name, at));
-        return true;
-    }
-    case OP_rnn: case OP_lstm: case OP_gru:
-        recurrent_backward(a, &n, id, gy);
-        return true;
-    case OP_model_call:
-        die("model call left after inlining");
-    case OP_recurrent_grad: case OP_recurrent_grad_param:
-    case OP_embed_grad: case OP_position_grad: case OP_layernorm_grad: case OP_layernorm_grad_param: case OP_reduce_to:
-    case OP_cross_entropy: case OP_mse: case OP_bce: case OP_concat_grad:
-    case OP_attention_grad: case OP_attention_grad_param:
-    case OP_conv2d_grad_x: case OP_conv2d_grad_w: case OP_conv2d_grad_b: case OP_maxpool_grad: case OP_avgpool_grad:
-    case OP_global_avgpool_grad: case OP_batchnorm_grad: case OP_batchnorm_grad_param:
-    case OP_dense_grad_x: case OP_dense_grad_w: case OP_bias_grad: case OP_act_grad: case OP_dropout_grad:
-    case OP_softmax_grad: case OP_cross_entropy_grad: case OP_mse_grad: case OP_bce_grad: case OP_COUNT:
-        break;
-    }
-    diag_error(&a->c->diag, at, "training through %s is not supported yet (it has no gradient rule)",
-               ir_ops[n.op].name);
-    return false;
+    const Node n = a->g->nodes[id];
+    return grad_rules[n.op](a, id, &n, a->grad[id]);
 }
 
 /* Walks back from the loss graph's output through add/sub/scale of
@@ -418,7 +516,7 @@ static bool loss_weights(Ad *a, TrainGraph *tg, uint32_t out, uint32_t nforward)
         if (!reached[i])
             continue;
         const Node *n = &a->g->nodes[i];
-        if (n->op == OP_cross_entropy || n->op == OP_mse || n->op == OP_bce) {
+        if (ir_op_is(n->op, OPF_LOSS)) {
             coef[i] += w[i];
             continue;
         }

@@ -46,22 +46,6 @@ bool build_find_runtime(char *inc, char *lib, size_t len)
     return false;
 }
 
-/* One list of code generation flags for both backends, so `netc build`
- * and `netc train` compute the same numbers: -O2 without fast-math, a
- * concrete -march (libgccjit refuses -march=native), and no FMA
- * contraction, which gcc could otherwise apply to a * b + c in fused loops
- * under an -march with FMA. */
-int build_codegen_flags(const char *flags[BUILD_MAX_FLAGS])
-{
-    static char march[64];
-    snprintf(march, sizeof march, "-march=%s", rt_cpu_march());
-    int n = 0;
-    flags[n++] = "-O2";
-    flags[n++] = march;
-    flags[n++] = "-ffp-contract=off";
-    return n;
-}
-
 /* What a Ctrl-C or kill during `netc build` must clean up: the cc child
  * (and the cc1, as, ld it starts, all in the child's process group), the
  * generated C, the half-written binary and the temporary folder. The
@@ -128,15 +112,6 @@ static bool run(char *const argv[], FILE *err)
     return false;
 }
 
-/* The .net file's folder, absolute: data names resolve against it. */
-const char *build_source_dir(Compiler *c)
-{
-    char path[PATH_MAX];
-    if (!realpath(c->src.path, path))
-        return arena_strdup(c->arena, ".");
-    return arena_strdup(c->arena, dirname(path));
-}
-
 static bool write_c(Compiler *c, LProgram *lp, const char *path, bool with_main, FILE *err)
 {
     char *text = NULL;
@@ -166,7 +141,7 @@ bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FI
         fprintf(err, "netc: error: cannot find the runtime (netrt.h and libnetrt.a); set NETC_RUNTIME to their folder\n");
         return false;
     }
-    lp->base_dir = build_source_dir(c);
+    lp->base_dir = backend_source_dir(c);
     /* The signal handler needs the names in static storage before the
      * files exist. The generated C is model.c whatever the model's name:
      * a legal 255-character name would not fit a file name with ".c". */
@@ -209,8 +184,8 @@ bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FI
      * was built with (make asan), or -g to debug the generated code. */
     char *argv[64] = { (char *)cc, (char *)"-std=c11" };
     int argc = 2;
-    const char *flags[BUILD_MAX_FLAGS];
-    for (int i = 0, n = build_codegen_flags(flags); i < n; i++)
+    const char *flags[BACKEND_MAX_FLAGS];
+    for (int i = 0, n = backend_codegen_flags(flags); i < n; i++)
         argv[argc++] = (char *)flags[i];
     argv[argc++] = incflag;
     char *extra = getenv("NETC_CFLAGS") ? arena_strdup(c->arena, getenv("NETC_CFLAGS")) : NULL;
@@ -272,7 +247,7 @@ bool build_emit(Compiler *c, LProgram *lp, const char *dir, FILE *err)
         fprintf(err, "netc: error: %s: %s\n", dir, strerror(errno));
         return false;
     }
-    lp->base_dir = build_source_dir(c);
+    lp->base_dir = backend_source_dir(c);
     char cpath[PATH_MAX], hpath[PATH_MAX];
     snprintf(cpath, sizeof cpath, "%s/%s.c", dir, lp->name);
     snprintf(hpath, sizeof hpath, "%s/%s.h", dir, lp->name);

@@ -1,5 +1,6 @@
-/* compile.c — a compilation's life: load the source, run the front end's
- * passes in order, free everything at once. */
+/* compile.c — a compilation's life: load the source, run the passes in
+ * order (the front end's, then the back end's over each function), free
+ * everything at once. */
 #include "compiler.h"
 #include "netrt.h"
 
@@ -101,4 +102,19 @@ bool compile_front(Compiler *c)
     if (!sema_run(c))
         return false;
     return shape_verify(c, c->prog);
+}
+
+/* The back end's passes over one function (forward, or a train step whose
+ * graph autodiff made), one a line, each dump after its pass. */
+bool compile_unit(Compiler *c, Graph *g, const char *name, const TrainGraph *tg, const ParamLayout *pl, LFunc *out)
+{
+    Unit u;
+    unit_init(c, &u, g, name, tg);
+    fuse_unit(c, &u);
+    if (c->dumps && strchr(c->dumps, 'F'))
+        fuse_dump(c->dump_out, &u);
+    plan_unit(c, &u, pl);
+    if (c->dumps && strchr(c->dumps, 'P'))
+        plan_dump(c->dump_out, &u);
+    return lower_unit(c, &u, pl, out);
 }

@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The runtime's enums (rt_act, rt_init, rt_opt_kind, ...) are the
+ * compiler's too: no mirrored copies. */
+#include "netrt.h"
+
 #define MAX_RANK 6
 
 /* Internal bugs, never user errors (QBE's die_, chibicc's unreachable). */
@@ -182,8 +186,21 @@ bool parse_source(Compiler *c);
 
 typedef enum OpKind { OPK_SURFACE, OPK_INTERNAL } OpKind;
 
+/* The sets of ops the passes ask about: ops.def's flags column says what
+ * each one means. */
+typedef enum OpFlag {
+    OPF_ELEMENTWISE = 1 << 0,
+    OPF_ACTIVATION = 1 << 1,
+    OPF_LOSS = 1 << 2,
+    OPF_COMPANION = 1 << 3,
+    OPF_RECURRENT = 1 << 4,
+    OPF_VIEW = 1 << 5,
+    OPF_GRAD_OF_X = 1 << 6,
+    OPF_EXACT_INLINE = 1 << 7,
+} OpFlag;
+
 typedef enum Op {
-#define OP(name, kind, sig) OP_##name,
+#define OP(name, kind, flags, act, sig) OP_##name,
 #include "ops.def"
 #undef OP
     OP_COUNT
@@ -215,6 +232,8 @@ typedef struct ArgSpec {
 typedef struct OpInfo {
     const char *name;
     OpKind kind;
+    unsigned flags;       /* OpFlag */
+    rt_act act;           /* OPF_ACTIVATION: the runtime's activation */
     const char *signature;
     int nargs;
     ArgSpec args[10];
@@ -223,6 +242,11 @@ typedef struct OpInfo {
 /* Parsed op table, filled once (ir_ops_init) and read-only after. */
 extern OpInfo ir_ops[OP_COUNT];
 void ir_ops_init(void);
+static inline bool ir_op_is(Op op, unsigned flags) { return (ir_ops[op].flags & flags) != 0; }
+/* The index of a signature argument by name, or -1 if the op has none. */
+int ir_arg_index(Op op, const char *name);
+/* The op's tensor arguments (its data inputs unless variadic). */
+int ir_tensor_args(Op op);
 bool ir_parse_signature(const char *sig, ArgSpec *args, int *nargs, int max);
 
 /* A non-tensor argument as an op keeps it. */
@@ -238,15 +262,11 @@ typedef struct Attr {
 #define PAD_SAME (-1)
 #define PAD_VALID (-2)
 
-typedef enum Init {
-    INIT_ZEROS, INIT_ONES, INIT_HE, INIT_GLOROT, INIT_NORMAL_002,
-} Init;
-
 /* A trainable tensor (or a running statistic when !trainable). */
 typedef struct Param {
     const char *name; /* stable: "fc1.weight", "block1.0.attention1.qkv_weight" */
     Shape shape;
-    Init init;
+    rt_init init;
     int64_t fan_in, fan_out;
     bool trainable;   /* false for running statistics and frozen parameters */
     bool frozen;      /* loaded by `init from` and never trained */
@@ -290,10 +310,8 @@ typedef struct Graph {
     int nparams;
 } Graph;
 
-typedef enum SourceKind { SRC_NONE, SRC_IDX, SRC_CSV, SRC_RAW, SRC_TEXT } SourceKind;
-
 typedef struct DataSpec {
-    SourceKind kind;
+    rt_source_kind kind;
     const char *path, *labels;
     double scale, shift;
     int64_t label_column, size, seq;
@@ -301,27 +319,21 @@ typedef struct DataSpec {
     Span span;
 } DataSpec;
 
-typedef enum OptKind { OPTK_SGD, OPTK_ADAM, OPTK_ADAMW, OPTK_RMSPROP } OptKind;
-
 typedef struct OptSpec {
-    OptKind kind;
+    rt_opt_kind kind;
     double lr, momentum, beta1, beta2, eps, alpha, weight_decay;
     bool nesterov;
     Span span;
 } OptSpec;
 
-typedef enum SchedKind { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } SchedKind;
-
 typedef struct SchedSpec {
-    SchedKind kind;
+    rt_sched_kind kind;
     int64_t warmup, every;
     double gamma, min_lr;
 } SchedSpec;
 
-typedef enum AugKind { AUG_FLIP_H, AUG_FLIP_V, AUG_SHIFT, AUG_ROTATE, AUG_SCALE, AUG_NOISE } AugKind;
-
 typedef struct AugSpec {
-    AugKind kind;
+    rt_aug_kind kind;
     double a, b;
     Span span;
 } AugSpec;
@@ -362,6 +374,10 @@ typedef struct TrainSpec {
     bool noise_uniform;
     StepSpec *steps_list;
     int nsteps;
+    DataSpec val;             /* a validation file (kind SRC_NONE when none) */
+    double val_fraction;      /* or the held-out fraction of data, 0 for none */
+    int64_t eval_every, stop_after;
+    bool monitor_accuracy;    /* monitor val_accuracy (else val_loss) */
     InitSpec *init;            /* NULL without an init block */
     bool free_form;    /* step blocks, or a loss written over model calls: lowered as steps */
 } TrainSpec;
@@ -403,7 +419,7 @@ bool sema_run(Compiler *c);
 typedef struct ShapeParamDecl {
     const char *suffix; /* "weight", "bias", ... */
     Shape shape;
-    Init init;
+    rt_init init;
     int64_t fan_in, fan_out;
     bool trainable;
 } ShapeParamDecl;
@@ -461,6 +477,11 @@ int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n);
 int64_t summary_node_params(const Program *p, const Graph *g, const Node *n);
 Summary summary_graph(const Program *p, const Graph *g);
 void summary_print(FILE *out, Compiler *c, const Graph *g);
+/* The planned memory of a model (it runs the passes to the LIR quietly),
+ * for `netc check`; a line saying so if the code generator cannot. */
+void summary_memory_report(FILE *out, Compiler *c, const char *model);
+/* `netc check`'s plan of a train block of steps, step by step. */
+void summary_train_report(FILE *out, Compiler *c, const TrainSpec *ts);
 
 /* `init from(FILE) { maps; freeze ...; fresh ... }` of a one-model train
  * block (transfer.c): resolves the map against the model's parameters and
@@ -589,6 +610,21 @@ typedef struct AttentionParts {
     int64_t floats;          /* the slot in training, the workspace at inference */
 } AttentionParts;
 AttentionParts plan_attention_parts(const Node *n, bool training);
+/* What a forward node's arena slot holds in training, in floats per sample
+ * from its start: its value, then the parts its backward reads, which
+ * lowering addresses by these offsets (the forward writes them, the
+ * gradient reads them): batchnorm and layernorm the mean and the 1/std
+ * (of each channel, of each row), attention qkv, ctx and the softmax
+ * probabilities (plan_attention_parts). Other ops: the value alone. A
+ * batchnorm's statistics are per batch, not per sample: both start at
+ * `elems` per sample, the second `fixed` floats (C) further, unscaled. */
+typedef struct SlotLayout {
+    int64_t part[3];        /* floats per sample */
+    int64_t part_fixed[3];  /* and floats not scaled by the batch size */
+    int nparts;
+    int64_t floats; /* the whole slot */
+} SlotLayout;
+SlotLayout plan_slot(const Node *n);
 /* The workspace of an attention_grad, per sample (rt_attention_backward's
  * `work`: the gradients of qkv and ctx). */
 int64_t plan_attention_grad_work(const Node *n);
@@ -659,10 +695,31 @@ typedef enum LKind {
     LI_ZERO,       /* memset dst to 0 for n floats (times batch when per-sample) */
 } LKind;
 
+/* The runtime functions the LIR calls: kernels.def's rows. */
+typedef enum Kernel {
+#define KERNEL(name, ...) K_##name,
+#include "kernels.def"
+#undef KERNEL
+    K_COUNT,
+    K_NONE = K_COUNT, /* loops and zeroing call no kernel */
+} Kernel;
+
+#define LIR_MAX_ARGS 16
+
+/* A kernel's row: its name, and its return and parameter types as C text
+ * ("const float *"), from which the backends build calls. */
+typedef struct KernelInfo {
+    const char *name;
+    char ret[32];
+    char params[LIR_MAX_ARGS][32];
+    int nparams;
+} KernelInfo;
+const KernelInfo *kernel_info(Kernel k);
+
 typedef struct LInstr {
     LKind kind;
-    const char *fn;
-    LArg args[16];
+    Kernel fn;            /* LI_CALL, LI_LOSS_CALL */
+    LArg args[LIR_MAX_ARGS];
     int nargs;
     double coef;
     LPtr dst;
@@ -700,7 +757,7 @@ typedef struct LProgram {
     DType x_dtype, y_dtype;
     Shape x_shape, y_shape, out_shape;
     int64_t x_vocab;        /* i32 x read by embed: ids must be below this (the smallest vocab); 0: no bound */
-    int loss_kind;          /* rt_loss_kind */
+    rt_loss_kind loss_kind;
     /* The incremental forward (step.c): one position of the sequence. */
     LFunc step;
     bool has_step;
@@ -718,18 +775,20 @@ typedef struct LProgram {
     bool link_static, strip;/* --static, --strip: cc's -static and -s */
 } LProgram;
 
+/* One unit's LIR (lower.c); compile_unit (compile.c) runs fusion and
+ * planning before it. */
+bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f);
+bool compile_unit(Compiler *c, Graph *g, const char *name, const TrainGraph *tg, const ParamLayout *pl, LFunc *out);
 /* The model lowered to one position of its sequence (lp->step), for
  * generation; false with lp->step_refusal when it has none. Needs the
  * parameter layout. */
 bool step_lower(Compiler *c, const Graph *m, LProgram *lp);
-
 /* Front end to LIR for one model: autodiff, fusion, planning, lowering. */
 bool lower_program(Compiler *c, const char *model, LProgram *lp);
 void lir_dump(FILE *out, const LProgram *lp);
-/* The planned memory of a model, for `netc check` (quiet if unsupported). */
-void lower_memory_report(FILE *out, Compiler *c, const char *model);
-/* `netc check`'s plan of a free-form train block, step by step. */
-void lower_train_report(FILE *out, Compiler *c, const TrainSpec *ts);
+/* A zeroed instruction appended to f (lower.c); lowering and step.c fill
+ * its arguments. */
+LInstr *lir_append(Compiler *c, LFunc *f, LKind kind, Kernel fn, Span span);
 
 /* The C backend: the program as C text, with a main() for a standalone
  * binary (emit_main) or as a library with mlp.h's API. */
@@ -756,17 +815,21 @@ void emit_c_string(FILE *out, const char *s);
 bool build_find_runtime(char *inc, char *lib, size_t len);
 bool build_binary(Compiler *c, LProgram *lp, const char *output, bool keep_c, FILE *err);
 bool build_emit(Compiler *c, LProgram *lp, const char *dir, FILE *err);
-/* The .net file's absolute folder (LProgram.base_dir), for both backends. */
-const char *build_source_dir(Compiler *c);
+/* What both backends share (backend.c). The .net file's absolute folder
+ * (LProgram.base_dir). */
+const char *backend_source_dir(Compiler *c);
 /* The flags gcc gets from both backends (cc for build, libgccjit for the
  * JIT): -O2, -march=<rt_cpu_march()>, -ffp-contract=off. Returns the count. */
-#define BUILD_MAX_FLAGS 8
-int build_codegen_flags(const char *flags[BUILD_MAX_FLAGS]);
+#define BACKEND_MAX_FLAGS 8
+int backend_codegen_flags(const char *flags[BACKEND_MAX_FLAGS]);
 
 /* The runtime's description of a lowered program (netrt.h's rt_program),
  * without its two function pointers; both backends start from it. */
 struct rt_program;
 void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p);
+/* A step's optimizer as the runtime takes it: derived figures (its state
+ * per parameter) come from the runtime's own functions on this. */
+rt_optimizer rtprogram_optimizer(const OptSpec *o);
 
 /* ------------------------------------------------------------------ JIT */
 

@@ -10,11 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const act_names[] = { "RT_ACT_NONE", "RT_ACT_RELU", "RT_ACT_LEAKY_RELU", "RT_ACT_GELU",
-                                         "RT_ACT_TANH", "RT_ACT_SIGMOID" };
-static const char *const init_names[] = { "RT_INIT_ZEROS", "RT_INIT_ONES", "RT_INIT_HE_NORMAL",
-                                          "RT_INIT_GLOROT_UNIFORM", "RT_INIT_NORMAL_002" };
-static const char *const loss_names[] = { "RT_LOSS_CROSS_ENTROPY", "RT_LOSS_MSE", "RT_LOSS_BCE" };
+/* The runtime's enumerators by value, from netrt.h's lists. */
+#define NAME(prefix, name) #prefix #name,
+#define ACT_NAME(name) NAME(RT_ACT_, name)
+#define INIT_NAME(name) NAME(RT_INIT_, name)
+#define LOSS_NAME(name) NAME(RT_LOSS_, name)
+static const char *const act_names[] = { RT_ACT_LIST(ACT_NAME) };
+static const char *const init_names[] = { RT_INIT_LIST(INIT_NAME) };
+static const char *const loss_names[] = { RT_LOSS_LIST(LOSS_NAME) };
+#undef NAME
+#undef ACT_NAME
+#undef INIT_NAME
+#undef LOSS_NAME
 
 /* Octal escapes for anything but plain printable ASCII, and '?' escaped
  * too so no trigraph can form: a path cannot end the literal or inject. */
@@ -146,10 +153,11 @@ static void print_arg(FILE *out, const LArg *a)
     }
 }
 
-/* GEMM dimensions are int in netrt.h; the batch is int64_t here. */
-static bool int_param(const char *fn, int k)
+/* Parameters that are int in netrt.h (GEMM dimensions) get a cast where
+ * the argument involves the batch, an int64_t here. */
+static bool int_param(Kernel fn, int k)
 {
-    return !strncmp(fn, "rt_sgemm", 8) && (k == 2 || k == 3 || k == 4 || k == 7 || k == 9 || k == 12);
+    return !strcmp(kernel_info(fn)->params[k], "int");
 }
 
 static void print_expr(FILE *out, const LExpr *e, int *load_no)
@@ -172,18 +180,17 @@ static void print_expr(FILE *out, const LExpr *e, int *load_no)
         print_expr(out, e->b, load_no);
         fputc(')', out);
         break;
-    case LE_ACT: {
-        /* the same formulas as the runtime's portable kernels */
-        static const char *const open[] = { "(", "nc_relu(", "nc_leaky(", "nc_gelu(", "tanhf(", "nc_sigmoid(" };
-        fputs(open[e->act], out);
+    case LE_ACT: /* relu and leaky_relu only (OPF_EXACT_INLINE): the kernels' bits */
+        if (e->act != RT_ACT_RELU && e->act != RT_ACT_LEAKY_RELU)
+            die("activation %d inside a loop", e->act);
+        fputs(e->act == RT_ACT_RELU ? "nc_relu(" : "nc_leaky(", out);
         print_expr(out, e->a, load_no);
-        if (e->act == 2) {
+        if (e->act == RT_ACT_LEAKY_RELU) {
             fputs(", ", out);
             print_float(out, e->alpha);
         }
         fputc(')', out);
         break;
-    }
     }
 }
 
@@ -216,7 +223,7 @@ static void print_body(FILE *out, const LFunc *f)
                 fputs("loss += ", out);
                 fprintf(out, "%.17g * ", in->coef);
             }
-            fprintf(out, "%s(", in->fn);
+            fprintf(out, "%s(", kernel_info(in->fn)->name);
             for (int k = 0; k < in->nargs; k++) {
                 if (k)
                     fputs(", ", out);
@@ -335,6 +342,10 @@ static void print_config(FILE *out, const rt_train_config *t, const char *id)
             float_field(b[2], t->clip));
     if (t->naugment)
         fprintf(out, "        .augment = %s_augment,\n        .naugment = %d,\n", id, t->naugment);
+    print_source(out, "val", &t->val);
+    fprintf(out, "        .val_fraction = %s, .eval_every = %lld, .stop_after = %lld, .monitor = %s,\n",
+            float_field(b[0], t->val_fraction), (long long)t->eval_every, (long long)t->stop_after,
+            t->monitor == RT_MONITOR_VAL_ACCURACY ? "RT_MONITOR_VAL_ACCURACY" : "RT_MONITOR_VAL_LOSS");
     if (t->init_path) {
         fputs("        .init_path = ", out);
         emit_c_string(out, t->init_path);
@@ -354,13 +365,10 @@ void emit_c_preamble(FILE *out, Compiler *c, const LProgram *lp)
     fputs(". Do not edit: change the .net file and run netc again.\n"
           " * Shapes are constants; the batch size is the only run-time dimension. */\n"
           "#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"netrt.h\"\n\n"
-          "/* Activations inside fused loops, as the runtime's kernels compute them\n"
-          " * (relu keeps NaN and -0). */\n"
+          "/* Activations inside fused loops, to the bits of the runtime's kernels\n"
+          " * (relu keeps NaN and -0); other activations run the kernels. */\n"
           "static inline float nc_relu(float x) { return 0.0f > x ? 0.0f : x; }\n"
-          "static inline float nc_leaky(float x, float a) { return x > 0.0f ? x : a * x; }\n"
-          "static inline float nc_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }\n"
-          "static inline float nc_gelu(float x)\n"
-          "{\n    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));\n}\n\n", out);
+          "static inline float nc_leaky(float x, float a) { return x > 0.0f ? x : a * x; }\n\n", out);
 }
 
 /* static void NAME_forward(params, x, out, batch, arena): inference. */
@@ -373,6 +381,54 @@ void emit_c_forward(FILE *out, Compiler *c, const LProgram *lp)
             id, lp->x_dtype == DT_I32 ? "int32_t" : "float");
     print_body(out, &lp->forward);
     fputs("}\n\n", out);
+}
+
+/* The constant tables rt_program points to: the parameters, the
+ * augmentations, the steps of a train block of steps. */
+static void print_tables(FILE *out, const char *id, const rt_program *rp)
+{
+    fprintf(out, "static const rt_param_desc %s_params[] = {\n", id);
+    for (int k = 0; k < rp->nparams; k++) {
+        const rt_param_desc *d = &rp->params[k];
+        fputs("    { ", out);
+        emit_c_string(out, d->name);
+        fprintf(out, ", %d, {", d->rank);
+        for (int i = 0; i < d->rank; i++)
+            fprintf(out, "%s%lld", i ? ", " : " ", (long long)d->dims[i]);
+        fprintf(out, " }, %lld, %lld, %s, %lld, %lld, %s", (long long)d->offset, (long long)d->count,
+                init_names[d->init], (long long)d->fan_in, (long long)d->fan_out, d->trainable ? "true" : "false");
+        if (d->init_from) {
+            fputs(", ", out);
+            emit_c_string(out, d->init_from);
+            fprintf(out, ", %s", d->frozen ? "true" : "false");
+        }
+        fputs(" },\n", out);
+    }
+    fputs("};\n\n", out);
+    if (rp->config.naugment) {
+        static const char *const kinds[] = { "RT_AUG_FLIP_H", "RT_AUG_FLIP_V", "RT_AUG_SHIFT", "RT_AUG_ROTATE",
+                                             "RT_AUG_SCALE", "RT_AUG_NOISE" };
+        char b1[48], b2[48];
+        fprintf(out, "static const rt_augment %s_augment[] = {\n", id);
+        for (int k = 0; k < rp->config.naugment; k++) {
+            const rt_augment *a = &rp->config.augment[k];
+            fprintf(out, "    { %s, %s, %s },\n", kinds[a->kind], float_field(b1, a->a), float_field(b2, a->b));
+        }
+        fputs("};\n\n", out);
+    }
+    if (rp->nsteps) {
+        fprintf(out, "static const rt_step %s_steps[] = {\n", id);
+        for (int k = 0; k < rp->nsteps; k++) {
+            const rt_step *st = &rp->steps[k];
+            fputs("    { .model = ", out);
+            emit_c_string(out, st->model);
+            fprintf(out, ", .begin = %lld, .end = %lld, .arena_floats = %lld, .train_step = %s_train_step%d,\n      .opt = ",
+                    (long long)st->begin, (long long)st->end, (long long)st->arena_floats, id, k);
+            print_optimizer(out, &st->opt);
+            fputs(" },\n", out);
+        }
+        fputs("};\n\n", out);
+    }
 }
 
 void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
@@ -404,48 +460,7 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         rp.nsteps = 0;
     if (lp->weights)
         emit_c_weights(out, id, lp->weights, rp.param_floats);
-    fprintf(out, "static const rt_param_desc %s_params[] = {\n", id);
-    for (int k = 0; k < rp.nparams; k++) {
-        const rt_param_desc *d = &rp.params[k];
-        fputs("    { ", out);
-        emit_c_string(out, d->name);
-        fprintf(out, ", %d, {", d->rank);
-        for (int i = 0; i < d->rank; i++)
-            fprintf(out, "%s%lld", i ? ", " : " ", (long long)d->dims[i]);
-        fprintf(out, " }, %lld, %lld, %s, %lld, %lld, %s", (long long)d->offset, (long long)d->count,
-                init_names[d->init], (long long)d->fan_in, (long long)d->fan_out, d->trainable ? "true" : "false");
-        if (d->init_from) {
-            fputs(", ", out);
-            emit_c_string(out, d->init_from);
-            fprintf(out, ", %s", d->frozen ? "true" : "false");
-        }
-        fputs(" },\n", out);
-    }
-    fputs("};\n\n", out);
-    if (rp.config.naugment) {
-        static const char *const kinds[] = { "RT_AUG_FLIP_H", "RT_AUG_FLIP_V", "RT_AUG_SHIFT", "RT_AUG_ROTATE",
-                                             "RT_AUG_SCALE", "RT_AUG_NOISE" };
-        char b1[48], b2[48];
-        fprintf(out, "static const rt_augment %s_augment[] = {\n", id);
-        for (int k = 0; k < rp.config.naugment; k++) {
-            const rt_augment *a = &rp.config.augment[k];
-            fprintf(out, "    { %s, %s, %s },\n", kinds[a->kind], float_field(b1, a->a), float_field(b2, a->b));
-        }
-        fputs("};\n\n", out);
-    }
-    if (rp.nsteps) {
-        fprintf(out, "static const rt_step %s_steps[] = {\n", id);
-        for (int k = 0; k < rp.nsteps; k++) {
-            const rt_step *st = &rp.steps[k];
-            fputs("    { .model = ", out);
-            emit_c_string(out, st->model);
-            fprintf(out, ", .begin = %lld, .end = %lld, .arena_floats = %lld, .train_step = %s_train_step%d,\n      .opt = ",
-                    (long long)st->begin, (long long)st->end, (long long)st->arena_floats, id, k);
-            print_optimizer(out, &st->opt);
-            fputs(" },\n", out);
-        }
-        fputs("};\n\n", out);
-    }
+    print_tables(out, id, &rp);
     fprintf(out, "const rt_program %s_program = {\n    .name = ", id);
     emit_c_string(out, rp.name);
     fputs(",\n    .source = ", out);
@@ -501,7 +516,9 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         fprintf(out, "    .noise_input = true,\n    .noise_uniform = %s,\n", rp.noise_uniform ? "true" : "false");
     if (lp->weights)
         fprintf(out, "    .weights = %s_weights.f,\n", id);
-    fputs("};\n", out);
+    fputs("    .source_sha256 = ", out);
+    emit_c_string(out, rp.source_sha256);
+    fputs(",\n};\n", out);
     if (emit_main && lp->weights)
         fprintf(out, "\nint main(int argc, char **argv)\n{\n    return rt_predict_main(&%s_program, argc, argv);\n}\n", id);
     else if (emit_main)

@@ -3,10 +3,10 @@
  * Requires: an LProgram (the one emit_c prints; nothing is lowered twice and
  * no C text is compiled). Produces: a JitProgram, an rt_program from
  * rtprogram_fill whose train_step and forward point into code compiled in
- * memory with the flags `netc build` gives cc (build_codegen_flags), so both
+ * memory with the flags `netc build` gives cc (backend_codegen_flags), so both
  * backends compute the same numbers. The kernels are imported functions
  * resolved against libnetrt, linked into this executable (and exported from
- * it with -rdynamic); the kernel table below keeps every one of them linked.
+ * it with -rdynamic); kernels.c's table keeps every one of them linked.
  * One gcc_jit_context per compilation, released with the result. */
 #include "compiler.h"
 #include "netrt.h"
@@ -18,75 +18,24 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* --------------------------------------------------------- kernel table */
+/* --------------------------------------------------------- kernel types */
 
-/* A runtime function the LIR may call, with its C signature in one letter
- * per type: the return type, then each parameter.
+/* The JIT's view of a C type of kernels.def, one letter each:
  *   v void  b bool  i int  a rt_act  l int64_t  u uint64_t  z size_t
  *   f float  d double  p any pointer */
-typedef struct Kernel {
-    const char *name;
-    const char *sig;
-    void (*addr)(void); /* unused at run time: keeps the kernel linked in */
-} Kernel;
-
-#define KERNEL(fn, sig) { #fn, sig, (void (*)(void))fn }
-static const Kernel kernels[] = {
-    KERNEL(rt_sgemm, "vbbiiifpipifpi"),
-    KERNEL(rt_sgemm_ex, "vbbiiifpipifpip"),
-    KERNEL(rt_act_forward, "vaflpp"),
-    KERNEL(rt_act_backward, "vaflpppp"),
-    KERNEL(rt_dropout_forward, "vlfupp"),
-    KERNEL(rt_dropout_backward, "vlfupp"),
-    KERNEL(rt_softmax_forward, "vllpp"),
-    KERNEL(rt_softmax_backward, "vllppp"),
-    KERNEL(rt_softmax_xent_forward, "dllppp"),
-    KERNEL(rt_softmax_xent_backward, "vllppfp"),
-    KERNEL(rt_mse_forward, "dlpp"),
-    KERNEL(rt_mse_backward, "vlppfp"),
-    KERNEL(rt_bce_forward, "dlpp"),
-    KERNEL(rt_bce_backward, "vlppfp"),
-    KERNEL(rt_mse_forward_const, "dlpf"),
-    KERNEL(rt_mse_backward_const, "vlpffp"),
-    KERNEL(rt_bce_forward_const, "dlpf"),
-    KERNEL(rt_bce_backward_const, "vlpffp"),
-    KERNEL(rt_noise, "vlbup"),
-    KERNEL(rt_sum_broadcast, "vlppp"),
-    KERNEL(rt_broadcast_copy, "vlppp"),
-    KERNEL(rt_sum_rows, "vllppb"),
-    KERNEL(rt_copy_rows, "vllplpl"),
-    KERNEL(rt_conv2d_forward, "vplpppafpp"),
-    KERNEL(rt_conv2d_forward_maxpool, "vpplpppafppp"),
-    KERNEL(rt_conv2d_backward_data, "vplppp"),
-    KERNEL(rt_conv2d_backward_filter, "vplppppb"),
-    KERNEL(rt_maxpool_forward, "vplpp"),
-    KERNEL(rt_maxpool_backward, "vplpppp"),
-    KERNEL(rt_maxpool_relu_backward, "vplppp"),
-    KERNEL(rt_avgpool_forward, "vplpp"),
-    KERNEL(rt_avgpool_backward, "vplpp"),
-    KERNEL(rt_global_avgpool_forward, "vlllpp"),
-    KERNEL(rt_global_avgpool_backward, "vlllpp"),
-    KERNEL(rt_batchnorm_forward_train, "vlllpppppffppp"),
-    KERNEL(rt_batchnorm_forward_eval, "vlllpppppfp"),
-    KERNEL(rt_batchnorm_backward, "vlllppppppppb"),
-    KERNEL(rt_batchnorm_fold, "vllppppppfpp"),
-    KERNEL(rt_recurrent_forward, "vplbpppppp"),
-    KERNEL(rt_recurrent_backward, "vplpppppppppppb"),
-    KERNEL(rt_attention_forward, "vplppppppppp"),
-    KERNEL(rt_attention_backward, "vplpppppppppppppb"),
-    KERNEL(rt_embed_forward, "vlllppp"),
-    KERNEL(rt_embed_backward, "vlllpppb"),
-    KERNEL(rt_layernorm_forward, "vllpppfppp"),
-    KERNEL(rt_layernorm_backward, "vllppppppppb"),
-    KERNEL(rt_recurrent_step, "vpllppppppp"),
-    KERNEL(rt_attention_step, "vpllpppppppp"),
-    KERNEL(rt_position_step, "vlllppp"),
-    KERNEL(rt_rand_u64, "uuu"),
-    KERNEL(rt_grad_ready, "vll"),
-    KERNEL(memset, "ppiz"),
-};
-#undef KERNEL
-enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
+static char type_letter(const char *ctype)
+{
+    static const struct { const char *type; char letter; } types[] = {
+        { "void", 'v' }, { "bool", 'b' }, { "int", 'i' }, { "rt_act", 'a' }, { "int64_t", 'l' },
+        { "uint64_t", 'u' }, { "size_t", 'z' }, { "float", 'f' }, { "double", 'd' },
+    };
+    if (strchr(ctype, '*'))
+        return 'p';
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(types[i].type, ctype))
+            return types[i].letter;
+    die("kernels.def: no JIT type for '%s'", ctype);
+}
 
 #ifdef __SANITIZE_ADDRESS__
 /* libgccjit 12 itself leaks a few hundred small blocks per compilation
@@ -121,8 +70,7 @@ typedef struct Jit {
     gcc_jit_type *t_void, *t_bool, *t_int, *t_i64, *t_u64, *t_size, *t_float, *t_double, *t_voidp, *t_floatp;
     gcc_jit_type *t_epilogue;
     gcc_jit_field *ep_bias, *ep_preact, *ep_act, *ep_alpha;
-    gcc_jit_function *imported[NKERNELS];
-    gcc_jit_function *tanhf_fn, *expf_fn;
+    gcc_jit_function *imported[K_COUNT];
     char error[256]; /* an internal error found before libgccjit could see it */
     /* the function being built */
     gcc_jit_function *fn;
@@ -171,29 +119,20 @@ static gcc_jit_type *sig_type(Jit *j, char t)
     die("bad kernel signature letter '%c'", t);
 }
 
-static int kernel_index(const char *name)
-{
-    for (int k = 0; k < NKERNELS; k++)
-        if (!strcmp(kernels[k].name, name))
-            return k;
-    return -1;
-}
-
 /* The imported declaration of a kernel, made on first use. */
-static gcc_jit_function *kernel(Jit *j, int k)
+static gcc_jit_function *kernel(Jit *j, Kernel k)
 {
     if (j->imported[k])
         return j->imported[k];
-    const char *sig = kernels[k].sig;
-    int n = (int)strlen(sig) - 1;
-    gcc_jit_param *params[16];
-    for (int i = 0; i < n; i++) {
+    const KernelInfo *ki = kernel_info(k);
+    gcc_jit_param *params[LIR_MAX_ARGS];
+    for (int i = 0; i < ki->nparams; i++) {
         char name[16];
         snprintf(name, sizeof name, "a%d", i);
-        params[i] = gcc_jit_context_new_param(j->ctx, NULL, sig_type(j, sig[i + 1]), name);
+        params[i] = gcc_jit_context_new_param(j->ctx, NULL, sig_type(j, type_letter(ki->params[i])), name);
     }
-    j->imported[k] = gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_IMPORTED, sig_type(j, sig[0]),
-                                                  kernels[k].name, n, params, 0);
+    j->imported[k] = gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_IMPORTED,
+                                                  sig_type(j, type_letter(ki->ret)), ki->name, ki->nparams, params, 0);
     return j->imported[k];
 }
 
@@ -218,8 +157,6 @@ static void make_types(Jit *j)
     j->ep_alpha = gcc_jit_context_new_field(ctx, NULL, j->t_float, "act_alpha");
     gcc_jit_field *fields[] = { j->ep_bias, j->ep_preact, j->ep_act, j->ep_alpha };
     j->t_epilogue = gcc_jit_struct_as_type(gcc_jit_context_new_struct_type(ctx, NULL, "rt_epilogue", 4, fields));
-    j->tanhf_fn = gcc_jit_context_get_builtin_function(ctx, "tanhf");
-    j->expf_fn = gcc_jit_context_get_builtin_function(ctx, "expf");
 }
 
 /* ------------------------------------------------------------- values */
@@ -346,7 +283,7 @@ static gcc_jit_rvalue *argument(Jit *j, const LArg *a, char type)
             return int_const(j, t, 0);
         }
         gcc_jit_rvalue *args[] = { j->seed, int_const(j, j->t_u64, a->i) };
-        return gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, kernel_index("rt_rand_u64")), 2, args);
+        return gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, K_rt_rand_u64), 2, args);
     }
     case LA_EPILOGUE: return epilogue(j, a);
     case LA_POS:
@@ -381,46 +318,23 @@ static gcc_jit_rvalue *choose(Jit *j, gcc_jit_rvalue *cond, gcc_jit_rvalue *a, g
     return gcc_jit_lvalue_as_rvalue(v);
 }
 
-static gcc_jit_rvalue *call1(Jit *j, gcc_jit_function *f, gcc_jit_rvalue *x)
-{
-    return gcc_jit_context_new_call(j->ctx, j->loc, f, 1, &x);
-}
-
-/* The activations of a fused loop in float arithmetic, operation for
- * operation as emit_c writes them (nc_relu, nc_leaky, tanhf, nc_sigmoid,
- * nc_gelu), so the two backends round alike: relu 0 > x ? 0 : x (NaN and
- * -0 pass, as in the runtime's kernels; fmaxf(x, 0) turned NaN into 0 and
- * was a libm call per element, 6% of a ResNet training step), leaky_relu
- * x > 0 ? x : alpha x, tanh, sigmoid 1 / (1 + e^-x), gelu's tanh
- * approximation. */
+/* The activations a fused loop computes inline (OPF_EXACT_INLINE), operation
+ * for operation as emit_c writes them (nc_relu, nc_leaky), to the bits of
+ * the runtime's kernels: relu 0 > x ? 0 : x (NaN and -0 pass; fmaxf(x, 0)
+ * turned NaN into 0 and was a libm call per element, 6% of a ResNet
+ * training step), leaky_relu x > 0 ? x : alpha x. The other activations run
+ * the kernels after the loop. */
 static gcc_jit_rvalue *activation(Jit *j, int act, double alpha, gcc_jit_rvalue *in)
 {
     gcc_jit_lvalue *xv = new_local(j, j->t_float, "act");
     gcc_jit_block_add_assignment(j->block, j->loc, xv, in);
-    gcc_jit_rvalue *x = gcc_jit_lvalue_as_rvalue(xv), *zero = float_const(j, 0), *one = float_const(j, 1);
-    gcc_jit_rvalue *positive = gcc_jit_context_new_comparison(j->ctx, j->loc, GCC_JIT_COMPARISON_GT, x, zero);
-    switch ((rt_act)act) {
-    case RT_ACT_NONE: return x;
-    case RT_ACT_RELU:
+    gcc_jit_rvalue *x = gcc_jit_lvalue_as_rvalue(xv), *zero = float_const(j, 0);
+    if (act == RT_ACT_RELU)
         return choose(j, gcc_jit_context_new_comparison(j->ctx, j->loc, GCC_JIT_COMPARISON_GT, zero, x), zero, x);
-    case RT_ACT_LEAKY_RELU: return choose(j, positive, x, binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, alpha), x));
-    case RT_ACT_TANH: return call1(j, j->tanhf_fn, x);
-    case RT_ACT_SIGMOID: {
-        gcc_jit_rvalue *neg = gcc_jit_context_new_unary_op(j->ctx, j->loc, GCC_JIT_UNARY_OP_MINUS, j->t_float, x);
-        return binop(j, GCC_JIT_BINARY_OP_DIVIDE, one, binop(j, GCC_JIT_BINARY_OP_PLUS, one, call1(j, j->expf_fn, neg)));
-    }
-    case RT_ACT_GELU: {
-        /* 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))) */
-        gcc_jit_rvalue *cube = binop(j, GCC_JIT_BINARY_OP_MULT,
-                                     binop(j, GCC_JIT_BINARY_OP_MULT,
-                                           binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, 0.044715), x), x), x);
-        gcc_jit_rvalue *inner = binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, 0.7978845608028654),
-                                      binop(j, GCC_JIT_BINARY_OP_PLUS, x, cube));
-        return binop(j, GCC_JIT_BINARY_OP_MULT, binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, 0.5), x),
-                     binop(j, GCC_JIT_BINARY_OP_PLUS, one, call1(j, j->tanhf_fn, inner)));
-    }
-    }
-    jit_fail(j, "internal error: activation %s in a loop", "out of range");
+    if (act == RT_ACT_LEAKY_RELU)
+        return choose(j, gcc_jit_context_new_comparison(j->ctx, j->loc, GCC_JIT_COMPARISON_GT, x, zero), x,
+                      binop(j, GCC_JIT_BINARY_OP_MULT, float_const(j, alpha), x));
+    jit_fail(j, "internal error: activation %s in a loop", "that is not inline");
     return x;
 }
 
@@ -510,21 +424,24 @@ static void loop(Jit *j, const LInstr *in)
 
 static void call(Jit *j, const LInstr *in)
 {
-    int k = kernel_index(in->fn);
-    if (k < 0) {
-        jit_fail(j, "internal error: no runtime kernel '%s' in the JIT's import table", in->fn);
+    if ((unsigned)in->fn >= K_COUNT) {
+        jit_fail(j, "internal error: a call of no runtime kernel%s", "");
         return;
     }
-    const char *sig = kernels[k].sig;
-    int nparams = (int)strlen(sig) - 1;
-    gcc_jit_rvalue *args[16];
-    /* a wrong argument count is libgccjit's to report, with the names */
+    const KernelInfo *ki = kernel_info(in->fn);
+    if (in->nargs != ki->nparams) { /* lower.c checks this; a hand-made LIR may not */
+        char what[160];
+        snprintf(what, sizeof what, "%d arguments for %s, which takes %d", in->nargs, ki->name, ki->nparams);
+        jit_fail(j, "internal error: %s", what);
+        return;
+    }
+    gcc_jit_rvalue *args[LIR_MAX_ARGS];
     for (int a = 0; a < in->nargs; a++)
-        args[a] = argument(j, &in->args[a], a < nparams ? sig[a + 1] : 'p');
-    gcc_jit_rvalue *r = gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, k), in->nargs, args);
+        args[a] = argument(j, &in->args[a], type_letter(ki->params[a]));
+    gcc_jit_rvalue *r = gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, in->fn), in->nargs, args);
     if (in->kind == LI_LOSS_CALL) {
         if (!j->loss) {
-            jit_fail(j, "internal error: loss call '%s' outside train_step", in->fn);
+            jit_fail(j, "internal error: loss call '%s' outside train_step", ki->name);
             return;
         }
         /* loss += coef * fn(...), in double as emit_c's text computes it */
@@ -545,7 +462,7 @@ static void zero(Jit *j, const LInstr *in)
         bytes = gcc_jit_context_new_binary_op(j->ctx, j->loc, GCC_JIT_BINARY_OP_MULT, j->t_size, bytes,
                                               gcc_jit_context_new_cast(j->ctx, j->loc, j->batch, j->t_size));
     gcc_jit_rvalue *args[] = { void_pointer(j, in->dst), int_const(j, j->t_int, 0), bytes };
-    gcc_jit_block_add_eval(j->block, j->loc, gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, kernel_index("memset")), 3, args));
+    gcc_jit_block_add_eval(j->block, j->loc, gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, K_memset), 3, args));
 }
 
 static void body(Jit *j, const LFunc *f)
@@ -613,29 +530,9 @@ static void build_train_step(Jit *j, const LFunc *f, const char *name)
     gcc_jit_block_end_with_return(j->block, NULL, gcc_jit_lvalue_as_rvalue(j->loss));
 }
 
-/* void NAME_forward(const float *params, const void *x, float *out, int64_t batch, float *arena) */
-static void build_forward(Jit *j, const LProgram *lp, const char *name)
-{
-    gcc_jit_param *p[] = {
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "out"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena"),
-    };
-    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, 5, p, 0));
-    j->base[BASE_PARAMS] = gcc_jit_param_as_rvalue(p[0]);
-    j->base[BASE_X] = gcc_jit_lvalue_as_rvalue(float_pointer_local(j, p[1], "x"));
-    j->base[BASE_OUT] = gcc_jit_param_as_rvalue(p[2]);
-    j->batch = gcc_jit_param_as_rvalue(p[3]);
-    j->base[BASE_ARENA] = gcc_jit_param_as_rvalue(p[4]);
-    body(j, &lp->forward);
-    gcc_jit_block_end_with_void_return(j->block, NULL);
-}
-
-/* void NAME_step(const float *params, const void *x, float *out, int64_t batch, float *arena,
- *                int64_t pos) */
-static void build_step(Jit *j, const LProgram *lp, const char *name)
+/* void NAME_forward(const float *params, const void *x_in, float *out, int64_t batch, float *arena)
+ * and, for the step function (step.c), the same with a last int64_t pos. */
+static void build_inference(Jit *j, const LFunc *f, const char *name, bool with_pos)
 {
     gcc_jit_param *p[] = {
         gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params"),
@@ -645,14 +542,15 @@ static void build_step(Jit *j, const LProgram *lp, const char *name)
         gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena"),
         gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "pos"),
     };
-    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, 6, p, 0));
+    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, with_pos ? 6 : 5,
+                                          p, 0));
     j->base[BASE_PARAMS] = gcc_jit_param_as_rvalue(p[0]);
     j->base[BASE_X] = gcc_jit_lvalue_as_rvalue(float_pointer_local(j, p[1], "x"));
     j->base[BASE_OUT] = gcc_jit_param_as_rvalue(p[2]);
     j->batch = gcc_jit_param_as_rvalue(p[3]);
     j->base[BASE_ARENA] = gcc_jit_param_as_rvalue(p[4]);
-    j->pos = gcc_jit_param_as_rvalue(p[5]);
-    body(j, &lp->step);
+    j->pos = with_pos ? gcc_jit_param_as_rvalue(p[5]) : NULL;
+    body(j, f);
     gcc_jit_block_end_with_void_return(j->block, NULL);
 }
 
@@ -660,8 +558,8 @@ static void build_step(Jit *j, const LProgram *lp, const char *name)
 
 static void set_flags(gcc_jit_context *ctx)
 {
-    const char *flags[BUILD_MAX_FLAGS];
-    int n = build_codegen_flags(flags);
+    const char *flags[BACKEND_MAX_FLAGS];
+    int n = backend_codegen_flags(flags);
     for (int i = 0; i < n; i++) {
         int level;
         if (sscanf(flags[i], "-O%d", &level) == 1)
@@ -700,7 +598,7 @@ static JitProgram *fail(JitProgram *jp, FILE *err, const char *msg)
 JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *err)
 {
     if (!lp->base_dir)
-        lp->base_dir = build_source_dir(c);
+        lp->base_dir = backend_source_dir(c);
     JitProgram *jp = calloc(1, sizeof *jp);
     if (!jp)
         die("out of memory");
@@ -723,10 +621,10 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
         build_train_step(&j, &lp->steps[k].fn, step_names[k]);
     }
     if (!j.error[0])
-        build_forward(&j, lp, forward_name);
+        build_inference(&j, &lp->forward, forward_name, false);
     const char *step_name = arena_printf(c->arena, "%s_step", lp->name);
     if (!j.error[0] && lp->has_step)
-        build_step(&j, lp, step_name);
+        build_inference(&j, &lp->step, step_name, true);
     if (j.error[0])
         return fail(jp, err, j.error);
     if (gcc_jit_context_get_first_error(jp->ctx))

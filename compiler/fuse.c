@@ -11,17 +11,11 @@
 
 #include <string.h>
 
-static bool is_activation(Op op)
-{
-    return op == OP_relu || op == OP_leaky_relu || op == OP_gelu || op == OP_tanh || op == OP_sigmoid;
-}
+static bool is_activation(Op op) { return ir_op_is(op, OPF_ACTIVATION); }
 
 /* Ops a generated loop computes one element at a time (position adds its
  * table, a parameter read at i modulo its size). */
-static bool is_elementwise(Op op)
-{
-    return is_activation(op) || op == OP_add || op == OP_sub || op == OP_mul || op == OP_scale || op == OP_position;
-}
+static bool is_elementwise(Op op) { return ir_op_is(op, OPF_ELEMENTWISE); }
 
 /* An elementwise value read once, by another elementwise op of the same
  * size, is computed inside that op's loop and never stored: a chain such
@@ -43,6 +37,10 @@ static void fuse_loops(Compiler *c, Unit *u)
                 depth[i] = depth[n->inputs[k]] + 1;
         if (in->dead || in->users != 1 || in->fused_into >= 0 || in->alias_of >= 0 || !is_elementwise(n->op) ||
             depth[i] >= MAX_LOOP_DEPTH)
+            continue;
+        /* gelu, tanh, sigmoid are computed by the runtime's kernel, never
+         * inside another node's loop (ops.def's OPF_EXACT_INLINE) */
+        if (is_activation(n->op) && !ir_op_is(n->op, OPF_EXACT_INLINE))
             continue;
         for (uint32_t j = i + 1; j < g->nnodes; j++) {
             const Node *m = &g->nodes[j];
@@ -191,7 +189,7 @@ static void mark_unused_values(Unit *u)
         for (uint32_t j = i + 1; j < g->nnodes && !read; j++) {
             const Node *m = &g->nodes[j];
             for (int k = 0; k < m->ninputs && !u->info[j].dead; k++)
-                read |= m->inputs[k] == i && m->op != OP_recurrent_grad_param;
+                read |= m->inputs[k] == i && !ir_op_is(m->op, OPF_COMPANION);
         }
         u->info[i].value_unused = !read;
     }
@@ -206,7 +204,7 @@ void fuse_unit(Compiler *c, Unit *u)
         NodeInfo *in = &u->info[i];
         if (in->dead)
             continue;
-        if (n->op == OP_flatten || n->op == OP_reshape || (n->op == OP_dropout && !u->training))
+        if (ir_op_is(n->op, OPF_VIEW) || (n->op == OP_dropout && !u->training))
             in->alias_of = (int32_t)n->inputs[0];
     }
     /* conv2d -> batchnorm at inference: the normalisation is an affine map

@@ -8,7 +8,7 @@
 #include <string.h>
 
 OpInfo ir_ops[OP_COUNT] = {
-#define OP(name, kind, sig) [OP_##name] = { #name, OPK_##kind, sig, 0, {{0}} },
+#define OP(name, kind, flags, act, sig) [OP_##name] = { #name, OPK_##kind, flags, RT_ACT_##act, sig, 0, {{0}} },
 #include "ops.def"
 #undef OP
 };
@@ -143,6 +143,23 @@ uint32_t ir_add_param(Compiler *c, const Param *prm)
     }
     p->params[p->nparams] = *prm;
     return p->nparams++;
+}
+
+int ir_arg_index(Op op, const char *name)
+{
+    const OpInfo *info = &ir_ops[op];
+    for (int i = 0; i < info->nargs; i++)
+        if (strcmp(info->args[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int ir_tensor_args(Op op)
+{
+    int n = 0;
+    for (int i = 0; i < ir_ops[op].nargs; i++)
+        n += ir_ops[op].args[i].kind == ARG_TENSOR || ir_ops[op].args[i].kind == ARG_OPERAND;
+    return n;
 }
 
 const Attr *ir_attr(const Node *n, const char *name)

@@ -11,10 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* rt_act values, as netrt.h numbers them (RT_ACT_NONE = 0, ...). */
-enum { ACT_NONE, ACT_RELU, ACT_LEAKY_RELU, ACT_GELU, ACT_TANH, ACT_SIGMOID };
-/* rt_loss_kind */
-enum { LOSS_CROSS_ENTROPY, LOSS_MSE, LOSS_BCE };
 
 typedef struct Lower {
     Compiler *c;
@@ -24,25 +20,30 @@ typedef struct Lower {
     bool *grad_written; /* per program param: a gradient writer ran already */
 } Lower;
 
-static int act_of(Op op)
+/* An activation node's slope parameter (leaky_relu's alpha), 0 if none. */
+static double act_alpha(const Node *n)
 {
-    return op == OP_relu ? ACT_RELU : op == OP_leaky_relu ? ACT_LEAKY_RELU : op == OP_gelu ? ACT_GELU
-         : op == OP_tanh ? ACT_TANH : op == OP_sigmoid ? ACT_SIGMOID : ACT_NONE;
+    return ir_arg_index(n->op, "alpha") >= 0 ? ir_attr(n, "alpha")->f : 0;
 }
 
-static LInstr *emit(Lower *l, LKind kind, const char *fn, const Node *n)
+LInstr *lir_append(Compiler *c, LFunc *f, LKind kind, Kernel fn, Span span)
 {
-    LFunc *f = l->f;
     if (f->n == f->cap) {
         int cap = f->cap ? f->cap * 2 : 32;
-        f->code = arena_grow(l->c->arena, f->code, (size_t)f->n, (size_t)cap, sizeof *f->code);
+        f->code = arena_grow(c->arena, f->code, (size_t)f->n, (size_t)cap, sizeof *f->code);
         f->cap = cap;
     }
     LInstr *in = &f->code[f->n++];
     memset(in, 0, sizeof *in);
     in->kind = kind;
     in->fn = fn;
-    in->span = n->span;
+    in->span = span;
+    return in;
+}
+
+static LInstr *emit(Lower *l, LKind kind, Kernel fn, const Node *n)
+{
+    LInstr *in = lir_append(l->c, l->f, kind, fn, n->span);
     in->comment = arena_printf(l->c->arena, "%s: %s -> %s", n->name ? n->name : "", ir_ops[n->op].name,
                                ir_type_str(l->c, n->dtype, &n->shape));
     return in;
@@ -57,27 +58,35 @@ static LPtr ptr_of(Lower *l, uint32_t node)
     return p;
 }
 
-static void arg_ptr(LInstr *in, LPtr p) { in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = p }; }
+/* Appends an argument; lower_unit checks the count against the kernel's. */
+static void push(LInstr *in, LArg a)
+{
+    if (in->nargs == LIR_MAX_ARGS)
+        die("lowering: more than %d arguments for %s", LIR_MAX_ARGS, kernel_info(in->fn)->name);
+    in->args[in->nargs++] = a;
+}
+
+static void arg_ptr(LInstr *in, LPtr p) { push(in, (LArg){ .kind = LA_PTR, .ptr = p }); }
 static void arg_val(Lower *l, LInstr *in, uint32_t node) { arg_ptr(in, ptr_of(l, node)); }
 /* A pointer to int32 values (token ids), which the C backend casts: they
  * may sit in the float arena (a concat of ids). */
 static void arg_ids(Lower *l, LInstr *in, uint32_t node)
 {
-    in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = ptr_of(l, node), .ints = true };
+    push(in, (LArg){ .kind = LA_PTR, .ptr = ptr_of(l, node), .ints = true });
 }
-static void arg_bool(LInstr *in, bool b) { in->args[in->nargs++] = (LArg){ .kind = LA_BOOL, .i = b }; }
-static void arg_act(LInstr *in, int act) { in->args[in->nargs++] = (LArg){ .kind = LA_ACT, .i = act }; }
-static void arg_seed(LInstr *in, int64_t salt) { in->args[in->nargs++] = (LArg){ .kind = LA_SEED, .i = salt }; }
+static void arg_bool(LInstr *in, bool b) { push(in, (LArg){ .kind = LA_BOOL, .i = b }); }
+static void arg_act(LInstr *in, int act) { push(in, (LArg){ .kind = LA_ACT, .i = act }); }
+static void arg_seed(LInstr *in, int64_t salt) { push(in, (LArg){ .kind = LA_SEED, .i = salt }); }
 
 /* An int argument: k + per_batch * batch. */
 static void arg_int(LInstr *in, int64_t k, int64_t per_batch)
 {
-    in->args[in->nargs++] = (LArg){ .kind = LA_INT, .i = k, .i_batch = per_batch };
+    push(in, (LArg){ .kind = LA_INT, .i = k, .i_batch = per_batch });
 }
 
 static void arg_float(LInstr *in, double f, bool div_batch)
 {
-    in->args[in->nargs++] = (LArg){ .kind = LA_FLOAT, .f = f, .f_div_batch = div_batch };
+    push(in, (LArg){ .kind = LA_FLOAT, .f = f, .f_div_batch = div_batch });
 }
 
 static const Node *node_at(Lower *l, uint32_t i) { return &l->u->g->nodes[i]; }
@@ -133,8 +142,18 @@ static LExpr *loop_expr(Lower *l, uint32_t v, uint32_t root)
     LExpr *e, *a = loop_expr(l, n->inputs[0], root);
     if (!a)
         return NULL;
-    switch (n->op) {
-    case OP_scale: {
+    if (!ir_op_is(n->op, OPF_ELEMENTWISE))
+        die("no loop expression for %s", ir_ops[n->op].name);
+    if (ir_op_is(n->op, OPF_ACTIVATION)) {
+        if (!ir_op_is(n->op, OPF_EXACT_INLINE))
+            die("%s inside a loop: fuse.c keeps it out", ir_ops[n->op].name);
+        e = expr_new(l, LE_ACT);
+        e->act = ir_ops[n->op].act;
+        e->alpha = act_alpha(n);
+        e->a = a;
+        return e;
+    }
+    if (n->op == OP_scale) {
         LExpr *f = expr_new(l, LE_CONST), *o = expr_new(l, LE_CONST);
         f->c = ir_attr(n, "factor")->f;
         o->c = ir_attr(n, "offset")->f;
@@ -149,33 +168,26 @@ static LExpr *loop_expr(Lower *l, uint32_t v, uint32_t root)
         }
         return e;
     }
-    case OP_add: case OP_sub: case OP_mul: case OP_position: {
-        LExpr *b = loop_expr(l, n->inputs[1], root);
-        if (!b)
-            return NULL;
-        e = expr_new(l, n->op == OP_sub ? LE_SUB : n->op == OP_mul ? LE_MUL : LE_ADD);
-        e->a = a;
-        e->b = b;
-        return e;
-    }
-    case OP_relu: case OP_leaky_relu: case OP_gelu: case OP_tanh: case OP_sigmoid:
-        e = expr_new(l, LE_ACT);
-        e->act = act_of(n->op);
-        e->alpha = n->op == OP_leaky_relu ? ir_attr(n, "alpha")->f : 0;
-        e->a = a;
-        return e;
-    default:
-        die("no loop expression for %s", ir_ops[n->op].name);
-    }
+    /* add, sub, mul, position (x plus its table) */
+    LExpr *b = loop_expr(l, n->inputs[1], root);
+    if (!b)
+        return NULL;
+    e = expr_new(l, n->op == OP_sub ? LE_SUB : n->op == OP_mul ? LE_MUL : LE_ADD);
+    e->a = a;
+    e->b = b;
+    return e;
 }
 
 static bool lower_loop(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LExpr *e = loop_expr(l, id, id);
+    /* an activation the loop cannot compute inline: the loop writes its
+     * input, then the kernel runs over it in place */
+    bool kernel_act = ir_op_is(n->op, OPF_ACTIVATION) && !ir_op_is(n->op, OPF_EXACT_INLINE);
+    LExpr *e = loop_expr(l, kernel_act ? n->inputs[0] : id, id);
     if (!e)
         return false;
-    LInstr *in = emit(l, LI_LOOP, NULL, n);
+    LInstr *in = emit(l, LI_LOOP, K_NONE, n);
     in->dst = ptr_of(l, id);
     in->n = elems(n);
     in->expr = e;
@@ -187,6 +199,14 @@ static bool lower_loop(Lower *l, uint32_t id)
             if (r == id)
                 in->comment = arena_printf(l->c->arena, "%s, with %s", in->comment, node_at(l, i)->name);
         }
+    if (kernel_act) {
+        LInstr *act = emit(l, LI_CALL, K_rt_act_forward, n);
+        arg_act(act, ir_ops[n->op].act);
+        arg_float(act, act_alpha(n), false);
+        arg_int(act, 0, elems(n));
+        arg_val(l, act, id);
+        arg_val(l, act, id);
+    }
     return true;
 }
 
@@ -202,13 +222,13 @@ static bool has_loop_inputs(Lower *l, uint32_t id)
 
 /* ------------------------------------------------------------- kernels */
 
-static void lower_dense(Lower *l, uint32_t id)
+static bool lower_dense(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     const NodeInfo *info = &l->u->info[id];
     uint32_t x = n->inputs[0], w = n->inputs[1];
     int64_t k = last_dim(node_at(l, x)), units = last_dim(n), r = rows(n);
-    LInstr *in = emit(l, LI_CALL, "rt_sgemm_ex", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_sgemm_ex, n);
     if (info->act >= 0)
         in->comment = arena_printf(l->c->arena, "%s + %s", in->comment, ir_ops[node_at(l, (uint32_t)info->act)->op].name);
     arg_bool(in, false);
@@ -231,14 +251,15 @@ static void lower_dense(Lower *l, uint32_t id)
     }
     if (info->act >= 0) {
         const Node *a = node_at(l, (uint32_t)info->act);
-        ep.act = act_of(a->op);
-        ep.alpha = a->op == OP_leaky_relu ? ir_attr(a, "alpha")->f : 0;
+        ep.act = ir_ops[a->op].act;
+        ep.alpha = act_alpha(a);
         if (info->needs_preact) {
             ep.has_preact = true;
             ep.preact = ptr_of(l, id);
         }
     }
-    in->args[in->nargs++] = ep;
+    push(in, ep);
+    return true;
 }
 
 static const char *const conv_fields[] = { "c", "h", "w", "f", "kh", "kw", "stride", "dilation", "groups",
@@ -262,8 +283,8 @@ static void arg_conv(Lower *l, LInstr *in, const Node *n, uint32_t x)
     int64_t vals[CONV_FIELDS] = { cv.c, cv.h, cv.w, cv.f, cv.kh, cv.kw, cv.stride, cv.dilation, cv.groups,
                                   cv.pad_top, cv.pad_left, cv.pad_bottom, cv.pad_right, cv.ho, cv.wo, algo };
     memcpy(v, vals, sizeof vals);
-    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_conv2d", .fields = conv_fields, .vals = v,
-                                    .nvals = CONV_FIELDS };
+    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_conv2d", .fields = conv_fields, .vals = v,
+                                    .nvals = CONV_FIELDS });
     in->comment = arena_printf(l->c->arena, "%s [%s]", in->comment, rt_conv_algo_name(algo));
 }
 
@@ -277,7 +298,7 @@ static void arg_pool(Lower *l, LInstr *in, const Node *n, uint32_t x)
     int64_t vals[8] = { s->dim[0], s->dim[1], s->dim[2], size, stride, pad,
                         (s->dim[1] + 2 * pad - size) / stride + 1, (s->dim[2] + 2 * pad - size) / stride + 1 };
     memcpy(v, vals, sizeof vals);
-    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_pool2d", .fields = pool_fields, .vals = v, .nvals = 8 };
+    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_pool2d", .fields = pool_fields, .vals = v, .nvals = 8 });
 }
 
 /* The scratch region after the per-sample arena, k floats in. */
@@ -287,7 +308,7 @@ static LPtr scratch(Lower *l, int64_t k, LArg *arg)
     return arg->ptr;
 }
 
-static void lower_conv(Lower *l, uint32_t id)
+static bool lower_conv2d(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     const NodeInfo *info = &l->u->info[id];
@@ -297,7 +318,7 @@ static void lower_conv(Lower *l, uint32_t id)
         /* w' = w * s, b' = (b - mean) * s + beta, s = gamma / sqrt(var + eps) */
         const Node *bn = node_at(l, (uint32_t)info->fold_bn), *w = node_at(l, n->inputs[1]);
         int64_t wsize = elems(w), k = wsize / w->shape.dim[0];
-        LInstr *f = emit(l, LI_CALL, "rt_batchnorm_fold", bn);
+        LInstr *f = emit(l, LI_CALL, K_rt_batchnorm_fold, bn);
         f->comment = arena_printf(l->c->arena, "%s folded into %s", bn->name, n->name);
         arg_int(f, w->shape.dim[0], 0);
         arg_int(f, k, 0);
@@ -305,24 +326,24 @@ static void lower_conv(Lower *l, uint32_t id)
         if (n->ninputs > 2)
             arg_val(l, f, n->inputs[2]);
         else
-            f->args[f->nargs++] = (LArg){ .kind = LA_NULL };
+            push(f, (LArg){ .kind = LA_NULL });
         for (int j = 1; j <= 4; j++)
             arg_val(l, f, bn->inputs[j]);
         arg_float(f, ir_attr(bn, "eps")->f, false);
         scratch(l, 0, &w_arg);
         scratch(l, (wsize + 15) / 16 * 16, &b_arg);
-        f->args[f->nargs++] = w_arg;
-        f->args[f->nargs++] = b_arg;
+        push(f, w_arg);
+        push(f, b_arg);
         out = (uint32_t)info->fold_bn;
     }
-    LInstr *in = emit(l, LI_CALL, info->pool >= 0 ? "rt_conv2d_forward_maxpool" : "rt_conv2d_forward", n);
-    int act = ACT_NONE;
+    LInstr *in = emit(l, LI_CALL, info->pool >= 0 ? K_rt_conv2d_forward_maxpool : K_rt_conv2d_forward, n);
+    rt_act act = RT_ACT_NONE;
     double alpha = 0;
     if (info->act >= 0) {
         const Node *a = node_at(l, (uint32_t)info->act);
         in->comment = arena_printf(l->c->arena, "%s + %s", in->comment, ir_ops[a->op].name);
-        act = act_of(a->op);
-        alpha = a->op == OP_leaky_relu ? ir_attr(a, "alpha")->f : 0;
+        act = ir_ops[a->op].act;
+        alpha = act_alpha(a);
     }
     arg_conv(l, in, n, n->inputs[0]);
     if (info->pool >= 0) {
@@ -333,24 +354,25 @@ static void lower_conv(Lower *l, uint32_t id)
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[0]);
     if (info->fold_bn >= 0) {
-        in->args[in->nargs++] = w_arg;
-        in->args[in->nargs++] = b_arg;
+        push(in, w_arg);
+        push(in, b_arg);
     } else {
         arg_val(l, in, n->inputs[1]);
         if (n->ninputs > 2)
             arg_val(l, in, n->inputs[2]);
         else
-            in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+            push(in, (LArg){ .kind = LA_NULL });
     }
     arg_act(in, act);
     arg_float(in, alpha, false);
     if (info->needs_preact)
         arg_val(l, in, id);
     else
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        push(in, (LArg){ .kind = LA_NULL });
     arg_ptr(in, ptr_of(l, info->act >= 0 ? (uint32_t)info->act : out));
     if (info->pool >= 0)
         arg_ptr(in, ptr_of(l, (uint32_t)info->pool));
+    return true;
 }
 
 /* The companion node of `owner` that holds a parameter gradient the
@@ -362,12 +384,10 @@ static int32_t companion(Lower *l, uint32_t owner, int64_t which)
     const Graph *g = l->u->g;
     for (uint32_t j = owner + 1; j < g->nnodes; j++) {
         const Node *m = &g->nodes[j];
-        if (l->u->info[j].dead || m->ninputs < 1 || m->inputs[0] != owner)
+        if (l->u->info[j].dead || !ir_op_is(m->op, OPF_COMPANION) || m->inputs[0] != owner)
             continue;
-        bool numbered = m->op == OP_batchnorm_grad_param || m->op == OP_attention_grad_param ||
-                        m->op == OP_layernorm_grad_param;
-        if (m->op == OP_conv2d_grad_b || (numbered && ir_attr(m, "which")->i == which) ||
-            (m->op == OP_recurrent_grad_param && m->inputs[1] == which))
+        bool numbered = ir_arg_index(m->op, "which") >= 0, by_param = ir_tensor_args(m->op) == 2;
+        if (numbered ? ir_attr(m, "which")->i == which : by_param ? m->inputs[1] == which : true)
             return (int32_t)j;
     }
     return -1;
@@ -377,7 +397,7 @@ static int32_t companion(Lower *l, uint32_t owner, int64_t which)
 static void arg_grad_or_null(Lower *l, LInstr *in, int32_t node, bool *accumulate)
 {
     if (node < 0) {
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        push(in, (LArg){ .kind = LA_NULL });
         return;
     }
     const Node *n = node_at(l, (uint32_t)node);
@@ -396,8 +416,8 @@ static void arg_recurrent(Lower *l, LInstr *in, const Node *layer)
     int64_t *v = arena_alloc(l->c->arena, sizeof *v * 5);
     int64_t vals[5] = { r.cell, r.steps, r.inputs, r.units, r.sequences };
     memcpy(v, vals, sizeof vals);
-    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_recurrent", .fields = recurrent_fields, .vals = v,
-                                    .nvals = 5 };
+    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_recurrent", .fields = recurrent_fields, .vals = v,
+                                    .nvals = 5 });
 }
 
 /* A node's aux storage (a recurrent layer's state, its gradient's working
@@ -408,15 +428,15 @@ static void arg_aux(Lower *l, LInstr *in, uint32_t node)
     if (info->aux_floats > 0)
         arg_ptr(in, (LPtr){ BASE_ARENA, info->aux_offset, true });
     else
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        push(in, (LArg){ .kind = LA_NULL });
 }
 
 /* x, weight_ih, weight_hh, bias -> y; in training the state keeps what
  * the gradient reads. */
-static void lower_recurrent(Lower *l, uint32_t id)
+static bool lower_recurrent(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, "rt_recurrent_forward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_recurrent_forward, n);
     arg_recurrent(l, in, n);
     arg_int(in, 0, 1);
     arg_bool(in, l->u->training);
@@ -424,15 +444,16 @@ static void lower_recurrent(Lower *l, uint32_t id)
         arg_val(l, in, n->inputs[k]);
     arg_aux(l, in, id);
     arg_val(l, in, id);
+    return true;
 }
 
 /* Backpropagation through time: dx (unless nothing reads it) and the
  * three parameter gradients in one kernel. */
-static void lower_recurrent_grad(Lower *l, uint32_t id)
+static bool lower_recurrent_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
     bool accumulate = false;
-    LInstr *in = emit(l, LI_CALL, "rt_recurrent_backward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_recurrent_backward, n);
     arg_recurrent(l, in, fwd);
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[1]);
@@ -443,7 +464,7 @@ static void lower_recurrent_grad(Lower *l, uint32_t id)
     arg_val(l, in, n->inputs[0]);
     arg_aux(l, in, id);
     if (l->u->info[id].value_unused) {
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        push(in, (LArg){ .kind = LA_NULL });
         in->comment = arena_printf(l->c->arena, "%s (no dx: its input needs no gradient)", in->comment);
     } else {
         arg_val(l, in, id);
@@ -451,9 +472,10 @@ static void lower_recurrent_grad(Lower *l, uint32_t id)
     for (int k = 1; k < fwd->ninputs; k++)
         arg_grad_or_null(l, in, companion(l, id, fwd->inputs[k]), &accumulate);
     arg_bool(in, accumulate);
+    return true;
 }
 
-static void lower_param_grad(Lower *l, uint32_t id)
+static bool lower_param_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     uint32_t dy = n->inputs[0];
@@ -461,18 +483,18 @@ static void lower_param_grad(Lower *l, uint32_t id)
     bool accumulate = l->grad_written[n->param];
     l->grad_written[n->param] = true;
     if (n->op == OP_bias_grad) {
-        LInstr *in = emit(l, LI_CALL, "rt_sum_rows", n);
+        LInstr *in = emit(l, LI_CALL, K_rt_sum_rows, n);
         arg_int(in, 0, rows(dyn));
         arg_int(in, last_dim(dyn), 0);
         arg_val(l, in, dy);
         arg_val(l, in, id);
         arg_bool(in, accumulate);
-        return;
+        return true;
     }
     /* dW (N,K) = dy^T (N, rows) x (rows, K), rows = batch * rows per sample */
     uint32_t x = n->inputs[1];
     int64_t units = last_dim(dyn), k = last_dim(node_at(l, x));
-    LInstr *in = emit(l, LI_CALL, "rt_sgemm", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_sgemm, n);
     arg_bool(in, true);
     arg_bool(in, false);
     arg_int(in, units, 0);
@@ -486,6 +508,7 @@ static void lower_param_grad(Lower *l, uint32_t id)
     arg_float(in, accumulate ? 1 : 0, false);
     arg_val(l, in, id);
     arg_int(in, k, 0);
+    return true;
 }
 
 /* concat and its gradient copy between a part (an input, or its gradient)
@@ -512,16 +535,16 @@ static void copy_slice(Lower *l, const Node *n, int axis, uint32_t whole, uint32
     int64_t total = s->dim[axis] * inner, width = node_at(l, part)->shape.dim[axis] * inner;
     LArg slice = { .kind = LA_PTR, .ptr = ptr_of(l, whole), .i = start * inner };
     LArg dense = { .kind = LA_PTR, .ptr = ptr_of(l, part) };
-    LInstr *in = emit(l, LI_CALL, "rt_copy_rows", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_copy_rows, n);
     arg_int(in, 0, outer);
     arg_int(in, width, 0);
-    in->args[in->nargs++] = into_whole ? dense : slice;
+    push(in, into_whole ? dense : slice);
     arg_int(in, into_whole ? width : total, 0);
-    in->args[in->nargs++] = into_whole ? slice : dense;
+    push(in, into_whole ? slice : dense);
     arg_int(in, into_whole ? total : width, 0);
 }
 
-static void lower_concat(Lower *l, uint32_t id)
+static bool lower_concat(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     int axis = shape_concat_axis(n);
@@ -530,6 +553,7 @@ static void lower_concat(Lower *l, uint32_t id)
         copy_slice(l, n, axis, id, n->inputs[k], start, true);
         start += node_at(l, n->inputs[k])->shape.dim[axis];
     }
+    return true;
 }
 
 /* --------------------------------------------------------- attention */
@@ -544,8 +568,8 @@ static void arg_attention(Lower *l, LInstr *in, const Node *fwd)
     v[1] = fwd->shape.dim[1];
     v[2] = ir_attr(fwd, "heads")->i;
     v[3] = ir_attr(fwd, "causal")->i;
-    in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_attention", .fields = attention_fields, .vals = v,
-                                    .nvals = 4 };
+    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_attention", .fields = attention_fields, .vals = v,
+                                    .nvals = 4 });
 }
 
 /* k floats per sample past a per-sample pointer. */
@@ -553,6 +577,15 @@ static LPtr past(LPtr p, int64_t k)
 {
     p.offset += k;
     return p;
+}
+
+/* The saved parts of a forward node's slot (plan_slot): the mean and
+ * 1/std of a batchnorm or layernorm, in training. */
+static void arg_saved_parts(Lower *l, LInstr *in, uint32_t fwd)
+{
+    SlotLayout slot = plan_slot(node_at(l, fwd));
+    for (int k = 0; k < slot.nparts; k++)
+        push(in, (LArg){ .kind = LA_PTR, .ptr = past(ptr_of(l, fwd), slot.part[k]), .i = slot.part_fixed[k] });
 }
 
 static LPtr work_of(Lower *l, uint32_t id)
@@ -568,14 +601,14 @@ static LPtr work_of(Lower *l, uint32_t id)
  * layer's), and the kernel owns the loop over heads, as DESIGN.md has it
  * for composite layers; lowering would gain nothing from three nodes, as
  * the projections are the same rt_sgemm calls either way. */
-static void lower_attention(Lower *l, uint32_t id)
+static bool lower_attention(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     AttentionParts parts = plan_attention_parts(n, l->u->training);
     LPtr base = l->u->training ? ptr_of(l, id) : work_of(l, id);
     if (base.base != BASE_ARENA)
         die("attention %s: its saved values are not in the arena", n->name);
-    LInstr *in = emit(l, LI_CALL, "rt_attention_forward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_attention_forward, n);
     arg_attention(l, in, n);
     arg_int(in, 0, 1);
     for (int k = 0; k < n->ninputs; k++) /* x, qkv_weight, qkv_bias, out_weight, out_bias */
@@ -585,8 +618,9 @@ static void lower_attention(Lower *l, uint32_t id)
     if (l->u->training)
         arg_ptr(in, past(base, parts.probs));
     else
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        push(in, (LArg){ .kind = LA_NULL });
     arg_val(l, in, id);
+    return true;
 }
 
 /* Whether a live node other than the parameter gradients computed by
@@ -596,7 +630,7 @@ static bool read_beyond_companions(Lower *l, uint32_t owner)
     const Graph *g = l->u->g;
     for (uint32_t j = owner + 1; j < g->nnodes; j++) {
         const Node *m = &g->nodes[j];
-        if (l->u->info[j].dead || m->op == OP_attention_grad_param)
+        if (l->u->info[j].dead || ir_op_is(m->op, OPF_COMPANION))
             continue;
         for (int k = 0; k < m->ninputs; k++)
             if (m->inputs[k] == owner)
@@ -607,40 +641,40 @@ static bool read_beyond_companions(Lower *l, uint32_t owner)
 
 /* dx (when something reads it: not for a model input) and the parameter
  * gradients, from what the forward kept. */
-static void lower_attention_grad(Lower *l, uint32_t id)
+static bool lower_attention_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
-    AttentionParts parts = plan_attention_parts(fwd, true);
+    SlotLayout slot = plan_slot(fwd); /* qkv, ctx, probs */
     LPtr saved = ptr_of(l, n->inputs[2]);
-    LInstr *in = emit(l, LI_CALL, "rt_attention_backward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_attention_backward, n);
     arg_attention(l, in, fwd);
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[1]);
     arg_val(l, in, fwd->inputs[1]);
     arg_val(l, in, fwd->inputs[3]);
-    arg_ptr(in, past(saved, parts.qkv));
-    arg_ptr(in, past(saved, parts.ctx));
-    arg_ptr(in, past(saved, parts.probs));
+    for (int k = 0; k < slot.nparts; k++)
+        arg_ptr(in, past(saved, slot.part[k]));
     arg_val(l, in, n->inputs[0]);
     arg_ptr(in, work_of(l, id));
     if (read_beyond_companions(l, id))
         arg_val(l, in, id);
     else
-        in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+        push(in, (LArg){ .kind = LA_NULL });
     bool accumulate = false;
     for (int k = 0; k < fwd->ninputs - fwd->ndata; k++) /* qkv_weight, qkv_bias, out_weight, out_bias */
         arg_grad_or_null(l, in, companion(l, id, k), &accumulate);
     arg_bool(in, accumulate);
+    return true;
 }
 
 /* embed: one table row per id; its gradient, the scatter-add of dy's rows
  * into the table's, deterministic in the runtime (rt_embed_backward). */
-static void lower_embed(Lower *l, uint32_t id)
+static bool lower_embed(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     const Node *w = node_at(l, n->op == OP_embed ? n->inputs[1] : id);
     uint32_t ids = n->op == OP_embed ? n->inputs[0] : n->inputs[1];
-    LInstr *in = emit(l, LI_CALL, n->op == OP_embed ? "rt_embed_forward" : "rt_embed_backward", n);
+    LInstr *in = emit(l, LI_CALL, n->op == OP_embed ? K_rt_embed_forward : K_rt_embed_backward, n);
     arg_int(in, 0, elems(node_at(l, ids)));
     arg_int(in, w->shape.dim[0], 0);
     arg_int(in, w->shape.dim[1], 0);
@@ -648,24 +682,25 @@ static void lower_embed(Lower *l, uint32_t id)
     if (n->op == OP_embed) {
         arg_val(l, in, n->inputs[1]);
         arg_val(l, in, id);
-        return;
+        return true;
     }
     bool accumulate = l->grad_written[n->param];
     l->grad_written[n->param] = true;
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, id);
     arg_bool(in, accumulate);
+    return true;
 }
 
 /* layernorm over the last axis: every row of every sample is one row of
  * the kernel. In training the node's slot holds y, then the mean and the
  * 1/std of each row (batch * rows floats each), which the gradient reads. */
-static void lower_layernorm(Lower *l, uint32_t id)
+static bool lower_layernorm(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     int64_t d = last_dim(n), r = rows(n);
     if (n->op == OP_layernorm) {
-        LInstr *in = emit(l, LI_CALL, "rt_layernorm_forward", n);
+        LInstr *in = emit(l, LI_CALL, K_rt_layernorm_forward, n);
         arg_int(in, 0, r);
         arg_int(in, d, 0);
         arg_val(l, in, n->inputs[0]);
@@ -673,361 +708,436 @@ static void lower_layernorm(Lower *l, uint32_t id)
         arg_val(l, in, n->inputs[2]);
         arg_float(in, ir_attr(n, "eps")->f, false);
         if (l->u->training) {
-            LPtr mean = ptr_of(l, id), rstd = mean;
-            mean.offset += elems(n);
-            rstd.offset += elems(n) + r;
-            arg_ptr(in, mean);
-            arg_ptr(in, rstd);
+            arg_saved_parts(l, in, id);
         } else {
-            in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
-            in->args[in->nargs++] = (LArg){ .kind = LA_NULL };
+            push(in, (LArg){ .kind = LA_NULL });
+            push(in, (LArg){ .kind = LA_NULL });
         }
         arg_val(l, in, id);
-        return;
+        return true;
     }
     /* layernorm_grad (dy, x, fwd) */
     const Node *fwd = node_at(l, n->inputs[2]);
     bool accumulate = false;
-    LInstr *in = emit(l, LI_CALL, "rt_layernorm_backward", n);
+    LInstr *in = emit(l, LI_CALL, K_rt_layernorm_backward, n);
     arg_int(in, 0, r);
     arg_int(in, d, 0);
     arg_val(l, in, n->inputs[1]);
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, fwd->inputs[1]);
-    LPtr mean = ptr_of(l, n->inputs[2]), rstd = mean;
-    mean.offset += elems(n);
-    rstd.offset += elems(n) + r;
-    arg_ptr(in, mean);
-    arg_ptr(in, rstd);
+    arg_saved_parts(l, in, n->inputs[2]);
     arg_val(l, in, id);
     arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
     arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
     arg_bool(in, accumulate);
+    return true;
 }
 
-static bool lower_node(Lower *l, uint32_t id)
+/* ----------------------------------------------- per-op lowering (ops.def) */
+
+/* The kernel calls of node `id`; false after a user error. A row of
+ * ops.def without its function here fails to compile. */
+typedef bool LowerRule(Lower *l, uint32_t id);
+
+/* Values with no code of their own: inputs, parameters, views of their
+ * input, and parameter gradients their owner's kernel computes. */
+static bool lower_nothing(Lower *l, uint32_t id)
+{
+    (void)l, (void)id;
+    return true;
+}
+#define lower_input lower_nothing
+#define lower_param lower_nothing
+#define lower_flatten lower_nothing
+#define lower_reshape lower_nothing
+#define lower_conv2d_grad_b lower_nothing
+#define lower_batchnorm_grad_param lower_nothing
+#define lower_recurrent_grad_param lower_nothing
+#define lower_attention_grad_param lower_nothing
+#define lower_layernorm_grad_param lower_nothing
+
+static bool lower_model_call(Lower *l, uint32_t id)
+{
+    (void)l, (void)id;
+    die("model call in a unit");
+}
+
+/* An activation is a loop when other elementwise values ride in it, the
+ * runtime's kernel otherwise. */
+static bool lower_activation(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    if (has_loop_inputs(l, id))
+        return lower_loop(l, id);
+    LInstr *in = emit(l, LI_CALL, K_rt_act_forward, n);
+    arg_act(in, ir_ops[n->op].act);
+    arg_float(in, act_alpha(n), false);
+    arg_int(in, 0, elems(n));
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+#define lower_relu lower_activation
+#define lower_leaky_relu lower_activation
+#define lower_gelu lower_activation
+#define lower_tanh lower_activation
+#define lower_sigmoid lower_activation
+#define lower_silu lower_activation
+
+#define lower_scale lower_loop
+#define lower_add lower_loop
+#define lower_sub lower_loop
+#define lower_mul lower_loop
+#define lower_position lower_loop
+#define lower_rnn lower_recurrent
+#define lower_lstm lower_recurrent
+#define lower_gru lower_recurrent
+#define lower_embed_grad lower_embed
+#define lower_layernorm_grad lower_layernorm
+#define lower_dense_grad_w lower_param_grad
+#define lower_bias_grad lower_param_grad
+
+static bool lower_dropout(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, K_rt_dropout_forward, n);
+    arg_int(in, 0, elems(n));
+    arg_float(in, ir_attr(n, "rate")->f, false);
+    arg_seed(in, id);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_softmax(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, K_rt_softmax_forward, n);
+    arg_int(in, 0, rows(n));
+    arg_int(in, last_dim(n), 0);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+/* the table's gradient: dy (batch, T*D) summed over the batch */
+static bool lower_position_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    bool accumulate = l->grad_written[n->param];
+    l->grad_written[n->param] = true;
+    LInstr *in = emit(l, LI_CALL, K_rt_sum_rows, n);
+    arg_int(in, 0, 1);
+    arg_int(in, elems(n), 0);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    arg_bool(in, accumulate);
+    return true;
+}
+
+static bool lower_cross_entropy(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id), *z = node_at(l, n->inputs[0]);
+    LInstr *in = emit(l, LI_LOSS_CALL, K_rt_softmax_xent_forward, n);
+    in->coef = l->u->info[id].loss_coef / (double)rows(z);
+    arg_int(in, 0, rows(z));
+    arg_int(in, last_dim(z), 0);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_mse(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id), *z = node_at(l, n->inputs[0]);
+    bool number = n->ndata < 2; /* bce(D(real), 1): one target for every element */
+    LInstr *in = emit(l, LI_LOSS_CALL, n->op == OP_mse ? number ? K_rt_mse_forward_const : K_rt_mse_forward
+                                                       : number ? K_rt_bce_forward_const : K_rt_bce_forward, n);
+    in->coef = l->u->info[id].loss_coef / (double)elems(z);
+    arg_int(in, 0, elems(z));
+    arg_val(l, in, n->inputs[0]);
+    if (number)
+        arg_float(in, ir_attr(n, "target")->f, false);
+    else
+        arg_val(l, in, n->inputs[1]);
+    return true;
+}
+#define lower_bce lower_mse
+
+/* dx (rows, K) = dy (rows, N) W (N, K) */
+static bool lower_dense_grad_x(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id), *dy = node_at(l, n->inputs[0]);
+    int64_t units = last_dim(dy), k = last_dim(n);
+    LInstr *in = emit(l, LI_CALL, K_rt_sgemm, n);
+    arg_bool(in, false);
+    arg_bool(in, false);
+    arg_int(in, 0, rows(n));
+    arg_int(in, k, 0);
+    arg_int(in, units, 0);
+    arg_float(in, 1, false);
+    arg_val(l, in, n->inputs[0]);
+    arg_int(in, units, 0);
+    arg_val(l, in, n->inputs[1]);
+    arg_int(in, k, 0);
+    arg_float(in, 0, false);
+    arg_val(l, in, id);
+    arg_int(in, k, 0);
+    return true;
+}
+
+static bool lower_act_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    uint32_t saved = n->inputs[1];
+    LInstr *in = emit(l, LI_CALL, K_rt_act_backward, n);
+    arg_act(in, ir_ops[ir_attr(n, "act")->i].act);
+    arg_float(in, ir_attr(n, "alpha")->f, false);
+    arg_int(in, 0, elems(n));
+    arg_val(l, in, saved);
+    arg_val(l, in, saved);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_dropout_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, K_rt_dropout_backward, n);
+    arg_int(in, 0, elems(n));
+    arg_float(in, ir_attr(n, "rate")->f, false);
+    arg_seed(in, ir_attr(n, "salt")->i);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_softmax_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, K_rt_softmax_backward, n);
+    arg_int(in, 0, rows(n));
+    arg_int(in, last_dim(n), 0);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_cross_entropy_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, K_rt_softmax_xent_backward, n);
+    arg_int(in, 0, rows(n));
+    arg_int(in, last_dim(n), 0);
+    arg_val(l, in, n->inputs[2]);
+    arg_val(l, in, n->inputs[1]);
+    arg_float(in, ir_attr(n, "scale")->f, true);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_mse_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    bool number = n->ndata < 2;
+    LInstr *in = emit(l, LI_CALL, n->op == OP_mse_grad ? number ? K_rt_mse_backward_const : K_rt_mse_backward
+                                                       : number ? K_rt_bce_backward_const : K_rt_bce_backward, n);
+    arg_int(in, 0, elems(n));
+    arg_val(l, in, n->inputs[0]);
+    if (number)
+        arg_float(in, ir_attr(n, "target")->f, false);
+    else
+        arg_val(l, in, n->inputs[1]);
+    arg_float(in, ir_attr(n, "scale")->f, true);
+    arg_val(l, in, id);
+    return true;
+}
+#define lower_bce_grad lower_mse_grad
+
+static bool lower_pool(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, n->op == OP_maxpool ? K_rt_maxpool_forward : K_rt_avgpool_forward, n);
+    arg_pool(l, in, n, n->inputs[0]);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+#define lower_maxpool lower_pool
+#define lower_avgpool lower_pool
+
+/* global_avgpool and its gradient: (C, H*W) per sample, s the shape of x */
+static void global_avgpool_call(Lower *l, uint32_t id, Kernel fn, const Shape *s)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, fn, n);
+    arg_int(in, 0, 1);
+    arg_int(in, s->dim[0], 0);
+    arg_int(in, s->dim[1] * s->dim[2], 0);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+}
+
+static bool lower_global_avgpool(Lower *l, uint32_t id)
+{
+    global_avgpool_call(l, id, K_rt_global_avgpool_forward, &node_at(l, node_at(l, id)->inputs[0])->shape);
+    return true;
+}
+
+static bool lower_global_avgpool_grad(Lower *l, uint32_t id)
+{
+    global_avgpool_call(l, id, K_rt_global_avgpool_backward, &node_at(l, id)->shape);
+    return true;
+}
+
+static bool lower_batchnorm(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    int64_t c = n->shape.dim[0], hw = elems(n) / c;
+    LInstr *in = emit(l, LI_CALL, l->u->training ? K_rt_batchnorm_forward_train : K_rt_batchnorm_forward_eval, n);
+    arg_int(in, 0, 1);
+    arg_int(in, c, 0);
+    arg_int(in, hw, 0);
+    for (int k = 0; k < 5; k++) /* x, gamma, beta, running mean, running variance */
+        arg_val(l, in, n->inputs[k]);
+    if (l->u->training)
+        arg_float(in, ir_attr(n, "momentum")->f, false);
+    arg_float(in, ir_attr(n, "eps")->f, false);
+    if (l->u->training)
+        arg_saved_parts(l, in, id);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_batchnorm_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
+    int64_t c = n->shape.dim[0], hw = elems(n) / c;
+    bool accumulate = false;
+    LInstr *in = emit(l, LI_CALL, K_rt_batchnorm_backward, n);
+    arg_int(in, 0, 1);
+    arg_int(in, c, 0);
+    arg_int(in, hw, 0);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, fwd->inputs[1]);
+    arg_saved_parts(l, in, n->inputs[2]);
+    arg_val(l, in, id);
+    arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
+    arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
+    arg_bool(in, accumulate);
+    return true;
+}
+
+static bool lower_conv2d_grad_x(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, K_rt_conv2d_backward_data, n);
+    arg_conv(l, in, n, n->inputs[2]);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_conv2d_grad_w(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    bool accumulate = l->grad_written[n->param];
+    l->grad_written[n->param] = true;
+    LInstr *in = emit(l, LI_CALL, K_rt_conv2d_backward_filter, n);
+    arg_conv(l, in, n, n->inputs[1]);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
+    arg_bool(in, accumulate);
+    return true;
+}
+
+static bool lower_maxpool_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     const NodeInfo *info = &l->u->info[id];
+    LInstr *in = emit(l, LI_CALL, info->through_relu ? K_rt_maxpool_relu_backward : K_rt_maxpool_backward, n);
+    if (info->through_relu)
+        in->comment = arena_printf(l->c->arena, "%s + relu gradient", in->comment);
+    arg_pool(l, in, n, n->inputs[1]);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[1]);
+    if (!info->through_relu)
+        arg_val(l, in, n->inputs[2]);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_avgpool_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, K_rt_avgpool_backward, n);
+    arg_pool(l, in, n, n->inputs[1]);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_concat_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    copy_slice(l, n, (int)ir_attr(n, "axis")->i, n->inputs[0], id, ir_attr(n, "start")->i, false);
+    return true;
+}
+
+/* expand (x repeated to a larger shape) and reduce_to (a gradient summed
+ * back to a broadcast operand's shape): the smaller shape padded to the
+ * larger's rank, 1 where it is repeated. */
+static bool lower_broadcast(Lower *l, uint32_t id)
+{
+    static const char *const fields[] = { "rank", "out[0]", "out[1]", "out[2]", "out[3]", "out[4]", "out[5]",
+                                          "keep[0]", "keep[1]", "keep[2]", "keep[3]", "keep[4]", "keep[5]" };
+    const Node *n = node_at(l, id);
+    bool expand = n->op == OP_expand;
+    const Shape *big = expand ? &n->shape : &node_at(l, n->inputs[0])->shape;
+    const Shape *small = expand ? &node_at(l, n->inputs[0])->shape : &n->shape;
+    int64_t *vals = arena_alloc(l->c->arena, sizeof *vals * 13);
+    vals[0] = big->rank;
+    for (int d = 0; d < 6; d++) {
+        int pad = big->rank - small->rank;
+        vals[1 + d] = d < big->rank ? big->dim[d] : 1;
+        vals[7 + d] = d < pad || d >= big->rank ? 1 : small->dim[d - pad];
+    }
+    LInstr *in = emit(l, LI_CALL, expand ? K_rt_broadcast_copy : K_rt_sum_broadcast, n);
+    arg_int(in, 0, 1);
+    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_broadcast", .fields = fields, .vals = vals, .nvals = 13 });
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, id);
+    return true;
+}
+#define lower_expand lower_broadcast
+#define lower_reduce_to lower_broadcast
+
+static LowerRule *const lower_rules[OP_COUNT] = {
+#define OP(name, kind, flags, act, sig) [OP_##name] = lower_##name,
+#include "ops.def"
+#undef OP
+};
+
+/* Nodes fused into another's kernel or loop, aliases and dead values have
+ * no code of their own. */
+static bool lower_node(Lower *l, uint32_t id)
+{
+    const NodeInfo *info = &l->u->info[id];
     if (info->dead || info->alias_of >= 0 || info->fused_into >= 0 || info->loop_into >= 0)
         return true;
-    LInstr *in;
-    switch (n->op) {
-    case OP_input: case OP_param: case OP_flatten: case OP_reshape:
-        return true;
-    case OP_dense:
-        lower_dense(l, id);
-        return true;
-    case OP_relu: case OP_leaky_relu: case OP_gelu: case OP_tanh: case OP_sigmoid:
-        if (has_loop_inputs(l, id))
-            return lower_loop(l, id);
-        in = emit(l, LI_CALL, "rt_act_forward", n);
-        arg_act(in, act_of(n->op));
-        arg_float(in, n->op == OP_leaky_relu ? ir_attr(n, "alpha")->f : 0, false);
-        arg_int(in, 0, elems(n));
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_dropout:
-        in = emit(l, LI_CALL, "rt_dropout_forward", n);
-        arg_int(in, 0, elems(n));
-        arg_float(in, ir_attr(n, "rate")->f, false);
-        arg_seed(in, id);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_softmax:
-        in = emit(l, LI_CALL, "rt_softmax_forward", n);
-        arg_int(in, 0, rows(n));
-        arg_int(in, last_dim(n), 0);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_scale: case OP_add: case OP_sub: case OP_mul: case OP_position:
-        return lower_loop(l, id);
-    case OP_embed: case OP_embed_grad:
-        lower_embed(l, id);
-        return true;
-    case OP_layernorm: case OP_layernorm_grad:
-        lower_layernorm(l, id);
-        return true;
-    case OP_position_grad: {
-        /* the table's gradient: dy (batch, T*D) summed over the batch */
-        bool accumulate = l->grad_written[n->param];
-        l->grad_written[n->param] = true;
-        in = emit(l, LI_CALL, "rt_sum_rows", n);
-        arg_int(in, 0, 1);
-        arg_int(in, elems(n), 0);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        arg_bool(in, accumulate);
-        return true;
-    }
-    case OP_cross_entropy: {
-        const Node *z = node_at(l, n->inputs[0]);
-        in = emit(l, LI_LOSS_CALL, "rt_softmax_xent_forward", n);
-        in->coef = info->loss_coef / (double)rows(z);
-        arg_int(in, 0, rows(z));
-        arg_int(in, last_dim(z), 0);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_mse: case OP_bce: {
-        const Node *z = node_at(l, n->inputs[0]);
-        bool number = n->ndata < 2; /* bce(D(real), 1): one target for every element */
-        in = emit(l, LI_LOSS_CALL, n->op == OP_mse ? number ? "rt_mse_forward_const" : "rt_mse_forward"
-                                                  : number ? "rt_bce_forward_const" : "rt_bce_forward", n);
-        in->coef = info->loss_coef / (double)elems(z);
-        arg_int(in, 0, elems(z));
-        arg_val(l, in, n->inputs[0]);
-        if (number)
-            arg_float(in, ir_attr(n, "target")->f, false);
-        else
-            arg_val(l, in, n->inputs[1]);
-        return true;
-    }
-    case OP_dense_grad_x: {
-        /* dx (rows, K) = dy (rows, N) W (N, K) */
-        const Node *dy = node_at(l, n->inputs[0]);
-        int64_t units = last_dim(dy), k = last_dim(n);
-        in = emit(l, LI_CALL, "rt_sgemm", n);
-        arg_bool(in, false);
-        arg_bool(in, false);
-        arg_int(in, 0, rows(n));
-        arg_int(in, k, 0);
-        arg_int(in, units, 0);
-        arg_float(in, 1, false);
-        arg_val(l, in, n->inputs[0]);
-        arg_int(in, units, 0);
-        arg_val(l, in, n->inputs[1]);
-        arg_int(in, k, 0);
-        arg_float(in, 0, false);
-        arg_val(l, in, id);
-        arg_int(in, k, 0);
-        return true;
-    }
-    case OP_dense_grad_w: case OP_bias_grad:
-        lower_param_grad(l, id);
-        return true;
-    case OP_act_grad: {
-        uint32_t saved = n->inputs[1];
-        in = emit(l, LI_CALL, "rt_act_backward", n);
-        arg_act(in, act_of((Op)ir_attr(n, "act")->i));
-        arg_float(in, ir_attr(n, "alpha")->f, false);
-        arg_int(in, 0, elems(n));
-        arg_val(l, in, saved);
-        arg_val(l, in, saved);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_dropout_grad:
-        in = emit(l, LI_CALL, "rt_dropout_backward", n);
-        arg_int(in, 0, elems(n));
-        arg_float(in, ir_attr(n, "rate")->f, false);
-        arg_seed(in, ir_attr(n, "salt")->i);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_softmax_grad:
-        in = emit(l, LI_CALL, "rt_softmax_backward", n);
-        arg_int(in, 0, rows(n));
-        arg_int(in, last_dim(n), 0);
-        arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_cross_entropy_grad:
-        in = emit(l, LI_CALL, "rt_softmax_xent_backward", n);
-        arg_int(in, 0, rows(n));
-        arg_int(in, last_dim(n), 0);
-        arg_val(l, in, n->inputs[2]);
-        arg_val(l, in, n->inputs[1]);
-        arg_float(in, ir_attr(n, "scale")->f, true);
-        arg_val(l, in, id);
-        return true;
-    case OP_mse_grad: case OP_bce_grad: {
-        bool number = n->ndata < 2;
-        in = emit(l, LI_CALL, n->op == OP_mse_grad ? number ? "rt_mse_backward_const" : "rt_mse_backward"
-                                                   : number ? "rt_bce_backward_const" : "rt_bce_backward", n);
-        arg_int(in, 0, elems(n));
-        arg_val(l, in, n->inputs[0]);
-        if (number)
-            arg_float(in, ir_attr(n, "target")->f, false);
-        else
-            arg_val(l, in, n->inputs[1]);
-        arg_float(in, ir_attr(n, "scale")->f, true);
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_conv2d:
-        lower_conv(l, id);
-        return true;
-    case OP_maxpool: case OP_avgpool:
-        in = emit(l, LI_CALL, n->op == OP_maxpool ? "rt_maxpool_forward" : "rt_avgpool_forward", n);
-        arg_pool(l, in, n, n->inputs[0]);
-        arg_int(in, 0, 1);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_global_avgpool: {
-        const Shape *s = &node_at(l, n->inputs[0])->shape;
-        in = emit(l, LI_CALL, "rt_global_avgpool_forward", n);
-        arg_int(in, 0, 1);
-        arg_int(in, s->dim[0], 0);
-        arg_int(in, s->dim[1] * s->dim[2], 0);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_batchnorm: {
-        int64_t c = n->shape.dim[0], hw = elems(n) / c;
-        in = emit(l, LI_CALL, l->u->training ? "rt_batchnorm_forward_train" : "rt_batchnorm_forward_eval", n);
-        arg_int(in, 0, 1);
-        arg_int(in, c, 0);
-        arg_int(in, hw, 0);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, n->inputs[2]);
-        arg_val(l, in, n->inputs[3]);
-        arg_val(l, in, n->inputs[4]);
-        if (l->u->training)
-            arg_float(in, ir_attr(n, "momentum")->f, false);
-        arg_float(in, ir_attr(n, "eps")->f, false);
-        if (l->u->training) {
-            /* mean and 1/std after y in the node's slot: c floats each */
-            LPtr stats = ptr_of(l, id);
-            stats.offset += elems(n);
-            arg_ptr(in, stats);
-            in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = stats, .i = c };
-        }
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_conv2d_grad_x: {
-        in = emit(l, LI_CALL, "rt_conv2d_backward_data", n);
-        arg_conv(l, in, n, n->inputs[2]);
-        arg_int(in, 0, 1);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_conv2d_grad_w: {
-        bool accumulate = l->grad_written[n->param];
-        l->grad_written[n->param] = true;
-        in = emit(l, LI_CALL, "rt_conv2d_backward_filter", n);
-        arg_conv(l, in, n, n->inputs[1]);
-        arg_int(in, 0, 1);
-        arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
-        arg_bool(in, accumulate);
-        return true;
-    }
-    case OP_conv2d_grad_b: case OP_batchnorm_grad_param: case OP_attention_grad_param:
-    case OP_layernorm_grad_param:
-        return true; /* computed by the kernel of the node they read */
-    case OP_attention:
-        lower_attention(l, id);
-        return true;
-    case OP_attention_grad:
-        lower_attention_grad(l, id);
-        return true;
-    case OP_maxpool_grad:
-        in = emit(l, LI_CALL, info->through_relu ? "rt_maxpool_relu_backward" : "rt_maxpool_backward", n);
-        if (info->through_relu)
-            in->comment = arena_printf(l->c->arena, "%s + relu gradient", in->comment);
-        arg_pool(l, in, n, n->inputs[1]);
-        arg_int(in, 0, 1);
-        arg_val(l, in, n->inputs[1]);
-        if (!info->through_relu)
-            arg_val(l, in, n->inputs[2]);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_avgpool_grad:
-        in = emit(l, LI_CALL, "rt_avgpool_backward", n);
-        arg_pool(l, in, n, n->inputs[1]);
-        arg_int(in, 0, 1);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    case OP_global_avgpool_grad: {
-        const Shape *s = &n->shape;
-        in = emit(l, LI_CALL, "rt_global_avgpool_backward", n);
-        arg_int(in, 0, 1);
-        arg_int(in, s->dim[0], 0);
-        arg_int(in, s->dim[1] * s->dim[2], 0);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_batchnorm_grad: {
-        const Node *fwd = node_at(l, n->inputs[2]);
-        int64_t c = n->shape.dim[0], hw = elems(n) / c;
-        bool accumulate = false;
-        in = emit(l, LI_CALL, "rt_batchnorm_backward", n);
-        arg_int(in, 0, 1);
-        arg_int(in, c, 0);
-        arg_int(in, hw, 0);
-        arg_val(l, in, n->inputs[1]);
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, fwd->inputs[1]);
-        LPtr stats = ptr_of(l, n->inputs[2]);
-        stats.offset += elems(n);
-        arg_ptr(in, stats);
-        in->args[in->nargs++] = (LArg){ .kind = LA_PTR, .ptr = stats, .i = c };
-        arg_val(l, in, id);
-        arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
-        arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
-        arg_bool(in, accumulate);
-        return true;
-    }
-    case OP_concat:
-        lower_concat(l, id);
-        return true;
-    case OP_concat_grad:
-        copy_slice(l, n, (int)ir_attr(n, "axis")->i, n->inputs[0], id, ir_attr(n, "start")->i, false);
-        return true;
-    case OP_rnn: case OP_lstm: case OP_gru:
-        lower_recurrent(l, id);
-        return true;
-    case OP_recurrent_grad:
-        lower_recurrent_grad(l, id);
-        return true;
-    case OP_recurrent_grad_param:
-        return true; /* computed by the recurrent_grad it reads */
-    case OP_reduce_to: case OP_expand: {
-        /* the smaller shape padded to the larger's rank: 1 where it is repeated */
-        static const char *const fields[] = { "rank", "out[0]", "out[1]", "out[2]", "out[3]", "out[4]", "out[5]",
-                                              "keep[0]", "keep[1]", "keep[2]", "keep[3]", "keep[4]", "keep[5]" };
-        bool expand = n->op == OP_expand;
-        const Shape *big = expand ? &n->shape : &node_at(l, n->inputs[0])->shape;
-        const Shape *small = expand ? &node_at(l, n->inputs[0])->shape : &n->shape;
-        int64_t *vals = arena_alloc(l->c->arena, sizeof *vals * 13);
-        vals[0] = big->rank;
-        for (int d = 0; d < 6; d++) {
-            int pad = big->rank - small->rank;
-            vals[1 + d] = d < big->rank ? big->dim[d] : 1;
-            vals[7 + d] = d < pad || d >= big->rank ? 1 : small->dim[d - pad];
-        }
-        in = emit(l, LI_CALL, expand ? "rt_broadcast_copy" : "rt_sum_broadcast", n);
-        arg_int(in, 0, 1);
-        in->args[in->nargs++] = (LArg){ .kind = LA_STRUCT, .type = "rt_broadcast", .fields = fields, .vals = vals, .nvals = 13 };
-        arg_val(l, in, n->inputs[0]);
-        arg_val(l, in, id);
-        return true;
-    }
-    case OP_model_call:
-        die("model call in a unit");
-    case OP_COUNT:
-        break;
-    }
-    die("lowering: node %u has no op", id);
+    return lower_rules[node_at(l, id)->op](l, id);
 }
 
 /* A model whose output is its input, reshaped or through inference
@@ -1041,7 +1151,7 @@ static void copy_input_to_out(Lower *l)
     const Node *n = node_at(l, r);
     if (n->op != OP_input)
         return;
-    LInstr *in = emit(l, LI_CALL, "rt_copy_rows", node_at(l, l->u->out_node));
+    LInstr *in = emit(l, LI_CALL, K_rt_copy_rows, node_at(l, l->u->out_node));
     int64_t k = elems(n);
     arg_int(in, 0, 1);
     arg_int(in, k, 0);
@@ -1119,7 +1229,7 @@ static void mark_grads_ready(Lower *l)
                 continue;
             const Param *p = &prog->params[pi];
             Node at = { .op = OP_param, .name = p->name, .shape = p->shape, .span = code[k].span };
-            LInstr *in = emit(l, LI_CALL, "rt_grad_ready", &at);
+            LInstr *in = emit(l, LI_CALL, K_rt_grad_ready, &at);
             arg_int(in, l->pl->offset[pi], 0);
             arg_int(in, ir_shape_elems(&p->shape), 0);
         }
@@ -1134,7 +1244,7 @@ static bool graph_uses_param(const Graph *g, uint32_t pi)
     return false;
 }
 
-static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
+bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
 {
     memset(f, 0, sizeof *f);
     f->name = u->name;
@@ -1147,7 +1257,7 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
         if (u->has_noise && i == u->noise_node && !u->info[i].dead) {
             /* the step's noise source, drawn afresh from its seed */
             const Node *n = node_at(&l, i);
-            LInstr *in = emit(&l, LI_CALL, "rt_noise", n);
+            LInstr *in = emit(&l, LI_CALL, K_rt_noise, n);
             arg_int(in, 0, elems(n));
             arg_bool(in, u->noise_uniform);
             arg_seed(in, i);
@@ -1155,6 +1265,12 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
         }
         if (!lower_node(&l, i))
             return false;
+    }
+    for (int i = 0; i < f->n; i++) {
+        const LInstr *in = &f->code[i];
+        if ((in->kind == LI_CALL || in->kind == LI_LOSS_CALL) && in->nargs != kernel_info(in->fn)->nparams)
+            die("lowering %s: %d arguments for %s, which takes %d", in->comment, in->nargs, kernel_info(in->fn)->name,
+                kernel_info(in->fn)->nparams);
     }
     if (u->has_out)
         copy_input_to_out(&l);
@@ -1168,20 +1284,12 @@ static bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
         if (!p->trainable || l.grad_written[pi] || (u->trains && !graph_uses_param(u->trains, pi)))
             continue;
         Node fake = { .op = OP_param, .name = p->name, .shape = p->shape, .span = p->span };
-        LInstr *in = emit(&l, LI_ZERO, NULL, &fake);
+        LInstr *in = emit(&l, LI_ZERO, K_NONE, &fake);
         in->dst = (LPtr){ BASE_GRADS, pl->offset[pi], false };
         in->n = ir_shape_elems(&p->shape);
     }
     mark_grads_ready(&l);
     return true;
-}
-
-static void dump_unit(Compiler *c, const Unit *u)
-{
-    if (c->dumps && strchr(c->dumps, 'F'))
-        fuse_dump(c->dump_out, u);
-    if (c->dumps && strchr(c->dumps, 'P'))
-        plan_dump(c->dump_out, u);
 }
 
 /* The bound on the model input's token ids: the smallest vocabulary of
@@ -1195,7 +1303,7 @@ static int64_t input_vocab(Compiler *c, const Graph *m)
         const Node *n = &m->nodes[i];
         if (n->op == OP_input)
             ids[i] = i == m->inputs[0] && n->dtype == DT_I32;
-        else if ((n->op == OP_flatten || n->op == OP_reshape || n->op == OP_concat) && n->dtype == DT_I32)
+        else if ((ir_op_is(n->op, OPF_VIEW) || n->op == OP_concat) && n->dtype == DT_I32)
             for (int k = 0; k < n->ndata; k++)
                 ids[i] |= ids[n->inputs[k]];
         else if (n->op == OP_embed && ids[n->inputs[0]]) {
@@ -1284,15 +1392,10 @@ static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
     int64_t (*range)[2] = arena_alloc(c->arena, sizeof *range * (size_t)(nm + 1));
     layout_models(c, models, nm, &lp->layout, range);
 
-    Unit fwd;
-    unit_init(c, &fwd, m, "forward", NULL);
-    fuse_unit(c, &fwd);
-    plan_unit(c, &fwd, &lp->layout);
-    dump_unit(c, &fwd);
-    if (!lower_unit(c, &fwd, &lp->layout, &lp->forward))
+    if (!compile_unit(c, m, "forward", NULL, &lp->layout, &lp->forward))
         return false;
 
-    lp->loss_kind = LOSS_BCE;
+    lp->loss_kind = RT_LOSS_BCE;
     lp->y_dtype = DT_F32;
     const Graph *first = &p->graphs[ts->steps_list[0].graph];
     for (int k = 0; k < first->ninputs; k++) {
@@ -1321,12 +1424,7 @@ static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
             return false;
         if (c->dumps && strchr(c->dumps, 'D'))
             ir_dump_graph(c->dump_out, p, tg.g);
-        Unit tr;
-        unit_init(c, &tr, tg.g, arena_printf(c->arena, "train_step%d", k), &tg);
-        fuse_unit(c, &tr);
-        plan_unit(c, &tr, &lp->layout);
-        dump_unit(c, &tr);
-        if (!lower_unit(c, &tr, &lp->layout, &st->fn))
+        if (!compile_unit(c, tg.g, arena_printf(c->arena, "train_step%d", k), &tg, &lp->layout, &st->fn))
             return false;
     }
     return true;
@@ -1378,12 +1476,7 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
     lp->out_shape = out->shape;
     layout_params(c, m, &lp->layout);
 
-    Unit fwd;
-    unit_init(c, &fwd, m, "forward", NULL);
-    fuse_unit(c, &fwd);
-    plan_unit(c, &fwd, &lp->layout);
-    dump_unit(c, &fwd);
-    if (!lower_unit(c, &fwd, &lp->layout, &lp->forward))
+    if (!compile_unit(c, m, "forward", NULL, &lp->layout, &lp->forward))
         return false;
     step_lower(c, m, lp);
 
@@ -1402,88 +1495,11 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
         ir_dump_graph(c->dump_out, p, tg.g);
     const Graph *loss = &p->graphs[lp->train->steps_list[0].graph];
     const Node *lossop = &loss->nodes[loss->output];
-    lp->loss_kind = lossop->op == OP_cross_entropy ? LOSS_CROSS_ENTROPY : lossop->op == OP_mse ? LOSS_MSE : LOSS_BCE;
+    lp->loss_kind = lossop->op == OP_cross_entropy ? RT_LOSS_CROSS_ENTROPY : lossop->op == OP_mse ? RT_LOSS_MSE : RT_LOSS_BCE;
     const Node *y = &tg.g->nodes[tg.y_input];
     lp->y_dtype = y->dtype;
     lp->y_shape = y->shape;
-    Unit tr;
-    unit_init(c, &tr, tg.g, "train_step", &tg);
-    fuse_unit(c, &tr);
-    plan_unit(c, &tr, &lp->layout);
-    dump_unit(c, &tr);
-    return lower_unit(c, &tr, &lp->layout, &lp->train_step);
-}
-
-/* `netc check`'s memory lines: the plan for one model, when the code
- * generator supports every op in it. Runs the passes quietly: what they
- * cannot do yet is not an error of the .net file. */
-static bool lower_quietly(Compiler *c, const char *model, LProgram *lp)
-{
-    FILE *devnull = fopen("/dev/null", "w");
-    if (!devnull)
-        return false;
-    FILE *saved_out = c->diag.out;
-    int saved_errors = c->diag.errors, saved_warnings = c->diag.warnings;
-    const char *saved_dumps = c->dumps;
-    c->diag.out = devnull;
-    c->dumps = NULL;
-    bool ok = lower_program(c, model, lp);
-    c->diag.out = saved_out;
-    c->diag.errors = saved_errors;
-    c->diag.warnings = saved_warnings;
-    c->dumps = saved_dumps;
-    fclose(devnull);
-    return ok;
-}
-
-static int state_blocks(const OptSpec *o)
-{
-    return o->kind == OPTK_ADAM || o->kind == OPTK_ADAMW ? 2 : o->kind == OPTK_SGD && o->momentum == 0 ? 0 : 1;
-}
-
-void lower_train_report(FILE *out, Compiler *c, const TrainSpec *ts)
-{
-    LProgram lp;
-    fprintf(out, "train %s: %d step%s, run in this order each iteration\n", ts->name, ts->nsteps, ts->nsteps == 1 ? "" : "s");
-    if (!lower_quietly(c, ts->name, &lp)) {
-        fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
-        return;
-    }
-    double mib = 1.0 / (1024 * 1024);
-    fprintf(out, "  memory plan: parameters %.2f MiB (every model the steps call), gradients %.2f MiB\n",
-            (double)lp.layout.total * 4 * mib, (double)lp.layout.total * 4 * mib);
-    for (int k = 0; k < lp.nsteps; k++) {
-        const LStep *st = &lp.steps[k];
-        int64_t n = st->end - st->begin;
-        fprintf(out, "  step %s: updates %.2f MiB of parameters, optimizer state %.2f MiB, activation arena %lld bytes per sample (%.2f MiB at batch %lld)\n",
-                st->spec->model, (double)n * 4 * mib, (double)n * 4 * state_blocks(&st->spec->opt) * mib,
-                (long long)st->fn.arena_floats * 4, (double)st->fn.arena_floats * 4 * (double)ts->batch * mib,
-                (long long)ts->batch);
-    }
-    fprintf(out, "  inference (%s): %lld bytes per sample\n", lp.model->name, (long long)lp.forward.arena_floats * 4);
-}
-
-void lower_memory_report(FILE *out, Compiler *c, const char *model)
-{
-    LProgram lp;
-    bool ok = lower_quietly(c, model, &lp);
-    if (!ok) {
-        fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
-        return;
-    }
-    double mib = 1.0 / (1024 * 1024);
-    fprintf(out, "  memory plan: parameters %.2f MiB", (double)lp.layout.total * 4 * mib);
-    if (lp.train) {
-        int state = state_blocks(&lp.train->steps_list[0].opt);
-        fprintf(out, ", gradients %.2f MiB, optimizer state %.2f MiB\n", (double)lp.layout.total * 4 * mib,
-                (double)lp.layout.trainable * 4 * state * mib);
-        fprintf(out, "  activation arena: %lld bytes per sample to train (%.2f MiB at batch %lld), %lld bytes per sample to infer\n",
-                (long long)lp.train_step.arena_floats * 4,
-                (double)lp.train_step.arena_floats * 4 * (double)lp.train->batch * mib, (long long)lp.train->batch,
-                (long long)lp.forward.arena_floats * 4);
-    } else {
-        fprintf(out, "\n  activation arena: %lld bytes per sample to infer\n", (long long)lp.forward.arena_floats * 4);
-    }
+    return compile_unit(c, tg.g, "train_step", &tg, &lp->layout, &lp->train_step);
 }
 
 /* ---------------------------------------------------------------- dump */
@@ -1526,7 +1542,7 @@ static void dump_func(FILE *out, const LFunc *f)
         case LI_CALL: case LI_LOSS_CALL:
             if (in->kind == LI_LOSS_CALL)
                 fprintf(out, "loss += %g * ", in->coef);
-            fprintf(out, "%s(", in->fn);
+            fprintf(out, "%s(", kernel_info(in->fn)->name);
             for (int k = 0; k < in->nargs; k++) {
                 const LArg *a = &in->args[k];
                 if (k)

@@ -25,6 +25,7 @@ static const char usage[] =
     "  sample     the same, then generate from a checkpoint: text from a language model\n"
     "             (--load FILE --prompt TEXT), or a PNG grid of a generator's samples\n"
     "             (--load FILE --grid 8x8 -o F.png)\n"
+    "  plot       draw a training log's curves: netc plot LOG.csv -o FILE.png (gnuplot)\n"
     "\n"
     "options:\n"
     "  -dA        dump the AST after parsing\n"
@@ -243,8 +244,33 @@ static bool output_ok(const Options *o)
     return true;
 }
 
+/* `netc plot LOG.csv -o FILE.png`: a training log's curves, drawn by
+ * gnuplot through the runtime (the same as a built model's `plot`). */
+static int plot_command(int argc, char **argv)
+{
+    const char *csv = NULL, *png = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc && !png)
+            png = argv[++i];
+        else if (argv[i][0] != '-' && !csv)
+            csv = argv[i];
+        else
+            return usage_error("%s", "plot takes a CSV log and an output: netc plot LOG.csv -o FILE.png");
+    }
+    if (!csv || !png)
+        return usage_error("%s", "plot takes a CSV log and an output: netc plot LOG.csv -o FILE.png");
+    char err[4096];
+    if (rt_plot_log(csv, png, err, sizeof err) != 0) {
+        fprintf(stderr, "netc: error: %s\n", err);
+        return EXIT_INPUT;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "plot"))
+        return plot_command(argc - 2, argv + 2);
     Options o = { 0 };
     o.pass = calloc((size_t)argc, sizeof *o.pass);
     int rc = o.pass ? parse_args(argc, argv, &o) : EXIT_INPUT;
@@ -302,13 +328,13 @@ int main(int argc, char **argv)
             if (i)
                 fputc('\n', out);
             summary_print(out, &c, &c.prog->graphs[i]);
-            lower_memory_report(out, &c, c.prog->graphs[i].name);
+            summary_memory_report(out, &c, c.prog->graphs[i].name);
             transfer_report(out, &c, c.prog->graphs[i].name);
         }
         for (int t = 0; t < c.prog->ntrains; t++)
             if (c.prog->trains[t].free_form) {
                 fputc('\n', out);
-                lower_train_report(out, &c, &c.prog->trains[t]);
+                summary_train_report(out, &c, &c.prog->trains[t]);
             }
     } else if (ok && o.command && !strcmp(o.command, "graph")) {
         graph_dot(out, &c);

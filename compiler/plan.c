@@ -64,7 +64,7 @@ void layout_models(Compiler *c, const Graph *const *models, int n, ParamLayout *
 
 void plan_recurrent(const Graph *g, const Node *layer, rt_recurrent *r)
 {
-    if (layer->op != OP_rnn && layer->op != OP_lstm && layer->op != OP_gru)
+    if (!ir_op_is(layer->op, OPF_RECURRENT))
         die("plan_recurrent on %s", ir_ops[layer->op].name);
     const Node *x = &g->nodes[layer->inputs[0]];
     rt_cell cell = layer->op == OP_rnn ? RT_CELL_RNN : layer->op == OP_lstm ? RT_CELL_LSTM : RT_CELL_GRU;
@@ -83,7 +83,7 @@ static int64_t aux_need(const Unit *u, uint32_t i)
     rt_recurrent r;
     if (u->info[i].dead)
         return 0;
-    if (n->op == OP_rnn || n->op == OP_lstm || n->op == OP_gru) {
+    if (ir_op_is(n->op, OPF_RECURRENT)) {
         plan_recurrent(g, n, &r);
         return rt_recurrent_state_floats(&r, u->training);
     }
@@ -110,6 +110,23 @@ AttentionParts plan_attention_parts(const Node *n, bool training)
 int64_t plan_attention_grad_work(const Node *n)
 {
     return 4 * ir_shape_elems(&n->shape);
+}
+
+SlotLayout plan_slot(const Node *n)
+{
+    int64_t elems = ir_shape_elems(&n->shape);
+    SlotLayout s = { .floats = elems };
+    if (n->op == OP_batchnorm) { /* a batch-scaled slot of which 2C floats are used */
+        int64_t c = n->shape.dim[0];
+        s = (SlotLayout){ { elems, elems }, { 0, c }, 2, elems + 2 * c };
+    } else if (n->op == OP_layernorm) {
+        int64_t rows = elems / n->shape.dim[n->shape.rank - 1];
+        s = (SlotLayout){ { elems, elems + rows }, { 0, 0 }, 2, elems + 2 * rows };
+    } else if (n->op == OP_attention) {
+        AttentionParts p = plan_attention_parts(n, true);
+        s = (SlotLayout){ { p.qkv, p.ctx, p.probs }, { 0, 0, 0 }, 3, p.floats };
+    }
+    return s;
 }
 
 /* Workspace a node's kernel needs while it runs, per sample. */
@@ -139,12 +156,8 @@ static int64_t arena_need(const Unit *u, uint32_t i)
         return 0; /* the activation or batchnorm after it holds the result */
     if (in->fused_into >= 0 && n->op == OP_batchnorm) /* folded: it holds the conv's output, unless an activation does */
         return u->info[in->fused_into].act >= 0 ? 0 : ir_shape_elems(&n->shape);
-    if (n->op == OP_batchnorm && u->training)
-        return ir_shape_elems(&n->shape) + 2 * n->shape.dim[0]; /* y, then the batch mean and 1/std (a batch-scaled slot, used 2C floats of) */
-    if (n->op == OP_attention && u->training)
-        return plan_attention_parts(n, true).floats; /* y, then what its backward reads */
-    if (n->op == OP_layernorm && u->training) /* y, then the mean and 1/std of each row */
-        return ir_shape_elems(&n->shape) + 2 * (ir_shape_elems(&n->shape) / n->shape.dim[n->shape.rank - 1]);
+    if (u->training && plan_slot(n).nparts > 0) /* y, then what its backward reads */
+        return plan_slot(n).floats;
     if (n->op == OP_cross_entropy)
         return ir_shape_elems(&u->g->nodes[n->inputs[0]].shape); /* the probabilities, for backward */
     if (n->op == OP_mse || n->op == OP_bce)

@@ -7,21 +7,16 @@
 #include "compiler.h"
 #include "netrt.h"
 
+#include <nettle/sha2.h>
+#include <stdio.h>
 #include <string.h>
 
-/* The compiler's enums name the same things in the same order as the
- * runtime's; these tables make the mapping explicit instead of a cast. */
-static const rt_init inits[] = { [INIT_ZEROS] = RT_INIT_ZEROS, [INIT_ONES] = RT_INIT_ONES,
-                                 [INIT_HE] = RT_INIT_HE_NORMAL, [INIT_GLOROT] = RT_INIT_GLOROT_UNIFORM,
-                                 [INIT_NORMAL_002] = RT_INIT_NORMAL_002 };
-static const rt_source_kind sources[] = { [SRC_NONE] = RT_SRC_NONE, [SRC_IDX] = RT_SRC_IDX, [SRC_CSV] = RT_SRC_CSV,
-                                          [SRC_RAW] = RT_SRC_RAW, [SRC_TEXT] = RT_SRC_TEXT };
-static const rt_opt_kind opts[] = { [OPTK_SGD] = RT_OPT_SGD, [OPTK_ADAM] = RT_OPT_ADAM, [OPTK_ADAMW] = RT_OPT_ADAMW,
-                                    [OPTK_RMSPROP] = RT_OPT_RMSPROP };
-static const rt_aug_kind augs[] = { [AUG_FLIP_H] = RT_AUG_FLIP_H, [AUG_FLIP_V] = RT_AUG_FLIP_V, [AUG_SHIFT] = RT_AUG_SHIFT,
-                                     [AUG_ROTATE] = RT_AUG_ROTATE, [AUG_SCALE] = RT_AUG_SCALE, [AUG_NOISE] = RT_AUG_NOISE };
-static const rt_sched_kind scheds[] = { [SCHED_CONSTANT] = RT_SCHED_CONSTANT, [SCHED_STEP] = RT_SCHED_STEP,
-                                        [SCHED_COSINE] = RT_SCHED_COSINE };
+rt_optimizer rtprogram_optimizer(const OptSpec *o)
+{
+    return (rt_optimizer){ .kind = o->kind, .lr = (float)o->lr, .momentum = (float)o->momentum,
+                           .nesterov = o->nesterov, .beta1 = (float)o->beta1, .beta2 = (float)o->beta2,
+                           .eps = (float)o->eps, .alpha = (float)o->alpha, .weight_decay = (float)o->weight_decay };
+}
 
 static void dims(const Shape *s, int *rank, int64_t out[RT_MAX_RANK], int64_t *size)
 {
@@ -31,24 +26,18 @@ static void dims(const Shape *s, int *rank, int64_t out[RT_MAX_RANK], int64_t *s
     *size = ir_shape_elems(s);
 }
 
-static rt_optimizer optimizer(const OptSpec *o)
-{
-    return (rt_optimizer){ .kind = opts[o->kind], .lr = (float)o->lr, .momentum = (float)o->momentum,
-                           .nesterov = o->nesterov, .beta1 = (float)o->beta1, .beta2 = (float)o->beta2,
-                           .eps = (float)o->eps, .alpha = (float)o->alpha, .weight_decay = (float)o->weight_decay };
-}
 
 static rt_source source(const DataSpec *d)
 {
     return (rt_source){
-        .kind = sources[d->kind],
+        .kind = d->kind,
         .path = d->path,
         .labels_path = d->labels,
-        .scale = d->kind == SRC_NONE ? 1.0f : (float)d->scale,
+        .scale = d->kind == RT_SRC_NONE ? 1.0f : (float)d->scale,
         .shift = (float)d->shift,
         .label_column = (int)d->label_column,
         .header = d->header,
-        .seq = d->kind == SRC_RAW ? d->size : d->seq,
+        .seq = d->kind == RT_SRC_RAW ? d->size : d->seq,
     };
 }
 
@@ -90,15 +79,15 @@ static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
         cf->opt = (rt_optimizer){ .kind = RT_OPT_ADAM, .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f };
         cf->batch = 32;
         cf->epochs = 1;
+        cf->val = cf->data;
         return;
     }
-    const OptSpec *o = &t->steps_list[0].opt;
     cf->data = source(&t->data);
     cf->test = source(&t->test);
     /* mse and bce learn real-valued targets: a CSV's labels are read as such */
     cf->data.real_labels = cf->test.real_labels = lp->loss_kind != 0 && !lp->nsteps;
-    cf->opt = optimizer(o);
-    cf->sched = (rt_schedule){ .kind = scheds[t->sched.kind], .warmup = t->sched.warmup, .every = t->sched.every,
+    cf->opt = rtprogram_optimizer(&t->steps_list[0].opt);
+    cf->sched = (rt_schedule){ .kind = t->sched.kind, .warmup = t->sched.warmup, .every = t->sched.every,
                                .gamma = (float)t->sched.gamma, .min_lr = (float)t->sched.min_lr };
     cf->batch = t->batch;
     cf->epochs = t->epochs;
@@ -107,10 +96,30 @@ static void config(Compiler *c, const LProgram *lp, rt_train_config *cf)
     cf->clip = (float)t->clip;
     rt_augment *aug = arena_alloc(c->arena, sizeof *aug * (size_t)(t->naug + 1));
     for (int k = 0; k < t->naug; k++)
-        aug[k] = (rt_augment){ .kind = augs[t->aug[k].kind], .a = (float)t->aug[k].a, .b = (float)t->aug[k].b };
+        aug[k] = (rt_augment){ .kind = t->aug[k].kind, .a = (float)t->aug[k].a, .b = (float)t->aug[k].b };
     cf->augment = aug;
     cf->naugment = t->naug;
     cf->init_path = t->init ? t->init->path : NULL;
+    cf->val = source(&t->val);
+    cf->val_fraction = (float)t->val_fraction;
+    cf->eval_every = t->eval_every;
+    cf->stop_after = t->stop_after;
+    cf->monitor = t->monitor_accuracy ? RT_MONITOR_VAL_ACCURACY : RT_MONITOR_VAL_LOSS;
+}
+
+/* The .net file's SHA-256 in hex, for the run's reproducibility record:
+ * `sha256sum model.net` prints the same. */
+static const char *source_sha256(Compiler *c)
+{
+    struct sha256_ctx ctx;
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    sha256_init(&ctx);
+    sha256_update(&ctx, c->src.len, (const uint8_t *)c->src.text);
+    sha256_digest(&ctx, sizeof digest, digest);
+    char *hex = arena_alloc(c->arena, 2 * SHA256_DIGEST_SIZE + 1);
+    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return hex;
 }
 
 void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
@@ -128,7 +137,7 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
             for (int j = 0; j < c->prog->graphs[m].nparams; j++)
                 if (c->prog->graphs[m].params[j] == pi)
                     name = arena_printf(c->arena, "%s.%s", c->prog->graphs[m].name, prm->name);
-        d[k] = (rt_param_desc){ .name = name, .offset = pl->offset[pi], .init = inits[prm->init],
+        d[k] = (rt_param_desc){ .name = name, .offset = pl->offset[pi], .init = prm->init,
                                 .fan_in = prm->fan_in, .fan_out = prm->fan_out, .trainable = prm->trainable,
                                 .init_from = prm->init_from, .frozen = prm->frozen };
         dims(&prm->shape, &d[k].rank, d[k].dims, &count);
@@ -149,7 +158,7 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
         dims(&lp->y_shape, &p->y_rank, p->y_dims, &p->y_size);
     }
     dims(&lp->out_shape, &p->out_rank, p->out_dims, &p->out_size);
-    p->loss = (rt_loss_kind)lp->loss_kind;
+    p->loss = lp->loss_kind;
     p->train_arena_floats = lp->train_step.arena_floats;
     p->eval_arena_floats = lp->forward.arena_floats;
     p->eval_scratch_floats = lp->forward.scratch_floats;
@@ -166,11 +175,12 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     if (lp->train)
         batch_bound(c, &lp->train_step, p);
     config(c, lp, &p->config);
+    p->source_sha256 = c->src.text ? source_sha256(c) : NULL;
     if (lp->nsteps) {
         rt_step *st = arena_alloc(c->arena, sizeof *st * (size_t)lp->nsteps);
         for (int k = 0; k < lp->nsteps; k++) {
             const LStep *ls = &lp->steps[k];
-            st[k] = (rt_step){ .model = ls->spec->model, .begin = ls->begin, .end = ls->end, .opt = optimizer(&ls->spec->opt),
+            st[k] = (rt_step){ .model = ls->spec->model, .begin = ls->begin, .end = ls->end, .opt = rtprogram_optimizer(&ls->spec->opt),
                                .arena_floats = ls->fn.arena_floats };
             if (ls->fn.arena_floats > p->train_arena_floats)
                 p->train_arena_floats = ls->fn.arena_floats;

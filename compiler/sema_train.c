@@ -22,29 +22,29 @@ typedef struct Callable {
 } Callable;
 
 static Callable sources[] = {
-    { "idx", SRC_IDX, "images: string, labels: string = \"\", scale: float = 1, shift: float = 0", {{0}}, -1 },
-    { "csv", SRC_CSV, "path: string, label_column: int = -1, header: bool = false, scale: float = 1, shift: float = 0", {{0}}, -1 },
-    { "raw", SRC_RAW, "path: string, size: int, scale: float = 1, shift: float = 0", {{0}}, -1 },
-    { "text", SRC_TEXT, "path: string, seq: int", {{0}}, -1 },
+    { "idx", RT_SRC_IDX, "images: string, labels: string = \"\", scale: float = 1, shift: float = 0", {{0}}, -1 },
+    { "csv", RT_SRC_CSV, "path: string, label_column: int = -1, header: bool = false, scale: float = 1, shift: float = 0", {{0}}, -1 },
+    { "raw", RT_SRC_RAW, "path: string, size: int, scale: float = 1, shift: float = 0", {{0}}, -1 },
+    { "text", RT_SRC_TEXT, "path: string, seq: int", {{0}}, -1 },
 };
 static Callable optimizers[] = {
-    { "sgd", OPTK_SGD, "lr: float = 0.01, momentum: float = 0, nesterov: bool = false, weight_decay: float = 0", {{0}}, -1 },
-    { "adam", OPTK_ADAM, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0", {{0}}, -1 },
-    { "adamw", OPTK_ADAMW, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01", {{0}}, -1 },
-    { "rmsprop", OPTK_RMSPROP, "lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0, weight_decay: float = 0", {{0}}, -1 },
+    { "sgd", RT_OPT_SGD, "lr: float = 0.01, momentum: float = 0, nesterov: bool = false, weight_decay: float = 0", {{0}}, -1 },
+    { "adam", RT_OPT_ADAM, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0", {{0}}, -1 },
+    { "adamw", RT_OPT_ADAMW, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01", {{0}}, -1 },
+    { "rmsprop", RT_OPT_RMSPROP, "lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0, weight_decay: float = 0", {{0}}, -1 },
 };
 static Callable schedules[] = {
-    { "constant", SCHED_CONSTANT, "warmup: int = 0", {{0}}, -1 },
-    { "step", SCHED_STEP, "every: int, gamma: float = 0.1, warmup: int = 0", {{0}}, -1 },
-    { "cosine", SCHED_COSINE, "warmup: int = 0, min_lr: float = 0", {{0}}, -1 },
+    { "constant", RT_SCHED_CONSTANT, "warmup: int = 0", {{0}}, -1 },
+    { "step", RT_SCHED_STEP, "every: int, gamma: float = 0.1, warmup: int = 0", {{0}}, -1 },
+    { "cosine", RT_SCHED_COSINE, "warmup: int = 0, min_lr: float = 0", {{0}}, -1 },
 };
 static Callable augments[] = {
-    { "flip_horizontal", AUG_FLIP_H, "", {{0}}, -1 },
-    { "flip_vertical", AUG_FLIP_V, "", {{0}}, -1 },
-    { "shift", AUG_SHIFT, "pixels: int", {{0}}, -1 },
-    { "rotate", AUG_ROTATE, "degrees: float", {{0}}, -1 },
-    { "scale", AUG_SCALE, "min: float, max: float", {{0}}, -1 },
-    { "noise", AUG_NOISE, "std: float", {{0}}, -1 },
+    { "flip_horizontal", RT_AUG_FLIP_H, "", {{0}}, -1 },
+    { "flip_vertical", RT_AUG_FLIP_V, "", {{0}}, -1 },
+    { "shift", RT_AUG_SHIFT, "pixels: int", {{0}}, -1 },
+    { "rotate", RT_AUG_ROTATE, "degrees: float", {{0}}, -1 },
+    { "scale", RT_AUG_SCALE, "min: float, max: float", {{0}}, -1 },
+    { "noise", RT_AUG_NOISE, "std: float", {{0}}, -1 },
 };
 static Callable noises[] = {
     { "normal", 0, "dim: int", {{0}}, -1 },
@@ -59,7 +59,7 @@ static Callable losses[] = {
 
 static const char *const train_keys[] = {
     "data", "test", "loss", "optimizer", "schedule", "batch", "epochs", "steps", "seed", "clip",
-    "augment", "noise", "step", "init",
+    "augment", "noise", "step", "init", "val", "eval_every", "stop_after", "monitor",
 };
 static const char *const step_keys[] = { "loss", "optimizer" };
 
@@ -161,52 +161,52 @@ static void data_spec(Sema *s, Scope *sc, const Ast *item, DataSpec *ds)
     Callable *k = spec_call(s, sc, item->lhs, sources, COUNT(sources), "data source", slots);
     if (!k)
         return;
-    ds->kind = (SourceKind)k->code;
+    ds->kind = (rt_source_kind)k->code;
     ds->span = item->lhs->span;
     ds->scale = 1;
     switch (ds->kind) {
-    case SRC_IDX:
+    case RT_SRC_IDX:
         ds->path = slot_str(k, slots, "images");
         ds->labels = slot_str(k, slots, "labels");
         if (ds->labels && !ds->labels[0])
             ds->labels = NULL;
         break;
-    case SRC_CSV:
+    case RT_SRC_CSV:
         ds->path = slot_str(k, slots, "path");
         ds->label_column = slot_int(k, slots, "label_column");
         ds->header = slot_int(k, slots, "header");
         if (ds->label_column < -1) {
             diag_error(&s->c->diag, slot_span(k, slots, "label_column", ds->span),
                        "label_column is a 0-based column index, or -1 for none");
-            ds->kind = SRC_NONE;
+            ds->kind = RT_SRC_NONE;
         }
         break;
-    case SRC_RAW:
+    case RT_SRC_RAW:
         ds->path = slot_str(k, slots, "path");
         ds->size = slot_int(k, slots, "size");
         if (ds->size < 1) {
             diag_error(&s->c->diag, slot_span(k, slots, "size", ds->span), "size (values per sample) must be positive");
-            ds->kind = SRC_NONE;
+            ds->kind = RT_SRC_NONE;
         }
         break;
-    case SRC_TEXT:
+    case RT_SRC_TEXT:
         ds->path = slot_str(k, slots, "path");
         ds->seq = slot_int(k, slots, "seq");
         if (ds->seq < 1) {
             diag_error(&s->c->diag, slot_span(k, slots, "seq", ds->span), "seq (tokens per sample) must be positive");
-            ds->kind = SRC_NONE;
+            ds->kind = RT_SRC_NONE;
         }
         break;
-    case SRC_NONE:
+    case RT_SRC_NONE:
         break;
     }
-    if (ds->kind == SRC_IDX || ds->kind == SRC_CSV || ds->kind == SRC_RAW) {
+    if (ds->kind == RT_SRC_IDX || ds->kind == RT_SRC_CSV || ds->kind == RT_SRC_RAW) {
         ds->scale = slot_float(k, slots, "scale");
         ds->shift = slot_float(k, slots, "shift");
     }
     if (ds->path && !ds->path[0]) {
         diag_error(&s->c->diag, ds->span, "the data file name is empty");
-        ds->kind = SRC_NONE;
+        ds->kind = RT_SRC_NONE;
     }
 }
 
@@ -218,25 +218,25 @@ static void opt_spec(Sema *s, Scope *sc, const Ast *value, OptSpec *o)
     if (!k)
         return;
     Diag *d = &s->c->diag;
-    o->kind = (OptKind)k->code;
+    o->kind = (rt_opt_kind)k->code;
     o->span = value->span;
     o->lr = slot_float(k, slots, "lr");
     o->weight_decay = slot_float(k, slots, "weight_decay");
-    if (o->kind == OPTK_ADAM || o->kind == OPTK_ADAMW) {
+    if (o->kind == RT_OPT_ADAM || o->kind == RT_OPT_ADAMW) {
         o->beta1 = slot_float(k, slots, "beta1");
         o->beta2 = slot_float(k, slots, "beta2");
         o->eps = slot_float(k, slots, "eps");
         if (o->beta1 < 0 || o->beta1 >= 1 || o->beta2 < 0 || o->beta2 >= 1)
             diag_error(d, value->span, "%s: beta1 and beta2 must be in [0, 1)", k->name);
     }
-    if (o->kind == OPTK_SGD || o->kind == OPTK_RMSPROP)
+    if (o->kind == RT_OPT_SGD || o->kind == RT_OPT_RMSPROP)
         o->momentum = slot_float(k, slots, "momentum");
-    if (o->kind == OPTK_SGD) {
+    if (o->kind == RT_OPT_SGD) {
         o->nesterov = slot_int(k, slots, "nesterov");
         if (o->nesterov && o->momentum <= 0)
             diag_error(d, slot_span(k, slots, "nesterov", value->span), "nesterov needs momentum > 0");
     }
-    if (o->kind == OPTK_RMSPROP) {
+    if (o->kind == RT_OPT_RMSPROP) {
         o->alpha = slot_float(k, slots, "alpha");
         o->eps = slot_float(k, slots, "eps");
     }
@@ -261,10 +261,10 @@ static bool data_sample(const DataSpec *ds, DType *dt, Shape *sh, bool *known)
     *dt = DT_F32;
     sh->rank = 1;
     switch (ds->kind) {
-    case SRC_TEXT: *dt = DT_I32; sh->dim[0] = ds->seq; *known = true; return true;
-    case SRC_RAW: sh->dim[0] = ds->size; *known = true; return true;
-    case SRC_IDX: case SRC_CSV: return true;
-    case SRC_NONE: return false;
+    case RT_SRC_TEXT: *dt = DT_I32; sh->dim[0] = ds->seq; *known = true; return true;
+    case RT_SRC_RAW: sh->dim[0] = ds->size; *known = true; return true;
+    case RT_SRC_IDX: case RT_SRC_CSV: return true;
+    case RT_SRC_NONE: return false;
     }
     unreachable();
 }
@@ -275,10 +275,10 @@ static bool data_labels(const DataSpec *ds, Shape *sh)
 {
     sh->rank = 0;
     switch (ds->kind) {
-    case SRC_IDX: return ds->labels != NULL;
-    case SRC_CSV: return ds->label_column >= 0;
-    case SRC_TEXT: sh->rank = 1; sh->dim[0] = ds->seq; return true;
-    case SRC_RAW: case SRC_NONE: return false;
+    case RT_SRC_IDX: return ds->labels != NULL;
+    case RT_SRC_CSV: return ds->label_column >= 0;
+    case RT_SRC_TEXT: sh->rank = 1; sh->dim[0] = ds->seq; return true;
+    case RT_SRC_RAW: case RT_SRC_NONE: return false;
     }
     unreachable();
 }
@@ -303,7 +303,7 @@ static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *l
         return;
     /* a CSV's numbers feed token ids too: the runtime checks that each is
      * a whole number */
-    if (ts->data.kind == SRC_CSV && in->dtype == DT_I32)
+    if (ts->data.kind == RT_SRC_CSV && in->dtype == DT_I32)
         xdt = DT_I32;
     if (xdt != in->dtype || (known && ir_shape_elems(&xs) != ir_shape_elems(&in->shape))) {
         diag_error(d, ts->data.span, "model '%s' takes %s but this source gives %s samples", m->name,
@@ -317,7 +317,7 @@ static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *l
     Shape ls;
     if (!data_labels(&ts->data, &ls)) {
         diag_error(d, ts->data.span, "the %s loss needs labels, but this data source has none%s", k->name,
-                   ts->data.kind == SRC_IDX ? "; give idx(images, labels)" : ts->data.kind == SRC_CSV ? "; set label_column"
+                   ts->data.kind == RT_SRC_IDX ? "; give idx(images, labels)" : ts->data.kind == RT_SRC_CSV ? "; set label_column"
                    : "; raw files hold no labels: use idx(images, labels) or csv(path, label_column = 0)");
         return;
     }
@@ -415,7 +415,7 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
     StepSpec *st = &ts->steps_list[ts->nsteps++];
     st->model = p->graphs[gi].name;
     st->span = step->span;
-    st->opt = (OptSpec){ .kind = OPTK_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
+    st->opt = (OptSpec){ .kind = RT_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
     if (opt)
         opt_spec(s, &s->globals, opt->lhs, &st->opt);
     if (!loss) {
@@ -484,19 +484,59 @@ static void fix_unused_real(Sema *s, TrainSpec *ts)
         }
 }
 
-void sema_train(Sema *s, const Ast *t)
+/* val = 0.1 | val idx(...), eval_every N, stop_after N, monitor val_loss|val_accuracy.
+ * Early stopping and the best checkpoint watch validation figures, so
+ * stop_after and monitor need a val; accuracy needs a classifying loss. */
+static void validation_keys(Sema *s, TrainSpec *ts, const Ast *val, const Ast *every, const Ast *stop,
+                            const Ast *monitor, const Ast *loss, bool steps)
 {
     Diag *d = &s->c->diag;
-    Program *p = s->c->prog;
-    p->trains = arena_grow(s->c->arena, p->trains, (size_t)p->ntrains, (size_t)p->ntrains + 1, sizeof *p->trains);
-    TrainSpec *ts = &p->trains[p->ntrains++];
-    memset(ts, 0, sizeof *ts);
-    ts->name = t->name;
-    ts->span = t->span;
-    ts->batch = 32;
-    ts->seed = 0;
+    Scope *g = &s->globals;
+    const Ast *any = val ? val : every ? every : stop ? stop : monitor;
+    if (any && steps) {
+        diag_error(d, any->name_span, "'%s' needs a train block with one model and a loss; step blocks have no validation yet",
+                   any->name);
+        return;
+    }
+    if (val && (val->lhs->kind == AST_CALL || val->lhs->kind == AST_NAME)) {
+        data_spec(s, g, val, &ts->val);
+    } else if (val) {
+        Value v = sema_eval(s, g, val->lhs);
+        if (is_number(&v) && number_of(&v) > 0 && number_of(&v) < 1)
+            ts->val_fraction = number_of(&v);
+        else if (v.kind != V_POISON)
+            diag_error(d, val->lhs->span,
+                       "'val' expects a fraction of the data to hold out, between 0 and 1 (val = 0.1), or a data source "
+                       "(val idx(\"images.gz\", \"labels.gz\")); got %s", sema_describe(s, &v));
+    }
+    if (every)
+        positive_int(s, every, sema_eval(s, g, every->lhs), &ts->eval_every);
+    if (stop)
+        positive_int(s, stop, sema_eval(s, g, stop->lhs), &ts->stop_after);
+    if (monitor) {
+        const Ast *m = monitor->lhs;
+        bool name = m->kind == AST_NAME;
+        if (name && !strcmp(m->name, "val_accuracy"))
+            ts->monitor_accuracy = true;
+        else if (!name || strcmp(m->name, "val_loss"))
+            diag_error(d, m->span, "'monitor' expects val_loss or val_accuracy");
+        const char *lname = loss && (loss->lhs->kind == AST_NAME || loss->lhs->kind == AST_CALL) ? loss->lhs->name : NULL;
+        if (ts->monitor_accuracy && lname && !strcmp(lname, "mse"))
+            diag_error(d, m->span, "val_accuracy needs a cross_entropy or bce loss; an mse model is monitored by val_loss");
+    }
+    const Ast *needs = stop ? stop : monitor;
+    if (needs && !val)
+        diag_error(d, needs->name_span, "'%s' watches the validation figures, but this train block has no 'val'; add val = 0.1 "
+                   "(a held-out tenth of the data) or val idx(...)/csv(...)", needs->name);
+}
+
+/* Each item of a train block against the keys it may use: unknown,
+ * misplaced and duplicate keys are reported; seen[k] is the item of key
+ * k. Returns how many step blocks there are. */
+static int train_items(Sema *s, const Ast *t, const Ast **seen)
+{
+    Diag *d = &s->c->diag;
     int nstep_items = 0;
-    const Ast *seen[COUNT(train_keys)] = { 0 };
     for (int i = 0; i < t->list.count; i++) {
         const Ast *it = t->list.items[i];
         int k = 0;
@@ -507,7 +547,7 @@ void sema_train(Sema *s, const Ast *t)
             if (hint)
                 diag_error(d, it->name_span, "unknown key '%s' in train block; did you mean '%s'?", it->name, hint);
             else
-                diag_error(d, it->name_span, "unknown key '%s' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step and init",
+                diag_error(d, it->name_span, "unknown key '%s' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step, init, val, eval_every, stop_after and monitor",
                            it->name);
             continue;
         }
@@ -533,8 +573,108 @@ void sema_train(Sema *s, const Ast *t)
         }
         seen[k] = it;
     }
+    return nstep_items;
+}
+
+static void schedule_spec(Sema *s, Scope *g, const Ast *item, TrainSpec *ts)
+{
+    Diag *d = &s->c->diag;
+    Bound slots[8];
+    memset(slots, 0, sizeof slots);
+    Callable *k = spec_call(s, g, item->lhs, schedules, COUNT(schedules), "schedule", slots);
+    if (k) {
+        ts->sched.kind = (rt_sched_kind)k->code;
+        ts->sched.warmup = slot_int(k, slots, "warmup");
+        if (ts->sched.warmup < 0)
+            diag_error(d, item->lhs->span, "warmup must be >= 0 steps");
+        if (k->code == RT_SCHED_STEP) {
+            ts->sched.every = slot_int(k, slots, "every");
+            ts->sched.gamma = slot_float(k, slots, "gamma");
+            if (ts->sched.every < 1)
+                diag_error(d, item->lhs->span, "step(every = N) needs N >= 1");
+        }
+        if (k->code == RT_SCHED_COSINE)
+            ts->sched.min_lr = slot_float(k, slots, "min_lr");
+    }
+}
+
+static void noise_spec(Sema *s, Scope *g, const Ast *item, TrainSpec *ts)
+{
+    Diag *d = &s->c->diag;
+    Bound slots[8];
+    memset(slots, 0, sizeof slots);
+    Callable *k = spec_call(s, g, item->lhs, noises, COUNT(noises), "noise", slots);
+    if (k) {
+        ts->noise_dim = slot_int(k, slots, "dim");
+        ts->noise_uniform = k->code == 1;
+        if (ts->noise_dim < 1) {
+            diag_error(d, item->lhs->span, "noise dimension must be positive");
+            ts->noise_dim = 0;
+        }
+    }
+}
+
+/* augment { flip_horizontal; shift(2); ... }: image data only. */
+static void augment_spec(Sema *s, Scope *g, const Ast *a, TrainSpec *ts)
+{
+    Diag *d = &s->c->diag;
+    if (ts->data.kind != RT_SRC_IDX && ts->data.kind != RT_SRC_NONE)
+        diag_error(d, a->name_span, "augment needs image data; this train block reads %s",
+                   ts->data.kind == RT_SRC_CSV ? "csv rows" : ts->data.kind == RT_SRC_TEXT ? "text" : "raw values");
+    ts->aug = arena_alloc(s->c->arena, sizeof *ts->aug * (size_t)(a->body.count + 1));
+    for (int i = 0; i < a->body.count; i++) {
+        Bound slots[8];
+    memset(slots, 0, sizeof slots);
+        const Ast *e = a->body.items[i];
+        Callable *k = spec_call(s, g, e, augments, COUNT(augments), "augmentation", slots);
+        if (!k)
+            continue;
+        AugSpec *as = &ts->aug[ts->naug++];
+        as->kind = (rt_aug_kind)k->code;
+        as->span = e->span;
+        switch (as->kind) {
+        case RT_AUG_FLIP_H: case RT_AUG_FLIP_V: break;
+        case RT_AUG_SHIFT:
+            as->a = (double)slot_int(k, slots, "pixels");
+            if (as->a < 0)
+                diag_error(d, e->span, "shift(pixels) needs pixels >= 0");
+            break;
+        case RT_AUG_ROTATE:
+            as->a = slot_float(k, slots, "degrees");
+            if (as->a < 0 || as->a > 180)
+                diag_error(d, e->span, "rotate(degrees) needs degrees in [0, 180]");
+            break;
+        case RT_AUG_SCALE:
+            as->a = slot_float(k, slots, "min");
+            as->b = slot_float(k, slots, "max");
+            if (!(as->a > 0 && as->a <= as->b))
+                diag_error(d, e->span, "scale(min, max) needs 0 < min <= max");
+            break;
+        case RT_AUG_NOISE:
+            as->a = slot_float(k, slots, "std");
+            if (as->a < 0)
+                diag_error(d, e->span, "noise(std) needs std >= 0");
+            break;
+        }
+    }
+}
+
+void sema_train(Sema *s, const Ast *t)
+{
+    Diag *d = &s->c->diag;
+    Program *p = s->c->prog;
+    p->trains = arena_grow(s->c->arena, p->trains, (size_t)p->ntrains, (size_t)p->ntrains + 1, sizeof *p->trains);
+    TrainSpec *ts = &p->trains[p->ntrains++];
+    memset(ts, 0, sizeof *ts);
+    ts->name = t->name;
+    ts->span = t->span;
+    ts->batch = 32;
+    ts->seed = 0;
+    const Ast *seen[COUNT(train_keys)] = { 0 };
+    int nstep_items = train_items(s, t, seen);
 #define ITEM(key) seen[key]
-    enum { K_DATA, K_TEST, K_LOSS, K_OPT, K_SCHED, K_BATCH, K_EPOCHS, K_STEPS, K_SEED, K_CLIP, K_AUG, K_NOISE, K_STEP, K_INIT };
+    enum { K_DATA, K_TEST, K_LOSS, K_OPT, K_SCHED, K_BATCH, K_EPOCHS, K_STEPS, K_SEED, K_CLIP, K_AUG, K_NOISE, K_STEP, K_INIT,
+           K_VAL, K_EVAL_EVERY, K_STOP_AFTER, K_MONITOR };
     Scope *g = &s->globals;
     if (ITEM(K_DATA))
         data_spec(s, g, ITEM(K_DATA), &ts->data);
@@ -543,6 +683,8 @@ void sema_train(Sema *s, const Ast *t)
                    t->name);
     if (ITEM(K_TEST))
         data_spec(s, g, ITEM(K_TEST), &ts->test);
+    validation_keys(s, ts, ITEM(K_VAL), ITEM(K_EVAL_EVERY), ITEM(K_STOP_AFTER), ITEM(K_MONITOR), ITEM(K_LOSS),
+                    nstep_items > 0);
     if (ITEM(K_BATCH))
         positive_int(s, ITEM(K_BATCH), sema_eval(s, g, ITEM(K_BATCH)->lhs), &ts->batch);
     if (ITEM(K_EPOCHS))
@@ -570,82 +712,14 @@ void sema_train(Sema *s, const Ast *t)
             diag_error(d, ITEM(K_CLIP)->lhs->span, "'clip' expects a positive number (the largest global gradient norm), got %s",
                        sema_describe(s, &v));
     }
-    if (ITEM(K_SCHED)) {
-        Bound slots[8];
-    memset(slots, 0, sizeof slots);
-        Callable *k = spec_call(s, g, ITEM(K_SCHED)->lhs, schedules, COUNT(schedules), "schedule", slots);
-        if (k) {
-            ts->sched.kind = (SchedKind)k->code;
-            ts->sched.warmup = slot_int(k, slots, "warmup");
-            if (ts->sched.warmup < 0)
-                diag_error(d, ITEM(K_SCHED)->lhs->span, "warmup must be >= 0 steps");
-            if (k->code == SCHED_STEP) {
-                ts->sched.every = slot_int(k, slots, "every");
-                ts->sched.gamma = slot_float(k, slots, "gamma");
-                if (ts->sched.every < 1)
-                    diag_error(d, ITEM(K_SCHED)->lhs->span, "step(every = N) needs N >= 1");
-            }
-            if (k->code == SCHED_COSINE)
-                ts->sched.min_lr = slot_float(k, slots, "min_lr");
-        }
-    }
-    if (ITEM(K_NOISE)) {
-        Bound slots[8];
-    memset(slots, 0, sizeof slots);
-        Callable *k = spec_call(s, g, ITEM(K_NOISE)->lhs, noises, COUNT(noises), "noise", slots);
-        if (k) {
-            ts->noise_dim = slot_int(k, slots, "dim");
-            ts->noise_uniform = k->code == 1;
-            if (ts->noise_dim < 1) {
-                diag_error(d, ITEM(K_NOISE)->lhs->span, "noise dimension must be positive");
-                ts->noise_dim = 0;
-            }
-        }
-    }
-    if (ITEM(K_AUG)) {
-        const Ast *a = ITEM(K_AUG);
-        if (ts->data.kind != SRC_IDX && ts->data.kind != SRC_NONE)
-            diag_error(d, a->name_span, "augment needs image data; this train block reads %s",
-                       ts->data.kind == SRC_CSV ? "csv rows" : ts->data.kind == SRC_TEXT ? "text" : "raw values");
-        ts->aug = arena_alloc(s->c->arena, sizeof *ts->aug * (size_t)(a->body.count + 1));
-        for (int i = 0; i < a->body.count; i++) {
-            Bound slots[8];
-    memset(slots, 0, sizeof slots);
-            const Ast *e = a->body.items[i];
-            Callable *k = spec_call(s, g, e, augments, COUNT(augments), "augmentation", slots);
-            if (!k)
-                continue;
-            AugSpec *as = &ts->aug[ts->naug++];
-            as->kind = (AugKind)k->code;
-            as->span = e->span;
-            switch (as->kind) {
-            case AUG_FLIP_H: case AUG_FLIP_V: break;
-            case AUG_SHIFT:
-                as->a = (double)slot_int(k, slots, "pixels");
-                if (as->a < 0)
-                    diag_error(d, e->span, "shift(pixels) needs pixels >= 0");
-                break;
-            case AUG_ROTATE:
-                as->a = slot_float(k, slots, "degrees");
-                if (as->a < 0 || as->a > 180)
-                    diag_error(d, e->span, "rotate(degrees) needs degrees in [0, 180]");
-                break;
-            case AUG_SCALE:
-                as->a = slot_float(k, slots, "min");
-                as->b = slot_float(k, slots, "max");
-                if (!(as->a > 0 && as->a <= as->b))
-                    diag_error(d, e->span, "scale(min, max) needs 0 < min <= max");
-                break;
-            case AUG_NOISE:
-                as->a = slot_float(k, slots, "std");
-                if (as->a < 0)
-                    diag_error(d, e->span, "noise(std) needs std >= 0");
-                break;
-            }
-        }
-    }
+    if (ITEM(K_SCHED))
+        schedule_spec(s, g, ITEM(K_SCHED), ts);
+    if (ITEM(K_NOISE))
+        noise_spec(s, g, ITEM(K_NOISE), ts);
+    if (ITEM(K_AUG))
+        augment_spec(s, g, ITEM(K_AUG), ts);
     ts->steps_list = arena_alloc(s->c->arena, sizeof *ts->steps_list * (size_t)(nstep_items + 1));
-    OptSpec opt = { .kind = OPTK_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
+    OptSpec opt = { .kind = RT_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
     if (nstep_items) {
         if (ITEM(K_LOSS))
             diag_error(d, ITEM(K_LOSS)->name_span, "with step blocks, each step has its own 'loss'; move it into a step");
@@ -682,7 +756,7 @@ void sema_train(Sema *s, const Ast *t)
         diag_error(d, t->name_span, "train block '%s' has no 'loss'; add e.g. loss cross_entropy", t->name);
         return;
     }
-    if (ts->data.kind == SRC_NONE)
+    if (ts->data.kind == RT_SRC_NONE)
         return;
     const Ast *le = ITEM(K_LOSS)->lhs;
     if (le->kind == AST_BINARY || le->kind == AST_NEG || (le->kind == AST_CALL && le->list.count > 0)) {

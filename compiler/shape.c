@@ -37,7 +37,7 @@ static Shape shape_of(int rank, const int64_t *dims)
 static Shape shape1(int64_t a) { return shape_of(1, (int64_t[]){ a }); }
 static Shape shape2(int64_t a, int64_t b) { return shape_of(2, (int64_t[]){ a, b }); }
 
-static void declare(ShapeCtx *s, const char *suffix, Shape sh, Init init, int64_t fan_in, int64_t fan_out, bool trainable)
+static void declare(ShapeCtx *s, const char *suffix, Shape sh, rt_init init, int64_t fan_in, int64_t fan_out, bool trainable)
 {
     ShapeParamDecl *p = &s->params[s->nparams++];
     p->suffix = suffix;
@@ -86,9 +86,9 @@ static bool shape_dense(ShapeCtx *s)
     s->out = *x;
     s->out.dim[x->rank - 1] = units;
     s->out_dtype = DT_F32;
-    declare(s, "weight", shape2(units, k), INIT_HE, k, units, true);
+    declare(s, "weight", shape2(units, k), RT_INIT_HE_NORMAL, k, units, true);
     if (attr_int(s, "bias"))
-        declare(s, "bias", shape1(units), INIT_ZEROS, k, units, true);
+        declare(s, "bias", shape1(units), RT_INIT_ZEROS, k, units, true);
     return true;
 }
 
@@ -167,9 +167,9 @@ static bool shape_conv2d(ShapeCtx *s)
     s->out = shape_of(3, (int64_t[]){ f, ho, wo });
     s->out_dtype = DT_F32;
     int64_t fan_in = c / g * k * k;
-    declare(s, "weight", shape_of(4, (int64_t[]){ f, c / g, k, k }), INIT_HE, fan_in, f * k * k / g, true);
+    declare(s, "weight", shape_of(4, (int64_t[]){ f, c / g, k, k }), RT_INIT_HE_NORMAL, fan_in, f * k * k / g, true);
     if (attr_int(s, "bias"))
-        declare(s, "bias", shape1(f), INIT_ZEROS, fan_in, f, true);
+        declare(s, "bias", shape1(f), RT_INIT_ZEROS, fan_in, f, true);
     return true;
 }
 
@@ -223,10 +223,10 @@ static bool shape_batchnorm(ShapeCtx *s)
     int64_t c = x->dim[0];
     s->out = *x;
     s->out_dtype = DT_F32;
-    declare(s, "weight", shape1(c), INIT_ONES, c, c, true);
-    declare(s, "bias", shape1(c), INIT_ZEROS, c, c, true);
-    declare(s, "running_mean", shape1(c), INIT_ZEROS, c, c, false);
-    declare(s, "running_var", shape1(c), INIT_ONES, c, c, false);
+    declare(s, "weight", shape1(c), RT_INIT_ONES, c, c, true);
+    declare(s, "bias", shape1(c), RT_INIT_ZEROS, c, c, true);
+    declare(s, "running_mean", shape1(c), RT_INIT_ZEROS, c, c, false);
+    declare(s, "running_var", shape1(c), RT_INIT_ONES, c, c, false);
     return true;
 }
 
@@ -241,8 +241,8 @@ static bool shape_layernorm(ShapeCtx *s)
     int64_t d = s->in[0].dim[s->in[0].rank - 1];
     s->out = s->in[0];
     s->out_dtype = DT_F32;
-    declare(s, "weight", shape1(d), INIT_ONES, d, d, true);
-    declare(s, "bias", shape1(d), INIT_ZEROS, d, d, true);
+    declare(s, "weight", shape1(d), RT_INIT_ONES, d, d, true);
+    declare(s, "bias", shape1(d), RT_INIT_ZEROS, d, d, true);
     return true;
 }
 
@@ -259,7 +259,7 @@ static bool shape_embed(ShapeCtx *s)
     s->out = *x;
     s->out.dim[s->out.rank++] = d;
     s->out_dtype = DT_F32;
-    declare(s, "weight", shape2(v, d), INIT_NORMAL_002, v, d, true);
+    declare(s, "weight", shape2(v, d), RT_INIT_NORMAL_002, v, d, true);
     return true;
 }
 
@@ -271,7 +271,7 @@ static bool shape_position(ShapeCtx *s)
         FAIL("%s expects a sequence f32[T, D], got %s", s->call, ty(s, 0));
     s->out = s->in[0];
     s->out_dtype = DT_F32;
-    declare(s, "weight", s->in[0], INIT_NORMAL_002, s->in[0].dim[1], s->in[0].dim[1], true);
+    declare(s, "weight", s->in[0], RT_INIT_NORMAL_002, s->in[0].dim[1], s->in[0].dim[1], true);
     return true;
 }
 
@@ -305,10 +305,10 @@ static bool shape_attention(ShapeCtx *s)
     s->out_dtype = DT_F32;
     Shape p[ATTENTION_PARAMS];
     attention_param_shapes(d, p);
-    declare(s, "qkv_weight", p[0], INIT_NORMAL_002, d, 3 * d, true);
-    declare(s, "qkv_bias", p[1], INIT_ZEROS, d, 3 * d, true);
-    declare(s, "out_weight", p[2], INIT_NORMAL_002, d, d, true);
-    declare(s, "out_bias", p[3], INIT_ZEROS, d, d, true);
+    declare(s, "qkv_weight", p[0], RT_INIT_NORMAL_002, d, 3 * d, true);
+    declare(s, "qkv_bias", p[1], RT_INIT_ZEROS, d, 3 * d, true);
+    declare(s, "out_weight", p[2], RT_INIT_NORMAL_002, d, d, true);
+    declare(s, "out_bias", p[3], RT_INIT_ZEROS, d, d, true);
     return true;
 }
 
@@ -324,9 +324,9 @@ static bool shape_recurrent(ShapeCtx *s, int gates)
     int64_t d = x->dim[1], h = attr_int(s, "units");
     s->out = attr_int(s, "sequences") ? shape2(x->dim[0], h) : shape1(h);
     s->out_dtype = DT_F32;
-    declare(s, "weight_ih", shape2(gates * h, d), INIT_GLOROT, d, gates * h, true);
-    declare(s, "weight_hh", shape2(gates * h, h), INIT_GLOROT, h, gates * h, true);
-    declare(s, "bias", shape1(gates * h), INIT_ZEROS, h, gates * h, true);
+    declare(s, "weight_ih", shape2(gates * h, d), RT_INIT_GLOROT_UNIFORM, d, gates * h, true);
+    declare(s, "weight_hh", shape2(gates * h, h), RT_INIT_GLOROT_UNIFORM, h, gates * h, true);
+    declare(s, "bias", shape1(gates * h), RT_INIT_ZEROS, h, gates * h, true);
     return true;
 }
 
@@ -452,6 +452,7 @@ static bool shape_relu(ShapeCtx *s) { return same_as_input(s); }
 static bool shape_gelu(ShapeCtx *s) { return same_as_input(s); }
 static bool shape_tanh(ShapeCtx *s) { return same_as_input(s); }
 static bool shape_sigmoid(ShapeCtx *s) { return same_as_input(s); }
+static bool shape_silu(ShapeCtx *s) { return same_as_input(s); }
 
 static bool shape_leaky_relu(ShapeCtx *s)
 {
@@ -760,7 +761,7 @@ static bool no_rule(ShapeCtx *s)
 
 /* A row of ops.def without its rule here fails to compile. */
 static bool (*const rules[OP_COUNT])(ShapeCtx *) = {
-#define OP(name, kind, sig) [OP_##name] = shape_##name,
+#define OP(name, kind, flags, act, sig) [OP_##name] = shape_##name,
 #include "ops.def"
 #undef OP
 };

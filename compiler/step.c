@@ -68,19 +68,9 @@ static int64_t last_dim(const Node *n)
     return n->shape.dim[n->shape.rank - 1];
 }
 
-static LInstr *emit(Stepper *s, LKind kind, const char *fn, const Node *n)
+static LInstr *emit(Stepper *s, LKind kind, Kernel fn, const Node *n)
 {
-    LFunc *f = s->f;
-    if (f->n == f->cap) {
-        int cap = f->cap ? f->cap * 2 : 32;
-        f->code = arena_grow(s->c->arena, f->code, (size_t)f->n, (size_t)cap, sizeof *f->code);
-        f->cap = cap;
-    }
-    LInstr *in = &f->code[f->n++];
-    memset(in, 0, sizeof *in);
-    in->kind = kind;
-    in->fn = fn;
-    in->span = n->span;
+    LInstr *in = lir_append(s->c, s->f, kind, fn, n->span);
     in->comment = arena_printf(s->c->arena, "%s: %s at one position", n->name ? n->name : "", ir_ops[n->op].name);
     return in;
 }
@@ -126,17 +116,17 @@ static void need_work(Stepper *s, int64_t floats)
 
 /* ------------------------------------------------------------- ops */
 
-static int act_of(Op op)
+/* An activation node's slope parameter (leaky_relu's alpha), 0 if none. */
+static double act_alpha(const Node *n)
 {
-    return op == OP_relu ? RT_ACT_RELU : op == OP_leaky_relu ? RT_ACT_LEAKY_RELU : op == OP_gelu ? RT_ACT_GELU
-         : op == OP_tanh ? RT_ACT_TANH : RT_ACT_SIGMOID;
+    return ir_arg_index(n->op, "alpha") >= 0 ? ir_attr(n, "alpha")->f : 0;
 }
 
 static void lower_dense(Stepper *s, uint32_t id)
 {
     const Node *n = &s->g->nodes[id], *x = &s->g->nodes[n->inputs[0]];
     int64_t k = last_dim(x), units = last_dim(n), rows = per_position(s, n) / units;
-    LInstr *in = emit(s, LI_CALL, "rt_sgemm_ex", n);
+    LInstr *in = emit(s, LI_CALL, K_rt_sgemm_ex, n);
     arg_bool(in, false);
     arg_bool(in, true);
     arg_int(in, 0, rows);
@@ -157,7 +147,7 @@ static void lower_dense(Stepper *s, uint32_t id)
     }
     if (s->fused[id]) {
         const Node *a = &s->g->nodes[s->fused[id]];
-        ep.act = act_of(a->op);
+        ep.act = ir_ops[a->op].act;
         ep.alpha = a->op == OP_leaky_relu ? ir_attr(a, "alpha")->f : 0;
     }
     arg(in, ep);
@@ -214,12 +204,9 @@ static bool lower_elementwise(Stepper *s, uint32_t id)
         break;
     }
     default:
-        e = node_expr(s, LE_ACT, a, NULL);
-        e->act = act_of(n->op);
-        e->alpha = n->op == OP_leaky_relu ? ir_attr(n, "alpha")->f : 0;
-        break;
+        die("no step loop for %s", ir_ops[n->op].name);
     }
-    LInstr *in = emit(s, LI_LOOP, NULL, n);
+    LInstr *in = emit(s, LI_LOOP, K_NONE, n);
     in->dst = val(s, id);
     in->n = elems;
     in->expr = e;
@@ -238,7 +225,7 @@ static bool lower_recurrent(Stepper *s, uint32_t id)
     plan_recurrent(s->g, n, &r);
     int64_t carry = take_state(s, rt_recurrent_carry_floats(&r));
     need_work(s, rt_recurrent_step_work_floats(&r));
-    LInstr *in = emit(s, LI_CALL, "rt_recurrent_step", n);
+    LInstr *in = emit(s, LI_CALL, K_rt_recurrent_step, n);
     int64_t v[5] = { r.cell, r.steps, r.inputs, r.units, r.sequences };
     arg_struct(s, in, "rt_recurrent", recurrent_fields, v, 5);
     arg_int(in, 0, 1);
@@ -260,7 +247,7 @@ static bool lower_attention(Stepper *s, uint32_t id)
     int64_t cache = take_state(s, rt_attention_cache_floats(&a));
     need_work(s, rt_attention_step_work_floats(&a));
     s->context = a.t;
-    LInstr *in = emit(s, LI_CALL, "rt_attention_step", n);
+    LInstr *in = emit(s, LI_CALL, K_rt_attention_step, n);
     int64_t v[4] = { a.t, a.d, a.heads, a.causal };
     arg_struct(s, in, "rt_attention", attention_fields, v, 4);
     arg_int(in, 0, 1);
@@ -285,7 +272,7 @@ static bool lower_concat(Stepper *s, uint32_t id)
     for (int k = 0; k < n->ndata; k++) {
         const Node *x = &s->g->nodes[n->inputs[k]];
         int64_t w = last_dim(x);
-        LInstr *in = emit(s, LI_CALL, "rt_copy_rows", n);
+        LInstr *in = emit(s, LI_CALL, K_rt_copy_rows, n);
         arg_int(in, 0, rows);
         arg_int(in, w, 0);
         arg_ptr(in, val(s, n->inputs[k]));
@@ -327,13 +314,23 @@ static bool lower_node(Stepper *s, uint32_t id)
     s->at[id] = arena_at(s->slots);
     s->slots += round_up(per_position(s, n));
     LInstr *in;
+    if (ir_op_is(n->op, OPF_ACTIVATION)) {
+        /* the runtime's kernel, as in the full forward: the same bits */
+        in = emit(s, LI_CALL, K_rt_act_forward, n);
+        arg(in, (LArg){ .kind = LA_ACT, .i = ir_ops[n->op].act });
+        arg(in, (LArg){ .kind = LA_FLOAT, .f = act_alpha(n) });
+        arg_int(in, 0, per_position(s, n));
+        arg_ptr(in, val(s, n->inputs[0]));
+        arg_ptr(in, val(s, id));
+        return true;
+    }
     switch (n->op) {
     case OP_dense:
         lower_dense(s, id);
         return true;
     case OP_embed: {
         const Node *w = &s->g->nodes[n->inputs[1]];
-        in = emit(s, LI_CALL, "rt_embed_forward", n);
+        in = emit(s, LI_CALL, K_rt_embed_forward, n);
         arg_int(in, 0, per_position(s, &s->g->nodes[n->inputs[0]]));
         arg_int(in, w->shape.dim[0], 0);
         arg_int(in, w->shape.dim[1], 0);
@@ -344,7 +341,7 @@ static bool lower_node(Stepper *s, uint32_t id)
     }
     case OP_position:
         s->context = s->T;
-        in = emit(s, LI_CALL, "rt_position_step", n);
+        in = emit(s, LI_CALL, K_rt_position_step, n);
         arg_int(in, 0, 1);
         arg_int(in, per_position(s, n), 0);
         arg_pos(in);
@@ -353,7 +350,7 @@ static bool lower_node(Stepper *s, uint32_t id)
         arg_ptr(in, val(s, id));
         return true;
     case OP_layernorm:
-        in = emit(s, LI_CALL, "rt_layernorm_forward", n);
+        in = emit(s, LI_CALL, K_rt_layernorm_forward, n);
         arg_int(in, 0, per_position(s, n) / last_dim(n));
         arg_int(in, last_dim(n), 0);
         for (int k = 0; k < 3; k++) /* x, gamma, beta */
@@ -364,14 +361,13 @@ static bool lower_node(Stepper *s, uint32_t id)
         arg_ptr(in, val(s, id));
         return true;
     case OP_softmax:
-        in = emit(s, LI_CALL, "rt_softmax_forward", n);
+        in = emit(s, LI_CALL, K_rt_softmax_forward, n);
         arg_int(in, 0, per_position(s, n) / last_dim(n));
         arg_int(in, last_dim(n), 0);
         arg_ptr(in, val(s, n->inputs[0]));
         arg_ptr(in, val(s, id));
         return true;
     case OP_add: case OP_sub: case OP_mul: case OP_scale:
-    case OP_relu: case OP_leaky_relu: case OP_gelu: case OP_tanh: case OP_sigmoid:
         return lower_elementwise(s, id);
     case OP_rnn: case OP_lstm: case OP_gru:
         return lower_recurrent(s, id);
@@ -423,8 +419,7 @@ bool step_lower(Compiler *c, const Graph *m, LProgram *lp)
             s.users[m->nodes[i].inputs[k]]++;
     for (uint32_t i = 0; i < m->nnodes; i++) {
         const Node *n = &m->nodes[i];
-        bool act = n->op == OP_relu || n->op == OP_leaky_relu || n->op == OP_gelu || n->op == OP_tanh ||
-                   n->op == OP_sigmoid;
+        bool act = ir_op_is(n->op, OPF_ACTIVATION);
         if (act && m->nodes[n->inputs[0]].op == OP_dense && s.users[n->inputs[0]] == 1 && n->inputs[0] != m->output)
             s.fused[n->inputs[0]] = i;
     }
@@ -439,7 +434,7 @@ bool step_lower(Compiler *c, const Graph *m, LProgram *lp)
     int64_t state = s.state, slots = s.slots;
     lower_all(&s, state, state + slots);
     int64_t out_size = per_position(&s, out);
-    LInstr *in = emit(&s, LI_CALL, "rt_copy_rows", out);
+    LInstr *in = emit(&s, LI_CALL, K_rt_copy_rows, out);
     arg_int(in, 0, 1);
     arg_int(in, out_size, 0);
     arg_ptr(in, val(&s, m->output));

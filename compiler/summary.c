@@ -44,71 +44,160 @@ static int64_t attention_flops(const Node *n, int64_t heads)
     return proj + scores + mix + soft;
 }
 
-int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n)
+/* ------------------------------------------------ per-op costs (ops.def) */
+
+typedef int64_t FlopsRule(const Program *p, const Graph *g, const Node *n);
+
+static int64_t flops_none(const Program *p, const Graph *g, const Node *n)
+{
+    (void)p, (void)g, (void)n;
+    return 0;
+}
+
+/* One operation per output value: elementwise ops, pooling gradients. */
+static int64_t flops_per_output(const Program *p, const Graph *g, const Node *n)
+{
+    (void)p, (void)g;
+    return elems(n);
+}
+
+/* One operation per value of the first input (dy for most gradients). */
+static int64_t flops_per_input(const Program *p, const Graph *g, const Node *n)
 {
     (void)p;
-    switch (n->op) {
-    case OP_input: case OP_param: case OP_model_call: case OP_flatten: case OP_reshape: case OP_concat:
-    case OP_embed:
-        return 0;
-    case OP_dense: return flops_matmul_layer(g, n);
-    case OP_conv2d: return conv_flops(g, n);
-    case OP_maxpool: case OP_avgpool: {
-        int64_t k = ir_attr(n, "size")->i;
-        return elems(n) * k * k;
-    }
-    case OP_global_avgpool: return elems(in0(g, n));
-    case OP_batchnorm: return 2 * elems(n);          /* folded scale and shift */
-    case OP_layernorm: return 8 * elems(n);          /* mean, variance, normalise, scale, shift */
-    case OP_softmax: return 5 * elems(n);            /* max, exp, sum, divide */
-    case OP_position: return elems(n);
-    case OP_attention: return attention_flops(n, ir_attr(n, "heads")->i);
-    case OP_rnn: return recurrent_flops(g, n, 1, 1);
-    case OP_lstm: return recurrent_flops(g, n, 4, 8);
-    case OP_gru: return recurrent_flops(g, n, 3, 8);
-    case OP_dropout: case OP_add: case OP_sub: case OP_mul: case OP_scale: case OP_relu: case OP_leaky_relu:
-    case OP_gelu: case OP_tanh: case OP_sigmoid:
-        return elems(n);
-    case OP_dense_grad_x: {
-        const Node *dy = in0(g, n);
-        return 2 * elems(n) * dy->shape.dim[dy->shape.rank - 1];
-    }
-    case OP_dense_grad_w: {
-        /* per sample: the outer products that sum to dW */
-        const Node *x = &g->nodes[n->inputs[1]];
-        return 2 * elems(in0(g, n)) * x->shape.dim[x->shape.rank - 1];
-    }
-    case OP_bias_grad: case OP_act_grad: case OP_dropout_grad: return elems(in0(g, n));
-    case OP_conv2d_grad_x: case OP_conv2d_grad_w: {
-        /* the forward's multiply-adds, once more: each dy element meets C/g*k*k inputs */
-        const Node *x = &g->nodes[n->inputs[n->op == OP_conv2d_grad_x ? 2 : 1]];
-        int64_t k = ir_attr(n, "kernel")->i, groups = ir_attr(n, "groups")->i;
-        return 2 * elems(in0(g, n)) * (x->shape.dim[0] / groups) * k * k;
-    }
-    case OP_conv2d_grad_b: case OP_batchnorm_grad_param: case OP_concat_grad: case OP_recurrent_grad_param:
-    case OP_attention_grad_param: return 0;
-    case OP_recurrent_grad: /* every product of the forward twice: for dx and h, and for the weights */
-        return 2 * summary_node_flops(p, g, &g->nodes[n->inputs[2]]);
-    case OP_attention_grad: {
-        /* about twice the forward: each product once per operand's
-         * gradient (dx is skipped when nothing reads it) */
-        const Node *fwd = &g->nodes[n->inputs[2]];
-        return 2 * attention_flops(n, ir_attr(fwd, "heads")->i);
-    }
-    case OP_maxpool_grad: case OP_avgpool_grad: case OP_global_avgpool_grad: return elems(n);
-    case OP_batchnorm_grad: return 6 * elems(n);
-    case OP_softmax_grad: return 3 * elems(n);
-    case OP_cross_entropy_grad: case OP_mse_grad: case OP_bce_grad: return 2 * elems(n);
-    case OP_embed_grad: case OP_position_grad: return elems(in0(g, n)); /* one addition per dy value */
-    case OP_layernorm_grad: return 12 * elems(n);
-    case OP_layernorm_grad_param: return 0;
-    case OP_reduce_to: return elems(in0(g, n));
-    case OP_expand: return 0;
-    case OP_cross_entropy: return 5 * elems(in0(g, n));
-    case OP_mse: case OP_bce: return 3 * elems(in0(g, n));
-    case OP_COUNT: break;
-    }
-    unreachable();
+    return elems(in0(g, n));
+}
+
+#define flops_input flops_none
+#define flops_param flops_none
+#define flops_model_call flops_none
+#define flops_flatten flops_none
+#define flops_reshape flops_none
+#define flops_concat flops_none
+#define flops_embed flops_none
+
+static int64_t flops_dense(const Program *p, const Graph *g, const Node *n) { (void)p; return flops_matmul_layer(g, n); }
+static int64_t flops_conv2d(const Program *p, const Graph *g, const Node *n) { (void)p; return conv_flops(g, n); }
+
+static int64_t flops_maxpool(const Program *p, const Graph *g, const Node *n)
+{
+    (void)p, (void)g;
+    int64_t k = ir_attr(n, "size")->i;
+    return elems(n) * k * k;
+}
+#define flops_avgpool flops_maxpool
+#define flops_global_avgpool flops_per_input
+
+/* batchnorm: the folded scale and shift; layernorm: mean, variance,
+ * normalise, scale, shift; softmax: max, exp, sum, divide. */
+static int64_t flops_batchnorm(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 2 * elems(n); }
+static int64_t flops_layernorm(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 8 * elems(n); }
+static int64_t flops_softmax(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 5 * elems(n); }
+#define flops_position flops_per_output
+
+static int64_t flops_attention(const Program *p, const Graph *g, const Node *n)
+{
+    (void)p, (void)g;
+    return attention_flops(n, ir_attr(n, "heads")->i);
+}
+
+static int64_t flops_rnn(const Program *p, const Graph *g, const Node *n) { (void)p; return recurrent_flops(g, n, 1, 1); }
+static int64_t flops_lstm(const Program *p, const Graph *g, const Node *n) { (void)p; return recurrent_flops(g, n, 4, 8); }
+static int64_t flops_gru(const Program *p, const Graph *g, const Node *n) { (void)p; return recurrent_flops(g, n, 3, 8); }
+
+#define flops_dropout flops_per_output
+#define flops_add flops_per_output
+#define flops_sub flops_per_output
+#define flops_mul flops_per_output
+#define flops_scale flops_per_output
+#define flops_relu flops_per_output
+#define flops_leaky_relu flops_per_output
+#define flops_gelu flops_per_output
+#define flops_tanh flops_per_output
+#define flops_sigmoid flops_per_output
+#define flops_silu flops_per_output
+
+static int64_t flops_cross_entropy(const Program *p, const Graph *g, const Node *n) { (void)p; return 5 * elems(in0(g, n)); }
+static int64_t flops_mse(const Program *p, const Graph *g, const Node *n) { (void)p; return 3 * elems(in0(g, n)); }
+#define flops_bce flops_mse
+
+static int64_t flops_dense_grad_x(const Program *p, const Graph *g, const Node *n)
+{
+    (void)p;
+    const Node *dy = in0(g, n);
+    return 2 * elems(n) * dy->shape.dim[dy->shape.rank - 1];
+}
+
+static int64_t flops_dense_grad_w(const Program *p, const Graph *g, const Node *n)
+{
+    /* per sample: the outer products that sum to dW */
+    (void)p;
+    const Node *x = &g->nodes[n->inputs[1]];
+    return 2 * elems(in0(g, n)) * x->shape.dim[x->shape.rank - 1];
+}
+
+#define flops_bias_grad flops_per_input
+#define flops_act_grad flops_per_input
+#define flops_dropout_grad flops_per_input
+
+/* the forward's multiply-adds, once more: each dy element meets C/g*k*k
+ * inputs; x is the input at `xi` */
+static int64_t conv_grad_flops(const Graph *g, const Node *n, int xi)
+{
+    const Node *x = &g->nodes[n->inputs[xi]];
+    int64_t k = ir_attr(n, "kernel")->i, groups = ir_attr(n, "groups")->i;
+    return 2 * elems(in0(g, n)) * (x->shape.dim[0] / groups) * k * k;
+}
+static int64_t flops_conv2d_grad_x(const Program *p, const Graph *g, const Node *n) { (void)p; return conv_grad_flops(g, n, 2); }
+static int64_t flops_conv2d_grad_w(const Program *p, const Graph *g, const Node *n) { (void)p; return conv_grad_flops(g, n, 1); }
+
+/* parameter gradients their owner's kernel computes cost nothing more */
+#define flops_conv2d_grad_b flops_none
+#define flops_batchnorm_grad_param flops_none
+#define flops_recurrent_grad_param flops_none
+#define flops_attention_grad_param flops_none
+#define flops_layernorm_grad_param flops_none
+#define flops_concat_grad flops_none
+
+static int64_t flops_recurrent_grad(const Program *p, const Graph *g, const Node *n)
+{
+    /* every product of the forward twice: for dx and h, and for the weights */
+    return 2 * summary_node_flops(p, g, &g->nodes[n->inputs[2]]);
+}
+
+static int64_t flops_attention_grad(const Program *p, const Graph *g, const Node *n)
+{
+    /* about twice the forward: each product once per operand's gradient
+     * (dx is skipped when nothing reads it) */
+    (void)p;
+    const Node *fwd = &g->nodes[n->inputs[2]];
+    return 2 * attention_flops(n, ir_attr(fwd, "heads")->i);
+}
+
+#define flops_maxpool_grad flops_per_output
+#define flops_avgpool_grad flops_per_output
+#define flops_global_avgpool_grad flops_per_output
+static int64_t flops_batchnorm_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 6 * elems(n); }
+static int64_t flops_softmax_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 3 * elems(n); }
+static int64_t flops_cross_entropy_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 2 * elems(n); }
+#define flops_mse_grad flops_cross_entropy_grad
+#define flops_bce_grad flops_cross_entropy_grad
+#define flops_embed_grad flops_per_input /* one addition per dy value */
+#define flops_position_grad flops_per_input
+#define flops_reduce_to flops_per_input
+#define flops_expand flops_none
+static int64_t flops_layernorm_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 12 * elems(n); }
+
+/* A row of ops.def without its cost here fails to compile. */
+static FlopsRule *const flops_rules[OP_COUNT] = {
+#define OP(name, kind, flags, act, sig) [OP_##name] = flops_##name,
+#include "ops.def"
+#undef OP
+};
+
+int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n)
+{
+    return flops_rules[n->op](p, g, n);
 }
 
 /* Trainable parameters a node owns (its parameter inputs). */
@@ -215,4 +304,79 @@ void summary_print(FILE *out, Compiler *c, const Graph *g)
     fprintf(out, "\n  forward: %s per sample (%s)\n", grouped(b1, s.flops), human_flops(b2, (double)s.flops));
     fprintf(out, "  activations: %s per sample (every layer output, before memory planning)\n",
             human_bytes(b3, (double)s.activation_bytes));
+}
+
+/* The passes to the LIR for `netc check`, quietly: what the code generator
+ * cannot do yet is not an error of the .net file. */
+static bool lower_quietly(Compiler *c, const char *model, LProgram *lp)
+{
+    FILE *devnull = fopen("/dev/null", "w");
+    if (!devnull)
+        return false;
+    FILE *saved_out = c->diag.out;
+    int saved_errors = c->diag.errors, saved_warnings = c->diag.warnings;
+    const char *saved_dumps = c->dumps;
+    c->diag.out = devnull;
+    c->dumps = NULL;
+    bool ok = lower_program(c, model, lp);
+    c->diag.out = saved_out;
+    c->diag.errors = saved_errors;
+    c->diag.warnings = saved_warnings;
+    c->dumps = saved_dumps;
+    fclose(devnull);
+    return ok;
+}
+
+/* Floats of optimizer state per parameter: what the runtime allocates. */
+static int state_per_param(const OptSpec *o)
+{
+    rt_optimizer opt = rtprogram_optimizer(o);
+    return rt_optimizer_state_per_param(&opt);
+}
+
+/* `netc check`'s lines for a train block of steps: the plan of each step. */
+void summary_train_report(FILE *out, Compiler *c, const TrainSpec *ts)
+{
+    LProgram lp;
+    fprintf(out, "train %s: %d step%s, run in this order each iteration\n", ts->name, ts->nsteps, ts->nsteps == 1 ? "" : "s");
+    if (!lower_quietly(c, ts->name, &lp)) {
+        fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
+        return;
+    }
+    double mib = 1.0 / (1024 * 1024);
+    fprintf(out, "  memory plan: parameters %.2f MiB (every model the steps call), gradients %.2f MiB\n",
+            (double)lp.layout.total * 4 * mib, (double)lp.layout.total * 4 * mib);
+    for (int k = 0; k < lp.nsteps; k++) {
+        const LStep *st = &lp.steps[k];
+        int64_t n = st->end - st->begin;
+        fprintf(out, "  step %s: updates %.2f MiB of parameters, optimizer state %.2f MiB, activation arena %lld bytes per sample (%.2f MiB at batch %lld)\n",
+                st->spec->model, (double)n * 4 * mib, (double)n * 4 * state_per_param(&st->spec->opt) * mib,
+                (long long)st->fn.arena_floats * 4, (double)st->fn.arena_floats * 4 * (double)ts->batch * mib,
+                (long long)ts->batch);
+    }
+    fprintf(out, "  inference (%s): %lld bytes per sample\n", lp.model->name, (long long)lp.forward.arena_floats * 4);
+}
+
+/* `netc check`'s memory lines: the plan for one model, when the code
+ * generator supports every op in it. */
+void summary_memory_report(FILE *out, Compiler *c, const char *model)
+{
+    LProgram lp;
+    if (!lower_quietly(c, model, &lp)) {
+        fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
+        return;
+    }
+    double mib = 1.0 / (1024 * 1024);
+    fprintf(out, "  memory plan: parameters %.2f MiB", (double)lp.layout.total * 4 * mib);
+    if (lp.train) {
+        int state = state_per_param(&lp.train->steps_list[0].opt);
+        fprintf(out, ", gradients %.2f MiB, optimizer state %.2f MiB\n", (double)lp.layout.total * 4 * mib,
+                (double)lp.layout.trainable * 4 * state * mib);
+        fprintf(out, "  activation arena: %lld bytes per sample to train (%.2f MiB at batch %lld), %lld bytes per sample to infer\n",
+                (long long)lp.train_step.arena_floats * 4,
+                (double)lp.train_step.arena_floats * 4 * (double)lp.train->batch * mib, (long long)lp.train->batch,
+                (long long)lp.forward.arena_floats * 4);
+    } else {
+        fprintf(out, "\n  activation arena: %lld bytes per sample to infer\n", (long long)lp.forward.arena_floats * 4);
+    }
 }

@@ -165,7 +165,7 @@ static const char *name_list(Compiler *c, const char *const *names, const bool *
 static bool read_header(Compiler *c, InitSpec *is)
 {
     char path[PATH_MAX];
-    if (rt_data_resolve(is->path, build_source_dir(c), path, sizeof path) != 0) {
+    if (rt_data_resolve(is->path, backend_source_dir(c), path, sizeof path) != 0) {
         diag_warning(&c->diag, is->from_span,
                      "checkpoint '%s' not found (next to the .net file, in $NETC_DATA_PATH or /usr/share/datasets); "
                      "its names and shapes are checked when training starts",

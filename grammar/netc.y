@@ -105,6 +105,7 @@ titems: %empty                      { $$ = ast_list_new(); }
     | titems titem                  { $$ = $2 ? ast_list_push(c, $1, $2) : $1; }
     ;
 titem: ident expr                   { $$ = ast_item(c, @$, $1, $2); }
+    | ident '=' expr               { $$ = ast_item(c, @$, $1, $3); }
     | ident ident '{' titems '}'    { $$ = ast_step(c, @$, $1, $2, $4); }
     | ident '{' aitems '}'          { $$ = ast_augment(c, @$, $1, $3); }
     | ident call '{' mitems '}'     { $$ = ast_init(c, @$, $1, $2, $4); }

@@ -34,20 +34,6 @@
 #define HOST_BIG_ENDIAN 0
 #endif
 
-static void fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-{
-    int n = snprintf(err, errlen, "%s: ", path);
-    if (n < 0 || (size_t)n >= errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-    va_end(ap);
-}
-
 static const char *dtype_name(rt_dtype dtype)
 {
     switch (dtype) {
@@ -131,14 +117,14 @@ static void copy_le32(void *dst, const void *src, size_t bytes)
 static int64_t tensor_bytes(const char *path, const rt_named_tensor *t, char *err, size_t errlen)
 {
     if (t->rank < 0 || t->rank > RT_MAX_RANK) {
-        fail(err, errlen, path, "tensor '%s' has rank %d; ranks go from 0 to %d", t->name,
+        rt_path_error(err, errlen, path, "tensor '%s' has rank %d; ranks go from 0 to %d", t->name,
              t->rank, RT_MAX_RANK);
         return -1;
     }
     int64_t elems = 1;
     for (int d = 0; d < t->rank; d++) {
         if (t->dims[d] < 0) {
-            fail(err, errlen, path, "tensor '%s' has a negative dimension", t->name);
+            rt_path_error(err, errlen, path, "tensor '%s' has a negative dimension", t->name);
             return -1;
         }
         elems = rt_mul_checked(elems, t->dims[d]);
@@ -147,11 +133,11 @@ static int64_t tensor_bytes(const char *path, const rt_named_tensor *t, char *er
     }
     int64_t bytes = elems < 0 ? -1 : rt_mul_checked(elems, 4);
     if (bytes < 0) {
-        fail(err, errlen, path, "tensor '%s' is too large", t->name);
+        rt_path_error(err, errlen, path, "tensor '%s' is too large", t->name);
         return -1;
     }
     if (bytes > 0 && !t->data) {
-        fail(err, errlen, path, "tensor '%s' has no data", t->name);
+        rt_path_error(err, errlen, path, "tensor '%s' has no data", t->name);
         return -1;
     }
     return bytes;
@@ -171,17 +157,17 @@ static json_t *build_header(const char *path, const rt_named_tensor *tensors, in
             goto nomem;
         for (int i = 0; i < nmeta; i++) {
             if (!meta[i].key || !meta[i].value) {
-                fail(err, errlen, path, "metadata entry %d has no %s", i,
+                rt_path_error(err, errlen, path, "metadata entry %d has no %s", i,
                      meta[i].key ? "value" : "key");
                 goto failed;
             }
             if (json_object_get(md, meta[i].key)) {
-                fail(err, errlen, path, "duplicate metadata key '%s'", meta[i].key);
+                rt_path_error(err, errlen, path, "duplicate metadata key '%s'", meta[i].key);
                 goto failed;
             }
             json_t *value = json_string(meta[i].value);
             if (!value || json_object_set_new(md, meta[i].key, value) != 0) {
-                fail(err, errlen, path, "metadata '%s' is not valid UTF-8", meta[i].key);
+                rt_path_error(err, errlen, path, "metadata '%s' is not valid UTF-8", meta[i].key);
                 goto failed;
             }
         }
@@ -191,22 +177,22 @@ static json_t *build_header(const char *path, const rt_named_tensor *tensors, in
     for (int i = 0; i < ntensors; i++) {
         const rt_named_tensor *t = &tensors[i];
         if (!t->name || !t->name[0]) {
-            fail(err, errlen, path, "tensor %d has no name", i);
+            rt_path_error(err, errlen, path, "tensor %d has no name", i);
             goto failed;
         }
         if (strcmp(t->name, "__metadata__") == 0) {
-            fail(err, errlen, path, "'__metadata__' is reserved and cannot name a tensor");
+            rt_path_error(err, errlen, path, "'__metadata__' is reserved and cannot name a tensor");
             goto failed;
         }
         if (json_object_get(root, t->name)) {
-            fail(err, errlen, path, "duplicate tensor name '%s'", t->name);
+            rt_path_error(err, errlen, path, "duplicate tensor name '%s'", t->name);
             goto failed;
         }
         int64_t bytes = tensor_bytes(path, t, err, errlen);
         if (bytes < 0)
             goto failed;
         if (offset > INT64_MAX - bytes) {
-            fail(err, errlen, path, "tensors are too large to save together");
+            rt_path_error(err, errlen, path, "tensors are too large to save together");
             goto failed;
         }
         json_t *shape = json_array();
@@ -224,7 +210,7 @@ static json_t *build_header(const char *path, const rt_named_tensor *tensors, in
         json_object_set_new(entry, "shape", shape);
         json_object_set_new(entry, "data_offsets", offsets);
         if (json_object_set_new(root, t->name, entry) != 0) {
-            fail(err, errlen, path, "tensor name '%s' is not valid UTF-8", t->name);
+            rt_path_error(err, errlen, path, "tensor name '%s' is not valid UTF-8", t->name);
             goto failed;
         }
         offset += bytes;
@@ -233,7 +219,7 @@ static json_t *build_header(const char *path, const rt_named_tensor *tensors, in
     return root;
 
 nomem:
-    fail(err, errlen, path, "%s", strerror(ENOMEM));
+    rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
 failed:
     json_decref(root);
     return NULL;
@@ -244,7 +230,7 @@ int rt_checkpoint_save(const char *path, const rt_named_tensor *tensors, int nte
 {
     for (int i = 0; i < ntensors; i++)
         if ((unsigned)tensors[i].dtype > RT_I32) {
-            fail(err, errlen, path, "tensor '%s' has an unknown dtype %d",
+            rt_path_error(err, errlen, path, "tensor '%s' has an unknown dtype %d",
                  tensors[i].name ? tensors[i].name : "?", (int)tensors[i].dtype);
             return -1;
         }
@@ -256,7 +242,7 @@ int rt_checkpoint_save(const char *path, const rt_named_tensor *tensors, int nte
     char *json = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (!json) {
-        fail(err, errlen, path, "%s", strerror(ENOMEM));
+        rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
         return -1;
     }
 
@@ -266,14 +252,14 @@ int rt_checkpoint_save(const char *path, const rt_named_tensor *tensors, int nte
     size_t header_len = (json_len + 7) & ~(size_t)7;
     if ((uint64_t)data_bytes > SIZE_MAX - 8 - header_len) {
         free(json);
-        fail(err, errlen, path, "tensors are too large to save together");
+        rt_path_error(err, errlen, path, "tensors are too large to save together");
         return -1;
     }
     size_t total = 8 + header_len + (size_t)data_bytes;
     unsigned char *buf = malloc(total);
     if (!buf) {
         free(json);
-        fail(err, errlen, path, "%s", strerror(ENOMEM));
+        rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
         return -1;
     }
     put_u64_le(buf, header_len);
@@ -327,20 +313,20 @@ static int parse_entry(const char *path, const char *name, json_t *value, entry 
     e->name = name;
     e->asked = false;
     if (!json_is_object(value)) {
-        fail(err, errlen, path, "tensor '%s': entry is not a JSON object", name);
+        rt_path_error(err, errlen, path, "tensor '%s': entry is not a JSON object", name);
         return -1;
     }
     json_t *dtype = json_object_get(value, "dtype");
     json_t *shape = json_object_get(value, "shape");
     json_t *offsets = json_object_get(value, "data_offsets");
     if (!json_is_string(dtype)) {
-        fail(err, errlen, path, "tensor '%s': missing or non-string \"dtype\"", name);
+        rt_path_error(err, errlen, path, "tensor '%s': missing or non-string \"dtype\"", name);
         return -1;
     }
     e->dtype = json_string_value(dtype);
     int size = dtype_size(e->dtype);
     if (size == 0) {
-        fail(err, errlen, path, "tensor '%s': unknown dtype '%s'", name, e->dtype);
+        rt_path_error(err, errlen, path, "tensor '%s': unknown dtype '%s'", name, e->dtype);
         return -1;
     }
 
@@ -353,14 +339,14 @@ static int parse_entry(const char *path, const char *name, json_t *value, entry 
             elems = rt_mul_checked(elems, json_integer_value(dim));
     }
     if (!shape_ok) {
-        fail(err, errlen, path, "tensor '%s': \"shape\" must be an array of non-negative integers",
+        rt_path_error(err, errlen, path, "tensor '%s': \"shape\" must be an array of non-negative integers",
              name);
         return -1;
     }
     e->shape = shape;
     int64_t bytes = elems < 0 ? -1 : rt_mul_checked(elems, size);
     if (bytes < 0) {
-        fail(err, errlen, path, "tensor '%s': shape is too large", name);
+        rt_path_error(err, errlen, path, "tensor '%s': shape is too large", name);
         return -1;
     }
 
@@ -369,21 +355,21 @@ static int parse_entry(const char *path, const char *name, json_t *value, entry 
         !json_is_integer(json_array_get(offsets, 1)) ||
         json_integer_value(json_array_get(offsets, 0)) < 0 ||
         json_integer_value(json_array_get(offsets, 1)) < 0) {
-        fail(err, errlen, path,
+        rt_path_error(err, errlen, path,
              "tensor '%s': \"data_offsets\" must be two non-negative integers [begin, end]", name);
         return -1;
     }
     e->begin = json_integer_value(json_array_get(offsets, 0));
     e->end = json_integer_value(json_array_get(offsets, 1));
     if (e->end < e->begin) {
-        fail(err, errlen, path, "tensor '%s': data_offsets [%lld, %lld] end before they begin",
+        rt_path_error(err, errlen, path, "tensor '%s': data_offsets [%lld, %lld] end before they begin",
              name, (long long)e->begin, (long long)e->end);
         return -1;
     }
     if (e->end - e->begin != bytes) {
         char dims[256];
         format_json_shape(shape, dims, sizeof dims);
-        fail(err, errlen, path,
+        rt_path_error(err, errlen, path,
              "tensor '%s': data_offsets [%lld, %lld] hold %lld bytes, but %s %s needs %lld", name,
              (long long)e->begin, (long long)e->end, (long long)(e->end - e->begin), e->dtype,
              dims, (long long)bytes);
@@ -413,13 +399,13 @@ static int check_coverage(const char *path, entry *entries, size_t n, int64_t da
     if (max_end > data_bytes) {
         char want[32], have[32];
         format_size_pair((uint64_t)max_end, (uint64_t)data_bytes, want, have, sizeof want);
-        fail(err, errlen, path, "truncated: header says %s of data, file holds %s", want, have);
+        rt_path_error(err, errlen, path, "truncated: header says %s of data, file holds %s", want, have);
         return -1;
     }
 
     entry **order = malloc((n ? n : 1) * sizeof *order);
     if (!order) {
-        fail(err, errlen, path, "%s", strerror(ENOMEM));
+        rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
         return -1;
     }
     size_t m = 0;
@@ -431,14 +417,14 @@ static int check_coverage(const char *path, entry *entries, size_t n, int64_t da
     int64_t covered = 0;
     for (size_t i = 0; i < m && rc == 0; i++) {
         if (order[i]->begin < covered) {
-            fail(err, errlen, path,
+            rt_path_error(err, errlen, path,
                  "tensors '%s' and '%s' overlap (data_offsets [%lld, %lld] and [%lld, %lld])",
                  order[i - 1]->name, order[i]->name, (long long)order[i - 1]->begin,
                  (long long)order[i - 1]->end, (long long)order[i]->begin,
                  (long long)order[i]->end);
             rc = -1;
         } else if (order[i]->begin > covered) {
-            fail(err, errlen, path, "bytes [%lld, %lld) of the data belong to no tensor",
+            rt_path_error(err, errlen, path, "bytes [%lld, %lld) of the data belong to no tensor",
                  (long long)covered, (long long)order[i]->begin);
             rc = -1;
         }
@@ -446,7 +432,7 @@ static int check_coverage(const char *path, entry *entries, size_t n, int64_t da
     }
     free(order);
     if (rc == 0 && covered < data_bytes) {
-        fail(err, errlen, path, "%lld bytes after the last tensor belong to no tensor",
+        rt_path_error(err, errlen, path, "%lld bytes after the last tensor belong to no tensor",
              (long long)(data_bytes - covered));
         rc = -1;
     }
@@ -458,7 +444,7 @@ static int check_match(const char *path, const rt_named_tensor *t, const entry *
                        size_t errlen)
 {
     if (strcmp(e->dtype, dtype_name(t->dtype)) != 0) {
-        fail(err, errlen, path, "tensor '%s' has dtype %s, the model expects %s", t->name,
+        rt_path_error(err, errlen, path, "tensor '%s' has dtype %s, the model expects %s", t->name,
              e->dtype, dtype_name(t->dtype));
         return -1;
     }
@@ -471,12 +457,12 @@ static int check_match(const char *path, const rt_named_tensor *t, const entry *
         format_json_shape(e->shape, have, sizeof have);
         format_dims(t->dims, t->rank < 0 ? 0 : t->rank > RT_MAX_RANK ? RT_MAX_RANK : t->rank,
                     want, sizeof want);
-        fail(err, errlen, path, "tensor '%s' has shape %s, the model expects %s", t->name, have,
+        rt_path_error(err, errlen, path, "tensor '%s' has shape %s, the model expects %s", t->name, have,
              want);
         return -1;
     }
     if (e->end > e->begin && !t->data) {
-        fail(err, errlen, path, "tensor '%s' has nowhere to load into", t->name);
+        rt_path_error(err, errlen, path, "tensor '%s' has nowhere to load into", t->name);
         return -1;
     }
     return 0;
@@ -526,9 +512,9 @@ static int read_tensor(const char *path, int fd, int64_t offset, const rt_named_
 #endif
 failed:
     if (errno == 0)
-        fail(err, errlen, path, "truncated while reading tensor '%s'", t->name);
+        rt_path_error(err, errlen, path, "truncated while reading tensor '%s'", t->name);
     else
-        fail(err, errlen, path, "reading tensor '%s': %s", t->name, strerror(errno));
+        rt_path_error(err, errlen, path, "reading tensor '%s': %s", t->name, strerror(errno));
     return -1;
 }
 
@@ -540,7 +526,7 @@ static bool all_finite(const char *path, const rt_named_tensor *t, size_t n, cha
     const float *v = t->data;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(v[i])) {
-            fail(err, errlen, path,
+            rt_path_error(err, errlen, path,
                  "tensor '%s' holds %s at index %zu; the file is damaged or was saved by a run that "
                  "diverged, so it cannot be used", t->name, isnan(v[i]) ? "NaN" : "an infinity", i);
             return false;
@@ -564,17 +550,17 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
         return -1;
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        fail(err, errlen, path, "%s", strerror(errno));
+        rt_path_error(err, errlen, path, "%s", strerror(errno));
         goto done;
     }
     if (!S_ISREG(st.st_mode)) {
-        fail(err, errlen, path, "%s", strerror(S_ISDIR(st.st_mode) ? EISDIR : EINVAL));
+        rt_path_error(err, errlen, path, "%s", strerror(S_ISDIR(st.st_mode) ? EISDIR : EINVAL));
         goto done;
     }
     int64_t file_size = (int64_t)st.st_size;
     unsigned char lenbuf[8];
     if (file_size < 8 || read_at(fd, lenbuf, 8, 0) != 0) {
-        fail(err, errlen, path,
+        rt_path_error(err, errlen, path,
              "truncated: file holds %lld bytes, a safetensors file starts with an 8-byte "
              "header length",
              (long long)file_size);
@@ -582,7 +568,7 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
     }
     uint64_t header_len = get_u64_le(lenbuf);
     if (header_len > (uint64_t)(file_size - 8) || header_len > MAX_HEADER_BYTES) {
-        fail(err, errlen, path,
+        rt_path_error(err, errlen, path,
              "corrupt header length %llu: the file holds %lld bytes after it%s",
              (unsigned long long)header_len, (long long)(file_size - 8),
              header_len > MAX_HEADER_BYTES ? " and the limit is 100 MB" : "");
@@ -590,11 +576,11 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
     }
     header = malloc(header_len ? header_len : 1);
     if (!header) {
-        fail(err, errlen, path, "%s", strerror(ENOMEM));
+        rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
         goto done;
     }
     if (read_at(fd, header, header_len, 8) != 0) {
-        fail(err, errlen, path, "reading the header: %s",
+        rt_path_error(err, errlen, path, "reading the header: %s",
              errno ? strerror(errno) : "file shrank while being read");
         goto done;
     }
@@ -602,12 +588,12 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
     json_error_t jerr;
     root = json_loadb(header, header_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        fail(err, errlen, path, "malformed JSON header: %s (line %d, column %d)", jerr.text,
+        rt_path_error(err, errlen, path, "malformed JSON header: %s (line %d, column %d)", jerr.text,
              jerr.line, jerr.column);
         goto done;
     }
     if (!json_is_object(root)) {
-        fail(err, errlen, path, "malformed header: the JSON is not an object");
+        rt_path_error(err, errlen, path, "malformed header: the JSON is not an object");
         goto done;
     }
 
@@ -619,7 +605,7 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
         if (ok)
             json_object_foreach(metadata, key, value) ok = ok && json_is_string(value);
         if (!ok) {
-            fail(err, errlen, path, "malformed header: \"__metadata__\" must map strings to strings");
+            rt_path_error(err, errlen, path, "malformed header: \"__metadata__\" must map strings to strings");
             goto done;
         }
     }
@@ -627,7 +613,7 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
     size_t nentries = json_object_size(root) - (metadata ? 1 : 0);
     entries = malloc((nentries ? nentries : 1) * sizeof *entries);
     if (!entries) {
-        fail(err, errlen, path, "%s", strerror(ENOMEM));
+        rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
         goto done;
     }
     {
@@ -648,7 +634,7 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
     /* Every check before any data moves, so a refused file changes nothing. */
     int *found = malloc((ntensors > 0 ? (size_t)ntensors : 1) * sizeof *found);
     if (!found) {
-        fail(err, errlen, path, "%s", strerror(ENOMEM));
+        rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
         goto done;
     }
     for (int t = 0; t < ntensors; t++) {
@@ -660,7 +646,7 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
                 break;
             }
         if (found[t] < 0) {
-            fail(err, errlen, path, "missing tensor '%s'", name);
+            rt_path_error(err, errlen, path, "missing tensor '%s'", name);
             goto free_found;
         }
         if (check_match(path, &tensors[t], &entries[found[t]], err, errlen) != 0)
@@ -673,12 +659,12 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
             if (!entries[i].asked && extra++ == 0)
                 first = i;
         if (extra == 1) {
-            fail(err, errlen, path, "unexpected tensor '%s' is not in the model",
+            rt_path_error(err, errlen, path, "unexpected tensor '%s' is not in the model",
                  entries[first].name);
             goto free_found;
         }
         if (extra > 1) {
-            fail(err, errlen, path, "unexpected tensor '%s' and %zu more are not in the model",
+            rt_path_error(err, errlen, path, "unexpected tensor '%s' and %zu more are not in the model",
                  entries[first].name, extra - 1);
             goto free_found;
         }
@@ -700,7 +686,7 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
             continue;
         meta_values[i] = strdup(json_string_value(value));
         if (!meta_values[i]) {
-            fail(err, errlen, path, "%s", strerror(ENOMEM));
+            rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
             for (int j = 0; j < i; j++) {
                 free(meta_values[j]);
                 meta_values[j] = NULL;
@@ -717,7 +703,7 @@ done:
     json_decref(root);
     free(header);
     if (close(fd) != 0 && rc == 0) {
-        fail(err, errlen, path, "%s", strerror(errno));
+        rt_path_error(err, errlen, path, "%s", strerror(errno));
         for (int i = 0; i < nmeta; i++) {
             free(meta_values[i]);
             meta_values[i] = NULL;
@@ -744,20 +730,20 @@ int rt_checkpoint_list(const char *path, rt_tensor_info **out, int *n, char *err
     json_t *root = NULL;
     rt_tensor_info *list = NULL;
     if (read_at(fd, lenbuf, 8, 0) != 0) {
-        fail(err, errlen, path, "file shrank while being read");
+        rt_path_error(err, errlen, path, "file shrank while being read");
         goto done;
     }
     uint64_t header_len = get_u64_le(lenbuf);
     header = malloc(header_len ? header_len : 1);
     if (!header || read_at(fd, header, header_len, 8) != 0) {
-        fail(err, errlen, path, "%s", header ? "file shrank while being read" : strerror(ENOMEM));
+        rt_path_error(err, errlen, path, "%s", header ? "file shrank while being read" : strerror(ENOMEM));
         goto done;
     }
     json_error_t jerr;
     root = json_loadb(header, header_len, JSON_REJECT_DUPLICATES, &jerr);
     list = calloc(json_object_size(root) + 1, sizeof *list);
     if (!root || !list) {
-        fail(err, errlen, path, "%s", root ? strerror(ENOMEM) : "file changed while being read");
+        rt_path_error(err, errlen, path, "%s", root ? strerror(ENOMEM) : "file changed while being read");
         goto done;
     }
     const char *key;
@@ -768,14 +754,14 @@ int rt_checkpoint_list(const char *path, rt_tensor_info **out, int *n, char *err
         json_t *shape = json_object_get(value, "shape");
         size_t rank = json_array_size(shape);
         if (rank > RT_MAX_RANK) {
-            fail(err, errlen, path, "tensor '%s' has rank %zu; netc tensors have at most %d dimensions", key, rank,
+            rt_path_error(err, errlen, path, "tensor '%s' has rank %zu; netc tensors have at most %d dimensions", key, rank,
                  RT_MAX_RANK);
             goto done;
         }
         rt_tensor_info *t = &list[*n];
         t->name = strdup(key);
         if (!t->name) {
-            fail(err, errlen, path, "%s", strerror(ENOMEM));
+            rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
             goto done;
         }
         (*n)++;

@@ -1,4 +1,4 @@
-/* conv_avx512.c — the AVX-512 kernel of conv.c's filter gradient.
+/* conv_avx512.c — the AVX-512 kernel of conv_backward.c's filter gradient.
  *
  * The filter gradient is C (M,N) += A (M,L) B (N,L)^T, with both operands
  * running along the reduction L (dy rows and im2col rows, pixels
@@ -80,7 +80,7 @@ void rt_conv_avx512_dot_nt(int64_t m, int64_t n, int64_t l, const float *a, int6
                   b + j * ldb, ldb, c + i * ldc + j, ldc, accumulate);
 }
 
-/* im2col of a stride-1 layer (conv.c's im2col_rows for that case): every
+/* im2col of a stride-1 layer (conv_im2col.c's rt_conv_im2col_rows for that case): every
  * tap (ch, ky, kx) of the ns samples' output rows [ya, yb) is a run of
  * input rows, wo floats each shifted by kx*dilation - pad_left, copied
  * with one masked load and store per 16; the mask zeroes the columns in

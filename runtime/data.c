@@ -32,29 +32,15 @@
 
 #define DATASETS_ROOT "/usr/share/datasets"
 
-static void fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-{
-    int n = snprintf(err, errlen, "%s: ", path);
-    if (n < 0 || (size_t)n >= errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-    va_end(ap);
-}
-
 static int too_large(const char *path, int64_t bytes, char *err, size_t errlen)
 {
     char have[32], limit[32];
     rt_format_size((double)bytes, have, sizeof have);
     rt_format_size((double)MAX_DATA_BYTES, limit, sizeof limit);
     if (bytes < 0)
-        fail(err, errlen, path, "data too large: its size overflows 64 bits");
+        rt_path_error(err, errlen, path, "data too large: its size overflows 64 bits");
     else
-        fail(err, errlen, path, "data too large: %s, the limit is %s", have, limit);
+        rt_path_error(err, errlen, path, "data too large: %s, the limit is %s", have, limit);
     return -1;
 }
 
@@ -179,7 +165,7 @@ static gzFile open_input(const char *path, char *err, size_t errlen)
     errno = 0;
     gzFile f = gzdopen(fd, "rb");
     if (!f) {
-        fail(err, errlen, path, "%s", errno ? strerror(errno) : strerror(ENOMEM));
+        rt_path_error(err, errlen, path, "%s", errno ? strerror(errno) : strerror(ENOMEM));
         close(fd);
         return NULL;
     }
@@ -205,9 +191,9 @@ static void gz_fail(gzFile f, const char *path, char *err, size_t errlen)
     if (!msg || !msg[0])
         msg = "unknown error";
     if (errnum == Z_ERRNO || errnum == Z_MEM_ERROR)
-        fail(err, errlen, path, "%s", msg);
+        rt_path_error(err, errlen, path, "%s", msg);
     else
-        fail(err, errlen, path, "bad gzip data (%s)", msg);
+        rt_path_error(err, errlen, path, "bad gzip data (%s)", msg);
 }
 
 /* Reads up to len bytes; *got < len means the file ended. */
@@ -241,7 +227,7 @@ static int read_growing(gzFile f, const char *path, size_t first, size_t limit,
     size_t have = 0;
     for (;;) {
         if (!buf) {
-            fail(err, errlen, path, "%s", strerror(ENOMEM));
+            rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
             return -1;
         }
         size_t got;
@@ -269,7 +255,7 @@ static int close_input(gzFile f, const char *path, char *err, size_t errlen)
 {
     int rc = gzclose(f);
     if (rc == Z_ERRNO) {
-        fail(err, errlen, path, "%s", strerror(errno));
+        rt_path_error(err, errlen, path, "%s", strerror(errno));
         return -1;
     }
     return 0;
@@ -360,22 +346,22 @@ static int idx_open(const char *path, bool labels, idx_file *idx, char *err, siz
     if (read_upto(idx->f, path, head, 4, &got, err, errlen) != 0)
         goto failed;
     if (got == 0) {
-        fail(err, errlen, path, "is empty");
+        rt_path_error(err, errlen, path, "is empty");
         goto failed;
     }
     if (got < 4) {
-        fail(err, errlen, path, "truncated: an IDX header needs at least 4 bytes, file holds %zu",
+        rt_path_error(err, errlen, path, "truncated: an IDX header needs at least 4 bytes, file holds %zu",
              got);
         goto failed;
     }
     uint32_t magic = get_u32_be(head);
     if (head[0] != 0 || head[1] != 0 || idx_elem_bytes(head[2]) == 0) {
-        fail(err, errlen, path, "not an IDX file (magic 0x%08x)", (unsigned)magic);
+        rt_path_error(err, errlen, path, "not an IDX file (magic 0x%08x)", (unsigned)magic);
         goto failed;
     }
     int ndims = head[3];
     if (ndims < 1 || ndims > RT_MAX_RANK + 1) {
-        fail(err, errlen, path, "IDX header gives %d dimensions; 1 to %d are supported", ndims,
+        rt_path_error(err, errlen, path, "IDX header gives %d dimensions; 1 to %d are supported", ndims,
              RT_MAX_RANK + 1);
         goto failed;
     }
@@ -383,7 +369,7 @@ static int idx_open(const char *path, bool labels, idx_file *idx, char *err, siz
     if (read_upto(idx->f, path, head + 4, need - 4, &got, err, errlen) != 0)
         goto failed;
     if (got < need - 4) {
-        fail(err, errlen, path, "truncated: the IDX header needs %zu bytes, file holds %zu", need,
+        rt_path_error(err, errlen, path, "truncated: the IDX header needs %zu bytes, file holds %zu", need,
              got + 4);
         goto failed;
     }
@@ -396,14 +382,14 @@ static int idx_open(const char *path, bool labels, idx_file *idx, char *err, siz
     for (int d = 0; d < idx->rank; d++) {
         idx->dims[d] = get_u32_be(head + 8 + 4 * d);
         if (idx->dims[d] == 0) {
-            fail(err, errlen, path, "IDX dimension %d of %d is 0", d + 2, ndims);
+            rt_path_error(err, errlen, path, "IDX dimension %d of %d is 0", d + 2, ndims);
             goto failed;
         }
         idx->sample_elems = rt_mul_checked(idx->sample_elems, idx->dims[d]);
     }
     idx->noun = labels ? "labels" : idx->rank >= 2 ? "images" : "samples";
     if (idx->count == 0) {
-        fail(err, errlen, path, "holds no %s (its header gives a count of 0)", idx->noun);
+        rt_path_error(err, errlen, path, "holds no %s (its header gives a count of 0)", idx->noun);
         goto failed;
     }
     /* Both the file's bytes and the 4-byte values they become must fit. */
@@ -414,7 +400,7 @@ static int idx_open(const char *path, bool labels, idx_file *idx, char *err, siz
         goto failed;
     }
     if (labels && (idx->type == IDX_F32 || idx->type == IDX_F64)) {
-        fail(err, errlen, path, "labels must be integers, the file holds %s values",
+        rt_path_error(err, errlen, path, "labels must be integers, the file holds %s values",
              idx->type == IDX_F32 ? "float" : "double");
         goto failed;
     }
@@ -505,7 +491,7 @@ static int check_finite(const idx_file *idx, const unsigned char *raw, size_t n,
         double v = idx_value(raw, idx->type, i);
         if (!isfinite(v) || (idx->noun[0] == 'l' && (v != floor(v) || v < INT32_MIN || v > INT32_MAX))) {
             int64_t at = (int64_t)(first + i);
-            fail(err, errlen, idx->path, "value %lld (in sample %lld) is %g, not a %s", (long long)at + 1,
+            rt_path_error(err, errlen, idx->path, "value %lld (in sample %lld) is %g, not a %s", (long long)at + 1,
                  (long long)(at / idx->sample_elems) + 1, v,
                  idx->noun[0] == 'l' ? "whole number (a class label)" : "finite number");
             return -1;
@@ -554,7 +540,7 @@ static int idx_read_values(idx_file *idx, const converter *conv, void **values, 
         done += n;
         if (got < want) {
             int64_t bytes = (int64_t)done * idx->elem_bytes + (int64_t)(got % (size_t)idx->elem_bytes);
-            fail(err, errlen, idx->path, "truncated: expected %lld %s, file holds %lld",
+            rt_path_error(err, errlen, idx->path, "truncated: expected %lld %s, file holds %lld",
                  (long long)idx->count, idx->noun,
                  (long long)(bytes / (idx->sample_elems * idx->elem_bytes)));
             goto failed;
@@ -563,7 +549,7 @@ static int idx_read_values(idx_file *idx, const converter *conv, void **values, 
     if (read_upto(idx->f, idx->path, chunk, 1, &got, err, errlen) != 0)
         goto failed;
     if (got > 0) {
-        fail(err, errlen, idx->path, "extra data after the %lld %s its header declares",
+        rt_path_error(err, errlen, idx->path, "extra data after the %lld %s its header declares",
              (long long)idx->count, idx->noun);
         goto failed;
     }
@@ -576,7 +562,7 @@ static int idx_read_values(idx_file *idx, const converter *conv, void **values, 
     return 0;
 
 nomem:
-    fail(err, errlen, idx->path, "%s", strerror(ENOMEM));
+    rt_path_error(err, errlen, idx->path, "%s", strerror(ENOMEM));
 failed:
     if (idx->f)
         gzclose(idx->f);
@@ -692,7 +678,7 @@ static int parse_field(const char *path, int64_t line, int64_t column, const cha
     while (end > p && is_blank(end[-1]))
         end--;
     if (p == end) {
-        fail(err, errlen, path, "%lld: column %lld is empty", (long long)line,
+        rt_path_error(err, errlen, path, "%lld: column %lld is empty", (long long)line,
              (long long)column);
         return -1;
     }
@@ -701,12 +687,12 @@ static int parse_field(const char *path, int64_t line, int64_t column, const cha
     double v = strtod(p, &stop);
     int shown = end - p > 40 ? 40 : (int)(end - p);
     if (stop != end) {
-        fail(err, errlen, path, "%lld: column %lld: '%.*s' is not a number", (long long)line,
+        rt_path_error(err, errlen, path, "%lld: column %lld: '%.*s' is not a number", (long long)line,
              (long long)column, shown, p);
         return -1;
     }
     if (!isfinite(v)) {
-        fail(err, errlen, path, "%lld: column %lld: '%.*s' is not a finite number",
+        rt_path_error(err, errlen, path, "%lld: column %lld: '%.*s' is not a finite number",
              (long long)line, (long long)column, shown, p);
         return -1;
     }
@@ -726,10 +712,10 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
         return -1;
     if (memchr(data, 0, len)) {
         if (len >= 4 && data[0] == 0 && data[1] == 0) /* starts as an IDX file does */
-            fail(err, errlen, path, "neither a CSV file nor an IDX file: its magic 0x%08x is not an IDX type",
+            rt_path_error(err, errlen, path, "neither a CSV file nor an IDX file: its magic 0x%08x is not an IDX type",
                  (unsigned)get_u32_be(data));
         else
-            fail(err, errlen, path, "not a CSV file (it contains NUL bytes)");
+            rt_path_error(err, errlen, path, "not a CSV file (it contains NUL bytes)");
         goto failed;
     }
 
@@ -753,7 +739,7 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
                 cols = c;
                 cols_line = line;
             } else if (c != cols) {
-                fail(err, errlen, path, "%lld: row has %lld columns, expected %lld like line %lld",
+                rt_path_error(err, errlen, path, "%lld: row has %lld columns, expected %lld like line %lld",
                      (long long)line, (long long)c, (long long)cols, (long long)cols_line);
                 goto failed;
             }
@@ -762,18 +748,18 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
         p = next_line(end);
     }
     if (rows == 0) {
-        fail(err, errlen, path, "no data rows");
+        rt_path_error(err, errlen, path, "no data rows");
         goto failed;
     }
     int label = src->label_column;
     if (label < -1 || label >= cols) {
-        fail(err, errlen, path, "label_column %d is out of range: rows have %lld columns (0 to %lld)",
+        rt_path_error(err, errlen, path, "label_column %d is out of range: rows have %lld columns (0 to %lld)",
              label, (long long)cols, (long long)cols - 1);
         goto failed;
     }
     int64_t features = cols - (label >= 0);
     if (features == 0) {
-        fail(err, errlen, path, "rows hold only the label, no features");
+        rt_path_error(err, errlen, path, "rows hold only the label, no features");
         goto failed;
     }
 
@@ -782,7 +768,7 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
     if (!x || (label >= 0 && !y)) {
         free(x);
         free(y);
-        fail(err, errlen, path, "%s", strerror(ENOMEM));
+        rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
         goto failed;
     }
     int64_t row = 0;
@@ -804,7 +790,7 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
                     memcpy(&y[row], &f, sizeof f); /* f32 labels in the same 4 bytes */
                 } else if (c == label) {
                     if (v != floor(v) || v < INT32_MIN || v > INT32_MAX) {
-                        fail(err, errlen, path, "%lld: label %g in column %lld %s", (long long)line, v,
+                        rt_path_error(err, errlen, path, "%lld: label %g in column %lld %s", (long long)line, v,
                              (long long)c + 1,
                              v != floor(v) ? "is not an integer" : "is out of range for a class label");
                         goto failed_xy;
@@ -852,7 +838,7 @@ static int load_raw(const rt_source *src, rt_dataset *out, char *err, size_t err
 {
     const char *path = src->path;
     if (src->seq <= 0) {
-        fail(err, errlen, path, "a RAW source needs the floats per sample (seq), got %lld",
+        rt_path_error(err, errlen, path, "a RAW source needs the floats per sample (seq), got %lld",
              (long long)src->seq);
         return -1;
     }
@@ -868,11 +854,11 @@ static int load_raw(const rt_source *src, rt_dataset *out, char *err, size_t err
     if (read_whole_file(path, &data, &len, err, errlen) != 0)
         goto failed;
     if (len == 0) {
-        fail(err, errlen, path, "is empty");
+        rt_path_error(err, errlen, path, "is empty");
         goto failed_data;
     }
     if (len % (size_t)sample_bytes != 0) {
-        fail(err, errlen, path,
+        rt_path_error(err, errlen, path,
              "holds %zu bytes, not a whole number of %lld-byte samples (%lld floats each)", len,
              (long long)sample_bytes, (long long)src->seq);
         goto failed_data;
@@ -920,7 +906,7 @@ static int load_text(const rt_source *src, rt_dataset *out, char *err, size_t er
 {
     const char *path = src->path;
     if (src->seq <= 0) {
-        fail(err, errlen, path, "a TEXT source needs the tokens per sample (seq), got %lld",
+        rt_path_error(err, errlen, path, "a TEXT source needs the tokens per sample (seq), got %lld",
              (long long)src->seq);
         return -1;
     }
@@ -930,7 +916,7 @@ static int load_text(const rt_source *src, rt_dataset *out, char *err, size_t er
         return -1;
     int64_t n = len > 0 ? (int64_t)(len - 1) / src->seq : 0;
     if (n == 0) {
-        fail(err, errlen, path,
+        rt_path_error(err, errlen, path,
              "holds %zu bytes, too few for one window of %lld tokens and its next-token labels",
              len, (long long)src->seq);
         free(data);
@@ -948,7 +934,7 @@ static int load_text(const rt_source *src, rt_dataset *out, char *err, size_t er
         free(x);
         free(y);
         free(data);
-        fail(err, errlen, path, "%s", strerror(ENOMEM));
+        rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
         return -1;
     }
     for (size_t i = 0; i < tokens; i++) {
@@ -980,7 +966,7 @@ int rt_dataset_load(const rt_source *src, rt_dataset *out, char *err, size_t err
         return -1;
     }
     if ((src->kind == RT_SRC_CSV || src->kind == RT_SRC_TEXT) && src->labels_path) {
-        fail(err, errlen, src->path, "a %s source takes no separate labels file (%s)",
+        rt_path_error(err, errlen, src->path, "a %s source takes no separate labels file (%s)",
              src->kind == RT_SRC_CSV ? "CSV" : "TEXT", src->labels_path);
         return -1;
     }

@@ -1,4 +1,4 @@
-/* depthwise_simd.h — depthwise convolution in SIMD vectors (conv.c's
+/* depthwise_simd.h — depthwise convolution in SIMD vectors (conv_depthwise.c's
  * depthwise path): forward, data gradient, filter gradient, over ranges
  * of planes. One body for two instruction sets: depthwise_avx512.c and
  * depthwise_avx2.c each define the vector operations below and include
@@ -60,9 +60,9 @@
  * Each output's FMA chain is fixed by the shape: kernel rows in order
  * (rotated for the data gradient), kernel columns in order, whichever tile
  * or instance computes it; the filter gradient's float lanes go into
- * double after groups of samples that depend on the shape alone. conv.c
- * splits the work by whole planes (the filter gradient by filters), so
- * the bits do not depend on the thread count.
+ * double after groups of samples that depend on the shape alone.
+ * conv_depthwise.c splits the work by whole planes (the filter gradient by
+ * filters), so the bits do not depend on the thread count.
  */
 
 /* What the including file defines, for its instruction set:

@@ -245,8 +245,9 @@ typedef struct bucket {
     bool started;
 } bucket;
 
-/* Requests: one per bucket, the loss and stop flag, the running
- * statistics. */
+/* The gradient all-reduce of a training run: its buckets, and in a step
+ * the requests in flight (one per bucket started, then the loss and stop
+ * flag). */
 static struct {
     bool armed;
     const rt_program *p;

@@ -5,10 +5,12 @@
  * or a kill must not destroy the previous good checkpoint.
  */
 #include "netrt.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,4 +304,15 @@ void rt_sanitize_text(char *s)
     for (unsigned char *p = (unsigned char *)s; *p; p++)
         if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
             *p = '?';
+}
+
+void rt_path_error(char *err, size_t errlen, const char *path, const char *fmt, ...)
+{
+    int n = snprintf(err, errlen, "%s: ", path);
+    if (n < 0 || (size_t)n >= errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    va_end(ap);
 }

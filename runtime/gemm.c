@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activations.h"
 #include "gemm_internal.h"
 #include "netrt.h"
 #include "util.h"
@@ -109,20 +110,10 @@ static void kernel_portable(int64_t kc, const float *a, const float *b, float *c
 
 /* ------------------------------------------------------------ epilogue */
 
+/* The portable epilogue's activation: rt_act_forward's (activations.h). */
 static float activate(rt_act act, float slope, float v)
 {
-    switch (act) {
-    case RT_ACT_NONE: return v;
-    case RT_ACT_RELU: return v < 0.0f ? 0.0f : v; /* NaN passes, as in PyTorch */
-    case RT_ACT_LEAKY_RELU: return v < 0.0f ? slope * v : v;
-    case RT_ACT_GELU: {
-        const float sqrt_2_over_pi = 0.7978845608028654f;
-        return 0.5f * v * (1.0f + tanhf(sqrt_2_over_pi * (v + 0.044715f * v * v * v)));
-    }
-    case RT_ACT_TANH: return tanhf(v);
-    case RT_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
-    }
-    return v;
+    return rt_act_scalar(act, slope, v);
 }
 
 static void epilogue_portable(float *c, int64_t ldc, int mr, int nr, const float *bias,

@@ -51,7 +51,7 @@ void rt_gemm_kernel_avx2_direct(int64_t kc, const float *a, const float *b, int6
 /* Neither operand packed: the tile's MR values of A for step k are
  * a[k * lda + i] (i < mr, all MR inside the matrix), its B row is
  * b + k * ldb. The A values are broadcast one at a time, so reading them in
- * place costs what reading a packed panel costs; conv.c runs its forward
+ * place costs what reading a packed panel costs; conv_forward.c runs its forward
  * pass with A = im2col (pixels along a row) and B = w transposed. Bitwise
  * the same results as the packed kernel. */
 void rt_gemm_kernel_avx512_direct_ab(int64_t kc, const float *a, int64_t lda, const float *b,
@@ -59,7 +59,7 @@ void rt_gemm_kernel_avx512_direct_ab(int64_t kc, const float *a, int64_t lda, co
                                      float alpha, float beta);
 
 /* The same with A's rows running along K: the tile's A value (i, k) is
- * a[i * lda + k], read as 12 streams (conv.c's filter gradient, A = the
+ * a[i * lda + k], read as 12 streams (conv_backward.c's filter gradient, A = the
  * im2col matrix). */
 void rt_gemm_kernel_avx512_direct_at(int64_t kc, const float *a, int64_t lda, const float *b,
                                      int64_t ldb, float *c, int64_t ldc, int mr, int nr,

@@ -1,6 +1,6 @@
 /* kernels.c — elementwise, softmax, loss and copy kernels of libnetrt: the
- * portable C path, the dispatch to the SIMD paths (kernels_avx2.c,
- * kernels_avx512.c) and the threading.
+ * portable C path, the dispatch to the SIMD paths (kernels_simd.h in
+ * kernels_avx2.c and kernels_avx512.c) and the threading.
  *
  * Determinism: work is cut into chunks whose bounds depend only on the
  * sizes, never on the thread count, and every reduction adds its per-chunk
@@ -14,6 +14,7 @@
 
 #include "dist.h"
 #include "kernels_internal.h"
+#include "activations.h"
 #include "util.h"
 
 /* Elements per task of an elementwise kernel: large enough to amortise a
@@ -23,10 +24,6 @@ enum { ELEMENT_CHUNK = 1 << 15 };
 enum { MAX_REDUCE_CHUNKS = 64 };
 /* Columns per task of rt_sum_rows: the double accumulators live on the stack. */
 enum { SUM_ROWS_COLUMNS = 256 };
-
-/* gelu's tanh approximation: 0.5 x (1 + tanh(GELU_K (x + GELU_C x^3))). */
-#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
-#define GELU_C 0.044715f
 
 /* How many chunks a reduction over `work` elements uses: a function of the
  * size only, at most MAX_REDUCE_CHUNKS. */
@@ -40,52 +37,16 @@ static int64_t reduce_chunks(int64_t work)
 
 /* ---------------------------------------------------------- activations */
 
-/* Stable logistic: exp of a non-positive number never overflows, and for
- * x < 0 the result keeps full relative precision instead of 1 - (1 - s). */
-static float sigmoid_scalar(float x)
-{
-    float t = expf(-fabsf(x));
-    return x >= 0.0f ? 1.0f / (1.0f + t) : t / (1.0f + t);
-}
-
-/* gelu(x) = x * sigmoid(2u), since 0.5 (1 + tanh u) = sigmoid(2u); this form
- * does not cancel for large negative x where 1 + tanh(u) would. */
-static float gelu_inner(float x)
-{
-    return 2.0f * GELU_K * (x + GELU_C * x * x * x);
-}
-
 // x (n), y (n)
 static void act_forward_portable(rt_act act, float alpha, int64_t n, const float *x, float *y)
 {
-    switch (act) {
-    case RT_ACT_NONE:
+    if (act == RT_ACT_NONE) {
         if (x != y)
             memmove(y, x, (size_t)n * sizeof *y);
-        break;
-    case RT_ACT_RELU:
-        /* Written as max(0, x) with x second so NaN propagates, as in the
-         * SIMD paths' maxps. */
-        for (int64_t i = 0; i < n; i++)
-            y[i] = 0.0f > x[i] ? 0.0f : x[i];
-        break;
-    case RT_ACT_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
-        break;
-    case RT_ACT_GELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] * sigmoid_scalar(gelu_inner(x[i]));
-        break;
-    case RT_ACT_TANH:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = tanhf(x[i]);
-        break;
-    case RT_ACT_SIGMOID:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = sigmoid_scalar(x[i]);
-        break;
+        return;
     }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = rt_act_scalar(act, alpha, x[i]);
 }
 
 /* x, y, dy, dx (n). ReLU's derivative at 0 is 0 and leaky ReLU's is alpha,
@@ -126,6 +87,16 @@ static void act_backward_portable(rt_act act, float alpha, int64_t n, const floa
     case RT_ACT_SIGMOID:
         for (int64_t i = 0; i < n; i++)
             dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case RT_ACT_SILU:
+        /* d/dx [x s(x)] = s + x s (1 - s), from x; 1 - s is s(-x), which
+         * keeps its precision where s is near 1 */
+        for (int64_t i = 0; i < n; i++) {
+            float t = expf(-fabsf(x[i]));
+            float s_pos = 1.0f / (1.0f + t), s_neg = t / (1.0f + t);
+            float s = x[i] >= 0.0f ? s_pos : s_neg, one_minus_s = x[i] >= 0.0f ? s_neg : s_pos;
+            dx[i] = dy[i] * (s + x[i] * s * one_minus_s);
+        }
         break;
     }
 }

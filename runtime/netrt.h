@@ -59,14 +59,21 @@ void rt_run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx);
 
 /* ----------------------------------------------------------------- GEMM */
 
-/* Activations that ride in the GEMM epilogue and in elementwise kernels. */
+/* Activations that ride in the GEMM epilogue and in elementwise kernels.
+ * The list is an X-macro so the compiler can name them (RT_ACT_<name>)
+ * without a copy of the enum. */
+#define RT_ACT_LIST(X) \
+    X(NONE)                                                                      \
+    X(RELU)                                                                      \
+    X(LEAKY_RELU) /* slope for x < 0 in `alpha` of the epilogue */               \
+    X(GELU)       /* tanh approximation, as GPT-2 and PyTorch's approximate='tanh' */ \
+    X(TANH)                                                                      \
+    X(SIGMOID)                                                                   \
+    X(SILU)       /* x * sigmoid(x), also called swish */
 typedef enum rt_act {
-    RT_ACT_NONE,
-    RT_ACT_RELU,
-    RT_ACT_LEAKY_RELU, /* slope for x < 0 in `alpha` of the epilogue */
-    RT_ACT_GELU,       /* tanh approximation, as GPT-2 and PyTorch's approximate='tanh' */
-    RT_ACT_TANH,
-    RT_ACT_SIGMOID,
+#define RT_X(name) RT_ACT_##name,
+    RT_ACT_LIST(RT_X)
+#undef RT_X
 } rt_act;
 
 /* What happens to each output element after the product:
@@ -187,12 +194,16 @@ float rt_rand_normal(uint64_t seed, uint64_t counter);   /* N(0, 1) */
 void rt_noise(int64_t n, bool uniform, uint64_t seed, float *out);
 
 /* Parameter initialisation, seeded and deterministic. */
+#define RT_INIT_LIST(X) \
+    X(ZEROS)                                                               \
+    X(ONES)                                                                \
+    X(HE_NORMAL)      /* N(0, 2/fan_in): before ReLU-family activations */ \
+    X(GLOROT_UNIFORM) /* U(+-sqrt(6/(fan_in+fan_out))) */                  \
+    X(NORMAL_002)     /* N(0, 0.02): embeddings, GPT-2 style */
 typedef enum rt_init {
-    RT_INIT_ZEROS,
-    RT_INIT_ONES,
-    RT_INIT_HE_NORMAL,      /* N(0, 2/fan_in): before ReLU-family activations */
-    RT_INIT_GLOROT_UNIFORM, /* U(+-sqrt(6/(fan_in+fan_out))) */
-    RT_INIT_NORMAL_002,     /* N(0, 0.02): embeddings, GPT-2 style */
+#define RT_X(name) RT_INIT_##name,
+    RT_INIT_LIST(RT_X)
+#undef RT_X
 } rt_init;
 void rt_init_tensor(rt_init kind, int64_t fan_in, int64_t fan_out, uint64_t seed,
                     int64_t n, float *w);
@@ -682,11 +693,21 @@ typedef struct rt_param_desc {
     bool frozen;                 /* loaded and never trained (init ... { freeze }) */
 } rt_param_desc;
 
+#define RT_LOSS_LIST(X) \
+    X(CROSS_ENTROPY) /* labels are class ids (i32); accuracy is reported */ \
+    X(MSE)           /* labels are f32 targets */                           \
+    X(BCE)           /* labels are f32 targets in [0, 1]; outputs are logits */
 typedef enum rt_loss_kind {
-    RT_LOSS_CROSS_ENTROPY, /* labels are class ids (i32); accuracy is reported */
-    RT_LOSS_MSE,           /* labels are f32 targets */
-    RT_LOSS_BCE,           /* labels are f32 targets in [0, 1]; outputs are logits */
+#define RT_X(name) RT_LOSS_##name,
+    RT_LOSS_LIST(RT_X)
+#undef RT_X
 } rt_loss_kind;
+
+/* The figure early stopping and --save-best watch. */
+typedef enum rt_monitor {
+    RT_MONITOR_VAL_LOSS,     /* lower is better */
+    RT_MONITOR_VAL_ACCURACY, /* higher is better; cross_entropy and bce only */
+} rt_monitor;
 
 typedef struct rt_train_config {
     const char *base_dir;        /* folder of the .net file: data names resolve against it */
@@ -700,6 +721,15 @@ typedef struct rt_train_config {
     float clip;                  /* max global gradient norm, 0 = off */
     const rt_augment *augment;   /* applied in order to each training sample (not test) */
     int naugment;
+    /* Validation (train only; the test set stays for eval): a file, or a
+     * fraction of `data` held out (for a text source the last part of the
+     * text, otherwise a subset fixed by the seed); neither when val.kind is
+     * RT_SRC_NONE and val_fraction is 0. */
+    rt_source val;
+    float val_fraction;          /* in (0, 1), or 0 */
+    int64_t eval_every;          /* steps between evaluations; 0: at the end of each epoch */
+    int64_t stop_after;          /* stop after this many evaluations without improvement; 0: never */
+    rt_monitor monitor;          /* what improves: the validation loss or accuracy */
     const char *init_path;       /* `init from(FILE)`: the checkpoint parameters with init_from
                                   * start from (resolved like data files), or NULL */
 } rt_train_config;
@@ -796,6 +826,7 @@ typedef struct rt_program {
      * autoencoder): eval reports the mean squared error of forward(x)
      * against x. */
     bool reconstructs;
+    const char *source_sha256;   /* SHA-256 of the .net file compiled, in hex, or NULL */
     /* netc build --inference --weights FILE: the parameter block, embedded;
      * eval, predict and sample use it when no --load is given. */
     const float *weights;
@@ -811,6 +842,10 @@ typedef struct rt_program {
  * Returns the process exit code (0, 1 on bad input/files, 2 on usage, 130
  * when stopped by a signal). */
 int rt_main(const rt_program *p, int argc, char **argv);
+/* Draws the curves of a CSV log written by train --log (loss, and accuracy
+ * when logged, against steps) into a PNG with gnuplot, atomically. Returns
+ * 0, or -1 with a message naming the file (gnuplot missing, no rows). */
+int rt_plot_log(const char *csv_path, const char *png_path, char *err, size_t errlen);
 /* The command line of a single-file predictor (netc build --inference
  * --weights FILE, a program with weights): `NAME INPUT` is `NAME predict
  * INPUT` with the embedded weights, so it prints what `predict --load FILE

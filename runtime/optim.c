@@ -9,8 +9,8 @@
  * State layout: `state` holds per_param blocks of n floats, block b at
  * state + b * n, so every loop below streams through contiguous arrays.
  *
- * The updates have AVX2 and AVX-512 variants (kernels_avx2.c,
- * kernels_avx512.c), chosen from rt_isa_current(): with errno-setting sqrtf
+ * The updates have AVX2 and AVX-512 variants (kernels_simd.h, compiled in
+ * kernels_avx2.c and kernels_avx512.c), chosen from rt_isa_current(): with errno-setting sqrtf
  * and unknown trip counts gcc -O2 vectorizes none of these loops. All paths
  * do the same float operations in the same order, so they agree bit for bit.
  */

@@ -1,18 +1,21 @@
-/* progress.c — the live progress line of `train` and the number formats the
- * command line prints (thousands separators, durations).
+/* progress.c — the progress of `train` and the number formats the command
+ * line prints (thousands separators, durations).
  *
- * The line is redrawn with a carriage return and an erase-to-end-of-line
- * escape, which every terminal emulator in use understands; it is only used
- * when stderr is a terminal, so logs and pipes never see escapes. */
+ * On a terminal the line is redrawn with a carriage return and an
+ * erase-to-end-of-line escape, which every terminal emulator in use
+ * understands. Elsewhere (pipes, files, nohup, CI) no escapes are written:
+ * a plain line every NETRT_PROGRESS seconds instead. */
 #include "train_internal.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 enum { BAR_WIDTH = 24 };
 #define REDRAW_SECONDS 0.1
+#define PLAIN_SECONDS 5.0
 
 double rt_seconds(void)
 {
@@ -59,36 +62,85 @@ void rt_format_duration(double seconds, char *buf, size_t len)
 void rt_progress_init(rt_progress *pg, bool live)
 {
     pg->live = live;
+    pg->plain = false;
+    pg->interval = PLAIN_SECONDS;
     pg->drawn = false;
-    pg->last_draw = 0.0;
+    pg->last_draw = rt_seconds();
+    if (live)
+        return;
+    const char *env = getenv("NETRT_PROGRESS");
+    pg->plain = true;
+    if (env && env[0]) {
+        char *end;
+        double v = strtod(env, &end);
+        if (strcmp(env, "off") == 0)
+            pg->plain = false;
+        else if (*end == '\0' && isfinite(v) && v >= 0)
+            pg->interval = v;
+        else
+            fprintf(stderr, "netrt: NETRT_PROGRESS=%s is not a number of seconds or 'off'; "
+                    "using %g\n", env, PLAIN_SECONDS);
+    }
 }
 
-void rt_progress_update(rt_progress *pg, const rt_progress_state *s, bool force)
+/* "epoch 2/5 [=====>    ] 120/468" or, counting --steps, "step 120/300 [==>  ]". */
+static void progress_text(const rt_progress_state *s, bool bar_wanted, char *buf, size_t len)
 {
-    if (!pg->live)
-        return;
-    double now = rt_seconds();
-    if (!force && pg->drawn && now - pg->last_draw < REDRAW_SECONDS)
-        return;
-    pg->last_draw = now;
-
-    char bar[BAR_WIDTH + 1];
-    int filled = s->steps > 0 ? (int)(BAR_WIDTH * s->step / s->steps) : 0;
-    for (int i = 0; i < BAR_WIDTH; i++)
-        bar[i] = i < filled ? '=' : i == filled ? '>' : ' ';
-    bar[BAR_WIDTH] = '\0';
-
+    char bar[BAR_WIDTH + 4] = "";
+    int64_t done = s->by_steps ? s->run_step : s->step, all = s->by_steps ? s->run_steps : s->steps;
+    if (bar_wanted) {
+        int filled = all > 0 ? (int)(BAR_WIDTH * done / all) : 0;
+        bar[0] = ' ';
+        bar[1] = '[';
+        for (int i = 0; i < BAR_WIDTH; i++)
+            bar[2 + i] = i < filled ? '=' : i == filled ? '>' : ' ';
+        bar[BAR_WIDTH + 2] = ']';
+        bar[BAR_WIDTH + 3] = '\0';
+    }
     char rate[48], eta[32];
     rt_format_thousands(s->samples_per_s, rate, sizeof rate);
     if (s->steps_per_s > 0)
         rt_format_duration((double)s->run_steps_left / s->steps_per_s, eta, sizeof eta);
     else
         snprintf(eta, sizeof eta, "?");
+    if (s->by_steps)
+        snprintf(buf, len, "step %lld/%lld%s  epoch %lld  loss %.4f  %s samples/s  ETA %s",
+                 (long long)s->run_step, (long long)s->run_steps, bar, (long long)s->epoch,
+                 s->mean_loss, rate, eta);
+    else if (bar_wanted)
+        snprintf(buf, len, "epoch %lld/%lld%s %lld/%lld  loss %.4f  %s samples/s  ETA %s",
+                 (long long)s->epoch, (long long)s->epochs, bar, (long long)s->step,
+                 (long long)s->steps, s->mean_loss, rate, eta);
+    else
+        snprintf(buf, len, "epoch %lld/%lld  step %lld/%lld (%lld of the run's %lld)  loss %.4f  "
+                 "%s samples/s  ETA %s", (long long)s->epoch, (long long)s->epochs,
+                 (long long)s->step, (long long)s->steps, (long long)s->run_step,
+                 (long long)s->run_steps, s->mean_loss, rate, eta);
+}
+
+void rt_progress_update(rt_progress *pg, const rt_progress_state *s, bool force)
+{
+    if (!pg->live && !pg->plain)
+        return;
+    double now = rt_seconds();
+    if (pg->plain) {
+        if (!force && now - pg->last_draw < pg->interval)
+            return;
+        pg->last_draw = now;
+        char text[256];
+        progress_text(s, false, text, sizeof text);
+        fprintf(stderr, "%s\n", text);
+        fflush(stderr);
+        return;
+    }
+    if (!force && pg->drawn && now - pg->last_draw < REDRAW_SECONDS)
+        return;
+    pg->last_draw = now;
+    char text[256];
+    progress_text(s, true, text, sizeof text);
     /* \r returns to the start; \033[K erases what a longer previous line
      * left behind. */
-    fprintf(stderr, "\r\033[Kepoch %lld/%lld [%s] %lld/%lld  loss %.4f  %s samples/s  ETA %s",
-            (long long)s->epoch, (long long)s->epochs, bar, (long long)s->step,
-            (long long)s->steps, s->mean_loss, rate, eta);
+    fprintf(stderr, "\r\033[K%s", text);
     fflush(stderr);
     pg->drawn = true;
 }

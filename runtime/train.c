@@ -36,6 +36,7 @@
 #include "netrt.h"
 #include "dist.h"
 #include "train_internal.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -44,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -63,7 +65,7 @@
 #else
 #define REPLICA_CHECK_EVERY 100
 #endif
-#define LOG_HEADER "epoch,step,lr,train_loss,test_loss,test_accuracy,samples_per_s,seconds\n"
+#define LOG_HEADER "epoch,step,lr,train_loss,test_loss,test_accuracy,samples_per_s,seconds,val_loss,val_accuracy,best\n"
 
 /* ----------------------------------------------------------------- data */
 
@@ -517,13 +519,14 @@ typedef struct position {
     int64_t in_epoch; /* steps done in the current epoch */
     int64_t batch;
     uint64_t seed;
+    rt_early_stop es; /* the best validation evaluation so far, and since when */
 } position;
 
 enum { META_FORMAT, META_MODEL, META_STEP, META_EPOCH, META_POSITION, META_BATCH, META_SEED,
-       META_OPTIMIZER, NMETA };
+       META_OPTIMIZER, META_VALIDATION, NMETA };
 static const char *const meta_keys[NMETA] = {
     "netc.format", "netc.model", "netc.step", "netc.epoch", "netc.position", "netc.batch",
-    "netc.seed", "netc.optimizer",
+    "netc.seed", "netc.optimizer", "netc.validation",
 };
 
 static int save_checkpoint(const char *prog, const char *path, const rt_program *p,
@@ -537,6 +540,15 @@ static int save_checkpoint(const char *prog, const char *path, const rt_program 
     snprintf(pos, sizeof pos, "%lld", (long long)at->in_epoch);
     snprintf(batch, sizeof batch, "%lld", (long long)at->batch);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)at->seed);
+    /* early stopping's count, so a resumed run neither forgets its best
+     * nor lets --save-best overwrite it with a worse one */
+    char validation[256] = "none";
+    const rt_early_stop *e = &at->es;
+    if (e->evals > 0)
+        snprintf(validation, sizeof validation,
+                 "evals=%lld,since=%lld,best_eval=%lld,best_step=%lld,best_epoch=%lld,maximize=%d,best=%.17g",
+                 (long long)e->evals, (long long)e->since_best, (long long)e->best_eval,
+                 (long long)e->best_step, (long long)e->best_epoch, e->maximize ? 1 : 0, e->best);
     const rt_meta meta[NMETA] = {
         { meta_keys[META_FORMAT], CHECKPOINT_FORMAT },
         { meta_keys[META_MODEL], p->name },
@@ -546,6 +558,7 @@ static int save_checkpoint(const char *prog, const char *path, const rt_program 
         { meta_keys[META_BATCH], batch },
         { meta_keys[META_SEED], seed },
         { meta_keys[META_OPTIMIZER], opt },
+        { meta_keys[META_VALIDATION], validation },
     };
     char err[ERRLEN];
     if (rt_checkpoint_save(path, l->t, l->n, meta, NMETA, err, sizeof err) != 0) {
@@ -673,6 +686,24 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
                   "the checkpoint is damaged", path, (unsigned long long)epoch, (unsigned long long)step);
         rc = RC_INPUT;
     }
+    rt_early_stop es;
+    memset(&es, 0, sizeof es);
+    const char *v = values[META_VALIDATION];
+    if (rc == RC_OK && v && strcmp(v, "none") != 0) {
+        long long evals, since, best_eval, best_step, best_epoch;
+        int maximize, used = 0;
+        double best;
+        if (sscanf(v, "evals=%lld,since=%lld,best_eval=%lld,best_step=%lld,best_epoch=%lld,maximize=%d,best=%lf%n",
+                   &evals, &since, &best_eval, &best_step, &best_epoch, &maximize, &best, &used) != 7 ||
+            v[used] != '\0' || evals < 1 || since < 0 || since >= evals || best_eval < 1 || best_eval > evals) {
+            rt_report(prog, "%s: metadata netc.validation = '%s' is damaged", path, v);
+            rc = RC_INPUT;
+        } else {
+            es = (rt_early_stop){ .maximize = maximize != 0, .best = best, .evals = evals,
+                                  .best_eval = best_eval, .best_step = best_step,
+                                  .best_epoch = best_epoch, .since_best = since };
+        }
+    }
     if (rc == RC_OK && !same_opt && with_state->n > weights_only->n)
         fprintf(stderr, "%s: note: %s holds no %s state (optimizer: %s); it starts from zero\n",
                 prog, path, opt,
@@ -685,87 +716,93 @@ static int resume_from(const char *prog, const char *path, const rt_program *p,
     at->in_epoch = (int64_t)pos;
     at->batch = (int64_t)batch;
     at->seed = seed;
+    at->es = es;
     return RC_OK;
 }
 
 /* ------------------------------------------------------------ evaluation */
 
-typedef struct metrics {
-    double loss;     /* mean per row (cross-entropy) or per output (mse, bce) */
-    double accuracy; /* fraction of rows whose argmax is the label (cross-entropy), of outputs on
-                      * the target's side of 0.5 (bce) */
-    double mae;      /* mse: mean absolute error per output */
-    int64_t samples;
-} metrics;
-
-/* Forward over the whole data set in batches, the last one smaller. Under
- * mpirun each rank runs a contiguous share of the samples and the sums are
- * all-reduced, so every rank gets the metrics of the whole set. */
-static void evaluate(const rt_program *p, const rt_dataset *d, int64_t batch,
-                     const float *params, const buffers *b, metrics *m)
+/* Forward over the rows of d (every row when rows is NULL), in batches,
+ * the last one smaller; m is reset and gets the figures. Under mpirun each
+ * rank runs a contiguous share of the rows and the counts are all-reduced,
+ * so every rank gets the figures of the whole set. */
+static void evaluate(const rt_program *p, const rt_dataset *d, const int64_t *rows, int64_t n,
+                     int64_t batch, const float *params, const buffers *b, rt_metrics *m)
 {
     size_t xbytes = (size_t)p->x_size * 4, ybytes = (size_t)p->y_size * 4;
     int64_t classes = rt_class_count(p);
-    double sum = 0, abs_sum = 0;
-    int64_t correct = 0;
+    rt_metrics_reset(m);
     int64_t first, count;
-    rt_dist_shard(d->n, &first, &count);
+    rt_dist_shard(n, &first, &count);
     for (int64_t i = first; i < first + count; i += batch) {
         int64_t bn = first + count - i < batch ? first + count - i : batch;
         /* Copied so generated code always sees 64-byte-aligned rows. */
-        memcpy(b->x, (const char *)d->x + (size_t)i * xbytes, (size_t)bn * xbytes);
-        if (ybytes)
-            memcpy(b->y, (const char *)d->y + (size_t)i * ybytes, (size_t)bn * ybytes);
+        if (rows) {
+            for (int64_t k = 0; k < bn; k++) {
+                memcpy((char *)b->x + (size_t)k * xbytes, (const char *)d->x + (size_t)rows[i + k] * xbytes, xbytes);
+                if (ybytes)
+                    memcpy((char *)b->y + (size_t)k * ybytes, (const char *)d->y + (size_t)rows[i + k] * ybytes,
+                           ybytes);
+            }
+        } else {
+            memcpy(b->x, (const char *)d->x + (size_t)i * xbytes, (size_t)bn * xbytes);
+            if (ybytes)
+                memcpy(b->y, (const char *)d->y + (size_t)i * ybytes, (size_t)bn * ybytes);
+        }
         p->forward(params, b->x, b->out, bn, b->arena);
         int64_t outputs = bn * p->out_size;
-        /* an autoencoder's target is its input; a regression's or a bce
-         * model's the labels */
-        const float *target = p->reconstructs ? b->x : b->y;
-        if (p->loss != RT_LOSS_CROSS_ENTROPY)
-            for (int64_t k = 0; k < outputs; k++) {
-                abs_sum += fabs((double)b->out[k] - target[k]);
-                correct += (b->out[k] > 0.0f) == (target[k] >= 0.5f);
-            }
+        double sum = 0;
+        /* an autoencoder's target is its input (its figures are mse's,
+         * metrics_init), a regression's or a bce model's the labels */
         if (p->reconstructs) {
-            sum += rt_mse_forward(outputs, b->out, b->x);
+            sum = rt_mse_forward(outputs, b->out, b->x);
+            rt_metrics_add(m, outputs, bn, b->out, b->x, sum);
             continue;
         }
         switch (p->loss) {
         case RT_LOSS_CROSS_ENTROPY:
-            sum += rt_softmax_xent_forward(outputs / classes, classes, b->out, b->y, b->probs);
-            correct += rt_count_correct(outputs / classes, classes, b->out, b->y);
+            sum = rt_softmax_xent_forward(outputs / classes, classes, b->out, b->y, b->probs);
+            rt_metrics_add(m, outputs / classes, bn, b->out, b->y, sum);
             break;
         case RT_LOSS_MSE:
-            sum += rt_mse_forward(outputs, b->out, b->y);
+            sum = rt_mse_forward(outputs, b->out, b->y);
+            rt_metrics_add(m, outputs, bn, b->out, b->y, sum);
             break;
         case RT_LOSS_BCE:
-            sum += rt_bce_forward(outputs, b->out, b->y);
+            sum = rt_bce_forward(outputs, b->out, b->y);
+            rt_metrics_add(m, outputs, bn, b->out, b->y, sum);
             break;
         }
     }
-    double sums[3] = { sum, (double)correct, abs_sum };
-    rt_dist_sum(sums, 3);
-    sum = sums[0];
-    correct = (int64_t)sums[1];
-    abs_sum = sums[2];
-    double units = (double)d->n * (double)(p->loss == RT_LOSS_CROSS_ENTROPY
-                                               ? p->out_size / classes
-                                               : p->out_size);
-    m->loss = units > 0 ? sum / units : 0;
-    m->accuracy = units > 0 ? (double)correct / units : 0;
-    m->mae = units > 0 ? abs_sum / units : 0;
-    m->samples = d->n;
+    if (rt_dist_on())
+        rt_metrics_sum_with(m, rt_dist_sum);
 }
 
-/* "  test loss 0.3710  test accuracy 86.41%" */
-static void format_metrics(const rt_program *p, const metrics *m, char *buf, size_t len)
+static int metrics_init(const char *prog, const rt_program *p, rt_metrics *m)
 {
-    if (p->reconstructs)
-        snprintf(buf, len, "test reconstruction mse %.4f", m->loss);
-    else if (p->loss == RT_LOSS_CROSS_ENTROPY || p->loss == RT_LOSS_BCE)
-        snprintf(buf, len, "test loss %.4f  test accuracy %.2f%%", m->loss, 100.0 * m->accuracy);
-    else
-        snprintf(buf, len, "test mse %.4f  test mae %.4f", m->loss, m->mae);
+    if (rt_metrics_init(m, p->reconstructs ? RT_LOSS_MSE : p->loss, rt_class_count(p)) != 0) {
+        rt_report(prog, "out of memory");
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
+/* "test loss 0.3710  test accuracy 86.41%" (prefix "test "), and an
+ * autoencoder's "test reconstruction mse 0.0123". */
+static void summary(const rt_program *p, const rt_metrics *m, const char *prefix, char *buf, size_t len)
+{
+    if (p->reconstructs) {
+        snprintf(buf, len, "%sreconstruction mse %.4f", prefix, rt_metrics_loss(m));
+        return;
+    }
+    rt_metrics_summary(m, prefix, buf, len);
+    /* A model of text() bytes: its cross-entropy per position is nats per
+     * character; bits per character are what language models report. */
+    if (p->config.data.kind == RT_SRC_TEXT && p->loss == RT_LOSS_CROSS_ENTROPY) {
+        size_t n = strlen(buf);
+        if (n < len)
+            snprintf(buf + n, len - n, "  %s%.4f bits/char", prefix, rt_metrics_loss(m) / log(2.0));
+    }
 }
 
 /* ------------------------------------------------------------------ log */
@@ -778,7 +815,7 @@ typedef struct csv_log {
     size_t len, cap;
 } csv_log;
 
-/* Keeps the rows of a previous run's log up to epoch `upto` when resuming,
+/* Keeps the rows of a previous run's log up to step `upto` when resuming,
  * so the log covers the whole run. */
 static void keep_previous_rows(csv_log *log, const char *old, size_t oldlen, int64_t upto)
 {
@@ -790,7 +827,8 @@ static void keep_previous_rows(csv_log *log, const char *old, size_t oldlen, int
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl)
             break; /* a torn last row: the file was never written that way, skip it */
-        if (strtoll(p, NULL, 10) <= upto && log->len + (size_t)(nl + 1 - p) < log->cap) {
+        const char *comma = memchr(p, ',', (size_t)(nl - p));
+        if (comma && strtoll(comma + 1, NULL, 10) <= upto && log->len + (size_t)(nl + 1 - p) < log->cap) {
             memcpy(log->text + log->len, p, (size_t)(nl + 1 - p));
             log->len += (size_t)(nl + 1 - p);
         }
@@ -833,23 +871,43 @@ static int log_open(const char *prog, csv_log *log, const char *path, int64_t ro
     return RC_OK;
 }
 
+/* Loss and accuracy of an evaluation, or empty fields when there was none. */
+static void log_figures(const rt_metrics *m, char *loss, char *acc, size_t len)
+{
+    loss[0] = acc[0] = '\0';
+    if (!m)
+        return;
+    snprintf(loss, len, "%.9g", rt_metrics_loss(m));
+    if (m->loss != RT_LOSS_MSE)
+        snprintf(acc, len, "%.6f", rt_metrics_accuracy(m));
+}
+
+/* One row: an evaluation, or the end of an epoch, or both. test and val
+ * are NULL when not evaluated at this row; best marks the best validation
+ * evaluation so far. */
 static int log_row(const char *prog, csv_log *log, int64_t epoch, int64_t step, float lr,
-                   double train_loss, const metrics *test, bool has_test, bool accuracy,
+                   double train_loss, const rt_metrics *test, const rt_metrics *val, bool best,
                    double samples_per_s, double seconds)
 {
     if (!log->path)
         return RC_OK;
-    char loss[32] = "", acc[32] = "";
-    if (has_test)
-        snprintf(loss, sizeof loss, "%.9g", test->loss);
-    if (has_test && accuracy)
-        snprintf(acc, sizeof acc, "%.6f", test->accuracy);
-    if (log->cap - log->len < 256)
-        return RC_OK; /* cannot happen: room for every row was reserved */
+    char tl[32], ta[32], vl[32], va[32];
+    log_figures(test, tl, ta, sizeof tl);
+    log_figures(val, vl, va, sizeof vl);
+    if (log->cap - log->len < 512) {
+        size_t cap = log->cap * 2 + 4096;
+        char *grown = realloc(log->text, cap);
+        if (!grown) {
+            rt_report(prog, "out of memory");
+            return RC_INPUT;
+        }
+        log->text = grown;
+        log->cap = cap;
+    }
     log->len += (size_t)snprintf(log->text + log->len, log->cap - log->len,
-                                 "%lld,%lld,%.9g,%.9g,%s,%s,%.1f,%.3f\n", (long long)epoch,
-                                 (long long)step, (double)lr, train_loss, loss, acc,
-                                 samples_per_s, seconds);
+                                 "%lld,%lld,%.9g,%.9g,%s,%s,%.1f,%.3f,%s,%s,%s\n", (long long)epoch,
+                                 (long long)step, (double)lr, train_loss, tl, ta, samples_per_s,
+                                 seconds, vl, va, best ? "1" : "");
     char err[ERRLEN];
     if (rt_write_file_atomic(log->path, log->text, log->len, err, sizeof err) != 0) {
         rt_report(prog, "%s", err);
@@ -923,6 +981,22 @@ typedef struct train_run {
     tensor_list tensors, weights;
     csv_log log;
     position at;
+    /* Validation: a file (val), or rows of data held out (val_rows; the
+     * rest, train_rows, are trained on); neither when !has_val. */
+    source_files val_files;
+    rt_dataset val;
+    bool has_val;
+    int64_t *train_rows, *val_rows, ntrain, nval;
+    int64_t eval_every;      /* 0: at the end of each epoch */
+    rt_metrics held;         /* the last evaluation of validation (or test) */
+    rt_early_stop es;
+    bool stop_early;
+    int64_t last_eval_step;  /* -1: none yet */
+    double eval_seconds;     /* spent evaluating, kept out of training rates */
+    /* the training since the last log row */
+    double row_loss, row_start, row_eval_mark;
+    int64_t row_samples;
+    float lr;
 } train_run;
 
 static int train_settings(train_run *r)
@@ -1027,7 +1101,8 @@ static int check_writable(const char *prog, const char *flag, const char *path)
 static int check_not_an_input(const char *prog, const char *flag, const char *path, const train_run *r)
 {
     const char *inputs[] = { r->data_files.path, r->data_files.labels, r->has_test ? r->test_files.path : "",
-                             r->has_test ? r->test_files.labels : "" };
+                             r->has_test ? r->test_files.labels : "", r->has_val ? r->val_files.path : "",
+                             r->has_val ? r->val_files.labels : "" };
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
         if (inputs[i][0] && rt_same_file(path, inputs[i])) {
             rt_report(prog, "%s %s would overwrite the data file %s; choose another name", flag, path, inputs[i]);
@@ -1065,7 +1140,72 @@ static int train_load_data(train_run *r)
                r->data_files.src.path, (long long)r->data.n, (long long)r->batch);
         return RC_INPUT;
     }
+    r->ntrain = r->data.n;
     r->steps_per_epoch = r->data.n / r->batch;
+    const rt_train_config *c = &p->config;
+    if (o->given[FLAG_VAL] && p->nsteps > 0) {
+        rt_report(o->prog, "--val: model '%s' trains through step blocks, which have no validation yet",
+                  p->name);
+        return RC_USAGE;
+    }
+    if (o->given[FLAG_VAL] || c->val.kind != RT_SRC_NONE) {
+        rc = resolve_source(o->prog, p, &c->val, &c->data, "--val", o->path[FLAG_VAL], &r->val_files);
+        if (rc == RC_OK)
+            rc = rt_load_source(o->prog, p, &r->val_files, true, &r->val);
+        if (rc != RC_OK)
+            return rc;
+        r->has_val = true;
+    }
+    return RC_OK;
+}
+
+/* `val = fraction`: holds out rows of data, chosen by the run's seed (so
+ * after --resume, the checkpoint's), before the epochs are planned. */
+static int split_validation(train_run *r)
+{
+    const options *o = r->o;
+    const rt_train_config *c = &r->p->config;
+    if (!r->has_val && c->val_fraction > 0) {
+        r->nval = rt_split_count(r->data.n, c->val_fraction);
+        if (r->nval == 0) {
+            rt_report(o->prog, "%s: holds %lld sample%s, too few to hold out a validation part (val = %g)",
+                      r->data_files.src.path, (long long)r->data.n, r->data.n == 1 ? "" : "s",
+                      (double)c->val_fraction);
+            return RC_INPUT;
+        }
+        r->ntrain = r->data.n - r->nval;
+        r->train_rows = malloc((size_t)r->ntrain * sizeof *r->train_rows);
+        r->val_rows = malloc((size_t)r->nval * sizeof *r->val_rows);
+        if (!r->train_rows || !r->val_rows ||
+            rt_split_rows(r->data.n, r->nval, r->data_files.src.kind == RT_SRC_TEXT, r->at.seed,
+                          r->train_rows, r->val_rows) != 0) {
+            rt_report(o->prog, "out of memory");
+            return RC_INPUT;
+        }
+        r->has_val = true;
+        if (r->ntrain < r->batch) {
+            rt_report(o->prog, "%s: %lld samples are left to train on after holding out %lld for "
+                      "validation, fewer than one batch of %lld; lower --batch or val",
+                      r->data_files.src.path, (long long)r->ntrain, (long long)r->nval,
+                      (long long)r->batch);
+            return RC_INPUT;
+        }
+        r->steps_per_epoch = r->ntrain / r->batch;
+    }
+    if (o->given[FLAG_SAVE_BEST] && !r->has_val) {
+        rt_report(o->prog, "--save-best keeps the best validation evaluation, but model '%s' has no "
+                  "validation data; add val = 0.1 to its train block or give --val FILE", r->p->name);
+        return RC_USAGE;
+    }
+    r->eval_every = c->eval_every;
+    /* a resumed run continues its early stopping when it watches the same */
+    rt_early_stop saved = r->at.es;
+    rt_early_stop_init(&r->at.es, c->monitor == RT_MONITOR_VAL_ACCURACY, r->has_val ? c->stop_after : 0);
+    if (r->has_val && saved.evals > 0 && saved.maximize == r->at.es.maximize) {
+        saved.patience = r->at.es.patience;
+        r->at.es = saved;
+    }
+    r->last_eval_step = -1;
     return RC_OK;
 }
 
@@ -1127,6 +1267,80 @@ static void request_stop(int sig)
     signal(sig, SIG_DFL);
 }
 
+/* Evaluates the run's held-out set — the validation data when there is
+ * some, else the test set — and appends its figures to line. With
+ * validation it also tracks the best evaluation (writing --save-best when
+ * one improves, marked "best" on the line) and decides early stopping. */
+static int evaluate_held_out(train_run *r, char *line, size_t len, bool *best)
+{
+    const rt_program *p = r->p;
+    const options *o = r->o;
+    double t0 = rt_seconds();
+    *best = false;
+    if (r->has_val && r->val_rows)
+        evaluate(p, &r->data, r->val_rows, r->nval, r->local_max, r->buf.params, &r->buf, &r->held);
+    else if (r->has_val)
+        evaluate(p, &r->val, NULL, r->val.n, r->local_max, r->buf.params, &r->buf, &r->held);
+    else
+        evaluate(p, &r->test, NULL, r->test.n, r->local_max, r->buf.params, &r->buf, &r->held);
+    r->last_eval_step = r->at.step;
+    size_t n = strlen(line);
+    if (n + 2 < len) {
+        memcpy(line + n, "  ", 3);
+        summary(p, &r->held, r->has_val ? "val " : "test ", line + n + 2, len - n - 2);
+    }
+    int rc = RC_OK;
+    if (r->has_val) {
+        bool acc = p->config.monitor == RT_MONITOR_VAL_ACCURACY;
+        double v = acc ? rt_metrics_accuracy(&r->held) : rt_metrics_loss(&r->held);
+        int64_t epoch = r->at.in_epoch > 0 ? r->at.epoch + 1 : r->at.epoch;
+        *best = rt_early_stop_record(&r->at.es, v, r->at.step, epoch);
+        if (*best) {
+            n = strlen(line);
+            snprintf(line + n, len - n, "  best");
+            if (o->given[FLAG_SAVE_BEST] && writes_files())
+                rc = save_checkpoint(o->prog, o->path[FLAG_SAVE_BEST], p, &r->tensors, &r->sp, &r->at);
+        }
+        r->stop_early = rt_early_stop_done(&r->at.es);
+    }
+    r->eval_seconds += rt_seconds() - t0;
+    return rc;
+}
+
+/* A log row for the training since the last row; evaluated: with the
+ * figures of the evaluation just made. */
+static int write_row(train_run *r, int64_t epoch, bool evaluated, bool best)
+{
+    double now = rt_seconds();
+    double seconds = now - r->row_start - (r->eval_seconds - r->row_eval_mark);
+    double rate = seconds > 0 ? (double)r->row_samples / seconds : 0;
+    double loss = r->row_samples ? r->row_loss / (double)r->row_samples : 0;
+    const rt_metrics *held = evaluated ? &r->held : NULL;
+    int rc = !writes_files() ? RC_OK
+             : log_row(r->o->prog, &r->log, epoch, r->at.step, r->lr, loss, r->has_val ? NULL : held,
+                       r->has_val ? held : NULL, best, rate, seconds);
+    r->row_loss = 0;
+    r->row_samples = 0;
+    r->row_start = now;
+    r->row_eval_mark = r->eval_seconds;
+    return rc;
+}
+
+/* eval_every's evaluation inside an epoch: a line and a log row. */
+static int evaluation_row(train_run *r, int64_t epoch)
+{
+    char line[512];
+    snprintf(line, sizeof line, "step %lld/%lld  loss %.4f", (long long)r->at.step,
+             (long long)r->total_steps, r->row_samples ? r->row_loss / (double)r->row_samples : 0.0);
+    bool best;
+    int rc = evaluate_held_out(r, line, sizeof line, &best);
+    printf("%s\n", line);
+    fflush(stdout);
+    if (rc == RC_OK)
+        rc = write_row(r, epoch, true, best);
+    return rc;
+}
+
 /* Under mpirun the ranks stop together: at a step whose all-reduce said
  * that some rank was asked to. */
 static bool stopping(const train_run *r)
@@ -1183,14 +1397,19 @@ static int train_epoch(train_run *r, rt_progress *pg)
     const options *o = r->o;
     position *at = &r->at;
     int64_t epoch = at->epoch;
-    shuffle(r->order, r->data.n, at->seed, epoch);
+    shuffle(r->order, r->ntrain, at->seed, epoch);
+    if (r->train_rows)
+        for (int64_t i = 0; i < r->ntrain; i++)
+            r->order[i] = r->train_rows[r->order[i]];
     memset(r->step_loss, 0, sizeof r->step_loss);
 
     double start = rt_seconds(), loss_sum = 0;
     int64_t samples = 0, first_step = at->step;
     float lr = 0;
     rt_progress_state ps = { .epoch = epoch + 1, .epochs = r->last_epoch,
-                             .steps = r->steps_per_epoch };
+                             .steps = r->steps_per_epoch, .run_steps = r->total_steps,
+                             .by_steps = r->steps > 0 };
+    double eval_mark = r->eval_seconds;
     while (at->in_epoch < r->steps_per_epoch && at->step < r->total_steps && !stopping(r)) {
         gather(p, &r->data, r->order + at->in_epoch * r->batch + r->first, r->local, &r->buf,
                at->seed, at->step, r->batch, r->first);
@@ -1233,10 +1452,23 @@ static int train_epoch(train_run *r, rt_progress *pg)
         }
         loss_sum += loss;
         samples += r->batch;
+        r->row_loss += loss;
+        r->row_samples += r->batch;
+        r->lr = lr;
+        if (r->eval_every > 0 && at->step % r->eval_every == 0 && at->in_epoch < r->steps_per_epoch &&
+            at->step < r->total_steps && (r->has_val || r->has_test)) {
+            rt_progress_clear(pg);
+            int rc = evaluation_row(r, epoch + 1);
+            if (rc != RC_OK)
+                return rc;
+            if (r->stop_early)
+                break;
+        }
 
-        if (pg->live) {
+        if (pg->live || pg->plain) {
             double elapsed = rt_seconds() - start;
             ps.step = at->in_epoch;
+            ps.run_step = at->step;
             ps.run_steps_left = r->total_steps - at->step;
             ps.mean_loss = loss_sum / (double)samples;
             ps.samples_per_s = elapsed > 0 ? (double)samples / elapsed : 0;
@@ -1261,7 +1493,7 @@ static int train_epoch(train_run *r, rt_progress *pg)
         fflush(stdout);
         return rc;
     }
-    double seconds = rt_seconds() - start;
+    double seconds = rt_seconds() - start - (r->eval_seconds - eval_mark);
     double train_loss = samples ? loss_sum / (double)samples : 0;
     double rate = seconds > 0 ? (double)samples / seconds : 0;
     if (at->in_epoch == r->steps_per_epoch) {
@@ -1270,14 +1502,11 @@ static int train_epoch(train_run *r, rt_progress *pg)
     }
     rt_progress_clear(pg);
 
-    metrics m = { 0 };
-    char test[128] = "", rate_text[48];
-    if (r->has_test) {
-        evaluate(p, &r->test, r->local_max, r->buf.params, &r->buf, &m);
-        test[0] = ' ';
-        test[1] = ' ';
-        format_metrics(p, &m, test + 2, sizeof test - 2);
-    }
+    /* Evaluated at the end of each epoch, or with eval_every at its steps
+     * and at the end of the run. */
+    bool eval_now = (r->has_val || r->has_test) && r->last_eval_step != at->step &&
+                    (r->eval_every == 0 || at->step % r->eval_every == 0 || at->step >= r->total_steps);
+    char line[512], rate_text[48];
     rt_format_thousands(rate, rate_text, sizeof rate_text);
     char per_step[256] = "";
     for (int k = 0, used = 0; p->nsteps && k < r->sp.n && used < (int)sizeof per_step; k++)
@@ -1289,14 +1518,17 @@ static int train_epoch(train_run *r, rt_progress *pg)
     if (rt_dist_on())
         snprintf(wait, sizeof wait, "  (%d ranks, %.1f%% waiting in all-reduce)", rt_dist_size(),
                  seconds > 0 ? 100.0 * rt_dist_wait_seconds() / seconds : 0.0);
-    printf("epoch %lld/%lld  loss%s  train %.1fs  %s samples/s%s%s\n", (long long)epoch + 1,
-           (long long)r->last_epoch, per_step, seconds, rate_text, wait, test);
-    fflush(stdout);
-
+    snprintf(line, sizeof line, "epoch %lld/%lld  loss%s  train %.1fs  %s samples/s%s", (long long)epoch + 1,
+             (long long)r->last_epoch, per_step, seconds, rate_text, wait);
+    bool best = false;
     int rc = RC_OK;
+    if (eval_now)
+        rc = evaluate_held_out(r, line, sizeof line, &best);
+    printf("%s\n", line);
+    fflush(stdout);
+    if (rc == RC_OK && r->row_samples > 0)
+        rc = write_row(r, epoch + 1, eval_now, best);
     if (writes_files()) {
-        rc = log_row(o->prog, &r->log, epoch + 1, at->step, lr, train_loss, &m, r->has_test,
-                     p->loss == RT_LOSS_CROSS_ENTROPY, rate, seconds);
         if (rc == RC_OK && o->given[FLAG_SAVE])
             rc = save_checkpoint(o->prog, o->path[FLAG_SAVE], p, &r->tensors, &r->sp, at);
         if (rc == RC_OK && o->given[FLAG_SAMPLES]) {
@@ -1310,9 +1542,59 @@ static int train_epoch(train_run *r, rt_progress *pg)
     return agree(o->prog, rc, "to write the log, the checkpoint or the samples");
 }
 
+/* LOG.json beside --log's CSV, with the run's status. */
+static int write_record(const train_run *r, const char *status, long long started)
+{
+    const options *o = r->o;
+    if (!o->given[FLAG_LOG])
+        return RC_OK;
+    const rt_train_config *c = &r->p->config;
+    rt_run_record rec = {
+        .p = r->p, .argc = o->argc, .argv = o->argv, .seed = r->at.seed, .batch = r->batch,
+        .epochs = r->epochs, .steps = r->steps, .data = r->data_files.src.path,
+        .test = r->has_test ? r->test_files.src.path : NULL,
+        .val = r->has_val && !r->val_rows ? r->val_files.src.path : NULL,
+        .val_fraction = r->val_rows ? c->val_fraction : 0, .train_samples = r->ntrain,
+        .val_samples = r->val_rows ? r->nval : r->val.n, .started = started, .status = status,
+        .step = r->at.step, .best = r->has_val ? &r->at.es : NULL,
+        .monitor = c->monitor == RT_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss",
+        .save_best = o->given[FLAG_SAVE_BEST] ? o->path[FLAG_SAVE_BEST] : NULL,
+    };
+    char err[ERRLEN];
+    if (rt_run_record_write(o->path[FLAG_LOG], &rec, err, sizeof err) != 0) {
+        rt_report(o->prog, "%s", err);
+        return RC_INPUT;
+    }
+    return RC_OK;
+}
+
+/* The end of a run with validation: why it stopped early, and which
+ * evaluation was best. */
+static void report_best(const train_run *r)
+{
+    const rt_early_stop *e = &r->at.es;
+    const char *name = r->p->config.monitor == RT_MONITOR_VAL_ACCURACY ? "val_accuracy" : "val_loss";
+    if (r->stop_early)
+        printf("stopped early: %s did not improve for %lld evaluations\n", name,
+               (long long)e->patience);
+    if (!r->has_val || e->best_eval == 0)
+        return;
+    char value[32];
+    if (r->p->config.monitor == RT_MONITOR_VAL_ACCURACY)
+        snprintf(value, sizeof value, "%.2f%%", 100.0 * e->best);
+    else
+        snprintf(value, sizeof value, "%.4f", e->best);
+    printf("best: evaluation %lld of %lld (step %lld, epoch %lld), %s %s", (long long)e->best_eval,
+           (long long)e->evals, (long long)e->best_step, (long long)e->best_epoch, name, value);
+    if (r->o->given[FLAG_SAVE_BEST])
+        printf("; its weights are in %s", r->o->path[FLAG_SAVE_BEST]);
+    printf("\n");
+}
+
 int rt_cmd_train(const options *o, const rt_program *p)
 {
     train_run r = { .o = o, .p = p };
+    long long started = (long long)time(NULL);
     int rc = train_settings(&r);
     if (rc == RC_OK && o->given[FLAG_SAVE] && writes_files())
         rc = check_writable(o->prog, "--save", o->path[FLAG_SAVE]);
@@ -1332,6 +1614,17 @@ int rt_cmd_train(const options *o, const rt_program *p)
         rc = check_not_an_input(o->prog, "--save", o->path[FLAG_SAVE], &r);
     if (rc == RC_OK && o->given[FLAG_LOG])
         rc = check_not_an_input(o->prog, "--log", o->path[FLAG_LOG], &r);
+    if (rc == RC_OK && o->given[FLAG_SAVE_BEST])
+        rc = check_not_an_input(o->prog, "--save-best", o->path[FLAG_SAVE_BEST], &r);
+    if (rc == RC_OK && o->given[FLAG_SAVE_BEST] && o->given[FLAG_LOG] &&
+        rt_same_file(o->path[FLAG_SAVE_BEST], o->path[FLAG_LOG])) {
+        rt_report(o->prog, "--save-best and --log both name %s; give them different files", o->path[FLAG_LOG]);
+        rc = RC_INPUT;
+    }
+    if (rc == RC_OK && o->given[FLAG_SAVE_BEST])
+        rc = check_writable(o->prog, "--save-best", o->path[FLAG_SAVE_BEST]);
+    if (rc == RC_OK)
+        rc = metrics_init(o->prog, p, &r.held);
     if (rc == RC_OK)
         rc = rt_alloc_buffers(o->prog, p, r.local_max, r.sp.state_floats, true, &r.buf);
     if (rc == RC_OK) {
@@ -1373,7 +1666,9 @@ int rt_cmd_train(const options *o, const rt_program *p)
         if (o->given[FLAG_SEED])
             r.at.seed = flag_seed;
     }
-    rc = train_plan(&r);
+    rc = split_validation(&r);
+    if (rc == RC_OK)
+        rc = train_plan(&r);
     if (rc == RC_NOTHING_TO_DO)
         rc = RC_OK;
     if (rc != RC_OK || r.at.step >= r.total_steps)
@@ -1381,7 +1676,9 @@ int rt_cmd_train(const options *o, const rt_program *p)
     r.at.batch = r.batch;
     if (o->given[FLAG_LOG] && writes_files())
         rc = log_open(o->prog, &r.log, o->path[FLAG_LOG], r.last_epoch - r.at.epoch,
-                      o->given[FLAG_RESUME], r.at.epoch);
+                      o->given[FLAG_RESUME], r.at.step);
+    if (rc == RC_OK && o->given[FLAG_LOG] && writes_files())
+        rc = write_record(&r, "running", started);
     rc = agree(o->prog, rc, "to open the log");
     if (rc == RC_OK && rt_dist_on())
         rc = rt_dist_check_replicas(o->prog, r.buf.params, p->param_floats, r.at.step);
@@ -1390,15 +1687,25 @@ int rt_cmd_train(const options *o, const rt_program *p)
 
     rt_progress pg;
     rt_progress_init(&pg, isatty(STDERR_FILENO) == 1);
+    r.row_start = rt_seconds();
     stop_requested = 0;
     struct sigaction stop = { .sa_handler = request_stop }, old_int, old_term;
     sigemptyset(&stop.sa_mask);
     sigaction(SIGINT, &stop, &old_int);
     sigaction(SIGTERM, &stop, &old_term);
-    while (rc == RC_OK && r.at.step < r.total_steps)
+    while (rc == RC_OK && r.at.step < r.total_steps && !r.stop_early)
         rc = train_epoch(&r, &pg);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    if (rc == RC_OK)
+        report_best(&r);
+    if (r.log.path) {
+        const char *status = rc == RC_OK ? (r.stop_early ? "stopped early" : "finished")
+                             : rc == RC_INTERRUPTED ? "interrupted" : "failed";
+        int wrc = write_record(&r, status, started);
+        if (rc == RC_OK)
+            rc = wrc;
+    }
     if (rc == RC_OK && o->given[FLAG_SAVE])
         printf("saved %s (epoch %lld, step %lld)\n", o->path[FLAG_SAVE], (long long)r.at.epoch,
                (long long)r.at.step);
@@ -1416,6 +1723,10 @@ done:
     free(r.buf.block);
     rt_dataset_free(&r.data);
     rt_dataset_free(&r.test);
+    rt_dataset_free(&r.val);
+    free(r.train_rows);
+    free(r.val_rows);
+    rt_metrics_free(&r.held);
     return rc;
 }
 
@@ -1455,19 +1766,30 @@ int rt_cmd_eval(const options *o, const rt_program *p)
         rc = rt_alloc_buffers(o->prog, p, batch, 0, false, &buf);
     if (rc == RC_OK)
         rc = rt_load_weights(o->prog, o->path[FLAG_LOAD], p, buf.params);
+    rt_metrics m = { 0 };
+    if (rc == RC_OK)
+        rc = metrics_init(o->prog, p, &m);
     rc = agree(o->prog, rc, "to read the test set or the weights");
     if (rc == RC_OK) {
-        metrics m;
-        char text[128], count[48];
-        evaluate(p, &test, batch, buf.params, &buf, &m);
-        format_metrics(p, &m, text, sizeof text);
-        rt_format_thousands((double)m.samples, count, sizeof count);
-        printf("%s  (%s samples)\n", text, count);
+        evaluate(p, &test, NULL, test.n, batch, buf.params, &buf, &m);
+        if (o->given[FLAG_JSON]) {
+            if (rt_metrics_print_json(stdout, &m, "test") != 0) {
+                rt_report(o->prog, "out of memory");
+                rc = RC_INPUT;
+            }
+        } else {
+            char text[160], count[48];
+            summary(p, &m, "test ", text, sizeof text);
+            rt_format_thousands((double)m.samples, count, sizeof count);
+            printf("%s  (%s samples)\n", text, count);
+            rt_metrics_print(stdout, &m, 100, o->given[FLAG_CONFUSION]);
+        }
         if (fflush(stdout) != 0) {
             rt_report(o->prog, "writing to stdout: %s", strerror(errno));
             rc = RC_INPUT;
         }
     }
+    rt_metrics_free(&m);
     free(buf.block);
     rt_dataset_free(&test);
     return rc;

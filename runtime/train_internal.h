@@ -20,30 +20,88 @@ void rt_format_thousands(double value, char *buf, size_t len);
 /* 75.2 -> "1:15", 3725 -> "1:02:05". */
 void rt_format_duration(double seconds, char *buf, size_t len);
 
-/* The live progress line of `train` on a terminal. Redrawn in place on
+/* The progress of `train`. On a terminal (live) a line redrawn in place on
  * stderr at most ten times a second, so drawing never costs the training
- * loop more than a few microseconds a step. With live false every call is
- * a no-op and the caller prints one plain line per epoch instead. */
+ * loop more than a few microseconds a step. Elsewhere (plain: a pipe, a
+ * file, nohup, CI) a plain line on stderr every few seconds
+ * ($NETRT_PROGRESS seconds, default 5; "off" for none), so a log shows
+ * life before an epoch ends. */
 typedef struct rt_progress {
     bool live;
+    bool plain;
+    double interval;  /* seconds between plain lines */
     bool drawn;       /* a line is on screen and must be cleared before other output */
-    double last_draw; /* rt_seconds() of the last redraw */
+    double last_draw; /* rt_seconds() of the last redraw or plain line */
 } rt_progress;
 
 typedef struct rt_progress_state {
     int64_t epoch, epochs;          /* 1-based epoch, of epochs */
     int64_t step, steps;            /* steps done in this epoch, of steps in it */
+    int64_t run_step, run_steps;    /* steps done in the whole run, of its steps */
+    bool by_steps;                  /* the run counts --steps: the bar counts to run_steps */
     int64_t run_steps_left;         /* optimizer steps left in the whole run, for the ETA */
     double mean_loss;               /* running mean over this epoch's samples */
     double samples_per_s;
     double steps_per_s;
 } rt_progress_state;
 
+/* live: stderr is a terminal; otherwise plain lines (unless NETRT_PROGRESS
+ * says off). */
 void rt_progress_init(rt_progress *pg, bool live);
-/* Redraws if 0.1 s passed since the last redraw, or always when force. */
+/* Redraws if 0.1 s passed since the last redraw (a plain line: the
+ * interval), or always when force. */
 void rt_progress_update(rt_progress *pg, const rt_progress_state *s, bool force);
 /* Erases the line, so what is printed next starts on a clean line. */
 void rt_progress_clear(rt_progress *pg);
+
+/* ----------------------------------------------- validation (validate.c) */
+
+/* Rows of n that `val = fraction` holds out: round(n * fraction), at least
+ * 1 and at most n - 1; 0 when n < 2 or the fraction is not in (0, 1). */
+int64_t rt_split_count(int64_t n, double fraction);
+/* Splits rows [0, n) into n - nval training rows and nval validation rows,
+ * each list in increasing order: the last nval rows when tail (text), else
+ * a subset fixed by the seed. Returns 0, or -1 when out of memory. */
+int rt_split_rows(int64_t n, int64_t nval, bool tail, uint64_t seed, int64_t *train_rows,
+                  int64_t *val_rows);
+
+/* The best evaluation so far and how long ago it was. */
+typedef struct rt_early_stop {
+    bool maximize;         /* accuracy: higher is better */
+    int64_t patience;      /* stop after this many evaluations without improvement; 0: never */
+    double best;           /* NaN before the first evaluation */
+    int64_t evals;         /* evaluations recorded */
+    int64_t best_eval;     /* 1-based evaluation of the best, 0: none yet */
+    int64_t best_step, best_epoch;
+    int64_t since_best;    /* evaluations since the best */
+} rt_early_stop;
+
+void rt_early_stop_init(rt_early_stop *e, bool maximize, int64_t patience);
+/* Records one evaluation; returns true when it is the best so far. */
+bool rt_early_stop_record(rt_early_stop *e, double value, int64_t step, int64_t epoch);
+/* patience evaluations in a row did not improve. */
+bool rt_early_stop_done(const rt_early_stop *e);
+
+/* The reproducibility record of a run (record.c): LOG.json beside the
+ * CSV log, written atomically. */
+typedef struct rt_run_record {
+    const rt_program *p;
+    int argc;
+    char **argv;
+    uint64_t seed;
+    int64_t batch, epochs, steps;     /* epochs or steps is 0 */
+    const char *data, *test, *val;    /* files as found, or NULL */
+    double val_fraction;
+    int64_t train_samples, val_samples;
+    long long started;                /* time(), seconds since 1970 */
+    const char *status;               /* "running", "finished", "stopped early", ... */
+    int64_t step;                     /* steps done */
+    const rt_early_stop *best;        /* with validation, else NULL */
+    const char *monitor;              /* "val_loss" or "val_accuracy" */
+    const char *save_best;            /* --save-best FILE, or NULL */
+} rt_run_record;
+
+int rt_run_record_write(const char *log_path, const rt_run_record *rec, char *err, size_t errlen);
 
 /* ---------------------------------------------- shared by the commands */
 
@@ -79,6 +137,7 @@ typedef enum flag_id {
     FLAG_PROMPT, FLAG_TOKENS, FLAG_TEMPERATURE, FLAG_TOP_K, /* sample */
     FLAG_PROBS, FLAG_TOP,                                   /* predict */
     FLAG_GRID, FLAG_OUTPUT, FLAG_SAMPLES,
+    FLAG_VAL, FLAG_SAVE_BEST, FLAG_JSON, FLAG_CONFUSION,
     FLAG_CHECK_REPLICAS,
     NFLAG
 } flag_id;
@@ -97,6 +156,8 @@ typedef struct options {
     const char *input;        /* predict's INPUT */
     bool embedded;            /* the program holds its weights: --load is optional */
     float temperature;        /* sample */
+    int argc;                 /* the whole command line, for the run's record */
+    char **argv;
 } options;
 
 typedef struct source_files {
@@ -161,5 +222,7 @@ int rt_sample_check(const char *prog, const rt_program *p);
 int rt_cmd_generate(const options *o, const rt_program *p);
 int rt_sample_grid(const char *prog, const rt_program *p, const float *params, int rows, int cols,
                    uint64_t seed, const char *path);
+/* `plot LOG.csv -o FILE.png` (plot.c), argv holding what follows `plot`. */
+int rt_cmd_plot(const char *prog, int argc, char **argv);
 
 #endif

@@ -85,4 +85,9 @@ typedef enum rt_scratch_slot {
 
 void *rt_thread_scratch(rt_scratch_slot slot, size_t bytes);
 
+/* err = "PATH: " and the message, cut to errlen bytes: the readers' one
+ * way of saying what was wrong with which file (file.c). */
+void rt_path_error(char *err, size_t errlen, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

@@ -3,7 +3,9 @@
 # layers, shapes, parameters and FLOPs), then `netc graph` on LeNet,
 # rendered to an SVG next to the netc binary when Graphviz is installed,
 # then builds examples/mlp.net into a standalone binary and trains it on
-# Fashion-MNIST with its train block (5 epochs), saving the weights.
+# Fashion-MNIST with its train block (5 epochs, a tenth held out for
+# validation), saving the last and the best weights, evaluates the best on
+# the test set and draws the training curves with gnuplot.
 # Called by `make demo` as: sh scripts/demo.sh build/netc
 # Exits non-zero if any example fails to check.
 set -eu
@@ -55,9 +57,14 @@ echo "demo: every example checks."
 echo
 echo "== netc build examples/mlp.net -o $outdir/mlp"
 "$netc" build examples/mlp.net -o "$outdir/mlp"
-echo "== $outdir/mlp train --save $outdir/mlp.safetensors --log $outdir/mlp-log.csv"
-"$outdir/mlp" train --save "$outdir/mlp.safetensors" --log "$outdir/mlp-log.csv"
-echo "== $outdir/mlp eval --load $outdir/mlp.safetensors"
-"$outdir/mlp" eval --load "$outdir/mlp.safetensors"
+echo "== $outdir/mlp train --save $outdir/mlp.safetensors --save-best $outdir/mlp-best.safetensors --log $outdir/mlp-log.csv"
+"$outdir/mlp" train --save "$outdir/mlp.safetensors" --save-best "$outdir/mlp-best.safetensors" \
+    --log "$outdir/mlp-log.csv"
+echo "== $outdir/mlp eval --load $outdir/mlp-best.safetensors"
+"$outdir/mlp" eval --load "$outdir/mlp-best.safetensors"
+echo "== $outdir/mlp plot $outdir/mlp-log.csv -o $outdir/mlp-curves.png"
+"$outdir/mlp" plot "$outdir/mlp-log.csv" -o "$outdir/mlp-curves.png"
 echo
-echo "demo: examples/mlp.net trained; weights in $outdir/mlp.safetensors, metrics in $outdir/mlp-log.csv"
+echo "demo: examples/mlp.net trained; weights in $outdir/mlp.safetensors (the last) and"
+echo "$outdir/mlp-best.safetensors (the best validation evaluation), metrics in $outdir/mlp-log.csv"
+echo "(the run's record in $outdir/mlp-log.csv.json), its curves in $outdir/mlp-curves.png"

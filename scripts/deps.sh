@@ -6,7 +6,7 @@ set -u
 # With arguments, installs those packages instead (make bench-compare).
 # Without, it then writes the text corpus of the language-model examples
 # (see write_corpus below).
-PKGS="gcc make flex bison libgccjit-12-dev check pkg-config zlib1g-dev libjansson-dev libpng-dev graphviz valgrind dataset-fashion-mnist bible-kjv libopenmpi-dev openmpi-bin"
+PKGS="gcc make flex bison libgccjit-12-dev check pkg-config zlib1g-dev libjansson-dev libpng-dev nettle-dev graphviz gnuplot-nox valgrind dataset-fashion-mnist bible-kjv libopenmpi-dev openmpi-bin"
 corpus=1
 [ $# -gt 0 ] && PKGS="$*" && corpus=0
 

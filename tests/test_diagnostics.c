@@ -36,7 +36,7 @@ static const DiagCase cases[] = {
     { "unknown_train_key_plain", 109,
         "model m(x: f32[784]) -> f32[10] { x -> dense(10) }\n"
         "train m { data idx(\"a\", \"b\") loss cross_entropy turbo 5 }\n",
-        "t.net:2:49: error: unknown key 'turbo' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step and init\n"
+        "t.net:2:49: error: unknown key 'turbo' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step, init, val, eval_every, stop_after and monitor\n"
         "    2 | train m { data idx(\"a\", \"b\") loss cross_entropy turbo 5 }\n"
         "      |                                                 ^~~~~\n" },
     { "dense_after_conv", 77,
@@ -628,6 +628,48 @@ static const DiagCase cases[] = {
         "t.net:2:16: error: the cross_entropy loss needs labels, but this data source has none; raw files hold no labels: use idx(images, labels) or csv(path, label_column = 0)\n"
         "    2 | train m { data raw(\"a.bin\", size = 4) loss cross_entropy }\n"
         "      |                ^~~~~~~~~~~~~~~~~~~~~~\n" },
+    { "val_fraction_out_of_range", 136,
+        "model m(x: f32[4]) -> f32[3] { x -> dense(3) }\n"
+        "train m {\n"
+        "    data csv(\"a.csv\", label_column = 4)\n"
+        "    loss cross_entropy\n"
+        "    val = 1.5\n"
+        "}\n",
+        "t.net:5:11: error: 'val' expects a fraction of the data to hold out, between 0 and 1 (val = 0.1), or a data source (val idx(\"images.gz\", \"labels.gz\")); got the number 1.5\n"
+        "    5 |     val = 1.5\n"
+        "      |           ^~~\n" },
+    { "stop_after_without_val", 139,
+        "model m(x: f32[4]) -> f32[3] { x -> dense(3) }\n"
+        "train m {\n"
+        "    data csv(\"a.csv\", label_column = 4)\n"
+        "    loss cross_entropy\n"
+        "    stop_after 3\n"
+        "}\n",
+        "t.net:5:5: error: 'stop_after' watches the validation figures, but this train block has no 'val'; add val = 0.1 (a held-out tenth of the data) or val idx(...)/csv(...)\n"
+        "    5 |     stop_after 3\n"
+        "      |     ^~~~~~~~~~\n" },
+    { "monitor_unknown", 156,
+        "model m(x: f32[4]) -> f32[3] { x -> dense(3) }\n"
+        "train m {\n"
+        "    data csv(\"a.csv\", label_column = 4)\n"
+        "    loss cross_entropy\n"
+        "    val = 0.1\n"
+        "    monitor val_acc\n"
+        "}\n",
+        "t.net:6:13: error: 'monitor' expects val_loss or val_accuracy\n"
+        "    6 |     monitor val_acc\n"
+        "      |             ^~~~~~~\n" },
+    { "val_accuracy_for_mse", 176,
+        "model m(x: f32[4]) -> f32[1] { x -> dense(1) }\n"
+        "train m {\n"
+        "    data csv(\"a.csv\", label_column = 4)\n"
+        "    loss mse\n"
+        "    val csv(\"v.csv\", label_column = 4)\n"
+        "    monitor val_accuracy\n"
+        "}\n",
+        "t.net:6:13: error: val_accuracy needs a cross_entropy or bce loss; an mse model is monitored by val_loss\n"
+        "    6 |     monitor val_accuracy\n"
+        "      |             ^~~~~~~~~~~~\n" },
 };
 
 enum { NCASES = sizeof cases / sizeof cases[0] };

@@ -84,7 +84,8 @@ static double accuracy_of(const char *out)
     return strtod(at + strlen("test accuracy "), NULL);
 }
 
-/* The floor: one epoch of examples/mlp.net reaches 84%. */
+/* The issue's floor: one epoch of examples/mlp.net reaches 84% on the test
+ * set (training reports its held-out tenth, eval the test set). */
 START_TEST(mlp_one_epoch)
 {
     build_mlp();
@@ -92,14 +93,12 @@ START_TEST(mlp_one_epoch)
     int rc = run(&p, 240, path_in("mlp"), "train", "--epochs", "1", "--save", path_in("w.safetensors"), "--log",
                  path_in("log.csv"), NULL);
     ck_assert_msg(rc == 0, "train failed:\n%s", p.err);
-    double acc = accuracy_of(p.out[0] ? p.out : p.err);
-    ck_assert_msg(acc >= 84.0, "test accuracy %.2f%% after one epoch, expected >= 84%%", acc);
+    ck_assert_msg(strstr(p.out, "  val accuracy ") && !strstr(p.out, "test accuracy"), "%s", p.out);
     fe_proc_free(&p);
-    /* eval of the saved weights gives the same accuracy */
     rc = run(&p, 120, path_in("mlp"), "eval", "--load", path_in("w.safetensors"), NULL);
     ck_assert_msg(rc == 0, "eval failed:\n%s", p.err);
-    double again = accuracy_of(p.out[0] ? p.out : p.err);
-    ck_assert_msg(fabs(again - acc) < 1e-9, "eval says %.2f%%, training said %.2f%%", again, acc);
+    double acc = accuracy_of(p.out[0] ? p.out : p.err);
+    ck_assert_msg(acc >= 84.0, "test accuracy %.2f%% after one epoch, expected >= 84%%", acc);
     fe_proc_free(&p);
 }
 END_TEST

@@ -69,8 +69,8 @@ static const conv_case cases[] = {
     /* a kernel narrower than the stride: dx columns no tap reaches */
     { "1x1 depthwise stride 2", 3, 7, 9, 3, 1, 1, 2, 1, 3, 0, 0, 0, 0 },
     { "2x4 depthwise stride 2 dilation 3", 2, 9, 26, 4, 2, 4, 2, 3, 2, 1, 2, 0, 1 },
-    /* wider or more strided than the AVX-512 path takes: conv.c's loops on
-     * every path */
+    /* wider or more strided than the AVX-512 path takes: conv_depthwise.c's
+     * loops on every path */
     { "1x33 depthwise", 2, 3, 40, 2, 1, 33, 1, 1, 2, 0, 0, 0, 0 },
     { "3x3 depthwise stride 9", 2, 20, 21, 2, 3, 3, 9, 1, 2, 0, 0, 0, 0 },
     { "1x1 pointwise", 5, 7, 5, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0 },

@@ -49,6 +49,7 @@ static double act_ref(rt_act act, double slope, double v)
     case RT_ACT_GELU: return 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
     case RT_ACT_TANH: return tanh(v);
     case RT_ACT_SIGMOID: return 1 / (1 + exp(-v));
+    case RT_ACT_SILU: return v / (1 + exp(-v));
     }
     return v;
 }
@@ -192,13 +193,47 @@ START_TEST(test_k_zero)
 }
 END_TEST
 
+/* An activation in the portable epilogue gives the bits of the portable
+ * rt_act_forward over the pre-activations (both compute activations.h's
+ * rt_act_scalar): fusing a dense or conv layer's activation changes no
+ * number. Products a_i * 1 are exact, so the pre-activations are the sweep
+ * itself: [-8, 8], +-0, denormals, the largest floats, +-inf, NaN. On
+ * every path: the SIMD epilogues apply the kernels' own vector formulas
+ * (activations_simd.h). */
+START_TEST(test_epilogue_like_kernels)
+{
+    enum { M = 96, N = 16 };
+    static const float special[] = { 0.0f, -0.0f, 1e-40f, -1e-40f, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN,
+                                     20.0f, -20.0f, 89.0f, -89.0f };
+    float a[M], b[N], c[M * N], pre[M * N], want[M * N];
+    for (int i = 0; i < M; i++)
+        a[i] = -8.0f + 16.0f * (float)i / (float)(M - 1);
+    memcpy(a + M - sizeof special / sizeof special[0], special, sizeof special);
+    for (int j = 0; j < N; j++)
+        b[j] = 1.0f;
+    FOR_EACH_ISA(isa) {
+        CHECK(rt_isa_set((rt_isa)isa));
+        for (int act = RT_ACT_NONE; act <= RT_ACT_SILU; act++) {
+            rt_epilogue ep = { NULL, pre, (rt_act)act, 0.1f };
+            rt_sgemm_ex(false, false, M, N, 1, 1.0f, a, 1, b, N, 0.0f, c, N, &ep);
+            rt_act_forward((rt_act)act, 0.1f, M * N, pre, want);
+            for (int i = 0; i < M * N; i++)
+                CHECK_MSG(memcmp(&c[i], &want[i], sizeof(float)) == 0 || (isnan(c[i]) && isnan(want[i])),
+                          "%s act %d: epilogue %a, rt_act_forward %a at x = %g", rt_isa_name((rt_isa)isa), act, c[i],
+                          want[i], pre[i]);
+        }
+        CHECK(rt_isa_set(rt_cpu_best_isa()));
+    }
+}
+END_TEST
+
 /* Every activation, with and without bias and preact; K = 800 needs three
  * K slices, so an epilogue applied before the last one would show; the
  * 129 x 10 shape takes the transposed narrow path. */
 START_TEST(test_epilogue)
 {
     static const int shapes[][3] = {{17, 129, 10}, {129, 33, 800}, {7, 10, 1}, {129, 10, 300}};
-    for (int act = RT_ACT_NONE; act <= RT_ACT_SIGMOID; act++)
+    for (int act = RT_ACT_NONE; act <= RT_ACT_SILU; act++)
         for (int variant = 0; variant < 4; variant++)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
                 gemm_case g = {s == 1, s >= 2, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f,
@@ -500,6 +535,7 @@ static Suite *gemm_suite(void)
     tcase_add_test(tc, test_alpha_beta);
     tcase_add_test(tc, test_k_zero);
     tcase_add_test(tc, test_epilogue);
+    tcase_add_test(tc, test_epilogue_like_kernels);
     tcase_add_test(tc, test_mlp_shapes);
     tcase_add_test(tc, test_short_rows);
     tcase_add_test(tc, test_few_rows);

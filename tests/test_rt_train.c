@@ -256,6 +256,9 @@ static void setup(void)
     snprintf(tmpdir, sizeof tmpdir, "/tmp/netc-test-train-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     make_program();
+    /* Plain progress lines would depend on how long a run takes; the test
+     * that wants them turns them on. */
+    setenv("NETRT_PROGRESS", "off", 1);
     write_synthetic(tmp_path("train-images-idx3-ubyte"), tmp_path("train-labels-idx1-ubyte"),
                     NTRAIN, SIDE, 1, -1);
     write_synthetic(tmp_path("t10k-images-idx3-ubyte"), tmp_path("t10k-labels-idx1-ubyte"),
@@ -377,7 +380,7 @@ START_TEST(same_seed_same_loss_trace)
     char *a = read_file(tmp_path("a.csv"), NULL), *b = read_file(tmp_path("b.csv"), NULL);
     char *c = read_file(tmp_path("c.csv"), NULL);
     static const char header[] =
-        "epoch,step,lr,train_loss,test_loss,test_accuracy,samples_per_s,seconds\n1,16,";
+        "epoch,step,lr,train_loss,test_loss,test_accuracy,samples_per_s,seconds,val_loss,val_accuracy,best\n1,16,";
     ck_assert_msg(strncmp(a, header, strlen(header)) == 0, "%s", a);
     ck_assert_int_eq(count_lines(a), 4);
     char la[1024], lb[1024], lc[1024];
@@ -660,7 +663,7 @@ START_TEST(bad_flags_exit_2)
     ASSERT_ERR("softmax: unexpected argument 'extra' for train; 'softmax --help' lists the "
                "arguments\n");
     ASSERT_RUN(2, "fit");
-    ASSERT_ERR("softmax: unknown command 'fit'; the commands are train, eval, predict, sample and info "
+    ASSERT_ERR("softmax: unknown command 'fit'; the commands are train, eval, predict, sample, plot and info "
                "('softmax --help' for more)\n");
     ASSERT_RUN(2, "train", "--threads", "many");
     ASSERT_ERR("softmax: --threads: 'many' is not a number of threads (0 for every core), as in "
@@ -788,9 +791,10 @@ START_TEST(bce_without_test_set)
                "FILE\n");
     ASSERT_RUN(0, "eval", "--load", tmp_path("bce.st"), "--test",
                tmp_path("bin-images-idx3-ubyte"));
-    /* bce reports accuracy at 0.5: a logit > 0 against a target >= 0.5 */
-    ck_assert_msg(strncmp(out_text, "test loss ", 10) == 0 && strstr(out_text, "test accuracy"), "%s",
-                  out_text);
+    /* bce's figures: accuracy, precision and recall at probability 0.5 */
+    ck_assert_msg(strncmp(out_text, "test loss ", 10) == 0 && strstr(out_text, "  test accuracy ") &&
+                  strstr(out_text, "\nprecision ") && strstr(out_text, "  recall "), "%s", out_text);
+    ck_assert_msg(last_accuracy() > 90.0, "%s", out_text);
 
     /* class ids 0..3 are no probabilities */
     ASSERT_RUN(1, "train", "--data", tmp_path("train-images-idx3-ubyte"));
@@ -799,6 +803,261 @@ START_TEST(bce_without_test_set)
              "softmax: %s: target 2 of sample 2 is outside [0, 1], which bce needs\n",
              tmp_path("train-labels-idx1-ubyte"));
     ASSERT_ERR(expected);
+}
+END_TEST
+
+/* ------------------------------------------------------- validation */
+
+/* The text from `from` up to the end of its line. */
+static void line_part(const char *from, char *out, size_t len)
+{
+    ck_assert_ptr_nonnull(from);
+    const char *nl = strchr(from, '\n');
+    snprintf(out, len, "%.*s", (int)(nl ? nl - from : (long)strlen(from)), from);
+}
+
+/* The validation set is the test files: then `eval` on the best checkpoint
+ * must print exactly what training printed for its best evaluation. */
+START_TEST(save_best_holds_the_best_evaluation)
+{
+    program.config.eval_every = 5;
+    program.config.opt.lr = 0.05f; /* a noisy climb, so the best is rarely the last */
+    ASSERT_RUN(0, "train", "--threads", "2", "--val", tmp_path("t10k-images-idx3-ubyte.gz"),
+               "--save", tmp_path("last.st"), "--save-best", tmp_path("best.st"), "--log",
+               tmp_path("v.csv"));
+    /* 16 steps an epoch: evaluations at steps 5, 10, ..., 45 and at the
+     * run's end (48); rows for those and for the ends of epochs 1 and 2 */
+    const char *best_line = NULL;
+    for (const char *p = out_text; (p = strstr(p, "  best\n")) != NULL; p++)
+        best_line = p;
+    ck_assert_msg(best_line != NULL, "%s", out_text);
+    while (best_line > out_text && best_line[-1] != '\n')
+        best_line--;
+    char trained[256], evaluated[256];
+    line_part(strstr(best_line, "val loss "), trained, sizeof trained);
+    trained[strlen(trained) - strlen("  best")] = '\0';
+    const char *summary = strstr(out_text, "best: evaluation ");
+    ck_assert_msg(summary != NULL, "%s", out_text);
+    long long n_best, n_evals;
+    ck_assert_int_eq(sscanf(summary, "best: evaluation %lld of %lld", &n_best, &n_evals), 2);
+    ck_assert_int_eq(n_evals, 10); /* steps 5, 10, ..., 45 and the run's end, 48 */
+
+    ASSERT_RUN(0, "eval", "--load", tmp_path("best.st"), "--threads", "2");
+    line_part(out_text, evaluated, sizeof evaluated);
+    /* "test loss X  test accuracy Y%  (256 samples)" against "val loss X  val accuracy Y%" */
+    char loss[32], acc[32], expected[300];
+    ck_assert_int_eq(sscanf(trained, "val loss %31s  val accuracy %31s", loss, acc), 2);
+    snprintf(expected, sizeof expected, "test loss %s  test accuracy %s  (256 samples)", loss, acc);
+    ck_assert_str_eq(evaluated, expected);
+
+    /* the log: one row per evaluation and per epoch end, the best marked */
+    char *csv = read_file(tmp_path("v.csv"), NULL);
+    ck_assert_int_eq(count_lines(csv), 1 + 12);
+    int marked = 0;
+    for (const char *p = csv; (p = strstr(p, ",1\n")) != NULL; p++)
+        marked++;
+    ck_assert_int_ge(marked, 1);
+    free(csv);
+    /* and the record beside it */
+    char *rec = read_file(tmp_path("v.csv.json"), NULL);
+    ck_assert_ptr_nonnull(strstr(rec, "\"status\": \"finished\""));
+    ck_assert_ptr_nonnull(strstr(rec, "\"seed\": \"1\""));
+    ck_assert_ptr_nonnull(strstr(rec, "\"command\": ["));
+    ck_assert_ptr_nonnull(strstr(rec, "\"isa\": \""));
+    ck_assert_ptr_nonnull(strstr(rec, "\"best\": {"));
+    free(rec);
+
+    /* eval --json and --confusion report the same run */
+    ASSERT_RUN(0, "eval", "--load", tmp_path("best.st"), "--json");
+    ck_assert_msg(strncmp(out_text, "{\"set\":\"test\",\"loss_kind\":\"cross_entropy\",\"samples\":256,", 56) == 0,
+                  "%s", out_text);
+    ck_assert_ptr_nonnull(strstr(out_text, "\"confusion\":[["));
+    ASSERT_RUN(0, "eval", "--load", tmp_path("best.st"), "--confusion");
+    ck_assert_ptr_nonnull(strstr(out_text, "class  precision   recall   support\n"));
+    ck_assert_ptr_nonnull(strstr(out_text, "confusion matrix (rows: true class, columns: predicted class)\n"));
+
+    /* --save-best needs validation */
+    program.config.eval_every = 0;
+    ASSERT_RUN(2, "train", "--save-best", tmp_path("b2.st"));
+    ASSERT_ERR("softmax: --save-best keeps the best validation evaluation, but model 'softmax' has no "
+               "validation data; add val = 0.1 to its train block or give --val FILE\n");
+}
+END_TEST
+
+/* val = 0.25 holds out 128 of the 512 rows: 384 train in 12 steps an epoch. */
+START_TEST(held_out_fraction_trains_on_the_rest)
+{
+    program.config.val_fraction = 0.25f;
+    ASSERT_RUN(0, "train", "--threads", "2", "--log", tmp_path("f.csv"));
+    ck_assert_msg(strstr(out_text, "epoch 3/3  loss ") && strstr(out_text, "  val loss "), "%s", out_text);
+    ck_assert_ptr_null(strstr(out_text, "test loss")); /* the test set stays for eval */
+    char *csv = read_file(tmp_path("f.csv"), NULL);
+    ck_assert_ptr_nonnull(strstr(csv, "\n1,12,"));
+    ck_assert_ptr_nonnull(strstr(csv, "\n3,36,"));
+    free(csv);
+    char *rec = read_file(tmp_path("f.csv.json"), NULL);
+    ck_assert_ptr_nonnull(strstr(rec, "\"train_samples\": 384"));
+    ck_assert_ptr_nonnull(strstr(rec, "\"val_samples\": 128"));
+    free(rec);
+    /* the same seed, the same held-out rows: the same run */
+    ASSERT_RUN(0, "train", "--threads", "2", "--log", tmp_path("g.csv"));
+    char a[1024], b[1024];
+    char *ca = read_file(tmp_path("f.csv"), NULL), *cb = read_file(tmp_path("g.csv"), NULL);
+    loss_columns(ca, a, sizeof a);
+    loss_columns(cb, b, sizeof b);
+    ck_assert_str_eq(a, b);
+    free(ca);
+    free(cb);
+}
+END_TEST
+
+/* A program whose every evaluation outputs the next value of a fixed
+ * curve: with zero targets its validation loss is the curve's square. */
+static const double curve_loss[] = { 1.0, 0.8, 0.7, 0.75, 0.70, 0.71, 0.5, 0.4 };
+static int curve_evals;
+
+static double curve_train_step(float *params, float *grads, const void *x, const void *y,
+                               int64_t batch, float *arena, uint64_t seed)
+{
+    (void)params; (void)x; (void)y; (void)arena; (void)seed;
+    grads[0] = 0;
+    return 0.1 * (double)batch;
+}
+
+static void curve_forward(const float *params, const void *x, float *out, int64_t batch,
+                          float *arena)
+{
+    (void)params; (void)x; (void)arena;
+    float v = (float)sqrt(curve_loss[curve_evals++ % 8]);
+    for (int64_t i = 0; i < batch; i++)
+        out[i] = v;
+}
+
+static const rt_param_desc curve_params[] = {
+    { .name = "c", .rank = 1, .dims = { 1 }, .offset = 0, .count = 1, .init = RT_INIT_ZEROS,
+      .fan_in = 1, .fan_out = 1, .trainable = true },
+};
+
+START_TEST(early_stopping_stops_at_the_right_evaluation)
+{
+    /* 64 rows of "x,y" = "0,0" to train on, BATCH to validate (one forward
+     * call per evaluation) */
+    char rows[64 * 4 + 1] = "";
+    for (int i = 0; i < 64; i++)
+        strcat(rows, "0,0\n");
+    write_file(tmp_path("zeros.csv"), rows, 64 * 4);
+    write_file(tmp_path("val.csv"), rows, BATCH * 4);
+    rt_program *p = &program;
+    p->name = "curve";
+    p->param_floats = p->trainable_floats = 1;
+    p->params = curve_params;
+    p->nparams = 1;
+    p->x_dims[0] = p->x_size = 1;
+    p->y_dtype = RT_F32;
+    p->out_dims[0] = p->out_size = 1;
+    p->loss = RT_LOSS_MSE;
+    p->train_arena_floats = 0;
+    p->train_step = curve_train_step;
+    p->forward = curve_forward;
+    p->config.data = (rt_source){ .kind = RT_SRC_CSV, .path = "zeros.csv", .scale = 1, .label_column = 1 };
+    p->config.val = (rt_source){ .kind = RT_SRC_CSV, .path = "val.csv", .scale = 1, .label_column = 1 };
+    p->config.test.kind = RT_SRC_NONE;
+    p->config.epochs = 20;
+    p->config.eval_every = 1;
+    p->config.stop_after = 3;
+    curve_evals = 0;
+    ASSERT_RUN(0, "train", "--log", tmp_path("c.csv"));
+    /* best at the 3rd (0.70); the 4th, 5th (0.70 is no improvement) and 6th do not improve */
+    ck_assert_msg(strstr(out_text, "stopped early: val_loss did not improve for 3 evaluations\n"
+                               "best: evaluation 3 of 6 (step 3, epoch 2), val_loss 0.7000\n"),
+                  "%s", out_text);
+    ck_assert_ptr_null(strstr(out_text, "step 7/"));
+    char *csv = read_file(tmp_path("c.csv"), NULL);
+    ck_assert_int_eq(count_lines(csv), 1 + 6);
+    free(csv);
+    char *rec = read_file(tmp_path("c.csv.json"), NULL);
+    ck_assert_ptr_nonnull(strstr(rec, "\"status\": \"stopped early\""));
+    free(rec);
+
+    /* stopped after 4 evaluations and resumed, the count goes on: the
+     * checkpoint keeps the best (the 3rd) and one evaluation since */
+    curve_evals = 0;
+    ASSERT_RUN(0, "train", "--steps", "4", "--save", tmp_path("c.st"));
+    ck_assert_ptr_null(strstr(out_text, "stopped early"));
+    curve_evals = 4;
+    ASSERT_RUN(0, "train", "--resume", tmp_path("c.st"));
+    ck_assert_msg(strstr(out_text, "stopped early: val_loss did not improve for 3 evaluations\n"
+                               "best: evaluation 3 of 6 (step 3, epoch 2), val_loss 0.7000\n"),
+                  "%s", out_text);
+}
+END_TEST
+
+/* Output that is no terminal (here stdout a pipe, stderr a file) gets plain
+ * progress lines on stderr, every NETRT_PROGRESS seconds (0: each step). */
+START_TEST(plain_progress_when_output_is_a_pipe)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    const char *err_path = tmp_path("progress.txt");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (err < 0 || dup2(fds[1], 1) < 0 || dup2(err, 2) < 0)
+            _exit(99);
+        close(fds[0]);
+        setenv("NETRT_PROGRESS", "0", 1);
+        char *argv[] = { (char *)"softmax", (char *)"train", (char *)"--steps", (char *)"20", NULL };
+        exit(rt_main(&program, 4, argv));
+    }
+    close(fds[1]);
+    char out[8192];
+    size_t n = 0;
+    ssize_t got;
+    while ((got = read(fds[0], out + n, sizeof out - 1 - n)) > 0)
+        n += (size_t)got;
+    out[n] = '\0';
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *err = read_file(err_path, NULL);
+    ck_assert_msg(strstr(err, "step 1/20  epoch 1  loss ") && strstr(err, "step 20/20  epoch 2  loss ") &&
+                  strstr(err, " samples/s  ETA "), "%s", err);
+    ck_assert_ptr_null(strchr(err, '\r')); /* no terminal escapes */
+    ck_assert_ptr_null(strchr(err, '\033'));
+    ck_assert_ptr_nonnull(strstr(out, "epoch 2/2  loss "));
+    free(err);
+}
+END_TEST
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* `plot` draws a real run's log: a PNG, two panels (loss, accuracy) wide. */
+START_TEST(plot_writes_a_png_of_a_real_log)
+{
+    program.config.eval_every = 4;
+    ASSERT_RUN(0, "train", "--threads", "2", "--val", tmp_path("t10k-images-idx3-ubyte.gz"),
+               "--log", tmp_path("p.csv"));
+    ASSERT_RUN(0, "plot", tmp_path("p.csv"), "-o", tmp_path("curves.png"));
+    ck_assert_str_eq(err_text, "");
+    size_t len;
+    unsigned char *png = (unsigned char *)read_file(tmp_path("curves.png"), &len);
+    ck_assert_uint_gt(len, 2000);
+    ck_assert(memcmp(png, "\x89PNG\r\n\x1a\n", 8) == 0);
+    ck_assert(memcmp(png + 12, "IHDR", 4) == 0);
+    ck_assert_uint_eq(be32(png + 16), 960);
+    ck_assert_uint_eq(be32(png + 20), 400);
+    free(png);
+    ASSERT_RUN(2, "plot", tmp_path("p.csv"));
+    ASSERT_ERR("softmax: plot takes a log and an output: plot LOG.csv -o FILE.png\n");
+    ASSERT_RUN(1, "plot", tmp_path("missing.csv"), "-o", tmp_path("x.png"));
+    ck_assert_ptr_nonnull(strstr(err_text, "missing.csv: No such file or directory"));
 }
 END_TEST
 
@@ -818,6 +1077,11 @@ static Suite *train_suite(void)
     tcase_add_test(tc, steps_and_flags_override_config);
     tcase_add_test(tc, predict_prints_one_line_per_sample);
     tcase_add_test(tc, bce_without_test_set);
+    tcase_add_test(tc, save_best_holds_the_best_evaluation);
+    tcase_add_test(tc, held_out_fraction_trains_on_the_rest);
+    tcase_add_test(tc, early_stopping_stops_at_the_right_evaluation);
+    tcase_add_test(tc, plain_progress_when_output_is_a_pipe);
+    tcase_add_test(tc, plot_writes_a_png_of_a_real_log);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -293,25 +293,25 @@ START_TEST(test_train_mlp)
     open_file(&r, "examples/mlp.net");
     const TrainSpec *t = only_train(&r);
     ck_assert_str_eq(t->name, "mlp");
-    ck_assert_int_eq(t->data.kind, SRC_IDX);
+    ck_assert_int_eq(t->data.kind, RT_SRC_IDX);
     ck_assert_str_eq(t->data.path, "train-images-idx3-ubyte.gz");
     ck_assert_str_eq(t->data.labels, "train-labels-idx1-ubyte.gz");
     ck_assert(t->data.scale == 1.0 / 255);
     ck_assert(t->data.shift == 0);
-    ck_assert_int_eq(t->test.kind, SRC_IDX);
+    ck_assert_int_eq(t->test.kind, RT_SRC_IDX);
     ck_assert_str_eq(t->test.path, "t10k-images-idx3-ubyte.gz");
     ck_assert_int_eq(t->batch, 128);
     ck_assert_int_eq(t->epochs, 5);
     ck_assert_int_eq(t->steps, 0);
     ck_assert_int_eq(t->seed, 1);
     ck_assert(t->clip == 0);
-    ck_assert_int_eq(t->sched.kind, SCHED_COSINE);
+    ck_assert_int_eq(t->sched.kind, RT_SCHED_COSINE);
     ck_assert_int_eq(t->sched.warmup, 200);
     ck_assert(t->sched.min_lr == 0);
     ck_assert_int_eq(t->nsteps, 1);
     const StepSpec *st = &t->steps_list[0];
     ck_assert_str_eq(st->model, "mlp");
-    ck_assert_int_eq(st->opt.kind, OPTK_ADAMW);
+    ck_assert_int_eq(st->opt.kind, RT_OPT_ADAMW);
     ck_assert(st->opt.lr == 1e-3 && st->opt.weight_decay == 1e-4);
     ck_assert(st->opt.beta1 == 0.9 && st->opt.beta2 == 0.999 && st->opt.eps == 1e-8);
     /* The loss graph: cross_entropy(mlp(x), labels), labels i32[] per sample. */
@@ -334,24 +334,24 @@ START_TEST(test_train_resnet_charlstm)
     open_file(&r, "examples/resnet.net");
     const TrainSpec *t = only_train(&r);
     ck_assert_int_eq(t->naug, 2);
-    ck_assert_int_eq(t->aug[0].kind, AUG_FLIP_H);
-    ck_assert_int_eq(t->aug[1].kind, AUG_SHIFT);
+    ck_assert_int_eq(t->aug[0].kind, RT_AUG_FLIP_H);
+    ck_assert_int_eq(t->aug[1].kind, RT_AUG_SHIFT);
     ck_assert(t->aug[1].a == 2);
     const OptSpec *o = &t->steps_list[0].opt;
-    ck_assert_int_eq(o->kind, OPTK_SGD);
+    ck_assert_int_eq(o->kind, RT_OPT_SGD);
     ck_assert(o->lr == 0.05 && o->momentum == 0.9 && o->nesterov && o->weight_decay == 5e-4);
     ck_assert_int_eq(t->epochs, 10);
     fe_close(&r);
     open_file(&r, "examples/charlstm.net");
     t = only_train(&r);
-    ck_assert_int_eq(t->data.kind, SRC_TEXT);
+    ck_assert_int_eq(t->data.kind, RT_SRC_TEXT);
     ck_assert_str_eq(t->data.path, "kjv.txt");
     ck_assert_int_eq(t->data.seq, 64);
     ck_assert_int_eq(t->steps, 2000);
     ck_assert_int_eq(t->epochs, 0);
     ck_assert(t->clip == 1.0);
     ck_assert_int_eq(t->batch, 32);
-    ck_assert_int_eq(t->steps_list[0].opt.kind, OPTK_ADAM);
+    ck_assert_int_eq(t->steps_list[0].opt.kind, RT_OPT_ADAM);
     ck_assert(t->steps_list[0].opt.lr == 2e-3);
     /* Text labels are the next token at each position: i32[64]. */
     const Graph *lg = &r.c.prog->graphs[t->steps_list[0].graph];
@@ -368,7 +368,7 @@ START_TEST(test_train_gan)
     FeRun r;
     open_file(&r, "examples/gan.net");
     const TrainSpec *t = only_train(&r);
-    ck_assert_int_eq(t->data.kind, SRC_IDX);
+    ck_assert_int_eq(t->data.kind, RT_SRC_IDX);
     ck_assert_ptr_null(t->data.labels);
     ck_assert(t->data.scale == 1 / 127.5 && t->data.shift == -1);
     ck_assert_int_eq(t->noise_dim, 64);
@@ -381,7 +381,7 @@ START_TEST(test_train_gan)
     for (int i = 0; i < 2; i++) {
         const StepSpec *st = &t->steps_list[i];
         ck_assert_str_eq(st->model, models[i]);
-        ck_assert_int_eq(st->opt.kind, OPTK_ADAM);
+        ck_assert_int_eq(st->opt.kind, RT_OPT_ADAM);
         ck_assert(st->opt.lr == 2e-4 && st->opt.beta1 == 0.5 && st->opt.beta2 == 0.999);
         const Graph *lg = &r.c.prog->graphs[st->graph];
         ck_assert(lg->has_output);
@@ -409,23 +409,23 @@ START_TEST(test_train_specs_misc)
                    "  optimizer rmsprop(lr = 0.02, alpha = 0.9, momentum = 0.1)\n"
                    "  schedule step(every = 100, gamma = 0.5, warmup = 10) }\n");
     const TrainSpec *t = only_train(&r);
-    ck_assert_int_eq(t->data.kind, SRC_CSV);
+    ck_assert_int_eq(t->data.kind, RT_SRC_CSV);
     ck_assert_int_eq(t->data.label_column, 3);
     ck_assert(t->data.header && t->data.scale == 0.5);
     ck_assert_int_eq(t->epochs, 1); /* neither epochs nor steps: one epoch */
     ck_assert_int_eq(t->batch, 32);
-    ck_assert_int_eq(t->sched.kind, SCHED_STEP);
+    ck_assert_int_eq(t->sched.kind, RT_SCHED_STEP);
     ck_assert(t->sched.every == 100 && t->sched.gamma == 0.5 && t->sched.warmup == 10);
     const OptSpec *o = &t->steps_list[0].opt;
-    ck_assert_int_eq(o->kind, OPTK_RMSPROP);
+    ck_assert_int_eq(o->kind, RT_OPT_RMSPROP);
     ck_assert(o->lr == 0.02 && o->alpha == 0.9 && o->momentum == 0.1 && o->eps == 1e-8);
     fe_close(&r);
     /* Regression on csv data: mse against one value per sample. */
     fe_open_ok(&r, "model m(x: f32[3]) -> f32[1] { x -> dense(1) }\n"
                    "train m { data csv(\"d.csv\", label_column = 0) loss mse optimizer sgd noise uniform(5) }\n");
     t = only_train(&r);
-    ck_assert_int_eq(t->data.kind, SRC_CSV);
-    ck_assert_int_eq(t->steps_list[0].opt.kind, OPTK_SGD);
+    ck_assert_int_eq(t->data.kind, RT_SRC_CSV);
+    ck_assert_int_eq(t->steps_list[0].opt.kind, RT_OPT_SGD);
     ck_assert(t->steps_list[0].opt.lr == 0.01);
     ck_assert(t->noise_uniform && t->noise_dim == 5);
     const Graph *lg = &r.c.prog->graphs[t->steps_list[0].graph];
@@ -438,7 +438,7 @@ START_TEST(test_train_specs_misc)
                    "  augment { flip_horizontal; flip_vertical; shift(3); rotate(15); scale(0.9, 1.1); noise(0.05) } }\n");
     t = only_train(&r);
     ck_assert_int_eq(t->naug, 6);
-    static const AugKind kinds[] = { AUG_FLIP_H, AUG_FLIP_V, AUG_SHIFT, AUG_ROTATE, AUG_SCALE, AUG_NOISE };
+    static const rt_aug_kind kinds[] = { RT_AUG_FLIP_H, RT_AUG_FLIP_V, RT_AUG_SHIFT, RT_AUG_ROTATE, RT_AUG_SCALE, RT_AUG_NOISE };
     for (int i = 0; i < 6; i++)
         ck_assert_int_eq(t->aug[i].kind, kinds[i]);
     ck_assert(t->aug[2].a == 3 && t->aug[3].a == 15 && t->aug[4].a == 0.9 && t->aug[4].b == 1.1 && t->aug[5].a == 0.05);

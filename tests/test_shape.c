@@ -238,7 +238,7 @@ START_TEST(test_elementwise)
     rule_ok("x: f32[4]", "x -> dropout", "f32[4] |");
     rule_err("x: f32[4]", "x -> dropout(1.0)", "dropout(1.0): rate must be in [0, 1), got 1");
     rule_err("x: f32[4]", "x -> dropout(-0.1)", "dropout(-0.1): rate must be in [0, 1), got -0.1");
-    static const char *const acts[] = { "relu", "gelu", "tanh", "sigmoid", "softmax", "leaky_relu", "leaky_relu(0.2)" };
+    static const char *const acts[] = { "relu", "gelu", "tanh", "sigmoid", "silu", "softmax", "leaky_relu", "leaky_relu(0.2)" };
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
         char body[64];
         snprintf(body, sizeof body, "x -> %s", acts[i]);
@@ -389,7 +389,7 @@ START_TEST(test_every_surface_op_covered)
     static const char *const covered[] = {
         "dense", "conv2d", "batchnorm", "layernorm", "embed", "position", "attention", "rnn", "lstm", "gru",
         "maxpool", "avgpool", "global_avgpool", "flatten", "reshape", "concat", "dropout", "add", "sub", "mul",
-        "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "softmax", "cross_entropy", "mse", "bce",
+        "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "silu", "softmax", "cross_entropy", "mse", "bce",
     };
     ir_ops_init();
     for (int op = 0; op < OP_COUNT; op++) {

@@ -269,6 +269,39 @@ START_TEST(test_check_lstm_memory)
 }
 END_TEST
 
+/* The optimizer state `netc check` reports is what the runtime allocates
+ * (rt_optimizer_state_per_param): dense(256) over f32[1024] is 1024*256 +
+ * 256 = 262,400 trainable floats (1.00 MiB); per parameter, SGD
+ * without momentum keeps 0, with it 1, RMSprop 1 and with momentum 2 (the
+ * square average and the momentum buffer), Adam 2. The compiler once
+ * counted RMSprop with momentum as 1. */
+START_TEST(test_check_optimizer_state)
+{
+    static const struct { const char *opt; const char *state; } cases[] = {
+        { "sgd(lr = 0.1)", "0.00 MiB" },
+        { "sgd(lr = 0.1, momentum = 0.9)", "1.00 MiB" },
+        { "rmsprop(lr = 0.01)", "1.00 MiB" },
+        { "rmsprop(lr = 0.01, momentum = 0.9)", "2.00 MiB" },
+        { "adam(lr = 0.01)", "2.00 MiB" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char net[512];
+        snprintf(net, sizeof net, "model m(x: f32[1024]) { x -> dense(256) }\n"
+                                  "train m { data idx(\"a.gz\", \"b.gz\") loss cross_entropy optimizer %s }\n", cases[k].opt);
+        char *path = fe_temp_file(net, strlen(net));
+        FeProc p;
+        fe_netc_run(&p, "check", path, NULL, NULL);
+        ck_assert_int_eq(fe_exit_code(&p), 0);
+        char want[128];
+        snprintf(want, sizeof want, "optimizer state %s\n", cases[k].state);
+        ck_assert_msg(strstr(p.out, want), "%s: want '%s' in\n%s", cases[k].opt, want, p.out);
+        fe_proc_free(&p);
+        unlink(path);
+        free(path);
+    }
+}
+END_TEST
+
 /* Every example checks cleanly, and resnet mentions its running statistics. */
 START_TEST(test_check_every_example)
 {
@@ -404,6 +437,7 @@ static Suite *summary_suite(void)
     tc = test_case("cli");
     tcase_add_test(tc, test_check_mlp_text);
     tcase_add_test(tc, test_check_lstm_memory);
+    tcase_add_test(tc, test_check_optimizer_state);
     tcase_add_test(tc, test_check_every_example);
     tcase_add_test(tc, test_graph_is_dot);
     tcase_add_test(tc, test_dump_ir);
