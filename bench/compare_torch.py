@@ -280,7 +280,8 @@ def latency(name, threads):
 
 def model_layers(text, name):
     """The chain of model NAME in a .net file as (op, argument) pairs:
-    dense(N), leaky_relu(a), relu, tanh, sigmoid; anything else is an error."""
+    dense(N), leaky_relu(a), relu, tanh, sigmoid, dropout(p); anything else
+    is an error."""
     match = re.search(r"model\s+%s\s*\(\s*\w+\s*:\s*f32\[(\d+)\]\s*\)\s*->\s*f32\[(\d+)\]\s*\{([^}]*)\}" % name, text)
     if not match:
         fail("%s: model %s(x: f32[N]) -> f32[M] { ... } not found" % (GAN, name))
@@ -288,7 +289,7 @@ def model_layers(text, name):
     layers = []
     for st in stages:
         m = re.fullmatch(r"(\w+)(?:\(([^)]*)\))?", st)
-        if not m or m.group(1) not in ("dense", "leaky_relu", "relu", "tanh", "sigmoid"):
+        if not m or m.group(1) not in ("dense", "leaky_relu", "relu", "tanh", "sigmoid", "dropout"):
             fail("%s: model %s: stage '%s' is not mirrored by the PyTorch twin" % (GAN, name, st))
         layers.append((m.group(1), m.group(2)))
     return int(match.group(1)), layers
@@ -325,6 +326,8 @@ def gan_model(torch, inputs, layers):
             features = int(arg)
         elif op == "leaky_relu":
             out.append(nn.LeakyReLU(float(arg) if arg else 0.01))
+        elif op == "dropout":
+            out.append(nn.Dropout(float(arg) if arg else 0.5))
         else:
             out.append({"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[op]())
     return nn.Sequential(*out)
