@@ -389,9 +389,15 @@ struct Program {
     uint32_t nparams, params_cap;
     TrainSpec *trains;
     int ntrains;
+    int *model_slots;         /* open-addressed index of the models by name (ir_find_model) */
+    uint32_t model_slots_cap; /* a power of two, 0 until the first lookup */
 };
 
 Graph *ir_new_graph(Compiler *c, const char *name, Span at);
+/* The index of the model named name, or -1; constant time, so a pass that
+ * looks up every model of a 20k-model file stays linear. Call only after
+ * sema has declared every model. */
+int ir_find_model(Compiler *c, const char *name);
 uint32_t ir_add_node(Compiler *c, Graph *g, const Node *n);
 uint32_t ir_add_param(Compiler *c, const Param *p);
 const char *ir_dtype_name(DType t);
@@ -578,11 +584,21 @@ typedef struct Unit {
 
 /* The parameter block: trainable tensors first, then running statistics. */
 typedef struct ParamLayout {
-    int64_t *offset;        /* per program param: floats into the block, -1 if unused */
+    int64_t *offset;        /* per program param in [first, first + span): floats into
+                             * the block, -1 if unused; read it with param_offset */
+    uint32_t first, span;   /* the models' params only, so laying out each of many
+                             * models (netc check's report) stays linear */
     uint32_t *order;        /* program param indices in block order */
     int n;
     int64_t total, trainable;
 } ParamLayout;
+
+/* Floats into the parameter block of program param pi, or -1 if the
+ * layout's models do not use it. */
+static inline int64_t param_offset(const ParamLayout *pl, uint32_t pi)
+{
+    return pi >= pl->first && pi - pl->first < pl->span ? pl->offset[pi - pl->first] : -1;
+}
 
 void layout_params(Compiler *c, const Graph *model, ParamLayout *pl);
 /* Several models in one block (a GAN's G and D): each model's trainable

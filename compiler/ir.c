@@ -282,3 +282,36 @@ void ir_dump(FILE *out, const Program *p)
     for (int i = 0; i < p->ngraphs; i++)
         ir_dump_graph(out, p, &p->graphs[i]);
 }
+
+static uint32_t model_hash(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *q = (const unsigned char *)name; *q; q++)
+        h = (h ^ *q) * 16777619u;
+    return h;
+}
+
+int ir_find_model(Compiler *c, const char *name)
+{
+    Program *p = c->prog;
+    if (!p->model_slots_cap) {
+        uint32_t cap = 16;
+        while (cap < 2u * (uint32_t)p->nmodels + 1)
+            cap *= 2;
+        p->model_slots = arena_alloc(c->arena, sizeof *p->model_slots * cap);
+        for (uint32_t i = 0; i < cap; i++)
+            p->model_slots[i] = -1;
+        p->model_slots_cap = cap;
+        for (int m = 0; m < p->nmodels; m++) {
+            uint32_t k = model_hash(p->graphs[m].name) & (cap - 1);
+            while (p->model_slots[k] >= 0)
+                k = (k + 1) & (cap - 1);
+            p->model_slots[k] = m;
+        }
+    }
+    for (uint32_t k = model_hash(name) & (p->model_slots_cap - 1); p->model_slots[k] >= 0;
+         k = (k + 1) & (p->model_slots_cap - 1))
+        if (!strcmp(p->graphs[p->model_slots[k]].name, name))
+            return p->model_slots[k];
+    return -1;
+}

@@ -1171,7 +1171,7 @@ static int grad_owner(Lower *l, LPtr p, int64_t extra)
     int64_t at = p.offset + extra;
     const Program *prog = l->c->prog;
     for (int pi = 0; pi < (int)prog->nparams; pi++) {
-        int64_t off = l->pl->offset[pi];
+        int64_t off = param_offset(l->pl, pi);
         if (prog->params[pi].trainable && off >= 0 && at >= off &&
             at < off + ir_shape_elems(&prog->params[pi].shape))
             return pi;
@@ -1230,7 +1230,7 @@ static void mark_grads_ready(Lower *l)
             const Param *p = &prog->params[pi];
             Node at = { .op = OP_param, .name = p->name, .shape = p->shape, .span = code[k].span };
             LInstr *in = emit(l, LI_CALL, K_rt_grad_ready, &at);
-            arg_int(in, l->pl->offset[pi], 0);
+            arg_int(in, param_offset(l->pl, pi), 0);
             arg_int(in, ir_shape_elems(&p->shape), 0);
         }
     }
@@ -1285,7 +1285,7 @@ bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
             continue;
         Node fake = { .op = OP_param, .name = p->name, .shape = p->shape, .span = p->span };
         LInstr *in = emit(&l, LI_ZERO, K_NONE, &fake);
-        in->dst = (LPtr){ BASE_GRADS, pl->offset[pi], false };
+        in->dst = (LPtr){ BASE_GRADS, param_offset(pl, pi), false };
         in->n = ir_shape_elems(&p->shape);
     }
     mark_grads_ready(&l);
@@ -1314,13 +1314,6 @@ static int64_t input_vocab(Compiler *c, const Graph *m)
     return vocab;
 }
 
-static int find_model(Compiler *c, const char *name)
-{
-    for (int i = 0; i < c->prog->nmodels; i++)
-        if (!strcmp(c->prog->graphs[i].name, name))
-            return i;
-    return -1;
-}
 
 /* The model a free-form train block's program runs forward: the one its
  * losses call on `noise` (a GAN's generator, for `sample`), else the model
@@ -1340,7 +1333,7 @@ static int forward_model(Compiler *c, const TrainSpec *ts, bool *on_noise)
         }
     }
     *on_noise = false;
-    return find_model(c, ts->steps_list[0].model);
+    return ir_find_model(c, ts->steps_list[0].model);
 }
 
 /* A train block of steps: one parameter block for every model its losses
@@ -1376,7 +1369,7 @@ static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
             const Graph *loss = &p->graphs[ts->steps_list[k].graph];
             for (uint32_t i = 0; i < (pass ? loss->nnodes : 1); i++) {
                 const Graph *g = pass ? (loss->nodes[i].op == OP_model_call ? &p->graphs[loss->nodes[i].model] : NULL)
-                                      : &p->graphs[find_model(c, ts->steps_list[k].model)];
+                                      : &p->graphs[ir_find_model(c, ts->steps_list[k].model)];
                 bool seen = g == NULL;
                 for (int j = 0; j < nm && !seen; j++)
                     seen = models[j] == g;
@@ -1413,7 +1406,7 @@ static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
     for (int k = 0; k < ts->nsteps; k++) {
         LStep *st = &lp->steps[k];
         st->spec = &ts->steps_list[k];
-        const Graph *sm = &p->graphs[find_model(c, st->spec->model)];
+        const Graph *sm = &p->graphs[ir_find_model(c, st->spec->model)];
         for (int j = 0; j < nm; j++)
             if (models[j] == sm) {
                 st->begin = range[j][0];
@@ -1450,7 +1443,7 @@ bool lower_program(Compiler *c, const char *model, LProgram *lp)
     const TrainSpec *free_form = free_form_train(c, model);
     if (free_form)
         return lower_steps(c, free_form, lp);
-    int mi = model ? find_model(c, model) : 0;
+    int mi = model ? ir_find_model(c, model) : 0;
     if (mi < 0) {
         diag_file_error(&c->diag, "no model named '%s'", model);
         return false;

@@ -33,9 +33,19 @@ void layout_params(Compiler *c, const Graph *model, ParamLayout *pl)
 void layout_models(Compiler *c, const Graph *const *models, int n, ParamLayout *pl, int64_t (*range)[2])
 {
     const Program *p = c->prog;
-    pl->offset = arena_alloc(c->arena, sizeof *pl->offset * (p->nparams + 1));
-    pl->order = arena_alloc(c->arena, sizeof *pl->order * (p->nparams + 1));
-    for (uint32_t i = 0; i < p->nparams; i++)
+    uint32_t lo = UINT32_MAX, hi = 0, used = 0;
+    for (int m = 0; m < n; m++)
+        for (int k = 0; k < models[m]->nparams; k++) {
+            uint32_t pi = models[m]->params[k];
+            lo = pi < lo ? pi : lo;
+            hi = pi > hi ? pi : hi;
+            used++;
+        }
+    pl->first = used ? lo : 0;
+    pl->span = used ? hi - lo + 1 : 0;
+    pl->offset = arena_alloc(c->arena, sizeof *pl->offset * (pl->span + 1));
+    pl->order = arena_alloc(c->arena, sizeof *pl->order * (used + 1));
+    for (uint32_t i = 0; i < pl->span; i++)
         pl->offset[i] = -1;
     pl->n = 0;
     pl->total = pl->trainable = 0;
@@ -48,9 +58,9 @@ void layout_models(Compiler *c, const Graph *const *models, int n, ParamLayout *
                 range[m][0] = pl->total;
             for (int k = 0; k < model->nparams; k++) {
                 uint32_t pi = model->params[k];
-                if (p->params[pi].trainable != (pass == 0) || pl->offset[pi] >= 0)
+                if (p->params[pi].trainable != (pass == 0) || pl->offset[pi - pl->first] >= 0)
                     continue;
-                pl->offset[pi] = pl->total;
+                pl->offset[pi - pl->first] = pl->total;
                 pl->order[pl->n++] = pi;
                 pl->total += aligned(ir_shape_elems(&p->params[pi].shape));
             }
@@ -244,13 +254,13 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
             iv[count++] = (Interval){ i, in->first, in->first, in->work_floats, -1, .work = true };
         if (node->op == OP_param) {
             in->base = BASE_PARAMS;
-            in->offset = pl->offset[node->param];
+            in->offset = param_offset(pl, node->param);
             in->floats = ir_shape_elems(&node->shape);
             if (in->offset < 0)
                 die("parameter %s is outside the layout", p->params[node->param].name);
         } else if (node->writes_grad) {
             in->base = BASE_GRADS;
-            in->offset = pl->offset[node->param];
+            in->offset = param_offset(pl, node->param);
         } else if (u->has_noise && i == u->noise_node) {
             iv[count++] = (Interval){ i, in->first, in->last, in->floats, -1, false, false };
         } else if (node->op == OP_input) {

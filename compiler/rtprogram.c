@@ -137,7 +137,7 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
             for (int j = 0; j < c->prog->graphs[m].nparams; j++)
                 if (c->prog->graphs[m].params[j] == pi)
                     name = arena_printf(c->arena, "%s.%s", c->prog->graphs[m].name, prm->name);
-        d[k] = (rt_param_desc){ .name = name, .offset = pl->offset[pi], .init = prm->init,
+        d[k] = (rt_param_desc){ .name = name, .offset = param_offset(pl, pi), .init = prm->init,
                                 .fan_in = prm->fan_in, .fan_out = prm->fan_out, .trainable = prm->trainable,
                                 .init_from = prm->init_from, .frozen = prm->frozen };
         dims(&prm->shape, &d[k].rank, d[k].dims, &count);

@@ -290,7 +290,7 @@ static bool lower_node(Stepper *s, uint32_t id)
 {
     const Node *n = &s->g->nodes[id];
     if (n->op == OP_param) {
-        s->at[id] = (LPtr){ BASE_PARAMS, s->pl->offset[n->param], false };
+        s->at[id] = (LPtr){ BASE_PARAMS, param_offset(s->pl, n->param), false };
         return true;
     }
     if (n->shape.rank < 1 || n->shape.dim[0] != s->T)
