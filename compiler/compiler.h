@@ -344,6 +344,9 @@ typedef struct StepSpec {
     const char *model;  /* the model whose parameters this step updates */
     uint32_t graph;     /* loss graph index in the program */
     OptSpec opt;
+    SchedSpec sched;    /* its own schedule when has_sched, else the block's */
+    bool has_sched;
+    double clip;        /* its own clipping norm, 0: the block's */
     Span span;
 } StepSpec;
 

@@ -425,6 +425,14 @@ static void print_tables(FILE *out, const char *id, const rt_program *rp)
             fprintf(out, ", .begin = %lld, .end = %lld, .arena_floats = %lld, .train_step = %s_train_step%d,\n      .opt = ",
                     (long long)st->begin, (long long)st->end, (long long)st->arena_floats, id, k);
             print_optimizer(out, &st->opt);
+            if (st->has_sched || st->clip > 0) {
+                static const char *const scheds[] = { "RT_SCHED_CONSTANT", "RT_SCHED_STEP", "RT_SCHED_COSINE" };
+                char b[3][48];
+                fprintf(out, ",\n      .has_sched = %s, .sched = { .kind = %s, .warmup = %lld, .every = %lld, .gamma = %s, "
+                        ".min_lr = %s }, .clip = %s", st->has_sched ? "true" : "false", scheds[st->sched.kind],
+                        (long long)st->sched.warmup, (long long)st->sched.every, float_field(b[0], st->sched.gamma),
+                        float_field(b[1], st->sched.min_lr), float_field(b[2], st->clip));
+            }
             fputs(" },\n", out);
         }
         fputs("};\n\n", out);

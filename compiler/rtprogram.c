@@ -180,8 +180,12 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
         rt_step *st = arena_alloc(c->arena, sizeof *st * (size_t)lp->nsteps);
         for (int k = 0; k < lp->nsteps; k++) {
             const LStep *ls = &lp->steps[k];
+            const SchedSpec *sc = &ls->spec->sched;
             st[k] = (rt_step){ .model = ls->spec->model, .begin = ls->begin, .end = ls->end, .opt = rtprogram_optimizer(&ls->spec->opt),
-                               .arena_floats = ls->fn.arena_floats };
+                               .arena_floats = ls->fn.arena_floats, .has_sched = ls->spec->has_sched,
+                               .sched = { .kind = sc->kind, .warmup = sc->warmup, .every = sc->every,
+                                          .gamma = (float)sc->gamma, .min_lr = (float)sc->min_lr },
+                               .clip = (float)ls->spec->clip };
             if (ls->fn.arena_floats > p->train_arena_floats)
                 p->train_arena_floats = ls->fn.arena_floats;
         }

@@ -61,7 +61,8 @@ static const char *const train_keys[] = {
     "data", "test", "loss", "optimizer", "schedule", "batch", "epochs", "steps", "seed", "clip",
     "augment", "noise", "step", "init", "val", "eval_every", "stop_after", "monitor",
 };
-static const char *const step_keys[] = { "loss", "optimizer" };
+static const char *const step_keys[] = { "loss", "optimizer", "schedule", "clip" };
+static void schedule_spec(Sema *s, Scope *g, const Ast *item, SchedSpec *sched);
 
 /* A call (or bare name) of one of the table's entries, bound to its
  * signature. Returns the entry or NULL after reporting. */
@@ -386,18 +387,21 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
                    hint ? hint : "", hint ? "'?" : "");
         return;
     }
-    const Ast *loss = NULL, *opt = NULL;
+    const Ast *loss = NULL, *opt = NULL, *sched = NULL, *clip = NULL;
     for (int i = 0; i < step->body.count; i++) {
         const Ast *it = step->body.items[i];
-        if (it->kind != AST_ITEM || (strcmp(it->name, "loss") && strcmp(it->name, "optimizer"))) {
-            const char *hint = diag_suggest(it->name, step_keys, 2);
+        const Ast **slotp = it->kind != AST_ITEM ? NULL : !strcmp(it->name, "loss") ? &loss
+                            : !strcmp(it->name, "optimizer") ? &opt : !strcmp(it->name, "schedule") ? &sched
+                            : !strcmp(it->name, "clip") ? &clip : NULL;
+        if (!slotp) {
+            const char *hint = diag_suggest(it->name, step_keys, 4);
             if (hint)
                 diag_error(d, it->name_span, "unknown key '%s' in step block; did you mean '%s'?", it->name, hint);
             else
-                diag_error(d, it->name_span, "unknown key '%s' in step block; a step has 'loss' and 'optimizer'", it->name);
+                diag_error(d, it->name_span, "unknown key '%s' in step block; a step has 'loss', 'optimizer', 'schedule' and 'clip'",
+                           it->name);
             continue;
         }
-        const Ast **slotp = !strcmp(it->name, "loss") ? &loss : &opt;
         if (*slotp) {
             diag_error(d, it->name_span, "duplicate key '%s' in step block", it->name);
             diag_note(d, (*slotp)->name_span, "first given here");
@@ -418,6 +422,18 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
     st->opt = (OptSpec){ .kind = RT_OPT_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8 };
     if (opt)
         opt_spec(s, &s->globals, opt->lhs, &st->opt);
+    if (sched) {
+        schedule_spec(s, &s->globals, sched, &st->sched);
+        st->has_sched = true;
+    }
+    if (clip) {
+        Value v = sema_eval(s, &s->globals, clip->lhs);
+        if (is_number(&v) && number_of(&v) > 0)
+            st->clip = number_of(&v);
+        else if (v.kind != V_POISON)
+            diag_error(d, clip->lhs->span, "'clip' expects a positive number (the largest global gradient norm), got %s",
+                       sema_describe(s, &v));
+    }
     if (!loss) {
         diag_error(d, step->name_span, "step %s has no 'loss'", step->label);
         return;
@@ -576,25 +592,25 @@ static int train_items(Sema *s, const Ast *t, const Ast **seen)
     return nstep_items;
 }
 
-static void schedule_spec(Sema *s, Scope *g, const Ast *item, TrainSpec *ts)
+static void schedule_spec(Sema *s, Scope *g, const Ast *item, SchedSpec *sched)
 {
     Diag *d = &s->c->diag;
     Bound slots[8];
     memset(slots, 0, sizeof slots);
     Callable *k = spec_call(s, g, item->lhs, schedules, COUNT(schedules), "schedule", slots);
     if (k) {
-        ts->sched.kind = (rt_sched_kind)k->code;
-        ts->sched.warmup = slot_int(k, slots, "warmup");
-        if (ts->sched.warmup < 0)
+        sched->kind = (rt_sched_kind)k->code;
+        sched->warmup = slot_int(k, slots, "warmup");
+        if (sched->warmup < 0)
             diag_error(d, item->lhs->span, "warmup must be >= 0 steps");
         if (k->code == RT_SCHED_STEP) {
-            ts->sched.every = slot_int(k, slots, "every");
-            ts->sched.gamma = slot_float(k, slots, "gamma");
-            if (ts->sched.every < 1)
+            sched->every = slot_int(k, slots, "every");
+            sched->gamma = slot_float(k, slots, "gamma");
+            if (sched->every < 1)
                 diag_error(d, item->lhs->span, "step(every = N) needs N >= 1");
         }
         if (k->code == RT_SCHED_COSINE)
-            ts->sched.min_lr = slot_float(k, slots, "min_lr");
+            sched->min_lr = slot_float(k, slots, "min_lr");
     }
 }
 
@@ -713,7 +729,7 @@ void sema_train(Sema *s, const Ast *t)
                        sema_describe(s, &v));
     }
     if (ITEM(K_SCHED))
-        schedule_spec(s, g, ITEM(K_SCHED), ts);
+        schedule_spec(s, g, ITEM(K_SCHED), &ts->sched);
     if (ITEM(K_NOISE))
         noise_spec(s, g, ITEM(K_NOISE), ts);
     if (ITEM(K_AUG))

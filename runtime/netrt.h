@@ -750,6 +750,9 @@ typedef struct rt_step {
     rt_optimizer opt;
     int64_t arena_floats;        /* activation arena per sample (<= train_arena_floats) */
     rt_train_step_fn train_step;
+    bool has_sched;              /* sched is the step's own; else config.sched applies */
+    rt_schedule sched;
+    float clip;                  /* the step's max gradient norm; 0: config.clip */
 } rt_step;
 
 typedef struct rt_program {

@@ -1434,9 +1434,10 @@ static int train_epoch(train_run *r, rt_progress *pg)
                 return RC_INPUT;
             }
             int64_t n = st->end - st->begin;
-            if (p->config.clip > 0)
-                rt_clip_grad_norm(n, r->buf.grads + st->begin, p->config.clip);
-            lr = rt_schedule_lr(&r->sched, st->opt.lr, at->step + 1, r->total_steps);
+            float clip = st->clip > 0 ? st->clip : p->config.clip;
+            if (clip > 0)
+                rt_clip_grad_norm(n, r->buf.grads + st->begin, clip);
+            lr = rt_schedule_lr(st->has_sched ? &st->sched : &r->sched, st->opt.lr, at->step + 1, r->total_steps);
             rt_optimizer_step(&st->opt, lr, at->step + 1, n, r->buf.params + st->begin,
                               r->buf.grads + st->begin, r->buf.state + r->sp.state_offset[k]);
             r->step_loss[k] += step_loss;

@@ -224,6 +224,69 @@ START_TEST(driver_parity_resume_sample)
 }
 END_TEST
 
+/* A step's own schedule and clip: D's step(every = 1, gamma = 0) makes
+ * its learning rate 0 from the first update, so D's weights after 3 and
+ * after 6 iterations are the same (its initial ones) while G's move; G
+ * clips its own gradient. The built binary, which carries both in its
+ * step table, equals netc train. */
+static void read_tensor(const char *path, const char *name, int64_t rows, int64_t cols, float *out)
+{
+    rt_named_tensor t = { .name = name, .dtype = RT_F32, .rank = 2, .dims = { rows, cols }, .data = out };
+    char err[512];
+    ck_assert_msg(rt_checkpoint_load(path, &t, 1, true, NULL, 0, NULL, err, sizeof err) == 0, "%s", err);
+}
+
+START_TEST(step_schedule_and_clip)
+{
+    char *dir = temp_dir();
+    write_pictures(dir);
+    const char *src =
+        "model G(z: f32[4]) -> f32[36] { z -> dense(16) -> leaky_relu(0.2) -> dense(36) -> tanh }\n"
+        "model D(x: f32[36]) -> f32[1] { x -> dense(16) -> leaky_relu(0.2) -> dense(1) }\n"
+        "train gan {\n"
+        "    data idx(\"pics-idx3-ubyte\", scale = 1/127.5, shift = -1)\n"
+        "    noise uniform(4)\n"
+        "    batch 8\n"
+        "    seed 5\n"
+        "    step D { loss bce(D(real), 1) + bce(D(G(noise)), 0) optimizer adam(lr = 2e-3) schedule step(every = 1, gamma = 0) }\n"
+        "    step G { loss bce(D(G(noise)), 1) optimizer sgd(lr = 0.05) clip 0.5 }\n"
+        "}\n";
+    write_file(dir, "gan.net", src, strlen(src));
+    char net[600], exe[600], a[600], b[600], c[600];
+    snprintf(net, sizeof net, "%s/gan.net", dir);
+    snprintf(exe, sizeof exe, "%s/gan", dir);
+    snprintf(a, sizeof a, "%s/a.safetensors", dir);
+    snprintf(b, sizeof b, "%s/b.safetensors", dir);
+    snprintf(c, sizeof c, "%s/c.safetensors", dir);
+    const char *netc = fe_netc();
+    FeProc p;
+    const char *build[] = { netc, "build", net, "-o", exe, NULL };
+    run_ok(&p, build);
+    fe_proc_free(&p);
+    const char *jit3[] = { netc, "train", net, "--steps", "3", "--save", a, NULL };
+    run_ok(&p, jit3);
+    fe_proc_free(&p);
+    const char *aot3[] = { exe, "train", "--steps", "3", "--save", b, NULL };
+    run_ok(&p, aot3);
+    fe_proc_free(&p);
+    same_files(a, b, "checkpoints of netc train and the built binary with per-step schedule and clip");
+    const char *jit6[] = { netc, "train", net, "--steps", "6", "--save", c, NULL };
+    run_ok(&p, jit6);
+    fe_proc_free(&p);
+    static float d3[16 * 36], d6[16 * 36], g3[16 * 4], g6[16 * 4];
+    read_tensor(a, "D.dense1.weight", 16, 36, d3);
+    read_tensor(c, "D.dense1.weight", 16, 36, d6);
+    read_tensor(a, "G.dense1.weight", 16, 4, g3);
+    read_tensor(c, "G.dense1.weight", 16, 4, g6);
+    ck_assert_msg(memcmp(d3, d6, sizeof d3) == 0, "D's weights moved with a learning rate of 0");
+    ck_assert_msg(memcmp(g3, g6, sizeof g3) != 0, "G's weights did not move");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------ diagnostics */
 
 #define GD "model G(z: f32[8]) -> f32[16] { z -> dense(16) -> tanh }\n" \
@@ -275,6 +338,7 @@ static Suite *gan_suite(void)
     TCase *t = test_case("gan");
     tcase_add_test(t, gradient_through_frozen_model);
     tcase_add_test(t, driver_parity_resume_sample);
+    tcase_add_test(t, step_schedule_and_clip);
     tcase_add_loop_test(t, step_diagnostics, 0, (int)(sizeof diag_cases / sizeof diag_cases[0]));
     suite_add_tcase(s, t);
     return s;
