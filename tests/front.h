@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -242,6 +243,23 @@ static inline char *fe_temp_file(const char *bytes, size_t len)
     }
     close(fd);
     return strdup(tmpl);
+}
+
+
+/* Runs a command line of up to 30 words (NULL-terminated) under a time
+ * bound; returns its exit code, its output in p. */
+static inline int fe_run(FeProc *p, int timeout, const char *w0, ...)
+{
+    char *argv[32] = { (char *)w0 };
+    va_list ap;
+    va_start(ap, w0);
+    int n = 1;
+    for (const char *w; n < 31 && (w = va_arg(ap, const char *));)
+        argv[n++] = (char *)w;
+    va_end(ap);
+    argv[n] = NULL;
+    fe_spawn(p, argv, timeout);
+    return fe_exit_code(p);
 }
 
 #endif

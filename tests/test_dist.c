@@ -22,29 +22,7 @@
 
 static char dir[64];
 
-static const char *path_in(const char *name)
-{
-    static char buf[16][256];
-    static int k;
-    k = (k + 1) % 16;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-/* Runs a command of up to 30 words; returns its exit code. */
-static int run(FeProc *p, int timeout, const char *w0, ...)
-{
-    char *argv[32] = { (char *)w0 };
-    va_list ap;
-    va_start(ap, w0);
-    int n = 1;
-    for (const char *w; n < 31 && (w = va_arg(ap, const char *));)
-        argv[n++] = (char *)w;
-    va_end(ap);
-    argv[n] = NULL;
-    fe_spawn(p, argv, timeout);
-    return fe_exit_code(p);
-}
+static const char *path_in(const char *name) { return test_path_in(dir, name); }
 
 /* mpirun as CI runs it: as root, more ranks than free cores allowed, no
  * binding, shared memory between the ranks of this machine and no network
@@ -106,7 +84,7 @@ static void teardown(void)
 static void build(const char *example, const char *out)
 {
     FeProc p;
-    int rc = run(&p, 120, fe_netc(), "build", example, "-o", path_in(out), NULL);
+    int rc = fe_run(&p, 120, fe_netc(), "build", example, "-o", path_in(out), NULL);
     ck_assert_msg(rc == 0, "netc build %s failed:\n%s", example, p.err);
     fe_proc_free(&p);
 }
@@ -201,11 +179,11 @@ static void same_as_one_process(const char *example, const char *bin, const char
     build(example, bin);
     FeProc p;
     const char *data[] = { "--data", path_in("sub-images-idx3-ubyte"), "--test", path_in("subt-images-idx3-ubyte") };
-    int rc = run(&p, 120, path_in(bin), "train", "--steps", steps, "--batch", batch, "--threads", "1", data[0],
+    int rc = fe_run(&p, 120, path_in(bin), "train", "--steps", steps, "--batch", batch, "--threads", "1", data[0],
                  data[1], data[2], data[3], "--save", path_in("one.st"), NULL);
     ck_assert_msg(rc == 0, "one process failed:\n%s", p.err);
     fe_proc_free(&p);
-    rc = run(&p, 120, MPIRUN, path_in(bin), "train", "--steps", steps, "--batch", batch, "--threads", "1",
+    rc = fe_run(&p, 120, MPIRUN, path_in(bin), "train", "--steps", steps, "--batch", batch, "--threads", "1",
              data[0], data[1], data[2], data[3], "--save", path_in("two.st"), "--check-replicas", NULL);
     ck_assert_msg(rc == 0, "2 ranks failed (%d):\n%s\n%s", rc, p.out, p.err);
     /* rank 0 alone prints: one line for the epoch */
@@ -224,7 +202,7 @@ START_TEST(mlp_two_ranks_equal_one_process)
 {
     same_as_one_process("examples/mlp.net", "mlp", "16", "128");
     FeProc p;
-    int rc = run(&p, 120, MPIRUN, fe_netc(), "train", "examples/mlp.net", "--steps", "16", "--threads", "1",
+    int rc = fe_run(&p, 120, MPIRUN, fe_netc(), "train", "examples/mlp.net", "--steps", "16", "--threads", "1",
                  "--data", path_in("sub-images-idx3-ubyte"), "--test", path_in("subt-images-idx3-ubyte"), "--save",
                  path_in("jit.st"), NULL);
     ck_assert_msg(rc == 0, "netc train under 2 ranks failed:\n%s", p.err);
@@ -290,7 +268,7 @@ START_TEST(killed_rank_then_exact_resume)
     build("examples/mlp.net", "mlp");
     const char *mlp = path_in("mlp");
     FeProc p;
-    int rc = run(&p, 180, MPIRUN, mlp, "train", "--epochs", "3", "--data", path_in("sub-images-idx3-ubyte"),
+    int rc = fe_run(&p, 180, MPIRUN, mlp, "train", "--epochs", "3", "--data", path_in("sub-images-idx3-ubyte"),
                  "--test", path_in("subt-images-idx3-ubyte"), "--save", path_in("full.st"), NULL);
     ck_assert_msg(rc == 0, "uninterrupted run failed:\n%s", p.err);
     fe_proc_free(&p);
@@ -339,21 +317,21 @@ START_TEST(killed_rank_then_exact_resume)
     ck_assert_msg(meta(&t, "netc.epoch") && atoi(meta(&t, "netc.epoch")) >= 1, "checkpoint not at an epoch's end");
     free_tensors(&t);
 
-    rc = run(&p, 180, MPIRUN, mlp, "train", "--epochs", "3", "--data", path_in("sub-images-idx3-ubyte"), "--test",
+    rc = fe_run(&p, 180, MPIRUN, mlp, "train", "--epochs", "3", "--data", path_in("sub-images-idx3-ubyte"), "--test",
              path_in("subt-images-idx3-ubyte"), "--resume", part, "--save", path_in("resumed.st"), NULL);
     ck_assert_msg(rc == 0, "resume under 2 ranks failed:\n%s", p.err);
     fe_proc_free(&p);
     compare(path_in("full.st"), path_in("resumed.st"), 0);
 
     /* eval, sharded over 2 ranks and reduced, says what one process says */
-    rc = run(&p, 120, mlp, "eval", "--load", path_in("full.st"), "--test", path_in("subt-images-idx3-ubyte"),
+    rc = fe_run(&p, 120, mlp, "eval", "--load", path_in("full.st"), "--test", path_in("subt-images-idx3-ubyte"),
              "--threads", "1", NULL);
     ck_assert_msg(rc == 0, "eval failed:\n%s", p.err);
     /* the first line (loss and accuracy); per-class figures follow it */
     char one[256];
     snprintf(one, sizeof one, "%.*s", (int)strcspn(p.out, "\n"), p.out);
     fe_proc_free(&p);
-    rc = run(&p, 120, MPIRUN, mlp, "eval", "--load", path_in("full.st"), "--test",
+    rc = fe_run(&p, 120, MPIRUN, mlp, "eval", "--load", path_in("full.st"), "--test",
              path_in("subt-images-idx3-ubyte"), NULL);
     ck_assert_msg(rc == 0, "eval under 2 ranks failed:\n%s", p.err);
     ck_assert_msg(strstr(one, "test loss ") && strstr(p.out, "test loss ") && strstr(one, "test accuracy") &&
@@ -364,7 +342,7 @@ START_TEST(killed_rank_then_exact_resume)
                   "one process: %s2 ranks: %s", one, p.out);
     fe_proc_free(&p);
 
-    rc = run(&p, 180, mlp, "train", "--epochs", "2", "--threads", "1", "--data", path_in("sub-images-idx3-ubyte"),
+    rc = fe_run(&p, 180, mlp, "train", "--epochs", "2", "--threads", "1", "--data", path_in("sub-images-idx3-ubyte"),
              "--test", path_in("subt-images-idx3-ubyte"), "--resume", part, NULL);
     ck_assert_msg(rc == 0, "resume of a 2-rank checkpoint in one process failed:\n%s", p.err);
     fe_proc_free(&p);
@@ -378,7 +356,7 @@ START_TEST(missing_data_on_one_rank)
     build("examples/mlp.net", "mlp");
     const char *mlp = path_in("mlp");
     FeProc p;
-    int rc = run(&p, 60, mpirun, "--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-x",
+    int rc = fe_run(&p, 60, mpirun, "--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-x",
                  "ASAN_OPTIONS=detect_leaks=0", "-np", "1", mlp, "train", "--steps", "5", "--data",
                  path_in("sub-images-idx3-ubyte"), ":", "-np", "1", mlp,
                  "train", "--steps", "5", "--data", path_in("gone-images-idx3-ubyte"), NULL);

@@ -33,25 +33,10 @@ static const char *path_in(const char *name)
     return buf[k];
 }
 
-/* Runs a command line of up to 12 words; returns its exit code. */
-static int run(FeProc *p, int timeout, const char *w0, ...)
-{
-    char *argv[16] = { (char *)w0 };
-    va_list ap;
-    va_start(ap, w0);
-    int n = 1;
-    for (const char *w; n < 15 && (w = va_arg(ap, const char *));)
-        argv[n++] = (char *)w;
-    va_end(ap);
-    argv[n] = NULL;
-    fe_spawn(p, argv, timeout);
-    return fe_exit_code(p);
-}
-
 static void build_mlp(void)
 {
     FeProc p;
-    int rc = run(&p, 120, fe_netc(), "build", "examples/mlp.net", "-o", path_in("mlp"), NULL);
+    int rc = fe_run(&p, 120, fe_netc(), "build", "examples/mlp.net", "-o", path_in("mlp"), NULL);
     ck_assert_msg(rc == 0, "netc build failed:\n%s", p.err);
     fe_proc_free(&p);
 }
@@ -90,12 +75,12 @@ START_TEST(mlp_one_epoch)
 {
     build_mlp();
     FeProc p;
-    int rc = run(&p, 240, path_in("mlp"), "train", "--epochs", "1", "--save", path_in("w.safetensors"), "--log",
+    int rc = fe_run(&p, 240, path_in("mlp"), "train", "--epochs", "1", "--save", path_in("w.safetensors"), "--log",
                  path_in("log.csv"), NULL);
     ck_assert_msg(rc == 0, "train failed:\n%s", p.err);
     ck_assert_msg(strstr(p.out, "  val accuracy ") && !strstr(p.out, "test accuracy"), "%s", p.out);
     fe_proc_free(&p);
-    rc = run(&p, 120, path_in("mlp"), "eval", "--load", path_in("w.safetensors"), NULL);
+    rc = fe_run(&p, 120, path_in("mlp"), "eval", "--load", path_in("w.safetensors"), NULL);
     ck_assert_msg(rc == 0, "eval failed:\n%s", p.err);
     double acc = accuracy_of(p.out[0] ? p.out : p.err);
     ck_assert_msg(acc >= 84.0, "test accuracy %.2f%% after one epoch, expected >= 84%%", acc);
@@ -112,7 +97,7 @@ START_TEST(resume_is_exact)
     FeProc p;
     char mlp[256];
     snprintf(mlp, sizeof mlp, "%s", path_in("mlp"));
-    ck_assert_int_eq(run(&p, 240, mlp, "train", "--epochs", "2", "--save", path_in("full.safetensors"), NULL), 0);
+    ck_assert_int_eq(fe_run(&p, 240, mlp, "train", "--epochs", "2", "--save", path_in("full.safetensors"), NULL), 0);
     fe_proc_free(&p);
 
     /* the same run, interrupted once epoch 2 has begun */
@@ -146,7 +131,7 @@ START_TEST(resume_is_exact)
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 130, "interrupted run: status %d, output:\n%s", status, text);
     ck_assert_msg(strstr(text, "stopped at step") && strstr(text, "continue with --resume"), "output:\n%s", text);
 
-    int rc = run(&p, 240, mlp, "train", "--epochs", "2", "--resume", path_in("part.safetensors"), "--save",
+    int rc = fe_run(&p, 240, mlp, "train", "--epochs", "2", "--resume", path_in("part.safetensors"), "--save",
                  path_in("resumed.safetensors"), NULL);
     ck_assert_msg(rc == 0, "resume failed:\n%s", p.err);
     fe_proc_free(&p);
@@ -165,12 +150,12 @@ START_TEST(damaged_files)
     FeProc p;
     char mlp[256];
     snprintf(mlp, sizeof mlp, "%s", path_in("mlp"));
-    ck_assert_int_eq(run(&p, 240, mlp, "train", "--steps", "5", "--save", path_in("w.safetensors"), NULL), 0);
+    ck_assert_int_eq(fe_run(&p, 240, mlp, "train", "--steps", "5", "--save", path_in("w.safetensors"), NULL), 0);
     fe_proc_free(&p);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "head -c 100000 %s > %s", path_in("w.safetensors"), path_in("cut.safetensors"));
     ck_assert_int_eq(system(cmd), 0);
-    ck_assert_int_eq(run(&p, 60, mlp, "eval", "--load", path_in("cut.safetensors"), NULL), 1);
+    ck_assert_int_eq(fe_run(&p, 60, mlp, "eval", "--load", path_in("cut.safetensors"), NULL), 1);
     ck_assert_msg(strstr(p.err, "cut.safetensors: truncated") != NULL, "message was:\n%s", p.err);
     fe_proc_free(&p);
     /* labels cut short: the message names the file and both counts */
@@ -179,7 +164,7 @@ START_TEST(damaged_files)
              "zcat /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz | head -c 41221 | gzip > %s",
              path_in("train-images-idx3-ubyte.gz"), path_in("train-labels-idx1-ubyte.gz"));
     ck_assert_int_eq(system(cmd), 0);
-    ck_assert_int_eq(run(&p, 60, mlp, "train", "--steps", "1", "--data", path_in("train-images-idx3-ubyte.gz"), NULL), 1);
+    ck_assert_int_eq(fe_run(&p, 60, mlp, "train", "--steps", "1", "--data", path_in("train-images-idx3-ubyte.gz"), NULL), 1);
     ck_assert_msg(strstr(p.err, "train-labels-idx1-ubyte.gz: truncated: expected 60000 labels, file holds 41213") != NULL,
                   "message was:\n%s", p.err);
     fe_proc_free(&p);
@@ -196,10 +181,10 @@ START_TEST(paths_cannot_inject)
     fputs(net, f);
     fclose(f);
     FeProc p;
-    int rc = run(&p, 120, fe_netc(), "build", path_in("inj.net"), "-o", path_in("inj"), NULL);
+    int rc = fe_run(&p, 120, fe_netc(), "build", path_in("inj.net"), "-o", path_in("inj"), NULL);
     ck_assert_msg(rc == 0, "build failed:\n%s", p.err);
     fe_proc_free(&p);
-    ck_assert_int_eq(run(&p, 60, path_in("inj"), "info", NULL), 0);
+    ck_assert_int_eq(fe_run(&p, 60, path_in("inj"), "info", NULL), 0);
     ck_assert_msg(strstr(p.out, "a\"); int injected = 1; /* \\ ?\?/") != NULL, "info shows:\n%s", p.out);
     fe_proc_free(&p);
 }
@@ -213,13 +198,13 @@ START_TEST(no_train_block)
     fputs("model m(x: f32[4]) -> f32[2] { x -> dense(2) }\n", f);
     fclose(f);
     FeProc p;
-    int rc = run(&p, 120, fe_netc(), "build", path_in("nt.net"), "-o", path_in("nt"), NULL);
+    int rc = fe_run(&p, 120, fe_netc(), "build", path_in("nt.net"), "-o", path_in("nt"), NULL);
     ck_assert_msg(rc == 0, "build failed:\n%s", p.err);
     fe_proc_free(&p);
-    ck_assert_int_eq(run(&p, 60, path_in("nt"), "info", NULL), 0);
+    ck_assert_int_eq(fe_run(&p, 60, path_in("nt"), "info", NULL), 0);
     ck_assert_ptr_nonnull(strstr(p.out, "(no train block: predict only)"));
     fe_proc_free(&p);
-    ck_assert_int_eq(run(&p, 60, path_in("nt"), "train", NULL), 2);
+    ck_assert_int_eq(fe_run(&p, 60, path_in("nt"), "train", NULL), 2);
     char want[512];
     snprintf(want, sizeof want,
              "nt: model 'm' has no train block, so this binary predicts and evaluates only; "
@@ -233,7 +218,7 @@ END_TEST
 START_TEST(emit_embeds)
 {
     FeProc p;
-    int rc = run(&p, 120, fe_netc(), "emit", "examples/mlp.net", "-o", path_in("out"), NULL);
+    int rc = fe_run(&p, 120, fe_netc(), "emit", "examples/mlp.net", "-o", path_in("out"), NULL);
     ck_assert_msg(rc == 0, "emit failed:\n%s", p.err);
     fe_proc_free(&p);
     FILE *f = fopen(path_in("app.c"), "w");
@@ -258,7 +243,7 @@ START_TEST(emit_embeds)
              getenv("NETC_CFLAGS") ? getenv("NETC_CFLAGS") : "", path_in("out"), path_in("app.c"), path_in("out"), build,
              path_in("app"));
     ck_assert_msg(system(cmd) == 0, "%s", cmd);
-    rc = run(&p, 60, path_in("app"), path_in("emb.safetensors"), NULL);
+    rc = fe_run(&p, 60, path_in("app"), path_in("emb.safetensors"), NULL);
     ck_assert_msg(rc == 0, "app failed:\n%s%s", p.out, p.err);
     fe_proc_free(&p);
 }
@@ -305,10 +290,10 @@ START_TEST(recurrent_learns_sequences)
     fputs(net, f);
     ck_assert_int_eq(fclose(f), 0);
     FeProc p;
-    int rc = run(&p, 120, fe_netc(), "build", path_in("seq.net"), "-o", path_in("seq"), NULL);
+    int rc = fe_run(&p, 120, fe_netc(), "build", path_in("seq.net"), "-o", path_in("seq"), NULL);
     ck_assert_msg(rc == 0, "netc build failed:\n%s", p.err);
     fe_proc_free(&p);
-    rc = run(&p, 120, path_in("seq"), "train", "--save", path_in("seq.safetensors"), NULL);
+    rc = fe_run(&p, 120, path_in("seq"), "train", "--save", path_in("seq.safetensors"), NULL);
     ck_assert_msg(rc == 0, "train failed:\n%s", p.err);
     const char *last = strstr(p.out, "epoch 4/4");
     ck_assert_msg(last, "no last epoch in:\n%s", p.out);
@@ -316,9 +301,9 @@ START_TEST(recurrent_learns_sequences)
     ck_assert_msg(acc >= 90.0, "test accuracy %.2f%% after 4 epochs, expected >= 90%%:\n%s", acc, p.out);
     fe_proc_free(&p);
     FeProc e;
-    rc = run(&p, 120, path_in("seq"), "eval", "--load", path_in("seq.safetensors"), NULL);
+    rc = fe_run(&p, 120, path_in("seq"), "eval", "--load", path_in("seq.safetensors"), NULL);
     ck_assert_msg(rc == 0, "eval failed:\n%s", p.err);
-    rc = run(&e, 120, fe_netc(), "eval", path_in("seq.net"), "--load", path_in("seq.safetensors"), NULL);
+    rc = fe_run(&e, 120, fe_netc(), "eval", path_in("seq.net"), "--load", path_in("seq.safetensors"), NULL);
     ck_assert_msg(rc == 0, "netc eval failed:\n%s", e.err);
     ck_assert_msg(fabs(accuracy_of(p.out) - acc) < 1e-9, "eval: %s", p.out);
     ck_assert_str_eq(p.out, e.out);

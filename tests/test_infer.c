@@ -19,22 +19,9 @@ static void setup(void)
     ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
-}
+static void teardown(void) { test_remove_tree(dir); }
 
-static const char *in_dir(const char *name)
-{
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+static const char *in_dir(const char *name) { return test_path_in(dir, name); }
 
 static const char *net =
     "model m(x: f32[1, 8, 8]) -> f32[4] {\n"
@@ -71,25 +58,11 @@ static void write_checkpoint(const char *path)
     ck_assert_msg(rt_checkpoint_save(path, nt, N, NULL, 0, err, sizeof err) == 0, "%s", err);
 }
 
-static int run(FeProc *p, int timeout, const char *w0, ...)
-{
-    char *argv[16] = { (char *)w0 };
-    va_list ap;
-    va_start(ap, w0);
-    int n = 1;
-    for (const char *w; n < 15 && (w = va_arg(ap, const char *));)
-        argv[n++] = (char *)w;
-    va_end(ap);
-    argv[n] = NULL;
-    fe_spawn(p, argv, timeout);
-    return fe_exit_code(p);
-}
-
 static void netc_ok(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5, const char *a6,
                     const char *a7)
 {
     FeProc p;
-    int rc = run(&p, 120, fe_netc(), a1, a2, a3, a4, a5, a6, a7, NULL);
+    int rc = fe_run(&p, 120, fe_netc(), a1, a2, a3, a4, a5, a6, a7, NULL);
     ck_assert_msg(rc == 0, "netc %s failed:\n%s", a1, p.err);
     fe_proc_free(&p);
 }
@@ -142,7 +115,7 @@ START_TEST(emit_inference_matches_training_forward)
              san, dir, dir, san, dir, dir, dir, dir, build, dir);
     ck_assert_msg(system(cmd) == 0, "%s", cmd);
     FeProc p;
-    int rc = run(&p, 60, in_dir("app"), in_dir("ck.safetensors"), NULL);
+    int rc = fe_run(&p, 60, in_dir("app"), in_dir("ck.safetensors"), NULL);
     ck_assert_msg(rc == 0, "app failed:\n%s%s", p.out, p.err);
     ck_assert_str_eq(p.out, "ok\n");
     fe_proc_free(&p);
@@ -163,16 +136,16 @@ START_TEST(single_file_predictor)
     netc_ok("build", in_dir("m.net"), "-o", in_dir("m"), NULL, NULL, NULL);
     netc_ok("build", "--inference", "--weights", in_dir("ck.safetensors"), in_dir("m.net"), "-o", in_dir("pred"));
     FeProc want, got;
-    ck_assert_int_eq(run(&want, 60, in_dir("m"), "predict", "--load", in_dir("ck.safetensors"), in_dir("in.csv"), NULL), 0);
+    ck_assert_int_eq(fe_run(&want, 60, in_dir("m"), "predict", "--load", in_dir("ck.safetensors"), in_dir("in.csv"), NULL), 0);
     ck_assert_int_eq(unlink(in_dir("ck.safetensors")), 0);
-    int rc = run(&got, 60, in_dir("pred"), in_dir("in.csv"), NULL);
+    int rc = fe_run(&got, 60, in_dir("pred"), in_dir("in.csv"), NULL);
     ck_assert_msg(rc == 0, "%s", got.err);
     ck_assert_int_eq(want.out_len, 40);
     ck_assert_str_eq(got.out, want.out);
     fe_proc_free(&want);
     fe_proc_free(&got);
     /* the training command is not in the predictor */
-    rc = run(&got, 60, in_dir("pred"), "train", NULL);
+    rc = fe_run(&got, 60, in_dir("pred"), "train", NULL);
     ck_assert_int_ne(rc, 0);
     fe_proc_free(&got);
 }
@@ -181,7 +154,7 @@ END_TEST
 START_TEST(flags_outside_build_are_refused)
 {
     FeProc p;
-    int rc = run(&p, 60, fe_netc(), "check", "--inference", "examples/mlp.net", NULL);
+    int rc = fe_run(&p, 60, fe_netc(), "check", "--inference", "examples/mlp.net", NULL);
     ck_assert_int_eq(rc, 2);
     ck_assert_str_eq(p.err, "netc: --inference, --weights, --static and --strip are flags of build and emit\n"
                             "Try 'netc --help'.\n");

@@ -42,20 +42,6 @@ static void expect_file(const char *path, const char *text)
 
 /* Runs a command of up to 14 words with a time bound; returns its exit
  * code (a hang or a crash fails the test). */
-static int run(FeProc *p, int timeout, const char *w0, ...)
-{
-    char *argv[16] = { (char *)w0 };
-    va_list ap;
-    va_start(ap, w0);
-    int n = 1;
-    for (const char *w; n < 15 && (w = va_arg(ap, const char *));)
-        argv[n++] = (char *)w;
-    va_end(ap);
-    argv[n] = NULL;
-    fe_spawn(p, argv, timeout);
-    return fe_exit_code(p);
-}
-
 /* The run must fail with exit code 1 and exactly this stderr. */
 static void expect_fail(FeProc *p, int rc, const char *want)
 {
@@ -106,7 +92,7 @@ START_TEST(dump_jit_into_a_file)
     write_text(net, tiny_net);
     write_text(file, "x");
     FeProc p;
-    int rc = run(&p, 60, fe_netc(), "train", net, "--dump-jit", file, NULL);
+    int rc = fe_run(&p, 60, fe_netc(), "train", net, "--dump-jit", file, NULL);
     char want[600];
     snprintf(want, sizeof want, "netc: error: --dump-jit %s: is not a folder\n", file);
     expect_fail(&p, rc, want);
@@ -123,10 +109,10 @@ START_TEST(devices_and_fifos_refused_not_read)
     char want[600];
     snprintf(want, sizeof want, "netc: error: %s: is not a regular file (a device, FIFO or socket); give a file\n",
              fifo);
-    expect_fail(&p, run(&p, 10, fe_netc(), "check", fifo, NULL), want);
-    expect_fail(&p, run(&p, 10, fe_netc(), "check", "/dev/zero", NULL),
+    expect_fail(&p, fe_run(&p, 10, fe_netc(), "check", fifo, NULL), want);
+    expect_fail(&p, fe_run(&p, 10, fe_netc(), "check", "/dev/zero", NULL),
                 "netc: error: /dev/zero: is not a regular file (a device, FIFO or socket); give a file\n");
-    expect_fail(&p, run(&p, 10, fe_netc(), "check", "tests", NULL), "netc: error: tests: is a folder, not a file\n");
+    expect_fail(&p, fe_run(&p, 10, fe_netc(), "check", "tests", NULL), "netc: error: tests: is a folder, not a file\n");
 
     char err[512];
     ck_assert_int_lt(rt_open_regular("/dev/urandom", err, sizeof err), 0);
@@ -144,19 +130,19 @@ START_TEST(outputs_never_replace_inputs)
     char want[1200];
     snprintf(want, sizeof want,
              "netc: error: -o %s would overwrite the input file %s; choose another output name\n", net, net);
-    expect_fail(&p, run(&p, 60, fe_netc(), "build", net, "-o", net, NULL), want);
-    expect_fail(&p, run(&p, 60, fe_netc(), "check", net, "-o", net, NULL), want);
+    expect_fail(&p, fe_run(&p, 60, fe_netc(), "build", net, "-o", net, NULL), want);
+    expect_fail(&p, fe_run(&p, 60, fe_netc(), "check", net, "-o", net, NULL), want);
     /* another spelling of the same file */
     char other[600];
     snprintf(other, sizeof other, "%s/./m.net", dir);
     snprintf(want, sizeof want,
              "netc: error: -o %s would overwrite the input file %s; choose another output name\n", other, net);
-    expect_fail(&p, run(&p, 60, fe_netc(), "check", net, "-o", other, NULL), want);
+    expect_fail(&p, fe_run(&p, 60, fe_netc(), "check", net, "-o", other, NULL), want);
     expect_file(net, tiny_net);
     /* a terminal escape in a name is defused in the message */
     snprintf(other, sizeof other, "%s/\033[2Jx/m", dir);
     snprintf(want, sizeof want, "netc: error: -o %s/?[2Jx/m: the folder %s/?[2Jx does not exist\n", dir, dir);
-    expect_fail(&p, run(&p, 60, fe_netc(), "check", net, "-o", other, NULL), want);
+    expect_fail(&p, fe_run(&p, 60, fe_netc(), "check", net, "-o", other, NULL), want);
 
     /* the compiler itself, through a copy so a failure cannot break the
      * build tree */
@@ -166,7 +152,7 @@ START_TEST(outputs_never_replace_inputs)
     ck_assert_int_eq(system(cmd), 0);
     snprintf(want, sizeof want, "netc: error: -o %s would overwrite the netc executable; choose another output name\n",
              copy);
-    expect_fail(&p, run(&p, 60, copy, "build", net, "-o", copy, NULL), want);
+    expect_fail(&p, fe_run(&p, 60, copy, "build", net, "-o", copy, NULL), want);
 }
 END_TEST
 
@@ -178,16 +164,16 @@ START_TEST(outputs_checked_before_compiling)
     char want[1200];
     snprintf(want, sizeof want, "netc: error: -o %s/nonexistent/dir/m: the folder %s/nonexistent/dir does not exist\n",
              dir, dir);
-    expect_fail(&p, run(&p, 60, fe_netc(), "build", net, "-o", in_dir("nonexistent/dir/m"), NULL), want);
+    expect_fail(&p, fe_run(&p, 60, fe_netc(), "build", net, "-o", in_dir("nonexistent/dir/m"), NULL), want);
     snprintf(want, sizeof want, "netc: error: -o %s: is a folder; give a file name\n", dir);
-    expect_fail(&p, run(&p, 60, fe_netc(), "build", net, "-o", dir, NULL), want);
-    expect_fail(&p, run(&p, 60, fe_netc(), "build", net, "-o", "/dev/null", NULL),
+    expect_fail(&p, fe_run(&p, 60, fe_netc(), "build", net, "-o", dir, NULL), want);
+    expect_fail(&p, fe_run(&p, 60, fe_netc(), "build", net, "-o", "/dev/null", NULL),
                 "netc: error: -o /dev/null: is not a regular file (a device, FIFO or socket); refusing to replace it\n");
     const char *fifo = in_dir("fifo");
     ck_assert_int_eq(mkfifo(fifo, 0600), 0);
     snprintf(want, sizeof want,
              "netc: error: -o %s: is not a regular file (a device, FIFO or socket); refusing to replace it\n", fifo);
-    expect_fail(&p, run(&p, 60, fe_netc(), "check", net, "-o", fifo, NULL), want);
+    expect_fail(&p, fe_run(&p, 60, fe_netc(), "check", net, "-o", fifo, NULL), want);
     struct stat st;
     ck_assert_int_eq(stat(fifo, &st), 0);
     ck_assert(S_ISFIFO(st.st_mode));
@@ -319,23 +305,23 @@ START_TEST(runtime_inputs_refused_not_read)
     FeProc p;
     char msg[1200];
     const char *n = fe_netc();
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--data", "/dev/zero", NULL), "train", net,
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--data", "/dev/zero", NULL), "train", net,
                       "/dev/zero: is not a regular file (a device, FIFO or socket); give a file");
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--data", "/dev/urandom", NULL), "train", net,
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--data", "/dev/urandom", NULL), "train", net,
                       "/dev/urandom: is not a regular file (a device, FIFO or socket); give a file");
     snprintf(msg, sizeof msg, "%s: is not a regular file (a device, FIFO or socket); give a file", fifo);
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--data", fifo, NULL), "train", net, msg);
-    expect_train_fail(&p, run(&p, 60, n, "eval", net, "--load", fifo, NULL), "eval", net, msg);
-    ck_assert_int_eq(run(&p, 60, n, "train", net, "--save", in_dir("w.st"), NULL), 0);
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--data", fifo, NULL), "train", net, msg);
+    expect_train_fail(&p, fe_run(&p, 60, n, "eval", net, "--load", fifo, NULL), "eval", net, msg);
+    ck_assert_int_eq(fe_run(&p, 60, n, "train", net, "--save", in_dir("w.st"), NULL), 0);
     fe_proc_free(&p);
-    expect_train_fail(&p, run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), "/dev/zero", NULL), "predict",
+    expect_train_fail(&p, fe_run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), "/dev/zero", NULL), "predict",
                       net, "/dev/zero: is not a regular file (a device, FIFO or socket); give a file");
-    expect_train_fail(&p, run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), fifo, NULL), "predict", net, msg);
+    expect_train_fail(&p, fe_run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), fifo, NULL), "predict", net, msg);
     /* a folder is a folder, not a missing file */
     snprintf(msg, sizeof msg, "%s: is a folder, not a file (given with --data)", dir);
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--data", dir, NULL), "train", net, msg);
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--data", dir, NULL), "train", net, msg);
     /* an escape sequence in a file name reaches the terminal defused */
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--data", "\033[31mred", NULL), "train", net,
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--data", "\033[31mred", NULL), "train", net,
                       "?[31mred: no such file (given with --data)");
 }
 END_TEST
@@ -348,18 +334,18 @@ START_TEST(runtime_outputs_never_replace_inputs)
     const char *n = fe_netc();
     snprintf(msg, sizeof msg, "--save %s would overwrite the data file %s; choose another name", in_dir("d.csv"),
              in_dir("d.csv"));
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--save", in_dir("d.csv"), NULL), "train", net, msg);
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--save", in_dir("d.csv"), NULL), "train", net, msg);
     snprintf(msg, sizeof msg, "--save and --log both name %s; give them different files", in_dir("x"));
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--save", in_dir("x"), "--log", in_dir("x"), NULL), "train",
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--save", in_dir("x"), "--log", in_dir("x"), NULL), "train",
                       net, msg);
     snprintf(msg, sizeof msg, "%s: is a folder; give a file name (--save)", dir);
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--save", dir, NULL), "train", net, msg);
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--save", dir, NULL), "train", net, msg);
     snprintf(msg, sizeof msg, "%s: is a folder; give a file name (--log)", dir);
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--log", dir, NULL), "train", net, msg);
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--save", "/dev/null", NULL), "train", net,
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--log", dir, NULL), "train", net, msg);
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--save", "/dev/null", NULL), "train", net,
                       "/dev/null: is not a regular file (a device, FIFO or socket); refusing to replace it (--save)");
     snprintf(msg, sizeof msg, "--save %s would overwrite this program; choose another name", n);
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--save", n, NULL), "train", net, msg);
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--save", n, NULL), "train", net, msg);
     expect_file(in_dir("d.csv"), "1,2,3,4,0\n2,3,4,5,1\n3,4,5,6,2\n4,5,6,7,1\n");
 }
 END_TEST
@@ -393,20 +379,20 @@ START_TEST(damaged_checkpoints_refused)
     snprintf(msg, sizeof msg,
              "%s: tensor 'dense1.weight' holds NaN at index 5; the file is damaged or was saved by a run that "
              "diverged, so it cannot be used", in_dir("nan.st"));
-    expect_train_fail(&p, run(&p, 60, n, "eval", net, "--load", in_dir("nan.st"), NULL), "eval", net, msg);
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--resume", in_dir("nan.st"), NULL), "train", net, msg);
+    expect_train_fail(&p, fe_run(&p, 60, n, "eval", net, "--load", in_dir("nan.st"), NULL), "eval", net, msg);
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--resume", in_dir("nan.st"), NULL), "train", net, msg);
     save_weights(in_dir("inf.st"), -INFINITY, "1", "2");
     snprintf(msg, sizeof msg,
              "%s: tensor 'dense1.weight' holds an infinity at index 5; the file is damaged or was saved by a run "
              "that diverged, so it cannot be used", in_dir("inf.st"));
     write_text(in_dir("in.csv"), "1,2,3,4\n");
-    expect_train_fail(&p, run(&p, 60, n, "predict", net, "--load", in_dir("inf.st"), in_dir("in.csv"), NULL),
+    expect_train_fail(&p, fe_run(&p, 60, n, "predict", net, "--load", in_dir("inf.st"), in_dir("in.csv"), NULL),
                       "predict", net, msg);
     save_weights(in_dir("epoch.st"), 0.5f, "1000000", "20");
     snprintf(msg, sizeof msg,
              "%s: metadata says epoch 1000000 at step 20, but every epoch takes at least one step; the "
              "checkpoint is damaged", in_dir("epoch.st"));
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--resume", in_dir("epoch.st"), "--epochs", "2", NULL),
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--resume", in_dir("epoch.st"), "--epochs", "2", NULL),
                       "train", net, msg);
     /* stopped inside an epoch, but no batch recorded: not "resume with --batch 0" */
     save_checkpoint_at(in_dir("pos.st"), 0.5f, "0", "1", "1");
@@ -414,7 +400,7 @@ START_TEST(damaged_checkpoints_refused)
              "note: %s holds no adam state (optimizer: none); it starts from zero\nnetc train m.net: "
              "%s: metadata gives position 1 in epoch 1 but no batch size; the checkpoint is damaged", in_dir("pos.st"),
              in_dir("pos.st"));
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--resume", in_dir("pos.st"), "--epochs", "2", NULL), "train",
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--resume", in_dir("pos.st"), "--epochs", "2", NULL), "train",
                       net, msg);
 }
 END_TEST
@@ -425,20 +411,20 @@ START_TEST(data_files_checked_not_guessed)
     FeProc p;
     char msg[1200];
     const char *n = fe_netc();
-    ck_assert_int_eq(run(&p, 60, n, "train", net, "--save", in_dir("w.st"), NULL), 0);
+    ck_assert_int_eq(fe_run(&p, 60, n, "train", net, "--save", in_dir("w.st"), NULL), 0);
     fe_proc_free(&p);
     /* a malformed first row is data, refused; not a header, dropped */
     write_text(in_dir("p1.csv"), "1,2,x,4\n1,2,3,4\n");
     snprintf(msg, sizeof msg, "%s: 1: column 3: 'x' is not a number", in_dir("p1.csv"));
-    expect_train_fail(&p, run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p1.csv"), NULL),
+    expect_train_fail(&p, fe_run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p1.csv"), NULL),
                       "predict", net, msg);
     write_text(in_dir("p2.csv"), "1,2,,4\n1,2,3,4\n");
     snprintf(msg, sizeof msg, "%s: 1: column 3 is empty", in_dir("p2.csv"));
-    expect_train_fail(&p, run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p2.csv"), NULL),
+    expect_train_fail(&p, fe_run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p2.csv"), NULL),
                       "predict", net, msg);
     /* a real header, a byte order mark and CR LF or CR-only line ends */
     write_text(in_dir("p3.csv"), "\xEF\xBB\xBF" "a,b,c,d\r\n1,2,3,4\r\n");
-    ck_assert_int_eq(run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p3.csv"), NULL), 0);
+    ck_assert_int_eq(fe_run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p3.csv"), NULL), 0);
     ck_assert_int_eq((int)strlen(p.out), 2);
     fe_proc_free(&p);
     /* binary that starts as IDX does but is not: named as neither */
@@ -447,10 +433,10 @@ START_TEST(data_files_checked_not_guessed)
     fclose(f);
     snprintf(msg, sizeof msg, "%s: neither a CSV file nor an IDX file: its magic 0x00009903 is not an IDX type",
              in_dir("bad.idx"));
-    expect_train_fail(&p, run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("bad.idx"), NULL),
+    expect_train_fail(&p, fe_run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("bad.idx"), NULL),
                       "predict", net, msg);
     write_text(in_dir("p4.csv"), "1,2,3,4\r2,3,4,5\r");
-    ck_assert_int_eq(run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p4.csv"), NULL), 0);
+    ck_assert_int_eq(fe_run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), in_dir("p4.csv"), NULL), 0);
     ck_assert_int_eq((int)strlen(p.out), 4);
     fe_proc_free(&p);
 }
@@ -487,7 +473,7 @@ START_TEST(batch_bounds)
 {
     write_text(in_dir("big.net"), "model m(x: f32[65536, 32]) -> f32[65536, 16] {\n    x -> dense(16)\n}\n");
     FeProc p;
-    ck_assert_int_eq(run(&p, 60, fe_netc(), "emit", in_dir("big.net"), "-o", in_dir("out"), NULL), 0);
+    ck_assert_int_eq(fe_run(&p, 60, fe_netc(), "emit", in_dir("big.net"), "-o", in_dir("out"), NULL), 0);
     fe_proc_free(&p);
     char *c = fe_slurp(in_dir("out/m.c"), NULL);
     ck_assert_ptr_nonnull(strstr(c, "    .max_batch = 32767,\n    .max_batch_layer = \"dense1\",\n"));
@@ -501,9 +487,9 @@ START_TEST(batch_bounds)
                           "values at once; the largest batch is 32767");
 
     const char *net = setup_csv_model();
-    ck_assert_int_eq(run(&p, 60, fe_netc(), "train", net, "--save", in_dir("w.st"), NULL), 0);
+    ck_assert_int_eq(fe_run(&p, 60, fe_netc(), "train", net, "--save", in_dir("w.st"), NULL), 0);
     fe_proc_free(&p);
-    ck_assert_int_eq(run(&p, 60, fe_netc(), "eval", net, "--load", in_dir("w.st"), "--batch", "1000000000", NULL), 0);
+    ck_assert_int_eq(fe_run(&p, 60, fe_netc(), "eval", net, "--load", in_dir("w.st"), "--batch", "1000000000", NULL), 0);
     ck_assert_ptr_nonnull(strstr(p.out, "(4 samples)"));
     fe_proc_free(&p);
 }
@@ -535,7 +521,7 @@ START_TEST(long_model_name_builds)
     snprintf(text, sizeof text, "model %s(x: f32[4]) -> f32[2] {\n    x -> dense(2)\n}\n", name);
     write_text(in_dir("long.net"), text);
     FeProc p;
-    int rc = run(&p, 120, fe_netc(), "build", in_dir("long.net"), "-o", in_dir("long"), NULL);
+    int rc = fe_run(&p, 120, fe_netc(), "build", in_dir("long.net"), "-o", in_dir("long"), NULL);
     ck_assert_msg(rc == 0, "%s", p.err);
     fe_proc_free(&p);
 }
@@ -554,9 +540,9 @@ START_TEST(bom_and_cr_in_source)
     snprintf(want, sizeof want,
              "%s:3:5: error: unexpected character '$'\n    3 |     $\n      |     ^\n1 error generated.\n",
              in_dir("cr.net"));
-    expect_fail(&p, run(&p, 60, fe_netc(), "check", in_dir("cr.net"), NULL), want);
+    expect_fail(&p, fe_run(&p, 60, fe_netc(), "check", in_dir("cr.net"), NULL), want);
     write_text(in_dir("bom.net"), "\xEF\xBB\xBFmodel m(x: f32[4]) -> f32[2] {\n    x -> dense(2)\n}\n");
-    ck_assert_int_eq(run(&p, 60, fe_netc(), "check", in_dir("bom.net"), NULL), 0);
+    ck_assert_int_eq(fe_run(&p, 60, fe_netc(), "check", in_dir("bom.net"), NULL), 0);
     fe_proc_free(&p);
 }
 END_TEST
@@ -567,10 +553,10 @@ START_TEST(runtime_messages)
     FeProc p;
     char msg[1200];
     const char *n = fe_netc();
-    ck_assert_int_eq(run(&p, 60, n, "train", net, "--save", in_dir("w.st"), NULL), 0);
+    ck_assert_int_eq(fe_run(&p, 60, n, "train", net, "--save", in_dir("w.st"), NULL), 0);
     fe_proc_free(&p);
     /* wrong usage: exit code 2, and the example does not repeat 'predict' */
-    ck_assert_int_eq(run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), NULL), 2);
+    ck_assert_int_eq(fe_run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), NULL), 2);
     ck_assert_str_eq(p.err, "netc predict m.net: predict needs an INPUT file (IDX or CSV), as in netc predict m.net "
                             "--load model.safetensors images.idx\n");
     fe_proc_free(&p);
@@ -580,7 +566,7 @@ START_TEST(runtime_messages)
     ck_assert_ptr_nonnull(realpath(n, netc));
     ck_assert_ptr_nonnull(getcwd(here, sizeof here));
     ck_assert_int_eq(chdir(dir), 0);
-    expect_train_fail(&p, run(&p, 60, netc, "train", "m.net", "--data", "big.csv", NULL), "train", "m.net", msg);
+    expect_train_fail(&p, fe_run(&p, 60, netc, "train", "m.net", "--data", "big.csv", NULL), "train", "m.net", msg);
     ck_assert_int_eq(chdir(here), 0);
 }
 END_TEST
@@ -592,7 +578,7 @@ START_TEST(nan_in_training_is_located)
     const char *net = setup_csv_model();
     FeProc p;
     const char *n = fe_netc();
-    expect_train_fail(&p, run(&p, 60, n, "train", net, "--lr", "1e38", "--epochs", "3", NULL), "train", net,
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--lr", "1e38", "--epochs", "3", NULL), "train", net,
                       "the loss became NaN at step 2 (epoch 1): parameter dense1.weight holds an infinity at index 0, "
                       "made so by the update after step 1; lower the learning rate (--lr) or clip gradients in the "
                       "train block");
@@ -600,7 +586,7 @@ START_TEST(nan_in_training_is_located)
     snprintf(sgd, sizeof sgd, "%s", csv_net);
     memcpy(strstr(sgd, "adam"), "sgd ", 4);
     write_text(in_dir("sgd.net"), sgd);
-    ck_assert_int_eq(run(&p, 60, n, "train", in_dir("sgd.net"), "--lr", "1e38", "--epochs", "3", NULL), 1);
+    ck_assert_int_eq(fe_run(&p, 60, n, "train", in_dir("sgd.net"), "--lr", "1e38", "--epochs", "3", NULL), 1);
     const char *want = "netc train sgd.net: the loss became NaN at step 2 (epoch 1) with finite weights and inputs: "
                        "the model's computation overflowed (largest weight ";
     ck_assert_msg(strncmp(p.err, want, strlen(want)) == 0, "%s", p.err);
@@ -623,7 +609,7 @@ START_TEST(many_names_no_hang)
     fputs("model m(x: f32[4]) -> f32[4] {\n    x -> relu -> dense(C4)\n}\n", f);
     ck_assert_int_eq(fclose(f), 0);
     FeProc p;
-    int rc = run(&p, 30, fe_netc(), "check", path, NULL);
+    int rc = fe_run(&p, 30, fe_netc(), "check", path, NULL);
     ck_assert_msg(rc == 0, "%s", p.err);
     fe_proc_free(&p);
 }
@@ -641,7 +627,7 @@ START_TEST(many_models_no_hang)
         fprintf(f, "model m%d(x: f32[4]) -> f32[2] { x -> dense(2) }\n", i);
     ck_assert_int_eq(fclose(f), 0);
     FeProc p;
-    int rc = run(&p, 20, fe_netc(), "check", path, NULL);
+    int rc = fe_run(&p, 20, fe_netc(), "check", path, NULL);
     ck_assert_msg(rc == 0, "%s", p.err);
     fe_proc_free(&p);
 }
