@@ -225,6 +225,33 @@ START_TEST(driver_parity_resume_sample)
 }
 END_TEST
 
+/* examples/gan.net itself on Fashion-MNIST: 3 iterations of netc train
+ * and of the built binary (two threads) write the same checkpoint. */
+START_TEST(example_gan_parity)
+{
+    char *dir = temp_dir();
+    char exe[600], a[600], b[600];
+    snprintf(exe, sizeof exe, "%s/gan", dir);
+    snprintf(a, sizeof a, "%s/a.safetensors", dir);
+    snprintf(b, sizeof b, "%s/b.safetensors", dir);
+    FeProc p;
+    const char *build[] = { fe_netc(), "build", "examples/gan.net", "-o", exe, NULL };
+    run_ok(&p, build);
+    fe_proc_free(&p);
+    const char *jit[] = { fe_netc(), "train", "examples/gan.net", "--steps", "3", "--save", a, NULL };
+    run_ok(&p, jit);
+    fe_proc_free(&p);
+    const char *aot[] = { exe, "train", "--steps", "3", "--threads", "2", "--save", b, NULL };
+    run_ok(&p, aot);
+    fe_proc_free(&p);
+    same_files(a, b, "examples/gan.net's checkpoints of netc train and the built binary");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+END_TEST
+
 /* The embedding API runs a step program's iteration as `train` does:
  * rt_model_train_step on the batches train gathers (rt_epoch_order's
  * rows, converted as the IDX loader converts bytes) gives, after 7
@@ -410,6 +437,7 @@ static Suite *gan_suite(void)
     tcase_add_test(t, driver_parity_resume_sample);
     tcase_add_test(t, step_schedule_and_clip);
     tcase_add_test(t, embedded_steps_equal_train);
+    tcase_add_test(t, example_gan_parity);
     tcase_add_loop_test(t, step_diagnostics, 0, (int)(sizeof diag_cases / sizeof diag_cases[0]));
     suite_add_tcase(s, t);
     return s;
