@@ -222,12 +222,6 @@ static bool grad_activation(Ad *a, uint32_t id, const Node *n, uint32_t gy)
     accumulate(a, n->inputs[0], make(a, OP_act_grad, in, 2, attrs, n->name, n->span));
     return true;
 }
-#define grad_relu grad_activation
-#define grad_leaky_relu grad_activation
-#define grad_gelu grad_activation
-#define grad_tanh grad_activation
-#define grad_sigmoid grad_activation
-#define grad_silu grad_activation
 
 static bool grad_dropout(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 {
@@ -493,6 +487,7 @@ static bool grad_expand(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 
 static GradRule *const grad_rules[OP_COUNT] = {
 #define OP(name, kind, flags, act, sig) [OP_##name] = grad_##name,
+#define ACT(name, flags, act, sig) [OP_##name] = grad_activation,
 #include "ops.def"
 #undef OP
 };

@@ -12,7 +12,7 @@
 
 /* The runtime's enumerators by value, from netrt.h's lists. */
 #define NAME(prefix, name) #prefix #name,
-#define ACT_NAME(name) NAME(RT_ACT_, name)
+#define ACT_NAME(name, lower) NAME(RT_ACT_, name)
 #define INIT_NAME(name) NAME(RT_INIT_, name)
 #define LOSS_NAME(name) NAME(RT_LOSS_, name)
 static const char *const act_names[] = { RT_ACT_LIST(ACT_NAME) };

@@ -779,12 +779,6 @@ static bool lower_activation(Lower *l, uint32_t id)
     arg_val(l, in, id);
     return true;
 }
-#define lower_relu lower_activation
-#define lower_leaky_relu lower_activation
-#define lower_gelu lower_activation
-#define lower_tanh lower_activation
-#define lower_sigmoid lower_activation
-#define lower_silu lower_activation
 
 #define lower_scale lower_loop
 #define lower_add lower_loop
@@ -1128,6 +1122,7 @@ static bool lower_broadcast(Lower *l, uint32_t id)
 
 static LowerRule *const lower_rules[OP_COUNT] = {
 #define OP(name, kind, flags, act, sig) [OP_##name] = lower_##name,
+#define ACT(name, flags, act, sig) [OP_##name] = lower_activation,
 #include "ops.def"
 #undef OP
 };

@@ -110,12 +110,6 @@ static void kernel_portable(int64_t kc, const float *a, const float *b, float *c
 
 /* ------------------------------------------------------------ epilogue */
 
-/* The portable epilogue's activation: rt_act_forward's (activations.h). */
-static float activate(rt_act act, float slope, float v)
-{
-    return rt_act_scalar(act, slope, v);
-}
-
 static void epilogue_portable(float *c, int64_t ldc, int mr, int nr, const float *bias,
                               float *preact, rt_act act, float act_alpha)
 {
@@ -125,7 +119,7 @@ static void epilogue_portable(float *c, int64_t ldc, int mr, int nr, const float
             float v = bias ? ci[j] + bias[j] : ci[j];
             if (preact)
                 preact[i * ldc + j] = v;
-            ci[j] = activate(act, act_alpha, v);
+            ci[j] = rt_act_scalar(act, act_alpha, v); /* rt_act_forward's (activations.h) */
         }
     }
 }

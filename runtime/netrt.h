@@ -59,19 +59,21 @@ void rt_run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx);
 
 /* ----------------------------------------------------------------- GEMM */
 
-/* Activations that ride in the GEMM epilogue and in elementwise kernels.
- * The list is an X-macro so the compiler can name them (RT_ACT_<name>)
- * without a copy of the enum. */
+/* Activations that ride in the GEMM epilogue and in elementwise kernels:
+ * one row each, X(ENUM, name), from which come the enum (RT_ACT_<ENUM>),
+ * the compiler's names for it and every switch of the runtime over it;
+ * runtime/activations.h holds each row's formulas (act_<name>,
+ * dact_<name>, fwd_<name>, bwd_<name>). */
 #define RT_ACT_LIST(X) \
-    X(NONE)                                                                      \
-    X(RELU)                                                                      \
-    X(LEAKY_RELU) /* slope for x < 0 in `alpha` of the epilogue */               \
-    X(GELU)       /* tanh approximation, as GPT-2 and PyTorch's approximate='tanh' */ \
-    X(TANH)                                                                      \
-    X(SIGMOID)                                                                   \
-    X(SILU)       /* x * sigmoid(x), also called swish */
+    X(NONE, none)                                                                \
+    X(RELU, relu)                                                                \
+    X(LEAKY_RELU, leaky_relu) /* slope for x < 0 in `alpha` of the epilogue */   \
+    X(GELU, gelu) /* tanh approximation, as GPT-2 and PyTorch's approximate='tanh' */ \
+    X(TANH, tanh)                                                                \
+    X(SIGMOID, sigmoid)                                                          \
+    X(SILU, silu) /* x * sigmoid(x), also called swish */
 typedef enum rt_act {
-#define RT_X(name) RT_ACT_##name,
+#define RT_X(name, lower) RT_ACT_##name,
     RT_ACT_LIST(RT_X)
 #undef RT_X
 } rt_act;
