@@ -112,6 +112,24 @@ static inline float dact_silu(float x, float y, float dy, float alpha)
     return dy * (s + x * s * one_minus_s);
 }
 
+/* x * min(max(x + 3, 0), 6) / 6, as PyTorch's hardswish; the derivative
+ * is 0 below -3, 1 above 3 and x / 3 + 1/2 between (PyTorch's choice at
+ * the kinks). x + 3 < 0 and x - 3 > 0 are exact tests of x < -3, x > 3.
+ * NaN passes through, as relu's max(0, x) with x second. */
+static inline float act_hardswish(float x, float alpha)
+{
+    (void)alpha;
+    float t = x + 3.0f;
+    t = 0.0f > t ? 0.0f : t;
+    t = 6.0f < t ? 6.0f : t;
+    return x * t / 6.0f;
+}
+static inline float dact_hardswish(float x, float y, float dy, float alpha)
+{
+    (void)y, (void)alpha;
+    return x + 3.0f < 0.0f ? 0.0f : x - 3.0f > 0.0f ? dy : dy * (x / 3.0f + 0.5f);
+}
+
 /* One activation of x. */
 static inline float rt_act_scalar(rt_act act, float alpha, float x)
 {
@@ -224,6 +242,22 @@ static inline VEC bwd_silu(VEC x, VEC y, VEC dy, float alpha)
     VEC one_minus;
     VEC s = v_sigmoid(x, &one_minus);
     return v_mul(dy, v_add(s, v_mul(v_mul(x, s), one_minus)));
+}
+
+static inline VEC fwd_hardswish(VEC x, float alpha)
+{
+    (void)alpha;
+    VEC t = v_max(v_zero(), v_add(x, v_set1(3.0f)));
+    t = v_min(v_set1(6.0f), t);
+    return v_div(v_mul(x, t), v_set1(6.0f));
+}
+
+static inline VEC bwd_hardswish(VEC x, VEC y, VEC dy, float alpha)
+{
+    (void)y, (void)alpha;
+    VEC mid = v_mul(dy, v_add(v_div(x, v_set1(3.0f)), v_set1(0.5f)));
+    VEC r = v_blend(v_gt0(v_sub(x, v_set1(3.0f))), mid, dy);
+    return v_blend(v_lt0(v_add(x, v_set1(3.0f))), r, v_zero());
 }
 
 /* One activation of a vector. */

@@ -71,7 +71,8 @@ void rt_run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx);
     X(GELU, gelu) /* tanh approximation, as GPT-2 and PyTorch's approximate='tanh' */ \
     X(TANH, tanh)                                                                \
     X(SIGMOID, sigmoid)                                                          \
-    X(SILU, silu) /* x * sigmoid(x), also called swish */
+    X(SILU, silu) /* x * sigmoid(x), also called swish */                   \
+    X(HARDSWISH, hardswish) /* x * min(max(x + 3, 0), 6) / 6, MobileNetV3's */
 typedef enum rt_act {
 #define RT_X(name, lower) RT_ACT_##name,
     RT_ACT_LIST(RT_X)

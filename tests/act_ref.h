@@ -21,6 +21,10 @@ enum { NACTS = 0 RT_ACT_LIST(ACT_REF_ONE) };
 static const char *const act_names[] = { RT_ACT_LIST(ACT_REF_NAME) };
 #undef ACT_REF_NAME
 
+/* Where some activation's derivative jumps (relu, leaky_relu: 0;
+ * hardswish: -3 and 3): finite differences keep away from them. */
+static const float act_kinks[] = { 0.0f, -3.0f, 3.0f };
+
 static inline double ref_sigmoid(double x)
 {
     return 1.0 / (1.0 + exp(-x));
@@ -43,6 +47,8 @@ static inline double ref_act(rt_act act, double alpha, double x)
         return ref_sigmoid(x);
     case RT_ACT_SILU:
         return x * ref_sigmoid(x);
+    case RT_ACT_HARDSWISH:
+        return x * fmin(fmax(x + 3, 0), 6) / 6;
     }
     return NAN;
 }
@@ -70,6 +76,9 @@ static inline void act_tolerance(rt_act act, double *atol, double *rtol)
         return;
     case RT_ACT_SILU: /* sigmoid's error, then one product */
         *atol = 1e-30, *rtol = 2e-6;
+        return;
+    case RT_ACT_HARDSWISH: /* two float roundings (x t, then / 6) */
+        *atol = 1e-30, *rtol = 2.4e-7;
         return;
     }
 }

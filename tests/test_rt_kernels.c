@@ -37,15 +37,19 @@ static const int64_t sizes[] = { 1, 7, 17, 1000, 4099 };
  * RT_ACT_LIST, in enum order. */
 #define all_acts(a) ((rt_act)(a))
 
-/* Inputs in [-5, 5) kept at least 0.01 from 0, the kink of relu and
- * leaky_relu, so a finite difference never straddles it. */
+/* Inputs in [-5, 5) kept at least 0.01 from every kink (act_ref.h's
+ * act_kinks: 0 for relu and leaky_relu, +-3 for hardswish), so a finite
+ * difference never straddles one. */
 static void fill_away_from_kink(float *x, int64_t n, uint32_t seed)
 {
     test_fill(x, n, seed);
     for (int64_t i = 0; i < n; i++) {
         x[i] *= 5.0f;
-        if (fabsf(x[i]) < 0.01f)
-            x[i] = x[i] < 0 ? -0.01f - x[i] : 0.01f + x[i];
+        for (size_t k = 0; k < sizeof act_kinks / sizeof act_kinks[0]; k++) {
+            float d = x[i] - act_kinks[k];
+            if (fabsf(d) < 0.01f)
+                x[i] = act_kinks[k] + (d < 0 ? -0.01f + d : 0.01f + d);
+        }
     }
 }
 
