@@ -15,11 +15,12 @@
 #include "compiler.h"
 #include "netrt.h"
 
+#include "benchutil.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define PEAK_PER_CORE 116.0
 
 typedef struct Example {
     const char *name;
@@ -32,58 +33,6 @@ static const Example examples[] = {
     { "mlp", 1200, 42000, 0 },
     { "lenet", 240, 2700, 160 },
 };
-
-static int64_t train_flops_per_sample(const char *path)
-{
-    Compiler c;
-    if (!source_load(&c, path, stderr) || !compile_front(&c))
-        exit(1);
-    TrainGraph tg;
-    if (!autodiff_build(&c, &c.prog->trains[0], 0, &tg))
-        exit(1);
-    int64_t flops = 0;
-    for (uint32_t i = 0; i < tg.g->nnodes; i++)
-        flops += summary_node_flops(c.prog, tg.g, &tg.g->nodes[i]);
-    compiler_free(&c);
-    return flops;
-}
-
-/* The best of three runs' reported samples/s. */
-static double measure(const char *exe, int threads, int steps)
-{
-    double best = 0;
-    for (int r = 0; r < 3; r++) {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "%s train --steps %d --threads %d 2>&1", exe, steps, threads);
-        FILE *p = popen(cmd, "r");
-        if (!p)
-            exit(1);
-        char line[512];
-        double rate = 0;
-        while (fgets(line, sizeof line, p)) {
-            char *at = strstr(line, " samples/s");
-            if (!at)
-                continue;
-            char *start = at;
-            while (start > line && start[-1] != ' ')
-                start--;
-            char digits[64];
-            size_t k = 0;
-            for (char *q = start; q < at && k + 1 < sizeof digits; q++)
-                if (*q != ',')
-                    digits[k++] = *q;
-            digits[k] = '\0';
-            rate = strtod(digits, NULL);
-        }
-        if (pclose(p) != 0 || rate <= 0) {
-            fprintf(stderr, "bench_train: '%s' failed\n", cmd);
-            exit(1);
-        }
-        if (rate > best)
-            best = rate;
-    }
-    return best;
-}
 
 /* Emits examples/NAME.net as C and links it with bench/latency_main.c into
  * BUILD/bench/NAME-emit/latency (whose path goes to exe), as a user
@@ -156,7 +105,7 @@ int main(int argc, char **argv)
     }
     int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
     printf("training on Fashion-MNIST as `./NAME train --steps N` reports it; %s kernels; peak %.0f GFLOP/s per core\n\n",
-           rt_isa_name(rt_cpu_best_isa()), PEAK_PER_CORE);
+           rt_isa_name(rt_cpu_best_isa()), PEAK_GFLOPS_PER_CORE);
     printf("%-8s %-8s %12s %10s %10s %12s %14s\n", "model", "threads", "samples/s", "MFLOP/smp", "GFLOP/s",
            "% of peak", "vs PyTorch");
     for (size_t e = 0; e < sizeof examples / sizeof examples[0]; e++) {
@@ -169,12 +118,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_train: %s failed\n", cmd);
             return 1;
         }
-        int64_t flops = train_flops_per_sample(path);
+        int64_t flops = bench_train_flops(path);
         for (int t = 1; t <= cores && t <= 2; t++) {
-            double rate = measure(exe, t, ex->steps);
+            double rate = bench_train_rate("bench_train", exe, t, ex->steps);
             double gflops = rate * (double)flops / 1e9;
             printf("%-8s %-8d %12.0f %10.2f %10.1f %11.1f%% %13.2fx\n", ex->name, t, rate, (double)flops / 1e6, gflops,
-                   100.0 * gflops / (PEAK_PER_CORE * t), rate / ex->torch_rate);
+                   100.0 * gflops / (PEAK_GFLOPS_PER_CORE * t), rate / ex->torch_rate);
         }
     }
     printf("\n");

@@ -9,7 +9,7 @@
  *   bwd_<name>(VEC x, VEC y, VEC dy, alpha)  kernels (kernels_simd.h) and the
  *                                     vector GEMM epilogue (gemm_epilogue_simd.h)
  * and every switch over rt_act is generated from the list (rt_act_scalar,
- * rt_act_dscalar, rt_act_vec, and the kernels' loops), so adding an
+ * rt_act_vec, and the kernels' loops), so adding an
  * activation is a row in netrt.h and its four formulas here. The kernels
  * and the GEMM epilogue of one instruction set compute an activation by
  * the same function, so an activation fused into a dense or conv layer
@@ -139,17 +139,6 @@ static inline float rt_act_scalar(rt_act act, float alpha, float x)
 #undef RT_ACT_CASE
     }
     return x;
-}
-
-/* dy times the derivative of one activation at x (output y). */
-static inline float rt_act_dscalar(rt_act act, float alpha, float x, float y, float dy)
-{
-    switch (act) {
-#define RT_ACT_CASE(E, name) case RT_ACT_##E: return dact_##name(x, y, dy, alpha);
-    RT_ACT_LIST(RT_ACT_CASE)
-#undef RT_ACT_CASE
-    }
-    return dy;
 }
 
 #endif

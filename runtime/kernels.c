@@ -37,14 +37,10 @@ static int64_t reduce_chunks(int64_t work)
 
 /* ---------------------------------------------------------- activations */
 
-// x (n), y (n): activations.h's formulas one float at a time
+// x (n), y (n): activations.h's formulas one float at a time (RT_ACT_NONE:
+// act_forward_chunk copies)
 static void act_forward_portable(rt_act act, float alpha, int64_t n, const float *x, float *y)
 {
-    if (act == RT_ACT_NONE) {
-        if (x != y)
-            memmove(y, x, (size_t)n * sizeof *y);
-        return;
-    }
     switch (act) {
 #define RT_ACT_CASE(E, name)                                                                 \
     case RT_ACT_##E:                                                                         \
@@ -60,11 +56,6 @@ static void act_forward_portable(rt_act act, float alpha, int64_t n, const float
 static void act_backward_portable(rt_act act, float alpha, int64_t n, const float *x,
                                   const float *y, const float *dy, float *dx)
 {
-    if (act == RT_ACT_NONE) {
-        if (dy != dx)
-            memmove(dx, dy, (size_t)n * sizeof *dx);
-        return;
-    }
     switch (act) {
 #define RT_ACT_CASE(E, name)                                                                 \
     case RT_ACT_##E:                                                                         \
@@ -92,6 +83,11 @@ static void act_forward_chunk(void *ctx, int64_t chunk)
     int64_t len = min_i64(ELEMENT_CHUNK, t->n - begin);
     const float *x = t->x + begin;
     float *y = t->out + begin;
+    if (t->act == RT_ACT_NONE) { /* a copy, or nothing in place */
+        if (x != y)
+            memmove(y, x, (size_t)len * sizeof *y);
+        return;
+    }
     switch (t->isa) {
     case RT_ISA_AVX512:
         rt_avx512_act_forward(t->act, t->alpha, len, x, y);
@@ -112,6 +108,11 @@ static void act_backward_chunk(void *ctx, int64_t chunk)
     int64_t len = min_i64(ELEMENT_CHUNK, t->n - begin);
     const float *x = t->x + begin, *y = t->y + begin, *dy = t->dy + begin;
     float *dx = t->out + begin;
+    if (t->act == RT_ACT_NONE) {
+        if (dy != dx)
+            memmove(dx, dy, (size_t)len * sizeof *dx);
+        return;
+    }
     switch (t->isa) {
     case RT_ISA_AVX512:
         rt_avx512_act_backward(t->act, t->alpha, len, x, y, dy, dx);

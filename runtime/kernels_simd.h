@@ -65,11 +65,6 @@
 // x (n), y (n)
 void SIMD_EXPORT(act_forward)(rt_act act, float alpha, int64_t n, const float *x, float *y)
 {
-    if (act == RT_ACT_NONE) {
-        if (x != y)
-            memmove(y, x, (size_t)n * sizeof *y);
-        return;
-    }
     switch (act) {
 #define RT_ACT_CASE(E, name) case RT_ACT_##E: FORWARD_LOOP(fwd_##name); break;
     RT_ACT_LIST(RT_ACT_CASE)
@@ -93,11 +88,6 @@ void SIMD_EXPORT(act_forward)(rt_act act, float alpha, int64_t n, const float *x
 void SIMD_EXPORT(act_backward)(rt_act act, float alpha, int64_t n, const float *x,
                                const float *y, const float *dy, float *dx)
 {
-    if (act == RT_ACT_NONE) {
-        if (dy != dx)
-            memmove(dx, dy, (size_t)n * sizeof *dx);
-        return;
-    }
     switch (act) {
 #define RT_ACT_CASE(E, name) case RT_ACT_##E: BACKWARD_LOOP(bwd_##name); break;
     RT_ACT_LIST(RT_ACT_CASE)
