@@ -465,9 +465,10 @@ static void zero(Jit *j, const LInstr *in)
     gcc_jit_block_add_eval(j->block, j->loc, gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, K_memset), 3, args));
 }
 
-static void body(Jit *j, const LFunc *f)
+/* Instructions [begin, end) of f. */
+static void body(Jit *j, const LFunc *f, int begin, int end)
 {
-    for (int i = 0; i < f->n && !j->error[0]; i++) {
+    for (int i = begin; i < end && !j->error[0]; i++) {
         const LInstr *in = &f->code[i];
         int line, col;
         diag_line_col(&j->c->src, in->span.begin, &line, &col);
@@ -501,20 +502,27 @@ static void begin(Jit *j, gcc_jit_function *fn)
     j->loss = NULL;
 }
 
-/* double NAME_train_step(float *params, float *grads, const void *x, const void *y,
- *                        int64_t batch, float *arena, uint64_t seed) */
-static void build_train_step(Jit *j, const LFunc *f, const char *name)
+/* A train step's parameters, and a last `double loss` for a part. */
+static int train_params(Jit *j, gcc_jit_param *p[8], bool part)
 {
-    gcc_jit_param *p[] = {
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "grads"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "y_in"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_u64, "seed"),
-    };
-    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_double, name, 7, p, 0));
+    p[0] = gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params");
+    p[1] = gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "grads");
+    p[2] = gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in");
+    p[3] = gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "y_in");
+    p[4] = gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch");
+    p[5] = gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena");
+    p[6] = gcc_jit_context_new_param(j->ctx, NULL, j->t_u64, "seed");
+    if (!part)
+        return 7;
+    p[7] = gcc_jit_context_new_param(j->ctx, NULL, j->t_double, "loss_in");
+    return 8;
+}
+
+/* Instructions [first, end) of f as the body of a train step (or of one of
+ * its parts, which continues the loss it is given), returning the loss. */
+static void train_body(Jit *j, gcc_jit_function *fn, gcc_jit_param **p, int np, const LFunc *f, int first, int end)
+{
+    begin(j, fn);
     j->base[BASE_PARAMS] = gcc_jit_param_as_rvalue(p[0]);
     j->base[BASE_GRADS] = gcc_jit_param_as_rvalue(p[1]);
     /* labels may be int32_t: the same 4-byte stride as float, and the
@@ -525,33 +533,117 @@ static void build_train_step(Jit *j, const LFunc *f, const char *name)
     j->base[BASE_ARENA] = gcc_jit_param_as_rvalue(p[5]);
     j->seed = gcc_jit_param_as_rvalue(p[6]);
     j->loss = gcc_jit_function_new_local(j->fn, NULL, j->t_double, "loss");
-    gcc_jit_block_add_assignment(j->block, NULL, j->loss, gcc_jit_context_zero(j->ctx, j->t_double));
-    body(j, f);
+    gcc_jit_block_add_assignment(j->block, NULL, j->loss,
+                                 np == 8 ? gcc_jit_param_as_rvalue(p[7]) : gcc_jit_context_zero(j->ctx, j->t_double));
+    body(j, f, first, end);
     gcc_jit_block_end_with_return(j->block, NULL, gcc_jit_lvalue_as_rvalue(j->loss));
 }
 
-/* void NAME_forward(const float *params, const void *x_in, float *out, int64_t batch, float *arena)
- * and, for the step function (step.c), the same with a last int64_t pos. */
-static void build_inference(Jit *j, const LFunc *f, const char *name, bool with_pos)
+/* double NAME_train_step(float *params, float *grads, const void *x, const void *y,
+ *                        int64_t batch, float *arena, uint64_t seed)
+ * A step longer than BACKEND_PART_MAX instructions calls its parts in order
+ * (emit_c's NAME_partK), passing the loss through them. */
+static void build_train_step(Jit *j, const LFunc *f, const char *name)
 {
-    gcc_jit_param *p[] = {
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "out"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "pos"),
-    };
-    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, with_pos ? 6 : 5,
-                                          p, 0));
+    gcc_jit_param *p[8];
+    int parts = backend_parts(f);
+    if (parts == 1) {
+        int np = train_params(j, p, false);
+        train_body(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_double, name, np, p, 0),
+                   p, np, f, 0, f->n);
+        return;
+    }
+    gcc_jit_function **part = arena_alloc(j->c->arena, sizeof *part * (size_t)parts);
+    for (int k = 0; k < parts && !j->error[0]; k++) {
+        int np = train_params(j, p, true);
+        part[k] = gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_INTERNAL, j->t_double,
+                                               arena_printf(j->c->arena, "%s_part%d", name, k), np, p, 0);
+        int first, end;
+        backend_part_range(f, k, &first, &end);
+        train_body(j, part[k], p, np, f, first, end);
+    }
+    int np = train_params(j, p, false);
+    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_double, name, np, p, 0));
+    gcc_jit_lvalue *loss = gcc_jit_function_new_local(j->fn, NULL, j->t_double, "loss");
+    gcc_jit_block_add_assignment(j->block, NULL, loss, gcc_jit_context_zero(j->ctx, j->t_double));
+    for (int k = 0; k < parts && !j->error[0]; k++) {
+        gcc_jit_rvalue *args[8];
+        for (int a = 0; a < np; a++)
+            args[a] = gcc_jit_param_as_rvalue(p[a]);
+        args[np] = gcc_jit_lvalue_as_rvalue(loss);
+        gcc_jit_block_add_assignment(j->block, NULL, loss, gcc_jit_context_new_call(j->ctx, NULL, part[k], np + 1, args));
+    }
+    gcc_jit_block_end_with_return(j->block, NULL, gcc_jit_lvalue_as_rvalue(loss));
+}
+
+/* The parameters of forward and of the step function (with pos). */
+static int inference_params(Jit *j, gcc_jit_param *p[6], bool with_pos)
+{
+    p[0] = gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params");
+    p[1] = gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in");
+    p[2] = gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "out");
+    p[3] = gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch");
+    p[4] = gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena");
+    p[5] = gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "pos");
+    return with_pos ? 6 : 5;
+}
+
+static void inference_body(Jit *j, gcc_jit_function *fn, gcc_jit_param **p, bool with_pos, const LFunc *f, int first,
+                           int end)
+{
+    begin(j, fn);
     j->base[BASE_PARAMS] = gcc_jit_param_as_rvalue(p[0]);
     j->base[BASE_X] = gcc_jit_lvalue_as_rvalue(float_pointer_local(j, p[1], "x"));
     j->base[BASE_OUT] = gcc_jit_param_as_rvalue(p[2]);
     j->batch = gcc_jit_param_as_rvalue(p[3]);
     j->base[BASE_ARENA] = gcc_jit_param_as_rvalue(p[4]);
     j->pos = with_pos ? gcc_jit_param_as_rvalue(p[5]) : NULL;
-    body(j, f);
+    body(j, f, first, end);
     gcc_jit_block_end_with_void_return(j->block, NULL);
+}
+
+/* void NAME_forward(const float *params, const void *x_in, float *out, int64_t batch, float *arena)
+ * and, for the step function (step.c), the same with a last int64_t pos;
+ * in parts, as the train step, when longer than BACKEND_PART_MAX. */
+static void build_inference(Jit *j, const LFunc *f, const char *name, bool with_pos)
+{
+    gcc_jit_param *p[6];
+    int parts = backend_parts(f);
+    if (parts == 1) {
+        int np = inference_params(j, p, with_pos);
+        inference_body(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, np, p, 0),
+                       p, with_pos, f, 0, f->n);
+        return;
+    }
+    gcc_jit_function **part = arena_alloc(j->c->arena, sizeof *part * (size_t)parts);
+    for (int k = 0; k < parts && !j->error[0]; k++) {
+        int np = inference_params(j, p, with_pos);
+        part[k] = gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_INTERNAL, j->t_void,
+                                               arena_printf(j->c->arena, "%s_part%d", name, k), np, p, 0);
+        int first, end;
+        backend_part_range(f, k, &first, &end);
+        inference_body(j, part[k], p, with_pos, f, first, end);
+    }
+    int np = inference_params(j, p, with_pos);
+    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, np, p, 0));
+    gcc_jit_rvalue *args[6];
+    for (int a = 0; a < np; a++)
+        args[a] = gcc_jit_param_as_rvalue(p[a]);
+    for (int k = 0; k < parts && !j->error[0]; k++)
+        gcc_jit_block_add_eval(j->block, NULL, gcc_jit_context_new_call(j->ctx, NULL, part[k], np, args));
+    gcc_jit_block_end_with_void_return(j->block, NULL);
+}
+
+/* Parts are never inlined back into the whole (emit_c marks them
+ * noinline); libgccjit 12 has no function attributes, so the context says
+ * it. Nothing else in a context could be inlined: kernels are imported. */
+static bool has_parts(const LProgram *lp)
+{
+    bool any = (lp->train && !lp->nsteps && backend_parts(&lp->train_step) > 1) || backend_parts(&lp->forward) > 1 ||
+               (lp->has_step && backend_parts(&lp->step) > 1);
+    for (int k = 0; k < lp->nsteps; k++)
+        any |= backend_parts(&lp->steps[k].fn) > 1;
+    return any;
 }
 
 /* ----------------------------------------------------------- the driver */
@@ -608,6 +700,8 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
         return fail(jp, err, "cannot create a libgccjit context");
     gcc_jit_context_set_bool_print_errors_to_stderr(jp->ctx, 0);
     set_flags(jp->ctx);
+    if (has_parts(lp))
+        gcc_jit_context_add_command_line_option(jp->ctx, "-fno-inline");
     Jit j = { .c = c, .ctx = jp->ctx };
     make_types(&j);
     /* model names are identifiers (the grammar's), so they make symbol names */
