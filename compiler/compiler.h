@@ -746,6 +746,7 @@ typedef struct LInstr {
     LExpr *expr;
     const char *comment;
     Span span;
+    const char *layer, *op; /* the node it computes (for the checked step's messages), or NULL */
 } LInstr;
 
 typedef struct LFunc {

@@ -207,8 +207,9 @@ static void declare_loads(FILE *out, const LExpr *e, int *load_no)
         declare_loads(out, e->b, load_no);
 }
 
-/* Instructions [begin, end) of f. */
-static void print_range(FILE *out, const LFunc *f, int begin, int end)
+/* Instructions [begin, end) of f; checked: each followed by a call of
+ * check with its index and the loss so far (the checked step). */
+static void print_range(FILE *out, const LFunc *f, int begin, int end, bool checked)
 {
     for (int i = begin; i < end; i++) {
         const LInstr *in = &f->code[i];
@@ -255,6 +256,8 @@ static void print_range(FILE *out, const LFunc *f, int begin, int end)
             fprintf(out, ", 0, %lld * sizeof(float)%s);\n", (long long)in->n, in->dst.per_sample ? " * batch" : "");
             break;
         }
+        if (checked)
+            fprintf(out, "    check(ctx, %d, loss);\n", i);
     }
 }
 
@@ -264,6 +267,7 @@ typedef struct Signature {
     const char *params;   /* the parameter list */
     const char *args;     /* the parameters' names, to pass them on */
     const char *locals;   /* the typed views of the parameters every part declares */
+    bool checked;         /* the checked step: calls check after each instruction */
 } Signature;
 
 /* The parts of a function longer than BACKEND_PART_MAX (compiler.h), as
@@ -275,11 +279,11 @@ static void print_parts(FILE *out, const char *name, const LFunc *f, const Signa
     fputs("#ifndef NC_PART\n#ifdef __GNUC__\n#define NC_PART static __attribute__((noinline))\n#else\n"
           "#define NC_PART static\n#endif\n#endif\n\n", out);
     for (int k = 0; k < backend_parts(f); k++) {
-        fprintf(out, "NC_PART %s %s_part%d(%s%s)\n{\n%s", sig->ret, name, k, sig->params, loss ? ", double loss" : "",
-                sig->locals);
+        fprintf(out, "%s %s %s_part%d(%s%s)\n{\n%s", sig->checked ? "NC_CHECKED" : "NC_PART", sig->ret, name, k,
+                sig->params, loss ? ", double loss" : "", sig->locals);
         int begin, end;
         backend_part_range(f, k, &begin, &end);
-        print_range(out, f, begin, end);
+        print_range(out, f, begin, end, sig->checked);
         fputs(loss ? "    return loss;\n}\n\n" : "}\n\n", out);
     }
 }
@@ -288,7 +292,7 @@ static void print_parts(FILE *out, const char *name, const LFunc *f, const Signa
 static void print_body_of(FILE *out, const char *name, const LFunc *f, const Signature *sig)
 {
     if (backend_parts(f) == 1) {
-        print_range(out, f, 0, f->n);
+        print_range(out, f, 0, f->n, sig->checked);
         return;
     }
     bool loss = !strcmp(sig->ret, "double");
@@ -306,6 +310,7 @@ static void print_train_step(FILE *out, Compiler *c, const char *name, const LFu
         arena_printf(c->arena, "    const %s *restrict x = x_in;\n    const %s *restrict y = y_in;\n"
                                "    (void)params;\n    (void)grads;\n    (void)batch;\n    (void)arena;\n"
                                "    (void)seed;\n    (void)x;\n    (void)y;\n", xt, yt),
+        false,
     };
     if (backend_parts(f) > 1)
         print_parts(out, name, f, &sig);
@@ -314,6 +319,27 @@ static void print_train_step(FILE *out, Compiler *c, const char *name, const LFu
                  "    const %s *restrict x = x_in;\n    const %s *restrict y = y_in;\n    double loss = 0;\n"
                  "    (void)seed;\n    (void)x;\n    (void)y;\n",
             name, xt, yt);
+    print_body_of(out, name, f, &sig);
+    fputs("    return loss;\n}\n\n", out);
+}
+
+/* NAME_train_step_checked: the train step with check(ctx, k, loss) after
+ * each instruction k, for naming the first operation that produced a NaN
+ * or an infinity (train.c reruns a failed step with it). It runs only
+ * then, so it is cold: optimized for size, out of the hot code. */
+static void print_checked_step(FILE *out, Compiler *c, const char *name, const LFunc *f, const char *xt, const char *yt)
+{
+    fputs("#ifndef NC_CHECKED\n#ifdef __GNUC__\n#define NC_CHECKED static __attribute__((noinline, cold))\n#else\n"
+          "#define NC_CHECKED static\n#endif\n#endif\n\n", out);
+    const char *params = "float *restrict params, float *restrict grads, const void *x_in, const void *y_in, int64_t batch,\n"
+                         "    float *restrict arena, uint64_t seed, rt_check_fn check, void *ctx";
+    const char *locals = arena_printf(c->arena, "    const %s *restrict x = x_in;\n    const %s *restrict y = y_in;\n"
+                                                "    (void)params;\n    (void)grads;\n    (void)batch;\n    (void)arena;\n"
+                                                "    (void)seed;\n    (void)x;\n    (void)y;\n", xt, yt);
+    Signature sig = { "double", params, "params, grads, x_in, y_in, batch, arena, seed, check, ctx", locals, true };
+    if (backend_parts(f) > 1)
+        print_parts(out, name, f, &sig);
+    fprintf(out, "NC_CHECKED double %s(%s)\n{\n%s    double loss = 0;\n", name, params, locals);
     print_body_of(out, name, f, &sig);
     fputs("    return loss;\n}\n\n", out);
 }
@@ -433,6 +459,7 @@ void emit_c_forward(FILE *out, Compiler *c, const LProgram *lp)
         "params, x_in, out, batch, arena",
         arena_printf(c->arena, "    const %s *restrict x = x_in;\n    (void)params;\n    (void)x;\n    (void)out;\n"
                                "    (void)batch;\n    (void)arena;\n", xt),
+        false,
     };
     if (backend_parts(&lp->forward) > 1)
         print_parts(out, name, &lp->forward, &sig);
@@ -468,6 +495,17 @@ static void print_tables(FILE *out, const char *id, const rt_program *rp)
         fputs(" },\n", out);
     }
     fputs("};\n\n", out);
+    if (rp->nops) {
+        fprintf(out, "static const rt_op_desc %s_ops[] = {\n", id);
+        for (int k = 0; k < rp->nops; k++) {
+            fputs("    { ", out);
+            emit_c_string(out, rp->ops[k].layer);
+            fputs(", ", out);
+            emit_c_string(out, rp->ops[k].op);
+            fprintf(out, ", %d, %s },\n", rp->ops[k].line, rp->ops[k].backward ? "true" : "false");
+        }
+        fputs("};\n\n", out);
+    }
     if (rp->config.naugment) {
         static const char *const kinds[] = { "RT_AUG_FLIP_H", "RT_AUG_FLIP_V", "RT_AUG_SHIFT", "RT_AUG_ROTATE",
                                              "RT_AUG_SCALE", "RT_AUG_NOISE" };
@@ -509,8 +547,10 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
     const char *xt = lp->x_dtype == DT_I32 ? "int32_t" : "float";
     const char *yt = lp->y_dtype == DT_I32 ? "int32_t" : "float";
     bool train = lp->train && !lp->inference;
-    if (train && !lp->nsteps)
+    if (train && !lp->nsteps) {
         print_train_step(out, c, arena_printf(c->arena, "%s_train_step", id), &lp->train_step, xt, yt);
+        print_checked_step(out, c, arena_printf(c->arena, "%s_train_step_checked", id), &lp->train_step, xt, yt);
+    }
     for (int k = 0; train && k < lp->nsteps; k++)
         print_train_step(out, c, arena_printf(c->arena, "%s_train_step%d", id, k), &lp->steps[k].fn, xt, yt);
     emit_c_forward(out, c, lp);
@@ -523,6 +563,7 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
             "params, x_in, out, batch, arena, pos",
             arena_printf(c->arena, "    const %s *restrict x = x_in;\n    (void)params;\n    (void)x;\n    (void)out;\n"
                                    "    (void)batch;\n    (void)arena;\n    (void)pos;\n", xt),
+            false,
         };
         if (backend_parts(&lp->step) > 1)
             print_parts(out, name, &lp->step, &sig);
@@ -575,7 +616,8 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         fputs(",\n", out);
     }
     if (train && !lp->nsteps)
-        fprintf(out, "    .train_step = %s_train_step,\n", id);
+        fprintf(out, "    .train_step = %s_train_step,\n    .checked_step = %s_train_step_checked,\n"
+                     "    .nops = %d,\n    .ops = %s_ops,\n", id, id, rp.nops, id);
     fprintf(out, "    .forward = %s_forward,\n", id);
     if (lp->has_step)
         fprintf(out, "    .step = %s_step,\n    .step_arena_floats = %lld,\n    .step_state_floats = %lld,\n"
