@@ -767,6 +767,7 @@ typedef struct LInstr {
     LExpr *expr;
     const char *comment;
     Span span;
+    const char *layer, *op; /* the node it computes (for the checked step's messages), or NULL */
 } LInstr;
 
 typedef struct LFunc {
@@ -862,6 +863,17 @@ const char *backend_source_dir(Compiler *c);
  * JIT): -O2, -march=<rt_cpu_march()>, -ffp-contract=off. Returns the count. */
 #define BACKEND_MAX_FLAGS 8
 int backend_codegen_flags(const char *flags[BACKEND_MAX_FLAGS]);
+/* The most instructions one generated function holds. gcc -O2's points-to
+ * analysis grows faster than linearly with a function's size (a model of
+ * 512 repeated dense blocks took 39 s to build as one function), so both
+ * backends make a longer LFunc a sequence of parts of at most this many
+ * instructions, each a function of its own that is never inlined, which
+ * the whole calls in order: compile time grows linearly with the model. */
+#define BACKEND_PART_MAX 64
+/* How many parts f is printed as (1: the function itself, not split), and
+ * the instructions [*begin, *end) of part k. */
+int backend_parts(const LFunc *f);
+void backend_part_range(const LFunc *f, int k, int *begin, int *end);
 
 /* The runtime's description of a lowered program (netrt.h's rt_program),
  * without its two function pointers; both backends start from it. */

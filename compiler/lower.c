@@ -46,6 +46,8 @@ static LInstr *emit(Lower *l, LKind kind, Kernel fn, const Node *n)
     LInstr *in = lir_append(l->c, l->f, kind, fn, n->span);
     in->comment = arena_printf(l->c->arena, "%s: %s -> %s", n->name ? n->name : "", ir_ops[n->op].name,
                                ir_type_str(l->c, n->dtype, &n->shape));
+    in->layer = n->name ? n->name : "";
+    in->op = ir_ops[n->op].name;
     return in;
 }
 

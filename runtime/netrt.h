@@ -741,6 +741,22 @@ typedef struct rt_train_config {
 typedef double (*rt_train_step_fn)(float *params, float *grads, const void *x, const void *y,
                                    int64_t batch, float *arena, uint64_t seed);
 
+/* The checked re-run of a training step whose loss came out NaN or
+ * infinite (train.c): the same step, compiled a second time with a call of
+ * `check` after each of its instructions, k counting from 0, with the loss
+ * summed so far. The normal step has no such calls. */
+typedef void (*rt_check_fn)(void *ctx, int k, double loss);
+typedef double (*rt_checked_step_fn)(float *params, float *grads, const void *x, const void *y, int64_t batch,
+                                     float *arena, uint64_t seed, rt_check_fn check, void *ctx);
+
+/* Instruction k of the checked step: what it computes, and where. */
+typedef struct rt_op_desc {
+    const char *layer;           /* the layer's name in the model ("dense2"), or "" */
+    const char *op;              /* what it computes ("dense", "dense_grad_w", "add") */
+    int line;                    /* its line in the .net file */
+    bool backward;               /* part of the gradient computation */
+} rt_op_desc;
+
 /* One step block of a train block (a GAN's `step D { ... }`): its loss's
  * gradient reaches only the parameters of the model it names, floats
  * [begin, end) of the block, and only those of grads are written; its
@@ -836,6 +852,15 @@ typedef struct rt_program {
     /* netc build --inference --weights FILE: the parameter block, embedded;
      * eval, predict and sample use it when no --load is given. */
     const float *weights;
+    /* train_step with a check after each instruction, and what each one is
+     * (nops of them): for naming the first operation that produced a NaN or
+     * an infinity. NULL for a train block of steps. */
+    rt_checked_step_fn checked_step;
+    int nops;
+    const rt_op_desc *ops;
+    /* The JIT's: compiles checked_step when first asked for (it is needed
+     * only after a failed step), or NULL when it cannot. */
+    rt_checked_step_fn (*compile_checked)(const struct rt_program *p);
 } rt_program;
 
 /* The command line of a built model binary, shared by `netc train`:
