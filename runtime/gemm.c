@@ -40,6 +40,7 @@
  * saves. */
 #define PARALLEL_MIN_MACS (256 * 1024)
 #define PARALLEL_MIN_K 32
+#define SHORT_PARALLEL_MIN_FLOATS (64 * 1024)
 /* Cost of packing one element, in multiply-adds, for choosing how to split
  * work between threads (each thread packs what it uses). */
 #define PACK_COST_MACS 16
@@ -462,7 +463,11 @@ static void short_gemm(const gemm_problem *p)
 {
     short_task t = { p, 64 };
     int64_t tasks = (p->N + t.chunk - 1) / t.chunk;
-    if (tasks <= 1 || p->M * p->N * p->K < PARALLEL_MIN_MACS)
+    /* Memory-bound (B is read once): worth a second thread from 64K floats
+     * of B on, where streaming B from L3 takes about 2.5 us and the
+     * spinning worker starts in well under one. mlp.net's second layer
+     * (128K floats) was left on one thread by the multiply-add count. */
+    if (tasks <= 1 || (p->N * p->K < SHORT_PARALLEL_MIN_FLOATS && p->M * p->N * p->K < PARALLEL_MIN_MACS))
         short_columns(p, 0, p->N);
     else
         rt_parallel_for(tasks, short_task_run, &t);
