@@ -290,6 +290,16 @@ static bool grad_batchnorm(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 {
     /* the running statistics, not trained, need no gradient */
     static const char *const eps[] = { "eps" };
+    if (batchnorm_frozen(a->c->prog, a->g, n)) {
+        /* eval mode (lower_batchnorm): y = x * gamma / sqrt(var + eps) + a
+         * constant per channel, and nothing of it trains; dx only, for
+         * what trains before it */
+        uint32_t in[3] = { gy, n->inputs[1], n->inputs[4] };
+        accumulate(a, n->inputs[0],
+                   make(a, OP_batchnorm_frozen_grad, in, 3, copy_attrs(a, OP_batchnorm_frozen_grad, n, eps, 1), n->name,
+                        n->span));
+        return true;
+    }
     fused_backward(a, id, n, gy, OP_batchnorm_grad, copy_attrs(a, OP_batchnorm_grad, n, eps, 1), OP_batchnorm_grad_param);
     return true;
 }
@@ -473,6 +483,7 @@ static bool grad_expand(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 #define grad_avgpool_grad no_grad
 #define grad_global_avgpool_grad no_grad
 #define grad_batchnorm_grad no_grad
+#define grad_batchnorm_frozen_grad no_grad
 #define grad_batchnorm_grad_param no_grad
 #define grad_concat_grad no_grad
 #define grad_recurrent_grad no_grad

@@ -406,6 +406,9 @@ uint32_t ir_add_param(Compiler *c, const Param *p);
 const char *ir_dtype_name(DType t);
 /* A node's attribute by its signature name (compile-time lookup). */
 const Attr *ir_attr(const Node *n, const char *name);
+/* A batchnorm node of g whose running statistics are frozen (init from
+ * ... { freeze bn }): it normalises with them in training too. */
+bool batchnorm_frozen(const Program *p, const Graph *g, const Node *n);
 /* "f32[64, 7, 7]"; into an arena string. */
 const char *ir_type_str(Compiler *c, DType t, const Shape *s);
 int64_t ir_shape_elems(const Shape *s);

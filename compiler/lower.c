@@ -996,17 +996,35 @@ static bool lower_batchnorm(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     int64_t c = n->shape.dim[0], hw = elems(n) / c;
-    LInstr *in = emit(l, LI_CALL, l->u->training ? K_rt_batchnorm_forward_train : K_rt_batchnorm_forward_eval, n);
+    /* A frozen batchnorm (init from ... { freeze bn }) normalises with its
+     * running statistics in training too, and leaves them as loaded. */
+    bool train = l->u->training && !batchnorm_frozen(l->c->prog, l->u->g, n);
+    LInstr *in = emit(l, LI_CALL, train ? K_rt_batchnorm_forward_train : K_rt_batchnorm_forward_eval, n);
     arg_int(in, 0, 1);
     arg_int(in, c, 0);
     arg_int(in, hw, 0);
     for (int k = 0; k < 5; k++) /* x, gamma, beta, running mean, running variance */
         arg_val(l, in, n->inputs[k]);
-    if (l->u->training)
+    if (train)
         arg_float(in, ir_attr(n, "momentum")->f, false);
     arg_float(in, ir_attr(n, "eps")->f, false);
-    if (l->u->training)
+    if (train)
         arg_saved_parts(l, in, id);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_batchnorm_frozen_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    int64_t c = n->shape.dim[0], hw = elems(n) / c;
+    LInstr *in = emit(l, LI_CALL, K_rt_batchnorm_backward_frozen, n);
+    arg_int(in, 0, 1);
+    arg_int(in, c, 0);
+    arg_int(in, hw, 0);
+    for (int k = 0; k < 3; k++) /* dy, gamma, running variance */
+        arg_val(l, in, n->inputs[k]);
+    arg_float(in, ir_attr(n, "eps")->f, false);
     arg_val(l, in, id);
     return true;
 }

@@ -619,6 +619,8 @@ static bool shape_avgpool_grad(ShapeCtx *s) { s->out = s->in[1]; s->out_dtype = 
 static bool shape_global_avgpool_grad(ShapeCtx *s) { s->out = s->in[1]; s->out_dtype = DT_F32; return true; }
 static bool shape_batchnorm_grad(ShapeCtx *s) { s->out = s->in[1]; s->out_dtype = DT_F32; return true; }
 
+static bool shape_batchnorm_frozen_grad(ShapeCtx *s) { s->out = s->in[0]; s->out_dtype = DT_F32; return true; }
+
 static bool shape_batchnorm_grad_param(ShapeCtx *s)
 {
     s->out = shape1(s->in[0].dim[0]);

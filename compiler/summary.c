@@ -172,6 +172,7 @@ static int64_t flops_attention_grad(const Program *p, const Graph *g, const Node
 #define flops_avgpool_grad flops_per_output
 #define flops_global_avgpool_grad flops_per_output
 static int64_t flops_batchnorm_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 6 * elems(n); }
+static int64_t flops_batchnorm_frozen_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 2 * elems(n); }
 static int64_t flops_softmax_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 3 * elems(n); }
 static int64_t flops_cross_entropy_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 2 * elems(n); }
 #define flops_mse_grad flops_cross_entropy_grad

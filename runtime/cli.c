@@ -23,23 +23,6 @@
 #define NETC_VERSION "unknown"
 #endif
 
-/* One line on stderr, prefixed by the program's name like any Unix tool. */
-void rt_report(const char *prog, const char *fmt, ...)
-{
-    /* Messages quote file names the user gave: control characters in
-     * them must not reach the terminal as escape sequences. */
-    char msg[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    rt_sanitize_text(msg);
-    if (rt_dist_on())
-        fprintf(stderr, "%s: rank %d of %d: %s\n", prog, rt_dist_rank(), rt_dist_size(), msg);
-    else
-        fprintf(stderr, "%s: %s\n", prog, msg);
-}
-
 const char *rt_dtype_name(rt_dtype t)
 {
     return t == RT_I32 ? "i32" : "f32";

@@ -473,6 +473,12 @@ void rt_batchnorm_forward_eval(int64_t batch, int64_t c, int64_t hw, const float
                                const float *gamma, const float *beta,
                                const float *running_mean, const float *running_var, float eps,
                                float *y);
+/* dx (B,C,HW) of a frozen batchnorm, which runs rt_batchnorm_forward_eval
+ * in training: dx = dy * gamma / sqrt(running_var + eps), per channel. */
+void rt_batchnorm_backward_frozen(int64_t batch, int64_t c, int64_t hw, const float *dy,
+                                  const float *gamma, const float *running_var, float eps,
+                                  float *dx);
+
 /* Gradients of the training forward. dx (B,C,HW) is overwritten; dgamma and
  * dbeta (C) are overwritten, or added to with accumulate. */
 void rt_batchnorm_backward(int64_t batch, int64_t c, int64_t hw, const float *x,

@@ -280,9 +280,15 @@ START_TEST(test_few_rows)
             gemm_case a = {false, tb, m, 517, 791, 1, 0, 1, true, RT_ACT_GELU, true, true};
             gemm_case b = {false, tb, m, 70, 33, -0.5f, 0.25f, 0, true, RT_ACT_RELU, true, false};
             gemm_case c = {false, tb, m, 5, 16, 2, 0, 2, false, RT_ACT_NONE, false, false};
+            /* K = 29: a last block of 13 (the AVX2 short product's second
+             * masked half); K = 8: no full block */
+            gemm_case d = {false, tb, m, 40, 29, 1, 0, 3, true, RT_ACT_RELU, true, false};
+            gemm_case e = {false, tb, m, 3, 8, 1, 0.5f, 0, false, RT_ACT_NONE, false, false};
             check_case(&a);
             check_case(&b);
             check_case(&c);
+            check_case(&d);
+            check_case(&e);
         }
 }
 END_TEST
