@@ -317,6 +317,8 @@ int main(int argc, char **argv)
         if (ok && strchr(o.dumps, 'L'))
             lir_dump(out, &lp);
         if (ok && running)
+            rt_set_invocation(argc, argv);
+        if (ok && running)
             rc = jit_run(&c, &lp, o.command, o.npass, o.pass, o.dump_jit, stderr);
         else if (ok && !strcmp(o.command, "build"))
             ok = build_binary(&c, &lp, o.output, o.keep_c, stderr);

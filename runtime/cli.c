@@ -524,6 +524,15 @@ static int cmd_info(const rt_program *p)
 
 /* ----------------------------------------------------------------- main */
 
+static int invocation_argc;
+static char **invocation_argv;
+
+void rt_set_invocation(int argc, char **argv)
+{
+    invocation_argc = argv ? argc : 0;
+    invocation_argv = argv;
+}
+
 int rt_main(const rt_program *p, int argc, char **argv)
 {
     options o;
@@ -562,8 +571,8 @@ int rt_main(const rt_program *p, int argc, char **argv)
     if (strcmp(cmd, "plot") == 0)
         return rt_cmd_plot(o.prog, argc - 2, argv + 2);
     o.cmd_name = cmd;
-    o.argc = argc;
-    o.argv = argv;
+    o.argc = invocation_argv ? invocation_argc : argc;
+    o.argv = invocation_argv ? invocation_argv : argv;
     if (strcmp(cmd, "train") == 0)
         o.cmd = CMD_TRAIN;
     else if (strcmp(cmd, "eval") == 0)

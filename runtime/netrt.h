@@ -849,6 +849,11 @@ typedef struct rt_program {
  * Returns the process exit code (0, 1 on bad input/files, 2 on usage, 130
  * when stopped by a signal). */
 int rt_main(const rt_program *p, int argc, char **argv);
+/* The command line a run's record (train --log's LOG.json) shows, when
+ * rt_main's argv is not what the person typed: netc train passes rt_main a
+ * made-up argv ("netc train mlp.net", "train", flags) and sets the real one
+ * here. NULL (the default) records rt_main's own argv. Kept by pointer. */
+void rt_set_invocation(int argc, char **argv);
 /* Draws the curves of a CSV log written by train --log (loss, and accuracy
  * when logged, against steps) into a PNG with gnuplot, atomically. Returns
  * 0, or -1 with a message naming the file (gnuplot missing, no rows). */

@@ -781,6 +781,11 @@ START_TEST(text_validation_is_the_end_of_the_text)
     snprintf(record, sizeof record, "%s.json", log);
     char *rec = fe_slurp(record, NULL);
     ck_assert_msg(strstr(rec, "\"train_samples\": 72") && strstr(rec, "\"val_samples\": 24"), "%s", rec);
+    /* the command as typed, not the argv netc made up for rt_main */
+    char command[1200];
+    snprintf(command, sizeof command, "\"command\": [\n    \"%s\",\n    \"train\",\n    \"%s\",\n    \"--log\",\n",
+             fe_netc(), net);
+    ck_assert_msg(strstr(rec, command), "%s", rec);
     free(rec);
     remove_dir(dir);
 }
