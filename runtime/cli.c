@@ -128,6 +128,7 @@ static const flag_spec flag_specs[NFLAG] = {
     [FLAG_SAVE_BEST] = { "--save-best", CMD_TRAIN, V_PATH, "best.safetensors" },
     [FLAG_JSON] = { "--json", CMD_EVAL, V_SWITCH, "" },
     [FLAG_CONFUSION] = { "--confusion", CMD_EVAL, V_SWITCH, "" },
+    [FLAG_PER_CLASS] = { "--per-class", CMD_EVAL, V_SWITCH, "" },
     [FLAG_CHECK_REPLICAS] = { "--check-replicas", CMD_TRAIN, V_SWITCH, "" },
 };
 
@@ -288,7 +289,8 @@ static void print_usage(FILE *f, const char *prog)
             "           [--resume FILE] [--log FILE.csv]\n"
             "           [--samples DIR]   (generators: a PNG grid of samples after each epoch)\n"
             "           [--check-replicas]\n"
-            "  eval     --load FILE [--test FILE] [--batch N] [--threads N] [--confusion] [--json]\n"
+            "  eval     --load FILE [--test FILE] [--batch N] [--threads N] [--confusion] [--per-class]\n"
+            "           [--json]\n"
             "  predict  --load FILE [--batch N] [--threads N] [--probs | --top K] INPUT\n"
             "  sample   --load FILE --prompt TEXT [--tokens N] [--temperature X] [--top-k K]\n"
             "           [--seed N] [--threads N]   (language models)\n"

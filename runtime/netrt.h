@@ -305,6 +305,10 @@ int rt_data_resolve(const char *name, const char *base_dir, char *out, size_t ou
 /* Loads a whole data source into memory (paths already resolved). */
 int rt_dataset_load(const rt_source *src, rt_dataset *out, char *err, size_t errlen);
 void rt_dataset_free(rt_dataset *d);
+/* Text for predict: windows of seq bytes covering every byte (data.c); the
+ * last window's new rows are [*first_new, *first_new + *rows_new). */
+int rt_text_windows(const char *path, int64_t seq, int64_t vocab, int32_t pad, rt_dataset *out,
+                    int64_t *first_new, int64_t *rows_new, char *err, size_t errlen);
 
 /* ---------------------------------------------------------- checkpoints */
 

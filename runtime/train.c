@@ -1851,7 +1851,13 @@ int rt_cmd_eval(const options *o, const rt_program *p)
             summary(p, &m, "test ", text, sizeof text);
             rt_format_thousands((double)m.samples, count, sizeof count);
             printf("%s  (%s samples)\n", text, count);
-            rt_metrics_print(stdout, &m, 100, o->given[FLAG_CONFUSION]);
+            /* A text model's classes are its vocabulary (256 bytes), most
+             * of which a text never holds: no per-class table unless
+             * --per-class asks for it (then, as for any model, the classes
+             * that occur or are predicted) */
+            bool text_model = files.src.kind == RT_SRC_TEXT;
+            rt_metrics_print(stdout, &m, o->given[FLAG_PER_CLASS] ? -1 : text_model ? 0 : 100,
+                             o->given[FLAG_CONFUSION]);
         }
         if (fflush(stdout) != 0) {
             rt_report(o->prog, "writing to stdout: %s", strerror(errno));
