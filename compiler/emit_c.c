@@ -702,7 +702,6 @@ void emit_c_header(FILE *out, const LProgram *lp)
             "static inline int %s_forward(%s_model *m, const %s *x, float *out, int64_t batch)\n"
             "{\n    return rt_model_forward(m, x, out, batch);\n}\n\n",
             guard, guard, id, id, id, id, id, id, id, lp->x_dtype == DT_I32 ? "int32_t" : "float");
-    /* a train block of steps trains through rt_main (the built binary) only */
     if (lp->train && !lp->nsteps)
         fprintf(out,
                 "/* One optimizer step on a batch with the train block's optimizer and\n"
@@ -710,6 +709,17 @@ void emit_c_header(FILE *out, const LProgram *lp)
                 "static inline double %s_train_step(%s_model *m, const %s *x, const %s *labels, int64_t batch)\n"
                 "{\n    return rt_model_train_step(m, x, labels, batch);\n}\n\n",
                 id, id, lp->x_dtype == DT_I32 ? "int32_t" : "float", lp->y_dtype == DT_I32 ? "int32_t" : "float");
+    if (lp->train && lp->nsteps)
+        fprintf(out,
+                "/* One training iteration: every step block in order on a batch of real data\n"
+                " * (scaled as the data line says), each step drawing its own noise as `train`\n"
+                " * does; returns the sum of the steps' mean losses (NaN on a bad batch size).\n"
+                " * %s_step_loss(m, k): step k's mean loss in that iteration. */\n"
+                "static inline double %s_train_step(%s_model *m, const %s *real, int64_t batch)\n"
+                "{\n    return rt_model_train_step(m, real, NULL, batch);\n}\n\n"
+                "static inline double %s_step_loss(const %s_model *m, int k)\n"
+                "{\n    return rt_model_step_loss(m, k);\n}\n\n",
+                id, id, id, lp->data_dtype == DT_I32 ? "int32_t" : "float", id, id);
     if (lp->has_step)
         fprintf(out,
                 "/* Generation, one token at a time (docs/embedding.md): a generator holds the\n"

@@ -2,6 +2,7 @@
  * behind NAME.h of `netc emit`). Everything is allocated in rt_model_new;
  * steps allocate nothing. */
 #include "netrt.h"
+#include "train_internal.h"
 #include "util.h"
 
 #include <math.h>
@@ -15,6 +16,8 @@ struct rt_model {
     int64_t step;
     uint64_t seed;
     float *params, *grads, *state, *arena;
+    step_plan sp;                     /* the steps of one iteration, as train runs them */
+    double step_loss[RT_MAX_STEPS];   /* each step's mean loss in the last iteration */
 };
 
 static void *alloc_floats(int64_t n)
@@ -51,9 +54,10 @@ rt_model *rt_model_new(const rt_program *p, uint64_t seed, int64_t max_batch, ch
     if (m) {
         m->p = p;
         m->max_batch = max_batch;
+        rt_plan_steps(p, &m->sp);
         m->params = alloc_floats(p->param_floats);
         m->grads = alloc_floats(p->param_floats);
-        m->state = alloc_floats(p->trainable_floats * rt_optimizer_state_per_param(&p->config.opt));
+        m->state = alloc_floats(m->sp.state_floats);
         m->arena = alloc_floats(arena_floats + p->eval_scratch_floats);
     }
     if (!m || !m->params || !m->grads || !m->state || !m->arena) {
@@ -101,21 +105,39 @@ int rt_model_forward(rt_model *m, const void *x, float *out, int64_t batch)
     return 0;
 }
 
+/* One iteration as the training loop runs it (train.c's train_epoch):
+ * every step in order on the parameters the one before left, each with
+ * its seed, clip, schedule and optimizer state. */
 double rt_model_train_step(rt_model *m, const void *x, const void *y, int64_t batch)
 {
     const rt_program *p = m->p;
-    if (!p->train_step || batch < 1 || batch > m->max_batch || !ids_ok(p, x, batch))
+    if (!m->sp.step[0].train_step || batch < 1 || batch > m->max_batch || !ids_ok(p, x, batch))
         return NAN;
-    /* the same seeds as `train --seed` uses for the same step */
-    double loss = p->train_step(m->params, m->grads, x, y, batch, m->arena, rt_step_seed(m->seed, m->step));
+    double loss = 0;
+    for (int k = 0; k < m->sp.n; k++) {
+        const rt_step *st = &m->sp.step[k];
+        /* the same seeds as `train --seed` uses for the same step */
+        uint64_t seed = p->nsteps ? rt_step_seed_of(m->seed, m->step, k) : rt_step_seed(m->seed, m->step);
+        double step_loss = st->train_step(m->params, m->grads, x, y, batch, m->arena, seed);
+        int64_t n = st->end - st->begin;
+        float clip = st->clip > 0 ? st->clip : p->config.clip;
+        if (clip > 0)
+            rt_clip_grad_norm(n, m->grads + st->begin, clip);
+        /* Without a known run length, a schedule that needs one sees a run
+         * that never ends (its warm-up still applies). */
+        float lr = rt_schedule_lr(st->has_sched ? &st->sched : &p->config.sched, st->opt.lr, m->step + 1, INT64_MAX);
+        rt_optimizer_step(&st->opt, lr, m->step + 1, n, m->params + st->begin, m->grads + st->begin,
+                          m->state + m->sp.state_offset[k]);
+        m->step_loss[k] = step_loss / (double)batch;
+        loss += m->step_loss[k];
+    }
     m->step++;
-    if (p->config.clip > 0)
-        rt_clip_grad_norm(p->trainable_floats, m->grads, p->config.clip);
-    /* Without a known run length, a schedule that needs one sees a run
-     * that never ends (its warm-up still applies). */
-    float lr = rt_schedule_lr(&p->config.sched, p->config.opt.lr, m->step, INT64_MAX);
-    rt_optimizer_step(&p->config.opt, lr, m->step, p->trainable_floats, m->params, m->grads, m->state);
-    return loss / (double)batch;
+    return loss;
+}
+
+double rt_model_step_loss(const rt_model *m, int k)
+{
+    return k >= 0 && k < m->sp.n ? m->step_loss[k] : NAN;
 }
 
 static rt_named_tensor *tensors_of(rt_model *m)

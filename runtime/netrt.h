@@ -946,9 +946,17 @@ void rt_model_free(rt_model *m);
 /* Returns 0, or -1 if batch is not in [1, max_batch] or x holds a token id
  * outside [0, x_vocab) (out is then untouched). */
 int rt_model_forward(rt_model *m, const void *x, float *out, int64_t batch);
-/* Returns the batch's mean loss, or NaN (and no step taken) for the same
- * reasons, or when the program has no training step. */
+/* One training iteration on the batch: for a program with step blocks
+ * (a GAN), every step in declared order, x being the batch of real data
+ * (data_size floats per sample, scaled as the data line says; y unused)
+ * and the noise drawn inside each step as `train` draws it. Returns the
+ * batch's mean loss (with steps: the sum of each step's mean loss), or NaN
+ * (and no step taken) for the same reasons, or when the program has no
+ * training step. */
 double rt_model_train_step(rt_model *m, const void *x, const void *y, int64_t batch);
+/* Step k's mean loss in the last rt_model_train_step (k = 0 without step
+ * blocks); NaN for k out of range. */
+double rt_model_step_loss(const rt_model *m, int k);
 int rt_model_load(rt_model *m, const char *path, char *err, size_t errlen);
 int rt_model_save(rt_model *m, const char *path, char *err, size_t errlen);
 /* The parameter block (param_floats floats, laid out as p->params says). */

@@ -920,7 +920,7 @@ static int log_row(const char *prog, csv_log *log, int64_t epoch, int64_t step, 
 
 /* Epoch e's order: a Fisher–Yates shuffle of the identity, so it depends
  * on (seed, e) alone. The modulo's bias is below n / 2^64. */
-static void shuffle(int64_t *order, int64_t n, uint64_t seed, int64_t epoch)
+void rt_epoch_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch)
 {
     for (int64_t i = 0; i < n; i++)
         order[i] = i;
@@ -1465,7 +1465,7 @@ static int train_epoch(train_run *r, rt_progress *pg)
     const options *o = r->o;
     position *at = &r->at;
     int64_t epoch = at->epoch;
-    shuffle(r->order, r->ntrain, at->seed, epoch);
+    rt_epoch_order(r->order, r->ntrain, at->seed, epoch);
     if (r->train_rows)
         for (int64_t i = 0; i < r->ntrain; i++)
             r->order[i] = r->train_rows[r->order[i]];

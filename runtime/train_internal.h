@@ -193,6 +193,10 @@ typedef struct step_plan {
     int64_t state_floats;
 } step_plan;
 void rt_plan_steps(const rt_program *p, step_plan *sp);
+/* The order of an epoch's n training rows under seed: what train.c
+ * gathers its batches in (test_gan replays a run through the embedding
+ * API with it). */
+void rt_epoch_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch);
 
 /* Classes of a cross-entropy model: the output's last dimension. */
 int64_t rt_class_count(const rt_program *p);

@@ -10,6 +10,7 @@
  *  - the diagnostics of step blocks, with their exact text. */
 #include "front.h"
 #include "netrt.h"
+#include "train_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -252,6 +253,102 @@ START_TEST(driver_parity_resume_sample)
 }
 END_TEST
 
+/* examples/gan.net itself on Fashion-MNIST: 3 iterations of netc train
+ * and of the built binary (two threads) write the same checkpoint. */
+START_TEST(example_gan_parity)
+{
+    char *dir = temp_dir();
+    char exe[600], a[600], b[600];
+    snprintf(exe, sizeof exe, "%s/gan", dir);
+    snprintf(a, sizeof a, "%s/a.safetensors", dir);
+    snprintf(b, sizeof b, "%s/b.safetensors", dir);
+    FeProc p;
+    const char *build[] = { fe_netc(), "build", "examples/gan.net", "-o", exe, NULL };
+    run_ok(&p, build);
+    fe_proc_free(&p);
+    const char *jit[] = { fe_netc(), "train", "examples/gan.net", "--steps", "3", "--save", a, NULL };
+    run_ok(&p, jit);
+    fe_proc_free(&p);
+    const char *aot[] = { exe, "train", "--steps", "3", "--threads", "2", "--save", b, NULL };
+    run_ok(&p, aot);
+    fe_proc_free(&p);
+    same_files(a, b, "examples/gan.net's checkpoints of netc train and the built binary");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+END_TEST
+
+/* The embedding API runs a step program's iteration as `train` does:
+ * rt_model_train_step on the batches train gathers (rt_epoch_order's
+ * rows, converted as the IDX loader converts bytes) gives, after 7
+ * iterations (one epoch of 5 and two into the next), the parameters of
+ * `netc train --steps 7` bit for bit. */
+START_TEST(embedded_steps_equal_train)
+{
+    char *dir = temp_dir();
+    write_pictures(dir);
+    write_file(dir, "gan.net", small_gan, strlen(small_gan));
+    char net[600], ck[600], pics[600];
+    snprintf(net, sizeof net, "%s/gan.net", dir);
+    snprintf(ck, sizeof ck, "%s/ck.safetensors", dir);
+    snprintf(pics, sizeof pics, "%s/pics-idx3-ubyte", dir);
+    FeProc proc;
+    const char *train[] = { fe_netc(), "train", net, "--steps", "7", "--save", ck, NULL };
+    run_ok(&proc, train);
+    fe_proc_free(&proc);
+
+    FeRun r;
+    fe_open(&r, small_gan);
+    ck_assert_msg(r.ok, "%.*s", (int)r.len, r.out);
+    LProgram lp;
+    bool ok = lower_program(&r.c, NULL, &lp);
+    fflush(r.diag);
+    ck_assert_msg(ok, "%.*s", (int)r.len, r.out);
+    lp.base_dir = dir;
+    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
+    ck_assert_ptr_nonnull(jp);
+    const rt_program *p = jit_program(jp);
+    enum { N = 40, S = 36, BATCH = 8 };
+    size_t len;
+    unsigned char *file = (unsigned char *)fe_slurp(pics, &len);
+    ck_assert_int_eq(len, 16 + N * S);
+    static float data[N * S], x[BATCH * S];
+    for (int i = 0; i < N * S; i++)
+        data[i] = (float)((double)file[16 + i] * p->config.data.scale + p->config.data.shift);
+    free(file);
+    char err[512];
+    rt_model *m = rt_model_new(p, 5, BATCH, err, sizeof err), *want = rt_model_new(p, 5, BATCH, err, sizeof err);
+    ck_assert_msg(m && want, "%s", err);
+    ck_assert_msg(rt_model_load(want, ck, err, sizeof err) == 0, "%s", err);
+    int64_t order[N];
+    for (int it = 0; it < 7; it++) {
+        if (it % (N / BATCH) == 0)
+            rt_epoch_order(order, N, 5, it / (N / BATCH));
+        for (int i = 0; i < BATCH; i++)
+            memcpy(x + i * S, data + order[it % (N / BATCH) * BATCH + i] * S, sizeof(float) * S);
+        double loss = rt_model_train_step(m, x, NULL, BATCH);
+        ck_assert_msg(isfinite(loss), "iteration %d: loss %g", it, loss);
+        ck_assert(isfinite(rt_model_step_loss(m, 0)) && isfinite(rt_model_step_loss(m, 1)));
+        ck_assert(loss == rt_model_step_loss(m, 0) + rt_model_step_loss(m, 1));
+    }
+    ck_assert(isnan(rt_model_step_loss(m, 2)));
+    for (int t = 0; t < p->nparams; t++)
+        ck_assert_msg(memcmp(rt_model_params(m) + p->params[t].offset, rt_model_params(want) + p->params[t].offset,
+                             sizeof(float) * (size_t)p->params[t].count) == 0,
+                      "%s differs between the embedded loop and netc train", p->params[t].name);
+    rt_model_free(m);
+    rt_model_free(want);
+    jit_free(jp);
+    fe_close(&r);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+END_TEST
+
 /* A step's own schedule and clip: D's step(every = 1, gamma = 0) makes
  * its learning rate 0 from the first update, so D's weights after 3 and
  * after 6 iterations are the same (its initial ones) while G's move; G
@@ -354,6 +451,8 @@ static Suite *gan_suite(void)
     tcase_add_test(t, gradient_through_frozen_model);
     tcase_add_test(t, driver_parity_resume_sample);
     tcase_add_test(t, step_schedule_and_clip);
+    tcase_add_test(t, embedded_steps_equal_train);
+    tcase_add_test(t, example_gan_parity);
     tcase_add_loop_test(t, step_diagnostics, 0, (int)(sizeof diag_cases / sizeof diag_cases[0]));
     suite_add_tcase(s, t);
     return s;
