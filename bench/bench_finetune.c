@@ -8,6 +8,8 @@
 #include "compiler.h"
 #include "netrt.h"
 
+#include "benchutil.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,53 +33,6 @@ static const char *const lenet =
     "        fresh fc2\n"
     "    }\n"
     "}\n";
-
-static int64_t flops_of(const char *path)
-{
-    Compiler c;
-    if (!source_load(&c, path, stderr) || !compile_front(&c))
-        exit(1);
-    TrainGraph tg;
-    if (!autodiff_build(&c, &c.prog->trains[0], 0, &tg))
-        exit(1);
-    int64_t flops = 0;
-    for (uint32_t i = 0; i < tg.g->nnodes; i++)
-        flops += summary_node_flops(c.prog, tg.g, &tg.g->nodes[i]);
-    compiler_free(&c);
-    return flops;
-}
-
-/* The best of three runs' reported samples/s. */
-static double rate_of(const char *exe, int threads)
-{
-    double best = 0;
-    for (int r = 0; r < 3; r++) {
-        char cmd[1024], line[512];
-        snprintf(cmd, sizeof cmd, "%s train --steps 150 --threads %d 2>&1", exe, threads);
-        FILE *p = popen(cmd, "r");
-        double rate = 0;
-        while (p && fgets(line, sizeof line, p)) {
-            char *at = strstr(line, " samples/s");
-            if (!at)
-                continue;
-            char *start = at, digits[64];
-            while (start > line && start[-1] != ' ')
-                start--;
-            size_t k = 0;
-            for (char *q = start; q < at && k + 1 < sizeof digits; q++)
-                if (*q != ',')
-                    digits[k++] = *q;
-            digits[k] = '\0';
-            rate = strtod(digits, NULL);
-        }
-        if (!p || pclose(p) != 0 || rate <= 0) {
-            fprintf(stderr, "bench_finetune: '%s' failed\n", cmd);
-            exit(1);
-        }
-        best = rate > best ? rate : best;
-    }
-    return best;
-}
 
 int main(void)
 {
@@ -140,7 +95,7 @@ int main(void)
             fprintf(stderr, "bench_finetune: %s failed\n", cmd);
             return 1;
         }
-        flops[k] = flops_of(net);
+        flops[k] = bench_train_flops(net);
     }
     printf("LeNet fine-tuning from a checkpoint, batch 64: conv1 and conv2 frozen, or everything trained\n\n");
     printf("%-9s %-8s %12s %12s %12s\n", "trunk", "threads", "samples/s", "MFLOP/smp", "step (ms)");
@@ -148,7 +103,7 @@ int main(void)
     for (int th = 1; th <= cores && th <= 2; th++) {
         double rate[2];
         for (int k = 0; k < 2; k++) {
-            rate[k] = rate_of(exe[k], th);
+            rate[k] = bench_train_rate("bench_finetune", exe[k], th, 150);
             printf("%-9s %-8d %12.0f %12.2f %12.2f\n", kinds[k], th, rate[k], (double)flops[k] / 1e6,
                    64e3 / rate[k]);
         }

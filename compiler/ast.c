@@ -19,6 +19,15 @@ Ast *ast_new(Compiler *c, AstKind kind, Span span)
     return n;
 }
 
+/* A node that carries a name: the name's text and where it stands. */
+static Ast *ast_named(Compiler *c, AstKind kind, Span at, const Ast *name)
+{
+    Ast *n = ast_new(c, kind, at);
+    n->name = name->name;
+    n->name_span = name->span;
+    return n;
+}
+
 AstList ast_list_new(void)
 {
     AstList l = { NULL, 0 };
@@ -157,9 +166,7 @@ Ast *ast_name(Compiler *c, Span at, const char *name)
 Ast *ast_call(Compiler *c, Span at, Ast *callee, AstList args)
 {
     warn_if_joined(c, callee->span.end, '(', "calls the name that ends");
-    Ast *n = ast_new(c, AST_CALL, at);
-    n->name = callee->name;
-    n->name_span = callee->span;
+    Ast *n = ast_named(c, AST_CALL, at, callee);
     n->list = args;
     int d = 0;
     for (int i = 0; i < args.count; i++)
@@ -238,9 +245,7 @@ Ast *ast_list_expr(Compiler *c, Span at, AstList items)
 
 Ast *ast_kwarg(Compiler *c, Span at, Ast *key, Ast *value)
 {
-    Ast *n = ast_new(c, AST_KWARG, at);
-    n->name = key->name;
-    n->name_span = key->span;
+    Ast *n = ast_named(c, AST_KWARG, at, key);
     n->lhs = value;
     n->depth = value->depth;
     return n;
@@ -248,9 +253,7 @@ Ast *ast_kwarg(Compiler *c, Span at, Ast *key, Ast *value)
 
 Ast *ast_type(Compiler *c, Span at, Ast *name, bool has_dims, AstList dims)
 {
-    Ast *n = ast_new(c, AST_TYPE, at);
-    n->name = name->name;
-    n->name_span = name->span;
+    Ast *n = ast_named(c, AST_TYPE, at, name);
     n->has_dims = has_dims;
     n->list = dims;
     return n;
@@ -258,9 +261,7 @@ Ast *ast_type(Compiler *c, Span at, Ast *name, bool has_dims, AstList dims)
 
 Ast *ast_let(Compiler *c, Span at, Ast *name, Ast *value)
 {
-    Ast *n = ast_new(c, AST_LET, at);
-    n->name = name->name;
-    n->name_span = name->span;
+    Ast *n = ast_named(c, AST_LET, at, name);
     n->lhs = value;
     return n;
 }
@@ -281,9 +282,7 @@ Ast *ast_expr_stmt(Compiler *c, Ast *e)
 
 Ast *ast_param(Compiler *c, Span at, Ast *name, Ast *type, Ast *dflt)
 {
-    Ast *n = ast_new(c, AST_PARAM, at);
-    n->name = name->name;
-    n->name_span = name->span;
+    Ast *n = ast_named(c, AST_PARAM, at, name);
     n->type = type;
     n->lhs = dflt;
     return n;
@@ -291,9 +290,7 @@ Ast *ast_param(Compiler *c, Span at, Ast *name, Ast *type, Ast *dflt)
 
 Ast *ast_model(Compiler *c, AstKind kind, Span at, Ast *name, AstList params, Ast *ret, AstList body)
 {
-    Ast *n = ast_new(c, kind, at);
-    n->name = name->name;
-    n->name_span = name->span;
+    Ast *n = ast_named(c, kind, at, name);
     n->list = params;
     n->type = ret;
     n->body = body;
@@ -302,36 +299,28 @@ Ast *ast_model(Compiler *c, AstKind kind, Span at, Ast *name, AstList params, As
 
 Ast *ast_const(Compiler *c, Span at, Ast *name, Ast *value)
 {
-    Ast *n = ast_new(c, AST_CONST, at);
-    n->name = name->name;
-    n->name_span = name->span;
+    Ast *n = ast_named(c, AST_CONST, at, name);
     n->lhs = value;
     return n;
 }
 
 Ast *ast_train(Compiler *c, Span at, Ast *name, AstList items)
 {
-    Ast *n = ast_new(c, AST_TRAIN, at);
-    n->name = name->name;
-    n->name_span = name->span;
+    Ast *n = ast_named(c, AST_TRAIN, at, name);
     n->list = items;
     return n;
 }
 
 Ast *ast_item(Compiler *c, Span at, Ast *key, Ast *value)
 {
-    Ast *n = ast_new(c, AST_ITEM, at);
-    n->name = key->name;
-    n->name_span = key->span;
+    Ast *n = ast_named(c, AST_ITEM, at, key);
     n->lhs = value;
     return n;
 }
 
 Ast *ast_step(Compiler *c, Span at, Ast *key, Ast *target, AstList items)
 {
-    Ast *n = ast_new(c, AST_STEP, at);
-    n->name = key->name;
-    n->name_span = key->span;
+    Ast *n = ast_named(c, AST_STEP, at, key);
     n->label = target->name;
     n->label_span = target->span;
     n->body = items;
@@ -340,18 +329,14 @@ Ast *ast_step(Compiler *c, Span at, Ast *key, Ast *target, AstList items)
 
 Ast *ast_augment(Compiler *c, Span at, Ast *key, AstList items)
 {
-    Ast *n = ast_new(c, AST_AUGMENT, at);
-    n->name = key->name;
-    n->name_span = key->span;
+    Ast *n = ast_named(c, AST_AUGMENT, at, key);
     n->body = items;
     return n;
 }
 
 Ast *ast_init(Compiler *c, Span at, Ast *key, Ast *source, AstList items)
 {
-    Ast *n = ast_new(c, AST_INIT, at);
-    n->name = key->name;
-    n->name_span = key->span;
+    Ast *n = ast_named(c, AST_INIT, at, key);
     n->lhs = source;
     n->body = items;
     return n;

@@ -222,12 +222,6 @@ static bool grad_activation(Ad *a, uint32_t id, const Node *n, uint32_t gy)
     accumulate(a, n->inputs[0], make(a, OP_act_grad, in, 2, attrs, n->name, n->span));
     return true;
 }
-#define grad_relu grad_activation
-#define grad_leaky_relu grad_activation
-#define grad_gelu grad_activation
-#define grad_tanh grad_activation
-#define grad_sigmoid grad_activation
-#define grad_silu grad_activation
 
 static bool grad_dropout(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 {
@@ -296,6 +290,16 @@ static bool grad_batchnorm(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 {
     /* the running statistics, not trained, need no gradient */
     static const char *const eps[] = { "eps" };
+    if (batchnorm_frozen(a->c->prog, a->g, n)) {
+        /* eval mode (lower_batchnorm): y = x * gamma / sqrt(var + eps) + a
+         * constant per channel, and nothing of it trains; dx only, for
+         * what trains before it */
+        uint32_t in[3] = { gy, n->inputs[1], n->inputs[4] };
+        accumulate(a, n->inputs[0],
+                   make(a, OP_batchnorm_frozen_grad, in, 3, copy_attrs(a, OP_batchnorm_frozen_grad, n, eps, 1), n->name,
+                        n->span));
+        return true;
+    }
     fused_backward(a, id, n, gy, OP_batchnorm_grad, copy_attrs(a, OP_batchnorm_grad, n, eps, 1), OP_batchnorm_grad_param);
     return true;
 }
@@ -479,6 +483,7 @@ static bool grad_expand(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 #define grad_avgpool_grad no_grad
 #define grad_global_avgpool_grad no_grad
 #define grad_batchnorm_grad no_grad
+#define grad_batchnorm_frozen_grad no_grad
 #define grad_batchnorm_grad_param no_grad
 #define grad_concat_grad no_grad
 #define grad_recurrent_grad no_grad
@@ -493,6 +498,7 @@ static bool grad_expand(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 
 static GradRule *const grad_rules[OP_COUNT] = {
 #define OP(name, kind, flags, act, sig) [OP_##name] = grad_##name,
+#define ACT(name, flags, act, sig) [OP_##name] = grad_activation,
 #include "ops.def"
 #undef OP
 };

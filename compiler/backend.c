@@ -1,6 +1,7 @@
 /* backend.c — what the two backends share and neither owns: the flags gcc
  * gets (cc for netc build, libgccjit for the JIT), so both compute the
- * same numbers, and the folder the program's data names resolve against.
+ * same numbers, how a long function is split into parts, and the folder
+ * the program's data names resolve against.
  * Requires nothing but the compilation. */
 #include "compiler.h"
 #include "netrt.h"
@@ -26,4 +27,15 @@ const char *backend_source_dir(Compiler *c)
     if (!realpath(c->src.path, path))
         return arena_strdup(c->arena, ".");
     return arena_strdup(c->arena, dirname(path));
+}
+
+int backend_parts(const LFunc *f)
+{
+    return f->n <= BACKEND_PART_MAX ? 1 : (f->n + BACKEND_PART_MAX - 1) / BACKEND_PART_MAX;
+}
+
+void backend_part_range(const LFunc *f, int k, int *begin, int *end)
+{
+    *begin = k * BACKEND_PART_MAX;
+    *end = (k + 1) * BACKEND_PART_MAX < f->n ? (k + 1) * BACKEND_PART_MAX : f->n;
 }

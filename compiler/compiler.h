@@ -406,6 +406,9 @@ uint32_t ir_add_param(Compiler *c, const Param *p);
 const char *ir_dtype_name(DType t);
 /* A node's attribute by its signature name (compile-time lookup). */
 const Attr *ir_attr(const Node *n, const char *name);
+/* A batchnorm node of g whose running statistics are frozen (init from
+ * ... { freeze bn }): it normalises with them in training too. */
+bool batchnorm_frozen(const Program *p, const Graph *g, const Node *n);
 /* "f32[64, 7, 7]"; into an arena string. */
 const char *ir_type_str(Compiler *c, DType t, const Shape *s);
 int64_t ir_shape_elems(const Shape *s);
@@ -546,16 +549,22 @@ typedef enum Base {
     BASE_OUT,    /* forward's output */
 } Base;
 
+/* Nodes that one kernel computes: a dense or conv2d (the anchor) and what
+ * rides in it. fuse.c makes these records; plan.c and lower.c read them. */
+typedef struct FusedGroup {
+    uint32_t anchor;     /* the dense or conv2d whose kernel runs the group */
+    int32_t act;         /* the activation in its epilogue, or -1 */
+    int32_t fold_bn;     /* conv2d at inference: the batchnorm folded into its weights, or -1 */
+    int32_t pool;        /* conv2d: the max-pool its tasks compute from its output, or -1 */
+    bool keeps_preact;   /* the activation's gradient reads the pre-activation: the anchor's value is stored too */
+} FusedGroup;
+
 /* What fusion and planning decide for one node of a unit. */
 typedef struct NodeInfo {
-    int32_t fused_into;  /* -1, or the dense node whose epilogue computes this activation */
-    int32_t act;         /* dense: the activation fused into its epilogue, or -1 */
+    int32_t group;       /* -1, or the FusedGroup (Unit.groups) the node belongs to, as anchor or member */
     int32_t alias_of;    /* -1, or the node whose storage holds this value (reshape, eval dropout) */
     int32_t loop_into;   /* -1, or the elementwise node whose loop computes this value inline */
-    int32_t fold_bn;     /* conv2d at inference: the batchnorm folded into its weights, or -1 */
-    int32_t pool;        /* conv2d: the max-pool its kernel computes from its output, or -1 */
     bool dead;           /* not executed */
-    bool needs_preact;   /* dense with a fused activation whose backward reads the pre-activation */
     bool through_relu;   /* maxpool_grad: also applies the ReLU gradient after it (that act_grad aliases it) */
     bool value_unused;   /* recurrent_grad read only by its parameter gradients: dx is neither computed nor stored */
     double loss_coef;    /* loss ops: weight in the total loss */
@@ -575,6 +584,8 @@ typedef struct Unit {
     const char *name;       /* "train_step", "forward" */
     Graph *g;
     NodeInfo *info;
+    FusedGroup *groups;     /* fuse.c's, indexed by NodeInfo.group */
+    int ngroups;
     bool training;
     uint32_t x_node, y_node, out_node;
     uint32_t noise_node;    /* an input the step fills with its noise source (arena storage) */
@@ -613,6 +624,19 @@ void unit_init(Compiler *c, Unit *u, Graph *g, const char *name, const TrainGrap
 /* Marks activations that ride in a dense epilogue, aliases and dead nodes. */
 void fuse_unit(Compiler *c, Unit *u);
 void fuse_dump(FILE *out, const Unit *u);
+/* The group node i anchors (runs in its kernel), or NULL. */
+static inline const FusedGroup *unit_anchored(const Unit *u, uint32_t i)
+{
+    int32_t k = u->info[i].group;
+    return k >= 0 && u->groups[k].anchor == i ? &u->groups[k] : NULL;
+}
+/* The anchor whose kernel computes node i, a member of its group; -1 if
+ * i is no member (an anchor itself, or in no group). */
+static inline int32_t unit_fused_into(const Unit *u, uint32_t i)
+{
+    int32_t k = u->info[i].group;
+    return k >= 0 && u->groups[k].anchor != i ? (int32_t)u->groups[k].anchor : -1;
+}
 /* Assigns every value a base and offset: lifetimes -> one arena. */
 void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl);
 /* An rnn, lstm or gru node as the runtime's recurrent kernels take it
@@ -746,6 +770,7 @@ typedef struct LInstr {
     LExpr *expr;
     const char *comment;
     Span span;
+    const char *layer, *op; /* the node it computes (for the checked step's messages), or NULL */
 } LInstr;
 
 typedef struct LFunc {
@@ -841,6 +866,17 @@ const char *backend_source_dir(Compiler *c);
  * JIT): -O2, -march=<rt_cpu_march()>, -ffp-contract=off. Returns the count. */
 #define BACKEND_MAX_FLAGS 8
 int backend_codegen_flags(const char *flags[BACKEND_MAX_FLAGS]);
+/* The most instructions one generated function holds. gcc -O2's points-to
+ * analysis grows faster than linearly with a function's size (a model of
+ * 512 repeated dense blocks took 39 s to build as one function), so both
+ * backends make a longer LFunc a sequence of parts of at most this many
+ * instructions, each a function of its own that is never inlined, which
+ * the whole calls in order: compile time grows linearly with the model. */
+#define BACKEND_PART_MAX 64
+/* How many parts f is printed as (1: the function itself, not split), and
+ * the instructions [*begin, *end) of part k. */
+int backend_parts(const LFunc *f);
+void backend_part_range(const LFunc *f, int k, int *begin, int *end);
 
 /* The runtime's description of a lowered program (netrt.h's rt_program),
  * without its two function pointers; both backends start from it. */

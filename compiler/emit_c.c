@@ -12,7 +12,7 @@
 
 /* The runtime's enumerators by value, from netrt.h's lists. */
 #define NAME(prefix, name) #prefix #name,
-#define ACT_NAME(name) NAME(RT_ACT_, name)
+#define ACT_NAME(name, lower) NAME(RT_ACT_, name)
 #define INIT_NAME(name) NAME(RT_INIT_, name)
 #define LOSS_NAME(name) NAME(RT_LOSS_, name)
 static const char *const act_names[] = { RT_ACT_LIST(ACT_NAME) };
@@ -207,9 +207,11 @@ static void declare_loads(FILE *out, const LExpr *e, int *load_no)
         declare_loads(out, e->b, load_no);
 }
 
-static void print_body(FILE *out, const LFunc *f)
+/* Instructions [begin, end) of f; checked: each followed by a call of
+ * check with its index and the loss so far (the checked step). */
+static void print_range(FILE *out, const LFunc *f, int begin, int end, bool checked)
 {
-    for (int i = 0; i < f->n; i++) {
+    for (int i = begin; i < end; i++) {
         const LInstr *in = &f->code[i];
         fputs("    /* ", out);
         for (const char *p = in->comment; *p; p++) /* never close the comment early */
@@ -254,17 +256,91 @@ static void print_body(FILE *out, const LFunc *f)
             fprintf(out, ", 0, %lld * sizeof(float)%s);\n", (long long)in->n, in->dst.per_sample ? " * batch" : "");
             break;
         }
+        if (checked)
+            fprintf(out, "    check(ctx, %d, loss);\n", i);
     }
 }
 
-static void print_train_step(FILE *out, const char *name, const LFunc *f, const char *xt, const char *yt)
+/* How a generated function is declared and called, for its parts. */
+typedef struct Signature {
+    const char *ret;      /* "double" (a train step: the loss runs through the parts) or "void" */
+    const char *params;   /* the parameter list */
+    const char *args;     /* the parameters' names, to pass them on */
+    const char *locals;   /* the typed views of the parameters every part declares */
+    bool checked;         /* the checked step: calls check after each instruction */
+} Signature;
+
+/* The parts of a function longer than BACKEND_PART_MAX (compiler.h), as
+ * NAME_partK; a train step's part takes the loss so far and returns it, so
+ * it sums in the order of a single function. */
+static void print_parts(FILE *out, const char *name, const LFunc *f, const Signature *sig)
 {
+    bool loss = !strcmp(sig->ret, "double");
+    fputs("#ifndef NC_PART\n#ifdef __GNUC__\n#define NC_PART static __attribute__((noinline))\n#else\n"
+          "#define NC_PART static\n#endif\n#endif\n\n", out);
+    for (int k = 0; k < backend_parts(f); k++) {
+        fprintf(out, "%s %s %s_part%d(%s%s)\n{\n%s", sig->checked ? "NC_CHECKED" : "NC_PART", sig->ret, name, k,
+                sig->params, loss ? ", double loss" : "", sig->locals);
+        int begin, end;
+        backend_part_range(f, k, &begin, &end);
+        print_range(out, f, begin, end, sig->checked);
+        fputs(loss ? "    return loss;\n}\n\n" : "}\n\n", out);
+    }
+}
+
+/* The body of a function: its instructions, or calls of its parts. */
+static void print_body_of(FILE *out, const char *name, const LFunc *f, const Signature *sig)
+{
+    if (backend_parts(f) == 1) {
+        print_range(out, f, 0, f->n, sig->checked);
+        return;
+    }
+    bool loss = !strcmp(sig->ret, "double");
+    for (int k = 0; k < backend_parts(f); k++)
+        fprintf(out, "    %s%s_part%d(%s%s);\n", loss ? "loss = " : "", name, k, sig->args, loss ? ", loss" : "");
+}
+
+static void print_train_step(FILE *out, Compiler *c, const char *name, const LFunc *f, const char *xt, const char *yt)
+{
+    Signature sig = {
+        "double",
+        "float *restrict params, float *restrict grads, const void *x_in, const void *y_in, int64_t batch,\n"
+        "    float *restrict arena, uint64_t seed",
+        "params, grads, x_in, y_in, batch, arena, seed",
+        arena_printf(c->arena, "    const %s *restrict x = x_in;\n    const %s *restrict y = y_in;\n"
+                               "    (void)params;\n    (void)grads;\n    (void)batch;\n    (void)arena;\n"
+                               "    (void)seed;\n    (void)x;\n    (void)y;\n", xt, yt),
+        false,
+    };
+    if (backend_parts(f) > 1)
+        print_parts(out, name, f, &sig);
     fprintf(out, "static double %s(float *restrict params, float *restrict grads, const void *x_in,\n"
                  "                            const void *y_in, int64_t batch, float *restrict arena, uint64_t seed)\n{\n"
                  "    const %s *restrict x = x_in;\n    const %s *restrict y = y_in;\n    double loss = 0;\n"
                  "    (void)seed;\n    (void)x;\n    (void)y;\n",
             name, xt, yt);
-    print_body(out, f);
+    print_body_of(out, name, f, &sig);
+    fputs("    return loss;\n}\n\n", out);
+}
+
+/* NAME_train_step_checked: the train step with check(ctx, k, loss) after
+ * each instruction k, for naming the first operation that produced a NaN
+ * or an infinity (train.c reruns a failed step with it). It runs only
+ * then, so it is cold: optimized for size, out of the hot code. */
+static void print_checked_step(FILE *out, Compiler *c, const char *name, const LFunc *f, const char *xt, const char *yt)
+{
+    fputs("#ifndef NC_CHECKED\n#ifdef __GNUC__\n#define NC_CHECKED static __attribute__((noinline, cold))\n#else\n"
+          "#define NC_CHECKED static\n#endif\n#endif\n\n", out);
+    const char *params = "float *restrict params, float *restrict grads, const void *x_in, const void *y_in, int64_t batch,\n"
+                         "    float *restrict arena, uint64_t seed, rt_check_fn check, void *ctx";
+    const char *locals = arena_printf(c->arena, "    const %s *restrict x = x_in;\n    const %s *restrict y = y_in;\n"
+                                                "    (void)params;\n    (void)grads;\n    (void)batch;\n    (void)arena;\n"
+                                                "    (void)seed;\n    (void)x;\n    (void)y;\n", xt, yt);
+    Signature sig = { "double", params, "params, grads, x_in, y_in, batch, arena, seed, check, ctx", locals, true };
+    if (backend_parts(f) > 1)
+        print_parts(out, name, f, &sig);
+    fprintf(out, "NC_CHECKED double %s(%s)\n{\n%s    double loss = 0;\n", name, params, locals);
+    print_body_of(out, name, f, &sig);
     fputs("    return loss;\n}\n\n", out);
 }
 
@@ -375,11 +451,25 @@ void emit_c_preamble(FILE *out, Compiler *c, const LProgram *lp)
 void emit_c_forward(FILE *out, Compiler *c, const LProgram *lp)
 {
     const char *id = c_ident(c, lp->name);
-    fprintf(out, "static void %s_forward(const float *restrict params, const void *x_in, float *restrict out,\n"
+    const char *xt = lp->x_dtype == DT_I32 ? "int32_t" : "float";
+    const char *name = arena_printf(c->arena, "%s_forward", id);
+    Signature sig = {
+        "void",
+        "const float *restrict params, const void *x_in, float *restrict out, int64_t batch, float *restrict arena",
+        "params, x_in, out, batch, arena",
+        arena_printf(c->arena, "    const %s *restrict x = x_in;\n    (void)params;\n    (void)x;\n    (void)out;\n"
+                               "    (void)batch;\n    (void)arena;\n", xt),
+        false,
+    };
+    if (backend_parts(&lp->forward) > 1)
+        print_parts(out, name, &lp->forward, &sig);
+    fprintf(out, "static void %s(const float *restrict params, const void *x_in, float *restrict out,\n"
                  "                        int64_t batch, float *restrict arena)\n{\n"
                  "    const %s *restrict x = x_in;\n    (void)arena;\n",
-            id, lp->x_dtype == DT_I32 ? "int32_t" : "float");
-    print_body(out, &lp->forward);
+            name, xt);
+    if (backend_parts(&lp->forward) > 1)
+        fputs("    (void)x;\n", out);
+    print_body_of(out, name, &lp->forward, &sig);
     fputs("}\n\n", out);
 }
 
@@ -405,6 +495,17 @@ static void print_tables(FILE *out, const char *id, const rt_program *rp)
         fputs(" },\n", out);
     }
     fputs("};\n\n", out);
+    if (rp->nops) {
+        fprintf(out, "static const rt_op_desc %s_ops[] = {\n", id);
+        for (int k = 0; k < rp->nops; k++) {
+            fputs("    { ", out);
+            emit_c_string(out, rp->ops[k].layer);
+            fputs(", ", out);
+            emit_c_string(out, rp->ops[k].op);
+            fprintf(out, ", %d, %s },\n", rp->ops[k].line, rp->ops[k].backward ? "true" : "false");
+        }
+        fputs("};\n\n", out);
+    }
     if (rp->config.naugment) {
         static const char *const kinds[] = { "RT_AUG_FLIP_H", "RT_AUG_FLIP_V", "RT_AUG_SHIFT", "RT_AUG_ROTATE",
                                              "RT_AUG_SCALE", "RT_AUG_NOISE" };
@@ -446,19 +547,35 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
     const char *xt = lp->x_dtype == DT_I32 ? "int32_t" : "float";
     const char *yt = lp->y_dtype == DT_I32 ? "int32_t" : "float";
     bool train = lp->train && !lp->inference;
-    if (train && !lp->nsteps)
-        print_train_step(out, arena_printf(c->arena, "%s_train_step", id), &lp->train_step, xt, yt);
+    if (train && !lp->nsteps) {
+        print_train_step(out, c, arena_printf(c->arena, "%s_train_step", id), &lp->train_step, xt, yt);
+        print_checked_step(out, c, arena_printf(c->arena, "%s_train_step_checked", id), &lp->train_step, xt, yt);
+    }
     for (int k = 0; train && k < lp->nsteps; k++)
-        print_train_step(out, arena_printf(c->arena, "%s_train_step%d", id, k), &lp->steps[k].fn, xt, yt);
+        print_train_step(out, c, arena_printf(c->arena, "%s_train_step%d", id, k), &lp->steps[k].fn, xt, yt);
     emit_c_forward(out, c, lp);
     if (lp->has_step) {
+        const char *name = arena_printf(c->arena, "%s_step", id);
+        Signature sig = {
+            "void",
+            "const float *restrict params, const void *x_in, float *restrict out, int64_t batch,\n"
+            "    float *restrict arena, int64_t pos",
+            "params, x_in, out, batch, arena, pos",
+            arena_printf(c->arena, "    const %s *restrict x = x_in;\n    (void)params;\n    (void)x;\n    (void)out;\n"
+                                   "    (void)batch;\n    (void)arena;\n    (void)pos;\n", xt),
+            false,
+        };
+        if (backend_parts(&lp->step) > 1)
+            print_parts(out, name, &lp->step, &sig);
         fprintf(out, "/* One position of the sequence (compiler/step.c): the arena's first\n"
                      " * %lld floats per sample carry the layers' state to the next call. */\n"
-                     "static void %s_step(const float *restrict params, const void *x_in, float *restrict out,\n"
+                     "static void %s(const float *restrict params, const void *x_in, float *restrict out,\n"
                      "                     int64_t batch, float *restrict arena, int64_t pos)\n{\n"
                      "    const %s *restrict x = x_in;\n    (void)pos;\n",
-                (long long)lp->step_state_floats, id, xt);
-        print_body(out, &lp->step);
+                (long long)lp->step_state_floats, name, xt);
+        if (backend_parts(&lp->step) > 1)
+            fputs("    (void)x;\n", out);
+        print_body_of(out, name, &lp->step, &sig);
         fputs("}\n\n", out);
     }
 
@@ -499,7 +616,8 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         fputs(",\n", out);
     }
     if (train && !lp->nsteps)
-        fprintf(out, "    .train_step = %s_train_step,\n", id);
+        fprintf(out, "    .train_step = %s_train_step,\n    .checked_step = %s_train_step_checked,\n"
+                     "    .nops = %d,\n    .ops = %s_ops,\n", id, id, rp.nops, id);
     fprintf(out, "    .forward = %s_forward,\n", id);
     if (lp->has_step)
         fprintf(out, "    .step = %s_step,\n    .step_arena_floats = %lld,\n    .step_state_floats = %lld,\n"

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <libgccjit.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,6 +63,12 @@ struct JitProgram {
     gcc_jit_context *ctx;
     gcc_jit_result *result;
     rt_program program;
+    /* the checked step, compiled on first use from the LProgram (which
+     * must outlive the program, as it does in jit_run) */
+    Compiler *c;
+    const LProgram *lp;
+    gcc_jit_context *checked_ctx;
+    gcc_jit_result *checked_result;
 };
 
 typedef struct Jit {
@@ -81,6 +88,8 @@ typedef struct Jit {
     gcc_jit_lvalue *loss;
     gcc_jit_lvalue **loads; /* the current loop's input pointers, in load order */
     int nlocals;
+    gcc_jit_type *t_check;                 /* rt_check_fn */
+    gcc_jit_rvalue *check, *check_ctx;     /* the checked step's: check after each instruction */
 } Jit;
 
 static void jit_fail(Jit *j, const char *fmt, const char *arg)
@@ -157,6 +166,8 @@ static void make_types(Jit *j)
     j->ep_alpha = gcc_jit_context_new_field(ctx, NULL, j->t_float, "act_alpha");
     gcc_jit_field *fields[] = { j->ep_bias, j->ep_preact, j->ep_act, j->ep_alpha };
     j->t_epilogue = gcc_jit_struct_as_type(gcc_jit_context_new_struct_type(ctx, NULL, "rt_epilogue", 4, fields));
+    gcc_jit_type *check_params[] = { j->t_voidp, j->t_int, j->t_double };
+    j->t_check = gcc_jit_context_new_function_ptr_type(ctx, NULL, j->t_void, 3, check_params, 0);
 }
 
 /* ------------------------------------------------------------- values */
@@ -465,9 +476,10 @@ static void zero(Jit *j, const LInstr *in)
     gcc_jit_block_add_eval(j->block, j->loc, gcc_jit_context_new_call(j->ctx, j->loc, kernel(j, K_memset), 3, args));
 }
 
-static void body(Jit *j, const LFunc *f)
+/* Instructions [begin, end) of f. */
+static void body(Jit *j, const LFunc *f, int begin, int end)
 {
-    for (int i = 0; i < f->n && !j->error[0]; i++) {
+    for (int i = begin; i < end && !j->error[0]; i++) {
         const LInstr *in = &f->code[i];
         int line, col;
         diag_line_col(&j->c->src, in->span.begin, &line, &col);
@@ -478,6 +490,10 @@ static void body(Jit *j, const LFunc *f)
         case LI_CALL: case LI_LOSS_CALL: call(j, in); break;
         case LI_LOOP: loop(j, in); break;
         case LI_ZERO: zero(j, in); break;
+        }
+        if (j->check) {
+            gcc_jit_rvalue *args[] = { j->check_ctx, int_const(j, j->t_int, i), gcc_jit_lvalue_as_rvalue(j->loss) };
+            gcc_jit_block_add_eval(j->block, j->loc, gcc_jit_context_new_call_through_ptr(j->ctx, j->loc, j->check, 3, args));
         }
     }
     j->loc = NULL;
@@ -499,22 +515,36 @@ static void begin(Jit *j, gcc_jit_function *fn)
     j->seed = NULL;
     j->pos = NULL;
     j->loss = NULL;
+    j->check = j->check_ctx = NULL;
 }
 
-/* double NAME_train_step(float *params, float *grads, const void *x, const void *y,
- *                        int64_t batch, float *arena, uint64_t seed) */
-static void build_train_step(Jit *j, const LFunc *f, const char *name)
+/* A train step's parameters; then, for the checked step, the check and its
+ * context; then, for a part, the loss so far. */
+static int train_params(Jit *j, gcc_jit_param *p[10], bool part, bool checked)
 {
-    gcc_jit_param *p[] = {
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "grads"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "y_in"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_u64, "seed"),
-    };
-    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_double, name, 7, p, 0));
+    int n = 0;
+    p[n++] = gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params");
+    p[n++] = gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "grads");
+    p[n++] = gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in");
+    p[n++] = gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "y_in");
+    p[n++] = gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch");
+    p[n++] = gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena");
+    p[n++] = gcc_jit_context_new_param(j->ctx, NULL, j->t_u64, "seed");
+    if (checked) {
+        p[n++] = gcc_jit_context_new_param(j->ctx, NULL, j->t_check, "check");
+        p[n++] = gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "ctx");
+    }
+    if (part)
+        p[n++] = gcc_jit_context_new_param(j->ctx, NULL, j->t_double, "loss_in");
+    return n;
+}
+
+/* Instructions [first, end) of f as the body of a train step (or of one of
+ * its parts, which continues the loss it is given), returning the loss. */
+static void train_body(Jit *j, gcc_jit_function *fn, gcc_jit_param **p, int np, bool part, bool checked, const LFunc *f,
+                       int first, int end)
+{
+    begin(j, fn);
     j->base[BASE_PARAMS] = gcc_jit_param_as_rvalue(p[0]);
     j->base[BASE_GRADS] = gcc_jit_param_as_rvalue(p[1]);
     /* labels may be int32_t: the same 4-byte stride as float, and the
@@ -524,34 +554,124 @@ static void build_train_step(Jit *j, const LFunc *f, const char *name)
     j->batch = gcc_jit_param_as_rvalue(p[4]);
     j->base[BASE_ARENA] = gcc_jit_param_as_rvalue(p[5]);
     j->seed = gcc_jit_param_as_rvalue(p[6]);
+    if (checked) {
+        j->check = gcc_jit_param_as_rvalue(p[7]);
+        j->check_ctx = gcc_jit_param_as_rvalue(p[8]);
+    }
     j->loss = gcc_jit_function_new_local(j->fn, NULL, j->t_double, "loss");
-    gcc_jit_block_add_assignment(j->block, NULL, j->loss, gcc_jit_context_zero(j->ctx, j->t_double));
-    body(j, f);
+    gcc_jit_block_add_assignment(j->block, NULL, j->loss,
+                                 part ? gcc_jit_param_as_rvalue(p[np - 1]) : gcc_jit_context_zero(j->ctx, j->t_double));
+    body(j, f, first, end);
     gcc_jit_block_end_with_return(j->block, NULL, gcc_jit_lvalue_as_rvalue(j->loss));
 }
 
-/* void NAME_forward(const float *params, const void *x_in, float *out, int64_t batch, float *arena)
- * and, for the step function (step.c), the same with a last int64_t pos. */
-static void build_inference(Jit *j, const LFunc *f, const char *name, bool with_pos)
+/* double NAME_train_step(float *params, float *grads, const void *x, const void *y,
+ *                        int64_t batch, float *arena, uint64_t seed)
+ * A step longer than BACKEND_PART_MAX instructions calls its parts in order
+ * (emit_c's NAME_partK), passing the loss through them. checked: the
+ * checked step (emit_c's NAME_train_step_checked), with check(ctx, k, loss)
+ * after each instruction k. */
+static void build_train_step(Jit *j, const LFunc *f, const char *name, bool checked)
 {
-    gcc_jit_param *p[] = {
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "out"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena"),
-        gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "pos"),
-    };
-    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, with_pos ? 6 : 5,
-                                          p, 0));
+    gcc_jit_param *p[10];
+    int parts = backend_parts(f);
+    if (parts == 1) {
+        int np = train_params(j, p, false, checked);
+        train_body(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_double, name, np, p, 0),
+                   p, np, false, checked, f, 0, f->n);
+        return;
+    }
+    gcc_jit_function **part = arena_alloc(j->c->arena, sizeof *part * (size_t)parts);
+    for (int k = 0; k < parts && !j->error[0]; k++) {
+        int np = train_params(j, p, true, checked);
+        part[k] = gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_INTERNAL, j->t_double,
+                                               arena_printf(j->c->arena, "%s_part%d", name, k), np, p, 0);
+        int first, end;
+        backend_part_range(f, k, &first, &end);
+        train_body(j, part[k], p, np, true, checked, f, first, end);
+    }
+    int np = train_params(j, p, false, checked);
+    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_double, name, np, p, 0));
+    gcc_jit_lvalue *loss = gcc_jit_function_new_local(j->fn, NULL, j->t_double, "loss");
+    gcc_jit_block_add_assignment(j->block, NULL, loss, gcc_jit_context_zero(j->ctx, j->t_double));
+    for (int k = 0; k < parts && !j->error[0]; k++) {
+        gcc_jit_rvalue *args[10];
+        for (int a = 0; a < np; a++)
+            args[a] = gcc_jit_param_as_rvalue(p[a]);
+        args[np] = gcc_jit_lvalue_as_rvalue(loss);
+        gcc_jit_block_add_assignment(j->block, NULL, loss, gcc_jit_context_new_call(j->ctx, NULL, part[k], np + 1, args));
+    }
+    gcc_jit_block_end_with_return(j->block, NULL, gcc_jit_lvalue_as_rvalue(loss));
+}
+
+/* The parameters of forward and of the step function (with pos). */
+static int inference_params(Jit *j, gcc_jit_param *p[6], bool with_pos)
+{
+    p[0] = gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "params");
+    p[1] = gcc_jit_context_new_param(j->ctx, NULL, j->t_voidp, "x_in");
+    p[2] = gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "out");
+    p[3] = gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "batch");
+    p[4] = gcc_jit_context_new_param(j->ctx, NULL, j->t_floatp, "arena");
+    p[5] = gcc_jit_context_new_param(j->ctx, NULL, j->t_i64, "pos");
+    return with_pos ? 6 : 5;
+}
+
+static void inference_body(Jit *j, gcc_jit_function *fn, gcc_jit_param **p, bool with_pos, const LFunc *f, int first,
+                           int end)
+{
+    begin(j, fn);
     j->base[BASE_PARAMS] = gcc_jit_param_as_rvalue(p[0]);
     j->base[BASE_X] = gcc_jit_lvalue_as_rvalue(float_pointer_local(j, p[1], "x"));
     j->base[BASE_OUT] = gcc_jit_param_as_rvalue(p[2]);
     j->batch = gcc_jit_param_as_rvalue(p[3]);
     j->base[BASE_ARENA] = gcc_jit_param_as_rvalue(p[4]);
     j->pos = with_pos ? gcc_jit_param_as_rvalue(p[5]) : NULL;
-    body(j, f);
+    body(j, f, first, end);
     gcc_jit_block_end_with_void_return(j->block, NULL);
+}
+
+/* void NAME_forward(const float *params, const void *x_in, float *out, int64_t batch, float *arena)
+ * and, for the step function (step.c), the same with a last int64_t pos;
+ * in parts, as the train step, when longer than BACKEND_PART_MAX. */
+static void build_inference(Jit *j, const LFunc *f, const char *name, bool with_pos)
+{
+    gcc_jit_param *p[6];
+    int parts = backend_parts(f);
+    if (parts == 1) {
+        int np = inference_params(j, p, with_pos);
+        inference_body(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, np, p, 0),
+                       p, with_pos, f, 0, f->n);
+        return;
+    }
+    gcc_jit_function **part = arena_alloc(j->c->arena, sizeof *part * (size_t)parts);
+    for (int k = 0; k < parts && !j->error[0]; k++) {
+        int np = inference_params(j, p, with_pos);
+        part[k] = gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_INTERNAL, j->t_void,
+                                               arena_printf(j->c->arena, "%s_part%d", name, k), np, p, 0);
+        int first, end;
+        backend_part_range(f, k, &first, &end);
+        inference_body(j, part[k], p, with_pos, f, first, end);
+    }
+    int np = inference_params(j, p, with_pos);
+    begin(j, gcc_jit_context_new_function(j->ctx, NULL, GCC_JIT_FUNCTION_EXPORTED, j->t_void, name, np, p, 0));
+    gcc_jit_rvalue *args[6];
+    for (int a = 0; a < np; a++)
+        args[a] = gcc_jit_param_as_rvalue(p[a]);
+    for (int k = 0; k < parts && !j->error[0]; k++)
+        gcc_jit_block_add_eval(j->block, NULL, gcc_jit_context_new_call(j->ctx, NULL, part[k], np, args));
+    gcc_jit_block_end_with_void_return(j->block, NULL);
+}
+
+/* Parts are never inlined back into the whole (emit_c marks them
+ * noinline); libgccjit 12 has no function attributes, so the context says
+ * it. Nothing else in a context could be inlined: kernels are imported. */
+static bool has_parts(const LProgram *lp)
+{
+    bool any = (lp->train && !lp->nsteps && backend_parts(&lp->train_step) > 1) || backend_parts(&lp->forward) > 1 ||
+               (lp->has_step && backend_parts(&lp->step) > 1);
+    for (int k = 0; k < lp->nsteps; k++)
+        any |= backend_parts(&lp->steps[k].fn) > 1;
+    return any;
 }
 
 /* ----------------------------------------------------------- the driver */
@@ -595,6 +715,34 @@ static JitProgram *fail(JitProgram *jp, FILE *err, const char *msg)
     return NULL;
 }
 
+/* The checked step (rt_program.compile_checked): train.c asks for it only
+ * after a step went non-finite, so it is compiled then, in a context of
+ * its own; compiled with the program it added half again to every start. */
+static rt_checked_step_fn compile_checked(const rt_program *p)
+{
+    JitProgram *jp = (JitProgram *)(void *)((char *)p - offsetof(JitProgram, program));
+    if (jp->checked_result || !jp->lp)
+        return jp->program.checked_step;
+    jp->checked_ctx = gcc_jit_context_acquire();
+    if (!jp->checked_ctx)
+        return NULL;
+    gcc_jit_context_set_bool_print_errors_to_stderr(jp->checked_ctx, 0);
+    set_flags(jp->checked_ctx);
+    if (backend_parts(&jp->lp->train_step) > 1)
+        gcc_jit_context_add_command_line_option(jp->checked_ctx, "-fno-inline");
+    Jit j = { .c = jp->c, .ctx = jp->checked_ctx };
+    make_types(&j);
+    const char *name = arena_printf(jp->c->arena, "%s_train_step_checked", jp->lp->name);
+    build_train_step(&j, &jp->lp->train_step, name, true);
+    if (j.error[0] || gcc_jit_context_get_first_error(jp->checked_ctx))
+        return NULL;
+    jp->checked_result = gcc_jit_context_compile(jp->checked_ctx);
+    void *code = jp->checked_result ? gcc_jit_result_get_code(jp->checked_result, name) : NULL;
+    if (code)
+        memcpy(&jp->program.checked_step, &code, sizeof code);
+    return jp->program.checked_step;
+}
+
 JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *err)
 {
     if (!lp->base_dir)
@@ -608,17 +756,23 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
         return fail(jp, err, "cannot create a libgccjit context");
     gcc_jit_context_set_bool_print_errors_to_stderr(jp->ctx, 0);
     set_flags(jp->ctx);
+    if (has_parts(lp))
+        gcc_jit_context_add_command_line_option(jp->ctx, "-fno-inline");
     Jit j = { .c = c, .ctx = jp->ctx };
     make_types(&j);
     /* model names are identifiers (the grammar's), so they make symbol names */
     const char *train_name = arena_printf(c->arena, "%s_train_step", lp->name);
     const char *forward_name = arena_printf(c->arena, "%s_forward", lp->name);
-    if (lp->train && !lp->nsteps)
-        build_train_step(&j, &lp->train_step, train_name);
+    if (lp->train && !lp->nsteps) {
+        build_train_step(&j, &lp->train_step, train_name, false);
+        jp->c = c;
+        jp->lp = lp;
+        jp->program.compile_checked = compile_checked;
+    }
     const char **step_names = arena_alloc(c->arena, sizeof *step_names * (size_t)(lp->nsteps + 1));
     for (int k = 0; k < lp->nsteps && !j.error[0]; k++) {
         step_names[k] = arena_printf(c->arena, "%s_train_step%d", lp->name, k);
-        build_train_step(&j, &lp->steps[k].fn, step_names[k]);
+        build_train_step(&j, &lp->steps[k].fn, step_names[k], false);
     }
     if (!j.error[0])
         build_inference(&j, &lp->forward, forward_name, false);
@@ -670,6 +824,10 @@ void jit_free(JitProgram *jp)
 {
     if (!jp)
         return;
+    if (jp->checked_result)
+        gcc_jit_result_release(jp->checked_result);
+    if (jp->checked_ctx)
+        gcc_jit_context_release(jp->checked_ctx);
     if (jp->result)
         gcc_jit_result_release(jp->result);
     if (jp->ctx)

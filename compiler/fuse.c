@@ -2,9 +2,12 @@
  * Requires: a unit (a training graph or a model graph) in node order.
  * Produces: per node, in NodeInfo: dead nodes (not needed for the loss,
  * the gradients or the output), aliases (flatten and reshape share their
- * input's storage; so does dropout at inference), and activations that
- * ride in the epilogue of the dense before them, so the GEMM writes the
- * activated values once instead of writing, reading and writing again.
+ * input's storage; so does dropout at inference), loops; and per kernel
+ * that computes several nodes one FusedGroup record (Unit.groups): a dense
+ * or conv2d with the activation that rides in its epilogue (the GEMM
+ * writes the activated values once instead of writing, reading and
+ * writing again), the batchnorm folded into its weights, the max-pool its
+ * tasks compute. Every node of a group has NodeInfo.group set.
  * Softmax and cross-entropy are one kernel by construction (the op). A
  * concat is never an alias: lower.c's copy_slice says why. */
 #include "compiler.h"
@@ -35,7 +38,7 @@ static void fuse_loops(Compiler *c, Unit *u)
         for (int k = 0; k < n->ndata; k++)
             if (u->info[n->inputs[k]].loop_into == (int32_t)i && depth[n->inputs[k]] + 1 > depth[i])
                 depth[i] = depth[n->inputs[k]] + 1;
-        if (in->dead || in->users != 1 || in->fused_into >= 0 || in->alias_of >= 0 || !is_elementwise(n->op) ||
+        if (in->dead || in->users != 1 || unit_fused_into(u, i) >= 0 || in->alias_of >= 0 || !is_elementwise(n->op) ||
             depth[i] >= MAX_LOOP_DEPTH)
             continue;
         /* gelu, tanh, sigmoid are computed by the runtime's kernel, never
@@ -49,7 +52,7 @@ static void fuse_loops(Compiler *c, Unit *u)
                 reads |= m->inputs[k] == i;
             if (u->info[j].dead || !reads)
                 continue;
-            if (is_elementwise(m->op) && u->info[j].fused_into < 0 && ir_shape_elems(&m->shape) == ir_shape_elems(&n->shape))
+            if (is_elementwise(m->op) && unit_fused_into(u, j) < 0 && ir_shape_elems(&m->shape) == ir_shape_elems(&n->shape))
                 in->loop_into = (int32_t)j;
             break;
         }
@@ -63,9 +66,10 @@ void unit_init(Compiler *c, Unit *u, Graph *g, const char *name, const TrainGrap
     u->g = g;
     u->training = tg != NULL;
     u->info = arena_alloc(c->arena, sizeof *u->info * (g->nnodes + 1));
+    u->groups = arena_alloc(c->arena, sizeof *u->groups * (g->nnodes + 1));
     for (uint32_t i = 0; i < g->nnodes; i++) {
         NodeInfo *in = &u->info[i];
-        in->fused_into = in->act = in->alias_of = in->loop_into = in->fold_bn = in->pool = -1;
+        in->group = in->alias_of = in->loop_into = -1;
         in->offset = in->aux_offset = -1;
         if (tg) {
             in->loss_coef = tg->loss_coef[i];
@@ -110,18 +114,39 @@ static void mark_live(Unit *u)
     }
 }
 
+/* The group anchored at `anchor`, made on first use. */
+static FusedGroup *group_at(Unit *u, uint32_t anchor)
+{
+    int32_t k = u->info[anchor].group;
+    if (k < 0) {
+        k = u->ngroups++;
+        u->groups[k] = (FusedGroup){ .anchor = anchor, .act = -1, .fold_bn = -1, .pool = -1 };
+        u->info[anchor].group = k;
+    }
+    return &u->groups[k];
+}
+
+/* Node `member` joins the group anchored at `anchor`. */
+static FusedGroup *join_group(Unit *u, uint32_t anchor, uint32_t member)
+{
+    FusedGroup *gr = group_at(u, anchor);
+    u->info[member].group = u->info[anchor].group;
+    return gr;
+}
+
 /* The conv2d whose kernel writes value v (itself, or the activation or
  * folded batchnorm riding in it), or -1. */
 static int32_t conv_writing(const Unit *u, uint32_t v)
 {
     const Graph *g = u->g;
-    const NodeInfo *in = &u->info[v];
-    if (g->nodes[v].op == OP_conv2d)
-        return in->act < 0 && in->fold_bn < 0 ? (int32_t)v : -1;
-    int32_t c = in->fused_into;
+    if (g->nodes[v].op == OP_conv2d) {
+        const FusedGroup *gr = unit_anchored(u, v);
+        return !gr || (gr->act < 0 && gr->fold_bn < 0) ? (int32_t)v : -1;
+    }
+    int32_t c = unit_fused_into(u, v);
     if (c < 0 || g->nodes[c].op != OP_conv2d)
         return -1;
-    const NodeInfo *cv = &u->info[c];
+    const FusedGroup *cv = &u->groups[u->info[v].group];
     if (cv->act == (int32_t)v || (cv->fold_bn == (int32_t)v && cv->act < 0))
         return c;
     return -1;
@@ -146,10 +171,9 @@ static void fuse_pools(Unit *u)
         if ((stride != 0 && stride != size) || ir_attr(n, "padding")->i != 0)
             continue;
         int32_t c = conv_writing(u, n->inputs[0]);
-        if (c < 0 || u->info[c].pool >= 0)
+        if (c < 0 || (unit_anchored(u, (uint32_t)c) && unit_anchored(u, (uint32_t)c)->pool >= 0))
             continue;
-        u->info[i].fused_into = c;
-        u->info[c].pool = (int32_t)i;
+        join_group(u, (uint32_t)c, i)->pool = (int32_t)i;
     }
 }
 
@@ -217,8 +241,7 @@ void fuse_unit(Compiler *c, Unit *u)
         if (u->info[i].dead || n->op != OP_batchnorm || g->nodes[cv].op != OP_conv2d || u->info[cv].users != 1 ||
             i == u->out_node)
             continue;
-        u->info[i].fused_into = (int32_t)cv;
-        u->info[cv].fold_bn = (int32_t)i;
+        join_group(u, cv, i)->fold_bn = (int32_t)i;
     }
     /* dense or conv2d -> activation: the activation rides in the epilogue when every
      * other live reader of the dense output is that activation's gradient
@@ -229,13 +252,14 @@ void fuse_unit(Compiler *c, Unit *u)
             continue;
         uint32_t d = n->inputs[0];
         bool via_bn = false;
-        if (u->info[d].fused_into >= 0 && g->nodes[d].op == OP_batchnorm) {
+        if (unit_fused_into(u, d) >= 0 && g->nodes[d].op == OP_batchnorm) {
             if (u->info[d].users != 1)
                 continue;
-            d = (uint32_t)u->info[d].fused_into; /* conv -> folded batchnorm -> activation */
+            d = (uint32_t)unit_fused_into(u, d); /* conv -> folded batchnorm -> activation */
             via_bn = true;
         }
-        if ((g->nodes[d].op != OP_dense && g->nodes[d].op != OP_conv2d) || u->info[d].act >= 0 ||
+        if ((g->nodes[d].op != OP_dense && g->nodes[d].op != OP_conv2d) ||
+            (unit_anchored(u, d) && unit_anchored(u, d)->act >= 0) ||
             (!u->training && d == u->out_node))
             continue;
         int others = 0, grads = 0;
@@ -253,9 +277,9 @@ void fuse_unit(Compiler *c, Unit *u)
         }
         if (others)
             continue;
-        u->info[i].fused_into = (int32_t)d;
-        u->info[d].act = (int32_t)i;
-        u->info[d].needs_preact = grads > 0;
+        FusedGroup *gr = join_group(u, d, i);
+        gr->act = (int32_t)i;
+        gr->keeps_preact = grads > 0;
     }
     fuse_pools(u);
     fuse_pool_grads(u);
@@ -270,7 +294,7 @@ void fuse_dump(FILE *out, const Unit *u)
     for (uint32_t i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
         const NodeInfo *in = &u->info[i];
-        if (in->dead || n->op == OP_param || n->op == OP_input || in->fused_into >= 0)
+        if (in->dead || n->op == OP_param || n->op == OP_input || unit_fused_into(u, i) >= 0)
             continue;
         if (in->loop_into >= 0) {
             fprintf(out, "  %%%u %s (inside the loop of %%%d)  # %s\n", i, ir_ops[n->op].name, in->loop_into,
@@ -278,13 +302,14 @@ void fuse_dump(FILE *out, const Unit *u)
             continue;
         }
         fprintf(out, "  %%%u %s", i, ir_ops[n->op].name);
-        if (in->fold_bn >= 0)
-            fprintf(out, " + batchnorm %%%d (folded into the weights)", in->fold_bn);
-        if (in->act >= 0)
-            fprintf(out, " + bias + %s (epilogue%s)", ir_ops[g->nodes[in->act].op].name,
-                    in->needs_preact ? ", keeps the pre-activation" : "");
-        if (in->pool >= 0)
-            fprintf(out, " + maxpool %%%d (pooled in its tasks)", in->pool);
+        const FusedGroup *gr = unit_anchored(u, i);
+        if (gr && gr->fold_bn >= 0)
+            fprintf(out, " + batchnorm %%%d (folded into the weights)", gr->fold_bn);
+        if (gr && gr->act >= 0)
+            fprintf(out, " + bias + %s (epilogue%s)", ir_ops[g->nodes[gr->act].op].name,
+                    gr->keeps_preact ? ", keeps the pre-activation" : "");
+        if (gr && gr->pool >= 0)
+            fprintf(out, " + maxpool %%%d (pooled in its tasks)", gr->pool);
         if (n->op == OP_cross_entropy)
             fputs(" (softmax + cross-entropy, one kernel)", out);
         if (in->through_relu)

@@ -315,3 +315,11 @@ int ir_find_model(Compiler *c, const char *name)
             return p->model_slots[k];
     return -1;
 }
+
+bool batchnorm_frozen(const Program *p, const Graph *g, const Node *n)
+{
+    if (n->op != OP_batchnorm || n->ninputs < 5)
+        return false;
+    const Node *mean = &g->nodes[n->inputs[3]];
+    return mean->op == OP_param && p->params[mean->param].frozen;
+}

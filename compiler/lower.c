@@ -46,6 +46,8 @@ static LInstr *emit(Lower *l, LKind kind, Kernel fn, const Node *n)
     LInstr *in = lir_append(l->c, l->f, kind, fn, n->span);
     in->comment = arena_printf(l->c->arena, "%s: %s -> %s", n->name ? n->name : "", ir_ops[n->op].name,
                                ir_type_str(l->c, n->dtype, &n->shape));
+    in->layer = n->name ? n->name : "";
+    in->op = ir_ops[n->op].name;
     return in;
 }
 
@@ -225,12 +227,13 @@ static bool has_loop_inputs(Lower *l, uint32_t id)
 static bool lower_dense(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    const NodeInfo *info = &l->u->info[id];
+    const FusedGroup *gr = unit_anchored(l->u, id);
+    int32_t act_node = gr ? gr->act : -1;
     uint32_t x = n->inputs[0], w = n->inputs[1];
     int64_t k = last_dim(node_at(l, x)), units = last_dim(n), r = rows(n);
     LInstr *in = emit(l, LI_CALL, K_rt_sgemm_ex, n);
-    if (info->act >= 0)
-        in->comment = arena_printf(l->c->arena, "%s + %s", in->comment, ir_ops[node_at(l, (uint32_t)info->act)->op].name);
+    if (act_node >= 0)
+        in->comment = arena_printf(l->c->arena, "%s + %s", in->comment, ir_ops[node_at(l, (uint32_t)act_node)->op].name);
     arg_bool(in, false);
     arg_bool(in, true);
     arg_int(in, 0, r);
@@ -242,18 +245,18 @@ static bool lower_dense(Lower *l, uint32_t id)
     arg_val(l, in, w);
     arg_int(in, k, 0);
     arg_float(in, 0, false);
-    arg_ptr(in, ptr_of(l, info->act >= 0 ? (uint32_t)info->act : id));
+    arg_ptr(in, ptr_of(l, act_node >= 0 ? (uint32_t)act_node : id));
     arg_int(in, units, 0);
     LArg ep = { .kind = LA_EPILOGUE };
     if (n->ninputs > 2) {
         ep.has_bias = true;
         ep.bias = ptr_of(l, n->inputs[2]);
     }
-    if (info->act >= 0) {
-        const Node *a = node_at(l, (uint32_t)info->act);
+    if (act_node >= 0) {
+        const Node *a = node_at(l, (uint32_t)act_node);
         ep.act = ir_ops[a->op].act;
         ep.alpha = act_alpha(a);
-        if (info->needs_preact) {
+        if (gr->keeps_preact) {
             ep.has_preact = true;
             ep.preact = ptr_of(l, id);
         }
@@ -311,12 +314,13 @@ static LPtr scratch(Lower *l, int64_t k, LArg *arg)
 static bool lower_conv2d(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    const NodeInfo *info = &l->u->info[id];
+    const FusedGroup none = { .anchor = id, .act = -1, .fold_bn = -1, .pool = -1 };
+    const FusedGroup *gr = unit_anchored(l->u, id) ? unit_anchored(l->u, id) : &none;
     LArg w_arg = { .kind = LA_NULL }, b_arg = { .kind = LA_NULL };
     uint32_t out = id;
-    if (info->fold_bn >= 0) {
+    if (gr->fold_bn >= 0) {
         /* w' = w * s, b' = (b - mean) * s + beta, s = gamma / sqrt(var + eps) */
-        const Node *bn = node_at(l, (uint32_t)info->fold_bn), *w = node_at(l, n->inputs[1]);
+        const Node *bn = node_at(l, (uint32_t)gr->fold_bn), *w = node_at(l, n->inputs[1]);
         int64_t wsize = elems(w), k = wsize / w->shape.dim[0];
         LInstr *f = emit(l, LI_CALL, K_rt_batchnorm_fold, bn);
         f->comment = arena_printf(l->c->arena, "%s folded into %s", bn->name, n->name);
@@ -334,26 +338,26 @@ static bool lower_conv2d(Lower *l, uint32_t id)
         scratch(l, (wsize + 15) / 16 * 16, &b_arg);
         push(f, w_arg);
         push(f, b_arg);
-        out = (uint32_t)info->fold_bn;
+        out = (uint32_t)gr->fold_bn;
     }
-    LInstr *in = emit(l, LI_CALL, info->pool >= 0 ? K_rt_conv2d_forward_maxpool : K_rt_conv2d_forward, n);
+    LInstr *in = emit(l, LI_CALL, gr->pool >= 0 ? K_rt_conv2d_forward_maxpool : K_rt_conv2d_forward, n);
     rt_act act = RT_ACT_NONE;
     double alpha = 0;
-    if (info->act >= 0) {
-        const Node *a = node_at(l, (uint32_t)info->act);
+    if (gr->act >= 0) {
+        const Node *a = node_at(l, (uint32_t)gr->act);
         in->comment = arena_printf(l->c->arena, "%s + %s", in->comment, ir_ops[a->op].name);
         act = ir_ops[a->op].act;
         alpha = act_alpha(a);
     }
     arg_conv(l, in, n, n->inputs[0]);
-    if (info->pool >= 0) {
-        const Node *pl = node_at(l, (uint32_t)info->pool);
+    if (gr->pool >= 0) {
+        const Node *pl = node_at(l, (uint32_t)gr->pool);
         in->comment = arena_printf(l->c->arena, "%s + %s", in->comment, pl->name ? pl->name : "maxpool");
         arg_pool(l, in, pl, pl->inputs[0]);
     }
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[0]);
-    if (info->fold_bn >= 0) {
+    if (gr->fold_bn >= 0) {
         push(in, w_arg);
         push(in, b_arg);
     } else {
@@ -365,13 +369,13 @@ static bool lower_conv2d(Lower *l, uint32_t id)
     }
     arg_act(in, act);
     arg_float(in, alpha, false);
-    if (info->needs_preact)
+    if (gr->keeps_preact)
         arg_val(l, in, id);
     else
         push(in, (LArg){ .kind = LA_NULL });
-    arg_ptr(in, ptr_of(l, info->act >= 0 ? (uint32_t)info->act : out));
-    if (info->pool >= 0)
-        arg_ptr(in, ptr_of(l, (uint32_t)info->pool));
+    arg_ptr(in, ptr_of(l, gr->act >= 0 ? (uint32_t)gr->act : out));
+    if (gr->pool >= 0)
+        arg_ptr(in, ptr_of(l, (uint32_t)gr->pool));
     return true;
 }
 
@@ -777,12 +781,6 @@ static bool lower_activation(Lower *l, uint32_t id)
     arg_val(l, in, id);
     return true;
 }
-#define lower_relu lower_activation
-#define lower_leaky_relu lower_activation
-#define lower_gelu lower_activation
-#define lower_tanh lower_activation
-#define lower_sigmoid lower_activation
-#define lower_silu lower_activation
 
 #define lower_scale lower_loop
 #define lower_add lower_loop
@@ -998,17 +996,35 @@ static bool lower_batchnorm(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     int64_t c = n->shape.dim[0], hw = elems(n) / c;
-    LInstr *in = emit(l, LI_CALL, l->u->training ? K_rt_batchnorm_forward_train : K_rt_batchnorm_forward_eval, n);
+    /* A frozen batchnorm (init from ... { freeze bn }) normalises with its
+     * running statistics in training too, and leaves them as loaded. */
+    bool train = l->u->training && !batchnorm_frozen(l->c->prog, l->u->g, n);
+    LInstr *in = emit(l, LI_CALL, train ? K_rt_batchnorm_forward_train : K_rt_batchnorm_forward_eval, n);
     arg_int(in, 0, 1);
     arg_int(in, c, 0);
     arg_int(in, hw, 0);
     for (int k = 0; k < 5; k++) /* x, gamma, beta, running mean, running variance */
         arg_val(l, in, n->inputs[k]);
-    if (l->u->training)
+    if (train)
         arg_float(in, ir_attr(n, "momentum")->f, false);
     arg_float(in, ir_attr(n, "eps")->f, false);
-    if (l->u->training)
+    if (train)
         arg_saved_parts(l, in, id);
+    arg_val(l, in, id);
+    return true;
+}
+
+static bool lower_batchnorm_frozen_grad(Lower *l, uint32_t id)
+{
+    const Node *n = node_at(l, id);
+    int64_t c = n->shape.dim[0], hw = elems(n) / c;
+    LInstr *in = emit(l, LI_CALL, K_rt_batchnorm_backward_frozen, n);
+    arg_int(in, 0, 1);
+    arg_int(in, c, 0);
+    arg_int(in, hw, 0);
+    for (int k = 0; k < 3; k++) /* dy, gamma, running variance */
+        arg_val(l, in, n->inputs[k]);
+    arg_float(in, ir_attr(n, "eps")->f, false);
     arg_val(l, in, id);
     return true;
 }
@@ -1126,6 +1142,7 @@ static bool lower_broadcast(Lower *l, uint32_t id)
 
 static LowerRule *const lower_rules[OP_COUNT] = {
 #define OP(name, kind, flags, act, sig) [OP_##name] = lower_##name,
+#define ACT(name, flags, act, sig) [OP_##name] = lower_activation,
 #include "ops.def"
 #undef OP
 };
@@ -1135,7 +1152,7 @@ static LowerRule *const lower_rules[OP_COUNT] = {
 static bool lower_node(Lower *l, uint32_t id)
 {
     const NodeInfo *info = &l->u->info[id];
-    if (info->dead || info->alias_of >= 0 || info->fused_into >= 0 || info->loop_into >= 0)
+    if (info->dead || info->alias_of >= 0 || unit_fused_into(l->u, id) >= 0 || info->loop_into >= 0)
         return true;
     return lower_rules[node_at(l, id)->op](l, id);
 }

@@ -162,10 +162,11 @@ static int64_t arena_need(const Unit *u, uint32_t i)
     if (in->dead || in->alias_of >= 0 || in->loop_into >= 0 || n->op == OP_input || n->op == OP_param ||
         n->writes_grad || in->value_unused)
         return 0;
-    if ((n->op == OP_dense || n->op == OP_conv2d) && (in->act >= 0 || in->fold_bn >= 0) && !in->needs_preact)
+    const FusedGroup *gr = in->group >= 0 ? &u->groups[in->group] : NULL;
+    if (gr && gr->anchor == i && (gr->act >= 0 || gr->fold_bn >= 0) && !gr->keeps_preact)
         return 0; /* the activation or batchnorm after it holds the result */
-    if (in->fused_into >= 0 && n->op == OP_batchnorm) /* folded: it holds the conv's output, unless an activation does */
-        return u->info[in->fused_into].act >= 0 ? 0 : ir_shape_elems(&n->shape);
+    if (gr && gr->fold_bn == (int32_t)i) /* folded: it holds the conv's output, unless an activation does */
+        return gr->act >= 0 ? 0 : ir_shape_elems(&n->shape);
     if (u->training && plan_slot(n).nparts > 0) /* y, then what its backward reads */
         return plan_slot(n).floats;
     if (n->op == OP_cross_entropy)
@@ -202,8 +203,8 @@ static int by_size(const void *a, const void *b)
 static uint32_t exec_pos(const Unit *u, uint32_t i)
 {
     for (;;) {
-        if (u->info[i].fused_into >= 0)
-            i = (uint32_t)u->info[i].fused_into;
+        if (unit_fused_into(u, i) >= 0)
+            i = (uint32_t)unit_fused_into(u, i);
         else if (u->info[i].loop_into >= 0)
             i = (uint32_t)u->info[i].loop_into;
         else
@@ -308,8 +309,9 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
     u->arena_floats = top;
     /* folded conv weights and biases: one region, reused by every fold */
     u->scratch_floats = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (u->info[i].fold_bn < 0 || u->info[i].dead)
+    for (int k = 0; k < u->ngroups; k++) {
+        uint32_t i = u->groups[k].anchor;
+        if (u->groups[k].fold_bn < 0 || u->info[i].dead)
             continue;
         const Node *w = &g->nodes[g->nodes[i].inputs[1]];
         int64_t need = aligned(ir_shape_elems(&w->shape)) + w->shape.dim[0];

@@ -122,6 +122,27 @@ static const char *source_sha256(Compiler *c)
     return hex;
 }
 
+/* What each instruction of the train step computes and where, for the
+ * checked step's message. The gradient's instructions follow the last
+ * loss. */
+static void op_table(Compiler *c, const LFunc *f, rt_program *p)
+{
+    rt_op_desc *ops = arena_alloc(c->arena, sizeof *ops * (size_t)(f->n + 1));
+    int last_loss = -1;
+    for (int i = 0; i < f->n; i++)
+        if (f->code[i].kind == LI_LOSS_CALL)
+            last_loss = i;
+    for (int i = 0; i < f->n; i++) {
+        const LInstr *in = &f->code[i];
+        int line, col;
+        diag_line_col(&c->src, in->span.begin, &line, &col);
+        ops[i] = (rt_op_desc){ .layer = in->layer ? in->layer : "", .op = in->op ? in->op : "zeroing",
+                               .line = line, .backward = i > last_loss };
+    }
+    p->ops = ops;
+    p->nops = f->n;
+}
+
 void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
 {
     memset(p, 0, sizeof *p);
@@ -174,6 +195,8 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     batch_bound(c, &lp->forward, p);
     if (lp->train)
         batch_bound(c, &lp->train_step, p);
+    if (lp->train && !lp->nsteps && !lp->inference)
+        op_table(c, &lp->train_step, p);
     config(c, lp, &p->config);
     p->source_sha256 = c->src.text ? source_sha256(c) : NULL;
     if (lp->nsteps) {

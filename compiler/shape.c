@@ -448,15 +448,12 @@ static bool shape_add(ShapeCtx *s) { return broadcast(s, "add"); }
 static bool shape_sub(ShapeCtx *s) { return broadcast(s, "subtract"); }
 static bool shape_mul(ShapeCtx *s) { return broadcast(s, "multiply"); }
 static bool shape_scale(ShapeCtx *s) { return same_as_input(s); }
-static bool shape_relu(ShapeCtx *s) { return same_as_input(s); }
-static bool shape_gelu(ShapeCtx *s) { return same_as_input(s); }
-static bool shape_tanh(ShapeCtx *s) { return same_as_input(s); }
-static bool shape_sigmoid(ShapeCtx *s) { return same_as_input(s); }
-static bool shape_silu(ShapeCtx *s) { return same_as_input(s); }
 
-static bool shape_leaky_relu(ShapeCtx *s)
+/* Every activation (an ACT row of ops.def): the input's shape; a slope
+ * (leaky_relu's alpha) must not be negative. */
+static bool shape_activation(ShapeCtx *s)
 {
-    if (attr_float(s, "alpha") < 0)
+    if (ir_arg_index(s->op, "alpha") >= 0 && attr_float(s, "alpha") < 0)
         FAIL("%s: alpha must be >= 0, got %g", s->call, attr_float(s, "alpha"));
     return same_as_input(s);
 }
@@ -622,6 +619,8 @@ static bool shape_avgpool_grad(ShapeCtx *s) { s->out = s->in[1]; s->out_dtype = 
 static bool shape_global_avgpool_grad(ShapeCtx *s) { s->out = s->in[1]; s->out_dtype = DT_F32; return true; }
 static bool shape_batchnorm_grad(ShapeCtx *s) { s->out = s->in[1]; s->out_dtype = DT_F32; return true; }
 
+static bool shape_batchnorm_frozen_grad(ShapeCtx *s) { s->out = s->in[0]; s->out_dtype = DT_F32; return true; }
+
 static bool shape_batchnorm_grad_param(ShapeCtx *s)
 {
     s->out = shape1(s->in[0].dim[0]);
@@ -762,6 +761,7 @@ static bool no_rule(ShapeCtx *s)
 /* A row of ops.def without its rule here fails to compile. */
 static bool (*const rules[OP_COUNT])(ShapeCtx *) = {
 #define OP(name, kind, flags, act, sig) [OP_##name] = shape_##name,
+#define ACT(name, flags, act, sig) [OP_##name] = shape_activation,
 #include "ops.def"
 #undef OP
 };

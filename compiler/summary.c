@@ -110,12 +110,6 @@ static int64_t flops_gru(const Program *p, const Graph *g, const Node *n) { (voi
 #define flops_sub flops_per_output
 #define flops_mul flops_per_output
 #define flops_scale flops_per_output
-#define flops_relu flops_per_output
-#define flops_leaky_relu flops_per_output
-#define flops_gelu flops_per_output
-#define flops_tanh flops_per_output
-#define flops_sigmoid flops_per_output
-#define flops_silu flops_per_output
 
 static int64_t flops_cross_entropy(const Program *p, const Graph *g, const Node *n) { (void)p; return 5 * elems(in0(g, n)); }
 static int64_t flops_mse(const Program *p, const Graph *g, const Node *n) { (void)p; return 3 * elems(in0(g, n)); }
@@ -178,6 +172,7 @@ static int64_t flops_attention_grad(const Program *p, const Graph *g, const Node
 #define flops_avgpool_grad flops_per_output
 #define flops_global_avgpool_grad flops_per_output
 static int64_t flops_batchnorm_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 6 * elems(n); }
+static int64_t flops_batchnorm_frozen_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 2 * elems(n); }
 static int64_t flops_softmax_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 3 * elems(n); }
 static int64_t flops_cross_entropy_grad(const Program *p, const Graph *g, const Node *n) { (void)p, (void)g; return 2 * elems(n); }
 #define flops_mse_grad flops_cross_entropy_grad
@@ -191,6 +186,7 @@ static int64_t flops_layernorm_grad(const Program *p, const Graph *g, const Node
 /* A row of ops.def without its cost here fails to compile. */
 static FlopsRule *const flops_rules[OP_COUNT] = {
 #define OP(name, kind, flags, act, sig) [OP_##name] = flops_##name,
+#define ACT(name, flags, act, sig) [OP_##name] = flops_per_output,
 #include "ops.def"
 #undef OP
 };

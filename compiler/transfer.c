@@ -329,15 +329,24 @@ void transfer_spec(Compiler *c, TrainSpec *ts, const Ast *item, int model)
             diag_error(d, fresh_by[pi]->span, "'%s' is loaded by a map and declared fresh; keep one", prm->name);
             diag_note(d, mapped_by[pi]->span, "loaded here");
         }
-        if (frozen[pi] && !mapped_by[pi] && !is_running_statistic(prm))
+        if (frozen[pi] && !mapped_by[pi])
             diag_error(d, frozen_by[pi]->span,
-                       "'%s' is frozen but not loaded: it would stay at its random initial values; map it from the checkpoint",
-                       prm->name);
-        if (frozen[pi] && is_running_statistic(prm))
-            diag_error(d, frozen_by[pi]->span,
-                       "freezing '%s': a frozen batchnorm would need its running statistics fixed, which netc does not do "
-                       "yet; leave the batchnorm unfrozen",
-                       prm->name);
+                       "'%s' is frozen but not loaded: it would stay at its %s initial values; map it from the checkpoint",
+                       prm->name, is_running_statistic(prm) ? "default" : "random");
+        /* A frozen batchnorm normalises with its running statistics, as
+         * in eval mode: its weight and bias are frozen with them. */
+        const char *dot = strrchr(prm->name, '.');
+        size_t layer = dot ? (size_t)(dot - prm->name) : 0;
+        for (int j = 0; frozen[pi] && is_running_statistic(prm) && layer && j < m->nparams; j++) {
+            const Param *o = &p->params[m->params[j]];
+            if (!frozen[m->params[j]] && !strncmp(o->name, prm->name, layer) && o->name[layer] == '.') {
+                diag_error(d, frozen_by[pi]->span,
+                           "'%s' is frozen but '%s' is not: a frozen batchnorm normalises with its running statistics "
+                           "and keeps its weight and bias as loaded; freeze %.*s whole",
+                           prm->name, o->name, (int)layer, prm->name);
+                break;
+            }
+        }
         neither[k] = !mapped_by[pi] && !fresh[pi];
         nneither += neither[k];
     }

@@ -1,10 +1,7 @@
-/* activations_simd.h — the activations' forward formulas in SIMD
- * vectors, one definition for every vector path that applies them: the
- * activation kernels (kernels_simd.h) and the GEMM epilogue
- * (gemm_epilogue_simd.h) include it after simd_avx512.h or simd_avx2.h, so
- * a dense layer whose activation rides in the GEMM's epilogue gives the
- * bits of the same layer followed by the activation kernel (tests/test_jit.c
- * holds them equal). Accuracy: see kernels_simd.h. */
+/* activations_simd.h — the vector exp, tanh and sigmoid that the
+ * activations' vector formulas (activations.h, which includes this file
+ * after simd_avx512.h or simd_avx2.h) and the softmax rows use. Accuracy:
+ * see kernels_simd.h. */
 #ifndef ACTIVATIONS_SIMD_H
 #define ACTIVATIONS_SIMD_H
 
@@ -13,9 +10,6 @@
 #define LOG2E 1.44269502162933349609375f
 #define LN2_HI 0.693147182464599609375f
 #define LN2_LO -1.904654323148236e-09f
-
-#define GELU_K 0.7978845608028654f
-#define GELU_C 0.044715f
 
 /* Reduces x = n ln2 + r with |r| <= ln2/2 (and a little more when the
  * product rounds); returns r and n. */
@@ -91,43 +85,6 @@ static inline VEC gelu_inner(VEC x)
     VEC x2 = v_mul(x, x);
     VEC k = v_fmadd(x2, v_set1(2.0f * GELU_K * GELU_C), v_set1(2.0f * GELU_K));
     return v_mul(x, k);
-}
-
-/* ---------------------------------------------------------- activations */
-
-static inline VEC fwd_relu(VEC x, float alpha)
-{
-    (void)alpha;
-    return v_max(v_zero(), x);
-}
-
-static inline VEC fwd_leaky(VEC x, float alpha)
-{
-    return v_blend(v_gt0(x), v_mul(x, v_set1(alpha)), x);
-}
-
-static inline VEC fwd_gelu(VEC x, float alpha)
-{
-    (void)alpha;
-    return v_mul(x, v_sigmoid(gelu_inner(x), NULL));
-}
-
-static inline VEC fwd_tanh(VEC x, float alpha)
-{
-    (void)alpha;
-    return v_tanh(x);
-}
-
-static inline VEC fwd_sigmoid(VEC x, float alpha)
-{
-    (void)alpha;
-    return v_sigmoid(x, NULL);
-}
-
-static inline VEC fwd_silu(VEC x, float alpha)
-{
-    (void)alpha;
-    return v_mul(x, v_sigmoid(x, NULL));
 }
 
 #endif

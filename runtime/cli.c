@@ -23,23 +23,6 @@
 #define NETC_VERSION "unknown"
 #endif
 
-/* One line on stderr, prefixed by the program's name like any Unix tool. */
-void rt_report(const char *prog, const char *fmt, ...)
-{
-    /* Messages quote file names the user gave: control characters in
-     * them must not reach the terminal as escape sequences. */
-    char msg[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    rt_sanitize_text(msg);
-    if (rt_dist_on())
-        fprintf(stderr, "%s: rank %d of %d: %s\n", prog, rt_dist_rank(), rt_dist_size(), msg);
-    else
-        fprintf(stderr, "%s: %s\n", prog, msg);
-}
-
 const char *rt_dtype_name(rt_dtype t)
 {
     return t == RT_I32 ? "i32" : "f32";
@@ -145,6 +128,7 @@ static const flag_spec flag_specs[NFLAG] = {
     [FLAG_SAVE_BEST] = { "--save-best", CMD_TRAIN, V_PATH, "best.safetensors" },
     [FLAG_JSON] = { "--json", CMD_EVAL, V_SWITCH, "" },
     [FLAG_CONFUSION] = { "--confusion", CMD_EVAL, V_SWITCH, "" },
+    [FLAG_PER_CLASS] = { "--per-class", CMD_EVAL, V_SWITCH, "" },
     [FLAG_CHECK_REPLICAS] = { "--check-replicas", CMD_TRAIN, V_SWITCH, "" },
 };
 
@@ -305,7 +289,8 @@ static void print_usage(FILE *f, const char *prog)
             "           [--resume FILE] [--log FILE.csv]\n"
             "           [--samples DIR]   (generators: a PNG grid of samples after each epoch)\n"
             "           [--check-replicas]\n"
-            "  eval     --load FILE [--test FILE] [--batch N] [--threads N] [--confusion] [--json]\n"
+            "  eval     --load FILE [--test FILE] [--batch N] [--threads N] [--confusion] [--per-class]\n"
+            "           [--json]\n"
             "  predict  --load FILE [--batch N] [--threads N] [--probs | --top K] INPUT\n"
             "  sample   --load FILE --prompt TEXT [--tokens N] [--temperature X] [--top-k K]\n"
             "           [--seed N] [--threads N]   (language models)\n"

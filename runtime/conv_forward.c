@@ -35,11 +35,41 @@ static inline void add_bias(const float *in, float b, int64_t n, float *out)
 
 /* Bias and activation on output pixels [p0, p0 + n) of sample b, every
  * filter, while a task's outputs are still in cache. */
+/* y[i] = relu(y[i] + b), 8 at a time through a temporary as add_bias. */
+static inline void bias_relu(float *y, float b, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float v[8];
+        for (int j = 0; j < 8; j++) {
+            float s = y[i + j] + b;
+            v[j] = 0.0f > s ? 0.0f : s;
+        }
+        for (int j = 0; j < 8; j++)
+            y[i + j] = v[j];
+    }
+    for (; i < n; i++) {
+        float s = y[i] + b;
+        y[i] = 0.0f > s ? 0.0f : s;
+    }
+}
+
 static void bias_act_columns(const forward_task *t, int64_t b, int64_t p0, int64_t n)
 {
     if (!t->bias && t->act == RT_ACT_NONE && !t->preact)
         return;
     int64_t ys = t->cv->f * t->d.p;
+    if (t->act == RT_ACT_RELU && !t->preact) {
+        /* Bias and ReLU in one pass, in place: as separate passes (the
+         * second a task dispatch per filter) they were 7% of LeNet's
+         * batch-1 forward on two threads (perf). 0 > v ? 0 : v is the
+         * ReLU of activations.h, and the vector max of the SIMD paths
+         * (max(0, v) returns v for -0 and NaN too), so the bits do not
+         * change. */
+        for (int64_t f = 0; f < t->cv->f; f++)
+            bias_relu(t->y + b * ys + f * t->d.p + p0, t->bias ? t->bias[f] : 0.0f, n);
+        return;
+    }
     for (int64_t f = 0; f < t->cv->f; f++) {
         float *y = t->y + b * ys + f * t->d.p + p0;
         float *pre = t->preact ? t->preact + b * ys + f * t->d.p + p0 : y;

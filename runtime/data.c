@@ -956,6 +956,66 @@ static int load_text(const rt_source *src, rt_dataset *out, char *err, size_t er
     return 0;
 }
 
+/* Text to predict on: windows of seq bytes that cover every byte, so each
+ * position gets its next-byte prediction. Window i < L/seq starts at i*seq;
+ * when seq does not divide L, one more window holds the text's last seq
+ * bytes, of which only the last L % seq positions are new (*first_new is
+ * then seq - L % seq). A text shorter than one window is one window with
+ * its L bytes first and pad after them (*first_new 0, *rows_new L), which
+ * only a causal model may read. No labels: predict needs none. Bytes at or
+ * above vocab are refused with their offset. */
+int rt_text_windows(const char *path, int64_t seq, int64_t vocab, int32_t pad, rt_dataset *out,
+                    int64_t *first_new, int64_t *rows_new, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    unsigned char *data;
+    size_t len;
+    if (seq <= 0) {
+        rt_path_error(err, errlen, path, "text windows need a length, got %lld", (long long)seq);
+        return -1;
+    }
+    if (read_whole_file(path, &data, &len, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if (vocab > 0 && data[i] >= vocab) {
+            rt_path_error(err, errlen, path, "byte %d (0x%02x) at offset %zu is outside the model's "
+                          "vocabulary, bytes 0 to %lld", data[i], data[i], i, (long long)vocab - 1);
+            free(data);
+            return -1;
+        }
+    int64_t L = (int64_t)len, full = L / seq, rem = L % seq;
+    int64_t n = L < seq ? 1 : full + (rem > 0);
+    if (L == 0 || rt_mul_checked(rt_mul_checked(n, seq), 4) > MAX_DATA_BYTES) {
+        if (L == 0)
+            rt_path_error(err, errlen, path, "is empty: there is no text to predict on");
+        else
+            too_large(path, rt_mul_checked(n, seq), err, errlen);
+        free(data);
+        return -1;
+    }
+    int32_t *x = malloc((size_t)(n * seq) * sizeof *x);
+    if (!x) {
+        free(data);
+        rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
+        return -1;
+    }
+    for (int64_t w = 0; w < n; w++) {
+        int64_t start = w < full ? w * seq : L < seq ? 0 : L - seq;
+        for (int64_t t = 0; t < seq; t++)
+            x[w * seq + t] = start + t < L ? data[start + t] : pad;
+    }
+    free(data);
+    *first_new = L < seq ? 0 : rem > 0 ? seq - rem : 0;
+    *rows_new = L < seq ? L : rem > 0 ? rem : seq;
+    out->n = n;
+    out->x_dtype = RT_I32;
+    out->x_rank = 1;
+    out->x_dims[0] = seq;
+    out->x_size = seq;
+    out->x = x;
+    return 0;
+}
+
 /* ------------------------------------------------------------- dataset */
 
 int rt_dataset_load(const rt_source *src, rt_dataset *out, char *err, size_t errlen)

@@ -5,6 +5,8 @@
  * or a kill must not destroy the previous good checkpoint.
  */
 #include "netrt.h"
+#include "dist.h"
+#include "train_internal.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -315,4 +317,25 @@ void rt_path_error(char *err, size_t errlen, const char *path, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
     va_end(ap);
+}
+
+/* One line on stderr, prefixed by the program's name like any Unix tool.
+ * Here rather than in cli.c: dist.c reports with it, and the kernels reach
+ * dist.c (dropout's rt_dist_element_offset), so from cli.c it pulled the
+ * whole command line (data loaders, PNG, zlib) into every program that
+ * links libnetrt.a for the kernels, such as an inference artefact. */
+void rt_report(const char *prog, const char *fmt, ...)
+{
+    /* Messages quote file names the user gave: control characters in
+     * them must not reach the terminal as escape sequences. */
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rt_sanitize_text(msg);
+    if (rt_dist_on())
+        fprintf(stderr, "%s: rank %d of %d: %s\n", prog, rt_dist_rank(), rt_dist_size(), msg);
+    else
+        fprintf(stderr, "%s: %s\n", prog, msg);
 }

@@ -40,6 +40,7 @@
  * saves. */
 #define PARALLEL_MIN_MACS (256 * 1024)
 #define PARALLEL_MIN_K 32
+#define SHORT_PARALLEL_MIN_FLOATS (64 * 1024)
 /* Cost of packing one element, in multiply-adds, for choosing how to split
  * work between threads (each thread packs what it uses). */
 #define PACK_COST_MACS 16
@@ -110,12 +111,6 @@ static void kernel_portable(int64_t kc, const float *a, const float *b, float *c
 
 /* ------------------------------------------------------------ epilogue */
 
-/* The portable epilogue's activation: rt_act_forward's (activations.h). */
-static float activate(rt_act act, float slope, float v)
-{
-    return rt_act_scalar(act, slope, v);
-}
-
 static void epilogue_portable(float *c, int64_t ldc, int mr, int nr, const float *bias,
                               float *preact, rt_act act, float act_alpha)
 {
@@ -125,7 +120,7 @@ static void epilogue_portable(float *c, int64_t ldc, int mr, int nr, const float
             float v = bias ? ci[j] + bias[j] : ci[j];
             if (preact)
                 preact[i * ldc + j] = v;
-            ci[j] = activate(act, act_alpha, v);
+            ci[j] = rt_act_scalar(act, act_alpha, v); /* rt_act_forward's (activations.h) */
         }
     }
 }
@@ -400,17 +395,51 @@ static void scale_only(const gemm_problem *p)
     }
 }
 
-/* A few rows of C (inference on a few samples) on the AVX-512 path: B read
- * in place (gemm_avx512.c), 64-column tasks whose bounds depend on the
+/* A few rows of C (inference on a few samples): B read in place
+ * (gemm_avx512.c, gemm_avx2.c, short_portable), 64-column tasks whose bounds depend on the
  * shape alone, the epilogue on each task's columns. */
 typedef struct short_task {
     const gemm_problem *p;
     int64_t chunk;
 } short_task;
 
+/* The portable short product with B transposed: C[m,n] = dot(A row m,
+ * B row n), K in blocks of 8 with one partial sum per lane (acc[j] takes
+ * k = j mod 8, which gcc keeps in SSE registers), then a fixed tree. As on
+ * the SIMD paths, each output's arithmetic is the same whatever M. */
+static void short_portable(int64_t M, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                           int64_t ldb, float beta, float *C, int64_t ldc, int64_t n0, int64_t n1)
+{
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t m = 0; m < M; m++) {
+            const float *a = A + m * lda, *b = B + n * ldb;
+            float acc[8] = { 0 };
+            int64_t k = 0;
+            for (; k + 8 <= K; k += 8)
+                for (int j = 0; j < 8; j++)
+                    acc[j] += a[k + j] * b[k + j];
+            for (int j = 0; k + j < K; j++)
+                acc[j] += a[k + j] * b[k + j];
+            float s = alpha * (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])));
+            float *c = C + m * ldc + n;
+            *c = beta == 0.0f ? s : s + beta * *c;
+        }
+}
+
 static void short_columns(const gemm_problem *p, int64_t n0, int64_t n1)
 {
-    rt_gemm_short_avx512(p->trans_b, p->M, p->K, p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C, p->ldc, n0, n1);
+    switch (rt_isa_current()) {
+    case RT_ISA_AVX512:
+        rt_gemm_short_avx512(p->trans_b, p->M, p->K, p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C, p->ldc,
+                             n0, n1);
+        break;
+    case RT_ISA_AVX2:
+        rt_gemm_short_avx2(p->M, p->K, p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C, p->ldc, n0, n1);
+        break;
+    case RT_ISA_PORTABLE:
+        short_portable(p->M, p->K, p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C, p->ldc, n0, n1);
+        break;
+    }
     if (p->ep)
         for (int64_t m = 0; m < p->M; m++)
             p->epilogue(p->C + m * p->ldc + n0, p->ldc, 1, (int)(n1 - n0), p->ep->bias ? p->ep->bias + n0 : NULL,
@@ -428,7 +457,11 @@ static void short_gemm(const gemm_problem *p)
 {
     short_task t = { p, 64 };
     int64_t tasks = (p->N + t.chunk - 1) / t.chunk;
-    if (tasks <= 1 || p->M * p->N * p->K < PARALLEL_MIN_MACS)
+    /* Memory-bound (B is read once): worth a second thread from 64K floats
+     * of B on, where streaming B from L3 takes about 2.5 us and the
+     * spinning worker starts in well under one. mlp.net's second layer
+     * (128K floats) was left on one thread by the multiply-add count. */
+    if (tasks <= 1 || (p->N * p->K < SHORT_PARALLEL_MIN_FLOATS && p->M * p->N * p->K < PARALLEL_MIN_MACS))
         short_columns(p, 0, p->N);
     else
         rt_parallel_for(tasks, short_task_run, &t);
@@ -483,7 +516,10 @@ void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
         scale_only(&p);
         return;
     }
-    if (M <= RT_GEMM_SHORT_M && !trans_a && rt_isa_current() == RT_ISA_AVX512) {
+    /* A few rows (inference on a few samples): B read in place. B not
+     * transposed only on AVX-512 (gemm_avx512.c); transposed (a dense
+     * layer's forward) on every path. */
+    if (M <= RT_GEMM_SHORT_M && !trans_a && (trans_b || rt_isa_current() == RT_ISA_AVX512)) {
         short_gemm(&p);
         return;
     }

@@ -177,3 +177,71 @@ void rt_gemm_pack_transposed_avx2(const float *src, int64_t ld, int rows, int64_
 #include "simd_avx2.h"
 
 #include "gemm_epilogue_simd.h"
+
+/* ------------------------------------------------------- short products */
+
+/* C (M,N) = A B^T for M <= RT_GEMM_SHORT_M rows, columns [n0, n1): the
+ * AVX2 twin of gemm_avx512.c's short product with B transposed (why B is
+ * read one row after another: there). 8-float block i of K goes to
+ * acc[i & 1]; the two are summed and reduced by a fixed tree, so each
+ * output's arithmetic does not depend on M, the columns or the thread. */
+static inline __m256i short_mask(int64_t n)
+{
+    return _mm256_setr_epi32(n > 0 ? -1 : 0, n > 1 ? -1 : 0, n > 2 ? -1 : 0, n > 3 ? -1 : 0, n > 4 ? -1 : 0,
+                             n > 5 ? -1 : 0, n > 6 ? -1 : 0, n > 7 ? -1 : 0);
+}
+
+static inline float short_hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+static inline __attribute__((always_inline)) void
+short_dot_rows(const int M, int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+               float beta, float *C, int64_t ldc, int64_t n0, int64_t n1)
+{
+    int64_t pairs = K / 16, rest = K - 16 * pairs;
+    __m256i m0 = short_mask(rest), m1 = short_mask(rest - 8);
+    for (int64_t n = n0; n < n1; n++) {
+        const float *b = B + n * ldb;
+        __m256 acc0[RT_GEMM_SHORT_M], acc1[RT_GEMM_SHORT_M];
+        for (int m = 0; m < M; m++)
+            acc0[m] = acc1[m] = _mm256_setzero_ps();
+        for (int64_t p = 0; p < pairs; p++) {
+            __m256 b0 = _mm256_loadu_ps(b + 16 * p), b1 = _mm256_loadu_ps(b + 16 * p + 8);
+            for (int m = 0; m < M; m++) {
+                acc0[m] = _mm256_fmadd_ps(_mm256_loadu_ps(A + m * lda + 16 * p), b0, acc0[m]);
+                acc1[m] = _mm256_fmadd_ps(_mm256_loadu_ps(A + m * lda + 16 * p + 8), b1, acc1[m]);
+            }
+        }
+        if (rest) {
+            int64_t k = 16 * pairs;
+            __m256 b0 = _mm256_maskload_ps(b + k, m0);
+            __m256 b1 = rest > 8 ? _mm256_maskload_ps(b + k + 8, m1) : _mm256_setzero_ps();
+            for (int m = 0; m < M; m++) {
+                acc0[m] = _mm256_fmadd_ps(_mm256_maskload_ps(A + m * lda + k, m0), b0, acc0[m]);
+                if (rest > 8)
+                    acc1[m] = _mm256_fmadd_ps(_mm256_maskload_ps(A + m * lda + k + 8, m1), b1, acc1[m]);
+            }
+        }
+        for (int m = 0; m < M; m++) {
+            float s = alpha * short_hsum(_mm256_add_ps(acc0[m], acc1[m]));
+            float *c = C + m * ldc + n;
+            *c = beta == 0.0f ? s : s + beta * *c;
+        }
+    }
+}
+
+void rt_gemm_short_avx2(int64_t M, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                        int64_t ldb, float beta, float *C, int64_t ldc, int64_t n0, int64_t n1)
+{
+    switch (M) {
+    case 1: short_dot_rows(1, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1); return;
+    case 2: short_dot_rows(2, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1); return;
+    case 3: short_dot_rows(3, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1); return;
+    default: short_dot_rows(4, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1); return;
+    }
+}

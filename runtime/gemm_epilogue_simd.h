@@ -6,7 +6,7 @@
  * element at a time) epilogue, and GELU that way cost more than the
  * tile's multiply.
  *
- * The activations are the activation kernels' (activations_simd.h):
+ * The activations are the activation kernels' (activations.h's rt_act_vec):
  * fusing one into the GEMM changes no bit, so a fused and an unfused graph
  * of the same model agree exactly.
  */
@@ -14,23 +14,7 @@
 
 #include "gemm_internal.h"
 
-#include "activations_simd.h"
-
-/* The activation kernels' own formulas (activations_simd.h), so fusing an
- * activation into the GEMM changes no bit of the result. */
-static inline VEC ep_activate(rt_act act, float alpha, VEC v)
-{
-    switch (act) {
-    case RT_ACT_NONE: return v;
-    case RT_ACT_RELU: return fwd_relu(v, alpha);
-    case RT_ACT_LEAKY_RELU: return fwd_leaky(v, alpha);
-    case RT_ACT_GELU: return fwd_gelu(v, alpha);
-    case RT_ACT_TANH: return fwd_tanh(v, alpha);
-    case RT_ACT_SIGMOID: return fwd_sigmoid(v, alpha);
-    case RT_ACT_SILU: return fwd_silu(v, alpha);
-    }
-    return v;
-}
+#include "activations.h"
 
 void SIMD_EXPORT(gemm_epilogue)(float *c, int64_t ldc, int mr, int nr, const float *bias,
                                 float *preact, rt_act act, float act_alpha)
@@ -44,7 +28,7 @@ void SIMD_EXPORT(gemm_epilogue)(float *c, int64_t ldc, int mr, int nr, const flo
                 v = v_add(v, load_block(bias + j, n));
             if (preact)
                 store_block(preact + (int64_t)i * ldc + j, n, v);
-            store_block(ci + j, n, ep_activate(act, act_alpha, v));
+            store_block(ci + j, n, rt_act_vec(act, act_alpha, v));
         }
     }
 }

@@ -90,5 +90,9 @@ void rt_avx2_gemm_epilogue(float *c, int64_t ldc, int mr, int nr, const float *b
 #define RT_GEMM_SHORT_M 4
 void rt_gemm_short_avx512(bool trans_b, int64_t M, int64_t K, float alpha, const float *A, int64_t lda,
                           const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int64_t n0, int64_t n1);
+/* The same with B transposed only (gemm_avx2.c; gemm.c has the portable
+ * one): a dense layer's forward at batch 1 to 4. */
+void rt_gemm_short_avx2(int64_t M, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                        int64_t ldb, float beta, float *C, int64_t ldc, int64_t n0, int64_t n1);
 
 #endif

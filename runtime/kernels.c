@@ -37,67 +37,33 @@ static int64_t reduce_chunks(int64_t work)
 
 /* ---------------------------------------------------------- activations */
 
-// x (n), y (n)
+// x (n), y (n): activations.h's formulas one float at a time (RT_ACT_NONE:
+// act_forward_chunk copies)
 static void act_forward_portable(rt_act act, float alpha, int64_t n, const float *x, float *y)
 {
-    if (act == RT_ACT_NONE) {
-        if (x != y)
-            memmove(y, x, (size_t)n * sizeof *y);
-        return;
+    switch (act) {
+#define RT_ACT_CASE(E, name)                                                                 \
+    case RT_ACT_##E:                                                                         \
+        for (int64_t i = 0; i < n; i++)                                                      \
+            y[i] = act_##name(x[i], alpha);                                                  \
+        break;
+    RT_ACT_LIST(RT_ACT_CASE)
+#undef RT_ACT_CASE
     }
-    for (int64_t i = 0; i < n; i++)
-        y[i] = rt_act_scalar(act, alpha, x[i]);
 }
 
-/* x, y, dy, dx (n). ReLU's derivative at 0 is 0 and leaky ReLU's is alpha,
- * as in PyTorch. tanh and sigmoid use the output y, as PyTorch does. */
+// x, y, dy, dx (n)
 static void act_backward_portable(rt_act act, float alpha, int64_t n, const float *x,
                                   const float *y, const float *dy, float *dx)
 {
     switch (act) {
-    case RT_ACT_NONE:
-        if (dy != dx)
-            memmove(dx, dy, (size_t)n * sizeof *dx);
+#define RT_ACT_CASE(E, name)                                                                 \
+    case RT_ACT_##E:                                                                         \
+        for (int64_t i = 0; i < n; i++)                                                      \
+            dx[i] = dact_##name(x[i], y[i], dy[i], alpha);                                   \
         break;
-    case RT_ACT_RELU:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
-        break;
-    case RT_ACT_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] = x[i] > 0.0f ? dy[i] : alpha * dy[i];
-        break;
-    case RT_ACT_GELU:
-        /* d/dx [x s(2u)] = s + x * s (1 - s) * 2u'(x), with 1 - s taken as
-         * s(-2u) so it keeps its precision where s is near 1. */
-        for (int64_t i = 0; i < n; i++) {
-            float v = gelu_inner(x[i]);
-            float t = expf(-fabsf(v));
-            float s_pos = 1.0f / (1.0f + t), s_neg = t / (1.0f + t);
-            float s = v >= 0.0f ? s_pos : s_neg;
-            float one_minus_s = v >= 0.0f ? s_neg : s_pos;
-            float dv = 2.0f * GELU_K * (1.0f + 3.0f * GELU_C * x[i] * x[i]);
-            dx[i] = dy[i] * (s + x[i] * s * one_minus_s * dv);
-        }
-        break;
-    case RT_ACT_TANH:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] = dy[i] * (1.0f - y[i] * y[i]);
-        break;
-    case RT_ACT_SIGMOID:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] = dy[i] * y[i] * (1.0f - y[i]);
-        break;
-    case RT_ACT_SILU:
-        /* d/dx [x s(x)] = s + x s (1 - s), from x; 1 - s is s(-x), which
-         * keeps its precision where s is near 1 */
-        for (int64_t i = 0; i < n; i++) {
-            float t = expf(-fabsf(x[i]));
-            float s_pos = 1.0f / (1.0f + t), s_neg = t / (1.0f + t);
-            float s = x[i] >= 0.0f ? s_pos : s_neg, one_minus_s = x[i] >= 0.0f ? s_neg : s_pos;
-            dx[i] = dy[i] * (s + x[i] * s * one_minus_s);
-        }
-        break;
+    RT_ACT_LIST(RT_ACT_CASE)
+#undef RT_ACT_CASE
     }
 }
 
@@ -117,6 +83,11 @@ static void act_forward_chunk(void *ctx, int64_t chunk)
     int64_t len = min_i64(ELEMENT_CHUNK, t->n - begin);
     const float *x = t->x + begin;
     float *y = t->out + begin;
+    if (t->act == RT_ACT_NONE) { /* a copy, or nothing in place */
+        if (x != y)
+            memmove(y, x, (size_t)len * sizeof *y);
+        return;
+    }
     switch (t->isa) {
     case RT_ISA_AVX512:
         rt_avx512_act_forward(t->act, t->alpha, len, x, y);
@@ -137,6 +108,11 @@ static void act_backward_chunk(void *ctx, int64_t chunk)
     int64_t len = min_i64(ELEMENT_CHUNK, t->n - begin);
     const float *x = t->x + begin, *y = t->y + begin, *dy = t->dy + begin;
     float *dx = t->out + begin;
+    if (t->act == RT_ACT_NONE) {
+        if (dy != dx)
+            memmove(dx, dy, (size_t)len * sizeof *dx);
+        return;
+    }
     switch (t->isa) {
     case RT_ISA_AVX512:
         rt_avx512_act_backward(t->act, t->alpha, len, x, y, dy, dx);

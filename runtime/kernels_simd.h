@@ -51,7 +51,7 @@
 
 #include "kernels_internal.h"
 
-#include "activations_simd.h"
+#include "activations.h"
 
 #define FORWARD_LOOP(op)                                                   \
     do {                                                                   \
@@ -66,74 +66,10 @@
 void SIMD_EXPORT(act_forward)(rt_act act, float alpha, int64_t n, const float *x, float *y)
 {
     switch (act) {
-    case RT_ACT_NONE:
-        if (x != y)
-            memmove(y, x, (size_t)n * sizeof *y);
-        break;
-    case RT_ACT_RELU:
-        FORWARD_LOOP(fwd_relu);
-        break;
-    case RT_ACT_LEAKY_RELU:
-        FORWARD_LOOP(fwd_leaky);
-        break;
-    case RT_ACT_GELU:
-        FORWARD_LOOP(fwd_gelu);
-        break;
-    case RT_ACT_TANH:
-        FORWARD_LOOP(fwd_tanh);
-        break;
-    case RT_ACT_SIGMOID:
-        FORWARD_LOOP(fwd_sigmoid);
-        break;
-    case RT_ACT_SILU:
-        FORWARD_LOOP(fwd_silu);
-        break;
+#define RT_ACT_CASE(E, name) case RT_ACT_##E: FORWARD_LOOP(fwd_##name); break;
+    RT_ACT_LIST(RT_ACT_CASE)
+#undef RT_ACT_CASE
     }
-}
-
-static inline VEC bwd_relu(VEC x, VEC y, VEC dy, float alpha)
-{
-    (void)y, (void)alpha;
-    return v_and_mask(v_gt0(x), dy);
-}
-
-static inline VEC bwd_leaky(VEC x, VEC y, VEC dy, float alpha)
-{
-    (void)y;
-    return v_blend(v_gt0(x), v_mul(dy, v_set1(alpha)), dy);
-}
-
-/* s + x s (1 - s) v'(x), v = gelu_inner(x) */
-static inline VEC bwd_gelu(VEC x, VEC y, VEC dy, float alpha)
-{
-    (void)y, (void)alpha;
-    VEC one_minus;
-    VEC s = v_sigmoid(gelu_inner(x), &one_minus);
-    VEC x2 = v_mul(x, x);
-    VEC dv = v_fmadd(x2, v_set1(2.0f * GELU_K * 3.0f * GELU_C), v_set1(2.0f * GELU_K));
-    VEC g = v_mul(v_mul(x, s), v_mul(one_minus, dv));
-    return v_mul(dy, v_add(s, g));
-}
-
-static inline VEC bwd_tanh(VEC x, VEC y, VEC dy, float alpha)
-{
-    (void)x, (void)alpha;
-    return v_mul(dy, v_fnmadd(y, y, v_set1(1.0f)));
-}
-
-static inline VEC bwd_sigmoid(VEC x, VEC y, VEC dy, float alpha)
-{
-    (void)x, (void)alpha;
-    return v_mul(v_mul(dy, y), v_sub(v_set1(1.0f), y));
-}
-
-/* s + x s (1 - s), from x */
-static inline VEC bwd_silu(VEC x, VEC y, VEC dy, float alpha)
-{
-    (void)y, (void)alpha;
-    VEC one_minus;
-    VEC s = v_sigmoid(x, &one_minus);
-    return v_mul(dy, v_add(s, v_mul(v_mul(x, s), one_minus)));
 }
 
 #define BACKWARD_LOOP(op)                                                                  \
@@ -153,28 +89,9 @@ void SIMD_EXPORT(act_backward)(rt_act act, float alpha, int64_t n, const float *
                                const float *y, const float *dy, float *dx)
 {
     switch (act) {
-    case RT_ACT_NONE:
-        if (dy != dx)
-            memmove(dx, dy, (size_t)n * sizeof *dx);
-        break;
-    case RT_ACT_RELU:
-        BACKWARD_LOOP(bwd_relu);
-        break;
-    case RT_ACT_LEAKY_RELU:
-        BACKWARD_LOOP(bwd_leaky);
-        break;
-    case RT_ACT_GELU:
-        BACKWARD_LOOP(bwd_gelu);
-        break;
-    case RT_ACT_TANH:
-        BACKWARD_LOOP(bwd_tanh);
-        break;
-    case RT_ACT_SIGMOID:
-        BACKWARD_LOOP(bwd_sigmoid);
-        break;
-    case RT_ACT_SILU:
-        BACKWARD_LOOP(bwd_silu);
-        break;
+#define RT_ACT_CASE(E, name) case RT_ACT_##E: BACKWARD_LOOP(bwd_##name); break;
+    RT_ACT_LIST(RT_ACT_CASE)
+#undef RT_ACT_CASE
     }
 }
 

@@ -228,17 +228,28 @@ void rt_metrics_print(FILE *f, const rt_metrics *m, int64_t max_classes, bool co
                     RT_METRICS_MAX_CONFUSION);
             return;
         }
-        if (m->classes > max_classes) {
-            fprintf(f, "(per-class figures of the %lld classes: eval --json)\n",
+        if (max_classes >= 0 && m->classes > max_classes) {
+            fprintf(f, "(per-class figures of the %lld classes: eval --per-class, or --json)\n",
                     (long long)m->classes);
         } else {
+            /* max_classes < 0 (--per-class): only the classes that occur
+             * or are predicted, however many */
+            int64_t left_out = 0;
             fprintf(f, "class  precision   recall   support\n");
             for (int64_t c = 0; c < m->classes; c++) {
+                int64_t support = confusion_sum(m, c, false);
+                if (max_classes < 0 && support == 0 && confusion_sum(m, c, true) == 0) {
+                    left_out++;
+                    continue;
+                }
                 percent(rt_metrics_precision(m, c), a, sizeof a);
                 percent(rt_metrics_recall(m, c), b, sizeof b);
-                rt_format_thousands((double)confusion_sum(m, c, false), n, sizeof n);
+                rt_format_thousands((double)support, n, sizeof n);
                 fprintf(f, "%5lld  %9s  %7s  %8s\n", (long long)c, a, b, n);
             }
+            if (left_out)
+                fprintf(f, "(%lld class%s neither in the test set nor predicted, not shown)\n",
+                        (long long)left_out, left_out == 1 ? "" : "es");
         }
         if (confusion) {
             /* columns as wide as the largest count */

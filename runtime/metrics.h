@@ -67,8 +67,10 @@ bool rt_metrics_per_class(const rt_metrics *m);
  * summary of training lines and eval's first line. */
 void rt_metrics_summary(const rt_metrics *m, const char *prefix, char *buf, size_t len);
 /* eval's full report after the summary: top-5, per-class precision and
- * recall (up to `max_classes` classes), bce's precision and recall, mse's
- * MAE; with confusion, the confusion matrix. */
+ * recall (all classes when there are at most `max_classes`, none when
+ * there are more; max_classes < 0: only the classes that occur or are
+ * predicted, however many), bce's precision and recall, mse's MAE; with
+ * confusion, the confusion matrix. */
 void rt_metrics_print(FILE *f, const rt_metrics *m, int64_t max_classes, bool confusion);
 /* Every figure as one JSON object on one line (eval --json). Returns 0, or
  * -1 when out of memory. */

@@ -59,19 +59,22 @@ void rt_run_tasks(int64_t ntasks, rt_task_fn fn, void *ctx);
 
 /* ----------------------------------------------------------------- GEMM */
 
-/* Activations that ride in the GEMM epilogue and in elementwise kernels.
- * The list is an X-macro so the compiler can name them (RT_ACT_<name>)
- * without a copy of the enum. */
+/* Activations that ride in the GEMM epilogue and in elementwise kernels:
+ * one row each, X(ENUM, name), from which come the enum (RT_ACT_<ENUM>),
+ * the compiler's names for it and every switch of the runtime over it;
+ * runtime/activations.h holds each row's formulas (act_<name>,
+ * dact_<name>, fwd_<name>, bwd_<name>). */
 #define RT_ACT_LIST(X) \
-    X(NONE)                                                                      \
-    X(RELU)                                                                      \
-    X(LEAKY_RELU) /* slope for x < 0 in `alpha` of the epilogue */               \
-    X(GELU)       /* tanh approximation, as GPT-2 and PyTorch's approximate='tanh' */ \
-    X(TANH)                                                                      \
-    X(SIGMOID)                                                                   \
-    X(SILU)       /* x * sigmoid(x), also called swish */
+    X(NONE, none)                                                                \
+    X(RELU, relu)                                                                \
+    X(LEAKY_RELU, leaky_relu) /* slope for x < 0 in `alpha` of the epilogue */   \
+    X(GELU, gelu) /* tanh approximation, as GPT-2 and PyTorch's approximate='tanh' */ \
+    X(TANH, tanh)                                                                \
+    X(SIGMOID, sigmoid)                                                          \
+    X(SILU, silu) /* x * sigmoid(x), also called swish */                   \
+    X(HARDSWISH, hardswish) /* x * min(max(x + 3, 0), 6) / 6, MobileNetV3's */
 typedef enum rt_act {
-#define RT_X(name) RT_ACT_##name,
+#define RT_X(name, lower) RT_ACT_##name,
     RT_ACT_LIST(RT_X)
 #undef RT_X
 } rt_act;
@@ -302,6 +305,10 @@ int rt_data_resolve(const char *name, const char *base_dir, char *out, size_t ou
 /* Loads a whole data source into memory (paths already resolved). */
 int rt_dataset_load(const rt_source *src, rt_dataset *out, char *err, size_t errlen);
 void rt_dataset_free(rt_dataset *d);
+/* Text for predict: windows of seq bytes covering every byte (data.c); the
+ * last window's new rows are [*first_new, *first_new + *rows_new). */
+int rt_text_windows(const char *path, int64_t seq, int64_t vocab, int32_t pad, rt_dataset *out,
+                    int64_t *first_new, int64_t *rows_new, char *err, size_t errlen);
 
 /* ---------------------------------------------------------- checkpoints */
 
@@ -470,6 +477,12 @@ void rt_batchnorm_forward_eval(int64_t batch, int64_t c, int64_t hw, const float
                                const float *gamma, const float *beta,
                                const float *running_mean, const float *running_var, float eps,
                                float *y);
+/* dx (B,C,HW) of a frozen batchnorm, which runs rt_batchnorm_forward_eval
+ * in training: dx = dy * gamma / sqrt(running_var + eps), per channel. */
+void rt_batchnorm_backward_frozen(int64_t batch, int64_t c, int64_t hw, const float *dy,
+                                  const float *gamma, const float *running_var, float eps,
+                                  float *dx);
+
 /* Gradients of the training forward. dx (B,C,HW) is overwritten; dgamma and
  * dbeta (C) are overwritten, or added to with accumulate. */
 void rt_batchnorm_backward(int64_t batch, int64_t c, int64_t hw, const float *x,
@@ -738,6 +751,22 @@ typedef struct rt_train_config {
 typedef double (*rt_train_step_fn)(float *params, float *grads, const void *x, const void *y,
                                    int64_t batch, float *arena, uint64_t seed);
 
+/* The checked re-run of a training step whose loss came out NaN or
+ * infinite (train.c): the same step, compiled a second time with a call of
+ * `check` after each of its instructions, k counting from 0, with the loss
+ * summed so far. The normal step has no such calls. */
+typedef void (*rt_check_fn)(void *ctx, int k, double loss);
+typedef double (*rt_checked_step_fn)(float *params, float *grads, const void *x, const void *y, int64_t batch,
+                                     float *arena, uint64_t seed, rt_check_fn check, void *ctx);
+
+/* Instruction k of the checked step: what it computes, and where. */
+typedef struct rt_op_desc {
+    const char *layer;           /* the layer's name in the model ("dense2"), or "" */
+    const char *op;              /* what it computes ("dense", "dense_grad_w", "add") */
+    int line;                    /* its line in the .net file */
+    bool backward;               /* part of the gradient computation */
+} rt_op_desc;
+
 /* One step block of a train block (a GAN's `step D { ... }`): its loss's
  * gradient reaches only the parameters of the model it names, floats
  * [begin, end) of the block, and only those of grads are written; its
@@ -833,6 +862,15 @@ typedef struct rt_program {
     /* netc build --inference --weights FILE: the parameter block, embedded;
      * eval, predict and sample use it when no --load is given. */
     const float *weights;
+    /* train_step with a check after each instruction, and what each one is
+     * (nops of them): for naming the first operation that produced a NaN or
+     * an infinity. NULL for a train block of steps. */
+    rt_checked_step_fn checked_step;
+    int nops;
+    const rt_op_desc *ops;
+    /* The JIT's: compiles checked_step when first asked for (it is needed
+     * only after a failed step), or NULL when it cannot. */
+    rt_checked_step_fn (*compile_checked)(const struct rt_program *p);
 } rt_program;
 
 /* The command line of a built model binary, shared by `netc train`:

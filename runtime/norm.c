@@ -127,6 +127,26 @@ void rt_batchnorm_forward_eval(int64_t batch, int64_t c, int64_t hw, const float
     run_channels(&t, eval_task);
 }
 
+/* A frozen batchnorm's dx: the scale normalize_channel applies in eval
+ * mode (gamma * invstd, the same float), and no shift. */
+static void frozen_backward_task(void *ctx, int64_t task)
+{
+    const norm_task *t = ctx;
+    for (int64_t ch = task * t->per_task; ch < last_channel(t, task); ch++) {
+        float invstd = (float)(1.0 / sqrt((double)t->var_in[ch] + (double)t->eps));
+        normalize_channel(t, ch, 0.0f, invstd);
+    }
+}
+
+void rt_batchnorm_backward_frozen(int64_t batch, int64_t c, int64_t hw, const float *dy,
+                                  const float *gamma, const float *running_var, float eps,
+                                  float *dx)
+{
+    norm_task t = { .batch = batch, .c = c, .hw = hw, .x = dy, .gamma = gamma, .beta = NULL,
+                    .var_in = running_var, .eps = eps, .y = dx };
+    run_channels(&t, frozen_backward_task);
+}
+
 /* With xhat = (x - mean) * invstd and N = batch*hw:
  *   dbeta = sum dy,  dgamma = sum dy * xhat,
  *   dx = gamma * invstd / N * (N dy - dbeta - xhat dgamma). */

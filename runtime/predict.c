@@ -123,11 +123,14 @@ static int sniff_input(const char *prog, const char *path, bool text_ok, rt_sour
 /* --probs: every class's softmax probability; --top K: the K likeliest
  * classes as class:probability, likeliest first. Rows of an f32[T, C]
  * output are separated by "; ". */
-static void print_probabilities(const rt_program *p, const float *out, int64_t top, float *probs)
+static void print_probabilities(const rt_program *p, const float *out, int64_t top, float *probs, int64_t first,
+                                int64_t rows)
 {
-    int64_t classes = rt_class_count(p), rows = p->out_size / classes;
-    for (int64_t r = 0; r < rows; r++) {
-        if (r)
+    int64_t classes = rt_class_count(p);
+    if (rows < 0)
+        rows = p->out_size / classes - first;
+    for (int64_t r = first; r < first + rows; r++) {
+        if (r > first)
             fputs("; ", stdout);
         rt_softmax_forward(1, classes, out + r * classes, probs);
         if (top == 0) {
@@ -147,23 +150,61 @@ static void print_probabilities(const rt_program *p, const float *out, int64_t t
     putchar('\n');
 }
 
-static void print_prediction(const rt_program *p, const float *out)
+static void print_prediction(const rt_program *p, const float *out, int64_t first, int64_t rows)
 {
     if (p->loss == RT_LOSS_CROSS_ENTROPY) {
-        int64_t classes = rt_class_count(p), rows = p->out_size / classes;
-        for (int64_t r = 0; r < rows; r++) {
+        int64_t classes = rt_class_count(p);
+        if (rows < 0)
+            rows = p->out_size / classes - first;
+        for (int64_t r = first; r < first + rows; r++) {
             const float *row = out + r * classes;
             int64_t best = 0;
             for (int64_t c = 1; c < classes; c++)
                 if (row[c] > row[best])
                     best = c;
-            printf(r ? " %lld" : "%lld", (long long)best);
+            printf(r > first ? " %lld" : "%lld", (long long)best);
         }
     } else {
         for (int64_t i = 0; i < p->out_size; i++)
             printf(i ? ",%.6g" : "%.6g", (double)out[i]);
     }
     putchar('\n');
+}
+
+/* Plain text for a byte model: windows of its T bytes that cover every
+ * byte (rt_text_windows). A model with a prediction per position (an
+ * output of T rows) prints, for the last window when T does not divide
+ * the text, only the rows of the bytes the full windows left (that window
+ * holds the text's last T bytes); a text shorter than T is padded after
+ * its end, which only a causal model (one with a step function: its
+ * position t never reads a later one) may be, and its L rows are printed.
+ * A model with one output per window prints every window whole, the last
+ * being the text's last T bytes. */
+static int text_windows(const char *prog, const rt_program *p, const char *path, rt_dataset *in,
+                        int64_t *first_new, int64_t *rows_new)
+{
+    char err[ERRLEN];
+    int64_t T = p->x_size;
+    bool per_position = p->loss == RT_LOSS_CROSS_ENTROPY && p->out_size / rt_class_count(p) == T;
+    if (rt_text_windows(path, T, p->x_vocab, 0, in, first_new, rows_new, err, sizeof err) != 0) {
+        rt_report(prog, "%s", err);
+        return RC_INPUT;
+    }
+    if (in->n == 1 && *rows_new < T && (!per_position || !p->step)) {
+        rt_report(prog, "%s: holds %lld byte%s, fewer than the window of %lld that model '%s' reads, and the "
+                  "text cannot be padded (%s%s); give at least %lld bytes", path, (long long)*rows_new,
+                  *rows_new == 1 ? "" : "s", (long long)T, p->name,
+                  !per_position ? "the model gives one output per window" : "the model has no step function, "
+                  "so it is not known to be causal: ", !per_position ? "" : p->step_missing ? p->step_missing : "?",
+                  (long long)T);
+        rt_dataset_free(in);
+        return RC_INPUT;
+    }
+    if (!per_position) {
+        *first_new = 0;
+        *rows_new = -1;
+    }
+    return RC_OK;
 }
 
 int rt_cmd_predict(const options *o, const rt_program *p)
@@ -203,7 +244,13 @@ int rt_cmd_predict(const options *o, const rt_program *p)
         files.src.seq = p->x_size;
     rt_dataset in = { 0 };
     buffers buf = { 0 };
-    if (rc == RC_OK)
+    /* Text: a prediction for every byte (text_windows). The last window's
+     * rows from first_new on, rows_new of them, are the only ones printed
+     * for it (-1: all). */
+    int64_t first_new = 0, rows_new = -1;
+    if (rc == RC_OK && files.src.kind == RT_SRC_TEXT)
+        rc = text_windows(o->prog, p, files.path, &in, &first_new, &rows_new);
+    else if (rc == RC_OK)
         rc = rt_load_source(o->prog, p, &files, false, &in);
     if (rc == RC_OK && batch > in.n)
         batch = in.n;
@@ -217,12 +264,15 @@ int rt_cmd_predict(const options *o, const rt_program *p)
             int64_t bn = in.n - i < batch ? in.n - i : batch;
             memcpy(buf.x, (const char *)in.x + (size_t)i * xbytes, (size_t)bn * xbytes);
             p->forward(buf.params, buf.x, buf.out, bn, buf.arena);
-            for (int64_t s = 0; s < bn; s++)
+            for (int64_t s = 0; s < bn; s++) {
+                bool last = i + s == in.n - 1;
+                int64_t first = last ? first_new : 0, rows = last ? rows_new : -1;
                 if (probs)
                     print_probabilities(p, buf.out + s * p->out_size, o->given[FLAG_TOP] ? o->count[FLAG_TOP] : 0,
-                                        buf.probs);
+                                        buf.probs, first, rows);
                 else
-                    print_prediction(p, buf.out + s * p->out_size);
+                    print_prediction(p, buf.out + s * p->out_size, first, rows);
+            }
         }
         if (fflush(stdout) != 0 || ferror(stdout)) {
             rt_report(o->prog, "writing to stdout: %s", strerror(errno));

@@ -262,4 +262,32 @@ static inline int fe_run(FeProc *p, int timeout, const char *w0, ...)
     return fe_exit_code(p);
 }
 
+/* The activation ops (ops.def's ACT rows, OPF_ACTIVATION), so a test that
+ * loops over fe_activation_count() checks every activation, a new one
+ * included: the i-th as a call in a .net file, with a slope where the op
+ * takes one ("leaky_relu(0.1)"), and its op. */
+static inline Op fe_activation_op(int i)
+{
+    for (int op = 0; op < OP_COUNT; op++)
+        if ((ir_ops[op].flags & OPF_ACTIVATION) && i-- == 0)
+            return (Op)op;
+    return OP_COUNT;
+}
+
+static inline int fe_activation_count(void)
+{
+    int n = 0;
+    while (fe_activation_op(n) != OP_COUNT)
+        n++;
+    return n;
+}
+
+static inline const char *fe_activation_call(int i)
+{
+    static char buf[64];
+    Op op = fe_activation_op(i);
+    snprintf(buf, sizeof buf, "%s%s", ir_ops[op].name, strstr(ir_ops[op].signature, "alpha:") ? "(0.1)" : "");
+    return buf;
+}
+
 #endif

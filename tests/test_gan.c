@@ -167,49 +167,80 @@ static void same_files(const char *a, const char *b, const char *what)
     free(y);
 }
 
+/* Runs argv, which must succeed; its output is dropped. */
+static void run_quiet(const char *const argv[])
+{
+    FeProc p;
+    run_ok(&p, argv);
+    fe_proc_free(&p);
+}
+
+/* A GAN in a folder of its own: the pictures, gan.net holding `src`, and
+ * the binary netc build makes of it (both driver tests train it twice:
+ * netc train and the built binary). */
+typedef struct GanDir {
+    char *dir;
+    char net[600], exe[600];
+} GanDir;
+
+static void gan_dir(GanDir *g, const char *src)
+{
+    g->dir = temp_dir();
+    write_pictures(g->dir);
+    write_file(g->dir, "gan.net", src, strlen(src));
+    snprintf(g->net, sizeof g->net, "%s/gan.net", g->dir);
+    snprintf(g->exe, sizeof g->exe, "%s/gan", g->dir);
+    const char *build[] = { fe_netc(), "build", g->net, "-o", g->exe, NULL };
+    run_quiet(build);
+}
+
+/* g's folder/name into out (600 bytes). */
+static void gan_path(const GanDir *g, char out[600], const char *name)
+{
+    snprintf(out, 600, "%s/%s", g->dir, name);
+}
+
+static void gan_dir_remove(GanDir *g)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g->dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(g->dir);
+}
+
 START_TEST(driver_parity_resume_sample)
 {
-    char *dir = temp_dir();
-    write_pictures(dir);
-    write_file(dir, "gan.net", small_gan, strlen(small_gan));
-    char net[600], exe[600], jit_ck[600], aot_ck[600], half[600], resumed[600], png1[600], png2[600];
-    snprintf(net, sizeof net, "%s/gan.net", dir);
-    snprintf(exe, sizeof exe, "%s/gan", dir);
-    snprintf(jit_ck, sizeof jit_ck, "%s/jit.safetensors", dir);
-    snprintf(aot_ck, sizeof aot_ck, "%s/aot.safetensors", dir);
-    snprintf(half, sizeof half, "%s/half.safetensors", dir);
-    snprintf(resumed, sizeof resumed, "%s/resumed.safetensors", dir);
-    snprintf(png1, sizeof png1, "%s/a.png", dir);
-    snprintf(png2, sizeof png2, "%s/b.png", dir);
+    GanDir g;
+    gan_dir(&g, small_gan);
+    const char *net = g.net, *exe = g.exe;
+    char jit_ck[600], aot_ck[600], half[600], resumed[600], png1[600], png2[600];
+    gan_path(&g, jit_ck, "jit.safetensors");
+    gan_path(&g, aot_ck, "aot.safetensors");
+    gan_path(&g, half, "half.safetensors");
+    gan_path(&g, resumed, "resumed.safetensors");
+    gan_path(&g, png1, "a.png");
+    gan_path(&g, png2, "b.png");
     const char *netc = fe_netc();
     FeProc p;
-    const char *build[] = { netc, "build", net, "-o", exe, NULL };
-    run_ok(&p, build);
-    fe_proc_free(&p);
     const char *jit_train[] = { netc, "train", net, "--steps", "12", "--save", jit_ck, NULL };
     run_ok(&p, jit_train);
     ck_assert_msg(strstr(p.out, "loss D ") && strstr(p.out, ", G "), "train printed:\n%s", p.out);
     fe_proc_free(&p);
     const char *aot_train[] = { exe, "train", "--steps", "12", "--threads", "2", "--save", aot_ck, NULL };
-    run_ok(&p, aot_train);
-    fe_proc_free(&p);
+    run_quiet(aot_train);
     same_files(jit_ck, aot_ck, "checkpoints of netc train and the built binary");
 
     /* 12 steps is two epochs of 5 and two steps into the third */
     const char *first[] = { exe, "train", "--steps", "7", "--save", half, NULL };
-    run_ok(&p, first);
-    fe_proc_free(&p);
+    run_quiet(first);
     const char *second[] = { netc, "train", net, "--steps", "12", "--resume", half, "--save", resumed, NULL };
-    run_ok(&p, second);
-    fe_proc_free(&p);
+    run_quiet(second);
     same_files(resumed, aot_ck, "a resumed run's checkpoint and the uninterrupted run's");
 
     const char *aot_sample[] = { exe, "sample", "--load", aot_ck, "--grid", "2x3", "-o", png1, NULL };
-    run_ok(&p, aot_sample);
-    fe_proc_free(&p);
+    run_quiet(aot_sample);
     const char *jit_sample[] = { netc, "sample", net, "--load", aot_ck, "--grid", "2x3", "-o", png2, NULL };
-    run_ok(&p, jit_sample);
-    fe_proc_free(&p);
+    run_quiet(jit_sample);
     same_files(png1, png2, "sample grids of the built binary and netc sample");
     size_t n;
     char *png = fe_slurp(png1, &n);
@@ -218,10 +249,7 @@ START_TEST(driver_parity_resume_sample)
     ck_assert_int_eq(((unsigned char)png[16] << 24 | (unsigned char)png[17] << 16 | (unsigned char)png[18] << 8 | (unsigned char)png[19]), 22);
     ck_assert_int_eq(((unsigned char)png[20] << 24 | (unsigned char)png[21] << 16 | (unsigned char)png[22] << 8 | (unsigned char)png[23]), 14);
     free(png);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(dir);
+    gan_dir_remove(&g);
 }
 END_TEST
 
@@ -356,8 +384,6 @@ static void read_tensor(const char *path, const char *name, int64_t rows, int64_
 
 START_TEST(step_schedule_and_clip)
 {
-    char *dir = temp_dir();
-    write_pictures(dir);
     const char *src =
         "model G(z: f32[4]) -> f32[36] { z -> dense(16) -> leaky_relu(0.2) -> dense(36) -> tanh }\n"
         "model D(x: f32[36]) -> f32[1] { x -> dense(16) -> leaky_relu(0.2) -> dense(1) }\n"
@@ -369,28 +395,20 @@ START_TEST(step_schedule_and_clip)
         "    step D { loss bce(D(real), 1) + bce(D(G(noise)), 0) optimizer adam(lr = 2e-3) schedule step(every = 1, gamma = 0) }\n"
         "    step G { loss bce(D(G(noise)), 1) optimizer sgd(lr = 0.05) clip 0.5 }\n"
         "}\n";
-    write_file(dir, "gan.net", src, strlen(src));
-    char net[600], exe[600], a[600], b[600], c[600];
-    snprintf(net, sizeof net, "%s/gan.net", dir);
-    snprintf(exe, sizeof exe, "%s/gan", dir);
-    snprintf(a, sizeof a, "%s/a.safetensors", dir);
-    snprintf(b, sizeof b, "%s/b.safetensors", dir);
-    snprintf(c, sizeof c, "%s/c.safetensors", dir);
+    GanDir g;
+    gan_dir(&g, src);
+    char a[600], b[600], c[600];
+    gan_path(&g, a, "a.safetensors");
+    gan_path(&g, b, "b.safetensors");
+    gan_path(&g, c, "c.safetensors");
     const char *netc = fe_netc();
-    FeProc p;
-    const char *build[] = { netc, "build", net, "-o", exe, NULL };
-    run_ok(&p, build);
-    fe_proc_free(&p);
-    const char *jit3[] = { netc, "train", net, "--steps", "3", "--save", a, NULL };
-    run_ok(&p, jit3);
-    fe_proc_free(&p);
-    const char *aot3[] = { exe, "train", "--steps", "3", "--save", b, NULL };
-    run_ok(&p, aot3);
-    fe_proc_free(&p);
+    const char *jit3[] = { netc, "train", g.net, "--steps", "3", "--save", a, NULL };
+    run_quiet(jit3);
+    const char *aot3[] = { g.exe, "train", "--steps", "3", "--save", b, NULL };
+    run_quiet(aot3);
     same_files(a, b, "checkpoints of netc train and the built binary with per-step schedule and clip");
-    const char *jit6[] = { netc, "train", net, "--steps", "6", "--save", c, NULL };
-    run_ok(&p, jit6);
-    fe_proc_free(&p);
+    const char *jit6[] = { netc, "train", g.net, "--steps", "6", "--save", c, NULL };
+    run_quiet(jit6);
     static float d3[16 * 36], d6[16 * 36], g3[16 * 4], g6[16 * 4];
     read_tensor(a, "D.dense1.weight", 16, 36, d3);
     read_tensor(c, "D.dense1.weight", 16, 36, d6);
@@ -398,10 +416,7 @@ START_TEST(step_schedule_and_clip)
     read_tensor(c, "G.dense1.weight", 16, 4, g6);
     ck_assert_msg(memcmp(d3, d6, sizeof d3) == 0, "D's weights moved with a learning rate of 0");
     ck_assert_msg(memcmp(g3, g6, sizeof g3) != 0, "G's weights did not move");
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(dir);
+    gan_dir_remove(&g);
 }
 END_TEST
 

@@ -401,25 +401,122 @@ START_TEST(token_csv_predict_eval)
 }
 END_TEST
 
-/* A byte model predicts plain text (windows of its T bytes, as text()
- * makes them); --probs on a model that is not a classifier is refused. */
+/* Every float of a predict --probs output, in order. */
+static int64_t floats_of(const char *s, float *out, int64_t max)
+{
+    int64_t n = 0;
+    while (*s && n < max) {
+        char *end;
+        float v = strtof(s, &end);
+        if (end == s) {
+            s++;
+            continue;
+        }
+        out[n++] = v;
+        s = end;
+    }
+    return n;
+}
+
+static void predict_text(const SampleDir *d, const char *name, const char *text, const char *flag, FeProc *p)
+{
+    char path[160];
+    write_text(d->dir, name, text);
+    snprintf(path, sizeof path, "%s/%s", d->dir, name);
+    run(p, (const char *[]){ d->bin, "predict", "--load", d->ck, flag ? flag : path, flag ? path : NULL, NULL });
+    ck_assert_msg(fe_exit_code(p) == 0, "%s", p->err);
+}
+
+static void assert_rows_equal(const float *a, const float *b, int64_t n, const char *what)
+{
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(a[i] - b[i]) < 1e-5, "%s: value %lld: %.9g against %.9g", what, (long long)i,
+                      (double)a[i], (double)b[i]);
+}
+
+/* A byte model predicts plain text, a prediction for every byte: windows
+ * of its T bytes, and for bytes left after the last full window, the rows
+ * of the window of the text's last T bytes that are new; a text shorter
+ * than T, padded after its end, gives the rows a full window starting with
+ * it gives (the model is causal). A model that is not causal refuses a
+ * short text. --probs on a model that is not a classifier is refused. */
 START_TEST(token_text_predict)
 {
+    enum { T = 16, V = 100 };
+    static const char text[] = "AND GOD SAID, LET THERE BE LIGHT: AND\n"; /* 38 bytes: 16 + 16 + 6 */
     SampleDir d;
     sample_setup(&d);
-    write_text(d.dir, "q.txt", "AND GOD SAID, LET THERE BE LIGHT: AND\n"); /* 38 bytes: two windows of 16 */
-    char q[160];
-    snprintf(q, sizeof q, "%s/q.txt", d.dir);
     FeProc p;
-    run(&p, (const char *[]){ d.bin, "predict", "--load", d.ck, q, NULL });
-    ck_assert_msg(fe_exit_code(&p) == 0, "%s", p.err);
-    int lines = 0, ids = 0;
+    predict_text(&d, "q.txt", text, NULL, &p);
+    int lines = 0, ids = 0, last = 0;
     for (char *c = p.out; *c; c++) {
         lines += *c == '\n';
-        ids += (*c >= '0' && *c <= '9') && (c == p.out || c[-1] == ' ' || c[-1] == '\n');
+        bool id = (*c >= '0' && *c <= '9') && (c == p.out || c[-1] == ' ' || c[-1] == '\n');
+        ids += id;
+        last = lines == 2 ? last + id : last;
     }
-    ck_assert_int_eq(lines, 2);
-    ck_assert_int_eq(ids, 32);
+    ck_assert_int_eq(lines, 3);
+    ck_assert_int_eq(ids, 38);
+    ck_assert_int_eq(last, 6);
+    fe_proc_free(&p);
+    float *all = alloc_floats(3 * T * V), *tail = alloc_floats(T * V), *shrt = alloc_floats(T * V),
+          *head = alloc_floats(T * V);
+    /* the 6 bytes past the full windows: the last 6 rows of the window of the last 16 bytes */
+    predict_text(&d, "q.txt", text, "--probs", &p);
+    ck_assert_int_eq(floats_of(p.out, all, 3 * T * V), 38 * V);
+    fe_proc_free(&p);
+    predict_text(&d, "tail.txt", text + 38 - T, "--probs", &p);
+    ck_assert_int_eq(floats_of(p.out, tail, T * V), T * V);
+    fe_proc_free(&p);
+    assert_rows_equal(all + 32 * V, tail + 10 * V, 6 * V, "the last 6 bytes");
+    /* 5 bytes, shorter than the window: the first 5 rows of a window that starts with them */
+    char five[6];
+    memcpy(five, text, 5);
+    five[5] = '\0';
+    predict_text(&d, "short.txt", five, "--probs", &p);
+    ck_assert_int_eq(floats_of(p.out, shrt, T * V), 5 * V);
+    ck_assert_int_eq(p.out_len > 0 ? p.out[p.out_len - 1] : 0, '\n');
+    fe_proc_free(&p);
+    char sixteen[T + 1];
+    memcpy(sixteen, text, T);
+    sixteen[T] = '\0';
+    predict_text(&d, "head.txt", sixteen, "--probs", &p);
+    ck_assert_int_eq(floats_of(p.out, head, T * V), T * V);
+    fe_proc_free(&p);
+    assert_rows_equal(shrt, head, 5 * V, "5 bytes");
+    assert_rows_equal(all, head, T * V, "the first window");
+    free(all);
+    free(tail);
+    free(shrt);
+    free(head);
+    /* a model whose attention is not causal cannot read a padded text */
+    write_text(d.dir, "u.net", "model u(tok: i32[16]) -> f32[16, 100] { tok -> embed(100, 16) -> attention(2) -> "
+                               "dense(100) }\ntrain u { data text(\"c.txt\", seq = 16) loss cross_entropy batch 4 "
+                               "steps 1 }\n");
+    char unet[160], uck[160], shortp[160], want[1024];
+    snprintf(unet, sizeof unet, "%s/u.net", d.dir);
+    snprintf(uck, sizeof uck, "%s/u.safetensors", d.dir);
+    snprintf(shortp, sizeof shortp, "%s/short.txt", d.dir);
+    run(&p, (const char *[]){ fe_netc(), "train", unet, "--save", uck, "--threads", "1", NULL });
+    ck_assert_msg(fe_exit_code(&p) == 0, "%s", p.err);
+    fe_proc_free(&p);
+    run(&p, (const char *[]){ fe_netc(), "predict", unet, "--load", uck, shortp, NULL });
+    ck_assert_int_eq(fe_exit_code(&p), 1);
+    snprintf(want, sizeof want, "netc predict u.net: %s: holds 5 bytes, fewer than the window of 16 that model 'u' "
+             "reads, and the text cannot be padded (the model has no step function, so it is not known to be "
+             "causal: attention1 (attention) is not causal: every position reads the later ones); give at least "
+             "16 bytes\n", shortp);
+    ck_assert_str_eq(p.err, want);
+    ck_assert_int_eq(p.out_len, 0);
+    fe_proc_free(&p);
+    /* a byte outside the vocabulary (0-99) */
+    write_text(d.dir, "bad.txt", "AND god");
+    snprintf(shortp, sizeof shortp, "%s/bad.txt", d.dir);
+    run(&p, (const char *[]){ d.bin, "predict", "--load", d.ck, shortp, NULL });
+    ck_assert_int_eq(fe_exit_code(&p), 1);
+    snprintf(want, sizeof want, "m: %s: byte 103 (0x67) at offset 4 is outside the model's vocabulary, bytes 0 to "
+             "99\n", shortp);
+    ck_assert_str_eq(p.err, want);
     fe_proc_free(&p);
     write_text(d.dir, "r.net", "model r(x: f32[3]) -> f32[1] { x -> dense(1) }\n"
                                "train r { data csv(\"r.csv\", label_column = 0) loss mse }\n");
@@ -431,6 +528,38 @@ START_TEST(token_text_predict)
     ck_assert_int_eq(fe_exit_code(&p), 2);
     ck_assert_str_eq(p.err, "netc predict r.net: --probs is for classifiers (cross_entropy); model 'r' trains with "
                             "mse, and predict prints its outputs as they are (values)\n");
+    fe_proc_free(&p);
+    sample_teardown(&d);
+}
+END_TEST
+
+/* eval of a text model: no table of its 100 classes unless --per-class,
+ * which shows the classes that occur or are predicted and counts the rest. */
+START_TEST(text_eval_per_class)
+{
+    SampleDir d;
+    sample_setup(&d);
+    char data[160];
+    snprintf(data, sizeof data, "%s/c.txt", d.dir);
+    FeProc p;
+    run(&p, (const char *[]){ d.bin, "eval", "--load", d.ck, "--test", data, NULL });
+    ck_assert_msg(fe_exit_code(&p) == 0, "%s", p.err);
+    const char *note = strstr(p.out, "\n(per-class figures of the 100 classes: eval --per-class, or --json)\n");
+    ck_assert_msg(note && !strstr(p.out, "precision"), "%s", p.out);
+    fe_proc_free(&p);
+    run(&p, (const char *[]){ d.bin, "eval", "--load", d.ck, "--test", data, "--per-class", NULL });
+    ck_assert_msg(fe_exit_code(&p) == 0, "%s", p.err);
+    /* c.txt holds 19 distinct bytes ("AND GOD SAID, LET THERE BE LIGHT: AND THERE WAS LIGHT.\n") */
+    const char *table = strstr(p.out, "class  precision   recall   support\n");
+    ck_assert_msg(table, "%s", p.out);
+    int rows = 0, left = -1;
+    for (const char *c = strchr(table, '\n') + 1; *c; c = strchr(c, '\n') + 1) {
+        if (sscanf(c, "(%d classes neither in the test set nor predicted, not shown)", &left) == 1)
+            break;
+        rows++;
+    }
+    ck_assert_int_ge(rows, 19);
+    ck_assert_int_eq(rows + left, 100);
     fe_proc_free(&p);
     sample_teardown(&d);
 }
@@ -455,6 +584,7 @@ static Suite *suite(void)
     tc = test_case("token inputs");
     tcase_add_test(tc, token_csv_predict_eval);
     tcase_add_test(tc, token_text_predict);
+    tcase_add_test(tc, text_eval_per_class);
     suite_add_tcase(s, tc);
     return s;
 }

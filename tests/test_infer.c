@@ -151,6 +151,72 @@ START_TEST(single_file_predictor)
 }
 END_TEST
 
+/* docs/embedding.md's complete program, taken from the document itself
+ * (the C block after "A complete program that classifies one"), compiles
+ * with -Wall -Wextra -Werror -pedantic against examples/lenet.net's
+ * inference artefact and classifies one image. The weights are zero but
+ * fc2's bias, one-hot at class 9, so whatever the image the scores are
+ * that bias and the program must print class 9's name. */
+static void write_lenet_checkpoint(const char *path)
+{
+    static const struct { const char *name; int rank; int64_t dims[4]; int64_t n; } t[] = {
+        { "conv1.weight", 4, { 32, 1, 5, 5 }, 800 }, { "conv1.bias", 1, { 32 }, 32 },
+        { "conv2.weight", 4, { 64, 32, 5, 5 }, 51200 }, { "conv2.bias", 1, { 64 }, 64 },
+        { "fc1.weight", 2, { 128, 1024 }, 131072 }, { "fc1.bias", 1, { 128 }, 128 },
+        { "fc2.weight", 2, { 10, 128 }, 1280 }, { "fc2.bias", 1, { 10 }, 10 },
+    };
+    enum { N = sizeof t / sizeof t[0] };
+    static float zeros[131072], bias[10] = { [9] = 1.0f };
+    rt_named_tensor nt[N];
+    for (int k = 0; k < N; k++) {
+        nt[k] = (rt_named_tensor){ t[k].name, RT_F32, t[k].rank, { 0 }, k == N - 1 ? bias : zeros };
+        memcpy(nt[k].dims, t[k].dims, sizeof t[k].dims);
+    }
+    char err[512];
+    ck_assert_msg(rt_checkpoint_save(path, nt, N, NULL, 0, err, sizeof err) == 0, "%s", err);
+}
+
+START_TEST(embedding_doc_program)
+{
+    size_t len;
+    char *doc = fe_slurp("docs/embedding.md", &len);
+    ck_assert_ptr_nonnull(doc);
+    char *at = strstr(doc, "A complete program that classifies one");
+    ck_assert_ptr_nonnull(at);
+    char *code = strstr(at, "```c\n");
+    ck_assert_ptr_nonnull(code);
+    code += 5;
+    char *end = strstr(code, "```");
+    ck_assert_ptr_nonnull(end);
+    FILE *f = fopen(in_dir("classify.c"), "w");
+    fwrite(code, 1, (size_t)(end - code), f);
+    fclose(f);
+    free(doc);
+    write_lenet_checkpoint(in_dir("lenet.safetensors"));
+    netc_ok("emit", "--inference", "--weights", in_dir("lenet.safetensors"), "examples/lenet.net", "-o", in_dir("out"));
+    const char *build = getenv("BUILD") && *getenv("BUILD") ? getenv("BUILD") : "build";
+    const char *san = getenv("NETC_CFLAGS") ? getenv("NETC_CFLAGS") : "";
+    char cmd[4096];
+    /* the command line the document gives, with -Werror */
+    snprintf(cmd, sizeof cmd,
+             "cc -std=c11 -O2 -Wall -Wextra -Werror -pedantic %s %s/classify.c %s/out/lenet.c -I%s/out -Iruntime "
+             "%s/libnetrt.a -lm -lpthread -o %s/classify",
+             san, dir, dir, dir, build, dir);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+    unsigned char pixels[784];
+    for (int i = 0; i < 784; i++)
+        pixels[i] = (unsigned char)(i * 37 % 256);
+    f = fopen(in_dir("first.raw"), "wb");
+    fwrite(pixels, 1, sizeof pixels, f);
+    fclose(f);
+    FeProc p;
+    int rc = fe_run(&p, 60, in_dir("classify"), in_dir("first.raw"), NULL);
+    ck_assert_msg(rc == 0, "classify failed:\n%s%s", p.out, p.err);
+    ck_assert_str_eq(p.out, "Ankle boot\n");
+    fe_proc_free(&p);
+}
+END_TEST
+
 START_TEST(flags_outside_build_are_refused)
 {
     FeProc p;
@@ -170,6 +236,7 @@ static Suite *infer_suite(void)
     tcase_add_test(tc, emit_inference_matches_training_forward);
     tcase_add_test(tc, single_file_predictor);
     tcase_add_test(tc, flags_outside_build_are_refused);
+    tcase_add_test(tc, embedding_doc_program);
     suite_add_tcase(s, tc);
     return s;
 }

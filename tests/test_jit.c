@@ -188,9 +188,9 @@ END_TEST
 /* every activation as a GEMM epilogue and as a kernel call */
 START_TEST(parity_epilogue_activations)
 {
-    static const char *const acts[] = { "relu", "leaky_relu(0.1)", "gelu", "tanh", "sigmoid", "silu" };
     char net[512];
-    snprintf(net, sizeof net, "model m(x: f32[10]) { x -> dense(7) -> %s -> dense(3) }\n" TRAIN_XENT, acts[_i]);
+    snprintf(net, sizeof net, "model m(x: f32[10]) { x -> dense(7) -> %s -> dense(3) }\n" TRAIN_XENT,
+             fe_activation_call(_i));
     check_parity(net);
 }
 END_TEST
@@ -198,11 +198,10 @@ END_TEST
 /* every activation inside a fused elementwise loop (LE_ACT) */
 START_TEST(parity_loop_activations)
 {
-    static const char *const acts[] = { "relu", "leaky_relu(0.2)", "gelu", "tanh", "sigmoid", "silu" };
     char net[512];
     snprintf(net, sizeof net,
              "model m(x: f32[8]) { a = x -> dense(6)\n b = x -> dense(6)\n (a * 0.5 + b) -> %s -> dense(3) }\n" TRAIN_XENT,
-             acts[_i]);
+             fe_activation_call(_i));
     check_parity(net);
 }
 END_TEST
@@ -402,6 +401,111 @@ START_TEST(parity_attention)
 }
 END_TEST
 
+/* Models long enough that both backends make their train step, forward
+ * and step function a sequence of parts (BACKEND_PART_MAX instructions
+ * each): the same bits as in one function, the loss passed through the
+ * parts in order; the step functions generate the same scores. */
+START_TEST(parity_parts)
+{
+    static const char *const nets[] = {
+        "layer blk(x: f32[N]) { return x + (x -> dense(N) -> tanh) }\n"
+        "model m(x: f32[6]) { x -> dense(5) -> repeat 40 blk -> dense(3) }\n" TRAIN_XENT,
+        "layer blk(x: f32[T, D]) {\n"
+        "  x = x + (x -> layernorm -> dense(D))\n"
+        "  return x + (x -> layernorm -> dense(2 * D) -> gelu -> dense(D))\n}\n"
+        "model m(tok: i32[16]) { tok -> embed(20, 8) -> position -> repeat 12 blk -> layernorm -> dense(20) }\n" TRAIN_TEXT,
+    };
+    const char *net = nets[_i];
+    check_parity(net);
+    Both b;
+    both_open(&b, net);
+    ck_assert_int_gt(backend_parts(&b.lp.train_step), 1);
+    ck_assert_int_gt(backend_parts(&b.lp.forward), 1);
+    if (b.lp.has_step) {
+        ck_assert_int_gt(backend_parts(&b.lp.step), 1);
+        char err[256];
+        rt_model *m = rt_model_new(b.progs[0], 3, 1, err, sizeof err);
+        ck_assert_msg(m, "%s", err);
+        rt_generator *g[2];
+        for (int k = 0; k < 2; k++) {
+            g[k] = rt_generator_new(b.progs[k], rt_model_params(m), err, sizeof err);
+            ck_assert_msg(g[k], "%s", err);
+        }
+        for (int32_t t = 0; t < 10; t++) {
+            const float *sa = rt_generator_feed(g[0], (t * 7) % 20), *sj = rt_generator_feed(g[1], (t * 7) % 20);
+            ck_assert(sa && sj);
+            ck_assert_msg(memcmp(sa, sj, sizeof(float) * 20) == 0, "token %d: the step functions differ", t);
+        }
+        rt_generator_free(g[0]);
+        rt_generator_free(g[1]);
+        rt_model_free(m);
+    }
+    both_close(&b);
+}
+END_TEST
+
+/* The checked step computes what the train step computes (the same loss
+ * and gradients, to the bit) in both backends, and calls its check once
+ * per instruction, in order, with the loss so far. */
+typedef struct Calls {
+    int n;
+    bool in_order;
+} Calls;
+
+static void count_call(void *ctx, int k, double loss)
+{
+    Calls *c = ctx;
+    c->in_order &= k == c->n && isfinite(loss);
+    c->n++;
+}
+
+START_TEST(checked_step_is_the_step)
+{
+    Both b;
+    both_open(&b, "layer blk(x: f32[N]) { return x + (x -> dense(N) -> tanh) }\n"
+                  "model m(x: f32[6]) { x -> dense(5) -> dropout(0.2) -> repeat 12 blk -> dense(3) }\n" TRAIN_XENT);
+    const rt_program *p0 = b.progs[0];
+    enum { B = 4 };
+    int64_t nf = p0->param_floats, na = p0->train_arena_floats * B;
+    float *x = malloc(sizeof(float) * B * (size_t)p0->x_size);
+    float *y = malloc(sizeof(float) * B * (size_t)(p0->y_size ? p0->y_size : 1));
+    float *params = malloc(sizeof(float) * (size_t)nf), *grads[4];
+    float *arena = aligned_alloc(64, sizeof(float) * (size_t)((na + 16) / 16 * 16));
+    ck_assert(x && y && params && arena);
+    make_batch(p0, B, 3, x, y);
+    rt_init_params(p0, 5, params);
+    double loss[4];
+    for (int k = 0; k < 4; k++) { /* C, JIT; then each one's checked step */
+        const rt_program *p = b.progs[k % 2];
+        grads[k] = calloc((size_t)nf, sizeof(float));
+        ck_assert_ptr_nonnull(grads[k]);
+        if (k < 2) {
+            loss[k] = p->train_step(params, grads[k], x, y, B, arena, 11);
+            continue;
+        }
+        rt_checked_step_fn checked = p->checked_step ? p->checked_step : p->compile_checked(p);
+        ck_assert_ptr_nonnull(checked);
+        Calls calls = { 0, true };
+        loss[k] = checked(params, grads[k], x, y, B, arena, 11, count_call, &calls);
+        ck_assert_int_eq(calls.n, p->nops);
+        ck_assert(calls.in_order);
+    }
+    ck_assert_int_eq(b.progs[0]->nops, b.lp.train_step.n);
+    ck_assert_int_eq(b.progs[1]->nops, b.lp.train_step.n);
+    for (int k = 1; k < 4; k++) {
+        ck_assert_msg(memcmp(&loss[k], &loss[0], sizeof loss[0]) == 0, "loss %d: %.17g vs %.17g", k, loss[k], loss[0]);
+        ck_assert_msg(memcmp(grads[k], grads[0], sizeof(float) * (size_t)nf) == 0, "gradients %d differ", k);
+    }
+    for (int k = 0; k < 4; k++)
+        free(grads[k]);
+    free(x);
+    free(y);
+    free(params);
+    free(arena);
+    both_close(&b);
+}
+END_TEST
+
 /* The forward pass of a model that is h + attention(h), h = x * 2, or
  * attention(h) alone, on test parameters, through both backends: the same
  * bits as the runtime's kernel (checked against a double reference in
@@ -466,8 +570,6 @@ END_TEST
 START_TEST(activations_in_loops_like_kernels)
 {
     enum { N = 2048 };
-    static const char *const acts[] = { "relu", "leaky_relu(0.1)", "gelu", "tanh", "sigmoid", "silu" };
-    static const rt_act kinds[] = { RT_ACT_RELU, RT_ACT_LEAKY_RELU, RT_ACT_GELU, RT_ACT_TANH, RT_ACT_SIGMOID, RT_ACT_SILU };
     static const float special[] = { 0.0f, -0.0f, 1e-40f, -1e-40f, 1.4e-45f, -1.4e-45f, FLT_MIN, -FLT_MIN,
                                      FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN, -NAN, 1e-20f, -1e-20f,
                                      20.0f, -20.0f, 89.0f, -89.0f, 1e10f, -1e10f };
@@ -476,11 +578,12 @@ START_TEST(activations_in_loops_like_kernels)
     for (int i = 0; i < N; i++) /* the sweep, then the specials over its end */
         x[i] = -8.0f + 16.0f * (float)i / (float)(N - 1);
     memcpy(x + N - NSPECIAL, special, sizeof special);
-    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+    for (int a = 0; a < fe_activation_count(); a++) {
         char net[128];
-        snprintf(net, sizeof net, "model m(x: f32[%d]) { (x * 1) -> %s }\n", N, acts[a]);
+        const char *act = fe_activation_call(a);
+        snprintf(net, sizeof net, "model m(x: f32[%d]) { (x * 1) -> %s }\n", N, act);
         FOR_EACH_ISA(isa) {
-            rt_act_forward(kinds[a], a == 1 ? 0.1f : 0.0f, N, x, want);
+            rt_act_forward(ir_ops[fe_activation_op(a)].act, strchr(act, '(') ? 0.1f : 0.0f, N, x, want);
             float *outs[2] = { got, got + N };
             forward_both(net, x, 1, N, outs, NULL, 0, NULL);
             for (int k = 0; k < 2; k++) {
@@ -491,7 +594,7 @@ START_TEST(activations_in_loops_like_kernels)
                         first = first < 0 ? i : first;
                     }
                 ck_assert_msg(differ == 0, "%s, %s backend, isa %d: %d of %d values differ from the kernel's, first at x = %g: %a against %a",
-                              acts[a], k ? "JIT" : "C", isa, differ, N, first >= 0 ? x[first] : 0.0,
+                              act, k ? "JIT" : "C", isa, differ, N, first >= 0 ? x[first] : 0.0,
                               first >= 0 ? outs[k][first] : 0.0, first >= 0 ? want[first] : 0.0);
             }
         }
@@ -895,8 +998,8 @@ static Suite *jit_suite(void)
     Suite *s = suite_create("jit");
     TCase *tc = test_case("JIT vs C backend, bitwise");
     tcase_add_test(tc, parity_mlp);
-    tcase_add_loop_test(tc, parity_epilogue_activations, 0, 6);
-    tcase_add_loop_test(tc, parity_loop_activations, 0, 6);
+    tcase_add_loop_test(tc, parity_epilogue_activations, 0, fe_activation_count());
+    tcase_add_loop_test(tc, parity_loop_activations, 0, fe_activation_count());
     tcase_add_test(tc, parity_loops);
     tcase_add_test(tc, parity_dropout_softmax);
     tcase_add_test(tc, parity_mse_bce);
@@ -908,6 +1011,8 @@ static Suite *jit_suite(void)
     tcase_add_test(tc, embed_position_forward_reference);
     tcase_add_loop_test(tc, concat_forward_reference, 0, 4);
     tcase_add_test(tc, parity_attention);
+    tcase_add_loop_test(tc, parity_parts, 0, 2);
+    tcase_add_test(tc, checked_step_is_the_step);
     tcase_add_loop_test(tc, attention_forward_kernel, 0, 2);
     tcase_add_test(tc, relu_in_loop_like_kernel);
     tcase_add_test(tc, activations_in_loops_like_kernels);

@@ -635,6 +635,49 @@ START_TEST(text_windows)
 }
 END_TEST
 
+/* predict's windows of a text: every byte in one, the last window ending
+ * at the text's end; a short text padded after it; bytes past the
+ * vocabulary refused with their offset. */
+START_TEST(text_windows_for_predict)
+{
+    const char *p = tmp_path("predict.txt");
+    write_text(p, "hello world!");
+    rt_dataset d;
+    int64_t first = -1, rows = -1;
+    /* 12 bytes, windows of 5: at 0, 5, and 7 (its last 2 rows new) */
+    ck_assert_msg(rt_text_windows(p, 5, 256, 0, &d, &first, &rows, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(d.n, 3);
+    ck_assert_int_eq(d.x_size, 5);
+    ck_assert_ptr_null(d.y);
+    const char *xs = "hello world" "orld!";
+    for (int i = 0; i < 15; i++)
+        ck_assert_int_eq(((int32_t *)d.x)[i], i < 10 ? xs[i] : "orld!"[i - 10]);
+    ck_assert_int_eq(first, 3);
+    ck_assert_int_eq(rows, 2);
+    rt_dataset_free(&d);
+    /* 12 bytes, windows of 4: no extra window, all 4 rows of the last new */
+    ck_assert_msg(rt_text_windows(p, 4, 256, 0, &d, &first, &rows, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(d.n, 3);
+    ck_assert_int_eq(first, 0);
+    ck_assert_int_eq(rows, 4);
+    rt_dataset_free(&d);
+    /* shorter than the window: one window, the pad after the 12 bytes */
+    ck_assert_msg(rt_text_windows(p, 16, 256, 7, &d, &first, &rows, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(d.n, 1);
+    ck_assert_int_eq(((int32_t *)d.x)[11], '!');
+    ck_assert_int_eq(((int32_t *)d.x)[12], 7);
+    ck_assert_int_eq(((int32_t *)d.x)[15], 7);
+    ck_assert_int_eq(first, 0);
+    ck_assert_int_eq(rows, 12);
+    rt_dataset_free(&d);
+    ck_assert_int_ne(rt_text_windows(p, 4, 100, 0, &d, &first, &rows, err, sizeof err), 0);
+    expect_error(p, "byte 104 (0x68) at offset 0 is outside the model's vocabulary, bytes 0 to 99");
+    write_bytes(p, "", 0);
+    ck_assert_int_ne(rt_text_windows(p, 4, 256, 0, &d, &first, &rows, err, sizeof err), 0);
+    expect_error(p, "is empty: there is no text to predict on");
+}
+END_TEST
+
 /* -------------------------------------------------------------- resolve */
 
 START_TEST(resolve_search_order)
@@ -793,6 +836,7 @@ static Suite *data_suite(void)
     tcase_add_test(tc, csv_errors);
     tcase_add_test(tc, raw_floats);
     tcase_add_test(tc, text_windows);
+    tcase_add_test(tc, text_windows_for_predict);
     tcase_add_test(tc, resolve_search_order);
     tcase_add_test(tc, resolve_system_datasets);
     tcase_add_test(tc, fashion_mnist);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "act_ref.h"
 #include "netrt.h"
 #include "testutil.h"
 
@@ -32,77 +33,27 @@ static const int64_t sizes[] = { 1, 7, 17, 1000, 4099 };
 
 /* ------------------------------------------------------------ references */
 
-static double ref_sigmoid(double x)
-{
-    return 1.0 / (1.0 + exp(-x));
-}
+/* ref_act, act_tolerance, act_names and NACTS: act_ref.h. Every row of
+ * RT_ACT_LIST, in enum order. */
+#define all_acts(a) ((rt_act)(a))
 
-static double ref_act(rt_act act, double alpha, double x)
-{
-    switch (act) {
-    case RT_ACT_NONE:
-        return x;
-    case RT_ACT_RELU:
-        return x > 0 ? x : 0;
-    case RT_ACT_LEAKY_RELU:
-        return x > 0 ? x : alpha * x;
-    case RT_ACT_GELU:
-        return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
-    case RT_ACT_TANH:
-        return tanh(x);
-    case RT_ACT_SIGMOID:
-        return ref_sigmoid(x);
-    case RT_ACT_SILU:
-        return x * ref_sigmoid(x);
-    }
-    return NAN;
-}
-
-static const rt_act all_acts[] = { RT_ACT_NONE, RT_ACT_RELU, RT_ACT_LEAKY_RELU,
-                                   RT_ACT_GELU, RT_ACT_TANH, RT_ACT_SIGMOID, RT_ACT_SILU };
-static const char *const act_names[] = { "none", "relu", "leaky_relu", "gelu", "tanh", "sigmoid", "silu" };
-#define NACTS (int)(sizeof all_acts / sizeof all_acts[0])
-
-/* Inputs in [-5, 5) kept at least 0.01 from 0, the kink of relu and
- * leaky_relu, so a finite difference never straddles it. */
+/* Inputs in [-5, 5) kept at least 0.01 from every kink (act_ref.h's
+ * act_kinks: 0 for relu and leaky_relu, +-3 for hardswish), so a finite
+ * difference never straddles one. */
 static void fill_away_from_kink(float *x, int64_t n, uint32_t seed)
 {
     test_fill(x, n, seed);
     for (int64_t i = 0; i < n; i++) {
         x[i] *= 5.0f;
-        if (fabsf(x[i]) < 0.01f)
-            x[i] = x[i] < 0 ? -0.01f - x[i] : 0.01f + x[i];
+        for (size_t k = 0; k < sizeof act_kinks / sizeof act_kinks[0]; k++) {
+            float d = x[i] - act_kinks[k];
+            if (fabsf(d) < 0.01f)
+                x[i] = act_kinks[k] + (d < 0 ? -0.01f + d : 0.01f + d);
+        }
     }
 }
 
 /* ----------------------------------------------------------- activations */
-
-/* Forward tolerances, |y - ref| <= atol + rtol |ref|: relu, leaky_relu and
- * none are exact; tanh and sigmoid 1e-6 relative (the polynomial paths
- * measure about 2e-7, see test_act_accuracy_sweep); gelu is evaluated as
- * x * sigmoid(2u) with u = sqrt(2/pi)(x + 0.044715 x^3) formed in float,
- * whose rounding (relative 2^-23 of |u| <= 35 here) moves sigmoid's tail
- * by up to |2u| * 2^-23 relative, hence 5e-6 relative plus 1e-7 absolute. */
-static void act_tolerance(rt_act act, double *atol, double *rtol)
-{
-    switch (act) {
-    case RT_ACT_NONE:
-    case RT_ACT_RELU:
-    case RT_ACT_LEAKY_RELU:
-        *atol = 0, *rtol = 0;
-        return;
-    case RT_ACT_GELU:
-        *atol = 1e-7, *rtol = 5e-6;
-        return;
-    case RT_ACT_TANH:
-    case RT_ACT_SIGMOID:
-        *atol = 1e-30, *rtol = 1e-6;
-        return;
-    case RT_ACT_SILU: /* sigmoid's error, then one product */
-        *atol = 1e-30, *rtol = 2e-6;
-        return;
-    }
-}
 
 START_TEST(test_act_forward)
 {
@@ -112,7 +63,7 @@ START_TEST(test_act_forward)
             int64_t n = sizes[s];
             float *x = alloc_floats(n), *y = alloc_floats(n);
             for (int a = 0; a < NACTS; a++) {
-                rt_act act = all_acts[a];
+                rt_act act = all_acts(a);
                 test_fill(x, n, (uint32_t)(17 * s + a + 1));
                 for (int64_t i = 0; i < n; i++)
                     x[i] *= 6.0f;
@@ -157,7 +108,7 @@ START_TEST(test_act_kinks_and_nan)
         rt_act_forward(RT_ACT_RELU, 0, 17, x, y);
         CHECK_MSG(isnan(y[16]), "%s: relu(NaN) = %g", rt_isa_name((rt_isa)isa), y[16]);
         for (int a = 3; a < NACTS; a++) {
-            rt_act_forward(all_acts[a], 0, 17, x, y);
+            rt_act_forward(all_acts(a), 0, 17, x, y);
             CHECK_MSG(isnan(y[16]), "%s: %s(NaN) = %g", rt_isa_name((rt_isa)isa),
                           act_names[a], y[16]);
         }
@@ -254,7 +205,7 @@ START_TEST(test_act_backward)
             float *x = alloc_floats(n), *y = alloc_floats(n), *dy = alloc_floats(n);
             float *dx = alloc_floats(n);
             for (int a = 0; a < NACTS; a++) {
-                rt_act act = all_acts[a];
+                rt_act act = all_acts(a);
                 fill_away_from_kink(x, n, (uint32_t)(31 * s + a + 7));
                 test_fill(dy, n, (uint32_t)(31 * s + a + 1000));
                 rt_act_forward(act, alpha, n, x, y);
@@ -296,11 +247,11 @@ START_TEST(test_act_threads_identical)
     FOR_EACH_ISA(isa) {
         for (int a = 0; a < NACTS; a++) {
             rt_threads_init(1);
-            rt_act_forward(all_acts[a], 0.1f, n, x, y1);
-            rt_act_backward(all_acts[a], 0.1f, n, x, y1, dy, dx1);
+            rt_act_forward(all_acts(a), 0.1f, n, x, y1);
+            rt_act_backward(all_acts(a), 0.1f, n, x, y1, dy, dx1);
             rt_threads_init(2);
-            rt_act_forward(all_acts[a], 0.1f, n, x, y2);
-            rt_act_backward(all_acts[a], 0.1f, n, x, y2, dy, dx2);
+            rt_act_forward(all_acts(a), 0.1f, n, x, y2);
+            rt_act_backward(all_acts(a), 0.1f, n, x, y2, dy, dx2);
             CHECK(memcmp(y1, y2, (size_t)n * sizeof *y1) == 0);
             CHECK(memcmp(dx1, dx2, (size_t)n * sizeof *dx1) == 0);
         }

@@ -233,6 +233,137 @@ START_TEST(load_and_freeze_at_run_time)
 }
 END_TEST
 
+/* A frozen batchnorm (freeze bn, its four tensors loaded) runs as in eval
+ * mode during training: the training step's loss equals the loss of the
+ * eval-mode forward on the same batch (the batch's own statistics would
+ * give another), its running statistics, weight and bias are bit-identical
+ * after training, and the gradient reaching the conv before it (which
+ * trains) is dy * gamma / sqrt(var + eps): central differences of the
+ * eval-mode loss agree within 1e-3 + 2%. */
+#define BN_MODEL                                                                                  \
+    "model m(x: f32[1, 6, 6]) -> f32[3] {\n"                                                     \
+    "    x -> conv1: conv2d(2, 3) -> bn: batchnorm -> relu -> flatten -> head: dense(3)\n"       \
+    "}\n"
+
+static void write_bn_checkpoint(const char *path)
+{
+    static const struct { const char *name; int rank; int64_t dims[4]; int n; } t[] = {
+        { "c.weight", 4, { 2, 1, 3, 3 }, 18 }, { "c.bias", 1, { 2 }, 2 },
+        { "n.weight", 1, { 2 }, 2 },           { "n.bias", 1, { 2 }, 2 },
+        { "n.running_mean", 1, { 2 }, 2 },     { "n.running_var", 1, { 2 }, 2 },
+    };
+    static float v[6][18];
+    rt_named_tensor nt[6];
+    for (int k = 0; k < 6; k++) {
+        for (int i = 0; i < t[k].n; i++)
+            v[k][i] = (float)((k * 13 + i * 7) % 11 - 5) / 8.0f + (k == 5 ? 1.5f : 0.0f);
+        nt[k] = (rt_named_tensor){ t[k].name, RT_F32, t[k].rank, { 0 }, v[k] };
+        memcpy(nt[k].dims, t[k].dims, sizeof t[k].dims);
+    }
+    char err[512];
+    ck_assert_msg(rt_checkpoint_save(path, nt, 6, NULL, 0, err, sizeof err) == 0, "%s", err);
+}
+
+/* Mean cross-entropy of the eval-mode forward, in double. */
+static double eval_loss(const rt_program *p, const float *params, const float *x, const int32_t *y, int batch,
+                        float *arena)
+{
+    float out[4 * 3];
+    p->forward(params, x, out, batch, arena);
+    double loss = 0;
+    for (int b = 0; b < batch; b++) {
+        double mx = out[b * 3], sum = 0;
+        for (int j = 1; j < 3; j++)
+            mx = out[b * 3 + j] > mx ? out[b * 3 + j] : mx;
+        for (int j = 0; j < 3; j++)
+            sum += exp(out[b * 3 + j] - mx);
+        loss += log(sum) + mx - out[b * 3 + y[b]];
+    }
+    return loss / batch;
+}
+
+START_TEST(frozen_batchnorm_runs_in_eval_mode)
+{
+    write_bn_checkpoint("bn.safetensors");
+    write_csv();
+    FeRun r;
+    fe_open(&r, BN_MODEL TRAIN_HEAD
+            "    init from(\"bn.safetensors\") {\n"
+            "        conv1 <- c\n"
+            "        bn <- n\n"
+            "        freeze bn\n"
+            "        fresh head\n"
+            "    }\n"
+            "}\n");
+    ck_assert_msg(r.ok, "%.*s", (int)r.len, r.out);
+    LProgram lp;
+    ck_assert(lower_program(&r.c, NULL, &lp));
+    lp.base_dir = dir;
+    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
+    ck_assert_ptr_nonnull(jp);
+    const rt_program *p = jit_program(jp);
+
+    enum { B = 4 };
+    float *params = calloc((size_t)p->param_floats, sizeof *params);
+    float *grads = calloc((size_t)p->param_floats, sizeof *grads);
+    int64_t per = p->train_arena_floats > p->eval_arena_floats ? p->train_arena_floats : p->eval_arena_floats;
+    float *arena = calloc((size_t)(per * B + p->eval_scratch_floats + 16), sizeof *arena);
+    rt_init_params(p, 7, params);
+    FILE *devnull = fopen("/dev/null", "w");
+    ck_assert_int_eq(rt_init_from("t", p, "bn.safetensors", params, devnull), 0);
+    fclose(devnull);
+    float x[B * 36];
+    int32_t y[B];
+    for (int i = 0; i < B * 36; i++)
+        x[i] = (float)((i * 7) % 10) / 10.0f - 0.3f;
+    for (int b = 0; b < B; b++)
+        y[b] = b % 3;
+
+    double want = eval_loss(p, params, x, y, B, arena);
+    double got = p->train_step(params, grads, x, y, B, arena, 1) / B;
+    ck_assert_msg(fabs(got - want) <= 1e-5 * (1 + fabs(want)), "training loss %.9g, eval-mode loss %.9g", got, want);
+    /* conv1.weight's gradient against central differences */
+    const rt_param_desc *cw = NULL;
+    for (int i = 0; i < p->nparams; i++)
+        if (!strcmp(p->params[i].name, "conv1.weight"))
+            cw = &p->params[i];
+    ck_assert_ptr_nonnull(cw);
+    for (int k = 0; k < 18; k += 5) {
+        float *w = params + cw->offset + k, keep = *w;
+        *w = keep + 1e-2f;
+        double up = eval_loss(p, params, x, y, B, arena);
+        *w = keep - 1e-2f;
+        double down = eval_loss(p, params, x, y, B, arena);
+        *w = keep;
+        double fd = (up - down) / 2e-2, g = grads[cw->offset + k];
+        ck_assert_msg(fabs(g - fd) <= 1e-3 + 0.02 * fabs(fd), "d loss / d conv1.weight[%d] = %.6g, differences %.6g", k,
+                      g, fd);
+    }
+
+    char a0[] = "m", a1[] = "train", a2[] = "--steps", a3[] = "3", a4[] = "--save", a5[] = "out.safetensors";
+    char *argv[] = { a0, a1, a2, a3, a4, a5, NULL };
+    ck_assert_int_eq(rt_main(p, 6, argv), 0);
+    for (int i = 0; i < p->nparams; i++) {
+        const rt_param_desc *d = &p->params[i];
+        float after[128];
+        rt_named_tensor nt = { d->name, RT_F32, d->rank, { 0 }, after };
+        memcpy(nt.dims, d->dims, sizeof d->dims);
+        char err[512];
+        ck_assert_msg(rt_checkpoint_load("out.safetensors", &nt, 1, true, NULL, 0, NULL, err, sizeof err) == 0, "%s", err);
+        bool same = !memcmp(after, params + d->offset, sizeof(float) * (size_t)d->count);
+        if (!strncmp(d->name, "bn.", 3))
+            ck_assert_msg(same, "%s changed in training", d->name);
+        else if (!strcmp(d->name, "conv1.weight"))
+            ck_assert_msg(!same, "conv1.weight did not train");
+    }
+    free(params);
+    free(grads);
+    free(arena);
+    jit_free(jp);
+    fe_close(&r);
+}
+END_TEST
+
 /* The diagnostics of ok_net with its init block replaced. */
 static char *diags_of(const char *init)
 {
@@ -259,6 +390,33 @@ START_TEST(shape_mismatch)
                         "   10 |         fc1 <- classifier.2\n"
                         "      |         ^~~~~~~~~~~~~~~~~~~\n"
                         );
+    free(d);
+}
+END_TEST
+
+/* Freezing a batchnorm's running statistics without its weight and bias
+ * is refused: frozen, it runs in eval mode and is frozen whole. */
+START_TEST(frozen_batchnorm_whole)
+{
+    write_bn_checkpoint("bn.safetensors");
+    bool ok;
+    char *d = fe_diags(BN_MODEL TRAIN_HEAD
+                       "    init from(\"bn.safetensors\") {\n"
+                       "        conv1 <- c; bn <- n\n"
+                       "        freeze bn.running_*\n"
+                       "        fresh head\n"
+                       "    }\n"
+                       "}\n",
+                       &ok);
+    ck_assert(!ok);
+    ck_assert_str_eq(d, "t.net:10:16: error: 'bn.running_mean' is frozen but 'bn.weight' is not: a frozen batchnorm "
+                        "normalises with its running statistics and keeps its weight and bias as loaded; freeze bn whole\n"
+                        "   10 |         freeze bn.running_*\n"
+                        "      |                ^~~~~~~~~~~~\n"
+                        "t.net:10:16: error: 'bn.running_var' is frozen but 'bn.weight' is not: a frozen batchnorm "
+                        "normalises with its running statistics and keeps its weight and bias as loaded; freeze bn whole\n"
+                        "   10 |         freeze bn.running_*\n"
+                        "      |                ^~~~~~~~~~~~\n");
     free(d);
 }
 END_TEST
@@ -315,6 +473,8 @@ static Suite *transfer_suite(void)
     tcase_add_test(tc, shape_mismatch);
     tcase_add_test(tc, missing_name);
     tcase_add_test(tc, unmatched_and_left_out);
+    tcase_add_test(tc, frozen_batchnorm_runs_in_eval_mode);
+    tcase_add_test(tc, frozen_batchnorm_whole);
     suite_add_tcase(s, tc);
     return s;
 }
