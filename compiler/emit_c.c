@@ -487,11 +487,10 @@ static void print_tables(FILE *out, const char *id, const rt_program *rp)
             fprintf(out, "%s%lld", i ? ", " : " ", (long long)d->dims[i]);
         fprintf(out, " }, %lld, %lld, %s, %lld, %lld, %s", (long long)d->offset, (long long)d->count,
                 init_names[d->init], (long long)d->fan_in, (long long)d->fan_out, d->trainable ? "true" : "false");
-        if (d->init_from) {
-            fputs(", ", out);
-            emit_c_string(out, d->init_from);
-            fprintf(out, ", %s", d->frozen ? "true" : "false");
-        }
+        /* every field, even the NULL: the generated C is clean under -Wextra */
+        fputs(", ", out);
+        emit_c_string(out, d->init_from);
+        fprintf(out, ", %s", d->frozen ? "true" : "false");
         fputs(" },\n", out);
     }
     fputs("};\n\n", out);
