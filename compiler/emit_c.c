@@ -327,10 +327,12 @@ static void print_train_step(FILE *out, Compiler *c, const char *name, const LFu
  * each instruction k, for naming the first operation that produced a NaN
  * or an infinity (train.c reruns a failed step with it). It runs only
  * then, so it is cold: optimized for size, out of the hot code. */
-static void print_checked_step(FILE *out, Compiler *c, const char *name, const LFunc *f, const char *xt, const char *yt)
+static void print_checked_step(FILE *out, Compiler *c, const char *name, const LFunc *f, const char *xt, const char *yt,
+                               bool first)
 {
-    fputs("#ifndef NC_CHECKED\n#ifdef __GNUC__\n#define NC_CHECKED static __attribute__((noinline, cold))\n#else\n"
-          "#define NC_CHECKED static\n#endif\n#endif\n\n", out);
+    if (first)
+        fputs("#ifndef NC_CHECKED\n#ifdef __GNUC__\n#define NC_CHECKED static __attribute__((noinline, cold))\n#else\n"
+              "#define NC_CHECKED static\n#endif\n#endif\n\n", out);
     const char *params = "float *restrict params, float *restrict grads, const void *x_in, const void *y_in, int64_t batch,\n"
                          "    float *restrict arena, uint64_t seed, rt_check_fn check, void *ctx";
     const char *locals = arena_printf(c->arena, "    const %s *restrict x = x_in;\n    const %s *restrict y = y_in;\n"
@@ -473,9 +475,26 @@ void emit_c_forward(FILE *out, Compiler *c, const LProgram *lp)
     fputs("}\n\n", out);
 }
 
-/* The constant tables rt_program points to: the parameters, the
- * augmentations, the steps of a train block of steps. */
-static void print_tables(FILE *out, const char *id, const rt_program *rp)
+/* What each instruction of a checked step is (rt_op_desc), when it has any. */
+static void print_ops(FILE *out, const char *name, int nops, const rt_op_desc *ops)
+{
+    if (!nops)
+        return;
+    fprintf(out, "static const rt_op_desc %s[] = {\n", name);
+    for (int k = 0; k < nops; k++) {
+        fputs("    { ", out);
+        emit_c_string(out, ops[k].layer);
+        fputs(", ", out);
+        emit_c_string(out, ops[k].op);
+        fprintf(out, ", %d, %s },\n", ops[k].line, ops[k].backward ? "true" : "false");
+    }
+    fputs("};\n\n", out);
+}
+
+/* The constant tables rt_program points to: the parameters, the checked
+ * steps' instructions, the augmentations, the steps of a train block of
+ * steps. */
+static void print_tables(FILE *out, Compiler *c, const char *id, const rt_program *rp)
 {
     fprintf(out, "static const rt_param_desc %s_params[] = {\n", id);
     for (int k = 0; k < rp->nparams; k++) {
@@ -494,17 +513,9 @@ static void print_tables(FILE *out, const char *id, const rt_program *rp)
         fputs(" },\n", out);
     }
     fputs("};\n\n", out);
-    if (rp->nops) {
-        fprintf(out, "static const rt_op_desc %s_ops[] = {\n", id);
-        for (int k = 0; k < rp->nops; k++) {
-            fputs("    { ", out);
-            emit_c_string(out, rp->ops[k].layer);
-            fputs(", ", out);
-            emit_c_string(out, rp->ops[k].op);
-            fprintf(out, ", %d, %s },\n", rp->ops[k].line, rp->ops[k].backward ? "true" : "false");
-        }
-        fputs("};\n\n", out);
-    }
+    print_ops(out, arena_printf(c->arena, "%s_ops", id), rp->nops, rp->ops);
+    for (int k = 0; k < rp->nsteps; k++)
+        print_ops(out, arena_printf(c->arena, "%s_ops%d", id, k), rp->steps[k].nops, rp->steps[k].ops);
     if (rp->config.naugment) {
         static const char *const kinds[] = { "RT_AUG_FLIP_H", "RT_AUG_FLIP_V", "RT_AUG_SHIFT", "RT_AUG_ROTATE",
                                              "RT_AUG_SCALE", "RT_AUG_NOISE" };
@@ -522,8 +533,9 @@ static void print_tables(FILE *out, const char *id, const rt_program *rp)
             const rt_step *st = &rp->steps[k];
             fputs("    { .model = ", out);
             emit_c_string(out, st->model);
-            fprintf(out, ", .begin = %lld, .end = %lld, .arena_floats = %lld, .train_step = %s_train_step%d,\n      .opt = ",
-                    (long long)st->begin, (long long)st->end, (long long)st->arena_floats, id, k);
+            fprintf(out, ", .begin = %lld, .end = %lld, .arena_floats = %lld, .train_step = %s_train_step%d,\n"
+                         "      .checked_step = %s_train_step%d_checked, .nops = %d, .ops = %s_ops%d,\n      .opt = ",
+                    (long long)st->begin, (long long)st->end, (long long)st->arena_floats, id, k, id, k, st->nops, id, k);
             print_optimizer(out, &st->opt);
             if (st->has_sched || st->clip > 0) {
                 static const char *const scheds[] = { "RT_SCHED_CONSTANT", "RT_SCHED_STEP", "RT_SCHED_COSINE" };
@@ -548,10 +560,13 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
     bool train = lp->train && !lp->inference;
     if (train && !lp->nsteps) {
         print_train_step(out, c, arena_printf(c->arena, "%s_train_step", id), &lp->train_step, xt, yt);
-        print_checked_step(out, c, arena_printf(c->arena, "%s_train_step_checked", id), &lp->train_step, xt, yt);
+        print_checked_step(out, c, arena_printf(c->arena, "%s_train_step_checked", id), &lp->train_step, xt, yt, true);
     }
-    for (int k = 0; train && k < lp->nsteps; k++)
+    for (int k = 0; train && k < lp->nsteps; k++) {
         print_train_step(out, c, arena_printf(c->arena, "%s_train_step%d", id, k), &lp->steps[k].fn, xt, yt);
+        print_checked_step(out, c, arena_printf(c->arena, "%s_train_step%d_checked", id, k), &lp->steps[k].fn, xt, yt,
+                           k == 0);
+    }
     emit_c_forward(out, c, lp);
     if (lp->has_step) {
         const char *name = arena_printf(c->arena, "%s_step", id);
@@ -584,7 +599,7 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         rp.nsteps = 0;
     if (lp->weights)
         emit_c_weights(out, id, lp->weights, rp.param_floats);
-    print_tables(out, id, &rp);
+    print_tables(out, c, id, &rp);
     fprintf(out, "const rt_program %s_program = {\n    .name = ", id);
     emit_c_string(out, rp.name);
     fputs(",\n    .source = ", out);

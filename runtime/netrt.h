@@ -782,6 +782,11 @@ typedef struct rt_step {
     bool has_sched;              /* sched is the step's own; else config.sched applies */
     rt_schedule sched;
     float clip;                  /* the step's max gradient norm; 0: config.clip */
+    /* train_step checked after each instruction, and what each one is, as
+     * rt_program's checked_step and ops are for a program of one step */
+    rt_checked_step_fn checked_step;
+    int nops;
+    const rt_op_desc *ops;
 } rt_step;
 
 typedef struct rt_program {
@@ -864,13 +869,15 @@ typedef struct rt_program {
     const float *weights;
     /* train_step with a check after each instruction, and what each one is
      * (nops of them): for naming the first operation that produced a NaN or
-     * an infinity. NULL for a train block of steps. */
+     * an infinity. NULL for a train block of steps (each rt_step has its
+     * own). */
     rt_checked_step_fn checked_step;
     int nops;
     const rt_op_desc *ops;
-    /* The JIT's: compiles checked_step when first asked for (it is needed
-     * only after a failed step), or NULL when it cannot. */
-    rt_checked_step_fn (*compile_checked)(const struct rt_program *p);
+    /* The JIT's: compiles the checked step of steps[step] (of train_step
+     * when nsteps is 0, step 0) when first asked for (it is needed only
+     * after a failed step), or returns NULL when it cannot. */
+    rt_checked_step_fn (*compile_checked)(const struct rt_program *p, int step);
 } rt_program;
 
 /* The command line of a built model binary, shared by `netc train`:

@@ -483,7 +483,7 @@ START_TEST(checked_step_is_the_step)
             loss[k] = p->train_step(params, grads[k], x, y, B, arena, 11);
             continue;
         }
-        rt_checked_step_fn checked = p->checked_step ? p->checked_step : p->compile_checked(p);
+        rt_checked_step_fn checked = p->checked_step ? p->checked_step : p->compile_checked(p, 0);
         ck_assert_ptr_nonnull(checked);
         Calls calls = { 0, true };
         loss[k] = checked(params, grads[k], x, y, B, arena, 11, count_call, &calls);
