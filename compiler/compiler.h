@@ -697,21 +697,29 @@ typedef enum LArgKind {
 
 typedef struct LArg {
     LArgKind kind;
-    LPtr ptr;
     bool ints;      /* LA_PTR: the pointer is to int32 values (token ids), whatever its base holds */
-    int64_t i, i_batch;
-    double f;
     bool f_div_batch;
-    /* LA_EPILOGUE */
-    LPtr bias, preact;
     bool has_bias, has_preact;
-    int act;        /* rt_act value */
-    double alpha;
-    /* LA_STRUCT */
-    const char *type;
-    const char *const *fields;
-    const int64_t *vals;
-    int nvals;
+    /* one member a kind: an argument is 72 bytes, not 168 (a deep model's
+     * LIR holds millions) */
+    union {
+        struct {        /* LA_PTR, LA_INT, LA_FLOAT, LA_BOOL, LA_ACT, LA_SEED */
+            LPtr ptr;
+            int64_t i, i_batch;
+            double f;
+        };
+        struct {        /* LA_EPILOGUE */
+            LPtr bias, preact;
+            int act;    /* rt_act value */
+            double alpha;
+        };
+        struct {        /* LA_STRUCT */
+            const char *type;
+            const char *const *fields;
+            const int64_t *vals;
+            int nvals;
+        };
+    };
 } LArg;
 
 typedef enum LExprKind { LE_LOAD, LE_CONST, LE_ADD, LE_SUB, LE_MUL, LE_ACT } LExprKind;
@@ -762,8 +770,11 @@ const KernelInfo *kernel_info(Kernel k);
 typedef struct LInstr {
     LKind kind;
     Kernel fn;            /* LI_CALL, LI_LOSS_CALL */
-    LArg args[LIR_MAX_ARGS];
-    int nargs;
+    /* fn's arguments, room for exactly its parameters (kernels.def): held
+     * apart, as 16 inline slots made an instruction 2.8 KB and a 4096-layer
+     * model's LIR 400 MB */
+    LArg *args;
+    int nargs, cap_args;
     double coef;
     LPtr dst;
     int64_t n;
@@ -833,6 +844,9 @@ void lir_dump(FILE *out, const LProgram *lp);
 /* A zeroed instruction appended to f (lower.c); lowering and step.c fill
  * its arguments. */
 LInstr *lir_append(Compiler *c, LFunc *f, LKind kind, Kernel fn, Span span);
+/* Appends an argument to a call; more than its kernel takes is a compiler
+ * bug (lower_unit also checks that none is missing). */
+void lir_push(LInstr *in, LArg a);
 
 /* The C backend: the program as C text, with a main() for a standalone
  * binary (emit_main) or as a library with mlp.h's API. */

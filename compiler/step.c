@@ -75,7 +75,7 @@ static LInstr *emit(Stepper *s, LKind kind, Kernel fn, const Node *n)
     return in;
 }
 
-static void arg(LInstr *in, LArg a) { in->args[in->nargs++] = a; }
+static void arg(LInstr *in, LArg a) { lir_push(in, a); }
 static void arg_ptr(LInstr *in, LPtr p) { arg(in, (LArg){ .kind = LA_PTR, .ptr = p }); }
 static void arg_ids(LInstr *in, LPtr p) { arg(in, (LArg){ .kind = LA_PTR, .ptr = p, .ints = true }); }
 static void arg_int(LInstr *in, int64_t k, int64_t per_batch) { arg(in, (LArg){ .kind = LA_INT, .i = k, .i_batch = per_batch }); }
