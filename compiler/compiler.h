@@ -548,6 +548,9 @@ typedef enum Base {
     BASE_Y,      /* the batch of labels */
     BASE_OUT,    /* forward's output */
 } Base;
+/* A storage base's name ("arena", "params", ...; "-" for none), as the
+ * dumps and the generated C's variables spell it. */
+const char *ir_base_name(Base b);
 
 /* Nodes that one kernel computes: a dense or conv2d (the anchor) and what
  * rides in it. fuse.c makes these records; plan.c and lower.c read them. */
@@ -867,6 +870,10 @@ void emit_infer_header(FILE *out, Compiler *c, const LProgram *lp);
 bool infer_load_weights(Compiler *c, LProgram *lp, const char *path, FILE *err);
 /* Writes a C string literal, escaping everything that could end it. */
 void emit_c_string(FILE *out, const char *s);
+/* What both headers print: the model's name in capitals for the include
+ * guard, and a shape as C array dimensions ([1][28][28]). */
+void emit_c_guard(const char *id, char *guard, size_t len);
+void emit_c_dims(FILE *out, const Shape *s);
 
 /* netc build / emit: the C file compiled with cc into a binary, or written
  * with its header into a folder. */

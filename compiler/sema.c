@@ -860,6 +860,20 @@ static Value call_builtin(Sema *s, Scope *sc, const Ast *call, Op op, const Valu
     return sema_build_op(s, op, data, ndata, make_attrs(s, info->args, info->nargs, slots), text, name, call->span);
 }
 
+/* One dimension of a type: an integer, or false after reporting (a
+ * poisoned value was reported where it was made). */
+static bool eval_dim(Sema *s, Scope *sc, const Ast *dim, Value *v)
+{
+    *v = sema_eval(s, sc, dim);
+    if (v->kind == V_POISON)
+        return false;
+    if (v->kind != V_INT) {
+        diag_error(&s->c->diag, dim->span, "a dimension must be an integer, got %s", sema_describe(s, v));
+        return false;
+    }
+    return true;
+}
+
 /* Matches an actual tensor against a declared type `f32[T, D]`: literal
  * dimensions must be equal, unbound names are bound to the actual size. */
 static bool match_type(Sema *s, Scope *sc, const Ast *type, uint32_t actual, Span at, const char *what)
@@ -876,13 +890,9 @@ static bool match_type(Sema *s, Scope *sc, const Ast *type, uint32_t actual, Spa
             sema_bind(s, sc, dim->name, int_value(n->shape.dim[i]), dim->span);
             continue;
         }
-        Value v = sema_eval(s, sc, dim);
-        if (v.kind == V_POISON)
+        Value v;
+        if (!eval_dim(s, sc, dim, &v))
             return false;
-        if (v.kind != V_INT) {
-            diag_error(&s->c->diag, dim->span, "a dimension must be an integer, got %s", sema_describe(s, &v));
-            return false;
-        }
         ok = v.i == n->shape.dim[i];
         if (!ok && dim->kind == AST_NAME) {
             fixed = lookup(sc, dim->name);
@@ -1178,13 +1188,9 @@ static bool eval_type(Sema *s, Scope *sc, const Ast *type, DType *dt, Shape *sh)
     int64_t elems = 1;
     for (int i = 0; i < type->list.count; i++) {
         const Ast *dim = type->list.items[i];
-        Value v = sema_eval(s, sc, dim);
-        if (v.kind == V_POISON)
+        Value v;
+        if (!eval_dim(s, sc, dim, &v))
             return false;
-        if (v.kind != V_INT) {
-            diag_error(&s->c->diag, dim->span, "a dimension must be an integer, got %s", sema_describe(s, &v));
-            return false;
-        }
         if (v.i < 1 || v.i > MAX_DIM) {
             diag_error(&s->c->diag, dim->span, "a dimension must be between 1 and %lld, got %lld",
                        (long long)MAX_DIM, (long long)v.i);
