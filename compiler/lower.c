@@ -101,6 +101,23 @@ static int64_t last_dim(const Node *n) { return n->shape.rank ? n->shape.dim[n->
 /* Rows of a value seen as a matrix over its last dimension, per sample. */
 static int64_t rows(const Node *n) { return elems(n) / last_dim(n); }
 
+/* A node that writes the gradient of its parameter: true when another
+ * writer ran before it, so it must add to the gradient, not overwrite it. */
+static bool grad_writer(Lower *l, const Node *n)
+{
+    bool accumulate = l->grad_written[n->param];
+    l->grad_written[n->param] = true;
+    return accumulate;
+}
+
+/* A value seen as rows over its last dimension (softmax and its
+ * gradients): the batch's rows, then the row length. */
+static void arg_rows(LInstr *in, const Node *n)
+{
+    arg_int(in, 0, rows(n));
+    arg_int(in, last_dim(n), 0);
+}
+
 /* --------------------------------------------------------- elementwise */
 
 static LExpr *expr_new(Lower *l, LExprKind kind)
@@ -409,8 +426,7 @@ static void arg_grad_or_null(Lower *l, LInstr *in, int32_t node, bool *accumulat
         return;
     }
     const Node *n = node_at(l, (uint32_t)node);
-    *accumulate |= l->grad_written[n->param];
-    l->grad_written[n->param] = true;
+    *accumulate |= grad_writer(l, n);
     arg_val(l, in, (uint32_t)node);
 }
 
@@ -488,8 +504,7 @@ static bool lower_param_grad(Lower *l, uint32_t id)
     const Node *n = node_at(l, id);
     uint32_t dy = n->inputs[0];
     const Node *dyn = node_at(l, dy);
-    bool accumulate = l->grad_written[n->param];
-    l->grad_written[n->param] = true;
+    bool accumulate = grad_writer(l, n);
     if (n->op == OP_bias_grad) {
         LInstr *in = emit(l, LI_CALL, K_rt_sum_rows, n);
         arg_int(in, 0, rows(dyn));
@@ -692,8 +707,7 @@ static bool lower_embed(Lower *l, uint32_t id)
         arg_val(l, in, id);
         return true;
     }
-    bool accumulate = l->grad_written[n->param];
-    l->grad_written[n->param] = true;
+    bool accumulate = grad_writer(l, n);
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, id);
     arg_bool(in, accumulate);
@@ -815,8 +829,7 @@ static bool lower_softmax(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     LInstr *in = emit(l, LI_CALL, K_rt_softmax_forward, n);
-    arg_int(in, 0, rows(n));
-    arg_int(in, last_dim(n), 0);
+    arg_rows(in, n);
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, id);
     return true;
@@ -826,8 +839,7 @@ static bool lower_softmax(Lower *l, uint32_t id)
 static bool lower_position_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    bool accumulate = l->grad_written[n->param];
-    l->grad_written[n->param] = true;
+    bool accumulate = grad_writer(l, n);
     LInstr *in = emit(l, LI_CALL, K_rt_sum_rows, n);
     arg_int(in, 0, 1);
     arg_int(in, elems(n), 0);
@@ -920,8 +932,7 @@ static bool lower_softmax_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     LInstr *in = emit(l, LI_CALL, K_rt_softmax_backward, n);
-    arg_int(in, 0, rows(n));
-    arg_int(in, last_dim(n), 0);
+    arg_rows(in, n);
     arg_val(l, in, n->inputs[1]);
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, id);
@@ -932,8 +943,7 @@ static bool lower_cross_entropy_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     LInstr *in = emit(l, LI_CALL, K_rt_softmax_xent_backward, n);
-    arg_int(in, 0, rows(n));
-    arg_int(in, last_dim(n), 0);
+    arg_rows(in, n);
     arg_val(l, in, n->inputs[2]);
     arg_val(l, in, n->inputs[1]);
     arg_float(in, ir_attr(n, "scale")->f, true);
@@ -1068,8 +1078,7 @@ static bool lower_conv2d_grad_x(Lower *l, uint32_t id)
 static bool lower_conv2d_grad_w(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    bool accumulate = l->grad_written[n->param];
-    l->grad_written[n->param] = true;
+    bool accumulate = grad_writer(l, n);
     LInstr *in = emit(l, LI_CALL, K_rt_conv2d_backward_filter, n);
     arg_conv(l, in, n, n->inputs[1]);
     arg_int(in, 0, 1);
