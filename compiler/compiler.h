@@ -562,14 +562,22 @@ typedef struct FusedGroup {
     bool keeps_preact;   /* the activation's gradient reads the pre-activation: the anchor's value is stored too */
 } FusedGroup;
 
+/* How fusion changed one op's own kernel call, beyond groups, loops and
+ * aliases: one field for every such op-specific form, not a flag per op
+ * on every node. */
+typedef enum NodeVariant {
+    VARIANT_PLAIN,         /* the call its lower_<op> makes */
+    VARIANT_THROUGH_RELU,  /* maxpool_grad: also applies the ReLU gradient after it (that act_grad aliases it) */
+    VARIANT_PARAMS_ONLY,   /* recurrent_grad read only by its parameter gradients: dx is neither computed nor stored */
+} NodeVariant;
+
 /* What fusion and planning decide for one node of a unit. */
 typedef struct NodeInfo {
     int32_t group;       /* -1, or the FusedGroup (Unit.groups) the node belongs to, as anchor or member */
     int32_t alias_of;    /* -1, or the node whose storage holds this value (reshape, eval dropout) */
     int32_t loop_into;   /* -1, or the elementwise node whose loop computes this value inline */
     bool dead;           /* not executed */
-    bool through_relu;   /* maxpool_grad: also applies the ReLU gradient after it (that act_grad aliases it) */
-    bool value_unused;   /* recurrent_grad read only by its parameter gradients: dx is neither computed nor stored */
+    NodeVariant variant; /* the form of its op's own kernel call fusion chose */
     double loss_coef;    /* loss ops: weight in the total loss */
     Base base;
     int64_t offset;      /* floats from the base; times the batch size for per-sample bases */

@@ -195,7 +195,7 @@ static void fuse_pool_grads(Unit *u)
         if (m->op != OP_maxpool_grad || u->info[mg].users != 1 || m->inputs[1] != n->inputs[1])
             continue;
         u->info[i].alias_of = (int32_t)mg;
-        u->info[mg].through_relu = true;
+        u->info[mg].variant = VARIANT_THROUGH_RELU;
     }
 }
 
@@ -215,7 +215,8 @@ static void mark_unused_values(Unit *u)
             for (int k = 0; k < m->ninputs && !u->info[j].dead; k++)
                 read |= m->inputs[k] == i && !ir_op_is(m->op, OPF_COMPANION);
         }
-        u->info[i].value_unused = !read;
+        if (!read)
+            u->info[i].variant = VARIANT_PARAMS_ONLY;
     }
 }
 
@@ -318,9 +319,9 @@ void fuse_dump(FILE *out, const Unit *u)
             fprintf(out, " + maxpool %%%d (pooled in its tasks)", gr->pool);
         if (n->op == OP_cross_entropy)
             fputs(" (softmax + cross-entropy, one kernel)", out);
-        if (in->through_relu)
+        if (in->variant == VARIANT_THROUGH_RELU)
             fputs(" + relu gradient (one pass)", out);
-        if (in->value_unused)
+        if (in->variant == VARIANT_PARAMS_ONLY)
             fputs(" (parameter gradients only)", out);
         if (in->alias_of >= 0)
             fprintf(out, " = %%%d (alias, no copy)", in->alias_of);

@@ -487,7 +487,7 @@ static bool lower_recurrent_grad(Lower *l, uint32_t id)
     arg_val(l, in, n->inputs[2]);
     arg_val(l, in, n->inputs[0]);
     arg_aux(l, in, id);
-    if (l->u->info[id].value_unused) {
+    if (l->u->info[id].variant == VARIANT_PARAMS_ONLY) {
         lir_push(in, (LArg){ .kind = LA_NULL });
         in->comment = arena_printf(l->c->arena, "%s (no dx: its input needs no gradient)", in->comment);
     } else {
@@ -1093,14 +1093,14 @@ static bool lower_conv2d_grad_w(Lower *l, uint32_t id)
 static bool lower_maxpool_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    const NodeInfo *info = &l->u->info[id];
-    LInstr *in = emit(l, LI_CALL, info->through_relu ? K_rt_maxpool_relu_backward : K_rt_maxpool_backward, n);
-    if (info->through_relu)
+    bool through_relu = l->u->info[id].variant == VARIANT_THROUGH_RELU;
+    LInstr *in = emit(l, LI_CALL, through_relu ? K_rt_maxpool_relu_backward : K_rt_maxpool_backward, n);
+    if (through_relu)
         in->comment = arena_printf(l->c->arena, "%s + relu gradient", in->comment);
     arg_pool(l, in, n, n->inputs[1]);
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[1]);
-    if (!info->through_relu)
+    if (!through_relu)
         arg_val(l, in, n->inputs[2]);
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, id);
