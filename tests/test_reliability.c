@@ -653,6 +653,18 @@ START_TEST(overflowing_op_in_a_step_is_named)
     char want[1024];
     snprintf(want, sizeof want, "g: %s\n", msg);
     expect_fail(&p, fe_run(&p, 60, in_dir("g"), "train", NULL), want);
+    /* eval of a program of steps has no loss to report: it says what to
+     * run instead, a command that works under netc and in the binary */
+    const char *why = "'gan' trains several models against each other, so it has no test loss to evaluate; look at "
+                      "its samples instead";
+    ck_assert_int_eq(fe_run(&p, 60, fe_netc(), "eval", in_dir("g.net"), "--load", in_dir("g.st"), NULL), 2);
+    snprintf(want, sizeof want, "netc eval g.net: %s (netc sample g.net --load FILE)\n", why);
+    ck_assert_str_eq(p.err, want);
+    fe_proc_free(&p);
+    ck_assert_int_eq(fe_run(&p, 60, in_dir("g"), "eval", "--load", in_dir("g.st"), NULL), 2);
+    snprintf(want, sizeof want, "g: %s (g sample --load FILE)\n", why);
+    ck_assert_str_eq(p.err, want);
+    fe_proc_free(&p);
 }
 END_TEST
 
