@@ -236,6 +236,8 @@ direct_tile(const rt_conv_direct *g, int64_t f0, const int rows, int64_t oy0, in
                 v[h] = _mm512_add_ps(v[h], _mm512_set1_ps(g->bias ? g->bias[f] : 0.0f));
             if (g->relu)
                 v[h] = _mm512_max_ps(zero, v[h]);
+            if (!g->y)
+                continue;
             float *y = g->y + f * g->p + (oy0 + 2 * h) * g->wo + ox0;
             _mm256_storeu_ps(y, _mm512_castps512_ps256(v[h]));
             _mm256_storeu_ps(y + g->wo, _mm512_extractf32x8_ps(v[h], 1));

@@ -528,7 +528,8 @@ static void forward_direct_task(void *ctx, int64_t index)
     int64_t xs = cv->c * d->hw, ys = cv->f * d->p, kc_slices = (d->k + PACK_KC_MAX - 1) / PACK_KC_MAX;
     rt_conv_direct g = { .k = d->k, .kc_step = (d->k + kc_slices - 1) / kc_slices, .taps = t->taps,
                          .x = t->x + b * xs, .w = cv->w, .wt = t->w, .bias = t->bias,
-                         .relu = t->act == RT_ACT_RELU, .y = t->y + b * ys, .p = d->p, .wo = cv->wo,
+                         .relu = t->act == RT_ACT_RELU, .y = t->y ? t->y + b * ys : NULL,
+                         .p = d->p, .wo = cv->wo,
                          .pooled = t->pool ? t->pooled + b * cv->f * (d->p / 4) : NULL };
     int64_t n = f_hi - f_lo, panels = (n + DIRECT_MR - 1) / DIRECT_MR;
     for (int64_t i = 0, f = f_lo; i < panels; i++) {
@@ -572,6 +573,8 @@ static void conv_forward(forward_task t)
     const rt_conv2d *cv = t.cv;
     int64_t batch = t.batch;
     if (t.d.depthwise) {
+        if (!t.y)
+            t.y = rt_thread_scratch(RT_SCRATCH_CONV_Y, (size_t)(batch * cv->f * t.d.p) * sizeof(float));
         t.isa = rt_isa_current();
         int64_t per = rt_conv_planes_per_task(&t.d);
         rt_run_tasks((batch * cv->f + per - 1) / per, rt_conv_depthwise_forward_task, &t);
@@ -584,6 +587,8 @@ static void conv_forward(forward_task t)
         forward_direct(&t);
         return;
     }
+    if (!t.y) /* pooled only: the other paths pool from y */
+        t.y = rt_thread_scratch(RT_SCRATCH_CONV_Y, (size_t)(batch * cv->f * t.d.p) * sizeof(float));
     if (isa == RT_ISA_AVX512 && t.d.pixel_rows && batch * t.d.p > INPLACE_MAX_COLUMNS) {
         forward_transposed(&t, batch);
         return;

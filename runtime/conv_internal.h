@@ -45,7 +45,7 @@ typedef struct rt_conv_direct {
     const float *wt;     /* filters (F,K), read where they lie */
     const float *bias;   /* (F) or NULL */
     bool relu;
-    float *y;            /* the sample's output (F,Ho,Wo) */
+    float *y;            /* the sample's output (F,Ho,Wo), or NULL: not stored (pooled only) */
     int64_t p, wo;       /* output pixels per filter, output row length */
     float *pooled;       /* (F,Ho/2,Wo/2), or NULL: no pool */
 } rt_conv_direct;

@@ -536,7 +536,8 @@ START_TEST(test_threads_identical)
 END_TEST
 
 /* The fused convolution + max-pool gives the bits of rt_conv2d_forward
- * followed by rt_maxpool_forward, on every path, for one and two threads:
+ * followed by rt_maxpool_forward, on every path, for one and two threads,
+ * with y and without (y NULL):
  * batch 1 splits a sample over the threads (the parts must keep pooling
  * windows whole), batch 5 runs samples whole. */
 START_TEST(test_forward_maxpool)
@@ -590,6 +591,14 @@ START_TEST(test_forward_maxpool)
                     CHECK_MSG(memcmp(pooled[0], pooled[1], (size_t)np * sizeof(float)) == 0,
                               "%s isa %d batch %lld threads %d: pooled differs", fused[ci].k.name, isa,
                               (long long)batch, threads);
+                    /* y NULL (inference wants the pool alone): the same pool */
+                    for (int64_t i = 0; i < np; i++)
+                        pooled[1][i] = NAN;
+                    rt_conv2d_forward_maxpool(&cv, &pl, batch, x, w, bias, RT_ACT_RELU, 0.0f, NULL, NULL,
+                                              pooled[1]);
+                    CHECK_MSG(memcmp(pooled[0], pooled[1], (size_t)np * sizeof(float)) == 0,
+                              "%s isa %d batch %lld threads %d: pooled differs without y", fused[ci].k.name,
+                              isa, (long long)batch, threads);
                     free(x), free(w), free(bias);
                     for (int t = 0; t < 2; t++)
                         free(y[t]), free(pooled[t]);
