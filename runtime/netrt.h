@@ -434,7 +434,10 @@ void rt_maxpool_forward(const rt_pool2d *p, int64_t batch, const float *x, float
 /* rt_conv2d_forward, then pooled = rt_maxpool_forward(pool, y) in the same
  * call: each task pools the output rows it has just computed while they
  * are in cache, and the pooling needs no pass of its own. y is still
- * written (the backward pass reads it). The pool must take the conv's
+ * written (the backward pass reads it); y NULL: only `pooled` is wanted
+ * (inference), and y is not stored where the kernel can skip it (the
+ * AVX-512 batch-1 path) or goes to the thread's scratch. The pool must
+ * take the conv's
  * output (c = f, h = ho, w = wo) in disjoint unpadded windows (stride =
  * size, pad 0); anything else aborts. Bitwise the same as the two calls. */
 void rt_conv2d_forward_maxpool(const rt_conv2d *cv, const rt_pool2d *pool, int64_t batch,
