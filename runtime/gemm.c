@@ -315,7 +315,11 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
                 for (int64_t j = 0; j < nc; j += NR) {
                     int nr = nc - j < NR ? (int)(nc - j) : NR;
                     float *c = p->C + mb * p->ldc + nb + j;
-                    if (p->direct_a)
+                    if (p->direct_a && p->trans_a)
+                        rt_gemm_kernel_avx512_direct_ab(kc, p->A + k0 * p->lda + mb, p->lda,
+                                                        buf.b + j * kc, NR, c, p->ldc, mr, nr,
+                                                        p->alpha, beta);
+                    else if (p->direct_a)
                         rt_gemm_kernel_avx512_direct_at(kc, p->A + mb * p->lda + k0, p->lda,
                                                         buf.b + j * kc, NR, c, p->ldc, mr, nr,
                                                         p->alpha, beta);
@@ -428,7 +432,7 @@ typedef struct swapped_problem {
 
 static bool use_swapped(const gemm_problem *p, rt_isa isa)
 {
-    return isa == RT_ISA_AVX512 && !p->trans_a && p->trans_b && p->beta == 0.0f &&
+    return isa == RT_ISA_AVX512 && !p->trans_a && p->beta == 0.0f &&
            p->M >= SWAP_MIN_M && p->M <= SWAP_MAX_M && p->N >= p->M;
 }
 
@@ -442,11 +446,8 @@ static void swapped_finish(const swapped_problem *s, int64_t m0, int64_t m1, int
     int64_t ldt = s->t.ldc;
     for (int64_t nb = n0; nb < n1; nb += SWAP_STRIP) {
         int64_t ne = n1 - nb < SWAP_STRIP ? n1 : nb + SWAP_STRIP;
-        for (int64_t m = m0; m < m1; m++) {
-            float *c = p->C + m * p->ldc;
-            for (int64_t n = nb; n < ne; n++)
-                c[n] = t[n * ldt + m];
-        }
+        rt_gemm_transpose_avx512(t + nb * ldt + m0, ldt, ne - nb, m1 - m0, p->C + m0 * p->ldc + nb,
+                                 p->ldc);
         if (p->ep)
             p->epilogue(p->C + m0 * p->ldc + nb, p->ldc, (int)(m1 - m0), (int)(ne - nb),
                         p->ep->bias ? p->ep->bias + nb : NULL,
@@ -469,6 +470,8 @@ static void swapped_gemm(const gemm_problem *p, int threads)
 {
     swapped_problem s = { .t = *p, .p = p };
     gemm_problem *t = &s.t;
+    t->trans_a = !p->trans_b;
+    t->trans_b = true;
     t->M = p->N;
     t->N = p->M;
     t->A = p->B;

@@ -95,4 +95,9 @@ void rt_gemm_short_avx512(bool trans_b, int64_t M, int64_t K, float alpha, const
 void rt_gemm_short_avx2(int64_t M, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
                         int64_t ldb, float beta, float *C, int64_t ldc, int64_t n0, int64_t n1);
 
+/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (gemm_avx512.c):
+ * the swapped dense products' transposes. */
+void rt_gemm_transpose_avx512(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
+                              int64_t ldd);
+
 #endif
