@@ -421,9 +421,6 @@ static void choose_split(gemm_problem *p, int threads)
  * is already spread over 22 micro-panels. */
 #define SWAP_MIN_M 32
 #define SWAP_MAX_M 256
-/* Columns of C transposed at a time: the strip of C stays in L1 for the
- * epilogue. */
-#define SWAP_STRIP 16
 
 typedef struct swapped_problem {
     gemm_problem t;        /* y^T = W x^T into scratch */
@@ -436,24 +433,19 @@ static bool use_swapped(const gemm_problem *p, rt_isa isa)
            p->M >= SWAP_MIN_M && p->M <= SWAP_MAX_M && p->N >= p->M;
 }
 
-/* C's rows [m0, m1) x columns [n0, n1) from the transposed scratch, and
- * the epilogue on them a strip at a time. */
+/* C's rows [m0, m1) x columns [n0, n1) from the transposed scratch, the
+ * epilogue applied on the way. */
 static void swapped_finish(const swapped_problem *s, int64_t m0, int64_t m1, int64_t n0,
                            int64_t n1)
 {
     const gemm_problem *p = s->p;
-    const float *t = s->t.C;
-    int64_t ldt = s->t.ldc;
-    for (int64_t nb = n0; nb < n1; nb += SWAP_STRIP) {
-        int64_t ne = n1 - nb < SWAP_STRIP ? n1 : nb + SWAP_STRIP;
-        rt_gemm_transpose_avx512(t + nb * ldt + m0, ldt, ne - nb, m1 - m0, p->C + m0 * p->ldc + nb,
-                                 p->ldc);
-        if (p->ep)
-            p->epilogue(p->C + m0 * p->ldc + nb, p->ldc, (int)(m1 - m0), (int)(ne - nb),
-                        p->ep->bias ? p->ep->bias + nb : NULL,
-                        p->ep->preact ? p->ep->preact + m0 * p->ldc + nb : NULL, p->ep->act,
-                        p->ep->act_alpha);
-    }
+    rt_gemm_transpose_ep ep;
+    if (p->ep)
+        ep = (rt_gemm_transpose_ep){ p->ep->bias ? p->ep->bias + n0 : NULL,
+                                     p->ep->preact ? p->ep->preact + m0 * p->ldc + n0 : NULL,
+                                     p->ep->act, p->ep->act_alpha };
+    rt_gemm_transpose_avx512(s->t.C + n0 * s->t.ldc + m0, s->t.ldc, n1 - n0, m1 - m0,
+                             p->C + m0 * p->ldc + n0, p->ldc, p->ep ? &ep : NULL);
 }
 
 /* The task's part of y^T, then its part of C (rows of y^T are columns of
