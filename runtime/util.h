@@ -75,6 +75,7 @@ typedef enum rt_scratch_slot {
     RT_SCRATCH_GEMM_A,         /* GEMM: packed A panel */
     RT_SCRATCH_GEMM_B,         /* GEMM: packed B block */
     RT_SCRATCH_GEMM_T,         /* GEMM: C^T of a narrow product */
+    RT_SCRATCH_GEMM_S,         /* GEMM: y^T of a swapped dense forward */
     RT_SCRATCH_CONV_COL,       /* conv: im2col columns, depthwise scratch */
     RT_SCRATCH_CONV_GATHER,    /* conv: gathered dy / output tiles */
     RT_SCRATCH_CONV_WPACK,     /* conv: packed filters, shared with the tasks */
