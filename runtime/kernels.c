@@ -607,6 +607,7 @@ void rt_dropout_backward(int64_t n, float rate, uint64_t seed, const float *dy, 
 /* ------------------------------------------------------------- sum_rows */
 
 typedef struct sum_rows_task {
+    rt_isa isa;
     int64_t M, N;
     const float *dy;
     float *db;
@@ -622,11 +623,16 @@ static void sum_rows_chunk(void *ctx, int64_t chunk)
     double acc[SUM_ROWS_COLUMNS];
     for (int64_t j = 0; j < width; j++)
         acc[j] = t->accumulate ? (double)t->db[c0 + j] : 0.0;
-    for (int64_t m = 0; m < t->M; m++) {
-        const float *row = t->dy + m * t->N + c0;
-        for (int64_t j = 0; j < width; j++)
-            acc[j] += row[j];
-    }
+    if (t->isa == RT_ISA_AVX512)
+        rt_avx512_sum_rows(t->M, t->N, width, t->dy + c0, acc);
+    else if (t->isa == RT_ISA_AVX2)
+        rt_avx2_sum_rows(t->M, t->N, width, t->dy + c0, acc);
+    else
+        for (int64_t m = 0; m < t->M; m++) {
+            const float *row = t->dy + m * t->N + c0;
+            for (int64_t j = 0; j < width; j++)
+                acc[j] += row[j];
+        }
     for (int64_t j = 0; j < width; j++)
         t->db[c0 + j] = (float)acc[j];
 }
@@ -634,7 +640,7 @@ static void sum_rows_chunk(void *ctx, int64_t chunk)
 // dy (M,N), db (N)
 void rt_sum_rows(int64_t M, int64_t N, const float *dy, float *db, bool accumulate)
 {
-    sum_rows_task t = { .M = M, .N = N, .dy = dy, .db = db, .accumulate = accumulate };
+    sum_rows_task t = { .isa = rt_isa_current(), .M = M, .N = N, .dy = dy, .db = db, .accumulate = accumulate };
     rt_run_tasks(ceil_div(N, SUM_ROWS_COLUMNS), sum_rows_chunk, &t);
 }
 

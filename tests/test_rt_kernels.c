@@ -616,6 +616,21 @@ START_TEST(test_sum_rows)
                 ref += dy[m * N + j];
             CHECK(test_close(db[j], ref, 1e-12, 1.2e-7));
         }
+        /* every path adds each column in row order: the portable bits,
+         * from 0 and from a start (the first row of dy) */
+        float *other = alloc_floats(N);
+        for (int isa = RT_ISA_AVX2; isa <= (int)rt_cpu_best_isa(); isa++)
+            for (int acc = 0; acc < 2; acc++) {
+                memcpy(db, dy, (size_t)N * sizeof(float));
+                memcpy(other, dy, (size_t)N * sizeof(float));
+                CHECK(rt_isa_set(RT_ISA_PORTABLE));
+                rt_sum_rows(M, N, dy, db, acc);
+                CHECK(rt_isa_set((rt_isa)isa));
+                rt_sum_rows(M, N, dy, other, acc);
+                CHECK(memcmp(db, other, (size_t)N * sizeof(float)) == 0);
+            }
+        rt_isa_set(rt_cpu_best_isa());
+        free(other);
         free(dy), free(db);
     }
 }
