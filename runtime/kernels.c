@@ -177,6 +177,32 @@ double rt_softmax_row(rt_isa isa, int64_t cols, const float *x, float *y)
     return 0.0;
 }
 
+/* ---------------------------------------------------------- lstm cell */
+
+void rt_lstm_cell_backward(rt_isa isa, int64_t H, const float *a, const float *tc, const float *prev,
+                           const float *dh, const float *dy, float *dc, float *d)
+{
+    if (isa == RT_ISA_AVX512) {
+        rt_avx512_lstm_cell_backward(H, a, tc, prev, dh, dy, dc, d);
+        return;
+    }
+    if (isa == RT_ISA_AVX2) {
+        rt_avx2_lstm_cell_backward(H, a, tc, prev, dh, dy, dc, d);
+        return;
+    }
+    const float *i = a, *f = a + H, *g = a + 2 * H, *o = a + 3 * H;
+    for (int64_t j = 0; j < H; j++) {
+        float gh = dy ? dh[j] + dy[j] : dh[j];
+        float dcell = dc[j] + gh * o[j] * (1.0f - tc[j] * tc[j]);
+        float df = prev ? dcell * prev[j] : 0.0f;
+        dc[j] = dcell * f[j];
+        d[j] = dcell * g[j] * i[j] * (1.0f - i[j]);
+        d[H + j] = df * f[j] * (1.0f - f[j]);
+        d[2 * H + j] = dcell * i[j] * (1.0f - g[j] * g[j]);
+        d[3 * H + j] = gh * tc[j] * o[j] * (1.0f - o[j]);
+    }
+}
+
 typedef struct softmax_task {
     rt_isa isa;
     int64_t rows, cols, rows_per_chunk;

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels_internal.h"
 #include "netrt.h"
 #include "util.h"
 
@@ -334,25 +335,16 @@ static void rnn_backward_step(const rnn_ctx *c, int64_t b, int64_t t)
 /* With gh = d(loss)/d(h_t) and dc = d(loss)/d(c_t) in total:
  *   do = gh tanh(c_t),  dc = dc_next + gh o (1 - tanh(c_t)^2),
  *   di = dc g,  df = dc c_{t-1},  dg = dc i,  dc_next for step t-1 = dc f,
- * each times its activation's derivative. */
+ * each times its activation's derivative (rt_lstm_cell_backward, kernels.c,
+ * vectorized on the SIMD paths). */
 static void lstm_backward_step(const rnn_ctx *c, int64_t b, int64_t t)
 {
     int64_t H = c->H;
-    const float *a = row(&c->gates, b, t), *i = a, *f = a + H, *g = a + 2 * H, *o = a + 3 * H;
     const float *cell = row(&c->cells, b, t), *prev = t ? row(&c->cells, b, t - 1) : NULL;
-    const float *dh = row(&c->dh, b, t), *dy = dy_row(c, b, t);
-    float *tc = row(&c->scratch, b, t), *dc = row(&c->dc, b, t), *d = row(&c->dgates, b, t);
+    float *tc = row(&c->scratch, b, t);
     rt_act_forward(RT_ACT_TANH, 0.0f, H, cell, tc);
-    for (int64_t j = 0; j < H; j++) {
-        float gh = dh_total(dh, dy, j);
-        float dcell = dc[j] + gh * o[j] * (1.0f - tc[j] * tc[j]);
-        float df = prev ? dcell * prev[j] : 0.0f;
-        dc[j] = dcell * f[j];
-        d[j] = dcell * g[j] * i[j] * (1.0f - i[j]);
-        d[H + j] = df * f[j] * (1.0f - f[j]);
-        d[2 * H + j] = dcell * i[j] * (1.0f - g[j] * g[j]);
-        d[3 * H + j] = gh * tc[j] * o[j] * (1.0f - o[j]);
-    }
+    rt_lstm_cell_backward(rt_isa_current(), H, row(&c->gates, b, t), tc, prev, row(&c->dh, b, t), dy_row(c, b, t),
+                          row(&c->dc, b, t), row(&c->dgates, b, t));
 }
 
 /* With gh = d(loss)/d(h_t):  dn = gh (1 - z),  dz = gh (h_{t-1} - n),
