@@ -50,8 +50,10 @@ wall-clock ratio measures the load as much as the code (last session's
 charlstm moved from 1.4x to about 3x between a loaded and a quieter
 hour): a side that waits for a core is charged for the wait, and two
 threads that ask for both cores wait the most. CPU time counts only the
-work. So PAIRS times, each PyTorch run (torch.set_num_threads(1), CPU_STEPS
-steps, time.process_time() over steps 6 to CPU_STEPS) is followed at once
+work. So PAIRS times, each PyTorch run (a process of its own with
+torch.set_num_threads(1) and OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1, so no
+BLAS worker runs beside it; CPU_STEPS steps, time.process_time() over
+steps 6 to CPU_STEPS) is followed at once
 by a netc run (`--threads 1 --steps CPU_STEPS`, the CPU seconds of
 training the epoch line prints, evaluation excluded; its held-out set is
 cut to the first 64 KB of the corpus with --val, since only the time is
@@ -374,16 +376,35 @@ def train_batch(name):
     return int(train_block(text, path)["batch"] or 32)
 
 
+def torch_cpu_run(name, build, steps):
+    """(tokens per CPU second, T) of the twin on one thread, in a process of
+    its own: OpenBLAS's pool is sized when the library loads, and with it
+    left at 2 one of its workers kept running beside torch's one thread
+    (seen in top -H), so the CPU time was two threads'."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-cpu", name, build, str(steps)],
+                         capture_output=True, text=True, env=env)
+    m = re.search(r"^cpu-rate ([\d.]+) (\d+)$", out.stdout, re.M)
+    if out.returncode or not m:
+        fail("the one-thread PyTorch %s failed:\n%s%s" % (name, out.stdout, out.stderr))
+    return float(m.group(1)), int(m.group(2))
+
+
 def cpu_pairs(name, build, steps, pairs, small_val):
     """PAIRS paired one-thread runs: [(PyTorch, netc) tokens per CPU second]."""
     out = []
     for _ in range(pairs):
-        _, theirs, _, seq = torch_run(name, build, steps, threads=1, evaluate=False)
+        theirs, seq = torch_cpu_run(name, build, steps)
         out.append((theirs, netc_cpu_run(build, name, steps, seq, small_val)))
     return out
 
 
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--torch-cpu":   # torch_cpu_run's child
+        _, cpu_rate, _, seq = torch_run(sys.argv[2], os.path.abspath(sys.argv[3]), int(sys.argv[4]), threads=1,
+                                        evaluate=False)
+        print("cpu-rate %.1f %d" % (cpu_rate, seq))
+        return
     if len(sys.argv) < 2:
         fail("usage: compare_lm.py BUILD [STEPS [CPU_STEPS [PAIRS]]]")
     build = os.path.abspath(sys.argv[1])
