@@ -63,8 +63,11 @@ typedef struct gemm_problem {
     const rt_epilogue *ep; /* NULL when it would do nothing */
     gemm_path path;
     bool fast_pack; /* AVX2 transposes for packing */
+    bool direct_a;  /* A (not transposed) read in place (AVX-512 only) */
     rt_gemm_epilogue_fn epilogue;
     int64_t kc_step;
+    const float *packed_b; /* all of op(B) packed (rt_sgemm_pack_b), or NULL */
+    int64_t packed_npad;   /* its N rounded up to the path's NR */
     bool split_n;   /* threads take column ranges (else row ranges) */
     int64_t units;  /* NR-wide column or MR-tall row units to share out */
     int64_t parts;
@@ -297,7 +300,7 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
      * the time (perf: gemm_region, where pack_b is inlined), 65 GFLOP/s
      * against OpenBLAS's 96. The kernel reads those rows of B in place
      * instead (whole panels; the ragged last one is still packed). */
-    bool direct_b = p->path.kernel_direct && !p->trans_b && m1 - m0 <= MR;
+    bool direct_b = !p->packed_b && p->path.kernel_direct && !p->trans_b && m1 - m0 <= MR && !p->direct_a;
 
     for (int64_t nb = n0; nb < n1; nb += nc_step) {
         int64_t nc = n1 - nb < nc_step ? n1 - nb : nc_step;
@@ -305,22 +308,34 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
             int64_t kc = p->K - k0 < kc_step ? p->K - k0 : kc_step;
             float beta = k0 == 0 ? p->beta : 1.0f;
             bool last = k0 + kc == p->K;
-            if (!direct_b)
+            /* rt_sgemm_pack_b's layout: slice k0's panels from k0 * npad,
+             * panel nb / NR at nb * kc within it, as pack_b lays a block */
+            const float *bblock = p->packed_b ? p->packed_b + k0 * p->packed_npad + nb * kc : buf.b;
+            if (!direct_b && !p->packed_b)
                 pack_b(p, k0, kc, nb, nc, buf.b);
             for (int64_t mb = m0; mb < m1; mb += MR) {
                 int mr = m1 - mb < MR ? (int)(m1 - mb) : MR;
-                pack_a(p, mb, mr, k0, kc, buf.a);
+                if (!p->direct_a)
+                    pack_a(p, mb, mr, k0, kc, buf.a);
                 for (int64_t j = 0; j < nc; j += NR) {
                     int nr = nc - j < NR ? (int)(nc - j) : NR;
                     float *c = p->C + mb * p->ldc + nb + j;
-                    if (direct_b && nr == NR)
+                    if (p->direct_a && p->trans_a)
+                        rt_gemm_kernel_avx512_direct_ab(kc, p->A + k0 * p->lda + mb, p->lda,
+                                                        buf.b + j * kc, NR, c, p->ldc, mr, nr,
+                                                        p->alpha, beta);
+                    else if (p->direct_a)
+                        rt_gemm_kernel_avx512_direct_at(kc, p->A + mb * p->lda + k0, p->lda,
+                                                        buf.b + j * kc, NR, c, p->ldc, mr, nr,
+                                                        p->alpha, beta);
+                    else if (direct_b && nr == NR)
                         p->path.kernel_direct(kc, buf.a, p->B + k0 * p->ldb + nb + j, p->ldb, c,
                                               p->ldc, mr, nr, p->alpha, beta);
                     else if (direct_b) {
                         pack_b(p, k0, kc, nb + j, nr, buf.b);
                         p->path.kernel(kc, buf.a, buf.b, c, p->ldc, mr, nr, p->alpha, beta);
                     } else
-                        p->path.kernel(kc, buf.a, buf.b + j * kc, c, p->ldc, mr, nr, p->alpha,
+                        p->path.kernel(kc, buf.a, bblock + j * kc, c, p->ldc, mr, nr, p->alpha,
                                        beta);
                     /* While the tile is still in L1. */
                     if (last && ep)
@@ -333,17 +348,28 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
     }
 }
 
-static void gemm_task(void *ctx, int64_t part)
+typedef struct gemm_range {
+    int64_t m0, m1, n0, n1;
+} gemm_range;
+
+/* The part of C that task `part` computes: its share of the split
+ * dimension, all of the other. */
+static gemm_range task_range(const gemm_problem *p, int64_t part)
 {
-    const gemm_problem *p = ctx;
     int64_t u0 = part * p->units / p->parts, u1 = (part + 1) * p->units / p->parts;
     if (p->split_n) {
         int64_t n0 = u0 * p->path.nr, n1 = u1 * p->path.nr;
-        gemm_region(p, 0, p->M, n0, n1 < p->N ? n1 : p->N);
-    } else {
-        int64_t m0 = u0 * p->path.mr, m1 = u1 * p->path.mr;
-        gemm_region(p, m0, m1 < p->M ? m1 : p->M, 0, p->N);
+        return (gemm_range){ 0, p->M, n0, n1 < p->N ? n1 : p->N };
     }
+    int64_t m0 = u0 * p->path.mr, m1 = u1 * p->path.mr;
+    return (gemm_range){ m0, m1 < p->M ? m1 : p->M, 0, p->N };
+}
+
+static void gemm_task(void *ctx, int64_t part)
+{
+    const gemm_problem *p = ctx;
+    gemm_range r = task_range(p, part);
+    gemm_region(p, r.m0, r.m1, r.n0, r.n1);
 }
 
 static gemm_path path_for(rt_isa isa)
@@ -379,6 +405,87 @@ static void choose_split(gemm_problem *p, int threads)
     p->split_n = cost_n <= cost_m;
     p->units = p->split_n ? units_n : units_m;
     p->parts = p->split_n ? parts_n : parts_m;
+}
+
+/* ------------------------------------------------ the swapped forward */
+
+/* C (M,N) = A (M,K) B^T, B (N,K) row-major: a dense layer's forward
+ * y = x W^T at a training batch. Computed the usual way, the weight W is B
+ * and is packed transposed on every call; for gan.net (M = 64) that
+ * packing was 19% of the training time (perf, one thread), because each
+ * packed weight panel serves only ceil(64 / 12) = 6 micro-panels of x.
+ * Swapped, y^T (N,M) = W x^T: W is the A operand, which the
+ * micro-kernel reads in place as MR streams along K
+ * (rt_gemm_kernel_avx512_direct_at), and only x (M x K, small) is packed.
+ * y^T goes to a scratch buffer and is transposed into C, where the
+ * epilogue runs. Each output is the same FMA chain over the same K slices
+ * (they depend on K alone) with the same alpha/beta steps, so the result
+ * is bitwise the one of the unswapped product. AVX-512 only (the only
+ * path with an A-in-place kernel), beta 0 only (C is not read).
+ * From M = 32 (a whole 32-wide B panel) to 256, where the usual packing
+ * is already spread over 22 micro-panels. */
+#define SWAP_MIN_M 32
+#define SWAP_MAX_M 256
+
+typedef struct swapped_problem {
+    gemm_problem t;        /* y^T = W x^T into scratch */
+    const gemm_problem *p; /* the caller's */
+} swapped_problem;
+
+static bool use_swapped(const gemm_problem *p, rt_isa isa)
+{
+    /* Not with a prepacked op(B) (recurrent steps): its packing is already
+     * paid for, and the swapped problem's B is x, not W. */
+    return isa == RT_ISA_AVX512 && !p->trans_a && p->beta == 0.0f && !p->packed_b &&
+           p->M >= SWAP_MIN_M && p->M <= SWAP_MAX_M && p->N >= p->M;
+}
+
+/* C's rows [m0, m1) x columns [n0, n1) from the transposed scratch, the
+ * epilogue applied on the way. */
+static void swapped_finish(const swapped_problem *s, int64_t m0, int64_t m1, int64_t n0,
+                           int64_t n1)
+{
+    const gemm_problem *p = s->p;
+    rt_gemm_transpose_ep ep;
+    if (p->ep)
+        ep = (rt_gemm_transpose_ep){ p->ep->bias ? p->ep->bias + n0 : NULL,
+                                     p->ep->preact ? p->ep->preact + m0 * p->ldc + n0 : NULL,
+                                     p->ep->act, p->ep->act_alpha };
+    rt_gemm_transpose_avx512(s->t.C + n0 * s->t.ldc + m0, s->t.ldc, n1 - n0, m1 - m0,
+                             p->C + m0 * p->ldc + n0, p->ldc, p->ep ? &ep : NULL);
+}
+
+/* The task's part of y^T, then its part of C (rows of y^T are columns of
+ * C). */
+static void swapped_task(void *ctx, int64_t part)
+{
+    const swapped_problem *s = ctx;
+    gemm_range r = task_range(&s->t, part);
+    gemm_region(&s->t, r.m0, r.m1, r.n0, r.n1);
+    swapped_finish(s, r.n0, r.n1, r.m0, r.m1);
+}
+
+static void swapped_gemm(const gemm_problem *p, int threads)
+{
+    swapped_problem s = { .t = *p, .p = p };
+    gemm_problem *t = &s.t;
+    t->trans_a = !p->trans_b;
+    t->trans_b = true;
+    t->M = p->N;
+    t->N = p->M;
+    t->A = p->B;
+    t->lda = p->ldb;
+    t->B = p->A;
+    t->ldb = p->lda;
+    t->ldc = p->M;
+    t->C = rt_thread_scratch(RT_SCRATCH_GEMM_S, (size_t)(p->M * p->N) * sizeof(float));
+    t->ep = NULL;
+    t->direct_a = true;
+    choose_split(t, threads);
+    if (t->parts <= 1)
+        swapped_task(&s, 0);
+    else
+        rt_parallel_for(t->parts, swapped_task, &s);
 }
 
 /* C = beta * C, then the epilogue: what is left when K or alpha is 0. */
@@ -488,9 +595,19 @@ static void narrow_gemm(const gemm_problem *p)
     }
 }
 
-void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
-                 int lda, const float *B, int ldb, float beta, float *C, int ldc,
-                 const rt_epilogue *ep)
+/* Equal slices no deeper than KC_MAX, so K = 784 is 3 x 262 rather than
+ * 384 + 384 + 16. Depends on K alone (determinism). */
+static int64_t kc_step_for(int64_t K)
+{
+    int64_t kslices = (K + KC_MAX - 1) / KC_MAX;
+    return (K + kslices - 1) / kslices;
+}
+
+/* rt_sgemm_ex, with op(B) already packed when packed is not NULL (see
+ * rt_sgemm_packed_ex below). */
+static void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                  const rt_epilogue *ep, const float *packed)
 {
     if (M <= 0 || N <= 0)
         return;
@@ -510,6 +627,8 @@ void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
     if (isa == RT_ISA_AVX512 && N <= RT_GEMM_NR_AVX2)
         isa = RT_ISA_AVX2;
     p.path = path_for(isa);
+    p.packed_b = packed; /* only gemm_region reads it: the paths below read B */
+    p.packed_npad = (N + p.path.nr - 1) / p.path.nr * p.path.nr;
     p.fast_pack = isa >= RT_ISA_AVX2;
     p.epilogue = epilogue_for(rt_isa_current());
     if (K <= 0 || alpha == 0.0f) {
@@ -527,21 +646,68 @@ void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
         narrow_gemm(&p);
         return;
     }
-    /* Equal slices no deeper than KC_MAX, so K = 784 is 3 x 262 rather
-     * than 384 + 384 + 16. Depends on K alone (determinism). */
-    int64_t kslices = (K + KC_MAX - 1) / KC_MAX;
-    p.kc_step = (K + kslices - 1) / kslices;
+    p.kc_step = kc_step_for(K);
 
     /* With K this shallow packing outweighs the product, and splitting
      * repeats it: C(128x256) = dY(128x10) W^T ran at 75 GFLOP/s on one
      * thread and 57 on two. */
     bool small = (int64_t)M * N * K < PARALLEL_MIN_MACS || K < PARALLEL_MIN_K;
     int threads = small ? 1 : rt_threads_count();
+    if (use_swapped(&p, isa)) {
+        swapped_gemm(&p, threads);
+        return;
+    }
     choose_split(&p, threads);
     if (p.parts <= 1)
         gemm_region(&p, 0, p.M, 0, p.N);
     else
         rt_parallel_for(p.parts, gemm_task, &p);
+}
+
+void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                 const rt_epilogue *ep)
+{
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, NULL);
+}
+
+/* ------------------------------------------------ B packed once, reused */
+
+/* A recurrent layer multiplies the same W_hh at each of its T steps with
+ * only B = 32 rows of h: packing the 1 MiB of W_hh (transposed) for every
+ * step cost more than a third as much as the products themselves (perf,
+ * charlstm.net one thread: the transposed packing 12%, pack_b 4%, against
+ * the micro-kernel's 58%). Packed once per call instead, in the layout
+ * gemm_region's blocks would have: slice by slice of kc_step_for(K), each
+ * slice's NR-wide panels side by side. The micro-kernel then sees the same
+ * numbers in the same order, so the products are bitwise those of
+ * rt_sgemm_ex. */
+int64_t rt_sgemm_packed_floats(int N, int K)
+{
+    int64_t nr = RT_GEMM_NR_MAX;
+    return (int64_t)(K > 0 ? K : 0) * ((N + nr - 1) / nr * nr);
+}
+
+void rt_sgemm_pack_b(bool trans_b, int N, int K, const float *B, int ldb, float *packed)
+{
+    if (N <= 0 || K <= 0)
+        return;
+    gemm_problem p = { .trans_b = trans_b, .N = N, .K = K, .B = B, .ldb = ldb };
+    rt_isa isa = rt_isa_current();
+    if (isa == RT_ISA_AVX512 && N <= RT_GEMM_NR_AVX2) /* as sgemm chooses */
+        isa = RT_ISA_AVX2;
+    p.path = path_for(isa);
+    p.fast_pack = isa >= RT_ISA_AVX2;
+    int64_t step = kc_step_for(K), npad = (N + p.path.nr - 1) / p.path.nr * p.path.nr;
+    for (int64_t k0 = 0; k0 < K; k0 += step)
+        pack_b(&p, k0, K - k0 < step ? K - k0 : step, 0, N, packed + k0 * npad);
+}
+
+void rt_sgemm_packed_ex(bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                        const float *B, int ldb, const float *packed, float beta, float *C, int ldc,
+                        const rt_epilogue *ep)
+{
+    sgemm(false, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, packed);
 }
 
 void rt_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,

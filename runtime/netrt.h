@@ -100,6 +100,18 @@ void rt_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
 void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                  const float *A, int lda, const float *B, int ldb, float beta,
                  float *C, int ldc, const rt_epilogue *ep);
+/* One B multiplied many times (a recurrent layer's W_hh at every step):
+ * rt_sgemm_pack_b packs op(B) (K,N) once into `packed`
+ * (rt_sgemm_packed_floats(N, K) floats, 64-byte aligned), and
+ * rt_sgemm_packed_ex computes what rt_sgemm_ex(false, trans_b, ...) would,
+ * bitwise, reading the packed copy where it would have packed B (B itself
+ * where it reads B in place). Pack and multiply under the same
+ * rt_isa_current(): the layout is the path's. */
+int64_t rt_sgemm_packed_floats(int N, int K);
+void rt_sgemm_pack_b(bool trans_b, int N, int K, const float *B, int ldb, float *packed);
+void rt_sgemm_packed_ex(bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                        const float *B, int ldb, const float *packed, float beta, float *C, int ldc,
+                        const rt_epilogue *ep);
 /* Reference: plain triple loop, double accumulation; for tests only. */
 void rt_sgemm_reference(bool trans_a, bool trans_b, int M, int N, int K,
                         float alpha, const float *A, int lda, const float *B,
@@ -785,6 +797,11 @@ typedef struct rt_step {
     bool has_sched;              /* sched is the step's own; else config.sched applies */
     rt_schedule sched;
     float clip;                  /* the step's max gradient norm; 0: config.clip */
+    /* train_step checked after each instruction, and what each one is, as
+     * rt_program's checked_step and ops are for a program of one step */
+    rt_checked_step_fn checked_step;
+    int nops;
+    const rt_op_desc *ops;
 } rt_step;
 
 typedef struct rt_program {
@@ -867,13 +884,15 @@ typedef struct rt_program {
     const float *weights;
     /* train_step with a check after each instruction, and what each one is
      * (nops of them): for naming the first operation that produced a NaN or
-     * an infinity. NULL for a train block of steps. */
+     * an infinity. NULL for a train block of steps (each rt_step has its
+     * own). */
     rt_checked_step_fn checked_step;
     int nops;
     const rt_op_desc *ops;
-    /* The JIT's: compiles checked_step when first asked for (it is needed
-     * only after a failed step), or NULL when it cannot. */
-    rt_checked_step_fn (*compile_checked)(const struct rt_program *p);
+    /* The JIT's: compiles the checked step of steps[step] (of train_step
+     * when nsteps is 0, step 0) when first asked for (it is needed only
+     * after a failed step), or returns NULL when it cannot. */
+    rt_checked_step_fn (*compile_checked)(const struct rt_program *p, int step);
 } rt_program;
 
 /* The command line of a built model binary, shared by `netc train`:

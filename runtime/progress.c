@@ -27,6 +27,14 @@ double rt_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double rt_cpu_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return 0.0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 void rt_format_thousands(double value, char *buf, size_t len)
 {
     if (!isfinite(value) || value < 0 || value >= 9e18) {
@@ -123,26 +131,19 @@ void rt_progress_update(rt_progress *pg, const rt_progress_state *s, bool force)
     if (!pg->live && !pg->plain)
         return;
     double now = rt_seconds();
-    if (pg->plain) {
-        if (!force && now - pg->last_draw < pg->interval)
-            return;
-        pg->last_draw = now;
-        char text[256];
-        progress_text(s, false, text, sizeof text);
-        fprintf(stderr, "%s\n", text);
-        fflush(stderr);
-        return;
-    }
-    if (!force && pg->drawn && now - pg->last_draw < REDRAW_SECONDS)
+    /* plain lines every interval; the live bar redrawn at most every
+     * REDRAW_SECONDS once it is drawn */
+    double wait = pg->plain ? pg->interval : REDRAW_SECONDS;
+    if (!force && (pg->plain || pg->drawn) && now - pg->last_draw < wait)
         return;
     pg->last_draw = now;
     char text[256];
-    progress_text(s, true, text, sizeof text);
+    progress_text(s, !pg->plain, text, sizeof text);
     /* \r returns to the start; \033[K erases what a longer previous line
      * left behind. */
-    fprintf(stderr, "\r\033[K%s", text);
+    fprintf(stderr, pg->plain ? "%s\n" : "\r\033[K%s", text);
     fflush(stderr);
-    pg->drawn = true;
+    pg->drawn = !pg->plain;
 }
 
 void rt_progress_clear(rt_progress *pg)

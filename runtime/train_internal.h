@@ -14,6 +14,10 @@
 
 /* Seconds on a monotonic clock, for rates and durations only. */
 double rt_seconds(void);
+/* CPU seconds of the whole process (every thread, user and system): on a
+ * shared machine the wall clock counts the time other jobs held the cores,
+ * the CPU time does not, so the epoch line prints both. */
+double rt_cpu_seconds(void);
 
 /* 52000.4 -> "52,000": counts people read at a glance. */
 void rt_format_thousands(double value, char *buf, size_t len);
@@ -174,6 +178,13 @@ typedef struct buffers {
     void *x, *y; /* one batch, 4-byte elements (f32 or i32) */
 } buffers;
 
+/* The loss of step k (of the train step when the program has no steps)
+ * at `step` came out NaN or infinite (nonfinite.c): reports why, naming
+ * the weight an update made non-finite or the first instruction that made
+ * a NaN or an infinity (rerunning the step checked, on the same batch and
+ * seed). Under mpirun every rank calls it and rank 0 reports. */
+void rt_report_non_finite(const char *prog, const rt_program *p, const buffers *b, int64_t batch, double loss, int k,
+                          int64_t step, int64_t epoch, uint64_t seed);
 /* `init from(FILE)` (transfer.c): loads every parameter with init_from
  * from the checkpoint at path (resolved) into params, checking each name
  * and shape first; then prints to report (unless NULL) what was loaded,
