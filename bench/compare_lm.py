@@ -395,8 +395,9 @@ def torch_run(name, build, steps, threads=2, evaluate=True):
         fail("the PyTorch %s has %d parameters, netc check %s says %d" % (name, count, path, want))
     tb = train_block(text, path)
     seed = int(tb["seed"] or 0)
-    named = dict(model.named_parameters())
-    write_weights(init_path(name), {v: named[k] for k, v in netc_names(name, model).items()})
+    if evaluate:   # the weights netc_run starts from (and removes)
+        named = dict(model.named_parameters())
+        write_weights(init_path(name), {v: named[k] for k, v in netc_names(name, model).items()})
     kind, hyper = tb["opt"]
     base_lr = hyper.get("lr", 1e-3)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -465,6 +466,7 @@ def netc_run(build, name, steps, seq):
             fail("%s train failed:\n%s%s" % (name, out.stdout, out.stderr))
         best = max(best, float(rates[-1].replace(",", "")) * seq)
         val = float(vals[-1])
+    os.remove(init_path(name))
     return best, val
 
 
