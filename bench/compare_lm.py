@@ -31,28 +31,49 @@ cross-entropy over every position of the validation windows, in nats per
 character, dropout off; the floor: netc's no worse than the twin's by more
 than 0.02.
 
-Speed: the same two threads on both sides (torch.set_num_threads(2) with
-OMP_WAIT_POLICY=PASSIVE, one inter-op thread; netc --threads 2), neither
-side flushing denormals to zero (torch.set_flush_denormal(False), which is
-PyTorch's default; netc never sets MXCSR). PyTorch's first 5 steps are
-warm-up, not timed; its tokens/s is the batch tokens of the other STEPS - 5
-steps over their time (forward, cross-entropy, backward, clipping, the
-optimizer; windows already in memory). netc: `./NAME train --steps STEPS
---threads 2`, whose samples/s covers the same work plus batch gathering
-and the first steps (so no warm-up is left out on its side); tokens/s =
+Speed, two ways. (1) Wall clock, as a user runs them: the same two
+threads on both sides (torch.set_num_threads(2) with OMP_WAIT_POLICY=
+PASSIVE, one inter-op thread; netc --threads 2), neither side flushing
+denormals to zero (torch.set_flush_denormal(False), which is PyTorch's
+default; netc never sets MXCSR). PyTorch's first 5 steps are warm-up, not
+timed; its tokens/s is the batch tokens of the other STEPS - 5 steps over
+their time (forward, cross-entropy, backward, clipping, the optimizer;
+windows already in memory). netc: `./NAME train --steps STEPS --threads
+2`, whose samples/s covers the same work plus batch gathering and the
+first steps (so no warm-up is left out on its side); tokens/s =
 samples/s * T; the better of two runs (both give the same validation
-loss: the run is deterministic). The issue's floors: netc at 3x PyTorch's
-tokens/s for charlstm and 2.5x for gpt. The machine is shared, so the
-sides run one after the other per model, close in time.
+loss: the run is deterministic).
 
-Usage: compare_lm.py BUILD [STEPS]    (from the project root; BUILD holds
-netc, data/kjv.txt and the built bench/charlstm and bench/gpt)
+(2) Per CPU second, one thread each, paired: the figure to trust here.
+The machine has two vCPUs shared with other jobs, so a two-thread
+wall-clock ratio measures the load as much as the code (last session's
+charlstm moved from 1.4x to about 3x between a loaded and a quieter
+hour): a side that waits for a core is charged for the wait, and two
+threads that ask for both cores wait the most. CPU time counts only the
+work. So PAIRS times, each PyTorch run (a process of its own with
+torch.set_num_threads(1) and OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1, so no
+BLAS worker runs beside it; CPU_STEPS steps, time.process_time() over
+steps 6 to CPU_STEPS) is followed at once
+by a netc run (`--threads 1 --steps CPU_STEPS`, the CPU seconds of
+training the epoch line prints, evaluation excluded; its held-out set is
+cut to the first 64 KB of the corpus with --val, since only the time is
+read); tokens per CPU second of each, the ratio per pair, and the median
+ratio with its range. Both are one thread, so no side gains from
+parallelism the other lacks. The issue's floors: netc at 3x PyTorch's
+tokens/s for charlstm and 2.5x for gpt; the table marks both ratios
+against them.
+
+Usage: compare_lm.py BUILD [STEPS [CPU_STEPS [PAIRS]]]    (from the project
+root; BUILD holds netc, data/kjv.txt and the built bench/charlstm and
+bench/gpt; defaults 300, 60 and 3)
 """
 import math
 import os
 import re
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 # OpenMP's spinning workers fight the machine's other jobs for the two
@@ -251,11 +272,14 @@ def gpt_model(torch, text, path):
     return GPT(), t
 
 
-def torch_run(name, build, steps):
-    """The twin trained `steps` steps: (tokens/s of steps 6..steps, val loss, T)."""
+def torch_run(name, build, steps, threads=2, evaluate=True):
+    """The twin trained `steps` steps on `threads` threads: (tokens/s and
+    tokens per CPU second of steps 6..steps, val loss (None unless
+    evaluate), T)."""
     import torch
-    torch.set_num_threads(2)
-    torch.set_num_interop_threads(1)
+    torch.set_num_threads(threads)
+    if torch.get_num_interop_threads() != 1:   # settable once per process (a second call aborts)
+        torch.set_num_interop_threads(1)
     torch.set_flush_denormal(False)
     torch.manual_seed(1)
     path, text = source(name)
@@ -303,17 +327,20 @@ def torch_run(name, build, steps):
     model.train()
     for i in range(5):
         step(i)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(5, steps):
         step(i)
     rate = batch * seq * (steps - 5) / (time.perf_counter() - t0)
+    cpu_rate = batch * seq * (steps - 5) / (time.process_time() - c0)
+    if not evaluate:
+        return rate, cpu_rate, None, seq
     model.eval()
     total = 0.0
     with torch.no_grad():
         for b in range(ntrain, n, 256):
             e = min(n, b + 256)
             total += loss_fn(model(x_all[b:e]).reshape(-1, vocab), y_all[b:e].reshape(-1)).item() * (e - b)
-    return rate, total / nval, seq
+    return rate, cpu_rate, total / nval, seq
 
 
 def netc_run(build, name, steps, seq):
@@ -331,31 +358,91 @@ def netc_run(build, name, steps, seq):
     return best, val
 
 
+def netc_cpu_run(build, name, steps, seq, small_val):
+    """Tokens per CPU second of `./NAME train --threads 1 --steps steps`,
+    from the epoch line's "(CPU Xs)": training only, the evaluation of the
+    small held-out file excluded."""
+    out = subprocess.run([os.path.join(build, "bench", name), "train", "--steps", str(steps), "--threads", "1",
+                          "--val", small_val], capture_output=True, text=True, cwd=os.path.join(build, "data"))
+    cpu = re.findall(r"\(CPU ([\d.]+)s\)", out.stdout)
+    batch = re.findall(r"([\d,]+) samples/s", out.stdout)
+    if out.returncode or not cpu or not batch:
+        fail("%s train --threads 1 failed:\n%s%s" % (name, out.stdout, out.stderr))
+    return steps * train_batch(name) * seq / float(cpu[-1])
+
+
+def train_batch(name):
+    path, text = source(name)
+    return int(train_block(text, path)["batch"] or 32)
+
+
+def torch_cpu_run(name, build, steps):
+    """(tokens per CPU second, T) of the twin on one thread, in a process of
+    its own: OpenBLAS's pool is sized when the library loads, and with it
+    left at 2 one of its workers kept running beside torch's one thread
+    (seen in top -H), so the CPU time was two threads'."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-cpu", name, build, str(steps)],
+                         capture_output=True, text=True, env=env)
+    m = re.search(r"^cpu-rate ([\d.]+) (\d+)$", out.stdout, re.M)
+    if out.returncode or not m:
+        fail("the one-thread PyTorch %s failed:\n%s%s" % (name, out.stdout, out.stderr))
+    return float(m.group(1)), int(m.group(2))
+
+
+def cpu_pairs(name, build, steps, pairs, small_val):
+    """PAIRS paired one-thread runs: [(PyTorch, netc) tokens per CPU second]."""
+    out = []
+    for _ in range(pairs):
+        theirs, seq = torch_cpu_run(name, build, steps)
+        out.append((theirs, netc_cpu_run(build, name, steps, seq, small_val)))
+    return out
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--torch-cpu":   # torch_cpu_run's child
+        _, cpu_rate, _, seq = torch_run(sys.argv[2], os.path.abspath(sys.argv[3]), int(sys.argv[4]), threads=1,
+                                        evaluate=False)
+        print("cpu-rate %.1f %d" % (cpu_rate, seq))
+        return
     if len(sys.argv) < 2:
-        fail("usage: compare_lm.py BUILD [STEPS]")
+        fail("usage: compare_lm.py BUILD [STEPS [CPU_STEPS [PAIRS]]]")
     build = os.path.abspath(sys.argv[1])
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 300
-    if steps < 10:
-        fail("STEPS must be at least 10 (5 of them are PyTorch's warm-up)")
-    print("\nLanguage models: PyTorch %s twins derived from the files against netc, both trained %d steps "
-          "(the train block's schedule over %d steps) on 2 threads; tokens/s of training (PyTorch: steps 6-%d; "
-          "netc: best of 2 runs), validation loss in nats/char after the %d steps" %
-          (__import__("torch").__version__, steps, steps, steps, steps))
-    print("%-9s %11s %11s %7s %6s   %9s %9s %7s" % ("model", "PyTorch", "netc", "ratio", "floor",
-                                                 "val torch", "val netc", "diff"))
-    bad = False
+    cpu_steps = int(sys.argv[3]) if len(sys.argv) > 3 else 60
+    pairs = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    if steps < 10 or cpu_steps < 10 or pairs < 1:
+        fail("STEPS and CPU_STEPS must be at least 10 (5 of them are PyTorch's warm-up), PAIRS at least 1")
+    small_val = os.path.join(tempfile.mkdtemp(prefix="compare_lm."), "val.txt")
+    with open(os.path.join(build, "data", "kjv.txt"), "rb") as f, open(small_val, "wb") as g:
+        g.write(f.read(65536))
+    print("\nLanguage models: PyTorch %s twins derived from the files against netc. Wall: both trained %d steps "
+          "(the train block's schedule over %d steps) on 2 threads, tokens/s (PyTorch: steps 6-%d; netc: best of "
+          "2 runs), validation loss in nats/char after them. CPU: tokens per CPU second, one thread each, %d "
+          "paired runs of %d steps (PyTorch, then netc), medians and the median of the pairs' ratios (range); "
+          "load average %.1f at the start" % (__import__("torch").__version__, steps, steps, steps, pairs,
+                                               cpu_steps, os.getloadavg()[0]))
+    print("%-9s %9s %9s %7s | %9s %9s %7s %13s | %5s | %9s %9s %7s" % (
+        "model", "torch/s", "netc/s", "wall", "torch/cs", "netc/cs", "CPU", "CPU range", "floor",
+        "val torch", "val netc", "diff"))
     for name in ("charlstm", "gpt"):
-        theirs, their_val, seq = torch_run(name, build, steps)
+        theirs, _, their_val, seq = torch_run(name, build, steps)
         ours, our_val = netc_run(build, name, steps, seq)
-        fast, close = ours / theirs >= FLOORS[name], our_val - their_val <= 0.02
-        bad |= not fast or not close
-        print("%-9s %11.0f %11.0f %6.2fx %5.1fx   %9.4f %9.4f %+7.4f  %s" % (
-            name, theirs, ours, ours / theirs, FLOORS[name], their_val, our_val, our_val - their_val,
-            ", ".join(w for w in ("ok" if fast and close else "",
-                                  "" if fast else "BELOW THE SPEED FLOOR",
-                                  "" if close else "VAL LOSS WORSE BY MORE THAN 0.02") if w)), flush=True)
-    print("floors: netc's tokens/s at least the floor times PyTorch's; netc's val loss at most PyTorch's + 0.02")
+        pair = cpu_pairs(name, build, cpu_steps, pairs, small_val)
+        ratios = [b / a for a, b in pair]
+        ratio = statistics.median(ratios)
+        floor = FLOORS[name]
+        close = our_val - their_val <= 0.02
+        verdict = [w for w in ("" if ours / theirs >= floor else "wall BELOW THE FLOOR",
+                               "" if ratio >= floor else "CPU BELOW THE FLOOR",
+                               "" if close else "VAL LOSS WORSE BY MORE THAN 0.02") if w]
+        print("%-9s %9.0f %9.0f %6.2fx | %9.0f %9.0f %6.2fx %5.2f-%5.2fx | %4.1fx | %9.4f %9.4f %+7.4f  %s" % (
+            name, theirs, ours, ours / theirs, statistics.median(a for a, _ in pair),
+            statistics.median(b for _, b in pair), ratio, min(ratios), max(ratios), floor,
+            their_val, our_val, our_val - their_val, ", ".join(verdict) or "ok"), flush=True)
+    print("load average %.1f at the end; floors: netc's tokens/s (wall and per CPU second) at least the floor "
+          "times PyTorch's; netc's val loss at most PyTorch's + 0.02. /s: tokens per second of wall clock; "
+          "/cs: tokens per CPU second" % os.getloadavg()[0])
 
 
 if __name__ == "__main__":

@@ -55,6 +55,12 @@ typedef struct rt_conv_direct {
  * ReLU and pool of one register tile (conv_forward.c's forward_direct). */
 void rt_conv_avx512_direct_tile(const rt_conv_direct *g, int64_t f0, int rows, int64_t oy0,
                                 int64_t ox0, int pairs);
+/* The same on AVX2 (conv_avx2.c): rows <= 6 filters, output rows oy0 and
+ * oy0 + 1 (pairs must be 1). */
+void rt_conv_avx2_direct_tile(const rt_conv_direct *g, int64_t f0, int rows, int64_t oy0,
+                              int64_t ox0, int pairs);
+typedef void (*rt_conv_direct_tile_fn)(const rt_conv_direct *g, int64_t f0, int rows, int64_t oy0,
+                                       int64_t ox0, int pairs);
 
 /* im2col of output rows [ya, yb) of ns samples for a stride-1 layer
  * (conv_im2col.c's rt_conv_im2col_rows). */
@@ -198,6 +204,8 @@ typedef struct forward_task {
      * fparts filter ranges times parts ranges of pixel tiles */
     const int32_t *taps;
     int64_t fparts;
+    rt_conv_direct_tile_fn tile; /* and its filters (mr) and output rows per tile */
+    int64_t tile_rows;
     /* rt_conv2d_forward_maxpool: the pool, its output, and the task that
      * computes the rows pooled_task pools */
     const rt_pool2d *pool;

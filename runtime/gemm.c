@@ -66,6 +66,8 @@ typedef struct gemm_problem {
     bool direct_a;  /* A (not transposed) read in place (AVX-512 only) */
     rt_gemm_epilogue_fn epilogue;
     int64_t kc_step;
+    const float *packed_b; /* all of op(B) packed (rt_sgemm_pack_b), or NULL */
+    int64_t packed_npad;   /* its N rounded up to the path's NR */
     bool split_n;   /* threads take column ranges (else row ranges) */
     int64_t units;  /* NR-wide column or MR-tall row units to share out */
     int64_t parts;
@@ -298,7 +300,7 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
      * the time (perf: gemm_region, where pack_b is inlined), 65 GFLOP/s
      * against OpenBLAS's 96. The kernel reads those rows of B in place
      * instead (whole panels; the ragged last one is still packed). */
-    bool direct_b = p->path.kernel_direct && !p->trans_b && m1 - m0 <= MR && !p->direct_a;
+    bool direct_b = !p->packed_b && p->path.kernel_direct && !p->trans_b && m1 - m0 <= MR && !p->direct_a;
 
     for (int64_t nb = n0; nb < n1; nb += nc_step) {
         int64_t nc = n1 - nb < nc_step ? n1 - nb : nc_step;
@@ -306,7 +308,10 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
             int64_t kc = p->K - k0 < kc_step ? p->K - k0 : kc_step;
             float beta = k0 == 0 ? p->beta : 1.0f;
             bool last = k0 + kc == p->K;
-            if (!direct_b)
+            /* rt_sgemm_pack_b's layout: slice k0's panels from k0 * npad,
+             * panel nb / NR at nb * kc within it, as pack_b lays a block */
+            const float *bblock = p->packed_b ? p->packed_b + k0 * p->packed_npad + nb * kc : buf.b;
+            if (!direct_b && !p->packed_b)
                 pack_b(p, k0, kc, nb, nc, buf.b);
             for (int64_t mb = m0; mb < m1; mb += MR) {
                 int mr = m1 - mb < MR ? (int)(m1 - mb) : MR;
@@ -330,7 +335,7 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
                         pack_b(p, k0, kc, nb + j, nr, buf.b);
                         p->path.kernel(kc, buf.a, buf.b, c, p->ldc, mr, nr, p->alpha, beta);
                     } else
-                        p->path.kernel(kc, buf.a, buf.b + j * kc, c, p->ldc, mr, nr, p->alpha,
+                        p->path.kernel(kc, buf.a, bblock + j * kc, c, p->ldc, mr, nr, p->alpha,
                                        beta);
                     /* While the tile is still in L1. */
                     if (last && ep)
@@ -429,7 +434,9 @@ typedef struct swapped_problem {
 
 static bool use_swapped(const gemm_problem *p, rt_isa isa)
 {
-    return isa == RT_ISA_AVX512 && !p->trans_a && p->beta == 0.0f &&
+    /* Not with a prepacked op(B) (recurrent steps): its packing is already
+     * paid for, and the swapped problem's B is x, not W. */
+    return isa == RT_ISA_AVX512 && !p->trans_a && p->beta == 0.0f && !p->packed_b &&
            p->M >= SWAP_MIN_M && p->M <= SWAP_MAX_M && p->N >= p->M;
 }
 
@@ -588,9 +595,19 @@ static void narrow_gemm(const gemm_problem *p)
     }
 }
 
-void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
-                 int lda, const float *B, int ldb, float beta, float *C, int ldc,
-                 const rt_epilogue *ep)
+/* Equal slices no deeper than KC_MAX, so K = 784 is 3 x 262 rather than
+ * 384 + 384 + 16. Depends on K alone (determinism). */
+static int64_t kc_step_for(int64_t K)
+{
+    int64_t kslices = (K + KC_MAX - 1) / KC_MAX;
+    return (K + kslices - 1) / kslices;
+}
+
+/* rt_sgemm_ex, with op(B) already packed when packed is not NULL (see
+ * rt_sgemm_packed_ex below). */
+static void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                  const rt_epilogue *ep, const float *packed)
 {
     if (M <= 0 || N <= 0)
         return;
@@ -610,6 +627,8 @@ void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
     if (isa == RT_ISA_AVX512 && N <= RT_GEMM_NR_AVX2)
         isa = RT_ISA_AVX2;
     p.path = path_for(isa);
+    p.packed_b = packed; /* only gemm_region reads it: the paths below read B */
+    p.packed_npad = (N + p.path.nr - 1) / p.path.nr * p.path.nr;
     p.fast_pack = isa >= RT_ISA_AVX2;
     p.epilogue = epilogue_for(rt_isa_current());
     if (K <= 0 || alpha == 0.0f) {
@@ -627,10 +646,7 @@ void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
         narrow_gemm(&p);
         return;
     }
-    /* Equal slices no deeper than KC_MAX, so K = 784 is 3 x 262 rather
-     * than 384 + 384 + 16. Depends on K alone (determinism). */
-    int64_t kslices = (K + KC_MAX - 1) / KC_MAX;
-    p.kc_step = (K + kslices - 1) / kslices;
+    p.kc_step = kc_step_for(K);
 
     /* With K this shallow packing outweighs the product, and splitting
      * repeats it: C(128x256) = dY(128x10) W^T ran at 75 GFLOP/s on one
@@ -646,6 +662,52 @@ void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
         gemm_region(&p, 0, p.M, 0, p.N);
     else
         rt_parallel_for(p.parts, gemm_task, &p);
+}
+
+void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                 const rt_epilogue *ep)
+{
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, NULL);
+}
+
+/* ------------------------------------------------ B packed once, reused */
+
+/* A recurrent layer multiplies the same W_hh at each of its T steps with
+ * only B = 32 rows of h: packing the 1 MiB of W_hh (transposed) for every
+ * step cost more than a third as much as the products themselves (perf,
+ * charlstm.net one thread: the transposed packing 12%, pack_b 4%, against
+ * the micro-kernel's 58%). Packed once per call instead, in the layout
+ * gemm_region's blocks would have: slice by slice of kc_step_for(K), each
+ * slice's NR-wide panels side by side. The micro-kernel then sees the same
+ * numbers in the same order, so the products are bitwise those of
+ * rt_sgemm_ex. */
+int64_t rt_sgemm_packed_floats(int N, int K)
+{
+    int64_t nr = RT_GEMM_NR_MAX;
+    return (int64_t)(K > 0 ? K : 0) * ((N + nr - 1) / nr * nr);
+}
+
+void rt_sgemm_pack_b(bool trans_b, int N, int K, const float *B, int ldb, float *packed)
+{
+    if (N <= 0 || K <= 0)
+        return;
+    gemm_problem p = { .trans_b = trans_b, .N = N, .K = K, .B = B, .ldb = ldb };
+    rt_isa isa = rt_isa_current();
+    if (isa == RT_ISA_AVX512 && N <= RT_GEMM_NR_AVX2) /* as sgemm chooses */
+        isa = RT_ISA_AVX2;
+    p.path = path_for(isa);
+    p.fast_pack = isa >= RT_ISA_AVX2;
+    int64_t step = kc_step_for(K), npad = (N + p.path.nr - 1) / p.path.nr * p.path.nr;
+    for (int64_t k0 = 0; k0 < K; k0 += step)
+        pack_b(&p, k0, K - k0 < step ? K - k0 : step, 0, N, packed + k0 * npad);
+}
+
+void rt_sgemm_packed_ex(bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                        const float *B, int ldb, const float *packed, float beta, float *C, int ldc,
+                        const rt_epilogue *ep)
+{
+    sgemm(false, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, packed);
 }
 
 void rt_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,

@@ -177,6 +177,32 @@ double rt_softmax_row(rt_isa isa, int64_t cols, const float *x, float *y)
     return 0.0;
 }
 
+/* ---------------------------------------------------------- lstm cell */
+
+void rt_lstm_cell_backward(rt_isa isa, int64_t H, const float *a, const float *tc, const float *prev,
+                           const float *dh, const float *dy, float *dc, float *d)
+{
+    if (isa == RT_ISA_AVX512) {
+        rt_avx512_lstm_cell_backward(H, a, tc, prev, dh, dy, dc, d);
+        return;
+    }
+    if (isa == RT_ISA_AVX2) {
+        rt_avx2_lstm_cell_backward(H, a, tc, prev, dh, dy, dc, d);
+        return;
+    }
+    const float *i = a, *f = a + H, *g = a + 2 * H, *o = a + 3 * H;
+    for (int64_t j = 0; j < H; j++) {
+        float gh = dy ? dh[j] + dy[j] : dh[j];
+        float dcell = dc[j] + gh * o[j] * (1.0f - tc[j] * tc[j]);
+        float df = prev ? dcell * prev[j] : 0.0f;
+        dc[j] = dcell * f[j];
+        d[j] = dcell * g[j] * i[j] * (1.0f - i[j]);
+        d[H + j] = df * f[j] * (1.0f - f[j]);
+        d[2 * H + j] = dcell * i[j] * (1.0f - g[j] * g[j]);
+        d[3 * H + j] = gh * tc[j] * o[j] * (1.0f - o[j]);
+    }
+}
+
 typedef struct softmax_task {
     rt_isa isa;
     int64_t rows, cols, rows_per_chunk;
@@ -607,6 +633,7 @@ void rt_dropout_backward(int64_t n, float rate, uint64_t seed, const float *dy, 
 /* ------------------------------------------------------------- sum_rows */
 
 typedef struct sum_rows_task {
+    rt_isa isa;
     int64_t M, N;
     const float *dy;
     float *db;
@@ -622,11 +649,16 @@ static void sum_rows_chunk(void *ctx, int64_t chunk)
     double acc[SUM_ROWS_COLUMNS];
     for (int64_t j = 0; j < width; j++)
         acc[j] = t->accumulate ? (double)t->db[c0 + j] : 0.0;
-    for (int64_t m = 0; m < t->M; m++) {
-        const float *row = t->dy + m * t->N + c0;
-        for (int64_t j = 0; j < width; j++)
-            acc[j] += row[j];
-    }
+    if (t->isa == RT_ISA_AVX512)
+        rt_avx512_sum_rows(t->M, t->N, width, t->dy + c0, acc);
+    else if (t->isa == RT_ISA_AVX2)
+        rt_avx2_sum_rows(t->M, t->N, width, t->dy + c0, acc);
+    else
+        for (int64_t m = 0; m < t->M; m++) {
+            const float *row = t->dy + m * t->N + c0;
+            for (int64_t j = 0; j < width; j++)
+                acc[j] += row[j];
+        }
     for (int64_t j = 0; j < width; j++)
         t->db[c0 + j] = (float)acc[j];
 }
@@ -634,7 +666,7 @@ static void sum_rows_chunk(void *ctx, int64_t chunk)
 // dy (M,N), db (N)
 void rt_sum_rows(int64_t M, int64_t N, const float *dy, float *db, bool accumulate)
 {
-    sum_rows_task t = { .M = M, .N = N, .dy = dy, .db = db, .accumulate = accumulate };
+    sum_rows_task t = { .isa = rt_isa_current(), .M = M, .N = N, .dy = dy, .db = db, .accumulate = accumulate };
     rt_run_tasks(ceil_div(N, SUM_ROWS_COLUMNS), sum_rows_chunk, &t);
 }
 

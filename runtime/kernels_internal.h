@@ -41,6 +41,30 @@ void rt_avx512_act_backward(rt_act act, float alpha, int64_t n, const float *x,
 void rt_avx2_act_backward(rt_act act, float alpha, int64_t n, const float *x,
                           const float *y, const float *dy, float *dx);
 
+/* One sample's LSTM cell backward at one step (recurrent.c's formulas),
+ * j < H: with a = the gate values i, f, g, o (H each), tc = tanh(c_t),
+ * prev = c_{t-1} (NULL at t = 0), dh and dy (dy may be NULL) the gradient
+ * reaching h_t, dc the cell gradient from step t+1 (updated to step t's,
+ * for step t-1), d the four pre-activation gradients. Every path does the
+ * portable loop's float operations in its order, unfused, so all give its
+ * bits. The scalar loop was 6.6% of charlstm.net's training (perf, one
+ * thread). */
+void rt_lstm_cell_backward(rt_isa isa, int64_t H, const float *a, const float *tc, const float *prev,
+                           const float *dh, const float *dy, float *dc, float *d);
+void rt_avx512_lstm_cell_backward(int64_t H, const float *a, const float *tc, const float *prev,
+                                  const float *dh, const float *dy, float *dc, float *d);
+void rt_avx2_lstm_cell_backward(int64_t H, const float *a, const float *tc, const float *prev,
+                                const float *dh, const float *dy, float *dc, float *d);
+
+/* acc[j] += dy[m * ld + j] for m = 0, 1, ..., M - 1 in that order, each
+ * float widened to double, j < width: one task of rt_sum_rows. The order
+ * per column is the portable loop's, so every path gives the same bits;
+ * the vectors only run several columns at once (the portable loop, one
+ * column at a time through memory, was 5.8% of charlstm.net's training:
+ * the bias gradients of its lstm layers, 2048 x 1024 each). */
+void rt_avx512_sum_rows(int64_t M, int64_t ld, int64_t width, const float *dy, double *acc);
+void rt_avx2_sum_rows(int64_t M, int64_t ld, int64_t width, const float *dy, double *acc);
+
 /* One row: x (cols) -> y (cols) = softmax(x). Returns log(sum(exp(x))),
  * computed as max + log(sum exp(x - max)) with the sum in double. */
 double rt_avx512_softmax_row(int64_t cols, const float *x, float *y);

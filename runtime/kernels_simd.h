@@ -200,3 +200,35 @@ void SIMD_EXPORT(rmsprop)(const rt_update *u, int64_t n, float *p, const float *
     if (i < n)
         rmsprop_block(&c, n - i, p + i, g + i, sq + i, c.with_momentum ? buf + i : NULL);
 }
+
+/* ------------------------------------------------------------ lstm cell */
+
+/* The portable loop of rt_lstm_cell_backward (kernels.c) on k <= LANES
+ * units, operation for operation. */
+static inline void lstm_backward_block(int64_t k, int64_t H, const float *a, const float *tc, const float *prev,
+                                       const float *dh, const float *dy, float *dc, float *d)
+{
+    const VEC one = v_set1(1.0f);
+    VEC i = load_block(a, k), f = load_block(a + H, k), g = load_block(a + 2 * H, k);
+    VEC o = load_block(a + 3 * H, k), t = load_block(tc, k);
+    VEC gh = dy ? v_add(load_block(dh, k), load_block(dy, k)) : load_block(dh, k);
+    VEC dcell = v_add(load_block(dc, k), v_mul(v_mul(gh, o), v_sub(one, v_mul(t, t))));
+    VEC df = prev ? v_mul(dcell, load_block(prev, k)) : v_zero();
+    store_block(dc, k, v_mul(dcell, f));
+    store_block(d, k, v_mul(v_mul(v_mul(dcell, g), i), v_sub(one, i)));
+    store_block(d + H, k, v_mul(v_mul(df, f), v_sub(one, f)));
+    store_block(d + 2 * H, k, v_mul(v_mul(dcell, i), v_sub(one, v_mul(g, g))));
+    store_block(d + 3 * H, k, v_mul(v_mul(v_mul(gh, t), o), v_sub(one, o)));
+}
+
+void SIMD_EXPORT(lstm_cell_backward)(int64_t H, const float *a, const float *tc, const float *prev,
+                                     const float *dh, const float *dy, float *dc, float *d)
+{
+    int64_t j = 0;
+    for (; j + LANES <= H; j += LANES)
+        lstm_backward_block(LANES, H, a + j, tc + j, prev ? prev + j : NULL, dh + j, dy ? dy + j : NULL,
+                            dc + j, d + j);
+    if (j < H)
+        lstm_backward_block(H - j, H, a + j, tc + j, prev ? prev + j : NULL, dh + j, dy ? dy + j : NULL,
+                            dc + j, d + j);
+}

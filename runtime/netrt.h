@@ -100,6 +100,18 @@ void rt_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
 void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                  const float *A, int lda, const float *B, int ldb, float beta,
                  float *C, int ldc, const rt_epilogue *ep);
+/* One B multiplied many times (a recurrent layer's W_hh at every step):
+ * rt_sgemm_pack_b packs op(B) (K,N) once into `packed`
+ * (rt_sgemm_packed_floats(N, K) floats, 64-byte aligned), and
+ * rt_sgemm_packed_ex computes what rt_sgemm_ex(false, trans_b, ...) would,
+ * bitwise, reading the packed copy where it would have packed B (B itself
+ * where it reads B in place). Pack and multiply under the same
+ * rt_isa_current(): the layout is the path's. */
+int64_t rt_sgemm_packed_floats(int N, int K);
+void rt_sgemm_pack_b(bool trans_b, int N, int K, const float *B, int ldb, float *packed);
+void rt_sgemm_packed_ex(bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                        const float *B, int ldb, const float *packed, float beta, float *C, int ldc,
+                        const rt_epilogue *ep);
 /* Reference: plain triple loop, double accumulation; for tests only. */
 void rt_sgemm_reference(bool trans_a, bool trans_b, int M, int N, int K,
                         float alpha, const float *A, int lda, const float *B,

@@ -27,6 +27,14 @@ double rt_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double rt_cpu_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return 0.0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 void rt_format_thousands(double value, char *buf, size_t len)
 {
     if (!isfinite(value) || value < 0 || value >= 9e18) {

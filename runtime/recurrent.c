@@ -6,7 +6,9 @@
  *  - the input projection of every step, (B*T, D) x (D, G*H) + bias, is one
  *    GEMM into the gate buffer before the loop;
  *  - each step adds the recurrent product (B, H) x (H, G*H) with one GEMM
- *    over the whole batch (straight into the gate buffer for rnn and lstm,
+ *    over the whole batch, W_hh packed for the GEMM once per call
+ *    (rt_sgemm_pack_b; per step its packing cost 16% of charlstm.net's
+ *    training, perf, one thread) (straight into the gate buffer for rnn and lstm,
  *    the rnn's tanh in its epilogue; into a buffer of its own for gru,
  *    whose reset gate scales the n block), then the cell's elementwise work
  *    runs over the batch;
@@ -26,7 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels_internal.h"
 #include "netrt.h"
+#include "util.h"
 
 /* Elements of gate work per task of a step's elementwise pass: enough to
  * amortise waking a worker. */
@@ -57,6 +61,7 @@ typedef struct work_sizes {
 
 typedef struct rnn_ctx {
     rt_cell cell;
+    const float *whh_packed; /* W_hh packed for every step's product, or NULL */
     int64_t batch, T, D, H, GH;
     bool sequences;
     /* forward */
@@ -248,6 +253,18 @@ static void gru_step(const rnn_ctx *c, int64_t b, int64_t t)
     }
 }
 
+/* op(W_hh) (K, N) packed in this thread's scratch for the steps'
+ * products, or NULL (the products pack it themselves) when there are too
+ * few steps to share one packing: a single step, as in generation. */
+static const float *pack_whh(bool trans, int N, int K, const float *w_hh, int64_t steps)
+{
+    if (steps < 3)
+        return NULL;
+    float *packed = rt_thread_scratch(RT_SCRATCH_RNN_WHH, (size_t)rt_sgemm_packed_floats(N, K) * sizeof(float));
+    rt_sgemm_pack_b(trans, N, K, w_hh, trans ? K : N, packed);
+    return packed;
+}
+
 /* W_hh h_{t-1} for every sample: added to the step's pre-activations (rnn,
  * lstm; the rnn's tanh in the epilogue), or into `recur` (gru). */
 static void recurrent_product(const rnn_ctx *c, const float *w_hh, int64_t t)
@@ -256,12 +273,13 @@ static void recurrent_product(const rnn_ctx *c, const float *w_hh, int64_t t)
     const float *prev = row(&c->hidden, 0, t - 1);
     int lda = (int)c->hidden.ld;
     if (c->cell == RT_CELL_GRU) {
-        rt_sgemm(false, true, M, N, K, 1.0f, prev, lda, w_hh, K, 0.0f, c->recur.p, (int)c->recur.ld);
+        rt_sgemm_packed_ex(true, M, N, K, 1.0f, prev, lda, w_hh, K, c->whh_packed, 0.0f, c->recur.p,
+                           (int)c->recur.ld, NULL);
         return;
     }
     rt_epilogue tanh_ep = { .act = RT_ACT_TANH };
-    rt_sgemm_ex(false, true, M, N, K, 1.0f, prev, lda, w_hh, K, 1.0f, row(&c->gates, 0, t), (int)c->gates.ld,
-                c->cell == RT_CELL_RNN ? &tanh_ep : NULL);
+    rt_sgemm_packed_ex(true, M, N, K, 1.0f, prev, lda, w_hh, K, c->whh_packed, 1.0f, row(&c->gates, 0, t),
+                       (int)c->gates.ld, c->cell == RT_CELL_RNN ? &tanh_ep : NULL);
 }
 
 // x (B,T,D), w_ih (GH,D), w_hh (GH,H), bias (GH), y (B,T,H) or (B,H)
@@ -272,6 +290,7 @@ void rt_recurrent_forward(const rt_recurrent *r, int64_t batch, bool training, c
     if (batch <= 0)
         return;
     rnn_ctx c = make_ctx(r, batch, training, state, y);
+    c.whh_packed = pack_whh(true, (int)c.GH, (int)c.H, w_hh, c.T);
     rt_epilogue with_bias = { .bias = bias };
     rt_sgemm_ex(false, true, (int)(batch * c.T), (int)c.GH, (int)c.D, 1.0f, x, (int)c.D, w_ih, (int)c.D, 0.0f,
                 c.gates.p, (int)c.GH, &with_bias);
@@ -316,25 +335,16 @@ static void rnn_backward_step(const rnn_ctx *c, int64_t b, int64_t t)
 /* With gh = d(loss)/d(h_t) and dc = d(loss)/d(c_t) in total:
  *   do = gh tanh(c_t),  dc = dc_next + gh o (1 - tanh(c_t)^2),
  *   di = dc g,  df = dc c_{t-1},  dg = dc i,  dc_next for step t-1 = dc f,
- * each times its activation's derivative. */
+ * each times its activation's derivative (rt_lstm_cell_backward, kernels.c,
+ * vectorized on the SIMD paths). */
 static void lstm_backward_step(const rnn_ctx *c, int64_t b, int64_t t)
 {
     int64_t H = c->H;
-    const float *a = row(&c->gates, b, t), *i = a, *f = a + H, *g = a + 2 * H, *o = a + 3 * H;
     const float *cell = row(&c->cells, b, t), *prev = t ? row(&c->cells, b, t - 1) : NULL;
-    const float *dh = row(&c->dh, b, t), *dy = dy_row(c, b, t);
-    float *tc = row(&c->scratch, b, t), *dc = row(&c->dc, b, t), *d = row(&c->dgates, b, t);
+    float *tc = row(&c->scratch, b, t);
     rt_act_forward(RT_ACT_TANH, 0.0f, H, cell, tc);
-    for (int64_t j = 0; j < H; j++) {
-        float gh = dh_total(dh, dy, j);
-        float dcell = dc[j] + gh * o[j] * (1.0f - tc[j] * tc[j]);
-        float df = prev ? dcell * prev[j] : 0.0f;
-        dc[j] = dcell * f[j];
-        d[j] = dcell * g[j] * i[j] * (1.0f - i[j]);
-        d[H + j] = df * f[j] * (1.0f - f[j]);
-        d[2 * H + j] = dcell * i[j] * (1.0f - g[j] * g[j]);
-        d[3 * H + j] = gh * tc[j] * o[j] * (1.0f - o[j]);
-    }
+    rt_lstm_cell_backward(rt_isa_current(), H, row(&c->gates, b, t), tc, prev, row(&c->dh, b, t), dy_row(c, b, t),
+                          row(&c->dc, b, t), row(&c->dgates, b, t));
 }
 
 /* With gh = d(loss)/d(h_t):  dn = gh (1 - z),  dz = gh (h_{t-1} - n),
@@ -369,8 +379,8 @@ static void hidden_grad(const rnn_ctx *c, const float *w_hh, int64_t t)
 {
     bool gru = c->cell == RT_CELL_GRU;
     const rows_view *drec = gru ? &c->scratch : &c->dgates;
-    rt_sgemm(false, false, (int)c->batch, (int)c->H, (int)c->GH, 1.0f, row(drec, 0, t), (int)drec->ld, w_hh,
-             (int)c->H, gru ? 1.0f : 0.0f, c->dh.p, (int)c->H);
+    rt_sgemm_packed_ex(false, (int)c->batch, (int)c->H, (int)c->GH, 1.0f, row(drec, 0, t), (int)drec->ld, w_hh,
+                       (int)c->H, c->whh_packed, gru ? 1.0f : 0.0f, c->dh.p, (int)c->H, NULL);
 }
 
 /* dW_hh = sum over samples and steps t >= 1 of d(W_hh h_{t-1})^T h_{t-1}:
@@ -420,6 +430,7 @@ void rt_recurrent_backward(const rt_recurrent *r, int64_t batch, const float *x,
     if (batch <= 0)
         return;
     rnn_ctx c = backward_ctx(r, batch, state, y, dy, work);
+    c.whh_packed = pack_whh(false, (int)c.H, (int)c.GH, w_hh, c.T);
     static const cell_step_fn steps[] = { [RT_CELL_RNN] = rnn_backward_step, [RT_CELL_LSTM] = lstm_backward_step,
                                           [RT_CELL_GRU] = gru_backward_step };
     memset(c.dh.p, 0, (size_t)(batch * c.H) * sizeof(float));

@@ -994,6 +994,7 @@ typedef struct train_run {
     bool stop_early;
     int64_t last_eval_step;  /* -1: none yet */
     double eval_seconds;     /* spent evaluating, kept out of training rates */
+    double eval_cpu;         /* the same in CPU seconds */
     /* the training since the last log row */
     double row_loss, row_start, row_eval_mark;
     int64_t row_samples;
@@ -1276,7 +1277,7 @@ static int evaluate_held_out(train_run *r, char *line, size_t len, bool *best)
 {
     const rt_program *p = r->p;
     const options *o = r->o;
-    double t0 = rt_seconds();
+    double t0 = rt_seconds(), c0 = rt_cpu_seconds();
     *best = false;
     if (r->has_val && r->val_rows)
         evaluate(p, &r->data, r->val_rows, r->nval, r->local_max, r->buf.params, &r->buf, &r->held);
@@ -1305,6 +1306,7 @@ static int evaluate_held_out(train_run *r, char *line, size_t len, bool *best)
         r->stop_early = rt_early_stop_done(&r->at.es);
     }
     r->eval_seconds += rt_seconds() - t0;
+    r->eval_cpu += rt_cpu_seconds() - c0;
     return rc;
 }
 
@@ -1362,13 +1364,13 @@ static int train_epoch(train_run *r, rt_progress *pg)
             r->order[i] = r->train_rows[r->order[i]];
     memset(r->step_loss, 0, sizeof r->step_loss);
 
-    double start = rt_seconds(), loss_sum = 0;
+    double start = rt_seconds(), cpu_start = rt_cpu_seconds(), loss_sum = 0;
     int64_t samples = 0, first_step = at->step;
     float lr = 0;
     rt_progress_state ps = { .epoch = epoch + 1, .epochs = r->last_epoch,
                              .steps = r->steps_per_epoch, .run_steps = r->total_steps,
                              .by_steps = r->steps > 0 };
-    double eval_mark = r->eval_seconds;
+    double eval_mark = r->eval_seconds, eval_cpu_mark = r->eval_cpu;
     while (at->in_epoch < r->steps_per_epoch && at->step < r->total_steps && !stopping(r)) {
         gather(p, &r->data, r->order + at->in_epoch * r->batch + r->first, r->local, &r->buf,
                at->seed, at->step, r->batch, r->first);
@@ -1452,6 +1454,7 @@ static int train_epoch(train_run *r, rt_progress *pg)
         return rc;
     }
     double seconds = rt_seconds() - start - (r->eval_seconds - eval_mark);
+    double cpu = rt_cpu_seconds() - cpu_start - (r->eval_cpu - eval_cpu_mark);
     double train_loss = samples ? loss_sum / (double)samples : 0;
     double rate = seconds > 0 ? (double)samples / seconds : 0;
     if (at->in_epoch == r->steps_per_epoch) {
@@ -1476,8 +1479,8 @@ static int train_epoch(train_run *r, rt_progress *pg)
     if (rt_dist_on())
         snprintf(wait, sizeof wait, "  (%d ranks, %.1f%% waiting in all-reduce)", rt_dist_size(),
                  seconds > 0 ? 100.0 * rt_dist_wait_seconds() / seconds : 0.0);
-    snprintf(line, sizeof line, "epoch %lld/%lld  loss%s  train %.1fs  %s samples/s%s", (long long)epoch + 1,
-             (long long)r->last_epoch, per_step, seconds, rate_text, wait);
+    snprintf(line, sizeof line, "epoch %lld/%lld  loss%s  train %.1fs (CPU %.2fs)  %s samples/s%s",
+             (long long)epoch + 1, (long long)r->last_epoch, per_step, seconds, cpu, rate_text, wait);
     bool best = false;
     int rc = RC_OK;
     if (eval_now)

@@ -82,6 +82,7 @@ typedef enum rt_scratch_slot {
     RT_SCRATCH_CONV_Y,         /* conv + pool: the conv's output nobody wants, shared with the tasks */
     RT_SCRATCH_CONV_PARTIAL,   /* conv: per-chunk filter gradients */
     RT_SCRATCH_CONV_PARTIAL_DB, /* conv: per-chunk bias gradients (double) */
+    RT_SCRATCH_RNN_WHH,        /* recurrent: W_hh packed once for every step's product */
     RT_SCRATCH_SLOTS
 } rt_scratch_slot;
 

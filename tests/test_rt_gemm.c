@@ -374,6 +374,55 @@ START_TEST(test_swapped_forward_bitwise)
 }
 END_TEST
 
+/* rt_sgemm_pack_b + rt_sgemm_packed_ex compute what rt_sgemm_ex computes,
+ * bit for bit, on every path and thread count: a recurrent step's shapes
+ * (B transposed with a tanh epilogue, and not transposed with K deeper than
+ * one 384 slice), ragged N, and the shapes whose paths read B in place
+ * (a few rows; N <= 16 that AVX-512 runs with the AVX2 tile; narrow and
+ * tall C), where the packed copy must simply go unread. */
+START_TEST(test_packed_b)
+{
+    static const struct { int M, N, K; bool tb, ep; } cases[] = {
+        { 32, 1024, 256, true, true }, { 32, 256, 1024, false, false }, { 13, 100, 700, true, false },
+        { 25, 33, 385, false, true }, { 3, 50, 40, true, false }, { 2, 70, 30, false, false },
+        { 20, 16, 50, true, true }, { 64, 10, 30, false, false },
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const int M = cases[ci].M, N = cases[ci].N, K = cases[ci].K, pad = 3;
+        int ldb = (cases[ci].tb ? K : N) + pad, brows = cases[ci].tb ? N : K;
+        float *A = alloc_floats((int64_t)M * K), *B = alloc_floats((int64_t)brows * ldb);
+        float *want = alloc_floats((int64_t)M * N), *got = alloc_floats((int64_t)M * N), *bias = alloc_floats(N);
+        float *packed = aligned_alloc(64, ((size_t)rt_sgemm_packed_floats(N, K) * sizeof(float) + 63) / 64 * 64);
+        ck_assert_ptr_nonnull(packed);
+        test_fill(A, M * K, 11);
+        test_fill(B, brows * ldb, 12);
+        test_fill(bias, N, 13);
+        rt_epilogue ep = { bias, NULL, RT_ACT_TANH, 0.0f };
+        const rt_epilogue *e = cases[ci].ep ? &ep : NULL;
+        for (int isa = RT_ISA_PORTABLE; isa <= (int)rt_cpu_best_isa(); isa++) {
+            ck_assert(rt_isa_set((rt_isa)isa));
+            rt_sgemm_pack_b(cases[ci].tb, N, K, B, ldb, packed);
+            /* beta 0 too: rt_sgemm_ex takes the swapped path there (M 32..256),
+             * the packed product must not (its packing is of W, not x). */
+            for (int threads = 1; threads <= 2; threads++)
+                for (int bz = 0; bz < 2; bz++) {
+                    float beta = bz ? 0.0f : 1.0f;
+                    rt_threads_init(threads);
+                    test_fill(want, M * N, 14);
+                    test_fill(got, M * N, 14);
+                    rt_sgemm_ex(false, cases[ci].tb, M, N, K, 0.5f, A, K, B, ldb, beta, want, N, e);
+                    rt_sgemm_packed_ex(cases[ci].tb, M, N, K, 0.5f, A, K, B, ldb, packed, beta, got, N, e);
+                    ck_assert_msg(memcmp(want, got, (size_t)M * N * sizeof(float)) == 0,
+                                  "%s, %d threads, beta %g: M=%d N=%d K=%d tb=%d: packed B differs from rt_sgemm_ex",
+                                  rt_isa_name((rt_isa)isa), threads, (double)beta, M, N, K, cases[ci].tb);
+                }
+        }
+        rt_isa_set(rt_cpu_best_isa());
+        free(A); free(B); free(want); free(got); free(bias); free(packed);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------- thread pool */
 
 typedef struct count_ctx {
@@ -581,6 +630,7 @@ static Suite *gemm_suite(void)
     tcase_add_test(tc, test_few_rows);
     tcase_add_test(tc, test_rows_independent);
     tcase_add_test(tc, test_swapped_forward_bitwise);
+    tcase_add_test(tc, test_packed_b);
     suite_add_tcase(s, tc);
 
     tc = test_case("threads");

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "act_ref.h"
+#include "kernels_internal.h"
 #include "netrt.h"
 #include "testutil.h"
 
@@ -616,7 +617,70 @@ START_TEST(test_sum_rows)
                 ref += dy[m * N + j];
             CHECK(test_close(db[j], ref, 1e-12, 1.2e-7));
         }
+        /* every path adds each column in row order: the portable bits,
+         * from 0 and from a start (the first row of dy) */
+        float *other = alloc_floats(N);
+        for (int isa = RT_ISA_AVX2; isa <= (int)rt_cpu_best_isa(); isa++)
+            for (int acc = 0; acc < 2; acc++) {
+                memcpy(db, dy, (size_t)N * sizeof(float));
+                memcpy(other, dy, (size_t)N * sizeof(float));
+                CHECK(rt_isa_set(RT_ISA_PORTABLE));
+                rt_sum_rows(M, N, dy, db, acc);
+                CHECK(rt_isa_set((rt_isa)isa));
+                rt_sum_rows(M, N, dy, other, acc);
+                CHECK(memcmp(db, other, (size_t)N * sizeof(float)) == 0);
+            }
+        rt_isa_set(rt_cpu_best_isa());
+        free(other);
         free(dy), free(db);
+    }
+}
+END_TEST
+
+/* The LSTM cell's backward: the portable loop against the formulas in
+ * double (relative 1e-5 of each term's magnitude: a few float roundings
+ * of values below 4), and every SIMD path against the portable loop bit
+ * for bit, at H with and without a vector tail, with and without c_{t-1}
+ * (t = 0) and dy (a step whose output gets no gradient). */
+START_TEST(test_lstm_cell_backward)
+{
+    static const int64_t units[] = { 1, 7, 16, 37, 256 };
+    for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
+        int64_t H = units[k];
+        float *a = alloc_floats(4 * H), *tc = alloc_floats(H), *prev = alloc_floats(H), *dh = alloc_floats(H);
+        float *dy = alloc_floats(H), *dc0 = alloc_floats(H), *dc = alloc_floats(H), *d = alloc_floats(4 * H);
+        float *dc_p = alloc_floats(H), *d_p = alloc_floats(4 * H);
+        test_fill(a, 4 * H, 21);
+        for (int64_t j = 0; j < 4 * H; j++) /* gates in (0, 1), g in (-1, 1) */
+            a[j] = j >= 2 * H && j < 3 * H ? a[j] : 0.5f + 0.45f * a[j];
+        test_fill(tc, H, 22);
+        test_fill(prev, H, 23);
+        test_fill(dh, H, 24);
+        test_fill(dy, H, 25);
+        test_fill(dc0, H, 26);
+        for (int variant = 0; variant < 4; variant++) {
+            const float *pv = variant & 1 ? prev : NULL, *yv = variant & 2 ? dy : NULL;
+            memcpy(dc_p, dc0, (size_t)H * sizeof(float));
+            rt_lstm_cell_backward(RT_ISA_PORTABLE, H, a, tc, pv, dh, yv, dc_p, d_p);
+            for (int64_t j = 0; j < H; j++) {
+                double i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j], t = tc[j];
+                double gh = dh[j] + (yv ? yv[j] : 0.0);
+                double dcell = dc0[j] + gh * o * (1 - t * t);
+                double df = pv ? dcell * pv[j] : 0.0;
+                double want[5] = { dcell * f, dcell * g * i * (1 - i), df * f * (1 - f),
+                                   dcell * i * (1 - g * g), gh * t * o * (1 - o) };
+                const float got[5] = { dc_p[j], d_p[j], d_p[H + j], d_p[2 * H + j], d_p[3 * H + j] };
+                for (int q = 0; q < 5; q++)
+                    CHECK(fabs(got[q] - want[q]) <= 1e-5 * (4.0 + fabs(want[q])));
+            }
+            for (int isa = RT_ISA_AVX2; isa <= (int)rt_cpu_best_isa(); isa++) {
+                memcpy(dc, dc0, (size_t)H * sizeof(float));
+                rt_lstm_cell_backward((rt_isa)isa, H, a, tc, pv, dh, yv, dc, d);
+                CHECK(memcmp(dc, dc_p, (size_t)H * sizeof(float)) == 0);
+                CHECK(memcmp(d, d_p, (size_t)(4 * H) * sizeof(float)) == 0);
+            }
+        }
+        free(a), free(tc), free(prev), free(dh), free(dy), free(dc0), free(dc), free(d), free(dc_p), free(d_p);
     }
 }
 END_TEST
@@ -994,6 +1058,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_mse);
     tcase_add_test(tc, test_bce);
     tcase_add_test(tc, test_sum_rows);
+    tcase_add_test(tc, test_lstm_cell_backward);
     suite_add_tcase(s, tc);
 
     tc = test_case("copies");
