@@ -9,9 +9,13 @@
  * hardware counters): mlp.net at batch 1 is all rt_gemm_short_avx512,
  * memory-bound (2.1 MB of weights from L3 per call), so the kernel's
  * reading order is what matters: one weight row after another, 27 us
- * against 54 us for four rows interleaved. LeNet at batch 1 is 60% conv2
- * (rt_gemm_kernel_avx512_direct_at at the FMA peak), then im2col (10%),
- * conv1's GEMM (9%), fc1 (7%), bias and ReLU (4%), pooling (3%). */
+ * against 54 us for four rows interleaved. LeNet at batch 1 was 50% conv2's
+ * GEMM (rt_gemm_kernel_avx512_direct_at at the FMA peak), im2col 17%, fc1
+ * 10%, conv1's GEMM 8%, bias and ReLU 5%, pooling 5% (one thread, 56 us);
+ * with the direct tiles (conv_forward.c's forward_direct: no im2col, bias,
+ * ReLU and pool in registers) it is 86% rt_conv_avx512_direct_tile (conv2
+ * about 31 us, conv1 8) and 11% fc1, 45 us; on two threads 19% of the
+ * samples are the pool's threads waiting at the three hand-overs. */
 #include "netrt.h"
 
 #include <stdio.h>

@@ -548,6 +548,9 @@ typedef enum Base {
     BASE_Y,      /* the batch of labels */
     BASE_OUT,    /* forward's output */
 } Base;
+/* A storage base's name ("arena", "params", ...; "-" for none), as the
+ * dumps and the generated C's variables spell it. */
+const char *ir_base_name(Base b);
 
 /* Nodes that one kernel computes: a dense or conv2d (the anchor) and what
  * rides in it. fuse.c makes these records; plan.c and lower.c read them. */
@@ -559,14 +562,22 @@ typedef struct FusedGroup {
     bool keeps_preact;   /* the activation's gradient reads the pre-activation: the anchor's value is stored too */
 } FusedGroup;
 
+/* How fusion changed one op's own kernel call, beyond groups, loops and
+ * aliases: one field for every such op-specific form, not a flag per op
+ * on every node. */
+typedef enum NodeVariant {
+    VARIANT_PLAIN,         /* the call its lower_<op> makes */
+    VARIANT_THROUGH_RELU,  /* maxpool_grad: also applies the ReLU gradient after it (that act_grad aliases it) */
+    VARIANT_PARAMS_ONLY,   /* recurrent_grad read only by its parameter gradients: dx is neither computed nor stored */
+} NodeVariant;
+
 /* What fusion and planning decide for one node of a unit. */
 typedef struct NodeInfo {
     int32_t group;       /* -1, or the FusedGroup (Unit.groups) the node belongs to, as anchor or member */
     int32_t alias_of;    /* -1, or the node whose storage holds this value (reshape, eval dropout) */
     int32_t loop_into;   /* -1, or the elementwise node whose loop computes this value inline */
     bool dead;           /* not executed */
-    bool through_relu;   /* maxpool_grad: also applies the ReLU gradient after it (that act_grad aliases it) */
-    bool value_unused;   /* recurrent_grad read only by its parameter gradients: dx is neither computed nor stored */
+    NodeVariant variant; /* the form of its op's own kernel call fusion chose */
     double loss_coef;    /* loss ops: weight in the total loss */
     Base base;
     int64_t offset;      /* floats from the base; times the batch size for per-sample bases */
@@ -697,21 +708,29 @@ typedef enum LArgKind {
 
 typedef struct LArg {
     LArgKind kind;
-    LPtr ptr;
     bool ints;      /* LA_PTR: the pointer is to int32 values (token ids), whatever its base holds */
-    int64_t i, i_batch;
-    double f;
     bool f_div_batch;
-    /* LA_EPILOGUE */
-    LPtr bias, preact;
     bool has_bias, has_preact;
-    int act;        /* rt_act value */
-    double alpha;
-    /* LA_STRUCT */
-    const char *type;
-    const char *const *fields;
-    const int64_t *vals;
-    int nvals;
+    /* one member a kind: an argument is 72 bytes, not 168 (a deep model's
+     * LIR holds millions) */
+    union {
+        struct {        /* LA_PTR, LA_INT, LA_FLOAT, LA_BOOL, LA_ACT, LA_SEED */
+            LPtr ptr;
+            int64_t i, i_batch;
+            double f;
+        };
+        struct {        /* LA_EPILOGUE */
+            LPtr bias, preact;
+            int act;    /* rt_act value */
+            double alpha;
+        };
+        struct {        /* LA_STRUCT */
+            const char *type;
+            const char *const *fields;
+            const int64_t *vals;
+            int nvals;
+        };
+    };
 } LArg;
 
 typedef enum LExprKind { LE_LOAD, LE_CONST, LE_ADD, LE_SUB, LE_MUL, LE_ACT } LExprKind;
@@ -762,8 +781,11 @@ const KernelInfo *kernel_info(Kernel k);
 typedef struct LInstr {
     LKind kind;
     Kernel fn;            /* LI_CALL, LI_LOSS_CALL */
-    LArg args[LIR_MAX_ARGS];
-    int nargs;
+    /* fn's arguments, room for exactly its parameters (kernels.def): held
+     * apart, as 16 inline slots made an instruction 2.8 KB and a 4096-layer
+     * model's LIR 400 MB */
+    LArg *args;
+    int nargs, cap_args;
     double coef;
     LPtr dst;
     int64_t n;
@@ -833,6 +855,9 @@ void lir_dump(FILE *out, const LProgram *lp);
 /* A zeroed instruction appended to f (lower.c); lowering and step.c fill
  * its arguments. */
 LInstr *lir_append(Compiler *c, LFunc *f, LKind kind, Kernel fn, Span span);
+/* Appends an argument to a call; more than its kernel takes is a compiler
+ * bug (lower_unit also checks that none is missing). */
+void lir_push(LInstr *in, LArg a);
 
 /* The C backend: the program as C text, with a main() for a standalone
  * binary (emit_main) or as a library with mlp.h's API. */
@@ -853,6 +878,10 @@ void emit_infer_header(FILE *out, Compiler *c, const LProgram *lp);
 bool infer_load_weights(Compiler *c, LProgram *lp, const char *path, FILE *err);
 /* Writes a C string literal, escaping everything that could end it. */
 void emit_c_string(FILE *out, const char *s);
+/* What both headers print: the model's name in capitals for the include
+ * guard, and a shape as C array dimensions ([1][28][28]). */
+void emit_c_guard(const char *id, char *guard, size_t len);
+void emit_c_dims(FILE *out, const Shape *s);
 
 /* netc build / emit: the C file compiled with cc into a binary, or written
  * with its header into a folder. */

@@ -54,18 +54,13 @@ static const char *c_ident(Compiler *c, const char *name)
     return s;
 }
 
+/* A base is named in the generated C as in the dumps: the function's
+ * parameter or local of that name. */
 static const char *base_expr(Base b)
 {
-    switch (b) {
-    case BASE_ARENA: return "arena";
-    case BASE_PARAMS: return "params";
-    case BASE_GRADS: return "grads";
-    case BASE_X: return "x";
-    case BASE_Y: return "y";
-    case BASE_OUT: return "out";
-    case BASE_NONE: break;
-    }
-    die("pointer without storage");
+    if (b == BASE_NONE)
+        die("pointer without storage");
+    return ir_base_name(b);
 }
 
 static void print_ptr(FILE *out, LPtr p)
@@ -327,10 +322,12 @@ static void print_train_step(FILE *out, Compiler *c, const char *name, const LFu
  * each instruction k, for naming the first operation that produced a NaN
  * or an infinity (train.c reruns a failed step with it). It runs only
  * then, so it is cold: optimized for size, out of the hot code. */
-static void print_checked_step(FILE *out, Compiler *c, const char *name, const LFunc *f, const char *xt, const char *yt)
+static void print_checked_step(FILE *out, Compiler *c, const char *name, const LFunc *f, const char *xt, const char *yt,
+                               bool first)
 {
-    fputs("#ifndef NC_CHECKED\n#ifdef __GNUC__\n#define NC_CHECKED static __attribute__((noinline, cold))\n#else\n"
-          "#define NC_CHECKED static\n#endif\n#endif\n\n", out);
+    if (first)
+        fputs("#ifndef NC_CHECKED\n#ifdef __GNUC__\n#define NC_CHECKED static __attribute__((noinline, cold))\n#else\n"
+              "#define NC_CHECKED static\n#endif\n#endif\n\n", out);
     const char *params = "float *restrict params, float *restrict grads, const void *x_in, const void *y_in, int64_t batch,\n"
                          "    float *restrict arena, uint64_t seed, rt_check_fn check, void *ctx";
     const char *locals = arena_printf(c->arena, "    const %s *restrict x = x_in;\n    const %s *restrict y = y_in;\n"
@@ -473,9 +470,26 @@ void emit_c_forward(FILE *out, Compiler *c, const LProgram *lp)
     fputs("}\n\n", out);
 }
 
-/* The constant tables rt_program points to: the parameters, the
- * augmentations, the steps of a train block of steps. */
-static void print_tables(FILE *out, const char *id, const rt_program *rp)
+/* What each instruction of a checked step is (rt_op_desc), when it has any. */
+static void print_ops(FILE *out, const char *name, int nops, const rt_op_desc *ops)
+{
+    if (!nops)
+        return;
+    fprintf(out, "static const rt_op_desc %s[] = {\n", name);
+    for (int k = 0; k < nops; k++) {
+        fputs("    { ", out);
+        emit_c_string(out, ops[k].layer);
+        fputs(", ", out);
+        emit_c_string(out, ops[k].op);
+        fprintf(out, ", %d, %s },\n", ops[k].line, ops[k].backward ? "true" : "false");
+    }
+    fputs("};\n\n", out);
+}
+
+/* The constant tables rt_program points to: the parameters, the checked
+ * steps' instructions, the augmentations, the steps of a train block of
+ * steps. */
+static void print_tables(FILE *out, Compiler *c, const char *id, const rt_program *rp)
 {
     fprintf(out, "static const rt_param_desc %s_params[] = {\n", id);
     for (int k = 0; k < rp->nparams; k++) {
@@ -487,25 +501,16 @@ static void print_tables(FILE *out, const char *id, const rt_program *rp)
             fprintf(out, "%s%lld", i ? ", " : " ", (long long)d->dims[i]);
         fprintf(out, " }, %lld, %lld, %s, %lld, %lld, %s", (long long)d->offset, (long long)d->count,
                 init_names[d->init], (long long)d->fan_in, (long long)d->fan_out, d->trainable ? "true" : "false");
-        if (d->init_from) {
-            fputs(", ", out);
-            emit_c_string(out, d->init_from);
-            fprintf(out, ", %s", d->frozen ? "true" : "false");
-        }
+        /* every field, even the NULL: the generated C is clean under -Wextra */
+        fputs(", ", out);
+        emit_c_string(out, d->init_from);
+        fprintf(out, ", %s", d->frozen ? "true" : "false");
         fputs(" },\n", out);
     }
     fputs("};\n\n", out);
-    if (rp->nops) {
-        fprintf(out, "static const rt_op_desc %s_ops[] = {\n", id);
-        for (int k = 0; k < rp->nops; k++) {
-            fputs("    { ", out);
-            emit_c_string(out, rp->ops[k].layer);
-            fputs(", ", out);
-            emit_c_string(out, rp->ops[k].op);
-            fprintf(out, ", %d, %s },\n", rp->ops[k].line, rp->ops[k].backward ? "true" : "false");
-        }
-        fputs("};\n\n", out);
-    }
+    print_ops(out, arena_printf(c->arena, "%s_ops", id), rp->nops, rp->ops);
+    for (int k = 0; k < rp->nsteps; k++)
+        print_ops(out, arena_printf(c->arena, "%s_ops%d", id, k), rp->steps[k].nops, rp->steps[k].ops);
     if (rp->config.naugment) {
         static const char *const kinds[] = { "RT_AUG_FLIP_H", "RT_AUG_FLIP_V", "RT_AUG_SHIFT", "RT_AUG_ROTATE",
                                              "RT_AUG_SCALE", "RT_AUG_NOISE" };
@@ -523,8 +528,9 @@ static void print_tables(FILE *out, const char *id, const rt_program *rp)
             const rt_step *st = &rp->steps[k];
             fputs("    { .model = ", out);
             emit_c_string(out, st->model);
-            fprintf(out, ", .begin = %lld, .end = %lld, .arena_floats = %lld, .train_step = %s_train_step%d,\n      .opt = ",
-                    (long long)st->begin, (long long)st->end, (long long)st->arena_floats, id, k);
+            fprintf(out, ", .begin = %lld, .end = %lld, .arena_floats = %lld, .train_step = %s_train_step%d,\n"
+                         "      .checked_step = %s_train_step%d_checked, .nops = %d, .ops = %s_ops%d,\n      .opt = ",
+                    (long long)st->begin, (long long)st->end, (long long)st->arena_floats, id, k, id, k, st->nops, id, k);
             print_optimizer(out, &st->opt);
             if (st->has_sched || st->clip > 0) {
                 static const char *const scheds[] = { "RT_SCHED_CONSTANT", "RT_SCHED_STEP", "RT_SCHED_COSINE" };
@@ -549,10 +555,13 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
     bool train = lp->train && !lp->inference;
     if (train && !lp->nsteps) {
         print_train_step(out, c, arena_printf(c->arena, "%s_train_step", id), &lp->train_step, xt, yt);
-        print_checked_step(out, c, arena_printf(c->arena, "%s_train_step_checked", id), &lp->train_step, xt, yt);
+        print_checked_step(out, c, arena_printf(c->arena, "%s_train_step_checked", id), &lp->train_step, xt, yt, true);
     }
-    for (int k = 0; train && k < lp->nsteps; k++)
+    for (int k = 0; train && k < lp->nsteps; k++) {
         print_train_step(out, c, arena_printf(c->arena, "%s_train_step%d", id, k), &lp->steps[k].fn, xt, yt);
+        print_checked_step(out, c, arena_printf(c->arena, "%s_train_step%d_checked", id, k), &lp->steps[k].fn, xt, yt,
+                           k == 0);
+    }
     emit_c_forward(out, c, lp);
     if (lp->has_step) {
         const char *name = arena_printf(c->arena, "%s_step", id);
@@ -585,7 +594,7 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         rp.nsteps = 0;
     if (lp->weights)
         emit_c_weights(out, id, lp->weights, rp.param_floats);
-    print_tables(out, id, &rp);
+    print_tables(out, c, id, &rp);
     fprintf(out, "const rt_program %s_program = {\n    .name = ", id);
     emit_c_string(out, rp.name);
     fputs(",\n    .source = ", out);
@@ -651,6 +660,24 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
         fprintf(out, "\nint main(int argc, char **argv)\n{\n    return rt_main(&%s_program, argc, argv);\n}\n", id);
 }
 
+/* NAME in capitals, for a header's include guard. */
+void emit_c_guard(const char *id, char *guard, size_t len)
+{
+    size_t k = 0;
+    for (const char *p = id; *p && k + 3 < len; p++)
+        guard[k++] = (char)((*p >= 'a' && *p <= 'z') ? *p - 32 : *p);
+    guard[k] = '\0';
+}
+
+/* A shape as C array dimensions in a header's comment: [1][28][28]. */
+void emit_c_dims(FILE *out, const Shape *s)
+{
+    fputc('[', out);
+    for (int i = 0; i < s->rank; i++)
+        fprintf(out, "%s%lld", i ? "][" : "", (long long)s->dim[i]);
+    fputc(']', out);
+}
+
 /* The header's sentence on a bounded context. */
 static const char *context_sentence(const LProgram *lp)
 {
@@ -665,28 +692,22 @@ void emit_c_header(FILE *out, const LProgram *lp)
 {
     const char *id = lp->name; /* model names are identifiers (the grammar's) */
     char guard[300];
-    size_t k = 0;
-    for (const char *p = id; *p && k + 3 < sizeof guard; p++)
-        guard[k++] = (char)((*p >= 'a' && *p <= 'z') ? *p - 32 : *p);
-    guard[k] = '\0';
+    emit_c_guard(id, guard, sizeof guard);
     fprintf(out,
             "/* %s.h — the C API of model '%s', generated by netc %s. Link %s.c with libnetrt.a\n"
             " * (cc app.c %s.c -I<netrt.h folder> libnetrt.a -ljansson -lz -lpng -lm -lpthread).\n"
             " *\n"
             " * Shapes, one sample each (a batch is `batch` samples back to back):\n",
             id, id, NETC_VERSION, id, id);
-    fprintf(out, " *   input  %s[", lp->x_dtype == DT_I32 ? "int32_t" : "float");
-    for (int i = 0; i < lp->x_shape.rank; i++)
-        fprintf(out, "%s%lld", i ? "][" : "", (long long)lp->x_shape.dim[i]);
-    fputs("]\n *   output float[", out);
-    for (int i = 0; i < lp->out_shape.rank; i++)
-        fprintf(out, "%s%lld", i ? "][" : "", (long long)lp->out_shape.dim[i]);
-    fputs("]\n", out);
+    fprintf(out, " *   input  %s", lp->x_dtype == DT_I32 ? "int32_t" : "float");
+    emit_c_dims(out, &lp->x_shape);
+    fputs("\n *   output float", out);
+    emit_c_dims(out, &lp->out_shape);
+    fputs("\n", out);
     if (lp->train && !lp->nsteps) {
-        fprintf(out, " *   labels %s[", lp->y_dtype == DT_I32 ? "int32_t" : "float");
-        for (int i = 0; i < lp->y_shape.rank; i++)
-            fprintf(out, "%s%lld", i ? "][" : "", (long long)lp->y_shape.dim[i]);
-        fputs("]\n", out);
+        fprintf(out, " *   labels %s", lp->y_dtype == DT_I32 ? "int32_t" : "float");
+        emit_c_dims(out, &lp->y_shape);
+        fputs("\n", out);
     }
     fprintf(out,
             " *\n"

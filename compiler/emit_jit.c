@@ -63,12 +63,15 @@ struct JitProgram {
     gcc_jit_context *ctx;
     gcc_jit_result *result;
     rt_program program;
-    /* the checked step, compiled on first use from the LProgram (which
-     * must outlive the program, as it does in jit_run) */
+    /* the checked steps, each compiled on first use from the LProgram
+     * (which must outlive the program, as it does in jit_run): one per
+     * step of a train block of steps, else one */
     Compiler *c;
     const LProgram *lp;
-    gcc_jit_context *checked_ctx;
-    gcc_jit_result *checked_result;
+    int nchecked;
+    gcc_jit_context **checked_ctx;
+    gcc_jit_result **checked_result;
+    rt_checked_step_fn *checked;
 };
 
 typedef struct Jit {
@@ -715,32 +718,51 @@ static JitProgram *fail(JitProgram *jp, FILE *err, const char *msg)
     return NULL;
 }
 
-/* The checked step (rt_program.compile_checked): train.c asks for it only
- * after a step went non-finite, so it is compiled then, in a context of
- * its own; compiled with the program it added half again to every start. */
-static rt_checked_step_fn compile_checked(const rt_program *p)
+/* The checked step of step k (rt_program.compile_checked): train.c asks
+ * for it only after a step went non-finite, so it is compiled then, in a
+ * context of its own; compiled with the program it added half again to
+ * every start. */
+static rt_checked_step_fn compile_checked(const rt_program *p, int k)
 {
     JitProgram *jp = (JitProgram *)(void *)((char *)p - offsetof(JitProgram, program));
-    if (jp->checked_result || !jp->lp)
-        return jp->program.checked_step;
-    jp->checked_ctx = gcc_jit_context_acquire();
-    if (!jp->checked_ctx)
+    if (!jp->lp || k < 0 || k >= jp->nchecked)
         return NULL;
-    gcc_jit_context_set_bool_print_errors_to_stderr(jp->checked_ctx, 0);
-    set_flags(jp->checked_ctx);
-    if (backend_parts(&jp->lp->train_step) > 1)
-        gcc_jit_context_add_command_line_option(jp->checked_ctx, "-fno-inline");
-    Jit j = { .c = jp->c, .ctx = jp->checked_ctx };
+    if (jp->checked_result[k] || jp->checked_ctx[k])
+        return jp->checked[k];
+    const LFunc *f = jp->lp->nsteps ? &jp->lp->steps[k].fn : &jp->lp->train_step;
+    gcc_jit_context *ctx = jp->checked_ctx[k] = gcc_jit_context_acquire();
+    if (!ctx)
+        return NULL;
+    gcc_jit_context_set_bool_print_errors_to_stderr(ctx, 0);
+    set_flags(ctx);
+    if (backend_parts(f) > 1)
+        gcc_jit_context_add_command_line_option(ctx, "-fno-inline");
+    Jit j = { .c = jp->c, .ctx = ctx };
     make_types(&j);
-    const char *name = arena_printf(jp->c->arena, "%s_train_step_checked", jp->lp->name);
-    build_train_step(&j, &jp->lp->train_step, name, true);
-    if (j.error[0] || gcc_jit_context_get_first_error(jp->checked_ctx))
+    const char *name = jp->lp->nsteps ? arena_printf(jp->c->arena, "%s_train_step%d_checked", jp->lp->name, k)
+                                      : arena_printf(jp->c->arena, "%s_train_step_checked", jp->lp->name);
+    build_train_step(&j, f, name, true);
+    if (j.error[0] || gcc_jit_context_get_first_error(ctx))
         return NULL;
-    jp->checked_result = gcc_jit_context_compile(jp->checked_ctx);
-    void *code = jp->checked_result ? gcc_jit_result_get_code(jp->checked_result, name) : NULL;
+    jp->checked_result[k] = gcc_jit_context_compile(ctx);
+    void *code = jp->checked_result[k] ? gcc_jit_result_get_code(jp->checked_result[k], name) : NULL;
     if (code)
-        memcpy(&jp->program.checked_step, &code, sizeof code);
-    return jp->program.checked_step;
+        memcpy(&jp->checked[k], &code, sizeof code);
+    return jp->checked[k];
+}
+
+/* The checked steps' state, and compile_checked as the program's. */
+static void checked_steps(JitProgram *jp, Compiler *c, const LProgram *lp)
+{
+    jp->c = c;
+    jp->lp = lp;
+    jp->nchecked = lp->nsteps ? lp->nsteps : 1;
+    jp->checked_ctx = calloc((size_t)jp->nchecked, sizeof *jp->checked_ctx);
+    jp->checked_result = calloc((size_t)jp->nchecked, sizeof *jp->checked_result);
+    jp->checked = calloc((size_t)jp->nchecked, sizeof *jp->checked);
+    if (!jp->checked_ctx || !jp->checked_result || !jp->checked)
+        die("out of memory");
+    jp->program.compile_checked = compile_checked;
 }
 
 JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *err)
@@ -763,12 +785,10 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
     /* model names are identifiers (the grammar's), so they make symbol names */
     const char *train_name = arena_printf(c->arena, "%s_train_step", lp->name);
     const char *forward_name = arena_printf(c->arena, "%s_forward", lp->name);
-    if (lp->train && !lp->nsteps) {
+    if (lp->train && !lp->inference)
+        checked_steps(jp, c, lp);
+    if (lp->train && !lp->nsteps)
         build_train_step(&j, &lp->train_step, train_name, false);
-        jp->c = c;
-        jp->lp = lp;
-        jp->program.compile_checked = compile_checked;
-    }
     const char **step_names = arena_alloc(c->arena, sizeof *step_names * (size_t)(lp->nsteps + 1));
     for (int k = 0; k < lp->nsteps && !j.error[0]; k++) {
         step_names[k] = arena_printf(c->arena, "%s_train_step%d", lp->name, k);
@@ -824,10 +844,15 @@ void jit_free(JitProgram *jp)
 {
     if (!jp)
         return;
-    if (jp->checked_result)
-        gcc_jit_result_release(jp->checked_result);
-    if (jp->checked_ctx)
-        gcc_jit_context_release(jp->checked_ctx);
+    for (int k = 0; k < jp->nchecked; k++) {
+        if (jp->checked_result[k])
+            gcc_jit_result_release(jp->checked_result[k]);
+        if (jp->checked_ctx[k])
+            gcc_jit_context_release(jp->checked_ctx[k]);
+    }
+    free(jp->checked_ctx);
+    free(jp->checked_result);
+    free(jp->checked);
     if (jp->result)
         gcc_jit_result_release(jp->result);
     if (jp->ctx)

@@ -195,7 +195,7 @@ static void fuse_pool_grads(Unit *u)
         if (m->op != OP_maxpool_grad || u->info[mg].users != 1 || m->inputs[1] != n->inputs[1])
             continue;
         u->info[i].alias_of = (int32_t)mg;
-        u->info[mg].through_relu = true;
+        u->info[mg].variant = VARIANT_THROUGH_RELU;
     }
 }
 
@@ -215,7 +215,8 @@ static void mark_unused_values(Unit *u)
             for (int k = 0; k < m->ninputs && !u->info[j].dead; k++)
                 read |= m->inputs[k] == i && !ir_op_is(m->op, OPF_COMPANION);
         }
-        u->info[i].value_unused = !read;
+        if (!read)
+            u->info[i].variant = VARIANT_PARAMS_ONLY;
     }
 }
 
@@ -245,7 +246,19 @@ void fuse_unit(Compiler *c, Unit *u)
     }
     /* dense or conv2d -> activation: the activation rides in the epilogue when every
      * other live reader of the dense output is that activation's gradient
-     * (which then needs the pre-activation kept: gelu). */
+     * (which then needs the pre-activation kept: gelu). Each value's live
+     * readers are counted once, first: counting them per activation made
+     * a 4096-layer model's fusion quadratic. */
+    int32_t *readers = arena_alloc(c->arena, sizeof *readers * 2 * ((size_t)g->nnodes + 1));
+    int32_t *grad_readers = readers + g->nnodes + 1;
+    memset(readers, 0, sizeof *readers * 2 * ((size_t)g->nnodes + 1));
+    for (uint32_t j = 0; j < g->nnodes; j++)
+        for (int k = 0; !u->info[j].dead && k < g->nodes[j].ninputs; k++) {
+            if (g->nodes[j].op == OP_act_grad && k == 1)
+                grad_readers[g->nodes[j].inputs[k]]++;
+            else
+                readers[g->nodes[j].inputs[k]]++;
+        }
     for (uint32_t i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
         if (u->info[i].dead || !is_activation(n->op))
@@ -263,17 +276,11 @@ void fuse_unit(Compiler *c, Unit *u)
             (!u->training && d == u->out_node))
             continue;
         int others = 0, grads = 0;
-        for (uint32_t j = d + 1; j < g->nnodes && !via_bn; j++) {
-            const Node *m = &g->nodes[j];
-            if (u->info[j].dead || j == i)
-                continue;
-            for (int k = 0; k < m->ninputs; k++)
-                if (m->inputs[k] == d) {
-                    if (m->op == OP_act_grad && k == 1)
-                        grads++;
-                    else
-                        others++;
-                }
+        if (!via_bn) { /* the live readers of d but the activation itself */
+            others = readers[d];
+            grads = grad_readers[d];
+            for (int k = 0; k < n->ninputs; k++)
+                others -= n->inputs[k] == d;
         }
         if (others)
             continue;
@@ -312,9 +319,9 @@ void fuse_dump(FILE *out, const Unit *u)
             fprintf(out, " + maxpool %%%d (pooled in its tasks)", gr->pool);
         if (n->op == OP_cross_entropy)
             fputs(" (softmax + cross-entropy, one kernel)", out);
-        if (in->through_relu)
+        if (in->variant == VARIANT_THROUGH_RELU)
             fputs(" + relu gradient (one pass)", out);
-        if (in->value_unused)
+        if (in->variant == VARIANT_PARAMS_ONLY)
             fputs(" (parameter gradients only)", out);
         if (in->alias_of >= 0)
             fprintf(out, " = %%%d (alias, no copy)", in->alias_of);

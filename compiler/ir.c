@@ -171,6 +171,20 @@ const Attr *ir_attr(const Node *n, const char *name)
     die("op %s has no argument '%s'", info->name, name);
 }
 
+const char *ir_base_name(Base b)
+{
+    switch (b) {
+    case BASE_NONE: return "-";
+    case BASE_ARENA: return "arena";
+    case BASE_PARAMS: return "params";
+    case BASE_GRADS: return "grads";
+    case BASE_X: return "x";
+    case BASE_Y: return "y";
+    case BASE_OUT: return "out";
+    }
+    unreachable();
+}
+
 const char *ir_dtype_name(DType t)
 {
     switch (t) {

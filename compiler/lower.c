@@ -38,7 +38,18 @@ LInstr *lir_append(Compiler *c, LFunc *f, LKind kind, Kernel fn, Span span)
     in->kind = kind;
     in->fn = fn;
     in->span = span;
+    if (kind == LI_CALL || kind == LI_LOSS_CALL) {
+        in->cap_args = kernel_info(fn)->nparams;
+        in->args = arena_alloc(c->arena, sizeof *in->args * (size_t)(in->cap_args ? in->cap_args : 1));
+    }
     return in;
+}
+
+void lir_push(LInstr *in, LArg a)
+{
+    if (in->nargs == in->cap_args)
+        die("lowering: more than %d arguments for %s", in->cap_args, kernel_info(in->fn)->name);
+    in->args[in->nargs++] = a;
 }
 
 static LInstr *emit(Lower *l, LKind kind, Kernel fn, const Node *n)
@@ -60,35 +71,28 @@ static LPtr ptr_of(Lower *l, uint32_t node)
     return p;
 }
 
-/* Appends an argument; lower_unit checks the count against the kernel's. */
-static void push(LInstr *in, LArg a)
-{
-    if (in->nargs == LIR_MAX_ARGS)
-        die("lowering: more than %d arguments for %s", LIR_MAX_ARGS, kernel_info(in->fn)->name);
-    in->args[in->nargs++] = a;
-}
 
-static void arg_ptr(LInstr *in, LPtr p) { push(in, (LArg){ .kind = LA_PTR, .ptr = p }); }
+static void arg_ptr(LInstr *in, LPtr p) { lir_push(in, (LArg){ .kind = LA_PTR, .ptr = p }); }
 static void arg_val(Lower *l, LInstr *in, uint32_t node) { arg_ptr(in, ptr_of(l, node)); }
 /* A pointer to int32 values (token ids), which the C backend casts: they
  * may sit in the float arena (a concat of ids). */
 static void arg_ids(Lower *l, LInstr *in, uint32_t node)
 {
-    push(in, (LArg){ .kind = LA_PTR, .ptr = ptr_of(l, node), .ints = true });
+    lir_push(in, (LArg){ .kind = LA_PTR, .ptr = ptr_of(l, node), .ints = true });
 }
-static void arg_bool(LInstr *in, bool b) { push(in, (LArg){ .kind = LA_BOOL, .i = b }); }
-static void arg_act(LInstr *in, int act) { push(in, (LArg){ .kind = LA_ACT, .i = act }); }
-static void arg_seed(LInstr *in, int64_t salt) { push(in, (LArg){ .kind = LA_SEED, .i = salt }); }
+static void arg_bool(LInstr *in, bool b) { lir_push(in, (LArg){ .kind = LA_BOOL, .i = b }); }
+static void arg_act(LInstr *in, int act) { lir_push(in, (LArg){ .kind = LA_ACT, .i = act }); }
+static void arg_seed(LInstr *in, int64_t salt) { lir_push(in, (LArg){ .kind = LA_SEED, .i = salt }); }
 
 /* An int argument: k + per_batch * batch. */
 static void arg_int(LInstr *in, int64_t k, int64_t per_batch)
 {
-    push(in, (LArg){ .kind = LA_INT, .i = k, .i_batch = per_batch });
+    lir_push(in, (LArg){ .kind = LA_INT, .i = k, .i_batch = per_batch });
 }
 
 static void arg_float(LInstr *in, double f, bool div_batch)
 {
-    push(in, (LArg){ .kind = LA_FLOAT, .f = f, .f_div_batch = div_batch });
+    lir_push(in, (LArg){ .kind = LA_FLOAT, .f = f, .f_div_batch = div_batch });
 }
 
 static const Node *node_at(Lower *l, uint32_t i) { return &l->u->g->nodes[i]; }
@@ -96,6 +100,23 @@ static int64_t elems(const Node *n) { return ir_shape_elems(&n->shape); }
 static int64_t last_dim(const Node *n) { return n->shape.rank ? n->shape.dim[n->shape.rank - 1] : 1; }
 /* Rows of a value seen as a matrix over its last dimension, per sample. */
 static int64_t rows(const Node *n) { return elems(n) / last_dim(n); }
+
+/* A node that writes the gradient of its parameter: true when another
+ * writer ran before it, so it must add to the gradient, not overwrite it. */
+static bool grad_writer(Lower *l, const Node *n)
+{
+    bool accumulate = l->grad_written[n->param];
+    l->grad_written[n->param] = true;
+    return accumulate;
+}
+
+/* A value seen as rows over its last dimension (softmax and its
+ * gradients): the batch's rows, then the row length. */
+static void arg_rows(LInstr *in, const Node *n)
+{
+    arg_int(in, 0, rows(n));
+    arg_int(in, last_dim(n), 0);
+}
 
 /* --------------------------------------------------------- elementwise */
 
@@ -261,7 +282,7 @@ static bool lower_dense(Lower *l, uint32_t id)
             ep.preact = ptr_of(l, id);
         }
     }
-    push(in, ep);
+    lir_push(in, ep);
     return true;
 }
 
@@ -286,7 +307,7 @@ static void arg_conv(Lower *l, LInstr *in, const Node *n, uint32_t x)
     int64_t vals[CONV_FIELDS] = { cv.c, cv.h, cv.w, cv.f, cv.kh, cv.kw, cv.stride, cv.dilation, cv.groups,
                                   cv.pad_top, cv.pad_left, cv.pad_bottom, cv.pad_right, cv.ho, cv.wo, algo };
     memcpy(v, vals, sizeof vals);
-    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_conv2d", .fields = conv_fields, .vals = v,
+    lir_push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_conv2d", .fields = conv_fields, .vals = v,
                                     .nvals = CONV_FIELDS });
     in->comment = arena_printf(l->c->arena, "%s [%s]", in->comment, rt_conv_algo_name(algo));
 }
@@ -301,7 +322,7 @@ static void arg_pool(Lower *l, LInstr *in, const Node *n, uint32_t x)
     int64_t vals[8] = { s->dim[0], s->dim[1], s->dim[2], size, stride, pad,
                         (s->dim[1] + 2 * pad - size) / stride + 1, (s->dim[2] + 2 * pad - size) / stride + 1 };
     memcpy(v, vals, sizeof vals);
-    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_pool2d", .fields = pool_fields, .vals = v, .nvals = 8 });
+    lir_push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_pool2d", .fields = pool_fields, .vals = v, .nvals = 8 });
 }
 
 /* The scratch region after the per-sample arena, k floats in. */
@@ -309,6 +330,15 @@ static LPtr scratch(Lower *l, int64_t k, LArg *arg)
 {
     *arg = (LArg){ .kind = LA_PTR, .ptr = { BASE_ARENA, l->u->arena_floats, true }, .i = k };
     return arg->ptr;
+}
+
+/* Inference of a conv with a fused pool whose output y only the pool
+ * reads: the kernel gets y = NULL and skips storing it (LeNet's batch-1
+ * prediction: 1.7 us of 45 on one thread, mostly conv1's 18,432 floats).
+ * Training keeps y for the backward pass. */
+static bool pooled_only(const Lower *l, const FusedGroup *gr, uint32_t y)
+{
+    return gr->pool >= 0 && !l->u->training && l->u->info[y].users == 1 && y != l->u->out_node;
 }
 
 static bool lower_conv2d(Lower *l, uint32_t id)
@@ -330,14 +360,14 @@ static bool lower_conv2d(Lower *l, uint32_t id)
         if (n->ninputs > 2)
             arg_val(l, f, n->inputs[2]);
         else
-            push(f, (LArg){ .kind = LA_NULL });
+            lir_push(f, (LArg){ .kind = LA_NULL });
         for (int j = 1; j <= 4; j++)
             arg_val(l, f, bn->inputs[j]);
         arg_float(f, ir_attr(bn, "eps")->f, false);
         scratch(l, 0, &w_arg);
         scratch(l, (wsize + 15) / 16 * 16, &b_arg);
-        push(f, w_arg);
-        push(f, b_arg);
+        lir_push(f, w_arg);
+        lir_push(f, b_arg);
         out = (uint32_t)gr->fold_bn;
     }
     LInstr *in = emit(l, LI_CALL, gr->pool >= 0 ? K_rt_conv2d_forward_maxpool : K_rt_conv2d_forward, n);
@@ -358,22 +388,26 @@ static bool lower_conv2d(Lower *l, uint32_t id)
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[0]);
     if (gr->fold_bn >= 0) {
-        push(in, w_arg);
-        push(in, b_arg);
+        lir_push(in, w_arg);
+        lir_push(in, b_arg);
     } else {
         arg_val(l, in, n->inputs[1]);
         if (n->ninputs > 2)
             arg_val(l, in, n->inputs[2]);
         else
-            push(in, (LArg){ .kind = LA_NULL });
+            lir_push(in, (LArg){ .kind = LA_NULL });
     }
     arg_act(in, act);
     arg_float(in, alpha, false);
     if (gr->keeps_preact)
         arg_val(l, in, id);
     else
-        push(in, (LArg){ .kind = LA_NULL });
-    arg_ptr(in, ptr_of(l, gr->act >= 0 ? (uint32_t)gr->act : out));
+        lir_push(in, (LArg){ .kind = LA_NULL });
+    uint32_t y = gr->act >= 0 ? (uint32_t)gr->act : out;
+    if (pooled_only(l, gr, y))
+        lir_push(in, (LArg){ .kind = LA_NULL });
+    else
+        arg_ptr(in, ptr_of(l, y));
     if (gr->pool >= 0)
         arg_ptr(in, ptr_of(l, (uint32_t)gr->pool));
     return true;
@@ -401,12 +435,11 @@ static int32_t companion(Lower *l, uint32_t owner, int64_t which)
 static void arg_grad_or_null(Lower *l, LInstr *in, int32_t node, bool *accumulate)
 {
     if (node < 0) {
-        push(in, (LArg){ .kind = LA_NULL });
+        lir_push(in, (LArg){ .kind = LA_NULL });
         return;
     }
     const Node *n = node_at(l, (uint32_t)node);
-    *accumulate |= l->grad_written[n->param];
-    l->grad_written[n->param] = true;
+    *accumulate |= grad_writer(l, n);
     arg_val(l, in, (uint32_t)node);
 }
 
@@ -420,7 +453,7 @@ static void arg_recurrent(Lower *l, LInstr *in, const Node *layer)
     int64_t *v = arena_alloc(l->c->arena, sizeof *v * 5);
     int64_t vals[5] = { r.cell, r.steps, r.inputs, r.units, r.sequences };
     memcpy(v, vals, sizeof vals);
-    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_recurrent", .fields = recurrent_fields, .vals = v,
+    lir_push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_recurrent", .fields = recurrent_fields, .vals = v,
                                     .nvals = 5 });
 }
 
@@ -432,7 +465,7 @@ static void arg_aux(Lower *l, LInstr *in, uint32_t node)
     if (info->aux_floats > 0)
         arg_ptr(in, (LPtr){ BASE_ARENA, info->aux_offset, true });
     else
-        push(in, (LArg){ .kind = LA_NULL });
+        lir_push(in, (LArg){ .kind = LA_NULL });
 }
 
 /* x, weight_ih, weight_hh, bias -> y; in training the state keeps what
@@ -467,8 +500,8 @@ static bool lower_recurrent_grad(Lower *l, uint32_t id)
     arg_val(l, in, n->inputs[2]);
     arg_val(l, in, n->inputs[0]);
     arg_aux(l, in, id);
-    if (l->u->info[id].value_unused) {
-        push(in, (LArg){ .kind = LA_NULL });
+    if (l->u->info[id].variant == VARIANT_PARAMS_ONLY) {
+        lir_push(in, (LArg){ .kind = LA_NULL });
         in->comment = arena_printf(l->c->arena, "%s (no dx: its input needs no gradient)", in->comment);
     } else {
         arg_val(l, in, id);
@@ -484,8 +517,7 @@ static bool lower_param_grad(Lower *l, uint32_t id)
     const Node *n = node_at(l, id);
     uint32_t dy = n->inputs[0];
     const Node *dyn = node_at(l, dy);
-    bool accumulate = l->grad_written[n->param];
-    l->grad_written[n->param] = true;
+    bool accumulate = grad_writer(l, n);
     if (n->op == OP_bias_grad) {
         LInstr *in = emit(l, LI_CALL, K_rt_sum_rows, n);
         arg_int(in, 0, rows(dyn));
@@ -542,9 +574,9 @@ static void copy_slice(Lower *l, const Node *n, int axis, uint32_t whole, uint32
     LInstr *in = emit(l, LI_CALL, K_rt_copy_rows, n);
     arg_int(in, 0, outer);
     arg_int(in, width, 0);
-    push(in, into_whole ? dense : slice);
+    lir_push(in, into_whole ? dense : slice);
     arg_int(in, into_whole ? width : total, 0);
-    push(in, into_whole ? slice : dense);
+    lir_push(in, into_whole ? slice : dense);
     arg_int(in, into_whole ? total : width, 0);
 }
 
@@ -572,7 +604,7 @@ static void arg_attention(Lower *l, LInstr *in, const Node *fwd)
     v[1] = fwd->shape.dim[1];
     v[2] = ir_attr(fwd, "heads")->i;
     v[3] = ir_attr(fwd, "causal")->i;
-    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_attention", .fields = attention_fields, .vals = v,
+    lir_push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_attention", .fields = attention_fields, .vals = v,
                                     .nvals = 4 });
 }
 
@@ -589,7 +621,7 @@ static void arg_saved_parts(Lower *l, LInstr *in, uint32_t fwd)
 {
     SlotLayout slot = plan_slot(node_at(l, fwd));
     for (int k = 0; k < slot.nparts; k++)
-        push(in, (LArg){ .kind = LA_PTR, .ptr = past(ptr_of(l, fwd), slot.part[k]), .i = slot.part_fixed[k] });
+        lir_push(in, (LArg){ .kind = LA_PTR, .ptr = past(ptr_of(l, fwd), slot.part[k]), .i = slot.part_fixed[k] });
 }
 
 static LPtr work_of(Lower *l, uint32_t id)
@@ -622,7 +654,7 @@ static bool lower_attention(Lower *l, uint32_t id)
     if (l->u->training)
         arg_ptr(in, past(base, parts.probs));
     else
-        push(in, (LArg){ .kind = LA_NULL });
+        lir_push(in, (LArg){ .kind = LA_NULL });
     arg_val(l, in, id);
     return true;
 }
@@ -663,7 +695,7 @@ static bool lower_attention_grad(Lower *l, uint32_t id)
     if (read_beyond_companions(l, id))
         arg_val(l, in, id);
     else
-        push(in, (LArg){ .kind = LA_NULL });
+        lir_push(in, (LArg){ .kind = LA_NULL });
     bool accumulate = false;
     for (int k = 0; k < fwd->ninputs - fwd->ndata; k++) /* qkv_weight, qkv_bias, out_weight, out_bias */
         arg_grad_or_null(l, in, companion(l, id, k), &accumulate);
@@ -688,8 +720,7 @@ static bool lower_embed(Lower *l, uint32_t id)
         arg_val(l, in, id);
         return true;
     }
-    bool accumulate = l->grad_written[n->param];
-    l->grad_written[n->param] = true;
+    bool accumulate = grad_writer(l, n);
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, id);
     arg_bool(in, accumulate);
@@ -714,8 +745,8 @@ static bool lower_layernorm(Lower *l, uint32_t id)
         if (l->u->training) {
             arg_saved_parts(l, in, id);
         } else {
-            push(in, (LArg){ .kind = LA_NULL });
-            push(in, (LArg){ .kind = LA_NULL });
+            lir_push(in, (LArg){ .kind = LA_NULL });
+            lir_push(in, (LArg){ .kind = LA_NULL });
         }
         arg_val(l, in, id);
         return true;
@@ -811,8 +842,7 @@ static bool lower_softmax(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     LInstr *in = emit(l, LI_CALL, K_rt_softmax_forward, n);
-    arg_int(in, 0, rows(n));
-    arg_int(in, last_dim(n), 0);
+    arg_rows(in, n);
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, id);
     return true;
@@ -822,8 +852,7 @@ static bool lower_softmax(Lower *l, uint32_t id)
 static bool lower_position_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    bool accumulate = l->grad_written[n->param];
-    l->grad_written[n->param] = true;
+    bool accumulate = grad_writer(l, n);
     LInstr *in = emit(l, LI_CALL, K_rt_sum_rows, n);
     arg_int(in, 0, 1);
     arg_int(in, elems(n), 0);
@@ -916,8 +945,7 @@ static bool lower_softmax_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     LInstr *in = emit(l, LI_CALL, K_rt_softmax_backward, n);
-    arg_int(in, 0, rows(n));
-    arg_int(in, last_dim(n), 0);
+    arg_rows(in, n);
     arg_val(l, in, n->inputs[1]);
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, id);
@@ -928,8 +956,7 @@ static bool lower_cross_entropy_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
     LInstr *in = emit(l, LI_CALL, K_rt_softmax_xent_backward, n);
-    arg_int(in, 0, rows(n));
-    arg_int(in, last_dim(n), 0);
+    arg_rows(in, n);
     arg_val(l, in, n->inputs[2]);
     arg_val(l, in, n->inputs[1]);
     arg_float(in, ir_attr(n, "scale")->f, true);
@@ -1064,8 +1091,7 @@ static bool lower_conv2d_grad_x(Lower *l, uint32_t id)
 static bool lower_conv2d_grad_w(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    bool accumulate = l->grad_written[n->param];
-    l->grad_written[n->param] = true;
+    bool accumulate = grad_writer(l, n);
     LInstr *in = emit(l, LI_CALL, K_rt_conv2d_backward_filter, n);
     arg_conv(l, in, n, n->inputs[1]);
     arg_int(in, 0, 1);
@@ -1080,14 +1106,14 @@ static bool lower_conv2d_grad_w(Lower *l, uint32_t id)
 static bool lower_maxpool_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    const NodeInfo *info = &l->u->info[id];
-    LInstr *in = emit(l, LI_CALL, info->through_relu ? K_rt_maxpool_relu_backward : K_rt_maxpool_backward, n);
-    if (info->through_relu)
+    bool through_relu = l->u->info[id].variant == VARIANT_THROUGH_RELU;
+    LInstr *in = emit(l, LI_CALL, through_relu ? K_rt_maxpool_relu_backward : K_rt_maxpool_backward, n);
+    if (through_relu)
         in->comment = arena_printf(l->c->arena, "%s + relu gradient", in->comment);
     arg_pool(l, in, n, n->inputs[1]);
     arg_int(in, 0, 1);
     arg_val(l, in, n->inputs[1]);
-    if (!info->through_relu)
+    if (!through_relu)
         arg_val(l, in, n->inputs[2]);
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, id);
@@ -1132,7 +1158,7 @@ static bool lower_broadcast(Lower *l, uint32_t id)
     }
     LInstr *in = emit(l, LI_CALL, expand ? K_rt_broadcast_copy : K_rt_sum_broadcast, n);
     arg_int(in, 0, 1);
-    push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_broadcast", .fields = fields, .vals = vals, .nvals = 13 });
+    lir_push(in, (LArg){ .kind = LA_STRUCT, .type = "rt_broadcast", .fields = fields, .vals = vals, .nvals = 13 });
     arg_val(l, in, n->inputs[0]);
     arg_val(l, in, id);
     return true;

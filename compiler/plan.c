@@ -160,7 +160,7 @@ static int64_t arena_need(const Unit *u, uint32_t i)
     if (u->has_noise && i == u->noise_node && !in->dead)
         return ir_shape_elems(&n->shape); /* the step draws it into the arena */
     if (in->dead || in->alias_of >= 0 || in->loop_into >= 0 || n->op == OP_input || n->op == OP_param ||
-        n->writes_grad || in->value_unused)
+        n->writes_grad || in->variant == VARIANT_PARAMS_ONLY)
         return 0;
     const FusedGroup *gr = in->group >= 0 ? &u->groups[in->group] : NULL;
     if (gr && gr->anchor == i && (gr->act >= 0 || gr->fold_bn >= 0) && !gr->keeps_preact)
@@ -329,19 +329,6 @@ void plan_unit(Compiler *c, Unit *u, const ParamLayout *pl)
     }
 }
 
-static const char *base_name(Base b)
-{
-    switch (b) {
-    case BASE_NONE: return "-";
-    case BASE_ARENA: return "arena";
-    case BASE_PARAMS: return "params";
-    case BASE_GRADS: return "grads";
-    case BASE_X: return "x";
-    case BASE_Y: return "y";
-    case BASE_OUT: return "out";
-    }
-    unreachable();
-}
 
 void plan_dump(FILE *out, const Unit *u)
 {
@@ -353,7 +340,7 @@ void plan_dump(FILE *out, const Unit *u)
         if (in->dead || g->nodes[i].op == OP_param || (in->base == BASE_NONE && in->aux_floats == 0 && in->work_floats == 0))
             continue;
         fprintf(out, "  %%%-4u %-18s %-6s +%-8lld %8lld floats  live [%u, %u]\n", i, ir_ops[g->nodes[i].op].name,
-                base_name(in->base), (long long)in->offset, (long long)in->floats, in->first, in->last);
+                ir_base_name(in->base), (long long)in->offset, (long long)in->floats, in->first, in->last);
         if (in->aux_floats > 0)
             fprintf(out, "        %-18s arena  +%-8lld %8lld floats\n", "(its kernel's aux)", (long long)in->aux_offset,
                     (long long)in->aux_floats);

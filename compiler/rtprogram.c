@@ -125,7 +125,7 @@ static const char *source_sha256(Compiler *c)
 /* What each instruction of the train step computes and where, for the
  * checked step's message. The gradient's instructions follow the last
  * loss. */
-static void op_table(Compiler *c, const LFunc *f, rt_program *p)
+static void op_table(Compiler *c, const LFunc *f, int *nops, const rt_op_desc **table)
 {
     rt_op_desc *ops = arena_alloc(c->arena, sizeof *ops * (size_t)(f->n + 1));
     int last_loss = -1;
@@ -139,8 +139,8 @@ static void op_table(Compiler *c, const LFunc *f, rt_program *p)
         ops[i] = (rt_op_desc){ .layer = in->layer ? in->layer : "", .op = in->op ? in->op : "zeroing",
                                .line = line, .backward = i > last_loss };
     }
-    p->ops = ops;
-    p->nops = f->n;
+    *table = ops;
+    *nops = f->n;
 }
 
 void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
@@ -196,7 +196,7 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
     if (lp->train)
         batch_bound(c, &lp->train_step, p);
     if (lp->train && !lp->nsteps && !lp->inference)
-        op_table(c, &lp->train_step, p);
+        op_table(c, &lp->train_step, &p->nops, &p->ops);
     config(c, lp, &p->config);
     p->source_sha256 = c->src.text ? source_sha256(c) : NULL;
     if (lp->nsteps) {
@@ -209,6 +209,8 @@ void rtprogram_fill(Compiler *c, const LProgram *lp, struct rt_program *p)
                                .sched = { .kind = sc->kind, .warmup = sc->warmup, .every = sc->every,
                                           .gamma = (float)sc->gamma, .min_lr = (float)sc->min_lr },
                                .clip = (float)ls->spec->clip };
+            if (!lp->inference)
+                op_table(c, &ls->fn, &st[k].nops, &st[k].ops);
             if (ls->fn.arena_floats > p->train_arena_floats)
                 p->train_arena_floats = ls->fn.arena_floats;
         }

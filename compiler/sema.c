@@ -612,148 +612,177 @@ static const char *signature_text(Sema *s, const char *callee, const ArgSpec *ar
     return arena_strdup(s->c->arena, buf);
 }
 
+/* The piped value (`x -> f(...)`) fills the first slot, or starts a
+ * variadic one. Returns the next positional slot, or -1 after reporting. */
+static int bind_piped(Sema *s, const Ast *call, const char *callee, const ArgSpec *args, int nargs, const Value *piped,
+                      Span piped_span, Bound *slots)
+{
+    if (nargs == 0 || (args[0].kind != ARG_TENSOR && args[0].kind != ARG_TENSORS)) {
+        diag_error(&s->c->diag, call->span, "%s cannot be a chain stage: its first argument is not a tensor", callee);
+        return -1;
+    }
+    slots[0].v = *piped;
+    slots[0].span = piped_span;
+    slots[0].set = true;
+    if (args[0].kind != ARG_TENSORS)
+        return 1;
+    slots[0].many = arena_alloc(s->c->arena, sizeof(Value) * (size_t)(call->list.count + 1));
+    slots[0].many[slots[0].nmany++] = *piped;
+    return 0;
+}
+
+/* `name = value`: the slot of that name. Reports and returns false when
+ * there is none or it is already filled. */
+static bool bind_keyword(Sema *s, Scope *sc, const Ast *arg, const char *callee, const ArgSpec *args, int nargs,
+                         bool piped, Bound *slots)
+{
+    Diag *d = &s->c->diag;
+    int k = 0;
+    while (k < nargs && strcmp(args[k].name, arg->name) != 0)
+        k++;
+    if (k == nargs) {
+        const char *names[16];
+        for (int j = 0; j < nargs && j < 16; j++)
+            names[j] = args[j].name;
+        const char *hint = diag_suggest(arg->name, names, nargs < 16 ? nargs : 16);
+        if (hint)
+            diag_error(d, arg->name_span, "%s has no argument '%s'; did you mean '%s'?", callee, arg->name, hint);
+        else
+            diag_error(d, arg->name_span, "%s has no argument '%s'; it takes %s", callee, arg->name,
+                       signature_text(s, callee, args, nargs));
+        return false;
+    }
+    if (slots[k].set) {
+        diag_error(d, arg->span, "argument '%s' of %s is given twice", arg->name, callee);
+        diag_note(d, slots[k].span, "'%s' is %s here%s", arg->name, piped && k == 0 ? "the chain's input" : "given",
+                  piped && k == 0 ? "" : "; remove one of them");
+        return false;
+    }
+    slots[k].v = sema_eval(s, sc, arg->lhs);
+    slots[k].span = arg->lhs->span;
+    slots[k].set = true;
+    return true;
+}
+
+/* A bare name that is not a value but names a flag: attention(4, causal).
+ * True when arg was such a flag (its slot is set). */
+static bool bind_flag(Scope *sc, const Ast *arg, const ArgSpec *args, int nargs, Bound *slots)
+{
+    if (arg->kind != AST_NAME || lookup(sc, arg->name))
+        return false;
+    for (int k = 0; k < nargs; k++)
+        if (args[k].kind == ARG_BOOL && strcmp(args[k].name, arg->name) == 0) {
+            slots[k].v = (Value){ .kind = V_BOOL, .i = 1 };
+            slots[k].span = arg->span;
+            slots[k].set = true;
+            return true;
+        }
+    return false;
+}
+
+/* A positional argument: the next free slot, or the variadic slot being
+ * filled. Returns the next slot, or -1 after reporting too many. */
+static int bind_positional(Sema *s, Scope *sc, const Ast *call, int ai, const char *callee, const ArgSpec *args,
+                           int nargs, bool piped, int next, Bound *slots)
+{
+    const Ast *arg = call->list.items[ai];
+    Value v = sema_eval(s, sc, arg);
+    while (next < nargs && slots[next].set && args[next].kind != ARG_TENSORS && args[next].kind != ARG_INTS)
+        next++;
+    if (next >= nargs) {
+        diag_error(&s->c->diag, arg->span, "too many arguments to %s; it takes %s%s", callee,
+                   signature_text(s, callee, args, nargs),
+                   piped ? arena_printf(s->c->arena, ", and in a chain '%s' is the value before '->'", args[0].name) : "");
+        return -1;
+    }
+    ArgKind k = args[next].kind;
+    Bound *b = &slots[next];
+    if ((k == ARG_TENSORS || k == ARG_INTS) && !(k == ARG_INTS && v.kind == V_LIST)) {
+        if (!b->many)
+            b->many = arena_alloc(s->c->arena, sizeof(Value) * (size_t)(call->list.count + 1));
+        b->many[b->nmany++] = v;
+        b->span = b->set ? span_join(b->span, arg->span) : arg->span;
+        b->set = true;
+        /* The variadic slot takes every following positional argument
+         * of its kind. */
+        if (ai + 1 < call->list.count && call->list.items[ai + 1]->kind != AST_KWARG)
+            return next;
+        return next + 1;
+    }
+    b->v = v;
+    b->span = arg->span;
+    b->set = true;
+    return next + 1;
+}
+
+/* Slot k after binding: present unless it has a default, and of its
+ * argument's kind. Reports and returns false otherwise. */
+static bool check_slot(Sema *s, const Ast *call, const char *callee, const ArgSpec *args, int nargs, int k, Bound *b)
+{
+    Diag *d = &s->c->diag;
+    if (!b->set) {
+        if (args[k].has_default)
+            return true;
+        diag_error(d, call->span, "%s needs argument '%s' (%s); it takes %s", callee, args[k].name,
+                   kind_name(args[k].kind), signature_text(s, callee, args, nargs));
+        return false;
+    }
+    if (b->many) {
+        bool fits = true; /* a poisoned value was reported where it was made */
+        for (int j = 0; j < b->nmany; j++) {
+            if (b->many[j].kind == V_POISON) {
+                fits = false;
+            } else if (!value_fits(&b->many[j], args[k].kind)) {
+                diag_error(d, b->span, "argument '%s' of %s expects %s, got %s", args[k].name, callee,
+                           kind_name(args[k].kind), sema_describe(s, &b->many[j]));
+                return false;
+            }
+        }
+        return fits;
+    }
+    if (b->v.kind == V_POISON)
+        return false;
+    if (args[k].kind == ARG_INTS && b->v.kind == V_LIST) {
+        b->many = b->v.items;
+        b->nmany = b->v.nitems;
+        for (int j = 0; j < b->nmany; j++)
+            if (b->many[j].kind != V_INT) {
+                diag_error(d, b->span, "argument '%s' of %s expects integers, got %s", args[k].name, callee,
+                           sema_describe(s, &b->many[j]));
+                return false;
+            }
+        return true;
+    }
+    if (!value_fits(&b->v, args[k].kind)) {
+        const char *hint = "";
+        if (args[k].kind == ARG_INT && b->v.kind == V_FLOAT)
+            hint = "; dimensions and counts are whole numbers";
+        diag_error(d, b->span, "argument '%s' of %s expects %s, got %s%s", args[k].name, callee, kind_name(args[k].kind),
+                   sema_describe(s, &b->v), hint);
+        return false;
+    }
+    return true;
+}
+
 /* Fills slots from the piped value, positional and keyword arguments,
  * checking each against its kind. Reports and returns false on error. */
 bool sema_bind_args(Sema *s, Scope *sc, const Ast *call, const char *callee, const ArgSpec *args, int nargs,
                     const Value *piped, Span piped_span, Bound *slots)
 {
-    Diag *d = &s->c->diag;
     bool ok = true;
     int next = 0;
-    if (piped) {
-        if (nargs == 0 || (args[0].kind != ARG_TENSOR && args[0].kind != ARG_TENSORS)) {
-            diag_error(d, call->span, "%s cannot be a chain stage: its first argument is not a tensor", callee);
-            return false;
-        }
-        slots[0].v = *piped;
-        slots[0].span = piped_span;
-        slots[0].set = true;
-        if (args[0].kind == ARG_TENSORS) {
-            slots[0].many = arena_alloc(s->c->arena, sizeof(Value) * (size_t)(call->list.count + 1));
-            slots[0].many[slots[0].nmany++] = *piped;
-        } else {
-            next = 1;
-        }
-    }
+    if (piped && (next = bind_piped(s, call, callee, args, nargs, piped, piped_span, slots)) < 0)
+        return false;
     for (int ai = 0; ai < call->list.count; ai++) {
         const Ast *arg = call->list.items[ai];
-        if (arg->kind == AST_KWARG) {
-            int k = 0;
-            while (k < nargs && strcmp(args[k].name, arg->name) != 0)
-                k++;
-            if (k == nargs) {
-                const char *names[16];
-                for (int j = 0; j < nargs && j < 16; j++)
-                    names[j] = args[j].name;
-                const char *hint = diag_suggest(arg->name, names, nargs < 16 ? nargs : 16);
-                if (hint)
-                    diag_error(d, arg->name_span, "%s has no argument '%s'; did you mean '%s'?", callee, arg->name, hint);
-                else
-                    diag_error(d, arg->name_span, "%s has no argument '%s'; it takes %s", callee, arg->name,
-                               signature_text(s, callee, args, nargs));
-                ok = false;
-                continue;
-            }
-            if (slots[k].set) {
-                diag_error(d, arg->span, "argument '%s' of %s is given twice", arg->name, callee);
-                diag_note(d, slots[k].span, "'%s' is %s here%s", arg->name,
-                          piped && k == 0 ? "the chain's input" : "given", piped && k == 0 ? "" : "; remove one of them");
-                ok = false;
-                continue;
-            }
-            slots[k].v = sema_eval(s, sc, arg->lhs);
-            slots[k].span = arg->lhs->span;
-            slots[k].set = true;
-            continue;
-        }
-        /* A bare name that is not a value but names a flag: attention(4, causal). */
-        if (arg->kind == AST_NAME && !lookup(sc, arg->name)) {
-            int k = 0;
-            while (k < nargs && !(args[k].kind == ARG_BOOL && strcmp(args[k].name, arg->name) == 0))
-                k++;
-            if (k < nargs) {
-                Value t = { .kind = V_BOOL, .i = 1 };
-                slots[k].v = t;
-                slots[k].span = arg->span;
-                slots[k].set = true;
-                continue;
-            }
-        }
-        Value v = sema_eval(s, sc, arg);
-        while (next < nargs && slots[next].set && args[next].kind != ARG_TENSORS && args[next].kind != ARG_INTS)
-            next++;
-        if (next >= nargs) {
-            diag_error(d, arg->span, "too many arguments to %s; it takes %s%s", callee, signature_text(s, callee, args, nargs),
-                       piped ? arena_printf(s->c->arena, ", and in a chain '%s' is the value before '->'", args[0].name) : "");
+        if (arg->kind == AST_KWARG)
+            ok = bind_keyword(s, sc, arg, callee, args, nargs, piped != NULL, slots) && ok;
+        else if (!bind_flag(sc, arg, args, nargs, slots)
+                 && (next = bind_positional(s, sc, call, ai, callee, args, nargs, piped != NULL, next, slots)) < 0)
             return false;
-        }
-        ArgKind k = args[next].kind;
-        if ((k == ARG_TENSORS || k == ARG_INTS) && !(k == ARG_INTS && v.kind == V_LIST)) {
-            Bound *b = &slots[next];
-            if (!b->many)
-                b->many = arena_alloc(s->c->arena, sizeof(Value) * (size_t)(call->list.count + 1));
-            b->many[b->nmany++] = v;
-            if (!b->set)
-                b->span = arg->span;
-            else
-                b->span = span_join(b->span, arg->span);
-            b->set = true;
-            /* The variadic slot takes every following positional argument
-             * of its kind. */
-            if (ai + 1 < call->list.count && call->list.items[ai + 1]->kind != AST_KWARG)
-                continue;
-            next++;
-            continue;
-        }
-        slots[next].v = v;
-        slots[next].span = arg->span;
-        slots[next].set = true;
-        next++;
     }
-    for (int k = 0; k < nargs; k++) {
-        Bound *b = &slots[k];
-        if (!b->set) {
-            if (!args[k].has_default) {
-                diag_error(d, call->span, "%s needs argument '%s' (%s); it takes %s", callee, args[k].name,
-                           kind_name(args[k].kind), signature_text(s, callee, args, nargs));
-                ok = false;
-            }
-            continue;
-        }
-        if (b->many) {
-            for (int j = 0; j < b->nmany; j++) {
-                if (b->many[j].kind == V_POISON) {
-                    ok = false;
-                } else if (!value_fits(&b->many[j], args[k].kind)) {
-                    diag_error(d, b->span, "argument '%s' of %s expects %s, got %s", args[k].name, callee,
-                               kind_name(args[k].kind), sema_describe(s, &b->many[j]));
-                    ok = false;
-                    break;
-                }
-            }
-            continue;
-        }
-        if (b->v.kind == V_POISON) {
-            ok = false;
-        } else if (args[k].kind == ARG_INTS && b->v.kind == V_LIST) {
-            b->many = b->v.items;
-            b->nmany = b->v.nitems;
-            for (int j = 0; j < b->nmany; j++)
-                if (b->many[j].kind != V_INT) {
-                    diag_error(d, b->span, "argument '%s' of %s expects integers, got %s", args[k].name, callee,
-                               sema_describe(s, &b->many[j]));
-                    ok = false;
-                    break;
-                }
-        } else if (!value_fits(&b->v, args[k].kind)) {
-            const char *hint = "";
-            if (args[k].kind == ARG_INT && b->v.kind == V_FLOAT)
-                hint = "; dimensions and counts are whole numbers";
-            diag_error(d, b->span, "argument '%s' of %s expects %s, got %s%s", args[k].name, callee,
-                       kind_name(args[k].kind), sema_describe(s, &b->v), hint);
-            ok = false;
-        }
-    }
+    for (int k = 0; k < nargs; k++)
+        ok = check_slot(s, call, callee, args, nargs, k, &slots[k]) && ok;
     return ok;
 }
 
@@ -831,6 +860,20 @@ static Value call_builtin(Sema *s, Scope *sc, const Ast *call, Op op, const Valu
     return sema_build_op(s, op, data, ndata, make_attrs(s, info->args, info->nargs, slots), text, name, call->span);
 }
 
+/* One dimension of a type: an integer, or false after reporting (a
+ * poisoned value was reported where it was made). */
+static bool eval_dim(Sema *s, Scope *sc, const Ast *dim, Value *v)
+{
+    *v = sema_eval(s, sc, dim);
+    if (v->kind == V_POISON)
+        return false;
+    if (v->kind != V_INT) {
+        diag_error(&s->c->diag, dim->span, "a dimension must be an integer, got %s", sema_describe(s, v));
+        return false;
+    }
+    return true;
+}
+
 /* Matches an actual tensor against a declared type `f32[T, D]`: literal
  * dimensions must be equal, unbound names are bound to the actual size. */
 static bool match_type(Sema *s, Scope *sc, const Ast *type, uint32_t actual, Span at, const char *what)
@@ -847,13 +890,9 @@ static bool match_type(Sema *s, Scope *sc, const Ast *type, uint32_t actual, Spa
             sema_bind(s, sc, dim->name, int_value(n->shape.dim[i]), dim->span);
             continue;
         }
-        Value v = sema_eval(s, sc, dim);
-        if (v.kind == V_POISON)
+        Value v;
+        if (!eval_dim(s, sc, dim, &v))
             return false;
-        if (v.kind != V_INT) {
-            diag_error(&s->c->diag, dim->span, "a dimension must be an integer, got %s", sema_describe(s, &v));
-            return false;
-        }
         ok = v.i == n->shape.dim[i];
         if (!ok && dim->kind == AST_NAME) {
             fixed = lookup(sc, dim->name);
@@ -1149,13 +1188,9 @@ static bool eval_type(Sema *s, Scope *sc, const Ast *type, DType *dt, Shape *sh)
     int64_t elems = 1;
     for (int i = 0; i < type->list.count; i++) {
         const Ast *dim = type->list.items[i];
-        Value v = sema_eval(s, sc, dim);
-        if (v.kind == V_POISON)
+        Value v;
+        if (!eval_dim(s, sc, dim, &v))
             return false;
-        if (v.kind != V_INT) {
-            diag_error(&s->c->diag, dim->span, "a dimension must be an integer, got %s", sema_describe(s, &v));
-            return false;
-        }
         if (v.i < 1 || v.i > MAX_DIM) {
             diag_error(&s->c->diag, dim->span, "a dimension must be between 1 and %lld, got %lld",
                        (long long)MAX_DIM, (long long)v.i);

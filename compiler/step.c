@@ -75,7 +75,7 @@ static LInstr *emit(Stepper *s, LKind kind, Kernel fn, const Node *n)
     return in;
 }
 
-static void arg(LInstr *in, LArg a) { in->args[in->nargs++] = a; }
+static void arg(LInstr *in, LArg a) { lir_push(in, a); }
 static void arg_ptr(LInstr *in, LPtr p) { arg(in, (LArg){ .kind = LA_PTR, .ptr = p }); }
 static void arg_ids(LInstr *in, LPtr p) { arg(in, (LArg){ .kind = LA_PTR, .ptr = p, .ints = true }); }
 static void arg_int(LInstr *in, int64_t k, int64_t per_batch) { arg(in, (LArg){ .kind = LA_INT, .i = k, .i_batch = per_batch }); }
@@ -186,25 +186,18 @@ static bool lower_elementwise(Stepper *s, uint32_t id)
     LExpr *a = load(s, n->inputs[0], elems), *e;
     if (!a)
         return refuse(s, n, "broadcasts across positions");
-    switch (n->op) {
-    case OP_add: case OP_sub: case OP_mul: {
-        LExpr *b = load(s, n->inputs[1], elems);
-        if (!b)
-            return refuse(s, n, "broadcasts across positions");
-        e = node_expr(s, n->op == OP_add ? LE_ADD : n->op == OP_sub ? LE_SUB : LE_MUL, a, b);
-        break;
-    }
-    case OP_scale: {
+    if (n->op == OP_scale) {
         LExpr *factor = node_expr(s, LE_CONST, NULL, NULL), *offset = node_expr(s, LE_CONST, NULL, NULL);
         factor->c = ir_attr(n, "factor")->f;
         offset->c = ir_attr(n, "offset")->f;
         e = node_expr(s, LE_MUL, a, factor);
         if (offset->c != 0)
             e = node_expr(s, LE_ADD, e, offset);
-        break;
-    }
-    default:
-        die("no step loop for %s", ir_ops[n->op].name);
+    } else { /* add, sub, mul */
+        LExpr *b = load(s, n->inputs[1], elems);
+        if (!b)
+            return refuse(s, n, "broadcasts across positions");
+        e = node_expr(s, n->op == OP_add ? LE_ADD : n->op == OP_sub ? LE_SUB : LE_MUL, a, b);
     }
     LInstr *in = emit(s, LI_LOOP, K_NONE, n);
     in->dst = val(s, id);
@@ -284,6 +277,154 @@ static bool lower_concat(Stepper *s, uint32_t id)
     return true;
 }
 
+/* ------------------------------------------------ the per-op step rules */
+
+/* One op at one position: its calls, into the value slot lower_node gave
+ * it. An op that mixes positions (a convolution, a pool, a loss, every
+ * gradient) has no such form and refuses, naming itself; the table below
+ * has a row for every op of ops.def, so a new op must say which it is. */
+typedef bool StepRule(Stepper *s, uint32_t id);
+
+static bool step_none(Stepper *s, uint32_t id)
+{
+    return refuse(s, &s->g->nodes[id], "has no step kernel (it mixes positions)");
+}
+
+/* the runtime's kernel, as in the full forward: the same bits */
+static bool step_activation(Stepper *s, uint32_t id)
+{
+    const Node *n = &s->g->nodes[id];
+    LInstr *in = emit(s, LI_CALL, K_rt_act_forward, n);
+    arg(in, (LArg){ .kind = LA_ACT, .i = ir_ops[n->op].act });
+    arg(in, (LArg){ .kind = LA_FLOAT, .f = act_alpha(n) });
+    arg_int(in, 0, per_position(s, n));
+    arg_ptr(in, val(s, n->inputs[0]));
+    arg_ptr(in, val(s, id));
+    return true;
+}
+
+static bool step_dense(Stepper *s, uint32_t id)
+{
+    lower_dense(s, id);
+    return true;
+}
+
+static bool step_embed(Stepper *s, uint32_t id)
+{
+    const Node *n = &s->g->nodes[id], *w = &s->g->nodes[n->inputs[1]];
+    LInstr *in = emit(s, LI_CALL, K_rt_embed_forward, n);
+    arg_int(in, 0, per_position(s, &s->g->nodes[n->inputs[0]]));
+    arg_int(in, w->shape.dim[0], 0);
+    arg_int(in, w->shape.dim[1], 0);
+    arg_ids(in, val(s, n->inputs[0]));
+    arg_ptr(in, val(s, n->inputs[1]));
+    arg_ptr(in, val(s, id));
+    return true;
+}
+
+static bool step_position(Stepper *s, uint32_t id)
+{
+    const Node *n = &s->g->nodes[id];
+    s->context = s->T;
+    LInstr *in = emit(s, LI_CALL, K_rt_position_step, n);
+    arg_int(in, 0, 1);
+    arg_int(in, per_position(s, n), 0);
+    arg_pos(in);
+    arg_ptr(in, val(s, n->inputs[0]));
+    arg_ptr(in, val(s, n->inputs[1]));
+    arg_ptr(in, val(s, id));
+    return true;
+}
+
+static bool step_layernorm(Stepper *s, uint32_t id)
+{
+    const Node *n = &s->g->nodes[id];
+    LInstr *in = emit(s, LI_CALL, K_rt_layernorm_forward, n);
+    arg_int(in, 0, per_position(s, n) / last_dim(n));
+    arg_int(in, last_dim(n), 0);
+    for (int k = 0; k < 3; k++) /* x, gamma, beta */
+        arg_ptr(in, val(s, n->inputs[k]));
+    arg_float(in, ir_attr(n, "eps")->f);
+    arg_null(in);
+    arg_null(in);
+    arg_ptr(in, val(s, id));
+    return true;
+}
+
+static bool step_softmax(Stepper *s, uint32_t id)
+{
+    const Node *n = &s->g->nodes[id];
+    LInstr *in = emit(s, LI_CALL, K_rt_softmax_forward, n);
+    arg_int(in, 0, per_position(s, n) / last_dim(n));
+    arg_int(in, last_dim(n), 0);
+    arg_ptr(in, val(s, n->inputs[0]));
+    arg_ptr(in, val(s, id));
+    return true;
+}
+
+#define step_add lower_elementwise
+#define step_sub lower_elementwise
+#define step_mul lower_elementwise
+#define step_scale lower_elementwise
+#define step_rnn lower_recurrent
+#define step_lstm lower_recurrent
+#define step_gru lower_recurrent
+#define step_attention lower_attention
+#define step_concat lower_concat
+/* inputs, parameters and views (dropout at inference, flatten, reshape):
+ * lower_node places them before it reaches the table */
+#define step_input step_none
+#define step_param step_none
+#define step_dropout step_none
+#define step_flatten step_none
+#define step_reshape step_none
+/* every position at once, or training only */
+#define step_model_call step_none
+#define step_conv2d step_none
+#define step_batchnorm step_none
+#define step_maxpool step_none
+#define step_avgpool step_none
+#define step_global_avgpool step_none
+#define step_cross_entropy step_none
+#define step_mse step_none
+#define step_bce step_none
+#define step_expand step_none
+#define step_reduce_to step_none
+#define step_dense_grad_x step_none
+#define step_dense_grad_w step_none
+#define step_bias_grad step_none
+#define step_act_grad step_none
+#define step_dropout_grad step_none
+#define step_softmax_grad step_none
+#define step_cross_entropy_grad step_none
+#define step_mse_grad step_none
+#define step_bce_grad step_none
+#define step_conv2d_grad_x step_none
+#define step_conv2d_grad_w step_none
+#define step_conv2d_grad_b step_none
+#define step_maxpool_grad step_none
+#define step_avgpool_grad step_none
+#define step_global_avgpool_grad step_none
+#define step_batchnorm_grad step_none
+#define step_batchnorm_grad_param step_none
+#define step_batchnorm_frozen_grad step_none
+#define step_concat_grad step_none
+#define step_recurrent_grad step_none
+#define step_recurrent_grad_param step_none
+#define step_attention_grad step_none
+#define step_attention_grad_param step_none
+#define step_embed_grad step_none
+#define step_position_grad step_none
+#define step_layernorm_grad step_none
+#define step_layernorm_grad_param step_none
+
+static StepRule *const step_rules[OP_COUNT] = {
+#define OP(name, kind, flags, act, sig) [OP_##name] = step_##name,
+#define ACT(name, flags, act, sig) [OP_##name] = step_activation,
+#include "ops.def"
+#undef OP
+};
+
 /* Value slots and calls for one node; false (with the reason) for an op
  * that has no meaning one position at a time. */
 static bool lower_node(Stepper *s, uint32_t id)
@@ -313,71 +454,7 @@ static bool lower_node(Stepper *s, uint32_t id)
     }
     s->at[id] = arena_at(s->slots);
     s->slots += round_up(per_position(s, n));
-    LInstr *in;
-    if (ir_op_is(n->op, OPF_ACTIVATION)) {
-        /* the runtime's kernel, as in the full forward: the same bits */
-        in = emit(s, LI_CALL, K_rt_act_forward, n);
-        arg(in, (LArg){ .kind = LA_ACT, .i = ir_ops[n->op].act });
-        arg(in, (LArg){ .kind = LA_FLOAT, .f = act_alpha(n) });
-        arg_int(in, 0, per_position(s, n));
-        arg_ptr(in, val(s, n->inputs[0]));
-        arg_ptr(in, val(s, id));
-        return true;
-    }
-    switch (n->op) {
-    case OP_dense:
-        lower_dense(s, id);
-        return true;
-    case OP_embed: {
-        const Node *w = &s->g->nodes[n->inputs[1]];
-        in = emit(s, LI_CALL, K_rt_embed_forward, n);
-        arg_int(in, 0, per_position(s, &s->g->nodes[n->inputs[0]]));
-        arg_int(in, w->shape.dim[0], 0);
-        arg_int(in, w->shape.dim[1], 0);
-        arg_ids(in, val(s, n->inputs[0]));
-        arg_ptr(in, val(s, n->inputs[1]));
-        arg_ptr(in, val(s, id));
-        return true;
-    }
-    case OP_position:
-        s->context = s->T;
-        in = emit(s, LI_CALL, K_rt_position_step, n);
-        arg_int(in, 0, 1);
-        arg_int(in, per_position(s, n), 0);
-        arg_pos(in);
-        arg_ptr(in, val(s, n->inputs[0]));
-        arg_ptr(in, val(s, n->inputs[1]));
-        arg_ptr(in, val(s, id));
-        return true;
-    case OP_layernorm:
-        in = emit(s, LI_CALL, K_rt_layernorm_forward, n);
-        arg_int(in, 0, per_position(s, n) / last_dim(n));
-        arg_int(in, last_dim(n), 0);
-        for (int k = 0; k < 3; k++) /* x, gamma, beta */
-            arg_ptr(in, val(s, n->inputs[k]));
-        arg_float(in, ir_attr(n, "eps")->f);
-        arg_null(in);
-        arg_null(in);
-        arg_ptr(in, val(s, id));
-        return true;
-    case OP_softmax:
-        in = emit(s, LI_CALL, K_rt_softmax_forward, n);
-        arg_int(in, 0, per_position(s, n) / last_dim(n));
-        arg_int(in, last_dim(n), 0);
-        arg_ptr(in, val(s, n->inputs[0]));
-        arg_ptr(in, val(s, id));
-        return true;
-    case OP_add: case OP_sub: case OP_mul: case OP_scale:
-        return lower_elementwise(s, id);
-    case OP_rnn: case OP_lstm: case OP_gru:
-        return lower_recurrent(s, id);
-    case OP_attention:
-        return lower_attention(s, id);
-    case OP_concat:
-        return lower_concat(s, id);
-    default:
-        return refuse(s, n, "has no step kernel (it mixes positions)");
-    }
+    return step_rules[n->op](s, id);
 }
 
 /* Lowers every node with the value slots starting at slot_base and the

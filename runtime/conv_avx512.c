@@ -156,3 +156,129 @@ void rt_conv_avx512_im2col_s1(const rt_conv_s1 *g, int64_t ns, const float *x, i
                 }
             }
 }
+
+/* ------------------------------------------------ direct forward tile */
+
+/* The batch-1 forward pass without im2col (conv_forward.c's
+ * forward_direct): a 12 x 32 register tile of 12 filters by 32 output
+ * pixels, the pixels being 4 output rows of 8 columns, 2 rows per vector.
+ * Per tap k: the 4 row segments of 8 input floats it multiplies, loaded
+ * from x where they lie (two 256-bit halves per vector, so no im2col
+ * matrix is ever written), 12 filter values broadcast from w where it
+ * lies (12 streams K apart, as rt_gemm_kernel_avx512_direct_at), 24 FMAs.
+ * K is cut into the slices forward_packed and forward_transposed use, each
+ * slice's chain starting from zero and added to the sum of the earlier
+ * ones, so every output has the bits of those paths (and of any thread
+ * count). Then, while the tile is in registers: bias (0 when there is none
+ * and a ReLU follows, as bias_act_columns adds it), ReLU as max(0, v)
+ * (= activations.h's 0 > v ? 0 : v, -0 and NaN included), the stores to y,
+ * and the 2x2 max-pool with pool.c's comparisons (b > a, then c, then d
+ * against the running maximum). */
+/* gcc cannot see that `partial` is stored by a slice before the next one
+ * loads it, nor that the loop over slices runs at least once. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+static inline __attribute__((always_inline)) void
+direct_tile(const rt_conv_direct *g, int64_t f0, const int rows, int64_t oy0, int64_t ox0,
+            const int pairs)
+{
+    const int64_t kk = g->k, w = g->w;
+    const float *xt = g->x + oy0 * w + ox0, *wf = g->wt + f0 * kk;
+    __m512 acc[12][2];
+    /* the sum of the slices before the current one, per filter and pair */
+    float partial[12][2][16] __attribute__((aligned(64)));
+    for (int64_t k0 = 0; k0 < kk; k0 += g->kc_step) {
+        int64_t k1 = k0 + g->kc_step < kk ? k0 + g->kc_step : kk;
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++)
+            acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+        for (int64_t k = k0; k < k1; k++) {
+            const float *xk = xt + g->taps[k];
+            __m512 b0 = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(xk)),
+                                           _mm256_loadu_ps(xk + w), 1);
+            __m512 b1 = b0;
+            if (pairs > 1)
+                b1 = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(xk + 2 * w)),
+                                        _mm256_loadu_ps(xk + 3 * w), 1);
+#pragma GCC unroll 12
+            for (int i = 0; i < 12; i++)
+                if (i < rows) {
+                    __m512 a = _mm512_set1_ps(wf[i * kk + k]);
+                    acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+                    if (pairs > 1)
+                        acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+                }
+        }
+        if (k0 > 0)
+#pragma GCC unroll 12
+            for (int i = 0; i < 12; i++)
+                for (int h = 0; h < pairs; h++)
+                    if (i < rows)
+                        acc[i][h] = _mm512_add_ps(_mm512_load_ps(partial[i][h]), acc[i][h]);
+        if (k1 < kk)
+#pragma GCC unroll 12
+            for (int i = 0; i < 12; i++)
+                for (int h = 0; h < pairs; h++)
+                    if (i < rows)
+                        _mm512_store_ps(partial[i][h], acc[i][h]);
+    }
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i ia = _mm512_setr_epi32(0, 2, 4, 6, 16, 18, 20, 22, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ib = _mm512_setr_epi32(1, 3, 5, 7, 17, 19, 21, 23, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i ic = _mm512_setr_epi32(8, 10, 12, 14, 24, 26, 28, 30, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i id = _mm512_setr_epi32(9, 11, 13, 15, 25, 27, 29, 31, 0, 0, 0, 0, 0, 0, 0, 0);
+    const int64_t pwo = g->wo / 2, pplane = g->p / 4;
+    for (int i = 0; i < rows; i++) {
+        int64_t f = f0 + i;
+        __m512 v[2] = { acc[i][0], acc[i][1] };
+        for (int h = 0; h < pairs; h++) {
+            if (g->bias || g->relu)
+                v[h] = _mm512_add_ps(v[h], _mm512_set1_ps(g->bias ? g->bias[f] : 0.0f));
+            if (g->relu)
+                v[h] = _mm512_max_ps(zero, v[h]);
+            if (!g->y)
+                continue;
+            float *y = g->y + f * g->p + (oy0 + 2 * h) * g->wo + ox0;
+            _mm256_storeu_ps(y, _mm512_castps512_ps256(v[h]));
+            _mm256_storeu_ps(y + g->wo, _mm512_extractf32x8_ps(v[h], 1));
+        }
+        if (!g->pooled)
+            continue;
+        __m512 hi = pairs > 1 ? v[1] : v[0];
+        __m512 a = _mm512_permutex2var_ps(v[0], ia, hi), b = _mm512_permutex2var_ps(v[0], ib, hi);
+        __m512 c = _mm512_permutex2var_ps(v[0], ic, hi), d = _mm512_permutex2var_ps(v[0], id, hi);
+        __m512 m = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(b, a, _CMP_GT_OQ), a, b);
+        m = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c, m, _CMP_GT_OQ), m, c);
+        m = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(d, m, _CMP_GT_OQ), m, d);
+        float *out = g->pooled + f * pplane + oy0 / 2 * pwo + ox0 / 2;
+        _mm_storeu_ps(out, _mm512_castps512_ps128(m));
+        if (pairs > 1)
+            _mm_storeu_ps(out + pwo, _mm512_extractf32x4_ps(m, 1));
+    }
+}
+
+#pragma GCC diagnostic pop
+
+#define DIRECT_FOR_ROWS(pairs)                                                                  \
+    switch (rows) {                                                                             \
+    case 1: direct_tile(g, f0, 1, oy0, ox0, pairs); return;                                     \
+    case 2: direct_tile(g, f0, 2, oy0, ox0, pairs); return;                                     \
+    case 3: direct_tile(g, f0, 3, oy0, ox0, pairs); return;                                     \
+    case 4: direct_tile(g, f0, 4, oy0, ox0, pairs); return;                                     \
+    case 5: direct_tile(g, f0, 5, oy0, ox0, pairs); return;                                     \
+    case 6: direct_tile(g, f0, 6, oy0, ox0, pairs); return;                                     \
+    case 7: direct_tile(g, f0, 7, oy0, ox0, pairs); return;                                     \
+    case 8: direct_tile(g, f0, 8, oy0, ox0, pairs); return;                                     \
+    case 9: direct_tile(g, f0, 9, oy0, ox0, pairs); return;                                     \
+    case 10: direct_tile(g, f0, 10, oy0, ox0, pairs); return;                                   \
+    case 11: direct_tile(g, f0, 11, oy0, ox0, pairs); return;                                   \
+    default: direct_tile(g, f0, 12, oy0, ox0, pairs); return;                                   \
+    }
+
+void rt_conv_avx512_direct_tile(const rt_conv_direct *g, int64_t f0, int rows, int64_t oy0,
+                                int64_t ox0, int pairs)
+{
+    if (pairs > 1)
+        DIRECT_FOR_ROWS(2)
+    DIRECT_FOR_ROWS(1)
+}

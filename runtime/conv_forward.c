@@ -474,11 +474,107 @@ static void forward_transposed(forward_task *t, int64_t batch)
     run_forward(t, batch * t->parts, forward_t_task);
 }
 
+/* ------------------------------------------- forward, direct (AVX-512) */
+
+/* A sample too small to fill the pool with im2col blocks (batch-1
+ * prediction) runs as register tiles of rt_conv_avx512_direct_tile, which
+ * read x and w where they lie: no im2col (17% of LeNet's batch-1
+ * prediction on one thread, perf), no packing, and the bias, ReLU and
+ * max-pool applied in registers (separate passes over y: bias_act_columns
+ * 5%, the pool 5%). Same FMA chains and epilogue arithmetic as
+ * forward_packed, so the same bits. For stride-1, unpadded, ungrouped
+ * layers whose output rows are whole 8-column blocks and whose row count
+ * is even, with no pool or a 2x2/2 one. */
+#define DIRECT_MAX_COLUMNS 1024
+/* Output rows per pixel tile of the direct kernel (2 vectors of 2 rows)
+ * and output columns per tile (a 256-bit half). */
+#define DIRECT_ROWS 4
+#define DIRECT_COLS 8
+/* The kernel's filter rows. */
+#define DIRECT_MR 12
+
+static bool direct_fits(const forward_task *t, rt_isa isa)
+{
+    const rt_conv2d *cv = t->cv;
+    if (isa != RT_ISA_AVX512 || t->d.depthwise || t->preact || cv->groups != 1 || cv->stride != 1)
+        return false;
+    if (t->act != RT_ACT_NONE && t->act != RT_ACT_RELU)
+        return false;
+    if (cv->pad_top || cv->pad_left || cv->pad_bottom || cv->pad_right)
+        return false;
+    if (cv->wo % DIRECT_COLS || cv->ho % 2 || t->batch * t->d.p > DIRECT_MAX_COLUMNS)
+        return false;
+    if (t->pool && (t->pool->size != 2 || t->pool->ho * 2 != cv->ho || t->pool->wo * 2 != cv->wo))
+        return false;
+    return t->d.k <= INT32_MAX && cv->c * t->d.hw <= INT32_MAX;
+}
+
+/* Task `index`: sample index / (fparts * parts), filter range and pixel
+ * tile range by the rest. Filters go in panels of at most DIRECT_MR, as
+ * even as they can be (LeNet conv2's 64 = 11+11+11+11+10+10 keeps 20 or
+ * more accumulators in every panel; 12+12+12+12+12+4 left the last panel
+ * on 8 FMA chains, too few to hide the latency); each panel sweeps the
+ * task's pixel tiles while its filters stay in L1. */
+static void forward_direct_task(void *ctx, int64_t index)
+{
+    const forward_task *t = ctx;
+    const rt_conv2d *cv = t->cv;
+    const conv_dims *d = &t->d;
+    int64_t per = t->fparts * t->parts, b = index / per, fp = index % per / t->parts,
+            pp = index % t->parts;
+    int64_t f_lo = fp * d->fg / t->fparts, f_hi = (fp + 1) * d->fg / t->fparts;
+    int64_t quads = (cv->ho + DIRECT_ROWS - 1) / DIRECT_ROWS, octs = cv->wo / DIRECT_COLS;
+    int64_t tiles = quads * octs, t_lo = pp * tiles / t->parts, t_hi = (pp + 1) * tiles / t->parts;
+    int64_t xs = cv->c * d->hw, ys = cv->f * d->p, kc_slices = (d->k + PACK_KC_MAX - 1) / PACK_KC_MAX;
+    rt_conv_direct g = { .k = d->k, .kc_step = (d->k + kc_slices - 1) / kc_slices, .taps = t->taps,
+                         .x = t->x + b * xs, .w = cv->w, .wt = t->w, .bias = t->bias,
+                         .relu = t->act == RT_ACT_RELU, .y = t->y ? t->y + b * ys : NULL,
+                         .p = d->p, .wo = cv->wo,
+                         .pooled = t->pool ? t->pooled + b * cv->f * (d->p / 4) : NULL };
+    int64_t n = f_hi - f_lo, panels = (n + DIRECT_MR - 1) / DIRECT_MR;
+    for (int64_t i = 0, f = f_lo; i < panels; i++) {
+        int rows = (int)(n / panels + (i < n % panels));
+        for (int64_t tile = t_lo; tile < t_hi; tile++) {
+            int64_t oy0 = tile / octs * DIRECT_ROWS, ox0 = tile % octs * DIRECT_COLS;
+            int pairs = cv->ho - oy0 >= DIRECT_ROWS ? 2 : 1;
+            rt_conv_avx512_direct_tile(&g, f, rows, oy0, ox0, pairs);
+        }
+        f += rows;
+    }
+}
+
+static void forward_direct(forward_task *t)
+{
+    const rt_conv2d *cv = t->cv;
+    const conv_dims *d = &t->d;
+    int32_t *taps = rt_thread_scratch(RT_SCRATCH_CONV_WPACK, (size_t)d->k * sizeof *taps);
+    for (int64_t ch = 0, k = 0; ch < cv->c; ch++)
+        for (int64_t ky = 0; ky < cv->kh; ky++)
+            for (int64_t kx = 0; kx < cv->kw; kx++, k++)
+                taps[k] = (int32_t)((ch * cv->h + ky * cv->dilation) * cv->w + kx * cv->dilation);
+    t->taps = taps;
+    /* One sample over several threads: by filters when it has fewer pixel
+     * tiles than threads (LeNet conv2: one tile column of 8x8 pixels; each
+     * thread then reads half of w), by pixel tiles otherwise. */
+    int threads = rt_threads_count();
+    int64_t tiles = (cv->ho + DIRECT_ROWS - 1) / DIRECT_ROWS * (cv->wo / DIRECT_COLS);
+    t->parts = t->fparts = 1;
+    if (t->batch < threads && d->fg * d->k * d->p >= SPLIT_MIN_MACS) {
+        if (tiles >= threads)
+            t->parts = threads;
+        else
+            t->fparts = min_i64(threads, (d->fg + 7) / 8);
+    }
+    rt_run_tasks(t->batch * t->fparts * t->parts, forward_direct_task, t);
+}
+
 static void conv_forward(forward_task t)
 {
     const rt_conv2d *cv = t.cv;
     int64_t batch = t.batch;
     if (t.d.depthwise) {
+        if (!t.y)
+            t.y = rt_thread_scratch(RT_SCRATCH_CONV_Y, (size_t)(batch * cv->f * t.d.p) * sizeof(float));
         t.isa = rt_isa_current();
         int64_t per = rt_conv_planes_per_task(&t.d);
         rt_run_tasks((batch * cv->f + per - 1) / per, rt_conv_depthwise_forward_task, &t);
@@ -487,6 +583,12 @@ static void conv_forward(forward_task t)
         return;
     }
     rt_isa isa = rt_isa_current();
+    if (direct_fits(&t, isa)) {
+        forward_direct(&t);
+        return;
+    }
+    if (!t.y) /* pooled only: the other paths pool from y */
+        t.y = rt_thread_scratch(RT_SCRATCH_CONV_Y, (size_t)(batch * cv->f * t.d.p) * sizeof(float));
     if (isa == RT_ISA_AVX512 && t.d.pixel_rows && batch * t.d.p > INPLACE_MAX_COLUMNS) {
         forward_transposed(&t, batch);
         return;

@@ -34,6 +34,28 @@ static inline uint16_t rt_conv_lanes(int64_t lo, int64_t hi)
 void rt_conv_avx512_dot_nt(int64_t m, int64_t n, int64_t l, const float *a, int64_t lda,
                            const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate);
 
+/* What rt_conv_avx512_direct_tile reads and writes: one sample of a
+ * stride-1, unpadded, ungrouped layer whose output rows are whole 8-column
+ * blocks (wo % 8 == 0, ho even), optionally max-pooled 2x2/2. */
+typedef struct rt_conv_direct {
+    int64_t k, kc_step;  /* depth; K slice length (as forward_packed cuts K) */
+    const int32_t *taps; /* x offset of tap k: (ch*h + ky*dilation)*w + kx*dilation */
+    const float *x;      /* the sample's input (C,H,W) */
+    int64_t w;           /* input row length */
+    const float *wt;     /* filters (F,K), read where they lie */
+    const float *bias;   /* (F) or NULL */
+    bool relu;
+    float *y;            /* the sample's output (F,Ho,Wo), or NULL: not stored (pooled only) */
+    int64_t p, wo;       /* output pixels per filter, output row length */
+    float *pooled;       /* (F,Ho/2,Wo/2), or NULL: no pool */
+} rt_conv_direct;
+
+/* Filters [f0, f0 + rows) (rows <= 12) of output rows oy0 .. oy0 + 2*pairs
+ * (pairs 1 or 2, oy0 even) and columns ox0 .. ox0 + 8: the product, bias,
+ * ReLU and pool of one register tile (conv_forward.c's forward_direct). */
+void rt_conv_avx512_direct_tile(const rt_conv_direct *g, int64_t f0, int rows, int64_t oy0,
+                                int64_t ox0, int pairs);
+
 /* im2col of output rows [ya, yb) of ns samples for a stride-1 layer
  * (conv_im2col.c's rt_conv_im2col_rows). */
 void rt_conv_avx512_im2col_s1(const rt_conv_s1 *g, int64_t ns, const float *x, int64_t sample_stride,
@@ -172,6 +194,10 @@ typedef struct forward_task {
     rt_gemm_kernel_direct_fn kernel;
     int64_t kc_step, mpanels;
     const float *wpack;
+    /* forward_direct: the taps' x offsets, and each sample's split into
+     * fparts filter ranges times parts ranges of pixel tiles */
+    const int32_t *taps;
+    int64_t fparts;
     /* rt_conv2d_forward_maxpool: the pool, its output, and the task that
      * computes the rows pooled_task pools */
     const rt_pool2d *pool;

@@ -292,6 +292,18 @@ static int read_whole_file(const char *path, unsigned char **data, size_t *len, 
     return 0;
 }
 
+/* A data set of n samples of `size` elements each, one axis: what the
+ * CSV, RAW and text loaders make. */
+static void set_rows(rt_dataset *out, int64_t n, rt_dtype dtype, int64_t size, void *x)
+{
+    out->n = n;
+    out->x_dtype = dtype;
+    out->x_rank = 1;
+    out->x_dims[0] = size;
+    out->x_size = size;
+    out->x = x;
+}
+
 /* ----------------------------------------------------------------- IDX */
 
 enum {
@@ -807,12 +819,7 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
     }
     free(data);
 
-    out->n = rows;
-    out->x_dtype = RT_F32;
-    out->x_rank = 1;
-    out->x_dims[0] = features;
-    out->x_size = features;
-    out->x = x;
+    set_rows(out, rows, RT_F32, features, x);
     if (y) {
         out->y_dtype = src->real_labels ? RT_F32 : RT_I32;
         out->y_rank = 0;
@@ -880,12 +887,7 @@ static int load_raw(const rt_source *src, rt_dataset *out, char *err, size_t err
         memcpy(&v, &bits, 4);
         x[i] = (float)((double)v * src->scale + src->shift);
     }
-    out->n = n;
-    out->x_dtype = RT_F32;
-    out->x_rank = 1;
-    out->x_dims[0] = src->seq;
-    out->x_size = src->seq;
-    out->x = x;
+    set_rows(out, n, RT_F32, src->seq, x);
     if (src->labels_path)
         return load_labels(&labels, out, err, errlen);
     return 0;
@@ -942,13 +944,8 @@ static int load_text(const rt_source *src, rt_dataset *out, char *err, size_t er
         y[i] = data[i + 1];
     }
     free(data);
-    out->n = n;
-    out->x_dtype = RT_I32;
-    out->x_rank = 1;
-    out->x_dims[0] = src->seq;
-    out->x_size = src->seq;
-    out->x = x;
-    out->y_dtype = RT_I32;
+    set_rows(out, n, RT_I32, src->seq, x);
+    out->y_dtype = RT_I32; /* the next token of each position */
     out->y_rank = 1;
     out->y_dims[0] = src->seq;
     out->y_size = src->seq;
@@ -1007,12 +1004,7 @@ int rt_text_windows(const char *path, int64_t seq, int64_t vocab, int32_t pad, r
     free(data);
     *first_new = L < seq ? 0 : rem > 0 ? seq - rem : 0;
     *rows_new = L < seq ? L : rem > 0 ? rem : seq;
-    out->n = n;
-    out->x_dtype = RT_I32;
-    out->x_rank = 1;
-    out->x_dims[0] = seq;
-    out->x_size = seq;
-    out->x = x;
+    set_rows(out, n, RT_I32, seq, x);
     return 0;
 }
 

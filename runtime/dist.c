@@ -250,6 +250,7 @@ typedef struct bucket {
  * flag). */
 static struct {
     bool armed;
+    bool rerun;                  /* the checked re-run of a failed step: see rt_dist_rerun */
     const rt_program *p;
     float *params, *grads;
     bucket *b;
@@ -369,7 +370,12 @@ void rt_dist_step_begin(int64_t begin, int64_t end, int64_t offset, int64_t loca
 
 int64_t rt_dist_element_offset(int64_t n)
 {
-    return g.armed && g.local > 0 ? n / g.local * g.offset : 0;
+    return (g.armed || g.rerun) && g.local > 0 ? n / g.local * g.offset : 0;
+}
+
+void rt_dist_rerun(bool on)
+{
+    g.rerun = on && dist.on;
 }
 
 static void start_bucket(bucket *b)
@@ -484,6 +490,7 @@ void rt_dist_step_begin(int64_t begin, int64_t end, int64_t offset, int64_t loca
 }
 void rt_dist_step_end(double *loss, bool *stop) { (void)loss; (void)stop; }
 int64_t rt_dist_element_offset(int64_t n) { (void)n; return 0; }
+void rt_dist_rerun(bool on) { (void)on; }
 void rt_grad_ready(int64_t offset, int64_t count) { (void)offset; (void)count; }
 
 #endif

@@ -46,6 +46,10 @@ int rt_dist_setup(const char *prog, const rt_program *p, const struct step_plan 
  * buckets there are reduced. */
 void rt_dist_step_begin(int64_t begin, int64_t end, int64_t offset, int64_t local, int64_t global);
 void rt_dist_step_end(double *loss, bool *stop);
+/* While on, the checked re-run of a failed step (train.c) runs on this
+ * rank alone: its rt_grad_ready calls start no all-reduce, and dropout
+ * keys its masks on the last step's part of the batch, as that step did. */
+void rt_dist_rerun(bool on);
 /* Seconds spent waiting for all-reduces to finish since the last call. */
 double rt_dist_wait_seconds(void);
 void rt_dist_teardown(void);

@@ -63,6 +63,7 @@ typedef struct gemm_problem {
     const rt_epilogue *ep; /* NULL when it would do nothing */
     gemm_path path;
     bool fast_pack; /* AVX2 transposes for packing */
+    bool direct_a;  /* A (not transposed) read in place (AVX-512 only) */
     rt_gemm_epilogue_fn epilogue;
     int64_t kc_step;
     const float *packed_b; /* all of op(B) packed (rt_sgemm_pack_b), or NULL */
@@ -299,7 +300,7 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
      * the time (perf: gemm_region, where pack_b is inlined), 65 GFLOP/s
      * against OpenBLAS's 96. The kernel reads those rows of B in place
      * instead (whole panels; the ragged last one is still packed). */
-    bool direct_b = !p->packed_b && p->path.kernel_direct && !p->trans_b && m1 - m0 <= MR;
+    bool direct_b = !p->packed_b && p->path.kernel_direct && !p->trans_b && m1 - m0 <= MR && !p->direct_a;
 
     for (int64_t nb = n0; nb < n1; nb += nc_step) {
         int64_t nc = n1 - nb < nc_step ? n1 - nb : nc_step;
@@ -314,11 +315,20 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
                 pack_b(p, k0, kc, nb, nc, buf.b);
             for (int64_t mb = m0; mb < m1; mb += MR) {
                 int mr = m1 - mb < MR ? (int)(m1 - mb) : MR;
-                pack_a(p, mb, mr, k0, kc, buf.a);
+                if (!p->direct_a)
+                    pack_a(p, mb, mr, k0, kc, buf.a);
                 for (int64_t j = 0; j < nc; j += NR) {
                     int nr = nc - j < NR ? (int)(nc - j) : NR;
                     float *c = p->C + mb * p->ldc + nb + j;
-                    if (direct_b && nr == NR)
+                    if (p->direct_a && p->trans_a)
+                        rt_gemm_kernel_avx512_direct_ab(kc, p->A + k0 * p->lda + mb, p->lda,
+                                                        buf.b + j * kc, NR, c, p->ldc, mr, nr,
+                                                        p->alpha, beta);
+                    else if (p->direct_a)
+                        rt_gemm_kernel_avx512_direct_at(kc, p->A + mb * p->lda + k0, p->lda,
+                                                        buf.b + j * kc, NR, c, p->ldc, mr, nr,
+                                                        p->alpha, beta);
+                    else if (direct_b && nr == NR)
                         p->path.kernel_direct(kc, buf.a, p->B + k0 * p->ldb + nb + j, p->ldb, c,
                                               p->ldc, mr, nr, p->alpha, beta);
                     else if (direct_b) {
@@ -338,17 +348,28 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
     }
 }
 
-static void gemm_task(void *ctx, int64_t part)
+typedef struct gemm_range {
+    int64_t m0, m1, n0, n1;
+} gemm_range;
+
+/* The part of C that task `part` computes: its share of the split
+ * dimension, all of the other. */
+static gemm_range task_range(const gemm_problem *p, int64_t part)
 {
-    const gemm_problem *p = ctx;
     int64_t u0 = part * p->units / p->parts, u1 = (part + 1) * p->units / p->parts;
     if (p->split_n) {
         int64_t n0 = u0 * p->path.nr, n1 = u1 * p->path.nr;
-        gemm_region(p, 0, p->M, n0, n1 < p->N ? n1 : p->N);
-    } else {
-        int64_t m0 = u0 * p->path.mr, m1 = u1 * p->path.mr;
-        gemm_region(p, m0, m1 < p->M ? m1 : p->M, 0, p->N);
+        return (gemm_range){ 0, p->M, n0, n1 < p->N ? n1 : p->N };
     }
+    int64_t m0 = u0 * p->path.mr, m1 = u1 * p->path.mr;
+    return (gemm_range){ m0, m1 < p->M ? m1 : p->M, 0, p->N };
+}
+
+static void gemm_task(void *ctx, int64_t part)
+{
+    const gemm_problem *p = ctx;
+    gemm_range r = task_range(p, part);
+    gemm_region(p, r.m0, r.m1, r.n0, r.n1);
 }
 
 static gemm_path path_for(rt_isa isa)
@@ -384,6 +405,87 @@ static void choose_split(gemm_problem *p, int threads)
     p->split_n = cost_n <= cost_m;
     p->units = p->split_n ? units_n : units_m;
     p->parts = p->split_n ? parts_n : parts_m;
+}
+
+/* ------------------------------------------------ the swapped forward */
+
+/* C (M,N) = A (M,K) B^T, B (N,K) row-major: a dense layer's forward
+ * y = x W^T at a training batch. Computed the usual way, the weight W is B
+ * and is packed transposed on every call; for gan.net (M = 64) that
+ * packing was 19% of the training time (perf, one thread), because each
+ * packed weight panel serves only ceil(64 / 12) = 6 micro-panels of x.
+ * Swapped, y^T (N,M) = W x^T: W is the A operand, which the
+ * micro-kernel reads in place as MR streams along K
+ * (rt_gemm_kernel_avx512_direct_at), and only x (M x K, small) is packed.
+ * y^T goes to a scratch buffer and is transposed into C, where the
+ * epilogue runs. Each output is the same FMA chain over the same K slices
+ * (they depend on K alone) with the same alpha/beta steps, so the result
+ * is bitwise the one of the unswapped product. AVX-512 only (the only
+ * path with an A-in-place kernel), beta 0 only (C is not read).
+ * From M = 32 (a whole 32-wide B panel) to 256, where the usual packing
+ * is already spread over 22 micro-panels. */
+#define SWAP_MIN_M 32
+#define SWAP_MAX_M 256
+
+typedef struct swapped_problem {
+    gemm_problem t;        /* y^T = W x^T into scratch */
+    const gemm_problem *p; /* the caller's */
+} swapped_problem;
+
+static bool use_swapped(const gemm_problem *p, rt_isa isa)
+{
+    /* Not with a prepacked op(B) (recurrent steps): its packing is already
+     * paid for, and the swapped problem's B is x, not W. */
+    return isa == RT_ISA_AVX512 && !p->trans_a && p->beta == 0.0f && !p->packed_b &&
+           p->M >= SWAP_MIN_M && p->M <= SWAP_MAX_M && p->N >= p->M;
+}
+
+/* C's rows [m0, m1) x columns [n0, n1) from the transposed scratch, the
+ * epilogue applied on the way. */
+static void swapped_finish(const swapped_problem *s, int64_t m0, int64_t m1, int64_t n0,
+                           int64_t n1)
+{
+    const gemm_problem *p = s->p;
+    rt_gemm_transpose_ep ep;
+    if (p->ep)
+        ep = (rt_gemm_transpose_ep){ p->ep->bias ? p->ep->bias + n0 : NULL,
+                                     p->ep->preact ? p->ep->preact + m0 * p->ldc + n0 : NULL,
+                                     p->ep->act, p->ep->act_alpha };
+    rt_gemm_transpose_avx512(s->t.C + n0 * s->t.ldc + m0, s->t.ldc, n1 - n0, m1 - m0,
+                             p->C + m0 * p->ldc + n0, p->ldc, p->ep ? &ep : NULL);
+}
+
+/* The task's part of y^T, then its part of C (rows of y^T are columns of
+ * C). */
+static void swapped_task(void *ctx, int64_t part)
+{
+    const swapped_problem *s = ctx;
+    gemm_range r = task_range(&s->t, part);
+    gemm_region(&s->t, r.m0, r.m1, r.n0, r.n1);
+    swapped_finish(s, r.n0, r.n1, r.m0, r.m1);
+}
+
+static void swapped_gemm(const gemm_problem *p, int threads)
+{
+    swapped_problem s = { .t = *p, .p = p };
+    gemm_problem *t = &s.t;
+    t->trans_a = !p->trans_b;
+    t->trans_b = true;
+    t->M = p->N;
+    t->N = p->M;
+    t->A = p->B;
+    t->lda = p->ldb;
+    t->B = p->A;
+    t->ldb = p->lda;
+    t->ldc = p->M;
+    t->C = rt_thread_scratch(RT_SCRATCH_GEMM_S, (size_t)(p->M * p->N) * sizeof(float));
+    t->ep = NULL;
+    t->direct_a = true;
+    choose_split(t, threads);
+    if (t->parts <= 1)
+        swapped_task(&s, 0);
+    else
+        rt_parallel_for(t->parts, swapped_task, &s);
 }
 
 /* C = beta * C, then the epilogue: what is left when K or alpha is 0. */
@@ -551,6 +653,10 @@ static void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
      * thread and 57 on two. */
     bool small = (int64_t)M * N * K < PARALLEL_MIN_MACS || K < PARALLEL_MIN_K;
     int threads = small ? 1 : rt_threads_count();
+    if (use_swapped(&p, isa)) {
+        swapped_gemm(&p, threads);
+        return;
+    }
     choose_split(&p, threads);
     if (p.parts <= 1)
         gemm_region(&p, 0, p.M, 0, p.N);

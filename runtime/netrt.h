@@ -446,7 +446,10 @@ void rt_maxpool_forward(const rt_pool2d *p, int64_t batch, const float *x, float
 /* rt_conv2d_forward, then pooled = rt_maxpool_forward(pool, y) in the same
  * call: each task pools the output rows it has just computed while they
  * are in cache, and the pooling needs no pass of its own. y is still
- * written (the backward pass reads it). The pool must take the conv's
+ * written (the backward pass reads it); y NULL: only `pooled` is wanted
+ * (inference), and y is not stored where the kernel can skip it (the
+ * AVX-512 batch-1 path) or goes to the thread's scratch. The pool must
+ * take the conv's
  * output (c = f, h = ho, w = wo) in disjoint unpadded windows (stride =
  * size, pad 0); anything else aborts. Bitwise the same as the two calls. */
 void rt_conv2d_forward_maxpool(const rt_conv2d *cv, const rt_pool2d *pool, int64_t batch,
@@ -794,6 +797,11 @@ typedef struct rt_step {
     bool has_sched;              /* sched is the step's own; else config.sched applies */
     rt_schedule sched;
     float clip;                  /* the step's max gradient norm; 0: config.clip */
+    /* train_step checked after each instruction, and what each one is, as
+     * rt_program's checked_step and ops are for a program of one step */
+    rt_checked_step_fn checked_step;
+    int nops;
+    const rt_op_desc *ops;
 } rt_step;
 
 typedef struct rt_program {
@@ -876,13 +884,15 @@ typedef struct rt_program {
     const float *weights;
     /* train_step with a check after each instruction, and what each one is
      * (nops of them): for naming the first operation that produced a NaN or
-     * an infinity. NULL for a train block of steps. */
+     * an infinity. NULL for a train block of steps (each rt_step has its
+     * own). */
     rt_checked_step_fn checked_step;
     int nops;
     const rt_op_desc *ops;
-    /* The JIT's: compiles checked_step when first asked for (it is needed
-     * only after a failed step), or NULL when it cannot. */
-    rt_checked_step_fn (*compile_checked)(const struct rt_program *p);
+    /* The JIT's: compiles the checked step of steps[step] (of train_step
+     * when nsteps is 0, step 0) when first asked for (it is needed only
+     * after a failed step), or returns NULL when it cannot. */
+    rt_checked_step_fn (*compile_checked)(const struct rt_program *p, int step);
 } rt_program;
 
 /* The command line of a built model binary, shared by `netc train`:

@@ -131,26 +131,19 @@ void rt_progress_update(rt_progress *pg, const rt_progress_state *s, bool force)
     if (!pg->live && !pg->plain)
         return;
     double now = rt_seconds();
-    if (pg->plain) {
-        if (!force && now - pg->last_draw < pg->interval)
-            return;
-        pg->last_draw = now;
-        char text[256];
-        progress_text(s, false, text, sizeof text);
-        fprintf(stderr, "%s\n", text);
-        fflush(stderr);
-        return;
-    }
-    if (!force && pg->drawn && now - pg->last_draw < REDRAW_SECONDS)
+    /* plain lines every interval; the live bar redrawn at most every
+     * REDRAW_SECONDS once it is drawn */
+    double wait = pg->plain ? pg->interval : REDRAW_SECONDS;
+    if (!force && (pg->plain || pg->drawn) && now - pg->last_draw < wait)
         return;
     pg->last_draw = now;
     char text[256];
-    progress_text(s, true, text, sizeof text);
+    progress_text(s, !pg->plain, text, sizeof text);
     /* \r returns to the start; \033[K erases what a longer previous line
      * left behind. */
-    fprintf(stderr, "\r\033[K%s", text);
+    fprintf(stderr, pg->plain ? "%s\n" : "\r\033[K%s", text);
     fflush(stderr);
-    pg->drawn = true;
+    pg->drawn = !pg->plain;
 }
 
 void rt_progress_clear(rt_progress *pg)

@@ -1,5 +1,6 @@
 /* train.c — the `train` and `eval` commands of rt_main (cli.c): data, the
- * memory block, checkpoints, evaluation, the CSV log and the training loop.
+ * memory block, checkpoints, evaluation, the CSV log and the training loop
+ * (a step whose loss goes non-finite is reported by nonfinite.c).
  *
  * Requires an rt_program from netc (parameter layout, train_step, forward
  * and the train block's config); produces trained weights in a safetensors
@@ -1350,116 +1351,6 @@ static bool stopping(const train_run *r)
     return rt_dist_on() ? r->stop : stop_requested != 0;
 }
 
-/* The checked re-run of a step whose loss went non-finite: after each
- * instruction, the first NaN or infinity in what a step writes (the
- * parameters' running statistics, the gradients, the arena) or in the loss
- * so far. Everything starts finite (parameters and inputs are checked,
- * gradients and arena zeroed), so the first instruction after which one is
- * found made it from finite inputs. */
-typedef struct checker {
-    const float *region[3];
-    int64_t count[3];
-    int first;   /* that instruction, or -1 */
-    bool nan;    /* a NaN, else an infinity */
-} checker;
-
-static void check_instruction(void *ctx, int k, double loss)
-{
-    checker *ck = ctx;
-    if (ck->first >= 0)
-        return;
-    if (!isfinite(loss)) {
-        ck->first = k;
-        ck->nan = isnan(loss);
-        return;
-    }
-    for (int r = 0; r < 3; r++)
-        for (int64_t i = 0; i < ck->count[r]; i++)
-            if (!isfinite(ck->region[r][i])) {
-                ck->first = k;
-                ck->nan = isnan(ck->region[r][i]);
-                return;
-            }
-}
-
-/* Reruns the step on the same batch with the same seed and parameters
- * through p->checked_step and writes "FILE:LINE: OP 'LAYER' (forward)
- * produced ..." into what; false if no instruction was found (or the
- * program has no checked step: a train block of steps, or a run under
- * mpirun, whose step would wait for the other ranks). */
-static bool locate_non_finite(const rt_program *p, const buffers *b, int64_t batch, uint64_t seed, char *what,
-                              size_t len)
-{
-    rt_checked_step_fn checked = p->checked_step;
-    if (!checked && p->compile_checked && !rt_dist_on())
-        checked = p->compile_checked(p);
-    if (!checked || rt_dist_on())
-        return false;
-    int64_t arena = p->train_arena_floats * batch;
-    memset(b->grads, 0, sizeof(float) * (size_t)p->param_floats);
-    memset(b->arena, 0, sizeof(float) * (size_t)arena);
-    checker ck = { { b->params, b->grads, b->arena }, { p->param_floats, p->param_floats, arena }, -1, false };
-    checked(b->params, b->grads, b->x, b->y, batch, b->arena, seed, check_instruction, &ck);
-    if (ck.first < 0 || ck.first >= p->nops)
-        return false;
-    const rt_op_desc *op = &p->ops[ck.first];
-    const char *slash = p->source ? strrchr(p->source, '/') : NULL;
-    char layer[300] = "";
-    if (op->layer[0])
-        snprintf(layer, sizeof layer, " '%s'", op->layer);
-    snprintf(what, len, "%s:%d: %s%s (%s) produced %s from finite inputs", slash ? slash + 1 : p->source ? p->source : "?",
-             op->line, op->op, layer, op->backward ? "backward" : "forward", ck.nan ? "NaN" : "an infinity");
-    return true;
-}
-
-/* The loss of a step came out NaN or infinite: say where it came from
- * instead of always blaming the learning rate. Loaded weights and data
- * are refused at load when not finite, so a non-finite weight now was made
- * by an earlier update; with finite weights and inputs, this step's
- * computation overflowed, and the largest values show which. */
-static void report_non_finite(const char *prog, const rt_program *p, const buffers *b, int64_t batch, double loss,
-                              const char *step_model, int64_t step, int64_t epoch, uint64_t seed)
-{
-    char what[300];
-    snprintf(what, sizeof what, "%s%s became %s", step_model ? " of step " : "", step_model ? step_model : "",
-             isnan(loss) ? "NaN" : "infinite");
-    const char *fix = "lower the learning rate (--lr) or clip gradients in the train block";
-    const rt_param_desc *big = NULL;
-    float big_value = 0;
-    for (int k = 0; k < p->nparams; k++) {
-        const rt_param_desc *d = &p->params[k];
-        const float *v = b->params + d->offset;
-        for (int64_t i = 0; i < d->count; i++) {
-            if (!isfinite(v[i])) {
-                rt_report(prog, "the loss%s at step %lld (epoch %lld): parameter %s holds %s at index %lld, "
-                          "made so by the update after step %lld; %s", what,
-                          (long long)step, (long long)epoch, d->name, isnan(v[i]) ? "NaN" : "an infinity",
-                          (long long)i, (long long)step - 1, fix);
-                return;
-            }
-            if (fabsf(v[i]) > big_value) {
-                big_value = fabsf(v[i]);
-                big = d;
-            }
-        }
-    }
-    char where[600];
-    if (!step_model && locate_non_finite(p, b, batch, seed, where, sizeof where)) {
-        rt_report(prog, "the loss%s at step %lld (epoch %lld) with finite weights and inputs: %s; %s, or scale the "
-                  "inputs", what, (long long)step, (long long)epoch, where, fix);
-        return;
-    }
-    float big_x = 0;
-    if (p->x_dtype == RT_F32) {
-        const float *x = b->x;
-        for (int64_t i = 0; i < batch * p->x_size; i++)
-            big_x = fabsf(x[i]) > big_x ? fabsf(x[i]) : big_x;
-    }
-    rt_report(prog, "the loss%s at step %lld (epoch %lld) with finite weights and inputs: the model's "
-              "computation overflowed (largest weight %g in %s, largest input %g); %s, or scale the inputs",
-              what, (long long)step, (long long)epoch, (double)big_value, big ? big->name : "none", (double)big_x, fix);
-}
-
 /* One epoch from at->in_epoch to its end (or to total_steps). */
 static int train_epoch(train_run *r, rt_progress *pg)
 {
@@ -1496,11 +1387,9 @@ static int train_epoch(train_run *r, rt_progress *pg)
                 rt_dist_step_end(&step_loss, &stop);
                 r->stop = r->stop || stop;
             }
-            if (!isfinite(step_loss)) {
+            if (!isfinite(step_loss)) { /* the summed loss: every rank sees it */
                 rt_progress_clear(pg);
-                if (rt_dist_rank() == 0) /* the summed loss: every rank sees it */
-                    report_non_finite(o->prog, p, &r->buf, r->local, step_loss, p->nsteps ? st->model : NULL,
-                                      at->step + 1, epoch + 1, seed);
+                rt_report_non_finite(o->prog, p, &r->buf, r->local, step_loss, k, at->step + 1, epoch + 1, seed);
                 return RC_INPUT;
             }
             int64_t n = st->end - st->begin;
@@ -1816,8 +1705,16 @@ int rt_cmd_eval(const options *o, const rt_program *p)
         return RC_USAGE;
     }
     if (p->nsteps && !p->reconstructs) {
+        /* under netc the program's name is "netc eval m.net": the command
+         * to suggest is "netc sample m.net", not "netc eval m.net sample" */
+        const char *file = strncmp(o->prog, "netc ", 5) == 0 ? strchr(o->prog + 5, ' ') : NULL;
+        char sample[PATHLEN];
+        if (file)
+            snprintf(sample, sizeof sample, "netc sample%s", file);
+        else
+            snprintf(sample, sizeof sample, "%s sample", o->prog);
         rt_report(o->prog, "'%s' trains several models against each other, so it has no test loss to "
-               "evaluate; look at its samples instead (%s sample --load FILE)", p->name, o->prog);
+               "evaluate; look at its samples instead (%s --load FILE)", p->name, sample);
         return RC_USAGE;
     }
     if (p->config.test.kind == RT_SRC_NONE && !o->given[FLAG_TEST]) {

@@ -178,6 +178,13 @@ typedef struct buffers {
     void *x, *y; /* one batch, 4-byte elements (f32 or i32) */
 } buffers;
 
+/* The loss of step k (of the train step when the program has no steps)
+ * at `step` came out NaN or infinite (nonfinite.c): reports why, naming
+ * the weight an update made non-finite or the first instruction that made
+ * a NaN or an infinity (rerunning the step checked, on the same batch and
+ * seed). Under mpirun every rank calls it and rank 0 reports. */
+void rt_report_non_finite(const char *prog, const rt_program *p, const buffers *b, int64_t batch, double loss, int k,
+                          int64_t step, int64_t epoch, uint64_t seed);
 /* `init from(FILE)` (transfer.c): loads every parameter with init_from
  * from the checkpoint at path (resolved) into params, checking each name
  * and shape first; then prints to report (unless NULL) what was loaded,

@@ -75,9 +75,11 @@ typedef enum rt_scratch_slot {
     RT_SCRATCH_GEMM_A,         /* GEMM: packed A panel */
     RT_SCRATCH_GEMM_B,         /* GEMM: packed B block */
     RT_SCRATCH_GEMM_T,         /* GEMM: C^T of a narrow product */
+    RT_SCRATCH_GEMM_S,         /* GEMM: y^T of a swapped dense forward */
     RT_SCRATCH_CONV_COL,       /* conv: im2col columns, depthwise scratch */
     RT_SCRATCH_CONV_GATHER,    /* conv: gathered dy / output tiles */
     RT_SCRATCH_CONV_WPACK,     /* conv: packed filters, shared with the tasks */
+    RT_SCRATCH_CONV_Y,         /* conv + pool: the conv's output nobody wants, shared with the tasks */
     RT_SCRATCH_CONV_PARTIAL,   /* conv: per-chunk filter gradients */
     RT_SCRATCH_CONV_PARTIAL_DB, /* conv: per-chunk bias gradients (double) */
     RT_SCRATCH_RNN_WHH,        /* recurrent: W_hh packed once for every step's product */

@@ -349,6 +349,36 @@ START_TEST(killed_rank_then_exact_resume)
 }
 END_TEST
 
+/* A step whose loss overflows under mpirun is rerun checked on every rank,
+ * each on its own part of the batch, and rank 0 names the first operation
+ * any rank found: here only rank 1's samples overflow. */
+START_TEST(overflow_located_across_ranks)
+{
+    FILE *f = fopen(path_in("big.csv"), "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("1,2,3,4,0\n2,3,4,5,1\n3e10,4,5,6,2\n4,5,6,7,1\n", f);
+    ck_assert_int_eq(fclose(f), 0);
+    f = fopen(path_in("mul.net"), "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("model m(x: f32[4]) -> f32[3] {\n    h = x -> dense(4)\n    p = h * h\n    p * p -> dense(3)\n}\n"
+          "train m {\n    data csv(\"big.csv\", label_column = 4)\n    loss cross_entropy\n"
+          "    optimizer sgd(lr = 1e-2)\n    batch 4\n}\n", f);
+    ck_assert_int_eq(fclose(f), 0);
+    char net[512];
+    snprintf(net, sizeof net, "%s", path_in("mul.net"));
+    build(net, "mul");
+    FeProc p;
+    int rc = fe_run(&p, 60, MPIRUN, path_in("mul"), "train", "--threads", "1", NULL);
+    ck_assert_msg(rc != 0, "an overflowing step did not fail the job");
+    const char *want = "mul: rank 0 of 2: the loss became NaN at step 1 (epoch 1) with finite weights and inputs: "
+                       "mul.net:4: mul 'mul2' (forward) produced an infinity from finite inputs; no update has run "
+                       "yet, so the learning rate is not the cause: scale the inputs (the largest is 3e+10) or change "
+                       "the model\n";
+    ck_assert_msg(!strncmp(p.err, want, strlen(want)), "expected '%s' first in:\n%s", want, p.err);
+    fe_proc_free(&p);
+}
+END_TEST
+
 /* Rank 1's data file is missing (MPMD launch: each rank its own flags):
  * rank 1 names the file and itself, rank 0 stops too and says why. */
 START_TEST(missing_data_on_one_rank)
@@ -379,6 +409,7 @@ static Suite *dist_suite(void)
     tcase_add_test(tc, lenet_two_ranks_equal_one_process);
     tcase_add_test(tc, killed_rank_then_exact_resume);
     tcase_add_test(tc, missing_data_on_one_rank);
+    tcase_add_test(tc, overflow_located_across_ranks);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -483,7 +483,7 @@ START_TEST(checked_step_is_the_step)
             loss[k] = p->train_step(params, grads[k], x, y, B, arena, 11);
             continue;
         }
-        rt_checked_step_fn checked = p->checked_step ? p->checked_step : p->compile_checked(p);
+        rt_checked_step_fn checked = p->checked_step ? p->checked_step : p->compile_checked(p, 0);
         ck_assert_ptr_nonnull(checked);
         Calls calls = { 0, true };
         loss[k] = checked(params, grads[k], x, y, B, arena, 11, count_call, &calls);
@@ -948,14 +948,17 @@ START_TEST(broken_lir_is_an_error)
                       strstr(msg, "arguments"),
                   "got: %s", msg);
     free(msg);
-    /* a float where a pointer goes: a type error from libgccjit */
+    /* a float where a pointer goes: a type error from libgccjit (the
+     * arguments are held apart from the instruction: restored below) */
     lp.forward.code[0] = saved;
+    LArg saved_arg = saved.args[6];
     lp.forward.code[0].args[6] = (LArg){ .kind = LA_FLOAT, .f = 1 };
     msg = jit_error(&r, &lp);
     ck_assert_msg(!strncmp(msg, "netc: error: JIT compilation failed: ", 37) && strstr(msg, "rt_sgemm_ex"), "got: %s", msg);
     free(msg);
     /* a kernel outside kernels.def */
     lp.forward.code[0] = saved;
+    lp.forward.code[0].args[6] = saved_arg;
     lp.forward.code[0].fn = K_NONE;
     msg = jit_error(&r, &lp);
     ck_assert_msg(strstr(msg, "JIT compilation failed: internal error: a call of no runtime kernel"), "got: %s", msg);

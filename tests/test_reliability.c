@@ -610,9 +610,10 @@ START_TEST(overflowing_op_is_named)
                                   "    p * p -> dense(3)\n}\n"
                                   "train m {\n    data csv(\"big.csv\", label_column = 4)\n    loss cross_entropy\n"
                                   "    optimizer sgd(lr = 1e-2)\n    batch 2\n}\n");
+    /* at step 1 no update has run: the hint is not the learning rate */
     const char *msg = "the loss became NaN at step 1 (epoch 1) with finite weights and inputs: mul.net:4: mul 'mul2' "
-                      "(forward) produced an infinity from finite inputs; lower the learning rate (--lr) or clip "
-                      "gradients in the train block, or scale the inputs";
+                      "(forward) produced an infinity from finite inputs; no update has run yet, so the learning rate "
+                      "is not the cause: scale the inputs (the largest is 4e+10) or change the model";
     FeProc p;
     expect_train_fail(&p, fe_run(&p, 60, fe_netc(), "train", in_dir("mul.net"), NULL), "train", "mul.net", msg);
     int rc = fe_run(&p, 120, fe_netc(), "build", in_dir("mul.net"), "-o", in_dir("mul"), NULL);
@@ -621,6 +622,49 @@ START_TEST(overflowing_op_is_named)
     char want[1024];
     snprintf(want, sizeof want, "mul: %s\n", msg);
     expect_fail(&p, fe_run(&p, 60, in_dir("mul"), "train", NULL), want);
+}
+END_TEST
+
+/* The same in a train block of steps (a GAN): the failing step is rerun
+ * checked, through the JIT and the built binary alike. */
+START_TEST(overflowing_op_in_a_step_is_named)
+{
+    float big[16];
+    for (int i = 0; i < 16; i++)
+        big[i] = (float)(i % 4 + 1) * 1e10f;
+    FILE *f = fopen(in_dir("a.bin"), "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(big, sizeof big, 1, f), 1);
+    ck_assert_int_eq(fclose(f), 0);
+    write_text(in_dir("g.net"), "model G(z: f32[2]) -> f32[4] {\n    z -> dense(4)\n}\n"
+                                "model D(x: f32[4]) -> f32[1] {\n    h = x -> dense(4)\n    p = h * h\n"
+                                "    p * p -> dense(1)\n}\n"
+                                "train gan {\n    data raw(\"a.bin\", size = 4)\n    noise normal(2)\n    batch 2\n"
+                                "    step D { loss bce(D(real), 1) + bce(D(G(noise)), 0) optimizer sgd(lr = 1e-2) }\n"
+                                "    step G { loss bce(D(G(noise)), 1) optimizer sgd(lr = 1e-2) }\n}\n");
+    const char *msg = "the loss of step D became infinite at step 1 (epoch 1) with finite weights and inputs: g.net:7: "
+                      "mul 'mul2' (forward) produced an infinity from finite inputs; no update has run yet, so the "
+                      "learning rate is not the cause: scale the inputs (the largest is 4e+10) or change the model";
+    FeProc p;
+    expect_train_fail(&p, fe_run(&p, 60, fe_netc(), "train", in_dir("g.net"), NULL), "train", "g.net", msg);
+    int rc = fe_run(&p, 120, fe_netc(), "build", in_dir("g.net"), "-o", in_dir("g"), NULL);
+    ck_assert_msg(rc == 0, "%s", p.err);
+    fe_proc_free(&p);
+    char want[1024];
+    snprintf(want, sizeof want, "g: %s\n", msg);
+    expect_fail(&p, fe_run(&p, 60, in_dir("g"), "train", NULL), want);
+    /* eval of a program of steps has no loss to report: it says what to
+     * run instead, a command that works under netc and in the binary */
+    const char *why = "'gan' trains several models against each other, so it has no test loss to evaluate; look at "
+                      "its samples instead";
+    ck_assert_int_eq(fe_run(&p, 60, fe_netc(), "eval", in_dir("g.net"), "--load", in_dir("g.st"), NULL), 2);
+    snprintf(want, sizeof want, "netc eval g.net: %s (netc sample g.net --load FILE)\n", why);
+    ck_assert_str_eq(p.err, want);
+    fe_proc_free(&p);
+    ck_assert_int_eq(fe_run(&p, 60, in_dir("g"), "eval", "--load", in_dir("g.st"), NULL), 2);
+    snprintf(want, sizeof want, "g: %s (g sample --load FILE)\n", why);
+    ck_assert_str_eq(p.err, want);
+    fe_proc_free(&p);
 }
 END_TEST
 
@@ -720,6 +764,7 @@ static Suite *reliability_suite(void)
     tcase_add_test(tc, runtime_messages);
     tcase_add_test(tc, nan_in_training_is_located);
     tcase_add_test(tc, overflowing_op_is_named);
+    tcase_add_test(tc, overflowing_op_in_a_step_is_named);
     tcase_add_test(tc, many_names_no_hang);
     tcase_add_test(tc, many_models_no_hang);
     tcase_add_test(tc, deep_models_compile_in_linear_time);

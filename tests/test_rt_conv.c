@@ -79,6 +79,12 @@ static const conv_case cases[] = {
     { "5x5 pad 2 on 7x5", 3, 7, 5, 4, 5, 5, 1, 1, 1, 2, 2, 2, 2 },
     { "3x5 kernel, dilation 2, groups 2, stride 2", 6, 9, 11, 4, 3, 5, 2, 2, 2, 1, 3, 2, 1 },
     { "kernel larger than padded input rows", 2, 3, 9, 2, 3, 3, 1, 1, 1, 0, 1, 0, 1 },
+    /* stride 1, unpadded, output rows of whole 8-column blocks: on AVX-512
+     * batch 1 and 3 run as conv_forward.c's direct register tiles; 6 output
+     * rows leave a tile of 2 rows, 20 filters make panels of 10; dilation 2
+     * with K = 432 takes two K slices */
+    { "5x5 valid, 16 wide, 20 filters (direct tiles)", 3, 10, 20, 20, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
+    { "3x3 dilation 2, K 432 (direct tiles)", 48, 10, 12, 13, 3, 3, 1, 2, 1, 0, 0, 0, 0 },
     /* K x P = 576 x 400 floats: the forward pass takes its im2col in blocks */
     { "3x3 pad 1, several im2col blocks", 64, 20, 20, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1 },
 };
@@ -530,7 +536,8 @@ START_TEST(test_threads_identical)
 END_TEST
 
 /* The fused convolution + max-pool gives the bits of rt_conv2d_forward
- * followed by rt_maxpool_forward, on every path, for one and two threads:
+ * followed by rt_maxpool_forward, on every path, for one and two threads,
+ * with y and without (y NULL):
  * batch 1 splits a sample over the threads (the parts must keep pooling
  * windows whole), batch 5 runs samples whole. */
 START_TEST(test_forward_maxpool)
@@ -547,6 +554,10 @@ START_TEST(test_forward_maxpool)
         { { "3x3 same, pool 3", 16, 18, 18, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1 }, 3 },
         { { "pointwise, pool 2", 32, 16, 16, 64, 1, 1, 1, 1, 1, 0, 0, 0, 0 }, 2 },
         { { "depthwise, pool 2", 16, 16, 16, 16, 3, 3, 1, 1, 16, 1, 1, 1, 1 }, 2 },
+        /* AVX-512 direct tiles: 6 output rows (the last tile 2 rows), 20
+         * filters; 3 K slices, 13 filters, 16 output columns */
+        { { "direct, 6x8 output, 20 filters, pool 2", 3, 10, 12, 20, 5, 5, 1, 1, 1, 0, 0, 0, 0 }, 2 },
+        { { "direct, K 800, 13 filters, pool 2", 32, 12, 20, 13, 5, 5, 1, 1, 1, 0, 0, 0, 0 }, 2 },
     };
     static const int64_t batches[] = { 1, 5 };
     FOR_EACH_ISA(isa) {
@@ -580,6 +591,14 @@ START_TEST(test_forward_maxpool)
                     CHECK_MSG(memcmp(pooled[0], pooled[1], (size_t)np * sizeof(float)) == 0,
                               "%s isa %d batch %lld threads %d: pooled differs", fused[ci].k.name, isa,
                               (long long)batch, threads);
+                    /* y NULL (inference wants the pool alone): the same pool */
+                    for (int64_t i = 0; i < np; i++)
+                        pooled[1][i] = NAN;
+                    rt_conv2d_forward_maxpool(&cv, &pl, batch, x, w, bias, RT_ACT_RELU, 0.0f, NULL, NULL,
+                                              pooled[1]);
+                    CHECK_MSG(memcmp(pooled[0], pooled[1], (size_t)np * sizeof(float)) == 0,
+                              "%s isa %d batch %lld threads %d: pooled differs without y", fused[ci].k.name,
+                              isa, (long long)batch, threads);
                     free(x), free(w), free(bias);
                     for (int t = 0; t < 2; t++)
                         free(y[t]), free(pooled[t]);
@@ -590,36 +609,58 @@ START_TEST(test_forward_maxpool)
 END_TEST
 
 /* A sample's output does not depend on the batch around it: at batch 1
- * the AVX-512 forward pass reads w in place, at batch 4 it packs w (and
- * LeNet conv2 takes pixels as the GEMM's rows); the FMA chain per output
- * is the same, so are the bits. */
+ * the AVX-512 forward pass runs direct register tiles (no im2col, bias,
+ * ReLU and pool in registers) or reads w in place, at batch 20 it packs w
+ * (and LeNet conv2 takes pixels as the GEMM's rows); the FMA chain and the
+ * epilogue of each output are the same, so are the bits, with the fused
+ * 2x2 pool too. Bias or none, ReLU or none. */
 START_TEST(test_forward_batch_independent)
 {
     static const conv_case shapes[] = {
         { "lenet conv2 valid", 32, 12, 12, 64, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
         { "lenet conv1 valid", 1, 28, 28, 32, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
         { "3x3 pad 1, 24 filters", 8, 10, 10, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1 },
+        { "5x5 valid, 6x16 output, 20 filters", 3, 10, 20, 20, 5, 5, 1, 1, 1, 0, 0, 0, 0 },
     };
-    const int64_t batch = 4;
+    const int64_t batch = 20;
     FOR_EACH_ISA(isa) {
-        for (int ci = 0; ci < (int)(sizeof shapes / sizeof shapes[0]); ci++) {
-            rt_conv2d cv = make_conv(&shapes[ci]);
-            cv.algo = rt_conv2d_choose(&cv);
-            sizes n = sizes_of(&cv, batch);
-            float *x = alloc_floats(n.x), *w = alloc_floats(n.w), *bias = alloc_floats(cv.f);
-            float *all = alloc_floats(n.y), *one = alloc_floats(n.y / batch);
-            test_fill(x, n.x, 61);
-            test_fill(w, n.w, 62);
-            test_fill(bias, cv.f, 63);
-            rt_conv2d_forward(&cv, batch, x, w, bias, RT_ACT_RELU, 0.0f, NULL, all);
-            for (int64_t b = 0; b < batch; b++) {
-                rt_conv2d_forward(&cv, 1, x + b * (n.x / batch), w, bias, RT_ACT_RELU, 0.0f, NULL, one);
-                CHECK_MSG(memcmp(one, all + b * (n.y / batch), (size_t)(n.y / batch) * sizeof *one) == 0,
-                          "%s isa %d: sample %lld alone differs from inside the batch", shapes[ci].name,
-                          isa, (long long)b);
+        for (int ci = 0; ci < (int)(sizeof shapes / sizeof shapes[0]); ci++)
+            for (int variant = 0; variant < 3; variant++) {
+                rt_conv2d cv = make_conv(&shapes[ci]);
+                cv.algo = rt_conv2d_choose(&cv);
+                rt_act act = variant == 2 ? RT_ACT_NONE : RT_ACT_RELU;
+                bool with_bias = variant != 1;
+                bool pooled = cv.ho % 2 == 0 && cv.wo % 2 == 0;
+                rt_pool2d pl = { .c = cv.f, .h = cv.ho, .w = cv.wo, .size = 2, .stride = 2, .pad = 0,
+                                 .ho = cv.ho / 2, .wo = cv.wo / 2 };
+                sizes n = sizes_of(&cv, batch);
+                int64_t ys = n.y / batch, ps = ys / 4;
+                float *x = alloc_floats(n.x), *w = alloc_floats(n.w), *bias = alloc_floats(cv.f);
+                float *all = alloc_floats(n.y), *one = alloc_floats(ys);
+                float *pall = alloc_floats(n.y / 4), *pone = alloc_floats(ps);
+                test_fill(x, n.x, 61);
+                test_fill(w, n.w, 62);
+                test_fill(bias, cv.f, 63);
+                const float *b_or_null = with_bias ? bias : NULL;
+                if (pooled)
+                    rt_conv2d_forward_maxpool(&cv, &pl, batch, x, w, b_or_null, act, 0.0f, NULL, all, pall);
+                else
+                    rt_conv2d_forward(&cv, batch, x, w, b_or_null, act, 0.0f, NULL, all);
+                for (int64_t b = 0; b < batch; b++) {
+                    const float *xb = x + b * (n.x / batch);
+                    if (pooled)
+                        rt_conv2d_forward_maxpool(&cv, &pl, 1, xb, w, b_or_null, act, 0.0f, NULL, one, pone);
+                    else
+                        rt_conv2d_forward(&cv, 1, xb, w, b_or_null, act, 0.0f, NULL, one);
+                    CHECK_MSG(memcmp(one, all + b * ys, (size_t)ys * sizeof *one) == 0,
+                              "%s isa %d variant %d: sample %lld alone differs from inside the batch",
+                              shapes[ci].name, isa, variant, (long long)b);
+                    CHECK_MSG(!pooled || memcmp(pone, pall + b * ps, (size_t)ps * sizeof *pone) == 0,
+                              "%s isa %d variant %d: sample %lld's pool alone differs from inside the batch",
+                              shapes[ci].name, isa, variant, (long long)b);
+                }
+                free(x), free(w), free(bias), free(all), free(one), free(pall), free(pone);
             }
-            free(x), free(w), free(bias), free(all), free(one);
-        }
     }
 }
 END_TEST

@@ -327,6 +327,53 @@ START_TEST(test_rows_independent)
 }
 END_TEST
 
+/* The swapped products (gemm.c: a dense layer's forward y = x W^T and its
+ * dX = dY W at a training batch, computed on AVX-512 as y^T = W x^T with W
+ * read in place) give bitwise what the usual product gives. Per output the
+ * arithmetic does not depend on the rows around it (test_rows_independent),
+ * so a 16-row product (below the swap's 32 rows) is the reference: each
+ * 16-row block of a 40- and a 64-row product, with bias, preact and
+ * leaky_relu, K over two slices, a ragged N, 1 and 2 threads, every ISA
+ * (paths without the swap must agree as well). */
+START_TEST(test_swapped_forward_bitwise)
+{
+    enum { MMAX = 64, N = 300, K = 600, BLOCK = 16 };
+    static const int Ms[] = { 40, MMAX };
+    float *A = alloc_floats((size_t)MMAX * K), *B = alloc_floats((size_t)N * K);
+    float *bias = alloc_floats(N);
+    float *C = alloc_floats((size_t)MMAX * N), *P = alloc_floats((size_t)MMAX * N);
+    float *Cb = alloc_floats((size_t)BLOCK * N), *Pb = alloc_floats((size_t)BLOCK * N);
+    test_fill(A, MMAX * K, 11);
+    test_fill(B, N * K, 12);
+    test_fill(bias, N, 13);
+    for (int isa = RT_ISA_PORTABLE; isa <= (int)rt_cpu_best_isa(); isa++) {
+        ck_assert(rt_isa_set((rt_isa)isa));
+        for (int threads = 1; threads <= 2; threads++) {
+            rt_threads_init(threads);
+            for (int tb = 0; tb < 2; tb++)
+                for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++) {
+                    int M = Ms[mi], ldb = tb ? K : N;
+                    rt_epilogue ep = { bias, P, RT_ACT_LEAKY_RELU, 0.2f };
+                    rt_sgemm_ex(false, tb, M, N, K, 1.0f, A, K, B, ldb, 0.0f, C, N, &ep);
+                    for (int m0 = 0; m0 < M; m0 += BLOCK) {
+                        int rows = M - m0 < BLOCK ? M - m0 : BLOCK;
+                        rt_epilogue epb = { bias, Pb, RT_ACT_LEAKY_RELU, 0.2f };
+                        rt_sgemm_ex(false, tb, rows, N, K, 1.0f, A + (size_t)m0 * K, K, B, ldb, 0.0f, Cb,
+                                    N, &epb);
+                        ck_assert_msg(memcmp(C + (size_t)m0 * N, Cb, (size_t)rows * N * sizeof(float)) == 0 &&
+                                          memcmp(P + (size_t)m0 * N, Pb, (size_t)rows * N * sizeof(float)) == 0,
+                                      "%s, %d threads, tb=%d, M=%d: rows %d.. differ from a %d-row product",
+                                      rt_isa_name((rt_isa)isa), threads, tb, M, m0, rows);
+                    }
+                }
+        }
+    }
+    rt_threads_init(0);
+    rt_isa_set(rt_cpu_best_isa());
+    free(A); free(B); free(bias); free(C); free(P); free(Cb); free(Pb);
+}
+END_TEST
+
 /* rt_sgemm_pack_b + rt_sgemm_packed_ex compute what rt_sgemm_ex computes,
  * bit for bit, on every path and thread count: a recurrent step's shapes
  * (B transposed with a tanh epilogue, and not transposed with K deeper than
@@ -355,16 +402,20 @@ START_TEST(test_packed_b)
         for (int isa = RT_ISA_PORTABLE; isa <= (int)rt_cpu_best_isa(); isa++) {
             ck_assert(rt_isa_set((rt_isa)isa));
             rt_sgemm_pack_b(cases[ci].tb, N, K, B, ldb, packed);
-            for (int threads = 1; threads <= 2; threads++) {
-                rt_threads_init(threads);
-                test_fill(want, M * N, 14);
-                test_fill(got, M * N, 14);
-                rt_sgemm_ex(false, cases[ci].tb, M, N, K, 0.5f, A, K, B, ldb, 1.0f, want, N, e);
-                rt_sgemm_packed_ex(cases[ci].tb, M, N, K, 0.5f, A, K, B, ldb, packed, 1.0f, got, N, e);
-                ck_assert_msg(memcmp(want, got, (size_t)M * N * sizeof(float)) == 0,
-                              "%s, %d threads: M=%d N=%d K=%d tb=%d: packed B differs from rt_sgemm_ex",
-                              rt_isa_name((rt_isa)isa), threads, M, N, K, cases[ci].tb);
-            }
+            /* beta 0 too: rt_sgemm_ex takes the swapped path there (M 32..256),
+             * the packed product must not (its packing is of W, not x). */
+            for (int threads = 1; threads <= 2; threads++)
+                for (int bz = 0; bz < 2; bz++) {
+                    float beta = bz ? 0.0f : 1.0f;
+                    rt_threads_init(threads);
+                    test_fill(want, M * N, 14);
+                    test_fill(got, M * N, 14);
+                    rt_sgemm_ex(false, cases[ci].tb, M, N, K, 0.5f, A, K, B, ldb, beta, want, N, e);
+                    rt_sgemm_packed_ex(cases[ci].tb, M, N, K, 0.5f, A, K, B, ldb, packed, beta, got, N, e);
+                    ck_assert_msg(memcmp(want, got, (size_t)M * N * sizeof(float)) == 0,
+                                  "%s, %d threads, beta %g: M=%d N=%d K=%d tb=%d: packed B differs from rt_sgemm_ex",
+                                  rt_isa_name((rt_isa)isa), threads, (double)beta, M, N, K, cases[ci].tb);
+                }
         }
         rt_isa_set(rt_cpu_best_isa());
         free(A); free(B); free(want); free(got); free(bias); free(packed);
@@ -578,6 +629,7 @@ static Suite *gemm_suite(void)
     tcase_add_test(tc, test_short_rows);
     tcase_add_test(tc, test_few_rows);
     tcase_add_test(tc, test_rows_independent);
+    tcase_add_test(tc, test_swapped_forward_bitwise);
     tcase_add_test(tc, test_packed_b);
     suite_add_tcase(s, tc);
 

@@ -806,6 +806,52 @@ START_TEST(bce_without_test_set)
 }
 END_TEST
 
+/* ------------------------------------------------- non-finite steps */
+
+/* A step whose loss is NaN while its forward values are finite: what the
+ * checked re-run meets when the gradient is the first thing to overflow.
+ * Instruction 0 (forward) writes finite values, instruction 1 (backward)
+ * an infinity into the gradient block. */
+static double nan_train_step(float *params, float *grads, const void *x, const void *y, int64_t batch, float *arena,
+                             uint64_t seed)
+{
+    (void)params; (void)grads; (void)x; (void)y; (void)batch; (void)arena; (void)seed;
+    return NAN;
+}
+
+static double nan_checked_step(float *params, float *grads, const void *x, const void *y, int64_t batch, float *arena,
+                               uint64_t seed, rt_check_fn check, void *ctx)
+{
+    (void)params; (void)x; (void)y; (void)seed;
+    for (int64_t i = 0; i < batch * 2 * CLASSES; i++)
+        arena[i] = 1.0f;
+    check(ctx, 0, 1.0);
+    grads[3] = INFINITY;
+    check(ctx, 1, 1.0);
+    return NAN;
+}
+
+static const rt_op_desc nan_ops[] = {
+    { "fc", "dense", 3, false },
+    { "fc", "dense_grad_w", 3, true },
+};
+
+/* The checked re-run names the first instruction whose output is not
+ * finite, a backward one here, with its label; at the run's first step
+ * no update has run, so the learning rate is not blamed. */
+START_TEST(backward_op_named_as_backward)
+{
+    program.train_step = nan_train_step;
+    program.checked_step = nan_checked_step;
+    program.nops = 2;
+    program.ops = nan_ops;
+    ASSERT_RUN(1, "train", "--steps", "3");
+    ASSERT_ERR("softmax: the loss became NaN at step 1 (epoch 1) with finite weights and inputs: softmax.net:3: "
+               "dense_grad_w 'fc' (backward) produced an infinity from finite inputs; no update has run yet, so the "
+               "learning rate is not the cause, nor the inputs (the largest is 0.898039): change the model\n");
+}
+END_TEST
+
 /* ------------------------------------------------------- validation */
 
 /* The text from `from` up to the end of its line. */
@@ -1077,6 +1123,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, steps_and_flags_override_config);
     tcase_add_test(tc, predict_prints_one_line_per_sample);
     tcase_add_test(tc, bce_without_test_set);
+    tcase_add_test(tc, backward_op_named_as_backward);
     tcase_add_test(tc, save_best_holds_the_best_evaluation);
     tcase_add_test(tc, held_out_fraction_trains_on_the_rest);
     tcase_add_test(tc, early_stopping_stops_at_the_right_evaluation);
