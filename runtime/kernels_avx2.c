@@ -126,36 +126,3 @@ void rt_avx2_dropout(int64_t begin, int64_t end, uint64_t key, uint32_t threshol
         memcpy(out + i, buf, bytes);
     }
 }
-
-/* ------------------------------------------------------------- sum_rows */
-
-/* 16 columns (four accumulators of 4 doubles) down all M rows, then 4,
- * then the last columns one at a time; each column in row order. */
-void rt_avx2_sum_rows(int64_t M, int64_t ld, int64_t width, const float *dy, double *acc)
-{
-    int64_t j = 0;
-    for (; j + 16 <= width; j += 16) {
-        __m256d a0 = _mm256_loadu_pd(acc + j), a1 = _mm256_loadu_pd(acc + j + 4);
-        __m256d a2 = _mm256_loadu_pd(acc + j + 8), a3 = _mm256_loadu_pd(acc + j + 12);
-        for (int64_t m = 0; m < M; m++) {
-            const float *r = dy + m * ld + j;
-            a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm_loadu_ps(r)));
-            a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm_loadu_ps(r + 4)));
-            a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm_loadu_ps(r + 8)));
-            a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm_loadu_ps(r + 12)));
-        }
-        _mm256_storeu_pd(acc + j, a0);
-        _mm256_storeu_pd(acc + j + 4, a1);
-        _mm256_storeu_pd(acc + j + 8, a2);
-        _mm256_storeu_pd(acc + j + 12, a3);
-    }
-    for (; j + 4 <= width; j += 4) {
-        __m256d a = _mm256_loadu_pd(acc + j);
-        for (int64_t m = 0; m < M; m++)
-            a = _mm256_add_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(dy + m * ld + j)));
-        _mm256_storeu_pd(acc + j, a);
-    }
-    for (; j < width; j++)
-        for (int64_t m = 0; m < M; m++)
-            acc[j] += dy[m * ld + j];
-}

@@ -94,36 +94,3 @@ void rt_avx512_dropout(int64_t begin, int64_t end, uint64_t key, uint32_t thresh
                               _mm512_maskz_mul_ps(keep & m, _mm512_maskz_loadu_ps(m, in + i), vscale));
     }
 }
-
-/* ------------------------------------------------------------- sum_rows */
-
-/* 32 columns (four accumulators of 8 doubles) down all M rows, then 8,
- * then the last columns one at a time; each column in row order. */
-void rt_avx512_sum_rows(int64_t M, int64_t ld, int64_t width, const float *dy, double *acc)
-{
-    int64_t j = 0;
-    for (; j + 32 <= width; j += 32) {
-        __m512d a0 = _mm512_loadu_pd(acc + j), a1 = _mm512_loadu_pd(acc + j + 8);
-        __m512d a2 = _mm512_loadu_pd(acc + j + 16), a3 = _mm512_loadu_pd(acc + j + 24);
-        for (int64_t m = 0; m < M; m++) {
-            const float *r = dy + m * ld + j;
-            a0 = _mm512_add_pd(a0, _mm512_cvtps_pd(_mm256_loadu_ps(r)));
-            a1 = _mm512_add_pd(a1, _mm512_cvtps_pd(_mm256_loadu_ps(r + 8)));
-            a2 = _mm512_add_pd(a2, _mm512_cvtps_pd(_mm256_loadu_ps(r + 16)));
-            a3 = _mm512_add_pd(a3, _mm512_cvtps_pd(_mm256_loadu_ps(r + 24)));
-        }
-        _mm512_storeu_pd(acc + j, a0);
-        _mm512_storeu_pd(acc + j + 8, a1);
-        _mm512_storeu_pd(acc + j + 16, a2);
-        _mm512_storeu_pd(acc + j + 24, a3);
-    }
-    for (; j + 8 <= width; j += 8) {
-        __m512d a = _mm512_loadu_pd(acc + j);
-        for (int64_t m = 0; m < M; m++)
-            a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm256_loadu_ps(dy + m * ld + j)));
-        _mm512_storeu_pd(acc + j, a);
-    }
-    for (; j < width; j++)
-        for (int64_t m = 0; m < M; m++)
-            acc[j] += dy[m * ld + j];
-}

@@ -44,6 +44,8 @@
  *   v_gt0(x), v_lt0(x)     lanes with x > 0, x < 0 (ordered)
  *   v_blend(m, a, b)       b in the lanes of m, a elsewhere
  *   v_and_mask(m, v)       v in the lanes of m, +0 elsewhere
+ *   VECD, DLANES, vd_loadu, vd_storeu, vd_add, vd_widen(p)  double vectors
+ *                          (vd_widen: DLANES floats at p widened)
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -231,4 +233,38 @@ void SIMD_EXPORT(lstm_cell_backward)(int64_t H, const float *a, const float *tc,
     if (j < H)
         lstm_backward_block(H - j, H, a + j, tc + j, prev ? prev + j : NULL, dh + j, dy ? dy + j : NULL,
                             dc + j, d + j);
+}
+
+/* ------------------------------------------------------------- sum_rows */
+
+/* 4 * DLANES columns (four double accumulators) down all M rows, then
+ * DLANES, then the last columns one at a time; each column in row order,
+ * so every path gives the portable loop's bits. */
+void SIMD_EXPORT(sum_rows)(int64_t M, int64_t ld, int64_t width, const float *dy, double *acc)
+{
+    int64_t j = 0;
+    for (; j + 4 * DLANES <= width; j += 4 * DLANES) {
+        VECD a0 = vd_loadu(acc + j), a1 = vd_loadu(acc + j + DLANES);
+        VECD a2 = vd_loadu(acc + j + 2 * DLANES), a3 = vd_loadu(acc + j + 3 * DLANES);
+        for (int64_t m = 0; m < M; m++) {
+            const float *r = dy + m * ld + j;
+            a0 = vd_add(a0, vd_widen(r));
+            a1 = vd_add(a1, vd_widen(r + DLANES));
+            a2 = vd_add(a2, vd_widen(r + 2 * DLANES));
+            a3 = vd_add(a3, vd_widen(r + 3 * DLANES));
+        }
+        vd_storeu(acc + j, a0);
+        vd_storeu(acc + j + DLANES, a1);
+        vd_storeu(acc + j + 2 * DLANES, a2);
+        vd_storeu(acc + j + 3 * DLANES, a3);
+    }
+    for (; j + DLANES <= width; j += DLANES) {
+        VECD a = vd_loadu(acc + j);
+        for (int64_t m = 0; m < M; m++)
+            a = vd_add(a, vd_widen(dy + m * ld + j));
+        vd_storeu(acc + j, a);
+    }
+    for (; j < width; j++)
+        for (int64_t m = 0; m < M; m++)
+            acc[j] += dy[m * ld + j];
 }

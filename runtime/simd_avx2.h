@@ -16,6 +16,13 @@
 #define VMASK __m256
 #define LANES 8
 #define SIMD_EXPORT(name) rt_avx2_##name
+/* double vectors, for sums kept in double */
+#define VECD __m256d
+#define DLANES 4
+#define vd_loadu(p) _mm256_loadu_pd(p)
+#define vd_storeu(p, v) _mm256_storeu_pd((p), (v))
+#define vd_add(a, b) _mm256_add_pd((a), (b))
+#define vd_widen(p) _mm256_cvtps_pd(_mm_loadu_ps(p)) /* DLANES floats at p */
 
 /* lanes [0, n), n <= 8, as a load/store mask */
 static inline __m256i tail_mask(int64_t n)

@@ -16,6 +16,13 @@
 #define VMASK __mmask16
 #define LANES 16
 #define SIMD_EXPORT(name) rt_avx512_##name
+/* double vectors, for sums kept in double */
+#define VECD __m512d
+#define DLANES 8
+#define vd_loadu(p) _mm512_loadu_pd(p)
+#define vd_storeu(p, v) _mm512_storeu_pd((p), (v))
+#define vd_add(a, b) _mm512_add_pd((a), (b))
+#define vd_widen(p) _mm512_cvtps_pd(_mm256_loadu_ps(p)) /* DLANES floats at p */
 
 /* lanes [0, n), n <= 16 */
 static inline __mmask16 tail_mask(int64_t n)

@@ -603,6 +603,20 @@ END_TEST
 /* An overflow inside the model, at the first step: (h * h) * (h * h) of
  * inputs near 1e10 is named with its line, through the JIT and through
  * the built binary alike. */
+/* NET (in the test folder) fails to train with MSG through netc train, and
+ * the binary built from it (named BIN) fails with the same MSG. */
+static void expect_train_fail_both(const char *net, const char *bin, const char *msg)
+{
+    FeProc p;
+    expect_train_fail(&p, fe_run(&p, 60, fe_netc(), "train", in_dir(net), NULL), "train", net, msg);
+    int rc = fe_run(&p, 120, fe_netc(), "build", in_dir(net), "-o", in_dir(bin), NULL);
+    ck_assert_msg(rc == 0, "%s", p.err);
+    fe_proc_free(&p);
+    char want[1024];
+    snprintf(want, sizeof want, "%s: %s\n", bin, msg);
+    expect_fail(&p, fe_run(&p, 60, in_dir(bin), "train", NULL), want);
+}
+
 START_TEST(overflowing_op_is_named)
 {
     write_text(in_dir("big.csv"), "1e10,2e10,3e10,4e10,0\n2,3,4,5,1\n3e10,4,5,6,2\n4,5,6,7,1\n");
@@ -614,14 +628,7 @@ START_TEST(overflowing_op_is_named)
     const char *msg = "the loss became NaN at step 1 (epoch 1) with finite weights and inputs: mul.net:4: mul 'mul2' "
                       "(forward) produced an infinity from finite inputs; no update has run yet, so the learning rate "
                       "is not the cause: scale the inputs (the largest is 4e+10) or change the model";
-    FeProc p;
-    expect_train_fail(&p, fe_run(&p, 60, fe_netc(), "train", in_dir("mul.net"), NULL), "train", "mul.net", msg);
-    int rc = fe_run(&p, 120, fe_netc(), "build", in_dir("mul.net"), "-o", in_dir("mul"), NULL);
-    ck_assert_msg(rc == 0, "%s", p.err);
-    fe_proc_free(&p);
-    char want[1024];
-    snprintf(want, sizeof want, "mul: %s\n", msg);
-    expect_fail(&p, fe_run(&p, 60, in_dir("mul"), "train", NULL), want);
+    expect_train_fail_both("mul.net", "mul", msg);
 }
 END_TEST
 
@@ -645,16 +652,11 @@ START_TEST(overflowing_op_in_a_step_is_named)
     const char *msg = "the loss of step D became infinite at step 1 (epoch 1) with finite weights and inputs: g.net:7: "
                       "mul 'mul2' (forward) produced an infinity from finite inputs; no update has run yet, so the "
                       "learning rate is not the cause: scale the inputs (the largest is 4e+10) or change the model";
-    FeProc p;
-    expect_train_fail(&p, fe_run(&p, 60, fe_netc(), "train", in_dir("g.net"), NULL), "train", "g.net", msg);
-    int rc = fe_run(&p, 120, fe_netc(), "build", in_dir("g.net"), "-o", in_dir("g"), NULL);
-    ck_assert_msg(rc == 0, "%s", p.err);
-    fe_proc_free(&p);
-    char want[1024];
-    snprintf(want, sizeof want, "g: %s\n", msg);
-    expect_fail(&p, fe_run(&p, 60, in_dir("g"), "train", NULL), want);
+    expect_train_fail_both("g.net", "g", msg);
     /* eval of a program of steps has no loss to report: it says what to
      * run instead, a command that works under netc and in the binary */
+    FeProc p;
+    char want[1024];
     const char *why = "'gan' trains several models against each other, so it has no test loss to evaluate; look at "
                       "its samples instead";
     ck_assert_int_eq(fe_run(&p, 60, fe_netc(), "eval", in_dir("g.net"), "--load", in_dir("g.st"), NULL), 2);
