@@ -9,8 +9,8 @@
  * them). FLOPs per token are the compiler's cost model for the forward
  * pass over a window divided by its length: for attention, the average
  * position's share of the T x T products, which is what a step at
- * position t in [0, T) costs on average. Peak: about 116 GFLOP/s FP32 FMA
- * per core; floors: the issue's 5,000 tokens/s for charlstm and 2,000 for
+ * position t in [0, T) costs on average. Peak: one core's FP32 FMA rate,
+ * measured in the same run (benchutil.h); floors: the issue's 5,000 tokens/s for charlstm and 2,000 for
  * gpt.
  *
  * Where the time goes (1 thread, CPU time, on the shared machine at a load
@@ -33,6 +33,7 @@
  *    layer's GELU into its GEMM epilogue took it from 2,000 to 3,400
  *    tokens/s (the generated loop called libm's tanhf per element).
  */
+#include "benchutil.h" /* now, the measured peak */
 #include "compiler.h"
 #include "netrt.h"
 
@@ -40,7 +41,7 @@
 #include <string.h>
 #include <time.h>
 
-#define PEAK_PER_CORE 116.0
+#define PEAK_PER_CORE PEAK_GFLOPS_PER_CORE /* measured: benchutil.h */
 
 typedef struct Example {
     const char *name;
@@ -51,13 +52,6 @@ static const Example examples[] = {
     { "charlstm", 5000 },
     { "gpt", 2000 },
 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double cpu_now(void)
 {

@@ -8,22 +8,13 @@
  * its neighbours usually means another process took a core. Operands are allocated once per shape and
  * stay in cache the way they would in a training step.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
+#include "benchutil.h" /* now, compare_doubles, SAMPLES, the measured peak */
 #include "netrt.h"
 
-/* FP32 FMA peak of one core of this machine (AMD EPYC, Zen 4, ~3.6 GHz):
- * one 512-bit FMA (or two 256-bit) per cycle = 32 FLOP/cycle. */
-#define PEAK_GFLOPS_PER_CORE 116.0
-#define SAMPLES 7
-#define MIN_SAMPLE_SECONDS 0.005
-/* The first milliseconds after a switch of ISA or thread count ran 20-50%
- * slow (clock ramp, pool start, cold caches): with a single warm-up call
- * the 2 ms samples of the small shapes read half what a longer run does. */
-#define WARMUP_SECONDS 0.03
+/* WARMUP_SECONDS (benchutil.h): the first milliseconds after a switch of
+ * ISA or thread count ran 20-50% slow (clock ramp, pool start, cold
+ * caches): with a single warm-up call the 2 ms samples of the small shapes
+ * read half what a longer run does. */
 
 typedef struct shape {
     const char *name;
@@ -45,19 +36,6 @@ static const shape shapes[] = {
     {"square 512", false, false, 512, 512, 512},
     {"square 1024", false, false, 1024, 1024, 1024},
 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void fill(float *x, size_t n, unsigned seed)
 {

@@ -11,7 +11,8 @@
  * References (the issues' figures for PyTorch 1.13 on these two cores, best
  * configuration; `make bench-compare` measures PyTorch again in the same
  * run): MLP 42,000 samples/s; LeNet 2,700 samples/s and 160 us batch-1
- * latency. Peak: about 116 GFLOP/s FP32 FMA per core. */
+ * latency. Peak: one core's FP32 FMA rate, measured in the same run
+ * (benchutil.h). */
 #include "compiler.h"
 #include "netrt.h"
 
