@@ -125,7 +125,9 @@ Graph *ir_new_graph(Compiler *c, const char *name, Span at)
 uint32_t ir_add_node(Compiler *c, Graph *g, const Node *n)
 {
     if (g->nnodes == g->cap) {
-        uint32_t cap = g->cap ? g->cap * 2 : 32;
+        /* from 8: a file may hold thousands of small models (20,000
+         * models of 4 nodes: 88 MB of node arrays from 32) */
+        uint32_t cap = g->cap ? g->cap * 2 : 8;
         g->nodes = arena_grow(c->arena, g->nodes, g->nnodes, cap, sizeof *g->nodes);
         g->cap = cap;
     }

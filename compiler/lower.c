@@ -17,7 +17,10 @@ typedef struct Lower {
     Unit *u;
     LFunc *f;
     const ParamLayout *pl;
-    bool *grad_written; /* per program param: a gradient writer ran already */
+    bool *grad_written; /* per param of the layout's span (index pi - pl->first):
+                         * a gradient writer ran already. Sized by the span, not
+                         * the program, so lowering each of many models (netc
+                         * check's report) stays linear. */
 } Lower;
 
 /* An activation node's slope parameter (leaky_relu's alpha), 0 if none. */
@@ -105,8 +108,11 @@ static int64_t rows(const Node *n) { return elems(n) / last_dim(n); }
  * writer ran before it, so it must add to the gradient, not overwrite it. */
 static bool grad_writer(Lower *l, const Node *n)
 {
-    bool accumulate = l->grad_written[n->param];
-    l->grad_written[n->param] = true;
+    if (param_offset(l->pl, n->param) < 0)
+        die("lowering %s: parameter %u is not in the layout", n->name ? n->name : "", n->param);
+    bool *written = &l->grad_written[n->param - l->pl->first];
+    bool accumulate = *written;
+    *written = true;
     return accumulate;
 }
 
@@ -1213,22 +1219,23 @@ static int grad_owner(Lower *l, LPtr p, int64_t extra)
         return -1;
     int64_t at = p.offset + extra;
     const Program *prog = l->c->prog;
-    for (int pi = 0; pi < (int)prog->nparams; pi++) {
+    for (int k = 0; k < l->pl->n; k++) {
+        uint32_t pi = l->pl->order[k];
         int64_t off = param_offset(l->pl, pi);
-        if (prog->params[pi].trainable && off >= 0 && at >= off &&
-            at < off + ir_shape_elems(&prog->params[pi].shape))
-            return pi;
+        if (prog->params[pi].trainable && at >= off && at < off + ir_shape_elems(&prog->params[pi].shape))
+            return (int)pi;
     }
     return -1;
 }
 
+/* last[] is indexed like grad_written: pi - pl->first. */
 static void touch_expr(Lower *l, const LExpr *e, int k, int *last)
 {
     if (!e)
         return;
     int pi = e->kind == LE_LOAD ? grad_owner(l, e->ptr, 0) : -1;
     if (pi >= 0)
-        last[pi] = k;
+        last[pi - l->pl->first] = k;
     touch_expr(l, e->a, k, last);
     touch_expr(l, e->b, k, last);
 }
@@ -1241,23 +1248,24 @@ static void mark_grads_ready(Lower *l)
 {
     const Program *prog = l->c->prog;
     LFunc *f = l->f;
-    int *last = arena_alloc(l->c->arena, sizeof *last * (size_t)(prog->nparams + 1));
-    for (int pi = 0; pi < (int)prog->nparams; pi++)
-        last[pi] = -1;
+    const uint32_t first = l->pl->first, span = l->pl->span;
+    int *last = arena_alloc(l->c->arena, sizeof *last * (size_t)(span + 1));
+    for (uint32_t s = 0; s < span; s++)
+        last[s] = -1;
     for (int k = 0; k < f->n; k++) {
         const LInstr *in = &f->code[k];
         int pi;
         if ((in->kind == LI_LOOP || in->kind == LI_ZERO) && (pi = grad_owner(l, in->dst, 0)) >= 0)
-            last[pi] = k;
+            last[pi - first] = k;
         touch_expr(l, in->expr, k, last);
         for (int a = 0; a < in->nargs; a++) {
             const LArg *arg = &in->args[a];
             if (arg->kind == LA_PTR && (pi = grad_owner(l, arg->ptr, arg->i)) >= 0)
-                last[pi] = k;
+                last[pi - first] = k;
             if (arg->kind == LA_EPILOGUE && arg->has_bias && (pi = grad_owner(l, arg->bias, 0)) >= 0)
-                last[pi] = k;
+                last[pi - first] = k;
             if (arg->kind == LA_EPILOGUE && arg->has_preact && (pi = grad_owner(l, arg->preact, 0)) >= 0)
-                last[pi] = k;
+                last[pi - first] = k;
         }
     }
     LInstr *code = f->code;
@@ -1267,8 +1275,8 @@ static void mark_grads_ready(Lower *l)
     for (int k = 0; k < n; k++) {
         Node fake = { .op = OP_param, .span = code[k].span };
         *emit(l, code[k].kind, code[k].fn, &fake) = code[k];
-        for (int pi = 0; pi < (int)prog->nparams; pi++) {
-            if (last[pi] != k)
+        for (uint32_t pi = first; pi < first + span; pi++) {
+            if (last[pi - first] != k)
                 continue;
             const Param *p = &prog->params[pi];
             Node at = { .op = OP_param, .name = p->name, .shape = p->shape, .span = code[k].span };
@@ -1295,7 +1303,7 @@ bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
     f->arena_floats = u->arena_floats;
     f->scratch_floats = u->scratch_floats;
     Lower l = { .c = c, .u = u, .f = f, .pl = pl };
-    l.grad_written = arena_alloc(c->arena, sizeof *l.grad_written * (c->prog->nparams + 1));
+    l.grad_written = arena_alloc(c->arena, sizeof *l.grad_written * (pl->span + 1));
     for (uint32_t i = 0; i < u->g->nnodes; i++) {
         if (u->has_noise && i == u->noise_node && !u->info[i].dead) {
             /* the step's noise source, drawn afresh from its seed */
@@ -1324,7 +1332,7 @@ bool lower_unit(Compiler *c, Unit *u, const ParamLayout *pl, LFunc *f)
     for (int k = 0; k < pl->n; k++) {
         uint32_t pi = pl->order[k];
         const Param *p = &c->prog->params[pi];
-        if (!p->trainable || l.grad_written[pi] || (u->trains && !graph_uses_param(u->trains, pi)))
+        if (!p->trainable || l.grad_written[pi - pl->first] || (u->trains && !graph_uses_param(u->trains, pi)))
             continue;
         Node fake = { .op = OP_param, .name = p->name, .shape = p->shape, .span = p->span };
         LInstr *in = emit(&l, LI_ZERO, K_NONE, &fake);
@@ -1379,6 +1387,21 @@ static int forward_model(Compiler *c, const TrainSpec *ts, bool *on_noise)
     return ir_find_model(c, ts->steps_list[0].model);
 }
 
+/* At most how many models a train block's steps name or call: the bound
+ * its list of models is sized by (the block's own size, not the file's
+ * count of models, so each of many train blocks stays linear). */
+static size_t models_called_bound(const Program *p, const TrainSpec *ts)
+{
+    size_t bound = 1; /* the forward model */
+    for (int k = 0; k < ts->nsteps; k++) {
+        const Graph *loss = &p->graphs[ts->steps_list[k].graph];
+        bound++;
+        for (uint32_t i = 0; i < loss->nnodes; i++)
+            bound += loss->nodes[i].op == OP_model_call;
+    }
+    return bound;
+}
+
 /* A train block of steps: one parameter block for every model its losses
  * call (each stepped model's trainable tensors contiguous, so its step's
  * optimizer runs over one span), the forward model's inference, and one
@@ -1405,7 +1428,7 @@ static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
     lp->x_vocab = input_vocab(c, m);
     lp->out_shape = out->shape;
     /* the models, stepped ones first in step order, then the ones only called */
-    const Graph **models = arena_alloc(c->arena, sizeof *models * (size_t)(p->nmodels + 1));
+    const Graph **models = arena_alloc(c->arena, sizeof *models * (size_t)(models_called_bound(p, ts) + 1));
     int nm = 0;
     for (int pass = 0; pass < 2; pass++)
         for (int k = 0; k < ts->nsteps; k++) {

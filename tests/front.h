@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -137,8 +138,10 @@ static inline const char *fe_netc(void)
 typedef struct FeProc {
     char *out, *err; /* malloc'd, NUL-terminated */
     size_t out_len, err_len;
-    int status;      /* from waitpid */
+    int status;      /* from wait4 */
     bool timed_out;
+    long maxrss_kb;  /* the child's peak resident set (ru_maxrss) */
+    double cpu_s;    /* the child's user + system CPU seconds */
 } FeProc;
 
 static inline char *fe_slurp(const char *path, size_t *len)
@@ -187,20 +190,24 @@ static inline void fe_spawn(FeProc *p, char *const argv[], int timeout_s)
     close(fe);
     struct timespec nap = { 0, 5 * 1000 * 1000 };
     long waited_ms = 0;
+    struct rusage ru = { 0 };
     for (;;) {
-        pid_t w = waitpid(pid, &p->status, WNOHANG);
+        pid_t w = wait4(pid, &p->status, WNOHANG, &ru);
         if (w == pid)
             break;
         ck_assert(w == 0);
         if (waited_ms > (long)timeout_s * 1000) {
             kill(pid, SIGKILL);
-            waitpid(pid, &p->status, 0);
+            wait4(pid, &p->status, 0, &ru);
             p->timed_out = true;
             break;
         }
         nanosleep(&nap, NULL);
         waited_ms += 5;
     }
+    p->maxrss_kb = ru.ru_maxrss;
+    p->cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+               ru.ru_stime.tv_usec * 1e-6;
     p->out = fe_slurp(out_path, &p->out_len);
     p->err = fe_slurp(err_path, &p->err_len);
     unlink(out_path);
