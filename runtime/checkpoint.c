@@ -534,109 +534,107 @@ static bool all_finite(const char *path, const rt_named_tensor *t, size_t n, cha
     return true;
 }
 
-int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
-                       bool allow_extra, const char *const *meta_keys, int nmeta,
-                       char **meta_values, char *err, size_t errlen)
+/* The header of the safetensors file open at fd: its length checked
+ * against the file's size (and the limit), then read into *header
+ * (malloc'd). 0, or -1 with err set. */
+static int read_header(const char *path, int fd, char **header, uint64_t *header_len, int64_t *file_size,
+                       char *err, size_t errlen)
 {
-    for (int i = 0; i < nmeta; i++)
-        meta_values[i] = NULL;
-
-    int rc = -1;
-    char *header = NULL;
-    json_t *root = NULL;
-    entry *entries = NULL;
-    int fd = rt_open_regular(path, err, errlen);
-    if (fd < 0)
-        return -1;
     struct stat st;
     if (fstat(fd, &st) != 0) {
         rt_path_error(err, errlen, path, "%s", strerror(errno));
-        goto done;
+        return -1;
     }
     if (!S_ISREG(st.st_mode)) {
         rt_path_error(err, errlen, path, "%s", strerror(S_ISDIR(st.st_mode) ? EISDIR : EINVAL));
-        goto done;
+        return -1;
     }
-    int64_t file_size = (int64_t)st.st_size;
+    *file_size = (int64_t)st.st_size;
     unsigned char lenbuf[8];
-    if (file_size < 8 || read_at(fd, lenbuf, 8, 0) != 0) {
+    if (*file_size < 8 || read_at(fd, lenbuf, 8, 0) != 0) {
         rt_path_error(err, errlen, path,
              "truncated: file holds %lld bytes, a safetensors file starts with an 8-byte "
              "header length",
-             (long long)file_size);
-        goto done;
+             (long long)*file_size);
+        return -1;
     }
-    uint64_t header_len = get_u64_le(lenbuf);
-    if (header_len > (uint64_t)(file_size - 8) || header_len > MAX_HEADER_BYTES) {
+    *header_len = get_u64_le(lenbuf);
+    if (*header_len > (uint64_t)(*file_size - 8) || *header_len > MAX_HEADER_BYTES) {
         rt_path_error(err, errlen, path,
              "corrupt header length %llu: the file holds %lld bytes after it%s",
-             (unsigned long long)header_len, (long long)(file_size - 8),
-             header_len > MAX_HEADER_BYTES ? " and the limit is 100 MB" : "");
-        goto done;
+             (unsigned long long)*header_len, (long long)(*file_size - 8),
+             *header_len > MAX_HEADER_BYTES ? " and the limit is 100 MB" : "");
+        return -1;
     }
-    header = malloc(header_len ? header_len : 1);
-    if (!header) {
+    *header = malloc(*header_len ? *header_len : 1);
+    if (!*header) {
         rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
-        goto done;
+        return -1;
     }
-    if (read_at(fd, header, header_len, 8) != 0) {
+    if (read_at(fd, *header, *header_len, 8) != 0) {
         rt_path_error(err, errlen, path, "reading the header: %s",
              errno ? strerror(errno) : "file shrank while being read");
-        goto done;
+        return -1;
     }
+    return 0;
+}
 
+/* The header as JSON: an object whose "__metadata__" (*metadata, or NULL)
+ * maps strings to strings and whose every other member is a tensor entry
+ * (*entries, malloc'd), the entries covering the data_bytes after the
+ * header exactly. 0, or -1 with err set (*root to be freed either way). */
+static int parse_header(const char *path, const char *header, uint64_t header_len, int64_t data_bytes,
+                        json_t **root, json_t **metadata, entry **entries, size_t *nentries, char *err,
+                        size_t errlen)
+{
     json_error_t jerr;
-    root = json_loadb(header, header_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
+    *root = json_loadb(header, header_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!*root) {
         rt_path_error(err, errlen, path, "malformed JSON header: %s (line %d, column %d)", jerr.text,
              jerr.line, jerr.column);
-        goto done;
+        return -1;
     }
-    if (!json_is_object(root)) {
+    if (!json_is_object(*root)) {
         rt_path_error(err, errlen, path, "malformed header: the JSON is not an object");
-        goto done;
+        return -1;
     }
-
-    json_t *metadata = json_object_get(root, "__metadata__");
-    if (metadata) {
+    *metadata = json_object_get(*root, "__metadata__");
+    if (*metadata) {
         const char *key;
         json_t *value;
-        bool ok = json_is_object(metadata);
+        bool ok = json_is_object(*metadata);
         if (ok)
-            json_object_foreach(metadata, key, value) ok = ok && json_is_string(value);
+            json_object_foreach(*metadata, key, value) ok = ok && json_is_string(value);
         if (!ok) {
             rt_path_error(err, errlen, path, "malformed header: \"__metadata__\" must map strings to strings");
-            goto done;
+            return -1;
         }
     }
-
-    size_t nentries = json_object_size(root) - (metadata ? 1 : 0);
-    entries = malloc((nentries ? nentries : 1) * sizeof *entries);
-    if (!entries) {
+    *nentries = json_object_size(*root) - (*metadata ? 1 : 0);
+    *entries = malloc((*nentries ? *nentries : 1) * sizeof **entries);
+    if (!*entries) {
         rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
-        goto done;
+        return -1;
     }
-    {
-        size_t i = 0;
-        const char *key;
-        json_t *value;
-        json_object_foreach(root, key, value) {
-            if (value == metadata)
-                continue;
-            if (parse_entry(path, key, value, &entries[i++], err, errlen) != 0)
-                goto done;
-        }
+    size_t i = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach(*root, key, value) {
+        if (value == *metadata)
+            continue;
+        if (parse_entry(path, key, value, &(*entries)[i++], err, errlen) != 0)
+            return -1;
     }
-    int64_t data_offset = 8 + (int64_t)header_len;
-    if (check_coverage(path, entries, nentries, file_size - data_offset, err, errlen) != 0)
-        goto done;
+    return check_coverage(path, *entries, *nentries, data_bytes, err, errlen);
+}
 
-    /* Every check before any data moves, so a refused file changes nothing. */
-    int *found = malloc((ntensors > 0 ? (size_t)ntensors : 1) * sizeof *found);
-    if (!found) {
-        rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
-        goto done;
-    }
+/* found[t] gets the entry of tensors[t], each checked against it (name,
+ * dtype, shape); with !allow_extra, an entry no tensor asked for is an
+ * error too. Every check before any data moves, so a refused file changes
+ * nothing. 0, or -1 with err set. */
+static int match_tensors(const char *path, const rt_named_tensor *tensors, int ntensors, entry *entries,
+                         size_t nentries, bool allow_extra, int *found, char *err, size_t errlen)
+{
     for (int t = 0; t < ntensors; t++) {
         const char *name = tensors[t].name ? tensors[t].name : "";
         found[t] = -1;
@@ -647,39 +645,36 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
             }
         if (found[t] < 0) {
             rt_path_error(err, errlen, path, "missing tensor '%s'", name);
-            goto free_found;
+            return -1;
         }
         if (check_match(path, &tensors[t], &entries[found[t]], err, errlen) != 0)
-            goto free_found;
+            return -1;
         entries[found[t]].asked = true;
     }
-    if (!allow_extra) {
-        size_t extra = 0, first = 0;
-        for (size_t i = 0; i < nentries; i++)
-            if (!entries[i].asked && extra++ == 0)
-                first = i;
-        if (extra == 1) {
-            rt_path_error(err, errlen, path, "unexpected tensor '%s' is not in the model",
-                 entries[first].name);
-            goto free_found;
-        }
-        if (extra > 1) {
-            rt_path_error(err, errlen, path, "unexpected tensor '%s' and %zu more are not in the model",
-                 entries[first].name, extra - 1);
-            goto free_found;
-        }
+    if (allow_extra)
+        return 0;
+    size_t extra = 0, first = 0;
+    for (size_t i = 0; i < nentries; i++)
+        if (!entries[i].asked && extra++ == 0)
+            first = i;
+    if (extra == 1) {
+        rt_path_error(err, errlen, path, "unexpected tensor '%s' is not in the model",
+             entries[first].name);
+        return -1;
     }
-
-    for (int t = 0; t < ntensors; t++) {
-        const entry *e = &entries[found[t]];
-        size_t bytes = (size_t)(e->end - e->begin);
-        if (bytes && read_tensor(path, fd, data_offset + e->begin, &tensors[t], bytes, err,
-                                 errlen) != 0)
-            goto free_found;
-        if (tensors[t].dtype == RT_F32 && !all_finite(path, &tensors[t], bytes / 4, err, errlen))
-            goto free_found;
+    if (extra > 1) {
+        rt_path_error(err, errlen, path, "unexpected tensor '%s' and %zu more are not in the model",
+             entries[first].name, extra - 1);
+        return -1;
     }
+    return 0;
+}
 
+/* The values of meta_keys in metadata (NULL where absent), strdup'd; on
+ * failure none is left allocated. 0, or -1 with err set. */
+static int copy_meta(const char *path, json_t *metadata, const char *const *meta_keys, int nmeta,
+                     char **meta_values, char *err, size_t errlen)
+{
     for (int i = 0; i < nmeta; i++) {
         json_t *value = metadata && meta_keys[i] ? json_object_get(metadata, meta_keys[i]) : NULL;
         if (!value)
@@ -691,14 +686,58 @@ int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
                 free(meta_values[j]);
                 meta_values[j] = NULL;
             }
-            goto free_found;
+            return -1;
         }
     }
+    return 0;
+}
+
+int rt_checkpoint_load(const char *path, rt_named_tensor *tensors, int ntensors,
+                       bool allow_extra, const char *const *meta_keys, int nmeta,
+                       char **meta_values, char *err, size_t errlen)
+{
+    for (int i = 0; i < nmeta; i++)
+        meta_values[i] = NULL;
+
+    int rc = -1;
+    char *header = NULL;
+    json_t *root = NULL, *metadata = NULL;
+    entry *entries = NULL;
+    size_t nentries = 0;
+    int *found = NULL;
+    uint64_t header_len = 0;
+    int64_t file_size = 0;
+    int fd = rt_open_regular(path, err, errlen);
+    if (fd < 0)
+        return -1;
+    if (read_header(path, fd, &header, &header_len, &file_size, err, errlen) != 0)
+        goto done;
+    int64_t data_offset = 8 + (int64_t)header_len;
+    if (parse_header(path, header, header_len, file_size - data_offset, &root, &metadata, &entries, &nentries,
+                     err, errlen) != 0)
+        goto done;
+    found = malloc((ntensors > 0 ? (size_t)ntensors : 1) * sizeof *found);
+    if (!found) {
+        rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
+        goto done;
+    }
+    if (match_tensors(path, tensors, ntensors, entries, nentries, allow_extra, found, err, errlen) != 0)
+        goto done;
+    for (int t = 0; t < ntensors; t++) {
+        const entry *e = &entries[found[t]];
+        size_t bytes = (size_t)(e->end - e->begin);
+        if (bytes && read_tensor(path, fd, data_offset + e->begin, &tensors[t], bytes, err,
+                                 errlen) != 0)
+            goto done;
+        if (tensors[t].dtype == RT_F32 && !all_finite(path, &tensors[t], bytes / 4, err, errlen))
+            goto done;
+    }
+    if (copy_meta(path, metadata, meta_keys, nmeta, meta_values, err, errlen) != 0)
+        goto done;
     rc = 0;
 
-free_found:
-    free(found);
 done:
+    free(found);
     free(entries);
     json_decref(root);
     free(header);

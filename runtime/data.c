@@ -712,6 +712,70 @@ static int parse_field(const char *path, int64_t line, int64_t column, const cha
     return 0;
 }
 
+/* The first pass over the rows from `first` (line first_line): how many
+ * rows and columns, so the second pass writes into buffers of the right
+ * size; every row must have the first one's columns. 0, or -1 with err. */
+static int csv_shape(const char *path, const char *first, int64_t first_line, int64_t *rows, int64_t *cols,
+                     char *err, size_t errlen)
+{
+    int64_t cols_line = 0, line = first_line;
+    *rows = *cols = 0;
+    for (const char *p = first; *p; line++) {
+        const char *end = line_end(p);
+        if (!blank_line(p, end)) {
+            int64_t c = count_columns(p, end);
+            if (*rows == 0) {
+                *cols = c;
+                cols_line = line;
+            } else if (c != *cols) {
+                rt_path_error(err, errlen, path, "%lld: row has %lld columns, expected %lld like line %lld",
+                     (long long)line, (long long)c, (long long)*cols, (long long)cols_line);
+                return -1;
+            }
+            (*rows)++;
+        }
+        p = next_line(end);
+    }
+    if (*rows == 0) {
+        rt_path_error(err, errlen, path, "no data rows");
+        return -1;
+    }
+    return 0;
+}
+
+/* One row [p, end) of line `line`: its features, scaled and shifted, into
+ * xr, and the label column (if label >= 0) into *y, a class id or (with
+ * real_labels) an f32 in the same 4 bytes. 0, or -1 with err. */
+static int csv_row(const rt_source *src, int64_t line, const char *p, const char *end, int64_t cols, int label,
+                   float *xr, int32_t *y, char *err, size_t errlen)
+{
+    const char *path = src->path, *field = p;
+    for (int64_t c = 0; c < cols; c++) {
+        const char *stop = memchr(field, ',', (size_t)(end - field));
+        if (!stop)
+            stop = end;
+        double v;
+        if (parse_field(path, line, c + 1, field, stop, &v, err, errlen) != 0)
+            return -1;
+        if (c == label && src->real_labels) {
+            float f = (float)v;
+            memcpy(y, &f, sizeof f); /* f32 labels in the same 4 bytes */
+        } else if (c == label) {
+            if (v != floor(v) || v < INT32_MIN || v > INT32_MAX) {
+                rt_path_error(err, errlen, path, "%lld: label %g in column %lld %s", (long long)line, v,
+                     (long long)c + 1,
+                     v != floor(v) ? "is not an integer" : "is out of range for a class label");
+                return -1;
+            }
+            *y = (int32_t)v;
+        } else {
+            *xr++ = (float)(v * src->scale + src->shift);
+        }
+        field = stop + 1;
+    }
+    return 0;
+}
+
 /* CSV rows: numbers separated by commas, one sample per line. Blank lines
  * are skipped; quoting is not supported (it is for text, not numbers).
  * Messages number lines and columns from 1, as editors do. */
@@ -730,9 +794,6 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
             rt_path_error(err, errlen, path, "not a CSV file (it contains NUL bytes)");
         goto failed;
     }
-
-    /* First pass: rows and columns, so the second pass writes into
-     * buffers of the right size. */
     const char *text = (const char *)data;
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         text += 3; /* a UTF-8 byte order mark, as spreadsheets write */
@@ -742,27 +803,9 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
         first = next_line(line_end(first));
         first_line++;
     }
-    int64_t rows = 0, cols = 0, cols_line = 0, line = first_line;
-    for (const char *p = first; *p; line++) {
-        const char *end = line_end(p);
-        if (!blank_line(p, end)) {
-            int64_t c = count_columns(p, end);
-            if (rows == 0) {
-                cols = c;
-                cols_line = line;
-            } else if (c != cols) {
-                rt_path_error(err, errlen, path, "%lld: row has %lld columns, expected %lld like line %lld",
-                     (long long)line, (long long)c, (long long)cols, (long long)cols_line);
-                goto failed;
-            }
-            rows++;
-        }
-        p = next_line(end);
-    }
-    if (rows == 0) {
-        rt_path_error(err, errlen, path, "no data rows");
+    int64_t rows, cols;
+    if (csv_shape(path, first, first_line, &rows, &cols, err, errlen) != 0)
         goto failed;
-    }
     int label = src->label_column;
     if (label < -1 || label >= cols) {
         rt_path_error(err, errlen, path, "label_column %d is out of range: rows have %lld columns (0 to %lld)",
@@ -783,36 +826,12 @@ static int load_csv(const rt_source *src, rt_dataset *out, char *err, size_t err
         rt_path_error(err, errlen, path, "%s", strerror(ENOMEM));
         goto failed;
     }
-    int64_t row = 0;
-    line = first_line;
+    int64_t row = 0, line = first_line;
     for (const char *p = first; *p; line++) {
         const char *end = line_end(p);
         if (!blank_line(p, end)) {
-            float *xr = x + row * features;
-            const char *field = p;
-            for (int64_t c = 0; c < cols; c++) {
-                const char *stop = memchr(field, ',', (size_t)(end - field));
-                if (!stop)
-                    stop = end;
-                double v;
-                if (parse_field(path, line, c + 1, field, stop, &v, err, errlen) != 0)
-                    goto failed_xy;
-                if (c == label && src->real_labels) {
-                    float f = (float)v;
-                    memcpy(&y[row], &f, sizeof f); /* f32 labels in the same 4 bytes */
-                } else if (c == label) {
-                    if (v != floor(v) || v < INT32_MIN || v > INT32_MAX) {
-                        rt_path_error(err, errlen, path, "%lld: label %g in column %lld %s", (long long)line, v,
-                             (long long)c + 1,
-                             v != floor(v) ? "is not an integer" : "is out of range for a class label");
-                        goto failed_xy;
-                    }
-                    y[row] = (int32_t)v;
-                } else {
-                    *xr++ = (float)(v * src->scale + src->shift);
-                }
-                field = stop + 1;
-            }
+            if (csv_row(src, line, p, end, cols, label, x + row * features, y ? &y[row] : NULL, err, errlen) != 0)
+                goto failed_xy;
             row++;
         }
         p = next_line(end);

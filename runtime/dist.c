@@ -495,6 +495,18 @@ void rt_grad_ready(int64_t offset, int64_t count) { (void)offset; (void)count; }
 
 #endif
 
+/* Under mpirun, every rank learns the worst exit code of all of them at
+ * the same point; rank 0 says which rank failed when it was not itself
+ * (that rank's own message, with its rank, is above). */
+int rt_dist_agree_report(const char *prog, int rc, const char *when)
+{
+    int worst;
+    int all = rt_dist_agree(rc, &worst);
+    if (all != RC_OK && rc == RC_OK && rt_dist_rank() == 0)
+        rt_report(prog, "stopping every rank: rank %d failed %s", worst, when);
+    return all;
+}
+
 double rt_dist_wait_seconds(void)
 {
 #if NETC_HAVE_MPI

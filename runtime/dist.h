@@ -32,6 +32,9 @@ void rt_dist_shard(int64_t batch, int64_t *offset, int64_t *count);
  * that had it (-1 when all are 0). A collective: every rank calls it at the
  * same point. Not distributed: rc itself. */
 int rt_dist_agree(int rc, int *worst_rank);
+/* rt_dist_agree, and when another rank failed, rank 0 says which and
+ * `when` ("to read the checkpoint"); that rank's own message is above. */
+int rt_dist_agree_report(const char *prog, int rc, const char *when);
 
 /* Gradient all-reduce around one train_step. step_begin arms the buckets
  * (this rank's `local` samples start at `offset` of `global`), train_step's

@@ -223,7 +223,79 @@ int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64
 /* Weights only, from a checkpoint, into params. */
 int rt_load_weights(const char *prog, const char *path, const rt_program *p, float *params);
 
-/* The commands (train.c, predict.c); each returns an exit code. */
+/* ------------------------------------------------ data (train_data.c) */
+
+/* Fills f from the train block's source `config` or, when flag_path is
+ * given, from that file with config's kind and scale (or `fallback`'s when
+ * config has no source). Returns RC_OK, or a code after a message. */
+int rt_resolve_source(const char *prog, const rt_program *p, const rt_source *config,
+                      const rt_source *fallback, const char *flag, const char *flag_path,
+                      source_files *f);
+
+/* ---------------------------------- a run's checkpoints (train_checkpoint.c) */
+
+/* The tensors a checkpoint holds, named: parameters, then optimizer state. */
+typedef struct tensor_list {
+    rt_named_tensor *t;
+    int n;
+    char *names; /* storage for the optimizer tensors' names */
+} tensor_list;
+void rt_run_tensors_free(tensor_list *l);
+/* Parameters by their names, then (with a step plan) the optimizer state
+ * of each trainable one its step updates as `optimizer.<name>.<block>`. */
+int rt_run_tensors_build(const char *prog, const rt_program *p, float *params, float *state,
+                         const step_plan *sp, tensor_list *l);
+
+/* Where a run stands: enough to continue it exactly. */
+typedef struct position {
+    int64_t step;     /* optimizer steps done */
+    int64_t epoch;    /* epochs finished (0-based index of the current one) */
+    int64_t in_epoch; /* steps done in the current epoch */
+    int64_t batch;
+    uint64_t seed;
+    rt_early_stop es; /* the best validation evaluation so far, and since when */
+} position;
+int rt_run_checkpoint_save(const char *prog, const char *path, const rt_program *p,
+                           const tensor_list *l, const step_plan *sp, const position *at);
+/* --resume: weights, optimizer state (when the optimizer is the same: the
+ * file then must hold exactly the model and its state) and the position. */
+int rt_run_resume(const char *prog, const char *path, const rt_program *p, const step_plan *sp,
+                  const tensor_list *with_state, const tensor_list *weights_only, position *at);
+
+/* ----------------------------------------------- evaluation (evaluate.c) */
+
+typedef struct rt_metrics rt_metrics;
+/* Forward over the rows of d (every row when rows is NULL), in batches,
+ * the last one smaller; m is reset and gets the figures. Under mpirun each
+ * rank runs a contiguous share of the rows and the counts are all-reduced,
+ * so every rank gets the figures of the whole set. */
+void rt_evaluate(const rt_program *p, const rt_dataset *d, const int64_t *rows, int64_t n,
+                 int64_t batch, const float *params, const buffers *b, rt_metrics *m);
+/* The figures the model's loss has (an autoencoder's: mse's). */
+int rt_eval_metrics_init(const char *prog, const rt_program *p, rt_metrics *m);
+/* "test loss 0.3710  test accuracy 86.41%" (prefix "test "), and an
+ * autoencoder's "test reconstruction mse 0.0123". */
+void rt_eval_summary(const rt_program *p, const rt_metrics *m, const char *prefix, char *buf, size_t len);
+
+/* ------------------------------------------------- the CSV log (trainlog.c) */
+
+/* The CSV log lives in memory and is rewritten whole, atomically, after
+ * every epoch, so a reader never sees half a row. */
+typedef struct csv_log {
+    const char *path;
+    char *text;
+    size_t len, cap;
+} csv_log;
+/* Opens the log of `rows` rows to come; resuming, it keeps the previous
+ * run's rows up to step `upto`. */
+int rt_log_open(const char *prog, csv_log *log, const char *path, int64_t rows, bool resuming, int64_t upto);
+/* One row: an evaluation, or the end of an epoch, or both. test and val
+ * are NULL when not evaluated at this row; best marks the best validation
+ * evaluation so far. */
+int rt_log_row(const char *prog, csv_log *log, int64_t epoch, int64_t step, float lr, double train_loss,
+               const rt_metrics *test, const rt_metrics *val, bool best, double samples_per_s, double seconds);
+
+/* The commands (train.c, evaluate.c, predict.c); each returns an exit code. */
 int rt_cmd_train(const options *o, const rt_program *p);
 int rt_cmd_eval(const options *o, const rt_program *p);
 int rt_cmd_predict(const options *o, const rt_program *p);
