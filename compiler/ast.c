@@ -34,6 +34,17 @@ AstList ast_list_new(void)
     return l;
 }
 
+/* A named node and its children: the one builder behind the declarations
+ * (each sets what its kind has; the rest stay empty). */
+static Ast *ast_decl(Compiler *c, AstKind kind, Span at, const Ast *name, Ast *lhs, AstList list, AstList body)
+{
+    Ast *n = ast_named(c, kind, at, name);
+    n->lhs = lhs;
+    n->list = list;
+    n->body = body;
+    return n;
+}
+
 /* Doubling growth inside the arena: lists only grow while parsing. */
 AstList ast_list_push(Compiler *c, AstList l, Ast *item)
 {
@@ -253,17 +264,14 @@ Ast *ast_kwarg(Compiler *c, Span at, Ast *key, Ast *value)
 
 Ast *ast_type(Compiler *c, Span at, Ast *name, bool has_dims, AstList dims)
 {
-    Ast *n = ast_named(c, AST_TYPE, at, name);
+    Ast *n = ast_decl(c, AST_TYPE, at, name, NULL, dims, ast_list_new());
     n->has_dims = has_dims;
-    n->list = dims;
     return n;
 }
 
 Ast *ast_let(Compiler *c, Span at, Ast *name, Ast *value)
 {
-    Ast *n = ast_named(c, AST_LET, at, name);
-    n->lhs = value;
-    return n;
+    return ast_decl(c, AST_LET, at, name, value, ast_list_new(), ast_list_new());
 }
 
 Ast *ast_return(Compiler *c, Span at, Ast *value)
@@ -282,40 +290,31 @@ Ast *ast_expr_stmt(Compiler *c, Ast *e)
 
 Ast *ast_param(Compiler *c, Span at, Ast *name, Ast *type, Ast *dflt)
 {
-    Ast *n = ast_named(c, AST_PARAM, at, name);
+    Ast *n = ast_decl(c, AST_PARAM, at, name, dflt, ast_list_new(), ast_list_new());
     n->type = type;
-    n->lhs = dflt;
     return n;
 }
 
 Ast *ast_model(Compiler *c, AstKind kind, Span at, Ast *name, AstList params, Ast *ret, AstList body)
 {
-    Ast *n = ast_named(c, kind, at, name);
-    n->list = params;
+    Ast *n = ast_decl(c, kind, at, name, NULL, params, body);
     n->type = ret;
-    n->body = body;
     return n;
 }
 
 Ast *ast_const(Compiler *c, Span at, Ast *name, Ast *value)
 {
-    Ast *n = ast_named(c, AST_CONST, at, name);
-    n->lhs = value;
-    return n;
+    return ast_decl(c, AST_CONST, at, name, value, ast_list_new(), ast_list_new());
 }
 
 Ast *ast_train(Compiler *c, Span at, Ast *name, AstList items)
 {
-    Ast *n = ast_named(c, AST_TRAIN, at, name);
-    n->list = items;
-    return n;
+    return ast_decl(c, AST_TRAIN, at, name, NULL, items, ast_list_new());
 }
 
 Ast *ast_item(Compiler *c, Span at, Ast *key, Ast *value)
 {
-    Ast *n = ast_named(c, AST_ITEM, at, key);
-    n->lhs = value;
-    return n;
+    return ast_decl(c, AST_ITEM, at, key, value, ast_list_new(), ast_list_new());
 }
 
 Ast *ast_step(Compiler *c, Span at, Ast *key, Ast *target, AstList items)
@@ -329,17 +328,12 @@ Ast *ast_step(Compiler *c, Span at, Ast *key, Ast *target, AstList items)
 
 Ast *ast_augment(Compiler *c, Span at, Ast *key, AstList items)
 {
-    Ast *n = ast_named(c, AST_AUGMENT, at, key);
-    n->body = items;
-    return n;
+    return ast_decl(c, AST_AUGMENT, at, key, NULL, ast_list_new(), items);
 }
 
 Ast *ast_init(Compiler *c, Span at, Ast *key, Ast *source, AstList items)
 {
-    Ast *n = ast_named(c, AST_INIT, at, key);
-    n->lhs = source;
-    n->body = items;
-    return n;
+    return ast_decl(c, AST_INIT, at, key, source, ast_list_new(), items);
 }
 
 Ast *ast_map(Compiler *c, Span at, Ast *dst, Ast *src)

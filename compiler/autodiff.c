@@ -497,10 +497,9 @@ static bool grad_expand(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 #define grad_reduce_to no_grad
 
 static GradRule *const grad_rules[OP_COUNT] = {
-#define OP(name, kind, flags, act, sig) [OP_##name] = grad_##name,
-#define ACT(name, flags, act, sig) [OP_##name] = grad_activation,
-#include "ops.def"
-#undef OP
+#define RULE(name) grad_##name
+#define RULE_ACT grad_activation
+#include "op_rules.h"
 };
 
 static bool backward_node(Ad *a, uint32_t id)

@@ -124,6 +124,49 @@ static void arg_rows(LInstr *in, const Node *n)
     arg_int(in, last_dim(n), 0);
 }
 
+/* A kernel call whose arguments come from the node alone, written as a
+ * recipe: words separated by spaces, one an argument, in the kernel's
+ * order (kernels.def has the signatures):
+ *   n       the node's elements (per sample, times the batch)
+ *   r       its rows over the last dimension (times the batch), then the row length
+ *   0 to 4  input k's storage;  o  the node's own
+ *   f:NAME  the float attribute NAME;  F:NAME  the same divided by the batch
+ *   s       a dropout seed salted by the node;  s:NAME  salted by the int attribute NAME
+ *   p0, p1  the pooling geometry (rt_pool2d) over input k, then the batch
+ *   c1, c2  the convolution geometry (rt_conv2d) over input k, then the batch
+ * Many ops lower to one such call; a recipe keeps each to one line. */
+static void arg_pool(Lower *l, LInstr *in, const Node *n, uint32_t x);
+static void arg_conv(Lower *l, LInstr *in, const Node *n, uint32_t x);
+static bool lower_call(Lower *l, uint32_t id, Kernel fn, const char *recipe)
+{
+    const Node *n = node_at(l, id);
+    LInstr *in = emit(l, LI_CALL, fn, n);
+    for (const char *w = recipe; *w; w += strcspn(w, " "), w += *w == ' ') {
+        const char *name = w[1] == ':' ? arena_strndup(l->c->arena, w + 2, strcspn(w + 2, " ")) : NULL;
+        if (w[0] >= '0' && w[0] <= '4')
+            arg_val(l, in, n->inputs[w[0] - '0']);
+        else if (w[0] == 'o')
+            arg_val(l, in, id);
+        else if (w[0] == 'n')
+            arg_int(in, 0, elems(n));
+        else if (w[0] == 'r')
+            arg_rows(in, n);
+        else if (w[0] == 'f' || w[0] == 'F')
+            arg_float(in, ir_attr(n, name)->f, w[0] == 'F');
+        else if (w[0] == 's')
+            arg_seed(in, name ? ir_attr(n, name)->i : (int64_t)id);
+        else if (w[0] == 'p' || w[0] == 'c') {
+            if (w[0] == 'p')
+                arg_pool(l, in, n, n->inputs[w[1] - '0']);
+            else
+                arg_conv(l, in, n, n->inputs[w[1] - '0']);
+            arg_int(in, 0, 1);
+        } else
+            die("lowering %s: recipe \"%s\" has an unknown word at \"%s\"", ir_ops[n->op].name, recipe, w);
+    }
+    return true;
+}
+
 /* --------------------------------------------------------- elementwise */
 
 static LExpr *expr_new(Lower *l, LExprKind kind)
@@ -733,6 +776,24 @@ static bool lower_embed(Lower *l, uint32_t id)
     return true;
 }
 
+/* The arguments a normalisation's gradient (layernorm_grad, batchnorm_grad:
+ * dy, x, fwd) takes after its sizes, the same for both kernels: x, dy,
+ * gamma, the forward's saved statistics, dx, then dgamma and dbeta (or
+ * null where no companion wants them) and whether to add to them. */
+static void arg_norm_grad(Lower *l, LInstr *in, uint32_t id)
+{
+    const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
+    bool accumulate = false;
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, n->inputs[0]);
+    arg_val(l, in, fwd->inputs[1]);
+    arg_saved_parts(l, in, n->inputs[2]);
+    arg_val(l, in, id);
+    arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
+    arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
+    arg_bool(in, accumulate);
+}
+
 /* layernorm over the last axis: every row of every sample is one row of
  * the kernel. In training the node's slot holds y, then the mean and the
  * 1/std of each row (batch * rows floats each), which the gradient reads. */
@@ -758,19 +819,10 @@ static bool lower_layernorm(Lower *l, uint32_t id)
         return true;
     }
     /* layernorm_grad (dy, x, fwd) */
-    const Node *fwd = node_at(l, n->inputs[2]);
-    bool accumulate = false;
     LInstr *in = emit(l, LI_CALL, K_rt_layernorm_backward, n);
     arg_int(in, 0, r);
     arg_int(in, d, 0);
-    arg_val(l, in, n->inputs[1]);
-    arg_val(l, in, n->inputs[0]);
-    arg_val(l, in, fwd->inputs[1]);
-    arg_saved_parts(l, in, n->inputs[2]);
-    arg_val(l, in, id);
-    arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
-    arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
-    arg_bool(in, accumulate);
+    arg_norm_grad(l, in, id);
     return true;
 }
 
@@ -832,27 +884,8 @@ static bool lower_activation(Lower *l, uint32_t id)
 #define lower_dense_grad_w lower_param_grad
 #define lower_bias_grad lower_param_grad
 
-static bool lower_dropout(Lower *l, uint32_t id)
-{
-    const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, K_rt_dropout_forward, n);
-    arg_int(in, 0, elems(n));
-    arg_float(in, ir_attr(n, "rate")->f, false);
-    arg_seed(in, id);
-    arg_val(l, in, n->inputs[0]);
-    arg_val(l, in, id);
-    return true;
-}
-
-static bool lower_softmax(Lower *l, uint32_t id)
-{
-    const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, K_rt_softmax_forward, n);
-    arg_rows(in, n);
-    arg_val(l, in, n->inputs[0]);
-    arg_val(l, in, id);
-    return true;
-}
+static bool lower_dropout(Lower *l, uint32_t id) { return lower_call(l, id, K_rt_dropout_forward, "n f:rate s 0 o"); }
+static bool lower_softmax(Lower *l, uint32_t id) { return lower_call(l, id, K_rt_softmax_forward, "r 0 o"); }
 
 /* the table's gradient: dy (batch, T*D) summed over the batch */
 static bool lower_position_grad(Lower *l, uint32_t id)
@@ -937,37 +970,12 @@ static bool lower_act_grad(Lower *l, uint32_t id)
 
 static bool lower_dropout_grad(Lower *l, uint32_t id)
 {
-    const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, K_rt_dropout_backward, n);
-    arg_int(in, 0, elems(n));
-    arg_float(in, ir_attr(n, "rate")->f, false);
-    arg_seed(in, ir_attr(n, "salt")->i);
-    arg_val(l, in, n->inputs[0]);
-    arg_val(l, in, id);
-    return true;
+    return lower_call(l, id, K_rt_dropout_backward, "n f:rate s:salt 0 o");
 }
-
-static bool lower_softmax_grad(Lower *l, uint32_t id)
-{
-    const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, K_rt_softmax_backward, n);
-    arg_rows(in, n);
-    arg_val(l, in, n->inputs[1]);
-    arg_val(l, in, n->inputs[0]);
-    arg_val(l, in, id);
-    return true;
-}
-
+static bool lower_softmax_grad(Lower *l, uint32_t id) { return lower_call(l, id, K_rt_softmax_backward, "r 1 0 o"); }
 static bool lower_cross_entropy_grad(Lower *l, uint32_t id)
 {
-    const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, K_rt_softmax_xent_backward, n);
-    arg_rows(in, n);
-    arg_val(l, in, n->inputs[2]);
-    arg_val(l, in, n->inputs[1]);
-    arg_float(in, ir_attr(n, "scale")->f, true);
-    arg_val(l, in, id);
-    return true;
+    return lower_call(l, id, K_rt_softmax_xent_backward, "r 2 1 F:scale o");
 }
 
 static bool lower_mse_grad(Lower *l, uint32_t id)
@@ -990,13 +998,7 @@ static bool lower_mse_grad(Lower *l, uint32_t id)
 
 static bool lower_pool(Lower *l, uint32_t id)
 {
-    const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, n->op == OP_maxpool ? K_rt_maxpool_forward : K_rt_avgpool_forward, n);
-    arg_pool(l, in, n, n->inputs[0]);
-    arg_int(in, 0, 1);
-    arg_val(l, in, n->inputs[0]);
-    arg_val(l, in, id);
-    return true;
+    return lower_call(l, id, node_at(l, id)->op == OP_maxpool ? K_rt_maxpool_forward : K_rt_avgpool_forward, "p0 0 o");
 }
 #define lower_maxpool lower_pool
 #define lower_avgpool lower_pool
@@ -1064,34 +1066,19 @@ static bool lower_batchnorm_frozen_grad(Lower *l, uint32_t id)
 
 static bool lower_batchnorm_grad(Lower *l, uint32_t id)
 {
-    const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
+    const Node *n = node_at(l, id);
     int64_t c = n->shape.dim[0], hw = elems(n) / c;
-    bool accumulate = false;
     LInstr *in = emit(l, LI_CALL, K_rt_batchnorm_backward, n);
     arg_int(in, 0, 1);
     arg_int(in, c, 0);
     arg_int(in, hw, 0);
-    arg_val(l, in, n->inputs[1]);
-    arg_val(l, in, n->inputs[0]);
-    arg_val(l, in, fwd->inputs[1]);
-    arg_saved_parts(l, in, n->inputs[2]);
-    arg_val(l, in, id);
-    arg_grad_or_null(l, in, companion(l, id, 0), &accumulate);
-    arg_grad_or_null(l, in, companion(l, id, 1), &accumulate);
-    arg_bool(in, accumulate);
+    arg_norm_grad(l, in, id);
     return true;
 }
 
 static bool lower_conv2d_grad_x(Lower *l, uint32_t id)
 {
-    const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, K_rt_conv2d_backward_data, n);
-    arg_conv(l, in, n, n->inputs[2]);
-    arg_int(in, 0, 1);
-    arg_val(l, in, n->inputs[0]);
-    arg_val(l, in, n->inputs[1]);
-    arg_val(l, in, id);
-    return true;
+    return lower_call(l, id, K_rt_conv2d_backward_data, "c2 0 1 o");
 }
 
 static bool lower_conv2d_grad_w(Lower *l, uint32_t id)
@@ -1126,16 +1113,7 @@ static bool lower_maxpool_grad(Lower *l, uint32_t id)
     return true;
 }
 
-static bool lower_avgpool_grad(Lower *l, uint32_t id)
-{
-    const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, K_rt_avgpool_backward, n);
-    arg_pool(l, in, n, n->inputs[1]);
-    arg_int(in, 0, 1);
-    arg_val(l, in, n->inputs[0]);
-    arg_val(l, in, id);
-    return true;
-}
+static bool lower_avgpool_grad(Lower *l, uint32_t id) { return lower_call(l, id, K_rt_avgpool_backward, "p1 0 o"); }
 
 static bool lower_concat_grad(Lower *l, uint32_t id)
 {
@@ -1173,10 +1151,9 @@ static bool lower_broadcast(Lower *l, uint32_t id)
 #define lower_reduce_to lower_broadcast
 
 static LowerRule *const lower_rules[OP_COUNT] = {
-#define OP(name, kind, flags, act, sig) [OP_##name] = lower_##name,
-#define ACT(name, flags, act, sig) [OP_##name] = lower_activation,
-#include "ops.def"
-#undef OP
+#define RULE(name) lower_##name
+#define RULE_ACT lower_activation
+#include "op_rules.h"
 };
 
 /* Nodes fused into another's kernel or loop, aliases and dead values have
@@ -1428,7 +1405,8 @@ static bool lower_steps(Compiler *c, const TrainSpec *ts, LProgram *lp)
     lp->x_vocab = input_vocab(c, m);
     lp->out_shape = out->shape;
     /* the models, stepped ones first in step order, then the ones only called */
-    const Graph **models = arena_alloc(c->arena, sizeof *models * (size_t)(models_called_bound(p, ts) + 1));
+    size_t bound = models_called_bound(p, ts);
+    const Graph **models = arena_alloc(c->arena, sizeof *models * (bound + 1));
     int nm = 0;
     for (int pass = 0; pass < 2; pass++)
         for (int k = 0; k < ts->nsteps; k++) {

@@ -760,10 +760,9 @@ static bool no_rule(ShapeCtx *s)
 
 /* A row of ops.def without its rule here fails to compile. */
 static bool (*const rules[OP_COUNT])(ShapeCtx *) = {
-#define OP(name, kind, flags, act, sig) [OP_##name] = shape_##name,
-#define ACT(name, flags, act, sig) [OP_##name] = shape_activation,
-#include "ops.def"
-#undef OP
+#define RULE(name) shape_##name
+#define RULE_ACT shape_activation
+#include "op_rules.h"
 };
 
 /* The values of a shape, or -1 past SHAPE_MAX_VALUES (no overflow on

@@ -419,10 +419,9 @@ static bool step_softmax(Stepper *s, uint32_t id)
 #define step_layernorm_grad_param step_none
 
 static StepRule *const step_rules[OP_COUNT] = {
-#define OP(name, kind, flags, act, sig) [OP_##name] = step_##name,
-#define ACT(name, flags, act, sig) [OP_##name] = step_activation,
-#include "ops.def"
-#undef OP
+#define RULE(name) step_##name
+#define RULE_ACT step_activation
+#include "op_rules.h"
 };
 
 /* Value slots and calls for one node; false (with the reason) for an op

@@ -185,10 +185,9 @@ static int64_t flops_layernorm_grad(const Program *p, const Graph *g, const Node
 
 /* A row of ops.def without its cost here fails to compile. */
 static FlopsRule *const flops_rules[OP_COUNT] = {
-#define OP(name, kind, flags, act, sig) [OP_##name] = flops_##name,
-#define ACT(name, flags, act, sig) [OP_##name] = flops_per_output,
-#include "ops.def"
-#undef OP
+#define RULE(name) flops_##name
+#define RULE_ACT flops_per_output
+#include "op_rules.h"
 };
 
 int64_t summary_node_flops(const Program *p, const Graph *g, const Node *n)

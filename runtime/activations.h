@@ -130,16 +130,19 @@ static inline float dact_hardswish(float x, float y, float dy, float alpha)
     return x + 3.0f < 0.0f ? 0.0f : x - 3.0f > 0.0f ? dy : dy * (x / 3.0f + 0.5f);
 }
 
-/* One activation of x. */
-static inline float rt_act_scalar(rt_act act, float alpha, float x)
-{
-    switch (act) {
-#define RT_ACT_CASE(E, name) case RT_ACT_##E: return act_##name(x, alpha);
-    RT_ACT_LIST(RT_ACT_CASE)
-#undef RT_ACT_CASE
+/* The one switch over rt_act, as a function T fn(act, alpha, x) whose
+ * cases CASE(E, name) return the activation of x: rt_act_scalar below,
+ * rt_act_vec for vectors. */
+#define RT_ACT_DISPATCH(T, fn, CASE)                   \
+    static inline T fn(rt_act act, float alpha, T x)   \
+    {                                                  \
+        switch (act) { RT_ACT_LIST(CASE) }             \
+        return x;                                      \
     }
-    return x;
-}
+
+/* One activation of x. */
+#define RT_ACT_CASE_SCALAR(E, name) case RT_ACT_##E: return act_##name(x, alpha);
+RT_ACT_DISPATCH(float, rt_act_scalar, RT_ACT_CASE_SCALAR)
 
 #endif
 
@@ -250,14 +253,7 @@ static inline VEC bwd_hardswish(VEC x, VEC y, VEC dy, float alpha)
 }
 
 /* One activation of a vector. */
-static inline VEC rt_act_vec(rt_act act, float alpha, VEC x)
-{
-    switch (act) {
-#define RT_ACT_CASE(E, name) case RT_ACT_##E: return fwd_##name(x, alpha);
-    RT_ACT_LIST(RT_ACT_CASE)
-#undef RT_ACT_CASE
-    }
-    return x;
-}
+#define RT_ACT_CASE_VEC(E, name) case RT_ACT_##E: return fwd_##name(x, alpha);
+RT_ACT_DISPATCH(VEC, rt_act_vec, RT_ACT_CASE_VEC)
 
 #endif

@@ -367,6 +367,7 @@ typedef struct loss_task {
     float target;
     float scale;
     float *out;
+    bool bce; /* bce with logits, else mse */
     double partial[MAX_REDUCE_CHUNKS];
 } loss_task;
 
@@ -384,81 +385,107 @@ static double run_reduction(loss_task *t, rt_task_fn fn)
     return sum;
 }
 
-static void mse_forward_chunk(void *ctx, int64_t chunk)
+/* One element's loss, in double (the forward pass sums them): mse's
+ * squared difference, or bce's with logits, max(z,0) - z t + log(1 +
+ * exp(-|z|)): the exp never overflows and log1p keeps the small tail, as
+ * PyTorch's BCEWithLogits. */
+static inline double loss_term(bool bce, double z, double target)
+{
+    if (bce)
+        return (z > 0.0 ? z : 0.0) - z * target + log1p(exp(-fabs(z)));
+    double d = z - target;
+    return d * d;
+}
+
+/* One element's gradient times scale: mse's in float; bce's sigmoid in
+ * double, since s - t cancels when s is near the target 1 and a float s
+ * would leave only a few correct bits of the difference. */
+static inline float loss_grad(bool bce, float z, float target, float scale)
+{
+    if (bce) {
+        double s = 1.0 / (1.0 + exp(-(double)z));
+        return scale * (float)(s - (double)target);
+    }
+    return 2.0f * scale * (z - target);
+}
+
+static void loss_forward_chunk(void *ctx, int64_t chunk)
 {
     loss_task *t = ctx;
     int64_t begin = chunk * t->per_chunk, end = min_i64(begin + t->per_chunk, t->n);
     double sum = 0.0;
-    for (int64_t i = begin; i < end; i++) {
-        double d = (double)t->a[i] - (t->b ? t->b[i] : t->target);
-        sum += d * d;
-    }
+    for (int64_t i = begin; i < end; i++)
+        sum += loss_term(t->bce, t->a[i], t->b ? t->b[i] : t->target);
     t->partial[chunk] = sum;
+}
+
+static void loss_backward_chunk(void *ctx, int64_t chunk)
+{
+    const loss_task *t = ctx;
+    int64_t begin = chunk * ELEMENT_CHUNK, end = min_i64(begin + ELEMENT_CHUNK, t->n);
+    for (int64_t i = begin; i < end; i++)
+        t->out[i] = loss_grad(t->bce, t->a[i], t->b ? t->b[i] : t->target, t->scale);
+}
+
+/* The sum of the losses of a (n) against b (n), or against `target` for
+ * every element when b is NULL. */
+static double loss_forward(bool bce, int64_t n, const float *a, const float *b, float target)
+{
+    loss_task t = { .n = n, .a = a, .b = b, .target = target, .bce = bce };
+    return run_reduction(&t, loss_forward_chunk);
+}
+
+/* out (n) = scale * the loss's gradient with respect to a (n). */
+static void loss_backward(bool bce, int64_t n, const float *a, const float *b, float target, float scale, float *out)
+{
+    loss_task t = { .n = n, .a = a, .b = b, .target = target, .scale = scale, .out = out, .bce = bce };
+    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), loss_backward_chunk, &t);
 }
 
 // pred (n), target (n)
 double rt_mse_forward(int64_t n, const float *pred, const float *target)
 {
-    loss_task t = { .n = n, .a = pred, .b = target };
-    return run_reduction(&t, mse_forward_chunk);
-}
-
-static void mse_backward_chunk(void *ctx, int64_t chunk)
-{
-    const loss_task *t = ctx;
-    int64_t begin = chunk * ELEMENT_CHUNK, end = min_i64(begin + ELEMENT_CHUNK, t->n);
-    float s = 2.0f * t->scale;
-    for (int64_t i = begin; i < end; i++)
-        t->out[i] = s * (t->a[i] - (t->b ? t->b[i] : t->target));
+    return loss_forward(false, n, pred, target, 0);
 }
 
 // pred (n), target (n), dpred (n)
-void rt_mse_backward(int64_t n, const float *pred, const float *target,
-                     float scale, float *dpred)
+void rt_mse_backward(int64_t n, const float *pred, const float *target, float scale, float *dpred)
 {
-    loss_task t = { .n = n, .a = pred, .b = target, .scale = scale, .out = dpred };
-    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), mse_backward_chunk, &t);
-}
-
-/* max(z,0) - z t + log(1 + exp(-|z|)): the exp never overflows and log1p
- * keeps the small tail, as PyTorch's BCEWithLogits. In double: it is a sum. */
-static void bce_forward_chunk(void *ctx, int64_t chunk)
-{
-    loss_task *t = ctx;
-    int64_t begin = chunk * t->per_chunk, end = min_i64(begin + t->per_chunk, t->n);
-    double sum = 0.0;
-    for (int64_t i = begin; i < end; i++) {
-        double z = t->a[i], target = t->b ? t->b[i] : t->target;
-        sum += (z > 0.0 ? z : 0.0) - z * target + log1p(exp(-fabs(z)));
-    }
-    t->partial[chunk] = sum;
+    loss_backward(false, n, pred, target, 0, scale, dpred);
 }
 
 // logits (n), target (n)
 double rt_bce_forward(int64_t n, const float *logits, const float *target)
 {
-    loss_task t = { .n = n, .a = logits, .b = target };
-    return run_reduction(&t, bce_forward_chunk);
-}
-
-static void bce_backward_chunk(void *ctx, int64_t chunk)
-{
-    const loss_task *t = ctx;
-    int64_t begin = chunk * ELEMENT_CHUNK, end = min_i64(begin + ELEMENT_CHUNK, t->n);
-    /* sigmoid in double: s - t cancels when s is near the target 1, and
-     * float s would leave only a few correct bits of the difference. */
-    for (int64_t i = begin; i < end; i++) {
-        double s = 1.0 / (1.0 + exp(-(double)t->a[i]));
-        t->out[i] = t->scale * (float)(s - (double)(t->b ? t->b[i] : t->target));
-    }
+    return loss_forward(true, n, logits, target, 0);
 }
 
 // logits (n), target (n), dlogits (n)
-void rt_bce_backward(int64_t n, const float *logits, const float *target,
-                     float scale, float *dlogits)
+void rt_bce_backward(int64_t n, const float *logits, const float *target, float scale, float *dlogits)
 {
-    loss_task t = { .n = n, .a = logits, .b = target, .scale = scale, .out = dlogits };
-    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), bce_backward_chunk, &t);
+    loss_backward(true, n, logits, target, 0, scale, dlogits);
+}
+
+/* The same losses against one number for every element (bce(D(x), 1),
+ * label smoothing bce(D(x), 0.9), mse(y, 0)): no target buffer. */
+double rt_mse_forward_const(int64_t n, const float *pred, float target)
+{
+    return loss_forward(false, n, pred, NULL, target);
+}
+
+void rt_mse_backward_const(int64_t n, const float *pred, float target, float scale, float *dpred)
+{
+    loss_backward(false, n, pred, NULL, target, scale, dpred);
+}
+
+double rt_bce_forward_const(int64_t n, const float *logits, float target)
+{
+    return loss_forward(true, n, logits, NULL, target);
+}
+
+void rt_bce_backward_const(int64_t n, const float *logits, float target, float scale, float *dlogits)
+{
+    loss_backward(true, n, logits, NULL, target, scale, dlogits);
 }
 
 typedef struct broadcast_task {
@@ -522,32 +549,6 @@ void rt_broadcast_copy(int64_t batch, const rt_broadcast *b, const float *x, flo
         t.n_keep *= b->keep[d];
     }
     rt_run_tasks(batch, sum_broadcast_sample, &t);
-}
-
-/* The same losses against one number for every element (bce(D(x), 1),
- * label smoothing bce(D(x), 0.9), mse(y, 0)): no target buffer. */
-double rt_mse_forward_const(int64_t n, const float *pred, float target)
-{
-    loss_task t = { .n = n, .a = pred, .target = target };
-    return run_reduction(&t, mse_forward_chunk);
-}
-
-void rt_mse_backward_const(int64_t n, const float *pred, float target, float scale, float *dpred)
-{
-    loss_task t = { .n = n, .a = pred, .target = target, .scale = scale, .out = dpred };
-    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), mse_backward_chunk, &t);
-}
-
-double rt_bce_forward_const(int64_t n, const float *logits, float target)
-{
-    loss_task t = { .n = n, .a = logits, .target = target };
-    return run_reduction(&t, bce_forward_chunk);
-}
-
-void rt_bce_backward_const(int64_t n, const float *logits, float target, float scale, float *dlogits)
-{
-    loss_task t = { .n = n, .a = logits, .target = target, .scale = scale, .out = dlogits };
-    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), bce_backward_chunk, &t);
 }
 
 /* --------------------------------------------------------------- dropout */
