@@ -36,6 +36,16 @@ char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A growable array in the arena: old storage is abandoned, not freed. */
 void *arena_grow(Arena *a, void *old, size_t old_count, size_t new_count, size_t elem);
+/* Room for items[n] in a growable array of cap items: doubles it when
+ * full, from `first` items. */
+#define ARENA_RESERVE(arena, items, n, cap, first)                                        \
+    do {                                                                                  \
+        if ((n) == (cap)) {                                                               \
+            size_t old_cap_ = (size_t)(cap);                                              \
+            (cap) = (cap) ? (cap) * 2 : (first);                                          \
+            (items) = arena_grow((arena), (items), old_cap_, (size_t)(cap), sizeof *(items)); \
+        }                                                                                 \
+    } while (0)
 
 /* ---------------------------------------------------------- diagnostics */
 

@@ -110,11 +110,7 @@ void ir_ops_init(void)
 Graph *ir_new_graph(Compiler *c, const char *name, Span at)
 {
     Program *p = c->prog;
-    if (p->ngraphs == p->graphs_cap) {
-        int cap = p->graphs_cap ? p->graphs_cap * 2 : 8;
-        p->graphs = arena_grow(c->arena, p->graphs, (size_t)p->ngraphs, (size_t)cap, sizeof *p->graphs);
-        p->graphs_cap = cap;
-    }
+    ARENA_RESERVE(c->arena, p->graphs, p->ngraphs, p->graphs_cap, 8);
     Graph *g = &p->graphs[p->ngraphs++];
     memset(g, 0, sizeof *g);
     g->name = name;
@@ -124,13 +120,9 @@ Graph *ir_new_graph(Compiler *c, const char *name, Span at)
 
 uint32_t ir_add_node(Compiler *c, Graph *g, const Node *n)
 {
-    if (g->nnodes == g->cap) {
-        /* from 8: a file may hold thousands of small models (20,000
-         * models of 4 nodes: 88 MB of node arrays from 32) */
-        uint32_t cap = g->cap ? g->cap * 2 : 8;
-        g->nodes = arena_grow(c->arena, g->nodes, g->nnodes, cap, sizeof *g->nodes);
-        g->cap = cap;
-    }
+    /* from 8: a file may hold thousands of small models (20,000 models of
+     * 4 nodes: 88 MB of node arrays from 32) */
+    ARENA_RESERVE(c->arena, g->nodes, g->nnodes, g->cap, 8);
     g->nodes[g->nnodes] = *n;
     return g->nnodes++;
 }
@@ -138,11 +130,7 @@ uint32_t ir_add_node(Compiler *c, Graph *g, const Node *n)
 uint32_t ir_add_param(Compiler *c, const Param *prm)
 {
     Program *p = c->prog;
-    if (p->nparams == p->params_cap) {
-        uint32_t cap = p->params_cap ? p->params_cap * 2 : 32;
-        p->params = arena_grow(c->arena, p->params, p->nparams, cap, sizeof *p->params);
-        p->params_cap = cap;
-    }
+    ARENA_RESERVE(c->arena, p->params, p->nparams, p->params_cap, 32);
     p->params[p->nparams] = *prm;
     return p->nparams++;
 }

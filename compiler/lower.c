@@ -31,11 +31,7 @@ static double act_alpha(const Node *n)
 
 LInstr *lir_append(Compiler *c, LFunc *f, LKind kind, Kernel fn, Span span)
 {
-    if (f->n == f->cap) {
-        int cap = f->cap ? f->cap * 2 : 32;
-        f->code = arena_grow(c->arena, f->code, (size_t)f->n, (size_t)cap, sizeof *f->code);
-        f->cap = cap;
-    }
+    ARENA_RESERVE(c->arena, f->code, f->n, f->cap, 32);
     LInstr *in = &f->code[f->n++];
     memset(in, 0, sizeof *in);
     in->kind = kind;

@@ -155,6 +155,19 @@ static bool positive_int(Sema *s, const Ast *item, Value v, int64_t *out)
     return true;
 }
 
+/* Int slot `name` of a data source, which must be at least `least`: else
+ * the error `message` at the slot, and the source is dropped. */
+static int64_t source_int(Sema *s, const Callable *k, const Bound *slots, const char *name, int64_t least,
+                          const char *message, DataSpec *ds)
+{
+    int64_t v = slot_int(k, slots, name);
+    if (v < least) {
+        diag_error(&s->c->diag, slot_span(k, slots, name, ds->span), "%s", message);
+        ds->kind = RT_SRC_NONE;
+    }
+    return v;
+}
+
 static void data_spec(Sema *s, Scope *sc, const Ast *item, DataSpec *ds)
 {
     Bound slots[8];
@@ -174,29 +187,17 @@ static void data_spec(Sema *s, Scope *sc, const Ast *item, DataSpec *ds)
         break;
     case RT_SRC_CSV:
         ds->path = slot_str(k, slots, "path");
-        ds->label_column = slot_int(k, slots, "label_column");
         ds->header = slot_int(k, slots, "header");
-        if (ds->label_column < -1) {
-            diag_error(&s->c->diag, slot_span(k, slots, "label_column", ds->span),
-                       "label_column is a 0-based column index, or -1 for none");
-            ds->kind = RT_SRC_NONE;
-        }
+        ds->label_column = source_int(s, k, slots, "label_column", -1,
+                                      "label_column is a 0-based column index, or -1 for none", ds);
         break;
     case RT_SRC_RAW:
         ds->path = slot_str(k, slots, "path");
-        ds->size = slot_int(k, slots, "size");
-        if (ds->size < 1) {
-            diag_error(&s->c->diag, slot_span(k, slots, "size", ds->span), "size (values per sample) must be positive");
-            ds->kind = RT_SRC_NONE;
-        }
+        ds->size = source_int(s, k, slots, "size", 1, "size (values per sample) must be positive", ds);
         break;
     case RT_SRC_TEXT:
         ds->path = slot_str(k, slots, "path");
-        ds->seq = slot_int(k, slots, "seq");
-        if (ds->seq < 1) {
-            diag_error(&s->c->diag, slot_span(k, slots, "seq", ds->span), "seq (tokens per sample) must be positive");
-            ds->kind = RT_SRC_NONE;
-        }
+        ds->seq = source_int(s, k, slots, "seq", 1, "seq (tokens per sample) must be positive", ds);
         break;
     case RT_SRC_NONE:
         break;

@@ -241,28 +241,29 @@ static const char *grouped(char *buf, int64_t v)
     return buf;
 }
 
+/* v in the largest of units (steps of `base`) it reaches, two decimals
+ * once scaled: "2.95 MFLOP", "20.38 KiB", "18 FLOP". */
+static const char *human(char *buf, double v, double base, const char *const *units, int nunits, const char *suffix)
+{
+    int u = 0;
+    while (v >= base && u < nunits - 1) {
+        v /= base;
+        u++;
+    }
+    snprintf(buf, 32, u ? "%.2f %s%s" : "%.0f %s%s", v, units[u], suffix);
+    return buf;
+}
+
 static const char *human_bytes(char *buf, double b)
 {
     static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    int u = 0;
-    while (b >= 1024 && u < 4) {
-        b /= 1024;
-        u++;
-    }
-    snprintf(buf, 32, u ? "%.2f %s" : "%.0f %s", b, units[u]);
-    return buf;
+    return human(buf, b, 1024, units, 5, "");
 }
 
 static const char *human_flops(char *buf, double f)
 {
     static const char *const units[] = { "", "K", "M", "G", "T", "P" };
-    int u = 0;
-    while (f >= 1000 && u < 5) {
-        f /= 1000;
-        u++;
-    }
-    snprintf(buf, 32, u ? "%.2f %sFLOP" : "%.0f %sFLOP", f, units[u]);
-    return buf;
+    return human(buf, f, 1000, units, 6, "FLOP");
 }
 
 void summary_print(FILE *out, Compiler *c, const Graph *g)

@@ -161,23 +161,19 @@ static int64_t confusion_sum(const rt_metrics *m, int64_t cls, bool column)
     return s;
 }
 
-double rt_metrics_precision(const rt_metrics *m, int64_t cls)
+/* Precision (of the predictions of cls, the right ones) or recall (of the
+ * samples of cls, those predicted so); bce's for its positive class. */
+static double precision_or_recall(const rt_metrics *m, int64_t cls, bool precision)
 {
     if (m->loss == RT_LOSS_BCE)
-        return ratio((double)m->tp, (double)(m->tp + m->fp));
+        return ratio((double)m->tp, (double)(m->tp + (precision ? m->fp : m->fn)));
     if (!rt_metrics_per_class(m) || cls < 0 || cls >= m->classes)
         return NAN;
-    return ratio((double)m->confusion[cls * m->classes + cls], (double)confusion_sum(m, cls, true));
+    return ratio((double)m->confusion[cls * m->classes + cls], (double)confusion_sum(m, cls, precision));
 }
 
-double rt_metrics_recall(const rt_metrics *m, int64_t cls)
-{
-    if (m->loss == RT_LOSS_BCE)
-        return ratio((double)m->tp, (double)(m->tp + m->fn));
-    if (!rt_metrics_per_class(m) || cls < 0 || cls >= m->classes)
-        return NAN;
-    return ratio((double)m->confusion[cls * m->classes + cls], (double)confusion_sum(m, cls, false));
-}
+double rt_metrics_precision(const rt_metrics *m, int64_t cls) { return precision_or_recall(m, cls, true); }
+double rt_metrics_recall(const rt_metrics *m, int64_t cls) { return precision_or_recall(m, cls, false); }
 
 double rt_metrics_mse(const rt_metrics *m)
 {

@@ -140,12 +140,16 @@ double rt_model_step_loss(const rt_model *m, int k)
     return k >= 0 && k < m->sp.n ? m->step_loss[k] : NAN;
 }
 
-static rt_named_tensor *tensors_of(rt_model *m)
+/* The model's parameters as named tensors (malloc'd), or NULL with err
+ * saying so for the file at path. */
+static rt_named_tensor *tensors_of(rt_model *m, const char *path, char *err, size_t errlen)
 {
     const rt_program *p = m->p;
     rt_named_tensor *t = calloc((size_t)p->nparams + 1, sizeof *t);
-    if (!t)
+    if (!t) {
+        snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
+    }
     for (int i = 0; i < p->nparams; i++) {
         t[i].name = p->params[i].name;
         t[i].dtype = RT_F32;
@@ -158,11 +162,9 @@ static rt_named_tensor *tensors_of(rt_model *m)
 
 int rt_model_load(rt_model *m, const char *path, char *err, size_t errlen)
 {
-    rt_named_tensor *t = tensors_of(m);
-    if (!t) {
-        snprintf(err, errlen, "%s: out of memory", path);
+    rt_named_tensor *t = tensors_of(m, path, err, errlen);
+    if (!t)
         return -1;
-    }
     /* optimizer state saved by `train` is there too, and not needed here */
     int rc = rt_checkpoint_load(path, t, m->p->nparams, true, NULL, 0, NULL, err, errlen);
     free(t);
@@ -171,11 +173,9 @@ int rt_model_load(rt_model *m, const char *path, char *err, size_t errlen)
 
 int rt_model_save(rt_model *m, const char *path, char *err, size_t errlen)
 {
-    rt_named_tensor *t = tensors_of(m);
-    if (!t) {
-        snprintf(err, errlen, "%s: out of memory", path);
+    rt_named_tensor *t = tensors_of(m, path, err, errlen);
+    if (!t)
         return -1;
-    }
     char step[32];
     snprintf(step, sizeof step, "%lld", (long long)m->step);
     rt_meta meta[] = { { "netc.model", m->p->name }, { "netc.step", step }, { "netc.format", "1" } };
