@@ -1023,19 +1023,26 @@ static bool lower_global_avgpool_grad(Lower *l, uint32_t id)
     return true;
 }
 
+/* A batchnorm kernel's first arguments: the batch, channels and pixels
+ * per channel of n, then its first `inputs` inputs. */
+static void arg_channels(Lower *l, LInstr *in, const Node *n, int inputs)
+{
+    int64_t c = n->shape.dim[0];
+    arg_int(in, 0, 1);
+    arg_int(in, c, 0);
+    arg_int(in, elems(n) / c, 0);
+    for (int k = 0; k < inputs; k++)
+        arg_val(l, in, n->inputs[k]);
+}
+
 static bool lower_batchnorm(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    int64_t c = n->shape.dim[0], hw = elems(n) / c;
     /* A frozen batchnorm (init from ... { freeze bn }) normalises with its
      * running statistics in training too, and leaves them as loaded. */
     bool train = l->u->training && !batchnorm_frozen(l->c->prog, l->u->g, n);
     LInstr *in = emit(l, LI_CALL, train ? K_rt_batchnorm_forward_train : K_rt_batchnorm_forward_eval, n);
-    arg_int(in, 0, 1);
-    arg_int(in, c, 0);
-    arg_int(in, hw, 0);
-    for (int k = 0; k < 5; k++) /* x, gamma, beta, running mean, running variance */
-        arg_val(l, in, n->inputs[k]);
+    arg_channels(l, in, n, 5); /* x, gamma, beta, running mean, running variance */
     if (train)
         arg_float(in, ir_attr(n, "momentum")->f, false);
     arg_float(in, ir_attr(n, "eps")->f, false);
@@ -1048,13 +1055,8 @@ static bool lower_batchnorm(Lower *l, uint32_t id)
 static bool lower_batchnorm_frozen_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    int64_t c = n->shape.dim[0], hw = elems(n) / c;
     LInstr *in = emit(l, LI_CALL, K_rt_batchnorm_backward_frozen, n);
-    arg_int(in, 0, 1);
-    arg_int(in, c, 0);
-    arg_int(in, hw, 0);
-    for (int k = 0; k < 3; k++) /* dy, gamma, running variance */
-        arg_val(l, in, n->inputs[k]);
+    arg_channels(l, in, n, 3); /* dy, gamma, running variance */
     arg_float(in, ir_attr(n, "eps")->f, false);
     arg_val(l, in, id);
     return true;
@@ -1063,11 +1065,8 @@ static bool lower_batchnorm_frozen_grad(Lower *l, uint32_t id)
 static bool lower_batchnorm_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    int64_t c = n->shape.dim[0], hw = elems(n) / c;
     LInstr *in = emit(l, LI_CALL, K_rt_batchnorm_backward, n);
-    arg_int(in, 0, 1);
-    arg_int(in, c, 0);
-    arg_int(in, hw, 0);
+    arg_channels(l, in, n, 0);
     arg_norm_grad(l, in, id);
     return true;
 }

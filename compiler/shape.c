@@ -523,25 +523,29 @@ static bool shape_dense_grad_x(ShapeCtx *s)
     return true;
 }
 
+/* A parameter's gradient: f32 of the parameter's shape, one for the whole
+ * batch (no batch dimension). */
+static bool param_grad_shape(ShapeCtx *s, Shape shape)
+{
+    s->out = shape;
+    s->out_dtype = DT_F32;
+    s->out_unbatched = true;
+    return true;
+}
+
 static bool shape_dense_grad_w(ShapeCtx *s)
 {
     const Shape *dy = &s->in[0], *x = &s->in[1];
     if (dy->rank < 1 || dy->rank != x->rank)
         FAIL("dense_grad_w: dy %s does not match x %s", ty(s, 0), ty(s, 1));
-    s->out = shape2(dy->dim[dy->rank - 1], x->dim[x->rank - 1]);
-    s->out_dtype = DT_F32;
-    s->out_unbatched = true;
-    return true;
+    return param_grad_shape(s, shape2(dy->dim[dy->rank - 1], x->dim[x->rank - 1]));
 }
 
 static bool shape_bias_grad(ShapeCtx *s)
 {
     if (s->in[0].rank < 1)
         FAIL("bias_grad: dy %s has no features", ty(s, 0));
-    s->out = shape1(s->in[0].dim[s->in[0].rank - 1]);
-    s->out_dtype = DT_F32;
-    s->out_unbatched = true;
-    return true;
+    return param_grad_shape(s, shape1(s->in[0].dim[s->in[0].rank - 1]));
 }
 
 /* Gradients of elementwise ops have the shape of the incoming gradient,
@@ -600,18 +604,12 @@ static bool shape_conv2d_grad_w(ShapeCtx *s)
     int64_t f = attr_int(s, "filters"), k = attr_int(s, "kernel"), g = attr_int(s, "groups");
     if (s->in[1].rank != 3 || s->in[0].rank != 3 || s->in[0].dim[0] != f)
         FAIL("conv2d_grad_w: dy %s and x %s do not match %lld filters", ty(s, 0), ty(s, 1), (long long)f);
-    s->out = shape_of(4, (int64_t[]){ f, s->in[1].dim[0] / g, k, k });
-    s->out_dtype = DT_F32;
-    s->out_unbatched = true;
-    return true;
+    return param_grad_shape(s, shape_of(4, (int64_t[]){ f, s->in[1].dim[0] / g, k, k }));
 }
 
 static bool shape_conv2d_grad_b(ShapeCtx *s)
 {
-    s->out = shape1(s->in[0].dim[0]);
-    s->out_dtype = DT_F32;
-    s->out_unbatched = true;
-    return true;
+    return param_grad_shape(s, shape1(s->in[0].dim[0]));
 }
 
 static bool shape_maxpool_grad(ShapeCtx *s) { s->out = s->in[1]; s->out_dtype = DT_F32; return true; }
@@ -623,10 +621,7 @@ static bool shape_batchnorm_frozen_grad(ShapeCtx *s) { s->out = s->in[0]; s->out
 
 static bool shape_batchnorm_grad_param(ShapeCtx *s)
 {
-    s->out = shape1(s->in[0].dim[0]);
-    s->out_dtype = DT_F32;
-    s->out_unbatched = true;
-    return true;
+    return param_grad_shape(s, shape1(s->in[0].dim[0]));
 }
 
 static bool shape_concat_grad(ShapeCtx *s)
@@ -667,10 +662,7 @@ static bool shape_attention_grad(ShapeCtx *s)
 
 static bool shape_recurrent_grad_param(ShapeCtx *s)
 {
-    s->out = s->in[1];
-    s->out_dtype = DT_F32;
-    s->out_unbatched = true;
-    return true;
+    return param_grad_shape(s, s->in[1]);
 }
 
 static bool shape_attention_grad_param(ShapeCtx *s)
@@ -681,10 +673,7 @@ static bool shape_attention_grad_param(ShapeCtx *s)
              ATTENTION_PARAMS - 1, (long long)which, ty(s, 0));
     Shape p[ATTENTION_PARAMS];
     attention_param_shapes(s->in[0].dim[1], p);
-    s->out = p[which];
-    s->out_dtype = DT_F32;
-    s->out_unbatched = true;
-    return true;
+    return param_grad_shape(s, p[which]);
 }
 
 static bool shape_embed_grad(ShapeCtx *s)
@@ -695,18 +684,12 @@ static bool shape_embed_grad(ShapeCtx *s)
         ok = dy->dim[i] == ids->dim[i];
     if (!ok || attr_int(s, "vocab") < 1)
         FAIL("embed_grad: dy %s does not match ids %s", ty(s, 0), ty(s, 1));
-    s->out = shape2(attr_int(s, "vocab"), dy->dim[dy->rank - 1]);
-    s->out_dtype = DT_F32;
-    s->out_unbatched = true;
-    return true;
+    return param_grad_shape(s, shape2(attr_int(s, "vocab"), dy->dim[dy->rank - 1]));
 }
 
 static bool shape_position_grad(ShapeCtx *s)
 {
-    s->out = s->in[0];
-    s->out_dtype = DT_F32;
-    s->out_unbatched = true;
-    return true;
+    return param_grad_shape(s, s->in[0]);
 }
 
 static bool shape_layernorm_grad(ShapeCtx *s)
@@ -720,10 +703,7 @@ static bool shape_layernorm_grad(ShapeCtx *s)
 
 static bool shape_layernorm_grad_param(ShapeCtx *s)
 {
-    s->out = shape1(s->in[0].dim[s->in[0].rank - 1]);
-    s->out_dtype = DT_F32;
-    s->out_unbatched = true;
-    return true;
+    return param_grad_shape(s, shape1(s->in[0].dim[s->in[0].rank - 1]));
 }
 
 static bool shape_expand(ShapeCtx *s)
