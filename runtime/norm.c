@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "netrt.h"
+#include "util.h"
 
 /* Elements per task, to amortise waking a worker. */
 #define NORM_TASK_ELEMENTS 16384
@@ -27,15 +28,8 @@ typedef struct norm_task {
 
 static void run_channels(norm_task *t, rt_task_fn fn)
 {
-    int64_t per_channel = t->batch * t->hw > 0 ? t->batch * t->hw : 1;
-    t->per_task = NORM_TASK_ELEMENTS / per_channel;
-    if (t->per_task < 1)
-        t->per_task = 1;
-    int64_t ntasks = (t->c + t->per_task - 1) / t->per_task;
-    if (ntasks == 1)
-        fn(t, 0);
-    else if (ntasks > 1)
-        rt_parallel_for(ntasks, fn, t);
+    t->per_task = rt_items_per_task(NORM_TASK_ELEMENTS, t->batch * t->hw);
+    rt_run_tasks(ceil_div(t->c, t->per_task), fn, t);
 }
 
 static int64_t last_channel(const norm_task *t, int64_t task)

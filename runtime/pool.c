@@ -15,6 +15,7 @@
 
 #include "netrt.h"
 #include "pool_internal.h"
+#include "util.h"
 
 /* Input elements per task: enough to amortise waking a worker. */
 #define POOL_TASK_ELEMENTS 16384
@@ -54,15 +55,8 @@ static void run_planes(const rt_pool2d *p, int64_t batch, pool_task *t, rt_task_
 {
     t->p = p;
     t->planes = batch * p->c;
-    int64_t per_plane = p->h * p->w > 0 ? p->h * p->w : 1;
-    t->planes_per_task = POOL_TASK_ELEMENTS / per_plane;
-    if (t->planes_per_task < 1)
-        t->planes_per_task = 1;
-    int64_t ntasks = (t->planes + t->planes_per_task - 1) / t->planes_per_task;
-    if (ntasks == 1)
-        fn(t, 0);
-    else if (ntasks > 1)
-        rt_parallel_for(ntasks, fn, t);
+    t->planes_per_task = rt_items_per_task(POOL_TASK_ELEMENTS, p->h * p->w);
+    rt_run_tasks(ceil_div(t->planes, t->planes_per_task), fn, t);
 }
 
 /* The window of output (oy, ox), clipped to the image: rows [y0, y1),

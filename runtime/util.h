@@ -20,6 +20,14 @@ static inline int64_t max_i64(int64_t a, int64_t b)
     return a > b ? a : b;
 }
 
+/* How many items of `item_elements` elements each make a task of about
+ * `task_elements` (at least one item): the split of norm.c and pool.c. */
+static inline int64_t rt_items_per_task(int64_t task_elements, int64_t item_elements)
+{
+    int64_t per = task_elements / (item_elements > 0 ? item_elements : 1);
+    return per < 1 ? 1 : per;
+}
+
 /* a / b rounded up; a >= 0, b > 0. */
 static inline int64_t ceil_div(int64_t a, int64_t b)
 {
