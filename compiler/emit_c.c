@@ -15,13 +15,25 @@
 #define ACT_NAME(name, lower) NAME(RT_ACT_, name)
 #define INIT_NAME(name) NAME(RT_INIT_, name)
 #define LOSS_NAME(name) NAME(RT_LOSS_, name)
+#define OPT_NAME(name) NAME(RT_OPT_, name)
+#define SCHED_NAME(name) NAME(RT_SCHED_, name)
+#define SRC_NAME(name) NAME(RT_SRC_, name)
+#define AUG_NAME(name) NAME(RT_AUG_, name)
 static const char *const act_names[] = { RT_ACT_LIST(ACT_NAME) };
 static const char *const init_names[] = { RT_INIT_LIST(INIT_NAME) };
 static const char *const loss_names[] = { RT_LOSS_LIST(LOSS_NAME) };
+static const char *const opt_names[] = { RT_OPT_LIST(OPT_NAME) };
+static const char *const sched_names[] = { RT_SCHED_LIST(SCHED_NAME) };
+static const char *const source_names[] = { RT_SRC_LIST(SRC_NAME) };
+static const char *const augment_names[] = { RT_AUG_LIST(AUG_NAME) };
 #undef NAME
 #undef ACT_NAME
 #undef INIT_NAME
 #undef LOSS_NAME
+#undef OPT_NAME
+#undef SCHED_NAME
+#undef SRC_NAME
+#undef AUG_NAME
 
 /* Octal escapes for anything but plain printable ASCII, and '?' escaped
  * too so no trigraph can form: a path cannot end the literal or inject. */
@@ -372,8 +384,7 @@ static void print_dims(FILE *out, const char *prefix, int rank, const int64_t *d
 
 static void print_source(FILE *out, const char *field, const rt_source *d)
 {
-    static const char *const kinds[] = { "RT_SRC_NONE", "RT_SRC_IDX", "RT_SRC_CSV", "RT_SRC_RAW", "RT_SRC_TEXT" };
-    fprintf(out, "        .%s = { .kind = %s, .path = ", field, kinds[d->kind]);
+    fprintf(out, "        .%s = { .kind = %s, .path = ", field, source_names[d->kind]);
     emit_c_string(out, d->path);
     fputs(", .labels_path = ", out);
     emit_c_string(out, d->labels_path);
@@ -385,18 +396,16 @@ static void print_source(FILE *out, const char *field, const rt_source *d)
 
 static void print_optimizer(FILE *out, const rt_optimizer *o)
 {
-    static const char *const opts[] = { "RT_OPT_SGD", "RT_OPT_ADAM", "RT_OPT_ADAMW", "RT_OPT_RMSPROP" };
     char b[8][48];
     fprintf(out, "{ .kind = %s, .lr = %s, .momentum = %s, .nesterov = %s, .beta1 = %s, "
                  ".beta2 = %s, .eps = %s, .alpha = %s, .weight_decay = %s }",
-            opts[o->kind], float_field(b[0], o->lr), float_field(b[1], o->momentum), o->nesterov ? "true" : "false",
+            opt_names[o->kind], float_field(b[0], o->lr), float_field(b[1], o->momentum), o->nesterov ? "true" : "false",
             float_field(b[2], o->beta1), float_field(b[3], o->beta2), float_field(b[4], o->eps), float_field(b[5], o->alpha),
             float_field(b[6], o->weight_decay));
 }
 
 static void print_config(FILE *out, const rt_train_config *t, const char *id)
 {
-    static const char *const scheds[] = { "RT_SCHED_CONSTANT", "RT_SCHED_STEP", "RT_SCHED_COSINE" };
     fputs("    .config = {\n        .base_dir = ", out);
     emit_c_string(out, t->base_dir);
     fputs(",\n", out);
@@ -408,7 +417,7 @@ static void print_config(FILE *out, const rt_train_config *t, const char *id)
     print_optimizer(out, o);
     fputs(",\n", out);
     fprintf(out, "        .sched = { .kind = %s, .warmup = %lld, .every = %lld, .gamma = %s, .min_lr = %s },\n",
-            scheds[t->sched.kind], (long long)t->sched.warmup, (long long)t->sched.every, float_field(b[0], t->sched.gamma),
+            sched_names[t->sched.kind], (long long)t->sched.warmup, (long long)t->sched.every, float_field(b[0], t->sched.gamma),
             float_field(b[1], t->sched.min_lr));
     fprintf(out, "        .batch = %lld, .epochs = %lld, .steps = %lld, .seed = %lluu, .clip = %s,\n",
             (long long)t->batch, (long long)t->epochs, (long long)t->steps, (unsigned long long)t->seed,
@@ -512,13 +521,11 @@ static void print_tables(FILE *out, Compiler *c, const char *id, const rt_progra
     for (int k = 0; k < rp->nsteps; k++)
         print_ops(out, arena_printf(c->arena, "%s_ops%d", id, k), rp->steps[k].nops, rp->steps[k].ops);
     if (rp->config.naugment) {
-        static const char *const kinds[] = { "RT_AUG_FLIP_H", "RT_AUG_FLIP_V", "RT_AUG_SHIFT", "RT_AUG_ROTATE",
-                                             "RT_AUG_SCALE", "RT_AUG_NOISE" };
         char b1[48], b2[48];
         fprintf(out, "static const rt_augment %s_augment[] = {\n", id);
         for (int k = 0; k < rp->config.naugment; k++) {
             const rt_augment *a = &rp->config.augment[k];
-            fprintf(out, "    { %s, %s, %s },\n", kinds[a->kind], float_field(b1, a->a), float_field(b2, a->b));
+            fprintf(out, "    { %s, %s, %s },\n", augment_names[a->kind], float_field(b1, a->a), float_field(b2, a->b));
         }
         fputs("};\n\n", out);
     }
@@ -533,10 +540,9 @@ static void print_tables(FILE *out, Compiler *c, const char *id, const rt_progra
                     (long long)st->begin, (long long)st->end, (long long)st->arena_floats, id, k, id, k, st->nops, id, k);
             print_optimizer(out, &st->opt);
             if (st->has_sched || st->clip > 0) {
-                static const char *const scheds[] = { "RT_SCHED_CONSTANT", "RT_SCHED_STEP", "RT_SCHED_COSINE" };
                 char b[3][48];
                 fprintf(out, ",\n      .has_sched = %s, .sched = { .kind = %s, .warmup = %lld, .every = %lld, .gamma = %s, "
-                        ".min_lr = %s }, .clip = %s", st->has_sched ? "true" : "false", scheds[st->sched.kind],
+                        ".min_lr = %s }, .clip = %s", st->has_sched ? "true" : "false", sched_names[st->sched.kind],
                         (long long)st->sched.warmup, (long long)st->sched.every, float_field(b[0], st->sched.gamma),
                         float_field(b[1], st->sched.min_lr), float_field(b[2], st->clip));
             }

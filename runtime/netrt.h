@@ -225,11 +225,15 @@ void rt_init_tensor(rt_init kind, int64_t fan_in, int64_t fan_out, uint64_t seed
 
 /* ----------------------------------------------------------- optimizers */
 
+#define RT_OPT_LIST(X) \
+    X(SGD)     /* with momentum (and Nesterov) when momentum > 0 */ \
+    X(ADAM)    /* weight_decay is L2, added to the gradient */      \
+    X(ADAMW)   /* weight_decay is decoupled (Loshchilov & Hutter) */ \
+    X(RMSPROP) /* alpha = smoothing, optional momentum */
 typedef enum rt_opt_kind {
-    RT_OPT_SGD,     /* with momentum (and Nesterov) when momentum > 0 */
-    RT_OPT_ADAM,    /* weight_decay is L2, added to the gradient */
-    RT_OPT_ADAMW,   /* weight_decay is decoupled (Loshchilov & Hutter) */
-    RT_OPT_RMSPROP, /* alpha = smoothing, optional momentum */
+#define RT_X(name) RT_OPT_##name,
+    RT_OPT_LIST(RT_X)
+#undef RT_X
 } rt_opt_kind;
 
 typedef struct rt_optimizer {
@@ -252,10 +256,14 @@ int rt_optimizer_state_per_param(const rt_optimizer *opt);
 void rt_optimizer_step(const rt_optimizer *opt, float lr, int64_t step, int64_t n,
                        float *params, const float *grads, float *state);
 
+#define RT_SCHED_LIST(X) \
+    X(CONSTANT)                                                                                   \
+    X(STEP)   /* lr * gamma^(floor(s / every)), s = steps done since warm-up (see optim.c) */ \
+    X(COSINE) /* from lr to min_lr over the run */
 typedef enum rt_sched_kind {
-    RT_SCHED_CONSTANT,
-    RT_SCHED_STEP,   /* lr * gamma^(floor(s / every)), s = steps done since warm-up (see optim.c) */
-    RT_SCHED_COSINE, /* from lr to min_lr over the run */
+#define RT_X(name) RT_SCHED_##name,
+    RT_SCHED_LIST(RT_X)
+#undef RT_X
 } rt_sched_kind;
 
 typedef struct rt_schedule {
@@ -274,12 +282,16 @@ double rt_clip_grad_norm(int64_t n, float *grads, float max_norm);
 
 /* ----------------------------------------------------------------- data */
 
+#define RT_SRC_LIST(X) \
+    X(NONE)                                                                           \
+    X(IDX)  /* images (+ labels) in IDX format, gzip'd or not */                      \
+    X(CSV)  /* one sample per row, numbers; optional label column */                  \
+    X(RAW)  /* raw little-endian f32, `seq` floats per sample */                      \
+    X(TEXT) /* a text file read as bytes: windows of seq tokens, labels shifted by one */
 typedef enum rt_source_kind {
-    RT_SRC_NONE,
-    RT_SRC_IDX,  /* images (+ labels) in IDX format, gzip'd or not */
-    RT_SRC_CSV,  /* one sample per row, numbers; optional label column */
-    RT_SRC_RAW,  /* raw little-endian f32, `seq` floats per sample */
-    RT_SRC_TEXT, /* a text file read as bytes: windows of seq tokens, labels shifted by one */
+#define RT_X(name) RT_SRC_##name,
+    RT_SRC_LIST(RT_X)
+#undef RT_X
 } rt_source_kind;
 
 typedef struct rt_source {
@@ -671,13 +683,17 @@ void rt_layernorm_backward(int64_t rows, int64_t d, const float *x, const float 
 
 /* --------------------------------------------------------- augmentation */
 
+#define RT_AUG_LIST(X) \
+    X(FLIP_H) /* mirror left-right with probability 1/2 */                       \
+    X(FLIP_V) /* mirror top-bottom with probability 1/2 */                       \
+    X(SHIFT)  /* translate by a uniform integer in [-a, a] per axis */           \
+    X(ROTATE) /* rotate by a uniform angle in [-a, a] degrees about the centre */ \
+    X(SCALE)  /* zoom by a uniform factor in [a, b] about the centre */          \
+    X(NOISE)  /* add Gaussian noise of standard deviation a */
 typedef enum rt_aug_kind {
-    RT_AUG_FLIP_H, /* mirror left-right with probability 1/2 */
-    RT_AUG_FLIP_V, /* mirror top-bottom with probability 1/2 */
-    RT_AUG_SHIFT,  /* translate by a uniform integer in [-a, a] per axis */
-    RT_AUG_ROTATE, /* rotate by a uniform angle in [-a, a] degrees about the centre */
-    RT_AUG_SCALE,  /* zoom by a uniform factor in [a, b] about the centre */
-    RT_AUG_NOISE,  /* add Gaussian noise of standard deviation a */
+#define RT_X(name) RT_AUG_##name,
+    RT_AUG_LIST(RT_X)
+#undef RT_X
 } rt_aug_kind;
 
 typedef struct rt_augment {
