@@ -367,7 +367,6 @@ typedef struct loss_task {
     float target;
     float scale;
     float *out;
-    bool bce; /* bce with logits, else mse */
     double partial[MAX_REDUCE_CHUNKS];
 } loss_task;
 
@@ -409,37 +408,43 @@ static inline float loss_grad(bool bce, float z, float target, float scale)
     return 2.0f * scale * (z - target);
 }
 
-static void loss_forward_chunk(void *ctx, int64_t chunk)
+/* The bodies take bce as a constant from their callers below, so each
+ * loss gets its own loop with no test inside (as when they were four
+ * functions). */
+static inline void loss_forward_body(loss_task *t, int64_t chunk, bool bce)
 {
-    loss_task *t = ctx;
     int64_t begin = chunk * t->per_chunk, end = min_i64(begin + t->per_chunk, t->n);
     double sum = 0.0;
     for (int64_t i = begin; i < end; i++)
-        sum += loss_term(t->bce, t->a[i], t->b ? t->b[i] : t->target);
+        sum += loss_term(bce, t->a[i], t->b ? t->b[i] : t->target);
     t->partial[chunk] = sum;
 }
 
-static void loss_backward_chunk(void *ctx, int64_t chunk)
+static inline void loss_backward_body(const loss_task *t, int64_t chunk, bool bce)
 {
-    const loss_task *t = ctx;
     int64_t begin = chunk * ELEMENT_CHUNK, end = min_i64(begin + ELEMENT_CHUNK, t->n);
     for (int64_t i = begin; i < end; i++)
-        t->out[i] = loss_grad(t->bce, t->a[i], t->b ? t->b[i] : t->target, t->scale);
+        t->out[i] = loss_grad(bce, t->a[i], t->b ? t->b[i] : t->target, t->scale);
 }
+
+static void mse_forward_chunk(void *ctx, int64_t chunk) { loss_forward_body(ctx, chunk, false); }
+static void bce_forward_chunk(void *ctx, int64_t chunk) { loss_forward_body(ctx, chunk, true); }
+static void mse_backward_chunk(void *ctx, int64_t chunk) { loss_backward_body(ctx, chunk, false); }
+static void bce_backward_chunk(void *ctx, int64_t chunk) { loss_backward_body(ctx, chunk, true); }
 
 /* The sum of the losses of a (n) against b (n), or against `target` for
  * every element when b is NULL. */
 static double loss_forward(bool bce, int64_t n, const float *a, const float *b, float target)
 {
-    loss_task t = { .n = n, .a = a, .b = b, .target = target, .bce = bce };
-    return run_reduction(&t, loss_forward_chunk);
+    loss_task t = { .n = n, .a = a, .b = b, .target = target };
+    return run_reduction(&t, bce ? bce_forward_chunk : mse_forward_chunk);
 }
 
 /* out (n) = scale * the loss's gradient with respect to a (n). */
 static void loss_backward(bool bce, int64_t n, const float *a, const float *b, float target, float scale, float *out)
 {
-    loss_task t = { .n = n, .a = a, .b = b, .target = target, .scale = scale, .out = out, .bce = bce };
-    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), loss_backward_chunk, &t);
+    loss_task t = { .n = n, .a = a, .b = b, .target = target, .scale = scale, .out = out };
+    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), bce ? bce_backward_chunk : mse_backward_chunk, &t);
 }
 
 // pred (n), target (n)
