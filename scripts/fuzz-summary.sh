@@ -9,9 +9,10 @@
 # the CPU seconds say how much of that time the target actually ran.
 # cov and ft are libFuzzer's counters at the end (edges and features the
 # inputs reached); corpus is the working corpus (files/bytes). Lines and
-# functions are llvm-cov's TOTAL over the instrumented sources the target
-# links (the compiler, the grammar and the runtime's readers, as the
-# Makefile builds them), the final corpus replayed once.
+# functions are llvm-cov's, the final corpus replayed once, summed over the
+# instrumented sources the target links (the compiler and the grammar, or
+# the runtime's readers and training driver, as the Makefile builds them;
+# the fuzz harness itself left out).
 # Usage: fuzz-summary.sh TARGET ... ; exits 1 when any target found
 # anything (a crash, a hang, a leak, a sanitizer report).
 set -u
@@ -44,9 +45,13 @@ for t in "$@"; do
     [ "$crashes" = 0 ] && [ "$hangs" = 0 ] || found=1
     lines=-; funcs=-
     if [ -s "$dir/cov/$t.txt" ]; then
-        # TOTAL row: regions missed cover% functions missed executed% lines missed cover% ...
-        lines=$(awk '$1 == "TOTAL" { print $10 }' "$dir/cov/$t.txt")
-        funcs=$(awk '$1 == "TOTAL" { print $7 }' "$dir/cov/$t.txt")
+        # rows: file regions missed cover% functions missed executed% lines
+        # missed cover% ...; summed over the project's sources, the fuzz
+        # harness (fuzz/) left out
+        lines=$(awk '$1 ~ /^(compiler|runtime|build-fuzzcov)\// && $8 ~ /^[0-9]+$/ { n += $8; m += $9 }
+            END { if (n) printf "%.1f%%", 100 * (n - m) / n }' "$dir/cov/$t.txt")
+        funcs=$(awk '$1 ~ /^(compiler|runtime|build-fuzzcov)\// && $5 ~ /^[0-9]+$/ { n += $5; m += $6 }
+            END { if (n) printf "%.1f%%", 100 * (n - m) / n }' "$dir/cov/$t.txt")
     fi
     printf '%-12s %7s %7s %11s %8s %6s %7s %14s %7s %6s %8s %8s\n' "$t" "${secs:--}" "${cpu:--}" "${execs:--}" \
         "${rate:--}" "${cov:--}" "${ft:--}" "${corp:--}" "$crashes" "$hangs" "${lines:--}" "${funcs:--}"
