@@ -97,11 +97,11 @@ $(CC_OBJ) $(BUILD)/compiler/main.o: $(BUILD)/grammar/parser.h $(BUILD)/grammar/l
 
 $(LIBNETRT): $(RT_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "ar rcs $@ (its $(words $^) objects)"; ar rcs $@ $^
 
 $(LIBNETC): $(CC_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "ar rcs $@ (its $(words $^) objects)"; ar rcs $@ $^
 
 $(NETC): $(BUILD)/compiler/main.o $(LIBNETC) $(LIBNETRT)
 	$(CC) $(CFLAGS) -o $@ $^ $(NETCLIBS) $(LDLIBS)
@@ -166,15 +166,20 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_RT_SRC := runtime/file.c runtime/data.c runtime/checkpoint.c runtime/train.c runtime/cli.c
 FUZZ_CC_OBJ = $(filter-out $(1)/compiler/emit_jit.o,$(CC_OBJ:$(BUILD)/%=$(1)/%))
 FUZZ_RT_OBJ = $(FUZZ_RT_SRC:%.c=$(1)/%.o)
-# $(call fuzz_libs,DIR,SAN): DIR's libnetc-fuzz.a and libnetrt-fuzz.a, the
-# runtime's other objects taken from the gcc build
+# $(call fuzz_libs,DIR,SAN,OPT): DIR's libnetc-fuzz.a and libnetrt-fuzz.a
+# built by clang, the runtime's other objects (FUZZ_GCC_RT) taken from the
+# gcc build
 define fuzz_libs
 	@$(MAKE) --no-print-directory BUILD=$(1) CC=clang-14 OPT="$(3)" SAN="$(2)" \
-		$(call FUZZ_RT_OBJ,$(1)) $(call FUZZ_CC_OBJ,$(1))
-	@rm -f $(1)/libnetc-fuzz.a $(1)/libnetrt-fuzz.a
-	@ar rcs $(1)/libnetc-fuzz.a $(call FUZZ_CC_OBJ,$(1))
-	@ar rcs $(1)/libnetrt-fuzz.a $(call FUZZ_RT_OBJ,$(1)) $(filter-out $(FUZZ_RT_SRC:%.c=$(BUILD)/%.o),$(RT_OBJ))
+		FUZZ_GCC_RT="$(filter-out $(FUZZ_RT_SRC:%.c=$(BUILD)/%.o),$(RT_OBJ))" \
+		$(1)/libnetc-fuzz.a $(1)/libnetrt-fuzz.a
 endef
+$(BUILD)/libnetc-fuzz.a: $(call FUZZ_CC_OBJ,$(BUILD))
+	@rm -f $@
+	@echo "ar rcs $@ (its $(words $^) objects)"; ar rcs $@ $^
+$(BUILD)/libnetrt-fuzz.a: $(call FUZZ_RT_OBJ,$(BUILD)) $(FUZZ_GCC_RT)
+	@rm -f $@
+	@echo "ar rcs $@ (its $(words $^) objects)"; ar rcs $@ $^
 FUZZ_CFLAGS = $(subst -I$(BUILD)/grammar,-I$(1)/grammar,$(CFLAGS)) -Ifuzz
 FUZZ_LIBS = $(1)/libnetc-fuzz.a $(1)/libnetrt-fuzz.a -lnettle $(LDLIBS)
 COV_FLAGS := -fprofile-instr-generate -fcoverage-mapping
