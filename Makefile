@@ -97,11 +97,11 @@ $(CC_OBJ) $(BUILD)/compiler/main.o: $(BUILD)/grammar/parser.h $(BUILD)/grammar/l
 
 $(LIBNETRT): $(RT_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "ar rcs $@ (its $(words $^) objects)"; ar rcs $@ $^
 
 $(LIBNETC): $(CC_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "ar rcs $@ (its $(words $^) objects)"; ar rcs $@ $^
 
 $(NETC): $(BUILD)/compiler/main.o $(LIBNETC) $(LIBNETRT)
 	$(CC) $(CFLAGS) -o $@ $^ $(NETCLIBS) $(LDLIBS)
@@ -143,33 +143,72 @@ asan:
 # Coverage-guided fuzzing with libFuzzer (clang from Debian, installed
 # here only): the libraries are rebuilt with clang under ASan and UBSan in
 # build-fuzz/, then each target runs FUZZ_SECONDS over a working corpus
-# seeded from fuzz/corpus/NAME. Inputs that crash are written to
-# build-fuzz/; copy them into fuzz/corpus/NAME so `make check` replays them.
+# seeded from fuzz/corpus/NAME (FUZZ_TARGETS="front data" runs some). Its
+# output goes to build-fuzz/fuzz_NAME.log, and inputs that crash, hang or
+# leak to build-fuzz/artifacts/NAME/: fix the cause, then copy each into
+# fuzz/corpus/NAME so `make check` replays it. The run ends with a table
+# (scripts/fuzz-summary.sh): seconds, CPU seconds, executions, exec/s,
+# libFuzzer's cov/ft counters, the corpus, what was found, and line and
+# function coverage of the instrumented sources over the final corpus:
+# llvm-cov and llvm-profdata (package llvm-14) over a third build,
+# build-fuzzcov/, clang -O0 with -fprofile-instr-generate -fcoverage-mapping
+# and no sanitizer, each target linked with replay_main.c instead of
+# libFuzzer. (libFuzzer's own counters are edges, not lines, and a
+# sanitized build cannot also carry the profile runtime's mapping cheaply.)
 # Instrumented (clang, coverage, ASan, UBSan): the compiler and the
-# runtime's readers (file.c, data.c, checkpoint.c). The JIT backend is left
-# out (no target reaches it, and libgccjit.h is gcc's), and the SIMD
-# kernels come from the gcc build uninstrumented: no target runs them, and
-# clang takes many minutes on them under ASan.
+# runtime's readers (file.c, data.c, checkpoint.c) and the training driver
+# the resume target runs (train.c, cli.c). The JIT backend is left out (no
+# target reaches it, and libgccjit.h is gcc's), and the SIMD kernels come
+# from the gcc build uninstrumented: no target runs them, and clang takes
+# many minutes on them under ASan.
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_CC_OBJ := $(filter-out build-fuzz/compiler/emit_jit.o,$(CC_OBJ:$(BUILD)/%=build-fuzz/%))
-FUZZ_RT_OBJ := build-fuzz/runtime/file.o build-fuzz/runtime/data.o build-fuzz/runtime/checkpoint.o
+FUZZ_RT_SRC := runtime/file.c runtime/data.c runtime/checkpoint.c runtime/train.c runtime/cli.c
+FUZZ_CC_OBJ = $(filter-out $(1)/compiler/emit_jit.o,$(CC_OBJ:$(BUILD)/%=$(1)/%))
+FUZZ_RT_OBJ = $(FUZZ_RT_SRC:%.c=$(1)/%.o)
+# $(call fuzz_libs,DIR,SAN,OPT): DIR's libnetc-fuzz.a and libnetrt-fuzz.a
+# built by clang, the runtime's other objects (FUZZ_GCC_RT) taken from the
+# gcc build
+define fuzz_libs
+	@$(MAKE) --no-print-directory BUILD=$(1) CC=clang-14 OPT="$(3)" SAN="$(2)" \
+		FUZZ_GCC_RT="$(filter-out $(FUZZ_RT_SRC:%.c=$(BUILD)/%.o),$(RT_OBJ))" \
+		$(1)/libnetc-fuzz.a $(1)/libnetrt-fuzz.a
+endef
+$(BUILD)/libnetc-fuzz.a: $(call FUZZ_CC_OBJ,$(BUILD))
+	@rm -f $@
+	@echo "ar rcs $@ (its $(words $^) objects)"; ar rcs $@ $^
+$(BUILD)/libnetrt-fuzz.a: $(call FUZZ_RT_OBJ,$(BUILD)) $(FUZZ_GCC_RT)
+	@rm -f $@
+	@echo "ar rcs $@ (its $(words $^) objects)"; ar rcs $@ $^
+FUZZ_CFLAGS = $(subst -I$(BUILD)/grammar,-I$(1)/grammar,$(CFLAGS)) -Ifuzz
+FUZZ_LIBS = $(1)/libnetc-fuzz.a $(1)/libnetrt-fuzz.a -lnettle $(LDLIBS)
+COV_FLAGS := -fprofile-instr-generate -fcoverage-mapping
 fuzz: deps
-	@sh scripts/deps.sh clang-14 libclang-rt-14-dev
+	@sh scripts/deps.sh clang-14 libclang-rt-14-dev llvm-14
 	@$(MAKE) -s --no-print-directory $(RT_OBJ)
-	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang-14 OPT="-O1 -g -fno-omit-frame-pointer" \
-		SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_RT_OBJ) $(FUZZ_CC_OBJ)
-	@rm -f build-fuzz/libnetc-fuzz.a build-fuzz/libnetrt-fuzz.a
-	@ar rcs build-fuzz/libnetc-fuzz.a $(FUZZ_CC_OBJ)
-	@ar rcs build-fuzz/libnetrt-fuzz.a $(FUZZ_RT_OBJ) $(filter-out $(FUZZ_RT_OBJ:build-fuzz/%=$(BUILD)/%),$(RT_OBJ))
+	$(call fuzz_libs,build-fuzz,-fsanitize=fuzzer-no-link $(FUZZ_SAN),-O1 -g -fno-omit-frame-pointer)
+	$(call fuzz_libs,build-fuzzcov,$(COV_FLAGS),-O0 -g)
+	@mkdir -p build-fuzz/cov
 	@for t in $(FUZZ_TARGETS); do \
-		clang-14 $(subst -I$(BUILD)/grammar,-Ibuild-fuzz/grammar,$(CFLAGS)) -O1 -g -Ifuzz -fsanitize=fuzzer $(FUZZ_SAN) \
-			-o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c build-fuzz/libnetc-fuzz.a build-fuzz/libnetrt-fuzz.a -lnettle $(LDLIBS) || exit 1; \
-		mkdir -p build-fuzz/corpus/$$t; \
-		echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
-		(cd build-fuzz && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
-			-print_final_stats=1 corpus/$$t ../fuzz/corpus/$$t) || exit 1; \
+		clang-14 $(call FUZZ_CFLAGS,build-fuzz) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) \
+			-o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c $(call FUZZ_LIBS,build-fuzz) || exit 1; \
+		clang-14 $(call FUZZ_CFLAGS,build-fuzzcov) -O0 -g $(COV_FLAGS) -o build-fuzz/cov/replay_$$t \
+			fuzz/fuzz_$$t.c fuzz/replay_main.c $(call FUZZ_LIBS,build-fuzzcov) || exit 1; \
 	done
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build-fuzz/corpus/$$t build-fuzz/artifacts/$$t; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS) s (log: build-fuzz/fuzz_$$t.log)"; \
+		(cd build-fuzz && /usr/bin/time -f '%U %S' -o fuzz_$$t.cpu ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+			-timeout=10 -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix=artifacts/$$t/ \
+			corpus/$$t ../fuzz/corpus/$$t > fuzz_$$t.log 2>&1) || tail -40 build-fuzz/fuzz_$$t.log; \
+		rm -f build-fuzz/cov/$$t.profraw build-fuzz/cov/$$t.txt; \
+		LLVM_PROFILE_FILE=build-fuzz/cov/$$t.profraw build-fuzz/cov/replay_$$t build-fuzz/corpus/$$t \
+			fuzz/corpus/$$t > /dev/null 2>&1 && \
+		llvm-profdata-14 merge -o build-fuzz/cov/$$t.profdata build-fuzz/cov/$$t.profraw && \
+		llvm-cov-14 report build-fuzz/cov/replay_$$t -instr-profile=build-fuzz/cov/$$t.profdata \
+			> build-fuzz/cov/$$t.txt 2>/dev/null; \
+	done; true
+	@sh scripts/fuzz-summary.sh $(FUZZ_TARGETS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -223,6 +262,6 @@ install: $(NETC) $(LIBNETRT)
 	install -m 644 docs/netc.1 $(DESTDIR)$(PREFIX)/share/man/man1/netc.1
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-fuzzcov
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -24,6 +24,8 @@ START_TEST(safetensors) { replay("safetensors"); }
 END_TEST
 START_TEST(data) { replay("data"); }
 END_TEST
+START_TEST(resume) { replay("resume"); }
+END_TEST
 
 static Suite *fuzz_replay_suite(void)
 {
@@ -32,6 +34,7 @@ static Suite *fuzz_replay_suite(void)
     tcase_add_test(tc, front);
     tcase_add_test(tc, safetensors);
     tcase_add_test(tc, data);
+    tcase_add_test(tc, resume);
     suite_add_tcase(s, tc);
     return s;
 }
