@@ -125,13 +125,6 @@ static inline void transpose8(__m256 r[8])
     r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
-/* The first min(n, 8) lanes. */
-static inline __m256i pad_mask(int n)
-{
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes);
-}
-
 /* The scalar version of this loop was a fifth of the run time of
  * C(128x512) = X(128x784) W (perf annotate: one movss per element, stride
  * 4*width). Eight rows at a time through 8x8 register transposes writes
@@ -174,16 +167,9 @@ void rt_gemm_pack_transposed_avx2(const float *src, int64_t ld, int rows, int64_
     for (; r0 < rows; r0++)
         for (int64_t k = 0; k < kc; k++)
             dst[k * width + r0] = src[r0 * ld + k];
-    /* The padding rows, through masked stores: as a loop of stores gcc
-     * made it a memset call per k, which was 0.6% of charlstm.net's
-     * training (the 8-row last panel of its 32-row recurrent products,
-     * perf, one thread). */
-    if (rows < width) {
-        const __m256 zero = _mm256_setzero_ps();
-        for (int64_t k = 0; k < kc; k++)
-            for (int i = rows; i < width; i += 8)
-                _mm256_maskstore_ps(dst + k * width + i, pad_mask(width - i), zero);
-    }
+    for (int64_t k = 0; k < kc; k++)
+        for (int i = rows; i < width; i++)
+            dst[k * width + i] = 0.0f;
 }
 
 /* ------------------------------------------------------------ epilogue */
