@@ -73,17 +73,9 @@ void rt_recurrent_step(const rt_recurrent *r, int64_t batch, int64_t t, const fl
                 rt_act_forward(RT_ACT_TANH, 0.0f, H, a, a);
             memcpy(h, a, sizeof(float) * (size_t)H);
             break;
-        case RT_CELL_LSTM: {
+        case RT_CELL_LSTM: { /* recurrent.c's cell: the same bits as a window's forward */
             float *c = cell + b * H;
-            rt_act_forward(RT_ACT_SIGMOID, 0.0f, 2 * H, a, a);
-            rt_act_forward(RT_ACT_TANH, 0.0f, H, a + 2 * H, a + 2 * H);
-            rt_act_forward(RT_ACT_SIGMOID, 0.0f, H, a + 3 * H, a + 3 * H);
-            const float *i = a, *f = a + H, *g = a + 2 * H, *o = a + 3 * H;
-            for (int64_t j = 0; j < H; j++)
-                c[j] = t == 0 ? i[j] * g[j] : f[j] * c[j] + i[j] * g[j];
-            rt_act_forward(RT_ACT_TANH, 0.0f, H, c, h);
-            for (int64_t j = 0; j < H; j++)
-                h[j] *= o[j];
+            rt_lstm_cell_forward(rt_isa_current(), H, a, t == 0 ? NULL : c, c, NULL, h);
             break;
         }
         case RT_CELL_GRU: {

@@ -179,6 +179,29 @@ double rt_softmax_row(rt_isa isa, int64_t cols, const float *x, float *y)
 
 /* ---------------------------------------------------------- lstm cell */
 
+void rt_lstm_cell_forward(rt_isa isa, int64_t H, float *a, const float *prev, float *cell, float *tc, float *h)
+{
+    if (isa == RT_ISA_AVX512) {
+        rt_avx512_lstm_cell_forward(H, a, prev, cell, tc, h);
+        return;
+    }
+    if (isa == RT_ISA_AVX2) {
+        rt_avx2_lstm_cell_forward(H, a, prev, cell, tc, h);
+        return;
+    }
+    for (int64_t j = 0; j < H; j++) {
+        float i = act_sigmoid(a[j], 0.0f), f = act_sigmoid(a[H + j], 0.0f);
+        float g = act_tanh(a[2 * H + j], 0.0f), o = act_sigmoid(a[3 * H + j], 0.0f);
+        a[j] = i, a[H + j] = f, a[2 * H + j] = g, a[3 * H + j] = o;
+        float c = prev ? f * prev[j] + i * g : i * g;
+        cell[j] = c;
+        float t = act_tanh(c, 0.0f);
+        if (tc)
+            tc[j] = t;
+        h[j] = t * o;
+    }
+}
+
 void rt_lstm_cell_backward(rt_isa isa, int64_t H, const float *a, const float *tc, const float *prev,
                            const float *dh, const float *dy, float *dc, float *d)
 {

@@ -56,6 +56,20 @@ void rt_avx512_lstm_cell_backward(int64_t H, const float *a, const float *tc, co
 void rt_avx2_lstm_cell_backward(int64_t H, const float *a, const float *tc, const float *prev,
                                 const float *dh, const float *dy, float *dc, float *d);
 
+/* One sample's LSTM cell forward at one step, j < H: a holds the four
+ * pre-activations i, f, g, o (H each) and gets their values (sigmoid,
+ * sigmoid, tanh, sigmoid); cell = f prev + i g (prev = c_{t-1}, NULL at
+ * t = 0; it may be cell itself, each block read before it is written),
+ * tc = tanh(cell) when not NULL (kept for the backward pass), h = o tc.
+ * The same float operations as rt_act_forward's and the portable loop,
+ * unfused, so every path gives the bits of the five separate passes it
+ * replaced: those passes over the batch, four rt_act_forward calls and two
+ * scalar loops per sample and step, were 5% of charlstm.net's training
+ * (perf, one thread), and each re-read the gate row. */
+void rt_lstm_cell_forward(rt_isa isa, int64_t H, float *a, const float *prev, float *cell, float *tc, float *h);
+void rt_avx512_lstm_cell_forward(int64_t H, float *a, const float *prev, float *cell, float *tc, float *h);
+void rt_avx2_lstm_cell_forward(int64_t H, float *a, const float *prev, float *cell, float *tc, float *h);
+
 /* acc[j] += dy[m * ld + j] for m = 0, 1, ..., M - 1 in that order, each
  * float widened to double, j < width: one task of rt_sum_rows. The order
  * per column is the portable loop's, so every path gives the same bits;

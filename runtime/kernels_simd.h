@@ -205,6 +205,33 @@ void SIMD_EXPORT(rmsprop)(const rt_update *u, int64_t n, float *p, const float *
 
 /* ------------------------------------------------------------ lstm cell */
 
+/* rt_lstm_cell_forward (kernels.c) on k <= LANES units. */
+static inline void lstm_forward_block(int64_t k, int64_t H, float *a, const float *prev, float *cell, float *tc,
+                                      float *h)
+{
+    VEC i = fwd_sigmoid(load_block(a, k), 0.0f), f = fwd_sigmoid(load_block(a + H, k), 0.0f);
+    VEC g = fwd_tanh(load_block(a + 2 * H, k), 0.0f), o = fwd_sigmoid(load_block(a + 3 * H, k), 0.0f);
+    store_block(a, k, i);
+    store_block(a + H, k, f);
+    store_block(a + 2 * H, k, g);
+    store_block(a + 3 * H, k, o);
+    VEC c = prev ? v_add(v_mul(f, load_block(prev, k)), v_mul(i, g)) : v_mul(i, g);
+    store_block(cell, k, c);
+    VEC t = fwd_tanh(c, 0.0f);
+    if (tc)
+        store_block(tc, k, t);
+    store_block(h, k, v_mul(t, o));
+}
+
+void SIMD_EXPORT(lstm_cell_forward)(int64_t H, float *a, const float *prev, float *cell, float *tc, float *h)
+{
+    int64_t j = 0;
+    for (; j + LANES <= H; j += LANES)
+        lstm_forward_block(LANES, H, a + j, prev ? prev + j : NULL, cell + j, tc ? tc + j : NULL, h + j);
+    if (j < H)
+        lstm_forward_block(H - j, H, a + j, prev ? prev + j : NULL, cell + j, tc ? tc + j : NULL, h + j);
+}
+
 /* The portable loop of rt_lstm_cell_backward (kernels.c) on k <= LANES
  * units, operation for operation. */
 static inline void lstm_backward_block(int64_t k, int64_t H, const float *a, const float *tc, const float *prev,

@@ -545,7 +545,7 @@ typedef struct rt_recurrent {
 } rt_recurrent;
 
 /* Floats per sample of the forward pass's state buffer: in training what
- * the backward pass reads (gate values, cell states, the hidden states that
+ * the backward pass reads (gate values, cell states and, for lstm, their tanh, the hidden states that
  * y does not hold), at inference only working space (the input
  * projections of every step and the running cell). May be 0. */
 int64_t rt_recurrent_state_floats(const rt_recurrent *r, bool training);

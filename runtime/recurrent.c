@@ -51,7 +51,7 @@ static float *row(const rows_view *v, int64_t b, int64_t t)
 /* Sizes per sample of the forward state's arrays, in the order they are
  * laid out; 0 where an array is not needed or lives in y. */
 typedef struct state_sizes {
-    int64_t gates, cells, hidden, recur, recur_n;
+    int64_t gates, cells, tanh_cells, hidden, recur, recur_n;
 } state_sizes;
 
 /* ... and of the backward pass's working arrays. */
@@ -67,6 +67,7 @@ typedef struct rnn_ctx {
     /* forward */
     rows_view gates;   /* pre-activations, then gate values; rnn: the hidden states */
     rows_view cells;   /* lstm: c_t (every step in training, one running row at inference) */
+    rows_view tanh_cells; /* lstm training: tanh(c_t) of every step, for backward */
     rows_view hidden;  /* h_t: y with sequences; else every step (training, rnn) or y's one row */
     rows_view recur;   /* gru: W_hh h_{t-1} of the current step */
     rows_view recur_n; /* gru training: its n block at every step, for backward */
@@ -75,7 +76,7 @@ typedef struct rnn_ctx {
     rows_view dgates;  /* d(loss)/d(pre-activation) of every step */
     rows_view dh;      /* d(loss)/d(h_t) through step t+1 */
     rows_view dc;      /* lstm: d(loss)/d(c_t) through step t+1 */
-    rows_view scratch; /* lstm: tanh(c_t); gru: d(loss)/d(W_hh h_{t-1}) */
+    rows_view scratch; /* gru: d(loss)/d(W_hh h_{t-1}) */
 } rnn_ctx;
 
 static int64_t gates_of(rt_cell cell)
@@ -97,7 +98,9 @@ static void check(const rt_recurrent *r, const char *who)
 /* The rnn's gate buffer is its hidden states (h_t = tanh of the
  * pre-activation, in place). Inference keeps one running row of c and h
  * where training keeps every step; the input projections of every step are
- * needed either way. */
+ * needed either way. lstm training also keeps tanh(c_t), which the
+ * forward cell computes anyway: recomputed in backward it was 1.5% of
+ * charlstm.net's training (perf, one thread). */
 static state_sizes state_layout(const rt_recurrent *r, bool training)
 {
     int64_t T = r->steps, H = r->units, GH = gates_of((rt_cell)r->cell) * H;
@@ -105,6 +108,7 @@ static state_sizes state_layout(const rt_recurrent *r, bool training)
     return (state_sizes){
         .gates = rnn ? 0 : T * GH,
         .cells = lstm ? (training ? T * H : H) : 0,
+        .tanh_cells = lstm && training ? T * H : 0,
         .hidden = !r->sequences && (training || rnn) ? T * H : 0,
         .recur = gru ? 3 * H : 0,
         .recur_n = gru && training ? T * H : 0,
@@ -115,14 +119,14 @@ static work_sizes work_layout(const rt_recurrent *r)
 {
     int64_t H = r->units, GH = gates_of((rt_cell)r->cell) * H;
     bool lstm = r->cell == RT_CELL_LSTM, gru = r->cell == RT_CELL_GRU;
-    return (work_sizes){ .dgates = r->steps * GH, .dh = H, .dc = lstm ? H : 0, .scratch = lstm ? H : gru ? GH : 0 };
+    return (work_sizes){ .dgates = r->steps * GH, .dh = H, .dc = lstm ? H : 0, .scratch = gru ? GH : 0 };
 }
 
 int64_t rt_recurrent_state_floats(const rt_recurrent *r, bool training)
 {
     check(r, "rt_recurrent_state_floats");
     state_sizes s = state_layout(r, training);
-    return s.gates + s.cells + s.hidden + s.recur + s.recur_n;
+    return s.gates + s.cells + s.tanh_cells + s.hidden + s.recur + s.recur_n;
 }
 
 int64_t rt_recurrent_work_floats(const rt_recurrent *r)
@@ -152,6 +156,7 @@ static rnn_ctx make_ctx(const rt_recurrent *r, int64_t batch, bool training, flo
     float *at = state;
     c.gates = take(&at, batch, s.gates, c.GH);
     c.cells = take(&at, batch, s.cells, training ? c.H : 0);
+    c.tanh_cells = take(&at, batch, s.tanh_cells, c.H);
     c.hidden = take(&at, batch, s.hidden, c.H);
     c.recur = take(&at, batch, s.recur, 0);
     c.recur_n = take(&at, batch, s.recur_n, c.H);
@@ -202,27 +207,13 @@ static void rnn_first_step(const rnn_ctx *c, int64_t b, int64_t t)
     rt_act_forward(RT_ACT_TANH, 0.0f, c->H, a, a);
 }
 
-// gates (i, f, g, o) pre-activations in, values out; c_t, h_t
+// gates (i, f, g, o) pre-activations in, values out; c_t, tanh(c_t) in training, h_t
 static void lstm_step(const rnn_ctx *c, int64_t b, int64_t t)
 {
-    int64_t H = c->H;
-    float *a = row(&c->gates, b, t);
-    rt_act_forward(RT_ACT_SIGMOID, 0.0f, 2 * H, a, a);
-    rt_act_forward(RT_ACT_TANH, 0.0f, H, a + 2 * H, a + 2 * H);
-    rt_act_forward(RT_ACT_SIGMOID, 0.0f, H, a + 3 * H, a + 3 * H);
-    const float *i = a, *f = a + H, *g = a + 2 * H, *o = a + 3 * H;
-    float *cell = row(&c->cells, b, t), *h = row(&c->hidden, b, t);
-    if (t == 0) {
-        for (int64_t j = 0; j < H; j++)
-            cell[j] = i[j] * g[j];
-    } else {
-        const float *prev = row(&c->cells, b, t - 1); /* cell itself at inference: read before written */
-        for (int64_t j = 0; j < H; j++)
-            cell[j] = f[j] * prev[j] + i[j] * g[j];
-    }
-    rt_act_forward(RT_ACT_TANH, 0.0f, H, cell, h);
-    for (int64_t j = 0; j < H; j++)
-        h[j] *= o[j];
+    /* at inference prev is the cell row itself, read before written */
+    const float *prev = t ? row(&c->cells, b, t - 1) : NULL;
+    rt_lstm_cell_forward(rt_isa_current(), c->H, row(&c->gates, b, t), prev, row(&c->cells, b, t),
+                         c->tanh_cells.p ? row(&c->tanh_cells, b, t) : NULL, row(&c->hidden, b, t));
 }
 
 // gates (r, z, n) input projections in, values out; recur = W_hh h_{t-1}; h_t
@@ -339,12 +330,9 @@ static void rnn_backward_step(const rnn_ctx *c, int64_t b, int64_t t)
  * vectorized on the SIMD paths). */
 static void lstm_backward_step(const rnn_ctx *c, int64_t b, int64_t t)
 {
-    int64_t H = c->H;
-    const float *cell = row(&c->cells, b, t), *prev = t ? row(&c->cells, b, t - 1) : NULL;
-    float *tc = row(&c->scratch, b, t);
-    rt_act_forward(RT_ACT_TANH, 0.0f, H, cell, tc);
-    rt_lstm_cell_backward(rt_isa_current(), H, row(&c->gates, b, t), tc, prev, row(&c->dh, b, t), dy_row(c, b, t),
-                          row(&c->dc, b, t), row(&c->dgates, b, t));
+    const float *prev = t ? row(&c->cells, b, t - 1) : NULL;
+    rt_lstm_cell_backward(rt_isa_current(), c->H, row(&c->gates, b, t), row(&c->tanh_cells, b, t), prev,
+                          row(&c->dh, b, t), dy_row(c, b, t), row(&c->dc, b, t), row(&c->dgates, b, t));
 }
 
 /* With gh = d(loss)/d(h_t):  dn = gh (1 - z),  dz = gh (h_{t-1} - n),

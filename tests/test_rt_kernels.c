@@ -685,6 +685,59 @@ START_TEST(test_lstm_cell_backward)
 }
 END_TEST
 
+/* The LSTM cell's forward on every path: bit for bit the passes it
+ * replaced on that path (rt_act_forward over the gates and c_t, the
+ * products unfused), and against the formulas in double (relative 1e-5);
+ * at H with and without a vector tail, at t = 0 (no c_{t-1}), with c_{t-1}
+ * in its own row (training) and in the cell row itself (inference), with
+ * and without tanh(c_t) kept. */
+START_TEST(test_lstm_cell_forward)
+{
+    static const int64_t units[] = { 1, 7, 16, 37, 256 };
+    for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
+        int64_t H = units[k];
+        float *pre = alloc_floats(4 * H), *prev = alloc_floats(H), *a = alloc_floats(4 * H), *want_a = alloc_floats(4 * H);
+        float *cell = alloc_floats(H), *tc = alloc_floats(H), *h = alloc_floats(H);
+        float *want_c = alloc_floats(H), *want_t = alloc_floats(H), *want_h = alloc_floats(H);
+        test_fill(pre, 4 * H, 31);
+        for (int64_t j = 0; j < 4 * H; j++)
+            pre[j] *= 4.0f;
+        test_fill(prev, H, 32);
+        FOR_EACH_ISA(isa)
+            for (int variant = 0; variant < 3; variant++) { /* t = 0, own row, in place */
+                /* the passes the kernel replaced, on this path */
+                memcpy(want_a, pre, (size_t)(4 * H) * sizeof(float));
+                rt_act_forward(RT_ACT_SIGMOID, 0.0f, 2 * H, want_a, want_a);
+                rt_act_forward(RT_ACT_TANH, 0.0f, H, want_a + 2 * H, want_a + 2 * H);
+                rt_act_forward(RT_ACT_SIGMOID, 0.0f, H, want_a + 3 * H, want_a + 3 * H);
+                for (int64_t j = 0; j < H; j++)
+                    want_c[j] = variant ? want_a[H + j] * prev[j] + want_a[j] * want_a[2 * H + j]
+                                        : want_a[j] * want_a[2 * H + j];
+                rt_act_forward(RT_ACT_TANH, 0.0f, H, want_c, want_t);
+                for (int64_t j = 0; j < H; j++)
+                    want_h[j] = want_t[j] * want_a[3 * H + j];
+                memcpy(a, pre, (size_t)(4 * H) * sizeof(float));
+                memcpy(cell, prev, (size_t)H * sizeof(float));
+                const float *pv = variant == 0 ? NULL : variant == 1 ? prev : cell;
+                rt_lstm_cell_forward((rt_isa)isa, H, a, pv, cell, variant == 2 ? NULL : tc, h);
+                CHECK(memcmp(a, want_a, (size_t)(4 * H) * sizeof(float)) == 0);
+                CHECK(memcmp(cell, want_c, (size_t)H * sizeof(float)) == 0);
+                CHECK(memcmp(h, want_h, (size_t)H * sizeof(float)) == 0);
+                if (variant != 2)
+                    CHECK(memcmp(tc, want_t, (size_t)H * sizeof(float)) == 0);
+                for (int64_t j = 0; j < H; j++) {
+                    double i = 1 / (1 + exp(-(double)pre[j])), f = 1 / (1 + exp(-(double)pre[H + j]));
+                    double g = tanh((double)pre[2 * H + j]), o = 1 / (1 + exp(-(double)pre[3 * H + j]));
+                    double c = (variant ? f * prev[j] : 0.0) + i * g, hw = o * tanh(c);
+                    CHECK(fabs(cell[j] - c) <= 1e-5 * (1.0 + fabs(c)) && fabs(h[j] - hw) <= 1e-5 * (1.0 + fabs(hw)));
+                }
+            }
+        rt_isa_set(rt_cpu_best_isa());
+        free(pre), free(prev), free(a), free(want_a), free(cell), free(tc), free(h), free(want_c), free(want_t), free(want_h);
+    }
+}
+END_TEST
+
 /* ---------------------------------------------------------------- copies */
 
 #define COPY_GUARD -7.5f
@@ -1059,6 +1112,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_bce);
     tcase_add_test(tc, test_sum_rows);
     tcase_add_test(tc, test_lstm_cell_backward);
+    tcase_add_test(tc, test_lstm_cell_forward);
     suite_add_tcase(s, tc);
 
     tc = test_case("copies");

@@ -409,8 +409,8 @@ START_TEST(test_state_sizes)
 {
     rt_recurrent lstm = { RT_CELL_LSTM, 10, 3, 8, 0 }, gru = { RT_CELL_GRU, 10, 3, 8, 1 };
     rt_recurrent rnn = { RT_CELL_RNN, 10, 3, 8, 1 }, rnn_last = { RT_CELL_RNN, 10, 3, 8, 0 };
-    /* gates 10*32, cells 10*8, hidden 10*8 | gates, one running cell row */
-    ck_assert_int_eq(rt_recurrent_state_floats(&lstm, true), 320 + 80 + 80);
+    /* gates 10*32, cells 10*8, their tanh 10*8, hidden 10*8 | gates, one running cell row */
+    ck_assert_int_eq(rt_recurrent_state_floats(&lstm, true), 320 + 80 + 80 + 80);
     ck_assert_int_eq(rt_recurrent_state_floats(&lstm, false), 320 + 8);
     /* gates 10*24, W_hh h of a step 24, its n block every step 10*8 */
     ck_assert_int_eq(rt_recurrent_state_floats(&gru, true), 240 + 24 + 80);
@@ -418,8 +418,8 @@ START_TEST(test_state_sizes)
     /* an rnn's gates are its hidden states: y, or kept when y is the last */
     ck_assert_int_eq(rt_recurrent_state_floats(&rnn, true), 0);
     ck_assert_int_eq(rt_recurrent_state_floats(&rnn_last, false), 80);
-    /* dgates every step, dh, dc, tanh(c) */
-    ck_assert_int_eq(rt_recurrent_work_floats(&lstm), 320 + 8 + 8 + 8);
+    /* dgates every step, dh, dc */
+    ck_assert_int_eq(rt_recurrent_work_floats(&lstm), 320 + 8 + 8);
     ck_assert_int_eq(rt_recurrent_work_floats(&gru), 240 + 8 + 24);
 }
 END_TEST
