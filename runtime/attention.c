@@ -96,10 +96,10 @@ static void forward_head(void *arg, int64_t task)
     for (int64_t r0 = 0; r0 < T; r0 += t->block) {
         int64_t r1 = min_i64(r0 + t->block, T), keys = keys_of(t, r1);
         /* S = scale Q K^T, then P = softmax(S), then ctx = P V */
-        rt_sgemm(false, true, (int)(r1 - r0), (int)keys, (int)t->dh, t->scale, q + r0 * ld, (int)ld, k, (int)ld,
+        rt_sgemm_small(false, true, (int)(r1 - r0), (int)keys, (int)t->dh, t->scale, q + r0 * ld, (int)ld, k, (int)ld,
                  0.0f, p + r0 * T, (int)T);
         softmax_rows(t, p, r0, r1);
-        rt_sgemm(false, false, (int)(r1 - r0), (int)t->dh, (int)keys, 1.0f, p + r0 * T, (int)T, v, (int)ld, 0.0f,
+        rt_sgemm_small(false, false, (int)(r1 - r0), (int)t->dh, (int)keys, 1.0f, p + r0 * T, (int)T, v, (int)ld, 0.0f,
                  ctx + r0 * t->d, (int)t->d);
     }
 }
@@ -142,13 +142,13 @@ static void backward_head(void *arg, int64_t task)
         int rows = (int)(r1 - r0), dh = (int)t->dh;
         float beta = blk == blocks - 1 ? 0.0f : 1.0f;
         /* dV += P^T dO; dP = dO V^T; dS from dP; dQ = scale dS K; dK += scale dS^T Q */
-        rt_sgemm(true, false, (int)keys, dh, rows, 1.0f, p + r0 * T, (int)T, dout + r0 * t->d, (int)t->d, beta, dv,
+        rt_sgemm_small(true, false, (int)keys, dh, rows, 1.0f, p + r0 * T, (int)T, dout + r0 * t->d, (int)t->d, beta, dv,
                  (int)ld);
-        rt_sgemm(false, true, rows, (int)keys, dh, 1.0f, dout + r0 * t->d, (int)t->d, v, (int)ld, 0.0f, ds,
+        rt_sgemm_small(false, true, rows, (int)keys, dh, 1.0f, dout + r0 * t->d, (int)t->d, v, (int)ld, 0.0f, ds,
                  (int)keys);
         softmax_grad_rows(t, p, ds, r0, r1, keys);
-        rt_sgemm(false, false, rows, dh, (int)keys, t->scale, ds, (int)keys, k, (int)ld, 0.0f, dq + r0 * ld, (int)ld);
-        rt_sgemm(true, false, (int)keys, dh, rows, t->scale, ds, (int)keys, q + r0 * ld, (int)ld, beta, dk, (int)ld);
+        rt_sgemm_small(false, false, rows, dh, (int)keys, t->scale, ds, (int)keys, k, (int)ld, 0.0f, dq + r0 * ld, (int)ld);
+        rt_sgemm_small(true, false, (int)keys, dh, rows, t->scale, ds, (int)keys, q + r0 * ld, (int)ld, beta, dk, (int)ld);
     }
 }
 

@@ -30,6 +30,15 @@ static inline uint64_t rt_rng_mix(uint64_t z)
 
 uint64_t rt_rng_key(uint64_t seed);
 
+/* ------------------------------------------------------ small products */
+
+/* rt_sgemm for products small enough to stay in L1/L2 (attention's
+ * per-head products), on the calling thread, with the operands read in
+ * place where the path allows (gemm.c says how). Bitwise rt_sgemm's
+ * results. */
+void rt_sgemm_small(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc);
+
 /* ---------------------------------------------------- SIMD entry points */
 
 /* y (n) = act(x) */
