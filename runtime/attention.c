@@ -114,6 +114,14 @@ static void softmax_grad_rows(const heads_task *t, const float *p, float *ds, in
         int64_t n = t->causal ? i + 1 : t->t;
         const float *pi = p + i * t->t;
         float *g = ds + (i - r0) * keys;
+        if (t->isa == RT_ISA_AVX512) {
+            rt_avx512_softmax_grad_row(n, keys, pi, g);
+            continue;
+        }
+        if (t->isa == RT_ISA_AVX2) {
+            rt_avx2_softmax_grad_row(n, keys, pi, g);
+            continue;
+        }
         double dot = 0.0;
         for (int64_t j = 0; j < n; j++)
             dot += (double)pi[j] * g[j];

@@ -79,6 +79,12 @@ void rt_avx2_sum_rows(int64_t M, int64_t ld, int64_t width, const float *dy, dou
 double rt_avx512_softmax_row(int64_t cols, const float *x, float *y);
 double rt_avx2_softmax_row(int64_t cols, const float *x, float *y);
 
+/* g (width) = p * (g - dot(p, g)) over the first n, 0 past them, the dot
+ * product in double: the softmax's backward for attention's rows
+ * (kernels_simd.h). */
+void rt_avx512_softmax_grad_row(int64_t n, int64_t width, const float *p, float *g);
+void rt_avx2_softmax_grad_row(int64_t n, int64_t width, const float *p, float *g);
+
 /* The same on the path `isa` names (kernels.c dispatches): what
  * rt_softmax_forward does to each row, for kernels that softmax rows of
  * their own (attention's scores). y may alias x. */
