@@ -42,6 +42,15 @@ static float *scratch(int64_t floats)
     return rt_thread_scratch(RT_SCRATCH_ATTENTION, (size_t)floats * sizeof(float));
 }
 
+/* A head's K (or V), T rows of dh at a stride of 3D, packed transposed
+ * once for the products of all its blocks (rt_sgemm_small_bt); NULL where
+ * the path reads it otherwise. */
+static const float *pack_bt(int64_t T, int64_t dh, const float *m, int64_t ld)
+{
+    float *buf = rt_thread_scratch(RT_SCRATCH_ATTENTION_BT, (size_t)rt_sgemm_small_bt_floats((int)T, (int)dh) * sizeof(float));
+    return rt_sgemm_small_pack_bt((int)T, (int)dh, m, (int)ld, buf) ? buf : NULL;
+}
+
 /* --------------------------------------------------------------- heads */
 
 typedef struct heads_task {
@@ -93,11 +102,12 @@ static void forward_head(void *arg, int64_t task)
     const float *q = t->qkv + qkv_at(t, b, h), *k = q + t->d, *v = q + 2 * t->d;
     float *p = t->probs ? t->probs + task * T * T : scratch(T * T);
     float *ctx = t->ctx + ctx_at(t, b, h);
+    const float *kt = pack_bt(T, t->dh, k, ld);
     for (int64_t r0 = 0; r0 < T; r0 += t->block) {
         int64_t r1 = min_i64(r0 + t->block, T), keys = keys_of(t, r1);
         /* S = scale Q K^T, then P = softmax(S), then ctx = P V */
-        rt_sgemm_small(false, true, (int)(r1 - r0), (int)keys, (int)t->dh, t->scale, q + r0 * ld, (int)ld, k, (int)ld,
-                 0.0f, p + r0 * T, (int)T);
+        rt_sgemm_small_bt((int)(r1 - r0), (int)keys, (int)t->dh, t->scale, q + r0 * ld, (int)ld, k, (int)ld, kt,
+                          0.0f, p + r0 * T, (int)T);
         softmax_rows(t, p, r0, r1);
         rt_sgemm_small(false, false, (int)(r1 - r0), (int)t->dh, (int)keys, 1.0f, p + r0 * T, (int)T, v, (int)ld, 0.0f,
                  ctx + r0 * t->d, (int)t->d);
@@ -145,6 +155,7 @@ static void backward_head(void *arg, int64_t task)
     float *dq = t->dqkv + qkv_at(t, b, h), *dk = dq + t->d, *dv = dq + 2 * t->d;
     float *ds = scratch(t->block * T);
     int64_t blocks = (T + t->block - 1) / t->block;
+    const float *vt = pack_bt(T, t->dh, v, ld);
     for (int64_t blk = blocks - 1; blk >= 0; blk--) {
         int64_t r0 = blk * t->block, r1 = min_i64(r0 + t->block, T), keys = keys_of(t, r1);
         int rows = (int)(r1 - r0), dh = (int)t->dh;
@@ -152,8 +163,8 @@ static void backward_head(void *arg, int64_t task)
         /* dV += P^T dO; dP = dO V^T; dS from dP; dQ = scale dS K; dK += scale dS^T Q */
         rt_sgemm_small(true, false, (int)keys, dh, rows, 1.0f, p + r0 * T, (int)T, dout + r0 * t->d, (int)t->d, beta, dv,
                  (int)ld);
-        rt_sgemm_small(false, true, rows, (int)keys, dh, 1.0f, dout + r0 * t->d, (int)t->d, v, (int)ld, 0.0f, ds,
-                 (int)keys);
+        rt_sgemm_small_bt(rows, (int)keys, dh, 1.0f, dout + r0 * t->d, (int)t->d, v, (int)ld, vt, 0.0f, ds,
+                          (int)keys);
         softmax_grad_rows(t, p, ds, r0, r1, keys);
         rt_sgemm_small(false, false, rows, dh, (int)keys, t->scale, ds, (int)keys, k, (int)ld, 0.0f, dq + r0 * ld, (int)ld);
         rt_sgemm_small(true, false, (int)keys, dh, rows, t->scale, ds, (int)keys, q + r0 * ld, (int)ld, beta, dk, (int)ld);

@@ -38,6 +38,16 @@ uint64_t rt_rng_key(uint64_t seed);
  * results. */
 void rt_sgemm_small(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                     const float *B, int ldb, float beta, float *C, int ldc);
+/* C = alpha A B^T + beta C with B^T packed once for several products:
+ * rt_sgemm_small_pack_bt packs B (N,K) into rt_sgemm_small_bt_floats(N, K)
+ * floats and says whether it did (only on AVX-512, and K <= 384);
+ * rt_sgemm_small_bt then computes rt_sgemm_small(false, true, ...) for any
+ * N' <= N first rows of that B, from `packed` when it is not NULL (pass
+ * NULL when the packing was refused). */
+int64_t rt_sgemm_small_bt_floats(int N, int K);
+bool rt_sgemm_small_pack_bt(int N, int K, const float *B, int ldb, float *packed);
+void rt_sgemm_small_bt(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                       const float *packed, float beta, float *C, int ldc);
 
 /* ---------------------------------------------------- SIMD entry points */
 
