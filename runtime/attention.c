@@ -4,7 +4,10 @@
  * One kernel per direction owns the whole layer: the two projections are
  * GEMMs over all batch * T rows (threaded inside rt_sgemm), and the heads
  * run as one task per (sample, head), each doing its own small GEMMs
- * serially (a GEMM called from a task does not go back to the pool). Tasks
+ * serially (a GEMM called from a task does not go back to the pool)
+ * through rt_sgemm_small, which reads Q, K, V, P and the gradients where
+ * they lie; only a head's K^T and V^T are packed, once per head (the
+ * packing for every product was a fifth of gpt.net's training). Tasks
  * write disjoint columns of qkv, ctx and their gradients, so the results
  * do not depend on which thread runs what: the same bits for any thread
  * count.
@@ -19,6 +22,8 @@
  * A causal head is computed in blocks of query rows: rows [r0, r1) attend
  * to keys [0, r1) only, so the products skip most of the masked triangle.
  * The probabilities beyond the diagonal inside a block are exact zeros.
+ * Blocks of 16 and 24 rows measured the same as 32 (the scores' columns
+ * go in 32-wide panels whatever the block).
  */
 #include <math.h>
 #include <stdio.h>
@@ -47,7 +52,8 @@ static float *scratch(int64_t floats)
  * the path reads it otherwise. */
 static const float *pack_bt(int64_t T, int64_t dh, const float *m, int64_t ld)
 {
-    float *buf = rt_thread_scratch(RT_SCRATCH_ATTENTION_BT, (size_t)rt_sgemm_small_bt_floats((int)T, (int)dh) * sizeof(float));
+    size_t bytes = (size_t)rt_sgemm_small_bt_floats((int)T, (int)dh) * sizeof(float);
+    float *buf = rt_thread_scratch(RT_SCRATCH_ATTENTION_BT, bytes);
     return rt_sgemm_small_pack_bt((int)T, (int)dh, m, (int)ld, buf) ? buf : NULL;
 }
 
@@ -109,8 +115,8 @@ static void forward_head(void *arg, int64_t task)
         rt_sgemm_small_bt((int)(r1 - r0), (int)keys, (int)t->dh, t->scale, q + r0 * ld, (int)ld, k, (int)ld, kt,
                           0.0f, p + r0 * T, (int)T);
         softmax_rows(t, p, r0, r1);
-        rt_sgemm_small(false, false, (int)(r1 - r0), (int)t->dh, (int)keys, 1.0f, p + r0 * T, (int)T, v, (int)ld, 0.0f,
-                 ctx + r0 * t->d, (int)t->d);
+        rt_sgemm_small(false, false, (int)(r1 - r0), (int)t->dh, (int)keys, 1.0f, p + r0 * T, (int)T, v, (int)ld,
+                       0.0f, ctx + r0 * t->d, (int)t->d);
     }
 }
 
@@ -161,13 +167,15 @@ static void backward_head(void *arg, int64_t task)
         int rows = (int)(r1 - r0), dh = (int)t->dh;
         float beta = blk == blocks - 1 ? 0.0f : 1.0f;
         /* dV += P^T dO; dP = dO V^T; dS from dP; dQ = scale dS K; dK += scale dS^T Q */
-        rt_sgemm_small(true, false, (int)keys, dh, rows, 1.0f, p + r0 * T, (int)T, dout + r0 * t->d, (int)t->d, beta, dv,
-                 (int)ld);
+        rt_sgemm_small(true, false, (int)keys, dh, rows, 1.0f, p + r0 * T, (int)T, dout + r0 * t->d, (int)t->d,
+                       beta, dv, (int)ld);
         rt_sgemm_small_bt(rows, (int)keys, dh, 1.0f, dout + r0 * t->d, (int)t->d, v, (int)ld, vt, 0.0f, ds,
                           (int)keys);
         softmax_grad_rows(t, p, ds, r0, r1, keys);
-        rt_sgemm_small(false, false, rows, dh, (int)keys, t->scale, ds, (int)keys, k, (int)ld, 0.0f, dq + r0 * ld, (int)ld);
-        rt_sgemm_small(true, false, (int)keys, dh, rows, t->scale, ds, (int)keys, q + r0 * ld, (int)ld, beta, dk, (int)ld);
+        rt_sgemm_small(false, false, rows, dh, (int)keys, t->scale, ds, (int)keys, k, (int)ld, 0.0f, dq + r0 * ld,
+                       (int)ld);
+        rt_sgemm_small(true, false, (int)keys, dh, rows, t->scale, ds, (int)keys, q + r0 * ld, (int)ld, beta, dk,
+                       (int)ld);
     }
 }
 
