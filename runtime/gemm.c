@@ -23,6 +23,7 @@
 
 #include "activations.h"
 #include "gemm_internal.h"
+#include "kernels_internal.h"
 #include "netrt.h"
 #include "util.h"
 
@@ -63,7 +64,7 @@ typedef struct gemm_problem {
     const rt_epilogue *ep; /* NULL when it would do nothing */
     gemm_path path;
     bool fast_pack; /* AVX2 transposes for packing */
-    bool direct_a;  /* A (not transposed) read in place (AVX-512 only) */
+    bool direct_a;  /* A read in place (AVX-512 only) */
     rt_gemm_epilogue_fn epilogue;
     int64_t kc_step;
     const float *packed_b; /* all of op(B) packed (rt_sgemm_pack_b), or NULL */
@@ -631,6 +632,17 @@ static void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
     p.packed_npad = (N + p.path.nr - 1) / p.path.nr * p.path.nr;
     p.fast_pack = isa >= RT_ISA_AVX2;
     p.epilogue = epilogue_for(rt_isa_current());
+    /* A read in place on AVX-512 (the kernels that take it so exist
+     * there only): packing it cost more than it saved. A micro-panel is
+     * MR rows of at most KC_MAX floats, in L1 either way, and it is swept
+     * across every B panel of the block from there. Measured (paired
+     * whole-process CPU time, one thread): gpt.net's training 5% less,
+     * charlstm.net's 5%, mlp.net, lenet.net and gan.net within noise;
+     * gpt.net's dense products (M = 2048, K = 128 to 2048) went from
+     * 170-190 to 190-215 GFLOP/s. Not for a prepacked B (the recurrent
+     * steps keep their tuned path), nor for a few rows with B in place
+     * (gemm_region's direct_b: packing B would then cost a copy of B). */
+    p.direct_a = isa == RT_ISA_AVX512 && !packed && (trans_b || M > RT_GEMM_MR_AVX512);
     if (K <= 0 || alpha == 0.0f) {
         scale_only(&p);
         return;
@@ -708,6 +720,108 @@ void rt_sgemm_packed_ex(bool trans_b, int M, int N, int K, float alpha, const fl
                         const rt_epilogue *ep)
 {
     sgemm(false, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, packed);
+}
+
+/* ----------------------------------------- small products, in place */
+
+/* The per-head products of attention (attention.c: T x dk operands, dk =
+ * D / heads, 32 for gpt.net) are too small for packing to pay: each
+ * operand is used by a handful of micro-tiles, and packing them (A
+ * transposed into micro-panels, B into NR-wide panels) plus the driver
+ * took 20% of gpt.net's training against the micro-kernel's 48% (perf,
+ * one thread). Here, on AVX-512, A is read where it lies by the kernels
+ * that take it in place (direct_at: rows along K; direct_ab: A^T), and B
+ * too when not transposed, whole panels in place and the ragged last one
+ * packed (a full-width read there could run past the matrix). A
+ * transposed B is packed, once per K slice, or once for several products
+ * by rt_sgemm_small_pack_bt (a head's K^T, used by each block of query
+ * rows: packing it per block was a quarter of the heads' time). The K
+ * slices are sgemm's and the kernels do the packed kernel's arithmetic,
+ * so the results are bitwise rt_sgemm's; on the other paths this is
+ * rt_sgemm. One thread always: the callers run it inside their own
+ * tasks. */
+static void small_slice(const gemm_problem *p, int64_t k0, int64_t kc, float beta, float *buf,
+                        const float *packed)
+{
+    const int MR = RT_GEMM_MR_AVX512, NR = RT_GEMM_NR_AVX512;
+    int64_t full = p->trans_b ? 0 : p->N / NR * NR;
+    if (packed) /* all of op(B) for this slice, packed by the caller */
+        buf = (float *)packed;
+    else if (full < p->N) /* the panels read from buf: all of them, or the ragged last */
+        pack_b(p, k0, kc, full, p->N - full, buf);
+    for (int64_t j = 0; j < p->N; j += NR) {
+        int nr = p->N - j < NR ? (int)(p->N - j) : NR;
+        const float *b = j < full ? p->B + k0 * p->ldb + j : buf + (j - full) * kc;
+        int64_t ldb = j < full ? p->ldb : NR;
+        for (int64_t mb = 0; mb < p->M; mb += MR) {
+            int mr = p->M - mb < MR ? (int)(p->M - mb) : MR;
+            float *c = p->C + mb * p->ldc + j;
+            if (p->trans_a)
+                rt_gemm_kernel_avx512_direct_ab(kc, p->A + k0 * p->lda + mb, p->lda, b, ldb, c, p->ldc, mr, nr,
+                                                p->alpha, beta);
+            else
+                rt_gemm_kernel_avx512_direct_at(kc, p->A + mb * p->lda + k0, p->lda, b, ldb, c, p->ldc, mr, nr,
+                                                p->alpha, beta);
+        }
+    }
+}
+
+/* Whether the small path takes this product (else: rt_sgemm): sgemm's own
+ * choices for these shapes send a narrower C to the AVX2 tile or the
+ * transposed product, a few rows to the short path. */
+static bool small_applies(int M, int N, int K, float alpha)
+{
+    return rt_isa_current() == RT_ISA_AVX512 && M > RT_GEMM_SHORT_M && N > RT_GEMM_NR_AVX2 && K > 0 &&
+           alpha != 0.0f && !(N <= NARROW_N && M >= 4 * N);
+}
+
+static void small_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, const float *packed, float beta, float *C, int ldc)
+{
+    gemm_problem p = {
+        .trans_a = trans_a, .trans_b = trans_b, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
+        .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C,
+        .path = path_for(RT_ISA_AVX512), .fast_pack = true,
+    };
+    int64_t step = kc_step_for(K), npad = (N + RT_GEMM_NR_AVX512 - 1) / RT_GEMM_NR_AVX512 * RT_GEMM_NR_AVX512;
+    float *buf = packed ? NULL : rt_thread_scratch(RT_SCRATCH_GEMM_B, (size_t)(step * npad) * sizeof(float));
+    for (int64_t k0 = 0; k0 < K; k0 += step)
+        small_slice(&p, k0, K - k0 < step ? K - k0 : step, k0 == 0 ? beta : 1.0f, buf, packed);
+}
+
+void rt_sgemm_small(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (small_applies(M, N, K, alpha))
+        small_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc);
+    else
+        rt_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+int64_t rt_sgemm_small_bt_floats(int N, int K)
+{
+    return (int64_t)(K > 0 ? K : 0) * ((N + RT_GEMM_NR_AVX512 - 1) / RT_GEMM_NR_AVX512 * RT_GEMM_NR_AVX512);
+}
+
+/* One K slice only (K <= KC_MAX), so that the panels of any first N' <= N
+ * rows of B are where a product with N' columns looks for them. */
+bool rt_sgemm_small_pack_bt(int N, int K, const float *B, int ldb, float *packed)
+{
+    if (rt_isa_current() != RT_ISA_AVX512 || N <= 0 || K <= 0 || K > KC_MAX)
+        return false;
+    gemm_problem p = { .trans_b = true, .N = N, .K = K, .B = B, .ldb = ldb,
+                       .path = path_for(RT_ISA_AVX512), .fast_pack = true };
+    pack_b(&p, 0, K, 0, N, packed);
+    return true;
+}
+
+void rt_sgemm_small_bt(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                       const float *packed, float beta, float *C, int ldc)
+{
+    if (packed && small_applies(M, N, K, alpha))
+        small_gemm(false, true, M, N, K, alpha, A, lda, B, ldb, packed, beta, C, ldc);
+    else
+        rt_sgemm_small(false, true, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void rt_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,

@@ -30,6 +30,25 @@ static inline uint64_t rt_rng_mix(uint64_t z)
 
 uint64_t rt_rng_key(uint64_t seed);
 
+/* ------------------------------------------------------ small products */
+
+/* rt_sgemm for products small enough to stay in L1/L2 (attention's
+ * per-head products), on the calling thread, with the operands read in
+ * place where the path allows (gemm.c says how). Bitwise rt_sgemm's
+ * results. */
+void rt_sgemm_small(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc);
+/* C = alpha A B^T + beta C with B^T packed once for several products:
+ * rt_sgemm_small_pack_bt packs B (N,K) into rt_sgemm_small_bt_floats(N, K)
+ * floats and says whether it did (only on AVX-512, and K <= 384);
+ * rt_sgemm_small_bt then computes rt_sgemm_small(false, true, ...) for any
+ * N' <= N first rows of that B, from `packed` when it is not NULL (pass
+ * NULL when the packing was refused). */
+int64_t rt_sgemm_small_bt_floats(int N, int K);
+bool rt_sgemm_small_pack_bt(int N, int K, const float *B, int ldb, float *packed);
+void rt_sgemm_small_bt(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                       const float *packed, float beta, float *C, int ldc);
+
 /* ---------------------------------------------------- SIMD entry points */
 
 /* y (n) = act(x) */
@@ -83,6 +102,12 @@ void rt_avx2_sum_rows(int64_t M, int64_t ld, int64_t width, const float *dy, dou
  * computed as max + log(sum exp(x - max)) with the sum in double. */
 double rt_avx512_softmax_row(int64_t cols, const float *x, float *y);
 double rt_avx2_softmax_row(int64_t cols, const float *x, float *y);
+
+/* g (width) = p * (g - dot(p, g)) over the first n, 0 past them, the dot
+ * product in double: the softmax's backward for attention's rows
+ * (kernels_simd.h). */
+void rt_avx512_softmax_grad_row(int64_t n, int64_t width, const float *p, float *g);
+void rt_avx2_softmax_grad_row(int64_t n, int64_t width, const float *p, float *g);
 
 /* The same on the path `isa` names (kernels.c dispatches): what
  * rt_softmax_forward does to each row, for kernels that softmax rows of

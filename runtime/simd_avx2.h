@@ -22,6 +22,7 @@
 #define vd_loadu(p) _mm256_loadu_pd(p)
 #define vd_storeu(p, v) _mm256_storeu_pd((p), (v))
 #define vd_add(a, b) _mm256_add_pd((a), (b))
+#define vd_mul(a, b) _mm256_mul_pd((a), (b))
 #define vd_widen(p) _mm256_cvtps_pd(_mm_loadu_ps(p)) /* DLANES floats at p */
 
 /* lanes [0, n), n <= 8, as a load/store mask */

@@ -22,6 +22,7 @@
 #define vd_loadu(p) _mm512_loadu_pd(p)
 #define vd_storeu(p, v) _mm512_storeu_pd((p), (v))
 #define vd_add(a, b) _mm512_add_pd((a), (b))
+#define vd_mul(a, b) _mm512_mul_pd((a), (b))
 #define vd_widen(p) _mm512_cvtps_pd(_mm256_loadu_ps(p)) /* DLANES floats at p */
 
 /* lanes [0, n), n <= 16 */

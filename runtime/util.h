@@ -79,6 +79,7 @@ typedef enum rt_scratch_slot {
     RT_SCRATCH_EMBED,          /* embed backward: the ids' counting sort */
     RT_SCRATCH_LAYERNORM,      /* layernorm backward: per-chunk gamma/beta sums */
     RT_SCRATCH_ATTENTION,      /* a head's T x T scores or their gradient */
+    RT_SCRATCH_ATTENTION_BT,   /* a head's K or V, packed transposed once for its blocks */
     RT_SCRATCH_AUGMENT,        /* the middle image of an augmentation chain */
     RT_SCRATCH_GEMM_A,         /* GEMM: packed A panel */
     RT_SCRATCH_GEMM_B,         /* GEMM: packed B block */

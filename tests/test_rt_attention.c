@@ -19,6 +19,7 @@
 /* t, d, heads, causal */
 static const int64_t shapes[][4] = {
     { 1, 4, 1, 0 }, { 5, 8, 2, 1 }, { 19, 12, 3, 1 }, { 37, 16, 2, 0 }, { 70, 16, 4, 1 }, { 33, 8, 1, 1 },
+    { 45, 64, 2, 1 }, { 41, 64, 2, 0 }, /* dk = 32, as gpt.net's heads: more than one B panel */
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 

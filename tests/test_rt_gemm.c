@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "act_ref.h"
+#include "kernels_internal.h"
 #include "netrt.h"
 #include "testutil.h"
 
@@ -374,6 +375,47 @@ START_TEST(test_swapped_forward_bitwise)
 }
 END_TEST
 
+/* rt_sgemm_small (attention's per-head products, operands read in place)
+ * computes what rt_sgemm computes, bit for bit, on every path: the four
+ * transpose cases at a head's shapes (T x dk operands in rows of a wider
+ * matrix: padded leading dimensions), a ragged last B panel, exactly one
+ * panel, K over two slices, beta 0 and 1, and the shapes it hands back to
+ * rt_sgemm (a few rows, N <= 16, narrow and tall C). */
+START_TEST(test_small_bitwise)
+{
+    static const struct { int M, N, K; } cases[] = {
+        { 32, 128, 32 }, { 32, 32, 96 }, { 37, 70, 19 }, { 13, 45, 500 }, { 3, 50, 40 }, { 20, 16, 50 },
+        { 64, 10, 30 }, { 128, 32, 128 },
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                const int M = cases[ci].M, N = cases[ci].N, K = cases[ci].K, pad = 5;
+                int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+                int64_t asize = (int64_t)(ta ? K : M) * lda, bsize = (int64_t)(tb ? N : K) * ldb;
+                float *A = alloc_floats(asize), *B = alloc_floats(bsize);
+                float *want = alloc_floats((int64_t)M * ldc), *got = alloc_floats((int64_t)M * ldc);
+                test_fill(A, asize, 21);
+                test_fill(B, bsize, 22);
+                for (int isa = RT_ISA_PORTABLE; isa <= (int)rt_cpu_best_isa(); isa++) {
+                    ck_assert(rt_isa_set((rt_isa)isa));
+                    for (int bz = 0; bz < 2; bz++) {
+                        float beta = bz ? 0.0f : 1.0f;
+                        test_fill(want, M * ldc, 23);
+                        test_fill(got, M * ldc, 23);
+                        rt_sgemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, beta, want, ldc);
+                        rt_sgemm_small(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, beta, got, ldc);
+                        ck_assert_msg(memcmp(want, got, (size_t)M * ldc * sizeof(float)) == 0,
+                                      "%s, beta %g: M=%d N=%d K=%d ta=%d tb=%d: rt_sgemm_small differs from rt_sgemm",
+                                      rt_isa_name((rt_isa)isa), (double)beta, M, N, K, ta, tb);
+                    }
+                }
+                rt_isa_set(rt_cpu_best_isa());
+                free(A); free(B); free(want); free(got);
+            }
+}
+END_TEST
+
 /* rt_sgemm_pack_b + rt_sgemm_packed_ex compute what rt_sgemm_ex computes,
  * bit for bit, on every path and thread count: a recurrent step's shapes
  * (B transposed with a tanh epilogue, and not transposed with K deeper than
@@ -631,6 +673,7 @@ static Suite *gemm_suite(void)
     tcase_add_test(tc, test_rows_independent);
     tcase_add_test(tc, test_swapped_forward_bitwise);
     tcase_add_test(tc, test_packed_b);
+    tcase_add_test(tc, test_small_bitwise);
     suite_add_tcase(s, tc);
 
     tc = test_case("threads");
