@@ -427,6 +427,15 @@ static void choose_split(gemm_problem *p, int threads)
  * is already spread over 22 micro-panels. */
 #define SWAP_MIN_M 32
 #define SWAP_MAX_M 256
+/* Not for shallow or very wide products: y^T's transpose into C costs as
+ * much as a K = 10 product (the MLP's dX from 10 classes took 1.47x longer
+ * swapped, transpose_16 40% of it), and a 1 x 1 convolution's
+ * 256 x 3136 output (N = the image's pixels) does not fit the cache on
+ * its way through the scratch (0.61x swapped; perf: direct_ab and
+ * transpose_16). Measured by the session-5 before/after comparison
+ * (docs/performance-history.md); dense layers' N (their widths) stay in. */
+#define SWAP_MIN_K 16
+#define SWAP_MAX_N 1024
 
 typedef struct swapped_problem {
     gemm_problem t;        /* y^T = W x^T into scratch */
@@ -438,7 +447,8 @@ static bool use_swapped(const gemm_problem *p, rt_isa isa)
     /* Not with a prepacked op(B) (recurrent steps): its packing is already
      * paid for, and the swapped problem's B is x, not W. */
     return isa == RT_ISA_AVX512 && !p->trans_a && p->beta == 0.0f && !p->packed_b &&
-           p->M >= SWAP_MIN_M && p->M <= SWAP_MAX_M && p->N >= p->M;
+           p->M >= SWAP_MIN_M && p->M <= SWAP_MAX_M && p->N >= p->M &&
+           p->K >= SWAP_MIN_K && p->N <= SWAP_MAX_N;
 }
 
 /* C's rows [m0, m1) x columns [n0, n1) from the transposed scratch, the
