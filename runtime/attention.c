@@ -128,24 +128,7 @@ static void softmax_grad_rows(const heads_task *t, const float *p, float *ds, in
 {
     for (int64_t i = r0; i < r1; i++) {
         int64_t n = t->causal ? i + 1 : t->t;
-        const float *pi = p + i * t->t;
-        float *g = ds + (i - r0) * keys;
-        if (t->isa == RT_ISA_AVX512) {
-            rt_avx512_softmax_grad_row(n, keys, pi, g);
-            continue;
-        }
-        if (t->isa == RT_ISA_AVX2) {
-            rt_avx2_softmax_grad_row(n, keys, pi, g);
-            continue;
-        }
-        double dot = 0.0;
-        for (int64_t j = 0; j < n; j++)
-            dot += (double)pi[j] * g[j];
-        float fdot = (float)dot;
-        for (int64_t j = 0; j < n; j++)
-            g[j] = pi[j] * (g[j] - fdot);
-        for (int64_t j = n; j < keys; j++)
-            g[j] = 0.0f;
+        rt_softmax_grad_row(t->isa, n, keys, p + i * t->t, ds + (i - r0) * keys);
     }
 }
 

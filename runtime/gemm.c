@@ -639,7 +639,7 @@ static void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
         isa = RT_ISA_AVX2;
     p.path = path_for(isa);
     p.packed_b = packed; /* only gemm_region reads it: the paths below read B */
-    p.packed_npad = (N + p.path.nr - 1) / p.path.nr * p.path.nr;
+    p.packed_npad = round_up(N, p.path.nr);
     p.fast_pack = isa >= RT_ISA_AVX2;
     p.epilogue = epilogue_for(rt_isa_current());
     /* A read in place on AVX-512 (the kernels that take it so exist
@@ -706,8 +706,7 @@ void rt_sgemm_ex(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
  * rt_sgemm_ex. */
 int64_t rt_sgemm_packed_floats(int N, int K)
 {
-    int64_t nr = RT_GEMM_NR_MAX;
-    return (int64_t)(K > 0 ? K : 0) * ((N + nr - 1) / nr * nr);
+    return (int64_t)(K > 0 ? K : 0) * round_up(N, RT_GEMM_NR_MAX);
 }
 
 void rt_sgemm_pack_b(bool trans_b, int N, int K, const float *B, int ldb, float *packed)
@@ -720,7 +719,7 @@ void rt_sgemm_pack_b(bool trans_b, int N, int K, const float *B, int ldb, float 
         isa = RT_ISA_AVX2;
     p.path = path_for(isa);
     p.fast_pack = isa >= RT_ISA_AVX2;
-    int64_t step = kc_step_for(K), npad = (N + p.path.nr - 1) / p.path.nr * p.path.nr;
+    int64_t step = kc_step_for(K), npad = round_up(N, p.path.nr);
     for (int64_t k0 = 0; k0 < K; k0 += step)
         pack_b(&p, k0, K - k0 < step ? K - k0 : step, 0, N, packed + k0 * npad);
 }
@@ -793,7 +792,7 @@ static void small_gemm(bool trans_a, bool trans_b, int M, int N, int K, float al
         .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C,
         .path = path_for(RT_ISA_AVX512), .fast_pack = true,
     };
-    int64_t step = kc_step_for(K), npad = (N + RT_GEMM_NR_AVX512 - 1) / RT_GEMM_NR_AVX512 * RT_GEMM_NR_AVX512;
+    int64_t step = kc_step_for(K), npad = round_up(N, RT_GEMM_NR_AVX512);
     float *buf = packed ? NULL : rt_thread_scratch(RT_SCRATCH_GEMM_B, (size_t)(step * npad) * sizeof(float));
     for (int64_t k0 = 0; k0 < K; k0 += step)
         small_slice(&p, k0, K - k0 < step ? K - k0 : step, k0 == 0 ? beta : 1.0f, buf, packed);
@@ -810,7 +809,7 @@ void rt_sgemm_small(bool trans_a, bool trans_b, int M, int N, int K, float alpha
 
 int64_t rt_sgemm_small_bt_floats(int N, int K)
 {
-    return (int64_t)(K > 0 ? K : 0) * ((N + RT_GEMM_NR_AVX512 - 1) / RT_GEMM_NR_AVX512 * RT_GEMM_NR_AVX512);
+    return (int64_t)(K > 0 ? K : 0) * round_up(N, RT_GEMM_NR_AVX512);
 }
 
 /* One K slice only (K <= KC_MAX), so that the panels of any first N' <= N

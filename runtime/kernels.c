@@ -177,6 +177,33 @@ double rt_softmax_row(rt_isa isa, int64_t cols, const float *x, float *y)
     return 0.0;
 }
 
+static void softmax_grad_row_portable(int64_t n, int64_t width, const float *p, float *g)
+{
+    double dot = 0.0;
+    for (int64_t j = 0; j < n; j++)
+        dot += (double)p[j] * g[j];
+    float fdot = (float)dot;
+    for (int64_t j = 0; j < n; j++)
+        g[j] = p[j] * (g[j] - fdot);
+    for (int64_t j = n; j < width; j++)
+        g[j] = 0.0f;
+}
+
+void rt_softmax_grad_row(rt_isa isa, int64_t n, int64_t width, const float *p, float *g)
+{
+    switch (isa) {
+    case RT_ISA_AVX512:
+        rt_avx512_softmax_grad_row(n, width, p, g);
+        return;
+    case RT_ISA_AVX2:
+        rt_avx2_softmax_grad_row(n, width, p, g);
+        return;
+    case RT_ISA_PORTABLE:
+        softmax_grad_row_portable(n, width, p, g);
+        return;
+    }
+}
+
 /* ---------------------------------------------------------- lstm cell */
 
 void rt_lstm_cell_forward(rt_isa isa, int64_t H, float *a, const float *prev, float *cell, float *tc, float *h)

@@ -113,6 +113,8 @@ void rt_avx2_softmax_grad_row(int64_t n, int64_t width, const float *p, float *g
  * rt_softmax_forward does to each row, for kernels that softmax rows of
  * their own (attention's scores). y may alias x. */
 double rt_softmax_row(rt_isa isa, int64_t cols, const float *x, float *y);
+/* The same for rt_avx512_softmax_grad_row's work (attention's backward). */
+void rt_softmax_grad_row(rt_isa isa, int64_t n, int64_t width, const float *p, float *g);
 
 /* out[i] = keep(i) ? in[i] * scale : 0 for i in [begin, end), where keep(i)
  * tests the top 24 bits of rt_rng_mix(key + i * RT_RNG_WEYL) against

@@ -34,6 +34,12 @@ static inline int64_t ceil_div(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
+/* a rounded up to a multiple of b; a >= 0, b > 0. */
+static inline int64_t round_up(int64_t a, int64_t b)
+{
+    return ceil_div(a, b) * b;
+}
+
 /* a * b, or -1 if it does not fit in int64_t or either is negative (so a
  * -1 from an earlier overflow stays -1 through a chain of products). */
 static inline int64_t rt_mul_checked(int64_t a, int64_t b)
