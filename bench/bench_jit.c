@@ -8,8 +8,9 @@
  *    Target: under 0.5 s for mlp.net.
  * 2. JIT vs AOT training throughput on mlp.net: the same LProgram compiled
  *    by libgccjit and by cc (emit_c, the same flags, as a shared object
- *    loaded here), each driven through rt_model on the same batches; best
- *    of five timed runs each, interleaved. Target: within 5%.
+ *    loaded here), each driven through rt_model on the same batches; the
+ *    median of 11 paired runs, alternating which backend runs first.
+ *    Target: within 5%.
  * 3. `netc train examples/mlp.net --steps 1` wall time as a user sees it,
  *    dataset loading and the test pass included. */
 #include "compiler.h"
@@ -156,6 +157,28 @@ static double throughput(rt_model *m, const Batch *b, int steps)
     return (double)steps * (double)b->n / (now() - t0);
 }
 
+/* Paired rounds of part 2. Both backends call the same runtime kernels
+ * (perf: the generated code of either is 0.01% of the samples, the rest is
+ * GEMM, adam, dropout in libnetrt), so their throughputs can differ only
+ * by noise; a best-of-five with the AOT run always first read -6.9% on a
+ * machine where 30 alternating pairs had a median of -0.2% to +0.6%. The
+ * median of paired ratios, alternating which runs first, is what holds. */
+#define ROUNDS 11
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v)
+{
+    double s[ROUNDS];
+    memcpy(s, v, sizeof s);
+    qsort(s, ROUNDS, sizeof s[0], cmp_double);
+    return s[ROUNDS / 2];
+}
+
 static void compare_mlp(void)
 {
     Compiler c;
@@ -180,17 +203,24 @@ static void compare_mlp(void)
     Batch b = make_batch(aot, batch);
     throughput(ma, &b, 20);
     throughput(mj, &b, 20);
-    double best_a = 0, best_j = 0;
-    for (int r = 0; r < 5; r++) {
-        double a = throughput(ma, &b, 100), j = throughput(mj, &b, 100);
-        best_a = a > best_a ? a : best_a;
-        best_j = j > best_j ? j : best_j;
+    double a[ROUNDS], j[ROUNDS], ratio[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        /* alternate which backend runs first: a fixed order biased the first */
+        if (r & 1)
+            j[r] = throughput(mj, &b, 100), a[r] = throughput(ma, &b, 100);
+        else
+            a[r] = throughput(ma, &b, 100), j[r] = throughput(mj, &b, 100);
+        ratio[r] = j[r] / a[r];
     }
-    printf("\nmlp.net training throughput, batch %lld, %d threads, in process (best of 5 x 100 steps)\n",
-           (long long)batch, rt_threads_count());
-    printf("  %-28s %12.0f samples/s\n", "AOT (emit_c + cc -O2)", best_a);
-    printf("  %-28s %12.0f samples/s\n", "JIT (libgccjit -O2)", best_j);
-    printf("  %-28s %+11.1f%%   (target: within 5%%)\n", "JIT vs AOT", 100.0 * (best_j / best_a - 1.0));
+    double ra[ROUNDS];
+    memcpy(ra, ratio, sizeof ra);
+    qsort(ra, ROUNDS, sizeof ra[0], cmp_double);
+    printf("\nmlp.net training throughput, batch %lld, %d threads, in process (median of %d paired runs x 100 steps)\n",
+           (long long)batch, rt_threads_count(), ROUNDS);
+    printf("  %-28s %12.0f samples/s\n", "AOT (emit_c + cc -O2)", median(a));
+    printf("  %-28s %12.0f samples/s\n", "JIT (libgccjit -O2)", median(j));
+    printf("  %-28s %+11.1f%%   (pairs %+.1f%% .. %+.1f%%; target: median within 5%%)\n", "JIT vs AOT",
+           100.0 * (ra[ROUNDS / 2] - 1.0), 100.0 * (ra[0] - 1.0), 100.0 * (ra[ROUNDS - 1] - 1.0));
     free_batch(&b);
     rt_model_free(ma);
     rt_model_free(mj);

@@ -15,7 +15,14 @@
  * with the direct tiles (conv_forward.c's forward_direct: no im2col, bias,
  * ReLU and pool in registers) it is 86% rt_conv_avx512_direct_tile (conv2
  * about 31 us, conv1 8) and 11% fc1, 45 us; on two threads 19% of the
- * samples are the pool's threads waiting at the three hand-overs. */
+ * samples are the pool's threads waiting at the three hand-overs.
+ * Session 6: mlp.net on one thread (22.5 us quiet) is within 5% of a bare
+ * read of its 2.1 MB of weights in the same order (21.3 us); its forward
+ * is the three short products and nothing else (alone, from L3: 16.1 +
+ * 5.9 + 0.1 us; the second is 3.3 us when in L2): the 20 us
+ * target on one thread is below what the L3 delivers to one core without
+ * reading fewer bytes. What did not help is listed at
+ * rt_gemm_short_avx512. */
 #include "netrt.h"
 
 #include <stdio.h>
