@@ -145,10 +145,10 @@ void rt_act_backward(rt_act act, float alpha, int64_t n, const float *x,
 
 /* -------------------------------------------------------------- softmax */
 
-/* x (cols) -> y (cols); returns log(sum(exp(x))) = max + log(sum exp(x - max)).
+/* x (cols) -> y (cols); returns the max and sum exp(x - max).
  * Subtracting the max keeps every exp in (0, 1]; the sum is in double so a
  * row of many small terms loses nothing. */
-static double softmax_row_portable(int64_t cols, const float *x, float *y)
+static rt_softmax_sums softmax_row_portable(int64_t cols, const float *x, float *y)
 {
     float max = x[0];
     for (int64_t j = 1; j < cols; j++)
@@ -161,10 +161,10 @@ static double softmax_row_portable(int64_t cols, const float *x, float *y)
     float inv = (float)(1.0 / sum);
     for (int64_t j = 0; j < cols; j++)
         y[j] *= inv;
-    return (double)max + log(sum);
+    return (rt_softmax_sums){ max, sum };
 }
 
-double rt_softmax_row(rt_isa isa, int64_t cols, const float *x, float *y)
+rt_softmax_sums rt_softmax_row(rt_isa isa, int64_t cols, const float *x, float *y)
 {
     switch (isa) {
     case RT_ISA_AVX512:
@@ -174,7 +174,7 @@ double rt_softmax_row(rt_isa isa, int64_t cols, const float *x, float *y)
     case RT_ISA_PORTABLE:
         return softmax_row_portable(cols, x, y);
     }
-    return 0.0;
+    return (rt_softmax_sums){ 0.0f, 1.0 };
 }
 
 static void softmax_grad_row_portable(int64_t n, int64_t width, const float *p, float *g)
@@ -272,9 +272,9 @@ static void softmax_chunk(void *ctx, int64_t chunk)
         const float *x = t->x + r * t->cols;
         /* read first, so probs may overwrite the logits in place */
         double at_label = t->labels ? (double)x[t->labels[r]] : 0.0;
-        double lse = rt_softmax_row(t->isa, t->cols, x, t->y + r * t->cols);
+        rt_softmax_sums s = rt_softmax_row(t->isa, t->cols, x, t->y + r * t->cols);
         if (t->labels)
-            loss += lse - at_label;
+            loss += ((double)s.max + log(s.sum)) - at_label;
     }
     t->partial[chunk] = loss;
 }

@@ -29,9 +29,9 @@ static inline __m256d add_halves_pd(__m256d sum, __m256 e)
     return _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
 }
 
-/* x (cols) -> y (cols); returns max + log(sum exp(x - max)), sum in double.
+/* x (cols) -> y (cols); returns the max and sum exp(x - max), sum in double.
  * The tail vector is padded with -inf, whose exp is 0. */
-double rt_avx2_softmax_row(int64_t cols, const float *x, float *y)
+rt_softmax_sums rt_avx2_softmax_row(int64_t cols, const float *x, float *y)
 {
     int64_t full = cols & ~(int64_t)7, rest = cols - full;
     float tail[8];
@@ -61,7 +61,7 @@ double rt_avx2_softmax_row(int64_t cols, const float *x, float *y)
         _mm256_storeu_ps(y + j, _mm256_mul_ps(_mm256_loadu_ps(y + j), inv));
     _mm256_storeu_ps(tail, _mm256_mul_ps(e_tail, inv));
     memcpy(y + full, tail, (size_t)rest * sizeof(float));
-    return (double)max + log(sum);
+    return (rt_softmax_sums){ max, sum };
 }
 
 /* Low 64 bits of a * c per lane, from three 32x32 -> 64 products (AVX2 has

@@ -16,7 +16,7 @@
 /* ------------------------------------------------------- softmax, dropout */
 
 /* x (cols) -> y (cols); returns max + log(sum exp(x - max)), sum in double. */
-double rt_avx512_softmax_row(int64_t cols, const float *x, float *y)
+rt_softmax_sums rt_avx512_softmax_row(int64_t cols, const float *x, float *y)
 {
     __m512 vmax = _mm512_set1_ps(-INFINITY);
     int64_t j = 0;
@@ -53,7 +53,7 @@ double rt_avx512_softmax_row(int64_t cols, const float *x, float *y)
         __mmask16 m = tail_mask(cols - j);
         _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + j), inv));
     }
-    return (double)max + log(sum);
+    return (rt_softmax_sums){ max, sum };
 }
 
 /* Which of 8 Weyl points z keep their element: the top 24 bits of

@@ -98,10 +98,19 @@ void rt_avx2_lstm_cell_forward(int64_t H, float *a, const float *prev, float *ce
 void rt_avx512_sum_rows(int64_t M, int64_t ld, int64_t width, const float *dy, double *acc);
 void rt_avx2_sum_rows(int64_t M, int64_t ld, int64_t width, const float *dy, double *acc);
 
-/* One row: x (cols) -> y (cols) = softmax(x). Returns log(sum(exp(x))),
- * computed as max + log(sum exp(x - max)) with the sum in double. */
-double rt_avx512_softmax_row(int64_t cols, const float *x, float *y);
-double rt_avx2_softmax_row(int64_t cols, const float *x, float *y);
+/* What a softmax row leaves behind besides y: the row's max and
+ * sum(exp(x - max)) in double, so log(sum(exp(x))) = max + log(sum).
+ * The log is left to the caller that wants it (the cross-entropy loss):
+ * attention's rows do not, and in gpt.net's training the log of every
+ * score row was 0.5% of the time (perf: __ieee754_log_fma, one thread). */
+typedef struct rt_softmax_sums {
+    float max;
+    double sum;
+} rt_softmax_sums;
+
+/* One row: x (cols) -> y (cols) = softmax(x), the sum in double. */
+rt_softmax_sums rt_avx512_softmax_row(int64_t cols, const float *x, float *y);
+rt_softmax_sums rt_avx2_softmax_row(int64_t cols, const float *x, float *y);
 
 /* g (width) = p * (g - dot(p, g)) over the first n, 0 past them, the dot
  * product in double: the softmax's backward for attention's rows
@@ -112,7 +121,7 @@ void rt_avx2_softmax_grad_row(int64_t n, int64_t width, const float *p, float *g
 /* The same on the path `isa` names (kernels.c dispatches): what
  * rt_softmax_forward does to each row, for kernels that softmax rows of
  * their own (attention's scores). y may alias x. */
-double rt_softmax_row(rt_isa isa, int64_t cols, const float *x, float *y);
+rt_softmax_sums rt_softmax_row(rt_isa isa, int64_t cols, const float *x, float *y);
 /* The same for rt_avx512_softmax_grad_row's work (attention's backward). */
 void rt_softmax_grad_row(rt_isa isa, int64_t n, int64_t width, const float *p, float *g);
 
