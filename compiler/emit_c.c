@@ -13,9 +13,9 @@
 /* The runtime's enumerators by value, from netrt.h's lists. */
 #define NAME(prefix, name) #prefix #name,
 #define ACT_NAME(name, lower) NAME(RT_ACT_, name)
-#define INIT_NAME(name) NAME(RT_INIT_, name)
-#define LOSS_NAME(name) NAME(RT_LOSS_, name)
-#define OPT_NAME(name) NAME(RT_OPT_, name)
+#define INIT_NAME(name, text) NAME(RT_INIT_, name)
+#define LOSS_NAME(name, text) NAME(RT_LOSS_, name)
+#define OPT_NAME(name, text) NAME(RT_OPT_, name)
 #define SCHED_NAME(name) NAME(RT_SCHED_, name)
 #define SRC_NAME(name) NAME(RT_SRC_, name)
 #define AUG_NAME(name) NAME(RT_AUG_, name)
