@@ -144,6 +144,8 @@ conv_dims rt_conv_check_dims(const rt_conv2d *cv, const char *who)
     d.k = d.cg * cv->kh * cv->kw;
     d.p = cv->ho * cv->wo;
     d.hw = cv->h * cv->w;
+    d.xs = cv->c * d.hw;
+    d.ys = cv->f * d.p;
     rt_conv_algo algo = cv->algo ? (rt_conv_algo)cv->algo : rt_conv2d_choose(cv);
     if (!algo_admits(cv, algo)) {
         fprintf(stderr, "%s:%d: netrt: %s: algorithm %lld (%s) does not fit this layer's shape\n",
