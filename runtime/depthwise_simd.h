@@ -413,6 +413,9 @@ ALWAYS_INLINE void filter_tile(const dw_view *v, const dw_block *b, const float 
             }
         return;
     }
+    /* the forward tile's walk over source rows (correlate_plane's), kept
+     * as its own loop: folding the two would put the direction's branch
+     * in the innermost, unrolled loop of both (duplicates pairs them) */
     const int span = (R - 1) * S + (KH - 1) * D + 1;
 #pragma GCC unroll 16
     for (int i = 0; i < span; i++) {
