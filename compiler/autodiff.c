@@ -166,8 +166,9 @@ static bool grad_none(Ad *a, uint32_t id, const Node *n, uint32_t gy)
     return true;
 }
 
-/* Ops that have no gradient rule: the backward ops themselves, and losses,
- * whose gradients seed_losses makes. */
+/* Ops that have no gradient rule: the backward ops themselves (every
+ * BACKWARD row of ops.def, through op_rules.h), and losses, whose
+ * gradients seed_losses makes. */
 static bool no_grad(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 {
     (void)id, (void)gy;
@@ -467,38 +468,11 @@ static bool grad_expand(Ad *a, uint32_t id, const Node *n, uint32_t gy)
 #define grad_cross_entropy no_grad
 #define grad_mse no_grad
 #define grad_bce no_grad
-#define grad_dense_grad_x no_grad
-#define grad_dense_grad_w no_grad
-#define grad_bias_grad no_grad
-#define grad_act_grad no_grad
-#define grad_dropout_grad no_grad
-#define grad_softmax_grad no_grad
-#define grad_cross_entropy_grad no_grad
-#define grad_mse_grad no_grad
-#define grad_bce_grad no_grad
-#define grad_conv2d_grad_x no_grad
-#define grad_conv2d_grad_w no_grad
-#define grad_conv2d_grad_b no_grad
-#define grad_maxpool_grad no_grad
-#define grad_avgpool_grad no_grad
-#define grad_global_avgpool_grad no_grad
-#define grad_batchnorm_grad no_grad
-#define grad_batchnorm_frozen_grad no_grad
-#define grad_batchnorm_grad_param no_grad
-#define grad_concat_grad no_grad
-#define grad_recurrent_grad no_grad
-#define grad_recurrent_grad_param no_grad
-#define grad_attention_grad no_grad
-#define grad_attention_grad_param no_grad
-#define grad_embed_grad no_grad
-#define grad_position_grad no_grad
-#define grad_layernorm_grad no_grad
-#define grad_layernorm_grad_param no_grad
-#define grad_reduce_to no_grad
 
 static GradRule *const grad_rules[OP_COUNT] = {
 #define RULE(name) grad_##name
 #define RULE_ACT grad_activation
+#define RULE_BACKWARD(name) no_grad
 #include "op_rules.h"
 };
 

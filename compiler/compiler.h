@@ -194,7 +194,7 @@ bool parse_source(Compiler *c);
 
 /* ------------------------------------------------------------- graph IR */
 
-typedef enum OpKind { OPK_SURFACE, OPK_INTERNAL } OpKind;
+typedef enum OpKind { OPK_SURFACE, OPK_INTERNAL, OPK_BACKWARD } OpKind;
 
 /* The sets of ops the passes ask about: ops.def's flags column says what
  * each one means. */

@@ -13,9 +13,9 @@
 /* The runtime's enumerators by value, from netrt.h's lists. */
 #define NAME(prefix, name) #prefix #name,
 #define ACT_NAME(name, lower) NAME(RT_ACT_, name)
-#define INIT_NAME(name) NAME(RT_INIT_, name)
-#define LOSS_NAME(name) NAME(RT_LOSS_, name)
-#define OPT_NAME(name) NAME(RT_OPT_, name)
+#define INIT_NAME(name, text) NAME(RT_INIT_, name)
+#define LOSS_NAME(name, text) NAME(RT_LOSS_, name)
+#define OPT_NAME(name, text) NAME(RT_OPT_, name)
 #define SCHED_NAME(name) NAME(RT_SCHED_, name)
 #define SRC_NAME(name) NAME(RT_SRC_, name)
 #define AUG_NAME(name) NAME(RT_AUG_, name)
@@ -85,6 +85,15 @@ static void print_ptr(FILE *out, LPtr p)
         fprintf(out, "%s + %lld", base_expr(p.base), (long long)p.offset);
 }
 
+/* An optional pointer of a struct argument (an epilogue's bias, preact). */
+static void print_ptr_or_null(FILE *out, bool present, LPtr p)
+{
+    if (present)
+        print_ptr(out, p);
+    else
+        fputs("NULL", out);
+}
+
 /* %.9g round-trips a float; the f suffix keeps arithmetic in float, and a
  * '.' keeps "1" from being read as an int with a bad suffix. */
 static const char *cfloat(char buf[48], double f)
@@ -144,15 +153,9 @@ static void print_arg(FILE *out, const LArg *a)
         break;
     case LA_EPILOGUE:
         fputs("&(rt_epilogue){ ", out);
-        if (a->has_bias)
-            print_ptr(out, a->bias);
-        else
-            fputs("NULL", out);
+        print_ptr_or_null(out, a->has_bias, a->bias);
         fputs(", ", out);
-        if (a->has_preact)
-            print_ptr(out, a->preact);
-        else
-            fputs("NULL", out);
+        print_ptr_or_null(out, a->has_preact, a->preact);
         fprintf(out, ", %s, ", act_names[a->act]);
         print_float(out, a->alpha);
         fputs(" }", out);
@@ -453,32 +456,39 @@ void emit_c_preamble(FILE *out, Compiler *c, const LProgram *lp)
           "static inline float nc_leaky(float x, float a) { return x > 0.0f ? x : a * x; }\n\n", out);
 }
 
-/* static void NAME_forward(params, x, out, batch, arena): inference. */
-void emit_c_forward(FILE *out, Compiler *c, const LProgram *lp)
+/* An inference function over x_in: NAME_forward(params, x, out, batch,
+ * arena), and NAME_step with the position `pos` after the arena. `head`
+ * is printed before it (a comment, or ""). */
+static void print_inference(FILE *out, Compiler *c, const char *name, const LFunc *f, const char *xt, bool pos,
+                            const char *head)
 {
-    const char *id = c_ident(c, lp->name);
-    const char *xt = lp->x_dtype == DT_I32 ? "int32_t" : "float";
-    const char *name = arena_printf(c->arena, "%s_forward", id);
+    const char *params = arena_printf(c->arena, "const float *restrict params, const void *x_in, float *restrict out,"
+                                                " int64_t batch,\n    float *restrict arena%s", pos ? ", int64_t pos" : "");
+    const char *unused_pos = pos ? "    (void)pos;\n" : "";
     Signature sig = {
         "void",
-        "const float *restrict params, const void *x_in, float *restrict out, int64_t batch, float *restrict arena",
-        "params, x_in, out, batch, arena",
+        params,
+        pos ? "params, x_in, out, batch, arena, pos" : "params, x_in, out, batch, arena",
         arena_printf(c->arena, "    const %s *restrict x = x_in;\n    (void)params;\n    (void)x;\n    (void)out;\n"
-                               "    (void)batch;\n    (void)arena;\n", xt),
+                               "    (void)batch;\n    (void)arena;\n%s", xt, unused_pos),
         false,
     };
-    if (backend_parts(&lp->forward) > 1)
-        print_parts(out, name, &lp->forward, &sig);
-    fprintf(out, "static void %s(const float *restrict params, const void *x_in, float *restrict out,\n"
-                 "                        int64_t batch, float *restrict arena)\n{\n"
-                 "    const %s *restrict x = x_in;\n    (void)arena;\n",
-            name, xt);
-    if (backend_parts(&lp->forward) > 1)
+    if (backend_parts(f) > 1)
+        print_parts(out, name, f, &sig);
+    fprintf(out, "%sstatic void %s(%s)\n{\n    const %s *restrict x = x_in;\n    (void)arena;\n%s", head, name, params, xt,
+            unused_pos);
+    if (backend_parts(f) > 1)
         fputs("    (void)x;\n", out);
-    print_body_of(out, name, &lp->forward, &sig);
+    print_body_of(out, name, f, &sig);
     fputs("}\n\n", out);
 }
 
+void emit_c_forward(FILE *out, Compiler *c, const LProgram *lp)
+{
+    const char *id = c_ident(c, lp->name);
+    print_inference(out, c, arena_printf(c->arena, "%s_forward", id), &lp->forward,
+                    lp->x_dtype == DT_I32 ? "int32_t" : "float", false, "");
+}
 /* What each instruction of a checked step is (rt_op_desc), when it has any. */
 static void print_ops(FILE *out, const char *name, int nops, const rt_op_desc *ops)
 {
@@ -569,30 +579,12 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
                            k == 0);
     }
     emit_c_forward(out, c, lp);
-    if (lp->has_step) {
-        const char *name = arena_printf(c->arena, "%s_step", id);
-        Signature sig = {
-            "void",
-            "const float *restrict params, const void *x_in, float *restrict out, int64_t batch,\n"
-            "    float *restrict arena, int64_t pos",
-            "params, x_in, out, batch, arena, pos",
-            arena_printf(c->arena, "    const %s *restrict x = x_in;\n    (void)params;\n    (void)x;\n    (void)out;\n"
-                                   "    (void)batch;\n    (void)arena;\n    (void)pos;\n", xt),
-            false,
-        };
-        if (backend_parts(&lp->step) > 1)
-            print_parts(out, name, &lp->step, &sig);
-        fprintf(out, "/* One position of the sequence (compiler/step.c): the arena's first\n"
-                     " * %lld floats per sample carry the layers' state to the next call. */\n"
-                     "static void %s(const float *restrict params, const void *x_in, float *restrict out,\n"
-                     "                     int64_t batch, float *restrict arena, int64_t pos)\n{\n"
-                     "    const %s *restrict x = x_in;\n    (void)pos;\n",
-                (long long)lp->step_state_floats, name, xt);
-        if (backend_parts(&lp->step) > 1)
-            fputs("    (void)x;\n", out);
-        print_body_of(out, name, &lp->step, &sig);
-        fputs("}\n\n", out);
-    }
+    if (lp->has_step)
+        print_inference(out, c, arena_printf(c->arena, "%s_step", id), &lp->step, xt, true,
+                        arena_printf(c->arena,
+                                     "/* One position of the sequence (compiler/step.c): the arena's first\n"
+                                     " * %lld floats per sample carry the layers' state to the next call. */\n",
+                                     (long long)lp->step_state_floats));
 
     rt_program rp;
     rtprogram_fill(c, lp, &rp);

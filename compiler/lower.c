@@ -529,17 +529,28 @@ static bool lower_recurrent(Lower *l, uint32_t id)
     return true;
 }
 
+/* The call of the gradient kernel of a layer that saved its state in the
+ * forward pass (n->inputs: dy, x, the forward node): the layer's struct
+ * (arg_layer: arg_recurrent, arg_attention), the batch, x and the
+ * layer's first weight; the kernel's own arguments follow. */
+static LInstr *emit_layer_grad(Lower *l, uint32_t id, Kernel fn, void (*arg_layer)(Lower *, LInstr *, const Node *))
+{
+    const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
+    LInstr *in = emit(l, LI_CALL, fn, n);
+    arg_layer(l, in, fwd);
+    arg_int(in, 0, 1);
+    arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, fwd->inputs[1]);
+    return in;
+}
+
 /* Backpropagation through time: dx (unless nothing reads it) and the
  * three parameter gradients in one kernel. */
 static bool lower_recurrent_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
     bool accumulate = false;
-    LInstr *in = emit(l, LI_CALL, K_rt_recurrent_backward, n);
-    arg_recurrent(l, in, fwd);
-    arg_int(in, 0, 1);
-    arg_val(l, in, n->inputs[1]);
-    arg_val(l, in, fwd->inputs[1]);
+    LInstr *in = emit_layer_grad(l, id, K_rt_recurrent_backward, arg_recurrent);
     arg_val(l, in, fwd->inputs[2]);
     arg_aux(l, in, n->inputs[2]);
     arg_val(l, in, n->inputs[2]);
@@ -727,11 +738,7 @@ static bool lower_attention_grad(Lower *l, uint32_t id)
     const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
     SlotLayout slot = plan_slot(fwd); /* qkv, ctx, probs */
     LPtr saved = ptr_of(l, n->inputs[2]);
-    LInstr *in = emit(l, LI_CALL, K_rt_attention_backward, n);
-    arg_attention(l, in, fwd);
-    arg_int(in, 0, 1);
-    arg_val(l, in, n->inputs[1]);
-    arg_val(l, in, fwd->inputs[1]);
+    LInstr *in = emit_layer_grad(l, id, K_rt_attention_backward, arg_attention);
     arg_val(l, in, fwd->inputs[3]);
     for (int k = 0; k < slot.nparts; k++)
         arg_ptr(in, past(saved, slot.part[k]));
@@ -910,19 +917,31 @@ static bool lower_cross_entropy(Lower *l, uint32_t id)
     return true;
 }
 
-static bool lower_mse(Lower *l, uint32_t id)
+/* mse and bce, and their gradients (backward): the kernel for a target per
+ * element or one number for every element (bce(D(real), 1)), then the
+ * count, the prediction and the target. */
+static LInstr *emit_target_loss(Lower *l, uint32_t id, bool backward)
 {
-    const Node *n = node_at(l, id), *z = node_at(l, n->inputs[0]);
-    bool number = n->ndata < 2; /* bce(D(real), 1): one target for every element */
-    LInstr *in = emit(l, LI_LOSS_CALL, n->op == OP_mse ? number ? K_rt_mse_forward_const : K_rt_mse_forward
-                                                       : number ? K_rt_bce_forward_const : K_rt_bce_forward, n);
-    in->coef = l->u->info[id].loss_coef / (double)elems(z);
-    arg_int(in, 0, elems(z));
+    static const Kernel kernels[2][2][2] = { /* [backward][bce][one number] */
+        { { K_rt_mse_forward, K_rt_mse_forward_const }, { K_rt_bce_forward, K_rt_bce_forward_const } },
+        { { K_rt_mse_backward, K_rt_mse_backward_const }, { K_rt_bce_backward, K_rt_bce_backward_const } },
+    };
+    const Node *n = node_at(l, id);
+    bool bce = n->op == OP_bce || n->op == OP_bce_grad, number = n->ndata < 2;
+    LInstr *in = emit(l, backward ? LI_CALL : LI_LOSS_CALL, kernels[backward][bce][number], n);
+    arg_int(in, 0, elems(node_at(l, n->inputs[0])));
     arg_val(l, in, n->inputs[0]);
     if (number)
         arg_float(in, ir_attr(n, "target")->f, false);
     else
         arg_val(l, in, n->inputs[1]);
+    return in;
+}
+
+static bool lower_mse(Lower *l, uint32_t id)
+{
+    LInstr *in = emit_target_loss(l, id, false);
+    in->coef = l->u->info[id].loss_coef / (double)elems(node_at(l, node_at(l, id)->inputs[0]));
     return true;
 }
 #define lower_bce lower_mse
@@ -977,15 +996,7 @@ static bool lower_cross_entropy_grad(Lower *l, uint32_t id)
 static bool lower_mse_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    bool number = n->ndata < 2;
-    LInstr *in = emit(l, LI_CALL, n->op == OP_mse_grad ? number ? K_rt_mse_backward_const : K_rt_mse_backward
-                                                       : number ? K_rt_bce_backward_const : K_rt_bce_backward, n);
-    arg_int(in, 0, elems(n));
-    arg_val(l, in, n->inputs[0]);
-    if (number)
-        arg_float(in, ir_attr(n, "target")->f, false);
-    else
-        arg_val(l, in, n->inputs[1]);
+    LInstr *in = emit_target_loss(l, id, true);
     arg_float(in, ir_attr(n, "scale")->f, true);
     arg_val(l, in, id);
     return true;
@@ -1564,6 +1575,48 @@ static void dump_expr(FILE *out, const LExpr *e)
     }
 }
 
+static void dump_arg(FILE *out, const LArg *a)
+{
+    switch (a->kind) {
+    case LA_PTR:
+        dump_ptr(out, a->ptr);
+        if (a->i)
+            fprintf(out, "+%lld", (long long)a->i);
+        break;
+    case LA_STRUCT:
+        fprintf(out, "%s{", a->type);
+        for (int v = 0; v < a->nvals; v++)
+            fprintf(out, "%s%lld", v ? "," : "", (long long)a->vals[v]);
+        fputc('}', out);
+        break;
+    case LA_NULL: fputs("null", out); break;
+    case LA_INT:
+        if (a->i_batch)
+            fprintf(out, "%lld*B%s", (long long)a->i_batch, a->i ? "+" : "");
+        if (a->i || !a->i_batch)
+            fprintf(out, "%lld", (long long)a->i);
+        break;
+    case LA_FLOAT: fprintf(out, "%g%s", a->f, a->f_div_batch ? "/B" : ""); break;
+    case LA_BOOL: fputs(a->i ? "true" : "false", out); break;
+    case LA_ACT: fprintf(out, "act%lld", (long long)a->i); break;
+    case LA_SEED: fprintf(out, "seed(%lld)", (long long)a->i); break;
+    case LA_POS: fputs("pos", out); break;
+    case LA_EPILOGUE:
+        fputs("{bias ", out);
+        if (a->has_bias)
+            dump_ptr(out, a->bias);
+        else
+            fputs("none", out);
+        fprintf(out, ", act%d", a->act);
+        if (a->has_preact) {
+            fputs(", preact ", out);
+            dump_ptr(out, a->preact);
+        }
+        fputc('}', out);
+        break;
+    }
+}
+
 static void dump_func(FILE *out, const LFunc *f)
 {
     fprintf(out, "func %s (arena %lld floats per sample) {\n", f->name, (long long)f->arena_floats);
@@ -1576,60 +1629,18 @@ static void dump_func(FILE *out, const LFunc *f)
                 fprintf(out, "loss += %g * ", in->coef);
             fprintf(out, "%s(", kernel_info(in->fn)->name);
             for (int k = 0; k < in->nargs; k++) {
-                const LArg *a = &in->args[k];
-                if (k)
-                    fputs(", ", out);
-                switch (a->kind) {
-                case LA_PTR:
-                    dump_ptr(out, a->ptr);
-                    if (a->i)
-                        fprintf(out, "+%lld", (long long)a->i);
-                    break;
-                case LA_STRUCT:
-                    fprintf(out, "%s{", a->type);
-                    for (int v = 0; v < a->nvals; v++)
-                        fprintf(out, "%s%lld", v ? "," : "", (long long)a->vals[v]);
-                    fputc('}', out);
-                    break;
-                case LA_NULL: fputs("null", out); break;
-                case LA_INT:
-                    if (a->i_batch)
-                        fprintf(out, "%lld*B%s", (long long)a->i_batch, a->i ? "+" : "");
-                    if (a->i || !a->i_batch)
-                        fprintf(out, "%lld", (long long)a->i);
-                    break;
-                case LA_FLOAT: fprintf(out, "%g%s", a->f, a->f_div_batch ? "/B" : ""); break;
-                case LA_BOOL: fputs(a->i ? "true" : "false", out); break;
-                case LA_ACT: fprintf(out, "act%lld", (long long)a->i); break;
-                case LA_SEED: fprintf(out, "seed(%lld)", (long long)a->i); break;
-                case LA_POS: fputs("pos", out); break;
-                case LA_EPILOGUE:
-                    fputs("{bias ", out);
-                    if (a->has_bias)
-                        dump_ptr(out, a->bias);
-                    else
-                        fputs("none", out);
-                    fprintf(out, ", act%d", a->act);
-                    if (a->has_preact) {
-                        fputs(", preact ", out);
-                        dump_ptr(out, a->preact);
-                    }
-                    fputc('}', out);
-                    break;
-                }
+                fputs(k ? ", " : "", out);
+                dump_arg(out, &in->args[k]);
             }
             fputs(")\n", out);
             break;
-        case LI_LOOP:
-            fprintf(out, "for i < %lld*B: ", (long long)in->n);
+        case LI_LOOP: case LI_ZERO:
+            fprintf(out, in->kind == LI_LOOP ? "for i < %lld*B: " : "zero %lld floats at ", (long long)in->n);
             dump_ptr(out, in->dst);
-            fputs("[i] = ", out);
-            dump_expr(out, in->expr);
-            fputc('\n', out);
-            break;
-        case LI_ZERO:
-            fprintf(out, "zero %lld floats at ", (long long)in->n);
-            dump_ptr(out, in->dst);
+            if (in->kind == LI_LOOP) {
+                fputs("[i] = ", out);
+                dump_expr(out, in->expr);
+            }
             fputc('\n', out);
             break;
         }

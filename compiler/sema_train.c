@@ -13,49 +13,35 @@
 
 /* What a train-block key accepts: a name from a table, called like a layer
  * with its signature ("idx(images, labels, scale = 1/255)"). */
+enum { SPEC_SLOTS = 8 }; /* arguments of a callable, at most */
+
+typedef enum CallKind { CALL_SOURCE, CALL_OPTIMIZER, CALL_SCHEDULE, CALL_AUGMENT, CALL_NOISE, CALL_LOSS } CallKind;
+
 typedef struct Callable {
+    CallKind kind;
     const char *name;
     int code;
     const char *sig;
-    ArgSpec args[8];
+    ArgSpec args[SPEC_SLOTS];
     int nargs;
 } Callable;
 
-static Callable sources[] = {
-    { "idx", RT_SRC_IDX, "images: string, labels: string = \"\", scale: float = 1, shift: float = 0", {{0}}, -1 },
-    { "csv", RT_SRC_CSV, "path: string, label_column: int = -1, header: bool = false, scale: float = 1, shift: float = 0", {{0}}, -1 },
-    { "raw", RT_SRC_RAW, "path: string, size: int, scale: float = 1, shift: float = 0", {{0}}, -1 },
-    { "text", RT_SRC_TEXT, "path: string, seq: int", {{0}}, -1 },
-};
-static Callable optimizers[] = {
-    { "sgd", RT_OPT_SGD, "lr: float = 0.01, momentum: float = 0, nesterov: bool = false, weight_decay: float = 0", {{0}}, -1 },
-    { "adam", RT_OPT_ADAM, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0", {{0}}, -1 },
-    { "adamw", RT_OPT_ADAMW, "lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01", {{0}}, -1 },
-    { "rmsprop", RT_OPT_RMSPROP, "lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0, weight_decay: float = 0", {{0}}, -1 },
-};
-static Callable schedules[] = {
-    { "constant", RT_SCHED_CONSTANT, "warmup: int = 0", {{0}}, -1 },
-    { "step", RT_SCHED_STEP, "every: int, gamma: float = 0.1, warmup: int = 0", {{0}}, -1 },
-    { "cosine", RT_SCHED_COSINE, "warmup: int = 0, min_lr: float = 0", {{0}}, -1 },
-};
-static Callable augments[] = {
-    { "flip_horizontal", RT_AUG_FLIP_H, "", {{0}}, -1 },
-    { "flip_vertical", RT_AUG_FLIP_V, "", {{0}}, -1 },
-    { "shift", RT_AUG_SHIFT, "pixels: int", {{0}}, -1 },
-    { "rotate", RT_AUG_ROTATE, "degrees: float", {{0}}, -1 },
-    { "scale", RT_AUG_SCALE, "min: float, max: float", {{0}}, -1 },
-    { "noise", RT_AUG_NOISE, "std: float", {{0}}, -1 },
-};
-static Callable noises[] = {
-    { "normal", 0, "dim: int", {{0}}, -1 },
-    { "uniform", 1, "dim: int", {{0}}, -1 },
-};
-static Callable losses[] = {
-    { "cross_entropy", OP_cross_entropy, "", {{0}}, -1 },
-    { "mse", OP_mse, "", {{0}}, -1 },
-    { "bce", OP_bce, "", {{0}}, -1 },
+static Callable callables[] = {
+#define CALLABLE(kind, name, code, sig) { CALL_##kind, name, code, sig, {{0}}, -1 },
+#include "callables.def"
 };
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* A kind's rows (they stand together in callables.def) and their count. */
+static Callable *kind_rows(CallKind kind, int *n)
+{
+    int i = 0;
+    while (callables[i].kind != kind)
+        i++;
+    for (*n = 0; i + *n < COUNT(callables) && callables[i + *n].kind == kind; (*n)++)
+        ;
+    return &callables[i];
+}
 
 static const char *const train_keys[] = {
     "data", "test", "loss", "optimizer", "schedule", "batch", "epochs", "steps", "seed", "clip",
@@ -64,10 +50,26 @@ static const char *const train_keys[] = {
 static const char *const step_keys[] = { "loss", "optimizer", "schedule", "clip" };
 static void schedule_spec(Sema *s, Scope *g, const Ast *item, SchedSpec *sched);
 
-/* A call (or bare name) of one of the table's entries, bound to its
- * signature. Returns the entry or NULL after reporting. */
-static Callable *spec_call(Sema *s, Scope *sc, const Ast *v, Callable *table, int n, const char *what, Bound *slots)
+/* A key a train or step block does not have: the nearest one, else the
+ * list (`keys_are`). */
+static void unknown_key(Diag *d, const Ast *it, const char *const *keys, int nkeys, const char *block,
+                        const char *keys_are)
 {
+    const char *hint = diag_suggest(it->name, keys, nkeys);
+    if (hint)
+        diag_error(d, it->name_span, "unknown key '%s' in %s; did you mean '%s'?", it->name, block, hint);
+    else
+        diag_error(d, it->name_span, "unknown key '%s' in %s; %s", it->name, block, keys_are);
+}
+
+/* A call (or bare name) of one of kind's callables, bound to its signature
+ * in slots (SPEC_SLOTS of them, zeroed here). Returns the entry or NULL
+ * after reporting. */
+static Callable *spec_call(Sema *s, Scope *sc, const Ast *v, CallKind kind, const char *what, Bound *slots)
+{
+    int n;
+    Callable *table = kind_rows(kind, &n);
+    memset(slots, 0, sizeof *slots * SPEC_SLOTS);
     Diag *d = &s->c->diag;
     if (v->kind != AST_CALL && v->kind != AST_NAME) {
         diag_error(d, v->span, "%s expects one of %s%s%s%s%s%s%s", what, table[0].name, n > 1 ? ", " : "",
@@ -170,9 +172,8 @@ static int64_t source_int(Sema *s, const Callable *k, const Bound *slots, const 
 
 static void data_spec(Sema *s, Scope *sc, const Ast *item, DataSpec *ds)
 {
-    Bound slots[8];
-    memset(slots, 0, sizeof slots);
-    Callable *k = spec_call(s, sc, item->lhs, sources, COUNT(sources), "data source", slots);
+    Bound slots[SPEC_SLOTS];
+    Callable *k = spec_call(s, sc, item->lhs, CALL_SOURCE, "data source", slots);
     if (!k)
         return;
     ds->kind = (rt_source_kind)k->code;
@@ -214,9 +215,8 @@ static void data_spec(Sema *s, Scope *sc, const Ast *item, DataSpec *ds)
 
 static void opt_spec(Sema *s, Scope *sc, const Ast *value, OptSpec *o)
 {
-    Bound slots[8];
-    memset(slots, 0, sizeof slots);
-    Callable *k = spec_call(s, sc, value, optimizers, COUNT(optimizers), "optimizer", slots);
+    Bound slots[SPEC_SLOTS];
+    Callable *k = spec_call(s, sc, value, CALL_OPTIMIZER, "optimizer", slots);
     if (!k)
         return;
     Diag *d = &s->c->diag;
@@ -312,8 +312,8 @@ static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *l
                    graph_input_desc(s, m), ir_type_str(s->c, xdt, &xs));
         return;
     }
-    Bound none[1];
-    Callable *k = spec_call(s, &s->globals, loss_item->lhs, losses, COUNT(losses), "loss", none);
+    Bound none[SPEC_SLOTS];
+    Callable *k = spec_call(s, &s->globals, loss_item->lhs, CALL_LOSS, "loss", none);
     if (!k)
         return;
     Shape ls;
@@ -373,17 +373,23 @@ static Ast *sema_ast_step_of(Sema *s, const Ast *t, const Ast *loss_item)
     return step;
 }
 
+/* The file's model whose name is nearest a name that names none, or NULL. */
+static const char *suggest_model(const Program *p, const char *name)
+{
+    const char *names[64];
+    int n = 0;
+    for (int i = 0; i < p->nmodels && n < 64; i++)
+        names[n++] = p->graphs[i].name;
+    return diag_suggest(name, names, n);
+}
+
 static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
 {
     Diag *d = &s->c->diag;
     Program *p = s->c->prog;
     int gi = sema_model_graph(s, step->label);
     if (gi < 0) {
-        const char *names[64];
-        int n = 0;
-        for (int i = 0; i < p->nmodels && n < 64; i++)
-            names[n++] = p->graphs[i].name;
-        const char *hint = diag_suggest(step->label, names, n);
+        const char *hint = suggest_model(p, step->label);
         diag_error(d, step->label_span, "step names no model '%s'%s%s%s", step->label, hint ? "; did you mean '" : "",
                    hint ? hint : "", hint ? "'?" : "");
         return;
@@ -395,12 +401,8 @@ static void step_block(Sema *s, const Ast *t, TrainSpec *ts, const Ast *step)
                             : !strcmp(it->name, "optimizer") ? &opt : !strcmp(it->name, "schedule") ? &sched
                             : !strcmp(it->name, "clip") ? &clip : NULL;
         if (!slotp) {
-            const char *hint = diag_suggest(it->name, step_keys, 4);
-            if (hint)
-                diag_error(d, it->name_span, "unknown key '%s' in step block; did you mean '%s'?", it->name, hint);
-            else
-                diag_error(d, it->name_span, "unknown key '%s' in step block; a step has 'loss', 'optimizer', 'schedule' and 'clip'",
-                           it->name);
+            unknown_key(d, it, step_keys, COUNT(step_keys), "step block",
+                        "a step has 'loss', 'optimizer', 'schedule' and 'clip'");
             continue;
         }
         if (*slotp) {
@@ -560,12 +562,9 @@ static int train_items(Sema *s, const Ast *t, const Ast **seen)
         while (k < COUNT(train_keys) && strcmp(train_keys[k], it->name))
             k++;
         if (k == COUNT(train_keys)) {
-            const char *hint = diag_suggest(it->name, train_keys, COUNT(train_keys));
-            if (hint)
-                diag_error(d, it->name_span, "unknown key '%s' in train block; did you mean '%s'?", it->name, hint);
-            else
-                diag_error(d, it->name_span, "unknown key '%s' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step, init, val, eval_every, stop_after and monitor",
-                           it->name);
+            unknown_key(d, it, train_keys, COUNT(train_keys), "train block",
+                        "the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, "
+                        "noise, step, init, val, eval_every, stop_after and monitor");
             continue;
         }
         bool is_step = !strcmp(it->name, "step"), is_aug = !strcmp(it->name, "augment");
@@ -596,9 +595,8 @@ static int train_items(Sema *s, const Ast *t, const Ast **seen)
 static void schedule_spec(Sema *s, Scope *g, const Ast *item, SchedSpec *sched)
 {
     Diag *d = &s->c->diag;
-    Bound slots[8];
-    memset(slots, 0, sizeof slots);
-    Callable *k = spec_call(s, g, item->lhs, schedules, COUNT(schedules), "schedule", slots);
+    Bound slots[SPEC_SLOTS];
+    Callable *k = spec_call(s, g, item->lhs, CALL_SCHEDULE, "schedule", slots);
     if (k) {
         sched->kind = (rt_sched_kind)k->code;
         sched->warmup = slot_int(k, slots, "warmup");
@@ -618,9 +616,8 @@ static void schedule_spec(Sema *s, Scope *g, const Ast *item, SchedSpec *sched)
 static void noise_spec(Sema *s, Scope *g, const Ast *item, TrainSpec *ts)
 {
     Diag *d = &s->c->diag;
-    Bound slots[8];
-    memset(slots, 0, sizeof slots);
-    Callable *k = spec_call(s, g, item->lhs, noises, COUNT(noises), "noise", slots);
+    Bound slots[SPEC_SLOTS];
+    Callable *k = spec_call(s, g, item->lhs, CALL_NOISE, "noise", slots);
     if (k) {
         ts->noise_dim = slot_int(k, slots, "dim");
         ts->noise_uniform = k->code == 1;
@@ -640,10 +637,9 @@ static void augment_spec(Sema *s, Scope *g, const Ast *a, TrainSpec *ts)
                    ts->data.kind == RT_SRC_CSV ? "csv rows" : ts->data.kind == RT_SRC_TEXT ? "text" : "raw values");
     ts->aug = arena_alloc(s->c->arena, sizeof *ts->aug * (size_t)(a->body.count + 1));
     for (int i = 0; i < a->body.count; i++) {
-        Bound slots[8];
-    memset(slots, 0, sizeof slots);
+        Bound slots[SPEC_SLOTS];
         const Ast *e = a->body.items[i];
-        Callable *k = spec_call(s, g, e, augments, COUNT(augments), "augmentation", slots);
+        Callable *k = spec_call(s, g, e, CALL_AUGMENT, "augmentation", slots);
         if (!k)
             continue;
         AugSpec *as = &ts->aug[ts->naug++];
@@ -755,11 +751,7 @@ void sema_train(Sema *s, const Ast *t)
         opt_spec(s, g, ITEM(K_OPT)->lhs, &opt);
     int gi = sema_model_graph(s, t->name);
     if (gi < 0) {
-        const char *names[64];
-        int n = 0;
-        for (int i = 0; i < p->nmodels && n < 64; i++)
-            names[n++] = p->graphs[i].name;
-        const char *hint = diag_suggest(t->name, names, n);
+        const char *hint = suggest_model(p, t->name);
         if (hint)
             diag_error(d, t->name_span, "train block names no model '%s'; did you mean '%s'?", t->name, hint);
         else

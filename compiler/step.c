@@ -209,6 +209,27 @@ static bool lower_elementwise(Stepper *s, uint32_t id)
 static const char *const recurrent_fields[] = { "cell", "steps", "inputs", "units", "sequences" };
 static const char *const attention_fields[] = { "t", "d", "heads", "causal" };
 
+/* The call of a layer that carries state from one position to the next
+ * (rt_recurrent_step, rt_attention_step): the layer's struct, the batch
+ * and the position come first ... */
+static LInstr *emit_stateful(Stepper *s, Kernel fn, const Node *n, const char *type, const char *const *fields,
+                             const int64_t *v, int nv)
+{
+    LInstr *in = emit(s, LI_CALL, fn, n);
+    arg_struct(s, in, type, fields, v, nv);
+    arg_int(in, 0, 1);
+    arg_pos(in);
+    return in;
+}
+
+/* ... and its state, the workspace and its value last. */
+static void arg_state_work_out(Stepper *s, LInstr *in, int64_t state, uint32_t id)
+{
+    arg_ptr(in, arena_at(state));
+    arg_ptr(in, arena_at(s->work_base));
+    arg_ptr(in, val(s, id));
+}
+
 static bool lower_recurrent(Stepper *s, uint32_t id)
 {
     const Node *n = &s->g->nodes[id];
@@ -218,16 +239,11 @@ static bool lower_recurrent(Stepper *s, uint32_t id)
     plan_recurrent(s->g, n, &r);
     int64_t carry = take_state(s, rt_recurrent_carry_floats(&r));
     need_work(s, rt_recurrent_step_work_floats(&r));
-    LInstr *in = emit(s, LI_CALL, K_rt_recurrent_step, n);
     int64_t v[5] = { r.cell, r.steps, r.inputs, r.units, r.sequences };
-    arg_struct(s, in, "rt_recurrent", recurrent_fields, v, 5);
-    arg_int(in, 0, 1);
-    arg_pos(in);
+    LInstr *in = emit_stateful(s, K_rt_recurrent_step, n, "rt_recurrent", recurrent_fields, v, 5);
     for (int k = 0; k < 4; k++) /* x, weight_ih, weight_hh, bias */
         arg_ptr(in, val(s, n->inputs[k]));
-    arg_ptr(in, arena_at(carry));
-    arg_ptr(in, arena_at(s->work_base));
-    arg_ptr(in, val(s, id));
+    arg_state_work_out(s, in, carry, id);
     return true;
 }
 
@@ -240,19 +256,14 @@ static bool lower_attention(Stepper *s, uint32_t id)
     int64_t cache = take_state(s, rt_attention_cache_floats(&a));
     need_work(s, rt_attention_step_work_floats(&a));
     s->context = a.t;
-    LInstr *in = emit(s, LI_CALL, K_rt_attention_step, n);
     int64_t v[4] = { a.t, a.d, a.heads, a.causal };
-    arg_struct(s, in, "rt_attention", attention_fields, v, 4);
-    arg_int(in, 0, 1);
-    arg_pos(in);
+    LInstr *in = emit_stateful(s, K_rt_attention_step, n, "rt_attention", attention_fields, v, 4);
     for (int k = 0; k < 5; k++) /* x, qkv_weight, qkv_bias, out_weight, out_bias */
         if (k < n->ninputs)
             arg_ptr(in, val(s, n->inputs[k]));
         else
             arg_null(in);
-    arg_ptr(in, arena_at(cache));
-    arg_ptr(in, arena_at(s->work_base));
-    arg_ptr(in, val(s, id));
+    arg_state_work_out(s, in, cache, id);
     return true;
 }
 
@@ -336,12 +347,20 @@ static bool step_position(Stepper *s, uint32_t id)
     return true;
 }
 
+/* A kernel over the rows of n's last axis at one position: its call with
+ * the rows and the row length as the first two arguments. */
+static LInstr *emit_rows(Stepper *s, Kernel fn, const Node *n)
+{
+    LInstr *in = emit(s, LI_CALL, fn, n);
+    arg_int(in, 0, per_position(s, n) / last_dim(n));
+    arg_int(in, last_dim(n), 0);
+    return in;
+}
+
 static bool step_layernorm(Stepper *s, uint32_t id)
 {
     const Node *n = &s->g->nodes[id];
-    LInstr *in = emit(s, LI_CALL, K_rt_layernorm_forward, n);
-    arg_int(in, 0, per_position(s, n) / last_dim(n));
-    arg_int(in, last_dim(n), 0);
+    LInstr *in = emit_rows(s, K_rt_layernorm_forward, n);
     for (int k = 0; k < 3; k++) /* x, gamma, beta */
         arg_ptr(in, val(s, n->inputs[k]));
     arg_float(in, ir_attr(n, "eps")->f);
@@ -354,9 +373,7 @@ static bool step_layernorm(Stepper *s, uint32_t id)
 static bool step_softmax(Stepper *s, uint32_t id)
 {
     const Node *n = &s->g->nodes[id];
-    LInstr *in = emit(s, LI_CALL, K_rt_softmax_forward, n);
-    arg_int(in, 0, per_position(s, n) / last_dim(n));
-    arg_int(in, last_dim(n), 0);
+    LInstr *in = emit_rows(s, K_rt_softmax_forward, n);
     arg_ptr(in, val(s, n->inputs[0]));
     arg_ptr(in, val(s, id));
     return true;
@@ -389,38 +406,11 @@ static bool step_softmax(Stepper *s, uint32_t id)
 #define step_mse step_none
 #define step_bce step_none
 #define step_expand step_none
-#define step_reduce_to step_none
-#define step_dense_grad_x step_none
-#define step_dense_grad_w step_none
-#define step_bias_grad step_none
-#define step_act_grad step_none
-#define step_dropout_grad step_none
-#define step_softmax_grad step_none
-#define step_cross_entropy_grad step_none
-#define step_mse_grad step_none
-#define step_bce_grad step_none
-#define step_conv2d_grad_x step_none
-#define step_conv2d_grad_w step_none
-#define step_conv2d_grad_b step_none
-#define step_maxpool_grad step_none
-#define step_avgpool_grad step_none
-#define step_global_avgpool_grad step_none
-#define step_batchnorm_grad step_none
-#define step_batchnorm_grad_param step_none
-#define step_batchnorm_frozen_grad step_none
-#define step_concat_grad step_none
-#define step_recurrent_grad step_none
-#define step_recurrent_grad_param step_none
-#define step_attention_grad step_none
-#define step_attention_grad_param step_none
-#define step_embed_grad step_none
-#define step_position_grad step_none
-#define step_layernorm_grad step_none
-#define step_layernorm_grad_param step_none
 
 static StepRule *const step_rules[OP_COUNT] = {
 #define RULE(name) step_##name
 #define RULE_ACT step_activation
+#define RULE_BACKWARD(name) step_none /* gradients do not run in generation */
 #include "op_rules.h"
 };
 

@@ -48,35 +48,20 @@ void rt_format_dims_x(const int64_t *dims, int rank, char *buf, size_t len)
 
 const char *rt_optimizer_name(rt_opt_kind k)
 {
-    switch (k) {
-    case RT_OPT_SGD: return "sgd";
-    case RT_OPT_ADAM: return "adam";
-    case RT_OPT_ADAMW: return "adamw";
-    case RT_OPT_RMSPROP: return "rmsprop";
-    }
-    return "unknown";
+    static const char *const names[] = { RT_OPT_LIST(RT_ENUM_TEXT) };
+    return rt_enum_name(names, RT_COUNT(names), (int)k);
 }
 
 const char *rt_loss_name(rt_loss_kind k)
 {
-    switch (k) {
-    case RT_LOSS_CROSS_ENTROPY: return "cross_entropy";
-    case RT_LOSS_MSE: return "mse";
-    case RT_LOSS_BCE: return "bce";
-    }
-    return "unknown";
+    static const char *const names[] = { RT_LOSS_LIST(RT_ENUM_TEXT) };
+    return rt_enum_name(names, RT_COUNT(names), (int)k);
 }
 
 const char *rt_init_name(rt_init k)
 {
-    switch (k) {
-    case RT_INIT_ZEROS: return "zeros";
-    case RT_INIT_ONES: return "ones";
-    case RT_INIT_HE_NORMAL: return "he_normal";
-    case RT_INIT_GLOROT_UNIFORM: return "glorot_uniform";
-    case RT_INIT_NORMAL_002: return "normal(0.02)";
-    }
-    return "unknown";
+    static const char *const names[] = { RT_INIT_LIST(RT_ENUM_TEXT) };
+    return rt_enum_name(names, RT_COUNT(names), (int)k);
 }
 
 

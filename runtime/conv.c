@@ -103,14 +103,8 @@ rt_conv_algo rt_conv2d_choose(const rt_conv2d *cv)
 
 const char *rt_conv_algo_name(rt_conv_algo algo)
 {
-    switch (algo) {
-    case RT_CONV_AUTO: return "auto";
-    case RT_CONV_GEMM: return "im2col+gemm";
-    case RT_CONV_PIXEL_ROWS: return "im2col+gemm, pixel rows";
-    case RT_CONV_POINTWISE: return "pointwise gemm";
-    case RT_CONV_DEPTHWISE: return "depthwise direct";
-    }
-    return "unknown";
+    static const char *const names[] = { RT_CONV_ALGO_LIST(RT_ENUM_TEXT) };
+    return rt_enum_name(names, RT_COUNT(names), (int)algo);
 }
 
 static bool algo_admits(const rt_conv2d *cv, rt_conv_algo algo)
@@ -150,6 +144,8 @@ conv_dims rt_conv_check_dims(const rt_conv2d *cv, const char *who)
     d.k = d.cg * cv->kh * cv->kw;
     d.p = cv->ho * cv->wo;
     d.hw = cv->h * cv->w;
+    d.xs = cv->c * d.hw;
+    d.ys = cv->f * d.p;
     rt_conv_algo algo = cv->algo ? (rt_conv_algo)cv->algo : rt_conv2d_choose(cv);
     if (!algo_admits(cv, algo)) {
         fprintf(stderr, "%s:%d: netrt: %s: algorithm %lld (%s) does not fit this layer's shape\n",

@@ -9,6 +9,14 @@
  * those of the batched AVX2 path.
  * Compiled with -mavx2 -mfma; conv_forward.c calls it only when
  * rt_isa_current() is RT_ISA_AVX2.
+ *
+ * Why not one body with conv_avx512.c's tile (duplicates pairs their slice
+ * loops): the blocking differs, not only the width. That tile is 12
+ * filters x 4 rows in 2 rows per zmm (256-bit half loads, 24
+ * accumulators); this one 6 filters x 2 rows, one row per ymm (12
+ * accumulators), each sized to its register file, as the GEMM tiles are
+ * (gemm_avx2.c). A shared body would need the tile's shape, the loads and
+ * the pooling walk as parameters, which is the whole function.
  */
 #include <immintrin.h>
 #include <stdbool.h>

@@ -49,35 +49,32 @@ static void data_chunk(void *ctx, int64_t chunk)
     const data_task *t = ctx;
     const rt_conv2d *cv = t->cv;
     const conv_dims *d = &t->d;
-    int64_t s0 = chunk * d->per_gemm, ns = min_i64(d->per_gemm, t->batch - s0);
-    int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
+    int64_t ns, s0 = conv_chunk_samples(d, chunk, t->batch, &ns);
     if (!d->pointwise)
-        memset(t->dx + s0 * xs, 0, (size_t)(ns * xs) * sizeof(float));
+        memset(t->dx + s0 * d->xs, 0, (size_t)(ns * d->xs) * sizeof(float));
     for (int64_t g = 0; g < cv->groups; g++) {
-        const float *dy = t->dy + s0 * ys + g * d->fg * d->p;
+        const float *dy = t->dy + s0 * d->ys + g * d->fg * d->p;
         const float *w = t->w + g * d->fg * d->k;
-        float *dx = t->dx + s0 * xs + g * d->cg * d->hw;
+        float *dx = t->dx + s0 * d->xs + g * d->cg * d->hw;
         if (d->pointwise) {
             /* dx (Cg,HW) = w^T (Cg,Fg) dy (Fg,P), P = HW */
-            for (int64_t s = 0; s < ns; s++)
-                rt_sgemm(true, false, (int)d->cg, (int)d->p, (int)d->fg, 1.0f, w, (int)d->k,
-                         dy + s * ys, (int)d->p, 0.0f, dx + s * xs, (int)d->p);
+            conv_pointwise_gemms(d, ns, true, d->cg, d->fg, w, dy, d->ys, dx, d->xs);
             continue;
         }
         if (t->isa == RT_ISA_AVX512) {
-            rt_conv_col2im(cv, d, ns, data_direct(d, ns, dy, ys, w), dx, xs);
+            rt_conv_col2im(cv, d, ns, data_direct(d, ns, dy, d->ys, w), dx, d->xs);
             continue;
         }
         const float *dyg = dy;
         if (ns > 1) {
             float *tmp = scratch_gather(d->fg * ns * d->p);
-            rt_conv_gather_samples(d->fg, d->p, ns, dy, ys, tmp);
+            rt_conv_gather_samples(d->fg, d->p, ns, dy, d->ys, tmp);
             dyg = tmp;
         }
         float *col = scratch_col(d->k * ns * d->p);
         rt_sgemm(true, false, (int)d->k, (int)(ns * d->p), (int)d->fg, 1.0f, w, (int)d->k, dyg,
                  (int)(ns * d->p), 0.0f, col, (int)(ns * d->p));
-        rt_conv_col2im(cv, d, ns, col, dx, xs);
+        rt_conv_col2im(cv, d, ns, col, dx, d->xs);
     }
 }
 
@@ -162,24 +159,23 @@ static void filter_chunk(void *ctx, int64_t chunk)
     const rt_conv2d *cv = t->cv;
     const conv_dims *d = &t->d;
     int64_t b0 = chunk * t->batch / t->chunks, b1 = (chunk + 1) * t->batch / t->chunks;
-    int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
     float *dw = t->partial + chunk * t->n;
     for (int64_t s0 = b0; s0 < b1; s0 += d->per_filter_gemm) {
         int64_t ns = min_i64(d->per_filter_gemm, b1 - s0);
         float beta = s0 == b0 ? 0.0f : 1.0f;
         for (int64_t g = 0; g < cv->groups; g++) {
-            const float *x = t->x + s0 * xs + g * d->cg * d->hw;
-            const float *dy = t->dy + s0 * ys + g * d->fg * d->p;
+            const float *x = t->x + s0 * d->xs + g * d->cg * d->hw;
+            const float *dy = t->dy + s0 * d->ys + g * d->fg * d->p;
             float *dwg = dw + g * d->fg * d->k;
             const float *col = x, *dyg = dy;
             if (!d->pointwise || ns > 1) {
                 float *c = scratch_col(d->k * ns * d->p);
-                rt_conv_im2col(cv, d, ns, x, xs, c);
+                rt_conv_im2col(cv, d, ns, x, d->xs, c);
                 col = c;
             }
             if (ns > 1 && !t->transposed) {
                 float *tmp = scratch_gather(d->fg * ns * d->p);
-                rt_conv_gather_samples(d->fg, d->p, ns, dy, ys, tmp);
+                rt_conv_gather_samples(d->fg, d->p, ns, dy, d->ys, tmp);
                 dyg = tmp;
             }
             if (t->transposed) {
@@ -190,7 +186,7 @@ static void filter_chunk(void *ctx, int64_t chunk)
                     for (int64_t p = 0; p < d->p; p++) {
                         float *row = tmp + (s * d->p + p) * ld;
                         for (int64_t f = 0; f < d->fg; f++)
-                            row[f] = dy[s * ys + f * d->p + p];
+                            row[f] = dy[s * d->ys + f * d->p + p];
                         for (int64_t f = d->fg; f < ld; f++)
                             row[f] = 0.0f;
                     }
@@ -214,7 +210,7 @@ static void filter_chunk(void *ctx, int64_t chunk)
         for (int64_t f = 0; f < cv->f; f++) {
             double sum = 0.0;
             for (int64_t b = b0; b < b1; b++)
-                sum += rt_conv_row_sum(t->dy + b * ys + f * d->p, d->p);
+                sum += rt_conv_row_sum(t->dy + b * d->ys + f * d->p, d->p);
             db[f] = sum;
         }
     }

@@ -86,20 +86,17 @@ static void forward_chunk(void *ctx, int64_t chunk)
     const forward_task *t = ctx;
     const rt_conv2d *cv = t->cv;
     const conv_dims *d = &t->d;
-    int64_t s0 = chunk * d->per_gemm, ns = min_i64(d->per_gemm, t->batch - s0);
-    int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
+    int64_t ns, s0 = conv_chunk_samples(d, chunk, t->batch, &ns);
     for (int64_t g = 0; g < cv->groups; g++) {
-        const float *x = t->x + s0 * xs + g * d->cg * d->hw;
+        const float *x = t->x + s0 * d->xs + g * d->cg * d->hw;
         const float *w = t->w + g * d->fg * d->k;
-        float *y = t->y + s0 * ys + g * d->fg * d->p;
+        float *y = t->y + s0 * d->ys + g * d->fg * d->p;
         if (d->pointwise) {
-            for (int64_t s = 0; s < ns; s++)
-                rt_sgemm(false, false, (int)d->fg, (int)d->p, (int)d->k, 1.0f, w, (int)d->k,
-                         x + s * xs, (int)d->p, 0.0f, y + s * ys, (int)d->p);
+            conv_pointwise_gemms(d, ns, false, d->fg, d->k, w, x, d->xs, y, d->ys);
             continue;
         }
         float *col = scratch_col(d->k * ns * d->p);
-        rt_conv_im2col(cv, d, ns, x, xs, col);
+        rt_conv_im2col(cv, d, ns, x, d->xs, col);
         if (ns == 1) {
             rt_sgemm(false, false, (int)d->fg, (int)d->p, (int)d->k, 1.0f, w, (int)d->k, col,
                      (int)d->p, 0.0f, y, (int)d->p);
@@ -107,26 +104,27 @@ static void forward_chunk(void *ctx, int64_t chunk)
             float *tmp = scratch_gather(d->fg * ns * d->p);
             rt_sgemm(false, false, (int)d->fg, (int)(ns * d->p), (int)d->k, 1.0f, w, (int)d->k,
                      col, (int)(ns * d->p), 0.0f, tmp, (int)(ns * d->p));
-            rt_conv_scatter_samples(d->fg, d->p, ns, tmp, y, ys);
+            rt_conv_scatter_samples(d->fg, d->p, ns, tmp, y, d->ys);
         }
     }
     /* Bias and activation while the outputs are still in cache. */
     if (!t->bias && t->act == RT_ACT_NONE && !t->preact)
         return;
-    float *y = t->y + s0 * ys;
-    float *pre = t->preact ? t->preact + s0 * ys : y;
+    float *y = t->y + s0 * d->ys;
+    float *pre = t->preact ? t->preact + s0 * d->ys : y;
     if (t->bias || pre != y)
         for (int64_t s = 0; s < ns; s++)
             for (int64_t f = 0; f < cv->f; f++)
-                add_bias(y + s * ys + f * d->p, t->bias ? t->bias[f] : 0.0f, d->p,
-                         pre + s * ys + f * d->p);
+                add_bias(y + s * d->ys + f * d->p, t->bias ? t->bias[f] : 0.0f, d->p,
+                         pre + s * d->ys + f * d->p);
     if (t->act != RT_ACT_NONE || pre != y)
-        rt_act_forward(t->act, t->alpha, ns * ys, pre, y);
+        rt_act_forward(t->act, t->alpha, ns * d->ys, pre, y);
 }
 
-/* Task `index` of a split forward: sample b, output pixels [p0, p1) in
- * whole units (below), so the bounds depend on the shape alone. */
-static void part_columns(const forward_task *t, int64_t index, int64_t *b, int64_t *p0, int64_t *p1)
+/* Task `index` of a split forward: sample b, output pixels [p0, p1) (their
+ * count returned) in whole units (below), so the bounds depend on the
+ * shape alone. */
+static int64_t part_columns(const forward_task *t, int64_t index, int64_t *b, int64_t *p0, int64_t *p1)
 {
     /* Units are whole output rows (im2col copies whole rows fast), and with
      * a fused pool whole rows of pooling windows, so no window straddles two
@@ -137,6 +135,7 @@ static void part_columns(const forward_task *t, int64_t index, int64_t *b, int64
     *b = index / t->parts;
     *p0 = part * units / t->parts * unit;
     *p1 = min_i64(t->d.p, (part + 1) * units / t->parts * unit);
+    return *p1 - *p0;
 }
 
 /* forward_t_task's output rows [y0, y1) of part `part`: whole pooling
@@ -163,13 +162,11 @@ static void forward_part(void *ctx, int64_t index)
     const forward_task *t = ctx;
     const rt_conv2d *cv = t->cv;
     const conv_dims *d = &t->d;
-    int64_t b, p0, p1;
-    part_columns(t, index, &b, &p0, &p1);
-    int64_t n = p1 - p0, xs = cv->c * d->hw, ys = cv->f * d->p;
+    int64_t b, p0, p1, n = part_columns(t, index, &b, &p0, &p1);
     for (int64_t g = 0; g < cv->groups; g++) {
-        const float *x = t->x + b * xs + g * d->cg * d->hw;
+        const float *x = t->x + b * d->xs + g * d->cg * d->hw;
         const float *w = t->w + g * d->fg * d->k;
-        float *y = t->y + b * ys + g * d->fg * d->p + p0;
+        float *y = t->y + b * d->ys + g * d->fg * d->p + p0;
         const float *col = x + p0;
         int64_t ldcol = d->p;
         if (!d->pointwise) {
@@ -281,14 +278,25 @@ static void pack_weights_task(void *ctx, int64_t panel)
     }
 }
 
+/* Packs every group's w panels with `pack` (one task a panel). Packing w
+ * is a tenth of a batch-1 forward pass: shared out when the sample is,
+ * inline otherwise. */
+static void pack_panels(forward_task *t, rt_task_fn pack)
+{
+    int64_t panels = t->cv->groups * t->mpanels;
+    if (t->parts > 1)
+        rt_run_tasks(panels, pack, t);
+    else
+        for (int64_t i = 0; i < panels; i++)
+            pack(t, i);
+}
+
 static void forward_packed_task(void *ctx, int64_t index)
 {
     const forward_task *t = ctx;
     const rt_conv2d *cv = t->cv;
     const conv_dims *d = &t->d;
-    int64_t b, p0, p1;
-    part_columns(t, index, &b, &p0, &p1);
-    int64_t n = p1 - p0, xs = cv->c * d->hw, ys = cv->f * d->p;
+    int64_t b, p0, p1, n = part_columns(t, index, &b, &p0, &p1);
     /* Output columns per im2col block: the block stays in L2 while every
      * w panel sweeps it. Whole output rows, as the parts are. */
     int64_t block = max_i64(1, BLOCK_FLOATS / d->k / cv->wo) * cv->wo;
@@ -297,12 +305,12 @@ static void forward_packed_task(void *ctx, int64_t index)
     float *col = scratch_col(d->k * min_i64(block, n) + t->nr);
     const float *wg = t->wpack;
     for (int64_t g = 0; g < cv->groups; g++, wg += t->mpanels * t->mr * d->k) {
-        const float *x = t->x + b * xs + g * d->cg * d->hw;
+        const float *x = t->x + b * d->xs + g * d->cg * d->hw;
         for (int64_t q0 = p0; q0 < p1; q0 += block) {
             int64_t q1 = min_i64(p1, q0 + block), m = q1 - q0;
-            float *y = t->y + b * ys + g * d->fg * d->p + q0;
+            float *y = t->y + b * d->ys + g * d->fg * d->p + q0;
             if (m == d->p)
-                rt_conv_im2col(cv, d, 1, x, xs, col);
+                rt_conv_im2col(cv, d, 1, x, d->xs, col);
             else
                 rt_conv_im2col_range(cv, d, x, q0, q1, col);
             memset(col + d->k * m, 0, (size_t)t->nr * sizeof *col);
@@ -353,14 +361,7 @@ static void forward_packed(forward_task *t, rt_isa isa, int64_t batch)
     }
     size_t need = (size_t)(t->cv->groups * t->mpanels * t->mr * d->k);
     t->wpack = rt_thread_scratch(RT_SCRATCH_CONV_WPACK, need * sizeof(float));
-    /* Packing w is a tenth of a batch-1 forward pass: shared out when the
-     * sample is, inline otherwise. */
-    int64_t panels = t->cv->groups * t->mpanels;
-    if (t->parts > 1)
-        rt_run_tasks(panels, pack_weights_task, t);
-    else
-        for (int64_t i = 0; i < panels; i++)
-            pack_weights_task(t, i);
+    pack_panels(t, pack_weights_task);
     run_forward(t, batch * t->parts, forward_packed_task);
 }
 
@@ -412,18 +413,17 @@ static void forward_t_task(void *ctx, int64_t index)
      * output does not depend on it. */
     int64_t y0, y1;
     part_rows(t, part, &y0, &y1);
-    int64_t xs = cv->c * d->hw, ys = cv->f * d->p;
     /* Output rows per im2col block, so the block stays in L2. */
     int64_t block = max_i64(1, BLOCK_FLOATS / d->k / wo);
     int64_t m_max = min_i64(block, y1 - y0) * wo;
     float *col = scratch_col(d->k * m_max);
     float *tile = scratch_gather(m_max * d->fg);
     for (int64_t g = 0; g < cv->groups; g++) {
-        const float *x = t->x + b * xs + g * d->cg * d->hw;
+        const float *x = t->x + b * d->xs + g * d->cg * d->hw;
         const float *wg = t->wpack + g * d->fg * d->k;
         for (int64_t ya = y0; ya < y1; ya += block) {
             int64_t yb = min_i64(y1, ya + block), q0 = ya * wo, m = (yb - ya) * wo;
-            rt_conv_im2col_rows(cv, d, 1, x, xs, ya, yb, col);
+            rt_conv_im2col_rows(cv, d, 1, x, d->xs, ya, yb, col);
             for (int64_t i0 = 0; i0 < m; i0 += mr) {
                 int rows = (int)min_i64(mr, m - i0);
                 for (int64_t k0 = 0; k0 < d->k; k0 += t->kc_step) {
@@ -439,8 +439,8 @@ static void forward_t_task(void *ctx, int64_t index)
             /* tile (m,Fg) -> y (Fg, pixels q0..q1) with bias, preact, act */
             for (int64_t f = 0; f < d->fg; f++) {
                 int64_t ff = g * d->fg + f;
-                float *y = t->y + b * ys + ff * d->p + q0;
-                float *pre = t->preact ? t->preact + b * ys + ff * d->p + q0 : y;
+                float *y = t->y + b * d->ys + ff * d->p + q0;
+                float *pre = t->preact ? t->preact + b * d->ys + ff * d->p + q0 : y;
                 float bias = t->bias ? t->bias[ff] : 0.0f;
                 for (int64_t i = 0; i < m; i++)
                     pre[i] = tile[i * d->fg + f] + bias;
@@ -465,12 +465,7 @@ static void forward_transposed(forward_task *t, int64_t batch)
     int64_t bands = t->pool ? t->cv->ho / t->pool->size : t->cv->ho;
     if (batch < threads && bands >= 2 && d->fg * d->k * d->p >= SPLIT_MIN_MACS)
         t->parts = min_i64(threads, bands);
-    int64_t panels = t->cv->groups * t->mpanels;
-    if (t->parts > 1)
-        rt_run_tasks(panels, pack_weights_t_task, t);
-    else
-        for (int64_t i = 0; i < panels; i++)
-            pack_weights_t_task(t, i);
+    pack_panels(t, pack_weights_t_task);
     run_forward(t, batch * t->parts, forward_t_task);
 }
 
@@ -529,10 +524,10 @@ static void forward_direct_task(void *ctx, int64_t index)
     int64_t f_lo = fp * d->fg / t->fparts, f_hi = (fp + 1) * d->fg / t->fparts;
     int64_t bands = (cv->ho + t->tile_rows - 1) / t->tile_rows, octs = cv->wo / DIRECT_COLS;
     int64_t tiles = bands * octs, t_lo = pp * tiles / t->parts, t_hi = (pp + 1) * tiles / t->parts;
-    int64_t xs = cv->c * d->hw, ys = cv->f * d->p, kc_slices = (d->k + PACK_KC_MAX - 1) / PACK_KC_MAX;
+    int64_t kc_slices = (d->k + PACK_KC_MAX - 1) / PACK_KC_MAX;
     rt_conv_direct g = { .k = d->k, .kc_step = (d->k + kc_slices - 1) / kc_slices, .taps = t->taps,
-                         .x = t->x + b * xs, .w = cv->w, .wt = t->w, .bias = t->bias,
-                         .relu = t->act == RT_ACT_RELU, .y = t->y ? t->y + b * ys : NULL,
+                         .x = t->x + b * d->xs, .w = cv->w, .wt = t->w, .bias = t->bias,
+                         .relu = t->act == RT_ACT_RELU, .y = t->y ? t->y + b * d->ys : NULL,
                          .p = d->p, .wo = cv->wo,
                          .pooled = t->pool ? t->pooled + b * cv->f * (d->p / 4) : NULL };
     int64_t n = f_hi - f_lo, panels = (n + t->mr - 1) / t->mr;

@@ -40,6 +40,22 @@ static inline void copy_floats(const float *in, int64_t n, float *out)
         out[i] = in[i];
 }
 
+/* One row of col over output columns [a, b): zeros up to c0, then
+ * in[ox * st] for ox in [c0, c1) (the valid ones), zeros to b. */
+static inline void copy_row_padded(const float *in, int64_t st, float *o, int64_t a, int64_t c0, int64_t c1,
+                                   int64_t b)
+{
+    for (int64_t ox = a; ox < c0; ox++)
+        o[ox] = 0.0f;
+    if (st == 1)
+        copy_floats(in + c0, c1 - c0, o + c0);
+    else
+        for (int64_t ox = c0; ox < c1; ox++)
+            o[ox] = in[ox * st];
+    for (int64_t ox = c1; ox < b; ox++)
+        o[ox] = 0.0f;
+}
+
 /* One group of ns samples: x points at channel 0 of the group in sample 0
  * (samples sample_stride floats apart); col (K, ns*P), row k = (c,ky,kx),
  * column s*P + oy*wo + ox. Pixels in the padding are 0. The valid output
@@ -80,16 +96,7 @@ void rt_conv_im2col_rows(const rt_conv2d *cv, const conv_dims *d, int64_t ns, co
                             copy_floats(in, wo, out + oy * wo);
                     } else {
                         for (int64_t oy = oy0; oy < oy1; oy++, in += st * cv->w) {
-                            float *o = out + oy * wo;
-                            for (int64_t ox = 0; ox < ox0; ox++)
-                                o[ox] = 0.0f;
-                            if (st == 1)
-                                copy_floats(in + ox0, ox1 - ox0, o + ox0);
-                            else
-                                for (int64_t ox = ox0; ox < ox1; ox++)
-                                    o[ox] = in[ox * st];
-                            for (int64_t ox = ox1; ox < wo; ox++)
-                                o[ox] = 0.0f;
+                            copy_row_padded(in, st, out + oy * wo, 0, ox0, ox1, wo);
                         }
                     }
                     if (oy1 < yb)
@@ -136,15 +143,7 @@ void rt_conv_im2col_range(const rt_conv2d *cv, const conv_dims *d, const float *
                     }
                     const float *in = x + ch * d->hw + iy * cv->w + xstart;
                     int64_t c0 = min_i64(max_i64(a, ox0), b), c1 = max_i64(c0, min_i64(b, ox1));
-                    for (int64_t ox = a; ox < c0; ox++)
-                        o[ox] = 0.0f;
-                    if (st == 1)
-                        copy_floats(in + c0, c1 - c0, o + c0);
-                    else
-                        for (int64_t ox = c0; ox < c1; ox++)
-                            o[ox] = in[ox * st];
-                    for (int64_t ox = c1; ox < b; ox++)
-                        o[ox] = 0.0f;
+                    copy_row_padded(in, st, o, a, c0, c1, b);
                 }
             }
 }

@@ -172,6 +172,7 @@ typedef struct conv_dims {
     int64_t cg, fg;  /* channels and filters per group */
     int64_t k;       /* cg * kh * kw: GEMM depth of the forward pass */
     int64_t p, hw;   /* output and input pixels per channel */
+    int64_t xs, ys;  /* floats per sample of x (C*H*W) and of y (F*Ho*Wo) */
     bool pointwise;  /* 1x1, stride 1, no padding: the input is the column matrix */
     bool depthwise;  /* one input channel per group, several groups: direct loops */
     bool pixel_rows; /* AVX-512 forward with pixels as the GEMM's rows */
@@ -235,6 +236,27 @@ typedef struct filter_task {
     bool transposed;    /* filter_direct: partials are dw^T per group */
     int64_t n;          /* F*K: elements of dw */
 } filter_task;
+
+/* Chunk `chunk` of a batch split into GEMMs of per_gemm samples: its first
+ * sample, and its count in *ns. */
+static inline int64_t conv_chunk_samples(const conv_dims *d, int64_t chunk, int64_t batch, int64_t *ns)
+{
+    int64_t s0 = chunk * d->per_gemm;
+    *ns = min_i64(d->per_gemm, batch - s0);
+    return s0;
+}
+
+/* A pointwise layer's GEMM per sample, for ns samples: out_s (m, P) =
+ * op(w) (m, k) in_s (k, P), w with leading dimension d->k (forward: w;
+ * data gradient: w^T), samples in_stride and out_stride floats apart. */
+static inline void conv_pointwise_gemms(const conv_dims *d, int64_t ns, bool trans_w, int64_t m, int64_t k,
+                                        const float *w, const float *in, int64_t in_stride, float *out,
+                                        int64_t out_stride)
+{
+    for (int64_t s = 0; s < ns; s++)
+        rt_sgemm(trans_w, false, (int)m, (int)d->p, (int)k, 1.0f, w, (int)d->k, in + s * in_stride, (int)d->p, 0.0f,
+                 out + s * out_stride, (int)d->p);
+}
 
 /* This thread's buffers (util.h): im2col columns, and gathered dy or
  * output tiles; n floats each. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "netrt.h"
+#include "util.h"
 
 /* What the CPU (and the OS, which must save the wide registers) supports. */
 typedef struct cpu_features {
@@ -106,12 +107,8 @@ bool rt_isa_set(rt_isa isa)
 
 const char *rt_isa_name(rt_isa isa)
 {
-    switch (isa) {
-    case RT_ISA_PORTABLE: return "portable";
-    case RT_ISA_AVX2: return "avx2";
-    case RT_ISA_AVX512: return "avx512";
-    }
-    return "unknown";
+    static const char *const names[] = { RT_ISA_LIST(RT_ENUM_TEXT) };
+    return rt_enum_name(names, RT_COUNT(names), (int)isa);
 }
 
 const char *rt_cpu_march(void)

@@ -859,6 +859,17 @@ failed:
     return -1;
 }
 
+/* RAW and TEXT files carry no shape: the sample size is the source's seq,
+ * which must be positive. */
+static bool has_seq(const rt_source *src, const char *format, const char *unit, char *err, size_t errlen)
+{
+    if (src->seq > 0)
+        return true;
+    rt_path_error(err, errlen, src->path, "a %s source needs the %s per sample (seq), got %lld", format, unit,
+                  (long long)src->seq);
+    return false;
+}
+
 /* ----------------------------------------------------------------- RAW */
 
 /* RAW files carry no shape, so the sample size comes from the source: for
@@ -867,11 +878,8 @@ failed:
 static int load_raw(const rt_source *src, rt_dataset *out, char *err, size_t errlen)
 {
     const char *path = src->path;
-    if (src->seq <= 0) {
-        rt_path_error(err, errlen, path, "a RAW source needs the floats per sample (seq), got %lld",
-             (long long)src->seq);
+    if (!has_seq(src, "RAW", "floats", err, errlen))
         return -1;
-    }
     int64_t sample_bytes = rt_mul_checked(src->seq, 4);
     if (sample_bytes < 0 || sample_bytes > MAX_DATA_BYTES)
         return too_large(path, sample_bytes, err, errlen);
@@ -930,11 +938,8 @@ failed:
 static int load_text(const rt_source *src, rt_dataset *out, char *err, size_t errlen)
 {
     const char *path = src->path;
-    if (src->seq <= 0) {
-        rt_path_error(err, errlen, path, "a TEXT source needs the tokens per sample (seq), got %lld",
-             (long long)src->seq);
+    if (!has_seq(src, "TEXT", "tokens", err, errlen))
         return -1;
-    }
     unsigned char *data;
     size_t len;
     if (read_whole_file(path, &data, &len, err, errlen) != 0)
@@ -1050,18 +1055,10 @@ int rt_dataset_load(const rt_source *src, rt_dataset *out, char *err, size_t err
     case RT_SRC_NONE:
         snprintf(err, errlen, "no data source given");
         break;
-    case RT_SRC_IDX:
-        rc = load_idx(src, out, err, errlen);
-        break;
-    case RT_SRC_CSV:
-        rc = load_csv(src, out, err, errlen);
-        break;
-    case RT_SRC_RAW:
-        rc = load_raw(src, out, err, errlen);
-        break;
-    case RT_SRC_TEXT:
-        rc = load_text(src, out, err, errlen);
-        break;
+    case RT_SRC_IDX: rc = load_idx(src, out, err, errlen); break;
+    case RT_SRC_CSV: rc = load_csv(src, out, err, errlen); break;
+    case RT_SRC_RAW: rc = load_raw(src, out, err, errlen); break;
+    case RT_SRC_TEXT: rc = load_text(src, out, err, errlen); break;
     }
     if (rc == -1 && src->kind > RT_SRC_TEXT)
         snprintf(err, errlen, "unknown data source kind %d", (int)src->kind);

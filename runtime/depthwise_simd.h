@@ -346,22 +346,32 @@ static void correlate_generic(const dw_view *v, int64_t planes, const float *w, 
                     (int)v->dilation, false, init, relu, pre, out);
 }
 
+/* The shapes with an instance of their own, and which of `n` a layer's is
+ * (-1: none, the generic loop). Correlation has the first eight, the
+ * filter gradient the first four. */
+static const struct {
+    int64_t kh, kw, stride;
+} tuned_shapes[] = {
+    { 3, 3, 1 }, { 3, 3, 2 }, { 5, 5, 1 }, { 5, 5, 2 }, { 2, 2, 1 }, { 2, 1, 1 }, { 1, 2, 1 }, { 1, 1, 1 },
+};
+
+static int tuned_index(const dw_view *v, int n)
+{
+    if (v->dilation == 1)
+        for (int i = 0; i < n; i++)
+            if (tuned_shapes[i].kh == v->kh && tuned_shapes[i].kw == v->kw && tuned_shapes[i].stride == v->stride)
+                return i;
+    return -1;
+}
+
 static correlate_fn *correlate_choose(const dw_view *v)
 {
-    static const struct {
-        int64_t kh, kw, stride;
-        correlate_fn *fn;
-    } tuned[] = {
-        { 3, 3, 1, correlate_3x3 }, { 3, 3, 2, correlate_3x3_stride2 },
-        { 5, 5, 1, correlate_5x5 }, { 5, 5, 2, correlate_5x5_stride2 },
-        { 2, 2, 1, correlate_2x2 }, { 2, 1, 1, correlate_2x1 },
-        { 1, 2, 1, correlate_1x2 }, { 1, 1, 1, correlate_1x1 },
+    static correlate_fn *const tuned[] = {
+        correlate_3x3, correlate_3x3_stride2, correlate_5x5, correlate_5x5_stride2,
+        correlate_2x2, correlate_2x1, correlate_1x2, correlate_1x1,
     };
-    if (v->dilation == 1)
-        for (size_t i = 0; i < sizeof tuned / sizeof tuned[0]; i++)
-            if (tuned[i].kh == v->kh && tuned[i].kw == v->kw && tuned[i].stride == v->stride)
-                return tuned[i].fn;
-    return correlate_generic;
+    int i = tuned_index(v, (int)(sizeof tuned / sizeof tuned[0]));
+    return i >= 0 ? tuned[i] : correlate_generic;
 }
 
 static void correlate(const dw_view *v, int64_t planes, const float *w, float init, bool relu,
@@ -403,6 +413,9 @@ ALWAYS_INLINE void filter_tile(const dw_view *v, const dw_block *b, const float 
             }
         return;
     }
+    /* the forward tile's walk over source rows (correlate_plane's), kept
+     * as its own loop: folding the two would put the direction's branch
+     * in the innermost, unrolled loop of both (duplicates pairs them) */
     const int span = (R - 1) * S + (KH - 1) * D + 1;
 #pragma GCC unroll 16
     for (int i = 0; i < span; i++) {
@@ -512,18 +525,9 @@ static void filter_generic(const rt_conv_dw *g, dw_view *v, int64_t filter, int6
 
 static filter_fn *filter_choose(const dw_view *v)
 {
-    static const struct {
-        int64_t kh, kw, stride;
-        filter_fn *fn;
-    } tuned[] = {
-        { 3, 3, 1, filter_3x3 }, { 3, 3, 2, filter_3x3_stride2 },
-        { 5, 5, 1, filter_5x5 }, { 5, 5, 2, filter_5x5_stride2 },
-    };
-    if (v->dilation == 1)
-        for (size_t i = 0; i < sizeof tuned / sizeof tuned[0]; i++)
-            if (tuned[i].kh == v->kh && tuned[i].kw == v->kw && tuned[i].stride == v->stride)
-                return tuned[i].fn;
-    return filter_generic;
+    static filter_fn *const tuned[] = { filter_3x3, filter_3x3_stride2, filter_5x5, filter_5x5_stride2 };
+    int i = tuned_index(v, (int)(sizeof tuned / sizeof tuned[0]));
+    return i >= 0 ? tuned[i] : filter_generic;
 }
 
 /* ---------------------------------------------------------- entry points */

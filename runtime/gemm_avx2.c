@@ -19,8 +19,9 @@
 #define KERNEL_MR RT_GEMM_MR_AVX2
 #define KERNEL_NR RT_GEMM_NR_AVX2
 
-/* Rows at or past `rows` (a constant in each instance) compile to
- * nothing. */
+/* Row i's two accumulators, c<i>0 and c<i>1; rows at or past `rows` (a
+ * constant in each instance) compile to nothing. */
+#define ACC_ROW(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = _mm256_setzero_ps()
 #define ROW_FMA(i)                                                     \
     do {                                                               \
         if (i < rows) {                                                \
@@ -54,12 +55,7 @@ static inline __attribute__((always_inline)) void
 kernel_6x16(int64_t kc, const float *a, const float *b, int64_t b_stride, float *c, int64_t ldc,
             const int rows, int nr, float alpha, float beta)
 {
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    ACC_ROW(0); ACC_ROW(1); ACC_ROW(2); ACC_ROW(3); ACC_ROW(4); ACC_ROW(5);
 
     for (int i = 0; i < rows; i++)
         _mm_prefetch((const char *)(c + (int64_t)i * ldc), _MM_HINT_T0);

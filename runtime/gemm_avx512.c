@@ -29,8 +29,10 @@
 #define KERNEL_MR RT_GEMM_MR_AVX512
 #define KERNEL_NR RT_GEMM_NR_AVX512
 
-/* Row i of the tile: two accumulators. Rows at or past `rows` (a
- * constant in each instance) compile to nothing. */
+/* Row i of the tile: two accumulators, named registers c<i>0, c<i>1.
+ * Rows at or past `rows` (a constant in each instance) compile to
+ * nothing. */
+#define ACC_ROW(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps()
 #define ROW_FMA(i)                                                             \
     do {                                                                       \
         if (i < rows) {                                                        \
@@ -70,18 +72,8 @@ static inline __attribute__((always_inline)) void
 kernel_12x32(int64_t kc, const float *a, int64_t a_row, int64_t a_stride, const float *b, int64_t b_stride, float *c,
              int64_t ldc, const int rows, int nr, float alpha, float beta)
 {
-    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
-    __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
-    __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
-    __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
-    __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
-    __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
-    __m512 c60 = _mm512_setzero_ps(), c61 = _mm512_setzero_ps();
-    __m512 c70 = _mm512_setzero_ps(), c71 = _mm512_setzero_ps();
-    __m512 c80 = _mm512_setzero_ps(), c81 = _mm512_setzero_ps();
-    __m512 c90 = _mm512_setzero_ps(), c91 = _mm512_setzero_ps();
-    __m512 c100 = _mm512_setzero_ps(), c101 = _mm512_setzero_ps();
-    __m512 c110 = _mm512_setzero_ps(), c111 = _mm512_setzero_ps();
+    ACC_ROW(0); ACC_ROW(1); ACC_ROW(2); ACC_ROW(3); ACC_ROW(4); ACC_ROW(5);
+    ACC_ROW(6); ACC_ROW(7); ACC_ROW(8); ACC_ROW(9); ACC_ROW(10); ACC_ROW(11);
 
     /* The C tile is written once at the end; fetching its lines now hides
      * the miss behind the k loop. */

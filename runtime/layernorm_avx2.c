@@ -1,6 +1,10 @@
 /* layernorm_avx2.c — layernorm_simd.h on AVX2: a block of 16 floats is
  * two vectors, and the sixteen double lanes four __m256d, acc[0] holding
- * lanes 0-3 up to acc[3] holding 12-15, fed from the two 8-float halves. */
+ * lanes 0-3 up to acc[3] holding 12-15, fed from the two 8-float halves.
+ * These ln_* adapters are the per-ISA layer layernorm_simd.h is written
+ * against (layernorm_avx512.c's hold two __m512d); duplicates pairs them
+ * because both are four-line loops over their accumulators, but the
+ * lane-to-accumulator mapping is what differs and the body is shared. */
 #include "kernels_internal.h"
 
 #include "simd_avx2.h"

@@ -26,10 +26,14 @@ typedef enum rt_dtype {
 /* ------------------------------------------------------------------ CPU */
 
 /* Instruction-set paths of the kernels, from slowest to fastest. */
+#define RT_ISA_LIST(X) \
+    X(PORTABLE, "portable") /* plain C, any CPU */                 \
+    X(AVX2, "avx2")         /* AVX2 + FMA (x86-64-v3) */           \
+    X(AVX512, "avx512")     /* AVX-512 F/BW/DQ/VL (x86-64-v4) */
 typedef enum rt_isa {
-    RT_ISA_PORTABLE, /* plain C, any CPU */
-    RT_ISA_AVX2,     /* AVX2 + FMA (x86-64-v3) */
-    RT_ISA_AVX512,   /* AVX-512 F/BW/DQ/VL (x86-64-v4) */
+#define RT_X(name, text) RT_ISA_##name,
+    RT_ISA_LIST(RT_X)
+#undef RT_X
 } rt_isa;
 
 rt_isa rt_cpu_best_isa(void);          /* the best path this CPU can run */
@@ -210,13 +214,13 @@ void rt_noise(int64_t n, bool uniform, uint64_t seed, float *out);
 
 /* Parameter initialisation, seeded and deterministic. */
 #define RT_INIT_LIST(X) \
-    X(ZEROS)                                                               \
-    X(ONES)                                                                \
-    X(HE_NORMAL)      /* N(0, 2/fan_in): before ReLU-family activations */ \
-    X(GLOROT_UNIFORM) /* U(+-sqrt(6/(fan_in+fan_out))) */                  \
-    X(NORMAL_002)     /* N(0, 0.02): embeddings, GPT-2 style */
+    X(ZEROS, "zeros")                                                      \
+    X(ONES, "ones")                                                        \
+    X(HE_NORMAL, "he_normal") /* N(0, 2/fan_in): before ReLU-family activations */ \
+    X(GLOROT_UNIFORM, "glorot_uniform") /* U(+-sqrt(6/(fan_in+fan_out))) */                  \
+    X(NORMAL_002, "normal(0.02)") /* N(0, 0.02): embeddings, GPT-2 style */
 typedef enum rt_init {
-#define RT_X(name) RT_INIT_##name,
+#define RT_X(name, text) RT_INIT_##name,
     RT_INIT_LIST(RT_X)
 #undef RT_X
 } rt_init;
@@ -226,12 +230,12 @@ void rt_init_tensor(rt_init kind, int64_t fan_in, int64_t fan_out, uint64_t seed
 /* ----------------------------------------------------------- optimizers */
 
 #define RT_OPT_LIST(X) \
-    X(SGD)     /* with momentum (and Nesterov) when momentum > 0 */ \
-    X(ADAM)    /* weight_decay is L2, added to the gradient */      \
-    X(ADAMW)   /* weight_decay is decoupled (Loshchilov & Hutter) */ \
-    X(RMSPROP) /* alpha = smoothing, optional momentum */
+    X(SGD, "sgd") /* with momentum (and Nesterov) when momentum > 0 */ \
+    X(ADAM, "adam") /* weight_decay is L2, added to the gradient */      \
+    X(ADAMW, "adamw") /* weight_decay is decoupled (Loshchilov & Hutter) */ \
+    X(RMSPROP, "rmsprop") /* alpha = smoothing, optional momentum */
 typedef enum rt_opt_kind {
-#define RT_X(name) RT_OPT_##name,
+#define RT_X(name, text) RT_OPT_##name,
     RT_OPT_LIST(RT_X)
 #undef RT_X
 } rt_opt_kind;
@@ -419,12 +423,16 @@ typedef struct rt_conv2d {
  * code names its algorithm); the instruction set is still picked at run
  * time, and each algorithm has a path on every ISA. An algorithm the shape
  * does not admit aborts the kernel with a message (a compiler bug). */
+#define RT_CONV_ALGO_LIST(X) \
+    X(AUTO, "auto")                                 /* 0: rt_conv2d_choose at each call */ \
+    X(GEMM, "im2col+gemm")                          /* 1: filters as the GEMM's rows: any shape */ \
+    X(PIXEL_ROWS, "im2col+gemm, pixel rows")        /* 2: output pixels as the rows (AVX-512; else as GEMM) */ \
+    X(POINTWISE, "pointwise gemm")                  /* 3: 1x1, stride 1, unpadded: GEMM on x itself, no im2col */ \
+    X(DEPTHWISE, "depthwise direct")                /* 4: one input channel per group: direct loops, no GEMM */
 typedef enum rt_conv_algo {
-    RT_CONV_AUTO = 0,        /* rt_conv2d_choose at each call */
-    RT_CONV_GEMM = 1,        /* im2col + GEMM, filters as the GEMM's rows: any shape */
-    RT_CONV_PIXEL_ROWS = 2,  /* im2col + GEMM, output pixels as the rows (AVX-512; else as GEMM) */
-    RT_CONV_POINTWISE = 3,   /* 1x1, stride 1, unpadded: GEMM on x itself, no im2col */
-    RT_CONV_DEPTHWISE = 4,   /* one input channel per group: direct loops, no GEMM */
+#define RT_X(name, text) RT_CONV_##name,
+    RT_CONV_ALGO_LIST(RT_X)
+#undef RT_X
 } rt_conv_algo;
 
 /* The algorithm for a layer's shape (the rules and their measurements are
@@ -738,11 +746,11 @@ typedef struct rt_param_desc {
 } rt_param_desc;
 
 #define RT_LOSS_LIST(X) \
-    X(CROSS_ENTROPY) /* labels are class ids (i32); accuracy is reported */ \
-    X(MSE)           /* labels are f32 targets */                           \
-    X(BCE)           /* labels are f32 targets in [0, 1]; outputs are logits */
+    X(CROSS_ENTROPY, "cross_entropy") /* labels are class ids (i32); accuracy is reported */ \
+    X(MSE, "mse")    /* labels are f32 targets */                           \
+    X(BCE, "bce")    /* labels are f32 targets in [0, 1]; outputs are logits */
 typedef enum rt_loss_kind {
-#define RT_X(name) RT_LOSS_##name,
+#define RT_X(name, text) RT_LOSS_##name,
     RT_LOSS_LIST(RT_X)
 #undef RT_X
 } rt_loss_kind;

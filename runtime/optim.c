@@ -112,6 +112,18 @@ static void rmsprop_portable(const rt_update *u, int64_t n, float *restrict p,
     }
 }
 
+/* The update `name` on the path `isa`: rt_avx512_name, rt_avx2_name (the
+ * bodies of kernels_simd.h) or name_portable; a switch without default,
+ * so -Wswitch names a path a new rt_isa lacks. */
+#define ON_ISA(isa, name, ...)                                              \
+    do {                                                                    \
+        switch (isa) {                                                      \
+        case RT_ISA_AVX512: rt_avx512_##name(__VA_ARGS__); break;           \
+        case RT_ISA_AVX2: rt_avx2_##name(__VA_ARGS__); break;               \
+        case RT_ISA_PORTABLE: name##_portable(__VA_ARGS__); break;          \
+        }                                                                   \
+    } while (0)
+
 static void step_chunk(void *ctx, int64_t chunk)
 {
     const step_task *t = ctx;
@@ -124,28 +136,10 @@ static void step_chunk(void *ctx, int64_t chunk)
     float *s0 = t->blocks > 0 ? t->state + begin : NULL;
     float *s1 = t->blocks > 1 ? t->state + t->n + begin : NULL;
     switch (t->kind) {
-    case RT_OPT_SGD:
-        switch (t->isa) {
-        case RT_ISA_AVX512: rt_avx512_sgd(&t->u, len, p, g, s0); break;
-        case RT_ISA_AVX2: rt_avx2_sgd(&t->u, len, p, g, s0); break;
-        case RT_ISA_PORTABLE: sgd_portable(&t->u, len, p, g, s0); break;
-        }
-        break;
+    case RT_OPT_SGD: ON_ISA(t->isa, sgd, &t->u, len, p, g, s0); break;
     case RT_OPT_ADAM:
-    case RT_OPT_ADAMW:
-        switch (t->isa) {
-        case RT_ISA_AVX512: rt_avx512_adam(&t->u, len, p, g, s0, s1); break;
-        case RT_ISA_AVX2: rt_avx2_adam(&t->u, len, p, g, s0, s1); break;
-        case RT_ISA_PORTABLE: adam_portable(&t->u, len, p, g, s0, s1); break;
-        }
-        break;
-    case RT_OPT_RMSPROP:
-        switch (t->isa) {
-        case RT_ISA_AVX512: rt_avx512_rmsprop(&t->u, len, p, g, s0, s1); break;
-        case RT_ISA_AVX2: rt_avx2_rmsprop(&t->u, len, p, g, s0, s1); break;
-        case RT_ISA_PORTABLE: rmsprop_portable(&t->u, len, p, g, s0, s1); break;
-        }
-        break;
+    case RT_OPT_ADAMW: ON_ISA(t->isa, adam, &t->u, len, p, g, s0, s1); break;
+    case RT_OPT_RMSPROP: ON_ISA(t->isa, rmsprop, &t->u, len, p, g, s0, s1); break;
     }
 }
 

@@ -220,30 +220,49 @@ void rt_maxpool_relu_backward(const rt_pool2d *p, int64_t batch, const float *x,
     run_planes(p, batch, &t, maxpool_backward_task);
 }
 
-// x (B,C,H,W) -> y (B,C,Ho,Wo)
-static void avgpool_forward_task(void *ctx, int64_t task)
+/* Average pooling over the task's planes, forward (x (B,C,H,W) -> y
+ * (B,C,Ho,Wo)) or backward (dy (B,C,Ho,Wo) -> dx (B,C,H,W)): the same
+ * walk over the windows, one a sum and the other a scatter, so a reader
+ * checks one against the other here. `backward` is a constant in each
+ * instance. With floor rounding no window reaches past the padding, so
+ * the divisor is always size*size (count_include_pad). */
+static inline __attribute__((always_inline)) void avgpool_planes(const pool_task *t, int64_t task, bool backward)
 {
-    const pool_task *t = ctx;
     const rt_pool2d *p = t->p;
     int64_t q0, q1;
     task_planes(t, task, &q0, &q1);
-    /* With floor rounding no window reaches past the padding, so the
-     * divisor is always size*size (count_include_pad). */
     float inv = 1.0f / (float)(p->size * p->size);
     for (int64_t q = q0; q < q1; q++) {
-        const float *plane = t->x + q * p->h * p->w;
-        float *y = t->out + q * p->ho * p->wo;
+        const float *plane = backward ? NULL : t->x + q * p->h * p->w;
+        const float *dy = backward ? t->dy + q * p->ho * p->wo : NULL;
+        float *out = t->out + q * (backward ? p->h * p->w : p->ho * p->wo);
+        if (backward)
+            memset(out, 0, (size_t)(p->h * p->w) * sizeof *out);
         for (int64_t oy = 0; oy < p->ho; oy++)
             for (int64_t ox = 0; ox < p->wo; ox++) {
                 int64_t y0, y1, x0, x1;
                 window(p, oy, ox, &y0, &y1, &x0, &x1);
-                float sum = 0.0f;
+                float g = backward ? dy[oy * p->wo + ox] * inv : 0.0f, sum = 0.0f;
                 for (int64_t iy = y0; iy < y1; iy++)
                     for (int64_t ix = x0; ix < x1; ix++)
-                        sum += plane[iy * p->w + ix];
-                y[oy * p->wo + ox] = sum * inv;
+                        if (backward)
+                            out[iy * p->w + ix] += g;
+                        else
+                            sum += plane[iy * p->w + ix];
+                if (!backward)
+                    out[oy * p->wo + ox] = sum * inv;
             }
     }
+}
+
+static void avgpool_forward_task(void *ctx, int64_t task)
+{
+    avgpool_planes(ctx, task, false);
+}
+
+static void avgpool_backward_task(void *ctx, int64_t task)
+{
+    avgpool_planes(ctx, task, true);
 }
 
 void rt_avgpool_forward(const rt_pool2d *p, int64_t batch, const float *x, float *y)
@@ -251,30 +270,6 @@ void rt_avgpool_forward(const rt_pool2d *p, int64_t batch, const float *x, float
     rt_maxpool_check(p, "rt_avgpool_forward");
     pool_task t = { .x = x, .out = y };
     run_planes(p, batch, &t, avgpool_forward_task);
-}
-
-// dy (B,C,Ho,Wo) -> dx (B,C,H,W)
-static void avgpool_backward_task(void *ctx, int64_t task)
-{
-    const pool_task *t = ctx;
-    const rt_pool2d *p = t->p;
-    int64_t q0, q1;
-    task_planes(t, task, &q0, &q1);
-    float inv = 1.0f / (float)(p->size * p->size);
-    for (int64_t q = q0; q < q1; q++) {
-        const float *dy = t->dy + q * p->ho * p->wo;
-        float *dx = t->out + q * p->h * p->w;
-        memset(dx, 0, (size_t)(p->h * p->w) * sizeof *dx);
-        for (int64_t oy = 0; oy < p->ho; oy++)
-            for (int64_t ox = 0; ox < p->wo; ox++) {
-                int64_t y0, y1, x0, x1;
-                window(p, oy, ox, &y0, &y1, &x0, &x1);
-                float g = dy[oy * p->wo + ox] * inv;
-                for (int64_t iy = y0; iy < y1; iy++)
-                    for (int64_t ix = x0; ix < x1; ix++)
-                        dx[iy * p->w + ix] += g;
-            }
-    }
 }
 
 void rt_avgpool_backward(const rt_pool2d *p, int64_t batch, const float *dy, float *dx)

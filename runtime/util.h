@@ -10,6 +10,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* An enumerator's text from its netrt.h list, X(NAME, "text"):
+ *   static const char *const names[] = { RT_LIST(RT_ENUM_TEXT) };
+ *   return rt_enum_name(names, RT_COUNT(names), k);
+ * "unknown" for a value outside the list. */
+#define RT_ENUM_TEXT(name, text) text,
+#define RT_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+static inline const char *rt_enum_name(const char *const *names, int n, int k)
+{
+    return k >= 0 && k < n ? names[k] : "unknown";
+}
+
 static inline int64_t min_i64(int64_t a, int64_t b)
 {
     return a < b ? a : b;
