@@ -273,6 +273,49 @@ static void recurrent_product(const rnn_ctx *c, const float *w_hh, int64_t t)
                        (int)c->gates.ld, c->cell == RT_CELL_RNN ? &tanh_ep : NULL);
 }
 
+/* A layer over token ids: row r of the input projection is row ids[r] of
+ * table (vocab, G*H), each step's rows copied into the gate buffer just
+ * before its recurrent product adds to them. */
+typedef struct token_rows {
+    const int32_t *ids;
+    const float *table;
+} token_rows;
+
+static void gather_step(const rnn_ctx *c, const token_rows *tok, int64_t t)
+{
+    for (int64_t b = 0; b < c->batch; b++)
+        memcpy(row(&c->gates, b, t), tok->table + (int64_t)tok->ids[b * c->T + t] * c->GH,
+               (size_t)c->GH * sizeof(float));
+}
+
+/* The loop over time, once every step's input projection is in the gate
+ * buffer (tok NULL) or in tok's table. */
+static void forward_steps(rnn_ctx *c, const float *w_hh, const token_rows *tok, float *y)
+{
+    c->whh_packed = pack_whh(true, (int)c->GH, (int)c->H, w_hh, c->T);
+    static const cell_step_fn steps[] = { [RT_CELL_RNN] = rnn_first_step, [RT_CELL_LSTM] = lstm_step,
+                                          [RT_CELL_GRU] = gru_step };
+    for (int64_t t = 0; t < c->T; t++) {
+        if (tok)
+            gather_step(c, tok, t);
+        if (t > 0)
+            recurrent_product(c, w_hh, t);
+        if (t == 0 || c->cell != RT_CELL_RNN)
+            each_sample(c, steps[c->cell], t);
+    }
+    if (!c->sequences && c->hidden.p != y)
+        rt_copy_rows(c->batch, c->H, row(&c->hidden, 0, c->T - 1), c->hidden.ld, y, c->H);
+}
+
+/* x W_ih^T + bias for `rows` rows of x into out (rows, G*H). */
+static void input_projection(const rnn_ctx *c, int64_t rows, const float *x, const float *w_ih, const float *bias,
+                             float *out)
+{
+    rt_epilogue with_bias = { .bias = bias };
+    rt_sgemm_ex(false, true, (int)rows, (int)c->GH, (int)c->D, 1.0f, x, (int)c->D, w_ih, (int)c->D, 0.0f, out,
+                (int)c->GH, &with_bias);
+}
+
 // x (B,T,D), w_ih (GH,D), w_hh (GH,H), bias (GH), y (B,T,H) or (B,H)
 void rt_recurrent_forward(const rt_recurrent *r, int64_t batch, bool training, const float *x,
                           const float *w_ih, const float *w_hh, const float *bias, float *state, float *y)
@@ -281,20 +324,35 @@ void rt_recurrent_forward(const rt_recurrent *r, int64_t batch, bool training, c
     if (batch <= 0)
         return;
     rnn_ctx c = make_ctx(r, batch, training, state, y);
-    c.whh_packed = pack_whh(true, (int)c.GH, (int)c.H, w_hh, c.T);
-    rt_epilogue with_bias = { .bias = bias };
-    rt_sgemm_ex(false, true, (int)(batch * c.T), (int)c.GH, (int)c.D, 1.0f, x, (int)c.D, w_ih, (int)c.D, 0.0f,
-                c.gates.p, (int)c.GH, &with_bias);
-    static const cell_step_fn steps[] = { [RT_CELL_RNN] = rnn_first_step, [RT_CELL_LSTM] = lstm_step,
-                                          [RT_CELL_GRU] = gru_step };
-    for (int64_t t = 0; t < c.T; t++) {
-        if (t > 0)
-            recurrent_product(&c, w_hh, t);
-        if (t == 0 || c.cell != RT_CELL_RNN)
-            each_sample(&c, steps[c.cell], t);
+    input_projection(&c, batch * c.T, x, w_ih, bias, c.gates.p);
+    forward_steps(&c, w_hh, NULL, y);
+}
+
+/* Over B*T token ids of a vocabulary of V, the input projections are rows
+ * of the V x G*H table E W_ih^T + bias: computed once per call when there
+ * are at least V ids (charlstm.net: 256 rows instead of 2048), else the
+ * ids' rows of E are gathered and projected as x would be. */
+// ids (B,T), table (V,D), w_ih (GH,D), w_hh (GH,H), bias (GH), y (B,T,H) or (B,H)
+void rt_recurrent_forward_embed(const rt_recurrent *r, int64_t batch, bool training, const int32_t *ids,
+                                int64_t vocab, const float *table, const float *w_ih, const float *w_hh,
+                                const float *bias, float *state, float *y)
+{
+    check(r, "rt_recurrent_forward_embed");
+    if (batch <= 0)
+        return;
+    rnn_ctx c = make_ctx(r, batch, training, state, y);
+    int64_t rows = batch * c.T;
+    rt_embed_check_ids("rt_recurrent_forward_embed", rows, vocab, ids);
+    if (rows < vocab) {
+        float *x = rt_thread_scratch(RT_SCRATCH_RNN_TABLE, (size_t)(rows * c.D) * sizeof(float));
+        rt_embed_forward(rows, vocab, c.D, ids, table, x);
+        input_projection(&c, rows, x, w_ih, bias, c.gates.p);
+        forward_steps(&c, w_hh, NULL, y);
+        return;
     }
-    if (!c.sequences && c.hidden.p != y)
-        rt_copy_rows(batch, c.H, row(&c.hidden, 0, c.T - 1), c.hidden.ld, y, c.H);
+    float *projected = rt_thread_scratch(RT_SCRATCH_RNN_TABLE, (size_t)(vocab * c.GH) * sizeof(float));
+    input_projection(&c, vocab, table, w_ih, bias, projected);
+    forward_steps(&c, w_hh, &(token_rows){ ids, projected }, y);
 }
 
 /* ------------------------------------------------------------ backward */
@@ -409,6 +467,22 @@ static rnn_ctx backward_ctx(const rt_recurrent *r, int64_t batch, const float *s
     return c;
 }
 
+/* Every step's pre-activation gradients into dgates, last step first. */
+static void backward_steps(rnn_ctx *c, const float *w_hh)
+{
+    c->whh_packed = pack_whh(false, (int)c->H, (int)c->GH, w_hh, c->T);
+    static const cell_step_fn steps[] = { [RT_CELL_RNN] = rnn_backward_step, [RT_CELL_LSTM] = lstm_backward_step,
+                                          [RT_CELL_GRU] = gru_backward_step };
+    memset(c->dh.p, 0, (size_t)(c->batch * c->H) * sizeof(float));
+    if (c->dc.p)
+        memset(c->dc.p, 0, (size_t)(c->batch * c->H) * sizeof(float));
+    for (int64_t t = c->T - 1; t >= 0; t--) {
+        each_sample(c, steps[c->cell], t);
+        if (t > 0)
+            hidden_grad(c, w_hh, t);
+    }
+}
+
 // x (B,T,D), dy like y, dx (B,T,D), dw_ih (GH,D), dw_hh (GH,H), dbias (GH)
 void rt_recurrent_backward(const rt_recurrent *r, int64_t batch, const float *x, const float *w_ih,
                            const float *w_hh, const float *state, const float *y, const float *dy,
@@ -418,17 +492,7 @@ void rt_recurrent_backward(const rt_recurrent *r, int64_t batch, const float *x,
     if (batch <= 0)
         return;
     rnn_ctx c = backward_ctx(r, batch, state, y, dy, work);
-    c.whh_packed = pack_whh(false, (int)c.H, (int)c.GH, w_hh, c.T);
-    static const cell_step_fn steps[] = { [RT_CELL_RNN] = rnn_backward_step, [RT_CELL_LSTM] = lstm_backward_step,
-                                          [RT_CELL_GRU] = gru_backward_step };
-    memset(c.dh.p, 0, (size_t)(batch * c.H) * sizeof(float));
-    if (c.dc.p)
-        memset(c.dc.p, 0, (size_t)(batch * c.H) * sizeof(float));
-    for (int64_t t = c.T - 1; t >= 0; t--) {
-        each_sample(&c, steps[c.cell], t);
-        if (t > 0)
-            hidden_grad(&c, w_hh, t);
-    }
+    backward_steps(&c, w_hh);
     int rows = (int)(batch * c.T), GH = (int)c.GH, D = (int)c.D;
     float beta = accumulate ? 1.0f : 0.0f;
     if (dx)
@@ -437,6 +501,34 @@ void rt_recurrent_backward(const rt_recurrent *r, int64_t batch, const float *x,
         rt_sgemm(true, false, GH, D, rows, 1.0f, c.dgates.p, GH, x, D, beta, dw_ih, D);
     if (dbias)
         rt_sum_rows(rows, GH, c.dgates.p, dbias, accumulate);
+    if (dw_hh)
+        hidden_weight_grad(&c, dw_hh, accumulate);
+}
+
+/* The pre-activation gradients summed per token id (dT, V x G*H: the
+ * gradient of the forward's table) give the input-side gradients with V
+ * rows instead of B*T: dtable = dT W_ih, dW_ih = dT^T table, dbias = the
+ * sum of dT's rows. The same sums as the unfused layer's, reassociated. */
+// ids (B,T), table (V,D), dy like y, dtable (V,D), dw_ih (GH,D), dw_hh (GH,H), dbias (GH)
+void rt_recurrent_backward_embed(const rt_recurrent *r, int64_t batch, const int32_t *ids, int64_t vocab,
+                                 const float *table, const float *w_ih, const float *w_hh, const float *state,
+                                 const float *y, const float *dy, float *work, float *dtable,
+                                 bool accumulate_table, float *dw_ih, float *dw_hh, float *dbias, bool accumulate)
+{
+    check(r, "rt_recurrent_backward_embed");
+    if (batch <= 0)
+        return;
+    rnn_ctx c = backward_ctx(r, batch, state, y, dy, work);
+    backward_steps(&c, w_hh);
+    int V = (int)vocab, GH = (int)c.GH, D = (int)c.D;
+    float *dT = rt_thread_scratch(RT_SCRATCH_RNN_TABLE, (size_t)(vocab * c.GH) * sizeof(float));
+    rt_embed_backward(batch * c.T, vocab, c.GH, ids, c.dgates.p, dT, false);
+    if (dtable)
+        rt_sgemm(false, false, V, D, GH, 1.0f, dT, GH, w_ih, D, accumulate_table ? 1.0f : 0.0f, dtable, D);
+    if (dw_ih)
+        rt_sgemm(true, false, GH, D, V, 1.0f, dT, GH, table, D, accumulate ? 1.0f : 0.0f, dw_ih, D);
+    if (dbias)
+        rt_sum_rows(V, GH, dT, dbias, accumulate);
     if (dw_hh)
         hidden_weight_grad(&c, dw_hh, accumulate);
 }
