@@ -7,7 +7,9 @@
  * or conv2d with the activation that rides in its epilogue (the GEMM
  * writes the activated values once instead of writing, reading and
  * writing again), the batchnorm folded into its weights, the max-pool its
- * tasks compute. Every node of a group has NodeInfo.group set.
+ * tasks compute, the embed whose ids and table a recurrent layer reads
+ * (and, in its gradient, the table's gradient). Every node of a group has
+ * NodeInfo.group set.
  * Softmax and cross-entropy are one kernel by construction (the op). A
  * concat is never an alias: lower.c's copy_slice says why. */
 #include "compiler.h"
