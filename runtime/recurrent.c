@@ -62,6 +62,10 @@ typedef struct work_sizes {
 typedef struct rnn_ctx {
     rt_cell cell;
     const float *whh_packed; /* W_hh packed for every step's product, or NULL */
+    /* forward over token ids: row r of the input projections is row ids[r]
+     * of table (vocab, GH); NULL when they are computed into gates */
+    const int32_t *ids;
+    const float *table;
     int64_t batch, T, D, H, GH;
     bool sequences;
     /* forward */
@@ -180,12 +184,26 @@ typedef struct step_task {
     int64_t t, per_task;
 } step_task;
 
+/* Sample b's input projection of step t, a row of the table. */
+static void gather_row(const rnn_ctx *c, int64_t b, int64_t t)
+{
+    memcpy(row(&c->gates, b, t), c->table + (int64_t)c->ids[b * c->T + t] * c->GH, (size_t)c->GH * sizeof(float));
+}
+
+/* Over token ids, a sample's cell task also copies its next step's row
+ * (lstm, gru: rnn runs no cell task after its first step), in parallel
+ * and while the sample's gate rows are in cache. */
 static void step_run(void *ctx, int64_t task)
 {
     const step_task *s = ctx;
-    int64_t end = (task + 1) * s->per_task < s->c->batch ? (task + 1) * s->per_task : s->c->batch;
-    for (int64_t b = task * s->per_task; b < end; b++)
-        s->step(s->c, b, s->t);
+    const rnn_ctx *c = s->c;
+    int64_t end = (task + 1) * s->per_task < c->batch ? (task + 1) * s->per_task : c->batch;
+    bool gather_next = c->table && c->cell != RT_CELL_RNN && s->t + 1 < c->T;
+    for (int64_t b = task * s->per_task; b < end; b++) {
+        s->step(c, b, s->t);
+        if (gather_next)
+            gather_row(c, b, s->t + 1);
+    }
 }
 
 static void each_sample(const rnn_ctx *c, cell_step_fn step, int64_t t)
@@ -273,31 +291,16 @@ static void recurrent_product(const rnn_ctx *c, const float *w_hh, int64_t t)
                        (int)c->gates.ld, c->cell == RT_CELL_RNN ? &tanh_ep : NULL);
 }
 
-/* A layer over token ids: row r of the input projection is row ids[r] of
- * table (vocab, G*H), each step's rows copied into the gate buffer just
- * before its recurrent product adds to them. */
-typedef struct token_rows {
-    const int32_t *ids;
-    const float *table;
-} token_rows;
-
-static void gather_step(const rnn_ctx *c, const token_rows *tok, int64_t t)
-{
-    for (int64_t b = 0; b < c->batch; b++)
-        memcpy(row(&c->gates, b, t), tok->table + (int64_t)tok->ids[b * c->T + t] * c->GH,
-               (size_t)c->GH * sizeof(float));
-}
-
 /* The loop over time, once every step's input projection is in the gate
- * buffer (tok NULL) or in tok's table. */
-static void forward_steps(rnn_ctx *c, const float *w_hh, const token_rows *tok, float *y)
+ * buffer or in c->table (copied into it step by step). */
+static void forward_steps(rnn_ctx *c, const float *w_hh, float *y)
 {
     c->whh_packed = pack_whh(true, (int)c->GH, (int)c->H, w_hh, c->T);
     static const cell_step_fn steps[] = { [RT_CELL_RNN] = rnn_first_step, [RT_CELL_LSTM] = lstm_step,
                                           [RT_CELL_GRU] = gru_step };
     for (int64_t t = 0; t < c->T; t++) {
-        if (tok)
-            gather_step(c, tok, t);
+        for (int64_t b = 0; c->table && (t == 0 || c->cell == RT_CELL_RNN) && b < c->batch; b++)
+            gather_row(c, b, t); /* else the previous step's cell tasks did */
         if (t > 0)
             recurrent_product(c, w_hh, t);
         if (t == 0 || c->cell != RT_CELL_RNN)
@@ -325,7 +328,7 @@ void rt_recurrent_forward(const rt_recurrent *r, int64_t batch, bool training, c
         return;
     rnn_ctx c = make_ctx(r, batch, training, state, y);
     input_projection(&c, batch * c.T, x, w_ih, bias, c.gates.p);
-    forward_steps(&c, w_hh, NULL, y);
+    forward_steps(&c, w_hh, y);
 }
 
 /* Over B*T token ids of a vocabulary of V, the input projections are rows
@@ -347,12 +350,14 @@ void rt_recurrent_forward_embed(const rt_recurrent *r, int64_t batch, bool train
         float *x = rt_thread_scratch(RT_SCRATCH_RNN_TABLE, (size_t)(rows * c.D) * sizeof(float));
         rt_embed_forward(rows, vocab, c.D, ids, table, x);
         input_projection(&c, rows, x, w_ih, bias, c.gates.p);
-        forward_steps(&c, w_hh, NULL, y);
+        forward_steps(&c, w_hh, y);
         return;
     }
     float *projected = rt_thread_scratch(RT_SCRATCH_RNN_TABLE, (size_t)(vocab * c.GH) * sizeof(float));
     input_projection(&c, vocab, table, w_ih, bias, projected);
-    forward_steps(&c, w_hh, &(token_rows){ ids, projected }, y);
+    c.ids = ids;
+    c.table = projected;
+    forward_steps(&c, w_hh, y);
 }
 
 /* ------------------------------------------------------------ backward */

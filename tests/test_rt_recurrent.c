@@ -356,7 +356,27 @@ START_TEST(test_threads_and_modes_identical)
             forward(&L, true, &o[k]);
             backward(&L, &o[k], false);
         }
+        /* over token ids: the cell tasks also copy the next step's rows */
+        enum { VOCAB = 50 };
+        int32_t ids[70 * 5];
+        float *table = alloc_floats(VOCAB * 24), *dtable[2] = { alloc_floats(VOCAB * 24), alloc_floats(VOCAB * 24) };
+        test_fill(table, VOCAB * 24, 78);
+        for (int r = 0; r < 70 * 5; r++)
+            ids[r] = (int32_t)((r * 13 + 5) % VOCAB);
+        outputs t[2] = { alloc_outputs(&L, true), alloc_outputs(&L, true) };
+        for (int k = 0; k < 2; k++) {
+            rt_threads_init(k + 1);
+            rt_recurrent_forward_embed(&L.r, L.batch, true, ids, VOCAB, table, L.w_ih, L.w_hh, L.bias, t[k].state,
+                                       t[k].y);
+            rt_recurrent_backward_embed(&L.r, L.batch, ids, VOCAB, table, L.w_ih, L.w_hh, t[k].state, t[k].y, L.dy,
+                                        t[k].work, dtable[k], false, t[k].dw_ih, t[k].dw_hh, t[k].db, false);
+        }
         rt_threads_init(0);
+        CHECK(same(t[0].y, t[1].y, L.n_y) && same(dtable[0], dtable[1], VOCAB * 24));
+        CHECK(same(t[0].dw_ih, t[1].dw_ih, L.n_wih) && same(t[0].dw_hh, t[1].dw_hh, L.n_whh) &&
+              same(t[0].db, t[1].db, L.n_b));
+        free_outputs(&t[0]), free_outputs(&t[1]);
+        free(table), free(dtable[0]), free(dtable[1]);
         CHECK(same(o[0].y, o[1].y, L.n_y) && same(o[0].dx, o[1].dx, L.n_x));
         CHECK(same(o[0].dw_ih, o[1].dw_ih, L.n_wih) && same(o[0].dw_hh, o[1].dw_hh, L.n_whh));
         CHECK(same(o[0].db, o[1].db, L.n_b));
