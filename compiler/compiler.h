@@ -565,10 +565,12 @@ const char *ir_base_name(Base b);
 /* Nodes that one kernel computes: a dense or conv2d (the anchor) and what
  * rides in it. fuse.c makes these records; plan.c and lower.c read them. */
 typedef struct FusedGroup {
-    uint32_t anchor;     /* the dense or conv2d whose kernel runs the group */
+    uint32_t anchor;     /* the dense, conv2d, recurrent layer or its gradient whose kernel runs the group */
     int32_t act;         /* the activation in its epilogue, or -1 */
     int32_t fold_bn;     /* conv2d at inference: the batchnorm folded into its weights, or -1 */
     int32_t pool;        /* conv2d: the max-pool its tasks compute from its output, or -1 */
+    int32_t embed;       /* rnn/lstm/gru: the embed whose rows it reads from the token ids itself;
+                          * recurrent_grad: the embed_grad whose table gradient it writes; or -1 */
     bool keeps_preact;   /* the activation's gradient reads the pre-activation: the anchor's value is stored too */
 } FusedGroup;
 
@@ -579,6 +581,7 @@ typedef enum NodeVariant {
     VARIANT_PLAIN,         /* the call its lower_<op> makes */
     VARIANT_THROUGH_RELU,  /* maxpool_grad: also applies the ReLU gradient after it (that act_grad aliases it) */
     VARIANT_PARAMS_ONLY,   /* recurrent_grad read only by its parameter gradients: dx is neither computed nor stored */
+    VARIANT_EMBED_TABLE,   /* recurrent_grad of a layer over an embed: the table's gradient instead of dx */
 } NodeVariant;
 
 /* What fusion and planning decide for one node of a unit. */
@@ -776,7 +779,7 @@ typedef enum Kernel {
     K_NONE = K_COUNT, /* loops and zeroing call no kernel */
 } Kernel;
 
-#define LIR_MAX_ARGS 16
+#define LIR_MAX_ARGS 18 /* rt_recurrent_backward_embed takes 17 */
 
 /* A kernel's row: its name, and its return and parameter types as C text
  * ("const float *"), from which the backends build calls. */

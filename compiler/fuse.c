@@ -7,7 +7,9 @@
  * or conv2d with the activation that rides in its epilogue (the GEMM
  * writes the activated values once instead of writing, reading and
  * writing again), the batchnorm folded into its weights, the max-pool its
- * tasks compute. Every node of a group has NodeInfo.group set.
+ * tasks compute, the embed whose ids and table a recurrent layer reads
+ * (and, in its gradient, the table's gradient). Every node of a group has
+ * NodeInfo.group set.
  * Softmax and cross-entropy are one kernel by construction (the op). A
  * concat is never an alias: lower.c's copy_slice says why. */
 #include "compiler.h"
@@ -120,7 +122,7 @@ static FusedGroup *group_at(Unit *u, uint32_t anchor)
     int32_t k = u->info[anchor].group;
     if (k < 0) {
         k = u->ngroups++;
-        u->groups[k] = (FusedGroup){ .anchor = anchor, .act = -1, .fold_bn = -1, .pool = -1 };
+        u->groups[k] = (FusedGroup){ .anchor = anchor, .act = -1, .fold_bn = -1, .pool = -1, .embed = -1 };
         u->info[anchor].group = k;
     }
     return &u->groups[k];
@@ -220,6 +222,65 @@ static void mark_unused_values(Unit *u)
     }
 }
 
+/* The one live node j > from that reads `value` other than `except`
+ * (companions aside), and whether it reads it as input `slot`; -1 if none,
+ * -2 if several or in another slot. */
+static int32_t only_reader(const Unit *u, uint32_t value, uint32_t except, int slot)
+{
+    const Graph *g = u->g;
+    int32_t found = -1;
+    for (uint32_t j = value + 1; j < g->nnodes; j++) {
+        const Node *m = &g->nodes[j];
+        if (u->info[j].dead || j == except || ir_op_is(m->op, OPF_COMPANION))
+            continue;
+        for (int k = 0; k < m->ninputs; k++)
+            if (m->inputs[k] == value) {
+                if (found >= 0 || k != slot)
+                    return -2;
+                found = (int32_t)j;
+            }
+    }
+    return found;
+}
+
+/* embed -> rnn/lstm/gru, the embedding read by nothing else: the layer's
+ * kernel reads the token ids and the table itself
+ * (rt_recurrent_forward_embed), so its input projections are rows of one
+ * vocab x G*H product, E W_ih^T + bias, and the embedding is never
+ * stored; its gradient kernel writes the table's gradient through the
+ * per-id sums of the gate gradients (rt_recurrent_backward_embed) instead
+ * of dx, which the embed_grad would scatter. charlstm.net: 256 rows of
+ * input projection per step instead of 2048, 6% of its FLOPs. */
+static void fuse_embeds(Unit *u)
+{
+    const Graph *g = u->g;
+    for (uint32_t i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (u->info[i].dead || !ir_op_is(n->op, OPF_RECURRENT))
+            continue;
+        uint32_t e = n->inputs[0];
+        const Node *emb = &g->nodes[e];
+        if (emb->op != OP_embed || (u->has_out && e == u->out_node) || only_reader(u, e, i, 1) == -2)
+            continue;
+        int32_t grad = only_reader(u, e, i, 1), table_grad = -1;
+        if (grad >= 0 && (g->nodes[grad].op != OP_recurrent_grad || g->nodes[grad].inputs[2] != i))
+            continue;
+        if (grad >= 0) {
+            table_grad = only_reader(u, (uint32_t)grad, UINT32_MAX, 0);
+            const Node *tg = table_grad >= 0 ? &g->nodes[table_grad] : NULL;
+            if (table_grad == -2 || (tg && (tg->op != OP_embed_grad || tg->inputs[1] != emb->inputs[0] ||
+                                            tg->param != g->nodes[emb->inputs[1]].param)))
+                continue;
+        }
+        join_group(u, i, e)->embed = (int32_t)e;
+        if (grad < 0)
+            continue;
+        u->info[grad].variant = VARIANT_EMBED_TABLE;
+        if (table_grad >= 0) /* else the table is frozen */
+            join_group(u, (uint32_t)grad, (uint32_t)table_grad)->embed = table_grad;
+    }
+}
+
 void fuse_unit(Compiler *c, Unit *u)
 {
     Graph *g = u->g;
@@ -292,6 +353,7 @@ void fuse_unit(Compiler *c, Unit *u)
     fuse_pool_grads(u);
     fuse_loops(c, u);
     mark_unused_values(u);
+    fuse_embeds(u);
 }
 
 void fuse_dump(FILE *out, const Unit *u)
@@ -317,6 +379,12 @@ void fuse_dump(FILE *out, const Unit *u)
                     gr->keeps_preact ? ", keeps the pre-activation" : "");
         if (gr && gr->pool >= 0)
             fprintf(out, " + maxpool %%%d (pooled in its tasks)", gr->pool);
+        if (gr && gr->embed >= 0)
+            fprintf(out, n->op == OP_recurrent_grad ? " + embed_grad %%%d (the table's gradient, per-id sums)"
+                                                    : " + embed %%%d (input projections from a vocab-row table)",
+                    gr->embed);
+        if (in->variant == VARIANT_EMBED_TABLE && !(gr && gr->embed >= 0))
+            fputs(" (over a frozen embed: no dx)", out);
         if (n->op == OP_cross_entropy)
             fputs(" (softmax + cross-entropy, one kernel)", out);
         if (in->variant == VARIANT_THROUGH_RELU)

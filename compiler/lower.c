@@ -513,16 +513,31 @@ static void arg_aux(Lower *l, LInstr *in, uint32_t node)
         lir_push(in, (LArg){ .kind = LA_NULL });
 }
 
+/* A layer over a fused embed (fuse.c's fuse_embeds) reads the embed's
+ * token ids, vocabulary size and table where the others read x. */
+static void arg_embed_input(Lower *l, LInstr *in, const Node *emb)
+{
+    arg_ids(l, in, emb->inputs[0]);
+    arg_int(in, node_at(l, emb->inputs[1])->shape.dim[0], 0);
+    arg_val(l, in, emb->inputs[1]);
+}
+
 /* x, weight_ih, weight_hh, bias -> y; in training the state keeps what
  * the gradient reads. */
 static bool lower_recurrent(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
-    LInstr *in = emit(l, LI_CALL, K_rt_recurrent_forward, n);
+    const FusedGroup *gr = unit_anchored(l->u, id);
+    bool over_embed = gr && gr->embed >= 0;
+    LInstr *in = emit(l, LI_CALL, over_embed ? K_rt_recurrent_forward_embed : K_rt_recurrent_forward, n);
     arg_recurrent(l, in, n);
     arg_int(in, 0, 1);
     arg_bool(in, l->u->training);
-    for (int k = 0; k < 4; k++)
+    if (over_embed)
+        arg_embed_input(l, in, node_at(l, (uint32_t)gr->embed));
+    else
+        arg_val(l, in, n->inputs[0]);
+    for (int k = 1; k < 4; k++)
         arg_val(l, in, n->inputs[k]);
     arg_aux(l, in, id);
     arg_val(l, in, id);
@@ -544,19 +559,31 @@ static LInstr *emit_layer_grad(Lower *l, uint32_t id, Kernel fn, void (*arg_laye
     return in;
 }
 
-/* Backpropagation through time: dx (unless nothing reads it) and the
- * three parameter gradients in one kernel. */
+/* Backpropagation through time: dx (unless nothing reads it), or over a
+ * fused embed the table's gradient (when the table trains), and the three
+ * parameter gradients in one kernel. */
 static bool lower_recurrent_grad(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id), *fwd = node_at(l, n->inputs[2]);
-    bool accumulate = false;
-    LInstr *in = emit_layer_grad(l, id, K_rt_recurrent_backward, arg_recurrent);
+    const FusedGroup *gr = unit_anchored(l->u, id);
+    bool over_embed = l->u->info[id].variant == VARIANT_EMBED_TABLE, accumulate = false, accumulate_table = false;
+    LInstr *in = emit(l, LI_CALL, over_embed ? K_rt_recurrent_backward_embed : K_rt_recurrent_backward, n);
+    arg_recurrent(l, in, fwd);
+    arg_int(in, 0, 1);
+    if (over_embed)
+        arg_embed_input(l, in, node_at(l, fwd->inputs[0]));
+    else
+        arg_val(l, in, n->inputs[1]);
+    arg_val(l, in, fwd->inputs[1]);
     arg_val(l, in, fwd->inputs[2]);
     arg_aux(l, in, n->inputs[2]);
     arg_val(l, in, n->inputs[2]);
     arg_val(l, in, n->inputs[0]);
     arg_aux(l, in, id);
-    if (l->u->info[id].variant == VARIANT_PARAMS_ONLY) {
+    if (over_embed) {
+        arg_grad_or_null(l, in, gr ? gr->embed : -1, &accumulate_table);
+        arg_bool(in, accumulate_table);
+    } else if (l->u->info[id].variant == VARIANT_PARAMS_ONLY) {
         lir_push(in, (LArg){ .kind = LA_NULL });
         in->comment = arena_printf(l->c->arena, "%s (no dx: its input needs no gradient)", in->comment);
     } else {

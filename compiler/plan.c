@@ -160,9 +160,11 @@ static int64_t arena_need(const Unit *u, uint32_t i)
     if (u->has_noise && i == u->noise_node && !in->dead)
         return ir_shape_elems(&n->shape); /* the step draws it into the arena */
     if (in->dead || in->alias_of >= 0 || in->loop_into >= 0 || n->op == OP_input || n->op == OP_param ||
-        n->writes_grad || in->variant == VARIANT_PARAMS_ONLY)
+        n->writes_grad || in->variant == VARIANT_PARAMS_ONLY || in->variant == VARIANT_EMBED_TABLE)
         return 0;
     const FusedGroup *gr = in->group >= 0 ? &u->groups[in->group] : NULL;
+    if (gr && gr->embed == (int32_t)i)
+        return 0; /* its recurrent layer reads the table and the ids */
     if (gr && gr->anchor == i && (gr->act >= 0 || gr->fold_bn >= 0) && !gr->keeps_preact)
         return 0; /* the activation or batchnorm after it holds the result */
     if (gr && gr->fold_bn == (int32_t)i) /* folded: it holds the conv's output, unless an activation does */

@@ -52,18 +52,23 @@ static void forward_task(void *ctx, int64_t task)
         memcpy(t->out + r * t->dim, t->weight + (int64_t)t->ids[r] * t->dim, bytes);
 }
 
+void rt_embed_check_ids(const char *who, int64_t n, int64_t vocab, const int32_t *ids)
+{
+    for (int64_t r = 0; r < n; r++)
+        if (ids[r] < 0 || ids[r] >= vocab) {
+            fprintf(stderr, "%s: token id %d at position %lld is outside [0, %lld), "
+                    "the embedding's vocabulary\n", who, (int)ids[r], (long long)r, (long long)vocab);
+            abort();
+        }
+}
+
 // ids (n), weight (vocab,dim), out (n,dim)
 void rt_embed_forward(int64_t n, int64_t vocab, int64_t dim, const int32_t *ids,
                       const float *weight, float *out)
 {
     if (n <= 0 || dim <= 0)
         return;
-    for (int64_t r = 0; r < n; r++)
-        if (ids[r] < 0 || ids[r] >= vocab) {
-            fprintf(stderr, "rt_embed_forward: token id %d at position %lld is outside [0, %lld), "
-                    "the embedding's vocabulary\n", (int)ids[r], (long long)r, (long long)vocab);
-            abort();
-        }
+    rt_embed_check_ids("rt_embed_forward", n, vocab, ids);
     embed_task t = { .n = n, .vocab = vocab, .dim = dim, .per_task = rows_per_task(dim), .ids = ids,
                      .weight = weight, .out = out };
     rt_run_tasks(ceil_div(n, t.per_task), forward_task, &t);

@@ -323,11 +323,11 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
                     float *c = p->C + mb * p->ldc + nb + j;
                     if (p->direct_a && p->trans_a)
                         rt_gemm_kernel_avx512_direct_ab(kc, p->A + k0 * p->lda + mb, p->lda,
-                                                        buf.b + j * kc, NR, c, p->ldc, mr, nr,
+                                                        bblock + j * kc, NR, c, p->ldc, mr, nr,
                                                         p->alpha, beta);
                     else if (p->direct_a)
                         rt_gemm_kernel_avx512_direct_at(kc, p->A + mb * p->lda + k0, p->lda,
-                                                        buf.b + j * kc, NR, c, p->ldc, mr, nr,
+                                                        bblock + j * kc, NR, c, p->ldc, mr, nr,
                                                         p->alpha, beta);
                     else if (direct_b && nr == NR)
                         p->path.kernel_direct(kc, buf.a, p->B + k0 * p->ldb + nb + j, p->ldb, c,
@@ -649,10 +649,13 @@ static void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
      * whole-process CPU time, one thread): gpt.net's training 5% less,
      * charlstm.net's 5%, mlp.net, lenet.net and gan.net within noise;
      * gpt.net's dense products (M = 2048, K = 128 to 2048) went from
-     * 170-190 to 190-215 GFLOP/s. Not for a prepacked B (the recurrent
-     * steps keep their tuned path), nor for a few rows with B in place
-     * (gemm_region's direct_b: packing B would then cost a copy of B). */
-    p.direct_a = isa == RT_ISA_AVX512 && !packed && (trans_b || M > RT_GEMM_MR_AVX512);
+     * 170-190 to 190-215 GFLOP/s. With a prepacked B too (the recurrent
+     * steps' products, 32 rows of h or of the gate gradients against W_hh,
+     * which packed A every step): charlstm.net's training 2.5% less CPU
+     * (6 alternating pairs, 0.969-1.039). Not for a few rows with B in
+     * place (gemm_region's direct_b: packing B would then cost a copy of
+     * B). */
+    p.direct_a = isa == RT_ISA_AVX512 && (trans_b || M > RT_GEMM_MR_AVX512);
     if (K <= 0 || alpha == 0.0f) {
         scale_only(&p);
         return;

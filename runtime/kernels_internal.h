@@ -30,6 +30,13 @@ static inline uint64_t rt_rng_mix(uint64_t z)
 
 uint64_t rt_rng_key(uint64_t seed);
 
+/* ------------------------------------------------------------- embed */
+
+/* Aborts, naming `who`, the id and its position, unless every one of the
+ * n ids is in [0, vocab) (rt_embed_forward's check, shared with the
+ * recurrent layers that read token ids). */
+void rt_embed_check_ids(const char *who, int64_t n, int64_t vocab, const int32_t *ids);
+
 /* ------------------------------------------------------ small products */
 
 /* rt_sgemm for products small enough to stay in L1/L2 (attention's

@@ -576,6 +576,25 @@ void rt_recurrent_backward(const rt_recurrent *r, int64_t batch, const float *x,
                            float *work, float *dx, float *dw_ih, float *dw_hh, float *dbias,
                            bool accumulate);
 
+/* The same layer over the embedding `embed(vocab, D)` of token ids (B,T):
+ * x's row r is row ids[r] of table (vocab,D), never stored. With at least
+ * vocab ids, the input projections are the rows of table W_ih^T + bias,
+ * computed once per call (fewer products than B*T rows); the results equal
+ * rt_embed_forward then rt_recurrent_forward's up to float reassociation.
+ * Every id must be in [0, vocab) (checked as rt_embed_forward does). */
+void rt_recurrent_forward_embed(const rt_recurrent *r, int64_t batch, bool training, const int32_t *ids,
+                                int64_t vocab, const float *table, const float *w_ih, const float *w_hh,
+                                const float *bias, float *state, float *y);
+/* Its backpropagation: rt_recurrent_backward's with dx replaced by the
+ * table's gradient dtable (vocab,D) (overwritten, or added to with
+ * accumulate_table; NULL: not wanted), computed through the per-id sums
+ * of the pre-activation gradients as dW_ih and dbias are. */
+void rt_recurrent_backward_embed(const rt_recurrent *r, int64_t batch, const int32_t *ids, int64_t vocab,
+                                 const float *table, const float *w_ih, const float *w_hh, const float *state,
+                                 const float *y, const float *dy, float *work, float *dtable,
+                                 bool accumulate_table, float *dw_ih, float *dw_hh, float *dbias,
+                                 bool accumulate);
+
 /* ------------------------------------------------------------ attention */
 
 /* Multi-head self-attention over sequences x (B,T,D), batch-major, with

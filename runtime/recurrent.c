@@ -62,6 +62,10 @@ typedef struct work_sizes {
 typedef struct rnn_ctx {
     rt_cell cell;
     const float *whh_packed; /* W_hh packed for every step's product, or NULL */
+    /* forward over token ids: row r of the input projections is row ids[r]
+     * of table (vocab, GH); NULL when they are computed into gates */
+    const int32_t *ids;
+    const float *table;
     int64_t batch, T, D, H, GH;
     bool sequences;
     /* forward */
@@ -180,12 +184,26 @@ typedef struct step_task {
     int64_t t, per_task;
 } step_task;
 
+/* Sample b's input projection of step t, a row of the table. */
+static void gather_row(const rnn_ctx *c, int64_t b, int64_t t)
+{
+    memcpy(row(&c->gates, b, t), c->table + (int64_t)c->ids[b * c->T + t] * c->GH, (size_t)c->GH * sizeof(float));
+}
+
+/* Over token ids, a sample's cell task also copies its next step's row
+ * (lstm, gru: rnn runs no cell task after its first step), in parallel
+ * and while the sample's gate rows are in cache. */
 static void step_run(void *ctx, int64_t task)
 {
     const step_task *s = ctx;
-    int64_t end = (task + 1) * s->per_task < s->c->batch ? (task + 1) * s->per_task : s->c->batch;
-    for (int64_t b = task * s->per_task; b < end; b++)
-        s->step(s->c, b, s->t);
+    const rnn_ctx *c = s->c;
+    int64_t end = (task + 1) * s->per_task < c->batch ? (task + 1) * s->per_task : c->batch;
+    bool gather_next = c->table && c->cell != RT_CELL_RNN && s->t + 1 < c->T;
+    for (int64_t b = task * s->per_task; b < end; b++) {
+        s->step(c, b, s->t);
+        if (gather_next)
+            gather_row(c, b, s->t + 1);
+    }
 }
 
 static void each_sample(const rnn_ctx *c, cell_step_fn step, int64_t t)
@@ -273,6 +291,34 @@ static void recurrent_product(const rnn_ctx *c, const float *w_hh, int64_t t)
                        (int)c->gates.ld, c->cell == RT_CELL_RNN ? &tanh_ep : NULL);
 }
 
+/* The loop over time, once every step's input projection is in the gate
+ * buffer or in c->table (copied into it step by step). */
+static void forward_steps(rnn_ctx *c, const float *w_hh, float *y)
+{
+    c->whh_packed = pack_whh(true, (int)c->GH, (int)c->H, w_hh, c->T);
+    static const cell_step_fn steps[] = { [RT_CELL_RNN] = rnn_first_step, [RT_CELL_LSTM] = lstm_step,
+                                          [RT_CELL_GRU] = gru_step };
+    for (int64_t t = 0; t < c->T; t++) {
+        for (int64_t b = 0; c->table && (t == 0 || c->cell == RT_CELL_RNN) && b < c->batch; b++)
+            gather_row(c, b, t); /* else the previous step's cell tasks did */
+        if (t > 0)
+            recurrent_product(c, w_hh, t);
+        if (t == 0 || c->cell != RT_CELL_RNN)
+            each_sample(c, steps[c->cell], t);
+    }
+    if (!c->sequences && c->hidden.p != y)
+        rt_copy_rows(c->batch, c->H, row(&c->hidden, 0, c->T - 1), c->hidden.ld, y, c->H);
+}
+
+/* x W_ih^T + bias for `rows` rows of x into out (rows, G*H). */
+static void input_projection(const rnn_ctx *c, int64_t rows, const float *x, const float *w_ih, const float *bias,
+                             float *out)
+{
+    rt_epilogue with_bias = { .bias = bias };
+    rt_sgemm_ex(false, true, (int)rows, (int)c->GH, (int)c->D, 1.0f, x, (int)c->D, w_ih, (int)c->D, 0.0f, out,
+                (int)c->GH, &with_bias);
+}
+
 // x (B,T,D), w_ih (GH,D), w_hh (GH,H), bias (GH), y (B,T,H) or (B,H)
 void rt_recurrent_forward(const rt_recurrent *r, int64_t batch, bool training, const float *x,
                           const float *w_ih, const float *w_hh, const float *bias, float *state, float *y)
@@ -281,20 +327,37 @@ void rt_recurrent_forward(const rt_recurrent *r, int64_t batch, bool training, c
     if (batch <= 0)
         return;
     rnn_ctx c = make_ctx(r, batch, training, state, y);
-    c.whh_packed = pack_whh(true, (int)c.GH, (int)c.H, w_hh, c.T);
-    rt_epilogue with_bias = { .bias = bias };
-    rt_sgemm_ex(false, true, (int)(batch * c.T), (int)c.GH, (int)c.D, 1.0f, x, (int)c.D, w_ih, (int)c.D, 0.0f,
-                c.gates.p, (int)c.GH, &with_bias);
-    static const cell_step_fn steps[] = { [RT_CELL_RNN] = rnn_first_step, [RT_CELL_LSTM] = lstm_step,
-                                          [RT_CELL_GRU] = gru_step };
-    for (int64_t t = 0; t < c.T; t++) {
-        if (t > 0)
-            recurrent_product(&c, w_hh, t);
-        if (t == 0 || c.cell != RT_CELL_RNN)
-            each_sample(&c, steps[c.cell], t);
+    input_projection(&c, batch * c.T, x, w_ih, bias, c.gates.p);
+    forward_steps(&c, w_hh, y);
+}
+
+/* Over B*T token ids of a vocabulary of V, the input projections are rows
+ * of the V x G*H table E W_ih^T + bias: computed once per call when there
+ * are at least V ids (charlstm.net: 256 rows instead of 2048), else the
+ * ids' rows of E are gathered and projected as x would be. */
+// ids (B,T), table (V,D), w_ih (GH,D), w_hh (GH,H), bias (GH), y (B,T,H) or (B,H)
+void rt_recurrent_forward_embed(const rt_recurrent *r, int64_t batch, bool training, const int32_t *ids,
+                                int64_t vocab, const float *table, const float *w_ih, const float *w_hh,
+                                const float *bias, float *state, float *y)
+{
+    check(r, "rt_recurrent_forward_embed");
+    if (batch <= 0)
+        return;
+    rnn_ctx c = make_ctx(r, batch, training, state, y);
+    int64_t rows = batch * c.T;
+    rt_embed_check_ids("rt_recurrent_forward_embed", rows, vocab, ids);
+    if (rows < vocab) {
+        float *x = rt_thread_scratch(RT_SCRATCH_RNN_TABLE, (size_t)(rows * c.D) * sizeof(float));
+        rt_embed_forward(rows, vocab, c.D, ids, table, x);
+        input_projection(&c, rows, x, w_ih, bias, c.gates.p);
+        forward_steps(&c, w_hh, y);
+        return;
     }
-    if (!c.sequences && c.hidden.p != y)
-        rt_copy_rows(batch, c.H, row(&c.hidden, 0, c.T - 1), c.hidden.ld, y, c.H);
+    float *projected = rt_thread_scratch(RT_SCRATCH_RNN_TABLE, (size_t)(vocab * c.GH) * sizeof(float));
+    input_projection(&c, vocab, table, w_ih, bias, projected);
+    c.ids = ids;
+    c.table = projected;
+    forward_steps(&c, w_hh, y);
 }
 
 /* ------------------------------------------------------------ backward */
@@ -409,6 +472,22 @@ static rnn_ctx backward_ctx(const rt_recurrent *r, int64_t batch, const float *s
     return c;
 }
 
+/* Every step's pre-activation gradients into dgates, last step first. */
+static void backward_steps(rnn_ctx *c, const float *w_hh)
+{
+    c->whh_packed = pack_whh(false, (int)c->H, (int)c->GH, w_hh, c->T);
+    static const cell_step_fn steps[] = { [RT_CELL_RNN] = rnn_backward_step, [RT_CELL_LSTM] = lstm_backward_step,
+                                          [RT_CELL_GRU] = gru_backward_step };
+    memset(c->dh.p, 0, (size_t)(c->batch * c->H) * sizeof(float));
+    if (c->dc.p)
+        memset(c->dc.p, 0, (size_t)(c->batch * c->H) * sizeof(float));
+    for (int64_t t = c->T - 1; t >= 0; t--) {
+        each_sample(c, steps[c->cell], t);
+        if (t > 0)
+            hidden_grad(c, w_hh, t);
+    }
+}
+
 // x (B,T,D), dy like y, dx (B,T,D), dw_ih (GH,D), dw_hh (GH,H), dbias (GH)
 void rt_recurrent_backward(const rt_recurrent *r, int64_t batch, const float *x, const float *w_ih,
                            const float *w_hh, const float *state, const float *y, const float *dy,
@@ -418,17 +497,7 @@ void rt_recurrent_backward(const rt_recurrent *r, int64_t batch, const float *x,
     if (batch <= 0)
         return;
     rnn_ctx c = backward_ctx(r, batch, state, y, dy, work);
-    c.whh_packed = pack_whh(false, (int)c.H, (int)c.GH, w_hh, c.T);
-    static const cell_step_fn steps[] = { [RT_CELL_RNN] = rnn_backward_step, [RT_CELL_LSTM] = lstm_backward_step,
-                                          [RT_CELL_GRU] = gru_backward_step };
-    memset(c.dh.p, 0, (size_t)(batch * c.H) * sizeof(float));
-    if (c.dc.p)
-        memset(c.dc.p, 0, (size_t)(batch * c.H) * sizeof(float));
-    for (int64_t t = c.T - 1; t >= 0; t--) {
-        each_sample(&c, steps[c.cell], t);
-        if (t > 0)
-            hidden_grad(&c, w_hh, t);
-    }
+    backward_steps(&c, w_hh);
     int rows = (int)(batch * c.T), GH = (int)c.GH, D = (int)c.D;
     float beta = accumulate ? 1.0f : 0.0f;
     if (dx)
@@ -437,6 +506,34 @@ void rt_recurrent_backward(const rt_recurrent *r, int64_t batch, const float *x,
         rt_sgemm(true, false, GH, D, rows, 1.0f, c.dgates.p, GH, x, D, beta, dw_ih, D);
     if (dbias)
         rt_sum_rows(rows, GH, c.dgates.p, dbias, accumulate);
+    if (dw_hh)
+        hidden_weight_grad(&c, dw_hh, accumulate);
+}
+
+/* The pre-activation gradients summed per token id (dT, V x G*H: the
+ * gradient of the forward's table) give the input-side gradients with V
+ * rows instead of B*T: dtable = dT W_ih, dW_ih = dT^T table, dbias = the
+ * sum of dT's rows. The same sums as the unfused layer's, reassociated. */
+// ids (B,T), table (V,D), dy like y, dtable (V,D), dw_ih (GH,D), dw_hh (GH,H), dbias (GH)
+void rt_recurrent_backward_embed(const rt_recurrent *r, int64_t batch, const int32_t *ids, int64_t vocab,
+                                 const float *table, const float *w_ih, const float *w_hh, const float *state,
+                                 const float *y, const float *dy, float *work, float *dtable,
+                                 bool accumulate_table, float *dw_ih, float *dw_hh, float *dbias, bool accumulate)
+{
+    check(r, "rt_recurrent_backward_embed");
+    if (batch <= 0)
+        return;
+    rnn_ctx c = backward_ctx(r, batch, state, y, dy, work);
+    backward_steps(&c, w_hh);
+    int V = (int)vocab, GH = (int)c.GH, D = (int)c.D;
+    float *dT = rt_thread_scratch(RT_SCRATCH_RNN_TABLE, (size_t)(vocab * c.GH) * sizeof(float));
+    rt_embed_backward(batch * c.T, vocab, c.GH, ids, c.dgates.p, dT, false);
+    if (dtable)
+        rt_sgemm(false, false, V, D, GH, 1.0f, dT, GH, w_ih, D, accumulate_table ? 1.0f : 0.0f, dtable, D);
+    if (dw_ih)
+        rt_sgemm(true, false, GH, D, V, 1.0f, dT, GH, table, D, accumulate ? 1.0f : 0.0f, dw_ih, D);
+    if (dbias)
+        rt_sum_rows(V, GH, dT, dbias, accumulate);
     if (dw_hh)
         hidden_weight_grad(&c, dw_hh, accumulate);
 }

@@ -109,6 +109,7 @@ typedef enum rt_scratch_slot {
     RT_SCRATCH_CONV_PARTIAL,   /* conv: per-chunk filter gradients */
     RT_SCRATCH_CONV_PARTIAL_DB, /* conv: per-chunk bias gradients (double) */
     RT_SCRATCH_RNN_WHH,        /* recurrent: W_hh packed once for every step's product */
+    RT_SCRATCH_RNN_TABLE,      /* recurrent over token ids: the V x G*H input table or its gradient */
     RT_SCRATCH_SLOTS
 } rt_scratch_slot;
 

@@ -360,6 +360,25 @@ START_TEST(embed_repeated_ids)
 }
 END_TEST
 
+/* embed -> rnn, lstm, gru: the layer's kernels read the ids and the table
+ * (fuse.c's fuse_embeds), the table's gradient from the per-id sums of the
+ * gate gradients; 18 ids of a vocabulary of 5 (the vocab-row table) and of
+ * 40 (the ids' rows gathered). Then an embedding read twice, not fused. */
+START_TEST(embed_into_recurrent)
+{
+    static const char *const layers[] = { "rnn", "lstm", "gru" };
+    char net[512];
+    for (int k = 0; k < 3; k++)
+        for (int vocab = 5; vocab <= 40; vocab += 35) {
+            snprintf(net, sizeof net, "model m(tok: i32[6]) { tok -> embed(%d, 4) -> %s(5) -> dense(3) }\n"
+                     TRAIN_TEXT, vocab, layers[k]);
+            check_net_env(net, "GRADCHECK_ALL=1");
+        }
+    check_net_env("model m(tok: i32[6]) { e = tok -> embed(5, 4)\n  (e -> lstm(4)) + e -> dense(3) }\n"
+                  TRAIN_TEXT, "GRADCHECK_ALL=1");
+}
+END_TEST
+
 /* learned positions: the table's gradient is dy summed over the batch, x's
  * is dy; then the transformer's skeleton without attention: embed ->
  * position -> pre-norm residual blocks -> layernorm -> dense, with
@@ -406,6 +425,7 @@ static Suite *gradcheck_suite(void)
     tcase_add_test(tc, layernorm_vector);
     tcase_add_test(tc, layernorm_sequence);
     tcase_add_test(tc, embed_repeated_ids);
+    tcase_add_test(tc, embed_into_recurrent);
     tcase_add_test(tc, broadcast_gradients);
     tcase_add_test(tc, embed_position_layernorm);
     suite_add_tcase(s, tc);

@@ -279,6 +279,15 @@ START_TEST(parity_recurrent)
 }
 END_TEST
 
+/* charlstm's shape in small: embed -> lstm -> lstm, the first layer's
+ * kernels reading the token ids and the table (fuse_embeds) */
+START_TEST(parity_embed_recurrent)
+{
+    check_parity("model m(tok: i32[16]) { tok -> embed(20, 8) -> lstm(8) -> dropout(0.1) -> gru(6) -> dense(20) }\n"
+                 "train m { data text(\"a.txt\", seq = 16) loss cross_entropy optimizer adamw(lr = 1e-2) }\n");
+}
+END_TEST
+
 #define TRAIN_TEXT "train m { data text(\"a.txt\", seq = 16) loss cross_entropy optimizer adamw(lr = 1e-2) }\n"
 
 /* token ids through embed, learned positions and layernorm, on sequences,
@@ -1010,6 +1019,7 @@ static Suite *jit_suite(void)
     tcase_add_loop_test(tc, parity_lenet_resnet, 0, 2);
     tcase_add_test(tc, parity_concat);
     tcase_add_test(tc, parity_recurrent);
+    tcase_add_test(tc, parity_embed_recurrent);
     tcase_add_test(tc, parity_sequence);
     tcase_add_test(tc, embed_position_forward_reference);
     tcase_add_loop_test(tc, concat_forward_reference, 0, 4);

@@ -8,7 +8,8 @@
  * differences of that reference's loss sum(y * dy), for dx and every
  * parameter gradient; both on every ISA path. Then what callers rely on:
  * the same bits for 1 and 2 threads, training and inference forward alike,
- * accumulate adding, NULL gradients skipped.
+ * accumulate adding, NULL gradients skipped; the layer over token ids
+ * against the embedding then the layer.
  */
 #include <string.h>
 
@@ -355,7 +356,27 @@ START_TEST(test_threads_and_modes_identical)
             forward(&L, true, &o[k]);
             backward(&L, &o[k], false);
         }
+        /* over token ids: the cell tasks also copy the next step's rows */
+        enum { VOCAB = 50 };
+        int32_t ids[70 * 5];
+        float *table = alloc_floats(VOCAB * 24), *dtable[2] = { alloc_floats(VOCAB * 24), alloc_floats(VOCAB * 24) };
+        test_fill(table, VOCAB * 24, 78);
+        for (int r = 0; r < 70 * 5; r++)
+            ids[r] = (int32_t)((r * 13 + 5) % VOCAB);
+        outputs t[2] = { alloc_outputs(&L, true), alloc_outputs(&L, true) };
+        for (int k = 0; k < 2; k++) {
+            rt_threads_init(k + 1);
+            rt_recurrent_forward_embed(&L.r, L.batch, true, ids, VOCAB, table, L.w_ih, L.w_hh, L.bias, t[k].state,
+                                       t[k].y);
+            rt_recurrent_backward_embed(&L.r, L.batch, ids, VOCAB, table, L.w_ih, L.w_hh, t[k].state, t[k].y, L.dy,
+                                        t[k].work, dtable[k], false, t[k].dw_ih, t[k].dw_hh, t[k].db, false);
+        }
         rt_threads_init(0);
+        CHECK(same(t[0].y, t[1].y, L.n_y) && same(dtable[0], dtable[1], VOCAB * 24));
+        CHECK(same(t[0].dw_ih, t[1].dw_ih, L.n_wih) && same(t[0].dw_hh, t[1].dw_hh, L.n_whh) &&
+              same(t[0].db, t[1].db, L.n_b));
+        free_outputs(&t[0]), free_outputs(&t[1]);
+        free(table), free(dtable[0]), free(dtable[1]);
         CHECK(same(o[0].y, o[1].y, L.n_y) && same(o[0].dx, o[1].dx, L.n_x));
         CHECK(same(o[0].dw_ih, o[1].dw_ih, L.n_wih) && same(o[0].dw_hh, o[1].dw_hh, L.n_whh));
         CHECK(same(o[0].db, o[1].db, L.n_b));
@@ -403,6 +424,69 @@ START_TEST(test_accumulate_and_null)
 }
 END_TEST
 
+/* |a - b| within 1e-5 of max(1, |b|) for every element. */
+static bool near(const float *a, const float *b, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!test_close(a[i], b[i], 1e-5, 1e-5))
+            return false;
+    return true;
+}
+
+/* A layer over token ids (rt_recurrent_*_embed) against rt_embed_forward
+ * then the layer, and the layer's dx scattered by rt_embed_backward: the
+ * same sums, reassociated, so within 1e-5. Vocabulary 5 (fewer ids than
+ * the 12 of the batch: the vocab-row table) and 40 (more: the ids' rows
+ * gathered), on every ISA path, training and inference, with accumulate. */
+START_TEST(test_embed_matches_unfused)
+{
+    int64_t cell = _i;
+    for (int vi = 0; vi < 2; vi++)
+        for (int seq = 0; seq < 2; seq++) {
+            int64_t vocab = vi ? 40 : 5;
+            layer L = make_layer(cell, 3, 4, 6, 17, seq, 91);
+            int64_t rows = L.batch * L.r.steps;
+            int32_t ids[12];
+            float *table = alloc_floats(vocab * L.r.inputs), *dtable = alloc_floats(vocab * L.r.inputs);
+            float *want = alloc_floats(vocab * L.r.inputs);
+            test_fill(table, vocab * L.r.inputs, 92);
+            for (int64_t r = 0; r < rows; r++)
+                ids[r] = (int32_t)((r * 7 + 3) % (vi ? 37 : 5));
+            rt_embed_forward(rows, vocab, L.r.inputs, ids, table, L.x);
+            FOR_EACH_ISA(isa) {
+                outputs a = alloc_outputs(&L, true), b = alloc_outputs(&L, true);
+                forward(&L, true, &a);
+                backward(&L, &a, false);
+                rt_embed_backward(rows, vocab, L.r.inputs, ids, a.dx, want, false);
+                for (int k = 0; k < 2; k++) { /* the second call adds to the first's */
+                    rt_recurrent_forward_embed(&L.r, L.batch, true, ids, vocab, table, L.w_ih, L.w_hh, L.bias,
+                                               b.state, b.y);
+                    rt_recurrent_backward_embed(&L.r, L.batch, ids, vocab, table, L.w_ih, L.w_hh, b.state, b.y,
+                                                L.dy, b.work, dtable, k, b.dw_ih, b.dw_hh, b.db, k);
+                }
+                scale(a.dw_ih, L.n_wih, 2), scale(a.dw_hh, L.n_whh, 2), scale(a.db, L.n_b, 2);
+                scale(want, vocab * L.r.inputs, 2);
+                CHECK_MSG(near(b.y, a.y, L.n_y) && near(dtable, want, vocab * L.r.inputs),
+                          "%s vocab %lld seq %d isa %d: y or the table's gradient", cell_name(cell),
+                          (long long)vocab, seq, isa);
+                CHECK_MSG(near(b.dw_ih, a.dw_ih, L.n_wih) && near(b.dw_hh, a.dw_hh, L.n_whh) &&
+                              near(b.db, a.db, L.n_b),
+                          "%s vocab %lld seq %d isa %d: parameter gradients", cell_name(cell), (long long)vocab,
+                          seq, isa);
+                outputs e = alloc_outputs(&L, false);
+                rt_recurrent_forward_embed(&L.r, L.batch, false, ids, vocab, table, L.w_ih, L.w_hh, L.bias, e.state,
+                                           e.y);
+                CHECK(same(e.y, b.y, L.n_y));
+                free_outputs(&e);
+                free_outputs(&a);
+                free_outputs(&b);
+            }
+            free(table), free(dtable), free(want);
+            free_layer(&L);
+        }
+}
+END_TEST
+
 /* What the compiler plans per sample: inference keeps neither cell states
  * nor per-step hidden states. */
 START_TEST(test_state_sizes)
@@ -435,6 +519,7 @@ static Suite *recurrent_suite(void)
     tcase_add_loop_test(tc, test_threads_and_modes_identical, RT_CELL_RNN, RT_CELL_GRU + 1);
     tcase_add_loop_test(tc, test_accumulate_and_null, RT_CELL_RNN, RT_CELL_GRU + 1);
     tcase_add_test(tc, test_state_sizes);
+    tcase_add_loop_test(tc, test_embed_matches_unfused, RT_CELL_RNN, RT_CELL_GRU + 1);
     suite_add_tcase(s, tc);
     return s;
 }
