@@ -114,13 +114,8 @@ int rt_run_checkpoint_save(const char *prog, const char *path, const rt_program 
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)at->seed);
     /* early stopping's count, so a resumed run neither forgets its best
      * nor lets --save-best overwrite it with a worse one */
-    char validation[256] = "none";
-    const rt_early_stop *e = &at->es;
-    if (e->evals > 0)
-        snprintf(validation, sizeof validation,
-                 "evals=%lld,since=%lld,best_eval=%lld,best_step=%lld,best_epoch=%lld,maximize=%d,best=%.17g",
-                 (long long)e->evals, (long long)e->since_best, (long long)e->best_eval,
-                 (long long)e->best_step, (long long)e->best_epoch, e->maximize ? 1 : 0, e->best);
+    char validation[256];
+    rt_early_stop_format(&at->es, validation, sizeof validation);
     const rt_meta meta[NMETA] = {
         { meta_keys[META_FORMAT], CHECKPOINT_FORMAT },
         { meta_keys[META_MODEL], p->name },
@@ -261,20 +256,9 @@ int rt_run_resume(const char *prog, const char *path, const rt_program *p,
     rt_early_stop es;
     memset(&es, 0, sizeof es);
     const char *v = values[META_VALIDATION];
-    if (rc == RC_OK && v && strcmp(v, "none") != 0) {
-        long long evals, since, best_eval, best_step, best_epoch;
-        int maximize, used = 0;
-        double best;
-        if (sscanf(v, "evals=%lld,since=%lld,best_eval=%lld,best_step=%lld,best_epoch=%lld,maximize=%d,best=%lf%n",
-                   &evals, &since, &best_eval, &best_step, &best_epoch, &maximize, &best, &used) != 7 ||
-            v[used] != '\0' || evals < 1 || since < 0 || since >= evals || best_eval < 1 || best_eval > evals) {
-            rt_report(prog, "%s: metadata netc.validation = '%s' is damaged", path, v);
-            rc = RC_INPUT;
-        } else {
-            es = (rt_early_stop){ .maximize = maximize != 0, .best = best, .evals = evals,
-                                  .best_eval = best_eval, .best_step = best_step,
-                                  .best_epoch = best_epoch, .since_best = since };
-        }
+    if (rc == RC_OK && v && !rt_early_stop_parse(v, &es)) {
+        rt_report(prog, "%s: metadata netc.validation = '%s' is damaged", path, v);
+        rc = RC_INPUT;
     }
     if (rc == RC_OK && !same_opt && with_state->n > weights_only->n)
         fprintf(stderr, "%s: note: %s holds no %s state (optimizer: %s); it starts from zero\n",

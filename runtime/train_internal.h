@@ -85,6 +85,14 @@ void rt_early_stop_init(rt_early_stop *e, bool maximize, int64_t patience);
 bool rt_early_stop_record(rt_early_stop *e, double value, int64_t step, int64_t epoch);
 /* patience evaluations in a row did not improve. */
 bool rt_early_stop_done(const rt_early_stop *e);
+/* The checkpoint's netc.validation record: "none" before the first
+ * evaluation, else the counts and the best (written with %.17g, so the
+ * best reads back bit for bit; "nan" when every evaluation was NaN).
+ * rt_early_stop_parse keeps e's maximize and patience and returns false
+ * on a record no run writes (counts out of order, a best without its
+ * evaluation or an evaluation without its best). */
+void rt_early_stop_format(const rt_early_stop *e, char *buf, size_t len);
+bool rt_early_stop_parse(const char *v, rt_early_stop *e);
 
 /* The reproducibility record of a run (record.c): LOG.json beside the
  * CSV log, written atomically. */

@@ -19,6 +19,7 @@
 #include "train_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +98,43 @@ bool rt_early_stop_record(rt_early_stop *e, double value, int64_t step, int64_t 
         e->since_best++;
     }
     return better;
+}
+
+void rt_early_stop_format(const rt_early_stop *e, char *buf, size_t len)
+{
+    if (e->evals <= 0) {
+        snprintf(buf, len, "none");
+        return;
+    }
+    snprintf(buf, len, "evals=%lld,since=%lld,best_eval=%lld,best_step=%lld,best_epoch=%lld,maximize=%d,best=%.17g",
+             (long long)e->evals, (long long)e->since_best, (long long)e->best_eval, (long long)e->best_step,
+             (long long)e->best_epoch, e->maximize ? 1 : 0, e->best);
+}
+
+/* since_best counts the evaluations after the best one, so a record whose
+ * every evaluation was NaN (no best: best_eval 0, since == evals) is one a
+ * run writes, and resumes; so is one with a best, where since == evals -
+ * best_eval and the best is a number. */
+bool rt_early_stop_parse(const char *v, rt_early_stop *e)
+{
+    if (strcmp(v, "none") == 0)
+        return true;
+    long long evals, since, best_eval, best_step, best_epoch;
+    int maximize, used = 0;
+    double best;
+    if (sscanf(v, "evals=%lld,since=%lld,best_eval=%lld,best_step=%lld,best_epoch=%lld,maximize=%d,best=%lf%n",
+               &evals, &since, &best_eval, &best_step, &best_epoch, &maximize, &best, &used) != 7 ||
+        v[used] != '\0' || evals < 1 || best_eval < 0 || best_eval > evals || since != evals - best_eval ||
+        (best_eval == 0) != (isnan(best) != 0) || best_step < 0 || best_epoch < 0 || (maximize != 0 && maximize != 1))
+        return false;
+    e->maximize = maximize != 0;
+    e->best = best;
+    e->evals = evals;
+    e->best_eval = best_eval;
+    e->best_step = best_step;
+    e->best_epoch = best_epoch;
+    e->since_best = since;
+    return true;
 }
 
 bool rt_early_stop_done(const rt_early_stop *e)

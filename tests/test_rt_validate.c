@@ -223,6 +223,57 @@ START_TEST(mse_metrics_by_hand)
 }
 END_TEST
 
+/* The checkpoint's record of early stopping reads back what was written,
+ * including a run whose every evaluation was NaN (no best yet: it must
+ * resume, not be called damaged), and refuses records no run writes. */
+START_TEST(early_stop_record_round_trips)
+{
+    rt_early_stop e, back;
+    char buf[256];
+    rt_early_stop_init(&e, false, 3);
+    rt_early_stop_format(&e, buf, sizeof buf);
+    ck_assert_str_eq(buf, "none");
+    rt_early_stop_init(&back, false, 3);
+    ck_assert(rt_early_stop_parse(buf, &back));
+    ck_assert_int_eq(back.evals, 0);
+
+    rt_early_stop_record(&e, NAN, 10, 0);
+    rt_early_stop_record(&e, NAN, 20, 1);
+    rt_early_stop_format(&e, buf, sizeof buf);
+    ck_assert(rt_early_stop_parse(buf, &back));
+    ck_assert_int_eq(back.evals, 2);
+    ck_assert_int_eq(back.best_eval, 0);
+    ck_assert_int_eq(back.since_best, 2);
+    ck_assert(isnan(back.best));
+    /* the first number after a NaN run is the best */
+    ck_assert(rt_early_stop_record(&back, 1.5, 30, 2));
+
+    rt_early_stop_record(&e, 0.1 + 0.2, 30, 2);   /* not exact in binary: %.17g must keep every bit */
+    rt_early_stop_record(&e, 0.5, 40, 3);
+    rt_early_stop_format(&e, buf, sizeof buf);
+    ck_assert(rt_early_stop_parse(buf, &back));
+    ck_assert(back.best == 0.1 + 0.2);
+    ck_assert_int_eq(back.best_eval, 3);
+    ck_assert_int_eq(back.since_best, 1);
+    ck_assert_int_eq(back.best_step, 30);
+    ck_assert_int_eq(back.best_epoch, 2);
+
+    static const char *const bad[] = {
+        "",
+        "evals=0,since=0,best_eval=0,best_step=0,best_epoch=0,maximize=0,best=nan",
+        "evals=2,since=1,best_eval=0,best_step=0,best_epoch=0,maximize=0,best=nan",   /* since != evals */
+        "evals=2,since=2,best_eval=0,best_step=0,best_epoch=0,maximize=0,best=0.5",   /* a best without its eval */
+        "evals=2,since=0,best_eval=2,best_step=5,best_epoch=0,maximize=0,best=nan",   /* an eval without its best */
+        "evals=2,since=1,best_eval=3,best_step=5,best_epoch=0,maximize=0,best=0.5",
+        "evals=3,since=0,best_eval=2,best_step=5,best_epoch=0,maximize=0,best=0.5",   /* since != evals - best_eval */
+        "evals=2,since=1,best_eval=1,best_step=5,best_epoch=0,maximize=2,best=0.5",
+        "evals=2,since=1,best_eval=1,best_step=5,best_epoch=0,maximize=0,best=0.5x",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(!rt_early_stop_parse(bad[i], &back), "accepted '%s'", bad[i]);
+}
+END_TEST
+
 static Suite *validate_suite(void)
 {
     Suite *s = suite_create("validate");
@@ -231,6 +282,7 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, text_holds_out_the_last_rows);
     tcase_add_test(tc, random_split_is_fixed_by_the_seed);
     tcase_add_test(tc, early_stopping_on_a_constructed_curve);
+    tcase_add_test(tc, early_stop_record_round_trips);
     tcase_add_test(tc, cross_entropy_metrics_by_hand);
     tcase_add_test(tc, bce_metrics_by_hand);
     tcase_add_test(tc, mse_metrics_by_hand);
