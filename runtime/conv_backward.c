@@ -50,17 +50,15 @@ static void data_chunk(void *ctx, int64_t chunk)
     const rt_conv2d *cv = t->cv;
     const conv_dims *d = &t->d;
     int64_t ns, s0 = conv_chunk_samples(d, chunk, t->batch, &ns);
-    if (!d->pointwise)
-        memset(t->dx + s0 * d->xs, 0, (size_t)(ns * d->xs) * sizeof(float));
+    if (d->pointwise) {
+        conv_pointwise_chunk(d, cv->groups, s0, ns, true, t->w, t->dy, t->dx);
+        return;
+    }
+    memset(t->dx + s0 * d->xs, 0, (size_t)(ns * d->xs) * sizeof(float));
     for (int64_t g = 0; g < cv->groups; g++) {
         const float *dy = t->dy + s0 * d->ys + g * d->fg * d->p;
         const float *w = t->w + g * d->fg * d->k;
         float *dx = t->dx + s0 * d->xs + g * d->cg * d->hw;
-        if (d->pointwise) {
-            /* dx (Cg,HW) = w^T (Cg,Fg) dy (Fg,P), P = HW */
-            conv_pointwise_gemms(d, ns, true, d->cg, d->fg, w, dy, d->ys, dx, d->xs);
-            continue;
-        }
         if (t->isa == RT_ISA_AVX512) {
             rt_conv_col2im(cv, d, ns, data_direct(d, ns, dy, d->ys, w), dx, d->xs);
             continue;

@@ -87,26 +87,25 @@ static void forward_chunk(void *ctx, int64_t chunk)
     const rt_conv2d *cv = t->cv;
     const conv_dims *d = &t->d;
     int64_t ns, s0 = conv_chunk_samples(d, chunk, t->batch, &ns);
-    for (int64_t g = 0; g < cv->groups; g++) {
-        const float *x = t->x + s0 * d->xs + g * d->cg * d->hw;
-        const float *w = t->w + g * d->fg * d->k;
-        float *y = t->y + s0 * d->ys + g * d->fg * d->p;
-        if (d->pointwise) {
-            conv_pointwise_gemms(d, ns, false, d->fg, d->k, w, x, d->xs, y, d->ys);
-            continue;
+    if (d->pointwise)
+        conv_pointwise_chunk(d, cv->groups, s0, ns, false, t->w, t->x, t->y);
+    else
+        for (int64_t g = 0; g < cv->groups; g++) {
+            const float *x = t->x + s0 * d->xs + g * d->cg * d->hw;
+            const float *w = t->w + g * d->fg * d->k;
+            float *y = t->y + s0 * d->ys + g * d->fg * d->p;
+            float *col = scratch_col(d->k * ns * d->p);
+            rt_conv_im2col(cv, d, ns, x, d->xs, col);
+            if (ns == 1) {
+                rt_sgemm(false, false, (int)d->fg, (int)d->p, (int)d->k, 1.0f, w, (int)d->k, col,
+                         (int)d->p, 0.0f, y, (int)d->p);
+            } else {
+                float *tmp = scratch_gather(d->fg * ns * d->p);
+                rt_sgemm(false, false, (int)d->fg, (int)(ns * d->p), (int)d->k, 1.0f, w, (int)d->k,
+                         col, (int)(ns * d->p), 0.0f, tmp, (int)(ns * d->p));
+                rt_conv_scatter_samples(d->fg, d->p, ns, tmp, y, d->ys);
+            }
         }
-        float *col = scratch_col(d->k * ns * d->p);
-        rt_conv_im2col(cv, d, ns, x, d->xs, col);
-        if (ns == 1) {
-            rt_sgemm(false, false, (int)d->fg, (int)d->p, (int)d->k, 1.0f, w, (int)d->k, col,
-                     (int)d->p, 0.0f, y, (int)d->p);
-        } else {
-            float *tmp = scratch_gather(d->fg * ns * d->p);
-            rt_sgemm(false, false, (int)d->fg, (int)(ns * d->p), (int)d->k, 1.0f, w, (int)d->k,
-                     col, (int)(ns * d->p), 0.0f, tmp, (int)(ns * d->p));
-            rt_conv_scatter_samples(d->fg, d->p, ns, tmp, y, d->ys);
-        }
-    }
     /* Bias and activation while the outputs are still in cache. */
     if (!t->bias && t->act == RT_ACT_NONE && !t->preact)
         return;

@@ -246,16 +246,22 @@ static inline int64_t conv_chunk_samples(const conv_dims *d, int64_t chunk, int6
     return s0;
 }
 
-/* A pointwise layer's GEMM per sample, for ns samples: out_s (m, P) =
- * op(w) (m, k) in_s (k, P), w with leading dimension d->k (forward: w;
- * data gradient: w^T), samples in_stride and out_stride floats apart. */
-static inline void conv_pointwise_gemms(const conv_dims *d, int64_t ns, bool trans_w, int64_t m, int64_t k,
-                                        const float *w, const float *in, int64_t in_stride, float *out,
-                                        int64_t out_stride)
+/* A pointwise layer's products for the ns samples from s0, per sample and
+ * group (P = HW: stride 1, no padding). Forward (data false):
+ * y (Fg, P) = w_g (Fg, Cg) x (Cg, P); data gradient: dx (Cg, P) =
+ * w_g^T (Cg, Fg) dy (Fg, P). in is x or dy, out y or dx, whole batches. */
+static inline void conv_pointwise_chunk(const conv_dims *d, int64_t groups, int64_t s0, int64_t ns, bool data,
+                                        const float *w, const float *in, float *out)
 {
-    for (int64_t s = 0; s < ns; s++)
-        rt_sgemm(trans_w, false, (int)m, (int)d->p, (int)k, 1.0f, w, (int)d->k, in + s * in_stride, (int)d->p, 0.0f,
-                 out + s * out_stride, (int)d->p);
+    int64_t x_group = d->cg * d->hw, y_group = d->fg * d->p;
+    int64_t in_stride = data ? d->ys : d->xs, in_group = data ? y_group : x_group;
+    int64_t out_stride = data ? d->xs : d->ys, out_group = data ? x_group : y_group;
+    int64_t m = data ? d->cg : d->fg, k = data ? d->fg : d->k;
+    for (int64_t g = 0; g < groups; g++)
+        for (int64_t s = s0; s < s0 + ns; s++)
+            rt_sgemm(data, false, (int)m, (int)d->p, (int)k, 1.0f, w + g * d->fg * d->k, (int)d->k,
+                     in + s * in_stride + g * in_group, (int)d->p, 0.0f, out + s * out_stride + g * out_group,
+                     (int)d->p);
 }
 
 /* This thread's buffers (util.h): im2col columns, and gathered dy or

@@ -199,6 +199,43 @@ static void split_phases(const float *in, int64_t rows, int64_t cols, int64_t cs
 #define WEIGHT(p, ky, kx) \
     (wv ? wv[(ky) * KW + (kx)] : v_set1(w[((p) * KH + (ky)) * KW + (kx)]))
 
+/* The tile walk that loads each source row once (REUSE, R > 1), for the
+ * forward (and data) tile and the filter tile alike. Source row
+ * o0*S + i - top serves output row o0 + r under kernel row (i - r*S) / D;
+ * for each output row, i ascending is ky ascending, the order of the
+ * direct walks, so both directions sum in the same order either way.
+ * FILTER is a constant at each call, so its test folds away:
+ *   forward (plane p at offset base):  acc[r] += w(p, ky, kx) * x
+ *   filter (dy's rows g):               acc[ky*KW + kx] += g[r] * x */
+ALWAYS_INLINE void reuse_walk(const dw_view *v, const dw_block *b, int64_t base, const bool FILTER,
+                              const float *w, const VEC *wv, int64_t p, const VEC *g, const int KH,
+                              const int KW, const int S, const int D, const int R, int64_t o0,
+                              VEC *acc)
+{
+    const int64_t ld = v->ld, rows = v->rows, top = v->top;
+    const int span = (R - 1) * S + (KH - 1) * D + 1;
+#pragma GCC unroll 16
+    for (int i = 0; i < span; i++) {
+        int64_t sr = o0 * S + i - top;
+        if (sr < 0 || sr >= rows)
+            continue;
+#pragma GCC unroll 8
+        for (int kx = 0; kx < KW; kx++) {
+            VEC x = v_loadz(b->m[kx], b->col[kx] + base + sr * ld);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) {
+                int t = i - r * S;
+                if (t < 0 || t % D != 0 || t / D >= KH)
+                    continue;
+                if (FILTER)
+                    acc[t / D * KW + kx] = v_fma(g[r], x, acc[t / D * KW + kx], b->m[kx]);
+                else
+                    acc[r] = v_fma(WEIGHT(p, t / D, kx), x, acc[r], b->m[kx]);
+            }
+        }
+    }
+}
+
 /* acc[r] += the taps of source planes [0, planes) for output row o0 + r,
  * r < R, in block b. KH, KW, S (stride), D (dilation) and R are constants
  * in the tuned instances (REUSE), so the loops unroll and the test of
@@ -230,26 +267,7 @@ ALWAYS_INLINE void correlate_tile(const dw_view *v, const dw_block *b, int64_t p
                 }
             continue;
         }
-        /* source row o0*S + i - top serves output row o0 + r under kernel
-         * row (i - r*S) / D; for each output row, i ascending is ky
-         * ascending, the order of the walk above */
-        const int span = (R - 1) * S + (KH - 1) * D + 1;
-#pragma GCC unroll 16
-        for (int i = 0; i < span; i++) {
-            int64_t sr = o0 * S + i - top;
-            if (sr < 0 || sr >= rows)
-                continue;
-#pragma GCC unroll 8
-            for (int kx = 0; kx < KW; kx++) {
-                VEC x = v_loadz(b->m[kx], b->col[kx] + base + sr * ld);
-#pragma GCC unroll 8
-                for (int r = 0; r < R; r++) {
-                    int t = i - r * S;
-                    if (t >= 0 && t % D == 0 && t / D < KH)
-                        acc[r] = v_fma(WEIGHT(p, t / D, kx), x, acc[r], b->m[kx]);
-                }
-            }
-        }
+        reuse_walk(v, b, base, false, w, wv, p, NULL, KH, KW, S, D, R, o0, acc);
     }
 }
 
@@ -413,27 +431,7 @@ ALWAYS_INLINE void filter_tile(const dw_view *v, const dw_block *b, const float 
             }
         return;
     }
-    /* the forward tile's walk over source rows (correlate_plane's), kept
-     * as its own loop: folding the two would put the direction's branch
-     * in the innermost, unrolled loop of both (duplicates pairs them) */
-    const int span = (R - 1) * S + (KH - 1) * D + 1;
-#pragma GCC unroll 16
-    for (int i = 0; i < span; i++) {
-        int64_t sr = o0 * S + i - top;
-        if (sr < 0 || sr >= rows)
-            continue;
-#pragma GCC unroll 8
-        for (int kx = 0; kx < KW; kx++) {
-            VEC x = v_loadz(b->m[kx], b->col[kx] + sr * ld);
-#pragma GCC unroll 8
-            for (int r = 0; r < R; r++) {
-                int t = i - r * S;
-                if (t >= 0 && t % D == 0 && t / D < KH)
-                    acc[t / D * KW + kx] =
-                        v_fma(g[r], x, acc[t / D * KW + kx], b->m[kx]);
-            }
-        }
-    }
+    reuse_walk(v, b, 0, true, NULL, NULL, 0, g, KH, KW, S, D, R, o0, acc);
 }
 
 ALWAYS_INLINE void filter_plane(const dw_view *restrict v, const float *restrict dy, const int KH,

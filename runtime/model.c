@@ -20,15 +20,6 @@ struct rt_model {
     double step_loss[RT_MAX_STEPS];   /* each step's mean loss in the last iteration */
 };
 
-static void *alloc_floats(int64_t n)
-{
-    size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64;
-    void *p = aligned_alloc(64, bytes);
-    if (p)
-        memset(p, 0, bytes);
-    return p;
-}
-
 rt_model *rt_model_new(const rt_program *p, uint64_t seed, int64_t max_batch, char *err, size_t errlen)
 {
     if (max_batch < 1) {
@@ -55,10 +46,10 @@ rt_model *rt_model_new(const rt_program *p, uint64_t seed, int64_t max_batch, ch
         m->p = p;
         m->max_batch = max_batch;
         rt_plan_steps(p, &m->sp);
-        m->params = alloc_floats(p->param_floats);
-        m->grads = alloc_floats(p->param_floats);
-        m->state = alloc_floats(m->sp.state_floats);
-        m->arena = alloc_floats(arena_floats + p->eval_scratch_floats);
+        m->params = rt_alloc_floats(p->param_floats);
+        m->grads = rt_alloc_floats(p->param_floats);
+        m->state = rt_alloc_floats(m->sp.state_floats);
+        m->arena = rt_alloc_floats(arena_floats + p->eval_scratch_floats);
     }
     if (!m || !m->params || !m->grads || !m->state || !m->arena) {
         snprintf(err, errlen, "%s: out of memory for a model of %lld parameters and batches of %lld", p->name,

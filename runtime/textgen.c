@@ -18,6 +18,7 @@
  */
 #include "netrt.h"
 #include "train_internal.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,19 +29,11 @@
 struct rt_generator {
     const rt_program *p;
     const float *params;
+    float *block;     /* one allocation: logits, history, then the arena */
     float *arena, *logits;
     int32_t *history; /* the last tokens fed, oldest first (bounded models) */
     int64_t pos, held;
 };
-
-static void *alloc_floats(int64_t n)
-{
-    size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64;
-    void *q = aligned_alloc(64, bytes);
-    if (q)
-        memset(q, 0, bytes);
-    return q;
-}
 
 rt_generator *rt_generator_new(const rt_program *p, const float *params, char *err, size_t errlen)
 {
@@ -57,11 +50,20 @@ rt_generator *rt_generator_new(const rt_program *p, const float *params, char *e
     if (g) {
         g->p = p;
         g->params = params;
-        g->arena = alloc_floats(p->step_arena_floats);
-        g->logits = alloc_floats(p->step_out_size);
-        g->history = calloc((size_t)(p->step_context > 0 ? p->step_context : 1), sizeof *g->history);
+        /* each part from a cache line; the arena last, so a step that ran
+         * off its end would be an overrun ASan reports, not a quiet
+         * write into the logits */
+        int64_t logits = round_up(max_i64(p->step_out_size, 1), 16);
+        _Static_assert(sizeof(int32_t) == sizeof(float), "history ids take float slots");
+        int64_t history = round_up(max_i64(p->step_context, 1), 16);
+        g->block = rt_alloc_floats(logits + history + p->step_arena_floats);
+        if (g->block) {
+            g->logits = g->block;
+            g->history = (int32_t *)(g->block + logits);
+            g->arena = g->block + logits + history;
+        }
     }
-    if (!g || !g->arena || !g->logits || !g->history) {
+    if (!g || !g->block) {
         snprintf(err, errlen, "%s: out of memory for generation", p->name);
         rt_generator_free(g);
         return NULL;
@@ -73,9 +75,7 @@ void rt_generator_free(rt_generator *g)
 {
     if (!g)
         return;
-    free(g->arena);
-    free(g->logits);
-    free(g->history);
+    free(g->block);
     free(g);
 }
 
@@ -173,7 +173,7 @@ int rt_cmd_generate(const options *o, const rt_program *p)
     int64_t top_k = o->given[FLAG_TOP_K] ? o->count[FLAG_TOP_K] : 0;
     uint64_t seed = o->given[FLAG_SEED] ? o->seed : 0;
 
-    float *params = alloc_floats(p->param_floats), *work = alloc_floats(vocab);
+    float *params = rt_alloc_floats(p->param_floats), *work = rt_alloc_floats(vocab);
     rt_generator *g = NULL;
     int rc = params && work ? RC_OK : RC_INPUT;
     if (rc != RC_OK)

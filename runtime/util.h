@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* An enumerator's text from its netrt.h list, X(NAME, "text"):
  *   static const char *const names[] = { RT_LIST(RT_ENUM_TEXT) };
@@ -73,6 +75,17 @@ static inline void rt_format_size(double bytes, char *buf, size_t len)
         snprintf(buf, len, "%.1f MB", bytes / 1e6);
     else
         snprintf(buf, len, "%.1f GB", bytes / 1e9);
+}
+
+/* n floats (at least one), zeroed, 64-byte aligned and rounded up to
+ * whole cache lines; NULL when out of memory. Freed with free(). */
+static inline float *rt_alloc_floats(int64_t n)
+{
+    size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64;
+    float *p = aligned_alloc(64, bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
 }
 
 /* ------------------------------------------------------------ scratch */
