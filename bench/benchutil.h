@@ -31,11 +31,16 @@ static inline int compare_doubles(const void *a, const void *b)
 
 /* One core's FP32 FMA peak, measured in this run: 12 independent chains of
  * fused multiply-adds on the widest vectors the CPU has (12 hide the FMA
- * latency on Zen 4 and Zen 5), best of 5 runs of about 10 ms. The figure
- * differs between the project's machines (Zen 4's half-width AVX-512
- * measured about 116 GFLOP/s, Zen 5 about 205), so no constant serves. */
+ * latency on Zen 4 and Zen 5), best of 10 runs of about 3 ms (24 million
+ * FMAs each) after one of warm-up. The figure differs between the
+ * project's machines (Zen 4's half-width AVX-512 measured about 116
+ * GFLOP/s, Zen 5 about 220 sustained), so no constant serves. The runs
+ * used to be 0.3 ms, five of them: a measurement of 1.5 ms, which one
+ * interruption could spoil (a Zen 5 run of bench_rt_gemm printed a peak
+ * of 145 and percentages of it above 100), and which read a boost of up
+ * to 234 that 3-ms runs do not see. */
 #define PEAK_CHAINS 12
-#define PEAK_ROUNDS 200000
+#define PEAK_ROUNDS 2000000
 
 /* The chains as named variables (an array of vectors stayed in memory,
  * and the store-to-load latency capped the loop at a third of the peak). */
@@ -91,7 +96,8 @@ static inline double bench_peak_gflops(void)
     double (*run)(void) = __builtin_cpu_supports("avx512f")                                 ? peak_avx512_run
                           : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? peak_avx2_run
                                                                                             : peak_portable_run;
-    for (int i = 0; i < 5; i++) {
+    run();
+    for (int i = 0; i < 10; i++) {
         double g = run();
         if (g > peak)
             peak = g;
