@@ -63,15 +63,19 @@ struct JitProgram {
     gcc_jit_context *ctx;
     gcc_jit_result *result;
     rt_program program;
-    /* the checked steps, each compiled on first use from the LProgram
-     * (which must outlive the program, as it does in jit_run): one per
-     * step of a train block of steps, else one */
+    /* the checked steps and the step function, each compiled on first
+     * use from the LProgram (which must outlive the program, as it does
+     * in jit_run): a checked step per step of a train block of steps,
+     * else one */
     Compiler *c;
     const LProgram *lp;
     int nchecked;
     gcc_jit_context **checked_ctx;
     gcc_jit_result **checked_result;
     rt_checked_step_fn *checked;
+    gcc_jit_context *step_ctx;
+    gcc_jit_result *step_result;
+    rt_step_fn step;
 };
 
 typedef struct Jit {
@@ -667,11 +671,11 @@ static void build_inference(Jit *j, const LFunc *f, const char *name, bool with_
 
 /* Parts are never inlined back into the whole (emit_c marks them
  * noinline); libgccjit 12 has no function attributes, so the context says
- * it. Nothing else in a context could be inlined: kernels are imported. */
+ * it. Nothing else in a context could be inlined: kernels are imported.
+ * The step function has a context of its own (compile_step). */
 static bool has_parts(const LProgram *lp)
 {
-    bool any = (lp->train && !lp->nsteps && backend_parts(&lp->train_step) > 1) || backend_parts(&lp->forward) > 1 ||
-               (lp->has_step && backend_parts(&lp->step) > 1);
+    bool any = (lp->train && !lp->nsteps && backend_parts(&lp->train_step) > 1) || backend_parts(&lp->forward) > 1;
     for (int k = 0; k < lp->nsteps; k++)
         any |= backend_parts(&lp->steps[k].fn) > 1;
     return any;
@@ -751,11 +755,38 @@ static rt_checked_step_fn compile_checked(const rt_program *p, int k)
     return jp->checked[k];
 }
 
-/* The checked steps' state, and compile_checked as the program's. */
-static void checked_steps(JitProgram *jp, Compiler *c, const LProgram *lp)
+/* The step function (rt_program.compile_step), compiled when sample
+ * first asks for it, in a context of its own: train, eval and predict never
+ * call it, and compiled with the program it made gpt.net's start a fifth
+ * longer (bench_jit: JIT 208 -> 260 ms). */
+static rt_step_fn compile_step(const rt_program *p)
 {
-    jp->c = c;
-    jp->lp = lp;
+    JitProgram *jp = (JitProgram *)(void *)((char *)p - offsetof(JitProgram, program));
+    if (jp->step_ctx)
+        return jp->step;
+    gcc_jit_context *ctx = jp->step_ctx = gcc_jit_context_acquire();
+    if (!ctx)
+        return NULL;
+    gcc_jit_context_set_bool_print_errors_to_stderr(ctx, 0);
+    set_flags(ctx);
+    if (backend_parts(&jp->lp->step) > 1)
+        gcc_jit_context_add_command_line_option(ctx, "-fno-inline");
+    Jit j = { .c = jp->c, .ctx = ctx };
+    make_types(&j);
+    const char *name = arena_printf(jp->c->arena, "%s_step", jp->lp->name);
+    build_inference(&j, &jp->lp->step, name, true);
+    if (j.error[0] || gcc_jit_context_get_first_error(ctx))
+        return NULL;
+    jp->step_result = gcc_jit_context_compile(ctx);
+    void *code = jp->step_result ? gcc_jit_result_get_code(jp->step_result, name) : NULL;
+    if (code)
+        memcpy(&jp->step, &code, sizeof code); /* object to function pointer */
+    return jp->step;
+}
+
+/* The checked steps' state, and compile_checked as the program's. */
+static void checked_steps(JitProgram *jp, const LProgram *lp)
+{
     jp->nchecked = lp->nsteps ? lp->nsteps : 1;
     jp->checked_ctx = calloc((size_t)jp->nchecked, sizeof *jp->checked_ctx);
     jp->checked_result = calloc((size_t)jp->nchecked, sizeof *jp->checked_result);
@@ -785,8 +816,12 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
     /* model names are identifiers (the grammar's), so they make symbol names */
     const char *train_name = arena_printf(c->arena, "%s_train_step", lp->name);
     const char *forward_name = arena_printf(c->arena, "%s_forward", lp->name);
+    jp->c = c;
+    jp->lp = lp;
     if (lp->train && !lp->inference)
-        checked_steps(jp, c, lp);
+        checked_steps(jp, lp);
+    if (lp->has_step)
+        jp->program.compile_step = compile_step;
     if (lp->train && !lp->nsteps)
         build_train_step(&j, &lp->train_step, train_name, false);
     const char **step_names = arena_alloc(c->arena, sizeof *step_names * (size_t)(lp->nsteps + 1));
@@ -796,9 +831,6 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
     }
     if (!j.error[0])
         build_inference(&j, &lp->forward, forward_name, false);
-    const char *step_name = arena_printf(c->arena, "%s_step", lp->name);
-    if (!j.error[0] && lp->has_step)
-        build_inference(&j, &lp->step, step_name, true);
     if (j.error[0])
         return fail(jp, err, j.error);
     if (gcc_jit_context_get_first_error(jp->ctx))
@@ -826,12 +858,6 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
     if (!code)
         return fail(jp, err, "forward is missing from the compiled code");
     memcpy(&jp->program.forward, &code, sizeof code);
-    if (lp->has_step) {
-        code = gcc_jit_result_get_code(jp->result, step_name);
-        if (!code)
-            return fail(jp, err, "step is missing from the compiled code");
-        memcpy(&jp->program.step, &code, sizeof code);
-    }
     return jp;
 }
 
@@ -853,6 +879,10 @@ void jit_free(JitProgram *jp)
     free(jp->checked_ctx);
     free(jp->checked_result);
     free(jp->checked);
+    if (jp->step_result)
+        gcc_jit_result_release(jp->step_result);
+    if (jp->step_ctx)
+        gcc_jit_context_release(jp->step_ctx);
     if (jp->result)
         gcc_jit_result_release(jp->result);
     if (jp->ctx)

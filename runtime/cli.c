@@ -420,7 +420,7 @@ static int cmd_info(const rt_program *p)
     rt_format_thousands((double)p->train_arena_floats, tr, sizeof tr);
     rt_format_thousands((double)p->eval_arena_floats, ev, sizeof ev);
     printf("  activations: %s floats per sample to train, %s to infer\n", tr, ev);
-    if (p->step) {
+    if (rt_program_has_step(p)) {
         char st[32], ar[32];
         rt_format_thousands((double)p->step_state_floats, st, sizeof st);
         rt_format_thousands((double)p->step_arena_floats, ar, sizeof ar);

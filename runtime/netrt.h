@@ -814,6 +814,9 @@ typedef double (*rt_train_step_fn)(float *params, float *grads, const void *x, c
  * `check` after each of its instructions, k counting from 0, with the loss
  * summed so far. The normal step has no such calls. */
 typedef void (*rt_check_fn)(void *ctx, int k, double loss);
+/* A program's step function (rt_program.step, below). */
+typedef void (*rt_step_fn)(const float *params, const void *x, float *out, int64_t batch, float *arena, int64_t pos);
+
 typedef double (*rt_checked_step_fn)(float *params, float *grads, const void *x, const void *y, int64_t batch,
                                      float *arena, uint64_t seed, rt_check_fn check, void *ctx);
 
@@ -898,7 +901,7 @@ typedef struct rt_program {
      * the batch size for a whole sequence, and feed positions 0, 1, 2, ...
      * in order (pos 0 starts afresh). When step_context > 0 (attention or
      * learned positions) pos must stay below it; 0 means no bound. */
-    void (*step)(const float *params, const void *x, float *out, int64_t batch, float *arena, int64_t pos);
+    rt_step_fn step;
     int64_t step_arena_floats, step_state_floats, step_x_size, step_out_size, step_context;
     const char *step_missing;    /* without a step: why ("pool1 (maxpool) has no step kernel ...") */
     rt_train_config config;
@@ -936,7 +939,18 @@ typedef struct rt_program {
      * when nsteps is 0, step 0) when first asked for (it is needed only
      * after a failed step), or returns NULL when it cannot. */
     rt_checked_step_fn (*compile_checked)(const struct rt_program *p, int step);
+    /* The JIT's: compiles step when first asked for (only sample calls
+     * it; compiled with the program it added a fifth to gpt.net's start),
+     * or returns NULL when it cannot. step is then NULL: ask
+     * rt_program_step and rt_program_has_step, not the field. */
+    rt_step_fn (*compile_step)(const struct rt_program *p);
 } rt_program;
+
+/* Whether p generates one position at a time (it has a step function,
+ * compiled or still to compile), and the function itself, compiled now if
+ * it was deferred (NULL when p has none or its compilation failed). */
+bool rt_program_has_step(const rt_program *p);
+rt_step_fn rt_program_step(const rt_program *p);
 
 /* The command line of a built model binary, shared by `netc train`:
  *   train [--epochs N] [--steps N] [--batch N] [--lr X] [--seed N] [--threads N]

@@ -190,7 +190,7 @@ static int text_windows(const char *prog, const rt_program *p, const char *path,
         rt_report(prog, "%s", err);
         return RC_INPUT;
     }
-    if (in->n == 1 && *rows_new < T && (!per_position || !p->step)) {
+    if (in->n == 1 && *rows_new < T && (!per_position || !rt_program_has_step(p))) {
         rt_report(prog, "%s: holds %lld byte%s, fewer than the window of %lld that model '%s' reads, and the "
                   "text cannot be padded (%s%s); give at least %lld bytes", path, (long long)*rows_new,
                   *rows_new == 1 ? "" : "s", (long long)T, p->name,

@@ -28,6 +28,7 @@
 
 struct rt_generator {
     const rt_program *p;
+    rt_step_fn step;  /* p's, compiled by now */
     const float *params;
     float *block;     /* one allocation: logits, history, then the arena */
     float *arena, *logits;
@@ -35,11 +36,26 @@ struct rt_generator {
     int64_t pos, held;
 };
 
+bool rt_program_has_step(const rt_program *p)
+{
+    return p->step || p->compile_step;
+}
+
+rt_step_fn rt_program_step(const rt_program *p)
+{
+    return p->step ? p->step : p->compile_step ? p->compile_step(p) : NULL;
+}
+
 rt_generator *rt_generator_new(const rt_program *p, const float *params, char *err, size_t errlen)
 {
-    if (!p->step) {
+    if (!rt_program_has_step(p)) {
         snprintf(err, errlen, "model '%s' cannot generate one token at a time: %s", p->name,
                  p->step_missing ? p->step_missing : "it has no step function");
+        return NULL;
+    }
+    rt_step_fn step = rt_program_step(p);
+    if (!step) {
+        snprintf(err, errlen, "model '%s': its step function failed to compile", p->name);
         return NULL;
     }
     if (p->x_dtype != RT_I32 || p->step_x_size != 1) {
@@ -49,6 +65,7 @@ rt_generator *rt_generator_new(const rt_program *p, const float *params, char *e
     rt_generator *g = calloc(1, sizeof *g);
     if (g) {
         g->p = p;
+        g->step = step;
         g->params = params;
         /* each part from a cache line; the arena last, so a step that ran
          * off its end would be an overrun ASan reports, not a quiet
@@ -92,7 +109,7 @@ int64_t rt_generator_position(const rt_generator *g)
 
 static void run_step(rt_generator *g, int32_t token)
 {
-    g->p->step(g->params, &token, g->logits, 1, g->arena, g->pos);
+    g->step(g->params, &token, g->logits, 1, g->arena, g->pos);
     g->pos++;
 }
 
@@ -136,8 +153,8 @@ int rt_cmd_generate(const options *o, const rt_program *p)
                   "'%s' samples text: --prompt TEXT [--tokens N]", o->given[FLAG_GRID] ? "--grid" : "-o", p->name);
         return RC_USAGE;
     }
-    if (!p->step || p->x_dtype != RT_I32 || p->step_x_size != 1) {
-        if (!p->step)
+    if (!rt_program_has_step(p) || p->x_dtype != RT_I32 || p->step_x_size != 1) {
+        if (!rt_program_has_step(p))
             rt_report(o->prog, "model '%s' has nothing to sample: it is not a generator of pictures (its input "
                       "is not a noise source), and it cannot generate text one token at a time: %s", p->name,
                       p->step_missing ? p->step_missing : "it has no step function");

@@ -38,7 +38,12 @@ static void check_step_equals_forward(const char *net, int64_t T, int64_t V)
     fflush(r.diag);
     ck_assert_msg(jp, "JIT failed:\n%.*s", (int)r.len, r.out);
     const rt_program *p = jit_program(jp);
-    ck_assert_ptr_nonnull(p->step);
+    /* the JIT compiles the step function when first asked for it */
+    ck_assert_ptr_null(p->step);
+    ck_assert(rt_program_has_step(p));
+    rt_step_fn step = rt_program_step(p);
+    ck_assert_ptr_nonnull(step);
+    ck_assert(rt_program_step(p) == step);
     ck_assert_int_eq(p->step_x_size, 1);
     ck_assert_int_eq(p->step_out_size, V);
     char err[256];
@@ -59,7 +64,7 @@ static void check_step_equals_forward(const char *net, int64_t T, int64_t V)
         int32_t x[B];
         for (int b = 0; b < B; b++)
             x[b] = tok[b * T + t];
-        p->step(rt_model_params(m), x, row, B, arena, t);
+        step(rt_model_params(m), x, row, B, arena, t);
         for (int b = 0; b < B; b++)
             for (int64_t v = 0; v < V; v++) {
                 double got = row[b * V + v], want = full[(b * T + t) * V + v];
