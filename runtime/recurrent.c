@@ -6,7 +6,8 @@
  *  - the input projection of every step, (B*T, D) x (D, G*H) + bias, is one
  *    GEMM into the gate buffer before the loop;
  *  - each step adds the recurrent product (B, H) x (H, G*H) with one GEMM
- *    over the whole batch, W_hh packed for the GEMM once per call
+ *    over the whole batch (on more than one thread, over each thread's run
+ *    of samples: "runs of samples" below), W_hh packed for the GEMM once per call
  *    (rt_sgemm_pack_b; per step its packing cost 16% of charlstm.net's
  *    training, perf, one thread) (straight into the gate buffer for rnn and lstm,
  *    the rnn's tanh in its epilogue; into a buffer of its own for gru,
