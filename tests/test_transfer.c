@@ -233,6 +233,138 @@ START_TEST(load_and_freeze_at_run_time)
 }
 END_TEST
 
+/* A frozen embedding feeding a recurrent layer: fuse.c still fuses them
+ * (the lstm's kernels read the ids and the table, -dF's "lstm + embed")
+ * and its backward then makes no table gradient (dtable NULL). One SGD
+ * step from the same file with and without `freeze emb` must move every
+ * other tensor by the same bits (their gradients do not depend on whether
+ * the table trains), and the frozen table not at all. */
+#define EMB_NET(FREEZE)                                                                         \
+    "model m(tok: i32[6]) -> f32[6, 256] {\n"                                                   \
+    "    tok -> emb: embed(256, 4) -> enc: lstm(8) -> head: dense(256)\n"                       \
+    "}\n"                                                                                       \
+    "train m {\n"                                                                               \
+    "    data text(\"t.txt\", seq = 6)\n"                                                       \
+    "    loss cross_entropy\n"                                                                  \
+    "    optimizer sgd(lr = 0.5)\n"                                                             \
+    "    batch 4\n"                                                                             \
+    "    init from(\"all.safetensors\") {\n"                                                    \
+    "        \"*\" <- \"*\"\n" FREEZE                                                             \
+    "    }\n"                                                                                   \
+    "}\n"
+
+/* A checkpoint's tensors by name, as one_step saved them. */
+typedef struct saved {
+    int n;
+    char *name[16];
+    float *values[16];
+    int64_t count[16];
+} saved;
+
+static const float *saved_tensor(const saved *sv, const char *name, int64_t count)
+{
+    for (int i = 0; i < sv->n; i++)
+        if (!strcmp(sv->name[i], name)) {
+            ck_assert_int_eq(sv->count[i], count);
+            return sv->values[i];
+        }
+    ck_abort_msg("no tensor %s", name);
+    return NULL;
+}
+
+/* Trains `net` one step on one thread, saves to `out` and reads it back. */
+static saved one_step(const char *net, const char *out)
+{
+    FeRun r;
+    fe_open(&r, net);
+    ck_assert_msg(r.ok, "%.*s", (int)r.len, r.out);
+    LProgram lp;
+    ck_assert(lower_program(&r.c, NULL, &lp));
+    lp.base_dir = dir;
+    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
+    ck_assert_ptr_nonnull(jp);
+    const rt_program *p = jit_program(jp);
+    char a0[] = "m", a1[] = "train", a2[] = "--steps", a3[] = "1", a4[] = "--threads", a5[] = "1", a6[] = "--save";
+    char *argv[] = { a0, a1, a2, a3, a4, a5, a6, (char *)out, NULL };
+    ck_assert_int_eq(rt_main(p, 8, argv), 0);
+    saved sv = { .n = p->nparams };
+    ck_assert_int_le(p->nparams, 16);
+    rt_named_tensor nt[16];
+    for (int i = 0; i < p->nparams; i++) {
+        const rt_param_desc *d = &p->params[i];
+        sv.name[i] = strdup(d->name);
+        sv.count[i] = d->count;
+        sv.values[i] = calloc((size_t)d->count, sizeof(float));
+        nt[i] = (rt_named_tensor){ sv.name[i], RT_F32, d->rank, { 0 }, sv.values[i] };
+        memcpy(nt[i].dims, d->dims, sizeof d->dims);
+    }
+    char err[512];
+    ck_assert_msg(rt_checkpoint_load(out, nt, p->nparams, true, NULL, 0, NULL, err, sizeof err) == 0, "%s", err);
+    jit_free(jp);
+    fe_close(&r);
+    return sv;
+}
+
+START_TEST(frozen_embed_into_recurrent)
+{
+    /* every tensor from the file: a fresh one's draws would depend on its
+     * index in the parameter list, which freezing changes (frozen tensors
+     * move after the trained ones) */
+    static float table[256 * 4], w_ih[32 * 4], w_hh[32 * 8], bias[32], head_w[256 * 8], head_b[256];
+    rt_named_tensor nt[] = {
+        { "emb.weight", RT_F32, 2, { 256, 4 }, table },  { "enc.weight_ih", RT_F32, 2, { 32, 4 }, w_ih },
+        { "enc.weight_hh", RT_F32, 2, { 32, 8 }, w_hh }, { "enc.bias", RT_F32, 1, { 32 }, bias },
+        { "head.weight", RT_F32, 2, { 256, 8 }, head_w }, { "head.bias", RT_F32, 1, { 256 }, head_b },
+    };
+    for (int t = 0; t < 6; t++) {
+        float *v = nt[t].data;
+        int64_t n = nt[t].dims[0] * (nt[t].rank == 2 ? nt[t].dims[1] : 1);
+        for (int64_t i = 0; i < n; i++)
+            v[i] = (float)((i * 7 + t * 5) % 19 - 9) / 16.0f;
+    }
+    char err[512];
+    ck_assert_msg(rt_checkpoint_save("all.safetensors", nt, 6, NULL, 0, err, sizeof err) == 0, "%s", err);
+    FILE *f = fopen("t.txt", "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 12; i++)
+        fputs("In the beginning God created the heaven and the earth. ", f);
+    ck_assert_int_eq(fclose(f), 0);
+
+    /* the pair is fused with the table frozen */
+    FeRun r;
+    fe_open(&r, EMB_NET("        freeze emb\n"));
+    ck_assert_msg(r.ok, "%.*s", (int)r.len, r.out);
+    char *dump = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&dump, &len);
+    r.c.dumps = "F";
+    r.c.dump_out = out;
+    LProgram lp;
+    ck_assert(lower_program(&r.c, NULL, &lp));
+    fclose(out);
+    /* the training step's group: the lstm reads the frozen table */
+    ck_assert_msg(strstr(dump, "lstm + embed"), "%s", dump);
+    free(dump);
+    fe_close(&r);
+
+    saved frozen = one_step(EMB_NET("        freeze emb\n"), "frozen.safetensors");
+    saved trained = one_step(EMB_NET(""), "trained.safetensors");
+    ck_assert_int_eq(frozen.n, trained.n);
+    for (int i = 0; i < frozen.n; i++) {
+        const float *other = saved_tensor(&trained, frozen.name[i], frozen.count[i]);
+        size_t bytes = sizeof(float) * (size_t)frozen.count[i];
+        if (strcmp(frozen.name[i], "emb.weight") != 0) {
+            ck_assert_msg(!memcmp(frozen.values[i], other, bytes), "%s differs", frozen.name[i]);
+            continue;
+        }
+        ck_assert(!memcmp(frozen.values[i], table, sizeof table));
+        ck_assert_msg(memcmp(other, table, sizeof table) != 0, "the trained table did not move");
+    }
+    for (int i = 0; i < frozen.n; i++)
+        free(frozen.name[i]), free(frozen.values[i]), free(trained.name[i]), free(trained.values[i]);
+}
+END_TEST
+
 /* A frozen batchnorm (freeze bn, its four tensors loaded) runs as in eval
  * mode during training: the training step's loss equals the loss of the
  * eval-mode forward on the same batch (the batch's own statistics would
@@ -475,6 +607,7 @@ static Suite *transfer_suite(void)
     tcase_add_test(tc, unmatched_and_left_out);
     tcase_add_test(tc, frozen_batchnorm_runs_in_eval_mode);
     tcase_add_test(tc, frozen_batchnorm_whole);
+    tcase_add_test(tc, frozen_embed_into_recurrent);
     suite_add_tcase(s, tc);
     return s;
 }
