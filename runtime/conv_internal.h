@@ -249,7 +249,9 @@ static inline int64_t conv_chunk_samples(const conv_dims *d, int64_t chunk, int6
 /* A pointwise layer's products for the ns samples from s0, per sample and
  * group (P = HW: stride 1, no padding). Forward (data false):
  * y (Fg, P) = w_g (Fg, Cg) x (Cg, P); data gradient: dx (Cg, P) =
- * w_g^T (Cg, Fg) dy (Fg, P). in is x or dy, out y or dx, whole batches. */
+ * w_g^T (Cg, Fg) dy (Fg, P), w then holding each group's w_g^T (Cg, Fg),
+ * transposed once per call (rt_conv2d_backward_data). in is x or dy, out
+ * y or dx, whole batches. */
 static inline void conv_pointwise_chunk(const conv_dims *d, int64_t groups, int64_t s0, int64_t ns, bool data,
                                         const float *w, const float *in, float *out)
 {
@@ -259,7 +261,7 @@ static inline void conv_pointwise_chunk(const conv_dims *d, int64_t groups, int6
     int64_t m = data ? d->cg : d->fg, k = data ? d->fg : d->k;
     for (int64_t g = 0; g < groups; g++)
         for (int64_t s = s0; s < s0 + ns; s++)
-            rt_sgemm(data, false, (int)m, (int)d->p, (int)k, 1.0f, w + g * d->fg * d->k, (int)d->k,
+            rt_sgemm(false, false, (int)m, (int)d->p, (int)k, 1.0f, w + g * d->fg * d->k, (int)k,
                      in + s * in_stride + g * in_group, (int)d->p, 0.0f, out + s * out_stride + g * out_group,
                      (int)d->p);
 }
