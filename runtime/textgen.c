@@ -53,13 +53,13 @@ rt_generator *rt_generator_new(const rt_program *p, const float *params, char *e
                  p->step_missing ? p->step_missing : "it has no step function");
         return NULL;
     }
-    rt_step_fn step = rt_program_step(p);
-    if (!step) {
-        snprintf(err, errlen, "model '%s': its step function failed to compile", p->name);
-        return NULL;
-    }
     if (p->x_dtype != RT_I32 || p->step_x_size != 1) {
         snprintf(err, errlen, "model '%s' does not read one token id per position", p->name);
+        return NULL;
+    }
+    rt_step_fn step = rt_program_step(p); /* the JIT compiles it now */
+    if (!step) {
+        snprintf(err, errlen, "model '%s': its step function failed to compile", p->name);
         return NULL;
     }
     rt_generator *g = calloc(1, sizeof *g);
