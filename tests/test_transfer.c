@@ -105,6 +105,19 @@ static const Param *param_named(const Program *p, const char *name)
     return prm;
 }
 
+/* `net` through the front end, lowered and JIT-compiled, its data files
+ * found in the test's folder; lp must outlive the program. */
+static JitProgram *jit_open(FeRun *r, LProgram *lp, const char *net)
+{
+    fe_open(r, net);
+    ck_assert_msg(r->ok, "%.*s", (int)r->len, r->out);
+    ck_assert(lower_program(&r->c, NULL, lp));
+    lp->base_dir = dir;
+    JitProgram *jp = jit_compile(&r->c, lp, NULL, r->diag);
+    ck_assert_ptr_nonnull(jp);
+    return jp;
+}
+
 START_TEST(map_resolves_pytorch_names)
 {
     write_torch_checkpoint("torch.safetensors");
@@ -161,13 +174,8 @@ START_TEST(load_and_freeze_at_run_time)
     write_torch_checkpoint("torch.safetensors");
     write_csv();
     FeRun r;
-    fe_open(&r, ok_net);
-    ck_assert_msg(r.ok, "%.*s", (int)r.len, r.out);
     LProgram lp;
-    ck_assert(lower_program(&r.c, NULL, &lp));
-    lp.base_dir = dir;
-    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
-    ck_assert_ptr_nonnull(jp);
+    JitProgram *jp = jit_open(&r, &lp, ok_net);
     const rt_program *p = jit_program(jp);
     ck_assert_str_eq(p->config.init_path, "torch.safetensors");
 
@@ -276,13 +284,8 @@ static const float *saved_tensor(const saved *sv, const char *name, int64_t coun
 static saved one_step(const char *net, const char *out)
 {
     FeRun r;
-    fe_open(&r, net);
-    ck_assert_msg(r.ok, "%.*s", (int)r.len, r.out);
     LProgram lp;
-    ck_assert(lower_program(&r.c, NULL, &lp));
-    lp.base_dir = dir;
-    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
-    ck_assert_ptr_nonnull(jp);
+    JitProgram *jp = jit_open(&r, &lp, net);
     const rt_program *p = jit_program(jp);
     char a0[] = "m", a1[] = "train", a2[] = "--steps", a3[] = "1", a4[] = "--threads", a5[] = "1", a6[] = "--save";
     char *argv[] = { a0, a1, a2, a3, a4, a5, a6, (char *)out, NULL };
@@ -419,20 +422,16 @@ START_TEST(frozen_batchnorm_runs_in_eval_mode)
     write_bn_checkpoint("bn.safetensors");
     write_csv();
     FeRun r;
-    fe_open(&r, BN_MODEL TRAIN_HEAD
-            "    init from(\"bn.safetensors\") {\n"
-            "        conv1 <- c\n"
-            "        bn <- n\n"
-            "        freeze bn\n"
-            "        fresh head\n"
-            "    }\n"
-            "}\n");
-    ck_assert_msg(r.ok, "%.*s", (int)r.len, r.out);
     LProgram lp;
-    ck_assert(lower_program(&r.c, NULL, &lp));
-    lp.base_dir = dir;
-    JitProgram *jp = jit_compile(&r.c, &lp, NULL, r.diag);
-    ck_assert_ptr_nonnull(jp);
+    JitProgram *jp = jit_open(&r, &lp,
+                              BN_MODEL TRAIN_HEAD
+                              "    init from(\"bn.safetensors\") {\n"
+                              "        conv1 <- c\n"
+                              "        bn <- n\n"
+                              "        freeze bn\n"
+                              "        fresh head\n"
+                              "    }\n"
+                              "}\n");
     const rt_program *p = jit_program(jp);
 
     enum { B = 4 };
