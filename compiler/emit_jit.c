@@ -722,6 +722,30 @@ static JitProgram *fail(JitProgram *jp, FILE *err, const char *msg)
     return NULL;
 }
 
+/* One function compiled alone, in a context of its own (*ctx, *result:
+ * the caller's, released by jit_free): a checked step (inference false)
+ * or the step function. Its code, or NULL. */
+static void *compile_alone(JitProgram *jp, const LFunc *f, const char *name, bool inference,
+                           gcc_jit_context **ctx, gcc_jit_result **result)
+{
+    if (!(*ctx = gcc_jit_context_acquire()))
+        return NULL;
+    gcc_jit_context_set_bool_print_errors_to_stderr(*ctx, 0);
+    set_flags(*ctx);
+    if (backend_parts(f) > 1)
+        gcc_jit_context_add_command_line_option(*ctx, "-fno-inline");
+    Jit j = { .c = jp->c, .ctx = *ctx };
+    make_types(&j);
+    if (inference)
+        build_inference(&j, f, name, true);
+    else
+        build_train_step(&j, f, name, true);
+    if (j.error[0] || gcc_jit_context_get_first_error(*ctx))
+        return NULL;
+    *result = gcc_jit_context_compile(*ctx);
+    return *result ? gcc_jit_result_get_code(*result, name) : NULL;
+}
+
 /* The checked step of step k (rt_program.compile_checked): train.c asks
  * for it only after a step went non-finite, so it is compiled then, in a
  * context of its own; compiled with the program it added half again to
@@ -734,24 +758,11 @@ static rt_checked_step_fn compile_checked(const rt_program *p, int k)
     if (jp->checked_result[k] || jp->checked_ctx[k])
         return jp->checked[k];
     const LFunc *f = jp->lp->nsteps ? &jp->lp->steps[k].fn : &jp->lp->train_step;
-    gcc_jit_context *ctx = jp->checked_ctx[k] = gcc_jit_context_acquire();
-    if (!ctx)
-        return NULL;
-    gcc_jit_context_set_bool_print_errors_to_stderr(ctx, 0);
-    set_flags(ctx);
-    if (backend_parts(f) > 1)
-        gcc_jit_context_add_command_line_option(ctx, "-fno-inline");
-    Jit j = { .c = jp->c, .ctx = ctx };
-    make_types(&j);
     const char *name = jp->lp->nsteps ? arena_printf(jp->c->arena, "%s_train_step%d_checked", jp->lp->name, k)
                                       : arena_printf(jp->c->arena, "%s_train_step_checked", jp->lp->name);
-    build_train_step(&j, f, name, true);
-    if (j.error[0] || gcc_jit_context_get_first_error(ctx))
-        return NULL;
-    jp->checked_result[k] = gcc_jit_context_compile(ctx);
-    void *code = jp->checked_result[k] ? gcc_jit_result_get_code(jp->checked_result[k], name) : NULL;
+    void *code = compile_alone(jp, f, name, false, &jp->checked_ctx[k], &jp->checked_result[k]);
     if (code)
-        memcpy(&jp->checked[k], &code, sizeof code);
+        memcpy(&jp->checked[k], &code, sizeof code); /* object to function pointer */
     return jp->checked[k];
 }
 
@@ -764,21 +775,8 @@ static rt_step_fn compile_step(const rt_program *p)
     JitProgram *jp = (JitProgram *)(void *)((char *)p - offsetof(JitProgram, program));
     if (jp->step_ctx)
         return jp->step;
-    gcc_jit_context *ctx = jp->step_ctx = gcc_jit_context_acquire();
-    if (!ctx)
-        return NULL;
-    gcc_jit_context_set_bool_print_errors_to_stderr(ctx, 0);
-    set_flags(ctx);
-    if (backend_parts(&jp->lp->step) > 1)
-        gcc_jit_context_add_command_line_option(ctx, "-fno-inline");
-    Jit j = { .c = jp->c, .ctx = ctx };
-    make_types(&j);
     const char *name = arena_printf(jp->c->arena, "%s_step", jp->lp->name);
-    build_inference(&j, &jp->lp->step, name, true);
-    if (j.error[0] || gcc_jit_context_get_first_error(ctx))
-        return NULL;
-    jp->step_result = gcc_jit_context_compile(ctx);
-    void *code = jp->step_result ? gcc_jit_result_get_code(jp->step_result, name) : NULL;
+    void *code = compile_alone(jp, &jp->lp->step, name, true, &jp->step_ctx, &jp->step_result);
     if (code)
         memcpy(&jp->step, &code, sizeof code); /* object to function pointer */
     return jp->step;
