@@ -57,11 +57,6 @@
 
 /* -------------------------------------------------------------- memory */
 
-static int64_t round_floats(int64_t n)
-{
-    return (n + FLOAT_ALIGN - 1) / FLOAT_ALIGN * FLOAT_ALIGN;
-}
-
 int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64_t state_floats,
                          bool training, buffers *b)
 {
@@ -96,7 +91,7 @@ int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64
             break;
         }
         offsets[i] = total;
-        total += round_floats(sizes[i]);
+        total += round_up(sizes[i], FLOAT_ALIGN);
     }
     int64_t bytes = rt_mul_checked(total < 0 ? -1 : total, 4);
     if (bytes < 0 || (uint64_t)bytes > SIZE_MAX / 2) {
@@ -104,7 +99,9 @@ int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64
                "lower --batch", p->name, (long long)batch);
         return RC_INPUT;
     }
-    b->block = aligned_alloc(64, bytes > 0 ? (size_t)bytes : 64);
+    /* zeroed: the optimizer state must start at zero, and no buffer should
+     * hold garbage that a bug could read */
+    b->block = rt_alloc_floats(total);
     if (!b->block) {
         char size[32];
         rt_format_size((double)bytes, size, sizeof size);
@@ -112,9 +109,6 @@ int rt_alloc_buffers(const char *prog, const rt_program *p, int64_t batch, int64
                p->name, (long long)batch);
         return RC_INPUT;
     }
-    /* Zero: the optimizer state must start at zero, and no buffer should
-     * hold garbage that a bug could read. */
-    memset(b->block, 0, (size_t)bytes);
     float *base = b->block;
     b->params = base + offsets[0];
     b->grads = base + offsets[1];
