@@ -246,6 +246,23 @@ static LExpr *loop_expr(Lower *l, uint32_t v, uint32_t root)
     return e;
 }
 
+/* A loop that only adds two stored values (a residual add, the sum of a
+ * value's gradients, position's table) is rt_add: the same float sums,
+ * threaded (the generated loop ran on one thread). */
+static bool lower_add(Lower *l, const Node *n, uint32_t id, LExpr *e)
+{
+    if (e->kind != LE_ADD || e->a->kind != LE_LOAD || e->b->kind != LE_LOAD || e->a->period ||
+        (e->b->period && e->b->c != 0))
+        return false;
+    LInstr *in = emit(l, LI_CALL, K_rt_add, n);
+    arg_int(in, 0, elems(n));
+    arg_ptr(in, e->a->ptr);
+    arg_ptr(in, e->b->ptr);
+    arg_int(in, e->b->period, 0);
+    arg_val(l, in, id);
+    return true;
+}
+
 static bool lower_loop(Lower *l, uint32_t id)
 {
     const Node *n = node_at(l, id);
@@ -255,6 +272,8 @@ static bool lower_loop(Lower *l, uint32_t id)
     LExpr *e = loop_expr(l, kernel_act ? n->inputs[0] : id, id);
     if (!e)
         return false;
+    if (!kernel_act && lower_add(l, n, id, e))
+        return true;
     LInstr *in = emit(l, LI_LOOP, K_NONE, n);
     in->dst = ptr_of(l, id);
     in->n = elems(n);

@@ -143,6 +143,53 @@ void rt_act_backward(rt_act act, float alpha, int64_t n, const float *x,
     rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), act_backward_chunk, &t);
 }
 
+/* ------------------------------------------------------------------ add */
+
+typedef struct add_task {
+    rt_isa isa;
+    int64_t n, period;
+    const float *a, *b;
+    float *dst;
+} add_task;
+
+static void add_run(rt_isa isa, int64_t n, const float *a, const float *b, float *dst)
+{
+    switch (isa) {
+    case RT_ISA_AVX512:
+        rt_avx512_add(n, a, b, dst);
+        break;
+    case RT_ISA_AVX2:
+        rt_avx2_add(n, a, b, dst);
+        break;
+    case RT_ISA_PORTABLE:
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = a[i] + b[i];
+        break;
+    }
+}
+
+/* With a period, b repeats: the chunk goes in runs along which b is
+ * contiguous. */
+static void add_chunk(void *ctx, int64_t chunk)
+{
+    const add_task *t = ctx;
+    int64_t begin = chunk * ELEMENT_CHUNK, end = min_i64(begin + ELEMENT_CHUNK, t->n);
+    for (int64_t i = begin; i < end;) {
+        int64_t at = t->period ? i % t->period : i;
+        int64_t len = t->period ? min_i64(end - i, t->period - at) : end - i;
+        add_run(t->isa, len, t->a + i, t->b + at, t->dst + i);
+        i += len;
+    }
+}
+
+// a (n), b (n, or period), dst (n)
+void rt_add(int64_t n, const float *a, const float *b, int64_t period, float *dst)
+{
+    add_task t = { .isa = rt_isa_current(), .n = n, .period = period > 0 ? period : 0, .a = a, .b = b,
+                   .dst = dst };
+    rt_run_tasks(ceil_div(n, ELEMENT_CHUNK), add_chunk, &t);
+}
+
 /* -------------------------------------------------------------- softmax */
 
 /* x (cols) -> y (cols); returns the max and sum exp(x - max).

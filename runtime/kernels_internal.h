@@ -59,6 +59,8 @@ void rt_sgemm_small_bt(int M, int N, int K, float alpha, const float *A, int lda
 /* ---------------------------------------------------- SIMD entry points */
 
 /* y (n) = act(x) */
+void rt_avx512_add(int64_t n, const float *a, const float *b, float *dst);
+void rt_avx2_add(int64_t n, const float *a, const float *b, float *dst);
 void rt_avx512_act_forward(rt_act act, float alpha, int64_t n, const float *x, float *y);
 void rt_avx2_act_forward(rt_act act, float alpha, int64_t n, const float *x, float *y);
 /* dx (n) = dy * act'(x); dx may alias dy */

@@ -74,6 +74,16 @@ void SIMD_EXPORT(act_forward)(rt_act act, float alpha, int64_t n, const float *x
     }
 }
 
+// a, b, dst (n); dst may be a or b
+void SIMD_EXPORT(add)(int64_t n, const float *a, const float *b, float *dst)
+{
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        v_storeu(dst + i, v_add(v_loadu(a + i), v_loadu(b + i)));
+    if (i < n)
+        v_store_n(dst + i, n - i, v_add(v_load_n(a + i, n - i), v_load_n(b + i, n - i)));
+}
+
 #define BACKWARD_LOOP(op)                                                                  \
     do {                                                                                   \
         int64_t i = 0;                                                                     \

@@ -129,6 +129,13 @@ void rt_act_forward(rt_act act, float alpha, int64_t n, const float *x, float *y
  * may be used, both must be given). dx may alias dy. */
 void rt_act_backward(rt_act act, float alpha, int64_t n, const float *x,
                      const float *y, const float *dy, float *dx);
+/* dst[i] = a[i] + b[i] (period 0), or a[i] + b[i % period] (a tensor plus
+ * a parameter the same for every sample: position's table), i < n. The
+ * float sums of the loop netc would generate, threaded in chunks (the
+ * generated loops ran on one thread: on two, the residual adds of
+ * gpt.net were serial sections that also moved both cores' halves of
+ * each tensor through one core's cache). dst may be a or b. */
+void rt_add(int64_t n, const float *a, const float *b, int64_t period, float *dst);
 
 /* Row-wise softmax over the last axis: x (rows,cols) -> y (rows,cols). */
 void rt_softmax_forward(int64_t rows, int64_t cols, const float *x, float *y);

@@ -487,12 +487,17 @@ static void nested_task(void *ctx, int64_t i)
 
 START_TEST(test_parallel_for_once)
 {
-    enum { N = 1000 };
+    enum { N = 10000 };
     static _Atomic int hits[N];
+    /* up to 4096 tasks go by home ranges (threads.c's HOME_TASKS), more
+     * by the shared counter: both sides of the bound, and jobs of either
+     * kind one after the other */
+    static const int64_t sizes[] = { 0, 1, 2, 3, 7, 9, 27, 81, 243, 729, 4095, 4096, 4097, 3, 10000, 5, 4096 };
     for (int threads = 1; threads <= 4; threads++) {
         rt_threads_init(threads);
         ck_assert_int_eq(rt_threads_count(), threads);
-        for (int64_t n = 0; n <= N; n = n ? n * 3 : 1) {
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            int64_t n = sizes[k];
             for (int i = 0; i < N; i++) hits[i] = 0;
             count_ctx c = {hits, 0};
             rt_parallel_for(n, count_task, &c);

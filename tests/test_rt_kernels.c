@@ -637,6 +637,39 @@ START_TEST(test_sum_rows)
 }
 END_TEST
 
+/* rt_add: the float sums of the loop netc generated before it (a[i] +
+ * b[i], or b[i % period]), bit for bit, on every path and thread count,
+ * across chunk boundaries (32768 elements) and periods that do not divide
+ * them, and in place. */
+START_TEST(test_add)
+{
+    static const int64_t cases[][2] = { { 1, 0 }, { 17, 0 }, { 100003, 0 }, { 16384 * 5, 16384 }, { 100003, 7 },
+                                        { 70001, 70001 }, { 3, 1 } };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int64_t n = cases[k][0], period = cases[k][1];
+        float *a = alloc_floats(n), *b = alloc_floats(period ? period : n), *want = alloc_floats(n);
+        float *got = alloc_floats(n), *inplace = alloc_floats(n);
+        test_fill(a, n, (uint32_t)k);
+        test_fill(b, period ? period : n, (uint32_t)k + 100);
+        for (int64_t i = 0; i < n; i++)
+            want[i] = a[i] + b[period ? i % period : i];
+        for (int isa = RT_ISA_PORTABLE; isa <= (int)rt_cpu_best_isa(); isa++)
+            for (int threads = 1; threads <= 2; threads++) {
+                CHECK(rt_isa_set((rt_isa)isa));
+                rt_threads_init(threads);
+                rt_add(n, a, b, period, got);
+                CHECK(memcmp(got, want, (size_t)n * sizeof(float)) == 0);
+                memcpy(inplace, a, (size_t)n * sizeof(float));
+                rt_add(n, inplace, b, period, inplace);
+                CHECK(memcmp(inplace, want, (size_t)n * sizeof(float)) == 0);
+            }
+        rt_isa_set(rt_cpu_best_isa());
+        rt_threads_init(0);
+        free(a), free(b), free(want), free(got), free(inplace);
+    }
+}
+END_TEST
+
 /* The LSTM cell's backward: the portable loop against the formulas in
  * double (relative 1e-5 of each term's magnitude: a few float roundings
  * of values below 4), and every SIMD path against the portable loop bit
@@ -1111,6 +1144,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_mse);
     tcase_add_test(tc, test_bce);
     tcase_add_test(tc, test_sum_rows);
+    tcase_add_test(tc, test_add);
     tcase_add_test(tc, test_lstm_cell_backward);
     tcase_add_test(tc, test_lstm_cell_forward);
     suite_add_tcase(s, tc);
