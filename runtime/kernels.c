@@ -22,8 +22,11 @@
 enum { ELEMENT_CHUNK = 1 << 15 };
 /* Reductions keep one partial sum per chunk on the stack. */
 enum { MAX_REDUCE_CHUNKS = 64 };
-/* Columns per task of rt_sum_rows: the double accumulators live on the stack. */
-enum { SUM_ROWS_COLUMNS = 256 };
+/* Columns per task of rt_sum_rows: the double accumulators live on the
+ * stack. 64, not 256: a bias gradient of 128 or 256 columns (gpt.net's,
+ * charlstm.net's dense layers) was one task, a serial section on two
+ * threads; the columns of a task are still four 16-wide vectors' worth. */
+enum { SUM_ROWS_COLUMNS = 64 };
 
 /* How many chunks a reduction over `work` elements uses: a function of the
  * size only, at most MAX_REDUCE_CHUNKS. */

@@ -1,8 +1,9 @@
 /* threads.c — the runtime's thread pool.
  *
  * One job at a time: rt_parallel_for publishes (fn, ctx, ntasks), and the
- * calling thread and nthreads-1 workers claim task indices until none are
- * left; the call returns when every task has run. Concurrent callers are
+ * calling thread and nthreads-1 workers claim tasks until none are left,
+ * each first from its own home range of them (HOME_TASKS below); the call
+ * returns when every task has run. Concurrent callers are
  * serialized by `submit_lock`; a call made from inside a task (on a worker
  * or on the caller) runs serially, so kernels may call kernels.
  *
@@ -13,8 +14,9 @@
  * scheduler tick (~1 ms) longer while the caller had done all the work.
  * So a late worker must never run a task of a job that is over, nor mix
  * the fields of two jobs: the job is published seqlock-style, and a task
- * is claimed by a compare-and-swap on a word holding (generation, next
- * index), which fails once the job has been replaced or is being replaced.
+ * is claimed by a compare-and-swap that fails once the job is over: on the
+ * task's flag, which holds the number of the last job that ran it (jobs of
+ * up to HOME_TASKS tasks), or on a word holding (generation, next index).
  *
  * Idle workers spin for a short while and then sleep on a condition
  * variable. The spin covers the gap between the kernels of one training
@@ -52,17 +54,16 @@
 #define SPIN_ITERATIONS 5000
 
 /* Jobs of up to this many tasks give each thread a home range of them
- * (run_home). On two cores, where a kernel's tasks ran decided which
- * core's cache held its output, and the next kernel's tasks were handed
- * out in the order the threads came: so about half of every tensor moved
- * between the cores' caches on the way from one kernel to the next. In
- * gpt.net's attention forward on two threads (heads as tasks after the
- * Q/K/V GEMM), the heads took no less time than on one thread (0.66 against
- * 1.00 ms... the GEMM after them 0.78 ms against 0.54 without them); with
- * the heads' tasks split by home range, 0.44 and 0.57 ms. With home
- * ranges, the rows of every row-split kernel (GEMM parts, layernorm and
- * elementwise chunks, attention's samples) stay on one core from kernel to
- * kernel. */
+ * (run_home): with tasks handed out in the order threads came for them,
+ * which core's cache held a kernel's output was chance, and about half of
+ * every tensor moved between the two cores' caches on its way to the next
+ * kernel. gpt.net's attention forward on two threads (mean per call): the
+ * heads' tasks after the Q/K/V GEMM took 0.66 ms against 1.00 ms on one
+ * thread, and the Q/K/V GEMM of the next call 0.78 ms against 0.54 ms
+ * without the heads between; with home ranges, 0.46 and 0.61 ms. Now
+ * the rows of every row-split kernel (GEMM parts, layernorm and
+ * elementwise chunks, attention's samples) stay on one core from kernel
+ * to kernel, unless a thread steals them because it ran out of its own. */
 #define HOME_TASKS 4096
 
 typedef struct pool {
@@ -90,7 +91,7 @@ typedef struct pool {
     _Atomic uint64_t seq;     /* the job's number, counting from 1; never wraps */
     /* Per task of a job of at most HOME_TASKS: the seq of the last job that
      * claimed it. */
-    _Atomic uint64_t task_seq[HOME_TASKS];
+    _Alignas(64) _Atomic uint64_t task_seq[HOME_TASKS]; /* off the line of `finished` */
 } pool;
 
 static pool the_pool = {
@@ -151,6 +152,10 @@ static void run_home(pool *p, uint64_t seq, int slot, rt_task_fn fn, void *ctx, 
     int n = p->nthreads;
     bool over = false;
     for (int r = 0; r < n && !over; r++) {
+        /* every task claimed and run: nothing left to steal (for a late
+         * worker, a newer job's count can only stop it early, harmlessly) */
+        if (r > 0 && atomic_load_explicit(&p->finished, memory_order_relaxed) == ntasks)
+            break;
         int s = (slot + r) % n;
         int64_t lo = s * ntasks / n, hi = (s + 1) * ntasks / n;
         for (int64_t i = 0; i < hi - lo && !over; i++) {
