@@ -236,15 +236,27 @@ typedef struct norm_task {
     double partial[MAX_NORM_CHUNKS];
 } norm_task;
 
+/* Eight running sums, element i into sum i % 8 (the tail into the
+ * first), added pairwise at the end: the same order on every path. One
+ * running sum made each addition wait for the previous one (4 cycles a
+ * gradient): 1% of charlstm.net's and gpt.net's training (perf, one
+ * thread). */
+enum { NORM_LANES = 8 };
+
 static void sum_squares_chunk(void *ctx, int64_t chunk)
 {
     norm_task *t = ctx;
     int64_t begin = chunk * t->per_chunk;
     int64_t end = begin + t->per_chunk < t->n ? begin + t->per_chunk : t->n;
-    double sum = 0.0;
-    for (int64_t i = begin; i < end; i++)
-        sum += (double)t->grads[i] * t->grads[i];
-    t->partial[chunk] = sum;
+    const float *g = t->grads;
+    double acc[NORM_LANES] = { 0 };
+    int64_t i = begin;
+    for (; i + NORM_LANES <= end; i += NORM_LANES)
+        for (int l = 0; l < NORM_LANES; l++)
+            acc[l] += (double)g[i + l] * g[i + l];
+    for (; i < end; i++)
+        acc[0] += (double)g[i] * g[i];
+    t->partial[chunk] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 static void scale_chunk(void *ctx, int64_t chunk)
