@@ -95,6 +95,10 @@ void rt_avx2_lstm_cell_backward(int64_t H, const float *a, const float *tc, cons
  * scalar loops per sample and step, were 5% of charlstm.net's training
  * (perf, one thread), and each re-read the gate row. */
 void rt_lstm_cell_forward(rt_isa isa, int64_t H, float *a, const float *prev, float *cell, float *tc, float *h);
+/* recurrent.c's estimate of run i's speed (how the batch is cut into runs
+ * of samples on more than one thread), set by hand: tests force uneven
+ * cuts with it. */
+void rt_recurrent_run_speed_set(int64_t run, double speed);
 void rt_avx512_lstm_cell_forward(int64_t H, float *a, const float *prev, float *cell, float *tc, float *h);
 void rt_avx2_lstm_cell_forward(int64_t H, float *a, const float *prev, float *cell, float *tc, float *h);
 

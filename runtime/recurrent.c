@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "kernels_internal.h"
 #include "netrt.h"
@@ -327,30 +329,112 @@ static rnn_ctx sample_run(const rnn_ctx *c, int64_t b0, int64_t n)
     return r;
 }
 
+/* The runs' sizes follow how fast each ran before. The pool runs run i
+ * on thread i (its home task), and two vCPUs are not always alike: on
+ * one machine charlstm.net trained 17% slower pinned to its second vCPU
+ * than to its first (the same FMA peak, less memory bandwidth), so with
+ * equal halves the faster thread waited for the other at the end of every
+ * layer's loop. Each run times itself; run_speed[i] keeps a moving
+ * average of run i's samples per second, relative to the others, and the
+ * next call cuts the batch in proportion. Any cut gives the same bits
+ * (samples are independent), so this moves time, never results. */
+enum { MAX_RUNS = 16 };
+static _Atomic uint64_t run_speed[MAX_RUNS]; /* double bits; 0: not measured */
+
+static double run_speed_of(int64_t i)
+{
+    uint64_t bits = atomic_load_explicit(&run_speed[i], memory_order_relaxed);
+    double v;
+    memcpy(&v, &bits, sizeof v);
+    return bits ? v : 1.0;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void rt_recurrent_run_speed_set(int64_t run, double speed)
+{
+    if (run < 0 || run >= MAX_RUNS || !(speed > 0.0))
+        return;
+    uint64_t bits;
+    memcpy(&bits, &speed, sizeof bits);
+    atomic_store_explicit(&run_speed[run], bits, memory_order_relaxed);
+}
+
 typedef struct runs_task {
     const rnn_ctx *c;
     const float *w_hh;
     steps_fn steps;
     int64_t runs;
+    int64_t start[MAX_RUNS + 1]; /* run i: samples [start[i], start[i + 1]) */
+    double seconds[MAX_RUNS];
 } runs_task;
 
 static void runs_run(void *ctx, int64_t i)
 {
-    const runs_task *t = ctx;
-    int64_t b0 = t->c->batch * i / t->runs, b1 = t->c->batch * (i + 1) / t->runs;
+    runs_task *t = ctx;
+    int64_t b0 = t->start[i], b1 = t->start[i + 1];
     rnn_ctx r = sample_run(t->c, b0, b1 - b0);
+    double t0 = now_seconds();
     t->steps(&r, t->w_hh);
+    t->seconds[i] = now_seconds() - t0;
+}
+
+/* Cuts the batch in proportion to the runs' speeds, each run at least
+ * RUN_MIN_SAMPLES samples (over_runs makes runs only when there are that
+ * many per run). */
+static void cut_runs(runs_task *t)
+{
+    int64_t B = t->c->batch, least = RUN_MIN_SAMPLES;
+    double total = 0.0, sum = 0.0;
+    for (int64_t i = 0; i < t->runs; i++)
+        total += run_speed_of(i);
+    t->start[0] = 0;
+    for (int64_t i = 1; i < t->runs; i++) {
+        sum += run_speed_of(i - 1);
+        int64_t b = (int64_t)((double)B * sum / total + 0.5);
+        t->start[i] = b < t->start[i - 1] + least ? t->start[i - 1] + least : b;
+    }
+    t->start[t->runs] = B;
+    for (int64_t i = t->runs - 1; i > 0; i--) /* from the end: room for the last runs */
+        if (t->start[i] > t->start[i + 1] - least)
+            t->start[i] = t->start[i + 1] - least;
+}
+
+/* Each run's samples per second, normalised to a mean of 1, into the
+ * averages (a quarter of the new figure each time). */
+static void record_speeds(const runs_task *t)
+{
+    double speed[MAX_RUNS], mean = 0.0;
+    for (int64_t i = 0; i < t->runs; i++) {
+        if (t->seconds[i] <= 0.0)
+            return;
+        speed[i] = (double)(t->start[i + 1] - t->start[i]) / t->seconds[i];
+        mean += speed[i] / (double)t->runs;
+    }
+    for (int64_t i = 0; i < t->runs; i++) {
+        double v = 0.75 * run_speed_of(i) + 0.25 * speed[i] / mean;
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        atomic_store_explicit(&run_speed[i], bits, memory_order_relaxed);
+    }
 }
 
 static void over_runs(const rnn_ctx *c, const float *w_hh, steps_fn steps)
 {
-    int64_t runs = min_i64(rt_threads_count(), c->batch / RUN_MIN_SAMPLES);
+    int64_t runs = min_i64(min_i64(rt_threads_count(), c->batch / RUN_MIN_SAMPLES), MAX_RUNS);
     if (runs <= 1) {
         steps(c, w_hh);
         return;
     }
-    runs_task t = { c, w_hh, steps, runs };
+    runs_task t = { .c = c, .w_hh = w_hh, .steps = steps, .runs = runs };
+    cut_runs(&t);
     rt_parallel_for(runs, runs_run, &t);
+    record_speeds(&t);
 }
 
 /* The loop over time, once every step's input projection is in the gate

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "kernels_internal.h"
 #include "netrt.h"
 #include "testutil.h"
 
@@ -380,6 +381,25 @@ START_TEST(test_threads_and_modes_identical)
         CHECK(same(o[0].y, o[1].y, L.n_y) && same(o[0].dx, o[1].dx, L.n_x));
         CHECK(same(o[0].dw_ih, o[1].dw_ih, L.n_wih) && same(o[0].dw_hh, o[1].dw_hh, L.n_whh));
         CHECK(same(o[0].db, o[1].db, L.n_b));
+        /* two threads, the batch of 70 cut unevenly into its runs of
+         * samples (as when one core runs slower): 53 + 17, 9 + 61 */
+        static const double speeds[][2] = { { 3.0, 1.0 }, { 0.15, 1.0 } };
+        for (int k = 0; k < 2; k++) {
+            outputs u = alloc_outputs(&L, true);
+            rt_threads_init(2);
+            rt_recurrent_run_speed_set(0, speeds[k][0]);
+            rt_recurrent_run_speed_set(1, speeds[k][1]);
+            forward(&L, true, &u);
+            rt_recurrent_run_speed_set(0, speeds[k][0]);
+            rt_recurrent_run_speed_set(1, speeds[k][1]);
+            backward(&L, &u, false);
+            rt_threads_init(0);
+            CHECK_MSG(same(u.y, o[0].y, L.n_y) && same(u.dx, o[0].dx, L.n_x) && same(u.dw_ih, o[0].dw_ih, L.n_wih) &&
+                          same(u.dw_hh, o[0].dw_hh, L.n_whh) && same(u.db, o[0].db, L.n_b),
+                      "%s seq %d: runs cut by speeds %g:%g differ from one thread", cell_name(cell), seq,
+                      speeds[k][0], speeds[k][1]);
+            free_outputs(&u);
+        }
         /* inference keeps less but computes the same values */
         outputs e = alloc_outputs(&L, false);
         forward(&L, false, &e);
