@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdatomic.h>
-#include <time.h>
 
 #include "kernels_internal.h"
 #include "netrt.h"
@@ -349,13 +348,6 @@ static double run_speed_of(int64_t i)
     return bits ? v : 1.0;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 void rt_recurrent_run_speed_set(int64_t run, double speed)
 {
     if (run < 0 || run >= MAX_RUNS || !(speed > 0.0))
@@ -379,9 +371,9 @@ static void runs_run(void *ctx, int64_t i)
     runs_task *t = ctx;
     int64_t b0 = t->start[i], b1 = t->start[i + 1];
     rnn_ctx r = sample_run(t->c, b0, b1 - b0);
-    double t0 = now_seconds();
+    double t0 = rt_seconds();
     t->steps(&r, t->w_hh);
-    t->seconds[i] = now_seconds() - t0;
+    t->seconds[i] = rt_seconds() - t0;
 }
 
 /* Cuts the batch in proportion to the runs' speeds, each run at least
@@ -416,12 +408,8 @@ static void record_speeds(const runs_task *t)
         speed[i] = (double)(t->start[i + 1] - t->start[i]) / t->seconds[i];
         mean += speed[i] / (double)t->runs;
     }
-    for (int64_t i = 0; i < t->runs; i++) {
-        double v = 0.75 * run_speed_of(i) + 0.25 * speed[i] / mean;
-        uint64_t bits;
-        memcpy(&bits, &v, sizeof bits);
-        atomic_store_explicit(&run_speed[i], bits, memory_order_relaxed);
-    }
+    for (int64_t i = 0; i < t->runs; i++)
+        rt_recurrent_run_speed_set(i, 0.75 * run_speed_of(i) + 0.25 * speed[i] / mean);
 }
 
 static void over_runs(const rnn_ctx *c, const float *w_hh, steps_fn steps)

@@ -168,12 +168,30 @@ static void run_home(pool *p, uint64_t seq, int slot, rt_task_fn fn, void *ctx, 
     }
 }
 
+/* Jobs of more than HOME_TASKS tasks: indices handed out in order from
+ * the claim word's counter, by a compare-and-swap that fails once the job
+ * has been replaced. */
+static void run_counted(pool *p, uint32_t gen, rt_task_fn fn, void *ctx, int64_t ntasks)
+{
+    for (;;) {
+        uint64_t claim = atomic_load_explicit(&p->claim, memory_order_acquire);
+        if (generation_of(claim) != gen)
+            return;
+        int64_t index = (int64_t)(claim & 0xFFFFFFFFu);
+        if (index >= ntasks)
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &claim, claim + 1,
+                                                   memory_order_acq_rel, memory_order_relaxed))
+            continue;
+        fn(ctx, index);
+        task_done(p, ntasks);
+    }
+}
+
 /* Runs tasks of job `gen` until none is left or the job is no longer
  * current. The job's fields are read seqlock-style: the caller makes the
  * generation odd before it writes a field and even after, so fields read
- * between two loads of the same even generation are that job's. Larger
- * jobs hand out their tasks in order from the claim word's counter, by a
- * compare-and-swap that fails once the job has been replaced. */
+ * between two loads of the same even generation are that job's. */
 static void run_tasks(pool *p, uint32_t gen, int slot)
 {
     in_task = true;
@@ -182,27 +200,11 @@ static void run_tasks(pool *p, uint32_t gen, int slot)
     int64_t ntasks = atomic_load_explicit(&p->ntasks, memory_order_relaxed);
     uint64_t seq = atomic_load_explicit(&p->seq, memory_order_relaxed);
     atomic_thread_fence(memory_order_acquire);
-    if (generation_of(atomic_load_explicit(&p->claim, memory_order_relaxed)) != gen) {
-        in_task = false;
-        return;
-    }
-    if (ntasks <= HOME_TASKS) {
-        run_home(p, seq, slot, fn, ctx, ntasks);
-        in_task = false;
-        return;
-    }
-    for (;;) {
-        uint64_t claim = atomic_load_explicit(&p->claim, memory_order_acquire);
-        if (generation_of(claim) != gen)
-            break;
-        int64_t index = (int64_t)(claim & 0xFFFFFFFFu);
-        if (index >= ntasks)
-            break;
-        if (!atomic_compare_exchange_weak_explicit(&p->claim, &claim, claim + 1,
-                                                   memory_order_acq_rel, memory_order_relaxed))
-            continue;
-        fn(ctx, index);
-        task_done(p, ntasks);
+    if (generation_of(atomic_load_explicit(&p->claim, memory_order_relaxed)) == gen) {
+        if (ntasks <= HOME_TASKS)
+            run_home(p, seq, slot, fn, ctx, ntasks);
+        else
+            run_counted(p, gen, fn, ctx, ntasks);
     }
     in_task = false;
 }

@@ -10,14 +10,7 @@
 #include <stdio.h>
 
 #include "netrt.h"
-#include "util.h" /* rt_mul_checked, rt_format_size */
-
-/* Seconds on a monotonic clock, for rates and durations only. */
-double rt_seconds(void);
-/* CPU seconds of the whole process (every thread, user and system): on a
- * shared machine the wall clock counts the time other jobs held the cores,
- * the CPU time does not, so the epoch line prints both. */
-double rt_cpu_seconds(void);
+#include "util.h" /* rt_mul_checked, rt_format_size, rt_seconds */
 
 /* 52000.4 -> "52,000": counts people read at a glance. */
 void rt_format_thousands(double value, char *buf, size_t len);

@@ -133,4 +133,11 @@ void *rt_thread_scratch(rt_scratch_slot slot, size_t bytes);
 void rt_path_error(char *err, size_t errlen, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Seconds on a monotonic clock, for rates and durations only (progress.c). */
+double rt_seconds(void);
+/* CPU seconds of the whole process (every thread, user and system): on a
+ * shared machine the wall clock counts the time other jobs held the cores,
+ * the CPU time does not, so the epoch line prints both. */
+double rt_cpu_seconds(void);
+
 #endif
