@@ -52,6 +52,10 @@ typedef struct gemm_path {
     int mr, nr;
     rt_gemm_kernel_fn kernel;
     rt_gemm_kernel_direct_fn kernel_direct; /* NULL: always pack B */
+    /* A read in place, as A^T (direct_ab) or along its rows (direct_at);
+     * NULL: always pack A */
+    rt_gemm_kernel_direct_a_fn direct_ab, direct_at;
+    rt_gemm_transpose_fn transpose; /* the swapped forward's; NULL: no swap */
 } gemm_path;
 
 typedef struct gemm_problem {
@@ -64,7 +68,7 @@ typedef struct gemm_problem {
     const rt_epilogue *ep; /* NULL when it would do nothing */
     gemm_path path;
     bool fast_pack; /* AVX2 transposes for packing */
-    bool direct_a;  /* A read in place (AVX-512 only) */
+    bool direct_a;  /* A read in place (the SIMD paths) */
     rt_gemm_epilogue_fn epilogue;
     int64_t kc_step;
     const float *packed_b; /* all of op(B) packed (rt_sgemm_pack_b), or NULL */
@@ -322,13 +326,11 @@ static void gemm_region(const gemm_problem *p, int64_t m0, int64_t m1, int64_t n
                     int nr = nc - j < NR ? (int)(nc - j) : NR;
                     float *c = p->C + mb * p->ldc + nb + j;
                     if (p->direct_a && p->trans_a)
-                        rt_gemm_kernel_avx512_direct_ab(kc, p->A + k0 * p->lda + mb, p->lda,
-                                                        bblock + j * kc, NR, c, p->ldc, mr, nr,
-                                                        p->alpha, beta);
+                        p->path.direct_ab(kc, p->A + k0 * p->lda + mb, p->lda, bblock + j * kc, NR, c,
+                                          p->ldc, mr, nr, p->alpha, beta);
                     else if (p->direct_a)
-                        rt_gemm_kernel_avx512_direct_at(kc, p->A + mb * p->lda + k0, p->lda,
-                                                        bblock + j * kc, NR, c, p->ldc, mr, nr,
-                                                        p->alpha, beta);
+                        p->path.direct_at(kc, p->A + mb * p->lda + k0, p->lda, bblock + j * kc, NR, c,
+                                          p->ldc, mr, nr, p->alpha, beta);
                     else if (direct_b && nr == NR)
                         p->path.kernel_direct(kc, buf.a, p->B + k0 * p->ldb + nb + j, p->ldb, c,
                                               p->ldc, mr, nr, p->alpha, beta);
@@ -378,14 +380,16 @@ static gemm_path path_for(rt_isa isa)
     switch (isa) {
     case RT_ISA_AVX512:
         return (gemm_path){RT_GEMM_MR_AVX512, RT_GEMM_NR_AVX512, rt_gemm_kernel_avx512,
-                           rt_gemm_kernel_avx512_direct};
+                           rt_gemm_kernel_avx512_direct, rt_gemm_kernel_avx512_direct_ab,
+                           rt_gemm_kernel_avx512_direct_at, rt_gemm_transpose_avx512};
     case RT_ISA_AVX2:
         return (gemm_path){RT_GEMM_MR_AVX2, RT_GEMM_NR_AVX2, rt_gemm_kernel_avx2,
-                           rt_gemm_kernel_avx2_direct};
+                           rt_gemm_kernel_avx2_direct, rt_gemm_kernel_avx2_direct_ab,
+                           rt_gemm_kernel_avx2_direct_at, rt_gemm_transpose_avx2};
     case RT_ISA_PORTABLE:
         break;
     }
-    return (gemm_path){RT_GEMM_MR_PORTABLE, RT_GEMM_NR_PORTABLE, kernel_portable, NULL};
+    return (gemm_path){RT_GEMM_MR_PORTABLE, RT_GEMM_NR_PORTABLE, kernel_portable, NULL, NULL, NULL, NULL};
 }
 
 /* How to share the work among `threads`: split the dimension that leaves
@@ -417,12 +421,12 @@ static void choose_split(gemm_problem *p, int threads)
  * packed weight panel serves only ceil(64 / 12) = 6 micro-panels of x.
  * Swapped, y^T (N,M) = W x^T: W is the A operand, which the
  * micro-kernel reads in place as MR streams along K
- * (rt_gemm_kernel_avx512_direct_at), and only x (M x K, small) is packed.
+ * (the path's direct_at), and only x (M x K, small) is packed.
  * y^T goes to a scratch buffer and is transposed into C, where the
  * epilogue runs. Each output is the same FMA chain over the same K slices
  * (they depend on K alone) with the same alpha/beta steps, so the result
- * is bitwise the one of the unswapped product. AVX-512 only (the only
- * path with an A-in-place kernel), beta 0 only (C is not read).
+ * is bitwise the one of the unswapped product. AVX-512 and AVX2 (the
+ * paths with an A-in-place kernel), beta 0 only (C is not read).
  * From M = 32 (a whole 32-wide B panel) to 256, where the usual packing
  * is already spread over 22 micro-panels. */
 #define SWAP_MIN_M 32
@@ -442,11 +446,11 @@ typedef struct swapped_problem {
     const gemm_problem *p; /* the caller's */
 } swapped_problem;
 
-static bool use_swapped(const gemm_problem *p, rt_isa isa)
+static bool use_swapped(const gemm_problem *p)
 {
     /* Not with a prepacked op(B) (recurrent steps): its packing is already
      * paid for, and the swapped problem's B is x, not W. */
-    return isa == RT_ISA_AVX512 && !p->trans_a && p->beta == 0.0f && !p->packed_b &&
+    return p->path.transpose && !p->trans_a && p->beta == 0.0f && !p->packed_b &&
            p->M >= SWAP_MIN_M && p->M <= SWAP_MAX_M && p->N >= p->M &&
            p->K >= SWAP_MIN_K && p->N <= SWAP_MAX_N;
 }
@@ -462,8 +466,8 @@ static void swapped_finish(const swapped_problem *s, int64_t m0, int64_t m1, int
         ep = (rt_gemm_transpose_ep){ p->ep->bias ? p->ep->bias + n0 : NULL,
                                      p->ep->preact ? p->ep->preact + m0 * p->ldc + n0 : NULL,
                                      p->ep->act, p->ep->act_alpha };
-    rt_gemm_transpose_avx512(s->t.C + n0 * s->t.ldc + m0, s->t.ldc, n1 - n0, m1 - m0,
-                             p->C + m0 * p->ldc + n0, p->ldc, p->ep ? &ep : NULL);
+    p->path.transpose(s->t.C + n0 * s->t.ldc + m0, s->t.ldc, n1 - n0, m1 - m0, p->C + m0 * p->ldc + n0,
+                      p->ldc, p->ep ? &ep : NULL);
 }
 
 /* The task's part of y^T, then its part of C (rows of y^T are columns of
@@ -642,8 +646,8 @@ static void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
     p.packed_npad = round_up(N, p.path.nr);
     p.fast_pack = isa >= RT_ISA_AVX2;
     p.epilogue = epilogue_for(rt_isa_current());
-    /* A read in place on AVX-512 (the kernels that take it so exist
-     * there only): packing it cost more than it saved. A micro-panel is
+    /* A read in place on AVX-512 and AVX2 (the portable path has no
+     * kernel that takes it so): packing it cost more than it saved. A micro-panel is
      * MR rows of at most KC_MAX floats, in L1 either way, and it is swept
      * across every B panel of the block from there. Measured (paired
      * whole-process CPU time, one thread): gpt.net's training 5% less,
@@ -655,7 +659,7 @@ static void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
      * (6 alternating pairs, 0.969-1.039). Not for a few rows with B in
      * place (gemm_region's direct_b: packing B would then cost a copy of
      * B). */
-    p.direct_a = isa == RT_ISA_AVX512 && (trans_b || M > RT_GEMM_MR_AVX512);
+    p.direct_a = p.path.direct_at && (trans_b || M > p.path.mr) && (!trans_a || isa == RT_ISA_AVX512);
     if (K <= 0 || alpha == 0.0f) {
         scale_only(&p);
         return;
@@ -678,7 +682,7 @@ static void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
      * thread and 57 on two. */
     bool small = (int64_t)M * N * K < PARALLEL_MIN_MACS || K < PARALLEL_MIN_K;
     int threads = small ? 1 : rt_threads_count();
-    if (use_swapped(&p, isa)) {
+    if (use_swapped(&p)) {
         swapped_gemm(&p, threads);
         return;
     }
@@ -741,7 +745,7 @@ void rt_sgemm_packed_ex(bool trans_b, int M, int N, int K, float alpha, const fl
  * operand is used by a handful of micro-tiles, and packing them (A
  * transposed into micro-panels, B into NR-wide panels) plus the driver
  * took 20% of gpt.net's training against the micro-kernel's 48% (perf,
- * one thread). Here, on AVX-512, A is read where it lies by the kernels
+ * one thread). Here, on AVX-512 and AVX2, A is read where it lies by the kernels
  * that take it in place (direct_at: rows along K; direct_ab: A^T), and B
  * too when not transposed, whole panels in place and the ragged last one
  * packed (a full-width read there could run past the matrix). A
@@ -749,13 +753,13 @@ void rt_sgemm_packed_ex(bool trans_b, int M, int N, int K, float alpha, const fl
  * by rt_sgemm_small_pack_bt (a head's K^T, used by each block of query
  * rows: packing it per block was a quarter of the heads' time). The K
  * slices are sgemm's and the kernels do the packed kernel's arithmetic,
- * so the results are bitwise rt_sgemm's; on the other paths this is
+ * so the results are bitwise rt_sgemm's; on the portable path this is
  * rt_sgemm. One thread always: the callers run it inside their own
  * tasks. */
 static void small_slice(const gemm_problem *p, int64_t k0, int64_t kc, float beta, float *buf,
                         const float *packed)
 {
-    const int MR = RT_GEMM_MR_AVX512, NR = RT_GEMM_NR_AVX512;
+    const int MR = p->path.mr, NR = p->path.nr;
     int64_t full = p->trans_b ? 0 : p->N / NR * NR;
     if (packed) /* all of op(B) for this slice, packed by the caller */
         buf = (float *)packed;
@@ -769,11 +773,9 @@ static void small_slice(const gemm_problem *p, int64_t k0, int64_t kc, float bet
             int mr = p->M - mb < MR ? (int)(p->M - mb) : MR;
             float *c = p->C + mb * p->ldc + j;
             if (p->trans_a)
-                rt_gemm_kernel_avx512_direct_ab(kc, p->A + k0 * p->lda + mb, p->lda, b, ldb, c, p->ldc, mr, nr,
-                                                p->alpha, beta);
+                p->path.direct_ab(kc, p->A + k0 * p->lda + mb, p->lda, b, ldb, c, p->ldc, mr, nr, p->alpha, beta);
             else
-                rt_gemm_kernel_avx512_direct_at(kc, p->A + mb * p->lda + k0, p->lda, b, ldb, c, p->ldc, mr, nr,
-                                                p->alpha, beta);
+                p->path.direct_at(kc, p->A + mb * p->lda + k0, p->lda, b, ldb, c, p->ldc, mr, nr, p->alpha, beta);
         }
     }
 }
@@ -783,7 +785,7 @@ static void small_slice(const gemm_problem *p, int64_t k0, int64_t kc, float bet
  * transposed product, a few rows to the short path. */
 static bool small_applies(int M, int N, int K, float alpha)
 {
-    return rt_isa_current() == RT_ISA_AVX512 && M > RT_GEMM_SHORT_M && N > RT_GEMM_NR_AVX2 && K > 0 &&
+    return rt_isa_current() >= RT_ISA_AVX2 && M > RT_GEMM_SHORT_M && N > RT_GEMM_NR_AVX2 && K > 0 &&
            alpha != 0.0f && !(N <= NARROW_N && M >= 4 * N);
 }
 
@@ -793,9 +795,9 @@ static void small_gemm(bool trans_a, bool trans_b, int M, int N, int K, float al
     gemm_problem p = {
         .trans_a = trans_a, .trans_b = trans_b, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
         .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C,
-        .path = path_for(RT_ISA_AVX512), .fast_pack = true,
+        .path = path_for(rt_isa_current()), .fast_pack = true,
     };
-    int64_t step = kc_step_for(K), npad = round_up(N, RT_GEMM_NR_AVX512);
+    int64_t step = kc_step_for(K), npad = round_up(N, p.path.nr);
     float *buf = packed ? NULL : rt_thread_scratch(RT_SCRATCH_GEMM_B, (size_t)(step * npad) * sizeof(float));
     for (int64_t k0 = 0; k0 < K; k0 += step)
         small_slice(&p, k0, K - k0 < step ? K - k0 : step, k0 == 0 ? beta : 1.0f, buf, packed);
@@ -812,17 +814,17 @@ void rt_sgemm_small(bool trans_a, bool trans_b, int M, int N, int K, float alpha
 
 int64_t rt_sgemm_small_bt_floats(int N, int K)
 {
-    return (int64_t)(K > 0 ? K : 0) * round_up(N, RT_GEMM_NR_AVX512);
+    return (int64_t)(K > 0 ? K : 0) * round_up(N, RT_GEMM_NR_MAX);
 }
 
 /* One K slice only (K <= KC_MAX), so that the panels of any first N' <= N
  * rows of B are where a product with N' columns looks for them. */
 bool rt_sgemm_small_pack_bt(int N, int K, const float *B, int ldb, float *packed)
 {
-    if (rt_isa_current() != RT_ISA_AVX512 || N <= 0 || K <= 0 || K > KC_MAX)
+    if (rt_isa_current() < RT_ISA_AVX2 || N <= 0 || K <= 0 || K > KC_MAX)
         return false;
     gemm_problem p = { .trans_b = true, .N = N, .K = K, .B = B, .ldb = ldb,
-                       .path = path_for(RT_ISA_AVX512), .fast_pack = true };
+                       .path = path_for(rt_isa_current()), .fast_pack = true };
     pack_b(&p, 0, K, 0, N, packed);
     return true;
 }

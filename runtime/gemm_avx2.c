@@ -25,35 +25,48 @@
 #define ROW_FMA(i)                                                     \
     do {                                                               \
         if (i < rows) {                                                \
-            __m256 ai = _mm256_broadcast_ss(a + i);                    \
+            __m256 ai = _mm256_broadcast_ss(a + (i) * a_row);          \
             c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0);                \
             c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1);                \
         }                                                              \
     } while (0)
 
-/* Same arithmetic for full and partial tiles (see gemm_internal.h). */
-#define ROW_STORE(i)                                                            \
+/* Same arithmetic for full and partial tiles (see gemm_internal.h). A
+ * full tile's rows go through plain loads and stores: vmaskmovps to memory
+ * is microcoded on Zen (18 uops for a ymm store in AMD's tables), and
+ * twelve of them per tile cost more than a K = 128 tile's FMAs can hide. */
+#define ROW_STORE_WITH(i, LOAD, STORE)                                          \
     do {                                                                        \
         if (i < rows) {                                                         \
             float *ci = c + (int64_t)(i) * ldc;                                 \
             if (beta == 0.0f) {                                                 \
-                _mm256_maskstore_ps(ci, m0, _mm256_mul_ps(c##i##0, valpha));    \
-                _mm256_maskstore_ps(ci + 8, m1, _mm256_mul_ps(c##i##1, valpha)); \
+                STORE(ci, m0, _mm256_mul_ps(c##i##0, valpha));                  \
+                STORE(ci + 8, m1, _mm256_mul_ps(c##i##1, valpha));              \
             } else {                                                            \
-                __m256 o0 = _mm256_mul_ps(vbeta, _mm256_maskload_ps(ci, m0));   \
-                __m256 o1 = _mm256_mul_ps(vbeta, _mm256_maskload_ps(ci + 8, m1)); \
-                _mm256_maskstore_ps(ci, m0, _mm256_fmadd_ps(c##i##0, valpha, o0)); \
-                _mm256_maskstore_ps(ci + 8, m1, _mm256_fmadd_ps(c##i##1, valpha, o1)); \
+                __m256 o0 = _mm256_mul_ps(vbeta, LOAD(ci, m0));                 \
+                __m256 o1 = _mm256_mul_ps(vbeta, LOAD(ci + 8, m1));             \
+                STORE(ci, m0, _mm256_fmadd_ps(c##i##0, valpha, o0));            \
+                STORE(ci + 8, m1, _mm256_fmadd_ps(c##i##1, valpha, o1));        \
             }                                                                   \
         }                                                                       \
     } while (0)
+#define LOAD_FULL(p, m) _mm256_loadu_ps(p)
+#define STORE_FULL(p, m, v) _mm256_storeu_ps((p), (v))
+#define ROWS_STORE(LOAD, STORE)                                                                       \
+    do {                                                                                              \
+        ROW_STORE_WITH(0, LOAD, STORE); ROW_STORE_WITH(1, LOAD, STORE); ROW_STORE_WITH(2, LOAD, STORE); \
+        ROW_STORE_WITH(3, LOAD, STORE); ROW_STORE_WITH(4, LOAD, STORE); ROW_STORE_WITH(5, LOAD, STORE); \
+    } while (0)
 
-/* b_stride: NR for a packed micro-panel, ldb for op(B) read in place;
- * rows: the tile's mr, one instance per value (see kernel_12x32 in
- * gemm_avx512.c for both). */
+/* Row i's A value for step k is a[i * a_row + k * a_stride]: a_row 1 and
+ * a_stride MR for a packed micro-panel, (1, lda) for A^T read in place,
+ * (lda, 1) for A's rows read in place along K (six streams). b_stride: NR
+ * for a packed micro-panel, ldb for op(B) read in place; rows: the tile's
+ * mr, one instance per value (see kernel_12x32 in gemm_avx512.c for
+ * both). */
 static inline __attribute__((always_inline)) void
-kernel_6x16(int64_t kc, const float *a, const float *b, int64_t b_stride, float *c, int64_t ldc,
-            const int rows, int nr, float alpha, float beta)
+kernel_6x16(int64_t kc, const float *a, int64_t a_row, int64_t a_stride, const float *b, int64_t b_stride,
+            float *c, int64_t ldc, const int rows, int nr, float alpha, float beta)
 {
     ACC_ROW(0); ACC_ROW(1); ACC_ROW(2); ACC_ROW(3); ACC_ROW(4); ACC_ROW(5);
 
@@ -65,38 +78,54 @@ kernel_6x16(int64_t kc, const float *a, const float *b, int64_t b_stride, float 
         __m256 b0 = _mm256_loadu_ps(b);
         __m256 b1 = _mm256_loadu_ps(b + 8);
         ROW_FMA(0); ROW_FMA(1); ROW_FMA(2); ROW_FMA(3); ROW_FMA(4); ROW_FMA(5);
-        a += KERNEL_MR;
+        a += a_stride;
         b += b_stride;
     }
 
+    __m256 valpha = _mm256_set1_ps(alpha), vbeta = _mm256_set1_ps(beta);
+    if (nr == KERNEL_NR) {
+        ROWS_STORE(LOAD_FULL, STORE_FULL);
+        return;
+    }
     /* Lane j of a mask is on when its sign bit is set. */
     __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
     __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
-    __m256 valpha = _mm256_set1_ps(alpha), vbeta = _mm256_set1_ps(beta);
-    ROW_STORE(0); ROW_STORE(1); ROW_STORE(2); ROW_STORE(3); ROW_STORE(4); ROW_STORE(5);
+    ROWS_STORE(_mm256_maskload_ps, _mm256_maskstore_ps);
 }
 
-#define KERNEL_FOR_ROWS(stride)                                               \
-    switch (mr) {                                                             \
-    case 1: kernel_6x16(kc, a, b, stride, c, ldc, 1, nr, alpha, beta); return; \
-    case 2: kernel_6x16(kc, a, b, stride, c, ldc, 2, nr, alpha, beta); return; \
-    case 3: kernel_6x16(kc, a, b, stride, c, ldc, 3, nr, alpha, beta); return; \
-    case 4: kernel_6x16(kc, a, b, stride, c, ldc, 4, nr, alpha, beta); return; \
-    case 5: kernel_6x16(kc, a, b, stride, c, ldc, 5, nr, alpha, beta); return; \
-    }                                                                         \
-    kernel_6x16(kc, a, b, stride, c, ldc, KERNEL_MR, nr, alpha, beta)
+#define KERNEL_FOR_ROWS(arow, astride, stride)                                                       \
+    switch (mr) {                                                                                     \
+    case 1: kernel_6x16(kc, a, arow, astride, b, stride, c, ldc, 1, nr, alpha, beta); return;          \
+    case 2: kernel_6x16(kc, a, arow, astride, b, stride, c, ldc, 2, nr, alpha, beta); return;          \
+    case 3: kernel_6x16(kc, a, arow, astride, b, stride, c, ldc, 3, nr, alpha, beta); return;          \
+    case 4: kernel_6x16(kc, a, arow, astride, b, stride, c, ldc, 4, nr, alpha, beta); return;          \
+    case 5: kernel_6x16(kc, a, arow, astride, b, stride, c, ldc, 5, nr, alpha, beta); return;          \
+    }                                                                                                 \
+    kernel_6x16(kc, a, arow, astride, b, stride, c, ldc, KERNEL_MR, nr, alpha, beta)
 
 void rt_gemm_kernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                          int mr, int nr, float alpha, float beta)
 {
-    KERNEL_FOR_ROWS(KERNEL_NR);
+    KERNEL_FOR_ROWS(1, KERNEL_MR, KERNEL_NR);
 }
 
 void rt_gemm_kernel_avx2_direct(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
                                 int64_t ldc, int mr, int nr, float alpha, float beta)
 {
-    KERNEL_FOR_ROWS(ldb);
+    KERNEL_FOR_ROWS(1, KERNEL_MR, ldb);
+}
+
+void rt_gemm_kernel_avx2_direct_ab(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb,
+                                   float *c, int64_t ldc, int mr, int nr, float alpha, float beta)
+{
+    KERNEL_FOR_ROWS(1, lda, ldb);
+}
+
+void rt_gemm_kernel_avx2_direct_at(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb,
+                                   float *c, int64_t ldc, int mr, int nr, float alpha, float beta)
+{
+    KERNEL_FOR_ROWS(lda, 1, ldb);
 }
 
 /* Transposes 8 rows x 8 columns: row r of `in` becomes column r of the 8
@@ -173,6 +202,47 @@ void rt_gemm_pack_transposed_avx2(const float *src, int64_t ld, int rows, int64_
 #include "simd_avx2.h"
 
 #include "gemm_epilogue_simd.h"
+
+/* ------------------------------------------------------------ transpose */
+
+/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (both at
+ * most 8), then the epilogue on each transposed row while it is in a
+ * register: the AVX2 twin of gemm_avx512.c's transpose_16 (why: there),
+ * the same arithmetic as gemm_epilogue_simd.h, so the same bits. */
+static void transpose_8(const float *src, int64_t lds, int rows, int cols, float *dst, int64_t ldd,
+                        const rt_gemm_transpose_ep *ep, const float *bias, float *preact)
+{
+    __m256i cmask = tail_mask(cols), none = _mm256_setzero_si256();
+    __m256 r[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_maskload_ps(i < rows ? src + i * lds : src, i < rows ? cmask : none);
+    transpose8(r);
+    if (!ep) {
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
+            if (j < cols)
+                store_block(dst + j * ldd, rows, r[j]);
+        return;
+    }
+    VEC b = bias ? load_block(bias, rows) : v_zero();
+    for (int j = 0; j < cols; j++) {
+        VEC v = bias ? v_add(r[j], b) : r[j];
+        if (preact)
+            store_block(preact + j * ldd, rows, v);
+        store_block(dst + j * ldd, rows, rt_act_vec(ep->act, ep->act_alpha, v));
+    }
+}
+
+void rt_gemm_transpose_avx2(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
+                            int64_t ldd, const rt_gemm_transpose_ep *ep)
+{
+    for (int64_t j = 0; j < cols; j += 8)
+        for (int64_t i = 0; i < rows; i += 8)
+            transpose_8(src + i * lds + j, lds, rows - i < 8 ? (int)(rows - i) : 8,
+                        cols - j < 8 ? (int)(cols - j) : 8, dst + j * ldd + i, ldd, ep,
+                        ep && ep->bias ? ep->bias + i : NULL, ep && ep->preact ? ep->preact + j * ldd + i : NULL);
+}
 
 /* ------------------------------------------------------- short products */
 

@@ -54,16 +54,23 @@ void rt_gemm_kernel_avx2_direct(int64_t kc, const float *a, const float *b, int6
  * place costs what reading a packed panel costs; conv_forward.c runs its forward
  * pass with A = im2col (pixels along a row) and B = w transposed. Bitwise
  * the same results as the packed kernel. */
+typedef void (*rt_gemm_kernel_direct_a_fn)(int64_t kc, const float *a, int64_t lda, const float *b,
+                                           int64_t ldb, float *c, int64_t ldc, int mr, int nr,
+                                           float alpha, float beta);
 void rt_gemm_kernel_avx512_direct_ab(int64_t kc, const float *a, int64_t lda, const float *b,
                                      int64_t ldb, float *c, int64_t ldc, int mr, int nr,
                                      float alpha, float beta);
+void rt_gemm_kernel_avx2_direct_ab(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb,
+                                   float *c, int64_t ldc, int mr, int nr, float alpha, float beta);
 
 /* The same with A's rows running along K: the tile's A value (i, k) is
- * a[i * lda + k], read as 12 streams (conv_backward.c's filter gradient, A = the
- * im2col matrix). */
+ * a[i * lda + k], read as MR streams (conv_backward.c's filter gradient, A = the
+ * im2col matrix; gemm.c's products with A not transposed). */
 void rt_gemm_kernel_avx512_direct_at(int64_t kc, const float *a, int64_t lda, const float *b,
                                      int64_t ldb, float *c, int64_t ldc, int mr, int nr,
                                      float alpha, float beta);
+void rt_gemm_kernel_avx2_direct_at(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb,
+                                   float *c, int64_t ldc, int mr, int nr, float alpha, float beta);
 
 /* dst[k * width + r] = src[r * ld + k] for r < rows, k < kc, and zero for
  * rows <= r < width: how a micro-panel is packed from rows that run along
@@ -95,7 +102,7 @@ void rt_gemm_short_avx512(bool trans_b, int64_t M, int64_t K, float alpha, const
 void rt_gemm_short_avx2(int64_t M, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
                         int64_t ldb, float beta, float *C, int64_t ldc, int64_t n0, int64_t n1);
 
-/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (gemm_avx512.c):
+/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols:
  * the swapped dense products' transposes. With ep, the epilogue on dst
  * as rt_epilogue describes it (bias[i], preact laid out as dst, the
  * activation), bitwise gemm_epilogue_simd.h's. */
@@ -105,7 +112,12 @@ typedef struct rt_gemm_transpose_ep {
     rt_act act;
     float act_alpha;
 } rt_gemm_transpose_ep;
+typedef void (*rt_gemm_transpose_fn)(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
+                                     int64_t ldd, const rt_gemm_transpose_ep *ep);
 void rt_gemm_transpose_avx512(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
                               int64_t ldd, const rt_gemm_transpose_ep *ep);
+/* The same in 8 x 8 blocks (gemm_avx2.c). */
+void rt_gemm_transpose_avx2(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
+                            int64_t ldd, const rt_gemm_transpose_ep *ep);
 
 #endif
