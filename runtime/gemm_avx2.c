@@ -5,12 +5,21 @@
  * Haswell-class cores with room to spare; per k: 2 B loads + 6 broadcasts
  * for 12 FMAs.
  *
+ * Like gemm_avx512.c's it reads A in place too (direct_at, direct_ab),
+ * and has the swapped forward's transpose: until session 9 only the
+ * AVX-512 path had them, and on a Zen 3 machine (AVX2 only, 103 GFLOP/s
+ * FMA peak a core) gpt.net trained at 1.13x and charlstm.net at 1.44x
+ * PyTorch's tokens per CPU second, against 2.4-2.8x on AVX-512. With them,
+ * full tiles stored without vmaskmovps and A^T packed in groups
+ * (gemm.c): 1.43x and 1.63x, the kernels at 84-93% of the peak on the
+ * bench_rt_gemm shapes (57-81% before) and ~93% inside the training step.
+ *
  * The micro-kernel stays this file's own, deliberately, and so does
  * gemm_avx512.c's: the two tiles are sized to their register files (12 of
  * 16 ymm here, 27 of 32 zmm there), their accumulators are named registers
- * that gcc must keep out of memory, and the AVX-512 one has strided-A
- * variants conv.c needs; a shared body at two widths would be macros of
- * macros for no shared line. The epilogue is shared (gemm_epilogue_simd.h).
+ * that gcc must keep out of memory; a shared body at two widths would be
+ * macros of macros for no shared line. The epilogue is shared
+ * (gemm_epilogue_simd.h).
  */
 #include <immintrin.h>
 
