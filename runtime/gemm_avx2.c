@@ -227,30 +227,13 @@ static void transpose_8(const float *src, int64_t lds, int rows, int cols, float
     for (int i = 0; i < 8; i++)
         r[i] = _mm256_maskload_ps(i < rows ? src + i * lds : src, i < rows ? cmask : none);
     transpose8(r);
-    if (!ep) {
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; j++)
-            if (j < cols)
-                store_block(dst + j * ldd, rows, r[j]);
-        return;
-    }
-    VEC b = bias ? load_block(bias, rows) : v_zero();
-    for (int j = 0; j < cols; j++) {
-        VEC v = bias ? v_add(r[j], b) : r[j];
-        if (preact)
-            store_block(preact + j * ldd, rows, v);
-        store_block(dst + j * ldd, rows, rt_act_vec(ep->act, ep->act_alpha, v));
-    }
+    store_transposed(r, rows, cols, dst, ldd, ep, bias, preact);
 }
 
 void rt_gemm_transpose_avx2(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
                             int64_t ldd, const rt_gemm_transpose_ep *ep)
 {
-    for (int64_t j = 0; j < cols; j += 8)
-        for (int64_t i = 0; i < rows; i += 8)
-            transpose_8(src + i * lds + j, lds, rows - i < 8 ? (int)(rows - i) : 8,
-                        cols - j < 8 ? (int)(cols - j) : 8, dst + j * ldd + i, ldd, ep,
-                        ep && ep->bias ? ep->bias + i : NULL, ep && ep->preact ? ep->preact + j * ldd + i : NULL);
+    transpose_blocks(transpose_8, src, lds, rows, cols, dst, ldd, ep);
 }
 
 /* ------------------------------------------------------- short products */

@@ -309,28 +309,11 @@ static void transpose_16(const float *src, int64_t lds, int rows, int cols, floa
         r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
         r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
     }
-    if (!ep) {
-#pragma GCC unroll 16
-        for (int j = 0; j < 16; j++)
-            if (j < cols)
-                store_block(dst + j * ldd, rows, r[j]);
-        return;
-    }
-    VEC b = bias ? load_block(bias, rows) : v_zero();
-    for (int j = 0; j < cols; j++) {
-        VEC v = bias ? v_add(r[j], b) : r[j];
-        if (preact)
-            store_block(preact + j * ldd, rows, v);
-        store_block(dst + j * ldd, rows, rt_act_vec(ep->act, ep->act_alpha, v));
-    }
+    store_transposed(r, rows, cols, dst, ldd, ep, bias, preact);
 }
 
 void rt_gemm_transpose_avx512(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
                               int64_t ldd, const rt_gemm_transpose_ep *ep)
 {
-    for (int64_t j = 0; j < cols; j += 16)
-        for (int64_t i = 0; i < rows; i += 16)
-            transpose_16(src + i * lds + j, lds, rows - i < 16 ? (int)(rows - i) : 16,
-                         cols - j < 16 ? (int)(cols - j) : 16, dst + j * ldd + i, ldd, ep,
-                         ep && ep->bias ? ep->bias + i : NULL, ep && ep->preact ? ep->preact + j * ldd + i : NULL);
+    transpose_blocks(transpose_16, src, lds, rows, cols, dst, ldd, ep);
 }
