@@ -5,14 +5,13 @@
  * Haswell-class cores with room to spare; per k: 2 B loads + 6 broadcasts
  * for 12 FMAs.
  *
- * Like gemm_avx512.c's it reads A in place too (direct_at, direct_ab),
- * and has the swapped forward's transpose: until session 9 only the
- * AVX-512 path had them, and on a Zen 3 machine (AVX2 only, 103 GFLOP/s
- * FMA peak a core) gpt.net trained at 1.13x and charlstm.net at 1.44x
- * PyTorch's tokens per CPU second, against 2.4-2.8x on AVX-512. With them,
- * full tiles stored without vmaskmovps and A^T packed in groups
- * (gemm.c): 1.43x and 1.63x, the kernels at 84-93% of the peak on the
- * bench_rt_gemm shapes (57-81% before) and ~93% inside the training step.
+ * Like gemm_avx512.c's it reads A in place: along its rows (direct_at,
+ * in gemm_region and the small path) and as A^T (direct_ab, only in the
+ * small path of attention's products; gemm_region keeps A^T packed on
+ * AVX2, gemm.c's direct_a says why), and has the swapped forward's
+ * transpose. Full tiles are stored with plain loads and stores: Zen
+ * microcodes vmaskmovps. What each step gained on a Zen 3 (AVX2 only):
+ * docs/performance-history.md, session 9.
  *
  * The micro-kernel stays this file's own, deliberately, and so does
  * gemm_avx512.c's: the two tiles are sized to their register files (12 of
