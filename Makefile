@@ -37,6 +37,14 @@ CHECKLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubun
 # dispatcher picks them at run time (runtime/cpu.c).
 AVX512FLAGS := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx2
 AVX2FLAGS   := -mavx2 -mfma
+# The activation kernels (kernels_*.c) also get gcc's scheduling before
+# register allocation (off at -O2 on x86), which interleaves the vectors
+# they hand it together (four GELUs, say), so one's exp overlaps another's;
+# without it they stay one after the other and the chains' latency bounds
+# the loop (GELU 1.5x faster on Zen 3). Not the GEMM, convolution or other
+# kernel files: their hand-scheduled micro-kernels ran at 41 GFLOP/s
+# instead of 90 with it (docs/performance-history.md, session 10).
+SIMDFLAGS   := -fschedule-insns -fsched-pressure
 
 RT_SRC   := $(wildcard runtime/*.c)
 RT_OBJ   := $(RT_SRC:%.c=$(BUILD)/%.o)
@@ -76,7 +84,7 @@ $(BUILD)/runtime/data.o: CFLAGS += -DNETRT_DATA_DIR='"$(abspath $(BUILD))/data"'
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(if $(findstring _avx512,$<),$(AVX512FLAGS)) $(if $(findstring _avx2,$<),$(AVX2FLAGS)) $(if $(findstring runtime/dist.c,$<),$(MPI_DEFS)) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(if $(findstring _avx512,$<),$(AVX512FLAGS)) $(if $(findstring _avx2,$<),$(AVX2FLAGS)) $(if $(findstring runtime/kernels_avx,$<),$(SIMDFLAGS)) $(if $(findstring runtime/dist.c,$<),$(MPI_DEFS)) -MMD -MP -c $< -o $@
 
 $(BUILD)/grammar/parser.c $(BUILD)/grammar/parser.h: grammar/netc.y
 	@mkdir -p $(dir $@)

@@ -86,7 +86,7 @@ void rt_gemm_pack_transposed_avx2(const float *src, int64_t ld, int rows, int64_
 typedef void (*rt_gemm_epilogue_fn)(float *c, int64_t ldc, int mr, int nr, const float *bias,
                                     float *preact, rt_act act, float act_alpha);
 
-/* gemm_epilogue_simd.h, in gemm_avx512.c and gemm_avx2.c */
+/* kernels_simd.h, in kernels_avx512.c and kernels_avx2.c */
 void rt_avx512_gemm_epilogue(float *c, int64_t ldc, int mr, int nr, const float *bias,
                              float *preact, rt_act act, float act_alpha);
 void rt_avx2_gemm_epilogue(float *c, int64_t ldc, int mr, int nr, const float *bias,

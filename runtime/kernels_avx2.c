@@ -44,8 +44,23 @@ rt_softmax_sums rt_avx2_softmax_row(int64_t cols, const float *x, float *y)
     float max = hmax8(vmax);
     __m256 vm = _mm256_set1_ps(max);
 
+    /* Four vectors' exps at a time, so their chains overlap (see
+     * kernels_simd.h's GEMM epilogue), summed in the same order as one at
+     * a time. */
     __m256d sum4 = _mm256_setzero_pd();
-    for (int64_t j = 0; j < full; j += 8) {
+    int64_t j = 0;
+    for (; j + 32 <= full; j += 32) {
+        __m256 e[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            e[k] = v_exp(_mm256_sub_ps(_mm256_loadu_ps(x + j + 8 * k), vm));
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            _mm256_storeu_ps(y + j + 8 * k, e[k]);
+            sum4 = add_halves_pd(sum4, e[k]);
+        }
+    }
+    for (; j < full; j += 8) {
         __m256 e = v_exp(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm));
         _mm256_storeu_ps(y + j, e);
         sum4 = add_halves_pd(sum4, e);
@@ -57,7 +72,7 @@ rt_softmax_sums rt_avx2_softmax_row(int64_t cols, const float *x, float *y)
     double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
 
     __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
-    for (int64_t j = 0; j < full; j += 8)
+    for (j = 0; j < full; j += 8)
         _mm256_storeu_ps(y + j, _mm256_mul_ps(_mm256_loadu_ps(y + j), inv));
     _mm256_storeu_ps(tail, _mm256_mul_ps(e_tail, inv));
     memcpy(y + full, tail, (size_t)rest * sizeof(float));
