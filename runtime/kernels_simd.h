@@ -370,29 +370,29 @@ void SIMD_EXPORT(softmax_grad_row)(int64_t n, int64_t width, const float *p, flo
  * element at a time) epilogue once, and GELU that way cost more than the
  * tile's multiply. */
 
-/* Rows [i0, i0 + rows) of the tile's vector columns [c0, c0 + cols)
- * (rows * cols <= 4, constants where this is inlined), b their bias
- * vectors: the vectors go through each step together, so their
- * activations' long dependency chains (an exp, a divide) overlap. One
- * vector at a time, GELU and its bias took 11.3-12.3 ns a vector (Zen 3),
- * bound by the chain's latency (the FP scheduler holds about two vectors'
- * operations); four at a time, with the pre-allocation scheduler on
- * (Makefile, SIMDFLAGS), 6.5-7.9 ns. Four rows of one vector and then
- * two of one (a 6-row tile) gained only 8.1 against 8.7 ns: the pair at
- * the end overlaps too little. HAS_BIAS and HAS_PREACT are constants
- * too, so their branches go. */
+/* Rows [i0, i0 + rows) of the vector columns at c (rows * cols <= 4,
+ * constants where this is inlined), b[j] the bias of column j: the
+ * vectors go through each step together, so their activations' long
+ * dependency chains (an exp, a divide) overlap. One vector at a time,
+ * GELU and its bias took 11.3-12.3 ns a vector (Zen 3), bound by the
+ * chain's latency (the FP scheduler holds about two vectors' operations);
+ * four at a time, with the pre-allocation scheduler on (Makefile,
+ * SIMDFLAGS), 6.5-7.9 ns. Four rows of one vector and then two of one (a
+ * 6-row tile) gained only 8.1 against 8.7 ns: the pair at the end
+ * overlaps too little. HAS_BIAS and HAS_PREACT are constants too, so
+ * their branches go. */
 static inline __attribute__((always_inline)) void
-epilogue_group(float *c, int64_t ldc, int i0, int rows, int c0, int cols, const VEC *b, float *preact,
-               bool has_bias, bool has_preact, VEC (*fwd)(VEC, float), float alpha)
+epilogue_group(float *c, int64_t ldc, int i0, int rows, int cols, const VEC *b, float *preact, bool has_bias,
+               bool has_preact, VEC (*fwd)(VEC, float), float alpha)
 {
     VEC v[4];
     int64_t off[4];
 #pragma GCC unroll 4
     for (int k = 0; k < rows * cols; k++) {
-        off[k] = (int64_t)(i0 + k / cols) * ldc + (c0 + k % cols) * LANES;
+        off[k] = (int64_t)(i0 + k / cols) * ldc + (k % cols) * LANES;
         v[k] = v_loadu(c + off[k]);
         if (has_bias)
-            v[k] = v_add(v[k], b[c0 + k % cols]);
+            v[k] = v_add(v[k], b[k % cols]);
         if (has_preact)
             v_storeu(preact + off[k], v[k]);
     }
@@ -401,33 +401,45 @@ epilogue_group(float *c, int64_t ldc, int i0, int rows, int c0, int cols, const 
         v_storeu(c + off[k], fwd(v[k], alpha));
 }
 
-/* The tile's whole vectors through the instance: two rows of both
- * vectors of a full tile at a time (NR is two vectors on both instruction
- * sets), else four rows of one vector; the tail, if any, through the
- * generic loop below (an instance for tails too doubled the code). */
+/* The tile's whole vectors through the instance, four at a time: two
+ * rows of both vectors of a full tile (NR is two vectors on both
+ * instruction sets); four vectors along a single row (the short and
+ * narrow products' rows, batch-1 inference among them); else four rows
+ * of one vector. The tail, if any, goes through the generic loop below
+ * (an instance for tails too doubled the code). */
 static inline __attribute__((always_inline)) void
 epilogue_tile(float *c, int64_t ldc, int mr, int nr, const float *bias, float *preact, bool has_bias,
               bool has_preact, VEC (*fwd)(VEC, float), float alpha)
 {
-    VEC b[2] = { v_zero(), v_zero() };
+    VEC b[4] = { v_zero(), v_zero(), v_zero(), v_zero() };
     int i = 0;
+    int64_t j = 0;
     if (nr == 2 * LANES) {
         if (has_bias)
             b[0] = v_loadu(bias), b[1] = v_loadu(bias + LANES);
         for (; i + 2 <= mr; i += 2)
-            epilogue_group(c, ldc, i, 2, 0, 2, b, preact, has_bias, has_preact, fwd, alpha);
+            epilogue_group(c, ldc, i, 2, 2, b, preact, has_bias, has_preact, fwd, alpha);
         if (i < mr)
-            epilogue_group(c, ldc, i, 1, 0, 2, b, preact, has_bias, has_preact, fwd, alpha);
+            epilogue_group(c, ldc, i, 1, 2, b, preact, has_bias, has_preact, fwd, alpha);
         return;
     }
-    for (int64_t j = 0; j + LANES <= nr; j += LANES) {
+    if (mr == 1) {
+        for (; j + 4 * LANES <= nr; j += 4 * LANES) {
+            if (has_bias)
+                for (int k = 0; k < 4; k++)
+                    b[k] = v_loadu(bias + j + k * LANES);
+            epilogue_group(c + j, ldc, 0, 1, 4, b, has_preact ? preact + j : preact, has_bias, has_preact, fwd,
+                           alpha);
+        }
+    }
+    for (; j + LANES <= nr; j += LANES) {
         if (has_bias)
             b[0] = v_loadu(bias + j);
         float *cj = c + j, *pj = has_preact ? preact + j : preact;
         for (i = 0; i + 4 <= mr; i += 4)
-            epilogue_group(cj, ldc, i, 4, 0, 1, b, pj, has_bias, has_preact, fwd, alpha);
+            epilogue_group(cj, ldc, i, 4, 1, b, pj, has_bias, has_preact, fwd, alpha);
         for (; i < mr; i++)
-            epilogue_group(cj, ldc, i, 1, 0, 1, b, pj, has_bias, has_preact, fwd, alpha);
+            epilogue_group(cj, ldc, i, 1, 1, b, pj, has_bias, has_preact, fwd, alpha);
     }
 }
 

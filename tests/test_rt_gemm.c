@@ -185,30 +185,50 @@ END_TEST
  * rt_act_forward over the pre-activations (both compute activations.h's
  * rt_act_scalar): fusing a dense or conv layer's activation changes no
  * number. Products a_i * 1 are exact, so the pre-activations are the sweep
- * itself: [-8, 8], +-0, denormals, the largest floats, +-inf, NaN. On
- * every path: the SIMD epilogues apply the kernels' own vector formulas
- * (activations_simd.h). */
+ * itself plus the bias: [-8, 8], +-0, denormals, the largest floats,
+ * +-inf, NaN. On every path: the SIMD epilogues apply the kernels' own
+ * vector formulas (activations_simd.h). The shapes reach each way the
+ * SIMD epilogue takes its vectors (kernels_simd.h's epilogue_tile): whole
+ * 16-wide tiles two rows at a time with an odd last row (97 x 40 through
+ * the blocked path), a 16-wide C one row at a time (the narrow path), one
+ * wide row four vectors at a time (3 x 100, B transposed: the short
+ * path), one vector of a tile's rows (the 40's last 8 columns) and the
+ * tails; with and without bias, and without preact the same bits. */
 START_TEST(test_epilogue_like_kernels)
 {
-    enum { M = 96, N = 16 };
+    enum { MAXM = 97, MAXN = 100 };
+    static const struct { int M, N; bool tb; } shapes[] = { { 96, 16, false }, { 97, 40, false }, { 3, 100, true } };
     static const float special[] = { 0.0f, -0.0f, 1e-40f, -1e-40f, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN,
                                      20.0f, -20.0f, 89.0f, -89.0f };
-    float a[M], b[N], c[M * N], pre[M * N], want[M * N];
-    for (int i = 0; i < M; i++)
-        a[i] = -8.0f + 16.0f * (float)i / (float)(M - 1);
-    memcpy(a + M - sizeof special / sizeof special[0], special, sizeof special);
-    for (int j = 0; j < N; j++)
-        b[j] = 1.0f;
+    enum { NSPECIAL = sizeof special / sizeof special[0] };
+    static float a[MAXM], b[MAXN], bias[MAXN], c[MAXM * MAXN], c2[MAXM * MAXN], pre[MAXM * MAXN],
+        want[MAXM * MAXN];
+    for (int j = 0; j < MAXN; j++)
+        b[j] = 1.0f, bias[j] = 0.125f * (float)(j % 7) - 0.375f;
     FOR_EACH_ISA(isa) {
         CHECK(rt_isa_set((rt_isa)isa));
-        for (int act = RT_ACT_NONE; act < NACTS; act++) {
-            rt_epilogue ep = { NULL, pre, (rt_act)act, 0.1f };
-            rt_sgemm_ex(false, false, M, N, 1, 1.0f, a, 1, b, N, 0.0f, c, N, &ep);
-            rt_act_forward((rt_act)act, 0.1f, M * N, pre, want);
-            for (int i = 0; i < M * N; i++)
-                CHECK_MSG(memcmp(&c[i], &want[i], sizeof(float)) == 0 || (isnan(c[i]) && isnan(want[i])),
-                          "%s act %d: epilogue %a, rt_act_forward %a at x = %g", rt_isa_name((rt_isa)isa), act, c[i],
-                          want[i], pre[i]);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            int M = shapes[s].M, N = shapes[s].N;
+            for (int i = 0; i < M; i++)
+                a[i] = M > 1 ? -8.0f + 16.0f * (float)i / (float)(M - 1) : 0.5f;
+            if (M >= NSPECIAL)
+                memcpy(a + M - NSPECIAL, special, sizeof special);
+            for (int with_bias = 0; with_bias < 2; with_bias++)
+                for (int act = RT_ACT_NONE; act < NACTS; act++) {
+                    rt_epilogue ep = { with_bias ? bias : NULL, pre, (rt_act)act, 0.1f };
+                    rt_sgemm_ex(false, shapes[s].tb, M, N, 1, 1.0f, a, 1, b, shapes[s].tb ? 1 : N, 0.0f, c, N, &ep);
+                    rt_act_forward((rt_act)act, 0.1f, (int64_t)M * N, pre, want);
+                    ep.preact = NULL;
+                    rt_sgemm_ex(false, shapes[s].tb, M, N, 1, 1.0f, a, 1, b, shapes[s].tb ? 1 : N, 0.0f, c2, N, &ep);
+                    for (int i = 0; i < M * N; i++) {
+                        CHECK_MSG(memcmp(&c[i], &want[i], sizeof(float)) == 0 || (isnan(c[i]) && isnan(want[i])),
+                                  "%s %dx%d bias %d act %d: epilogue %a, rt_act_forward %a at x = %g",
+                                  rt_isa_name((rt_isa)isa), M, N, with_bias, act, c[i], want[i], pre[i]);
+                        CHECK_MSG(memcmp(&c[i], &c2[i], sizeof(float)) == 0 || (isnan(c[i]) && isnan(c2[i])),
+                                  "%s %dx%d bias %d act %d: %a with preact, %a without, at %d",
+                                  rt_isa_name((rt_isa)isa), M, N, with_bias, act, c[i], c2[i], i);
+                    }
+                }
         }
         CHECK(rt_isa_set(rt_cpu_best_isa()));
     }
