@@ -76,6 +76,9 @@ struct JitProgram {
     gcc_jit_context *step_ctx;
     gcc_jit_result *step_result;
     rt_step_fn step;
+    /* --dump-jit's folder (the Compiler's arena), or NULL: the functions
+     * compiled on first use are dumped there too, under their own names */
+    const char *dump_dir;
 };
 
 typedef struct Jit {
@@ -724,7 +727,9 @@ static JitProgram *fail(JitProgram *jp, FILE *err, const char *msg)
 
 /* One function compiled alone, in a context of its own (*ctx, *result:
  * the caller's, released by jit_free): a checked step (inference false)
- * or the step function. Its code, or NULL. */
+ * or the step function, dumped as NAME.jit.c, NAME.reproducer.c and
+ * NAME.s beside the program's when --dump-jit asked for dumps. Its code,
+ * or NULL. */
 static void *compile_alone(JitProgram *jp, const LFunc *f, const char *name, bool inference,
                            gcc_jit_context **ctx, gcc_jit_result **result)
 {
@@ -741,6 +746,8 @@ static void *compile_alone(JitProgram *jp, const LFunc *f, const char *name, boo
     else
         build_train_step(&j, f, name, true);
     if (j.error[0] || gcc_jit_context_get_first_error(*ctx))
+        return NULL;
+    if (jp->dump_dir && !dump(*ctx, jp->dump_dir, name, stderr))
         return NULL;
     *result = gcc_jit_context_compile(*ctx);
     return *result ? gcc_jit_result_get_code(*result, name) : NULL;
@@ -816,6 +823,7 @@ JitProgram *jit_compile(Compiler *c, LProgram *lp, const char *dump_dir, FILE *e
     const char *forward_name = arena_printf(c->arena, "%s_forward", lp->name);
     jp->c = c;
     jp->lp = lp;
+    jp->dump_dir = dump_dir ? arena_printf(c->arena, "%s", dump_dir) : NULL;
     if (lp->train && !lp->inference)
         checked_steps(jp, lp);
     if (lp->has_step)

@@ -36,7 +36,7 @@ static const char usage[] =
     "  -dL        dump the LIR (build, emit, train, eval, predict)\n"
     "  -o FILE    check, graph: write to FILE; build: the binary; emit: the folder\n"
     "  -m NAME    build, emit, train, eval, predict: the model to compile (default: the first)\n"
-    "  --dump-jit DIR  train, eval, predict: write libgccjit's dumps of the program into DIR\n"
+    "  --dump-jit DIR  train, eval, predict, sample: write libgccjit's dumps of the program into DIR\n"
     "  --keep-c   build: keep the generated C next to the binary (FILE.c)\n"
     "  --inference     build, emit: the forward pass only (emit: NAME_create/_predict/_destroy)\n"
     "  --weights FILE  build, emit: embed FILE's weights; build: a single-file predictor (./m INPUT)\n"

@@ -1005,6 +1005,44 @@ START_TEST(dump_jit)
 }
 END_TEST
 
+/* The functions compiled on first use (sample's step function, a train
+ * step's checked twin) are dumped too, each under its own name, when they
+ * are compiled. */
+START_TEST(dump_jit_later_functions)
+{
+    static const char lm[] = "model m(tok: i32[8]) -> f32[8, 20] { tok -> embed(20, 8) -> lstm(12) -> dense(20) }\n"
+                             "train m { data text(\"c.txt\", seq = 8) loss cross_entropy optimizer adam(lr = 1e-2) }\n";
+    char *dir = temp_dir();
+    char sub[600], path[700];
+    snprintf(sub, sizeof sub, "%s/dumps", dir);
+    FeRun r;
+    LProgram lp;
+    lower_ok(&r, lm, &lp);
+    ck_assert(lp.has_step);
+    JitProgram *jp = jit_compile(&r.c, &lp, sub, r.diag);
+    ck_assert_ptr_nonnull(jp);
+    snprintf(path, sizeof path, "%s/m_step.jit.c", sub);
+    ck_assert_int_ne(access(path, R_OK), 0); /* not compiled yet */
+    const rt_program *p = jit_program(jp);
+    ck_assert_ptr_nonnull(rt_program_step(p));
+    ck_assert_ptr_nonnull(p->compile_checked(p, 0));
+    static const char *const names[] = { "m_step", "m_train_step_checked" };
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s.jit.c", sub, names[i]);
+        char *text = fe_slurp(path, NULL);
+        ck_assert_msg(strstr(text, names[i]), "%s: %s", path, text);
+        free(text);
+        snprintf(path, sizeof path, "%s/%s.reproducer.c", sub, names[i]);
+        ck_assert_int_eq(access(path, R_OK), 0);
+        snprintf(path, sizeof path, "%s/%s.s", sub, names[i]);
+        ck_assert_int_eq(access(path, R_OK), 0);
+    }
+    jit_free(jp);
+    fe_close(&r);
+    remove_dir(dir);
+}
+END_TEST
+
 static Suite *jit_suite(void)
 {
     Suite *s = suite_create("jit");
@@ -1040,6 +1078,7 @@ static Suite *jit_suite(void)
     tc = test_case("failures and dumps");
     tcase_add_test(tc, broken_lir_is_an_error);
     tcase_add_test(tc, dump_jit);
+    tcase_add_test(tc, dump_jit_later_functions);
     suite_add_tcase(s, tc);
     return s;
 }
