@@ -608,13 +608,16 @@ bool autodiff_build(Compiler *c, const TrainSpec *ts, int step_index, TrainGraph
     a.cap = 0;
     reserve(&a);
     const Graph *model = &p->graphs[tg->model];
+    /* the model's own parameters, by program index (a scan of the model's
+     * list for every parameter node was quadratic in depth) */
+    bool *in_model = arena_alloc(c->arena, sizeof *in_model * ((size_t)p->nparams + 1));
+    memset(in_model, 0, sizeof *in_model * ((size_t)p->nparams + 1));
+    for (int k = 0; k < model->nparams; k++)
+        in_model[model->params[k]] = true;
     for (uint32_t i = 0; i < nforward; i++) {
         const Node *n = &a.g->nodes[i];
         if (n->op == OP_param) {
-            a.needs[i] = false;
-            for (int k = 0; k < model->nparams; k++)
-                if (model->params[k] == n->param && p->params[n->param].trainable)
-                    a.needs[i] = true;
+            a.needs[i] = in_model[n->param] && p->params[n->param].trainable;
             continue;
         }
         for (int k = 0; k < n->ninputs; k++)

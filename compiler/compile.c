@@ -18,6 +18,20 @@ void compiler_init(Compiler *c, const char *path, const char *text, size_t len, 
     memcpy(copy, text, len);
     c->src.text = copy;
     c->src.len = len;
+    /* Line starts, for diag_line_col: the back ends ask for the line of
+     * every instruction, and scanning from the start each time made
+     * `netc emit` of a 4,000-layer file quadratic (2.3 s, 66% of it in
+     * the scan). */
+    uint32_t nlines = 1;
+    for (size_t i = 0; i < len; i++)
+        nlines += copy[i] == '\n';
+    uint32_t *starts = arena_alloc(c->arena, sizeof *starts * nlines);
+    starts[0] = 0;
+    for (size_t i = 0, l = 1; i < len; i++)
+        if (copy[i] == '\n')
+            starts[l++] = (uint32_t)(i + 1);
+    c->src.line_starts = starts;
+    c->src.nlines = nlines;
     diag_init(&c->diag, &c->src, diag_out);
 }
 

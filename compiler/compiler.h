@@ -58,6 +58,10 @@ typedef struct Source {
     const char *path; /* as given on the command line */
     const char *text; /* NUL-terminated copy of the whole file */
     size_t len;       /* bytes, excluding the terminating NUL */
+    /* the offset where each line begins, line_starts[0] = 0 (compiler_init
+     * makes them; NULL: diag_line_col scans from the start) */
+    const uint32_t *line_starts;
+    uint32_t nlines;
 } Source;
 
 typedef struct Diag {

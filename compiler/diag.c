@@ -34,7 +34,21 @@ void diag_line_col(const Source *src, uint32_t offset, int *line, int *col)
     int l = 1, c = 1;
     if (offset > src->len)
         offset = (uint32_t)src->len;
-    for (uint32_t i = 0; i < offset; i++) {
+    uint32_t i = 0;
+    if (src->line_starts) {
+        /* the last line starting at or before offset */
+        uint32_t lo = 0, hi = src->nlines;
+        while (hi - lo > 1) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (src->line_starts[mid] <= offset)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        l = (int)lo + 1;
+        i = src->line_starts[lo];
+    }
+    for (; i < offset; i++) {
         if (src->text[i] == '\n') {
             l++;
             c = 1;

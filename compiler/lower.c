@@ -1241,18 +1241,33 @@ static void copy_input_to_out(Lower *l)
 
 /* ---------------------------------------------- gradients made final */
 
-/* The trainable parameter whose gradient holds grads[offset], or -1. */
+/* The trainable parameter whose gradient holds grads[offset], or -1.
+ * The layout's order is by offset (layout_models), so a binary search
+ * finds the last tensor starting at or before it: a scan of every
+ * parameter for every instruction made lowering a 8,000-layer file
+ * quadratic. Tensors of no elements share an offset with the next, hence
+ * the walk back over equal offsets. */
 static int grad_owner(Lower *l, LPtr p, int64_t extra)
 {
     if (p.base != BASE_GRADS)
         return -1;
     int64_t at = p.offset + extra;
     const Program *prog = l->c->prog;
-    for (int k = 0; k < l->pl->n; k++) {
+    int lo = -1, hi = l->pl->n; /* offset(order[lo]) <= at < offset(order[hi]) */
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if (param_offset(l->pl, l->pl->order[mid]) <= at)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    for (int k = lo; k >= 0; k--) {
         uint32_t pi = l->pl->order[k];
         int64_t off = param_offset(l->pl, pi);
-        if (prog->params[pi].trainable && at >= off && at < off + ir_shape_elems(&prog->params[pi].shape))
+        if (prog->params[pi].trainable && at < off + ir_shape_elems(&prog->params[pi].shape))
             return (int)pi;
+        if (k > 0 && param_offset(l->pl, l->pl->order[k - 1]) != off)
+            break;
     }
     return -1;
 }
@@ -1299,14 +1314,26 @@ static void mark_grads_ready(Lower *l)
     }
     LInstr *code = f->code;
     int n = f->n;
+    /* The parameters whose last touch is instruction k, in index order:
+     * head[k], then next[] (lists built backwards, so they come out in
+     * ascending pi, the order a scan of all parameters per instruction
+     * gave, which made lowering a long file quadratic). */
+    int *head = arena_alloc(l->c->arena, sizeof *head * (size_t)(n + 1));
+    int *next = arena_alloc(l->c->arena, sizeof *next * (size_t)(span + 1));
+    for (int k = 0; k < n; k++)
+        head[k] = -1;
+    for (uint32_t s = span; s-- > 0;)
+        if (last[s] >= 0) {
+            next[s] = head[last[s]];
+            head[last[s]] = (int)s;
+        }
     f->code = NULL;
     f->n = f->cap = 0;
     for (int k = 0; k < n; k++) {
         Node fake = { .op = OP_param, .span = code[k].span };
         *emit(l, code[k].kind, code[k].fn, &fake) = code[k];
-        for (uint32_t pi = first; pi < first + span; pi++) {
-            if (last[pi - first] != k)
-                continue;
+        for (int s = head[k]; s >= 0; s = next[s]) {
+            uint32_t pi = first + (uint32_t)s;
             const Param *p = &prog->params[pi];
             Node at = { .op = OP_param, .name = p->name, .shape = p->shape, .span = code[k].span };
             LInstr *in = emit(l, LI_CALL, K_rt_grad_ready, &at);
