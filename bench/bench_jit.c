@@ -20,8 +20,8 @@
  *    lookup that scanned the file from its start for every instruction,
  *    two scans of every parameter per instruction in lowering, one per
  *    parameter node in autodiff) and narrowed a fifth (the memory
- *    planner's passes): `netc emit` of 8,000 layers took 2.9 s, then
- *    1.3 s. What still grows is the planner's greedy placement, quadratic
+ *    planner's passes): `netc emit` of 4,000 layers took 2.3 s, then
+ *    0.5-0.75 s. What still grows is the planner's greedy placement, quadratic
  *    in buffers by design: in a chain every forward value lives until
  *    its backward, so each buffer overlaps half the others in time. */
 #include "compiler.h"
