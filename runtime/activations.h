@@ -7,7 +7,7 @@
  *                                     the input x or the output y
  *   fwd_<name>(VEC x, alpha)          the same in SIMD vectors: the vector
  *   bwd_<name>(VEC x, VEC y, VEC dy, alpha)  kernels (kernels_simd.h) and the
- *                                     vector GEMM epilogue (gemm_epilogue_simd.h)
+ *                                     vector GEMM epilogue (kernels_simd.h, gemm_epilogue_simd.h)
  * and every switch over rt_act is generated from the list (rt_act_scalar,
  * rt_act_vec, and the kernels' loops), so adding an
  * activation is a row in netrt.h and its four formulas here. The kernels

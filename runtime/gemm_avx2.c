@@ -17,8 +17,10 @@
  * gemm_avx512.c's: the two tiles are sized to their register files (12 of
  * 16 ymm here, 27 of 32 zmm there), their accumulators are named registers
  * that gcc must keep out of memory; a shared body at two widths would be
- * macros of macros for no shared line. The epilogue is shared
- * (gemm_epilogue_simd.h).
+ * macros of macros for no shared line. The epilogue on C's tiles is
+ * kernels_simd.h's (compiled with the activation kernels' scheduling
+ * flags, which these micro-kernels must not get); the transposes' store
+ * tail is shared with gemm_avx512.c (gemm_epilogue_simd.h).
  */
 #include <immintrin.h>
 
@@ -205,7 +207,7 @@ void rt_gemm_pack_transposed_avx2(const float *src, int64_t ld, int rows, int64_
             dst[k * width + i] = 0.0f;
 }
 
-/* ------------------------------------------------------------ epilogue */
+/* ------------------------------------------- the transposes' store tail */
 
 #include "simd_avx2.h"
 
@@ -216,7 +218,8 @@ void rt_gemm_pack_transposed_avx2(const float *src, int64_t ld, int rows, int64_
 /* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (both at
  * most 8), then the epilogue on each transposed row while it is in a
  * register: the AVX2 twin of gemm_avx512.c's transpose_16 (why: there),
- * the same arithmetic as gemm_epilogue_simd.h, so the same bits. */
+ * the same arithmetic as kernels_simd.h's tile epilogue (through
+ * gemm_epilogue_simd.h's store_transposed), so the same bits. */
 static void transpose_8(const float *src, int64_t lds, int rows, int cols, float *dst, int64_t ldd,
                         const rt_gemm_transpose_ep *ep, const float *bias, float *preact)
 {

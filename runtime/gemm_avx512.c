@@ -1,6 +1,7 @@
 /* gemm_avx512.c — the AVX-512 GEMM micro-kernel (12 x 32; why it is not
- * shared with AVX2's: gemm_avx2.c), the epilogue (gemm_epilogue_simd.h)
- * and the short products.
+ * shared with AVX2's: gemm_avx2.c), the swapped forward's transpose (its
+ * store tail: gemm_epilogue_simd.h) and the short products. The epilogue
+ * on C's tiles is kernels_simd.h's.
  * Compiled with -mavx512f/bw/dq/vl -mfma; gemm.c calls it only when
  * rt_isa_current() is RT_ISA_AVX512.
  *
@@ -143,7 +144,7 @@ void rt_gemm_kernel_avx512_direct_at(int64_t kc, const float *a, int64_t lda, co
     KERNEL_FOR_ROWS(lda, 1, ldb);
 }
 
-/* ------------------------------------------------------------ epilogue */
+/* ------------------------------------------- the transposes' store tail */
 
 #include "simd_avx512.h"
 
@@ -272,8 +273,8 @@ void rt_gemm_short_avx512(bool trans_b, int64_t M, int64_t K, float alpha, const
  * is in a register: one 16 x 16 block (unpack, then 128-bit lane
  * shuffles). The swapped dense forward's y^T -> y: element by element it
  * was 3.7% of gan.net's training time (perf, one thread), and the
- * epilogue as a second pass over y another 2%. The epilogue is
- * gemm_epilogue_simd.h's arithmetic (bias added, preact kept, the
+ * epilogue as a second pass over y another 2%. The epilogue is the tile
+ * epilogue's arithmetic (kernels_simd.h: bias added, preact kept, the
  * activation), so the bits are the same. */
 static void transpose_16(const float *src, int64_t lds, int rows, int cols, float *dst, int64_t ldd,
                          const rt_gemm_transpose_ep *ep, const float *bias, float *preact)
