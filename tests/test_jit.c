@@ -981,25 +981,40 @@ START_TEST(broken_lir_is_an_error)
 }
 END_TEST
 
+/* sub/NAME.jit.c holds every needle; NAME.reproducer.c and NAME.s exist. */
+static void expect_dumps(const char *sub, const char *name, const char *const *needles, int n)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.jit.c", sub, name);
+    char *text = fe_slurp(path, NULL);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(strstr(text, needles[i]), "%s lacks %s:\n%s", path, needles[i], text);
+    free(text);
+    snprintf(path, sizeof path, "%s/%s.reproducer.c", sub, name);
+    ck_assert_int_eq(access(path, R_OK), 0);
+    snprintf(path, sizeof path, "%s/%s.s", sub, name);
+    ck_assert_int_eq(access(path, R_OK), 0);
+}
+
+/* net lowered and compiled by the JIT with dumps into DIR/dumps (*sub). */
+static JitProgram *compile_dumping(FeRun *r, LProgram *lp, const char *net, char **dir, char *sub, size_t len)
+{
+    *dir = temp_dir();
+    snprintf(sub, len, "%s/dumps", *dir);
+    lower_ok(r, net, lp);
+    JitProgram *jp = jit_compile(&r->c, lp, sub, r->diag);
+    ck_assert_ptr_nonnull(jp);
+    return jp;
+}
+
 START_TEST(dump_jit)
 {
-    char *dir = temp_dir();
-    char sub[600], path[700];
-    snprintf(sub, sizeof sub, "%s/dumps", dir);
+    char *dir, sub[600];
     FeRun r;
     LProgram lp;
-    lower_ok(&r, small_net, &lp);
-    JitProgram *jp = jit_compile(&r.c, &lp, sub, r.diag);
-    ck_assert_ptr_nonnull(jp);
-    jit_free(jp);
-    snprintf(path, sizeof path, "%s/m.jit.c", sub);
-    char *text = fe_slurp(path, NULL);
-    ck_assert_msg(strstr(text, "m_train_step") && strstr(text, "rt_sgemm_ex") && strstr(text, "dense"), "%s", text);
-    free(text);
-    snprintf(path, sizeof path, "%s/m.reproducer.c", sub);
-    ck_assert_int_eq(access(path, R_OK), 0);
-    snprintf(path, sizeof path, "%s/m.s", sub);
-    ck_assert_int_eq(access(path, R_OK), 0);
+    jit_free(compile_dumping(&r, &lp, small_net, &dir, sub, sizeof sub));
+    static const char *const needles[] = { "m_train_step", "rt_sgemm_ex", "dense" };
+    expect_dumps(sub, "m", needles, 3);
     fe_close(&r);
     remove_dir(dir);
 }
@@ -1012,31 +1027,19 @@ START_TEST(dump_jit_later_functions)
 {
     static const char lm[] = "model m(tok: i32[8]) -> f32[8, 20] { tok -> embed(20, 8) -> lstm(12) -> dense(20) }\n"
                              "train m { data text(\"c.txt\", seq = 8) loss cross_entropy optimizer adam(lr = 1e-2) }\n";
-    char *dir = temp_dir();
-    char sub[600], path[700];
-    snprintf(sub, sizeof sub, "%s/dumps", dir);
+    char *dir, sub[600], path[700];
     FeRun r;
     LProgram lp;
-    lower_ok(&r, lm, &lp);
+    JitProgram *jp = compile_dumping(&r, &lp, lm, &dir, sub, sizeof sub);
     ck_assert(lp.has_step);
-    JitProgram *jp = jit_compile(&r.c, &lp, sub, r.diag);
-    ck_assert_ptr_nonnull(jp);
     snprintf(path, sizeof path, "%s/m_step.jit.c", sub);
     ck_assert_int_ne(access(path, R_OK), 0); /* not compiled yet */
     const rt_program *p = jit_program(jp);
     ck_assert_ptr_nonnull(rt_program_step(p));
     ck_assert_ptr_nonnull(p->compile_checked(p, 0));
     static const char *const names[] = { "m_step", "m_train_step_checked" };
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s/%s.jit.c", sub, names[i]);
-        char *text = fe_slurp(path, NULL);
-        ck_assert_msg(strstr(text, names[i]), "%s: %s", path, text);
-        free(text);
-        snprintf(path, sizeof path, "%s/%s.reproducer.c", sub, names[i]);
-        ck_assert_int_eq(access(path, R_OK), 0);
-        snprintf(path, sizeof path, "%s/%s.s", sub, names[i]);
-        ck_assert_int_eq(access(path, R_OK), 0);
-    }
+    for (int i = 0; i < 2; i++)
+        expect_dumps(sub, names[i], &names[i], 1);
     jit_free(jp);
     fe_close(&r);
     remove_dir(dir);
