@@ -41,7 +41,7 @@ AVX2FLAGS   := -mavx2 -mfma
 # register allocation (off at -O2 on x86), which interleaves the vectors
 # they hand it together (four GELUs, say), so one's exp overlaps another's;
 # without it they stay one after the other and the chains' latency bounds
-# the loop (GELU 1.5x faster on Zen 3). Not the GEMM, convolution or other
+# the loop (GELU 1.5-1.9x faster on Zen 3). Not the GEMM, convolution or other
 # kernel files: their hand-scheduled micro-kernels ran at 41 GFLOP/s
 # instead of 90 with it (docs/performance-history.md, session 10).
 SIMDFLAGS   := -fschedule-insns -fsched-pressure
