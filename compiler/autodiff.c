@@ -610,8 +610,7 @@ bool autodiff_build(Compiler *c, const TrainSpec *ts, int step_index, TrainGraph
     const Graph *model = &p->graphs[tg->model];
     /* the model's own parameters, by program index (a scan of the model's
      * list for every parameter node was quadratic in depth) */
-    bool *in_model = arena_alloc(c->arena, sizeof *in_model * ((size_t)p->nparams + 1));
-    memset(in_model, 0, sizeof *in_model * ((size_t)p->nparams + 1));
+    bool *in_model = arena_alloc(c->arena, sizeof *in_model * ((size_t)p->nparams + 1)); /* zeroed */
     for (int k = 0; k < model->nparams; k++)
         in_model[model->params[k]] = true;
     for (uint32_t i = 0; i < nforward; i++) {

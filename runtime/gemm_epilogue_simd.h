@@ -10,7 +10,6 @@
  * fusing one into the GEMM changes no bit, so a fused and an unfused graph
  * of the same model agree exactly.
  */
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "gemm_internal.h"

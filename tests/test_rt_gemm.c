@@ -210,7 +210,7 @@ START_TEST(test_epilogue_like_kernels)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             int M = shapes[s].M, N = shapes[s].N;
             for (int i = 0; i < M; i++)
-                a[i] = M > 1 ? -8.0f + 16.0f * (float)i / (float)(M - 1) : 0.5f;
+                a[i] = -8.0f + 16.0f * (float)i / (float)(M - 1);
             if (M >= NSPECIAL)
                 memcpy(a + M - NSPECIAL, special, sizeof special);
             for (int with_bias = 0; with_bias < 2; with_bias++)
