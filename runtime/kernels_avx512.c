@@ -15,7 +15,15 @@
 
 /* ------------------------------------------------------- softmax, dropout */
 
-/* x (cols) -> y (cols); returns max + log(sum exp(x - max)), sum in double. */
+/* Adds e's low and high eight floats, in double, to sum[0] and sum[1]. */
+static inline void add_halves_pd(__m512d sum[2], __m512 e)
+{
+    sum[0] = _mm512_add_pd(sum[0], _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    sum[1] = _mm512_add_pd(sum[1], _mm512_cvtps_pd(_mm256_castpd_ps(
+                                       _mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+}
+
+/* x (cols) -> y (cols); returns the max and sum exp(x - max), sum in double. */
 rt_softmax_sums rt_avx512_softmax_row(int64_t cols, const float *x, float *y)
 {
     __m512 vmax = _mm512_set1_ps(-INFINITY);
@@ -28,32 +36,42 @@ rt_softmax_sums rt_avx512_softmax_row(int64_t cols, const float *x, float *y)
     float max = _mm512_reduce_max_ps(vmax);
     __m512 vm = _mm512_set1_ps(max);
 
-    __m512d sum_lo = _mm512_setzero_pd(), sum_hi = _mm512_setzero_pd();
-    for (j = 0; j + 16 <= cols; j += 16) {
+    /* Four vectors' exps at a time, so their chains overlap (see
+     * kernels_simd.h's GEMM epilogue), summed in the same order as one at
+     * a time. */
+    __m512d sum[2] = { _mm512_setzero_pd(), _mm512_setzero_pd() };
+    for (j = 0; j + 64 <= cols; j += 64) {
+        __m512 e[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+            e[k] = v_exp(_mm512_sub_ps(_mm512_loadu_ps(x + j + 16 * k), vm));
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            _mm512_storeu_ps(y + j + 16 * k, e[k]);
+            add_halves_pd(sum, e[k]);
+        }
+    }
+    for (; j + 16 <= cols; j += 16) {
         __m512 e = v_exp(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
         _mm512_storeu_ps(y + j, e);
-        sum_lo = _mm512_add_pd(sum_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
-        sum_hi = _mm512_add_pd(sum_hi, _mm512_cvtps_pd(_mm256_castpd_ps(
-                                           _mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+        add_halves_pd(sum, e);
     }
     if (j < cols) {
         __mmask16 m = tail_mask(cols - j);
         __m512 e = _mm512_maskz_mov_ps(m, v_exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), vm)));
         _mm512_mask_storeu_ps(y + j, m, e);
-        sum_lo = _mm512_add_pd(sum_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
-        sum_hi = _mm512_add_pd(sum_hi, _mm512_cvtps_pd(_mm256_castpd_ps(
-                                           _mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+        add_halves_pd(sum, e);
     }
-    double sum = _mm512_reduce_add_pd(_mm512_add_pd(sum_lo, sum_hi));
+    double total = _mm512_reduce_add_pd(_mm512_add_pd(sum[0], sum[1]));
 
-    __m512 inv = _mm512_set1_ps((float)(1.0 / sum));
+    __m512 inv = _mm512_set1_ps((float)(1.0 / total));
     for (j = 0; j + 16 <= cols; j += 16)
         _mm512_storeu_ps(y + j, _mm512_mul_ps(_mm512_loadu_ps(y + j), inv));
     if (j < cols) {
         __mmask16 m = tail_mask(cols - j);
         _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + j), inv));
     }
-    return (rt_softmax_sums){ max, sum };
+    return (rt_softmax_sums){ max, total };
 }
 
 /* Which of 8 Weyl points z keep their element: the top 24 bits of
