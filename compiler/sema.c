@@ -299,6 +299,17 @@ static uint32_t add_node(Sema *s, Op op, DType dt, Shape sh, const uint32_t *inp
     return ir_add_node(s->c, s->g, &n);
 }
 
+/* The softmax node n's values come out of, through model calls, or NULL. */
+static const Node *softmax_source(const Sema *s, const Node *n)
+{
+    const Program *p = s->c->prog;
+    while (n->op == OP_model_call && p->graphs[n->model].has_output) {
+        const Graph *m = &p->graphs[n->model];
+        n = &m->nodes[m->output];
+    }
+    return n->op == OP_softmax ? n : NULL;
+}
+
 /* Runs the op's shape rule; on success adds its parameters and the node. */
 Value sema_build_op(Sema *s, Op op, const uint32_t *data, int ndata, Attr *attrs, const char *call_text,
                       const char *name, Span at)
@@ -313,6 +324,17 @@ Value sema_build_op(Sema *s, Op op, const uint32_t *data, int ndata, Attr *attrs
     }
     ShapeCtx ctx = { .c = s->c, .op = op, .call = call_text, .in = in, .in_dtype = dt, .nin = ndata,
                      .attrs = attrs };
+    /* Softmax twice: the loss's own and the model's; training then stalls
+     * near ln C with nothing to say why. */
+    const Node *twice = op == OP_cross_entropy && ndata > 0 ? softmax_source(s, node_at(s, data[0])) : NULL;
+    if (twice) {
+        diag_error(&s->c->diag, at,
+                   "%s takes class scores and applies softmax itself, but these scores come out of "
+                   "softmax, so it would be applied twice and training would stall; drop the "
+                   "softmax at the model's end (predict --probs gives probabilities)", call_text);
+        diag_note(&s->c->diag, twice->span, "the softmax is here");
+        return poison();
+    }
     if (!shape_infer(&ctx)) {
         diag_error(&s->c->diag, at, "%s", ctx.err);
         return poison();

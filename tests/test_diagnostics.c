@@ -39,6 +39,17 @@ static const DiagCase cases[] = {
         "t.net:2:49: error: unknown key 'turbo' in train block; the keys are data, test, loss, optimizer, schedule, batch, epochs, steps, seed, clip, augment, noise, step, init, val, eval_every, stop_after and monitor\n"
         "    2 | train m { data idx(\"a\", \"b\") loss cross_entropy turbo 5 }\n"
         "      |                                                 ^~~~~\n" },
+    { "softmax_before_cross_entropy", 116,
+        "model m(x: f32[784]) -> f32[10] {\n"
+        "    x -> dense(10) -> softmax\n"
+        "}\n"
+        "train m { data idx(\"a\", \"b\") loss cross_entropy }\n",
+        "t.net:4:35: error: cross_entropy takes class scores and applies softmax itself, but these scores come out of softmax, so it would be applied twice and training would stall; drop the softmax at the model's end (predict --probs gives probabilities)\n"
+        "    4 | train m { data idx(\"a\", \"b\") loss cross_entropy }\n"
+        "      |                                   ^~~~~~~~~~~~~\n"
+        "t.net:2:23: note: the softmax is here\n"
+        "    2 |     x -> dense(10) -> softmax\n"
+        "      |                       ^~~~~~~\n" },
     { "dense_after_conv", 77,
         "model m(x: f32[1, 28, 28]) -> f32[10] {\n"
         "    x -> conv2d(8, 3) -> dense(10)\n"
