@@ -64,12 +64,73 @@ static bool header_row(const char *p, const char *end)
     return true;
 }
 
+/* The first line from p that holds more than blanks, or the end of p. */
+static const char *filled_line(const char *p)
+{
+    for (;;) {
+        const char *q = p + strspn(p, " \t\r");
+        if (*q != '\n')
+            return *q ? p : q;
+        p = q + 1;
+    }
+}
+
+/* Whether the line [p, end) has a field that is not a number. */
+static bool has_words(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        const char *a = p;
+        while (a < stop && (*a == ' ' || *a == '\t'))
+            a++;
+        if (a < stop && !number_field(a, stop))
+            return true;
+        p = comma ? comma + 1 : end;
+    }
+    return false;
+}
+
+/* Whether a line after the first that is not blank has words in it: a
+ * file read as CSV that looks like text after all. */
+static bool words_after_first(const char *head)
+{
+    const char *line = filled_line(head);
+    while (*line) {
+        line += strcspn(line, "\r\n");
+        line = filled_line(line);
+        const char *end = line + strcspn(line, "\r\n");
+        if (*line && has_words(line, end))
+            return true;
+    }
+    return false;
+}
+
+/* With text_ok: a file whose first two lines that are not blank are not
+ * rows of numbers (or whose only such line is not, or that has none) is
+ * text. A blank line is no row of numbers: a text ending in "\n " is
+ * text. */
+static bool looks_like_text(const char *head)
+{
+    const char *first = filled_line(head);
+    if (!*first)
+        return true;
+    const char *end = first + strcspn(first, "\r\n");
+    if (!header_row(first, end))
+        return false;
+    const char *second = filled_line(end);
+    return !*second || header_row(second, second + strcspn(second, "\r\n"));
+}
+
 /* Tells an IDX file from a CSV (zlib reads gzip'd and plain alike) and
  * whether a CSV starts with a header: a first row that is not all numbers.
- * With `text` (a model that reads bytes as tokens), a file whose first two
- * lines are both not numbers (or whose only line is not) is text. */
-static int sniff_input(const char *prog, const char *path, bool text_ok, rt_source_kind *kind, bool *header)
+ * With `text_ok` (a model that reads tokens through an embedding), text
+ * as looks_like_text says, and `wordy` when a CSV has words after its
+ * first line (then its errors say why it was not read as text). */
+static int sniff_input(const char *prog, const char *path, bool text_ok, rt_source_kind *kind, bool *header,
+                       bool *wordy)
 {
+    *wordy = false;
     char err[ERRLEN];
     int fd = rt_open_regular(path, err, sizeof err);
     if (fd < 0) {
@@ -110,13 +171,10 @@ static int sniff_input(const char *prog, const char *path, bool text_ok, rt_sour
     while (*line == '\n' || *line == '\r')
         line++;
     *header = header_row(line, line + strcspn(line, "\r\n"));
-    if (text_ok && *header) {
-        const char *next = line + strcspn(line, "\r\n");
-        while (*next == '\n' || *next == '\r')
-            next++;
-        if (!*next || header_row(next, next + strcspn(next, "\r\n")))
-            *kind = RT_SRC_TEXT;
-    }
+    if (text_ok && looks_like_text(line))
+        *kind = RT_SRC_TEXT;
+    else if (text_ok)
+        *wordy = words_after_first(line);
     return RC_OK;
 }
 
@@ -235,11 +293,13 @@ int rt_cmd_predict(const options *o, const rt_program *p)
     if (rt_data_resolve(o->input, NULL, files.path, sizeof files.path) != 0)
         return rt_report_unresolved(o->prog, o->input, NULL);
     files.src.path = files.path;
-    /* a model that reads bytes as tokens (an i32 input whose ids are
-     * below 256) also takes plain text: windows of its T bytes, as text()
-     * makes them for training */
-    bool bytes = p->x_dtype == RT_I32 && p->x_vocab > 0 && p->x_vocab <= 256;
-    int rc = sniff_input(o->prog, files.path, bytes, &files.src.kind, &files.src.header);
+    /* a model that reads tokens through an embedding also takes plain
+     * text, its bytes the ids: windows of its T bytes, as text() makes
+     * them for training (a vocabulary below 256 refuses the bytes above
+     * it, naming their offset) */
+    bool bytes = p->x_dtype == RT_I32 && p->x_vocab > 0;
+    bool wordy;
+    int rc = sniff_input(o->prog, files.path, bytes, &files.src.kind, &files.src.header, &wordy);
     if (files.src.kind == RT_SRC_TEXT)
         files.src.seq = p->x_size;
     rt_dataset in = { 0 };
@@ -250,8 +310,13 @@ int rt_cmd_predict(const options *o, const rt_program *p)
     int64_t first_new = 0, rows_new = -1;
     if (rc == RC_OK && files.src.kind == RT_SRC_TEXT)
         rc = text_windows(o->prog, p, files.path, &in, &first_new, &rows_new);
-    else if (rc == RC_OK)
+    else if (rc == RC_OK) {
         rc = rt_load_source(o->prog, p, &files, false, &in);
+        if (rc != RC_OK && wordy)
+            rt_report(o->prog, "%s was read as CSV token ids because one of its first two lines "
+                      "that are not blank is a row of numbers; model '%s' reads a file as text "
+                      "when neither is", files.shown, p->name);
+    }
     if (rc == RC_OK && batch > in.n)
         batch = in.n;
     if (rc == RC_OK)

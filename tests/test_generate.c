@@ -538,6 +538,59 @@ START_TEST(token_text_predict)
 }
 END_TEST
 
+/* Token ids predict prints, one a byte for a byte model's text. */
+static int count_ids(const char *out)
+{
+    int ids = 0;
+    for (const char *c = out; *c; c++)
+        ids += (*c >= '0' && *c <= '9') && (c == out || c[-1] == ' ' || c[-1] == '\n');
+    return ids;
+}
+
+/* Text or CSV: blank lines are no rows of numbers, so a text ending in
+ * "\n " or holding blanks alone is text; a file a byte model reads as CSV
+ * and cannot parse says why it was not read as text; a vocabulary above
+ * 256 reads text as training's text() does. */
+START_TEST(text_or_csv)
+{
+    SampleDir d;
+    sample_setup(&d);
+    FeProc p;
+    predict_text(&d, "b.txt", "HELLO WORLD\n ", NULL, &p);
+    ck_assert_int_eq(count_ids(p.out), 13);
+    fe_proc_free(&p);
+    predict_text(&d, "blank.txt", "        ", NULL, &p);
+    ck_assert_int_eq(count_ids(p.out), 8);
+    fe_proc_free(&p);
+    char path[160], want[1024];
+    write_text(d.dir, "psalm.txt", "PSALM\n23\nTHE LORD\n");
+    snprintf(path, sizeof path, "%s/psalm.txt", d.dir);
+    run(&p, (const char *[]){ d.bin, "predict", "--load", d.ck, path, NULL });
+    ck_assert_int_eq(fe_exit_code(&p), 1);
+    snprintf(want, sizeof want, "m: %s: 3: column 1: 'THE LORD' is not a number\n"
+             "m: %s was read as CSV token ids because one of its first two lines that are not blank is a row "
+             "of numbers; model 'm' reads a file as text when neither is\n", path, path);
+    ck_assert_str_eq(p.err, want);
+    fe_proc_free(&p);
+    write_text(d.dir, "v.net", "model v(tok: i32[16]) -> f32[16, 300] { tok -> embed(300, 8) -> gru(8) -> "
+                               "dense(300) }\ntrain v { data text(\"c.txt\", seq = 16) loss cross_entropy batch 4 "
+                               "steps 1 }\n");
+    char vnet[160], vck[160];
+    snprintf(vnet, sizeof vnet, "%s/v.net", d.dir);
+    snprintf(vck, sizeof vck, "%s/v.safetensors", d.dir);
+    run(&p, (const char *[]){ fe_netc(), "train", vnet, "--save", vck, "--threads", "1", NULL });
+    ck_assert_msg(fe_exit_code(&p) == 0, "%s", p.err);
+    fe_proc_free(&p);
+    write_text(d.dir, "in.txt", "IN THE BEGINNING");
+    snprintf(path, sizeof path, "%s/in.txt", d.dir);
+    run(&p, (const char *[]){ fe_netc(), "predict", vnet, "--load", vck, path, NULL });
+    ck_assert_msg(fe_exit_code(&p) == 0, "%s", p.err);
+    ck_assert_int_eq(count_ids(p.out), 16);
+    fe_proc_free(&p);
+    sample_teardown(&d);
+}
+END_TEST
+
 /* eval of a text model: no table of its 100 classes unless --per-class,
  * which shows the classes that occur or are predicted and counts the rest. */
 START_TEST(text_eval_per_class)
@@ -589,6 +642,7 @@ static Suite *suite(void)
     tc = test_case("token inputs");
     tcase_add_test(tc, token_csv_predict_eval);
     tcase_add_test(tc, token_text_predict);
+    tcase_add_test(tc, text_or_csv);
     tcase_add_test(tc, text_eval_per_class);
     suite_add_tcase(s, tc);
     return s;

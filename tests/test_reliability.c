@@ -561,8 +561,9 @@ START_TEST(runtime_messages)
     fe_proc_free(&p);
     /* wrong usage: exit code 2, and the example does not repeat 'predict' */
     ck_assert_int_eq(fe_run(&p, 60, n, "predict", net, "--load", in_dir("w.st"), NULL), 2);
-    ck_assert_str_eq(p.err, "netc predict m.net: predict needs an INPUT file (IDX or CSV), as in netc predict m.net "
-                            "--load model.safetensors images.idx\n");
+    ck_assert_str_eq(p.err, "netc predict m.net: predict needs an INPUT file (IDX, CSV, or text for a "
+                            "model that reads tokens), as in netc predict m.net --load model.safetensors "
+                            "images.idx\n");
     fe_proc_free(&p);
     write_text(in_dir("big.csv"), "1,2,3,4,1e+11\n2,3,4,5,1\n");
     snprintf(msg, sizeof msg, "%s: 1: label 1e+11 in column 5 is out of range for a class label", "big.csv");

@@ -657,8 +657,8 @@ START_TEST(bad_flags_exit_2)
     ASSERT_ERR("softmax: eval needs the trained weights: --load FILE (a checkpoint saved by "
                "train --save)\n");
     ASSERT_RUN(2, "predict", "--load", "m.st");
-    ASSERT_ERR("softmax: predict needs an INPUT file (IDX or CSV), as in softmax predict --load "
-               "model.safetensors images.idx\n");
+    ASSERT_ERR("softmax: predict needs an INPUT file (IDX, CSV, or text for a model that reads "
+               "tokens), as in softmax predict --load model.safetensors images.idx\n");
     ASSERT_RUN(2, "train", "extra");
     ASSERT_ERR("softmax: unexpected argument 'extra' for train; 'softmax --help' lists the "
                "arguments\n");
