@@ -645,6 +645,8 @@ void emit_c(FILE *out, Compiler *c, const LProgram *lp, bool emit_main)
     }
     if (rp.reconstructs)
         fputs("    .reconstructs = true,\n", out);
+    if (lp->inference)
+        fputs("    .inference = true,\n", out);
     if (rp.noise_input)
         fprintf(out, "    .noise_input = true,\n    .noise_uniform = %s,\n", rp.noise_uniform ? "true" : "false");
     if (lp->weights)

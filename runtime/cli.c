@@ -303,6 +303,29 @@ static void print_usage(FILE *f, const char *prog)
             prog);
 }
 
+/* netc build --inference: no train; with weights built in, predict is the
+ * default command and --load optional (rt_predict_main). */
+static void print_inference_usage(FILE *f, const char *prog, bool embedded)
+{
+    const char *load = embedded ? "[--load FILE] " : "--load FILE ";
+    fprintf(f,
+            "usage: %s %s%s[--batch N] [--threads N] [--probs | --top K] INPUT\n"
+            "       %s eval %s[--test FILE] [--batch N] [--threads N] [--confusion] [--per-class]\n"
+            "            [--json]\n"
+            "       %s sample %s--prompt TEXT [--tokens N] [--temperature X] [--top-k K]\n"
+            "            [--seed N] [--threads N]   (language models)\n"
+            "       %s sample %s[--grid 8x8] [-o samples.png] [--seed N]   (generators)\n"
+            "       %s info | --help | --version\n"
+            "\n"
+            "Built with --inference: the forward pass alone, so there is no train.%s\n"
+            "INPUT is an IDX file (gzip'd or not), a CSV of samples, one per row, or, for a\n"
+            "model that reads tokens, plain text (its bytes); predict prints one line per\n"
+            "sample, or window of text. Exit status: 0 done, 1 bad data or checkpoint,\n"
+            "2 bad command line.\n",
+            prog, embedded ? "[predict] " : "predict ", load, prog, load, prog, load, prog, load, prog,
+            embedded ? "\nThe weights are built in; --load FILE reads others of the same model." : "");
+}
+
 /* --------------------------------------------------------- the program */
 
 /* The program comes from netc, so anything wrong here is a compiler bug,
@@ -514,12 +537,18 @@ int rt_main(const rt_program *p, int argc, char **argv)
         return RC_INPUT;
     }
     if (argc < 2) {
-        print_usage(stderr, o.prog);
+        if (p->inference)
+            print_inference_usage(stderr, o.prog, p->weights != NULL);
+        else
+            print_usage(stderr, o.prog);
         return RC_USAGE;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        print_usage(stdout, o.prog);
+        if (p->inference)
+            print_inference_usage(stdout, o.prog, p->weights != NULL);
+        else
+            print_usage(stdout, o.prog);
         return fflush(stdout) == 0 ? RC_OK : RC_INPUT;
     }
     if (strcmp(cmd, "--version") == 0) {

@@ -931,6 +931,9 @@ typedef struct rt_program {
      * autoencoder): eval reports the mean squared error of forward(x)
      * against x. */
     bool reconstructs;
+    /* netc build --inference: the forward pass alone, no training step
+     * whatever the .net file's train block says. */
+    bool inference;
     const char *source_sha256;   /* SHA-256 of the .net file compiled, in hex, or NULL */
     /* netc build --inference --weights FILE: the parameter block, embedded;
      * eval, predict and sample use it when no --load is given. */

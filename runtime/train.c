@@ -268,6 +268,12 @@ static int train_settings(train_run *r)
         r->epochs = 0;
     }
     r->at.seed = o->given[FLAG_SEED] ? o->seed : c->seed;
+    if (!r->sp.step[0].train_step && r->p->inference) {
+        rt_report(o->prog, "this binary was built with --inference (the forward pass alone), so it "
+                  "predicts, evaluates and samples only; build %s without --inference to train",
+                  r->p->source ? r->p->source : "its .net file");
+        return RC_USAGE;
+    }
     if (!r->sp.step[0].train_step) {
         rt_report(o->prog, "model '%s' has no train block, so this binary predicts and evaluates only; "
                "add 'train %s { ... }' to %s to train it", r->p->name, r->p->name,

@@ -165,9 +165,17 @@ START_TEST(single_file_predictor)
     ck_assert_str_eq(got.out, want.out);
     fe_proc_free(&want);
     fe_proc_free(&got);
-    /* the training command is not in the predictor */
-    rc = fe_run(&got, 60, in_dir("pred"), "train", NULL);
-    ck_assert_int_ne(rc, 0);
+    /* the training command is not in the predictor, and it says why */
+    ck_assert_int_eq(fe_run(&got, 60, in_dir("pred"), "train", NULL), 2);
+    char want_err[512];
+    snprintf(want_err, sizeof want_err, "pred: this binary was built with --inference (the forward pass alone), "
+             "so it predicts, evaluates and samples only; build %s without --inference to train\n", in_dir("m.net"));
+    ck_assert_str_eq(got.err, want_err);
+    fe_proc_free(&got);
+    /* its usage is predict's, --load optional, and no train */
+    ck_assert_int_eq(fe_run(&got, 60, in_dir("pred"), "--help", NULL), 0);
+    ck_assert_msg(strncmp(got.out, "usage: pred [predict] [--load FILE] [--batch N]", 47) == 0, "%s", got.out);
+    ck_assert_ptr_null(strstr(got.out, "--epochs"));
     fe_proc_free(&got);
 }
 END_TEST
