@@ -781,12 +781,14 @@ static int train_epoch(train_run *r, rt_progress *pg)
         if (r->stop_early)
             break;
         if (pg->live || pg->plain) {
-            double elapsed = rt_seconds() - start;
+            /* the rate is training's, as the epoch line's; the ETA counts
+             * the evaluations too, as the ones to come will take as long */
+            double elapsed = rt_seconds() - start, training = elapsed - (r->eval_seconds - eval_mark);
             ps.step = at->in_epoch;
             ps.run_step = at->step;
             ps.run_steps_left = r->total_steps - at->step;
             ps.mean_loss = e.loss_sum / (double)e.samples;
-            ps.samples_per_s = elapsed > 0 ? (double)e.samples / elapsed : 0;
+            ps.samples_per_s = training > 0 ? (double)e.samples / training : 0;
             ps.steps_per_s = elapsed > 0 ? (double)(at->step - first_step) / elapsed : 0;
             rt_progress_update(pg, &ps, false);
         }
