@@ -687,19 +687,31 @@ static bool bind_keyword(Sema *s, Scope *sc, const Ast *arg, const char *callee,
 }
 
 /* A bare name that is not a value but names a flag: attention(4, causal).
- * True when arg was such a flag (its slot is set). */
-static bool bind_flag(Scope *sc, const Ast *arg, const ArgSpec *args, int nargs, Bound *slots)
+ * 1 when arg was such a flag (its slot is set), -1 after reporting a
+ * misspelt one (attention(4, casual)), 0 when it is no flag. */
+static int bind_flag(Sema *s, Scope *sc, const Ast *arg, const char *callee, const ArgSpec *args, int nargs,
+                     Bound *slots)
 {
     if (arg->kind != AST_NAME || lookup(sc, arg->name))
-        return false;
+        return 0;
+    const char *flags[16];
+    int nflags = 0;
     for (int k = 0; k < nargs; k++)
-        if (args[k].kind == ARG_BOOL && strcmp(args[k].name, arg->name) == 0) {
-            slots[k].v = (Value){ .kind = V_BOOL, .i = 1 };
-            slots[k].span = arg->span;
-            slots[k].set = true;
-            return true;
+        if (args[k].kind == ARG_BOOL) {
+            if (strcmp(args[k].name, arg->name) == 0) {
+                slots[k].v = (Value){ .kind = V_BOOL, .i = 1 };
+                slots[k].span = arg->span;
+                slots[k].set = true;
+                return 1;
+            }
+            if (nflags < 16)
+                flags[nflags++] = args[k].name;
         }
-    return false;
+    const char *hint = nflags ? diag_suggest(arg->name, flags, nflags) : NULL;
+    if (!hint || find_op(arg->name) >= 0 || find_decl(s, AST_LAYER, arg->name))
+        return 0;
+    diag_error(&s->c->diag, arg->span, "unknown name '%s'; did you mean %s's flag '%s'?", arg->name, callee, hint);
+    return -1;
 }
 
 /* A positional argument: the next free slot, or the variadic slot being
@@ -799,9 +811,12 @@ bool sema_bind_args(Sema *s, Scope *sc, const Ast *call, const char *callee, con
         const Ast *arg = call->list.items[ai];
         if (arg->kind == AST_KWARG)
             ok = bind_keyword(s, sc, arg, callee, args, nargs, piped != NULL, slots) && ok;
-        else if (!bind_flag(sc, arg, args, nargs, slots)
-                 && (next = bind_positional(s, sc, call, ai, callee, args, nargs, piped != NULL, next, slots)) < 0)
-            return false;
+        else {
+            int flag = bind_flag(s, sc, arg, callee, args, nargs, slots);
+            if (flag < 0 || (flag == 0 && (next = bind_positional(s, sc, call, ai, callee, args, nargs,
+                                                                  piped != NULL, next, slots)) < 0))
+                return false;
+        }
     }
     for (int k = 0; k < nargs; k++)
         ok = check_slot(s, call, callee, args, nargs, k, &slots[k]) && ok;

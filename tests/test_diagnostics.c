@@ -50,6 +50,13 @@ static const DiagCase cases[] = {
         "t.net:2:23: note: the softmax is here\n"
         "    2 |     x -> dense(10) -> softmax\n"
         "      |                       ^~~~~~~\n" },
+    { "misspelt_flag", 71,
+        "model a(x: f32[8, 16]) -> f32[8, 16] {\n"
+        "    x -> attention(2, casual)\n"
+        "}\n",
+        "t.net:2:23: error: unknown name 'casual'; did you mean attention's flag 'causal'?\n"
+        "    2 |     x -> attention(2, casual)\n"
+        "      |                       ^~~~~~\n" },
     { "dense_after_conv", 77,
         "model m(x: f32[1, 28, 28]) -> f32[10] {\n"
         "    x -> conv2d(8, 3) -> dense(10)\n"
