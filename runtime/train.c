@@ -441,6 +441,10 @@ static int split_validation(train_run *r)
         return RC_USAGE;
     }
     r->eval_every = c->eval_every;
+    if (r->eval_every > 0 && !r->has_val && !r->has_test && writes_files())
+        rt_report(o->prog, "warning: eval_every %lld has nothing to evaluate: model '%s' has no "
+                  "validation or test data; add val = 0.1 to its train block or give --val FILE",
+                  (long long)r->eval_every, r->p->name);
     /* a resumed run continues its early stopping when it watches the same */
     rt_early_stop saved = r->at.es;
     rt_early_stop_init(&r->at.es, c->monitor == RT_MONITOR_VAL_ACCURACY, r->has_val ? c->stop_after : 0);

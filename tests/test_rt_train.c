@@ -927,6 +927,14 @@ START_TEST(save_best_holds_the_best_evaluation)
     ASSERT_RUN(2, "train", "--save-best", tmp_path("b2.st"));
     ASSERT_ERR("softmax: --save-best keeps the best validation evaluation, but model 'softmax' has no "
                "validation data; add val = 0.1 to its train block or give --val FILE\n");
+
+    /* eval_every with nothing to evaluate says so, and trains */
+    program.config.eval_every = 5;
+    program.config.test.kind = RT_SRC_NONE;
+    ASSERT_RUN(0, "train", "--steps", "6");
+    ASSERT_ERR("softmax: warning: eval_every 5 has nothing to evaluate: model 'softmax' has no validation "
+               "or test data; add val = 0.1 to its train block or give --val FILE\n");
+    ck_assert_ptr_null(strstr(out_text, "val loss"));
 }
 END_TEST
 
