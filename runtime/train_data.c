@@ -137,10 +137,17 @@ static int numbers_to_ids(const char *prog, const rt_program *p, const char *fil
     float *v = d->x;
     int32_t *ids = d->x;
     for (int64_t i = 0; i < d->n * d->x_size; i++) {
-        if (!(v[i] == floorf(v[i]) && v[i] >= -2147483648.0f && v[i] < 2147483648.0f)) {
-            rt_report(prog, "%s: value %g of sample %lld is not a token id: model '%s' takes %s: i32 (whole "
+        if (!(v[i] == floorf(v[i]))) {
+            rt_report(prog, "%s: value %.9g of sample %lld is not a token id: model '%s' takes %s: i32 (whole "
                       "numbers, ids of its embedding)", file, (double)v[i], (long long)(i / d->x_size), p->name,
                       input);
+            return RC_INPUT;
+        }
+        if (!(v[i] >= -2147483648.0f && v[i] < 2147483648.0f)) {
+            rt_report(prog, "%s: token id %.0f of sample %lld is outside [0, %lld): model '%s' embeds %lld "
+                      "token ids; make the embed's vocab larger or map the data's ids into it", file,
+                      (double)v[i], (long long)(i / d->x_size), (long long)p->x_vocab, p->name,
+                      (long long)p->x_vocab);
             return RC_INPUT;
         }
         ids[i] = (int32_t)v[i];

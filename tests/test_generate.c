@@ -402,6 +402,14 @@ START_TEST(token_csv_predict_eval)
     ck_assert_int_eq(fe_exit_code(&p), 1);
     ck_assert_msg(strstr(p.err, "token id 10 of sample 0 is outside [0, 10)"), "%s", p.err);
     fe_proc_free(&p);
+    /* a whole number beyond any id: said so, and printed whole */
+    write_text(dir, "far.csv", "1,2,3,2147483648\n");
+    run(&p, (const char *[]){ fe_netc(), "predict", net, "--load", ck, far, NULL });
+    ck_assert_int_eq(fe_exit_code(&p), 1);
+    snprintf(want, sizeof want, "netc predict m.net: %s: token id 2147483648 of sample 0 is outside [0, 10): model "
+             "'m' embeds 10 token ids; make the embed's vocab larger or map the data's ids into it\n", far);
+    ck_assert_str_eq(p.err, want);
+    fe_proc_free(&p);
     test_remove_tree(dir);
 }
 END_TEST
