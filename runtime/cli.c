@@ -10,6 +10,7 @@
 #include "train_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <math.h>
 #include <stdarg.h>
@@ -167,11 +168,14 @@ static int parse_value(options *o, flag_id id, const char *text)
         const char *what = f->kind == V_COUNT ? "a whole number of at least 1"
                            : f->kind == V_SEED ? "a whole number of at least 0"
                                                : "a number of threads (0 for every core)";
-        bool ok = digits && errno != ERANGE;
-        if (ok && f->kind == V_COUNT)
-            ok = v >= 1 && v <= (unsigned long long)1 << 40;
-        if (ok && f->kind == V_THREADS)
-            ok = v <= MAX_THREADS;
+        unsigned long long most = f->kind == V_COUNT ? (unsigned long long)1 << 40
+                                  : f->kind == V_SEED ? ULLONG_MAX : (unsigned long long)MAX_THREADS;
+        if (digits && (errno == ERANGE || v > most)) {
+            /* a whole number all the same: say what bounds it */
+            rt_report(o->prog, "%s: '%s' is too large; at most %llu", f->name, text, most);
+            return RC_USAGE;
+        }
+        bool ok = digits && !(f->kind == V_COUNT && v < 1);
         if (!ok) {
             rt_report(o->prog, "%s: '%s' is not %s, as in %s %s", f->name, text, what, f->name,
                    f->example);

@@ -639,6 +639,10 @@ START_TEST(bad_flags_exit_2)
     ASSERT_ERR("softmax: --epochs: '0' is not a whole number of at least 1, as in --epochs 5\n");
     ASSERT_RUN(2, "train", "--batch", "-3");
     ASSERT_ERR("softmax: --batch: '-3' is not a whole number of at least 1, as in --batch 128\n");
+    ASSERT_RUN(2, "train", "--seed", "18446744073709551616");
+    ASSERT_ERR("softmax: --seed: '18446744073709551616' is too large; at most 18446744073709551615\n");
+    ASSERT_RUN(2, "train", "--steps", "1099511627777");
+    ASSERT_ERR("softmax: --steps: '1099511627777' is too large; at most 1099511627776\n");
     ASSERT_RUN(2, "train", "--lr", "fast");
     ASSERT_ERR("softmax: --lr: 'fast' is not a positive number, as in --lr 0.001\n");
     ASSERT_RUN(2, "train", "--save");
