@@ -285,6 +285,28 @@ static bool data_labels(const DataSpec *ds, Shape *sh)
     unreachable();
 }
 
+/* Whether a source's samples can feed model m's one input, as far as the
+ * block states them (see data_sample); says why not. */
+static bool source_fits(Sema *s, const Graph *m, const DataSpec *ds)
+{
+    const Node *in = &m->nodes[m->inputs[0]];
+    DType xdt;
+    Shape xs;
+    bool known;
+    if (!data_sample(ds, &xdt, &xs, &known))
+        return true;
+    /* a CSV's numbers feed token ids too: the runtime checks that each is
+     * a whole number */
+    if (ds->kind == RT_SRC_CSV && in->dtype == DT_I32)
+        xdt = DT_I32;
+    if (xdt != in->dtype || (known && ir_shape_elems(&xs) != ir_shape_elems(&in->shape))) {
+        diag_error(&s->c->diag, ds->span, "model '%s' takes %s but this source gives %s samples", m->name,
+                   graph_input_desc(s, m), ir_type_str(s->c, xdt, &xs));
+        return false;
+    }
+    return true;
+}
+
 static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *loss_item, int gi)
 {
     Diag *d = &s->c->diag;
@@ -298,20 +320,11 @@ static void single_model_loss(Sema *s, const Ast *t, TrainSpec *ts, const Ast *l
         return;
     }
     const Node *in = &m->nodes[m->inputs[0]];
-    DType xdt;
-    Shape xs;
-    bool known;
-    if (!data_sample(&ts->data, &xdt, &xs, &known))
+    if (ts->data.kind == RT_SRC_NONE || !source_fits(s, m, &ts->data))
         return;
-    /* a CSV's numbers feed token ids too: the runtime checks that each is
-     * a whole number */
-    if (ts->data.kind == RT_SRC_CSV && in->dtype == DT_I32)
-        xdt = DT_I32;
-    if (xdt != in->dtype || (known && ir_shape_elems(&xs) != ir_shape_elems(&in->shape))) {
-        diag_error(d, ts->data.span, "model '%s' takes %s but this source gives %s samples", m->name,
-                   graph_input_desc(s, m), ir_type_str(s->c, xdt, &xs));
+    if ((ts->val.kind != RT_SRC_NONE && !source_fits(s, m, &ts->val)) ||
+        (ts->test.kind != RT_SRC_NONE && !source_fits(s, m, &ts->test)))
         return;
-    }
     Bound none[SPEC_SLOTS];
     Callable *k = spec_call(s, &s->globals, loss_item->lhs, CALL_LOSS, "loss", none);
     if (!k)

@@ -57,6 +57,12 @@ static const DiagCase cases[] = {
         "t.net:2:23: error: unknown name 'casual'; did you mean attention's flag 'causal'?\n"
         "    2 |     x -> attention(2, casual)\n"
         "      |                       ^~~~~~\n" },
+    { "val_source_against_model", 174,
+        "model m(tok: i32[16]) -> f32[16, 256] { tok -> embed(256, 8) -> gru(8) -> dense(256) }\n"
+        "train m { data text(\"c.txt\", seq = 16) val text(\"c.txt\", seq = 8) loss cross_entropy }\n",
+        "t.net:2:44: error: model 'm' takes tok: i32[16] but this source gives i32[8] samples\n"
+        "    2 | train m { data text(\"c.txt\", seq = 16) val text(\"c.txt\", seq = 8) loss cross_entropy }\n"
+        "      |                                            ^~~~~~~~~~~~~~~~~~~~~~\n" },
     { "dense_after_conv", 77,
         "model m(x: f32[1, 28, 28]) -> f32[10] {\n"
         "    x -> conv2d(8, 3) -> dense(10)\n"
