@@ -285,9 +285,11 @@ int rt_cmd_predict(const options *o, const rt_program *p)
                             : p->config.data.kind != RT_SRC_NONE ? &p->config.data : NULL;
     source_files files;
     memset(&files, 0, sizeof files);
-    /* token ids are never scaled */
-    files.src.scale = like && p->x_dtype != RT_I32 ? like->scale : 1.0f;
-    files.src.shift = like && p->x_dtype != RT_I32 ? like->shift : 0.0f;
+    /* token ids are never scaled, nor a generator's noise (the data's
+     * scale is for `real`, not for forward's input) */
+    bool scaled = like && p->x_dtype != RT_I32 && !p->noise_input;
+    files.src.scale = scaled ? like->scale : 1.0f;
+    files.src.shift = scaled ? like->shift : 0.0f;
     files.src.label_column = -1;
     files.shown = o->input;
     if (rt_data_resolve(o->input, NULL, files.path, sizeof files.path) != 0)
@@ -311,7 +313,7 @@ int rt_cmd_predict(const options *o, const rt_program *p)
     if (rc == RC_OK && files.src.kind == RT_SRC_TEXT)
         rc = text_windows(o->prog, p, files.path, &in, &first_new, &rows_new);
     else if (rc == RC_OK) {
-        rc = rt_load_source(o->prog, p, &files, false, &in);
+        rc = rt_load_forward_input(o->prog, p, &files, &in);
         if (rc != RC_OK && wordy)
             rt_report(o->prog, "%s was read as CSV token ids because one of its first two lines "
                       "that are not blank is a row of numbers; model '%s' reads a file as text "

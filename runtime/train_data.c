@@ -156,19 +156,22 @@ static int numbers_to_ids(const char *prog, const rt_program *p, const char *fil
     return RC_OK;
 }
 
-/* Checks a loaded data set against what the program takes. */
+/* Checks a loaded data set against what the program takes: its training
+ * data (`real` for a program of steps), or, as_forward, forward's input. */
 static int check_dataset(const char *prog, const rt_program *p, const source_files *f,
-                         rt_dataset *d, bool need_labels)
+                         rt_dataset *d, bool need_labels, bool as_forward)
 {
     const char *xfile = f->src.path;
     const char *yfile = f->src.labels_path ? f->src.labels_path : f->src.path;
     char want[128], have[128];
-    /* a program of steps trains on `real`, which need not be forward's x */
-    rt_dtype x_dtype = p->nsteps ? p->data_dtype : p->x_dtype;
-    int x_rank = p->nsteps ? p->data_rank : p->x_rank;
-    const int64_t *x_dims = p->nsteps ? p->data_dims : p->x_dims;
-    int64_t x_size = p->nsteps ? p->data_size : p->x_size;
-    const char *input = p->nsteps ? "real" : p->x_name ? p->x_name : "x";
+    /* a program of steps trains on `real`, which need not be forward's x
+     * (a GAN's forward is its generator, fed noise) */
+    bool real = p->nsteps && !as_forward;
+    rt_dtype x_dtype = real ? p->data_dtype : p->x_dtype;
+    int x_rank = real ? p->data_rank : p->x_rank;
+    const int64_t *x_dims = real ? p->data_dims : p->x_dims;
+    int64_t x_size = real ? p->data_size : p->x_size;
+    const char *input = real ? "real" : p->x_name ? p->x_name : "x";
     rt_format_type(x_dtype, x_dims, x_rank, want, sizeof want);
     if (d->x_size != x_size) {
         char dims[128] = "";
@@ -252,16 +255,27 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
     return RC_OK;
 }
 
-int rt_load_source(const char *prog, const rt_program *p, const source_files *f,
-                       bool need_labels, rt_dataset *d)
+static int load_checked(const char *prog, const rt_program *p, const source_files *f, bool need_labels,
+                        bool as_forward, rt_dataset *d)
 {
     char err[ERRLEN];
     if (rt_dataset_load(&f->src, d, err, sizeof err) != 0) {
         rt_report(prog, "%s", err);
         return RC_INPUT;
     }
-    int rc = check_dataset(prog, p, f, d, need_labels);
+    int rc = check_dataset(prog, p, f, d, need_labels, as_forward);
     if (rc != RC_OK)
         rt_dataset_free(d);
     return rc;
+}
+
+int rt_load_source(const char *prog, const rt_program *p, const source_files *f,
+                       bool need_labels, rt_dataset *d)
+{
+    return load_checked(prog, p, f, need_labels, false, d);
+}
+
+int rt_load_forward_input(const char *prog, const rt_program *p, const source_files *f, rt_dataset *d)
+{
+    return load_checked(prog, p, f, false, true, d);
 }

@@ -216,6 +216,10 @@ int64_t rt_class_count(const rt_program *p);
  * when with_labels). Returns RC_OK, or a code after a message. */
 int rt_load_source(const char *prog, const rt_program *p, const source_files *f, bool with_labels,
                    rt_dataset *d);
+/* The same for samples of forward's input (predict's INPUT), which for a
+ * program of steps is not the training data's `real` (a GAN's generator
+ * takes noise). */
+int rt_load_forward_input(const char *prog, const rt_program *p, const source_files *f, rt_dataset *d);
 /* Reports a command-line data file that rt_data_resolve did not find as a
  * file (missing, a folder, a device); flag may be NULL. Returns RC_INPUT. */
 int rt_report_unresolved(const char *prog, const char *path, const char *flag);

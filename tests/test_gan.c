@@ -253,6 +253,64 @@ START_TEST(driver_parity_resume_sample)
 }
 END_TEST
 
+static void read_vector(const char *path, const char *name, int64_t n, float *out)
+{
+    rt_named_tensor t = { .name = name, .dtype = RT_F32, .rank = 1, .dims = { n }, .data = out };
+    char err[512];
+    ck_assert_msg(rt_checkpoint_load(path, &t, 1, true, NULL, 0, NULL, err, sizeof err) == 0, "%s", err);
+}
+
+static void read_tensor(const char *path, const char *name, int64_t rows, int64_t cols, float *out);
+
+/* predict on a GAN runs its generator on rows of noise: the generator's
+ * 4 inputs, not the data's 36, and not scaled as the pictures are; each
+ * row against G computed in double from the checkpoint. */
+START_TEST(generator_predict)
+{
+    GanDir g;
+    gan_dir(&g, small_gan);
+    char ck[600], z[600];
+    gan_path(&g, ck, "g.safetensors");
+    const char *train[] = { g.exe, "train", "--steps", "6", "--save", ck, NULL };
+    run_quiet(train);
+    static const float zs[3][4] = { { 0.5f, -0.25f, 0.75f, -1.0f }, { 0, 0, 0, 0 }, { -0.9f, 0.1f, 0.3f, 0.6f } };
+    static const char rows[] = "0.5,-0.25,0.75,-1\n0,0,0,0\n-0.9,0.1,0.3,0.6\n";
+    write_file(g.dir, "z.csv", rows, strlen(rows));
+    gan_path(&g, z, "z.csv");
+    FeProc p;
+    const char *predict[] = { g.exe, "predict", "--load", ck, z, NULL };
+    run_ok(&p, predict);
+    float w1[16 * 4], b1[16], w2[36 * 16], b2[36];
+    read_tensor(ck, "G.dense1.weight", 16, 4, w1);
+    read_vector(ck, "G.dense1.bias", 16, b1);
+    read_tensor(ck, "G.dense2.weight", 36, 16, w2);
+    read_vector(ck, "G.dense2.bias", 36, b2);
+    const char *line = p.out;
+    for (int r = 0; r < 3; r++) {
+        double h[16];
+        for (int j = 0; j < 16; j++) {
+            h[j] = b1[j];
+            for (int i = 0; i < 4; i++)
+                h[j] += (double)w1[j * 4 + i] * zs[r][i];
+            h[j] = h[j] > 0 ? h[j] : 0.2 * h[j];
+        }
+        for (int o = 0; o < 36; o++) {
+            double y = b2[o];
+            for (int j = 0; j < 16; j++)
+                y += (double)w2[o * 16 + j] * h[j];
+            y = tanh(y);
+            char *end;
+            double got = strtod(line, &end);
+            ck_assert_msg(end != line && fabs(got - y) < 1e-5, "row %d output %d: %.7g, G gives %.7g", r, o, got, y);
+            line = end + 1; /* past ',' or the newline */
+        }
+    }
+    ck_assert_int_eq(*line, '\0');
+    fe_proc_free(&p);
+    gan_dir_remove(&g);
+}
+END_TEST
+
 /* examples/gan.net itself on Fashion-MNIST: 3 iterations of netc train
  * and of the built binary (two threads) write the same checkpoint. */
 START_TEST(example_gan_parity)
@@ -471,6 +529,7 @@ static Suite *gan_suite(void)
     TCase *t = test_case("gan");
     tcase_add_test(t, gradient_through_frozen_model);
     tcase_add_test(t, driver_parity_resume_sample);
+    tcase_add_test(t, generator_predict);
     tcase_add_test(t, step_schedule_and_clip);
     tcase_add_test(t, embedded_steps_equal_train);
     tcase_add_test(t, example_gan_parity);
