@@ -419,12 +419,19 @@ static int cmd_info(const rt_program *p)
     printf("model %s", p->name);
     if (p->source)
         printf(" (%s)", p->source);
-    if (p->train_step)
-        printf("\n  %s: %s -> out: %s   y: %s   loss %s\n\nparameters\n", p->x_name ? p->x_name : "x", x, out, y,
-               rt_loss_name(p->loss));
-    else
-        printf("\n  %s: %s -> out: %s   (no train block: predict only)\n\nparameters\n", p->x_name ? p->x_name : "x", x,
-               out);
+    const char *xn = p->x_name ? p->x_name : "x";
+    if (p->train_step) {
+        printf("\n  %s: %s -> out: %s   y: %s   loss %s\n\nparameters\n", xn, x, out, y, rt_loss_name(p->loss));
+    } else if (p->nsteps > 0 && p->steps[0].train_step) {
+        /* a train block of step blocks (a GAN, a written loss) */
+        printf("\n  %s: %s -> out: %s   trained in %d step%s:", xn, x, out, p->nsteps, p->nsteps == 1 ? "" : "s");
+        for (int k = 0; k < p->nsteps; k++)
+            printf(" %s%s", p->steps[k].model ? p->steps[k].model : "?", k + 1 < p->nsteps ? "," : "");
+        printf("\n\nparameters\n");
+    } else {
+        printf("\n  %s: %s -> out: %s   (%s: predict only)\n\nparameters\n", xn, x, out,
+               p->inference ? "built with --inference" : "no train block");
+    }
     for (int i = 0; i < p->nparams; i++) {
         const rt_param_desc *d = &p->params[i];
         char shape[128];

@@ -148,7 +148,7 @@ static int64_t readable_tokens(const rt_program *p)
 int rt_cmd_generate(const options *o, const rt_program *p)
 {
     char err[ERRLEN];
-    if (o->given[FLAG_GRID] || o->given[FLAG_OUTPUT]) {
+    if ((o->given[FLAG_GRID] || o->given[FLAG_OUTPUT]) && rt_program_has_step(p)) {
         rt_report(o->prog, "%s is for generators of pictures (a model the train block calls on 'noise'); "
                   "'%s' samples text: --prompt TEXT [--tokens N]", o->given[FLAG_GRID] ? "--grid" : "-o", p->name);
         return RC_USAGE;

@@ -307,6 +307,17 @@ START_TEST(generator_predict)
     }
     ck_assert_int_eq(*line, '\0');
     fe_proc_free(&p);
+    /* info says how it trains; sample refuses a language model's flags */
+    const char *info[] = { g.exe, "info", NULL };
+    run_ok(&p, info);
+    ck_assert_msg(strstr(p.out, "  z: f32[4] -> out: f32[36]   trained in 2 steps: D, G\n"), "%s", p.out);
+    fe_proc_free(&p);
+    const char *prompt[] = { g.exe, "sample", "--load", ck, "--prompt", "hi", NULL };
+    fe_spawn(&p, (char *const *)prompt, 60);
+    ck_assert_int_eq(fe_exit_code(&p), 2);
+    ck_assert_str_eq(p.err, "gan: --prompt is for language models; 'gan' generates pictures from noise: "
+                            "[--grid 8x8] [-o samples.png] [--seed N]\n");
+    fe_proc_free(&p);
     gan_dir_remove(&g);
 }
 END_TEST
