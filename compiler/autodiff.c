@@ -499,6 +499,14 @@ static bool loss_weights(Ad *a, TrainGraph *tg, uint32_t out, uint32_t nforward)
             coef[i] += w[i];
             continue;
         }
+        if (n->op == OP_scale && n->shape.rank == 0 && ir_attr(n, "offset")->f != 0) {
+            /* the reported loss is the losses' weighted sum: a constant
+             * would vanish from it, and changes no gradient */
+            diag_error(&a->c->diag, n->span, "a loss must be a sum of losses (cross_entropy, mse, bce), each possibly "
+                       "times a number; a constant term (%+g) changes no gradient and is not reported: drop it",
+                       ir_attr(n, "offset")->f);
+            return false;
+        }
         if ((n->op == OP_add || n->op == OP_sub || n->op == OP_scale) && n->shape.rank == 0) {
             tg->combine[i] = true;
             for (int k = 0; k < n->ndata; k++) {

@@ -534,6 +534,34 @@ START_TEST(step_diagnostics)
 }
 END_TEST
 
+/* A constant added to a loss changes no gradient and would vanish from
+ * the reported loss: lowering refuses it (autodiff, so build says it). */
+START_TEST(constant_in_loss)
+{
+    char *dir = temp_dir();
+    static const char src[] = GD "    step D { loss bce(D(real), 1) + 100 }\n}\n";
+    write_file(dir, "t.net", src, strlen(src));
+    char net[600], exe[600];
+    snprintf(net, sizeof net, "%s/t.net", dir);
+    snprintf(exe, sizeof exe, "%s/t", dir);
+    FeProc p;
+    const char *build[] = { fe_netc(), "build", net, "-o", exe, NULL };
+    fe_spawn(&p, (char *const *)build, 120);
+    ck_assert_int_eq(fe_exit_code(&p), 1);
+    char want[1024];
+    snprintf(want, sizeof want, "%s:7:19: error: a loss must be a sum of losses (cross_entropy, mse, bce), each "
+             "possibly times a number; a constant term (+100) changes no gradient and is not reported: drop it\n"
+             "    7 |     step D { loss bce(D(real), 1) + 100 }\n"
+             "      |                   ^~~~~~~~~~~~~~~~~~~~~\n", net);
+    ck_assert_msg(strncmp(p.err, want, strlen(want)) == 0, "%s", p.err);
+    fe_proc_free(&p);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+END_TEST
+
 static Suite *gan_suite(void)
 {
     Suite *s = suite_create("gan");
@@ -541,6 +569,7 @@ static Suite *gan_suite(void)
     tcase_add_test(t, gradient_through_frozen_model);
     tcase_add_test(t, driver_parity_resume_sample);
     tcase_add_test(t, generator_predict);
+    tcase_add_test(t, constant_in_loss);
     tcase_add_test(t, step_schedule_and_clip);
     tcase_add_test(t, embedded_steps_equal_train);
     tcase_add_test(t, example_gan_parity);
