@@ -256,7 +256,7 @@ static int parse_flags(options *o, int argc, char **argv)
         return RC_USAGE;
     }
     if (o->given[FLAG_SAVE_BEST] && o->given[FLAG_SAVE] &&
-        strcmp(o->path[FLAG_SAVE_BEST], o->path[FLAG_SAVE]) == 0) {
+        rt_same_file(o->path[FLAG_SAVE_BEST], o->path[FLAG_SAVE])) {
         rt_report(o->prog, "--save and --save-best name the same file; the best checkpoint goes "
                   "beside the last, as in --save model.safetensors --save-best best.safetensors");
         return RC_USAGE;

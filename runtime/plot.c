@@ -199,6 +199,13 @@ static int write_script(FILE *f, const char *text, size_t len, const char *title
 
 int rt_plot_log(const char *csv, const char *png, char *err, size_t errlen)
 {
+    /* the picture replaces png by rename: never a device or a FIFO, nor
+     * the log it is drawn from */
+    if (rt_check_output(png, err, errlen) != 0)
+        return -1;
+    if (rt_same_file(csv, png))
+        return fail(err, errlen, "%s: -o names the log being drawn; give the picture another name, as in -o %s.png",
+                    png, csv);
     FILE *in = fopen(csv, "rb");
     if (!in)
         return fail(err, errlen, "%s: %s", csv, strerror(errno));

@@ -355,6 +355,21 @@ static int check_not_an_input(const char *prog, const char *flag, const char *pa
         rt_report(prog, "%s %s would overwrite this program; choose another name", flag, path);
         return RC_INPUT;
     }
+    /* the .net file, named as netc was given it, relative to the folder it
+     * was in (base_dir) when that name is relative */
+    const char *src = r->p->source;
+    if (src && *src) {
+        char where[PATHLEN];
+        const char *base = r->p->config.base_dir;
+        if (src[0] != '/' && base && *base)
+            snprintf(where, sizeof where, "%s/%s", base, strrchr(src, '/') ? strrchr(src, '/') + 1 : src);
+        else
+            snprintf(where, sizeof where, "%s", src);
+        if (rt_same_file(path, where) || rt_same_file(path, src)) {
+            rt_report(prog, "%s %s would overwrite the model's source %s; choose another name", flag, path, src);
+            return RC_INPUT;
+        }
+    }
     return RC_OK;
 }
 

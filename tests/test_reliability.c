@@ -351,6 +351,28 @@ START_TEST(runtime_outputs_never_replace_inputs)
     snprintf(msg, sizeof msg, "--save %s would overwrite this program; choose another name", n);
     expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--save", n, NULL), "train", net, msg);
     expect_file(in_dir("d.csv"), "1,2,3,4,0\n2,3,4,5,1\n3,4,5,6,2\n4,5,6,7,1\n");
+    /* nor the model's source, nor one checkpoint under two spellings */
+    char *src = fe_slurp(net, NULL);
+    snprintf(msg, sizeof msg, "--log %s would overwrite the model's source %s; choose another name", net, net);
+    expect_train_fail(&p, fe_run(&p, 60, n, "train", net, "--log", net, NULL), "train", net, msg);
+    expect_file(net, src);
+    free(src);
+    char dotted[700];
+    snprintf(dotted, sizeof dotted, "%s/./b.st", dir);
+    ck_assert_int_eq(fe_run(&p, 60, n, "train", net, "--save", in_dir("b.st"), "--save-best", dotted, NULL), 2);
+    ck_assert_str_eq(p.err, "netc train m.net: --save and --save-best name the same file; the best checkpoint goes "
+                            "beside the last, as in --save model.safetensors --save-best best.safetensors\n");
+    fe_proc_free(&p);
+    /* plot never replaces a device, a FIFO or the log it draws */
+    write_text(in_dir("l.csv"), "step,epoch,train_loss\n1,1,0.5\n");
+    ck_assert_int_eq(mkfifo(in_dir("pf"), 0600), 0);
+    snprintf(msg, sizeof msg, "netc: error: %s: is not a regular file (a device, FIFO or socket); refusing to replace "
+             "it\n", in_dir("pf"));
+    expect_fail(&p, fe_run(&p, 60, n, "plot", in_dir("l.csv"), "-o", in_dir("pf"), NULL), msg);
+    snprintf(msg, sizeof msg, "netc: error: %s: -o names the log being drawn; give the picture another name, as in "
+             "-o %s.png\n", in_dir("l.csv"), in_dir("l.csv"));
+    expect_fail(&p, fe_run(&p, 60, n, "plot", in_dir("l.csv"), "-o", in_dir("l.csv"), NULL), msg);
+    expect_file(in_dir("l.csv"), "step,epoch,train_loss\n1,1,0.5\n");
 }
 END_TEST
 
