@@ -552,6 +552,19 @@ static int evaluate_held_out(train_run *r, char *line, size_t len, bool *best)
         rt_eval_summary(p, &r->held, r->has_val ? "val " : "test ", line + n + 2, len - n - 2);
     }
     int rc = RC_OK;
+    double held_loss = rt_metrics_loss(&r->held);
+    if (!isfinite(held_loss)) {
+        /* finite weights so large that the forward pass overflows: the
+         * next step's loss would stop the run; the last one's stops it
+         * here, before a checkpoint of them is written */
+        r->eval_seconds += rt_seconds() - t0;
+        r->eval_cpu += rt_cpu_seconds() - c0;
+        rt_report(o->prog, "the %s loss is %s after step %lld: the weights have grown until the forward pass "
+                  "overflows (the training diverged); stopped without saving; lower the learning rate (--lr) "
+                  "or add clip to the train block", r->has_val ? "validation" : "test", isnan(held_loss) ? "NaN"
+                  : "infinite", (long long)r->at.step);
+        return RC_INPUT;
+    }
     if (r->has_val) {
         bool acc = p->config.monitor == RT_MONITOR_VAL_ACCURACY;
         double v = acc ? rt_metrics_accuracy(&r->held) : rt_metrics_loss(&r->held);

@@ -7,6 +7,7 @@
 #include "train_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,9 +102,37 @@ static const char *const meta_keys[NMETA] = {
     "netc.seed", "netc.optimizer", "netc.validation",
 };
 
+/* The first tensor of l holding a NaN or an infinity, or NULL. A step's
+ * loss is checked when the next step runs; the last updates before a save
+ * (of an epoch, or of the run) are checked here, so a diverged run never
+ * leaves a checkpoint that load refuses. */
+static const rt_named_tensor *non_finite_tensor(const tensor_list *l)
+{
+    for (int i = 0; i < l->n; i++) {
+        const rt_named_tensor *t = &l->t[i];
+        if (t->dtype != RT_F32)
+            continue;
+        int64_t n = 1;
+        for (int d = 0; d < t->rank; d++)
+            n *= t->dims[d];
+        const float *v = t->data;
+        for (int64_t k = 0; k < n; k++)
+            if (!isfinite(v[k]))
+                return t;
+    }
+    return NULL;
+}
+
 int rt_run_checkpoint_save(const char *prog, const char *path, const rt_program *p,
                            const tensor_list *l, const step_plan *sp, const position *at)
 {
+    const rt_named_tensor *bad = non_finite_tensor(l);
+    if (bad) {
+        rt_report(prog, "%s: not written: '%s' holds NaN or an infinity after step %lld (the training diverged; "
+                  "a checkpoint already there is as it was); lower the learning rate (--lr) or add clip to the "
+                  "train block", path, bad->name, (long long)at->step);
+        return RC_INPUT;
+    }
     char opt[256];
     optimizer_names(sp, opt, sizeof opt);
     char step[24], epoch[24], pos[24], batch[24], seed[24];

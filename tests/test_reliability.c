@@ -330,6 +330,32 @@ START_TEST(runtime_inputs_refused_not_read)
 }
 END_TEST
 
+/* A run that diverges in its last update saves nothing: the finite but
+ * huge weights make the test loss NaN, which stops it before the save;
+ * weights that hold an infinity are refused by the save itself. */
+START_TEST(diverged_last_step_saves_nothing)
+{
+    const char *net = setup_csv_model();
+    FeProc p;
+    expect_train_fail(&p, fe_run(&p, 60, fe_netc(), "train", net, "--steps", "1", "--lr", "1e38", "--save",
+                                 in_dir("div.st"), NULL),
+                      "train", net, "the test loss is NaN after step 1: the weights have grown until the forward "
+                      "pass overflows (the training diverged); stopped without saving; lower the learning rate (--lr) "
+                      "or add clip to the train block");
+    ck_assert_int_eq(access(in_dir("div.st"), F_OK), -1);
+    /* without a test set nothing is evaluated: the save refuses the weights */
+    write_text(in_dir("n.net"), "model m(x: f32[4]) -> f32[3] { x -> dense(3) }\n"
+                                "train m { data csv(\"d.csv\", label_column = 4) loss cross_entropy batch 2 }\n");
+    char msg[1200];
+    snprintf(msg, sizeof msg, "%s: not written: 'dense1.weight' holds NaN or an infinity after step 1 (the training "
+             "diverged; a checkpoint already there is as it was); lower the learning rate (--lr) or add clip to the "
+             "train block", in_dir("div.st"));
+    expect_train_fail(&p, fe_run(&p, 60, fe_netc(), "train", in_dir("n.net"), "--steps", "1", "--lr", "1e38", "--save",
+                                 in_dir("div.st"), NULL), "train", "n.net", msg);
+    ck_assert_int_eq(access(in_dir("div.st"), F_OK), -1);
+}
+END_TEST
+
 START_TEST(runtime_outputs_never_replace_inputs)
 {
     const char *net = setup_csv_model();
@@ -792,6 +818,7 @@ static Suite *reliability_suite(void)
     tcase_add_test(tc, build_interrupted_cleans_up);
     tcase_add_test(tc, runtime_inputs_refused_not_read);
     tcase_add_test(tc, runtime_outputs_never_replace_inputs);
+    tcase_add_test(tc, diverged_last_step_saves_nothing);
     tcase_add_test(tc, damaged_checkpoints_refused);
     tcase_add_test(tc, data_files_checked_not_guessed);
     tcase_add_test(tc, idx_nan_refused);
