@@ -187,6 +187,28 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
     if (d->x_dtype == RT_F32 && x_dtype == RT_I32 && f->src.kind == RT_SRC_CSV &&
         numbers_to_ids(prog, p, xfile, input, d) != RC_OK)
         return RC_INPUT;
+    /* a number a file holds finitely can still leave float's range (1e39,
+     * a float64 IDX, or a scale that overflows): an infinity here would
+     * train or predict NaN without a word */
+    if (d->x_dtype == RT_F32) {
+        const float *v = d->x;
+        for (int64_t i = 0; i < d->n * d->x_size; i++)
+            if (!isfinite(v[i])) {
+                rt_report(prog, "%s: sample %lld holds a value beyond the range of a 32-bit float (about "
+                          "3.4e38) at index %lld once read%s", xfile, (long long)(i / d->x_size), (long long)(i % d->x_size),
+                          f->src.scale != 1.0f || f->src.shift != 0.0f ? " and scaled" : "");
+                return RC_INPUT;
+            }
+    }
+    if (d->y && d->y_dtype == RT_F32) {
+        const float *v = d->y;
+        for (int64_t i = 0; i < d->n * d->y_size; i++)
+            if (!isfinite(v[i])) {
+                rt_report(prog, "%s: sample %lld has a label beyond the range of a 32-bit float (about 3.4e38) "
+                          "at index %lld", yfile, (long long)(i / d->y_size), (long long)(i % d->y_size));
+                return RC_INPUT;
+            }
+    }
     if (d->x_dtype != x_dtype) {
         rt_report(prog, "%s: samples are %s but model '%s' takes %s: %s%s", xfile,
                rt_dtype_name(d->x_dtype), p->name, input, want,

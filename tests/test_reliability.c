@@ -343,6 +343,13 @@ START_TEST(diverged_last_step_saves_nothing)
                       "pass overflows (the training diverged); stopped without saving; lower the learning rate (--lr) "
                       "or add clip to the train block");
     ck_assert_int_eq(access(in_dir("div.st"), F_OK), -1);
+    /* a number beyond float's range is no infinity to train on */
+    write_text(in_dir("big.csv"), "1,2,3,4,0\n2,3,4,1e39,1\n");
+    char big[1200];
+    snprintf(big, sizeof big, "%s: sample 1 holds a value beyond the range of a 32-bit float (about 3.4e38) at "
+             "index 3 once read", in_dir("big.csv"));
+    expect_train_fail(&p, fe_run(&p, 60, fe_netc(), "train", net, "--data", in_dir("big.csv"), NULL), "train", net,
+                      big);
     /* without a test set nothing is evaluated: the save refuses the weights */
     write_text(in_dir("n.net"), "model m(x: f32[4]) -> f32[3] { x -> dense(3) }\n"
                                 "train m { data csv(\"d.csv\", label_column = 4) loss cross_entropy batch 2 }\n");
