@@ -133,7 +133,9 @@ double rt_model_step_loss(const rt_model *m, int k)
 
 /* The model's parameters as named tensors (malloc'd), or NULL with err
  * saying so for the file at path. */
-static rt_named_tensor *tensors_of(rt_model *m, const char *path, char *err, size_t errlen)
+/* The parameter tensors of m, over the block `params` (m's own, or a
+ * staging copy of its size). */
+static rt_named_tensor *tensors_of(rt_model *m, float *params, const char *path, char *err, size_t errlen)
 {
     const rt_program *p = m->p;
     rt_named_tensor *t = calloc((size_t)p->nparams + 1, sizeof *t);
@@ -146,25 +148,39 @@ static rt_named_tensor *tensors_of(rt_model *m, const char *path, char *err, siz
         t[i].dtype = RT_F32;
         t[i].rank = p->params[i].rank;
         memcpy(t[i].dims, p->params[i].dims, sizeof t[i].dims);
-        t[i].data = m->params + p->params[i].offset;
+        t[i].data = params + p->params[i].offset;
     }
     return t;
 }
 
 int rt_model_load(rt_model *m, const char *path, char *err, size_t errlen)
 {
-    rt_named_tensor *t = tensors_of(m, path, err, errlen);
-    if (!t)
+    /* read into a staging block: a file refused halfway (a NaN in its
+     * third tensor) leaves the model's weights as they were */
+    size_t bytes = (size_t)(m->p->param_floats > 0 ? m->p->param_floats : 1) * sizeof(float);
+    float *staged = malloc(bytes);
+    if (!staged) {
+        snprintf(err, errlen, "%s: out of memory", path);
         return -1;
+    }
+    memcpy(staged, m->params, bytes);
+    rt_named_tensor *t = tensors_of(m, staged, path, err, errlen);
+    if (!t) {
+        free(staged);
+        return -1;
+    }
     /* optimizer state saved by `train` is there too, and not needed here */
     int rc = rt_checkpoint_load(path, t, m->p->nparams, true, NULL, 0, NULL, err, errlen);
+    if (rc == 0)
+        memcpy(m->params, staged, bytes);
     free(t);
+    free(staged);
     return rc;
 }
 
 int rt_model_save(rt_model *m, const char *path, char *err, size_t errlen)
 {
-    rt_named_tensor *t = tensors_of(m, path, err, errlen);
+    rt_named_tensor *t = tensors_of(m, m->params, path, err, errlen);
     if (!t)
         return -1;
     char step[32];

@@ -222,7 +222,7 @@ START_TEST(emit_embeds)
     ck_assert_msg(rc == 0, "emit failed:\n%s", p.err);
     fe_proc_free(&p);
     FILE *f = fopen(path_in("app.c"), "w");
-    fputs("#include \"mlp.h\"\n#include <stdio.h>\n#include <math.h>\n"
+    fputs("#include \"mlp.h\"\n#include <stdio.h>\n#include <string.h>\n#include <math.h>\n"
           "int main(int argc, char **argv) {\n"
           "  (void)argc; char err[256]; static float x[4 * 784], out[4 * 10]; int32_t y[4] = { 1, 2, 3, 4 };\n"
           "  for (int i = 0; i < 4 * 784; i++) x[i] = (float)(i % 17) / 17.0f;\n"
@@ -234,6 +234,13 @@ START_TEST(emit_embeds)
           "  mlp_model *n = mlp_init(8, 4, err, sizeof err); static float out2[4 * 10];\n"
           "  if (mlp_load(n, argv[1], err, sizeof err) || mlp_forward(n, x, out2, 4)) { puts(err); return 1; }\n"
           "  for (int i = 0; i < 40; i++) if (out[i] != out2[i]) { puts(\"reloaded model differs\"); return 1; }\n"
+          "  /* a file refused halfway (NaN in its last float) leaves the model as it was */\n"
+          "  FILE *f = fopen(argv[1], \"rb\"); static unsigned char buf[1 << 23]; size_t len = fread(buf, 1, sizeof buf, f);\n"
+          "  fclose(f); memset(buf + len - 4, 0, 4); buf[len - 2] = 0xc0; buf[len - 1] = 0x7f;\n"
+          "  char bad[600]; snprintf(bad, sizeof bad, \"%s.bad\", argv[1]); f = fopen(bad, \"wb\"); fwrite(buf, 1, len, f); fclose(f);\n"
+          "  if (mlp_load(n, bad, err, sizeof err) == 0) { puts(\"a NaN checkpoint loaded\"); return 1; }\n"
+          "  if (mlp_forward(n, x, out2, 4)) { puts(err); return 1; }\n"
+          "  for (int i = 0; i < 40; i++) if (out[i] != out2[i]) { puts(\"a refused load changed the model\"); return 1; }\n"
           "  if (mlp_forward(m, x, out, 5) != -1) { puts(\"batch over the limit accepted\"); return 1; }\n"
           "  mlp_free(m); mlp_free(n); puts(\"ok\"); return 0; }\n", f);
     fclose(f);
