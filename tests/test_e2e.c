@@ -242,6 +242,7 @@ START_TEST(emit_embeds)
           "  if (mlp_forward(n, x, out2, 4)) { puts(err); return 1; }\n"
           "  for (int i = 0; i < 40; i++) if (out[i] != out2[i]) { puts(\"a refused load changed the model\"); return 1; }\n"
           "  if (mlp_forward(m, x, out, 5) != -1) { puts(\"batch over the limit accepted\"); return 1; }\n"
+          "  y[3] = 10; if (!isnan(mlp_train_step(m, x, y, 4))) { puts(\"label 10 of 10 classes trained\"); return 1; }\n"
           "  mlp_free(m); mlp_free(n); puts(\"ok\"); return 0; }\n", f);
     fclose(f);
     char cmd[2048];
