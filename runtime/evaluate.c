@@ -173,6 +173,13 @@ int rt_cmd_eval(const options *o, const rt_program *p)
             rt_report(o->prog, "writing to stdout: %s", strerror(errno));
             rc = RC_INPUT;
         }
+        double loss = rt_metrics_loss(&m);
+        if (rc == RC_OK && !isfinite(loss)) {
+            /* the figures are printed as they are, but they are no result */
+            rt_report(o->prog, "the test loss is %s: these weights make the forward pass overflow (a diverged "
+                      "run's); their figures mean nothing", isnan(loss) ? "NaN" : "infinite");
+            rc = RC_INPUT;
+        }
     }
     rt_metrics_free(&m);
     free(buf.block);

@@ -59,14 +59,19 @@ void rt_metrics_add(rt_metrics *m, int64_t rows, int64_t samples, const float *o
         for (int64_t r = 0; r < rows; r++) {
             const float *s = out + r * c;
             int64_t best = 0, higher = 0;
-            for (int64_t j = 1; j < c; j++)
+            bool nan = isnan(s[0]);
+            for (int64_t j = 1; j < c; j++) {
+                nan |= isnan(s[j]);
                 if (s[j] > s[best])
                     best = j;
+            }
             float own = s[y[r]];
             for (int64_t j = 0; j < c && higher < 5; j++)
                 higher += s[j] > own;
-            m->correct += best == y[r];
-            m->top5 += higher < 5;
+            /* a row with a NaN score is no prediction (every comparison
+             * with NaN is false, which ranked its label first) */
+            m->correct += !nan && best == y[r];
+            m->top5 += !nan && higher < 5;
             if (m->confusion)
                 m->confusion[(int64_t)y[r] * c + best]++;
         }

@@ -447,6 +447,12 @@ START_TEST(damaged_checkpoints_refused)
     write_text(in_dir("in.csv"), "1,2,3,4\n");
     expect_train_fail(&p, fe_run(&p, 60, n, "predict", net, "--load", in_dir("inf.st"), in_dir("in.csv"), NULL),
                       "predict", net, msg);
+    /* finite weights whose forward pass overflows: eval fails, saying why */
+    save_weights(in_dir("huge.st"), 3e38f, "1", "2");
+    ck_assert_int_eq(fe_run(&p, 60, n, "eval", net, "--load", in_dir("huge.st"), NULL), 1);
+    ck_assert_str_eq(p.err, "netc eval m.net: the test loss is NaN: these weights make the forward pass overflow (a "
+                            "diverged run's); their figures mean nothing\n");
+    fe_proc_free(&p);
     save_weights(in_dir("epoch.st"), 0.5f, "1000000", "20");
     snprintf(msg, sizeof msg,
              "%s: metadata says epoch 1000000 at step 20, but every epoch takes at least one step; the "

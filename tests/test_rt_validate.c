@@ -128,6 +128,24 @@ END_TEST
  * accuracy 2/5, top-5 4/5; class 0: precision 1/1, recall 1/3; class 2:
  * precision 1/1, recall 1/2; class 1: precision 0/1, recall undefined;
  * class 3: precision undefined (never predicted); class 5: precision 0/2. */
+/* A row with a NaN score is no prediction: every comparison with NaN is
+ * false, which counted a NaN label score as the top one and its label as
+ * in the top 5 (a diverged model had "top-5 accuracy 100%"). */
+START_TEST(nan_scores_are_no_prediction)
+{
+    static const float scores[3][6] = {
+        { NAN, NAN, NAN, NAN, NAN, NAN }, { 0, 1, NAN, 0, 0, 0 }, { 0, 0, 2, 0, 0, 0 },
+    };
+    static const int32_t labels[3] = { 0, 2, 2 };
+    rt_metrics m;
+    ck_assert_int_eq(rt_metrics_init(&m, RT_LOSS_CROSS_ENTROPY, 6), 0);
+    rt_metrics_add(&m, 3, 3, &scores[0][0], labels, 1.0);
+    CLOSE(rt_metrics_accuracy(&m), 1.0 / 3);
+    CLOSE(rt_metrics_top5(&m), 1.0 / 3);
+    rt_metrics_free(&m);
+}
+END_TEST
+
 START_TEST(cross_entropy_metrics_by_hand)
 {
     static const float scores[5][6] = {
@@ -284,6 +302,7 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, early_stopping_on_a_constructed_curve);
     tcase_add_test(tc, early_stop_record_round_trips);
     tcase_add_test(tc, cross_entropy_metrics_by_hand);
+    tcase_add_test(tc, nan_scores_are_no_prediction);
     tcase_add_test(tc, bce_metrics_by_hand);
     tcase_add_test(tc, mse_metrics_by_hand);
     suite_add_tcase(s, tc);
