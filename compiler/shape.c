@@ -508,7 +508,19 @@ static bool shape_pairwise_loss(ShapeCtx *s)
 }
 
 static bool shape_mse(ShapeCtx *s) { return shape_pairwise_loss(s); }
-static bool shape_bce(ShapeCtx *s) { return shape_pairwise_loss(s); }
+
+/* bce's target is a probability: a number outside [0, 1] trains towards a
+ * loss without a floor (bce(D(x), 2) falls for ever). */
+static bool shape_bce(ShapeCtx *s)
+{
+    if (s->nin == 1) {
+        double t = shape_attr(s, "target")->f;
+        if (!(t >= 0 && t <= 1))
+            FAIL("%s: the target %g is not a probability; bce takes targets in [0, 1] (1 for real, 0 for fake)",
+                 s->call, t);
+    }
+    return shape_pairwise_loss(s);
+}
 
 /* ------------------------------------------------------ backward ops */
 

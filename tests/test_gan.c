@@ -515,6 +515,10 @@ static const struct {
       "t.net:7:19: error: bce(D(G(noise)), real): the prediction is f32[1] but the target is f32[16]; they must have one shape\n"
       "    7 |     step G { loss bce(D(G(noise)), real) }\n"
       "      |                   ^~~~~~~~~~~~~~~~~~~~~~\n" },
+    { GD "    step D { loss bce(D(real), 2) }\n}\n",
+      "t.net:7:19: error: bce(D(real), 2): the target 2 is not a probability; bce takes targets in [0, 1] (1 for real, 0 for fake)\n"
+      "    7 |     step D { loss bce(D(real), 2) }\n"
+      "      |                   ^~~~~~~~~~~~~~~\n" },
     { GD "    step G { loss bce(D(G(noise)), 1) }\n    step G { loss mse(G(noise), 0) }\n}\n",
       "t.net:8:10: error: model 'G' already has a step; one step per model (write its losses as one sum)\n"
       "    8 |     step G { loss mse(G(noise), 0) }\n"
