@@ -39,7 +39,7 @@ static const char usage[] =
     "  --dump-jit DIR  train, eval, predict, sample: write libgccjit's dumps of the program into DIR\n"
     "  --keep-c   build: keep the generated C next to the binary (FILE.c)\n"
     "  --inference     build, emit: the forward pass only (emit: NAME_create/_predict/_destroy)\n"
-    "  --weights FILE  build, emit: embed FILE's weights; build: a single-file predictor (./m INPUT)\n"
+    "  --weights FILE  build, emit (with --inference): embed FILE's weights; build: a single-file predictor (./m INPUT)\n"
     "  --static   build: link statically (the binary needs no shared library)\n"
     "  -s, --strip     build: strip the binary's symbols and debugging sections\n"
     "  -h, --help     print this help\n"
@@ -170,6 +170,11 @@ static int parse_args(int argc, char **argv, Options *o)
     bool building = o->command && (!strcmp(o->command, "build") || !strcmp(o->command, "emit"));
     if (!building && (o->inference || o->weights || o->link_static || o->strip))
         return usage_error("%s", "--inference, --weights, --static and --strip are flags of build and emit");
+    if (o->weights && !o->inference)
+        /* a training program starts from its init; the weights would
+         * ride along unused by train and by NAME_init */
+        return usage_error("%s", "--weights compiles a checkpoint into an inference artefact: add --inference "
+                           "(to train from a checkpoint, use an init block or train --resume)");
     if ((o->link_static || o->strip) && strcmp(o->command, "build"))
         return usage_error("%s", "--static and --strip are flags of build (emit writes C, not a binary)");
     return 0;

@@ -591,8 +591,8 @@ int rt_main(const rt_program *p, int argc, char **argv)
     else if (strcmp(cmd, "sample") == 0)
         o.cmd = CMD_SAMPLE;
     else {
-        rt_report(o.prog, "unknown command '%s'; the commands are train, eval, predict, sample, plot and info "
-               "('%s --help' for more)", cmd, o.prog);
+        rt_report(o.prog, "unknown command '%s'; the commands are %seval, predict, sample, plot and info "
+               "('%s --help' for more)", cmd, p->inference ? "" : "train, ", o.prog);
         return RC_USAGE;
     }
     o.embedded = p->weights != NULL;

@@ -254,6 +254,12 @@ START_TEST(flags_outside_build_are_refused)
     ck_assert_str_eq(p.err, "netc: --inference, --weights, --static and --strip are flags of build and emit\n"
                             "Try 'netc --help'.\n");
     fe_proc_free(&p);
+    /* weights compiled into a training program would go unused */
+    rc = fe_run(&p, 60, fe_netc(), "build", "--weights", "w.safetensors", "examples/mlp.net", "-o", in_dir("w"), NULL);
+    ck_assert_int_eq(rc, 2);
+    ck_assert_str_eq(p.err, "netc: --weights compiles a checkpoint into an inference artefact: add --inference (to "
+                            "train from a checkpoint, use an init block or train --resume)\nTry 'netc --help'.\n");
+    fe_proc_free(&p);
 }
 END_TEST
 
