@@ -500,6 +500,7 @@ static void fix_unused_real(Sema *s, TrainSpec *ts)
 {
     Program *p = s->c->prog;
     const Node *known = NULL;
+    bool placeholders = false;
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < ts->nsteps; i++) {
             Graph *g = &p->graphs[ts->steps_list[i].graph];
@@ -507,6 +508,7 @@ static void fix_unused_real(Sema *s, TrainSpec *ts)
                 continue;
             Node *real = &g->nodes[g->inputs[0]];
             bool placeholder = real->shape.rank == 1 && real->shape.dim[0] == 0;
+            placeholders |= placeholder;
             if (pass == 0 && !placeholder && !known)
                 known = real;
             else if (pass == 1 && placeholder && known) {
@@ -514,6 +516,12 @@ static void fix_unused_real(Sema *s, TrainSpec *ts)
                 real->dtype = known->dtype;
             }
         }
+    /* no step fixed it, and the data does not say it (idx, csv): the run
+     * would refuse every file as not matching an f32[0] */
+    if (placeholders && !known && s->c->diag.errors == 0)
+        diag_error(&s->c->diag, ts->data.span, "no step passes 'real' (a sample of this data) to a model, so its "
+                   "shape is unknown and nothing learns from the data; call a model on it in a loss, as in "
+                   "bce(D(real), 1)");
 }
 
 /* val = 0.1 | val idx(...), eval_every N, stop_after N, monitor val_loss|val_accuracy.

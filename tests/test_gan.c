@@ -515,6 +515,12 @@ static const struct {
       "t.net:7:19: error: bce(D(G(noise)), real): the prediction is f32[1] but the target is f32[16]; they must have one shape\n"
       "    7 |     step G { loss bce(D(G(noise)), real) }\n"
       "      |                   ^~~~~~~~~~~~~~~~~~~~~~\n" },
+    { "model G(z: f32[8]) -> f32[16] { z -> dense(16) -> tanh }\n"
+      "model D(x: f32[16]) -> f32[1] { x -> dense(1) }\n"
+      "train gan {\n    data idx(\"a-idx3-ubyte\")\n    noise normal(8)\n    step G { loss bce(D(G(noise)), 1) }\n}\n",
+      "t.net:4:10: error: no step passes 'real' (a sample of this data) to a model, so its shape is unknown and nothing learns from the data; call a model on it in a loss, as in bce(D(real), 1)\n"
+      "    4 |     data idx(\"a-idx3-ubyte\")\n"
+      "      |          ^~~~~~~~~~~~~~~~~~~\n" },
     { GD "    step D { loss bce(D(real), 2) }\n}\n",
       "t.net:7:19: error: bce(D(real), 2): the target 2 is not a probability; bce takes targets in [0, 1] (1 for real, 0 for fake)\n"
       "    7 |     step D { loss bce(D(real), 2) }\n"
