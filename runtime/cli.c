@@ -148,6 +148,12 @@ static int parse_value(options *o, flag_id id, const char *text)
     }
     case V_RATE: {
         float v = strtof(text, &end);
+        if (end != text && !*end && (errno == ERANGE || isinf(v)) && text[0] != '-') {
+            /* a positive number all the same, outside float's range */
+            rt_report(o->prog, "%s: '%s' is outside the range of a 32-bit float (about 1.2e-38 to 3.4e38), "
+                      "as in %s %s", f->name, text, f->name, f->example);
+            return RC_USAGE;
+        }
         if (end == text || *end || errno == ERANGE || !isfinite(v) || v <= 0) {
             rt_report(o->prog, "%s: '%s' is not a positive number, as in %s %s", f->name, text,
                    f->name, f->example);

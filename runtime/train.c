@@ -697,7 +697,10 @@ static int stop_run(train_run *r, rt_progress *pg, int64_t epoch)
                             : RC_OK;
         rc = rt_dist_agree_report(o->prog, rc, "to save the checkpoint");
         if (rc == RC_OK) {
-            printf("saved %s; continue with --resume %s\n", o->path[FLAG_SAVE], o->path[FLAG_SAVE]);
+            /* quoted for the shell when the name needs it */
+            const char *name = o->path[FLAG_SAVE];
+            bool plain = name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/+=:,@%")] == '\0';
+            printf("saved %s; continue with --resume %s%s%s\n", name, plain ? "" : "'", name, plain ? "" : "'");
             rc = RC_INTERRUPTED;
         }
     }

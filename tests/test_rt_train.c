@@ -645,6 +645,9 @@ START_TEST(bad_flags_exit_2)
     ASSERT_ERR("softmax: --steps: '1099511627777' is too large; at most 1099511627776\n");
     ASSERT_RUN(2, "train", "--lr", "fast");
     ASSERT_ERR("softmax: --lr: 'fast' is not a positive number, as in --lr 0.001\n");
+    ASSERT_RUN(2, "train", "--lr", "1e-50");
+    ASSERT_ERR("softmax: --lr: '1e-50' is outside the range of a 32-bit float (about 1.2e-38 to 3.4e38), as in "
+               "--lr 0.001\n");
     ASSERT_RUN(2, "train", "--save");
     ASSERT_ERR("softmax: --save needs a value, as in --save model.safetensors\n");
     ASSERT_RUN(2, "train", "--save", "--epochs", "2");
