@@ -111,6 +111,15 @@ END_TEST
 
 /* ------------------------------------------------------ through the driver */
 
+/* Removes a folder temp_dir made, and frees its name. */
+static void remove_dir(char *dir)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+
 static char *temp_dir(void)
 {
     char tmpl[] = "/tmp/netc-gan-XXXXXX";
@@ -202,10 +211,7 @@ static void gan_path(const GanDir *g, char out[600], const char *name)
 
 static void gan_dir_remove(GanDir *g)
 {
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g->dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(g->dir);
+    remove_dir(g->dir);
 }
 
 START_TEST(driver_parity_resume_sample)
@@ -342,10 +348,7 @@ START_TEST(example_gan_parity)
     run_ok(&p, aot);
     fe_proc_free(&p);
     same_files(a, b, "examples/gan.net's checkpoints of netc train and the built binary");
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -432,10 +435,7 @@ START_TEST(embedded_steps_equal_train)
     rt_model_free(want);
     jit_free(jp);
     fe_close(&r);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -565,10 +565,7 @@ START_TEST(constant_in_loss)
              "      |                   ^~~~~~~~~~~~~~~~~~~~~\n", net);
     ck_assert_msg(strncmp(p.err, want, strlen(want)) == 0, "%s", p.err);
     fe_proc_free(&p);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(dir);
+    remove_dir(dir);
 }
 END_TEST
 
