@@ -385,6 +385,10 @@ static int train_load_data(train_run *r)
         return rc;
     /* a GAN's steps have no one loss a test set could measure */
     r->has_test = (p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST]) && (!p->nsteps || p->reconstructs);
+    if (!r->has_test && (p->config.test.kind != RT_SRC_NONE || o->given[FLAG_TEST]) && writes_files())
+        rt_report(o->prog, "warning: %s is not evaluated: model '%s' trains in step blocks that do not "
+                  "reconstruct their data, which have no test figures yet",
+                  o->given[FLAG_TEST] ? "--test" : "the train block's test source", p->name);
     if (r->has_test) {
         rc = rt_resolve_source(o->prog, p, &p->config.test, &p->config.data, "--test",
                                o->path[FLAG_TEST], &r->test_files);

@@ -277,8 +277,15 @@ START_TEST(generator_predict)
     gan_dir(&g, small_gan);
     char ck[600], z[600];
     gan_path(&g, ck, "g.safetensors");
-    const char *train[] = { g.exe, "train", "--steps", "6", "--save", ck, NULL };
-    run_quiet(train);
+    char pics[600];
+    gan_path(&g, pics, "pics-idx3-ubyte");
+    const char *train[] = { g.exe, "train", "--steps", "6", "--save", ck, "--test", pics, NULL };
+    FeProc t;
+    run_ok(&t, train);
+    /* a test set it cannot use is said to be unused */
+    ck_assert_str_eq(t.err, "gan: warning: --test is not evaluated: model 'gan' trains in step blocks that do not "
+                            "reconstruct their data, which have no test figures yet\n");
+    fe_proc_free(&t);
     static const float zs[3][4] = { { 0.5f, -0.25f, 0.75f, -1.0f }, { 0, 0, 0, 0 }, { -0.9f, 0.1f, 0.3f, 0.6f } };
     static const char rows[] = "0.5,-0.25,0.75,-1\n0,0,0,0\n-0.9,0.1,0.3,0.6\n";
     write_file(g.dir, "z.csv", rows, strlen(rows));
