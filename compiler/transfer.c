@@ -369,6 +369,14 @@ void transfer_spec(Compiler *c, TrainSpec *ts, const Ast *item, int model)
             p->params[pi].trainable = false;
         }
     }
+    bool any_trainable = false;
+    for (int k = 0; k < m->nparams; k++)
+        any_trainable |= p->params[m->params[k]].trainable;
+    if (m->nparams > 0 && !any_trainable) {
+        diag_error(d, item->name_span, "every parameter of model '%s' is frozen, so training would change nothing; "
+                   "leave a layer out of 'freeze' to fine-tune it", m->name);
+        return;
+    }
     ts->init = is;
 }
 

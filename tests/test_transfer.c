@@ -525,6 +525,23 @@ START_TEST(shape_mismatch)
 }
 END_TEST
 
+/* Freezing everything leaves nothing to train. */
+START_TEST(everything_frozen)
+{
+    char *d = diags_of("    init from(\"torch.safetensors\") {\n"
+                       "        conv1 <- features.0\n"
+                       "        fc1 <- classifier.0\n"
+                       "        head <- classifier.2\n"
+                       "        freeze conv1, fc1, head\n"
+                       "    }\n");
+    ck_assert_str_eq(d, "t.net:8:5: error: every parameter of model 'm' is frozen, so training would change nothing; "
+                        "leave a layer out of 'freeze' to fine-tune it\n"
+                        "    8 |     init from(\"torch.safetensors\") {\n"
+                        "      |     ^~~~\n");
+    free(d);
+}
+END_TEST
+
 /* Freezing a batchnorm's running statistics without its weight and bias
  * is refused: frozen, it runs in eval mode and is frozen whole. */
 START_TEST(frozen_batchnorm_whole)
@@ -602,6 +619,7 @@ static Suite *transfer_suite(void)
     tcase_add_test(tc, map_resolves_pytorch_names);
     tcase_add_test(tc, load_and_freeze_at_run_time);
     tcase_add_test(tc, shape_mismatch);
+    tcase_add_test(tc, everything_frozen);
     tcase_add_test(tc, missing_name);
     tcase_add_test(tc, unmatched_and_left_out);
     tcase_add_test(tc, frozen_batchnorm_runs_in_eval_mode);
