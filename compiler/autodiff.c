@@ -502,6 +502,7 @@ static bool loss_weights(Ad *a, TrainGraph *tg, uint32_t out, uint32_t nforward)
         if (n->op == OP_scale && n->shape.rank == 0 && ir_attr(n, "offset")->f != 0) {
             /* the reported loss is the losses' weighted sum: a constant
              * would vanish from it, and changes no gradient */
+            a->c->loss_refused = true;
             diag_error(&a->c->diag, n->span, "a loss must be a sum of losses (cross_entropy, mse, bce), each possibly "
                        "times a number; a constant term (%+g) changes no gradient and is not reported: drop it",
                        ir_attr(n, "offset")->f);
@@ -517,6 +518,7 @@ static bool loss_weights(Ad *a, TrainGraph *tg, uint32_t out, uint32_t nforward)
             }
             continue;
         }
+        a->c->loss_refused = true;
         diag_error(&a->c->diag, n->span, "a loss must be a sum of losses (cross_entropy, mse, bce), each possibly times a number; %s is not one",
                    ir_ops[n->op].name);
         return false;
@@ -532,6 +534,7 @@ static bool seed_losses(Ad *a, TrainGraph *tg, uint32_t nforward)
         const Node n = a->g->nodes[i];
         uint32_t z = n.inputs[0];
         if (n.ndata > 1 && a->needs[n.inputs[1]]) {
+            a->c->loss_refused = true;
             diag_error(&a->c->diag, n.span, "%s: the target depends on the parameters being trained; netc differentiates the first argument only",
                        ir_ops[n.op].name);
             return false;

@@ -159,6 +159,9 @@ typedef struct Compiler {
     bool too_deep; /* the nesting error was reported once */
     const char *dumps; /* -d letters: passes print what they made to dump_out */
     FILE *dump_out;
+    /* autodiff refused a train block's loss (its form, not a missing
+     * gradient rule): an error of the file, which `check` reports too */
+    bool loss_refused;
 } Compiler;
 
 /* Builders called from grammar actions (one line each in netc.y). */

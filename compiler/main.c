@@ -343,6 +343,8 @@ int main(int argc, char **argv)
                 fputc('\n', out);
                 summary_train_report(out, &c, &c.prog->trains[t]);
             }
+        /* a loss the code generator's autodiff refuses (summary.c) */
+        ok = c.diag.errors == 0;
     } else if (ok && o.command && !strcmp(o.command, "graph")) {
         graph_dot(out, &c);
     }

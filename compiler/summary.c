@@ -4,6 +4,7 @@
  * for each op are in docs/language.md ("Cost model") and here. */
 #include "compiler.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const Node *in0(const Graph *g, const Node *n) { return &g->nodes[n->inputs[0]]; }
@@ -303,23 +304,32 @@ void summary_print(FILE *out, Compiler *c, const Graph *g)
 }
 
 /* The passes to the LIR for `netc check`, quietly: what the code generator
- * cannot do yet is not an error of the .net file. */
+ * cannot do yet is not an error of the .net file. A loss autodiff refuses
+ * is one (build would refuse it too), so its diagnostics are shown and
+ * counted. */
 static bool lower_quietly(Compiler *c, const char *model, LProgram *lp)
 {
-    FILE *devnull = fopen("/dev/null", "w");
-    if (!devnull)
+    char *said = NULL;
+    size_t said_len = 0;
+    FILE *capture = open_memstream(&said, &said_len);
+    if (!capture)
         return false;
     FILE *saved_out = c->diag.out;
     int saved_errors = c->diag.errors, saved_warnings = c->diag.warnings;
     const char *saved_dumps = c->dumps;
-    c->diag.out = devnull;
+    c->diag.out = capture;
     c->dumps = NULL;
+    c->loss_refused = false;
     bool ok = lower_program(c, model, lp);
+    fclose(capture);
     c->diag.out = saved_out;
-    c->diag.errors = saved_errors;
-    c->diag.warnings = saved_warnings;
     c->dumps = saved_dumps;
-    fclose(devnull);
+    c->diag.warnings = saved_warnings;
+    if (!ok && c->loss_refused)
+        fwrite(said, 1, said_len, saved_out);
+    else
+        c->diag.errors = saved_errors;
+    free(said);
     return ok;
 }
 
@@ -336,7 +346,9 @@ static void print_train_report(FILE *out, Compiler *c, const TrainSpec *ts)
     LProgram lp;
     fprintf(out, "train %s: %d step%s, run in this order each iteration\n", ts->name, ts->nsteps, ts->nsteps == 1 ? "" : "s");
     if (!lower_quietly(c, ts->name, &lp)) {
-        fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
+        fputs(c->loss_refused ? "  memory plan: not available (the loss is refused; see the error)\n"
+                              : "  memory plan: not available (the code generator does not support every op here yet)\n",
+              out);
         return;
     }
     double mib = 1.0 / (1024 * 1024);
@@ -359,7 +371,9 @@ static void print_memory_report(FILE *out, Compiler *c, const char *model)
 {
     LProgram lp;
     if (!lower_quietly(c, model, &lp)) {
-        fputs("  memory plan: not available (the code generator does not support every op here yet)\n", out);
+        fputs(c->loss_refused ? "  memory plan: not available (the loss is refused; see the error)\n"
+                              : "  memory plan: not available (the code generator does not support every op here yet)\n",
+              out);
         return;
     }
     double mib = 1.0 / (1024 * 1024);

@@ -552,7 +552,7 @@ START_TEST(step_diagnostics)
 END_TEST
 
 /* A constant added to a loss changes no gradient and would vanish from
- * the reported loss: lowering refuses it (autodiff, so build says it). */
+ * the reported loss: autodiff refuses it, so build and check say it. */
 START_TEST(constant_in_loss)
 {
     char *dir = temp_dir();
@@ -571,6 +571,13 @@ START_TEST(constant_in_loss)
              "    7 |     step D { loss bce(D(real), 1) + 100 }\n"
              "      |                   ^~~~~~~~~~~~~~~~~~~~~\n", net);
     ck_assert_msg(strncmp(p.err, want, strlen(want)) == 0, "%s", p.err);
+    fe_proc_free(&p);
+    /* and check, which lowers the steps for its memory plan, says so too */
+    const char *check[] = { fe_netc(), "check", net, NULL };
+    fe_spawn(&p, (char *const *)check, 120);
+    ck_assert_int_eq(fe_exit_code(&p), 1);
+    ck_assert_msg(strncmp(p.err, want, strlen(want)) == 0, "%s", p.err);
+    ck_assert_msg(strstr(p.out, "memory plan: not available (the loss is refused; see the error)"), "%s", p.out);
     fe_proc_free(&p);
     remove_dir(dir);
 }
