@@ -502,7 +502,6 @@ static bool loss_weights(Ad *a, TrainGraph *tg, uint32_t out, uint32_t nforward)
         if (n->op == OP_scale && n->shape.rank == 0 && ir_attr(n, "offset")->f != 0) {
             /* the reported loss is the losses' weighted sum: a constant
              * would vanish from it, and changes no gradient */
-            a->c->loss_refused = true;
             diag_error(&a->c->diag, n->span, "a loss must be a sum of losses (cross_entropy, mse, bce), each possibly "
                        "times a number; a constant term (%+g) changes no gradient and is not reported: drop it",
                        ir_attr(n, "offset")->f);
@@ -518,7 +517,6 @@ static bool loss_weights(Ad *a, TrainGraph *tg, uint32_t out, uint32_t nforward)
             }
             continue;
         }
-        a->c->loss_refused = true;
         diag_error(&a->c->diag, n->span, "a loss must be a sum of losses (cross_entropy, mse, bce), each possibly times a number; %s is not one",
                    ir_ops[n->op].name);
         return false;
@@ -534,7 +532,6 @@ static bool seed_losses(Ad *a, TrainGraph *tg, uint32_t nforward)
         const Node n = a->g->nodes[i];
         uint32_t z = n.inputs[0];
         if (n.ndata > 1 && a->needs[n.inputs[1]]) {
-            a->c->loss_refused = true;
             diag_error(&a->c->diag, n.span, "%s: the target depends on the parameters being trained; netc differentiates the first argument only",
                        ir_ops[n.op].name);
             return false;
@@ -636,8 +633,11 @@ bool autodiff_build(Compiler *c, const TrainSpec *ts, int step_index, TrainGraph
 
     tg->loss_coef = arena_alloc(c->arena, sizeof *tg->loss_coef * (nforward + 1));
     tg->combine = arena_alloc(c->arena, sizeof *tg->combine * (nforward + 1));
-    if (!loss_weights(&a, tg, a.g->output, nforward) || !seed_losses(&a, tg, nforward))
+    /* they fail only on the loss's form: an error of the file */
+    if (!loss_weights(&a, tg, a.g->output, nforward) || !seed_losses(&a, tg, nforward)) {
+        c->loss_refused = true;
         return false;
+    }
     for (uint32_t i = nforward; i-- > 0;) {
         reserve(&a);
         if (a.grad[i] == NONE || !a.needs[i] || tg->combine[i])

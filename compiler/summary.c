@@ -333,6 +333,14 @@ static bool lower_quietly(Compiler *c, const char *model, LProgram *lp)
     return ok;
 }
 
+/* Why a memory plan could not be made (after lower_quietly failed). */
+static void plan_unavailable(FILE *out, const Compiler *c)
+{
+    fputs(c->loss_refused ? "  memory plan: not available (the loss is refused; see the error)\n"
+                          : "  memory plan: not available (the code generator does not support every op here yet)\n",
+          out);
+}
+
 /* Floats of optimizer state per parameter: what the runtime allocates. */
 static int state_per_param(const OptSpec *o)
 {
@@ -346,9 +354,7 @@ static void print_train_report(FILE *out, Compiler *c, const TrainSpec *ts)
     LProgram lp;
     fprintf(out, "train %s: %d step%s, run in this order each iteration\n", ts->name, ts->nsteps, ts->nsteps == 1 ? "" : "s");
     if (!lower_quietly(c, ts->name, &lp)) {
-        fputs(c->loss_refused ? "  memory plan: not available (the loss is refused; see the error)\n"
-                              : "  memory plan: not available (the code generator does not support every op here yet)\n",
-              out);
+        plan_unavailable(out, c);
         return;
     }
     double mib = 1.0 / (1024 * 1024);
@@ -371,9 +377,7 @@ static void print_memory_report(FILE *out, Compiler *c, const char *model)
 {
     LProgram lp;
     if (!lower_quietly(c, model, &lp)) {
-        fputs(c->loss_refused ? "  memory plan: not available (the loss is refused; see the error)\n"
-                              : "  memory plan: not available (the code generator does not support every op here yet)\n",
-              out);
+        plan_unavailable(out, c);
         return;
     }
     double mib = 1.0 / (1024 * 1024);
