@@ -524,14 +524,13 @@ failed:
 static bool all_finite(const char *path, const rt_named_tensor *t, size_t n, char *err, size_t errlen)
 {
     const float *v = t->data;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) {
-            rt_path_error(err, errlen, path,
-                 "tensor '%s' holds %s at index %zu; the file is damaged or was saved by a run that "
-                 "diverged, so it cannot be used", t->name, isnan(v[i]) ? "NaN" : "an infinity", i);
-            return false;
-        }
-    return true;
+    int64_t i = rt_first_non_finite(v, (int64_t)n);
+    if (i < 0)
+        return true;
+    rt_path_error(err, errlen, path,
+         "tensor '%s' holds %s at index %lld; the file is damaged or was saved by a run that "
+         "diverged, so it cannot be used", t->name, isnan(v[i]) ? "NaN" : "an infinity", (long long)i);
+    return false;
 }
 
 /* The header of the safetensors file open at fd: its length checked

@@ -7,7 +7,6 @@
 #include "train_internal.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,10 +114,8 @@ static const rt_named_tensor *non_finite_tensor(const tensor_list *l)
         int64_t n = 1;
         for (int d = 0; d < t->rank; d++)
             n *= t->dims[d];
-        const float *v = t->data;
-        for (int64_t k = 0; k < n; k++)
-            if (!isfinite(v[k]))
-                return t;
+        if (rt_first_non_finite(t->data, n) >= 0)
+            return t;
     }
     return NULL;
 }

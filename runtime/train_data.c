@@ -190,24 +190,18 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
     /* a number a file holds finitely can still leave float's range (1e39,
      * a float64 IDX, or a scale that overflows): an infinity here would
      * train or predict NaN without a word */
-    if (d->x_dtype == RT_F32) {
-        const float *v = d->x;
-        for (int64_t i = 0; i < d->n * d->x_size; i++)
-            if (!isfinite(v[i])) {
-                rt_report(prog, "%s: sample %lld holds a value beyond the range of a 32-bit float (about "
-                          "3.4e38) at index %lld once read%s", xfile, (long long)(i / d->x_size), (long long)(i % d->x_size),
-                          f->src.scale != 1.0f || f->src.shift != 0.0f ? " and scaled" : "");
-                return RC_INPUT;
-            }
+    int64_t bad = d->x_dtype == RT_F32 ? rt_first_non_finite(d->x, d->n * d->x_size) : -1;
+    if (bad >= 0) {
+        rt_report(prog, "%s: sample %lld holds a value beyond the range of a 32-bit float (about 3.4e38) at "
+                  "index %lld once read%s", xfile, (long long)(bad / d->x_size), (long long)(bad % d->x_size),
+                  f->src.scale != 1.0f || f->src.shift != 0.0f ? " and scaled" : "");
+        return RC_INPUT;
     }
-    if (d->y && d->y_dtype == RT_F32) {
-        const float *v = d->y;
-        for (int64_t i = 0; i < d->n * d->y_size; i++)
-            if (!isfinite(v[i])) {
-                rt_report(prog, "%s: sample %lld has a label beyond the range of a 32-bit float (about 3.4e38) "
-                          "at index %lld", yfile, (long long)(i / d->y_size), (long long)(i % d->y_size));
-                return RC_INPUT;
-            }
+    bad = d->y && d->y_dtype == RT_F32 ? rt_first_non_finite(d->y, d->n * d->y_size) : -1;
+    if (bad >= 0) {
+        rt_report(prog, "%s: sample %lld has a label beyond the range of a 32-bit float (about 3.4e38) at index "
+                  "%lld", yfile, (long long)(bad / d->y_size), (long long)(bad % d->y_size));
+        return RC_INPUT;
     }
     if (d->x_dtype != x_dtype) {
         rt_report(prog, "%s: samples are %s but model '%s' takes %s: %s%s", xfile,

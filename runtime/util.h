@@ -6,6 +6,7 @@
 #ifndef RT_UTIL_H
 #define RT_UTIL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,6 +61,17 @@ static inline int64_t rt_mul_checked(int64_t a, int64_t b)
     if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a))
         return -1;
     return a * b;
+}
+
+/* The index of v's first NaN or infinity, or -1: the one scan behind
+ * every "holds NaN" check (a loaded checkpoint, one about to be saved,
+ * data once read). */
+static inline int64_t rt_first_non_finite(const float *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return i;
+    return -1;
 }
 
 /* "812 bytes", "3.1 kB", "3.1 MB", "3.1 GB" (powers of 1000): sizes in
