@@ -93,14 +93,8 @@ static bool ids_ok(const rt_program *p, const void *x, int64_t batch)
  * program with it. */
 static bool labels_ok(const rt_program *p, const void *y, int64_t batch)
 {
-    if (p->nsteps || p->loss != RT_LOSS_CROSS_ENTROPY || p->y_dtype != RT_I32 || !y)
-        return true;
-    const int32_t *labels = y;
-    int64_t classes = rt_class_count(p);
-    for (int64_t i = 0; i < batch * p->y_size; i++)
-        if (labels[i] < 0 || labels[i] >= classes)
-            return false;
-    return true;
+    return p->nsteps || p->loss != RT_LOSS_CROSS_ENTROPY || p->y_dtype != RT_I32 || !y ||
+           rt_first_bad_label(p, y, batch * p->y_size) < 0;
 }
 
 int rt_model_forward(rt_model *m, const void *x, float *out, int64_t batch)

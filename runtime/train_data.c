@@ -156,6 +156,15 @@ static int numbers_to_ids(const char *prog, const rt_program *p, const char *fil
     return RC_OK;
 }
 
+int64_t rt_first_bad_label(const rt_program *p, const int32_t *y, int64_t n)
+{
+    int64_t classes = rt_class_count(p);
+    for (int64_t i = 0; i < n; i++)
+        if (y[i] < 0 || y[i] >= classes)
+            return i;
+    return -1;
+}
+
 /* Checks a loaded data set against what the program takes: its training
  * data (`real` for a program of steps), or, as_forward, forward's input. */
 static int check_dataset(const char *prog, const rt_program *p, const source_files *f,
@@ -245,15 +254,14 @@ static int check_dataset(const char *prog, const rt_program *p, const source_fil
         }
         /* Checked here because the kernel treats a bad label as a bug and
          * aborts. */
-        int64_t classes = rt_class_count(p), n = d->n * d->y_size;
-        const int32_t *y = d->y;
-        for (int64_t i = 0; i < n; i++)
-            if (y[i] < 0 || y[i] >= classes) {
-                rt_report(prog, "%s: label %d of sample %lld is outside [0, %lld): model '%s' has "
-                       "%lld classes", yfile, (int)y[i], (long long)(i / d->y_size),
-                       (long long)classes, p->name, (long long)classes);
-                return RC_INPUT;
-            }
+        int64_t classes = rt_class_count(p), i = rt_first_bad_label(p, d->y, d->n * d->y_size);
+        if (i >= 0) {
+            const int32_t *y = d->y;
+            rt_report(prog, "%s: label %d of sample %lld is outside [0, %lld): model '%s' has "
+                   "%lld classes", yfile, (int)y[i], (long long)(i / d->y_size),
+                   (long long)classes, p->name, (long long)classes);
+            return RC_INPUT;
+        }
     } else {
         if (d->y_dtype == RT_I32)
             labels_to_float(d);

@@ -212,6 +212,9 @@ void rt_epoch_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch);
 
 /* Classes of a cross-entropy model: the output's last dimension. */
 int64_t rt_class_count(const rt_program *p);
+/* The index of the first of n class labels outside [0, classes), or -1:
+ * the softmax kernel aborts on one, so data and the embedding API check. */
+int64_t rt_first_bad_label(const rt_program *p, const int32_t *y, int64_t n);
 /* Loads a resolved source and checks it against the model (labels only
  * when with_labels). Returns RC_OK, or a code after a message. */
 int rt_load_source(const char *prog, const rt_program *p, const source_files *f, bool with_labels,
