@@ -47,19 +47,27 @@ static bool number_field(const char *p, const char *end)
  * empty. A row that mixes numbers with something else (1,2,x,4 or 1,2,,4)
  * is a malformed data row, left for the CSV reader to refuse with its
  * line and column, never silently dropped as a header. */
+/* The field of the line [p, end) that starts at p, blanks trimmed, in
+ * [*a, *b); returns where the next one starts. */
+static const char *next_field(const char *p, const char *end, const char **a, const char **b)
+{
+    const char *comma = memchr(p, ',', (size_t)(end - p));
+    *a = p;
+    *b = comma ? comma : end;
+    while (*a < *b && (**a == ' ' || **a == '\t'))
+        (*a)++;
+    while (*b > *a && ((*b)[-1] == ' ' || (*b)[-1] == '\t' || (*b)[-1] == '\r'))
+        (*b)--;
+    return comma ? comma + 1 : end;
+}
+
 static bool header_row(const char *p, const char *end)
 {
+    const char *a, *b;
     while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *stop = comma ? comma : end;
-        const char *a = p, *b = stop;
-        while (a < b && (*a == ' ' || *a == '\t'))
-            a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
-            b--;
+        p = next_field(p, end, &a, &b);
         if (a == b || number_field(a, b))
             return false;
-        p = comma ? comma + 1 : end;
     }
     return true;
 }
@@ -78,15 +86,11 @@ static const char *filled_line(const char *p)
 /* Whether the line [p, end) has a field that is not a number. */
 static bool has_words(const char *p, const char *end)
 {
+    const char *a, *b;
     while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *stop = comma ? comma : end;
-        const char *a = p;
-        while (a < stop && (*a == ' ' || *a == '\t'))
-            a++;
-        if (a < stop && !number_field(a, stop))
+        p = next_field(p, end, &a, &b);
+        if (a < b && !number_field(a, b))
             return true;
-        p = comma ? comma + 1 : end;
     }
     return false;
 }
