@@ -336,6 +336,15 @@ static void print_inference_usage(FILE *f, const char *prog, bool embedded)
             embedded ? "\nThe weights are built in; --load FILE reads others of the same model." : "");
 }
 
+/* The command line this program has. */
+static void print_help(FILE *f, const char *prog, const rt_program *p)
+{
+    if (p->inference)
+        print_inference_usage(f, prog, p->weights != NULL);
+    else
+        print_usage(f, prog);
+}
+
 /* --------------------------------------------------------- the program */
 
 /* The program comes from netc, so anything wrong here is a compiler bug,
@@ -554,18 +563,12 @@ int rt_main(const rt_program *p, int argc, char **argv)
         return RC_INPUT;
     }
     if (argc < 2) {
-        if (p->inference)
-            print_inference_usage(stderr, o.prog, p->weights != NULL);
-        else
-            print_usage(stderr, o.prog);
+        print_help(stderr, o.prog, p);
         return RC_USAGE;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        if (p->inference)
-            print_inference_usage(stdout, o.prog, p->weights != NULL);
-        else
-            print_usage(stdout, o.prog);
+        print_help(stdout, o.prog, p);
         return fflush(stdout) == 0 ? RC_OK : RC_INPUT;
     }
     if (strcmp(cmd, "--version") == 0) {
