@@ -561,17 +561,14 @@ static int evaluate_held_out(train_run *r, char *line, size_t len, bool *best)
         /* finite weights so large that the forward pass overflows: the
          * next step's loss would stop the run; the last one's stops it
          * here, before a checkpoint of them is written */
-        r->eval_seconds += rt_seconds() - t0;
-        r->eval_cpu += rt_cpu_seconds() - c0;
         rt_report(o->prog, "the %s loss is %s after step %lld: the weights have grown until the forward pass "
                   "overflows (the training diverged); stopped without saving; lower the learning rate (--lr) "
                   "or add clip to the train block", r->has_val ? "validation" : "test", isnan(held_loss) ? "NaN"
                   : "infinite", (long long)r->at.step);
-        return RC_INPUT;
-    }
-    if (r->has_val) {
+        rc = RC_INPUT;
+    } else if (r->has_val) {
         bool acc = p->config.monitor == RT_MONITOR_VAL_ACCURACY;
-        double v = acc ? rt_metrics_accuracy(&r->held) : rt_metrics_loss(&r->held);
+        double v = acc ? rt_metrics_accuracy(&r->held) : held_loss;
         int64_t epoch = r->at.in_epoch > 0 ? r->at.epoch + 1 : r->at.epoch;
         *best = rt_early_stop_record(&r->at.es, v, r->at.step, epoch);
         if (*best) {
@@ -688,6 +685,23 @@ static int after_iteration(train_run *r, rt_progress *pg, int64_t epoch)
 /* Ctrl-C or SIGTERM (or, under mpirun, another rank's): the line saying
  * where the run stopped, and with --save the checkpoint to resume from.
  * RC_INTERRUPTED, or the error that kept the checkpoint from being saved. */
+/* name as one word of a shell command: as it is when it needs no quotes,
+ * else in single quotes, a quote in it written '\'' */
+static void print_shell_word(const char *name)
+{
+    if (name[0] && !name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/+=:,@%")]) {
+        fputs(name, stdout);
+        return;
+    }
+    putchar('\'');
+    for (const char *c = name; *c; c++)
+        if (*c == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*c);
+    putchar('\'');
+}
+
 static int stop_run(train_run *r, rt_progress *pg, int64_t epoch)
 {
     const options *o = r->o;
@@ -701,10 +715,9 @@ static int stop_run(train_run *r, rt_progress *pg, int64_t epoch)
                             : RC_OK;
         rc = rt_dist_agree_report(o->prog, rc, "to save the checkpoint");
         if (rc == RC_OK) {
-            /* quoted for the shell when the name needs it */
-            const char *name = o->path[FLAG_SAVE];
-            bool plain = name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/+=:,@%")] == '\0';
-            printf("saved %s; continue with --resume %s%s%s\n", name, plain ? "" : "'", name, plain ? "" : "'");
+            printf("saved %s; continue with --resume ", o->path[FLAG_SAVE]);
+            print_shell_word(o->path[FLAG_SAVE]);
+            putchar('\n');
             rc = RC_INTERRUPTED;
         }
     }
