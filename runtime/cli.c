@@ -118,6 +118,11 @@ static const flag_spec flag_specs[NFLAG] = {
     [FLAG_CHECK_REPLICAS] = { "--check-replicas", CMD_TRAIN, V_SWITCH, "" },
 };
 
+const char *rt_flag_name(flag_id id)
+{
+    return flag_specs[id].name;
+}
+
 static int parse_value(options *o, flag_id id, const char *text)
 {
     const flag_spec *f = &flag_specs[id];

@@ -192,14 +192,11 @@ static int parse_grid(const char *prog, const char *text, int *rows, int *cols)
 int rt_cmd_sample(const options *o, const rt_program *p)
 {
     int rows = 8, cols = 8;
-    static const struct { int id; const char *name; } text_flags[] = {
-        { FLAG_PROMPT, "--prompt" }, { FLAG_TOKENS, "--tokens" },
-        { FLAG_TEMPERATURE, "--temperature" }, { FLAG_TOP_K, "--top-k" },
-    };
+    static const flag_id text_flags[] = { FLAG_PROMPT, FLAG_TOKENS, FLAG_TEMPERATURE, FLAG_TOP_K };
     for (size_t k = 0; k < sizeof text_flags / sizeof text_flags[0]; k++)
-        if (o->given[text_flags[k].id]) {
+        if (o->given[text_flags[k]]) {
             rt_report(o->prog, "%s is for language models; '%s' generates pictures from noise: [--grid 8x8] "
-                      "[-o samples.png] [--seed N]", text_flags[k].name, p->name);
+                      "[-o samples.png] [--seed N]", rt_flag_name(text_flags[k]), p->name);
             return RC_USAGE;
         }
     int rc = rt_sample_check(o->prog, p);

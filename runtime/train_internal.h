@@ -147,6 +147,9 @@ typedef enum flag_id {
     NFLAG
 } flag_id;
 
+/* "--prompt" for FLAG_PROMPT: the name the command line spells. */
+const char *rt_flag_name(flag_id id);
+
 
 typedef struct options {
     const char *prog;
