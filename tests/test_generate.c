@@ -339,6 +339,16 @@ static void write_text(const char *dir, const char *name, const char *text)
 /* predict and eval of a sequence classifier whose input goes through
  * embed, from a CSV of whole numbers; --probs and --top K; a value that is
  * not a token id is refused naming the input by its name. */
+/* netc predict NET --load CK INPUT exits 1 with exactly `want` on stderr. */
+static void predict_fails(const char *net, const char *ck, const char *input, const char *want)
+{
+    FeProc p;
+    run(&p, (const char *[]){ fe_netc(), "predict", net, "--load", ck, input, NULL });
+    ck_assert_int_eq(fe_exit_code(&p), 1);
+    ck_assert_str_eq(p.err, want);
+    fe_proc_free(&p);
+}
+
 START_TEST(token_csv_predict_eval)
 {
     char dir[] = "/tmp/netc-tokens-XXXXXX";
@@ -392,24 +402,18 @@ START_TEST(token_csv_predict_eval)
     fe_proc_free(&p);
     /* not whole numbers; an id outside the embedding */
     char want[512];
-    run(&p, (const char *[]){ fe_netc(), "predict", net, "--load", ck, bad, NULL });
-    ck_assert_int_eq(fe_exit_code(&p), 1);
     snprintf(want, sizeof want, "netc predict m.net: %s: value 3.5 of sample 0 is not a token id: model 'm' takes "
              "tok: i32 (whole numbers, ids of its embedding)\n", bad);
-    ck_assert_str_eq(p.err, want);
-    fe_proc_free(&p);
+    predict_fails(net, ck, bad, want);
     run(&p, (const char *[]){ fe_netc(), "predict", net, "--load", ck, far, NULL });
     ck_assert_int_eq(fe_exit_code(&p), 1);
     ck_assert_msg(strstr(p.err, "token id 10 of sample 0 is outside [0, 10)"), "%s", p.err);
     fe_proc_free(&p);
     /* a whole number beyond any id: said so, and printed whole */
     write_text(dir, "far.csv", "1,2,3,2147483648\n");
-    run(&p, (const char *[]){ fe_netc(), "predict", net, "--load", ck, far, NULL });
-    ck_assert_int_eq(fe_exit_code(&p), 1);
     snprintf(want, sizeof want, "netc predict m.net: %s: token id 2147483648 of sample 0 is outside [0, 10): model "
              "'m' embeds 10 token ids; make the embed's vocab larger or map the data's ids into it\n", far);
-    ck_assert_str_eq(p.err, want);
-    fe_proc_free(&p);
+    predict_fails(net, ck, far, want);
     test_remove_tree(dir);
 }
 END_TEST
